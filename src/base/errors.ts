@@ -1,0 +1,50 @@
+/**
+ * Errors at the public API (STYLE.md section 6, kind 2): `ShoalError` with a stable `code`.
+ * Callers check `code`, never `instanceof`. Every code is listed once here and once in
+ * `docs/errors.md`; `test/base/errors.test.ts` keeps the two equal.
+ *
+ * APPEND ONLY in spirit: a released code keeps its meaning; retire one by documenting it, never
+ * by reusing its name.
+ */
+
+/** code -> one-line meaning (the same sentence as in docs/errors.md). */
+export const ERROR_CODES = {
+  ERR_INVALID_ARGUMENT: 'An argument to a public function has the wrong type or is out of range.',
+  ERR_INVALID_CONFIG: 'A configuration field is invalid; the message names the field, the value and what is allowed.',
+  ERR_IDENTITY_CORRUPT: 'The identity file exists but cannot be parsed or its keys do not match; it is never replaced silently.',
+  ERR_IDENTITY_FOREIGN: 'The identity file is of another format or version than this Shoal understands.',
+  ERR_IDENTITY_IO: 'The identity file or data directory cannot be read or written (permissions, missing directory, disk).',
+  ERR_DECODE_TRUNCATED: 'A message or frame ended before all its declared fields.',
+  ERR_DECODE_OVERSIZED: 'A message, frame, string or collection is larger than its named limit.',
+  ERR_DECODE_BAD_MAGIC: 'The bytes do not start with the Shoal magic number: not a Shoal message.',
+  ERR_DECODE_BAD_VERSION: 'The message uses a protocol version this node does not support.',
+  ERR_DECODE_UNKNOWN_TYPE: 'The message type number is not in this node\'s message-type table.',
+  ERR_DECODE_WRONG_CLUSTER: 'The message belongs to another cluster id.',
+  ERR_DECODE_MALFORMED: 'A field has an invalid value (bad enum, non-canonical encoding, bad UTF-8, trailing bytes).',
+  ERR_DECODE_UNSAFE_INTEGER: 'A number on the wire is not a safe integer.',
+  ERR_AUTH_FAILED: 'A packet or frame failed authenticated decryption with every key in the keyring.',
+  ERR_KEYRING_INVALID: 'A keyring entry is not a base64-encoded 32-byte key, or the keyring is empty.',
+  ERR_TRANSPORT_BIND: 'The transport could not bind its address (in use, not permitted, or not local).',
+  ERR_TRANSPORT_CLOSED: 'The transport or connection is closed.',
+  ERR_TRANSPORT_ADDRESS: 'An address is not of the form host:port with a valid port.',
+  ERR_QUEUE_FULL: 'A bounded queue was full; the oldest entry was dropped and counted.',
+  ERR_SIM_INVARIANT: 'A simulation run broke an invariant; the message gives the seed and the replay command.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The base of every error Shoal throws at its public API. */
+export class ShoalError extends Error {
+  override readonly name: string = 'ShoalError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** True when `err` is any ShoalError with `code` (works across module copies: checks the code, not the class). */
+export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

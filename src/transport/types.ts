@@ -1,0 +1,62 @@
+/**
+ * The transport seam (memberlist's packet-vs-stream split): protocol drivers send opaque byte
+ * payloads over two channels.
+ *
+ * - `packet`: best effort, unordered, at most `LIMITS.packetBytesMax` bytes (UDP).
+ * - `stream`: reliable and ordered per peer while the connection lives (TCP with length-prefixed
+ *   frames). The transport keeps one connection per peer with a bounded send queue (oldest
+ *   dropped and counted) and reconnects with capped exponential backoff.
+ *
+ * Every transport (UDP+TCP, memory over the simulator's network, the encryption decorator)
+ * passes the same compliance suite, `test/transport/compliance.ts`.
+ */
+import type { Address } from '../base/address.js';
+
+export type Channel = 'packet' | 'stream';
+
+/** Called for every payload received; `from` is the sender's listen address. Must not throw. */
+export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => void;
+
+/** Counters every transport keeps; exported as metrics by the agent. */
+export interface TransportStats {
+  packetsSent: number;
+  packetsReceived: number;
+  packetBytesSent: number;
+  packetBytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  frameBytesSent: number;
+  frameBytesReceived: number;
+  /** Dropped payloads, by reason (e.g. `queue_overflow`, `oversized`, `auth_failed`, `bad_frame`). */
+  dropped: Record<string, number>;
+}
+
+export interface Transport {
+  /** The address peers use to reach this transport (the bound address, with the real port if 0 was asked). */
+  readonly localAddress: Address;
+  /** Best effort. Oversized payloads are dropped and counted, never thrown. */
+  sendPacket(to: Address, data: Uint8Array): void;
+  /** Queued on the peer's connection; connects (or reconnects) as needed. Never throws for network reasons. */
+  sendFrame(to: Address, data: Uint8Array): void;
+  /** Sets the one receive handler (replacing any previous one). */
+  onReceive(handler: ReceiveHandler): void;
+  stats(): TransportStats;
+  /** Closes sockets and connections; pending frames are discarded. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What the in-memory transport needs from a network (the simulator's `SimNetwork` implements it). */
+export interface Fabric {
+  /** Registers an endpoint; throws ShoalError ERR_TRANSPORT_BIND when the address is taken. */
+  attach(address: Address, deliver: (from: Address, channel: Channel, data: Uint8Array) => void): void;
+  detach(address: Address): void;
+  /** Delivers (or delays, drops, duplicates, per the network's fault model) one payload. */
+  send(from: Address, to: Address, channel: Channel, data: Uint8Array): void;
+}
+
+export function emptyStats(): TransportStats {
+  return {
+    packetsSent: 0, packetsReceived: 0, packetBytesSent: 0, packetBytesReceived: 0,
+    framesSent: 0, framesReceived: 0, frameBytesSent: 0, frameBytesReceived: 0, dropped: {},
+  };
+}
