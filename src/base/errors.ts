@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   ERR_TRANSPORT_ADDRESS: 'An address is not of the form host:port with a valid port.',
   ERR_QUEUE_FULL: 'A bounded queue was full; the oldest entry was dropped and counted.',
   ERR_SIM_INVARIANT: 'A simulation run broke an invariant; the message gives the seed and the replay command.',
+  ERR_STORAGE_IO: 'A storage operation was refused: the path is invalid, the file is missing, or the disk is full.',
+  ERR_JOIN_FAILED: 'A join reached none of the given addresses, or every one refused it; the message gives the reason.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

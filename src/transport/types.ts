@@ -34,6 +34,12 @@ export interface TransportStats {
 export interface Transport {
   /** The address peers use to reach this transport (the bound address, with the real port if 0 was asked). */
   readonly localAddress: Address;
+  /**
+   * Bytes this transport adds to every payload on the wire (encryption adds version, nonce and
+   * tag). Callers size payloads to `LIMITS.packetBytesMax - packetOverheadBytes` (and frames to
+   * `LIMITS.frameBytesMax - packetOverheadBytes`); larger ones are dropped. Absent means 0.
+   */
+  readonly packetOverheadBytes?: number;
   /** Best effort. Oversized payloads are dropped and counted, never thrown. */
   sendPacket(to: Address, data: Uint8Array): void;
   /** Queued on the peer's connection; connects (or reconnects) as needed. Never throws for network reasons. */

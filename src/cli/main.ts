@@ -1,0 +1,40 @@
+/**
+ * The `shoal` command line (INTERFACE.md, "Command line"). Each subcommand lives in its own
+ * file and registers itself here. `main(argv)` returns the exit code instead of exiting, so
+ * tests can run it in-process; bad flags exit 2 with a message naming the flag and value.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerIdentityCommands } from './identity-commands.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(t)): Command {
+  const program = new Command('shoal')
+    .description('Cluster coordination for Node.js: SWIM membership, leader election and Raft.')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: write, writeErr: (t) => process.stderr.write(t) });
+  registerIdentityCommands(program, write);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code (0 ok, 1 failure, 2 usage error). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(`shoal: ${(err as Error).message}\n`);
+    return typeof code === 'string' && code.startsWith('ERR_INVALID') ? 2 : 1;
+  }
+}

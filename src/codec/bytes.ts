@@ -1,0 +1,301 @@
+/**
+ * Byte-level primitives every Shoal message is built from (docs/design/wire.md, "Primitives"):
+ * unsigned LEB128 varints limited to safe integers, length-prefixed UTF-8 strings, raw 16-byte
+ * NodeIds and counted lists. A growable `Writer` encodes; a `Reader` decodes and never trusts its
+ * input: every length and count is checked against a named limit before anything is allocated,
+ * and any violation becomes a `DecodeFailure` carrying a stable error code.
+ *
+ * Canonical form: a value has exactly one encoding (shortest varint, well-formed UTF-8), so a
+ * decoder that accepts bytes and an encoder that re-encodes the result give the same bytes.
+ * Later protocols (election, raft) add their messages with these same primitives.
+ */
+import { assert } from '../base/assert.js';
+import type { ErrorCode } from '../base/errors.js';
+import { NODE_ID_BYTES, type NodeId } from '../identity/node-id.js';
+
+/** The error codes a decoder can produce. */
+export type DecodeErrorCode = Extract<
+  ErrorCode,
+  | 'ERR_DECODE_TRUNCATED'
+  | 'ERR_DECODE_OVERSIZED'
+  | 'ERR_DECODE_BAD_MAGIC'
+  | 'ERR_DECODE_BAD_VERSION'
+  | 'ERR_DECODE_UNKNOWN_TYPE'
+  | 'ERR_DECODE_WRONG_CLUSTER'
+  | 'ERR_DECODE_MALFORMED'
+  | 'ERR_DECODE_UNSAFE_INTEGER'
+>;
+
+/**
+ * Thrown inside a decoder and caught at its entry point, which returns it as data. Not an
+ * `Error`: no stack trace is captured, so hostile input costs no more to reject than to accept.
+ */
+export class DecodeFailure {
+  constructor(
+    readonly code: DecodeErrorCode,
+    readonly detail: string,
+  ) {}
+}
+
+/** Longest canonical varint: 8 groups of 7 bits = 56 bits, enough for 2^53 - 1. */
+export const VARINT_BYTES_MAX = 8;
+
+/** Bytes of the canonical varint encoding of a safe non-negative integer. */
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
+  return bytes;
+}
+
+/** Bytes of `text` as UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes, as TextEncoder writes it). */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const HEX_PAIRS: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Hex digit value by char code, -1 for anything else. Only lowercase: NodeIds are lowercase. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let d = 0; d < 16; d++) HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
+
+function hexDigit(id: string, i: number): number {
+  const v = HEX_VALUE[id.charCodeAt(i)] ?? -1;
+  assert(v >= 0, `not a NodeId: ${JSON.stringify(id)}`);
+  return v;
+}
+
+const textEncoder = new TextEncoder();
+// fatal: malformed UTF-8 is an error, not U+FFFD; ignoreBOM: a leading U+FEFF is data, not stripped.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A growable byte buffer. Reuse one across encodes (`reset`) to avoid reallocating. */
+export class Writer {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(initialBytes = 1024) {
+    this.buf = new Uint8Array(initialBytes);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** A copy of the bytes written so far. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+
+  private ensure(extraBytes: number): void {
+    const need = this.pos + extraBytes;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = value;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  /** A safe non-negative integer as a canonical unsigned LEB128 varint. */
+  varint(value: number): void {
+    assert(Number.isSafeInteger(value) && value >= 0, `varint must be a safe non-negative integer, got ${value}`);
+    this.ensure(VARINT_BYTES_MAX);
+    const buf = this.buf;
+    let pos = this.pos;
+    let v = value;
+    while (v >= 0x80) {
+      buf[pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    buf[pos++] = v;
+    this.pos = pos;
+  }
+
+  /** Length-prefixed UTF-8; asserts the byte length is at most `bytesMax` (callers validate input). */
+  string(text: string, bytesMax: number): void {
+    const worstBytes = text.length * 3;
+    if (worstBytes < 0x80) {
+      // The length fits one varint byte whatever the content: reserve it and patch after writing.
+      this.ensure(1 + worstBytes);
+      const lengthPos = this.pos++;
+      const written = this.utf8(text);
+      assert(written <= bytesMax, `string of ${written} bytes exceeds ${bytesMax}`);
+      this.buf[lengthPos] = written;
+      return;
+    }
+    const bytes = utf8Bytes(text);
+    assert(bytes <= bytesMax, `string of ${bytes} bytes exceeds ${bytesMax}`);
+    this.varint(bytes);
+    this.ensure(bytes);
+    this.utf8(text);
+  }
+
+  /** Writes `text` as UTF-8 (space already ensured); ASCII is copied inline, the rest via TextEncoder. */
+  private utf8(text: string): number {
+    const buf = this.buf;
+    const start = this.pos;
+    let pos = start;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        pos += textEncoder.encodeInto(text.slice(i), buf.subarray(pos)).written;
+        break;
+      }
+      buf[pos++] = c;
+    }
+    this.pos = pos;
+    return pos - start;
+  }
+
+  /** A list count, asserted to be at most `countMax`. */
+  count(count: number, countMax: number): void {
+    assert(count <= countMax, `list of ${count} entries exceeds ${countMax}`);
+    this.varint(count);
+  }
+
+  /** A NodeId as its 16 raw bytes. */
+  nodeId(id: NodeId): void {
+    assert(id.length === NODE_ID_BYTES * 2, `not a NodeId: ${JSON.stringify(id)}`);
+    this.ensure(NODE_ID_BYTES);
+    for (let i = 0; i < NODE_ID_BYTES; i++) this.buf[this.pos++] = (hexDigit(id, 2 * i) << 4) | hexDigit(id, 2 * i + 1);
+  }
+}
+
+/**
+ * The per-field limits both sides enforce (a subset of LIMITS; tests pass other values). The
+ * encoder asserts them, since sending what every receiver must refuse is a bug in the caller; the
+ * decoder rejects input that breaks them.
+ */
+export interface FieldLimits {
+  decodeListCountMax: number;
+  decodeStringBytesMax: number;
+}
+
+/** Reads the primitives back, checking every length and count before use. */
+export class Reader {
+  private pos = 0;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly limits: FieldLimits,
+    start = 0,
+  ) {
+    this.pos = start;
+  }
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(bytes: number, what: string): void {
+    if (this.buf.length - this.pos < bytes) {
+      throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what} needs ${bytes} bytes at offset ${this.pos}, ${this.buf.length - this.pos} left`);
+    }
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.pos++] as number;
+  }
+
+  /** A view (not a copy) of the next `count` bytes. */
+  bytes(count: number, what: string): Uint8Array {
+    this.need(count, what);
+    const out = this.buf.subarray(this.pos, this.pos + count);
+    this.pos += count;
+    return out;
+  }
+
+  /** A canonical varint that is a safe integer. */
+  varint(what: string): number {
+    const buf = this.buf;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
+      if (this.pos >= buf.length) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what}: varint ends at offset ${this.pos}`);
+      const b = buf[this.pos++] as number;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (b === 0 && i > 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: non-canonical varint (trailing zero group)`);
+        if (value > Number.MAX_SAFE_INTEGER) throw new DecodeFailure('ERR_DECODE_UNSAFE_INTEGER', `${what}: varint exceeds 2^53 - 1`);
+        return value;
+      }
+      scale *= 0x80;
+    }
+    throw new DecodeFailure('ERR_DECODE_UNSAFE_INTEGER', `${what}: varint longer than ${VARINT_BYTES_MAX} bytes exceeds 2^53 - 1`);
+  }
+
+  /** A length-prefixed UTF-8 string of at most `bytesMax` bytes (default: decodeStringBytesMax). */
+  string(what: string, bytesMax = this.limits.decodeStringBytesMax): string {
+    const length = this.varint(what);
+    if (length > bytesMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `${what}: string of ${length} bytes exceeds ${bytesMax}`);
+    this.need(length, what);
+    const buf = this.buf;
+    const start = this.pos;
+    const end = start + length;
+    this.pos = end;
+    if (length <= 32) {
+      let ascii = true;
+      for (let i = start; i < end; i++) if ((buf[i] as number) >= 0x80) ascii = false;
+      if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    }
+    try {
+      return textDecoder.decode(buf.subarray(start, end));
+    } catch {
+      throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: invalid UTF-8`);
+    }
+  }
+
+  /** A NodeId from its 16 raw bytes (any 16 bytes are a valid NodeId). */
+  nodeId(what: string): NodeId {
+    this.need(NODE_ID_BYTES, what);
+    const buf = this.buf;
+    let text = '';
+    for (let i = 0; i < NODE_ID_BYTES; i++) text += HEX_PAIRS[buf[this.pos++] as number] as string;
+    return text as NodeId;
+  }
+
+  /**
+   * A list count: at most decodeListCountMax, and at most the bytes left divided by the smallest
+   * element size, so a lying count cannot make the caller loop or allocate past the input.
+   */
+  count(what: string, elementBytesMin: number): number {
+    const count = this.varint(what);
+    if (count > this.limits.decodeListCountMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `${what}: ${count} entries exceed ${this.limits.decodeListCountMax}`);
+    if (count * elementBytesMin > this.remaining) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what}: ${count} entries cannot fit in ${this.remaining} bytes`);
+    return count;
+  }
+
+  /** Fails unless every byte was consumed. */
+  end(): void {
+    if (this.pos !== this.buf.length) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${this.buf.length - this.pos} trailing bytes at offset ${this.pos}`);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The broadcast queue (SWIM §4.1 infection-style dissemination, memberlist's TransmitLimitedQueue).
+ * Holds at most one update per member: a newer update invalidates the queued older one. Packets
+ * take the least-transmitted, then newest, updates that fit the byte budget; an update leaves the
+ * queue after `retransmitLimit` sends. When the queue exceeds `broadcastQueueMax`, the
+ * most-transmitted (then oldest) entries are dropped first: they have already spread furthest.
+ *
+ * Cost: selection sorts the queue, O(Q log Q) with Q <= broadcastQueueMax; in steady state Q is
+ * small because entries expire after O(log N) sends.
+ */
+import type { Labels, Update } from '../codec/messages.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { BroadcastQueue, QueuedUpdate } from './types.js';
+
+export function createQueue(): BroadcastQueue {
+  return { byMember: new Map(), nextOrder: 0 };
+}
+
+/** UTF-8 length of a string without TextEncoder allocation. */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) { bytes += 4; i++; } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Size of a labels map: UTF-8 bytes of every key plus every value. */
+export function labelsBytes(labels: Labels): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(labels)) total += utf8Bytes(key) + utf8Bytes(value);
+  return total;
+}
+
+/**
+ * A conservative upper bound of an update's encoded size: 16-byte ids, 9 bytes per varint,
+ * 4-byte length prefixes for every string. The codec's exact size plugs in via `StepContext.sizeOf`.
+ */
+export function estimateUpdateBytes(update: Update): number {
+  const head = 2 + 16 + 9;
+  switch (update.kind) {
+    case 'alive': {
+      let size = head + 4 + utf8Bytes(update.name) + 4 + utf8Bytes(update.address) + 4;
+      for (const [k, v] of Object.entries(update.labels)) size += 8 + utf8Bytes(k) + utf8Bytes(v);
+      return size;
+    }
+    case 'suspect':
+    case 'dead':
+      return head + 16;
+    case 'left':
+      return head;
+  }
+}
+
+/**
+ * Queues `update`, replacing any queued update about the same member (the caller only enqueues
+ * updates it accepted, which are newer by the precedence rules). Returns how many entries were
+ * dropped to stay within `queueMax`.
+ */
+export function enqueue(queue: BroadcastQueue, update: Update, queueMax: number): number {
+  queue.byMember.set(update.id, { update, transmits: 0, order: queue.nextOrder++ });
+  if (queue.byMember.size <= queueMax) return 0;
+  const victims = [...queue.byMember.values()].sort((a, b) => b.transmits - a.transmits || a.order - b.order);
+  let dropped = 0;
+  for (const victim of victims) {
+    if (queue.byMember.size <= queueMax) break;
+    queue.byMember.delete(victim.update.id);
+    dropped++;
+  }
+  return dropped;
+}
+
+/**
+ * Takes updates for one packet: least-transmitted first, then newest, while they fit in
+ * `budgetBytes`. Each taken entry's transmit count rises; entries reaching `limit` leave the queue.
+ */
+export function takeUpdates(queue: BroadcastQueue, budgetBytes: number, limit: number, sizeOf: (u: Update) => number): Update[] {
+  if (queue.byMember.size === 0 || budgetBytes <= 0) return [];
+  const ordered: QueuedUpdate[] = [...queue.byMember.values()].sort((a, b) => a.transmits - b.transmits || b.order - a.order);
+  const out: Update[] = [];
+  let remaining = budgetBytes;
+  for (const entry of ordered) {
+    const size = sizeOf(entry.update);
+    if (size > remaining) continue;
+    remaining -= size;
+    out.push(entry.update);
+    entry.transmits++;
+    if (entry.transmits >= limit) queue.byMember.delete(entry.update.id);
+  }
+  return out;
+}
+
+/** How often the queued update about `id` was sent, or undefined when none is queued. */
+export function transmitsOf(queue: BroadcastQueue, id: NodeId): number | undefined {
+  return queue.byMember.get(id)?.transmits;
+}

@@ -1,0 +1,195 @@
+/**
+ * The membership driver: the only membership file that touches a transport, a clock and
+ * storage. It feeds the pure core (`step`) with inputs — received messages, time — and performs
+ * the effects it returns, in order: a `persist` is written and fsynced before any later `send`
+ * of the same step goes out (a refuting alive must never leave before its incarnation is
+ * durable). One real timer is armed for `nextDeadline(state)` after every step.
+ *
+ * The same driver runs in production (NetTransport, SystemClock, file storage) and in the
+ * simulator (MemoryTransport over SimNetwork, SimClock, SimStorage): one code path.
+ */
+import type { Address } from '../base/address.js';
+import { assert } from '../base/assert.js';
+import type { Rng } from '../base/rng.js';
+import type { Storage } from '../base/storage.js';
+import type { Clock, Millis, TimerHandle } from '../base/time.js';
+import { decodeMessage, encodeMessage, updateEncodedBytes } from '../codec/codec.js';
+import type { Labels, Message } from '../codec/messages.js';
+import type { Channel, Transport } from '../transport/types.js';
+import { describeEffect, describeInput } from './describe.js';
+import { memberView } from './state.js';
+import { nextDeadline, step } from './step.js';
+import type { Effect, Input, JoinFailureReason, MemberView, MembershipEvent, State } from './types.js';
+
+/** Where the driver keeps its durable incarnation, relative to the storage root. */
+export const INCARNATION_FILE = 'membership/incarnation';
+/** Most local requests (join, leave) waiting for their result at once. */
+export const PENDING_REQUESTS_MAX = 64;
+
+export type JoinOutcome = { ok: true; contacted: number } | { ok: false; reason: JoinFailureReason; detail: string };
+
+export interface MembershipDriverOptions {
+  state: State;
+  clock: Clock;
+  transport: Transport;
+  rng: Rng;
+  storage: Storage;
+  clusterId: string;
+  onEvent: (event: MembershipEvent) => void;
+  /** Called with each input and effect rendered as one line (for traces and debug logs). */
+  onTrace?: (line: string) => void;
+}
+
+/** Reads the last durable incarnation; 0 when none was ever written. A corrupt file is an error. */
+export function readPersistedIncarnation(storage: Storage): number {
+  const bytes = storage.read(INCARNATION_FILE);
+  if (bytes === undefined) return 0;
+  const text = new TextDecoder().decode(bytes).trim();
+  const value = Number(text);
+  assert(/^\d+$/.test(text) && Number.isSafeInteger(value), `${INCARNATION_FILE} holds ${JSON.stringify(text)}, not a safe integer`);
+  return value;
+}
+
+export class MembershipDriver {
+  private readonly opts: MembershipDriverOptions;
+  private timer: TimerHandle | undefined;
+  private timerAtMs: Millis | undefined;
+  private readonly joinWaiters: ((outcome: JoinOutcome) => void)[] = [];
+  private readonly leaveWaiters: (() => void)[] = [];
+  /** Payloads that failed to decode, by ERR_DECODE_* code. */
+  readonly decodeErrors: Record<string, number> = {};
+  private stopped = false;
+
+  constructor(opts: MembershipDriverOptions) {
+    this.opts = opts;
+    opts.transport.onReceive((from, channel, data) => this.onPayload(from, channel, data));
+  }
+
+  get state(): State {
+    return this.opts.state;
+  }
+
+  /** Starts the protocol and joins `seeds` in the background; the join outcome resolves the returned promise. */
+  start(seeds: readonly Address[]): Promise<JoinOutcome> {
+    const joined = this.expectJoin(seeds.length > 0);
+    this.input({ kind: 'start', now: this.opts.clock.now(), seeds: [...seeds] });
+    return joined;
+  }
+
+  join(addresses: readonly Address[]): Promise<JoinOutcome> {
+    const joined = this.expectJoin(true);
+    this.input({ kind: 'join', now: this.opts.clock.now(), addresses: [...addresses] });
+    return joined;
+  }
+
+  /** Graceful leave: resolves once the `left` update has propagated (or its deadline passed). */
+  leave(): Promise<void> {
+    if (this.stopped || this.state.phase === 'stopped') return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.leaveWaiters.push(resolve));
+    this.input({ kind: 'leave', now: this.opts.clock.now() });
+    return done;
+  }
+
+  /** Replaces this node's labels and spreads them; returns the refusal detail when they are invalid. */
+  updateLabels(labels: Labels): string | undefined {
+    const effects = this.input({ kind: 'update-labels', now: this.opts.clock.now(), labels });
+    for (const effect of effects) if (effect.kind === 'rejected') return effect.detail;
+    return undefined;
+  }
+
+  /** Lifeguard extension: the event loop was late by `delayMs`; a slow local node should not accuse others. */
+  reportLoopDelay(delayMs: number): void {
+    this.input({ kind: 'loop-delay', now: this.opts.clock.now(), delayMs: Math.max(0, Math.round(delayMs)) });
+  }
+
+  members(): MemberView[] {
+    return [...this.state.members.values()].map(memberView);
+  }
+
+  /** Stops timers and input handling; does not close the transport (its owner does). */
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (const resolve of this.leaveWaiters.splice(0)) resolve();
+    for (const resolve of this.joinWaiters.splice(0)) resolve({ ok: false, reason: 'shutting_down', detail: 'node stopped' });
+  }
+
+  private expectJoin(waits: boolean): Promise<JoinOutcome> {
+    if (!waits) return Promise.resolve({ ok: true, contacted: 0 });
+    if (this.joinWaiters.length >= PENDING_REQUESTS_MAX) {
+      return Promise.resolve({ ok: false, reason: 'too_many_members', detail: `more than ${PENDING_REQUESTS_MAX} joins pending` });
+    }
+    return new Promise((resolve) => this.joinWaiters.push(resolve));
+  }
+
+  private onPayload(from: Address, channel: Channel, data: Uint8Array): void {
+    if (this.stopped) return;
+    const decoded = decodeMessage(data, { clusterId: this.opts.clusterId });
+    if (!decoded.ok) {
+      this.decodeErrors[decoded.error.code] = (this.decodeErrors[decoded.error.code] ?? 0) + 1;
+      this.opts.onTrace?.(`drop ${channel} from ${from}: ${decoded.error.code} ${decoded.error.detail}`);
+      return;
+    }
+    this.input({ kind: 'receive', now: this.opts.clock.now(), from, channel, message: decoded.message });
+  }
+
+  private input(input: Input): readonly Effect[] {
+    if (this.stopped) return [];
+    this.opts.onTrace?.(`in  ${describeInput(input)}`);
+    const { effects } = step(this.state, input, { rng: this.opts.rng, sizeOf: updateEncodedBytes });
+    for (const effect of effects) this.perform(effect);
+    this.arm();
+    return effects;
+  }
+
+  private perform(effect: Effect): void {
+    this.opts.onTrace?.(`out ${describeEffect(effect)}`);
+    switch (effect.kind) {
+      case 'send': return this.send(effect.to, effect.channel, effect.message);
+      case 'persist': return this.persist(effect.incarnation);
+      case 'emit': return this.opts.onEvent(effect.event);
+      case 'join-result': {
+        const resolve = this.joinWaiters.shift();
+        resolve?.(effect.ok ? { ok: true, contacted: effect.contacted } : { ok: false, reason: effect.reason, detail: effect.detail });
+        return;
+      }
+      case 'left-done':
+        for (const resolve of this.leaveWaiters.splice(0)) resolve();
+        return;
+      case 'rejected':
+        return; // returned to the caller by the method that made the request
+    }
+  }
+
+  private send(to: Address, channel: Channel, message: Message): void {
+    const bytes = encodeMessage(message, this.opts.clusterId);
+    if (channel === 'packet') this.opts.transport.sendPacket(to, bytes);
+    else this.opts.transport.sendFrame(to, bytes);
+  }
+
+  /** Write, then fsync, synchronously: the sends after this effect must not overtake it. */
+  private persist(incarnation: number): void {
+    const { storage } = this.opts;
+    storage.writeFile(`${INCARNATION_FILE}.tmp`, new TextEncoder().encode(`${incarnation}\n`));
+    storage.fsync(`${INCARNATION_FILE}.tmp`);
+    storage.rename(`${INCARNATION_FILE}.tmp`, INCARNATION_FILE);
+  }
+
+  /** Keeps exactly one timer, at the core's next deadline. */
+  private arm(): void {
+    if (this.stopped) return;
+    const deadline = nextDeadline(this.state);
+    if (deadline === this.timerAtMs && this.timer !== undefined) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAtMs = deadline;
+    if (deadline === undefined) return;
+    const delayMs = Math.max(0, deadline - this.opts.clock.now()) as Millis;
+    this.timer = this.opts.clock.setTimer(delayMs, () => {
+      this.timer = undefined;
+      this.timerAtMs = undefined;
+      this.input({ kind: 'tick', now: this.opts.clock.now() });
+    });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Invariants of the membership state, checked after every step in tests and the simulator.
+ * `checkInvariants` looks at one state (O(N)); `checkTransition` compares a state with a snapshot
+ * taken before the step (epoch and incarnations never decrease).
+ */
+import { assert } from '../base/assert.js';
+import type { NodeId } from '../identity/node-id.js';
+import { isLive } from './state.js';
+import type { State } from './types.js';
+
+export interface Snapshot {
+  epoch: number;
+  incarnations: Map<NodeId, number>;
+}
+
+export function snapshot(state: State): Snapshot {
+  return { epoch: state.epoch, incarnations: new Map([...state.members].map(([id, m]) => [id, m.incarnation])) };
+}
+
+export function checkInvariants(state: State): void {
+  const me = state.members.get(state.selfId);
+  assert(me !== undefined, 'self is in the member map');
+  assert(me.state !== 'dead', 'self is never dead in its own view (it refutes instead)');
+  assert(me.state !== 'suspect', 'self is never suspect in its own view');
+  let live = 0;
+  for (const [id, member] of state.members) {
+    assert(member.id === id, `member map key ${id} matches the record id ${member.id}`);
+    if (isLive(member.state)) live++;
+    assert((member.state === 'suspect') === (member.suspicion !== undefined), `${id}: a suspicion exists exactly when suspect (state ${member.state})`);
+    assert((member.state === 'suspect') === state.suspects.has(id), `${id}: suspects index agrees with state ${member.state}`);
+    assert((member.state === 'dead' || member.state === 'left') === state.departed.has(id), `${id}: departed index agrees with state ${member.state}`);
+    assert(id === state.selfId || member.state !== 'joining', `${id}: only self may be joining`);
+    assert(Number.isSafeInteger(member.incarnation) && member.incarnation >= 0, `${id}: incarnation is a safe integer`);
+  }
+  assert(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
+  assert(state.memberList.length === state.members.size, 'memberList holds every member once');
+  state.memberList.forEach((id, index) => assert(state.memberIndex.get(id) === index, `memberIndex of ${id} is ${index}`));
+  assert(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
+  assert(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
+  assert(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);
+  assert(state.awareness >= 0 && state.awareness < state.config.awarenessMultiplierMax, `awareness ${state.awareness} in range`);
+}
+
+export function checkTransition(before: Snapshot, after: State): void {
+  assert(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
+  for (const [id, member] of after.members) {
+    const previous = before.incarnations.get(id);
+    assert(previous === undefined || member.incarnation >= previous, `${id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * SWIM §3.1 failure detection with Lifeguard §IV: one probe per (awareness-scaled) protocol
+ * period to the next member in randomized round-robin order; after the (scaled) probe timeout,
+ * `ping-req` through `indirectChecks` other alive members plus a ping over the stream channel
+ * (TCP fallback); no ack by the end of the period means suspect. Acks lower the awareness score,
+ * failed probes raise it by the missing nacks (Lifeguard §IV-A). Also the intermediary side:
+ * relaying a `ping-req` and answering with `nack` when the target stays silent.
+ */
+import type { Address } from '../base/address.js';
+import type { Millis } from '../base/time.js';
+import type { Message, Update } from '../codec/messages.js';
+import type { Channel } from '../transport/types.js';
+import type { NodeId } from '../identity/node-id.js';
+import { applySuspect } from './apply-update.js';
+import { applyAwarenessDelta, failedProbeAwarenessDelta, scaleByAwareness } from './awareness.js';
+import { nextProbeTarget } from './probe-order.js';
+import { count, isLive, piggyback, randomMembers, self, send, type Turn } from './state.js';
+
+type Ping = Extract<Message, { type: 'ping' }>;
+type PingReq = Extract<Message, { type: 'ping-req' }>;
+type Ack = Extract<Message, { type: 'ack' }>;
+type Nack = Extract<Message, { type: 'nack' }>;
+
+/** Starts this period's probe and schedules the next period (scaled by awareness). */
+export function startProbe(turn: Turn): void {
+  const { state, now } = turn;
+  const periodMs = scaleByAwareness(state.config.probeIntervalMs, state.awareness);
+  state.nextProbeAtMs = (now + periodMs) as Millis;
+  const eligible = (id: NodeId): boolean => {
+    const member = state.members.get(id);
+    return id !== state.selfId && member !== undefined && isLive(member.state);
+  };
+  const targetId = nextProbeTarget(state.probeOrder, eligible, () => state.memberList.slice(), turn.rng);
+  if (targetId === undefined) return;
+  const target = state.members.get(targetId);
+  if (target === undefined) return;
+  const seq = state.nextSeq++;
+  state.probe = {
+    seq, target: targetId, targetAddress: target.address, indirectSent: false, expectedNacks: 0, nacksReceived: 0,
+    ackTimeoutAtMs: (now + scaleByAwareness(state.config.probeTimeoutMs, state.awareness)) as Millis,
+    endAtMs: (now + periodMs) as Millis,
+  };
+  // Lifeguard §IV-C buddy system: tell a suspect first, so it can refute at once.
+  const buddy: Update[] = target.state === 'suspect' ? [{ kind: 'suspect', id: targetId, incarnation: target.incarnation, from: state.selfId }] : [];
+  count(state, 'probesSent');
+  send(turn, target.address, 'packet', { type: 'ping', seq, from: state.selfId, fromAddress: self(state).address, target: targetId, updates: piggyback(turn, buddy) });
+}
+
+/** SWIM §3.1: the direct ack is late; ask k others (with nacks, Lifeguard §IV-A) and try the stream channel. */
+export function sendIndirectProbes(turn: Turn): void {
+  const { state } = turn;
+  const probe = state.probe;
+  if (probe === undefined) return;
+  probe.indirectSent = true;
+  const me = self(state);
+  const helpers = randomMembers(turn, state.config.indirectChecks, (m) => m.id !== state.selfId && m.id !== probe.target && m.state === 'alive');
+  probe.expectedNacks = helpers.length;
+  for (const helper of helpers) {
+    count(state, 'indirectProbesSent');
+    send(turn, helper.address, 'packet', {
+      type: 'ping-req', seq: probe.seq, from: state.selfId, fromAddress: me.address, target: probe.target,
+      targetAddress: probe.targetAddress, nack: true, updates: piggyback(turn),
+    });
+  }
+  if (state.config.tcpFallback) {
+    send(turn, probe.targetAddress, 'stream', { type: 'ping', seq: probe.seq, from: state.selfId, fromAddress: me.address, target: probe.target, updates: piggyback(turn) });
+  }
+}
+
+/** The period ended without any ack: raise our awareness by the missing nacks and suspect the target. */
+export function failProbe(turn: Turn): void {
+  const { state } = turn;
+  const probe = state.probe;
+  if (probe === undefined) return;
+  state.probe = undefined;
+  count(state, 'probesFailed');
+  const delta = failedProbeAwarenessDelta(probe.expectedNacks, probe.nacksReceived);
+  state.awareness = applyAwarenessDelta(state.awareness, delta, state.config.awarenessMultiplierMax);
+  const target = state.members.get(probe.target);
+  if (target !== undefined && isLive(target.state)) applySuspect(turn, target.id, target.incarnation, state.selfId);
+}
+
+/** SWIM §3.1: answer a ping addressed to us on the channel it came in on. */
+export function onPing(turn: Turn, from: Address, channel: Channel, message: Ping): void {
+  const { state } = turn;
+  if (message.target !== state.selfId) {
+    // A probe for whoever used to live at this address: answering would vouch for the wrong node.
+    count(state, 'pingsWrongTarget');
+    return;
+  }
+  send(turn, from, channel, { type: 'ack', seq: message.seq, from: state.selfId, updates: piggyback(turn, departureNotice(turn, message.from)) });
+}
+
+/**
+ * A ping from a member we hold as dead or left (a restart that lost its incarnation, or the other
+ * side of a healed partition): tell it first, like the buddy system, so it refutes at once instead
+ * of waiting for the next push-pull.
+ */
+function departureNotice(turn: Turn, senderId: NodeId): Update[] {
+  const sender = turn.state.members.get(senderId);
+  if (sender === undefined) return [];
+  if (sender.state === 'dead') return [{ kind: 'dead', id: senderId, incarnation: sender.incarnation, from: turn.state.selfId }];
+  if (sender.state === 'left') return [{ kind: 'left', id: senderId, incarnation: sender.incarnation }];
+  return [];
+}
+
+/** SWIM §3.1 intermediary: probe the target for the requester; bounded by pendingProbesMax. */
+export function onPingReq(turn: Turn, message: PingReq): void {
+  const { state } = turn;
+  if (state.relays.size >= state.config.pendingProbesMax) {
+    count(state, 'relayedProbesDropped');
+    return;
+  }
+  const seq = state.nextSeq++;
+  state.relays.set(seq, {
+    requesterAddress: message.fromAddress, requesterSeq: message.seq, target: message.target, wantNack: message.nack,
+    deadlineMs: (turn.now + state.config.probeTimeoutMs) as Millis,
+  });
+  count(state, 'relayedProbes');
+  send(turn, message.targetAddress, 'packet', { type: 'ping', seq, from: state.selfId, fromAddress: self(state).address, target: message.target, updates: piggyback(turn) });
+}
+
+/** An ack either completes our probe (any channel, any path) or is one we relay back to a requester. */
+export function onAck(turn: Turn, channel: Channel, message: Ack): void {
+  const { state } = turn;
+  const probe = state.probe;
+  if (probe !== undefined && probe.seq === message.seq && probe.target === message.from) {
+    state.probe = undefined;
+    count(state, 'probesAcked');
+    if (channel === 'stream') count(state, 'tcpFallbackAcks');
+    // Lifeguard §IV-A: a successful probe is evidence of our own health.
+    state.awareness = applyAwarenessDelta(state.awareness, -1, state.config.awarenessMultiplierMax);
+    return;
+  }
+  const relay = state.relays.get(message.seq);
+  if (relay === undefined || relay.target !== message.from) return;
+  state.relays.delete(message.seq);
+  send(turn, relay.requesterAddress, 'packet', { type: 'ack', seq: relay.requesterSeq, from: relay.target, updates: piggyback(turn) });
+}
+
+export function onNack(turn: Turn, message: Nack): void {
+  const probe = turn.state.probe;
+  if (probe === undefined || probe.seq !== message.seq || probe.nacksReceived >= probe.expectedNacks) return;
+  probe.nacksReceived++;
+  count(turn.state, 'nacksReceived');
+}
+
+/** Relays whose target stayed silent: tell the requester (Lifeguard §IV-A nack) and forget them. */
+export function expireRelays(turn: Turn): void {
+  const { state } = turn;
+  for (const [seq, relay] of state.relays) {
+    if (relay.deadlineMs > turn.now) continue;
+    state.relays.delete(seq);
+    if (relay.wantNack) send(turn, relay.requesterAddress, 'packet', { type: 'nack', seq: relay.requesterSeq, from: state.selfId });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Push-pull anti-entropy over the stream channel (memberlist's pushPull / mergeRemoteState): on
+ * join, periodically with one random live member (interval scaled by `pushPullIntervalScaledMs`),
+ * and now and then with a dead member's address (`reconnect`) so a healed partition merges again.
+ * Every push-pull carries our config fingerprint; a mismatch is answered with a `reject`
+ * (`config_mismatch`) and never merged.
+ */
+import type { Address } from '../base/address.js';
+import type { Millis } from '../base/time.js';
+import type { MemberRecord, Message } from '../codec/messages.js';
+import { mergeRemoteState } from './apply-update.js';
+import { describeFingerprintMismatch } from './config.js';
+import { pushPullIntervalScaledMs } from './scaling.js';
+import { changeState, count, randomMembers, self, send, type Turn } from './state.js';
+import type { JoinFailureReason, Member } from './types.js';
+
+type PushPull = Extract<Message, { type: 'push-pull' }>;
+type Reject = Extract<Message, { type: 'reject' }>;
+
+function toRecord(member: Member): MemberRecord {
+  // `joining` is local-only: on the wire we are alive (that is what a join announces).
+  const state = member.state === 'joining' ? 'alive' : member.state;
+  return { id: member.id, name: member.name, address: member.address, state, incarnation: member.incarnation, labels: member.labels };
+}
+
+/** Our full view. O(N), once per push-pull period, join or reconnect. */
+export function localRecords(turn: Turn): MemberRecord[] {
+  return [...turn.state.members.values()].map(toRecord);
+}
+
+export function sendPushPull(turn: Turn, to: Address, join: boolean): void {
+  const { state } = turn;
+  count(state, 'pushPullsSent');
+  send(turn, to, 'stream', {
+    type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join, reply: true,
+    configFingerprint: state.fingerprint, members: localRecords(turn),
+  });
+}
+
+/** Sends a join push-pull to every address (ours excluded); the first reply completes the join. */
+export function startJoin(turn: Turn, addresses: readonly Address[]): void {
+  const { state } = turn;
+  const own = self(state).address;
+  const targets = [...new Set(addresses)].filter((a) => a !== own);
+  if (targets.length === 0) {
+    finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: 'no join address other than our own' });
+    return;
+  }
+  const pending = state.join?.pending ?? new Set<Address>();
+  for (const address of targets) pending.add(address);
+  state.join = { pending, deadlineMs: (turn.now + state.config.joinTimeoutMs) as Millis };
+  for (const address of targets) sendPushPull(turn, address, true);
+}
+
+/** Ends a join attempt; we become alive either way (a node whose seeds fail is a cluster of one). */
+export function finishJoin(turn: Turn, result: { kind: 'join-result'; ok: true; contacted: number } | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string }): void {
+  turn.state.join = undefined;
+  const me = self(turn.state);
+  if (me.state === 'joining') changeState(turn, me, 'alive');
+  turn.effects.push(result);
+}
+
+export function onPushPull(turn: Turn, message: PushPull): void {
+  const { state } = turn;
+  count(state, 'pushPullsReceived');
+  if (message.configFingerprint !== state.fingerprint) {
+    count(state, 'configMismatchRejected');
+    send(turn, message.fromAddress, 'stream', { type: 'reject', from: state.selfId, reason: 'config_mismatch', detail: describeFingerprintMismatch(state.fingerprint, message.configFingerprint) });
+    return;
+  }
+  if (message.join && !state.members.has(message.from) && state.members.size >= state.config.membersMax) {
+    count(state, 'membersRejected');
+    send(turn, message.fromAddress, 'stream', { type: 'reject', from: state.selfId, reason: 'too_many_members', detail: `this cluster is at membersMax (${state.config.membersMax}) members` });
+    return;
+  }
+  mergeRemoteState(turn, message.members);
+  if (message.reply) {
+    send(turn, message.fromAddress, 'stream', {
+      type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join: false, reply: false,
+      configFingerprint: state.fingerprint, members: localRecords(turn),
+    });
+  } else if (state.join !== undefined) {
+    finishJoin(turn, { kind: 'join-result', ok: true, contacted: state.members.size - 1 });
+  }
+}
+
+export function onReject(turn: Turn, message: Reject): void {
+  count(turn.state, 'rejectsReceived');
+  if (turn.state.join === undefined) return;
+  finishJoin(turn, { kind: 'join-result', ok: false, reason: message.reason, detail: message.detail });
+}
+
+/** A stream send failed: a join address that cannot be reached is crossed off. */
+export function onSendFailed(turn: Turn, to: Address): void {
+  const { state } = turn;
+  count(state, 'sendFailures');
+  const join = state.join;
+  if (join === undefined || !join.pending.delete(to) || join.pending.size > 0) return;
+  finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: 'every join address failed to connect' });
+}
+
+export function maybeExpireJoin(turn: Turn): void {
+  const join = turn.state.join;
+  if (join === undefined || join.deadlineMs > turn.now) return;
+  finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: `no push-pull reply within joinTimeoutMs (${turn.state.config.joinTimeoutMs})` });
+}
+
+/** Periodic anti-entropy with one random live member. */
+export function periodicPushPull(turn: Turn): void {
+  const { state } = turn;
+  state.nextPushPullAtMs = (turn.now + pushPullIntervalScaledMs(state.config.pushPullIntervalMs, state.liveCount)) as Millis;
+  const [peer] = randomMembers(turn, 1, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
+  if (peer !== undefined) sendPushPull(turn, peer.address, false);
+}
+
+/** Tries one random dead member's address, so a healed partition merges without help. */
+export function reconnect(turn: Turn): void {
+  const { state } = turn;
+  state.nextReconnectAtMs = (turn.now + state.config.reconnectIntervalMs) as Millis;
+  const dead = [...state.departed].filter((id) => state.members.get(id)?.state === 'dead');
+  if (dead.length === 0) return;
+  const member = state.members.get(turn.rng.pick(dead));
+  if (member !== undefined) sendPushPull(turn, member.address, false);
+}

@@ -1,0 +1,203 @@
+/**
+ * State construction and the few mutators every handler shares: adding, removing and changing
+ * the state of members (keeping the live count, the epoch, the suspect/departed indexes and the
+ * probe order in step, and emitting the matching events), and building outgoing messages with
+ * piggybacked updates.
+ *
+ * Invariants kept here: `epoch` moves only when a member enters or leaves the live set
+ * (alive|suspect); `liveCount` equals the number of live members; `suspects` and `departed` index
+ * exactly the members in those states.
+ */
+import type { Address } from '../base/address.js';
+import { assert } from '../base/assert.js';
+import type { Rng } from '../base/rng.js';
+import type { Millis } from '../base/time.js';
+import type { Labels, Message, Update } from '../codec/messages.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { Channel } from '../transport/types.js';
+import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';
+import { clusterWideOf, configFingerprint, type MembershipConfig } from './config.js';
+import { insertProbeTarget, createProbeOrder } from './probe-order.js';
+import { retransmitLimit } from './scaling.js';
+import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type Member, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
+
+/** One step's working set: the state, the effects produced so far, and the injected capabilities. */
+export interface Turn {
+  state: State;
+  effects: Effect[];
+  rng: Rng;
+  sizeOf: (update: Update) => number;
+  now: Millis;
+}
+
+export interface SelfIdentity {
+  id: NodeId;
+  name: string;
+  address: Address;
+  labels: Labels;
+}
+
+/**
+ * A fresh state for this node, not yet started. `persistedIncarnation` is the highest incarnation
+ * this identity ever persisted (0 if none): we start one above it, so that after a restart our
+ * alive beats anything a previous life of ours said (and `start` persists it before any send).
+ */
+export function createState(config: MembershipConfig, self: SelfIdentity, persistedIncarnation: number, now: Millis): State {
+  assert(Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0, `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`);
+  const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
+  const member: Member = { ...self, labels: { ...self.labels }, state: 'joining', incarnation: persistedIncarnation + 1, stateChangedAtMs: now };
+  return {
+    config, fingerprint: configFingerprint(clusterWideOf(config)), selfId: self.id, phase: 'idle',
+    members: new Map([[self.id, member]]), memberList: [self.id], memberIndex: new Map([[self.id, 0]]),
+    suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
+    probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
+    nextProbeAtMs: now, nextGossipAtMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now,
+    join: undefined, leaveDeadlineMs: undefined, counters,
+  };
+}
+
+export function self(state: State): Member {
+  const member = state.members.get(state.selfId);
+  assert(member !== undefined, 'self must always be in the member map');
+  return member;
+}
+
+export function isLive(memberState: MemberState): boolean {
+  return memberState === 'alive' || memberState === 'suspect';
+}
+
+export function count(state: State, name: CounterName, by = 1): void {
+  state.counters[name] += by;
+}
+
+/** A copy safe to hand out: no internal fields, no shared label object. */
+export function memberView(member: Member): MemberView {
+  const { id, name, address, state, incarnation, labels, stateChangedAtMs } = member;
+  return { id, name, address, state, incarnation, labels: { ...labels }, stateChangedAtMs };
+}
+
+export function emitMember(turn: Turn, type: MemberEventType, member: Member): void {
+  turn.effects.push({ kind: 'emit', event: { type, member: memberView(member) } });
+}
+
+function trackLiveness(state: State, before: MemberState | undefined, after: MemberState | undefined): void {
+  const wasLive = before !== undefined && isLive(before);
+  const nowLive = after !== undefined && isLive(after);
+  if (wasLive === nowLive) return;
+  state.liveCount += nowLive ? 1 : -1;
+  // The epoch counts live-set changes only: suspect <-> alive flaps never move it.
+  state.epoch++;
+}
+
+function trackIndexes(state: State, id: NodeId, after: MemberState | undefined): void {
+  if (after === 'suspect') state.suspects.add(id); else state.suspects.delete(id);
+  if (after === 'dead' || after === 'left') state.departed.add(id); else state.departed.delete(id);
+}
+
+/** Adds a member we have never seen (or have forgotten), at a random place in the probe order. */
+export function addMember(turn: Turn, member: Member): void {
+  const { state } = turn;
+  assert(!state.members.has(member.id), `addMember: ${member.id} is already a member`);
+  state.members.set(member.id, member);
+  state.memberIndex.set(member.id, state.memberList.length);
+  state.memberList.push(member.id);
+  insertProbeTarget(state.probeOrder, member.id, turn.rng);
+  trackIndexes(state, member.id, member.state);
+  trackLiveness(state, undefined, member.state);
+}
+
+/** Forgets a member (dead or left for deadReclaimMs). O(1): swap-remove from the member list. */
+export function removeMember(state: State, id: NodeId): void {
+  const member = state.members.get(id);
+  assert(member !== undefined, `removeMember: ${id} is not a member`);
+  assert(id !== state.selfId, 'removeMember: never forget self');
+  const index = state.memberIndex.get(id) as number;
+  const lastId = state.memberList[state.memberList.length - 1] as NodeId;
+  state.memberList[index] = lastId;
+  state.memberIndex.set(lastId, index);
+  state.memberList.pop();
+  state.memberIndex.delete(id);
+  state.members.delete(id);
+  trackIndexes(state, id, undefined);
+  trackLiveness(state, member.state, undefined);
+}
+
+/** Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state. */
+export function changeState(turn: Turn, member: Member, next: Exclude<MemberState, 'joining'>): void {
+  const before = member.state;
+  if (before === next) return;
+  member.state = next;
+  member.stateChangedAtMs = turn.now;
+  if (next !== 'suspect') delete member.suspicion;
+  trackIndexes(turn.state, member.id, next);
+  trackLiveness(turn.state, before, next);
+  if (turn.state.departed.size === 1 && (next === 'dead' || next === 'left')) {
+    turn.state.nextReapAtMs = (turn.now + reapCheckMs(turn.state.config)) as Millis;
+  }
+  emitMember(turn, next, member);
+}
+
+/** How often dead/left members are checked for reaping: members are forgotten within deadReclaimMs + this. */
+export function reapCheckMs(config: MembershipConfig): number {
+  return Math.max(10, Math.ceil(config.deadReclaimMs / 4));
+}
+
+/** Queues an update for dissemination, counting entries dropped to stay within broadcastQueueMax. */
+export function broadcast(turn: Turn, update: Update): void {
+  count(turn.state, 'updatesDropped', enqueue(turn.state.queue, update, turn.state.config.broadcastQueueMax));
+}
+
+/** The alive update that describes us now. */
+export function selfAliveUpdate(state: State): Update {
+  const me = self(state);
+  return { kind: 'alive', id: me.id, incarnation: me.incarnation, name: me.name, address: me.address, labels: { ...me.labels } };
+}
+
+/**
+ * Updates for one outgoing packet: `leading` first (the buddy system's suspect update), then
+ * queued updates, all within `packetBytesMax - packetEnvelopeBytes`.
+ */
+export function piggyback(turn: Turn, leading: Update[] = []): Update[] {
+  const { config, queue, memberList } = turn.state;
+  let budget = config.packetBytesMax - config.packetEnvelopeBytes;
+  const out: Update[] = [];
+  for (const update of leading) {
+    budget -= turn.sizeOf(update);
+    out.push(update);
+  }
+  const limit = retransmitLimit(config.retransmitMult, memberList.length);
+  for (const update of takeUpdates(queue, budget, limit, turn.sizeOf)) {
+    // The buddy update already carries news about this member; skip a duplicate.
+    if (!leading.some((u) => u.id === update.id)) out.push(update);
+  }
+  return out;
+}
+
+export function send(turn: Turn, to: Address, channel: Channel, message: Message): void {
+  turn.effects.push({ kind: 'send', to, channel, message });
+}
+
+/**
+ * Up to `k` distinct random members for which `eligible` holds, by rejection sampling over the
+ * member list: O(k) expected, bounded by `4 * k + 16` draws (so it may return fewer when most
+ * members are ineligible; callers treat the result as best effort).
+ */
+export function randomMembers(turn: Turn, k: number, eligible: (member: Member) => boolean): Member[] {
+  const { memberList, members } = turn.state;
+  const out: Member[] = [];
+  const chosen = new Set<NodeId>();
+  if (memberList.length === 0 || k <= 0) return out;
+  if (memberList.length <= 4 * k + 16) {
+    // Small clusters: scan them all, so an eligible member is never missed by bad luck.
+    const all = memberList.map((id) => members.get(id) as Member).filter(eligible);
+    return turn.rng.shuffle(all).slice(0, k);
+  }
+  for (let draws = 0; draws < 4 * k + 16 && out.length < k; draws++) {
+    const id = memberList[turn.rng.int(memberList.length)] as NodeId;
+    const member = members.get(id) as Member;
+    if (chosen.has(id) || !eligible(member)) continue;
+    chosen.add(id);
+    out.push(member);
+  }
+  return out;
+}

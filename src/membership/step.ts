@@ -1,0 +1,223 @@
+/**
+ * The membership core: `step(state, input, ctx) -> { state, effects }` (STYLE.md section 2).
+ * Synchronous and deterministic: time arrives as `input.now`, randomness as `ctx.rng`. Inputs
+ * that need a running node are ignored and counted otherwise. Per-step cost is O(updates in the
+ * message + due deadlines + log N) apart from push-pull (O(N), once per period).
+ *
+ * The state is mutated in place and returned (see types.ts for why).
+ */
+import { assertNever } from '../base/assert.js';
+import type { Millis } from '../base/time.js';
+import type { Message } from '../codec/messages.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { Address } from '../base/address.js';
+import type { Channel } from '../transport/types.js';
+import { applyDeparture, applyUpdate } from './apply-update.js';
+import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
+import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
+import { LEAVE_TRANSMITS_MIN } from './config.js';
+import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
+import { maybeExpireJoin, onPushPull, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
+import { broadcast, changeState, count, emitMember, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, type Turn } from './state.js';
+import type { Input, State, StepContext, StepResult } from './types.js';
+import type { Labels } from '../codec/messages.js';
+
+export function step(state: State, input: Input, ctx: StepContext): StepResult {
+  const turn: Turn = { state, effects: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };
+  const epochBefore = state.epoch;
+  dispatch(turn, input);
+  if (state.phase === 'leaving') maybeFinishLeave(turn);
+  if (state.epoch !== epochBefore) turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
+  return { state, effects: turn.effects };
+}
+
+function dispatch(turn: Turn, input: Input): void {
+  const { state } = turn;
+  if (input.kind === 'start') return onStart(turn, input.seeds);
+  if (state.phase === 'idle' || state.phase === 'stopped') {
+    count(state, 'inputsIgnored');
+    if (input.kind === 'leave' || input.kind === 'join' || input.kind === 'update-labels') reject(turn, input.kind, `membership is ${state.phase}`);
+    return;
+  }
+  switch (input.kind) {
+    case 'tick': return onTick(turn);
+    case 'receive': return onReceive(turn, input.from, input.channel, input.message);
+    case 'join': return state.phase === 'running' ? startJoin(turn, input.addresses) : reject(turn, 'join', 'leaving');
+    case 'leave': return onLeave(turn);
+    case 'update-labels': return onUpdateLabels(turn, input.labels);
+    case 'loop-delay': return onLoopDelay(turn, input.delayMs);
+    case 'send-failed': return onSendFailed(turn, input.to);
+    default: return assertNever(input, 'membership input');
+  }
+}
+
+function reject(turn: Turn, input: Input['kind'], detail: string): void {
+  turn.effects.push({ kind: 'rejected', input, detail });
+}
+
+/** Persist the incarnation we start at before anything goes on the wire, then join the seeds. */
+function onStart(turn: Turn, seeds: readonly Address[]): void {
+  const { state, now, rng } = turn;
+  if (state.phase !== 'idle') {
+    count(state, 'inputsIgnored');
+    return;
+  }
+  state.phase = 'running';
+  const me = self(state);
+  turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
+  broadcast(turn, selfAliveUpdate(state));
+  const { probeIntervalMs, gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
+  // Stagger the first probe so nodes started together do not probe in lockstep.
+  state.nextProbeAtMs = (now + rng.int(probeIntervalMs) + 1) as Millis;
+  state.nextGossipAtMs = (now + gossipIntervalMs) as Millis;
+  state.nextPushPullAtMs = (now + pushPullIntervalMs) as Millis;
+  state.nextReconnectAtMs = (now + reconnectIntervalMs) as Millis;
+  if (seeds.some((s) => s !== me.address)) startJoin(turn, seeds);
+  else changeState(turn, me, 'alive');
+}
+
+/** Handles every deadline that is due at `now`, in protocol order. */
+function onTick(turn: Turn): void {
+  const { state, now } = turn;
+  const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
+  maybeExpireJoin(turn);
+  expireRelays(turn);
+  if (state.probe !== undefined && !state.probe.indirectSent && state.probe.ackTimeoutAtMs <= now) sendIndirectProbes(turn);
+  if (state.probe !== undefined && state.probe.endAtMs <= now) failProbe(turn);
+  expireSuspicions(turn);
+  if (state.probe === undefined && state.nextProbeAtMs <= now) startProbe(turn);
+  if (gossipIntervalMs > 0 && state.nextGossipAtMs <= now) gossip(turn);
+  if (pushPullIntervalMs > 0 && state.nextPushPullAtMs <= now && state.phase === 'running') periodicPushPull(turn);
+  if (reconnectIntervalMs > 0 && state.nextReconnectAtMs <= now && state.phase === 'running') reconnect(turn);
+  if (state.departed.size > 0 && state.nextReapAtMs <= now) reap(turn);
+}
+
+/** Lifeguard §IV-B: a suspicion that ran out without a refute declares the member dead. */
+function expireSuspicions(turn: Turn): void {
+  const { state, now } = turn;
+  const due: NodeId[] = [];
+  for (const id of state.suspects) {
+    const deadline = state.members.get(id)?.suspicion?.deadlineMs;
+    if (deadline !== undefined && deadline <= now) due.push(id);
+  }
+  for (const id of due) {
+    const member = state.members.get(id);
+    if (member === undefined) continue;
+    count(state, 'membersDeclaredDead');
+    applyDeparture(turn, id, member.incarnation, 'dead', state.selfId);
+  }
+}
+
+/** Gossip tick: queued updates to `gossipFanout` random live members, one packet each. */
+function gossip(turn: Turn): void {
+  const { state } = turn;
+  state.nextGossipAtMs = (turn.now + state.config.gossipIntervalMs) as Millis;
+  if (state.queue.byMember.size === 0) return;
+  const peers = randomMembers(turn, state.config.gossipFanout, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
+  for (const peer of peers) {
+    const updates = piggyback(turn);
+    if (updates.length === 0) return;
+    send(turn, peer.address, 'packet', { type: 'gossip', from: state.selfId, updates });
+  }
+}
+
+/** Forgets dead and left members after deadReclaimMs. */
+function reap(turn: Turn): void {
+  const { state, now } = turn;
+  state.nextReapAtMs = (now + reapCheckMs(state.config)) as Millis;
+  const expired = [...state.departed].filter((id) => {
+    const member = state.members.get(id);
+    return member !== undefined && member.stateChangedAtMs + state.config.deadReclaimMs <= now;
+  });
+  for (const id of expired) {
+    removeMember(state, id);
+    count(state, 'membersReaped');
+  }
+}
+
+function onReceive(turn: Turn, from: Address, channel: Channel, message: Message): void {
+  // Piggybacked updates first, so a reply already carries what they changed (e.g. our refute).
+  if ('updates' in message) for (const update of message.updates) applyUpdate(turn, update);
+  switch (message.type) {
+    case 'ping': return onPing(turn, from, channel, message);
+    case 'ping-req': return onPingReq(turn, message);
+    case 'ack': return onAck(turn, channel, message);
+    case 'nack': return onNack(turn, message);
+    case 'gossip': return;
+    case 'push-pull': return onPushPull(turn, message);
+    case 'reject': return onReject(turn, message);
+    default: return assertNever(message, 'membership message');
+  }
+}
+
+/** Graceful leave: broadcast `left` at our current incarnation; others record left, not dead. */
+function onLeave(turn: Turn): void {
+  const { state, now } = turn;
+  if (state.phase !== 'running') return reject(turn, 'leave', 'already leaving');
+  state.phase = 'leaving';
+  state.join = undefined;
+  const me = self(state);
+  changeState(turn, me, 'left');
+  broadcast(turn, { kind: 'left', id: me.id, incarnation: me.incarnation });
+  state.leaveDeadlineMs = (now + state.config.leavePropagateMs) as Millis;
+}
+
+/** Done once the `left` update went out LEAVE_TRANSMITS_MIN times, left the queue, nobody is left to tell, or the deadline passed. */
+function maybeFinishLeave(turn: Turn): void {
+  const { state, now } = turn;
+  const transmits = transmitsOf(state.queue, state.selfId);
+  const deadline = state.leaveDeadlineMs ?? now;
+  if (transmits !== undefined && transmits < LEAVE_TRANSMITS_MIN && state.liveCount > 0 && deadline > now) return;
+  state.phase = 'stopped';
+  state.probe = undefined;
+  state.relays.clear();
+  turn.effects.push({ kind: 'left-done' });
+}
+
+/** Labels change like any other member change: new incarnation, alive broadcast. */
+function onUpdateLabels(turn: Turn, labels: Labels): void {
+  const { state } = turn;
+  const size = labelsBytes(labels);
+  if (size > state.config.labelsBytesMax) {
+    count(state, 'labelsRejected');
+    return reject(turn, 'update-labels', `labels are ${size} bytes, more than labelsBytesMax (${state.config.labelsBytesMax}); shorten keys or values`);
+  }
+  if (state.phase !== 'running') return reject(turn, 'update-labels', 'leaving');
+  const me = self(state);
+  me.incarnation++;
+  me.labels = { ...labels };
+  turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
+  broadcast(turn, selfAliveUpdate(state));
+  emitMember(turn, 'updated', me);
+}
+
+/** Lifeguard §IV-A extension: a delayed event loop is local slowness like a missed nack. */
+function onLoopDelay(turn: Turn, delayMs: number): void {
+  const { state } = turn;
+  const delta = loopDelayAwarenessDelta(delayMs, state.config.loopDelayThresholdMs);
+  if (delta === 0) return;
+  count(state, 'loopDelaysHigh');
+  state.awareness = applyAwarenessDelta(state.awareness, delta, state.config.awarenessMultiplierMax);
+}
+
+/** The earliest time a `tick` has work to do, or undefined when nothing is scheduled. */
+export function nextDeadline(state: State): Millis | undefined {
+  if (state.phase === 'idle' || state.phase === 'stopped') return undefined;
+  const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
+  const candidates: number[] = [];
+  if (state.probe === undefined) candidates.push(state.nextProbeAtMs);
+  else candidates.push(state.probe.indirectSent ? state.probe.endAtMs : state.probe.ackTimeoutAtMs);
+  if (gossipIntervalMs > 0 && state.queue.byMember.size > 0) candidates.push(state.nextGossipAtMs);
+  if (pushPullIntervalMs > 0 && state.phase === 'running') candidates.push(state.nextPushPullAtMs);
+  if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0) candidates.push(state.nextReconnectAtMs);
+  if (state.departed.size > 0) candidates.push(state.nextReapAtMs);
+  if (state.join !== undefined) candidates.push(state.join.deadlineMs);
+  if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving') candidates.push(state.leaveDeadlineMs);
+  for (const id of state.suspects) {
+    const deadline = state.members.get(id)?.suspicion?.deadlineMs;
+    if (deadline !== undefined) candidates.push(deadline);
+  }
+  for (const relay of state.relays.values()) candidates.push(relay.deadlineMs);
+  return Math.min(...candidates) as Millis;
+}
+

@@ -1,0 +1,185 @@
+/**
+ * Types of the membership core (SWIM + Lifeguard): the State it keeps, the Inputs it accepts and
+ * the Effects it returns from `step`. Wire messages and updates are the codec's (`Message`,
+ * `Update`, `MemberRecord`); this file adds what is local.
+ *
+ * Mutation policy: `step` mutates the State it is given in place and returns the same object.
+ * Copying a 10,000-member map per step would be O(N); callers must not keep references into the
+ * state across steps (use `memberView` for snapshots). Counters live in `state.counters` (not as
+ * metric effects): the driver reads them when exporting metrics.
+ */
+import type { Address } from '../base/address.js';
+import type { Rng } from '../base/rng.js';
+import type { Millis } from '../base/time.js';
+import type { Labels, Message, Update } from '../codec/messages.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { Channel } from '../transport/types.js';
+import type { MembershipConfig } from './config.js';
+
+/** `joining` is only ever our own state before the first successful push-pull; never on the wire. */
+export type MemberState = 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
+
+/** A member as the public API shows it. */
+export interface MemberView {
+  id: NodeId;
+  name: string;
+  address: Address;
+  state: MemberState;
+  incarnation: number;
+  labels: Labels;
+  stateChangedAtMs: Millis;
+}
+
+/** A tracked member; `suspicion` is present exactly when `state` is `suspect` (invariant). */
+export interface Member extends MemberView {
+  suspicion?: Suspicion;
+}
+
+/** Lifeguard §IV-B: a running suspicion and who has confirmed it. */
+export interface Suspicion {
+  startedAtMs: Millis;
+  deadlineMs: Millis;
+  minMs: number;
+  maxMs: number;
+  /** Confirmations expected before the timeout reaches `minMs` (k). */
+  expected: number;
+  /** Members that accused; the first accuser does not count as a confirmation. */
+  accusers: Set<NodeId>;
+}
+
+/** Our own probe of one member in this protocol period (SWIM §3.1). */
+export interface ProbeInFlight {
+  seq: number;
+  target: NodeId;
+  targetAddress: Address;
+  /** Direct ack deadline: past it, indirect probes and the stream fallback go out. */
+  ackTimeoutAtMs: Millis;
+  /** End of the probe (scaled protocol period): no ack by then means suspect. */
+  endAtMs: Millis;
+  indirectSent: boolean;
+  expectedNacks: number;
+  nacksReceived: number;
+}
+
+/** An indirect probe we relay for another member (we are the ping-req intermediary). */
+export interface RelayedProbe {
+  requesterAddress: Address;
+  requesterSeq: number;
+  target: NodeId;
+  wantNack: boolean;
+  deadlineMs: Millis;
+}
+
+/** One queued update and how often it was sent (SWIM §4.1 piggyback dissemination). */
+export interface QueuedUpdate {
+  update: Update;
+  transmits: number;
+  /** Insertion order: larger is newer. */
+  order: number;
+}
+
+export interface BroadcastQueue {
+  byMember: Map<NodeId, QueuedUpdate>;
+  nextOrder: number;
+}
+
+/** Randomized round-robin probe order (SWIM §4.3). */
+export interface ProbeOrder {
+  ids: NodeId[];
+  index: number;
+}
+
+export interface JoinAttempt {
+  pending: Set<Address>;
+  deadlineMs: Millis;
+}
+
+export type Phase = 'idle' | 'running' | 'leaving' | 'stopped';
+
+export const COUNTER_NAMES = [
+  'probesSent', 'probesAcked', 'probesFailed', 'indirectProbesSent', 'tcpFallbackAcks', 'nacksReceived',
+  'relayedProbes', 'relayedProbesDropped', 'refutes', 'suspicionsStarted', 'suspicionConfirmations',
+  'membersDeclaredDead', 'updatesApplied', 'updatesIgnored', 'updatesDropped', 'labelsRejected',
+  'membersRejected', 'pushPullsSent', 'pushPullsReceived', 'configMismatchRejected', 'rejectsReceived',
+  'pingsWrongTarget', 'inputsIgnored', 'loopDelaysHigh', 'sendFailures', 'membersReaped',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type Counters = Record<CounterName, number>;
+
+export interface State {
+  config: MembershipConfig;
+  /** Precomputed `configFingerprint(clusterWideOf(config))`. */
+  fingerprint: string;
+  selfId: NodeId;
+  phase: Phase;
+  members: Map<NodeId, Member>;
+  /** Every member id (self included) in an array, for O(1) random picks; `memberIndex` maps back. */
+  memberList: NodeId[];
+  memberIndex: Map<NodeId, number>;
+  /** Ids of members in state `suspect` (each has a `suspicion`): scanned for deadlines. */
+  suspects: Set<NodeId>;
+  /** Ids of members in state `dead` or `left`: scanned for reaping and reconnects. */
+  departed: Set<NodeId>;
+  /** Members whose state is alive or suspect (self included when alive). */
+  liveCount: number;
+  /** Increases only when the live set changes. */
+  epoch: number;
+  awareness: number;
+  probeOrder: ProbeOrder;
+  probe: ProbeInFlight | undefined;
+  relays: Map<number, RelayedProbe>;
+  queue: BroadcastQueue;
+  nextSeq: number;
+  nextProbeAtMs: Millis;
+  nextGossipAtMs: Millis;
+  nextPushPullAtMs: Millis;
+  nextReconnectAtMs: Millis;
+  nextReapAtMs: Millis;
+  join: JoinAttempt | undefined;
+  leaveDeadlineMs: Millis | undefined;
+  counters: Counters;
+}
+
+export type Input =
+  | { kind: 'start'; now: Millis; seeds: Address[] }
+  | { kind: 'tick'; now: Millis }
+  | { kind: 'receive'; now: Millis; from: Address; channel: Channel; message: Message }
+  | { kind: 'join'; now: Millis; addresses: Address[] }
+  | { kind: 'leave'; now: Millis }
+  | { kind: 'update-labels'; now: Millis; labels: Labels }
+  | { kind: 'loop-delay'; now: Millis; delayMs: number }
+  /** A send to `to` failed (stream connect refused, reset); used for join, push-pull and the TCP fallback. */
+  | { kind: 'send-failed'; now: Millis; to: Address; channel: Channel };
+
+export type MemberEventType = 'joined' | 'alive' | 'suspect' | 'dead' | 'left' | 'updated';
+
+export type MembershipEvent =
+  | { type: MemberEventType; member: MemberView }
+  | { type: 'epoch'; epoch: number };
+
+export type JoinFailureReason = 'unreachable' | 'config_mismatch' | 'wrong_cluster' | 'bad_version' | 'too_many_members' | 'shutting_down';
+
+/**
+ * Effects, in the order the driver must perform them: a `persist` comes before the sends that
+ * depend on it (a refuting alive must never leave before its incarnation is durable).
+ */
+export type Effect =
+  | { kind: 'send'; to: Address; channel: Channel; message: Message }
+  | { kind: 'emit'; event: MembershipEvent }
+  | { kind: 'persist'; incarnation: number }
+  | { kind: 'join-result'; ok: true; contacted: number }
+  | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string }
+  | { kind: 'left-done' }
+  /** A local request was refused (e.g. labels over labelsBytesMax); the driver surfaces it to the caller. */
+  | { kind: 'rejected'; input: Input['kind']; detail: string };
+
+export interface StepContext {
+  rng: Rng;
+  /** Encoded size of one update in bytes; defaults to `estimateUpdateBytes` (conservative). */
+  sizeOf?: (update: Update) => number;
+}
+
+export interface StepResult {
+  state: State;
+  effects: Effect[];
+}

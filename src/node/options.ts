@@ -1,0 +1,62 @@
+/**
+ * `createNode` options (INTERFACE.md, "Library"): the schema, its defaults and the one place
+ * they are validated. A bad value throws ShoalError ERR_INVALID_CONFIG naming the field, the
+ * value and what is allowed; the CLI maps that to exit status 2.
+ */
+import { z } from 'zod';
+import { splitAddress } from '../base/address.js';
+import { ShoalError } from '../base/errors.js';
+import { LIMITS } from '../base/limits.js';
+
+const address = z.string().refine((s) => splitAddress(s) !== undefined, {
+  message: 'must be host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535',
+});
+
+const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s), {
+  message: 'must be a base64-encoded 32-byte key (44 characters, from `shoal keygen`)',
+});
+
+export const modeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('single') }).strict(),
+  z.object({ kind: z.literal('swim'), seeds: z.array(address).max(1024).default([]) }).strict(),
+]);
+
+export const nodeOptionsSchema = z.object({
+  name: z.string().min(1).max(128).regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
+  dataDir: z.string().min(1),
+  bind: address.default('127.0.0.1:7946'),
+  /** The address peers should use, when it differs from `bind` (NAT, 0.0.0.0 binds). */
+  advertise: address.optional(),
+  mode: modeSchema,
+  clusterId: z.string().min(1).max(LIMITS.clusterIdBytesMax).regex(/^[\w.-]+$/, 'must be letters, digits, . _ -').default('default'),
+  keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+  profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+}).strict();
+
+export type NodeOptions = z.input<typeof nodeOptionsSchema>;
+export type ResolvedNodeOptions = z.output<typeof nodeOptionsSchema>;
+export type ClusterMode = ResolvedNodeOptions['mode'];
+
+/** Renders the first zod issue as `field (value): what is allowed`. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code === 'unrecognized_keys') {
+    if (issue.path.length > 0) return `${issue.keys.join(', ')}: unknown field in ${issue.path.map(String).join('.')}`;
+    return `${issue.keys.join(', ')}: unknown field; allowed: ${Object.keys(nodeOptionsSchema.shape).join(', ')}`;
+  }
+  const field = issue.path.map(String).join('.') || '(options)';
+  let value: unknown = input;
+  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  return `${field} (${shown}): ${issue.message}`;
+}
+
+export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
+  const parsed = nodeOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const text = first ? describeIssue(first, input) : parsed.error.message;
+    throw new ShoalError('ERR_INVALID_CONFIG', `invalid node option ${text}`);
+  }
+  return parsed.data;
+}

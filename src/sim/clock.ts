@@ -1,0 +1,255 @@
+/**
+ * SimClock: the simulator's one virtual clock and event loop (TigerBeetle's VOPR, FoundationDB's
+ * simulation). Nothing real: time moves only when the next event runs, straight to its time.
+ *
+ * - Order: (timeMs, insertion seq), via `EventHeap`; same-time events run in schedule order.
+ * - Owners: an event may belong to a node (`owner`). A paused owner's events are parked and run
+ *   at the resume time, in their original order (a SIGSTOPped process fires its overdue timers
+ *   when continued); a killed owner's events are dropped (a crashed process's timers die with it).
+ * - Skew: `nodeClock(owner, { skewMs, driftPpm })` is a per-node view whose `now()` is offset and
+ *   drifted from global time (still monotonic) and whose timers fire at the global time when
+ *   the *local* deadline is reached.
+ * - Bounds: every run loop takes a named `eventsMax`.
+ */
+import { assert, assertSafeInt } from '../base/assert.js';
+import type { Clock, Millis, TimerHandle } from '../base/time.js';
+import { EventHeap, type SimEvent } from './heap.js';
+
+export interface RunBounds {
+  /** Most events this call may run; the loop stops with `events_max` when reached. */
+  eventsMax: number;
+  /** Called after each event; returning true stops the loop with `hook`. */
+  afterEvent?: () => boolean;
+}
+
+/** Why a run loop returned. */
+export type RunStop = 'time' | 'idle' | 'events_max' | 'hook';
+
+export interface RunOutcome {
+  events: number;
+  stop: RunStop;
+}
+
+/** Per-node clock error: a fixed offset plus a rate error in parts per million. */
+export interface SkewOptions {
+  skewMs: number;
+  driftPpm: number;
+}
+
+/** Largest |driftPpm| a node clock accepts (10%): keeps local time safe-integer maths exact. */
+export const DRIFT_PPM_MAX = 100_000;
+
+/** Compaction threshold: rebuild the heap once this many cancelled events sit in it (and half of it). */
+const CANCELLED_COMPACT_MIN = 1024;
+
+export class SimClock implements Clock {
+  private nowMs = 0;
+  private seq = 0;
+  private cancelledInHeap = 0;
+  private readonly heap = new EventHeap();
+  private readonly paused = new Set<string>();
+  private readonly parked = new Map<string, SimEvent[]>();
+  private readonly epochs = new Map<string, number>();
+  /** Events run since construction (parked, cancelled and killed events not counted). */
+  eventsRun = 0;
+
+  now(): Millis {
+    return this.nowMs as Millis;
+  }
+
+  setTimer(delayMs: Millis, callback: () => void): TimerHandle {
+    return this.at(this.nowMs + delayMs, callback);
+  }
+
+  /** Schedules `callback` at global time `timeMs` (never earlier than now), owned by `owner`. */
+  at(timeMs: number, callback: () => void, owner?: string): TimerHandle {
+    assertSafeInt(timeMs, 'SimClock.at timeMs');
+    const event: SimEvent = {
+      timeMs: Math.max(timeMs, this.nowMs),
+      seq: this.seq++,
+      callback,
+      owner,
+      ownerEpoch: owner === undefined ? 0 : this.epochOf(owner),
+      cancelled: false,
+      parked: false,
+    };
+    this.heap.push(event);
+    return { cancel: () => this.cancel(event) };
+  }
+
+  /** Events waiting in the queue (cancelled ones not yet compacted included) plus parked ones. */
+  pendingEvents(): number {
+    let parked = 0;
+    for (const list of this.parked.values()) parked += list.filter((e) => !e.cancelled).length;
+    return this.heap.size - this.cancelledInHeap + parked;
+  }
+
+  /** The time of the next live event, or undefined when idle. */
+  nextEventMs(): number | undefined {
+    this.dropDeadHead();
+    return this.heap.peek()?.timeMs;
+  }
+
+  /** Runs the next live event (parking events of paused owners on the way). False when idle. */
+  step(): boolean {
+    for (;;) {
+      this.dropDeadHead();
+      const event = this.heap.pop();
+      if (event === undefined) return false;
+      this.nowMs = event.timeMs;
+      if (event.owner !== undefined && this.paused.has(event.owner)) {
+        event.parked = true;
+        this.parkedOf(event.owner).push(event);
+        continue;
+      }
+      event.cancelled = true; // it has run: a later cancel() is a no-op
+      this.eventsRun++;
+      event.callback();
+      return true;
+    }
+  }
+
+  /** Runs every event due at or before `timeMs`, then advances now to `timeMs`. */
+  runUntil(timeMs: number, bounds: RunBounds): RunOutcome {
+    assertSafeInt(timeMs, 'SimClock.runUntil timeMs', this.nowMs);
+    let events = 0;
+    for (;;) {
+      const next = this.nextEventMs();
+      if (next === undefined || next > timeMs) break;
+      if (events >= bounds.eventsMax) return { events, stop: 'events_max' };
+      if (this.step()) events++;
+      if (bounds.afterEvent?.() === true) return { events, stop: 'hook' };
+    }
+    this.nowMs = timeMs;
+    return { events, stop: 'time' };
+  }
+
+  /** Runs events until none is left (parked ones stay parked). */
+  runUntilIdle(bounds: RunBounds): RunOutcome {
+    let events = 0;
+    for (;;) {
+      if (this.nextEventMs() === undefined) return { events, stop: 'idle' };
+      if (events >= bounds.eventsMax) return { events, stop: 'events_max' };
+      if (this.step()) events++;
+      if (bounds.afterEvent?.() === true) return { events, stop: 'hook' };
+    }
+  }
+
+  /** From now on, `owner`'s events are parked instead of run. */
+  pauseOwner(owner: string): void {
+    this.paused.add(owner);
+  }
+
+  /** Re-queues `owner`'s parked events at the current time, in their original order. */
+  resumeOwner(owner: string): void {
+    if (!this.paused.delete(owner)) return;
+    const list = this.parked.get(owner) ?? [];
+    this.parked.delete(owner);
+    for (const event of list) {
+      if (event.cancelled) continue;
+      // The same object goes back, so a handle cancelled later still cancels it.
+      event.parked = false;
+      event.timeMs = this.nowMs;
+      event.seq = this.seq++;
+      this.heap.push(event);
+    }
+  }
+
+  isPaused(owner: string): boolean {
+    return this.paused.has(owner);
+  }
+
+  /** Kills every pending and parked event of `owner` (a crash); it stays paused if it was. */
+  killOwner(owner: string): void {
+    this.epochs.set(owner, this.epochOf(owner) + 1);
+    this.parked.delete(owner);
+  }
+
+  /** A per-node clock view whose timers belong to `owner`. */
+  nodeClock(owner: string, skew: SkewOptions = { skewMs: 0, driftPpm: 0 }): NodeClock {
+    return new NodeClock(this, owner, skew);
+  }
+
+  private epochOf(owner: string): number {
+    return this.epochs.get(owner) ?? 0;
+  }
+
+  private parkedOf(owner: string): SimEvent[] {
+    let list = this.parked.get(owner);
+    if (list === undefined) {
+      list = [];
+      this.parked.set(owner, list);
+    }
+    return list;
+  }
+
+  private isDead(event: SimEvent): boolean {
+    return event.cancelled || (event.owner !== undefined && event.ownerEpoch !== this.epochOf(event.owner));
+  }
+
+  private dropDeadHead(): void {
+    for (let head = this.heap.peek(); head !== undefined && this.isDead(head); head = this.heap.peek()) {
+      this.heap.pop();
+      if (head.cancelled) this.cancelledInHeap--;
+      head.cancelled = true; // out of the heap: a later cancel() is a no-op
+    }
+  }
+
+  private cancel(event: SimEvent): void {
+    if (event.cancelled) return;
+    event.cancelled = true;
+    if (event.parked) return; // not in the heap: resume skips it
+    this.cancelledInHeap++;
+    if (this.cancelledInHeap >= CANCELLED_COMPACT_MIN && this.cancelledInHeap * 2 >= this.heap.size) {
+      this.heap.compact((e) => !e.cancelled);
+      this.cancelledInHeap = 0;
+    }
+  }
+}
+
+/** Most fix-up steps when inverting the local-time function (float rounding is off by at most a few ms). */
+const INVERT_STEPS_MAX = 64;
+
+/** A node's view of virtual time: offset by `skewMs`, running `driftPpm` fast (or slow). */
+export class NodeClock implements Clock {
+  constructor(
+    private readonly sim: SimClock,
+    readonly owner: string,
+    private readonly skew: SkewOptions,
+  ) {
+    assertSafeInt(Math.abs(skew.skewMs), 'NodeClock |skewMs|');
+    assertSafeInt(Math.abs(skew.driftPpm), 'NodeClock |driftPpm|', 0, DRIFT_PPM_MAX);
+  }
+
+  now(): Millis {
+    return this.localAt(this.sim.now()) as Millis;
+  }
+
+  /** Local time at global time `globalMs`: floor(g * (1 + drift)) + skew, clamped at 0; nondecreasing in g. */
+  localAt(globalMs: number): number {
+    return Math.max(0, globalMs + Math.floor((globalMs * this.skew.driftPpm) / 1_000_000) + this.skew.skewMs);
+  }
+
+  /** Fires when this node's local clock reaches now() + delayMs. */
+  setTimer(delayMs: Millis, callback: () => void): TimerHandle {
+    const targetLocalMs = this.localAt(this.sim.now()) + delayMs;
+    return this.sim.at(this.globalFor(targetLocalMs), callback, this.owner);
+  }
+
+  /** The earliest global time, not before now, at which local time reaches `localMs`. */
+  private globalFor(localMs: number): number {
+    const nowMs = this.sim.now() as number;
+    const estimate = Math.ceil((localMs - this.skew.skewMs) / (1 + this.skew.driftPpm / 1_000_000));
+    let g = Math.max(nowMs, estimate);
+    let steps = 0;
+    while (this.localAt(g) < localMs) {
+      g++;
+      assert(++steps <= INVERT_STEPS_MAX, `NodeClock(${this.owner}): cannot reach local time ${localMs}`);
+    }
+    while (g > nowMs && this.localAt(g - 1) >= localMs) {
+      g--;
+      assert(++steps <= INVERT_STEPS_MAX, `NodeClock(${this.owner}): cannot invert local time ${localMs}`);
+    }
+    return g;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `NetTransport`: the production Transport, UDP packets and TCP frames on ONE host:port (as
+ * memberlist does), so a member is reachable at the single address it gossips. With port 0 the
+ * TCP listener picks the port first and UDP binds the same number; if UDP's port is taken by
+ * someone else the pair is retried on a fresh port, a bounded number of times.
+ */
+import { formatAddress, parseAddress, splitAddress, type Address } from '../base/address.js';
+import { hasErrorCode } from '../base/errors.js';
+import { copyStats } from './counters.js';
+import { TCP_DEFAULTS, TcpEndpoint, type TcpOptions } from './tcp.js';
+import { UdpEndpoint } from './udp.js';
+import { emptyStats, type Channel, type ReceiveHandler, type Transport, type TransportStats } from './types.js';
+
+export interface NetTransportOptions extends Partial<TcpOptions> {
+  /**
+   * The address peers should use, when it differs from the bind address (binding 0.0.0.0, NAT).
+   * Sent in every stream hello. @defaultValue the bound address with the actual port.
+   */
+  advertiseAddress?: Address;
+  /** Port-0 binds retried when UDP finds TCP's port taken. @defaultValue 8 */
+  bindAttemptsMax?: number;
+}
+
+const BIND_ATTEMPTS_MAX_DEFAULT = 8;
+
+export class NetTransport implements Transport {
+  readonly packetOverheadBytes = 0;
+  private handler: ReceiveHandler | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly localAddress: Address,
+    private readonly udp: UdpEndpoint,
+    private readonly tcp: TcpEndpoint,
+    private readonly counters: TransportStats,
+  ) {}
+
+  /**
+   * Binds UDP and TCP on `address` (`host:port`, IPv4 or `[v6]`; port 0 picks a free port).
+   * Throws ERR_TRANSPORT_ADDRESS for a malformed address, ERR_TRANSPORT_BIND when it cannot bind.
+   */
+  static async bind(address: string, options: NetTransportOptions = {}): Promise<NetTransport> {
+    const hostPort = splitAddress(parseAddress(address)) as { host: string; port: number };
+    const { advertiseAddress, bindAttemptsMax, ...tcpOverrides } = options;
+    const attemptsMax = hostPort.port === 0 ? (bindAttemptsMax ?? BIND_ATTEMPTS_MAX_DEFAULT) : 1;
+    const tcpOptions: TcpOptions = { ...TCP_DEFAULTS, ...stripUndefined(tcpOverrides) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NetTransport.bindOnce(hostPort.host, hostPort.port, tcpOptions, advertiseAddress);
+      } catch (err) {
+        if (attempt >= attemptsMax || !hasErrorCode(err, 'ERR_TRANSPORT_BIND')) throw err;
+      }
+    }
+  }
+
+  private static async bindOnce(host: string, port: number, options: TcpOptions, advertise: Address | undefined): Promise<NetTransport> {
+    const stats = emptyStats();
+    // The handler is looked up per delivery, so `onReceive` may be called after bind.
+    const ref: { transport?: NetTransport } = {};
+    const deliver = (channel: Channel) => (from: Address, data: Uint8Array): void => ref.transport?.handler?.(from, channel, data);
+    const tcp = await TcpEndpoint.listen(host, port, options, stats, deliver('stream'));
+    let udp: UdpEndpoint;
+    try {
+      udp = await UdpEndpoint.bind(host, tcp.port, stats, deliver('packet'));
+    } catch (err) {
+      await tcp.close();
+      throw err;
+    }
+    const localAddress = advertise ?? formatAddress(host, tcp.port);
+    tcp.advertiseAddress = localAddress;
+    ref.transport = new NetTransport(localAddress, udp, tcp, stats);
+    return ref.transport;
+  }
+
+  sendPacket(to: Address, data: Uint8Array): void {
+    this.udp.send(to, data);
+  }
+
+  sendFrame(to: Address, data: Uint8Array): void {
+    this.tcp.send(to, data);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.handler = handler;
+  }
+
+  stats(): TransportStats {
+    return copyStats(this.counters);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= Promise.all([this.udp.close(), this.tcp.close()]).then(() => undefined);
+    return this.closing;
+  }
+}
+
+/** Drops keys whose value is undefined so they do not override defaults (exactOptionalPropertyTypes). */
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,141 @@
+/**
+ * One outgoing stream connection to one peer (memberlist keeps one per peer, so do we). Frames
+ * wait in a bounded queue (oldest dropped and counted) while the connection is being made, is
+ * backed up, or is being re-made; a lost connection is re-dialled with capped exponential backoff
+ * and jitter while frames are queued, up to `reconnectAttemptsMax` attempts, after which the queue
+ * is dropped and counted as `unreachable`. The connection is ordered and reliable while it lives;
+ * frames already handed to a socket that then breaks are lost (the protocols above retry).
+ */
+import { connect, type Socket } from 'node:net';
+import type { Address, HostPort } from '../base/address.js';
+import { countDrop } from './counters.js';
+import { DropOldestQueue } from './bounded-queue.js';
+import { encodeFrameHeader } from './framing.js';
+import { encodeHello } from './tcp-hello.js';
+import type { TransportStats } from './types.js';
+
+export interface PeerOptions {
+  sendQueueDepthMax: number;
+  reconnectBackoffMinMs: number;
+  reconnectBackoffMaxMs: number;
+  reconnectAttemptsMax: number;
+  connectTimeoutMs: number;
+}
+
+/**
+ * Delay before reconnect attempt number `attempt` (1-based): `min * 2^(attempt-1)` capped at
+ * `max`, then "equal jitter" (half fixed, half uniform by `unit` in [0, 1)) so that peers that
+ * lost a node at the same moment do not all re-dial it in step.
+ */
+export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number, unit: number): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.floor(base / 2 + (base / 2) * unit);
+}
+
+export class OutboundPeer {
+  private readonly queue: DropOldestQueue<Uint8Array>;
+  private socket: Socket | undefined;
+  private connected = false;
+  /** Waiting for 'drain' after a write returned false: TCP backpressure. */
+  private blocked = false;
+  private failedAttempts = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly target: HostPort,
+    private readonly localAddress: Address,
+    private readonly options: PeerOptions,
+    private readonly stats: TransportStats,
+    /** Called when the peer has no connection and nothing queued: the owner may forget it. */
+    private readonly onIdle: () => void,
+  ) {
+    this.queue = new DropOldestQueue(options.sendQueueDepthMax);
+  }
+
+  send(data: Uint8Array): void {
+    if (this.queue.push(data) !== undefined) countDrop(this.stats, 'queue_overflow');
+    if (this.connected) this.flush();
+    else if (this.socket === undefined && this.retryTimer === undefined) this.dial();
+  }
+
+  /** Destroys the connection and discards queued frames (not counted: the owner is closing). */
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.queue.clear();
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private dial(): void {
+    const socket = connect({ host: this.target.host, port: this.target.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(this.options.connectTimeoutMs, () => socket.destroy());
+    socket.on('connect', () => {
+      socket.setTimeout(0);
+      socket.setKeepAlive(true, 30_000);
+      this.connected = true;
+      this.failedAttempts = 0;
+      this.writeFrame(encodeHello(this.localAddress));
+      this.flush();
+    });
+    socket.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+    // The acceptor never answers on this connection; discard anything it sends.
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.onSocketClose(socket));
+  }
+
+  private onSocketClose(socket: Socket): void {
+    if (this.socket !== socket) return;
+    const wasConnected = this.connected;
+    this.socket = undefined;
+    this.connected = false;
+    this.blocked = false;
+    if (this.closed) return;
+    if (!wasConnected) this.failedAttempts++;
+    if (this.queue.length === 0) return this.onIdle();
+    if (this.failedAttempts >= this.options.reconnectAttemptsMax) {
+      countDrop(this.stats, 'unreachable', this.queue.clear());
+      this.failedAttempts = 0;
+      return this.onIdle();
+    }
+    this.scheduleRedial();
+  }
+
+  private scheduleRedial(): void {
+    const { reconnectBackoffMinMs: minMs, reconnectBackoffMaxMs: maxMs } = this.options;
+    // Transports are drivers, not protocol cores: real timers and Math.random are allowed here.
+    const delayMs = reconnectDelayMs(Math.max(1, this.failedAttempts), minMs, maxMs, Math.random());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed && this.queue.length > 0) this.dial();
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  private flush(): void {
+    while (this.connected && !this.blocked && this.queue.length > 0) {
+      const frame = this.queue.shift() as Uint8Array;
+      this.stats.framesSent++;
+      this.stats.frameBytesSent += frame.length;
+      this.blocked = !this.writeFrame(frame);
+    }
+  }
+
+  /** Writes header and payload as one segment where possible; false when the socket is backed up. */
+  private writeFrame(payload: Uint8Array): boolean {
+    const socket = this.socket as Socket;
+    socket.cork();
+    socket.write(encodeFrameHeader(payload.length));
+    const ok = socket.write(payload);
+    socket.uncork();
+    return ok;
+  }
+}

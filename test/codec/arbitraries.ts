@@ -1,0 +1,87 @@
+/**
+ * fast-check arbitraries for every wire message (src/codec/messages.ts), shared by the codec
+ * tests, the codec fuzzer (bench/fuzz-codec.ts) and any other test that needs realistic messages.
+ * Values respect the codec's limits and the encoder's preconditions (well-formed strings,
+ * parseable addresses, safe integers), so every generated message encodes.
+ */
+import fc from 'fast-check';
+import type { Address } from '../../src/base/address.js';
+import { toHex } from '../../src/base/hex.js';
+import type { Labels, MemberRecord, Message, RejectReason, Update, WireMemberState } from '../../src/codec/messages.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+
+export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
+
+/** Small numbers most of the time (like real seqs and incarnations), any safe integer sometimes. */
+export const arbCounter: fc.Arbitrary<number> = fc.oneof(fc.nat(300), fc.maxSafeNat());
+
+/** Any well-formed Unicode text (surrogate pairs included, lone surrogates never). */
+export const arbText = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: 'binary', maxLength });
+
+const arbPort = fc.integer({ min: 0, max: 65535 });
+
+export const arbAddress: fc.Arbitrary<Address> = fc
+  .oneof(
+    fc.tuple(fc.ipV4(), arbPort).map(([host, port]) => `${host}:${port}`),
+    fc.tuple(fc.ipV6(), arbPort).map(([host, port]) => `[${host}]:${port}`),
+    fc.tuple(fc.domain(), arbPort).map(([host, port]) => `${host}:${port}`),
+  )
+  .filter((text) => text.length <= 255)
+  .map((text) => text as Address);
+
+export const arbLabels: fc.Arbitrary<Labels> = fc.dictionary(arbText(8), arbText(16), { maxKeys: 4, noNullPrototype: true });
+
+export const arbUpdate: fc.Arbitrary<Update> = fc.oneof(
+  fc.record({ kind: fc.constant('alive' as const), id: arbNodeId, incarnation: arbCounter, name: arbText(24), address: arbAddress, labels: arbLabels }),
+  fc.record({ kind: fc.constant('suspect' as const), id: arbNodeId, incarnation: arbCounter, from: arbNodeId }),
+  fc.record({ kind: fc.constant('dead' as const), id: arbNodeId, incarnation: arbCounter, from: arbNodeId }),
+  fc.record({ kind: fc.constant('left' as const), id: arbNodeId, incarnation: arbCounter }),
+);
+
+export const arbUpdates: fc.Arbitrary<Update[]> = fc.array(arbUpdate, { maxLength: 8 });
+
+export const arbMemberState: fc.Arbitrary<WireMemberState> = fc.constantFrom('alive', 'suspect', 'dead', 'left');
+
+export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
+  id: arbNodeId,
+  name: arbText(24),
+  address: arbAddress,
+  state: arbMemberState,
+  incarnation: arbCounter,
+  labels: arbLabels,
+});
+
+export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom('wrong_cluster', 'bad_version', 'config_mismatch', 'too_many_members', 'shutting_down');
+
+/** One arbitrary per message type, keyed by type, so a test can cover each variant by name. */
+export const arbMessageByType = {
+  ping: fc.record({ type: fc.constant('ping' as const), seq: arbCounter, from: arbNodeId, fromAddress: arbAddress, target: arbNodeId, updates: arbUpdates }),
+  ack: fc.record({ type: fc.constant('ack' as const), seq: arbCounter, from: arbNodeId, updates: arbUpdates }),
+  nack: fc.record({ type: fc.constant('nack' as const), seq: arbCounter, from: arbNodeId }),
+  'ping-req': fc.record({
+    type: fc.constant('ping-req' as const),
+    seq: arbCounter,
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    target: arbNodeId,
+    targetAddress: arbAddress,
+    nack: fc.boolean(),
+    updates: arbUpdates,
+  }),
+  gossip: fc.record({ type: fc.constant('gossip' as const), from: arbNodeId, updates: arbUpdates }),
+  'push-pull': fc.record({
+    type: fc.constant('push-pull' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    join: fc.boolean(),
+    reply: fc.boolean(),
+    configFingerprint: arbText(64),
+    members: fc.array(arbMemberRecord, { maxLength: 12 }),
+  }),
+  reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
+} satisfies { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>> };
+
+export const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(arbMessageByType));
+
+/** Cluster ids within LIMITS.clusterIdBytesMax (64 bytes of UTF-8; 16 code points use at most 64). */
+export const arbClusterId: fc.Arbitrary<string> = arbText(16);

@@ -1,0 +1,11 @@
+/**
+ * Waits for a condition with a bound (STYLE.md section 8): polls `check` every few milliseconds
+ * and fails with `what` when `timeoutMs` passes. Never a fixed sleep.
+ */
+export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * Step tests of the membership core. Each names the rule it checks: SWIM (Das et al. 2002) §4.2
+ * precedence, Lifeguard (Dadgar et al. 2018) §IV-A/B/C.
+ */
+import { describe, expect, it } from 'vitest';
+import { ms } from '../../src/base/time.js';
+import type { Message } from '../../src/codec/messages.js';
+import { membershipConfig } from '../../src/membership/config.js';
+import { retransmitLimit } from '../../src/membership/scaling.js';
+import { nextDeadline } from '../../src/membership/step.js';
+import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
+import { address, checkedStep, ctx, events, newState, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
+
+const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({ kind: 'alive' as const, id: nodeId(i), incarnation, name: `n${i}`, address: address(i), labels });
+const suspect = (i: number, incarnation: number, from: number) => ({ kind: 'suspect' as const, id: nodeId(i), incarnation, from: nodeId(from) });
+const dead = (i: number, incarnation: number, from: number) => ({ kind: 'dead' as const, id: nodeId(i), incarnation, from: nodeId(from) });
+
+describe('SWIM §4.2 precedence', () => {
+  it('a suspect update about self with our incarnation makes us refute with incarnation+1, persisting first', () => {
+    const { state, context } = startedWith(1, [2]);
+    const before = state.members.get(nodeId(1))!.incarnation;
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [suspect(1, before, 2)]), context);
+    expect(state.members.get(nodeId(1))!.incarnation).toBe(before + 1);
+    expect(effects[0]).toEqual({ kind: 'persist', incarnation: before + 1 });
+    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', incarnation: before + 1 });
+    expect(state.counters.refutes).toBe(1);
+  });
+
+  it('a dead update about self with a higher incarnation is refuted above the accuser', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, receiveGossip(ms(1), 2, [dead(1, 9, 2)]), context);
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 10 });
+  });
+
+  it('a suspect update about self with an older incarnation is ignored', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, receiveGossip(ms(1), 2, [dead(1, 0, 2)]), context);
+    expect(state.counters.refutes).toBe(0);
+  });
+
+  it('suspect with incarnation >= current is accepted over alive; a lower one is ignored', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    checkedStep(state, receiveGossip(ms(1), 3, [suspect(2, 0, 3)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('alive');
+    checkedStep(state, receiveGossip(ms(1), 3, [suspect(2, 1, 3)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('suspect');
+  });
+
+  it('alive with equal incarnation does not clear suspect; a strictly higher one does', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    checkedStep(state, receiveGossip(ms(1), 3, [suspect(2, 1, 3)]), context);
+    checkedStep(state, receiveGossip(ms(2), 3, [alive(2, 1)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('suspect');
+    checkedStep(state, receiveGossip(ms(3), 3, [alive(2, 2)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('alive');
+  });
+
+  it('dead is final for that incarnation: equal-incarnation alive and suspect are ignored', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    checkedStep(state, receiveGossip(ms(1), 3, [dead(2, 1, 3)]), context);
+    checkedStep(state, receiveGossip(ms(2), 3, [alive(2, 1), suspect(2, 1, 3)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('dead');
+    checkedStep(state, receiveGossip(ms(3), 2, [alive(2, 2)]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('alive');
+  });
+
+  it('left is recorded as left, not dead', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: 1 }]), context);
+    expect(state.members.get(nodeId(2))!.state).toBe('left');
+    expect(events(effects)).toContain('left:n2');
+    expect(events(effects)).not.toContain('dead:n2');
+  });
+
+  it('updates with an unsafe incarnation are ignored and counted, never a crash', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, receiveGossip(ms(1), 2, [suspect(1, Number.MAX_SAFE_INTEGER, 2)]), context);
+    expect(state.counters.updatesIgnored).toBe(1);
+    expect(state.counters.refutes).toBe(0);
+  });
+});
+
+describe('epoch', () => {
+  it('moves when the live set changes, never on suspect <-> alive', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    const start = state.epoch;
+    expect(start).toBe(3); // self alive, then 2 and 3 joined
+    checkedStep(state, receiveGossip(ms(1), 3, [suspect(2, 1, 3)]), context);
+    checkedStep(state, receiveGossip(ms(2), 2, [alive(2, 2)]), context);
+    expect(state.epoch).toBe(start);
+    const effects = checkedStep(state, receiveGossip(ms(3), 3, [dead(2, 2, 3)]), context);
+    expect(state.epoch).toBe(start + 1);
+    expect(events(effects)).toContain(`epoch:${start + 1}`);
+  });
+});
+
+describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
+  function runToProbe(others: number[]) {
+    const setup = startedWith(1, others);
+    const { state, context } = setup;
+    const at = state.nextProbeAtMs;
+    const effects = checkedStep(state, { kind: 'tick', now: at }, context);
+    return { ...setup, at, effects };
+  }
+
+  it('probes one member per period with a ping, then ping-req to k others and a stream ping after the timeout', () => {
+    const { state, context, at, effects } = runToProbe([2, 3, 4]);
+    const pings = sends(effects).filter((s) => s.message.type === 'ping');
+    expect(pings).toHaveLength(1);
+    const probe = state.probe!;
+    const after = checkedStep(state, { kind: 'tick', now: ms(at + 40) }, context);
+    const reqs = sends(after).filter((s) => s.message.type === 'ping-req');
+    expect(reqs).toHaveLength(2); // indirectChecks in SIM_MIN
+    expect(reqs.every((s) => s.to !== probe.targetAddress)).toBe(true);
+    expect(sends(after).filter((s) => s.channel === 'stream' && s.message.type === 'ping')).toHaveLength(1);
+  });
+
+  it('no ack by the end of the period: suspect, and awareness rises by the missing nacks', () => {
+    const { state, context, at } = runToProbe([2, 3, 4]);
+    const target = state.probe!.target;
+    checkedStep(state, { kind: 'tick', now: ms(at + 40) }, context);
+    checkedStep(state, { kind: 'receive', now: ms(at + 60), from: address(3), channel: 'packet', message: { type: 'nack', seq: state.probe!.seq, from: nodeId(3) } }, context);
+    checkedStep(state, { kind: 'tick', now: ms(at + 100) }, context);
+    expect(state.members.get(target)!.state).toBe('suspect');
+    expect(state.awareness).toBe(1); // 2 expected nacks, 1 received
+  });
+
+  it('an ack completes the probe and lowers awareness', () => {
+    const { state, context, at } = runToProbe([2]);
+    state.awareness = 2;
+    const probe = state.probe!;
+    checkedStep(state, { kind: 'receive', now: ms(at + 5), from: address(2), channel: 'packet', message: { type: 'ack', seq: probe.seq, from: probe.target, updates: [] } }, context);
+    expect(state.probe).toBeUndefined();
+    expect(state.awareness).toBe(1);
+  });
+
+  it('awareness scales the probe interval by (score + 1)', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, { kind: 'loop-delay', now: ms(0), delayMs: 1000 }, context);
+    checkedStep(state, { kind: 'loop-delay', now: ms(0), delayMs: 1000 }, context);
+    expect(state.awareness).toBe(2);
+    const at = state.nextProbeAtMs;
+    checkedStep(state, { kind: 'tick', now: at }, context);
+    expect(state.nextProbeAtMs).toBe(at + 300);
+    expect(state.probe!.ackTimeoutAtMs).toBe(at + 120);
+  });
+
+  it('Lifeguard §IV-C buddy system: a ping to a suspect carries the suspect update first', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(3, 1)]), context);
+    checkedStep(state, receiveGossip(ms(1), 2, [suspect(3, 1, 2)]), context);
+    checkedStep(state, receiveGossip(ms(1), 3, [suspect(2, 1, 3)]), context);
+    for (let i = 0; i < 4; i++) {
+      const effects = checkedStep(state, { kind: 'tick', now: state.nextProbeAtMs }, context);
+      const ping = sends(effects).find((s) => s.message.type === 'ping');
+      if (ping === undefined || ping.message.type !== 'ping') continue;
+      expect(ping.message.updates[0]).toMatchObject({ kind: 'suspect', id: ping.message.target });
+      return;
+    }
+    expect.fail('no ping sent to a suspect');
+  });
+
+  it('a ping for another node id at our address is not answered', () => {
+    const { state, context } = startedWith(1, [2]);
+    const effects = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: { type: 'ping', seq: 7, from: nodeId(2), fromAddress: address(2), target: nodeId(9), updates: [] } }, context);
+    expect(sends(effects)).toHaveLength(0);
+    expect(state.counters.pingsWrongTarget).toBe(1);
+  });
+
+  it('relays a ping-req and nacks when the target stays silent; bounded by pendingProbesMax', () => {
+    const config = membershipConfig('SIM_MIN', { pendingProbesMax: 1 });
+    const { state, context } = startedWith(1, [2, 3], config);
+    const req = (seq: number): Message => ({ type: 'ping-req', seq, from: nodeId(2), fromAddress: address(2), target: nodeId(3), targetAddress: address(3), nack: true, updates: [] });
+    const first = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(1) }, context);
+    expect(sends(first)[0]).toMatchObject({ to: address(3), message: { type: 'ping', target: nodeId(3) } });
+    checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(2) }, context);
+    expect(state.counters.relayedProbesDropped).toBe(1);
+    const expired = checkedStep(state, { kind: 'tick', now: ms(41) }, context);
+    expect(sends(expired).find((s) => s.message.type === 'nack')).toMatchObject({ to: address(2), message: { seq: 1 } });
+  });
+});
+
+describe('suspicion (Lifeguard §IV-B)', () => {
+  it('starts at the max timeout and an independent confirmation shortens it to the min', () => {
+    const { state, context } = startedWith(1, [2, 3, 4]);
+    checkedStep(state, receiveGossip(ms(10), 3, [suspect(2, 1, 3)]), context);
+    const min = suspicionTimeoutMinMs(3, 4, 100);
+    expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + 3 * min);
+    checkedStep(state, receiveGossip(ms(20), 3, [suspect(2, 1, 3)]), context); // same accuser: not independent
+    expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + 3 * min);
+    checkedStep(state, receiveGossip(ms(20), 4, [suspect(2, 1, 4)]), context);
+    expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + min);
+    expect(nextDeadline(state)).toBeLessThanOrEqual(10 + min);
+    checkedStep(state, { kind: 'tick', now: ms(10 + min) }, context);
+    expect(state.members.get(nodeId(2))!.state).toBe('dead');
+  });
+});
+
+describe('dissemination (SWIM §4.1)', () => {
+  it('an update is sent retransmitMult * ceil(log10(N + 1)) times, then no more', () => {
+    const { state, context } = startedWith(1, [2, 3, 4]);
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(5, 1)]), context);
+    state.queue.byMember.clear();
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(6, 1)]), context);
+    const limit = retransmitLimit(2, state.memberList.length);
+    let sent = 0;
+    for (let t = 20; t < 2000; t += 20) {
+      for (const s of sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context))) {
+        if ('updates' in s.message && s.message.updates.some((u) => u.id === nodeId(6) && u.kind === 'alive')) sent++;
+      }
+    }
+    expect(sent).toBe(limit);
+  });
+});
+
+describe('labels', () => {
+  const config = membershipConfig('SIM_MIN', { labelsBytesMax: 20 });
+  it.each([[19, true], [20, true], [21, false]])('local labels of %i bytes with labelsBytesMax 20: accepted %s', (bytes, ok) => {
+    const { state, context } = startedWith(1, [], config);
+    const before = state.members.get(nodeId(1))!.incarnation;
+    const effects = checkedStep(state, { kind: 'update-labels', now: ms(1), labels: { k: 'v'.repeat(bytes - 1) } }, context);
+    expect(state.members.get(nodeId(1))!.incarnation).toBe(ok ? before + 1 : before);
+    expect(effects.some((e) => e.kind === 'rejected')).toBe(!ok);
+    if (ok) expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', labels: { k: 'v'.repeat(bytes - 1) } });
+  });
+
+  it.each([[20, true], [21, false]])('remote labels of %i bytes with labelsBytesMax 20: applied %s', (bytes, ok) => {
+    const { state, context } = startedWith(1, [2], config);
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(2, 2, { k: 'v'.repeat(bytes - 1) })]), context);
+    expect(state.members.get(nodeId(2))!.incarnation).toBe(ok ? 2 : 1);
+    expect(state.counters.labelsRejected).toBe(ok ? 0 : 1);
+  });
+
+  it('a labels change spreads as an alive update and emits updated', () => {
+    const { state, context } = startedWith(1, [2]);
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [alive(2, 2, { zone: 'b' })]), context);
+    expect(events(effects)).toEqual(['updated:n2']);
+  });
+});
+
+describe('push-pull and join', () => {
+  it('a config mismatch is answered with a reject naming the field, and the joiner reports it', () => {
+    const seed = startedWith(1, []);
+    const joiner = newState(2, membershipConfig('SIM_MIN', { probeIntervalMs: 200 }));
+    const joinerCtx = ctx(2);
+    const out = sends(checkedStep(joiner, { kind: 'start', now: ms(0), seeds: [address(1)] }, joinerCtx));
+    expect(joiner.members.get(nodeId(2))!.state).toBe('joining');
+    const pushPull = out[0]!;
+    const answer = sends(checkedStep(seed.state, { kind: 'receive', now: ms(1), from: address(2), channel: 'stream', message: pushPull.message }, seed.context));
+    expect(answer[0]!.message).toMatchObject({ type: 'reject', reason: 'config_mismatch' });
+    expect(answer[0]!.message.type === 'reject' && answer[0]!.message.detail).toContain('probeIntervalMs: ours 100, theirs 200');
+    expect(seed.state.counters.configMismatchRejected).toBe(1);
+    expect(seed.state.members.has(nodeId(2))).toBe(false);
+    const result = checkedStep(joiner, { kind: 'receive', now: ms(2), from: address(1), channel: 'stream', message: answer[0]!.message }, joinerCtx);
+    expect(result.find((e) => e.kind === 'join-result')).toMatchObject({ ok: false, reason: 'config_mismatch' });
+  });
+
+  it('a join fails as unreachable when every seed fails to connect', () => {
+    const joiner = newState(2);
+    const joinerCtx = ctx(2);
+    checkedStep(joiner, { kind: 'start', now: ms(0), seeds: [address(1)] }, joinerCtx);
+    const effects = checkedStep(joiner, { kind: 'send-failed', now: ms(1), to: address(1), channel: 'stream' }, joinerCtx);
+    expect(effects.find((e) => e.kind === 'join-result')).toMatchObject({ ok: false, reason: 'unreachable' });
+    expect(joiner.members.get(nodeId(2))!.state).toBe('alive');
+  });
+
+  it('a restarted node refutes the dead record of its previous life learned by push-pull', () => {
+    const { state, context } = startedWith(1, [2]);
+    const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
+      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
+      members: [{ id: nodeId(1), name: 'n1', address: address(1), state: 'dead', incarnation: 7, labels: {} }],
+    } }, context);
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 8 });
+    expect(effects[0]).toEqual({ kind: 'persist', incarnation: 8 });
+  });
+
+  it('a remote dead record is only believed as suspect (memberlist mergeRemoteState)', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
+      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
+      members: [{ id: nodeId(3), name: 'n3', address: address(3), state: 'dead', incarnation: 1, labels: {} }],
+    } }, context);
+    expect(state.members.get(nodeId(3))!.state).toBe('suspect');
+  });
+
+  it('membersMax: a new member beyond the limit is ignored and counted', () => {
+    const config = membershipConfig('SIM_MIN', { membersMax: 3 });
+    const { state, context } = startedWith(1, [2], config);
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(3, 1)]), context);
+    expect(state.members.size).toBe(3);
+    checkedStep(state, receiveGossip(ms(1), 2, [alive(4, 1)]), context);
+    expect(state.members.size).toBe(3);
+    expect(state.counters.membersRejected).toBe(1);
+  });
+});
+
+describe('leave', () => {
+  it('broadcasts left with our incarnation, never refutes it, and finishes with left-done', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    const inc = state.members.get(nodeId(1))!.incarnation;
+    checkedStep(state, { kind: 'leave', now: ms(1) }, context);
+    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({ kind: 'left', id: nodeId(1), incarnation: inc });
+    checkedStep(state, receiveGossip(ms(2), 2, [suspect(1, inc, 2)]), context);
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'left', incarnation: inc });
+    let done = false;
+    for (let t = 20; t <= 200 && !done; t += 20) done = checkedStep(state, { kind: 'tick', now: ms(t) }, context).some((e) => e.kind === 'left-done');
+    expect(done).toBe(true);
+    expect(state.phase).toBe('stopped');
+    expect(nextDeadline(state)).toBeUndefined();
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * createNode in `swim` mode over real UDP/TCP sockets on 127.0.0.1: join through one seed,
+ * detect a node that stops without leaving as dead, and a graceful leave as left.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNode, type ShoalNode } from '../../src/node/node.js';
+import type { MembershipConfig } from '../../src/membership/config.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Fast protocol timing so the test finishes in seconds; still real sockets and real timers. */
+const FAST: Partial<MembershipConfig> = {
+  probeIntervalMs: 200, probeTimeoutMs: 80, gossipIntervalMs: 50, suspicionMult: 2, suspicionMaxTimeoutMult: 3,
+  pushPullIntervalMs: 2000, joinTimeoutMs: 1000, leavePropagateMs: 500, reconnectIntervalMs: 2000,
+};
+
+const dirs: string[] = [];
+const nodes: ShoalNode[] = [];
+
+async function start(name: string, seeds: string[]): Promise<ShoalNode> {
+  const dataDir = mkdtempSync(join(tmpdir(), `shoal-${name}-`));
+  dirs.push(dataDir);
+  const node = await createNode(
+    { name, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'test', profile: 'local' },
+    { membership: FAST },
+  );
+  nodes.push(node);
+  return node;
+}
+
+function stateOf(observer: ShoalNode, target: ShoalNode): string | undefined {
+  return observer.members().find((m) => m.id === target.id)?.state;
+}
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('swim mode over loopback', () => {
+  it('joins through one seed, sees a closed node dead and a leaving node left', async () => {
+    const seed = await start('seed', []);
+    const others = await Promise.all(['b', 'c', 'd'].map((name) => start(name, [seed.address])));
+    const all = [seed, ...others];
+    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 10_000, 'every node sees 4 alive');
+
+    const [b, c, d] = others as [ShoalNode, ShoalNode, ShoalNode];
+    await d.close();
+    await waitFor(() => [seed, b, c].every((n) => stateOf(n, d) === 'dead'), 15_000, 'survivors see d dead');
+
+    await c.leave();
+    await waitFor(() => [seed, b].every((n) => stateOf(n, c) === 'left'), 10_000, 'survivors see c left');
+    expect(stateOf(seed, b)).toBe('alive');
+    expect(seed.epoch).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('emits member events through on() and events()', async () => {
+    const seed = await start('seed2', []);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of seed.events({ signal: controller.signal })) {
+        if (event.kind === 'member') seen.push(`${event.type}:${event.member.name}`);
+      }
+    })();
+    const joinedVia: string[] = [];
+    seed.on('member', (e) => joinedVia.push(`${e.type}:${e.member.name}`));
+    await start('e', [seed.address]);
+    await waitFor(() => seen.includes('joined:e') && joinedVia.includes('joined:e'), 10_000, 'joined event for e');
+    controller.abort();
+    await reading;
+  }, 30_000);
+});
