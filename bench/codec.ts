@@ -57,9 +57,14 @@ export interface CodecBenchRow {
 
 /** Median ops/s of `fn` over RUNS runs of about RUN_TARGET_MS each. */
 function opsPerSec(fn: () => unknown): number {
-  let iterations = 1;
-  for (let start = performance.now(); performance.now() - start < 20; iterations *= 2) fn();
-  const perRun = Math.max(1, Math.round((iterations * RUN_TARGET_MS) / 20));
+  // Warm up (lets the JIT settle) and calibrate how many calls fill one run.
+  let calls = 0;
+  const warmStart = performance.now();
+  while (performance.now() - warmStart < 50) {
+    for (let i = 0; i < 100; i++) fn();
+    calls += 100;
+  }
+  const perRun = Math.max(1, Math.round((calls * RUN_TARGET_MS) / (performance.now() - warmStart)));
   const rates: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const start = performance.now();

@@ -31,6 +31,14 @@ export const ERROR_CODES = {
   ERR_SIM_INVARIANT: 'A simulation run broke an invariant; the message gives the seed and the replay command.',
   ERR_STORAGE_IO: 'A storage operation was refused: the path is invalid, the file is missing, or the disk is full.',
   ERR_JOIN_FAILED: 'A join reached none of the given addresses, or every one refused it; the message gives the reason.',
+  ERR_HTTP_BAD_REQUEST: 'An HTTP request to the agent is malformed: bad JSON, an unknown field, a wrong type, or an unsupported content type.',
+  ERR_HTTP_BODY_TOO_LARGE: "An HTTP request body is larger than the agent's body size limit.",
+  ERR_UNAUTHORIZED: 'A mutating HTTP request lacks the bearer token the agent requires, or the token is wrong.',
+  ERR_NOT_FOUND: "No such route or file on the agent's HTTP API.",
+  ERR_HTTP_LISTEN: "The agent's HTTP API could not listen on its address (in use, not permitted, or not local).",
+  ERR_AGENT_UNREACHABLE: "The CLI could not reach an agent's HTTP API at the given address (not running, wrong address, or timed out).",
+  ERR_AGENT_RESPONSE: 'The agent answered with an error or with something that is not the expected JSON; the message gives the status and the reason.',
+  ERR_INTERNAL: 'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,6 +5,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerDemoCommand } from './demo.js';
+import { ExitCode, registerAgentCommand } from './agent-command.js';
+import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 
 function packageVersion(): string {
@@ -19,13 +22,16 @@ export function buildProgram(write: (text: string) => void = (t) => process.stdo
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: (t) => process.stderr.write(t) });
+  registerAgentCommand(program);
+  registerClientCommands(program, write);
   registerIdentityCommands(program, write);
+  registerDemoCommand(program, write);
   return program;
 }
 
 /** Runs the CLI; resolves to the process exit code (0 ok, 1 failure, 2 usage error). */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], write?: (text: string) => void): Promise<number> {
+  const program = buildProgram(write);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -33,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
     }
+    if (err instanceof ExitCode) return err.exitCode;
     const code = (err as { code?: unknown }).code;
     process.stderr.write(`shoal: ${(err as Error).message}\n`);
     return typeof code === 'string' && code.startsWith('ERR_INVALID') ? 2 : 1;

@@ -9,7 +9,7 @@
  * decoder that accepts bytes and an encoder that re-encodes the result give the same bytes.
  * Later protocols (election, raft) add their messages with these same primitives.
  */
-import { assert } from '../base/assert.js';
+import { AssertionError } from '../base/assert.js';
 import type { ErrorCode } from '../base/errors.js';
 import { NODE_ID_BYTES, type NodeId } from '../identity/node-id.js';
 
@@ -67,17 +67,17 @@ const HEX_PAIRS: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16)
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let d = 0; d < 16; d++) HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
 
-function hexDigit(id: string, i: number): number {
-  const v = HEX_VALUE[id.charCodeAt(i)] ?? -1;
-  assert(v >= 0, `not a NodeId: ${JSON.stringify(id)}`);
-  return v;
-}
 
 const textEncoder = new TextEncoder();
 // fatal: malformed UTF-8 is an error, not U+FFFD; ignoreBOM: a leading U+FEFF is data, not stripped.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** A growable byte buffer. Reuse one across encodes (`reset`) to avoid reallocating. */
+/**
+ * A growable byte buffer. Reuse one across encodes (`reset`) to avoid reallocating.
+ *
+ * Its assertions are written `if (!cond) throw new AssertionError(...)` rather than
+ * `assert(cond, ...)`: on this hot path the message template would be built on every call.
+ */
 export class Writer {
   private buf: Uint8Array;
   private pos = 0;
@@ -122,7 +122,7 @@ export class Writer {
 
   /** A safe non-negative integer as a canonical unsigned LEB128 varint. */
   varint(value: number): void {
-    assert(Number.isSafeInteger(value) && value >= 0, `varint must be a safe non-negative integer, got ${value}`);
+    if (!(Number.isSafeInteger(value) && value >= 0)) throw new AssertionError(`varint must be a safe non-negative integer, got ${value}`);
     this.ensure(VARINT_BYTES_MAX);
     const buf = this.buf;
     let pos = this.pos;
@@ -143,12 +143,12 @@ export class Writer {
       this.ensure(1 + worstBytes);
       const lengthPos = this.pos++;
       const written = this.utf8(text);
-      assert(written <= bytesMax, `string of ${written} bytes exceeds ${bytesMax}`);
+      if (written > bytesMax) throw new AssertionError(`string of ${written} bytes exceeds ${bytesMax}`);
       this.buf[lengthPos] = written;
       return;
     }
     const bytes = utf8Bytes(text);
-    assert(bytes <= bytesMax, `string of ${bytes} bytes exceeds ${bytesMax}`);
+    if (bytes > bytesMax) throw new AssertionError(`string of ${bytes} bytes exceeds ${bytesMax}`);
     this.varint(bytes);
     this.ensure(bytes);
     this.utf8(text);
@@ -173,16 +173,56 @@ export class Writer {
 
   /** A list count, asserted to be at most `countMax`. */
   count(count: number, countMax: number): void {
-    assert(count <= countMax, `list of ${count} entries exceeds ${countMax}`);
+    if (count > countMax) throw new AssertionError(`list of ${count} entries exceeds ${countMax}`);
     this.varint(count);
   }
 
   /** A NodeId as its 16 raw bytes. */
   nodeId(id: NodeId): void {
-    assert(id.length === NODE_ID_BYTES * 2, `not a NodeId: ${JSON.stringify(id)}`);
     this.ensure(NODE_ID_BYTES);
-    for (let i = 0; i < NODE_ID_BYTES; i++) this.buf[this.pos++] = (hexDigit(id, 2 * i) << 4) | hexDigit(id, 2 * i + 1);
+    const buf = this.buf;
+    let pos = this.pos;
+    // A non-hex char maps to -1 (or undefined past the table), which sets `bad` below.
+    let bad = id.length !== NODE_ID_BYTES * 2 ? -1 : 0;
+    for (let i = 0; i < 2 * NODE_ID_BYTES; i += 2) {
+      const hi = HEX_VALUE[id.charCodeAt(i)] ?? -1;
+      const lo = HEX_VALUE[id.charCodeAt(i + 1)] ?? -1;
+      bad |= hi | lo;
+      buf[pos++] = (hi << 4) | lo;
+    }
+    if (bad < 0) throw new AssertionError(`not a NodeId: ${JSON.stringify(id)}`);
+    this.pos = pos;
   }
+}
+
+/** Short ASCII strings are decoded through a small cache: gossip repeats the same names and labels. */
+const ASCII_CACHE_STRING_BYTES_MAX = 32;
+const ASCII_CACHE_SLOTS = 512;
+const asciiCache: (string | undefined)[] = new Array<string | undefined>(ASCII_CACHE_SLOTS).fill(undefined);
+
+/**
+ * The string for ASCII bytes buf[start..end), from a direct-mapped cache keyed by an FNV-1a hash
+ * of the bytes (a hit is verified char by char, so collisions only cost a miss); undefined when
+ * the bytes are not all ASCII. Hits allocate nothing.
+ */
+function shortAscii(buf: Uint8Array, start: number, end: number): string | undefined {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b >= 0x80) return undefined;
+    hash = Math.imul(hash ^ b, 0x01000193);
+  }
+  const slot = (hash >>> 0) % ASCII_CACHE_SLOTS;
+  const cached = asciiCache[slot];
+  if (cached !== undefined && cached.length === end - start) {
+    let same = true;
+    for (let i = 0; same && i < cached.length; i++) same = cached.charCodeAt(i) === buf[start + i];
+    if (same) return cached;
+  }
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(buf[i] as number);
+  asciiCache[slot] = text;
+  return text;
 }
 
 /**
@@ -262,10 +302,9 @@ export class Reader {
     const start = this.pos;
     const end = start + length;
     this.pos = end;
-    if (length <= 32) {
-      let ascii = true;
-      for (let i = start; i < end; i++) if ((buf[i] as number) >= 0x80) ascii = false;
-      if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    if (length <= ASCII_CACHE_STRING_BYTES_MAX) {
+      const cached = shortAscii(buf, start, end);
+      if (cached !== undefined) return cached;
     }
     try {
       return textDecoder.decode(buf.subarray(start, end));

@@ -1,5 +1,5 @@
 /**
- * The envelope every Shoal message travels in, and the encoder/decoder for `Message`
+ * The envelope every Shoal message travels in, and the encoder/decoder for `WireMessage`
  * (docs/design/wire.md): magic 'SH', protocol version, message type (APPEND-ONLY table in
  * wire-numbers.ts), cluster id, then the type's payload.
  *
@@ -13,7 +13,8 @@ import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { DecodeFailure, Reader, Writer, type DecodeErrorCode, type FieldLimits } from './bytes.js';
 import { readAddress, readEnum, readMembers, readUpdates, writeAddress, writeMembers, writeUpdate, writeUpdates } from './membership-codec.js';
-import type { Message, Update } from './messages.js';
+import { writeElectionPayload, readElectionPayload } from './election-codec.js';
+import { isElectionMessage, isElectionMessageType, type Update, type WireMessage } from './messages.js';
 import { MESSAGE_TYPE_NUMBERS, PROTOCOL_VERSION, REJECT_REASON_NUMBERS, WIRE_MAGIC, reverseTable } from './wire-numbers.js';
 
 /** The limits a decode enforces; defaults from LIMITS. */
@@ -34,7 +35,7 @@ export interface DecodeError {
   detail: string;
 }
 
-export type DecodeResult = { ok: true; message: Message } | { ok: false; error: DecodeError };
+export type DecodeResult = { ok: true; message: WireMessage } | { ok: false; error: DecodeError };
 
 export interface DecodeExpect {
   /** Messages of any other cluster id are refused with ERR_DECODE_WRONG_CLUSTER. */
@@ -57,7 +58,7 @@ function limitsOf(partial: Partial<CodecLimits> | undefined): CodecLimits {
   return partial === undefined ? DEFAULT_CODEC_LIMITS : { ...DEFAULT_CODEC_LIMITS, ...partial };
 }
 
-function writeEnvelope(w: Writer, msg: Message, clusterId: string, limits: CodecLimits): void {
+function writeEnvelope(w: Writer, msg: WireMessage, clusterId: string, limits: CodecLimits): void {
   w.u8(WIRE_MAGIC >>> 8);
   w.u8(WIRE_MAGIC & 0xff);
   w.u8(PROTOCOL_VERSION);
@@ -66,7 +67,8 @@ function writeEnvelope(w: Writer, msg: Message, clusterId: string, limits: Codec
   writePayload(w, msg, limits);
 }
 
-function writePayload(w: Writer, msg: Message, limits: CodecLimits): void {
+function writePayload(w: Writer, msg: WireMessage, limits: CodecLimits): void {
+  if (isElectionMessage(msg)) return writeElectionPayload(w, msg, limits);
   switch (msg.type) {
     case 'ping':
       w.varint(msg.seq);
@@ -111,14 +113,14 @@ function writePayload(w: Writer, msg: Message, limits: CodecLimits): void {
  * Encodes `msg` for `clusterId`. Asserts (a caller bug) when a field breaks `limits`: a message
  * every receiver must refuse is never sent. Returns a fresh buffer the caller owns.
  */
-export function encodeMessage(msg: Message, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
+export function encodeMessage(msg: WireMessage, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
   scratch.reset();
   writeEnvelope(scratch, msg, clusterId, limitsOf(limits));
   return scratch.finish();
 }
 
 /** The exact encoded size of `msg` in bytes (to check it fits LIMITS.packetBytesMax). */
-export function messageEncodedBytes(msg: Message, clusterId: string): number {
+export function messageEncodedBytes(msg: WireMessage, clusterId: string): number {
   sizeScratch.reset();
   writeEnvelope(sizeScratch, msg, clusterId, DEFAULT_CODEC_LIMITS);
   return sizeScratch.length;
@@ -141,7 +143,8 @@ function readFlags(r: Reader, allowed: number, what: string): number {
   return flags;
 }
 
-function readPayload(r: Reader, type: Message['type']): Message {
+function readPayload(r: Reader, type: WireMessage['type']): WireMessage {
+  if (isElectionMessageType(type)) return readElectionPayload(r, type);
   switch (type) {
     case 'ping':
       return { type, seq: r.varint('seq'), from: r.nodeId('from'), fromAddress: readAddress(r, 'fromAddress'), target: r.nodeId('target'), updates: readUpdates(r) };
@@ -190,7 +193,7 @@ function clusterIdBytes(clusterId: string): Uint8Array {
 /** Magic, version and type; returns the type. The magic is checked on whatever prefix is present. */
 const MAGIC_BYTES = [WIRE_MAGIC >>> 8, WIRE_MAGIC & 0xff];
 
-function readHeader(bytes: Uint8Array, r: Reader): Message['type'] {
+function readHeader(bytes: Uint8Array, r: Reader): WireMessage['type'] {
   for (let i = 0; i < MAGIC_BYTES.length; i++) {
     if (i >= bytes.length) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${bytes.length} bytes: shorter than the envelope header`);
     if (bytes[i] !== MAGIC_BYTES[i]) throw new DecodeFailure('ERR_DECODE_BAD_MAGIC', 'does not start with the Shoal magic "SH"');
@@ -241,7 +244,7 @@ export function decodeMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeRe
 }
 
 /** `decodeMessage` for callers at the API edge: throws ShoalError with the ERR_DECODE_* code. */
-export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): Message {
+export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): WireMessage {
   const result = decodeMessage(bytes, expect);
   if (!result.ok) throw new ShoalError(result.error.code, `cannot decode message: ${result.error.detail}`);
   return result.message;

@@ -51,3 +51,38 @@ export type Message =
   | { type: 'reject'; from: NodeId; reason: RejectReason; detail: string };
 
 export type MessageType = Message['type'];
+
+/**
+ * Leader-election messages (docs/design/election.md). `static` mode sends `heartbeat`;
+ * `raft-lite` sends the rest (Raft §5.2 RequestVote without log fields, §9.6 PreVote, and
+ * AppendEntries reduced to a heartbeat that also spreads the known cluster).
+ */
+export type ElectionMessage =
+  /** static mode: "I am alive, this is my id and my leadership token". */
+  | { type: 'heartbeat'; from: NodeId; fromAddress: Address; term: number }
+  /** raft-lite RequestVote (Raft §5.2); `preVote` asks without bumping terms (Raft thesis §9.6). */
+  | { type: 'vote-request'; from: NodeId; fromAddress: Address; term: number; preVote: boolean }
+  | { type: 'vote-response'; from: NodeId; fromAddress: Address; term: number; preVote: boolean; granted: boolean }
+  /** raft-lite leader heartbeat: asserts leadership for `term` and shares the cluster's addresses. */
+  | { type: 'leader-heartbeat'; from: NodeId; fromAddress: Address; term: number; peers: Address[] }
+  /** Follower's answer; the leader's check-quorum counts these. */
+  | { type: 'heartbeat-ack'; from: NodeId; fromAddress: Address; term: number }
+  /** raft-lite dynamic join: "add me to your known cluster". */
+  | { type: 'join-cluster'; from: NodeId; fromAddress: Address }
+  /** raft-lite `broadcast(message)`: an application payload to every peer. */
+  | { type: 'peer-broadcast'; from: NodeId; fromAddress: Address; term: number; payload: string };
+
+/** Every message on the wire: membership (`Message`) and election (`ElectionMessage`). */
+export type WireMessage = Message | ElectionMessage;
+
+const ELECTION_TYPES: ReadonlySet<string> = new Set<ElectionMessage['type']>([
+  'heartbeat', 'vote-request', 'vote-response', 'leader-heartbeat', 'heartbeat-ack', 'join-cluster', 'peer-broadcast',
+]);
+
+export function isElectionMessageType(type: WireMessage['type']): type is ElectionMessage['type'] {
+  return ELECTION_TYPES.has(type);
+}
+
+export function isElectionMessage(message: WireMessage): message is ElectionMessage {
+  return isElectionMessageType(message.type);
+}

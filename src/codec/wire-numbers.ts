@@ -6,7 +6,7 @@
  * APPEND ONLY: these numbers are on the wire. Never renumber, never reuse a retired number; add
  * new entries with the next free number and document them in docs/design/wire.md.
  */
-import type { MessageType, RejectReason, Update, WireMemberState } from './messages.js';
+import type { RejectReason, Update, WireMemberState, WireMessage } from './messages.js';
 
 /** The envelope's first two bytes: ASCII 'S' 'H'. */
 export const WIRE_MAGIC = 0x5348;
@@ -22,7 +22,15 @@ export const MESSAGE_TYPE_NUMBERS = {
   gossip: 5,
   'push-pull': 6,
   reject: 7,
-} as const satisfies Record<MessageType, number>;
+  // Leader election (docs/design/election.md).
+  heartbeat: 8,
+  'vote-request': 9,
+  'vote-response': 10,
+  'leader-heartbeat': 11,
+  'heartbeat-ack': 12,
+  'join-cluster': 13,
+  'peer-broadcast': 14,
+} as const satisfies Record<WireMessage['type'], number>;
 
 // APPEND ONLY: update kind numbers are on the wire. 0 is reserved.
 export const UPDATE_KIND_NUMBERS = {

@@ -14,7 +14,7 @@ import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
 import { decodeMessage, encodeMessage, updateEncodedBytes } from '../codec/codec.js';
-import type { Labels, Message } from '../codec/messages.js';
+import { isElectionMessage, type Labels, type Message } from '../codec/messages.js';
 import type { Channel, Transport } from '../transport/types.js';
 import { describeEffect, describeInput } from './describe.js';
 import { memberView } from './state.js';
@@ -129,6 +129,11 @@ export class MembershipDriver {
     if (!decoded.ok) {
       this.decodeErrors[decoded.error.code] = (this.decodeErrors[decoded.error.code] ?? 0) + 1;
       this.opts.onTrace?.(`drop ${channel} from ${from}: ${decoded.error.code} ${decoded.error.detail}`);
+      return;
+    }
+    // An election message (another mode's node pointed at this one) is refused and counted.
+    if (isElectionMessage(decoded.message)) {
+      this.decodeErrors['ERR_DECODE_UNKNOWN_TYPE'] = (this.decodeErrors['ERR_DECODE_UNKNOWN_TYPE'] ?? 0) + 1;
       return;
     }
     this.input({ kind: 'receive', now: this.opts.clock.now(), from, channel, message: decoded.message });

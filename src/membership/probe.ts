@@ -14,7 +14,7 @@ import type { NodeId } from '../identity/node-id.js';
 import { applySuspect } from './apply-update.js';
 import { applyAwarenessDelta, failedProbeAwarenessDelta, scaleByAwareness } from './awareness.js';
 import { nextProbeTarget } from './probe-order.js';
-import { count, isLive, piggyback, randomMembers, self, send, type Turn } from './state.js';
+import { count, isLive, piggyback, randomMembers, self, selfAliveUpdate, send, type Turn } from './state.js';
 
 type Ping = Extract<Message, { type: 'ping' }>;
 type PingReq = Extract<Message, { type: 'ping-req' }>;
@@ -88,7 +88,21 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
     count(state, 'pingsWrongTarget');
     return;
   }
-  send(turn, from, channel, { type: 'ack', seq: message.seq, from: state.selfId, updates: piggyback(turn, departureNotice(turn, message.from)) });
+  const leading = [...departureNotice(turn, message.from), ...buddyRefutation(turn, message)];
+  send(turn, from, channel, { type: 'ack', seq: message.seq, from: state.selfId, updates: piggyback(turn, leading) });
+}
+
+/**
+ * Lifeguard §IV-C buddy system, completed: a prober that tells us we are suspect (or dead) holds
+ * a stale view of us, and it is exactly the member that must hear our refutation. When the
+ * accusation is older than our incarnation (we refuted already and the alive did not reach this
+ * prober) `applyUpdate` ignores it, so without this the prober would wait for gossip that may
+ * never come and declare us dead when its suspicion runs out. Found by the swim-loss10 sweep.
+ */
+function buddyRefutation(turn: Turn, ping: Ping): Update[] {
+  const selfId = turn.state.selfId;
+  const accused = ping.updates.some((u) => u.id === selfId && (u.kind === 'suspect' || u.kind === 'dead'));
+  return accused ? [selfAliveUpdate(turn.state)] : [];
 }
 
 /**

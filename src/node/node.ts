@@ -12,6 +12,10 @@ import { Rng } from '../base/rng.js';
 import { SystemClock } from '../base/system-clock.js';
 import type { Clock, Millis } from '../base/time.js';
 import type { Labels } from '../codec/messages.js';
+import { RAFT_LITE_DEFAULTS, validateRaftLiteConfig } from '../election/raft-lite/config.js';
+import { RaftLiteDriver, type RaftLiteCallbacks, type RaftLiteSnapshot } from '../election/raft-lite/driver.js';
+import { StaticDriver } from '../election/static/driver.js';
+import { SwimLeaderDriver } from '../election/swim/driver.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type MembershipConfig, type ProfileName } from '../membership/config.js';
@@ -55,6 +59,12 @@ export class ShoalNode {
   private readonly hub = new EventHub();
   private closed = false;
   private stopLoopMonitor: (() => void) | undefined;
+  private election: ElectionDrivers = {};
+  /**
+   * `raft-lite` mode only: the leader-actor API (join, broadcast, callbacks, inspect); undefined
+   * in other modes. Callbacks are plain assignable properties of `raftLite.callbacks`.
+   */
+  raftLite: RaftLiteHandle | undefined;
 
   /** @internal Use `createNode`. */
   constructor(
@@ -66,6 +76,25 @@ export class ShoalNode {
     this.id = id;
     this.name = options.name;
     this.mode = options.mode;
+  }
+
+  /** @internal Attaches the mode's election driver. */
+  attachElection(drivers: ElectionDrivers): void {
+    this.election = drivers;
+    const raft = drivers.raftLite;
+    if (raft !== undefined) {
+      this.raftLite = {
+        callbacks: raft.callbacks,
+        join: (address) => raft.join(parseAddress(address)),
+        broadcast: (payload) => raft.broadcast(payload),
+        inspect: () => raft.inspect(),
+      };
+    }
+  }
+
+  /** @internal Publishes a leader change to `on('leader')` listeners and iterators. */
+  publishLeader(leader: LeaderInfo | undefined, term: number): void {
+    this.hub.emit({ kind: 'leader', leader: leader?.id, term });
   }
 
   /** The address peers reach this node at (`bind`, with the real port when 0 was asked). */
@@ -83,16 +112,31 @@ export class ShoalNode {
   }
 
   members(): Member[] {
+    if (this.election.static !== undefined) return this.staticMembers(this.election.static);
     if (this.membership === undefined) {
       return [{ id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels }];
     }
     return this.membership.members().map(toMember);
   }
 
-  /** The current leader and its fencing term. `single`: always this node. */
+  /**
+   * The current leader and its fencing term (only increases on this node). `single`: always
+   * this node; `static`: lowest healthy NodeId; `swim`: sticky HRW claim; `raft-lite`: the
+   * Raft term's leader. Undefined while there is none (no quorum, election running, closed).
+   */
   leader(): LeaderInfo | undefined {
-    if (this.mode.kind === 'single') return this.closed ? undefined : { id: this.id, term: 1 };
-    return undefined;
+    if (this.closed) return undefined;
+    if (this.mode.kind === 'single') return { id: this.id, term: 1 };
+    const e = this.election;
+    return e.static?.leader() ?? e.swim?.leader() ?? e.raftLite?.leader();
+  }
+
+  private staticMembers(driver: StaticDriver): Member[] {
+    const self: Member = { id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels };
+    const others = [...driver.state.heard.entries()].map(([address, r]): Member => ({
+      id: r.id, name: address, address, state: r.healthy ? 'alive' : 'dead', incarnation: 1, labels: {},
+    }));
+    return [self, ...others];
   }
 
   on(type: 'member', listener: (event: MemberEvent) => void): this;
@@ -123,7 +167,7 @@ export class ShoalNode {
 
   /** Replaces this node's labels; others see an `updated` event. */
   setLabels(labels: Labels): void {
-    const refusal = this.membership?.updateLabels(labels);
+    const refusal = this.membership?.updateLabels(this.election.swim?.withClaim(labels) ?? labels);
     if (refusal !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
   }
 
@@ -139,6 +183,9 @@ export class ShoalNode {
     if (this.closed) return;
     this.closed = true;
     this.stopLoopMonitor?.();
+    this.election.static?.stop();
+    this.election.swim?.stop();
+    this.election.raftLite?.stop();
     this.membership?.stop();
     await this.transport?.close();
     this.hub.end();
@@ -191,23 +238,37 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
   const clock = deps.clock ?? new SystemClock();
   const storage = new FsStorage(options.dataDir);
   const transport = await bindTransport(options);
+  if (options.mode.kind === 'static' || options.mode.kind === 'raft-lite') {
+    return createElectionNode(options, options.mode, identity.nodeId, { clock, storage, transport });
+  }
+  const mode = options.mode;
   const base = membershipConfig(PROFILE_NAMES[options.profile], deps.membership);
   const config = { ...base, packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0) };
   const self = { id: identity.nodeId, name: options.name, address: transport.localAddress, labels: options.labels };
   const state = createState(config, self, readPersistedIncarnation(storage), clock.now());
   const peerCache = new PeerCache(storage, transport.localAddress);
-  let node: ShoalNode | undefined;
+  // The membership driver's event callback needs the node and the leader driver built after it.
+  const late: { node?: ShoalNode; swimLeader?: SwimLeaderDriver } = {};
   const driver = new MembershipDriver({
     state, clock, transport, storage, clusterId: options.clusterId,
     rng: new Rng(seedFrom(identity.nodeId, clock.now())),
     onEvent: (event) => {
       if (event.type === 'epoch') peerCache.save(driver.members());
-      node?.publish(event);
+      late.node?.publish(event);
+      late.swimLeader?.poke();
     },
   });
-  node = new ShoalNode(options, identity.nodeId, transport, driver);
+  const node = new ShoalNode(options, identity.nodeId, transport, driver);
+  const swimLeader = new SwimLeaderDriver({
+    config: { stabilizationMs: mode.stabilizationMs ?? 2 * config.probeIntervalMs, requireQuorum: mode.requireQuorum, minClusterSize: mode.minClusterSize },
+    selfId: identity.nodeId, clock, storage, membership: driver,
+    onLeader: (leader, term) => node.publishLeader(leader, term),
+  }, options.labels);
+  Object.assign(late, { node, swimLeader });
+  node.attachElection({ swim: swimLeader });
   node.attach(startLoopDelayMonitor((delayMs) => driver.reportLoopDelay(delayMs)));
-  const seeds = [...new Set([...options.mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
+  swimLeader.poke();
+  const seeds = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
   keepJoining(driver, seeds, clock, () => node.isClosed);
   return node;
 }
@@ -236,4 +297,44 @@ function keepJoining(driver: MembershipDriver, seeds: readonly Address[], clock:
 /** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */
 function seedFrom(id: NodeId, now: Millis): number {
   return (Number.parseInt(id.slice(0, 12), 16) + now) % Number.MAX_SAFE_INTEGER;
+}
+
+/** The election drivers a node may run; exactly one is set outside `single` and plain swim. */
+export interface ElectionDrivers {
+  static?: StaticDriver;
+  swim?: SwimLeaderDriver;
+  raftLite?: RaftLiteDriver;
+}
+
+/** `node.raftLite`: the leader-actor API of `raft-lite` mode. */
+export interface RaftLiteHandle {
+  /** Assign `onBecomeLeader`, `onBecomeFollower`, `onPeerJoined`, `onPeerLeft`, `onTermChanged`, `onMessage` here. */
+  readonly callbacks: RaftLiteCallbacks;
+  /** Adds `address` (host:port) to the known cluster and asks it to add this node. */
+  join(address: string): void;
+  /** Sends `payload` to every known peer (best effort, one packet each). */
+  broadcast(payload: string): void;
+  inspect(): RaftLiteSnapshot;
+}
+
+type StaticMode = Extract<ClusterMode, { kind: 'static' }>;
+type RaftLiteMode = Extract<ClusterMode, { kind: 'raft-lite' }>;
+
+/** `static` and `raft-lite`: no SWIM; the election driver owns the transport's receive handler. */
+function createElectionNode(options: ResolvedNodeOptions, mode: StaticMode | RaftLiteMode, id: NodeId, io: { clock: Clock; storage: FsStorage; transport: Transport }): ShoalNode {
+  const node = new ShoalNode(options, id, io.transport, undefined);
+  const peers = mode.peers.map((p) => parseAddress(p));
+  const onLeader = (leader: LeaderInfo | undefined, term: number): void => node.publishLeader(leader, term);
+  const common = { selfId: id, transport: io.transport, clock: io.clock, storage: io.storage, clusterId: options.clusterId, peers, onLeader };
+  if (mode.kind === 'static') {
+    const config = { failureThresholdMs: mode.failureThresholdMs, heartbeatIntervalMs: mode.heartbeatIntervalMs, requireQuorum: mode.requireQuorum ?? new Set(peers).size >= 3 };
+    node.attachElection({ static: new StaticDriver({ ...common, config, onMember: () => undefined }) });
+    return node;
+  }
+  const config = validateRaftLiteConfig({
+    ...RAFT_LITE_DEFAULTS, electionTimeoutMinMs: mode.electionTimeoutMinMs, electionTimeoutMaxMs: mode.electionTimeoutMaxMs,
+    heartbeatIntervalMs: mode.heartbeatIntervalMs, minClusterSize: mode.minClusterSize, peerLeftMs: 4 * mode.electionTimeoutMaxMs,
+  });
+  node.attachElection({ raftLite: new RaftLiteDriver({ ...common, config, rng: new Rng(seedFrom(id, io.clock.now())) }) });
+  return node;
 }

@@ -16,9 +16,45 @@ const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s), {
   message: 'must be a base64-encoded 32-byte key (44 characters, from `shoal keygen`)',
 });
 
+const positiveMs = z.number().int().min(1).max(3_600_000);
+
+/** The modes (INTERFACE.md, "Modes"); an open union: later modes add variants here. */
 export const modeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('single') }).strict(),
-  z.object({ kind: z.literal('swim'), seeds: z.array(address).max(1024).default([]) }).strict(),
+  z.object({
+    kind: z.literal('swim'),
+    seeds: z.array(address).max(1024).default([]),
+    /** Only a side with a majority of the last stable cluster size has a leader. */
+    requireQuorum: z.boolean().default(false),
+    /** No leader while fewer members are live (cold start). */
+    minClusterSize: z.number().int().min(1).max(1024).default(1),
+    /** Live set unchanged this long before a new leader claims; default 2 probe intervals of the profile. */
+    stabilizationMs: positiveMs.optional(),
+  }).strict(),
+  z.object({
+    kind: z.literal('static'),
+    /** Every member's cluster address, self included. */
+    peers: z.array(address).min(1).max(64),
+    failureThresholdMs: positiveMs.default(1_000),
+    heartbeatIntervalMs: positiveMs.default(200),
+    /** Default: on for 3+ peers. */
+    requireQuorum: z.boolean().optional(),
+  }).strict().refine((m) => m.heartbeatIntervalMs * 2 <= m.failureThresholdMs, {
+    message: 'heartbeatIntervalMs must be at most half of failureThresholdMs', path: ['heartbeatIntervalMs'],
+  }),
+  z.object({
+    kind: z.literal('raft-lite'),
+    /** Bootstrap addresses of the cluster (self may be included). */
+    peers: z.array(address).max(64).default([]),
+    electionTimeoutMinMs: positiveMs.default(150),
+    electionTimeoutMaxMs: positiveMs.default(300),
+    heartbeatIntervalMs: positiveMs.default(50),
+    minClusterSize: z.number().int().min(1).max(64).default(3),
+  }).strict().refine((m) => m.electionTimeoutMaxMs >= m.electionTimeoutMinMs, {
+    message: 'electionTimeoutMaxMs must be at least electionTimeoutMinMs', path: ['electionTimeoutMaxMs'],
+  }).refine((m) => m.heartbeatIntervalMs * 2 <= m.electionTimeoutMinMs, {
+    message: 'heartbeatIntervalMs must be at most half of electionTimeoutMinMs', path: ['heartbeatIntervalMs'],
+  }),
 ]);
 
 export const nodeOptionsSchema = z.object({

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { Address, HostPort } from '../base/address.js';
 import { countDrop } from './counters.js';
 import { DropOldestQueue } from './bounded-queue.js';
-import { encodeFrameHeader } from './framing.js';
+import { encodeFrameHeader } from '../codec/frame.js';
 import { encodeHello } from './tcp-hello.js';
 import type { TransportStats } from './types.js';
 

@@ -15,7 +15,7 @@ import type { Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import { LIMITS } from '../base/limits.js';
 import { bindError, countDrop, destination } from './counters.js';
-import { FrameDecoder } from './framing.js';
+import { FrameDecoder } from '../codec/frame.js';
 import { HELLO_BYTES_MAX, decodeHello } from './tcp-hello.js';
 import { OutboundPeer, type PeerOptions } from './tcp-peer.js';
 import type { TransportStats } from './types.js';

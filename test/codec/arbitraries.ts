@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
-import type { Labels, MemberRecord, Message, RejectReason, Update, WireMemberState } from '../../src/codec/messages.js';
+import type { Labels, MemberRecord, RejectReason, Update, WireMemberState, WireMessage } from '../../src/codec/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
@@ -54,7 +54,7 @@ export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
 export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom('wrong_cluster', 'bad_version', 'config_mismatch', 'too_many_members', 'shutting_down');
 
 /** One arbitrary per message type, keyed by type, so a test can cover each variant by name. */
-export const arbMessageByType = {
+export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extract<WireMessage, { type: T }>> } = {
   ping: fc.record({ type: fc.constant('ping' as const), seq: arbCounter, from: arbNodeId, fromAddress: arbAddress, target: arbNodeId, updates: arbUpdates }),
   ack: fc.record({ type: fc.constant('ack' as const), seq: arbCounter, from: arbNodeId, updates: arbUpdates }),
   nack: fc.record({ type: fc.constant('nack' as const), seq: arbCounter, from: arbNodeId }),
@@ -79,9 +79,21 @@ export const arbMessageByType = {
     members: fc.array(arbMemberRecord, { maxLength: 12 }),
   }),
   reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
-} satisfies { [T in Message['type']]: fc.Arbitrary<Extract<Message, { type: T }>> };
+  // Leader election (src/codec/election-codec.ts).
+  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter }),
+  'vote-request': fc.record({ type: fc.constant('vote-request' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, preVote: fc.boolean() }),
+  'vote-response': fc.record({
+    type: fc.constant('vote-response' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, preVote: fc.boolean(), granted: fc.boolean(),
+  }),
+  'leader-heartbeat': fc.record({
+    type: fc.constant('leader-heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, peers: fc.array(arbAddress, { maxLength: 7 }),
+  }),
+  'heartbeat-ack': fc.record({ type: fc.constant('heartbeat-ack' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter }),
+  'join-cluster': fc.record({ type: fc.constant('join-cluster' as const), from: arbNodeId, fromAddress: arbAddress }),
+  'peer-broadcast': fc.record({ type: fc.constant('peer-broadcast' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, payload: arbText(120) }),
+};
 
-export const arbMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(arbMessageByType));
+export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));
 
 /** Cluster ids within LIMITS.clusterIdBytesMax (64 bytes of UTF-8; 16 code points use at most 64). */
 export const arbClusterId: fc.Arbitrary<string> = arbText(16);

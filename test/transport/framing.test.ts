@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { DropOldestQueue } from '../../src/transport/bounded-queue.js';
-import { FrameDecoder, encodeFrameHeader, type NextFrame } from '../../src/transport/framing.js';
+import { FrameDecoder, encodeFrameHeader, type NextFrame } from '../../src/codec/frame.js';
 import { HELLO_BYTES_MAX, decodeHello, encodeHello } from '../../src/transport/tcp-hello.js';
 import { reconnectDelayMs } from '../../src/transport/tcp-peer.js';
 import { senderAddress } from '../../src/transport/udp.js';
@@ -28,7 +28,7 @@ describe('FrameDecoder', () => {
     const got: string[] = [];
     for (const byte of wire) {
       decoder.push(Buffer.from([byte]));
-      for (const next of drain(decoder)) if ('frame' in next) got.push(next.frame.toString());
+      for (const next of drain(decoder)) if ('frame' in next) got.push(Buffer.from(next.frame).toString());
     }
     expect(got).toEqual(['hello', '', 'world']);
   });
@@ -36,7 +36,7 @@ describe('FrameDecoder', () => {
   it('splits several frames out of one chunk', () => {
     const decoder = new FrameDecoder(100);
     decoder.push(Buffer.concat([frame('a'), frame('bb'), frame('ccc').subarray(0, 5)]));
-    expect(drain(decoder).map((n) => ('frame' in n ? n.frame.toString() : 'oversized'))).toEqual(['a', 'bb']);
+    expect(drain(decoder).map((n) => ('frame' in n ? Buffer.from(n.frame).toString() : 'oversized'))).toEqual(['a', 'bb']);
   });
 
   it('accepts a frame at the limit and refuses limit+1 from the header alone', () => {

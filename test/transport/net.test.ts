@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { hasErrorCode } from '../../src/base/errors.js';
 import { LIMITS } from '../../src/base/limits.js';
-import { encodeFrameHeader } from '../../src/transport/framing.js';
+import { encodeFrameHeader } from '../../src/codec/frame.js';
 import { NetTransport, type NetTransportOptions } from '../../src/transport/net.js';
 import { encodeHello } from '../../src/transport/tcp-hello.js';
 import { record } from './compliance.js';
@@ -133,7 +133,7 @@ describe('stream hello and frame limits', () => {
     const client = await rawClient(b.localAddress);
     client.socket.write(frame(encodeHello('127.0.0.1:9' as Address)));
     client.socket.write(frame(Uint8Array.of(1, 2, 3)));
-    client.socket.write(encodeFrameHeader(LIMITS.frameBytesMax + 1));
+    client.socket.write(encodeFrameHeader(LIMITS.frameBytesMax + 1, 0xffff_ffff));
     await waitUntil(() => client.closed(), 'server closes the connection');
     expect(b.stats().dropped['oversized']).toBe(1);
     expect(log).toEqual([{ from: '127.0.0.1:9', channel: 'stream', data: Uint8Array.of(1, 2, 3) }]);

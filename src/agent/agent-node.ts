@@ -1,0 +1,8 @@
+/**
+ * What the agent's HTTP server needs from a node: a structural slice of `ShoalNode`, so the
+ * server can be tested against a scripted node (e.g. one that emits thousands of events to
+ * overflow a slow SSE client) and reused by `shoal demo` for in-process nodes.
+ */
+import type { ShoalNode } from '../node/node.js';
+
+export type AgentNode = Pick<ShoalNode, 'id' | 'name' | 'address' | 'mode' | 'epoch' | 'members' | 'leader' | 'on' | 'off' | 'join' | 'leave' | 'stats'>;

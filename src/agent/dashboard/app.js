@@ -1,0 +1,482 @@
+/*
+ * Shoal dashboard logic (plain browser JS, no build step, nothing from the internet).
+ *
+ * Data: the /v1/events Server-Sent Events stream for live member and leader changes, plus
+ * polling of /v1/members, /v1/leader, /v1/self and /v1/stats every POLL_MS to reconcile (events
+ * can be missed across reconnects) and to derive traffic rates from counter deltas. When
+ * /demo/nodes answers (the page is served by `shoal demo`) each member card gets kill, pause and
+ * restart buttons for its process.
+ *
+ * Safety: everything that came over the network is put into the page with textContent or as a
+ * data-* attribute value, never parsed as HTML. Every list is bounded (EVENTS_MAX, SAMPLES_MAX,
+ * MEMBERS_SHOWN_MAX).
+ */
+'use strict';
+
+(function dashboard() {
+  const POLL_MS = 1000;
+  const FETCH_TIMEOUT_MS = 2500;
+  const EVENTS_MAX = 200;
+  const SAMPLES_MAX = 120;
+  const MEMBERS_SHOWN_MAX = 512;
+  const STATES = ['alive', 'suspect', 'dead', 'left', 'joining'];
+
+  const state = {
+    members: new Map(),
+    leader: null,
+    term: null,
+    epoch: null,
+    self: null,
+    demo: null,
+    demoChecked: false,
+    events: [],
+    samples: [],
+    rates: [],
+    statsMissing: false,
+    sseOpen: false,
+    pollOk: false,
+    pending: new Set(),
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- network -----------------------------------------------------------------------------
+
+  /** GET or POST JSON with a timeout; resolves to { ok, status, body, node } and never throws. */
+  async function request(path, method) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+    try {
+      const res = await fetch(path, { method: method || 'GET', signal: controller.signal, headers: { accept: 'application/json' } });
+      let body = null;
+      try { body = await res.json(); } catch { body = null; }
+      return { ok: res.ok, status: res.status, body, node: res.headers.get('x-shoal-node') };
+    } catch {
+      return { ok: false, status: 0, body: null, node: null };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const str = (v, fallback) => (typeof v === 'string' ? v : fallback);
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+  /** Keeps only the fields the page shows, with their types checked. */
+  function cleanMember(m) {
+    if (m === null || typeof m !== 'object' || typeof m.id !== 'string') return null;
+    const labels = {};
+    if (m.labels && typeof m.labels === 'object') {
+      for (const [k, v] of Object.entries(m.labels).slice(0, 32)) labels[String(k)] = String(v);
+    }
+    const st = STATES.includes(m.state) ? m.state : 'unknown';
+    return { id: m.id, name: str(m.name, '?'), address: str(m.address, '?'), state: st, incarnation: num(m.incarnation), labels };
+  }
+
+  function nameOf(id) {
+    const m = id ? state.members.get(id) : undefined;
+    return m ? m.name : id ? id.slice(0, 8) : 'none';
+  }
+
+  // ---- polling -----------------------------------------------------------------------------
+
+  async function pollMembers() {
+    const res = await request('/v1/members');
+    state.pollOk = res.ok;
+    if (!res.ok || !res.body || !Array.isArray(res.body.members)) return;
+    const next = new Map();
+    for (const raw of res.body.members.slice(0, MEMBERS_SHOWN_MAX)) {
+      const m = cleanMember(raw);
+      if (m) next.set(m.id, m);
+    }
+    state.members = next;
+    state.epoch = num(res.body.epoch);
+  }
+
+  async function pollLeader() {
+    const res = await request('/v1/leader');
+    if (!res.ok || !res.body) return;
+    state.leader = typeof res.body.leader === 'string' ? res.body.leader : null;
+    state.term = num(res.body.term);
+  }
+
+  async function pollSelf() {
+    const res = await request('/v1/self');
+    if (!res.ok || !res.body) return;
+    const mode = res.body.mode;
+    state.self = { name: str(res.body.name, '?'), mode: typeof mode === 'string' ? mode : str(mode && mode.kind, '') };
+  }
+
+  async function pollDemo() {
+    if (state.demoChecked && state.demo === null) return;
+    const res = await request('/demo/nodes');
+    state.demoChecked = true;
+    if (res.status === 404) return;
+    if (res.ok && res.body && Array.isArray(res.body.nodes)) {
+      state.demo = res.body.nodes.slice(0, MEMBERS_SHOWN_MAX).filter((n) => n && typeof n.name === 'string').map((n) => ({
+        name: n.name, pid: num(n.pid), http: str(n.http, ''), state: str(n.state, 'unknown'),
+      }));
+    } else if (state.demo === null) {
+      state.demo = [];
+    }
+  }
+
+  // ---- traffic statistics --------------------------------------------------------------------
+
+  /** Finds a numeric field by name anywhere in the first levels of a stats object. */
+  function findCounter(obj, key, depth) {
+    if (!obj || typeof obj !== 'object' || depth < 0) return null;
+    if (num(obj[key]) !== null) return obj[key];
+    for (const value of Object.values(obj)) {
+      const found = findCounter(value, key, depth - 1);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  const sum = (obj, keys) => keys.reduce((acc, k) => acc + (findCounter(obj, k, 3) || 0), 0);
+
+  function readCounters(stats) {
+    return {
+      packetsOut: sum(stats, ['packetsSent']),
+      packetsIn: sum(stats, ['packetsReceived']),
+      frames: sum(stats, ['framesSent', 'framesReceived']),
+      probes: sum(stats, ['probesSent', 'indirectProbesSent']),
+      bytesOut: sum(stats, ['packetBytesSent', 'frameBytesSent']),
+      bytesIn: sum(stats, ['packetBytesReceived', 'frameBytesReceived']),
+    };
+  }
+
+  async function pollStats() {
+    const res = await request('/v1/stats');
+    if (res.status === 404) { state.statsMissing = true; return; }
+    if (!res.ok || !res.body) return;
+    state.statsMissing = false;
+    // The agent stamps its snapshot (`id`, `timeMs`); rates are only taken between two snapshots of one agent.
+    const sample = { t: num(res.body.timeMs) ?? Date.now(), node: str(res.body.id, res.node), c: readCounters(res.body) };
+    const prev = state.samples[state.samples.length - 1];
+    state.samples.push(sample);
+    if (state.samples.length > 2) state.samples.shift();
+    if (!prev || prev.node !== sample.node) return;
+    const dt = (sample.t - prev.t) / 1000;
+    const rate = {};
+    for (const key of Object.keys(sample.c)) {
+      const delta = sample.c[key] - prev.c[key];
+      // Counters only go down when another agent answered (failover) or the agent restarted.
+      if (delta < 0 || dt <= 0) return;
+      rate[key] = delta / dt;
+    }
+    state.rates.push(rate);
+    if (state.rates.length > SAMPLES_MAX) state.rates.shift();
+  }
+
+  // ---- live events -------------------------------------------------------------------------
+
+  function addEvent(type, text) {
+    state.events.unshift({ at: new Date(), type, text, fresh: true });
+    if (state.events.length > EVENTS_MAX) state.events.length = EVENTS_MAX;
+  }
+
+  function onMemberEvent(data) {
+    const m = cleanMember(data && data.member);
+    if (!m) return;
+    state.members.set(m.id, m);
+    const type = str(data.type, 'updated');
+    addEvent(type, `${m.name} (${m.id.slice(0, 8)}) incarnation ${m.incarnation === null ? '?' : m.incarnation}`);
+    render();
+  }
+
+  function onLeaderEvent(data) {
+    if (!data || typeof data !== 'object') return;
+    state.leader = typeof data.leader === 'string' ? data.leader : null;
+    state.term = num(data.term);
+    addEvent('leader', state.leader ? `${nameOf(state.leader)} leads, term ${state.term}` : 'no leader');
+    render();
+  }
+
+  function parseEvent(e) {
+    try { return JSON.parse(e.data); } catch { return null; }
+  }
+
+  function connectEvents() {
+    const source = new EventSource('/v1/events');
+    source.addEventListener('open', () => {
+      state.sseOpen = true;
+      addEvent('info', 'live event stream connected');
+      render();
+    });
+    source.addEventListener('error', () => { state.sseOpen = false; renderConnection(); });
+    source.addEventListener('member', (e) => onMemberEvent(parseEvent(e)));
+    source.addEventListener('leader', (e) => onLeaderEvent(parseEvent(e)));
+    source.addEventListener('message', (e) => {
+      const data = parseEvent(e);
+      if (data && data.kind === 'member') onMemberEvent(data);
+      else if (data && data.kind === 'leader') onLeaderEvent(data);
+    });
+  }
+
+  // ---- demo controls -------------------------------------------------------------------------
+
+  const ACTION_TEXT = {
+    kill: ['killed', 'SIGKILL: no chance to leave, the others must detect it'],
+    pause: ['paused', 'SIGSTOP for a few seconds, then SIGCONT: it must refute the suspicion'],
+    restart: ['restarted', 'same data dir and ports: the same NodeId rejoins'],
+  };
+
+  async function demoAction(name, action) {
+    const key = `${name}/${action}`;
+    if (state.pending.has(key)) return;
+    state.pending.add(key);
+    render();
+    const res = await request(`/demo/nodes/${encodeURIComponent(name)}/${action}`, 'POST');
+    state.pending.delete(key);
+    const [done, why] = ACTION_TEXT[action] || [action, ''];
+    if (res.ok) addEvent('action', `you ${done} ${name} (${why})`);
+    else addEvent('action', `${action} ${name} failed: ${str(res.body && res.body.error && res.body.error.message, `status ${res.status}`)}`);
+    await pollDemo();
+    render();
+  }
+
+  document.addEventListener('click', (e) => {
+    const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
+    const card = button ? button.closest('[data-name]') : null;
+    if (button && card && !button.disabled) void demoAction(card.dataset.name, button.dataset.action);
+  });
+
+  // ---- rendering -----------------------------------------------------------------------------
+
+  function renderSummary() {
+    const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of state.members.values()) if (m.state in counts) counts[m.state]++;
+    for (const el of document.querySelectorAll('[data-count]')) el.querySelector('b').textContent = String(counts[el.dataset.count]);
+    $('leader-name').textContent = state.leader ? nameOf(state.leader) : 'none';
+    $('leader-term').textContent = state.term === null ? '' : `term ${state.term}`;
+    const epoch = state.epoch === null ? '' : `epoch ${state.epoch}`;
+    $('members-meta').textContent = [`${state.members.size} known`, epoch].filter(Boolean).join(' · ');
+    const from = state.self ? `viewing from ${state.self.name}` : '';
+    $('subtitle').textContent = [state.demo ? 'local demo cluster' : 'cluster dashboard', from].filter(Boolean).join(' · ');
+    $('footer-mode').textContent = state.self && state.self.mode ? `mode ${state.self.mode}` : '';
+    $('traffic-meta').textContent = state.self ? `seen by ${state.self.name}` : '';
+  }
+
+  function renderConnection() {
+    const dot = $('conn-dot');
+    const live = state.sseOpen && state.pollOk;
+    dot.className = `dot ${live ? 'dot-on' : state.pollOk ? 'dot-wait' : 'dot-off'}`;
+    $('conn-text').textContent = live ? 'live' : state.pollOk ? 'polling (event stream reconnecting)' : 'agent unreachable, retrying';
+  }
+
+  /** The cards to show: every member, plus demo processes the cluster has already forgotten. */
+  function cardList() {
+    const cards = [...state.members.values()].map((m) => ({ key: m.id, member: m, name: m.name }));
+    const names = new Set(cards.map((c) => c.name));
+    for (const n of state.demo || []) {
+      if (!names.has(n.name)) cards.push({ key: `demo:${n.name}`, member: null, name: n.name });
+    }
+    return cards.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : 1));
+  }
+
+  function fillCard(el, card) {
+    const m = card.member;
+    const st = m ? m.state : 'gone';
+    el.dataset.state = st;
+    el.dataset.name = card.name;
+    el.classList.toggle('is-leader', Boolean(m && m.id === state.leader));
+    const badge = el.querySelector('.state-badge');
+    badge.textContent = m ? st : 'not listed';
+    badge.title = m ? '' : 'the cluster has forgotten this member (dead for longer than its reclaim time)';
+    el.querySelector('.member-name').textContent = card.name;
+    el.querySelector('.leader-mark').hidden = !(m && m.id === state.leader);
+    el.querySelector('.member-id').textContent = m ? m.id.slice(0, 12) : '—';
+    el.querySelector('.member-id').title = m ? m.id : '';
+    el.querySelector('.member-address').textContent = m ? m.address : '—';
+    el.querySelector('.member-incarnation').textContent = m && m.incarnation !== null ? String(m.incarnation) : '—';
+    fillLabels(el.querySelector('.labels'), m ? m.labels : {});
+    fillControls(el.querySelector('.controls'), card.name);
+  }
+
+  function fillLabels(box, labels) {
+    const entries = Object.entries(labels);
+    const text = entries.map(([k, v]) => `${k}=${v}`).join('\n');
+    if (box.dataset.text === text) return;
+    box.dataset.text = text;
+    box.replaceChildren(...entries.map(([k, v]) => {
+      const chip = document.createElement('span');
+      chip.className = 'label-chip';
+      chip.textContent = `${k}=${v}`;
+      return chip;
+    }));
+  }
+
+  function fillControls(box, name) {
+    const node = (state.demo || []).find((n) => n.name === name);
+    box.hidden = !node;
+    if (!node) return;
+    box.querySelector('.process').textContent = node.pid === null ? node.state : `${node.state} · pid ${node.pid}`;
+    const busy = (action) => state.pending.has(`${name}/${action}`);
+    box.querySelector('[data-action="kill"]').disabled = node.state === 'killed' || busy('kill');
+    box.querySelector('[data-action="pause"]').disabled = node.state !== 'running' || busy('pause');
+    box.querySelector('[data-action="restart"]').disabled = node.state !== 'killed' || busy('restart');
+  }
+
+  const cardElements = new Map();
+
+  function renderMembers() {
+    const container = $('members');
+    const template = $('member-template');
+    const cards = cardList();
+    const keep = new Set(cards.map((c) => c.key));
+    for (const [key, el] of cardElements) if (!keep.has(key)) { el.remove(); cardElements.delete(key); }
+    cards.forEach((card, i) => {
+      let el = cardElements.get(card.key);
+      if (!el) {
+        el = template.content.firstElementChild.cloneNode(true);
+        cardElements.set(card.key, el);
+      }
+      fillCard(el, card);
+      // Move a card only when its place changed, so hover and animations are not reset.
+      if (container.children[i] !== el) container.insertBefore(el, container.children[i] || null);
+    });
+    $('members-empty').hidden = cards.length > 0;
+    $('demo-hint').hidden = !state.demo;
+  }
+
+  function renderEvents() {
+    const list = $('events');
+    list.replaceChildren(...state.events.map((ev) => {
+      const li = document.createElement('li');
+      li.className = ev.fresh ? 'event is-new' : 'event';
+      ev.fresh = false;
+      const time = document.createElement('span');
+      time.className = 'event-time';
+      time.textContent = ev.at.toLocaleTimeString([], { hour12: false }) + '.' + String(ev.at.getMilliseconds()).padStart(3, '0');
+      const type = document.createElement('span');
+      type.className = 'event-type';
+      type.dataset.type = ev.type;
+      type.textContent = ev.type;
+      const text = document.createElement('span');
+      text.className = 'event-text';
+      text.textContent = ev.text;
+      text.title = ev.text;
+      li.append(time, type, text);
+      return li;
+    }));
+    $('events-empty').hidden = state.events.length > 0;
+  }
+
+  // ---- charts ------------------------------------------------------------------------------
+
+  const CHARTS = [
+    { canvas: 'chart-packets', legend: 'legend-packets', unit: '/s', series: [
+      { key: 'packetsOut', label: 'UDP sent' }, { key: 'packetsIn', label: 'UDP received' },
+      { key: 'probes', label: 'probes sent' }, { key: 'frames', label: 'TCP frames' },
+    ] },
+    { canvas: 'chart-bytes', legend: 'legend-bytes', unit: 'B/s', series: [
+      { key: 'bytesOut', label: 'sent' }, { key: 'bytesIn', label: 'received' },
+    ] },
+  ];
+  const SWATCH_VARS = ['--accent', '--alive', '--suspect', '--dead'];
+
+  function formatRate(value, unit) {
+    if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M${unit}`;
+    if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k${unit}`;
+    return `${value.toFixed(value < 10 ? 1 : 0)}${unit}`;
+  }
+
+  function renderLegend(chart) {
+    const last = state.rates[state.rates.length - 1];
+    $(chart.legend).replaceChildren(...chart.series.map((s, i) => {
+      const item = document.createElement('span');
+      item.className = 'legend-item';
+      const swatch = document.createElement('span');
+      swatch.className = `legend-swatch swatch-${i}`;
+      const text = document.createElement('span');
+      text.textContent = `${s.label} ${last ? formatRate(last[s.key], chart.unit) : '–'}`;
+      item.append(swatch, text);
+      return item;
+    }));
+  }
+
+  function drawChart(chart) {
+    const canvas = $(chart.canvas);
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(100, Math.round(canvas.clientWidth * ratio));
+    const height = Math.max(60, Math.round(canvas.clientHeight * ratio));
+    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    const ctx = canvas.getContext('2d');
+    const css = getComputedStyle(document.documentElement);
+    ctx.clearRect(0, 0, width, height);
+    const pad = { left: 6 * ratio, right: 6 * ratio, top: 16 * ratio, bottom: 6 * ratio };
+    const peak = Math.max(1, ...state.rates.flatMap((r) => chart.series.map((s) => r[s.key])));
+    drawGrid(ctx, css, { width, height, pad, ratio, label: formatRate(peak, chart.unit) });
+    chart.series.forEach((s, i) => {
+      drawLine(ctx, state.rates.map((r) => r[s.key]), { width, height, pad, ratio, peak, color: css.getPropertyValue(SWATCH_VARS[i]).trim() });
+    });
+  }
+
+  function drawGrid(ctx, css, g) {
+    ctx.strokeStyle = css.getPropertyValue('--grid-line').trim();
+    ctx.lineWidth = 1;
+    for (let i = 0; i <= 4; i++) {
+      const y = Math.round(g.pad.top + ((g.height - g.pad.top - g.pad.bottom) * i) / 4) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(g.pad.left, y);
+      ctx.lineTo(g.width - g.pad.right, y);
+      ctx.stroke();
+    }
+    ctx.fillStyle = css.getPropertyValue('--muted').trim();
+    ctx.font = `${11 * g.ratio}px system-ui, sans-serif`;
+    ctx.fillText(`max ${g.label}`, g.pad.left, 12 * g.ratio);
+    ctx.textAlign = 'right';
+    ctx.fillText(`last ${SAMPLES_MAX} s`, g.width - g.pad.right, 12 * g.ratio);
+    ctx.textAlign = 'left';
+  }
+
+  function drawLine(ctx, values, g) {
+    if (values.length < 2) return;
+    const plotW = g.width - g.pad.left - g.pad.right;
+    const plotH = g.height - g.pad.top - g.pad.bottom;
+    const step = plotW / (SAMPLES_MAX - 1);
+    const x0 = g.width - g.pad.right - step * (values.length - 1);
+    ctx.strokeStyle = g.color;
+    ctx.lineWidth = 1.75 * g.ratio;
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    values.forEach((v, i) => {
+      const x = x0 + step * i;
+      const y = g.pad.top + plotH - (plotH * v) / g.peak;
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  }
+
+  function renderCharts() {
+    $('stats-empty').hidden = !state.statsMissing;
+    for (const chart of CHARTS) {
+      renderLegend(chart);
+      drawChart(chart);
+    }
+  }
+
+  function render() {
+    renderSummary();
+    renderConnection();
+    renderMembers();
+    renderEvents();
+  }
+
+  // ---- main loop -----------------------------------------------------------------------------
+
+  let tick = 0;
+  async function poll() {
+    const selfEvery = tick % 5 === 0;
+    tick++;
+    await Promise.all([pollMembers(), pollLeader(), pollStats(), pollDemo(), selfEvery ? pollSelf() : null]);
+    render();
+    renderCharts();
+    setTimeout(poll, POLL_MS);
+  }
+
+  window.addEventListener('resize', () => renderCharts());
+  connectEvents();
+  void poll();
+}());

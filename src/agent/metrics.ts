@@ -1,0 +1,91 @@
+/**
+ * `GET /metrics`: Prometheus text from a per-agent prom-client `Registry` (never the global
+ * one: several agents may share a process, as in `shoal demo`). Every value is read from
+ * `node.stats()` when scraped, so the protocol code keeps plain counters and pays nothing for
+ * metrics between scrapes. Monotonic protocol counters are exported as Prometheus counters.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { AgentNode } from './agent-node.js';
+import { MEMBER_STATES, membersByState } from './stats.js';
+import type { SseCounters } from './sse.js';
+
+type Sample = [labels: Record<string, string>, value: number];
+
+/** Protocol counters (membership `state.counters`) exported one metric each. */
+const PROTOCOL_COUNTERS: ReadonlyArray<[metric: string, counter: string, help: string]> = [
+  ['shoal_probes_sent_total', 'probesSent', 'Direct probes (pings) sent (SWIM §3.1).'],
+  ['shoal_probes_failed_total', 'probesFailed', 'Probe rounds that ended without any ack.'],
+  ['shoal_indirect_probes_sent_total', 'indirectProbesSent', 'Indirect probe requests sent (SWIM §3.1, ping-req).'],
+  ['shoal_suspicions_total', 'suspicionsStarted', 'Members this node started suspecting (SWIM §4.2).'],
+  ['shoal_refutations_total', 'refutes', 'Times this node refuted a suspicion of itself with a higher incarnation.'],
+  ['shoal_dead_declarations_total', 'membersDeclaredDead', 'Members this node declared dead after a suspicion timed out.'],
+  ['shoal_push_pulls_sent_total', 'pushPullsSent', 'Full state syncs (push-pull) this node started.'],
+];
+
+const DIRECTIONS: ReadonlyArray<[direction: string, key: 'Received' | 'Sent']> = [['in', 'Received'], ['out', 'Sent']];
+
+export interface AgentMetrics {
+  registry: Registry;
+  close(): void;
+}
+
+/** A metric whose samples are computed at scrape time. */
+function scraped(registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+  const collect = function (this: Counter | Gauge): void {
+    this.reset();
+    for (const [labels, value] of read()) {
+      if (this instanceof Counter) this.inc(labels, value);
+      else this.set(labels, value);
+    }
+  };
+  if (kind === 'counter') new Counter({ name, help, labelNames, registers: [registry], collect });
+  else new Gauge({ name, help, labelNames, registers: [registry], collect });
+}
+
+function transportSamples(node: AgentNode, what: 'packetBytes' | 'frameBytes' | 'packets' | 'frames'): Sample[] {
+  const transport = node.stats().transport;
+  if (transport === undefined) return [];
+  return DIRECTIONS.map(([direction, key]) => [{ direction }, transport[`${what}${key}`]]);
+}
+
+/** Drops by reason: the transport's reasons plus decode errors (`ERR_DECODE_TRUNCATED` -> `decode_truncated`). */
+function dropSamples(node: AgentNode): Sample[] {
+  const stats = node.stats();
+  const samples: Sample[] = Object.entries(stats.transport?.dropped ?? {}).map(([reason, n]) => [{ reason }, n]);
+  for (const [code, n] of Object.entries(stats.decodeErrors)) samples.push([{ reason: code.replace(/^ERR_/, '').toLowerCase() }, n]);
+  return samples;
+}
+
+function registerNodeMetrics(registry: Registry, node: AgentNode): void {
+  scraped(registry, 'gauge', 'shoal_members', 'Members known to this node, by state.', ['state'], () => {
+    const counts = membersByState(node.members());
+    return MEMBER_STATES.map((state) => [{ state }, counts[state]]);
+  });
+  for (const [metric, counter, help] of PROTOCOL_COUNTERS) {
+    scraped(registry, 'counter', metric, help, [], () => [[{}, node.stats().protocol[counter] ?? 0]]);
+  }
+  scraped(registry, 'counter', 'shoal_gossip_bytes_total', 'UDP gossip payload bytes, by direction.', ['direction'], () => transportSamples(node, 'packetBytes'));
+  scraped(registry, 'counter', 'shoal_push_pull_bytes_total', 'TCP stream (push-pull, fallback) payload bytes, by direction.', ['direction'], () => transportSamples(node, 'frameBytes'));
+  scraped(registry, 'counter', 'shoal_packets_total', 'UDP packets, by direction.', ['direction'], () => transportSamples(node, 'packets'));
+  scraped(registry, 'counter', 'shoal_frames_total', 'TCP frames, by direction.', ['direction'], () => transportSamples(node, 'frames'));
+  scraped(registry, 'counter', 'shoal_packets_dropped_total', 'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...).', ['reason'], () => dropSamples(node));
+  scraped(registry, 'gauge', 'shoal_local_health_score', 'Lifeguard local health (awareness) score: 0 is healthy, higher stretches timeouts.', [], () => [[{}, node.stats().protocol['awareness'] ?? 0]]);
+  scraped(registry, 'gauge', 'shoal_epoch', 'Membership epoch: increases when the live set changes.', [], () => [[{}, node.epoch]]);
+}
+
+/** Builds the registry; `close()` stops the event-loop-delay monitor. */
+export function createAgentMetrics(node: AgentNode, sse: () => SseCounters): AgentMetrics {
+  const registry = new Registry();
+  registerNodeMetrics(registry, node);
+  scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [[{}, sse().clients]]);
+  scraped(registry, 'counter', 'shoal_sse_clients_dropped_total', 'Event-stream clients dropped (slow: buffer full) or refused (too many).', ['reason'], () => [[{ reason: 'slow' }, sse().droppedSlow], [{ reason: 'refused' }, sse().refused]]);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  scraped(registry, 'gauge', 'shoal_event_loop_delay_seconds', 'Event-loop delay since the previous scrape, by statistic.', ['stat'], () => {
+    const samples: Sample[] = [[{ stat: 'p50' }, loop.percentile(50) / 1e9], [{ stat: 'p99' }, loop.percentile(99) / 1e9], [{ stat: 'max' }, loop.max / 1e9]];
+    loop.reset();
+    return samples;
+  });
+  return { registry, close: () => loop.disable() };
+}

@@ -1,0 +1,88 @@
+/**
+ * Field layouts of the leader-election messages (docs/design/election.md, "Wire"): static
+ * heartbeats and raft-lite's vote, heartbeat, join and broadcast messages. Every message starts
+ * with the sender's NodeId and listen address; terms are varints; booleans share one flags
+ * byte whose unused bits must be zero (reserved for later versions).
+ */
+import { assertNever } from '../base/assert.js';
+import type { Address } from '../base/address.js';
+import { DecodeFailure, type FieldLimits, type Reader, type Writer } from './bytes.js';
+import { readAddress, writeAddress } from './membership-codec.js';
+import type { ElectionMessage } from './messages.js';
+
+const FLAG_PRE_VOTE = 0x01;
+const FLAG_GRANTED = 0x02;
+/** Smallest encoded address: a length byte and "h:0". */
+const ADDRESS_BYTES_MIN = 4;
+
+function readFlags(r: Reader, allowed: number, what: string): number {
+  const flags = r.u8(what);
+  if ((flags & ~allowed) !== 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: reserved bits set in 0x${flags.toString(16)}`);
+  return flags;
+}
+
+function writePeers(w: Writer, peers: readonly Address[], limits: FieldLimits): void {
+  w.count(peers.length, limits.decodeListCountMax);
+  for (const peer of peers) writeAddress(w, peer);
+}
+
+function readPeers(r: Reader): Address[] {
+  const count = r.count('peers count', ADDRESS_BYTES_MIN);
+  const peers: Address[] = [];
+  for (let i = 0; i < count; i++) peers.push(readAddress(r, 'peer'));
+  return peers;
+}
+
+export function writeElectionPayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): void {
+  w.nodeId(msg.from);
+  writeAddress(w, msg.fromAddress);
+  switch (msg.type) {
+    case 'heartbeat':
+    case 'heartbeat-ack':
+      return w.varint(msg.term);
+    case 'vote-request':
+      w.varint(msg.term);
+      return w.u8(msg.preVote ? FLAG_PRE_VOTE : 0);
+    case 'vote-response':
+      w.varint(msg.term);
+      return w.u8((msg.preVote ? FLAG_PRE_VOTE : 0) | (msg.granted ? FLAG_GRANTED : 0));
+    case 'leader-heartbeat':
+      w.varint(msg.term);
+      return writePeers(w, msg.peers, limits);
+    case 'join-cluster':
+      return;
+    case 'peer-broadcast':
+      w.varint(msg.term);
+      return w.string(msg.payload, limits.decodeStringBytesMax);
+    default:
+      return assertNever(msg, 'election message type');
+  }
+}
+
+export function readElectionPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage {
+  const from = r.nodeId('from');
+  const fromAddress = readAddress(r, 'fromAddress');
+  switch (type) {
+    case 'heartbeat':
+    case 'heartbeat-ack':
+      return { type, from, fromAddress, term: r.varint('term') };
+    case 'vote-request': {
+      const term = r.varint('term');
+      const flags = readFlags(r, FLAG_PRE_VOTE, 'vote-request flags');
+      return { type, from, fromAddress, term, preVote: (flags & FLAG_PRE_VOTE) !== 0 };
+    }
+    case 'vote-response': {
+      const term = r.varint('term');
+      const flags = readFlags(r, FLAG_PRE_VOTE | FLAG_GRANTED, 'vote-response flags');
+      return { type, from, fromAddress, term, preVote: (flags & FLAG_PRE_VOTE) !== 0, granted: (flags & FLAG_GRANTED) !== 0 };
+    }
+    case 'leader-heartbeat':
+      return { type, from, fromAddress, term: r.varint('term'), peers: readPeers(r) };
+    case 'join-cluster':
+      return { type, from, fromAddress };
+    case 'peer-broadcast':
+      return { type, from, fromAddress, term: r.varint('term'), payload: r.string('payload') };
+    default:
+      return assertNever(type, 'election message type');
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The `swim` leader driver: re-evaluates the sticky-HRW core (step.ts) on every membership
+ * event and when the stabilization window ends, and publishes this node's claim as its
+ * `CLAIM_LABEL` label through the MembershipDriver (so it spreads by SWIM gossip and push-pull).
+ * The highest term seen is persisted so that a restarted node never claims a term it used.
+ */
+import type { Storage } from '../../base/storage.js';
+import { ms, type Clock, type TimerHandle } from '../../base/time.js';
+import type { Labels } from '../../codec/messages.js';
+import type { NodeId } from '../../identity/node-id.js';
+import type { MembershipDriver } from '../../membership/driver.js';
+import { CLAIM_LABEL, createSwimLeaderState, evaluate, nextDeadline, parseClaim, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
+
+export const SWIM_TERM_FILE = 'election/swim-term';
+
+export interface SwimLeaderDriverOptions {
+  config: SwimLeaderConfig;
+  selfId: NodeId;
+  clock: Clock;
+  storage: Storage;
+  membership: MembershipDriver;
+  onLeader: (leader: { id: NodeId; term: number } | undefined, term: number) => void;
+}
+
+export class SwimLeaderDriver {
+  readonly state: SwimLeaderState;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private userLabels: Labels;
+
+  constructor(private readonly opts: SwimLeaderDriverOptions, labels: Labels) {
+    const text = opts.storage.read(SWIM_TERM_FILE);
+    const persisted = text === undefined ? 0 : Number(new TextDecoder().decode(text)) || 0;
+    this.state = createSwimLeaderState(opts.config, opts.selfId, persisted, opts.clock.now());
+    this.userLabels = labels;
+  }
+
+  leader(): { id: NodeId; term: number } | undefined {
+    return this.stopped ? undefined : this.state.leader;
+  }
+
+  /** The user's labels with this node's claim added (setLabels must not erase a claim). */
+  withClaim(labels: Labels): Labels {
+    this.userLabels = labels;
+    const out: Record<string, string> = { ...labels };
+    delete out[CLAIM_LABEL];
+    if (this.state.claim !== undefined) out[CLAIM_LABEL] = String(this.state.claim);
+    return out;
+  }
+
+  /**
+   * Schedules a re-evaluation on the next clock turn: called from membership events, which
+   * arrive while the membership driver is mid-step, so changing labels right then would re-enter it.
+   */
+  poke(): void {
+    if (this.stopped) return;
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimer(ms(0), () => this.reevaluate());
+  }
+
+  /** Re-evaluates the leader from the current view. */
+  reevaluate(): void {
+    if (this.stopped) return;
+    const m = this.opts.membership;
+    const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels) }));
+    const claimBefore = this.state.claim;
+    const changed = evaluate(this.state, live, this.opts.clock.now());
+    if (this.state.claim !== claimBefore) this.publishClaim();
+    if (changed) this.opts.onLeader(this.state.leader, this.state.leader?.term ?? this.state.reportedTerm);
+    this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  private publishClaim(): void {
+    if (this.state.claim !== undefined) {
+      const s = this.opts.storage;
+      s.writeFile(`${SWIM_TERM_FILE}.tmp`, new TextEncoder().encode(String(this.state.claim)));
+      s.fsync(`${SWIM_TERM_FILE}.tmp`);
+      s.rename(`${SWIM_TERM_FILE}.tmp`, SWIM_TERM_FILE);
+    }
+    this.opts.membership.updateLabels(this.withClaim(this.userLabels));
+  }
+
+  private arm(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    const at = nextDeadline(this.state);
+    if (at === undefined) return;
+    this.timer = this.opts.clock.setTimer(ms(Math.max(1, at - this.opts.clock.now())), () => this.reevaluate());
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * `swim` mode's pure leader core: sticky rendezvous (HRW) over the SWIM live set.
+ *
+ * Agreement (docs/design/election.md, "swim"): leadership is a CLAIM gossiped in the claimant's
+ * own SWIM labels (`CLAIM_LABEL` = its term). Every member computes the leader from its view
+ * alone: the live claimant with the highest (term, HRW score). So members that share a view
+ * agree on the leader and on its term. Regression (failure story 1): a hash election over a
+ * locally counted epoch lets peers that disagree on the epoch disagree on the winner; here the
+ * term travels with the claim, never derived from local history.
+ *
+ * Stickiness: while any claimant lives, nobody else claims, so a joining member with a higher
+ * score never takes over. When no live claim exists and the live set has been unchanged for
+ * `stabilizationMs`, the HRW winner of the live set claims term = (highest term ever seen) + 1.
+ * A claimant that sees a better claim drops its own. With `requireQuorum`, only a view holding
+ * a majority of the last stable cluster size has a leader (and a minority claimant drops its claim).
+ */
+import { addMs, type Millis } from '../../base/time.js';
+import type { NodeId } from '../../identity/node-id.js';
+import { majorityOf } from '../quorum.js';
+import { compareHrw, hrwScore } from './hrw.js';
+
+/** The label a claimant sets on itself: its leadership term, in decimal. */
+export const CLAIM_LABEL = 'shoal.leader-term';
+
+export interface SwimLeaderConfig {
+  /** The live set must be unchanged this long before a new claim, ms. @defaultValue 2 × probeIntervalMs */
+  stabilizationMs: number;
+  /** Only a view with a majority of the last stable cluster size has a leader. @defaultValue false */
+  requireQuorum: boolean;
+  /** No claim while fewer members are live (cold start). @defaultValue 1 */
+  minClusterSize: number;
+}
+
+export interface LiveMember {
+  id: NodeId;
+  /** The member's claim label, parsed; undefined when it claims nothing. */
+  claimTerm: number | undefined;
+}
+
+export interface SwimLeaderState {
+  config: SwimLeaderConfig;
+  selfId: NodeId;
+  liveKey: string;
+  viewChangedAtMs: Millis;
+  stableSize: number;
+  highestTermSeen: number;
+  /** The term this node claims (its label), or undefined. */
+  claim: number | undefined;
+  leader: { id: NodeId; term: number } | undefined;
+  /** The highest term ever reported: a leader below it is ignored, so reported terms only increase. */
+  reportedTerm: number;
+}
+
+export function createSwimLeaderState(config: SwimLeaderConfig, selfId: NodeId, persistedTerm: number, now: Millis): SwimLeaderState {
+  return { config, selfId, liveKey: '', viewChangedAtMs: now, stableSize: 1, highestTermSeen: persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm };
+}
+
+/** When the core must be re-run even without a view change (the stabilization window ends). */
+export function nextDeadline(state: SwimLeaderState): Millis | undefined {
+  return state.leader === undefined ? addMs(state.viewChangedAtMs, state.config.stabilizationMs) : undefined;
+}
+
+interface Scored extends LiveMember {
+  score: bigint;
+}
+
+function bestClaim(live: readonly Scored[]): Scored | undefined {
+  let best: Scored | undefined;
+  for (const m of live) {
+    if (m.claimTerm === undefined) continue;
+    if (best === undefined || m.claimTerm > (best.claimTerm as number) || (m.claimTerm === best.claimTerm && compareHrw(m, best) > 0)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Recomputes the leader from the live set (self included while it runs). Returns whether the
+ * (leader, term) pair changed. The caller publishes `state.claim` as `CLAIM_LABEL`.
+ */
+export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis): boolean {
+  const scored = live.map((m) => ({ ...m, score: hrwScore(m.id) }));
+  const key = scored.map((m) => m.id).sort().join(',');
+  if (key !== state.liveKey) {
+    state.liveKey = key;
+    state.viewChangedAtMs = now;
+  }
+  for (const m of scored) if (m.claimTerm !== undefined) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm);
+  const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
+  const quorate = !state.config.requireQuorum || scored.length >= majorityOf(state.stableSize);
+  if (stable && quorate) state.stableSize = scored.length;
+  const eligible = quorate && scored.length >= state.config.minClusterSize;
+  let best = bestClaim(scored);
+  if (best === undefined && eligible && stable) {
+    const winner = scored.reduce<Scored | undefined>((acc, m) => (acc === undefined || compareHrw(m, acc) > 0 ? m : acc), undefined);
+    if (winner?.id === state.selfId) {
+      state.claim = state.highestTermSeen + 1;
+      state.highestTermSeen = state.claim;
+      best = { ...winner, claimTerm: state.claim };
+    }
+  }
+  if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId))) state.claim = undefined;
+  return setLeader(state, eligible && best !== undefined ? { id: best.id, term: best.claimTerm as number } : undefined);
+}
+
+/** A leader with a term below one already reported is ignored: the reported term only increases. */
+function setLeader(state: SwimLeaderState, next: { id: NodeId; term: number } | undefined): boolean {
+  const accepted = next !== undefined && next.term < state.reportedTerm ? undefined : next;
+  if (accepted?.id === state.leader?.id && accepted?.term === state.leader?.term) return false;
+  state.leader = accepted;
+  if (accepted !== undefined) state.reportedTerm = accepted.term;
+  return true;
+}
+
+export function parseClaim(labels: Readonly<Record<string, string>>): number | undefined {
+  const text = labels[CLAIM_LABEL];
+  if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) return undefined;
+  return Number(text);
+}

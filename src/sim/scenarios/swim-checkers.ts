@@ -1,0 +1,173 @@
+/**
+ * The swim scenarios' checkers, run after every simulator event (the test plan of the
+ * membership issue):
+ *
+ * - `membership-invariants`: `checkInvariants` and `checkTransition` (invariants.ts) on every
+ *   node that stepped since the last event: indexes agree, the epoch and incarnations never
+ *   decrease, a node never sees itself suspect or dead.
+ * - `no-suspicion-on-perfect-network`: with no fault at all, nobody is ever suspected (SWIM
+ *   §3.1: suspicion needs a missed ack, and a perfect network loses none).
+ * - `no-false-death`: without crashes, pauses or partitions (loss, dup, reorder and skew only),
+ *   no member is ever declared dead by anyone (Lifeguard §IV: refutation and nacks keep a
+ *   healthy member alive under loss).
+ * - `crash-detected-within-bound`: without loss, pauses or partitions, every live observer holds
+ *   a crashed member dead (or has forgotten it) within `crashDetectionBoundMs` of the crash, or
+ *   of the observer's own start when it booted later.
+ * - `one-view-within-bound`: after the heal, every node is up and sees exactly the full node set
+ *   alive within `healBoundMs`, restarted nodes at an incarnation above their last one before
+ *   the crash (SWIM §4.2: a restart must out-vote its earlier life).
+ */
+import type { Address } from '../../base/address.js';
+import type { NodeId } from '../../identity/node-id.js';
+import type { MembershipConfig } from '../../membership/config.js';
+import { checkInvariants, checkTransition, snapshot, type Snapshot } from '../../membership/invariants.js';
+import type { MemberEventType, State } from '../../membership/types.js';
+import { logChecker, type Checker } from '../checkers.js';
+import type { FaultKind } from '../faults.js';
+import { crashDetectionBoundMs, healBoundMs } from './swim-bounds.js';
+
+/** One simulated member across its lives. */
+export interface SwimNodeRecord {
+  readonly name: string;
+  readonly address: Address;
+  readonly id: NodeId;
+  up: boolean;
+  /** Virtual time of the current life's start. */
+  startedAtMs: number;
+  crashedAtMs: number | undefined;
+  /** The highest incarnation of the life before the last crash (what a restart must beat). */
+  incarnationBeforeCrash: number | undefined;
+  /** The current life's state; undefined while crashed. */
+  state: State | undefined;
+}
+
+/** A member event as one observer emitted it. */
+export interface MemberObservation {
+  readonly observer: string;
+  readonly subject: NodeId;
+  readonly type: MemberEventType;
+  readonly incarnation: number;
+}
+
+export interface SwimView {
+  readonly faults: ReadonlySet<FaultKind>;
+  readonly config: MembershipConfig;
+  readonly nodes: readonly SwimNodeRecord[];
+  readonly byId: ReadonlyMap<NodeId, SwimNodeRecord>;
+  readonly events: readonly MemberObservation[];
+  /** Nodes that stepped since the invariant checker last ran; that checker drains it. */
+  readonly stepped: Set<SwimNodeRecord>;
+  now(): number;
+  /** The scenario adds loss beyond the fault mix's (swim-loss10). */
+  readonly extraLoss: boolean;
+  /** When the liveness phase began; undefined in the safety phase. */
+  healedAtMs: number | undefined;
+}
+
+const hasAny = (faults: ReadonlySet<FaultKind>, kinds: readonly FaultKind[]): boolean => kinds.some((k) => faults.has(k));
+
+function invariantChecker(): Checker<SwimView> {
+  const snapshots = new Map<SwimNodeRecord, { state: State; before: Snapshot }>();
+  return {
+    name: 'membership-invariants',
+    check(view) {
+      const out: string[] = [];
+      for (const node of view.stepped) {
+        const state = node.state;
+        if (state === undefined) continue;
+        const last = snapshots.get(node);
+        try {
+          // A new life starts a new state: its epoch may restart below the old one.
+          if (last !== undefined && last.state === state) checkTransition(last.before, state);
+          checkInvariants(state);
+        } catch (err) {
+          out.push(`${node.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        snapshots.set(node, { state, before: snapshot(state) });
+      }
+      view.stepped.clear();
+      return out;
+    },
+  };
+}
+
+const nameOf = (view: SwimView, id: NodeId): string => view.byId.get(id)?.name ?? id.slice(0, 8);
+
+function noSuspicionChecker(): Checker<SwimView> {
+  return logChecker('no-suspicion-on-perfect-network', (v: SwimView) => v.events, (o, view) =>
+    view.faults.size === 0 && !view.extraLoss && o.type === 'suspect' ? `${o.observer} suspected ${nameOf(view, o.subject)}@${o.incarnation} on a perfect network` : undefined);
+}
+
+function noFalseDeathChecker(): Checker<SwimView> {
+  return logChecker('no-false-death', (v: SwimView) => v.events, (o, view) => {
+    if (o.type !== 'dead' || hasAny(view.faults, ['crash', 'pause', 'partition'])) return undefined;
+    return `${o.observer} declared ${nameOf(view, o.subject)}@${o.incarnation} dead, but nothing crashed, paused or partitioned it`;
+  });
+}
+
+/** The first observer that still holds `down` live past the bound, as a message. */
+function lateObserver(view: SwimView, down: SwimNodeRecord, boundMs: number): string | undefined {
+  for (const observer of view.nodes) {
+    if (!observer.up || observer.state === undefined || down.crashedAtMs === undefined) continue;
+    const fromMs = Math.max(down.crashedAtMs, observer.startedAtMs);
+    if (view.now() <= fromMs + boundMs) continue;
+    const record = observer.state.members.get(down.id);
+    if (record !== undefined && (record.state === 'alive' || record.state === 'suspect')) {
+      return `${observer.name} still holds ${down.name} ${record.state}@${record.incarnation} ${view.now() - down.crashedAtMs} ms after its crash at t=${down.crashedAtMs}ms (bound ${boundMs} ms from max(crash, observer start t=${observer.startedAtMs}ms))`;
+    }
+  }
+  return undefined;
+}
+
+function crashDetectionChecker(): Checker<SwimView> {
+  return {
+    name: 'crash-detected-within-bound',
+    check(view) {
+      if (view.extraLoss || hasAny(view.faults, ['loss', 'pause', 'partition']) || view.healedAtMs !== undefined) return [];
+      const boundMs = crashDetectionBoundMs(view.config, view.nodes.length);
+      for (const down of view.nodes) {
+        if (down.up) continue;
+        const late = lateObserver(view, down, boundMs);
+        if (late !== undefined) return [late];
+      }
+      return [];
+    },
+  };
+}
+
+/** What keeps the cluster from one view (first problem found), or undefined when converged. */
+export function describeSplitView(view: SwimView): string | undefined {
+  for (const observer of view.nodes) {
+    if (!observer.up || observer.state === undefined) return `${observer.name} is not running`;
+    for (const subject of view.nodes) {
+      const record = observer.state.members.get(subject.id);
+      if (record === undefined) return `${observer.name} does not know ${subject.name}`;
+      if (record.state !== 'alive' && record.id !== observer.id) return `${observer.name} sees ${subject.name} ${record.state}@${record.incarnation}`;
+      const before = subject.incarnationBeforeCrash;
+      if (before !== undefined && record.incarnation <= before) {
+        return `${observer.name} sees restarted ${subject.name} at incarnation ${record.incarnation}, not above ${before} of its previous life`;
+      }
+    }
+    const extra = observer.state.liveCount - view.nodes.length;
+    if (extra !== 0) return `${observer.name} counts ${observer.state.liveCount} live members for ${view.nodes.length} nodes`;
+  }
+  return undefined;
+}
+
+function healChecker(): Checker<SwimView> {
+  return {
+    name: 'one-view-within-bound',
+    check(view) {
+      if (view.healedAtMs === undefined) return [];
+      const boundMs = healBoundMs(view.config, view.nodes.length);
+      if (view.now() <= view.healedAtMs + boundMs) return [];
+      const split = describeSplitView(view);
+      return split === undefined ? [] : [`no single view ${view.now() - view.healedAtMs} ms after the heal (bound ${boundMs} ms): ${split}`];
+    },
+  };
+}
+
+/** Fresh checkers for one run (they keep per-run state). */
+export function swimCheckers(): Checker<SwimView>[] {
+  return [invariantChecker(), noSuspicionChecker(), noFalseDeathChecker(), crashDetectionChecker(), healChecker()];
+}

@@ -1,0 +1,130 @@
+import { describe, expect, test } from 'vitest';
+import type { Address } from '../../src/base/address.js';
+import { Rng } from '../../src/base/rng.js';
+import type { Millis } from '../../src/base/time.js';
+import { RAFT_LITE_DEFAULTS } from '../../src/election/raft-lite/config.js';
+import { checkInvariants } from '../../src/election/raft-lite/invariants.js';
+import { createState, leaderOf, nextDeadline, step } from '../../src/election/raft-lite/step.js';
+import type { Effect, State } from '../../src/election/raft-lite/types.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+
+const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
+const id = (c: string): NodeId => c.repeat(32) as NodeId;
+const rng = new Rng(1);
+
+function fresh(peers = 3, term = 0): State {
+  return createState({ config: RAFT_LITE_DEFAULTS, selfId: id('1'), selfAddress: addr(1), peers: Array.from({ length: peers }, (_, i) => addr(i + 1)), term, votedFor: undefined, now: 0 as Millis, rng });
+}
+const tickAt = (s: State, now: number): Effect[] => step(s, { kind: 'tick', now: now as Millis }, { rng }).effects;
+const recv = (s: State, now: number, message: Parameters<typeof step>[1] extends infer I ? (I extends { kind: 'receive'; message: infer M } ? M : never) : never): Effect[] =>
+  step(s, { kind: 'receive', now: now as Millis, from: message.fromAddress, message }, { rng }).effects;
+const sends = (effects: Effect[]): Effect[] => effects.filter((e) => e.kind === 'send');
+
+function electSelf(s: State): number {
+  let now: number = nextDeadline(s);
+  tickAt(s, now); // pre-vote
+  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: s.term + 1, preVote: true, granted: true });
+  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: s.term, preVote: false, granted: true });
+  now += 1;
+  return now;
+}
+
+describe('raft-lite step', () => {
+  test('§9.6 PreVote: timeout asks for pre-votes at term+1 without bumping the term', () => {
+    const s = fresh();
+    const effects = tickAt(s, nextDeadline(s));
+    expect(s.role).toBe('pre-candidate');
+    expect(s.term).toBe(0);
+    expect(sends(effects)).toHaveLength(2);
+    expect(effects.some((e) => e.kind === 'persist')).toBe(false);
+  });
+
+  test('§5.2: a pre-vote majority starts an election: term+1, vote for self, persist before sends', () => {
+    const s = fresh();
+    tickAt(s, nextDeadline(s));
+    const effects = recv(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: 1, preVote: true, granted: true });
+    expect(s.role).toBe('candidate');
+    expect(s.term).toBe(1);
+    expect(s.votedFor).toBe(id('1'));
+    const persistAt = effects.findIndex((e) => e.kind === 'persist');
+    const firstSend = effects.findIndex((e) => e.kind === 'send');
+    expect(persistAt).toBeGreaterThanOrEqual(0);
+    expect(persistAt).toBeLessThan(firstSend);
+  });
+
+  test('§5.2: a majority counting self makes a leader that heartbeats', () => {
+    const s = fresh();
+    electSelf(s);
+    expect(s.role).toBe('leader');
+    expect(leaderOf(s)).toEqual({ id: id('1'), term: 1 });
+    expect(checkInvariants(s)).toEqual([]);
+  });
+
+  test('failure story 2: a lone node never elects itself (pre-votes refused, quorum counts self over 3)', () => {
+    const s = fresh();
+    for (let i = 0; i < 20; i++) tickAt(s, nextDeadline(s));
+    expect(s.role).toBe('pre-candidate');
+    expect(s.term).toBe(0);
+    expect(leaderOf(s)).toBeUndefined();
+  });
+
+  test('failure story 3: minClusterSize blocks an election while too few peers are known', () => {
+    const s = fresh(2);
+    tickAt(s, nextDeadline(s));
+    expect(s.role).toBe('follower');
+    expect(s.counters.electionsDeferredSmallCluster).toBe(1);
+  });
+
+  test('§5.2: one vote per term, durable before the grant', () => {
+    const s = fresh();
+    const effects = recv(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: 5, preVote: false });
+    expect(s.term).toBe(5);
+    expect(s.votedFor).toBe(id('2'));
+    const persistAt = effects.map((e) => e.kind).lastIndexOf('persist');
+    const grant = effects.findIndex((e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted);
+    expect(persistAt).toBeLessThan(grant);
+    const second = recv(s, 401, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: 5, preVote: false });
+    expect(second.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
+  });
+
+  test('§5.1: a leader steps down on a newer term', () => {
+    const s = fresh();
+    const now = electSelf(s);
+    recv(s, now + 200, { type: 'heartbeat-ack', from: id('3'), fromAddress: addr(3), term: 9 });
+    expect(s.role).toBe('follower');
+    expect(s.term).toBe(9);
+  });
+
+  test('etcd check-quorum: a leader without acks from a majority steps down', () => {
+    const s = fresh();
+    const now = electSelf(s);
+    tickAt(s, now + RAFT_LITE_DEFAULTS.electionTimeoutMinMs + 1);
+    expect(s.role).toBe('follower');
+    expect(s.counters.checkQuorumStepDowns).toBe(1);
+  });
+
+  test('etcd lease: a follower hearing its leader refuses a disruptive candidate', () => {
+    const s = fresh();
+    recv(s, 10, { type: 'leader-heartbeat', from: id('2'), fromAddress: addr(2), term: 3, peers: [addr(1), addr(2), addr(3)] });
+    const effects = recv(s, 20, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: 4, preVote: false });
+    expect(s.term).toBe(3);
+    expect(effects.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
+  });
+
+  test('a vote request from outside the known cluster is ignored and counted', () => {
+    const s = fresh();
+    const effects = recv(s, 10, { type: 'vote-request', from: id('9'), fromAddress: addr(9), term: 4, preVote: false });
+    expect(effects).toEqual([]);
+    expect(s.counters.strangerMessages).toBe(1);
+  });
+
+  test('join adds a peer and asks it to add us; peersMax refuses more', () => {
+    const s = fresh(1);
+    const effects = step(s, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }).effects;
+    expect(s.peers.has(addr(5))).toBe(true);
+    expect(sends(effects)).toHaveLength(1);
+    const small = createState({ config: { ...RAFT_LITE_DEFAULTS, peersMax: 1, minClusterSize: 1 }, selfId: id('1'), selfAddress: addr(1), peers: [], term: 0, votedFor: undefined, now: 0 as Millis, rng });
+    const refused = step(small, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }).effects;
+    expect(refused.some((e) => e.kind === 'rejected')).toBe(true);
+  });
+});

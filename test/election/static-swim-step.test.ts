@@ -1,0 +1,98 @@
+import { describe, expect, test } from 'vitest';
+import type { Address } from '../../src/base/address.js';
+import type { Millis } from '../../src/base/time.js';
+import { computeLeader, createStaticState, step } from '../../src/election/static/step.js';
+import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
+import { createSwimLeaderState, evaluate } from '../../src/election/swim/step.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+
+const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
+const id = (c: string): NodeId => c.repeat(32) as NodeId;
+const config = { failureThresholdMs: 1000, heartbeatIntervalMs: 200, requireQuorum: true };
+
+describe('static step', () => {
+  const hb = (i: number, c: string, term = 0) => ({ type: 'heartbeat' as const, from: id(c), fromAddress: addr(i), term });
+
+  test('leader = lowest healthy NodeId, self counted healthy', () => {
+    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 10 as Millis, message: hb(2, '3') });
+    expect(s.leader).toBe(id('3'));
+    expect(s.term).toBe(1);
+  });
+
+  test('failure story 2: a node alone in a 1|2 partition has no leader (requireQuorum counts self)', () => {
+    const s = createStaticState(config, id('1'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'tick', now: 0 as Millis });
+    expect(computeLeader(s)).toBeUndefined();
+  });
+
+  test('a silent peer becomes unhealthy and the leader moves; the term only increases', () => {
+    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
+    step(s, { kind: 'receive', now: 0 as Millis, message: hb(3, '4') });
+    expect(s.leader).toBe(id('3'));
+    const before = s.term;
+    step(s, { kind: 'receive', now: 900 as Millis, message: hb(3, '4') });
+    const effects = step(s, { kind: 'tick', now: 1000 as Millis }).effects;
+    expect(s.leader).toBe(id('4'));
+    expect(s.term).toBeGreaterThan(before);
+    expect(effects[0]?.kind).toBe('persist');
+  });
+
+  test('heartbeats from addresses outside the peer list are refused and counted', () => {
+    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 0 as Millis, message: hb(9, '0') });
+    expect(s.strangerMessages).toBe(1);
+    expect(s.heard.size).toBe(0);
+  });
+});
+
+describe('swim sticky HRW', () => {
+  const cfg = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 1 };
+  const ids = [id('1'), id('2'), id('3'), id('4')];
+
+  test('hrwScore is a stable pure function', () => {
+    expect(hrwScore(id('a'))).toBe(hrwScore(id('a')));
+    expect(hrwScore(id('a'))).not.toBe(hrwScore(id('b')));
+  });
+
+  test('after the window, the HRW winner of the live set claims term 1; nobody else does', () => {
+    const live = ids.slice(0, 3);
+    const winner = hrwWinner(live.map((i) => ({ id: i, score: hrwScore(i) })))?.id;
+    for (const self of live) {
+      const s = createSwimLeaderState(cfg, self, 0, 0 as Millis);
+      evaluate(s, live.map((i) => ({ id: i, claimTerm: undefined })), 0 as Millis);
+      evaluate(s, live.map((i) => ({ id: i, claimTerm: undefined })), 100 as Millis);
+      expect(s.claim).toBe(self === winner ? 1 : undefined);
+    }
+  });
+
+  test('failure story 1: members with different local histories agree on (leader, term) from the gossiped claim', () => {
+    const view = ids.map((i) => ({ id: i, claimTerm: i === id('2') ? 7 : undefined }));
+    const a = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
+    const b = createSwimLeaderState(cfg, id('4'), 3, 50 as Millis);
+    evaluate(a, view, 500 as Millis);
+    evaluate(b, view, 900 as Millis);
+    expect(a.leader).toEqual({ id: id('2'), term: 7 });
+    expect(b.leader).toEqual(a.leader);
+  });
+
+  test('sticky: a joining member never takes leadership from a live claimant', () => {
+    const s = createSwimLeaderState(cfg, id('3'), 0, 0 as Millis);
+    const view = [{ id: id('3'), claimTerm: 1 }, { id: id('1'), claimTerm: undefined }];
+    evaluate(s, view, 200 as Millis);
+    evaluate(s, [...view, ...ids.slice(3).map((i) => ({ id: i, claimTerm: undefined }))], 400 as Millis);
+    expect(s.leader?.id).toBe(id('3'));
+  });
+
+  test('requireQuorum: a minority view has no leader and drops its claim', () => {
+    const s = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
+    const full = ids.map((i) => ({ id: i, claimTerm: i === id('1') ? 2 : undefined }));
+    evaluate(s, full, 0 as Millis);
+    evaluate(s, full, 200 as Millis);
+    s.claim = 2;
+    evaluate(s, [{ id: id('1'), claimTerm: 2 }], 300 as Millis);
+    expect(s.leader).toBeUndefined();
+    expect(s.claim).toBeUndefined();
+  });
+});

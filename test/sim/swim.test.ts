@@ -1,0 +1,93 @@
+/**
+ * The swim scenarios on a fixed seed subset (the long sweep is `npm run sim:sweep`): the real
+ * MembershipDriver on every simulated node, checked after every event (swim-checkers.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseFaults } from '../../src/sim/faults.js';
+import { runScenario, type RunResult } from '../../src/sim/runner.js';
+import { SCENARIOS } from '../../src/sim/scenarios/index.js';
+import { swim, swimConfig, swimLoss10 } from '../../src/sim/scenarios/swim.js';
+import { crashDetectionBoundMs, disseminationBoundMs, healBoundMs, suspicionMaxMsFor } from '../../src/sim/scenarios/swim-bounds.js';
+
+const run = (scenario: typeof swim, seed: number, nodes: number, faults: string, durationMs: number): RunResult =>
+  runScenario(scenario, { seed, nodes, faults: parseFaults(faults), durationMs, traceLinesMax: 2_000_000 });
+
+const lines = (result: RunResult, pattern: RegExp): string[] => result.trace.filter((l) => pattern.test(l));
+
+describe('swim scenario', () => {
+  it('is registered for npm run sim', () => {
+    expect(SCENARIOS.get('swim')).toBe(swim);
+    expect(SCENARIOS.get('swim-loss10')).toBe(swimLoss10);
+  });
+
+  it.each([5, 20])('perfect network, %i nodes, 200 protocol periods: converges and nobody is ever suspected', (nodes) => {
+    const result = run(swim, 11, nodes, 'none', 200 * swimConfig(nodes).probeIntervalMs);
+    expect(result.violation).toBeUndefined();
+    expect(lines(result, / sees n\d+ joined@/).length).toBe(nodes * (nodes - 1));
+    expect(lines(result, / sees n\d+ (suspect|dead)@/)).toEqual([]);
+  });
+
+  it.each([[5, 200_000], [20, 200_000], [50, 60_000]])('10%% loss on packets and streams, %i nodes: no healthy member is ever declared dead', (nodes, durationMs) => {
+    const result = run(swimLoss10, 3, nodes, 'none', durationMs);
+    expect(result.violation).toBeUndefined();
+    expect(result.network.dropped.loss ?? 0).toBeGreaterThan(100);
+    expect(result.network.dropped.stream_loss ?? 0).toBeGreaterThan(0);
+  });
+
+  it.each([1, 2, 3, 4])('crashes (seed %i): every crash is detected within the bound, restarts rejoin above their old incarnation', (seed) => {
+    const result = run(swim, seed, 5, 'crash', 20_000);
+    expect(result.violation).toBeUndefined();
+    expect(lines(result, /fault crash/).length).toBeGreaterThan(0);
+    expect(lines(result, /fault restart/).length).toBeGreaterThan(0);
+    expect(result.trace.at(-1)).toMatch(/liveness reached/);
+  });
+
+  it('a crashed member declared dead comes back alive at a higher incarnation', () => {
+    const result = run(swim, 2, 5, 'crash', 20_000);
+    expect(result.violation).toBeUndefined();
+    const deaths = lines(result, / sees (n\d+) dead@(\d+)$/);
+    expect(deaths.length).toBeGreaterThan(0);
+    const [, subject, incarnation] = / sees (n\d+) dead@(\d+)$/.exec(deaths[0] as string) ?? [];
+    const later = lines(result, new RegExp(` sees ${subject} alive@(\\d+)$`)).map((l) => Number(/@(\d+)$/.exec(l)?.[1]));
+    expect(later.some((inc) => inc > Number(incarnation))).toBe(true);
+  });
+
+  it.each([1, 2, 3])('partitions (seed %i): one view again within the heal bound', (seed) => {
+    const result = run(swim, seed, 5, 'partition', 15_000);
+    expect(result.violation).toBeUndefined();
+    expect(lines(result, /fault partition/).length).toBeGreaterThan(0);
+    expect(result.trace.at(-1)).toMatch(/liveness reached/);
+  });
+
+  it.each(['pause', 'loss,dup,reorder,skew', 'all'])('faults=%s, 20 nodes: every invariant holds and the cluster converges after the heal', (faults) => {
+    const result = run(swim, 7, 20, faults, 10_000);
+    expect(result.violation).toBeUndefined();
+  });
+
+  it('the same seed gives the same trace byte for byte', () => {
+    const first = run(swim, 42, 8, 'all', 8_000);
+    const second = run(swim, 42, 8, 'all', 8_000);
+    expect(first.violation).toBeUndefined();
+    expect(first.trace.length).toBeGreaterThan(2_000);
+    expect(second.trace.join('\n')).toBe(first.trace.join('\n'));
+    expect(run(swim, 43, 8, 'all', 8_000).trace.join('\n')).not.toBe(first.trace.join('\n'));
+  });
+});
+
+describe('swim bounds (from the config formulas)', () => {
+  const config = swimConfig(5);
+  it('SIM_MIN, 5 nodes', () => {
+    // min suspicion = 3 * max(1, log10 5) * 100 = 300; max = 3 * 300.
+    expect(suspicionMaxMsFor(config, 5)).toBe(900);
+    // (2 * 4 + 1) periods at the awareness-scaled 400 ms, plus the max suspicion.
+    expect(crashDetectionBoundMs(config, 5)).toBe(9 * 400 + 900);
+    // (ceil(log2 5) + 2) generations of ceil(2 / 2) gossip ticks of 20 ms.
+    expect(disseminationBoundMs(config, 5)).toBe(5 * 20);
+    // reconnect 1000 + push-pull 2000 + max suspicion 900 + two dissemination rounds.
+    expect(healBoundMs(config, 5)).toBe(1000 + 2000 + 900 + 200);
+  });
+  it('grows with the cluster', () => {
+    expect(crashDetectionBoundMs(swimConfig(50), 50)).toBeGreaterThan(crashDetectionBoundMs(config, 5));
+    expect(healBoundMs(swimConfig(50), 50)).toBeGreaterThan(healBoundMs(config, 5));
+  });
+});
