@@ -249,3 +249,23 @@ export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): W
   if (!result.ok) throw new ShoalError(result.error.code, `cannot decode message: ${result.error.detail}`);
   return result.message;
 }
+
+/**
+ * The cluster id an envelope names, without decoding the payload; undefined when the header
+ * itself is invalid. Lets a node answer a stranger's join with a `reject` it can decode
+ * (reason `wrong_cluster`) instead of leaving it to time out.
+ */
+export function envelopeClusterId(bytes: Uint8Array, limits?: Partial<CodecLimits>): string | undefined {
+  const resolved = limitsOf(limits);
+  const r = new Reader(bytes, resolved);
+  try {
+    readHeader(bytes, r);
+    const length = r.varint('cluster id length');
+    if (length > resolved.clusterIdBytesMax) return undefined;
+    return new TextDecoder('utf-8', { fatal: true }).decode(r.bytes(length, 'cluster id'));
+  } catch (err) {
+    // DecodeFailure from the reader, TypeError from the fatal UTF-8 decoder: not an envelope.
+    if (err instanceof DecodeFailure || err instanceof TypeError) return undefined;
+    throw err;
+  }
+}

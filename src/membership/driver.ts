@@ -13,7 +13,7 @@ import { assert } from '../base/assert.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
-import { decodeMessage, encodeMessage, updateEncodedBytes } from '../codec/codec.js';
+import { decodeMessage, encodeMessage, envelopeClusterId, updateEncodedBytes } from '../codec/codec.js';
 import { isElectionMessage, type Labels, type Message } from '../codec/messages.js';
 import type { Channel, Transport } from '../transport/types.js';
 import { describeEffect, describeInput } from './describe.js';
@@ -129,6 +129,7 @@ export class MembershipDriver {
     if (!decoded.ok) {
       this.decodeErrors[decoded.error.code] = (this.decodeErrors[decoded.error.code] ?? 0) + 1;
       this.opts.onTrace?.(`drop ${channel} from ${from}: ${decoded.error.code} ${decoded.error.detail}`);
+      if (decoded.error.code === 'ERR_DECODE_WRONG_CLUSTER' && channel === 'stream') this.refuseStranger(data);
       return;
     }
     // An election message (another mode's node pointed at this one) is refused and counted.
@@ -137,6 +138,21 @@ export class MembershipDriver {
       return;
     }
     this.input({ kind: 'receive', now: this.opts.clock.now(), from, channel, message: decoded.message });
+  }
+
+  /**
+   * A push-pull (a join) from a node of another cluster is answered with a `reject` encoded in
+   * *its* cluster id, so its operator reads "wrong_cluster" instead of a timeout. Only stream
+   * frames are answered (a connection was made to us), one reject per push-pull.
+   */
+  private refuseStranger(data: Uint8Array): void {
+    const theirs = envelopeClusterId(data);
+    if (theirs === undefined) return;
+    const decoded = decodeMessage(data, { clusterId: theirs });
+    if (!decoded.ok || decoded.message.type !== 'push-pull') return;
+    const detail = `the node at ${this.opts.transport.localAddress} belongs to cluster ${JSON.stringify(this.opts.clusterId)}, not ${JSON.stringify(theirs)}`;
+    const reject: Message = { type: 'reject', from: this.state.selfId, reason: 'wrong_cluster', detail };
+    this.opts.transport.sendFrame(decoded.message.fromAddress, encodeMessage(reject, theirs));
   }
 
   private input(input: Input): readonly Effect[] {

@@ -4,53 +4,19 @@
  * gracefully (the other node sees `left`, not `dead`) and exits 0. A port in use is one clear
  * line on stderr and exit 1, without a stack trace. Only the children spawned here are killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
+import { agentStarted, exitWithin, killChildren, logLines, spawnShoal } from '../helpers/shoal-process.js';
 import { closeAll, startNode } from '../agent/nodes.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-agent-proc-'));
-const children: ChildProcess[] = [];
-
-interface Child {
-  process: ChildProcess;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnShoal(args: string[]): Child {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHOAL_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/shoal.ts', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { process: child, stderr: () => stderr, exit };
-}
-
-/** The parsed JSON log lines written so far. */
-function logLines(child: Child): Array<Record<string, unknown>> {
-  return child.stderr().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-async function exitWithin(child: Child, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`child did not exit within ${ms} ms; stderr: ${child.stderr()}`)), ms)));
-  try {
-    return await Promise.race([child.exit, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killChildren();
   await closeAll();
 });
 
@@ -58,8 +24,7 @@ describe('shoal agent process', () => {
   it('joins, logs JSON with name and id, and on SIGTERM leaves gracefully and exits 0', async () => {
     const observer = await startNode('proc-observer');
     const agent = spawnShoal(['agent', '--name', 'proc-1', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--profile', 'local', '--data-dir', join(dataRoot, 'proc-1'), '--join', observer.address]);
-    await waitFor(() => logLines(agent).some((l) => l['msg'] === 'agent started'), 30_000, 'the agent logs "agent started"');
-    const started = logLines(agent).find((l) => l['msg'] === 'agent started') as { http: string; id: string };
+    const started = await agentStarted(agent);
     expect((await (await fetch(`${started.http}/v1/health`)).json())).toEqual({ status: 'ok' });
     await waitFor(() => observer.members().some((m) => m.name === 'proc-1' && m.state === 'alive'), 15_000, 'the observer sees proc-1 alive');
 

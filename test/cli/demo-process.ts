@@ -51,9 +51,9 @@ export class DemoProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static async start(nodes: number, extraEnv: Record<string, string> = {}): Promise<DemoProcess> {
+  static async start(nodes: number): Promise<DemoProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/shoal.ts', 'demo', '--nodes', String(nodes), '--http', '127.0.0.1:0'], {
-      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv },
+      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -9,3 +9,12 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** `waitFor` for a check that must do I/O (an HTTP call): at most one check in flight. */
+export async function waitForAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -19,11 +19,11 @@ const FAST: Partial<MembershipConfig> = {
 const dirs: string[] = [];
 const nodes: ShoalNode[] = [];
 
-async function start(name: string, seeds: string[]): Promise<ShoalNode> {
+async function start(name: string, seeds: string[], clusterId = 'test'): Promise<ShoalNode> {
   const dataDir = mkdtempSync(join(tmpdir(), `shoal-${name}-`));
   dirs.push(dataDir);
   const node = await createNode(
-    { name, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'test', profile: 'local' },
+    { name, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId, profile: 'local' },
     { membership: FAST },
   );
   nodes.push(node);
@@ -71,5 +71,17 @@ describe('swim mode over loopback', () => {
     await waitFor(() => seen.includes('joined:e') && joinedVia.includes('joined:e'), 10_000, 'joined event for e');
     controller.abort();
     await reading;
+  }, 30_000);
+
+  it('refuses a join from another cluster with a readable reason, counted on both sides', async () => {
+    const seed = await start('seed3', []);
+    const stranger = await start('stranger', [], 'other');
+    await expect(stranger.join([seed.address])).rejects.toMatchObject({
+      code: 'ERR_JOIN_FAILED',
+      message: expect.stringMatching(/wrong_cluster.*belongs to cluster "test", not "other"/),
+    });
+    expect(seed.stats().decodeErrors['ERR_DECODE_WRONG_CLUSTER']).toBeGreaterThan(0);
+    expect(stranger.stats().protocol['rejectsReceived']).toBe(1);
+    expect(seed.members().map((m) => m.name)).toEqual(['seed3']);
   }, 30_000);
 });

@@ -1,0 +1,132 @@
+/**
+ * Checkers shared by the `static` and `swim` election scenarios (docs/design/election.md). They
+ * judge each node only by what it reports (`leader()`, its fencing term, the input its leader
+ * rule reads) against the simulator's ground truth (who is up, paused, partitioned), so the same
+ * oracle serves modes with different rules:
+ *
+ * - `shared-view-one-leader`: members whose leader rule read the same view, and whose view holds
+ *   a majority of the cluster, name the same leader (the claim of both modes; failure story 1).
+ * - `no-leader-in-minority`: a node cut off from a majority of the cluster (it and the nodes it
+ *   can exchange packets with, up and running, are fewer than a majority) for longer than the
+ *   mode's detection bound has no leader (failure stories 2 and 3). Only for quorum configs.
+ * - `leader-term-monotonic`: a node's fencing term never decreases, across restarts (persisted).
+ * Liveness (`describeNoAgreement`): every node up, one leader known by all with one term.
+ */
+import type { Address } from '../../base/address.js';
+import type { NodeId } from '../../identity/node-id.js';
+import { majorityOf } from '../../election/quorum.js';
+import type { Checker } from '../checkers.js';
+import type { SimNetwork } from '../network.js';
+
+/** One simulated node as the election checkers see it; the scenario keeps the closures current. */
+export interface ElectionNodeRecord {
+  readonly name: string;
+  readonly address: Address;
+  readonly id: NodeId;
+  up: boolean;
+  /** What `node.leader()` answers now. */
+  leader: () => { id: NodeId; term: number } | undefined;
+  /** The node's fencing term (persisted; reported with every leader event). */
+  term: () => number;
+  /** The leader rule's input as canonical text, and how many members it holds. */
+  viewKey: () => string;
+  viewSize: () => number;
+}
+
+export interface ElectionView {
+  readonly nodes: readonly ElectionNodeRecord[];
+  readonly network: SimNetwork;
+  readonly now: () => number;
+  /** Longest time a node may keep a leader after it is cut off from a majority, ms. */
+  readonly minorityBoundMs: number;
+}
+
+function running(view: ElectionView, node: ElectionNodeRecord): boolean {
+  return node.up && !view.network.isPaused(node.address);
+}
+
+/** Nodes `node` can exchange packets with right now (itself included). */
+export function reachableCount(view: ElectionView, node: ElectionNodeRecord): number {
+  let count = 1;
+  for (const other of view.nodes) {
+    if (other === node || !running(view, other)) continue;
+    if (!view.network.isBlocked(node.address, other.address) && !view.network.isBlocked(other.address, node.address)) count++;
+  }
+  return count;
+}
+
+export function sharedViewOneLeader(): Checker<ElectionView> {
+  return {
+    name: 'shared-view-one-leader',
+    check(view) {
+      const majority = majorityOf(view.nodes.length);
+      const leaderByView = new Map<string, { id: NodeId; name: string }>();
+      for (const node of view.nodes) {
+        const leader = running(view, node) ? node.leader() : undefined;
+        if (leader === undefined || node.viewSize() < majority) continue;
+        const key = node.viewKey();
+        const known = leaderByView.get(key);
+        if (known === undefined) leaderByView.set(key, { id: leader.id, name: node.name });
+        else if (known.id !== leader.id) return [`${known.name} and ${node.name} share the view [${key}] but lead with ${known.id} and ${leader.id}`];
+      }
+      return [];
+    },
+  };
+}
+
+/** Keeps, per node, since when it has been cut off from a majority; a leader past the bound is a violation. */
+export function noLeaderInMinority(): Checker<ElectionView> {
+  const cutOffSinceMs = new Map<Address, number>();
+  return {
+    name: 'no-leader-in-minority',
+    check(view) {
+      const majority = majorityOf(view.nodes.length);
+      const now = view.now();
+      for (const node of view.nodes) {
+        // A paused or crashed node does not act; its clock restarts the count when it runs again.
+        if (!running(view, node) || reachableCount(view, node) >= majority) {
+          cutOffSinceMs.delete(node.address);
+          continue;
+        }
+        const since = cutOffSinceMs.get(node.address) ?? now;
+        cutOffSinceMs.set(node.address, since);
+        const leader = node.leader();
+        if (leader !== undefined && now - since > view.minorityBoundMs) {
+          return [`${node.name} is cut off from a majority since t=${since}ms (${reachableCount(view, node)} of ${view.nodes.length} reachable) and still has leader ${leader.id} t${leader.term}`];
+        }
+      }
+      return [];
+    },
+  };
+}
+
+export function leaderTermMonotonic(): Checker<ElectionView> {
+  const highest = new Map<Address, number>();
+  return {
+    name: 'leader-term-monotonic',
+    check(view) {
+      for (const node of view.nodes) {
+        if (!node.up) continue;
+        const term = Math.max(node.term(), node.leader()?.term ?? 0);
+        const before = highest.get(node.address) ?? 0;
+        if (term < before) return [`${node.name}: term went back from ${before} to ${term}`];
+        highest.set(node.address, term);
+      }
+      return [];
+    },
+  };
+}
+
+/** Why the nodes do not (yet) agree on one leader, one of them, with one term; undefined once they do. */
+export function describeNoAgreement(view: ElectionView): string | undefined {
+  const down = view.nodes.filter((n) => !n.up).map((n) => n.name);
+  if (down.length > 0) return `down: ${down.join(' ')}`;
+  const first = view.nodes[0]?.leader();
+  const agreed = first !== undefined && view.nodes.some((n) => n.id === first.id) &&
+    view.nodes.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term);
+  if (agreed) return undefined;
+  return view.nodes.map((n) => {
+    const l = n.leader();
+    return `${n.name}: ${l === undefined ? 'none' : `${l.id.slice(0, 6)} t${l.term}`} (term ${n.term()})`;
+  }).join('; ');
+}
