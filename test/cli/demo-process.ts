@@ -1,13 +1,10 @@
 /**
- * Test harness: runs `shoal demo` as a child process from source (`node --import tsx`), reads
+ * Test harness: runs `shoal demo` as a child process from source (spawnShoal), reads
  * the dashboard URL it prints, and remembers every agent PID it reports, so a failing test can
  * still SIGKILL exactly the processes it caused and no others. Every wait is bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { DemoNodeInfo } from '../../src/cli/demo-cluster.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { exitWithin, killChildren, spawnShoal, type Child } from '../helpers/shoal-process.js';
 /** Agents compile with tsx on start; several at once on a shared 2-core machine take a while. */
 export const DEMO_START_TIMEOUT_MS = 120_000;
 
@@ -45,38 +42,33 @@ export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: n
 export class DemoProcess {
   readonly agentPids = new Set<number>();
   private out = '';
-  private exit: Promise<number | null>;
 
-  private constructor(readonly child: ChildProcess, readonly url: string) {
-    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  private constructor(readonly child: Child, readonly url: string) {
+    child.process.stdout?.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
   }
 
   static async start(nodes: number): Promise<DemoProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/shoal.ts', 'demo', '--nodes', String(nodes), '--http', '127.0.0.1:0'], {
-      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const child = spawnShoal(['demo', '--nodes', String(nodes), '--http', '127.0.0.1:0']);
+    let stdout = '';
+    child.process.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     try {
       const url = await until(async () => {
-        if (child.exitCode !== null) throw new Error(`demo exited with ${child.exitCode}:\n${output}`);
-        return /dashboard: (http:\/\/\S+)/.exec(output)?.[1];
-      }, DEMO_START_TIMEOUT_MS, `the demo to print its dashboard URL; output so far:\n${output}`);
+        if (child.process.exitCode !== null) throw new Error(`demo exited with ${child.process.exitCode}:\n${stdout}${child.stderr()}`);
+        return /dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
+      }, DEMO_START_TIMEOUT_MS, 'the demo to print its dashboard URL');
       const demo = new DemoProcess(child, url);
-      demo.out = output;
-      child.stdout?.on('data', (chunk: Buffer) => (demo.out += chunk.toString()));
-      child.stderr?.on('data', (chunk: Buffer) => (demo.out += chunk.toString()));
+      demo.out = stdout;
       await demo.nodes();
       return demo;
     } catch (err) {
-      child.kill('SIGKILL');
+      killChildren();
       throw err;
     }
   }
 
+  /** Everything the demo printed so far (stdout, then stderr). */
   get output(): string {
-    return this.out;
+    return this.out + this.child.stderr();
   }
 
   async json<T>(path: string, method = 'GET'): Promise<{ status: number; body: T }> {
@@ -97,16 +89,13 @@ export class DemoProcess {
 
   /** Sends `signal` to the demo and resolves to its exit code (null: killed by a signal). */
   async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
-    this.child.kill(signal);
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-    const code = await Promise.race([this.exit, timeout]);
-    if (code === 'timeout') throw new Error(`the demo did not exit within ${timeoutMs} ms of ${signal}`);
-    return code;
+    this.child.process.kill(signal);
+    return (await exitWithin(this.child, timeoutMs)).code;
   }
 
   /** Cleanup after a failure: SIGKILL the demo and every agent PID it reported that still runs. */
   killEverything(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    killChildren();
     for (const pid of this.agentPids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 }

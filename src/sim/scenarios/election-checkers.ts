@@ -6,8 +6,8 @@
  *
  * - `shared-view-one-leader`: members whose leader rule read the same view, and whose view holds
  *   a majority of the cluster, name the same leader (the claim of both modes; failure story 1).
- * - `no-leader-in-minority`: a node cut off from a majority of the cluster (it and the nodes it
- *   can exchange packets with, up and running, are fewer than a majority) for longer than the
+ * - `no-leader-in-minority`: a node cut off from a majority of the cluster (it and the running
+ *   nodes that reach it, `ElectionView.reach`, are fewer than a majority) for longer than the
  *   mode's detection bound has no leader (failure stories 2 and 3). Only for quorum configs.
  * - `leader-term-monotonic`: a node's fencing term never decreases, across restarts (persisted).
  * Liveness (`describeNoAgreement`): every node up, one leader known by all with one term.
@@ -39,18 +39,24 @@ export interface ElectionView {
   readonly now: () => number;
   /** Longest time a node may keep a leader after it is cut off from a majority, ms. */
   readonly minorityBoundMs: number;
+  /**
+   * What connects a node to a peer: `inbound` when its leader rule only hears peers (static's
+   * heartbeats: a peer it hears is healthy even if the reverse path is cut), `both` when it
+   * needs round trips (SWIM probes and acks).
+   */
+  readonly reach: 'inbound' | 'both';
 }
 
 function running(view: ElectionView, node: ElectionNodeRecord): boolean {
   return node.up && !view.network.isPaused(node.address);
 }
 
-/** Nodes `node` can exchange packets with right now (itself included). */
+/** Nodes that reach `node` right now (itself included), as `view.reach` defines reaching. */
 export function reachableCount(view: ElectionView, node: ElectionNodeRecord): number {
   let count = 1;
   for (const other of view.nodes) {
-    if (other === node || !running(view, other)) continue;
-    if (!view.network.isBlocked(node.address, other.address) && !view.network.isBlocked(other.address, node.address)) count++;
+    if (other === node || !running(view, other) || view.network.isBlocked(other.address, node.address)) continue;
+    if (view.reach === 'inbound' || !view.network.isBlocked(node.address, other.address)) count++;
   }
   return count;
 }

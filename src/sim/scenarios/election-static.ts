@@ -57,7 +57,7 @@ class StaticRun implements ScenarioRun<ElectionView> {
   constructor(private readonly world: SimWorld, private readonly variant: StaticVariant) {
     this.config = { ...STATIC_SIM_CONFIG, requireQuorum: !variant.endsWith('-unsafe') };
     const records = world.nodes.map((n) => this.record(n));
-    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(this.config) };
+    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(this.config), reach: 'inbound' };
     this.arrange();
   }
 
