@@ -62,7 +62,6 @@ export function utf8Bytes(text: string): number {
   return bytes;
 }
 
-const HEX_PAIRS: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** Hex digit value by char code, -1 for anything else. Only lowercase: NodeIds are lowercase. */
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let d = 0; d < 16; d++) HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
@@ -195,16 +194,24 @@ export class Writer {
   }
 }
 
-/** Short ASCII strings are decoded through a small cache: gossip repeats the same names and labels. */
-const ASCII_CACHE_STRING_BYTES_MAX = 32;
-const ASCII_CACHE_SLOTS = 512;
-const asciiCache: (string | undefined)[] = new Array<string | undefined>(ASCII_CACHE_SLOTS).fill(undefined);
-
 /**
- * The string for ASCII bytes buf[start..end), from a direct-mapped cache keyed by an FNV-1a hash
- * of the bytes (a hit is verified char by char, so collisions only cost a miss); undefined when
- * the bytes are not all ASCII. Hits allocate nothing.
+ * Decoded strings are interned through bounded, direct-mapped tables: a simulated cluster of N
+ * nodes decodes the same N ids, names and addresses over and over, and without interning every
+ * node would keep its own copy of each (the simulator's memory at 10,000 members, see
+ * docs/design/simulator.md). A slot is chosen by an FNV-1a hash of the bytes and a hit is
+ * verified char by char, so a collision only costs a fresh string; the tables never grow past
+ * their named slot counts. Hits allocate nothing.
  */
+export const ASCII_INTERN_STRING_BYTES_MAX = 32;
+export const ASCII_INTERN_SLOTS = 65_536;
+export const NODE_ID_INTERN_SLOTS = 65_536;
+const asciiInterned: (string | undefined)[] = new Array<string | undefined>(ASCII_INTERN_SLOTS).fill(undefined);
+const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(NODE_ID_INTERN_SLOTS).fill(undefined);
+const HEX_CODES: number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** Scratch for building a missed NodeId as one flat string (not a 16-piece concatenation). */
+const nodeIdScratch = new Uint8Array(NODE_ID_BYTES * 2);
+
+/** The interned string for ASCII bytes buf[start..end), or undefined when they are not all ASCII. */
 function shortAscii(buf: Uint8Array, start: number, end: number): string | undefined {
   let hash = 0x811c9dc5;
   for (let i = start; i < end; i++) {
@@ -212,8 +219,8 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
     if (b >= 0x80) return undefined;
     hash = Math.imul(hash ^ b, 0x01000193);
   }
-  const slot = (hash >>> 0) % ASCII_CACHE_SLOTS;
-  const cached = asciiCache[slot];
+  const slot = (hash >>> 0) % ASCII_INTERN_SLOTS;
+  const cached = asciiInterned[slot];
   if (cached !== undefined && cached.length === end - start) {
     let same = true;
     for (let i = 0; same && i < cached.length; i++) same = cached.charCodeAt(i) === buf[start + i];
@@ -221,7 +228,31 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
   }
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(buf[i] as number);
-  asciiCache[slot] = text;
+  asciiInterned[slot] = text;
+  return text;
+}
+
+/** The interned lowercase-hex NodeId for the 16 bytes at buf[start..]. */
+function internNodeId(buf: Uint8Array, start: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < start + NODE_ID_BYTES; i++) hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
+  const slot = (hash >>> 0) % NODE_ID_INTERN_SLOTS;
+  const cached = nodeIdInterned[slot];
+  if (cached !== undefined) {
+    let same = true;
+    for (let i = 0; same && i < NODE_ID_BYTES; i++) {
+      const b = buf[start + i] as number;
+      same = cached.charCodeAt(2 * i) === HEX_CODES[b >> 4] && cached.charCodeAt(2 * i + 1) === HEX_CODES[b & 15];
+    }
+    if (same) return cached;
+  }
+  for (let i = 0; i < NODE_ID_BYTES; i++) {
+    const b = buf[start + i] as number;
+    nodeIdScratch[2 * i] = HEX_CODES[b >> 4] as number;
+    nodeIdScratch[2 * i + 1] = HEX_CODES[b & 15] as number;
+  }
+  const text = textDecoder.decode(nodeIdScratch);
+  nodeIdInterned[slot] = text;
   return text;
 }
 
@@ -302,7 +333,7 @@ export class Reader {
     const start = this.pos;
     const end = start + length;
     this.pos = end;
-    if (length <= ASCII_CACHE_STRING_BYTES_MAX) {
+    if (length <= ASCII_INTERN_STRING_BYTES_MAX) {
       const cached = shortAscii(buf, start, end);
       if (cached !== undefined) return cached;
     }
@@ -316,9 +347,8 @@ export class Reader {
   /** A NodeId from its 16 raw bytes (any 16 bytes are a valid NodeId). */
   nodeId(what: string): NodeId {
     this.need(NODE_ID_BYTES, what);
-    const buf = this.buf;
-    let text = '';
-    for (let i = 0; i < NODE_ID_BYTES; i++) text += HEX_PAIRS[buf[this.pos++] as number] as string;
+    const text = internNodeId(this.buf, this.pos);
+    this.pos += NODE_ID_BYTES;
     return text as NodeId;
   }
 

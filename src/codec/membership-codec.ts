@@ -26,9 +26,20 @@ export function writeAddress(w: Writer, address: Address): void {
   w.string(address, ADDRESS_BYTES_MAX);
 }
 
+/**
+ * Addresses already validated, so a push-pull of N records does not run the host:port parser N
+ * times for addresses it has seen (decoded strings are interned, so the lookup hashes nothing new).
+ * Bounded: cleared when it reaches VALIDATED_ADDRESSES_MAX.
+ */
+export const VALIDATED_ADDRESSES_MAX = 65_536;
+const validatedAddresses = new Set<string>();
+
 export function readAddress(r: Reader, what: string): Address {
   const text = r.string(what, ADDRESS_BYTES_MAX);
+  if (validatedAddresses.has(text)) return text as Address;
   if (splitAddress(text) === undefined) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: ${JSON.stringify(text)} is not host:port`);
+  if (validatedAddresses.size >= VALIDATED_ADDRESSES_MAX) validatedAddresses.clear();
+  validatedAddresses.add(text);
   return text as Address;
 }
 
@@ -50,8 +61,12 @@ export function writeLabels(w: Writer, labels: Labels, limits: FieldLimits): voi
   }
 }
 
+/** What every record without labels decodes to: shared and frozen, not one fresh object per record. */
+const NO_LABELS: Labels = Object.freeze({});
+
 export function readLabels(r: Reader): Labels {
   const count = r.count('labels count', LABEL_ENTRY_BYTES_MIN);
+  if (count === 0) return NO_LABELS;
   const labels: Record<string, string> = {};
   let previous: string | undefined;
   for (let i = 0; i < count; i++) {

@@ -10,7 +10,7 @@ import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';
 import { decideAlive, decideDeparture, decideSuspect, sameLabels } from './merge.js';
-import { addMember, broadcast, changeState, count, emitMember, self, selfAliveUpdate, type Turn } from './state.js';
+import { addMember, broadcast, changeState, count, createMember, emitMember, ownLabels, self, selfAliveUpdate, type Turn } from './state.js';
 import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
 import type { Member } from './types.js';
 
@@ -67,7 +67,7 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
   if (decision !== 'accept') return count(state, 'updatesIgnored');
   if (current === undefined) {
     if (state.members.size >= state.config.membersMax) return count(state, 'membersRejected');
-    const member: Member = { id: update.id, name: update.name, address: update.address, state: 'alive', incarnation: update.incarnation, labels: { ...update.labels }, stateChangedAtMs: turn.now };
+    const member = createMember(update.id, update.name, update.address, 'alive', update.incarnation, update.labels, turn.now);
     addMember(turn, member);
     emitMember(turn, 'joined', member);
   } else {
@@ -75,7 +75,7 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
     current.incarnation = update.incarnation;
     current.name = update.name;
     current.address = update.address;
-    current.labels = { ...update.labels };
+    current.labels = ownLabels(update.labels);
     if (current.state !== 'alive') changeState(turn, current, 'alive');
     else if (moved) emitMember(turn, 'updated', current);
   }

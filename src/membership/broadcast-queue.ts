@@ -28,10 +28,10 @@ export function utf8Bytes(text: string): number {
   return bytes;
 }
 
-/** Size of a labels map: UTF-8 bytes of every key plus every value. */
+/** Size of a labels map: UTF-8 bytes of every key plus every value. Allocation-free: every merged record calls it. */
 export function labelsBytes(labels: Labels): number {
   let total = 0;
-  for (const [key, value] of Object.entries(labels)) total += utf8Bytes(key) + utf8Bytes(value);
+  for (const key in labels) if (Object.hasOwn(labels, key)) total += utf8Bytes(key) + utf8Bytes(labels[key] as string);
   return total;
 }
 
@@ -44,7 +44,7 @@ export function estimateUpdateBytes(update: Update): number {
   switch (update.kind) {
     case 'alive': {
       let size = head + 4 + utf8Bytes(update.name) + 4 + utf8Bytes(update.address) + 4;
-      for (const [k, v] of Object.entries(update.labels)) size += 8 + utf8Bytes(k) + utf8Bytes(v);
+      for (const key in update.labels) if (Object.hasOwn(update.labels, key)) size += 8 + utf8Bytes(key) + utf8Bytes(update.labels[key] as string);
       return size;
     }
     case 'suspect':

@@ -34,7 +34,7 @@ export function checkInvariants(state: State): void {
   }
   assert(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
   assert(state.memberList.length === state.members.size, 'memberList holds every member once');
-  state.memberList.forEach((id, index) => assert(state.memberIndex.get(id) === index, `memberIndex of ${id} is ${index}`));
+  state.memberList.forEach((id, index) => assert(state.members.get(id)?.index === index, `member ${id} records its memberList index ${index}`));
   assert(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
   assert(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
   assert(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);

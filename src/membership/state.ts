@@ -45,15 +45,38 @@ export interface SelfIdentity {
 export function createState(config: MembershipConfig, self: SelfIdentity, persistedIncarnation: number, now: Millis): State {
   assert(Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0, `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`);
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
-  const member: Member = { ...self, labels: { ...self.labels }, state: 'joining', incarnation: persistedIncarnation + 1, stateChangedAtMs: now };
+  const member = createMember(self.id, self.name, self.address, 'joining', persistedIncarnation + 1, self.labels, now);
+  member.index = 0;
   return {
     config, fingerprint: configFingerprint(clusterWideOf(config)), selfId: self.id, phase: 'idle',
-    members: new Map([[self.id, member]]), memberList: [self.id], memberIndex: new Map([[self.id, 0]]),
+    members: new Map([[self.id, member]]), memberList: [self.id],
     suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
     nextProbeAtMs: now, nextGossipAtMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now,
     join: undefined, leaveDeadlineMs: undefined, counters,
   };
+}
+
+/** Shared by every member and update without labels: one frozen object instead of one per record per node. */
+export const EMPTY_LABELS: Labels = Object.freeze({});
+
+function hasLabels(labels: Labels): boolean {
+  for (const key in labels) if (Object.hasOwn(labels, key)) return true;
+  return false;
+}
+
+/**
+ * A frozen copy of `labels` the state may keep (the caller's object may change later), or the
+ * shared EMPTY_LABELS. Records never mutate labels in place (a change replaces the object), so
+ * records and queued updates share them freely.
+ */
+export function ownLabels(labels: Labels): Labels {
+  return hasLabels(labels) ? Object.freeze({ ...labels }) : EMPTY_LABELS;
+}
+
+/** A member record, always with the same fields in the same order (one hidden class); `index` is set by addMember. */
+export function createMember(id: NodeId, name: string, address: Address, state: MemberState, incarnation: number, labels: Labels, now: Millis): Member {
+  return { id, name, address, state, incarnation, labels: ownLabels(labels), stateChangedAtMs: now, index: -1 };
 }
 
 export function self(state: State): Member {
@@ -99,7 +122,7 @@ export function addMember(turn: Turn, member: Member): void {
   const { state } = turn;
   assert(!state.members.has(member.id), `addMember: ${member.id} is already a member`);
   state.members.set(member.id, member);
-  state.memberIndex.set(member.id, state.memberList.length);
+  member.index = state.memberList.length;
   state.memberList.push(member.id);
   insertProbeTarget(state.probeOrder, member.id, turn.rng);
   trackIndexes(state, member.id, member.state);
@@ -111,12 +134,11 @@ export function removeMember(state: State, id: NodeId): void {
   const member = state.members.get(id);
   assert(member !== undefined, `removeMember: ${id} is not a member`);
   assert(id !== state.selfId, 'removeMember: never forget self');
-  const index = state.memberIndex.get(id) as number;
   const lastId = state.memberList[state.memberList.length - 1] as NodeId;
-  state.memberList[index] = lastId;
-  state.memberIndex.set(lastId, index);
+  const last = state.members.get(lastId) as Member;
+  state.memberList[member.index] = lastId;
+  last.index = member.index;
   state.memberList.pop();
-  state.memberIndex.delete(id);
   state.members.delete(id);
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);
@@ -150,7 +172,8 @@ export function broadcast(turn: Turn, update: Update): void {
 /** The alive update that describes us now. */
 export function selfAliveUpdate(state: State): Update {
   const me = self(state);
-  return { kind: 'alive', id: me.id, incarnation: me.incarnation, name: me.name, address: me.address, labels: { ...me.labels } };
+  // me.labels is frozen (ownLabels): the queued update may share it.
+  return { kind: 'alive', id: me.id, incarnation: me.incarnation, name: me.name, address: me.address, labels: me.labels };
 }
 
 /**

@@ -18,7 +18,7 @@ import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue
 import { LEAVE_TRANSMITS_MIN } from './config.js';
 import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
 import { maybeExpireJoin, onPushPull, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
-import { broadcast, changeState, count, emitMember, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, type Turn } from './state.js';
+import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from '../codec/messages.js';
 
@@ -185,7 +185,7 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   if (state.phase !== 'running') return reject(turn, 'update-labels', 'leaving');
   const me = self(state);
   me.incarnation++;
-  me.labels = { ...labels };
+  me.labels = ownLabels(labels);
   turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
   broadcast(turn, selfAliveUpdate(state));
   emitMember(turn, 'updated', me);
@@ -200,24 +200,25 @@ function onLoopDelay(turn: Turn, delayMs: number): void {
   state.awareness = applyAwarenessDelta(state.awareness, delta, state.config.awarenessMultiplierMax);
 }
 
-/** The earliest time a `tick` has work to do, or undefined when nothing is scheduled. */
+/**
+ * The earliest time a `tick` has work to do, or undefined when nothing is scheduled. Runs after
+ * every step (the driver re-arms its timer), so it keeps a running minimum instead of building a list.
+ */
 export function nextDeadline(state: State): Millis | undefined {
   if (state.phase === 'idle' || state.phase === 'stopped') return undefined;
   const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
-  const candidates: number[] = [];
-  if (state.probe === undefined) candidates.push(state.nextProbeAtMs);
-  else candidates.push(state.probe.indirectSent ? state.probe.endAtMs : state.probe.ackTimeoutAtMs);
-  if (gossipIntervalMs > 0 && state.queue.byMember.size > 0) candidates.push(state.nextGossipAtMs);
-  if (pushPullIntervalMs > 0 && state.phase === 'running') candidates.push(state.nextPushPullAtMs);
-  if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0) candidates.push(state.nextReconnectAtMs);
-  if (state.departed.size > 0) candidates.push(state.nextReapAtMs);
-  if (state.join !== undefined) candidates.push(state.join.deadlineMs);
-  if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving') candidates.push(state.leaveDeadlineMs);
+  const probe = state.probe;
+  let earliest: number = probe === undefined ? state.nextProbeAtMs : probe.indirectSent ? probe.endAtMs : probe.ackTimeoutAtMs;
+  if (gossipIntervalMs > 0 && state.queue.byMember.size > 0) earliest = Math.min(earliest, state.nextGossipAtMs);
+  if (pushPullIntervalMs > 0 && state.phase === 'running') earliest = Math.min(earliest, state.nextPushPullAtMs);
+  if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0) earliest = Math.min(earliest, state.nextReconnectAtMs);
+  if (state.departed.size > 0) earliest = Math.min(earliest, state.nextReapAtMs);
+  if (state.join !== undefined) earliest = Math.min(earliest, state.join.deadlineMs);
+  if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving') earliest = Math.min(earliest, state.leaveDeadlineMs);
   for (const id of state.suspects) {
     const deadline = state.members.get(id)?.suspicion?.deadlineMs;
-    if (deadline !== undefined) candidates.push(deadline);
+    if (deadline !== undefined) earliest = Math.min(earliest, deadline);
   }
-  for (const relay of state.relays.values()) candidates.push(relay.deadlineMs);
-  return Math.min(...candidates) as Millis;
+  for (const relay of state.relays.values()) earliest = Math.min(earliest, relay.deadlineMs);
+  return earliest as Millis;
 }
-

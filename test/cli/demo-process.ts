@@ -5,6 +5,7 @@
  */
 import type { DemoNodeInfo } from '../../src/cli/demo-cluster.js';
 import { exitWithin, killChildren, spawnShoal, type Child } from '../helpers/shoal-process.js';
+
 /** Agents compile with tsx on start; several at once on a shared 2-core machine take a while. */
 export const DEMO_START_TIMEOUT_MS = 120_000;
 

@@ -6,6 +6,12 @@
  * most one can see a majority, so two nodes that each see a majority share a member, and
  * lowest-id over overlapping healthy sets can still differ only while heartbeats are in flight.
  *
+ * Stalls (a paused process, a blocked event loop): the packets that queued up meanwhile are
+ * delivered at once when the node runs again and look fresh, though their senders may have been
+ * cut off since. A node that sees a gap of more than `stallGapMs` between two of its own steps
+ * (it steps at least every heartbeat interval) ignores heartbeats for `stallQuarantineMs`
+ * after it: a peer counts as healthy again only from a heartbeat sent after the stall.
+ *
  * The term is a fencing token: heartbeats carry it, a node adopts any higher one it hears, and
  * bumps it past everything it has seen whenever its leader changes. It never decreases on a
  * node (it is persisted), and nodes converge on the same value once heartbeats flow.
@@ -40,7 +46,21 @@ export interface StaticState {
   term: number;
   leader: NodeId | undefined;
   nextHeartbeatMs: Millis;
+  /** The `now` of the last step, to detect a stall; heartbeats before `quarantineUntilMs` may be stale. */
+  lastStepMs: Millis;
+  quarantineUntilMs: Millis;
   strangerMessages: number;
+  heartbeatsIgnoredAfterStall: number;
+}
+
+/** A gap between two steps longer than this is a stall: a running node steps every heartbeat interval. */
+export function stallGapMs(config: StaticConfig): number {
+  return Math.floor((config.heartbeatIntervalMs * 3) / 2);
+}
+
+/** Heartbeats delivered this soon after a stall may have queued during it and are not trusted. */
+export function stallQuarantineMs(config: StaticConfig): number {
+  return Math.max(1, Math.floor(config.heartbeatIntervalMs / 2));
 }
 
 export type StaticInput =
@@ -55,7 +75,10 @@ export type StaticEffect =
 
 export function createStaticState(config: StaticConfig, selfId: NodeId, selfAddress: Address, peers: readonly Address[], term: number, now: Millis): StaticState {
   const all = peers.includes(selfAddress) ? [...peers] : [...peers, selfAddress];
-  return { config, selfId, selfAddress, peers: all, heard: new Map(), term, leader: undefined, nextHeartbeatMs: now, strangerMessages: 0 };
+  return {
+    config, selfId, selfAddress, peers: all, heard: new Map(), term, leader: undefined, nextHeartbeatMs: now,
+    lastStepMs: now, quarantineUntilMs: now, strangerMessages: 0, heartbeatsIgnoredAfterStall: 0,
+  };
 }
 
 export function nextDeadline(state: StaticState): Millis {
@@ -74,6 +97,8 @@ export function computeLeader(state: StaticState): NodeId | undefined {
 export function step(state: StaticState, input: StaticInput): { state: StaticState; effects: StaticEffect[] } {
   const effects: StaticEffect[] = [];
   const termBefore = state.term;
+  if (input.now - state.lastStepMs > stallGapMs(state.config)) state.quarantineUntilMs = addMs(input.now, stallQuarantineMs(state.config));
+  state.lastStepMs = input.now;
   if (input.kind === 'receive') onHeartbeat(state, input.now, input.message, effects);
   expire(state, input.now, effects);
   if (input.now >= state.nextHeartbeatMs) {
@@ -101,6 +126,10 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
     return;
   }
   if (message.term > state.term) state.term = message.term;
+  if (now < state.quarantineUntilMs) {
+    state.heartbeatsIgnoredAfterStall++;
+    return;
+  }
   const record = state.heard.get(message.fromAddress);
   if (record === undefined || record.id !== message.from) {
     state.heard.set(message.fromAddress, { id: message.from, lastHeardMs: now, healthy: true });

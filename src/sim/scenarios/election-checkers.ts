@@ -51,14 +51,10 @@ function running(view: ElectionView, node: ElectionNodeRecord): boolean {
   return node.up && !view.network.isPaused(node.address);
 }
 
-/** Nodes that reach `node` right now (itself included), as `view.reach` defines reaching. */
-export function reachableCount(view: ElectionView, node: ElectionNodeRecord): number {
-  let count = 1;
-  for (const other of view.nodes) {
-    if (other === node || !running(view, other) || view.network.isBlocked(other.address, node.address)) continue;
-    if (view.reach === 'inbound' || !view.network.isBlocked(node.address, other.address)) count++;
-  }
-  return count;
+/** Whether `other` reaches `node` right now, as `view.reach` defines reaching. */
+function reaches(view: ElectionView, other: ElectionNodeRecord, node: ElectionNodeRecord): boolean {
+  if (!running(view, other) || view.network.isBlocked(other.address, node.address)) return false;
+  return view.reach === 'inbound' || !view.network.isBlocked(node.address, other.address);
 }
 
 export function sharedViewOneLeader(): Checker<ElectionView> {
@@ -80,25 +76,44 @@ export function sharedViewOneLeader(): Checker<ElectionView> {
   };
 }
 
-/** Keeps, per node, since when it has been cut off from a majority; a leader past the bound is a violation. */
+/**
+ * A running node that no majority of the cluster (itself counted) has reached within the last
+ * `minorityBoundMs` must have no leader. Reach is sampled after every event; a path found cut is
+ * taken to have been open until that event (the fault is an event itself, so this is exact for
+ * partitions, pauses and crashes, and never earlier than the truth). A node resumed from a
+ * pause runs its overdue timers in later events of the same instant, so a violation counts only
+ * once it has outlived the instant it was first seen at.
+ */
 export function noLeaderInMinority(): Checker<ElectionView> {
-  const cutOffSinceMs = new Map<Address, number>();
+  const open = new Set<string>();
+  const closedAtMs = new Map<string, number>();
+  const firstSeenMs = new Map<Address, number>();
+  const pathKey = (from: ElectionNodeRecord, to: ElectionNodeRecord): string => `${from.address}>${to.address}`;
+  const samplePaths = (view: ElectionView, now: number): void => {
+    for (const node of view.nodes) for (const other of view.nodes) {
+      if (other === node) continue;
+      const key = pathKey(other, node);
+      if (reaches(view, other, node)) open.add(key);
+      else if (open.delete(key)) closedAtMs.set(key, now);
+    }
+  };
   return {
     name: 'no-leader-in-minority',
     check(view) {
       const majority = majorityOf(view.nodes.length);
       const now = view.now();
+      samplePaths(view, now);
       for (const node of view.nodes) {
-        // A paused or crashed node does not act; its clock restarts the count when it runs again.
-        if (!running(view, node) || reachableCount(view, node) >= majority) {
-          cutOffSinceMs.delete(node.address);
+        const leader = running(view, node) ? node.leader() : undefined;
+        const recent = view.nodes.filter((o) => o === node || open.has(pathKey(o, node)) || now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs);
+        if (leader === undefined || recent.length >= majority) {
+          firstSeenMs.delete(node.address);
           continue;
         }
-        const since = cutOffSinceMs.get(node.address) ?? now;
-        cutOffSinceMs.set(node.address, since);
-        const leader = node.leader();
-        if (leader !== undefined && now - since > view.minorityBoundMs) {
-          return [`${node.name} is cut off from a majority since t=${since}ms (${reachableCount(view, node)} of ${view.nodes.length} reachable) and still has leader ${leader.id} t${leader.term}`];
+        const since = firstSeenMs.get(node.address) ?? now;
+        firstSeenMs.set(node.address, since);
+        if (now > since) {
+          return [`${node.name} has leader ${leader.id} t${leader.term} but only ${recent.map((o) => o.name).join(' ')} reached it in the last ${view.minorityBoundMs} ms (majority ${majority} of ${view.nodes.length})`];
         }
       }
       return [];

@@ -36,9 +36,13 @@ export const STATIC_SIM_CONFIG: Readonly<StaticConfig> = { failureThresholdMs: 1
 export const STORY_PARTITION_AT_MS = 3_000;
 export const COLD_START_HEAL_AT_MS = 4_000;
 
-/** Drift (±1000 ppm under `skew`) and in-flight heartbeats (latency, reorder) on top of the threshold. */
+/**
+ * The threshold with drift (±1000 ppm under `skew`), plus two heartbeat intervals: a stall
+ * shorter than `stallGapMs` (1.5 intervals) goes unnoticed and its queued heartbeats look fresh,
+ * and a heartbeat may still be in flight (latency, reorder) when its path is cut.
+ */
 function minorityBoundMs(config: StaticConfig): number {
-  return Math.ceil(config.failureThresholdMs * 1.002) + 100;
+  return Math.ceil(config.failureThresholdMs * 1.002) + 2 * config.heartbeatIntervalMs;
 }
 
 /** The minority side of a story partition: floor((n - 1) / 2) nodes, at least one. */
