@@ -3,18 +3,28 @@
  * in under 10 minutes of wall time). Runs the real MembershipDriver per node over MemoryTransport
  * on one SimNetwork with LAN timings, no faults, and reports wall time per protocol minute.
  *
- * Members start converged: each state is started alone, then merges one push-pull carrying every
- * member's record (the core's own join path, `mergeRemoteState`), and its broadcast queue is
- * emptied (everyone already knows everything). Memory is O(N^2): every node holds every member.
+ * Members start converged, as a cluster that has been running a while: each state is started
+ * alone, then merges one push-pull carrying every member's record (the core's own join path,
+ * `mergeRemoteState`), its broadcast queue is emptied (everyone already knows everything), and
+ * its next push-pull is put at a random point of the scaled push-pull period (a running
+ * cluster's push-pulls are spread out; a fresh start would have all N at once).
+ * Memory is O(N^2): every node holds every member (about 140 bytes per record, see
+ * docs/design/simulator.md "Scale").
+ *
+ * The process re-executes itself with a large heap and young generation (CHILD_NODE_FLAGS)
+ * unless it already runs with them.
  *
  *   npx tsx bench/sim-scale.ts --nodes 1000 --minutes 10      (or `run()` from bench/run.ts)
  */
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { Address } from '../src/base/address.js';
 import { Rng } from '../src/base/rng.js';
 import { ms } from '../src/base/time.js';
 import type { MemberRecord } from '../src/codec/messages.js';
 import { MembershipDriver } from '../src/membership/driver.js';
+import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
 import { createState } from '../src/membership/state.js';
 import { step } from '../src/membership/step.js';
 import { SimClock } from '../src/sim/clock.js';
@@ -23,6 +33,14 @@ import { SimStorage } from '../src/sim/storage.js';
 import { simAddress } from '../src/sim/trace.js';
 import { SIM_CLUSTER_ID, fakeNodeId, swimConfig } from '../src/sim/scenarios/swim.js';
 import { MemoryTransport } from '../src/transport/memory.js';
+
+/**
+ * Node flags for the measured process: a heap large enough for 10,000 x 10,000 records, and a
+ * large young generation (semi-space, MB): the simulation allocates short-lived messages at a
+ * high rate, and a bigger nursery means fewer scavenges and fewer objects promoted by accident.
+ */
+const CHILD_NODE_FLAGS = ['--max-old-space-size=19000', '--max-semi-space-size=64'];
+const CHILD_ENV = 'SHOAL_SIM_SCALE_CHILD';
 
 interface ScaleResult {
   nodes: number;
@@ -33,6 +51,7 @@ interface ScaleResult {
   suspicions: number;
   deaths: number;
   heapMb: number;
+  rssMaxMb: number;
 }
 
 export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
@@ -41,6 +60,7 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: rng.fork('network') });
   const config = swimConfig(nodes, 'LAN');
+  const pushPullPeriodMs = pushPullIntervalScaledMs(config.pushPullIntervalMs, nodes);
   const ids = Array.from({ length: nodes }, (_, i) => fakeNodeId(rng.fork(`node/n${i + 1}`).fork('id')));
   const records: MemberRecord[] = ids.map((id, i) => ({ id, name: `n${i + 1}`, address: simAddress(`n${i + 1}`), state: 'alive', incarnation: 1, labels: {} }));
   let suspicions = 0;
@@ -55,6 +75,7 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
       type: 'push-pull', from: record.id, fromAddress: record.address, join: false, reply: false, configFingerprint: state.fingerprint, members: records,
     } }, ctx);
     state.queue.byMember.clear();
+    state.nextPushPullAtMs = ms(1 + nodeRng.fork('push-pull-phase').int(pushPullPeriodMs));
     const driver = new MembershipDriver({
       state, clock: clock.nodeClock(record.address), transport: new MemoryTransport(network, record.address), rng: nodeRng.fork('membership/1'),
       storage: new SimStorage({ rng: nodeRng.fork('storage') }), clusterId: SIM_CLUSTER_ID,
@@ -64,13 +85,18 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   }
   const setupMs = performance.now() - started;
   const outcome = clock.runUntil(minutes * 60_000, { eventsMax: Number.MAX_SAFE_INTEGER });
-  return { nodes, minutes, setupMs, runMs: performance.now() - started - setupMs, events: outcome.events, suspicions, deaths, heapMb: process.memoryUsage().heapUsed / 2 ** 20 };
+  const runMs = performance.now() - started - setupMs;
+  return {
+    nodes, minutes, setupMs, runMs, events: outcome.events, suspicions, deaths,
+    heapMb: process.memoryUsage().heapUsed / 2 ** 20, rssMaxMb: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 function table(results: readonly ScaleResult[]): string {
-  const rows = results.map((r) => `| ${r.nodes} | ${r.minutes} | ${(r.setupMs / 1000).toFixed(1)} | ${(r.runMs / 1000).toFixed(1)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} |`);
-  return ['| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+  const s = (msValue: number): string => (msValue / 1000).toFixed(1);
+  const rows = results.map((r) => `| ${r.nodes} | ${r.minutes} | ${s(r.setupMs)} | ${s(r.runMs)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} | ${Math.round(r.rssMaxMb)} |`);
+  return ['| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB (end) | max RSS MB |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
 }
 
 /** The bench entry for bench/run.ts: a small cluster, so `npm run bench` stays quick. */
@@ -85,5 +111,17 @@ function flag(name: string, fallback: number): number {
   return value;
 }
 
+/** Runs this file again under CHILD_NODE_FLAGS; returns the child's exit code. */
+function reexec(): number {
+  const file = fileURLToPath(import.meta.url);
+  const child = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, '--import', 'tsx', file, ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: '1' },
+  });
+  return child.status ?? 1;
+}
+
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isMain) process.stdout.write(`${table([measure(flag('--nodes', 1000), flag('--minutes', 10))])}\n`);
+if (isMain) {
+  if (process.env[CHILD_ENV] === undefined) process.exitCode = reexec();
+  else process.stdout.write(`${table([measure(flag('--nodes', 1000), flag('--minutes', 10))])}\n`);
+}

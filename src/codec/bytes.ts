@@ -207,11 +207,23 @@ export const ASCII_INTERN_SLOTS = 65_536;
 export const NODE_ID_INTERN_SLOTS = 65_536;
 const asciiInterned: (string | undefined)[] = new Array<string | undefined>(ASCII_INTERN_SLOTS).fill(undefined);
 const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(NODE_ID_INTERN_SLOTS).fill(undefined);
+/**
+ * The bytes of each interned string, next to it: a hit is verified against this compact table
+ * instead of the string itself, which lies anywhere in a multi-gigabyte heap (a cache miss).
+ */
+const asciiBytes = new Uint8Array(ASCII_INTERN_SLOTS * ASCII_INTERN_STRING_BYTES_MAX);
+const asciiLengths = new Uint8Array(ASCII_INTERN_SLOTS);
+const nodeIdBytes = new Uint8Array(NODE_ID_INTERN_SLOTS * NODE_ID_BYTES);
 const HEX_CODES: number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 /** Scratch for building a missed NodeId as one flat string (not a 16-piece concatenation). */
 const nodeIdScratch = new Uint8Array(NODE_ID_BYTES * 2);
 
-/** The interned string for ASCII bytes buf[start..end), or undefined when they are not all ASCII. */
+function sameBytes(table: Uint8Array, at: number, buf: Uint8Array, start: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (table[at + i] !== buf[start + i]) return false;
+  return true;
+}
+
+/** The interned string for ASCII bytes buf[start..end) (at most ASCII_INTERN_STRING_BYTES_MAX), or undefined when they are not all ASCII. */
 function shortAscii(buf: Uint8Array, start: number, end: number): string | undefined {
   let hash = 0x811c9dc5;
   for (let i = start; i < end; i++) {
@@ -219,16 +231,16 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
     if (b >= 0x80) return undefined;
     hash = Math.imul(hash ^ b, 0x01000193);
   }
+  const length = end - start;
   const slot = (hash >>> 0) % ASCII_INTERN_SLOTS;
+  const at = slot * ASCII_INTERN_STRING_BYTES_MAX;
   const cached = asciiInterned[slot];
-  if (cached !== undefined && cached.length === end - start) {
-    let same = true;
-    for (let i = 0; same && i < cached.length; i++) same = cached.charCodeAt(i) === buf[start + i];
-    if (same) return cached;
-  }
+  if (cached !== undefined && asciiLengths[slot] === length && sameBytes(asciiBytes, at, buf, start, length)) return cached;
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(buf[i] as number);
   asciiInterned[slot] = text;
+  asciiLengths[slot] = length;
+  asciiBytes.set(buf.subarray(start, end), at);
   return text;
 }
 
@@ -237,15 +249,9 @@ function internNodeId(buf: Uint8Array, start: number): string {
   let hash = 0x811c9dc5;
   for (let i = start; i < start + NODE_ID_BYTES; i++) hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
   const slot = (hash >>> 0) % NODE_ID_INTERN_SLOTS;
+  const at = slot * NODE_ID_BYTES;
   const cached = nodeIdInterned[slot];
-  if (cached !== undefined) {
-    let same = true;
-    for (let i = 0; same && i < NODE_ID_BYTES; i++) {
-      const b = buf[start + i] as number;
-      same = cached.charCodeAt(2 * i) === HEX_CODES[b >> 4] && cached.charCodeAt(2 * i + 1) === HEX_CODES[b & 15];
-    }
-    if (same) return cached;
-  }
+  if (cached !== undefined && sameBytes(nodeIdBytes, at, buf, start, NODE_ID_BYTES)) return cached;
   for (let i = 0; i < NODE_ID_BYTES; i++) {
     const b = buf[start + i] as number;
     nodeIdScratch[2 * i] = HEX_CODES[b >> 4] as number;
@@ -253,6 +259,7 @@ function internNodeId(buf: Uint8Array, start: number): string {
   }
   const text = textDecoder.decode(nodeIdScratch);
   nodeIdInterned[slot] = text;
+  nodeIdBytes.set(buf.subarray(start, start + NODE_ID_BYTES), at);
   return text;
 }
 

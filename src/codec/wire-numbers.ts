@@ -30,6 +30,8 @@ export const MESSAGE_TYPE_NUMBERS = {
   'heartbeat-ack': 12,
   'join-cluster': 13,
   'peer-broadcast': 14,
+  // 15 is taken by the compressed wrapper (compressed.ts COMPRESSED_MESSAGE_TYPE): it wraps a
+  // message rather than being one, so it is not in this table. Next free number: 16.
 } as const satisfies Record<WireMessage['type'], number>;
 
 // APPEND ONLY: update kind numbers are on the wire. 0 is reserved.

@@ -13,13 +13,18 @@ import { assert } from '../base/assert.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
+import { inflateRawSync, deflateRawSync } from 'node:zlib';
 import { decodeMessage, encodeMessage, envelopeClusterId, updateEncodedBytes } from '../codec/codec.js';
+import { COMPRESS_BYTES_MIN, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../codec/compressed.js';
 import { isElectionMessage, type Labels, type Message } from '../codec/messages.js';
 import type { Channel, Transport } from '../transport/types.js';
 import { describeEffect, describeInput } from './describe.js';
 import { memberView } from './state.js';
 import { nextDeadline, step } from './step.js';
 import type { Effect, Input, JoinFailureReason, MemberView, MembershipEvent, State } from './types.js';
+
+/** The preset dictionary of compression algorithm 1, as bytes once. */
+const DICTIONARY = new TextEncoder().encode(DEFLATE_DICTIONARY_V1);
 
 /** Where the driver keeps its durable incarnation, relative to the storage root. */
 export const INCARNATION_FILE = 'membership/incarnation';
@@ -123,8 +128,10 @@ export class MembershipDriver {
     return new Promise((resolve) => this.joinWaiters.push(resolve));
   }
 
-  private onPayload(from: Address, channel: Channel, data: Uint8Array): void {
+  private onPayload(from: Address, channel: Channel, wire: Uint8Array): void {
     if (this.stopped) return;
+    const data = isCompressed(wire) ? this.inflate(wire) : wire;
+    if (data === undefined) return;
     const decoded = decodeMessage(data, { clusterId: this.opts.clusterId });
     if (!decoded.ok) {
       this.decodeErrors[decoded.error.code] = (this.decodeErrors[decoded.error.code] ?? 0) + 1;
@@ -186,7 +193,37 @@ export class MembershipDriver {
   private send(to: Address, channel: Channel, message: Message): void {
     const bytes = encodeMessage(message, this.opts.clusterId);
     if (channel === 'packet') this.opts.transport.sendPacket(to, bytes);
-    else this.opts.transport.sendFrame(to, bytes);
+    else this.opts.transport.sendFrame(to, message.type === 'push-pull' ? this.deflate(bytes) : bytes);
+  }
+
+  /** A push-pull view in the compressed wrapper (wire.md), when that is smaller. */
+  private deflate(bytes: Uint8Array): Uint8Array {
+    if (bytes.length < COMPRESS_BYTES_MIN) return bytes;
+    const wrapped = encodeCompressed(deflateRawSync(bytes, { dictionary: DICTIONARY }), bytes.length, this.opts.clusterId);
+    return wrapped.length < bytes.length ? wrapped : bytes;
+  }
+
+  /**
+   * The message inside a compressed wrapper, or undefined (counted like any decode failure). The
+   * inflater may produce at most the declared length, itself bounded by decodeMessageBytesMax.
+   */
+  private inflate(wire: Uint8Array): Uint8Array | undefined {
+    const unwrapped = unwrapCompressed(wire);
+    if (!unwrapped.ok) return this.dropUndecodable(unwrapped.error.code, unwrapped.error.detail);
+    let inner: Uint8Array;
+    try {
+      inner = inflateRawSync(unwrapped.compressed, { dictionary: DICTIONARY, maxOutputLength: Math.max(1, unwrapped.innerBytes) });
+    } catch (err) {
+      return this.dropUndecodable('ERR_DECODE_MALFORMED', `compressed payload does not inflate to ${unwrapped.innerBytes} bytes: ${String(err)}`);
+    }
+    if (inner.length !== unwrapped.innerBytes) return this.dropUndecodable('ERR_DECODE_MALFORMED', `compressed payload inflates to ${inner.length} bytes, not the declared ${unwrapped.innerBytes}`);
+    return inner;
+  }
+
+  private dropUndecodable(code: string, detail: string): undefined {
+    this.decodeErrors[code] = (this.decodeErrors[code] ?? 0) + 1;
+    this.opts.onTrace?.(`drop compressed frame: ${code} ${detail}`);
+    return undefined;
   }
 
   /** Write, then fsync, synchronously: the sends after this effect must not overtake it. */

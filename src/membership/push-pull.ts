@@ -10,7 +10,7 @@ import type { Millis } from '../base/time.js';
 import type { MemberRecord, Message } from '../codec/messages.js';
 import { mergeRemoteState } from './apply-update.js';
 import { describeFingerprintMismatch } from './config.js';
-import { pushPullIntervalScaledMs } from './scaling.js';
+import { joinSyncDelayMs, pushPullIntervalScaledMs } from './scaling.js';
 import { changeState, count, randomMembers, self, send, type Turn } from './state.js';
 import type { JoinFailureReason, Member } from './types.js';
 
@@ -81,7 +81,23 @@ export function onPushPull(turn: Turn, message: PushPull): void {
     });
   } else if (state.join !== undefined) {
     finishJoin(turn, { kind: 'join-result', ok: true, contacted: state.members.size - 1 });
+    scheduleJoinSync(turn);
   }
+}
+
+/**
+ * Brings the first periodic push-pull forward to `joinSyncDelayMs` after a successful join
+ * (memberlist waits a full interval). Found in a simulated join storm through random members:
+ * without it some views completed only at the periodic push-pull (30 s and more) because a
+ * contact's view was incomplete at the join. Disabled with the periodic push-pull.
+ */
+function scheduleJoinSync(turn: Turn): void {
+  const { state } = turn;
+  const { gossipIntervalMs, probeIntervalMs, retransmitMult } = state.config;
+  // Without a gossip tick, updates ride on probes only: one send opportunity per probe period.
+  const tickMs = gossipIntervalMs > 0 ? gossipIntervalMs : probeIntervalMs;
+  const atMs = turn.now + joinSyncDelayMs(tickMs, retransmitMult, state.members.size);
+  if (atMs < state.nextPushPullAtMs) state.nextPushPullAtMs = atMs as Millis;
 }
 
 export function onReject(turn: Turn, message: Reject): void {

@@ -18,3 +18,18 @@ export function pushPullIntervalScaledMs(intervalMs: number, memberCount: number
   const multiplier = Math.ceil(Math.log2(memberCount) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1;
   return multiplier * intervalMs;
 }
+
+/**
+ * `2 * tickMs * retransmitLimit(retransmitMult, n)`, tickMs = `gossipIntervalMs` (or
+ * `probeIntervalMs` with gossip disabled): when a joiner runs its first
+ * periodic push-pull, brought forward from a full interval (`onPushPull`, join reply). A joiner
+ * only learns what its contact knew at the join; a member whose alive rumor had already died
+ * out before the joiner was known to the gossipers (the contact had not heard of it yet, or the
+ * epidemic's tail missed the joiner) would stay unknown to it until the periodic push-pull,
+ * 30–90 s later. By twice the rumor lifetime (each infected node sends an update
+ * `retransmitLimit` times, `gossipFanout` per tick, over a few generations) the join-time
+ * rumors have settled, so one exchange with a random member fills the gaps.
+ */
+export function joinSyncDelayMs(tickMs: number, retransmitMult: number, memberCount: number): number {
+  return 2 * tickMs * retransmitLimit(retransmitMult, memberCount);
+}

@@ -39,6 +39,28 @@ export interface SkewOptions {
 /** Largest |driftPpm| a node clock accepts (10%): keeps local time safe-integer maths exact. */
 export const DRIFT_PPM_MAX = 100_000;
 
+/**
+ * A scheduled event is its own TimerHandle: one object per event instead of an event, a handle
+ * and a closure (the simulator schedules millions of them at 10,000 members).
+ */
+class ScheduledEvent implements SimEvent, TimerHandle {
+  cancelled = false;
+  parked = false;
+
+  constructor(
+    private readonly onCancel: (event: ScheduledEvent) => void,
+    public timeMs: number,
+    public seq: number,
+    readonly callback: () => void,
+    readonly owner: string | undefined,
+    readonly ownerEpoch: number,
+  ) {}
+
+  cancel(): void {
+    this.onCancel(this);
+  }
+}
+
 /** Compaction threshold: rebuild the heap once this many cancelled events sit in it (and half of it). */
 const CANCELLED_COMPACT_MIN = 1024;
 
@@ -50,6 +72,7 @@ export class SimClock implements Clock {
   private readonly paused = new Set<string>();
   private readonly parked = new Map<string, SimEvent[]>();
   private readonly epochs = new Map<string, number>();
+  private readonly cancelEvent = (event: ScheduledEvent): void => this.cancel(event);
   /** Events run since construction (parked, cancelled and killed events not counted). */
   eventsRun = 0;
 
@@ -64,17 +87,9 @@ export class SimClock implements Clock {
   /** Schedules `callback` at global time `timeMs` (never earlier than now), owned by `owner`. */
   at(timeMs: number, callback: () => void, owner?: string): TimerHandle {
     assertSafeInt(timeMs, 'SimClock.at timeMs');
-    const event: SimEvent = {
-      timeMs: Math.max(timeMs, this.nowMs),
-      seq: this.seq++,
-      callback,
-      owner,
-      ownerEpoch: owner === undefined ? 0 : this.epochOf(owner),
-      cancelled: false,
-      parked: false,
-    };
+    const event = new ScheduledEvent(this.cancelEvent, Math.max(timeMs, this.nowMs), this.seq++, callback, owner, owner === undefined ? 0 : this.epochOf(owner));
     this.heap.push(event);
-    return { cancel: () => this.cancel(event) };
+    return event;
   }
 
   /** Events waiting in the queue (cancelled ones not yet compacted included) plus parked ones. */

@@ -113,7 +113,8 @@ export class SimNetwork implements Fabric {
     this.schedule(message, this.clock.now() + this.packetDelayMs(link));
     if (this.faultsActive && this.rng.chance(link.duplicatePpm, PPM)) {
       this.counters.duplicated++;
-      this.schedule(message, this.clock.now() + this.packetDelayMs(link));
+      // Its own copy: a duplicate must not see what the receiver did to the first one.
+      this.schedule({ ...message, data: data.slice() }, this.clock.now() + this.packetDelayMs(link));
     }
   }
 
@@ -264,8 +265,9 @@ export class SimNetwork implements Fabric {
     if (deliver === undefined) return this.drop(message, 'unattached');
     this.counters.delivered[channel]++;
     this.trace?.add(`${shortName(to)} <- ${shortName(from)} ${channel} ${data.length}B`);
-    // A copy per delivery: a duplicate must not see what the receiver did to the first copy.
-    deliver(from, channel, data.slice());
+    // Every InFlight is delivered at most once and owns its bytes (copied at send, a duplicate
+    // gets its own copy), so the receiver may take them without another copy.
+    deliver(from, channel, data);
   }
 
   private drop(message: InFlight, reason: DropReason): void {

@@ -127,4 +127,22 @@ describe('raft-lite step', () => {
     const refused = step(small, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }).effects;
     expect(refused.some((e) => e.kind === 'rejected')).toBe(true);
   });
+
+  test('cold start: a new joiner is forwarded to every known peer and learns us; a forwarded request for a known peer is dropped', () => {
+    const s = fresh(3);
+    const join = { type: 'join-cluster' as const, from: id('5'), fromAddress: addr(5) };
+    const effects = sends(recv(s, 10, join));
+    expect(s.peers.has(addr(5))).toBe(true);
+    const to = (e: Effect): string => (e.kind === 'send' ? `${e.to}<-${e.message.type === 'join-cluster' ? e.message.fromAddress : e.message.type}` : '');
+    expect(effects.map(to).sort()).toEqual([`${addr(2)}<-${addr(5)}`, `${addr(3)}<-${addr(5)}`, `${addr(5)}<-${addr(1)}`].sort());
+    const forwarded = step(s, { kind: 'receive', now: 20 as Millis, from: addr(2), message: join }, { rng }).effects;
+    expect(sends(forwarded)).toEqual([]);
+  });
+
+  test('failure story 3: a node short of minClusterSize asks its known peers again every election timeout', () => {
+    const s = fresh(2);
+    const effects = sends(tickAt(s, nextDeadline(s)));
+    expect(effects).toHaveLength(1);
+    expect(effects[0]?.kind === 'send' && effects[0].message.type).toBe('join-cluster');
+  });
 });

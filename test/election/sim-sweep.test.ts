@@ -13,9 +13,23 @@ describe('raft-lite simulation sweeps (loss, partitions, pauses, crashes, restar
     }
   });
 
-  test('failure story 3 (cold start): nodes knowing only part of the cluster never split, with minClusterSize = cluster size', () => {
+  test('failure story 3 (cold start): nodes knowing only part of the cluster, booted into a partition, never split and elect after the heal (3 and 5 nodes)', () => {
     for (let seed = 1; seed <= 12; seed++) {
-      const result = runScenario(electionRaftLiteColdStart, { seed, nodes: 3, faults: parseFaults('all'), durationMs: 10_000 });
+      const result = runScenario(electionRaftLiteColdStart, { seed, nodes: seed % 2 === 0 ? 3 : 5, faults: parseFaults('all'), durationMs: 10_000 });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('cold start of 5 nodes given only a ring of peers each: join requests spread the cluster and a leader is elected within 2 s of the heal', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runScenario(electionRaftLiteColdStart, { seed, nodes: 5, faults: new Set(), durationMs: 4_000, livenessDeadlineMs: 2_000 });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('cold start of 5 nodes each given the full peers list: a leader within 1 s, minClusterSize 5 included', () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = runScenario(electionRaftLite, { seed, nodes: 5, faults: new Set(), durationMs: 0, livenessDeadlineMs: 1_000 });
       expect(result.violation, formatFailure(result, env)).toBeUndefined();
     }
   });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Millis } from '../../src/base/time.js';
-import { computeLeader, createStaticState, step } from '../../src/election/static/step.js';
+import { computeLeader, createStaticState, stallQuarantineMs, step } from '../../src/election/static/step.js';
 import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
 import { createSwimLeaderState, evaluate } from '../../src/election/swim/step.js';
 import type { NodeId } from '../../src/identity/node-id.js';
@@ -32,11 +32,26 @@ describe('static step', () => {
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(3, '4') });
     expect(s.leader).toBe(id('3'));
     const before = s.term;
+    // A running driver ticks every heartbeat interval; a longer gap would be a stall (next test).
+    for (let now = 200; now <= 800; now += 200) step(s, { kind: 'tick', now: now as Millis });
     step(s, { kind: 'receive', now: 900 as Millis, message: hb(3, '4') });
     const effects = step(s, { kind: 'tick', now: 1000 as Millis }).effects;
     expect(s.leader).toBe(id('4'));
     expect(s.term).toBeGreaterThan(before);
     expect(effects[0]?.kind).toBe('persist');
+  });
+
+  test('after a stall, heartbeats that queued meanwhile are not trusted: the stalled node has no leader until fresh ones arrive', () => {
+    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
+    expect(s.leader).toBe(id('3'));
+    // Paused from t=0 to t=2000: both heartbeats below queued up during the pause.
+    step(s, { kind: 'receive', now: 2000 as Millis, message: hb(2, '3') });
+    step(s, { kind: 'receive', now: 2000 as Millis, message: hb(3, '4') });
+    expect(s.heartbeatsIgnoredAfterStall).toBe(2);
+    expect(s.leader).toBeUndefined();
+    step(s, { kind: 'receive', now: 2000 + stallQuarantineMs(config) as Millis, message: hb(3, '4') });
+    expect(s.leader).toBe(id('4'));
   });
 
   test('heartbeats from addresses outside the peer list are refused and counted', () => {
@@ -83,6 +98,30 @@ describe('swim sticky HRW', () => {
     evaluate(s, view, 200 as Millis);
     evaluate(s, [...view, ...ids.slice(3).map((i) => ({ id: i, claimTerm: undefined }))], 400 as Millis);
     expect(s.leader?.id).toBe(id('3'));
+  });
+
+  test('a claimant that learns of a higher seen term re-claims above it, so members that reported that term accept it', () => {
+    const s = createSwimLeaderState({ ...cfg, requireQuorum: false }, id('1'), 0, 0 as Millis);
+    const view = ids.slice(0, 3).map((i) => ({ id: i, claimTerm: i === id('1') ? 1 : undefined }));
+    s.claim = 1;
+    evaluate(s, view, 0 as Millis);
+    expect(s.leader).toEqual({ id: id('1'), term: 1 });
+    evaluate(s, view.map((m) => (m.id === id('2') ? { ...m, seenTerm: 4 } : m)), 10 as Millis);
+    expect(s.claim).toBe(5);
+    expect(s.leader).toEqual({ id: id('1'), term: 5 });
+  });
+
+  test('requireQuorum: the quorum is a majority of the largest stable view, so a side cannot shrink it by stabilizing small', () => {
+    const s = createSwimLeaderState(cfg, id('4'), 0, 0 as Millis);
+    const all = ids.map((i) => ({ id: i, claimTerm: undefined }));
+    evaluate(s, all, 0 as Millis);
+    evaluate(s, all, 100 as Millis);
+    const half = all.slice(2);
+    evaluate(s, half, 200 as Millis);
+    evaluate(s, half, 400 as Millis);
+    expect(s.stableSize).toBe(4);
+    expect(s.leader).toBeUndefined();
+    expect(s.claim).toBeUndefined();
   });
 
   test('requireQuorum: a minority view has no leader and drops its claim', () => {

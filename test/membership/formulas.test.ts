@@ -1,7 +1,7 @@
 /** Table tests of the formulas named in docs/design/membership.md. */
 import { describe, expect, it } from 'vitest';
 import { applyAwarenessDelta, failedProbeAwarenessDelta, loopDelayAwarenessDelta, scaleByAwareness } from '../../src/membership/awareness.js';
-import { pushPullIntervalScaledMs, retransmitLimit } from '../../src/membership/scaling.js';
+import { joinSyncDelayMs, pushPullIntervalScaledMs, retransmitLimit } from '../../src/membership/scaling.js';
 import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from '../../src/membership/suspicion.js';
 
 describe('suspicion timeout (Lifeguard §IV-B, memberlist suspicion.go)', () => {
@@ -50,6 +50,12 @@ describe('retransmitLimit (SWIM §4.1: O(log N) retransmissions)', () => {
 describe('pushPullIntervalScaledMs (memberlist pushPullScale)', () => {
   it.each([[1, 30000], [32, 30000], [33, 60000], [64, 60000], [65, 90000], [1000, 180000], [10000, 300000]])('n %i -> %i', (n, interval) => {
     expect(pushPullIntervalScaledMs(30000, n)).toBe(interval);
+  });
+});
+
+describe('joinSyncDelayMs (first push-pull after a join)', () => {
+  it.each([[200, 4, 2, 1600], [200, 4, 50, 3200], [200, 4, 100, 4800], [20, 2, 10, 160], [1000, 4, 10, 16000]])('tick %i ms, retransmitMult %i, n %i -> %i ms', (tickMs, mult, n, delayMs) => {
+    expect(joinSyncDelayMs(tickMs, mult, n)).toBe(delayMs);
   });
 });
 

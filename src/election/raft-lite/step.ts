@@ -80,7 +80,7 @@ export function step(state: State, input: Input, ctx: StepContext): { state: Sta
   const before = leaderOf(state);
   switch (input.kind) {
     case 'tick': onTick(turn); break;
-    case 'receive': onReceive(turn, input.message); break;
+    case 'receive': onReceive(turn, input.message, input.from); break;
     case 'join': onJoin(turn, input.address); break;
     case 'broadcast': broadcast(turn, { type: 'peer-broadcast', from: state.selfId, fromAddress: state.selfAddress, term: state.term, payload: input.payload }); break;
     default: assertNever(input, 'raft-lite input');
@@ -210,8 +210,10 @@ function startPreVote(turn: Turn): void {
   resetElectionTimer(turn);
   state.leader = undefined;
   if (state.peers.size < state.config.minClusterSize) {
+    // Too few known to elect safely (failure story 3): ask the known peers again to spread us.
     state.counters.electionsDeferredSmallCluster++;
     state.role = 'follower';
+    broadcast(turn, joinRequest(state));
     return;
   }
   state.counters.preVotesStarted++;
@@ -249,9 +251,9 @@ function becomeLeader(turn: Turn): void {
 
 // ---- messages ----
 
-function onReceive(turn: Turn, message: ElectionMessage): void {
+function onReceive(turn: Turn, message: ElectionMessage, from: Address): void {
   const { state } = turn;
-  if (message.type === 'join-cluster') return onJoinRequest(turn, message.fromAddress);
+  if (message.type === 'join-cluster') return onJoinRequest(turn, message, from);
   if (message.type === 'heartbeat') return void state.counters.strangerMessages++;
   if (!state.peers.has(message.fromAddress) && message.type !== 'leader-heartbeat') {
     // A vote from outside the known cluster is not a vote of this cluster.
@@ -346,9 +348,28 @@ function onJoin(turn: Turn, address: Address): void {
   const { state } = turn;
   if (address === state.selfAddress) return;
   if (!addPeer(turn, address)) return;
-  turn.effects.push({ kind: 'send', to: address, message: { type: 'join-cluster', from: state.selfId, fromAddress: state.selfAddress } });
+  turn.effects.push({ kind: 'send', to: address, message: joinRequest(state) });
 }
 
-function onJoinRequest(turn: Turn, address: Address): void {
-  if (addPeer(turn, address)) notePeerHeard(turn, address);
+/**
+ * A join request, direct or forwarded: how bootstrap lists that only overlap spread the whole
+ * cluster before any leader exists. A request sent by the joiner itself is forwarded as is to
+ * every other peer we know (a node still short of minClusterSize repeats its request every
+ * election timeout, so a request lost to a partition is retried after the heal); a joiner new
+ * to us also gets our own request, so it learns us. A forwarded request is acted on only when
+ * it names a joiner new to us, so each forward wave ends after one hop per node.
+ */
+function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void {
+  const { state } = turn;
+  const isNew = !state.peers.has(m.fromAddress);
+  if (m.fromAddress === state.selfAddress || !addPeer(turn, m.fromAddress)) return;
+  const direct = from === m.fromAddress;
+  // Only a request sent by the joiner itself is news of its liveness; a forwarded one is hearsay.
+  if (direct) notePeerHeard(turn, m.fromAddress);
+  if (isNew) turn.effects.push({ kind: 'send', to: m.fromAddress, message: joinRequest(state) });
+  if (isNew || direct) for (const peer of otherPeers(state)) if (peer !== m.fromAddress && peer !== from) turn.effects.push({ kind: 'send', to: peer, message: m });
+}
+
+function joinRequest(state: State): Msg<'join-cluster'> {
+  return { type: 'join-cluster', from: state.selfId, fromAddress: state.selfAddress };
 }

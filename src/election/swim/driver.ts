@@ -1,15 +1,17 @@
 /**
  * The `swim` leader driver: re-evaluates the sticky-HRW core (step.ts) on every membership
  * event and when the stabilization window ends, and publishes this node's claim as its
- * `CLAIM_LABEL` label through the MembershipDriver (so it spreads by SWIM gossip and push-pull).
- * The highest term seen is persisted so that a restarted node never claims a term it used.
+ * `CLAIM_LABEL` label (and the highest term it has seen as `SEEN_LABEL`) through the MembershipDriver (so it spreads by SWIM gossip and push-pull).
+ * The highest term seen (own claims and others') is persisted before the claim spreads or the
+ * leader is reported, so a restarted node never claims a term it used and never reports a term
+ * below one it reported before the crash (the fencing term only increases on a node).
  */
 import type { Storage } from '../../base/storage.js';
 import { ms, type Clock, type TimerHandle } from '../../base/time.js';
 import type { Labels } from '../../codec/messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { MembershipDriver } from '../../membership/driver.js';
-import { CLAIM_LABEL, createSwimLeaderState, evaluate, nextDeadline, parseClaim, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
+import { CLAIM_LABEL, SEEN_LABEL, createSwimLeaderState, evaluate, nextDeadline, parseClaim, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
 
 export const SWIM_TERM_FILE = 'election/swim-term';
 
@@ -27,10 +29,14 @@ export class SwimLeaderDriver {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private userLabels: Labels;
+  private persistedTerm: number;
+  /** False until the first evaluation published the labels (a restarted node's seen term included). */
+  private labelsPublished = false;
 
   constructor(private readonly opts: SwimLeaderDriverOptions, labels: Labels) {
     const text = opts.storage.read(SWIM_TERM_FILE);
     const persisted = text === undefined ? 0 : Number(new TextDecoder().decode(text)) || 0;
+    this.persistedTerm = persisted;
     this.state = createSwimLeaderState(opts.config, opts.selfId, persisted, opts.clock.now());
     this.userLabels = labels;
   }
@@ -44,7 +50,9 @@ export class SwimLeaderDriver {
     this.userLabels = labels;
     const out: Record<string, string> = { ...labels };
     delete out[CLAIM_LABEL];
+    delete out[SEEN_LABEL];
     if (this.state.claim !== undefined) out[CLAIM_LABEL] = String(this.state.claim);
+    if (this.state.highestTermSeen > 0) out[SEEN_LABEL] = String(this.state.highestTermSeen);
     return out;
   }
 
@@ -62,10 +70,15 @@ export class SwimLeaderDriver {
   reevaluate(): void {
     if (this.stopped) return;
     const m = this.opts.membership;
-    const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels) }));
+    const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels), seenTerm: parseClaim(v.labels, SEEN_LABEL) }));
     const claimBefore = this.state.claim;
+    const seenBefore = this.state.highestTermSeen;
     const changed = evaluate(this.state, live, this.opts.clock.now());
-    if (this.state.claim !== claimBefore) this.publishClaim();
+    if (this.state.highestTermSeen > this.persistedTerm) this.persistTerm(this.state.highestTermSeen);
+    if (!this.labelsPublished || this.state.claim !== claimBefore || this.state.highestTermSeen !== seenBefore) {
+      this.labelsPublished = true;
+      this.opts.membership.updateLabels(this.withClaim(this.userLabels));
+    }
     if (changed) this.opts.onLeader(this.state.leader, this.state.leader?.term ?? this.state.reportedTerm);
     this.arm();
   }
@@ -75,14 +88,13 @@ export class SwimLeaderDriver {
     this.timer?.cancel();
   }
 
-  private publishClaim(): void {
-    if (this.state.claim !== undefined) {
-      const s = this.opts.storage;
-      s.writeFile(`${SWIM_TERM_FILE}.tmp`, new TextEncoder().encode(String(this.state.claim)));
-      s.fsync(`${SWIM_TERM_FILE}.tmp`);
-      s.rename(`${SWIM_TERM_FILE}.tmp`, SWIM_TERM_FILE);
-    }
-    this.opts.membership.updateLabels(this.withClaim(this.userLabels));
+  /** Write, fsync, rename: durable before the claim spreads or the leader is reported. */
+  private persistTerm(term: number): void {
+    const s = this.opts.storage;
+    s.writeFile(`${SWIM_TERM_FILE}.tmp`, new TextEncoder().encode(String(term)));
+    s.fsync(`${SWIM_TERM_FILE}.tmp`);
+    s.rename(`${SWIM_TERM_FILE}.tmp`, SWIM_TERM_FILE);
+    this.persistedTerm = term;
   }
 
   private arm(): void {

@@ -12,7 +12,7 @@
  * score never takes over. When no live claim exists and the live set has been unchanged for
  * `stabilizationMs`, the HRW winner of the live set claims term = (highest term ever seen) + 1.
  * A claimant that sees a better claim drops its own. With `requireQuorum`, only a view holding
- * a majority of the last stable cluster size has a leader (and a minority claimant drops its claim).
+ * a majority of the cluster (`isEligible`) has a leader, and a minority claimant drops its claim.
  */
 import { addMs, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
@@ -22,12 +22,21 @@ import { compareHrw, hrwScore } from './hrw.js';
 /** The label a claimant sets on itself: its leadership term, in decimal. */
 export const CLAIM_LABEL = 'shoal.leader-term';
 
+/**
+ * The label every member sets to the highest leader term it has seen. Without it a member that
+ * claims after a partition may pick a term below one the others already reported; they ignore
+ * such a claim (reported terms only increase) and the cluster stays leaderless. Reading the
+ * others' seen terms, a claimant always claims above them, and re-claims higher if it learns
+ * of a higher one while claiming.
+ */
+export const SEEN_LABEL = 'shoal.leader-seen';
+
 export interface SwimLeaderConfig {
   /** The live set must be unchanged this long before a new claim, ms. @defaultValue 2 × probeIntervalMs */
   stabilizationMs: number;
-  /** Only a view with a majority of the last stable cluster size has a leader. @defaultValue false */
+  /** Only a view with a majority of the cluster has a leader (`isEligible`). @defaultValue false */
   requireQuorum: boolean;
-  /** No claim while fewer members are live (cold start). @defaultValue 1 */
+  /** With requireQuorum, the least cluster size for the quorum; without, the cold-start gate (`isEligible`). @defaultValue 1 */
   minClusterSize: number;
 }
 
@@ -35,6 +44,8 @@ export interface LiveMember {
   id: NodeId;
   /** The member's claim label, parsed; undefined when it claims nothing. */
   claimTerm: number | undefined;
+  /** The member's `SEEN_LABEL`, parsed. */
+  seenTerm?: number | undefined;
 }
 
 export interface SwimLeaderState {
@@ -42,6 +53,7 @@ export interface SwimLeaderState {
   selfId: NodeId;
   liveKey: string;
   viewChangedAtMs: Millis;
+  /** The largest live set seen stable (a high-water mark; not persisted: a restart relies on minClusterSize). */
   stableSize: number;
   highestTermSeen: number;
   /** The term this node claims (its label), or undefined. */
@@ -84,11 +96,10 @@ export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], no
     state.liveKey = key;
     state.viewChangedAtMs = now;
   }
-  for (const m of scored) if (m.claimTerm !== undefined) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm);
+  for (const m of scored) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0);
   const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
-  const quorate = !state.config.requireQuorum || scored.length >= majorityOf(state.stableSize);
-  if (stable && quorate) state.stableSize = scored.length;
-  const eligible = quorate && scored.length >= state.config.minClusterSize;
+  if (stable) state.stableSize = Math.max(state.stableSize, scored.length);
+  const eligible = isEligible(state, scored.length);
   let best = bestClaim(scored);
   if (best === undefined && eligible && stable) {
     const winner = scored.reduce<Scored | undefined>((acc, m) => (acc === undefined || compareHrw(m, acc) > 0 ? m : acc), undefined);
@@ -99,7 +110,26 @@ export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], no
     }
   }
   if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId))) state.claim = undefined;
+  if (state.claim !== undefined && state.claim < state.highestTermSeen && best?.id === state.selfId) {
+    state.claim = state.highestTermSeen + 1;
+    state.highestTermSeen = state.claim;
+    best = { ...best, claimTerm: state.claim };
+  }
   return setLeader(state, eligible && best !== undefined ? { id: best.id, term: best.claimTerm as number } : undefined);
+}
+
+/**
+ * Whether a view of `liveCount` members may have a leader. With requireQuorum: a majority of
+ * the cluster size, the larger of `minClusterSize` and the largest stable view seen (so a side
+ * never shrinks the quorum by stabilizing small, and two disjoint sides can never both qualify
+ * once either node has seen the whole cluster or minClusterSize is the cluster's size).
+ * Without: any view, once this node has seen a stable view of `minClusterSize` (cold-start
+ * gate: a node booting alone does not elect itself, and a later failure keeps the leader).
+ */
+function isEligible(state: SwimLeaderState, liveCount: number): boolean {
+  const { requireQuorum, minClusterSize } = state.config;
+  if (requireQuorum) return liveCount >= majorityOf(Math.max(minClusterSize, state.stableSize));
+  return state.stableSize >= minClusterSize;
 }
 
 /** A leader with a term below one already reported is ignored: the reported term only increases. */
@@ -111,8 +141,8 @@ function setLeader(state: SwimLeaderState, next: { id: NodeId; term: number } | 
   return true;
 }
 
-export function parseClaim(labels: Readonly<Record<string, string>>): number | undefined {
-  const text = labels[CLAIM_LABEL];
+export function parseClaim(labels: Readonly<Record<string, string>>, label: string = CLAIM_LABEL): number | undefined {
+  const text = labels[label];
   if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) return undefined;
   return Number(text);
 }

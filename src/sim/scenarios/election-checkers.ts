@@ -45,6 +45,12 @@ export interface ElectionView {
    * needs round trips (SWIM probes and acks).
    */
   readonly reach: 'inbound' | 'both';
+  /**
+   * Whether the bound restarts when the node itself resumes from a pause. Static must not need
+   * it (it detects its own stalls and distrusts the packets that queued meanwhile); SWIM detects
+   * failures with its own probes, which do not run while it is paused.
+   */
+  readonly boundFromResume: boolean;
 }
 
 function running(view: ElectionView, node: ElectionNodeRecord): boolean {
@@ -57,23 +63,36 @@ function reaches(view: ElectionView, other: ElectionNodeRecord, node: ElectionNo
   return view.reach === 'inbound' || !view.network.isBlocked(node.address, other.address);
 }
 
+/**
+ * Members reading the same majority view name the same leader. Drivers re-evaluate on the clock
+ * turn after a view change (swim's `poke`), so a disagreement counts only once it has outlived
+ * the instant it was first seen at.
+ */
 export function sharedViewOneLeader(): Checker<ElectionView> {
+  let firstSeenMs: number | undefined;
   return {
     name: 'shared-view-one-leader',
     check(view) {
-      const majority = majorityOf(view.nodes.length);
-      const leaderByView = new Map<string, { id: NodeId; name: string }>();
-      for (const node of view.nodes) {
-        const leader = running(view, node) ? node.leader() : undefined;
-        if (leader === undefined || node.viewSize() < majority) continue;
-        const key = node.viewKey();
-        const known = leaderByView.get(key);
-        if (known === undefined) leaderByView.set(key, { id: leader.id, name: node.name });
-        else if (known.id !== leader.id) return [`${known.name} and ${node.name} share the view [${key}] but lead with ${known.id} and ${leader.id}`];
-      }
-      return [];
+      const found = disagreement(view);
+      if (found === undefined) firstSeenMs = undefined;
+      else firstSeenMs ??= view.now();
+      return found !== undefined && view.now() > (firstSeenMs ?? Infinity) ? [found] : [];
     },
   };
+}
+
+function disagreement(view: ElectionView): string | undefined {
+  const majority = majorityOf(view.nodes.length);
+  const leaderByView = new Map<string, { id: NodeId; name: string }>();
+  for (const node of view.nodes) {
+    const leader = running(view, node) ? node.leader() : undefined;
+    if (leader === undefined || node.viewSize() < majority) continue;
+    const key = node.viewKey();
+    const known = leaderByView.get(key);
+    if (known === undefined) leaderByView.set(key, { id: leader.id, name: node.name });
+    else if (known.id !== leader.id) return `${known.name} and ${node.name} share the view [${key}] but lead with ${known.id} and ${leader.id}`;
+  }
+  return undefined;
 }
 
 /**
@@ -88,6 +107,8 @@ export function noLeaderInMinority(): Checker<ElectionView> {
   const open = new Set<string>();
   const closedAtMs = new Map<string, number>();
   const firstSeenMs = new Map<Address, number>();
+  const resumedAtMs = new Map<Address, number>();
+  const paused = new Set<Address>();
   const pathKey = (from: ElectionNodeRecord, to: ElectionNodeRecord): string => `${from.address}>${to.address}`;
   const samplePaths = (view: ElectionView, now: number): void => {
     for (const node of view.nodes) for (const other of view.nodes) {
@@ -104,8 +125,13 @@ export function noLeaderInMinority(): Checker<ElectionView> {
       const now = view.now();
       samplePaths(view, now);
       for (const node of view.nodes) {
+        if (node.up && view.network.isPaused(node.address)) paused.add(node.address);
+        else if (paused.delete(node.address) && node.up) resumedAtMs.set(node.address, now);
+      }
+      for (const node of view.nodes) {
         const leader = running(view, node) ? node.leader() : undefined;
-        const recent = view.nodes.filter((o) => o === node || open.has(pathKey(o, node)) || now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs);
+        const justResumed = view.boundFromResume && now - (resumedAtMs.get(node.address) ?? -Infinity) <= view.minorityBoundMs;
+        const recent = justResumed ? view.nodes : view.nodes.filter((o) => o === node || open.has(pathKey(o, node)) || now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs);
         if (leader === undefined || recent.length >= majority) {
           firstSeenMs.delete(node.address);
           continue;

@@ -8,7 +8,9 @@
  * Liveness: after the heal, one leader, known with the same term by every node.
  *
  * `makeRaftLiteScenario(variant)` builds the named regression variants (docs/design/election.md):
- * `cold-start` boots each node knowing only some peers (failure story 3).
+ * `cold-start` boots each node knowing only itself and the next node of a ring, into a
+ * minority | majority partition healed at t=4 s (failure story 3); join requests spread the
+ * cluster (step.ts `onJoinRequest`), and no node elects before it knows all of it.
  */
 import type { Address } from '../../base/address.js';
 import { toHex } from '../../base/hex.js';
@@ -18,6 +20,7 @@ import type { NodeId } from '../../identity/node-id.js';
 import { MemoryTransport } from '../../transport/memory.js';
 import type { Checker } from '../checkers.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
+import { COLD_START_HEAL_AT_MS, minoritySide } from './election-static.js';
 
 export interface RaftLiteView {
   readonly nodes: ReadonlyMap<Address, RaftLiteDriver | undefined>;
@@ -77,6 +80,12 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     const minClusterSize = variant === 'cold-start' ? world.nodes.length : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
     this.config = { ...RAFT_LITE_DEFAULTS, minClusterSize };
     this.view = { nodes: new Map(), ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])) };
+    if (variant !== 'default') {
+      // Boot into a minority | majority partition: each side's joins spread only within it.
+      const { minority, majority } = minoritySide(world);
+      world.network.partition(minority, majority);
+      world.clock.at(COLD_START_HEAL_AT_MS, () => world.network.heal());
+    }
     for (const node of world.nodes) this.boot(node);
   }
 

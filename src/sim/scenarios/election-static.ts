@@ -54,6 +54,7 @@ export function minoritySide(world: SimWorld): { minority: Address[]; majority: 
 
 class StaticRun implements ScenarioRun<ElectionView> {
   readonly view: ElectionView;
+  private readonly crashedBeforeBoot = new Set<Address>();
   readonly checkers = [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
   private readonly drivers = new Map<Address, StaticDriver>();
   private readonly config: StaticConfig;
@@ -61,7 +62,7 @@ class StaticRun implements ScenarioRun<ElectionView> {
   constructor(private readonly world: SimWorld, private readonly variant: StaticVariant) {
     this.config = { ...STATIC_SIM_CONFIG, requireQuorum: !variant.endsWith('-unsafe') };
     const records = world.nodes.map((n) => this.record(n));
-    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(this.config), reach: 'inbound' };
+    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(this.config), reach: 'inbound', boundFromResume: false };
     this.arrange();
   }
 
@@ -90,7 +91,7 @@ class StaticRun implements ScenarioRun<ElectionView> {
       const { minority, majority } = minoritySide(world);
       world.network.partition(minority, majority);
       world.clock.at(COLD_START_HEAL_AT_MS, () => world.network.heal());
-      world.nodes.forEach((node, i) => world.clock.at(i * 137, () => this.boot(node)));
+      world.nodes.forEach((node, i) => world.clock.at(i * 137, () => this.firstBoot(node)));
       return;
     }
     for (const node of world.nodes) this.boot(node);
@@ -108,10 +109,17 @@ class StaticRun implements ScenarioRun<ElectionView> {
     record.up = true;
   }
 
+  /** A node the nemesis crashed before its first boot is booted by the nemesis' restart instead. */
+  private firstBoot(node: SimNode): void {
+    if (!this.crashedBeforeBoot.has(node.address)) this.boot(node);
+  }
+
   crashNode(node: SimNode): void {
+    const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
+    if (!record.up) this.crashedBeforeBoot.add(node.address);
     this.drivers.get(node.address)?.stop();
     this.drivers.delete(node.address);
-    (this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord).up = false;
+    record.up = false;
   }
 
   restartNode(node: SimNode): void {

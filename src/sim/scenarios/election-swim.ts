@@ -1,1 +1,205 @@
-export {}
+/**
+ * Scenarios `election-swim*`: every node runs the real MembershipDriver and SwimLeaderDriver
+ * (src/election/swim), wired as createNode wires them, over MemoryTransport on the SimNetwork
+ * with its own skewed NodeClock, SimStorage and forked Rng. Nodes boot staggered with every
+ * other node as a seed and retry while alone; a restart keeps the NodeId and the disk.
+ *
+ * Checkers after every event (election-checkers.ts): members whose live view (ids and claims)
+ * is the same and holds a majority name one leader; with requireQuorum, a node no majority has
+ * reached (both ways: SWIM needs acks) for longer than the crash-detection bound has no leader;
+ * the fencing term never decreases on a node, restarts included. Liveness: after the heal,
+ * one leader and one term known by every node.
+ *
+ * Variants (docs/design/election.md, "The three regressions"): `ap` (requireQuorum off: the
+ * minority check does not apply); `epoch-disagreement` (story 1: boots spread over 2 s and
+ * early crashes give every node a different membership epoch; they must still agree);
+ * `lone-minority` (story 2: n1 cut off alone from t=3 s; `-unsafe` runs it without
+ * requireQuorum and the minority checker must fire); `cold-start` (story 3: boot into a
+ * minority | majority partition healed at t=4 s; `-unsafe`, minClusterSize 1 and no quorum,
+ * must be caught electing in the minority).
+ */
+import type { Address } from '../../base/address.js';
+import type { Millis } from '../../base/time.js';
+import { SwimLeaderDriver } from '../../election/swim/driver.js';
+import { parseClaim, type SwimLeaderConfig } from '../../election/swim/step.js';
+import type { MembershipConfig } from '../../membership/config.js';
+import { MembershipDriver, readPersistedIncarnation } from '../../membership/driver.js';
+import { createState } from '../../membership/state.js';
+import { MemoryTransport } from '../../transport/memory.js';
+import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
+import { describeNoAgreement, leaderTermMonotonic, noLeaderInMinority, sharedViewOneLeader, type ElectionNodeRecord, type ElectionView } from './election-checkers.js';
+import { COLD_START_HEAL_AT_MS, minoritySide, STORY_PARTITION_AT_MS } from './election-static.js';
+import { crashDetectionBoundMs } from './swim-bounds.js';
+import { fakeNodeId, SIM_CLUSTER_ID, swimConfig } from './swim.js';
+
+export type SwimElectionVariant = 'default' | 'ap' | 'epoch-disagreement' | 'lone-minority' | 'lone-minority-unsafe' | 'cold-start' | 'cold-start-unsafe';
+
+/**
+ * First boot, global ms: after the largest negative skew (500 ms) has passed, so no node's local
+ * clock is still clamped at 0 (SimClock cannot map a 0 ms timer at local time 0 back to global time).
+ */
+const BOOT_AT_MS = 600;
+
+interface Running {
+  membership: MembershipDriver;
+  leader: SwimLeaderDriver;
+}
+
+/** The leader config of a variant for a cluster of `n`: quorum and the cold-start floor at n, unless the variant is the bug. */
+export function swimLeaderConfig(variant: SwimElectionVariant, n: number, membership: MembershipConfig): SwimLeaderConfig {
+  const unsafe = variant.endsWith('-unsafe') || variant === 'ap';
+  return { stabilizationMs: 2 * membership.probeIntervalMs, requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
+}
+
+class SwimElectionRun implements ScenarioRun<ElectionView> {
+  readonly view: ElectionView;
+  /** Crashes per node: a deferred boot is dropped when the node crashed again meanwhile. */
+  private readonly crashes = new Map<Address, number>();
+  readonly checkers;
+  private readonly running = new Map<Address, Running>();
+  private readonly membershipConfig: MembershipConfig;
+  private readonly leaderConfig: SwimLeaderConfig;
+  private readonly generations = new Map<Address, number>();
+
+  constructor(private readonly world: SimWorld, private readonly variant: SwimElectionVariant) {
+    const n = world.nodes.length;
+    this.membershipConfig = swimConfig(n);
+    this.leaderConfig = swimLeaderConfig(variant, n, this.membershipConfig);
+    // A drift of ±1000 ppm over the bound, plus the re-evaluation turn: 5% covers both.
+    const boundMs = Math.ceil((crashDetectionBoundMs(this.membershipConfig, n) + this.leaderConfig.stabilizationMs) * 1.05);
+    this.view = { nodes: world.nodes.map((node) => this.record(node)), network: world.network, now: () => world.clock.now(), minorityBoundMs: boundMs, reach: 'both', boundFromResume: true };
+    // `ap` is AP by design: a minority side may lead; the others keep the quorum property even when their config is the bug.
+    this.checkers = variant === 'ap' ? [sharedViewOneLeader(), leaderTermMonotonic()] : [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
+    this.arrange();
+  }
+
+  private record(node: SimNode): ElectionNodeRecord {
+    const of = (): Running | undefined => this.running.get(node.address);
+    const live = (): string[] => {
+      const r = of();
+      if (r === undefined) return [];
+      return r.membership.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => `${m.id}:${parseClaim(m.labels) ?? '-'}`).sort();
+    };
+    return {
+      name: node.name, address: node.address, id: fakeNodeId(node.rng.fork('id')), up: false,
+      leader: () => of()?.leader.leader(),
+      term: () => of()?.leader.state.reportedTerm ?? 0,
+      viewKey: () => live().join(','),
+      viewSize: () => live().length,
+    };
+  }
+
+  private arrange(): void {
+    const { world, variant } = this;
+    if (variant.startsWith('lone-minority')) {
+      const [first, ...rest] = world.nodes.map((n) => n.address);
+      world.clock.at(STORY_PARTITION_AT_MS, () => world.network.partition([first as Address], rest));
+    }
+    if (variant.startsWith('cold-start')) {
+      const { minority, majority } = minoritySide(world);
+      world.network.partition(minority, majority);
+      world.clock.at(COLD_START_HEAL_AT_MS, () => world.network.heal());
+    }
+    const spreadMs = variant === 'epoch-disagreement' ? 400 : 137;
+    world.nodes.forEach((node, i) => world.clock.at(BOOT_AT_MS + i * spreadMs, () => this.firstBoot(node)));
+    if (variant === 'epoch-disagreement') {
+      // Early crash-restarts of every second node: more epoch changes seen by some than others.
+      world.nodes.forEach((node, i) => {
+        if (i % 2 === 0) return;
+        world.clock.at(BOOT_AT_MS + i * spreadMs + 600, () => { world.network.crash(node.address); node.storage.crash(); this.crashNode(node); });
+        world.clock.at(BOOT_AT_MS + i * spreadMs + 900, () => this.restartNode(node));
+      });
+    }
+  }
+
+  private boot(node: SimNode): void {
+    const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
+    const generation = (this.generations.get(node.address) ?? 0) + 1;
+    this.generations.set(node.address, generation);
+    const seeds = this.world.nodes.filter((n) => n !== node).map((n) => n.address);
+    const state = createState(this.membershipConfig, { id: record.id, name: node.name, address: node.address, labels: {} }, readPersistedIncarnation(node.storage), node.clock.now());
+    const late: { leader?: SwimLeaderDriver } = {};
+    const membership = new MembershipDriver({
+      state, clock: node.clock, transport: new MemoryTransport(this.world.network, node.address),
+      rng: node.rng.fork(`membership/${generation}`), storage: node.storage, clusterId: SIM_CLUSTER_ID,
+      onEvent: () => late.leader?.poke(),
+    });
+    const leader = new SwimLeaderDriver({
+      config: this.leaderConfig, selfId: record.id, clock: node.clock, storage: node.storage, membership,
+      onLeader: (l, term) => this.world.trace.add(`${node.name} leader ${l === undefined ? 'none' : l.id.slice(0, 6)} t${term}`),
+    }, {});
+    late.leader = leader;
+    const running = { membership, leader };
+    this.running.set(node.address, running);
+    record.up = true;
+    void membership.start(seeds);
+    leader.poke();
+    this.keepJoining(node, running, seeds);
+  }
+
+  /**
+   * While it sees fewer live members than the cluster, retry the seeds every joinTimeoutMs.
+   * Production's keepJoining (createNode) retries only while alone, so two halves that booted
+   * apart (the cold-start story) would stay two SWIM clusters after the heal; here they merge.
+   */
+  private keepJoining(node: SimNode, running: Running, seeds: readonly Address[]): void {
+    node.clock.setTimer(this.membershipConfig.joinTimeoutMs as Millis, () => {
+      if (this.running.get(node.address) !== running) return;
+      const m = running.membership;
+      if (m.state.liveCount < this.world.nodes.length && m.state.join === undefined) void m.join(seeds);
+      this.keepJoining(node, running, seeds);
+    });
+  }
+
+  /** A node the nemesis crashed before its first boot is booted by the nemesis' restart instead. */
+  private firstBoot(node: SimNode): void {
+    if (!this.crashes.has(node.address)) this.boot(node);
+  }
+
+  crashNode(node: SimNode): void {
+    const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
+    this.crashes.set(node.address, (this.crashes.get(node.address) ?? 0) + 1);
+    const r = this.running.get(node.address);
+    r?.leader.stop();
+    r?.membership.stop();
+    this.running.delete(node.address);
+    record.up = false;
+  }
+
+  /** A restart before BOOT_AT_MS waits for it, unless the node crashes again meanwhile. */
+  restartNode(node: SimNode): void {
+    const now = this.world.clock.now();
+    if (now >= BOOT_AT_MS) return this.boot(node);
+    const lives = this.crashes.get(node.address);
+    this.world.clock.at(BOOT_AT_MS, () => {
+      if (this.crashes.get(node.address) === lives) this.boot(node);
+    });
+  }
+
+  startLiveness(): void {}
+
+  livenessReached(): boolean {
+    return describeNoAgreement(this.view) === undefined;
+  }
+
+  describeLivenessFailure(): string {
+    return describeNoAgreement(this.view) ?? 'agreed';
+  }
+}
+
+export function makeSwimElectionScenario(variant: SwimElectionVariant): Scenario<ElectionView> {
+  return {
+    name: variant === 'default' ? 'election-swim' : `election-swim-${variant}`,
+    description: 'swim sticky-HRW leader election (real membership and leader drivers) under every fault: one leader per shared view, none in a minority (requireQuorum), a leader again after the heal',
+    nodesMin: 3,
+    setup: (world) => new SwimElectionRun(world, variant),
+  };
+}
+
+export const electionSwim = makeSwimElectionScenario('default');
+export const electionSwimAp = makeSwimElectionScenario('ap');
+export const electionSwimEpochDisagreement = makeSwimElectionScenario('epoch-disagreement');
+export const electionSwimLoneMinority = makeSwimElectionScenario('lone-minority');
+export const electionSwimLoneMinorityUnsafe = makeSwimElectionScenario('lone-minority-unsafe');
+export const electionSwimColdStart = makeSwimElectionScenario('cold-start');
+export const electionSwimColdStartUnsafe = makeSwimElectionScenario('cold-start-unsafe');

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createNode, type ShoalNode } from '../../src/node/node.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Fast SWIM timings for loopback: failure detected in about a second. */
+const FAST = { probeIntervalMs: 200, probeTimeoutMs: 100, suspicionMult: 2, suspicionMaxTimeoutMult: 2, gossipIntervalMs: 50 };
+
+const dirs: string[] = [];
+const nodes: ShoalNode[] = [];
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function swimCluster(count: number): Promise<ShoalNode[]> {
+  for (let i = 0; i < count; i++) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shoal-swim-election-'));
+    dirs.push(dataDir);
+    const seeds = nodes.length === 0 ? [] : [nodes[0]?.address as string];
+    nodes.push(await createNode({ name: `s${i}`, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'swim-election', profile: 'local' }, { membership: FAST }));
+  }
+  return [...nodes];
+}
+
+/** The leader every node in `group` names, with one term, if they agree. */
+function agreed(group: readonly ShoalNode[]): { id: string; term: number } | undefined {
+  const first = group[0]?.leader();
+  if (first === undefined) return undefined;
+  return group.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term) ? first : undefined;
+}
+
+describe.each([3, 5])('swim mode with %i nodes on loopback', (count) => {
+  test('closing the leader abruptly yields a new leader every survivor agrees on, with a higher term', async () => {
+    const all = await swimCluster(count);
+    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === 'alive').length === count) && agreed(all) !== undefined, 15_000, `${count} members and one leader`);
+    const before = agreed(all) as { id: string; term: number };
+    const leader = all.find((n) => n.id === before.id) as ShoalNode;
+    await leader.close();
+    const survivors = all.filter((n) => n !== leader);
+    await waitFor(() => { const now = agreed(survivors); return now !== undefined && now.id !== before.id; }, 15_000, 'survivors agree on a new leader');
+    const after = agreed(survivors) as { id: string; term: number };
+    expect(after.term).toBeGreaterThan(before.term);
+    expect(survivors.map((n) => n.id)).toContain(after.id);
+  }, 40_000);
+});
