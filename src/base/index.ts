@@ -7,3 +7,4 @@ export * from './limits.js';
 export * from './rng.js';
 export * from './time.js';
 export * from './address.js';
+export * from './utf8.js';

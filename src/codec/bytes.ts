@@ -9,6 +9,7 @@
  * decoder that accepts bytes and an encoder that re-encodes the result give the same bytes.
  * Later protocols (election, raft) add their messages with these same primitives.
  */
+import { utf8Bytes } from '../base/utf8.js';
 import { AssertionError } from '../base/assert.js';
 import type { ErrorCode } from '../base/errors.js';
 import { NODE_ID_BYTES, type NodeId } from '../identity/node-id.js';
@@ -44,21 +45,6 @@ export const VARINT_BYTES_MAX = 8;
 export function varintBytes(value: number): number {
   let bytes = 1;
   for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
-  return bytes;
-}
-
-/** Bytes of `text` as UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes, as TextEncoder writes it). */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
   return bytes;
 }
 
@@ -375,3 +361,5 @@ export class Reader {
     if (this.pos !== this.buf.length) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${this.buf.length - this.pos} trailing bytes at offset ${this.pos}`);
   }
 }
+
+export { utf8Bytes };

@@ -8,6 +8,7 @@
  * Cost: selection sorts the queue, O(Q log Q) with Q <= broadcastQueueMax; in steady state Q is
  * small because entries expire after O(log N) sends.
  */
+import { utf8Bytes } from '../base/utf8.js';
 import type { Labels, Update } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { BroadcastQueue, QueuedUpdate } from './types.js';
@@ -16,17 +17,6 @@ export function createQueue(): BroadcastQueue {
   return { byMember: new Map(), nextOrder: 0 };
 }
 
-/** UTF-8 length of a string without TextEncoder allocation. */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) { bytes += 4; i++; } else bytes += 3;
-  }
-  return bytes;
-}
 
 /** Size of a labels map: UTF-8 bytes of every key plus every value. Allocation-free: every merged record calls it. */
 export function labelsBytes(labels: Labels): number {
