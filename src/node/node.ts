@@ -19,7 +19,7 @@ import { SwimLeaderDriver } from '../election/swim/driver.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type MembershipConfig, type ProfileName } from '../membership/config.js';
-import { MembershipDriver, readPersistedIncarnation, type JoinOutcome } from '../membership/driver.js';
+import { MembershipDriver, readPersistedIncarnation } from '../membership/driver.js';
 import { createState } from '../membership/state.js';
 import type { MemberView, MembershipEvent } from '../membership/types.js';
 import { EncryptedTransport } from '../transport/encrypted.js';
@@ -29,7 +29,7 @@ import type { Transport } from '../transport/types.js';
 import { EventHub, type LeaderEvent, type MemberEvent, type NodeEvent } from './events.js';
 import { FsStorage } from './fs-storage.js';
 import { startLoopDelayMonitor } from './loop-delay.js';
-import { resolveNodeOptions, type ClusterMode, type NodeOptions, type ResolvedNodeOptions } from './options.js';
+import { RESERVED_LABEL_PREFIX, resolveNodeOptions, type ClusterMode, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { PeerCache } from './peer-cache.js';
 
 export interface Member {
@@ -46,8 +46,19 @@ export interface LeaderInfo {
   term: number;
 }
 
+/** The user's labels of a view: Shoal's own (`shoal.*`, e.g. leader claims) stay internal. */
+function userLabels(labels: Labels): Labels {
+  let out: Record<string, string> | undefined;
+  for (const key of Object.keys(labels)) {
+    if (!key.startsWith(RESERVED_LABEL_PREFIX)) continue;
+    out ??= { ...labels };
+    delete out[key];
+  }
+  return out ?? labels;
+}
+
 function toMember(view: MemberView): Member {
-  return { id: view.id, name: view.name, address: view.address, state: view.state, incarnation: view.incarnation, labels: view.labels };
+  return { id: view.id, name: view.name, address: view.address, state: view.state, incarnation: view.incarnation, labels: userLabels(view.labels) };
 }
 
 const PROFILE_NAMES: Record<ResolvedNodeOptions['profile'], ProfileName> = { lan: 'LAN', wan: 'WAN', local: 'LOCAL' };
@@ -167,6 +178,8 @@ export class ShoalNode {
 
   /** Replaces this node's labels; others see an `updated` event. */
   setLabels(labels: Labels): void {
+    const reserved = Object.keys(labels).find((k) => k.startsWith(RESERVED_LABEL_PREFIX));
+    if (reserved !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `label ${JSON.stringify(reserved)} refused: keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal`);
     const refusal = this.membership?.updateLabels(this.election.swim?.withClaim(labels) ?? labels);
     if (refusal !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
   }
@@ -273,25 +286,36 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
   return node;
 }
 
-/** Rejoin backoff while alone: from `JOIN_RETRY_MIN_MS`, doubling up to `JOIN_RETRY_MAX_MS`. */
+/** Seed retry backoff: from `JOIN_RETRY_MIN_MS`, doubling up to `JOIN_RETRY_MAX_MS`. */
 export const JOIN_RETRY_MIN_MS = 1000;
 export const JOIN_RETRY_MAX_MS = 30_000;
 
+/** Configured seeds that are not live members of this node's view (self excluded). */
+function unmergedSeeds(driver: MembershipDriver, seeds: readonly Address[]): Address[] {
+  const live = new Set(driver.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address));
+  return seeds.filter((s) => !live.has(s));
+}
+
 /**
- * Starts the protocol and, while this node still knows no other live member, retries the seeds
- * with capped exponential backoff: nodes of a cluster started together need not start in order.
+ * Starts the protocol, then keeps retrying every configured seed that is not a live member of
+ * this node's view, with capped exponential backoff. Nodes of a cluster started together need
+ * not start in order, and two groups that formed apart (booted on opposite sides of a
+ * partition, each with the other's seeds unreachable) merge once a seed answers: SWIM's own
+ * reconnect only re-probes members it once knew, so it cannot merge views that never met.
  */
 function keepJoining(driver: MembershipDriver, seeds: readonly Address[], clock: Clock, closed: () => boolean): void {
   let delayMs = JOIN_RETRY_MIN_MS;
-  const retry = (outcome: JoinOutcome): void => {
-    if (outcome.ok || closed() || seeds.length === 0 || driver.state.liveCount > 1) return;
+  const schedule = (): void => {
+    if (closed() || seeds.length === 0) return;
     clock.setTimer(delayMs as Millis, () => {
-      if (closed() || driver.state.liveCount > 1 || driver.state.phase !== 'running') return;
-      void driver.join(seeds).then(retry);
+      if (closed() || driver.state.phase !== 'running') return;
+      const targets = unmergedSeeds(driver, seeds);
+      if (targets.length === 0) return schedule();
+      void driver.join(targets).then(schedule);
     });
     delayMs = Math.min(delayMs * 2, JOIN_RETRY_MAX_MS);
   };
-  void driver.start(seeds).then(retry);
+  void driver.start(seeds).then(schedule);
 }
 
 /** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */

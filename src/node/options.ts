@@ -57,6 +57,9 @@ export const modeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** Label keys with this prefix carry Shoal's own gossip (swim leader claims); hidden from and refused to users. */
+export const RESERVED_LABEL_PREFIX = 'shoal.';
+
 export const nodeOptionsSchema = z.object({
   name: z.string().min(1).max(128).regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
   dataDir: z.string().min(1),
@@ -66,7 +69,9 @@ export const nodeOptionsSchema = z.object({
   mode: modeSchema,
   clusterId: z.string().min(1).max(LIMITS.clusterIdBytesMax).regex(/^[\w.-]+$/, 'must be letters, digits, . _ -').default('default'),
   keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
-  labels: z.record(z.string(), z.string()).default({}),
+  labels: z.record(z.string(), z.string()).refine((labels) => Object.keys(labels).every((k) => !k.startsWith(RESERVED_LABEL_PREFIX)), {
+    message: `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal's own use (leader claims)`,
+  }).default({}),
   profile: z.enum(['lan', 'wan', 'local']).default('lan'),
 }).strict();
 

@@ -254,6 +254,9 @@ export class NodeClock implements Clock {
   /** The earliest global time, not before now, at which local time reaches `localMs`. */
   private globalFor(localMs: number): number {
     const nowMs = this.sim.now() as number;
+    // Already reached (a 0 ms timer, or a local clock still clamped at 0 by a negative skew):
+    // fire now. Inverting through the clamped flat region would walk back over it step by step.
+    if (this.localAt(nowMs) >= localMs) return nowMs;
     const estimate = Math.ceil((localMs - this.skew.skewMs) / (1 + this.skew.driftPpm / 1_000_000));
     let g = Math.max(nowMs, estimate);
     let steps = 0;

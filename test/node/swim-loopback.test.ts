@@ -19,15 +19,19 @@ const FAST: Partial<MembershipConfig> = {
 const dirs: string[] = [];
 const nodes: ShoalNode[] = [];
 
-async function start(name: string, seeds: string[], clusterId = 'test'): Promise<ShoalNode> {
+async function startAt(name: string, bind: string, seeds: string[], clusterId = 'test', labels: Record<string, string> = {}): Promise<ShoalNode> {
   const dataDir = mkdtempSync(join(tmpdir(), `shoal-${name}-`));
   dirs.push(dataDir);
   const node = await createNode(
-    { name, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId, profile: 'local' },
+    { name, dataDir, bind, mode: { kind: 'swim', seeds }, clusterId, profile: 'local', labels },
     { membership: FAST },
   );
   nodes.push(node);
   return node;
+}
+
+function start(name: string, seeds: string[], clusterId = 'test', labels: Record<string, string> = {}): Promise<ShoalNode> {
+  return startAt(name, '127.0.0.1:0', seeds, clusterId, labels);
 }
 
 function stateOf(observer: ShoalNode, target: ShoalNode): string | undefined {
@@ -84,4 +88,24 @@ describe('swim mode over loopback', () => {
     expect(stranger.stats().protocol['rejectsReceived']).toBe(1);
     expect(seed.members().map((m) => m.name)).toEqual(['seed3']);
   }, 30_000);
+
+  it('two groups that formed apart merge once a configured seed answers', async () => {
+    // Reserve b's address, so a can be configured with it before b exists.
+    const probe = await start('probe', []);
+    const bAddress = probe.address;
+    await probe.close();
+    const a = await start('group-a', [bAddress]);
+    const c = await start('group-c', [a.address]);
+    await waitFor(() => a.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'a and c form a group');
+    const b = await startAt('group-b', bAddress, []);
+    const d = await start('group-d', [b.address]);
+    await waitFor(() => [a, b, c, d].every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 20_000, 'the two groups merge into one view of 4');
+  }, 40_000);
+
+  it('hides Shoal-reserved labels and refuses them from users', async () => {
+    await expect(start('bad-labels', [], 'test', { 'shoal.leader-term': '9' })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    const node = await start('labels', [], 'test', { zone: 'a' });
+    expect(() => node.setLabels({ 'shoal.x': '1' })).toThrow(/reserved/);
+    expect(node.members()[0]?.labels).toEqual({ zone: 'a' });
+  });
 });

@@ -102,4 +102,17 @@ describe('SimClock', () => {
       last = local;
     }
   });
+
+  it('a 0 ms timer on a node clock clamped at 0 by a large negative skew fires at once', () => {
+    const clock = new SimClock();
+    const behind = clock.nodeClock('behind', { skewMs: -5000, driftPpm: 0 });
+    let firedAt = -1;
+    behind.setTimer(ms(0), () => { firedAt = clock.now(); });
+    clock.runUntilIdle({ eventsMax: 10 });
+    expect(firedAt).toBe(0);
+    let laterAt = -1;
+    behind.setTimer(ms(10), () => { laterAt = clock.now(); });
+    clock.runUntilIdle({ eventsMax: 10 });
+    expect(laterAt).toBe(5010); // local time reaches 10 when global time is 5010
+  });
 });
