@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IDENTITY_FILE_NAME, loadOrCreateIdentity, loadOrCreateIdentitySync } from '../../src/identity/identity.js';
 import { nodeIdFromPublicKey, verify } from '../../src/identity/keys.js';
@@ -25,6 +27,33 @@ function expectCode(fn: () => unknown, code: string, path: string): void {
   }
   expect((caught as { code?: string } | undefined)?.code).toBe(code);
   expect((caught as Error).message).toContain(path);
+}
+
+const NOBODY_ID = 65534;
+
+/**
+ * Runs `loadOrCreateIdentitySync(dir)` without privileges: in a child process as `nobody` when
+ * this process is root, in-process otherwise. Returns the error's code and message, or `ok`.
+ */
+function identityErrorUnprivileged(dir: string): { code: string; message: string } {
+  const run = (): { code: string; message: string } => {
+    try {
+      loadOrCreateIdentitySync(dir);
+      return { code: 'ok', message: '' };
+    } catch (err) {
+      return { code: String((err as { code?: unknown }).code), message: (err as Error).message };
+    }
+  };
+  if (process.getuid?.() !== 0) return run();
+  chmodSync(root, 0o755); // let `nobody` reach the dir under test
+  const moduleUrl = new URL('../../src/identity/identity.ts', import.meta.url).href;
+  const script = `import(${JSON.stringify(moduleUrl)}).then((m) => { try { m.loadOrCreateIdentitySync(process.argv[1]); console.log(JSON.stringify({ code: 'ok', message: '' })); } catch (e) { console.log(JSON.stringify({ code: String(e.code), message: e.message })); } });`;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+    uid: NOBODY_ID, gid: NOBODY_ID, encoding: 'utf8', timeout: 30_000, cwd: fileURLToPath(new URL('../../', import.meta.url)),
+  });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (!line.startsWith('{')) throw new Error(`child as nobody failed: status ${child.status}, stderr: ${child.stderr}`);
+  return JSON.parse(line) as { code: string; message: string };
 }
 
 function identityDoc(dir: string): Record<string, unknown> {
@@ -152,17 +181,19 @@ describe('I/O failures -> ERR_IDENTITY_IO', () => {
     mkdirSync(join(root, IDENTITY_FILE_NAME));
     expectCode(() => loadOrCreateIdentitySync(root), 'ERR_IDENTITY_IO', join(root, IDENTITY_FILE_NAME));
   });
-  it.skipIf(process.getuid?.() === 0)('an unreadable identity file', async () => {
+  // Permission checks mean nothing to root, so as root (CI, containers) they run in a child
+  // process as the unprivileged user `nobody`; otherwise in this process.
+  it('an unreadable identity file', () => {
     loadOrCreateIdentitySync(root);
     const file = join(root, IDENTITY_FILE_NAME);
     chmodSync(file, 0o000);
-    await expect(loadOrCreateIdentity(root)).rejects.toMatchObject({ code: 'ERR_IDENTITY_IO' });
+    expect(identityErrorUnprivileged(root)).toMatchObject({ code: 'ERR_IDENTITY_IO', message: expect.stringContaining(file) });
     chmodSync(file, 0o600);
   });
-  it.skipIf(process.getuid?.() === 0)('a read-only data dir on first start', () => {
+  it('a read-only data dir on first start', () => {
     const dir = join(root, 'ro');
-    mkdirSync(dir, { mode: 0o500 });
-    expectCode(() => loadOrCreateIdentitySync(dir), 'ERR_IDENTITY_IO', dir);
+    mkdirSync(dir, { mode: 0o555 });
+    expect(identityErrorUnprivileged(dir)).toMatchObject({ code: 'ERR_IDENTITY_IO', message: expect.stringContaining(dir) });
     chmodSync(dir, 0o700);
     expect(readdirSync(dir)).toEqual([]);
   });
