@@ -4,6 +4,7 @@
  * event and are re-broadcast; updates about ourselves that would make us suspect, dead or left
  * are refuted with a higher incarnation; suspicions are started and confirmed per Lifeguard §IV-B.
  */
+import { markUrgent } from './probe-order.js';
 import type { Millis } from '../base/time.js';
 import type { MemberRecord, Update } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
@@ -103,6 +104,9 @@ export function applySuspect(turn: Turn, id: NodeId, incarnation: number, from: 
   };
   count(state, 'suspicionsStarted');
   count(state, 'updatesApplied');
+  // Heard from another member: check it ourselves next period, so an independent confirmation
+  // (or nothing, if it answers) comes within one period (see probe-order.ts).
+  if (from !== state.selfId) markUrgent(state.probeOrder, id);
   broadcast(turn, { kind: 'suspect', id, incarnation, from });
 }
 

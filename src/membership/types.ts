@@ -94,6 +94,8 @@ export interface BroadcastQueue {
 export interface ProbeOrder {
   ids: NodeId[];
   index: number;
+  /** Members to probe before the walk continues (suspects we heard of); at most `URGENT_PROBES_MAX`. */
+  urgent: NodeId[];
 }
 
 export interface JoinAttempt {

@@ -160,6 +160,22 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     expect.fail('no ping sent to a suspect');
   });
 
+  it('a suspicion heard from another member is probed at our next period, out of walk order', () => {
+    // Lifeguard §IV-B: the timeout shrinks with independent confirmations; probing the suspect at
+    // once yields ours within one period. Over many seeds the first probe after hearing must hit it.
+    for (let seed = 1; seed <= 20; seed++) {
+      const { state } = startedWith(1, [2, 3, 4, 5, 6, 7, 8]);
+      const context = ctx(seed);
+      checkedStep(state, receiveGossip(ms(1), 2, [suspect(8, 1, 2)]), context);
+      let target: string | undefined;
+      for (let i = 0; i < 3 && target === undefined; i++) {
+        const ping = sends(checkedStep(state, { kind: 'tick', now: state.nextProbeAtMs }, context)).find((e) => e.message.type === 'ping');
+        if (ping?.message.type === 'ping') target = ping.message.target;
+      }
+      expect(target).toBe(nodeId(8));
+    }
+  });
+
   it('a ping for another node id at our address is not answered', () => {
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: { type: 'ping', seq: 7, from: nodeId(2), fromAddress: address(2), target: nodeId(9), updates: [] } }, context);
