@@ -31,4 +31,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
   [swimLoss10.name, swimLoss10],
 ]);
 
-export const DEFAULT_SCENARIO = networkEcho.name;
+/** The membership protocol, the heart of Shoal, is what a bare `npm run sim -- --seed N` exercises. */
+export const DEFAULT_SCENARIO = swim.name;
