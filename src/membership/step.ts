@@ -6,6 +6,7 @@
  *
  * The state is mutated in place and returned (see types.ts for why).
  */
+import { sameLabels } from './merge.js';
 import { assertNever } from '../base/assert.js';
 import type { Millis } from '../base/time.js';
 import type { Message } from '../codec/messages.js';
@@ -184,6 +185,8 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   }
   if (state.phase !== 'running') return reject(turn, 'update-labels', 'leaving');
   const me = self(state);
+  // Nothing new to say: gossiping an incarnation bump to every member would be pure cost.
+  if (sameLabels(me.labels, labels)) return;
   me.incarnation++;
   me.labels = ownLabels(labels);
   turn.effects.push({ kind: 'persist', incarnation: me.incarnation });

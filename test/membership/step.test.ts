@@ -176,6 +176,17 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     }
   });
 
+  it('update-labels with the labels we already have changes nothing and sends nothing', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(state, { kind: 'update-labels', now: ms(1), labels: { zone: 'a' } }, context);
+    const incarnation = state.members.get(nodeId(1))?.incarnation;
+    const queued = state.queue.byMember.size;
+    const effects = checkedStep(state, { kind: 'update-labels', now: ms(2), labels: { zone: 'a' } }, context);
+    expect(effects).toEqual([]);
+    expect(state.members.get(nodeId(1))?.incarnation).toBe(incarnation);
+    expect(state.queue.byMember.size).toBe(queued);
+  });
+
   it('a ping for another node id at our address is not answered', () => {
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: { type: 'ping', seq: 7, from: nodeId(2), fromAddress: address(2), target: nodeId(9), updates: [] } }, context);

@@ -1,7 +1,8 @@
 /**
  * The `swim` leader driver: re-evaluates the sticky-HRW core (step.ts) on every membership
  * event and when the stabilization window ends, and publishes this node's claim as its
- * `CLAIM_LABEL` label (and the highest term it has seen as `SEEN_LABEL`) through the MembershipDriver (so it spreads by SWIM gossip and push-pull).
+ * `CLAIM_LABEL` label (and, only while it sees a live claim below it, the highest term it has
+ * seen as `SEEN_LABEL`) through the MembershipDriver, so both spread by SWIM gossip and push-pull.
  * The highest term seen (own claims and others') is persisted before the claim spreads or the
  * leader is reported, so a restarted node never claims a term it used and never reports a term
  * below one it reported before the crash (the fencing term only increases on a node).
@@ -52,7 +53,7 @@ export class SwimLeaderDriver {
     delete out[CLAIM_LABEL];
     delete out[SEEN_LABEL];
     if (this.state.claim !== undefined) out[CLAIM_LABEL] = String(this.state.claim);
-    if (this.state.highestTermSeen > 0) out[SEEN_LABEL] = String(this.state.highestTermSeen);
+    if (this.state.contestedTerm !== undefined) out[SEEN_LABEL] = String(this.state.contestedTerm);
     return out;
   }
 
@@ -72,10 +73,10 @@ export class SwimLeaderDriver {
     const m = this.opts.membership;
     const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels), seenTerm: parseClaim(v.labels, SEEN_LABEL) }));
     const claimBefore = this.state.claim;
-    const seenBefore = this.state.highestTermSeen;
+    const contestedBefore = this.state.contestedTerm;
     const changed = evaluate(this.state, live, this.opts.clock.now());
     if (this.state.highestTermSeen > this.persistedTerm) this.persistTerm(this.state.highestTermSeen);
-    if (!this.labelsPublished || this.state.claim !== claimBefore || this.state.highestTermSeen !== seenBefore) {
+    if (!this.labelsPublished || this.state.claim !== claimBefore || this.state.contestedTerm !== contestedBefore) {
       this.labelsPublished = true;
       this.opts.membership.updateLabels(this.withClaim(this.userLabels));
     }

@@ -61,10 +61,16 @@ export interface SwimLeaderState {
   leader: { id: NodeId; term: number } | undefined;
   /** The highest term ever reported: a leader below it is ignored, so reported terms only increase. */
   reportedTerm: number;
+  /**
+   * `highestTermSeen` when the best live claim is below it (the claimant must learn of the higher
+   * term and claim above it), else undefined. Published as `SEEN_LABEL` only then, so a normal
+   * election or failover makes no member but the claimant change its labels: no N-wide gossip.
+   */
+  contestedTerm: number | undefined;
 }
 
 export function createSwimLeaderState(config: SwimLeaderConfig, selfId: NodeId, persistedTerm: number, now: Millis): SwimLeaderState {
-  return { config, selfId, liveKey: '', viewChangedAtMs: now, stableSize: 1, highestTermSeen: persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm };
+  return { config, selfId, liveKey: '', viewChangedAtMs: now, stableSize: 1, highestTermSeen: persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm, contestedTerm: undefined };
 }
 
 /** When the core must be re-run even without a view change (the stabilization window ends). */
@@ -115,6 +121,7 @@ export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], no
     state.highestTermSeen = state.claim;
     best = { ...best, claimTerm: state.claim };
   }
+  state.contestedTerm = best?.claimTerm !== undefined && best.claimTerm < state.highestTermSeen ? state.highestTermSeen : undefined;
   return setLeader(state, eligible && best !== undefined ? { id: best.id, term: best.claimTerm as number } : undefined);
 }
 
