@@ -21,6 +21,8 @@ const PROTOCOL_COUNTERS: ReadonlyArray<[metric: string, counter: string, help: s
   ['shoal_refutations_total', 'refutes', 'Times this node refuted a suspicion of itself with a higher incarnation.'],
   ['shoal_dead_declarations_total', 'membersDeclaredDead', 'Members this node declared dead after a suspicion timed out.'],
   ['shoal_push_pulls_sent_total', 'pushPullsSent', 'Full state syncs (push-pull) this node started.'],
+  ['shoal_push_pull_digests_sent_total', 'pushPullDigestsSent', 'Periodic anti-entropy rounds this node started with a view digest.'],
+  ['shoal_push_pulls_in_sync_total', 'pushPullsInSync', 'Digest rounds that found both views equal (no full state sent).'],
 ];
 
 const DIRECTIONS: ReadonlyArray<[direction: string, key: 'Received' | 'Sent']> = [['in', 'Received'], ['out', 'Sent']];

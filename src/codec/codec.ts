@@ -12,7 +12,7 @@ import { assertNever } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { DecodeFailure, Reader, Writer, type DecodeErrorCode, type FieldLimits } from './bytes.js';
-import { readAddress, readEnum, readMembers, readUpdates, writeAddress, writeMembers, writeUpdate, writeUpdates } from './membership-codec.js';
+import { readAddress, readDigest, readEnum, readMembers, readUpdates, writeAddress, writeDigest, writeMembers, writeUpdate, writeUpdates } from './membership-codec.js';
 import { writeElectionPayload, readElectionPayload } from './election-codec.js';
 import { isElectionMessage, isElectionMessageType, type Update, type WireMessage } from './messages.js';
 import { MESSAGE_TYPE_NUMBERS, PROTOCOL_VERSION, REJECT_REASON_NUMBERS, WIRE_MAGIC, reverseTable } from './wire-numbers.js';
@@ -48,6 +48,7 @@ const REJECT_REASON_BY_NUMBER = reverseTable(REJECT_REASON_NUMBERS);
 const FLAG_NACK = 0x01;
 const FLAG_JOIN = 0x01;
 const FLAG_REPLY = 0x02;
+const FLAG_DIGEST_REPLY = 0x01;
 
 // One scratch writer reused by every encode: encoding is synchronous and never re-entrant, so
 // sharing it costs nothing and saves a buffer allocation per message.
@@ -100,6 +101,12 @@ function writePayload(w: Writer, msg: WireMessage, limits: CodecLimits): void {
       w.u8((msg.join ? FLAG_JOIN : 0) | (msg.reply ? FLAG_REPLY : 0));
       w.string(msg.configFingerprint, limits.decodeStringBytesMax);
       return writeMembers(w, msg.members, limits);
+    case 'push-pull-digest':
+      w.nodeId(msg.from);
+      writeAddress(w, msg.fromAddress);
+      w.u8(msg.reply ? FLAG_DIGEST_REPLY : 0);
+      writeDigest(w, msg.configDigest);
+      return writeDigest(w, msg.viewDigest);
     case 'reject':
       w.nodeId(msg.from);
       w.u8(REJECT_REASON_NUMBERS[msg.reason]);
@@ -169,6 +176,12 @@ function readPayload(r: Reader, type: WireMessage['type']): WireMessage {
       const flags = readFlags(r, FLAG_JOIN | FLAG_REPLY, 'push-pull flags');
       const configFingerprint = r.string('configFingerprint');
       return { type, from, fromAddress, join: (flags & FLAG_JOIN) !== 0, reply: (flags & FLAG_REPLY) !== 0, configFingerprint, members: readMembers(r) };
+    }
+    case 'push-pull-digest': {
+      const from = r.nodeId('from');
+      const fromAddress = readAddress(r, 'fromAddress');
+      const reply = (readFlags(r, FLAG_DIGEST_REPLY, 'push-pull-digest flags') & FLAG_DIGEST_REPLY) !== 0;
+      return { type, from, fromAddress, reply, configDigest: readDigest(r, 'configDigest'), viewDigest: readDigest(r, 'viewDigest') };
     }
     case 'reject':
       return { type, from: r.nodeId('from'), reason: readEnum(r, REJECT_REASON_BY_NUMBER, 'reject reason'), detail: r.string('detail') };

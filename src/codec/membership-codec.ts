@@ -6,7 +6,8 @@
  * keys, which also refuses duplicates (a duplicate would otherwise silently drop one value).
  */
 import { splitAddress, type Address } from '../base/address.js';
-import { assertNever } from '../base/assert.js';
+import { assert, assertNever } from '../base/assert.js';
+import { toHex } from '../base/hex.js';
 import { DecodeFailure, type FieldLimits, type Reader, type Writer } from './bytes.js';
 import type { Labels, MemberRecord, Update, WireMemberState } from './messages.js';
 import { MEMBER_STATE_NUMBERS, UPDATE_KIND_NUMBERS, reverseTable } from './wire-numbers.js';
@@ -41,6 +42,20 @@ export function readAddress(r: Reader, what: string): Address {
   if (validatedAddresses.size >= VALIDATED_ADDRESSES_MAX) validatedAddresses.clear();
   validatedAddresses.add(text);
   return text as Address;
+}
+
+/** A 64-bit digest (push-pull-digest): 16 lowercase hex characters on our side, 8 raw bytes on the wire. */
+export const DIGEST_BYTES = 8;
+const DIGEST_PATTERN = /^[0-9a-f]{16}$/;
+
+export function writeDigest(w: Writer, digest: string): void {
+  assert(DIGEST_PATTERN.test(digest), `not a 64-bit hex digest: ${JSON.stringify(digest)}`);
+  for (let i = 0; i < 2 * DIGEST_BYTES; i += 2) w.u8(parseInt(digest.slice(i, i + 2), 16));
+}
+
+/** Every 8-byte string is a valid digest, and reads back as the one hex text that writes it (canonical). */
+export function readDigest(r: Reader, what: string): string {
+  return toHex(r.bytes(DIGEST_BYTES, what));
 }
 
 /** A single-byte enum from a reverse table; unknown numbers are malformed. */

@@ -47,6 +47,13 @@ export type Message =
   | { type: 'gossip'; from: NodeId; updates: Update[] }
   /** Push-pull anti-entropy over a stream; `join` is set on the first exchange; `reply` asks for the peer's view back. */
   | { type: 'push-pull'; from: NodeId; fromAddress: Address; join: boolean; reply: boolean; configFingerprint: string; members: MemberRecord[] }
+  /**
+   * Digest-first periodic anti-entropy (membership.md "Push-pull digest"): the sender's view digest
+   * and a digest of its config fingerprint, each 16 lowercase hex characters (8 bytes on the wire),
+   * instead of its members. Equal digests are answered with a digest (`reply` false: "in sync");
+   * different ones with a full `push-pull` that asks for the sender's view back.
+   */
+  | { type: 'push-pull-digest'; from: NodeId; fromAddress: Address; reply: boolean; configDigest: string; viewDigest: string }
   /** A refused join or push-pull, with a reason an operator can read. */
   | { type: 'reject'; from: NodeId; reason: RejectReason; detail: string };
 

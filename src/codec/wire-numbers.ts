@@ -31,7 +31,9 @@ export const MESSAGE_TYPE_NUMBERS = {
   'join-cluster': 13,
   'peer-broadcast': 14,
   // 15 is taken by the compressed wrapper (compressed.ts COMPRESSED_MESSAGE_TYPE): it wraps a
-  // message rather than being one, so it is not in this table. Next free number: 16.
+  // message rather than being one, so it is not in this table.
+  'push-pull-digest': 16,
+  // Next free number: 17.
 } as const satisfies Record<WireMessage['type'], number>;
 
 // APPEND ONLY: update kind numbers are on the wire. 0 is reserved.

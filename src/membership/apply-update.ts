@@ -11,7 +11,7 @@ import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';
 import { decideAlive, decideDeparture, decideSuspect, sameLabels } from './merge.js';
-import { addMember, broadcast, changeState, count, createMember, emitMember, ownLabels, self, selfAliveUpdate, type Turn } from './state.js';
+import { addMember, broadcast, changeState, count, createMember, emitMember, ownLabels, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
 import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
 import type { Member } from './types.js';
 
@@ -48,7 +48,7 @@ export function refute(turn: Turn, accusedIncarnation: number): void {
   }
   const me = self(state);
   // An equal incarnation would lose the tie to the accusation, so go strictly above it.
-  me.incarnation = Math.max(me.incarnation, accusedIncarnation) + 1;
+  setIncarnation(state, me, Math.max(me.incarnation, accusedIncarnation) + 1);
   // Lifeguard §IV-A: having to refute is a sign our messages are not getting through.
   state.awareness = applyAwarenessDelta(state.awareness, 1, state.config.awarenessMultiplierMax);
   count(state, 'refutes');
@@ -73,7 +73,7 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
     emitMember(turn, 'joined', member);
   } else {
     const moved = current.name !== update.name || current.address !== update.address || !sameLabels(current.labels, update.labels);
-    current.incarnation = update.incarnation;
+    setIncarnation(state, current, update.incarnation);
     current.name = update.name;
     current.address = update.address;
     current.labels = ownLabels(update.labels);
@@ -96,7 +96,7 @@ export function applySuspect(turn: Turn, id: NodeId, incarnation: number, from: 
   const expected = expectedConfirmations(state.config.suspicionMult, n);
   const minMs = suspicionTimeoutMinMs(state.config.suspicionMult, n, state.config.probeIntervalMs);
   const maxMs = suspicionTimeoutMaxMs(state.config.suspicionMaxTimeoutMult, minMs);
-  current.incarnation = incarnation;
+  setIncarnation(state, current, incarnation);
   changeState(turn, current, 'suspect');
   current.suspicion = {
     startedAtMs: turn.now, minMs, maxMs, expected, accusers: new Set([from]),
@@ -133,7 +133,7 @@ export function applyDeparture(turn: Turn, id: NodeId, incarnation: number, kind
   const decision = decideDeparture(current, incarnation, id === state.selfId);
   if (decision === 'refute') return refute(turn, incarnation);
   if (current === undefined || decision !== 'accept') return count(state, 'updatesIgnored');
-  current.incarnation = incarnation;
+  setIncarnation(state, current, incarnation);
   changeState(turn, current, kind);
   count(state, 'updatesApplied');
   broadcast(turn, kind === 'dead' ? { kind, id, incarnation, from } : { kind, id, incarnation });

@@ -30,6 +30,7 @@ export function describeMessage(message: Message): string {
     case 'ping-req': return `ping-req#${message.seq} ${short(message.from)} asks to probe ${short(message.target)}${updatesText(message.updates)}`;
     case 'gossip': return `gossip from ${short(message.from)}${updatesText(message.updates)}`;
     case 'push-pull': return `push-pull from ${short(message.from)}${message.join ? ' join' : ''}${message.reply ? ' want-reply' : ''} ${message.members.length} members`;
+    case 'push-pull-digest': return `push-pull-digest from ${short(message.from)}${message.reply ? ' want-reply' : ''} view ${message.viewDigest} config ${message.configDigest}`;
     case 'reject': return `reject from ${short(message.from)}: ${message.reason} (${message.detail})`;
     default: return assertNever(message, 'message');
   }

@@ -1,10 +1,12 @@
 /**
  * Invariants of the membership state, checked after every step in tests and the simulator.
  * `checkInvariants` looks at one state (O(N)); `checkTransition` compares a state with a snapshot
- * taken before the step (epoch and incarnations never decrease).
+ * taken before the step (epoch and incarnations never decrease). The incrementally kept view digest
+ * is recomputed from scratch here, so a missed update at any choke point fails the next check.
  */
 import { assert } from '../base/assert.js';
 import type { NodeId } from '../identity/node-id.js';
+import { computeViewDigest, digestHex } from './digest.js';
 import { isLive } from './state.js';
 import type { State } from './types.js';
 
@@ -33,6 +35,9 @@ export function checkInvariants(state: State): void {
     assert(Number.isSafeInteger(member.incarnation) && member.incarnation >= 0, `${id}: incarnation is a safe integer`);
   }
   assert(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
+  const digest = computeViewDigest([...state.members.values()].map((m) => ({ id: m.id, incarnation: m.incarnation, live: isLive(m.state) })));
+  assert(digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
+    `viewDigest ${digestHex(state.viewDigest.hi, state.viewDigest.lo)} equals the digest recomputed from the members ${digestHex(digest.hi, digest.lo)}`);
   assert(state.memberList.length === state.members.size, 'memberList holds every member once');
   state.memberList.forEach((id, index) => assert(state.members.get(id)?.index === index, `member ${id} records its memberList index ${index}`));
   assert(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);

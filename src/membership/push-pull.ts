@@ -4,18 +4,26 @@
  * and now and then with a dead member's address (`reconnect`) so a healed partition merges again.
  * Every push-pull carries our config fingerprint; a mismatch is answered with a `reject`
  * (`config_mismatch`) and never merged.
+ *
+ * The periodic round is digest-first (membership.md, "Push-pull digest"): we send our view
+ * digest and config digest (`push-pull-digest`, ~60 bytes); a peer that agrees answers with its
+ * digest ("in sync", counted `pushPullsInSync` on both sides), a peer that does not answers with
+ * its full view and `reply: true`, so both sides merge exactly as in a full push-pull. Join and
+ * reconnect stay full (the views differ by construction there).
  */
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
 import type { MemberRecord, Message } from '../codec/messages.js';
 import { mergeRemoteState } from './apply-update.js';
 import { describeFingerprintMismatch } from './config.js';
+import { digestHex } from './digest.js';
 import { joinSyncDelayMs, pushPullIntervalScaledMs } from './scaling.js';
 import { changeState, count, randomMembers, self, send, type Turn } from './state.js';
 import type { JoinFailureReason, Member } from './types.js';
 
 type PushPull = Extract<Message, { type: 'push-pull' }>;
 type Reject = Extract<Message, { type: 'reject' }>;
+type PushPullDigest = Extract<Message, { type: 'push-pull-digest' }>;
 
 function toRecord(member: Member): MemberRecord {
   // `joining` is local-only: on the wire we are alive (that is what a join announces).
@@ -35,6 +43,36 @@ export function sendPushPull(turn: Turn, to: Address, join: boolean): void {
     type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join, reply: true,
     configFingerprint: state.fingerprint, members: localRecords(turn),
   });
+}
+
+function viewDigestOf(turn: Turn): string {
+  return digestHex(turn.state.viewDigest.hi, turn.state.viewDigest.lo);
+}
+
+function sendDigest(turn: Turn, to: Address, reply: boolean): void {
+  const { state } = turn;
+  count(state, 'pushPullDigestsSent');
+  send(turn, to, 'stream', {
+    type: 'push-pull-digest', from: state.selfId, fromAddress: self(state).address, reply,
+    configDigest: state.fingerprintDigest, viewDigest: viewDigestOf(turn),
+  });
+}
+
+/**
+ * A peer's digest, as a request (`reply`) or as its "in sync" answer to ours. Equal view and
+ * config digests: nothing to merge (a request gets our digest back). Any difference, on either
+ * leg: a full push-pull asking for the peer's view, so both sides merge; a config difference is
+ * then rejected by the peer's full fingerprint check with a readable detail. This cannot loop: a
+ * full push-pull is answered at most once, with `reply: false`.
+ */
+export function onPushPullDigest(turn: Turn, message: PushPullDigest): void {
+  const { state } = turn;
+  if (message.configDigest === state.fingerprintDigest && message.viewDigest === viewDigestOf(turn)) {
+    count(state, 'pushPullsInSync');
+    if (message.reply) sendDigest(turn, message.fromAddress, false);
+    return;
+  }
+  sendPushPull(turn, message.fromAddress, false);
 }
 
 /** Sends a join push-pull to every address (ours excluded); the first reply completes the join. */
@@ -121,12 +159,12 @@ export function maybeExpireJoin(turn: Turn): void {
   finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: `no push-pull reply within joinTimeoutMs (${turn.state.config.joinTimeoutMs})` });
 }
 
-/** Periodic anti-entropy with one random live member. */
+/** Periodic anti-entropy with one random live member, digest first. */
 export function periodicPushPull(turn: Turn): void {
   const { state } = turn;
   state.nextPushPullAtMs = (turn.now + pushPullIntervalScaledMs(state.config.pushPullIntervalMs, state.liveCount)) as Millis;
   const [peer] = randomMembers(turn, 1, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
-  if (peer !== undefined) sendPushPull(turn, peer.address, false);
+  if (peer !== undefined) sendDigest(turn, peer.address, true);
 }
 
 /** Tries one random dead member's address, so a healed partition merges without help. */

@@ -5,8 +5,9 @@
  * piggybacked updates.
  *
  * Invariants kept here: `epoch` moves only when a member enters or leaves the live set
- * (alive|suspect); `liveCount` equals the number of live members; `suspects` and `departed` index
- * exactly the members in those states.
+ * (alive|suspect); `liveCount` equals the number of live members; `viewDigest` is the XOR of the
+ * live members' hashes (digest.ts; incarnations change only through `setIncarnation`);
+ * `suspects` and `departed` index exactly the members in those states.
  */
 import type { Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
@@ -17,6 +18,7 @@ import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../transport/types.js';
 import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';
 import { clusterWideOf, configFingerprint, type MembershipConfig } from './config.js';
+import { textDigest, toggleMember } from './digest.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
 import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type Member, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
@@ -47,8 +49,10 @@ export function createState(config: MembershipConfig, self: SelfIdentity, persis
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
   const member = createMember(self.id, self.name, self.address, 'joining', persistedIncarnation + 1, self.labels, now);
   member.index = 0;
+  const fingerprint = configFingerprint(clusterWideOf(config));
+  // Self starts `joining` (not live): the digest starts empty and takes us in when we become alive.
   return {
-    config, fingerprint: configFingerprint(clusterWideOf(config)), selfId: self.id, phase: 'idle',
+    config, fingerprint, fingerprintDigest: textDigest(fingerprint), viewDigest: { hi: 0, lo: 0 }, selfId: self.id, phase: 'idle',
     members: new Map([[self.id, member]]), memberList: [self.id],
     suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
@@ -112,6 +116,25 @@ function trackLiveness(state: State, before: MemberState | undefined, after: Mem
   state.epoch++;
 }
 
+/** Keeps `state.viewDigest` (digest.ts): a member entering or leaving the live set toggles its hash. */
+function trackDigest(state: State, member: Member, before: MemberState | undefined, after: MemberState | undefined): void {
+  const wasLive = before !== undefined && isLive(before);
+  const nowLive = after !== undefined && isLive(after);
+  if (wasLive !== nowLive) toggleMember(state.viewDigest, member.id, member.incarnation);
+}
+
+/**
+ * The one way to change a member's incarnation: a live member's digest contribution moves with
+ * it. Callers write the incarnation before changing the state (changeState hashes the new one).
+ */
+export function setIncarnation(state: State, member: Member, incarnation: number): void {
+  if (incarnation === member.incarnation) return;
+  const live = isLive(member.state);
+  if (live) toggleMember(state.viewDigest, member.id, member.incarnation);
+  member.incarnation = incarnation;
+  if (live) toggleMember(state.viewDigest, member.id, member.incarnation);
+}
+
 function trackIndexes(state: State, id: NodeId, after: MemberState | undefined): void {
   if (after === 'suspect') state.suspects.add(id); else state.suspects.delete(id);
   if (after === 'dead' || after === 'left') state.departed.add(id); else state.departed.delete(id);
@@ -127,6 +150,7 @@ export function addMember(turn: Turn, member: Member): void {
   insertProbeTarget(state.probeOrder, member.id, turn.rng);
   trackIndexes(state, member.id, member.state);
   trackLiveness(state, undefined, member.state);
+  trackDigest(state, member, undefined, member.state);
 }
 
 /** Forgets a member (dead or left for deadReclaimMs). O(1): swap-remove from the member list. */
@@ -142,6 +166,7 @@ export function removeMember(state: State, id: NodeId): void {
   state.members.delete(id);
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);
+  trackDigest(state, member, member.state, undefined);
 }
 
 /** Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state. */
@@ -153,6 +178,7 @@ export function changeState(turn: Turn, member: Member, next: Exclude<MemberStat
   if (next !== 'suspect') delete member.suspicion;
   trackIndexes(turn.state, member.id, next);
   trackLiveness(turn.state, before, next);
+  trackDigest(turn.state, member, before, next);
   if (turn.state.departed.size === 1 && (next === 'dead' || next === 'left')) {
     turn.state.nextReapAtMs = (turn.now + reapCheckMs(turn.state.config)) as Millis;
   }

@@ -18,8 +18,8 @@ import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
 import { LEAVE_TRANSMITS_MIN } from './config.js';
 import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
-import { maybeExpireJoin, onPushPull, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
-import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, type Turn } from './state.js';
+import { maybeExpireJoin, onPushPull, onPushPullDigest, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
+import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from '../codec/messages.js';
 
@@ -146,6 +146,7 @@ function onReceive(turn: Turn, from: Address, channel: Channel, message: Message
     case 'nack': return onNack(turn, message);
     case 'gossip': return;
     case 'push-pull': return onPushPull(turn, message);
+    case 'push-pull-digest': return onPushPullDigest(turn, message);
     case 'reject': return onReject(turn, message);
     default: return assertNever(message, 'membership message');
   }
@@ -187,7 +188,7 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   const me = self(state);
   // Nothing new to say: gossiping an incarnation bump to every member would be pure cost.
   if (sameLabels(me.labels, labels)) return;
-  me.incarnation++;
+  setIncarnation(state, me, me.incarnation + 1);
   me.labels = ownLabels(labels);
   turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
   broadcast(turn, selfAliveUpdate(state));

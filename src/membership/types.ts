@@ -15,6 +15,7 @@ import type { Labels, Message, Update } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../transport/types.js';
 import type { MembershipConfig } from './config.js';
+import type { ViewDigest } from './digest.js';
 
 /** `joining` is only ever our own state before the first successful push-pull; never on the wire. */
 export type MemberState = 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
@@ -111,6 +112,7 @@ export const COUNTER_NAMES = [
   'membersDeclaredDead', 'updatesApplied', 'updatesIgnored', 'updatesDropped', 'labelsRejected',
   'membersRejected', 'pushPullsSent', 'pushPullsReceived', 'configMismatchRejected', 'rejectsReceived',
   'pingsWrongTarget', 'inputsIgnored', 'loopDelaysHigh', 'sendFailures', 'membersReaped',
+  'pushPullDigestsSent', 'pushPullsInSync',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -119,6 +121,10 @@ export interface State {
   config: MembershipConfig;
   /** Precomputed `configFingerprint(clusterWideOf(config))`. */
   fingerprint: string;
+  /** `textDigest(fingerprint)`: what a push-pull-digest carries instead of the ~280-byte fingerprint. */
+  fingerprintDigest: string;
+  /** XOR of `hashHi/hashLo(id, incarnation)` over live members (digest.ts); kept by state.ts in O(1) per change. */
+  viewDigest: ViewDigest;
   selfId: NodeId;
   phase: Phase;
   members: Map<NodeId, Member>;

@@ -53,6 +53,9 @@ export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
 
 export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom('wrong_cluster', 'bad_version', 'config_mismatch', 'too_many_members', 'shutting_down');
 
+/** A 64-bit digest as the codec holds it: 16 lowercase hex characters (any 8 bytes). */
+export const arbDigest: fc.Arbitrary<string> = fc.uint8Array({ minLength: 8, maxLength: 8 }).map(toHex);
+
 /** One arbitrary per message type, keyed by type, so a test can cover each variant by name. */
 export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extract<WireMessage, { type: T }>> } = {
   ping: fc.record({ type: fc.constant('ping' as const), seq: arbCounter, from: arbNodeId, fromAddress: arbAddress, target: arbNodeId, updates: arbUpdates }),
@@ -77,6 +80,14 @@ export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extrac
     reply: fc.boolean(),
     configFingerprint: arbText(64),
     members: fc.array(arbMemberRecord, { maxLength: 12 }),
+  }),
+  'push-pull-digest': fc.record({
+    type: fc.constant('push-pull-digest' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    reply: fc.boolean(),
+    configDigest: arbDigest,
+    viewDigest: arbDigest,
   }),
   reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
   // Leader election (src/codec/election-codec.ts).

@@ -254,3 +254,30 @@ describe('wire numbers', () => {
     expect([numbers.WIRE_MAGIC, numbers.PROTOCOL_VERSION]).toEqual([0x5348, 1]);
   });
 });
+
+describe('push-pull-digest (type 16)', () => {
+  const digest: Message = { type: 'push-pull-digest', from: ID_A, fromAddress: ADDR, reply: true, configDigest: '0123456789abcdef', viewDigest: 'fedcba9876543210' };
+
+  it('lays out from, fromAddress, flags, config digest and view digest as 8 raw bytes each', () => {
+    const bytes = encodeMessage(digest, CLUSTER);
+    const addr = [...new TextEncoder().encode(ADDR)];
+    expect([...bytes]).toEqual([
+      0x53, 0x48, 1, 16, 1, 0x63, ...ID_A_BYTES, addr.length, ...addr, 0x01,
+      0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+    ]);
+    expect(bytes.length).toBe(53); // vs 2268 bytes (plain) for a 50-member push-pull (wire.md)
+    expect(decode(bytes)).toEqual({ ok: true, message: digest });
+    expect(MESSAGE_TYPE_NUMBERS['push-pull-digest']).toBe(16);
+  });
+
+  it('refuses reserved flag bits, a cut digest, and (encoder) a digest that is not 16 lowercase hex characters', () => {
+    const bytes = encodeMessage(digest, CLUSTER);
+    const flagsAt = bytes.length - 17;
+    const flagged = bytes.slice();
+    flagged[flagsAt] = 0x03;
+    expectError(decode(flagged), 'ERR_DECODE_MALFORMED');
+    expectError(decode(bytes.subarray(0, bytes.length - 1)), 'ERR_DECODE_TRUNCATED');
+    expect(() => encodeMessage({ ...digest, viewDigest: 'FEDCBA9876543210' }, CLUSTER)).toThrow(/hex digest/);
+    expect(() => encodeMessage({ ...digest, configDigest: 'abc' }, CLUSTER)).toThrow(/hex digest/);
+  });
+});

@@ -181,6 +181,19 @@ describe('membership cluster (in-memory harness, manual clock)', () => {
     }
   });
 
+  it('steady state: periodic push-pull rounds are digests in sync, never full views', () => {
+    const cluster = fiveNodeCluster();
+    cluster.runUntil(cluster.now + 2 * cluster.config.pushPullIntervalMs);
+    const fullBefore = [...cluster.nodes.values()].map((n) => n.state.counters.pushPullsSent);
+    const digests = new Set([...cluster.nodes.values()].map((n) => `${n.state.viewDigest.hi}:${n.state.viewDigest.lo}`));
+    expect(digests.size).toBe(1);
+    cluster.runUntil(cluster.now + 5 * cluster.config.pushPullIntervalMs);
+    for (const [k, node] of [...cluster.nodes.values()].entries()) {
+      expect(node.state.counters.pushPullsSent, `node ${node.i} started no full push-pull`).toBe(fullBefore[k]);
+      expect(node.state.counters.pushPullsInSync).toBeGreaterThanOrEqual(5);
+    }
+  });
+
   it('the same seed gives the same event trace', () => {
     const trace = (): string => [...fiveNodeCluster().nodes.values()].map((n) => n.events.join(',')).join('|');
     expect(trace()).toBe(trace());

@@ -10,6 +10,9 @@ describe('describe', () => {
     expect(describeInput({ kind: 'receive', now: ms(5), from: address(1), channel: 'packet', message: ping })).toBe('@5 recv packet from 10.0.0.1:7946: ping#3 00000000->00000000 [left(00000000@2)]');
     expect(describeEffect({ kind: 'persist', incarnation: 4 })).toBe('persist incarnation 4');
     expect(describeEffect({ kind: 'join-result', ok: false, reason: 'config_mismatch', detail: 'x' })).toBe('join failed: config_mismatch (x)');
+    const digest = { type: 'push-pull-digest' as const, from: nodeId(1), fromAddress: address(1), reply: true, configDigest: '00000000000000aa', viewDigest: '0123456789abcdef' };
+    expect(describeEffect({ kind: 'send', to: address(2), channel: 'stream', message: digest }))
+      .toBe('send stream to 10.0.0.2:7946: push-pull-digest from 00000000 want-reply view 0123456789abcdef config 00000000000000aa');
     for (const line of [describeInput({ kind: 'leave', now: ms(1) }), describeEffect({ kind: 'left-done' })]) expect(line).not.toContain('\n');
   });
 });
