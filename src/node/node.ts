@@ -70,6 +70,7 @@ export class ShoalNode {
   private readonly hub = new EventHub();
   private closed = false;
   private stopLoopMonitor: (() => void) | undefined;
+  private peerCache: PeerCache | undefined;
   private election: ElectionDrivers = {};
   /**
    * `raft-lite` mode only: the leader-actor API (join, broadcast, callbacks, inspect); undefined
@@ -205,8 +206,9 @@ export class ShoalNode {
   }
 
   /** @internal Wires membership events into the public event stream. */
-  attach(stopLoopMonitor: (() => void) | undefined): void {
+  attach(stopLoopMonitor: (() => void) | undefined, peerCache?: PeerCache): void {
     this.stopLoopMonitor = stopLoopMonitor;
+    this.peerCache = peerCache;
   }
 
   /** @internal */
@@ -218,7 +220,10 @@ export class ShoalNode {
   /** Counters for metrics and tests: protocol counters, decode errors, transport stats. */
   stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; transport: ReturnType<Transport['stats']> | undefined } {
     return {
-      protocol: { ...(this.membership?.state.counters ?? {}), awareness: this.membership?.state.awareness ?? 0, epoch: this.epoch },
+      protocol: {
+        ...(this.membership?.state.counters ?? {}), awareness: this.membership?.state.awareness ?? 0, epoch: this.epoch,
+        peerCacheWriteErrors: this.peerCache?.writeErrors ?? 0,
+      },
       decodeErrors: { ...(this.membership?.decodeErrors ?? {}) },
       transport: this.transport?.stats(),
     };
@@ -279,7 +284,7 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
   }, options.labels);
   Object.assign(late, { node, swimLeader });
   node.attachElection({ swim: swimLeader });
-  node.attach(startLoopDelayMonitor((delayMs) => driver.reportLoopDelay(delayMs)));
+  node.attach(startLoopDelayMonitor((delayMs) => driver.reportLoopDelay(delayMs)), peerCache);
   swimLeader.poke();
   const seeds = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
   keepJoining(driver, seeds, clock, () => node.isClosed);
