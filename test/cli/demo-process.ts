@@ -4,6 +4,7 @@
  * still SIGKILL exactly the processes it caused and no others. Every wait is bounded.
  */
 import type { DemoNodeInfo } from '../../src/cli/demo-cluster.js';
+import { until } from '../helpers/wait.js';
 import { exitWithin, killChildren, spawnShoal, type Child } from '../helpers/shoal-process.js';
 
 /** Agents compile with tsx on start; several at once on a shared 2-core machine take a while. */
@@ -23,21 +24,6 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`);
 }
 
 export class DemoProcess {

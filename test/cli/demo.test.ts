@@ -5,7 +5,8 @@
  * with a higher incarnation (it refuted). SIGTERM to the demo stops every agent and exits 0.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { DemoProcess, pidAlive, until, type Member } from './demo-process.js';
+import { until } from '../helpers/wait.js';
+import { DemoProcess, pidAlive, type Member } from './demo-process.js';
 
 const PROTOCOL_TIMEOUT_MS = 45_000;
 
