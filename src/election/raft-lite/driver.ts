@@ -10,8 +10,8 @@ import { assert } from '../../base/assert.js';
 import type { Rng } from '../../base/rng.js';
 import type { Storage } from '../../base/storage.js';
 import { ms, type Clock, type TimerHandle } from '../../base/time.js';
-import { decodeMessage, encodeMessage } from '../../codec/codec.js';
-import { isElectionMessage } from '../../codec/messages.js';
+import { encodeMessage } from '../../codec/codec.js';
+import { decodeElectionMessage } from '../decode.js';
 import { isNodeId, type NodeId } from '../../identity/node-id.js';
 import type { Transport } from '../../transport/types.js';
 import type { RaftLiteConfig } from './config.js';
@@ -103,13 +103,9 @@ export class RaftLiteDriver {
 
   private onPayload(from: Address, data: Uint8Array): void {
     if (this.stopped) return;
-    const decoded = decodeMessage(data, { clusterId: this.opts.clusterId });
-    if (!decoded.ok || !isElectionMessage(decoded.message)) {
-      const code = decoded.ok ? 'ERR_DECODE_UNKNOWN_TYPE' : decoded.error.code;
-      this.decodeErrors[code] = (this.decodeErrors[code] ?? 0) + 1;
-      return;
-    }
-    this.input({ kind: 'receive', now: this.opts.clock.now(), from, message: decoded.message });
+    const message = decodeElectionMessage(data, this.opts.clusterId, this.decodeErrors);
+    if (message === undefined) return;
+    this.input({ kind: 'receive', now: this.opts.clock.now(), from, message });
   }
 
   private input(input: Input): void {

@@ -7,8 +7,8 @@ import type { Address } from '../../base/address.js';
 import { assert } from '../../base/assert.js';
 import type { Storage } from '../../base/storage.js';
 import { ms, type Clock, type TimerHandle } from '../../base/time.js';
-import { decodeMessage, encodeMessage } from '../../codec/codec.js';
-import { isElectionMessage } from '../../codec/messages.js';
+import { encodeMessage } from '../../codec/codec.js';
+import { decodeElectionMessage } from '../decode.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { Transport } from '../../transport/types.js';
 import { createStaticState, nextDeadline, step, type StaticConfig, type StaticEffect, type StaticState } from './step.js';
@@ -58,13 +58,9 @@ export class StaticDriver {
 
   private onPayload(data: Uint8Array): void {
     if (this.stopped) return;
-    const decoded = decodeMessage(data, { clusterId: this.opts.clusterId });
-    if (!decoded.ok || !isElectionMessage(decoded.message)) {
-      const code = decoded.ok ? 'ERR_DECODE_UNKNOWN_TYPE' : decoded.error.code;
-      this.decodeErrors[code] = (this.decodeErrors[code] ?? 0) + 1;
-      return;
-    }
-    this.run(step(this.state, { kind: 'receive', now: this.opts.clock.now(), message: decoded.message }).effects);
+    const message = decodeElectionMessage(data, this.opts.clusterId, this.decodeErrors);
+    if (message === undefined) return;
+    this.run(step(this.state, { kind: 'receive', now: this.opts.clock.now(), message }).effects);
   }
 
   private tick(): void {
