@@ -159,6 +159,33 @@ export function maybeExpireJoin(turn: Turn): void {
   finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: `no push-pull reply within joinTimeoutMs (${turn.state.config.joinTimeoutMs})` });
 }
 
+/** The longest wait between seed retries: `max(joinTimeoutMs, reconnectIntervalMs)`. */
+export function seedRetryMaxMs(config: { joinTimeoutMs: number; reconnectIntervalMs: number }): number {
+  return Math.max(config.joinTimeoutMs, config.reconnectIntervalMs);
+}
+
+/**
+ * Joins every configured seed that is not a live member of our view, backing off from
+ * `joinTimeoutMs`, doubling up to `seedRetryMaxMs`. Nodes started together need not start in
+ * order, and two groups that formed apart (booted on opposite sides of a partition) merge once a
+ * seed answers: `reconnect` only re-tries members we once knew, so it cannot merge views that
+ * never met. Cost: one address scan per retry, at most one join attempt in flight.
+ */
+export function retrySeeds(turn: Turn): void {
+  const { state, now } = turn;
+  const live = new Set<string>();
+  for (const member of state.members.values()) if (member.state === 'alive' || member.state === 'suspect') live.add(member.address);
+  const targets = state.seeds.filter((address) => !live.has(address));
+  const maxMs = seedRetryMaxMs(state.config);
+  if (targets.length === 0) {
+    state.nextSeedRetryAtMs = (now + maxMs) as Millis;
+    return;
+  }
+  state.nextSeedRetryAtMs = (now + state.seedRetryDelayMs) as Millis;
+  state.seedRetryDelayMs = Math.min(state.seedRetryDelayMs * 2, maxMs);
+  startJoin(turn, targets);
+}
+
 /** Periodic anti-entropy with one random live member, digest first. */
 export function periodicPushPull(turn: Turn): void {
   const { state } = turn;

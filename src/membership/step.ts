@@ -18,7 +18,7 @@ import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
 import { LEAVE_TRANSMITS_MIN } from './config.js';
 import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
-import { maybeExpireJoin, onPushPull, onPushPullDigest, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
+import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
 import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from '../codec/messages.js';
@@ -73,7 +73,9 @@ function onStart(turn: Turn, seeds: readonly Address[]): void {
   state.nextGossipAtMs = (now + gossipIntervalMs) as Millis;
   state.nextPushPullAtMs = (now + pushPullIntervalMs) as Millis;
   state.nextReconnectAtMs = (now + reconnectIntervalMs) as Millis;
-  if (seeds.some((s) => s !== me.address)) startJoin(turn, seeds);
+  state.seeds = [...new Set(seeds)].filter((s) => s !== me.address);
+  state.nextSeedRetryAtMs = (now + state.config.joinTimeoutMs) as Millis;
+  if (state.seeds.length > 0) startJoin(turn, state.seeds);
   else changeState(turn, me, 'alive');
 }
 
@@ -91,6 +93,11 @@ function onTick(turn: Turn): void {
   if (pushPullIntervalMs > 0 && state.nextPushPullAtMs <= now && state.phase === 'running') periodicPushPull(turn);
   if (reconnectIntervalMs > 0 && state.nextReconnectAtMs <= now && state.phase === 'running') reconnect(turn);
   if (state.departed.size > 0 && state.nextReapAtMs <= now) reap(turn);
+  if (seedRetryDue(state, now)) retrySeeds(turn);
+}
+
+function seedRetryDue(state: State, atMs: number): boolean {
+  return state.phase === 'running' && state.seeds.length > 0 && state.join === undefined && state.nextSeedRetryAtMs <= atMs;
 }
 
 /** Lifeguard §IV-B: a suspicion that ran out without a refute declares the member dead. */
@@ -218,6 +225,7 @@ export function nextDeadline(state: State): Millis | undefined {
   if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0) earliest = Math.min(earliest, state.nextReconnectAtMs);
   if (state.departed.size > 0) earliest = Math.min(earliest, state.nextReapAtMs);
   if (state.join !== undefined) earliest = Math.min(earliest, state.join.deadlineMs);
+  else if (state.phase === 'running' && state.seeds.length > 0) earliest = Math.min(earliest, state.nextSeedRetryAtMs);
   if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving') earliest = Math.min(earliest, state.leaveDeadlineMs);
   for (const id of state.suspects) {
     const deadline = state.members.get(id)?.suspicion?.deadlineMs;

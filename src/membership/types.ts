@@ -149,6 +149,10 @@ export interface State {
   nextPushPullAtMs: Millis;
   nextReconnectAtMs: Millis;
   nextReapAtMs: Millis;
+  /** Configured seeds (ours excluded), retried while any is outside the live view (`retrySeeds`). */
+  seeds: Address[];
+  nextSeedRetryAtMs: Millis;
+  seedRetryDelayMs: number;
   join: JoinAttempt | undefined;
   leaveDeadlineMs: Millis | undefined;
   counters: Counters;

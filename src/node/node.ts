@@ -6,7 +6,7 @@
  * Lifecycle: created → running → (leaving) → closed. `leave()` and `close()` are idempotent;
  * after either, the node's sockets and timers are released and nothing keeps the process alive.
  */
-import { parseAddress, type Address } from '../base/address.js';
+import { parseAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { Rng } from '../base/rng.js';
 import { SystemClock } from '../base/system-clock.js';
@@ -287,40 +287,9 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
   node.attach(startLoopDelayMonitor((delayMs) => driver.reportLoopDelay(delayMs)), peerCache);
   swimLeader.poke();
   const seeds = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
-  keepJoining(driver, seeds, clock, () => node.isClosed);
+  // Seeds outside the live view are retried by the membership core itself (`retrySeeds`).
+  void driver.start(seeds);
   return node;
-}
-
-/** Seed retry backoff: from `JOIN_RETRY_MIN_MS`, doubling up to `JOIN_RETRY_MAX_MS`. */
-export const JOIN_RETRY_MIN_MS = 1000;
-export const JOIN_RETRY_MAX_MS = 30_000;
-
-/** Configured seeds that are not live members of this node's view (self excluded). */
-function unmergedSeeds(driver: MembershipDriver, seeds: readonly Address[]): Address[] {
-  const live = new Set(driver.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address));
-  return seeds.filter((s) => !live.has(s));
-}
-
-/**
- * Starts the protocol, then keeps retrying every configured seed that is not a live member of
- * this node's view, with capped exponential backoff. Nodes of a cluster started together need
- * not start in order, and two groups that formed apart (booted on opposite sides of a
- * partition, each with the other's seeds unreachable) merge once a seed answers: SWIM's own
- * reconnect only re-probes members it once knew, so it cannot merge views that never met.
- */
-function keepJoining(driver: MembershipDriver, seeds: readonly Address[], clock: Clock, closed: () => boolean): void {
-  let delayMs = JOIN_RETRY_MIN_MS;
-  const schedule = (): void => {
-    if (closed() || seeds.length === 0) return;
-    clock.setTimer(delayMs as Millis, () => {
-      if (closed() || driver.state.phase !== 'running') return;
-      const targets = unmergedSeeds(driver, seeds);
-      if (targets.length === 0) return schedule();
-      void driver.join(targets).then(schedule);
-    });
-    delayMs = Math.min(delayMs * 2, JOIN_RETRY_MAX_MS);
-  };
-  void driver.start(seeds).then(schedule);
 }
 
 /** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */

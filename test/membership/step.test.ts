@@ -187,6 +187,27 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     expect(state.queue.byMember.size).toBe(queued);
   });
 
+  it('retries a seed outside the live view with doubling backoff, and stops once it is live', () => {
+    const state = newState(1);
+    const context = ctx(1);
+    const joinsTo = (effects: ReturnType<typeof checkedStep>) => sends(effects).filter((e) => e.message.type === 'push-pull' && e.message.join).map((e) => e.to);
+    expect(joinsTo(checkedStep(state, { kind: 'start', now: ms(0), seeds: [address(9)] }, context))).toEqual([address(9)]);
+    const retryTimes: number[] = [];
+    for (let i = 0; i < 2000 && retryTimes.length < 3; i++) {
+      const at = nextDeadline(state) as number;
+      if (joinsTo(checkedStep(state, { kind: 'tick', now: ms(at) }, context)).includes(address(9))) retryTimes.push(at);
+    }
+    const { joinTimeoutMs } = state.config;
+    expect(retryTimes[1]! - retryTimes[0]!).toBeGreaterThanOrEqual(joinTimeoutMs);
+    expect(retryTimes[2]! - retryTimes[1]!).toBeGreaterThan(retryTimes[1]! - retryTimes[0]!);
+    // The seed turns up as a live member: the retry that falls due finds nothing to join and
+    // waits the longest backoff before looking again.
+    checkedStep(state, receiveGossip(ms(retryTimes[2]! + 1), 9, [alive(9, 1)]), context);
+    const due = state.nextSeedRetryAtMs;
+    expect(joinsTo(checkedStep(state, { kind: 'tick', now: due }, context))).toEqual([]);
+    expect(state.nextSeedRetryAtMs).toBe(due + Math.max(joinTimeoutMs, state.config.reconnectIntervalMs));
+  });
+
   it('a ping for another node id at our address is not answered', () => {
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: { type: 'ping', seq: 7, from: nodeId(2), fromAddress: address(2), target: nodeId(9), updates: [] } }, context);

@@ -2,7 +2,7 @@
  * Scenarios `election-swim*`: every node runs the real MembershipDriver and SwimLeaderDriver
  * (src/election/swim), wired as createNode wires them, over MemoryTransport on the SimNetwork
  * with its own skewed NodeClock, SimStorage and forked Rng. Nodes boot staggered with every
- * other node as a seed and retry while alone; a restart keeps the NodeId and the disk.
+ * other node as a seed (the membership core retries seeds outside its view); a restart keeps the NodeId and the disk.
  *
  * Checkers after every event (election-checkers.ts): members whose live view (ids and claims)
  * is the same and holds a majority name one leader; with requireQuorum, a node no majority has
@@ -19,7 +19,6 @@
  * must be caught electing in the minority).
  */
 import type { Address } from '../../base/address.js';
-import type { Millis } from '../../base/time.js';
 import { SwimLeaderDriver } from '../../election/swim/driver.js';
 import { parseClaim, type SwimLeaderConfig } from '../../election/swim/step.js';
 import type { MembershipConfig } from '../../membership/config.js';
@@ -134,21 +133,6 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     record.up = true;
     void membership.start(seeds);
     leader.poke();
-    this.keepJoining(node, running, seeds);
-  }
-
-  /**
-   * While it sees fewer live members than the cluster, retry the seeds every joinTimeoutMs.
-   * Production's keepJoining (createNode) retries only while alone, so two halves that booted
-   * apart (the cold-start story) would stay two SWIM clusters after the heal; here they merge.
-   */
-  private keepJoining(node: SimNode, running: Running, seeds: readonly Address[]): void {
-    node.clock.setTimer(this.membershipConfig.joinTimeoutMs as Millis, () => {
-      if (this.running.get(node.address) !== running) return;
-      const m = running.membership;
-      if (m.state.liveCount < this.world.nodes.length && m.state.join === undefined) void m.join(seeds);
-      this.keepJoining(node, running, seeds);
-    });
   }
 
   /** A node the nemesis crashed before its first boot is booted by the nemesis' restart instead. */

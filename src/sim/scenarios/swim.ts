@@ -3,8 +3,8 @@
  * (src/membership/driver.ts) over `MemoryTransport` on the `SimNetwork`, with its own skewed
  * `NodeClock`, `SimStorage` and forked Rng: the production code path with the I/O swapped.
  *
- * - Boot: n1 starts alone, the others join through n1; a node that knows no live member retries
- *   its seeds every `joinTimeoutMs` (as createNode's keepJoining does in production).
+ * - Boot: n1 starts alone, the others join through n1; a seed outside a node's live view is retried by
+ *   the membership core's own `retrySeeds`, the same code production runs.
  * - Crash: the driver stops, the network and the disk lose their part. Restart: a new driver on
  *   the same NodeId and disk, starting above `readPersistedIncarnation` (SWIM §4.2: a restart
  *   must out-vote its earlier life), joining through every other node (the peer cache's role).
@@ -15,7 +15,6 @@
  * seeing exactly every node alive (restarted ones above their old incarnation).
  */
 import type { Address } from '../../base/address.js';
-import type { Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { membershipConfig, type MembershipConfig, type ProfileName } from '../../membership/config.js';
 import { MembershipDriver, readPersistedIncarnation } from '../../membership/driver.js';
@@ -116,18 +115,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
     });
     this.drivers.set(node, driver);
     Object.assign(record, { up: true, startedAtMs: this.world.clock.now(), state });
-    void driver.start(seeds);
-    this.keepJoining(node, driver, seeds);
-  }
-
-  /** While alone, retry the seeds every joinTimeoutMs (production: createNode's keepJoining). */
-  private keepJoining(node: SimNode, driver: MembershipDriver, seeds: readonly Address[]): void {
-    if (seeds.length === 0) return;
-    node.clock.setTimer(this.view.config.joinTimeoutMs as Millis, () => {
-      if (this.drivers.get(node) !== driver) return;
-      if (driver.state.liveCount <= 1 && driver.state.join === undefined) void driver.join(seeds);
-      this.keepJoining(node, driver, seeds);
-    });
+    void driver.start(seeds); // the core retries seeds outside its live view (retrySeeds)
   }
 
   private observe(record: SwimNodeRecord, event: MembershipEvent): void {
