@@ -142,6 +142,17 @@ export interface NodeLocalConfig {
    */
   loopDelayThresholdMs: number;
   /**
+   * A newly queued update (a join, a suspicion, a death, a refute) triggers a gossip round this
+   * long after the previous round instead of waiting for the next regular tick: each hop of the
+   * epidemic then costs about this long instead of up to `gossipIntervalMs`. Every update is still
+   * sent `retransmitLimit` times, so churn costs no more update transmissions, only emptier
+   * packets (in a 100-node join storm, about twice the packets for a quarter less time to full
+   * views); a steady cluster has nothing queued and sends nothing. Equal to `gossipIntervalMs`
+   * (or more: the regular tick comes first) disables it. Node-local: members may differ.
+   * @defaultValue LAN 50, WAN 125, LOCAL 25, SIM_MIN 5 (a quarter of gossipIntervalMs)
+   */
+  newsGossipDelayMs: number;
+  /**
    * Bytes of each packet reserved for the envelope and message fields other than updates; the
    * piggyback budget is `packetBytesMax - packetEnvelopeBytes`.
    * @defaultValue 160 in every profile
@@ -171,26 +182,26 @@ export const PROFILES = {
     probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, retransmitMult: 4, suspicionMult: 4,
     suspicionMaxTimeoutMult: 6, gossipIntervalMs: 200, gossipFanout: 3, pushPullIntervalMs: 30_000,
     awarenessMultiplierMax: 8, deadReclaimMs: 30_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 10_000, leavePropagateMs: 2000, reconnectIntervalMs: 30_000, loopDelayThresholdMs: 500,
+    joinTimeoutMs: 10_000, leavePropagateMs: 2000, reconnectIntervalMs: 30_000, loopDelayThresholdMs: 500, newsGossipDelayMs: 50,
   },
   WAN: {
     probeIntervalMs: 5000, probeTimeoutMs: 3000, indirectChecks: 3, retransmitMult: 4, suspicionMult: 6,
     suspicionMaxTimeoutMult: 6, gossipIntervalMs: 500, gossipFanout: 4, pushPullIntervalMs: 60_000,
     awarenessMultiplierMax: 8, deadReclaimMs: 60_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 30_000, leavePropagateMs: 5000, reconnectIntervalMs: 60_000, loopDelayThresholdMs: 3000,
+    joinTimeoutMs: 30_000, leavePropagateMs: 5000, reconnectIntervalMs: 60_000, loopDelayThresholdMs: 3000, newsGossipDelayMs: 125,
   },
   LOCAL: {
     probeIntervalMs: 1000, probeTimeoutMs: 200, indirectChecks: 1, retransmitMult: 2, suspicionMult: 3,
     suspicionMaxTimeoutMult: 6, gossipIntervalMs: 100, gossipFanout: 3, pushPullIntervalMs: 15_000,
     awarenessMultiplierMax: 8, deadReclaimMs: 15_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 1000, leavePropagateMs: 1000, reconnectIntervalMs: 15_000, loopDelayThresholdMs: 200,
+    joinTimeoutMs: 1000, leavePropagateMs: 1000, reconnectIntervalMs: 15_000, loopDelayThresholdMs: 200, newsGossipDelayMs: 25,
   },
   SIM_MIN: {
     probeIntervalMs: 100, probeTimeoutMs: 40, indirectChecks: 2, retransmitMult: 2, suspicionMult: 3,
     suspicionMaxTimeoutMult: 3, gossipIntervalMs: 20, gossipFanout: 2, pushPullIntervalMs: 2000,
     awarenessMultiplierMax: 4, deadReclaimMs: 2000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
     membersMax: 64, broadcastQueueMax: 32, pendingProbesMax: 16,
-    joinTimeoutMs: 500, leavePropagateMs: 200, reconnectIntervalMs: 1000, loopDelayThresholdMs: 40,
+    joinTimeoutMs: 500, leavePropagateMs: 200, reconnectIntervalMs: 1000, loopDelayThresholdMs: 40, newsGossipDelayMs: 5,
   },
 } as const satisfies Record<string, MembershipConfig>;
 
@@ -255,7 +266,7 @@ export function validateConfig(config: MembershipConfig): void {
     checkInt(config, key, 1);
   }
   for (const key of ['indirectChecks', 'gossipIntervalMs', 'pushPullIntervalMs', 'deadReclaimMs', 'labelsBytesMax',
-    'pendingProbesMax', 'reconnectIntervalMs', 'loopDelayThresholdMs', 'packetEnvelopeBytes'] as const) {
+    'pendingProbesMax', 'reconnectIntervalMs', 'loopDelayThresholdMs', 'packetEnvelopeBytes', 'newsGossipDelayMs'] as const) {
     checkInt(config, key, 0);
   }
   checkInt(config, 'gossipFanout', 1, 64);

@@ -56,7 +56,7 @@ export function createState(config: MembershipConfig, self: SelfIdentity, persis
     members: new Map([[self.id, member]]), memberList: [self.id],
     suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
-    nextProbeAtMs: now, nextGossipAtMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
+    nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
     join: undefined, leaveDeadlineMs: undefined, counters,
   };
 }
@@ -190,9 +190,17 @@ export function reapCheckMs(config: MembershipConfig): number {
   return Math.max(10, Math.ceil(config.deadReclaimMs / 4));
 }
 
-/** Queues an update for dissemination, counting entries dropped to stay within broadcastQueueMax. */
+/**
+ * Queues an update for dissemination, counting entries dropped to stay within broadcastQueueMax,
+ * and brings the next gossip round forward to `newsGossipDelayMs` after the last one.
+ */
 export function broadcast(turn: Turn, update: Update): void {
-  count(turn.state, 'updatesDropped', enqueue(turn.state.queue, update, turn.state.config.broadcastQueueMax));
+  const { state } = turn;
+  count(state, 'updatesDropped', enqueue(state.queue, update, state.config.broadcastQueueMax));
+  // News goes out within newsGossipDelayMs, not at the next regular tick (config.ts).
+  if (state.config.gossipIntervalMs === 0) return;
+  const atMs = Math.max(turn.now, state.lastGossipAtMs + state.config.newsGossipDelayMs);
+  if (atMs < state.nextGossipAtMs) state.nextGossipAtMs = atMs as Millis;
 }
 
 /** The alive update that describes us now. */

@@ -121,6 +121,7 @@ function gossip(turn: Turn): void {
   const { state } = turn;
   state.nextGossipAtMs = (turn.now + state.config.gossipIntervalMs) as Millis;
   if (state.queue.byMember.size === 0) return;
+  state.lastGossipAtMs = turn.now;
   const peers = randomMembers(turn, state.config.gossipFanout, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
   for (const peer of peers) {
     const updates = piggyback(turn);

@@ -146,6 +146,8 @@ export interface State {
   nextSeq: number;
   nextProbeAtMs: Millis;
   nextGossipAtMs: Millis;
+  /** When the last gossip round sent anything (-Infinity before the first): news waits newsGossipDelayMs after it. */
+  lastGossipAtMs: number;
   nextPushPullAtMs: Millis;
   nextReconnectAtMs: Millis;
   nextReapAtMs: Millis;

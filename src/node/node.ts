@@ -196,6 +196,7 @@ export class ShoalNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.peerCache?.flush();
     this.stopLoopMonitor?.();
     this.election.static?.stop();
     this.election.swim?.stop();
@@ -271,7 +272,7 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
     state, clock, transport, storage, clusterId: options.clusterId,
     rng: new Rng(seedFrom(identity.nodeId, clock.now())),
     onEvent: (event) => {
-      if (event.type === 'epoch') peerCache.save(driver.members());
+      if (event.type === 'epoch') peerCache.schedule(() => driver.members());
       late.node?.publish(event);
       late.swimLeader?.poke();
     },

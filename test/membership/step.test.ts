@@ -259,6 +259,21 @@ describe('dissemination (SWIM §4.1)', () => {
     }
     expect(sent).toBe(limit);
   });
+
+  it.each([[50, true], [200, false]])('news goes out newsGossipDelayMs (%i) after the previous gossip round: early %s', (newsGossipDelayMs, early) => {
+    // Slow probes keep probe traffic (and suspicions) out of the picture.
+    const config = membershipConfig('LAN', { newsGossipDelayMs, probeIntervalMs: 60_000, probeTimeoutMs: 30_000 });
+    const { state, context } = startedWith(1, [2, 3, 4], config);
+    for (let t = 0; t <= 5000 && state.queue.byMember.size > 0; t += 10) checkedStep(state, { kind: 'tick', now: ms(t) }, context);
+    expect(state.queue.byMember.size).toBe(0);
+    const last = state.lastGossipAtMs;
+    checkedStep(state, receiveGossip(ms(last + 10), 2, [alive(5, 1)]), context);
+    const gossipsAt = (t: number) => sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context)).filter((s) => s.message.type === 'gossip');
+    expect(gossipsAt(last + 49)).toHaveLength(0);
+    expect(gossipsAt(last + 50).length > 0).toBe(early);
+    // Either way the regular tick (gossipIntervalMs after the previous round) is never later.
+    if (!early) expect(gossipsAt(last + 200).length).toBeGreaterThan(0);
+  });
 });
 
 describe('labels', () => {

@@ -26,6 +26,25 @@ describe('PeerCache', () => {
     expect(loaded).not.toContain(self);
   });
 
+  it('coalesces scheduled saves into one write of the latest view, and skips an unchanged list', () => {
+    const storage = new SimStorage({ rng: new Rng(1) });
+    const cache = new PeerCache(storage, self);
+    cache.schedule(() => [member(1)]);
+    cache.schedule(() => [member(1), member(2)]);
+    expect(cache.writes).toBe(0);
+    cache.flush();
+    expect(cache.writes).toBe(1);
+    expect(cache.load()).toEqual(['127.0.0.1:1001', '127.0.0.1:1002']);
+    cache.flush();
+    cache.schedule(() => [member(1), member(2), member(5, 'dead')]);
+    cache.flush();
+    expect(cache.writes).toBe(1);
+    cache.schedule(() => [member(3)]);
+    cache.flush();
+    expect(cache.writes).toBe(2);
+    expect(cache.load()).toEqual(['127.0.0.1:1003']);
+  });
+
   it('ignores a corrupt cache file and reports it', () => {
     const storage = new SimStorage({ rng: new Rng(1) });
     storage.writeFile(PEER_CACHE_FILE, new TextEncoder().encode('{not json'));

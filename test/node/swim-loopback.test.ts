@@ -102,6 +102,23 @@ describe('swim mode over loopback', () => {
     await waitFor(() => [a, b, c, d].every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 20_000, 'the two groups merge into one view of 4');
   }, 40_000);
 
+  it('a node restarted without seeds rejoins through its persisted peer cache', async () => {
+    const a = await start('cache-a', []);
+    const dataDir = mkdtempSync(join(tmpdir(), 'shoal-cache-b-'));
+    dirs.push(dataDir);
+    const options = (seeds: string[]) => ({ name: 'cache-b', dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim' as const, seeds }, clusterId: 'test', profile: 'local' as const });
+    const first = await createNode(options([a.address]), { membership: FAST });
+    nodes.push(first);
+    await waitFor(() => first.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'b joins a');
+    await first.close();
+    // No seeds this time: only the cache (written at close at the latest) knows where a is.
+    const second = await createNode(options([]), { membership: FAST });
+    nodes.push(second);
+    expect(second.id).toBe(first.id);
+    await waitFor(() => second.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'restarted b rejoins a from its peer cache');
+    await waitFor(() => stateOf(a, second) === 'alive', 10_000, 'a sees b alive again');
+  });
+
   it('hides Shoal-reserved labels and refuses them from users', async () => {
     await expect(start('bad-labels', [], 'test', { 'shoal.leader-term': '9' })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
     const node = await start('labels', [], 'test', { zone: 'a' });
