@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   ERR_AGENT_UNREACHABLE: "The CLI could not reach an agent's HTTP API at the given address (not running, wrong address, or timed out).",
   ERR_AGENT_RESPONSE: 'The agent answered with an error or with something that is not the expected JSON; the message gives the status and the reason.',
   ERR_INTERNAL: 'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
+  ERR_ABORTED: 'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

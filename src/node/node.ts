@@ -168,11 +168,15 @@ export class ShoalNode {
     return this.hub.iterate(options.signal);
   }
 
-  /** Joins the cluster through `addresses`; resolves to how many answered. */
-  async join(addresses: readonly string[]): Promise<number> {
+  /**
+   * Joins the cluster through `addresses`; resolves to how many answered. An abort of `signal`
+   * rejects with ERR_ABORTED at once; the attempt itself still ends on its own (joinTimeoutMs).
+   */
+  async join(addresses: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
     const parsed = addresses.map((a) => parseAddress(a));
     if (this.membership === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `join is not available in mode '${this.mode.kind}'`);
-    const outcome = await this.membership.join(parsed);
+    throwIfAborted(options.signal, 'join');
+    const outcome = await abortable(this.membership.join(parsed), options.signal, 'join');
     if (!outcome.ok) throw new ShoalError('ERR_JOIN_FAILED', `join through ${addresses.join(', ')} failed (${outcome.reason}): ${outcome.detail}`);
     return outcome.contacted;
   }
@@ -185,11 +189,18 @@ export class ShoalNode {
     if (refusal !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
   }
 
-  /** Graceful: others see this node as `left`, not `dead`. Then closes. */
-  async leave(): Promise<void> {
+  /**
+   * Graceful: others see this node as `left`, not `dead`. Then closes. An abort of `signal`
+   * stops waiting for the `left` update to spread, closes at once and rejects with ERR_ABORTED.
+   */
+  async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.closed) return;
-    await this.membership?.leave();
-    await this.close();
+    throwIfAborted(options.signal, 'leave');
+    try {
+      await abortable(this.membership?.leave() ?? Promise.resolve(), options.signal, 'leave');
+    } finally {
+      await this.close();
+    }
   }
 
   /** Stops without leaving: others will detect this node as dead. Idempotent. */
@@ -291,6 +302,24 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
   // Seeds outside the live view are retried by the membership core itself (`retrySeeds`).
   void driver.start(seeds);
   return node;
+}
+
+function abortedError(signal: AbortSignal, operation: string): ShoalError {
+  return new ShoalError('ERR_ABORTED', `${operation} aborted`, { cause: signal.reason });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted === true) throw abortedError(signal, operation);
+}
+
+/** `work`, or a rejection with ERR_ABORTED as soon as `signal` aborts (the listener is removed either way). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(signal, operation));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */

@@ -3,6 +3,7 @@
  * detect a node that stops without leaving as dead, and a graceful leave as left.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -117,6 +118,26 @@ describe('swim mode over loopback', () => {
     expect(second.id).toBe(first.id);
     await waitFor(() => second.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'restarted b rejoins a from its peer cache');
     await waitFor(() => stateOf(a, second) === 'alive', 10_000, 'a sees b alive again');
+  });
+
+  it('join and leave honour an AbortSignal: ERR_ABORTED at once, nothing else changes', async () => {
+    // A TCP listener that accepts and never answers: the join would wait for joinTimeoutMs.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const node = await start('abort', []);
+      const { port } = silent.address() as AddressInfo;
+      const controller = new AbortController();
+      const pending = node.join([`127.0.0.1:${port}`], { signal: controller.signal });
+      controller.abort(new Error('operator gave up'));
+      await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'join aborted' });
+      await expect(node.join(['127.0.0.1:1'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      await expect(node.leave({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'leave aborted' });
+      // An aborted call changed nothing: the node still runs alone and alive.
+      expect(node.members().map((m) => m.state)).toEqual(['alive']);
+    } finally {
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('hides Shoal-reserved labels and refuses them from users', async () => {
