@@ -264,6 +264,16 @@ export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): W
 }
 
 /**
+ * The raw version and type numbers of an envelope, whatever version it is, or undefined when it
+ * does not start with the magic. Type numbers are append-only (wire-numbers.ts), so a frame of
+ * another protocol version can still be recognised as a push-pull and answered (`bad_version`).
+ */
+export function envelopeHeader(bytes: Uint8Array): { version: number; typeNumber: number } | undefined {
+  if (bytes.length < 4 || bytes[0] !== WIRE_MAGIC >>> 8 || bytes[1] !== (WIRE_MAGIC & 0xff)) return undefined;
+  return { version: bytes[2] as number, typeNumber: bytes[3] as number };
+}
+
+/**
  * The cluster id an envelope names, without decoding the payload; undefined when the header
  * itself is invalid. Lets a node answer a stranger's join with a `reject` it can decode
  * (reason `wrong_cluster`) instead of leaving it to time out.

@@ -47,6 +47,7 @@ export function describeInput(input: Input): string {
     case 'update-labels': return `${at} update-labels ${JSON.stringify(input.labels)}`;
     case 'loop-delay': return `${at} loop-delay ${input.delayMs}ms`;
     case 'send-failed': return `${at} send-failed ${input.channel} to ${input.to}`;
+    case 'refused': return `${at} refused by ${input.from}: ${input.reason} (${input.detail})`;
     default: return assertNever(input, 'input');
   }
 }

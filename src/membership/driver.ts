@@ -14,8 +14,9 @@ import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
 import { inflateRawSync, deflateRawSync } from 'node:zlib';
-import { decodeMessage, encodeMessage, envelopeClusterId, updateEncodedBytes } from '../codec/codec.js';
-import { COMPRESS_BYTES_MIN, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../codec/compressed.js';
+import { decodeMessage, encodeMessage, envelopeClusterId, envelopeHeader, updateEncodedBytes } from '../codec/codec.js';
+import { COMPRESS_BYTES_MIN, COMPRESSED_MESSAGE_TYPE, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../codec/compressed.js';
+import { MESSAGE_TYPE_NUMBERS, PROTOCOL_VERSION } from '../codec/wire-numbers.js';
 import { isElectionMessage, type Labels, type Message } from '../codec/messages.js';
 import type { Channel, Transport } from '../transport/types.js';
 import { describeEffect, describeInput } from './describe.js';
@@ -137,6 +138,7 @@ export class MembershipDriver {
       this.decodeErrors[decoded.error.code] = (this.decodeErrors[decoded.error.code] ?? 0) + 1;
       this.opts.onTrace?.(`drop ${channel} from ${from}: ${decoded.error.code} ${decoded.error.detail}`);
       if (decoded.error.code === 'ERR_DECODE_WRONG_CLUSTER' && channel === 'stream') this.refuseStranger(data);
+      if (decoded.error.code === 'ERR_DECODE_BAD_VERSION' && channel === 'stream') this.onForeignVersion(from, data);
       return;
     }
     // An election message (another mode's node pointed at this one) is refused and counted.
@@ -160,6 +162,23 @@ export class MembershipDriver {
     const detail = `the node at ${this.opts.transport.localAddress} belongs to cluster ${JSON.stringify(this.opts.clusterId)}, not ${JSON.stringify(theirs)}`;
     const reject: Message = { type: 'reject', from: this.state.selfId, reason: 'wrong_cluster', detail };
     this.opts.transport.sendFrame(decoded.message.fromAddress, encodeMessage(reject, theirs));
+  }
+
+  /**
+   * A stream frame in another protocol version. A push-pull (plain or compressed: type numbers
+   * are append-only, so they mean the same in every version) is answered with a `reject` in our
+   * version; while a join of ours is pending, any such frame ends it with `bad_version`. A reject is never answered, so two versions cannot loop. The peer cannot read
+   * our reject's text, but a peer of this build recognises the version and says so.
+   */
+  private onForeignVersion(from: Address, data: Uint8Array): void {
+    const header = envelopeHeader(data);
+    if (header === undefined) return;
+    const detail = `the node at ${from} speaks Shoal protocol version ${header.version} and this node (${this.opts.transport.localAddress}) speaks ${PROTOCOL_VERSION}; members must share a protocol version`;
+    if (header.typeNumber === MESSAGE_TYPE_NUMBERS['push-pull'] || header.typeNumber === COMPRESSED_MESSAGE_TYPE) {
+      const reject: Message = { type: 'reject', from: this.state.selfId, reason: 'bad_version', detail };
+      this.opts.transport.sendFrame(from, encodeMessage(reject, this.opts.clusterId));
+    }
+    if (this.state.join !== undefined) this.input({ kind: 'refused', now: this.opts.clock.now(), from, reason: 'bad_version', detail });
   }
 
   private input(input: Input): readonly Effect[] {

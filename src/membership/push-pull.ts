@@ -139,9 +139,14 @@ function scheduleJoinSync(turn: Turn): void {
 }
 
 export function onReject(turn: Turn, message: Reject): void {
+  onRefused(turn, message.reason, message.detail);
+}
+
+/** A refusal (a `reject`, or the driver's `refused` input): fails a pending join with its reason; counted either way. */
+export function onRefused(turn: Turn, reason: JoinFailureReason, detail: string): void {
   count(turn.state, 'rejectsReceived');
   if (turn.state.join === undefined) return;
-  finishJoin(turn, { kind: 'join-result', ok: false, reason: message.reason, detail: message.detail });
+  finishJoin(turn, { kind: 'join-result', ok: false, reason, detail });
 }
 
 /** A stream send failed: a join address that cannot be reached is crossed off. */

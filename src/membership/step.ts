@@ -18,7 +18,7 @@ import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
 import { LEAVE_TRANSMITS_MIN } from './config.js';
 import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
-import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
+import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onRefused, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
 import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from '../codec/messages.js';
@@ -48,6 +48,7 @@ function dispatch(turn: Turn, input: Input): void {
     case 'update-labels': return onUpdateLabels(turn, input.labels);
     case 'loop-delay': return onLoopDelay(turn, input.delayMs);
     case 'send-failed': return onSendFailed(turn, input.to);
+    case 'refused': return onRefused(turn, input.reason, input.detail);
     default: return assertNever(input, 'membership input');
   }
 }

@@ -169,7 +169,12 @@ export type Input =
   | { kind: 'update-labels'; now: Millis; labels: Labels }
   | { kind: 'loop-delay'; now: Millis; delayMs: number }
   /** A send to `to` failed (stream connect refused, reset); used for join, push-pull and the TCP fallback. */
-  | { kind: 'send-failed'; now: Millis; to: Address; channel: Channel };
+  | { kind: 'send-failed'; now: Millis; to: Address; channel: Channel }
+  /**
+   * `from` answered in a way that refuses our join without a decodable `reject` (it speaks
+   * another protocol version: the driver cannot decode its frames); handled like a `reject`.
+   */
+  | { kind: 'refused'; now: Millis; from: Address; reason: JoinFailureReason; detail: string };
 
 export type MemberEventType = 'joined' | 'alive' | 'suspect' | 'dead' | 'left' | 'updated';
 
