@@ -62,6 +62,12 @@ export interface ScenarioRun<View> {
   livenessReached(): boolean;
   /** Why the liveness condition does not hold (what is missing). */
   describeLivenessFailure(): string;
+  /**
+   * How long the liveness condition may take after the heal when the run's options do not say:
+   * the protocol's own bound for this config and size (a LAN-timed cluster needs a reconnect
+   * interval, not the SIM_MIN-sized default). @defaultValue LIVENESS_DEADLINE_MS
+   */
+  livenessDeadlineMs?(): number;
 }
 
 export interface Scenario<View> {
@@ -181,7 +187,7 @@ function eventsExhausted(eventsMax: number, timeMs: number): Violation {
 function runLiveness<View>(run: ScenarioRun<View>, world: SimWorld, options: RunOptions, eventsMax: number, check: () => Violation | undefined): Violation | undefined {
   const { clock } = world;
   const healedAtMs = clock.now();
-  const deadlineMs = healedAtMs + (options.livenessDeadlineMs ?? LIVENESS_DEADLINE_MS);
+  const deadlineMs = healedAtMs + (options.livenessDeadlineMs ?? run.livenessDeadlineMs?.() ?? LIVENESS_DEADLINE_MS);
   let violation: Violation | undefined;
   const outcome = clock.runUntil(deadlineMs, {
     eventsMax,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { logChecker } from '../../src/sim/checkers.js';
 import { parseFaults } from '../../src/sim/faults.js';
-import { formatFailure, replayCommand, runScenario, type RunOptions, type Scenario } from '../../src/sim/runner.js';
+import { LIVENESS_DEADLINE_MS, formatFailure, replayCommand, runScenario, type RunOptions, type Scenario } from '../../src/sim/runner.js';
 import type { EchoView } from '../../src/sim/scenarios/echo-checkers.js';
 import { SCENARIOS } from '../../src/sim/scenarios/index.js';
 import { networkEcho } from '../../src/sim/scenarios/network-echo.js';
@@ -75,6 +75,16 @@ describe('runScenario', () => {
     const result = runScenario(never, { ...options(1, 'none', 200), livenessDeadlineMs: 500 });
     expect(result.violation?.checker).toBe('liveness');
     expect(result.violation?.message).toMatch(/within 500 ms/);
+    // Without the option the run's own bound applies (a LAN-timed swim run needs far more than the default).
+    const bounded: Scenario<EchoView> = {
+      ...networkEcho,
+      setup(world) {
+        const run = networkEcho.setup(world);
+        return Object.assign(Object.create(run) as typeof run, { livenessReached: () => false, livenessDeadlineMs: () => 1234 });
+      },
+    };
+    expect(runScenario(bounded, options(1, 'none', 200)).violation?.message).toMatch(/within 1234 ms/);
+    expect(runScenario(never, options(1, 'none', 200)).violation?.message).toMatch(new RegExp(`within ${LIVENESS_DEADLINE_MS} ms`));
   });
 
   it('rejects out-of-range options and stops at eventsMax', () => {

@@ -23,6 +23,7 @@ import type { MembershipEvent } from '../../membership/types.js';
 import { MemoryTransport } from '../../transport/memory.js';
 import type { Rng } from '../../base/rng.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
+import { healBoundMs } from './swim-bounds.js';
 import { describeSplitView, swimCheckers, type MemberObservation, type SwimNodeRecord, type SwimView } from './swim-checkers.js';
 
 /** The cluster id every simulated member shares. */
@@ -96,6 +97,11 @@ export class SwimRun implements ScenarioRun<SwimView> {
 
   describeLivenessFailure(): string {
     return describeSplitView(this.view) ?? 'one view reached';
+  }
+
+  /** The heal bound the one-view checker holds the protocol to (swim-bounds.ts). */
+  livenessDeadlineMs(): number {
+    return healBoundMs(this.view.config, this.records.length);
   }
 
   private recordOf(node: SimNode): SwimNodeRecord {
