@@ -51,6 +51,8 @@ interface ScaleResult {
   suspicions: number;
   deaths: number;
   heapMb: number;
+  /** Typed-array backing stores (the member tables' numeric columns) live outside the JS heap. */
+  arrayBuffersMb: number;
   rssMaxMb: number;
 }
 
@@ -88,15 +90,15 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const runMs = performance.now() - started - setupMs;
   return {
     nodes, minutes, setupMs, runMs, events: outcome.events, suspicions, deaths,
-    heapMb: process.memoryUsage().heapUsed / 2 ** 20, rssMaxMb: process.resourceUsage().maxRSS / 1024,
+    heapMb: process.memoryUsage().heapUsed / 2 ** 20, arrayBuffersMb: process.memoryUsage().arrayBuffers / 2 ** 20, rssMaxMb: process.resourceUsage().maxRSS / 1024,
   };
 }
 
 function table(results: readonly ScaleResult[]): string {
   const s = (msValue: number): string => (msValue / 1000).toFixed(1);
-  const rows = results.map((r) => `| ${r.nodes} | ${r.minutes} | ${s(r.setupMs)} | ${s(r.runMs)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} | ${Math.round(r.rssMaxMb)} |`);
-  return ['| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB (end) | max RSS MB |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+  const rows = results.map((r) => `| ${r.nodes} | ${r.minutes} | ${s(r.setupMs)} | ${s(r.runMs)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} | ${Math.round(r.arrayBuffersMb)} | ${Math.round(r.rssMaxMb)} |`);
+  return ['| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB (end) | array buffers MB | max RSS MB |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
 }
 
 /** The bench entry for bench/run.ts: a small cluster, so `npm run bench` stays quick. */
