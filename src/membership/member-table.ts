@@ -108,6 +108,8 @@ export class MemberTable {
   #capacity = 0;
   /** slot + 1 per cell, 0 when empty; length a power of two. */
   #index = new Int32Array(CAPACITY_MIN * 2);
+  #lastHashed = NO_TEXT;
+  #lastHash = hashId(NO_TEXT);
 
   constructor(capacity = CAPACITY_MIN) {
     this.#resize(Math.max(CAPACITY_MIN, capacity));
@@ -119,12 +121,29 @@ export class MemberTable {
 
   /** The slot of `id`, or -1. */
   slotOf(id: NodeId): number {
+    const entry = this.#index[this.#cellOf(id)] as number;
+    return entry - 1;
+  }
+
+  /** The index cell holding `id`, or the empty cell ending its probe run (where it would go). */
+  #cellOf(id: NodeId): number {
     const mask = this.#index.length - 1;
-    for (let cell = hashId(id) & mask; ; cell = (cell + 1) & mask) {
+    for (let cell = this.#hash(id) & mask; ; cell = (cell + 1) & mask) {
       const entry = this.#index[cell] as number;
-      if (entry === 0) return -1;
-      if (this.ids[entry - 1] === id) return entry - 1;
+      if (entry === 0 || this.ids[entry - 1] === id) return cell;
     }
+  }
+
+  /**
+   * `hashId` with a one-entry memo: an update is looked up and then inserted or changed under the
+   * same id string, so the second hash is a pointer comparison.
+   */
+  #hash(id: NodeId): number {
+    if (id !== this.#lastHashed) {
+      this.#lastHashed = id;
+      this.#lastHash = hashId(id);
+    }
+    return this.#lastHash;
   }
 
   has(id: NodeId): boolean {
@@ -149,10 +168,12 @@ export class MemberTable {
 
   /** Adds a member that is not in the table; returns it (at slot `size - 1`). */
   insert(fields: MemberFields): Member {
-    assert(this.slotOf(fields.id) < 0, `MemberTable.insert: ${fields.id} is already a member`);
     // Grow by half: the columns' slack, not the records, is what a doubling would waste at 10⁸ records.
     if (this.#size === this.#capacity) this.#resize(Math.ceil(this.#capacity * 1.5));
+    const cell = this.#cellOf(fields.id);
+    assert(this.#index[cell] === 0, `MemberTable.insert: ${fields.id} is already a member`);
     const slot = this.#size++;
+    this.#index[cell] = slot + 1;
     this.ids[slot] = fields.id;
     this.names[slot] = fields.name;
     this.addresses[slot] = fields.address;
@@ -160,7 +181,6 @@ export class MemberTable {
     this.states[slot] = STATE_CODES[fields.state];
     this.incarnations[slot] = fields.incarnation;
     this.stateChangedAtMs[slot] = fields.stateChangedAtMs;
-    this.#link(fields.id, slot);
     return new Member(this, slot);
   }
 
@@ -180,7 +200,7 @@ export class MemberTable {
       this.states[slot] = this.states[last] as number;
       this.incarnations[slot] = this.incarnations[last] as number;
       this.stateChangedAtMs[slot] = this.stateChangedAtMs[last] as number;
-      this.#relink(moved, last, slot);
+      this.#relink(moved, slot);
     }
     // Drop the references so a forgotten member's strings can be collected.
     this.ids[last] = NO_TEXT as NodeId;
@@ -206,27 +226,16 @@ export class MemberTable {
     for (const member of this.values()) yield member.id;
   }
 
-  #link(id: NodeId, slot: number): void {
-    const mask = this.#index.length - 1;
-    let cell = hashId(id) & mask;
-    while (this.#index[cell] !== 0) cell = (cell + 1) & mask;
-    this.#index[cell] = slot + 1;
-  }
-
-  /** Points the index cell of `id` (holding `from`) at slot `to`. */
-  #relink(id: NodeId, from: number, to: number): void {
-    const mask = this.#index.length - 1;
-    let cell = hashId(id) & mask;
-    while (this.#index[cell] !== from + 1) cell = (cell + 1) & mask;
-    this.#index[cell] = to + 1;
+  /** Points the index cell of `id` at slot `to` (swap-remove moved it there). */
+  #relink(id: NodeId, to: number): void {
+    this.#index[this.#cellOf(id)] = to + 1;
   }
 
   /** Empties the cell of `id` and shifts later cells of the run back (Knuth's algorithm R), so no tombstones. */
   #unlink(id: NodeId): void {
     const index = this.#index;
     const mask = index.length - 1;
-    let hole = hashId(id) & mask;
-    while (this.ids[(index[hole] as number) - 1] !== id) hole = (hole + 1) & mask;
+    let hole = this.#cellOf(id);
     for (let cell = (hole + 1) & mask; index[cell] !== 0; cell = (cell + 1) & mask) {
       const entry = index[cell] as number;
       const home = hashId(this.ids[entry - 1] as NodeId) & mask;
@@ -256,7 +265,7 @@ export class MemberTable {
 
   #rehash(cells: number): void {
     this.#index = new Int32Array(cells);
-    for (let slot = 0; slot < this.#size; slot++) this.#link(this.ids[slot] as NodeId, slot);
+    for (let slot = 0; slot < this.#size; slot++) this.#index[this.#cellOf(this.ids[slot] as NodeId)] = slot + 1;
   }
 }
 
