@@ -7,10 +7,11 @@
  * New members are inserted at a random position in O(1) by swapping with the entry there (the
  * displaced entry moves to the end, so it is still probed this walk), as memberlist does.
  * Removed members are skipped lazily (a slot past the table's size); the reshuffle rebuilds the
- * walk from the current slots. A removal moves the table's last member into the freed slot, so
- * that member is probed at the removed one's place in this walk, and a member inserted later into
- * a slot still listed may be probed twice in this walk: the walk stays a permutation up to these
- * lazily resolved entries, and every member is still reached within two walks.
+ * walk from the current slots. A removal (reaping only) moves the table's last member into the
+ * freed slot, so this walk meets that member at the removed one's place (or not at all, when that
+ * place was passed already), and a member inserted later into a slot still listed may be probed
+ * twice. Reaping is rare and the next reshuffle is exact, so every live member is still probed
+ * within two walks.
  *
  * Shoal extension to Lifeguard §IV-B: a member we hear is suspected by someone else is probed
  * at our next period (`markUrgent`) instead of when the walk reaches it. The suspicion timeout
