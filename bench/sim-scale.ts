@@ -8,8 +8,8 @@
  * `mergeRemoteState`), its broadcast queue is emptied (everyone already knows everything), and
  * its next push-pull is put at a random point of the scaled push-pull period (a running
  * cluster's push-pulls are spread out; a fresh start would have all N at once).
- * Memory is O(N^2): every node holds every member (about 140 bytes per record, see
- * docs/design/simulator.md "Scale").
+ * Memory is O(N^2): every node holds every member (about 61 bytes per record in the member
+ * table, see docs/design/simulator.md "Scale").
  *
  * The process re-executes itself with a large heap and young generation (CHILD_NODE_FLAGS)
  * unless it already runs with them.
