@@ -139,7 +139,7 @@ function trackIndexes(state: State, id: NodeId, after: MemberState | undefined):
  * Adds a member we have never seen (or have forgotten) as alive, from its alive update, at a
  * random place in the probe order.
  */
-export function addMember(turn: Turn, alive: Omit<Update & { kind: 'alive' }, 'kind'>): Member {
+export function addMember(turn: Turn, alive: Omit<Extract<Update, { kind: 'alive' }>, 'kind'>): Member {
   const { state } = turn;
   const { id, name, address, incarnation, labels } = alive;
   const member = state.members.insert({ id, name, address, state: 'alive', incarnation, labels: ownLabels(labels), stateChangedAtMs: turn.now });
@@ -155,10 +155,10 @@ export function removeMember(state: State, id: NodeId): void {
   const member = state.members.get(id);
   assert(member !== undefined, `removeMember: ${id} is not a member`);
   assert(id !== state.selfId, 'removeMember: never forget self');
-  const { state: before, incarnation } = member;
   trackIndexes(state, id, undefined);
-  trackLiveness(state, before, undefined);
-  if (isLive(before)) toggleMember(state.viewDigest, id, incarnation);
+  trackLiveness(state, member.state, undefined);
+  trackDigest(state, member, member.state, undefined);
+  // Last: the removal moves another member into this accessor's slot.
   state.members.remove(id);
 }
 
