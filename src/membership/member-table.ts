@@ -15,7 +15,9 @@
  * The index is an Int32Array of slot+1 (0 = empty), capacity a power of two kept at most 3/4
  * full, linear probing, deletion by backward shift (no tombstones, so lookups never slow down
  * with churn). NodeIds from the wire are 32 lowercase hex characters, but local ids and tests may
- * be any string, so the hash reads the whole string rather than trusting a prefix.
+ * be any string, so the hash reads the whole string rather than trusting a prefix. Any member can
+ * announce ids it made up, so the hash is seeded (`reseed`, from the node's rng at start, as
+ * V8 seeds its own Map hash): ids crafted to collide would turn linear probing quadratic.
  */
 import { assert } from '../base/assert.js';
 import type { Address } from '../base/address.js';
@@ -44,9 +46,9 @@ export interface MemberFields {
   stateChangedAtMs: Millis;
 }
 
-/** A 32-bit hash of the whole string: multiply-xor over the UTF-16 units, then murmur3's finalizer. */
-export function hashId(id: string): number {
-  let h = 0x811c9dc5;
+/** A 32-bit hash of the whole string under `seed`: multiply-xor over the UTF-16 units, then murmur3's finalizer. */
+export function hashId(id: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) | 0;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -108,6 +110,7 @@ export class MemberTable {
   #capacity = 0;
   /** slot + 1 per cell, 0 when empty; length a power of two. */
   #index = new Int32Array(CAPACITY_MIN * 2);
+  #seed = 0;
   #lastHashed = NO_TEXT;
   #lastHash = hashId(NO_TEXT);
 
@@ -141,7 +144,7 @@ export class MemberTable {
   #hash(id: NodeId): number {
     if (id !== this.#lastHashed) {
       this.#lastHashed = id;
-      this.#lastHash = hashId(id);
+      this.#lastHash = hashId(id, this.#seed);
     }
     return this.#lastHash;
   }
@@ -159,6 +162,13 @@ export class MemberTable {
   at(slot: number): Member {
     assert(slot >= 0 && slot < this.#size, `MemberTable.at: slot ${slot} out of range (size ${this.#size})`);
     return new Member(this, slot);
+  }
+
+  /** Changes the hash seed (rebuilding the index, O(size)): the driver's rng picks it at start. */
+  reseed(seed: number): void {
+    this.#seed = seed | 0;
+    this.#lastHash = hashId(this.#lastHashed, this.#seed);
+    this.#rehash(this.#index.length);
   }
 
   /** Makes room for `count` members in total without further growth (a join's full view at once). */
@@ -238,7 +248,7 @@ export class MemberTable {
     let hole = this.#cellOf(id);
     for (let cell = (hole + 1) & mask; index[cell] !== 0; cell = (cell + 1) & mask) {
       const entry = index[cell] as number;
-      const home = hashId(this.ids[entry - 1] as NodeId) & mask;
+      const home = hashId(this.ids[entry - 1] as NodeId, this.#seed) & mask;
       // Move the entry into the hole unless its home lies cyclically in (hole, cell].
       const stays = hole <= cell ? hole < home && home <= cell : hole < home || home <= cell;
       if (stays) continue;

@@ -112,6 +112,18 @@ describe('MemberTable', () => {
     expectTable(table, expected);
   });
 
+  it('reseeding rebuilds the index: every member stays findable, and ids that collided under one seed spread under another', () => {
+    const ids = collidingIds(12);
+    const table = new MemberTable();
+    ids.forEach((id, i) => table.insert(fields(id, i)));
+    table.reseed(0x5eed);
+    expectTable(table, new Map(ids.map((id, i) => [id, i])));
+    expect(new Set(ids.map((id) => hashId(id, 0x5eed) & 15)).size).toBeGreaterThan(4);
+    table.remove(ids[3] as NodeId);
+    expect(table.has(ids[3] as NodeId)).toBe(false);
+    expect(table.get(ids[4] as NodeId)?.incarnation).toBe(4);
+  });
+
   it('iterating while removing the member just yielded visits every member once', () => {
     const table = new MemberTable();
     for (let i = 1; i <= 10; i++) table.insert(fields(nodeId(i), i));
