@@ -11,9 +11,9 @@ import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';
 import { decideAlive, decideDeparture, decideSuspect, sameLabels } from './merge.js';
-import { addMember, broadcast, changeState, count, createMember, emitMember, ownLabels, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
+import { addMember, broadcast, changeState, count, emitMember, ownLabels, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
 import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
-import type { Member } from './types.js';
+import type { Member } from './member-table.js';
 
 type AliveUpdate = Extract<Update, { kind: 'alive' }>;
 
@@ -68,9 +68,7 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
   if (decision !== 'accept') return count(state, 'updatesIgnored');
   if (current === undefined) {
     if (state.members.size >= state.config.membersMax) return count(state, 'membersRejected');
-    const member = createMember(update.id, update.name, update.address, 'alive', update.incarnation, update.labels, turn.now);
-    addMember(turn, member);
-    emitMember(turn, 'joined', member);
+    emitMember(turn, 'joined', addMember(turn, update));
   } else {
     const moved = current.name !== update.name || current.address !== update.address || !sameLabels(current.labels, update.labels);
     setIncarnation(state, current, update.incarnation);
@@ -145,6 +143,8 @@ export function applyDeparture(turn: Turn, id: NodeId, incarnation: number, kind
  * gives the member a chance to refute); `left` is final.
  */
 export function mergeRemoteState(turn: Turn, records: readonly MemberRecord[]): void {
+  // A join brings the whole view at once: size the table for it (at most membersMax) in one step.
+  turn.state.members.reserve(Math.min(turn.state.members.size + records.length, turn.state.config.membersMax));
   for (const record of records) {
     if (!validIncarnation(record.incarnation)) {
       count(turn.state, 'updatesIgnored');

@@ -16,17 +16,18 @@ export interface Snapshot {
 }
 
 export function snapshot(state: State): Snapshot {
-  return { epoch: state.epoch, incarnations: new Map([...state.members].map(([id, m]) => [id, m.incarnation])) };
+  return { epoch: state.epoch, incarnations: new Map([...state.members.values()].map((m) => [m.id, m.incarnation])) };
 }
 
 export function checkInvariants(state: State): void {
   const me = state.members.get(state.selfId);
-  assert(me !== undefined, 'self is in the member map');
+  assert(me !== undefined && me.slot === 0, 'self is in the member table, at slot 0');
   assert(me.state !== 'dead', 'self is never dead in its own view (it refutes instead)');
   assert(me.state !== 'suspect', 'self is never suspect in its own view');
   let live = 0;
-  for (const [id, member] of state.members) {
-    assert(member.id === id, `member map key ${id} matches the record id ${member.id}`);
+  for (const member of state.members.values()) {
+    const id = member.id;
+    assert(state.members.get(id)?.slot === member.slot, `${id}: the table's index finds it at its slot ${member.slot}`);
     if (isLive(member.state)) live++;
     assert((member.state === 'suspect') === (member.suspicion !== undefined), `${id}: a suspicion exists exactly when suspect (state ${member.state})`);
     assert((member.state === 'suspect') === state.suspects.has(id), `${id}: suspects index agrees with state ${member.state}`);
@@ -38,8 +39,7 @@ export function checkInvariants(state: State): void {
   const digest = computeViewDigest([...state.members.values()].map((m) => ({ id: m.id, incarnation: m.incarnation, live: isLive(m.state) })));
   assert(digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
     `viewDigest ${digestHex(state.viewDigest.hi, state.viewDigest.lo)} equals the digest recomputed from the members ${digestHex(digest.hi, digest.lo)}`);
-  assert(state.memberList.length === state.members.size, 'memberList holds every member once');
-  state.memberList.forEach((id, index) => assert(state.members.get(id)?.index === index, `member ${id} records its memberList index ${index}`));
+  assert(state.members.suspicions.size === state.suspects.size, `suspicions (${state.members.suspicions.size}) belong to suspects only`);
   assert(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
   assert(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
   assert(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);
@@ -48,8 +48,8 @@ export function checkInvariants(state: State): void {
 
 export function checkTransition(before: Snapshot, after: State): void {
   assert(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
-  for (const [id, member] of after.members) {
-    const previous = before.incarnations.get(id);
-    assert(previous === undefined || member.incarnation >= previous, `${id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
+  for (const member of after.members.values()) {
+    const previous = before.incarnations.get(member.id);
+    assert(previous === undefined || member.incarnation >= previous, `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
   }
 }

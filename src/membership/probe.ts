@@ -26,14 +26,9 @@ export function startProbe(turn: Turn): void {
   const { state, now } = turn;
   const periodMs = scaleByAwareness(state.config.probeIntervalMs, state.awareness);
   state.nextProbeAtMs = (now + periodMs) as Millis;
-  const eligible = (id: NodeId): boolean => {
-    const member = state.members.get(id);
-    return id !== state.selfId && member !== undefined && isLive(member.state);
-  };
-  const targetId = nextProbeTarget(state.probeOrder, eligible, () => state.memberList.slice(), turn.rng);
-  if (targetId === undefined) return;
-  const target = state.members.get(targetId);
+  const target = nextProbeTarget(state.probeOrder, state.members, (m) => m.slot !== 0 && isLive(m.state), turn.rng);
   if (target === undefined) return;
+  const targetId = target.id;
   const seq = state.nextSeq++;
   state.probe = {
     seq, target: targetId, targetAddress: target.address, indirectSent: false, expectedNacks: 0, nacksReceived: 0,

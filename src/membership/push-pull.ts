@@ -18,22 +18,25 @@ import { mergeRemoteState } from './apply-update.js';
 import { describeFingerprintMismatch } from './config.js';
 import { digestHex } from './digest.js';
 import { joinSyncDelayMs, pushPullIntervalScaledMs } from './scaling.js';
-import { changeState, count, randomMembers, self, send, type Turn } from './state.js';
-import type { JoinFailureReason, Member } from './types.js';
+import type { MemberTable } from './member-table.js';
+import { changeState, count, isLive, randomMembers, self, send, type Turn } from './state.js';
+import type { JoinFailureReason } from './types.js';
 
 type PushPull = Extract<Message, { type: 'push-pull' }>;
 type Reject = Extract<Message, { type: 'reject' }>;
 type PushPullDigest = Extract<Message, { type: 'push-pull-digest' }>;
 
-function toRecord(member: Member): MemberRecord {
-  // `joining` is local-only: on the wire we are alive (that is what a join announces).
-  const state = member.state === 'joining' ? 'alive' : member.state;
-  return { id: member.id, name: member.name, address: member.address, state, incarnation: member.incarnation, labels: member.labels };
-}
-
 /** Our full view. O(N), once per push-pull period, join or reconnect. */
 export function localRecords(turn: Turn): MemberRecord[] {
-  return [...turn.state.members.values()].map(toRecord);
+  const members = turn.state.members;
+  const out = new Array<MemberRecord>(members.size);
+  for (let slot = 0; slot < members.size; slot++) {
+    const member = members.at(slot);
+    // `joining` is local-only: on the wire we are alive (that is what a join announces).
+    const state = member.state === 'joining' ? 'alive' : member.state;
+    out[slot] = { id: member.id, name: member.name, address: member.address, state, incarnation: member.incarnation, labels: member.labels };
+  }
+  return out;
 }
 
 export function sendPushPull(turn: Turn, to: Address, join: boolean): void {
@@ -178,9 +181,7 @@ export function seedRetryMaxMs(config: { joinTimeoutMs: number; reconnectInterva
  */
 export function retrySeeds(turn: Turn): void {
   const { state, now } = turn;
-  const live = new Set<string>();
-  for (const member of state.members.values()) if (member.state === 'alive' || member.state === 'suspect') live.add(member.address);
-  const targets = state.seeds.filter((address) => !live.has(address));
+  const targets = seedsOutsideView(state.members, state.seeds);
   const maxMs = seedRetryMaxMs(state.config);
   if (targets.length === 0) {
     state.nextSeedRetryAtMs = (now + maxMs) as Millis;
@@ -189,6 +190,16 @@ export function retrySeeds(turn: Turn): void {
   state.nextSeedRetryAtMs = (now + state.seedRetryDelayMs) as Millis;
   state.seedRetryDelayMs = Math.min(state.seedRetryDelayMs * 2, maxMs);
   startJoin(turn, targets);
+}
+
+/** The seeds no live member (alive or suspect) has as address: one scan of the address column, stopping once every seed is found. */
+function seedsOutsideView(members: MemberTable, seeds: readonly Address[]): Address[] {
+  const missing = new Set(seeds);
+  for (let slot = 0; slot < members.size && missing.size > 0; slot++) {
+    const address = members.addresses[slot] as Address;
+    if (missing.has(address) && isLive(members.at(slot).state)) missing.delete(address);
+  }
+  return seeds.filter((address) => missing.has(address));
 }
 
 /** Periodic anti-entropy with one random live member, digest first. */

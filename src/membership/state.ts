@@ -1,8 +1,8 @@
 /**
  * State construction and the few mutators every handler shares: adding, removing and changing
- * the state of members (keeping the live count, the epoch, the suspect/departed indexes and the
- * probe order in step, and emitting the matching events), and building outgoing messages with
- * piggybacked updates.
+ * the state of members in the member table (member-table.ts; keeping the live count, the epoch,
+ * the suspect/departed indexes and the probe order in step, and emitting the matching events),
+ * and building outgoing messages with piggybacked updates.
  *
  * Invariants kept here: `epoch` moves only when a member enters or leaves the live set
  * (alive|suspect); `liveCount` equals the number of live members; `viewDigest` is the XOR of the
@@ -19,9 +19,10 @@ import type { Channel } from '../transport/types.js';
 import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';
 import { clusterWideOf, configFingerprint, type MembershipConfig } from './config.js';
 import { textDigest, toggleMember } from './digest.js';
+import { MemberTable, type Member } from './member-table.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
-import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type Member, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
+import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
 
 /** One step's working set: the state, the effects produced so far, and the injected capabilities. */
 export interface Turn {
@@ -47,13 +48,13 @@ export interface SelfIdentity {
 export function createState(config: MembershipConfig, self: SelfIdentity, persistedIncarnation: number, now: Millis): State {
   assert(Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0, `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`);
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
-  const member = createMember(self.id, self.name, self.address, 'joining', persistedIncarnation + 1, self.labels, now);
-  member.index = 0;
+  const members = new MemberTable();
+  members.insert({ id: self.id, name: self.name, address: self.address, state: 'joining', incarnation: persistedIncarnation + 1, labels: ownLabels(self.labels), stateChangedAtMs: now });
   const fingerprint = configFingerprint(clusterWideOf(config));
   // Self starts `joining` (not live): the digest starts empty and takes us in when we become alive.
   return {
     config, fingerprint, fingerprintDigest: textDigest(fingerprint), viewDigest: { hi: 0, lo: 0 }, selfId: self.id, phase: 'idle',
-    members: new Map([[self.id, member]]), memberList: [self.id],
+    members,
     suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
     nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
@@ -78,15 +79,9 @@ export function ownLabels(labels: Labels): Labels {
   return hasLabels(labels) ? Object.freeze({ ...labels }) : EMPTY_LABELS;
 }
 
-/** A member record, always with the same fields in the same order (one hidden class); `index` is set by addMember. */
-export function createMember(id: NodeId, name: string, address: Address, state: MemberState, incarnation: number, labels: Labels, now: Millis): Member {
-  return { id, name, address, state, incarnation, labels: ownLabels(labels), stateChangedAtMs: now, index: -1 };
-}
-
+/** Self was inserted first by createState and is never removed, so it keeps slot 0. */
 export function self(state: State): Member {
-  const member = state.members.get(state.selfId);
-  assert(member !== undefined, 'self must always be in the member map');
-  return member;
+  return state.members.at(0);
 }
 
 export function isLive(memberState: MemberState): boolean {
@@ -140,33 +135,31 @@ function trackIndexes(state: State, id: NodeId, after: MemberState | undefined):
   if (after === 'dead' || after === 'left') state.departed.add(id); else state.departed.delete(id);
 }
 
-/** Adds a member we have never seen (or have forgotten), at a random place in the probe order. */
-export function addMember(turn: Turn, member: Member): void {
+/**
+ * Adds a member we have never seen (or have forgotten) as alive, from its alive update, at a
+ * random place in the probe order.
+ */
+export function addMember(turn: Turn, alive: Omit<Extract<Update, { kind: 'alive' }>, 'kind'>): Member {
   const { state } = turn;
-  assert(!state.members.has(member.id), `addMember: ${member.id} is already a member`);
-  state.members.set(member.id, member);
-  member.index = state.memberList.length;
-  state.memberList.push(member.id);
-  insertProbeTarget(state.probeOrder, member.id, turn.rng);
-  trackIndexes(state, member.id, member.state);
-  trackLiveness(state, undefined, member.state);
-  trackDigest(state, member, undefined, member.state);
+  const { id, name, address, incarnation, labels } = alive;
+  const member = state.members.insert({ id, name, address, state: 'alive', incarnation, labels: ownLabels(labels), stateChangedAtMs: turn.now });
+  insertProbeTarget(state.probeOrder, member.slot, turn.rng);
+  trackIndexes(state, id, 'alive');
+  trackLiveness(state, undefined, 'alive');
+  trackDigest(state, member, undefined, 'alive');
+  return member;
 }
 
-/** Forgets a member (dead or left for deadReclaimMs). O(1): swap-remove from the member list. */
+/** Forgets a member (dead or left for deadReclaimMs). O(1): the table swap-removes it. */
 export function removeMember(state: State, id: NodeId): void {
   const member = state.members.get(id);
   assert(member !== undefined, `removeMember: ${id} is not a member`);
   assert(id !== state.selfId, 'removeMember: never forget self');
-  const lastId = state.memberList[state.memberList.length - 1] as NodeId;
-  const last = state.members.get(lastId) as Member;
-  state.memberList[member.index] = lastId;
-  last.index = member.index;
-  state.memberList.pop();
-  state.members.delete(id);
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);
   trackDigest(state, member, member.state, undefined);
+  // Last: the removal moves another member into this accessor's slot.
+  state.members.remove(id);
 }
 
 /** Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state. */
@@ -175,7 +168,7 @@ export function changeState(turn: Turn, member: Member, next: Exclude<MemberStat
   if (before === next) return;
   member.state = next;
   member.stateChangedAtMs = turn.now;
-  if (next !== 'suspect') delete member.suspicion;
+  if (next !== 'suspect') member.suspicion = undefined;
   trackIndexes(turn.state, member.id, next);
   trackLiveness(turn.state, before, next);
   trackDigest(turn.state, member, before, next);
@@ -215,14 +208,14 @@ export function selfAliveUpdate(state: State): Update {
  * queued updates, all within `packetBytesMax - packetEnvelopeBytes`.
  */
 export function piggyback(turn: Turn, leading: Update[] = []): Update[] {
-  const { config, queue, memberList } = turn.state;
+  const { config, queue, members } = turn.state;
   let budget = config.packetBytesMax - config.packetEnvelopeBytes;
   const out: Update[] = [];
   for (const update of leading) {
     budget -= turn.sizeOf(update);
     out.push(update);
   }
-  const limit = retransmitLimit(config.retransmitMult, memberList.length);
+  const limit = retransmitLimit(config.retransmitMult, members.size);
   for (const update of takeUpdates(queue, budget, limit, turn.sizeOf)) {
     // The buddy update already carries news about this member; skip a duplicate.
     if (!leading.some((u) => u.id === update.id)) out.push(update);
@@ -240,20 +233,16 @@ export function send(turn: Turn, to: Address, channel: Channel, message: Message
  * members are ineligible; callers treat the result as best effort).
  */
 export function randomMembers(turn: Turn, k: number, eligible: (member: Member) => boolean): Member[] {
-  const { memberList, members } = turn.state;
+  const { members } = turn.state;
   const out: Member[] = [];
-  const chosen = new Set<NodeId>();
-  if (memberList.length === 0 || k <= 0) return out;
-  if (memberList.length <= 4 * k + 16) {
+  if (members.size === 0 || k <= 0) return out;
+  if (members.size <= 4 * k + 16) {
     // Small clusters: scan them all, so an eligible member is never missed by bad luck.
-    const all = memberList.map((id) => members.get(id) as Member).filter(eligible);
-    return turn.rng.shuffle(all).slice(0, k);
+    return turn.rng.shuffle([...members.values()].filter(eligible)).slice(0, k);
   }
   for (let draws = 0; draws < 4 * k + 16 && out.length < k; draws++) {
-    const id = memberList[turn.rng.int(memberList.length)] as NodeId;
-    const member = members.get(id) as Member;
-    if (chosen.has(id) || !eligible(member)) continue;
-    chosen.add(id);
+    const member = members.at(turn.rng.int(members.size));
+    if (out.some((m) => m.slot === member.slot) || !eligible(member)) continue;
     out.push(member);
   }
   return out;

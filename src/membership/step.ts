@@ -65,6 +65,8 @@ function onStart(turn: Turn, seeds: readonly Address[]): void {
     return;
   }
   state.phase = 'running';
+  // Seed the member index's hash from our rng (a forked stream: the main one is not disturbed).
+  state.members.reseed(rng.fork('member-table').next32());
   const me = self(state);
   turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
   broadcast(turn, selfAliveUpdate(state));

@@ -4,7 +4,7 @@
  * `Update`, `MemberRecord`); this file adds what is local.
  *
  * Mutation policy: `step` mutates the State it is given in place and returns the same object.
- * Copying a 10,000-member map per step would be O(N); callers must not keep references into the
+ * Copying a 10,000-member table per step would be O(N); callers must not keep references into the
  * state across steps (use `memberView` for snapshots). Counters live in `state.counters` (not as
  * metric effects): the driver reads them when exporting metrics.
  */
@@ -16,6 +16,7 @@ import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../transport/types.js';
 import type { MembershipConfig } from './config.js';
 import type { ViewDigest } from './digest.js';
+import type { MemberTable } from './member-table.js';
 
 /** `joining` is only ever our own state before the first successful push-pull; never on the wire. */
 export type MemberState = 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
@@ -32,16 +33,11 @@ export interface MemberView {
 }
 
 /**
- * A tracked member; `suspicion` is present exactly when `state` is `suspect` (invariant). Created
- * only by `createMember`, so every record has one hidden class; `labels` is frozen and may be
- * shared between records and updates (`ownLabels`). About 90 bytes: every node holds one per
- * member, so at 10,000 members this record, not the traffic, sets the simulator's memory.
+ * A tracked member: an accessor over one slot of the member table (member-table.ts). `suspicion`
+ * is present exactly when `state` is `suspect` (invariant); `labels` is frozen and may be shared
+ * between records and updates (`ownLabels`).
  */
-export interface Member extends MemberView {
-  /** Position in `State.memberList` (kept by addMember/removeMember): O(1) removal without a second map. */
-  index: number;
-  suspicion?: Suspicion;
-}
+export type { Member } from './member-table.js';
 
 /** Lifeguard §IV-B: a running suspicion and who has confirmed it. */
 export interface Suspicion {
@@ -91,9 +87,11 @@ export interface BroadcastQueue {
   nextOrder: number;
 }
 
-/** Randomized round-robin probe order (SWIM §4.3). */
+/** Randomized round-robin probe order (SWIM §4.3) over member-table slots. */
 export interface ProbeOrder {
-  ids: NodeId[];
+  /** The walk: `slots[0..length)` are member-table slots; capacity grows by half. */
+  slots: Int32Array;
+  length: number;
   index: number;
   /** Members to probe before the walk continues (suspects we heard of); at most `URGENT_PROBES_MAX`. */
   urgent: NodeId[];
@@ -127,9 +125,8 @@ export interface State {
   viewDigest: ViewDigest;
   selfId: NodeId;
   phase: Phase;
-  members: Map<NodeId, Member>;
-  /** Every member id (self included) in an array, for O(1) random picks; `Member.index` maps back. */
-  memberList: NodeId[];
+  /** Every member, self included (always at slot 0); dense slots give O(1) random picks. */
+  members: MemberTable;
   /** Ids of members in state `suspect` (each has a `suspicion`): scanned for deadlines. */
   suspects: Set<NodeId>;
   /** Ids of members in state `dead` or `left`: scanned for reaping and reconnects. */

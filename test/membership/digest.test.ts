@@ -43,6 +43,14 @@ describe('digest hash', () => {
     expect(hashHi(nodeId(1), 5)).not.toBe(hashLo(nodeId(1), 5));
   });
 
+  it('toggleMember XORs exactly hashHi and hashLo (its fused loop computes the same lanes)', () => {
+    for (const [id, inc] of [[nodeId(1), 0], [nodeId(0xabcdef), 7], ['not-hex' as NodeId, 2 ** 40 + 3], ['' as NodeId, Number.MAX_SAFE_INTEGER - 2]] as [NodeId, number][]) {
+      const d: ViewDigest = { hi: 0, lo: 0 };
+      toggleMember(d, id, inc);
+      expect(d).toEqual({ hi: hashHi(id, inc), lo: hashLo(id, inc) });
+    }
+  });
+
   it('renders 16 lowercase hex characters (the codec writes them as 8 bytes)', () => {
     expect(digestHex(0, 0)).toBe('0000000000000000');
     expect(digestHex(0xdeadbeef, 1)).toBe('deadbeef00000001');

@@ -1,7 +1,7 @@
 /**
- * The member table's bookkeeping (state.ts): removal keeps `memberList` and each member's
- * `index` in step (checkedStep checks the invariant after every step), and labels are owned,
- * frozen and shared rather than copied per record.
+ * The member table's bookkeeping (state.ts): reaping removes members from the table and keeps
+ * every other member findable at its slot (checkedStep checks the invariant after every step),
+ * and labels are owned, frozen and shared rather than copied per record.
  */
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
@@ -10,7 +10,7 @@ import { EMPTY_LABELS, reapCheckMs } from '../../src/membership/state.js';
 import { address, checkedStep, nodeId, receiveGossip, startedWith } from './helpers.js';
 
 describe('member table', () => {
-  it('reaping dead members swap-removes them and keeps every index (SWIM §4.2, memberlist reclaim)', () => {
+  it('reaping dead members swap-removes them and keeps every slot findable (SWIM §4.2, memberlist reclaim)', () => {
     const config = membershipConfig('SIM_MIN');
     const { state, context } = startedWith(1, [2, 3, 4, 5, 6], config);
     checkedStep(state, receiveGossip(ms(1), 4, [
@@ -21,8 +21,9 @@ describe('member table', () => {
     const after = ms(1 + config.deadReclaimMs + reapCheckMs(config));
     checkedStep(state, { kind: 'tick', now: after }, context);
     expect(state.counters.membersReaped).toBe(2);
-    expect([...state.memberList].sort()).toEqual([1, 3, 4, 6].map(nodeId).sort());
-    state.memberList.forEach((id, index) => expect(state.members.get(id)?.index).toBe(index));
+    expect([...state.members.keys()].sort()).toEqual([1, 3, 4, 6].map(nodeId).sort());
+    expect(state.members.at(0).id).toBe(nodeId(1));
+    for (const member of state.members.values()) expect(state.members.get(member.id)?.slot).toBe(member.slot);
   });
 
   it('keeps a frozen copy of labels: the sender changing its object later changes nothing', () => {

@@ -250,7 +250,7 @@ describe('dissemination (SWIM §4.1)', () => {
     checkedStep(state, receiveGossip(ms(1), 2, [alive(5, 1)]), context);
     state.queue.byMember.clear();
     checkedStep(state, receiveGossip(ms(1), 2, [alive(6, 1)]), context);
-    const limit = retransmitLimit(2, state.memberList.length);
+    const limit = retransmitLimit(2, state.members.size);
     let sent = 0;
     for (let t = 20; t < 2000; t += 20) {
       for (const s of sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context))) {
