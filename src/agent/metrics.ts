@@ -16,6 +16,7 @@ type Sample = [labels: Record<string, string>, value: number];
 const PROTOCOL_COUNTERS: ReadonlyArray<[metric: string, counter: string, help: string]> = [
   ['shoal_probes_sent_total', 'probesSent', 'Direct probes (pings) sent (SWIM §3.1).'],
   ['shoal_probes_failed_total', 'probesFailed', 'Probe rounds that ended without any ack.'],
+  ['shoal_probes_refused_total', 'probesRefused', 'Probes failed early because the target refused the stream fallback connection (nothing listening).'],
   ['shoal_indirect_probes_sent_total', 'indirectProbesSent', 'Indirect probe requests sent (SWIM §3.1, ping-req).'],
   ['shoal_suspicions_total', 'suspicionsStarted', 'Members this node started suspecting (SWIM §4.2).'],
   ['shoal_refutations_total', 'refutes', 'Times this node refuted a suspicion of itself with a higher incarnation.'],

@@ -75,6 +75,23 @@ export function failProbe(turn: Turn): void {
   if (target !== undefined && isLive(target.state)) applySuspect(turn, target.id, target.incarnation, state.selfId);
 }
 
+/**
+ * The stream fallback to the target was refused (nothing listens on its port: the process is
+ * gone or moved), so the period need not run out: suspect now. Not a sign of our own slowness,
+ * so unlike `failProbe` the nacks still in flight do not raise the awareness score. A live
+ * target refutes as usual; the suspicion timeout is untouched. memberlist waits for the period.
+ */
+export function refuseProbe(turn: Turn): void {
+  const { state } = turn;
+  const probe = state.probe;
+  if (probe === undefined) return;
+  state.probe = undefined;
+  count(state, 'probesFailed');
+  count(state, 'probesRefused');
+  const target = state.members.get(probe.target);
+  if (target !== undefined && isLive(target.state)) applySuspect(turn, target.id, target.incarnation, state.selfId);
+}
+
 /** SWIM §3.1: answer a ping addressed to us on the channel it came in on. */
 export function onPing(turn: Turn, from: Address, channel: Channel, message: Ping): void {
   const { state } = turn;

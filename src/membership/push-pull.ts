@@ -19,6 +19,7 @@ import { describeFingerprintMismatch } from './config.js';
 import { digestHex } from './digest.js';
 import { joinSyncDelayMs, pushPullIntervalScaledMs } from './scaling.js';
 import type { MemberTable } from './member-table.js';
+import { refuseProbe } from './probe.js';
 import { changeState, count, isLive, randomMembers, self, send, type Turn } from './state.js';
 import type { JoinFailureReason } from './types.js';
 
@@ -152,10 +153,15 @@ export function onRefused(turn: Turn, reason: JoinFailureReason, detail: string)
   finishJoin(turn, { kind: 'join-result', ok: false, reason, detail });
 }
 
-/** A stream send failed: a join address that cannot be reached is crossed off. */
+/**
+ * A stream connection to `to` was refused: a join address that cannot be reached is crossed off,
+ * and a probe whose stream fallback went to `to` fails now (`refuseProbe`).
+ */
 export function onSendFailed(turn: Turn, to: Address): void {
   const { state } = turn;
   count(state, 'sendFailures');
+  const probe = state.probe;
+  if (probe !== undefined && probe.indirectSent && state.config.tcpFallback && probe.targetAddress === to) refuseProbe(turn);
   const join = state.join;
   if (join === undefined || !join.pending.delete(to) || join.pending.size > 0) return;
   finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: 'every join address failed to connect' });

@@ -110,7 +110,7 @@ export const COUNTER_NAMES = [
   'membersDeclaredDead', 'updatesApplied', 'updatesIgnored', 'updatesDropped', 'labelsRejected',
   'membersRejected', 'pushPullsSent', 'pushPullsReceived', 'configMismatchRejected', 'rejectsReceived',
   'pingsWrongTarget', 'inputsIgnored', 'loopDelaysHigh', 'sendFailures', 'membersReaped',
-  'pushPullDigestsSent', 'pushPullsInSync',
+  'pushPullDigestsSent', 'pushPullsInSync', 'probesRefused',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;

@@ -327,6 +327,27 @@ describe('push-pull and join', () => {
     expect(joiner.members.get(nodeId(2))!.state).toBe('alive');
   });
 
+  it('a refused stream fallback fails the probe at once: suspect before the period ends, no awareness penalty', () => {
+    const { state, context } = startedWith(1, [2, 3]);
+    let t = 0;
+    while (t < 1000 && !(state.probe?.indirectSent ?? false)) checkedStep(state, { kind: 'tick', now: ms(++t) }, context);
+    const probe = state.probe!;
+    expect(probe.indirectSent).toBe(true);
+    const endAtMs = probe.endAtMs;
+    const target = probe.target;
+    // A refusal from another address says nothing about this probe.
+    checkedStep(state, { kind: 'send-failed', now: ms(t + 1), to: address(9), channel: 'stream' }, context);
+    expect(state.probe).toBe(probe);
+    const awareness = state.awareness;
+    const effects = checkedStep(state, { kind: 'send-failed', now: ms(t + 2), to: probe.targetAddress, channel: 'stream' }, context);
+    expect(t + 2).toBeLessThan(endAtMs);
+    expect(state.probe).toBeUndefined();
+    expect(state.members.get(target)!.state).toBe('suspect');
+    expect(events(effects)).toEqual([`suspect:${state.members.get(target)!.name}`]);
+    expect(state.awareness).toBe(awareness);
+    expect(state.counters.probesRefused).toBe(1);
+  });
+
   it('a restarted node refutes the dead record of its previous life learned by push-pull', () => {
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
