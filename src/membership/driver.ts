@@ -69,6 +69,8 @@ export class MembershipDriver {
   constructor(opts: MembershipDriverOptions) {
     this.opts = opts;
     opts.transport.onReceive((from, channel, data) => this.onPayload(from, channel, data));
+    // A refused connection ends a join attempt or a probe early (push-pull.ts onSendFailed).
+    opts.transport.onStreamRefused((to) => this.input({ kind: 'send-failed', now: this.opts.clock.now(), to, channel: 'stream' }));
   }
 
   get state(): State {

@@ -14,13 +14,14 @@
  *   (its kernel buffers would still accept them) up to `pausedInboxMax`; past that they are
  *   dropped (`paused_overflow`). On resume the queue is delivered in arrival order.
  * - Crash: detaches the node, drops its queued and in-flight payloads (both directions, checked
- *   by a per-node life epoch) and kills its timers. Restart = attach again.
+ *   by a per-node life epoch) and kills its timers. Restart = attach again. A stream frame that
+ *   reaches no endpoint is refused back to its sender (a TCP RST: nothing listens on the port).
  */
 import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import type { Rng } from '../base/rng.js';
-import type { Channel, Fabric } from '../transport/types.js';
+import type { Channel, Fabric, RefusedHandler } from '../transport/types.js';
 import type { SimClock } from './clock.js';
 import { LINK_DEFAULTS, PPM, mergeLinkConfig, type LinkConfig } from './link-config.js';
 import { shortName, type Trace } from './trace.js';
@@ -71,6 +72,7 @@ export class SimNetwork implements Fabric {
   private defaultLink: LinkConfig;
   private readonly links = new Map<string, LinkConfig>();
   private readonly endpoints = new Map<Address, Deliver>();
+  private readonly refusedHandlers = new Map<Address, RefusedHandler>();
   private readonly epochs = new Map<Address, number>();
   private readonly blocked = new Set<string>();
   private readonly paused = new Map<Address, InFlight[]>();
@@ -88,13 +90,15 @@ export class SimNetwork implements Fabric {
     this.defaultLink = mergeLinkConfig(LINK_DEFAULTS, options.link ?? {});
   }
 
-  attach(address: Address, deliver: Deliver): void {
+  attach(address: Address, deliver: Deliver, refused?: RefusedHandler): void {
     if (this.endpoints.has(address)) throw new ShoalError('ERR_TRANSPORT_BIND', `simulated address ${address} is already attached`);
     this.endpoints.set(address, deliver);
+    if (refused !== undefined) this.refusedHandlers.set(address, refused);
   }
 
   detach(address: Address): void {
     this.endpoints.delete(address);
+    this.refusedHandlers.delete(address);
   }
 
   isAttached(address: Address): boolean {
@@ -189,6 +193,7 @@ export class SimNetwork implements Fabric {
   crash(address: Address): void {
     this.epochs.set(address, this.epochOf(address) + 1);
     this.endpoints.delete(address);
+    this.refusedHandlers.delete(address);
     this.clock.resumeOwner(address);
     this.clock.killOwner(address);
     this.trace?.add(`fault crash ${shortName(address)}`);
@@ -262,12 +267,31 @@ export class SimNetwork implements Fabric {
       return;
     }
     const deliver = this.endpoints.get(to);
-    if (deliver === undefined) return this.drop(message, 'unattached');
+    if (deliver === undefined) {
+      this.drop(message, 'unattached');
+      if (channel === 'stream') this.refuse(message);
+      return;
+    }
     this.counters.delivered[channel]++;
     this.trace?.add(`${shortName(to)} <- ${shortName(from)} ${channel} ${data.length}B`);
     // Every InFlight is delivered at most once and owns its bytes (copied at send, a duplicate
     // gets its own copy), so the receiver may take them without another copy.
     deliver(from, channel, data);
+  }
+
+  /**
+   * A stream frame found nothing listening: like a TCP RST, the sender learns it one path
+   * latency later (no jitter draw, so runs without crashes keep their random streams), unless
+   * it crashed meanwhile or the way back is cut.
+   */
+  private refuse(message: InFlight): void {
+    const { from, to, fromEpoch } = message;
+    const atMs = this.clock.now() + this.linkOf(to, from).latencyMs;
+    this.clock.at(atMs, () => {
+      if (fromEpoch !== this.epochOf(from) || this.isBlocked(to, from)) return;
+      this.trace?.add(`${shortName(from)} <- ${shortName(to)} stream refused`);
+      this.refusedHandlers.get(from)?.(to);
+    });
   }
 
   private drop(message: InFlight, reason: DropReason): void {

@@ -14,7 +14,7 @@ import type { Address } from '../base/address.js';
 import { LIMITS } from '../base/limits.js';
 import { countDrop } from './counters.js';
 import type { Keyring } from './keyring.js';
-import type { Channel, ReceiveHandler, Transport, TransportStats } from './types.js';
+import type { Channel, ReceiveHandler, RefusedHandler, Transport, TransportStats } from './types.js';
 
 export const ENCRYPTION_VERSION = 1;
 const NONCE_BYTES = 12;
@@ -94,6 +94,11 @@ export class EncryptedTransport implements Transport {
       const plain = this.decrypt(channel, data);
       if (plain !== undefined) handler(from, channel, plain);
     });
+  }
+
+  /** A refusal carries no payload to authenticate: passed through. */
+  onStreamRefused(handler: RefusedHandler): void {
+    this.inner.onStreamRefused(handler);
   }
 
   /** The inner transport's counters (wire bytes) plus this layer's drops. */

@@ -9,12 +9,13 @@
 import type { Address } from '../base/address.js';
 import { LIMITS } from '../base/limits.js';
 import { copyStats, countDrop, destination } from './counters.js';
-import { emptyStats, type Channel, type Fabric, type ReceiveHandler, type Transport, type TransportStats } from './types.js';
+import { emptyStats, type Channel, type Fabric, type ReceiveHandler, type RefusedHandler, type Transport, type TransportStats } from './types.js';
 
 export class MemoryTransport implements Transport {
   readonly packetOverheadBytes = 0;
   private readonly counters = emptyStats();
   private handler: ReceiveHandler | undefined;
+  private refusedHandler: RefusedHandler | undefined;
   private closed = false;
 
   /** Attaches to `fabric` at `address`; the fabric throws ERR_TRANSPORT_BIND if it is taken. */
@@ -22,7 +23,9 @@ export class MemoryTransport implements Transport {
     private readonly fabric: Fabric,
     readonly localAddress: Address,
   ) {
-    fabric.attach(localAddress, (from, channel, data) => this.deliver(from, channel, data));
+    fabric.attach(localAddress, (from, channel, data) => this.deliver(from, channel, data), (to) => {
+      if (!this.closed) this.refusedHandler?.(to);
+    });
   }
 
   sendPacket(to: Address, data: Uint8Array): void {
@@ -41,6 +44,10 @@ export class MemoryTransport implements Transport {
 
   onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
+  }
+
+  onStreamRefused(handler: RefusedHandler): void {
+    this.refusedHandler = handler;
   }
 
   stats(): TransportStats {

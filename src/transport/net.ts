@@ -9,7 +9,7 @@ import { hasErrorCode } from '../base/errors.js';
 import { copyStats } from './counters.js';
 import { TCP_DEFAULTS, TcpEndpoint, type TcpOptions } from './tcp.js';
 import { UdpEndpoint } from './udp.js';
-import { emptyStats, type Channel, type ReceiveHandler, type Transport, type TransportStats } from './types.js';
+import { emptyStats, type Channel, type ReceiveHandler, type RefusedHandler, type Transport, type TransportStats } from './types.js';
 
 export interface NetTransportOptions extends Partial<TcpOptions> {
   /**
@@ -26,6 +26,7 @@ const BIND_ATTEMPTS_MAX_DEFAULT = 8;
 export class NetTransport implements Transport {
   readonly packetOverheadBytes = 0;
   private handler: ReceiveHandler | undefined;
+  private refusedHandler: RefusedHandler | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -68,6 +69,7 @@ export class NetTransport implements Transport {
     }
     const localAddress = advertise ?? formatAddress(host, tcp.port);
     tcp.advertiseAddress = localAddress;
+    tcp.onRefused = (to) => ref.transport?.refusedHandler?.(to);
     ref.transport = new NetTransport(localAddress, udp, tcp, stats);
     return ref.transport;
   }
@@ -82,6 +84,10 @@ export class NetTransport implements Transport {
 
   onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
+  }
+
+  onStreamRefused(handler: RefusedHandler): void {
+    this.refusedHandler = handler;
   }
 
   stats(): TransportStats {

@@ -5,6 +5,11 @@
  * and jitter while frames are queued, up to `reconnectAttemptsMax` attempts, after which the queue
  * is dropped and counted as `unreachable`. The connection is ordered and reliable while it lives;
  * frames already handed to a socket that then breaks are lost (the protocols above retry).
+ *
+ * A connection with nothing queued and nothing written for `outboundIdleTimeoutMs` is closed by
+ * the dialer (the acceptor's idle timeout is only the backstop for dialers that vanish): most
+ * streams carry one push-pull or one fallback probe, and a node that kept each one open would
+ * hold descriptors for every peer it talked to lately. The next frame dials afresh.
  */
 import { connect, type Socket } from 'node:net';
 import type { Address, HostPort } from '../base/address.js';
@@ -20,6 +25,8 @@ export interface PeerOptions {
   reconnectBackoffMaxMs: number;
   reconnectAttemptsMax: number;
   connectTimeoutMs: number;
+  /** A connected stream with nothing sent for this long is closed; the next frame re-dials. 0 disables. */
+  outboundIdleTimeoutMs: number;
 }
 
 /**
@@ -49,6 +56,8 @@ export class OutboundPeer {
     private readonly stats: TransportStats,
     /** Called when the peer has no connection and nothing queued: the owner may forget it. */
     private readonly onIdle: () => void,
+    /** Called once per dial refused with ECONNREFUSED (nothing listens on the port). */
+    private readonly onRefused: () => void = () => undefined,
   ) {
     this.queue = new DropOldestQueue(options.sendQueueDepthMax);
   }
@@ -73,9 +82,11 @@ export class OutboundPeer {
     const socket = connect({ host: this.target.host, port: this.target.port });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.setTimeout(this.options.connectTimeoutMs, () => socket.destroy());
+    // One timer serves both phases: the connect timeout until connected, then the idle timeout.
+    socket.setTimeout(this.options.connectTimeoutMs);
+    socket.on('timeout', () => this.onSocketTimeout(socket));
     socket.on('connect', () => {
-      socket.setTimeout(0);
+      socket.setTimeout(this.options.outboundIdleTimeoutMs);
       socket.setKeepAlive(true, 30_000);
       this.connected = true;
       this.failedAttempts = 0;
@@ -88,8 +99,29 @@ export class OutboundPeer {
     });
     // The acceptor never answers on this connection; discard anything it sends.
     socket.on('data', () => undefined);
-    socket.on('error', () => undefined);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' && !this.connected && this.socket === socket && !this.closed) this.onRefused();
+    });
     socket.on('close', () => this.onSocketClose(socket));
+  }
+
+  /**
+   * Before connecting: the connect timed out, so fail the attempt. After: the stream was idle;
+   * close it unless frames wait (queued here or unsent in the socket), forgetting the socket
+   * first so that a send before its 'close' event dials a new one instead of writing to it.
+   */
+  private onSocketTimeout(socket: Socket): void {
+    if (this.socket !== socket) return;
+    if (!this.connected) {
+      socket.destroy();
+      return;
+    }
+    if (this.queue.length > 0 || socket.writableLength > 0) return;
+    this.socket = undefined;
+    this.connected = false;
+    this.blocked = false;
+    socket.destroy();
+    this.onIdle();
   }
 
   private onSocketClose(socket: Socket): void {

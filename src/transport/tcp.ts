@@ -8,7 +8,7 @@
  * Limits (STYLE.md section 7): frame size (refused from the header, before buffering), hello
  * size, concurrent inbound connections (excess ones are refused and counted; their dialers back
  * off and retry, so a burst of push-pulls queues instead of collapsing), outgoing peers, per-peer
- * send queue, reconnect attempts, idle inbound connections.
+ * send queue, reconnect attempts, idle inbound and outbound connections (`tcp-peer.ts`).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Address } from '../base/address.js';
@@ -46,6 +46,12 @@ export const TCP_DEFAULTS: TcpOptions = {
   reconnectAttemptsMax: 8,
   /** @defaultValue 10 s */
   connectTimeoutMs: 10_000,
+  /**
+   * @defaultValue 10 s: long enough that a burst of frames to one peer shares one connection,
+   * short enough that connections opened for one push-pull or one fallback probe do not stay
+   * until the acceptor's 60 s idle timeout (two descriptors each when both ends share a process).
+   */
+  outboundIdleTimeoutMs: 10_000,
 };
 
 export class TcpEndpoint {
@@ -54,6 +60,8 @@ export class TcpEndpoint {
   private closed = false;
   /** This node's listen address, sent in every hello; set once the whole transport is bound. */
   advertiseAddress: Address | undefined;
+  /** Told when a dial to a peer is refused (ECONNREFUSED: nothing listens there). */
+  onRefused: ((to: Address) => void) | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -95,7 +103,7 @@ export class TcpEndpoint {
       assert(this.advertiseAddress !== undefined, 'TcpEndpoint.send before advertiseAddress was set');
       const created = new OutboundPeer(target, this.advertiseAddress, this.options, this.stats, () => {
         if (this.peers.get(to) === created) this.peers.delete(to);
-      });
+      }, () => this.onRefused?.(to));
       peer = created;
       this.peers.set(to, peer);
     }

@@ -17,6 +17,13 @@ export type Channel = 'packet' | 'stream';
 /** Called for every payload received; `from` is the sender's listen address. Must not throw. */
 export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => void;
 
+/**
+ * Called when a stream connection to `to` was refused: the host answered but nothing listens on
+ * the port (TCP RST, ECONNREFUSED), i.e. the process there is gone or moved. Not called for
+ * timeouts or unreachable hosts, which say nothing certain. Must not throw.
+ */
+export type RefusedHandler = (to: Address) => void;
+
 /** Counters every transport keeps; exported as metrics by the agent. */
 export interface TransportStats {
   packetsSent: number;
@@ -46,6 +53,12 @@ export interface Transport {
   sendFrame(to: Address, data: Uint8Array): void;
   /** Sets the one receive handler (replacing any previous one). */
   onReceive(handler: ReceiveHandler): void;
+  /**
+   * Sets the one handler told of refused stream connections (replacing any previous one), at
+   * most once per failed connection attempt. Frames queued for that peer stay queued: the
+   * transport still retries with backoff (a restarting peer may come back on the same port).
+   */
+  onStreamRefused(handler: RefusedHandler): void;
   stats(): TransportStats;
   /** Closes sockets and connections; pending frames are discarded. Idempotent. */
   close(): Promise<void>;
@@ -53,8 +66,12 @@ export interface Transport {
 
 /** What the in-memory transport needs from a network (the simulator's `SimNetwork` implements it). */
 export interface Fabric {
-  /** Registers an endpoint; throws ShoalError ERR_TRANSPORT_BIND when the address is taken. */
-  attach(address: Address, deliver: (from: Address, channel: Channel, data: Uint8Array) => void): void;
+  /**
+   * Registers an endpoint; throws ShoalError ERR_TRANSPORT_BIND when the address is taken.
+   * `refused` is told when a stream frame it sent found no endpoint at its destination (the
+   * simulated RST of a crashed node's port).
+   */
+  attach(address: Address, deliver: (from: Address, channel: Channel, data: Uint8Array) => void, refused?: RefusedHandler): void;
   detach(address: Address): void;
   /** Delivers (or delays, drops, duplicates, per the network's fault model) one payload. */
   send(from: Address, to: Address, channel: Channel, data: Uint8Array): void;

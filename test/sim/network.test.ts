@@ -27,6 +27,24 @@ function setup(link: Partial<LinkConfig> = {}, pausedInboxMax?: number) {
 }
 
 describe('SimNetwork', () => {
+  it('refuses a stream frame to a crashed node back to its sender one latency later (a TCP RST), never a packet or a paused node', () => {
+    const clock = new SimClock();
+    const network = new SimNetwork({ clock, rng: new Rng(7).fork('network'), link: { latencyMs: 5 } });
+    const refused: { by: Address; to: Address; atMs: number }[] = [];
+    for (const address of [A, B, C]) network.attach(address, () => undefined, (to) => refused.push({ by: address, to, atMs: clock.now() }));
+    network.crash(B);
+    network.pause(C);
+    network.send(A, B, 'packet', new Uint8Array([1]));
+    network.send(A, B, 'stream', new Uint8Array([2]));
+    network.send(A, C, 'stream', new Uint8Array([3]));
+    clock.runUntilIdle({ eventsMax: 1000 });
+    expect(refused).toEqual([{ by: A, to: B, atMs: 10 }]);
+    network.partition([A], [B]);
+    network.send(A, B, 'stream', new Uint8Array([4]));
+    clock.runUntilIdle({ eventsMax: 1000 });
+    expect(refused).toHaveLength(1);
+  });
+
   it('delivers after the base latency, copies the payload, refuses a second attach', () => {
     const { network, got, run } = setup({ latencyMs: 7 });
     const data = new Uint8Array([0, 1]);

@@ -163,6 +163,17 @@ function defineFailureCases(factory: HarnessFactory): void {
     expect(logB[0]?.data).toEqual(bytes(5, 2));
   }));
 
+  it('tells the sender when a stream connection is refused (nothing listens there), never for packets', () => withHarness(factory, 2, async (h) => {
+    const [a, b] = h.transports as [Transport, Transport];
+    const refused: Address[] = [];
+    a.onStreamRefused((to) => refused.push(to));
+    a.sendPacket(h.unreachableAddress, bytes(5, 1));
+    a.sendFrame(b.localAddress, bytes(5, 2));
+    a.sendFrame(h.unreachableAddress, bytes(5, 3));
+    await h.waitFor(() => refused.length >= 1, 'the refusal reported');
+    expect(new Set(refused)).toEqual(new Set([h.unreachableAddress]));
+  }));
+
   it('close is idempotent and later sends do not throw but are counted', () => withHarness(factory, 2, async (h) => {
     const [a, b] = h.transports as [Transport, Transport];
     await a.close();

@@ -1,15 +1,16 @@
 /**
  * NetTransport specifics beyond the compliance suite, on 127.0.0.1: bind failures, the per-peer
- * send queue limit (drop oldest), the stream hello, frame-size refusal from the header, and the
- * inbound connection limit. Every wait is a bounded wait for a condition.
+ * send queue limit (drop oldest), the stream hello, frame-size refusal from the header, the
+ * inbound connection limit, and the outbound idle timeout. Every wait is a bounded wait for a
+ * condition.
  */
 import { createSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { hasErrorCode } from '../../src/base/errors.js';
 import { LIMITS } from '../../src/base/limits.js';
-import { encodeFrameHeader } from '../../src/codec/frame.js';
+import { FrameDecoder, encodeFrameHeader } from '../../src/codec/frame.js';
 import { NetTransport, type NetTransportOptions } from '../../src/transport/net.js';
 import { encodeHello } from '../../src/transport/tcp-hello.js';
 import { record } from './compliance.js';
@@ -17,6 +18,7 @@ import { TEST_NET_OPTIONS, freeAddress, waitUntil } from './harnesses.js';
 
 const open: NetTransport[] = [];
 const sockets: Socket[] = [];
+const servers: Server[] = [];
 
 async function bind(address = '127.0.0.1:0', options: NetTransportOptions = TEST_NET_OPTIONS): Promise<NetTransport> {
   const transport = await NetTransport.bind(address, options);
@@ -26,6 +28,7 @@ async function bind(address = '127.0.0.1:0', options: NetTransportOptions = TEST
 
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
+  for (const server of servers.splice(0)) server.close();
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
@@ -167,3 +170,47 @@ describe('inbound connection limit (inboundConnectionsMax = 2)', () => {
 async function closedSoon(client: { closed: () => boolean }): Promise<boolean> {
   return waitUntil(client.closed, 'refusal', 50).then(() => true, () => false);
 }
+
+/** One accepted connection at a plain listener: the frames it carried and whether it has closed. */
+interface Accepted {
+  frames: Uint8Array[];
+  closed: boolean;
+}
+
+/** A plain TCP listener with no idle timeout of its own, logging every connection's frames. */
+async function frameListener(): Promise<{ address: Address; accepted: Accepted[] }> {
+  const accepted: Accepted[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    const record: Accepted = { frames: [], closed: false };
+    accepted.push(record);
+    const decoder = new FrameDecoder(LIMITS.frameBytesMax);
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      for (let next = decoder.next(); next !== undefined && 'frame' in next; next = decoder.next()) record.frames.push(Uint8Array.from(next.frame));
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => (record.closed = true));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}` as Address, accepted };
+}
+
+describe('outbound idle timeout (outboundIdleTimeoutMs)', () => {
+  it('the dialer closes an idle connection, and a later send dials a new one with a fresh hello', async () => {
+    const a = await bind('127.0.0.1:0', { ...TEST_NET_OPTIONS, outboundIdleTimeoutMs: 50 });
+    const peer = await frameListener();
+    const hello = Uint8Array.from(encodeHello(a.localAddress));
+    a.sendFrame(peer.address, Uint8Array.of(1));
+    a.sendFrame(peer.address, Uint8Array.of(2));
+    await waitUntil(() => peer.accepted[0]?.closed === true, 'the dialer to close the idle connection');
+    expect(peer.accepted[0]?.frames).toEqual([hello, Uint8Array.of(1), Uint8Array.of(2)]);
+    a.sendFrame(peer.address, Uint8Array.of(3));
+    await waitUntil(() => peer.accepted[1]?.frames.length === 2, 'the frame on a new connection');
+    expect(peer.accepted[1]?.frames).toEqual([hello, Uint8Array.of(3)]);
+    expect(peer.accepted).toHaveLength(2);
+    expect(a.stats().framesSent).toBe(3);
+    expect(a.stats().dropped).toEqual({});
+  });
+});

@@ -5,7 +5,7 @@
  */
 import type { Address } from '../../src/base/address.js';
 import { ShoalError } from '../../src/base/errors.js';
-import type { Channel, Fabric } from '../../src/transport/types.js';
+import type { Channel, Fabric, RefusedHandler } from '../../src/transport/types.js';
 
 type Deliver = (from: Address, channel: Channel, data: Uint8Array) => void;
 
@@ -18,18 +18,21 @@ interface InFlight {
 
 export class QueueFabric implements Fabric {
   private readonly endpoints = new Map<Address, Deliver>();
+  private readonly refusedHandlers = new Map<Address, RefusedHandler>();
   private readonly queue: InFlight[] = [];
   undeliverable = 0;
   /** Optional hook to rewrite payloads in flight (tamper tests). */
   rewrite: ((message: InFlight) => Uint8Array) | undefined;
 
-  attach(address: Address, deliver: Deliver): void {
+  attach(address: Address, deliver: Deliver, refused?: RefusedHandler): void {
     if (this.endpoints.has(address)) throw new ShoalError('ERR_TRANSPORT_BIND', `${address} is already attached`);
     this.endpoints.set(address, deliver);
+    if (refused !== undefined) this.refusedHandlers.set(address, refused);
   }
 
   detach(address: Address): void {
     this.endpoints.delete(address);
+    this.refusedHandlers.delete(address);
   }
 
   send(from: Address, to: Address, channel: Channel, data: Uint8Array): void {
@@ -47,6 +50,8 @@ export class QueueFabric implements Fabric {
     const deliver = this.endpoints.get(message.to);
     if (deliver === undefined) {
       this.undeliverable++;
+      // A stream to nothing is refused back to its sender, as a TCP RST would be.
+      if (message.channel === 'stream') this.refusedHandlers.get(message.from)?.(message.to);
       return true;
     }
     deliver(message.from, message.channel, this.rewrite ? this.rewrite(message) : message.data);
