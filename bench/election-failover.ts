@@ -18,7 +18,7 @@
  */
 import { majorityOf } from '../src/election/quorum.js';
 import { ElectionCluster, type ElectionChild, type ElectionModeKind } from './lib-election-child.js';
-import { checkFlags, fmt, isMain, LOADED_MACHINE_NOTE, median, parseFlags, flagNumbers, percentile, table } from './lib-report.js';
+import { checkFlags, fmt, isMain, machineNote, median, parseFlags, flagNumbers, percentile, table } from './lib-report.js';
 import { waitUntil } from './lib-cluster.js';
 import { epochNowMs } from './lib-report.js';
 
@@ -130,7 +130,7 @@ function render(results: readonly ConfigResult[]): string {
     '',
     `Failover = SIGKILL of the leader's process until a majority of the cluster reports one new leader and term. etcd 3.4 (100 ms heartbeat, 1 s election timeout, 3 members): median ${ETCD_FAILOVER.medianMs} ms, max ${ETCD_FAILOVER.maxMs} ms (/work/shared/peers/RESULTS.md A.2, time to the first successful write).`,
     'Goal for raft-lite: median < 300 ms, p99 < 600 ms, zero dual-leader intervals. p99 is nearest-rank: with fewer than 100 kills it is the maximum.',
-    LOADED_MACHINE_NOTE,
+    machineNote(),
   ].join('\n');
 }
 

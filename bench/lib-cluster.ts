@@ -47,12 +47,25 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+export interface ClusterOptions {
+  /**
+   * Event types kept in `events` (all when absent). A bench of a thousand nodes sees about N²/2
+   * `joined` events while growing; keeping only the types it counts bounds the log's memory.
+   */
+  loggedTypes?: readonly MemberEvent['type'][];
+}
+
 export class Cluster {
   readonly nodes: ShoalNode[] = [];
   readonly events: LoggedEvent[] = [];
-  /** Called on every event after it is logged (benches use it to stamp completion times). */
+  /** Called on every event, logged or not (benches use it to stamp completion times). */
   onEvent: ((event: LoggedEvent) => void) | undefined;
   private readonly dirs: string[] = [];
+  private readonly loggedTypes: ReadonlySet<MemberEvent['type']> | undefined;
+
+  constructor(options: ClusterOptions = {}) {
+    this.loggedTypes = options.loggedTypes === undefined ? undefined : new Set(options.loggedTypes);
+  }
 
   async add(spec: NodeSpec): Promise<ShoalNode> {
     const dataDir = makeTempDir(spec.name);
@@ -67,7 +80,7 @@ export class Cluster {
     this.nodes.push(node);
     node.on('member', (e) => {
       const logged = { observer, type: e.type, targetId: e.member.id, targetName: e.member.name, atMs: performance.now() };
-      this.events.push(logged);
+      if (this.loggedTypes?.has(e.type) ?? true) this.events.push(logged);
       this.onEvent?.(logged);
     });
     return node;
@@ -131,12 +144,12 @@ export function trafficRate(before: Traffic, after: Traffic, members: number, se
   };
 }
 
-/** Suspect and dead events about any member in `aliveIds` logged after `sinceMs`: false positives. */
-export function falsePositives(events: readonly LoggedEvent[], aliveIds: ReadonlySet<string>, sinceMs: number): { suspect: number; dead: number } {
+/** Suspect and dead events about any member in `aliveIds` logged from `sinceMs` (until `untilMs`): false positives. */
+export function falsePositives(events: readonly LoggedEvent[], aliveIds: ReadonlySet<string>, sinceMs: number, untilMs = Number.POSITIVE_INFINITY): { suspect: number; dead: number } {
   let suspect = 0;
   let dead = 0;
   for (const e of events) {
-    if (e.atMs < sinceMs || !aliveIds.has(e.targetId)) continue;
+    if (e.atMs < sinceMs || e.atMs >= untilMs || !aliveIds.has(e.targetId)) continue;
     if (e.type === 'suspect') suspect++;
     if (e.type === 'dead') dead++;
   }

@@ -4,6 +4,7 @@
  * baselines measured on this machine (/work/shared/peers/RESULTS.md, DefaultLANConfig, medians),
  * so each table can show memberlist's figure and our ratio next to our own number.
  */
+import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 /** Nearest-rank percentile of `values` (0 < p <= 100); undefined for an empty list. */
@@ -111,5 +112,15 @@ export const MEMBERLIST_LAN = {
   totalBytesPerSec: { 10: 115, 50: 119, 100: 116, 200: 118 } as Record<number, number>,
 } as const;
 
-export const LOADED_MACHINE_NOTE =
-  'Machine: 2 vCPU shared with other engineers running tests during the measurement, so times and CPU are noisy (loaded, not quiet).';
+/** The 1-minute load average when the bench process started, before it made any load itself. */
+const LOAD_AT_START = loadavg()[0] ?? 0;
+
+/**
+ * The footer line every table ends with: how busy the machine was when the bench started, so a
+ * reader can tell a quiet measurement from one that shared the CPUs with other work.
+ */
+export function machineNote(): string {
+  const cores = cpus().length;
+  const quiet = LOAD_AT_START < 0.5;
+  return `Machine: ${cores} vCPU, 1-min load average ${LOAD_AT_START.toFixed(2)} when the bench started (${quiet ? 'quiet' : 'shared with other work: times and CPU are noisy'}).`;
+}

@@ -13,7 +13,7 @@ import { spawnChildNode, type ChildNode } from './lib-child-node.js';
 import { Cluster, falsePositives, sumTraffic, trafficRate, waitConverged, waitUntil } from './lib-cluster.js';
 import { memberlistAvailable, runMemberlist } from './lib-memberlist.js';
 import {
-  LOADED_MACHINE_NOTE, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio,
+  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio,
   isMain, median, parseFlags, sleep, table,
 } from './lib-report.js';
 
@@ -135,7 +135,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   return [
     `Crash detection, LAN profile, victim ${victimKind === 'kill' ? 'SIGKILLed child process' : 'closed in-process (no leave)'}; ms from kill to \`dead\`, median [min–max] over runs. ` +
       'Traffic = payload sent per survivor per second from the kill until the last survivor saw `dead` (UDP packets, UDP+TCP bytes, TCP frames). ' +
-      `Measured at ${new Date().toISOString()}. ${LOADED_MACHINE_NOTE}`,
+      `Measured at ${new Date().toISOString()}. ${machineNote()}`,
     '',
     table(
       ['N', 'runs', 'first ms', 'median ms', 'last ms', 'detected', 'memberlist last ms', 'ratio (last)', 'pkts/s/node', 'B/s/node', 'TCP frames/s/node', 'false suspect / dead'],

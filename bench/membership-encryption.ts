@@ -10,7 +10,7 @@
  */
 import { generateKey } from '../src/transport/keyring.js';
 import { Cluster, sumTraffic, waitConverged } from './lib-cluster.js';
-import { LOADED_MACHINE_NOTE, checkFlags, flagNumber, fmt, fmtRange, isMain, parseFlags, sleep, table } from './lib-report.js';
+import { machineNote, checkFlags, flagNumber, fmt, fmtRange, isMain, parseFlags, sleep, table } from './lib-report.js';
 
 const CONVERGE_TIMEOUT_MS = 60_000;
 const SETTLE_MS = 5000;
@@ -68,7 +68,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   ];
   const avg = (s: Sample[], f: (x: Sample) => number): number => s.reduce((sum, x) => sum + f(x), 0) / s.length;
   return [
-    `Encryption off vs on, N=${n} in one process, LAN profile, ${windowMs / 1000} s window after convergence, ${runs} run(s) each. ${LOADED_MACHINE_NOTE}`,
+    `Encryption off vs on, N=${n} in one process, LAN profile, ${windowMs / 1000} s window after convergence, ${runs} run(s) each. ${machineNote()}`,
     '',
     table(['gossip', 'UDP B/packet', 'UDP pkts/s/member', 'process CPU µs per packet sent+received', 'process CPU cores'], [rowOf('plain', plain), rowOf('AES-256-GCM', sealed)]),
     '',

@@ -17,7 +17,7 @@ import { PROFILES } from '../src/membership/config.js';
 import { suspicionTimeoutMinMs } from '../src/membership/suspicion.js';
 import { spawnChildNode } from './lib-child-node.js';
 import { Cluster, falsePositives, waitConverged } from './lib-cluster.js';
-import { LOADED_MACHINE_NOTE, checkFlags, epochNowMs, flagNumber, flagNumbers, fmt, isMain, parseFlags, sleep, table } from './lib-report.js';
+import { machineNote, checkFlags, epochNowMs, flagNumber, flagNumbers, fmt, isMain, parseFlags, sleep, table } from './lib-report.js';
 import { SimCluster } from './lib-sim-cluster.js';
 
 const CONVERGE_VIRTUAL_MS = 60_000;
@@ -96,7 +96,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     '',
     table(['loss', 'N', 'member-hours', 'false dead declared', 'per member-hour', 'dead events', 'suspect events', 'refutes', 'wall s'], lossRows),
     '',
-    `Event-loop stalls of one node (child process busy-looping), real sockets, LAN profile; counted until ${AFTER_STALL_MS / 1000} s after the stall. ${LOADED_MACHINE_NOTE}`,
+    `Event-loop stalls of one node (child process busy-looping), real sockets, LAN profile; counted until ${AFTER_STALL_MS / 1000} s after the stall. ${machineNote()}`,
     '',
     table(['stall s', 'N', 'min suspicion ms', 'suspect of stalled (events)', 'dead of stalled (events)', 'stalled node\'s false suspect', 'stalled node\'s false dead', 'other false dead'], stalls),
   ].join('\n');

@@ -11,7 +11,7 @@
 import type { ShoalNode } from '../src/node/node.js';
 import { Cluster, aliveCount, waitUntil } from './lib-cluster.js';
 import {
-  LOADED_MACHINE_NOTE, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio, isMain, median,
+  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio, isMain, median,
   parseFlags, percentile, sleep, table,
 } from './lib-report.js';
 
@@ -99,7 +99,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   return [
     `Join storm, LAN profile: seed first, then N-1 nodes started within ${spreadMs} ms through the seed. ` +
       'Per node = ms from its createNode() call to seeing all N alive; all complete = ms from the first joiner\'s start until every node does (median [min–max] over runs). ' +
-      `Goal: per-node p50 < 1000, p99 < 2500. ${LOADED_MACHINE_NOTE}`,
+      `Goal: per-node p50 < 1000, p99 < 2500. ${machineNote()}`,
     '',
     table(
       ['N', 'runs', 'starts span ms', 'per-node p50 ms', 'per-node p99 ms', 'per-node max ms', 'all complete ms', 'all complete', 'memberlist median node / all ms (B.1, joins at once)', 'ratio (all)'],

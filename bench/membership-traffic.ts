@@ -17,7 +17,7 @@ import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
 import type { ShoalNode } from '../src/node/node.js';
 import { Cluster, falsePositives, sumTraffic, trafficRate, waitConverged } from './lib-cluster.js';
 import {
-  LOADED_MACHINE_NOTE, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRatio, isMain, median, parseFlags, sleep, table,
+  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRatio, isMain, median, parseFlags, sleep, table,
 } from './lib-report.js';
 
 const CONVERGE_TIMEOUT_MS = 60_000;
@@ -96,7 +96,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     `Steady-state traffic sent per member per second, LAN profile, ${settleSec} s after convergence, one run per N, ` +
       `window = ${windowFlagSec === undefined ? 'one scaled push-pull interval' : `${windowFlagSec} s`}. TCP B/s is measured over the window; ` +
       'periodic rounds = rounds started / of them in sync / full push-pulls started; periodic exchange B = window frame bytes (both directions) ÷ rounds; ' +
-      `full exchange B = one measured join exchange (both directions); total = UDP B/s + TCP B/s measured. ${LOADED_MACHINE_NOTE}`,
+      `full exchange B = one measured join exchange (both directions); total = UDP B/s + TCP B/s measured. ${machineNote()}`,
     '',
     table(
       ['N', 'window s', 'UDP pkts/s', 'UDP B/s', 'avg pkt B', 'TCP frames/s', 'TCP B/s measured', 'push-pull every s', 'periodic rounds / in sync / full', 'periodic exchange B', 'full exchange B', 'total B/s', 'memberlist (B.3)', 'ratio pkts', 'ratio total B', 'false suspect / dead'],
