@@ -80,6 +80,8 @@ export interface QueuedUpdate {
   transmits: number;
   /** Insertion order: larger is newer. */
   order: number;
+  /** The update's encoded size, measured at its first selection (an update never changes). */
+  bytes: number | undefined;
 }
 
 export interface BroadcastQueue {

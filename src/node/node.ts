@@ -285,7 +285,7 @@ export async function createNode(input: NodeOptions, deps: CreateNodeInternals =
     onEvent: (event) => {
       if (event.type === 'epoch') peerCache.schedule(() => driver.members());
       late.node?.publish(event);
-      late.swimLeader?.poke();
+      late.swimLeader?.observe(event);
     },
   });
   const node = new ShoalNode(options, identity.nodeId, transport, driver);

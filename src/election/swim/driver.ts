@@ -12,6 +12,7 @@ import { ms, type Clock, type TimerHandle } from '../../base/time.js';
 import type { Labels } from '../../codec/messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { MembershipDriver } from '../../membership/driver.js';
+import type { MembershipEvent } from '../../membership/types.js';
 import { CLAIM_LABEL, SEEN_LABEL, createSwimLeaderState, evaluate, nextDeadline, parseClaim, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
 
 export const SWIM_TERM_FILE = 'election/swim-term';
@@ -58,6 +59,16 @@ export class SwimLeaderDriver {
   }
 
   /**
+   * Feeds one membership event. A `suspect` event neither changes the live set (alive and
+   * suspect members are both live) nor carries labels (claims travel as labels), so it cannot
+   * change the leader and schedules nothing; every other event may (an `alive` after a suspicion
+   * can carry new labels) and schedules a re-evaluation.
+   */
+  observe(event: MembershipEvent): void {
+    if (event.type !== 'suspect') this.poke();
+  }
+
+  /**
    * Schedules a re-evaluation on the next clock turn: called from membership events, which
    * arrive while the membership driver is mid-step, so changing labels right then would re-enter it.
    */
@@ -74,7 +85,7 @@ export class SwimLeaderDriver {
     const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels), seenTerm: parseClaim(v.labels, SEEN_LABEL) }));
     const claimBefore = this.state.claim;
     const contestedBefore = this.state.contestedTerm;
-    const changed = evaluate(this.state, live, this.opts.clock.now());
+    const changed = evaluate(this.state, live, this.opts.clock.now(), `epoch ${m.state.epoch}`);
     if (this.state.highestTermSeen > this.persistedTerm) this.persistTerm(this.state.highestTermSeen);
     if (!this.labelsPublished || this.state.claim !== claimBefore || this.state.contestedTerm !== contestedBefore) {
       this.labelsPublished = true;

@@ -91,13 +91,22 @@ function bestClaim(live: readonly Scored[]): Scored | undefined {
   return best;
 }
 
+/** The live set's ids, sorted and joined: equal exactly when the sets are equal. */
+export function liveSetKey(live: readonly LiveMember[]): string {
+  return live.map((m) => m.id).sort().join(',');
+}
+
 /**
  * Recomputes the leader from the live set (self included while it runs). Returns whether the
  * (leader, term) pair changed. The caller publishes `state.claim` as `CLAIM_LABEL`.
+ * `viewKey` names the live set: any string that changes whenever the set does (the driver passes
+ * the membership epoch, which moves exactly then; sorting a thousand ids on every evaluation was
+ * most of the cost of growing a large cluster in one process). It may also change when the set
+ * comes back to an earlier one: that only restarts the stabilization window.
  */
-export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis): boolean {
+export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis, viewKey: string = liveSetKey(live)): boolean {
   const scored = live.map((m) => ({ ...m, score: hrwScore(m.id) }));
-  const key = scored.map((m) => m.id).sort().join(',');
+  const key = viewKey;
   if (key !== state.liveKey) {
     state.liveKey = key;
     state.viewChangedAtMs = now;

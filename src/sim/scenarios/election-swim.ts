@@ -121,7 +121,7 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     const membership = new MembershipDriver({
       state, clock: node.clock, transport: new MemoryTransport(this.world.network, node.address),
       rng: node.rng.fork(`membership/${generation}`), storage: node.storage, clusterId: SIM_CLUSTER_ID,
-      onEvent: () => late.leader?.poke(),
+      onEvent: (event) => late.leader?.observe(event),
     });
     const leader = new SwimLeaderDriver({
       config: this.leaderConfig, selfId: record.id, clock: node.clock, storage: node.storage, membership,
