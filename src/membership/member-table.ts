@@ -122,6 +122,12 @@ export class MemberTable {
     return this.#size;
   }
 
+  /** Whether the member in `slot` is live (alive or suspect), read straight from the column. */
+  isLive(slot: number): boolean {
+    const code = this.states[slot];
+    return code === STATE_CODES.alive || code === STATE_CODES.suspect;
+  }
+
   /** The slot of `id`, or -1. */
   slotOf(id: NodeId): number {
     const entry = this.#index[this.#cellOf(id)] as number;

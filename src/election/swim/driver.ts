@@ -13,7 +13,9 @@ import type { Labels } from '../../codec/messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { MembershipDriver } from '../../membership/driver.js';
 import type { MembershipEvent } from '../../membership/types.js';
-import { CLAIM_LABEL, SEEN_LABEL, createSwimLeaderState, evaluate, nextDeadline, parseClaim, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
+import type { MemberTable } from '../../membership/member-table.js';
+import { compareHrw, hrwScore } from './hrw.js';
+import { CLAIM_LABEL, SEEN_LABEL, createSwimLeaderState, evaluateView, nextDeadline, parseClaim, type LiveMember, type LiveView, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
 
 export const SWIM_TERM_FILE = 'election/swim-term';
 
@@ -82,10 +84,9 @@ export class SwimLeaderDriver {
   reevaluate(): void {
     if (this.stopped) return;
     const m = this.opts.membership;
-    const live = m.members().filter((v) => v.state === 'alive' || v.state === 'suspect').map((v) => ({ id: v.id, claimTerm: parseClaim(v.labels), seenTerm: parseClaim(v.labels, SEEN_LABEL) }));
     const claimBefore = this.state.claim;
     const contestedBefore = this.state.contestedTerm;
-    const changed = evaluate(this.state, live, this.opts.clock.now(), `epoch ${m.state.epoch}`);
+    const changed = evaluateView(this.state, liveView(m.state.members), this.opts.clock.now(), `epoch ${m.state.epoch}`);
     if (this.state.highestTermSeen > this.persistedTerm) this.persistTerm(this.state.highestTermSeen);
     if (!this.labelsPublished || this.state.claim !== claimBefore || this.state.contestedTerm !== contestedBefore) {
       this.labelsPublished = true;
@@ -116,4 +117,31 @@ export class SwimLeaderDriver {
     if (at === undefined) return;
     this.timer = this.opts.clock.setTimer(ms(Math.max(1, at - this.opts.clock.now())), () => this.reevaluate());
   }
+}
+
+/**
+ * The core's view of the membership table, in one pass over its columns: no member is copied,
+ * only the few that carry election labels; the HRW winner is scanned only when the core asks.
+ */
+function liveView(table: MemberTable): LiveView {
+  let size = 0;
+  const labelled: LiveMember[] = [];
+  for (let slot = 0; slot < table.size; slot++) {
+    if (!table.isLive(slot)) continue;
+    size++;
+    const labels = table.labels[slot] as Labels;
+    if (labels[CLAIM_LABEL] === undefined && labels[SEEN_LABEL] === undefined) continue;
+    labelled.push({ id: table.ids[slot] as NodeId, claimTerm: parseClaim(labels), seenTerm: parseClaim(labels, SEEN_LABEL) });
+  }
+  const winner = (): NodeId | undefined => {
+    let best: { id: NodeId; score: bigint } | undefined;
+    for (let slot = 0; slot < table.size; slot++) {
+      if (!table.isLive(slot)) continue;
+      const id = table.ids[slot] as NodeId;
+      const candidate = { id, score: hrwScore(id) };
+      if (best === undefined || compareHrw(candidate, best) > 0) best = candidate;
+    }
+    return best?.id;
+  };
+  return { size, labelled, winner };
 }

@@ -17,7 +17,7 @@
 import { addMs, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
-import { compareHrw, hrwScore } from './hrw.js';
+import { compareHrw, hrwScore, hrwWinner } from './hrw.js';
 
 /** The label a claimant sets on itself: its leadership term, in decimal. */
 export const CLAIM_LABEL = 'shoal.leader-term';
@@ -82,11 +82,12 @@ interface Scored extends LiveMember {
   score: bigint;
 }
 
-function bestClaim(live: readonly Scored[]): Scored | undefined {
+function bestClaim(labelled: readonly LiveMember[]): Scored | undefined {
   let best: Scored | undefined;
-  for (const m of live) {
+  for (const m of labelled) {
     if (m.claimTerm === undefined) continue;
-    if (best === undefined || m.claimTerm > (best.claimTerm as number) || (m.claimTerm === best.claimTerm && compareHrw(m, best) > 0)) best = m;
+    const scored = { ...m, score: hrwScore(m.id) };
+    if (best === undefined || m.claimTerm > (best.claimTerm as number) || (m.claimTerm === best.claimTerm && compareHrw(scored, best) > 0)) best = scored;
   }
   return best;
 }
@@ -97,32 +98,54 @@ export function liveSetKey(live: readonly LiveMember[]): string {
 }
 
 /**
+ * What the core reads of the live set: its size, the live members that carry a claim or a seen
+ * term (everyone else's labels say nothing to the election), and the set's HRW winner, asked only
+ * when a new claim may be due. The driver builds it in one pass over the member table without
+ * copying members: the claims are a handful, the live set may be thousands, and the core runs on
+ * every view change.
+ */
+export interface LiveView {
+  size: number;
+  labelled: readonly LiveMember[];
+  winner: () => NodeId | undefined;
+}
+
+/** The `LiveView` of a list of live members (tests, and callers that already hold a list). */
+export function liveViewOf(live: readonly LiveMember[]): LiveView {
+  return {
+    size: live.length,
+    labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined),
+    winner: () => hrwWinner(live.map((m) => ({ id: m.id, score: hrwScore(m.id) })))?.id,
+  };
+}
+
+/**
  * Recomputes the leader from the live set (self included while it runs). Returns whether the
  * (leader, term) pair changed. The caller publishes `state.claim` as `CLAIM_LABEL`.
- * `viewKey` names the live set: any string that changes whenever the set does (the driver passes
- * the membership epoch, which moves exactly then; sorting a thousand ids on every evaluation was
- * most of the cost of growing a large cluster in one process). It may also change when the set
- * comes back to an earlier one: that only restarts the stabilization window.
  */
-export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis, viewKey: string = liveSetKey(live)): boolean {
-  const scored = live.map((m) => ({ ...m, score: hrwScore(m.id) }));
-  const key = viewKey;
-  if (key !== state.liveKey) {
-    state.liveKey = key;
+export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis): boolean {
+  return evaluateView(state, liveViewOf(live), now, liveSetKey(live));
+}
+
+/**
+ * `evaluate` over a `LiveView`. `viewKey` names the live set: any string that changes whenever
+ * the set does (the driver passes the membership epoch, which moves exactly then). It may also
+ * change when the set comes back to an earlier one: that only restarts the stabilization window.
+ */
+export function evaluateView(state: SwimLeaderState, view: LiveView, now: Millis, viewKey: string): boolean {
+  if (viewKey !== state.liveKey) {
+    state.liveKey = viewKey;
     state.viewChangedAtMs = now;
   }
-  for (const m of scored) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0);
+  for (const m of view.labelled) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0);
   const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
-  if (stable) state.stableSize = Math.max(state.stableSize, scored.length);
-  const eligible = isEligible(state, scored.length);
-  let best = bestClaim(scored);
-  if (best === undefined && eligible && stable) {
-    const winner = scored.reduce<Scored | undefined>((acc, m) => (acc === undefined || compareHrw(m, acc) > 0 ? m : acc), undefined);
-    if (winner?.id === state.selfId) {
-      state.claim = state.highestTermSeen + 1;
-      state.highestTermSeen = state.claim;
-      best = { ...winner, claimTerm: state.claim };
-    }
+  if (stable) state.stableSize = Math.max(state.stableSize, view.size);
+  const eligible = isEligible(state, view.size);
+  let best = bestClaim(view.labelled);
+  if (best === undefined && eligible && stable && view.winner() === state.selfId) {
+    state.claim = state.highestTermSeen + 1;
+    state.highestTermSeen = state.claim;
+    best = { id: state.selfId, claimTerm: state.claim, score: hrwScore(state.selfId) };
   }
   if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId))) state.claim = undefined;
   if (state.claim !== undefined && state.claim < state.highestTermSeen && best?.id === state.selfId) {
