@@ -142,9 +142,18 @@ export function applyDeparture(turn: Turn, id: NodeId, incarnation: number, kind
  * updates; a remote `dead` is only believed as far as `suspect` (it may be stale, and a suspicion
  * gives the member a chance to refute); `left` is final.
  */
-export function mergeRemoteState(turn: Turn, records: readonly MemberRecord[]): void {
+export function mergeRemoteState(turn: Turn, records: readonly MemberRecord[], from: NodeId): void {
   // A join brings the whole view at once: size the table for it (at most membersMax) in one step.
   turn.state.members.reserve(Math.min(turn.state.members.size + records.length, turn.state.config.membersMax));
+  turn.mergingFrom = from;
+  try {
+    mergeRecords(turn, records);
+  } finally {
+    turn.mergingFrom = undefined;
+  }
+}
+
+function mergeRecords(turn: Turn, records: readonly MemberRecord[]): void {
   for (const record of records) {
     if (!validIncarnation(record.incarnation)) {
       count(turn.state, 'updatesIgnored');

@@ -47,11 +47,12 @@ export function estimateUpdateBytes(update: Update): number {
 
 /**
  * Queues `update`, replacing any queued update about the same member (the caller only enqueues
- * updates it accepted, which are newer by the precedence rules). Returns how many entries were
- * dropped to stay within `queueMax`.
+ * updates it accepted, which are newer by the precedence rules), to be sent up to the retransmit
+ * limit, or `sendsMax` times when that is lower. Returns how many entries were dropped to stay
+ * within `queueMax`.
  */
-export function enqueue(queue: BroadcastQueue, update: Update, queueMax: number): number {
-  queue.byMember.set(update.id, { update, transmits: 0, order: queue.nextOrder++, bytes: undefined });
+export function enqueue(queue: BroadcastQueue, update: Update, queueMax: number, sendsMax?: number): number {
+  queue.byMember.set(update.id, { update, transmits: 0, order: queue.nextOrder++, bytes: undefined, sendsMax });
   if (queue.byMember.size <= queueMax) return 0;
   const victims = [...queue.byMember.values()].sort((a, b) => b.transmits - a.transmits || a.order - b.order);
   let dropped = 0;
@@ -80,7 +81,7 @@ export function takeUpdates(queue: BroadcastQueue, budgetBytes: number, limit: n
     remaining -= size;
     out.push(entry.update);
     entry.transmits++;
-    if (entry.transmits >= limit) queue.byMember.delete(entry.update.id);
+    if (entry.transmits >= Math.min(limit, entry.sendsMax ?? limit)) queue.byMember.delete(entry.update.id);
   }
   return out;
 }

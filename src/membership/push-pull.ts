@@ -115,7 +115,7 @@ export function onPushPull(turn: Turn, message: PushPull): void {
     send(turn, message.fromAddress, 'stream', { type: 'reject', from: state.selfId, reason: 'too_many_members', detail: `this cluster is at membersMax (${state.config.membersMax}) members` });
     return;
   }
-  mergeRemoteState(turn, message.members);
+  mergeRemoteState(turn, message.members, message.from);
   if (message.reply) {
     send(turn, message.fromAddress, 'stream', {
       type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join: false, reply: false,

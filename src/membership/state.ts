@@ -31,6 +31,12 @@ export interface Turn {
   rng: Rng;
   sizeOf: (update: Update) => number;
   now: Millis;
+  /**
+   * Set while a peer's push-pull view is merged (`mergeRemoteState`): that peer's id. What we
+   * learn from it, except about the peer itself and about us, is relayed with a small budget
+   * (`broadcast`).
+   */
+  mergingFrom?: NodeId | undefined;
 }
 
 export interface SelfIdentity {
@@ -186,10 +192,20 @@ export function reapCheckMs(config: MembershipConfig): number {
 /**
  * Queues an update for dissemination, counting entries dropped to stay within broadcastQueueMax,
  * and brings the next gossip round forward to `newsGossipDelayMs` after the last one.
+ *
+ * Relay budget: an update learned from a peer's push-pull view (not about that peer, not about
+ * us) is sent `gossipFanout` times, one gossip round's worth, instead of the full retransmit
+ * limit. The peer already held it, so its side of the cluster has it or got it from the peer's
+ * own gossip; only after a partition is it news to ours, and then each member that hears it
+ * from us is a first-hand learner that re-gossips it with the full limit. Without the budget a
+ * joiner re-gossiped the whole view it had just been sent, `retransmitLimit` times per member:
+ * at 1,000 members that was 12,000 redundant update copies per joiner, and a join batch of 25
+ * kept every node's gossip saturated for half a minute (membership-scale).
  */
 export function broadcast(turn: Turn, update: Update): void {
   const { state } = turn;
-  count(state, 'updatesDropped', enqueue(state.queue, update, state.config.broadcastQueueMax));
+  const relayed = turn.mergingFrom !== undefined && update.id !== turn.mergingFrom && update.id !== state.selfId;
+  count(state, 'updatesDropped', enqueue(state.queue, update, state.config.broadcastQueueMax, relayed ? state.config.gossipFanout : undefined));
   // News goes out within newsGossipDelayMs, not at the next regular tick (config.ts).
   if (state.config.gossipIntervalMs === 0) return;
   const atMs = Math.max(turn.now, state.lastGossipAtMs + state.config.newsGossipDelayMs);

@@ -82,6 +82,8 @@ export interface QueuedUpdate {
   order: number;
   /** The update's encoded size, measured at its first selection (an update never changes). */
   bytes: number | undefined;
+  /** Sends after which it leaves the queue when below the retransmit limit (a relayed update, `broadcast`). */
+  sendsMax: number | undefined;
 }
 
 export interface BroadcastQueue {

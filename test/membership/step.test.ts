@@ -8,6 +8,7 @@ import type { Message } from '../../src/codec/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { retransmitLimit } from '../../src/membership/scaling.js';
 import { nextDeadline } from '../../src/membership/step.js';
+import { piggyback } from '../../src/membership/state.js';
 import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
 import { address, checkedStep, ctx, events, newState, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
 
@@ -356,6 +357,35 @@ describe('push-pull and join', () => {
     } }, context);
     expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 8 });
     expect(effects[0]).toEqual({ kind: 'persist', incarnation: 8 });
+  });
+
+  it('what a push-pull teaches is relayed for one gossip round, except news about the peer itself and our refutation', () => {
+    const { state, context } = startedWith(1, [2]);
+    state.queue.byMember.clear();
+    const ours = state.members.get(nodeId(1))!.incarnation;
+    const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
+      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
+      members: [
+        { id: nodeId(2), name: 'n2', address: address(2), state: 'alive', incarnation: 2, labels: { role: 'db' } },
+        { id: nodeId(3), name: 'n3', address: address(3), state: 'alive', incarnation: 1, labels: {} },
+        { id: nodeId(1), name: 'n1', address: address(1), state: 'suspect', incarnation: ours, labels: {} },
+      ],
+    } }, context);
+    expect(events(effects)).toContain('joined:n3');
+    const fanout = state.config.gossipFanout;
+    expect(state.queue.byMember.get(nodeId(3))!.sendsMax).toBe(fanout);
+    expect(state.queue.byMember.get(nodeId(2))!.sendsMax).toBeUndefined();
+    expect(state.queue.byMember.get(nodeId(1))).toMatchObject({ sendsMax: undefined, update: { kind: 'alive', incarnation: ours + 1 } });
+    // The relayed update leaves the queue after `fanout` sends; the others stay for the full limit.
+    const sentAbout3 = (): number => {
+      let sent = 0;
+      for (let round = 0; round < 20; round++) sent += piggyback({ state, effects: [], rng: context.rng, sizeOf: (u) => JSON.stringify(u).length, now: ms(6) }).filter((u) => u.id === nodeId(3)).length;
+      return sent;
+    };
+    expect(sentAbout3()).toBe(fanout);
+    // Gossip heard first-hand (not by push-pull) keeps the full budget.
+    checkedStep(state, receiveGossip(ms(7), 2, [alive(4, 1)]), context);
+    expect(state.queue.byMember.get(nodeId(4))!.sendsMax).toBeUndefined();
   });
 
   it('a remote dead record is only believed as suspect (memberlist mergeRemoteState)', () => {
