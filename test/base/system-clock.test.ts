@@ -12,7 +12,19 @@ function blockLoop(blockMs: number): void {
   }
 }
 
+/** System timers are unref'd: a ref'd interval keeps the loop turning until the test is done (vitest's timeout bounds it). */
+function holdLoop(): () => void {
+  const handle = setInterval(() => undefined, 1000);
+  return () => clearInterval(handle);
+}
+
 describe('SystemClock timers', () => {
+  let release: (() => void) | undefined;
+  afterEach(() => {
+    release?.();
+    release = undefined;
+  });
+
   const sockets: Socket[] = [];
   afterEach(() => {
     for (const s of sockets.splice(0)) s.close();
@@ -32,13 +44,11 @@ describe('SystemClock timers', () => {
     const receiver = await boundSocket();
     const sender = await boundSocket();
     const order: string[] = [];
+    release = holdLoop();
     const done = new Promise<void>((resolve) => {
       receiver.on('message', () => order.push('packet'));
-      // Keep the process alive until the deferred callback ran (system timers are unref'd).
-      const keepAlive = setTimeout(resolve, 5000);
       clock.setTimer(ms(5), () => {
         order.push('timer');
-        clearTimeout(keepAlive);
         setImmediate(resolve);
       });
     });
@@ -57,11 +67,10 @@ describe('SystemClock timers', () => {
     const fired: string[] = [];
     const cancelled = clock.setTimer(ms(1), () => fired.push('cancelled'));
     cancelled.cancel();
+    release = holdLoop();
     await new Promise<void>((resolve) => {
-      const keepAlive = setTimeout(resolve, 5000);
       clock.setTimer(ms(2), () => {
         fired.push('kept');
-        clearTimeout(keepAlive);
         resolve();
       });
     });
