@@ -14,7 +14,7 @@ import type { NodeId } from '../../identity/node-id.js';
 import type { MembershipDriver } from '../../membership/driver.js';
 import type { MembershipEvent } from '../../membership/types.js';
 import type { MemberTable } from '../../membership/member-table.js';
-import { compareHrw, hrwScore } from './hrw.js';
+import { hrwWinnerOf } from './hrw.js';
 import { CLAIM_LABEL, SEEN_LABEL, createSwimLeaderState, evaluateView, nextDeadline, parseClaim, type LiveMember, type LiveView, type SwimLeaderConfig, type SwimLeaderState } from './step.js';
 
 export const SWIM_TERM_FILE = 'election/swim-term';
@@ -134,14 +134,9 @@ function liveView(table: MemberTable): LiveView {
     labelled.push({ id: table.ids[slot] as NodeId, claimTerm: parseClaim(labels), seenTerm: parseClaim(labels, SEEN_LABEL) });
   }
   const winner = (): NodeId | undefined => {
-    let best: { id: NodeId; score: bigint } | undefined;
-    for (let slot = 0; slot < table.size; slot++) {
-      if (!table.isLive(slot)) continue;
-      const id = table.ids[slot] as NodeId;
-      const candidate = { id, score: hrwScore(id) };
-      if (best === undefined || compareHrw(candidate, best) > 0) best = candidate;
-    }
-    return best?.id;
+    const ids: NodeId[] = [];
+    for (let slot = 0; slot < table.size; slot++) if (table.isLive(slot)) ids.push(table.ids[slot] as NodeId);
+    return hrwWinnerOf(ids);
   };
   return { size, labelled, winner };
 }

@@ -10,26 +10,8 @@ const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
 const MASK_64 = 0xffffffffffffffffn;
 
-/**
- * Scores computed so far, by id (a pure function's memo: an id's score never changes). `evaluate`
- * scores the whole live set on every view change, and the BigInt hash was most of that work
- * (about 1 ms per 1,000 members; half the CPU of growing 800 nodes in one process). Cleared when
- * full, so it holds at most SCORE_CACHE_MAX entries.
- */
-const SCORE_CACHE_MAX = 65_536;
-const scoreCache = new Map<NodeId, bigint>();
-
 /** FNV-1a 64 of the id's characters, then a final avalanche so close ids spread. */
 export function hrwScore(id: NodeId): bigint {
-  const cached = scoreCache.get(id);
-  if (cached !== undefined) return cached;
-  if (scoreCache.size >= SCORE_CACHE_MAX) scoreCache.clear();
-  const score = fnvAvalanche(id);
-  scoreCache.set(id, score);
-  return score;
-}
-
-function fnvAvalanche(id: NodeId): bigint {
   let h = FNV_OFFSET;
   for (let i = 0; i < id.length; i++) {
     h ^= BigInt(id.charCodeAt(i));
@@ -51,4 +33,9 @@ export function hrwWinner<T extends { id: NodeId; score: bigint }>(members: read
   let best: T | undefined;
   for (const m of members) if (best === undefined || compareHrw(m, best) > 0) best = m;
   return best;
+}
+
+/** The HRW winner's id among `ids` (scored here), or undefined when there are none. */
+export function hrwWinnerOf(ids: readonly NodeId[]): NodeId | undefined {
+  return hrwWinner(ids.map((id) => ({ id, score: hrwScore(id) })))?.id;
 }

@@ -17,7 +17,7 @@
 import { addMs, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
-import { compareHrw, hrwScore, hrwWinner } from './hrw.js';
+import { compareHrw, hrwScore, hrwWinnerOf } from './hrw.js';
 
 /** The label a claimant sets on itself: its leadership term, in decimal. */
 export const CLAIM_LABEL = 'shoal.leader-term';
@@ -93,7 +93,7 @@ function bestClaim(labelled: readonly LiveMember[]): Scored | undefined {
 }
 
 /** The live set's ids, sorted and joined: equal exactly when the sets are equal. */
-export function liveSetKey(live: readonly LiveMember[]): string {
+function liveSetKey(live: readonly LiveMember[]): string {
   return live.map((m) => m.id).sort().join(',');
 }
 
@@ -115,7 +115,7 @@ export function liveViewOf(live: readonly LiveMember[]): LiveView {
   return {
     size: live.length,
     labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined),
-    winner: () => hrwWinner(live.map((m) => ({ id: m.id, score: hrwScore(m.id) })))?.id,
+    winner: () => hrwWinnerOf(live.map((m) => m.id)),
   };
 }
 
