@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   ERR_QUEUE_FULL: 'A bounded queue was full; the oldest entry was dropped and counted.',
   ERR_SIM_INVARIANT: 'A simulation run broke an invariant; the message gives the seed and the replay command.',
   ERR_STORAGE_IO: 'A storage operation was refused: the path is invalid, the file is missing, or the disk is full.',
+  ERR_STORAGE_CORRUPT: 'A persisted file (an incarnation, a term, a vote) holds something Shoal did not write; it is never read as zero or replaced, and the message names the file and how to recover.',
   ERR_JOIN_FAILED: 'A join reached none of the given addresses, or every one refused it; the message gives the reason.',
   ERR_HTTP_BAD_REQUEST: 'An HTTP request to the agent is malformed: bad JSON, an unknown field, a wrong type, or an unsupported content type.',
   ERR_HTTP_BODY_TOO_LARGE: "An HTTP request body is larger than the agent's body size limit.",

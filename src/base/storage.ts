@@ -4,9 +4,12 @@
  * with a crash model (every byte not fsynced may be lost); a file-system implementation backs it
  * in production. Pure interface: no I/O here.
  *
- * Synchronous on purpose: a persist-before-send step blocks on fsync anyway (Raft §5.1, etcd's
- * `Ready`), and one synchronous code path keeps the simulator's event order identical to
- * production's (no awaits that could interleave differently).
+ * Two kinds of operation. The plain ones are synchronous: boot-time reads, and the simulator's
+ * and tests' direct access. `writeDurable` is how a running protocol persists: it never blocks
+ * the event loop (a persist in production waits on the disk off the main thread), and its
+ * completion comes back as a callback that the generic driver turns into a `persisted` input
+ * (src/base/protocol.ts). A callback rather than a Promise, so the simulator can complete it on
+ * its virtual clock without microtasks.
  *
  * Durability contract (what `SimStorage` checks and a real implementation must honour):
  * - `writeFile` and `append` change what `read` returns at once, but survive a crash only after
@@ -16,6 +19,8 @@
  *   data and expect it to survive).
  * - Bad paths and missing files are rejected with ShoalError ERR_STORAGE_IO, never a crash.
  */
+
+import type { ShoalError } from './errors.js';
 
 export interface Storage {
   /** Replaces the file's contents, creating it if missing. Not durable until `fsync(path)`. */
@@ -32,4 +37,13 @@ export interface Storage {
   remove(path: string): void;
   /** The paths of existing files that start with `prefix`, sorted. */
   list(prefix: string): string[];
+  /**
+   * Replaces `path` with `data` durably, without blocking: writes `<path>.tmp`, fsyncs it, renames
+   * it over `path`, and fsyncs the directory (and each parent of a directory it had to create,
+   * so a first write survives a power cut too). `done` is called once, never synchronously:
+   * with undefined when the new contents are durable, or with the ERR_STORAGE_IO error that
+   * stopped it (then `path` holds its old contents). A caller that writes one path again waits
+   * for the first `done` (the generic driver writes one record at a time).
+   */
+  writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void;
 }

@@ -15,7 +15,7 @@ import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
 import type { Labels, Message, Update } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
-import type { Channel } from '../transport/types.js';
+import type { Channel } from '../base/channel.js';
 import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';
 import { clusterWideOf, configFingerprint, type MembershipConfig } from './config.js';
 import { textDigest, toggleMember } from './digest.js';

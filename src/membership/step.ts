@@ -12,7 +12,7 @@ import type { Millis } from '../base/time.js';
 import type { Message } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Address } from '../base/address.js';
-import type { Channel } from '../transport/types.js';
+import type { Channel } from '../base/channel.js';
 import { applyDeparture, applyUpdate } from './apply-update.js';
 import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';

@@ -13,7 +13,7 @@ import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
 import type { Labels, Message, Update } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
-import type { Channel } from '../transport/types.js';
+import type { Channel } from '../base/channel.js';
 import type { MembershipConfig } from './config.js';
 import type { ViewDigest } from './digest.js';
 import type { MemberTable } from './member-table.js';

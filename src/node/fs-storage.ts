@@ -1,10 +1,13 @@
 /**
  * The production `Storage` (src/base/storage.ts): real files under one root directory, with
- * real fsync. Synchronous on purpose (see the interface's comment): the few files written here
- * are small (an incarnation, a peer cache), and a persist must finish before the sends after it.
- * `rename` also fsyncs the parent directory, so the rename itself survives a power cut.
+ * real fsync. The plain operations are synchronous (boot-time reads, tools); `writeDurable`, the
+ * path every running protocol persists through, runs on libuv's thread pool (fs.promises) and
+ * never blocks the event loop. `rename` and `writeDurable` fsync the directory, so the rename
+ * itself survives a power cut; `writeDurable` also fsyncs the parent of every directory it
+ * creates, so a node's first write of a file is as durable as its later ones.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdir, open, rename as renameAsync } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ShoalError } from '../base/errors.js';
 import type { Storage } from '../base/storage.js';
@@ -95,6 +98,20 @@ export class FsStorage implements Storage {
     this.io('remove', path, () => rmSync(full, { force: true }));
   }
 
+  writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void {
+    let full: string;
+    try {
+      full = this.resolve(path);
+    } catch (err) {
+      setImmediate(() => done(err as ShoalError));
+      return;
+    }
+    durableReplace(full, data).then(
+      () => done(undefined),
+      (err: unknown) => done(new ShoalError('ERR_STORAGE_IO', `cannot durably write ${full}: ${(err as Error).message}`, { cause: err })),
+    );
+  }
+
   list(prefix: string): string[] {
     return this.io('list', prefix, () => {
       let names: string[];
@@ -116,5 +133,33 @@ function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Write a temp file, fsync it, rename it into place, fsync the directories whose entries changed. */
+async function durableReplace(full: string, data: Uint8Array): Promise<void> {
+  const dir = dirname(full);
+  const firstCreated = await mkdir(dir, { recursive: true });
+  const tmp = `${full}.tmp`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await renameAsync(tmp, full);
+  await fsyncDirAsync(dir);
+  if (firstCreated === undefined) return;
+  // New directories: each one's entry lives in its parent, up to the directory that existed.
+  for (let created = dir; created !== dirname(firstCreated); created = dirname(created)) await fsyncDirAsync(dirname(created));
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

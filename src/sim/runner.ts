@@ -124,8 +124,9 @@ function buildWorld(options: RunOptions): SimWorld {
     const name = `n${i}`;
     const address = simAddress(name);
     const nodeRng = rng.fork(`node/${name}`);
-    const storage = new SimStorage({ rng: nodeRng.fork('storage'), tornWrites: options.faults.has('crash') });
-    nodes.push({ name, address, clock: clock.nodeClock(address, skewFor(options.faults, nodeRng.fork('skew'))), rng: nodeRng, storage });
+    const nodeClock = clock.nodeClock(address, skewFor(options.faults, nodeRng.fork('skew')));
+    const storage = new SimStorage({ rng: nodeRng.fork('storage'), tornWrites: options.faults.has('crash'), clock: nodeClock });
+    nodes.push({ name, address, clock: nodeClock, rng: nodeRng, storage });
   }
   return { seed: options.seed, clock, network, trace, nodes, faults: options.faults, rng: rng.fork('scenario') };
 }

@@ -9,10 +9,17 @@
  * Namespace changes (`rename`, `remove`) are atomic and durable at once, and `rename` moves the
  * durable contents with the name, so renaming an unsynced file and crashing leaves an empty
  * target: the ext4 zero-length-file trap, caught here instead of in production.
+ *
+ * `writeDurable` completes on the node's own clock after a seeded delay in
+ * [durableWriteDelayMinMs, durableWriteDelayMaxMs]: the write, fsync and rename happen at
+ * completion, atomically. A node that crashes first (its timers die with it) loses the write
+ * whole, as a real crash before the rename would; a paused node finishes it after the resume.
  */
+import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
+import { ms, type Clock } from '../base/time.js';
 
 /** Default capacity of one simulated disk (live bytes); writes past it fail with ERR_STORAGE_IO. */
 export const DISK_BYTES_MAX = 256 * 1024 * 1024;
@@ -27,7 +34,15 @@ export interface SimStorageOptions {
   tornWrites?: boolean;
   /** @defaultValue DISK_BYTES_MAX */
   diskBytesMax?: number;
+  /** The node's clock: `writeDurable` completes on it (and dies with the node). Required for `writeDurable`. */
+  clock?: Clock;
+  /** Bounds of a durable write's latency, ms. @defaultValue 0 and 2 */
+  durableWriteDelayMinMs?: number;
+  durableWriteDelayMaxMs?: number;
 }
+
+/** A durable write of the simulated disk takes 0..2 ms by default: an SSD's fsync, roughly. */
+export const DURABLE_WRITE_DELAY_MAX_MS = 2;
 
 function checkPath(path: string): void {
   if (path.length === 0 || path.length > PATH_LENGTH_MAX || path.includes('\0')) {
@@ -48,6 +63,10 @@ export class SimStorage implements Storage {
   private readonly rng: Rng;
   private readonly tornWrites: boolean;
   private readonly diskBytesMax: number;
+  private readonly clock: Clock | undefined;
+  private readonly delayRng: Rng;
+  private readonly delayMinMs: number;
+  private readonly delayMaxMs: number;
   /** Crashes so far and bytes they lost (for tests and run summaries). */
   readonly counters = { crashes: 0, bytesLost: 0, fsyncs: 0 };
 
@@ -55,6 +74,27 @@ export class SimStorage implements Storage {
     this.rng = options.rng;
     this.tornWrites = options.tornWrites ?? false;
     this.diskBytesMax = options.diskBytesMax ?? DISK_BYTES_MAX;
+    this.clock = options.clock;
+    this.delayRng = options.rng.fork('durable-write-delay');
+    this.delayMinMs = options.durableWriteDelayMinMs ?? 0;
+    this.delayMaxMs = options.durableWriteDelayMaxMs ?? DURABLE_WRITE_DELAY_MAX_MS;
+  }
+
+  writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void {
+    assert(this.clock !== undefined, 'SimStorage.writeDurable needs the node clock (SimStorageOptions.clock)');
+    const copy = data.slice();
+    const delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
+    this.clock.setTimer(ms(delayMs), () => {
+      try {
+        const tmp = `${path}.tmp`;
+        this.writeFile(tmp, copy);
+        this.fsync(tmp);
+        this.rename(tmp, path);
+      } catch (err) {
+        return done(err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err)));
+      }
+      done(undefined);
+    });
   }
 
   writeFile(path: string, data: Uint8Array): void {

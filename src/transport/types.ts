@@ -11,8 +11,9 @@
  * passes the same compliance suite, `test/transport/compliance.ts`.
  */
 import type { Address } from '../base/address.js';
+import type { Channel } from '../base/channel.js';
 
-export type Channel = 'packet' | 'stream';
+export type { Channel } from '../base/channel.js';
 
 /** Called for every payload received; `from` is the sender's listen address. Must not throw. */
 export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => void;

@@ -1,0 +1,35 @@
+/**
+ * The one reader of persisted counters (incarnation, term, vote term): every protocol that keeps
+ * a number on disk parses it here, so a corrupt file is refused the same way everywhere. A file
+ * that holds anything but a safe non-negative integer is an error naming the file; it is never
+ * read as 0 (that would silently reset a fencing term or an incarnation) and never rewritten.
+ */
+import { ShoalError } from './errors.js';
+
+/** Longest text shown from a corrupt file in the error message. */
+const SHOWN_CHARS_MAX = 40;
+
+function corrupt(file: string, shown: string, what: string): ShoalError {
+  return new ShoalError(
+    'ERR_STORAGE_CORRUPT',
+    `${file} holds ${shown}, not a ${what} (a safe non-negative integer); the file was left untouched: ` +
+      'restore it from a backup, or write a number no lower than the last one this node used (when unsure, a larger one is safe)',
+  );
+}
+
+/** A counter read from a parsed document (a JSON field): `value` must be a safe non-negative integer. */
+export function persistedCount(value: unknown, file: string, what: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw corrupt(file, JSON.stringify(value) ?? String(value), what);
+}
+
+/** A counter stored as decimal text (an optional trailing newline allowed): the file's bytes. */
+export function parsePersistedCount(bytes: Uint8Array, file: string, what: string): number {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const digits = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const shown = JSON.stringify(text.length > SHOWN_CHARS_MAX ? `${text.slice(0, SHOWN_CHARS_MAX)}…` : text);
+  if (!/^(0|[1-9]\d*)$/.test(digits)) throw corrupt(file, shown, what);
+  const value = Number(digits);
+  if (!Number.isSafeInteger(value)) throw corrupt(file, shown, what);
+  return value;
+}

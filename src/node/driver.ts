@@ -1,0 +1,338 @@
+/**
+ * The one driver (STYLE.md section 2): runs any protocol core (src/base/protocol.ts) over a
+ * transport, a clock and storage. Production gives it NetTransport, SystemClock and FsStorage;
+ * the simulator gives it MemoryTransport on the SimNetwork, a NodeClock and SimStorage. No
+ * protocol has a driver of its own, so timer arming, durable writes, decode counting, tracing and
+ * invariant checks are written once and behave the same for every protocol.
+ *
+ * - Time: one timer, armed for `nextDeadline(state)` after every step; it feeds a `tick`.
+ * - Network: payloads are decoded by the protocol's `Wire`; a refusal is counted by its
+ *   ERR_DECODE_* code, traced, and may carry a reply or an input; nothing else reaches the core.
+ * - Disk: a step's `persist` records are written with `Storage.writeDurable` (write, fsync,
+ *   rename, fsync of the directory), one write at a time, in order, off the event loop. Its
+ *   `afterPersist` effects wait until every write issued so far is durable; then the core gets a
+ *   `persisted` input. A step with nothing to write whose `afterPersist` arrives while earlier
+ *   writes are pending waits behind them, so persist-before-send holds across steps too. A write
+ *   that fails stops the driver (fail-stop: what depends on it was never sent) and reports it.
+ * - Inputs run to completion: an input that arrives while a step's effects are performed (a
+ *   callback that calls back in) is queued and stepped right after, never nested.
+ */
+import type { Address } from '../base/address.js';
+import { AssertionError } from '../base/assert.js';
+import type { Channel } from '../base/channel.js';
+import type { ShoalError } from '../base/errors.js';
+import type { CoreInput, DurableWrite, Protocol, ProtocolTypes, Ready, SendEffect } from '../base/protocol.js';
+import type { Rng } from '../base/rng.js';
+import type { Storage } from '../base/storage.js';
+import type { Clock, Millis, TimerHandle } from '../base/time.js';
+import type { Transport } from '../transport/types.js';
+
+/**
+ * Most effects waiting behind unfinished writes. A disk that stalls this long behind the
+ * protocol drops the oldest waiting sends (counted, like packet loss); local outputs are kept.
+ */
+export const AFTER_PERSIST_EFFECTS_MAX = 10_000;
+/** Most inputs queued while a step's effects run (re-entrant calls from callbacks). */
+export const REENTRANT_INPUTS_MAX = 1_024;
+
+/** The effects of a protocol that are not sends: the driver hands them to its owner. */
+export type OutputOf<T extends ProtocolTypes> = Exclude<T['effect'], SendEffect<T['message']>>;
+
+export interface DriverOptions<T extends ProtocolTypes> {
+  protocol: Protocol<T>;
+  config: T['config'];
+  clock: Clock;
+  storage: Storage;
+  rng: Rng;
+  /** Required when the protocol has a `wire`. */
+  transport?: Transport;
+  /** Every effect that is not a send, in order. */
+  onOutput: (effect: OutputOf<T>, input: CoreInput<T>) => void;
+  /** Each input, effect, write and dropped payload, as one line. */
+  onTrace?: (line: string) => void;
+  /** Check invariants and the transition rule after every step; a violation is an AssertionError. */
+  checkInvariants?: boolean;
+  /** A durable write failed: the driver has stopped. */
+  onFatal?: (error: ShoalError) => void;
+}
+
+/** What the driver counts, for metrics and tests. */
+export interface DriverCounters {
+  steps: number;
+  writes: number;
+  writeErrors: number;
+  /** Sum and maximum of write latency (issue to durable), ms. */
+  writeMsTotal: number;
+  writeMsMax: number;
+  /** Sends dropped because more than AFTER_PERSIST_EFFECTS_MAX effects waited on the disk. */
+  sendsDroppedBehindDisk: number;
+  /** Inputs that arrived during a step and were stepped after it. */
+  inputsDeferred: number;
+}
+
+interface WriteJob<T extends ProtocolTypes> {
+  records: T['record'][];
+  writes: DurableWrite[];
+  after: T['effect'][];
+}
+
+export class ProtocolDriver<T extends ProtocolTypes> {
+  private current: T['state'];
+  readonly decodeErrors: Record<string, number> = {};
+  readonly counters: DriverCounters = { steps: 0, writes: 0, writeErrors: 0, writeMsTotal: 0, writeMsMax: 0, sendsDroppedBehindDisk: 0, inputsDeferred: 0 };
+  private timer: TimerHandle | undefined;
+  private timerAtMs: Millis | undefined;
+  private stopped = false;
+  private stepping = false;
+  private readonly deferred: CoreInput<T>[] = [];
+  /** Writes not yet durable: the head is being written, the rest wait (merged into one). */
+  private readonly jobs: WriteJob<T>[] = [];
+  private writing = false;
+  private waitingEffects = 0;
+
+  constructor(private readonly opts: DriverOptions<T>) {
+    const { protocol, storage, clock, rng } = opts;
+    const persisted = protocol.store === undefined ? undefined : protocol.store.load(storage);
+    this.current = protocol.core.init(opts.config, persisted as T['persisted'], { now: clock.now(), rng });
+    const { wire } = protocol;
+    if (wire === undefined) return;
+    if (opts.transport === undefined) throw new AssertionError(`${protocol.core.name}: a protocol with a wire needs a transport`);
+    opts.transport.onReceive((from, channel, data) => this.onPayload(from, channel, data));
+    const refused = wire.refused;
+    if (refused !== undefined) {
+      opts.transport.onStreamRefused((to) => {
+        const input = refused.call(wire, to, clock.now());
+        if (input !== undefined) this.input(input);
+      });
+    }
+  }
+
+  /** The core's current state (cores mutate it in place: do not keep references across steps). */
+  get state(): T['state'] {
+    return this.current;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Durable writes issued and not yet finished. */
+  get writesPending(): number {
+    return this.jobs.length;
+  }
+
+  /** Arms the timer for the core's first deadline (a core may need a tick before any input). */
+  start(): void {
+    this.arm();
+  }
+
+  /**
+   * Steps the core with `input` and performs what it asks. Returns the step's immediate effects
+   * (a local request reads its refusal there); empty when stopped or when the input had to wait
+   * for a step in progress.
+   */
+  input(input: CoreInput<T>): readonly T['effect'][] {
+    if (this.stopped) return [];
+    if (this.stepping) {
+      if (this.deferred.length >= REENTRANT_INPUTS_MAX) throw new AssertionError(`${this.opts.protocol.core.name}: more than ${REENTRANT_INPUTS_MAX} re-entrant inputs`);
+      this.counters.inputsDeferred++;
+      this.deferred.push(input);
+      return [];
+    }
+    this.stepping = true;
+    let effects: readonly T['effect'][];
+    try {
+      effects = this.runStep(input);
+      while (this.deferred.length > 0 && !this.stopped) this.runStep(this.deferred.shift() as CoreInput<T>);
+    } finally {
+      this.stepping = false;
+    }
+    this.arm();
+    return effects;
+  }
+
+  /** Stops timers and input handling; does not close the transport (its owner does). Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.jobs.length = 0;
+    this.deferred.length = 0;
+  }
+
+  private runStep(input: CoreInput<T>): readonly T['effect'][] {
+    const { core } = this.opts.protocol;
+    const trace = this.opts.onTrace;
+    trace?.(`in  ${core.describeInput(input)}`);
+    const before = this.opts.checkInvariants === true ? core.snapshot(this.current) : undefined;
+    const ready = core.step(this.current, input, { rng: this.opts.rng });
+    this.current = ready.state;
+    this.counters.steps++;
+    if (before !== undefined) this.check(before);
+    for (const effect of ready.effects) this.perform(effect, input, 'out');
+    this.enqueue(ready, input);
+    return ready.effects;
+  }
+
+  private check(before: T['snapshot']): void {
+    const { core } = this.opts.protocol;
+    const broken = [...core.checkInvariants(this.current), ...core.checkTransition(before, this.current)];
+    if (broken.length > 0) throw new AssertionError(`${core.name} invariant: ${broken.join('; ')}`);
+  }
+
+  private perform(effect: T['effect'], input: CoreInput<T>, tag: string): void {
+    if (this.stopped) return;
+    this.opts.onTrace?.(`${tag} ${this.opts.protocol.core.describeEffect(effect)}`);
+    if (effect.kind === 'send') return this.send(effect as SendEffect<T['message']>);
+    this.opts.onOutput(effect as OutputOf<T>, input);
+  }
+
+  private send(effect: SendEffect<T['message']>): void {
+    const { wire } = this.opts.protocol;
+    const transport = this.opts.transport;
+    if (wire === undefined || transport === undefined) throw new AssertionError(`${this.opts.protocol.core.name}: a send needs a wire and a transport`);
+    this.transmit(transport, effect.to, effect.channel, wire.encode(effect.message, effect.channel));
+  }
+
+  private transmit(transport: Transport, to: Address, channel: Channel, data: Uint8Array): void {
+    if (channel === 'packet') transport.sendPacket(to, data);
+    else transport.sendFrame(to, data);
+  }
+
+  private onPayload(from: Address, channel: Channel, data: Uint8Array): void {
+    if (this.stopped) return;
+    const wire = this.opts.protocol.wire;
+    if (wire === undefined) return;
+    const received = wire.decode(data, from, channel, this.opts.clock.now());
+    if (received.ok) {
+      this.input(received.input);
+      return;
+    }
+    this.decodeErrors[received.code] = (this.decodeErrors[received.code] ?? 0) + 1;
+    this.opts.onTrace?.(`drop ${channel} from ${from}: ${received.code} ${received.detail}`);
+    if (received.reply !== undefined && this.opts.transport !== undefined) {
+      this.transmit(this.opts.transport, received.reply.to, received.reply.channel, received.reply.data);
+    }
+    if (received.input !== undefined) this.input(received.input);
+  }
+
+  // ---- durable writes ----
+
+  private enqueue(ready: Ready<T['state'], T['effect'], T['record']>, input: CoreInput<T>): void {
+    const last = this.jobs[this.jobs.length - 1];
+    if (ready.persist.length === 0) {
+      // Nothing new to write: the effects wait behind the last pending write, or go now.
+      if (last === undefined) for (const effect of ready.afterPersist) this.perform(effect, input, 'out');
+      else this.merge(last, [], [], ready.afterPersist);
+      return;
+    }
+    const store = this.opts.protocol.store;
+    if (store === undefined) throw new AssertionError(`${this.opts.protocol.core.name}: a persist needs a store`);
+    for (const record of ready.persist) this.opts.onTrace?.(`persist ${this.opts.protocol.core.describeRecord(record)}`);
+    const writes = ready.persist.map((record) => store.write(record));
+    // At most one job waits behind the one in flight: a later step merges into it.
+    if (last !== undefined && this.jobs.length >= 2) this.merge(last, ready.persist, writes, ready.afterPersist);
+    else {
+      this.jobs.push({ records: [...ready.persist], writes, after: [...ready.afterPersist] });
+      this.waitingEffects += ready.afterPersist.length;
+      this.bound();
+    }
+    this.pump();
+  }
+
+  /** Adds a step to a pending job. A newer write of a path replaces an older one not yet started. */
+  private merge(job: WriteJob<T>, records: readonly T['record'][], writes: readonly DurableWrite[], after: readonly T['effect'][]): void {
+    job.records.push(...records);
+    for (const write of writes) {
+      const same = job.writes.findIndex((w) => w.path === write.path);
+      if (same >= 0) job.writes[same] = write;
+      else job.writes.push(write);
+    }
+    job.after.push(...after);
+    this.waitingEffects += after.length;
+    this.bound();
+  }
+
+  /** Keeps the waiting effects within AFTER_PERSIST_EFFECTS_MAX by dropping the oldest sends. */
+  private bound(): void {
+    for (const job of this.jobs) {
+      if (this.waitingEffects <= AFTER_PERSIST_EFFECTS_MAX) return;
+      const kept = job.after.filter((effect) => {
+        if (this.waitingEffects <= AFTER_PERSIST_EFFECTS_MAX || effect.kind !== 'send') return true;
+        this.waitingEffects--;
+        this.counters.sendsDroppedBehindDisk++;
+        return false;
+      });
+      job.after.splice(0, job.after.length, ...kept);
+    }
+  }
+
+  private pump(): void {
+    if (this.writing || this.stopped) return;
+    const job = this.jobs[0];
+    if (job === undefined) return;
+    this.writing = true;
+    const startedAtMs = this.opts.clock.now();
+    this.writeAll(job.writes, 0, (error) => {
+      this.writing = false;
+      if (this.stopped) return;
+      if (error !== undefined) return this.fail(error);
+      const tookMs = this.opts.clock.now() - startedAtMs;
+      this.counters.writes += job.writes.length;
+      this.counters.writeMsTotal += tookMs;
+      this.counters.writeMsMax = Math.max(this.counters.writeMsMax, tookMs);
+      this.jobs.shift();
+      this.waitingEffects -= job.after.length;
+      this.complete(job);
+      this.pump();
+    });
+  }
+
+  private writeAll(writes: readonly DurableWrite[], index: number, done: (error: ShoalError | undefined) => void): void {
+    const write = writes[index];
+    if (write === undefined) return done(undefined);
+    this.opts.storage.writeDurable(write.path, write.data, (error) => {
+      if (error !== undefined) return done(error);
+      this.writeAll(writes, index + 1, done);
+    });
+  }
+
+  /** The job is durable: its waiting effects go out, then the core learns what is on disk. */
+  private complete(job: WriteJob<T>): void {
+    const now = this.opts.clock.now();
+    const input: CoreInput<T> = { kind: 'persisted', now, records: job.records };
+    this.stepping = true;
+    try {
+      for (const effect of job.after) this.perform(effect, input, 'out');
+    } finally {
+      this.stepping = false;
+    }
+    this.input(input);
+  }
+
+  private fail(error: ShoalError): void {
+    this.counters.writeErrors++;
+    this.opts.onTrace?.(`fatal ${error.code}: ${error.message}`);
+    this.stop();
+    this.opts.onFatal?.(error);
+  }
+
+  // ---- time ----
+
+  /** Keeps exactly one timer, at the core's next deadline. */
+  private arm(): void {
+    if (this.stopped) return;
+    const deadline = this.opts.protocol.core.nextDeadline(this.current);
+    if (deadline === this.timerAtMs && this.timer !== undefined) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAtMs = deadline;
+    if (deadline === undefined) return;
+    const delayMs = Math.max(0, deadline - this.opts.clock.now()) as Millis;
+    this.timer = this.opts.clock.setTimer(delayMs, () => {
+      this.timer = undefined;
+      this.timerAtMs = undefined;
+      this.input({ kind: 'tick', now: this.opts.clock.now() });
+    });
+  }
+}
