@@ -110,6 +110,7 @@ async function childMain(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as ChildSpec & { dataDir: string };
   const node = await createNode(
     { name: spec.name, dataDir: spec.dataDir, bind: '127.0.0.1:0', clusterId: 'bench', profile: spec.profile ?? 'lan', mode: { kind: 'swim', seeds: spec.seeds } },
+    {},
     spec.membership === undefined ? {} : { membership: spec.membership },
   );
   node.on('member', (e) => emit({ kind: 'member', type: e.type, targetId: e.member.id, atMs: epochNowMs() }));

@@ -75,7 +75,7 @@ export class Cluster {
       mode: { kind: 'swim' as const, seeds: [...spec.seeds] },
       ...(spec.keyring === undefined ? {} : { keyring: spec.keyring }),
     };
-    const node = await createNode(options, spec.membership === undefined ? {} : { membership: spec.membership });
+    const node = await createNode(options, {}, spec.membership === undefined ? {} : { membership: spec.membership });
     const observer = this.nodes.length;
     this.nodes.push(node);
     node.on('member', (e) => {

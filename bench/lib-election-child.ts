@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MembershipConfig } from '../src/membership/config.js';
-import { createNode, type CreateNodeInternals } from '../src/node/node.js';
+import { createNode, type NodeInternals } from '../src/node/node.js';
 import type { NodeOptions } from '../src/node/options.js';
 import { epochNowMs, isMain } from './lib-report.js';
 
@@ -169,8 +169,8 @@ function emit(line: object): void {
 /** The child side: create the node, report leader changes, close on request or when the parent goes. */
 async function childMain(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as ElectionChildSpec;
-  const internals: CreateNodeInternals = spec.membership === undefined ? {} : { membership: spec.membership };
-  const node = await createNode(nodeOptions(spec), internals);
+  const internals: NodeInternals = spec.membership === undefined ? {} : { membership: spec.membership };
+  const node = await createNode(nodeOptions(spec), {}, internals);
   node.on('leader', (e) => emit({ kind: 'leader', leader: e.leader ?? null, term: e.term, atMs: epochNowMs() }));
   emit({ kind: 'ready', id: node.id });
   const current = node.leader();

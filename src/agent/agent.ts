@@ -9,7 +9,7 @@
  * if something still holds the event loop.
  */
 import type { DestinationStream, Logger } from 'pino';
-import { createNode, type CreateNodeInternals, type ShoalNode } from '../node/node.js';
+import { createNode, type NodeInternals, type ShoalNode } from '../node/node.js';
 import type { AgentConfig } from './config.js';
 import { createAgentLogger, logNodeEvents } from './logger.js';
 import { startAgentServer, type AgentServer } from './server.js';
@@ -22,7 +22,7 @@ export const SHUTDOWN_HARD_MS = 7_000;
 export interface AgentDeps {
   /** Log destination (tests); stderr by default. */
   logDestination?: DestinationStream;
-  nodeInternals?: CreateNodeInternals;
+  nodeInternals?: NodeInternals;
 }
 
 export interface RunningAgent {
@@ -65,7 +65,7 @@ async function shutdown(node: ShoalNode, server: AgentServer, log: Logger, why: 
 }
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
-  const node = await createNode(config.node, deps.nodeInternals);
+  const node = await createNode(config.node, {}, deps.nodeInternals);
   const log = createAgentLogger(config.logLevel, node, deps.logDestination);
   const stopLogging = logNodeEvents(node, log);
   let stopping: Promise<number> | undefined;

@@ -4,9 +4,10 @@
  * that far behind loses the oldest events, counted in `dropped`, so a slow reader can never
  * grow the process's memory without bound. A throwing listener does not stop the others.
  */
+import type { ShoalError } from '../base/errors.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MemberEventType } from '../membership/types.js';
-import type { Member } from './node.js';
+import type { Member } from './runtime.js';
 
 export const EVENT_BUFFER_MAX = 4096;
 
@@ -22,7 +23,13 @@ export interface LeaderEvent {
   term: number;
 }
 
-export type NodeEvent = MemberEvent | LeaderEvent;
+/** The node stopped because a protocol could not go on (a durable write failed); see `node.failure`. */
+export interface ErrorEvent {
+  kind: 'error';
+  error: ShoalError;
+}
+
+export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent;
 
 type Listener = (event: NodeEvent) => void;
 

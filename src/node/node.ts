@@ -1,67 +1,43 @@
 /**
- * `createNode()` (INTERFACE.md, "Library"): resolves options, loads the persisted identity,
- * binds the transport and wires the mode's protocol drivers to it. The `ShoalNode` it returns
- * is the public handle: members, leader, events, join, leave, close.
+ * `createNode()` (INTERFACE.md, "Library") and `buildNode()`, the one wiring. `buildNode` is
+ * synchronous: given resolved options, an identity and the node's I/O (`NodeIo`), it builds
+ * the mode's protocols (mode-*.ts) on the generic driver and returns the `ShoalNode`.
+ * `createNode` resolves the user's options, loads the persisted identity, makes the real I/O
+ * (binds the transport, opens the data dir) and calls `buildNode`; the simulator calls
+ * `buildNode` with its own I/O. So every simulated node runs exactly the code users run.
  *
  * Lifecycle: created → running → (leaving) → closed. `leave()` and `close()` are idempotent;
  * after either, the node's sockets and timers are released and nothing keeps the process alive.
+ * A protocol that cannot go on (a durable write failed) closes the node and emits `error`.
  */
 import { parseAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
-import { Rng } from '../base/rng.js';
-import { SystemClock } from '../base/system-clock.js';
-import type { Clock, Millis } from '../base/time.js';
 import type { Labels } from '../codec/messages.js';
-import { RAFT_LITE_DEFAULTS, validateRaftLiteConfig } from '../election/raft-lite/config.js';
-import { RaftLiteDriver, type RaftLiteCallbacks, type RaftLiteSnapshot } from '../election/raft-lite/driver.js';
-import { StaticDriver } from '../election/static/driver.js';
-import { SwimLeaderDriver } from '../election/swim/driver.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
-import { membershipConfig, type MembershipConfig, type ProfileName } from '../membership/config.js';
-import { MembershipDriver, readPersistedIncarnation } from '../membership/driver.js';
-import { createState } from '../membership/state.js';
-import type { MemberView, MembershipEvent } from '../membership/types.js';
-import { EncryptedTransport } from '../transport/encrypted.js';
-import { Keyring } from '../transport/keyring.js';
-import { NetTransport } from '../transport/net.js';
-import type { Transport } from '../transport/types.js';
-import { EventHub, type LeaderEvent, type MemberEvent, type NodeEvent } from './events.js';
-import { FsStorage } from './fs-storage.js';
-import { startLoopDelayMonitor } from './loop-delay.js';
+import type { MembershipEvent } from '../membership/types.js';
+import type { TransportStats } from '../transport/types.js';
+import { EventHub, type ErrorEvent, type LeaderEvent, type MemberEvent, type NodeEvent } from './events.js';
+import { productionIo, type NodeIo } from './io.js';
+import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
+import { wireStatic } from './mode-static.js';
+import { toMember, wireSwim } from './mode-swim.js';
 import { RESERVED_LABEL_PREFIX, resolveNodeOptions, type ClusterMode, type NodeOptions, type ResolvedNodeOptions } from './options.js';
-import { PeerCache } from './peer-cache.js';
+import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
 
-export interface Member {
-  id: NodeId;
-  name: string;
-  address: string;
-  state: MemberView['state'];
-  incarnation: number;
-  labels: Labels;
+export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
+export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
+
+/** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
+export interface NodeIdentity {
+  readonly nodeId: NodeId;
 }
 
-export interface LeaderInfo {
-  id: NodeId;
-  term: number;
-}
-
-/** The user's labels of a view: Shoal's own (`shoal.*`, e.g. leader claims) stay internal. */
-function userLabels(labels: Labels): Labels {
-  let out: Record<string, string> | undefined;
-  for (const key of Object.keys(labels)) {
-    if (!key.startsWith(RESERVED_LABEL_PREFIX)) continue;
-    out ??= { ...labels };
-    delete out[key];
-  }
-  return out ?? labels;
-}
-
-function toMember(view: MemberView): Member {
-  return { id: view.id, name: view.name, address: view.address, state: view.state, incarnation: view.incarnation, labels: userLabels(view.labels) };
-}
-
-const PROFILE_NAMES: Record<ResolvedNodeOptions['profile'], ProfileName> = { lan: 'LAN', wan: 'WAN', local: 'LOCAL' };
+/** The protocol drivers of a node, for the simulator's checkers and tests (`node.internals`). */
+export type NodeInternalsView = Partial<Pick<ReturnType<typeof wireSwim>, 'membership' | 'swimLeader'>> & {
+  static?: ReturnType<typeof wireStatic>['driver'];
+  raftLite?: ReturnType<typeof wireRaftLite>['driver'];
+};
 
 export class ShoalNode {
   readonly id: NodeId;
@@ -69,49 +45,57 @@ export class ShoalNode {
   readonly mode: ClusterMode;
   private readonly hub = new EventHub();
   private closed = false;
-  private stopLoopMonitor: (() => void) | undefined;
-  private peerCache: PeerCache | undefined;
-  private election: ElectionDrivers = {};
+  private runtime: ModeRuntime | undefined;
+  /** @internal The mode's drivers (simulator checkers, tests). */
+  internals: NodeInternalsView = {};
   /**
    * `raft-lite` mode only: the leader-actor API (join, broadcast, callbacks, inspect); undefined
    * in other modes. Callbacks are plain assignable properties of `raftLite.callbacks`.
    */
   raftLite: RaftLiteHandle | undefined;
+  /** The error that stopped the node, when a protocol could not go on (a durable write failed). */
+  failure: ShoalError | undefined;
 
-  /** @internal Use `createNode`. */
+  /** @internal Use `createNode` (or, in the simulator, `buildNode`). */
   constructor(
     readonly options: ResolvedNodeOptions,
     id: NodeId,
-    private readonly transport: Transport | undefined,
-    private readonly membership: MembershipDriver | undefined,
+    private readonly io: NodeIo,
   ) {
     this.id = id;
     this.name = options.name;
     this.mode = options.mode;
   }
 
-  /** @internal Attaches the mode's election driver. */
-  attachElection(drivers: ElectionDrivers): void {
-    this.election = drivers;
-    const raft = drivers.raftLite;
-    if (raft !== undefined) {
-      this.raftLite = {
-        callbacks: raft.callbacks,
-        join: (address) => raft.join(parseAddress(address)),
-        broadcast: (payload) => raft.broadcast(payload),
-        inspect: () => raft.inspect(),
-      };
-    }
+  /** @internal Attaches the mode's protocols (buildNode). */
+  attach(runtime: ModeRuntime, internals: NodeInternalsView, raftLite?: RaftLiteHandle): void {
+    this.runtime = runtime;
+    this.internals = internals;
+    this.raftLite = raftLite;
   }
 
-  /** @internal Publishes a leader change to `on('leader')` listeners and iterators. */
+  /** @internal */
   publishLeader(leader: LeaderInfo | undefined, term: number): void {
     this.hub.emit({ kind: 'leader', leader: leader?.id, term });
   }
 
+  /** @internal */
+  publishMember(event: MembershipEvent): void {
+    if (event.type === 'epoch') return;
+    this.hub.emit({ kind: 'member', type: event.type, member: toMember(event.member) });
+  }
+
+  /** @internal A protocol cannot go on: record why, tell listeners, and stop. */
+  fail(error: ShoalError): void {
+    if (this.closed) return;
+    this.failure = error;
+    this.hub.emit({ kind: 'error', error });
+    void this.close();
+  }
+
   /** The address peers reach this node at (`bind`, with the real port when 0 was asked). */
   get address(): string {
-    return this.transport?.localAddress ?? this.options.bind;
+    return this.io.transport?.localAddress ?? this.options.bind;
   }
 
   get isClosed(): boolean {
@@ -120,15 +104,12 @@ export class ShoalNode {
 
   /** The membership epoch: increases only when the live set changes. */
   get epoch(): number {
-    return this.membership?.state.epoch ?? 1;
+    return this.runtime?.epoch() ?? 1;
   }
 
   members(): Member[] {
-    if (this.election.static !== undefined) return this.staticMembers(this.election.static);
-    if (this.membership === undefined) {
-      return [{ id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels }];
-    }
-    return this.membership.members().map(toMember);
+    if (this.runtime !== undefined) return this.runtime.members();
+    return [{ id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels }];
   }
 
   /**
@@ -138,27 +119,19 @@ export class ShoalNode {
    */
   leader(): LeaderInfo | undefined {
     if (this.closed) return undefined;
-    if (this.mode.kind === 'single') return { id: this.id, term: 1 };
-    const e = this.election;
-    return e.static?.leader() ?? e.swim?.leader() ?? e.raftLite?.leader();
-  }
-
-  private staticMembers(driver: StaticDriver): Member[] {
-    const self: Member = { id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels };
-    const others = [...driver.state.heard.entries()].map(([address, r]): Member => ({
-      id: r.id, name: address, address, state: r.healthy ? 'alive' : 'dead', incarnation: 1, labels: {},
-    }));
-    return [self, ...others];
+    if (this.runtime === undefined) return { id: this.id, term: 1 };
+    return this.runtime.leader();
   }
 
   on(type: 'member', listener: (event: MemberEvent) => void): this;
   on(type: 'leader', listener: (event: LeaderEvent) => void): this;
-  on(type: 'member' | 'leader', listener: (event: never) => void): this {
+  on(type: 'error', listener: (event: ErrorEvent) => void): this;
+  on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
   }
 
-  off(type: 'member' | 'leader', listener: (event: never) => void): this {
+  off(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.off(type, listener as (event: NodeEvent) => void);
     return this;
   }
@@ -174,9 +147,10 @@ export class ShoalNode {
    */
   async join(addresses: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
     const parsed = addresses.map((a) => parseAddress(a));
-    if (this.membership === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `join is not available in mode '${this.mode.kind}'`);
+    const join = this.runtime?.join;
+    if (join === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `join is not available in mode '${this.mode.kind}'`);
     throwIfAborted(options.signal, 'join');
-    const outcome = await abortable(this.membership.join(parsed), options.signal, 'join');
+    const outcome = await abortable(join(parsed), options.signal, 'join');
     if (!outcome.ok) throw new ShoalError('ERR_JOIN_FAILED', `join through ${addresses.join(', ')} failed (${outcome.reason}): ${outcome.detail}`);
     return outcome.contacted;
   }
@@ -185,7 +159,7 @@ export class ShoalNode {
   setLabels(labels: Labels): void {
     const reserved = Object.keys(labels).find((k) => k.startsWith(RESERVED_LABEL_PREFIX));
     if (reserved !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `label ${JSON.stringify(reserved)} refused: keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal`);
-    const refusal = this.membership?.updateLabels(this.election.swim?.withClaim(labels) ?? labels);
+    const refusal = this.runtime?.setLabels?.(labels);
     if (refusal !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
   }
 
@@ -197,7 +171,7 @@ export class ShoalNode {
     if (this.closed) return;
     throwIfAborted(options.signal, 'leave');
     try {
-      await abortable(this.membership?.leave() ?? Promise.resolve(), options.signal, 'leave');
+      await abortable(this.runtime?.leave() ?? Promise.resolve(), options.signal, 'leave');
     } finally {
       await this.close();
     }
@@ -207,101 +181,77 @@ export class ShoalNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.peerCache?.flush();
-    this.stopLoopMonitor?.();
-    this.election.static?.stop();
-    this.election.swim?.stop();
-    this.election.raftLite?.stop();
-    this.membership?.stop();
-    await this.transport?.close();
+    await this.runtime?.close();
+    await this.io.transport?.close();
     this.hub.end();
   }
 
-  /** @internal Wires membership events into the public event stream. */
-  attach(stopLoopMonitor: (() => void) | undefined, peerCache?: PeerCache): void {
-    this.stopLoopMonitor = stopLoopMonitor;
-    this.peerCache = peerCache;
-  }
-
-  /** @internal */
-  publish(event: MembershipEvent): void {
-    if (event.type === 'epoch') return;
-    this.hub.emit({ kind: 'member', type: event.type, member: toMember(event.member) });
+  /**
+   * @internal The process died: every protocol stops at once, nothing more is written or sent,
+   * and the transport is left as it is (the simulator's network already cut it). Idempotent.
+   */
+  halt(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.runtime?.halt();
+    this.hub.end();
   }
 
   /** Counters for metrics and tests: protocol counters, decode errors, transport stats. */
-  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; transport: ReturnType<Transport['stats']> | undefined } {
-    return {
-      protocol: {
-        ...(this.membership?.state.counters ?? {}), awareness: this.membership?.state.awareness ?? 0, epoch: this.epoch,
-        peerCacheWriteErrors: this.peerCache?.writeErrors ?? 0,
-      },
-      decodeErrors: { ...(this.membership?.decodeErrors ?? {}) },
-      transport: this.transport?.stats(),
-    };
+  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; transport: TransportStats | undefined } {
+    const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {} };
+    return { protocol: { epoch: this.epoch, ...runtime.protocol }, decodeErrors: runtime.decodeErrors, transport: this.io.transport?.stats() };
   }
 }
 
-async function bindTransport(options: ResolvedNodeOptions): Promise<Transport> {
-  const net = await NetTransport.bind(options.bind, options.advertise === undefined ? {} : { advertiseAddress: parseAddress(options.advertise) });
-  if (options.keyring === undefined) return net;
-  try {
-    return new EncryptedTransport(net, Keyring.parse(options.keyring));
-  } catch (err) {
-    await net.close();
-    throw err;
+/**
+ * The one wiring (synchronous): builds the node of `options.mode` on `io`. Production reaches
+ * it through `createNode`; the simulator calls it with its own clock, network and disk.
+ */
+export function buildNode(options: ResolvedNodeOptions, identity: NodeIdentity, io: NodeIo, internals: NodeInternals = {}): ShoalNode {
+  const node = new ShoalNode(options, identity.nodeId, io);
+  const ctx: WiringContext = {
+    options, id: identity.nodeId, io, internals,
+    publishMember: (event) => node.publishMember(event),
+    publishLeader: (leader, term) => node.publishLeader(leader, term),
+    fail: (error) => node.fail(error),
+  };
+  const mode = options.mode;
+  switch (mode.kind) {
+    case 'single': return node;
+    case 'static': {
+      const runtime = wireStatic(ctx, mode);
+      node.attach(runtime, { static: runtime.driver });
+      return node;
+    }
+    case 'raft-lite': {
+      const runtime = wireRaftLite(ctx, mode);
+      node.attach(runtime, { raftLite: runtime.driver }, runtime.handle);
+      return node;
+    }
+    case 'swim': {
+      const runtime = wireSwim(ctx, mode);
+      node.attach(runtime, { membership: runtime.membership, swimLeader: runtime.swimLeader });
+      return node;
+    }
   }
 }
 
-/** Creates and starts a node. In `swim` mode it joins `mode.seeds` (and cached peers) in the background. */
-export interface CreateNodeInternals {
-  clock?: Clock;
-  /** Protocol timing overrides on top of the profile (tests, benchmarks); validated. */
-  membership?: Partial<MembershipConfig>;
-}
-
-export async function createNode(input: NodeOptions, deps: CreateNodeInternals = {}): Promise<ShoalNode> {
+/**
+ * Creates and starts a node. In `swim` mode it joins `mode.seeds` (and cached peers) in the
+ * background. `io` replaces parts of the real I/O (tests: a clock, a transport); `internals`
+ * holds test and benchmark knobs.
+ */
+export async function createNode(input: NodeOptions, io: Partial<NodeIo> = {}, internals: NodeInternals = {}): Promise<ShoalNode> {
   const options = resolveNodeOptions(input);
   const identity = await loadOrCreateIdentity(options.dataDir);
-  if (options.mode.kind === 'single') return new ShoalNode(options, identity.nodeId, undefined, undefined);
-
-  const clock = deps.clock ?? new SystemClock();
-  const storage = new FsStorage(options.dataDir);
-  const transport = await bindTransport(options);
-  if (options.mode.kind === 'static' || options.mode.kind === 'raft-lite') {
-    return createElectionNode(options, options.mode, identity.nodeId, { clock, storage, transport });
+  const real = await productionIo(options, identity.nodeId, io);
+  try {
+    return buildNode(options, identity, real, internals);
+  } catch (err) {
+    await real.transport?.close();
+    throw err;
   }
-  const mode = options.mode;
-  const base = membershipConfig(PROFILE_NAMES[options.profile], deps.membership);
-  const config = { ...base, packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0) };
-  const self = { id: identity.nodeId, name: options.name, address: transport.localAddress, labels: options.labels };
-  const state = createState(config, self, readPersistedIncarnation(storage), clock.now());
-  const peerCache = new PeerCache(storage, transport.localAddress);
-  // The membership driver's event callback needs the node and the leader driver built after it.
-  const late: { node?: ShoalNode; swimLeader?: SwimLeaderDriver } = {};
-  const driver = new MembershipDriver({
-    state, clock, transport, storage, clusterId: options.clusterId,
-    rng: new Rng(seedFrom(identity.nodeId, clock.now())),
-    onEvent: (event) => {
-      if (event.type === 'epoch') peerCache.schedule(() => driver.members());
-      late.node?.publish(event);
-      late.swimLeader?.observe(event);
-    },
-  });
-  const node = new ShoalNode(options, identity.nodeId, transport, driver);
-  const swimLeader = new SwimLeaderDriver({
-    config: { stabilizationMs: mode.stabilizationMs ?? 2 * config.probeIntervalMs, requireQuorum: mode.requireQuorum, minClusterSize: mode.minClusterSize },
-    selfId: identity.nodeId, clock, storage, membership: driver,
-    onLeader: (leader, term) => node.publishLeader(leader, term),
-  }, options.labels);
-  Object.assign(late, { node, swimLeader });
-  node.attachElection({ swim: swimLeader });
-  node.attach(startLoopDelayMonitor((delayMs) => driver.reportLoopDelay(delayMs)), peerCache);
-  swimLeader.poke();
-  const seeds = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
-  // Seeds outside the live view are retried by the membership core itself (`retrySeeds`).
-  void driver.start(seeds);
-  return node;
 }
 
 function abortedError(signal: AbortSignal, operation: string): ShoalError {
@@ -320,49 +270,4 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, operati
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-/** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */
-function seedFrom(id: NodeId, now: Millis): number {
-  return (Number.parseInt(id.slice(0, 12), 16) + now) % Number.MAX_SAFE_INTEGER;
-}
-
-/** The election drivers a node may run; exactly one is set outside `single` and plain swim. */
-export interface ElectionDrivers {
-  static?: StaticDriver;
-  swim?: SwimLeaderDriver;
-  raftLite?: RaftLiteDriver;
-}
-
-/** `node.raftLite`: the leader-actor API of `raft-lite` mode. */
-export interface RaftLiteHandle {
-  /** Assign `onBecomeLeader`, `onBecomeFollower`, `onPeerJoined`, `onPeerLeft`, `onTermChanged`, `onMessage` here. */
-  readonly callbacks: RaftLiteCallbacks;
-  /** Adds `address` (host:port) to the known cluster and asks it to add this node. */
-  join(address: string): void;
-  /** Sends `payload` to every known peer (best effort, one packet each). */
-  broadcast(payload: string): void;
-  inspect(): RaftLiteSnapshot;
-}
-
-type StaticMode = Extract<ClusterMode, { kind: 'static' }>;
-type RaftLiteMode = Extract<ClusterMode, { kind: 'raft-lite' }>;
-
-/** `static` and `raft-lite`: no SWIM; the election driver owns the transport's receive handler. */
-function createElectionNode(options: ResolvedNodeOptions, mode: StaticMode | RaftLiteMode, id: NodeId, io: { clock: Clock; storage: FsStorage; transport: Transport }): ShoalNode {
-  const node = new ShoalNode(options, id, io.transport, undefined);
-  const peers = mode.peers.map((p) => parseAddress(p));
-  const onLeader = (leader: LeaderInfo | undefined, term: number): void => node.publishLeader(leader, term);
-  const common = { selfId: id, transport: io.transport, clock: io.clock, storage: io.storage, clusterId: options.clusterId, peers, onLeader };
-  if (mode.kind === 'static') {
-    const config = { failureThresholdMs: mode.failureThresholdMs, heartbeatIntervalMs: mode.heartbeatIntervalMs, requireQuorum: mode.requireQuorum ?? new Set(peers).size >= 3 };
-    node.attachElection({ static: new StaticDriver({ ...common, config, onMember: () => undefined }) });
-    return node;
-  }
-  const config = validateRaftLiteConfig({
-    ...RAFT_LITE_DEFAULTS, electionTimeoutMinMs: mode.electionTimeoutMinMs, electionTimeoutMaxMs: mode.electionTimeoutMaxMs,
-    heartbeatIntervalMs: mode.heartbeatIntervalMs, minClusterSize: mode.minClusterSize, peerLeftMs: 4 * mode.electionTimeoutMaxMs,
-  });
-  node.attachElection({ raftLite: new RaftLiteDriver({ ...common, config, rng: new Rng(seedFrom(id, io.clock.now())) }) });
-  return node;
 }

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { splitAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
+import { raftLiteConfig } from '../election/raft-lite/config.js';
+import { staticConfig } from '../election/static/config.js';
 
 const address = z.string().refine((s) => splitAddress(s) !== undefined, {
   message: 'must be host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535',
@@ -35,26 +37,22 @@ export const modeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('static'),
     /** Every member's cluster address, self included. */
     peers: z.array(address).min(1).max(64),
-    failureThresholdMs: positiveMs.default(1_000),
-    heartbeatIntervalMs: positiveMs.default(200),
+    /** Defaults and cross-field rules: election/static/config.ts (`staticConfig`). */
+    failureThresholdMs: positiveMs.optional(),
+    heartbeatIntervalMs: positiveMs.optional(),
     /** Default: on for 3+ peers. */
     requireQuorum: z.boolean().optional(),
-  }).strict().refine((m) => m.heartbeatIntervalMs * 2 <= m.failureThresholdMs, {
-    message: 'heartbeatIntervalMs must be at most half of failureThresholdMs', path: ['heartbeatIntervalMs'],
-  }),
+  }).strict(),
   z.object({
     kind: z.literal('raft-lite'),
     /** Bootstrap addresses of the cluster (self may be included). */
     peers: z.array(address).max(64).default([]),
-    electionTimeoutMinMs: positiveMs.default(150),
-    electionTimeoutMaxMs: positiveMs.default(300),
-    heartbeatIntervalMs: positiveMs.default(50),
-    minClusterSize: z.number().int().min(1).max(64).default(3),
-  }).strict().refine((m) => m.electionTimeoutMaxMs >= m.electionTimeoutMinMs, {
-    message: 'electionTimeoutMaxMs must be at least electionTimeoutMinMs', path: ['electionTimeoutMaxMs'],
-  }).refine((m) => m.heartbeatIntervalMs * 2 <= m.electionTimeoutMinMs, {
-    message: 'heartbeatIntervalMs must be at most half of electionTimeoutMinMs', path: ['heartbeatIntervalMs'],
-  }),
+    /** Defaults and cross-field rules: election/raft-lite/config.ts (`raftLiteConfig`). */
+    electionTimeoutMinMs: positiveMs.optional(),
+    electionTimeoutMaxMs: positiveMs.optional(),
+    heartbeatIntervalMs: positiveMs.optional(),
+    minClusterSize: z.number().int().min(1).max(64).optional(),
+  }).strict(),
 ]);
 
 /** Label keys with this prefix carry Shoal's own gossip (swim leader claims); hidden from and refused to users. */
@@ -99,5 +97,16 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
     const text = first ? describeIssue(first, input) : parsed.error.message;
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid node option ${text}`);
   }
+  checkModeConfig(parsed.data.mode);
   return parsed.data;
+}
+
+/**
+ * The mode's protocol config, resolved once here so that a bad combination (a heartbeat longer
+ * than half the failure threshold, ...) is refused before anything is bound or written. Each
+ * protocol's config function owns its defaults and rules; the wiring calls the same function.
+ */
+function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
+  if (mode.kind === 'static') staticConfig(mode, new Set(mode.peers).size);
+  if (mode.kind === 'raft-lite') raftLiteConfig(mode);
 }

@@ -2,22 +2,29 @@ import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
 import type { Millis } from '../../src/base/time.js';
-import { RAFT_LITE_DEFAULTS } from '../../src/election/raft-lite/config.js';
+import type { Ready } from '../../src/base/protocol.js';
+import { term } from '../../src/base/units.js';
+import { RAFT_LITE_DEFAULTS, raftLiteConfig } from '../../src/election/raft-lite/config.js';
 import { checkInvariants } from '../../src/election/raft-lite/invariants.js';
-import { createState, leaderOf, nextDeadline, step } from '../../src/election/raft-lite/step.js';
-import type { Effect, State } from '../../src/election/raft-lite/types.js';
+import { initRaftLite, leaderOf, nextDeadline, step } from '../../src/election/raft-lite/step.js';
+import type { Effect, RaftLiteRecord, State } from '../../src/election/raft-lite/types.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
 const id = (c: string): NodeId => c.repeat(32) as NodeId;
 const rng = new Rng(1);
 
-function fresh(peers = 3, term = 0): State {
-  return createState({ config: RAFT_LITE_DEFAULTS, selfId: id('1'), selfAddress: addr(1), peers: Array.from({ length: peers }, (_, i) => addr(i + 1)), term, votedFor: undefined, now: 0 as Millis, rng });
+function fresh(peers = 3, startTerm = 0, config = raftLiteConfig()): State {
+  return initRaftLite({ config, selfId: id('1'), selfAddress: addr(1), peers: Array.from({ length: peers }, (_, i) => addr(i + 1)) }, { term: term(startTerm), votedFor: undefined }, 0 as Millis, rng);
 }
-const tickAt = (s: State, now: number): Effect[] => step(s, { kind: 'tick', now: now as Millis }, { rng }).effects;
-const recv = (s: State, now: number, message: Parameters<typeof step>[1] extends infer I ? (I extends { kind: 'receive'; message: infer M } ? M : never) : never): Effect[] =>
-  step(s, { kind: 'receive', now: now as Millis, from: message.fromAddress, message }, { rng }).effects;
+type Out = Ready<State, Effect, RaftLiteRecord>;
+/** Every effect of a step, immediate ones first, then those that wait for its write. */
+const all = (out: Out): Effect[] => [...out.effects, ...out.afterPersist];
+const tickOut = (s: State, now: number): Out => step(s, { kind: 'tick', now: now as Millis }, { rng });
+const tickAt = (s: State, now: number): Effect[] => all(tickOut(s, now));
+type Message = Parameters<typeof step>[1] extends infer I ? (I extends { kind: 'receive'; message: infer M } ? M : never) : never;
+const recvOut = (s: State, now: number, message: Message): Out => step(s, { kind: 'receive', now: now as Millis, from: message.fromAddress, message }, { rng });
+const recv = (s: State, now: number, message: Message): Effect[] => all(recvOut(s, now, message));
 const sends = (effects: Effect[]): Effect[] => effects.filter((e) => e.kind === 'send');
 
 function electSelf(s: State): number {
@@ -32,24 +39,23 @@ function electSelf(s: State): number {
 describe('raft-lite step', () => {
   test('§9.6 PreVote: timeout asks for pre-votes at term+1 without bumping the term', () => {
     const s = fresh();
-    const effects = tickAt(s, nextDeadline(s));
+    const out = tickOut(s, nextDeadline(s));
     expect(s.role).toBe('pre-candidate');
     expect(s.term).toBe(0);
-    expect(sends(effects)).toHaveLength(2);
-    expect(effects.some((e) => e.kind === 'persist')).toBe(false);
+    expect(sends(all(out))).toHaveLength(2);
+    expect(out.persist).toEqual([]);
   });
 
   test('§5.2: a pre-vote majority starts an election: term+1, vote for self, persist before sends', () => {
     const s = fresh();
     tickAt(s, nextDeadline(s));
-    const effects = recv(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: 1, preVote: true, granted: true });
+    const out = recvOut(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: 1, preVote: true, granted: true });
     expect(s.role).toBe('candidate');
     expect(s.term).toBe(1);
     expect(s.votedFor).toBe(id('1'));
-    const persistAt = effects.findIndex((e) => e.kind === 'persist');
-    const firstSend = effects.findIndex((e) => e.kind === 'send');
-    expect(persistAt).toBeGreaterThanOrEqual(0);
-    expect(persistAt).toBeLessThan(firstSend);
+    expect(out.persist).toEqual([{ term: 1, votedFor: id('1') }]);
+    expect(sends(out.effects)).toEqual([]);
+    expect(sends(out.afterPersist)).toHaveLength(2);
   });
 
   test('§5.2: a majority counting self makes a leader that heartbeats', () => {
@@ -77,12 +83,12 @@ describe('raft-lite step', () => {
 
   test('§5.2: one vote per term, durable before the grant', () => {
     const s = fresh();
-    const effects = recv(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: 5, preVote: false });
+    const out = recvOut(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: 5, preVote: false });
     expect(s.term).toBe(5);
     expect(s.votedFor).toBe(id('2'));
-    const persistAt = effects.map((e) => e.kind).lastIndexOf('persist');
-    const grant = effects.findIndex((e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted);
-    expect(persistAt).toBeLessThan(grant);
+    expect(out.persist).toEqual([{ term: 5, votedFor: id('2') }]);
+    expect(out.effects.some((e) => e.kind === 'send')).toBe(false);
+    expect(out.afterPersist.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted)).toBe(true);
     const second = recv(s, 401, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: 5, preVote: false });
     expect(second.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
   });
@@ -120,11 +126,11 @@ describe('raft-lite step', () => {
 
   test('join adds a peer and asks it to add us; peersMax refuses more', () => {
     const s = fresh(1);
-    const effects = step(s, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }).effects;
+    const effects = all(step(s, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }));
     expect(s.peers.has(addr(5))).toBe(true);
     expect(sends(effects)).toHaveLength(1);
-    const small = createState({ config: { ...RAFT_LITE_DEFAULTS, peersMax: 1, minClusterSize: 1 }, selfId: id('1'), selfAddress: addr(1), peers: [], term: 0, votedFor: undefined, now: 0 as Millis, rng });
-    const refused = step(small, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }).effects;
+    const small = fresh(0, 0, raftLiteConfig({ peersMax: 1, minClusterSize: 1 }));
+    const refused = all(step(small, { kind: 'join', now: 1 as Millis, address: addr(5) }, { rng }));
     expect(refused.some((e) => e.kind === 'rejected')).toBe(true);
   });
 
@@ -135,7 +141,7 @@ describe('raft-lite step', () => {
     expect(s.peers.has(addr(5))).toBe(true);
     const to = (e: Effect): string => (e.kind === 'send' ? `${e.to}<-${e.message.type === 'join-cluster' ? e.message.fromAddress : e.message.type}` : '');
     expect(effects.map(to).sort()).toEqual([`${addr(2)}<-${addr(5)}`, `${addr(3)}<-${addr(5)}`, `${addr(5)}<-${addr(1)}`].sort());
-    const forwarded = step(s, { kind: 'receive', now: 20 as Millis, from: addr(2), message: join }, { rng }).effects;
+    const forwarded = all(step(s, { kind: 'receive', now: 20 as Millis, from: addr(2), message: join }, { rng }));
     expect(sends(forwarded)).toEqual([]);
   });
 

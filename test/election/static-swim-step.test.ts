@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Millis } from '../../src/base/time.js';
-import { computeLeader, createStaticState, stallQuarantineMs, step } from '../../src/election/static/step.js';
+import { term } from '../../src/base/units.js';
+import { computeLeader, initStatic, stallQuarantineMs, step } from '../../src/election/static/step.js';
+import type { StaticState } from '../../src/election/static/types.js';
 import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
 import { createSwimLeaderState, evaluate } from '../../src/election/swim/step.js';
 import type { NodeId } from '../../src/identity/node-id.js';
@@ -9,25 +11,27 @@ import type { NodeId } from '../../src/identity/node-id.js';
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
 const id = (c: string): NodeId => c.repeat(32) as NodeId;
 const config = { failureThresholdMs: 1000, heartbeatIntervalMs: 200, requireQuorum: true };
+const createStaticState = (selfId: NodeId, selfAddress: Address, peers: Address[], persistedTerm: number, now: Millis): StaticState =>
+  initStatic({ config, selfId, selfAddress, peers }, term(persistedTerm), now);
 
 describe('static step', () => {
   const hb = (i: number, c: string, term = 0) => ({ type: 'heartbeat' as const, from: id(c), fromAddress: addr(i), term });
 
   test('leader = lowest healthy NodeId, self counted healthy', () => {
-    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 10 as Millis, message: hb(2, '3') });
     expect(s.leader).toBe(id('3'));
     expect(s.term).toBe(1);
   });
 
   test('failure story 2: a node alone in a 1|2 partition has no leader (requireQuorum counts self)', () => {
-    const s = createStaticState(config, id('1'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    const s = createStaticState(id('1'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'tick', now: 0 as Millis });
     expect(computeLeader(s)).toBeUndefined();
   });
 
   test('a silent peer becomes unhealthy and the leader moves; the term only increases', () => {
-    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(3, '4') });
     expect(s.leader).toBe(id('3'));
@@ -35,14 +39,16 @@ describe('static step', () => {
     // A running driver ticks every heartbeat interval; a longer gap would be a stall (next test).
     for (let now = 200; now <= 800; now += 200) step(s, { kind: 'tick', now: now as Millis });
     step(s, { kind: 'receive', now: 900 as Millis, message: hb(3, '4') });
-    const effects = step(s, { kind: 'tick', now: 1000 as Millis }).effects;
+    const out = step(s, { kind: 'tick', now: 1000 as Millis });
     expect(s.leader).toBe(id('4'));
     expect(s.term).toBeGreaterThan(before);
-    expect(effects[0]?.kind).toBe('persist');
+    expect(out.persist).toEqual([{ term: s.term }]);
+    expect(out.afterPersist).toContainEqual({ kind: 'leader', leader: id('4'), term: s.term });
+    expect(out.effects.some((e) => e.kind === 'leader' || e.kind === 'send')).toBe(false);
   });
 
   test('after a stall, heartbeats that queued meanwhile are not trusted: the stalled node has no leader until fresh ones arrive', () => {
-    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
     expect(s.leader).toBe(id('3'));
     // Paused from t=0 to t=2000: both heartbeats below queued up during the pause.
@@ -55,10 +61,19 @@ describe('static step', () => {
   });
 
   test('heartbeats from addresses outside the peer list are refused and counted', () => {
-    const s = createStaticState(config, id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(9, '0') });
     expect(s.strangerMessages).toBe(1);
     expect(s.heard.size).toBe(0);
+  });
+
+  test('peers are tracked by NodeId: a new NodeId at a peer\'s address replaces the old one, never both count', () => {
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
+    const out = step(s, { kind: 'receive', now: 10 as Millis, message: hb(2, '7') });
+    expect([...s.heard.keys()]).toEqual([id('7')]);
+    expect(out.effects).toContainEqual({ kind: 'member', type: 'dead', address: addr(2), id: id('3') });
+    expect(s.leader).toBe(id('5'));
   });
 });
 

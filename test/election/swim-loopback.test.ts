@@ -20,7 +20,7 @@ async function swimCluster(count: number): Promise<ShoalNode[]> {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-swim-election-'));
     dirs.push(dataDir);
     const seeds = nodes.length === 0 ? [] : [nodes[0]?.address as string];
-    nodes.push(await createNode({ name: `s${i}`, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'swim-election', profile: 'local' }, { membership: FAST }));
+    nodes.push(await createNode({ name: `s${i}`, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'swim-election', profile: 'local' }, {}, { membership: FAST }));
   }
   return [...nodes];
 }

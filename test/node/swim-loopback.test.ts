@@ -25,6 +25,7 @@ async function startAt(name: string, bind: string, seeds: string[], clusterId = 
   dirs.push(dataDir);
   const node = await createNode(
     { name, dataDir, bind, mode: { kind: 'swim', seeds }, clusterId, profile: 'local', labels },
+    {},
     { membership: FAST },
   );
   nodes.push(node);
@@ -108,12 +109,12 @@ describe('swim mode over loopback', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-cache-b-'));
     dirs.push(dataDir);
     const options = (seeds: string[]) => ({ name: 'cache-b', dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim' as const, seeds }, clusterId: 'test', profile: 'local' as const });
-    const first = await createNode(options([a.address]), { membership: FAST });
+    const first = await createNode(options([a.address]), {}, { membership: FAST });
     nodes.push(first);
     await waitFor(() => first.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'b joins a');
     await first.close();
     // No seeds this time: only the cache (written at close at the latest) knows where a is.
-    const second = await createNode(options([]), { membership: FAST });
+    const second = await createNode(options([]), {}, { membership: FAST });
     nodes.push(second);
     expect(second.id).toBe(first.id);
     await waitFor(() => second.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'restarted b rejoins a from its peer cache');

@@ -1,6 +1,7 @@
 /**
- * raft-lite configuration (docs/design/election.md, "raft-lite"). Cluster-wide: all members
- * should use the same timings.
+ * raft-lite configuration (docs/design/election.md, "raft-lite"): the one place its defaults
+ * live, and the one function (`raftLiteConfig`) that fills and derives the rest, shared by
+ * production and the simulator. Cluster-wide: all members should use the same timings.
  */
 import { ShoalError } from '../../base/errors.js';
 
@@ -23,20 +24,36 @@ export interface RaftLiteConfig {
   minClusterSize: number;
   /** Most peers in the known cluster; joins beyond are refused. @defaultValue 64 */
   peersMax: number;
-  /** A peer unheard this long is reported left (`onPeerLeft`), ms. @defaultValue 4 × electionTimeoutMaxMs */
+  /** Derived, not set: a peer unheard this long is reported left (`onPeerLeft`), ms. `peerLeftMsFor`: 4 × electionTimeoutMaxMs */
   peerLeftMs: number;
 }
 
-export const RAFT_LITE_DEFAULTS: Readonly<RaftLiteConfig> = {
+/** The fields a user may set. */
+export type RaftLiteSettings = { [K in Exclude<keyof RaftLiteConfig, 'peerLeftMs'>]?: number | undefined };
+
+export const RAFT_LITE_DEFAULTS: Readonly<Omit<RaftLiteConfig, 'peerLeftMs'>> = {
   electionTimeoutMinMs: 150,
   electionTimeoutMaxMs: 300,
   heartbeatIntervalMs: 50,
   minClusterSize: 3,
   peersMax: 64,
-  peerLeftMs: 1_200,
 };
 
-/** Throws ERR_INVALID_CONFIG naming both fields of a broken cross-field rule. */
+/** Four of the longest election timeouts: long enough that a peer in a slow election is not reported left. */
+export function peerLeftMsFor(electionTimeoutMaxMs: number): number {
+  return 4 * electionTimeoutMaxMs;
+}
+
+/** Fills defaults, derives `peerLeftMs` and validates; throws ERR_INVALID_CONFIG naming both fields of a broken rule. */
+export function raftLiteConfig(settings: RaftLiteSettings = {}): RaftLiteConfig {
+  const filled: Omit<RaftLiteConfig, 'peerLeftMs'> = { ...RAFT_LITE_DEFAULTS };
+  for (const name of Object.keys(RAFT_LITE_DEFAULTS) as (keyof typeof RAFT_LITE_DEFAULTS)[]) {
+    const value = settings[name];
+    if (value !== undefined) filled[name] = value;
+  }
+  return validateRaftLiteConfig({ ...filled, peerLeftMs: peerLeftMsFor(filled.electionTimeoutMaxMs) });
+}
+
 export function validateRaftLiteConfig(config: RaftLiteConfig): RaftLiteConfig {
   const fail = (text: string): never => {
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid raft-lite config: ${text}`);

@@ -1,8 +1,10 @@
 /**
- * raft-lite invariants, checked after every step in tests and the simulator (assertions stay on).
- * Cluster-wide safety (one leader per term) is checked by the simulator's checker, which sees
+ * raft-lite invariants, checked after every step in tests, the simulator and (cheap enough)
+ * production. Cluster-wide safety (one leader per term) is the simulator's checker, which sees
  * every node; these are the per-node ones.
  */
+import type { Term } from '../../base/units.js';
+import type { NodeId } from '../../identity/node-id.js';
 import type { State } from './types.js';
 
 /** Human-readable violations; empty when the state is sound. */
@@ -13,13 +15,17 @@ export function checkInvariants(state: State): string[] {
   if (state.role === 'leader' && state.leader?.id !== state.selfId) out.push('a leader must know itself as leader');
   if (state.role === 'candidate' && state.votedFor !== state.selfId) out.push('a candidate must have voted for itself (Raft §5.2)');
   if (state.role !== 'leader' && state.heartbeatDeadlineMs !== undefined) out.push(`a ${state.role} must not schedule heartbeats`);
-  for (const voter of state.votes) if (!state.peers.has(voter)) out.push(`vote from ${voter}, outside the known cluster`);
   if (state.peers.size > state.config.peersMax) out.push(`known cluster of ${state.peers.size} exceeds peersMax ${state.config.peersMax}`);
+  for (const [address, id] of state.idAt) {
+    if (!state.peers.has(address)) out.push(`${id} speaks for ${address}, outside the known cluster`);
+    if (state.heard.get(id)?.address !== address) out.push(`${id} speaks for ${address} but was last heard elsewhere`);
+  }
+  if (state.heard.has(state.selfId)) out.push('self is tracked as a peer');
   return out;
 }
 
 /** Compares successive states of one node: the term never decreases (Raft §5.1), and a vote cast in a term is never changed. */
-export function checkTransition(before: { term: number; votedFor: string | undefined }, after: State): string[] {
+export function checkTransition(before: { term: Term; votedFor: NodeId | undefined }, after: State): string[] {
   const out: string[] = [];
   if (after.term < before.term) out.push(`term went back from ${before.term} to ${after.term}`);
   if (after.term === before.term && before.votedFor !== undefined && after.votedFor !== before.votedFor) out.push(`vote in term ${after.term} changed from ${before.votedFor} to ${String(after.votedFor)}`);

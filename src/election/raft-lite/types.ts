@@ -1,9 +1,14 @@
 /**
- * raft-lite's state, inputs and effects: Raft's leader election (§5.1 terms, §5.2 election)
- * with PreVote (thesis §9.6) and check-quorum (etcd), and no replicated log. See step.ts.
+ * raft-lite's state, inputs, effects and durable record: Raft's leader election (§5.1 terms,
+ * §5.2 election) with PreVote (thesis §9.6) and check-quorum (etcd), and no replicated log.
+ * See step.ts. The known cluster is a set of addresses (bootstrap lists and joins name
+ * addresses); votes, acks and liveness are kept by NodeId, and an address counts toward a
+ * quorum through at most one NodeId: the last one heard directly from it.
  */
 import type { Address } from '../../base/address.js';
+import type { PersistedInput, SendEffect, TickInput } from '../../base/protocol.js';
 import type { Millis } from '../../base/time.js';
+import type { Term } from '../../base/units.js';
 import type { ElectionMessage } from '../../codec/messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { RaftLiteConfig } from './config.js';
@@ -16,48 +21,79 @@ export const COUNTER_NAMES = [
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 
+export interface PeerLiveness {
+  address: Address;
+  lastHeardMs: Millis;
+  reachable: boolean;
+}
+
 export interface State {
   config: RaftLiteConfig;
   selfId: NodeId;
   selfAddress: Address;
   /** The known cluster, self included: every quorum is a majority of this set. */
   peers: Set<Address>;
+  /** Which NodeId speaks for each address of `peers` (the last heard directly from it). */
+  idAt: Map<Address, NodeId>;
   /** Raft §5.1: persisted before any message that depends on it is sent. */
-  term: number;
+  term: Term;
   votedFor: NodeId | undefined;
   role: Role;
   leader: { id: NodeId; address: Address } | undefined;
-  /** Addresses that granted the current pre-vote or vote round (self included). */
-  votes: Set<Address>;
+  /** Who granted the current pre-vote or vote round (self included). */
+  votes: Set<NodeId>;
   electionDeadlineMs: Millis;
   /** Leader only: next heartbeat, and the next check-quorum evaluation. */
   heartbeatDeadlineMs: Millis | undefined;
   checkQuorumDeadlineMs: Millis | undefined;
-  /** Leader only: peers that acknowledged since the last check-quorum evaluation. */
-  recentAcks: Set<Address>;
+  /** Leader only: who acknowledged since the last check-quorum evaluation. */
+  recentAcks: Set<NodeId>;
   /** When this node last heard a current leader (for the lease). */
   leaderContactMs: Millis | undefined;
-  /** Last time each peer was heard from; unheard for `peerLeftMs` means left. */
-  lastHeardMs: Map<Address, Millis>;
-  reachable: Set<Address>;
+  /** Peers heard directly, by NodeId; unheard for `peerLeftMs` means left. */
+  heard: Map<NodeId, PeerLiveness>;
   counters: Counters;
 }
 
+/** What `init` needs besides the durable term and vote. */
+export interface RaftLiteInit {
+  config: RaftLiteConfig;
+  selfId: NodeId;
+  selfAddress: Address;
+  peers: readonly Address[];
+}
+
+/** The durable part (Raft §5.1, §5.2: never forget them across a restart). */
+export interface RaftLiteRecord {
+  term: Term;
+  votedFor: NodeId | undefined;
+}
+
 export type Input =
-  | { kind: 'tick'; now: Millis }
+  | TickInput
+  | PersistedInput<RaftLiteRecord>
   | { kind: 'receive'; now: Millis; from: Address; message: ElectionMessage }
   /** `join(peer)`: add `address` to the known cluster and ask it to add us. */
   | { kind: 'join'; now: Millis; address: Address }
   /** `broadcast(message)`: send an application payload to every peer. */
   | { kind: 'broadcast'; now: Millis; payload: string };
 
-/** Effects in the order the driver performs them: a `persist` precedes the sends after it. */
 export type Effect =
-  | { kind: 'persist'; term: number; votedFor: NodeId | undefined }
-  | { kind: 'send'; to: Address; message: ElectionMessage }
-  | { kind: 'leader'; leader: NodeId | undefined; term: number; self: boolean }
-  | { kind: 'term'; oldTerm: number; newTerm: number }
+  | SendEffect<ElectionMessage>
+  | { kind: 'leader'; leader: NodeId | undefined; term: Term; self: boolean }
+  | { kind: 'term'; oldTerm: Term; newTerm: Term }
   | { kind: 'peer-joined'; address: Address }
   | { kind: 'peer-left'; address: Address }
   | { kind: 'delivered'; from: NodeId; fromAddress: Address; payload: string }
   | { kind: 'rejected'; input: Input['kind']; detail: string };
+
+export interface RaftLiteTypes {
+  config: RaftLiteInit;
+  persisted: RaftLiteRecord;
+  state: State;
+  input: Input;
+  effect: Effect;
+  record: RaftLiteRecord;
+  snapshot: { term: Term; votedFor: NodeId | undefined };
+  message: ElectionMessage;
+}

@@ -14,44 +14,21 @@
  *
  * The term is a fencing token: heartbeats carry it, a node adopts any higher one it hears, and
  * bumps it past everything it has seen whenever its leader changes. It never decreases on a
- * node (it is persisted), and nodes converge on the same value once heartbeats flow.
+ * node: a changed term is persisted, and the heartbeats and leader report that carry it wait
+ * for the write (`afterPersist`). Nodes converge on the same value once heartbeats flow.
  */
 import type { Address } from '../../base/address.js';
+import { assertNever } from '../../base/assert.js';
+import type { Ready, StepContext } from '../../base/protocol.js';
 import { addMs, type Millis } from '../../base/time.js';
+import { term as toTerm, type Term } from '../../base/units.js';
 import type { ElectionMessage } from '../../codec/messages.js';
 import { compareNodeId, type NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
+import type { StaticConfig } from './config.js';
+import type { StaticEffect, StaticInit, StaticInput, StaticRecord, StaticState } from './types.js';
 
-export interface StaticConfig {
-  /** A peer unheard this long is unhealthy, ms. Trade-off: lower fails over faster but flaps on loss. @defaultValue 1000 */
-  failureThresholdMs: number;
-  /** Heartbeat period, ms; at most failureThresholdMs / 2. @defaultValue 200 */
-  heartbeatIntervalMs: number;
-  /** No leader without a majority of `peers` in sight. @defaultValue true for 3+ peers */
-  requireQuorum: boolean;
-}
-
-export interface PeerRecord {
-  id: NodeId;
-  lastHeardMs: Millis;
-  healthy: boolean;
-}
-
-export interface StaticState {
-  config: StaticConfig;
-  selfId: NodeId;
-  selfAddress: Address;
-  peers: readonly Address[];
-  heard: Map<Address, PeerRecord>;
-  term: number;
-  leader: NodeId | undefined;
-  nextHeartbeatMs: Millis;
-  /** The `now` of the last step, to detect a stall; heartbeats before `quarantineUntilMs` may be stale. */
-  lastStepMs: Millis;
-  quarantineUntilMs: Millis;
-  strangerMessages: number;
-  heartbeatsIgnoredAfterStall: number;
-}
+type Out = Ready<StaticState, StaticEffect, StaticRecord>;
 
 /** A gap between two steps longer than this is a stall: a running node steps every heartbeat interval. */
 export function stallGapMs(config: StaticConfig): number {
@@ -63,21 +40,11 @@ export function stallQuarantineMs(config: StaticConfig): number {
   return Math.max(1, Math.floor(config.heartbeatIntervalMs / 2));
 }
 
-export type StaticInput =
-  | { kind: 'tick'; now: Millis }
-  | { kind: 'receive'; now: Millis; message: ElectionMessage };
-
-export type StaticEffect =
-  | { kind: 'persist'; term: number }
-  | { kind: 'send'; to: Address; message: ElectionMessage }
-  | { kind: 'leader'; leader: NodeId | undefined; term: number }
-  | { kind: 'member'; type: 'joined' | 'alive' | 'dead'; address: Address; id: NodeId };
-
-export function createStaticState(config: StaticConfig, selfId: NodeId, selfAddress: Address, peers: readonly Address[], term: number, now: Millis): StaticState {
-  const all = peers.includes(selfAddress) ? [...peers] : [...peers, selfAddress];
+export function initStatic(init: StaticInit, persistedTerm: Term, now: Millis): StaticState {
+  const peers = init.peers.includes(init.selfAddress) ? [...init.peers] : [...init.peers, init.selfAddress];
   return {
-    config, selfId, selfAddress, peers: all, heard: new Map(), term, leader: undefined, nextHeartbeatMs: now,
-    lastStepMs: now, quarantineUntilMs: now, strangerMessages: 0, heartbeatsIgnoredAfterStall: 0,
+    config: init.config, selfId: init.selfId, selfAddress: init.selfAddress, peers, heard: new Map(), term: persistedTerm,
+    leader: undefined, nextHeartbeatMs: now, lastStepMs: now, quarantineUntilMs: now, strangerMessages: 0, heartbeatsIgnoredAfterStall: 0,
   };
 }
 
@@ -87,67 +54,94 @@ export function nextDeadline(state: StaticState): Millis {
   return next as Millis;
 }
 
-/** Lowest id among healthy peers (self always healthy), or none without a required quorum. */
-export function computeLeader(state: StaticState): NodeId | undefined {
-  const healthy = [state.selfId, ...[...state.heard.values()].filter((r) => r.healthy).map((r) => r.id)];
-  if (state.config.requireQuorum && healthy.length < majorityOf(state.peers.length)) return undefined;
-  return healthy.sort(compareNodeId)[0];
+/** Self and every healthy peer, sorted: the input of the lowest-id rule. */
+export function healthyIds(state: StaticState): NodeId[] {
+  const ids = [state.selfId];
+  for (const [id, record] of state.heard) if (record.healthy) ids.push(id);
+  return ids.sort(compareNodeId);
 }
 
-export function step(state: StaticState, input: StaticInput): { state: StaticState; effects: StaticEffect[] } {
-  const effects: StaticEffect[] = [];
+/** Lowest id among healthy peers (self always healthy), or none without a required quorum. */
+export function computeLeader(state: StaticState): NodeId | undefined {
+  const healthy = healthyIds(state);
+  if (state.config.requireQuorum && healthy.length < majorityOf(state.peers.length)) return undefined;
+  return healthy[0];
+}
+
+export function step(state: StaticState, input: StaticInput, _ctx?: StepContext): Out {
+  const out: Out = { state, effects: [], persist: [], afterPersist: [] };
   const termBefore = state.term;
   if (input.now - state.lastStepMs > stallGapMs(state.config)) state.quarantineUntilMs = addMs(input.now, stallQuarantineMs(state.config));
   state.lastStepMs = input.now;
-  if (input.kind === 'receive') onHeartbeat(state, input.now, input.message, effects);
-  expire(state, input.now, effects);
-  if (input.now >= state.nextHeartbeatMs) {
-    state.nextHeartbeatMs = addMs(input.now, state.config.heartbeatIntervalMs);
-    const message: ElectionMessage = { type: 'heartbeat', from: state.selfId, fromAddress: state.selfAddress, term: state.term };
-    for (const to of state.peers) if (to !== state.selfAddress) effects.push({ kind: 'send', to, message });
+  switch (input.kind) {
+    case 'receive': onHeartbeat(state, input.now, input.message, out); break;
+    case 'tick': case 'persisted': break;
+    default: assertNever(input, 'static input');
   }
+  expire(state, input.now, out);
+  if (input.now >= state.nextHeartbeatMs) sendHeartbeats(state, input.now, out);
   const leader = computeLeader(state);
-  const changed = leader !== state.leader;
-  if (changed) {
+  if (leader !== state.leader) {
     state.leader = leader;
-    state.term++;
+    state.term = toTerm(state.term + 1);
   }
   if (state.term !== termBefore) {
-    // Persist before the new token is reported or sent.
-    effects.unshift({ kind: 'persist', term: state.term });
-    effects.push({ kind: 'leader', leader: state.leader, term: state.term });
+    // The new token is durable before any heartbeat carries it or the leader is reported with it.
+    out.persist.push({ term: state.term });
+    out.afterPersist.push({ kind: 'leader', leader: state.leader, term: state.term });
   }
-  return { state, effects };
+  return out;
 }
 
-function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, effects: StaticEffect[]): void {
-  if (message.type !== 'heartbeat' || !state.peers.includes(message.fromAddress) || message.fromAddress === state.selfAddress) {
+function sendHeartbeats(state: StaticState, now: Millis, out: Out): void {
+  state.nextHeartbeatMs = addMs(now, state.config.heartbeatIntervalMs);
+  const message: ElectionMessage = { type: 'heartbeat', from: state.selfId, fromAddress: state.selfAddress, term: state.term };
+  for (const to of state.peers) if (to !== state.selfAddress) out.afterPersist.push({ kind: 'send', to, channel: 'packet', message });
+}
+
+function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, out: Out): void {
+  if (message.type !== 'heartbeat' || !state.peers.includes(message.fromAddress) || message.fromAddress === state.selfAddress || message.from === state.selfId) {
     state.strangerMessages++;
     return;
   }
-  if (message.term > state.term) state.term = message.term;
+  // Shared rule first: a higher fencing term is adopted whatever else the heartbeat says.
+  if (message.term > state.term) state.term = toTerm(message.term);
   if (now < state.quarantineUntilMs) {
     state.heartbeatsIgnoredAfterStall++;
     return;
   }
-  const record = state.heard.get(message.fromAddress);
-  if (record === undefined || record.id !== message.from) {
-    state.heard.set(message.fromAddress, { id: message.from, lastHeardMs: now, healthy: true });
-    effects.push({ kind: 'member', type: 'joined', address: message.fromAddress, id: message.from });
+  const record = state.heard.get(message.from);
+  if (record === undefined) {
+    claimAddress(state, message.fromAddress, message.from, out);
+    state.heard.set(message.from, { address: message.fromAddress, lastHeardMs: now, healthy: true });
+    out.effects.push({ kind: 'member', type: 'joined', address: message.fromAddress, id: message.from });
     return;
+  }
+  if (record.address !== message.fromAddress) {
+    claimAddress(state, message.fromAddress, message.from, out);
+    record.address = message.fromAddress;
   }
   record.lastHeardMs = now;
   if (!record.healthy) {
     record.healthy = true;
-    effects.push({ kind: 'member', type: 'alive', address: message.fromAddress, id: record.id });
+    out.effects.push({ kind: 'member', type: 'alive', address: message.fromAddress, id: message.from });
   }
 }
 
-function expire(state: StaticState, now: Millis, effects: StaticEffect[]): void {
-  for (const [address, record] of state.heard) {
+/** One NodeId per peer address: a node that now heartbeats from `address` replaces the one that did. */
+function claimAddress(state: StaticState, address: Address, id: NodeId, out: Out): void {
+  for (const [other, record] of state.heard) {
+    if (other === id || record.address !== address) continue;
+    state.heard.delete(other);
+    if (record.healthy) out.effects.push({ kind: 'member', type: 'dead', address, id: other });
+  }
+}
+
+function expire(state: StaticState, now: Millis, out: Out): void {
+  for (const [id, record] of state.heard) {
     if (record.healthy && now - record.lastHeardMs >= state.config.failureThresholdMs) {
       record.healthy = false;
-      effects.push({ kind: 'member', type: 'dead', address, id: record.id });
+      out.effects.push({ kind: 'member', type: 'dead', address: record.address, id });
     }
   }
 }

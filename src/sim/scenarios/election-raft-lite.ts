@@ -1,6 +1,7 @@
 /**
- * Scenario `election-raft-lite`: K nodes run the real RaftLiteDriver over MemoryTransport on the
- * simulated network, with their own skewed clocks and crash-model disks, under every fault.
+ * Scenario `election-raft-lite`: K nodes built by `buildNode` (sim-node.ts) in `raft-lite` mode
+ * run the raft-lite core on the generic driver over MemoryTransport on the simulated network,
+ * with their own skewed clocks and crash-model disks, under every fault.
  *
  * Safety, after every event (Raft §5.2 Election Safety): at most one leader per term, ever, across
  * crashes and restarts (the history of (term -> leader) is kept for the whole run), and every
@@ -13,27 +14,27 @@
  * cluster (step.ts `onJoinRequest`), and no node elects before it knows all of it.
  */
 import type { Address } from '../../base/address.js';
-import { toHex } from '../../base/hex.js';
-import { RAFT_LITE_DEFAULTS, type RaftLiteConfig } from '../../election/raft-lite/config.js';
-import { RaftLiteDriver } from '../../election/raft-lite/driver.js';
+import type { State as RaftLiteState } from '../../election/raft-lite/types.js';
 import type { NodeId } from '../../identity/node-id.js';
-import { MemoryTransport } from '../../transport/memory.js';
+import type { ShoalNode } from '../../node/node.js';
 import type { Checker } from '../checkers.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { COLD_START_HEAL_AT_MS, minoritySide } from './election-static.js';
+import { bootSimNode, simNodeId } from './sim-node.js';
 
 export interface RaftLiteView {
-  readonly nodes: ReadonlyMap<Address, RaftLiteDriver | undefined>;
+  /** Each node's running life, or undefined while it is down. */
+  readonly nodes: ReadonlyMap<Address, ShoalNode | undefined>;
   readonly ids: ReadonlyMap<Address, NodeId>;
+}
+
+/** The raft-lite state of a running node. */
+function stateOf(node: ShoalNode | undefined): RaftLiteState | undefined {
+  return node?.internals.raftLite?.state;
 }
 
 /** `cold-start-unsafe` is the bug itself (minClusterSize 2 of 5): its checker must fire. */
 export type RaftLiteVariant = 'default' | 'cold-start' | 'cold-start-unsafe';
-
-function simNodeId(node: SimNode): NodeId {
-  const rng = node.rng.fork('node-id');
-  return toHex(Uint8Array.from({ length: 16 }, () => rng.int(256))) as NodeId;
-}
 
 /** Election Safety: one leader per term over the whole run. */
 export function oneLeaderPerTerm(): Checker<RaftLiteView> {
@@ -41,11 +42,12 @@ export function oneLeaderPerTerm(): Checker<RaftLiteView> {
   return {
     name: 'one-leader-per-term',
     check(view) {
-      for (const driver of view.nodes.values()) {
-        if (driver === undefined || driver.state.role !== 'leader') continue;
-        const known = leaderOfTerm.get(driver.state.term);
-        if (known === undefined) leaderOfTerm.set(driver.state.term, driver.state.selfId);
-        else if (known !== driver.state.selfId) return [`two leaders in term ${driver.state.term}: ${known} and ${driver.state.selfId}`];
+      for (const node of view.nodes.values()) {
+        const state = stateOf(node);
+        if (state === undefined || state.role !== 'leader') continue;
+        const known = leaderOfTerm.get(state.term);
+        if (known === undefined) leaderOfTerm.set(state.term, state.selfId);
+        else if (known !== state.selfId) return [`two leaders in term ${state.term}: ${known} and ${state.selfId}`];
       }
       return [];
     },
@@ -58,11 +60,12 @@ function termMonotonic(): Checker<RaftLiteView> {
   return {
     name: 'term-monotonic',
     check(view) {
-      for (const [address, driver] of view.nodes) {
-        if (driver === undefined) continue;
+      for (const [address, node] of view.nodes) {
+        const state = stateOf(node);
+        if (state === undefined) continue;
         const before = lastTerm.get(address) ?? 0;
-        if (driver.state.term < before) return [`${address}: term went back from ${before} to ${driver.state.term}`];
-        lastTerm.set(address, driver.state.term);
+        if (state.term < before) return [`${address}: term went back from ${before} to ${state.term}`];
+        lastTerm.set(address, state.term);
       }
       return [];
     },
@@ -70,15 +73,15 @@ function termMonotonic(): Checker<RaftLiteView> {
 }
 
 class RaftLiteRun implements ScenarioRun<RaftLiteView> {
-  readonly view: { nodes: Map<Address, RaftLiteDriver | undefined>; ids: Map<Address, NodeId> };
+  readonly view: { nodes: Map<Address, ShoalNode | undefined>; ids: Map<Address, NodeId> };
   readonly checkers = [oneLeaderPerTerm(), termMonotonic()];
-  private readonly config: RaftLiteConfig;
+  private readonly minClusterSize: number;
+  private readonly generations = new Map<Address, number>();
 
   constructor(private readonly world: SimWorld, private readonly variant: RaftLiteVariant) {
     // Cold start: minClusterSize is the whole cluster, so no node elects before it knows everyone
     // (a node knowing 3 of 5 would otherwise form its own "majority" of 2: failure story 3).
-    const minClusterSize = variant === 'cold-start' ? world.nodes.length : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
-    this.config = { ...RAFT_LITE_DEFAULTS, minClusterSize };
+    this.minClusterSize = variant === 'cold-start' ? world.nodes.length : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
     this.view = { nodes: new Map(), ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])) };
     if (variant !== 'default') {
       // Boot into a minority | majority partition: each side's joins spread only within it.
@@ -98,19 +101,17 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   }
 
   private boot(node: SimNode): void {
-    const transport = new MemoryTransport(this.world.network, node.address);
-    const driver = new RaftLiteDriver({
-      config: this.config, selfId: this.view.ids.get(node.address) as NodeId, transport, clock: node.clock, rng: node.rng.fork(`boot/${this.world.clock.now()}`),
-      storage: node.storage, clusterId: 'sim', peers: this.peersOf(node), onLeader: () => undefined,
-      onTrace: (line) => this.world.trace.add(`${node.name} ${line}`),
-    });
+    const generation = (this.generations.get(node.address) ?? 0) + 1;
+    this.generations.set(node.address, generation);
+    const mode = { kind: 'raft-lite' as const, peers: this.peersOf(node), minClusterSize: this.minClusterSize };
+    const shoal = bootSimNode(this.world, node, mode, generation, { onTrace: (_protocol, line) => this.world.trace.add(`${node.name} ${line}`) });
     // Cold start: the ring's joins spread the cluster through leader heartbeats and join requests.
-    if (this.variant !== 'default') for (const peer of this.peersOf(node)) driver.join(peer);
-    this.view.nodes.set(node.address, driver);
+    if (this.variant !== 'default') for (const peer of this.peersOf(node)) shoal.raftLite?.join(peer);
+    this.view.nodes.set(node.address, shoal);
   }
 
   crashNode(node: SimNode): void {
-    this.view.nodes.get(node.address)?.stop();
+    this.view.nodes.get(node.address)?.halt();
     this.view.nodes.set(node.address, undefined);
   }
 
@@ -121,16 +122,19 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   startLiveness(): void {}
 
   livenessReached(): boolean {
-    const drivers = [...this.view.nodes.values()];
-    if (drivers.some((d) => d === undefined)) return false;
-    const leaders = drivers.filter((d) => d?.state.role === 'leader');
+    const nodes = [...this.view.nodes.values()];
+    if (nodes.some((n) => n === undefined)) return false;
+    const leaders = nodes.filter((n) => stateOf(n)?.role === 'leader');
     if (leaders.length !== 1) return false;
-    const leader = leaders[0] as RaftLiteDriver;
-    return drivers.every((d) => d?.leader()?.id === leader.state.selfId && d.state.term === leader.state.term);
+    const leader = stateOf(leaders[0]) as RaftLiteState;
+    return nodes.every((n) => n?.leader()?.id === leader.selfId && stateOf(n)?.term === leader.term);
   }
 
   describeLivenessFailure(): string {
-    return [...this.view.nodes.entries()].map(([a, d]) => `${a}: ${d === undefined ? 'down' : `${d.state.role} t${d.state.term} leader=${d.state.leader?.id.slice(0, 6) ?? '-'}`}`).join('; ');
+    return [...this.view.nodes.entries()].map(([a, n]) => {
+      const s = stateOf(n);
+      return `${a}: ${s === undefined ? 'down' : `${s.role} t${s.term} leader=${s.leader?.id.slice(0, 6) ?? '-'}`}`;
+    }).join('; ');
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * Scenarios `election-static*`: every node runs the real StaticDriver (src/election/static)
- * over MemoryTransport on the SimNetwork, with its own skewed NodeClock and crash-model
- * SimStorage, configured with the full peer list as production is.
+ * Scenarios `election-static*`: every node is built by `buildNode` (sim-node.ts) in `static`
+ * mode, so it runs the static core (src/election/static) on the generic driver over
+ * MemoryTransport on the SimNetwork, with its own skewed NodeClock and crash-model SimStorage,
+ * configured with the full peer list as production is.
  *
  * Checkers after every event (election-checkers.ts): nodes that see the same healthy set holding
  * a majority name one leader; a node cut off from a majority for longer than
@@ -18,19 +19,15 @@
  *   at t=4 s; `-unsafe` (requireQuorum off) must be caught electing in the minority.
  */
 import type { Address } from '../../base/address.js';
-import { StaticDriver, STATIC_TERM_FILE } from '../../election/static/driver.js';
-import type { StaticConfig } from '../../election/static/step.js';
-import { compareNodeId } from '../../identity/node-id.js';
-import { MemoryTransport } from '../../transport/memory.js';
-import { shortName } from '../trace.js';
+import { staticConfig, type StaticConfig } from '../../election/static/config.js';
+import { STATIC_TERM_FILE } from '../../election/static/protocol.js';
+import { healthyIds } from '../../election/static/step.js';
+import type { ShoalNode } from '../../node/node.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { describeNoAgreement, leaderTermMonotonic, noLeaderInMinority, sharedViewOneLeader, type ElectionNodeRecord, type ElectionView } from './election-checkers.js';
-import { fakeNodeId, SIM_CLUSTER_ID } from './swim.js';
+import { bootSimNode, simNodeId } from './sim-node.js';
 
 export type StaticVariant = 'default' | 'term-disagreement' | 'lone-minority' | 'lone-minority-unsafe' | 'cold-start' | 'cold-start-unsafe';
-
-/** Production defaults (options.ts): 1 s failure threshold, 200 ms heartbeats. */
-export const STATIC_SIM_CONFIG: Readonly<StaticConfig> = { failureThresholdMs: 1_000, heartbeatIntervalMs: 200, requireQuorum: true };
 
 /** When the story variants cut the network, and when cold start heals it. */
 export const STORY_PARTITION_AT_MS = 3_000;
@@ -56,24 +53,31 @@ class StaticRun implements ScenarioRun<ElectionView> {
   readonly view: ElectionView;
   private readonly crashedBeforeBoot = new Set<Address>();
   readonly checkers = [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
-  private readonly drivers = new Map<Address, StaticDriver>();
-  private readonly config: StaticConfig;
+  private readonly nodes = new Map<Address, ShoalNode>();
+  private readonly generations = new Map<Address, number>();
+  private readonly requireQuorum: boolean;
 
   constructor(private readonly world: SimWorld, private readonly variant: StaticVariant) {
-    this.config = { ...STATIC_SIM_CONFIG, requireQuorum: !variant.endsWith('-unsafe') };
+    this.requireQuorum = !variant.endsWith('-unsafe');
+    // The production defaults (election/static/config.ts), as the wiring resolves them.
+    const config = staticConfig({ requireQuorum: this.requireQuorum }, world.nodes.length);
     const records = world.nodes.map((n) => this.record(n));
-    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(this.config), reach: 'inbound', boundFromResume: false };
+    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(config), reach: 'inbound', boundFromResume: false };
     this.arrange();
   }
 
   private record(node: SimNode): ElectionNodeRecord {
-    const driver = (): StaticDriver | undefined => this.drivers.get(node.address);
+    const state = () => this.nodes.get(node.address)?.internals.static?.state;
+    const healthy = (): string[] => {
+      const s = state();
+      return s === undefined ? [] : healthyIds(s);
+    };
     return {
-      name: node.name, address: node.address, id: fakeNodeId(node.rng.fork('id')), up: false,
-      leader: () => driver()?.leader(),
-      term: () => driver()?.state.term ?? 0,
-      viewKey: () => healthyIds(driver()).join(','),
-      viewSize: () => healthyIds(driver()).length,
+      name: node.name, address: node.address, id: simNodeId(node), up: false,
+      leader: () => this.nodes.get(node.address)?.leader(),
+      term: () => state()?.term ?? 0,
+      viewKey: () => healthy().join(','),
+      viewSize: () => healthy().length,
     };
   }
 
@@ -99,13 +103,12 @@ class StaticRun implements ScenarioRun<ElectionView> {
 
   private boot(node: SimNode): void {
     const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
-    const driver = new StaticDriver({
-      config: this.config, selfId: record.id, transport: new MemoryTransport(this.world.network, node.address),
-      clock: node.clock, storage: node.storage, clusterId: SIM_CLUSTER_ID, peers: this.world.nodes.map((n) => n.address),
-      onLeader: (leader, term) => this.world.trace.add(`${node.name} leader ${leader === undefined ? 'none' : shortId(leader.id)} t${term}`),
-      onMember: (type, address) => this.world.trace.add(`${node.name} sees ${shortName(address)} ${type}`),
-    });
-    this.drivers.set(node.address, driver);
+    const generation = (this.generations.get(node.address) ?? 0) + 1;
+    this.generations.set(node.address, generation);
+    const mode = { kind: 'static' as const, peers: this.world.nodes.map((n) => n.address), requireQuorum: this.requireQuorum };
+    const shoal = bootSimNode(this.world, node, mode, generation);
+    shoal.on('leader', (e) => this.world.trace.add(`${node.name} leader ${e.leader === undefined ? 'none' : shortId(e.leader)} t${e.term}`));
+    this.nodes.set(node.address, shoal);
     record.up = true;
   }
 
@@ -117,8 +120,8 @@ class StaticRun implements ScenarioRun<ElectionView> {
   crashNode(node: SimNode): void {
     const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
     if (!record.up) this.crashedBeforeBoot.add(node.address);
-    this.drivers.get(node.address)?.stop();
-    this.drivers.delete(node.address);
+    this.nodes.get(node.address)?.halt();
+    this.nodes.delete(node.address);
     record.up = false;
   }
 
@@ -139,14 +142,7 @@ class StaticRun implements ScenarioRun<ElectionView> {
 
 const shortId = (id: string): string => id.slice(0, 6);
 
-/** Self and every healthy peer, sorted: the input of static's lowest-id rule. */
-function healthyIds(driver: StaticDriver | undefined): string[] {
-  if (driver === undefined) return [];
-  const ids = [driver.state.selfId, ...[...driver.state.heard.values()].filter((r) => r.healthy).map((r) => r.id)];
-  return ids.sort(compareNodeId);
-}
-
-/** A term left on disk by an earlier life, written as the driver writes it. */
+/** A term left on disk by an earlier life, written as the static store writes it. */
 function writeTerm(node: SimNode, term: number): void {
   node.storage.writeFile(STATIC_TERM_FILE, new TextEncoder().encode(String(term)));
   node.storage.fsync(STATIC_TERM_FILE);

@@ -1,0 +1,68 @@
+/**
+ * raft-lite as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
+ * messages) and its store, `election/raft-lite.json` = `{"term":N,"votedFor":"<NodeId>"|null}`
+ * (the format is on disk: keep it). A file that is not exactly that is refused, never read as
+ * term 0: forgetting a vote would let this node vote twice in one term (Raft §5.2).
+ */
+import { ShoalError } from '../../base/errors.js';
+import { persistedCount } from '../../base/persisted.js';
+import type { Core, Protocol, Store } from '../../base/protocol.js';
+import { term } from '../../base/units.js';
+import { isNodeId, type NodeId } from '../../identity/node-id.js';
+import { electionWire } from '../wire.js';
+import { describeEffect, describeInput, describeRecord } from './describe.js';
+import { checkInvariants, checkTransition } from './invariants.js';
+import { initRaftLite, nextDeadline, step } from './step.js';
+import type { Input, RaftLiteRecord, RaftLiteTypes } from './types.js';
+
+export const RAFT_LITE_FILE = 'election/raft-lite.json';
+
+export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
+  name: 'raft-lite',
+  inputKinds: ['tick', 'persisted', 'receive', 'join', 'broadcast'],
+  effectKinds: ['send', 'leader', 'term', 'peer-joined', 'peer-left', 'delivered', 'rejected'],
+  init: (config, persisted, ctx) => initRaftLite(config, persisted, ctx.now, ctx.rng),
+  step,
+  nextDeadline,
+  describeInput,
+  describeEffect,
+  describeRecord,
+  checkInvariants,
+  snapshot: (state) => ({ term: state.term, votedFor: state.votedFor }),
+  checkTransition,
+};
+
+function corrupt(why: string): ShoalError {
+  return new ShoalError('ERR_STORAGE_CORRUPT', `${RAFT_LITE_FILE} ${why}; the file was left untouched: restore it from a backup, or write {"term":N,"votedFor":null} with N no lower than the last term this node used (when unsure, a larger one is safe)`);
+}
+
+/** Parses the durable (term, votedFor); a fresh node starts at term 0 with no vote. */
+export function parseRaftLiteFile(bytes: Uint8Array): RaftLiteRecord {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw corrupt('is not valid JSON (truncated or damaged)');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw corrupt('is not a JSON object');
+  const fields = doc as { term?: unknown; votedFor?: unknown };
+  const votedFor = fields.votedFor;
+  if (votedFor !== null && !(typeof votedFor === 'string' && isNodeId(votedFor))) throw corrupt(`has votedFor ${JSON.stringify(votedFor)}, not a NodeId or null`);
+  return { term: term(persistedCount(fields.term, RAFT_LITE_FILE, 'term')), votedFor: (votedFor ?? undefined) as NodeId | undefined };
+}
+
+export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {
+  load: (storage) => {
+    const bytes = storage.read(RAFT_LITE_FILE);
+    return bytes === undefined ? { term: term(0), votedFor: undefined } : parseRaftLiteFile(bytes);
+  },
+  write: (record) => ({ path: RAFT_LITE_FILE, data: new TextEncoder().encode(JSON.stringify({ term: record.term, votedFor: record.votedFor ?? null })) }),
+};
+
+export function raftLiteProtocol(clusterId: string): Protocol<RaftLiteTypes> {
+  return {
+    core: RAFT_LITE_CORE,
+    wire: electionWire<Input>(clusterId, (message, from, now) => ({ kind: 'receive', now, from, message })),
+    store: RAFT_LITE_STORE,
+  };
+}

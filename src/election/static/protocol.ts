@@ -1,0 +1,46 @@
+/**
+ * `static` as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
+ * messages in the envelope) and its store (the fencing term, `election/static-term`, decimal).
+ */
+import type { Core, Protocol, Store } from '../../base/protocol.js';
+import { parsePersistedCount } from '../../base/persisted.js';
+import { term, type Term } from '../../base/units.js';
+import { electionWire } from '../wire.js';
+import { describeEffect, describeInput, describeRecord } from './describe.js';
+import { checkInvariants, checkTransition } from './invariants.js';
+import { initStatic, nextDeadline, step } from './step.js';
+import type { StaticInput, StaticRecord, StaticTypes } from './types.js';
+
+/** Where the fencing term lives, relative to the data dir. The format (decimal text) is on disk: keep it. */
+export const STATIC_TERM_FILE = 'election/static-term';
+
+export const STATIC_CORE: Core<StaticTypes> = {
+  name: 'static',
+  inputKinds: ['tick', 'persisted', 'receive'],
+  effectKinds: ['send', 'leader', 'member'],
+  init: (config, persisted, ctx) => initStatic(config, persisted, ctx.now),
+  step,
+  nextDeadline,
+  describeInput,
+  describeEffect,
+  describeRecord,
+  checkInvariants,
+  snapshot: (state) => ({ term: state.term }),
+  checkTransition,
+};
+
+export const STATIC_STORE: Store<Term, StaticRecord> = {
+  load: (storage) => {
+    const bytes = storage.read(STATIC_TERM_FILE);
+    return term(bytes === undefined ? 0 : parsePersistedCount(bytes, STATIC_TERM_FILE, 'term'));
+  },
+  write: (record) => ({ path: STATIC_TERM_FILE, data: new TextEncoder().encode(String(record.term)) }),
+};
+
+export function staticProtocol(clusterId: string): Protocol<StaticTypes> {
+  return {
+    core: STATIC_CORE,
+    wire: electionWire<StaticInput>(clusterId, (message, _from, now) => ({ kind: 'receive', now, message })),
+    store: STATIC_STORE,
+  };
+}

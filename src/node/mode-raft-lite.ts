@@ -1,0 +1,100 @@
+/**
+ * `raft-lite` mode: term-based election with PreVote and check-quorum (election/raft-lite), plus
+ * the leader-actor API of `node.raftLite` (callbacks, join, broadcast, inspect). One
+ * ProtocolDriver runs the core over the node's transport.
+ */
+import { parseAddress, type Address } from '../base/address.js';
+import { assert } from '../base/assert.js';
+import { raftLiteConfig } from '../election/raft-lite/config.js';
+import { raftLiteProtocol } from '../election/raft-lite/protocol.js';
+import { leaderOf } from '../election/raft-lite/step.js';
+import type { RaftLiteTypes, Role } from '../election/raft-lite/types.js';
+import type { NodeId } from '../identity/node-id.js';
+import { ProtocolDriver } from './driver.js';
+import type { ClusterMode } from './options.js';
+import type { ModeRuntime, WiringContext } from './runtime.js';
+
+export type RaftLiteMode = Extract<ClusterMode, { kind: 'raft-lite' }>;
+
+export interface RaftLiteCallbacks {
+  onBecomeLeader?: (term: number) => void;
+  onBecomeFollower?: (leader: NodeId | undefined, term: number) => void;
+  onPeerJoined?: (address: Address) => void;
+  onPeerLeft?: (address: Address) => void;
+  onTermChanged?: (oldTerm: number, newTerm: number) => void;
+  onMessage?: (payload: string, from: NodeId) => void;
+}
+
+export interface RaftLiteSnapshot {
+  role: Role;
+  term: number;
+  votedFor: NodeId | undefined;
+  leader: NodeId | undefined;
+  peers: Address[];
+  reachable: Address[];
+  counters: Record<string, number>;
+}
+
+/** `node.raftLite`: the leader-actor API of `raft-lite` mode. */
+export interface RaftLiteHandle {
+  /** Assign `onBecomeLeader`, `onBecomeFollower`, `onPeerJoined`, `onPeerLeft`, `onTermChanged`, `onMessage` here. */
+  readonly callbacks: RaftLiteCallbacks;
+  /** Adds `address` (host:port) to the known cluster and asks it to add this node. */
+  join(address: string): void;
+  /** Sends `payload` to every known peer (best effort, one packet each). */
+  broadcast(payload: string): void;
+  inspect(): RaftLiteSnapshot;
+}
+
+export function wireRaftLite(ctx: WiringContext, mode: RaftLiteMode): ModeRuntime & { driver: ProtocolDriver<RaftLiteTypes>; handle: RaftLiteHandle } {
+  const { io, options } = ctx;
+  assert(io.transport !== undefined, 'raft-lite mode needs a transport');
+  const transport = io.transport;
+  const callbacks: RaftLiteCallbacks = {};
+  const driver: ProtocolDriver<RaftLiteTypes> = new ProtocolDriver<RaftLiteTypes>({
+    protocol: raftLiteProtocol(options.clusterId),
+    config: { config: raftLiteConfig(mode), selfId: ctx.id, selfAddress: transport.localAddress, peers: mode.peers.map((p) => parseAddress(p)) },
+    clock: io.clock, storage: io.storage, rng: io.rng.fork('raft-lite'), transport,
+    checkInvariants: true,
+    onOutput: (effect) => {
+      switch (effect.kind) {
+        case 'leader':
+          ctx.publishLeader(effect.leader === undefined ? undefined : { id: effect.leader, term: effect.term }, effect.term);
+          if (effect.self) callbacks.onBecomeLeader?.(effect.term);
+          else callbacks.onBecomeFollower?.(effect.leader, effect.term);
+          return;
+        case 'term': return callbacks.onTermChanged?.(effect.oldTerm, effect.newTerm);
+        case 'peer-joined': return callbacks.onPeerJoined?.(effect.address);
+        case 'peer-left': return callbacks.onPeerLeft?.(effect.address);
+        case 'delivered': return callbacks.onMessage?.(effect.payload, effect.from);
+        case 'rejected': return;
+      }
+    },
+    onFatal: (error) => ctx.fail(error),
+    ...(ctx.internals.onTrace === undefined ? {} : { onTrace: (line: string) => ctx.internals.onTrace?.('raft-lite', line) }),
+  });
+  driver.start();
+  const handle: RaftLiteHandle = {
+    callbacks,
+    join: (address) => void driver.input({ kind: 'join', now: io.clock.now(), address: parseAddress(address) }),
+    broadcast: (payload) => void driver.input({ kind: 'broadcast', now: io.clock.now(), payload }),
+    inspect: () => {
+      const s = driver.state;
+      const reachable = [...s.heard.values()].filter((p) => p.reachable).map((p) => p.address);
+      return { role: s.role, term: s.term, votedFor: s.votedFor, leader: s.leader?.id, peers: [...s.peers].sort(), reachable: reachable.sort(), counters: { ...s.counters } };
+    },
+  };
+  return {
+    driver, handle,
+    members: () => [{ id: ctx.id, name: options.name, address: transport.localAddress, state: driver.isStopped ? 'left' : 'alive', incarnation: 1, labels: options.labels }],
+    leader: () => (driver.isStopped ? undefined : leaderOf(driver.state)),
+    epoch: () => 1,
+    leave: () => Promise.resolve(),
+    close: () => {
+      driver.stop();
+      return Promise.resolve();
+    },
+    halt: () => driver.stop(),
+    stats: () => ({ protocol: { ...driver.state.counters }, decodeErrors: { ...driver.decodeErrors } }),
+  };
+}

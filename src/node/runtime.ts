@@ -1,0 +1,73 @@
+/**
+ * What `ShoalNode` needs from the protocols of its mode (`ModeRuntime`), and what a mode's
+ * wiring gets to build them (`WiringContext`). Each mode file (mode-*.ts) turns a context into a
+ * runtime: it creates the mode's ProtocolDrivers over the node's I/O and maps their outputs to
+ * the node's events. The node itself knows no protocol.
+ */
+import type { Address } from '../base/address.js';
+import type { ShoalError } from '../base/errors.js';
+import type { Labels } from '../codec/messages.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { MembershipConfig } from '../membership/config.js';
+import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
+import type { NodeIo } from './io.js';
+import type { ResolvedNodeOptions } from './options.js';
+
+export interface Member {
+  id: NodeId;
+  name: string;
+  address: string;
+  state: 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
+  incarnation: number;
+  labels: Labels;
+}
+
+export interface LeaderInfo {
+  id: NodeId;
+  term: number;
+}
+
+export type JoinOutcome = { ok: true; contacted: number } | { ok: false; reason: JoinFailureReason; detail: string };
+
+/** Knobs for tests, benchmarks and the simulator; not part of the user's options. */
+export interface NodeInternals {
+  /** Protocol timing overrides on top of the profile (tests, benchmarks); validated. */
+  membership?: Partial<MembershipConfig>;
+  /**
+   * Check every protocol's invariants and transition rules after every step (the simulator
+   * and tests). Off by default for membership (O(N) per step); the election cores are cheap
+   * and always checked. @defaultValue false
+   */
+  checkInvariants?: boolean;
+  /** Every driver's trace lines, tagged with the protocol's name. */
+  onTrace?: (protocol: string, line: string) => void;
+}
+
+export interface WiringContext {
+  readonly options: ResolvedNodeOptions;
+  readonly id: NodeId;
+  readonly io: NodeIo;
+  readonly internals: NodeInternals;
+  publishMember(event: MembershipEvent): void;
+  publishLeader(leader: LeaderInfo | undefined, term: number): void;
+  /** A protocol cannot go on (a durable write failed): the node stops. */
+  fail(error: ShoalError): void;
+}
+
+export interface ModeRuntime {
+  members(): Member[];
+  leader(): LeaderInfo | undefined;
+  /** The membership epoch: increases only when the live set changes. */
+  epoch(): number;
+  /** Absent in modes without gossip membership. */
+  join?(addresses: readonly Address[]): Promise<JoinOutcome>;
+  /** Replaces the user's labels; the refusal's reason when they are invalid. Absent without membership. */
+  setLabels?(labels: Labels): string | undefined;
+  /** The graceful part of `leave` (swim: until `left` has spread). */
+  leave(): Promise<void>;
+  /** Stops every driver; what must reach the disk before exit (the peer cache) is written. */
+  close(): Promise<void>;
+  /** Stops every driver at once and writes nothing more: the process died (the simulator's crash). */
+  halt(): void;
+  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number> };
+}
