@@ -1,6 +1,6 @@
 /**
- * A membership cluster in virtual time: the real `MembershipDriver` and SWIM core on
- * `MemoryTransport` over the simulator's `SimNetwork` (seeded loss, pauses), with LAN timings.
+ * A membership cluster in virtual time: the SWIM core on the generic driver (lib-sim-membership.ts)
+ * over `MemoryTransport` on the simulator's `SimNetwork` (seeded loss, pauses), with LAN timings.
  * One code path with production (docs/design/simulator.md), so member-hours under loss cost
  * seconds instead of hours. Every node logs the suspect/dead events it emits, with virtual time.
  */
@@ -8,13 +8,12 @@ import { parseAddress, type Address } from '../src/base/address.js';
 import { Rng } from '../src/base/rng.js';
 import type { NodeId } from '../src/identity/node-id.js';
 import { membershipConfig, type MembershipConfig } from '../src/membership/config.js';
-import { MembershipDriver } from '../src/membership/driver.js';
-import { createState } from '../src/membership/state.js';
+import type { MembershipTypes } from '../src/membership/types.js';
+import type { ProtocolDriver } from '../src/node/driver.js';
 import { SimClock } from '../src/sim/clock.js';
 import type { LinkConfig } from '../src/sim/link-config.js';
 import { SimNetwork } from '../src/sim/network.js';
-import { SimStorage } from '../src/sim/storage.js';
-import { MemoryTransport } from '../src/transport/memory.js';
+import { simMembershipDriver } from './lib-sim-membership.js';
 
 export interface SimEvent {
   observer: number;
@@ -38,7 +37,7 @@ const EVENTS_PER_VIRTUAL_SEC_MAX = 100_000;
 export class SimCluster {
   readonly clock = new SimClock();
   readonly network: SimNetwork;
-  readonly drivers: MembershipDriver[] = [];
+  readonly drivers: ProtocolDriver<MembershipTypes>[] = [];
   readonly addresses: Address[] = [];
   readonly ids: NodeId[] = [];
   readonly events: SimEvent[] = [];
@@ -52,18 +51,18 @@ export class SimCluster {
     const first = this.addresses[0] as Address;
     this.drivers.forEach((driver, i) => {
       const atMs = i === 0 ? 0 : 1 + Math.floor((i * spreadMs) / options.n);
-      this.clock.at(atMs, () => void driver.start(i === 0 ? [] : [first]));
+      this.clock.at(atMs, () => {
+        driver.start();
+        driver.input({ kind: 'start', now: this.clock.now(), seeds: i === 0 ? [] : [first] });
+      });
     });
   }
 
   private addNode(i: number, config: MembershipConfig, rng: Rng): void {
     const address = parseAddress(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7946`);
     const id = (i + 1).toString(16).padStart(32, '0') as NodeId;
-    const clock = this.clock.nodeClock(address);
-    const state = createState(config, { id, name: `n${i}`, address, labels: {} }, 0, clock.now());
-    const driver = new MembershipDriver({
-      state, clock, clusterId: 'bench', transport: new MemoryTransport(this.network, address),
-      rng: rng.fork(`node-${i}`), storage: new SimStorage({ rng: rng.fork(`storage-${i}`) }),
+    const driver = simMembershipDriver({
+      id, name: `n${i}`, address, clock: this.clock.nodeClock(address), network: this.network, config, rng: rng.fork(`node-${i}`), clusterId: 'bench',
       onEvent: (event) => {
         if (event.type === 'suspect' || event.type === 'dead') this.events.push({ observer: i, type: event.type, targetId: event.member.id, atMs: this.clock.now() });
       },
@@ -85,7 +84,7 @@ export class SimCluster {
   }
 
   /** Sum of one protocol counter over all nodes. */
-  counter(name: keyof MembershipDriver['state']['counters']): number {
+  counter(name: keyof ProtocolDriver<MembershipTypes>['state']['counters']): number {
     return this.drivers.reduce((sum, d) => sum + d.state.counters[name], 0);
   }
 

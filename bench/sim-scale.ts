@@ -1,7 +1,8 @@
 /**
  * Simulator scale bench (membership issue goal: 10,000 members for 10 minutes of protocol time
- * in under 10 minutes of wall time). Runs the real MembershipDriver per node over MemoryTransport
- * on one SimNetwork with LAN timings, no faults, and reports wall time per protocol minute.
+ * in under 10 minutes of wall time). Runs the membership core on the generic driver per node
+ * (lib-sim-membership.ts) over MemoryTransport on one SimNetwork with LAN timings, no faults,
+ * and reports wall time per protocol minute.
  *
  * Members start converged, as a cluster that has been running a while: each state is started
  * alone, then merges one push-pull carrying every member's record (the core's own join path,
@@ -23,16 +24,13 @@ import type { Address } from '../src/base/address.js';
 import { Rng } from '../src/base/rng.js';
 import { ms } from '../src/base/time.js';
 import type { MemberRecord } from '../src/codec/messages.js';
-import { MembershipDriver } from '../src/membership/driver.js';
 import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
-import { createState } from '../src/membership/state.js';
-import { step } from '../src/membership/step.js';
 import { SimClock } from '../src/sim/clock.js';
 import { SimNetwork } from '../src/sim/network.js';
-import { SimStorage } from '../src/sim/storage.js';
 import { simAddress } from '../src/sim/trace.js';
-import { SIM_CLUSTER_ID, fakeNodeId, swimConfig } from '../src/sim/scenarios/swim.js';
-import { MemoryTransport } from '../src/transport/memory.js';
+import { SIM_CLUSTER_ID, fakeNodeId } from '../src/sim/scenarios/sim-node.js';
+import { swimConfig } from '../src/sim/scenarios/swim.js';
+import { simMembershipDriver } from './lib-sim-membership.js';
 
 /**
  * Node flags for the measured process: a heap large enough for 10,000 x 10,000 records, and a
@@ -71,20 +69,18 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   for (let i = 0; i < nodes; i++) {
     const record = records[i] as MemberRecord;
     const nodeRng = rng.fork(`node/${record.name}`);
-    const state = createState(config, { id: record.id, name: record.name, address: record.address, labels: {} }, 0, ms(0));
-    const ctx = { rng: nodeRng.fork('bootstrap') };
-    step(state, { kind: 'start', now: ms(0), seeds: [] }, ctx);
-    step(state, { kind: 'receive', now: ms(0), from: 'boot:1' as Address, channel: 'stream', message: {
-      type: 'push-pull', from: record.id, fromAddress: record.address, join: false, reply: false, configFingerprint: state.fingerprint, members: records,
-    } }, ctx);
-    state.queue.byMember.clear();
-    state.nextPushPullAtMs = ms(1 + nodeRng.fork('push-pull-phase').int(pushPullPeriodMs));
-    const driver = new MembershipDriver({
-      state, clock: clock.nodeClock(record.address), transport: new MemoryTransport(network, record.address), rng: nodeRng.fork('membership/1'),
-      storage: new SimStorage({ rng: nodeRng.fork('storage') }), clusterId: SIM_CLUSTER_ID,
+    const driver = simMembershipDriver({
+      id: record.id, name: record.name, address: record.address, clock: clock.nodeClock(record.address), network, config, rng: nodeRng, clusterId: SIM_CLUSTER_ID,
       onEvent: (event) => { if (event.type === 'suspect') suspicions++; else if (event.type === 'dead') deaths++; },
     });
-    void driver.start([]);
+    // Converged: start alone, merge one push-pull of every record (the core's own join path).
+    driver.input({ kind: 'start', now: ms(0), seeds: [] });
+    driver.input({ kind: 'receive', now: ms(0), from: 'boot:1' as Address, channel: 'stream', message: {
+      type: 'push-pull', from: record.id, fromAddress: record.address, join: false, reply: false, configFingerprint: driver.state.fingerprint, members: records,
+    } });
+    driver.state.queue.byMember.clear();
+    driver.state.nextPushPullAtMs = ms(1 + nodeRng.fork('push-pull-phase').int(pushPullPeriodMs));
+    driver.start();
   }
   const setupMs = performance.now() - started;
   const outcome = clock.runUntil(minutes * 60_000, { eventsMax: Number.MAX_SAFE_INTEGER });

@@ -11,7 +11,7 @@ import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';
 import { decideAlive, decideDeparture, decideSuspect, sameLabels } from './merge.js';
-import { addMember, broadcast, changeState, count, emitMember, ownLabels, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
+import { addMember, broadcast, changeState, count, emitMember, ownLabels, persistIncarnation, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
 import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
 import type { Member } from './member-table.js';
 
@@ -52,7 +52,7 @@ export function refute(turn: Turn, accusedIncarnation: number): void {
   // Lifeguard §IV-A: having to refute is a sign our messages are not getting through.
   state.awareness = applyAwarenessDelta(state.awareness, 1, state.config.awarenessMultiplierMax);
   count(state, 'refutes');
-  turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
+  persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));
 }
 

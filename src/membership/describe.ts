@@ -4,7 +4,7 @@
  */
 import { assertNever } from '../base/assert.js';
 import type { Message, Update } from '../codec/messages.js';
-import type { Effect, Input } from './types.js';
+import type { Effect, Input, MembershipRecord } from './types.js';
 
 const short = (id: string): string => id.slice(0, 8);
 
@@ -41,6 +41,7 @@ export function describeInput(input: Input): string {
   switch (input.kind) {
     case 'start': return `${at} start seeds=[${input.seeds.join(',')}]`;
     case 'tick': return `${at} tick`;
+    case 'persisted': return `${at} persisted ${input.records.map(describeRecord).join(', ')}`;
     case 'receive': return `${at} recv ${input.channel} from ${input.from}: ${describeMessage(input.message)}`;
     case 'join': return `${at} join [${input.addresses.join(',')}]`;
     case 'leave': return `${at} leave`;
@@ -52,13 +53,16 @@ export function describeInput(input: Input): string {
   }
 }
 
+export function describeRecord(record: MembershipRecord): string {
+  return `incarnation ${record.incarnation}`;
+}
+
 export function describeEffect(effect: Effect): string {
   switch (effect.kind) {
     case 'send': return `send ${effect.channel} to ${effect.to}: ${describeMessage(effect.message)}`;
     case 'emit': return effect.event.type === 'epoch'
       ? `emit epoch ${effect.event.epoch}`
       : `emit ${effect.event.type} ${short(effect.event.member.id)}@${effect.event.member.incarnation}`;
-    case 'persist': return `persist incarnation ${effect.incarnation}`;
     case 'join-result': return effect.ok ? `join ok (${effect.contacted} members)` : `join failed: ${effect.reason} (${effect.detail})`;
     case 'left-done': return 'left-done';
     case 'rejected': return `rejected ${effect.input}: ${effect.detail}`;

@@ -1,10 +1,9 @@
 /**
  * Invariants of the membership state, checked after every step in tests and the simulator.
  * `checkInvariants` looks at one state (O(N)); `checkTransition` compares a state with a snapshot
- * taken before the step (epoch and incarnations never decrease). The incrementally kept view digest
+ * taken before the step (epoch and incarnations never decrease). Both return the broken rules. The incrementally kept view digest
  * is recomputed from scratch here, so a missed update at any choke point fails the next check.
  */
-import { assert } from '../base/assert.js';
 import type { NodeId } from '../identity/node-id.js';
 import { computeViewDigest, digestHex } from './digest.js';
 import { isLive } from './state.js';
@@ -19,37 +18,48 @@ export function snapshot(state: State): Snapshot {
   return { epoch: state.epoch, incarnations: new Map([...state.members.values()].map((m) => [m.id, m.incarnation])) };
 }
 
-export function checkInvariants(state: State): void {
+/** The rules broken by `state`, each stated as the rule; empty when the state is sound. */
+export function checkInvariants(state: State): string[] {
+  const broken: string[] = [];
+  const holds = (condition: boolean, rule: string): void => {
+    if (!condition) broken.push(rule);
+  };
   const me = state.members.get(state.selfId);
-  assert(me !== undefined && me.slot === 0, 'self is in the member table, at slot 0');
-  assert(me.state !== 'dead', 'self is never dead in its own view (it refutes instead)');
-  assert(me.state !== 'suspect', 'self is never suspect in its own view');
+  if (me === undefined || me.slot !== 0) return ['self is in the member table, at slot 0'];
+  holds(me.state !== 'dead', 'self is never dead in its own view (it refutes instead)');
+  holds(me.state !== 'suspect', 'self is never suspect in its own view');
   let live = 0;
   for (const member of state.members.values()) {
     const id = member.id;
-    assert(state.members.get(id)?.slot === member.slot, `${id}: the table's index finds it at its slot ${member.slot}`);
+    holds(state.members.get(id)?.slot === member.slot, `${id}: the table's index finds it at its slot ${member.slot}`);
     if (isLive(member.state)) live++;
-    assert((member.state === 'suspect') === (member.suspicion !== undefined), `${id}: a suspicion exists exactly when suspect (state ${member.state})`);
-    assert((member.state === 'suspect') === state.suspects.has(id), `${id}: suspects index agrees with state ${member.state}`);
-    assert((member.state === 'dead' || member.state === 'left') === state.departed.has(id), `${id}: departed index agrees with state ${member.state}`);
-    assert(id === state.selfId || member.state !== 'joining', `${id}: only self may be joining`);
-    assert(Number.isSafeInteger(member.incarnation) && member.incarnation >= 0, `${id}: incarnation is a safe integer`);
+    holds((member.state === 'suspect') === (member.suspicion !== undefined), `${id}: a suspicion exists exactly when suspect (state ${member.state})`);
+    holds((member.state === 'suspect') === state.suspects.has(id), `${id}: suspects index agrees with state ${member.state}`);
+    holds((member.state === 'dead' || member.state === 'left') === state.departed.has(id), `${id}: departed index agrees with state ${member.state}`);
+    holds(id === state.selfId || member.state !== 'joining', `${id}: only self may be joining`);
+    holds(Number.isSafeInteger(member.incarnation) && member.incarnation >= 0, `${id}: incarnation is a safe integer`);
   }
-  assert(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
+  holds(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
   const digest = computeViewDigest([...state.members.values()].map((m) => ({ id: m.id, incarnation: m.incarnation, live: isLive(m.state) })));
-  assert(digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
+  holds(digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
     `viewDigest ${digestHex(state.viewDigest.hi, state.viewDigest.lo)} equals the digest recomputed from the members ${digestHex(digest.hi, digest.lo)}`);
-  assert(state.members.suspicions.size === state.suspects.size, `suspicions (${state.members.suspicions.size}) belong to suspects only`);
-  assert(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
-  assert(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
-  assert(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);
-  assert(state.awareness >= 0 && state.awareness < state.config.awarenessMultiplierMax, `awareness ${state.awareness} in range`);
+  holds(state.members.suspicions.size === state.suspects.size, `suspicions (${state.members.suspicions.size}) belong to suspects only`);
+  holds(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
+  holds(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
+  holds(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);
+  holds(state.awareness >= 0 && state.awareness < state.config.awarenessMultiplierMax, `awareness ${state.awareness} in range`);
+  return broken;
 }
 
-export function checkTransition(before: Snapshot, after: State): void {
-  assert(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
+export function checkTransition(before: Snapshot, after: State): string[] {
+  const broken: string[] = [];
+  const holds = (condition: boolean, rule: string): void => {
+    if (!condition) broken.push(rule);
+  };
+  holds(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
   for (const member of after.members.values()) {
     const previous = before.incarnations.get(member.id);
-    assert(previous === undefined || member.incarnation >= previous, `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
+    holds(previous === undefined || member.incarnation >= previous, `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
   }
+  return broken;
 }

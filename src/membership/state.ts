@@ -22,12 +22,20 @@ import { textDigest, toggleMember } from './digest.js';
 import { MemberTable, type Member } from './member-table.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
-import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
+import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type MembershipRecord, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
 
-/** One step's working set: the state, the effects produced so far, and the injected capabilities. */
+/**
+ * One step's working set: the state, what the step asks of the driver so far (`Ready`: local
+ * outputs at once, the incarnation to persist, sends after it), and the injected capabilities.
+ */
 export interface Turn {
   state: State;
+  /** Local outputs (events, request results): performed at once. */
   effects: Effect[];
+  /** The incarnation to make durable, at most one per step (the last one wins). */
+  persist: MembershipRecord[];
+  /** Sends: they wait for every write issued so far (an alive at a new incarnation must). */
+  afterPersist: Effect[];
   rng: Rng;
   sizeOf: (update: Update) => number;
   now: Millis;
@@ -240,7 +248,13 @@ export function piggyback(turn: Turn, leading: Update[] = []): Update[] {
 }
 
 export function send(turn: Turn, to: Address, channel: Channel, message: Message): void {
-  turn.effects.push({ kind: 'send', to, channel, message });
+  turn.afterPersist.push({ kind: 'send', to, channel, message });
+}
+
+/** SWIM §4.2: our incarnation is durable before any message that carries it leaves (see `send`). */
+export function persistIncarnation(turn: Turn, incarnation: number): void {
+  turn.persist.length = 0;
+  turn.persist.push({ incarnation });
 }
 
 /**

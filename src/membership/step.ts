@@ -19,22 +19,24 @@ import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue
 import { LEAVE_TRANSMITS_MIN } from './config.js';
 import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
 import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onRefused, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
-import { broadcast, changeState, count, emitMember, ownLabels, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
+import { broadcast, changeState, count, emitMember, ownLabels, persistIncarnation, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from '../codec/messages.js';
 
 export function step(state: State, input: Input, ctx: StepContext): StepResult {
-  const turn: Turn = { state, effects: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };
+  const turn: Turn = { state, effects: [], persist: [], afterPersist: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };
   const epochBefore = state.epoch;
   dispatch(turn, input);
   if (state.phase === 'leaving') maybeFinishLeave(turn);
   if (state.epoch !== epochBefore) turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
-  return { state, effects: turn.effects };
+  return { state, effects: turn.effects, persist: turn.persist, afterPersist: turn.afterPersist };
 }
 
 function dispatch(turn: Turn, input: Input): void {
   const { state } = turn;
   if (input.kind === 'start') return onStart(turn, input.seeds);
+  // The disk confirmed an incarnation: every send that depends on it already waited for it.
+  if (input.kind === 'persisted') return;
   if (state.phase === 'idle' || state.phase === 'stopped') {
     count(state, 'inputsIgnored');
     if (input.kind === 'leave' || input.kind === 'join' || input.kind === 'update-labels') reject(turn, input.kind, `membership is ${state.phase}`);
@@ -48,7 +50,8 @@ function dispatch(turn: Turn, input: Input): void {
     case 'update-labels': return onUpdateLabels(turn, input.labels);
     case 'loop-delay': return onLoopDelay(turn, input.delayMs);
     case 'send-failed': return onSendFailed(turn, input.to);
-    case 'refused': return onRefused(turn, input.reason, input.detail);
+    // A foreign-version frame means something only while a join of ours waits for an answer.
+    case 'refused': return state.join === undefined ? undefined : onRefused(turn, input.reason, input.detail);
     default: return assertNever(input, 'membership input');
   }
 }
@@ -68,7 +71,7 @@ function onStart(turn: Turn, seeds: readonly Address[]): void {
   // Seed the member index's hash from our rng (a forked stream: the main one is not disturbed).
   state.members.reseed(rng.fork('member-table').next32());
   const me = self(state);
-  turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
+  persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));
   const { probeIntervalMs, gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
   // Stagger the first probe so nodes started together do not probe in lockstep.
@@ -201,7 +204,7 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   if (sameLabels(me.labels, labels)) return;
   setIncarnation(state, me, me.incarnation + 1);
   me.labels = ownLabels(labels);
-  turn.effects.push({ kind: 'persist', incarnation: me.incarnation });
+  persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));
   emitMember(turn, 'updated', me);
 }

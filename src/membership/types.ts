@@ -9,6 +9,7 @@
  * metric effects): the driver reads them when exporting metrics.
  */
 import type { Address } from '../base/address.js';
+import type { PersistedInput, Ready, SendEffect, TickInput } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
 import type { Labels, Message, Update } from '../codec/messages.js';
@@ -161,9 +162,15 @@ export interface State {
   counters: Counters;
 }
 
+/** The one durable fact: the highest incarnation this identity has used. */
+export interface MembershipRecord {
+  incarnation: number;
+}
+
 export type Input =
+  | TickInput
+  | PersistedInput<MembershipRecord>
   | { kind: 'start'; now: Millis; seeds: Address[] }
-  | { kind: 'tick'; now: Millis }
   | { kind: 'receive'; now: Millis; from: Address; channel: Channel; message: Message }
   | { kind: 'join'; now: Millis; addresses: Address[] }
   | { kind: 'leave'; now: Millis }
@@ -186,13 +193,13 @@ export type MembershipEvent =
 export type JoinFailureReason = 'unreachable' | 'config_mismatch' | 'wrong_cluster' | 'bad_version' | 'too_many_members' | 'shutting_down';
 
 /**
- * Effects, in the order the driver must perform them: a `persist` comes before the sends that
- * depend on it (a refuting alive must never leave before its incarnation is durable).
+ * Effects. Every send waits for the writes of its step and of every earlier step (`afterPersist`:
+ * a refuting alive, or any message that may carry our new incarnation, never leaves before that
+ * incarnation is durable); local outputs go at once.
  */
 export type Effect =
-  | { kind: 'send'; to: Address; channel: Channel; message: Message }
+  | SendEffect<Message>
   | { kind: 'emit'; event: MembershipEvent }
-  | { kind: 'persist'; incarnation: number }
   | { kind: 'join-result'; ok: true; contacted: number }
   | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string }
   | { kind: 'left-done' }
@@ -205,7 +212,21 @@ export interface StepContext {
   sizeOf?: (update: Update) => number;
 }
 
-export interface StepResult {
+export type StepResult = Ready<State, Effect, MembershipRecord>;
+
+/** What `init` needs besides the persisted incarnation. */
+export interface MembershipInit {
+  config: MembershipConfig;
+  self: { id: NodeId; name: string; address: Address; labels: Labels };
+}
+
+export interface MembershipTypes {
+  config: MembershipInit;
+  persisted: number;
   state: State;
-  effects: Effect[];
+  input: Input;
+  effect: Effect;
+  record: MembershipRecord;
+  snapshot: { epoch: number; incarnations: Map<NodeId, number> };
+  message: Message;
 }

@@ -1,23 +1,41 @@
 /**
  * `swim` mode: SWIM + Lifeguard membership (membership/) and the sticky-HRW leader
- * (election/swim) whose claims travel as membership labels, plus the persisted peer cache.
+ * (election/swim), each a core on its own ProtocolDriver, plus the persisted peer cache.
+ *
+ * The leader reads the membership: every membership event that can change the live set or a
+ * live member's labels (all but `suspect`) schedules one `view-changed` input on the next clock
+ * turn, coalesced, built in one pass over the member table (`liveView`). The leader's
+ * `publish-claim` becomes the node's labels (the user's plus the claim), set through the
+ * membership core, so claims spread by SWIM gossip and push-pull.
  */
 import { parseAddress, type Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
+import { ms, type TimerHandle } from '../base/time.js';
+import type { Term } from '../base/units.js';
 import type { Labels } from '../codec/messages.js';
-import { SwimLeaderDriver } from '../election/swim/driver.js';
+import { swimLeaderConfig } from '../election/swim/config.js';
+import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js';
+import { CLAIM_LABEL, parseClaim, SEEN_LABEL } from '../election/swim/step.js';
+import type { LiveMember, LiveView, SwimLeaderTypes } from '../election/swim/types.js';
+import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type ProfileName } from '../membership/config.js';
-import { MembershipDriver, readPersistedIncarnation } from '../membership/driver.js';
-import { createState } from '../membership/state.js';
-import type { MemberView } from '../membership/types.js';
+import type { MemberTable } from '../membership/member-table.js';
+import { MEMBERSHIP_CORE, MEMBERSHIP_STORE } from '../membership/protocol.js';
+import { memberView } from '../membership/state.js';
+import type { MembershipTypes, MemberView } from '../membership/types.js';
+import { membershipWire } from '../membership/wire.js';
+import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
 import { RESERVED_LABEL_PREFIX } from './options.js';
 import { PeerCache } from './peer-cache.js';
-import type { Member, ModeRuntime, WiringContext } from './runtime.js';
+import type { JoinOutcome, Member, ModeRuntime, WiringContext } from './runtime.js';
 
 export type SwimMode = Extract<ClusterMode, { kind: 'swim' }>;
 
-const PROFILE_NAMES: Record<'lan' | 'wan' | 'local', ProfileName> = { lan: 'LAN', wan: 'WAN', local: 'LOCAL' };
+/** Most local requests (join, leave) waiting for their result at once. */
+export const PENDING_REQUESTS_MAX = 64;
+
+export const PROFILE_NAMES: Record<'lan' | 'wan' | 'local', ProfileName> = { lan: 'LAN', wan: 'WAN', local: 'LOCAL' };
 
 /** The user's labels of a view: Shoal's own (`shoal.*`, e.g. leader claims) stay internal. */
 function userLabels(labels: Labels): Labels {
@@ -34,54 +52,163 @@ export function toMember(view: MemberView): Member {
   return { id: view.id, name: view.name, address: view.address, state: view.state, incarnation: view.incarnation, labels: userLabels(view.labels) };
 }
 
-export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { membership: MembershipDriver; swimLeader: SwimLeaderDriver } {
-  const { io, options } = ctx;
+/**
+ * The leader core's view of the membership table, in one pass over its columns: no member is
+ * copied, only the few that carry election labels are parsed.
+ */
+export function liveView(table: MemberTable): LiveView {
+  const labelled: LiveMember[] = [];
+  const liveIds: NodeId[] = [];
+  for (let slot = 0; slot < table.size; slot++) {
+    if (!table.isLive(slot)) continue;
+    const id = table.ids[slot] as NodeId;
+    liveIds.push(id);
+    const labels = table.labels[slot] as Labels;
+    if (labels[CLAIM_LABEL] === undefined && labels[SEEN_LABEL] === undefined) continue;
+    labelled.push({ id, claimTerm: parseClaim(labels), seenTerm: parseClaim(labels, SEEN_LABEL) });
+  }
+  return { size: liveIds.length, labelled, liveIds };
+}
+
+/** Join and leave requests waiting for the membership core's answer, as promises. */
+class Requests {
+  private readonly joins: ((outcome: JoinOutcome) => void)[] = [];
+  private readonly leaves: (() => void)[] = [];
+
+  expectJoin(waits: boolean): Promise<JoinOutcome> {
+    if (!waits) return Promise.resolve({ ok: true, contacted: 0 });
+    if (this.joins.length >= PENDING_REQUESTS_MAX) {
+      return Promise.resolve({ ok: false, reason: 'too_many_members', detail: `more than ${PENDING_REQUESTS_MAX} joins pending` });
+    }
+    return new Promise((resolve) => this.joins.push(resolve));
+  }
+
+  expectLeave(): Promise<void> {
+    return new Promise((resolve) => this.leaves.push(resolve));
+  }
+
+  joined(outcome: JoinOutcome): void {
+    this.joins.shift()?.(outcome);
+  }
+
+  left(): void {
+    for (const resolve of this.leaves.splice(0)) resolve();
+  }
+
+  /** The node stopped: every waiter gets its answer now. */
+  end(): void {
+    this.left();
+    for (const resolve of this.joins.splice(0)) resolve({ ok: false, reason: 'shutting_down', detail: 'node stopped' });
+  }
+}
+
+export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { membership: ProtocolDriver<MembershipTypes>; swimLeader: ProtocolDriver<SwimLeaderTypes> } {
+  const { io, options, internals } = ctx;
   assert(io.transport !== undefined, 'swim mode needs a transport');
   const transport = io.transport;
-  const base = membershipConfig(PROFILE_NAMES[options.profile], ctx.internals.membership);
+  const base = membershipConfig(internals.membershipProfile ?? PROFILE_NAMES[options.profile], internals.membership);
   const config = { ...base, packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0) };
-  const self = { id: ctx.id, name: options.name, address: transport.localAddress, labels: options.labels };
-  const state = createState(config, self, readPersistedIncarnation(io.storage), io.clock.now());
-  const peerCache = new PeerCache(io.storage, transport.localAddress);
-  const late: { swimLeader?: SwimLeaderDriver } = {};
-  const membership = new MembershipDriver({
-    state, clock: io.clock, transport, storage: io.storage, clusterId: options.clusterId, rng: io.rng.fork('membership'),
-    onEvent: (event) => {
-      if (event.type === 'epoch') peerCache.schedule(() => membership.members());
-      ctx.publishMember(event);
-      late.swimLeader?.observe(event);
+  const peerCache = new PeerCache(io.storage, io.clock, transport.localAddress);
+  const requests = new Requests();
+  const trace = (protocol: string) => (internals.onTrace === undefined ? {} : { onTrace: (line: string) => internals.onTrace?.(protocol, line) });
+  let labels = options.labels;
+  let claim: { claim: Term | undefined; contested: Term | undefined } = { claim: undefined, contested: undefined };
+  let viewTimer: TimerHandle | undefined;
+
+  const membership = new ProtocolDriver<MembershipTypes>({
+    protocol: { core: MEMBERSHIP_CORE, wire: membershipWire({ clusterId: options.clusterId, selfId: ctx.id, localAddress: transport.localAddress }), store: MEMBERSHIP_STORE },
+    config: { config, self: { id: ctx.id, name: options.name, address: transport.localAddress, labels } },
+    clock: io.clock, storage: io.storage, rng: io.rng.fork('membership'), transport,
+    checkInvariants: internals.checkInvariants ?? false,
+    onOutput: (effect) => {
+      switch (effect.kind) {
+        case 'emit':
+          if (effect.event.type === 'epoch') peerCache.schedule(members);
+          ctx.publishMember(effect.event);
+          // A suspect is still live and carries no labels: it cannot change the leader.
+          if (effect.event.type !== 'suspect') scheduleView();
+          return;
+        case 'join-result': return requests.joined(effect.ok ? { ok: true, contacted: effect.contacted } : { ok: false, reason: effect.reason, detail: effect.detail });
+        case 'left-done': return requests.left();
+        case 'rejected': return; // returned to the caller by the request that caused it
+      }
     },
+    onFatal: (error) => ctx.fail(error),
+    ...trace('membership'),
   });
-  const swimLeader = new SwimLeaderDriver({
-    config: { stabilizationMs: mode.stabilizationMs ?? 2 * config.probeIntervalMs, requireQuorum: mode.requireQuorum, minClusterSize: mode.minClusterSize },
-    selfId: ctx.id, clock: io.clock, storage: io.storage, membership,
-    onLeader: (leader, term) => ctx.publishLeader(leader, term),
-  }, options.labels);
-  late.swimLeader = swimLeader;
-  const stopLoopMonitor = io.loopDelay?.((delayMs) => membership.reportLoopDelay(delayMs));
-  swimLeader.poke();
+  const members = (): MemberView[] => [...membership.state.members.values()].map(memberView);
+  const setLabels = (next: Labels): string | undefined => {
+    const effects = membership.input({ kind: 'update-labels', now: io.clock.now(), labels: claimLabels(next, claim.claim, claim.contested) });
+    for (const effect of effects) if (effect.kind === 'rejected') return effect.detail;
+    return undefined;
+  };
+
+  const leader = new ProtocolDriver<SwimLeaderTypes>({
+    protocol: SWIM_LEADER_PROTOCOL,
+    config: { config: swimLeaderConfig(mode, config.probeIntervalMs), selfId: ctx.id },
+    clock: io.clock, storage: io.storage, rng: io.rng.fork('swim-leader'),
+    checkInvariants: true,
+    onOutput: (effect) => {
+      if (effect.kind === 'leader') return ctx.publishLeader(effect.leader, effect.term);
+      claim = { claim: effect.claim, contested: effect.contested };
+      setLabels(labels);
+    },
+    onFatal: (error) => ctx.fail(error),
+    ...trace('swim-leader'),
+  });
+  /** On the next clock turn: membership events arrive mid-step, and the leader's labels go back into membership. */
+  function scheduleView(): void {
+    if (viewTimer !== undefined || leader.isStopped) return;
+    viewTimer = io.clock.setTimer(ms(0), () => {
+      viewTimer = undefined;
+      leader.input({ kind: 'view-changed', now: io.clock.now(), viewKey: `epoch ${membership.state.epoch}`, view: liveView(membership.state.members) });
+    });
+  }
+
+  const stopLoopMonitor = io.loopDelay?.((delayMs) => void membership.input({ kind: 'loop-delay', now: io.clock.now(), delayMs: Math.max(0, Math.round(delayMs)) }));
   const seeds: Address[] = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
+  const halt = (): void => {
+    stopLoopMonitor?.();
+    viewTimer?.cancel();
+    viewTimer = undefined;
+    leader.stop();
+    membership.stop();
+    requests.end();
+  };
+  membership.start();
+  leader.start();
   // Seeds outside the live view are retried by the membership core itself (`retrySeeds`).
-  void membership.start(seeds);
+  void requests.expectJoin(seeds.length > 0);
+  membership.input({ kind: 'start', now: io.clock.now(), seeds });
+  scheduleView();
   return {
-    membership, swimLeader,
-    members: () => membership.members().map(toMember),
-    leader: () => swimLeader.leader(),
+    membership, swimLeader: leader,
+    members: () => members().map(toMember),
+    leader: () => (leader.isStopped ? undefined : leader.state.leader),
     epoch: () => membership.state.epoch,
-    join: (addresses) => membership.join(addresses),
-    setLabels: (labels) => membership.updateLabels(swimLeader.withClaim(labels)),
-    leave: () => membership.leave(),
-    close: () => {
-      peerCache.flush();
-      stopLoopMonitor?.();
-      swimLeader.stop();
-      membership.stop();
-      return Promise.resolve();
+    join: (addresses) => {
+      const joined = requests.expectJoin(true);
+      membership.input({ kind: 'join', now: io.clock.now(), addresses: [...addresses] });
+      return joined;
+    },
+    setLabels: (next) => {
+      labels = next;
+      return setLabels(next);
+    },
+    leave: () => {
+      if (membership.isStopped || membership.state.phase === 'stopped') return Promise.resolve();
+      const done = requests.expectLeave();
+      membership.input({ kind: 'leave', now: io.clock.now() });
+      return done;
+    },
+    close: async () => {
+      const flushed = peerCache.flush();
+      halt();
+      await flushed;
     },
     halt: () => {
-      stopLoopMonitor?.();
-      swimLeader.stop();
-      membership.stop();
+      peerCache.cancel();
+      halt();
     },
     stats: () => ({
       protocol: { ...membership.state.counters, awareness: membership.state.awareness, epoch: membership.state.epoch, peerCacheWriteErrors: peerCache.writeErrors },

@@ -26,10 +26,10 @@ export const modeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('swim'),
     seeds: z.array(address).max(1024).default([]),
-    /** Only a view with a majority of max(minClusterSize, largest stable view seen) has a leader. */
-    requireQuorum: z.boolean().default(false),
+    /** Only a view with a majority of max(minClusterSize, largest stable view seen) has a leader. Defaults: election/swim/config.ts. */
+    requireQuorum: z.boolean().optional(),
     /** With requireQuorum: the least cluster size the quorum is a majority of (set it to the cluster's size). Without: no claim until a stable view this large was seen once (cold start). */
-    minClusterSize: z.number().int().min(1).max(1024).default(1),
+    minClusterSize: z.number().int().min(1).max(1024).optional(),
     /** Live set unchanged this long before a new leader claims; default 2 probe intervals of the profile. */
     stabilizationMs: positiveMs.optional(),
   }).strict(),

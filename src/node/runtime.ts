@@ -8,7 +8,7 @@ import type { Address } from '../base/address.js';
 import type { ShoalError } from '../base/errors.js';
 import type { Labels } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
-import type { MembershipConfig } from '../membership/config.js';
+import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
@@ -33,6 +33,8 @@ export type JoinOutcome = { ok: true; contacted: number } | { ok: false; reason:
 export interface NodeInternals {
   /** Protocol timing overrides on top of the profile (tests, benchmarks); validated. */
   membership?: Partial<MembershipConfig>;
+  /** A membership profile beyond the user's three (the simulator's `SIM_MIN`). */
+  membershipProfile?: ProfileName;
   /**
    * Check every protocol's invariants and transition rules after every step (the simulator
    * and tests). Off by default for membership (O(N) per step); the election cores are cheap

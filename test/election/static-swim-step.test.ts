@@ -5,7 +5,8 @@ import { term } from '../../src/base/units.js';
 import { computeLeader, initStatic, stallQuarantineMs, step } from '../../src/election/static/step.js';
 import type { StaticState } from '../../src/election/static/types.js';
 import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
-import { createSwimLeaderState, evaluate } from '../../src/election/swim/step.js';
+import { evaluateView, initSwimLeader, liveSetKey, liveViewOf } from '../../src/election/swim/step.js';
+import type { LiveMember, SwimLeaderState } from '../../src/election/swim/types.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
@@ -79,6 +80,9 @@ describe('static step', () => {
 
 describe('swim sticky HRW', () => {
   const cfg = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 1 };
+  const createSwimLeaderState = (config: typeof cfg, selfId: NodeId, persistedTerm: number, now: Millis): SwimLeaderState =>
+    initSwimLeader({ config, selfId }, term(persistedTerm), now);
+  const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean => evaluateView(s, liveViewOf(live), now, liveSetKey(live));
   const ids = [id('1'), id('2'), id('3'), id('4')];
 
   test('hrwScore is a stable pure function', () => {
@@ -107,18 +111,25 @@ describe('swim sticky HRW', () => {
     expect(b.leader).toEqual(a.leader);
   });
 
-  test('sticky: a joining member never takes leadership from a live claimant', () => {
-    const s = createSwimLeaderState(cfg, id('3'), 0, 0 as Millis);
+  test('sticky: a joining member never takes leadership from a live claimant (seen by another member, and by the claimant)', () => {
     const view = [{ id: id('3'), claimTerm: 1 }, { id: id('1'), claimTerm: undefined }];
-    evaluate(s, view, 200 as Millis);
-    evaluate(s, [...view, ...ids.slice(3).map((i) => ({ id: i, claimTerm: undefined }))], 400 as Millis);
-    expect(s.leader?.id).toBe(id('3'));
+    const joined = [...view, ...ids.slice(3).map((i) => ({ id: i, claimTerm: undefined }))];
+    const observer = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
+    evaluate(observer, view, 200 as Millis);
+    evaluate(observer, joined, 400 as Millis);
+    expect(observer.leader?.id).toBe(id('3'));
+    const claimant = createSwimLeaderState(cfg, id('3'), 0, 0 as Millis);
+    claimant.claim = term(1);
+    evaluate(claimant, view, 200 as Millis);
+    evaluate(claimant, joined, 400 as Millis);
+    expect(claimant.leader).toEqual({ id: id('3'), term: 1 });
+    expect(claimant.claim).toBe(1);
   });
 
   test('a claimant that learns of a higher seen term re-claims above it, so members that reported that term accept it', () => {
     const s = createSwimLeaderState({ ...cfg, requireQuorum: false }, id('1'), 0, 0 as Millis);
     const view = ids.slice(0, 3).map((i) => ({ id: i, claimTerm: i === id('1') ? 1 : undefined }));
-    s.claim = 1;
+    s.claim = term(1);
     evaluate(s, view, 0 as Millis);
     expect(s.leader).toEqual({ id: id('1'), term: 1 });
     evaluate(s, view.map((m) => (m.id === id('2') ? { ...m, seenTerm: 4 } : m)), 10 as Millis);
@@ -144,7 +155,7 @@ describe('swim sticky HRW', () => {
     const full = ids.map((i) => ({ id: i, claimTerm: i === id('1') ? 2 : undefined }));
     evaluate(s, full, 0 as Millis);
     evaluate(s, full, 200 as Millis);
-    s.claim = 2;
+    s.claim = term(2);
     evaluate(s, [{ id: id('1'), claimTerm: 2 }], 300 as Millis);
     expect(s.leader).toBeUndefined();
     expect(s.claim).toBeUndefined();

@@ -10,8 +10,8 @@ import { ms, type Millis } from '../../src/base/time.js';
 import { membershipConfig, type MembershipConfig } from '../../src/membership/config.js';
 import { nextDeadline } from '../../src/membership/step.js';
 import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
-import type { Effect, Input, State, StepContext } from '../../src/membership/types.js';
-import { address, checkedStep, newState, nodeId } from './helpers.js';
+import type { Input, State, StepContext } from '../../src/membership/types.js';
+import { address, checkedStep, newState, nodeId, type FlatEffect } from './helpers.js';
 
 interface SimNode {
   i: number;
@@ -58,7 +58,7 @@ class Cluster {
     for (const effect of checkedStep(node.state, input, node.context)) this.perform(node, effect);
   }
 
-  private perform(node: SimNode, effect: Effect): void {
+  private perform(node: SimNode, effect: FlatEffect): void {
     if (effect.kind === 'persist') node.persisted = effect.incarnation;
     if (effect.kind === 'emit' && effect.event.type !== 'epoch') node.events.push(`${effect.event.type}:${effect.event.member.name}`);
     if (effect.kind === 'left-done') node.events.push('left-done');

@@ -29,12 +29,20 @@ export function ctx(seed = 1): StepContext {
   return { rng: new Rng(seed) };
 }
 
-export function checkedStep(state: State, input: Input, context: StepContext): Effect[] {
+/** Every effect of one step, in the order the driver performs them when no write is pending. */
+export type FlatEffect = Effect | { kind: 'persist'; incarnation: number };
+
+/**
+ * Runs one step and checks every invariant and transition rule after it. Returns its persist
+ * records (as `persist` effects, first: they are written before anything in `afterPersist`),
+ * then its immediate effects, then its sends.
+ */
+export function checkedStep(state: State, input: Input, context: StepContext): FlatEffect[] {
   const before = snapshot(state);
-  const { effects } = step(state, input, context);
-  checkTransition(before, state);
-  checkInvariants(state);
-  return effects;
+  const out = step(state, input, context);
+  const broken = [...checkTransition(before, state), ...checkInvariants(state)];
+  if (broken.length > 0) throw new Error(`membership invariant: ${broken.join('; ')}`);
+  return [...out.persist.map((r) => ({ kind: 'persist' as const, incarnation: r.incarnation })), ...out.effects, ...out.afterPersist];
 }
 
 /** A started node (no seeds: alive alone) that already knows members `others` as alive at incarnation 1. */
@@ -52,10 +60,10 @@ export function receiveGossip(now: Millis, from: number, updates: Update[]): Inp
   return { kind: 'receive', now, from: address(from), channel: 'packet', message: { type: 'gossip', from: nodeId(from), updates } };
 }
 
-export function sends(effects: Effect[]): Extract<Effect, { kind: 'send' }>[] {
+export function sends(effects: FlatEffect[]): Extract<Effect, { kind: 'send' }>[] {
   return effects.filter((e): e is Extract<Effect, { kind: 'send' }> => e.kind === 'send');
 }
 
-export function events(effects: Effect[]): string[] {
+export function events(effects: FlatEffect[]): string[] {
   return effects.flatMap((e) => (e.kind === 'emit' ? [e.event.type === 'epoch' ? `epoch:${e.event.epoch}` : `${e.event.type}:${e.event.member.name}`] : []));
 }

@@ -9,7 +9,8 @@ import { ms, type Millis } from '../../src/base/time.js';
 import type { Message } from '../../src/codec/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { digestHex } from '../../src/membership/digest.js';
-import type { Effect, State, StepContext } from '../../src/membership/types.js';
+import type { State, StepContext } from '../../src/membership/types.js';
+import type { FlatEffect as Effect } from './helpers.js';
 import { address, checkedStep, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
 
 interface Node { state: State; context: StepContext; index: number }

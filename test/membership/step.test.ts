@@ -379,7 +379,7 @@ describe('push-pull and join', () => {
     // The relayed update leaves the queue after `fanout` sends; the others stay for the full limit.
     const sentAbout3 = (): number => {
       let sent = 0;
-      for (let round = 0; round < 20; round++) sent += piggyback({ state, effects: [], rng: context.rng, sizeOf: (u) => JSON.stringify(u).length, now: ms(6) }).filter((u) => u.id === nodeId(3)).length;
+      for (let round = 0; round < 20; round++) sent += piggyback({ state, effects: [], persist: [], afterPersist: [], rng: context.rng, sizeOf: (u) => JSON.stringify(u).length, now: ms(6) }).filter((u) => u.id === nodeId(3)).length;
       return sent;
     };
     expect(sentAbout3()).toBe(fanout);

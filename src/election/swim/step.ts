@@ -13,11 +13,19 @@
  * `stabilizationMs`, the HRW winner of the live set claims term = (highest term ever seen) + 1.
  * A claimant that sees a better claim drops its own. With `requireQuorum`, only a view holding
  * a majority of the cluster (`isEligible`) has a leader, and a minority claimant drops its claim.
+ *
+ * Durability: the highest term seen is persisted whenever it rises, and the claim labels and
+ * the leader report that carry it wait for that write (`afterPersist`): a restarted node never
+ * claims a term it used, and never reports a term below one it reported before the crash.
  */
+import { assertNever } from '../../base/assert.js';
+import type { Ready, StepContext } from '../../base/protocol.js';
 import { addMs, type Millis } from '../../base/time.js';
+import { term as toTerm, type Term } from '../../base/units.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
 import { compareHrw, hrwScore, hrwWinnerOf } from './hrw.js';
+import type { LiveMember, LiveView, SwimLeaderEffect, SwimLeaderInit, SwimLeaderInput, SwimLeaderRecord, SwimLeaderState } from './types.js';
 
 /** The label a claimant sets on itself: its leadership term, in decimal. */
 export const CLAIM_LABEL = 'shoal.leader-term';
@@ -31,51 +39,51 @@ export const CLAIM_LABEL = 'shoal.leader-term';
  */
 export const SEEN_LABEL = 'shoal.leader-seen';
 
-export interface SwimLeaderConfig {
-  /** The live set must be unchanged this long before a new claim, ms. @defaultValue 2 × probeIntervalMs */
-  stabilizationMs: number;
-  /** Only a view with a majority of the cluster has a leader (`isEligible`). @defaultValue false */
-  requireQuorum: boolean;
-  /** With requireQuorum, the least cluster size for the quorum; without, the cold-start gate (`isEligible`). @defaultValue 1 */
-  minClusterSize: number;
+type Out = Ready<SwimLeaderState, SwimLeaderEffect, SwimLeaderRecord>;
+
+export function initSwimLeader(init: SwimLeaderInit, persistedTerm: Term, now: Millis): SwimLeaderState {
+  return {
+    config: init.config, selfId: init.selfId, view: undefined, liveKey: '', viewChangedAtMs: now, lastStepMs: now, stableSize: 1,
+    highestTermSeen: persistedTerm, persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm, contestedTerm: undefined,
+    published: undefined,
+  };
 }
 
-export interface LiveMember {
-  id: NodeId;
-  /** The member's claim label, parsed; undefined when it claims nothing. */
-  claimTerm: number | undefined;
-  /** The member's `SEEN_LABEL`, parsed. */
-  seenTerm?: number | undefined;
-}
-
-export interface SwimLeaderState {
-  config: SwimLeaderConfig;
-  selfId: NodeId;
-  liveKey: string;
-  viewChangedAtMs: Millis;
-  /** The largest live set seen stable (a high-water mark; not persisted: a restart relies on minClusterSize). */
-  stableSize: number;
-  highestTermSeen: number;
-  /** The term this node claims (its label), or undefined. */
-  claim: number | undefined;
-  leader: { id: NodeId; term: number } | undefined;
-  /** The highest term ever reported: a leader below it is ignored, so reported terms only increase. */
-  reportedTerm: number;
-  /**
-   * `highestTermSeen` when the best live claim is below it (the claimant must learn of the higher
-   * term and claim above it), else undefined. Published as `SEEN_LABEL` only then, so a normal
-   * election or failover makes no member but the claimant change its labels: no N-wide gossip.
-   */
-  contestedTerm: number | undefined;
-}
-
-export function createSwimLeaderState(config: SwimLeaderConfig, selfId: NodeId, persistedTerm: number, now: Millis): SwimLeaderState {
-  return { config, selfId, liveKey: '', viewChangedAtMs: now, stableSize: 1, highestTermSeen: persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm, contestedTerm: undefined };
-}
-
-/** When the core must be re-run even without a view change (the stabilization window ends). */
+/** When the stabilization window of a leaderless view ends; nothing to wait for otherwise (view changes are inputs). */
 export function nextDeadline(state: SwimLeaderState): Millis | undefined {
-  return state.leader === undefined ? addMs(state.viewChangedAtMs, state.config.stabilizationMs) : undefined;
+  if (state.leader !== undefined || state.view === undefined) return undefined;
+  const due = addMs(state.viewChangedAtMs, state.config.stabilizationMs);
+  return due > state.lastStepMs ? due : undefined;
+}
+
+export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: StepContext): Out {
+  const out: Out = { state, effects: [], persist: [], afterPersist: [] };
+  state.lastStepMs = input.now;
+  let changed = false;
+  switch (input.kind) {
+    case 'view-changed':
+      state.view = input.view;
+      changed = evaluateView(state, input.view, input.now, input.viewKey);
+      break;
+    case 'tick':
+      if (state.view !== undefined) changed = evaluateView(state, state.view, input.now, state.liveKey);
+      break;
+    case 'persisted':
+      break;
+    default:
+      assertNever(input, 'swim leader input');
+  }
+  if (state.highestTermSeen > state.persistedTerm) {
+    state.persistedTerm = state.highestTermSeen;
+    out.persist.push({ term: state.highestTermSeen });
+  }
+  const published = state.published;
+  if (published === undefined || published.claim !== state.claim || published.contested !== state.contestedTerm) {
+    state.published = { claim: state.claim, contested: state.contestedTerm };
+    out.afterPersist.push({ kind: 'publish-claim', claim: state.claim, contested: state.contestedTerm });
+  }
+  if (changed) out.afterPersist.push({ kind: 'leader', leader: state.leader, term: state.leader?.term ?? state.reportedTerm });
+  return out;
 }
 
 interface Scored extends LiveMember {
@@ -92,44 +100,36 @@ function bestClaim(labelled: readonly LiveMember[]): Scored | undefined {
   return best;
 }
 
-/** The live set's ids, sorted and joined: equal exactly when the sets are equal. */
-function liveSetKey(live: readonly LiveMember[]): string {
-  return live.map((m) => m.id).sort().join(',');
-}
-
 /**
- * What the core reads of the live set: its size, the live members that carry a claim or a seen
- * term (everyone else's labels say nothing to the election), and the set's HRW winner, asked only
- * when a new claim may be due. The driver builds it in one pass over the member table without
- * copying members: the claims are a handful, the live set may be thousands, and the core runs on
- * every view change.
+ * The labelled members with this node's claim as the core holds it: its own labels in the view
+ * may lag behind (they are published once the claimed term is durable), and a claim must not be
+ * taken again or dropped for want of its own label.
  */
-export interface LiveView {
-  size: number;
-  labelled: readonly LiveMember[];
-  winner: () => NodeId | undefined;
+function withOwnClaim(state: SwimLeaderState, labelled: readonly LiveMember[]): readonly LiveMember[] {
+  const others = labelled.filter((m) => m.id !== state.selfId);
+  return state.claim === undefined ? others : [...others, { id: state.selfId, claimTerm: state.claim }];
 }
 
 /** The `LiveView` of a list of live members (tests, and callers that already hold a list). */
 export function liveViewOf(live: readonly LiveMember[]): LiveView {
-  return {
-    size: live.length,
-    labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined),
-    winner: () => hrwWinnerOf(live.map((m) => m.id)),
-  };
+  return { size: live.length, labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined), liveIds: live.map((m) => m.id) };
+}
+
+/** The live set's ids, sorted and joined: equal exactly when the sets are equal. */
+export function liveSetKey(live: readonly LiveMember[]): string {
+  return live.map((m) => m.id).sort().join(',');
+}
+
+function claimAbove(state: SwimLeaderState): Term {
+  state.claim = toTerm(state.highestTermSeen + 1);
+  state.highestTermSeen = state.claim;
+  return state.claim;
 }
 
 /**
  * Recomputes the leader from the live set (self included while it runs). Returns whether the
- * (leader, term) pair changed. The caller publishes `state.claim` as `CLAIM_LABEL`.
- */
-export function evaluate(state: SwimLeaderState, live: readonly LiveMember[], now: Millis): boolean {
-  return evaluateView(state, liveViewOf(live), now, liveSetKey(live));
-}
-
-/**
- * `evaluate` over a `LiveView`. `viewKey` names the live set: any string that changes whenever
- * the set does (the driver passes the membership epoch, which moves exactly then). It may also
+ * (leader, term) pair changed. `viewKey` names the live set: any string that changes whenever
+ * the set does (the wiring passes the membership epoch, which moves exactly then). It may also
  * change when the set comes back to an earlier one: that only restarts the stabilization window.
  */
 export function evaluateView(state: SwimLeaderState, view: LiveView, now: Millis, viewKey: string): boolean {
@@ -137,24 +137,20 @@ export function evaluateView(state: SwimLeaderState, view: LiveView, now: Millis
     state.liveKey = viewKey;
     state.viewChangedAtMs = now;
   }
-  for (const m of view.labelled) state.highestTermSeen = Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0);
+  for (const m of view.labelled) state.highestTermSeen = toTerm(Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0));
   const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
   if (stable) state.stableSize = Math.max(state.stableSize, view.size);
   const eligible = isEligible(state, view.size);
-  let best = bestClaim(view.labelled);
-  if (best === undefined && eligible && stable && view.winner() === state.selfId) {
-    state.claim = state.highestTermSeen + 1;
-    state.highestTermSeen = state.claim;
-    best = { id: state.selfId, claimTerm: state.claim, score: hrwScore(state.selfId) };
+  let best = bestClaim(withOwnClaim(state, view.labelled));
+  if (best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId) {
+    best = { id: state.selfId, claimTerm: claimAbove(state), score: hrwScore(state.selfId) };
   }
   if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId))) state.claim = undefined;
   if (state.claim !== undefined && state.claim < state.highestTermSeen && best?.id === state.selfId) {
-    state.claim = state.highestTermSeen + 1;
-    state.highestTermSeen = state.claim;
-    best = { ...best, claimTerm: state.claim };
+    best = { ...best, claimTerm: claimAbove(state) };
   }
   state.contestedTerm = best?.claimTerm !== undefined && best.claimTerm < state.highestTermSeen ? state.highestTermSeen : undefined;
-  return setLeader(state, eligible && best !== undefined ? { id: best.id, term: best.claimTerm as number } : undefined);
+  return setLeader(state, eligible && best !== undefined ? { id: best.id, term: toTerm(best.claimTerm as number) } : undefined);
 }
 
 /**
@@ -172,7 +168,7 @@ function isEligible(state: SwimLeaderState, liveCount: number): boolean {
 }
 
 /** A leader with a term below one already reported is ignored: the reported term only increases. */
-function setLeader(state: SwimLeaderState, next: { id: NodeId; term: number } | undefined): boolean {
+function setLeader(state: SwimLeaderState, next: { id: NodeId; term: Term } | undefined): boolean {
   const accepted = next !== undefined && next.term < state.reportedTerm ? undefined : next;
   if (accepted?.id === state.leader?.id && accepted?.term === state.leader?.term) return false;
   state.leader = accepted;
@@ -180,6 +176,7 @@ function setLeader(state: SwimLeaderState, next: { id: NodeId; term: number } | 
   return true;
 }
 
+/** A claim or seen-term label, parsed: a decimal of at most 15 digits, or undefined. */
 export function parseClaim(labels: Readonly<Record<string, string>>, label: string = CLAIM_LABEL): number | undefined {
   const text = labels[label];
   if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) return undefined;

@@ -1,7 +1,7 @@
 /**
- * Scenarios `election-swim*`: every node runs the real MembershipDriver and SwimLeaderDriver
- * (src/election/swim), wired as createNode wires them, over MemoryTransport on the SimNetwork
- * with its own skewed NodeClock, SimStorage and forked Rng. Nodes boot staggered with every
+ * Scenarios `election-swim*`: every node is built by `buildNode` in `swim` mode (sim-node.ts):
+ * the membership core and the sticky-HRW leader core (src/election/swim) on the generic driver,
+ * over MemoryTransport on the SimNetwork with its own skewed NodeClock, SimStorage and forked Rng. Nodes boot staggered with every
  * other node as a seed (the membership core retries seeds outside its view); a restart keeps the NodeId and the disk.
  *
  * Checkers after every event (election-checkers.ts): members whose live view (ids and claims)
@@ -19,17 +19,17 @@
  * must be caught electing in the minority).
  */
 import type { Address } from '../../base/address.js';
-import { SwimLeaderDriver } from '../../election/swim/driver.js';
-import { parseClaim, type SwimLeaderConfig } from '../../election/swim/step.js';
+import { swimLeaderConfig, type SwimLeaderConfig } from '../../election/swim/config.js';
+import { parseClaim } from '../../election/swim/step.js';
 import type { MembershipConfig } from '../../membership/config.js';
-import { MembershipDriver, readPersistedIncarnation } from '../../membership/driver.js';
-import { createState } from '../../membership/state.js';
-import { MemoryTransport } from '../../transport/memory.js';
+import type { ShoalNode } from '../../node/node.js';
+import type { NodeInternals } from '../../node/runtime.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { describeNoAgreement, leaderTermMonotonic, noLeaderInMinority, sharedViewOneLeader, type ElectionNodeRecord, type ElectionView } from './election-checkers.js';
 import { COLD_START_HEAL_AT_MS, minoritySide, STORY_PARTITION_AT_MS } from './election-static.js';
+import { bootSimNode, simNodeId } from './sim-node.js';
 import { crashDetectionBoundMs } from './swim-bounds.js';
-import { fakeNodeId, SIM_CLUSTER_ID, swimConfig } from './swim.js';
+import { swimConfig, swimInternals } from './swim.js';
 
 export type SwimElectionVariant = 'default' | 'ap' | 'epoch-disagreement' | 'lone-minority' | 'lone-minority-unsafe' | 'cold-start' | 'cold-start-unsafe';
 
@@ -39,15 +39,10 @@ export type SwimElectionVariant = 'default' | 'ap' | 'epoch-disagreement' | 'lon
  */
 const BOOT_AT_MS = 600;
 
-interface Running {
-  membership: MembershipDriver;
-  leader: SwimLeaderDriver;
-}
-
-/** The leader config of a variant for a cluster of `n`: quorum and the cold-start floor at n, unless the variant is the bug. */
-export function swimLeaderConfig(variant: SwimElectionVariant, n: number, membership: MembershipConfig): SwimLeaderConfig {
+/** The swim mode of a variant for a cluster of `n`: quorum and the cold-start floor at n, unless the variant is the bug. */
+export function swimElectionMode(variant: SwimElectionVariant, n: number): { requireQuorum: boolean; minClusterSize: number } {
   const unsafe = variant.endsWith('-unsafe') || variant === 'ap';
-  return { stabilizationMs: 2 * membership.probeIntervalMs, requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
+  return { requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
 }
 
 class SwimElectionRun implements ScenarioRun<ElectionView> {
@@ -55,15 +50,18 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   /** Crashes per node: a deferred boot is dropped when the node crashed again meanwhile. */
   private readonly crashes = new Map<Address, number>();
   readonly checkers;
-  private readonly running = new Map<Address, Running>();
+  private readonly running = new Map<Address, ShoalNode>();
   private readonly membershipConfig: MembershipConfig;
   private readonly leaderConfig: SwimLeaderConfig;
+  private readonly internals: NodeInternals;
   private readonly generations = new Map<Address, number>();
 
   constructor(private readonly world: SimWorld, private readonly variant: SwimElectionVariant) {
     const n = world.nodes.length;
+    this.internals = swimInternals(n);
     this.membershipConfig = swimConfig(n);
-    this.leaderConfig = swimLeaderConfig(variant, n, this.membershipConfig);
+    // The wiring derives the stabilization window the same way (election/swim/config.ts).
+    this.leaderConfig = swimLeaderConfig(swimElectionMode(variant, n), this.membershipConfig.probeIntervalMs);
     // A drift of ±1000 ppm over the bound, plus the re-evaluation turn: 5% covers both.
     const boundMs = Math.ceil((crashDetectionBoundMs(this.membershipConfig, n) + this.leaderConfig.stabilizationMs) * 1.05);
     this.view = { nodes: world.nodes.map((node) => this.record(node)), network: world.network, now: () => world.clock.now(), minorityBoundMs: boundMs, reach: 'both', boundFromResume: true };
@@ -73,16 +71,18 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   }
 
   private record(node: SimNode): ElectionNodeRecord {
-    const of = (): Running | undefined => this.running.get(node.address);
+    const of = (): ShoalNode | undefined => this.running.get(node.address);
     const live = (): string[] => {
-      const r = of();
-      if (r === undefined) return [];
-      return r.membership.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => `${m.id}:${parseClaim(m.labels) ?? '-'}`).sort();
+      const state = of()?.internals.membership?.state;
+      if (state === undefined) return [];
+      const out: string[] = [];
+      for (const m of state.members.values()) if (m.state === 'alive' || m.state === 'suspect') out.push(`${m.id}:${parseClaim(m.labels) ?? '-'}`);
+      return out.sort();
     };
     return {
-      name: node.name, address: node.address, id: fakeNodeId(node.rng.fork('id')), up: false,
-      leader: () => of()?.leader.leader(),
-      term: () => of()?.leader.state.reportedTerm ?? 0,
+      name: node.name, address: node.address, id: simNodeId(node), up: false,
+      leader: () => of()?.leader(),
+      term: () => of()?.internals.swimLeader?.state.reportedTerm ?? 0,
       viewKey: () => live().join(','),
       viewSize: () => live().length,
     };
@@ -116,23 +116,11 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     const generation = (this.generations.get(node.address) ?? 0) + 1;
     this.generations.set(node.address, generation);
     const seeds = this.world.nodes.filter((n) => n !== node).map((n) => n.address);
-    const state = createState(this.membershipConfig, { id: record.id, name: node.name, address: node.address, labels: {} }, readPersistedIncarnation(node.storage), node.clock.now());
-    const late: { leader?: SwimLeaderDriver } = {};
-    const membership = new MembershipDriver({
-      state, clock: node.clock, transport: new MemoryTransport(this.world.network, node.address),
-      rng: node.rng.fork(`membership/${generation}`), storage: node.storage, clusterId: SIM_CLUSTER_ID,
-      onEvent: (event) => late.leader?.observe(event),
-    });
-    const leader = new SwimLeaderDriver({
-      config: this.leaderConfig, selfId: record.id, clock: node.clock, storage: node.storage, membership,
-      onLeader: (l, term) => this.world.trace.add(`${node.name} leader ${l === undefined ? 'none' : l.id.slice(0, 6)} t${term}`),
-    }, {});
-    late.leader = leader;
-    const running = { membership, leader };
-    this.running.set(node.address, running);
+    const mode = { kind: 'swim' as const, seeds, ...swimElectionMode(this.variant, this.world.nodes.length) };
+    const shoal = bootSimNode(this.world, node, mode, generation, this.internals);
+    shoal.on('leader', (e) => this.world.trace.add(`${node.name} leader ${e.leader === undefined ? 'none' : e.leader.slice(0, 6)} t${e.term}`));
+    this.running.set(node.address, shoal);
     record.up = true;
-    void membership.start(seeds);
-    leader.poke();
   }
 
   /** A node the nemesis crashed before its first boot is booted by the nemesis' restart instead. */
@@ -143,9 +131,7 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   crashNode(node: SimNode): void {
     const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
     this.crashes.set(node.address, (this.crashes.get(node.address) ?? 0) + 1);
-    const r = this.running.get(node.address);
-    r?.leader.stop();
-    r?.membership.stop();
+    this.running.get(node.address)?.halt();
     this.running.delete(node.address);
     record.up = false;
   }

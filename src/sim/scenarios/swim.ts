@@ -1,45 +1,40 @@
 /**
- * Scenarios `swim` and `swim-loss10`: every simulated node runs the real `MembershipDriver`
- * (src/membership/driver.ts) over `MemoryTransport` on the `SimNetwork`, with its own skewed
- * `NodeClock`, `SimStorage` and forked Rng: the production code path with the I/O swapped.
+ * Scenarios `swim` and `swim-loss10`: every simulated node is built by `buildNode` in `swim`
+ * mode (sim-node.ts), so it runs the membership core on the generic driver over
+ * `MemoryTransport` on the `SimNetwork`, with its own skewed `NodeClock`, `SimStorage` and
+ * forked Rng: the production code path with the I/O swapped.
  *
  * - Boot: n1 starts alone, the others join through n1; a seed outside a node's live view is retried by
  *   the membership core's own `retrySeeds`, the same code production runs.
- * - Crash: the driver stops, the network and the disk lose their part. Restart: a new driver on
- *   the same NodeId and disk, starting above `readPersistedIncarnation` (SWIM §4.2: a restart
+ * - Crash: the node halts, the network and the disk lose their part. Restart: a new node on
+ *   the same NodeId and disk, starting above its persisted incarnation (SWIM §4.2: a restart
  *   must out-vote its earlier life), joining through every other node (the peer cache's role).
  * - `swim-loss10` raises packet and frame loss to 10% for the safety phase, on top of `--faults`.
  * - NodeIds are 32 hex characters drawn from the node's own Rng stream: no crypto needed.
  *
- * The checkers (swim-checkers.ts) run after every event; liveness is one view: every node up and
- * seeing exactly every node alive (restarted ones above their old incarnation).
+ * Every node's driver checks the membership invariants after every step; the checkers
+ * (swim-checkers.ts) run after every event; liveness is one view: every node up and seeing
+ * exactly every node alive (restarted ones above their old incarnation).
  */
 import type { Address } from '../../base/address.js';
-import type { NodeId } from '../../identity/node-id.js';
 import { membershipConfig, type MembershipConfig, type ProfileName } from '../../membership/config.js';
-import { MembershipDriver, readPersistedIncarnation } from '../../membership/driver.js';
-import { createState } from '../../membership/state.js';
-import type { MembershipEvent } from '../../membership/types.js';
-import { MemoryTransport } from '../../transport/memory.js';
-import type { Rng } from '../../base/rng.js';
+import type { ShoalNode } from '../../node/node.js';
+import type { NodeInternals } from '../../node/runtime.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
+import { bootSimNode, simNodeId } from './sim-node.js';
 import { healBoundMs } from './swim-bounds.js';
 import { describeSplitView, swimCheckers, type MemberObservation, type SwimNodeRecord, type SwimView } from './swim-checkers.js';
 
-/** The cluster id every simulated member shares. */
-export const SIM_CLUSTER_ID = 'sim';
-
-/** 32 lowercase hex characters from `rng`: a deterministic stand-in for a key-derived NodeId. */
-export function fakeNodeId(rng: Rng): NodeId {
-  let hex = '';
-  for (let i = 0; i < 4; i++) hex += rng.next32().toString(16).padStart(8, '0');
-  return hex as NodeId;
+/** What the swim scenarios change in a profile: member and queue limits that fit `nodes`. */
+export function swimInternals(nodes: number, profile: ProfileName = 'SIM_MIN'): Pick<NodeInternals, 'membershipProfile' | 'membership'> {
+  const base = membershipConfig(profile);
+  return { membershipProfile: profile, membership: { membersMax: Math.max(base.membersMax, nodes + 1), broadcastQueueMax: Math.max(base.broadcastQueueMax, 2 * nodes) } };
 }
 
-/** The config of the swim scenarios: a profile's timings, with member and queue limits that fit `nodes`. */
+/** The membership config the swim scenarios' nodes run with (the wiring computes it from `swimInternals` the same way). */
 export function swimConfig(nodes: number, profile: ProfileName = 'SIM_MIN'): MembershipConfig {
-  const base = membershipConfig(profile);
-  return membershipConfig(profile, { membersMax: Math.max(base.membersMax, nodes + 1), broadcastQueueMax: Math.max(base.broadcastQueueMax, 2 * nodes) });
+  const internals = swimInternals(nodes, profile);
+  return membershipConfig(profile, internals.membership);
 }
 
 export interface SwimOptions {
@@ -53,17 +48,20 @@ export class SwimRun implements ScenarioRun<SwimView> {
   readonly view: SwimView;
   private readonly records: SwimNodeRecord[] = [];
   private readonly events: MemberObservation[] = [];
-  private readonly drivers = new Map<SimNode, MembershipDriver>();
+  private readonly nodes = new Map<SimNode, ShoalNode>();
   private readonly generations = new Map<SimNode, number>();
+  private readonly internals: NodeInternals;
 
   constructor(private readonly world: SimWorld, options: SwimOptions = {}) {
-    const config = swimConfig(world.nodes.length, options.profile);
+    const profile = options.profile ?? 'SIM_MIN';
+    this.internals = swimInternals(world.nodes.length, profile);
+    const config = swimConfig(world.nodes.length, profile);
     for (const node of world.nodes) {
-      this.records.push({ name: node.name, address: node.address, id: fakeNodeId(node.rng.fork('id')), up: false, startedAtMs: 0, crashedAtMs: undefined, incarnationBeforeCrash: undefined, state: undefined });
+      this.records.push({ name: node.name, address: node.address, id: simNodeId(node), up: false, startedAtMs: 0, crashedAtMs: undefined, incarnationBeforeCrash: undefined, state: undefined });
     }
     this.view = {
       faults: world.faults, config, nodes: this.records, byId: new Map(this.records.map((r) => [r.id, r])),
-      events: this.events, stepped: new Set(), now: () => world.clock.now(), healedAtMs: undefined,
+      events: this.events, now: () => world.clock.now(), healedAtMs: undefined,
       extraLoss: options.lossPpm !== undefined && options.lossPpm > 0,
     };
     if (options.lossPpm !== undefined) world.network.setDefaultLink({ lossPpm: options.lossPpm, streamLossPpm: options.lossPpm });
@@ -75,9 +73,9 @@ export class SwimRun implements ScenarioRun<SwimView> {
 
   crashNode(node: SimNode): void {
     const record = this.recordOf(node);
-    this.drivers.get(node)?.stop();
-    this.drivers.delete(node);
-    record.incarnationBeforeCrash = record.state?.members.get(record.id)?.incarnation;
+    this.nodes.get(node)?.halt();
+    this.nodes.delete(node);
+    record.incarnationBeforeCrash = this.highestHeardIncarnation(record);
     record.up = false;
     record.state = undefined;
     record.crashedAtMs = this.world.clock.now();
@@ -104,6 +102,17 @@ export class SwimRun implements ScenarioRun<SwimView> {
     return healBoundMs(this.view.config, this.records.length);
   }
 
+  /**
+   * The highest incarnation at which any other node has seen `record`'s node: what its next life
+   * must out-vote (SWIM §4.2). Not its in-memory incarnation: a refutation still being persisted
+   * when it crashed was never sent (sends wait for the write), so nobody has to be out-voted there.
+   */
+  private highestHeardIncarnation(record: SwimNodeRecord): number | undefined {
+    let highest: number | undefined;
+    for (const o of this.events) if (o.subject === record.id && o.observer !== record.name) highest = Math.max(highest ?? 0, o.incarnation);
+    return highest;
+  }
+
   private recordOf(node: SimNode): SwimNodeRecord {
     return this.records[this.world.nodes.indexOf(node)] as SwimNodeRecord;
   }
@@ -112,23 +121,15 @@ export class SwimRun implements ScenarioRun<SwimView> {
     const record = this.recordOf(node);
     const generation = (this.generations.get(node) ?? 0) + 1;
     this.generations.set(node, generation);
-    const state = createState(this.view.config, { id: record.id, name: node.name, address: node.address, labels: {} }, readPersistedIncarnation(node.storage), node.clock.now());
-    const driver = new MembershipDriver({
-      state, clock: node.clock, transport: new MemoryTransport(this.world.network, node.address),
-      rng: node.rng.fork(`membership/${generation}`), storage: node.storage, clusterId: SIM_CLUSTER_ID,
-      onEvent: (event) => this.observe(record, event),
-      onTrace: () => this.view.stepped.add(record),
+    // The core retries seeds outside its live view (retrySeeds).
+    const shoal = bootSimNode(this.world, node, { kind: 'swim', seeds: [...seeds] }, generation, this.internals);
+    shoal.on('member', (event) => {
+      const subject = this.view.byId.get(event.member.id)?.name ?? event.member.id.slice(0, 8);
+      this.world.trace.add(`${record.name} sees ${subject} ${event.type}@${event.member.incarnation}`);
+      this.events.push({ observer: record.name, subject: event.member.id, type: event.type, incarnation: event.member.incarnation });
     });
-    this.drivers.set(node, driver);
-    Object.assign(record, { up: true, startedAtMs: this.world.clock.now(), state });
-    void driver.start(seeds); // the core retries seeds outside its live view (retrySeeds)
-  }
-
-  private observe(record: SwimNodeRecord, event: MembershipEvent): void {
-    if (event.type === 'epoch') return;
-    const subject = this.view.byId.get(event.member.id)?.name ?? event.member.id.slice(0, 8);
-    this.world.trace.add(`${record.name} sees ${subject} ${event.type}@${event.member.incarnation}`);
-    this.events.push({ observer: record.name, subject: event.member.id, type: event.type, incarnation: event.member.incarnation });
+    this.nodes.set(node, shoal);
+    Object.assign(record, { up: true, startedAtMs: this.world.clock.now(), state: shoal.internals.membership?.state });
   }
 }
 

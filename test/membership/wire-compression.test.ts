@@ -13,12 +13,9 @@ import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
 import { COMPRESS_BYTES_MIN, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../../src/codec/compressed.js';
 import type { MemberRecord, Message } from '../../src/codec/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
-import { membershipConfig } from '../../src/membership/config.js';
-import { MembershipDriver } from '../../src/membership/driver.js';
-import { createState } from '../../src/membership/state.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimNetwork } from '../../src/sim/network.js';
-import { SimStorage } from '../../src/sim/storage.js';
+import { simSwimNode } from '../helpers/sim-swim-node.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
 const CLUSTER = 'zip';
@@ -28,20 +25,16 @@ const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
 function setup() {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: new Rng(5).fork('net') });
-  const config = membershipConfig('LAN');
   const address = parseAddress('10.0.0.1:7946');
-  const state = createState(config, { id: id(1), name: 'a', address, labels: {} }, 0, clock.now());
-  const driver = new MembershipDriver({
-    state, clock: clock.nodeClock(address), transport: new MemoryTransport(network, address), rng: new Rng(6),
-    storage: new SimStorage({ rng: new Rng(7) }), clusterId: CLUSTER, onEvent: () => undefined,
-  });
-  void driver.start([]);
+  const node = simSwimNode(clock, network, address, CLUSTER, id(1), 6);
+  const driver = node.internals.membership!;
+  const state = driver.state;
   const spyAddress = parseAddress('10.0.0.2:7946');
   const spy = new MemoryTransport(network, spyAddress);
   const frames: Uint8Array[] = [];
   spy.onReceive((_from, channel, data) => { if (channel === 'stream') frames.push(data); });
   const run = (): void => void clock.runUntil(clock.now() + 100, { eventsMax: 10_000 });
-  return { driver, state, spy, spyAddress, frames, run, address, fingerprint: state.fingerprint };
+  return { node, driver, state, spy, spyAddress, frames, run, address, fingerprint: state.fingerprint };
 }
 
 function joinFrom(spyAddress: ReturnType<typeof parseAddress>, fingerprint: string, members: MemberRecord[]): Message {

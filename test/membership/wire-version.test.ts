@@ -11,12 +11,9 @@ import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
 import type { Message } from '../../src/codec/messages.js';
 import { PROTOCOL_VERSION } from '../../src/codec/wire-numbers.js';
 import type { NodeId } from '../../src/identity/node-id.js';
-import { membershipConfig } from '../../src/membership/config.js';
-import { MembershipDriver, type JoinOutcome } from '../../src/membership/driver.js';
-import { createState } from '../../src/membership/state.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimNetwork } from '../../src/sim/network.js';
-import { SimStorage } from '../../src/sim/storage.js';
+import { simSwimNode } from '../helpers/sim-swim-node.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
 const CLUSTER = 'versions';
@@ -33,18 +30,15 @@ function setup() {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: new Rng(3).fork('net') });
   const address = parseAddress('10.0.0.1:7946');
-  const state = createState(membershipConfig('LAN'), { id: id(1), name: 'a', address, labels: {} }, 0, clock.now());
-  const driver = new MembershipDriver({
-    state, clock: clock.nodeClock(address), transport: new MemoryTransport(network, address), rng: new Rng(4),
-    storage: new SimStorage({ rng: new Rng(5) }), clusterId: CLUSTER, onEvent: () => undefined,
-  });
-  void driver.start([]);
+  const node = simSwimNode(clock, network, address, CLUSTER, id(1), 4);
+  const driver = node.internals.membership!;
+  const state = driver.state;
   const peerAddress = parseAddress('10.0.0.2:7946');
   const peer = new MemoryTransport(network, peerAddress);
   const frames: Uint8Array[] = [];
   peer.onReceive((_from, channel, data) => { if (channel === 'stream') frames.push(data); });
   const run = (): void => void clock.runUntil(clock.now() + 100, { eventsMax: 10_000 });
-  return { driver, state, peer, peerAddress, frames, run, address };
+  return { node, driver, state, peer, peerAddress, frames, run, address };
 }
 
 function joinFrom(peerAddress: ReturnType<typeof parseAddress>, fingerprint: string): Message {
@@ -78,15 +72,15 @@ describe('protocol version mismatch', () => {
 
   it('a join answered in another version fails with bad_version instead of timing out', async () => {
     const t = setup();
-    let outcome: JoinOutcome | undefined;
-    void t.driver.join([t.peerAddress]).then((o) => { outcome = o; });
+    let failure: unknown;
+    void t.node.join([t.peerAddress]).catch((err: unknown) => { failure = err; });
     t.run();
     expect(t.frames).toHaveLength(1);
     t.peer.sendFrame(t.address, foreign({ type: 'reject', from: id(2), reason: 'bad_version', detail: 'not readable by the joiner' }));
     t.run();
-    await Promise.resolve();
-    expect(outcome).toMatchObject({ ok: false, reason: 'bad_version' });
-    expect(outcome?.ok === false && outcome.detail).toMatch(new RegExp(`speaks Shoal protocol version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failure).toMatchObject({ code: 'ERR_JOIN_FAILED' });
+    expect((failure as Error).message).toMatch(new RegExp(`\\(bad_version\\): the node at .* speaks Shoal protocol version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`));
     expect(t.state.join).toBeUndefined();
   });
 });

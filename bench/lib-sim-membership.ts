@@ -1,0 +1,41 @@
+/**
+ * One membership node for the simulator benches: the membership core on the generic
+ * ProtocolDriver (the one production runs), over MemoryTransport on a SimNetwork. Membership
+ * alone, without the swim leader, so these benches measure what they always measured.
+ */
+import type { Address } from '../src/base/address.js';
+import type { Rng } from '../src/base/rng.js';
+import type { Clock } from '../src/base/time.js';
+import type { MembershipConfig } from '../src/membership/config.js';
+import { MEMBERSHIP_CORE, MEMBERSHIP_STORE } from '../src/membership/protocol.js';
+import type { MembershipEvent, MembershipTypes } from '../src/membership/types.js';
+import { membershipWire } from '../src/membership/wire.js';
+import type { NodeId } from '../src/identity/node-id.js';
+import { ProtocolDriver } from '../src/node/driver.js';
+import type { SimNetwork } from '../src/sim/network.js';
+import { SimStorage } from '../src/sim/storage.js';
+import { MemoryTransport } from '../src/transport/memory.js';
+
+export interface SimMembershipNode {
+  id: NodeId;
+  name: string;
+  address: Address;
+  clock: Clock;
+  network: SimNetwork;
+  config: MembershipConfig;
+  rng: Rng;
+  clusterId: string;
+  onEvent: (event: MembershipEvent) => void;
+}
+
+export function simMembershipDriver(node: SimMembershipNode): ProtocolDriver<MembershipTypes> {
+  const transport = new MemoryTransport(node.network, node.address);
+  return new ProtocolDriver<MembershipTypes>({
+    protocol: { core: MEMBERSHIP_CORE, wire: membershipWire({ clusterId: node.clusterId, selfId: node.id, localAddress: node.address }), store: MEMBERSHIP_STORE },
+    config: { config: node.config, self: { id: node.id, name: node.name, address: node.address, labels: {} } },
+    clock: node.clock, storage: new SimStorage({ rng: node.rng.fork('storage'), clock: node.clock }), rng: node.rng.fork('membership'), transport,
+    onOutput: (effect) => {
+      if (effect.kind === 'emit') node.onEvent(effect.event);
+    },
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * `swim` leader configuration (docs/design/election.md, "swim"): the one place its defaults
+ * live, and the one function (`swimLeaderConfig`) that derives the stabilization window from
+ * the membership profile, shared by production and the simulator.
+ */
+import { ShoalError } from '../../base/errors.js';
+
+export interface SwimLeaderConfig {
+  /** The live set must be unchanged this long before a new claim, ms. @defaultValue `stabilizationMsFor`: 2 × probeIntervalMs */
+  stabilizationMs: number;
+  /** Only a view with a majority of the cluster has a leader (`isEligible`). @defaultValue false */
+  requireQuorum: boolean;
+  /** With requireQuorum, the least cluster size for the quorum; without, the cold-start gate (`isEligible`). @defaultValue 1 */
+  minClusterSize: number;
+}
+
+export interface SwimLeaderSettings {
+  stabilizationMs?: number | undefined;
+  requireQuorum?: boolean | undefined;
+  minClusterSize?: number | undefined;
+}
+
+export const SWIM_LEADER_DEFAULTS = { requireQuorum: false, minClusterSize: 1 } as const;
+
+/**
+ * Two probe intervals: a member that crashed is suspected within one probe period of someone's
+ * probe, so a live set unchanged for two has likely settled (fewer claims that a death at once
+ * revokes).
+ */
+export function stabilizationMsFor(probeIntervalMs: number): number {
+  return 2 * probeIntervalMs;
+}
+
+export function swimLeaderConfig(settings: SwimLeaderSettings, probeIntervalMs: number): SwimLeaderConfig {
+  const config: SwimLeaderConfig = {
+    stabilizationMs: settings.stabilizationMs ?? stabilizationMsFor(probeIntervalMs),
+    requireQuorum: settings.requireQuorum ?? SWIM_LEADER_DEFAULTS.requireQuorum,
+    minClusterSize: settings.minClusterSize ?? SWIM_LEADER_DEFAULTS.minClusterSize,
+  };
+  for (const name of ['stabilizationMs', 'minClusterSize'] as const) {
+    const value = config[name];
+    if (!Number.isSafeInteger(value) || value < 1) throw new ShoalError('ERR_INVALID_CONFIG', `invalid swim leader config: ${name} (${String(value)}) must be a positive integer`);
+  }
+  return config;
+}

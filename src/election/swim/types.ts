@@ -1,0 +1,91 @@
+/**
+ * `swim` leader's state, inputs, effects and durable record (docs/design/election.md, "swim").
+ * The core reads the SWIM live set as a `LiveView` the wiring builds in one pass over the
+ * member table, and publishes its claim through the membership labels (`publish-claim`).
+ */
+import type { PersistedInput, TickInput } from '../../base/protocol.js';
+import type { Millis } from '../../base/time.js';
+import type { Term } from '../../base/units.js';
+import type { NodeId } from '../../identity/node-id.js';
+import type { SwimLeaderConfig } from './config.js';
+
+export interface LiveMember {
+  id: NodeId;
+  /** The member's claim label, parsed; undefined when it claims nothing. */
+  claimTerm: number | undefined;
+  /** The member's `SEEN_LABEL`, parsed. */
+  seenTerm?: number | undefined;
+}
+
+/**
+ * What the core reads of the live set: its size, the live members that carry a claim or a seen
+ * term (everyone else's labels say nothing to the election), and every live id, scored for the
+ * HRW winner only when a new claim may be due. The claims are a handful, the live set may be
+ * thousands, and the core runs on every view change.
+ */
+export interface LiveView {
+  size: number;
+  labelled: readonly LiveMember[];
+  liveIds: readonly NodeId[];
+}
+
+export interface SwimLeaderState {
+  config: SwimLeaderConfig;
+  selfId: NodeId;
+  /** The last live view the core was given, and its key (any string that changes with the set). */
+  view: LiveView | undefined;
+  liveKey: string;
+  viewChangedAtMs: Millis;
+  /** The `now` of the last step. */
+  lastStepMs: Millis;
+  /** The largest live set seen stable (a high-water mark; not persisted: a restart relies on minClusterSize). */
+  stableSize: number;
+  highestTermSeen: Term;
+  /** The highest term written to disk (or being written): never claimed or reported above it. */
+  persistedTerm: Term;
+  /** The term this node claims (its label), or undefined. */
+  claim: Term | undefined;
+  leader: { id: NodeId; term: Term } | undefined;
+  /** The highest term ever reported: a leader below it is ignored, so reported terms only increase. */
+  reportedTerm: Term;
+  /**
+   * `highestTermSeen` when the best live claim is below it (the claimant must learn of the higher
+   * term and claim above it), else undefined. Published as `SEEN_LABEL` only then, so a normal
+   * election or failover makes no member but the claimant change its labels: no N-wide gossip.
+   */
+  contestedTerm: Term | undefined;
+  /** The claim and contested term last handed to `publish-claim`; undefined before the first. */
+  published: { claim: Term | undefined; contested: Term | undefined } | undefined;
+}
+
+export interface SwimLeaderInit {
+  config: SwimLeaderConfig;
+  selfId: NodeId;
+}
+
+/** The one durable fact: the highest term seen, so a restart never claims or reports below it. */
+export interface SwimLeaderRecord {
+  term: Term;
+}
+
+export type SwimLeaderInput =
+  | TickInput
+  | PersistedInput<SwimLeaderRecord>
+  /** The SWIM live set (or a live member's labels) may have changed. */
+  | { kind: 'view-changed'; now: Millis; viewKey: string; view: LiveView };
+
+export type SwimLeaderEffect =
+  /** Set this node's claim labels (CLAIM_LABEL, SEEN_LABEL) to these; undefined removes one. */
+  | { kind: 'publish-claim'; claim: Term | undefined; contested: Term | undefined }
+  | { kind: 'leader'; leader: { id: NodeId; term: Term } | undefined; term: Term };
+
+export interface SwimLeaderTypes {
+  config: SwimLeaderInit;
+  persisted: Term;
+  state: SwimLeaderState;
+  input: SwimLeaderInput;
+  effect: SwimLeaderEffect;
+  record: SwimLeaderRecord;
+  snapshot: { highestTermSeen: Term; reportedTerm: Term };
+  message: never;
+}

@@ -1,0 +1,40 @@
+/**
+ * Membership as the generic driver runs it (src/base/protocol.ts): the core, and its store (the
+ * highest incarnation used, `membership/incarnation`, decimal with a newline: the format is on
+ * disk, keep it). The wire, which needs node:zlib, is wire.ts.
+ */
+import { parsePersistedCount } from '../base/persisted.js';
+import type { Core, Store } from '../base/protocol.js';
+import { updateEncodedBytes } from '../codec/codec.js';
+import { describeEffect, describeInput, describeRecord } from './describe.js';
+import { checkInvariants, checkTransition, snapshot } from './invariants.js';
+import { createState } from './state.js';
+import { nextDeadline, step } from './step.js';
+import type { MembershipRecord, MembershipTypes } from './types.js';
+
+/** Where the incarnation lives, relative to the data dir. */
+export const INCARNATION_FILE = 'membership/incarnation';
+
+export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
+  name: 'membership',
+  inputKinds: ['tick', 'persisted', 'start', 'receive', 'join', 'leave', 'update-labels', 'loop-delay', 'send-failed', 'refused'],
+  effectKinds: ['send', 'emit', 'join-result', 'left-done', 'rejected'],
+  init: (config, persisted, ctx) => createState(config.config, config.self, persisted, ctx.now),
+  // Piggyback budgets count the exact encoded size of each update (the core alone would estimate).
+  step: (state, input, ctx) => step(state, input, { rng: ctx.rng, sizeOf: updateEncodedBytes }),
+  nextDeadline,
+  describeInput,
+  describeEffect,
+  describeRecord,
+  checkInvariants,
+  snapshot,
+  checkTransition,
+};
+
+export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = {
+  load: (storage) => {
+    const bytes = storage.read(INCARNATION_FILE);
+    return bytes === undefined ? 0 : parsePersistedCount(bytes, INCARNATION_FILE, 'incarnation');
+  },
+  write: (record) => ({ path: INCARNATION_FILE, data: new TextEncoder().encode(`${record.incarnation}\n`) }),
+};
