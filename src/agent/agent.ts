@@ -9,6 +9,7 @@
  * if something still holds the event loop.
  */
 import type { DestinationStream, Logger } from 'pino';
+import type { ShoalError } from '../base/errors.js';
 import { createNode, type NodeInternals, type ShoalNode } from '../node/node.js';
 import type { AgentConfig } from './config.js';
 import { createAgentLogger, logNodeEvents } from './logger.js';
@@ -48,7 +49,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 
 async function shutdown(node: ShoalNode, server: AgentServer, log: Logger, why: string): Promise<number> {
   log.info({ why }, 'agent stopping: leaving the cluster');
-  let code = 0;
+  let code = node.failure === undefined ? 0 : 1;
   try {
     if (!(await settlesWithin(node.leave(), LEAVE_TIMEOUT_MS))) {
       log.warn({ timeoutMs: LEAVE_TIMEOUT_MS }, 'graceful leave timed out; closing without it (others will see this node dead)');
@@ -88,6 +89,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     throw err;
   }
   log.info({ address: node.address, http: `http://${server.address}`, mode: node.mode.kind, clusterId: config.node.clusterId }, 'agent started');
+  // A protocol that cannot go on (its durable write failed) stops the node: the agent stops too.
+  const onFailure = (error: ShoalError): void => {
+    log.fatal({ err: error, code: error.code }, `node stopped: ${error.message}`);
+    void stop(`node stopped (${error.code})`);
+  };
+  if (node.failure !== undefined) onFailure(node.failure);
+  else node.on('error', (e) => onFailure(e.error));
   return { node, server, log, stopped, stop };
 }
 

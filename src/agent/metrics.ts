@@ -6,6 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { DriverStats } from '../node/driver.js';
 import type { AgentNode } from './agent-node.js';
 import { MEMBER_STATES, membersByState } from './stats.js';
 import type { SseCounters } from './sse.js';
@@ -75,6 +76,11 @@ function registerNodeMetrics(registry: Registry, node: AgentNode): void {
   scraped(registry, 'counter', 'shoal_packets_dropped_total', 'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...).', ['reason'], () => dropSamples(node));
   scraped(registry, 'gauge', 'shoal_local_health_score', 'Lifeguard local health (awareness) score: 0 is healthy, higher stretches timeouts.', [], () => [[{}, node.stats().protocol['awareness'] ?? 0]]);
   scraped(registry, 'gauge', 'shoal_epoch', 'Membership epoch: increases when the live set changes.', [], () => [[{}, node.epoch]]);
+  const perDriver = (read: (d: DriverStats) => number) => (): Sample[] => Object.entries(node.stats().drivers).map(([protocol, d]) => [{ protocol }, read(d)]);
+  scraped(registry, 'counter', 'shoal_protocol_steps_total', 'Inputs a protocol core has stepped, by protocol.', ['protocol'], perDriver((d) => d.steps));
+  scraped(registry, 'counter', 'shoal_durable_writes_total', 'Durable writes (write, fsync, rename) finished, by protocol.', ['protocol'], perDriver((d) => d.writes));
+  scraped(registry, 'counter', 'shoal_durable_write_errors_total', 'Durable writes that failed (the protocol stopped), by protocol.', ['protocol'], perDriver((d) => d.writeErrors));
+  scraped(registry, 'gauge', 'shoal_durable_write_seconds_max', 'Longest durable write so far (issue to durable), by protocol.', ['protocol'], perDriver((d) => d.writeMsMax / 1000));
 }
 
 /** Builds the registry; `close()` stops the event-loop-delay monitor. */

@@ -70,6 +70,9 @@ export interface DriverCounters {
   inputsDeferred: number;
 }
 
+/** A driver's counters and its pending writes, for `node.stats()` and metrics. */
+export type DriverStats = DriverCounters & { writesPending: number };
+
 interface WriteJob<T extends ProtocolTypes> {
   records: T['record'][];
   writes: DurableWrite[];
@@ -119,6 +122,10 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   /** Durable writes issued and not yet finished. */
   get writesPending(): number {
     return this.jobs.length;
+  }
+
+  stats(): DriverStats {
+    return { ...this.counters, writesPending: this.jobs.length };
   }
 
   /** Arms the timer for the core's first deadline (a core may need a tick before any input). */

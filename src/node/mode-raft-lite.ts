@@ -95,6 +95,6 @@ export function wireRaftLite(ctx: WiringContext, mode: RaftLiteMode): ModeRuntim
       return Promise.resolve();
     },
     halt: () => driver.stop(),
-    stats: () => ({ protocol: { ...driver.state.counters }, decodeErrors: { ...driver.decodeErrors } }),
+    stats: () => ({ protocol: { ...driver.state.counters }, decodeErrors: { ...driver.decodeErrors }, drivers: { 'raft-lite': driver.stats() } }),
   };
 }

@@ -47,6 +47,6 @@ export function wireStatic(ctx: WiringContext, mode: StaticMode): ModeRuntime & 
       return Promise.resolve();
     },
     halt: () => driver.stop(),
-    stats: () => ({ protocol: { strangerMessages: driver.state.strangerMessages, heartbeatsIgnoredAfterStall: driver.state.heartbeatsIgnoredAfterStall }, decodeErrors: { ...driver.decodeErrors } }),
+    stats: () => ({ protocol: { strangerMessages: driver.state.strangerMessages, heartbeatsIgnoredAfterStall: driver.state.heartbeatsIgnoredAfterStall }, decodeErrors: { ...driver.decodeErrors }, drivers: { 'static': driver.stats() } }),
   };
 }

@@ -213,6 +213,7 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
     stats: () => ({
       protocol: { ...membership.state.counters, awareness: membership.state.awareness, epoch: membership.state.epoch, peerCacheWriteErrors: peerCache.writeErrors },
       decodeErrors: { ...membership.decodeErrors },
+      drivers: { membership: membership.stats(), 'swim-leader': leader.stats() },
     }),
   };
 }

@@ -17,6 +17,7 @@ import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
+import type { DriverStats } from './driver.js';
 import { EventHub, type ErrorEvent, type LeaderEvent, type MemberEvent, type NodeEvent } from './events.js';
 import { productionIo, type NodeIo } from './io.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
@@ -198,9 +199,9 @@ export class ShoalNode {
   }
 
   /** Counters for metrics and tests: protocol counters, decode errors, transport stats. */
-  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; transport: TransportStats | undefined } {
-    const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {} };
-    return { protocol: { epoch: this.epoch, ...runtime.protocol }, decodeErrors: runtime.decodeErrors, transport: this.io.transport?.stats() };
+  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; drivers: Record<string, DriverStats>; transport: TransportStats | undefined } {
+    const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
+    return { protocol: { epoch: this.epoch, ...runtime.protocol }, decodeErrors: runtime.decodeErrors, drivers: runtime.drivers, transport: this.io.transport?.stats() };
   }
 }
 

@@ -10,6 +10,7 @@ import type { Labels } from '../codec/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
+import type { DriverStats } from './driver.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
 
@@ -71,5 +72,5 @@ export interface ModeRuntime {
   close(): Promise<void>;
   /** Stops every driver at once and writes nothing more: the process died (the simulator's crash). */
   halt(): void;
-  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number> };
+  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; drivers: Record<string, DriverStats> };
 }

@@ -52,7 +52,7 @@ export class ScriptedNode extends EventEmitter {
   }
 
   stats(): ReturnType<AgentNode['stats']> {
-    return { protocol: { probesSent: 7 }, decodeErrors: { ERR_DECODE_TRUNCATED: 2 }, transport: undefined };
+    return { protocol: { probesSent: 7 }, decodeErrors: { ERR_DECODE_TRUNCATED: 2 }, drivers: {}, transport: undefined };
   }
 
   emitMember(event: Extract<NodeEvent, { kind: 'member' }>): void {

@@ -48,7 +48,8 @@ describe('agent HTTP API (inject)', () => {
     for (const name of ['shoal_members{state="alive"} 1', 'shoal_probes_sent_total', 'shoal_probes_failed_total', 'shoal_indirect_probes_sent_total',
       'shoal_suspicions_total', 'shoal_refutations_total', 'shoal_dead_declarations_total', 'shoal_gossip_bytes_total{direction="in"}',
       'shoal_push_pull_bytes_total{direction="out"}', 'shoal_packets_dropped_total', 'shoal_local_health_score', 'shoal_event_loop_delay_seconds{stat="max"}', 'shoal_epoch',
-      'shoal_push_pull_digests_sent_total', 'shoal_push_pulls_in_sync_total']) {
+      'shoal_push_pull_digests_sent_total', 'shoal_push_pulls_in_sync_total', 'shoal_protocol_steps_total{protocol="membership"}',
+      'shoal_durable_writes_total{protocol="membership"}', 'shoal_durable_write_errors_total', 'shoal_durable_write_seconds_max{protocol="swim-leader"}']) {
       expect(res.body).toContain(name);
     }
   });
