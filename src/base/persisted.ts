@@ -12,7 +12,7 @@ const SHOWN_CHARS_MAX = 40;
 function corrupt(file: string, shown: string, what: string): ShoalError {
   return new ShoalError(
     'ERR_STORAGE_CORRUPT',
-    `${file} holds ${shown}, not a ${what} (a safe non-negative integer); the file was left untouched: ` +
+    `${file} holds ${shown}, not a safe non-negative integer (the ${what} this node persisted); the file was left untouched: ` +
       'restore it from a backup, or write a number no lower than the last one this node used (when unsure, a larger one is safe)',
   );
 }
