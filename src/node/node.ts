@@ -205,11 +205,19 @@ export class ShoalNode {
   }
 }
 
+let built = 0;
+
+/** How many nodes `buildNode` has built in this process (tests prove every path goes through it). */
+export function nodesBuilt(): number {
+  return built;
+}
+
 /**
  * The one wiring (synchronous): builds the node of `options.mode` on `io`. Production reaches
  * it through `createNode`; the simulator calls it with its own clock, network and disk.
  */
 export function buildNode(options: ResolvedNodeOptions, identity: NodeIdentity, io: NodeIo, internals: NodeInternals = {}): ShoalNode {
+  built++;
   const node = new ShoalNode(options, identity.nodeId, io);
   const ctx: WiringContext = {
     options, id: identity.nodeId, io, internals,

@@ -13,7 +13,8 @@ import { RAFT_LITE_FILE } from '../../src/election/raft-lite/protocol.js';
 import { STATIC_TERM_FILE } from '../../src/election/static/protocol.js';
 import { SWIM_TERM_FILE } from '../../src/election/swim/protocol.js';
 import { main } from '../../src/cli/main.js';
-import { createNode, type NodeOptions } from '../../src/node/node.js';
+import { createNode } from '../../src/node/node.js';
+import type { NodeOptions } from '../../src/node/options.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shoal-corrupt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
