@@ -116,6 +116,14 @@ export interface Core<T extends ProtocolTypes> {
   checkTransition(before: T['snapshot'], after: T['state']): string[];
 }
 
+/**
+ * Checks at compile time that `list` names every member of the union `K`: writing
+ * `kinds<Input['kind']>()(['tick', ...])` fails to compile when a kind is left out.
+ */
+export function kinds<K extends string>() {
+  return <const L extends readonly K[]>(list: L & ([Exclude<K, L[number]>] extends [never] ? unknown : { missing: Exclude<K, L[number]> })): readonly K[] => list;
+}
+
 /** A payload that did not become an input: its ERR_DECODE_* code, and what to do about it. */
 export interface Refusal<I> {
   ok: false;

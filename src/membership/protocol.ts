@@ -4,7 +4,7 @@
  * disk, keep it). The wire, which needs node:zlib, is wire.ts.
  */
 import { parsePersistedCount } from '../base/persisted.js';
-import type { Core, Store } from '../base/protocol.js';
+import { kinds, type Core, type CoreInput, type Store } from '../base/protocol.js';
 import { updateEncodedBytes } from '../codec/codec.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition, snapshot } from './invariants.js';
@@ -17,8 +17,8 @@ export const INCARNATION_FILE = 'membership/incarnation';
 
 export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
   name: 'membership',
-  inputKinds: ['tick', 'persisted', 'start', 'receive', 'join', 'leave', 'update-labels', 'loop-delay', 'send-failed', 'refused'],
-  effectKinds: ['send', 'emit', 'join-result', 'left-done', 'rejected'],
+  inputKinds: kinds<CoreInput<MembershipTypes>['kind']>()(['tick', 'persisted', 'start', 'receive', 'join', 'leave', 'update-labels', 'loop-delay', 'send-failed', 'refused']),
+  effectKinds: kinds<MembershipTypes['effect']['kind']>()(['send', 'emit', 'join-result', 'left-done', 'rejected']),
   init: (config, persisted, ctx) => createState(config.config, config.self, persisted, ctx.now),
   // Piggyback budgets count the exact encoded size of each update (the core alone would estimate).
   step: (state, input, ctx) => step(state, input, { rng: ctx.rng, sizeOf: updateEncodedBytes }),

@@ -71,7 +71,7 @@ export function createState(config: MembershipConfig, self: SelfIdentity, persis
     members,
     suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
-    nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
+    nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, lastStepMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
     join: undefined, leaveDeadlineMs: undefined, counters,
   };
 }

@@ -26,6 +26,7 @@ import type { Labels } from '../codec/messages.js';
 export function step(state: State, input: Input, ctx: StepContext): StepResult {
   const turn: Turn = { state, effects: [], persist: [], afterPersist: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };
   const epochBefore = state.epoch;
+  state.lastStepMs = input.now;
   dispatch(turn, input);
   if (state.phase === 'leaving') maybeFinishLeave(turn);
   if (state.epoch !== epochBefore) turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
@@ -239,5 +240,7 @@ export function nextDeadline(state: State): Millis | undefined {
     if (deadline !== undefined) earliest = Math.min(earliest, deadline);
   }
   for (const relay of state.relays.values()) earliest = Math.min(earliest, relay.deadlineMs);
-  return earliest as Millis;
+  // A deadline kept while nothing depended on it (the gossip round of an empty queue, the reap
+  // of no departed member) may be stale when something starts to: then it is due at once.
+  return Math.max(earliest, state.lastStepMs) as Millis;
 }

@@ -150,6 +150,8 @@ export interface State {
   nextGossipAtMs: Millis;
   /** When the last gossip round sent anything (-Infinity before the first): news waits newsGossipDelayMs after it. */
   lastGossipAtMs: number;
+  /** The `now` of the last step: a deadline that fell due while nothing waited on it is due now, not in the past. */
+  lastStepMs: Millis;
   nextPushPullAtMs: Millis;
   nextReconnectAtMs: Millis;
   nextReapAtMs: Millis;

@@ -6,7 +6,7 @@
  */
 import { ShoalError } from '../../base/errors.js';
 import { persistedCount } from '../../base/persisted.js';
-import type { Core, Protocol, Store } from '../../base/protocol.js';
+import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
 import { term } from '../../base/units.js';
 import { isNodeId, type NodeId } from '../../identity/node-id.js';
 import { electionWire } from '../wire.js';
@@ -19,8 +19,8 @@ export const RAFT_LITE_FILE = 'election/raft-lite.json';
 
 export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
   name: 'raft-lite',
-  inputKinds: ['tick', 'persisted', 'receive', 'join', 'broadcast'],
-  effectKinds: ['send', 'leader', 'term', 'peer-joined', 'peer-left', 'delivered', 'rejected'],
+  inputKinds: kinds<CoreInput<RaftLiteTypes>['kind']>()(['tick', 'persisted', 'receive', 'join', 'broadcast']),
+  effectKinds: kinds<RaftLiteTypes['effect']['kind']>()(['send', 'leader', 'term', 'peer-joined', 'peer-left', 'delivered', 'rejected']),
   init: (config, persisted, ctx) => initRaftLite(config, persisted, ctx.now, ctx.rng),
   step,
   nextDeadline,

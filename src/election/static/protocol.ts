@@ -2,7 +2,7 @@
  * `static` as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
  * messages in the envelope) and its store (the fencing term, `election/static-term`, decimal).
  */
-import type { Core, Protocol, Store } from '../../base/protocol.js';
+import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
 import { parsePersistedCount } from '../../base/persisted.js';
 import { term, type Term } from '../../base/units.js';
 import { electionWire } from '../wire.js';
@@ -16,8 +16,8 @@ export const STATIC_TERM_FILE = 'election/static-term';
 
 export const STATIC_CORE: Core<StaticTypes> = {
   name: 'static',
-  inputKinds: ['tick', 'persisted', 'receive'],
-  effectKinds: ['send', 'leader', 'member'],
+  inputKinds: kinds<CoreInput<StaticTypes>['kind']>()(['tick', 'persisted', 'receive']),
+  effectKinds: kinds<StaticTypes['effect']['kind']>()(['send', 'leader', 'member']),
   init: (config, persisted, ctx) => initStatic(config, persisted, ctx.now),
   step,
   nextDeadline,

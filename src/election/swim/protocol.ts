@@ -4,7 +4,7 @@
  * labels, which the wiring (node/mode-swim.ts) sets from `publish-claim`.
  */
 import { parsePersistedCount } from '../../base/persisted.js';
-import type { Core, Protocol, Store } from '../../base/protocol.js';
+import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
 import { term, type Term } from '../../base/units.js';
 import type { Labels } from '../../codec/messages.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
@@ -17,8 +17,8 @@ export const SWIM_TERM_FILE = 'election/swim-term';
 
 export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
   name: 'swim-leader',
-  inputKinds: ['tick', 'persisted', 'view-changed'],
-  effectKinds: ['publish-claim', 'leader'],
+  inputKinds: kinds<CoreInput<SwimLeaderTypes>['kind']>()(['tick', 'persisted', 'view-changed']),
+  effectKinds: kinds<SwimLeaderTypes['effect']['kind']>()(['publish-claim', 'leader']),
   init: (config, persisted, ctx) => initSwimLeader(config, persisted, ctx.now),
   step,
   nextDeadline,

@@ -1,0 +1,167 @@
+/**
+ * Every protocol core passes the contract suite (contract.ts): static, raft-lite, the swim
+ * leader and membership, each fed seeded random inputs of every kind it takes.
+ */
+import { describe } from 'vitest';
+import type { Address } from '../../src/base/address.js';
+import type { Rng } from '../../src/base/rng.js';
+import { term } from '../../src/base/units.js';
+import type { ElectionMessage, MemberRecord, Message, Update } from '../../src/codec/messages.js';
+import { raftLiteConfig } from '../../src/election/raft-lite/config.js';
+import { RAFT_LITE_CORE } from '../../src/election/raft-lite/protocol.js';
+import { staticConfig } from '../../src/election/static/config.js';
+import { STATIC_CORE } from '../../src/election/static/protocol.js';
+import { SWIM_LEADER_CORE } from '../../src/election/swim/protocol.js';
+import { liveSetKey, liveViewOf } from '../../src/election/swim/step.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+import { membershipConfig } from '../../src/membership/config.js';
+import { MEMBERSHIP_CORE } from '../../src/membership/protocol.js';
+import type { Input as MembershipInput } from '../../src/membership/types.js';
+import type { Input as RaftLiteInput } from '../../src/election/raft-lite/types.js';
+import type { StaticInput } from '../../src/election/static/types.js';
+import type { SwimLeaderInput } from '../../src/election/swim/types.js';
+import { protocolContract } from './contract.js';
+
+const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
+const addr = (i: number): Address => `10.0.0.${i}:7946` as Address;
+const near = (rng: Rng, value: number): number => Math.max(0, value - 1 + rng.int(4));
+
+describe('static satisfies the protocol contract', () => {
+  protocolContract({
+    core: STATIC_CORE,
+    config: () => ({ config: staticConfig({}, 3), selfId: id(5), selfAddress: addr(1), peers: [addr(1), addr(2), addr(3)] }),
+    persisted: () => term(0),
+    randomInput: (rng, state, now): StaticInput => {
+      const peer = rng.pick([2, 3, 3, 2, 9]);
+      // Sometimes a new NodeId at a known address (a peer that got a new identity).
+      const from = rng.chance(1, 8) ? id(20 + rng.int(3)) : id(peer);
+      const message: ElectionMessage = rng.chance(1, 20)
+        ? { type: 'join-cluster', from, fromAddress: addr(peer) }
+        : { type: 'heartbeat', from, fromAddress: addr(peer), term: near(rng, state.term) };
+      return { kind: 'receive', now, message };
+    },
+    sampleEffects: [
+      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: 1 } },
+      { kind: 'leader', leader: id(5), term: term(1) },
+      { kind: 'member', type: 'joined', address: addr(2), id: id(2) },
+    ],
+  });
+});
+
+function raftLiteMessage(rng: Rng, term: number, from: number): ElectionMessage {
+  const base = { from: id(from), fromAddress: addr(from) };
+  switch (rng.int(8)) {
+    case 0: return { ...base, type: 'vote-request', term: near(rng, term) + 1, preVote: true };
+    case 1: return { ...base, type: 'vote-request', term: near(rng, term), preVote: false };
+    case 2: return { ...base, type: 'vote-response', term: near(rng, term) + (rng.chance(1, 2) ? 1 : 0), preVote: rng.chance(1, 2), granted: rng.chance(2, 3) };
+    case 3: return { ...base, type: 'leader-heartbeat', term: near(rng, term), peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])] };
+    case 4: return { ...base, type: 'heartbeat-ack', term: near(rng, term) };
+    case 5: return { ...base, type: 'join-cluster' };
+    case 6: return { ...base, type: 'peer-broadcast', term: near(rng, term), payload: 'hello' };
+    default: return { ...base, type: 'heartbeat', term };
+  }
+}
+
+describe('raft-lite satisfies the protocol contract', () => {
+  protocolContract({
+    core: RAFT_LITE_CORE,
+    config: () => ({ config: raftLiteConfig({ peersMax: 6 }), selfId: id(1), selfAddress: addr(1), peers: [addr(1), addr(2), addr(3)] }),
+    persisted: () => ({ term: term(0), votedFor: undefined }),
+    randomInput: (rng, state, now): RaftLiteInput => {
+      const roll = rng.int(20);
+      if (roll === 0) return { kind: 'join', now, address: addr(2 + rng.int(6)) };
+      if (roll === 1) return { kind: 'broadcast', now, payload: 'x' };
+      const from = rng.pick([2, 3, 2, 3, 4, 7]);
+      return { kind: 'receive', now, from: addr(from), message: raftLiteMessage(rng, state.term, from) };
+    },
+    sampleEffects: [
+      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'join-cluster', from: id(1), fromAddress: addr(1) } },
+      { kind: 'leader', leader: id(1), term: term(2), self: true },
+      { kind: 'term', oldTerm: term(1), newTerm: term(2) },
+      { kind: 'peer-joined', address: addr(2) },
+      { kind: 'peer-left', address: addr(2) },
+      { kind: 'delivered', from: id(2), fromAddress: addr(2), payload: 'x' },
+      { kind: 'rejected', input: 'join', detail: 'known cluster is full' },
+    ],
+  });
+});
+
+describe('the swim leader satisfies the protocol contract', () => {
+  protocolContract({
+    core: SWIM_LEADER_CORE,
+    config: () => ({ config: { stabilizationMs: 100, requireQuorum: true, minClusterSize: 3 }, selfId: id(1) }),
+    persisted: () => term(0),
+    randomInput: (rng, state, now): SwimLeaderInput => {
+      const live = [1, 2, 3, 4, 5].filter((i) => i === 1 || rng.chance(3, 4)).map((i) => ({
+        id: id(i),
+        claimTerm: i !== 1 && rng.chance(1, 6) ? near(rng, state.highestTermSeen) + 1 : i === 1 ? state.published?.claim : undefined,
+        seenTerm: rng.chance(1, 10) ? near(rng, state.highestTermSeen) : undefined,
+      }));
+      return { kind: 'view-changed', now, viewKey: liveSetKey(live), view: liveViewOf(live) };
+    },
+    sampleEffects: [
+      { kind: 'publish-claim', claim: term(1), contested: undefined },
+      { kind: 'leader', leader: { id: id(1), term: term(1) }, term: term(1) },
+    ],
+  });
+});
+
+function update(rng: Rng, subject: number): Update {
+  const incarnation = rng.int(4);
+  switch (rng.int(4)) {
+    case 0: return { kind: 'alive', id: id(subject), incarnation, name: `n${subject}`, address: addr(subject), labels: rng.chance(1, 4) ? { zone: 'a' } : {} };
+    case 1: return { kind: 'suspect', id: id(subject), incarnation, from: id(2) };
+    case 2: return { kind: 'dead', id: id(subject), incarnation, from: id(3) };
+    default: return { kind: 'left', id: id(subject), incarnation };
+  }
+}
+
+function record(rng: Rng, subject: number): MemberRecord {
+  return { id: id(subject), name: `n${subject}`, address: addr(subject), state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const), incarnation: rng.int(4), labels: {} };
+}
+
+function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message {
+  const from = 2 + rng.int(5);
+  const updates = Array.from({ length: rng.int(3) }, () => update(rng, 1 + rng.int(7)));
+  switch (rng.int(8)) {
+    case 0: return { type: 'ping', seq, from: id(from), fromAddress: addr(from), target: id(1), updates };
+    case 1: return { type: 'ack', seq, from: id(from), updates };
+    case 2: return { type: 'nack', seq, from: id(from) };
+    case 3: return { type: 'ping-req', seq, from: id(from), fromAddress: addr(from), target: id(2 + rng.int(5)), targetAddress: addr(2 + rng.int(5)), nack: rng.chance(1, 2), updates };
+    case 4: return {
+      type: 'push-pull', from: id(from), fromAddress: addr(from), join: rng.chance(1, 3), reply: rng.chance(1, 2),
+      configFingerprint: rng.chance(9, 10) ? fingerprint : 'other', members: Array.from({ length: 1 + rng.int(4) }, () => record(rng, 1 + rng.int(7))),
+    };
+    case 5: return { type: 'push-pull-digest', from: id(from), fromAddress: addr(from), reply: rng.chance(1, 2), configDigest: '00000000000000aa', viewDigest: '0123456789abcdef' };
+    case 6: return { type: 'reject', from: id(from), reason: 'config_mismatch', detail: 'x' };
+    default: return { type: 'gossip', from: id(from), updates };
+  }
+}
+
+describe('membership satisfies the protocol contract', () => {
+  protocolContract({
+    core: MEMBERSHIP_CORE,
+    config: () => ({ config: membershipConfig('SIM_MIN'), self: { id: id(1), name: 'n1', address: addr(1), labels: {} } }),
+    persisted: () => 0,
+    steps: 600,
+    randomInput: (rng, state, now): MembershipInput => {
+      if (state.phase === 'idle') return { kind: 'start', now, seeds: rng.chance(1, 2) ? [addr(2)] : [] };
+      const roll = rng.int(40);
+      if (roll === 0) return { kind: 'join', now, addresses: [addr(2 + rng.int(5))] };
+      if (roll === 1) return { kind: 'update-labels', now, labels: { zone: rng.pick(['a', 'b']) } };
+      if (roll === 2) return { kind: 'loop-delay', now, delayMs: rng.int(500) };
+      if (roll === 3) return { kind: 'send-failed', now, to: addr(2 + rng.int(5)), channel: 'stream' };
+      if (roll === 4) return { kind: 'refused', now, from: addr(2), reason: 'bad_version', detail: 'x' };
+      if (roll === 5 && rng.chance(1, 10)) return { kind: 'leave', now };
+      const channel = rng.chance(1, 4) ? 'stream' : 'packet';
+      return { kind: 'receive', now, from: addr(2 + rng.int(5)), channel, message: membershipMessage(rng, state.fingerprint, rng.int(state.nextSeq + 2)) };
+    },
+    sampleEffects: [
+      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'nack', seq: 1, from: id(1) } },
+      { kind: 'emit', event: { type: 'epoch', epoch: 2 } },
+      { kind: 'join-result', ok: true, contacted: 1 },
+      { kind: 'left-done' },
+      { kind: 'rejected', input: 'leave', detail: 'already leaving' },
+    ],
+  });
+});
