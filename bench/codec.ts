@@ -8,8 +8,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Address } from '../src/base/address.js';
-import { decodeMessage, encodeMessage } from '../src/codec/codec.js';
-import type { MemberRecord, Message, Update } from '../src/codec/messages.js';
+import { decodeMessage, encodeMessage } from '../src/membership/codec.js';
+import type { MemberRecord, Message, Update } from '../src/membership/messages.js';
 import type { NodeId } from '../src/identity/node-id.js';
 
 const CLUSTER_ID = 'prod-eu-1';

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { Address } from '../src/base/address.js';
 import { Rng } from '../src/base/rng.js';
 import { ms } from '../src/base/time.js';
-import type { MemberRecord } from '../src/codec/messages.js';
+import type { MemberRecord } from '../src/membership/messages.js';
 import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
 import { SimClock } from '../src/sim/clock.js';
 import { SimNetwork } from '../src/sim/network.js';

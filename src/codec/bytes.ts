@@ -9,6 +9,7 @@
  * decoder that accepts bytes and an encoder that re-encodes the result give the same bytes.
  * Later protocols (election, raft) add their messages with these same primitives.
  */
+import { splitAddress, type Address } from '../base/address.js';
 import { utf8Bytes } from '../base/utf8.js';
 import { AssertionError } from '../base/assert.js';
 import type { ErrorCode } from '../base/errors.js';
@@ -363,3 +364,51 @@ export class Reader {
 }
 
 export { utf8Bytes };
+
+// ---- field helpers every protocol's messages share ----
+
+/** Generous for any host:port; a longer address is refused as oversized. */
+export const ADDRESS_BYTES_MAX = 255;
+
+export function writeAddress(w: Writer, address: Address): void {
+  w.string(address, ADDRESS_BYTES_MAX);
+}
+
+/**
+ * Addresses already validated, so a push-pull of N records does not run the host:port parser N
+ * times for addresses it has seen (decoded strings are interned, so the lookup hashes nothing new).
+ * Bounded: cleared when it reaches VALIDATED_ADDRESSES_MAX.
+ */
+export const VALIDATED_ADDRESSES_MAX = 65_536;
+const validatedAddresses = new Set<string>();
+
+export function readAddress(r: Reader, what: string): Address {
+  const text = r.string(what, ADDRESS_BYTES_MAX);
+  if (validatedAddresses.has(text)) return text as Address;
+  if (splitAddress(text) === undefined) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: ${JSON.stringify(text)} is not host:port`);
+  if (validatedAddresses.size >= VALIDATED_ADDRESSES_MAX) validatedAddresses.clear();
+  validatedAddresses.add(text);
+  return text as Address;
+}
+
+/** A flags byte with only the `allowed` bits; any other bit set is malformed (reserved for later versions). */
+export function readFlags(r: Reader, allowed: number, what: string): number {
+  const flags = r.u8(what);
+  if ((flags & ~allowed) !== 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: reserved bits set in 0x${flags.toString(16)}`);
+  return flags;
+}
+
+/** A single-byte enum from a reverse table; unknown numbers are malformed. */
+export function readEnum<Name extends string>(r: Reader, table: readonly (Name | undefined)[], what: string): Name {
+  const n = r.u8(what);
+  const name = table[n];
+  if (name === undefined) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: unknown value ${n}`);
+  return name;
+}
+
+/** The reverse of a number table: index = wire number, value = name (undefined for unknown). */
+export function reverseTable<Name extends string>(table: Record<Name, number>): readonly (Name | undefined)[] {
+  const out: (Name | undefined)[] = [];
+  for (const name of Object.keys(table) as Name[]) out[table[name]] = name;
+  return out;
+}

@@ -1,21 +1,20 @@
 /**
- * The envelope every Shoal message travels in, and the encoder/decoder for `WireMessage`
- * (docs/design/wire.md): magic 'SH', protocol version, message type (APPEND-ONLY table in
- * wire-numbers.ts), cluster id, then the type's payload.
+ * The envelope every Shoal message travels in (docs/design/wire.md): magic 'SH', protocol
+ * version, message type, cluster id, then the type's payload. The payloads belong to the
+ * protocols: each describes its messages as a `MessageTable` in its own folder
+ * (membership/codec.ts, election/codec.ts) and encodes and decodes with `encodeWith` and
+ * `decodeWith` here, so every message shares the envelope, the limits and the error codes.
  *
  * Decoding is a pure function of the bytes and never trusts them: the total size, every length
  * and every count is checked against a named limit before use; outcomes are data
  * (`DecodeResult`), never an exception. Encoding is canonical, so for any bytes that decode,
  * encoding the result gives the same bytes back (the fuzz tests check exactly this).
  */
-import { assertNever } from '../base/assert.js';
+import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
-import { DecodeFailure, Reader, Writer, type DecodeErrorCode, type FieldLimits } from './bytes.js';
-import { readAddress, readDigest, readEnum, readMembers, readUpdates, writeAddress, writeDigest, writeMembers, writeUpdate, writeUpdates } from './membership-codec.js';
-import { writeElectionPayload, readElectionPayload } from './election-codec.js';
-import { isElectionMessage, isElectionMessageType, type Update, type WireMessage } from './messages.js';
-import { MESSAGE_TYPE_NUMBERS, PROTOCOL_VERSION, REJECT_REASON_NUMBERS, WIRE_MAGIC, reverseTable } from './wire-numbers.js';
+import { DecodeFailure, Reader, Writer, reverseTable, type DecodeErrorCode, type FieldLimits } from './bytes.js';
+import { PROTOCOL_VERSION, WIRE_MAGIC } from './wire-numbers.js';
 
 /** The limits a decode enforces; defaults from LIMITS. */
 export interface CodecLimits extends FieldLimits {
@@ -35,7 +34,7 @@ export interface DecodeError {
   detail: string;
 }
 
-export type DecodeResult = { ok: true; message: WireMessage } | { ok: false; error: DecodeError };
+export type DecodeResult<M> = { ok: true; message: M } | { ok: false; error: DecodeError };
 
 export interface DecodeExpect {
   /** Messages of any other cluster id are refused with ERR_DECODE_WRONG_CLUSTER. */
@@ -43,12 +42,44 @@ export interface DecodeExpect {
   limits?: Partial<CodecLimits>;
 }
 
-const MESSAGE_TYPE_BY_NUMBER = reverseTable(MESSAGE_TYPE_NUMBERS);
-const REJECT_REASON_BY_NUMBER = reverseTable(REJECT_REASON_NUMBERS);
-const FLAG_NACK = 0x01;
-const FLAG_JOIN = 0x01;
-const FLAG_REPLY = 0x02;
-const FLAG_DIGEST_REPLY = 0x01;
+/** The envelope's type byte reserved for the compressed wrapper (compressed.ts): no table may use it. */
+export const RESERVED_TYPE_NUMBERS: ReadonlySet<number> = new Set([0, 15]);
+
+/**
+ * One protocol's messages on the wire: their type numbers (APPEND ONLY) and payload layouts.
+ * `read` is called only with a type of this table, after the envelope; `write` writes the payload.
+ */
+export interface MessageTable<M extends { readonly type: string }> {
+  readonly numbers: Readonly<Record<M['type'], number>>;
+  write(w: Writer, message: M, limits: FieldLimits): void;
+  read(r: Reader, type: M['type'], limits: FieldLimits): M;
+}
+
+/** A table with its reverse index, checked once: numbers unique, in 1..255, none reserved. */
+export interface CompiledTable<M extends { readonly type: string }> extends MessageTable<M> {
+  readonly byNumber: readonly (M['type'] | undefined)[];
+}
+
+export function compileTable<M extends { readonly type: string }>(table: MessageTable<M>): CompiledTable<M> {
+  const seen = new Set<number>();
+  for (const [type, n] of Object.entries(table.numbers) as [string, number][]) {
+    assert(Number.isInteger(n) && n >= 1 && n <= 255, `message type ${type}: number ${n} is not a byte above 0`);
+    assert(!RESERVED_TYPE_NUMBERS.has(n), `message type ${type}: number ${n} is reserved`);
+    assert(!seen.has(n), `message type ${type}: number ${n} is taken by another type`);
+    seen.add(n);
+  }
+  return { ...table, byNumber: reverseTable(table.numbers) };
+}
+
+/** Two protocols' tables as one (a test's or a tool's view of every message); numbers must not collide. */
+export function combineTables<A extends { readonly type: string }, B extends { readonly type: string }>(a: MessageTable<A>, b: MessageTable<B>): CompiledTable<A | B> {
+  const inA = (type: string): type is A['type'] => Object.hasOwn(a.numbers, type);
+  return compileTable<A | B>({
+    numbers: { ...a.numbers, ...b.numbers } as Record<(A | B)['type'], number>,
+    write: (w, m, limits) => (inA(m.type) ? a.write(w, m as A, limits) : b.write(w, m as B, limits)),
+    read: (r, type, limits) => (inA(type) ? a.read(r, type, limits) : b.read(r, type as B['type'], limits)),
+  });
+}
 
 // One scratch writer reused by every encode: encoding is synchronous and never re-entrant, so
 // sharing it costs nothing and saves a buffer allocation per message.
@@ -59,135 +90,37 @@ function limitsOf(partial: Partial<CodecLimits> | undefined): CodecLimits {
   return partial === undefined ? DEFAULT_CODEC_LIMITS : { ...DEFAULT_CODEC_LIMITS, ...partial };
 }
 
-function writeEnvelope(w: Writer, msg: WireMessage, clusterId: string, limits: CodecLimits): void {
+function writeEnvelope<M extends { readonly type: string }>(w: Writer, table: CompiledTable<M>, msg: M, clusterId: string, limits: CodecLimits): void {
   w.u8(WIRE_MAGIC >>> 8);
   w.u8(WIRE_MAGIC & 0xff);
   w.u8(PROTOCOL_VERSION);
-  w.u8(MESSAGE_TYPE_NUMBERS[msg.type]);
+  w.u8(table.numbers[msg.type as M['type']]);
   w.string(clusterId, limits.clusterIdBytesMax);
-  writePayload(w, msg, limits);
-}
-
-function writePayload(w: Writer, msg: WireMessage, limits: CodecLimits): void {
-  if (isElectionMessage(msg)) return writeElectionPayload(w, msg, limits);
-  switch (msg.type) {
-    case 'ping':
-      w.varint(msg.seq);
-      w.nodeId(msg.from);
-      writeAddress(w, msg.fromAddress);
-      w.nodeId(msg.target);
-      return writeUpdates(w, msg.updates, limits);
-    case 'ack':
-      w.varint(msg.seq);
-      w.nodeId(msg.from);
-      return writeUpdates(w, msg.updates, limits);
-    case 'nack':
-      w.varint(msg.seq);
-      return w.nodeId(msg.from);
-    case 'ping-req':
-      w.varint(msg.seq);
-      w.nodeId(msg.from);
-      writeAddress(w, msg.fromAddress);
-      w.nodeId(msg.target);
-      writeAddress(w, msg.targetAddress);
-      w.u8(msg.nack ? FLAG_NACK : 0);
-      return writeUpdates(w, msg.updates, limits);
-    case 'gossip':
-      w.nodeId(msg.from);
-      return writeUpdates(w, msg.updates, limits);
-    case 'push-pull':
-      w.nodeId(msg.from);
-      writeAddress(w, msg.fromAddress);
-      w.u8((msg.join ? FLAG_JOIN : 0) | (msg.reply ? FLAG_REPLY : 0));
-      w.string(msg.configFingerprint, limits.decodeStringBytesMax);
-      return writeMembers(w, msg.members, limits);
-    case 'push-pull-digest':
-      w.nodeId(msg.from);
-      writeAddress(w, msg.fromAddress);
-      w.u8(msg.reply ? FLAG_DIGEST_REPLY : 0);
-      writeDigest(w, msg.configDigest);
-      return writeDigest(w, msg.viewDigest);
-    case 'reject':
-      w.nodeId(msg.from);
-      w.u8(REJECT_REASON_NUMBERS[msg.reason]);
-      return w.string(msg.detail, limits.decodeStringBytesMax);
-    default:
-      return assertNever(msg, 'message type');
-  }
+  table.write(w, msg, limits);
 }
 
 /**
  * Encodes `msg` for `clusterId`. Asserts (a caller bug) when a field breaks `limits`: a message
  * every receiver must refuse is never sent. Returns a fresh buffer the caller owns.
  */
-export function encodeMessage(msg: WireMessage, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
+export function encodeWith<M extends { readonly type: string }>(table: CompiledTable<M>, msg: M, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
   scratch.reset();
-  writeEnvelope(scratch, msg, clusterId, limitsOf(limits));
+  writeEnvelope(scratch, table, msg, clusterId, limitsOf(limits));
   return scratch.finish();
 }
 
 /** The exact encoded size of `msg` in bytes (to check it fits LIMITS.packetBytesMax). */
-export function messageEncodedBytes(msg: WireMessage, clusterId: string): number {
+export function encodedBytesWith<M extends { readonly type: string }>(table: CompiledTable<M>, msg: M, clusterId: string): number {
   sizeScratch.reset();
-  writeEnvelope(sizeScratch, msg, clusterId, DEFAULT_CODEC_LIMITS);
+  writeEnvelope(sizeScratch, table, msg, clusterId, DEFAULT_CODEC_LIMITS);
   return sizeScratch.length;
 }
 
-/**
- * The exact bytes `update` adds to a message's update list. A packet with updates u1..un is
- * `messageEncodedBytes(same message with no updates) - 1 + varintBytes(n) + sum(updateEncodedBytes(ui))`.
- */
-export function updateEncodedBytes(update: Update): number {
+/** The exact bytes `write` adds to a buffer (an update's share of a packet, say). */
+export function fieldBytes(write: (w: Writer, limits: FieldLimits) => void): number {
   sizeScratch.reset();
-  writeUpdate(sizeScratch, update, DEFAULT_CODEC_LIMITS);
+  write(sizeScratch, DEFAULT_CODEC_LIMITS);
   return sizeScratch.length;
-}
-
-/** Flags byte with only the `allowed` bits; any other bit set is malformed (reserved for later versions). */
-function readFlags(r: Reader, allowed: number, what: string): number {
-  const flags = r.u8(what);
-  if ((flags & ~allowed) !== 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: reserved bits set in 0x${flags.toString(16)}`);
-  return flags;
-}
-
-function readPayload(r: Reader, type: WireMessage['type']): WireMessage {
-  if (isElectionMessageType(type)) return readElectionPayload(r, type);
-  switch (type) {
-    case 'ping':
-      return { type, seq: r.varint('seq'), from: r.nodeId('from'), fromAddress: readAddress(r, 'fromAddress'), target: r.nodeId('target'), updates: readUpdates(r) };
-    case 'ack':
-      return { type, seq: r.varint('seq'), from: r.nodeId('from'), updates: readUpdates(r) };
-    case 'nack':
-      return { type, seq: r.varint('seq'), from: r.nodeId('from') };
-    case 'ping-req': {
-      const seq = r.varint('seq');
-      const from = r.nodeId('from');
-      const fromAddress = readAddress(r, 'fromAddress');
-      const target = r.nodeId('target');
-      const targetAddress = readAddress(r, 'targetAddress');
-      const nack = (readFlags(r, FLAG_NACK, 'ping-req flags') & FLAG_NACK) !== 0;
-      return { type, seq, from, fromAddress, target, targetAddress, nack, updates: readUpdates(r) };
-    }
-    case 'gossip':
-      return { type, from: r.nodeId('from'), updates: readUpdates(r) };
-    case 'push-pull': {
-      const from = r.nodeId('from');
-      const fromAddress = readAddress(r, 'fromAddress');
-      const flags = readFlags(r, FLAG_JOIN | FLAG_REPLY, 'push-pull flags');
-      const configFingerprint = r.string('configFingerprint');
-      return { type, from, fromAddress, join: (flags & FLAG_JOIN) !== 0, reply: (flags & FLAG_REPLY) !== 0, configFingerprint, members: readMembers(r) };
-    }
-    case 'push-pull-digest': {
-      const from = r.nodeId('from');
-      const fromAddress = readAddress(r, 'fromAddress');
-      const reply = (readFlags(r, FLAG_DIGEST_REPLY, 'push-pull-digest flags') & FLAG_DIGEST_REPLY) !== 0;
-      return { type, from, fromAddress, reply, configDigest: readDigest(r, 'configDigest'), viewDigest: readDigest(r, 'viewDigest') };
-    }
-    case 'reject':
-      return { type, from: r.nodeId('from'), reason: readEnum(r, REJECT_REASON_BY_NUMBER, 'reject reason'), detail: r.string('detail') };
-    default:
-      return assertNever(type, 'message type');
-  }
 }
 
 const clusterIdEncoder = new TextEncoder();
@@ -203,10 +136,10 @@ function clusterIdBytes(clusterId: string): Uint8Array {
   return cachedClusterIdBytes;
 }
 
-/** Magic, version and type; returns the type. The magic is checked on whatever prefix is present. */
 const MAGIC_BYTES = [WIRE_MAGIC >>> 8, WIRE_MAGIC & 0xff];
 
-function readHeader(bytes: Uint8Array, r: Reader): WireMessage['type'] {
+/** Magic, version and type byte; returns the type number. The magic is checked on whatever prefix is present. */
+function readHeader(bytes: Uint8Array, r: Reader): number {
   for (let i = 0; i < MAGIC_BYTES.length; i++) {
     if (i >= bytes.length) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${bytes.length} bytes: shorter than the envelope header`);
     if (bytes[i] !== MAGIC_BYTES[i]) throw new DecodeFailure('ERR_DECODE_BAD_MAGIC', 'does not start with the Shoal magic "SH"');
@@ -214,10 +147,7 @@ function readHeader(bytes: Uint8Array, r: Reader): WireMessage['type'] {
   r.bytes(MAGIC_BYTES.length, 'magic');
   const version = r.u8('protocol version');
   if (version !== PROTOCOL_VERSION) throw new DecodeFailure('ERR_DECODE_BAD_VERSION', `protocol version ${version}, this node speaks ${PROTOCOL_VERSION}`);
-  const typeNumber = r.u8('message type');
-  const type = MESSAGE_TYPE_BY_NUMBER[typeNumber];
-  if (type === undefined) throw new DecodeFailure('ERR_DECODE_UNKNOWN_TYPE', `message type ${typeNumber} is not in this node's table`);
-  return type;
+  return r.u8('message type');
 }
 
 /** Compares the cluster id as bytes (no string decode on the hot path); names the foreign id on mismatch. */
@@ -235,19 +165,22 @@ function checkClusterId(r: Reader, expected: string, limits: CodecLimits): void 
 }
 
 /**
- * Decodes one message. Never throws for any input: every failure is a DecodeResult with a
- * stable code (ERR_DECODE_*) and a detail naming the field and offset.
+ * Decodes one message of `table`. Never throws for any input: every failure is a DecodeResult
+ * with a stable code (ERR_DECODE_*) and a detail naming the field and offset. A type number
+ * outside the table is ERR_DECODE_UNKNOWN_TYPE (another protocol's message sent to this port).
  */
-export function decodeMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeResult {
+export function decodeWith<M extends { readonly type: string }>(table: CompiledTable<M>, bytes: Uint8Array, expect: DecodeExpect): DecodeResult<M> {
   const limits = limitsOf(expect.limits);
   if (bytes.length > limits.decodeMessageBytesMax) {
     return { ok: false, error: { code: 'ERR_DECODE_OVERSIZED', detail: `message of ${bytes.length} bytes exceeds ${limits.decodeMessageBytesMax}` } };
   }
   const r = new Reader(bytes, limits);
   try {
-    const type = readHeader(bytes, r);
+    const typeNumber = readHeader(bytes, r);
+    const type = table.byNumber[typeNumber];
+    if (type === undefined) throw new DecodeFailure('ERR_DECODE_UNKNOWN_TYPE', `message type ${typeNumber} is not in this node's table`);
     checkClusterId(r, expect.clusterId, limits);
-    const message = readPayload(r, type);
+    const message = table.read(r, type, limits);
     r.end();
     return { ok: true, message };
   } catch (err) {
@@ -256,17 +189,17 @@ export function decodeMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeRe
   }
 }
 
-/** `decodeMessage` for callers at the API edge: throws ShoalError with the ERR_DECODE_* code. */
-export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): WireMessage {
-  const result = decodeMessage(bytes, expect);
+/** `decodeWith` for callers at the API edge: throws ShoalError with the ERR_DECODE_* code. */
+export function decodeOrThrow<M extends { readonly type: string }>(table: CompiledTable<M>, bytes: Uint8Array, expect: DecodeExpect): M {
+  const result = decodeWith(table, bytes, expect);
   if (!result.ok) throw new ShoalError(result.error.code, `cannot decode message: ${result.error.detail}`);
   return result.message;
 }
 
 /**
  * The raw version and type numbers of an envelope, whatever version it is, or undefined when it
- * does not start with the magic. Type numbers are append-only (wire-numbers.ts), so a frame of
- * another protocol version can still be recognised as a push-pull and answered (`bad_version`).
+ * does not start with the magic. Type numbers are append-only, so a frame of another protocol
+ * version can still be recognised as a push-pull and answered (`bad_version`).
  */
 export function envelopeHeader(bytes: Uint8Array): { version: number; typeNumber: number } | undefined {
   if (bytes.length < 4 || bytes[0] !== WIRE_MAGIC >>> 8 || bytes[1] !== (WIRE_MAGIC & 0xff)) return undefined;

@@ -1,6 +1,6 @@
 /** One line of text for every election message (traces, debug logs); shared by static and raft-lite. */
 import { assertNever } from '../base/assert.js';
-import type { ElectionMessage } from '../codec/messages.js';
+import type { ElectionMessage } from './messages.js';
 
 /** The first six hex digits of a NodeId: enough to tell members apart in a trace. */
 export const shortId = (id: string): string => id.slice(0, 6);

@@ -1,23 +1,22 @@
 /**
  * The wire of the election protocols (static, raft-lite): election messages in the envelope
  * (docs/design/wire.md). Anything else — a decode failure, or a membership message sent to an
- * election port by a node of another mode — is refused with its ERR_DECODE_* code, counted by
- * the driver, and never reaches a core. Election messages go as packets.
+ * election port by a node of another mode (not in this table: ERR_DECODE_UNKNOWN_TYPE) — is
+ * refused with its ERR_DECODE_* code, counted by the driver, and never reaches a core. Election messages go as packets.
  */
 import type { Address } from '../base/address.js';
 import type { Wire } from '../base/protocol.js';
 import type { Millis } from '../base/time.js';
-import { decodeMessage, encodeMessage } from '../codec/codec.js';
-import { isElectionMessage, type ElectionMessage } from '../codec/messages.js';
+import { decodeElectionMessage, encodeElectionMessage } from './codec.js';
+import { type ElectionMessage } from './messages.js';
 
 export function electionWire<I>(clusterId: string, toInput: (message: ElectionMessage, from: Address, now: Millis) => I): Wire<I, ElectionMessage> {
   return {
     decode(data, from, _channel, now) {
-      const decoded = decodeMessage(data, { clusterId });
+      const decoded = decodeElectionMessage(data, { clusterId });
       if (!decoded.ok) return { ok: false, code: decoded.error.code, detail: decoded.error.detail };
-      if (!isElectionMessage(decoded.message)) return { ok: false, code: 'ERR_DECODE_UNKNOWN_TYPE', detail: `a ${decoded.message.type} message is not an election message` };
       return { ok: true, input: toInput(decoded.message, from, now) };
     },
-    encode: (message) => encodeMessage(message, clusterId),
+    encode: (message) => encodeElectionMessage(message, clusterId),
   };
 }

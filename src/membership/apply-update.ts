@@ -6,7 +6,7 @@
  */
 import { markUrgent } from './probe-order.js';
 import type { Millis } from '../base/time.js';
-import type { MemberRecord, Update } from '../codec/messages.js';
+import type { MemberRecord, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';

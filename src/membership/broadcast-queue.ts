@@ -9,7 +9,7 @@
  * small because entries expire after O(log N) sends.
  */
 import { utf8Bytes } from '../base/utf8.js';
-import type { Labels, Update } from '../codec/messages.js';
+import type { Labels, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { BroadcastQueue, QueuedUpdate } from './types.js';
 

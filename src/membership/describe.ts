@@ -3,7 +3,7 @@
  * and golden interaction scripts. Ids are shortened to their first 8 hex characters.
  */
 import { assertNever } from '../base/assert.js';
-import type { Message, Update } from '../codec/messages.js';
+import type { Message, Update } from './messages.js';
 import type { Effect, Input, MembershipRecord } from './types.js';
 
 const short = (id: string): string => id.slice(0, 8);

@@ -22,7 +22,7 @@
 import { assert } from '../base/assert.js';
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
-import type { Labels } from '../codec/messages.js';
+import type { Labels } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MemberState, MemberView, Suspicion } from './types.js';
 

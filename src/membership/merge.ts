@@ -10,7 +10,7 @@
  * - About ourselves: any suspect/dead/left with j >= our incarnation, and any alive with j > ours
  *   or with equal j but different content, makes us refute with an incarnation above j (§4.2).
  */
-import type { Update } from '../codec/messages.js';
+import type { Update } from './messages.js';
 import type { Member } from './types.js';
 
 export type Decision = 'accept' | 'ignore' | 'refute' | 'confirm';

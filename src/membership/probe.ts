@@ -8,7 +8,7 @@
  */
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
-import type { Message, Update } from '../codec/messages.js';
+import type { Message, Update } from './messages.js';
 import type { Channel } from '../base/channel.js';
 import type { NodeId } from '../identity/node-id.js';
 import { applySuspect } from './apply-update.js';

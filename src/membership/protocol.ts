@@ -5,7 +5,7 @@
  */
 import { parsePersistedCount } from '../base/persisted.js';
 import { kinds, type Core, type CoreInput, type Store } from '../base/protocol.js';
-import { updateEncodedBytes } from '../codec/codec.js';
+import { updateEncodedBytes } from './codec.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition, snapshot } from './invariants.js';
 import { createState } from './state.js';

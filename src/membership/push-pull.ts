@@ -13,7 +13,7 @@
  */
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
-import type { MemberRecord, Message } from '../codec/messages.js';
+import type { MemberRecord, Message } from './messages.js';
 import { mergeRemoteState } from './apply-update.js';
 import { describeFingerprintMismatch } from './config.js';
 import { digestHex } from './digest.js';

@@ -13,7 +13,7 @@ import type { Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
-import type { Labels, Message, Update } from '../codec/messages.js';
+import type { Labels, Message, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../base/channel.js';
 import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';

@@ -9,7 +9,7 @@
 import { sameLabels } from './merge.js';
 import { assertNever } from '../base/assert.js';
 import type { Millis } from '../base/time.js';
-import type { Message } from '../codec/messages.js';
+import type { Message } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
@@ -21,7 +21,7 @@ import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirect
 import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onRefused, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
 import { broadcast, changeState, count, emitMember, ownLabels, persistIncarnation, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
-import type { Labels } from '../codec/messages.js';
+import type { Labels } from './messages.js';
 
 export function step(state: State, input: Input, ctx: StepContext): StepResult {
   const turn: Turn = { state, effects: [], persist: [], afterPersist: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };

@@ -12,7 +12,7 @@ import type { Address } from '../base/address.js';
 import type { PersistedInput, Ready, SendEffect, TickInput } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
-import type { Labels, Message, Update } from '../codec/messages.js';
+import type { Labels, Message, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../base/channel.js';
 import type { MembershipConfig } from './config.js';

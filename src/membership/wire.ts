@@ -5,7 +5,8 @@
  * Not a core: it holds node:zlib (the only place allowed to inflate or deflate).
  *
  * - A payload that does not decode is refused with its ERR_DECODE_* code and never reaches the
- *   core; an election message (another mode's node pointed here) is refused as an unknown type.
+ *   core; an election message (another mode's node pointed here) is not in membership's table,
+ *   so it is refused as an unknown type.
  * - A push-pull from a node of another cluster is answered with a `reject` encoded in *its*
  *   cluster id, so its operator reads "wrong_cluster"; only stream frames are answered (a
  *   connection was made to us), one reject per push-pull.
@@ -19,10 +20,11 @@ import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
 import type { Received, Refusal, Wire } from '../base/protocol.js';
 import type { Millis } from '../base/time.js';
-import { decodeMessage, encodeMessage, envelopeClusterId, envelopeHeader } from '../codec/codec.js';
+import { envelopeClusterId, envelopeHeader } from '../codec/codec.js';
 import { COMPRESS_BYTES_MIN, COMPRESSED_MESSAGE_TYPE, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../codec/compressed.js';
-import { isElectionMessage, type Message } from '../codec/messages.js';
-import { MESSAGE_TYPE_NUMBERS, PROTOCOL_VERSION } from '../codec/wire-numbers.js';
+import { MEMBERSHIP_TYPE_NUMBERS, type Message } from './messages.js';
+import { PROTOCOL_VERSION } from '../codec/wire-numbers.js';
+import { decodeMessage, encodeMessage } from './codec.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Input } from './types.js';
 
@@ -62,7 +64,6 @@ function decode(ctx: MembershipWireContext, wire: Uint8Array, from: Address, cha
     if (decoded.error.code === 'ERR_DECODE_BAD_VERSION') return { ...refusal, ...foreignVersion(ctx, data, from, now) };
     return refusal;
   }
-  if (isElectionMessage(decoded.message)) return { ok: false, code: 'ERR_DECODE_UNKNOWN_TYPE', detail: `a ${decoded.message.type} message is not a membership message` };
   return { ok: true, input: { kind: 'receive', now, from, channel, message: decoded.message } };
 }
 
@@ -81,7 +82,7 @@ function foreignVersion(ctx: MembershipWireContext, data: Uint8Array, from: Addr
   if (header === undefined) return {};
   const detail = `the node at ${from} speaks Shoal protocol version ${header.version} and this node (${ctx.localAddress}) speaks ${PROTOCOL_VERSION}; members must share a protocol version`;
   const input: Input = { kind: 'refused', now, from, reason: 'bad_version', detail };
-  if (header.typeNumber !== MESSAGE_TYPE_NUMBERS['push-pull'] && header.typeNumber !== COMPRESSED_MESSAGE_TYPE) return { input };
+  if (header.typeNumber !== MEMBERSHIP_TYPE_NUMBERS['push-pull'] && header.typeNumber !== COMPRESSED_MESSAGE_TYPE) return { input };
   const reject: Message = { type: 'reject', from: ctx.selfId, reason: 'bad_version', detail };
   return { reply: { to: from, channel: 'stream', data: encodeMessage(reject, ctx.clusterId) }, input };
 }

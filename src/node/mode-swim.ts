@@ -12,7 +12,7 @@ import { parseAddress, type Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import { ms, type TimerHandle } from '../base/time.js';
 import type { Term } from '../base/units.js';
-import type { Labels } from '../codec/messages.js';
+import type { Labels } from '../membership/messages.js';
 import { swimLeaderConfig } from '../election/swim/config.js';
 import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js';
 import { CLAIM_LABEL, parseClaim, SEEN_LABEL } from '../election/swim/step.js';

@@ -12,7 +12,7 @@
  */
 import { parseAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
-import type { Labels } from '../codec/messages.js';
+import type { Labels } from '../membership/messages.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MembershipEvent } from '../membership/types.js';

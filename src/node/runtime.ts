@@ -6,7 +6,7 @@
  */
 import type { Address } from '../base/address.js';
 import type { ShoalError } from '../base/errors.js';
-import type { Labels } from '../codec/messages.js';
+import type { Labels } from '../membership/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';

@@ -1,5 +1,5 @@
 /**
- * fast-check arbitraries for every wire message (src/codec/messages.ts), shared by the codec
+ * fast-check arbitraries for every wire message (membership/messages.ts, election/messages.ts), shared by the codec
  * tests, the codec fuzzer (bench/fuzz-codec.ts) and any other test that needs realistic messages.
  * Values respect the codec's limits and the encoder's preconditions (well-formed strings,
  * parseable addresses, safe integers), so every generated message encodes.
@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
-import type { Labels, MemberRecord, RejectReason, Update, WireMemberState, WireMessage } from '../../src/codec/messages.js';
+import type { Labels, MemberRecord, RejectReason, Update, WireMemberState } from '../../src/membership/messages.js';
+import type { WireMessage } from './wire.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
@@ -90,7 +91,7 @@ export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extrac
     viewDigest: arbDigest,
   }),
   reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
-  // Leader election (src/codec/election-codec.ts).
+  // Leader election (src/election/codec.ts).
   heartbeat: fc.record({ type: fc.constant('heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter }),
   'vote-request': fc.record({ type: fc.constant('vote-request' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, preVote: fc.boolean() }),
   'vote-response': fc.record({

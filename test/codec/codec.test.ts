@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { LIMITS } from '../../src/base/limits.js';
 import { varintBytes } from '../../src/codec/bytes.js';
-import { decodeMessage, decodeMessageOrThrow, encodeMessage, messageEncodedBytes, updateEncodedBytes, type DecodeResult } from '../../src/codec/codec.js';
-import type { Message, Update } from '../../src/codec/messages.js';
-import { MESSAGE_TYPE_NUMBERS } from '../../src/codec/wire-numbers.js';
+import type { DecodeResult } from '../../src/codec/codec.js';
+import { decodeMessage, decodeMessageOrThrow, encodeMessage, messageEncodedBytes, updateEncodedBytes, MESSAGE_TYPE_NUMBERS, type WireMessage } from './wire.js';
+import type { Message, Update } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { arbClusterId, arbMessage, arbMessageByType, arbUpdate, arbUpdates } from './arbitraries.js';
 
@@ -14,11 +14,11 @@ const ID_A = 'a'.repeat(32) as NodeId;
 const ID_B = '0123456789abcdef0123456789abcdef' as NodeId;
 const ADDR = '10.0.0.1:7946' as Address;
 
-function expectError(result: DecodeResult, code: string): void {
+function expectError(result: DecodeResult<WireMessage>, code: string): void {
   expect(result.ok ? 'ok' : result.error.code).toBe(code);
 }
 
-function decode(bytes: Uint8Array, limits?: Parameters<typeof decodeMessage>[1]['limits']): DecodeResult {
+function decode(bytes: Uint8Array, limits?: Parameters<typeof decodeMessage>[1]['limits']): DecodeResult<WireMessage> {
   return decodeMessage(bytes, limits === undefined ? { clusterId: CLUSTER } : { clusterId: CLUSTER, limits });
 }
 
@@ -242,12 +242,16 @@ describe('encoder preconditions are assertions (caller bugs)', () => {
 
 describe('wire numbers', () => {
   it('are pinned: changing one breaks every deployed node (APPEND ONLY)', async () => {
-    const numbers = await import('../../src/codec/wire-numbers.js');
+    const numbers = { ...(await import('../../src/codec/wire-numbers.js')), ...(await import('./wire.js')) };
     // Later protocols append entries; the released ones never move and no number is used twice.
-    expect(numbers.MESSAGE_TYPE_NUMBERS).toMatchObject({ ping: 1, ack: 2, nack: 3, 'ping-req': 4, gossip: 5, 'push-pull': 6, reject: 7 });
+    expect(numbers.MESSAGE_TYPE_NUMBERS).toEqual({
+      ping: 1, ack: 2, nack: 3, 'ping-req': 4, gossip: 5, 'push-pull': 6, reject: 7, 'push-pull-digest': 16,
+      heartbeat: 8, 'vote-request': 9, 'vote-response': 10, 'leader-heartbeat': 11, 'heartbeat-ack': 12, 'join-cluster': 13, 'peer-broadcast': 14,
+    });
     const used = Object.values(numbers.MESSAGE_TYPE_NUMBERS);
     expect(new Set(used).size).toBe(used.length);
     expect(used).not.toContain(0);
+    expect(used).not.toContain(15); // the compressed wrapper's type
     expect(numbers.UPDATE_KIND_NUMBERS).toEqual({ alive: 1, suspect: 2, dead: 3, left: 4 });
     expect(numbers.MEMBER_STATE_NUMBERS).toEqual({ alive: 1, suspect: 2, dead: 3, left: 4 });
     expect(numbers.REJECT_REASON_NUMBERS).toEqual({ wrong_cluster: 1, bad_version: 2, config_mismatch: 3, too_many_members: 4, shutting_down: 5 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, envelopeClusterId } from '../../src/codec/codec.js';
-import type { Message } from '../../src/codec/messages.js';
+import { envelopeClusterId } from '../../src/codec/codec.js';
+import { encodeMessage } from './wire.js';
+import type { Message } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const nack: Message = { type: 'nack', seq: 7, from: 'ab'.repeat(16) as NodeId };

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import type { Rng } from '../../src/base/rng.js';
-import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
+import { decodeMessage, encodeMessage } from './wire.js';
 import { arbMessage } from './arbitraries.js';
 
 export const FUZZ_CLUSTER_ID = 'fuzz-cluster';

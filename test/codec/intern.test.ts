@@ -1,11 +1,12 @@
 /**
- * The decoder's bounded intern tables (bytes.ts, membership-codec.ts): far more distinct strings
+ * The decoder's bounded intern tables (codec/bytes.ts, membership/codec.ts): far more distinct strings
  * than slots still decode to exactly the right values (a collision only costs a fresh string),
  * and the memo of validated addresses never lets a malformed address through, across its bound.
  */
 import { describe, expect, it } from 'vitest';
 import { ASCII_INTERN_SLOTS, ASCII_INTERN_STRING_BYTES_MAX, DecodeFailure, NODE_ID_INTERN_SLOTS, Reader, Writer } from '../../src/codec/bytes.js';
-import { VALIDATED_ADDRESSES_MAX, readAddress, readLabels } from '../../src/codec/membership-codec.js';
+import { VALIDATED_ADDRESSES_MAX, readAddress } from '../../src/codec/bytes.js';
+import { readLabels } from '../../src/membership/codec.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const LIMITS = { decodeListCountMax: 1 << 20, decodeStringBytesMax: 4096 };

@@ -1,6 +1,6 @@
 /** The broadcast queue (SWIM §4.1): ordering, invalidation, transmit limit and broadcastQueueMax. */
 import { describe, expect, it } from 'vitest';
-import type { Update } from '../../src/codec/messages.js';
+import type { Update } from '../../src/membership/messages.js';
 import { createQueue, enqueue, estimateUpdateBytes, labelsBytes, takeUpdates } from '../../src/membership/broadcast-queue.js';
 import { nodeId } from './helpers.js';
 

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
-import type { Update } from '../../src/codec/messages.js';
+import type { Update } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { computeViewDigest, digestHex, hashHi, hashLo, textDigest, toggleMember, type ViewDigest } from '../../src/membership/digest.js';

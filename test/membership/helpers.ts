@@ -5,7 +5,7 @@
 import type { Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
 import { ms, type Millis } from '../../src/base/time.js';
-import type { Update } from '../../src/codec/messages.js';
+import type { Update } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig, type MembershipConfig } from '../../src/membership/config.js';
 import { checkInvariants, checkTransition, snapshot } from '../../src/membership/invariants.js';

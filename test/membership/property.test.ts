@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
-import type { Update } from '../../src/codec/messages.js';
+import type { Update } from '../../src/membership/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import type { Input } from '../../src/membership/types.js';
 import { address, checkedStep, ctx, newState, nodeId } from './helpers.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
-import type { Message } from '../../src/codec/messages.js';
+import type { Message } from '../../src/membership/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { digestHex } from '../../src/membership/digest.js';
 import type { State, StepContext } from '../../src/membership/types.js';

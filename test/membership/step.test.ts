@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
-import type { Message } from '../../src/codec/messages.js';
+import type { Message } from '../../src/membership/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { retransmitLimit } from '../../src/membership/scaling.js';
 import { nextDeadline } from '../../src/membership/step.js';

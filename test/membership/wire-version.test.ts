@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
-import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
-import type { Message } from '../../src/codec/messages.js';
+import { decodeMessage, encodeMessage } from '../../src/membership/codec.js';
+import type { Message } from '../../src/membership/messages.js';
 import { PROTOCOL_VERSION } from '../../src/codec/wire-numbers.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { SimClock } from '../../src/sim/clock.js';

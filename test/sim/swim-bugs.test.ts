@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
-import type { Update } from '../../src/codec/messages.js';
+import type { Update } from '../../src/membership/messages.js';
 import type { State, StepContext } from '../../src/membership/types.js';
 import { address, checkedStep, nodeId, receiveGossip, sends, startedWith } from '../membership/helpers.js';
 

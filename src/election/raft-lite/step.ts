@@ -24,7 +24,7 @@ import type { Ready, StepContext } from '../../base/protocol.js';
 import type { Rng } from '../../base/rng.js';
 import { addMs, type Millis } from '../../base/time.js';
 import { term as toTerm, type Term } from '../../base/units.js';
-import type { ElectionMessage } from '../../codec/messages.js';
+import type { ElectionMessage } from '../messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
 import { compareTerm, decidePreVote, decideVote, randomElectionTimeoutMs } from '../term.js';

@@ -22,7 +22,7 @@ import { assertNever } from '../../base/assert.js';
 import type { Ready, StepContext } from '../../base/protocol.js';
 import { addMs, type Millis } from '../../base/time.js';
 import { term as toTerm, type Term } from '../../base/units.js';
-import type { ElectionMessage } from '../../codec/messages.js';
+import type { ElectionMessage } from '../messages.js';
 import { compareNodeId, type NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
 import type { StaticConfig } from './config.js';

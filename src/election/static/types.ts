@@ -7,7 +7,7 @@ import type { Address } from '../../base/address.js';
 import type { PersistedInput, SendEffect, TickInput } from '../../base/protocol.js';
 import type { Millis } from '../../base/time.js';
 import type { Term } from '../../base/units.js';
-import type { ElectionMessage } from '../../codec/messages.js';
+import type { ElectionMessage } from '../messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { StaticConfig } from './config.js';
 

@@ -6,7 +6,7 @@
 import { parsePersistedCount } from '../../base/persisted.js';
 import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
 import { term, type Term } from '../../base/units.js';
-import type { Labels } from '../../codec/messages.js';
+import type { Labels } from '../../membership/messages.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition } from './invariants.js';
 import { CLAIM_LABEL, initSwimLeader, nextDeadline, SEEN_LABEL, step } from './step.js';

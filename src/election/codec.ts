@@ -1,25 +1,20 @@
 /**
- * Field layouts of the leader-election messages (docs/design/election.md, "Wire"): static
- * heartbeats and raft-lite's vote, heartbeat, join and broadcast messages. Every message starts
+ * The election protocols' messages on the wire (docs/design/election.md, "Wire"): static
+ * heartbeats and raft-lite's vote, heartbeat, join and broadcast messages, as a `MessageTable`
+ * in the envelope of src/codec. Every message starts
  * with the sender's NodeId and listen address; terms are varints; booleans share one flags
  * byte whose unused bits must be zero (reserved for later versions).
  */
 import { assertNever } from '../base/assert.js';
 import type { Address } from '../base/address.js';
-import { DecodeFailure, type FieldLimits, type Reader, type Writer } from './bytes.js';
-import { readAddress, writeAddress } from './membership-codec.js';
-import type { ElectionMessage } from './messages.js';
+import { readAddress, readFlags, writeAddress, type FieldLimits, type Reader, type Writer } from '../codec/bytes.js';
+import { compileTable, decodeWith, encodeWith, type DecodeExpect, type DecodeResult } from '../codec/codec.js';
+import { ELECTION_TYPE_NUMBERS, type ElectionMessage } from './messages.js';
 
 const FLAG_PRE_VOTE = 0x01;
 const FLAG_GRANTED = 0x02;
 /** Smallest encoded address: a length byte and "h:0". */
 const ADDRESS_BYTES_MIN = 4;
-
-function readFlags(r: Reader, allowed: number, what: string): number {
-  const flags = r.u8(what);
-  if ((flags & ~allowed) !== 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: reserved bits set in 0x${flags.toString(16)}`);
-  return flags;
-}
 
 function writePeers(w: Writer, peers: readonly Address[], limits: FieldLimits): void {
   w.count(peers.length, limits.decodeListCountMax);
@@ -33,7 +28,7 @@ function readPeers(r: Reader): Address[] {
   return peers;
 }
 
-export function writeElectionPayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): void {
+function writePayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): void {
   w.nodeId(msg.from);
   writeAddress(w, msg.fromAddress);
   switch (msg.type) {
@@ -59,7 +54,7 @@ export function writeElectionPayload(w: Writer, msg: ElectionMessage, limits: Fi
   }
 }
 
-export function readElectionPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage {
+function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage {
   const from = r.nodeId('from');
   const fromAddress = readAddress(r, 'fromAddress');
   switch (type) {
@@ -85,4 +80,16 @@ export function readElectionPayload(r: Reader, type: ElectionMessage['type']): E
     default:
       return assertNever(type, 'election message type');
   }
+}
+
+/** The election messages as the envelope codec reads and writes them. */
+export const ELECTION_MESSAGES = compileTable<ElectionMessage>({ numbers: ELECTION_TYPE_NUMBERS, write: writePayload, read: (r, type) => readPayload(r, type) });
+
+export function encodeElectionMessage(msg: ElectionMessage, clusterId: string): Uint8Array {
+  return encodeWith(ELECTION_MESSAGES, msg, clusterId);
+}
+
+/** Decodes one election message; never throws (a membership message is ERR_DECODE_UNKNOWN_TYPE). */
+export function decodeElectionMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeResult<ElectionMessage> {
+  return decodeWith(ELECTION_MESSAGES, bytes, expect);
 }

@@ -1,9 +1,10 @@
 /**
- * Shoal's wire messages, as TypeScript values. `codec.ts` turns them into bytes inside the
- * envelope (see docs/design/wire.md); protocol cores produce and consume these values only.
+ * Membership's wire vocabulary (SWIM, Das et al. 2002, with Lifeguard, Dadgar et al. 2018, after
+ * memberlist's message set): probes carry piggybacked membership updates; a push-pull exchanges
+ * whole views over a stream. The payload layouts are codec.ts; the envelope is src/codec.
  *
- * SWIM (Das et al. 2002) with Lifeguard (Dadgar et al. 2018), after memberlist's message set:
- * probes carry piggybacked membership updates; a push-pull exchanges whole views over a stream.
+ * APPEND ONLY: every number below is on the wire. Never renumber, never reuse a retired number;
+ * add new entries with the next free number and document them in docs/design/wire.md.
  */
 import type { Address } from '../base/address.js';
 import type { NodeId } from '../identity/node-id.js';
@@ -59,37 +60,41 @@ export type Message =
 
 export type MessageType = Message['type'];
 
-/**
- * Leader-election messages (docs/design/election.md). `static` mode sends `heartbeat`;
- * `raft-lite` sends the rest (Raft §5.2 RequestVote without log fields, §9.6 PreVote, and
- * AppendEntries reduced to a heartbeat that also spreads the known cluster).
- */
-export type ElectionMessage =
-  /** static mode: "I am alive, this is my id and my leadership token". */
-  | { type: 'heartbeat'; from: NodeId; fromAddress: Address; term: number }
-  /** raft-lite RequestVote (Raft §5.2); `preVote` asks without bumping terms (Raft thesis §9.6). */
-  | { type: 'vote-request'; from: NodeId; fromAddress: Address; term: number; preVote: boolean }
-  | { type: 'vote-response'; from: NodeId; fromAddress: Address; term: number; preVote: boolean; granted: boolean }
-  /** raft-lite leader heartbeat: asserts leadership for `term` and shares the cluster's addresses. */
-  | { type: 'leader-heartbeat'; from: NodeId; fromAddress: Address; term: number; peers: Address[] }
-  /** Follower's answer; the leader's check-quorum counts these. */
-  | { type: 'heartbeat-ack'; from: NodeId; fromAddress: Address; term: number }
-  /** raft-lite dynamic join: "add me to your known cluster". */
-  | { type: 'join-cluster'; from: NodeId; fromAddress: Address }
-  /** raft-lite `broadcast(message)`: an application payload to every peer. */
-  | { type: 'peer-broadcast'; from: NodeId; fromAddress: Address; term: number; payload: string };
+// APPEND ONLY: message type numbers are on the wire, one space shared with the other protocols
+// (election/messages.ts has 8..14; 15 is the compressed wrapper, codec/compressed.ts).
+export const MEMBERSHIP_TYPE_NUMBERS = {
+  ping: 1,
+  ack: 2,
+  nack: 3,
+  'ping-req': 4,
+  gossip: 5,
+  'push-pull': 6,
+  reject: 7,
+  'push-pull-digest': 16,
+  // Next free number across protocols: 17.
+} as const satisfies Record<MessageType, number>;
 
-/** Every message on the wire: membership (`Message`) and election (`ElectionMessage`). */
-export type WireMessage = Message | ElectionMessage;
+// APPEND ONLY: update kind numbers are on the wire. 0 is reserved.
+export const UPDATE_KIND_NUMBERS = {
+  alive: 1,
+  suspect: 2,
+  dead: 3,
+  left: 4,
+} as const satisfies Record<Update['kind'], number>;
 
-const ELECTION_TYPES: ReadonlySet<string> = new Set<ElectionMessage['type']>([
-  'heartbeat', 'vote-request', 'vote-response', 'leader-heartbeat', 'heartbeat-ack', 'join-cluster', 'peer-broadcast',
-]);
+// APPEND ONLY: member state numbers are on the wire. 0 is reserved.
+export const MEMBER_STATE_NUMBERS = {
+  alive: 1,
+  suspect: 2,
+  dead: 3,
+  left: 4,
+} as const satisfies Record<WireMemberState, number>;
 
-export function isElectionMessageType(type: WireMessage['type']): type is ElectionMessage['type'] {
-  return ELECTION_TYPES.has(type);
-}
-
-export function isElectionMessage(message: WireMessage): message is ElectionMessage {
-  return isElectionMessageType(message.type);
-}
+// APPEND ONLY: reject reason numbers are on the wire. 0 is reserved.
+export const REJECT_REASON_NUMBERS = {
+  wrong_cluster: 1,
+  bad_version: 2,
+  config_mismatch: 3,
+  too_many_members: 4,
+  shutting_down: 5,
+} as const satisfies Record<RejectReason, number>;

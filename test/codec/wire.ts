@@ -1,0 +1,39 @@
+/**
+ * Every message a Shoal node may put on the wire, as one codec, for the codec tests and the
+ * fuzzer: membership's table and the election protocols' combined (`combineTables` also checks
+ * that no two protocols share a type number). Production decodes each port with its protocol's
+ * own table only.
+ */
+import { combineTables, decodeOrThrow, decodeWith, encodedBytesWith, encodeWith, type CodecLimits, type DecodeExpect, type DecodeResult } from '../../src/codec/codec.js';
+import { ELECTION_MESSAGES } from '../../src/election/codec.js';
+import type { ElectionMessage } from '../../src/election/messages.js';
+import { MEMBERSHIP_MESSAGES } from '../../src/membership/codec.js';
+import type { Message } from '../../src/membership/messages.js';
+
+export { updateEncodedBytes } from '../../src/membership/codec.js';
+export { MEMBER_STATE_NUMBERS, REJECT_REASON_NUMBERS, UPDATE_KIND_NUMBERS } from '../../src/membership/messages.js';
+
+export type WireMessage = Message | ElectionMessage;
+
+export const WIRE_MESSAGES = combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES);
+export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
+
+export function isElectionMessage(message: WireMessage): message is ElectionMessage {
+  return Object.hasOwn(ELECTION_MESSAGES.numbers, message.type);
+}
+
+export function encodeMessage(msg: WireMessage, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
+  return encodeWith(WIRE_MESSAGES, msg, clusterId, limits);
+}
+
+export function decodeMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeResult<WireMessage> {
+  return decodeWith(WIRE_MESSAGES, bytes, expect);
+}
+
+export function decodeMessageOrThrow(bytes: Uint8Array, expect: DecodeExpect): WireMessage {
+  return decodeOrThrow(WIRE_MESSAGES, bytes, expect);
+}
+
+export function messageEncodedBytes(msg: WireMessage, clusterId: string): number {
+  return encodedBytesWith(WIRE_MESSAGES, msg, clusterId);
+}
