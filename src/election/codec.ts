@@ -9,6 +9,7 @@ import { assertNever } from '../base/assert.js';
 import type { Address } from '../base/address.js';
 import { readAddress, readFlags, writeAddress, type FieldLimits, type Reader, type Writer } from '../codec/bytes.js';
 import { compileTable, decodeWith, encodeWith, type DecodeExpect, type DecodeResult } from '../codec/codec.js';
+import { term } from '../base/units.js';
 import { ELECTION_TYPE_NUMBERS, type ElectionMessage } from './messages.js';
 
 const FLAG_PRE_VOTE = 0x01;
@@ -60,23 +61,23 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
   switch (type) {
     case 'heartbeat':
     case 'heartbeat-ack':
-      return { type, from, fromAddress, term: r.varint('term') };
+      return { type, from, fromAddress, term: term(r.varint('term')) };
     case 'vote-request': {
-      const term = r.varint('term');
+      const t = term(r.varint('term'));
       const flags = readFlags(r, FLAG_PRE_VOTE, 'vote-request flags');
-      return { type, from, fromAddress, term, preVote: (flags & FLAG_PRE_VOTE) !== 0 };
+      return { type, from, fromAddress, term: t, preVote: (flags & FLAG_PRE_VOTE) !== 0 };
     }
     case 'vote-response': {
-      const term = r.varint('term');
+      const t = term(r.varint('term'));
       const flags = readFlags(r, FLAG_PRE_VOTE | FLAG_GRANTED, 'vote-response flags');
-      return { type, from, fromAddress, term, preVote: (flags & FLAG_PRE_VOTE) !== 0, granted: (flags & FLAG_GRANTED) !== 0 };
+      return { type, from, fromAddress, term: t, preVote: (flags & FLAG_PRE_VOTE) !== 0, granted: (flags & FLAG_GRANTED) !== 0 };
     }
     case 'leader-heartbeat':
-      return { type, from, fromAddress, term: r.varint('term'), peers: readPeers(r) };
+      return { type, from, fromAddress, term: term(r.varint('term')), peers: readPeers(r) };
     case 'join-cluster':
       return { type, from, fromAddress };
     case 'peer-broadcast':
-      return { type, from, fromAddress, term: r.varint('term'), payload: r.string('payload') };
+      return { type, from, fromAddress, term: term(r.varint('term')), payload: r.string('payload') };
     default:
       return assertNever(type, 'election message type');
   }

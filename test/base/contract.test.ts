@@ -38,28 +38,28 @@ describe('static satisfies the protocol contract', () => {
       const from = rng.chance(1, 8) ? id(20 + rng.int(3)) : id(peer);
       const message: ElectionMessage = rng.chance(1, 20)
         ? { type: 'join-cluster', from, fromAddress: addr(peer) }
-        : { type: 'heartbeat', from, fromAddress: addr(peer), term: near(rng, state.term) };
+        : { type: 'heartbeat', from, fromAddress: addr(peer), term: term(near(rng, state.term)) };
       return { kind: 'receive', now, message };
     },
     sampleEffects: [
-      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: 1 } },
+      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: term(1) } },
       { kind: 'leader', leader: id(5), term: term(1) },
       { kind: 'member', type: 'joined', address: addr(2), id: id(2) },
     ],
   });
 });
 
-function raftLiteMessage(rng: Rng, term: number, from: number): ElectionMessage {
+function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessage {
   const base = { from: id(from), fromAddress: addr(from) };
   switch (rng.int(8)) {
-    case 0: return { ...base, type: 'vote-request', term: near(rng, term) + 1, preVote: true };
-    case 1: return { ...base, type: 'vote-request', term: near(rng, term), preVote: false };
-    case 2: return { ...base, type: 'vote-response', term: near(rng, term) + (rng.chance(1, 2) ? 1 : 0), preVote: rng.chance(1, 2), granted: rng.chance(2, 3) };
-    case 3: return { ...base, type: 'leader-heartbeat', term: near(rng, term), peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])] };
-    case 4: return { ...base, type: 'heartbeat-ack', term: near(rng, term) };
+    case 0: return { ...base, type: 'vote-request', term: term(near(rng, current) + 1), preVote: true };
+    case 1: return { ...base, type: 'vote-request', term: term(near(rng, current)), preVote: false };
+    case 2: return { ...base, type: 'vote-response', term: term(near(rng, current) + (rng.chance(1, 2) ? 1 : 0)), preVote: rng.chance(1, 2), granted: rng.chance(2, 3) };
+    case 3: return { ...base, type: 'leader-heartbeat', term: term(near(rng, current)), peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])] };
+    case 4: return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)) };
     case 5: return { ...base, type: 'join-cluster' };
-    case 6: return { ...base, type: 'peer-broadcast', term: near(rng, term), payload: 'hello' };
-    default: return { ...base, type: 'heartbeat', term };
+    case 6: return { ...base, type: 'peer-broadcast', term: term(near(rng, current)), payload: 'hello' };
+    default: return { ...base, type: 'heartbeat', term: term(current) };
   }
 }
 

@@ -9,12 +9,14 @@ import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
 import type { Labels, MemberRecord, RejectReason, Update, WireMemberState } from '../../src/membership/messages.js';
 import type { WireMessage } from './wire.js';
+import { term, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
 
 /** Small numbers most of the time (like real seqs and incarnations), any safe integer sometimes. */
 export const arbCounter: fc.Arbitrary<number> = fc.oneof(fc.nat(300), fc.maxSafeNat());
+export const arbTerm: fc.Arbitrary<Term> = arbCounter.map((n) => term(n));
 
 /** Any well-formed Unicode text (surrogate pairs included, lone surrogates never). */
 export const arbText = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: 'binary', maxLength });
@@ -92,17 +94,17 @@ export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extrac
   }),
   reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
   // Leader election (src/election/codec.ts).
-  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter }),
-  'vote-request': fc.record({ type: fc.constant('vote-request' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, preVote: fc.boolean() }),
+  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm }),
+  'vote-request': fc.record({ type: fc.constant('vote-request' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, preVote: fc.boolean() }),
   'vote-response': fc.record({
-    type: fc.constant('vote-response' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, preVote: fc.boolean(), granted: fc.boolean(),
+    type: fc.constant('vote-response' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, preVote: fc.boolean(), granted: fc.boolean(),
   }),
   'leader-heartbeat': fc.record({
-    type: fc.constant('leader-heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, peers: fc.array(arbAddress, { maxLength: 7 }),
+    type: fc.constant('leader-heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, peers: fc.array(arbAddress, { maxLength: 7 }),
   }),
-  'heartbeat-ack': fc.record({ type: fc.constant('heartbeat-ack' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter }),
+  'heartbeat-ack': fc.record({ type: fc.constant('heartbeat-ack' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm }),
   'join-cluster': fc.record({ type: fc.constant('join-cluster' as const), from: arbNodeId, fromAddress: arbAddress }),
-  'peer-broadcast': fc.record({ type: fc.constant('peer-broadcast' as const), from: arbNodeId, fromAddress: arbAddress, term: arbCounter, payload: arbText(120) }),
+  'peer-broadcast': fc.record({ type: fc.constant('peer-broadcast' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, payload: arbText(120) }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

@@ -30,8 +30,8 @@ const sends = (effects: Effect[]): Effect[] => effects.filter((e) => e.kind === 
 function electSelf(s: State): number {
   let now: number = nextDeadline(s);
   tickAt(s, now); // pre-vote
-  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: s.term + 1, preVote: true, granted: true });
-  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: s.term, preVote: false, granted: true });
+  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(s.term + 1), preVote: true, granted: true });
+  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(s.term), preVote: false, granted: true });
   now += 1;
   return now;
 }
@@ -49,7 +49,7 @@ describe('raft-lite step', () => {
   test('§5.2: a pre-vote majority starts an election: term+1, vote for self, persist before sends', () => {
     const s = fresh();
     tickAt(s, nextDeadline(s));
-    const out = recvOut(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: 1, preVote: true, granted: true });
+    const out = recvOut(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(1), preVote: true, granted: true });
     expect(s.role).toBe('candidate');
     expect(s.term).toBe(1);
     expect(s.votedFor).toBe(id('1'));
@@ -83,20 +83,20 @@ describe('raft-lite step', () => {
 
   test('§5.2: one vote per term, durable before the grant', () => {
     const s = fresh();
-    const out = recvOut(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: 5, preVote: false });
+    const out = recvOut(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: term(5), preVote: false });
     expect(s.term).toBe(5);
     expect(s.votedFor).toBe(id('2'));
     expect(out.persist).toEqual([{ term: 5, votedFor: id('2') }]);
     expect(out.effects.some((e) => e.kind === 'send')).toBe(false);
     expect(out.afterPersist.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted)).toBe(true);
-    const second = recv(s, 401, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: 5, preVote: false });
+    const second = recv(s, 401, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: term(5), preVote: false });
     expect(second.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
   });
 
   test('§5.1: a leader steps down on a newer term', () => {
     const s = fresh();
     const now = electSelf(s);
-    recv(s, now + 200, { type: 'heartbeat-ack', from: id('3'), fromAddress: addr(3), term: 9 });
+    recv(s, now + 200, { type: 'heartbeat-ack', from: id('3'), fromAddress: addr(3), term: term(9) });
     expect(s.role).toBe('follower');
     expect(s.term).toBe(9);
   });
@@ -111,15 +111,15 @@ describe('raft-lite step', () => {
 
   test('etcd lease: a follower hearing its leader refuses a disruptive candidate', () => {
     const s = fresh();
-    recv(s, 10, { type: 'leader-heartbeat', from: id('2'), fromAddress: addr(2), term: 3, peers: [addr(1), addr(2), addr(3)] });
-    const effects = recv(s, 20, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: 4, preVote: false });
+    recv(s, 10, { type: 'leader-heartbeat', from: id('2'), fromAddress: addr(2), term: term(3), peers: [addr(1), addr(2), addr(3)] });
+    const effects = recv(s, 20, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: term(4), preVote: false });
     expect(s.term).toBe(3);
     expect(effects.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
   });
 
   test('a vote request from outside the known cluster is ignored and counted', () => {
     const s = fresh();
-    const effects = recv(s, 10, { type: 'vote-request', from: id('9'), fromAddress: addr(9), term: 4, preVote: false });
+    const effects = recv(s, 10, { type: 'vote-request', from: id('9'), fromAddress: addr(9), term: term(4), preVote: false });
     expect(effects).toEqual([]);
     expect(s.counters.strangerMessages).toBe(1);
   });

@@ -16,7 +16,7 @@ const createStaticState = (selfId: NodeId, selfAddress: Address, peers: Address[
   initStatic({ config, selfId, selfAddress, peers }, term(persistedTerm), now);
 
 describe('static step', () => {
-  const hb = (i: number, c: string, term = 0) => ({ type: 'heartbeat' as const, from: id(c), fromAddress: addr(i), term });
+  const hb = (i: number, c: string, t = 0) => ({ type: 'heartbeat' as const, from: id(c), fromAddress: addr(i), term: term(t) });
 
   test('leader = lowest healthy NodeId, self counted healthy', () => {
     const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);

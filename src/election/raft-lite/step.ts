@@ -242,7 +242,7 @@ function startPreVote(turn: Turn): void {
   state.role = 'pre-candidate';
   state.votes = new Set([state.selfId]);
   if (hasQuorum(state, state.votes)) return startElection(turn);
-  broadcast(turn, { type: 'vote-request', from: state.selfId, fromAddress: state.selfAddress, term: state.term + 1, preVote: true });
+  broadcast(turn, { type: 'vote-request', from: state.selfId, fromAddress: state.selfAddress, term: toTerm(state.term + 1), preVote: true });
 }
 
 /** §5.2: increment the term, vote for self, persist (step does), then ask every peer. */
@@ -313,7 +313,7 @@ function applyTermRule(turn: Turn, m: Exclude<ElectionMessage, Msg<'join-cluster
     if (m.type === 'peer-broadcast') return true;
     if (m.type === 'vote-request' && (m.preVote || inLeaderLease(turn))) return true;
     if (m.type === 'vote-response' && m.preVote && m.granted) return true;
-    adoptTerm(turn, toTerm(m.term));
+    adoptTerm(turn, m.term);
     return m.type !== 'vote-response' && m.type !== 'heartbeat-ack';
   }
   if (order === 'stale' && m.type === 'leader-heartbeat') {
@@ -324,7 +324,7 @@ function applyTermRule(turn: Turn, m: Exclude<ElectionMessage, Msg<'join-cluster
   return true;
 }
 
-function reply(turn: Turn, to: Address, granted: boolean, preVote: boolean, replyTerm: number): void {
+function reply(turn: Turn, to: Address, granted: boolean, preVote: boolean, replyTerm: Term): void {
   const { state } = turn;
   send(turn, to, { type: 'vote-response', from: state.selfId, fromAddress: state.selfAddress, term: replyTerm, preVote, granted });
   if (granted) state.counters.votesGranted++;

@@ -105,7 +105,7 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
     return;
   }
   // Shared rule first: a higher fencing term is adopted whatever else the heartbeat says.
-  if (message.term > state.term) state.term = toTerm(message.term);
+  if (message.term > state.term) state.term = message.term;
   if (now < state.quarantineUntilMs) {
     state.heartbeatsIgnoredAfterStall++;
     return;
