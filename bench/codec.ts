@@ -6,6 +6,7 @@
  * `npx tsx bench/codec.ts` prints a markdown table; `run()` returns it for bench/run.ts and
  * `measure()` returns the numbers.
  */
+import { incarnation } from '../src/base/units.js';
 import { pathToFileURL } from 'node:url';
 import type { Address } from '../src/base/address.js';
 import { decodeMessage, encodeMessage } from '../src/membership/codec.js';
@@ -31,8 +32,8 @@ function pingWithUpdates(): Message {
   for (let i = 0; i < 6; i++) {
     updates.push(
       i % 3 === 2
-        ? { kind: 'suspect', id: nodeId(i + 10), incarnation: 17 + i, from: nodeId(1) }
-        : { kind: 'alive', id: nodeId(i + 10), incarnation: 40 + i, name: `api-${i + 10}`, address: address(i + 10), labels: LABELS },
+        ? { kind: 'suspect', id: nodeId(i + 10), incarnation: incarnation(17 + i), from: nodeId(1) }
+        : { kind: 'alive', id: nodeId(i + 10), incarnation: incarnation(40 + i), name: `api-${i + 10}`, address: address(i + 10), labels: LABELS },
     );
   }
   return { type: 'ping', seq: 918_273, from: nodeId(1), fromAddress: address(1), target: nodeId(2), updates };
@@ -41,7 +42,7 @@ function pingWithUpdates(): Message {
 function pushPull(memberCount: number): Message {
   const members: MemberRecord[] = [];
   for (let i = 0; i < memberCount; i++) {
-    members.push({ id: nodeId(i), name: `node-${i}`, address: address(i), state: i % 10 === 9 ? 'suspect' : 'alive', incarnation: 3 + (i % 7), labels: LABELS });
+    members.push({ id: nodeId(i), name: `node-${i}`, address: address(i), state: i % 10 === 9 ? 'suspect' : 'alive', incarnation: incarnation(3 + (i % 7)), labels: LABELS });
   }
   return { type: 'push-pull', from: nodeId(1), fromAddress: address(1), join: false, reply: true, configFingerprint: '9f2c1d7a44b0e8e1', members };
 }

@@ -2,8 +2,8 @@
  * False positives under faults (SWIM §4.2 suspicion, Lifeguard §IV): no member really fails, so
  * every `dead` is false.
  *
- * 1. Packet loss 5/10/20% in both directions on every path, in VIRTUAL time: the real
- *    MembershipDriver and SWIM core over the simulator's SimNetwork (seeded loss; streams stay
+ * 1. Packet loss 5/10/20% in both directions on every path, in VIRTUAL time: the SWIM core on
+ *    the generic driver over the simulator's SimNetwork (seeded loss; streams stay
  *    reliable, as TCP is), LAN timings (lib-sim-cluster.ts). This is how member-hours are had in
  *    seconds; real sockets could only give minutes. Reports false dead per member-hour.
  * 2. Event-loop stalls of one node for 0.5/2/5 s, on REAL sockets: N-1 nodes here, the stalled
@@ -91,7 +91,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const lossRows = flagNumbers(flags, 'loss', [5, 10, 20]).map((loss) => lossRow(n, hours, loss, seed));
   const stalls = await stallRows(flagNumber(flags, 'stall-n', 10), flagNumbers(flags, 'stall-s', [0.5, 2, 5]));
   return [
-    `False dead under packet loss, virtual time (simulator + real MembershipDriver, LAN timings, seed ${seed}, ${hours} virtual h after convergence). ` +
+    `False dead under packet loss, virtual time (simulator + the membership core on the generic driver, LAN timings, seed ${seed}, ${hours} virtual h after convergence). ` +
       '"declared" = suspicion timeouts that fired (membersDeclaredDead); dead/suspect events = observer×member pairs.',
     '',
     table(['loss', 'N', 'member-hours', 'false dead declared', 'per member-hour', 'dead events', 'suspect events', 'refutes', 'wall s'], lossRows),

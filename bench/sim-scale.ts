@@ -17,6 +17,7 @@
  *
  *   npx tsx bench/sim-scale.ts --nodes 1000 --minutes 10      (or `run()` from bench/run.ts)
  */
+import { incarnation } from '../src/base/units.js';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +64,7 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const config = swimConfig(nodes, 'LAN');
   const pushPullPeriodMs = pushPullIntervalScaledMs(config.pushPullIntervalMs, nodes);
   const ids = Array.from({ length: nodes }, (_, i) => fakeNodeId(rng.fork(`node/n${i + 1}`).fork('id')));
-  const records: MemberRecord[] = ids.map((id, i) => ({ id, name: `n${i + 1}`, address: simAddress(`n${i + 1}`), state: 'alive', incarnation: 1, labels: {} }));
+  const records: MemberRecord[] = ids.map((id, i) => ({ id, name: `n${i + 1}`, address: simAddress(`n${i + 1}`), state: 'alive', incarnation: incarnation(1), labels: {} }));
   let suspicions = 0;
   let deaths = 0;
   for (let i = 0; i < nodes; i++) {

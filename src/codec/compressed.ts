@@ -5,9 +5,9 @@
  * of N members is ~25 incompressible id bytes plus compressible names, hosts and the config
  * fingerprint per member), as memberlist LZW-compresses its push-pull.
  *
- * Pure: this file frames and checks; the membership driver (the only place allowed `node:zlib`)
+ * Pure: this file frames and checks; membership's wire (membership/wire.ts, the only place allowed `node:zlib`)
  * compresses and inflates, bounded by `innerBytes` so a small frame cannot inflate into a large
- * allocation. The wrapped message is decoded with `decodeMessage` like any other, cluster id
+ * allocation. The wrapped message is decoded with its protocol's table like any other, cluster id
  * check included.
  */
 import { DecodeFailure, Reader, Writer } from './bytes.js';
@@ -58,7 +58,7 @@ export type UnwrapResult = { ok: true; innerBytes: number; compressed: Uint8Arra
 
 /**
  * Reads a wrapper's header. The cluster id is skipped, not compared: the wrapped envelope carries
- * it too and `decodeMessage` checks it there (so a stranger's join is still answered). The
+ * it too and the decoder checks it there (so a stranger's join is still answered). The
  * declared inner length must not exceed `decodeMessageBytesMax`: the inflater stops there.
  */
 export function unwrapCompressed(bytes: Uint8Array, limits: Partial<CodecLimits> = {}): UnwrapResult {

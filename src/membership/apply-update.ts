@@ -4,6 +4,7 @@
  * event and are re-broadcast; updates about ourselves that would make us suspect, dead or left
  * are refuted with a higher incarnation; suspicions are started and confirmed per Lifeguard §IV-B.
  */
+import { incarnation as toIncarnation, type Incarnation } from '../base/units.js';
 import { markUrgent } from './probe-order.js';
 import type { Millis } from '../base/time.js';
 import type { MemberRecord, Update } from './messages.js';
@@ -40,7 +41,7 @@ export function applyUpdate(turn: Turn, update: Update): void {
  * comes first so a restart never reuses an incarnation that went on the wire. While leaving we
  * do not refute: our own `left` must win.
  */
-export function refute(turn: Turn, accusedIncarnation: number): void {
+export function refute(turn: Turn, accusedIncarnation: Incarnation): void {
   const { state } = turn;
   if (state.phase === 'leaving' || state.phase === 'stopped') {
     count(state, 'updatesIgnored');
@@ -48,7 +49,7 @@ export function refute(turn: Turn, accusedIncarnation: number): void {
   }
   const me = self(state);
   // An equal incarnation would lose the tie to the accusation, so go strictly above it.
-  setIncarnation(state, me, Math.max(me.incarnation, accusedIncarnation) + 1);
+  setIncarnation(state, me, toIncarnation(Math.max(me.incarnation, accusedIncarnation) + 1));
   // Lifeguard §IV-A: having to refute is a sign our messages are not getting through.
   state.awareness = applyAwarenessDelta(state.awareness, 1, state.config.awarenessMultiplierMax);
   count(state, 'refutes');
@@ -83,7 +84,7 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
 }
 
 /** Starts (Lifeguard §IV-B: at the max timeout) or confirms a suspicion of `id`. */
-export function applySuspect(turn: Turn, id: NodeId, incarnation: number, from: NodeId): void {
+export function applySuspect(turn: Turn, id: NodeId, incarnation: Incarnation, from: NodeId): void {
   const { state } = turn;
   const current = state.members.get(id);
   const decision = decideSuspect(current, incarnation, id === state.selfId);
@@ -125,7 +126,7 @@ function confirmSuspicion(turn: Turn, member: Member, from: NodeId): void {
   broadcast(turn, { kind: 'suspect', id: member.id, incarnation: member.incarnation, from });
 }
 
-export function applyDeparture(turn: Turn, id: NodeId, incarnation: number, kind: 'dead' | 'left', from: NodeId): void {
+export function applyDeparture(turn: Turn, id: NodeId, incarnation: Incarnation, kind: 'dead' | 'left', from: NodeId): void {
   const { state } = turn;
   const current = state.members.get(id);
   const decision = decideDeparture(current, incarnation, id === state.selfId);

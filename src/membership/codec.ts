@@ -6,6 +6,7 @@
  * Canonical form: labels are written sorted by key and a decoder requires strictly increasing
  * keys, which also refuses duplicates (a duplicate would otherwise silently drop one value).
  */
+import { incarnation as toIncarnation } from '../base/units.js';
 import { assert, assertNever } from '../base/assert.js';
 import { toHex } from '../base/hex.js';
 import { DecodeFailure, readAddress, readEnum, readFlags, reverseTable, writeAddress, type FieldLimits, type Reader, type Writer } from '../codec/bytes.js';
@@ -93,7 +94,7 @@ export function writeUpdate(w: Writer, update: Update, limits: FieldLimits): voi
 export function readUpdate(r: Reader): Update {
   const kind = readEnum(r, UPDATE_KIND_BY_NUMBER, 'update kind');
   const id = r.nodeId('update id');
-  const incarnation = r.varint('update incarnation');
+  const incarnation = toIncarnation(r.varint('update incarnation'));
   switch (kind) {
     case 'alive':
       return { kind, id, incarnation, name: r.string('update name'), address: readAddress(r, 'update address'), labels: readLabels(r) };
@@ -133,7 +134,7 @@ export function readMember(r: Reader): MemberRecord {
   const name = r.string('member name');
   const address = readAddress(r, 'member address');
   const state: WireMemberState = readEnum(r, MEMBER_STATE_BY_NUMBER, 'member state');
-  const incarnation = r.varint('member incarnation');
+  const incarnation = toIncarnation(r.varint('member incarnation'));
   return { id, name, address, state, incarnation, labels: readLabels(r) };
 }
 

@@ -4,14 +4,15 @@
  * taken before the step (epoch and incarnations never decrease). Both return the broken rules. The incrementally kept view digest
  * is recomputed from scratch here, so a missed update at any choke point fails the next check.
  */
+import type { Epoch, Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
 import { computeViewDigest, digestHex } from './digest.js';
 import { isLive } from './state.js';
 import type { State } from './types.js';
 
 export interface Snapshot {
-  epoch: number;
-  incarnations: Map<NodeId, number>;
+  epoch: Epoch;
+  incarnations: Map<NodeId, Incarnation>;
 }
 
 export function snapshot(state: State): Snapshot {

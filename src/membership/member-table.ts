@@ -22,6 +22,7 @@
 import { assert } from '../base/assert.js';
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
+import type { Incarnation } from '../base/units.js';
 import type { Labels } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MemberState, MemberView, Suspicion } from './types.js';
@@ -41,7 +42,7 @@ export interface MemberFields {
   name: string;
   address: Address;
   state: MemberState;
-  incarnation: number;
+  incarnation: Incarnation;
   labels: Labels;
   stateChangedAtMs: Millis;
 }
@@ -79,8 +80,8 @@ export class Member implements MemberView {
   set labels(value: Labels) { this.#table.labels[this.slot] = value; }
   get state(): MemberState { return STATE_NAMES[this.#table.states[this.slot] as number] as MemberState; }
   set state(value: MemberState) { this.#table.states[this.slot] = STATE_CODES[value]; }
-  get incarnation(): number { return this.#table.incarnations[this.slot] as number; }
-  set incarnation(value: number) { this.#table.incarnations[this.slot] = value; }
+  get incarnation(): Incarnation { return this.#table.incarnations[this.slot] as Incarnation; }
+  set incarnation(value: Incarnation) { this.#table.incarnations[this.slot] = value; }
   get stateChangedAtMs(): Millis { return this.#table.stateChangedAtMs[this.slot] as Millis; }
   set stateChangedAtMs(value: Millis) { this.#table.stateChangedAtMs[this.slot] = value; }
   get suspicion(): Suspicion | undefined { return this.#table.suspicions.get(this.id); }

@@ -10,6 +10,7 @@
  * - About ourselves: any suspect/dead/left with j >= our incarnation, and any alive with j > ours
  *   or with equal j but different content, makes us refute with an incarnation above j (§4.2).
  */
+import type { Incarnation } from '../base/units.js';
 import type { Update } from './messages.js';
 import type { Member } from './types.js';
 
@@ -39,7 +40,7 @@ export function decideAlive(current: Member | undefined, update: AliveUpdate, is
   return update.incarnation > current.incarnation ? 'accept' : 'ignore';
 }
 
-export function decideSuspect(current: Member | undefined, incarnation: number, isSelf: boolean): Decision {
+export function decideSuspect(current: Member | undefined, incarnation: Incarnation, isSelf: boolean): Decision {
   if (current === undefined || incarnation < current.incarnation) return 'ignore';
   if (isSelf) return 'refute';
   if (current.state === 'suspect') return 'confirm';
@@ -48,7 +49,7 @@ export function decideSuspect(current: Member | undefined, incarnation: number, 
 }
 
 /** For `dead` and `left` updates alike. */
-export function decideDeparture(current: Member | undefined, incarnation: number, isSelf: boolean): Decision {
+export function decideDeparture(current: Member | undefined, incarnation: Incarnation, isSelf: boolean): Decision {
   if (current === undefined || incarnation < current.incarnation) return 'ignore';
   if (isSelf) return 'refute';
   if (current.state === 'dead' || current.state === 'left') return 'ignore';

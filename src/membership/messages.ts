@@ -7,6 +7,7 @@
  * add new entries with the next free number and document them in docs/design/wire.md.
  */
 import type { Address } from '../base/address.js';
+import type { Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
 
 /** Member metadata: small string labels (a size limit applies, see membership config). */
@@ -17,10 +18,10 @@ export type WireMemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
 /** A membership update, piggybacked on probes and gossip (SWIM §4.1 dissemination). */
 export type Update =
-  | { kind: 'alive'; id: NodeId; incarnation: number; name: string; address: Address; labels: Labels }
-  | { kind: 'suspect'; id: NodeId; incarnation: number; from: NodeId }
-  | { kind: 'dead'; id: NodeId; incarnation: number; from: NodeId }
-  | { kind: 'left'; id: NodeId; incarnation: number };
+  | { kind: 'alive'; id: NodeId; incarnation: Incarnation; name: string; address: Address; labels: Labels }
+  | { kind: 'suspect'; id: NodeId; incarnation: Incarnation; from: NodeId }
+  | { kind: 'dead'; id: NodeId; incarnation: Incarnation; from: NodeId }
+  | { kind: 'left'; id: NodeId; incarnation: Incarnation };
 
 /** One member's full record, as exchanged in a push-pull (anti-entropy). */
 export interface MemberRecord {
@@ -28,7 +29,7 @@ export interface MemberRecord {
   name: string;
   address: Address;
   state: WireMemberState;
-  incarnation: number;
+  incarnation: Incarnation;
   labels: Labels;
 }
 

@@ -9,6 +9,7 @@
  * live members' hashes (digest.ts; incarnations change only through `setIncarnation`);
  * `suspects` and `departed` index exactly the members in those states.
  */
+import { epoch as toEpoch, incarnation as toIncarnation, type Incarnation } from '../base/units.js';
 import type { Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import type { Rng } from '../base/rng.js';
@@ -63,13 +64,13 @@ export function createState(config: MembershipConfig, self: SelfIdentity, persis
   assert(Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0, `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`);
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
   const members = new MemberTable();
-  members.insert({ id: self.id, name: self.name, address: self.address, state: 'joining', incarnation: persistedIncarnation + 1, labels: ownLabels(self.labels), stateChangedAtMs: now });
+  members.insert({ id: self.id, name: self.name, address: self.address, state: 'joining', incarnation: toIncarnation(persistedIncarnation + 1), labels: ownLabels(self.labels), stateChangedAtMs: now });
   const fingerprint = configFingerprint(clusterWideOf(config));
   // Self starts `joining` (not live): the digest starts empty and takes us in when we become alive.
   return {
     config, fingerprint, fingerprintDigest: textDigest(fingerprint), viewDigest: { hi: 0, lo: 0 }, selfId: self.id, phase: 'idle',
     members,
-    suspects: new Set(), departed: new Set(), liveCount: 0, epoch: 0, awareness: 0,
+    suspects: new Set(), departed: new Set(), liveCount: 0, epoch: toEpoch(0), awareness: 0,
     probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
     nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, lastStepMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
     join: undefined, leaveDeadlineMs: undefined, counters,
@@ -136,7 +137,7 @@ function trackDigest(state: State, member: Member, before: MemberState | undefin
  * The one way to change a member's incarnation: a live member's digest contribution moves with
  * it. Callers write the incarnation before changing the state (changeState hashes the new one).
  */
-export function setIncarnation(state: State, member: Member, incarnation: number): void {
+export function setIncarnation(state: State, member: Member, incarnation: Incarnation): void {
   if (incarnation === member.incarnation) return;
   const live = isLive(member.state);
   if (live) toggleMember(state.viewDigest, member.id, member.incarnation);
@@ -252,7 +253,7 @@ export function send(turn: Turn, to: Address, channel: Channel, message: Message
 }
 
 /** SWIM §4.2: our incarnation is durable before any message that carries it leaves (see `send`). */
-export function persistIncarnation(turn: Turn, incarnation: number): void {
+export function persistIncarnation(turn: Turn, incarnation: Incarnation): void {
   turn.persist.length = 0;
   turn.persist.push({ incarnation });
 }

@@ -6,6 +6,7 @@
  *
  * The state is mutated in place and returned (see types.ts for why).
  */
+import { incarnation as toIncarnation } from '../base/units.js';
 import { sameLabels } from './merge.js';
 import { assertNever } from '../base/assert.js';
 import type { Millis } from '../base/time.js';
@@ -203,7 +204,7 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   const me = self(state);
   // Nothing new to say: gossiping an incarnation bump to every member would be pure cost.
   if (sameLabels(me.labels, labels)) return;
-  setIncarnation(state, me, me.incarnation + 1);
+  setIncarnation(state, me, toIncarnation(me.incarnation + 1));
   me.labels = ownLabels(labels);
   persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));

@@ -12,6 +12,7 @@ import type { Address } from '../base/address.js';
 import type { PersistedInput, Ready, SendEffect, TickInput } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
+import type { Epoch, Incarnation } from '../base/units.js';
 import type { Labels, Message, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../base/channel.js';
@@ -28,7 +29,7 @@ export interface MemberView {
   name: string;
   address: Address;
   state: MemberState;
-  incarnation: number;
+  incarnation: Incarnation;
   labels: Labels;
   stateChangedAtMs: Millis;
 }
@@ -139,7 +140,7 @@ export interface State {
   /** Members whose state is alive or suspect (self included when alive). */
   liveCount: number;
   /** Increases only when the live set changes. */
-  epoch: number;
+  epoch: Epoch;
   awareness: number;
   probeOrder: ProbeOrder;
   probe: ProbeInFlight | undefined;
@@ -166,7 +167,7 @@ export interface State {
 
 /** The one durable fact: the highest incarnation this identity has used. */
 export interface MembershipRecord {
-  incarnation: number;
+  incarnation: Incarnation;
 }
 
 export type Input =
@@ -190,7 +191,7 @@ export type MemberEventType = 'joined' | 'alive' | 'suspect' | 'dead' | 'left' |
 
 export type MembershipEvent =
   | { type: MemberEventType; member: MemberView }
-  | { type: 'epoch'; epoch: number };
+  | { type: 'epoch'; epoch: Epoch };
 
 export type JoinFailureReason = 'unreachable' | 'config_mismatch' | 'wrong_cluster' | 'bad_version' | 'too_many_members' | 'shutting_down';
 
@@ -229,6 +230,6 @@ export interface MembershipTypes {
   input: Input;
   effect: Effect;
   record: MembershipRecord;
-  snapshot: { epoch: number; incarnations: Map<NodeId, number> };
+  snapshot: { epoch: Epoch; incarnations: Map<NodeId, Incarnation> };
   message: Message;
 }

@@ -2,10 +2,11 @@
  * Every protocol core passes the contract suite (contract.ts): static, raft-lite, the swim
  * leader and membership, each fed seeded random inputs of every kind it takes.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Rng } from '../../src/base/rng.js';
-import { term } from '../../src/base/units.js';
+import { epoch, term } from '../../src/base/units.js';
 import type { MemberRecord, Message, Update } from '../../src/membership/messages.js';
 import type { ElectionMessage } from '../../src/election/messages.js';
 import { raftLiteConfig } from '../../src/election/raft-lite/config.js';
@@ -110,15 +111,15 @@ describe('the swim leader satisfies the protocol contract', () => {
 function update(rng: Rng, subject: number): Update {
   const incarnation = rng.int(4);
   switch (rng.int(4)) {
-    case 0: return { kind: 'alive', id: id(subject), incarnation, name: `n${subject}`, address: addr(subject), labels: rng.chance(1, 4) ? { zone: 'a' } : {} };
-    case 1: return { kind: 'suspect', id: id(subject), incarnation, from: id(2) };
-    case 2: return { kind: 'dead', id: id(subject), incarnation, from: id(3) };
-    default: return { kind: 'left', id: id(subject), incarnation };
+    case 0: return { kind: 'alive', id: id(subject), incarnation: asIncarnation(incarnation), name: `n${subject}`, address: addr(subject), labels: rng.chance(1, 4) ? { zone: 'a' } : {} };
+    case 1: return { kind: 'suspect', id: id(subject), incarnation: asIncarnation(incarnation), from: id(2) };
+    case 2: return { kind: 'dead', id: id(subject), incarnation: asIncarnation(incarnation), from: id(3) };
+    default: return { kind: 'left', id: id(subject), incarnation: asIncarnation(incarnation)};
   }
 }
 
 function record(rng: Rng, subject: number): MemberRecord {
-  return { id: id(subject), name: `n${subject}`, address: addr(subject), state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const), incarnation: rng.int(4), labels: {} };
+  return { id: id(subject), name: `n${subject}`, address: addr(subject), state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const), incarnation: asIncarnation(rng.int(4)), labels: {} };
 }
 
 function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message {
@@ -159,7 +160,7 @@ describe('membership satisfies the protocol contract', () => {
     },
     sampleEffects: [
       { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'nack', seq: 1, from: id(1) } },
-      { kind: 'emit', event: { type: 'epoch', epoch: 2 } },
+      { kind: 'emit', event: { type: 'epoch', epoch: epoch(2) } },
       { kind: 'join-result', ok: true, contacted: 1 },
       { kind: 'left-done' },
       { kind: 'rejected', input: 'leave', detail: 'already leaving' },

@@ -9,7 +9,7 @@ import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
 import type { Labels, MemberRecord, RejectReason, Update, WireMemberState } from '../../src/membership/messages.js';
 import type { WireMessage } from './wire.js';
-import { term, type Term } from '../../src/base/units.js';
+import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
@@ -17,6 +17,7 @@ export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, ma
 /** Small numbers most of the time (like real seqs and incarnations), any safe integer sometimes. */
 export const arbCounter: fc.Arbitrary<number> = fc.oneof(fc.nat(300), fc.maxSafeNat());
 export const arbTerm: fc.Arbitrary<Term> = arbCounter.map((n) => term(n));
+export const arbIncarnation: fc.Arbitrary<Incarnation> = arbCounter.map((n) => incarnation(n));
 
 /** Any well-formed Unicode text (surrogate pairs included, lone surrogates never). */
 export const arbText = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: 'binary', maxLength });
@@ -35,10 +36,10 @@ export const arbAddress: fc.Arbitrary<Address> = fc
 export const arbLabels: fc.Arbitrary<Labels> = fc.dictionary(arbText(8), arbText(16), { maxKeys: 4, noNullPrototype: true });
 
 export const arbUpdate: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ kind: fc.constant('alive' as const), id: arbNodeId, incarnation: arbCounter, name: arbText(24), address: arbAddress, labels: arbLabels }),
-  fc.record({ kind: fc.constant('suspect' as const), id: arbNodeId, incarnation: arbCounter, from: arbNodeId }),
-  fc.record({ kind: fc.constant('dead' as const), id: arbNodeId, incarnation: arbCounter, from: arbNodeId }),
-  fc.record({ kind: fc.constant('left' as const), id: arbNodeId, incarnation: arbCounter }),
+  fc.record({ kind: fc.constant('alive' as const), id: arbNodeId, incarnation: arbIncarnation, name: arbText(24), address: arbAddress, labels: arbLabels }),
+  fc.record({ kind: fc.constant('suspect' as const), id: arbNodeId, incarnation: arbIncarnation, from: arbNodeId }),
+  fc.record({ kind: fc.constant('dead' as const), id: arbNodeId, incarnation: arbIncarnation, from: arbNodeId }),
+  fc.record({ kind: fc.constant('left' as const), id: arbNodeId, incarnation: arbIncarnation }),
 );
 
 export const arbUpdates: fc.Arbitrary<Update[]> = fc.array(arbUpdate, { maxLength: 8 });
@@ -50,7 +51,7 @@ export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
   name: arbText(24),
   address: arbAddress,
   state: arbMemberState,
-  incarnation: arbCounter,
+  incarnation: arbIncarnation,
   labels: arbLabels,
 });
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { LIMITS } from '../../src/base/limits.js';
@@ -30,7 +31,7 @@ function craft(type: number, payload: readonly number[]): Uint8Array {
 const ID_A_BYTES: number[] = new Array<number>(16).fill(0xaa);
 
 function alive(labels: Record<string, string>, name = 'n'): Update {
-  return { kind: 'alive', id: ID_A, incarnation: 1, name, address: ADDR, labels };
+  return { kind: 'alive', id: ID_A, incarnation: asIncarnation(1), name, address: ADDR, labels };
 }
 
 describe('round trip', () => {
@@ -156,7 +157,7 @@ describe('every decode error code from a targeted input', () => {
   it('ERR_DECODE_MALFORMED: unknown update kind, member state and reject reason', () => {
     expectError(decode(craft(5, [...ID_A_BYTES, 1, 9, ...ID_A_BYTES, 1])), 'ERR_DECODE_MALFORMED');
     expectError(decode(craft(7, [...ID_A_BYTES, 0, 0])), 'ERR_DECODE_MALFORMED');
-    const member = { id: ID_A, name: 'n', address: ADDR, state: 'alive' as const, incarnation: 1, labels: {} };
+    const member = { id: ID_A, name: 'n', address: ADDR, state: 'alive' as const, incarnation: asIncarnation(1), labels: {} };
     const bytes = encodeMessage({ type: 'push-pull', from: ID_A, fromAddress: ADDR, join: false, reply: false, configFingerprint: '', members: [member] }, CLUSTER);
     bytes[bytes.length - 3] = 0; // state, then incarnation (1 byte) and labels count (1 byte)
     expectError(decode(bytes), 'ERR_DECODE_MALFORMED');
@@ -182,14 +183,14 @@ describe('limits at limit - 1, limit, limit + 1', () => {
   it('update list count (decodeListCountMax)', () => {
     const limit = 5;
     for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const updates: Update[] = Array.from({ length: count }, () => ({ kind: 'left', id: ID_A, incarnation: 1 }));
+      const updates: Update[] = Array.from({ length: count }, () => ({ kind: 'left', id: ID_A, incarnation: asIncarnation(1) }));
       expectError(decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER), { decodeListCountMax: limit }), code);
     }
   });
   it('update list count at the default LIMITS.decodeListCountMax', () => {
     const limit = LIMITS.decodeListCountMax;
     for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const updates: Update[] = new Array<Update>(count).fill({ kind: 'left', id: ID_A, incarnation: 1 });
+      const updates: Update[] = new Array<Update>(count).fill({ kind: 'left', id: ID_A, incarnation: asIncarnation(1) });
       expectError(decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER, relaxed)), code);
     }
   });
@@ -203,7 +204,7 @@ describe('limits at limit - 1, limit, limit + 1', () => {
   it('members count (decodeListCountMax)', () => {
     const limit = 4;
     for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const members = Array.from({ length: count }, () => ({ id: ID_B, name: 'm', address: ADDR, state: 'dead' as const, incarnation: 2, labels: {} }));
+      const members = Array.from({ length: count }, () => ({ id: ID_B, name: 'm', address: ADDR, state: 'dead' as const, incarnation: asIncarnation(2), labels: {} }));
       const bytes = encodeMessage({ type: 'push-pull', from: ID_A, fromAddress: ADDR, join: true, reply: true, configFingerprint: 'f', members }, CLUSTER);
       expectError(decode(bytes, { decodeListCountMax: limit }), code);
     }

@@ -1,4 +1,5 @@
 /** describe.ts renders one line per input and effect, for traces. */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import { describeEffect, describeInput, describeRecord } from '../../src/membership/describe.js';
@@ -6,9 +7,9 @@ import { address, nodeId } from './helpers.js';
 
 describe('describe', () => {
   it('renders inputs and effects on one line', () => {
-    const ping = { type: 'ping' as const, seq: 3, from: nodeId(1), fromAddress: address(1), target: nodeId(2), updates: [{ kind: 'left' as const, id: nodeId(4), incarnation: 2 }] };
+    const ping = { type: 'ping' as const, seq: 3, from: nodeId(1), fromAddress: address(1), target: nodeId(2), updates: [{ kind: 'left' as const, id: nodeId(4), incarnation: asIncarnation(2) }] };
     expect(describeInput({ kind: 'receive', now: ms(5), from: address(1), channel: 'packet', message: ping })).toBe('@5 recv packet from 10.0.0.1:7946: ping#3 00000000->00000000 [left(00000000@2)]');
-    expect(describeRecord({ incarnation: 4 })).toBe('incarnation 4');
+    expect(describeRecord({ incarnation: asIncarnation(4) })).toBe('incarnation 4');
     expect(describeEffect({ kind: 'join-result', ok: false, reason: 'config_mismatch', detail: 'x' })).toBe('join failed: config_mismatch (x)');
     const digest = { type: 'push-pull-digest' as const, from: nodeId(1), fromAddress: address(1), reply: true, configDigest: '00000000000000aa', viewDigest: '0123456789abcdef' };
     expect(describeEffect({ kind: 'send', to: address(2), channel: 'stream', message: digest }))

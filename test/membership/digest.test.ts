@@ -4,6 +4,7 @@
  * incremental digest equal to one recomputed from scratch, that equal live sets reached in
  * different orders give equal digests, and that the invariant catches a missed update.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
@@ -62,10 +63,10 @@ describe('digest hash', () => {
 const member = fc.integer({ min: 1, max: 6 });
 const incarnation = fc.integer({ min: 0, max: 6 });
 const update: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'alive', id: nodeId(i), incarnation: inc, name: `n${i}`, address: address(i), labels: {} })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'suspect', id: nodeId(i), incarnation: inc, from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'dead', id: nodeId(i), incarnation: inc, from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'left', id: nodeId(i), incarnation: inc })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'alive', id: nodeId(i), incarnation: asIncarnation(inc), name: `n${i}`, address: address(i), labels: {} })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'suspect', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'dead', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'left', id: nodeId(i), incarnation: asIncarnation(inc) })),
 );
 
 describe('incremental view digest', () => {
@@ -96,7 +97,7 @@ describe('incremental view digest', () => {
     fc.assert(fc.property(fc.array(fc.record({ i: fc.integer({ min: 2, max: 8 }), inc: incarnation }), { maxLength: 12 }), (entries) => {
       const forward = startedWith(1, []);
       const backward = startedWith(1, []);
-      const alive = (e: { i: number; inc: number }): Update => ({ kind: 'alive', id: nodeId(e.i), incarnation: e.inc, name: `n${e.i}`, address: address(e.i), labels: {} });
+      const alive = (e: { i: number; inc: number }): Update => ({ kind: 'alive', id: nodeId(e.i), incarnation: asIncarnation(e.inc), name: `n${e.i}`, address: address(e.i), labels: {} });
       for (const e of entries) checkedStep(forward.state, receiveGossip(ms(1), 9, [alive(e)]), forward.context);
       for (const e of [...entries].reverse()) checkedStep(backward.state, receiveGossip(ms(1), 9, [alive(e)]), backward.context);
       const view = (s: State): string => [...s.members.values()].map((m) => `${m.id}@${m.incarnation}`).sort().join();
@@ -108,7 +109,7 @@ describe('incremental view digest', () => {
   it('the invariant recomputes it: a missed update (an incarnation written behind its back) fails the check', () => {
     const { state } = startedWith(1, [2]);
     expect(checkInvariants(state)).toEqual([]);
-    state.members.get(nodeId(2))!.incarnation = 9;
+    state.members.get(nodeId(2))!.incarnation = asIncarnation(9);
     expect(checkInvariants(state).join('; ')).toMatch(/viewDigest/);
   });
 
@@ -117,7 +118,7 @@ describe('incremental view digest', () => {
     expect(state.viewDigest).toEqual({ hi: 0, lo: 0 });
     const { state: s, context } = startedWith(1, [2]);
     const withTwo = { ...s.viewDigest };
-    checkedStep(s, receiveGossip(ms(1), 3, [{ kind: 'dead', id: nodeId(2), incarnation: 1, from: nodeId(3) }]), context);
+    checkedStep(s, receiveGossip(ms(1), 3, [{ kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(3) }]), context);
     const alone: ViewDigest = { hi: 0, lo: 0 };
     toggleMember(alone, nodeId(1), 1);
     expect(s.viewDigest).toEqual(alone);

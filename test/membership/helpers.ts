@@ -2,6 +2,7 @@
  * Test helpers for the membership core: deterministic ids and addresses, a state factory, and
  * `checkedStep`, which runs `step` and checks every invariant and transition rule after it.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import type { Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
 import { ms, type Millis } from '../../src/base/time.js';
@@ -51,7 +52,7 @@ export function startedWith(i: number, others: number[], config?: MembershipConf
   const context = ctx(i);
   checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
   for (const j of others) {
-    checkedStep(state, receiveGossip(ms(0), j, [{ kind: 'alive', id: nodeId(j), incarnation: 1, name: `n${j}`, address: address(j), labels: {} }]), context);
+    checkedStep(state, receiveGossip(ms(0), j, [{ kind: 'alive', id: nodeId(j), incarnation: asIncarnation(1), name: `n${j}`, address: address(j), labels: {} }]), context);
   }
   return { state, context };
 }

@@ -3,6 +3,7 @@
  * backward-shift deletion, removal while iterating, and a property test against a reference Map
  * over random operation sequences.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
@@ -13,7 +14,7 @@ import type { MemberState, Suspicion } from '../../src/membership/types.js';
 import { nodeId } from './helpers.js';
 
 function fields(id: NodeId, incarnation = 1, state: MemberState = 'alive'): MemberFields {
-  return { id, name: `name-${id}`, address: `addr-${id}` as Address, state, incarnation, labels: {}, stateChangedAtMs: ms(incarnation) };
+  return { id, name: `name-${id}`, address: `addr-${id}` as Address, state, incarnation: asIncarnation(incarnation), labels: {}, stateChangedAtMs: ms(incarnation) };
 }
 
 /** `count` ids whose hash falls in the same cell of a 16-cell index (the smallest table's). */
@@ -45,13 +46,13 @@ describe('MemberTable', () => {
     table.insert(fields(nodeId(2)));
     expect(table.size).toBe(2);
     expect(a.slot).toBe(0);
-    expect(table.get(nodeId(1))).toMatchObject({ id: nodeId(1), name: `name-${nodeId(1)}`, state: 'alive', incarnation: 4, stateChangedAtMs: 4 });
+    expect(table.get(nodeId(1))).toMatchObject({ id: nodeId(1), name: `name-${nodeId(1)}`, state: 'alive', incarnation: asIncarnation(4), stateChangedAtMs: 4 });
     expect(table.has(nodeId(3))).toBe(false);
     expect(table.get(nodeId(3))).toBeUndefined();
     a.state = 'suspect';
-    a.incarnation = 2 ** 40;
+    a.incarnation = asIncarnation(2 ** 40);
     a.labels = { zone: 'a' };
-    expect(table.get(nodeId(1))).toMatchObject({ state: 'suspect', incarnation: 2 ** 40, labels: { zone: 'a' } });
+    expect(table.get(nodeId(1))).toMatchObject({ state: 'suspect', incarnation: asIncarnation(2 ** 40), labels: { zone: 'a' } });
     expect(() => table.insert(fields(nodeId(2)))).toThrow(/already a member/);
     expect(() => table.at(2)).toThrow(/out of range/);
   });
@@ -153,7 +154,7 @@ describe('MemberTable', () => {
           table.remove(id);
           reference.delete(id);
         } else if (kind === 'update' && member !== undefined) {
-          member.incarnation = value;
+          member.incarnation = asIncarnation(value);
           reference.set(id, value);
         }
       }

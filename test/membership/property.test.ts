@@ -3,6 +3,7 @@
  * loop-delay inputs never break an invariant (checked after every step by `checkedStep`), never
  * decrease an incarnation or the epoch, and never leave us suspect or dead in our own view.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
@@ -15,10 +16,10 @@ const member = fc.integer({ min: 1, max: 6 });
 const incarnation = fc.integer({ min: 0, max: 6 });
 
 const update: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ i: member, inc: incarnation, zone: fc.constantFrom('a', 'b') }).map(({ i, inc, zone }): Update => ({ kind: 'alive', id: nodeId(i), incarnation: inc, name: `n${i}`, address: address(i), labels: { zone } })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'suspect', id: nodeId(i), incarnation: inc, from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'dead', id: nodeId(i), incarnation: inc, from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'left', id: nodeId(i), incarnation: inc })),
+  fc.record({ i: member, inc: incarnation, zone: fc.constantFrom('a', 'b') }).map(({ i, inc, zone }): Update => ({ kind: 'alive', id: nodeId(i), incarnation: asIncarnation(inc), name: `n${i}`, address: address(i), labels: { zone } })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'suspect', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'dead', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'left', id: nodeId(i), incarnation: asIncarnation(inc) })),
 );
 
 type Action =

@@ -4,6 +4,7 @@
  * both directions, after which views and digests agree; config differences still end in a
  * readable `config_mismatch` reject; join and reconnect stay full.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
 import type { Message } from '../../src/membership/messages.js';
@@ -78,7 +79,7 @@ describe('digest-first periodic push-pull', () => {
   it('suspect vs alive does not count as a difference (suspicion is local)', () => {
     const a = node(1, [2, 3]);
     const b = node(2, [1, 3]);
-    checkedStep(b.state, receiveGossip(ms(1), 1, [{ kind: 'suspect', id: nodeId(3), incarnation: 1, from: nodeId(1) }]), b.context);
+    checkedStep(b.state, receiveGossip(ms(1), 1, [{ kind: 'suspect', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) }]), b.context);
     expect(b.state.members.get(nodeId(3))?.state).toBe('suspect');
     expect(digestOf(a.state)).toBe(digestOf(b.state));
   });
@@ -104,7 +105,7 @@ describe('digest-first periodic push-pull', () => {
     const b = node(2, [1]);
     const { effects, now } = periodic(a);
     const answer = deliver(effects, a, b, now);
-    checkedStep(a.state, receiveGossip(now, 2, [{ kind: 'alive', id: nodeId(5), incarnation: 1, name: 'n5', address: address(5), labels: {} }]), a.context);
+    checkedStep(a.state, receiveGossip(now, 2, [{ kind: 'alive', id: nodeId(5), incarnation: asIncarnation(1), name: 'n5', address: address(5), labels: {} }]), a.context);
     const full = deliver(answer, b, a, now);
     expect(streamMessages(full)).toMatchObject([{ type: 'push-pull', reply: true }]);
     expect(a.state.counters.pushPullsInSync).toBe(0);
@@ -150,7 +151,7 @@ describe('digest-first periodic push-pull', () => {
     const effects = checkedStep(joiner.state, { kind: 'join', now: ms(1), addresses: [address(2)] }, joiner.context);
     expect(streamMessages(effects)).toMatchObject([{ type: 'push-pull', join: true, reply: true }]);
     const a = node(1, [2, 3]);
-    checkedStep(a.state, receiveGossip(ms(1), 2, [{ kind: 'dead', id: nodeId(3), incarnation: 1, from: nodeId(2) }]), a.context);
+    checkedStep(a.state, receiveGossip(ms(1), 2, [{ kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) }]), a.context);
     const now = a.state.nextReconnectAtMs;
     const reconnect = checkedStep(a.state, { kind: 'tick', now }, a.context);
     expect(streamMessages(reconnect).filter((m) => m.type === 'push-pull')).toMatchObject([{ type: 'push-pull', join: false, reply: true }]);

@@ -2,6 +2,7 @@
  * Step tests of the membership core. Each names the rule it checks: SWIM (Das et al. 2002) §4.2
  * precedence, Lifeguard (Dadgar et al. 2018) §IV-A/B/C.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import type { Message } from '../../src/membership/messages.js';
@@ -12,9 +13,9 @@ import { piggyback } from '../../src/membership/state.js';
 import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
 import { address, checkedStep, ctx, events, newState, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
 
-const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({ kind: 'alive' as const, id: nodeId(i), incarnation, name: `n${i}`, address: address(i), labels });
-const suspect = (i: number, incarnation: number, from: number) => ({ kind: 'suspect' as const, id: nodeId(i), incarnation, from: nodeId(from) });
-const dead = (i: number, incarnation: number, from: number) => ({ kind: 'dead' as const, id: nodeId(i), incarnation, from: nodeId(from) });
+const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({ kind: 'alive' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), name: `n${i}`, address: address(i), labels });
+const suspect = (i: number, incarnation: number, from: number) => ({ kind: 'suspect' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), from: nodeId(from) });
+const dead = (i: number, incarnation: number, from: number) => ({ kind: 'dead' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), from: nodeId(from) });
 
 describe('SWIM §4.2 precedence', () => {
   it('a suspect update about self with our incarnation makes us refute with incarnation+1, persisting first', () => {
@@ -22,15 +23,15 @@ describe('SWIM §4.2 precedence', () => {
     const before = state.members.get(nodeId(1))!.incarnation;
     const effects = checkedStep(state, receiveGossip(ms(1), 2, [suspect(1, before, 2)]), context);
     expect(state.members.get(nodeId(1))!.incarnation).toBe(before + 1);
-    expect(effects[0]).toEqual({ kind: 'persist', incarnation: before + 1 });
-    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', incarnation: before + 1 });
+    expect(effects[0]).toEqual({ kind: 'persist', incarnation: asIncarnation(before + 1) });
+    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', incarnation: asIncarnation(before + 1) });
     expect(state.counters.refutes).toBe(1);
   });
 
   it('a dead update about self with a higher incarnation is refuted above the accuser', () => {
     const { state, context } = startedWith(1, [2]);
     checkedStep(state, receiveGossip(ms(1), 2, [dead(1, 9, 2)]), context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 10 });
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: asIncarnation(10) });
   });
 
   it('a suspect update about self with an older incarnation is ignored', () => {
@@ -67,7 +68,7 @@ describe('SWIM §4.2 precedence', () => {
 
   it('left is recorded as left, not dead', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    const effects = checkedStep(state, receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: 1 }]), context);
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: asIncarnation(1) }]), context);
     expect(state.members.get(nodeId(2))!.state).toBe('left');
     expect(events(effects)).toContain('left:n2');
     expect(events(effects)).not.toContain('dead:n2');
@@ -353,10 +354,10 @@ describe('push-pull and join', () => {
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
       type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
-      members: [{ id: nodeId(1), name: 'n1', address: address(1), state: 'dead', incarnation: 7, labels: {} }],
+      members: [{ id: nodeId(1), name: 'n1', address: address(1), state: 'dead', incarnation: asIncarnation(7), labels: {} }],
     } }, context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 8 });
-    expect(effects[0]).toEqual({ kind: 'persist', incarnation: 8 });
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: asIncarnation(8) });
+    expect(effects[0]).toEqual({ kind: 'persist', incarnation: asIncarnation(8) });
   });
 
   it('what a push-pull teaches is relayed for one gossip round, except news about the peer itself and our refutation', () => {
@@ -366,16 +367,16 @@ describe('push-pull and join', () => {
     const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
       type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
       members: [
-        { id: nodeId(2), name: 'n2', address: address(2), state: 'alive', incarnation: 2, labels: { role: 'db' } },
-        { id: nodeId(3), name: 'n3', address: address(3), state: 'alive', incarnation: 1, labels: {} },
-        { id: nodeId(1), name: 'n1', address: address(1), state: 'suspect', incarnation: ours, labels: {} },
+        { id: nodeId(2), name: 'n2', address: address(2), state: 'alive', incarnation: asIncarnation(2), labels: { role: 'db' } },
+        { id: nodeId(3), name: 'n3', address: address(3), state: 'alive', incarnation: asIncarnation(1), labels: {} },
+        { id: nodeId(1), name: 'n1', address: address(1), state: 'suspect', incarnation: asIncarnation(ours), labels: {} },
       ],
     } }, context);
     expect(events(effects)).toContain('joined:n3');
     const fanout = state.config.gossipFanout;
     expect(state.queue.byMember.get(nodeId(3))!.sendsMax).toBe(fanout);
     expect(state.queue.byMember.get(nodeId(2))!.sendsMax).toBeUndefined();
-    expect(state.queue.byMember.get(nodeId(1))).toMatchObject({ sendsMax: undefined, update: { kind: 'alive', incarnation: ours + 1 } });
+    expect(state.queue.byMember.get(nodeId(1))).toMatchObject({ sendsMax: undefined, update: { kind: 'alive', incarnation: asIncarnation(ours + 1) } });
     // The relayed update leaves the queue after `fanout` sends; the others stay for the full limit.
     const sentAbout3 = (): number => {
       let sent = 0;
@@ -392,7 +393,7 @@ describe('push-pull and join', () => {
     const { state, context } = startedWith(1, [2, 3]);
     checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
       type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
-      members: [{ id: nodeId(3), name: 'n3', address: address(3), state: 'dead', incarnation: 1, labels: {} }],
+      members: [{ id: nodeId(3), name: 'n3', address: address(3), state: 'dead', incarnation: asIncarnation(1), labels: {} }],
     } }, context);
     expect(state.members.get(nodeId(3))!.state).toBe('suspect');
   });
@@ -413,9 +414,9 @@ describe('leave', () => {
     const { state, context } = startedWith(1, [2, 3]);
     const inc = state.members.get(nodeId(1))!.incarnation;
     checkedStep(state, { kind: 'leave', now: ms(1) }, context);
-    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({ kind: 'left', id: nodeId(1), incarnation: inc });
+    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({ kind: 'left', id: nodeId(1), incarnation: asIncarnation(inc) });
     checkedStep(state, receiveGossip(ms(2), 2, [suspect(1, inc, 2)]), context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'left', incarnation: inc });
+    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'left', incarnation: asIncarnation(inc) });
     let done = false;
     for (let t = 20; t <= 200 && !done; t += 20) done = checkedStep(state, { kind: 'tick', now: ms(t) }, context).some((e) => e.kind === 'left-done');
     expect(done).toBe(true);

@@ -4,6 +4,7 @@
  * inflate to exactly their declared length, or declare more than decodeMessageBytesMax, are
  * dropped and counted without touching the state.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/base/address.js';
@@ -43,7 +44,7 @@ function joinFrom(spyAddress: ReturnType<typeof parseAddress>, fingerprint: stri
 
 function records(count: number, spyAddress: ReturnType<typeof parseAddress>): MemberRecord[] {
   return Array.from({ length: count }, (_, i) => ({
-    id: id(i + 2), name: `n${i + 2}`, address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`), state: 'alive' as const, incarnation: 1, labels: {},
+    id: id(i + 2), name: `n${i + 2}`, address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`), state: 'alive' as const, incarnation: asIncarnation(1), labels: {},
   }));
 }
 

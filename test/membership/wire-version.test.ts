@@ -4,6 +4,7 @@
  * detail naming both versions, a foreign reject is never answered (no loop between versions), and
  * nothing of a foreign frame reaches the state.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
@@ -44,7 +45,7 @@ function setup() {
 function joinFrom(peerAddress: ReturnType<typeof parseAddress>, fingerprint: string): Message {
   return {
     type: 'push-pull', from: id(2), fromAddress: peerAddress, join: true, reply: true, configFingerprint: fingerprint,
-    members: [{ id: id(2), name: 'b', address: peerAddress, state: 'alive', incarnation: 1, labels: {} }],
+    members: [{ id: id(2), name: 'b', address: peerAddress, state: 'alive', incarnation: asIncarnation(1), labels: {} }],
   };
 }
 

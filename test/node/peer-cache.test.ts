@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import type { Address } from '../../src/base/address.js';
 import { ShoalError } from '../../src/base/errors.js';
 import { Rng } from '../../src/base/rng.js';
@@ -11,7 +12,7 @@ import { SimStorage } from '../../src/sim/storage.js';
 const self = '127.0.0.1:1' as Address;
 
 function member(i: number, state: MemberView['state'] = 'alive'): MemberView {
-  return { id: i.toString(16).padStart(32, '0') as NodeId, name: `n${i}`, address: `127.0.0.1:${1000 + i}` as Address, state, incarnation: 1, labels: {}, stateChangedAtMs: 0 as MemberView['stateChangedAtMs'] };
+  return { id: i.toString(16).padStart(32, '0') as NodeId, name: `n${i}`, address: `127.0.0.1:${1000 + i}` as Address, state, incarnation: asIncarnation(1), labels: {}, stateChangedAtMs: 0 as MemberView['stateChangedAtMs'] };
 }
 
 /** Runs the clock until every pending write and timer is done. */

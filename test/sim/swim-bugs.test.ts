@@ -2,6 +2,7 @@
  * Step tests for membership bugs found by the swim sweeps (`npm run sim:sweep`), each reproduced
  * on the pure core without the simulator.
  */
+import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import type { Update } from '../../src/membership/messages.js';
@@ -21,12 +22,12 @@ describe('found by swim-loss10: a stale suspicion outlived its refutation', () =
   // declared it dead when the suspicion ran out.
   it('an ack to a ping that accuses us at an older incarnation leads with our current alive', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    checkedStep(state, receiveGossip(ms(10), 3, [{ kind: 'suspect', id: nodeId(1), incarnation: 1, from: nodeId(3) }]), context);
+    checkedStep(state, receiveGossip(ms(10), 3, [{ kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(3) }]), context);
     expect(state.members.get(nodeId(1))?.incarnation).toBe(2);
     // The refuting alive has used up its retransmits (it reached others, not node 2).
     drainQueue(state, context);
     expect(state.queue.byMember.size).toBe(0);
-    const buddy: Update = { kind: 'suspect', id: nodeId(1), incarnation: 1, from: nodeId(2) };
+    const buddy: Update = { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(2) };
     const effects = checkedStep(state, {
       kind: 'receive', now: ms(2_000), from: address(2), channel: 'packet',
       message: { type: 'ping', seq: 9, from: nodeId(2), fromAddress: address(2), target: nodeId(1), updates: [buddy] },
@@ -34,7 +35,7 @@ describe('found by swim-loss10: a stale suspicion outlived its refutation', () =
     const [ack] = sends(effects);
     expect(ack?.message.type).toBe('ack');
     const updates = ack !== undefined && 'updates' in ack.message ? ack.message.updates : [];
-    expect(updates[0]).toMatchObject({ kind: 'alive', id: nodeId(1), incarnation: 2 });
+    expect(updates[0]).toMatchObject({ kind: 'alive', id: nodeId(1), incarnation: asIncarnation(2) });
   });
 
   it('an ack to a ping without an accusation carries no extra alive about us', () => {

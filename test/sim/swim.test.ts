@@ -1,6 +1,6 @@
 /**
- * The swim scenarios on a fixed seed subset (the long sweep is `npm run sim:sweep`): the real
- * MembershipDriver on every simulated node, checked after every event (swim-checkers.ts).
+ * The swim scenarios on a fixed seed subset (the long sweep is `npm run sim:sweep`): every
+ * simulated node built by buildNode, checked after every step and every event (swim-checkers.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { parseFaults } from '../../src/sim/faults.js';

@@ -135,7 +135,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
 
 export const swim: Scenario<SwimView> = {
   name: 'swim',
-  description: 'the real membership driver on every node; checks invariants, false suspicions and deaths, crash detection and heal bounds',
+  description: 'every node built by buildNode in swim mode (the production wiring); checks invariants, false suspicions and deaths, crash detection and heal bounds',
   nodesMin: 2,
   setup: (world) => new SwimRun(world),
 };
