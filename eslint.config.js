@@ -18,16 +18,45 @@ const CORE_FILES = [
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];
 
-const impure = (what) => `${what} is banned in a protocol core: time, randomness and I/O arrive as inputs (STYLE.md section 2).`;
+const impure = (what) =>
+  `${what} is banned in a protocol core: time, randomness and I/O arrive as inputs (STYLE.md section 2).`;
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'src/agent/dashboard/**/*.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'test-results/**',
+      'src/agent/dashboard/**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', performance: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        performance: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+      },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
     },
@@ -36,27 +65,70 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/sim/**', 'src/cli/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/sim/**', '**/sim/*.js'], message: 'Only src/cli and tests may import the simulator (STYLE.md section 1).' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/sim/**', '**/sim/*.js'],
+              message: 'Only src/cli and tests may import the simulator (STYLE.md section 1).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: CORE_FILES,
     ignores: CORE_EXCEPTIONS,
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['node:*'], message: impure('A node:* import') },
-          { group: ['**/sim/**', '**/sim/*.js'], message: 'Only src/cli and tests may import the simulator.' },
-        ],
-        paths: ['fs', 'net', 'dgram', 'crypto', 'os', 'child_process', 'timers', 'perf_hooks', 'worker_threads'].map((name) => ({ name, message: impure(`The '${name}' module`) })),
-      }],
-      'no-restricted-globals': ['error',
-        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'queueMicrotask', 'performance', 'process', 'Promise', 'fetch', 'crypto'].map((name) => ({ name, message: impure(`'${name}'`) })),
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: impure('A node:* import') },
+            {
+              group: ['**/sim/**', '**/sim/*.js'],
+              message: 'Only src/cli and tests may import the simulator.',
+            },
+          ],
+          paths: [
+            'fs',
+            'net',
+            'dgram',
+            'crypto',
+            'os',
+            'child_process',
+            'timers',
+            'perf_hooks',
+            'worker_threads',
+          ].map((name) => ({ name, message: impure(`The '${name}' module`) })),
+        },
       ],
-      'no-restricted-syntax': ['error',
+      'no-restricted-globals': [
+        'error',
+        ...[
+          'setTimeout',
+          'setInterval',
+          'setImmediate',
+          'clearTimeout',
+          'clearInterval',
+          'queueMicrotask',
+          'performance',
+          'process',
+          'Promise',
+          'fetch',
+          'crypto',
+        ].map((name) => ({ name, message: impure(`'${name}'`) })),
+      ],
+      'no-restricted-syntax': [
+        'error',
         { selector: "MemberExpression[object.name='Date']", message: impure('Date.now()') },
         { selector: "NewExpression[callee.name='Date']", message: impure('new Date()') },
-        { selector: "MemberExpression[object.name='Math'][property.name='random']", message: impure('Math.random()') },
+        {
+          selector: "MemberExpression[object.name='Math'][property.name='random']",
+          message: impure('Math.random()'),
+        },
         { selector: 'AwaitExpression', message: impure('await') },
         { selector: ':function[async=true]', message: impure('An async function') },
       ],

@@ -18,7 +18,10 @@ const RUNS = 7;
 const RUN_TARGET_MS = 150;
 
 function nodeId(i: number): NodeId {
-  return (i.toString(16).padStart(8, '0') + 'a3f19c0d7e2b44f1'.padEnd(24, '9')).slice(0, 32) as NodeId;
+  return (i.toString(16).padStart(8, '0') + 'a3f19c0d7e2b44f1'.padEnd(24, '9')).slice(
+    0,
+    32,
+  ) as NodeId;
 }
 
 function address(i: number): Address {
@@ -33,18 +36,47 @@ function pingWithUpdates(): Message {
     updates.push(
       i % 3 === 2
         ? { kind: 'suspect', id: nodeId(i + 10), incarnation: incarnation(17 + i), from: nodeId(1) }
-        : { kind: 'alive', id: nodeId(i + 10), incarnation: incarnation(40 + i), name: `api-${i + 10}`, address: address(i + 10), labels: LABELS },
+        : {
+            kind: 'alive',
+            id: nodeId(i + 10),
+            incarnation: incarnation(40 + i),
+            name: `api-${i + 10}`,
+            address: address(i + 10),
+            labels: LABELS,
+          },
     );
   }
-  return { type: 'ping', seq: 918_273, from: nodeId(1), fromAddress: address(1), target: nodeId(2), updates };
+  return {
+    type: 'ping',
+    seq: 918_273,
+    from: nodeId(1),
+    fromAddress: address(1),
+    target: nodeId(2),
+    updates,
+  };
 }
 
 function pushPull(memberCount: number): Message {
   const members: MemberRecord[] = [];
   for (let i = 0; i < memberCount; i++) {
-    members.push({ id: nodeId(i), name: `node-${i}`, address: address(i), state: i % 10 === 9 ? 'suspect' : 'alive', incarnation: incarnation(3 + (i % 7)), labels: LABELS });
+    members.push({
+      id: nodeId(i),
+      name: `node-${i}`,
+      address: address(i),
+      state: i % 10 === 9 ? 'suspect' : 'alive',
+      incarnation: incarnation(3 + (i % 7)),
+      labels: LABELS,
+    });
   }
-  return { type: 'push-pull', from: nodeId(1), fromAddress: address(1), join: false, reply: true, configFingerprint: '9f2c1d7a44b0e8e1', members };
+  return {
+    type: 'push-pull',
+    from: nodeId(1),
+    fromAddress: address(1),
+    join: false,
+    reply: true,
+    configFingerprint: '9f2c1d7a44b0e8e1',
+    members,
+  };
 }
 
 export interface CodecBenchRow {
@@ -76,9 +108,22 @@ function opsPerSec(fn: () => unknown): number {
   return rates[Math.floor(RUNS / 2)] as number;
 }
 
-function row(name: string, format: CodecBenchRow['format'], op: CodecBenchRow['op'], bytes: number, fn: () => unknown): CodecBenchRow {
+function row(
+  name: string,
+  format: CodecBenchRow['format'],
+  op: CodecBenchRow['op'],
+  bytes: number,
+  fn: () => unknown,
+): CodecBenchRow {
   const rate = opsPerSec(fn);
-  return { case: name, format, op, bytes, messagesPerSec: rate, megabytesPerSec: (rate * bytes) / 1e6 };
+  return {
+    case: name,
+    format,
+    op,
+    bytes,
+    messagesPerSec: rate,
+    megabytesPerSec: (rate * bytes) / 1e6,
+  };
 }
 
 function benchCase(name: string, msg: Message): CodecBenchRow[] {
@@ -89,22 +134,41 @@ function benchCase(name: string, msg: Message): CodecBenchRow[] {
   const expect = { clusterId: CLUSTER_ID };
   return [
     row(name, 'shoal', 'encode', shoalBytes.length, () => encodeMessage(msg, CLUSTER_ID)),
-    row(name, 'json', 'encode', jsonBytes.length, () => encoder.encode(JSON.stringify({ clusterId: CLUSTER_ID, message: msg }))),
+    row(name, 'json', 'encode', jsonBytes.length, () =>
+      encoder.encode(JSON.stringify({ clusterId: CLUSTER_ID, message: msg })),
+    ),
     row(name, 'shoal', 'decode', shoalBytes.length, () => decodeMessage(shoalBytes, expect)),
-    row(name, 'json', 'decode', jsonBytes.length, () => JSON.parse(decoder.decode(jsonBytes)) as unknown),
+    row(
+      name,
+      'json',
+      'decode',
+      jsonBytes.length,
+      () => JSON.parse(decoder.decode(jsonBytes)) as unknown,
+    ),
   ];
 }
 
 export function measure(): CodecBenchRow[] {
-  return [...benchCase('ping + 6 updates', pingWithUpdates()), ...benchCase('push-pull, 50 members', pushPull(50))];
+  return [
+    ...benchCase('ping + 6 updates', pingWithUpdates()),
+    ...benchCase('push-pull, 50 members', pushPull(50)),
+  ];
 }
 
 function format(rows: CodecBenchRow[]): string {
-  const lines = ['| case | op | format | bytes | messages/s | MB/s | shoal / json (messages/s) |', '| --- | --- | --- | ---: | ---: | ---: | ---: |'];
+  const lines = [
+    '| case | op | format | bytes | messages/s | MB/s | shoal / json (messages/s) |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+  ];
   for (const r of rows) {
-    const json = rows.find((o) => o.case === r.case && o.op === r.op && o.format === 'json') as CodecBenchRow;
-    const ratio = r.format === 'shoal' ? `${(r.messagesPerSec / json.messagesPerSec).toFixed(2)}x` : '';
-    lines.push(`| ${r.case} | ${r.op} | ${r.format} | ${r.bytes} | ${Math.round(r.messagesPerSec).toLocaleString('en-US')} | ${r.megabytesPerSec.toFixed(1)} | ${ratio} |`);
+    const json = rows.find(
+      (o) => o.case === r.case && o.op === r.op && o.format === 'json',
+    ) as CodecBenchRow;
+    const ratio =
+      r.format === 'shoal' ? `${(r.messagesPerSec / json.messagesPerSec).toFixed(2)}x` : '';
+    lines.push(
+      `| ${r.case} | ${r.op} | ${r.format} | ${r.bytes} | ${Math.round(r.messagesPerSec).toLocaleString('en-US')} | ${r.megabytesPerSec.toFixed(1)} | ${ratio} |`,
+    );
   }
   return lines.join('\n');
 }

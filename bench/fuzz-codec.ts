@@ -12,7 +12,9 @@ function option(name: string, fallback: number): number {
   if (at < 0) return fallback;
   const value = Number(process.argv[at + 1]);
   if (!Number.isSafeInteger(value) || value < 0) {
-    process.stderr.write(`${name} must be a non-negative integer, got ${JSON.stringify(process.argv[at + 1])}\n`);
+    process.stderr.write(
+      `${name} must be a non-negative integer, got ${JSON.stringify(process.argv[at + 1])}\n`,
+    );
     process.exit(2);
   }
   return value;
@@ -25,7 +27,9 @@ const stats = newStats();
 const start = performance.now();
 fuzzRandom(corpus, new Rng(seed), cases, stats);
 const seconds = (performance.now() - start) / 1000;
-process.stdout.write(`seed ${seed}: ${stats.cases} cases in ${seconds.toFixed(1)} s (${Math.round(stats.cases / seconds).toLocaleString('en-US')} cases/s)\n`);
+process.stdout.write(
+  `seed ${seed}: ${stats.cases} cases in ${seconds.toFixed(1)} s (${Math.round(stats.cases / seconds).toLocaleString('en-US')} cases/s)\n`,
+);
 process.stdout.write(`accepted ${stats.accepted}; rejected ${JSON.stringify(stats.rejected)}\n`);
 process.stdout.write(`failures: ${stats.failures.length}\n`);
 for (const failure of stats.failures) process.stdout.write(`  ${failure}\n`);

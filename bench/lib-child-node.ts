@@ -54,20 +54,37 @@ function exited(child: ChildProcess): Promise<void> {
 export async function spawnChildNode(spec: ChildSpec): Promise<ChildNode> {
   const dataDir = makeTempDir(spec.name);
   const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...spec, dataDir })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, JSON.stringify({ ...spec, dataDir })],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not spawn child node ${spec.name}`);
   const events: ChildEvent[] = [];
   const stallWaiters: (() => void)[] = [];
   const ready = new Promise<{ id: string; address: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child ${spec.name} (pid ${pid}) not ready after ${CHILD_READY_TIMEOUT_MS} ms`)), CHILD_READY_TIMEOUT_MS);
-    child.once('exit', (code) => reject(new Error(`child ${spec.name} exited with ${String(code)} before ready`)));
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`child ${spec.name} (pid ${pid}) not ready after ${CHILD_READY_TIMEOUT_MS} ms`),
+        ),
+      CHILD_READY_TIMEOUT_MS,
+    );
+    child.once('exit', (code) =>
+      reject(new Error(`child ${spec.name} exited with ${String(code)} before ready`)),
+    );
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const msg = JSON.parse(line) as { kind: string; id?: string; address?: string } & Partial<ChildEvent>;
+      const msg = JSON.parse(line) as {
+        kind: string;
+        id?: string;
+        address?: string;
+      } & Partial<ChildEvent>;
       if (msg.kind === 'ready') {
         clearTimeout(timer);
         resolve({ id: msg.id ?? '', address: msg.address ?? '' });
-      } else if (msg.kind === 'member') events.push({ type: msg.type ?? '', targetId: msg.targetId ?? '', atMs: msg.atMs ?? 0 });
+      } else if (msg.kind === 'member')
+        events.push({ type: msg.type ?? '', targetId: msg.targetId ?? '', atMs: msg.atMs ?? 0 });
       else if (msg.kind === 'stalled') stallWaiters.shift()?.();
     });
   });
@@ -80,11 +97,15 @@ export async function spawnChildNode(spec: ChildSpec): Promise<ChildNode> {
   try {
     const { id, address } = await ready;
     return {
-      pid, id, address, events,
-      stall: (ms) => new Promise<void>((resolve) => {
-        stallWaiters.push(resolve);
-        child.stdin?.write(`stall ${ms}\n`);
-      }),
+      pid,
+      id,
+      address,
+      events,
+      stall: (ms) =>
+        new Promise<void>((resolve) => {
+          stallWaiters.push(resolve);
+          child.stdin?.write(`stall ${ms}\n`);
+        }),
       kill: async () => {
         child.kill('SIGKILL');
         await exited(child);
@@ -109,18 +130,29 @@ function emit(line: object): void {
 async function childMain(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as ChildSpec & { dataDir: string };
   const node = await createNode(
-    { name: spec.name, dataDir: spec.dataDir, bind: '127.0.0.1:0', clusterId: 'bench', profile: spec.profile ?? 'lan', mode: { kind: 'swim', seeds: spec.seeds } },
+    {
+      name: spec.name,
+      dataDir: spec.dataDir,
+      bind: '127.0.0.1:0',
+      clusterId: 'bench',
+      profile: spec.profile ?? 'lan',
+      mode: { kind: 'swim', seeds: spec.seeds },
+    },
     {},
     spec.membership === undefined ? {} : { membership: spec.membership },
   );
-  node.on('member', (e) => emit({ kind: 'member', type: e.type, targetId: e.member.id, atMs: epochNowMs() }));
+  node.on('member', (e) =>
+    emit({ kind: 'member', type: e.type, targetId: e.member.id, atMs: epochNowMs() }),
+  );
   emit({ kind: 'ready', id: node.id, address: node.address });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [command, arg] = line.trim().split(/\s+/);
     if (command === 'stall') {
       // Deliberately blocks the event loop: this is the fault being measured.
       const endMs = performance.now() + Number(arg);
-      while (performance.now() < endMs) { /* busy */ }
+      while (performance.now() < endMs) {
+        /* busy */
+      }
       emit({ kind: 'stalled', ms: Number(arg) });
     } else if (command === 'close') {
       void node.close().then(() => process.exit(0));

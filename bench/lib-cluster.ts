@@ -71,15 +71,29 @@ export class Cluster {
     const dataDir = makeTempDir(spec.name);
     this.dirs.push(dataDir);
     const options = {
-      name: spec.name, dataDir, bind: '127.0.0.1:0', clusterId: 'bench', profile: spec.profile ?? 'lan',
+      name: spec.name,
+      dataDir,
+      bind: '127.0.0.1:0',
+      clusterId: 'bench',
+      profile: spec.profile ?? 'lan',
       mode: { kind: 'swim' as const, seeds: [...spec.seeds] },
       ...(spec.keyring === undefined ? {} : { keyring: spec.keyring }),
     };
-    const node = await createNode(options, {}, spec.membership === undefined ? {} : { membership: spec.membership });
+    const node = await createNode(
+      options,
+      {},
+      spec.membership === undefined ? {} : { membership: spec.membership },
+    );
     const observer = this.nodes.length;
     this.nodes.push(node);
     node.on('member', (e) => {
-      const logged = { observer, type: e.type, targetId: e.member.id, targetName: e.member.name, atMs: performance.now() };
+      const logged = {
+        observer,
+        type: e.type,
+        targetId: e.member.id,
+        targetName: e.member.name,
+        atMs: performance.now(),
+      };
       if (this.loggedTypes?.has(e.type) ?? true) this.events.push(logged);
       this.onEvent?.(logged);
     });
@@ -101,7 +115,11 @@ export function aliveCount(node: ShoalNode): number {
 }
 
 /** Polls `check` every `intervalMs` until it holds (true) or `timeoutMs` passes (false). */
-export async function waitUntil(check: () => boolean, timeoutMs: number, intervalMs = 25): Promise<boolean> {
+export async function waitUntil(
+  check: () => boolean,
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {
     if (performance.now() > deadline) return false;
@@ -111,8 +129,16 @@ export async function waitUntil(check: () => boolean, timeoutMs: number, interva
 }
 
 /** Waits until every node sees `expected` alive members; false if `timeoutMs` passed first. */
-export function waitConverged(nodes: readonly ShoalNode[], expected: number, timeoutMs: number): Promise<boolean> {
-  return waitUntil(() => nodes.every((n) => n.isClosed || aliveCount(n) === expected), timeoutMs, 50);
+export function waitConverged(
+  nodes: readonly ShoalNode[],
+  expected: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  return waitUntil(
+    () => nodes.every((n) => n.isClosed || aliveCount(n) === expected),
+    timeoutMs,
+    50,
+  );
 }
 
 function statsOf(node: ShoalNode): TransportStats | undefined {
@@ -121,7 +147,14 @@ function statsOf(node: ShoalNode): TransportStats | undefined {
 
 /** Transport counters summed over `nodes` (closed nodes count what they sent before closing). */
 export function sumTraffic(nodes: readonly ShoalNode[]): Traffic {
-  const total: Traffic = { packetsSent: 0, packetBytesSent: 0, framesSent: 0, frameBytesSent: 0, packetsReceived: 0, framesReceived: 0 };
+  const total: Traffic = {
+    packetsSent: 0,
+    packetBytesSent: 0,
+    framesSent: 0,
+    frameBytesSent: 0,
+    packetsReceived: 0,
+    framesReceived: 0,
+  };
   for (const node of nodes) {
     const s = statsOf(node);
     if (s === undefined) continue;
@@ -136,16 +169,30 @@ export function sumTraffic(nodes: readonly ShoalNode[]): Traffic {
 }
 
 /** `after - before`, divided by `members * seconds`: traffic per member per second. */
-export function trafficRate(before: Traffic, after: Traffic, members: number, seconds: number): Traffic {
+export function trafficRate(
+  before: Traffic,
+  after: Traffic,
+  members: number,
+  seconds: number,
+): Traffic {
   const per = (key: keyof Traffic): number => (after[key] - before[key]) / members / seconds;
   return {
-    packetsSent: per('packetsSent'), packetBytesSent: per('packetBytesSent'), framesSent: per('framesSent'),
-    frameBytesSent: per('frameBytesSent'), packetsReceived: per('packetsReceived'), framesReceived: per('framesReceived'),
+    packetsSent: per('packetsSent'),
+    packetBytesSent: per('packetBytesSent'),
+    framesSent: per('framesSent'),
+    frameBytesSent: per('frameBytesSent'),
+    packetsReceived: per('packetsReceived'),
+    framesReceived: per('framesReceived'),
   };
 }
 
 /** Suspect and dead events about any member in `aliveIds` logged from `sinceMs` (until `untilMs`): false positives. */
-export function falsePositives(events: readonly LoggedEvent[], aliveIds: ReadonlySet<string>, sinceMs: number, untilMs = Number.POSITIVE_INFINITY): { suspect: number; dead: number } {
+export function falsePositives(
+  events: readonly LoggedEvent[],
+  aliveIds: ReadonlySet<string>,
+  sinceMs: number,
+  untilMs = Number.POSITIVE_INFINITY,
+): { suspect: number; dead: number } {
   let suspect = 0;
   let dead = 0;
   for (const e of events) {

@@ -74,17 +74,29 @@ function exited(child: ChildProcess): Promise<void> {
 /** Starts a child and resolves once its node is bound (its `ready` line). */
 export async function spawnElectionChild(spec: ElectionChildSpec): Promise<ElectionChild> {
   const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not spawn ${spec.name}`);
   const reports: LeaderReport[] = [];
   const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${spec.name} (pid ${pid}) not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${spec.name} exited with ${String(code)} before ready`)); });
+    const timer = setTimeout(
+      () => reject(new Error(`${spec.name} (pid ${pid}) not ready after ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited with ${String(code)} before ready`));
+    });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       const msg = JSON.parse(line) as { kind: string; id?: string } & Partial<LeaderReport>;
-      if (msg.kind === 'ready') { clearTimeout(timer); resolve(msg.id ?? ''); }
-      if (msg.kind === 'leader') reports.push({ leader: msg.leader ?? undefined, term: msg.term ?? 0, atMs: msg.atMs ?? 0 });
+      if (msg.kind === 'ready') {
+        clearTimeout(timer);
+        resolve(msg.id ?? '');
+      }
+      if (msg.kind === 'leader')
+        reports.push({ leader: msg.leader ?? undefined, term: msg.term ?? 0, atMs: msg.atMs ?? 0 });
     });
   });
   const stop = async (signal: 'SIGKILL' | undefined): Promise<void> => {
@@ -96,7 +108,15 @@ export async function spawnElectionChild(spec: ElectionChildSpec): Promise<Elect
   };
   try {
     const id = await ready;
-    return { pid, id, spec, reports, current: () => reports.at(-1), kill: () => stop('SIGKILL'), close: () => stop(undefined) };
+    return {
+      pid,
+      id,
+      spec,
+      reports,
+      current: () => reports.at(-1),
+      kill: () => stop('SIGKILL'),
+      close: () => stop(undefined),
+    };
   } catch (err) {
     await stop('SIGKILL');
     throw err;
@@ -108,7 +128,10 @@ export class ElectionCluster {
   readonly children: ElectionChild[] = [];
   private readonly dirs: string[] = [];
 
-  constructor(readonly mode: ElectionModeKind, private readonly membership?: Partial<MembershipConfig>) {}
+  constructor(
+    readonly mode: ElectionModeKind,
+    private readonly membership?: Partial<MembershipConfig>,
+  ) {}
 
   async start(count: number): Promise<void> {
     const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
@@ -116,7 +139,14 @@ export class ElectionCluster {
     const specs = peers.map((bind, i): ElectionChildSpec => {
       const dataDir = mkdtempSync(join(tmpdir(), `shoal-election-${this.mode}-`));
       this.dirs.push(dataDir);
-      return { name: `e${i}`, dataDir, bind, mode: this.mode, peers, ...(this.membership === undefined ? {} : { membership: this.membership }) };
+      return {
+        name: `e${i}`,
+        dataDir,
+        bind,
+        mode: this.mode,
+        peers,
+        ...(this.membership === undefined ? {} : { membership: this.membership }),
+      };
     });
     for (const spec of specs) this.children.push(await spawnElectionChild(spec));
   }
@@ -144,7 +174,11 @@ export class ElectionCluster {
   static agreed(group: readonly ElectionChild[]): { leader: string; term: number } | undefined {
     const first = group[0]?.current();
     if (first?.leader === undefined) return undefined;
-    return group.every((c) => c.current()?.leader === first.leader && c.current()?.term === first.term) ? { leader: first.leader, term: first.term } : undefined;
+    return group.every(
+      (c) => c.current()?.leader === first.leader && c.current()?.term === first.term,
+    )
+      ? { leader: first.leader, term: first.term }
+      : undefined;
   }
 
   async close(): Promise<void> {
@@ -156,10 +190,36 @@ export class ElectionCluster {
 }
 
 function nodeOptions(spec: ElectionChildSpec): NodeOptions {
-  const base = { name: spec.name, dataDir: spec.dataDir, bind: spec.bind, clusterId: 'election-bench', profile: 'local' as const };
-  if (spec.mode === 'swim') return { ...base, mode: { kind: 'swim', seeds: spec.peers.filter((p) => p !== spec.bind) } };
-  if (spec.mode === 'static') return { ...base, mode: { kind: 'static', peers: spec.peers, failureThresholdMs: 400, heartbeatIntervalMs: 100 } };
-  return { ...base, mode: { kind: 'raft-lite', peers: spec.peers, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatIntervalMs: 50, minClusterSize: spec.peers.length } };
+  const base = {
+    name: spec.name,
+    dataDir: spec.dataDir,
+    bind: spec.bind,
+    clusterId: 'election-bench',
+    profile: 'local' as const,
+  };
+  if (spec.mode === 'swim')
+    return { ...base, mode: { kind: 'swim', seeds: spec.peers.filter((p) => p !== spec.bind) } };
+  if (spec.mode === 'static')
+    return {
+      ...base,
+      mode: {
+        kind: 'static',
+        peers: spec.peers,
+        failureThresholdMs: 400,
+        heartbeatIntervalMs: 100,
+      },
+    };
+  return {
+    ...base,
+    mode: {
+      kind: 'raft-lite',
+      peers: spec.peers,
+      electionTimeoutMinMs: 150,
+      electionTimeoutMaxMs: 300,
+      heartbeatIntervalMs: 50,
+      minClusterSize: spec.peers.length,
+    },
+  };
 }
 
 function emit(line: object): void {
@@ -169,14 +229,20 @@ function emit(line: object): void {
 /** The child side: create the node, report leader changes, close on request or when the parent goes. */
 async function childMain(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as ElectionChildSpec;
-  const internals: NodeInternals = spec.membership === undefined ? {} : { membership: spec.membership };
+  const internals: NodeInternals =
+    spec.membership === undefined ? {} : { membership: spec.membership };
   const node = await createNode(nodeOptions(spec), {}, internals);
-  node.on('leader', (e) => emit({ kind: 'leader', leader: e.leader ?? null, term: e.term, atMs: epochNowMs() }));
+  node.on('leader', (e) =>
+    emit({ kind: 'leader', leader: e.leader ?? null, term: e.term, atMs: epochNowMs() }),
+  );
   emit({ kind: 'ready', id: node.id });
   const current = node.leader();
-  if (current !== undefined) emit({ kind: 'leader', leader: current.id, term: current.term, atMs: epochNowMs() });
+  if (current !== undefined)
+    emit({ kind: 'leader', leader: current.id, term: current.term, atMs: epochNowMs() });
   const shutdown = (): void => void node.close().then(() => process.exit(0));
-  createInterface({ input: process.stdin }).on('line', (line) => { if (line.trim() === 'close') shutdown(); });
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'close') shutdown();
+  });
   // The parent's end of stdin closing means the parent is gone: do not outlive it.
   process.stdin.on('end', shutdown);
 }

@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-export const MEMBERLIST_BIN = process.env.MEMBERLIST_BENCH ?? '/work/shared/peers/memberlist/bin/memberlist-bench';
+export const MEMBERLIST_BIN =
+  process.env.MEMBERLIST_BENCH ?? '/work/shared/peers/memberlist/bin/memberlist-bench';
 const RUN_TIMEOUT_MS = 300_000;
 
 export function memberlistAvailable(): boolean {
@@ -15,21 +16,30 @@ export function memberlistAvailable(): boolean {
 }
 
 /** One harness run (`args` are its flags); undefined when it fails or prints no JSON. */
-export function runMemberlist(args: readonly string[]): Promise<Record<string, unknown> | undefined> {
+export function runMemberlist(
+  args: readonly string[],
+): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve) => {
     const flags = [...args, '-time-limit', `${Math.floor(RUN_TIMEOUT_MS / 1000) - 10}s`];
-    const child = execFile(MEMBERLIST_BIN, flags, { timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err !== null) {
-        process.stderr.write(`memberlist-bench (pid ${String(child.pid)}) failed: ${err.message}\n`);
-        resolve(undefined);
-        return;
-      }
-      const line = stdout.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        resolve(undefined);
-      }
-    });
+    const child = execFile(
+      MEMBERLIST_BIN,
+      flags,
+      { timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout) => {
+        if (err !== null) {
+          process.stderr.write(
+            `memberlist-bench (pid ${String(child.pid)}) failed: ${err.message}\n`,
+          );
+          resolve(undefined);
+          return;
+        }
+        const line = stdout.trim().split('\n').pop() ?? '';
+        try {
+          resolve(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          resolve(undefined);
+        }
+      },
+    );
   });
 }

@@ -36,7 +36,8 @@ export function fmtRange(values: readonly number[], digits = 0): string {
 
 /** ours ÷ theirs as `0.52×` (below 1 means ours is smaller: faster or less traffic). */
 export function fmtRatio(ours: number | undefined, theirs: number | undefined): string {
-  if (ours === undefined || theirs === undefined || theirs === 0 || !Number.isFinite(ours)) return '—';
+  if (ours === undefined || theirs === undefined || theirs === 0 || !Number.isFinite(ours))
+    return '—';
   return `${(ours / theirs).toFixed(2)}×`;
 }
 
@@ -50,7 +51,8 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}; flags look like --n 10,50`);
+    if (!arg.startsWith('--'))
+      throw new Error(`unexpected argument ${JSON.stringify(arg)}; flags look like --n 10,50`);
     const next = argv[i + 1];
     if (next === undefined || next.startsWith('--')) flags.set(arg.slice(2), 'true');
     else {
@@ -62,11 +64,16 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
 }
 
 /** A comma-separated list of numbers from `--name`, or `fallback`; rejects anything that is not a number. */
-export function flagNumbers(flags: Map<string, string>, name: string, fallback: readonly number[]): number[] {
+export function flagNumbers(
+  flags: Map<string, string>,
+  name: string,
+  fallback: readonly number[],
+): number[] {
   const text = flags.get(name);
   if (text === undefined) return [...fallback];
   const values = text.split(',').map(Number);
-  if (values.some((v) => !Number.isFinite(v) || v < 0)) throw new Error(`--${name} ${text}: expected comma-separated non-negative numbers`);
+  if (values.some((v) => !Number.isFinite(v) || v < 0))
+    throw new Error(`--${name} ${text}: expected comma-separated non-negative numbers`);
   return values;
 }
 
@@ -77,7 +84,8 @@ export function flagNumber(flags: Map<string, string>, name: string, fallback: n
 /** Throws on a flag the bench does not know, so a typo is not silently ignored. */
 export function checkFlags(flags: Map<string, string>, known: readonly string[]): void {
   for (const key of flags.keys()) {
-    if (!known.includes(key)) throw new Error(`unknown flag --${key}; known: ${known.map((k) => `--${k}`).join(' ')}`);
+    if (!known.includes(key))
+      throw new Error(`unknown flag --${key}; known: ${known.map((k) => `--${k}`).join(' ')}`);
   }
 }
 
@@ -91,7 +99,8 @@ export function epochNowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * memberlist v0.2.2 DefaultLANConfig, medians from /work/shared/peers/RESULTS.md (2 vCPU, same

@@ -44,7 +44,11 @@ export class SimCluster {
 
   constructor(options: SimClusterOptions) {
     const rng = new Rng(options.seed);
-    this.network = new SimNetwork({ clock: this.clock, rng: rng.fork('network'), ...(options.link === undefined ? {} : { link: options.link }) });
+    this.network = new SimNetwork({
+      clock: this.clock,
+      rng: rng.fork('network'),
+      ...(options.link === undefined ? {} : { link: options.link }),
+    });
     const config = membershipConfig('LAN', options.membership);
     for (let i = 0; i < options.n; i++) this.addNode(i, config, rng);
     const spreadMs = options.joinSpreadMs ?? 1000;
@@ -62,9 +66,22 @@ export class SimCluster {
     const address = parseAddress(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7946`);
     const id = (i + 1).toString(16).padStart(32, '0') as NodeId;
     const driver = simMembershipDriver({
-      id, name: `n${i}`, address, clock: this.clock.nodeClock(address), network: this.network, config, rng: rng.fork(`node-${i}`), clusterId: 'bench',
+      id,
+      name: `n${i}`,
+      address,
+      clock: this.clock.nodeClock(address),
+      network: this.network,
+      config,
+      rng: rng.fork(`node-${i}`),
+      clusterId: 'bench',
       onEvent: (event) => {
-        if (event.type === 'suspect' || event.type === 'dead') this.events.push({ observer: i, type: event.type, targetId: event.member.id, atMs: this.clock.now() });
+        if (event.type === 'suspect' || event.type === 'dead')
+          this.events.push({
+            observer: i,
+            type: event.type,
+            targetId: event.member.id,
+            atMs: this.clock.now(),
+          });
       },
     });
     this.drivers.push(driver);
@@ -74,13 +91,18 @@ export class SimCluster {
 
   /** Runs `ms` of virtual time. */
   runFor(ms: number): void {
-    const outcome = this.clock.runUntil(this.clock.now() + ms, { eventsMax: Math.max(1, Math.ceil(ms / 1000)) * EVENTS_PER_VIRTUAL_SEC_MAX });
-    if (outcome.stop !== 'time') throw new Error(`simulation stopped early (${outcome.stop}) after ${outcome.events} events`);
+    const outcome = this.clock.runUntil(this.clock.now() + ms, {
+      eventsMax: Math.max(1, Math.ceil(ms / 1000)) * EVENTS_PER_VIRTUAL_SEC_MAX,
+    });
+    if (outcome.stop !== 'time')
+      throw new Error(`simulation stopped early (${outcome.stop}) after ${outcome.events} events`);
   }
 
   /** True when every driver holds all N members alive. */
   converged(): boolean {
-    return this.drivers.every((d) => d.state.liveCount === this.drivers.length && d.state.suspects.size === 0);
+    return this.drivers.every(
+      (d) => d.state.liveCount === this.drivers.length && d.state.suspects.size === 0,
+    );
   }
 
   /** Sum of one protocol counter over all nodes. */

@@ -31,9 +31,23 @@ export interface SimMembershipNode {
 export function simMembershipDriver(node: SimMembershipNode): ProtocolDriver<MembershipTypes> {
   const transport = new MemoryTransport(node.network, node.address);
   return new ProtocolDriver<MembershipTypes>({
-    protocol: { core: MEMBERSHIP_CORE, wire: membershipWire({ clusterId: node.clusterId, selfId: node.id, localAddress: node.address }), store: MEMBERSHIP_STORE },
-    config: { config: node.config, self: { id: node.id, name: node.name, address: node.address, labels: {} } },
-    clock: node.clock, storage: new SimStorage({ rng: node.rng.fork('storage'), clock: node.clock }), rng: node.rng.fork('membership'), transport,
+    protocol: {
+      core: MEMBERSHIP_CORE,
+      wire: membershipWire({
+        clusterId: node.clusterId,
+        selfId: node.id,
+        localAddress: node.address,
+      }),
+      store: MEMBERSHIP_STORE,
+    },
+    config: {
+      config: node.config,
+      self: { id: node.id, name: node.name, address: node.address, labels: {} },
+    },
+    clock: node.clock,
+    storage: new SimStorage({ rng: node.rng.fork('storage'), clock: node.clock }),
+    rng: node.rng.fork('membership'),
+    transport,
     onOutput: (effect) => {
       if (effect.kind === 'emit') node.onEvent(effect.event);
     },

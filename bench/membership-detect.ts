@@ -10,11 +10,29 @@
  */
 import type { ShoalNode } from '../src/node/node.js';
 import { spawnChildNode, type ChildNode } from './lib-child-node.js';
-import { Cluster, falsePositives, sumTraffic, trafficRate, waitConverged, waitUntil } from './lib-cluster.js';
+import {
+  Cluster,
+  falsePositives,
+  sumTraffic,
+  trafficRate,
+  waitConverged,
+  waitUntil,
+} from './lib-cluster.js';
 import { memberlistAvailable, runMemberlist } from './lib-memberlist.js';
 import {
-  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio,
-  isMain, median, parseFlags, sleep, table,
+  machineNote,
+  MEMBERLIST_LAN,
+  checkFlags,
+  flagNumber,
+  flagNumbers,
+  fmt,
+  fmtRange,
+  fmtRatio,
+  isMain,
+  median,
+  parseFlags,
+  sleep,
+  table,
 } from './lib-report.js';
 
 const CONVERGE_TIMEOUT_MS = 60_000;
@@ -69,7 +87,8 @@ async function runOnce(n: number, victimKind: string): Promise<DetectRun> {
     if (victim === undefined) throw new Error('no victim was started');
     const victimId = victim.id;
     const survivors: ShoalNode[] = cluster.nodes.filter((node) => node.id !== victimId);
-    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS))) throw new Error(`N=${n}: did not converge in ${CONVERGE_TIMEOUT_MS} ms`);
+    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS)))
+      throw new Error(`N=${n}: did not converge in ${CONVERGE_TIMEOUT_MS} ms`);
     await sleep(SETTLE_MS);
 
     const before = sumTraffic(survivors);
@@ -77,18 +96,30 @@ async function runOnce(n: number, victimKind: string): Promise<DetectRun> {
     await victim.kill();
     const deadAt = new Map<number, number>();
     cluster.onEvent = (e) => {
-      if (e.type === 'dead' && e.targetId === victimId && !deadAt.has(e.observer)) deadAt.set(e.observer, e.atMs - killedAtMs);
+      if (e.type === 'dead' && e.targetId === victimId && !deadAt.has(e.observer))
+        deadAt.set(e.observer, e.atMs - killedAtMs);
     };
     await waitUntil(() => deadAt.size >= survivorsCount, DETECT_TIMEOUT_MS, 20);
     const elapsedSec = (performance.now() - killedAtMs) / 1000;
     const rate = trafficRate(before, sumTraffic(survivors), survivors.length, elapsedSec);
     const times = [...deadAt.values()].sort((a, b) => a - b);
-    const fp = falsePositives(cluster.events, new Set(survivors.map((s) => s.id)), killedAtMs - SETTLE_MS);
+    const fp = falsePositives(
+      cluster.events,
+      new Set(survivors.map((s) => s.id)),
+      killedAtMs - SETTLE_MS,
+    );
     return {
-      n, firstMs: times[0], medianMs: median(times), lastMs: times.length === survivorsCount ? times[times.length - 1] : undefined,
-      detected: times.length, survivors: survivorsCount,
-      pktsPerNodeSec: rate.packetsSent, bytesPerNodeSec: rate.packetBytesSent + rate.frameBytesSent, framesPerNodeSec: rate.framesSent,
-      falseSuspect: fp.suspect, falseDead: fp.dead,
+      n,
+      firstMs: times[0],
+      medianMs: median(times),
+      lastMs: times.length === survivorsCount ? times[times.length - 1] : undefined,
+      detected: times.length,
+      survivors: survivorsCount,
+      pktsPerNodeSec: rate.packetsSent,
+      bytesPerNodeSec: rate.packetBytesSent + rate.frameBytesSent,
+      framesPerNodeSec: rate.framesSent,
+      falseSuspect: fp.suspect,
+      falseDead: fp.dead,
     };
   } finally {
     await cluster.close();
@@ -97,15 +128,29 @@ async function runOnce(n: number, victimKind: string): Promise<DetectRun> {
 }
 
 function row(n: number, runs: DetectRun[]): string[] {
-  const pick = (f: (r: DetectRun) => number | undefined): number[] => runs.map(f).filter((v): v is number => v !== undefined);
+  const pick = (f: (r: DetectRun) => number | undefined): number[] =>
+    runs.map(f).filter((v): v is number => v !== undefined);
   const ml = runs.map((r) => r.memberlist).filter((m) => m !== undefined);
   const mlAll = ml.length > 0 ? median(ml.map((m) => m.allMs)) : MEMBERLIST_LAN.detectAllMs[n];
   const source = ml.length > 0 ? `${fmt(mlAll)} (this run)` : `${fmt(mlAll)} (RESULTS.md)`;
   return [
-    String(n), String(runs.length), fmtRange(pick((r) => r.firstMs)), fmtRange(pick((r) => r.medianMs)), fmtRange(pick((r) => r.lastMs)),
+    String(n),
+    String(runs.length),
+    fmtRange(pick((r) => r.firstMs)),
+    fmtRange(pick((r) => r.medianMs)),
+    fmtRange(pick((r) => r.lastMs)),
     `${runs.reduce((s, r) => s + r.detected, 0)}/${runs.reduce((s, r) => s + r.survivors, 0)}`,
-    source, fmtRatio(median(pick((r) => r.lastMs)), mlAll),
-    fmtRange(pick((r) => r.pktsPerNodeSec), 2), fmtRange(pick((r) => r.bytesPerNodeSec)), fmtRange(pick((r) => r.framesPerNodeSec), 3),
+    source,
+    fmtRatio(median(pick((r) => r.lastMs)), mlAll),
+    fmtRange(
+      pick((r) => r.pktsPerNodeSec),
+      2,
+    ),
+    fmtRange(pick((r) => r.bytesPerNodeSec)),
+    fmtRange(
+      pick((r) => r.framesPerNodeSec),
+      3,
+    ),
     `${runs.reduce((s, r) => s + r.falseSuspect, 0)} / ${runs.reduce((s, r) => s + r.falseDead, 0)}`,
   ];
 }
@@ -116,7 +161,8 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const ns = flagNumbers(flags, 'n', [10, 50]);
   const runs = flagNumber(flags, 'runs', 1);
   const victimKind = flags.get('victim') ?? 'kill';
-  if (victimKind !== 'kill' && victimKind !== 'close') throw new Error(`--victim ${victimKind}: expected kill or close`);
+  if (victimKind !== 'kill' && victimKind !== 'close')
+    throw new Error(`--victim ${victimKind}: expected kill or close`);
   const withMemberlist = flags.has('memberlist') && memberlistAvailable();
   const rows: string[][] = [];
   for (const n of ns) {
@@ -124,9 +170,24 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     for (let r = 0; r < runs; r++) {
       const result = await runOnce(n, victimKind);
       if (withMemberlist) {
-        const ml = await runMemberlist(['-config', 'lan', '-n', String(n), '-window', '0s', '-pushpull-samples', '0']);
-        const fd = ml?.failure_detection as { first_ms?: number; median_ms?: number; all_ms?: number } | undefined;
-        if (fd?.all_ms !== undefined) result.memberlist = { firstMs: fd.first_ms ?? 0, medianMs: fd.median_ms ?? 0, allMs: fd.all_ms };
+        const ml = await runMemberlist([
+          '-config',
+          'lan',
+          '-n',
+          String(n),
+          '-window',
+          '0s',
+          '-pushpull-samples',
+          '0',
+        ]);
+        const fd = ml?.failure_detection as
+          { first_ms?: number; median_ms?: number; all_ms?: number } | undefined;
+        if (fd?.all_ms !== undefined)
+          result.memberlist = {
+            firstMs: fd.first_ms ?? 0,
+            medianMs: fd.median_ms ?? 0,
+            allMs: fd.all_ms,
+          };
       }
       results.push(result);
     }
@@ -138,7 +199,20 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `Measured at ${new Date().toISOString()}. ${machineNote()}`,
     '',
     table(
-      ['N', 'runs', 'first ms', 'median ms', 'last ms', 'detected', 'memberlist last ms', 'ratio (last)', 'pkts/s/node', 'B/s/node', 'TCP frames/s/node', 'false suspect / dead'],
+      [
+        'N',
+        'runs',
+        'first ms',
+        'median ms',
+        'last ms',
+        'detected',
+        'memberlist last ms',
+        'ratio (last)',
+        'pkts/s/node',
+        'B/s/node',
+        'TCP frames/s/node',
+        'false suspect / dead',
+      ],
       rows,
     ),
     '',

@@ -10,7 +10,17 @@
  */
 import { generateKey } from '../src/transport/keyring.js';
 import { Cluster, sumTraffic, waitConverged } from './lib-cluster.js';
-import { machineNote, checkFlags, flagNumber, fmt, fmtRange, isMain, parseFlags, sleep, table } from './lib-report.js';
+import {
+  machineNote,
+  checkFlags,
+  flagNumber,
+  fmt,
+  fmtRange,
+  isMain,
+  parseFlags,
+  sleep,
+  table,
+} from './lib-report.js';
 
 const CONVERGE_TIMEOUT_MS = 60_000;
 const SETTLE_MS = 5000;
@@ -22,13 +32,19 @@ interface Sample {
   cpuCores: number;
 }
 
-async function measure(n: number, windowMs: number, keyring: string[] | undefined): Promise<Sample> {
+async function measure(
+  n: number,
+  windowMs: number,
+  keyring: string[] | undefined,
+): Promise<Sample> {
   const cluster = new Cluster();
   try {
     const spec = keyring === undefined ? {} : { keyring };
     const seed = await cluster.add({ name: 'n0', seeds: [], ...spec });
-    for (let i = 1; i < n; i++) await cluster.add({ name: `n${i}`, seeds: [seed.address], ...spec });
-    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS))) throw new Error(`N=${n} did not converge`);
+    for (let i = 1; i < n; i++)
+      await cluster.add({ name: `n${i}`, seeds: [seed.address], ...spec });
+    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS)))
+      throw new Error(`N=${n} did not converge`);
     await sleep(SETTLE_MS);
     const before = sumTraffic(cluster.nodes);
     const cpuBefore = process.cpuUsage();
@@ -63,14 +79,39 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     sealed.push(await measure(n, windowMs, [generateKey()]));
   }
   const rowOf = (label: string, s: Sample[]): string[] => [
-    label, fmtRange(s.map((x) => x.bytesPerPacket), 1), fmtRange(s.map((x) => x.packetsPerMemberSec), 2),
-    fmtRange(s.map((x) => x.cpuUsPerPacket), 1), fmtRange(s.map((x) => x.cpuCores), 3),
+    label,
+    fmtRange(
+      s.map((x) => x.bytesPerPacket),
+      1,
+    ),
+    fmtRange(
+      s.map((x) => x.packetsPerMemberSec),
+      2,
+    ),
+    fmtRange(
+      s.map((x) => x.cpuUsPerPacket),
+      1,
+    ),
+    fmtRange(
+      s.map((x) => x.cpuCores),
+      3,
+    ),
   ];
-  const avg = (s: Sample[], f: (x: Sample) => number): number => s.reduce((sum, x) => sum + f(x), 0) / s.length;
+  const avg = (s: Sample[], f: (x: Sample) => number): number =>
+    s.reduce((sum, x) => sum + f(x), 0) / s.length;
   return [
     `Encryption off vs on, N=${n} in one process, LAN profile, ${windowMs / 1000} s window after convergence, ${runs} run(s) each. ${machineNote()}`,
     '',
-    table(['gossip', 'UDP B/packet', 'UDP pkts/s/member', 'process CPU µs per packet sent+received', 'process CPU cores'], [rowOf('plain', plain), rowOf('AES-256-GCM', sealed)]),
+    table(
+      [
+        'gossip',
+        'UDP B/packet',
+        'UDP pkts/s/member',
+        'process CPU µs per packet sent+received',
+        'process CPU cores',
+      ],
+      [rowOf('plain', plain), rowOf('AES-256-GCM', sealed)],
+    ),
     '',
     `Overhead: +${fmt(avg(sealed, (x) => x.bytesPerPacket) - avg(plain, (x) => x.bytesPerPacket), 1)} B per packet, ` +
       `+${fmt(avg(sealed, (x) => x.cpuUsPerPacket) - avg(plain, (x) => x.cpuUsPerPacket), 1)} µs CPU per packet handled (difference of means).`,

@@ -17,7 +17,18 @@ import { PROFILES } from '../src/membership/config.js';
 import { suspicionTimeoutMinMs } from '../src/membership/suspicion.js';
 import { spawnChildNode } from './lib-child-node.js';
 import { Cluster, falsePositives, waitConverged } from './lib-cluster.js';
-import { machineNote, checkFlags, epochNowMs, flagNumber, flagNumbers, fmt, isMain, parseFlags, sleep, table } from './lib-report.js';
+import {
+  machineNote,
+  checkFlags,
+  epochNowMs,
+  flagNumber,
+  flagNumbers,
+  fmt,
+  isMain,
+  parseFlags,
+  sleep,
+  table,
+} from './lib-report.js';
 import { SimCluster } from './lib-sim-cluster.js';
 
 const CONVERGE_VIRTUAL_MS = 60_000;
@@ -30,7 +41,8 @@ function lossRow(n: number, hours: number, lossPercent: number, seed: number): s
   const started = performance.now();
   const cluster = new SimCluster({ n, seed });
   cluster.runFor(5000);
-  for (let t = 5000; !cluster.converged() && t < CONVERGE_VIRTUAL_MS; t += 1000) cluster.runFor(1000);
+  for (let t = 5000; !cluster.converged() && t < CONVERGE_VIRTUAL_MS; t += 1000)
+    cluster.runFor(1000);
   if (!cluster.converged()) return [`${lossPercent}%`, String(n), '—', 'did not converge'];
   const fromMs = cluster.clock.now();
   const declaredBefore = cluster.counter('membersDeclaredDead');
@@ -42,25 +54,38 @@ function lossRow(n: number, hours: number, lossPercent: number, seed: number): s
   const memberHours = n * hours;
   cluster.stop();
   return [
-    `${lossPercent}%`, String(n), fmt(memberHours), String(declared), fmt(declared / memberHours, 3),
-    String(after.filter((e) => e.type === 'dead').length), String(after.filter((e) => e.type === 'suspect').length),
-    String(cluster.counter('refutes') - refutesBefore), fmt((performance.now() - started) / 1000, 1),
+    `${lossPercent}%`,
+    String(n),
+    fmt(memberHours),
+    String(declared),
+    fmt(declared / memberHours, 3),
+    String(after.filter((e) => e.type === 'dead').length),
+    String(after.filter((e) => e.type === 'suspect').length),
+    String(cluster.counter('refutes') - refutesBefore),
+    fmt((performance.now() - started) / 1000, 1),
   ];
 }
 
 async function stallRows(n: number, stallsSec: readonly number[]): Promise<string[][]> {
   const cluster = new Cluster();
   const seed = await cluster.add({ name: 'n0', seeds: [] });
-  const child = await spawnChildNode({ name: 'stalled', seeds: [seed.address] }).catch(async (err: unknown) => {
-    await cluster.close();
-    throw err;
-  });
+  const child = await spawnChildNode({ name: 'stalled', seeds: [seed.address] }).catch(
+    async (err: unknown) => {
+      await cluster.close();
+      throw err;
+    },
+  );
   try {
     for (let i = 2; i < n; i++) await cluster.add({ name: `n${i}`, seeds: [seed.address] });
-    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS))) return [['—', 'did not converge']];
+    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS)))
+      return [['—', 'did not converge']];
     await sleep(3000);
     const others = new Set<string>(cluster.nodes.map((node) => node.id));
-    const minMs = suspicionTimeoutMinMs(PROFILES.LAN.suspicionMult, n, PROFILES.LAN.probeIntervalMs);
+    const minMs = suspicionTimeoutMinMs(
+      PROFILES.LAN.suspicionMult,
+      n,
+      PROFILES.LAN.probeIntervalMs,
+    );
     const rows: string[][] = [];
     for (const stallSec of stallsSec) {
       const fromMs = performance.now();
@@ -70,8 +95,13 @@ async function stallRows(n: number, stallsSec: readonly number[]): Promise<strin
       const aboutChild = falsePositives(cluster.events, new Set([child.id]), fromMs);
       const byChild = child.events.filter((e) => e.atMs >= fromEpochMs && others.has(e.targetId));
       rows.push([
-        fmt(stallSec, 1), String(n), fmt(minMs), String(aboutChild.suspect), String(aboutChild.dead),
-        String(byChild.filter((e) => e.type === 'suspect').length), String(byChild.filter((e) => e.type === 'dead').length),
+        fmt(stallSec, 1),
+        String(n),
+        fmt(minMs),
+        String(aboutChild.suspect),
+        String(aboutChild.dead),
+        String(byChild.filter((e) => e.type === 'suspect').length),
+        String(byChild.filter((e) => e.type === 'dead').length),
         String(falsePositives(cluster.events, others, fromMs).dead),
       ]);
     }
@@ -88,17 +118,47 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const n = flagNumber(flags, 'n', 20);
   const hours = flagNumber(flags, 'hours', 1);
   const seed = flagNumber(flags, 'seed', 1);
-  const lossRows = flagNumbers(flags, 'loss', [5, 10, 20]).map((loss) => lossRow(n, hours, loss, seed));
-  const stalls = await stallRows(flagNumber(flags, 'stall-n', 10), flagNumbers(flags, 'stall-s', [0.5, 2, 5]));
+  const lossRows = flagNumbers(flags, 'loss', [5, 10, 20]).map((loss) =>
+    lossRow(n, hours, loss, seed),
+  );
+  const stalls = await stallRows(
+    flagNumber(flags, 'stall-n', 10),
+    flagNumbers(flags, 'stall-s', [0.5, 2, 5]),
+  );
   return [
     `False dead under packet loss, virtual time (simulator + the membership core on the generic driver, LAN timings, seed ${seed}, ${hours} virtual h after convergence). ` +
       '"declared" = suspicion timeouts that fired (membersDeclaredDead); dead/suspect events = observer×member pairs.',
     '',
-    table(['loss', 'N', 'member-hours', 'false dead declared', 'per member-hour', 'dead events', 'suspect events', 'refutes', 'wall s'], lossRows),
+    table(
+      [
+        'loss',
+        'N',
+        'member-hours',
+        'false dead declared',
+        'per member-hour',
+        'dead events',
+        'suspect events',
+        'refutes',
+        'wall s',
+      ],
+      lossRows,
+    ),
     '',
     `Event-loop stalls of one node (child process busy-looping), real sockets, LAN profile; counted until ${AFTER_STALL_MS / 1000} s after the stall. ${machineNote()}`,
     '',
-    table(['stall s', 'N', 'min suspicion ms', 'suspect of stalled (events)', 'dead of stalled (events)', 'stalled node\'s false suspect', 'stalled node\'s false dead', 'other false dead'], stalls),
+    table(
+      [
+        'stall s',
+        'N',
+        'min suspicion ms',
+        'suspect of stalled (events)',
+        'dead of stalled (events)',
+        "stalled node's false suspect",
+        "stalled node's false dead",
+        'other false dead',
+      ],
+      stalls,
+    ),
   ].join('\n');
 }
 

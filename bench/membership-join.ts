@@ -11,8 +11,20 @@
 import type { ShoalNode } from '../src/node/node.js';
 import { Cluster, aliveCount, waitUntil } from './lib-cluster.js';
 import {
-  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRange, fmtRatio, isMain, median,
-  parseFlags, percentile, sleep, table,
+  machineNote,
+  MEMBERLIST_LAN,
+  checkFlags,
+  flagNumber,
+  flagNumbers,
+  fmt,
+  fmtRange,
+  fmtRatio,
+  isMain,
+  median,
+  parseFlags,
+  percentile,
+  sleep,
+  table,
 } from './lib-report.js';
 
 const COMPLETE_TIMEOUT_MS = 60_000;
@@ -50,18 +62,26 @@ async function runOnce(n: number, spreadMs: number): Promise<JoinRun> {
       if (wait > 0) await sleep(wait);
       // Index in cluster.nodes is assigned when createNode resolves; record the start by name.
       const startMs = performance.now();
-      starts.push(cluster.add({ name: `n${i}`, seeds: [seed.address] }).then((node) => {
-        startedAtMs.set(cluster.nodes.indexOf(node), startMs);
-        return node;
-      }));
+      starts.push(
+        cluster.add({ name: `n${i}`, seeds: [seed.address] }).then((node) => {
+          startedAtMs.set(cluster.nodes.indexOf(node), startMs);
+          return node;
+        }),
+      );
     }
     await Promise.all(starts);
     const startSpanMs = Math.max(...startedAtMs.values()) - t0;
     // A node complete before its index was known is caught by this final check.
-    await waitUntil(() => {
-      cluster.nodes.forEach((node, i) => { if (!doneAtMs.has(i) && aliveCount(node) === n) doneAtMs.set(i, performance.now()); });
-      return doneAtMs.size >= n;
-    }, COMPLETE_TIMEOUT_MS, 20);
+    await waitUntil(
+      () => {
+        cluster.nodes.forEach((node, i) => {
+          if (!doneAtMs.has(i) && aliveCount(node) === n) doneAtMs.set(i, performance.now());
+        });
+        return doneAtMs.size >= n;
+      },
+      COMPLETE_TIMEOUT_MS,
+      20,
+    );
     const perNode: number[] = [];
     for (const [i, start] of startedAtMs) {
       const done = doneAtMs.get(i);
@@ -70,8 +90,12 @@ async function runOnce(n: number, spreadMs: number): Promise<JoinRun> {
     const joinersDone = [...startedAtMs.keys()].map((i) => doneAtMs.get(i));
     const allDone = joinersDone.every((d) => d !== undefined) && doneAtMs.has(0);
     return {
-      p50Ms: percentile(perNode, 50), p99Ms: percentile(perNode, 99), maxMs: percentile(perNode, 100),
-      allCompleteMs: allDone ? Math.max(...doneAtMs.values()) - t0 : undefined, complete: doneAtMs.size, startSpanMs,
+      p50Ms: percentile(perNode, 50),
+      p99Ms: percentile(perNode, 99),
+      maxMs: percentile(perNode, 100),
+      allCompleteMs: allDone ? Math.max(...doneAtMs.values()) - t0 : undefined,
+      complete: doneAtMs.size,
+      startSpanMs,
     };
   } finally {
     await cluster.close();
@@ -88,21 +112,40 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   for (const n of ns) {
     const results: JoinRun[] = [];
     for (let r = 0; r < runs; r++) results.push(await runOnce(n, spreadMs));
-    const pick = (f: (r: JoinRun) => number | undefined): number[] => results.map(f).filter((v): v is number => v !== undefined);
+    const pick = (f: (r: JoinRun) => number | undefined): number[] =>
+      results.map(f).filter((v): v is number => v !== undefined);
     const all = pick((r) => r.allCompleteMs);
     rows.push([
-      String(n), String(runs), fmtRange(pick((r) => r.startSpanMs)), fmtRange(pick((r) => r.p50Ms)), fmtRange(pick((r) => r.p99Ms)),
-      fmtRange(pick((r) => r.maxMs)), fmtRange(all), `${results.filter((r) => r.allCompleteMs !== undefined).length}/${runs}`,
-      `${fmt(MEMBERLIST_LAN.joinMedianNodeMs[n])} / ${fmt(MEMBERLIST_LAN.joinAllMs[n])}`, fmtRatio(median(all), MEMBERLIST_LAN.joinAllMs[n]),
+      String(n),
+      String(runs),
+      fmtRange(pick((r) => r.startSpanMs)),
+      fmtRange(pick((r) => r.p50Ms)),
+      fmtRange(pick((r) => r.p99Ms)),
+      fmtRange(pick((r) => r.maxMs)),
+      fmtRange(all),
+      `${results.filter((r) => r.allCompleteMs !== undefined).length}/${runs}`,
+      `${fmt(MEMBERLIST_LAN.joinMedianNodeMs[n])} / ${fmt(MEMBERLIST_LAN.joinAllMs[n])}`,
+      fmtRatio(median(all), MEMBERLIST_LAN.joinAllMs[n]),
     ]);
   }
   return [
     `Join storm, LAN profile: seed first, then N-1 nodes started within ${spreadMs} ms through the seed. ` +
-      'Per node = ms from its createNode() call to seeing all N alive; all complete = ms from the first joiner\'s start until every node does (median [min–max] over runs). ' +
+      "Per node = ms from its createNode() call to seeing all N alive; all complete = ms from the first joiner's start until every node does (median [min–max] over runs). " +
       `Goal: per-node p50 < 1000, p99 < 2500. ${machineNote()}`,
     '',
     table(
-      ['N', 'runs', 'starts span ms', 'per-node p50 ms', 'per-node p99 ms', 'per-node max ms', 'all complete ms', 'all complete', 'memberlist median node / all ms (B.1, joins at once)', 'ratio (all)'],
+      [
+        'N',
+        'runs',
+        'starts span ms',
+        'per-node p50 ms',
+        'per-node p99 ms',
+        'per-node max ms',
+        'all complete ms',
+        'all complete',
+        'memberlist median node / all ms (B.1, joins at once)',
+        'ratio (all)',
+      ],
       rows,
     ),
   ].join('\n');

@@ -22,7 +22,17 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { MemberEvent } from '../src/node/events.js';
 import type { ShoalNode } from '../src/node/node.js';
 import { Cluster, falsePositives, waitUntil, type LoggedEvent } from './lib-cluster.js';
-import { machineNote, checkFlags, flagNumber, flagNumbers, fmt, isMain, parseFlags, sleep, table } from './lib-report.js';
+import {
+  machineNote,
+  checkFlags,
+  flagNumber,
+  flagNumbers,
+  fmt,
+  isMain,
+  parseFlags,
+  sleep,
+  table,
+} from './lib-report.js';
 
 const SETTLE_MS = 5000;
 const ABSORB_POLL_MS = 50;
@@ -100,12 +110,17 @@ function describeGaps(cluster: Cluster): string {
   const gaps: string[] = [];
   for (const node of cluster.nodes) {
     const states = new Map(node.members().map((m) => [m.name, m.state]));
-    const missing = cluster.nodes.filter((other) => states.get(other.name) !== 'alive').map((other) => `${other.name}:${states.get(other.name) ?? 'unknown'}`);
+    const missing = cluster.nodes
+      .filter((other) => states.get(other.name) !== 'alive')
+      .map((other) => `${other.name}:${states.get(other.name) ?? 'unknown'}`);
     if (missing.length > 0) gaps.push(`${node.name} lacks ${missing.slice(0, 5).join(' ')}`);
   }
   if (gaps.length === 0) return 'every view is complete when read directly';
   const lacked = cluster.nodes.find((node) => gaps[0]?.includes(` ${node.name}:`));
-  const stats = lacked === undefined ? '' : ` | ${lacked.name}: ${JSON.stringify(lacked.stats())} self ${JSON.stringify(lacked.members().find((m) => m.id === lacked.id))}`;
+  const stats =
+    lacked === undefined
+      ? ''
+      : ` | ${lacked.name}: ${JSON.stringify(lacked.stats())} self ${JSON.stringify(lacked.members().find((m) => m.id === lacked.id))}`;
   return gaps.slice(0, 3).join('; ') + stats;
 }
 
@@ -127,10 +142,18 @@ function startPhase(cluster: Cluster, loop: IntervalHistogram): { end: () => Pha
     end: () => {
       const cpu = process.cpuUsage(cpuBefore);
       const ms = performance.now() - fromMs;
-      const fp = falsePositives(cluster.events, new Set(cluster.nodes.map((node) => node.id)), fromMs);
+      const fp = falsePositives(
+        cluster.events,
+        new Set(cluster.nodes.map((node) => node.id)),
+        fromMs,
+      );
       return {
-        ms, cpuCores: (cpu.user + cpu.system) / (ms * 1000), loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
-        falseSuspect: fp.suspect, falseDead: fp.dead,
+        ms,
+        cpuCores: (cpu.user + cpu.system) / (ms * 1000),
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
+        falseSuspect: fp.suspect,
+        falseDead: fp.dead,
       };
     },
   };
@@ -177,11 +200,15 @@ interface Run {
 async function absorb(run: Run, boundMs: number): Promise<{ absorbed: boolean; fdsPeak: number }> {
   let fdsPeak = 0;
   let polls = 0;
-  const absorbed = await waitUntil(() => {
-    if (polls++ % 20 === 0) fdsPeak = Math.max(fdsPeak, openFds());
-    const n = run.cluster.nodes.length;
-    return run.tracker.missing(n) <= strayEntriesMax(n);
-  }, boundMs, ABSORB_POLL_MS);
+  const absorbed = await waitUntil(
+    () => {
+      if (polls++ % 20 === 0) fdsPeak = Math.max(fdsPeak, openFds());
+      const n = run.cluster.nodes.length;
+      return run.tracker.missing(n) <= strayEntriesMax(n);
+    },
+    boundMs,
+    ABSORB_POLL_MS,
+  );
   return { absorbed, fdsPeak };
 }
 
@@ -189,7 +216,10 @@ async function absorb(run: Run, boundMs: number): Promise<{ absorbed: boolean; f
  * Grows to `target` one batch at a time: a batch, then its absorption (views complete but for
  * strays), then a healthy event loop, before the next. Undefined when a batch is not absorbed.
  */
-async function growPaced(run: Run, target: number): Promise<{ batches: number; slowestBatchMs: number; fdsPeak: number } | undefined> {
+async function growPaced(
+  run: Run,
+  target: number,
+): Promise<{ batches: number; slowestBatchMs: number; fdsPeak: number } | undefined> {
   const { cluster, s } = run;
   let batches = 0;
   let slowestBatchMs = 0;
@@ -197,18 +227,28 @@ async function growPaced(run: Run, target: number): Promise<{ batches: number; s
   while (cluster.nodes.length < target) {
     const startMs = performance.now();
     await addBatch(cluster, Math.min(s.batch, target - cluster.nodes.length));
-    const absorbed = await absorb(run, Math.min(s.absorbTimeoutMs, s.deadlineMs - performance.now()));
+    const absorbed = await absorb(
+      run,
+      Math.min(s.absorbTimeoutMs, s.deadlineMs - performance.now()),
+    );
     fdsPeak = Math.max(fdsPeak, absorbed.fdsPeak);
     if (!absorbed.absorbed) {
-      process.stderr.write(`N=${cluster.nodes.length} not absorbed: ${run.tracker.missing(cluster.nodes.length)} view entries missing; ${describeGaps(cluster)}\n`);
+      process.stderr.write(
+        `N=${cluster.nodes.length} not absorbed: ${run.tracker.missing(cluster.nodes.length)} view entries missing; ${describeGaps(cluster)}\n`,
+      );
       return undefined;
     }
     const batchMs = performance.now() - startMs;
-    const healthy = await waitLoopHealthy(run.gate, Math.min(s.absorbTimeoutMs, s.deadlineMs - performance.now()));
+    const healthy = await waitLoopHealthy(
+      run.gate,
+      Math.min(s.absorbTimeoutMs, s.deadlineMs - performance.now()),
+    );
     batches++;
     slowestBatchMs = Math.max(slowestBatchMs, batchMs);
     // Progress on stderr (the table goes to stdout): a long run shows where it is.
-    process.stderr.write(`N=${cluster.nodes.length} absorbed in ${fmt(batchMs)} ms, loop ${healthy ? 'healthy' : 'still late'} after ${fmt(performance.now() - startMs)} ms, fds ${openFds()}\n`);
+    process.stderr.write(
+      `N=${cluster.nodes.length} absorbed in ${fmt(batchMs)} ms, loop ${healthy ? 'healthy' : 'still late'} after ${fmt(performance.now() - startMs)} ms, fds ${openFds()}\n`,
+    );
   }
   return { batches, slowestBatchMs, fdsPeak };
 }
@@ -226,18 +266,31 @@ async function measureStep(run: Run, n: number): Promise<Step> {
     window = measuring.end();
   }
   return {
-    n, grow: grown === undefined ? undefined : { ...growPhase, batches: grown.batches, slowestBatchMs: grown.slowestBatchMs },
-    window, missingEnd: tracker.missing(n), fdsPeak: Math.max(grown?.fdsPeak ?? 0, openFds()), fdsEnd: openFds(), rssMb: process.memoryUsage().rss / 1024 / 1024,
+    n,
+    grow:
+      grown === undefined
+        ? undefined
+        : { ...growPhase, batches: grown.batches, slowestBatchMs: grown.slowestBatchMs },
+    window,
+    missingEnd: tracker.missing(n),
+    fdsPeak: Math.max(grown?.fdsPeak ?? 0, openFds()),
+    fdsEnd: openFds(),
+    rssMb: process.memoryUsage().rss / 1024 / 1024,
   };
 }
 
 /** Why `step` fails the goal, or undefined when it passes. */
 function failure(step: Step, s: Settings): string | undefined {
-  if (step.grow === undefined || step.window === undefined) return `N=${step.n}: a batch was not absorbed within ${s.absorbTimeoutMs / 1000} s`;
-  if (step.grow.falseSuspect + step.grow.falseDead > 0) return `N=${step.n} had false positives while growing`;
-  if (step.window.falseSuspect + step.window.falseDead > 0) return `N=${step.n} had false positives in the window`;
-  if (step.missingEnd > strayEntriesMax(step.n)) return `N=${step.n} ended the window with ${step.missingEnd} view entries missing`;
-  if (step.window.cpuCores > s.cpuMax) return `N=${step.n} used ${fmt(step.window.cpuCores, 2)} cores > ${s.cpuMax}`;
+  if (step.grow === undefined || step.window === undefined)
+    return `N=${step.n}: a batch was not absorbed within ${s.absorbTimeoutMs / 1000} s`;
+  if (step.grow.falseSuspect + step.grow.falseDead > 0)
+    return `N=${step.n} had false positives while growing`;
+  if (step.window.falseSuspect + step.window.falseDead > 0)
+    return `N=${step.n} had false positives in the window`;
+  if (step.missingEnd > strayEntriesMax(step.n))
+    return `N=${step.n} ended the window with ${step.missingEnd} view entries missing`;
+  if (step.window.cpuCores > s.cpuMax)
+    return `N=${step.n} used ${fmt(step.window.cpuCores, 2)} cores > ${s.cpuMax}`;
   return undefined;
 }
 
@@ -254,20 +307,30 @@ function settingsFrom(argv: readonly string[]): { steps: number[]; settings: Set
   return { steps: flagNumbers(flags, 'steps', [250, 500, 1000]), settings };
 }
 
-async function runSteps(steps: readonly number[], s: Settings): Promise<{ results: Step[]; verdict: string }> {
+async function runSteps(
+  steps: readonly number[],
+  s: Settings,
+): Promise<{ results: Step[]; verdict: string }> {
   const cluster = new Cluster({ loggedTypes: ['suspect', 'dead'] });
   const tracker = new ViewTracker();
   // A node's events about itself (joining → alive at start) are not part of its view of others.
   cluster.onEvent = (e) => {
     if (e.targetId !== cluster.nodes[e.observer]?.id) tracker.observe(e);
   };
-  const run: Run = { cluster, tracker, loop: monitorEventLoopDelay({ resolution: 10 }), gate: monitorEventLoopDelay({ resolution: 10 }), s };
+  const run: Run = {
+    cluster,
+    tracker,
+    loop: monitorEventLoopDelay({ resolution: 10 }),
+    gate: monitorEventLoopDelay({ resolution: 10 }),
+    s,
+  };
   run.loop.enable();
   run.gate.enable();
   const results: Step[] = [];
   try {
     for (const n of steps) {
-      if (s.deadlineMs - performance.now() < s.windowMs + SETTLE_MS + 10_000) return { results, verdict: `time limit reached before N=${n}` };
+      if (s.deadlineMs - performance.now() < s.windowMs + SETTLE_MS + 10_000)
+        return { results, verdict: `time limit reached before N=${n}` };
       const step = await measureStep(run, n);
       results.push(step);
       const failed = failure(step, s);
@@ -282,12 +345,24 @@ async function runSteps(steps: readonly number[], s: Settings): Promise<{ result
 }
 
 function row(s: Step): string[] {
-  const fp = (p: Phase | undefined): string => (p === undefined ? '—' : `${p.falseSuspect} / ${p.falseDead}`);
-  const loopMs = (p: Phase | undefined): string => (p === undefined ? '—' : `${fmt(p.loopP99Ms)} (${fmt(p.loopMaxMs)})`);
+  const fp = (p: Phase | undefined): string =>
+    p === undefined ? '—' : `${p.falseSuspect} / ${p.falseDead}`;
+  const loopMs = (p: Phase | undefined): string =>
+    p === undefined ? '—' : `${fmt(p.loopP99Ms)} (${fmt(p.loopMaxMs)})`;
   return [
-    String(s.n), s.grow === undefined ? 'not absorbed' : `${fmt(s.grow.ms / 1000)} (${s.grow.batches})`, fmt(s.grow === undefined ? undefined : s.grow.slowestBatchMs / 1000, 1),
-    fmt(s.grow?.cpuCores, 2), loopMs(s.grow), fp(s.grow), fmt(s.window?.cpuCores, 3), fmt(s.window === undefined ? undefined : (s.window.cpuCores * 1e6) / s.n, 0),
-    loopMs(s.window), fp(s.window), String(s.missingEnd), `${s.fdsPeak} / ${s.fdsEnd}`, fmt(s.rssMb),
+    String(s.n),
+    s.grow === undefined ? 'not absorbed' : `${fmt(s.grow.ms / 1000)} (${s.grow.batches})`,
+    fmt(s.grow === undefined ? undefined : s.grow.slowestBatchMs / 1000, 1),
+    fmt(s.grow?.cpuCores, 2),
+    loopMs(s.grow),
+    fp(s.grow),
+    fmt(s.window?.cpuCores, 3),
+    fmt(s.window === undefined ? undefined : (s.window.cpuCores * 1e6) / s.n, 0),
+    loopMs(s.window),
+    fp(s.window),
+    String(s.missingEnd),
+    `${s.fdsPeak} / ${s.fdsEnd}`,
+    fmt(s.rssMb),
   ];
 }
 
@@ -302,8 +377,24 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `Loop delay = event-loop delay p99 (max), ms. fds = open descriptors, peak while growing / at window end. ` +
       `Largest passing N: **${passing.at(-1)?.n ?? 'none'}** (${verdict}). ${machineNote()}`,
     '',
-    table(['N', 'grow s (batches)', 'slowest batch s', 'grow CPU cores', 'grow loop delay ms', 'grow false suspect / dead',
-      'window CPU cores', 'CPU µs/s per node', 'window loop delay ms', 'window false suspect / dead', 'missing view entries', 'fds', 'RSS MB'], results.map(row)),
+    table(
+      [
+        'N',
+        'grow s (batches)',
+        'slowest batch s',
+        'grow CPU cores',
+        'grow loop delay ms',
+        'grow false suspect / dead',
+        'window CPU cores',
+        'CPU µs/s per node',
+        'window loop delay ms',
+        'window false suspect / dead',
+        'missing view entries',
+        'fds',
+        'RSS MB',
+      ],
+      results.map(row),
+    ),
   ].join('\n');
 }
 

@@ -17,7 +17,18 @@ import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
 import type { ShoalNode } from '../src/node/node.js';
 import { Cluster, falsePositives, sumTraffic, trafficRate, waitConverged } from './lib-cluster.js';
 import {
-  machineNote, MEMBERLIST_LAN, checkFlags, flagNumber, flagNumbers, fmt, fmtRatio, isMain, median, parseFlags, sleep, table,
+  machineNote,
+  MEMBERLIST_LAN,
+  checkFlags,
+  flagNumber,
+  flagNumbers,
+  fmt,
+  fmtRatio,
+  isMain,
+  median,
+  parseFlags,
+  sleep,
+  table,
 } from './lib-report.js';
 
 const CONVERGE_TIMEOUT_MS = 60_000;
@@ -46,12 +57,17 @@ function periodicCounters(nodes: readonly ShoalNode[]): number[] {
   return PERIODIC_COUNTERS.map((name) => counter(nodes, name));
 }
 
-async function measure(n: number, windowFlagSec: number | undefined, settleSec: number): Promise<string[]> {
+async function measure(
+  n: number,
+  windowFlagSec: number | undefined,
+  settleSec: number,
+): Promise<string[]> {
   const cluster = new Cluster();
   try {
     const seed = await cluster.add({ name: 'n0', seeds: [] });
     for (let i = 1; i < n; i++) await cluster.add({ name: `n${i}`, seeds: [seed.address] });
-    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS))) return [String(n), 'did not converge'];
+    if (!(await waitConverged(cluster.nodes, n, CONVERGE_TIMEOUT_MS)))
+      return [String(n), 'did not converge'];
     await sleep(settleSec * 1000);
     const intervalSec = pushPullIntervalScaledMs(PROFILES.LAN.pushPullIntervalMs, n) / 1000;
     const windowSec = windowFlagSec ?? intervalSec;
@@ -61,22 +77,41 @@ async function measure(n: number, windowFlagSec: number | undefined, settleSec: 
     await sleep(windowSec * 1000);
     const seconds = (performance.now() - startMs) / 1000;
     const after = sumTraffic(cluster.nodes);
-    const [digestsSent, inSyncCounted, full] = periodicCounters(cluster.nodes).map((v, i) => v - (countersBefore[i] ?? 0)) as [number, number, number];
+    const [digestsSent, inSyncCounted, full] = periodicCounters(cluster.nodes).map(
+      (v, i) => v - (countersBefore[i] ?? 0),
+    ) as [number, number, number];
     // An in-sync round is counted by both sides and sends two digests (request, answer); a round
     // whose digests differ sends one digest, then full views.
     const inSync = inSyncCounted / 2;
     const rounds = digestsSent - inSync;
     const rate = trafficRate(before, after, n, seconds);
-    const fp = falsePositives(cluster.events, new Set(cluster.nodes.map((node) => node.id)), startMs);
+    const fp = falsePositives(
+      cluster.events,
+      new Set(cluster.nodes.map((node) => node.id)),
+      startMs,
+    );
     const [a, b] = [cluster.nodes[1], cluster.nodes[2]] as [ShoalNode, ShoalNode];
     const fullExchange = await pushPullExchangeBytes(a, b);
-    const periodicExchange = rounds > 0 ? (after.frameBytesSent - before.frameBytesSent) / rounds : undefined;
+    const periodicExchange =
+      rounds > 0 ? (after.frameBytesSent - before.frameBytesSent) / rounds : undefined;
     const total = rate.packetBytesSent + rate.frameBytesSent;
     const mlTotal = MEMBERLIST_LAN.totalBytesPerSec[n];
     return [
-      String(n), fmt(seconds, 1), fmt(rate.packetsSent, 2), fmt(rate.packetBytesSent), fmt(rate.packetsSent > 0 ? rate.packetBytesSent / rate.packetsSent : undefined, 1),
-      fmt(rate.framesSent, 3), fmt(rate.frameBytesSent, 1), fmt(intervalSec), `${fmt(rounds)} / ${fmt(inSync)} / ${full}`, fmt(periodicExchange), fmt(fullExchange), fmt(total),
-      `${fmt(MEMBERLIST_LAN.udpPacketsPerSec, 1)} pkts / ${fmt(mlTotal)} B`, fmtRatio(rate.packetsSent, MEMBERLIST_LAN.udpPacketsPerSec), fmtRatio(total, mlTotal),
+      String(n),
+      fmt(seconds, 1),
+      fmt(rate.packetsSent, 2),
+      fmt(rate.packetBytesSent),
+      fmt(rate.packetsSent > 0 ? rate.packetBytesSent / rate.packetsSent : undefined, 1),
+      fmt(rate.framesSent, 3),
+      fmt(rate.frameBytesSent, 1),
+      fmt(intervalSec),
+      `${fmt(rounds)} / ${fmt(inSync)} / ${full}`,
+      fmt(periodicExchange),
+      fmt(fullExchange),
+      fmt(total),
+      `${fmt(MEMBERLIST_LAN.udpPacketsPerSec, 1)} pkts / ${fmt(mlTotal)} B`,
+      fmtRatio(rate.packetsSent, MEMBERLIST_LAN.udpPacketsPerSec),
+      fmtRatio(total, mlTotal),
       `${fp.suspect} / ${fp.dead}`,
     ];
   } finally {
@@ -99,7 +134,24 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `full exchange B = one measured join exchange (both directions); total = UDP B/s + TCP B/s measured. ${machineNote()}`,
     '',
     table(
-      ['N', 'window s', 'UDP pkts/s', 'UDP B/s', 'avg pkt B', 'TCP frames/s', 'TCP B/s measured', 'push-pull every s', 'periodic rounds / in sync / full', 'periodic exchange B', 'full exchange B', 'total B/s', 'memberlist (B.3)', 'ratio pkts', 'ratio total B', 'false suspect / dead'],
+      [
+        'N',
+        'window s',
+        'UDP pkts/s',
+        'UDP B/s',
+        'avg pkt B',
+        'TCP frames/s',
+        'TCP B/s measured',
+        'push-pull every s',
+        'periodic rounds / in sync / full',
+        'periodic exchange B',
+        'full exchange B',
+        'total B/s',
+        'memberlist (B.3)',
+        'ratio pkts',
+        'ratio total B',
+        'false suspect / dead',
+      ],
       rows,
     ),
   ].join('\n');

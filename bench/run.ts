@@ -14,7 +14,9 @@ async function main(): Promise<void> {
     .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
     .sort();
   for (const file of files) {
-    const mod = (await import(new URL(file, import.meta.url).href)) as { run?: () => Promise<string> };
+    const mod = (await import(new URL(file, import.meta.url).href)) as {
+      run?: () => Promise<string>;
+    };
     if (typeof mod.run !== 'function') continue;
     process.stdout.write(`\n## ${file}\n\n`);
     process.stdout.write(`${await mod.run()}\n`);

@@ -63,22 +63,53 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const network = new SimNetwork({ clock, rng: rng.fork('network') });
   const config = swimConfig(nodes, 'LAN');
   const pushPullPeriodMs = pushPullIntervalScaledMs(config.pushPullIntervalMs, nodes);
-  const ids = Array.from({ length: nodes }, (_, i) => fakeNodeId(rng.fork(`node/n${i + 1}`).fork('id')));
-  const records: MemberRecord[] = ids.map((id, i) => ({ id, name: `n${i + 1}`, address: simAddress(`n${i + 1}`), state: 'alive', incarnation: incarnation(1), labels: {} }));
+  const ids = Array.from({ length: nodes }, (_, i) =>
+    fakeNodeId(rng.fork(`node/n${i + 1}`).fork('id')),
+  );
+  const records: MemberRecord[] = ids.map((id, i) => ({
+    id,
+    name: `n${i + 1}`,
+    address: simAddress(`n${i + 1}`),
+    state: 'alive',
+    incarnation: incarnation(1),
+    labels: {},
+  }));
   let suspicions = 0;
   let deaths = 0;
   for (let i = 0; i < nodes; i++) {
     const record = records[i] as MemberRecord;
     const nodeRng = rng.fork(`node/${record.name}`);
     const driver = simMembershipDriver({
-      id: record.id, name: record.name, address: record.address, clock: clock.nodeClock(record.address), network, config, rng: nodeRng, clusterId: SIM_CLUSTER_ID,
-      onEvent: (event) => { if (event.type === 'suspect') suspicions++; else if (event.type === 'dead') deaths++; },
+      id: record.id,
+      name: record.name,
+      address: record.address,
+      clock: clock.nodeClock(record.address),
+      network,
+      config,
+      rng: nodeRng,
+      clusterId: SIM_CLUSTER_ID,
+      onEvent: (event) => {
+        if (event.type === 'suspect') suspicions++;
+        else if (event.type === 'dead') deaths++;
+      },
     });
     // Converged: start alone, merge one push-pull of every record (the core's own join path).
     driver.input({ kind: 'start', now: ms(0), seeds: [] });
-    driver.input({ kind: 'receive', now: ms(0), from: 'boot:1' as Address, channel: 'stream', message: {
-      type: 'push-pull', from: record.id, fromAddress: record.address, join: false, reply: false, configFingerprint: driver.state.fingerprint, members: records,
-    } });
+    driver.input({
+      kind: 'receive',
+      now: ms(0),
+      from: 'boot:1' as Address,
+      channel: 'stream',
+      message: {
+        type: 'push-pull',
+        from: record.id,
+        fromAddress: record.address,
+        join: false,
+        reply: false,
+        configFingerprint: driver.state.fingerprint,
+        members: records,
+      },
+    });
     driver.state.queue.byMember.clear();
     driver.state.nextPushPullAtMs = ms(1 + nodeRng.fork('push-pull-phase').int(pushPullPeriodMs));
     driver.start();
@@ -89,40 +120,63 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
   return {
-    nodes, minutes, setupMs, runMs, events: outcome.events, suspicions, deaths,
-    heapMb: memory.heapUsed / 2 ** 20, arrayBuffersMb: memory.arrayBuffers / 2 ** 20, rssMaxMb: process.resourceUsage().maxRSS / 1024,
+    nodes,
+    minutes,
+    setupMs,
+    runMs,
+    events: outcome.events,
+    suspicions,
+    deaths,
+    heapMb: memory.heapUsed / 2 ** 20,
+    arrayBuffersMb: memory.arrayBuffers / 2 ** 20,
+    rssMaxMb: process.resourceUsage().maxRSS / 1024,
   };
 }
 
 function table(results: readonly ScaleResult[]): string {
   const s = (msValue: number): string => (msValue / 1000).toFixed(1);
-  const rows = results.map((r) => `| ${r.nodes} | ${r.minutes} | ${s(r.setupMs)} | ${s(r.runMs)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} | ${Math.round(r.arrayBuffersMb)} | ${Math.round(r.rssMaxMb)} |`);
-  return ['| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB (end, after GC) | array buffers MB | max RSS MB |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+  const rows = results.map(
+    (r) =>
+      `| ${r.nodes} | ${r.minutes} | ${s(r.setupMs)} | ${s(r.runMs)} | ${(r.runMs / 1000 / r.minutes).toFixed(2)} | ${r.events} | ${Math.round(r.events / (r.runMs / 1000))} | ${r.suspicions} | ${r.deaths} | ${Math.round(r.heapMb)} | ${Math.round(r.arrayBuffersMb)} | ${Math.round(r.rssMaxMb)} |`,
+  );
+  return [
+    '| nodes | protocol min | setup s | run s | wall s per protocol min | events | events/s | suspicions | deaths | heap MB (end, after GC) | array buffers MB | max RSS MB |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
 }
 
 /** The bench entry for bench/run.ts: a small cluster, so `npm run bench` stays quick. */
 export function run(): Promise<string> {
-  return Promise.resolve(`### sim-scale (LAN timings, converged start, no faults)\n\n${table([measure(200, 1)])}\n`);
+  return Promise.resolve(
+    `### sim-scale (LAN timings, converged start, no faults)\n\n${table([measure(200, 1)])}\n`,
+  );
 }
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer`);
   return value;
 }
 
 /** Runs this file again under CHILD_NODE_FLAGS; returns the child's exit code. */
 function reexec(): number {
   const file = fileURLToPath(import.meta.url);
-  const child = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, '--import', 'tsx', file, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: '1' },
-  });
+  const child = spawnSync(
+    process.execPath,
+    [...CHILD_NODE_FLAGS, '--import', 'tsx', file, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, [CHILD_ENV]: '1' },
+    },
+  );
   return child.status ?? 1;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   if (process.env[CHILD_ENV] === undefined) process.exitCode = reexec();
   else process.stdout.write(`${table([measure(flag('--nodes', 1000), flag('--minutes', 10))])}\n`);

@@ -48,12 +48,21 @@ async function measure(label: string, a: Transport, b: Transport): Promise<Resul
   const elapsedMs = performance.now() - startMs;
   const cpu = process.cpuUsage(startCpu);
   const packets = completed * 2;
-  return { label, packets, packetsPerSec: Math.round(packets / (elapsedMs / 1000)), cpuUsPerPacket: (cpu.user + cpu.system) / packets };
+  return {
+    label,
+    packets,
+    packetsPerSec: Math.round(packets / (elapsedMs / 1000)),
+    cpuUsPerPacket: (cpu.user + cpu.system) / packets,
+  };
 }
 
-async function withPair<T>(encrypt: boolean, body: (a: Transport, b: Transport) => Promise<T>): Promise<T> {
+async function withPair<T>(
+  encrypt: boolean,
+  body: (a: Transport, b: Transport) => Promise<T>,
+): Promise<T> {
   const key = generateKey();
-  const wrap = (t: Transport): Transport => (encrypt ? new EncryptedTransport(t, Keyring.parse([key])) : t);
+  const wrap = (t: Transport): Transport =>
+    encrypt ? new EncryptedTransport(t, Keyring.parse([key])) : t;
   const a = wrap(await NetTransport.bind('127.0.0.1:0'));
   const b = wrap(await NetTransport.bind('127.0.0.1:0'));
   try {
@@ -68,7 +77,10 @@ export async function run(): Promise<string> {
     await withPair(false, (a, b) => measure('plain UDP', a, b)),
     await withPair(true, (a, b) => measure('AES-256-GCM UDP', a, b)),
   ];
-  const rows = results.map((r) => `| ${r.label} | ${PAYLOAD_BYTES} | ${r.packets} | ${r.packetsPerSec} | ${r.cpuUsPerPacket.toFixed(1)} |`);
+  const rows = results.map(
+    (r) =>
+      `| ${r.label} | ${PAYLOAD_BYTES} | ${r.packets} | ${r.packetsPerSec} | ${r.cpuUsPerPacket.toFixed(1)} |`,
+  );
   return [
     `Round trips on 127.0.0.1, ${WINDOW} in flight, one process (CPU covers send + receive).`,
     '',
@@ -81,6 +93,6 @@ export async function run(): Promise<string> {
   ].join('\n');
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) process.stdout.write(`${await run()}\n`);
-

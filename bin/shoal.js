@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(compiled))) {
-  process.stderr.write('shoal: the compiled CLI is missing (dist/cli/main.js). Run `npm run build` in the shoal package first.\n');
+  process.stderr.write(
+    'shoal: the compiled CLI is missing (dist/cli/main.js). Run `npm run build` in the shoal package first.\n',
+  );
   process.exit(1);
 }
 const { main } = await import(compiled.href);

@@ -5,4 +5,18 @@
  */
 import type { ShoalNode } from '../node/node.js';
 
-export type AgentNode = Pick<ShoalNode, 'id' | 'name' | 'address' | 'mode' | 'epoch' | 'members' | 'leader' | 'on' | 'off' | 'join' | 'leave' | 'stats'>;
+export type AgentNode = Pick<
+  ShoalNode,
+  | 'id'
+  | 'name'
+  | 'address'
+  | 'mode'
+  | 'epoch'
+  | 'members'
+  | 'leader'
+  | 'on'
+  | 'off'
+  | 'join'
+  | 'leave'
+  | 'stats'
+>;

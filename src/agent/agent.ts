@@ -47,12 +47,20 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-async function shutdown(node: ShoalNode, server: AgentServer, log: Logger, why: string): Promise<number> {
+async function shutdown(
+  node: ShoalNode,
+  server: AgentServer,
+  log: Logger,
+  why: string,
+): Promise<number> {
   log.info({ why }, 'agent stopping: leaving the cluster');
   let code = node.failure === undefined ? 0 : 1;
   try {
     if (!(await settlesWithin(node.leave(), LEAVE_TIMEOUT_MS))) {
-      log.warn({ timeoutMs: LEAVE_TIMEOUT_MS }, 'graceful leave timed out; closing without it (others will see this node dead)');
+      log.warn(
+        { timeoutMs: LEAVE_TIMEOUT_MS },
+        'graceful leave timed out; closing without it (others will see this node dead)',
+      );
       code = 1;
     }
   } catch (err) {
@@ -82,13 +90,26 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     return stopping;
   };
   try {
-    server = await startAgentServer(node, { http: config.http, httpToken: config.httpToken, logger: log, onLeft: () => void stop('POST /v1/leave') });
+    server = await startAgentServer(node, {
+      http: config.http,
+      httpToken: config.httpToken,
+      logger: log,
+      onLeft: () => void stop('POST /v1/leave'),
+    });
   } catch (err) {
     stopLogging();
     await node.close();
     throw err;
   }
-  log.info({ address: node.address, http: `http://${server.address}`, mode: node.mode.kind, clusterId: config.node.clusterId }, 'agent started');
+  log.info(
+    {
+      address: node.address,
+      http: `http://${server.address}`,
+      mode: node.mode.kind,
+      clusterId: config.node.clusterId,
+    },
+    'agent started',
+  );
   // A protocol that cannot go on (its durable write failed) stops the node: the agent stops too.
   const onFailure = (error: ShoalError): void => {
     log.fatal({ err: error, code: error.code }, `node stopped: ${error.message}`);
@@ -106,7 +127,10 @@ export interface RunAgentIo {
 }
 
 /** Runs the agent until a signal or `POST /v1/leave`; resolves to the process exit code. */
-export async function runAgent(config: AgentConfig, deps: AgentDeps & RunAgentIo = {}): Promise<number> {
+export async function runAgent(
+  config: AgentConfig,
+  deps: AgentDeps & RunAgentIo = {},
+): Promise<number> {
   const agent = await startAgent(config, deps);
   const signals = deps.signals ?? process;
   const exit = deps.exit ?? ((code: number) => process.exit(code));
@@ -124,7 +148,10 @@ export async function runAgent(config: AgentConfig, deps: AgentDeps & RunAgentIo
       exit(signal === 'SIGINT' ? 130 : 143);
       return;
     }
-    agent.log.info({ signal }, 'signal received; leaving gracefully (send it again to exit at once)');
+    agent.log.info(
+      { signal },
+      'signal received; leaving gracefully (send it again to exit at once)',
+    );
     armHardExit();
     void agent.stop(`received ${signal}`);
   };

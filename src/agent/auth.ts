@@ -16,7 +16,13 @@ export function bearerChecker(token: string | undefined): (header: string | unde
   const expected = digest(token);
   return (header) => {
     const match = header === undefined ? null : /^Bearer (\S+)$/i.exec(header);
-    if (match === null) throw new HttpError(401, 'ERR_UNAUTHORIZED', 'this agent requires a bearer token for POST endpoints: send Authorization: Bearer <token> (shoal ... --http-token or SHOAL_HTTP_TOKEN)');
-    if (!timingSafeEqual(digest(match[1] as string), expected)) throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the bearer token is wrong');
+    if (match === null)
+      throw new HttpError(
+        401,
+        'ERR_UNAUTHORIZED',
+        'this agent requires a bearer token for POST endpoints: send Authorization: Bearer <token> (shoal ... --http-token or SHOAL_HTTP_TOKEN)',
+      );
+    if (!timingSafeEqual(digest(match[1] as string), expected))
+      throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the bearer token is wrong');
   };
 }

@@ -12,7 +12,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ShoalError } from '../base/errors.js';
-import { AGENT_CONFIG_FIELDS, validateAgentConfig, type AgentConfig, type FieldSources } from './config.js';
+import {
+  AGENT_CONFIG_FIELDS,
+  validateAgentConfig,
+  type AgentConfig,
+  type FieldSources,
+} from './config.js';
 
 export interface ConfigLayer {
   values: Record<string, unknown>;
@@ -35,7 +40,10 @@ function flagNameOf(field: string): string {
 }
 
 function badConfig(field: string, source: string, value: unknown, allowed: string): ShoalError {
-  return new ShoalError('ERR_INVALID_CONFIG', `invalid config: ${field} (from ${source}) ${JSON.stringify(value)}: ${allowed}`);
+  return new ShoalError(
+    'ERR_INVALID_CONFIG',
+    `invalid config: ${field} (from ${source}) ${JSON.stringify(value)}: ${allowed}`,
+  );
 }
 
 /** Parses `k=v` entries into a label map; a missing `=` or empty key is refused. */
@@ -43,7 +51,8 @@ export function parseLabels(entries: readonly string[], source: string): Record<
   const labels: Record<string, string> = {};
   for (const entry of entries) {
     const at = entry.indexOf('=');
-    if (at <= 0) throw badConfig('labels', source, entry, 'each label must be key=value with a non-empty key');
+    if (at <= 0)
+      throw badConfig('labels', source, entry, 'each label must be key=value with a non-empty key');
     labels[entry.slice(0, at)] = entry.slice(at + 1);
   }
   return labels;
@@ -55,16 +64,25 @@ export function fileLayer(path: string): ConfigLayer {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ShoalError('ERR_INVALID_CONFIG', `invalid config: config file ${path} cannot be read (${String((err as { code?: unknown }).code ?? err)})`);
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid config: config file ${path} cannot be read (${String((err as { code?: unknown }).code ?? err)})`,
+    );
   }
   let values: unknown;
   try {
     values = parseYaml(text) ?? {};
   } catch (err) {
-    throw new ShoalError('ERR_INVALID_CONFIG', `invalid config: config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`);
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid config: config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`,
+    );
   }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-    throw new ShoalError('ERR_INVALID_CONFIG', `invalid config: config file ${path} must be a YAML mapping of field: value (fields: ${AGENT_CONFIG_FIELDS.join(', ')})`);
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid config: config file ${path} must be a YAML mapping of field: value (fields: ${AGENT_CONFIG_FIELDS.join(', ')})`,
+    );
   }
   const record = values as Record<string, unknown>;
   return { values: record, sources: Object.fromEntries(Object.keys(record).map((k) => [k, path])) };
@@ -77,8 +95,12 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>): Con
     const name = envNameOf(field);
     const text = env[name];
     if (text === undefined || text === '') continue;
-    const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    layer.values[field] = field === 'labels' ? parseLabels(items, name) : LIST_FIELDS.has(field) ? items : text;
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    layer.values[field] =
+      field === 'labels' ? parseLabels(items, name) : LIST_FIELDS.has(field) ? items : text;
     layer.sources[field] = name;
   }
   return layer;
@@ -115,9 +137,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Reads file (from `--config` or `SHOAL_CONFIG`), env and flags, then validates once. */
-export function resolveAgentConfig(flags: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>): AgentConfig {
+export function resolveAgentConfig(
+  flags: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): AgentConfig {
   const file = (flags['config'] as string | undefined) ?? env['SHOAL_CONFIG'];
-  const layers = [...(file === undefined || file === '' ? [] : [fileLayer(file)]), envLayer(env), flagLayer(flags)];
+  const layers = [
+    ...(file === undefined || file === '' ? [] : [fileLayer(file)]),
+    envLayer(env),
+    flagLayer(flags),
+  ];
   const merged = mergeLayers(layers);
   return validateAgentConfig(merged.values, merged.sources);
 }

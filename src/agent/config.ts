@@ -31,29 +31,36 @@ export const AGENT_ADDRESS_LIST_MAX = 1024;
 const node = nodeOptionsSchema.shape;
 const addressList = z.array(node.bind.unwrap()).max(AGENT_ADDRESS_LIST_MAX);
 
-export const agentConfigSchema = z.object({
-  name: node.name.optional(),
-  /** Defaults to `./data/<name>`, so several local agents do not share an identity. */
-  dataDir: node.dataDir.optional(),
-  bind: node.bind,
-  advertise: node.advertise,
-  /** The HTTP API's listen address. */
-  http: node.bind.unwrap().default(DEFAULT_HTTP_ADDRESS),
-  /** When set, POST endpoints require `Authorization: Bearer <httpToken>`. */
-  httpToken: z.string().min(16, 'must be at least 16 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-  mode: z.enum(AGENT_MODE_KINDS).default('swim'),
-  /** The mode's own settings beyond the lists (e.g. `requireQuorum`); checked by createNode. */
-  modeOptions: z.record(z.string(), z.unknown()).optional(),
-  join: addressList.default([]),
-  peers: addressList.default([]),
-  clusterId: node.clusterId,
-  profile: node.profile,
-  logLevel: z.enum(LOG_LEVELS).default('info'),
-  labels: node.labels,
-  keyring: node.keyring,
-  /** A file with one base64 key per line (the first is primary); read by config-layers.ts. */
-  keyringFile: z.string().min(1).optional(),
-}).strict();
+export const agentConfigSchema = z
+  .object({
+    name: node.name.optional(),
+    /** Defaults to `./data/<name>`, so several local agents do not share an identity. */
+    dataDir: node.dataDir.optional(),
+    bind: node.bind,
+    advertise: node.advertise,
+    /** The HTTP API's listen address. */
+    http: node.bind.unwrap().default(DEFAULT_HTTP_ADDRESS),
+    /** When set, POST endpoints require `Authorization: Bearer <httpToken>`. */
+    httpToken: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .max(256)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
+    mode: z.enum(AGENT_MODE_KINDS).default('swim'),
+    /** The mode's own settings beyond the lists (e.g. `requireQuorum`); checked by createNode. */
+    modeOptions: z.record(z.string(), z.unknown()).optional(),
+    join: addressList.default([]),
+    peers: addressList.default([]),
+    clusterId: node.clusterId,
+    profile: node.profile,
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    labels: node.labels,
+    keyring: node.keyring,
+    /** A file with one base64 key per line (the first is primary); read by config-layers.ts. */
+    keyringFile: z.string().min(1).optional(),
+  })
+  .strict();
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 export type AgentConfigFields = keyof AgentConfigInput;
@@ -70,21 +77,39 @@ export interface AgentConfig {
 /** Where each field's winning value came from, for error messages (`--http`, `SHOAL_HTTP`, a file). */
 export type FieldSources = Partial<Record<string, string>>;
 
-function invalid(field: string, sources: FieldSources, value: unknown, allowed: string): ShoalError {
+function invalid(
+  field: string,
+  sources: FieldSources,
+  value: unknown,
+  allowed: string,
+): ShoalError {
   const from = sources[field] === undefined ? '' : ` (from ${sources[field]})`;
   const shown = value === undefined ? 'missing' : JSON.stringify(value);
-  return new ShoalError('ERR_INVALID_CONFIG', `invalid config: ${field}${from} ${shown}: ${allowed}`);
+  return new ShoalError(
+    'ERR_INVALID_CONFIG',
+    `invalid config: ${field}${from} ${shown}: ${allowed}`,
+  );
 }
 
 /** Renders a zod issue as `field (from source) value: what is allowed`. */
-function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, sources: FieldSources): ShoalError {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  input: Record<string, unknown>,
+  sources: FieldSources,
+): ShoalError {
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
-    return invalid(key, sources, input[key], `unknown field; allowed: ${AGENT_CONFIG_FIELDS.join(', ')}`);
+    return invalid(
+      key,
+      sources,
+      input[key],
+      `unknown field; allowed: ${AGENT_CONFIG_FIELDS.join(', ')}`,
+    );
   }
   const top = String(issue.path[0] ?? '(config)');
   let value: unknown = input;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  for (const key of issue.path)
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
   const field = issue.path.map(String).join('.') || top;
   return invalid(field, { [field]: sources[top] }, value, issue.message);
 }
@@ -92,10 +117,20 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, 
 /** Cross-field rules: each list goes with the modes that use it. */
 function checkModeFields(config: z.output<typeof agentConfigSchema>, sources: FieldSources): void {
   if (config.peers.length > 0 && !PEER_MODES.includes(config.mode)) {
-    throw invalid('peers', sources, config.peers, `only used by mode ${PEER_MODES.join(' or ')}, but mode is ${config.mode}`);
+    throw invalid(
+      'peers',
+      sources,
+      config.peers,
+      `only used by mode ${PEER_MODES.join(' or ')}, but mode is ${config.mode}`,
+    );
   }
   if (config.join.length > 0 && !SEED_MODES.includes(config.mode)) {
-    throw invalid('join', sources, config.join, `only used by mode ${SEED_MODES.join(' or ')}, but mode is ${config.mode}; static modes list every member in peers`);
+    throw invalid(
+      'join',
+      sources,
+      config.join,
+      `only used by mode ${SEED_MODES.join(' or ')}, but mode is ${config.mode}; static modes list every member in peers`,
+    );
   }
 }
 
@@ -116,37 +151,67 @@ function modeOf(config: z.output<typeof agentConfigSchema>): NodeOptions['mode']
  * The gossip keys: `keyring` as given, or read from `keyringFile` (one base64 key per line, the
  * first is primary; blank lines and `#` comments ignored). Giving both is ambiguous: refused.
  */
-function keyringOf(config: z.output<typeof agentConfigSchema>, sources: FieldSources): string[] | undefined {
+function keyringOf(
+  config: z.output<typeof agentConfigSchema>,
+  sources: FieldSources,
+): string[] | undefined {
   if (config.keyringFile === undefined) return config.keyring;
   if (config.keyring !== undefined) {
-    throw invalid('keyringFile', sources, config.keyringFile, `give either keyring (--key) or keyringFile (--keyring-file), not both`);
+    throw invalid(
+      'keyringFile',
+      sources,
+      config.keyringFile,
+      `give either keyring (--key) or keyringFile (--keyring-file), not both`,
+    );
   }
   let text: string;
   try {
     text = readFileSync(config.keyringFile, 'utf8');
   } catch (err) {
-    throw invalid('keyringFile', sources, config.keyringFile, `cannot be read (${String((err as { code?: unknown }).code ?? err)})`);
+    throw invalid(
+      'keyringFile',
+      sources,
+      config.keyringFile,
+      `cannot be read (${String((err as { code?: unknown }).code ?? err)})`,
+    );
   }
-  const keys = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const keys = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   const parsed = node.keyring.safeParse(keys);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw invalid('keyringFile', sources, config.keyringFile, `line ${Number(issue?.path[0] ?? 0) + 1}: ${issue?.message ?? 'invalid'}`);
+    throw invalid(
+      'keyringFile',
+      sources,
+      config.keyringFile,
+      `line ${Number(issue?.path[0] ?? 0) + 1}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }
 
 /** The default node name: this host's name, cut to the characters names allow. */
 export function defaultNodeName(): string {
-  return hostname().replace(/[^\w.@-]/g, '-').slice(0, 128) || 'shoal';
+  return (
+    hostname()
+      .replace(/[^\w.@-]/g, '-')
+      .slice(0, 128) || 'shoal'
+  );
 }
 
 /** Validates merged raw settings; throws ERR_INVALID_CONFIG naming field, source, value, rule. */
-export function validateAgentConfig(input: Record<string, unknown>, sources: FieldSources = {}): AgentConfig {
+export function validateAgentConfig(
+  input: Record<string, unknown>,
+  sources: FieldSources = {},
+): AgentConfig {
   const parsed = agentConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw issue === undefined ? new ShoalError('ERR_INVALID_CONFIG', parsed.error.message) : describeIssue(issue, input, sources);
+    throw issue === undefined
+      ? new ShoalError('ERR_INVALID_CONFIG', parsed.error.message)
+      : describeIssue(issue, input, sources);
   }
   const config = parsed.data;
   checkModeFields(config, sources);
@@ -163,5 +228,10 @@ export function validateAgentConfig(input: Record<string, unknown>, sources: Fie
     ...(config.advertise === undefined ? {} : { advertise: config.advertise }),
     ...(keyring === undefined ? {} : { keyring }),
   };
-  return { node: nodeOptions, http: config.http, httpToken: config.httpToken, logLevel: config.logLevel };
+  return {
+    node: nodeOptions,
+    http: config.http,
+    httpToken: config.httpToken,
+    logLevel: config.logLevel,
+  };
 }

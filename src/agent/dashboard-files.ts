@@ -24,13 +24,20 @@ const CONTENT_TYPES: Record<string, string> = {
 const FILE_NAME_RE = /^[\w-][\w.-]*$/;
 
 /** Reads one dashboard file; ERR_NOT_FOUND (404) for a bad name, an unknown type or a missing file. */
-export async function readDashboardFile(name: string, dir: string = DASHBOARD_DIR): Promise<{ contentType: string; body: Buffer }> {
+export async function readDashboardFile(
+  name: string,
+  dir: string = DASHBOARD_DIR,
+): Promise<{ contentType: string; body: Buffer }> {
   const contentType = CONTENT_TYPES[extname(name)];
-  if (!FILE_NAME_RE.test(name) || contentType === undefined) throw new HttpError(404, 'ERR_NOT_FOUND', `no dashboard file ${JSON.stringify(name)}`);
+  if (!FILE_NAME_RE.test(name) || contentType === undefined)
+    throw new HttpError(404, 'ERR_NOT_FOUND', `no dashboard file ${JSON.stringify(name)}`);
   try {
     return { contentType, body: await readFile(join(dir, name)) };
   } catch {
-    const what = name === 'index.html' ? `the dashboard is not installed (no index.html in ${dir}); the HTTP API under /v1/ works without it` : `no dashboard file ${JSON.stringify(name)}`;
+    const what =
+      name === 'index.html'
+        ? `the dashboard is not installed (no index.html in ${dir}); the HTTP API under /v1/ works without it`
+        : `no dashboard file ${JSON.stringify(name)}`;
     throw new HttpError(404, 'ERR_NOT_FOUND', what);
   }
 }

@@ -12,7 +12,11 @@ export interface ErrorBody {
 
 /** An error that carries its HTTP status. */
 export class HttpError extends ShoalError {
-  constructor(readonly statusCode: number, code: ErrorCode, message: string) {
+  constructor(
+    readonly statusCode: number,
+    code: ErrorCode,
+    message: string,
+  ) {
     super(code, message);
   }
 }
@@ -32,15 +36,44 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
 
 /** Maps anything thrown while handling a request to a status and a body; unknown errors are 500s. */
 export function toErrorAnswer(err: unknown): { statusCode: number; body: ErrorBody } {
-  if (err instanceof HttpError) return { statusCode: err.statusCode, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof HttpError)
+    return {
+      statusCode: err.statusCode,
+      body: { error: { code: err.code, message: err.message } },
+    };
   const fastifyStatus = (err as { statusCode?: unknown }).statusCode;
   const code = (err as { code?: unknown }).code;
   const message = (err as { message?: unknown }).message;
   const text = typeof message === 'string' ? message : String(err);
-  if (typeof code === 'string' && code.startsWith('FST_') && typeof fastifyStatus === 'number' && fastifyStatus < 500) {
+  if (
+    typeof code === 'string' &&
+    code.startsWith('FST_') &&
+    typeof fastifyStatus === 'number' &&
+    fastifyStatus < 500
+  ) {
     const tooLarge = fastifyStatus === 413;
-    return { statusCode: fastifyStatus, body: { error: { code: tooLarge ? 'ERR_HTTP_BODY_TOO_LARGE' : 'ERR_HTTP_BAD_REQUEST', message: text } } };
+    return {
+      statusCode: fastifyStatus,
+      body: {
+        error: {
+          code: tooLarge ? 'ERR_HTTP_BODY_TOO_LARGE' : 'ERR_HTTP_BAD_REQUEST',
+          message: text,
+        },
+      },
+    };
   }
-  if (err instanceof ShoalError) return { statusCode: STATUS_BY_CODE[err.code] ?? 500, body: { error: { code: err.code, message: text } } };
-  return { statusCode: 500, body: { error: { code: 'ERR_INTERNAL', message: 'internal error while handling the request; see the agent log' } } };
+  if (err instanceof ShoalError)
+    return {
+      statusCode: STATUS_BY_CODE[err.code] ?? 500,
+      body: { error: { code: err.code, message: text } },
+    };
+  return {
+    statusCode: 500,
+    body: {
+      error: {
+        code: 'ERR_INTERNAL',
+        message: 'internal error while handling the request; see the agent log',
+      },
+    },
+  };
 }

@@ -8,7 +8,11 @@ import type { LeaderEvent, MemberEvent } from '../node/events.js';
 import type { AgentNode } from './agent-node.js';
 import type { AgentConfig } from './config.js';
 
-export function createAgentLogger(level: AgentConfig['logLevel'], node: { name: string; id: string }, destination?: DestinationStream): Logger {
+export function createAgentLogger(
+  level: AgentConfig['logLevel'],
+  node: { name: string; id: string },
+  destination?: DestinationStream,
+): Logger {
   return pino(
     { level, base: { name: node.name, id: node.id }, timestamp: pino.stdTimeFunctions.isoTime },
     destination ?? pino.destination({ dest: 2, sync: true }),
@@ -19,10 +23,16 @@ export function createAgentLogger(level: AgentConfig['logLevel'], node: { name: 
 export function logNodeEvents(node: AgentNode, log: Logger): () => void {
   const onMember = (e: MemberEvent): void => {
     const { id, name, address, state, incarnation } = e.member;
-    log.info({ event: e.type, member: { id, name, address, state, incarnation } }, `member ${name} ${e.type}`);
+    log.info(
+      { event: e.type, member: { id, name, address, state, incarnation } },
+      `member ${name} ${e.type}`,
+    );
   };
   const onLeader = (e: LeaderEvent): void => {
-    log.info({ event: 'leader', leader: e.leader ?? null, term: e.term }, `leader ${e.leader ?? 'none'} (term ${e.term})`);
+    log.info(
+      { event: 'leader', leader: e.leader ?? null, term: e.term },
+      `leader ${e.leader ?? 'none'} (term ${e.term})`,
+    );
   };
   node.on('member', onMember);
   node.on('leader', onLeader);

@@ -17,17 +17,52 @@ type Sample = [labels: Record<string, string>, value: number];
 const PROTOCOL_COUNTERS: ReadonlyArray<[metric: string, counter: string, help: string]> = [
   ['shoal_probes_sent_total', 'probesSent', 'Direct probes (pings) sent (SWIM §3.1).'],
   ['shoal_probes_failed_total', 'probesFailed', 'Probe rounds that ended without any ack.'],
-  ['shoal_probes_refused_total', 'probesRefused', 'Probes failed early because the target refused the stream fallback connection (nothing listening).'],
-  ['shoal_indirect_probes_sent_total', 'indirectProbesSent', 'Indirect probe requests sent (SWIM §3.1, ping-req).'],
-  ['shoal_suspicions_total', 'suspicionsStarted', 'Members this node started suspecting (SWIM §4.2).'],
-  ['shoal_refutations_total', 'refutes', 'Times this node refuted a suspicion of itself with a higher incarnation.'],
-  ['shoal_dead_declarations_total', 'membersDeclaredDead', 'Members this node declared dead after a suspicion timed out.'],
-  ['shoal_push_pulls_sent_total', 'pushPullsSent', 'Full state syncs (push-pull) this node started.'],
-  ['shoal_push_pull_digests_sent_total', 'pushPullDigestsSent', 'Periodic anti-entropy rounds this node started with a view digest.'],
-  ['shoal_push_pulls_in_sync_total', 'pushPullsInSync', 'Digest rounds that found both views equal (no full state sent).'],
+  [
+    'shoal_probes_refused_total',
+    'probesRefused',
+    'Probes failed early because the target refused the stream fallback connection (nothing listening).',
+  ],
+  [
+    'shoal_indirect_probes_sent_total',
+    'indirectProbesSent',
+    'Indirect probe requests sent (SWIM §3.1, ping-req).',
+  ],
+  [
+    'shoal_suspicions_total',
+    'suspicionsStarted',
+    'Members this node started suspecting (SWIM §4.2).',
+  ],
+  [
+    'shoal_refutations_total',
+    'refutes',
+    'Times this node refuted a suspicion of itself with a higher incarnation.',
+  ],
+  [
+    'shoal_dead_declarations_total',
+    'membersDeclaredDead',
+    'Members this node declared dead after a suspicion timed out.',
+  ],
+  [
+    'shoal_push_pulls_sent_total',
+    'pushPullsSent',
+    'Full state syncs (push-pull) this node started.',
+  ],
+  [
+    'shoal_push_pull_digests_sent_total',
+    'pushPullDigestsSent',
+    'Periodic anti-entropy rounds this node started with a view digest.',
+  ],
+  [
+    'shoal_push_pulls_in_sync_total',
+    'pushPullsInSync',
+    'Digest rounds that found both views equal (no full state sent).',
+  ],
 ];
 
-const DIRECTIONS: ReadonlyArray<[direction: string, key: 'Received' | 'Sent']> = [['in', 'Received'], ['out', 'Sent']];
+const DIRECTIONS: ReadonlyArray<[direction: string, key: 'Received' | 'Sent']> = [
+  ['in', 'Received'],
+  ['out', 'Sent'],
+];
 
 export interface AgentMetrics {
   registry: Registry;
@@ -35,7 +70,14 @@ export interface AgentMetrics {
 }
 
 /** A metric whose samples are computed at scrape time. */
-function scraped(registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+function scraped(
+  registry: Registry,
+  kind: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+): void {
   const collect = function (this: Counter | Gauge): void {
     this.reset();
     for (const [labels, value] of read()) {
@@ -47,7 +89,10 @@ function scraped(registry: Registry, kind: 'counter' | 'gauge', name: string, he
   else new Gauge({ name, help, labelNames, registers: [registry], collect });
 }
 
-function transportSamples(node: AgentNode, what: 'packetBytes' | 'frameBytes' | 'packets' | 'frames'): Sample[] {
+function transportSamples(
+  node: AgentNode,
+  what: 'packetBytes' | 'frameBytes' | 'packets' | 'frames',
+): Sample[] {
   const transport = node.stats().transport;
   if (transport === undefined) return [];
   return DIRECTIONS.map(([direction, key]) => [{ direction }, transport[`${what}${key}`]]);
@@ -56,45 +101,159 @@ function transportSamples(node: AgentNode, what: 'packetBytes' | 'frameBytes' | 
 /** Drops by reason: the transport's reasons plus decode errors (`ERR_DECODE_TRUNCATED` -> `decode_truncated`). */
 function dropSamples(node: AgentNode): Sample[] {
   const stats = node.stats();
-  const samples: Sample[] = Object.entries(stats.transport?.dropped ?? {}).map(([reason, n]) => [{ reason }, n]);
-  for (const [code, n] of Object.entries(stats.decodeErrors)) samples.push([{ reason: code.replace(/^ERR_/, '').toLowerCase() }, n]);
+  const samples: Sample[] = Object.entries(stats.transport?.dropped ?? {}).map(([reason, n]) => [
+    { reason },
+    n,
+  ]);
+  for (const [code, n] of Object.entries(stats.decodeErrors))
+    samples.push([{ reason: code.replace(/^ERR_/, '').toLowerCase() }, n]);
   return samples;
 }
 
 function registerNodeMetrics(registry: Registry, node: AgentNode): void {
-  scraped(registry, 'gauge', 'shoal_members', 'Members known to this node, by state.', ['state'], () => {
-    const counts = membersByState(node.members());
-    return MEMBER_STATES.map((state) => [{ state }, counts[state]]);
-  });
+  scraped(
+    registry,
+    'gauge',
+    'shoal_members',
+    'Members known to this node, by state.',
+    ['state'],
+    () => {
+      const counts = membersByState(node.members());
+      return MEMBER_STATES.map((state) => [{ state }, counts[state]]);
+    },
+  );
   for (const [metric, counter, help] of PROTOCOL_COUNTERS) {
-    scraped(registry, 'counter', metric, help, [], () => [[{}, node.stats().protocol[counter] ?? 0]]);
+    scraped(registry, 'counter', metric, help, [], () => [
+      [{}, node.stats().protocol[counter] ?? 0],
+    ]);
   }
-  scraped(registry, 'counter', 'shoal_gossip_bytes_total', 'UDP gossip payload bytes, by direction.', ['direction'], () => transportSamples(node, 'packetBytes'));
-  scraped(registry, 'counter', 'shoal_push_pull_bytes_total', 'TCP stream (push-pull, fallback) payload bytes, by direction.', ['direction'], () => transportSamples(node, 'frameBytes'));
-  scraped(registry, 'counter', 'shoal_packets_total', 'UDP packets, by direction.', ['direction'], () => transportSamples(node, 'packets'));
-  scraped(registry, 'counter', 'shoal_frames_total', 'TCP frames, by direction.', ['direction'], () => transportSamples(node, 'frames'));
-  scraped(registry, 'counter', 'shoal_packets_dropped_total', 'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...).', ['reason'], () => dropSamples(node));
-  scraped(registry, 'gauge', 'shoal_local_health_score', 'Lifeguard local health (awareness) score: 0 is healthy, higher stretches timeouts.', [], () => [[{}, node.stats().protocol['awareness'] ?? 0]]);
-  scraped(registry, 'gauge', 'shoal_epoch', 'Membership epoch: increases when the live set changes.', [], () => [[{}, node.epoch]]);
-  const perDriver = (read: (d: DriverStats) => number) => (): Sample[] => Object.entries(node.stats().drivers).map(([protocol, d]) => [{ protocol }, read(d)]);
-  scraped(registry, 'counter', 'shoal_protocol_steps_total', 'Inputs a protocol core has stepped, by protocol.', ['protocol'], perDriver((d) => d.steps));
-  scraped(registry, 'counter', 'shoal_durable_writes_total', 'Durable writes (write, fsync, rename) finished, by protocol.', ['protocol'], perDriver((d) => d.writes));
-  scraped(registry, 'counter', 'shoal_durable_write_errors_total', 'Durable writes that failed (the protocol stopped), by protocol.', ['protocol'], perDriver((d) => d.writeErrors));
-  scraped(registry, 'gauge', 'shoal_durable_write_seconds_max', 'Longest durable write so far (issue to durable), by protocol.', ['protocol'], perDriver((d) => d.writeMsMax / 1000));
+  scraped(
+    registry,
+    'counter',
+    'shoal_gossip_bytes_total',
+    'UDP gossip payload bytes, by direction.',
+    ['direction'],
+    () => transportSamples(node, 'packetBytes'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_push_pull_bytes_total',
+    'TCP stream (push-pull, fallback) payload bytes, by direction.',
+    ['direction'],
+    () => transportSamples(node, 'frameBytes'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_packets_total',
+    'UDP packets, by direction.',
+    ['direction'],
+    () => transportSamples(node, 'packets'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_frames_total',
+    'TCP frames, by direction.',
+    ['direction'],
+    () => transportSamples(node, 'frames'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_packets_dropped_total',
+    'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...).',
+    ['reason'],
+    () => dropSamples(node),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_local_health_score',
+    'Lifeguard local health (awareness) score: 0 is healthy, higher stretches timeouts.',
+    [],
+    () => [[{}, node.stats().protocol['awareness'] ?? 0]],
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_epoch',
+    'Membership epoch: increases when the live set changes.',
+    [],
+    () => [[{}, node.epoch]],
+  );
+  const perDriver = (read: (d: DriverStats) => number) => (): Sample[] =>
+    Object.entries(node.stats().drivers).map(([protocol, d]) => [{ protocol }, read(d)]);
+  scraped(
+    registry,
+    'counter',
+    'shoal_protocol_steps_total',
+    'Inputs a protocol core has stepped, by protocol.',
+    ['protocol'],
+    perDriver((d) => d.steps),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_durable_writes_total',
+    'Durable writes (write, fsync, rename) finished, by protocol.',
+    ['protocol'],
+    perDriver((d) => d.writes),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_durable_write_errors_total',
+    'Durable writes that failed (the protocol stopped), by protocol.',
+    ['protocol'],
+    perDriver((d) => d.writeErrors),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_durable_write_seconds_max',
+    'Longest durable write so far (issue to durable), by protocol.',
+    ['protocol'],
+    perDriver((d) => d.writeMsMax / 1000),
+  );
 }
 
 /** Builds the registry; `close()` stops the event-loop-delay monitor. */
 export function createAgentMetrics(node: AgentNode, sse: () => SseCounters): AgentMetrics {
   const registry = new Registry();
   registerNodeMetrics(registry, node);
-  scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [[{}, sse().clients]]);
-  scraped(registry, 'counter', 'shoal_sse_clients_dropped_total', 'Event-stream clients dropped (slow: buffer full) or refused (too many).', ['reason'], () => [[{ reason: 'slow' }, sse().droppedSlow], [{ reason: 'refused' }, sse().refused]]);
+  scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [
+    [{}, sse().clients],
+  ]);
+  scraped(
+    registry,
+    'counter',
+    'shoal_sse_clients_dropped_total',
+    'Event-stream clients dropped (slow: buffer full) or refused (too many).',
+    ['reason'],
+    () => [
+      [{ reason: 'slow' }, sse().droppedSlow],
+      [{ reason: 'refused' }, sse().refused],
+    ],
+  );
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  scraped(registry, 'gauge', 'shoal_event_loop_delay_seconds', 'Event-loop delay since the previous scrape, by statistic.', ['stat'], () => {
-    const samples: Sample[] = [[{ stat: 'p50' }, loop.percentile(50) / 1e9], [{ stat: 'p99' }, loop.percentile(99) / 1e9], [{ stat: 'max' }, loop.max / 1e9]];
-    loop.reset();
-    return samples;
-  });
+  scraped(
+    registry,
+    'gauge',
+    'shoal_event_loop_delay_seconds',
+    'Event-loop delay since the previous scrape, by statistic.',
+    ['stat'],
+    () => {
+      const samples: Sample[] = [
+        [{ stat: 'p50' }, loop.percentile(50) / 1e9],
+        [{ stat: 'p99' }, loop.percentile(99) / 1e9],
+        [{ stat: 'max' }, loop.max / 1e9],
+      ];
+      loop.reset();
+      return samples;
+    },
+  );
   return { registry, close: () => loop.disable() };
 }

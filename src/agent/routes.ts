@@ -14,9 +14,18 @@ import { agentStats } from './stats.js';
 /** At most this many addresses in one `POST /v1/join`. */
 export const JOIN_ADDRESSES_MAX = 64;
 
-const joinBody = z.object({
-  addresses: z.array(z.string().refine((s) => splitAddress(s) !== undefined, 'must be host:port (e.g. 127.0.0.1:7946)')).min(1).max(JOIN_ADDRESSES_MAX),
-}).strict();
+const joinBody = z
+  .object({
+    addresses: z
+      .array(
+        z
+          .string()
+          .refine((s) => splitAddress(s) !== undefined, 'must be host:port (e.g. 127.0.0.1:7946)'),
+      )
+      .min(1)
+      .max(JOIN_ADDRESSES_MAX),
+  })
+  .strict();
 const emptyBody = z.object({}).strict().optional();
 
 /** Parses a body with `schema`; a mismatch is a 400 naming the field, the value and the rule. */
@@ -24,11 +33,21 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body === null ? undefined : body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  if (issue?.code === 'unrecognized_keys') throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`);
+  if (issue?.code === 'unrecognized_keys')
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`,
+    );
   let value: unknown = body;
-  for (const key of issue?.path ?? []) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  for (const key of issue?.path ?? [])
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
   const field = issue?.path.map(String).join('.') || 'body';
-  throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', `${field} (${value === undefined ? 'missing' : JSON.stringify(value)}): ${issue?.message ?? 'invalid'}`);
+  throw new HttpError(
+    400,
+    'ERR_HTTP_BAD_REQUEST',
+    `${field} (${value === undefined ? 'missing' : JSON.stringify(value)}): ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 export interface RouteOptions {
@@ -47,7 +66,12 @@ function registerReadRoutes(app: FastifyInstance, { node, sse }: RouteOptions): 
   app.get('/v1/health', async () => ({ status: 'ok' }));
   app.get('/v1/self', async () => {
     const self = node.members().find((m) => m.id === node.id);
-    if (self === undefined) throw new HttpError(503, 'ERR_TRANSPORT_CLOSED', 'this node is no longer a member (it left or closed)');
+    if (self === undefined)
+      throw new HttpError(
+        503,
+        'ERR_TRANSPORT_CLOSED',
+        'this node is no longer a member (it left or closed)',
+      );
     return { ...self, mode: node.mode.kind };
   });
   app.get('/v1/members', async () => ({ members: node.members(), epoch: node.epoch }));
@@ -57,7 +81,12 @@ function registerReadRoutes(app: FastifyInstance, { node, sse }: RouteOptions): 
   });
   app.get('/v1/stats', async () => agentStats(node, sse.counters()));
   app.get('/v1/events', (request, reply) => {
-    if (!sse.attach(reply.raw)) throw new HttpError(503, 'ERR_QUEUE_FULL', 'too many event-stream clients on this agent; try again later');
+    if (!sse.attach(reply.raw))
+      throw new HttpError(
+        503,
+        'ERR_QUEUE_FULL',
+        'too many event-stream clients on this agent; try again later',
+      );
     reply.hijack();
     request.raw.socket.setTimeout(0);
   });

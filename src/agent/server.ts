@@ -49,23 +49,43 @@ function registerPages(app: FastifyInstance, dir: string): void {
     return file.body;
   };
   app.get('/', async (_request, reply) => sendFile('index.html', reply));
-  app.get<{ Params: { file: string } }>('/dashboard/:file', async (request, reply) => sendFile(request.params.file, reply));
+  app.get<{ Params: { file: string } }>('/dashboard/:file', async (request, reply) =>
+    sendFile(request.params.file, reply),
+  );
 }
 
 /** Builds the app without listening; `close()` releases the event streams and the loop monitor. */
 export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: options.httpBodyBytesMax ?? HTTP_BODY_BYTES_MAX, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.httpBodyBytesMax ?? HTTP_BODY_BYTES_MAX,
+    forceCloseConnections: true,
+  });
   const sse = new SseHub(node, options);
   const metrics = createAgentMetrics(node, () => sse.counters());
   app.setErrorHandler((err, request, reply) => {
     const { statusCode, body } = toErrorAnswer(err);
-    if (statusCode >= 500) options.logger?.error({ err, method: request.method, url: request.url }, 'HTTP request failed');
+    if (statusCode >= 500)
+      options.logger?.error(
+        { err, method: request.method, url: request.url },
+        'HTTP request failed',
+      );
     void reply.code(statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}; the API is under /v1/ (see docs/http-api.md)` } });
+    void reply.code(404).send({
+      error: {
+        code: 'ERR_NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}; the API is under /v1/ (see docs/http-api.md)`,
+      },
+    });
   });
-  registerRoutes(app, { node, sse, checkToken: bearerChecker(options.httpToken), onLeft: options.onLeft ?? (() => undefined) });
+  registerRoutes(app, {
+    node,
+    sse,
+    checkToken: bearerChecker(options.httpToken),
+    onLeft: options.onLeft ?? (() => undefined),
+  });
   app.get('/metrics', async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
@@ -79,17 +99,28 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
 }
 
 /** Starts the HTTP server; ERR_HTTP_LISTEN (naming the address and the OS reason) when it cannot listen. */
-export async function startAgentServer(node: AgentNode, options: AgentServerOptions = {}): Promise<AgentServer> {
+export async function startAgentServer(
+  node: AgentNode,
+  options: AgentServerOptions = {},
+): Promise<AgentServer> {
   const wanted = options.http ?? DEFAULT_HTTP_ADDRESS;
   const hostPort = splitAddress(wanted);
-  if (hostPort === undefined) throw new ShoalError('ERR_INVALID_CONFIG', `invalid config: http ${JSON.stringify(wanted)}: must be host:port`);
+  if (hostPort === undefined)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid config: http ${JSON.stringify(wanted)}: must be host:port`,
+    );
   const app = buildAgentApp(node, options);
   try {
     await app.listen({ host: hostPort.host, port: hostPort.port });
   } catch (err) {
     await app.close();
     const reason = String((err as { code?: unknown }).code ?? (err as Error).message);
-    throw new ShoalError('ERR_HTTP_LISTEN', `cannot listen on ${wanted} for the HTTP API (${reason}): another agent may be using it; choose another with --http`, { cause: err });
+    throw new ShoalError(
+      'ERR_HTTP_LISTEN',
+      `cannot listen on ${wanted} for the HTTP API (${reason}): another agent may be using it; choose another with --http`,
+      { cause: err },
+    );
   }
   const info = app.server.address() as AddressInfo;
   return { address: formatAddress(info.address, info.port), app, close: () => app.close() };

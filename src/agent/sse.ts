@@ -43,10 +43,15 @@ export class SseHub {
   private readonly heartbeat: NodeJS.Timeout;
   private droppedSlow = 0;
   private refused = 0;
-  private readonly onMember = (e: MemberEvent): void => this.broadcast(formatSse('member', { type: e.type, member: e.member }));
-  private readonly onLeader = (e: LeaderEvent): void => this.broadcast(formatSse('leader', { leader: e.leader ?? null, term: e.term }));
+  private readonly onMember = (e: MemberEvent): void =>
+    this.broadcast(formatSse('member', { type: e.type, member: e.member }));
+  private readonly onLeader = (e: LeaderEvent): void =>
+    this.broadcast(formatSse('leader', { leader: e.leader ?? null, term: e.term }));
 
-  constructor(private readonly node: AgentNode, options: SseOptions = {}) {
+  constructor(
+    private readonly node: AgentNode,
+    options: SseOptions = {},
+  ) {
     this.bufferBytesMax = options.sseClientBufferBytesMax ?? SSE_CLIENT_BUFFER_BYTES_MAX;
     this.clientsMax = options.sseClientsMax ?? SSE_CLIENTS_MAX;
     node.on('member', this.onMember);
@@ -65,7 +70,12 @@ export class SseHub {
       this.refused++;
       return false;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write('retry: 2000\n\n');
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));

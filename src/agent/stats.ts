@@ -7,11 +7,20 @@ import type { Member } from '../node/node.js';
 import type { AgentNode } from './agent-node.js';
 import type { SseCounters } from './sse.js';
 
-export const MEMBER_STATES: readonly Member['state'][] = ['joining', 'alive', 'suspect', 'dead', 'left'];
+export const MEMBER_STATES: readonly Member['state'][] = [
+  'joining',
+  'alive',
+  'suspect',
+  'dead',
+  'left',
+];
 
 /** Member counts for every state (zeros included, so charts and metrics keep their series). */
 export function membersByState(members: readonly Member[]): Record<Member['state'], number> {
-  const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as Record<Member['state'], number>;
+  const counts = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0])) as Record<
+    Member['state'],
+    number
+  >;
   for (const member of members) counts[member.state]++;
   return counts;
 }
@@ -33,8 +42,15 @@ export interface AgentStats {
 export function agentStats(node: AgentNode, sse: SseCounters): AgentStats {
   const stats = node.stats();
   return {
-    id: node.id, name: node.name, mode: node.mode.kind, epoch: node.epoch, timeMs: Date.now(),
+    id: node.id,
+    name: node.name,
+    mode: node.mode.kind,
+    epoch: node.epoch,
+    timeMs: Date.now(),
     members: membersByState(node.members()),
-    protocol: stats.protocol, decodeErrors: stats.decodeErrors, transport: stats.transport ?? null, sse,
+    protocol: stats.protocol,
+    decodeErrors: stats.decodeErrors,
+    transport: stats.transport ?? null,
+    sse,
   };
 }

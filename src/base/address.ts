@@ -26,7 +26,10 @@ export function splitAddress(text: string): HostPort | undefined {
 /** Parses and brands an address; throws ERR_TRANSPORT_ADDRESS naming the bad value. */
 export function parseAddress(text: string): Address {
   if (splitAddress(text) === undefined) {
-    throw new ShoalError('ERR_TRANSPORT_ADDRESS', `address ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535`);
+    throw new ShoalError(
+      'ERR_TRANSPORT_ADDRESS',
+      `address ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535`,
+    );
   }
   return text as Address;
 }

@@ -20,7 +20,12 @@ export function assertNever(value: never, what: string): never {
 }
 
 /** Asserts that `value` is a safe integer within [min, max]; returns it for chaining. */
-export function assertSafeInt(value: number, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function assertSafeInt(
+  value: number,
+  what: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   assert(Number.isSafeInteger(value), `${what} must be a safe integer, got ${value}`);
   assert(value >= min, `${what} must be >= ${min}, got ${value}`);
   assert(value <= max, `${what} must be <= ${max}, got ${value}`);

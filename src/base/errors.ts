@@ -10,37 +10,56 @@
 /** code -> one-line meaning (the same sentence as in docs/errors.md). */
 export const ERROR_CODES = {
   ERR_INVALID_ARGUMENT: 'An argument to a public function has the wrong type or is out of range.',
-  ERR_INVALID_CONFIG: 'A configuration field is invalid; the message names the field, the value and what is allowed.',
-  ERR_IDENTITY_CORRUPT: 'The identity file exists but cannot be parsed or its keys do not match; it is never replaced silently.',
-  ERR_IDENTITY_FOREIGN: 'The identity file is of another format or version than this Shoal understands.',
-  ERR_IDENTITY_IO: 'The identity file or data directory cannot be read or written (permissions, missing directory, disk).',
+  ERR_INVALID_CONFIG:
+    'A configuration field is invalid; the message names the field, the value and what is allowed.',
+  ERR_IDENTITY_CORRUPT:
+    'The identity file exists but cannot be parsed or its keys do not match; it is never replaced silently.',
+  ERR_IDENTITY_FOREIGN:
+    'The identity file is of another format or version than this Shoal understands.',
+  ERR_IDENTITY_IO:
+    'The identity file or data directory cannot be read or written (permissions, missing directory, disk).',
   ERR_DECODE_TRUNCATED: 'A message or frame ended before all its declared fields.',
   ERR_DECODE_OVERSIZED: 'A message, frame, string or collection is larger than its named limit.',
   ERR_DECODE_BAD_MAGIC: 'The bytes do not start with the Shoal magic number: not a Shoal message.',
   ERR_DECODE_BAD_VERSION: 'The message uses a protocol version this node does not support.',
-  ERR_DECODE_UNKNOWN_TYPE: 'The message type number is not in this node\'s message-type table.',
+  ERR_DECODE_UNKNOWN_TYPE: "The message type number is not in this node's message-type table.",
   ERR_DECODE_WRONG_CLUSTER: 'The message belongs to another cluster id.',
-  ERR_DECODE_MALFORMED: 'A field has an invalid value (bad enum, non-canonical encoding, bad UTF-8, trailing bytes).',
+  ERR_DECODE_MALFORMED:
+    'A field has an invalid value (bad enum, non-canonical encoding, bad UTF-8, trailing bytes).',
   ERR_DECODE_UNSAFE_INTEGER: 'A number on the wire is not a safe integer.',
-  ERR_AUTH_FAILED: 'A packet or frame failed authenticated decryption with every key in the keyring.',
-  ERR_KEYRING_INVALID: 'A keyring entry is not a base64-encoded 32-byte key, or the keyring is empty.',
-  ERR_TRANSPORT_BIND: 'The transport could not bind its address (in use, not permitted, or not local).',
+  ERR_AUTH_FAILED:
+    'A packet or frame failed authenticated decryption with every key in the keyring.',
+  ERR_KEYRING_INVALID:
+    'A keyring entry is not a base64-encoded 32-byte key, or the keyring is empty.',
+  ERR_TRANSPORT_BIND:
+    'The transport could not bind its address (in use, not permitted, or not local).',
   ERR_TRANSPORT_CLOSED: 'The transport or connection is closed.',
   ERR_TRANSPORT_ADDRESS: 'An address is not of the form host:port with a valid port.',
   ERR_QUEUE_FULL: 'A bounded queue was full; the oldest entry was dropped and counted.',
-  ERR_SIM_INVARIANT: 'A simulation run broke an invariant; the message gives the seed and the replay command.',
-  ERR_STORAGE_IO: 'A storage operation was refused: the path is invalid, the file is missing, or the disk is full.',
-  ERR_STORAGE_CORRUPT: 'A persisted file (an incarnation, a term, a vote) holds something Shoal did not write; it is never read as zero or replaced, and the message names the file and how to recover.',
-  ERR_JOIN_FAILED: 'A join reached none of the given addresses, or every one refused it; the message gives the reason.',
-  ERR_HTTP_BAD_REQUEST: 'An HTTP request to the agent is malformed: bad JSON, an unknown field, a wrong type, or an unsupported content type.',
+  ERR_SIM_INVARIANT:
+    'A simulation run broke an invariant; the message gives the seed and the replay command.',
+  ERR_STORAGE_IO:
+    'A storage operation was refused: the path is invalid, the file is missing, or the disk is full.',
+  ERR_STORAGE_CORRUPT:
+    'A persisted file (an incarnation, a term, a vote) holds something Shoal did not write; it is never read as zero or replaced, and the message names the file and how to recover.',
+  ERR_JOIN_FAILED:
+    'A join reached none of the given addresses, or every one refused it; the message gives the reason.',
+  ERR_HTTP_BAD_REQUEST:
+    'An HTTP request to the agent is malformed: bad JSON, an unknown field, a wrong type, or an unsupported content type.',
   ERR_HTTP_BODY_TOO_LARGE: "An HTTP request body is larger than the agent's body size limit.",
-  ERR_UNAUTHORIZED: 'A mutating HTTP request lacks the bearer token the agent requires, or the token is wrong.',
+  ERR_UNAUTHORIZED:
+    'A mutating HTTP request lacks the bearer token the agent requires, or the token is wrong.',
   ERR_NOT_FOUND: "No such route or file on the agent's HTTP API.",
-  ERR_HTTP_LISTEN: "The agent's HTTP API could not listen on its address (in use, not permitted, or not local).",
-  ERR_AGENT_UNREACHABLE: "The CLI could not reach an agent's HTTP API at the given address (not running, wrong address, or timed out).",
-  ERR_AGENT_RESPONSE: 'The agent answered with an error or with something that is not the expected JSON; the message gives the status and the reason.',
-  ERR_INTERNAL: 'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
-  ERR_ABORTED: 'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
+  ERR_HTTP_LISTEN:
+    "The agent's HTTP API could not listen on its address (in use, not permitted, or not local).",
+  ERR_AGENT_UNREACHABLE:
+    "The CLI could not reach an agent's HTTP API at the given address (not running, wrong address, or timed out).",
+  ERR_AGENT_RESPONSE:
+    'The agent answered with an error or with something that is not the expected JSON; the message gives the status and the reason.',
+  ERR_INTERNAL:
+    'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
+  ERR_ABORTED:
+    'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -27,7 +27,9 @@ export function persistedCount(value: unknown, file: string, what: string): numb
 export function parsePersistedCount(bytes: Uint8Array, file: string, what: string): number {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   const digits = text.endsWith('\n') ? text.slice(0, -1) : text;
-  const shown = JSON.stringify(text.length > SHOWN_CHARS_MAX ? `${text.slice(0, SHOWN_CHARS_MAX)}…` : text);
+  const shown = JSON.stringify(
+    text.length > SHOWN_CHARS_MAX ? `${text.slice(0, SHOWN_CHARS_MAX)}…` : text,
+  );
   if (!/^(0|[1-9]\d*)$/.test(digits)) throw corrupt(file, shown, what);
   const value = Number(digits);
   if (!Number.isSafeInteger(value)) throw corrupt(file, shown, what);

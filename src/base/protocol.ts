@@ -93,7 +93,8 @@ export interface ProtocolTypes {
 }
 
 /** Every input a core's `step` takes: its own kinds plus the driver's `tick` and `persisted`. */
-export type CoreInput<T extends ProtocolTypes> = T['input'] | TickInput | PersistedInput<T['record']>;
+export type CoreInput<T extends ProtocolTypes> =
+  T['input'] | TickInput | PersistedInput<T['record']>;
 
 /** A protocol core: pure, synchronous, deterministic given its inputs and its Rng. */
 export interface Core<T extends ProtocolTypes> {
@@ -103,7 +104,11 @@ export interface Core<T extends ProtocolTypes> {
   readonly inputKinds: readonly CoreInput<T>['kind'][];
   readonly effectKinds: readonly T['effect']['kind'][];
   init(config: T['config'], persisted: T['persisted'], ctx: InitContext): T['state'];
-  step(state: T['state'], input: CoreInput<T>, ctx: StepContext): Ready<T['state'], T['effect'], T['record']>;
+  step(
+    state: T['state'],
+    input: CoreInput<T>,
+    ctx: StepContext,
+  ): Ready<T['state'], T['effect'], T['record']>;
   /** The earliest time a `tick` has work to do; never before the `now` of the last step. */
   nextDeadline(state: T['state']): Millis | undefined;
   describeInput(input: CoreInput<T>): string;
@@ -121,7 +126,10 @@ export interface Core<T extends ProtocolTypes> {
  * `kinds<Input['kind']>()(['tick', ...])` fails to compile when a kind is left out.
  */
 export function kinds<K extends string>() {
-  return <const L extends readonly K[]>(list: L & ([Exclude<K, L[number]>] extends [never] ? unknown : { missing: Exclude<K, L[number]> })): readonly K[] => list;
+  return <const L extends readonly K[]>(
+    list: L &
+      ([Exclude<K, L[number]>] extends [never] ? unknown : { missing: Exclude<K, L[number]> }),
+  ): readonly K[] => list;
 }
 
 /** A payload that did not become an input: its ERR_DECODE_* code, and what to do about it. */

@@ -17,38 +17,65 @@ export interface ClientOptions {
 }
 
 /** The agent address from `--http`, then `SHOAL_HTTP`, then the default. */
-export function agentAddress(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+export function agentAddress(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
   const address = flag ?? (env['SHOAL_HTTP'] || DEFAULT_HTTP_ADDRESS);
-  if (splitAddress(address) === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `--http ${JSON.stringify(address)}: must be the agent's HTTP address host:port (e.g. ${DEFAULT_HTTP_ADDRESS})`);
+  if (splitAddress(address) === undefined)
+    throw new ShoalError(
+      'ERR_INVALID_ARGUMENT',
+      `--http ${JSON.stringify(address)}: must be the agent's HTTP address host:port (e.g. ${DEFAULT_HTTP_ADDRESS})`,
+    );
   return address;
 }
 
 function unreachable(http: string, err: unknown): ShoalError {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
   const reason = String(cause?.code ?? cause?.message ?? (err as Error).name ?? err);
-  return new ShoalError('ERR_AGENT_UNREACHABLE', `cannot reach a Shoal agent at http://${http} (${reason}). Is one running? Start one with: shoal agent --http ${http} --name <name> [--join <host:port>], or point at another with --http <host:port>`, { cause: err });
+  return new ShoalError(
+    'ERR_AGENT_UNREACHABLE',
+    `cannot reach a Shoal agent at http://${http} (${reason}). Is one running? Start one with: shoal agent --http ${http} --name <name> [--join <host:port>], or point at another with --http <host:port>`,
+    { cause: err },
+  );
 }
 
 async function errorOf(response: Response): Promise<ShoalError> {
   const text = await response.text();
   try {
     const { error } = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    const code = typeof error?.code === 'string' && error.code in ERROR_CODES ? (error.code as ErrorCode) : 'ERR_AGENT_RESPONSE';
-    return new ShoalError(code, `the agent answered ${response.status}: ${String(error?.message ?? text)}`);
+    const code =
+      typeof error?.code === 'string' && error.code in ERROR_CODES
+        ? (error.code as ErrorCode)
+        : 'ERR_AGENT_RESPONSE';
+    return new ShoalError(
+      code,
+      `the agent answered ${response.status}: ${String(error?.message ?? text)}`,
+    );
   } catch {
-    return new ShoalError('ERR_AGENT_RESPONSE', `the agent answered ${response.status} with a body that is not Shoal's JSON: is it a Shoal agent at that address?`);
+    return new ShoalError(
+      'ERR_AGENT_RESPONSE',
+      `the agent answered ${response.status} with a body that is not Shoal's JSON: is it a Shoal agent at that address?`,
+    );
   }
 }
 
 /** One request; resolves to the parsed JSON answer or throws a ShoalError. */
-export async function agentRequest<T>(options: ClientOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function agentRequest<T>(
+  options: ClientOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   let response: Response;
   try {
     response = await fetch(`http://${options.http}${path}`, {
-      method, headers, signal: AbortSignal.timeout(options.timeoutMs ?? AGENT_REQUEST_TIMEOUT_MS),
+      method,
+      headers,
+      signal: AbortSignal.timeout(options.timeoutMs ?? AGENT_REQUEST_TIMEOUT_MS),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (err) {
@@ -58,6 +85,9 @@ export async function agentRequest<T>(options: ClientOptions, method: 'GET' | 'P
   try {
     return (await response.json()) as T;
   } catch {
-    throw new ShoalError('ERR_AGENT_RESPONSE', `the agent at http://${options.http} answered ${path} with something that is not JSON: is it a Shoal agent?`);
+    throw new ShoalError(
+      'ERR_AGENT_RESPONSE',
+      `the agent at http://${options.http} answered ${path} with something that is not JSON: is it a Shoal agent?`,
+    );
   }
 }

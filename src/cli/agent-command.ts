@@ -18,23 +18,43 @@ export class ExitCode extends Error {
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
-    .description('run one node in the foreground with its HTTP API; JSON logs on stderr; SIGINT/SIGTERM leave gracefully and exit 0')
-    .option('--config <file>', 'YAML config file (env SHOAL_CONFIG); flags and SHOAL_* variables override it')
+    .description(
+      'run one node in the foreground with its HTTP API; JSON logs on stderr; SIGINT/SIGTERM leave gracefully and exit 0',
+    )
+    .option(
+      '--config <file>',
+      'YAML config file (env SHOAL_CONFIG); flags and SHOAL_* variables override it',
+    )
     .option('--name <name>', 'node name (default: the host name)')
     .option('--bind <host:port>', 'cluster (UDP + TCP) address (default 127.0.0.1:7946)')
     .option('--advertise <host:port>', 'the address peers should use, when it differs from --bind')
     .option('--http <host:port>', `HTTP API address (default ${DEFAULT_HTTP_ADDRESS})`)
-    .option('--http-token <token>', 'require this bearer token for POST endpoints (at least 16 characters)')
+    .option(
+      '--http-token <token>',
+      'require this bearer token for POST endpoints (at least 16 characters)',
+    )
     .option('--mode <kind>', `cluster mode: ${AGENT_MODE_KINDS.join(', ')} (default swim)`)
     .option('--join <host:port...>', 'seed addresses to join (swim)')
-    .option('--peers <host:port...>', 'every member\'s cluster address, self included (static, raft-lite)')
+    .option(
+      '--peers <host:port...>',
+      "every member's cluster address, self included (static, raft-lite)",
+    )
     .option('--data-dir <dir>', 'identity and peer cache directory (default ./data/<name>)')
-    .option('--cluster-id <id>', 'cluster id; nodes of another cluster are refused (default "default")')
+    .option(
+      '--cluster-id <id>',
+      'cluster id; nodes of another cluster are refused (default "default")',
+    )
     .option('--profile <profile>', 'timing profile: lan, wan, local (default lan)')
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info)`)
     .option('--label <key=value...>', 'a label for this node (repeatable)')
-    .option('--key <base64...>', 'gossip encryption key from `shoal keygen` (repeatable; the first is primary)')
-    .option('--keyring-file <file>', 'file with one base64 key per line, the first primary (instead of --key)')
+    .option(
+      '--key <base64...>',
+      'gossip encryption key from `shoal keygen` (repeatable; the first is primary)',
+    )
+    .option(
+      '--keyring-file <file>',
+      'file with one base64 key per line, the first primary (instead of --key)',
+    )
     .action(async (flags: Record<string, unknown>) => {
       const config = resolveAgentConfig(flags, process.env);
       const code = await runAgent(config);

@@ -22,13 +22,32 @@ interface LeaderAnswer {
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+          .join('  '),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function formatMembers(answer: MembersAnswer): string {
-  const sorted = [...answer.members].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-  const rows = sorted.map((m) => [m.name, m.address, m.state, String(m.incarnation), Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(',')]);
+  const sorted = [...answer.members].sort(
+    (a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id),
+  );
+  const rows = sorted.map((m) => [
+    m.name,
+    m.address,
+    m.state,
+    String(m.incarnation),
+    Object.entries(m.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  ]);
   return formatTable([['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LABELS'], ...rows]);
 }
 
@@ -46,7 +65,10 @@ interface ClientFlags {
 
 function clientOptions(flags: ClientFlags): ClientOptions {
   const env = process.env;
-  return { http: agentAddress(flags.http, env), token: flags.httpToken ?? (env['SHOAL_HTTP_TOKEN'] || undefined) };
+  return {
+    http: agentAddress(flags.http, env),
+    token: flags.httpToken ?? (env['SHOAL_HTTP_TOKEN'] || undefined),
+  };
 }
 
 function withClientFlags(command: Command, json: boolean): Command {
@@ -56,36 +78,80 @@ function withClientFlags(command: Command, json: boolean): Command {
 }
 
 function registerReadCommands(program: Command, write: (text: string) => void): void {
-  withClientFlags(program.command('members').description('print the member table of the agent at --http (default 127.0.0.1:7947)'), true)
-    .action(async (flags: ClientFlags) => {
-      const answer = await agentRequest<MembersAnswer>(clientOptions(flags), 'GET', '/v1/members');
-      write(flags.json ? `${JSON.stringify(answer)}\n` : formatMembers(answer));
-    });
-  withClientFlags(program.command('leader').description('print the current leader and term'), true)
-    .action(async (flags: ClientFlags) => {
-      const options = clientOptions(flags);
-      const answer = await agentRequest<LeaderAnswer>(options, 'GET', '/v1/leader');
-      if (flags.json) return write(`${JSON.stringify(answer)}\n`);
-      const members = answer.leader === null ? [] : (await agentRequest<MembersAnswer>(options, 'GET', '/v1/members')).members;
-      write(formatLeader(answer, members));
-    });
+  withClientFlags(
+    program
+      .command('members')
+      .description('print the member table of the agent at --http (default 127.0.0.1:7947)'),
+    true,
+  ).action(async (flags: ClientFlags) => {
+    const answer = await agentRequest<MembersAnswer>(clientOptions(flags), 'GET', '/v1/members');
+    write(flags.json ? `${JSON.stringify(answer)}\n` : formatMembers(answer));
+  });
+  withClientFlags(
+    program.command('leader').description('print the current leader and term'),
+    true,
+  ).action(async (flags: ClientFlags) => {
+    const options = clientOptions(flags);
+    const answer = await agentRequest<LeaderAnswer>(options, 'GET', '/v1/leader');
+    if (flags.json) return write(`${JSON.stringify(answer)}\n`);
+    const members =
+      answer.leader === null
+        ? []
+        : (await agentRequest<MembersAnswer>(options, 'GET', '/v1/members')).members;
+    write(formatLeader(answer, members));
+  });
 }
 
 function registerWriteCommands(program: Command, write: (text: string) => void): void {
-  withClientFlags(program.command('join').description('ask the agent to join a cluster through the given cluster addresses'), true)
+  withClientFlags(
+    program
+      .command('join')
+      .description('ask the agent to join a cluster through the given cluster addresses'),
+    true,
+  )
     .argument('<address...>', 'cluster (gossip) addresses host:port of members to join through')
-    .option('--http-token <token>', 'bearer token, if the agent requires one (env SHOAL_HTTP_TOKEN)')
+    .option(
+      '--http-token <token>',
+      'bearer token, if the agent requires one (env SHOAL_HTTP_TOKEN)',
+    )
     .action(async (addresses: string[], flags: ClientFlags) => {
       const bad = addresses.find((a) => splitAddress(a) === undefined);
-      if (bad !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `address ${JSON.stringify(bad)}: must be host:port (e.g. 127.0.0.1:7946), the cluster address of a member`);
-      const answer = await agentRequest<{ joined: number }>(clientOptions(flags), 'POST', '/v1/join', { addresses });
-      write(flags.json ? `${JSON.stringify(answer)}\n` : `joined: ${answer.joined} of ${addresses.length} addresses answered\n`);
+      if (bad !== undefined)
+        throw new ShoalError(
+          'ERR_INVALID_ARGUMENT',
+          `address ${JSON.stringify(bad)}: must be host:port (e.g. 127.0.0.1:7946), the cluster address of a member`,
+        );
+      const answer = await agentRequest<{ joined: number }>(
+        clientOptions(flags),
+        'POST',
+        '/v1/join',
+        { addresses },
+      );
+      write(
+        flags.json
+          ? `${JSON.stringify(answer)}\n`
+          : `joined: ${answer.joined} of ${addresses.length} addresses answered\n`,
+      );
     });
-  withClientFlags(program.command('leave').description('ask the agent to leave the cluster gracefully; the agent then exits'), true)
-    .option('--http-token <token>', 'bearer token, if the agent requires one (env SHOAL_HTTP_TOKEN)')
+  withClientFlags(
+    program
+      .command('leave')
+      .description('ask the agent to leave the cluster gracefully; the agent then exits'),
+    true,
+  )
+    .option(
+      '--http-token <token>',
+      'bearer token, if the agent requires one (env SHOAL_HTTP_TOKEN)',
+    )
     .action(async (flags: ClientFlags) => {
-      const answer = await agentRequest<{ left: boolean }>(clientOptions(flags), 'POST', '/v1/leave');
-      write(flags.json ? `${JSON.stringify(answer)}\n` : 'left the cluster; the agent is exiting\n');
+      const answer = await agentRequest<{ left: boolean }>(
+        clientOptions(flags),
+        'POST',
+        '/v1/leave',
+      );
+      write(
+        flags.json ? `${JSON.stringify(answer)}\n` : 'left the cluster; the agent is exiting\n',
+      );
     });
 }
 

@@ -64,7 +64,10 @@ export function defaultLauncher(): AgentLauncher {
   const self = new URL(import.meta.url);
   const entry = new URL(self.pathname.endsWith('.ts') ? './shoal.ts' : './shoal.js', self);
   const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--inspect'));
-  return { command: process.execPath, prefixArgs: [...execArgv, decodeURIComponent(entry.pathname)] };
+  return {
+    command: process.execPath,
+    prefixArgs: [...execArgv, decodeURIComponent(entry.pathname)],
+  };
 }
 
 function invalid(message: string): ShoalError {
@@ -81,15 +84,26 @@ export class DemoCluster {
   private readonly nodes: DemoNode[];
   private stopping = false;
 
-  private constructor(nodes: DemoNode[], private readonly launcher: AgentLauncher, readonly host: string) {
+  private constructor(
+    nodes: DemoNode[],
+    private readonly launcher: AgentLauncher,
+    readonly host: string,
+  ) {
     this.nodes = nodes;
   }
 
   /** Picks free ports and creates the data dirs; starts nothing. */
-  static async create(options: { nodes: number; dir: string; host?: string; launcher?: AgentLauncher }): Promise<DemoCluster> {
+  static async create(options: {
+    nodes: number;
+    dir: string;
+    host?: string;
+    launcher?: AgentLauncher;
+  }): Promise<DemoCluster> {
     const count = options.nodes;
     if (!Number.isSafeInteger(count) || count < DEMO_NODES_MIN || count > DEMO_NODES_MAX) {
-      throw invalid(`--nodes ${JSON.stringify(String(count))} is not allowed: expected an integer in ${DEMO_NODES_MIN}..${DEMO_NODES_MAX}`);
+      throw invalid(
+        `--nodes ${JSON.stringify(String(count))} is not allowed: expected an integer in ${DEMO_NODES_MIN}..${DEMO_NODES_MAX}`,
+      );
     }
     const host = options.host ?? '127.0.0.1';
     const taken = new Set<number>();
@@ -100,7 +114,16 @@ export class DemoCluster {
       mkdirSync(dataDir, { recursive: true });
       const bind = `${host}:${await allocatePort(host, taken, true)}`;
       const http = `${host}:${await allocatePort(host, taken, false)}`;
-      nodes.push({ name, bind, http, dataDir, logFile: join(dataDir, 'agent.log'), child: undefined, state: 'killed', resumeTimer: undefined });
+      nodes.push({
+        name,
+        bind,
+        http,
+        dataDir,
+        logFile: join(dataDir, 'agent.log'),
+        child: undefined,
+        state: 'killed',
+        resumeTimer: undefined,
+      });
     }
     return new DemoCluster(nodes, options.launcher ?? defaultLauncher(), host);
   }
@@ -116,7 +139,14 @@ export class DemoCluster {
   }
 
   list(): DemoNodeInfo[] {
-    return this.nodes.map((n) => ({ name: n.name, pid: n.child?.pid ?? null, http: n.http, bind: n.bind, dataDir: n.dataDir, state: n.state }));
+    return this.nodes.map((n) => ({
+      name: n.name,
+      pid: n.child?.pid ?? null,
+      http: n.http,
+      bind: n.bind,
+      dataDir: n.dataDir,
+      state: n.state,
+    }));
   }
 
   info(name: string): DemoNodeInfo {
@@ -133,7 +163,8 @@ export class DemoCluster {
   /** SIGKILL: the node gets no chance to leave, so the others must detect it (suspect, then dead). */
   kill(name: string): DemoNodeInfo {
     const node = this.find(name);
-    if (node.child === undefined || node.state === 'killed') throw invalid(`${name} is not running`);
+    if (node.child === undefined || node.state === 'killed')
+      throw invalid(`${name} is not running`);
     this.clearResume(node);
     node.child.kill('SIGKILL');
     node.state = 'killed';
@@ -144,10 +175,13 @@ export class DemoCluster {
   pause(name: string, pauseMs: number = PAUSE_MS_DEFAULT): DemoNodeInfo {
     const node = this.find(name);
     if (!Number.isSafeInteger(pauseMs) || pauseMs < PAUSE_MS_MIN || pauseMs > PAUSE_MS_MAX) {
-      throw invalid(`pause ${pauseMs} ms is not allowed: expected an integer in ${PAUSE_MS_MIN}..${PAUSE_MS_MAX}`);
+      throw invalid(
+        `pause ${pauseMs} ms is not allowed: expected an integer in ${PAUSE_MS_MIN}..${PAUSE_MS_MAX}`,
+      );
     }
     const child = node.child;
-    if (child === undefined || node.state !== 'running') throw invalid(`${name} is ${node.state}; only a running node can be paused`);
+    if (child === undefined || node.state !== 'running')
+      throw invalid(`${name} is ${node.state}; only a running node can be paused`);
     child.kill('SIGSTOP');
     node.state = 'paused';
     node.resumeTimer = setTimeout(() => this.resume(node, child), pauseMs);
@@ -157,7 +191,8 @@ export class DemoCluster {
   /** Starts a killed node again on the same data dir and ports. */
   async restart(name: string): Promise<DemoNodeInfo> {
     const node = this.find(name);
-    if (node.state !== 'killed') throw invalid(`${name} is ${node.state}; kill it before restarting`);
+    if (node.state !== 'killed')
+      throw invalid(`${name} is ${node.state}; kill it before restarting`);
     if (this.stopping) throw invalid('the demo is stopping');
     await this.waitExited(node, AGENT_STOP_GRACE_MS);
     this.spawnNode(node);
@@ -167,23 +202,30 @@ export class DemoCluster {
   /** Stops every process this cluster started: SIGCONT if paused, SIGTERM, then SIGKILL after the grace. */
   async stop(graceMs: number = AGENT_STOP_GRACE_MS): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.nodes.map(async (node) => {
-      this.clearResume(node);
-      const child = node.child;
-      if (child === undefined) return;
-      if (node.state === 'paused') child.kill('SIGCONT');
-      child.kill('SIGTERM');
-      node.state = 'killed';
-      if (await this.waitExited(node, graceMs)) return;
-      child.kill('SIGKILL');
-      await this.waitExited(node, graceMs);
-    }));
+    await Promise.all(
+      this.nodes.map(async (node) => {
+        this.clearResume(node);
+        const child = node.child;
+        if (child === undefined) return;
+        if (node.state === 'paused') child.kill('SIGCONT');
+        child.kill('SIGTERM');
+        node.state = 'killed';
+        if (await this.waitExited(node, graceMs)) return;
+        child.kill('SIGKILL');
+        await this.waitExited(node, graceMs);
+      }),
+    );
   }
 
   /** Last resort on process exit: SIGKILL whatever is still ours. Synchronous. */
   killAllNow(): void {
     for (const node of this.nodes) {
-      if (node.child !== undefined && node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
+      if (
+        node.child !== undefined &&
+        node.child.exitCode === null &&
+        node.child.signalCode === null
+      )
+        node.child.kill('SIGKILL');
     }
   }
 
@@ -196,8 +238,25 @@ export class DemoCluster {
   private agentArgs(node: DemoNode): string[] {
     const seed = this.nodes[0];
     const index = this.nodes.indexOf(node);
-    const args = ['agent', '--name', node.name, '--bind', node.bind, '--http', node.http, '--mode', 'swim',
-      '--data-dir', node.dataDir, '--cluster-id', 'demo', '--profile', 'local', '--label', `zone=${DEMO_ZONES[index % DEMO_ZONES.length]}`];
+    const args = [
+      'agent',
+      '--name',
+      node.name,
+      '--bind',
+      node.bind,
+      '--http',
+      node.http,
+      '--mode',
+      'swim',
+      '--data-dir',
+      node.dataDir,
+      '--cluster-id',
+      'demo',
+      '--profile',
+      'local',
+      '--label',
+      `zone=${DEMO_ZONES[index % DEMO_ZONES.length]}`,
+    ];
     if (seed !== undefined && seed !== node) args.push('--join', seed.bind);
     return args;
   }
@@ -205,7 +264,11 @@ export class DemoCluster {
   private spawnNode(node: DemoNode): void {
     const log = openSync(node.logFile, 'a');
     try {
-      const child = spawn(this.launcher.command, [...this.launcher.prefixArgs, ...this.agentArgs(node)], { stdio: ['ignore', log, log], env: process.env });
+      const child = spawn(
+        this.launcher.command,
+        [...this.launcher.prefixArgs, ...this.agentArgs(node)],
+        { stdio: ['ignore', log, log], env: process.env },
+      );
       node.child = child;
       node.state = 'running';
       child.once('exit', () => {
@@ -245,16 +308,25 @@ export class DemoCluster {
   private async waitReady(node: DemoNode): Promise<void> {
     const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (node.child === undefined) throw new ShoalError('ERR_AGENT_UNREACHABLE', `agent ${node.name} exited during start; its log (${node.logFile}) ends with:\n${this.logTail(node)}`);
+      if (node.child === undefined)
+        throw new ShoalError(
+          'ERR_AGENT_UNREACHABLE',
+          `agent ${node.name} exited during start; its log (${node.logFile}) ends with:\n${this.logTail(node)}`,
+        );
       try {
-        const res = await fetch(`http://${node.http}/v1/health`, { signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS) });
+        const res = await fetch(`http://${node.http}/v1/health`, {
+          signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS),
+        });
         if (res.ok) return;
       } catch {
         // Not listening yet: poll again until the deadline.
       }
       await sleep(HEALTH_POLL_MS);
     }
-    throw new ShoalError('ERR_AGENT_UNREACHABLE', `agent ${node.name} did not answer http://${node.http}/v1/health within ${AGENT_READY_TIMEOUT_MS} ms; log ${node.logFile}:\n${this.logTail(node)}`);
+    throw new ShoalError(
+      'ERR_AGENT_UNREACHABLE',
+      `agent ${node.name} did not answer http://${node.http}/v1/health within ${AGENT_READY_TIMEOUT_MS} ms; log ${node.logFile}:\n${this.logTail(node)}`,
+    );
   }
 
   private logTail(node: DemoNode): string {

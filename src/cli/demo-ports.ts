@@ -34,7 +34,11 @@ function udpFree(host: string, port: number): Promise<boolean> {
 }
 
 /** A free TCP port on `host` (and free for UDP too when `udp`), not in `taken`; adds it to `taken`. */
-export async function allocatePort(host: string, taken: Set<number>, udp: boolean): Promise<number> {
+export async function allocatePort(
+  host: string,
+  taken: Set<number>,
+  udp: boolean,
+): Promise<number> {
   for (let attempt = 0; attempt < PORT_ATTEMPTS_MAX; attempt++) {
     const port = await tcpPort(host);
     if (port === 0 || taken.has(port)) continue;

@@ -41,10 +41,17 @@ export class DemoProxy {
   async get(path: string): Promise<AgentAnswer | undefined> {
     for (const node of this.targets()) {
       try {
-        const res = await fetch(`http://${node.http}${path}`, { signal: AbortSignal.timeout(AGENT_REQUEST_TIMEOUT_MS) });
+        const res = await fetch(`http://${node.http}${path}`, {
+          signal: AbortSignal.timeout(AGENT_REQUEST_TIMEOUT_MS),
+        });
         const body = await res.text();
         this.preferred = node.name;
-        return { node: node.name, status: res.status, contentType: res.headers.get('content-type') ?? 'application/json', body };
+        return {
+          node: node.name,
+          status: res.status,
+          contentType: res.headers.get('content-type') ?? 'application/json',
+          body,
+        };
       } catch {
         // This agent is down, paused or slow: try the next one.
       }
@@ -79,7 +86,12 @@ export class DemoProxy {
         continue;
       }
       this.relays.add(relay);
-      out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-shoal-node': node.name });
+      out.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-shoal-node': node.name,
+      });
       out.write(`retry: ${SSE_RETRY_MS}\n\n`);
       void this.pump(body, out, relay).finally(() => closed.removeEventListener('abort', onClose));
       return true;
@@ -99,13 +111,22 @@ export class DemoProxy {
 
   private targets(): DemoNodeInfo[] {
     const running = this.cluster.running();
-    return [...running.filter((n) => n.name === this.preferred), ...running.filter((n) => n.name !== this.preferred)];
+    return [
+      ...running.filter((n) => n.name === this.preferred),
+      ...running.filter((n) => n.name !== this.preferred),
+    ];
   }
 
-  private async openStream(node: DemoNodeInfo, controller: AbortController): Promise<ReadableStream<Uint8Array> | undefined> {
+  private async openStream(
+    node: DemoNodeInfo,
+    controller: AbortController,
+  ): Promise<ReadableStream<Uint8Array> | undefined> {
     const timer = setTimeout(() => controller.abort(), AGENT_REQUEST_TIMEOUT_MS);
     try {
-      const res = await fetch(`http://${node.http}/v1/events`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+      const res = await fetch(`http://${node.http}/v1/events`, {
+        signal: controller.signal,
+        headers: { accept: 'text/event-stream' },
+      });
       if (!res.ok || res.body === null) {
         controller.abort();
         return undefined;
@@ -118,7 +139,11 @@ export class DemoProxy {
     }
   }
 
-  private async pump(body: ReadableStream<Uint8Array>, out: ServerResponse, relay: Relay): Promise<void> {
+  private async pump(
+    body: ReadableStream<Uint8Array>,
+    out: ServerResponse,
+    relay: Relay,
+  ): Promise<void> {
     try {
       for await (const chunk of body) {
         if (out.destroyed) break;

@@ -21,13 +21,20 @@ import type { DemoProxy } from './demo-proxy.js';
 /** Paths relayed to an agent: `/v1/` plus a short lowercase path (no query, no dots). */
 const RELAY_PATH_RE = /^\/v1\/[a-z0-9][a-z0-9/_-]{0,63}$/;
 
-function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
+function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  message: string,
+): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
 /** A control that does not fit the node's state (kill a killed node, restart a running one) is a 409. */
 function asConflict(err: unknown): unknown {
-  return hasErrorCode(err, 'ERR_INVALID_ARGUMENT') ? new HttpError(409, 'ERR_INVALID_ARGUMENT', (err as Error).message) : err;
+  return hasErrorCode(err, 'ERR_INVALID_ARGUMENT')
+    ? new HttpError(409, 'ERR_INVALID_ARGUMENT', (err as Error).message)
+    : err;
 }
 
 function registerStatic(app: FastifyInstance): void {
@@ -36,7 +43,9 @@ function registerStatic(app: FastifyInstance): void {
     return reply.type(file.contentType).header('cache-control', 'no-cache').send(file.body);
   };
   app.get('/', (_req, reply) => serve('index.html', reply));
-  app.get<{ Params: { file: string } }>('/dashboard/:file', (req, reply) => serve(req.params.file, reply));
+  app.get<{ Params: { file: string } }>('/dashboard/:file', (req, reply) =>
+    serve(req.params.file, reply),
+  );
 }
 
 function registerRelay(app: FastifyInstance, proxy: DemoProxy): void {
@@ -46,15 +55,40 @@ function registerRelay(app: FastifyInstance, proxy: DemoProxy): void {
     reply.hijack();
     if (!(await proxy.relayEvents(reply.raw, closed.signal))) {
       reply.raw.writeHead(503, { 'content-type': 'application/json' });
-      reply.raw.end(JSON.stringify({ error: { code: 'ERR_AGENT_UNREACHABLE', message: 'no demo agent accepted an event stream (all killed or paused, or too many streams)' } }));
+      reply.raw.end(
+        JSON.stringify({
+          error: {
+            code: 'ERR_AGENT_UNREACHABLE',
+            message:
+              'no demo agent accepted an event stream (all killed or paused, or too many streams)',
+          },
+        }),
+      );
     }
   });
   app.get('/v1/*', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
-    if (!RELAY_PATH_RE.test(path)) return sendError(reply, 404, 'ERR_NOT_FOUND', `not a relayed path: ${JSON.stringify(path.slice(0, 80))}`);
+    if (!RELAY_PATH_RE.test(path))
+      return sendError(
+        reply,
+        404,
+        'ERR_NOT_FOUND',
+        `not a relayed path: ${JSON.stringify(path.slice(0, 80))}`,
+      );
     const answer = await proxy.get(path);
-    if (answer === undefined) return sendError(reply, 503, 'ERR_AGENT_UNREACHABLE', 'no demo agent answered (all killed or paused)');
-    return reply.code(answer.status).type(answer.contentType).header('x-shoal-node', answer.node).header('cache-control', 'no-cache').send(answer.body);
+    if (answer === undefined)
+      return sendError(
+        reply,
+        503,
+        'ERR_AGENT_UNREACHABLE',
+        'no demo agent answered (all killed or paused)',
+      );
+    return reply
+      .code(answer.status)
+      .type(answer.contentType)
+      .header('x-shoal-node', answer.node)
+      .header('cache-control', 'no-cache')
+      .send(answer.body);
   });
 }
 
@@ -62,35 +96,45 @@ function registerRelay(app: FastifyInstance, proxy: DemoProxy): void {
 function parsePauseMs(raw: string | undefined): number | string {
   if (raw === undefined) return PAUSE_MS_DEFAULT;
   const ms = /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(ms >= PAUSE_MS_MIN && ms <= PAUSE_MS_MAX)) return `ms ${JSON.stringify(raw.slice(0, 20))} is not allowed: expected an integer in ${PAUSE_MS_MIN}..${PAUSE_MS_MAX}`;
+  if (!(ms >= PAUSE_MS_MIN && ms <= PAUSE_MS_MAX))
+    return `ms ${JSON.stringify(raw.slice(0, 20))} is not allowed: expected an integer in ${PAUSE_MS_MIN}..${PAUSE_MS_MAX}`;
   return ms;
 }
 
 function registerControls(app: FastifyInstance, cluster: DemoCluster, proxy: DemoProxy): void {
   app.get('/demo/nodes', () => ({ nodes: cluster.list() }));
-  app.post<{ Params: { name: string; action: string }; Querystring: { ms?: string } }>('/demo/nodes/:name/:action', async (req, reply) => {
-    const { name, action } = req.params;
-    try {
-      switch (action) {
-        case 'kill':
-          proxy.dropNode(name);
-          return { node: cluster.kill(name) };
-        case 'pause': {
-          const pauseMs = parsePauseMs(req.query.ms);
-          if (typeof pauseMs === 'string') return sendError(reply, 400, 'ERR_INVALID_ARGUMENT', pauseMs);
-          const node = cluster.pause(name, pauseMs);
-          proxy.dropNode(name);
-          return { node };
+  app.post<{ Params: { name: string; action: string }; Querystring: { ms?: string } }>(
+    '/demo/nodes/:name/:action',
+    async (req, reply) => {
+      const { name, action } = req.params;
+      try {
+        switch (action) {
+          case 'kill':
+            proxy.dropNode(name);
+            return { node: cluster.kill(name) };
+          case 'pause': {
+            const pauseMs = parsePauseMs(req.query.ms);
+            if (typeof pauseMs === 'string')
+              return sendError(reply, 400, 'ERR_INVALID_ARGUMENT', pauseMs);
+            const node = cluster.pause(name, pauseMs);
+            proxy.dropNode(name);
+            return { node };
+          }
+          case 'restart':
+            return { node: await cluster.restart(name) };
+          default:
+            return sendError(
+              reply,
+              404,
+              'ERR_NOT_FOUND',
+              `no demo action ${JSON.stringify(action.slice(0, 40))}; use kill, pause or restart`,
+            );
         }
-        case 'restart':
-          return { node: await cluster.restart(name) };
-        default:
-          return sendError(reply, 404, 'ERR_NOT_FOUND', `no demo action ${JSON.stringify(action.slice(0, 40))}; use kill, pause or restart`);
+      } catch (err) {
+        throw asConflict(err);
       }
-    } catch (err) {
-      throw asConflict(err);
-    }
-  });
+    },
+  );
 }
 
 /** Builds the demo's server (not listening yet). */
@@ -103,7 +147,9 @@ export function buildDemoServer(cluster: DemoCluster, proxy: DemoProxy): Fastify
     const answer = toErrorAnswer(err);
     return reply.code(answer.statusCode).type('application/json').send(answer.body);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'ERR_NOT_FOUND', `no route ${req.method} ${req.url.slice(0, 80)}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, 'ERR_NOT_FOUND', `no route ${req.method} ${req.url.slice(0, 80)}`),
+  );
   app.addHook('preClose', async () => proxy.closeAll());
   return app;
 }

@@ -16,12 +16,20 @@ interface MemberLike {
   state: string;
 }
 
-function membersOf(body: unknown): { members: MemberLike[]; epoch: number | undefined } | undefined {
+function membersOf(
+  body: unknown,
+): { members: MemberLike[]; epoch: number | undefined } | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const { members, epoch } = body as { members?: unknown; epoch?: unknown };
   if (!Array.isArray(members)) return undefined;
-  const valid = members.filter((m): m is MemberLike => typeof m === 'object' && m !== null && typeof (m as MemberLike).id === 'string'
-    && typeof (m as MemberLike).name === 'string' && typeof (m as MemberLike).state === 'string');
+  const valid = members.filter(
+    (m): m is MemberLike =>
+      typeof m === 'object' &&
+      m !== null &&
+      typeof (m as MemberLike).id === 'string' &&
+      typeof (m as MemberLike).name === 'string' &&
+      typeof (m as MemberLike).state === 'string',
+  );
   return { members: valid, epoch: typeof epoch === 'number' ? epoch : undefined };
 }
 
@@ -42,7 +50,11 @@ function processText(nodes: readonly DemoNodeInfo[]): string {
 }
 
 /** One status line from the agent's `/v1/members` and `/v1/leader` answers (undefined: none answered). */
-export function describeStatus(membersBody: unknown, leaderBody: unknown, nodes: readonly DemoNodeInfo[]): string {
+export function describeStatus(
+  membersBody: unknown,
+  leaderBody: unknown,
+  nodes: readonly DemoNodeInfo[],
+): string {
   const parsed = membersOf(membersBody);
   if (parsed === undefined) return `no agent answering · ${processText(nodes)}`;
   const count = (state: string): number => parsed.members.filter((m) => m.state === state).length;
@@ -65,7 +77,11 @@ export class StatusReporter {
   private lastLine = '';
   private lastPrintMs = 0;
 
-  constructor(private readonly proxy: DemoProxy, private readonly nodes: () => DemoNodeInfo[], private readonly out: StatusOutput) {}
+  constructor(
+    private readonly proxy: DemoProxy,
+    private readonly nodes: () => DemoNodeInfo[],
+    private readonly out: StatusOutput,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.refresh(), STATUS_INTERVAL_MS);
@@ -82,7 +98,10 @@ export class StatusReporter {
     if (this.busy) return;
     this.busy = true;
     try {
-      const [members, leader] = await Promise.all([this.proxy.getJson('/v1/members'), this.proxy.getJson('/v1/leader')]);
+      const [members, leader] = await Promise.all([
+        this.proxy.getJson('/v1/members'),
+        this.proxy.getJson('/v1/leader'),
+      ]);
       if (this.timer === undefined) return;
       this.print(describeStatus(members, leader, this.nodes()));
     } finally {

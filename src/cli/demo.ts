@@ -33,7 +33,10 @@ export interface DemoOptions {
 function parseNodes(text: string): number {
   const nodes = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
   if (!(nodes >= DEMO_NODES_MIN && nodes <= DEMO_NODES_MAX)) {
-    throw new ShoalError('ERR_INVALID_ARGUMENT', `--nodes ${JSON.stringify(text)} is not allowed: expected an integer in ${DEMO_NODES_MIN}..${DEMO_NODES_MAX}`);
+    throw new ShoalError(
+      'ERR_INVALID_ARGUMENT',
+      `--nodes ${JSON.stringify(text)} is not allowed: expected an integer in ${DEMO_NODES_MIN}..${DEMO_NODES_MAX}`,
+    );
   }
   return nodes;
 }
@@ -44,15 +47,22 @@ function stopSignal(): { stopped: Promise<string>; dispose: () => void } {
   const stopped = new Promise<string>((resolve) => (handler = resolve));
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
-  return { stopped, dispose: () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  } };
+  return {
+    stopped,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
 }
 
 function parseHttp(http: string): HostPort {
   const hostPort = splitAddress(http);
-  if (hostPort === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `--http ${JSON.stringify(http)} is not allowed: expected host:port, e.g. ${DEMO_HTTP_DEFAULT}`);
+  if (hostPort === undefined)
+    throw new ShoalError(
+      'ERR_INVALID_ARGUMENT',
+      `--http ${JSON.stringify(http)} is not allowed: expected host:port, e.g. ${DEMO_HTTP_DEFAULT}`,
+    );
   return hostPort;
 }
 
@@ -62,7 +72,10 @@ async function listen(app: FastifyInstance, at: HostPort, isDefault: boolean): P
     await app.listen({ host: at.host, port: at.port });
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'EADDRINUSE' || !isDefault) {
-      throw new ShoalError('ERR_HTTP_LISTEN', `the dashboard cannot listen on ${formatAddress(at.host, at.port)}: ${(err as Error).message}`);
+      throw new ShoalError(
+        'ERR_HTTP_LISTEN',
+        `the dashboard cannot listen on ${formatAddress(at.host, at.port)}: ${(err as Error).message}`,
+      );
     }
     await app.listen({ host: at.host, port: 0 });
   }
@@ -74,7 +87,11 @@ async function listen(app: FastifyInstance, at: HostPort, isDefault: boolean): P
 export async function runDemo(options: DemoOptions, write: (text: string) => void): Promise<void> {
   const hostPort = parseHttp(options.http);
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'shoal-demo-'));
-  const cluster = await DemoCluster.create({ nodes: options.nodes, dir, ...(options.launcher ? { launcher: options.launcher } : {}) });
+  const cluster = await DemoCluster.create({
+    nodes: options.nodes,
+    dir,
+    ...(options.launcher ? { launcher: options.launcher } : {}),
+  });
   const proxy = new DemoProxy(cluster);
   const app = buildDemoServer(cluster, proxy);
   const status = new StatusReporter(proxy, () => cluster.list(), options.status ?? process.stdout);
@@ -83,14 +100,20 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
   process.on('exit', lastResort);
   let keepDir = options.dataDir !== undefined;
   try {
-    write(`Shoal demo: starting ${options.nodes} agents (swim, profile local, cluster id demo), data in ${dir}\n`);
+    write(
+      `Shoal demo: starting ${options.nodes} agents (swim, profile local, cluster id demo), data in ${dir}\n`,
+    );
     // A signal during start stops the demo at once; the start's own outcome is then ignored.
-    const starting = cluster.start().then(() => ({ ok: true as const }), (err: unknown) => ({ ok: false as const, err }));
+    const starting = cluster.start().then(
+      () => ({ ok: true as const }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
     const outcome = await Promise.race([starting, signal.stopped.then(() => undefined)]);
     if (outcome === undefined) return;
     if (!outcome.ok) throw outcome.err;
     const url = await listen(app, hostPort, options.http === DEMO_HTTP_DEFAULT);
-    for (const n of cluster.list()) write(`  ${n.name}  pid ${n.pid ?? '-'}  cluster ${n.bind}  http ${n.http}\n`);
+    for (const n of cluster.list())
+      write(`  ${n.name}  pid ${n.pid ?? '-'}  cluster ${n.bind}  http ${n.http}\n`);
     write(`dashboard: ${url}\nCtrl-C stops every agent.\n`);
     status.start();
     await signal.stopped;
@@ -116,9 +139,16 @@ export function registerDemoCommand(program: Command, write: (text: string) => v
     .description('start a local cluster of agents on 127.0.0.1 and the dashboard; Ctrl-C stops all')
     .option('--nodes <n>', `how many agents (${DEMO_NODES_MIN}..${DEMO_NODES_MAX})`, '5')
     .option('--http <host:port>', 'where the dashboard listens', DEMO_HTTP_DEFAULT)
-    .option('--data-dir <dir>', 'keep the agents\' data here (default: a temp dir removed on exit)')
+    .option('--data-dir <dir>', "keep the agents' data here (default: a temp dir removed on exit)")
     .action(async (opts: { nodes: string; http: string; dataDir?: string }) => {
       const nodes = parseNodes(opts.nodes);
-      await runDemo({ nodes, http: opts.http, ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }) }, write);
+      await runDemo(
+        {
+          nodes,
+          http: opts.http,
+          ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+        },
+        write,
+      );
     });
 }

@@ -11,7 +11,11 @@ export function registerIdentityCommands(program: Command, write: (text: string)
     .option('--json', 'print JSON')
     .action(async (opts: { dataDir: string; json?: boolean }) => {
       const identity = await loadOrCreateIdentity(opts.dataDir);
-      write(opts.json ? `${JSON.stringify({ id: identity.nodeId, dataDir: opts.dataDir })}\n` : `${identity.nodeId}\n`);
+      write(
+        opts.json
+          ? `${JSON.stringify({ id: identity.nodeId, dataDir: opts.dataDir })}\n`
+          : `${identity.nodeId}\n`,
+      );
     });
   program
     .command('keygen')

@@ -11,11 +11,15 @@ import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
-export function buildProgram(write: (text: string) => void = (t) => process.stdout.write(t)): Command {
+export function buildProgram(
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): Command {
   const program = new Command('shoal')
     .description('Cluster coordination for Node.js: SWIM membership, leader election and Raft.')
     .version(packageVersion(), '-V, --version')
@@ -37,7 +41,11 @@ export async function main(argv: string[], write?: (text: string) => void): Prom
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      return err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+        ? 0
+        : 2;
     }
     if (err instanceof ExitCode) return err.exitCode;
     const code = (err as { code?: unknown }).code;

@@ -10,7 +10,15 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hasErrorCode } from '../base/errors.js';
 import { FAULT_KINDS, parseFaults, type FaultKind } from '../sim/faults.js';
-import { LIVENESS_DEADLINE_MS, SIM_EVENTS_MAX, SIM_NODES_MAX, formatFailure, formatSummary, runScenario, type RunOptions } from '../sim/runner.js';
+import {
+  LIVENESS_DEADLINE_MS,
+  SIM_EVENTS_MAX,
+  SIM_NODES_MAX,
+  formatFailure,
+  formatSummary,
+  runScenario,
+  type RunOptions,
+} from '../sim/runner.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../sim/scenarios/index.js';
 
 export interface SimCliIo {
@@ -37,7 +45,13 @@ interface RawFlags {
 /** The short commit of the working tree, or 'unknown' outside a git checkout. */
 export function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim() || 'unknown';
+    return (
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 5_000,
+      }).trim() || 'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -46,7 +60,9 @@ export function gitCommit(): string {
 function intFlag(flag: string, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} ${JSON.stringify(text)} is not allowed: expected an integer in ${min}..${max}`);
+    throw new UsageError(
+      `${flag} ${JSON.stringify(text)} is not allowed: expected an integer in ${min}..${max}`,
+    );
   }
   return value;
 }
@@ -56,20 +72,30 @@ function faultsFlag(text: string): ReadonlySet<FaultKind> {
     return parseFaults(text);
   } catch (err) {
     if (!hasErrorCode(err, 'ERR_INVALID_ARGUMENT')) throw err;
-    throw new UsageError(`--faults ${JSON.stringify(text)} is not allowed: expected none, all, or a comma list of ${FAULT_KINDS.join(', ')}`);
+    throw new UsageError(
+      `--faults ${JSON.stringify(text)} is not allowed: expected none, all, or a comma list of ${FAULT_KINDS.join(', ')}`,
+    );
   }
 }
 
 function toOptions(raw: RawFlags, nodesMin: number): RunOptions {
-  if (raw.seed === undefined) throw new UsageError('--seed is required: the seed to run (an integer >= 0), e.g. --seed 42');
+  if (raw.seed === undefined)
+    throw new UsageError('--seed is required: the seed to run (an integer >= 0), e.g. --seed 42');
   const options: RunOptions = {
     seed: intFlag('--seed', raw.seed, 0, Number.MAX_SAFE_INTEGER),
     nodes: intFlag('--nodes', raw.nodes, nodesMin, SIM_NODES_MAX),
     faults: faultsFlag(raw.faults),
     durationMs: intFlag('--duration-ms', raw.durationMs, 0, 1_000_000_000),
   };
-  if (raw.livenessDeadlineMs !== undefined) options.livenessDeadlineMs = intFlag('--liveness-deadline-ms', raw.livenessDeadlineMs, 1, 1_000_000_000);
-  if (raw.eventsMax !== undefined) options.eventsMax = intFlag('--events-max', raw.eventsMax, 1, Number.MAX_SAFE_INTEGER);
+  if (raw.livenessDeadlineMs !== undefined)
+    options.livenessDeadlineMs = intFlag(
+      '--liveness-deadline-ms',
+      raw.livenessDeadlineMs,
+      1,
+      1_000_000_000,
+    );
+  if (raw.eventsMax !== undefined)
+    options.eventsMax = intFlag('--events-max', raw.eventsMax, 1, Number.MAX_SAFE_INTEGER);
   return options;
 }
 
@@ -81,7 +107,10 @@ function buildProgram(io: SimCliIo): Command {
     .option('--faults <list>', `none, all, or a comma list of ${FAULT_KINDS.join(', ')}`, 'all')
     .option('--scenario <name>', `one of ${[...SCENARIOS.keys()].join(', ')}`, DEFAULT_SCENARIO)
     .option('--duration-ms <n>', 'virtual length of the safety phase', '10000')
-    .option('--liveness-deadline-ms <n>', `virtual time the liveness condition has after the heal (default ${LIVENESS_DEADLINE_MS})`)
+    .option(
+      '--liveness-deadline-ms <n>',
+      `virtual time the liveness condition has after the heal (default ${LIVENESS_DEADLINE_MS})`,
+    )
     .option('--events-max <n>', `most events in the run (default ${SIM_EVENTS_MAX})`)
     .option('--trace <file>', 'write the full trace to this file')
     .exitOverride()
@@ -100,7 +129,9 @@ export function runSimCli(argv: readonly string[], io: SimCliIo): number {
   const raw = program.opts<RawFlags>();
   const scenario = SCENARIOS.get(raw.scenario);
   if (scenario === undefined) {
-    io.err(`sim: --scenario ${JSON.stringify(raw.scenario)} is not allowed: expected one of ${[...SCENARIOS.keys()].join(', ')}\n`);
+    io.err(
+      `sim: --scenario ${JSON.stringify(raw.scenario)} is not allowed: expected one of ${[...SCENARIOS.keys()].join(', ')}\n`,
+    );
     return 2;
   }
   let options: RunOptions;

@@ -32,26 +32,44 @@ interface SweepFlags {
   timeBudgetS: string;
 }
 
-const list = (text: string, separator: string): string[] => text.split(separator).map((s) => s.trim()).filter((s) => s !== '');
+const list = (text: string, separator: string): string[] =>
+  text
+    .split(separator)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 function positiveInt(flag: string, text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${flag} ${JSON.stringify(text)} must be a non-negative integer`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
+    throw new Error(`${flag} ${JSON.stringify(text)} must be a non-negative integer`);
   return value;
 }
 
 function table(cells: readonly Cell[]): string {
-  const rows = cells.map((c) => `| ${c.scenario} | ${c.nodes} | ${c.faults} | ${c.runs} | ${c.failures} | ${c.events} | ${Math.round(c.wallMs)} |`);
-  return ['| scenario | nodes | faults | runs | failures | events | wall ms |', '| --- | ---: | --- | ---: | ---: | ---: | ---: |', ...rows].join('\n');
+  const rows = cells.map(
+    (c) =>
+      `| ${c.scenario} | ${c.nodes} | ${c.faults} | ${c.runs} | ${c.failures} | ${c.events} | ${Math.round(c.wallMs)} |`,
+  );
+  return [
+    '| scenario | nodes | faults | runs | failures | events | wall ms |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
 }
 
 function parse(argv: readonly string[]): SweepFlags | undefined {
   const program = new Command('sim:sweep')
-    .description('Run many seeds of the simulation scenarios under fault mixes; report every failure with its replay command.')
+    .description(
+      'Run many seeds of the simulation scenarios under fault mixes; report every failure with its replay command.',
+    )
     .option('--seeds <n>', 'seeds per cell', '20')
     .option('--seed-start <n>', 'first seed', '1')
     .option('--nodes <list>', 'comma list of cluster sizes', '5,20')
-    .option('--faults <list>', 'semicolon list of fault mixes (each none, all or a comma list)', 'none;loss;dup,reorder,skew;crash;partition;pause;all')
+    .option(
+      '--faults <list>',
+      'semicolon list of fault mixes (each none, all or a comma list)',
+      'none;loss;dup,reorder,skew;crash;partition;pause;all',
+    )
     .option('--scenarios <list>', 'comma list of scenarios', 'swim,swim-loss10')
     .option('--duration-ms <n>', 'virtual length of each safety phase', '20000')
     .option('--time-budget-s <n>', 'wall-time budget of the whole sweep', '600')
@@ -78,21 +96,38 @@ export function runSweep(argv: readonly string[], out: (text: string) => void): 
   let cut = false;
   for (const name of list(flags.scenarios, ',')) {
     const scenario = SCENARIOS.get(name);
-    if (scenario === undefined) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(name)}; expected one of ${[...SCENARIOS.keys()].join(', ')}`);
+    if (scenario === undefined)
+      throw new Error(
+        `--scenarios: unknown scenario ${JSON.stringify(name)}; expected one of ${[...SCENARIOS.keys()].join(', ')}`,
+      );
     for (const nodes of list(flags.nodes, ',').map((n) => positiveInt('--nodes', n))) {
       for (const mix of list(flags.faults, ';')) {
         const faults = parseFaults(mix);
-        const cell: Cell = { scenario: name, nodes, faults: formatFaults(faults), runs: 0, failures: 0, events: 0, wallMs: 0 };
+        const cell: Cell = {
+          scenario: name,
+          nodes,
+          faults: formatFaults(faults),
+          runs: 0,
+          failures: 0,
+          events: 0,
+          wallMs: 0,
+        };
         cells.push(cell);
         for (let seed = seedStart; seed < seedStart + seeds; seed++) {
-          if (performance.now() > deadline) { cut = true; break; }
+          if (performance.now() > deadline) {
+            cut = true;
+            break;
+          }
           const options: RunOptions = { seed, nodes, faults, durationMs, traceLinesMax: 20_000 };
           const started = performance.now();
           const result = runScenario(scenario, options);
           cell.wallMs += performance.now() - started;
           cell.runs++;
           cell.events += result.events;
-          if (result.violation !== undefined) { cell.failures++; failures.push(result); }
+          if (result.violation !== undefined) {
+            cell.failures++;
+            failures.push(result);
+          }
         }
       }
     }
@@ -105,5 +140,6 @@ export function runSweep(argv: readonly string[], out: (text: string) => void): 
   return failures.length > 0 ? 1 : 0;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) process.exitCode = runSweep(process.argv, (text) => process.stdout.write(text));

@@ -53,7 +53,6 @@ export function varintBytes(value: number): number {
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let d = 0; d < 16; d++) HEX_VALUE['0123456789abcdef'.charCodeAt(d)] = d;
 
-
 const textEncoder = new TextEncoder();
 // fatal: malformed UTF-8 is an error, not U+FFFD; ignoreBOM: a leading U+FEFF is data, not stripped.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -108,7 +107,8 @@ export class Writer {
 
   /** A safe non-negative integer as a canonical unsigned LEB128 varint. */
   varint(value: number): void {
-    if (!(Number.isSafeInteger(value) && value >= 0)) throw new AssertionError(`varint must be a safe non-negative integer, got ${value}`);
+    if (!(Number.isSafeInteger(value) && value >= 0))
+      throw new AssertionError(`varint must be a safe non-negative integer, got ${value}`);
     this.ensure(VARINT_BYTES_MAX);
     const buf = this.buf;
     let pos = this.pos;
@@ -129,7 +129,8 @@ export class Writer {
       this.ensure(1 + worstBytes);
       const lengthPos = this.pos++;
       const written = this.utf8(text);
-      if (written > bytesMax) throw new AssertionError(`string of ${written} bytes exceeds ${bytesMax}`);
+      if (written > bytesMax)
+        throw new AssertionError(`string of ${written} bytes exceeds ${bytesMax}`);
       this.buf[lengthPos] = written;
       return;
     }
@@ -192,8 +193,12 @@ export class Writer {
 export const ASCII_INTERN_STRING_BYTES_MAX = 32;
 export const ASCII_INTERN_SLOTS = 65_536;
 export const NODE_ID_INTERN_SLOTS = 65_536;
-const asciiInterned: (string | undefined)[] = new Array<string | undefined>(ASCII_INTERN_SLOTS).fill(undefined);
-const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(NODE_ID_INTERN_SLOTS).fill(undefined);
+const asciiInterned: (string | undefined)[] = new Array<string | undefined>(
+  ASCII_INTERN_SLOTS,
+).fill(undefined);
+const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(
+  NODE_ID_INTERN_SLOTS,
+).fill(undefined);
 /**
  * The bytes of each interned string, next to it: a hit is verified against this compact table
  * instead of the string itself, which lies anywhere in a multi-gigabyte heap (a cache miss).
@@ -205,7 +210,13 @@ const HEX_CODES: number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0
 /** Scratch for building a missed NodeId as one flat string (not a 16-piece concatenation). */
 const nodeIdScratch = new Uint8Array(NODE_ID_BYTES * 2);
 
-function sameBytes(table: Uint8Array, at: number, buf: Uint8Array, start: number, length: number): boolean {
+function sameBytes(
+  table: Uint8Array,
+  at: number,
+  buf: Uint8Array,
+  start: number,
+  length: number,
+): boolean {
   for (let i = 0; i < length; i++) if (table[at + i] !== buf[start + i]) return false;
   return true;
 }
@@ -222,7 +233,12 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
   const slot = (hash >>> 0) % ASCII_INTERN_SLOTS;
   const at = slot * ASCII_INTERN_STRING_BYTES_MAX;
   const cached = asciiInterned[slot];
-  if (cached !== undefined && asciiLengths[slot] === length && sameBytes(asciiBytes, at, buf, start, length)) return cached;
+  if (
+    cached !== undefined &&
+    asciiLengths[slot] === length &&
+    sameBytes(asciiBytes, at, buf, start, length)
+  )
+    return cached;
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(buf[i] as number);
   asciiInterned[slot] = text;
@@ -234,7 +250,8 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
 /** The interned lowercase-hex NodeId for the 16 bytes at buf[start..]. */
 function internNodeId(buf: Uint8Array, start: number): string {
   let hash = 0x811c9dc5;
-  for (let i = start; i < start + NODE_ID_BYTES; i++) hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
+  for (let i = start; i < start + NODE_ID_BYTES; i++)
+    hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
   const slot = (hash >>> 0) % NODE_ID_INTERN_SLOTS;
   const at = slot * NODE_ID_BYTES;
   const cached = nodeIdInterned[slot];
@@ -282,7 +299,10 @@ export class Reader {
 
   private need(bytes: number, what: string): void {
     if (this.buf.length - this.pos < bytes) {
-      throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what} needs ${bytes} bytes at offset ${this.pos}, ${this.buf.length - this.pos} left`);
+      throw new DecodeFailure(
+        'ERR_DECODE_TRUNCATED',
+        `${what} needs ${bytes} bytes at offset ${this.pos}, ${this.buf.length - this.pos} left`,
+      );
     }
   }
 
@@ -305,23 +325,39 @@ export class Reader {
     let value = 0;
     let scale = 1;
     for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-      if (this.pos >= buf.length) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what}: varint ends at offset ${this.pos}`);
+      if (this.pos >= buf.length)
+        throw new DecodeFailure(
+          'ERR_DECODE_TRUNCATED',
+          `${what}: varint ends at offset ${this.pos}`,
+        );
       const b = buf[this.pos++] as number;
       value += (b & 0x7f) * scale;
       if (b < 0x80) {
-        if (b === 0 && i > 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: non-canonical varint (trailing zero group)`);
-        if (value > Number.MAX_SAFE_INTEGER) throw new DecodeFailure('ERR_DECODE_UNSAFE_INTEGER', `${what}: varint exceeds 2^53 - 1`);
+        if (b === 0 && i > 0)
+          throw new DecodeFailure(
+            'ERR_DECODE_MALFORMED',
+            `${what}: non-canonical varint (trailing zero group)`,
+          );
+        if (value > Number.MAX_SAFE_INTEGER)
+          throw new DecodeFailure('ERR_DECODE_UNSAFE_INTEGER', `${what}: varint exceeds 2^53 - 1`);
         return value;
       }
       scale *= 0x80;
     }
-    throw new DecodeFailure('ERR_DECODE_UNSAFE_INTEGER', `${what}: varint longer than ${VARINT_BYTES_MAX} bytes exceeds 2^53 - 1`);
+    throw new DecodeFailure(
+      'ERR_DECODE_UNSAFE_INTEGER',
+      `${what}: varint longer than ${VARINT_BYTES_MAX} bytes exceeds 2^53 - 1`,
+    );
   }
 
   /** A length-prefixed UTF-8 string of at most `bytesMax` bytes (default: decodeStringBytesMax). */
   string(what: string, bytesMax = this.limits.decodeStringBytesMax): string {
     const length = this.varint(what);
-    if (length > bytesMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `${what}: string of ${length} bytes exceeds ${bytesMax}`);
+    if (length > bytesMax)
+      throw new DecodeFailure(
+        'ERR_DECODE_OVERSIZED',
+        `${what}: string of ${length} bytes exceeds ${bytesMax}`,
+      );
     this.need(length, what);
     const buf = this.buf;
     const start = this.pos;
@@ -352,14 +388,26 @@ export class Reader {
    */
   count(what: string, elementBytesMin: number): number {
     const count = this.varint(what);
-    if (count > this.limits.decodeListCountMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `${what}: ${count} entries exceed ${this.limits.decodeListCountMax}`);
-    if (count * elementBytesMin > this.remaining) throw new DecodeFailure('ERR_DECODE_TRUNCATED', `${what}: ${count} entries cannot fit in ${this.remaining} bytes`);
+    if (count > this.limits.decodeListCountMax)
+      throw new DecodeFailure(
+        'ERR_DECODE_OVERSIZED',
+        `${what}: ${count} entries exceed ${this.limits.decodeListCountMax}`,
+      );
+    if (count * elementBytesMin > this.remaining)
+      throw new DecodeFailure(
+        'ERR_DECODE_TRUNCATED',
+        `${what}: ${count} entries cannot fit in ${this.remaining} bytes`,
+      );
     return count;
   }
 
   /** Fails unless every byte was consumed. */
   end(): void {
-    if (this.pos !== this.buf.length) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${this.buf.length - this.pos} trailing bytes at offset ${this.pos}`);
+    if (this.pos !== this.buf.length)
+      throw new DecodeFailure(
+        'ERR_DECODE_MALFORMED',
+        `${this.buf.length - this.pos} trailing bytes at offset ${this.pos}`,
+      );
   }
 }
 
@@ -385,7 +433,11 @@ const validatedAddresses = new Set<string>();
 export function readAddress(r: Reader, what: string): Address {
   const text = r.string(what, ADDRESS_BYTES_MAX);
   if (validatedAddresses.has(text)) return text as Address;
-  if (splitAddress(text) === undefined) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: ${JSON.stringify(text)} is not host:port`);
+  if (splitAddress(text) === undefined)
+    throw new DecodeFailure(
+      'ERR_DECODE_MALFORMED',
+      `${what}: ${JSON.stringify(text)} is not host:port`,
+    );
   if (validatedAddresses.size >= VALIDATED_ADDRESSES_MAX) validatedAddresses.clear();
   validatedAddresses.add(text);
   return text as Address;
@@ -394,20 +446,31 @@ export function readAddress(r: Reader, what: string): Address {
 /** A flags byte with only the `allowed` bits; any other bit set is malformed (reserved for later versions). */
 export function readFlags(r: Reader, allowed: number, what: string): number {
   const flags = r.u8(what);
-  if ((flags & ~allowed) !== 0) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: reserved bits set in 0x${flags.toString(16)}`);
+  if ((flags & ~allowed) !== 0)
+    throw new DecodeFailure(
+      'ERR_DECODE_MALFORMED',
+      `${what}: reserved bits set in 0x${flags.toString(16)}`,
+    );
   return flags;
 }
 
 /** A single-byte enum from a reverse table; unknown numbers are malformed. */
-export function readEnum<Name extends string>(r: Reader, table: readonly (Name | undefined)[], what: string): Name {
+export function readEnum<Name extends string>(
+  r: Reader,
+  table: readonly (Name | undefined)[],
+  what: string,
+): Name {
   const n = r.u8(what);
   const name = table[n];
-  if (name === undefined) throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: unknown value ${n}`);
+  if (name === undefined)
+    throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what}: unknown value ${n}`);
   return name;
 }
 
 /** The reverse of a number table: index = wire number, value = name (undefined for unknown). */
-export function reverseTable<Name extends string>(table: Record<Name, number>): readonly (Name | undefined)[] {
+export function reverseTable<Name extends string>(
+  table: Record<Name, number>,
+): readonly (Name | undefined)[] {
   const out: (Name | undefined)[] = [];
   for (const name of Object.keys(table) as Name[]) out[table[name]] = name;
   return out;

@@ -36,7 +36,11 @@ export const DEFLATE_DICTIONARY_V1 =
 export const COMPRESS_BYTES_MIN = 256;
 
 /** Header bytes: magic (2), version, type, cluster id string, algorithm, inner length varint. */
-export function encodeCompressed(compressed: Uint8Array, innerBytes: number, clusterId: string): Uint8Array {
+export function encodeCompressed(
+  compressed: Uint8Array,
+  innerBytes: number,
+  clusterId: string,
+): Uint8Array {
   const w = new Writer(compressed.length + 32);
   w.u8(WIRE_MAGIC >>> 8);
   w.u8(WIRE_MAGIC & 0xff);
@@ -51,30 +55,54 @@ export function encodeCompressed(compressed: Uint8Array, innerBytes: number, clu
 
 /** True when `bytes` start like a compressed wrapper (magic, our version, the wrapper type). */
 export function isCompressed(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === WIRE_MAGIC >>> 8 && bytes[1] === (WIRE_MAGIC & 0xff) && bytes[2] === PROTOCOL_VERSION && bytes[3] === COMPRESSED_MESSAGE_TYPE;
+  return (
+    bytes.length >= 4 &&
+    bytes[0] === WIRE_MAGIC >>> 8 &&
+    bytes[1] === (WIRE_MAGIC & 0xff) &&
+    bytes[2] === PROTOCOL_VERSION &&
+    bytes[3] === COMPRESSED_MESSAGE_TYPE
+  );
 }
 
-export type UnwrapResult = { ok: true; innerBytes: number; compressed: Uint8Array } | { ok: false; error: DecodeError };
+export type UnwrapResult =
+  { ok: true; innerBytes: number; compressed: Uint8Array } | { ok: false; error: DecodeError };
 
 /**
  * Reads a wrapper's header. The cluster id is skipped, not compared: the wrapped envelope carries
  * it too and the decoder checks it there (so a stranger's join is still answered). The
  * declared inner length must not exceed `decodeMessageBytesMax`: the inflater stops there.
  */
-export function unwrapCompressed(bytes: Uint8Array, limits: Partial<CodecLimits> = {}): UnwrapResult {
+export function unwrapCompressed(
+  bytes: Uint8Array,
+  limits: Partial<CodecLimits> = {},
+): UnwrapResult {
   const resolved = { ...DEFAULT_CODEC_LIMITS, ...limits };
   try {
-    if (!isCompressed(bytes)) throw new DecodeFailure('ERR_DECODE_MALFORMED', 'not a compressed wrapper');
-    if (bytes.length > resolved.decodeMessageBytesMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `wrapper of ${bytes.length} bytes exceeds ${resolved.decodeMessageBytesMax}`);
+    if (!isCompressed(bytes))
+      throw new DecodeFailure('ERR_DECODE_MALFORMED', 'not a compressed wrapper');
+    if (bytes.length > resolved.decodeMessageBytesMax)
+      throw new DecodeFailure(
+        'ERR_DECODE_OVERSIZED',
+        `wrapper of ${bytes.length} bytes exceeds ${resolved.decodeMessageBytesMax}`,
+      );
     const r = new Reader(bytes, resolved, 4);
     r.string('cluster id', resolved.clusterIdBytesMax);
     const algorithm = r.u8('compression algorithm');
-    if (algorithm !== COMPRESSION_DEFLATE_DICT_V1) throw new DecodeFailure('ERR_DECODE_MALFORMED', `compression algorithm ${algorithm} is unknown`);
+    if (algorithm !== COMPRESSION_DEFLATE_DICT_V1)
+      throw new DecodeFailure(
+        'ERR_DECODE_MALFORMED',
+        `compression algorithm ${algorithm} is unknown`,
+      );
     const innerBytes = r.varint('inner length');
-    if (innerBytes > resolved.decodeMessageBytesMax) throw new DecodeFailure('ERR_DECODE_OVERSIZED', `wrapped message of ${innerBytes} bytes exceeds ${resolved.decodeMessageBytesMax}`);
+    if (innerBytes > resolved.decodeMessageBytesMax)
+      throw new DecodeFailure(
+        'ERR_DECODE_OVERSIZED',
+        `wrapped message of ${innerBytes} bytes exceeds ${resolved.decodeMessageBytesMax}`,
+      );
     return { ok: true, innerBytes, compressed: r.bytes(r.remaining, 'compressed bytes') };
   } catch (err) {
-    if (err instanceof DecodeFailure) return { ok: false, error: { code: err.code, detail: err.detail } };
+    if (err instanceof DecodeFailure)
+      return { ok: false, error: { code: err.code, detail: err.detail } };
     throw err;
   }
 }

@@ -17,7 +17,10 @@ import type { DecodeError } from './codec.js';
 export const FRAME_HEADER_BYTES = 4;
 
 /** The 4-byte big-endian header for a payload of `length` bytes (written apart from the payload: no copy). */
-export function encodeFrameHeader(length: number, frameBytesMax: number = LIMITS.frameBytesMax): Uint8Array {
+export function encodeFrameHeader(
+  length: number,
+  frameBytesMax: number = LIMITS.frameBytesMax,
+): Uint8Array {
   assertSafeInt(length, 'frame length', 0, frameBytesMax);
   const header = new Uint8Array(FRAME_HEADER_BYTES);
   new DataView(header.buffer).setUint32(0, length, false);
@@ -25,7 +28,10 @@ export function encodeFrameHeader(length: number, frameBytesMax: number = LIMITS
 }
 
 /** `payload` with its header in front, in one buffer. Asserts it fits `frameBytesMax`. */
-export function encodeFrame(payload: Uint8Array, frameBytesMax: number = LIMITS.frameBytesMax): Uint8Array {
+export function encodeFrame(
+  payload: Uint8Array,
+  frameBytesMax: number = LIMITS.frameBytesMax,
+): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   out.set(encodeFrameHeader(payload.length, frameBytesMax), 0);
   out.set(payload, FRAME_HEADER_BYTES);
@@ -35,7 +41,8 @@ export function encodeFrame(payload: Uint8Array, frameBytesMax: number = LIMITS.
 /** What `FrameDecoder.next` found: a whole frame, or a header over the limit (the stream is then unusable). */
 export type NextFrame = { frame: Uint8Array } | { oversizedBytes: number };
 
-export type FramePushResult = { ok: true; frames: Uint8Array[] } | { ok: false; error: DecodeError };
+export type FramePushResult =
+  { ok: true; frames: Uint8Array[] } | { ok: false; error: DecodeError };
 
 export class FrameDecoder {
   private readonly chunks: Uint8Array[] = [];
@@ -68,7 +75,10 @@ export class FrameDecoder {
     if (this.expectedBytes === undefined) {
       if (this.heldBytes < FRAME_HEADER_BYTES) return undefined;
       const header = this.take(FRAME_HEADER_BYTES);
-      const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0, false);
+      const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(
+        0,
+        false,
+      );
       if (length > this.limitBytes) {
         this.oversizedBytes = length;
         return { oversizedBytes: length };
@@ -87,7 +97,13 @@ export class FrameDecoder {
     const frames: Uint8Array[] = [];
     for (let found = this.next(); found !== undefined; found = this.next()) {
       if ('oversizedBytes' in found) {
-        return { ok: false, error: { code: 'ERR_DECODE_OVERSIZED', detail: `frame declares ${found.oversizedBytes} bytes, limit is ${this.limitBytes}` } };
+        return {
+          ok: false,
+          error: {
+            code: 'ERR_DECODE_OVERSIZED',
+            detail: `frame declares ${found.oversizedBytes} bytes, limit is ${this.limitBytes}`,
+          },
+        };
       }
       frames.push(found.frame);
     }

@@ -7,8 +7,21 @@
  */
 import { assertNever } from '../base/assert.js';
 import type { Address } from '../base/address.js';
-import { readAddress, readFlags, writeAddress, type FieldLimits, type Reader, type Writer } from '../codec/bytes.js';
-import { compileTable, decodeWith, encodeWith, type DecodeExpect, type DecodeResult } from '../codec/codec.js';
+import {
+  readAddress,
+  readFlags,
+  writeAddress,
+  type FieldLimits,
+  type Reader,
+  type Writer,
+} from '../codec/bytes.js';
+import {
+  compileTable,
+  decodeWith,
+  encodeWith,
+  type DecodeExpect,
+  type DecodeResult,
+} from '../codec/codec.js';
 import { term } from '../base/units.js';
 import { ELECTION_TYPE_NUMBERS, type ElectionMessage } from './messages.js';
 
@@ -70,27 +83,47 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
     case 'vote-response': {
       const t = term(r.varint('term'));
       const flags = readFlags(r, FLAG_PRE_VOTE | FLAG_GRANTED, 'vote-response flags');
-      return { type, from, fromAddress, term: t, preVote: (flags & FLAG_PRE_VOTE) !== 0, granted: (flags & FLAG_GRANTED) !== 0 };
+      return {
+        type,
+        from,
+        fromAddress,
+        term: t,
+        preVote: (flags & FLAG_PRE_VOTE) !== 0,
+        granted: (flags & FLAG_GRANTED) !== 0,
+      };
     }
     case 'leader-heartbeat':
       return { type, from, fromAddress, term: term(r.varint('term')), peers: readPeers(r) };
     case 'join-cluster':
       return { type, from, fromAddress };
     case 'peer-broadcast':
-      return { type, from, fromAddress, term: term(r.varint('term')), payload: r.string('payload') };
+      return {
+        type,
+        from,
+        fromAddress,
+        term: term(r.varint('term')),
+        payload: r.string('payload'),
+      };
     default:
       return assertNever(type, 'election message type');
   }
 }
 
 /** The election messages as the envelope codec reads and writes them. */
-export const ELECTION_MESSAGES = compileTable<ElectionMessage>({ numbers: ELECTION_TYPE_NUMBERS, write: writePayload, read: (r, type) => readPayload(r, type) });
+export const ELECTION_MESSAGES = compileTable<ElectionMessage>({
+  numbers: ELECTION_TYPE_NUMBERS,
+  write: writePayload,
+  read: (r, type) => readPayload(r, type),
+});
 
 export function encodeElectionMessage(msg: ElectionMessage, clusterId: string): Uint8Array {
   return encodeWith(ELECTION_MESSAGES, msg, clusterId);
 }
 
 /** Decodes one election message; never throws (a membership message is ERR_DECODE_UNKNOWN_TYPE). */
-export function decodeElectionMessage(bytes: Uint8Array, expect: DecodeExpect): DecodeResult<ElectionMessage> {
+export function decodeElectionMessage(
+  bytes: Uint8Array,
+  expect: DecodeExpect,
+): DecodeResult<ElectionMessage> {
   return decodeWith(ELECTION_MESSAGES, bytes, expect);
 }

@@ -7,13 +7,21 @@ export const shortId = (id: string): string => id.slice(0, 6);
 
 export function describeElectionMessage(m: ElectionMessage): string {
   switch (m.type) {
-    case 'heartbeat': return `heartbeat from ${shortId(m.from)} t${m.term}`;
-    case 'vote-request': return `${m.preVote ? 'pre-vote' : 'vote'}-request from ${shortId(m.from)} t${m.term}`;
-    case 'vote-response': return `${m.preVote ? 'pre-vote' : 'vote'}-${m.granted ? 'granted' : 'refused'} from ${shortId(m.from)} t${m.term}`;
-    case 'leader-heartbeat': return `leader-heartbeat from ${shortId(m.from)} t${m.term} peers=${m.peers.length}`;
-    case 'heartbeat-ack': return `heartbeat-ack from ${shortId(m.from)} t${m.term}`;
-    case 'join-cluster': return `join-cluster from ${shortId(m.from)} at ${m.fromAddress}`;
-    case 'peer-broadcast': return `broadcast from ${shortId(m.from)} (${m.payload.length} chars)`;
-    default: return assertNever(m, 'election message');
+    case 'heartbeat':
+      return `heartbeat from ${shortId(m.from)} t${m.term}`;
+    case 'vote-request':
+      return `${m.preVote ? 'pre-vote' : 'vote'}-request from ${shortId(m.from)} t${m.term}`;
+    case 'vote-response':
+      return `${m.preVote ? 'pre-vote' : 'vote'}-${m.granted ? 'granted' : 'refused'} from ${shortId(m.from)} t${m.term}`;
+    case 'leader-heartbeat':
+      return `leader-heartbeat from ${shortId(m.from)} t${m.term} peers=${m.peers.length}`;
+    case 'heartbeat-ack':
+      return `heartbeat-ack from ${shortId(m.from)} t${m.term}`;
+    case 'join-cluster':
+      return `join-cluster from ${shortId(m.from)} at ${m.fromAddress}`;
+    case 'peer-broadcast':
+      return `broadcast from ${shortId(m.from)} (${m.payload.length} chars)`;
+    default:
+      return assertNever(m, 'election message');
   }
 }

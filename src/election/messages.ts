@@ -18,7 +18,14 @@ export type ElectionMessage =
   | { type: 'heartbeat'; from: NodeId; fromAddress: Address; term: Term }
   /** raft-lite RequestVote (Raft §5.2); `preVote` asks without bumping terms (Raft thesis §9.6). */
   | { type: 'vote-request'; from: NodeId; fromAddress: Address; term: Term; preVote: boolean }
-  | { type: 'vote-response'; from: NodeId; fromAddress: Address; term: Term; preVote: boolean; granted: boolean }
+  | {
+      type: 'vote-response';
+      from: NodeId;
+      fromAddress: Address;
+      term: Term;
+      preVote: boolean;
+      granted: boolean;
+    }
   /** raft-lite leader heartbeat: asserts leadership for `term` and shares the cluster's addresses. */
   | { type: 'leader-heartbeat'; from: NodeId; fromAddress: Address; term: Term; peers: Address[] }
   /** Follower's answer; the leader's check-quorum counts these. */

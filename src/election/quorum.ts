@@ -9,7 +9,10 @@ import { assert } from '../base/assert.js';
 
 /** Smallest number of members that is a strict majority of `clusterSize` (self included). */
 export function majorityOf(clusterSize: number): number {
-  assert(Number.isSafeInteger(clusterSize) && clusterSize >= 1, `clusterSize must be a positive integer, got ${clusterSize}`);
+  assert(
+    Number.isSafeInteger(clusterSize) && clusterSize >= 1,
+    `clusterSize must be a positive integer, got ${clusterSize}`,
+  );
   return Math.floor(clusterSize / 2) + 1;
 }
 

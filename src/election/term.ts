@@ -28,17 +28,24 @@ export interface VoteContext {
   inLeaderLease: boolean;
 }
 
-export type VoteDecision = { granted: true } | { granted: false; reason: 'stale_term' | 'already_voted' | 'leader_lease' | 'not_newer' };
+export type VoteDecision =
+  | { granted: true }
+  | { granted: false; reason: 'stale_term' | 'already_voted' | 'leader_lease' | 'not_newer' };
 
 /**
  * A real vote (Raft §5.2), asked for `candidateTerm` (after the caller adopted a newer term).
  * Granted when the term is current, no other candidate got our vote in it, and no leader is
  * known to be alive (a node that still hears a leader must not help depose it: etcd's lease).
  */
-export function decideVote(ctx: VoteContext, candidate: NodeId, candidateTerm: number): VoteDecision {
+export function decideVote(
+  ctx: VoteContext,
+  candidate: NodeId,
+  candidateTerm: number,
+): VoteDecision {
   if (candidateTerm < ctx.currentTerm) return { granted: false, reason: 'stale_term' };
   if (ctx.inLeaderLease) return { granted: false, reason: 'leader_lease' };
-  if (candidateTerm === ctx.currentTerm && ctx.votedFor !== undefined && ctx.votedFor !== candidate) return { granted: false, reason: 'already_voted' };
+  if (candidateTerm === ctx.currentTerm && ctx.votedFor !== undefined && ctx.votedFor !== candidate)
+    return { granted: false, reason: 'already_voted' };
   return { granted: true };
 }
 

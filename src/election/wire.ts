@@ -10,7 +10,10 @@ import type { Millis } from '../base/time.js';
 import { decodeElectionMessage, encodeElectionMessage } from './codec.js';
 import { type ElectionMessage } from './messages.js';
 
-export function electionWire<I>(clusterId: string, toInput: (message: ElectionMessage, from: Address, now: Millis) => I): Wire<I, ElectionMessage> {
+export function electionWire<I>(
+  clusterId: string,
+  toInput: (message: ElectionMessage, from: Address, now: Millis) => I,
+): Wire<I, ElectionMessage> {
   return {
     decode(data, from, _channel, now) {
       const decoded = decodeElectionMessage(data, { clusterId });

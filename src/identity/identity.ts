@@ -7,12 +7,28 @@
  * replaced, not even when it is corrupt (ERR_IDENTITY_CORRUPT / _FOREIGN / _IO name the path and
  * what to do). Not a protocol core: it touches the disk.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ShoalError, type ErrorCode } from '../base/errors.js';
-import { ED25519_KEY_BYTES, generateRawKeyPair, nodeIdFromPublicKey, privateKeyFromSeed, publicKeyFromSeed, signWith } from './keys.js';
+import {
+  ED25519_KEY_BYTES,
+  generateRawKeyPair,
+  nodeIdFromPublicKey,
+  privateKeyFromSeed,
+  publicKeyFromSeed,
+  signWith,
+} from './keys.js';
 import type { NodeId } from './node-id.js';
 
 export const IDENTITY_FILE_NAME = 'identity.json';
@@ -42,17 +58,29 @@ export interface Identity {
   sign(data: Uint8Array): Uint8Array;
 }
 
-function makeIdentity(nodeId: NodeId, publicKey: Uint8Array, privateKey: KeyObject, filePath: string): Identity {
+function makeIdentity(
+  nodeId: NodeId,
+  publicKey: Uint8Array,
+  privateKey: KeyObject,
+  filePath: string,
+): Identity {
   return { nodeId, publicKey, filePath, sign: (data) => signWith(privateKey, data) };
 }
 
 function ioError(what: string, path: string, err: unknown): ShoalError {
   const code = (err as { code?: unknown }).code;
-  return new ShoalError('ERR_IDENTITY_IO', `cannot ${what} ${path} (${String(code ?? err)}): check that the data dir is a writable directory owned by this user`, { cause: err });
+  return new ShoalError(
+    'ERR_IDENTITY_IO',
+    `cannot ${what} ${path} (${String(code ?? err)}): check that the data dir is a writable directory owned by this user`,
+    { cause: err },
+  );
 }
 
 function fileError(code: ErrorCode, path: string, why: string): ShoalError {
-  return new ShoalError(code, `identity file ${path} ${why}; it was left untouched: restore it from a backup, or move it away to give this node a new NodeId`);
+  return new ShoalError(
+    code,
+    `identity file ${path} ${why}; it was left untouched: restore it from a backup, or move it away to give this node a new NodeId`,
+  );
 }
 
 /** Strict base64 of exactly `bytes` bytes, or undefined. */
@@ -75,17 +103,48 @@ export function parseIdentityFile(text: string, path: string): Identity {
   } catch {
     throw fileError('ERR_IDENTITY_CORRUPT', path, 'is not valid JSON (truncated or damaged)');
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw fileError('ERR_IDENTITY_CORRUPT', path, 'is not a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw fileError('ERR_IDENTITY_CORRUPT', path, 'is not a JSON object');
   const fields = doc as Record<string, unknown>;
-  if (fields.format !== IDENTITY_FORMAT) throw fileError('ERR_IDENTITY_FOREIGN', path, `has format ${JSON.stringify(fields.format)}, expected ${JSON.stringify(IDENTITY_FORMAT)}`);
-  if (fields.version !== IDENTITY_VERSION) throw fileError('ERR_IDENTITY_FOREIGN', path, `has version ${JSON.stringify(fields.version)}; this Shoal reads version ${IDENTITY_VERSION}`);
+  if (fields.format !== IDENTITY_FORMAT)
+    throw fileError(
+      'ERR_IDENTITY_FOREIGN',
+      path,
+      `has format ${JSON.stringify(fields.format)}, expected ${JSON.stringify(IDENTITY_FORMAT)}`,
+    );
+  if (fields.version !== IDENTITY_VERSION)
+    throw fileError(
+      'ERR_IDENTITY_FOREIGN',
+      path,
+      `has version ${JSON.stringify(fields.version)}; this Shoal reads version ${IDENTITY_VERSION}`,
+    );
   const publicKey = decodeKey(fields.publicKey, ED25519_KEY_BYTES);
   const seed = decodeKey(fields.privateKey, ED25519_KEY_BYTES);
-  if (publicKey === undefined) throw fileError('ERR_IDENTITY_CORRUPT', path, `has a publicKey that is not base64 of ${ED25519_KEY_BYTES} bytes`);
-  if (seed === undefined) throw fileError('ERR_IDENTITY_CORRUPT', path, `has a privateKey that is not base64 of ${ED25519_KEY_BYTES} bytes`);
-  if (!sameBytes(publicKeyFromSeed(seed), publicKey)) throw fileError('ERR_IDENTITY_CORRUPT', path, 'has a publicKey that does not belong to its privateKey');
+  if (publicKey === undefined)
+    throw fileError(
+      'ERR_IDENTITY_CORRUPT',
+      path,
+      `has a publicKey that is not base64 of ${ED25519_KEY_BYTES} bytes`,
+    );
+  if (seed === undefined)
+    throw fileError(
+      'ERR_IDENTITY_CORRUPT',
+      path,
+      `has a privateKey that is not base64 of ${ED25519_KEY_BYTES} bytes`,
+    );
+  if (!sameBytes(publicKeyFromSeed(seed), publicKey))
+    throw fileError(
+      'ERR_IDENTITY_CORRUPT',
+      path,
+      'has a publicKey that does not belong to its privateKey',
+    );
   const nodeId = nodeIdFromPublicKey(publicKey);
-  if (fields.nodeId !== nodeId) throw fileError('ERR_IDENTITY_CORRUPT', path, `has nodeId ${JSON.stringify(fields.nodeId)} but its key gives ${nodeId}`);
+  if (fields.nodeId !== nodeId)
+    throw fileError(
+      'ERR_IDENTITY_CORRUPT',
+      path,
+      `has nodeId ${JSON.stringify(fields.nodeId)} but its key gives ${nodeId}`,
+    );
   return makeIdentity(nodeId, publicKey, privateKeyFromSeed(seed), path);
 }
 
@@ -116,7 +175,10 @@ function fsyncPath(path: string, flags: string): void {
  * another process created `path` first.
  */
 function writeNewFileAtomic(dir: string, path: string, text: string): boolean {
-  const tmp = join(dir, `.${IDENTITY_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(
+    dir,
+    `.${IDENTITY_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   const fd = openSync(tmp, 'wx', IDENTITY_FILE_MODE);
   try {
     writeSync(fd, text);

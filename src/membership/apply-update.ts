@@ -12,15 +12,36 @@ import type { NodeId } from '../identity/node-id.js';
 import { applyAwarenessDelta } from './awareness.js';
 import { labelsBytes } from './broadcast-queue.js';
 import { decideAlive, decideDeparture, decideSuspect, sameLabels } from './merge.js';
-import { addMember, broadcast, changeState, count, emitMember, ownLabels, persistIncarnation, self, selfAliveUpdate, setIncarnation, type Turn } from './state.js';
-import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
+import {
+  addMember,
+  broadcast,
+  changeState,
+  count,
+  emitMember,
+  ownLabels,
+  persistIncarnation,
+  self,
+  selfAliveUpdate,
+  setIncarnation,
+  type Turn,
+} from './state.js';
+import {
+  expectedConfirmations,
+  suspicionTimeoutMaxMs,
+  suspicionTimeoutMinMs,
+  suspicionTimeoutMs,
+} from './suspicion.js';
 import type { Member } from './member-table.js';
 
 type AliveUpdate = Extract<Update, { kind: 'alive' }>;
 
 /** Incarnations must stay safe integers even after a refute adds one. */
 function validIncarnation(incarnation: number): boolean {
-  return Number.isSafeInteger(incarnation) && incarnation >= 0 && incarnation < Number.MAX_SAFE_INTEGER - 1;
+  return (
+    Number.isSafeInteger(incarnation) &&
+    incarnation >= 0 &&
+    incarnation < Number.MAX_SAFE_INTEGER - 1
+  );
 }
 
 export function applyUpdate(turn: Turn, update: Update): void {
@@ -29,10 +50,19 @@ export function applyUpdate(turn: Turn, update: Update): void {
     return;
   }
   switch (update.kind) {
-    case 'alive': return applyAlive(turn, update);
-    case 'suspect': return applySuspect(turn, update.id, update.incarnation, update.from);
+    case 'alive':
+      return applyAlive(turn, update);
+    case 'suspect':
+      return applySuspect(turn, update.id, update.incarnation, update.from);
     case 'dead':
-    case 'left': return applyDeparture(turn, update.id, update.incarnation, update.kind, update.kind === 'dead' ? update.from : update.id);
+    case 'left':
+      return applyDeparture(
+        turn,
+        update.id,
+        update.incarnation,
+        update.kind,
+        update.kind === 'dead' ? update.from : update.id,
+      );
   }
 }
 
@@ -71,7 +101,10 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
     if (state.members.size >= state.config.membersMax) return count(state, 'membersRejected');
     emitMember(turn, 'joined', addMember(turn, update));
   } else {
-    const moved = current.name !== update.name || current.address !== update.address || !sameLabels(current.labels, update.labels);
+    const moved =
+      current.name !== update.name ||
+      current.address !== update.address ||
+      !sameLabels(current.labels, update.labels);
     setIncarnation(state, current, update.incarnation);
     current.name = update.name;
     current.address = update.address;
@@ -98,7 +131,11 @@ export function applySuspect(turn: Turn, id: NodeId, incarnation: Incarnation, f
   setIncarnation(state, current, incarnation);
   changeState(turn, current, 'suspect');
   current.suspicion = {
-    startedAtMs: turn.now, minMs, maxMs, expected, accusers: new Set([from]),
+    startedAtMs: turn.now,
+    minMs,
+    maxMs,
+    expected,
+    accusers: new Set([from]),
     deadlineMs: (turn.now + suspicionTimeoutMs(minMs, maxMs, 0, expected)) as Millis,
   };
   count(state, 'suspicionsStarted');
@@ -119,14 +156,25 @@ function confirmSuspicion(turn: Turn, member: Member, from: NodeId): void {
     return;
   }
   suspicion.accusers.add(from);
-  const timeoutMs = suspicionTimeoutMs(suspicion.minMs, suspicion.maxMs, confirmations + 1, suspicion.expected);
+  const timeoutMs = suspicionTimeoutMs(
+    suspicion.minMs,
+    suspicion.maxMs,
+    confirmations + 1,
+    suspicion.expected,
+  );
   suspicion.deadlineMs = (suspicion.startedAtMs + timeoutMs) as Millis;
   count(turn.state, 'suspicionConfirmations');
   // Re-broadcast so others collect the confirmation too (memberlist does the same).
   broadcast(turn, { kind: 'suspect', id: member.id, incarnation: member.incarnation, from });
 }
 
-export function applyDeparture(turn: Turn, id: NodeId, incarnation: Incarnation, kind: 'dead' | 'left', from: NodeId): void {
+export function applyDeparture(
+  turn: Turn,
+  id: NodeId,
+  incarnation: Incarnation,
+  kind: 'dead' | 'left',
+  from: NodeId,
+): void {
   const { state } = turn;
   const current = state.members.get(id);
   const decision = decideDeparture(current, incarnation, id === state.selfId);
@@ -145,7 +193,9 @@ export function applyDeparture(turn: Turn, id: NodeId, incarnation: Incarnation,
  */
 export function mergeRemoteState(turn: Turn, records: readonly MemberRecord[], from: NodeId): void {
   // A join brings the whole view at once: size the table for it (at most membersMax) in one step.
-  turn.state.members.reserve(Math.min(turn.state.members.size + records.length, turn.state.config.membersMax));
+  turn.state.members.reserve(
+    Math.min(turn.state.members.size + records.length, turn.state.config.membersMax),
+  );
   turn.mergingFrom = from;
   try {
     mergeRecords(turn, records);
@@ -162,7 +212,14 @@ function mergeRecords(turn: Turn, records: readonly MemberRecord[]): void {
     }
     switch (record.state) {
       case 'alive':
-        applyAlive(turn, { kind: 'alive', id: record.id, incarnation: record.incarnation, name: record.name, address: record.address, labels: record.labels });
+        applyAlive(turn, {
+          kind: 'alive',
+          id: record.id,
+          incarnation: record.incarnation,
+          name: record.name,
+          address: record.address,
+          labels: record.labels,
+        });
         break;
       case 'suspect':
       case 'dead':

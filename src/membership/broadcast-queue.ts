@@ -17,11 +17,11 @@ export function createQueue(): BroadcastQueue {
   return { byMember: new Map(), nextOrder: 0 };
 }
 
-
 /** Size of a labels map: UTF-8 bytes of every key plus every value. Allocation-free: every merged record calls it. */
 export function labelsBytes(labels: Labels): number {
   let total = 0;
-  for (const key in labels) if (Object.hasOwn(labels, key)) total += utf8Bytes(key) + utf8Bytes(labels[key] as string);
+  for (const key in labels)
+    if (Object.hasOwn(labels, key)) total += utf8Bytes(key) + utf8Bytes(labels[key] as string);
   return total;
 }
 
@@ -34,7 +34,9 @@ export function estimateUpdateBytes(update: Update): number {
   switch (update.kind) {
     case 'alive': {
       let size = head + 4 + utf8Bytes(update.name) + 4 + utf8Bytes(update.address) + 4;
-      for (const key in update.labels) if (Object.hasOwn(update.labels, key)) size += 8 + utf8Bytes(key) + utf8Bytes(update.labels[key] as string);
+      for (const key in update.labels)
+        if (Object.hasOwn(update.labels, key))
+          size += 8 + utf8Bytes(key) + utf8Bytes(update.labels[key] as string);
       return size;
     }
     case 'suspect':
@@ -51,10 +53,23 @@ export function estimateUpdateBytes(update: Update): number {
  * limit, or `sendsMax` times when that is lower. Returns how many entries were dropped to stay
  * within `queueMax`.
  */
-export function enqueue(queue: BroadcastQueue, update: Update, queueMax: number, sendsMax?: number): number {
-  queue.byMember.set(update.id, { update, transmits: 0, order: queue.nextOrder++, bytes: undefined, sendsMax });
+export function enqueue(
+  queue: BroadcastQueue,
+  update: Update,
+  queueMax: number,
+  sendsMax?: number,
+): number {
+  queue.byMember.set(update.id, {
+    update,
+    transmits: 0,
+    order: queue.nextOrder++,
+    bytes: undefined,
+    sendsMax,
+  });
   if (queue.byMember.size <= queueMax) return 0;
-  const victims = [...queue.byMember.values()].sort((a, b) => b.transmits - a.transmits || a.order - b.order);
+  const victims = [...queue.byMember.values()].sort(
+    (a, b) => b.transmits - a.transmits || a.order - b.order,
+  );
   let dropped = 0;
   for (const victim of victims) {
     if (queue.byMember.size <= queueMax) break;
@@ -70,9 +85,16 @@ export function enqueue(queue: BroadcastQueue, update: Update, queueMax: number,
  * Each entry's size is measured once (`sizeOf` encodes it) and kept: a join storm queues hundreds
  * of updates, and measuring all of them for every packet was a tenth of a large cluster's CPU.
  */
-export function takeUpdates(queue: BroadcastQueue, budgetBytes: number, limit: number, sizeOf: (u: Update) => number): Update[] {
+export function takeUpdates(
+  queue: BroadcastQueue,
+  budgetBytes: number,
+  limit: number,
+  sizeOf: (u: Update) => number,
+): Update[] {
   if (queue.byMember.size === 0 || budgetBytes <= 0) return [];
-  const ordered: QueuedUpdate[] = [...queue.byMember.values()].sort((a, b) => a.transmits - b.transmits || b.order - a.order);
+  const ordered: QueuedUpdate[] = [...queue.byMember.values()].sort(
+    (a, b) => a.transmits - b.transmits || b.order - a.order,
+  );
   const out: Update[] = [];
   let remaining = budgetBytes;
   for (const entry of ordered) {
@@ -81,7 +103,8 @@ export function takeUpdates(queue: BroadcastQueue, budgetBytes: number, limit: n
     remaining -= size;
     out.push(entry.update);
     entry.transmits++;
-    if (entry.transmits >= Math.min(limit, entry.sendsMax ?? limit)) queue.byMember.delete(entry.update.id);
+    if (entry.transmits >= Math.min(limit, entry.sendsMax ?? limit))
+      queue.byMember.delete(entry.update.id);
   }
   return out;
 }

@@ -9,9 +9,38 @@
 import { incarnation as toIncarnation } from '../base/units.js';
 import { assert, assertNever } from '../base/assert.js';
 import { toHex } from '../base/hex.js';
-import { DecodeFailure, readAddress, readEnum, readFlags, reverseTable, writeAddress, type FieldLimits, type Reader, type Writer } from '../codec/bytes.js';
-import { compileTable, decodeWith, encodedBytesWith, encodeWith, fieldBytes, type CodecLimits, type DecodeExpect, type DecodeResult } from '../codec/codec.js';
-import { MEMBER_STATE_NUMBERS, MEMBERSHIP_TYPE_NUMBERS, REJECT_REASON_NUMBERS, UPDATE_KIND_NUMBERS, type Labels, type MemberRecord, type Message, type Update, type WireMemberState } from './messages.js';
+import {
+  DecodeFailure,
+  readAddress,
+  readEnum,
+  readFlags,
+  reverseTable,
+  writeAddress,
+  type FieldLimits,
+  type Reader,
+  type Writer,
+} from '../codec/bytes.js';
+import {
+  compileTable,
+  decodeWith,
+  encodedBytesWith,
+  encodeWith,
+  fieldBytes,
+  type CodecLimits,
+  type DecodeExpect,
+  type DecodeResult,
+} from '../codec/codec.js';
+import {
+  MEMBER_STATE_NUMBERS,
+  MEMBERSHIP_TYPE_NUMBERS,
+  REJECT_REASON_NUMBERS,
+  UPDATE_KIND_NUMBERS,
+  type Labels,
+  type MemberRecord,
+  type Message,
+  type Update,
+  type WireMemberState,
+} from './messages.js';
 
 const UPDATE_KIND_BY_NUMBER = reverseTable(UPDATE_KIND_NUMBERS);
 const MEMBER_STATE_BY_NUMBER = reverseTable(MEMBER_STATE_NUMBERS);
@@ -60,11 +89,21 @@ export function readLabels(r: Reader): Labels {
   let previous: string | undefined;
   for (let i = 0; i < count; i++) {
     const key = r.string('label key');
-    if (previous !== undefined && !(previous < key)) throw new DecodeFailure('ERR_DECODE_MALFORMED', `label keys not strictly increasing at ${JSON.stringify(key)}`);
+    if (previous !== undefined && !(previous < key))
+      throw new DecodeFailure(
+        'ERR_DECODE_MALFORMED',
+        `label keys not strictly increasing at ${JSON.stringify(key)}`,
+      );
     previous = key;
     const value = r.string('label value');
     // defineProperty so that a key named "__proto__" is an own property, not a prototype change.
-    if (key === '__proto__') Object.defineProperty(labels, key, { value, enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__')
+      Object.defineProperty(labels, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     else labels[key] = value;
   }
   return labels;
@@ -97,7 +136,14 @@ export function readUpdate(r: Reader): Update {
   const incarnation = toIncarnation(r.varint('update incarnation'));
   switch (kind) {
     case 'alive':
-      return { kind, id, incarnation, name: r.string('update name'), address: readAddress(r, 'update address'), labels: readLabels(r) };
+      return {
+        kind,
+        id,
+        incarnation,
+        name: r.string('update name'),
+        address: readAddress(r, 'update address'),
+        labels: readLabels(r),
+      };
     case 'suspect':
     case 'dead':
       return { kind, id, incarnation, from: r.nodeId('update from') };
@@ -138,7 +184,11 @@ export function readMember(r: Reader): MemberRecord {
   return { id, name, address, state, incarnation, labels: readLabels(r) };
 }
 
-export function writeMembers(w: Writer, members: readonly MemberRecord[], limits: FieldLimits): void {
+export function writeMembers(
+  w: Writer,
+  members: readonly MemberRecord[],
+  limits: FieldLimits,
+): void {
   w.count(members.length, limits.decodeListCountMax);
   for (const member of members) writeMember(w, member, limits);
 }
@@ -200,7 +250,14 @@ function writePayload(w: Writer, msg: Message, limits: FieldLimits): void {
 function readPayload(r: Reader, type: Message['type']): Message {
   switch (type) {
     case 'ping':
-      return { type, seq: r.varint('seq'), from: r.nodeId('from'), fromAddress: readAddress(r, 'fromAddress'), target: r.nodeId('target'), updates: readUpdates(r) };
+      return {
+        type,
+        seq: r.varint('seq'),
+        from: r.nodeId('from'),
+        fromAddress: readAddress(r, 'fromAddress'),
+        target: r.nodeId('target'),
+        updates: readUpdates(r),
+      };
     case 'ack':
       return { type, seq: r.varint('seq'), from: r.nodeId('from'), updates: readUpdates(r) };
     case 'nack':
@@ -221,29 +278,58 @@ function readPayload(r: Reader, type: Message['type']): Message {
       const fromAddress = readAddress(r, 'fromAddress');
       const flags = readFlags(r, FLAG_JOIN | FLAG_REPLY, 'push-pull flags');
       const configFingerprint = r.string('configFingerprint');
-      return { type, from, fromAddress, join: (flags & FLAG_JOIN) !== 0, reply: (flags & FLAG_REPLY) !== 0, configFingerprint, members: readMembers(r) };
+      return {
+        type,
+        from,
+        fromAddress,
+        join: (flags & FLAG_JOIN) !== 0,
+        reply: (flags & FLAG_REPLY) !== 0,
+        configFingerprint,
+        members: readMembers(r),
+      };
     }
     case 'push-pull-digest': {
       const from = r.nodeId('from');
       const fromAddress = readAddress(r, 'fromAddress');
-      const reply = (readFlags(r, FLAG_DIGEST_REPLY, 'push-pull-digest flags') & FLAG_DIGEST_REPLY) !== 0;
-      return { type, from, fromAddress, reply, configDigest: readDigest(r, 'configDigest'), viewDigest: readDigest(r, 'viewDigest') };
+      const reply =
+        (readFlags(r, FLAG_DIGEST_REPLY, 'push-pull-digest flags') & FLAG_DIGEST_REPLY) !== 0;
+      return {
+        type,
+        from,
+        fromAddress,
+        reply,
+        configDigest: readDigest(r, 'configDigest'),
+        viewDigest: readDigest(r, 'viewDigest'),
+      };
     }
     case 'reject':
-      return { type, from: r.nodeId('from'), reason: readEnum(r, REJECT_REASON_BY_NUMBER, 'reject reason'), detail: r.string('detail') };
+      return {
+        type,
+        from: r.nodeId('from'),
+        reason: readEnum(r, REJECT_REASON_BY_NUMBER, 'reject reason'),
+        detail: r.string('detail'),
+      };
     default:
       return assertNever(type, 'membership message type');
   }
 }
 
 /** Membership's messages as the envelope codec reads and writes them. */
-export const MEMBERSHIP_MESSAGES = compileTable<Message>({ numbers: MEMBERSHIP_TYPE_NUMBERS, write: writePayload, read: (r, type) => readPayload(r, type) });
+export const MEMBERSHIP_MESSAGES = compileTable<Message>({
+  numbers: MEMBERSHIP_TYPE_NUMBERS,
+  write: writePayload,
+  read: (r, type) => readPayload(r, type),
+});
 
 /**
  * Encodes `msg` for `clusterId`. Asserts (a caller bug) when a field breaks `limits`: a message
  * every receiver must refuse is never sent. Returns a fresh buffer the caller owns.
  */
-export function encodeMessage(msg: Message, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
+export function encodeMessage(
+  msg: Message,
+  clusterId: string,
+  limits?: Partial<CodecLimits>,
+): Uint8Array {
   return encodeWith(MEMBERSHIP_MESSAGES, msg, clusterId, limits);
 }
 

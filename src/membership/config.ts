@@ -167,48 +167,129 @@ export const LEAVE_TRANSMITS_MIN = 3;
 
 /** Every cluster-wide key, in fingerprint order. The `satisfies` check keeps it complete. */
 export const CLUSTER_WIDE_KEYS = [
-  'probeIntervalMs', 'probeTimeoutMs', 'indirectChecks', 'retransmitMult', 'suspicionMult',
-  'suspicionMaxTimeoutMult', 'gossipIntervalMs', 'gossipFanout', 'pushPullIntervalMs',
-  'awarenessMultiplierMax', 'deadReclaimMs', 'tcpFallback', 'labelsBytesMax', 'packetBytesMax',
+  'probeIntervalMs',
+  'probeTimeoutMs',
+  'indirectChecks',
+  'retransmitMult',
+  'suspicionMult',
+  'suspicionMaxTimeoutMult',
+  'gossipIntervalMs',
+  'gossipFanout',
+  'pushPullIntervalMs',
+  'awarenessMultiplierMax',
+  'deadReclaimMs',
+  'tcpFallback',
+  'labelsBytesMax',
+  'packetBytesMax',
 ] as const satisfies readonly (keyof ClusterWideConfig)[];
 type MissingKey = Exclude<keyof ClusterWideConfig, (typeof CLUSTER_WIDE_KEYS)[number]>;
 const ALL_KEYS_LISTED: MissingKey extends never ? true : false = true;
 
-const LOCAL_DEFAULTS = { membersMax: 65_536, broadcastQueueMax: 4096, pendingProbesMax: 1024, packetEnvelopeBytes: 160 };
-const SHARED_DEFAULTS = { tcpFallback: true, labelsBytesMax: 512, packetBytesMax: LIMITS.packetBytesMax };
+const LOCAL_DEFAULTS = {
+  membersMax: 65_536,
+  broadcastQueueMax: 4096,
+  pendingProbesMax: 1024,
+  packetEnvelopeBytes: 160,
+};
+const SHARED_DEFAULTS = {
+  tcpFallback: true,
+  labelsBytesMax: 512,
+  packetBytesMax: LIMITS.packetBytesMax,
+};
 
 export const PROFILES = {
   LAN: {
-    probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, retransmitMult: 4, suspicionMult: 4,
-    suspicionMaxTimeoutMult: 6, gossipIntervalMs: 200, gossipFanout: 3, pushPullIntervalMs: 30_000,
-    awarenessMultiplierMax: 8, deadReclaimMs: 30_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 10_000, leavePropagateMs: 2000, reconnectIntervalMs: 30_000, loopDelayThresholdMs: 500, newsGossipDelayMs: 50,
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 500,
+    indirectChecks: 3,
+    retransmitMult: 4,
+    suspicionMult: 4,
+    suspicionMaxTimeoutMult: 6,
+    gossipIntervalMs: 200,
+    gossipFanout: 3,
+    pushPullIntervalMs: 30_000,
+    awarenessMultiplierMax: 8,
+    deadReclaimMs: 30_000,
+    ...SHARED_DEFAULTS,
+    ...LOCAL_DEFAULTS,
+    joinTimeoutMs: 10_000,
+    leavePropagateMs: 2000,
+    reconnectIntervalMs: 30_000,
+    loopDelayThresholdMs: 500,
+    newsGossipDelayMs: 50,
   },
   WAN: {
-    probeIntervalMs: 5000, probeTimeoutMs: 3000, indirectChecks: 3, retransmitMult: 4, suspicionMult: 6,
-    suspicionMaxTimeoutMult: 6, gossipIntervalMs: 500, gossipFanout: 4, pushPullIntervalMs: 60_000,
-    awarenessMultiplierMax: 8, deadReclaimMs: 60_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 30_000, leavePropagateMs: 5000, reconnectIntervalMs: 60_000, loopDelayThresholdMs: 3000, newsGossipDelayMs: 125,
+    probeIntervalMs: 5000,
+    probeTimeoutMs: 3000,
+    indirectChecks: 3,
+    retransmitMult: 4,
+    suspicionMult: 6,
+    suspicionMaxTimeoutMult: 6,
+    gossipIntervalMs: 500,
+    gossipFanout: 4,
+    pushPullIntervalMs: 60_000,
+    awarenessMultiplierMax: 8,
+    deadReclaimMs: 60_000,
+    ...SHARED_DEFAULTS,
+    ...LOCAL_DEFAULTS,
+    joinTimeoutMs: 30_000,
+    leavePropagateMs: 5000,
+    reconnectIntervalMs: 60_000,
+    loopDelayThresholdMs: 3000,
+    newsGossipDelayMs: 125,
   },
   LOCAL: {
-    probeIntervalMs: 1000, probeTimeoutMs: 200, indirectChecks: 1, retransmitMult: 2, suspicionMult: 3,
-    suspicionMaxTimeoutMult: 6, gossipIntervalMs: 100, gossipFanout: 3, pushPullIntervalMs: 15_000,
-    awarenessMultiplierMax: 8, deadReclaimMs: 15_000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    joinTimeoutMs: 1000, leavePropagateMs: 1000, reconnectIntervalMs: 15_000, loopDelayThresholdMs: 200, newsGossipDelayMs: 25,
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 200,
+    indirectChecks: 1,
+    retransmitMult: 2,
+    suspicionMult: 3,
+    suspicionMaxTimeoutMult: 6,
+    gossipIntervalMs: 100,
+    gossipFanout: 3,
+    pushPullIntervalMs: 15_000,
+    awarenessMultiplierMax: 8,
+    deadReclaimMs: 15_000,
+    ...SHARED_DEFAULTS,
+    ...LOCAL_DEFAULTS,
+    joinTimeoutMs: 1000,
+    leavePropagateMs: 1000,
+    reconnectIntervalMs: 15_000,
+    loopDelayThresholdMs: 200,
+    newsGossipDelayMs: 25,
   },
   SIM_MIN: {
-    probeIntervalMs: 100, probeTimeoutMs: 40, indirectChecks: 2, retransmitMult: 2, suspicionMult: 3,
-    suspicionMaxTimeoutMult: 3, gossipIntervalMs: 20, gossipFanout: 2, pushPullIntervalMs: 2000,
-    awarenessMultiplierMax: 4, deadReclaimMs: 2000, ...SHARED_DEFAULTS, ...LOCAL_DEFAULTS,
-    membersMax: 64, broadcastQueueMax: 32, pendingProbesMax: 16,
-    joinTimeoutMs: 500, leavePropagateMs: 200, reconnectIntervalMs: 1000, loopDelayThresholdMs: 40, newsGossipDelayMs: 5,
+    probeIntervalMs: 100,
+    probeTimeoutMs: 40,
+    indirectChecks: 2,
+    retransmitMult: 2,
+    suspicionMult: 3,
+    suspicionMaxTimeoutMult: 3,
+    gossipIntervalMs: 20,
+    gossipFanout: 2,
+    pushPullIntervalMs: 2000,
+    awarenessMultiplierMax: 4,
+    deadReclaimMs: 2000,
+    ...SHARED_DEFAULTS,
+    ...LOCAL_DEFAULTS,
+    membersMax: 64,
+    broadcastQueueMax: 32,
+    pendingProbesMax: 16,
+    joinTimeoutMs: 500,
+    leavePropagateMs: 200,
+    reconnectIntervalMs: 1000,
+    loopDelayThresholdMs: 40,
+    newsGossipDelayMs: 5,
   },
 } as const satisfies Record<string, MembershipConfig>;
 
 export type ProfileName = keyof typeof PROFILES;
 
 /** A fresh copy of a profile with `overrides` applied, validated. */
-export function membershipConfig(profile: ProfileName, overrides: Partial<MembershipConfig> = {}): MembershipConfig {
+export function membershipConfig(
+  profile: ProfileName,
+  overrides: Partial<MembershipConfig> = {},
+): MembershipConfig {
   const config: MembershipConfig = { ...PROFILES[profile], ...overrides };
   validateConfig(config);
   return config;
@@ -231,14 +312,18 @@ export function configFingerprint(clusterWide: ClusterWideConfig): string {
 
 /** Operator-readable difference between two fingerprints: `probeIntervalMs: ours 1000, theirs 5000; ...`. */
 export function describeFingerprintMismatch(ours: string, theirs: string): string {
-  const parse = (text: string): Map<string, string> => new Map(text.split(';').map((part) => {
-    const eq = part.indexOf('=');
-    return eq < 0 ? ['version', part] : [part.slice(0, eq), part.slice(eq + 1)];
-  }));
+  const parse = (text: string): Map<string, string> =>
+    new Map(
+      text.split(';').map((part) => {
+        const eq = part.indexOf('=');
+        return eq < 0 ? ['version', part] : [part.slice(0, eq), part.slice(eq + 1)];
+      }),
+    );
   const a = parse(ours);
   const b = parse(theirs);
   const keys = new Set([...a.keys(), ...b.keys()]);
-  const diffs = [...keys].filter((k) => a.get(k) !== b.get(k))
+  const diffs = [...keys]
+    .filter((k) => a.get(k) !== b.get(k))
     .map((k) => `${k}: ours ${a.get(k) ?? '(absent)'}, theirs ${b.get(k) ?? '(absent)'}`);
   return `cluster-wide membership settings differ (${diffs.slice(0, 8).join('; ')}); use the same profile and overrides on every member`;
 }
@@ -247,39 +332,74 @@ function fail(message: string): never {
   throw new ShoalError('ERR_INVALID_CONFIG', `invalid membership config: ${message}`);
 }
 
-function checkInt(config: MembershipConfig, key: keyof MembershipConfig, min: number, max = Number.MAX_SAFE_INTEGER): void {
+function checkInt(
+  config: MembershipConfig,
+  key: keyof MembershipConfig,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): void {
   const value = config[key];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     fail(`${key} (${String(value)}) must be an integer in ${min}..${max}`);
   }
 }
 
-function checkLess(config: MembershipConfig, a: keyof MembershipConfig, b: keyof MembershipConfig): void {
-  if (!(config[a] < config[b])) fail(`${a} (${String(config[a])}) must be less than ${b} (${String(config[b])})`);
+function checkLess(
+  config: MembershipConfig,
+  a: keyof MembershipConfig,
+  b: keyof MembershipConfig,
+): void {
+  if (!(config[a] < config[b]))
+    fail(`${a} (${String(config[a])}) must be less than ${b} (${String(config[b])})`);
 }
 
 /** Checks ranges and cross-field rules; throws ShoalError ERR_INVALID_CONFIG naming the field(s). */
 export function validateConfig(config: MembershipConfig): void {
   void ALL_KEYS_LISTED;
-  for (const key of ['probeIntervalMs', 'probeTimeoutMs', 'retransmitMult', 'suspicionMult', 'suspicionMaxTimeoutMult',
-    'awarenessMultiplierMax', 'membersMax', 'broadcastQueueMax', 'joinTimeoutMs', 'leavePropagateMs'] as const) {
+  for (const key of [
+    'probeIntervalMs',
+    'probeTimeoutMs',
+    'retransmitMult',
+    'suspicionMult',
+    'suspicionMaxTimeoutMult',
+    'awarenessMultiplierMax',
+    'membersMax',
+    'broadcastQueueMax',
+    'joinTimeoutMs',
+    'leavePropagateMs',
+  ] as const) {
     checkInt(config, key, 1);
   }
-  for (const key of ['indirectChecks', 'gossipIntervalMs', 'pushPullIntervalMs', 'deadReclaimMs', 'labelsBytesMax',
-    'pendingProbesMax', 'reconnectIntervalMs', 'loopDelayThresholdMs', 'packetEnvelopeBytes', 'newsGossipDelayMs'] as const) {
+  for (const key of [
+    'indirectChecks',
+    'gossipIntervalMs',
+    'pushPullIntervalMs',
+    'deadReclaimMs',
+    'labelsBytesMax',
+    'pendingProbesMax',
+    'reconnectIntervalMs',
+    'loopDelayThresholdMs',
+    'packetEnvelopeBytes',
+    'newsGossipDelayMs',
+  ] as const) {
     checkInt(config, key, 0);
   }
   checkInt(config, 'gossipFanout', 1, 64);
   checkInt(config, 'awarenessMultiplierMax', 1, 64);
   checkInt(config, 'packetBytesMax', 256, LIMITS.packetBytesMax);
-  if (typeof config.tcpFallback !== 'boolean') fail(`tcpFallback (${String(config.tcpFallback)}) must be true or false`);
+  if (typeof config.tcpFallback !== 'boolean')
+    fail(`tcpFallback (${String(config.tcpFallback)}) must be true or false`);
   checkLess(config, 'probeTimeoutMs', 'probeIntervalMs');
   checkLess(config, 'packetEnvelopeBytes', 'packetBytesMax');
   // An alive update carries the labels plus id, name and address; it must fit the piggyback budget.
   if (config.labelsBytesMax + 300 > config.packetBytesMax - config.packetEnvelopeBytes) {
-    fail(`labelsBytesMax (${config.labelsBytesMax}) plus 300 bytes of update header must fit in packetBytesMax (${config.packetBytesMax}) minus packetEnvelopeBytes (${config.packetEnvelopeBytes})`);
+    fail(
+      `labelsBytesMax (${config.labelsBytesMax}) plus 300 bytes of update header must fit in packetBytesMax (${config.packetBytesMax}) minus packetEnvelopeBytes (${config.packetEnvelopeBytes})`,
+    );
   }
   if (config.indirectChecks >= config.membersMax) {
-    fail(`indirectChecks (${config.indirectChecks}) must be less than membersMax (${config.membersMax})`);
+    fail(
+      `indirectChecks (${config.indirectChecks}) must be less than membersMax (${config.membersMax})`,
+    );
   }
 }

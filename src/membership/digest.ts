@@ -94,8 +94,11 @@ export function toggleMember(digest: ViewDigest, id: NodeId, incarnation: number
 }
 
 /** The digest of `members` from scratch (the invariant and tests compare it with the kept one). */
-export function computeViewDigest(members: Iterable<{ id: NodeId; incarnation: number; live: boolean }>): ViewDigest {
+export function computeViewDigest(
+  members: Iterable<{ id: NodeId; incarnation: number; live: boolean }>,
+): ViewDigest {
   const digest: ViewDigest = { hi: 0, lo: 0 };
-  for (const member of members) if (member.live) toggleMember(digest, member.id, member.incarnation);
+  for (const member of members)
+    if (member.live) toggleMember(digest, member.id, member.incarnation);
   return digest;
 }

@@ -16,7 +16,10 @@ export interface Snapshot {
 }
 
 export function snapshot(state: State): Snapshot {
-  return { epoch: state.epoch, incarnations: new Map([...state.members.values()].map((m) => [m.id, m.incarnation])) };
+  return {
+    epoch: state.epoch,
+    incarnations: new Map([...state.members.values()].map((m) => [m.id, m.incarnation])),
+  };
 }
 
 /** The rules broken by `state`, each stated as the rule; empty when the state is sound. */
@@ -32,23 +35,61 @@ export function checkInvariants(state: State): string[] {
   let live = 0;
   for (const member of state.members.values()) {
     const id = member.id;
-    holds(state.members.get(id)?.slot === member.slot, `${id}: the table's index finds it at its slot ${member.slot}`);
+    holds(
+      state.members.get(id)?.slot === member.slot,
+      `${id}: the table's index finds it at its slot ${member.slot}`,
+    );
     if (isLive(member.state)) live++;
-    holds((member.state === 'suspect') === (member.suspicion !== undefined), `${id}: a suspicion exists exactly when suspect (state ${member.state})`);
-    holds((member.state === 'suspect') === state.suspects.has(id), `${id}: suspects index agrees with state ${member.state}`);
-    holds((member.state === 'dead' || member.state === 'left') === state.departed.has(id), `${id}: departed index agrees with state ${member.state}`);
+    holds(
+      (member.state === 'suspect') === (member.suspicion !== undefined),
+      `${id}: a suspicion exists exactly when suspect (state ${member.state})`,
+    );
+    holds(
+      (member.state === 'suspect') === state.suspects.has(id),
+      `${id}: suspects index agrees with state ${member.state}`,
+    );
+    holds(
+      (member.state === 'dead' || member.state === 'left') === state.departed.has(id),
+      `${id}: departed index agrees with state ${member.state}`,
+    );
     holds(id === state.selfId || member.state !== 'joining', `${id}: only self may be joining`);
-    holds(Number.isSafeInteger(member.incarnation) && member.incarnation >= 0, `${id}: incarnation is a safe integer`);
+    holds(
+      Number.isSafeInteger(member.incarnation) && member.incarnation >= 0,
+      `${id}: incarnation is a safe integer`,
+    );
   }
   holds(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
-  const digest = computeViewDigest([...state.members.values()].map((m) => ({ id: m.id, incarnation: m.incarnation, live: isLive(m.state) })));
-  holds(digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
-    `viewDigest ${digestHex(state.viewDigest.hi, state.viewDigest.lo)} equals the digest recomputed from the members ${digestHex(digest.hi, digest.lo)}`);
-  holds(state.members.suspicions.size === state.suspects.size, `suspicions (${state.members.suspicions.size}) belong to suspects only`);
-  holds(state.members.size <= state.config.membersMax, `members (${state.members.size}) within membersMax`);
-  holds(state.queue.byMember.size <= state.config.broadcastQueueMax, `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`);
-  holds(state.relays.size <= state.config.pendingProbesMax, `relayed probes (${state.relays.size}) within pendingProbesMax`);
-  holds(state.awareness >= 0 && state.awareness < state.config.awarenessMultiplierMax, `awareness ${state.awareness} in range`);
+  const digest = computeViewDigest(
+    [...state.members.values()].map((m) => ({
+      id: m.id,
+      incarnation: m.incarnation,
+      live: isLive(m.state),
+    })),
+  );
+  holds(
+    digest.hi === state.viewDigest.hi && digest.lo === state.viewDigest.lo,
+    `viewDigest ${digestHex(state.viewDigest.hi, state.viewDigest.lo)} equals the digest recomputed from the members ${digestHex(digest.hi, digest.lo)}`,
+  );
+  holds(
+    state.members.suspicions.size === state.suspects.size,
+    `suspicions (${state.members.suspicions.size}) belong to suspects only`,
+  );
+  holds(
+    state.members.size <= state.config.membersMax,
+    `members (${state.members.size}) within membersMax`,
+  );
+  holds(
+    state.queue.byMember.size <= state.config.broadcastQueueMax,
+    `broadcast queue (${state.queue.byMember.size}) within broadcastQueueMax`,
+  );
+  holds(
+    state.relays.size <= state.config.pendingProbesMax,
+    `relayed probes (${state.relays.size}) within pendingProbesMax`,
+  );
+  holds(
+    state.awareness >= 0 && state.awareness < state.config.awarenessMultiplierMax,
+    `awareness ${state.awareness} in range`,
+  );
   return broken;
 }
 
@@ -60,7 +101,10 @@ export function checkTransition(before: Snapshot, after: State): string[] {
   holds(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
   for (const member of after.members.values()) {
     const previous = before.incarnations.get(member.id);
-    holds(previous === undefined || member.incarnation >= previous, `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`);
+    holds(
+      previous === undefined || member.incarnation >= previous,
+      `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`,
+    );
   }
   return broken;
 }

@@ -29,7 +29,13 @@ import type { MemberState, MemberView, Suspicion } from './types.js';
 
 /** State codes of the `states` column, in the order of the MemberState union. */
 const STATE_NAMES: readonly MemberState[] = ['joining', 'alive', 'suspect', 'dead', 'left'];
-const STATE_CODES: Readonly<Record<MemberState, number>> = { joining: 0, alive: 1, suspect: 2, dead: 3, left: 4 };
+const STATE_CODES: Readonly<Record<MemberState, number>> = {
+  joining: 0,
+  alive: 1,
+  suspect: 2,
+  dead: 3,
+  left: 4,
+};
 
 const CAPACITY_MIN = 8;
 /** Placeholder for unused cells of the pointer columns: keeps them packed arrays of one kind. */
@@ -71,20 +77,48 @@ export class Member implements MemberView {
     this.slot = slot;
   }
 
-  get id(): NodeId { return this.#table.ids[this.slot] as NodeId; }
-  get name(): string { return this.#table.names[this.slot] as string; }
-  set name(value: string) { this.#table.names[this.slot] = value; }
-  get address(): Address { return this.#table.addresses[this.slot] as Address; }
-  set address(value: Address) { this.#table.addresses[this.slot] = value; }
-  get labels(): Labels { return this.#table.labels[this.slot] as Labels; }
-  set labels(value: Labels) { this.#table.labels[this.slot] = value; }
-  get state(): MemberState { return STATE_NAMES[this.#table.states[this.slot] as number] as MemberState; }
-  set state(value: MemberState) { this.#table.states[this.slot] = STATE_CODES[value]; }
-  get incarnation(): Incarnation { return this.#table.incarnations[this.slot] as Incarnation; }
-  set incarnation(value: Incarnation) { this.#table.incarnations[this.slot] = value; }
-  get stateChangedAtMs(): Millis { return this.#table.stateChangedAtMs[this.slot] as Millis; }
-  set stateChangedAtMs(value: Millis) { this.#table.stateChangedAtMs[this.slot] = value; }
-  get suspicion(): Suspicion | undefined { return this.#table.suspicions.get(this.id); }
+  get id(): NodeId {
+    return this.#table.ids[this.slot] as NodeId;
+  }
+  get name(): string {
+    return this.#table.names[this.slot] as string;
+  }
+  set name(value: string) {
+    this.#table.names[this.slot] = value;
+  }
+  get address(): Address {
+    return this.#table.addresses[this.slot] as Address;
+  }
+  set address(value: Address) {
+    this.#table.addresses[this.slot] = value;
+  }
+  get labels(): Labels {
+    return this.#table.labels[this.slot] as Labels;
+  }
+  set labels(value: Labels) {
+    this.#table.labels[this.slot] = value;
+  }
+  get state(): MemberState {
+    return STATE_NAMES[this.#table.states[this.slot] as number] as MemberState;
+  }
+  set state(value: MemberState) {
+    this.#table.states[this.slot] = STATE_CODES[value];
+  }
+  get incarnation(): Incarnation {
+    return this.#table.incarnations[this.slot] as Incarnation;
+  }
+  set incarnation(value: Incarnation) {
+    this.#table.incarnations[this.slot] = value;
+  }
+  get stateChangedAtMs(): Millis {
+    return this.#table.stateChangedAtMs[this.slot] as Millis;
+  }
+  set stateChangedAtMs(value: Millis) {
+    this.#table.stateChangedAtMs[this.slot] = value;
+  }
+  get suspicion(): Suspicion | undefined {
+    return this.#table.suspicions.get(this.id);
+  }
   set suspicion(value: Suspicion | undefined) {
     if (value === undefined) this.#table.suspicions.delete(this.id);
     else this.#table.suspicions.set(this.id, value);
@@ -167,7 +201,10 @@ export class MemberTable {
 
   /** The member at `slot` (0 <= slot < size); slot 0 is the first member inserted. */
   at(slot: number): Member {
-    assert(slot >= 0 && slot < this.#size, `MemberTable.at: slot ${slot} out of range (size ${this.#size})`);
+    assert(
+      slot >= 0 && slot < this.#size,
+      `MemberTable.at: slot ${slot} out of range (size ${this.#size})`,
+    );
     return new Member(this, slot);
   }
 
@@ -272,7 +309,11 @@ export class MemberTable {
     this.labels = copyColumn(this.labels, this.#size, capacity, NO_LABELS);
     this.states = copyTyped(new Uint8Array(capacity), this.states, this.#size);
     this.incarnations = copyTyped(new Float64Array(capacity), this.incarnations, this.#size);
-    this.stateChangedAtMs = copyTyped(new Float64Array(capacity), this.stateChangedAtMs, this.#size);
+    this.stateChangedAtMs = copyTyped(
+      new Float64Array(capacity),
+      this.stateChangedAtMs,
+      this.#size,
+    );
     this.#capacity = capacity;
     // At most 3/4 full: linear probing stays short (expected ~2.5 probes for a miss).
     let cells = CAPACITY_MIN * 2;
@@ -282,7 +323,8 @@ export class MemberTable {
 
   #rehash(cells: number): void {
     this.#index = new Int32Array(cells);
-    for (let slot = 0; slot < this.#size; slot++) this.#index[this.#cellOf(this.ids[slot] as NodeId)] = slot + 1;
+    for (let slot = 0; slot < this.#size; slot++)
+      this.#index[this.#cellOf(this.ids[slot] as NodeId)] = slot + 1;
   }
 }
 

@@ -18,7 +18,10 @@ export type Decision = 'accept' | 'ignore' | 'refute' | 'confirm';
 
 type AliveUpdate = Extract<Update, { kind: 'alive' }>;
 
-export function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+export function sameLabels(
+  a: Readonly<Record<string, string>>,
+  b: Readonly<Record<string, string>>,
+): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => a[k] === b[k]);
@@ -26,11 +29,19 @@ export function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Reco
 
 /** True when an alive update says exactly what the record says (same incarnation and content). */
 export function aliveMatches(member: Member, update: AliveUpdate): boolean {
-  return update.incarnation === member.incarnation && update.name === member.name &&
-    update.address === member.address && sameLabels(update.labels, member.labels);
+  return (
+    update.incarnation === member.incarnation &&
+    update.name === member.name &&
+    update.address === member.address &&
+    sameLabels(update.labels, member.labels)
+  );
 }
 
-export function decideAlive(current: Member | undefined, update: AliveUpdate, isSelf: boolean): Decision {
+export function decideAlive(
+  current: Member | undefined,
+  update: AliveUpdate,
+  isSelf: boolean,
+): Decision {
   if (current === undefined) return 'accept';
   if (isSelf) {
     if (update.incarnation < current.incarnation || aliveMatches(current, update)) return 'ignore';
@@ -40,7 +51,11 @@ export function decideAlive(current: Member | undefined, update: AliveUpdate, is
   return update.incarnation > current.incarnation ? 'accept' : 'ignore';
 }
 
-export function decideSuspect(current: Member | undefined, incarnation: Incarnation, isSelf: boolean): Decision {
+export function decideSuspect(
+  current: Member | undefined,
+  incarnation: Incarnation,
+  isSelf: boolean,
+): Decision {
   if (current === undefined || incarnation < current.incarnation) return 'ignore';
   if (isSelf) return 'refute';
   if (current.state === 'suspect') return 'confirm';
@@ -49,7 +64,11 @@ export function decideSuspect(current: Member | undefined, incarnation: Incarnat
 }
 
 /** For `dead` and `left` updates alike. */
-export function decideDeparture(current: Member | undefined, incarnation: Incarnation, isSelf: boolean): Decision {
+export function decideDeparture(
+  current: Member | undefined,
+  incarnation: Incarnation,
+  isSelf: boolean,
+): Decision {
   if (current === undefined || incarnation < current.incarnation) return 'ignore';
   if (isSelf) return 'refute';
   if (current.state === 'dead' || current.state === 'left') return 'ignore';

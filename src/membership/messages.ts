@@ -18,7 +18,14 @@ export type WireMemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
 /** A membership update, piggybacked on probes and gossip (SWIM §4.1 dissemination). */
 export type Update =
-  | { kind: 'alive'; id: NodeId; incarnation: Incarnation; name: string; address: Address; labels: Labels }
+  | {
+      kind: 'alive';
+      id: NodeId;
+      incarnation: Incarnation;
+      name: string;
+      address: Address;
+      labels: Labels;
+    }
   | { kind: 'suspect'; id: NodeId; incarnation: Incarnation; from: NodeId }
   | { kind: 'dead'; id: NodeId; incarnation: Incarnation; from: NodeId }
   | { kind: 'left'; id: NodeId; incarnation: Incarnation };
@@ -34,28 +41,60 @@ export interface MemberRecord {
 }
 
 /** Why a join or push-pull was refused, readable by an operator. */
-export type RejectReason = 'wrong_cluster' | 'bad_version' | 'config_mismatch' | 'too_many_members' | 'shutting_down';
+export type RejectReason =
+  'wrong_cluster' | 'bad_version' | 'config_mismatch' | 'too_many_members' | 'shutting_down';
 
 export type Message =
   /** SWIM §3.1 direct probe. `target` lets a node reused at another address refuse a stale probe. */
-  | { type: 'ping'; seq: number; from: NodeId; fromAddress: Address; target: NodeId; updates: Update[] }
+  | {
+      type: 'ping';
+      seq: number;
+      from: NodeId;
+      fromAddress: Address;
+      target: NodeId;
+      updates: Update[];
+    }
   /** Reply to `ping` (also relayed by an indirect prober, with the requester's seq). */
   | { type: 'ack'; seq: number; from: NodeId; updates: Update[] }
   /** Lifeguard §IV-A: an intermediary that got no ack says so, so the requester can tell its own slowness apart. */
   | { type: 'nack'; seq: number; from: NodeId }
   /** SWIM §3.1 indirect probe request: ping `target` at `targetAddress` for me and relay the ack. */
-  | { type: 'ping-req'; seq: number; from: NodeId; fromAddress: Address; target: NodeId; targetAddress: Address; nack: boolean; updates: Update[] }
+  | {
+      type: 'ping-req';
+      seq: number;
+      from: NodeId;
+      fromAddress: Address;
+      target: NodeId;
+      targetAddress: Address;
+      nack: boolean;
+      updates: Update[];
+    }
   /** Gossip tick: updates only. */
   | { type: 'gossip'; from: NodeId; updates: Update[] }
   /** Push-pull anti-entropy over a stream; `join` is set on the first exchange; `reply` asks for the peer's view back. */
-  | { type: 'push-pull'; from: NodeId; fromAddress: Address; join: boolean; reply: boolean; configFingerprint: string; members: MemberRecord[] }
+  | {
+      type: 'push-pull';
+      from: NodeId;
+      fromAddress: Address;
+      join: boolean;
+      reply: boolean;
+      configFingerprint: string;
+      members: MemberRecord[];
+    }
   /**
    * Digest-first periodic anti-entropy (membership.md "Push-pull digest"): the sender's view digest
    * and a digest of its config fingerprint, each 16 lowercase hex characters (8 bytes on the wire),
    * instead of its members. Equal digests are answered with a digest (`reply` false: "in sync");
    * different ones with a full `push-pull` that asks for the sender's view back.
    */
-  | { type: 'push-pull-digest'; from: NodeId; fromAddress: Address; reply: boolean; configDigest: string; viewDigest: string }
+  | {
+      type: 'push-pull-digest';
+      from: NodeId;
+      fromAddress: Address;
+      reply: boolean;
+      configDigest: string;
+      viewDigest: string;
+    }
   /** A refused join or push-pull, with a reason an operator can read. */
   | { type: 'reject'; from: NodeId; reason: RejectReason; detail: string };
 

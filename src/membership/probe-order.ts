@@ -70,7 +70,12 @@ function reshuffle(order: ProbeOrder, size: number, rng: Rng): void {
  * then the walk's. At the end of a walk the order is rebuilt from the table's slots and
  * reshuffled. Looks at most two walks' worth of entries.
  */
-export function nextProbeTarget(order: ProbeOrder, members: MemberTable, eligible: (member: Member) => boolean, rng: Rng): Member | undefined {
+export function nextProbeTarget(
+  order: ProbeOrder,
+  members: MemberTable,
+  eligible: (member: Member) => boolean,
+  rng: Rng,
+): Member | undefined {
   while (order.urgent.length > 0) {
     const member = members.get(order.urgent.shift() as NodeId);
     if (member !== undefined && eligible(member)) return member;

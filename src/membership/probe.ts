@@ -14,7 +14,16 @@ import type { NodeId } from '../identity/node-id.js';
 import { applySuspect } from './apply-update.js';
 import { applyAwarenessDelta, failedProbeAwarenessDelta, scaleByAwareness } from './awareness.js';
 import { nextProbeTarget } from './probe-order.js';
-import { count, isLive, piggyback, randomMembers, self, selfAliveUpdate, send, type Turn } from './state.js';
+import {
+  count,
+  isLive,
+  piggyback,
+  randomMembers,
+  self,
+  selfAliveUpdate,
+  send,
+  type Turn,
+} from './state.js';
 
 type Ping = Extract<Message, { type: 'ping' }>;
 type PingReq = Extract<Message, { type: 'ping-req' }>;
@@ -26,19 +35,40 @@ export function startProbe(turn: Turn): void {
   const { state, now } = turn;
   const periodMs = scaleByAwareness(state.config.probeIntervalMs, state.awareness);
   state.nextProbeAtMs = (now + periodMs) as Millis;
-  const target = nextProbeTarget(state.probeOrder, state.members, (m) => m.slot !== 0 && isLive(m.state), turn.rng);
+  const target = nextProbeTarget(
+    state.probeOrder,
+    state.members,
+    (m) => m.slot !== 0 && isLive(m.state),
+    turn.rng,
+  );
   if (target === undefined) return;
   const targetId = target.id;
   const seq = state.nextSeq++;
   state.probe = {
-    seq, target: targetId, targetAddress: target.address, indirectSent: false, expectedNacks: 0, nacksReceived: 0,
-    ackTimeoutAtMs: (now + scaleByAwareness(state.config.probeTimeoutMs, state.awareness)) as Millis,
+    seq,
+    target: targetId,
+    targetAddress: target.address,
+    indirectSent: false,
+    expectedNacks: 0,
+    nacksReceived: 0,
+    ackTimeoutAtMs: (now +
+      scaleByAwareness(state.config.probeTimeoutMs, state.awareness)) as Millis,
     endAtMs: (now + periodMs) as Millis,
   };
   // Lifeguard §IV-C buddy system: tell a suspect first, so it can refute at once.
-  const buddy: Update[] = target.state === 'suspect' ? [{ kind: 'suspect', id: targetId, incarnation: target.incarnation, from: state.selfId }] : [];
+  const buddy: Update[] =
+    target.state === 'suspect'
+      ? [{ kind: 'suspect', id: targetId, incarnation: target.incarnation, from: state.selfId }]
+      : [];
   count(state, 'probesSent');
-  send(turn, target.address, 'packet', { type: 'ping', seq, from: state.selfId, fromAddress: self(state).address, target: targetId, updates: piggyback(turn, buddy) });
+  send(turn, target.address, 'packet', {
+    type: 'ping',
+    seq,
+    from: state.selfId,
+    fromAddress: self(state).address,
+    target: targetId,
+    updates: piggyback(turn, buddy),
+  });
 }
 
 /** SWIM §3.1: the direct ack is late; ask k others (with nacks, Lifeguard §IV-A) and try the stream channel. */
@@ -48,17 +78,34 @@ export function sendIndirectProbes(turn: Turn): void {
   if (probe === undefined) return;
   probe.indirectSent = true;
   const me = self(state);
-  const helpers = randomMembers(turn, state.config.indirectChecks, (m) => m.id !== state.selfId && m.id !== probe.target && m.state === 'alive');
+  const helpers = randomMembers(
+    turn,
+    state.config.indirectChecks,
+    (m) => m.id !== state.selfId && m.id !== probe.target && m.state === 'alive',
+  );
   probe.expectedNacks = helpers.length;
   for (const helper of helpers) {
     count(state, 'indirectProbesSent');
     send(turn, helper.address, 'packet', {
-      type: 'ping-req', seq: probe.seq, from: state.selfId, fromAddress: me.address, target: probe.target,
-      targetAddress: probe.targetAddress, nack: true, updates: piggyback(turn),
+      type: 'ping-req',
+      seq: probe.seq,
+      from: state.selfId,
+      fromAddress: me.address,
+      target: probe.target,
+      targetAddress: probe.targetAddress,
+      nack: true,
+      updates: piggyback(turn),
     });
   }
   if (state.config.tcpFallback) {
-    send(turn, probe.targetAddress, 'stream', { type: 'ping', seq: probe.seq, from: state.selfId, fromAddress: me.address, target: probe.target, updates: piggyback(turn) });
+    send(turn, probe.targetAddress, 'stream', {
+      type: 'ping',
+      seq: probe.seq,
+      from: state.selfId,
+      fromAddress: me.address,
+      target: probe.target,
+      updates: piggyback(turn),
+    });
   }
 }
 
@@ -70,9 +117,14 @@ export function failProbe(turn: Turn): void {
   state.probe = undefined;
   count(state, 'probesFailed');
   const delta = failedProbeAwarenessDelta(probe.expectedNacks, probe.nacksReceived);
-  state.awareness = applyAwarenessDelta(state.awareness, delta, state.config.awarenessMultiplierMax);
+  state.awareness = applyAwarenessDelta(
+    state.awareness,
+    delta,
+    state.config.awarenessMultiplierMax,
+  );
   const target = state.members.get(probe.target);
-  if (target !== undefined && isLive(target.state)) applySuspect(turn, target.id, target.incarnation, state.selfId);
+  if (target !== undefined && isLive(target.state))
+    applySuspect(turn, target.id, target.incarnation, state.selfId);
 }
 
 /**
@@ -89,7 +141,8 @@ export function refuseProbe(turn: Turn): void {
   count(state, 'probesFailed');
   count(state, 'probesRefused');
   const target = state.members.get(probe.target);
-  if (target !== undefined && isLive(target.state)) applySuspect(turn, target.id, target.incarnation, state.selfId);
+  if (target !== undefined && isLive(target.state))
+    applySuspect(turn, target.id, target.incarnation, state.selfId);
 }
 
 /** SWIM §3.1: answer a ping addressed to us on the channel it came in on. */
@@ -101,7 +154,12 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
     return;
   }
   const leading = [...departureNotice(turn, message.from), ...buddyRefutation(turn, message)];
-  send(turn, from, channel, { type: 'ack', seq: message.seq, from: state.selfId, updates: piggyback(turn, leading) });
+  send(turn, from, channel, {
+    type: 'ack',
+    seq: message.seq,
+    from: state.selfId,
+    updates: piggyback(turn, leading),
+  });
 }
 
 /**
@@ -113,7 +171,9 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
  */
 function buddyRefutation(turn: Turn, ping: Ping): Update[] {
   const selfId = turn.state.selfId;
-  const accused = ping.updates.some((u) => u.id === selfId && (u.kind === 'suspect' || u.kind === 'dead'));
+  const accused = ping.updates.some(
+    (u) => u.id === selfId && (u.kind === 'suspect' || u.kind === 'dead'),
+  );
   return accused ? [selfAliveUpdate(turn.state)] : [];
 }
 
@@ -125,8 +185,12 @@ function buddyRefutation(turn: Turn, ping: Ping): Update[] {
 function departureNotice(turn: Turn, senderId: NodeId): Update[] {
   const sender = turn.state.members.get(senderId);
   if (sender === undefined) return [];
-  if (sender.state === 'dead') return [{ kind: 'dead', id: senderId, incarnation: sender.incarnation, from: turn.state.selfId }];
-  if (sender.state === 'left') return [{ kind: 'left', id: senderId, incarnation: sender.incarnation }];
+  if (sender.state === 'dead')
+    return [
+      { kind: 'dead', id: senderId, incarnation: sender.incarnation, from: turn.state.selfId },
+    ];
+  if (sender.state === 'left')
+    return [{ kind: 'left', id: senderId, incarnation: sender.incarnation }];
   return [];
 }
 
@@ -139,11 +203,21 @@ export function onPingReq(turn: Turn, message: PingReq): void {
   }
   const seq = state.nextSeq++;
   state.relays.set(seq, {
-    requesterAddress: message.fromAddress, requesterSeq: message.seq, target: message.target, wantNack: message.nack,
+    requesterAddress: message.fromAddress,
+    requesterSeq: message.seq,
+    target: message.target,
+    wantNack: message.nack,
     deadlineMs: (turn.now + state.config.probeTimeoutMs) as Millis,
   });
   count(state, 'relayedProbes');
-  send(turn, message.targetAddress, 'packet', { type: 'ping', seq, from: state.selfId, fromAddress: self(state).address, target: message.target, updates: piggyback(turn) });
+  send(turn, message.targetAddress, 'packet', {
+    type: 'ping',
+    seq,
+    from: state.selfId,
+    fromAddress: self(state).address,
+    target: message.target,
+    updates: piggyback(turn),
+  });
 }
 
 /** An ack either completes our probe (any channel, any path) or is one we relay back to a requester. */
@@ -161,12 +235,22 @@ export function onAck(turn: Turn, channel: Channel, message: Ack): void {
   const relay = state.relays.get(message.seq);
   if (relay === undefined || relay.target !== message.from) return;
   state.relays.delete(message.seq);
-  send(turn, relay.requesterAddress, 'packet', { type: 'ack', seq: relay.requesterSeq, from: relay.target, updates: piggyback(turn) });
+  send(turn, relay.requesterAddress, 'packet', {
+    type: 'ack',
+    seq: relay.requesterSeq,
+    from: relay.target,
+    updates: piggyback(turn),
+  });
 }
 
 export function onNack(turn: Turn, message: Nack): void {
   const probe = turn.state.probe;
-  if (probe === undefined || probe.seq !== message.seq || probe.nacksReceived >= probe.expectedNacks) return;
+  if (
+    probe === undefined ||
+    probe.seq !== message.seq ||
+    probe.nacksReceived >= probe.expectedNacks
+  )
+    return;
   probe.nacksReceived++;
   count(turn.state, 'nacksReceived');
 }
@@ -177,6 +261,11 @@ export function expireRelays(turn: Turn): void {
   for (const [seq, relay] of state.relays) {
     if (relay.deadlineMs > turn.now) continue;
     state.relays.delete(seq);
-    if (relay.wantNack) send(turn, relay.requesterAddress, 'packet', { type: 'nack', seq: relay.requesterSeq, from: state.selfId });
+    if (relay.wantNack)
+      send(turn, relay.requesterAddress, 'packet', {
+        type: 'nack',
+        seq: relay.requesterSeq,
+        from: state.selfId,
+      });
   }
 }

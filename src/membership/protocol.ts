@@ -17,8 +17,25 @@ export const INCARNATION_FILE = 'membership/incarnation';
 
 export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
   name: 'membership',
-  inputKinds: kinds<CoreInput<MembershipTypes>['kind']>()(['tick', 'persisted', 'start', 'receive', 'join', 'leave', 'update-labels', 'loop-delay', 'send-failed', 'refused']),
-  effectKinds: kinds<MembershipTypes['effect']['kind']>()(['send', 'emit', 'join-result', 'left-done', 'rejected']),
+  inputKinds: kinds<CoreInput<MembershipTypes>['kind']>()([
+    'tick',
+    'persisted',
+    'start',
+    'receive',
+    'join',
+    'leave',
+    'update-labels',
+    'loop-delay',
+    'send-failed',
+    'refused',
+  ]),
+  effectKinds: kinds<MembershipTypes['effect']['kind']>()([
+    'send',
+    'emit',
+    'join-result',
+    'left-done',
+    'rejected',
+  ]),
   init: (config, persisted, ctx) => createState(config.config, config.self, persisted, ctx.now),
   // Piggyback budgets count the exact encoded size of each update (the core alone would estimate).
   step: (state, input, ctx) => step(state, input, { rng: ctx.rng, sizeOf: updateEncodedBytes }),
@@ -36,5 +53,8 @@ export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = {
     const bytes = storage.read(INCARNATION_FILE);
     return bytes === undefined ? 0 : parsePersistedCount(bytes, INCARNATION_FILE, 'incarnation');
   },
-  write: (record) => ({ path: INCARNATION_FILE, data: new TextEncoder().encode(`${record.incarnation}\n`) }),
+  write: (record) => ({
+    path: INCARNATION_FILE,
+    data: new TextEncoder().encode(`${record.incarnation}\n`),
+  }),
 };

@@ -35,7 +35,14 @@ export function localRecords(turn: Turn): MemberRecord[] {
     const member = members.at(slot);
     // `joining` is local-only: on the wire we are alive (that is what a join announces).
     const state = member.state === 'joining' ? 'alive' : member.state;
-    out[slot] = { id: member.id, name: member.name, address: member.address, state, incarnation: member.incarnation, labels: member.labels };
+    out[slot] = {
+      id: member.id,
+      name: member.name,
+      address: member.address,
+      state,
+      incarnation: member.incarnation,
+      labels: member.labels,
+    };
   }
   return out;
 }
@@ -44,8 +51,13 @@ export function sendPushPull(turn: Turn, to: Address, join: boolean): void {
   const { state } = turn;
   count(state, 'pushPullsSent');
   send(turn, to, 'stream', {
-    type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join, reply: true,
-    configFingerprint: state.fingerprint, members: localRecords(turn),
+    type: 'push-pull',
+    from: state.selfId,
+    fromAddress: self(state).address,
+    join,
+    reply: true,
+    configFingerprint: state.fingerprint,
+    members: localRecords(turn),
   });
 }
 
@@ -57,8 +69,12 @@ function sendDigest(turn: Turn, to: Address, reply: boolean): void {
   const { state } = turn;
   count(state, 'pushPullDigestsSent');
   send(turn, to, 'stream', {
-    type: 'push-pull-digest', from: state.selfId, fromAddress: self(state).address, reply,
-    configDigest: state.fingerprintDigest, viewDigest: viewDigestOf(turn),
+    type: 'push-pull-digest',
+    from: state.selfId,
+    fromAddress: self(state).address,
+    reply,
+    configDigest: state.fingerprintDigest,
+    viewDigest: viewDigestOf(turn),
   });
 }
 
@@ -71,7 +87,10 @@ function sendDigest(turn: Turn, to: Address, reply: boolean): void {
  */
 export function onPushPullDigest(turn: Turn, message: PushPullDigest): void {
   const { state } = turn;
-  if (message.configDigest === state.fingerprintDigest && message.viewDigest === viewDigestOf(turn)) {
+  if (
+    message.configDigest === state.fingerprintDigest &&
+    message.viewDigest === viewDigestOf(turn)
+  ) {
     count(state, 'pushPullsInSync');
     if (message.reply) sendDigest(turn, message.fromAddress, false);
     return;
@@ -85,7 +104,12 @@ export function startJoin(turn: Turn, addresses: readonly Address[]): void {
   const own = self(state).address;
   const targets = [...new Set(addresses)].filter((a) => a !== own);
   if (targets.length === 0) {
-    finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: 'no join address other than our own' });
+    finishJoin(turn, {
+      kind: 'join-result',
+      ok: false,
+      reason: 'unreachable',
+      detail: 'no join address other than our own',
+    });
     return;
   }
   const pending = state.join?.pending ?? new Set<Address>();
@@ -95,7 +119,12 @@ export function startJoin(turn: Turn, addresses: readonly Address[]): void {
 }
 
 /** Ends a join attempt; we become alive either way (a node whose seeds fail is a cluster of one). */
-export function finishJoin(turn: Turn, result: { kind: 'join-result'; ok: true; contacted: number } | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string }): void {
+export function finishJoin(
+  turn: Turn,
+  result:
+    | { kind: 'join-result'; ok: true; contacted: number }
+    | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string },
+): void {
   turn.state.join = undefined;
   const me = self(turn.state);
   if (me.state === 'joining') changeState(turn, me, 'alive');
@@ -107,19 +136,38 @@ export function onPushPull(turn: Turn, message: PushPull): void {
   count(state, 'pushPullsReceived');
   if (message.configFingerprint !== state.fingerprint) {
     count(state, 'configMismatchRejected');
-    send(turn, message.fromAddress, 'stream', { type: 'reject', from: state.selfId, reason: 'config_mismatch', detail: describeFingerprintMismatch(state.fingerprint, message.configFingerprint) });
+    send(turn, message.fromAddress, 'stream', {
+      type: 'reject',
+      from: state.selfId,
+      reason: 'config_mismatch',
+      detail: describeFingerprintMismatch(state.fingerprint, message.configFingerprint),
+    });
     return;
   }
-  if (message.join && !state.members.has(message.from) && state.members.size >= state.config.membersMax) {
+  if (
+    message.join &&
+    !state.members.has(message.from) &&
+    state.members.size >= state.config.membersMax
+  ) {
     count(state, 'membersRejected');
-    send(turn, message.fromAddress, 'stream', { type: 'reject', from: state.selfId, reason: 'too_many_members', detail: `this cluster is at membersMax (${state.config.membersMax}) members` });
+    send(turn, message.fromAddress, 'stream', {
+      type: 'reject',
+      from: state.selfId,
+      reason: 'too_many_members',
+      detail: `this cluster is at membersMax (${state.config.membersMax}) members`,
+    });
     return;
   }
   mergeRemoteState(turn, message.members, message.from);
   if (message.reply) {
     send(turn, message.fromAddress, 'stream', {
-      type: 'push-pull', from: state.selfId, fromAddress: self(state).address, join: false, reply: false,
-      configFingerprint: state.fingerprint, members: localRecords(turn),
+      type: 'push-pull',
+      from: state.selfId,
+      fromAddress: self(state).address,
+      join: false,
+      reply: false,
+      configFingerprint: state.fingerprint,
+      members: localRecords(turn),
     });
   } else if (state.join !== undefined) {
     finishJoin(turn, { kind: 'join-result', ok: true, contacted: state.members.size - 1 });
@@ -161,20 +209,39 @@ export function onSendFailed(turn: Turn, to: Address): void {
   const { state } = turn;
   count(state, 'sendFailures');
   const probe = state.probe;
-  if (probe !== undefined && probe.indirectSent && state.config.tcpFallback && probe.targetAddress === to) refuseProbe(turn);
+  if (
+    probe !== undefined &&
+    probe.indirectSent &&
+    state.config.tcpFallback &&
+    probe.targetAddress === to
+  )
+    refuseProbe(turn);
   const join = state.join;
   if (join === undefined || !join.pending.delete(to) || join.pending.size > 0) return;
-  finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: 'every join address failed to connect' });
+  finishJoin(turn, {
+    kind: 'join-result',
+    ok: false,
+    reason: 'unreachable',
+    detail: 'every join address failed to connect',
+  });
 }
 
 export function maybeExpireJoin(turn: Turn): void {
   const join = turn.state.join;
   if (join === undefined || join.deadlineMs > turn.now) return;
-  finishJoin(turn, { kind: 'join-result', ok: false, reason: 'unreachable', detail: `no push-pull reply within joinTimeoutMs (${turn.state.config.joinTimeoutMs})` });
+  finishJoin(turn, {
+    kind: 'join-result',
+    ok: false,
+    reason: 'unreachable',
+    detail: `no push-pull reply within joinTimeoutMs (${turn.state.config.joinTimeoutMs})`,
+  });
 }
 
 /** The longest wait between seed retries: `max(joinTimeoutMs, reconnectIntervalMs)`. */
-export function seedRetryMaxMs(config: { joinTimeoutMs: number; reconnectIntervalMs: number }): number {
+export function seedRetryMaxMs(config: {
+  joinTimeoutMs: number;
+  reconnectIntervalMs: number;
+}): number {
   return Math.max(config.joinTimeoutMs, config.reconnectIntervalMs);
 }
 
@@ -211,8 +278,13 @@ function seedsOutsideView(members: MemberTable, seeds: readonly Address[]): Addr
 /** Periodic anti-entropy with one random live member, digest first. */
 export function periodicPushPull(turn: Turn): void {
   const { state } = turn;
-  state.nextPushPullAtMs = (turn.now + pushPullIntervalScaledMs(state.config.pushPullIntervalMs, state.liveCount)) as Millis;
-  const [peer] = randomMembers(turn, 1, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
+  state.nextPushPullAtMs = (turn.now +
+    pushPullIntervalScaledMs(state.config.pushPullIntervalMs, state.liveCount)) as Millis;
+  const [peer] = randomMembers(
+    turn,
+    1,
+    (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'),
+  );
   if (peer !== undefined) sendDigest(turn, peer.address, true);
 }
 

@@ -30,6 +30,10 @@ export function pushPullIntervalScaledMs(intervalMs: number, memberCount: number
  * `retransmitLimit` times, `gossipFanout` per tick, over a few generations) the join-time
  * rumors have settled, so one exchange with a random member fills the gaps.
  */
-export function joinSyncDelayMs(tickMs: number, retransmitMult: number, memberCount: number): number {
+export function joinSyncDelayMs(
+  tickMs: number,
+  retransmitMult: number,
+  memberCount: number,
+): number {
   return 2 * tickMs * retransmitLimit(retransmitMult, memberCount);
 }

@@ -23,7 +23,17 @@ import { textDigest, toggleMember } from './digest.js';
 import { MemberTable, type Member } from './member-table.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
-import { COUNTER_NAMES, type CounterName, type Counters, type Effect, type MembershipRecord, type MemberEventType, type MemberState, type MemberView, type State } from './types.js';
+import {
+  COUNTER_NAMES,
+  type CounterName,
+  type Counters,
+  type Effect,
+  type MembershipRecord,
+  type MemberEventType,
+  type MemberState,
+  type MemberView,
+  type State,
+} from './types.js';
 
 /**
  * One step's working set: the state, what the step asks of the driver so far (`Ready`: local
@@ -60,20 +70,60 @@ export interface SelfIdentity {
  * this identity ever persisted (0 if none): we start one above it, so that after a restart our
  * alive beats anything a previous life of ours said (and `start` persists it before any send).
  */
-export function createState(config: MembershipConfig, self: SelfIdentity, persistedIncarnation: number, now: Millis): State {
-  assert(Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0, `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`);
+export function createState(
+  config: MembershipConfig,
+  self: SelfIdentity,
+  persistedIncarnation: number,
+  now: Millis,
+): State {
+  assert(
+    Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0,
+    `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`,
+  );
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
   const members = new MemberTable();
-  members.insert({ id: self.id, name: self.name, address: self.address, state: 'joining', incarnation: toIncarnation(persistedIncarnation + 1), labels: ownLabels(self.labels), stateChangedAtMs: now });
+  members.insert({
+    id: self.id,
+    name: self.name,
+    address: self.address,
+    state: 'joining',
+    incarnation: toIncarnation(persistedIncarnation + 1),
+    labels: ownLabels(self.labels),
+    stateChangedAtMs: now,
+  });
   const fingerprint = configFingerprint(clusterWideOf(config));
   // Self starts `joining` (not live): the digest starts empty and takes us in when we become alive.
   return {
-    config, fingerprint, fingerprintDigest: textDigest(fingerprint), viewDigest: { hi: 0, lo: 0 }, selfId: self.id, phase: 'idle',
+    config,
+    fingerprint,
+    fingerprintDigest: textDigest(fingerprint),
+    viewDigest: { hi: 0, lo: 0 },
+    selfId: self.id,
+    phase: 'idle',
     members,
-    suspects: new Set(), departed: new Set(), liveCount: 0, epoch: toEpoch(0), awareness: 0,
-    probeOrder: createProbeOrder(), probe: undefined, relays: new Map(), queue: createQueue(), nextSeq: 1,
-    nextProbeAtMs: now, nextGossipAtMs: now, lastGossipAtMs: Number.NEGATIVE_INFINITY, lastStepMs: now, nextPushPullAtMs: now, nextReconnectAtMs: now, nextReapAtMs: now, seeds: [], nextSeedRetryAtMs: now, seedRetryDelayMs: config.joinTimeoutMs,
-    join: undefined, leaveDeadlineMs: undefined, counters,
+    suspects: new Set(),
+    departed: new Set(),
+    liveCount: 0,
+    epoch: toEpoch(0),
+    awareness: 0,
+    probeOrder: createProbeOrder(),
+    probe: undefined,
+    relays: new Map(),
+    queue: createQueue(),
+    nextSeq: 1,
+    nextProbeAtMs: now,
+    nextGossipAtMs: now,
+    lastGossipAtMs: Number.NEGATIVE_INFINITY,
+    lastStepMs: now,
+    nextPushPullAtMs: now,
+    nextReconnectAtMs: now,
+    nextReapAtMs: now,
+    seeds: [],
+    nextSeedRetryAtMs: now,
+    seedRetryDelayMs: config.joinTimeoutMs,
+    join: undefined,
+    leaveDeadlineMs: undefined,
+    counters,
   };
 }
 
@@ -117,7 +167,11 @@ export function emitMember(turn: Turn, type: MemberEventType, member: Member): v
   turn.effects.push({ kind: 'emit', event: { type, member: memberView(member) } });
 }
 
-function trackLiveness(state: State, before: MemberState | undefined, after: MemberState | undefined): void {
+function trackLiveness(
+  state: State,
+  before: MemberState | undefined,
+  after: MemberState | undefined,
+): void {
   const wasLive = before !== undefined && isLive(before);
   const nowLive = after !== undefined && isLive(after);
   if (wasLive === nowLive) return;
@@ -127,7 +181,12 @@ function trackLiveness(state: State, before: MemberState | undefined, after: Mem
 }
 
 /** Keeps `state.viewDigest` (digest.ts): a member entering or leaving the live set toggles its hash. */
-function trackDigest(state: State, member: Member, before: MemberState | undefined, after: MemberState | undefined): void {
+function trackDigest(
+  state: State,
+  member: Member,
+  before: MemberState | undefined,
+  after: MemberState | undefined,
+): void {
   const wasLive = before !== undefined && isLive(before);
   const nowLive = after !== undefined && isLive(after);
   if (wasLive !== nowLive) toggleMember(state.viewDigest, member.id, member.incarnation);
@@ -146,18 +205,31 @@ export function setIncarnation(state: State, member: Member, incarnation: Incarn
 }
 
 function trackIndexes(state: State, id: NodeId, after: MemberState | undefined): void {
-  if (after === 'suspect') state.suspects.add(id); else state.suspects.delete(id);
-  if (after === 'dead' || after === 'left') state.departed.add(id); else state.departed.delete(id);
+  if (after === 'suspect') state.suspects.add(id);
+  else state.suspects.delete(id);
+  if (after === 'dead' || after === 'left') state.departed.add(id);
+  else state.departed.delete(id);
 }
 
 /**
  * Adds a member we have never seen (or have forgotten) as alive, from its alive update, at a
  * random place in the probe order.
  */
-export function addMember(turn: Turn, alive: Omit<Extract<Update, { kind: 'alive' }>, 'kind'>): Member {
+export function addMember(
+  turn: Turn,
+  alive: Omit<Extract<Update, { kind: 'alive' }>, 'kind'>,
+): Member {
   const { state } = turn;
   const { id, name, address, incarnation, labels } = alive;
-  const member = state.members.insert({ id, name, address, state: 'alive', incarnation, labels: ownLabels(labels), stateChangedAtMs: turn.now });
+  const member = state.members.insert({
+    id,
+    name,
+    address,
+    state: 'alive',
+    incarnation,
+    labels: ownLabels(labels),
+    stateChangedAtMs: turn.now,
+  });
   insertProbeTarget(state.probeOrder, member.slot, turn.rng);
   trackIndexes(state, id, 'alive');
   trackLiveness(state, undefined, 'alive');
@@ -178,7 +250,11 @@ export function removeMember(state: State, id: NodeId): void {
 }
 
 /** Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state. */
-export function changeState(turn: Turn, member: Member, next: Exclude<MemberState, 'joining'>): void {
+export function changeState(
+  turn: Turn,
+  member: Member,
+  next: Exclude<MemberState, 'joining'>,
+): void {
   const before = member.state;
   if (before === next) return;
   member.state = next;
@@ -213,8 +289,18 @@ export function reapCheckMs(config: MembershipConfig): number {
  */
 export function broadcast(turn: Turn, update: Update): void {
   const { state } = turn;
-  const relayed = turn.mergingFrom !== undefined && update.id !== turn.mergingFrom && update.id !== state.selfId;
-  count(state, 'updatesDropped', enqueue(state.queue, update, state.config.broadcastQueueMax, relayed ? state.config.gossipFanout : undefined));
+  const relayed =
+    turn.mergingFrom !== undefined && update.id !== turn.mergingFrom && update.id !== state.selfId;
+  count(
+    state,
+    'updatesDropped',
+    enqueue(
+      state.queue,
+      update,
+      state.config.broadcastQueueMax,
+      relayed ? state.config.gossipFanout : undefined,
+    ),
+  );
   // News goes out within newsGossipDelayMs, not at the next regular tick (config.ts).
   if (state.config.gossipIntervalMs === 0) return;
   const atMs = Math.max(turn.now, state.lastGossipAtMs + state.config.newsGossipDelayMs);
@@ -225,7 +311,14 @@ export function broadcast(turn: Turn, update: Update): void {
 export function selfAliveUpdate(state: State): Update {
   const me = self(state);
   // me.labels is frozen (ownLabels): the queued update may share it.
-  return { kind: 'alive', id: me.id, incarnation: me.incarnation, name: me.name, address: me.address, labels: me.labels };
+  return {
+    kind: 'alive',
+    id: me.id,
+    incarnation: me.incarnation,
+    name: me.name,
+    address: me.address,
+    labels: me.labels,
+  };
 }
 
 /**
@@ -263,7 +356,11 @@ export function persistIncarnation(turn: Turn, incarnation: Incarnation): void {
  * member list: O(k) expected, bounded by `4 * k + 16` draws (so it may return fewer when most
  * members are ineligible; callers treat the result as best effort).
  */
-export function randomMembers(turn: Turn, k: number, eligible: (member: Member) => boolean): Member[] {
+export function randomMembers(
+  turn: Turn,
+  k: number,
+  eligible: (member: Member) => boolean,
+): Member[] {
   const { members } = turn.state;
   const out: Member[] = [];
   if (members.size === 0 || k <= 0) return out;

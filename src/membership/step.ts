@@ -18,19 +18,64 @@ import { applyDeparture, applyUpdate } from './apply-update.js';
 import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
 import { LEAVE_TRANSMITS_MIN } from './config.js';
-import { expireRelays, failProbe, onAck, onNack, onPing, onPingReq, sendIndirectProbes, startProbe } from './probe.js';
-import { maybeExpireJoin, retrySeeds, onPushPull, onPushPullDigest, onRefused, onReject, onSendFailed, periodicPushPull, reconnect, startJoin } from './push-pull.js';
-import { broadcast, changeState, count, emitMember, ownLabels, persistIncarnation, piggyback, randomMembers, reapCheckMs, removeMember, self, selfAliveUpdate, send, setIncarnation, type Turn } from './state.js';
+import {
+  expireRelays,
+  failProbe,
+  onAck,
+  onNack,
+  onPing,
+  onPingReq,
+  sendIndirectProbes,
+  startProbe,
+} from './probe.js';
+import {
+  maybeExpireJoin,
+  retrySeeds,
+  onPushPull,
+  onPushPullDigest,
+  onRefused,
+  onReject,
+  onSendFailed,
+  periodicPushPull,
+  reconnect,
+  startJoin,
+} from './push-pull.js';
+import {
+  broadcast,
+  changeState,
+  count,
+  emitMember,
+  ownLabels,
+  persistIncarnation,
+  piggyback,
+  randomMembers,
+  reapCheckMs,
+  removeMember,
+  self,
+  selfAliveUpdate,
+  send,
+  setIncarnation,
+  type Turn,
+} from './state.js';
 import type { Input, State, StepContext, StepResult } from './types.js';
 import type { Labels } from './messages.js';
 
 export function step(state: State, input: Input, ctx: StepContext): StepResult {
-  const turn: Turn = { state, effects: [], persist: [], afterPersist: [], rng: ctx.rng, sizeOf: ctx.sizeOf ?? estimateUpdateBytes, now: input.now };
+  const turn: Turn = {
+    state,
+    effects: [],
+    persist: [],
+    afterPersist: [],
+    rng: ctx.rng,
+    sizeOf: ctx.sizeOf ?? estimateUpdateBytes,
+    now: input.now,
+  };
   const epochBefore = state.epoch;
   state.lastStepMs = input.now;
   dispatch(turn, input);
   if (state.phase === 'leaving') maybeFinishLeave(turn);
-  if (state.epoch !== epochBefore) turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
+  if (state.epoch !== epochBefore)
+    turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
   return { state, effects: turn.effects, persist: turn.persist, afterPersist: turn.afterPersist };
 }
 
@@ -41,20 +86,32 @@ function dispatch(turn: Turn, input: Input): void {
   if (input.kind === 'persisted') return;
   if (state.phase === 'idle' || state.phase === 'stopped') {
     count(state, 'inputsIgnored');
-    if (input.kind === 'leave' || input.kind === 'join' || input.kind === 'update-labels') reject(turn, input.kind, `membership is ${state.phase}`);
+    if (input.kind === 'leave' || input.kind === 'join' || input.kind === 'update-labels')
+      reject(turn, input.kind, `membership is ${state.phase}`);
     return;
   }
   switch (input.kind) {
-    case 'tick': return onTick(turn);
-    case 'receive': return onReceive(turn, input.from, input.channel, input.message);
-    case 'join': return state.phase === 'running' ? startJoin(turn, input.addresses) : reject(turn, 'join', 'leaving');
-    case 'leave': return onLeave(turn);
-    case 'update-labels': return onUpdateLabels(turn, input.labels);
-    case 'loop-delay': return onLoopDelay(turn, input.delayMs);
-    case 'send-failed': return onSendFailed(turn, input.to);
+    case 'tick':
+      return onTick(turn);
+    case 'receive':
+      return onReceive(turn, input.from, input.channel, input.message);
+    case 'join':
+      return state.phase === 'running'
+        ? startJoin(turn, input.addresses)
+        : reject(turn, 'join', 'leaving');
+    case 'leave':
+      return onLeave(turn);
+    case 'update-labels':
+      return onUpdateLabels(turn, input.labels);
+    case 'loop-delay':
+      return onLoopDelay(turn, input.delayMs);
+    case 'send-failed':
+      return onSendFailed(turn, input.to);
     // A foreign-version frame means something only while a join of ours waits for an answer.
-    case 'refused': return state.join === undefined ? undefined : onRefused(turn, input.reason, input.detail);
-    default: return assertNever(input, 'membership input');
+    case 'refused':
+      return state.join === undefined ? undefined : onRefused(turn, input.reason, input.detail);
+    default:
+      return assertNever(input, 'membership input');
   }
 }
 
@@ -75,7 +132,8 @@ function onStart(turn: Turn, seeds: readonly Address[]): void {
   const me = self(state);
   persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));
-  const { probeIntervalMs, gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
+  const { probeIntervalMs, gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } =
+    state.config;
   // Stagger the first probe so nodes started together do not probe in lockstep.
   state.nextProbeAtMs = (now + rng.int(probeIntervalMs) + 1) as Millis;
   state.nextGossipAtMs = (now + gossipIntervalMs) as Millis;
@@ -93,19 +151,27 @@ function onTick(turn: Turn): void {
   const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
   maybeExpireJoin(turn);
   expireRelays(turn);
-  if (state.probe !== undefined && !state.probe.indirectSent && state.probe.ackTimeoutAtMs <= now) sendIndirectProbes(turn);
+  if (state.probe !== undefined && !state.probe.indirectSent && state.probe.ackTimeoutAtMs <= now)
+    sendIndirectProbes(turn);
   if (state.probe !== undefined && state.probe.endAtMs <= now) failProbe(turn);
   expireSuspicions(turn);
   if (state.probe === undefined && state.nextProbeAtMs <= now) startProbe(turn);
   if (gossipIntervalMs > 0 && state.nextGossipAtMs <= now) gossip(turn);
-  if (pushPullIntervalMs > 0 && state.nextPushPullAtMs <= now && state.phase === 'running') periodicPushPull(turn);
-  if (reconnectIntervalMs > 0 && state.nextReconnectAtMs <= now && state.phase === 'running') reconnect(turn);
+  if (pushPullIntervalMs > 0 && state.nextPushPullAtMs <= now && state.phase === 'running')
+    periodicPushPull(turn);
+  if (reconnectIntervalMs > 0 && state.nextReconnectAtMs <= now && state.phase === 'running')
+    reconnect(turn);
   if (state.departed.size > 0 && state.nextReapAtMs <= now) reap(turn);
   if (seedRetryDue(state, now)) retrySeeds(turn);
 }
 
 function seedRetryDue(state: State, atMs: number): boolean {
-  return state.phase === 'running' && state.seeds.length > 0 && state.join === undefined && state.nextSeedRetryAtMs <= atMs;
+  return (
+    state.phase === 'running' &&
+    state.seeds.length > 0 &&
+    state.join === undefined &&
+    state.nextSeedRetryAtMs <= atMs
+  );
 }
 
 /** Lifeguard §IV-B: a suspicion that ran out without a refute declares the member dead. */
@@ -130,7 +196,11 @@ function gossip(turn: Turn): void {
   state.nextGossipAtMs = (turn.now + state.config.gossipIntervalMs) as Millis;
   if (state.queue.byMember.size === 0) return;
   state.lastGossipAtMs = turn.now;
-  const peers = randomMembers(turn, state.config.gossipFanout, (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'));
+  const peers = randomMembers(
+    turn,
+    state.config.gossipFanout,
+    (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'),
+  );
   for (const peer of peers) {
     const updates = piggyback(turn);
     if (updates.length === 0) return;
@@ -156,15 +226,24 @@ function onReceive(turn: Turn, from: Address, channel: Channel, message: Message
   // Piggybacked updates first, so a reply already carries what they changed (e.g. our refute).
   if ('updates' in message) for (const update of message.updates) applyUpdate(turn, update);
   switch (message.type) {
-    case 'ping': return onPing(turn, from, channel, message);
-    case 'ping-req': return onPingReq(turn, message);
-    case 'ack': return onAck(turn, channel, message);
-    case 'nack': return onNack(turn, message);
-    case 'gossip': return;
-    case 'push-pull': return onPushPull(turn, message);
-    case 'push-pull-digest': return onPushPullDigest(turn, message);
-    case 'reject': return onReject(turn, message);
-    default: return assertNever(message, 'membership message');
+    case 'ping':
+      return onPing(turn, from, channel, message);
+    case 'ping-req':
+      return onPingReq(turn, message);
+    case 'ack':
+      return onAck(turn, channel, message);
+    case 'nack':
+      return onNack(turn, message);
+    case 'gossip':
+      return;
+    case 'push-pull':
+      return onPushPull(turn, message);
+    case 'push-pull-digest':
+      return onPushPullDigest(turn, message);
+    case 'reject':
+      return onReject(turn, message);
+    default:
+      return assertNever(message, 'membership message');
   }
 }
 
@@ -185,7 +264,13 @@ function maybeFinishLeave(turn: Turn): void {
   const { state, now } = turn;
   const transmits = transmitsOf(state.queue, state.selfId);
   const deadline = state.leaveDeadlineMs ?? now;
-  if (transmits !== undefined && transmits < LEAVE_TRANSMITS_MIN && state.liveCount > 0 && deadline > now) return;
+  if (
+    transmits !== undefined &&
+    transmits < LEAVE_TRANSMITS_MIN &&
+    state.liveCount > 0 &&
+    deadline > now
+  )
+    return;
   state.phase = 'stopped';
   state.probe = undefined;
   state.relays.clear();
@@ -198,7 +283,11 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   const size = labelsBytes(labels);
   if (size > state.config.labelsBytesMax) {
     count(state, 'labelsRejected');
-    return reject(turn, 'update-labels', `labels are ${size} bytes, more than labelsBytesMax (${state.config.labelsBytesMax}); shorten keys or values`);
+    return reject(
+      turn,
+      'update-labels',
+      `labels are ${size} bytes, more than labelsBytesMax (${state.config.labelsBytesMax}); shorten keys or values`,
+    );
   }
   if (state.phase !== 'running') return reject(turn, 'update-labels', 'leaving');
   const me = self(state);
@@ -217,7 +306,11 @@ function onLoopDelay(turn: Turn, delayMs: number): void {
   const delta = loopDelayAwarenessDelta(delayMs, state.config.loopDelayThresholdMs);
   if (delta === 0) return;
   count(state, 'loopDelaysHigh');
-  state.awareness = applyAwarenessDelta(state.awareness, delta, state.config.awarenessMultiplierMax);
+  state.awareness = applyAwarenessDelta(
+    state.awareness,
+    delta,
+    state.config.awarenessMultiplierMax,
+  );
 }
 
 /**
@@ -228,14 +321,24 @@ export function nextDeadline(state: State): Millis | undefined {
   if (state.phase === 'idle' || state.phase === 'stopped') return undefined;
   const { gossipIntervalMs, pushPullIntervalMs, reconnectIntervalMs } = state.config;
   const probe = state.probe;
-  let earliest: number = probe === undefined ? state.nextProbeAtMs : probe.indirectSent ? probe.endAtMs : probe.ackTimeoutAtMs;
-  if (gossipIntervalMs > 0 && state.queue.byMember.size > 0) earliest = Math.min(earliest, state.nextGossipAtMs);
-  if (pushPullIntervalMs > 0 && state.phase === 'running') earliest = Math.min(earliest, state.nextPushPullAtMs);
-  if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0) earliest = Math.min(earliest, state.nextReconnectAtMs);
+  let earliest: number =
+    probe === undefined
+      ? state.nextProbeAtMs
+      : probe.indirectSent
+        ? probe.endAtMs
+        : probe.ackTimeoutAtMs;
+  if (gossipIntervalMs > 0 && state.queue.byMember.size > 0)
+    earliest = Math.min(earliest, state.nextGossipAtMs);
+  if (pushPullIntervalMs > 0 && state.phase === 'running')
+    earliest = Math.min(earliest, state.nextPushPullAtMs);
+  if (reconnectIntervalMs > 0 && state.phase === 'running' && state.departed.size > 0)
+    earliest = Math.min(earliest, state.nextReconnectAtMs);
   if (state.departed.size > 0) earliest = Math.min(earliest, state.nextReapAtMs);
   if (state.join !== undefined) earliest = Math.min(earliest, state.join.deadlineMs);
-  else if (state.phase === 'running' && state.seeds.length > 0) earliest = Math.min(earliest, state.nextSeedRetryAtMs);
-  if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving') earliest = Math.min(earliest, state.leaveDeadlineMs);
+  else if (state.phase === 'running' && state.seeds.length > 0)
+    earliest = Math.min(earliest, state.nextSeedRetryAtMs);
+  if (state.leaveDeadlineMs !== undefined && state.phase === 'leaving')
+    earliest = Math.min(earliest, state.leaveDeadlineMs);
   for (const id of state.suspects) {
     const deadline = state.members.get(id)?.suspicion?.deadlineMs;
     if (deadline !== undefined) earliest = Math.min(earliest, deadline);

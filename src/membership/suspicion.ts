@@ -9,7 +9,11 @@
  * Minimum suspicion timeout: `suspicionMult * max(1, log10(max(1, n))) * probeIntervalMs`
  * (memberlist's suspicionTimeout; the inner max keeps it at least suspicionMult periods).
  */
-export function suspicionTimeoutMinMs(suspicionMult: number, memberCount: number, probeIntervalMs: number): number {
+export function suspicionTimeoutMinMs(
+  suspicionMult: number,
+  memberCount: number,
+  probeIntervalMs: number,
+): number {
   const nodeScale = Math.max(1, Math.log10(Math.max(1, memberCount)));
   // Rounded to thousandths of the scale first, like memberlist, so results are exact integers in tests.
   return Math.floor((suspicionMult * Math.floor(nodeScale * 1000) * probeIntervalMs) / 1000);
@@ -34,7 +38,12 @@ export function expectedConfirmations(suspicionMult: number, memberCount: number
  * The suspicion timeout after `confirmations` independent confirmations, out of `expected`:
  * `max(min, floor(max - (max - min) * log(c + 1) / log(k + 1)))`; `min` when k is 0.
  */
-export function suspicionTimeoutMs(minMs: number, maxMs: number, confirmations: number, expected: number): number {
+export function suspicionTimeoutMs(
+  minMs: number,
+  maxMs: number,
+  confirmations: number,
+  expected: number,
+): number {
   if (expected < 1) return minMs;
   const fraction = Math.log(confirmations + 1) / Math.log(expected + 1);
   const raw = Math.floor(maxMs - fraction * (maxMs - minMs));

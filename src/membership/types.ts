@@ -111,12 +111,35 @@ export interface JoinAttempt {
 export type Phase = 'idle' | 'running' | 'leaving' | 'stopped';
 
 export const COUNTER_NAMES = [
-  'probesSent', 'probesAcked', 'probesFailed', 'indirectProbesSent', 'tcpFallbackAcks', 'nacksReceived',
-  'relayedProbes', 'relayedProbesDropped', 'refutes', 'suspicionsStarted', 'suspicionConfirmations',
-  'membersDeclaredDead', 'updatesApplied', 'updatesIgnored', 'updatesDropped', 'labelsRejected',
-  'membersRejected', 'pushPullsSent', 'pushPullsReceived', 'configMismatchRejected', 'rejectsReceived',
-  'pingsWrongTarget', 'inputsIgnored', 'loopDelaysHigh', 'sendFailures', 'membersReaped',
-  'pushPullDigestsSent', 'pushPullsInSync', 'probesRefused',
+  'probesSent',
+  'probesAcked',
+  'probesFailed',
+  'indirectProbesSent',
+  'tcpFallbackAcks',
+  'nacksReceived',
+  'relayedProbes',
+  'relayedProbesDropped',
+  'refutes',
+  'suspicionsStarted',
+  'suspicionConfirmations',
+  'membersDeclaredDead',
+  'updatesApplied',
+  'updatesIgnored',
+  'updatesDropped',
+  'labelsRejected',
+  'membersRejected',
+  'pushPullsSent',
+  'pushPullsReceived',
+  'configMismatchRejected',
+  'rejectsReceived',
+  'pingsWrongTarget',
+  'inputsIgnored',
+  'loopDelaysHigh',
+  'sendFailures',
+  'membersReaped',
+  'pushPullDigestsSent',
+  'pushPullsInSync',
+  'probesRefused',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -190,10 +213,15 @@ export type Input =
 export type MemberEventType = 'joined' | 'alive' | 'suspect' | 'dead' | 'left' | 'updated';
 
 export type MembershipEvent =
-  | { type: MemberEventType; member: MemberView }
-  | { type: 'epoch'; epoch: Epoch };
+  { type: MemberEventType; member: MemberView } | { type: 'epoch'; epoch: Epoch };
 
-export type JoinFailureReason = 'unreachable' | 'config_mismatch' | 'wrong_cluster' | 'bad_version' | 'too_many_members' | 'shutting_down';
+export type JoinFailureReason =
+  | 'unreachable'
+  | 'config_mismatch'
+  | 'wrong_cluster'
+  | 'bad_version'
+  | 'too_many_members'
+  | 'shutting_down';
 
 /**
  * Effects. Every send waits for the writes of its step and of every earlier step (`afterPersist`:

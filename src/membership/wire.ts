@@ -21,7 +21,14 @@ import type { Channel } from '../base/channel.js';
 import type { Received, Refusal, Wire } from '../base/protocol.js';
 import type { Millis } from '../base/time.js';
 import { envelopeClusterId, envelopeHeader } from '../codec/codec.js';
-import { COMPRESS_BYTES_MIN, COMPRESSED_MESSAGE_TYPE, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../codec/compressed.js';
+import {
+  COMPRESS_BYTES_MIN,
+  COMPRESSED_MESSAGE_TYPE,
+  DEFLATE_DICTIONARY_V1,
+  encodeCompressed,
+  isCompressed,
+  unwrapCompressed,
+} from '../codec/compressed.js';
 import { MEMBERSHIP_TYPE_NUMBERS, type Message } from './messages.js';
 import { PROTOCOL_VERSION } from '../codec/wire-numbers.js';
 import { decodeMessage, encodeMessage } from './codec.js';
@@ -42,14 +49,22 @@ export function membershipWire(ctx: MembershipWireContext): Wire<Input, Message>
     decode: (data, from, channel, now) => decode(ctx, data, from, channel, now),
     encode: (message, channel) => {
       const bytes = encodeMessage(message, ctx.clusterId);
-      return channel === 'stream' && message.type === 'push-pull' ? deflate(bytes, ctx.clusterId) : bytes;
+      return channel === 'stream' && message.type === 'push-pull'
+        ? deflate(bytes, ctx.clusterId)
+        : bytes;
     },
     // A refused connection ends a join attempt or a probe early (push-pull.ts onSendFailed).
     refused: (to, now) => ({ kind: 'send-failed', now, to, channel: 'stream' }),
   };
 }
 
-function decode(ctx: MembershipWireContext, wire: Uint8Array, from: Address, channel: Channel, now: Millis): Received<Input> {
+function decode(
+  ctx: MembershipWireContext,
+  wire: Uint8Array,
+  from: Address,
+  channel: Channel,
+  now: Millis,
+): Received<Input> {
   let data = wire;
   if (isCompressed(wire)) {
     const inflated = inflate(wire);
@@ -58,39 +73,70 @@ function decode(ctx: MembershipWireContext, wire: Uint8Array, from: Address, cha
   }
   const decoded = decodeMessage(data, { clusterId: ctx.clusterId });
   if (!decoded.ok) {
-    const refusal: Refusal<Input> = { ok: false, code: decoded.error.code, detail: decoded.error.detail };
+    const refusal: Refusal<Input> = {
+      ok: false,
+      code: decoded.error.code,
+      detail: decoded.error.detail,
+    };
     if (channel !== 'stream') return refusal;
-    if (decoded.error.code === 'ERR_DECODE_WRONG_CLUSTER') return { ...refusal, ...refuseStranger(ctx, data) };
-    if (decoded.error.code === 'ERR_DECODE_BAD_VERSION') return { ...refusal, ...foreignVersion(ctx, data, from, now) };
+    if (decoded.error.code === 'ERR_DECODE_WRONG_CLUSTER')
+      return { ...refusal, ...refuseStranger(ctx, data) };
+    if (decoded.error.code === 'ERR_DECODE_BAD_VERSION')
+      return { ...refusal, ...foreignVersion(ctx, data, from, now) };
     return refusal;
   }
   return { ok: true, input: { kind: 'receive', now, from, channel, message: decoded.message } };
 }
 
-function refuseStranger(ctx: MembershipWireContext, data: Uint8Array): Pick<Refusal<Input>, 'reply'> {
+function refuseStranger(
+  ctx: MembershipWireContext,
+  data: Uint8Array,
+): Pick<Refusal<Input>, 'reply'> {
   const theirs = envelopeClusterId(data);
   if (theirs === undefined) return {};
   const decoded = decodeMessage(data, { clusterId: theirs });
   if (!decoded.ok || decoded.message.type !== 'push-pull') return {};
   const detail = `the node at ${ctx.localAddress} belongs to cluster ${JSON.stringify(ctx.clusterId)}, not ${JSON.stringify(theirs)}`;
   const reject: Message = { type: 'reject', from: ctx.selfId, reason: 'wrong_cluster', detail };
-  return { reply: { to: decoded.message.fromAddress, channel: 'stream', data: encodeMessage(reject, theirs) } };
+  return {
+    reply: {
+      to: decoded.message.fromAddress,
+      channel: 'stream',
+      data: encodeMessage(reject, theirs),
+    },
+  };
 }
 
-function foreignVersion(ctx: MembershipWireContext, data: Uint8Array, from: Address, now: Millis): Pick<Refusal<Input>, 'reply' | 'input'> {
+function foreignVersion(
+  ctx: MembershipWireContext,
+  data: Uint8Array,
+  from: Address,
+  now: Millis,
+): Pick<Refusal<Input>, 'reply' | 'input'> {
   const header = envelopeHeader(data);
   if (header === undefined) return {};
   const detail = `the node at ${from} speaks Shoal protocol version ${header.version} and this node (${ctx.localAddress}) speaks ${PROTOCOL_VERSION}; members must share a protocol version`;
   const input: Input = { kind: 'refused', now, from, reason: 'bad_version', detail };
-  if (header.typeNumber !== MEMBERSHIP_TYPE_NUMBERS['push-pull'] && header.typeNumber !== COMPRESSED_MESSAGE_TYPE) return { input };
+  if (
+    header.typeNumber !== MEMBERSHIP_TYPE_NUMBERS['push-pull'] &&
+    header.typeNumber !== COMPRESSED_MESSAGE_TYPE
+  )
+    return { input };
   const reject: Message = { type: 'reject', from: ctx.selfId, reason: 'bad_version', detail };
-  return { reply: { to: from, channel: 'stream', data: encodeMessage(reject, ctx.clusterId) }, input };
+  return {
+    reply: { to: from, channel: 'stream', data: encodeMessage(reject, ctx.clusterId) },
+    input,
+  };
 }
 
 /** A push-pull view in the compressed wrapper (wire.md), when that is smaller. */
 function deflate(bytes: Uint8Array, clusterId: string): Uint8Array {
   if (bytes.length < COMPRESS_BYTES_MIN) return bytes;
-  const wrapped = encodeCompressed(deflateRawSync(bytes, { dictionary: DICTIONARY }), bytes.length, clusterId);
+  const wrapped = encodeCompressed(
+    deflateRawSync(bytes, { dictionary: DICTIONARY }),
+    bytes.length,
+    clusterId,
+  );
   return wrapped.length < bytes.length ? wrapped : bytes;
 }
 
@@ -100,13 +146,30 @@ function deflate(bytes: Uint8Array, clusterId: string): Uint8Array {
  */
 function inflate(wire: Uint8Array): { ok: true; data: Uint8Array } | Refusal<Input> {
   const unwrapped = unwrapCompressed(wire);
-  if (!unwrapped.ok) return { ok: false, code: unwrapped.error.code, detail: `compressed frame: ${unwrapped.error.detail}` };
+  if (!unwrapped.ok)
+    return {
+      ok: false,
+      code: unwrapped.error.code,
+      detail: `compressed frame: ${unwrapped.error.detail}`,
+    };
   let inner: Uint8Array;
   try {
-    inner = inflateRawSync(unwrapped.compressed, { dictionary: DICTIONARY, maxOutputLength: Math.max(1, unwrapped.innerBytes) });
+    inner = inflateRawSync(unwrapped.compressed, {
+      dictionary: DICTIONARY,
+      maxOutputLength: Math.max(1, unwrapped.innerBytes),
+    });
   } catch (err) {
-    return { ok: false, code: 'ERR_DECODE_MALFORMED', detail: `compressed payload does not inflate to ${unwrapped.innerBytes} bytes: ${String(err)}` };
+    return {
+      ok: false,
+      code: 'ERR_DECODE_MALFORMED',
+      detail: `compressed payload does not inflate to ${unwrapped.innerBytes} bytes: ${String(err)}`,
+    };
   }
-  if (inner.length !== unwrapped.innerBytes) return { ok: false, code: 'ERR_DECODE_MALFORMED', detail: `compressed payload inflates to ${inner.length} bytes, not the declared ${unwrapped.innerBytes}` };
+  if (inner.length !== unwrapped.innerBytes)
+    return {
+      ok: false,
+      code: 'ERR_DECODE_MALFORMED',
+      detail: `compressed payload inflates to ${inner.length} bytes, not the declared ${unwrapped.innerBytes}`,
+    };
   return { ok: true, data: inner };
 }

@@ -21,7 +21,14 @@ import type { Address } from '../base/address.js';
 import { AssertionError } from '../base/assert.js';
 import type { Channel } from '../base/channel.js';
 import type { ShoalError } from '../base/errors.js';
-import type { CoreInput, DurableWrite, Protocol, ProtocolTypes, Ready, SendEffect } from '../base/protocol.js';
+import type {
+  CoreInput,
+  DurableWrite,
+  Protocol,
+  ProtocolTypes,
+  Ready,
+  SendEffect,
+} from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
@@ -82,7 +89,15 @@ interface WriteJob<T extends ProtocolTypes> {
 export class ProtocolDriver<T extends ProtocolTypes> {
   private current: T['state'];
   readonly decodeErrors: Record<string, number> = {};
-  readonly counters: DriverCounters = { steps: 0, writes: 0, writeErrors: 0, writeMsTotal: 0, writeMsMax: 0, sendsDroppedBehindDisk: 0, inputsDeferred: 0 };
+  readonly counters: DriverCounters = {
+    steps: 0,
+    writes: 0,
+    writeErrors: 0,
+    writeMsTotal: 0,
+    writeMsMax: 0,
+    sendsDroppedBehindDisk: 0,
+    inputsDeferred: 0,
+  };
   private timer: TimerHandle | undefined;
   private timerAtMs: Millis | undefined;
   private stopped = false;
@@ -96,10 +111,14 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   constructor(private readonly opts: DriverOptions<T>) {
     const { protocol, storage, clock, rng } = opts;
     const persisted = protocol.store === undefined ? undefined : protocol.store.load(storage);
-    this.current = protocol.core.init(opts.config, persisted as T['persisted'], { now: clock.now(), rng });
+    this.current = protocol.core.init(opts.config, persisted as T['persisted'], {
+      now: clock.now(),
+      rng,
+    });
     const { wire } = protocol;
     if (wire === undefined) return;
-    if (opts.transport === undefined) throw new AssertionError(`${protocol.core.name}: a protocol with a wire needs a transport`);
+    if (opts.transport === undefined)
+      throw new AssertionError(`${protocol.core.name}: a protocol with a wire needs a transport`);
     opts.transport.onReceive((from, channel, data) => this.onPayload(from, channel, data));
     const refused = wire.refused;
     if (refused !== undefined) {
@@ -141,7 +160,10 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   input(input: CoreInput<T>): readonly T['effect'][] {
     if (this.stopped) return [];
     if (this.stepping) {
-      if (this.deferred.length >= REENTRANT_INPUTS_MAX) throw new AssertionError(`${this.opts.protocol.core.name}: more than ${REENTRANT_INPUTS_MAX} re-entrant inputs`);
+      if (this.deferred.length >= REENTRANT_INPUTS_MAX)
+        throw new AssertionError(
+          `${this.opts.protocol.core.name}: more than ${REENTRANT_INPUTS_MAX} re-entrant inputs`,
+        );
       this.counters.inputsDeferred++;
       this.deferred.push(input);
       return [];
@@ -150,7 +172,8 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     let effects: readonly T['effect'][];
     try {
       effects = this.runStep(input);
-      while (this.deferred.length > 0 && !this.stopped) this.runStep(this.deferred.shift() as CoreInput<T>);
+      while (this.deferred.length > 0 && !this.stopped)
+        this.runStep(this.deferred.shift() as CoreInput<T>);
     } finally {
       this.stepping = false;
     }
@@ -183,7 +206,10 @@ export class ProtocolDriver<T extends ProtocolTypes> {
 
   private check(before: T['snapshot']): void {
     const { core } = this.opts.protocol;
-    const broken = [...core.checkInvariants(this.current), ...core.checkTransition(before, this.current)];
+    const broken = [
+      ...core.checkInvariants(this.current),
+      ...core.checkTransition(before, this.current),
+    ];
     if (broken.length > 0) throw new AssertionError(`${core.name} invariant: ${broken.join('; ')}`);
   }
 
@@ -197,8 +223,16 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   private send(effect: SendEffect<T['message']>): void {
     const { wire } = this.opts.protocol;
     const transport = this.opts.transport;
-    if (wire === undefined || transport === undefined) throw new AssertionError(`${this.opts.protocol.core.name}: a send needs a wire and a transport`);
-    this.transmit(transport, effect.to, effect.channel, wire.encode(effect.message, effect.channel));
+    if (wire === undefined || transport === undefined)
+      throw new AssertionError(
+        `${this.opts.protocol.core.name}: a send needs a wire and a transport`,
+      );
+    this.transmit(
+      transport,
+      effect.to,
+      effect.channel,
+      wire.encode(effect.message, effect.channel),
+    );
   }
 
   private transmit(transport: Transport, to: Address, channel: Channel, data: Uint8Array): void {
@@ -218,7 +252,12 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     this.decodeErrors[received.code] = (this.decodeErrors[received.code] ?? 0) + 1;
     this.opts.onTrace?.(`drop ${channel} from ${from}: ${received.code} ${received.detail}`);
     if (received.reply !== undefined && this.opts.transport !== undefined) {
-      this.transmit(this.opts.transport, received.reply.to, received.reply.channel, received.reply.data);
+      this.transmit(
+        this.opts.transport,
+        received.reply.to,
+        received.reply.channel,
+        received.reply.data,
+      );
     }
     if (received.input !== undefined) this.input(received.input);
   }
@@ -229,16 +268,20 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     const last = this.jobs[this.jobs.length - 1];
     if (ready.persist.length === 0) {
       // Nothing new to write: the effects wait behind the last pending write, or go now.
-      if (last === undefined) for (const effect of ready.afterPersist) this.perform(effect, input, 'out');
+      if (last === undefined)
+        for (const effect of ready.afterPersist) this.perform(effect, input, 'out');
       else this.merge(last, [], [], ready.afterPersist);
       return;
     }
     const store = this.opts.protocol.store;
-    if (store === undefined) throw new AssertionError(`${this.opts.protocol.core.name}: a persist needs a store`);
-    for (const record of ready.persist) this.opts.onTrace?.(`persist ${this.opts.protocol.core.describeRecord(record)}`);
+    if (store === undefined)
+      throw new AssertionError(`${this.opts.protocol.core.name}: a persist needs a store`);
+    for (const record of ready.persist)
+      this.opts.onTrace?.(`persist ${this.opts.protocol.core.describeRecord(record)}`);
     const writes = ready.persist.map((record) => store.write(record));
     // At most one job waits behind the one in flight: a later step merges into it.
-    if (last !== undefined && this.jobs.length >= 2) this.merge(last, ready.persist, writes, ready.afterPersist);
+    if (last !== undefined && this.jobs.length >= 2)
+      this.merge(last, ready.persist, writes, ready.afterPersist);
     else {
       this.jobs.push({ records: [...ready.persist], writes, after: [...ready.afterPersist] });
       this.waitingEffects += ready.afterPersist.length;
@@ -248,7 +291,12 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   }
 
   /** Adds a step to a pending job. A newer write of a path replaces an older one not yet started. */
-  private merge(job: WriteJob<T>, records: readonly T['record'][], writes: readonly DurableWrite[], after: readonly T['effect'][]): void {
+  private merge(
+    job: WriteJob<T>,
+    records: readonly T['record'][],
+    writes: readonly DurableWrite[],
+    after: readonly T['effect'][],
+  ): void {
     job.records.push(...records);
     for (const write of writes) {
       const same = job.writes.findIndex((w) => w.path === write.path);
@@ -295,7 +343,11 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     });
   }
 
-  private writeAll(writes: readonly DurableWrite[], index: number, done: (error: ShoalError | undefined) => void): void {
+  private writeAll(
+    writes: readonly DurableWrite[],
+    index: number,
+    done: (error: ShoalError | undefined) => void,
+  ): void {
     const write = writes[index];
     if (write === undefined) return done(undefined);
     this.opts.storage.writeDurable(write.path, write.data, (error) => {

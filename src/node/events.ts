@@ -85,7 +85,11 @@ export class EventHub {
   }
 
   iterate(signal: AbortSignal | undefined): AsyncIterableIterator<NodeEvent> {
-    const reader: Reader = { buffer: [], wake: undefined, done: this.ended || signal?.aborted === true };
+    const reader: Reader = {
+      buffer: [],
+      wake: undefined,
+      done: this.ended || signal?.aborted === true,
+    };
     this.readers.add(reader);
     const finish = (): void => {
       reader.done = true;

@@ -6,7 +6,18 @@
  * itself survives a power cut; `writeDurable` also fsyncs the parent of every directory it
  * creates, so a node's first write of a file is as durable as its later ones.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  appendFileSync,
+} from 'node:fs';
 import { mkdir, open, rename as renameAsync } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ShoalError } from '../base/errors.js';
@@ -23,7 +34,10 @@ export class FsStorage implements Storage {
   private resolve(path: string): string {
     const clean = normalize(path);
     if (path.length === 0 || isAbsolute(path) || clean === '..' || clean.startsWith(`..${sep}`)) {
-      throw new ShoalError('ERR_STORAGE_IO', `storage path ${JSON.stringify(path)} must be relative and stay inside ${this.root}`);
+      throw new ShoalError(
+        'ERR_STORAGE_IO',
+        `storage path ${JSON.stringify(path)} must be relative and stay inside ${this.root}`,
+      );
     }
     return join(this.root, clean);
   }
@@ -33,7 +47,11 @@ export class FsStorage implements Storage {
       return run();
     } catch (err) {
       if (err instanceof ShoalError) throw err;
-      throw new ShoalError('ERR_STORAGE_IO', `cannot ${what} ${join(this.root, path)}: ${(err as Error).message}`, { cause: err });
+      throw new ShoalError(
+        'ERR_STORAGE_IO',
+        `cannot ${what} ${join(this.root, path)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -98,7 +116,11 @@ export class FsStorage implements Storage {
     this.io('remove', path, () => rmSync(full, { force: true }));
   }
 
-  writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void {
+  writeDurable(
+    path: string,
+    data: Uint8Array,
+    done: (error: ShoalError | undefined) => void,
+  ): void {
     let full: string;
     try {
       full = this.resolve(path);
@@ -108,7 +130,14 @@ export class FsStorage implements Storage {
     }
     durableReplace(full, data).then(
       () => done(undefined),
-      (err: unknown) => done(new ShoalError('ERR_STORAGE_IO', `cannot durably write ${full}: ${(err as Error).message}`, { cause: err })),
+      (err: unknown) =>
+        done(
+          new ShoalError(
+            'ERR_STORAGE_IO',
+            `cannot durably write ${full}: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        ),
     );
   }
 
@@ -121,7 +150,10 @@ export class FsStorage implements Storage {
         if (errnoOf(err) === 'ENOENT') return [];
         throw err;
       }
-      return names.map((n) => n.split(sep).join('/')).filter((n) => n.startsWith(prefix)).sort();
+      return names
+        .map((n) => n.split(sep).join('/'))
+        .filter((n) => n.startsWith(prefix))
+        .sort();
     });
   }
 }
@@ -152,7 +184,8 @@ async function durableReplace(full: string, data: Uint8Array): Promise<void> {
   await fsyncDirAsync(dir);
   if (firstCreated === undefined) return;
   // New directories: each one's entry lives in its parent, up to the directory that existed.
-  for (let created = dir; created !== dirname(firstCreated); created = dirname(created)) await fsyncDirAsync(dirname(created));
+  for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
+    await fsyncDirAsync(dirname(created));
 }
 
 async function fsyncDirAsync(dir: string): Promise<void> {

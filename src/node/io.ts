@@ -38,7 +38,10 @@ export function seedFrom(id: NodeId, now: Millis): number {
 }
 
 async function bindTransport(options: ResolvedNodeOptions): Promise<Transport> {
-  const net = await NetTransport.bind(options.bind, options.advertise === undefined ? {} : { advertiseAddress: parseAddress(options.advertise) });
+  const net = await NetTransport.bind(
+    options.bind,
+    options.advertise === undefined ? {} : { advertiseAddress: parseAddress(options.advertise) },
+  );
   if (options.keyring === undefined) return net;
   try {
     return new EncryptedTransport(net, Keyring.parse(options.keyring));
@@ -49,11 +52,17 @@ async function bindTransport(options: ResolvedNodeOptions): Promise<Transport> {
 }
 
 /** The real I/O for `options`, keeping whatever `given` already supplies (a test's clock, say). */
-export async function productionIo(options: ResolvedNodeOptions, id: NodeId, given: Partial<NodeIo> = {}): Promise<NodeIo> {
+export async function productionIo(
+  options: ResolvedNodeOptions,
+  id: NodeId,
+  given: Partial<NodeIo> = {},
+): Promise<NodeIo> {
   const clock = given.clock ?? new SystemClock();
   return {
     clock,
-    transport: given.transport ?? (options.mode.kind === 'single' ? undefined : await bindTransport(options)),
+    transport:
+      given.transport ??
+      (options.mode.kind === 'single' ? undefined : await bindTransport(options)),
     storage: given.storage ?? new FsStorage(options.dataDir),
     rng: given.rng ?? new Rng(seedFrom(id, clock.now())),
     loopDelay: given.loopDelay ?? startLoopDelayMonitor,

@@ -46,47 +46,87 @@ export interface RaftLiteHandle {
   inspect(): RaftLiteSnapshot;
 }
 
-export function wireRaftLite(ctx: WiringContext, mode: RaftLiteMode): ModeRuntime & { driver: ProtocolDriver<RaftLiteTypes>; handle: RaftLiteHandle } {
+export function wireRaftLite(
+  ctx: WiringContext,
+  mode: RaftLiteMode,
+): ModeRuntime & { driver: ProtocolDriver<RaftLiteTypes>; handle: RaftLiteHandle } {
   const { io, options } = ctx;
   assert(io.transport !== undefined, 'raft-lite mode needs a transport');
   const transport = io.transport;
   const callbacks: RaftLiteCallbacks = {};
   const driver: ProtocolDriver<RaftLiteTypes> = new ProtocolDriver<RaftLiteTypes>({
     protocol: raftLiteProtocol(options.clusterId),
-    config: { config: raftLiteConfig(mode), selfId: ctx.id, selfAddress: transport.localAddress, peers: mode.peers.map((p) => parseAddress(p)) },
-    clock: io.clock, storage: io.storage, rng: io.rng.fork('raft-lite'), transport,
+    config: {
+      config: raftLiteConfig(mode),
+      selfId: ctx.id,
+      selfAddress: transport.localAddress,
+      peers: mode.peers.map((p) => parseAddress(p)),
+    },
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('raft-lite'),
+    transport,
     checkInvariants: true,
     onOutput: (effect) => {
       switch (effect.kind) {
         case 'leader':
-          ctx.publishLeader(effect.leader === undefined ? undefined : { id: effect.leader, term: effect.term }, effect.term);
+          ctx.publishLeader(
+            effect.leader === undefined ? undefined : { id: effect.leader, term: effect.term },
+            effect.term,
+          );
           if (effect.self) callbacks.onBecomeLeader?.(effect.term);
           else callbacks.onBecomeFollower?.(effect.leader, effect.term);
           return;
-        case 'term': return callbacks.onTermChanged?.(effect.oldTerm, effect.newTerm);
-        case 'peer-joined': return callbacks.onPeerJoined?.(effect.address);
-        case 'peer-left': return callbacks.onPeerLeft?.(effect.address);
-        case 'delivered': return callbacks.onMessage?.(effect.payload, effect.from);
-        case 'rejected': return;
+        case 'term':
+          return callbacks.onTermChanged?.(effect.oldTerm, effect.newTerm);
+        case 'peer-joined':
+          return callbacks.onPeerJoined?.(effect.address);
+        case 'peer-left':
+          return callbacks.onPeerLeft?.(effect.address);
+        case 'delivered':
+          return callbacks.onMessage?.(effect.payload, effect.from);
+        case 'rejected':
+          return;
       }
     },
     onFatal: (error) => ctx.fail(error),
-    ...(ctx.internals.onTrace === undefined ? {} : { onTrace: (line: string) => ctx.internals.onTrace?.('raft-lite', line) }),
+    ...(ctx.internals.onTrace === undefined
+      ? {}
+      : { onTrace: (line: string) => ctx.internals.onTrace?.('raft-lite', line) }),
   });
   driver.start();
   const handle: RaftLiteHandle = {
     callbacks,
-    join: (address) => void driver.input({ kind: 'join', now: io.clock.now(), address: parseAddress(address) }),
+    join: (address) =>
+      void driver.input({ kind: 'join', now: io.clock.now(), address: parseAddress(address) }),
     broadcast: (payload) => void driver.input({ kind: 'broadcast', now: io.clock.now(), payload }),
     inspect: () => {
       const s = driver.state;
       const reachable = [...s.heard.values()].filter((p) => p.reachable).map((p) => p.address);
-      return { role: s.role, term: s.term, votedFor: s.votedFor, leader: s.leader?.id, peers: [...s.peers].sort(), reachable: reachable.sort(), counters: { ...s.counters } };
+      return {
+        role: s.role,
+        term: s.term,
+        votedFor: s.votedFor,
+        leader: s.leader?.id,
+        peers: [...s.peers].sort(),
+        reachable: reachable.sort(),
+        counters: { ...s.counters },
+      };
     },
   };
   return {
-    driver, handle,
-    members: () => [{ id: ctx.id, name: options.name, address: transport.localAddress, state: driver.isStopped ? 'left' : 'alive', incarnation: 1, labels: options.labels }],
+    driver,
+    handle,
+    members: () => [
+      {
+        id: ctx.id,
+        name: options.name,
+        address: transport.localAddress,
+        state: driver.isStopped ? 'left' : 'alive',
+        incarnation: 1,
+        labels: options.labels,
+      },
+    ],
     leader: () => (driver.isStopped ? undefined : leaderOf(driver.state)),
     epoch: () => 1,
     leave: () => Promise.resolve(),
@@ -95,6 +135,10 @@ export function wireRaftLite(ctx: WiringContext, mode: RaftLiteMode): ModeRuntim
       return Promise.resolve();
     },
     halt: () => driver.stop(),
-    stats: () => ({ protocol: { ...driver.state.counters }, decodeErrors: { ...driver.decodeErrors }, drivers: { 'raft-lite': driver.stats() } }),
+    stats: () => ({
+      protocol: { ...driver.state.counters },
+      decodeErrors: { ...driver.decodeErrors },
+      drivers: { 'raft-lite': driver.stats() },
+    }),
   };
 }

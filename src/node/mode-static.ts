@@ -13,7 +13,10 @@ import type { Member, ModeRuntime, WiringContext } from './runtime.js';
 
 export type StaticMode = Extract<ClusterMode, { kind: 'static' }>;
 
-export function wireStatic(ctx: WiringContext, mode: StaticMode): ModeRuntime & { driver: ProtocolDriver<StaticTypes> } {
+export function wireStatic(
+  ctx: WiringContext,
+  mode: StaticMode,
+): ModeRuntime & { driver: ProtocolDriver<StaticTypes> } {
   const { io, options } = ctx;
   assert(io.transport !== undefined, 'static mode needs a transport');
   const transport = io.transport;
@@ -22,23 +25,51 @@ export function wireStatic(ctx: WiringContext, mode: StaticMode): ModeRuntime & 
   const driver = new ProtocolDriver<StaticTypes>({
     protocol: staticProtocol(options.clusterId),
     config: { config, selfId: ctx.id, selfAddress: transport.localAddress, peers },
-    clock: io.clock, storage: io.storage, rng: io.rng.fork('static'), transport,
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('static'),
+    transport,
     checkInvariants: true,
     onOutput: (effect) => {
-      if (effect.kind === 'leader') ctx.publishLeader(effect.leader === undefined ? undefined : { id: effect.leader, term: effect.term }, effect.term);
+      if (effect.kind === 'leader')
+        ctx.publishLeader(
+          effect.leader === undefined ? undefined : { id: effect.leader, term: effect.term },
+          effect.term,
+        );
     },
     onFatal: (error) => ctx.fail(error),
-    ...(ctx.internals.onTrace === undefined ? {} : { onTrace: (line: string) => ctx.internals.onTrace?.('static', line) }),
+    ...(ctx.internals.onTrace === undefined
+      ? {}
+      : { onTrace: (line: string) => ctx.internals.onTrace?.('static', line) }),
   });
   driver.start();
   driver.input({ kind: 'tick', now: io.clock.now() });
-  const self = (): Member => ({ id: ctx.id, name: options.name, address: transport.localAddress, state: driver.isStopped ? 'left' : 'alive', incarnation: 1, labels: options.labels });
+  const self = (): Member => ({
+    id: ctx.id,
+    name: options.name,
+    address: transport.localAddress,
+    state: driver.isStopped ? 'left' : 'alive',
+    incarnation: 1,
+    labels: options.labels,
+  });
   return {
     driver,
-    members: () => [self(), ...[...driver.state.heard].map(([id, r]): Member => ({ id, name: r.address, address: r.address, state: r.healthy ? 'alive' : 'dead', incarnation: 1, labels: {} }))],
+    members: () => [
+      self(),
+      ...[...driver.state.heard].map(([id, r]): Member => ({
+        id,
+        name: r.address,
+        address: r.address,
+        state: r.healthy ? 'alive' : 'dead',
+        incarnation: 1,
+        labels: {},
+      })),
+    ],
     leader: () => {
       const s = driver.state;
-      return driver.isStopped || s.leader === undefined ? undefined : { id: s.leader, term: s.term };
+      return driver.isStopped || s.leader === undefined
+        ? undefined
+        : { id: s.leader, term: s.term };
     },
     epoch: () => 1,
     leave: () => Promise.resolve(),
@@ -47,6 +78,13 @@ export function wireStatic(ctx: WiringContext, mode: StaticMode): ModeRuntime & 
       return Promise.resolve();
     },
     halt: () => driver.stop(),
-    stats: () => ({ protocol: { strangerMessages: driver.state.strangerMessages, heartbeatsIgnoredAfterStall: driver.state.heartbeatsIgnoredAfterStall }, decodeErrors: { ...driver.decodeErrors }, drivers: { 'static': driver.stats() } }),
+    stats: () => ({
+      protocol: {
+        strangerMessages: driver.state.strangerMessages,
+        heartbeatsIgnoredAfterStall: driver.state.heartbeatsIgnoredAfterStall,
+      },
+      decodeErrors: { ...driver.decodeErrors },
+      drivers: { static: driver.stats() },
+    }),
   };
 }

@@ -35,7 +35,11 @@ export type SwimMode = Extract<ClusterMode, { kind: 'swim' }>;
 /** Most local requests (join, leave) waiting for their result at once. */
 export const PENDING_REQUESTS_MAX = 64;
 
-export const PROFILE_NAMES: Record<'lan' | 'wan' | 'local', ProfileName> = { lan: 'LAN', wan: 'WAN', local: 'LOCAL' };
+export const PROFILE_NAMES: Record<'lan' | 'wan' | 'local', ProfileName> = {
+  lan: 'LAN',
+  wan: 'WAN',
+  local: 'LOCAL',
+};
 
 /** The user's labels of a view: Shoal's own (`shoal.*`, e.g. leader claims) stay internal. */
 function userLabels(labels: Labels): Labels {
@@ -49,7 +53,14 @@ function userLabels(labels: Labels): Labels {
 }
 
 export function toMember(view: MemberView): Member {
-  return { id: view.id, name: view.name, address: view.address, state: view.state, incarnation: view.incarnation, labels: userLabels(view.labels) };
+  return {
+    id: view.id,
+    name: view.name,
+    address: view.address,
+    state: view.state,
+    incarnation: view.incarnation,
+    labels: userLabels(view.labels),
+  };
 }
 
 /**
@@ -78,7 +89,11 @@ class Requests {
   expectJoin(waits: boolean): Promise<JoinOutcome> {
     if (!waits) return Promise.resolve({ ok: true, contacted: 0 });
     if (this.joins.length >= PENDING_REQUESTS_MAX) {
-      return Promise.resolve({ ok: false, reason: 'too_many_members', detail: `more than ${PENDING_REQUESTS_MAX} joins pending` });
+      return Promise.resolve({
+        ok: false,
+        reason: 'too_many_members',
+        detail: `more than ${PENDING_REQUESTS_MAX} joins pending`,
+      });
     }
     return new Promise((resolve) => this.joins.push(resolve));
   }
@@ -98,27 +113,60 @@ class Requests {
   /** The node stopped: every waiter gets its answer now. */
   end(): void {
     this.left();
-    for (const resolve of this.joins.splice(0)) resolve({ ok: false, reason: 'shutting_down', detail: 'node stopped' });
+    for (const resolve of this.joins.splice(0))
+      resolve({ ok: false, reason: 'shutting_down', detail: 'node stopped' });
   }
 }
 
-export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { membership: ProtocolDriver<MembershipTypes>; swimLeader: ProtocolDriver<SwimLeaderTypes> } {
+export function wireSwim(
+  ctx: WiringContext,
+  mode: SwimMode,
+): ModeRuntime & {
+  membership: ProtocolDriver<MembershipTypes>;
+  swimLeader: ProtocolDriver<SwimLeaderTypes>;
+} {
   const { io, options, internals } = ctx;
   assert(io.transport !== undefined, 'swim mode needs a transport');
   const transport = io.transport;
-  const base = membershipConfig(internals.membershipProfile ?? PROFILE_NAMES[options.profile], internals.membership);
-  const config = { ...base, packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0) };
+  const base = membershipConfig(
+    internals.membershipProfile ?? PROFILE_NAMES[options.profile],
+    internals.membership,
+  );
+  const config = {
+    ...base,
+    packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0),
+  };
   const peerCache = new PeerCache(io.storage, io.clock, transport.localAddress);
   const requests = new Requests();
-  const trace = (protocol: string) => (internals.onTrace === undefined ? {} : { onTrace: (line: string) => internals.onTrace?.(protocol, line) });
+  const trace = (protocol: string) =>
+    internals.onTrace === undefined
+      ? {}
+      : { onTrace: (line: string) => internals.onTrace?.(protocol, line) };
   let labels = options.labels;
-  let claim: { claim: Term | undefined; contested: Term | undefined } = { claim: undefined, contested: undefined };
+  let claim: { claim: Term | undefined; contested: Term | undefined } = {
+    claim: undefined,
+    contested: undefined,
+  };
   let viewTimer: TimerHandle | undefined;
 
   const membership = new ProtocolDriver<MembershipTypes>({
-    protocol: { core: MEMBERSHIP_CORE, wire: membershipWire({ clusterId: options.clusterId, selfId: ctx.id, localAddress: transport.localAddress }), store: MEMBERSHIP_STORE },
-    config: { config, self: { id: ctx.id, name: options.name, address: transport.localAddress, labels } },
-    clock: io.clock, storage: io.storage, rng: io.rng.fork('membership'), transport,
+    protocol: {
+      core: MEMBERSHIP_CORE,
+      wire: membershipWire({
+        clusterId: options.clusterId,
+        selfId: ctx.id,
+        localAddress: transport.localAddress,
+      }),
+      store: MEMBERSHIP_STORE,
+    },
+    config: {
+      config,
+      self: { id: ctx.id, name: options.name, address: transport.localAddress, labels },
+    },
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('membership'),
+    transport,
     checkInvariants: internals.checkInvariants ?? false,
     onOutput: (effect) => {
       switch (effect.kind) {
@@ -128,9 +176,16 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
           // A suspect is still live and carries no labels: it cannot change the leader.
           if (effect.event.type !== 'suspect') scheduleView();
           return;
-        case 'join-result': return requests.joined(effect.ok ? { ok: true, contacted: effect.contacted } : { ok: false, reason: effect.reason, detail: effect.detail });
-        case 'left-done': return requests.left();
-        case 'rejected': return; // returned to the caller by the request that caused it
+        case 'join-result':
+          return requests.joined(
+            effect.ok
+              ? { ok: true, contacted: effect.contacted }
+              : { ok: false, reason: effect.reason, detail: effect.detail },
+          );
+        case 'left-done':
+          return requests.left();
+        case 'rejected':
+          return; // returned to the caller by the request that caused it
       }
     },
     onFatal: (error) => ctx.fail(error),
@@ -138,7 +193,11 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
   });
   const members = (): MemberView[] => [...membership.state.members.values()].map(memberView);
   const setLabels = (next: Labels): string | undefined => {
-    const effects = membership.input({ kind: 'update-labels', now: io.clock.now(), labels: claimLabels(next, claim.claim, claim.contested) });
+    const effects = membership.input({
+      kind: 'update-labels',
+      now: io.clock.now(),
+      labels: claimLabels(next, claim.claim, claim.contested),
+    });
     for (const effect of effects) if (effect.kind === 'rejected') return effect.detail;
     return undefined;
   };
@@ -146,7 +205,9 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
   const leader = new ProtocolDriver<SwimLeaderTypes>({
     protocol: SWIM_LEADER_PROTOCOL,
     config: { config: swimLeaderConfig(mode, config.probeIntervalMs), selfId: ctx.id },
-    clock: io.clock, storage: io.storage, rng: io.rng.fork('swim-leader'),
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('swim-leader'),
     checkInvariants: true,
     onOutput: (effect) => {
       if (effect.kind === 'leader') return ctx.publishLeader(effect.leader, effect.term);
@@ -161,12 +222,26 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
     if (viewTimer !== undefined || leader.isStopped) return;
     viewTimer = io.clock.setTimer(ms(0), () => {
       viewTimer = undefined;
-      leader.input({ kind: 'view-changed', now: io.clock.now(), viewKey: `epoch ${membership.state.epoch}`, view: liveView(membership.state.members) });
+      leader.input({
+        kind: 'view-changed',
+        now: io.clock.now(),
+        viewKey: `epoch ${membership.state.epoch}`,
+        view: liveView(membership.state.members),
+      });
     });
   }
 
-  const stopLoopMonitor = io.loopDelay?.((delayMs) => void membership.input({ kind: 'loop-delay', now: io.clock.now(), delayMs: Math.max(0, Math.round(delayMs)) }));
-  const seeds: Address[] = [...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()])];
+  const stopLoopMonitor = io.loopDelay?.(
+    (delayMs) =>
+      void membership.input({
+        kind: 'loop-delay',
+        now: io.clock.now(),
+        delayMs: Math.max(0, Math.round(delayMs)),
+      }),
+  );
+  const seeds: Address[] = [
+    ...new Set([...mode.seeds.map((s) => parseAddress(s)), ...peerCache.load()]),
+  ];
   const halt = (): void => {
     stopLoopMonitor?.();
     viewTimer?.cancel();
@@ -182,7 +257,8 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
   membership.input({ kind: 'start', now: io.clock.now(), seeds });
   scheduleView();
   return {
-    membership, swimLeader: leader,
+    membership,
+    swimLeader: leader,
     members: () => members().map(toMember),
     leader: () => (leader.isStopped ? undefined : leader.state.leader),
     epoch: () => membership.state.epoch,
@@ -211,7 +287,12 @@ export function wireSwim(ctx: WiringContext, mode: SwimMode): ModeRuntime & { me
       halt();
     },
     stats: () => ({
-      protocol: { ...membership.state.counters, awareness: membership.state.awareness, epoch: membership.state.epoch, peerCacheWriteErrors: peerCache.writeErrors },
+      protocol: {
+        ...membership.state.counters,
+        awareness: membership.state.awareness,
+        epoch: membership.state.epoch,
+        peerCacheWriteErrors: peerCache.writeErrors,
+      },
       decodeErrors: { ...membership.decodeErrors },
       drivers: { membership: membership.stats(), 'swim-leader': leader.stats() },
     }),

@@ -18,12 +18,24 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
-import { EventHub, type ErrorEvent, type LeaderEvent, type MemberEvent, type NodeEvent } from './events.js';
+import {
+  EventHub,
+  type ErrorEvent,
+  type LeaderEvent,
+  type MemberEvent,
+  type NodeEvent,
+} from './events.js';
 import { productionIo, type NodeIo } from './io.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
-import { RESERVED_LABEL_PREFIX, resolveNodeOptions, type ClusterMode, type NodeOptions, type ResolvedNodeOptions } from './options.js';
+import {
+  RESERVED_LABEL_PREFIX,
+  resolveNodeOptions,
+  type ClusterMode,
+  type NodeOptions,
+  type ResolvedNodeOptions,
+} from './options.js';
 import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
 
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
@@ -35,7 +47,9 @@ export interface NodeIdentity {
 }
 
 /** The protocol drivers of a node, for the simulator's checkers and tests (`node.internals`). */
-export type NodeInternalsView = Partial<Pick<ReturnType<typeof wireSwim>, 'membership' | 'swimLeader'>> & {
+export type NodeInternalsView = Partial<
+  Pick<ReturnType<typeof wireSwim>, 'membership' | 'swimLeader'>
+> & {
   static?: ReturnType<typeof wireStatic>['driver'];
   raftLite?: ReturnType<typeof wireRaftLite>['driver'];
 };
@@ -110,7 +124,16 @@ export class ShoalNode {
 
   members(): Member[] {
     if (this.runtime !== undefined) return this.runtime.members();
-    return [{ id: this.id, name: this.name, address: this.address, state: this.closed ? 'left' : 'alive', incarnation: 1, labels: this.options.labels }];
+    return [
+      {
+        id: this.id,
+        name: this.name,
+        address: this.address,
+        state: this.closed ? 'left' : 'alive',
+        incarnation: 1,
+        labels: this.options.labels,
+      },
+    ];
   }
 
   /**
@@ -146,22 +169,38 @@ export class ShoalNode {
    * Joins the cluster through `addresses`; resolves to how many answered. An abort of `signal`
    * rejects with ERR_ABORTED at once; the attempt itself still ends on its own (joinTimeoutMs).
    */
-  async join(addresses: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+  async join(
+    addresses: readonly string[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<number> {
     const parsed = addresses.map((a) => parseAddress(a));
     const join = this.runtime?.join;
-    if (join === undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `join is not available in mode '${this.mode.kind}'`);
+    if (join === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `join is not available in mode '${this.mode.kind}'`,
+      );
     throwIfAborted(options.signal, 'join');
     const outcome = await abortable(join(parsed), options.signal, 'join');
-    if (!outcome.ok) throw new ShoalError('ERR_JOIN_FAILED', `join through ${addresses.join(', ')} failed (${outcome.reason}): ${outcome.detail}`);
+    if (!outcome.ok)
+      throw new ShoalError(
+        'ERR_JOIN_FAILED',
+        `join through ${addresses.join(', ')} failed (${outcome.reason}): ${outcome.detail}`,
+      );
     return outcome.contacted;
   }
 
   /** Replaces this node's labels; others see an `updated` event. */
   setLabels(labels: Labels): void {
     const reserved = Object.keys(labels).find((k) => k.startsWith(RESERVED_LABEL_PREFIX));
-    if (reserved !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `label ${JSON.stringify(reserved)} refused: keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal`);
+    if (reserved !== undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `label ${JSON.stringify(reserved)} refused: keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal`,
+      );
     const refusal = this.runtime?.setLabels?.(labels);
-    if (refusal !== undefined) throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
+    if (refusal !== undefined)
+      throw new ShoalError('ERR_INVALID_ARGUMENT', `labels refused: ${refusal}`);
   }
 
   /**
@@ -199,9 +238,19 @@ export class ShoalNode {
   }
 
   /** Counters for metrics and tests: protocol counters, decode errors, transport stats. */
-  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; drivers: Record<string, DriverStats>; transport: TransportStats | undefined } {
+  stats(): {
+    protocol: Record<string, number>;
+    decodeErrors: Record<string, number>;
+    drivers: Record<string, DriverStats>;
+    transport: TransportStats | undefined;
+  } {
     const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
-    return { protocol: { epoch: this.epoch, ...runtime.protocol }, decodeErrors: runtime.decodeErrors, drivers: runtime.drivers, transport: this.io.transport?.stats() };
+    return {
+      protocol: { epoch: this.epoch, ...runtime.protocol },
+      decodeErrors: runtime.decodeErrors,
+      drivers: runtime.drivers,
+      transport: this.io.transport?.stats(),
+    };
   }
 }
 
@@ -216,18 +265,27 @@ export function nodesBuilt(): number {
  * The one wiring (synchronous): builds the node of `options.mode` on `io`. Production reaches
  * it through `createNode`; the simulator calls it with its own clock, network and disk.
  */
-export function buildNode(options: ResolvedNodeOptions, identity: NodeIdentity, io: NodeIo, internals: NodeInternals = {}): ShoalNode {
+export function buildNode(
+  options: ResolvedNodeOptions,
+  identity: NodeIdentity,
+  io: NodeIo,
+  internals: NodeInternals = {},
+): ShoalNode {
   built++;
   const node = new ShoalNode(options, identity.nodeId, io);
   const ctx: WiringContext = {
-    options, id: identity.nodeId, io, internals,
+    options,
+    id: identity.nodeId,
+    io,
+    internals,
     publishMember: (event) => node.publishMember(event),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;
   switch (mode.kind) {
-    case 'single': return node;
+    case 'single':
+      return node;
     case 'static': {
       const runtime = wireStatic(ctx, mode);
       node.attach(runtime, { static: runtime.driver });
@@ -251,7 +309,11 @@ export function buildNode(options: ResolvedNodeOptions, identity: NodeIdentity, 
  * background. `io` replaces parts of the real I/O (tests: a clock, a transport); `internals`
  * holds test and benchmark knobs.
  */
-export async function createNode(input: NodeOptions, io: Partial<NodeIo> = {}, internals: NodeInternals = {}): Promise<ShoalNode> {
+export async function createNode(
+  input: NodeOptions,
+  io: Partial<NodeIo> = {},
+  internals: NodeInternals = {},
+): Promise<ShoalNode> {
   const options = resolveNodeOptions(input);
   const identity = await loadOrCreateIdentity(options.dataDir);
   const real = await productionIo(options, identity.nodeId, io);
@@ -272,7 +334,11 @@ function throwIfAborted(signal: AbortSignal | undefined, operation: string): voi
 }
 
 /** `work`, or a rejection with ERR_ABORTED as soon as `signal` aborts (the listener is removed either way). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+function abortable<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  operation: string,
+): Promise<T> {
   if (signal === undefined) return work;
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortedError(signal, operation));

@@ -23,55 +23,75 @@ const positiveMs = z.number().int().min(1).max(3_600_000);
 /** The modes (INTERFACE.md, "Modes"); an open union: later modes add variants here. */
 export const modeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('single') }).strict(),
-  z.object({
-    kind: z.literal('swim'),
-    seeds: z.array(address).max(1024).default([]),
-    /** Only a view with a majority of max(minClusterSize, largest stable view seen) has a leader. Defaults: election/swim/config.ts. */
-    requireQuorum: z.boolean().optional(),
-    /** With requireQuorum: the least cluster size the quorum is a majority of (set it to the cluster's size). Without: no claim until a stable view this large was seen once (cold start). */
-    minClusterSize: z.number().int().min(1).max(1024).optional(),
-    /** Live set unchanged this long before a new leader claims; default 2 probe intervals of the profile. */
-    stabilizationMs: positiveMs.optional(),
-  }).strict(),
-  z.object({
-    kind: z.literal('static'),
-    /** Every member's cluster address, self included. */
-    peers: z.array(address).min(1).max(64),
-    /** Defaults and cross-field rules: election/static/config.ts (`staticConfig`). */
-    failureThresholdMs: positiveMs.optional(),
-    heartbeatIntervalMs: positiveMs.optional(),
-    /** Default: on for 3+ peers. */
-    requireQuorum: z.boolean().optional(),
-  }).strict(),
-  z.object({
-    kind: z.literal('raft-lite'),
-    /** Bootstrap addresses of the cluster (self may be included). */
-    peers: z.array(address).max(64).default([]),
-    /** Defaults and cross-field rules: election/raft-lite/config.ts (`raftLiteConfig`). */
-    electionTimeoutMinMs: positiveMs.optional(),
-    electionTimeoutMaxMs: positiveMs.optional(),
-    heartbeatIntervalMs: positiveMs.optional(),
-    minClusterSize: z.number().int().min(1).max(64).optional(),
-  }).strict(),
+  z
+    .object({
+      kind: z.literal('swim'),
+      seeds: z.array(address).max(1024).default([]),
+      /** Only a view with a majority of max(minClusterSize, largest stable view seen) has a leader. Defaults: election/swim/config.ts. */
+      requireQuorum: z.boolean().optional(),
+      /** With requireQuorum: the least cluster size the quorum is a majority of (set it to the cluster's size). Without: no claim until a stable view this large was seen once (cold start). */
+      minClusterSize: z.number().int().min(1).max(1024).optional(),
+      /** Live set unchanged this long before a new leader claims; default 2 probe intervals of the profile. */
+      stabilizationMs: positiveMs.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('static'),
+      /** Every member's cluster address, self included. */
+      peers: z.array(address).min(1).max(64),
+      /** Defaults and cross-field rules: election/static/config.ts (`staticConfig`). */
+      failureThresholdMs: positiveMs.optional(),
+      heartbeatIntervalMs: positiveMs.optional(),
+      /** Default: on for 3+ peers. */
+      requireQuorum: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('raft-lite'),
+      /** Bootstrap addresses of the cluster (self may be included). */
+      peers: z.array(address).max(64).default([]),
+      /** Defaults and cross-field rules: election/raft-lite/config.ts (`raftLiteConfig`). */
+      electionTimeoutMinMs: positiveMs.optional(),
+      electionTimeoutMaxMs: positiveMs.optional(),
+      heartbeatIntervalMs: positiveMs.optional(),
+      minClusterSize: z.number().int().min(1).max(64).optional(),
+    })
+    .strict(),
 ]);
 
 /** Label keys with this prefix carry Shoal's own gossip (swim leader claims); hidden from and refused to users. */
 export const RESERVED_LABEL_PREFIX = 'shoal.';
 
-export const nodeOptionsSchema = z.object({
-  name: z.string().min(1).max(128).regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
-  dataDir: z.string().min(1),
-  bind: address.default('127.0.0.1:7946'),
-  /** The address peers should use, when it differs from `bind` (NAT, 0.0.0.0 binds). */
-  advertise: address.optional(),
-  mode: modeSchema,
-  clusterId: z.string().min(1).max(LIMITS.clusterIdBytesMax).regex(/^[\w.-]+$/, 'must be letters, digits, . _ -').default('default'),
-  keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
-  labels: z.record(z.string(), z.string()).refine((labels) => Object.keys(labels).every((k) => !k.startsWith(RESERVED_LABEL_PREFIX)), {
-    message: `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal's own use (leader claims)`,
-  }).default({}),
-  profile: z.enum(['lan', 'wan', 'local']).default('lan'),
-}).strict();
+export const nodeOptionsSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
+    dataDir: z.string().min(1),
+    bind: address.default('127.0.0.1:7946'),
+    /** The address peers should use, when it differs from `bind` (NAT, 0.0.0.0 binds). */
+    advertise: address.optional(),
+    mode: modeSchema,
+    clusterId: z
+      .string()
+      .min(1)
+      .max(LIMITS.clusterIdBytesMax)
+      .regex(/^[\w.-]+$/, 'must be letters, digits, . _ -')
+      .default('default'),
+    keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
+    labels: z
+      .record(z.string(), z.string())
+      .refine((labels) => Object.keys(labels).every((k) => !k.startsWith(RESERVED_LABEL_PREFIX)), {
+        message: `label keys starting with "${RESERVED_LABEL_PREFIX}" are reserved for Shoal's own use (leader claims)`,
+      })
+      .default({}),
+    profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+  })
+  .strict();
 
 export type NodeOptions = z.input<typeof nodeOptionsSchema>;
 export type ResolvedNodeOptions = z.output<typeof nodeOptionsSchema>;
@@ -80,12 +100,14 @@ export type ClusterMode = ResolvedNodeOptions['mode'];
 /** Renders the first zod issue as `field (value): what is allowed`. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === 'unrecognized_keys') {
-    if (issue.path.length > 0) return `${issue.keys.join(', ')}: unknown field in ${issue.path.map(String).join('.')}`;
+    if (issue.path.length > 0)
+      return `${issue.keys.join(', ')}: unknown field in ${issue.path.map(String).join('.')}`;
     return `${issue.keys.join(', ')}: unknown field; allowed: ${Object.keys(nodeOptionsSchema.shape).join(', ')}`;
   }
   const field = issue.path.map(String).join('.') || '(options)';
   let value: unknown = input;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  for (const key of issue.path)
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
   const shown = value === undefined ? 'missing' : JSON.stringify(value);
   return `${field} (${shown}): ${issue.message}`;
 }

@@ -38,7 +38,11 @@ export class PeerCache {
   private writing: Promise<void> | undefined;
   private queued: string | undefined;
 
-  constructor(private readonly storage: Storage, private readonly clock: Clock, private readonly self: Address) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly clock: Clock,
+    private readonly self: Address,
+  ) {}
 
   /** Saves `read()` within PEER_CACHE_SAVE_DELAY_MS; calls until then share that one save. */
   schedule(read: () => readonly MemberView[]): void {
@@ -75,7 +79,10 @@ export class PeerCache {
       const parsed = JSON.parse(new TextDecoder().decode(bytes)) as { peers?: unknown };
       if (!Array.isArray(parsed.peers)) throw new Error('no peers array');
       return parsed.peers
-        .filter((p): p is string => typeof p === 'string' && splitAddress(p) !== undefined && p !== this.self)
+        .filter(
+          (p): p is string =>
+            typeof p === 'string' && splitAddress(p) !== undefined && p !== this.self,
+        )
         .slice(0, PEER_CACHE_MAX) as Address[];
     } catch {
       this.corrupt = true;
@@ -100,20 +107,24 @@ export class PeerCache {
 
   private write(text: string): void {
     this.writing = new Promise((resolve) => {
-      this.storage.writeDurable(PEER_CACHE_FILE, new TextEncoder().encode(text), (error: ShoalError | undefined) => {
-        if (error === undefined) {
-          this.lastSaved = text;
-          this.writes++;
-        } else {
-          this.writeErrors++;
-          this.lastWriteError = error.message;
-        }
-        this.writing = undefined;
-        const next = this.queued;
-        this.queued = undefined;
-        if (next !== undefined && next !== this.lastSaved) this.write(next);
-        resolve(this.writing ?? undefined);
-      });
+      this.storage.writeDurable(
+        PEER_CACHE_FILE,
+        new TextEncoder().encode(text),
+        (error: ShoalError | undefined) => {
+          if (error === undefined) {
+            this.lastSaved = text;
+            this.writes++;
+          } else {
+            this.writeErrors++;
+            this.lastWriteError = error.message;
+          }
+          this.writing = undefined;
+          const next = this.queued;
+          this.queued = undefined;
+          if (next !== undefined && next !== this.lastSaved) this.write(next);
+          resolve(this.writing ?? undefined);
+        },
+      );
     });
   }
 }

@@ -28,7 +28,8 @@ export interface LeaderInfo {
   term: number;
 }
 
-export type JoinOutcome = { ok: true; contacted: number } | { ok: false; reason: JoinFailureReason; detail: string };
+export type JoinOutcome =
+  { ok: true; contacted: number } | { ok: false; reason: JoinFailureReason; detail: string };
 
 /** Knobs for tests, benchmarks and the simulator; not part of the user's options. */
 export interface NodeInternals {
@@ -72,5 +73,9 @@ export interface ModeRuntime {
   close(): Promise<void>;
   /** Stops every driver at once and writes nothing more: the process died (the simulator's crash). */
   halt(): void;
-  stats(): { protocol: Record<string, number>; decodeErrors: Record<string, number>; drivers: Record<string, DriverStats> };
+  stats(): {
+    protocol: Record<string, number>;
+    decodeErrors: Record<string, number>;
+    drivers: Record<string, DriverStats>;
+  };
 }

@@ -22,7 +22,11 @@ export interface Checker<View> {
 }
 
 /** Runs the checkers in order; the first violation found, or undefined. */
-export function firstViolation<View>(checkers: readonly Checker<View>[], view: View, timeMs: number): Violation | undefined {
+export function firstViolation<View>(
+  checkers: readonly Checker<View>[],
+  view: View,
+  timeMs: number,
+): Violation | undefined {
   for (const checker of checkers) {
     const found = checker.check(view);
     const message = found[0];

@@ -87,7 +87,14 @@ export class SimClock implements Clock {
   /** Schedules `callback` at global time `timeMs` (never earlier than now), owned by `owner`. */
   at(timeMs: number, callback: () => void, owner?: string): TimerHandle {
     assertSafeInt(timeMs, 'SimClock.at timeMs');
-    const event = new ScheduledEvent(this.cancelEvent, Math.max(timeMs, this.nowMs), this.seq++, callback, owner, owner === undefined ? 0 : this.epochOf(owner));
+    const event = new ScheduledEvent(
+      this.cancelEvent,
+      Math.max(timeMs, this.nowMs),
+      this.seq++,
+      callback,
+      owner,
+      owner === undefined ? 0 : this.epochOf(owner),
+    );
     this.heap.push(event);
     return event;
   }
@@ -199,11 +206,18 @@ export class SimClock implements Clock {
   }
 
   private isDead(event: SimEvent): boolean {
-    return event.cancelled || (event.owner !== undefined && event.ownerEpoch !== this.epochOf(event.owner));
+    return (
+      event.cancelled ||
+      (event.owner !== undefined && event.ownerEpoch !== this.epochOf(event.owner))
+    );
   }
 
   private dropDeadHead(): void {
-    for (let head = this.heap.peek(); head !== undefined && this.isDead(head); head = this.heap.peek()) {
+    for (
+      let head = this.heap.peek();
+      head !== undefined && this.isDead(head);
+      head = this.heap.peek()
+    ) {
       this.heap.pop();
       if (head.cancelled) this.cancelledInHeap--;
       head.cancelled = true; // out of the heap: a later cancel() is a no-op
@@ -215,7 +229,10 @@ export class SimClock implements Clock {
     event.cancelled = true;
     if (event.parked) return; // not in the heap: resume skips it
     this.cancelledInHeap++;
-    if (this.cancelledInHeap >= CANCELLED_COMPACT_MIN && this.cancelledInHeap * 2 >= this.heap.size) {
+    if (
+      this.cancelledInHeap >= CANCELLED_COMPACT_MIN &&
+      this.cancelledInHeap * 2 >= this.heap.size
+    ) {
       this.heap.compact((e) => !e.cancelled);
       this.cancelledInHeap = 0;
     }
@@ -242,7 +259,10 @@ export class NodeClock implements Clock {
 
   /** Local time at global time `globalMs`: floor(g * (1 + drift)) + skew, clamped at 0; nondecreasing in g. */
   localAt(globalMs: number): number {
-    return Math.max(0, globalMs + Math.floor((globalMs * this.skew.driftPpm) / 1_000_000) + this.skew.skewMs);
+    return Math.max(
+      0,
+      globalMs + Math.floor((globalMs * this.skew.driftPpm) / 1_000_000) + this.skew.skewMs,
+    );
   }
 
   /** Fires when this node's local clock reaches now() + delayMs. */
@@ -262,11 +282,17 @@ export class NodeClock implements Clock {
     let steps = 0;
     while (this.localAt(g) < localMs) {
       g++;
-      assert(++steps <= INVERT_STEPS_MAX, `NodeClock(${this.owner}): cannot reach local time ${localMs}`);
+      assert(
+        ++steps <= INVERT_STEPS_MAX,
+        `NodeClock(${this.owner}): cannot reach local time ${localMs}`,
+      );
     }
     while (g > nowMs && this.localAt(g - 1) >= localMs) {
       g--;
-      assert(++steps <= INVERT_STEPS_MAX, `NodeClock(${this.owner}): cannot invert local time ${localMs}`);
+      assert(
+        ++steps <= INVERT_STEPS_MAX,
+        `NodeClock(${this.owner}): cannot invert local time ${localMs}`,
+      );
     }
     return g;
   }

@@ -13,7 +13,15 @@ import type { LinkConfig } from './link-config.js';
 import type { SimNetwork } from './network.js';
 import { shortName, type Trace } from './trace.js';
 
-export const FAULT_KINDS = ['loss', 'dup', 'reorder', 'partition', 'pause', 'crash', 'skew'] as const;
+export const FAULT_KINDS = [
+  'loss',
+  'dup',
+  'reorder',
+  'partition',
+  'pause',
+  'crash',
+  'skew',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Parses `none`, `all` or a comma list of kinds; throws ERR_INVALID_ARGUMENT naming the bad kind. */
@@ -25,7 +33,10 @@ export function parseFaults(text: string): ReadonlySet<FaultKind> {
   for (const part of trimmed.split(',')) {
     const kind = part.trim();
     if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
-      throw new ShoalError('ERR_INVALID_ARGUMENT', `fault kind ${JSON.stringify(kind)} is not one of ${FAULT_KINDS.join(', ')} (or use none / all)`);
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `fault kind ${JSON.stringify(kind)} is not one of ${FAULT_KINDS.join(', ')} (or use none / all)`,
+      );
     }
     out.add(kind as FaultKind);
   }
@@ -94,7 +105,9 @@ export class Nemesis {
 
   constructor(private readonly options: NemesisOptions) {
     // A partition needs two sides; with one node only pauses and crashes make sense.
-    this.actions = (['partition', 'pause', 'crash'] as const).filter((a) => options.faults.has(a) && (a !== 'partition' || options.nodes.length >= 2));
+    this.actions = (['partition', 'pause', 'crash'] as const).filter(
+      (a) => options.faults.has(a) && (a !== 'partition' || options.nodes.length >= 2),
+    );
     this.faultyNodesMax = Math.max(1, Math.floor((options.nodes.length - 1) / 2));
   }
 
@@ -116,7 +129,10 @@ export class Nemesis {
 
   private scheduleNext(): void {
     const { clock, rng } = this.options;
-    const delayMs = rng.range(this.options.intervalMinMs ?? 200, this.options.intervalMaxMs ?? 1_500);
+    const delayMs = rng.range(
+      this.options.intervalMinMs ?? 200,
+      this.options.intervalMaxMs ?? 1_500,
+    );
     clock.at(clock.now() + delayMs, () => {
       if (this.stopped) return;
       this.act(rng.pick(this.actions));
@@ -126,8 +142,14 @@ export class Nemesis {
 
   private act(action: Action): void {
     if (action === 'partition') return this.partitionOrHeal();
-    const candidates = this.options.nodes.filter((a) => !this.down.has(a) && !this.options.network.isPaused(a));
-    if (this.options.nodes.length - candidates.length >= this.faultyNodesMax || candidates.length === 0) return;
+    const candidates = this.options.nodes.filter(
+      (a) => !this.down.has(a) && !this.options.network.isPaused(a),
+    );
+    if (
+      this.options.nodes.length - candidates.length >= this.faultyNodesMax ||
+      candidates.length === 0
+    )
+      return;
     const victim = this.options.rng.pick(candidates);
     if (action === 'pause') this.pauseFor(victim);
     else this.crashFor(victim);

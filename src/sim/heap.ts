@@ -63,7 +63,8 @@ export class EventHeap {
   /** Drops every event for which `keep` is false and restores the heap property in O(n). */
   compact(keep: (event: SimEvent) => boolean): void {
     this.items = this.items.filter(keep);
-    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i, this.items[i] as SimEvent);
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--)
+      this.siftDown(i, this.items[i] as SimEvent);
   }
 
   private siftDown(start: number, event: SimEvent): void {

@@ -52,15 +52,25 @@ const LIMITS_BY_FIELD: Record<keyof LinkConfig, number> = {
 };
 
 /** Merges `patch` over `base`, rejecting any field that is not an integer in its range. */
-export function mergeLinkConfig(base: Readonly<LinkConfig>, patch: Readonly<Partial<LinkConfig>>): LinkConfig {
+export function mergeLinkConfig(
+  base: Readonly<LinkConfig>,
+  patch: Readonly<Partial<LinkConfig>>,
+): LinkConfig {
   const out: LinkConfig = { ...base };
   for (const key of Object.keys(patch) as (keyof LinkConfig)[]) {
     const max = LIMITS_BY_FIELD[key];
-    if (max === undefined) throw new ShoalError('ERR_INVALID_CONFIG', `link config: unknown field ${JSON.stringify(key)}`);
+    if (max === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `link config: unknown field ${JSON.stringify(key)}`,
+      );
     const value = patch[key];
     if (value === undefined) continue;
     if (!Number.isSafeInteger(value) || value < 0 || value > max) {
-      throw new ShoalError('ERR_INVALID_CONFIG', `link config ${key} (${value}) must be an integer in 0..${max}`);
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `link config ${key} (${value}) must be an integer in 0..${max}`,
+      );
     }
     out[key] = value;
   }

@@ -29,12 +29,25 @@ import { shortName, type Trace } from './trace.js';
 type Deliver = (from: Address, channel: Channel, data: Uint8Array) => void;
 
 /** Told of every dropped payload; must not send or change the network. */
-export type DropObserver = (from: Address, to: Address, channel: Channel, data: Uint8Array, reason: DropReason) => void;
+export type DropObserver = (
+  from: Address,
+  to: Address,
+  channel: Channel,
+  data: Uint8Array,
+  reason: DropReason,
+) => void;
 
 /** Why a payload did not arrive. */
 export type DropReason =
-  | 'loss' | 'stream_loss' | 'partition' | 'paused_overflow' | 'crash'
-  | 'unattached' | 'sender_unattached' | 'sender_paused' | 'oversized';
+  | 'loss'
+  | 'stream_loss'
+  | 'partition'
+  | 'paused_overflow'
+  | 'crash'
+  | 'unattached'
+  | 'sender_unattached'
+  | 'sender_paused'
+  | 'oversized';
 
 export interface NetworkStats {
   sent: Record<Channel, number>;
@@ -80,7 +93,12 @@ export class SimNetwork implements Fabric {
   private readonly pathDrops = new Map<string, number>();
   private faultsActive = true;
   private dropObserver: DropObserver | undefined;
-  private readonly counters: NetworkStats = { sent: { packet: 0, stream: 0 }, delivered: { packet: 0, stream: 0 }, duplicated: 0, dropped: {} };
+  private readonly counters: NetworkStats = {
+    sent: { packet: 0, stream: 0 },
+    delivered: { packet: 0, stream: 0 },
+    duplicated: 0,
+    dropped: {},
+  };
 
   constructor(options: SimNetworkOptions) {
     this.clock = options.clock;
@@ -91,7 +109,11 @@ export class SimNetwork implements Fabric {
   }
 
   attach(address: Address, deliver: Deliver, refused?: RefusedHandler): void {
-    if (this.endpoints.has(address)) throw new ShoalError('ERR_TRANSPORT_BIND', `simulated address ${address} is already attached`);
+    if (this.endpoints.has(address))
+      throw new ShoalError(
+        'ERR_TRANSPORT_BIND',
+        `simulated address ${address} is already attached`,
+      );
     this.endpoints.set(address, deliver);
     if (refused !== undefined) this.refusedHandlers.set(address, refused);
   }
@@ -107,7 +129,14 @@ export class SimNetwork implements Fabric {
 
   send(from: Address, to: Address, channel: Channel, data: Uint8Array): void {
     this.counters.sent[channel]++;
-    const message: InFlight = { from, to, channel, data: data.slice(), fromEpoch: this.epochOf(from), toEpoch: this.epochOf(to) };
+    const message: InFlight = {
+      from,
+      to,
+      channel,
+      data: data.slice(),
+      fromEpoch: this.epochOf(from),
+      toEpoch: this.epochOf(to),
+    };
     this.trace?.add(`${shortName(from)} -> ${shortName(to)} ${channel} ${data.length}B`);
     const refused = this.refuseAtSend(message);
     if (refused !== undefined) return this.drop(message, refused);
@@ -118,7 +147,10 @@ export class SimNetwork implements Fabric {
     if (this.faultsActive && this.rng.chance(link.duplicatePpm, PPM)) {
       this.counters.duplicated++;
       // Its own copy: a duplicate must not see what the receiver did to the first one.
-      this.schedule({ ...message, data: data.slice() }, this.clock.now() + this.packetDelayMs(link));
+      this.schedule(
+        { ...message, data: data.slice() },
+        this.clock.now() + this.packetDelayMs(link),
+      );
     }
   }
 
@@ -139,11 +171,14 @@ export class SimNetwork implements Fabric {
 
   /** Blocks every path between the two groups, both ways. */
   partition(groupA: readonly Address[], groupB: readonly Address[]): void {
-    for (const a of groupA) for (const b of groupB) {
-      this.blocked.add(pathKey(a, b));
-      this.blocked.add(pathKey(b, a));
-    }
-    this.trace?.add(`fault partition ${groupA.map(shortName).join(' ')} | ${groupB.map(shortName).join(' ')}`);
+    for (const a of groupA)
+      for (const b of groupB) {
+        this.blocked.add(pathKey(a, b));
+        this.blocked.add(pathKey(b, a));
+      }
+    this.trace?.add(
+      `fault partition ${groupA.map(shortName).join(' ')} | ${groupB.map(shortName).join(' ')}`,
+    );
   }
 
   /** Blocks `from` -> `to` only: `to` can still reach `from`. */
@@ -215,7 +250,12 @@ export class SimNetwork implements Fabric {
   }
 
   stats(): NetworkStats {
-    return { sent: { ...this.counters.sent }, delivered: { ...this.counters.delivered }, duplicated: this.counters.duplicated, dropped: { ...this.counters.dropped } };
+    return {
+      sent: { ...this.counters.sent },
+      delivered: { ...this.counters.delivered },
+      duplicated: this.counters.duplicated,
+      dropped: { ...this.counters.dropped },
+    };
   }
 
   private linkOf(from: Address, to: Address): LinkConfig {
@@ -237,16 +277,21 @@ export class SimNetwork implements Fabric {
 
   private packetDelayMs(link: LinkConfig): number {
     const jitterMs = link.jitterMs > 0 ? this.rng.int(link.jitterMs + 1) : 0;
-    const holdMs = this.faultsActive && this.rng.chance(link.reorderPpm, PPM) ? link.reorderDelayMs : 0;
+    const holdMs =
+      this.faultsActive && this.rng.chance(link.reorderPpm, PPM) ? link.reorderDelayMs : 0;
     return link.latencyMs + jitterMs + holdMs;
   }
 
   /** Streams: never before the previous frame of the pair (the heap's seq keeps equal times in order). */
   private sendFrame(message: InFlight, link: LinkConfig): void {
-    if (this.faultsActive && this.rng.chance(link.streamLossPpm, PPM)) return this.drop(message, 'stream_loss');
+    if (this.faultsActive && this.rng.chance(link.streamLossPpm, PPM))
+      return this.drop(message, 'stream_loss');
     const key = pathKey(message.from, message.to);
     const jitterMs = link.jitterMs > 0 ? this.rng.int(link.jitterMs + 1) : 0;
-    const atMs = Math.max(this.clock.now() + link.latencyMs + jitterMs, this.streamTailMs.get(key) ?? 0);
+    const atMs = Math.max(
+      this.clock.now() + link.latencyMs + jitterMs,
+      this.streamTailMs.get(key) ?? 0,
+    );
     this.streamTailMs.set(key, atMs);
     this.schedule(message, atMs);
   }
@@ -257,13 +302,16 @@ export class SimNetwork implements Fabric {
 
   private arrive(message: InFlight): void {
     const { from, to, channel, data } = message;
-    if (message.fromEpoch !== this.epochOf(from) || message.toEpoch !== this.epochOf(to)) return this.drop(message, 'crash');
+    if (message.fromEpoch !== this.epochOf(from) || message.toEpoch !== this.epochOf(to))
+      return this.drop(message, 'crash');
     if (this.isBlocked(from, to)) return this.drop(message, 'partition');
     const inbox = this.paused.get(to);
     if (inbox !== undefined) {
       if (inbox.length >= this.pausedInboxMax) return this.drop(message, 'paused_overflow');
       inbox.push(message);
-      this.trace?.add(`${shortName(to)} <~ ${shortName(from)} ${channel} ${data.length}B queued (paused)`);
+      this.trace?.add(
+        `${shortName(to)} <~ ${shortName(from)} ${channel} ${data.length}B queued (paused)`,
+      );
       return;
     }
     const deliver = this.endpoints.get(to);
@@ -298,7 +346,9 @@ export class SimNetwork implements Fabric {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
     const key = `${pathKey(message.from, message.to)}/${message.channel}`;
     this.pathDrops.set(key, (this.pathDrops.get(key) ?? 0) + 1);
-    this.trace?.add(`${shortName(message.to)} x- ${shortName(message.from)} ${message.channel} ${message.data.length}B ${reason}`);
+    this.trace?.add(
+      `${shortName(message.to)} x- ${shortName(message.from)} ${message.channel} ${message.data.length}B ${reason}`,
+    );
     this.dropObserver?.(message.from, message.to, message.channel, message.data, reason);
   }
 }

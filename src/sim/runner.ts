@@ -109,7 +109,10 @@ function checkOptions(scenario: Scenario<unknown>, options: RunOptions): void {
   ];
   for (const [field, value, min, max] of rules) {
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      throw new ShoalError('ERR_INVALID_ARGUMENT', `${field} (${value}) must be an integer in ${min}..${max} for scenario ${scenario.name}`);
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `${field} (${value}) must be an integer in ${min}..${max} for scenario ${scenario.name}`,
+      );
     }
   }
 }
@@ -118,17 +121,34 @@ function buildWorld(options: RunOptions): SimWorld {
   const rng = new Rng(options.seed);
   const clock = new SimClock();
   const trace = new Trace(clock, options.traceLinesMax);
-  const network = new SimNetwork({ clock, rng: rng.fork('network'), trace, link: linkConfigFor(options.faults) });
+  const network = new SimNetwork({
+    clock,
+    rng: rng.fork('network'),
+    trace,
+    link: linkConfigFor(options.faults),
+  });
   const nodes: SimNode[] = [];
   for (let i = 1; i <= options.nodes; i++) {
     const name = `n${i}`;
     const address = simAddress(name);
     const nodeRng = rng.fork(`node/${name}`);
     const nodeClock = clock.nodeClock(address, skewFor(options.faults, nodeRng.fork('skew')));
-    const storage = new SimStorage({ rng: nodeRng.fork('storage'), tornWrites: options.faults.has('crash'), clock: nodeClock });
+    const storage = new SimStorage({
+      rng: nodeRng.fork('storage'),
+      tornWrites: options.faults.has('crash'),
+      clock: nodeClock,
+    });
     nodes.push({ name, address, clock: nodeClock, rng: nodeRng, storage });
   }
-  return { seed: options.seed, clock, network, trace, nodes, faults: options.faults, rng: rng.fork('scenario') };
+  return {
+    seed: options.seed,
+    clock,
+    network,
+    trace,
+    nodes,
+    faults: options.faults,
+    rng: rng.fork('scenario'),
+  };
 }
 
 /** Runs one seed of `scenario`; never throws for a bug in the system under test (it becomes the violation). */
@@ -148,24 +168,40 @@ export function runScenario<View>(scenario: Scenario<View>, options: RunOptions)
   };
 }
 
-function runPhases<View>(scenario: Scenario<View>, world: SimWorld, options: RunOptions): Violation | undefined {
+function runPhases<View>(
+  scenario: Scenario<View>,
+  world: SimWorld,
+  options: RunOptions,
+): Violation | undefined {
   const { clock } = world;
   const eventsMax = options.eventsMax ?? SIM_EVENTS_MAX;
   let violation: Violation | undefined;
-  const caught = (err: unknown): Violation => ({ checker: 'assertion', timeMs: clock.now(), message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  const caught = (err: unknown): Violation => ({
+    checker: 'assertion',
+    timeMs: clock.now(),
+    message: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+  });
   try {
     const run = scenario.setup(world);
     const byAddress = new Map(world.nodes.map((n) => [n.address as string, n]));
     const nodeOf = (address: Address): SimNode => byAddress.get(address) as SimNode;
     const nemesis = new Nemesis({
-      clock, rng: world.rng.fork('nemesis'), network: world.network, trace: world.trace, faults: world.faults,
+      clock,
+      rng: world.rng.fork('nemesis'),
+      network: world.network,
+      trace: world.trace,
+      faults: world.faults,
       nodes: world.nodes.map((n) => n.address),
       hooks: {
-        crash: (address) => { nodeOf(address).storage.crash(); run.crashNode(nodeOf(address)); },
+        crash: (address) => {
+          nodeOf(address).storage.crash();
+          run.crashNode(nodeOf(address));
+        },
         restart: (address) => run.restartNode(nodeOf(address)),
       },
     });
-    const check = (): boolean => (violation = firstViolation(run.checkers, run.view, clock.now())) !== undefined;
+    const check = (): boolean =>
+      (violation = firstViolation(run.checkers, run.view, clock.now())) !== undefined;
     nemesis.start();
     world.trace.add('phase safety');
     const safety = clock.runUntil(options.durationMs, { eventsMax, afterEvent: check });
@@ -175,41 +211,64 @@ function runPhases<View>(scenario: Scenario<View>, world: SimWorld, options: Run
     nemesis.healAll();
     run.startLiveness();
     if (check()) return violation;
-    return runLiveness(run, world, options, eventsMax - safety.events, () => (check() ? violation : undefined));
+    return runLiveness(run, world, options, eventsMax - safety.events, () =>
+      check() ? violation : undefined,
+    );
   } catch (err) {
     return violation ?? caught(err);
   }
 }
 
 function eventsExhausted(eventsMax: number, timeMs: number): Violation {
-  return { checker: 'runner', timeMs, message: `eventsMax (${eventsMax}) reached: raise --events-max or look for a timer that reschedules itself at the same time` };
+  return {
+    checker: 'runner',
+    timeMs,
+    message: `eventsMax (${eventsMax}) reached: raise --events-max or look for a timer that reschedules itself at the same time`,
+  };
 }
 
-function runLiveness<View>(run: ScenarioRun<View>, world: SimWorld, options: RunOptions, eventsMax: number, check: () => Violation | undefined): Violation | undefined {
+function runLiveness<View>(
+  run: ScenarioRun<View>,
+  world: SimWorld,
+  options: RunOptions,
+  eventsMax: number,
+  check: () => Violation | undefined,
+): Violation | undefined {
   const { clock } = world;
   const healedAtMs = clock.now();
-  const deadlineMs = healedAtMs + (options.livenessDeadlineMs ?? run.livenessDeadlineMs?.() ?? LIVENESS_DEADLINE_MS);
+  const deadlineMs =
+    healedAtMs + (options.livenessDeadlineMs ?? run.livenessDeadlineMs?.() ?? LIVENESS_DEADLINE_MS);
   let violation: Violation | undefined;
   const outcome = clock.runUntil(deadlineMs, {
     eventsMax,
     afterEvent: () => (violation = check()) !== undefined || run.livenessReached(),
   });
   if (violation !== undefined) return violation;
-  if (outcome.stop === 'events_max') return eventsExhausted(options.eventsMax ?? SIM_EVENTS_MAX, clock.now());
+  if (outcome.stop === 'events_max')
+    return eventsExhausted(options.eventsMax ?? SIM_EVENTS_MAX, clock.now());
   if (run.livenessReached()) {
     world.trace.add('phase done: liveness reached');
     return undefined;
   }
-  return { checker: 'liveness', timeMs: clock.now(), message: `not reached within ${deadlineMs - healedAtMs} ms of the heal at t=${healedAtMs}ms: ${run.describeLivenessFailure()}` };
+  return {
+    checker: 'liveness',
+    timeMs: clock.now(),
+    message: `not reached within ${deadlineMs - healedAtMs} ms of the heal at t=${healedAtMs}ms: ${run.describeLivenessFailure()}`,
+  };
 }
 
 /** The exact command that replays a run. */
 export function replayCommand(scenario: string, options: RunOptions): string {
   const parts = [
-    'npm run sim --', `--seed ${options.seed}`, `--scenario ${scenario}`, `--nodes ${options.nodes}`,
-    `--faults ${formatFaults(options.faults)}`, `--duration-ms ${options.durationMs}`,
+    'npm run sim --',
+    `--seed ${options.seed}`,
+    `--scenario ${scenario}`,
+    `--nodes ${options.nodes}`,
+    `--faults ${formatFaults(options.faults)}`,
+    `--duration-ms ${options.durationMs}`,
   ];
-  if (options.livenessDeadlineMs !== undefined) parts.push(`--liveness-deadline-ms ${options.livenessDeadlineMs}`);
+  if (options.livenessDeadlineMs !== undefined)
+    parts.push(`--liveness-deadline-ms ${options.livenessDeadlineMs}`);
   if (options.eventsMax !== undefined) parts.push(`--events-max ${options.eventsMax}`);
   return parts.join(' ');
 }
@@ -236,8 +295,13 @@ export function formatFailure(result: RunResult, env: RunEnvironment): string {
 /** The one-line success summary. */
 export function formatSummary(result: RunResult): string {
   const n = result.network;
-  const dropped = Object.entries(n.dropped).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(' ');
-  return `ok ${result.scenario} seed=${result.options.seed} nodes=${result.options.nodes} faults=${formatFaults(result.options.faults)}: ` +
+  const dropped = Object.entries(n.dropped)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return (
+    `ok ${result.scenario} seed=${result.options.seed} nodes=${result.options.nodes} faults=${formatFaults(result.options.faults)}: ` +
     `${result.events} events, ${result.virtualTimeMs} ms virtual, delivered packet=${n.delivered.packet} stream=${n.delivered.stream}, ` +
-    `duplicated=${n.duplicated}, dropped ${dropped === '' ? 'none' : dropped}`;
+    `duplicated=${n.duplicated}, dropped ${dropped === '' ? 'none' : dropped}`
+  );
 }

@@ -46,7 +46,10 @@ export const DURABLE_WRITE_DELAY_MAX_MS = 2;
 
 function checkPath(path: string): void {
   if (path.length === 0 || path.length > PATH_LENGTH_MAX || path.includes('\0')) {
-    throw new ShoalError('ERR_STORAGE_IO', `storage path ${JSON.stringify(path.slice(0, 80))} must be 1..${PATH_LENGTH_MAX} characters without NUL`);
+    throw new ShoalError(
+      'ERR_STORAGE_IO',
+      `storage path ${JSON.stringify(path.slice(0, 80))} must be 1..${PATH_LENGTH_MAX} characters without NUL`,
+    );
   }
 }
 
@@ -80,8 +83,15 @@ export class SimStorage implements Storage {
     this.delayMaxMs = options.durableWriteDelayMaxMs ?? DURABLE_WRITE_DELAY_MAX_MS;
   }
 
-  writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void {
-    assert(this.clock !== undefined, 'SimStorage.writeDurable needs the node clock (SimStorageOptions.clock)');
+  writeDurable(
+    path: string,
+    data: Uint8Array,
+    done: (error: ShoalError | undefined) => void,
+  ): void {
+    assert(
+      this.clock !== undefined,
+      'SimStorage.writeDurable needs the node clock (SimStorageOptions.clock)',
+    );
     const copy = data.slice();
     const delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
     this.clock.setTimer(ms(delayMs), () => {
@@ -91,7 +101,9 @@ export class SimStorage implements Storage {
         this.fsync(tmp);
         this.rename(tmp, path);
       } catch (err) {
-        return done(err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err)));
+        return done(
+          err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err)),
+        );
       }
       done(undefined);
     });
@@ -128,7 +140,8 @@ export class SimStorage implements Storage {
     checkPath(from);
     checkPath(to);
     const data = this.live.get(from);
-    if (data === undefined) throw new ShoalError('ERR_STORAGE_IO', `cannot rename ${JSON.stringify(from)}: no such file`);
+    if (data === undefined)
+      throw new ShoalError('ERR_STORAGE_IO', `cannot rename ${JSON.stringify(from)}: no such file`);
     if (from === to) return;
     this.setLive(to, data);
     this.live.delete(from);
@@ -164,7 +177,13 @@ export class SimStorage implements Storage {
   /** What of `path` survives a crash; with torn writes, also updates its durable copy. */
   private survivorOf(path: string, data: Uint8Array): Uint8Array | undefined {
     const synced = this.durable.get(path);
-    if (!this.tornWrites || synced === undefined || data.length <= synced.length || !startsWith(data, synced)) return synced;
+    if (
+      !this.tornWrites ||
+      synced === undefined ||
+      data.length <= synced.length ||
+      !startsWith(data, synced)
+    )
+      return synced;
     const keptBytes = synced.length + this.rng.int(data.length - synced.length + 1);
     const torn = data.slice(0, keptBytes);
     this.durable.set(path, torn);
@@ -175,7 +194,10 @@ export class SimStorage implements Storage {
     const oldBytes = this.live.get(path)?.length ?? 0;
     const nextBytes = this.liveBytes - oldBytes + data.length;
     if (nextBytes > this.diskBytesMax) {
-      throw new ShoalError('ERR_STORAGE_IO', `simulated disk full: writing ${JSON.stringify(path)} would use ${nextBytes} bytes, more than diskBytesMax (${this.diskBytesMax})`);
+      throw new ShoalError(
+        'ERR_STORAGE_IO',
+        `simulated disk full: writing ${JSON.stringify(path)} would use ${nextBytes} bytes, more than diskBytesMax (${this.diskBytesMax})`,
+      );
     }
     this.live.set(path, data);
     this.liveBytes = nextBytes;

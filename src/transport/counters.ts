@@ -23,7 +23,11 @@ export type DropReason =
   | 'bad_encryption_version';
 
 /** Adds to a drop counter; takes only the `dropped` map so decorators can keep their own. */
-export function countDrop(stats: Pick<TransportStats, 'dropped'>, reason: DropReason, count = 1): void {
+export function countDrop(
+  stats: Pick<TransportStats, 'dropped'>,
+  reason: DropReason,
+  count = 1,
+): void {
   stats.dropped[reason] = (stats.dropped[reason] ?? 0) + count;
 }
 
@@ -46,6 +50,15 @@ export function destination(stats: TransportStats, to: string): HostPort | undef
 }
 
 /** ERR_TRANSPORT_BIND for a failed UDP bind or TCP listen, naming the address and the OS reason. */
-export function bindError(what: 'UDP' | 'TCP', host: string, port: number, err: NodeJS.ErrnoException): ShoalError {
-  return new ShoalError('ERR_TRANSPORT_BIND', `cannot bind ${what} ${formatAddress(host, port)}: ${err.code ?? err.message}`, { cause: err });
+export function bindError(
+  what: 'UDP' | 'TCP',
+  host: string,
+  port: number,
+  err: NodeJS.ErrnoException,
+): ShoalError {
+  return new ShoalError(
+    'ERR_TRANSPORT_BIND',
+    `cannot bind ${what} ${formatAddress(host, port)}: ${err.code ?? err.message}`,
+    { cause: err },
+  );
 }

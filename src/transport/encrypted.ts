@@ -14,7 +14,13 @@ import type { Address } from '../base/address.js';
 import { LIMITS } from '../base/limits.js';
 import { countDrop } from './counters.js';
 import type { Keyring } from './keyring.js';
-import type { Channel, ReceiveHandler, RefusedHandler, Transport, TransportStats } from './types.js';
+import type {
+  Channel,
+  ReceiveHandler,
+  RefusedHandler,
+  Transport,
+  TransportStats,
+} from './types.js';
 
 export const ENCRYPTION_VERSION = 1;
 const NONCE_BYTES = 12;
@@ -43,7 +49,11 @@ export function seal(key: Buffer, channel: Channel, plain: Uint8Array): Buffer {
 }
 
 /** Opens a sealed payload with the first key that authenticates it; undefined if none does. */
-export function open(keys: readonly Buffer[], channel: Channel, sealed: Uint8Array): Buffer | undefined {
+export function open(
+  keys: readonly Buffer[],
+  channel: Channel,
+  sealed: Uint8Array,
+): Buffer | undefined {
   const input = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   const nonce = input.subarray(1, 1 + NONCE_BYTES);
   const body = input.subarray(1 + NONCE_BYTES, input.length - TAG_BYTES);
@@ -80,12 +90,14 @@ export class EncryptedTransport implements Transport {
   }
 
   sendPacket(to: Address, data: Uint8Array): void {
-    if (data.length > LIMITS.packetBytesMax - this.packetOverheadBytes) return countDrop(this.counters, 'oversized');
+    if (data.length > LIMITS.packetBytesMax - this.packetOverheadBytes)
+      return countDrop(this.counters, 'oversized');
     this.inner.sendPacket(to, seal(this.keyring.primary(), 'packet', data));
   }
 
   sendFrame(to: Address, data: Uint8Array): void {
-    if (data.length > LIMITS.frameBytesMax - this.packetOverheadBytes) return countDrop(this.counters, 'oversized');
+    if (data.length > LIMITS.frameBytesMax - this.packetOverheadBytes)
+      return countDrop(this.counters, 'oversized');
     this.inner.sendFrame(to, seal(this.keyring.primary(), 'stream', data));
   }
 
@@ -104,7 +116,8 @@ export class EncryptedTransport implements Transport {
   /** The inner transport's counters (wire bytes) plus this layer's drops. */
   stats(): TransportStats {
     const stats = this.inner.stats();
-    for (const [reason, count] of Object.entries(this.counters.dropped)) stats.dropped[reason] = (stats.dropped[reason] ?? 0) + count;
+    for (const [reason, count] of Object.entries(this.counters.dropped))
+      stats.dropped[reason] = (stats.dropped[reason] ?? 0) + count;
     return stats;
   }
 

@@ -20,7 +20,10 @@ export function generateKey(): string {
 /** Decodes one base64 key; throws ERR_KEYRING_INVALID naming `what` when it is not 32 bytes of canonical base64. */
 export function decodeKey(text: string, what: string): Buffer {
   if (typeof text !== 'string' || !KEY_BASE64_RE.test(text)) {
-    throw new ShoalError('ERR_KEYRING_INVALID', `${what} is not a base64-encoded ${KEY_BYTES}-byte key (44 characters ending in '='); generate one with \`shoal keygen\``);
+    throw new ShoalError(
+      'ERR_KEYRING_INVALID',
+      `${what} is not a base64-encoded ${KEY_BYTES}-byte key (44 characters ending in '='); generate one with \`shoal keygen\``,
+    );
   }
   return Buffer.from(text, 'base64');
 }
@@ -35,12 +38,16 @@ export class Keyring {
   /** Parses base64 keys, primary first. Throws ERR_KEYRING_INVALID naming the bad index. */
   static parse(keys: readonly string[]): Keyring {
     if (keys.length === 0 || keys.length > LIMITS.keyringKeysMax) {
-      throw new ShoalError('ERR_KEYRING_INVALID', `a keyring holds 1..${LIMITS.keyringKeysMax} keys, got ${keys.length}`);
+      throw new ShoalError(
+        'ERR_KEYRING_INVALID',
+        `a keyring holds 1..${LIMITS.keyringKeysMax} keys, got ${keys.length}`,
+      );
     }
     const decoded = keys.map((text, index) => decodeKey(text, `keyring[${index}]`));
     decoded.forEach((key, index) => {
       const first = decoded.findIndex((other) => other.equals(key));
-      if (first !== index) throw new ShoalError('ERR_KEYRING_INVALID', `keyring[${index}] repeats keyring[${first}]`);
+      if (first !== index)
+        throw new ShoalError('ERR_KEYRING_INVALID', `keyring[${index}] repeats keyring[${first}]`);
     });
     return new Keyring(decoded);
   }
@@ -65,7 +72,10 @@ export class Keyring {
     const key = decodeKey(text, 'key to install');
     if (this.indexOf(key) >= 0) return false;
     if (this.keyList.length >= LIMITS.keyringKeysMax) {
-      throw new ShoalError('ERR_KEYRING_INVALID', `the keyring is full (${LIMITS.keyringKeysMax} keys); remove one first`);
+      throw new ShoalError(
+        'ERR_KEYRING_INVALID',
+        `the keyring is full (${LIMITS.keyringKeysMax} keys); remove one first`,
+      );
     }
     this.keyList = [...this.keyList, key];
     return true;
@@ -75,7 +85,11 @@ export class Keyring {
   use(text: string): void {
     const key = decodeKey(text, 'key to use');
     const index = this.indexOf(key);
-    if (index < 0) throw new ShoalError('ERR_KEYRING_INVALID', 'the key to use is not installed; install it first');
+    if (index < 0)
+      throw new ShoalError(
+        'ERR_KEYRING_INVALID',
+        'the key to use is not installed; install it first',
+      );
     this.keyList = [key, ...this.keyList.filter((_, i) => i !== index)];
   }
 
@@ -84,7 +98,11 @@ export class Keyring {
     const key = decodeKey(text, 'key to remove');
     const index = this.indexOf(key);
     if (index < 0) return false;
-    if (index === 0) throw new ShoalError('ERR_KEYRING_INVALID', 'the primary key cannot be removed; use another key first');
+    if (index === 0)
+      throw new ShoalError(
+        'ERR_KEYRING_INVALID',
+        'the primary key cannot be removed; use another key first',
+      );
     this.keyList = this.keyList.filter((_, i) => i !== index);
     return true;
   }

@@ -9,7 +9,15 @@
 import type { Address } from '../base/address.js';
 import { LIMITS } from '../base/limits.js';
 import { copyStats, countDrop, destination } from './counters.js';
-import { emptyStats, type Channel, type Fabric, type ReceiveHandler, type RefusedHandler, type Transport, type TransportStats } from './types.js';
+import {
+  emptyStats,
+  type Channel,
+  type Fabric,
+  type ReceiveHandler,
+  type RefusedHandler,
+  type Transport,
+  type TransportStats,
+} from './types.js';
 
 export class MemoryTransport implements Transport {
   readonly packetOverheadBytes = 0;
@@ -23,9 +31,13 @@ export class MemoryTransport implements Transport {
     private readonly fabric: Fabric,
     readonly localAddress: Address,
   ) {
-    fabric.attach(localAddress, (from, channel, data) => this.deliver(from, channel, data), (to) => {
-      if (!this.closed) this.refusedHandler?.(to);
-    });
+    fabric.attach(
+      localAddress,
+      (from, channel, data) => this.deliver(from, channel, data),
+      (to) => {
+        if (!this.closed) this.refusedHandler?.(to);
+      },
+    );
   }
 
   sendPacket(to: Address, data: Uint8Array): void {

@@ -9,7 +9,14 @@ import { hasErrorCode } from '../base/errors.js';
 import { copyStats } from './counters.js';
 import { TCP_DEFAULTS, TcpEndpoint, type TcpOptions } from './tcp.js';
 import { UdpEndpoint } from './udp.js';
-import { emptyStats, type Channel, type ReceiveHandler, type RefusedHandler, type Transport, type TransportStats } from './types.js';
+import {
+  emptyStats,
+  type Channel,
+  type ReceiveHandler,
+  type RefusedHandler,
+  type Transport,
+  type TransportStats,
+} from './types.js';
 
 export interface NetTransportOptions extends Partial<TcpOptions> {
   /**
@@ -47,18 +54,31 @@ export class NetTransport implements Transport {
     const tcpOptions: TcpOptions = { ...TCP_DEFAULTS, ...stripUndefined(tcpOverrides) };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await NetTransport.bindOnce(hostPort.host, hostPort.port, tcpOptions, advertiseAddress);
+        return await NetTransport.bindOnce(
+          hostPort.host,
+          hostPort.port,
+          tcpOptions,
+          advertiseAddress,
+        );
       } catch (err) {
         if (attempt >= attemptsMax || !hasErrorCode(err, 'ERR_TRANSPORT_BIND')) throw err;
       }
     }
   }
 
-  private static async bindOnce(host: string, port: number, options: TcpOptions, advertise: Address | undefined): Promise<NetTransport> {
+  private static async bindOnce(
+    host: string,
+    port: number,
+    options: TcpOptions,
+    advertise: Address | undefined,
+  ): Promise<NetTransport> {
     const stats = emptyStats();
     // The handler is looked up per delivery, so `onReceive` may be called after bind.
     const ref: { transport?: NetTransport } = {};
-    const deliver = (channel: Channel) => (from: Address, data: Uint8Array): void => ref.transport?.handler?.(from, channel, data);
+    const deliver =
+      (channel: Channel) =>
+      (from: Address, data: Uint8Array): void =>
+        ref.transport?.handler?.(from, channel, data);
     const tcp = await TcpEndpoint.listen(host, port, options, stats, deliver('stream'));
     let udp: UdpEndpoint;
     try {

@@ -28,7 +28,8 @@ export function encodeHello(address: Address): Buffer {
 /** The dialer's listen address, or undefined when the hello is malformed in any way. */
 export function decodeHello(frame: Uint8Array): Address | undefined {
   if (frame.length <= HELLO_PREFIX_BYTES || frame.length > HELLO_BYTES_MAX) return undefined;
-  if (frame[0] !== HELLO_MAGIC[0] || frame[1] !== HELLO_MAGIC[1] || frame[2] !== HELLO_MAGIC[2]) return undefined;
+  if (frame[0] !== HELLO_MAGIC[0] || frame[1] !== HELLO_MAGIC[1] || frame[2] !== HELLO_MAGIC[2])
+    return undefined;
   if (frame[3] !== HELLO_VERSION) return undefined;
   let text: string;
   try {

@@ -34,7 +34,12 @@ export interface PeerOptions {
  * `max`, then "equal jitter" (half fixed, half uniform by `unit` in [0, 1)) so that peers that
  * lost a node at the same moment do not all re-dial it in step.
  */
-export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number, unit: number): number {
+export function reconnectDelayMs(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  unit: number,
+): number {
   const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
   return Math.floor(base / 2 + (base / 2) * unit);
 }
@@ -100,7 +105,8 @@ export class OutboundPeer {
     // The acceptor never answers on this connection; discard anything it sends.
     socket.on('data', () => undefined);
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' && !this.connected && this.socket === socket && !this.closed) this.onRefused();
+      if (err.code === 'ECONNREFUSED' && !this.connected && this.socket === socket && !this.closed)
+        this.onRefused();
     });
     socket.on('close', () => this.onSocketClose(socket));
   }

@@ -72,7 +72,13 @@ export class TcpEndpoint {
   ) {}
 
   /** Listens on `host:port` (0 picks a port); rejects with ERR_TRANSPORT_BIND on failure. */
-  static listen(host: string, port: number, options: TcpOptions, stats: TransportStats, onFrame: FrameHandler): Promise<TcpEndpoint> {
+  static listen(
+    host: string,
+    port: number,
+    options: TcpOptions,
+    stats: TransportStats,
+    onFrame: FrameHandler,
+  ): Promise<TcpEndpoint> {
     const server = createServer({ noDelay: true });
     return new Promise<TcpEndpoint>((resolve, reject) => {
       const onListenError = (err: NodeJS.ErrnoException): void => {
@@ -99,11 +105,22 @@ export class TcpEndpoint {
     if (target === undefined) return;
     let peer = this.peers.get(to);
     if (peer === undefined) {
-      if (this.peers.size >= this.options.outboundPeersMax) return countDrop(this.stats, 'peer_limit');
-      assert(this.advertiseAddress !== undefined, 'TcpEndpoint.send before advertiseAddress was set');
-      const created = new OutboundPeer(target, this.advertiseAddress, this.options, this.stats, () => {
-        if (this.peers.get(to) === created) this.peers.delete(to);
-      }, () => this.onRefused?.(to));
+      if (this.peers.size >= this.options.outboundPeersMax)
+        return countDrop(this.stats, 'peer_limit');
+      assert(
+        this.advertiseAddress !== undefined,
+        'TcpEndpoint.send before advertiseAddress was set',
+      );
+      const created = new OutboundPeer(
+        target,
+        this.advertiseAddress,
+        this.options,
+        this.stats,
+        () => {
+          if (this.peers.get(to) === created) this.peers.delete(to);
+        },
+        () => this.onRefused?.(to),
+      );
       peer = created;
       this.peers.set(to, peer);
     }
@@ -139,8 +156,13 @@ export class TcpEndpoint {
     let from: Address | undefined;
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
-      for (let next = decoder.next(); next !== undefined && !socket.destroyed; next = decoder.next()) {
-        if ('oversizedBytes' in next) return this.refuse(socket, from === undefined ? 'bad_hello' : 'oversized');
+      for (
+        let next = decoder.next();
+        next !== undefined && !socket.destroyed;
+        next = decoder.next()
+      ) {
+        if ('oversizedBytes' in next)
+          return this.refuse(socket, from === undefined ? 'bad_hello' : 'oversized');
         if (from !== undefined) {
           this.deliver(from, next.frame);
           continue;

@@ -72,7 +72,11 @@ export interface Fabric {
    * `refused` is told when a stream frame it sent found no endpoint at its destination (the
    * simulated RST of a crashed node's port).
    */
-  attach(address: Address, deliver: (from: Address, channel: Channel, data: Uint8Array) => void, refused?: RefusedHandler): void;
+  attach(
+    address: Address,
+    deliver: (from: Address, channel: Channel, data: Uint8Array) => void,
+    refused?: RefusedHandler,
+  ): void;
   detach(address: Address): void;
   /** Delivers (or delays, drops, duplicates, per the network's fault model) one payload. */
   send(from: Address, to: Address, channel: Channel, data: Uint8Array): void;
@@ -80,7 +84,14 @@ export interface Fabric {
 
 export function emptyStats(): TransportStats {
   return {
-    packetsSent: 0, packetsReceived: 0, packetBytesSent: 0, packetBytesReceived: 0,
-    framesSent: 0, framesReceived: 0, frameBytesSent: 0, frameBytesReceived: 0, dropped: {},
+    packetsSent: 0,
+    packetsReceived: 0,
+    packetBytesSent: 0,
+    packetBytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    frameBytesSent: 0,
+    frameBytesReceived: 0,
+    dropped: {},
   };
 }

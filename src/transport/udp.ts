@@ -40,7 +40,12 @@ export class UdpEndpoint {
    * Binds `host:port` (port 0 picks one). Rejects with ERR_TRANSPORT_BIND when the address is
    * in use, not local, or not permitted; the socket is closed in that case.
    */
-  static bind(host: string, port: number, stats: TransportStats, onPacket: PacketHandler): Promise<UdpEndpoint> {
+  static bind(
+    host: string,
+    port: number,
+    stats: TransportStats,
+    onPacket: PacketHandler,
+  ): Promise<UdpEndpoint> {
     const socket = createSocket({ type: isIpv6Host(host) ? 'udp6' : 'udp4' });
     return new Promise<UdpEndpoint>((resolve, reject) => {
       const onBindError = (err: NodeJS.ErrnoException): void => {

@@ -15,7 +15,13 @@ const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-agent-test-'));
 const open: ShoalNode[] = [];
 
 export async function startNode(name: string, seeds: string[] = []): Promise<ShoalNode> {
-  const node = await createNode({ name, dataDir: join(dataRoot, name), bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, profile: 'local' });
+  const node = await createNode({
+    name,
+    dataDir: join(dataRoot, name),
+    bind: '127.0.0.1:0',
+    mode: { kind: 'swim', seeds },
+    profile: 'local',
+  });
   open.push(node);
   return node;
 }
@@ -35,7 +41,16 @@ export class ScriptedNode extends EventEmitter {
   left = false;
 
   members(): Member[] {
-    return [{ id: this.id, name: this.name, address: this.address, state: this.left ? 'left' : 'alive', incarnation: 1, labels: {} }];
+    return [
+      {
+        id: this.id,
+        name: this.name,
+        address: this.address,
+        state: this.left ? 'left' : 'alive',
+        incarnation: 1,
+        labels: {},
+      },
+    ];
   }
 
   leader(): undefined {
@@ -52,7 +67,12 @@ export class ScriptedNode extends EventEmitter {
   }
 
   stats(): ReturnType<AgentNode['stats']> {
-    return { protocol: { probesSent: 7 }, decodeErrors: { ERR_DECODE_TRUNCATED: 2 }, drivers: {}, transport: undefined };
+    return {
+      protocol: { probesSent: 7 },
+      decodeErrors: { ERR_DECODE_TRUNCATED: 2 },
+      drivers: {},
+      transport: undefined,
+    };
   }
 
   emitMember(event: Extract<NodeEvent, { kind: 'member' }>): void {

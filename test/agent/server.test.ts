@@ -26,17 +26,44 @@ describe('agent HTTP API (inject)', () => {
   it('answers health, self, members and leader in the documented shapes', async () => {
     expect((await app.inject('/v1/health')).json()).toEqual({ status: 'ok' });
     const self = (await app.inject('/v1/self')).json();
-    expect(self).toMatchObject({ id: node.id, name: 'api-1', address: node.address, state: 'alive', mode: 'swim' });
+    expect(self).toMatchObject({
+      id: node.id,
+      name: 'api-1',
+      address: node.address,
+      state: 'alive',
+      mode: 'swim',
+    });
     const members = (await app.inject('/v1/members')).json();
-    expect(members).toEqual({ members: [{ id: node.id, name: 'api-1', address: node.address, state: 'alive', incarnation: expect.any(Number), labels: {} }], epoch: node.epoch });
+    expect(members).toEqual({
+      members: [
+        {
+          id: node.id,
+          name: 'api-1',
+          address: node.address,
+          state: 'alive',
+          incarnation: expect.any(Number),
+          labels: {},
+        },
+      ],
+      epoch: node.epoch,
+    });
     // A lone swim node may already lead itself (HRW over a live set of one): either answer is valid.
     const leader = (await app.inject('/v1/leader')).json();
-    expect(leader).toEqual({ mode: 'swim', leader: expect.toBeOneOf([null, node.id]), term: expect.any(Number) });
+    expect(leader).toEqual({
+      mode: 'swim',
+      leader: expect.toBeOneOf([null, node.id]),
+      term: expect.any(Number),
+    });
   });
 
   it('answers stats with counters and member counts', async () => {
     const stats = (await app.inject('/v1/stats')).json();
-    expect(stats).toMatchObject({ id: node.id, mode: 'swim', members: { alive: 1, dead: 0 }, sse: { clients: 0 } });
+    expect(stats).toMatchObject({
+      id: node.id,
+      mode: 'swim',
+      members: { alive: 1, dead: 0 },
+      sse: { clients: 0 },
+    });
     expect(stats.protocol).toHaveProperty('probesSent');
     expect(stats.transport).toHaveProperty('packetBytesSent');
   });
@@ -45,20 +72,44 @@ describe('agent HTTP API (inject)', () => {
     const res = await app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
-    for (const name of ['shoal_members{state="alive"} 1', 'shoal_probes_sent_total', 'shoal_probes_failed_total', 'shoal_indirect_probes_sent_total',
-      'shoal_suspicions_total', 'shoal_refutations_total', 'shoal_dead_declarations_total', 'shoal_gossip_bytes_total{direction="in"}',
-      'shoal_push_pull_bytes_total{direction="out"}', 'shoal_packets_dropped_total', 'shoal_local_health_score', 'shoal_event_loop_delay_seconds{stat="max"}', 'shoal_epoch',
-      'shoal_push_pull_digests_sent_total', 'shoal_push_pulls_in_sync_total', 'shoal_protocol_steps_total{protocol="membership"}',
-      'shoal_durable_writes_total{protocol="membership"}', 'shoal_durable_write_errors_total', 'shoal_durable_write_seconds_max{protocol="swim-leader"}']) {
+    for (const name of [
+      'shoal_members{state="alive"} 1',
+      'shoal_probes_sent_total',
+      'shoal_probes_failed_total',
+      'shoal_indirect_probes_sent_total',
+      'shoal_suspicions_total',
+      'shoal_refutations_total',
+      'shoal_dead_declarations_total',
+      'shoal_gossip_bytes_total{direction="in"}',
+      'shoal_push_pull_bytes_total{direction="out"}',
+      'shoal_packets_dropped_total',
+      'shoal_local_health_score',
+      'shoal_event_loop_delay_seconds{stat="max"}',
+      'shoal_epoch',
+      'shoal_push_pull_digests_sent_total',
+      'shoal_push_pulls_in_sync_total',
+      'shoal_protocol_steps_total{protocol="membership"}',
+      'shoal_durable_writes_total{protocol="membership"}',
+      'shoal_durable_write_errors_total',
+      'shoal_durable_write_seconds_max{protocol="swim-leader"}',
+    ]) {
       expect(res.body).toContain(name);
     }
   });
 
   it('requires the bearer token on POST endpoints (401), not on GET', async () => {
-    const missing = await app.inject({ method: 'POST', url: '/v1/join', payload: { addresses: ['127.0.0.1:1'] } });
+    const missing = await app.inject({
+      method: 'POST',
+      url: '/v1/join',
+      payload: { addresses: ['127.0.0.1:1'] },
+    });
     expect(missing.statusCode).toBe(401);
     expect(missing.json().error.code).toBe('ERR_UNAUTHORIZED');
-    const wrong = await app.inject({ method: 'POST', url: '/v1/leave', headers: { authorization: 'Bearer not-the-token-at-all' } });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/v1/leave',
+      headers: { authorization: 'Bearer not-the-token-at-all' },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(node.isClosed).toBe(false);
     expect((await app.inject('/v1/members')).statusCode).toBe(200);
@@ -68,8 +119,16 @@ describe('agent HTTP API (inject)', () => {
   const badBodies: Array<[what: string, payload: string, message: RegExp]> = [
     ['malformed JSON', '{"addresses": [', /not valid JSON/],
     ['an unknown field', '{"addresses":["127.0.0.1:1"],"force":true}', /unknown field "force"/],
-    ['a wrong type', '{"addresses":"127.0.0.1:1"}', /addresses \("127.0.0.1:1"\): .*expected array/],
-    ['a bad address', '{"addresses":["localhost"]}', /addresses.0 \("localhost"\): must be host:port/],
+    [
+      'a wrong type',
+      '{"addresses":"127.0.0.1:1"}',
+      /addresses \("127.0.0.1:1"\): .*expected array/,
+    ],
+    [
+      'a bad address',
+      '{"addresses":["localhost"]}',
+      /addresses.0 \("localhost"\): must be host:port/,
+    ],
     ['an empty list', '{"addresses":[]}', /addresses \(\[\]\): .*>=1/],
     ['a missing field', '{}', /addresses \(missing\)/],
   ];
@@ -83,16 +142,28 @@ describe('agent HTTP API (inject)', () => {
   }
 
   it('answers 413 for a body over the limit and 404 JSON for an unknown route', async () => {
-    const big = await app.inject({ method: 'POST', url: '/v1/join', headers: auth, payload: JSON.stringify({ addresses: ['x'.repeat(70_000)] }) });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/v1/join',
+      headers: auth,
+      payload: JSON.stringify({ addresses: ['x'.repeat(70_000)] }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe('ERR_HTTP_BODY_TOO_LARGE');
     const missing = await app.inject('/v2/nothing');
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toEqual({ error: { code: 'ERR_NOT_FOUND', message: expect.stringContaining('GET /v2/nothing') } });
+    expect(missing.json()).toEqual({
+      error: { code: 'ERR_NOT_FOUND', message: expect.stringContaining('GET /v2/nothing') },
+    });
   });
 
   it('maps a failed join to 502 ERR_JOIN_FAILED', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/join', headers: auth, payload: { addresses: ['127.0.0.1:9'] } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/join',
+      headers: auth,
+      payload: { addresses: ['127.0.0.1:9'] },
+    });
     expect(res.statusCode).toBe(502);
     expect(res.json().error.code).toBe('ERR_JOIN_FAILED');
   });
@@ -115,7 +186,11 @@ describe('agent HTTP API with a scripted node', () => {
     const node = new ScriptedNode();
     let leftCalls = 0;
     app = buildAgentApp(node.asAgentNode(), { onLeft: () => leftCalls++ });
-    const joined = await app.inject({ method: 'POST', url: '/v1/join', payload: { addresses: ['127.0.0.1:5', '[::1]:6'] } });
+    const joined = await app.inject({
+      method: 'POST',
+      url: '/v1/join',
+      payload: { addresses: ['127.0.0.1:5', '[::1]:6'] },
+    });
     expect(joined.json()).toEqual({ joined: 2 });
     expect(node.joined).toEqual([['127.0.0.1:5', '[::1]:6']]);
     const left = await app.inject({ method: 'POST', url: '/v1/leave' });
@@ -132,7 +207,9 @@ describe('agent HTTP API with a scripted node', () => {
   });
 
   it('answers / with a 404 JSON message when the dashboard is not installed', async () => {
-    app = buildAgentApp(new ScriptedNode().asAgentNode(), { dashboardDir: '/nonexistent-shoal-dashboard' });
+    app = buildAgentApp(new ScriptedNode().asAgentNode(), {
+      dashboardDir: '/nonexistent-shoal-dashboard',
+    });
     const res = await app.inject('/');
     expect(res.statusCode).toBe(404);
     expect(res.json().error.message).toMatch(/dashboard is not installed/);

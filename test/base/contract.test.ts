@@ -31,7 +31,12 @@ const near = (rng: Rng, value: number): number => Math.max(0, value - 1 + rng.in
 describe('static satisfies the protocol contract', () => {
   protocolContract({
     core: STATIC_CORE,
-    config: () => ({ config: staticConfig({}, 3), selfId: id(5), selfAddress: addr(1), peers: [addr(1), addr(2), addr(3)] }),
+    config: () => ({
+      config: staticConfig({}, 3),
+      selfId: id(5),
+      selfAddress: addr(1),
+      peers: [addr(1), addr(2), addr(3)],
+    }),
     persisted: () => term(0),
     randomInput: (rng, state, now): StaticInput => {
       const peer = rng.pick([2, 3, 3, 2, 9]);
@@ -43,7 +48,12 @@ describe('static satisfies the protocol contract', () => {
       return { kind: 'receive', now, message };
     },
     sampleEffects: [
-      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: term(1) } },
+      {
+        kind: 'send',
+        to: addr(2),
+        channel: 'packet',
+        message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: term(1) },
+      },
       { kind: 'leader', leader: id(5), term: term(1) },
       { kind: 'member', type: 'joined', address: addr(2), id: id(2) },
     ],
@@ -53,31 +63,65 @@ describe('static satisfies the protocol contract', () => {
 function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessage {
   const base = { from: id(from), fromAddress: addr(from) };
   switch (rng.int(8)) {
-    case 0: return { ...base, type: 'vote-request', term: term(near(rng, current) + 1), preVote: true };
-    case 1: return { ...base, type: 'vote-request', term: term(near(rng, current)), preVote: false };
-    case 2: return { ...base, type: 'vote-response', term: term(near(rng, current) + (rng.chance(1, 2) ? 1 : 0)), preVote: rng.chance(1, 2), granted: rng.chance(2, 3) };
-    case 3: return { ...base, type: 'leader-heartbeat', term: term(near(rng, current)), peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])] };
-    case 4: return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)) };
-    case 5: return { ...base, type: 'join-cluster' };
-    case 6: return { ...base, type: 'peer-broadcast', term: term(near(rng, current)), payload: 'hello' };
-    default: return { ...base, type: 'heartbeat', term: term(current) };
+    case 0:
+      return { ...base, type: 'vote-request', term: term(near(rng, current) + 1), preVote: true };
+    case 1:
+      return { ...base, type: 'vote-request', term: term(near(rng, current)), preVote: false };
+    case 2:
+      return {
+        ...base,
+        type: 'vote-response',
+        term: term(near(rng, current) + (rng.chance(1, 2) ? 1 : 0)),
+        preVote: rng.chance(1, 2),
+        granted: rng.chance(2, 3),
+      };
+    case 3:
+      return {
+        ...base,
+        type: 'leader-heartbeat',
+        term: term(near(rng, current)),
+        peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])],
+      };
+    case 4:
+      return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)) };
+    case 5:
+      return { ...base, type: 'join-cluster' };
+    case 6:
+      return { ...base, type: 'peer-broadcast', term: term(near(rng, current)), payload: 'hello' };
+    default:
+      return { ...base, type: 'heartbeat', term: term(current) };
   }
 }
 
 describe('raft-lite satisfies the protocol contract', () => {
   protocolContract({
     core: RAFT_LITE_CORE,
-    config: () => ({ config: raftLiteConfig({ peersMax: 6 }), selfId: id(1), selfAddress: addr(1), peers: [addr(1), addr(2), addr(3)] }),
+    config: () => ({
+      config: raftLiteConfig({ peersMax: 6 }),
+      selfId: id(1),
+      selfAddress: addr(1),
+      peers: [addr(1), addr(2), addr(3)],
+    }),
     persisted: () => ({ term: term(0), votedFor: undefined }),
     randomInput: (rng, state, now): RaftLiteInput => {
       const roll = rng.int(20);
       if (roll === 0) return { kind: 'join', now, address: addr(2 + rng.int(6)) };
       if (roll === 1) return { kind: 'broadcast', now, payload: 'x' };
       const from = rng.pick([2, 3, 2, 3, 4, 7]);
-      return { kind: 'receive', now, from: addr(from), message: raftLiteMessage(rng, state.term, from) };
+      return {
+        kind: 'receive',
+        now,
+        from: addr(from),
+        message: raftLiteMessage(rng, state.term, from),
+      };
     },
     sampleEffects: [
-      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'join-cluster', from: id(1), fromAddress: addr(1) } },
+      {
+        kind: 'send',
+        to: addr(2),
+        channel: 'packet',
+        message: { type: 'join-cluster', from: id(1), fromAddress: addr(1) },
+      },
       { kind: 'leader', leader: id(1), term: term(2), self: true },
       { kind: 'term', oldTerm: term(1), newTerm: term(2) },
       { kind: 'peer-joined', address: addr(2) },
@@ -91,14 +135,24 @@ describe('raft-lite satisfies the protocol contract', () => {
 describe('the swim leader satisfies the protocol contract', () => {
   protocolContract({
     core: SWIM_LEADER_CORE,
-    config: () => ({ config: { stabilizationMs: 100, requireQuorum: true, minClusterSize: 3 }, selfId: id(1) }),
+    config: () => ({
+      config: { stabilizationMs: 100, requireQuorum: true, minClusterSize: 3 },
+      selfId: id(1),
+    }),
     persisted: () => term(0),
     randomInput: (rng, state, now): SwimLeaderInput => {
-      const live = [1, 2, 3, 4, 5].filter((i) => i === 1 || rng.chance(3, 4)).map((i) => ({
-        id: id(i),
-        claimTerm: i !== 1 && rng.chance(1, 6) ? near(rng, state.highestTermSeen) + 1 : i === 1 ? state.published?.claim : undefined,
-        seenTerm: rng.chance(1, 10) ? near(rng, state.highestTermSeen) : undefined,
-      }));
+      const live = [1, 2, 3, 4, 5]
+        .filter((i) => i === 1 || rng.chance(3, 4))
+        .map((i) => ({
+          id: id(i),
+          claimTerm:
+            i !== 1 && rng.chance(1, 6)
+              ? near(rng, state.highestTermSeen) + 1
+              : i === 1
+                ? state.published?.claim
+                : undefined,
+          seenTerm: rng.chance(1, 10) ? near(rng, state.highestTermSeen) : undefined,
+        }));
       return { kind: 'view-changed', now, viewKey: liveSetKey(live), view: liveViewOf(live) };
     },
     sampleEffects: [
@@ -111,55 +165,129 @@ describe('the swim leader satisfies the protocol contract', () => {
 function update(rng: Rng, subject: number): Update {
   const incarnation = rng.int(4);
   switch (rng.int(4)) {
-    case 0: return { kind: 'alive', id: id(subject), incarnation: asIncarnation(incarnation), name: `n${subject}`, address: addr(subject), labels: rng.chance(1, 4) ? { zone: 'a' } : {} };
-    case 1: return { kind: 'suspect', id: id(subject), incarnation: asIncarnation(incarnation), from: id(2) };
-    case 2: return { kind: 'dead', id: id(subject), incarnation: asIncarnation(incarnation), from: id(3) };
-    default: return { kind: 'left', id: id(subject), incarnation: asIncarnation(incarnation)};
+    case 0:
+      return {
+        kind: 'alive',
+        id: id(subject),
+        incarnation: asIncarnation(incarnation),
+        name: `n${subject}`,
+        address: addr(subject),
+        labels: rng.chance(1, 4) ? { zone: 'a' } : {},
+      };
+    case 1:
+      return {
+        kind: 'suspect',
+        id: id(subject),
+        incarnation: asIncarnation(incarnation),
+        from: id(2),
+      };
+    case 2:
+      return {
+        kind: 'dead',
+        id: id(subject),
+        incarnation: asIncarnation(incarnation),
+        from: id(3),
+      };
+    default:
+      return { kind: 'left', id: id(subject), incarnation: asIncarnation(incarnation) };
   }
 }
 
 function record(rng: Rng, subject: number): MemberRecord {
-  return { id: id(subject), name: `n${subject}`, address: addr(subject), state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const), incarnation: asIncarnation(rng.int(4)), labels: {} };
+  return {
+    id: id(subject),
+    name: `n${subject}`,
+    address: addr(subject),
+    state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const),
+    incarnation: asIncarnation(rng.int(4)),
+    labels: {},
+  };
 }
 
 function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message {
   const from = 2 + rng.int(5);
   const updates = Array.from({ length: rng.int(3) }, () => update(rng, 1 + rng.int(7)));
   switch (rng.int(8)) {
-    case 0: return { type: 'ping', seq, from: id(from), fromAddress: addr(from), target: id(1), updates };
-    case 1: return { type: 'ack', seq, from: id(from), updates };
-    case 2: return { type: 'nack', seq, from: id(from) };
-    case 3: return { type: 'ping-req', seq, from: id(from), fromAddress: addr(from), target: id(2 + rng.int(5)), targetAddress: addr(2 + rng.int(5)), nack: rng.chance(1, 2), updates };
-    case 4: return {
-      type: 'push-pull', from: id(from), fromAddress: addr(from), join: rng.chance(1, 3), reply: rng.chance(1, 2),
-      configFingerprint: rng.chance(9, 10) ? fingerprint : 'other', members: Array.from({ length: 1 + rng.int(4) }, () => record(rng, 1 + rng.int(7))),
-    };
-    case 5: return { type: 'push-pull-digest', from: id(from), fromAddress: addr(from), reply: rng.chance(1, 2), configDigest: '00000000000000aa', viewDigest: '0123456789abcdef' };
-    case 6: return { type: 'reject', from: id(from), reason: 'config_mismatch', detail: 'x' };
-    default: return { type: 'gossip', from: id(from), updates };
+    case 0:
+      return { type: 'ping', seq, from: id(from), fromAddress: addr(from), target: id(1), updates };
+    case 1:
+      return { type: 'ack', seq, from: id(from), updates };
+    case 2:
+      return { type: 'nack', seq, from: id(from) };
+    case 3:
+      return {
+        type: 'ping-req',
+        seq,
+        from: id(from),
+        fromAddress: addr(from),
+        target: id(2 + rng.int(5)),
+        targetAddress: addr(2 + rng.int(5)),
+        nack: rng.chance(1, 2),
+        updates,
+      };
+    case 4:
+      return {
+        type: 'push-pull',
+        from: id(from),
+        fromAddress: addr(from),
+        join: rng.chance(1, 3),
+        reply: rng.chance(1, 2),
+        configFingerprint: rng.chance(9, 10) ? fingerprint : 'other',
+        members: Array.from({ length: 1 + rng.int(4) }, () => record(rng, 1 + rng.int(7))),
+      };
+    case 5:
+      return {
+        type: 'push-pull-digest',
+        from: id(from),
+        fromAddress: addr(from),
+        reply: rng.chance(1, 2),
+        configDigest: '00000000000000aa',
+        viewDigest: '0123456789abcdef',
+      };
+    case 6:
+      return { type: 'reject', from: id(from), reason: 'config_mismatch', detail: 'x' };
+    default:
+      return { type: 'gossip', from: id(from), updates };
   }
 }
 
 describe('membership satisfies the protocol contract', () => {
   protocolContract({
     core: MEMBERSHIP_CORE,
-    config: () => ({ config: membershipConfig('SIM_MIN'), self: { id: id(1), name: 'n1', address: addr(1), labels: {} } }),
+    config: () => ({
+      config: membershipConfig('SIM_MIN'),
+      self: { id: id(1), name: 'n1', address: addr(1), labels: {} },
+    }),
     persisted: () => 0,
     steps: 600,
     randomInput: (rng, state, now): MembershipInput => {
-      if (state.phase === 'idle') return { kind: 'start', now, seeds: rng.chance(1, 2) ? [addr(2)] : [] };
+      if (state.phase === 'idle')
+        return { kind: 'start', now, seeds: rng.chance(1, 2) ? [addr(2)] : [] };
       const roll = rng.int(40);
       if (roll === 0) return { kind: 'join', now, addresses: [addr(2 + rng.int(5))] };
       if (roll === 1) return { kind: 'update-labels', now, labels: { zone: rng.pick(['a', 'b']) } };
       if (roll === 2) return { kind: 'loop-delay', now, delayMs: rng.int(500) };
-      if (roll === 3) return { kind: 'send-failed', now, to: addr(2 + rng.int(5)), channel: 'stream' };
-      if (roll === 4) return { kind: 'refused', now, from: addr(2), reason: 'bad_version', detail: 'x' };
+      if (roll === 3)
+        return { kind: 'send-failed', now, to: addr(2 + rng.int(5)), channel: 'stream' };
+      if (roll === 4)
+        return { kind: 'refused', now, from: addr(2), reason: 'bad_version', detail: 'x' };
       if (roll === 5 && rng.chance(1, 10)) return { kind: 'leave', now };
       const channel = rng.chance(1, 4) ? 'stream' : 'packet';
-      return { kind: 'receive', now, from: addr(2 + rng.int(5)), channel, message: membershipMessage(rng, state.fingerprint, rng.int(state.nextSeq + 2)) };
+      return {
+        kind: 'receive',
+        now,
+        from: addr(2 + rng.int(5)),
+        channel,
+        message: membershipMessage(rng, state.fingerprint, rng.int(state.nextSeq + 2)),
+      };
     },
     sampleEffects: [
-      { kind: 'send', to: addr(2), channel: 'packet', message: { type: 'nack', seq: 1, from: id(1) } },
+      {
+        kind: 'send',
+        to: addr(2),
+        channel: 'packet',
+        message: { type: 'nack', seq: 1, from: id(1) },
+      },
       { kind: 'emit', event: { type: 'epoch', epoch: epoch(2) } },
       { kind: 'join-result', ok: true, contacted: 1 },
       { kind: 'left-done' },

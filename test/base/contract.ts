@@ -70,9 +70,14 @@ function runOnce<T extends ProtocolTypes>(f: ContractFixture<T>, seed: number): 
     const broken = [...f.core.checkInvariants(state), ...f.core.checkTransition(before, state)];
     expect(broken, `after step ${i} (${f.core.describeInput(input)}), seed ${seed}`).toEqual([]);
     const next = f.core.nextDeadline(state);
-    if (next !== undefined) expect(next, `nextDeadline after step ${i} (${f.core.describeInput(input)})`).toBeGreaterThanOrEqual(input.now);
+    if (next !== undefined)
+      expect(
+        next,
+        `nextDeadline after step ${i} (${f.core.describeInput(input)})`,
+      ).toBeGreaterThanOrEqual(input.now);
     // A tick does everything that was due: a deadline left at `now` would make the driver spin.
-    if (next !== undefined && input.kind === 'tick') expect(next, `nextDeadline after tick ${i} at ${input.now}`).toBeGreaterThan(input.now);
+    if (next !== undefined && input.kind === 'tick')
+      expect(next, `nextDeadline after tick ${i} at ${input.now}`).toBeGreaterThan(input.now);
     run.inputKinds.add(input.kind);
     run.lines.push(`in ${f.core.describeInput(input)}`);
     for (const e of ready.effects) run.lines.push(`out ${f.core.describeEffect(e)}`);

@@ -37,17 +37,22 @@ describe('Rng', () => {
 
   it('range, chance, pick and shuffle respect their contracts', () => {
     fc.assert(
-      fc.property(fc.nat(), fc.integer({ min: -1000, max: 1000 }), fc.nat(1000), (seed, min, span) => {
-        const rng = new Rng(seed);
-        const v = rng.range(min, min + span);
-        expect(v).toBeGreaterThanOrEqual(min);
-        expect(v).toBeLessThanOrEqual(min + span);
-        expect(rng.chance(0, 5)).toBe(false);
-        expect(rng.chance(5, 5)).toBe(true);
-        const items = Array.from({ length: span % 20 }, (_, i) => i);
-        expect(rng.shuffle(items).sort((x, y) => x - y)).toEqual(items);
-        if (items.length > 0) expect(items).toContain(rng.pick(items));
-      }),
+      fc.property(
+        fc.nat(),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.nat(1000),
+        (seed, min, span) => {
+          const rng = new Rng(seed);
+          const v = rng.range(min, min + span);
+          expect(v).toBeGreaterThanOrEqual(min);
+          expect(v).toBeLessThanOrEqual(min + span);
+          expect(rng.chance(0, 5)).toBe(false);
+          expect(rng.chance(5, 5)).toBe(true);
+          const items = Array.from({ length: span % 20 }, (_, i) => i);
+          expect(rng.shuffle(items).sort((x, y) => x - y)).toEqual(items);
+          if (items.length > 0) expect(items).toContain(rng.pick(items));
+        },
+      ),
     );
   });
 

@@ -52,7 +52,9 @@ describe('SystemClock timers', () => {
         setImmediate(resolve);
       });
     });
-    await new Promise<void>((resolve) => sender.connect((receiver.address() as AddressInfo).port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      sender.connect((receiver.address() as AddressInfo).port, '127.0.0.1', resolve),
+    );
     // The packet arrives while the loop is blocked, and the timer falls due meanwhile: when the
     // loop turns again, both are ready, and libuv's timers phase comes before its poll phase.
     blockLoop(20);

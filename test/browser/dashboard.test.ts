@@ -15,13 +15,23 @@ import { DemoProcess, pidAlive } from '../cli/demo-process.js';
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const PROTOCOL_TIMEOUT_MS = 45_000;
 const SCREENSHOT_PATH = 'test-results/dashboard.png';
 
 if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(`test/browser: skipped, no Chromium at ${CHROMIUM_PATH} (install: apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)`);
+  console.warn(
+    `test/browser: skipped, no Chromium at ${CHROMIUM_PATH} (install: apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)`,
+  );
 }
 
 const card = (name: string): string => `.member[data-name="${name}"]`;
@@ -39,9 +49,15 @@ interface PageWindow {
   };
 }
 
-const aliveCount = (n: number): boolean => (globalThis as unknown as PageWindow).document.querySelectorAll('.member[data-state="alive"]').length === n;
-const streamLive = (): boolean => (globalThis as unknown as PageWindow).document.getElementById('conn-text')?.textContent === 'live';
-const deadEventShown = (): boolean => (globalThis as unknown as PageWindow).document.querySelectorAll('.event-type[data-type="dead"]').length > 0;
+const aliveCount = (n: number): boolean =>
+  (globalThis as unknown as PageWindow).document.querySelectorAll('.member[data-state="alive"]')
+    .length === n;
+const streamLive = (): boolean =>
+  (globalThis as unknown as PageWindow).document.getElementById('conn-text')?.textContent ===
+  'live';
+const deadEventShown = (): boolean =>
+  (globalThis as unknown as PageWindow).document.querySelectorAll('.event-type[data-type="dead"]')
+    .length > 0;
 const suspectThenDead = (): boolean => {
   const seen = (globalThis as unknown as PageWindow).seenStates;
   return seen.includes('suspect') && seen.lastIndexOf('dead') > seen.indexOf('suspect');
@@ -72,10 +88,20 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
   });
 
   it('shows 5 alive members, a killed one turning suspect then dead, and a restarted one alive', async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`Chromium is required in CI and missing at ${CHROMIUM_PATH}; .ci/run installs it with apt-get`);
+    if (!HAVE_CHROMIUM)
+      throw new Error(
+        `Chromium is required in CI and missing at ${CHROMIUM_PATH}; .ci/run installs it with apt-get`,
+      );
     const d = (demo = await DemoProcess.start(5));
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
-    const page = await browser.newPage({ viewport: { width: 1440, height: 960 }, colorScheme: 'dark' });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+    const page = await browser.newPage({
+      viewport: { width: 1440, height: 960 },
+      colorScheme: 'dark',
+    });
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(d.url);
@@ -88,13 +114,17 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
     await page.evaluate(recordStates('node-5'));
     await page.click(`${card('node-5')} button[data-action="kill"]`);
     await page.waitForFunction(suspectThenDead, null, { timeout: PROTOCOL_TIMEOUT_MS });
-    expect(await page.evaluate('window.seenStates')).toEqual(expect.arrayContaining(['alive', 'suspect', 'dead']));
+    expect(await page.evaluate('window.seenStates')).toEqual(
+      expect.arrayContaining(['alive', 'suspect', 'dead']),
+    );
     await page.waitForFunction(deadEventShown, null, { timeout: 10_000 });
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT_PATH, fullPage: true });
 
     await page.click(`${card('node-5')} button[data-action="restart"]`);
-    await page.waitForSelector(`${card('node-5')}[data-state="alive"]`, { timeout: PROTOCOL_TIMEOUT_MS });
+    await page.waitForSelector(`${card('node-5')}[data-state="alive"]`, {
+      timeout: PROTOCOL_TIMEOUT_MS,
+    });
     await page.waitForFunction(aliveCount, 5, { timeout: PROTOCOL_TIMEOUT_MS });
     expect(pageErrors).toEqual([]);
 

@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { agentStarted, exitWithin, killChildren, logLines, spawnShoal } from '../helpers/shoal-process.js';
+import {
+  agentStarted,
+  exitWithin,
+  killChildren,
+  logLines,
+  spawnShoal,
+} from '../helpers/shoal-process.js';
 import { closeAll, startNode } from '../agent/nodes.js';
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-agent-proc-'));
@@ -23,18 +29,46 @@ afterEach(async () => {
 describe('shoal agent process', () => {
   it('joins, logs JSON with name and id, and on SIGTERM leaves gracefully and exits 0', async () => {
     const observer = await startNode('proc-observer');
-    const agent = spawnShoal(['agent', '--name', 'proc-1', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--profile', 'local', '--data-dir', join(dataRoot, 'proc-1'), '--join', observer.address]);
+    const agent = spawnShoal([
+      'agent',
+      '--name',
+      'proc-1',
+      '--bind',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--profile',
+      'local',
+      '--data-dir',
+      join(dataRoot, 'proc-1'),
+      '--join',
+      observer.address,
+    ]);
     const started = await agentStarted(agent);
-    expect((await (await fetch(`${started.http}/v1/health`)).json())).toEqual({ status: 'ok' });
-    await waitFor(() => observer.members().some((m) => m.name === 'proc-1' && m.state === 'alive'), 15_000, 'the observer sees proc-1 alive');
+    expect(await (await fetch(`${started.http}/v1/health`)).json()).toEqual({ status: 'ok' });
+    await waitFor(
+      () => observer.members().some((m) => m.name === 'proc-1' && m.state === 'alive'),
+      15_000,
+      'the observer sees proc-1 alive',
+    );
 
     agent.process.kill('SIGTERM');
     const exit = await exitWithin(agent, 10_000);
     expect(exit).toEqual({ code: 0, signal: null });
-    await waitFor(() => observer.members().some((m) => m.name === 'proc-1' && m.state === 'left'), 10_000, 'the observer sees proc-1 left');
+    await waitFor(
+      () => observer.members().some((m) => m.name === 'proc-1' && m.state === 'left'),
+      10_000,
+      'the observer sees proc-1 left',
+    );
     const lines = logLines(agent);
     expect(lines.every((l) => l['name'] === 'proc-1' && l['id'] === started.id)).toBe(true);
-    expect(lines.map((l) => l['msg'])).toEqual(expect.arrayContaining(['member proc-observer joined', 'agent stopping: leaving the cluster', 'agent stopped']));
+    expect(lines.map((l) => l['msg'])).toEqual(
+      expect.arrayContaining([
+        'member proc-observer joined',
+        'agent stopping: leaving the cluster',
+        'agent stopped',
+      ]),
+    );
   });
 
   it('exits 1 with one clear line and no stack trace when the HTTP port is in use', async () => {
@@ -42,11 +76,26 @@ describe('shoal agent process', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as { port: number };
     try {
-      const agent = spawnShoal(['agent', '--name', 'proc-2', '--bind', '127.0.0.1:0', '--http', `127.0.0.1:${port}`, '--data-dir', join(dataRoot, 'proc-2')]);
+      const agent = spawnShoal([
+        'agent',
+        '--name',
+        'proc-2',
+        '--bind',
+        '127.0.0.1:0',
+        '--http',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        join(dataRoot, 'proc-2'),
+      ]);
       const exit = await exitWithin(agent, 30_000);
       expect(exit.code).toBe(1);
-      const plain = agent.stderr().split('\n').filter((line) => line !== '' && !line.startsWith('{'));
-      expect(plain).toEqual([`shoal: cannot listen on 127.0.0.1:${port} for the HTTP API (EADDRINUSE): another agent may be using it; choose another with --http`]);
+      const plain = agent
+        .stderr()
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('{'));
+      expect(plain).toEqual([
+        `shoal: cannot listen on 127.0.0.1:${port} for the HTTP API (EADDRINUSE): another agent may be using it; choose another with --http`,
+      ]);
       expect(agent.stderr()).not.toMatch(/\n\s+at /);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));

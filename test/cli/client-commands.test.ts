@@ -18,7 +18,18 @@ const agents: RunningAgent[] = [];
 const TOKEN = 'cli-test-token-0123456789';
 
 async function agent(name: string, flags: Record<string, unknown> = {}): Promise<RunningAgent> {
-  const config = resolveAgentConfig({ name, bind: '127.0.0.1:0', http: '127.0.0.1:0', profile: 'local', logLevel: 'silent', dataDir: join(dataRoot, name), ...flags }, {});
+  const config = resolveAgentConfig(
+    {
+      name,
+      bind: '127.0.0.1:0',
+      http: '127.0.0.1:0',
+      profile: 'local',
+      logLevel: 'silent',
+      dataDir: join(dataRoot, name),
+      ...flags,
+    },
+    {},
+  );
   const running = await startAgent(config);
   agents.push(running);
   return running;
@@ -76,23 +87,34 @@ describe('shoal members and leader', () => {
     const { out } = await shoal('members', '--json', '--http', a.server.address);
     const parsed = JSON.parse(out);
     expect(parsed.epoch).toBe(a.node.epoch);
-    expect(parsed.members[0]).toMatchObject({ id: a.node.id, name: 'cli-a', state: 'alive', labels: { zone: 'a', rack: 'r1' } });
+    expect(parsed.members[0]).toMatchObject({
+      id: a.node.id,
+      name: 'cli-a',
+      state: 'alive',
+      labels: { zone: 'a', rack: 'r1' },
+    });
   });
 
   it('prints the leader with its name, or that there is none', async () => {
     const alone = await agent('cli-alone', { modeOptions: { minClusterSize: 2 } });
-    expect((await shoal('leader', '--http', alone.server.address)).out).toMatch(/^no leader \(mode swim, term \d+\)\n$/);
+    expect((await shoal('leader', '--http', alone.server.address)).out).toMatch(
+      /^no leader \(mode swim, term \d+\)\n$/,
+    );
     const single = await agent('cli-single', { mode: 'single' });
     const { out } = await shoal('leader', '--http', single.server.address);
     expect(out).toBe(`cli-single (${single.node.id})  term 1  mode single\n`);
-    expect(JSON.parse((await shoal('leader', '--json', '--http', single.server.address)).out)).toEqual({ mode: 'single', leader: single.node.id, term: 1 });
+    expect(
+      JSON.parse((await shoal('leader', '--json', '--http', single.server.address)).out),
+    ).toEqual({ mode: 'single', leader: single.node.id, term: 1 });
   });
 
   it('says the agent is unreachable and how to start one (exit 1)', async () => {
     const closed = await freePort();
     const { code, err } = await shoal('members', '--http', closed);
     expect(code).toBe(1);
-    expect(err).toContain(`shoal: cannot reach a Shoal agent at http://${closed} (ECONNREFUSED). Is one running? Start one with: shoal agent --http ${closed}`);
+    expect(err).toContain(
+      `shoal: cannot reach a Shoal agent at http://${closed} (ECONNREFUSED). Is one running? Start one with: shoal agent --http ${closed}`,
+    );
     expect(err).not.toMatch(/\n\s+at /);
   });
 
@@ -122,7 +144,11 @@ describe('shoal join and leave', () => {
     const { code, out } = await shoal('join', a.node.address, '--http', b.server.address);
     expect(code).toBe(0);
     expect(out).toBe('joined: 1 of 1 addresses answered\n');
-    await waitFor(() => b.node.members().some((m) => m.name === 'join-a' && m.state === 'alive'), 10_000, 'join-b sees join-a alive');
+    await waitFor(
+      () => b.node.members().some((m) => m.name === 'join-a' && m.state === 'alive'),
+      10_000,
+      'join-b sees join-a alive',
+    );
   });
 
   it('refuses a malformed join address with exit 2 before calling the agent', async () => {
@@ -134,12 +160,26 @@ describe('shoal join and leave', () => {
   it('leaves: the agent answers, leaves the cluster and stops with exit code 0', async () => {
     const [a, b] = [await agent('leave-a'), await agent('leave-b')];
     await b.node.join([a.node.address]);
-    await waitFor(() => a.node.members().some((m) => m.name === 'leave-b' && m.state === 'alive'), 10_000, 'leave-a sees leave-b');
-    const { code, out } = await shoal('leave', '--http', b.server.address, '--http-token', 'ignored-when-not-required');
+    await waitFor(
+      () => a.node.members().some((m) => m.name === 'leave-b' && m.state === 'alive'),
+      10_000,
+      'leave-a sees leave-b',
+    );
+    const { code, out } = await shoal(
+      'leave',
+      '--http',
+      b.server.address,
+      '--http-token',
+      'ignored-when-not-required',
+    );
     expect(code).toBe(0);
     expect(out).toBe('left the cluster; the agent is exiting\n');
     expect(await b.stopped).toBe(0);
     expect(b.node.isClosed).toBe(true);
-    await waitFor(() => a.node.members().some((m) => m.name === 'leave-b' && m.state === 'left'), 10_000, 'leave-a sees leave-b left');
+    await waitFor(
+      () => a.node.members().some((m) => m.name === 'leave-b' && m.state === 'left'),
+      10_000,
+      'leave-a sees leave-b left',
+    );
   });
 });

@@ -30,7 +30,10 @@ export class DemoProcess {
   readonly agentPids = new Set<number>();
   private out = '';
 
-  private constructor(readonly child: Child, readonly url: string) {
+  private constructor(
+    readonly child: Child,
+    readonly url: string,
+  ) {
     child.process.stdout?.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
   }
 
@@ -39,10 +42,17 @@ export class DemoProcess {
     let stdout = '';
     child.process.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     try {
-      const url = await until(async () => {
-        if (child.process.exitCode !== null) throw new Error(`demo exited with ${child.process.exitCode}:\n${stdout}${child.stderr()}`);
-        return /dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
-      }, DEMO_START_TIMEOUT_MS, 'the demo to print its dashboard URL');
+      const url = await until(
+        async () => {
+          if (child.process.exitCode !== null)
+            throw new Error(
+              `demo exited with ${child.process.exitCode}:\n${stdout}${child.stderr()}`,
+            );
+          return /dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
+        },
+        DEMO_START_TIMEOUT_MS,
+        'the demo to print its dashboard URL',
+      );
       const demo = new DemoProcess(child, url);
       demo.out = stdout;
       await demo.nodes();
@@ -59,7 +69,10 @@ export class DemoProcess {
   }
 
   async json<T>(path: string, method = 'GET'): Promise<{ status: number; body: T }> {
-    const res = await fetch(new URL(path, this.url), { method, signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(new URL(path, this.url), {
+      method,
+      signal: AbortSignal.timeout(5_000),
+    });
     return { status: res.status, body: (await res.json()) as T };
   }
 

@@ -12,7 +12,14 @@ import { DemoProxy } from '../../src/cli/demo-proxy.js';
 import { buildDemoServer } from '../../src/cli/demo-server.js';
 import { describeStatus } from '../../src/cli/demo-status.js';
 
-const node = (name: string, state: DemoNodeInfo['state']): DemoNodeInfo => ({ name, pid: 1, http: '127.0.0.1:1', bind: '127.0.0.1:2', dataDir: '/x', state });
+const node = (name: string, state: DemoNodeInfo['state']): DemoNodeInfo => ({
+  name,
+  pid: 1,
+  http: '127.0.0.1:1',
+  bind: '127.0.0.1:2',
+  dataDir: '/x',
+  state,
+});
 
 describe('demo status line', () => {
   const members = {
@@ -26,25 +33,41 @@ describe('demo status line', () => {
   };
 
   it('counts members by state and names the leader', () => {
-    const line = describeStatus(members, { mode: 'swim', leader: 'd'.repeat(32), term: 3 }, [node('node-1', 'running'), node('node-3', 'killed')]);
-    expect(line).toBe('members 2 alive, 1 suspect, 1 dead · leader node-4 (term 3) · epoch 7 · processes 1 running, 1 killed');
+    const line = describeStatus(members, { mode: 'swim', leader: 'd'.repeat(32), term: 3 }, [
+      node('node-1', 'running'),
+      node('node-3', 'killed'),
+    ]);
+    expect(line).toBe(
+      'members 2 alive, 1 suspect, 1 dead · leader node-4 (term 3) · epoch 7 · processes 1 running, 1 killed',
+    );
   });
 
   it('says when there is no leader, and when no agent answers', () => {
     expect(describeStatus(members, { leader: null, term: 0 }, [])).toContain('no leader (term 0)');
-    expect(describeStatus(undefined, undefined, [node('node-1', 'paused')])).toBe('no agent answering · processes 1 paused');
+    expect(describeStatus(undefined, undefined, [node('node-1', 'paused')])).toBe(
+      'no agent answering · processes 1 paused',
+    );
   });
 
   it('ignores malformed member entries instead of throwing', () => {
-    const line = describeStatus({ members: [null, 3, { id: 1 }, { id: 'x', name: 'n', state: 'alive' }] }, 'junk', []);
+    const line = describeStatus(
+      { members: [null, 3, { id: 1 }, { id: 'x', name: 'n', state: 'alive' }] },
+      'junk',
+      [],
+    );
     expect(line).toBe('members 1 alive, 0 suspect, 0 dead · leader ? · no processes');
   });
 });
 
 describe('demo cluster bounds', () => {
-  it.each([0, DEMO_NODES_MAX + 1, 1.5])('refuses %s nodes with ERR_INVALID_ARGUMENT', async (nodes) => {
-    await expect(DemoCluster.create({ nodes, dir: tmpdir() })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
-  });
+  it.each([0, DEMO_NODES_MAX + 1, 1.5])(
+    'refuses %s nodes with ERR_INVALID_ARGUMENT',
+    async (nodes) => {
+      await expect(DemoCluster.create({ nodes, dir: tmpdir() })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+      });
+    },
+  );
 });
 
 describe('demo server routes (no agent running)', () => {
@@ -68,7 +91,9 @@ describe('demo server routes (no agent running)', () => {
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.body).toContain('/dashboard/app.js');
     expect((await app.inject({ method: 'GET', url: '/dashboard/app.js' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/dashboard/style.css' })).headers['content-type']).toContain('text/css');
+    expect(
+      (await app.inject({ method: 'GET', url: '/dashboard/style.css' })).headers['content-type'],
+    ).toContain('text/css');
     const escape = await app.inject({ method: 'GET', url: '/dashboard/..%2Fdemo.ts' });
     expect(escape.statusCode).toBe(404);
     expect(escape.json()).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } });
@@ -77,7 +102,10 @@ describe('demo server routes (no agent running)', () => {
   it('lists the nodes with their addresses and state', async () => {
     const res = await app.inject({ method: 'GET', url: '/demo/nodes' });
     const nodes = (res.json() as { nodes: DemoNodeInfo[] }).nodes;
-    expect(nodes.map((n) => [n.name, n.state, n.pid])).toEqual([['node-1', 'killed', null], ['node-2', 'killed', null]]);
+    expect(nodes.map((n) => [n.name, n.state, n.pid])).toEqual([
+      ['node-1', 'killed', null],
+      ['node-2', 'killed', null],
+    ]);
     expect(nodes[0]?.http).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(new Set(nodes.flatMap((n) => [n.http, n.bind])).size).toBe(4);
   });
@@ -93,7 +121,9 @@ describe('demo server routes (no agent running)', () => {
     ];
     for (const [url, status, code] of cases) {
       const res = await app.inject({ method: 'POST', url });
-      expect([url, res.statusCode, (res.json() as { error: { code: string } }).error.code]).toEqual([url, status, code]);
+      expect([url, res.statusCode, (res.json() as { error: { code: string } }).error.code]).toEqual(
+        [url, status, code],
+      );
     }
   });
 

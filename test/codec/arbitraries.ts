@@ -7,12 +7,20 @@
 import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
-import type { Labels, MemberRecord, RejectReason, Update, WireMemberState } from '../../src/membership/messages.js';
+import type {
+  Labels,
+  MemberRecord,
+  RejectReason,
+  Update,
+  WireMemberState,
+} from '../../src/membership/messages.js';
 import type { WireMessage } from './wire.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
-export const arbNodeId: fc.Arbitrary<NodeId> = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => toHex(b) as NodeId);
+export const arbNodeId: fc.Arbitrary<NodeId> = fc
+  .uint8Array({ minLength: 16, maxLength: 16 })
+  .map((b) => toHex(b) as NodeId);
 
 /** Small numbers most of the time (like real seqs and incarnations), any safe integer sometimes. */
 export const arbCounter: fc.Arbitrary<number> = fc.oneof(fc.nat(300), fc.maxSafeNat());
@@ -20,7 +28,8 @@ export const arbTerm: fc.Arbitrary<Term> = arbCounter.map((n) => term(n));
 export const arbIncarnation: fc.Arbitrary<Incarnation> = arbCounter.map((n) => incarnation(n));
 
 /** Any well-formed Unicode text (surrogate pairs included, lone surrogates never). */
-export const arbText = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: 'binary', maxLength });
+export const arbText = (maxLength: number): fc.Arbitrary<string> =>
+  fc.string({ unit: 'binary', maxLength });
 
 const arbPort = fc.integer({ min: 0, max: 65535 });
 
@@ -33,18 +42,43 @@ export const arbAddress: fc.Arbitrary<Address> = fc
   .filter((text) => text.length <= 255)
   .map((text) => text as Address);
 
-export const arbLabels: fc.Arbitrary<Labels> = fc.dictionary(arbText(8), arbText(16), { maxKeys: 4, noNullPrototype: true });
+export const arbLabels: fc.Arbitrary<Labels> = fc.dictionary(arbText(8), arbText(16), {
+  maxKeys: 4,
+  noNullPrototype: true,
+});
 
 export const arbUpdate: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ kind: fc.constant('alive' as const), id: arbNodeId, incarnation: arbIncarnation, name: arbText(24), address: arbAddress, labels: arbLabels }),
-  fc.record({ kind: fc.constant('suspect' as const), id: arbNodeId, incarnation: arbIncarnation, from: arbNodeId }),
-  fc.record({ kind: fc.constant('dead' as const), id: arbNodeId, incarnation: arbIncarnation, from: arbNodeId }),
+  fc.record({
+    kind: fc.constant('alive' as const),
+    id: arbNodeId,
+    incarnation: arbIncarnation,
+    name: arbText(24),
+    address: arbAddress,
+    labels: arbLabels,
+  }),
+  fc.record({
+    kind: fc.constant('suspect' as const),
+    id: arbNodeId,
+    incarnation: arbIncarnation,
+    from: arbNodeId,
+  }),
+  fc.record({
+    kind: fc.constant('dead' as const),
+    id: arbNodeId,
+    incarnation: arbIncarnation,
+    from: arbNodeId,
+  }),
   fc.record({ kind: fc.constant('left' as const), id: arbNodeId, incarnation: arbIncarnation }),
 );
 
 export const arbUpdates: fc.Arbitrary<Update[]> = fc.array(arbUpdate, { maxLength: 8 });
 
-export const arbMemberState: fc.Arbitrary<WireMemberState> = fc.constantFrom('alive', 'suspect', 'dead', 'left');
+export const arbMemberState: fc.Arbitrary<WireMemberState> = fc.constantFrom(
+  'alive',
+  'suspect',
+  'dead',
+  'left',
+);
 
 export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
   id: arbNodeId,
@@ -55,15 +89,37 @@ export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
   labels: arbLabels,
 });
 
-export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom('wrong_cluster', 'bad_version', 'config_mismatch', 'too_many_members', 'shutting_down');
+export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom(
+  'wrong_cluster',
+  'bad_version',
+  'config_mismatch',
+  'too_many_members',
+  'shutting_down',
+);
 
 /** A 64-bit digest as the codec holds it: 16 lowercase hex characters (any 8 bytes). */
-export const arbDigest: fc.Arbitrary<string> = fc.uint8Array({ minLength: 8, maxLength: 8 }).map(toHex);
+export const arbDigest: fc.Arbitrary<string> = fc
+  .uint8Array({ minLength: 8, maxLength: 8 })
+  .map(toHex);
 
 /** One arbitrary per message type, keyed by type, so a test can cover each variant by name. */
-export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extract<WireMessage, { type: T }>> } = {
-  ping: fc.record({ type: fc.constant('ping' as const), seq: arbCounter, from: arbNodeId, fromAddress: arbAddress, target: arbNodeId, updates: arbUpdates }),
-  ack: fc.record({ type: fc.constant('ack' as const), seq: arbCounter, from: arbNodeId, updates: arbUpdates }),
+export const arbMessageByType: {
+  [T in WireMessage['type']]: fc.Arbitrary<Extract<WireMessage, { type: T }>>;
+} = {
+  ping: fc.record({
+    type: fc.constant('ping' as const),
+    seq: arbCounter,
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    target: arbNodeId,
+    updates: arbUpdates,
+  }),
+  ack: fc.record({
+    type: fc.constant('ack' as const),
+    seq: arbCounter,
+    from: arbNodeId,
+    updates: arbUpdates,
+  }),
   nack: fc.record({ type: fc.constant('nack' as const), seq: arbCounter, from: arbNodeId }),
   'ping-req': fc.record({
     type: fc.constant('ping-req' as const),
@@ -93,19 +149,59 @@ export const arbMessageByType: { [T in WireMessage['type']]: fc.Arbitrary<Extrac
     configDigest: arbDigest,
     viewDigest: arbDigest,
   }),
-  reject: fc.record({ type: fc.constant('reject' as const), from: arbNodeId, reason: arbRejectReason, detail: arbText(80) }),
+  reject: fc.record({
+    type: fc.constant('reject' as const),
+    from: arbNodeId,
+    reason: arbRejectReason,
+    detail: arbText(80),
+  }),
   // Leader election (src/election/codec.ts).
-  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm }),
-  'vote-request': fc.record({ type: fc.constant('vote-request' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, preVote: fc.boolean() }),
+  heartbeat: fc.record({
+    type: fc.constant('heartbeat' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+  }),
+  'vote-request': fc.record({
+    type: fc.constant('vote-request' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+    preVote: fc.boolean(),
+  }),
   'vote-response': fc.record({
-    type: fc.constant('vote-response' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, preVote: fc.boolean(), granted: fc.boolean(),
+    type: fc.constant('vote-response' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+    preVote: fc.boolean(),
+    granted: fc.boolean(),
   }),
   'leader-heartbeat': fc.record({
-    type: fc.constant('leader-heartbeat' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, peers: fc.array(arbAddress, { maxLength: 7 }),
+    type: fc.constant('leader-heartbeat' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+    peers: fc.array(arbAddress, { maxLength: 7 }),
   }),
-  'heartbeat-ack': fc.record({ type: fc.constant('heartbeat-ack' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm }),
-  'join-cluster': fc.record({ type: fc.constant('join-cluster' as const), from: arbNodeId, fromAddress: arbAddress }),
-  'peer-broadcast': fc.record({ type: fc.constant('peer-broadcast' as const), from: arbNodeId, fromAddress: arbAddress, term: arbTerm, payload: arbText(120) }),
+  'heartbeat-ack': fc.record({
+    type: fc.constant('heartbeat-ack' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+  }),
+  'join-cluster': fc.record({
+    type: fc.constant('join-cluster' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+  }),
+  'peer-broadcast': fc.record({
+    type: fc.constant('peer-broadcast' as const),
+    from: arbNodeId,
+    fromAddress: arbAddress,
+    term: arbTerm,
+    payload: arbText(120),
+  }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

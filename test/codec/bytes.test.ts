@@ -30,12 +30,27 @@ describe('varint', () => {
     );
   });
   it('has the documented boundaries', () => {
-    const table: [number, number][] = [[0, 1], [127, 1], [128, 2], [16383, 2], [16384, 3], [2 ** 49 - 1, 7], [2 ** 49, 8], [Number.MAX_SAFE_INTEGER, 8]];
+    const table: [number, number][] = [
+      [0, 1],
+      [127, 1],
+      [128, 2],
+      [16383, 2],
+      [16384, 3],
+      [2 ** 49 - 1, 7],
+      [2 ** 49, 8],
+      [Number.MAX_SAFE_INTEGER, 8],
+    ];
     for (const [value, bytes] of table) expect([value, varintBytes(value)]).toEqual([value, bytes]);
   });
   it('rejects non-canonical, unsafe and cut varints', () => {
-    expect(readWith(Uint8Array.from([0x80, 0x00]), (r) => r.varint('v'))).toBe('ERR_DECODE_MALFORMED');
-    expect(readWith(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]), (r) => r.varint('v'))).toBe('ERR_DECODE_UNSAFE_INTEGER');
+    expect(readWith(Uint8Array.from([0x80, 0x00]), (r) => r.varint('v'))).toBe(
+      'ERR_DECODE_MALFORMED',
+    );
+    expect(
+      readWith(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]), (r) =>
+        r.varint('v'),
+      ),
+    ).toBe('ERR_DECODE_UNSAFE_INTEGER');
     expect(readWith(Uint8Array.from([0x80]), (r) => r.varint('v'))).toBe('ERR_DECODE_TRUNCATED');
   });
 });
@@ -43,9 +58,15 @@ describe('varint', () => {
 describe('strings', () => {
   it('utf8Bytes equals TextEncoder length, lone surrogates included', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 }), (text) => {
-        expect(utf8Bytes(text)).toBe(new TextEncoder().encode(text).length);
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+          maxLength: 40,
+        }),
+        (text) => {
+          expect(utf8Bytes(text)).toBe(new TextEncoder().encode(text).length);
+        },
+      ),
     );
   });
   it('round-trip through both the short (patched prefix) and long paths, and the ASCII cache', () => {
@@ -55,7 +76,11 @@ describe('strings', () => {
         w.string(text, 1000);
         w.string(text, 1000);
         const bytes = w.finish();
-        expect(readWith(bytes, (r) => (r.string('a', 1000) === text ? r.string('b', 1000) : 'first differs'))).toBe(text);
+        expect(
+          readWith(bytes, (r) =>
+            r.string('a', 1000) === text ? r.string('b', 1000) : 'first differs',
+          ),
+        ).toBe(text);
       }),
     );
   });
@@ -70,7 +95,11 @@ describe('strings', () => {
 describe('counts', () => {
   it('refuses a count above the limit or one that cannot fit in the bytes left', () => {
     expect(readWith(Uint8Array.from([11]), (r) => r.count('c', 1))).toBe('ERR_DECODE_OVERSIZED');
-    expect(readWith(Uint8Array.from([3, 0, 0]), (r) => r.count('c', 1))).toBe('ERR_DECODE_TRUNCATED');
-    expect(readWith(Uint8Array.from([2, 0, 0]), (r) => [r.count('c', 1), r.u8('x'), r.u8('y')])).toEqual([2, 0, 0]);
+    expect(readWith(Uint8Array.from([3, 0, 0]), (r) => r.count('c', 1))).toBe(
+      'ERR_DECODE_TRUNCATED',
+    );
+    expect(
+      readWith(Uint8Array.from([2, 0, 0]), (r) => [r.count('c', 1), r.u8('x'), r.u8('y')]),
+    ).toEqual([2, 0, 0]);
   });
 });

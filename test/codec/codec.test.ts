@@ -5,10 +5,24 @@ import type { Address } from '../../src/base/address.js';
 import { LIMITS } from '../../src/base/limits.js';
 import { varintBytes } from '../../src/codec/bytes.js';
 import type { DecodeResult } from '../../src/codec/codec.js';
-import { decodeMessage, decodeMessageOrThrow, encodeMessage, messageEncodedBytes, updateEncodedBytes, MESSAGE_TYPE_NUMBERS, type WireMessage } from './wire.js';
+import {
+  decodeMessage,
+  decodeMessageOrThrow,
+  encodeMessage,
+  messageEncodedBytes,
+  updateEncodedBytes,
+  MESSAGE_TYPE_NUMBERS,
+  type WireMessage,
+} from './wire.js';
 import type { Message, Update } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
-import { arbClusterId, arbMessage, arbMessageByType, arbUpdate, arbUpdates } from './arbitraries.js';
+import {
+  arbClusterId,
+  arbMessage,
+  arbMessageByType,
+  arbUpdate,
+  arbUpdates,
+} from './arbitraries.js';
 
 const CLUSTER = 'c';
 const ID_A = 'a'.repeat(32) as NodeId;
@@ -19,8 +33,14 @@ function expectError(result: DecodeResult<WireMessage>, code: string): void {
   expect(result.ok ? 'ok' : result.error.code).toBe(code);
 }
 
-function decode(bytes: Uint8Array, limits?: Parameters<typeof decodeMessage>[1]['limits']): DecodeResult<WireMessage> {
-  return decodeMessage(bytes, limits === undefined ? { clusterId: CLUSTER } : { clusterId: CLUSTER, limits });
+function decode(
+  bytes: Uint8Array,
+  limits?: Parameters<typeof decodeMessage>[1]['limits'],
+): DecodeResult<WireMessage> {
+  return decodeMessage(
+    bytes,
+    limits === undefined ? { clusterId: CLUSTER } : { clusterId: CLUSTER, limits },
+  );
 }
 
 /** Header for cluster 'c' and `type`, then `payload` bytes as given (for hand-made malformed input). */
@@ -56,14 +76,25 @@ describe('round trip', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const update = result.message.type === 'gossip' ? result.message.updates[0] : undefined;
-    expect(update?.kind === 'alive' && Object.getOwnPropertyDescriptor(update.labels, '__proto__')?.value).toBe('x');
+    expect(
+      update?.kind === 'alive' &&
+        Object.getOwnPropertyDescriptor(update.labels, '__proto__')?.value,
+    ).toBe('x');
     expect(update?.kind === 'alive' && update.name).toBe('\ufeffname');
-    expect(Object.getPrototypeOf(update?.kind === 'alive' ? update.labels : null)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(update?.kind === 'alive' ? update.labels : null)).toBe(
+      Object.prototype,
+    );
   });
 
   it('is canonical: labels in any insertion order encode to the same bytes', () => {
-    const one = encodeMessage({ type: 'gossip', from: ID_A, updates: [alive({ b: '2', a: '1', '10': 'x' })] }, CLUSTER);
-    const two = encodeMessage({ type: 'gossip', from: ID_A, updates: [alive({ '10': 'x', a: '1', b: '2' })] }, CLUSTER);
+    const one = encodeMessage(
+      { type: 'gossip', from: ID_A, updates: [alive({ b: '2', a: '1', '10': 'x' })] },
+      CLUSTER,
+    );
+    const two = encodeMessage(
+      { type: 'gossip', from: ID_A, updates: [alive({ '10': 'x', a: '1', b: '2' })] },
+      CLUSTER,
+    );
     expect(one).toEqual(two);
   });
 });
@@ -80,14 +111,20 @@ describe('sizes', () => {
 
   it('a packet is its empty form - 1 + varintBytes(n) + the sum of updateEncodedBytes', () => {
     fc.assert(
-      fc.property(arbUpdates, fc.array(arbUpdate, { minLength: 120, maxLength: 140 }), (few, many) => {
-        for (const updates of [few, many]) {
-          const msg: Message = { type: 'ack', seq: 5, from: ID_A, updates };
-          const empty = messageEncodedBytes({ ...msg, updates: [] }, CLUSTER);
-          const sum = updates.reduce((total, u) => total + updateEncodedBytes(u), 0);
-          expect(encodeMessage(msg, CLUSTER).length).toBe(empty - 1 + varintBytes(updates.length) + sum);
-        }
-      }),
+      fc.property(
+        arbUpdates,
+        fc.array(arbUpdate, { minLength: 120, maxLength: 140 }),
+        (few, many) => {
+          for (const updates of [few, many]) {
+            const msg: Message = { type: 'ack', seq: 5, from: ID_A, updates };
+            const empty = messageEncodedBytes({ ...msg, updates: [] }, CLUSTER);
+            const sum = updates.reduce((total, u) => total + updateEncodedBytes(u), 0);
+            expect(encodeMessage(msg, CLUSTER).length).toBe(
+              empty - 1 + varintBytes(updates.length) + sum,
+            );
+          }
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -117,7 +154,9 @@ describe('every decode error code from a targeted input', () => {
     expectError(decode(craft(unused, [1, ...ID_A_BYTES])), 'ERR_DECODE_UNKNOWN_TYPE');
   });
   it('ERR_DECODE_WRONG_CLUSTER names both cluster ids', () => {
-    const result = decodeMessage(encodeMessage({ type: 'nack', seq: 1, from: ID_A }, 'other'), { clusterId: CLUSTER });
+    const result = decodeMessage(encodeMessage({ type: 'nack', seq: 1, from: ID_A }, 'other'), {
+      clusterId: CLUSTER,
+    });
     expectError(result, 'ERR_DECODE_WRONG_CLUSTER');
     expect(result.ok ? '' : result.error.detail).toMatch(/"other".*"c"/);
   });
@@ -130,8 +169,14 @@ describe('every decode error code from a targeted input', () => {
   it('ERR_DECODE_UNSAFE_INTEGER: 2^53 and a 9-byte varint', () => {
     const max = decode(craft(3, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, ...ID_A_BYTES]));
     expect(max.ok && max.message.type === 'nack' && max.message.seq).toBe(Number.MAX_SAFE_INTEGER);
-    expectError(decode(craft(3, [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, ...ID_A_BYTES])), 'ERR_DECODE_UNSAFE_INTEGER');
-    expectError(decode(craft(3, [0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...ID_A_BYTES])), 'ERR_DECODE_UNSAFE_INTEGER');
+    expectError(
+      decode(craft(3, [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, ...ID_A_BYTES])),
+      'ERR_DECODE_UNSAFE_INTEGER',
+    );
+    expectError(
+      decode(craft(3, [0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...ID_A_BYTES])),
+      'ERR_DECODE_UNSAFE_INTEGER',
+    );
   });
   it('ERR_DECODE_MALFORMED: trailing byte', () => {
     expectError(decode(Uint8Array.from([...nack, 0])), 'ERR_DECODE_MALFORMED');
@@ -140,16 +185,32 @@ describe('every decode error code from a targeted input', () => {
     expectError(decode(craft(3, [0x81, 0x00, ...ID_A_BYTES])), 'ERR_DECODE_MALFORMED');
   });
   it('ERR_DECODE_MALFORMED: invalid UTF-8 (overlong, lone surrogate, cut sequence)', () => {
-    for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    for (const bad of [
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xe2, 0x82],
+    ]) {
       expectError(decode(craft(7, [...ID_A_BYTES, 1, bad.length, ...bad])), 'ERR_DECODE_MALFORMED');
     }
   });
   it('ERR_DECODE_MALFORMED: an address that is not host:port', () => {
     const text = [...new TextEncoder().encode('10.0.0.1')];
-    expectError(decode(craft(1, [1, ...ID_A_BYTES, text.length, ...text, ...ID_A_BYTES, 0])), 'ERR_DECODE_MALFORMED');
+    expectError(
+      decode(craft(1, [1, ...ID_A_BYTES, text.length, ...text, ...ID_A_BYTES, 0])),
+      'ERR_DECODE_MALFORMED',
+    );
   });
   it('ERR_DECODE_MALFORMED: reserved flag bits', () => {
-    const msg: Message = { type: 'ping-req', seq: 1, from: ID_A, fromAddress: ADDR, target: ID_B, targetAddress: ADDR, nack: true, updates: [] };
+    const msg: Message = {
+      type: 'ping-req',
+      seq: 1,
+      from: ID_A,
+      fromAddress: ADDR,
+      target: ID_B,
+      targetAddress: ADDR,
+      nack: true,
+      updates: [],
+    };
     const bytes = encodeMessage(msg, CLUSTER);
     bytes[bytes.length - 2] = 0x03; // flags sit just before the empty update list
     expectError(decode(bytes), 'ERR_DECODE_MALFORMED');
@@ -157,13 +218,34 @@ describe('every decode error code from a targeted input', () => {
   it('ERR_DECODE_MALFORMED: unknown update kind, member state and reject reason', () => {
     expectError(decode(craft(5, [...ID_A_BYTES, 1, 9, ...ID_A_BYTES, 1])), 'ERR_DECODE_MALFORMED');
     expectError(decode(craft(7, [...ID_A_BYTES, 0, 0])), 'ERR_DECODE_MALFORMED');
-    const member = { id: ID_A, name: 'n', address: ADDR, state: 'alive' as const, incarnation: asIncarnation(1), labels: {} };
-    const bytes = encodeMessage({ type: 'push-pull', from: ID_A, fromAddress: ADDR, join: false, reply: false, configFingerprint: '', members: [member] }, CLUSTER);
+    const member = {
+      id: ID_A,
+      name: 'n',
+      address: ADDR,
+      state: 'alive' as const,
+      incarnation: asIncarnation(1),
+      labels: {},
+    };
+    const bytes = encodeMessage(
+      {
+        type: 'push-pull',
+        from: ID_A,
+        fromAddress: ADDR,
+        join: false,
+        reply: false,
+        configFingerprint: '',
+        members: [member],
+      },
+      CLUSTER,
+    );
     bytes[bytes.length - 3] = 0; // state, then incarnation (1 byte) and labels count (1 byte)
     expectError(decode(bytes), 'ERR_DECODE_MALFORMED');
   });
   it('ERR_DECODE_MALFORMED: label keys out of order or duplicated', () => {
-    const bytes = encodeMessage({ type: 'gossip', from: ID_A, updates: [alive({ a: '1', b: '2' })] }, CLUSTER);
+    const bytes = encodeMessage(
+      { type: 'gossip', from: ID_A, updates: [alive({ a: '1', b: '2' })] },
+      CLUSTER,
+    );
     const keyB = bytes.lastIndexOf(0x62);
     const swapped = bytes.slice();
     swapped[keyB] = 0x61;
@@ -172,60 +254,148 @@ describe('every decode error code from a targeted input', () => {
     expectError(decode(swapped), 'ERR_DECODE_MALFORMED');
   });
   it('decodeMessageOrThrow throws a ShoalError with the code', () => {
-    expect(() => decodeMessageOrThrow(new Uint8Array(0), { clusterId: CLUSTER })).toThrow(expect.objectContaining({ code: 'ERR_DECODE_TRUNCATED' }));
-    expect(decodeMessageOrThrow(nack, { clusterId: CLUSTER })).toEqual({ type: 'nack', seq: 1, from: ID_A });
+    expect(() => decodeMessageOrThrow(new Uint8Array(0), { clusterId: CLUSTER })).toThrow(
+      expect.objectContaining({ code: 'ERR_DECODE_TRUNCATED' }),
+    );
+    expect(decodeMessageOrThrow(nack, { clusterId: CLUSTER })).toEqual({
+      type: 'nack',
+      seq: 1,
+      from: ID_A,
+    });
   });
 });
 
 describe('limits at limit - 1, limit, limit + 1', () => {
-  const relaxed = { decodeListCountMax: 1 << 20, decodeStringBytesMax: 1 << 20, clusterIdBytesMax: 255 };
+  const relaxed = {
+    decodeListCountMax: 1 << 20,
+    decodeStringBytesMax: 1 << 20,
+    clusterIdBytesMax: 255,
+  };
 
   it('update list count (decodeListCountMax)', () => {
     const limit = 5;
-    for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const updates: Update[] = Array.from({ length: count }, () => ({ kind: 'left', id: ID_A, incarnation: asIncarnation(1) }));
-      expectError(decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER), { decodeListCountMax: limit }), code);
+    for (const [count, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
+      const updates: Update[] = Array.from({ length: count }, () => ({
+        kind: 'left',
+        id: ID_A,
+        incarnation: asIncarnation(1),
+      }));
+      expectError(
+        decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER), {
+          decodeListCountMax: limit,
+        }),
+        code,
+      );
     }
   });
   it('update list count at the default LIMITS.decodeListCountMax', () => {
     const limit = LIMITS.decodeListCountMax;
-    for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const updates: Update[] = new Array<Update>(count).fill({ kind: 'left', id: ID_A, incarnation: asIncarnation(1) });
-      expectError(decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER, relaxed)), code);
+    for (const [count, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
+      const updates: Update[] = new Array<Update>(count).fill({
+        kind: 'left',
+        id: ID_A,
+        incarnation: asIncarnation(1),
+      });
+      expectError(
+        decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER, relaxed)),
+        code,
+      );
     }
   });
   it('labels count (decodeListCountMax)', () => {
     const limit = 3;
-    for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
+    for (const [count, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
       const labels = Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v']));
-      expectError(decode(encodeMessage({ type: 'gossip', from: ID_A, updates: [alive(labels)] }, CLUSTER), { decodeListCountMax: limit }), code);
+      expectError(
+        decode(encodeMessage({ type: 'gossip', from: ID_A, updates: [alive(labels)] }, CLUSTER), {
+          decodeListCountMax: limit,
+        }),
+        code,
+      );
     }
   });
   it('members count (decodeListCountMax)', () => {
     const limit = 4;
-    for (const [count, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
-      const members = Array.from({ length: count }, () => ({ id: ID_B, name: 'm', address: ADDR, state: 'dead' as const, incarnation: asIncarnation(2), labels: {} }));
-      const bytes = encodeMessage({ type: 'push-pull', from: ID_A, fromAddress: ADDR, join: true, reply: true, configFingerprint: 'f', members }, CLUSTER);
+    for (const [count, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
+      const members = Array.from({ length: count }, () => ({
+        id: ID_B,
+        name: 'm',
+        address: ADDR,
+        state: 'dead' as const,
+        incarnation: asIncarnation(2),
+        labels: {},
+      }));
+      const bytes = encodeMessage(
+        {
+          type: 'push-pull',
+          from: ID_A,
+          fromAddress: ADDR,
+          join: true,
+          reply: true,
+          configFingerprint: 'f',
+          members,
+        },
+        CLUSTER,
+      );
       expectError(decode(bytes, { decodeListCountMax: limit }), code);
     }
   });
   it('string bytes at the default LIMITS.decodeStringBytesMax, counted in UTF-8 bytes', () => {
     const limit = LIMITS.decodeStringBytesMax;
-    for (const [bytes, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
+    for (const [bytes, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
       const detail = 'é'.repeat(Math.floor(bytes / 2)) + 'x'.repeat(bytes % 2);
-      expectError(decode(encodeMessage({ type: 'reject', from: ID_A, reason: 'config_mismatch', detail }, CLUSTER, relaxed)), code);
+      expectError(
+        decode(
+          encodeMessage(
+            { type: 'reject', from: ID_A, reason: 'config_mismatch', detail },
+            CLUSTER,
+            relaxed,
+          ),
+        ),
+        code,
+      );
     }
   });
   it('cluster id bytes at LIMITS.clusterIdBytesMax', () => {
     const limit = LIMITS.clusterIdBytesMax;
-    for (const [bytes, code] of [[limit - 1, 'ok'], [limit, 'ok'], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
+    for (const [bytes, code] of [
+      [limit - 1, 'ok'],
+      [limit, 'ok'],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
       const clusterId = 'k'.repeat(bytes);
-      const result = decodeMessage(encodeMessage({ type: 'nack', seq: 0, from: ID_A }, clusterId, relaxed), { clusterId });
+      const result = decodeMessage(
+        encodeMessage({ type: 'nack', seq: 0, from: ID_A }, clusterId, relaxed),
+        { clusterId },
+      );
       expectError(result, code);
     }
   });
   it('message bytes (decodeMessageBytesMax)', () => {
-    const bytes = encodeMessage({ type: 'reject', from: ID_A, reason: 'shutting_down', detail: 'bye' }, CLUSTER);
+    const bytes = encodeMessage(
+      { type: 'reject', from: ID_A, reason: 'shutting_down', detail: 'bye' },
+      CLUSTER,
+    );
     expectError(decode(bytes, { decodeMessageBytesMax: bytes.length + 1 }), 'ok');
     expectError(decode(bytes, { decodeMessageBytesMax: bytes.length }), 'ok');
     expectError(decode(bytes, { decodeMessageBytesMax: bytes.length - 1 }), 'ERR_DECODE_OVERSIZED');
@@ -234,20 +404,44 @@ describe('limits at limit - 1, limit, limit + 1', () => {
 
 describe('encoder preconditions are assertions (caller bugs)', () => {
   it('refuses a bad NodeId, an unsafe number and an over-limit string', () => {
-    expect(() => encodeMessage({ type: 'nack', seq: 1, from: 'A'.repeat(32) as NodeId }, CLUSTER)).toThrow(/not a NodeId/);
-    expect(() => encodeMessage({ type: 'nack', seq: 2 ** 53, from: ID_A }, CLUSTER)).toThrow(/safe non-negative integer/);
-    expect(() => encodeMessage({ type: 'nack', seq: -1, from: ID_A }, CLUSTER)).toThrow(/safe non-negative integer/);
-    expect(() => encodeMessage({ type: 'nack', seq: 1, from: ID_A }, 'x'.repeat(65))).toThrow(/exceeds 64/);
+    expect(() =>
+      encodeMessage({ type: 'nack', seq: 1, from: 'A'.repeat(32) as NodeId }, CLUSTER),
+    ).toThrow(/not a NodeId/);
+    expect(() => encodeMessage({ type: 'nack', seq: 2 ** 53, from: ID_A }, CLUSTER)).toThrow(
+      /safe non-negative integer/,
+    );
+    expect(() => encodeMessage({ type: 'nack', seq: -1, from: ID_A }, CLUSTER)).toThrow(
+      /safe non-negative integer/,
+    );
+    expect(() => encodeMessage({ type: 'nack', seq: 1, from: ID_A }, 'x'.repeat(65))).toThrow(
+      /exceeds 64/,
+    );
   });
 });
 
 describe('wire numbers', () => {
   it('are pinned: changing one breaks every deployed node (APPEND ONLY)', async () => {
-    const numbers = { ...(await import('../../src/codec/wire-numbers.js')), ...(await import('./wire.js')) };
+    const numbers = {
+      ...(await import('../../src/codec/wire-numbers.js')),
+      ...(await import('./wire.js')),
+    };
     // Later protocols append entries; the released ones never move and no number is used twice.
     expect(numbers.MESSAGE_TYPE_NUMBERS).toEqual({
-      ping: 1, ack: 2, nack: 3, 'ping-req': 4, gossip: 5, 'push-pull': 6, reject: 7, 'push-pull-digest': 16,
-      heartbeat: 8, 'vote-request': 9, 'vote-response': 10, 'leader-heartbeat': 11, 'heartbeat-ack': 12, 'join-cluster': 13, 'peer-broadcast': 14,
+      ping: 1,
+      ack: 2,
+      nack: 3,
+      'ping-req': 4,
+      gossip: 5,
+      'push-pull': 6,
+      reject: 7,
+      'push-pull-digest': 16,
+      heartbeat: 8,
+      'vote-request': 9,
+      'vote-response': 10,
+      'leader-heartbeat': 11,
+      'heartbeat-ack': 12,
+      'join-cluster': 13,
+      'peer-broadcast': 14,
     });
     const used = Object.values(numbers.MESSAGE_TYPE_NUMBERS);
     expect(new Set(used).size).toBe(used.length);
@@ -255,20 +449,57 @@ describe('wire numbers', () => {
     expect(used).not.toContain(15); // the compressed wrapper's type
     expect(numbers.UPDATE_KIND_NUMBERS).toEqual({ alive: 1, suspect: 2, dead: 3, left: 4 });
     expect(numbers.MEMBER_STATE_NUMBERS).toEqual({ alive: 1, suspect: 2, dead: 3, left: 4 });
-    expect(numbers.REJECT_REASON_NUMBERS).toEqual({ wrong_cluster: 1, bad_version: 2, config_mismatch: 3, too_many_members: 4, shutting_down: 5 });
+    expect(numbers.REJECT_REASON_NUMBERS).toEqual({
+      wrong_cluster: 1,
+      bad_version: 2,
+      config_mismatch: 3,
+      too_many_members: 4,
+      shutting_down: 5,
+    });
     expect([numbers.WIRE_MAGIC, numbers.PROTOCOL_VERSION]).toEqual([0x5348, 1]);
   });
 });
 
 describe('push-pull-digest (type 16)', () => {
-  const digest: Message = { type: 'push-pull-digest', from: ID_A, fromAddress: ADDR, reply: true, configDigest: '0123456789abcdef', viewDigest: 'fedcba9876543210' };
+  const digest: Message = {
+    type: 'push-pull-digest',
+    from: ID_A,
+    fromAddress: ADDR,
+    reply: true,
+    configDigest: '0123456789abcdef',
+    viewDigest: 'fedcba9876543210',
+  };
 
   it('lays out from, fromAddress, flags, config digest and view digest as 8 raw bytes each', () => {
     const bytes = encodeMessage(digest, CLUSTER);
     const addr = [...new TextEncoder().encode(ADDR)];
     expect([...bytes]).toEqual([
-      0x53, 0x48, 1, 16, 1, 0x63, ...ID_A_BYTES, addr.length, ...addr, 0x01,
-      0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+      0x53,
+      0x48,
+      1,
+      16,
+      1,
+      0x63,
+      ...ID_A_BYTES,
+      addr.length,
+      ...addr,
+      0x01,
+      0x01,
+      0x23,
+      0x45,
+      0x67,
+      0x89,
+      0xab,
+      0xcd,
+      0xef,
+      0xfe,
+      0xdc,
+      0xba,
+      0x98,
+      0x76,
+      0x54,
+      0x32,
+      0x10,
     ]);
     expect(bytes.length).toBe(53); // vs 2268 bytes (plain) for a 50-member push-pull (wire.md)
     expect(decode(bytes)).toEqual({ ok: true, message: digest });
@@ -282,7 +513,9 @@ describe('push-pull-digest (type 16)', () => {
     flagged[flagsAt] = 0x03;
     expectError(decode(flagged), 'ERR_DECODE_MALFORMED');
     expectError(decode(bytes.subarray(0, bytes.length - 1)), 'ERR_DECODE_TRUNCATED');
-    expect(() => encodeMessage({ ...digest, viewDigest: 'FEDCBA9876543210' }, CLUSTER)).toThrow(/hex digest/);
+    expect(() => encodeMessage({ ...digest, viewDigest: 'FEDCBA9876543210' }, CLUSTER)).toThrow(
+      /hex digest/,
+    );
     expect(() => encodeMessage({ ...digest, configDigest: 'abc' }, CLUSTER)).toThrow(/hex digest/);
   });
 });

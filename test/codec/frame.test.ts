@@ -35,22 +35,38 @@ describe('frames', () => {
   });
 
   it('decodes a stream of frames cut at every split point', () => {
-    const payloads = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), Uint8Array.from({ length: 300 }, (_, i) => i & 255), Uint8Array.from([9])];
+    const payloads = [
+      Uint8Array.from([1, 2, 3]),
+      new Uint8Array(0),
+      Uint8Array.from({ length: 300 }, (_, i) => i & 255),
+      Uint8Array.from([9]),
+    ];
     const stream = concat(payloads.map((p) => encodeFrame(p)));
     for (let a = 0; a <= stream.length; a++) {
       expect(decodeSplit(stream, [a])).toEqual(payloads);
     }
-    for (let a = 0; a <= 12; a++) for (let b = a; b <= stream.length; b += 7) expect(decodeSplit(stream, [a, b])).toEqual(payloads);
+    for (let a = 0; a <= 12; a++)
+      for (let b = a; b <= stream.length; b += 7)
+        expect(decodeSplit(stream, [a, b])).toEqual(payloads);
   });
 
   it('decodes byte by byte and in random chunkings', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (payloads, cuts) => {
-        const stream = concat(payloads.map((p) => encodeFrame(p)));
-        const splits = cuts.map((c) => c % (stream.length + 1)).sort((x, y) => x - y);
-        expect(decodeSplit(stream, splits)).toEqual(payloads);
-        expect(decodeSplit(stream, Array.from({ length: stream.length }, (_, i) => i))).toEqual(payloads);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (payloads, cuts) => {
+          const stream = concat(payloads.map((p) => encodeFrame(p)));
+          const splits = cuts.map((c) => c % (stream.length + 1)).sort((x, y) => x - y);
+          expect(decodeSplit(stream, splits)).toEqual(payloads);
+          expect(
+            decodeSplit(
+              stream,
+              Array.from({ length: stream.length }, (_, i) => i),
+            ),
+          ).toEqual(payloads);
+        },
+      ),
     );
   });
 
@@ -68,7 +84,11 @@ describe('frames', () => {
 
   it('frame size at limit - 1, limit and limit + 1', () => {
     const limit = 64;
-    for (const [size, expected] of [[limit - 1, 1], [limit, 1], [limit + 1, 'ERR_DECODE_OVERSIZED']] as const) {
+    for (const [size, expected] of [
+      [limit - 1, 1],
+      [limit, 1],
+      [limit + 1, 'ERR_DECODE_OVERSIZED'],
+    ] as const) {
       const frame = encodeFrame(new Uint8Array(size), limit + 1);
       const result = decodeSplit(frame, [], limit);
       expect(typeof result === 'string' ? result : result.length).toBe(expected);

@@ -13,7 +13,12 @@ describe('codec fuzz', () => {
     expect(stats.failures).toEqual([]);
     expect(stats.cases).toBeGreaterThanOrEqual(100_000);
     expect(stats.accepted).toBeGreaterThan(0);
-    for (const code of ['ERR_DECODE_TRUNCATED', 'ERR_DECODE_MALFORMED', 'ERR_DECODE_BAD_MAGIC', 'ERR_DECODE_WRONG_CLUSTER']) {
+    for (const code of [
+      'ERR_DECODE_TRUNCATED',
+      'ERR_DECODE_MALFORMED',
+      'ERR_DECODE_BAD_MAGIC',
+      'ERR_DECODE_WRONG_CLUSTER',
+    ]) {
       expect(stats.rejected[code] ?? 0).toBeGreaterThan(0);
     }
   });

@@ -29,7 +29,9 @@ export function newStats(): FuzzStats {
 
 /** `count` valid encoded messages, the same for the same seed. */
 export function fuzzCorpus(seed: number, count: number): Uint8Array[] {
-  return fc.sample(arbMessage, { seed, numRuns: count }).map((msg) => encodeMessage(msg, FUZZ_CLUSTER_ID));
+  return fc
+    .sample(arbMessage, { seed, numRuns: count })
+    .map((msg) => encodeMessage(msg, FUZZ_CLUSTER_ID));
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -50,20 +52,24 @@ export function checkInput(bytes: Uint8Array, stats: FuzzStats): void {
     const result = decodeMessage(bytes, { clusterId: FUZZ_CLUSTER_ID });
     if (!result.ok) {
       stats.rejected[result.error.code] = (stats.rejected[result.error.code] ?? 0) + 1;
-      if (!result.error.code.startsWith('ERR_DECODE_')) failure = `non-decode error code ${result.error.code}`;
+      if (!result.error.code.startsWith('ERR_DECODE_'))
+        failure = `non-decode error code ${result.error.code}`;
     } else {
       stats.accepted++;
-      if (!sameBytes(encodeMessage(result.message, FUZZ_CLUSTER_ID), bytes)) failure = 'accepted input is not canonical: re-encoding differs';
+      if (!sameBytes(encodeMessage(result.message, FUZZ_CLUSTER_ID), bytes))
+        failure = 'accepted input is not canonical: re-encoding differs';
     }
   } catch (err) {
     failure = `threw ${String(err)}`;
   }
-  if (failure !== undefined && stats.failures.length < 20) stats.failures.push(`${failure}; input ${hexOf(bytes)}`);
+  if (failure !== undefined && stats.failures.length < 20)
+    stats.failures.push(`${failure}; input ${hexOf(bytes)}`);
 }
 
 /** Every prefix of `bytes` and every single-bit flip of it. */
 export function fuzzExhaustive(bytes: Uint8Array, stats: FuzzStats): void {
-  for (let length = 0; length < bytes.length; length++) checkInput(bytes.subarray(0, length), stats);
+  for (let length = 0; length < bytes.length; length++)
+    checkInput(bytes.subarray(0, length), stats);
   const copy = bytes.slice();
   for (let i = 0; i < copy.length; i++) {
     for (let bit = 0; bit < 8; bit++) {
@@ -122,6 +128,11 @@ export function mutate(base: Uint8Array, rng: Rng): Uint8Array {
 }
 
 /** `cases` random mutations of corpus entries. */
-export function fuzzRandom(corpus: readonly Uint8Array[], rng: Rng, cases: number, stats: FuzzStats): void {
+export function fuzzRandom(
+  corpus: readonly Uint8Array[],
+  rng: Rng,
+  cases: number,
+  stats: FuzzStats,
+): void {
   for (let n = 0; n < cases; n++) checkInput(mutate(rng.pick(corpus), rng), stats);
 }

@@ -4,14 +4,27 @@
  * that no two protocols share a type number). Production decodes each port with its protocol's
  * own table only.
  */
-import { combineTables, decodeOrThrow, decodeWith, encodedBytesWith, encodeWith, type CodecLimits, type DecodeExpect, type DecodeResult } from '../../src/codec/codec.js';
+import {
+  combineTables,
+  decodeOrThrow,
+  decodeWith,
+  encodedBytesWith,
+  encodeWith,
+  type CodecLimits,
+  type DecodeExpect,
+  type DecodeResult,
+} from '../../src/codec/codec.js';
 import { ELECTION_MESSAGES } from '../../src/election/codec.js';
 import type { ElectionMessage } from '../../src/election/messages.js';
 import { MEMBERSHIP_MESSAGES } from '../../src/membership/codec.js';
 import type { Message } from '../../src/membership/messages.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
-export { MEMBER_STATE_NUMBERS, REJECT_REASON_NUMBERS, UPDATE_KIND_NUMBERS } from '../../src/membership/messages.js';
+export {
+  MEMBER_STATE_NUMBERS,
+  REJECT_REASON_NUMBERS,
+  UPDATE_KIND_NUMBERS,
+} from '../../src/membership/messages.js';
 
 export type WireMessage = Message | ElectionMessage;
 
@@ -22,7 +35,11 @@ export function isElectionMessage(message: WireMessage): message is ElectionMess
   return Object.hasOwn(ELECTION_MESSAGES.numbers, message.type);
 }
 
-export function encodeMessage(msg: WireMessage, clusterId: string, limits?: Partial<CodecLimits>): Uint8Array {
+export function encodeMessage(
+  msg: WireMessage,
+  clusterId: string,
+  limits?: Partial<CodecLimits>,
+): Uint8Array {
   return encodeWith(WIRE_MESSAGES, msg, clusterId, limits);
 }
 

@@ -18,13 +18,28 @@ function ports(count: number, offset: number): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.0.1:${base + i}`);
 }
 
-async function cluster(mode: 'raft-lite' | 'static', count: number, offset: number): Promise<ShoalNode[]> {
+async function cluster(
+  mode: 'raft-lite' | 'static',
+  count: number,
+  offset: number,
+): Promise<ShoalNode[]> {
   const peers = ports(count, offset);
   for (let i = 0; i < count; i++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-election-'));
     dirs.push(dataDir);
-    const kind = mode === 'raft-lite' ? { kind: 'raft-lite' as const, peers } : { kind: 'static' as const, peers, failureThresholdMs: 400, heartbeatIntervalMs: 100 };
-    nodes.push(await createNode({ name: `n${i}`, dataDir, bind: peers[i] as string, mode: kind, clusterId: 'election-test' }));
+    const kind =
+      mode === 'raft-lite'
+        ? { kind: 'raft-lite' as const, peers }
+        : { kind: 'static' as const, peers, failureThresholdMs: 400, heartbeatIntervalMs: 100 };
+    nodes.push(
+      await createNode({
+        name: `n${i}`,
+        dataDir,
+        bind: peers[i] as string,
+        mode: kind,
+        clusterId: 'election-test',
+      }),
+    );
   }
   return [...nodes];
 }
@@ -35,7 +50,11 @@ function agreed(alive: ShoalNode[]): string | undefined {
   return alive.every((n) => n.leader()?.id === first.id) ? first.id : undefined;
 }
 
-describe.each([['raft-lite', 3, 0], ['raft-lite', 5, 100], ['static', 3, 200]] as const)('%s with %i nodes on loopback', (mode, count, offset) => {
+describe.each([
+  ['raft-lite', 3, 0],
+  ['raft-lite', 5, 100],
+  ['static', 3, 200],
+] as const)('%s with %i nodes on loopback', (mode, count, offset) => {
   test('a leader is elected; closing it abruptly yields a new leader every survivor agrees on, with a higher term', async () => {
     const all = await cluster(mode, count, offset);
     await waitFor(() => agreed(all) !== undefined, 10_000, 'first leader agreed');
@@ -44,12 +63,24 @@ describe.each([['raft-lite', 3, 0], ['raft-lite', 5, 100], ['static', 3, 200]] a
     const leader = all.find((n) => n.id === leaderId) as ShoalNode;
     await leader.close();
     const survivors = all.filter((n) => n !== leader);
-    await waitFor(() => { const id = agreed(survivors); return id !== undefined && id !== leaderId; }, 10_000, 'new leader agreed');
+    await waitFor(
+      () => {
+        const id = agreed(survivors);
+        return id !== undefined && id !== leaderId;
+      },
+      10_000,
+      'new leader agreed',
+    );
     for (const n of survivors) expect(n.leader()?.term).toBeGreaterThan(oldTerm);
   }, 30_000);
 });
 
 test('invalid raft-lite timings are refused with a message naming the field', async () => {
-  await expect(createNode({ name: 'x', dataDir: '/tmp/unused', mode: { kind: 'raft-lite', peers: [], electionTimeoutMinMs: 300, electionTimeoutMaxMs: 100 } }))
-    .rejects.toThrow(/electionTimeoutMaxMs/);
+  await expect(
+    createNode({
+      name: 'x',
+      dataDir: '/tmp/unused',
+      mode: { kind: 'raft-lite', peers: [], electionTimeoutMinMs: 300, electionTimeoutMaxMs: 100 },
+    }),
+  ).rejects.toThrow(/electionTimeoutMaxMs/);
 });

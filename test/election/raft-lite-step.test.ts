@@ -15,23 +15,53 @@ const id = (c: string): NodeId => c.repeat(32) as NodeId;
 const rng = new Rng(1);
 
 function fresh(peers = 3, startTerm = 0, config = raftLiteConfig()): State {
-  return initRaftLite({ config, selfId: id('1'), selfAddress: addr(1), peers: Array.from({ length: peers }, (_, i) => addr(i + 1)) }, { term: term(startTerm), votedFor: undefined }, 0 as Millis, rng);
+  return initRaftLite(
+    {
+      config,
+      selfId: id('1'),
+      selfAddress: addr(1),
+      peers: Array.from({ length: peers }, (_, i) => addr(i + 1)),
+    },
+    { term: term(startTerm), votedFor: undefined },
+    0 as Millis,
+    rng,
+  );
 }
 type Out = Ready<State, Effect, RaftLiteRecord>;
 /** Every effect of a step, immediate ones first, then those that wait for its write. */
 const all = (out: Out): Effect[] => [...out.effects, ...out.afterPersist];
-const tickOut = (s: State, now: number): Out => step(s, { kind: 'tick', now: now as Millis }, { rng });
+const tickOut = (s: State, now: number): Out =>
+  step(s, { kind: 'tick', now: now as Millis }, { rng });
 const tickAt = (s: State, now: number): Effect[] => all(tickOut(s, now));
-type Message = Parameters<typeof step>[1] extends infer I ? (I extends { kind: 'receive'; message: infer M } ? M : never) : never;
-const recvOut = (s: State, now: number, message: Message): Out => step(s, { kind: 'receive', now: now as Millis, from: message.fromAddress, message }, { rng });
+type Message = Parameters<typeof step>[1] extends infer I
+  ? I extends { kind: 'receive'; message: infer M }
+    ? M
+    : never
+  : never;
+const recvOut = (s: State, now: number, message: Message): Out =>
+  step(s, { kind: 'receive', now: now as Millis, from: message.fromAddress, message }, { rng });
 const recv = (s: State, now: number, message: Message): Effect[] => all(recvOut(s, now, message));
 const sends = (effects: Effect[]): Effect[] => effects.filter((e) => e.kind === 'send');
 
 function electSelf(s: State): number {
   let now: number = nextDeadline(s);
   tickAt(s, now); // pre-vote
-  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(s.term + 1), preVote: true, granted: true });
-  recv(s, now, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(s.term), preVote: false, granted: true });
+  recv(s, now, {
+    type: 'vote-response',
+    from: id('2'),
+    fromAddress: addr(2),
+    term: term(s.term + 1),
+    preVote: true,
+    granted: true,
+  });
+  recv(s, now, {
+    type: 'vote-response',
+    from: id('2'),
+    fromAddress: addr(2),
+    term: term(s.term),
+    preVote: false,
+    granted: true,
+  });
   now += 1;
   return now;
 }
@@ -49,7 +79,14 @@ describe('raft-lite step', () => {
   test('§5.2: a pre-vote majority starts an election: term+1, vote for self, persist before sends', () => {
     const s = fresh();
     tickAt(s, nextDeadline(s));
-    const out = recvOut(s, 200, { type: 'vote-response', from: id('2'), fromAddress: addr(2), term: term(1), preVote: true, granted: true });
+    const out = recvOut(s, 200, {
+      type: 'vote-response',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: term(1),
+      preVote: true,
+      granted: true,
+    });
     expect(s.role).toBe('candidate');
     expect(s.term).toBe(1);
     expect(s.votedFor).toBe(id('1'));
@@ -83,20 +120,45 @@ describe('raft-lite step', () => {
 
   test('§5.2: one vote per term, durable before the grant', () => {
     const s = fresh();
-    const out = recvOut(s, 400, { type: 'vote-request', from: id('2'), fromAddress: addr(2), term: term(5), preVote: false });
+    const out = recvOut(s, 400, {
+      type: 'vote-request',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: term(5),
+      preVote: false,
+    });
     expect(s.term).toBe(5);
     expect(s.votedFor).toBe(id('2'));
     expect(out.persist).toEqual([{ term: 5, votedFor: id('2') }]);
     expect(out.effects.some((e) => e.kind === 'send')).toBe(false);
-    expect(out.afterPersist.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted)).toBe(true);
-    const second = recv(s, 401, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: term(5), preVote: false });
-    expect(second.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
+    expect(
+      out.afterPersist.some(
+        (e) => e.kind === 'send' && e.message.type === 'vote-response' && e.message.granted,
+      ),
+    ).toBe(true);
+    const second = recv(s, 401, {
+      type: 'vote-request',
+      from: id('3'),
+      fromAddress: addr(3),
+      term: term(5),
+      preVote: false,
+    });
+    expect(
+      second.some(
+        (e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted,
+      ),
+    ).toBe(true);
   });
 
   test('§5.1: a leader steps down on a newer term', () => {
     const s = fresh();
     const now = electSelf(s);
-    recv(s, now + 200, { type: 'heartbeat-ack', from: id('3'), fromAddress: addr(3), term: term(9) });
+    recv(s, now + 200, {
+      type: 'heartbeat-ack',
+      from: id('3'),
+      fromAddress: addr(3),
+      term: term(9),
+    });
     expect(s.role).toBe('follower');
     expect(s.term).toBe(9);
   });
@@ -111,15 +173,37 @@ describe('raft-lite step', () => {
 
   test('etcd lease: a follower hearing its leader refuses a disruptive candidate', () => {
     const s = fresh();
-    recv(s, 10, { type: 'leader-heartbeat', from: id('2'), fromAddress: addr(2), term: term(3), peers: [addr(1), addr(2), addr(3)] });
-    const effects = recv(s, 20, { type: 'vote-request', from: id('3'), fromAddress: addr(3), term: term(4), preVote: false });
+    recv(s, 10, {
+      type: 'leader-heartbeat',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: term(3),
+      peers: [addr(1), addr(2), addr(3)],
+    });
+    const effects = recv(s, 20, {
+      type: 'vote-request',
+      from: id('3'),
+      fromAddress: addr(3),
+      term: term(4),
+      preVote: false,
+    });
     expect(s.term).toBe(3);
-    expect(effects.some((e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted)).toBe(true);
+    expect(
+      effects.some(
+        (e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted,
+      ),
+    ).toBe(true);
   });
 
   test('a vote request from outside the known cluster is ignored and counted', () => {
     const s = fresh();
-    const effects = recv(s, 10, { type: 'vote-request', from: id('9'), fromAddress: addr(9), term: term(4), preVote: false });
+    const effects = recv(s, 10, {
+      type: 'vote-request',
+      from: id('9'),
+      fromAddress: addr(9),
+      term: term(4),
+      preVote: false,
+    });
     expect(effects).toEqual([]);
     expect(s.counters.strangerMessages).toBe(1);
   });
@@ -139,9 +223,16 @@ describe('raft-lite step', () => {
     const join = { type: 'join-cluster' as const, from: id('5'), fromAddress: addr(5) };
     const effects = sends(recv(s, 10, join));
     expect(s.peers.has(addr(5))).toBe(true);
-    const to = (e: Effect): string => (e.kind === 'send' ? `${e.to}<-${e.message.type === 'join-cluster' ? e.message.fromAddress : e.message.type}` : '');
-    expect(effects.map(to).sort()).toEqual([`${addr(2)}<-${addr(5)}`, `${addr(3)}<-${addr(5)}`, `${addr(5)}<-${addr(1)}`].sort());
-    const forwarded = all(step(s, { kind: 'receive', now: 20 as Millis, from: addr(2), message: join }, { rng }));
+    const to = (e: Effect): string =>
+      e.kind === 'send'
+        ? `${e.to}<-${e.message.type === 'join-cluster' ? e.message.fromAddress : e.message.type}`
+        : '';
+    expect(effects.map(to).sort()).toEqual(
+      [`${addr(2)}<-${addr(5)}`, `${addr(3)}<-${addr(5)}`, `${addr(5)}<-${addr(1)}`].sort(),
+    );
+    const forwarded = all(
+      step(s, { kind: 'receive', now: 20 as Millis, from: addr(2), message: join }, { rng }),
+    );
     expect(sends(forwarded)).toEqual([]);
   });
 

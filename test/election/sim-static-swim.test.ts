@@ -9,15 +9,33 @@ import { SCENARIOS } from '../../src/sim/scenarios/index.js';
 const env = { commit: 'test', nodeVersion: process.version };
 const STORY_FAULTS = parseFaults('loss,dup,reorder,pause,skew');
 
-function expectClean(scenario: Scenario<unknown>, seeds: readonly number[], faults: string | ReturnType<typeof parseFaults>, durationMs: number): void {
+function expectClean(
+  scenario: Scenario<unknown>,
+  seeds: readonly number[],
+  faults: string | ReturnType<typeof parseFaults>,
+  durationMs: number,
+): void {
   for (const seed of seeds) {
-    const result = runScenario(scenario, { seed, nodes: seed % 2 === 0 ? 3 : 5, faults: typeof faults === 'string' ? parseFaults(faults) : faults, durationMs });
+    const result = runScenario(scenario, {
+      seed,
+      nodes: seed % 2 === 0 ? 3 : 5,
+      faults: typeof faults === 'string' ? parseFaults(faults) : faults,
+      durationMs,
+    });
     expect(result.violation, formatFailure(result, env)).toBeUndefined();
   }
 }
 
 function caughtBy(scenario: Scenario<unknown>, checker: string): RunResult[] {
-  return [1, 2].map((seed) => runScenario(scenario, { seed, nodes: seed === 1 ? 3 : 5, faults: new Set(), durationMs: 8_000 }))
+  return [1, 2]
+    .map((seed) =>
+      runScenario(scenario, {
+        seed,
+        nodes: seed === 1 ? 3 : 5,
+        faults: new Set(),
+        durationMs: 8_000,
+      }),
+    )
     .filter((r) => r.violation?.checker === checker);
 }
 
@@ -29,17 +47,42 @@ describe('static election simulation (loss, symmetric and one-way partitions, pa
   });
 
   test('failure story 1: nodes booting with different persisted terms agree on one leader and converge on one term', () => {
-    expectClean(staticScenarios.electionStaticTermDisagreement as Scenario<unknown>, seeds(6), STORY_FAULTS, 8_000);
+    expectClean(
+      staticScenarios.electionStaticTermDisagreement as Scenario<unknown>,
+      seeds(6),
+      STORY_FAULTS,
+      8_000,
+    );
   });
 
   test('failure story 2: a node cut off alone has no leader (quorum counts self over the whole cluster)', () => {
-    expectClean(staticScenarios.electionStaticLoneMinority as Scenario<unknown>, seeds(6), STORY_FAULTS, 8_000);
-    expect(caughtBy(staticScenarios.electionStaticLoneMinorityUnsafe as Scenario<unknown>, 'no-leader-in-minority')).toHaveLength(2);
+    expectClean(
+      staticScenarios.electionStaticLoneMinority as Scenario<unknown>,
+      seeds(6),
+      STORY_FAULTS,
+      8_000,
+    );
+    expect(
+      caughtBy(
+        staticScenarios.electionStaticLoneMinorityUnsafe as Scenario<unknown>,
+        'no-leader-in-minority',
+      ),
+    ).toHaveLength(2);
   });
 
   test('failure story 3: a cold start into a partition elects only on the majority side', () => {
-    expectClean(staticScenarios.electionStaticColdStart as Scenario<unknown>, seeds(6), STORY_FAULTS, 8_000);
-    expect(caughtBy(staticScenarios.electionStaticColdStartUnsafe as Scenario<unknown>, 'no-leader-in-minority')).toHaveLength(2);
+    expectClean(
+      staticScenarios.electionStaticColdStart as Scenario<unknown>,
+      seeds(6),
+      STORY_FAULTS,
+      8_000,
+    );
+    expect(
+      caughtBy(
+        staticScenarios.electionStaticColdStartUnsafe as Scenario<unknown>,
+        'no-leader-in-minority',
+      ),
+    ).toHaveLength(2);
   });
 });
 
@@ -53,26 +96,61 @@ describe('swim election simulation (real membership and leader drivers)', () => 
   });
 
   test('failure story 1: members with different membership epochs agree on (leader, term)', () => {
-    expectClean(swimScenarios.electionSwimEpochDisagreement as Scenario<unknown>, seeds(4), STORY_FAULTS, 6_000);
+    expectClean(
+      swimScenarios.electionSwimEpochDisagreement as Scenario<unknown>,
+      seeds(4),
+      STORY_FAULTS,
+      6_000,
+    );
   });
 
   test('failure story 2: a member cut off alone drops its leader; without requireQuorum the checker catches it', () => {
-    expectClean(swimScenarios.electionSwimLoneMinority as Scenario<unknown>, seeds(4), STORY_FAULTS, 8_000);
-    expect(caughtBy(swimScenarios.electionSwimLoneMinorityUnsafe as Scenario<unknown>, 'no-leader-in-minority')).toHaveLength(2);
+    expectClean(
+      swimScenarios.electionSwimLoneMinority as Scenario<unknown>,
+      seeds(4),
+      STORY_FAULTS,
+      8_000,
+    );
+    expect(
+      caughtBy(
+        swimScenarios.electionSwimLoneMinorityUnsafe as Scenario<unknown>,
+        'no-leader-in-minority',
+      ),
+    ).toHaveLength(2);
   });
 
   test('failure story 3: a cold start into a partition elects only on the majority side; minClusterSize 1 without quorum is caught', () => {
-    expectClean(swimScenarios.electionSwimColdStart as Scenario<unknown>, seeds(4), STORY_FAULTS, 6_000);
-    expect(caughtBy(swimScenarios.electionSwimColdStartUnsafe as Scenario<unknown>, 'no-leader-in-minority')).toHaveLength(2);
+    expectClean(
+      swimScenarios.electionSwimColdStart as Scenario<unknown>,
+      seeds(4),
+      STORY_FAULTS,
+      6_000,
+    );
+    expect(
+      caughtBy(
+        swimScenarios.electionSwimColdStartUnsafe as Scenario<unknown>,
+        'no-leader-in-minority',
+      ),
+    ).toHaveLength(2);
   });
 
   test('the same seed gives the same trace', () => {
     const options = { seed: 7, nodes: 5, faults: parseFaults('all'), durationMs: 4_000 };
-    expect(runScenario(swimScenarios.electionSwim as Scenario<unknown>, options).trace).toEqual(runScenario(swimScenarios.electionSwim as Scenario<unknown>, options).trace);
+    expect(runScenario(swimScenarios.electionSwim as Scenario<unknown>, options).trace).toEqual(
+      runScenario(swimScenarios.electionSwim as Scenario<unknown>, options).trace,
+    );
   });
 
   test('every election scenario is registered for `npm run sim -- --scenario`', () => {
-    for (const name of ['election-static', 'election-static-lone-minority', 'election-static-cold-start-unsafe', 'election-swim', 'election-swim-ap', 'election-swim-epoch-disagreement', 'election-swim-cold-start']) {
+    for (const name of [
+      'election-static',
+      'election-static-lone-minority',
+      'election-static-cold-start-unsafe',
+      'election-swim',
+      'election-swim-ap',
+      'election-swim-epoch-disagreement',
+      'election-swim-cold-start',
+    ]) {
       expect(SCENARIOS.has(name), name).toBe(true);
     }
   });

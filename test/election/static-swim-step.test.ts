@@ -2,21 +2,41 @@ import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Millis } from '../../src/base/time.js';
 import { term } from '../../src/base/units.js';
-import { computeLeader, initStatic, stallQuarantineMs, step } from '../../src/election/static/step.js';
+import {
+  computeLeader,
+  initStatic,
+  stallQuarantineMs,
+  step,
+} from '../../src/election/static/step.js';
 import type { StaticState } from '../../src/election/static/types.js';
 import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
-import { evaluateView, initSwimLeader, liveSetKey, liveViewOf } from '../../src/election/swim/step.js';
+import {
+  evaluateView,
+  initSwimLeader,
+  liveSetKey,
+  liveViewOf,
+} from '../../src/election/swim/step.js';
 import type { LiveMember, SwimLeaderState } from '../../src/election/swim/types.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
 const id = (c: string): NodeId => c.repeat(32) as NodeId;
 const config = { failureThresholdMs: 1000, heartbeatIntervalMs: 200, requireQuorum: true };
-const createStaticState = (selfId: NodeId, selfAddress: Address, peers: Address[], persistedTerm: number, now: Millis): StaticState =>
-  initStatic({ config, selfId, selfAddress, peers }, term(persistedTerm), now);
+const createStaticState = (
+  selfId: NodeId,
+  selfAddress: Address,
+  peers: Address[],
+  persistedTerm: number,
+  now: Millis,
+): StaticState => initStatic({ config, selfId, selfAddress, peers }, term(persistedTerm), now);
 
 describe('static step', () => {
-  const hb = (i: number, c: string, t = 0) => ({ type: 'heartbeat' as const, from: id(c), fromAddress: addr(i), term: term(t) });
+  const hb = (i: number, c: string, t = 0) => ({
+    type: 'heartbeat' as const,
+    from: id(c),
+    fromAddress: addr(i),
+    term: term(t),
+  });
 
   test('leader = lowest healthy NodeId, self counted healthy', () => {
     const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
@@ -57,7 +77,11 @@ describe('static step', () => {
     step(s, { kind: 'receive', now: 2000 as Millis, message: hb(3, '4') });
     expect(s.heartbeatsIgnoredAfterStall).toBe(2);
     expect(s.leader).toBeUndefined();
-    step(s, { kind: 'receive', now: 2000 + stallQuarantineMs(config) as Millis, message: hb(3, '4') });
+    step(s, {
+      kind: 'receive',
+      now: (2000 + stallQuarantineMs(config)) as Millis,
+      message: hb(3, '4'),
+    });
     expect(s.leader).toBe(id('4'));
   });
 
@@ -68,21 +92,31 @@ describe('static step', () => {
     expect(s.heard.size).toBe(0);
   });
 
-  test('peers are tracked by NodeId: a new NodeId at a peer\'s address replaces the old one, never both count', () => {
+  test("peers are tracked by NodeId: a new NodeId at a peer's address replaces the old one, never both count", () => {
     const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
     const out = step(s, { kind: 'receive', now: 10 as Millis, message: hb(2, '7') });
     expect([...s.heard.keys()]).toEqual([id('7')]);
-    expect(out.effects).toContainEqual({ kind: 'member', type: 'dead', address: addr(2), id: id('3') });
+    expect(out.effects).toContainEqual({
+      kind: 'member',
+      type: 'dead',
+      address: addr(2),
+      id: id('3'),
+    });
     expect(s.leader).toBe(id('5'));
   });
 });
 
 describe('swim sticky HRW', () => {
   const cfg = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 1 };
-  const createSwimLeaderState = (config: typeof cfg, selfId: NodeId, persistedTerm: number, now: Millis): SwimLeaderState =>
-    initSwimLeader({ config, selfId }, term(persistedTerm), now);
-  const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean => evaluateView(s, liveViewOf(live), now, liveSetKey(live));
+  const createSwimLeaderState = (
+    config: typeof cfg,
+    selfId: NodeId,
+    persistedTerm: number,
+    now: Millis,
+  ): SwimLeaderState => initSwimLeader({ config, selfId }, term(persistedTerm), now);
+  const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean =>
+    evaluateView(s, liveViewOf(live), now, liveSetKey(live));
   const ids = [id('1'), id('2'), id('3'), id('4')];
 
   test('hrwScore is a stable pure function', () => {
@@ -95,8 +129,16 @@ describe('swim sticky HRW', () => {
     const winner = hrwWinner(live.map((i) => ({ id: i, score: hrwScore(i) })))?.id;
     for (const self of live) {
       const s = createSwimLeaderState(cfg, self, 0, 0 as Millis);
-      evaluate(s, live.map((i) => ({ id: i, claimTerm: undefined })), 0 as Millis);
-      evaluate(s, live.map((i) => ({ id: i, claimTerm: undefined })), 100 as Millis);
+      evaluate(
+        s,
+        live.map((i) => ({ id: i, claimTerm: undefined })),
+        0 as Millis,
+      );
+      evaluate(
+        s,
+        live.map((i) => ({ id: i, claimTerm: undefined })),
+        100 as Millis,
+      );
       expect(s.claim).toBe(self === winner ? 1 : undefined);
     }
   });
@@ -112,7 +154,10 @@ describe('swim sticky HRW', () => {
   });
 
   test('sticky: a joining member never takes leadership from a live claimant (seen by another member, and by the claimant)', () => {
-    const view = [{ id: id('3'), claimTerm: 1 }, { id: id('1'), claimTerm: undefined }];
+    const view = [
+      { id: id('3'), claimTerm: 1 },
+      { id: id('1'), claimTerm: undefined },
+    ];
     const joined = [...view, ...ids.slice(3).map((i) => ({ id: i, claimTerm: undefined }))];
     const observer = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
     evaluate(observer, view, 200 as Millis);
@@ -132,7 +177,11 @@ describe('swim sticky HRW', () => {
     s.claim = term(1);
     evaluate(s, view, 0 as Millis);
     expect(s.leader).toEqual({ id: id('1'), term: 1 });
-    evaluate(s, view.map((m) => (m.id === id('2') ? { ...m, seenTerm: 4 } : m)), 10 as Millis);
+    evaluate(
+      s,
+      view.map((m) => (m.id === id('2') ? { ...m, seenTerm: 4 } : m)),
+      10 as Millis,
+    );
     expect(s.claim).toBe(5);
     expect(s.leader).toEqual({ id: id('1'), term: 5 });
   });

@@ -6,7 +6,13 @@ import { createNode, type ShoalNode } from '../../src/node/node.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Fast SWIM timings for loopback: failure detected in about a second. */
-const FAST = { probeIntervalMs: 200, probeTimeoutMs: 100, suspicionMult: 2, suspicionMaxTimeoutMult: 2, gossipIntervalMs: 50 };
+const FAST = {
+  probeIntervalMs: 200,
+  probeTimeoutMs: 100,
+  suspicionMult: 2,
+  suspicionMaxTimeoutMult: 2,
+  gossipIntervalMs: 50,
+};
 
 const dirs: string[] = [];
 const nodes: ShoalNode[] = [];
@@ -20,7 +26,20 @@ async function swimCluster(count: number): Promise<ShoalNode[]> {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-swim-election-'));
     dirs.push(dataDir);
     const seeds = nodes.length === 0 ? [] : [nodes[0]?.address as string];
-    nodes.push(await createNode({ name: `s${i}`, dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds }, clusterId: 'swim-election', profile: 'local' }, {}, { membership: FAST }));
+    nodes.push(
+      await createNode(
+        {
+          name: `s${i}`,
+          dataDir,
+          bind: '127.0.0.1:0',
+          mode: { kind: 'swim', seeds },
+          clusterId: 'swim-election',
+          profile: 'local',
+        },
+        {},
+        { membership: FAST },
+      ),
+    );
   }
   return [...nodes];
 }
@@ -29,11 +48,18 @@ async function swimCluster(count: number): Promise<ShoalNode[]> {
 function agreed(group: readonly ShoalNode[]): { id: string; term: number } | undefined {
   const first = group[0]?.leader();
   if (first === undefined) return undefined;
-  return group.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term) ? first : undefined;
+  return group.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term)
+    ? first
+    : undefined;
 }
 
 function describeViews(group: readonly ShoalNode[]): string {
-  return group.map((n) => `${n.name}: ${n.members().filter((m) => m.state === 'alive').length} alive, leader ${n.leader()?.id.slice(0, 6) ?? '-'}@${n.leader()?.term ?? '-'}`).join('; ');
+  return group
+    .map(
+      (n) =>
+        `${n.name}: ${n.members().filter((m) => m.state === 'alive').length} alive, leader ${n.leader()?.id.slice(0, 6) ?? '-'}@${n.leader()?.term ?? '-'}`,
+    )
+    .join('; ');
 }
 
 describe.each([3, 5])('swim mode with %i nodes on loopback', (count) => {
@@ -41,12 +67,25 @@ describe.each([3, 5])('swim mode with %i nodes on loopback', (count) => {
     const all = await swimCluster(count);
     // Generous bounds: under a loaded CI run the 200 ms probes churn the view and each change
     // restarts the stabilization window. The state reached is printed if it still times out.
-    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === 'alive').length === count) && agreed(all) !== undefined, 45_000, () => `${count} members and one leader; reached: ${describeViews(all)}`);
+    await waitFor(
+      () =>
+        all.every((n) => n.members().filter((m) => m.state === 'alive').length === count) &&
+        agreed(all) !== undefined,
+      45_000,
+      () => `${count} members and one leader; reached: ${describeViews(all)}`,
+    );
     const before = agreed(all) as { id: string; term: number };
     const leader = all.find((n) => n.id === before.id) as ShoalNode;
     await leader.close();
     const survivors = all.filter((n) => n !== leader);
-    await waitFor(() => { const now = agreed(survivors); return now !== undefined && now.id !== before.id; }, 30_000, () => `survivors agree on a new leader; reached: ${describeViews(survivors)}`);
+    await waitFor(
+      () => {
+        const now = agreed(survivors);
+        return now !== undefined && now.id !== before.id;
+      },
+      30_000,
+      () => `survivors agree on a new leader; reached: ${describeViews(survivors)}`,
+    );
     const after = agreed(survivors) as { id: string; term: number };
     expect(after.term).toBeGreaterThan(before.term);
     expect(survivors.map((n) => n.id)).toContain(after.id);

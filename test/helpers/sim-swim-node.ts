@@ -12,9 +12,28 @@ import type { SimNetwork } from '../../src/sim/network.js';
 import { SimStorage } from '../../src/sim/storage.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
-export function simSwimNode(clock: SimClock, network: SimNetwork, address: Address, clusterId: string, id: NodeId, seed = 4): ShoalNode {
+export function simSwimNode(
+  clock: SimClock,
+  network: SimNetwork,
+  address: Address,
+  clusterId: string,
+  id: NodeId,
+  seed = 4,
+): ShoalNode {
   const nodeClock = clock.nodeClock(address);
-  const options = resolveNodeOptions({ name: 'a', dataDir: '/sim/a', bind: address, mode: { kind: 'swim', seeds: [] }, clusterId, profile: 'lan' });
-  const io = { clock: nodeClock, transport: new MemoryTransport(network, address), storage: new SimStorage({ rng: new Rng(seed + 1), clock: nodeClock }), rng: new Rng(seed) };
+  const options = resolveNodeOptions({
+    name: 'a',
+    dataDir: '/sim/a',
+    bind: address,
+    mode: { kind: 'swim', seeds: [] },
+    clusterId,
+    profile: 'lan',
+  });
+  const io = {
+    clock: nodeClock,
+    transport: new MemoryTransport(network, address),
+    storage: new SimStorage({ rng: new Rng(seed + 1), clock: nodeClock }),
+    rng: new Rng(seed),
+  };
   return buildNode(options, { nodeId: id }, io, { checkInvariants: true });
 }

@@ -1,11 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  readdirSync,
+  mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IDENTITY_FILE_NAME, loadOrCreateIdentity, loadOrCreateIdentitySync } from '../../src/identity/identity.js';
+import {
+  IDENTITY_FILE_NAME,
+  loadOrCreateIdentity,
+  loadOrCreateIdentitySync,
+} from '../../src/identity/identity.js';
 import { nodeIdFromPublicKey, verify } from '../../src/identity/keys.js';
 import { isNodeId } from '../../src/identity/node-id.js';
 
@@ -48,11 +61,20 @@ function identityErrorUnprivileged(dir: string): { code: string; message: string
   chmodSync(root, 0o755); // let `nobody` reach the dir under test
   const moduleUrl = new URL('../../src/identity/identity.ts', import.meta.url).href;
   const script = `import(${JSON.stringify(moduleUrl)}).then((m) => { try { m.loadOrCreateIdentitySync(process.argv[1]); console.log(JSON.stringify({ code: 'ok', message: '' })); } catch (e) { console.log(JSON.stringify({ code: String(e.code), message: e.message })); } });`;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
-    uid: NOBODY_ID, gid: NOBODY_ID, encoding: 'utf8', timeout: 30_000, cwd: fileURLToPath(new URL('../../', import.meta.url)),
-  });
+  const child = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script, dir],
+    {
+      uid: NOBODY_ID,
+      gid: NOBODY_ID,
+      encoding: 'utf8',
+      timeout: 30_000,
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    },
+  );
   const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{')) throw new Error(`child as nobody failed: status ${child.status}, stderr: ${child.stderr}`);
+  if (!line.startsWith('{'))
+    throw new Error(`child as nobody failed: status ${child.status}, stderr: ${child.stderr}`);
   return JSON.parse(line) as { code: string; message: string };
 }
 
@@ -103,7 +125,12 @@ describe('loadOrCreateIdentity', () => {
     const id = loadOrCreateIdentitySync(root);
     const doc = identityDoc(root);
     const jwk = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(doc.privateKey as string, 'base64').toString('base64url'), x: Buffer.from(id.publicKey).toString('base64url') },
+      key: {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        d: Buffer.from(doc.privateKey as string, 'base64').toString('base64url'),
+        x: Buffer.from(id.publicKey).toString('base64url'),
+      },
       format: 'jwk',
     }).export({ format: 'jwk' });
     expect(Buffer.from(jwk.x as string, 'base64url')).toEqual(Buffer.from(id.publicKey));
@@ -129,7 +156,10 @@ describe('loadOrCreateIdentity', () => {
 });
 
 describe('bad identity files are refused and left untouched', () => {
-  function corruptCase(mutate: (text: string, doc: Record<string, unknown>) => string, code: string): void {
+  function corruptCase(
+    mutate: (text: string, doc: Record<string, unknown>) => string,
+    code: string,
+  ): void {
     loadOrCreateIdentitySync(root);
     const file = join(root, IDENTITY_FILE_NAME);
     const original = readFileSync(file, 'utf8');
@@ -149,24 +179,38 @@ describe('bad identity files are refused and left untouched', () => {
     corruptCase(() => '[1,2]', 'ERR_IDENTITY_CORRUPT');
   });
   it('another format -> ERR_IDENTITY_FOREIGN', () => {
-    corruptCase((_, doc) => JSON.stringify({ ...doc, format: 'other-tool' }), 'ERR_IDENTITY_FOREIGN');
+    corruptCase(
+      (_, doc) => JSON.stringify({ ...doc, format: 'other-tool' }),
+      'ERR_IDENTITY_FOREIGN',
+    );
   });
   it('another version -> ERR_IDENTITY_FOREIGN', () => {
     corruptCase((_, doc) => JSON.stringify({ ...doc, version: 2 }), 'ERR_IDENTITY_FOREIGN');
   });
   it('a public key of another pair -> ERR_IDENTITY_CORRUPT', () => {
     const { publicKey } = generateKeyPairSync('ed25519');
-    const x = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString('base64');
+    const x = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString(
+      'base64',
+    );
     corruptCase((_, doc) => JSON.stringify({ ...doc, publicKey: x }), 'ERR_IDENTITY_CORRUPT');
   });
   it('a nodeId that does not match the key -> ERR_IDENTITY_CORRUPT', () => {
-    corruptCase((_, doc) => JSON.stringify({ ...doc, nodeId: '0'.repeat(32) }), 'ERR_IDENTITY_CORRUPT');
+    corruptCase(
+      (_, doc) => JSON.stringify({ ...doc, nodeId: '0'.repeat(32) }),
+      'ERR_IDENTITY_CORRUPT',
+    );
   });
   it('a private key of the wrong length -> ERR_IDENTITY_CORRUPT', () => {
-    corruptCase((_, doc) => JSON.stringify({ ...doc, privateKey: Buffer.alloc(31).toString('base64') }), 'ERR_IDENTITY_CORRUPT');
+    corruptCase(
+      (_, doc) => JSON.stringify({ ...doc, privateKey: Buffer.alloc(31).toString('base64') }),
+      'ERR_IDENTITY_CORRUPT',
+    );
   });
   it('a key that is not base64 -> ERR_IDENTITY_CORRUPT', () => {
-    corruptCase((_, doc) => JSON.stringify({ ...doc, publicKey: '!'.repeat(44) }), 'ERR_IDENTITY_CORRUPT');
+    corruptCase(
+      (_, doc) => JSON.stringify({ ...doc, publicKey: '!'.repeat(44) }),
+      'ERR_IDENTITY_CORRUPT',
+    );
   });
 });
 
@@ -179,7 +223,11 @@ describe('I/O failures -> ERR_IDENTITY_IO', () => {
   });
   it('an identity path that is a directory', () => {
     mkdirSync(join(root, IDENTITY_FILE_NAME));
-    expectCode(() => loadOrCreateIdentitySync(root), 'ERR_IDENTITY_IO', join(root, IDENTITY_FILE_NAME));
+    expectCode(
+      () => loadOrCreateIdentitySync(root),
+      'ERR_IDENTITY_IO',
+      join(root, IDENTITY_FILE_NAME),
+    );
   });
   // Permission checks mean nothing to root, so as root (CI, containers) they run in a child
   // process as the unprivileged user `nobody`; otherwise in this process.
@@ -187,13 +235,19 @@ describe('I/O failures -> ERR_IDENTITY_IO', () => {
     loadOrCreateIdentitySync(root);
     const file = join(root, IDENTITY_FILE_NAME);
     chmodSync(file, 0o000);
-    expect(identityErrorUnprivileged(root)).toMatchObject({ code: 'ERR_IDENTITY_IO', message: expect.stringContaining(file) });
+    expect(identityErrorUnprivileged(root)).toMatchObject({
+      code: 'ERR_IDENTITY_IO',
+      message: expect.stringContaining(file),
+    });
     chmodSync(file, 0o600);
   });
   it('a read-only data dir on first start', () => {
     const dir = join(root, 'ro');
     mkdirSync(dir, { mode: 0o555 });
-    expect(identityErrorUnprivileged(dir)).toMatchObject({ code: 'ERR_IDENTITY_IO', message: expect.stringContaining(dir) });
+    expect(identityErrorUnprivileged(dir)).toMatchObject({
+      code: 'ERR_IDENTITY_IO',
+      message: expect.stringContaining(dir),
+    });
     chmodSync(dir, 0o700);
     expect(readdirSync(dir)).toEqual([]);
   });

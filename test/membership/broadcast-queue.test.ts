@@ -2,15 +2,29 @@
 import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import type { Update } from '../../src/membership/messages.js';
-import { createQueue, enqueue, estimateUpdateBytes, labelsBytes, takeUpdates } from '../../src/membership/broadcast-queue.js';
+import {
+  createQueue,
+  enqueue,
+  estimateUpdateBytes,
+  labelsBytes,
+  takeUpdates,
+} from '../../src/membership/broadcast-queue.js';
 import { nodeId } from './helpers.js';
 
-const left = (i: number, incarnation = 1): Update => ({ kind: 'left', id: nodeId(i), incarnation: asIncarnation(incarnation)});
+const left = (i: number, incarnation = 1): Update => ({
+  kind: 'left',
+  id: nodeId(i),
+  incarnation: asIncarnation(incarnation),
+});
 
 describe('broadcast queue', () => {
   it('a newer update about a member replaces the queued older one', () => {
     const queue = createQueue();
-    enqueue(queue, { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(2) }, 10);
+    enqueue(
+      queue,
+      { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(2) },
+      10,
+    );
     enqueue(queue, left(1, 2), 10);
     expect(queue.byMember.size).toBe(1);
     expect(takeUpdates(queue, 1000, 5, estimateUpdateBytes)).toEqual([left(1, 2)]);
@@ -23,13 +37,17 @@ describe('broadcast queue', () => {
     enqueue(queue, left(2), 10);
     enqueue(queue, left(3), 10);
     const size = estimateUpdateBytes(left(1));
-    expect(takeUpdates(queue, 2 * size, 5, estimateUpdateBytes).map((u) => u.id)).toEqual([nodeId(3), nodeId(2)]);
+    expect(takeUpdates(queue, 2 * size, 5, estimateUpdateBytes).map((u) => u.id)).toEqual([
+      nodeId(3),
+      nodeId(2),
+    ]);
   });
 
   it('drops an update after retransmitLimit sends', () => {
     const queue = createQueue();
     enqueue(queue, left(1), 10);
-    for (let i = 0; i < 3; i++) expect(takeUpdates(queue, 1000, 3, estimateUpdateBytes)).toHaveLength(1);
+    for (let i = 0; i < 3; i++)
+      expect(takeUpdates(queue, 1000, 3, estimateUpdateBytes)).toHaveLength(1);
     expect(takeUpdates(queue, 1000, 3, estimateUpdateBytes)).toHaveLength(0);
   });
 
@@ -40,7 +58,11 @@ describe('broadcast queue', () => {
     expect(takeUpdates(queue, 3 * size + size - 1, 5, estimateUpdateBytes)).toHaveLength(3);
   });
 
-  it.each([[31, 0], [32, 0], [33, 1]])('broadcastQueueMax 32: %i entries drop %i', (entries, dropped) => {
+  it.each([
+    [31, 0],
+    [32, 0],
+    [33, 1],
+  ])('broadcastQueueMax 32: %i entries drop %i', (entries, dropped) => {
     const queue = createQueue();
     let total = 0;
     for (let i = 1; i <= entries; i++) total += enqueue(queue, left(i), 32);

@@ -45,7 +45,14 @@ class Cluster {
   }
 
   start(i: number, seeds: number[], persisted = 0): void {
-    const node: SimNode = { i, state: newState(i, this.config, persisted), context: { rng: this.rng.fork(`node-${i}-${persisted}`) }, up: true, persisted, events: [] };
+    const node: SimNode = {
+      i,
+      state: newState(i, this.config, persisted),
+      context: { rng: this.rng.fork(`node-${i}-${persisted}`) },
+      up: true,
+      persisted,
+      events: [],
+    };
     this.nodes.set(address(i), node);
     this.apply(node, { kind: 'start', now: ms(this.now), seeds: seeds.map(address) });
   }
@@ -60,16 +67,31 @@ class Cluster {
 
   private perform(node: SimNode, effect: FlatEffect): void {
     if (effect.kind === 'persist') node.persisted = effect.incarnation;
-    if (effect.kind === 'emit' && effect.event.type !== 'epoch') node.events.push(`${effect.event.type}:${effect.event.member.name}`);
+    if (effect.kind === 'emit' && effect.event.type !== 'epoch')
+      node.events.push(`${effect.event.type}:${effect.event.member.name}`);
     if (effect.kind === 'left-done') node.events.push('left-done');
     if (effect.kind !== 'send') return;
     const from = address(node.i);
     const target = this.nodes.get(effect.to);
     const at = this.now + this.latencyMs;
     if (target !== undefined && target.up) {
-      this.inflight.push({ at, to: effect.to, input: { kind: 'receive', now: ms(at), from, channel: effect.channel, message: effect.message } });
+      this.inflight.push({
+        at,
+        to: effect.to,
+        input: {
+          kind: 'receive',
+          now: ms(at),
+          from,
+          channel: effect.channel,
+          message: effect.message,
+        },
+      });
     } else if (effect.channel === 'stream') {
-      this.inflight.push({ at, to: from, input: { kind: 'send-failed', now: ms(at), to: effect.to, channel: 'stream' } });
+      this.inflight.push({
+        at,
+        to: from,
+        input: { kind: 'send-failed', now: ms(at), to: effect.to, channel: 'stream' },
+      });
     }
   }
 
@@ -78,7 +100,8 @@ class Cluster {
     for (let guard = 0; guard < 1_000_000; guard++) {
       let next = Infinity;
       for (const m of this.inflight) next = Math.min(next, m.at);
-      for (const node of this.nodes.values()) if (node.up) next = Math.min(next, nextDeadline(node.state) ?? Infinity);
+      for (const node of this.nodes.values())
+        if (node.up) next = Math.min(next, nextDeadline(node.state) ?? Infinity);
       if (next > untilMs) {
         this.now = untilMs;
         return;
@@ -88,11 +111,13 @@ class Cluster {
       this.inflight = this.inflight.filter((m) => m.at > this.now);
       for (const m of due) {
         const node = this.nodes.get(m.to);
-        if (node !== undefined && node.up) this.apply(node, { ...m.input, now: ms(this.now) } as Input);
+        if (node !== undefined && node.up)
+          this.apply(node, { ...m.input, now: ms(this.now) } as Input);
       }
       for (const node of this.nodes.values()) {
         const deadline = node.up ? nextDeadline(node.state) : undefined;
-        if (deadline !== undefined && deadline <= this.now) this.apply(node, { kind: 'tick', now: ms(this.now) as Millis });
+        if (deadline !== undefined && deadline <= this.now)
+          this.apply(node, { kind: 'tick', now: ms(this.now) as Millis });
       }
     }
     throw new Error('runUntil: event loop guard reached');
@@ -114,7 +139,8 @@ function fiveNodeCluster(): Cluster {
 describe('membership cluster (in-memory harness, manual clock)', () => {
   it('5 nodes join via one seed and converge: everyone sees everyone alive', () => {
     const cluster = fiveNodeCluster();
-    for (let a = 0; a < 5; a++) for (let b = 0; b < 5; b++) expect(cluster.stateOf(a, b), `${a} sees ${b}`).toBe('alive');
+    for (let a = 0; a < 5; a++)
+      for (let b = 0; b < 5; b++) expect(cluster.stateOf(a, b), `${a} sees ${b}`).toBe('alive');
   });
 
   it('a node that stops responding is marked suspect then dead by every other within the bound', () => {
@@ -124,7 +150,9 @@ describe('membership cluster (in-memory harness, manual clock)', () => {
     cluster.crash(4);
     // Round-robin reaches it within two walks of the 4 others; then the max suspicion timeout; plus gossip slack.
     const detectMs = 2 * 4 * config.probeIntervalMs + config.probeIntervalMs;
-    const suspicionMaxMs = config.suspicionMaxTimeoutMult * suspicionTimeoutMinMs(config.suspicionMult, 5, config.probeIntervalMs);
+    const suspicionMaxMs =
+      config.suspicionMaxTimeoutMult *
+      suspicionTimeoutMinMs(config.suspicionMult, 5, config.probeIntervalMs);
     cluster.runUntil(crashedAt + detectMs + suspicionMaxMs + 10 * config.gossipIntervalMs);
     for (let a = 0; a < 4; a++) {
       expect(cluster.stateOf(a, 4), `${a} sees 4`).toBe('dead');
@@ -157,7 +185,9 @@ describe('membership cluster (in-memory harness, manual clock)', () => {
     cluster.runUntil(cluster.now + 1000);
     for (let a = 0; a < 5; a++) {
       expect(cluster.stateOf(a, 3), `${a} sees 3`).toBe('alive');
-      expect(cluster.node(a).state.members.get(nodeId(3))!.incarnation).toBeGreaterThan(deadIncarnation);
+      expect(cluster.node(a).state.members.get(nodeId(3))!.incarnation).toBeGreaterThan(
+        deadIncarnation,
+      );
     }
   });
 
@@ -185,17 +215,22 @@ describe('membership cluster (in-memory harness, manual clock)', () => {
     const cluster = fiveNodeCluster();
     cluster.runUntil(cluster.now + 2 * cluster.config.pushPullIntervalMs);
     const fullBefore = [...cluster.nodes.values()].map((n) => n.state.counters.pushPullsSent);
-    const digests = new Set([...cluster.nodes.values()].map((n) => `${n.state.viewDigest.hi}:${n.state.viewDigest.lo}`));
+    const digests = new Set(
+      [...cluster.nodes.values()].map((n) => `${n.state.viewDigest.hi}:${n.state.viewDigest.lo}`),
+    );
     expect(digests.size).toBe(1);
     cluster.runUntil(cluster.now + 5 * cluster.config.pushPullIntervalMs);
     for (const [k, node] of [...cluster.nodes.values()].entries()) {
-      expect(node.state.counters.pushPullsSent, `node ${node.i} started no full push-pull`).toBe(fullBefore[k]);
+      expect(node.state.counters.pushPullsSent, `node ${node.i} started no full push-pull`).toBe(
+        fullBefore[k],
+      );
       expect(node.state.counters.pushPullsInSync).toBeGreaterThanOrEqual(5);
     }
   });
 
   it('the same seed gives the same event trace', () => {
-    const trace = (): string => [...fiveNodeCluster().nodes.values()].map((n) => n.events.join(',')).join('|');
+    const trace = (): string =>
+      [...fiveNodeCluster().nodes.values()].map((n) => n.events.join(',')).join('|');
     expect(trace()).toBe(trace());
   });
 });

@@ -1,7 +1,15 @@
 /** Profiles, validation messages (naming both fields) and the cluster-wide fingerprint. */
 import { describe, expect, it } from 'vitest';
 import { hasErrorCode } from '../../src/base/errors.js';
-import { CLUSTER_WIDE_KEYS, PROFILES, clusterWideOf, configFingerprint, describeFingerprintMismatch, membershipConfig, validateConfig } from '../../src/membership/config.js';
+import {
+  CLUSTER_WIDE_KEYS,
+  PROFILES,
+  clusterWideOf,
+  configFingerprint,
+  describeFingerprintMismatch,
+  membershipConfig,
+  validateConfig,
+} from '../../src/membership/config.js';
 
 function errorOf(fn: () => unknown): unknown {
   try {
@@ -14,16 +22,46 @@ function errorOf(fn: () => unknown): unknown {
 
 describe('membership config', () => {
   it('every profile is valid and LAN carries memberlist DefaultLANConfig values', () => {
-    for (const name of ['LAN', 'WAN', 'LOCAL', 'SIM_MIN'] as const) expect(() => membershipConfig(name)).not.toThrow();
-    expect(PROFILES.LAN).toMatchObject({ probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, retransmitMult: 4, suspicionMult: 4, suspicionMaxTimeoutMult: 6, gossipIntervalMs: 200, gossipFanout: 3, pushPullIntervalMs: 30000, awarenessMultiplierMax: 8 });
-    expect(PROFILES.WAN).toMatchObject({ probeIntervalMs: 5000, probeTimeoutMs: 3000, suspicionMult: 6, gossipIntervalMs: 500, gossipFanout: 4, pushPullIntervalMs: 60000 });
-    expect(PROFILES.LOCAL).toMatchObject({ probeTimeoutMs: 200, indirectChecks: 1, retransmitMult: 2, suspicionMult: 3, gossipIntervalMs: 100, pushPullIntervalMs: 15000 });
+    for (const name of ['LAN', 'WAN', 'LOCAL', 'SIM_MIN'] as const)
+      expect(() => membershipConfig(name)).not.toThrow();
+    expect(PROFILES.LAN).toMatchObject({
+      probeIntervalMs: 1000,
+      probeTimeoutMs: 500,
+      indirectChecks: 3,
+      retransmitMult: 4,
+      suspicionMult: 4,
+      suspicionMaxTimeoutMult: 6,
+      gossipIntervalMs: 200,
+      gossipFanout: 3,
+      pushPullIntervalMs: 30000,
+      awarenessMultiplierMax: 8,
+    });
+    expect(PROFILES.WAN).toMatchObject({
+      probeIntervalMs: 5000,
+      probeTimeoutMs: 3000,
+      suspicionMult: 6,
+      gossipIntervalMs: 500,
+      gossipFanout: 4,
+      pushPullIntervalMs: 60000,
+    });
+    expect(PROFILES.LOCAL).toMatchObject({
+      probeTimeoutMs: 200,
+      indirectChecks: 1,
+      retransmitMult: 2,
+      suspicionMult: 3,
+      gossipIntervalMs: 100,
+      pushPullIntervalMs: 15000,
+    });
   });
 
   it('a cross-field error names both fields and values', () => {
-    const err = errorOf(() => membershipConfig('LAN', { probeTimeoutMs: 800, probeIntervalMs: 500 }));
+    const err = errorOf(() =>
+      membershipConfig('LAN', { probeTimeoutMs: 800, probeIntervalMs: 500 }),
+    );
     expect(hasErrorCode(err, 'ERR_INVALID_CONFIG')).toBe(true);
-    expect((err as Error).message).toContain('probeTimeoutMs (800) must be less than probeIntervalMs (500)');
+    expect((err as Error).message).toContain(
+      'probeTimeoutMs (800) must be less than probeIntervalMs (500)',
+    );
   });
 
   it('a range error names the field, the value and what is allowed', () => {

@@ -7,13 +7,44 @@ import { address, nodeId } from './helpers.js';
 
 describe('describe', () => {
   it('renders inputs and effects on one line', () => {
-    const ping = { type: 'ping' as const, seq: 3, from: nodeId(1), fromAddress: address(1), target: nodeId(2), updates: [{ kind: 'left' as const, id: nodeId(4), incarnation: asIncarnation(2) }] };
-    expect(describeInput({ kind: 'receive', now: ms(5), from: address(1), channel: 'packet', message: ping })).toBe('@5 recv packet from 10.0.0.1:7946: ping#3 00000000->00000000 [left(00000000@2)]');
+    const ping = {
+      type: 'ping' as const,
+      seq: 3,
+      from: nodeId(1),
+      fromAddress: address(1),
+      target: nodeId(2),
+      updates: [{ kind: 'left' as const, id: nodeId(4), incarnation: asIncarnation(2) }],
+    };
+    expect(
+      describeInput({
+        kind: 'receive',
+        now: ms(5),
+        from: address(1),
+        channel: 'packet',
+        message: ping,
+      }),
+    ).toBe('@5 recv packet from 10.0.0.1:7946: ping#3 00000000->00000000 [left(00000000@2)]');
     expect(describeRecord({ incarnation: asIncarnation(4) })).toBe('incarnation 4');
-    expect(describeEffect({ kind: 'join-result', ok: false, reason: 'config_mismatch', detail: 'x' })).toBe('join failed: config_mismatch (x)');
-    const digest = { type: 'push-pull-digest' as const, from: nodeId(1), fromAddress: address(1), reply: true, configDigest: '00000000000000aa', viewDigest: '0123456789abcdef' };
-    expect(describeEffect({ kind: 'send', to: address(2), channel: 'stream', message: digest }))
-      .toBe('send stream to 10.0.0.2:7946: push-pull-digest from 00000000 want-reply view 0123456789abcdef config 00000000000000aa');
-    for (const line of [describeInput({ kind: 'leave', now: ms(1) }), describeEffect({ kind: 'left-done' })]) expect(line).not.toContain('\n');
+    expect(
+      describeEffect({ kind: 'join-result', ok: false, reason: 'config_mismatch', detail: 'x' }),
+    ).toBe('join failed: config_mismatch (x)');
+    const digest = {
+      type: 'push-pull-digest' as const,
+      from: nodeId(1),
+      fromAddress: address(1),
+      reply: true,
+      configDigest: '00000000000000aa',
+      viewDigest: '0123456789abcdef',
+    };
+    expect(
+      describeEffect({ kind: 'send', to: address(2), channel: 'stream', message: digest }),
+    ).toBe(
+      'send stream to 10.0.0.2:7946: push-pull-digest from 00000000 want-reply view 0123456789abcdef config 00000000000000aa',
+    );
+    for (const line of [
+      describeInput({ kind: 'leave', now: ms(1) }),
+      describeEffect({ kind: 'left-done' }),
+    ])
+      expect(line).not.toContain('\n');
   });
 });

@@ -11,14 +11,36 @@ import { ms } from '../../src/base/time.js';
 import type { Update } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig } from '../../src/membership/config.js';
-import { computeViewDigest, digestHex, hashHi, hashLo, textDigest, toggleMember, type ViewDigest } from '../../src/membership/digest.js';
+import {
+  computeViewDigest,
+  digestHex,
+  hashHi,
+  hashLo,
+  textDigest,
+  toggleMember,
+  type ViewDigest,
+} from '../../src/membership/digest.js';
 import { checkInvariants } from '../../src/membership/invariants.js';
 import { isLive } from '../../src/membership/state.js';
 import type { State } from '../../src/membership/types.js';
-import { address, checkedStep, ctx, newState, nodeId, receiveGossip, startedWith } from './helpers.js';
+import {
+  address,
+  checkedStep,
+  ctx,
+  newState,
+  nodeId,
+  receiveGossip,
+  startedWith,
+} from './helpers.js';
 
 function recomputed(state: State): ViewDigest {
-  return computeViewDigest([...state.members.values()].map((m) => ({ id: m.id, incarnation: m.incarnation, live: isLive(m.state) })));
+  return computeViewDigest(
+    [...state.members.values()].map((m) => ({
+      id: m.id,
+      incarnation: m.incarnation,
+      live: isLive(m.state),
+    })),
+  );
 }
 
 describe('digest hash', () => {
@@ -37,7 +59,11 @@ describe('digest hash', () => {
 
   it('depends on the id and on both halves of the incarnation, in both lanes', () => {
     const base = [hashHi(nodeId(1), 5), hashLo(nodeId(1), 5)];
-    for (const [id, inc] of [[nodeId(2), 5], [nodeId(1), 6], [nodeId(1), 5 + 2 ** 32]] as [NodeId, number][]) {
+    for (const [id, inc] of [
+      [nodeId(2), 5],
+      [nodeId(1), 6],
+      [nodeId(1), 5 + 2 ** 32],
+    ] as [NodeId, number][]) {
       expect(hashHi(id, inc)).not.toBe(base[0]);
       expect(hashLo(id, inc)).not.toBe(base[1]);
     }
@@ -45,7 +71,12 @@ describe('digest hash', () => {
   });
 
   it('toggleMember XORs exactly hashHi and hashLo (its fused loop computes the same lanes)', () => {
-    for (const [id, inc] of [[nodeId(1), 0], [nodeId(0xabcdef), 7], ['not-hex' as NodeId, 2 ** 40 + 3], ['' as NodeId, Number.MAX_SAFE_INTEGER - 2]] as [NodeId, number][]) {
+    for (const [id, inc] of [
+      [nodeId(1), 0],
+      [nodeId(0xabcdef), 7],
+      ['not-hex' as NodeId, 2 ** 40 + 3],
+      ['' as NodeId, Number.MAX_SAFE_INTEGER - 2],
+    ] as [NodeId, number][]) {
       const d: ViewDigest = { hi: 0, lo: 0 };
       toggleMember(d, id, inc);
       expect(d).toEqual({ hi: hashHi(id, inc), lo: hashLo(id, inc) });
@@ -63,47 +94,121 @@ describe('digest hash', () => {
 const member = fc.integer({ min: 1, max: 6 });
 const incarnation = fc.integer({ min: 0, max: 6 });
 const update: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'alive', id: nodeId(i), incarnation: asIncarnation(inc), name: `n${i}`, address: address(i), labels: {} })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'suspect', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({ kind: 'dead', id: nodeId(i), incarnation: asIncarnation(inc), from: nodeId(from) })),
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({ kind: 'left', id: nodeId(i), incarnation: asIncarnation(inc) })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({
+    kind: 'alive',
+    id: nodeId(i),
+    incarnation: asIncarnation(inc),
+    name: `n${i}`,
+    address: address(i),
+    labels: {},
+  })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
+    kind: 'suspect',
+    id: nodeId(i),
+    incarnation: asIncarnation(inc),
+    from: nodeId(from),
+  })),
+  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
+    kind: 'dead',
+    id: nodeId(i),
+    incarnation: asIncarnation(inc),
+    from: nodeId(from),
+  })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({
+    kind: 'left',
+    id: nodeId(i),
+    incarnation: asIncarnation(inc),
+  })),
 );
 
 describe('incremental view digest', () => {
   it('random updates, refutes, label changes, ticks (suspicion timeouts, reaping) keep it equal to a recomputation', () => {
-    type Step = { kind: 'updates'; updates: Update[] } | { kind: 'tick'; advanceMs: number } | { kind: 'labels'; zone: string };
+    type Step =
+      | { kind: 'updates'; updates: Update[] }
+      | { kind: 'tick'; advanceMs: number }
+      | { kind: 'labels'; zone: string };
     const stepArb: fc.Arbitrary<Step> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ kind: fc.constant('updates' as const), updates: fc.array(update, { maxLength: 4 }) }) },
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), advanceMs: fc.integer({ min: 0, max: 3000 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('labels' as const), zone: fc.constantFrom('a', 'b', 'c') }) },
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('updates' as const),
+          updates: fc.array(update, { maxLength: 4 }),
+        }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          kind: fc.constant('tick' as const),
+          advanceMs: fc.integer({ min: 0, max: 3000 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('labels' as const),
+          zone: fc.constantFrom('a', 'b', 'c'),
+        }),
+      },
     );
-    fc.assert(fc.property(fc.array(stepArb, { maxLength: 80 }), fc.integer({ min: 1, max: 1000 }), (steps, seed) => {
-      const state = newState(1, membershipConfig('SIM_MIN', { membersMax: 5 }));
-      const context = ctx(seed);
-      checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
-      let now = 0;
-      for (const s of steps) {
-        if (s.kind === 'tick') now += s.advanceMs;
-        const input = s.kind === 'updates' ? receiveGossip(ms(now), 2, s.updates)
-          : s.kind === 'tick' ? { kind: 'tick' as const, now: ms(now) }
-            : { kind: 'update-labels' as const, now: ms(now), labels: { zone: s.zone } };
-        checkedStep(state, input, context);
-        expect(state.viewDigest).toEqual(recomputed(state));
-      }
-    }), { seed: 42, numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.array(stepArb, { maxLength: 80 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (steps, seed) => {
+          const state = newState(1, membershipConfig('SIM_MIN', { membersMax: 5 }));
+          const context = ctx(seed);
+          checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
+          let now = 0;
+          for (const s of steps) {
+            if (s.kind === 'tick') now += s.advanceMs;
+            const input =
+              s.kind === 'updates'
+                ? receiveGossip(ms(now), 2, s.updates)
+                : s.kind === 'tick'
+                  ? { kind: 'tick' as const, now: ms(now) }
+                  : { kind: 'update-labels' as const, now: ms(now), labels: { zone: s.zone } };
+            checkedStep(state, input, context);
+            expect(state.viewDigest).toEqual(recomputed(state));
+          }
+        },
+      ),
+      { seed: 42, numRuns: 200 },
+    );
   });
 
   it('the same live set reached through different update orders has the same digest', () => {
-    fc.assert(fc.property(fc.array(fc.record({ i: fc.integer({ min: 2, max: 8 }), inc: incarnation }), { maxLength: 12 }), (entries) => {
-      const forward = startedWith(1, []);
-      const backward = startedWith(1, []);
-      const alive = (e: { i: number; inc: number }): Update => ({ kind: 'alive', id: nodeId(e.i), incarnation: asIncarnation(e.inc), name: `n${e.i}`, address: address(e.i), labels: {} });
-      for (const e of entries) checkedStep(forward.state, receiveGossip(ms(1), 9, [alive(e)]), forward.context);
-      for (const e of [...entries].reverse()) checkedStep(backward.state, receiveGossip(ms(1), 9, [alive(e)]), backward.context);
-      const view = (s: State): string => [...s.members.values()].map((m) => `${m.id}@${m.incarnation}`).sort().join();
-      if (view(forward.state) === view(backward.state)) expect(forward.state.viewDigest).toEqual(backward.state.viewDigest);
-      else expect(forward.state.viewDigest).not.toEqual(backward.state.viewDigest);
-    }), { seed: 7, numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ i: fc.integer({ min: 2, max: 8 }), inc: incarnation }), {
+          maxLength: 12,
+        }),
+        (entries) => {
+          const forward = startedWith(1, []);
+          const backward = startedWith(1, []);
+          const alive = (e: { i: number; inc: number }): Update => ({
+            kind: 'alive',
+            id: nodeId(e.i),
+            incarnation: asIncarnation(e.inc),
+            name: `n${e.i}`,
+            address: address(e.i),
+            labels: {},
+          });
+          for (const e of entries)
+            checkedStep(forward.state, receiveGossip(ms(1), 9, [alive(e)]), forward.context);
+          for (const e of [...entries].reverse())
+            checkedStep(backward.state, receiveGossip(ms(1), 9, [alive(e)]), backward.context);
+          const view = (s: State): string =>
+            [...s.members.values()]
+              .map((m) => `${m.id}@${m.incarnation}`)
+              .sort()
+              .join();
+          if (view(forward.state) === view(backward.state))
+            expect(forward.state.viewDigest).toEqual(backward.state.viewDigest);
+          else expect(forward.state.viewDigest).not.toEqual(backward.state.viewDigest);
+        },
+      ),
+      { seed: 7, numRuns: 200 },
+    );
   });
 
   it('the invariant recomputes it: a missed update (an incarnation written behind its back) fails the check', () => {
@@ -118,7 +223,13 @@ describe('incremental view digest', () => {
     expect(state.viewDigest).toEqual({ hi: 0, lo: 0 });
     const { state: s, context } = startedWith(1, [2]);
     const withTwo = { ...s.viewDigest };
-    checkedStep(s, receiveGossip(ms(1), 3, [{ kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(3) }]), context);
+    checkedStep(
+      s,
+      receiveGossip(ms(1), 3, [
+        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(3) },
+      ]),
+      context,
+    );
     const alone: ViewDigest = { hi: 0, lo: 0 };
     toggleMember(alone, nodeId(1), 1);
     expect(s.viewDigest).toEqual(alone);

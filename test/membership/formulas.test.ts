@@ -1,8 +1,22 @@
 /** Table tests of the formulas named in docs/design/membership.md. */
 import { describe, expect, it } from 'vitest';
-import { applyAwarenessDelta, failedProbeAwarenessDelta, loopDelayAwarenessDelta, scaleByAwareness } from '../../src/membership/awareness.js';
-import { joinSyncDelayMs, pushPullIntervalScaledMs, retransmitLimit } from '../../src/membership/scaling.js';
-import { expectedConfirmations, suspicionTimeoutMaxMs, suspicionTimeoutMinMs, suspicionTimeoutMs } from '../../src/membership/suspicion.js';
+import {
+  applyAwarenessDelta,
+  failedProbeAwarenessDelta,
+  loopDelayAwarenessDelta,
+  scaleByAwareness,
+} from '../../src/membership/awareness.js';
+import {
+  joinSyncDelayMs,
+  pushPullIntervalScaledMs,
+  retransmitLimit,
+} from '../../src/membership/scaling.js';
+import {
+  expectedConfirmations,
+  suspicionTimeoutMaxMs,
+  suspicionTimeoutMinMs,
+  suspicionTimeoutMs,
+} from '../../src/membership/suspicion.js';
 
 describe('suspicion timeout (Lifeguard §IV-B, memberlist suspicion.go)', () => {
   it.each([
@@ -14,9 +28,12 @@ describe('suspicion timeout (Lifeguard §IV-B, memberlist suspicion.go)', () => 
     [4, 1000, 1000, 12000],
     [6, 10000, 5000, 120000],
     [3, 50, 100, 509], // 3 * floor(1698.97) * 100 / 1000
-  ])('min = suspicionMult * max(1, log10(n)) * probeInterval: mult %i, n %i, interval %i -> %i', (mult, n, interval, expected) => {
-    expect(suspicionTimeoutMinMs(mult, n, interval)).toBe(expected);
-  });
+  ])(
+    'min = suspicionMult * max(1, log10(n)) * probeInterval: mult %i, n %i, interval %i -> %i',
+    (mult, n, interval, expected) => {
+      expect(suspicionTimeoutMinMs(mult, n, interval)).toBe(expected);
+    },
+  );
 
   it('max = suspicionMaxTimeoutMult * min', () => {
     expect(suspicionTimeoutMaxMs(6, 4000)).toBe(24000);
@@ -30,31 +47,59 @@ describe('suspicion timeout (Lifeguard §IV-B, memberlist suspicion.go)', () => 
     [4000, 24000, 3, 2, 4000], // never below min
     [4000, 24000, 0, 0, 4000], // k = 0: no confirmations expected, start at min
     [1000, 3000, 1, 3, 2000], // 3000 - 2000 * ln2/ln4
-  ])('shrinks with independent confirmations: min %i max %i c %i k %i -> %i', (min, max, c, k, expected) => {
-    expect(suspicionTimeoutMs(min, max, c, k)).toBe(expected);
-  });
+  ])(
+    'shrinks with independent confirmations: min %i max %i c %i k %i -> %i',
+    (min, max, c, k, expected) => {
+      expect(suspicionTimeoutMs(min, max, c, k)).toBe(expected);
+    },
+  );
 
   it.each([
-    [4, 10, 2], [4, 4, 2], [4, 3, 0], [3, 5, 1], [2, 100, 0],
+    [4, 10, 2],
+    [4, 4, 2],
+    [4, 3, 0],
+    [3, 5, 1],
+    [2, 100, 0],
   ])('expected confirmations: suspicionMult %i, n %i -> %i', (mult, n, k) => {
     expect(expectedConfirmations(mult, n)).toBe(k);
   });
 });
 
 describe('retransmitLimit (SWIM §4.1: O(log N) retransmissions)', () => {
-  it.each([[4, 1, 4], [4, 9, 4], [4, 10, 8], [4, 99, 8], [4, 100, 12], [2, 10000, 10]])('retransmitMult %i, n %i -> %i', (mult, n, limit) => {
+  it.each([
+    [4, 1, 4],
+    [4, 9, 4],
+    [4, 10, 8],
+    [4, 99, 8],
+    [4, 100, 12],
+    [2, 10000, 10],
+  ])('retransmitMult %i, n %i -> %i', (mult, n, limit) => {
     expect(retransmitLimit(mult, n)).toBe(limit);
   });
 });
 
 describe('pushPullIntervalScaledMs (memberlist pushPullScale)', () => {
-  it.each([[1, 30000], [32, 30000], [33, 60000], [64, 60000], [65, 90000], [1000, 180000], [10000, 300000]])('n %i -> %i', (n, interval) => {
+  it.each([
+    [1, 30000],
+    [32, 30000],
+    [33, 60000],
+    [64, 60000],
+    [65, 90000],
+    [1000, 180000],
+    [10000, 300000],
+  ])('n %i -> %i', (n, interval) => {
     expect(pushPullIntervalScaledMs(30000, n)).toBe(interval);
   });
 });
 
 describe('joinSyncDelayMs (first push-pull after a join)', () => {
-  it.each([[200, 4, 2, 1600], [200, 4, 50, 3200], [200, 4, 100, 4800], [20, 2, 10, 160], [1000, 4, 10, 16000]])('tick %i ms, retransmitMult %i, n %i -> %i ms', (tickMs, mult, n, delayMs) => {
+  it.each([
+    [200, 4, 2, 1600],
+    [200, 4, 50, 3200],
+    [200, 4, 100, 4800],
+    [20, 2, 10, 160],
+    [1000, 4, 10, 16000],
+  ])('tick %i ms, retransmitMult %i, n %i -> %i ms', (tickMs, mult, n, delayMs) => {
     expect(joinSyncDelayMs(tickMs, mult, n)).toBe(delayMs);
   });
 });
@@ -69,7 +114,12 @@ describe('awareness (Lifeguard §IV-A)', () => {
     expect(scaleByAwareness(1000, 0)).toBe(1000);
     expect(scaleByAwareness(1000, 7)).toBe(8000);
   });
-  it.each([[3, 0, 3], [3, 2, 1], [3, 3, 0], [0, 0, 1]])('failed probe with %i expected nacks, %i received -> +%i', (expected, got, delta) => {
+  it.each([
+    [3, 0, 3],
+    [3, 2, 1],
+    [3, 3, 0],
+    [0, 0, 1],
+  ])('failed probe with %i expected nacks, %i received -> +%i', (expected, got, delta) => {
     expect(failedProbeAwarenessDelta(expected, got)).toBe(delta);
   });
   it('loop delay raises the score only at or above the threshold, and 0 disables it', () => {

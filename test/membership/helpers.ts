@@ -22,8 +22,17 @@ export function address(i: number): Address {
   return `10.0.0.${i}:7946` as Address;
 }
 
-export function newState(i: number, config: MembershipConfig = membershipConfig('SIM_MIN'), persisted = 0): State {
-  return createState(config, { id: nodeId(i), name: `n${i}`, address: address(i), labels: {} }, persisted, ms(0));
+export function newState(
+  i: number,
+  config: MembershipConfig = membershipConfig('SIM_MIN'),
+  persisted = 0,
+): State {
+  return createState(
+    config,
+    { id: nodeId(i), name: `n${i}`, address: address(i), labels: {} },
+    persisted,
+    ms(0),
+  );
 }
 
 export function ctx(seed = 1): StepContext {
@@ -43,22 +52,49 @@ export function checkedStep(state: State, input: Input, context: StepContext): F
   const out = step(state, input, context);
   const broken = [...checkTransition(before, state), ...checkInvariants(state)];
   if (broken.length > 0) throw new Error(`membership invariant: ${broken.join('; ')}`);
-  return [...out.persist.map((r) => ({ kind: 'persist' as const, incarnation: r.incarnation })), ...out.effects, ...out.afterPersist];
+  return [
+    ...out.persist.map((r) => ({ kind: 'persist' as const, incarnation: r.incarnation })),
+    ...out.effects,
+    ...out.afterPersist,
+  ];
 }
 
 /** A started node (no seeds: alive alone) that already knows members `others` as alive at incarnation 1. */
-export function startedWith(i: number, others: number[], config?: MembershipConfig): { state: State; context: StepContext } {
+export function startedWith(
+  i: number,
+  others: number[],
+  config?: MembershipConfig,
+): { state: State; context: StepContext } {
   const state = newState(i, config);
   const context = ctx(i);
   checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
   for (const j of others) {
-    checkedStep(state, receiveGossip(ms(0), j, [{ kind: 'alive', id: nodeId(j), incarnation: asIncarnation(1), name: `n${j}`, address: address(j), labels: {} }]), context);
+    checkedStep(
+      state,
+      receiveGossip(ms(0), j, [
+        {
+          kind: 'alive',
+          id: nodeId(j),
+          incarnation: asIncarnation(1),
+          name: `n${j}`,
+          address: address(j),
+          labels: {},
+        },
+      ]),
+      context,
+    );
   }
   return { state, context };
 }
 
 export function receiveGossip(now: Millis, from: number, updates: Update[]): Input {
-  return { kind: 'receive', now, from: address(from), channel: 'packet', message: { type: 'gossip', from: nodeId(from), updates } };
+  return {
+    kind: 'receive',
+    now,
+    from: address(from),
+    channel: 'packet',
+    message: { type: 'gossip', from: nodeId(from), updates },
+  };
 }
 
 export function sends(effects: FlatEffect[]): Extract<Effect, { kind: 'send' }>[] {
@@ -66,5 +102,13 @@ export function sends(effects: FlatEffect[]): Extract<Effect, { kind: 'send' }>[
 }
 
 export function events(effects: FlatEffect[]): string[] {
-  return effects.flatMap((e) => (e.kind === 'emit' ? [e.event.type === 'epoch' ? `epoch:${e.event.epoch}` : `${e.event.type}:${e.event.member.name}`] : []));
+  return effects.flatMap((e) =>
+    e.kind === 'emit'
+      ? [
+          e.event.type === 'epoch'
+            ? `epoch:${e.event.epoch}`
+            : `${e.event.type}:${e.event.member.name}`,
+        ]
+      : [],
+  );
 }

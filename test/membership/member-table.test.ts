@@ -14,7 +14,15 @@ import type { MemberState, Suspicion } from '../../src/membership/types.js';
 import { nodeId } from './helpers.js';
 
 function fields(id: NodeId, incarnation = 1, state: MemberState = 'alive'): MemberFields {
-  return { id, name: `name-${id}`, address: `addr-${id}` as Address, state, incarnation: asIncarnation(incarnation), labels: {}, stateChangedAtMs: ms(incarnation) };
+  return {
+    id,
+    name: `name-${id}`,
+    address: `addr-${id}` as Address,
+    state,
+    incarnation: asIncarnation(incarnation),
+    labels: {},
+    stateChangedAtMs: ms(incarnation),
+  };
 }
 
 /** `count` ids whose hash falls in the same cell of a 16-cell index (the smallest table's). */
@@ -46,13 +54,23 @@ describe('MemberTable', () => {
     table.insert(fields(nodeId(2)));
     expect(table.size).toBe(2);
     expect(a.slot).toBe(0);
-    expect(table.get(nodeId(1))).toMatchObject({ id: nodeId(1), name: `name-${nodeId(1)}`, state: 'alive', incarnation: asIncarnation(4), stateChangedAtMs: 4 });
+    expect(table.get(nodeId(1))).toMatchObject({
+      id: nodeId(1),
+      name: `name-${nodeId(1)}`,
+      state: 'alive',
+      incarnation: asIncarnation(4),
+      stateChangedAtMs: 4,
+    });
     expect(table.has(nodeId(3))).toBe(false);
     expect(table.get(nodeId(3))).toBeUndefined();
     a.state = 'suspect';
     a.incarnation = asIncarnation(2 ** 40);
     a.labels = { zone: 'a' };
-    expect(table.get(nodeId(1))).toMatchObject({ state: 'suspect', incarnation: asIncarnation(2 ** 40), labels: { zone: 'a' } });
+    expect(table.get(nodeId(1))).toMatchObject({
+      state: 'suspect',
+      incarnation: asIncarnation(2 ** 40),
+      labels: { zone: 'a' },
+    });
     expect(() => table.insert(fields(nodeId(2)))).toThrow(/already a member/);
     expect(() => table.at(2)).toThrow(/out of range/);
   });
@@ -61,7 +79,14 @@ describe('MemberTable', () => {
     const table = new MemberTable();
     table.insert(fields(nodeId(1)));
     const b = table.insert(fields(nodeId(2), 1, 'suspect'));
-    const suspicion: Suspicion = { startedAtMs: ms(0), deadlineMs: ms(10), minMs: 1, maxMs: 10, expected: 3, accusers: new Set([nodeId(1)]) };
+    const suspicion: Suspicion = {
+      startedAtMs: ms(0),
+      deadlineMs: ms(10),
+      minMs: 1,
+      maxMs: 10,
+      expected: 3,
+      accusers: new Set([nodeId(1)]),
+    };
     b.suspicion = suspicion;
     expect(table.get(nodeId(2))?.suspicion).toBe(suspicion);
     b.suspicion = undefined;
@@ -106,7 +131,8 @@ describe('MemberTable', () => {
       table.remove(victim);
       expected.delete(victim);
       expectTable(table, expected);
-      for (const id of [ids[2], ids[0], ids[5]] as NodeId[]) if (!expected.has(id)) expect(table.has(id)).toBe(false);
+      for (const id of [ids[2], ids[0], ids[5]] as NodeId[])
+        if (!expected.has(id)) expect(table.has(id)).toBe(false);
     }
     table.insert(fields(ids[0] as NodeId, 9));
     expected.set(ids[0] as NodeId, 9);
@@ -138,27 +164,34 @@ describe('MemberTable', () => {
   });
 
   it('behaves like a Map under random inserts, updates and removes (fast-check)', () => {
-    const op = fc.record({ kind: fc.constantFrom('insert', 'remove', 'update'), key: fc.integer({ min: 0, max: 60 }), value: fc.integer({ min: 0, max: 1000 }) });
+    const op = fc.record({
+      kind: fc.constantFrom('insert', 'remove', 'update'),
+      key: fc.integer({ min: 0, max: 60 }),
+      value: fc.integer({ min: 0, max: 1000 }),
+    });
     // Half the keys collide in the smallest index: long probe runs and wrap-around get exercised.
     const pool = [...collidingIds(30), ...Array.from({ length: 31 }, (_, i) => nodeId(i + 1))];
-    fc.assert(fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
-      const table = new MemberTable();
-      const reference = new Map<NodeId, number>();
-      for (const { kind, key, value } of ops) {
-        const id = pool[key] as NodeId;
-        const member = table.get(id);
-        if (kind === 'insert' && member === undefined) {
-          table.insert(fields(id, value));
-          reference.set(id, value);
-        } else if (kind === 'remove' && member !== undefined) {
-          table.remove(id);
-          reference.delete(id);
-        } else if (kind === 'update' && member !== undefined) {
-          member.incarnation = asIncarnation(value);
-          reference.set(id, value);
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const table = new MemberTable();
+        const reference = new Map<NodeId, number>();
+        for (const { kind, key, value } of ops) {
+          const id = pool[key] as NodeId;
+          const member = table.get(id);
+          if (kind === 'insert' && member === undefined) {
+            table.insert(fields(id, value));
+            reference.set(id, value);
+          } else if (kind === 'remove' && member !== undefined) {
+            table.remove(id);
+            reference.delete(id);
+          } else if (kind === 'update' && member !== undefined) {
+            member.incarnation = asIncarnation(value);
+            reference.set(id, value);
+          }
         }
-      }
-      expectTable(table, reference);
-    }), { seed: 7, numRuns: 200 });
+        expectTable(table, reference);
+      }),
+      { seed: 7, numRuns: 200 },
+    );
   });
 });

@@ -14,7 +14,11 @@ import type { State, StepContext } from '../../src/membership/types.js';
 import type { FlatEffect as Effect } from './helpers.js';
 import { address, checkedStep, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
 
-interface Node { state: State; context: StepContext; index: number }
+interface Node {
+  state: State;
+  context: StepContext;
+  index: number;
+}
 
 function node(i: number, others: number[], config = membershipConfig('SIM_MIN')): Node {
   return { ...startedWith(i, others, config), index: i };
@@ -25,13 +29,27 @@ function deliver(effects: Effect[], from: Node, to: Node, now: Millis): Effect[]
   const out: Effect[] = [];
   for (const send of sends(effects)) {
     if (send.channel !== 'stream' || send.to !== address(to.index)) continue;
-    out.push(...checkedStep(to.state, { kind: 'receive', now, from: address(from.index), channel: 'stream', message: send.message }, to.context));
+    out.push(
+      ...checkedStep(
+        to.state,
+        {
+          kind: 'receive',
+          now,
+          from: address(from.index),
+          channel: 'stream',
+          message: send.message,
+        },
+        to.context,
+      ),
+    );
   }
   return out;
 }
 
 function streamMessages(effects: Effect[]): Message[] {
-  return sends(effects).filter((s) => s.channel === 'stream').map((s) => s.message);
+  return sends(effects)
+    .filter((s) => s.channel === 'stream')
+    .map((s) => s.message);
 }
 
 function digestOf(state: State): string {
@@ -40,8 +58,12 @@ function digestOf(state: State): string {
 
 function digestRequest(from: Node, reply = true): Message {
   return {
-    type: 'push-pull-digest', from: nodeId(from.index), fromAddress: address(from.index), reply,
-    configDigest: from.state.fingerprintDigest, viewDigest: digestOf(from.state),
+    type: 'push-pull-digest',
+    from: nodeId(from.index),
+    fromAddress: address(from.index),
+    reply,
+    configDigest: from.state.fingerprintDigest,
+    viewDigest: digestOf(from.state),
   };
 }
 
@@ -79,7 +101,13 @@ describe('digest-first periodic push-pull', () => {
   it('suspect vs alive does not count as a difference (suspicion is local)', () => {
     const a = node(1, [2, 3]);
     const b = node(2, [1, 3]);
-    checkedStep(b.state, receiveGossip(ms(1), 1, [{ kind: 'suspect', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) }]), b.context);
+    checkedStep(
+      b.state,
+      receiveGossip(ms(1), 1, [
+        { kind: 'suspect', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) },
+      ]),
+      b.context,
+    );
     expect(b.state.members.get(nodeId(3))?.state).toBe('suspect');
     expect(digestOf(a.state)).toBe(digestOf(b.state));
   });
@@ -91,12 +119,22 @@ describe('digest-first periodic push-pull', () => {
     const { effects, now } = periodic(a);
     const bFull = deliver(effects, a, b, now);
     const [full] = streamMessages(bFull);
-    expect(full).toMatchObject({ type: 'push-pull', reply: true, join: false, configFingerprint: b.state.fingerprint });
-    expect(full?.type === 'push-pull' ? full.members.map((m) => m.id).sort() : []).toEqual([nodeId(1), nodeId(2), nodeId(4)]);
+    expect(full).toMatchObject({
+      type: 'push-pull',
+      reply: true,
+      join: false,
+      configFingerprint: b.state.fingerprint,
+    });
+    expect(full?.type === 'push-pull' ? full.members.map((m) => m.id).sort() : []).toEqual([
+      nodeId(1),
+      nodeId(2),
+      nodeId(4),
+    ]);
     const aFull = deliver(bFull, b, a, now);
     expect(streamMessages(aFull)).toMatchObject([{ type: 'push-pull', reply: false }]);
     expect(streamMessages(deliver(aFull, a, b, now))).toEqual([]);
-    for (const n of [a, b]) expect([...n.state.members.keys()].sort()).toEqual([1, 2, 3, 4].map(nodeId));
+    for (const n of [a, b])
+      expect([...n.state.members.keys()].sort()).toEqual([1, 2, 3, 4].map(nodeId));
     expect(digestOf(a.state)).toBe(digestOf(b.state));
   });
 
@@ -105,7 +143,20 @@ describe('digest-first periodic push-pull', () => {
     const b = node(2, [1]);
     const { effects, now } = periodic(a);
     const answer = deliver(effects, a, b, now);
-    checkedStep(a.state, receiveGossip(now, 2, [{ kind: 'alive', id: nodeId(5), incarnation: asIncarnation(1), name: 'n5', address: address(5), labels: {} }]), a.context);
+    checkedStep(
+      a.state,
+      receiveGossip(now, 2, [
+        {
+          kind: 'alive',
+          id: nodeId(5),
+          incarnation: asIncarnation(1),
+          name: 'n5',
+          address: address(5),
+          labels: {},
+        },
+      ]),
+      a.context,
+    );
     const full = deliver(answer, b, a, now);
     expect(streamMessages(full)).toMatchObject([{ type: 'push-pull', reply: true }]);
     expect(a.state.counters.pushPullsInSync).toBe(0);
@@ -148,12 +199,24 @@ describe('digest-first periodic push-pull', () => {
 
   it('join and reconnect stay full push-pulls', () => {
     const joiner = startedWith(1, []);
-    const effects = checkedStep(joiner.state, { kind: 'join', now: ms(1), addresses: [address(2)] }, joiner.context);
+    const effects = checkedStep(
+      joiner.state,
+      { kind: 'join', now: ms(1), addresses: [address(2)] },
+      joiner.context,
+    );
     expect(streamMessages(effects)).toMatchObject([{ type: 'push-pull', join: true, reply: true }]);
     const a = node(1, [2, 3]);
-    checkedStep(a.state, receiveGossip(ms(1), 2, [{ kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) }]), a.context);
+    checkedStep(
+      a.state,
+      receiveGossip(ms(1), 2, [
+        { kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) },
+      ]),
+      a.context,
+    );
     const now = a.state.nextReconnectAtMs;
     const reconnect = checkedStep(a.state, { kind: 'tick', now }, a.context);
-    expect(streamMessages(reconnect).filter((m) => m.type === 'push-pull')).toMatchObject([{ type: 'push-pull', join: false, reply: true }]);
+    expect(streamMessages(reconnect).filter((m) => m.type === 'push-pull')).toMatchObject([
+      { type: 'push-pull', join: false, reply: true },
+    ]);
   });
 });

@@ -14,23 +14,41 @@ describe('member table', () => {
   it('reaping dead members swap-removes them and keeps every slot findable (SWIM §4.2, memberlist reclaim)', () => {
     const config = membershipConfig('SIM_MIN');
     const { state, context } = startedWith(1, [2, 3, 4, 5, 6], config);
-    checkedStep(state, receiveGossip(ms(1), 4, [
-      { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(4) },
-      { kind: 'dead', id: nodeId(5), incarnation: asIncarnation(1), from: nodeId(4) },
-    ]), context);
+    checkedStep(
+      state,
+      receiveGossip(ms(1), 4, [
+        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(4) },
+        { kind: 'dead', id: nodeId(5), incarnation: asIncarnation(1), from: nodeId(4) },
+      ]),
+      context,
+    );
     expect(state.departed.size).toBe(2);
     const after = ms(1 + config.deadReclaimMs + reapCheckMs(config));
     checkedStep(state, { kind: 'tick', now: after }, context);
     expect(state.counters.membersReaped).toBe(2);
     expect([...state.members.keys()].sort()).toEqual([1, 3, 4, 6].map(nodeId).sort());
     expect(state.members.at(0).id).toBe(nodeId(1));
-    for (const member of state.members.values()) expect(state.members.get(member.id)?.slot).toBe(member.slot);
+    for (const member of state.members.values())
+      expect(state.members.get(member.id)?.slot).toBe(member.slot);
   });
 
   it('keeps a frozen copy of labels: the sender changing its object later changes nothing', () => {
     const { state, context } = startedWith(1, [2, 3]);
     const labels: Record<string, string> = { zone: 'a' };
-    checkedStep(state, receiveGossip(ms(1), 4, [{ kind: 'alive', id: nodeId(4), incarnation: asIncarnation(1), name: 'n4', address: address(4), labels }]), context);
+    checkedStep(
+      state,
+      receiveGossip(ms(1), 4, [
+        {
+          kind: 'alive',
+          id: nodeId(4),
+          incarnation: asIncarnation(1),
+          name: 'n4',
+          address: address(4),
+          labels,
+        },
+      ]),
+      context,
+    );
     labels['zone'] = 'b';
     const kept = state.members.get(nodeId(4))?.labels;
     expect(kept).toEqual({ zone: 'a' });

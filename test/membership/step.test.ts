@@ -11,11 +11,38 @@ import { retransmitLimit } from '../../src/membership/scaling.js';
 import { nextDeadline } from '../../src/membership/step.js';
 import { piggyback } from '../../src/membership/state.js';
 import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
-import { address, checkedStep, ctx, events, newState, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
+import {
+  address,
+  checkedStep,
+  ctx,
+  events,
+  newState,
+  nodeId,
+  receiveGossip,
+  sends,
+  startedWith,
+} from './helpers.js';
 
-const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({ kind: 'alive' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), name: `n${i}`, address: address(i), labels });
-const suspect = (i: number, incarnation: number, from: number) => ({ kind: 'suspect' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), from: nodeId(from) });
-const dead = (i: number, incarnation: number, from: number) => ({ kind: 'dead' as const, id: nodeId(i), incarnation: asIncarnation(incarnation), from: nodeId(from) });
+const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({
+  kind: 'alive' as const,
+  id: nodeId(i),
+  incarnation: asIncarnation(incarnation),
+  name: `n${i}`,
+  address: address(i),
+  labels,
+});
+const suspect = (i: number, incarnation: number, from: number) => ({
+  kind: 'suspect' as const,
+  id: nodeId(i),
+  incarnation: asIncarnation(incarnation),
+  from: nodeId(from),
+});
+const dead = (i: number, incarnation: number, from: number) => ({
+  kind: 'dead' as const,
+  id: nodeId(i),
+  incarnation: asIncarnation(incarnation),
+  from: nodeId(from),
+});
 
 describe('SWIM §4.2 precedence', () => {
   it('a suspect update about self with our incarnation makes us refute with incarnation+1, persisting first', () => {
@@ -24,14 +51,20 @@ describe('SWIM §4.2 precedence', () => {
     const effects = checkedStep(state, receiveGossip(ms(1), 2, [suspect(1, before, 2)]), context);
     expect(state.members.get(nodeId(1))!.incarnation).toBe(before + 1);
     expect(effects[0]).toEqual({ kind: 'persist', incarnation: asIncarnation(before + 1) });
-    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', incarnation: asIncarnation(before + 1) });
+    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({
+      kind: 'alive',
+      incarnation: asIncarnation(before + 1),
+    });
     expect(state.counters.refutes).toBe(1);
   });
 
   it('a dead update about self with a higher incarnation is refuted above the accuser', () => {
     const { state, context } = startedWith(1, [2]);
     checkedStep(state, receiveGossip(ms(1), 2, [dead(1, 9, 2)]), context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: asIncarnation(10) });
+    expect(state.members.get(nodeId(1))).toMatchObject({
+      state: 'alive',
+      incarnation: asIncarnation(10),
+    });
   });
 
   it('a suspect update about self with an older incarnation is ignored', () => {
@@ -68,7 +101,11 @@ describe('SWIM §4.2 precedence', () => {
 
   it('left is recorded as left, not dead', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    const effects = checkedStep(state, receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: asIncarnation(1) }]), context);
+    const effects = checkedStep(
+      state,
+      receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: asIncarnation(1) }]),
+      context,
+    );
     expect(state.members.get(nodeId(2))!.state).toBe('left');
     expect(events(effects)).toContain('left:n2');
     expect(events(effects)).not.toContain('dead:n2');
@@ -114,14 +151,26 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     const reqs = sends(after).filter((s) => s.message.type === 'ping-req');
     expect(reqs).toHaveLength(2); // indirectChecks in SIM_MIN
     expect(reqs.every((s) => s.to !== probe.targetAddress)).toBe(true);
-    expect(sends(after).filter((s) => s.channel === 'stream' && s.message.type === 'ping')).toHaveLength(1);
+    expect(
+      sends(after).filter((s) => s.channel === 'stream' && s.message.type === 'ping'),
+    ).toHaveLength(1);
   });
 
   it('no ack by the end of the period: suspect, and awareness rises by the missing nacks', () => {
     const { state, context, at } = runToProbe([2, 3, 4]);
     const target = state.probe!.target;
     checkedStep(state, { kind: 'tick', now: ms(at + 40) }, context);
-    checkedStep(state, { kind: 'receive', now: ms(at + 60), from: address(3), channel: 'packet', message: { type: 'nack', seq: state.probe!.seq, from: nodeId(3) } }, context);
+    checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(at + 60),
+        from: address(3),
+        channel: 'packet',
+        message: { type: 'nack', seq: state.probe!.seq, from: nodeId(3) },
+      },
+      context,
+    );
     checkedStep(state, { kind: 'tick', now: ms(at + 100) }, context);
     expect(state.members.get(target)!.state).toBe('suspect');
     expect(state.awareness).toBe(1); // 2 expected nacks, 1 received
@@ -131,7 +180,17 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     const { state, context, at } = runToProbe([2]);
     state.awareness = 2;
     const probe = state.probe!;
-    checkedStep(state, { kind: 'receive', now: ms(at + 5), from: address(2), channel: 'packet', message: { type: 'ack', seq: probe.seq, from: probe.target, updates: [] } }, context);
+    checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(at + 5),
+        from: address(2),
+        channel: 'packet',
+        message: { type: 'ack', seq: probe.seq, from: probe.target, updates: [] },
+      },
+      context,
+    );
     expect(state.probe).toBeUndefined();
     expect(state.awareness).toBe(1);
   });
@@ -171,7 +230,9 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
       checkedStep(state, receiveGossip(ms(1), 2, [suspect(8, 1, 2)]), context);
       let target: string | undefined;
       for (let i = 0; i < 3 && target === undefined; i++) {
-        const ping = sends(checkedStep(state, { kind: 'tick', now: state.nextProbeAtMs }, context)).find((e) => e.message.type === 'ping');
+        const ping = sends(
+          checkedStep(state, { kind: 'tick', now: state.nextProbeAtMs }, context),
+        ).find((e) => e.message.type === 'ping');
         if (ping?.message.type === 'ping') target = ping.message.target;
       }
       expect(target).toBe(nodeId(8));
@@ -183,7 +244,11 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     checkedStep(state, { kind: 'update-labels', now: ms(1), labels: { zone: 'a' } }, context);
     const incarnation = state.members.get(nodeId(1))?.incarnation;
     const queued = state.queue.byMember.size;
-    const effects = checkedStep(state, { kind: 'update-labels', now: ms(2), labels: { zone: 'a' } }, context);
+    const effects = checkedStep(
+      state,
+      { kind: 'update-labels', now: ms(2), labels: { zone: 'a' } },
+      context,
+    );
     expect(effects).toEqual([]);
     expect(state.members.get(nodeId(1))?.incarnation).toBe(incarnation);
     expect(state.queue.byMember.size).toBe(queued);
@@ -192,12 +257,18 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
   it('retries a seed outside the live view with doubling backoff, and stops once it is live', () => {
     const state = newState(1);
     const context = ctx(1);
-    const joinsTo = (effects: ReturnType<typeof checkedStep>) => sends(effects).filter((e) => e.message.type === 'push-pull' && e.message.join).map((e) => e.to);
-    expect(joinsTo(checkedStep(state, { kind: 'start', now: ms(0), seeds: [address(9)] }, context))).toEqual([address(9)]);
+    const joinsTo = (effects: ReturnType<typeof checkedStep>) =>
+      sends(effects)
+        .filter((e) => e.message.type === 'push-pull' && e.message.join)
+        .map((e) => e.to);
+    expect(
+      joinsTo(checkedStep(state, { kind: 'start', now: ms(0), seeds: [address(9)] }, context)),
+    ).toEqual([address(9)]);
     const retryTimes: number[] = [];
     for (let i = 0; i < 2000 && retryTimes.length < 3; i++) {
       const at = nextDeadline(state) as number;
-      if (joinsTo(checkedStep(state, { kind: 'tick', now: ms(at) }, context)).includes(address(9))) retryTimes.push(at);
+      if (joinsTo(checkedStep(state, { kind: 'tick', now: ms(at) }, context)).includes(address(9)))
+        retryTimes.push(at);
     }
     const { joinTimeoutMs } = state.config;
     expect(retryTimes[1]! - retryTimes[0]!).toBeGreaterThanOrEqual(joinTimeoutMs);
@@ -207,12 +278,31 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     checkedStep(state, receiveGossip(ms(retryTimes[2]! + 1), 9, [alive(9, 1)]), context);
     const due = state.nextSeedRetryAtMs;
     expect(joinsTo(checkedStep(state, { kind: 'tick', now: due }, context))).toEqual([]);
-    expect(state.nextSeedRetryAtMs).toBe(due + Math.max(joinTimeoutMs, state.config.reconnectIntervalMs));
+    expect(state.nextSeedRetryAtMs).toBe(
+      due + Math.max(joinTimeoutMs, state.config.reconnectIntervalMs),
+    );
   });
 
   it('a ping for another node id at our address is not answered', () => {
     const { state, context } = startedWith(1, [2]);
-    const effects = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: { type: 'ping', seq: 7, from: nodeId(2), fromAddress: address(2), target: nodeId(9), updates: [] } }, context);
+    const effects = checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(1),
+        from: address(2),
+        channel: 'packet',
+        message: {
+          type: 'ping',
+          seq: 7,
+          from: nodeId(2),
+          fromAddress: address(2),
+          target: nodeId(9),
+          updates: [],
+        },
+      },
+      context,
+    );
     expect(sends(effects)).toHaveLength(0);
     expect(state.counters.pingsWrongTarget).toBe(1);
   });
@@ -220,13 +310,36 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
   it('relays a ping-req and nacks when the target stays silent; bounded by pendingProbesMax', () => {
     const config = membershipConfig('SIM_MIN', { pendingProbesMax: 1 });
     const { state, context } = startedWith(1, [2, 3], config);
-    const req = (seq: number): Message => ({ type: 'ping-req', seq, from: nodeId(2), fromAddress: address(2), target: nodeId(3), targetAddress: address(3), nack: true, updates: [] });
-    const first = checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(1) }, context);
-    expect(sends(first)[0]).toMatchObject({ to: address(3), message: { type: 'ping', target: nodeId(3) } });
-    checkedStep(state, { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(2) }, context);
+    const req = (seq: number): Message => ({
+      type: 'ping-req',
+      seq,
+      from: nodeId(2),
+      fromAddress: address(2),
+      target: nodeId(3),
+      targetAddress: address(3),
+      nack: true,
+      updates: [],
+    });
+    const first = checkedStep(
+      state,
+      { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(1) },
+      context,
+    );
+    expect(sends(first)[0]).toMatchObject({
+      to: address(3),
+      message: { type: 'ping', target: nodeId(3) },
+    });
+    checkedStep(
+      state,
+      { kind: 'receive', now: ms(1), from: address(2), channel: 'packet', message: req(2) },
+      context,
+    );
     expect(state.counters.relayedProbesDropped).toBe(1);
     const expired = checkedStep(state, { kind: 'tick', now: ms(41) }, context);
-    expect(sends(expired).find((s) => s.message.type === 'nack')).toMatchObject({ to: address(2), message: { seq: 1 } });
+    expect(sends(expired).find((s) => s.message.type === 'nack')).toMatchObject({
+      to: address(2),
+      message: { seq: 1 },
+    });
   });
 });
 
@@ -256,49 +369,90 @@ describe('dissemination (SWIM §4.1)', () => {
     let sent = 0;
     for (let t = 20; t < 2000; t += 20) {
       for (const s of sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context))) {
-        if ('updates' in s.message && s.message.updates.some((u) => u.id === nodeId(6) && u.kind === 'alive')) sent++;
+        if (
+          'updates' in s.message &&
+          s.message.updates.some((u) => u.id === nodeId(6) && u.kind === 'alive')
+        )
+          sent++;
       }
     }
     expect(sent).toBe(limit);
   });
 
-  it.each([[50, true], [200, false]])('news goes out newsGossipDelayMs (%i) after the previous gossip round: early %s', (newsGossipDelayMs, early) => {
-    // Slow probes keep probe traffic (and suspicions) out of the picture.
-    const config = membershipConfig('LAN', { newsGossipDelayMs, probeIntervalMs: 60_000, probeTimeoutMs: 30_000 });
-    const { state, context } = startedWith(1, [2, 3, 4], config);
-    for (let t = 0; t <= 5000 && state.queue.byMember.size > 0; t += 10) checkedStep(state, { kind: 'tick', now: ms(t) }, context);
-    expect(state.queue.byMember.size).toBe(0);
-    const last = state.lastGossipAtMs;
-    checkedStep(state, receiveGossip(ms(last + 10), 2, [alive(5, 1)]), context);
-    const gossipsAt = (t: number) => sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context)).filter((s) => s.message.type === 'gossip');
-    expect(gossipsAt(last + 49)).toHaveLength(0);
-    expect(gossipsAt(last + 50).length > 0).toBe(early);
-    // Either way the regular tick (gossipIntervalMs after the previous round) is never later.
-    if (!early) expect(gossipsAt(last + 200).length).toBeGreaterThan(0);
-  });
+  it.each([
+    [50, true],
+    [200, false],
+  ])(
+    'news goes out newsGossipDelayMs (%i) after the previous gossip round: early %s',
+    (newsGossipDelayMs, early) => {
+      // Slow probes keep probe traffic (and suspicions) out of the picture.
+      const config = membershipConfig('LAN', {
+        newsGossipDelayMs,
+        probeIntervalMs: 60_000,
+        probeTimeoutMs: 30_000,
+      });
+      const { state, context } = startedWith(1, [2, 3, 4], config);
+      for (let t = 0; t <= 5000 && state.queue.byMember.size > 0; t += 10)
+        checkedStep(state, { kind: 'tick', now: ms(t) }, context);
+      expect(state.queue.byMember.size).toBe(0);
+      const last = state.lastGossipAtMs;
+      checkedStep(state, receiveGossip(ms(last + 10), 2, [alive(5, 1)]), context);
+      const gossipsAt = (t: number) =>
+        sends(checkedStep(state, { kind: 'tick', now: ms(t) }, context)).filter(
+          (s) => s.message.type === 'gossip',
+        );
+      expect(gossipsAt(last + 49)).toHaveLength(0);
+      expect(gossipsAt(last + 50).length > 0).toBe(early);
+      // Either way the regular tick (gossipIntervalMs after the previous round) is never later.
+      if (!early) expect(gossipsAt(last + 200).length).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('labels', () => {
   const config = membershipConfig('SIM_MIN', { labelsBytesMax: 20 });
-  it.each([[19, true], [20, true], [21, false]])('local labels of %i bytes with labelsBytesMax 20: accepted %s', (bytes, ok) => {
+  it.each([
+    [19, true],
+    [20, true],
+    [21, false],
+  ])('local labels of %i bytes with labelsBytesMax 20: accepted %s', (bytes, ok) => {
     const { state, context } = startedWith(1, [], config);
     const before = state.members.get(nodeId(1))!.incarnation;
-    const effects = checkedStep(state, { kind: 'update-labels', now: ms(1), labels: { k: 'v'.repeat(bytes - 1) } }, context);
+    const effects = checkedStep(
+      state,
+      { kind: 'update-labels', now: ms(1), labels: { k: 'v'.repeat(bytes - 1) } },
+      context,
+    );
     expect(state.members.get(nodeId(1))!.incarnation).toBe(ok ? before + 1 : before);
     expect(effects.some((e) => e.kind === 'rejected')).toBe(!ok);
-    if (ok) expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({ kind: 'alive', labels: { k: 'v'.repeat(bytes - 1) } });
+    if (ok)
+      expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({
+        kind: 'alive',
+        labels: { k: 'v'.repeat(bytes - 1) },
+      });
   });
 
-  it.each([[20, true], [21, false]])('remote labels of %i bytes with labelsBytesMax 20: applied %s', (bytes, ok) => {
+  it.each([
+    [20, true],
+    [21, false],
+  ])('remote labels of %i bytes with labelsBytesMax 20: applied %s', (bytes, ok) => {
     const { state, context } = startedWith(1, [2], config);
-    checkedStep(state, receiveGossip(ms(1), 2, [alive(2, 2, { k: 'v'.repeat(bytes - 1) })]), context);
+    checkedStep(
+      state,
+      receiveGossip(ms(1), 2, [alive(2, 2, { k: 'v'.repeat(bytes - 1) })]),
+      context,
+    );
     expect(state.members.get(nodeId(2))!.incarnation).toBe(ok ? 2 : 1);
     expect(state.counters.labelsRejected).toBe(ok ? 0 : 1);
   });
 
   it('a labels change spreads as an alive update and emits updated', () => {
     const { state, context } = startedWith(1, [2]);
-    const effects = checkedStep(state, receiveGossip(ms(1), 2, [alive(2, 2, { zone: 'b' })]), context);
+    const effects = checkedStep(
+      state,
+      receiveGossip(ms(1), 2, [alive(2, 2, { zone: 'b' })]),
+      context,
+    );
     expect(events(effects)).toEqual(['updated:n2']);
   });
 });
@@ -308,40 +462,85 @@ describe('push-pull and join', () => {
     const seed = startedWith(1, []);
     const joiner = newState(2, membershipConfig('SIM_MIN', { probeIntervalMs: 200 }));
     const joinerCtx = ctx(2);
-    const out = sends(checkedStep(joiner, { kind: 'start', now: ms(0), seeds: [address(1)] }, joinerCtx));
+    const out = sends(
+      checkedStep(joiner, { kind: 'start', now: ms(0), seeds: [address(1)] }, joinerCtx),
+    );
     expect(joiner.members.get(nodeId(2))!.state).toBe('joining');
     const pushPull = out[0]!;
-    const answer = sends(checkedStep(seed.state, { kind: 'receive', now: ms(1), from: address(2), channel: 'stream', message: pushPull.message }, seed.context));
+    const answer = sends(
+      checkedStep(
+        seed.state,
+        {
+          kind: 'receive',
+          now: ms(1),
+          from: address(2),
+          channel: 'stream',
+          message: pushPull.message,
+        },
+        seed.context,
+      ),
+    );
     expect(answer[0]!.message).toMatchObject({ type: 'reject', reason: 'config_mismatch' });
-    expect(answer[0]!.message.type === 'reject' && answer[0]!.message.detail).toContain('probeIntervalMs: ours 100, theirs 200');
+    expect(answer[0]!.message.type === 'reject' && answer[0]!.message.detail).toContain(
+      'probeIntervalMs: ours 100, theirs 200',
+    );
     expect(seed.state.counters.configMismatchRejected).toBe(1);
     expect(seed.state.members.has(nodeId(2))).toBe(false);
-    const result = checkedStep(joiner, { kind: 'receive', now: ms(2), from: address(1), channel: 'stream', message: answer[0]!.message }, joinerCtx);
-    expect(result.find((e) => e.kind === 'join-result')).toMatchObject({ ok: false, reason: 'config_mismatch' });
+    const result = checkedStep(
+      joiner,
+      {
+        kind: 'receive',
+        now: ms(2),
+        from: address(1),
+        channel: 'stream',
+        message: answer[0]!.message,
+      },
+      joinerCtx,
+    );
+    expect(result.find((e) => e.kind === 'join-result')).toMatchObject({
+      ok: false,
+      reason: 'config_mismatch',
+    });
   });
 
   it('a join fails as unreachable when every seed fails to connect', () => {
     const joiner = newState(2);
     const joinerCtx = ctx(2);
     checkedStep(joiner, { kind: 'start', now: ms(0), seeds: [address(1)] }, joinerCtx);
-    const effects = checkedStep(joiner, { kind: 'send-failed', now: ms(1), to: address(1), channel: 'stream' }, joinerCtx);
-    expect(effects.find((e) => e.kind === 'join-result')).toMatchObject({ ok: false, reason: 'unreachable' });
+    const effects = checkedStep(
+      joiner,
+      { kind: 'send-failed', now: ms(1), to: address(1), channel: 'stream' },
+      joinerCtx,
+    );
+    expect(effects.find((e) => e.kind === 'join-result')).toMatchObject({
+      ok: false,
+      reason: 'unreachable',
+    });
     expect(joiner.members.get(nodeId(2))!.state).toBe('alive');
   });
 
   it('a refused stream fallback fails the probe at once: suspect before the period ends, no awareness penalty', () => {
     const { state, context } = startedWith(1, [2, 3]);
     let t = 0;
-    while (t < 1000 && !(state.probe?.indirectSent ?? false)) checkedStep(state, { kind: 'tick', now: ms(++t) }, context);
+    while (t < 1000 && !(state.probe?.indirectSent ?? false))
+      checkedStep(state, { kind: 'tick', now: ms(++t) }, context);
     const probe = state.probe!;
     expect(probe.indirectSent).toBe(true);
     const endAtMs = probe.endAtMs;
     const target = probe.target;
     // A refusal from another address says nothing about this probe.
-    checkedStep(state, { kind: 'send-failed', now: ms(t + 1), to: address(9), channel: 'stream' }, context);
+    checkedStep(
+      state,
+      { kind: 'send-failed', now: ms(t + 1), to: address(9), channel: 'stream' },
+      context,
+    );
     expect(state.probe).toBe(probe);
     const awareness = state.awareness;
-    const effects = checkedStep(state, { kind: 'send-failed', now: ms(t + 2), to: probe.targetAddress, channel: 'stream' }, context);
+    const effects = checkedStep(
+      state,
+      { kind: 'send-failed', now: ms(t + 2), to: probe.targetAddress, channel: 'stream' },
+      context,
+    );
     expect(t + 2).toBeLessThan(endAtMs);
     expect(state.probe).toBeUndefined();
     expect(state.members.get(target)!.state).toBe('suspect');
@@ -352,11 +551,38 @@ describe('push-pull and join', () => {
 
   it('a restarted node refutes the dead record of its previous life learned by push-pull', () => {
     const { state, context } = startedWith(1, [2]);
-    const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
-      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
-      members: [{ id: nodeId(1), name: 'n1', address: address(1), state: 'dead', incarnation: asIncarnation(7), labels: {} }],
-    } }, context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: asIncarnation(8) });
+    const effects = checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(5),
+        from: address(2),
+        channel: 'stream',
+        message: {
+          type: 'push-pull',
+          from: nodeId(2),
+          fromAddress: address(2),
+          join: false,
+          reply: false,
+          configFingerprint: state.fingerprint,
+          members: [
+            {
+              id: nodeId(1),
+              name: 'n1',
+              address: address(1),
+              state: 'dead',
+              incarnation: asIncarnation(7),
+              labels: {},
+            },
+          ],
+        },
+      },
+      context,
+    );
+    expect(state.members.get(nodeId(1))).toMatchObject({
+      state: 'alive',
+      incarnation: asIncarnation(8),
+    });
     expect(effects[0]).toEqual({ kind: 'persist', incarnation: asIncarnation(8) });
   });
 
@@ -364,23 +590,71 @@ describe('push-pull and join', () => {
     const { state, context } = startedWith(1, [2]);
     state.queue.byMember.clear();
     const ours = state.members.get(nodeId(1))!.incarnation;
-    const effects = checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
-      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
-      members: [
-        { id: nodeId(2), name: 'n2', address: address(2), state: 'alive', incarnation: asIncarnation(2), labels: { role: 'db' } },
-        { id: nodeId(3), name: 'n3', address: address(3), state: 'alive', incarnation: asIncarnation(1), labels: {} },
-        { id: nodeId(1), name: 'n1', address: address(1), state: 'suspect', incarnation: asIncarnation(ours), labels: {} },
-      ],
-    } }, context);
+    const effects = checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(5),
+        from: address(2),
+        channel: 'stream',
+        message: {
+          type: 'push-pull',
+          from: nodeId(2),
+          fromAddress: address(2),
+          join: false,
+          reply: false,
+          configFingerprint: state.fingerprint,
+          members: [
+            {
+              id: nodeId(2),
+              name: 'n2',
+              address: address(2),
+              state: 'alive',
+              incarnation: asIncarnation(2),
+              labels: { role: 'db' },
+            },
+            {
+              id: nodeId(3),
+              name: 'n3',
+              address: address(3),
+              state: 'alive',
+              incarnation: asIncarnation(1),
+              labels: {},
+            },
+            {
+              id: nodeId(1),
+              name: 'n1',
+              address: address(1),
+              state: 'suspect',
+              incarnation: asIncarnation(ours),
+              labels: {},
+            },
+          ],
+        },
+      },
+      context,
+    );
     expect(events(effects)).toContain('joined:n3');
     const fanout = state.config.gossipFanout;
     expect(state.queue.byMember.get(nodeId(3))!.sendsMax).toBe(fanout);
     expect(state.queue.byMember.get(nodeId(2))!.sendsMax).toBeUndefined();
-    expect(state.queue.byMember.get(nodeId(1))).toMatchObject({ sendsMax: undefined, update: { kind: 'alive', incarnation: asIncarnation(ours + 1) } });
+    expect(state.queue.byMember.get(nodeId(1))).toMatchObject({
+      sendsMax: undefined,
+      update: { kind: 'alive', incarnation: asIncarnation(ours + 1) },
+    });
     // The relayed update leaves the queue after `fanout` sends; the others stay for the full limit.
     const sentAbout3 = (): number => {
       let sent = 0;
-      for (let round = 0; round < 20; round++) sent += piggyback({ state, effects: [], persist: [], afterPersist: [], rng: context.rng, sizeOf: (u) => JSON.stringify(u).length, now: ms(6) }).filter((u) => u.id === nodeId(3)).length;
+      for (let round = 0; round < 20; round++)
+        sent += piggyback({
+          state,
+          effects: [],
+          persist: [],
+          afterPersist: [],
+          rng: context.rng,
+          sizeOf: (u) => JSON.stringify(u).length,
+          now: ms(6),
+        }).filter((u) => u.id === nodeId(3)).length;
       return sent;
     };
     expect(sentAbout3()).toBe(fanout);
@@ -391,10 +665,34 @@ describe('push-pull and join', () => {
 
   it('a remote dead record is only believed as suspect (memberlist mergeRemoteState)', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    checkedStep(state, { kind: 'receive', now: ms(5), from: address(2), channel: 'stream', message: {
-      type: 'push-pull', from: nodeId(2), fromAddress: address(2), join: false, reply: false, configFingerprint: state.fingerprint,
-      members: [{ id: nodeId(3), name: 'n3', address: address(3), state: 'dead', incarnation: asIncarnation(1), labels: {} }],
-    } }, context);
+    checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(5),
+        from: address(2),
+        channel: 'stream',
+        message: {
+          type: 'push-pull',
+          from: nodeId(2),
+          fromAddress: address(2),
+          join: false,
+          reply: false,
+          configFingerprint: state.fingerprint,
+          members: [
+            {
+              id: nodeId(3),
+              name: 'n3',
+              address: address(3),
+              state: 'dead',
+              incarnation: asIncarnation(1),
+              labels: {},
+            },
+          ],
+        },
+      },
+      context,
+    );
     expect(state.members.get(nodeId(3))!.state).toBe('suspect');
   });
 
@@ -414,11 +712,21 @@ describe('leave', () => {
     const { state, context } = startedWith(1, [2, 3]);
     const inc = state.members.get(nodeId(1))!.incarnation;
     checkedStep(state, { kind: 'leave', now: ms(1) }, context);
-    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({ kind: 'left', id: nodeId(1), incarnation: asIncarnation(inc) });
+    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({
+      kind: 'left',
+      id: nodeId(1),
+      incarnation: asIncarnation(inc),
+    });
     checkedStep(state, receiveGossip(ms(2), 2, [suspect(1, inc, 2)]), context);
-    expect(state.members.get(nodeId(1))).toMatchObject({ state: 'left', incarnation: asIncarnation(inc) });
+    expect(state.members.get(nodeId(1))).toMatchObject({
+      state: 'left',
+      incarnation: asIncarnation(inc),
+    });
     let done = false;
-    for (let t = 20; t <= 200 && !done; t += 20) done = checkedStep(state, { kind: 'tick', now: ms(t) }, context).some((e) => e.kind === 'left-done');
+    for (let t = 20; t <= 200 && !done; t += 20)
+      done = checkedStep(state, { kind: 'tick', now: ms(t) }, context).some(
+        (e) => e.kind === 'left-done',
+      );
     expect(done).toBe(true);
     expect(state.phase).toBe('stopped');
     expect(nextDeadline(state)).toBeUndefined();

@@ -11,7 +11,13 @@ import { parseAddress } from '../../src/base/address.js';
 import { LIMITS } from '../../src/base/limits.js';
 import { Rng } from '../../src/base/rng.js';
 import { decodeMessage, encodeMessage } from '../../src/membership/codec.js';
-import { COMPRESS_BYTES_MIN, DEFLATE_DICTIONARY_V1, encodeCompressed, isCompressed, unwrapCompressed } from '../../src/codec/compressed.js';
+import {
+  COMPRESS_BYTES_MIN,
+  DEFLATE_DICTIONARY_V1,
+  encodeCompressed,
+  isCompressed,
+  unwrapCompressed,
+} from '../../src/codec/compressed.js';
 import type { MemberRecord, Message } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { SimClock } from '../../src/sim/clock.js';
@@ -33,25 +39,57 @@ function setup() {
   const spyAddress = parseAddress('10.0.0.2:7946');
   const spy = new MemoryTransport(network, spyAddress);
   const frames: Uint8Array[] = [];
-  spy.onReceive((_from, channel, data) => { if (channel === 'stream') frames.push(data); });
+  spy.onReceive((_from, channel, data) => {
+    if (channel === 'stream') frames.push(data);
+  });
   const run = (): void => void clock.runUntil(clock.now() + 100, { eventsMax: 10_000 });
-  return { node, driver, state, spy, spyAddress, frames, run, address, fingerprint: state.fingerprint };
+  return {
+    node,
+    driver,
+    state,
+    spy,
+    spyAddress,
+    frames,
+    run,
+    address,
+    fingerprint: state.fingerprint,
+  };
 }
 
-function joinFrom(spyAddress: ReturnType<typeof parseAddress>, fingerprint: string, members: MemberRecord[]): Message {
-  return { type: 'push-pull', from: id(2), fromAddress: spyAddress, join: true, reply: true, configFingerprint: fingerprint, members };
+function joinFrom(
+  spyAddress: ReturnType<typeof parseAddress>,
+  fingerprint: string,
+  members: MemberRecord[],
+): Message {
+  return {
+    type: 'push-pull',
+    from: id(2),
+    fromAddress: spyAddress,
+    join: true,
+    reply: true,
+    configFingerprint: fingerprint,
+    members,
+  };
 }
 
 function records(count: number, spyAddress: ReturnType<typeof parseAddress>): MemberRecord[] {
   return Array.from({ length: count }, (_, i) => ({
-    id: id(i + 2), name: `n${i + 2}`, address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`), state: 'alive' as const, incarnation: asIncarnation(1), labels: {},
+    id: id(i + 2),
+    name: `n${i + 2}`,
+    address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`),
+    state: 'alive' as const,
+    incarnation: asIncarnation(1),
+    labels: {},
   }));
 }
 
 describe('compressed push-pull in the driver', () => {
   it('merges a compressed join and answers with a compressed view that decodes to the full view', () => {
     const t = setup();
-    const plain = encodeMessage(joinFrom(t.spyAddress, t.fingerprint, records(20, t.spyAddress)), CLUSTER);
+    const plain = encodeMessage(
+      joinFrom(t.spyAddress, t.fingerprint, records(20, t.spyAddress)),
+      CLUSTER,
+    );
     expect(plain.length).toBeGreaterThan(COMPRESS_BYTES_MIN);
     const wrapped = encodeCompressed(deflateRawSync(plain, { dictionary }), plain.length, CLUSTER);
     expect(wrapped.length).toBeLessThan(plain.length);
@@ -63,13 +101,21 @@ describe('compressed push-pull in the driver', () => {
     expect(isCompressed(reply)).toBe(true);
     const unwrapped = unwrapCompressed(reply);
     if (!unwrapped.ok) throw new Error(unwrapped.error.detail);
-    const decoded = decodeMessage(new Uint8Array(inflateRawSync(unwrapped.compressed, { dictionary })), { clusterId: CLUSTER });
-    expect(decoded.ok && decoded.message.type === 'push-pull' ? decoded.message.members.length : -1).toBe(21);
+    const decoded = decodeMessage(
+      new Uint8Array(inflateRawSync(unwrapped.compressed, { dictionary })),
+      { clusterId: CLUSTER },
+    );
+    expect(
+      decoded.ok && decoded.message.type === 'push-pull' ? decoded.message.members.length : -1,
+    ).toBe(21);
   });
 
-  it('still merges a plain join (compression is the sender\'s choice), and its reply is compressed', () => {
+  it("still merges a plain join (compression is the sender's choice), and its reply is compressed", () => {
     const t = setup();
-    t.spy.sendFrame(t.address, encodeMessage(joinFrom(t.spyAddress, t.fingerprint, records(1, t.spyAddress)), CLUSTER));
+    t.spy.sendFrame(
+      t.address,
+      encodeMessage(joinFrom(t.spyAddress, t.fingerprint, records(1, t.spyAddress)), CLUSTER),
+    );
     t.run();
     expect(t.state.members.size).toBe(2);
     expect(t.frames).toHaveLength(1);
@@ -78,13 +124,40 @@ describe('compressed push-pull in the driver', () => {
   });
 
   it.each([
-    ['garbage instead of deflate', (plain: Uint8Array) => encodeCompressed(new Uint8Array([0xff, 0xfe, 0xfd, 0xfc]), plain.length, CLUSTER), 'ERR_DECODE_MALFORMED'],
-    ['a declared length one short (inflates to more)', (plain: Uint8Array) => encodeCompressed(deflateRawSync(plain, { dictionary }), plain.length - 1, CLUSTER), 'ERR_DECODE_MALFORMED'],
-    ['a declared length one long (inflates to less)', (plain: Uint8Array) => encodeCompressed(deflateRawSync(plain, { dictionary }), plain.length + 1, CLUSTER), 'ERR_DECODE_MALFORMED'],
-    ['a declared length over decodeMessageBytesMax', (plain: Uint8Array) => encodeCompressed(deflateRawSync(plain, { dictionary }), LIMITS.decodeMessageBytesMax + 1, CLUSTER), 'ERR_DECODE_OVERSIZED'],
+    [
+      'garbage instead of deflate',
+      (plain: Uint8Array) =>
+        encodeCompressed(new Uint8Array([0xff, 0xfe, 0xfd, 0xfc]), plain.length, CLUSTER),
+      'ERR_DECODE_MALFORMED',
+    ],
+    [
+      'a declared length one short (inflates to more)',
+      (plain: Uint8Array) =>
+        encodeCompressed(deflateRawSync(plain, { dictionary }), plain.length - 1, CLUSTER),
+      'ERR_DECODE_MALFORMED',
+    ],
+    [
+      'a declared length one long (inflates to less)',
+      (plain: Uint8Array) =>
+        encodeCompressed(deflateRawSync(plain, { dictionary }), plain.length + 1, CLUSTER),
+      'ERR_DECODE_MALFORMED',
+    ],
+    [
+      'a declared length over decodeMessageBytesMax',
+      (plain: Uint8Array) =>
+        encodeCompressed(
+          deflateRawSync(plain, { dictionary }),
+          LIMITS.decodeMessageBytesMax + 1,
+          CLUSTER,
+        ),
+      'ERR_DECODE_OVERSIZED',
+    ],
   ] as const)('drops and counts %s, state untouched', (_what, make, code) => {
     const t = setup();
-    const plain = encodeMessage(joinFrom(t.spyAddress, t.fingerprint, records(20, t.spyAddress)), CLUSTER);
+    const plain = encodeMessage(
+      joinFrom(t.spyAddress, t.fingerprint, records(20, t.spyAddress)),
+      CLUSTER,
+    );
     t.spy.sendFrame(t.address, make(plain));
     t.run();
     expect(t.driver.decodeErrors[code]).toBe(1);

@@ -37,15 +37,31 @@ function setup() {
   const peerAddress = parseAddress('10.0.0.2:7946');
   const peer = new MemoryTransport(network, peerAddress);
   const frames: Uint8Array[] = [];
-  peer.onReceive((_from, channel, data) => { if (channel === 'stream') frames.push(data); });
+  peer.onReceive((_from, channel, data) => {
+    if (channel === 'stream') frames.push(data);
+  });
   const run = (): void => void clock.runUntil(clock.now() + 100, { eventsMax: 10_000 });
   return { node, driver, state, peer, peerAddress, frames, run, address };
 }
 
 function joinFrom(peerAddress: ReturnType<typeof parseAddress>, fingerprint: string): Message {
   return {
-    type: 'push-pull', from: id(2), fromAddress: peerAddress, join: true, reply: true, configFingerprint: fingerprint,
-    members: [{ id: id(2), name: 'b', address: peerAddress, state: 'alive', incarnation: asIncarnation(1), labels: {} }],
+    type: 'push-pull',
+    from: id(2),
+    fromAddress: peerAddress,
+    join: true,
+    reply: true,
+    configFingerprint: fingerprint,
+    members: [
+      {
+        id: id(2),
+        name: 'b',
+        address: peerAddress,
+        state: 'alive',
+        incarnation: asIncarnation(1),
+        labels: {},
+      },
+    ],
   };
 }
 
@@ -57,7 +73,9 @@ describe('protocol version mismatch', () => {
     expect(t.frames).toHaveLength(1);
     const answer = decodeMessage(t.frames[0] as Uint8Array, { clusterId: CLUSTER });
     expect(answer.ok && answer.message).toMatchObject({ type: 'reject', reason: 'bad_version' });
-    expect(answer.ok && answer.message.type === 'reject' && answer.message.detail).toMatch(new RegExp(`version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`));
+    expect(answer.ok && answer.message.type === 'reject' && answer.message.detail).toMatch(
+      new RegExp(`version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`),
+    );
     expect(t.driver.decodeErrors['ERR_DECODE_BAD_VERSION']).toBe(1);
     expect(t.state.members.size).toBe(1);
     expect(t.state.counters.rejectsReceived).toBe(0);
@@ -65,7 +83,10 @@ describe('protocol version mismatch', () => {
 
   it('never answers a reject of another version (two versions cannot loop)', () => {
     const t = setup();
-    t.peer.sendFrame(t.address, foreign({ type: 'reject', from: id(2), reason: 'bad_version', detail: 'x' }));
+    t.peer.sendFrame(
+      t.address,
+      foreign({ type: 'reject', from: id(2), reason: 'bad_version', detail: 'x' }),
+    );
     t.run();
     expect(t.frames).toHaveLength(0);
     expect(t.driver.decodeErrors['ERR_DECODE_BAD_VERSION']).toBe(1);
@@ -74,14 +95,28 @@ describe('protocol version mismatch', () => {
   it('a join answered in another version fails with bad_version instead of timing out', async () => {
     const t = setup();
     let failure: unknown;
-    void t.node.join([t.peerAddress]).catch((err: unknown) => { failure = err; });
+    void t.node.join([t.peerAddress]).catch((err: unknown) => {
+      failure = err;
+    });
     t.run();
     expect(t.frames).toHaveLength(1);
-    t.peer.sendFrame(t.address, foreign({ type: 'reject', from: id(2), reason: 'bad_version', detail: 'not readable by the joiner' }));
+    t.peer.sendFrame(
+      t.address,
+      foreign({
+        type: 'reject',
+        from: id(2),
+        reason: 'bad_version',
+        detail: 'not readable by the joiner',
+      }),
+    );
     t.run();
     await new Promise((resolve) => setImmediate(resolve));
     expect(failure).toMatchObject({ code: 'ERR_JOIN_FAILED' });
-    expect((failure as Error).message).toMatch(new RegExp(`\\(bad_version\\): the node at .* speaks Shoal protocol version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`));
+    expect((failure as Error).message).toMatch(
+      new RegExp(
+        `\\(bad_version\\): the node at .* speaks Shoal protocol version ${PROTOCOL_VERSION + 1} .* speaks ${PROTOCOL_VERSION}`,
+      ),
+    );
     expect(t.state.join).toBeUndefined();
   });
 });

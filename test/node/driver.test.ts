@@ -62,7 +62,12 @@ const toyCore: Core<ToyTypes> = {
       case 'bump':
         state.count++;
         out.persist.push(state.count);
-        out.afterPersist.push({ kind: 'send', to: peer, channel: 'packet', message: `count ${state.count}` });
+        out.afterPersist.push({
+          kind: 'send',
+          to: peer,
+          channel: 'packet',
+          message: `count ${state.count}`,
+        });
         break;
       case 'say':
         // Depends on nothing new, but must not overtake a pending write of an earlier step.
@@ -98,10 +103,18 @@ const toyCore: Core<ToyTypes> = {
 function world(options: { diskBytesMax?: number } = {}) {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: new Rng(1).fork('net'), link: { latencyMs: 1 } });
-  const storage = new SimStorage({ rng: new Rng(2), clock: clock.nodeClock(A), durableWriteDelayMinMs: 5, durableWriteDelayMaxMs: 5, ...options });
+  const storage = new SimStorage({
+    rng: new Rng(2),
+    clock: clock.nodeClock(A),
+    durableWriteDelayMinMs: 5,
+    durableWriteDelayMaxMs: 5,
+    ...options,
+  });
   const heardByB: { text: string; atMs: number }[] = [];
   const b = new MemoryTransport(network, B);
-  b.onReceive((_from, _channel, data) => heardByB.push({ text: new TextDecoder().decode(data), atMs: clock.now() }));
+  b.onReceive((_from, _channel, data) =>
+    heardByB.push({ text: new TextDecoder().decode(data), atMs: clock.now() }),
+  );
   const outputs: string[] = [];
   const fatal: ShoalError[] = [];
   const protocol: Protocol<ToyTypes> = {
@@ -110,7 +123,13 @@ function world(options: { diskBytesMax?: number } = {}) {
       encode: (message) => new TextEncoder().encode(message),
       decode: (data, from, _channel, now) => {
         const text = new TextDecoder().decode(data);
-        if (text.startsWith('bad')) return { ok: false, code: 'ERR_DECODE_MALFORMED', detail: 'starts with bad', reply: { to: from, channel: 'packet', data: new TextEncoder().encode('refused') } };
+        if (text.startsWith('bad'))
+          return {
+            ok: false,
+            code: 'ERR_DECODE_MALFORMED',
+            detail: 'starts with bad',
+            reply: { to: from, channel: 'packet', data: new TextEncoder().encode('refused') },
+          };
         return { ok: true, input: { kind: 'receive', now, text } };
       },
     },
@@ -120,8 +139,15 @@ function world(options: { diskBytesMax?: number } = {}) {
     },
   };
   const driver = new ProtocolDriver<ToyTypes>({
-    protocol, config: { peer: B }, clock: clock.nodeClock(A), storage, rng: new Rng(3), transport: new MemoryTransport(network, A),
-    onOutput: (effect) => outputs.push(effect.kind === 'heard' ? `heard ${effect.text}` : effect.kind), checkInvariants: true,
+    protocol,
+    config: { peer: B },
+    clock: clock.nodeClock(A),
+    storage,
+    rng: new Rng(3),
+    transport: new MemoryTransport(network, A),
+    onOutput: (effect) =>
+      outputs.push(effect.kind === 'heard' ? `heard ${effect.text}` : effect.kind),
+    checkInvariants: true,
     onFatal: (error) => fatal.push(error),
   });
   driver.start();
@@ -130,7 +156,7 @@ function world(options: { diskBytesMax?: number } = {}) {
 }
 
 describe('ProtocolDriver', () => {
-  it('sends what depends on a write only once it is durable, and a later step\'s send waits behind it too', () => {
+  it("sends what depends on a write only once it is durable, and a later step's send waits behind it too", () => {
     const w = world();
     w.driver.input({ kind: 'bump', now: w.clock.now() });
     w.driver.input({ kind: 'say', now: w.clock.now(), text: 'after' });
@@ -139,7 +165,10 @@ describe('ProtocolDriver', () => {
     expect(w.heardByB).toEqual([]);
     w.run(10);
     expect(new TextDecoder().decode(w.storage.read('toy'))).toBe('1');
-    expect(w.heardByB).toEqual([{ text: 'count 1', atMs: 6 }, { text: 'after', atMs: 6 }]);
+    expect(w.heardByB).toEqual([
+      { text: 'count 1', atMs: 6 },
+      { text: 'after', atMs: 6 },
+    ]);
     expect(w.driver.state.persistedSeen).toEqual([1]);
   });
 
@@ -186,7 +215,7 @@ describe('ProtocolDriver', () => {
     expect(w.driver.input({ kind: 'bump', now: w.clock.now() })).toEqual([]);
   });
 
-  it('counts an undecodable payload by its code, sends the refusal\'s reply, and steps nothing', () => {
+  it("counts an undecodable payload by its code, sends the refusal's reply, and steps nothing", () => {
     const w = world();
     w.b.sendPacket(A, new TextEncoder().encode('bad bytes'));
     w.b.sendPacket(A, new TextEncoder().encode('fine'));
@@ -196,7 +225,7 @@ describe('ProtocolDriver', () => {
     expect(w.outputs).toEqual(['heard fine']);
   });
 
-  it('keeps one timer at the core\'s next deadline and feeds a tick there', () => {
+  it("keeps one timer at the core's next deadline and feeds a tick there", () => {
     const w = world();
     w.driver.input({ kind: 'wake', now: w.clock.now(), atMs: ms(30) });
     w.driver.input({ kind: 'wake', now: w.clock.now(), atMs: ms(12) });
@@ -212,11 +241,17 @@ describe('ProtocolDriver', () => {
     const order: string[] = [];
     const late: { driver?: ProtocolDriver<ToyTypes> } = {};
     const driver = new ProtocolDriver<ToyTypes>({
-      protocol: { core: toyCore }, config: { peer: B }, clock, storage: new SimStorage({ rng: new Rng(1), clock }), rng: new Rng(1),
+      protocol: { core: toyCore },
+      config: { peer: B },
+      clock,
+      storage: new SimStorage({ rng: new Rng(1), clock }),
+      rng: new Rng(1),
       onOutput: (effect) => {
         order.push(`out ${effect.kind}`);
         if (effect.kind === 'heard' && effect.text === 'first') {
-          expect(late.driver?.input({ kind: 'receive', now: clock.now(), text: 'second' })).toEqual([]);
+          expect(late.driver?.input({ kind: 'receive', now: clock.now(), text: 'second' })).toEqual(
+            [],
+          );
           order.push('returned');
         }
       },
@@ -230,6 +265,8 @@ describe('ProtocolDriver', () => {
   it('checks the invariants after every step and throws an AssertionError naming the protocol', () => {
     const w = world();
     w.driver.state.count = -5;
-    expect(() => w.driver.input({ kind: 'say', now: w.clock.now(), text: 'x' })).toThrow(/toy invariant: negative count/);
+    expect(() => w.driver.input({ kind: 'say', now: w.clock.now(), text: 'x' })).toThrow(
+      /toy invariant: negative count/,
+    );
   });
 });

@@ -12,7 +12,15 @@ import { SimStorage } from '../../src/sim/storage.js';
 const self = '127.0.0.1:1' as Address;
 
 function member(i: number, state: MemberView['state'] = 'alive'): MemberView {
-  return { id: i.toString(16).padStart(32, '0') as NodeId, name: `n${i}`, address: `127.0.0.1:${1000 + i}` as Address, state, incarnation: asIncarnation(1), labels: {}, stateChangedAtMs: 0 as MemberView['stateChangedAtMs'] };
+  return {
+    id: i.toString(16).padStart(32, '0') as NodeId,
+    name: `n${i}`,
+    address: `127.0.0.1:${1000 + i}` as Address,
+    state,
+    incarnation: asIncarnation(1),
+    labels: {},
+    stateChangedAtMs: 0 as MemberView['stateChangedAtMs'],
+  };
 }
 
 /** Runs the clock until every pending write and timer is done. */
@@ -23,13 +31,20 @@ function run(clock: SimClock): void {
 describe('PeerCache', () => {
   it('writes behind an in-flight write only the newest list, and flush resolves once it is on disk', async () => {
     const clock = new SimClock();
-    const storage = new SimStorage({ rng: new Rng(1), clock, durableWriteDelayMinMs: 5, durableWriteDelayMaxMs: 5 });
+    const storage = new SimStorage({
+      rng: new Rng(1),
+      clock,
+      durableWriteDelayMinMs: 5,
+      durableWriteDelayMaxMs: 5,
+    });
     const cache = new PeerCache(storage, clock, self);
     cache.save([member(1)]);
     cache.save([member(2)]);
     cache.save([member(3)]);
     let flushed = false;
-    void cache.flush().then(() => { flushed = true; });
+    void cache.flush().then(() => {
+      flushed = true;
+    });
     run(clock);
     await new Promise((resolve) => setImmediate(resolve));
     expect(flushed).toBe(true);
@@ -41,8 +56,14 @@ describe('PeerCache', () => {
     const clock = new SimClock();
     const storage = new SimStorage({ rng: new Rng(1), clock });
     const cache = new PeerCache(storage, clock, self);
-    const members = [{ ...member(0), address: self }, member(1), member(2, 'dead'), member(3, 'left'), member(4, 'suspect'),
-      ...Array.from({ length: PEER_CACHE_MAX + 5 }, (_, i) => member(10 + i))];
+    const members = [
+      { ...member(0), address: self },
+      member(1),
+      member(2, 'dead'),
+      member(3, 'left'),
+      member(4, 'suspect'),
+      ...Array.from({ length: PEER_CACHE_MAX + 5 }, (_, i) => member(10 + i)),
+    ];
     cache.save(members);
     run(clock);
     const loaded = cache.load();

@@ -19,7 +19,18 @@ import type { NodeOptions } from '../../src/node/options.js';
 const root = mkdtempSync(join(tmpdir(), 'shoal-corrupt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const NOT_A_COUNT = ['', 'garbage', '-1', '1.5', '07', '12abc', ' 3', '9007199254740993', '1e3', '4\n5'];
+const NOT_A_COUNT = [
+  '',
+  'garbage',
+  '-1',
+  '1.5',
+  '07',
+  '12abc',
+  ' 3',
+  '9007199254740993',
+  '1e3',
+  '4\n5',
+];
 
 interface Case {
   file: string;
@@ -30,12 +41,26 @@ interface Case {
 const CASES: Case[] = [
   { file: INCARNATION_FILE, mode: { kind: 'swim', seeds: [] }, bad: NOT_A_COUNT },
   { file: SWIM_TERM_FILE, mode: { kind: 'swim', seeds: [] }, bad: NOT_A_COUNT },
-  { file: STATIC_TERM_FILE, mode: { kind: 'static', peers: ['127.0.0.1:1', '127.0.0.1:2'] }, bad: NOT_A_COUNT },
+  {
+    file: STATIC_TERM_FILE,
+    mode: { kind: 'static', peers: ['127.0.0.1:1', '127.0.0.1:2'] },
+    bad: NOT_A_COUNT,
+  },
   {
     file: RAFT_LITE_FILE,
     mode: { kind: 'raft-lite', peers: [] },
-    bad: ['', 'not json', '[]', '{}', '{"term":"7","votedFor":null}', '{"term":-1,"votedFor":null}', '{"term":2.5,"votedFor":null}',
-      '{"term":3,"votedFor":"nope"}', '{"term":3}', '{"term":9007199254740993,"votedFor":null}'],
+    bad: [
+      '',
+      'not json',
+      '[]',
+      '{}',
+      '{"term":"7","votedFor":null}',
+      '{"term":-1,"votedFor":null}',
+      '{"term":2.5,"votedFor":null}',
+      '{"term":3,"votedFor":"nope"}',
+      '{"term":3}',
+      '{"term":9007199254740993,"votedFor":null}',
+    ],
   },
 ];
 
@@ -49,22 +74,33 @@ function dataDirWith(file: string, text: string): string {
 
 describe('a corrupt persisted counter', () => {
   for (const { file, mode, bad } of CASES) {
-    it.each(bad.map((text) => [JSON.stringify(text), text]))(`${file} holding %s: refused, named, untouched`, async (_shown, text) => {
-      const dataDir = dataDirWith(file, text);
-      const failure = await createNode({ name: 'c', dataDir, bind: '127.0.0.1:0', mode }).then(
-        async (node) => { await node.close(); return undefined; },
-        (err: unknown) => err as Error & { code?: string },
-      );
-      expect(failure?.code).toBe('ERR_STORAGE_CORRUPT');
-      expect(failure?.message).toContain(file);
-      expect(failure?.message).not.toContain('\n');
-      expect(readFileSync(join(dataDir, file), 'utf8')).toBe(text);
-    });
+    it.each(bad.map((text) => [JSON.stringify(text), text]))(
+      `${file} holding %s: refused, named, untouched`,
+      async (_shown, text) => {
+        const dataDir = dataDirWith(file, text);
+        const failure = await createNode({ name: 'c', dataDir, bind: '127.0.0.1:0', mode }).then(
+          async (node) => {
+            await node.close();
+            return undefined;
+          },
+          (err: unknown) => err as Error & { code?: string },
+        );
+        expect(failure?.code).toBe('ERR_STORAGE_CORRUPT');
+        expect(failure?.message).toContain(file);
+        expect(failure?.message).not.toContain('\n');
+        expect(readFileSync(join(dataDir, file), 'utf8')).toBe(text);
+      },
+    );
   }
 
   it('a well-formed file is read back (the counter survives a restart)', async () => {
     const dataDir = dataDirWith(STATIC_TERM_FILE, '41');
-    const node = await createNode({ name: 'c', dataDir, bind: '127.0.0.1:0', mode: { kind: 'static', peers: ['127.0.0.1:1'] } });
+    const node = await createNode({
+      name: 'c',
+      dataDir,
+      bind: '127.0.0.1:0',
+      mode: { kind: 'static', peers: ['127.0.0.1:1'] },
+    });
     expect(node.leader()?.term).toBeGreaterThan(41);
     await node.close();
   });
@@ -72,18 +108,36 @@ describe('a corrupt persisted counter', () => {
   it('the agent reports it in one line and exits 1', async () => {
     const dataDir = dataDirWith(INCARNATION_FILE, 'x7');
     const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
+    const spy = vi
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
     try {
-      const code = await main(['node', 'shoal', 'agent', '--name', 'c', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dataDir]);
+      const code = await main([
+        'node',
+        'shoal',
+        'agent',
+        '--name',
+        'c',
+        '--bind',
+        '127.0.0.1:0',
+        '--http',
+        '127.0.0.1:0',
+        '--data-dir',
+        dataDir,
+      ]);
       expect(code).toBe(1);
     } finally {
       spy.mockRestore();
     }
     const text = written.join('');
-    expect(text).toMatch(new RegExp(`^shoal: ${INCARNATION_FILE} holds "x7", not a safe non-negative integer \\(the incarnation this node persisted\\).*\\n$`));
+    expect(text).toMatch(
+      new RegExp(
+        `^shoal: ${INCARNATION_FILE} holds "x7", not a safe non-negative integer \\(the incarnation this node persisted\\).*\\n$`,
+      ),
+    );
     expect(text.split('\n')).toHaveLength(2);
     expect(readFileSync(join(dataDir, INCARNATION_FILE), 'utf8')).toBe('x7');
   });

@@ -20,7 +20,9 @@ afterEach(async () => {
 });
 
 async function membersOver(http: string): Promise<Array<{ name: string; state: string }>> {
-  const body = (await (await fetch(`${http}/v1/members`)).json()) as { members: Array<{ name: string; state: string }> };
+  const body = (await (await fetch(`${http}/v1/members`)).json()) as {
+    members: Array<{ name: string; state: string }>;
+  };
   return body.members;
 }
 
@@ -29,24 +31,53 @@ describe('swim across processes', () => {
     const a = await startNode('kill-a');
     const b = await startNode('kill-b', [a.address]);
     const spawnAgent = (name: string) =>
-      spawnShoal(['agent', '--name', name, '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--profile', 'local', '--data-dir', join(dataRoot, name), '--join', a.address]);
+      spawnShoal([
+        'agent',
+        '--name',
+        name,
+        '--bind',
+        '127.0.0.1:0',
+        '--http',
+        '127.0.0.1:0',
+        '--profile',
+        'local',
+        '--data-dir',
+        join(dataRoot, name),
+        '--join',
+        a.address,
+      ]);
     const victim = spawnAgent('kill-victim');
     const leaver = spawnAgent('kill-leaver');
     const [, leaverInfo] = await Promise.all([agentStarted(victim), agentStarted(leaver)]);
-    await waitFor(() => [a, b].every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 20_000, 'in-process nodes see 4 alive');
+    await waitFor(
+      () => [a, b].every((n) => n.members().filter((m) => m.state === 'alive').length === 4),
+      20_000,
+      'in-process nodes see 4 alive',
+    );
 
     victim.process.kill('SIGKILL');
     expect(await exitWithin(victim, 5_000)).toEqual({ code: null, signal: 'SIGKILL' });
-    const stateIn = (node: typeof a, name: string) => node.members().find((m) => m.name === name)?.state;
-    await waitFor(() => stateIn(a, 'kill-victim') === 'dead' && stateIn(b, 'kill-victim') === 'dead', 30_000, 'a and b see the victim dead');
+    const stateIn = (node: typeof a, name: string) =>
+      node.members().find((m) => m.name === name)?.state;
+    await waitFor(
+      () => stateIn(a, 'kill-victim') === 'dead' && stateIn(b, 'kill-victim') === 'dead',
+      30_000,
+      'a and b see the victim dead',
+    );
     await waitForAsync(
-      async () => (await membersOver(leaverInfo.http)).find((m) => m.name === 'kill-victim')?.state === 'dead',
+      async () =>
+        (await membersOver(leaverInfo.http)).find((m) => m.name === 'kill-victim')?.state ===
+        'dead',
       15_000,
       'the other child sees the victim dead (over its HTTP API)',
     );
 
     leaver.process.kill('SIGTERM');
     expect(await exitWithin(leaver, 10_000)).toEqual({ code: 0, signal: null });
-    await waitFor(() => stateIn(a, 'kill-leaver') === 'left' && stateIn(b, 'kill-leaver') === 'left', 10_000, 'a and b see the leaver left');
+    await waitFor(
+      () => stateIn(a, 'kill-leaver') === 'left' && stateIn(b, 'kill-leaver') === 'left',
+      10_000,
+      'a and b see the leaver left',
+    );
   }, 90_000);
 });

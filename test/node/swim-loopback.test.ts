@@ -13,14 +13,27 @@ import { waitFor } from '../helpers/wait.js';
 
 /** Fast protocol timing so the test finishes in seconds; still real sockets and real timers. */
 const FAST: Partial<MembershipConfig> = {
-  probeIntervalMs: 200, probeTimeoutMs: 80, gossipIntervalMs: 50, suspicionMult: 2, suspicionMaxTimeoutMult: 3,
-  pushPullIntervalMs: 2000, joinTimeoutMs: 1000, leavePropagateMs: 500, reconnectIntervalMs: 2000,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 80,
+  gossipIntervalMs: 50,
+  suspicionMult: 2,
+  suspicionMaxTimeoutMult: 3,
+  pushPullIntervalMs: 2000,
+  joinTimeoutMs: 1000,
+  leavePropagateMs: 500,
+  reconnectIntervalMs: 2000,
 };
 
 const dirs: string[] = [];
 const nodes: ShoalNode[] = [];
 
-async function startAt(name: string, bind: string, seeds: string[], clusterId = 'test', labels: Record<string, string> = {}): Promise<ShoalNode> {
+async function startAt(
+  name: string,
+  bind: string,
+  seeds: string[],
+  clusterId = 'test',
+  labels: Record<string, string> = {},
+): Promise<ShoalNode> {
   const dataDir = mkdtempSync(join(tmpdir(), `shoal-${name}-`));
   dirs.push(dataDir);
   const node = await createNode(
@@ -32,7 +45,12 @@ async function startAt(name: string, bind: string, seeds: string[], clusterId = 
   return node;
 }
 
-function start(name: string, seeds: string[], clusterId = 'test', labels: Record<string, string> = {}): Promise<ShoalNode> {
+function start(
+  name: string,
+  seeds: string[],
+  clusterId = 'test',
+  labels: Record<string, string> = {},
+): Promise<ShoalNode> {
   return startAt(name, '127.0.0.1:0', seeds, clusterId, labels);
 }
 
@@ -50,14 +68,26 @@ describe('swim mode over loopback', () => {
     const seed = await start('seed', []);
     const others = await Promise.all(['b', 'c', 'd'].map((name) => start(name, [seed.address])));
     const all = [seed, ...others];
-    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 10_000, 'every node sees 4 alive');
+    await waitFor(
+      () => all.every((n) => n.members().filter((m) => m.state === 'alive').length === 4),
+      10_000,
+      'every node sees 4 alive',
+    );
 
     const [b, c, d] = others as [ShoalNode, ShoalNode, ShoalNode];
     await d.close();
-    await waitFor(() => [seed, b, c].every((n) => stateOf(n, d) === 'dead'), 15_000, 'survivors see d dead');
+    await waitFor(
+      () => [seed, b, c].every((n) => stateOf(n, d) === 'dead'),
+      15_000,
+      'survivors see d dead',
+    );
 
     await c.leave();
-    await waitFor(() => [seed, b].every((n) => stateOf(n, c) === 'left'), 10_000, 'survivors see c left');
+    await waitFor(
+      () => [seed, b].every((n) => stateOf(n, c) === 'left'),
+      10_000,
+      'survivors see c left',
+    );
     expect(stateOf(seed, b)).toBe('alive');
     expect(seed.epoch).toBeGreaterThan(1);
   }, 60_000);
@@ -74,7 +104,11 @@ describe('swim mode over loopback', () => {
     const joinedVia: string[] = [];
     seed.on('member', (e) => joinedVia.push(`${e.type}:${e.member.name}`));
     await start('e', [seed.address]);
-    await waitFor(() => seen.includes('joined:e') && joinedVia.includes('joined:e'), 10_000, 'joined event for e');
+    await waitFor(
+      () => seen.includes('joined:e') && joinedVia.includes('joined:e'),
+      10_000,
+      'joined event for e',
+    );
     controller.abort();
     await reading;
   }, 30_000);
@@ -98,26 +132,49 @@ describe('swim mode over loopback', () => {
     await probe.close();
     const a = await start('group-a', [bAddress]);
     const c = await start('group-c', [a.address]);
-    await waitFor(() => a.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'a and c form a group');
+    await waitFor(
+      () => a.members().filter((m) => m.state === 'alive').length === 2,
+      10_000,
+      'a and c form a group',
+    );
     const b = await startAt('group-b', bAddress, []);
     const d = await start('group-d', [b.address]);
-    await waitFor(() => [a, b, c, d].every((n) => n.members().filter((m) => m.state === 'alive').length === 4), 20_000, 'the two groups merge into one view of 4');
+    await waitFor(
+      () => [a, b, c, d].every((n) => n.members().filter((m) => m.state === 'alive').length === 4),
+      20_000,
+      'the two groups merge into one view of 4',
+    );
   }, 40_000);
 
   it('a node restarted without seeds rejoins through its persisted peer cache', async () => {
     const a = await start('cache-a', []);
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-cache-b-'));
     dirs.push(dataDir);
-    const options = (seeds: string[]) => ({ name: 'cache-b', dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim' as const, seeds }, clusterId: 'test', profile: 'local' as const });
+    const options = (seeds: string[]) => ({
+      name: 'cache-b',
+      dataDir,
+      bind: '127.0.0.1:0',
+      mode: { kind: 'swim' as const, seeds },
+      clusterId: 'test',
+      profile: 'local' as const,
+    });
     const first = await createNode(options([a.address]), {}, { membership: FAST });
     nodes.push(first);
-    await waitFor(() => first.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'b joins a');
+    await waitFor(
+      () => first.members().filter((m) => m.state === 'alive').length === 2,
+      10_000,
+      'b joins a',
+    );
     await first.close();
     // No seeds this time: only the cache (written at close at the latest) knows where a is.
     const second = await createNode(options([]), {}, { membership: FAST });
     nodes.push(second);
     expect(second.id).toBe(first.id);
-    await waitFor(() => second.members().filter((m) => m.state === 'alive').length === 2, 10_000, 'restarted b rejoins a from its peer cache');
+    await waitFor(
+      () => second.members().filter((m) => m.state === 'alive').length === 2,
+      10_000,
+      'restarted b rejoins a from its peer cache',
+    );
     await waitFor(() => stateOf(a, second) === 'alive', 10_000, 'a sees b alive again');
   });
 
@@ -132,8 +189,13 @@ describe('swim mode over loopback', () => {
       const pending = node.join([`127.0.0.1:${port}`], { signal: controller.signal });
       controller.abort(new Error('operator gave up'));
       await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'join aborted' });
-      await expect(node.join(['127.0.0.1:1'], { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-      await expect(node.leave({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED', message: 'leave aborted' });
+      await expect(
+        node.join(['127.0.0.1:1'], { signal: AbortSignal.abort() }),
+      ).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      await expect(node.leave({ signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'ERR_ABORTED',
+        message: 'leave aborted',
+      });
       // An aborted call changed nothing: the node still runs alone and alive.
       expect(node.members().map((m) => m.state)).toEqual(['alive']);
     } finally {
@@ -142,7 +204,9 @@ describe('swim mode over loopback', () => {
   });
 
   it('hides Shoal-reserved labels and refuses them from users', async () => {
-    await expect(start('bad-labels', [], 'test', { 'shoal.leader-term': '9' })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    await expect(
+      start('bad-labels', [], 'test', { 'shoal.leader-term': '9' }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
     const node = await start('labels', [], 'test', { zone: 'a' });
     expect(() => node.setLabels({ 'shoal.x': '1' })).toThrow(/reserved/);
     expect(node.members()[0]?.labels).toEqual({ zone: 'a' });

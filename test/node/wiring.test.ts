@@ -21,7 +21,9 @@ import { Rng } from '../../src/base/rng.js';
 import { simAddress } from '../../src/sim/trace.js';
 
 function sourcesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
 }
 
 describe('one wiring for production and the simulator', () => {
@@ -29,7 +31,12 @@ describe('one wiring for production and the simulator', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-wiring-'));
     try {
       const before = nodesBuilt();
-      const node = await createNode({ name: 'w', dataDir, bind: '127.0.0.1:0', mode: { kind: 'swim', seeds: [] } });
+      const node = await createNode({
+        name: 'w',
+        dataDir,
+        bind: '127.0.0.1:0',
+        mode: { kind: 'swim', seeds: [] },
+      });
       expect(nodesBuilt()).toBe(before + 1);
       await node.close();
     } finally {
@@ -37,15 +44,23 @@ describe('one wiring for production and the simulator', () => {
     }
   });
 
-  it.each(['swim', 'election-static', 'election-swim', 'election-raft-lite'])('scenario %s builds every node (and every restart) through buildNode', (name) => {
-    const scenario = SCENARIOS.get(name);
-    if (scenario === undefined) throw new Error(`no scenario ${name}`);
-    const before = nodesBuilt();
-    const result = runScenario(scenario, { seed: 3, nodes: 3, faults: parseFaults('crash'), durationMs: 6_000 });
-    expect(result.violation).toBeUndefined();
-    const restarts = result.trace.filter((line) => /fault restart/.test(line)).length;
-    expect(nodesBuilt() - before).toBeGreaterThanOrEqual(3 + restarts);
-  });
+  it.each(['swim', 'election-static', 'election-swim', 'election-raft-lite'])(
+    'scenario %s builds every node (and every restart) through buildNode',
+    (name) => {
+      const scenario = SCENARIOS.get(name);
+      if (scenario === undefined) throw new Error(`no scenario ${name}`);
+      const before = nodesBuilt();
+      const result = runScenario(scenario, {
+        seed: 3,
+        nodes: 3,
+        faults: parseFaults('crash'),
+        durationMs: 6_000,
+      });
+      expect(result.violation).toBeUndefined();
+      const restarts = result.trace.filter((line) => /fault restart/.test(line)).length;
+      expect(nodesBuilt() - before).toBeGreaterThanOrEqual(3 + restarts);
+    },
+  );
 
   it('no simulator file builds a protocol driver, a node or a mode by hand', () => {
     for (const file of sourcesUnder('src/sim')) {
@@ -60,11 +75,33 @@ describe('one wiring for production and the simulator', () => {
     const clock = new SimClock();
     const network = new SimNetwork({ clock, rng: new Rng(1) });
     const address = simAddress('n1');
-    const sim = { name: 'n1', address, clock: clock.nodeClock(address), rng: new Rng(2), storage: new SimStorage({ rng: new Rng(3), clock }) };
-    const world = { seed: 1, clock, network, trace: { add: () => undefined }, nodes: [sim], faults: new Set(), rng: new Rng(4) } as unknown as Parameters<typeof bootSimNode>[0];
-    const node = bootSimNode(world, sim, { kind: 'swim', seeds: [], requireQuorum: true, minClusterSize: 5 }, 1, swimInternals(5));
+    const sim = {
+      name: 'n1',
+      address,
+      clock: clock.nodeClock(address),
+      rng: new Rng(2),
+      storage: new SimStorage({ rng: new Rng(3), clock }),
+    };
+    const world = {
+      seed: 1,
+      clock,
+      network,
+      trace: { add: () => undefined },
+      nodes: [sim],
+      faults: new Set(),
+      rng: new Rng(4),
+    } as unknown as Parameters<typeof bootSimNode>[0];
+    const node = bootSimNode(
+      world,
+      sim,
+      { kind: 'swim', seeds: [], requireQuorum: true, minClusterSize: 5 },
+      1,
+      swimInternals(5),
+    );
     expect(node.internals.membership?.state.config).toEqual(swimConfig(5));
-    expect(node.internals.swimLeader?.state.config).toEqual(swimLeaderConfig({ requireQuorum: true, minClusterSize: 5 }, swimConfig(5).probeIntervalMs));
+    expect(node.internals.swimLeader?.state.config).toEqual(
+      swimLeaderConfig({ requireQuorum: true, minClusterSize: 5 }, swimConfig(5).probeIntervalMs),
+    );
     node.halt();
   });
 });

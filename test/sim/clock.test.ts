@@ -43,7 +43,9 @@ describe('SimClock', () => {
 
   it('compacts a heap full of cancelled timers', () => {
     const clock = new SimClock();
-    const handles = Array.from({ length: 3000 }, (_, i) => clock.setTimer(ms(i + 1), () => undefined));
+    const handles = Array.from({ length: 3000 }, (_, i) =>
+      clock.setTimer(ms(i + 1), () => undefined),
+    );
     for (const h of handles.slice(0, 2900)) h.cancel();
     expect(clock.pendingEvents()).toBe(100);
     expect(clock.runUntilIdle({ eventsMax: 1000 }).events).toBe(100);
@@ -52,15 +54,21 @@ describe('SimClock', () => {
   it('runUntil stops at the time, at eventsMax, or when the hook asks', () => {
     const clock = new SimClock();
     let ticks = 0;
-    const tick = (): void => { ticks++; clock.setTimer(ms(10), tick); };
+    const tick = (): void => {
+      ticks++;
+      clock.setTimer(ms(10), tick);
+    };
     clock.setTimer(ms(10), tick);
     expect(clock.runUntil(95, { eventsMax: 100 })).toEqual({ events: 9, stop: 'time' });
     expect(clock.now()).toBe(95);
     expect(clock.runUntil(10_000, { eventsMax: 5 })).toEqual({ events: 5, stop: 'events_max' });
-    expect(clock.runUntil(10_000, { eventsMax: 100, afterEvent: () => ticks >= 20 })).toEqual({ events: 6, stop: 'hook' });
+    expect(clock.runUntil(10_000, { eventsMax: 100, afterEvent: () => ticks >= 20 })).toEqual({
+      events: 6,
+      stop: 'hook',
+    });
   });
 
-  it('parks a paused owner\'s timers and runs them on resume; killOwner drops them', () => {
+  it("parks a paused owner's timers and runs them on resume; killOwner drops them", () => {
     const clock = new SimClock();
     const order: string[] = [];
     const n1 = clock.nodeClock('n1');
@@ -88,8 +96,12 @@ describe('SimClock', () => {
     expect(slow.now()).toBe(0); // clamped at 0, never negative
     let firedFastAt = -1;
     let firedSlowAt = -1;
-    fast.setTimer(ms(110), () => { firedFastAt = clock.now(); });
-    slow.setTimer(ms(90), () => { firedSlowAt = clock.now(); });
+    fast.setTimer(ms(110), () => {
+      firedFastAt = clock.now();
+    });
+    slow.setTimer(ms(90), () => {
+      firedSlowAt = clock.now();
+    });
     clock.runUntilIdle({ eventsMax: 10 });
     expect(firedFastAt).toBe(100); // 100 + floor(100 * 1.1) = 210 = 100 + 110
     expect(fast.localAt(99)).toBeLessThan(210);
@@ -107,11 +119,15 @@ describe('SimClock', () => {
     const clock = new SimClock();
     const behind = clock.nodeClock('behind', { skewMs: -5000, driftPpm: 0 });
     let firedAt = -1;
-    behind.setTimer(ms(0), () => { firedAt = clock.now(); });
+    behind.setTimer(ms(0), () => {
+      firedAt = clock.now();
+    });
     clock.runUntilIdle({ eventsMax: 10 });
     expect(firedAt).toBe(0);
     let laterAt = -1;
-    behind.setTimer(ms(10), () => { laterAt = clock.now(); });
+    behind.setTimer(ms(10), () => {
+      laterAt = clock.now();
+    });
     clock.runUntilIdle({ eventsMax: 10 });
     expect(laterAt).toBe(5010); // local time reaches 10 when global time is 5010
   });

@@ -12,26 +12,51 @@ const A = simAddress('a');
 const B = simAddress('b');
 const C = simAddress('c');
 
-interface Received { to: Address; from: Address; channel: Channel; seq: number; atMs: number }
+interface Received {
+  to: Address;
+  from: Address;
+  channel: Channel;
+  seq: number;
+  atMs: number;
+}
 
 function setup(link: Partial<LinkConfig> = {}, pausedInboxMax?: number) {
   const clock = new SimClock();
-  const network = new SimNetwork({ clock, rng: new Rng(42).fork('network'), link, ...(pausedInboxMax === undefined ? {} : { pausedInboxMax }) });
+  const network = new SimNetwork({
+    clock,
+    rng: new Rng(42).fork('network'),
+    link,
+    ...(pausedInboxMax === undefined ? {} : { pausedInboxMax }),
+  });
   const got: Received[] = [];
   for (const address of [A, B, C]) {
-    network.attach(address, (from, channel, data) => got.push({ to: address, from, channel, seq: data[0]! * 256 + data[1]!, atMs: clock.now() }));
+    network.attach(address, (from, channel, data) =>
+      got.push({ to: address, from, channel, seq: data[0]! * 256 + data[1]!, atMs: clock.now() }),
+    );
   }
-  const send = (from: Address, to: Address, channel: Channel, seq: number): void => network.send(from, to, channel, new Uint8Array([seq >> 8, seq & 0xff]));
-  const run = (): void => { clock.runUntilIdle({ eventsMax: 100_000 }); };
+  const send = (from: Address, to: Address, channel: Channel, seq: number): void =>
+    network.send(from, to, channel, new Uint8Array([seq >> 8, seq & 0xff]));
+  const run = (): void => {
+    clock.runUntilIdle({ eventsMax: 100_000 });
+  };
   return { clock, network, got, send, run };
 }
 
 describe('SimNetwork', () => {
   it('refuses a stream frame to a crashed node back to its sender one latency later (a TCP RST), never a packet or a paused node', () => {
     const clock = new SimClock();
-    const network = new SimNetwork({ clock, rng: new Rng(7).fork('network'), link: { latencyMs: 5 } });
+    const network = new SimNetwork({
+      clock,
+      rng: new Rng(7).fork('network'),
+      link: { latencyMs: 5 },
+    });
     const refused: { by: Address; to: Address; atMs: number }[] = [];
-    for (const address of [A, B, C]) network.attach(address, () => undefined, (to) => refused.push({ by: address, to, atMs: clock.now() }));
+    for (const address of [A, B, C])
+      network.attach(
+        address,
+        () => undefined,
+        (to) => refused.push({ by: address, to, atMs: clock.now() }),
+      );
     network.crash(B);
     network.pause(C);
     network.send(A, B, 'packet', new Uint8Array([1]));
@@ -53,7 +78,11 @@ describe('SimNetwork', () => {
     run();
     expect(got).toEqual([{ to: B, from: A, channel: 'packet', seq: 1, atMs: 7 }]);
     let code = false;
-    try { network.attach(A, () => undefined); } catch (err) { code = hasErrorCode(err, 'ERR_TRANSPORT_BIND'); }
+    try {
+      network.attach(A, () => undefined);
+    } catch (err) {
+      code = hasErrorCode(err, 'ERR_TRANSPORT_BIND');
+    }
     expect(code).toBe(true);
   });
 
@@ -69,17 +98,26 @@ describe('SimNetwork', () => {
 
   it('duplicates packets at the configured rate; never duplicates stream frames', () => {
     const { got, send, run, network } = setup({ duplicatePpm: 100_000 });
-    for (let i = 0; i < 5000; i++) { send(A, B, 'packet', i); send(A, C, 'stream', i); }
+    for (let i = 0; i < 5000; i++) {
+      send(A, B, 'packet', i);
+      send(A, C, 'stream', i);
+    }
     run();
     const packets = got.filter((r) => r.channel === 'packet').length;
     expect(packets - 5000).toBe(network.stats().duplicated);
     expect(packets - 5000).toBeGreaterThan(400);
     expect(packets - 5000).toBeLessThan(600);
-    expect(got.filter((r) => r.channel === 'stream').map((r) => r.seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(got.filter((r) => r.channel === 'stream').map((r) => r.seq)).toEqual(
+      Array.from({ length: 5000 }, (_, i) => i),
+    );
   });
 
   it('reorders packets with jitter but keeps every stream in order', () => {
-    const { got, send, run, clock } = setup({ jitterMs: 20, reorderPpm: 100_000, reorderDelayMs: 30 });
+    const { got, send, run, clock } = setup({
+      jitterMs: 20,
+      reorderPpm: 100_000,
+      reorderDelayMs: 30,
+    });
     for (let i = 0; i < 500; i++) {
       send(A, B, 'packet', i);
       send(A, B, 'stream', i);
@@ -146,7 +184,9 @@ describe('SimNetwork', () => {
     send(C, A, 'packet', 3);
     clock.runUntil(5, { eventsMax: 10 });
     network.crash(B);
-    network.attach(B, (from, channel, data) => got.push({ to: B, from, channel, seq: data[1]!, atMs: clock.now() }));
+    network.attach(B, (from, channel, data) =>
+      got.push({ to: B, from, channel, seq: data[1]!, atMs: clock.now() }),
+    );
     send(A, B, 'stream', 4);
     run();
     expect(got.map((r) => r.seq)).toEqual([3, 4]);
@@ -177,7 +217,9 @@ describe('SimNetwork', () => {
     send(A, B, 'packet', 2);
     run();
     expect(got.map((r) => r.seq)).toEqual([2]);
-    expect(() => network.setLink(A, B, { lossPpm: 1_000_001 })).toThrow(/lossPpm \(1000001\) must be an integer in 0\.\.1000000/);
+    expect(() => network.setLink(A, B, { lossPpm: 1_000_001 })).toThrow(
+      /lossPpm \(1000001\) must be an integer in 0\.\.1000000/,
+    );
     network.setLink(A, B, { latencyMs: 50 });
     send(A, B, 'packet', 3);
     send(A, C, 'packet', 4);

@@ -4,10 +4,15 @@ import { Rng } from '../../src/base/rng.js';
 import { SimStorage } from '../../src/sim/storage.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
-const text = (data: Uint8Array | undefined): number[] | undefined => (data === undefined ? undefined : [...data]);
+const text = (data: Uint8Array | undefined): number[] | undefined =>
+  data === undefined ? undefined : [...data];
 
 function codeOf(fn: () => void): string | undefined {
-  try { fn(); } catch (err) { return hasErrorCode(err, 'ERR_STORAGE_IO') ? 'ERR_STORAGE_IO' : 'other'; }
+  try {
+    fn();
+  } catch (err) {
+    return hasErrorCode(err, 'ERR_STORAGE_IO') ? 'ERR_STORAGE_IO' : 'other';
+  }
   return undefined;
 }
 

@@ -7,11 +7,19 @@ import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import type { Update } from '../../src/membership/messages.js';
 import type { State, StepContext } from '../../src/membership/types.js';
-import { address, checkedStep, nodeId, receiveGossip, sends, startedWith } from '../membership/helpers.js';
+import {
+  address,
+  checkedStep,
+  nodeId,
+  receiveGossip,
+  sends,
+  startedWith,
+} from '../membership/helpers.js';
 
 /** Gossip ticks until every queued update used up its retransmits (bounded). */
 function drainQueue(state: State, context: StepContext): void {
-  for (let t = 1; t <= 50 && state.queue.byMember.size > 0; t++) checkedStep(state, { kind: 'tick', now: ms(20 + state.config.gossipIntervalMs * t) }, context);
+  for (let t = 1; t <= 50 && state.queue.byMember.size > 0; t++)
+    checkedStep(state, { kind: 'tick', now: ms(20 + state.config.gossipIntervalMs * t) }, context);
 }
 
 describe('found by swim-loss10: a stale suspicion outlived its refutation', () => {
@@ -22,30 +30,73 @@ describe('found by swim-loss10: a stale suspicion outlived its refutation', () =
   // declared it dead when the suspicion ran out.
   it('an ack to a ping that accuses us at an older incarnation leads with our current alive', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    checkedStep(state, receiveGossip(ms(10), 3, [{ kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(3) }]), context);
+    checkedStep(
+      state,
+      receiveGossip(ms(10), 3, [
+        { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(3) },
+      ]),
+      context,
+    );
     expect(state.members.get(nodeId(1))?.incarnation).toBe(2);
     // The refuting alive has used up its retransmits (it reached others, not node 2).
     drainQueue(state, context);
     expect(state.queue.byMember.size).toBe(0);
-    const buddy: Update = { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(2) };
-    const effects = checkedStep(state, {
-      kind: 'receive', now: ms(2_000), from: address(2), channel: 'packet',
-      message: { type: 'ping', seq: 9, from: nodeId(2), fromAddress: address(2), target: nodeId(1), updates: [buddy] },
-    }, context);
+    const buddy: Update = {
+      kind: 'suspect',
+      id: nodeId(1),
+      incarnation: asIncarnation(1),
+      from: nodeId(2),
+    };
+    const effects = checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(2_000),
+        from: address(2),
+        channel: 'packet',
+        message: {
+          type: 'ping',
+          seq: 9,
+          from: nodeId(2),
+          fromAddress: address(2),
+          target: nodeId(1),
+          updates: [buddy],
+        },
+      },
+      context,
+    );
     const [ack] = sends(effects);
     expect(ack?.message.type).toBe('ack');
     const updates = ack !== undefined && 'updates' in ack.message ? ack.message.updates : [];
-    expect(updates[0]).toMatchObject({ kind: 'alive', id: nodeId(1), incarnation: asIncarnation(2) });
+    expect(updates[0]).toMatchObject({
+      kind: 'alive',
+      id: nodeId(1),
+      incarnation: asIncarnation(2),
+    });
   });
 
   it('an ack to a ping without an accusation carries no extra alive about us', () => {
     const { state, context } = startedWith(1, [2, 3]);
     // Drain the queue (our own alive from start) so only a buddy refutation could add it.
     drainQueue(state, context);
-    const effects = checkedStep(state, {
-      kind: 'receive', now: ms(2_000), from: address(2), channel: 'packet',
-      message: { type: 'ping', seq: 9, from: nodeId(2), fromAddress: address(2), target: nodeId(1), updates: [] },
-    }, context);
+    const effects = checkedStep(
+      state,
+      {
+        kind: 'receive',
+        now: ms(2_000),
+        from: address(2),
+        channel: 'packet',
+        message: {
+          type: 'ping',
+          seq: 9,
+          from: nodeId(2),
+          fromAddress: address(2),
+          target: nodeId(1),
+          updates: [],
+        },
+      },
+      context,
+    );
     const ack = sends(effects).find((s) => s.message.type === 'ack');
     const updates = ack !== undefined && 'updates' in ack.message ? ack.message.updates : [];
     expect(updates.filter((u) => u.id === nodeId(1))).toEqual([]);

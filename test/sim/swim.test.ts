@@ -7,12 +7,30 @@ import { parseFaults } from '../../src/sim/faults.js';
 import { runScenario, type RunResult } from '../../src/sim/runner.js';
 import { SCENARIOS } from '../../src/sim/scenarios/index.js';
 import { swim, swimConfig, swimLoss10 } from '../../src/sim/scenarios/swim.js';
-import { crashDetectionBoundMs, disseminationBoundMs, healBoundMs, suspicionMaxMsFor } from '../../src/sim/scenarios/swim-bounds.js';
+import {
+  crashDetectionBoundMs,
+  disseminationBoundMs,
+  healBoundMs,
+  suspicionMaxMsFor,
+} from '../../src/sim/scenarios/swim-bounds.js';
 
-const run = (scenario: typeof swim, seed: number, nodes: number, faults: string, durationMs: number): RunResult =>
-  runScenario(scenario, { seed, nodes, faults: parseFaults(faults), durationMs, traceLinesMax: 2_000_000 });
+const run = (
+  scenario: typeof swim,
+  seed: number,
+  nodes: number,
+  faults: string,
+  durationMs: number,
+): RunResult =>
+  runScenario(scenario, {
+    seed,
+    nodes,
+    faults: parseFaults(faults),
+    durationMs,
+    traceLinesMax: 2_000_000,
+  });
 
-const lines = (result: RunResult, pattern: RegExp): string[] => result.trace.filter((l) => pattern.test(l));
+const lines = (result: RunResult, pattern: RegExp): string[] =>
+  result.trace.filter((l) => pattern.test(l));
 
 describe('swim scenario', () => {
   it('is registered for npm run sim', () => {
@@ -20,27 +38,40 @@ describe('swim scenario', () => {
     expect(SCENARIOS.get('swim-loss10')).toBe(swimLoss10);
   });
 
-  it.each([5, 20])('perfect network, %i nodes, 200 protocol periods: converges and nobody is ever suspected', (nodes) => {
-    const result = run(swim, 11, nodes, 'none', 200 * swimConfig(nodes).probeIntervalMs);
-    expect(result.violation).toBeUndefined();
-    expect(lines(result, / sees n\d+ joined@/).length).toBe(nodes * (nodes - 1));
-    expect(lines(result, / sees n\d+ (suspect|dead)@/)).toEqual([]);
-  });
+  it.each([5, 20])(
+    'perfect network, %i nodes, 200 protocol periods: converges and nobody is ever suspected',
+    (nodes) => {
+      const result = run(swim, 11, nodes, 'none', 200 * swimConfig(nodes).probeIntervalMs);
+      expect(result.violation).toBeUndefined();
+      expect(lines(result, / sees n\d+ joined@/).length).toBe(nodes * (nodes - 1));
+      expect(lines(result, / sees n\d+ (suspect|dead)@/)).toEqual([]);
+    },
+  );
 
-  it.each([[5, 200_000], [20, 200_000], [50, 60_000]])('10%% loss on packets and streams, %i nodes: no healthy member is ever declared dead', (nodes, durationMs) => {
-    const result = run(swimLoss10, 3, nodes, 'none', durationMs);
-    expect(result.violation).toBeUndefined();
-    expect(result.network.dropped.loss ?? 0).toBeGreaterThan(100);
-    expect(result.network.dropped.stream_loss ?? 0).toBeGreaterThan(0);
-  });
+  it.each([
+    [5, 200_000],
+    [20, 200_000],
+    [50, 60_000],
+  ])(
+    '10%% loss on packets and streams, %i nodes: no healthy member is ever declared dead',
+    (nodes, durationMs) => {
+      const result = run(swimLoss10, 3, nodes, 'none', durationMs);
+      expect(result.violation).toBeUndefined();
+      expect(result.network.dropped.loss ?? 0).toBeGreaterThan(100);
+      expect(result.network.dropped.stream_loss ?? 0).toBeGreaterThan(0);
+    },
+  );
 
-  it.each([1, 2, 3, 4])('crashes (seed %i): every crash is detected within the bound, restarts rejoin above their old incarnation', (seed) => {
-    const result = run(swim, seed, 5, 'crash', 20_000);
-    expect(result.violation).toBeUndefined();
-    expect(lines(result, /fault crash/).length).toBeGreaterThan(0);
-    expect(lines(result, /fault restart/).length).toBeGreaterThan(0);
-    expect(result.trace.at(-1)).toMatch(/liveness reached/);
-  });
+  it.each([1, 2, 3, 4])(
+    'crashes (seed %i): every crash is detected within the bound, restarts rejoin above their old incarnation',
+    (seed) => {
+      const result = run(swim, seed, 5, 'crash', 20_000);
+      expect(result.violation).toBeUndefined();
+      expect(lines(result, /fault crash/).length).toBeGreaterThan(0);
+      expect(lines(result, /fault restart/).length).toBeGreaterThan(0);
+      expect(result.trace.at(-1)).toMatch(/liveness reached/);
+    },
+  );
 
   it('a crashed member declared dead comes back alive at a higher incarnation', () => {
     const result = run(swim, 2, 5, 'crash', 20_000);
@@ -48,7 +79,9 @@ describe('swim scenario', () => {
     const deaths = lines(result, / sees (n\d+) dead@(\d+)$/);
     expect(deaths.length).toBeGreaterThan(0);
     const [, subject, incarnation] = / sees (n\d+) dead@(\d+)$/.exec(deaths[0] as string) ?? [];
-    const later = lines(result, new RegExp(` sees ${subject} alive@(\\d+)$`)).map((l) => Number(/@(\d+)$/.exec(l)?.[1]));
+    const later = lines(result, new RegExp(` sees ${subject} alive@(\\d+)$`)).map((l) =>
+      Number(/@(\d+)$/.exec(l)?.[1]),
+    );
     expect(later.some((inc) => inc > Number(incarnation))).toBe(true);
   });
 
@@ -59,10 +92,13 @@ describe('swim scenario', () => {
     expect(result.trace.at(-1)).toMatch(/liveness reached/);
   });
 
-  it.each(['pause', 'loss,dup,reorder,skew', 'all'])('faults=%s, 20 nodes: every invariant holds and the cluster converges after the heal', (faults) => {
-    const result = run(swim, 7, 20, faults, 10_000);
-    expect(result.violation).toBeUndefined();
-  });
+  it.each(['pause', 'loss,dup,reorder,skew', 'all'])(
+    'faults=%s, 20 nodes: every invariant holds and the cluster converges after the heal',
+    (faults) => {
+      const result = run(swim, 7, 20, faults, 10_000);
+      expect(result.violation).toBeUndefined();
+    },
+  );
 
   it('the same seed gives the same trace byte for byte', () => {
     const first = run(swim, 42, 8, 'all', 8_000);
@@ -87,7 +123,9 @@ describe('swim bounds (from the config formulas)', () => {
     expect(healBoundMs(config, 5)).toBe(1000 + 2000 + 900 + 200);
   });
   it('grows with the cluster', () => {
-    expect(crashDetectionBoundMs(swimConfig(50), 50)).toBeGreaterThan(crashDetectionBoundMs(config, 5));
+    expect(crashDetectionBoundMs(swimConfig(50), 50)).toBeGreaterThan(
+      crashDetectionBoundMs(config, 5),
+    );
     expect(healBoundMs(swimConfig(50), 50)).toBeGreaterThan(healBoundMs(config, 5));
   });
 });

@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { hasErrorCode } from '../../src/base/errors.js';
 import { LIMITS } from '../../src/base/limits.js';
-import { ENCRYPTION_OVERHEAD_BYTES, EncryptedTransport, seal } from '../../src/transport/encrypted.js';
+import {
+  ENCRYPTION_OVERHEAD_BYTES,
+  EncryptedTransport,
+  seal,
+} from '../../src/transport/encrypted.js';
 import { Keyring, decodeKey, generateKey } from '../../src/transport/keyring.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { record } from './compliance.js';
@@ -50,8 +54,14 @@ describe('EncryptedTransport', () => {
   ])('rotation stage "%s": both directions work', (_stage, keysA, keysB) => {
     const p = pair(keysA, keysB);
     exchange(p);
-    expect(p.logB.map((r) => [r.channel, r.data[0]])).toEqual([['packet', 1], ['stream', 2]]);
-    expect(p.logA.map((r) => [r.channel, r.data[0]])).toEqual([['packet', 3], ['stream', 4]]);
+    expect(p.logB.map((r) => [r.channel, r.data[0]])).toEqual([
+      ['packet', 1],
+      ['stream', 2],
+    ]);
+    expect(p.logA.map((r) => [r.channel, r.data[0]])).toEqual([
+      ['packet', 3],
+      ['stream', 4],
+    ]);
     expect(p.a.stats().dropped).toEqual({});
     expect(p.b.stats().dropped).toEqual({});
   });
@@ -124,9 +134,21 @@ describe('Keyring', () => {
   it('parses 1..keyringKeysMax keys and refuses 0 and keyringKeysMax+1', () => {
     const many = Array.from({ length: LIMITS.keyringKeysMax + 1 }, () => generateKey());
     expect(Keyring.parse(many.slice(0, 1)).list()).toEqual(many.slice(0, 1));
-    expect(Keyring.parse(many.slice(0, LIMITS.keyringKeysMax)).keys()).toHaveLength(LIMITS.keyringKeysMax);
-    expect(hasErrorCode(errorOf(() => Keyring.parse([])), 'ERR_KEYRING_INVALID')).toBe(true);
-    expect(hasErrorCode(errorOf(() => Keyring.parse(many)), 'ERR_KEYRING_INVALID')).toBe(true);
+    expect(Keyring.parse(many.slice(0, LIMITS.keyringKeysMax)).keys()).toHaveLength(
+      LIMITS.keyringKeysMax,
+    );
+    expect(
+      hasErrorCode(
+        errorOf(() => Keyring.parse([])),
+        'ERR_KEYRING_INVALID',
+      ),
+    ).toBe(true);
+    expect(
+      hasErrorCode(
+        errorOf(() => Keyring.parse(many)),
+        'ERR_KEYRING_INVALID',
+      ),
+    ).toBe(true);
   });
 
   it.each([
@@ -142,7 +164,9 @@ describe('Keyring', () => {
   });
 
   it('refuses duplicate keys, naming both indexes', () => {
-    expect(errorOf(() => Keyring.parse([k1, k2, k1])).message).toContain('keyring[2] repeats keyring[0]');
+    expect(errorOf(() => Keyring.parse([k1, k2, k1])).message).toContain(
+      'keyring[2] repeats keyring[0]',
+    );
   });
 
   it('install, use and remove keep one primary and refuse removing it', () => {

@@ -28,7 +28,8 @@ describe('FrameDecoder', () => {
     const got: string[] = [];
     for (const byte of wire) {
       decoder.push(Buffer.from([byte]));
-      for (const next of drain(decoder)) if ('frame' in next) got.push(Buffer.from(next.frame).toString());
+      for (const next of drain(decoder))
+        if ('frame' in next) got.push(Buffer.from(next.frame).toString());
     }
     expect(got).toEqual(['hello', '', 'world']);
   });
@@ -36,7 +37,9 @@ describe('FrameDecoder', () => {
   it('splits several frames out of one chunk', () => {
     const decoder = new FrameDecoder(100);
     decoder.push(Buffer.concat([frame('a'), frame('bb'), frame('ccc').subarray(0, 5)]));
-    expect(drain(decoder).map((n) => ('frame' in n ? Buffer.from(n.frame).toString() : 'oversized'))).toEqual(['a', 'bb']);
+    expect(
+      drain(decoder).map((n) => ('frame' in n ? Buffer.from(n.frame).toString() : 'oversized')),
+    ).toEqual(['a', 'bb']);
   });
 
   it('accepts a frame at the limit and refuses limit+1 from the header alone', () => {
@@ -109,7 +112,14 @@ describe('DropOldestQueue', () => {
 
 describe('reconnectDelayMs', () => {
   it.each([
-    [1, 0, 25], [1, 0.999, 49], [2, 0, 50], [3, 0, 100], [7, 0, 1600], [8, 0, 2500], [20, 0.5, 3750], [1000, 0, 2500],
+    [1, 0, 25],
+    [1, 0.999, 49],
+    [2, 0, 50],
+    [3, 0, 100],
+    [7, 0, 1600],
+    [8, 0, 2500],
+    [20, 0.5, 3750],
+    [1000, 0, 2500],
   ])('attempt %i with jitter %f waits %i ms (min 50, max 5000)', (attempt, unit, expected) => {
     expect(reconnectDelayMs(attempt, 50, 5000, unit)).toBe(expected);
   });
@@ -117,7 +127,12 @@ describe('reconnectDelayMs', () => {
 
 describe('senderAddress', () => {
   it('formats IPv4, IPv6 and unmaps IPv4-mapped IPv6 senders', () => {
-    const info = (address: string, family: 'IPv4' | 'IPv6') => ({ address, family, port: 9, size: 0 });
+    const info = (address: string, family: 'IPv4' | 'IPv6') => ({
+      address,
+      family,
+      port: 9,
+      size: 0,
+    });
     expect(senderAddress(info('127.0.0.1', 'IPv4'))).toBe('127.0.0.1:9');
     expect(senderAddress(info('::1', 'IPv6'))).toBe('[::1]:9');
     expect(senderAddress(info('::ffff:10.1.2.3', 'IPv6'))).toBe('10.1.2.3:9');

@@ -20,10 +20,15 @@ export const TEST_NET_OPTIONS: NetTransportOptions = {
 };
 
 /** Polls `condition` every few ms until it holds or `timeoutMs` passes. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitUntil(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
@@ -37,10 +42,16 @@ export async function freeAddress(host: string): Promise<Address> {
   return (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`) as Address;
 }
 
-export function netHarness(host: string, options: NetTransportOptions = TEST_NET_OPTIONS): HarnessFactory {
+export function netHarness(
+  host: string,
+  options: NetTransportOptions = TEST_NET_OPTIONS,
+): HarnessFactory {
   return async (count) => {
     const transports: Transport[] = [];
-    for (let i = 0; i < count; i++) transports.push(await NetTransport.bind(`${host.includes(':') ? `[${host}]` : host}:0`, options));
+    for (let i = 0; i < count; i++)
+      transports.push(
+        await NetTransport.bind(`${host.includes(':') ? `[${host}]` : host}:0`, options),
+      );
     return {
       transports,
       waitFor: waitUntil,
@@ -63,10 +74,14 @@ export function memoryHarness(): HarnessFactory {
   return (count) => {
     const fabric = new QueueFabric();
     const transports: Transport[] = [];
-    for (let i = 0; i < count; i++) transports.push(new MemoryTransport(fabric, `10.0.0.${i + 1}:7946` as Address));
+    for (let i = 0; i < count; i++)
+      transports.push(new MemoryTransport(fabric, `10.0.0.${i + 1}:7946` as Address));
     const harness: TransportHarness = {
       transports,
-      waitFor: (condition, what) => (fabric.pumpUntil(condition) ? Promise.resolve() : Promise.reject(new Error(`fabric ran dry before ${what}`))),
+      waitFor: (condition, what) =>
+        fabric.pumpUntil(condition)
+          ? Promise.resolve()
+          : Promise.reject(new Error(`fabric ran dry before ${what}`)),
       unreachableAddress: '10.0.0.250:7946' as Address,
       close: async () => {
         await Promise.all(transports.map((t) => t.close()));

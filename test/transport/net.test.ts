@@ -20,7 +20,10 @@ const open: NetTransport[] = [];
 const sockets: Socket[] = [];
 const servers: Server[] = [];
 
-async function bind(address = '127.0.0.1:0', options: NetTransportOptions = TEST_NET_OPTIONS): Promise<NetTransport> {
+async function bind(
+  address = '127.0.0.1:0',
+  options: NetTransportOptions = TEST_NET_OPTIONS,
+): Promise<NetTransport> {
   const transport = await NetTransport.bind(address, options);
   open.push(transport);
   return transport;
@@ -89,28 +92,40 @@ describe('NetTransport bind', () => {
 });
 
 describe('per-peer send queue (limit sendQueueDepthMax = 8)', () => {
-  const options: NetTransportOptions = { ...TEST_NET_OPTIONS, sendQueueDepthMax: 8, reconnectAttemptsMax: 50 };
+  const options: NetTransportOptions = {
+    ...TEST_NET_OPTIONS,
+    sendQueueDepthMax: 8,
+    reconnectAttemptsMax: 50,
+  };
 
   it.each([
     [7, 0, 0],
     [8, 0, 0],
     [9, 1, 1],
-  ])('%i frames queued while the peer is down: %i dropped, delivery starts at frame %i', async (count, droppedCount, firstKept) => {
-    const a = await bind('127.0.0.1:0', options);
-    const target = await freeAddress('127.0.0.1');
-    for (let i = 0; i < count; i++) a.sendFrame(target, Uint8Array.of(i));
-    expect(a.stats().dropped['queue_overflow'] ?? 0).toBe(droppedCount);
-    const b = await bind(target, options);
-    const log = record(b);
-    await waitUntil(() => log.length === count - droppedCount, 'queued frames at the late peer');
-    expect(log.map((r) => r.data[0])).toEqual(Array.from({ length: count - droppedCount }, (_, i) => i + firstKept));
-  });
+  ])(
+    '%i frames queued while the peer is down: %i dropped, delivery starts at frame %i',
+    async (count, droppedCount, firstKept) => {
+      const a = await bind('127.0.0.1:0', options);
+      const target = await freeAddress('127.0.0.1');
+      for (let i = 0; i < count; i++) a.sendFrame(target, Uint8Array.of(i));
+      expect(a.stats().dropped['queue_overflow'] ?? 0).toBe(droppedCount);
+      const b = await bind(target, options);
+      const log = record(b);
+      await waitUntil(() => log.length === count - droppedCount, 'queued frames at the late peer');
+      expect(log.map((r) => r.data[0])).toEqual(
+        Array.from({ length: count - droppedCount }, (_, i) => i + firstKept),
+      );
+    },
+  );
 
   it('drops the queue as unreachable after reconnectAttemptsMax failed dials', async () => {
     const a = await bind('127.0.0.1:0', { ...TEST_NET_OPTIONS, reconnectAttemptsMax: 2 });
     const target = await freeAddress('127.0.0.1');
     for (let i = 0; i < 3; i++) a.sendFrame(target, Uint8Array.of(i));
-    await waitUntil(() => a.stats().dropped['unreachable'] === 3, 'three frames dropped as unreachable');
+    await waitUntil(
+      () => a.stats().dropped['unreachable'] === 3,
+      'three frames dropped as unreachable',
+    );
     expect(a.stats().framesSent).toBe(0);
   });
 });
@@ -150,7 +165,8 @@ describe('inbound connection limit (inboundConnectionsMax = 2)', () => {
     const hello = frame(encodeHello('127.0.0.1:9' as Address));
     const first = await rawClient(b.localAddress);
     const second = await rawClient(b.localAddress);
-    for (const c of [first, second]) c.socket.write(Buffer.concat([hello, frame(Uint8Array.of(7))]));
+    for (const c of [first, second])
+      c.socket.write(Buffer.concat([hello, frame(Uint8Array.of(7))]));
     await waitUntil(() => log.length === 2, 'frames on the two accepted connections');
     const third = await rawClient(b.localAddress);
     await waitUntil(() => third.closed(), 'third connection refused');
@@ -159,7 +175,8 @@ describe('inbound connection limit (inboundConnectionsMax = 2)', () => {
     await waitUntil(() => first.closed(), 'first connection closed');
     // The server learns of the close asynchronously; a dialer that is refused simply retries.
     let fourth = await rawClient(b.localAddress);
-    for (let attempt = 0; attempt < 50 && (await closedSoon(fourth)); attempt++) fourth = await rawClient(b.localAddress);
+    for (let attempt = 0; attempt < 50 && (await closedSoon(fourth)); attempt++)
+      fourth = await rawClient(b.localAddress);
     fourth.socket.write(Buffer.concat([hello, frame(Uint8Array.of(8))]));
     await waitUntil(() => log.length === 3, 'frame on the connection accepted after one closed');
     expect(second.closed()).toBe(false);
@@ -168,7 +185,10 @@ describe('inbound connection limit (inboundConnectionsMax = 2)', () => {
 
 /** True when the server closes `client` within a short bound (it was refused). */
 async function closedSoon(client: { closed: () => boolean }): Promise<boolean> {
-  return waitUntil(client.closed, 'refusal', 50).then(() => true, () => false);
+  return waitUntil(client.closed, 'refusal', 50).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** One accepted connection at a plain listener: the frames it carried and whether it has closed. */
@@ -187,14 +207,18 @@ async function frameListener(): Promise<{ address: Address; accepted: Accepted[]
     const decoder = new FrameDecoder(LIMITS.frameBytesMax);
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
-      for (let next = decoder.next(); next !== undefined && 'frame' in next; next = decoder.next()) record.frames.push(Uint8Array.from(next.frame));
+      for (let next = decoder.next(); next !== undefined && 'frame' in next; next = decoder.next())
+        record.frames.push(Uint8Array.from(next.frame));
     });
     socket.on('error', () => undefined);
     socket.on('close', () => (record.closed = true));
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  return { address: `127.0.0.1:${(server.address() as { port: number }).port}` as Address, accepted };
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}` as Address,
+    accepted,
+  };
 }
 
 describe('outbound idle timeout (outboundIdleTimeoutMs)', () => {
@@ -204,7 +228,10 @@ describe('outbound idle timeout (outboundIdleTimeoutMs)', () => {
     const hello = Uint8Array.from(encodeHello(a.localAddress));
     a.sendFrame(peer.address, Uint8Array.of(1));
     a.sendFrame(peer.address, Uint8Array.of(2));
-    await waitUntil(() => peer.accepted[0]?.closed === true, 'the dialer to close the idle connection');
+    await waitUntil(
+      () => peer.accepted[0]?.closed === true,
+      'the dialer to close the idle connection',
+    );
     expect(peer.accepted[0]?.frames).toEqual([hello, Uint8Array.of(1), Uint8Array.of(2)]);
     a.sendFrame(peer.address, Uint8Array.of(3));
     await waitUntil(() => peer.accepted[1]?.frames.length === 2, 'the frame on a new connection');

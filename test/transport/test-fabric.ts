@@ -25,7 +25,8 @@ export class QueueFabric implements Fabric {
   rewrite: ((message: InFlight) => Uint8Array) | undefined;
 
   attach(address: Address, deliver: Deliver, refused?: RefusedHandler): void {
-    if (this.endpoints.has(address)) throw new ShoalError('ERR_TRANSPORT_BIND', `${address} is already attached`);
+    if (this.endpoints.has(address))
+      throw new ShoalError('ERR_TRANSPORT_BIND', `${address} is already attached`);
     this.endpoints.set(address, deliver);
     if (refused !== undefined) this.refusedHandlers.set(address, refused);
   }

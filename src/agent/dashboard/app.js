@@ -47,9 +47,17 @@
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
     try {
-      const res = await fetch(path, { method: method || 'GET', signal: controller.signal, headers: { accept: 'application/json' } });
+      const res = await fetch(path, {
+        method: method || 'GET',
+        signal: controller.signal,
+        headers: { accept: 'application/json' },
+      });
       let body = null;
-      try { body = await res.json(); } catch { body = null; }
+      try {
+        body = await res.json();
+      } catch {
+        body = null;
+      }
       return { ok: res.ok, status: res.status, body, node: res.headers.get('x-shoal-node') };
     } catch {
       return { ok: false, status: 0, body: null, node: null };
@@ -69,7 +77,14 @@
       for (const [k, v] of Object.entries(m.labels).slice(0, 32)) labels[String(k)] = String(v);
     }
     const st = STATES.includes(m.state) ? m.state : 'unknown';
-    return { id: m.id, name: str(m.name, '?'), address: str(m.address, '?'), state: st, incarnation: num(m.incarnation), labels };
+    return {
+      id: m.id,
+      name: str(m.name, '?'),
+      address: str(m.address, '?'),
+      state: st,
+      incarnation: num(m.incarnation),
+      labels,
+    };
   }
 
   function nameOf(id) {
@@ -103,7 +118,10 @@
     const res = await request('/v1/self');
     if (!res.ok || !res.body) return;
     const mode = res.body.mode;
-    state.self = { name: str(res.body.name, '?'), mode: typeof mode === 'string' ? mode : str(mode && mode.kind, '') };
+    state.self = {
+      name: str(res.body.name, '?'),
+      mode: typeof mode === 'string' ? mode : str(mode && mode.kind, ''),
+    };
   }
 
   async function pollDemo() {
@@ -112,9 +130,15 @@
     state.demoChecked = true;
     if (res.status === 404) return;
     if (res.ok && res.body && Array.isArray(res.body.nodes)) {
-      state.demo = res.body.nodes.slice(0, MEMBERS_SHOWN_MAX).filter((n) => n && typeof n.name === 'string').map((n) => ({
-        name: n.name, pid: num(n.pid), http: str(n.http, ''), state: str(n.state, 'unknown'),
-      }));
+      state.demo = res.body.nodes
+        .slice(0, MEMBERS_SHOWN_MAX)
+        .filter((n) => n && typeof n.name === 'string')
+        .map((n) => ({
+          name: n.name,
+          pid: num(n.pid),
+          http: str(n.http, ''),
+          state: str(n.state, 'unknown'),
+        }));
     } else if (state.demo === null) {
       state.demo = [];
     }
@@ -148,11 +172,18 @@
 
   async function pollStats() {
     const res = await request('/v1/stats');
-    if (res.status === 404) { state.statsMissing = true; return; }
+    if (res.status === 404) {
+      state.statsMissing = true;
+      return;
+    }
     if (!res.ok || !res.body) return;
     state.statsMissing = false;
     // The agent stamps its snapshot (`id`, `timeMs`); rates are only taken between two snapshots of one agent.
-    const sample = { t: num(res.body.timeMs) ?? Date.now(), node: str(res.body.id, res.node), c: readCounters(res.body) };
+    const sample = {
+      t: num(res.body.timeMs) ?? Date.now(),
+      node: str(res.body.id, res.node),
+      c: readCounters(res.body),
+    };
     const prev = state.samples[state.samples.length - 1];
     state.samples.push(sample);
     if (state.samples.length > 2) state.samples.shift();
@@ -181,7 +212,10 @@
     if (!m) return;
     state.members.set(m.id, m);
     const type = str(data.type, 'updated');
-    addEvent(type, `${m.name} (${m.id.slice(0, 8)}) incarnation ${m.incarnation === null ? '?' : m.incarnation}`);
+    addEvent(
+      type,
+      `${m.name} (${m.id.slice(0, 8)}) incarnation ${m.incarnation === null ? '?' : m.incarnation}`,
+    );
     render();
   }
 
@@ -189,12 +223,19 @@
     if (!data || typeof data !== 'object') return;
     state.leader = typeof data.leader === 'string' ? data.leader : null;
     state.term = num(data.term);
-    addEvent('leader', state.leader ? `${nameOf(state.leader)} leads, term ${state.term}` : 'no leader');
+    addEvent(
+      'leader',
+      state.leader ? `${nameOf(state.leader)} leads, term ${state.term}` : 'no leader',
+    );
     render();
   }
 
   function parseEvent(e) {
-    try { return JSON.parse(e.data); } catch { return null; }
+    try {
+      return JSON.parse(e.data);
+    } catch {
+      return null;
+    }
   }
 
   function connectEvents() {
@@ -204,7 +245,10 @@
       addEvent('info', 'live event stream connected');
       render();
     });
-    source.addEventListener('error', () => { state.sseOpen = false; renderConnection(); });
+    source.addEventListener('error', () => {
+      state.sseOpen = false;
+      renderConnection();
+    });
     source.addEventListener('member', (e) => onMemberEvent(parseEvent(e)));
     source.addEventListener('leader', (e) => onLeaderEvent(parseEvent(e)));
     source.addEventListener('message', (e) => {
@@ -231,7 +275,11 @@
     state.pending.delete(key);
     const [done, why] = ACTION_TEXT[action] || [action, ''];
     if (res.ok) addEvent('action', `you ${done} ${name} (${why})`);
-    else addEvent('action', `${action} ${name} failed: ${str(res.body && res.body.error && res.body.error.message, `status ${res.status}`)}`);
+    else
+      addEvent(
+        'action',
+        `${action} ${name} failed: ${str(res.body && res.body.error && res.body.error.message, `status ${res.status}`)}`,
+      );
     await pollDemo();
     render();
   }
@@ -239,7 +287,8 @@
   document.addEventListener('click', (e) => {
     const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
     const card = button ? button.closest('[data-name]') : null;
-    if (button && card && !button.disabled) void demoAction(card.dataset.name, button.dataset.action);
+    if (button && card && !button.disabled)
+      void demoAction(card.dataset.name, button.dataset.action);
   });
 
   // ---- rendering -----------------------------------------------------------------------------
@@ -247,13 +296,18 @@
   function renderSummary() {
     const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
     for (const m of state.members.values()) if (m.state in counts) counts[m.state]++;
-    for (const el of document.querySelectorAll('[data-count]')) el.querySelector('b').textContent = String(counts[el.dataset.count]);
+    for (const el of document.querySelectorAll('[data-count]'))
+      el.querySelector('b').textContent = String(counts[el.dataset.count]);
     $('leader-name').textContent = state.leader ? nameOf(state.leader) : 'none';
     $('leader-term').textContent = state.term === null ? '' : `term ${state.term}`;
     const epoch = state.epoch === null ? '' : `epoch ${state.epoch}`;
-    $('members-meta').textContent = [`${state.members.size} known`, epoch].filter(Boolean).join(' · ');
+    $('members-meta').textContent = [`${state.members.size} known`, epoch]
+      .filter(Boolean)
+      .join(' · ');
     const from = state.self ? `viewing from ${state.self.name}` : '';
-    $('subtitle').textContent = [state.demo ? 'local demo cluster' : 'cluster dashboard', from].filter(Boolean).join(' · ');
+    $('subtitle').textContent = [state.demo ? 'local demo cluster' : 'cluster dashboard', from]
+      .filter(Boolean)
+      .join(' · ');
     $('footer-mode').textContent = state.self && state.self.mode ? `mode ${state.self.mode}` : '';
     $('traffic-meta').textContent = state.self ? `seen by ${state.self.name}` : '';
   }
@@ -262,7 +316,11 @@
     const dot = $('conn-dot');
     const live = state.sseOpen && state.pollOk;
     dot.className = `dot ${live ? 'dot-on' : state.pollOk ? 'dot-wait' : 'dot-off'}`;
-    $('conn-text').textContent = live ? 'live' : state.pollOk ? 'polling (event stream reconnecting)' : 'agent unreachable, retrying';
+    $('conn-text').textContent = live
+      ? 'live'
+      : state.pollOk
+        ? 'polling (event stream reconnecting)'
+        : 'agent unreachable, retrying';
   }
 
   /** The cards to show: every member, plus demo processes the cluster has already forgotten. */
@@ -272,7 +330,9 @@
     for (const n of state.demo || []) {
       if (!names.has(n.name)) cards.push({ key: `demo:${n.name}`, member: null, name: n.name });
     }
-    return cards.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : 1));
+    return cards.sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : 1,
+    );
   }
 
   function fillCard(el, card) {
@@ -283,13 +343,16 @@
     el.classList.toggle('is-leader', Boolean(m && m.id === state.leader));
     const badge = el.querySelector('.state-badge');
     badge.textContent = m ? st : 'not listed';
-    badge.title = m ? '' : 'the cluster has forgotten this member (dead for longer than its reclaim time)';
+    badge.title = m
+      ? ''
+      : 'the cluster has forgotten this member (dead for longer than its reclaim time)';
     el.querySelector('.member-name').textContent = card.name;
     el.querySelector('.leader-mark').hidden = !(m && m.id === state.leader);
     el.querySelector('.member-id').textContent = m ? m.id.slice(0, 12) : '—';
     el.querySelector('.member-id').title = m ? m.id : '';
     el.querySelector('.member-address').textContent = m ? m.address : '—';
-    el.querySelector('.member-incarnation').textContent = m && m.incarnation !== null ? String(m.incarnation) : '—';
+    el.querySelector('.member-incarnation').textContent =
+      m && m.incarnation !== null ? String(m.incarnation) : '—';
     fillLabels(el.querySelector('.labels'), m ? m.labels : {});
     fillControls(el.querySelector('.controls'), card.name);
   }
@@ -299,23 +362,27 @@
     const text = entries.map(([k, v]) => `${k}=${v}`).join('\n');
     if (box.dataset.text === text) return;
     box.dataset.text = text;
-    box.replaceChildren(...entries.map(([k, v]) => {
-      const chip = document.createElement('span');
-      chip.className = 'label-chip';
-      chip.textContent = `${k}=${v}`;
-      return chip;
-    }));
+    box.replaceChildren(
+      ...entries.map(([k, v]) => {
+        const chip = document.createElement('span');
+        chip.className = 'label-chip';
+        chip.textContent = `${k}=${v}`;
+        return chip;
+      }),
+    );
   }
 
   function fillControls(box, name) {
     const node = (state.demo || []).find((n) => n.name === name);
     box.hidden = !node;
     if (!node) return;
-    box.querySelector('.process').textContent = node.pid === null ? node.state : `${node.state} · pid ${node.pid}`;
+    box.querySelector('.process').textContent =
+      node.pid === null ? node.state : `${node.state} · pid ${node.pid}`;
     const busy = (action) => state.pending.has(`${name}/${action}`);
     box.querySelector('[data-action="kill"]').disabled = node.state === 'killed' || busy('kill');
     box.querySelector('[data-action="pause"]').disabled = node.state !== 'running' || busy('pause');
-    box.querySelector('[data-action="restart"]').disabled = node.state !== 'killed' || busy('restart');
+    box.querySelector('[data-action="restart"]').disabled =
+      node.state !== 'killed' || busy('restart');
   }
 
   const cardElements = new Map();
@@ -325,7 +392,11 @@
     const template = $('member-template');
     const cards = cardList();
     const keep = new Set(cards.map((c) => c.key));
-    for (const [key, el] of cardElements) if (!keep.has(key)) { el.remove(); cardElements.delete(key); }
+    for (const [key, el] of cardElements)
+      if (!keep.has(key)) {
+        el.remove();
+        cardElements.delete(key);
+      }
     cards.forEach((card, i) => {
       let el = cardElements.get(card.key);
       if (!el) {
@@ -342,37 +413,55 @@
 
   function renderEvents() {
     const list = $('events');
-    list.replaceChildren(...state.events.map((ev) => {
-      const li = document.createElement('li');
-      li.className = ev.fresh ? 'event is-new' : 'event';
-      ev.fresh = false;
-      const time = document.createElement('span');
-      time.className = 'event-time';
-      time.textContent = ev.at.toLocaleTimeString([], { hour12: false }) + '.' + String(ev.at.getMilliseconds()).padStart(3, '0');
-      const type = document.createElement('span');
-      type.className = 'event-type';
-      type.dataset.type = ev.type;
-      type.textContent = ev.type;
-      const text = document.createElement('span');
-      text.className = 'event-text';
-      text.textContent = ev.text;
-      text.title = ev.text;
-      li.append(time, type, text);
-      return li;
-    }));
+    list.replaceChildren(
+      ...state.events.map((ev) => {
+        const li = document.createElement('li');
+        li.className = ev.fresh ? 'event is-new' : 'event';
+        ev.fresh = false;
+        const time = document.createElement('span');
+        time.className = 'event-time';
+        time.textContent =
+          ev.at.toLocaleTimeString([], { hour12: false }) +
+          '.' +
+          String(ev.at.getMilliseconds()).padStart(3, '0');
+        const type = document.createElement('span');
+        type.className = 'event-type';
+        type.dataset.type = ev.type;
+        type.textContent = ev.type;
+        const text = document.createElement('span');
+        text.className = 'event-text';
+        text.textContent = ev.text;
+        text.title = ev.text;
+        li.append(time, type, text);
+        return li;
+      }),
+    );
     $('events-empty').hidden = state.events.length > 0;
   }
 
   // ---- charts ------------------------------------------------------------------------------
 
   const CHARTS = [
-    { canvas: 'chart-packets', legend: 'legend-packets', unit: '/s', series: [
-      { key: 'packetsOut', label: 'UDP sent' }, { key: 'packetsIn', label: 'UDP received' },
-      { key: 'probes', label: 'probes sent' }, { key: 'frames', label: 'TCP frames' },
-    ] },
-    { canvas: 'chart-bytes', legend: 'legend-bytes', unit: 'B/s', series: [
-      { key: 'bytesOut', label: 'sent' }, { key: 'bytesIn', label: 'received' },
-    ] },
+    {
+      canvas: 'chart-packets',
+      legend: 'legend-packets',
+      unit: '/s',
+      series: [
+        { key: 'packetsOut', label: 'UDP sent' },
+        { key: 'packetsIn', label: 'UDP received' },
+        { key: 'probes', label: 'probes sent' },
+        { key: 'frames', label: 'TCP frames' },
+      ],
+    },
+    {
+      canvas: 'chart-bytes',
+      legend: 'legend-bytes',
+      unit: 'B/s',
+      series: [
+        { key: 'bytesOut', label: 'sent' },
+        { key: 'bytesIn', label: 'received' },
+      ],
+    },
   ];
   const SWATCH_VARS = ['--accent', '--alive', '--suspect', '--dead'];
 
@@ -384,16 +473,18 @@
 
   function renderLegend(chart) {
     const last = state.rates[state.rates.length - 1];
-    $(chart.legend).replaceChildren(...chart.series.map((s, i) => {
-      const item = document.createElement('span');
-      item.className = 'legend-item';
-      const swatch = document.createElement('span');
-      swatch.className = `legend-swatch swatch-${i}`;
-      const text = document.createElement('span');
-      text.textContent = `${s.label} ${last ? formatRate(last[s.key], chart.unit) : '–'}`;
-      item.append(swatch, text);
-      return item;
-    }));
+    $(chart.legend).replaceChildren(
+      ...chart.series.map((s, i) => {
+        const item = document.createElement('span');
+        item.className = 'legend-item';
+        const swatch = document.createElement('span');
+        swatch.className = `legend-swatch swatch-${i}`;
+        const text = document.createElement('span');
+        text.textContent = `${s.label} ${last ? formatRate(last[s.key], chart.unit) : '–'}`;
+        item.append(swatch, text);
+        return item;
+      }),
+    );
   }
 
   function drawChart(chart) {
@@ -401,7 +492,10 @@
     const ratio = window.devicePixelRatio || 1;
     const width = Math.max(100, Math.round(canvas.clientWidth * ratio));
     const height = Math.max(60, Math.round(canvas.clientHeight * ratio));
-    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
     const ctx = canvas.getContext('2d');
     const css = getComputedStyle(document.documentElement);
     ctx.clearRect(0, 0, width, height);
@@ -409,7 +503,11 @@
     const peak = Math.max(1, ...state.rates.flatMap((r) => chart.series.map((s) => r[s.key])));
     drawGrid(ctx, css, { width, height, pad, ratio, label: formatRate(peak, chart.unit) });
     chart.series.forEach((s, i) => {
-      drawLine(ctx, state.rates.map((r) => r[s.key]), { width, height, pad, ratio, peak, color: css.getPropertyValue(SWATCH_VARS[i]).trim() });
+      drawLine(
+        ctx,
+        state.rates.map((r) => r[s.key]),
+        { width, height, pad, ratio, peak, color: css.getPropertyValue(SWATCH_VARS[i]).trim() },
+      );
     });
   }
 
@@ -444,7 +542,8 @@
     values.forEach((v, i) => {
       const x = x0 + step * i;
       const y = g.pad.top + plotH - (plotH * v) / g.peak;
-      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
     });
     ctx.stroke();
   }
@@ -470,7 +569,13 @@
   async function poll() {
     const selfEvery = tick % 5 === 0;
     tick++;
-    await Promise.all([pollMembers(), pollLeader(), pollStats(), pollDemo(), selfEvery ? pollSelf() : null]);
+    await Promise.all([
+      pollMembers(),
+      pollLeader(),
+      pollStats(),
+      pollDemo(),
+      selfEvery ? pollSelf() : null,
+    ]);
     render();
     renderCharts();
     setTimeout(poll, POLL_MS);
@@ -479,4 +584,4 @@
   window.addEventListener('resize', () => renderCharts());
   connectEvents();
   void poll();
-}());
+})();

@@ -29,7 +29,9 @@ export interface RaftLiteConfig {
 }
 
 /** The fields a user may set. */
-export type RaftLiteSettings = { [K in Exclude<keyof RaftLiteConfig, 'peerLeftMs'>]?: number | undefined };
+export type RaftLiteSettings = {
+  [K in Exclude<keyof RaftLiteConfig, 'peerLeftMs'>]?: number | undefined;
+};
 
 export const RAFT_LITE_DEFAULTS: Readonly<Omit<RaftLiteConfig, 'peerLeftMs'>> = {
   electionTimeoutMinMs: 150,
@@ -51,7 +53,10 @@ export function raftLiteConfig(settings: RaftLiteSettings = {}): RaftLiteConfig 
     const value = settings[name];
     if (value !== undefined) filled[name] = value;
   }
-  return validateRaftLiteConfig({ ...filled, peerLeftMs: peerLeftMsFor(filled.electionTimeoutMaxMs) });
+  return validateRaftLiteConfig({
+    ...filled,
+    peerLeftMs: peerLeftMsFor(filled.electionTimeoutMaxMs),
+  });
 }
 
 export function validateRaftLiteConfig(config: RaftLiteConfig): RaftLiteConfig {
@@ -59,10 +64,18 @@ export function validateRaftLiteConfig(config: RaftLiteConfig): RaftLiteConfig {
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid raft-lite config: ${text}`);
   };
   for (const [name, value] of Object.entries(config)) {
-    if (!Number.isSafeInteger(value) || value < 1) fail(`${name} (${String(value)}) must be a positive integer`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      fail(`${name} (${String(value)}) must be a positive integer`);
   }
-  if (config.electionTimeoutMaxMs < config.electionTimeoutMinMs) fail(`electionTimeoutMaxMs (${config.electionTimeoutMaxMs}) must be at least electionTimeoutMinMs (${config.electionTimeoutMinMs})`);
-  if (config.heartbeatIntervalMs * 2 > config.electionTimeoutMinMs) fail(`heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be at most half of electionTimeoutMinMs (${config.electionTimeoutMinMs})`);
-  if (config.minClusterSize > config.peersMax) fail(`minClusterSize (${config.minClusterSize}) must not exceed peersMax (${config.peersMax})`);
+  if (config.electionTimeoutMaxMs < config.electionTimeoutMinMs)
+    fail(
+      `electionTimeoutMaxMs (${config.electionTimeoutMaxMs}) must be at least electionTimeoutMinMs (${config.electionTimeoutMinMs})`,
+    );
+  if (config.heartbeatIntervalMs * 2 > config.electionTimeoutMinMs)
+    fail(
+      `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be at most half of electionTimeoutMinMs (${config.electionTimeoutMinMs})`,
+    );
+  if (config.minClusterSize > config.peersMax)
+    fail(`minClusterSize (${config.minClusterSize}) must not exceed peersMax (${config.peersMax})`);
   return config;
 }

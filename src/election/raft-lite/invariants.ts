@@ -11,23 +11,40 @@ import type { State } from './types.js';
 export function checkInvariants(state: State): string[] {
   const out: string[] = [];
   if (!state.peers.has(state.selfAddress)) out.push('self is not in the known cluster');
-  if (!Number.isSafeInteger(state.term) || state.term < 0) out.push(`term ${state.term} is not a non-negative safe integer`);
-  if (state.role === 'leader' && state.leader?.id !== state.selfId) out.push('a leader must know itself as leader');
-  if (state.role === 'candidate' && state.votedFor !== state.selfId) out.push('a candidate must have voted for itself (Raft §5.2)');
-  if (state.role !== 'leader' && state.heartbeatDeadlineMs !== undefined) out.push(`a ${state.role} must not schedule heartbeats`);
-  if (state.peers.size > state.config.peersMax) out.push(`known cluster of ${state.peers.size} exceeds peersMax ${state.config.peersMax}`);
+  if (!Number.isSafeInteger(state.term) || state.term < 0)
+    out.push(`term ${state.term} is not a non-negative safe integer`);
+  if (state.role === 'leader' && state.leader?.id !== state.selfId)
+    out.push('a leader must know itself as leader');
+  if (state.role === 'candidate' && state.votedFor !== state.selfId)
+    out.push('a candidate must have voted for itself (Raft §5.2)');
+  if (state.role !== 'leader' && state.heartbeatDeadlineMs !== undefined)
+    out.push(`a ${state.role} must not schedule heartbeats`);
+  if (state.peers.size > state.config.peersMax)
+    out.push(`known cluster of ${state.peers.size} exceeds peersMax ${state.config.peersMax}`);
   for (const [address, id] of state.idAt) {
-    if (!state.peers.has(address)) out.push(`${id} speaks for ${address}, outside the known cluster`);
-    if (state.heard.get(id)?.address !== address) out.push(`${id} speaks for ${address} but was last heard elsewhere`);
+    if (!state.peers.has(address))
+      out.push(`${id} speaks for ${address}, outside the known cluster`);
+    if (state.heard.get(id)?.address !== address)
+      out.push(`${id} speaks for ${address} but was last heard elsewhere`);
   }
   if (state.heard.has(state.selfId)) out.push('self is tracked as a peer');
   return out;
 }
 
 /** Compares successive states of one node: the term never decreases (Raft §5.1), and a vote cast in a term is never changed. */
-export function checkTransition(before: { term: Term; votedFor: NodeId | undefined }, after: State): string[] {
+export function checkTransition(
+  before: { term: Term; votedFor: NodeId | undefined },
+  after: State,
+): string[] {
   const out: string[] = [];
   if (after.term < before.term) out.push(`term went back from ${before.term} to ${after.term}`);
-  if (after.term === before.term && before.votedFor !== undefined && after.votedFor !== before.votedFor) out.push(`vote in term ${after.term} changed from ${before.votedFor} to ${String(after.votedFor)}`);
+  if (
+    after.term === before.term &&
+    before.votedFor !== undefined &&
+    after.votedFor !== before.votedFor
+  )
+    out.push(
+      `vote in term ${after.term} changed from ${before.votedFor} to ${String(after.votedFor)}`,
+    );
   return out;
 }

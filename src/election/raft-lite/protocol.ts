@@ -6,7 +6,13 @@
  */
 import { ShoalError } from '../../base/errors.js';
 import { persistedCount } from '../../base/persisted.js';
-import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
+import {
+  kinds,
+  type Core,
+  type CoreInput,
+  type Protocol,
+  type Store,
+} from '../../base/protocol.js';
 import { term } from '../../base/units.js';
 import { isNodeId, type NodeId } from '../../identity/node-id.js';
 import { electionWire } from '../wire.js';
@@ -19,8 +25,22 @@ export const RAFT_LITE_FILE = 'election/raft-lite.json';
 
 export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
   name: 'raft-lite',
-  inputKinds: kinds<CoreInput<RaftLiteTypes>['kind']>()(['tick', 'persisted', 'receive', 'join', 'broadcast']),
-  effectKinds: kinds<RaftLiteTypes['effect']['kind']>()(['send', 'leader', 'term', 'peer-joined', 'peer-left', 'delivered', 'rejected']),
+  inputKinds: kinds<CoreInput<RaftLiteTypes>['kind']>()([
+    'tick',
+    'persisted',
+    'receive',
+    'join',
+    'broadcast',
+  ]),
+  effectKinds: kinds<RaftLiteTypes['effect']['kind']>()([
+    'send',
+    'leader',
+    'term',
+    'peer-joined',
+    'peer-left',
+    'delivered',
+    'rejected',
+  ]),
   init: (config, persisted, ctx) => initRaftLite(config, persisted, ctx.now, ctx.rng),
   step,
   nextDeadline,
@@ -33,7 +53,10 @@ export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
 };
 
 function corrupt(why: string): ShoalError {
-  return new ShoalError('ERR_STORAGE_CORRUPT', `${RAFT_LITE_FILE} ${why}; the file was left untouched: restore it from a backup, or write {"term":N,"votedFor":null} with N no lower than the last term this node used (when unsure, a larger one is safe)`);
+  return new ShoalError(
+    'ERR_STORAGE_CORRUPT',
+    `${RAFT_LITE_FILE} ${why}; the file was left untouched: restore it from a backup, or write {"term":N,"votedFor":null} with N no lower than the last term this node used (when unsure, a larger one is safe)`,
+  );
 }
 
 /** Parses the durable (term, votedFor); a fresh node starts at term 0 with no vote. */
@@ -44,11 +67,16 @@ export function parseRaftLiteFile(bytes: Uint8Array): RaftLiteRecord {
   } catch {
     throw corrupt('is not valid JSON (truncated or damaged)');
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw corrupt('is not a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw corrupt('is not a JSON object');
   const fields = doc as { term?: unknown; votedFor?: unknown };
   const votedFor = fields.votedFor;
-  if (votedFor !== null && !(typeof votedFor === 'string' && isNodeId(votedFor))) throw corrupt(`has votedFor ${JSON.stringify(votedFor)}, not a NodeId or null`);
-  return { term: term(persistedCount(fields.term, RAFT_LITE_FILE, 'term')), votedFor: (votedFor ?? undefined) as NodeId | undefined };
+  if (votedFor !== null && !(typeof votedFor === 'string' && isNodeId(votedFor)))
+    throw corrupt(`has votedFor ${JSON.stringify(votedFor)}, not a NodeId or null`);
+  return {
+    term: term(persistedCount(fields.term, RAFT_LITE_FILE, 'term')),
+    votedFor: (votedFor ?? undefined) as NodeId | undefined,
+  };
 }
 
 export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {
@@ -56,13 +84,23 @@ export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {
     const bytes = storage.read(RAFT_LITE_FILE);
     return bytes === undefined ? { term: term(0), votedFor: undefined } : parseRaftLiteFile(bytes);
   },
-  write: (record) => ({ path: RAFT_LITE_FILE, data: new TextEncoder().encode(JSON.stringify({ term: record.term, votedFor: record.votedFor ?? null })) }),
+  write: (record) => ({
+    path: RAFT_LITE_FILE,
+    data: new TextEncoder().encode(
+      JSON.stringify({ term: record.term, votedFor: record.votedFor ?? null }),
+    ),
+  }),
 };
 
 export function raftLiteProtocol(clusterId: string): Protocol<RaftLiteTypes> {
   return {
     core: RAFT_LITE_CORE,
-    wire: electionWire<Input>(clusterId, (message, from, now) => ({ kind: 'receive', now, from, message })),
+    wire: electionWire<Input>(clusterId, (message, from, now) => ({
+      kind: 'receive',
+      now,
+      from,
+      message,
+    })),
     store: RAFT_LITE_STORE,
   };
 }

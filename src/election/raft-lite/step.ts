@@ -28,7 +28,15 @@ import type { ElectionMessage } from '../messages.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
 import { compareTerm, decidePreVote, decideVote, randomElectionTimeoutMs } from '../term.js';
-import { COUNTER_NAMES, type Counters, type Effect, type Input, type RaftLiteInit, type RaftLiteRecord, type State } from './types.js';
+import {
+  COUNTER_NAMES,
+  type Counters,
+  type Effect,
+  type Input,
+  type RaftLiteInit,
+  type RaftLiteRecord,
+  type State,
+} from './types.js';
 
 interface Turn {
   state: State;
@@ -37,22 +45,46 @@ interface Turn {
   out: Ready<State, Effect, RaftLiteRecord>;
 }
 
-export function initRaftLite(init: RaftLiteInit, durable: RaftLiteRecord, now: Millis, rng: Rng): State {
+export function initRaftLite(
+  init: RaftLiteInit,
+  durable: RaftLiteRecord,
+  now: Millis,
+  rng: Rng,
+): State {
   const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Counters;
   const { config } = init;
   return {
-    config, selfId: init.selfId, selfAddress: init.selfAddress, peers: new Set<Address>([init.selfAddress, ...init.peers]), idAt: new Map(),
-    term: durable.term, votedFor: durable.votedFor, role: 'follower', leader: undefined, votes: new Set(),
-    electionDeadlineMs: addMs(now, randomElectionTimeoutMs(rng, config.electionTimeoutMinMs, config.electionTimeoutMaxMs)),
-    heartbeatDeadlineMs: undefined, checkQuorumDeadlineMs: undefined, recentAcks: new Set(), leaderContactMs: undefined,
-    heard: new Map(), counters,
+    config,
+    selfId: init.selfId,
+    selfAddress: init.selfAddress,
+    peers: new Set<Address>([init.selfAddress, ...init.peers]),
+    idAt: new Map(),
+    term: durable.term,
+    votedFor: durable.votedFor,
+    role: 'follower',
+    leader: undefined,
+    votes: new Set(),
+    electionDeadlineMs: addMs(
+      now,
+      randomElectionTimeoutMs(rng, config.electionTimeoutMinMs, config.electionTimeoutMaxMs),
+    ),
+    heartbeatDeadlineMs: undefined,
+    checkQuorumDeadlineMs: undefined,
+    recentAcks: new Set(),
+    leaderContactMs: undefined,
+    heard: new Map(),
+    counters,
   };
 }
 
 /** The earliest time `step` must be called with a tick. */
 export function nextDeadline(state: State): Millis {
-  let next = state.role === 'leader' ? Math.min(state.heartbeatDeadlineMs ?? Infinity, state.checkQuorumDeadlineMs ?? Infinity) : state.electionDeadlineMs;
-  for (const peer of state.heard.values()) if (peer.reachable) next = Math.min(next, peer.lastHeardMs + state.config.peerLeftMs);
+  let next =
+    state.role === 'leader'
+      ? Math.min(state.heartbeatDeadlineMs ?? Infinity, state.checkQuorumDeadlineMs ?? Infinity)
+      : state.electionDeadlineMs;
+  for (const peer of state.heard.values())
+    if (peer.reachable) next = Math.min(next, peer.lastHeardMs + state.config.peerLeftMs);
   return next as Millis;
 }
 
@@ -61,23 +93,54 @@ export function leaderOf(state: State): { id: NodeId; term: Term } | undefined {
   return state.leader === undefined ? undefined : { id: state.leader.id, term: state.term };
 }
 
-export function step(state: State, input: Input, ctx: StepContext): Ready<State, Effect, RaftLiteRecord> {
-  const turn: Turn = { state, now: input.now, rng: ctx.rng, out: { state, effects: [], persist: [], afterPersist: [] } };
+export function step(
+  state: State,
+  input: Input,
+  ctx: StepContext,
+): Ready<State, Effect, RaftLiteRecord> {
+  const turn: Turn = {
+    state,
+    now: input.now,
+    rng: ctx.rng,
+    out: { state, effects: [], persist: [], afterPersist: [] },
+  };
   const before = leaderOf(state);
   const durable = { term: state.term, votedFor: state.votedFor };
   switch (input.kind) {
-    case 'tick': onTick(turn); break;
-    case 'persisted': break;
-    case 'receive': onReceive(turn, input.message, input.from); break;
-    case 'join': onJoin(turn, input.address); break;
-    case 'broadcast': broadcast(turn, { type: 'peer-broadcast', from: state.selfId, fromAddress: state.selfAddress, term: state.term, payload: input.payload }); break;
-    default: assertNever(input, 'raft-lite input');
+    case 'tick':
+      onTick(turn);
+      break;
+    case 'persisted':
+      break;
+    case 'receive':
+      onReceive(turn, input.message, input.from);
+      break;
+    case 'join':
+      onJoin(turn, input.address);
+      break;
+    case 'broadcast':
+      broadcast(turn, {
+        type: 'peer-broadcast',
+        from: state.selfId,
+        fromAddress: state.selfAddress,
+        term: state.term,
+        payload: input.payload,
+      });
+      break;
+    default:
+      assertNever(input, 'raft-lite input');
   }
   // §5.1/§5.2: (term, votedFor) is durable before anything this step sends or reports.
-  if (state.term !== durable.term || state.votedFor !== durable.votedFor) turn.out.persist.push({ term: state.term, votedFor: state.votedFor });
+  if (state.term !== durable.term || state.votedFor !== durable.votedFor)
+    turn.out.persist.push({ term: state.term, votedFor: state.votedFor });
   const after = leaderOf(state);
   if (before?.id !== after?.id || before?.term !== after?.term) {
-    turn.out.afterPersist.push({ kind: 'leader', leader: after?.id, term: state.term, self: state.role === 'leader' });
+    turn.out.afterPersist.push({
+      kind: 'leader',
+      leader: after?.id,
+      term: state.term,
+      self: state.role === 'leader',
+    });
   }
   return turn.out;
 }
@@ -115,7 +178,10 @@ function broadcast(turn: Turn, message: ElectionMessage): void {
 
 function resetElectionTimer(turn: Turn): void {
   const { config } = turn.state;
-  turn.state.electionDeadlineMs = addMs(turn.now, randomElectionTimeoutMs(turn.rng, config.electionTimeoutMinMs, config.electionTimeoutMaxMs));
+  turn.state.electionDeadlineMs = addMs(
+    turn.now,
+    randomElectionTimeoutMs(turn.rng, config.electionTimeoutMinMs, config.electionTimeoutMaxMs),
+  );
 }
 
 /** Raft §5.1: a newer term makes any role a follower of that term, with no vote cast yet. */
@@ -142,7 +208,11 @@ function becomeFollower(turn: Turn): void {
 function inLeaderLease(turn: Turn): boolean {
   const { state } = turn;
   if (state.role === 'leader') return true;
-  return state.leaderContactMs !== undefined && state.leader !== undefined && turn.now - state.leaderContactMs < state.config.electionTimeoutMinMs;
+  return (
+    state.leaderContactMs !== undefined &&
+    state.leader !== undefined &&
+    turn.now - state.leaderContactMs < state.config.electionTimeoutMinMs
+  );
 }
 
 /** `id` spoke to us directly from `address`: it now speaks for that address, and is alive. */
@@ -177,7 +247,11 @@ function addPeer(turn: Turn, address: Address): boolean {
   if (state.peers.has(address)) return true;
   if (state.peers.size >= state.config.peersMax) {
     state.counters.peersRejected++;
-    turn.out.effects.push({ kind: 'rejected', input: 'join', detail: `known cluster is full (peersMax ${state.config.peersMax}); ${address} not added` });
+    turn.out.effects.push({
+      kind: 'rejected',
+      input: 'join',
+      detail: `known cluster is full (peersMax ${state.config.peersMax}); ${address} not added`,
+    });
     return false;
   }
   state.peers.add(address);
@@ -190,8 +264,14 @@ function onTick(turn: Turn): void {
   const { state, now } = turn;
   expireSilentPeers(turn);
   if (state.role === 'leader') {
-    if (state.checkQuorumDeadlineMs !== undefined && now >= state.checkQuorumDeadlineMs) checkQuorum(turn);
-    if (state.role === 'leader' && state.heartbeatDeadlineMs !== undefined && now >= state.heartbeatDeadlineMs) sendHeartbeats(turn);
+    if (state.checkQuorumDeadlineMs !== undefined && now >= state.checkQuorumDeadlineMs)
+      checkQuorum(turn);
+    if (
+      state.role === 'leader' &&
+      state.heartbeatDeadlineMs !== undefined &&
+      now >= state.heartbeatDeadlineMs
+    )
+      sendHeartbeats(turn);
     return;
   }
   if (now >= state.electionDeadlineMs) startPreVote(turn);
@@ -223,7 +303,13 @@ function checkQuorum(turn: Turn): void {
 function sendHeartbeats(turn: Turn): void {
   const { state } = turn;
   state.heartbeatDeadlineMs = addMs(turn.now, state.config.heartbeatIntervalMs);
-  broadcast(turn, { type: 'leader-heartbeat', from: state.selfId, fromAddress: state.selfAddress, term: state.term, peers: [...state.peers] });
+  broadcast(turn, {
+    type: 'leader-heartbeat',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: state.term,
+    peers: [...state.peers],
+  });
 }
 
 /** Thesis §9.6: ask for pre-votes at term+1 without changing our term. */
@@ -242,7 +328,13 @@ function startPreVote(turn: Turn): void {
   state.role = 'pre-candidate';
   state.votes = new Set([state.selfId]);
   if (hasQuorum(state, state.votes)) return startElection(turn);
-  broadcast(turn, { type: 'vote-request', from: state.selfId, fromAddress: state.selfAddress, term: toTerm(state.term + 1), preVote: true });
+  broadcast(turn, {
+    type: 'vote-request',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: toTerm(state.term + 1),
+    preVote: true,
+  });
 }
 
 /** §5.2: increment the term, vote for self, persist (step does), then ask every peer. */
@@ -257,7 +349,13 @@ function startElection(turn: Turn): void {
   state.votes = new Set([state.selfId]);
   resetElectionTimer(turn);
   if (hasQuorum(state, state.votes)) return becomeLeader(turn);
-  broadcast(turn, { type: 'vote-request', from: state.selfId, fromAddress: state.selfAddress, term: state.term, preVote: false });
+  broadcast(turn, {
+    type: 'vote-request',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: state.term,
+    preVote: false,
+  });
 }
 
 function becomeLeader(turn: Turn): void {
@@ -287,12 +385,23 @@ function onReceive(turn: Turn, message: ElectionMessage, from: Address): void {
   notePeerHeard(turn, message.from, message.fromAddress);
   if (!applyTermRule(turn, message)) return;
   switch (message.type) {
-    case 'vote-request': return message.preVote ? onPreVoteRequest(turn, message) : onVoteRequest(turn, message);
-    case 'vote-response': return onVoteResponse(turn, message);
-    case 'leader-heartbeat': return onLeaderHeartbeat(turn, message);
-    case 'heartbeat-ack': return onHeartbeatAck(turn, message);
-    case 'peer-broadcast': return void turn.out.effects.push({ kind: 'delivered', from: message.from, fromAddress: message.fromAddress, payload: message.payload });
-    default: return assertNever(message, 'raft-lite message');
+    case 'vote-request':
+      return message.preVote ? onPreVoteRequest(turn, message) : onVoteRequest(turn, message);
+    case 'vote-response':
+      return onVoteResponse(turn, message);
+    case 'leader-heartbeat':
+      return onLeaderHeartbeat(turn, message);
+    case 'heartbeat-ack':
+      return onHeartbeatAck(turn, message);
+    case 'peer-broadcast':
+      return void turn.out.effects.push({
+        kind: 'delivered',
+        from: message.from,
+        fromAddress: message.fromAddress,
+        payload: message.payload,
+      });
+    default:
+      return assertNever(message, 'raft-lite message');
   }
 }
 
@@ -306,7 +415,10 @@ function onReceive(turn: Turn, message: ElectionMessage, from: Address): void {
  * - Stale term: a stale leader's heartbeat is answered with our term so it steps down; the
  *   other handlers refuse or ignore stale messages themselves.
  */
-function applyTermRule(turn: Turn, m: Exclude<ElectionMessage, Msg<'join-cluster'> | Msg<'heartbeat'>>): boolean {
+function applyTermRule(
+  turn: Turn,
+  m: Exclude<ElectionMessage, Msg<'join-cluster'> | Msg<'heartbeat'>>,
+): boolean {
   const { state } = turn;
   const order = compareTerm(state.term, m.term);
   if (order === 'newer') {
@@ -318,7 +430,12 @@ function applyTermRule(turn: Turn, m: Exclude<ElectionMessage, Msg<'join-cluster
   }
   if (order === 'stale' && m.type === 'leader-heartbeat') {
     state.counters.staleMessages++;
-    send(turn, m.fromAddress, { type: 'heartbeat-ack', from: state.selfId, fromAddress: state.selfAddress, term: state.term });
+    send(turn, m.fromAddress, {
+      type: 'heartbeat-ack',
+      from: state.selfId,
+      fromAddress: state.selfAddress,
+      term: state.term,
+    });
     return false;
   }
   return true;
@@ -326,21 +443,35 @@ function applyTermRule(turn: Turn, m: Exclude<ElectionMessage, Msg<'join-cluster
 
 function reply(turn: Turn, to: Address, granted: boolean, preVote: boolean, replyTerm: Term): void {
   const { state } = turn;
-  send(turn, to, { type: 'vote-response', from: state.selfId, fromAddress: state.selfAddress, term: replyTerm, preVote, granted });
+  send(turn, to, {
+    type: 'vote-response',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: replyTerm,
+    preVote,
+    granted,
+  });
   if (granted) state.counters.votesGranted++;
   else state.counters.votesRefused++;
 }
 
 function onPreVoteRequest(turn: Turn, m: Msg<'vote-request'>): void {
   const { state } = turn;
-  const decision = decidePreVote({ currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) }, m.term);
+  const decision = decidePreVote(
+    { currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) },
+    m.term,
+  );
   // A granted pre-vote echoes the proposed term; a refusal carries ours so a stale asker catches up.
   reply(turn, m.fromAddress, decision.granted, true, decision.granted ? m.term : state.term);
 }
 
 function onVoteRequest(turn: Turn, m: Msg<'vote-request'>): void {
   const { state } = turn;
-  const decision = decideVote({ currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) }, m.from, m.term);
+  const decision = decideVote(
+    { currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) },
+    m.from,
+    m.term,
+  );
   if (decision.granted && state.votedFor !== m.from) {
     state.votedFor = m.from;
     resetElectionTimer(turn);
@@ -370,7 +501,12 @@ function onLeaderHeartbeat(turn: Turn, m: Msg<'leader-heartbeat'>): void {
   state.leader = { id: m.from, address: m.fromAddress };
   state.leaderContactMs = turn.now;
   resetElectionTimer(turn);
-  send(turn, m.fromAddress, { type: 'heartbeat-ack', from: state.selfId, fromAddress: state.selfAddress, term: state.term });
+  send(turn, m.fromAddress, {
+    type: 'heartbeat-ack',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: state.term,
+  });
 }
 
 function onHeartbeatAck(turn: Turn, m: Msg<'heartbeat-ack'>): void {
@@ -401,7 +537,9 @@ function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void 
   // Only a request sent by the joiner itself is news of its liveness; a forwarded one is hearsay.
   if (direct) notePeerHeard(turn, m.from, m.fromAddress);
   if (isNew) send(turn, m.fromAddress, joinRequest(state));
-  if (isNew || direct) for (const peer of otherPeers(state)) if (peer !== m.fromAddress && peer !== from) send(turn, peer, m);
+  if (isNew || direct)
+    for (const peer of otherPeers(state))
+      if (peer !== m.fromAddress && peer !== from) send(turn, peer, m);
 }
 
 function joinRequest(state: State): Msg<'join-cluster'> {

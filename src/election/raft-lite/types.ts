@@ -16,8 +16,17 @@ import type { RaftLiteConfig } from './config.js';
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 export const COUNTER_NAMES = [
-  'electionsStarted', 'preVotesStarted', 'votesGranted', 'votesRefused', 'becameLeader', 'steppedDown',
-  'checkQuorumStepDowns', 'staleMessages', 'strangerMessages', 'peersRejected', 'electionsDeferredSmallCluster',
+  'electionsStarted',
+  'preVotesStarted',
+  'votesGranted',
+  'votesRefused',
+  'becameLeader',
+  'steppedDown',
+  'checkQuorumStepDowns',
+  'staleMessages',
+  'strangerMessages',
+  'peersRejected',
+  'electionsDeferredSmallCluster',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 

@@ -43,10 +43,13 @@ export function validateStaticConfig(config: StaticConfig): StaticConfig {
   };
   for (const name of ['failureThresholdMs', 'heartbeatIntervalMs'] as const) {
     const value = config[name];
-    if (!Number.isSafeInteger(value) || value < 1) fail(`${name} (${String(value)}) must be a positive integer`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      fail(`${name} (${String(value)}) must be a positive integer`);
   }
   if (config.heartbeatIntervalMs * 2 > config.failureThresholdMs) {
-    fail(`heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be at most half of failureThresholdMs (${config.failureThresholdMs})`);
+    fail(
+      `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be at most half of failureThresholdMs (${config.failureThresholdMs})`,
+    );
   }
   return config;
 }

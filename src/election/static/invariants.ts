@@ -10,20 +10,30 @@ import type { Term } from '../../base/units.js';
 
 export function checkInvariants(state: StaticState): string[] {
   const out: string[] = [];
-  if (!Number.isSafeInteger(state.term) || state.term < 0) out.push(`term ${state.term} is not a non-negative safe integer`);
+  if (!Number.isSafeInteger(state.term) || state.term < 0)
+    out.push(`term ${state.term} is not a non-negative safe integer`);
   if (!state.peers.includes(state.selfAddress)) out.push('self is not among the peers');
   const addresses = new Set<string>();
   for (const [id, record] of state.heard) {
     if (id === state.selfId) out.push('self is tracked as a peer');
-    if (!state.peers.includes(record.address)) out.push(`${id} is tracked at ${record.address}, not a configured peer`);
+    if (!state.peers.includes(record.address))
+      out.push(`${id} is tracked at ${record.address}, not a configured peer`);
     if (addresses.has(record.address)) out.push(`two NodeIds tracked at ${record.address}`);
     addresses.add(record.address);
   }
   const healthy = healthyIds(state);
-  if (state.leader !== undefined && !healthy.includes(state.leader)) out.push(`leader ${state.leader} is not healthy`);
-  if (state.leader !== undefined && state.leader !== healthy[0]) out.push(`leader ${state.leader} is not the lowest healthy NodeId ${healthy[0]}`);
-  if (state.config.requireQuorum && state.leader !== undefined && healthy.length < majorityOf(state.peers.length)) {
-    out.push(`a leader with ${healthy.length} of ${state.peers.length} peers healthy, below a majority`);
+  if (state.leader !== undefined && !healthy.includes(state.leader))
+    out.push(`leader ${state.leader} is not healthy`);
+  if (state.leader !== undefined && state.leader !== healthy[0])
+    out.push(`leader ${state.leader} is not the lowest healthy NodeId ${healthy[0]}`);
+  if (
+    state.config.requireQuorum &&
+    state.leader !== undefined &&
+    healthy.length < majorityOf(state.peers.length)
+  ) {
+    out.push(
+      `a leader with ${healthy.length} of ${state.peers.length} peers healthy, below a majority`,
+    );
   }
   return out;
 }

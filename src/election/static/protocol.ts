@@ -2,7 +2,13 @@
  * `static` as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
  * messages in the envelope) and its store (the fencing term, `election/static-term`, decimal).
  */
-import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
+import {
+  kinds,
+  type Core,
+  type CoreInput,
+  type Protocol,
+  type Store,
+} from '../../base/protocol.js';
 import { parsePersistedCount } from '../../base/persisted.js';
 import { term, type Term } from '../../base/units.js';
 import { electionWire } from '../wire.js';
@@ -34,13 +40,20 @@ export const STATIC_STORE: Store<Term, StaticRecord> = {
     const bytes = storage.read(STATIC_TERM_FILE);
     return term(bytes === undefined ? 0 : parsePersistedCount(bytes, STATIC_TERM_FILE, 'term'));
   },
-  write: (record) => ({ path: STATIC_TERM_FILE, data: new TextEncoder().encode(String(record.term)) }),
+  write: (record) => ({
+    path: STATIC_TERM_FILE,
+    data: new TextEncoder().encode(String(record.term)),
+  }),
 };
 
 export function staticProtocol(clusterId: string): Protocol<StaticTypes> {
   return {
     core: STATIC_CORE,
-    wire: electionWire<StaticInput>(clusterId, (message, _from, now) => ({ kind: 'receive', now, message })),
+    wire: electionWire<StaticInput>(clusterId, (message, _from, now) => ({
+      kind: 'receive',
+      now,
+      message,
+    })),
     store: STATIC_STORE,
   };
 }

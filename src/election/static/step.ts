@@ -41,16 +41,29 @@ export function stallQuarantineMs(config: StaticConfig): number {
 }
 
 export function initStatic(init: StaticInit, persistedTerm: Term, now: Millis): StaticState {
-  const peers = init.peers.includes(init.selfAddress) ? [...init.peers] : [...init.peers, init.selfAddress];
+  const peers = init.peers.includes(init.selfAddress)
+    ? [...init.peers]
+    : [...init.peers, init.selfAddress];
   return {
-    config: init.config, selfId: init.selfId, selfAddress: init.selfAddress, peers, heard: new Map(), term: persistedTerm,
-    leader: undefined, nextHeartbeatMs: now, lastStepMs: now, quarantineUntilMs: now, strangerMessages: 0, heartbeatsIgnoredAfterStall: 0,
+    config: init.config,
+    selfId: init.selfId,
+    selfAddress: init.selfAddress,
+    peers,
+    heard: new Map(),
+    term: persistedTerm,
+    leader: undefined,
+    nextHeartbeatMs: now,
+    lastStepMs: now,
+    quarantineUntilMs: now,
+    strangerMessages: 0,
+    heartbeatsIgnoredAfterStall: 0,
   };
 }
 
 export function nextDeadline(state: StaticState): Millis {
   let next: number = state.nextHeartbeatMs;
-  for (const record of state.heard.values()) if (record.healthy) next = Math.min(next, record.lastHeardMs + state.config.failureThresholdMs);
+  for (const record of state.heard.values())
+    if (record.healthy) next = Math.min(next, record.lastHeardMs + state.config.failureThresholdMs);
   return next as Millis;
 }
 
@@ -64,19 +77,26 @@ export function healthyIds(state: StaticState): NodeId[] {
 /** Lowest id among healthy peers (self always healthy), or none without a required quorum. */
 export function computeLeader(state: StaticState): NodeId | undefined {
   const healthy = healthyIds(state);
-  if (state.config.requireQuorum && healthy.length < majorityOf(state.peers.length)) return undefined;
+  if (state.config.requireQuorum && healthy.length < majorityOf(state.peers.length))
+    return undefined;
   return healthy[0];
 }
 
 export function step(state: StaticState, input: StaticInput, _ctx?: StepContext): Out {
   const out: Out = { state, effects: [], persist: [], afterPersist: [] };
   const termBefore = state.term;
-  if (input.now - state.lastStepMs > stallGapMs(state.config)) state.quarantineUntilMs = addMs(input.now, stallQuarantineMs(state.config));
+  if (input.now - state.lastStepMs > stallGapMs(state.config))
+    state.quarantineUntilMs = addMs(input.now, stallQuarantineMs(state.config));
   state.lastStepMs = input.now;
   switch (input.kind) {
-    case 'receive': onHeartbeat(state, input.now, input.message, out); break;
-    case 'tick': case 'persisted': break;
-    default: assertNever(input, 'static input');
+    case 'receive':
+      onHeartbeat(state, input.now, input.message, out);
+      break;
+    case 'tick':
+    case 'persisted':
+      break;
+    default:
+      assertNever(input, 'static input');
   }
   expire(state, input.now, out);
   if (input.now >= state.nextHeartbeatMs) sendHeartbeats(state, input.now, out);
@@ -95,12 +115,24 @@ export function step(state: StaticState, input: StaticInput, _ctx?: StepContext)
 
 function sendHeartbeats(state: StaticState, now: Millis, out: Out): void {
   state.nextHeartbeatMs = addMs(now, state.config.heartbeatIntervalMs);
-  const message: ElectionMessage = { type: 'heartbeat', from: state.selfId, fromAddress: state.selfAddress, term: state.term };
-  for (const to of state.peers) if (to !== state.selfAddress) out.afterPersist.push({ kind: 'send', to, channel: 'packet', message });
+  const message: ElectionMessage = {
+    type: 'heartbeat',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    term: state.term,
+  };
+  for (const to of state.peers)
+    if (to !== state.selfAddress)
+      out.afterPersist.push({ kind: 'send', to, channel: 'packet', message });
 }
 
 function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, out: Out): void {
-  if (message.type !== 'heartbeat' || !state.peers.includes(message.fromAddress) || message.fromAddress === state.selfAddress || message.from === state.selfId) {
+  if (
+    message.type !== 'heartbeat' ||
+    !state.peers.includes(message.fromAddress) ||
+    message.fromAddress === state.selfAddress ||
+    message.from === state.selfId
+  ) {
     state.strangerMessages++;
     return;
   }
@@ -113,8 +145,17 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
   const record = state.heard.get(message.from);
   if (record === undefined) {
     claimAddress(state, message.fromAddress, message.from, out);
-    state.heard.set(message.from, { address: message.fromAddress, lastHeardMs: now, healthy: true });
-    out.effects.push({ kind: 'member', type: 'joined', address: message.fromAddress, id: message.from });
+    state.heard.set(message.from, {
+      address: message.fromAddress,
+      lastHeardMs: now,
+      healthy: true,
+    });
+    out.effects.push({
+      kind: 'member',
+      type: 'joined',
+      address: message.fromAddress,
+      id: message.from,
+    });
     return;
   }
   if (record.address !== message.fromAddress) {
@@ -124,7 +165,12 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
   record.lastHeardMs = now;
   if (!record.healthy) {
     record.healthy = true;
-    out.effects.push({ kind: 'member', type: 'alive', address: message.fromAddress, id: message.from });
+    out.effects.push({
+      kind: 'member',
+      type: 'alive',
+      address: message.fromAddress,
+      id: message.from,
+    });
   }
 }
 

@@ -31,7 +31,10 @@ export function stabilizationMsFor(probeIntervalMs: number): number {
   return 2 * probeIntervalMs;
 }
 
-export function swimLeaderConfig(settings: SwimLeaderSettings, probeIntervalMs: number): SwimLeaderConfig {
+export function swimLeaderConfig(
+  settings: SwimLeaderSettings,
+  probeIntervalMs: number,
+): SwimLeaderConfig {
   const config: SwimLeaderConfig = {
     stabilizationMs: settings.stabilizationMs ?? stabilizationMsFor(probeIntervalMs),
     requireQuorum: settings.requireQuorum ?? SWIM_LEADER_DEFAULTS.requireQuorum,
@@ -39,7 +42,11 @@ export function swimLeaderConfig(settings: SwimLeaderSettings, probeIntervalMs: 
   };
   for (const name of ['stabilizationMs', 'minClusterSize'] as const) {
     const value = config[name];
-    if (!Number.isSafeInteger(value) || value < 1) throw new ShoalError('ERR_INVALID_CONFIG', `invalid swim leader config: ${name} (${String(value)}) must be a positive integer`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `invalid swim leader config: ${name} (${String(value)}) must be a positive integer`,
+      );
   }
   return config;
 }

@@ -7,18 +7,25 @@ const termText = (term: number | undefined): string => (term === undefined ? '-'
 
 export function describeInput(input: SwimLeaderInput): string {
   switch (input.kind) {
-    case 'tick': return `@${input.now} tick`;
-    case 'persisted': return `@${input.now} persisted ${input.records.map(describeRecord).join(', ')}`;
-    case 'view-changed': return `@${input.now} view ${input.viewKey}: ${input.view.size} live, ${input.view.labelled.length} labelled`;
-    default: return assertNever(input, 'swim leader input');
+    case 'tick':
+      return `@${input.now} tick`;
+    case 'persisted':
+      return `@${input.now} persisted ${input.records.map(describeRecord).join(', ')}`;
+    case 'view-changed':
+      return `@${input.now} view ${input.viewKey}: ${input.view.size} live, ${input.view.labelled.length} labelled`;
+    default:
+      return assertNever(input, 'swim leader input');
   }
 }
 
 export function describeEffect(effect: SwimLeaderEffect): string {
   switch (effect.kind) {
-    case 'publish-claim': return `publish claim=${termText(effect.claim)} seen=${termText(effect.contested)}`;
-    case 'leader': return `leader ${effect.leader === undefined ? 'none' : shortId(effect.leader.id)} t${effect.term}`;
-    default: return assertNever(effect, 'swim leader effect');
+    case 'publish-claim':
+      return `publish claim=${termText(effect.claim)} seen=${termText(effect.contested)}`;
+    case 'leader':
+      return `leader ${effect.leader === undefined ? 'none' : shortId(effect.leader.id)} t${effect.term}`;
+    default:
+      return assertNever(effect, 'swim leader effect');
   }
 }
 

@@ -23,13 +23,18 @@ export function hrwScore(id: NodeId): bigint {
 }
 
 /** Orders by score, then by id so ties are broken the same way everywhere. Positive: a wins. */
-export function compareHrw(a: { id: NodeId; score: bigint }, b: { id: NodeId; score: bigint }): number {
+export function compareHrw(
+  a: { id: NodeId; score: bigint },
+  b: { id: NodeId; score: bigint },
+): number {
   if (a.score !== b.score) return a.score > b.score ? 1 : -1;
   return compareNodeId(a.id, b.id);
 }
 
 /** The HRW winner of a non-empty set of scored members. */
-export function hrwWinner<T extends { id: NodeId; score: bigint }>(members: readonly T[]): T | undefined {
+export function hrwWinner<T extends { id: NodeId; score: bigint }>(
+  members: readonly T[],
+): T | undefined {
   let best: T | undefined;
   for (const m of members) if (best === undefined || compareHrw(m, best) > 0) best = m;
   return best;

@@ -4,7 +4,13 @@
  * labels, which the wiring (node/mode-swim.ts) sets from `publish-claim`.
  */
 import { parsePersistedCount } from '../../base/persisted.js';
-import { kinds, type Core, type CoreInput, type Protocol, type Store } from '../../base/protocol.js';
+import {
+  kinds,
+  type Core,
+  type CoreInput,
+  type Protocol,
+  type Store,
+} from '../../base/protocol.js';
 import { term, type Term } from '../../base/units.js';
 import type { Labels } from '../../membership/messages.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
@@ -26,7 +32,10 @@ export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
   describeEffect,
   describeRecord,
   checkInvariants,
-  snapshot: (state) => ({ highestTermSeen: state.highestTermSeen, reportedTerm: state.reportedTerm }),
+  snapshot: (state) => ({
+    highestTermSeen: state.highestTermSeen,
+    reportedTerm: state.reportedTerm,
+  }),
   checkTransition,
 };
 
@@ -35,13 +44,23 @@ export const SWIM_LEADER_STORE: Store<Term, SwimLeaderRecord> = {
     const bytes = storage.read(SWIM_TERM_FILE);
     return term(bytes === undefined ? 0 : parsePersistedCount(bytes, SWIM_TERM_FILE, 'term'));
   },
-  write: (record) => ({ path: SWIM_TERM_FILE, data: new TextEncoder().encode(String(record.term)) }),
+  write: (record) => ({
+    path: SWIM_TERM_FILE,
+    data: new TextEncoder().encode(String(record.term)),
+  }),
 };
 
-export const SWIM_LEADER_PROTOCOL: Protocol<SwimLeaderTypes> = { core: SWIM_LEADER_CORE, store: SWIM_LEADER_STORE };
+export const SWIM_LEADER_PROTOCOL: Protocol<SwimLeaderTypes> = {
+  core: SWIM_LEADER_CORE,
+  store: SWIM_LEADER_STORE,
+};
 
 /** A member's labels: the user's, plus this node's published claim and contested term. */
-export function claimLabels(userLabels: Labels, claim: Term | undefined, contested: Term | undefined): Labels {
+export function claimLabels(
+  userLabels: Labels,
+  claim: Term | undefined,
+  contested: Term | undefined,
+): Labels {
   const out: Record<string, string> = { ...userLabels };
   delete out[CLAIM_LABEL];
   delete out[SEEN_LABEL];

@@ -25,7 +25,15 @@ import { term as toTerm, type Term } from '../../base/units.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
 import { compareHrw, hrwScore, hrwWinnerOf } from './hrw.js';
-import type { LiveMember, LiveView, SwimLeaderEffect, SwimLeaderInit, SwimLeaderInput, SwimLeaderRecord, SwimLeaderState } from './types.js';
+import type {
+  LiveMember,
+  LiveView,
+  SwimLeaderEffect,
+  SwimLeaderInit,
+  SwimLeaderInput,
+  SwimLeaderRecord,
+  SwimLeaderState,
+} from './types.js';
 
 /** The label a claimant sets on itself: its leadership term, in decimal. */
 export const CLAIM_LABEL = 'shoal.leader-term';
@@ -41,10 +49,25 @@ export const SEEN_LABEL = 'shoal.leader-seen';
 
 type Out = Ready<SwimLeaderState, SwimLeaderEffect, SwimLeaderRecord>;
 
-export function initSwimLeader(init: SwimLeaderInit, persistedTerm: Term, now: Millis): SwimLeaderState {
+export function initSwimLeader(
+  init: SwimLeaderInit,
+  persistedTerm: Term,
+  now: Millis,
+): SwimLeaderState {
   return {
-    config: init.config, selfId: init.selfId, view: undefined, liveKey: '', viewChangedAtMs: now, lastStepMs: now, stableSize: 1,
-    highestTermSeen: persistedTerm, persistedTerm, claim: undefined, leader: undefined, reportedTerm: persistedTerm, contestedTerm: undefined,
+    config: init.config,
+    selfId: init.selfId,
+    view: undefined,
+    liveKey: '',
+    viewChangedAtMs: now,
+    lastStepMs: now,
+    stableSize: 1,
+    highestTermSeen: persistedTerm,
+    persistedTerm,
+    claim: undefined,
+    leader: undefined,
+    reportedTerm: persistedTerm,
+    contestedTerm: undefined,
     published: undefined,
   };
 }
@@ -66,7 +89,8 @@ export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: Step
       changed = evaluateView(state, input.view, input.now, input.viewKey);
       break;
     case 'tick':
-      if (state.view !== undefined) changed = evaluateView(state, state.view, input.now, state.liveKey);
+      if (state.view !== undefined)
+        changed = evaluateView(state, state.view, input.now, state.liveKey);
       break;
     case 'persisted':
       break;
@@ -78,11 +102,24 @@ export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: Step
     out.persist.push({ term: state.highestTermSeen });
   }
   const published = state.published;
-  if (published === undefined || published.claim !== state.claim || published.contested !== state.contestedTerm) {
+  if (
+    published === undefined ||
+    published.claim !== state.claim ||
+    published.contested !== state.contestedTerm
+  ) {
     state.published = { claim: state.claim, contested: state.contestedTerm };
-    out.afterPersist.push({ kind: 'publish-claim', claim: state.claim, contested: state.contestedTerm });
+    out.afterPersist.push({
+      kind: 'publish-claim',
+      claim: state.claim,
+      contested: state.contestedTerm,
+    });
   }
-  if (changed) out.afterPersist.push({ kind: 'leader', leader: state.leader, term: state.leader?.term ?? state.reportedTerm });
+  if (changed)
+    out.afterPersist.push({
+      kind: 'leader',
+      leader: state.leader,
+      term: state.leader?.term ?? state.reportedTerm,
+    });
   return out;
 }
 
@@ -95,7 +132,12 @@ function bestClaim(labelled: readonly LiveMember[]): Scored | undefined {
   for (const m of labelled) {
     if (m.claimTerm === undefined) continue;
     const scored = { ...m, score: hrwScore(m.id) };
-    if (best === undefined || m.claimTerm > (best.claimTerm as number) || (m.claimTerm === best.claimTerm && compareHrw(scored, best) > 0)) best = scored;
+    if (
+      best === undefined ||
+      m.claimTerm > (best.claimTerm as number) ||
+      (m.claimTerm === best.claimTerm && compareHrw(scored, best) > 0)
+    )
+      best = scored;
   }
   return best;
 }
@@ -105,19 +147,31 @@ function bestClaim(labelled: readonly LiveMember[]): Scored | undefined {
  * may lag behind (they are published once the claimed term is durable), and a claim must not be
  * taken again or dropped for want of its own label.
  */
-function withOwnClaim(state: SwimLeaderState, labelled: readonly LiveMember[]): readonly LiveMember[] {
+function withOwnClaim(
+  state: SwimLeaderState,
+  labelled: readonly LiveMember[],
+): readonly LiveMember[] {
   const others = labelled.filter((m) => m.id !== state.selfId);
-  return state.claim === undefined ? others : [...others, { id: state.selfId, claimTerm: state.claim }];
+  return state.claim === undefined
+    ? others
+    : [...others, { id: state.selfId, claimTerm: state.claim }];
 }
 
 /** The `LiveView` of a list of live members (tests, and callers that already hold a list). */
 export function liveViewOf(live: readonly LiveMember[]): LiveView {
-  return { size: live.length, labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined), liveIds: live.map((m) => m.id) };
+  return {
+    size: live.length,
+    labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined),
+    liveIds: live.map((m) => m.id),
+  };
 }
 
 /** The live set's ids, sorted and joined: equal exactly when the sets are equal. */
 export function liveSetKey(live: readonly LiveMember[]): string {
-  return live.map((m) => m.id).sort().join(',');
+  return live
+    .map((m) => m.id)
+    .sort()
+    .join(',');
 }
 
 function claimAbove(state: SwimLeaderState): Term {
@@ -132,12 +186,20 @@ function claimAbove(state: SwimLeaderState): Term {
  * the set does (the wiring passes the membership epoch, which moves exactly then). It may also
  * change when the set comes back to an earlier one: that only restarts the stabilization window.
  */
-export function evaluateView(state: SwimLeaderState, view: LiveView, now: Millis, viewKey: string): boolean {
+export function evaluateView(
+  state: SwimLeaderState,
+  view: LiveView,
+  now: Millis,
+  viewKey: string,
+): boolean {
   if (viewKey !== state.liveKey) {
     state.liveKey = viewKey;
     state.viewChangedAtMs = now;
   }
-  for (const m of view.labelled) state.highestTermSeen = toTerm(Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0));
+  for (const m of view.labelled)
+    state.highestTermSeen = toTerm(
+      Math.max(state.highestTermSeen, m.claimTerm ?? 0, m.seenTerm ?? 0),
+    );
   const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
   if (stable) state.stableSize = Math.max(state.stableSize, view.size);
   const eligible = isEligible(state, view.size);
@@ -145,12 +207,25 @@ export function evaluateView(state: SwimLeaderState, view: LiveView, now: Millis
   if (best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId) {
     best = { id: state.selfId, claimTerm: claimAbove(state), score: hrwScore(state.selfId) };
   }
-  if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId))) state.claim = undefined;
-  if (state.claim !== undefined && state.claim < state.highestTermSeen && best?.id === state.selfId) {
+  if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId)))
+    state.claim = undefined;
+  if (
+    state.claim !== undefined &&
+    state.claim < state.highestTermSeen &&
+    best?.id === state.selfId
+  ) {
     best = { ...best, claimTerm: claimAbove(state) };
   }
-  state.contestedTerm = best?.claimTerm !== undefined && best.claimTerm < state.highestTermSeen ? state.highestTermSeen : undefined;
-  return setLeader(state, eligible && best !== undefined ? { id: best.id, term: toTerm(best.claimTerm as number) } : undefined);
+  state.contestedTerm =
+    best?.claimTerm !== undefined && best.claimTerm < state.highestTermSeen
+      ? state.highestTermSeen
+      : undefined;
+  return setLeader(
+    state,
+    eligible && best !== undefined
+      ? { id: best.id, term: toTerm(best.claimTerm as number) }
+      : undefined,
+  );
 }
 
 /**
@@ -177,7 +252,10 @@ function setLeader(state: SwimLeaderState, next: { id: NodeId; term: Term } | un
 }
 
 /** A claim or seen-term label, parsed: a decimal of at most 15 digits, or undefined. */
-export function parseClaim(labels: Readonly<Record<string, string>>, label: string = CLAIM_LABEL): number | undefined {
+export function parseClaim(
+  labels: Readonly<Record<string, string>>,
+  label: string = CLAIM_LABEL,
+): number | undefined {
   const text = labels[label];
   if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) return undefined;
   return Number(text);

@@ -49,7 +49,8 @@ function crossedCrash(o: Observation, view: EchoView): string | undefined {
   if (o.message === undefined) return undefined;
   for (const end of [o.from, o.to]) {
     const crash = view.lastCrash(end);
-    if (crash !== undefined && o.message.sendIndex < crash.sendIndex) return `${describe(o)} was in flight at the crash of ${shortName(end)} at t=${crash.timeMs}ms and still arrived`;
+    if (crash !== undefined && o.message.sendIndex < crash.sendIndex)
+      return `${describe(o)} was in flight at the crash of ${shortName(end)} at t=${crash.timeMs}ms and still arrived`;
   }
   return undefined;
 }
@@ -71,11 +72,14 @@ function streamOrderChecker(): Checker<EchoView> {
     if (o.channel !== 'stream' || m === undefined) return undefined;
     const key = `${o.from}>${o.to}`;
     const at = positions.get(key);
-    if (at !== undefined && m.incarnation < at.incarnation) return `${describe(o)} arrived after a frame of incarnation ${at.incarnation}`;
-    if (at !== undefined && m.incarnation === at.incarnation && m.seq <= at.lastSeq) return `${describe(o)} is a duplicate or out of order: #${at.lastSeq} already arrived`;
+    if (at !== undefined && m.incarnation < at.incarnation)
+      return `${describe(o)} arrived after a frame of incarnation ${at.incarnation}`;
+    if (at !== undefined && m.incarnation === at.incarnation && m.seq <= at.lastSeq)
+      return `${describe(o)} is a duplicate or out of order: #${at.lastSeq} already arrived`;
     const firstMissing = at !== undefined && m.incarnation === at.incarnation ? at.lastSeq + 1 : 1;
     for (let seq = firstMissing; seq < m.seq; seq++) {
-      if (!view.wasFrameDropped(o.from, o.to, m.incarnation, seq)) return `${describe(o)} skipped #${seq}, which the network never reported dropped`;
+      if (!view.wasFrameDropped(o.from, o.to, m.incarnation, seq))
+        return `${describe(o)} skipped #${seq}, which the network never reported dropped`;
     }
     positions.set(key, { incarnation: m.incarnation, lastSeq: m.seq });
     return undefined;
@@ -85,7 +89,8 @@ function streamOrderChecker(): Checker<EchoView> {
 function packetOnceChecker(): Checker<EchoView> {
   const seen = new Set<string>();
   return logChecker('packet-once', logOf, (o, view) => {
-    if (o.channel !== 'packet' || o.message === undefined || view.faults.has('dup')) return undefined;
+    if (o.channel !== 'packet' || o.message === undefined || view.faults.has('dup'))
+      return undefined;
     const key = `${o.from}>${o.to}/${o.message.kind}/${o.message.incarnation}/${o.message.seq}`;
     if (seen.has(key)) return `${describe(o)} arrived twice without the dup fault`;
     seen.add(key);
@@ -97,13 +102,20 @@ function packetOnceChecker(): Checker<EchoView> {
 export function echoCheckers(): Checker<EchoView>[] {
   return [
     logChecker('no-delivery-across-partition', logOf, (o, view) =>
-      view.network.isBlocked(o.from, o.to) ? `${describe(o)} crossed an active partition` : undefined),
+      view.network.isBlocked(o.from, o.to)
+        ? `${describe(o)} crossed an active partition`
+        : undefined,
+    ),
     logChecker('no-delivery-to-stopped-node', logOf, (o, view) => {
       if (view.network.isPaused(o.to)) return `${describe(o)} reached a paused node`;
-      return o.staleReceiver ? `${describe(o)} reached a crashed incarnation of the receiver` : undefined;
+      return o.staleReceiver
+        ? `${describe(o)} reached a crashed incarnation of the receiver`
+        : undefined;
     }),
     logChecker('no-delivery-across-crash', logOf, crossedCrash),
-    logChecker('payload-intact', logOf, (o) => (o.message === undefined ? `${describe(o)} payload is corrupt` : undefined)),
+    logChecker('payload-intact', logOf, (o) =>
+      o.message === undefined ? `${describe(o)} payload is corrupt` : undefined,
+    ),
     streamOrderChecker(),
     packetOnceChecker(),
   ];

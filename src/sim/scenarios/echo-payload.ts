@@ -38,7 +38,12 @@ export function decodeEcho(data: Uint8Array): EchoMessage | undefined {
   const code = view.getUint8(0);
   const kind = (Object.keys(ECHO_KINDS) as EchoKind[]).find((k) => ECHO_KINDS[k] === code);
   if (kind === undefined) return undefined;
-  const message: EchoMessage = { kind, incarnation: view.getUint32(1), seq: view.getUint32(5), sendIndex: view.getUint32(9) };
+  const message: EchoMessage = {
+    kind,
+    incarnation: view.getUint32(1),
+    seq: view.getUint32(5),
+    sendIndex: view.getUint32(9),
+  };
   for (let i = HEADER_BYTES; i < data.length; i++) {
     if (data[i] !== paddingByte(message, i - HEADER_BYTES)) return undefined;
   }

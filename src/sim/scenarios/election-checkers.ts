@@ -90,7 +90,8 @@ function disagreement(view: ElectionView): string | undefined {
     const key = node.viewKey();
     const known = leaderByView.get(key);
     if (known === undefined) leaderByView.set(key, { id: leader.id, name: node.name });
-    else if (known.id !== leader.id) return `${known.name} and ${node.name} share the view [${key}] but lead with ${known.id} and ${leader.id}`;
+    else if (known.id !== leader.id)
+      return `${known.name} and ${node.name} share the view [${key}] but lead with ${known.id} and ${leader.id}`;
   }
   return undefined;
 }
@@ -109,14 +110,16 @@ export function noLeaderInMinority(): Checker<ElectionView> {
   const firstSeenMs = new Map<Address, number>();
   const resumedAtMs = new Map<Address, number>();
   const paused = new Set<Address>();
-  const pathKey = (from: ElectionNodeRecord, to: ElectionNodeRecord): string => `${from.address}>${to.address}`;
+  const pathKey = (from: ElectionNodeRecord, to: ElectionNodeRecord): string =>
+    `${from.address}>${to.address}`;
   const samplePaths = (view: ElectionView, now: number): void => {
-    for (const node of view.nodes) for (const other of view.nodes) {
-      if (other === node) continue;
-      const key = pathKey(other, node);
-      if (reaches(view, other, node)) open.add(key);
-      else if (open.delete(key)) closedAtMs.set(key, now);
-    }
+    for (const node of view.nodes)
+      for (const other of view.nodes) {
+        if (other === node) continue;
+        const key = pathKey(other, node);
+        if (reaches(view, other, node)) open.add(key);
+        else if (open.delete(key)) closedAtMs.set(key, now);
+      }
   };
   return {
     name: 'no-leader-in-minority',
@@ -130,8 +133,17 @@ export function noLeaderInMinority(): Checker<ElectionView> {
       }
       for (const node of view.nodes) {
         const leader = running(view, node) ? node.leader() : undefined;
-        const justResumed = view.boundFromResume && now - (resumedAtMs.get(node.address) ?? -Infinity) <= view.minorityBoundMs;
-        const recent = justResumed ? view.nodes : view.nodes.filter((o) => o === node || open.has(pathKey(o, node)) || now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs);
+        const justResumed =
+          view.boundFromResume &&
+          now - (resumedAtMs.get(node.address) ?? -Infinity) <= view.minorityBoundMs;
+        const recent = justResumed
+          ? view.nodes
+          : view.nodes.filter(
+              (o) =>
+                o === node ||
+                open.has(pathKey(o, node)) ||
+                now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs,
+            );
         if (leader === undefined || recent.length >= majority) {
           firstSeenMs.delete(node.address);
           continue;
@@ -139,7 +151,9 @@ export function noLeaderInMinority(): Checker<ElectionView> {
         const since = firstSeenMs.get(node.address) ?? now;
         firstSeenMs.set(node.address, since);
         if (now > since) {
-          return [`${node.name} has leader ${leader.id} t${leader.term} but only ${recent.map((o) => o.name).join(' ')} reached it in the last ${view.minorityBoundMs} ms (majority ${majority} of ${view.nodes.length})`];
+          return [
+            `${node.name} has leader ${leader.id} t${leader.term} but only ${recent.map((o) => o.name).join(' ')} reached it in the last ${view.minorityBoundMs} ms (majority ${majority} of ${view.nodes.length})`,
+          ];
         }
       }
       return [];
@@ -169,11 +183,15 @@ export function describeNoAgreement(view: ElectionView): string | undefined {
   const down = view.nodes.filter((n) => !n.up).map((n) => n.name);
   if (down.length > 0) return `down: ${down.join(' ')}`;
   const first = view.nodes[0]?.leader();
-  const agreed = first !== undefined && view.nodes.some((n) => n.id === first.id) &&
+  const agreed =
+    first !== undefined &&
+    view.nodes.some((n) => n.id === first.id) &&
     view.nodes.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term);
   if (agreed) return undefined;
-  return view.nodes.map((n) => {
-    const l = n.leader();
-    return `${n.name}: ${l === undefined ? 'none' : `${l.id.slice(0, 6)} t${l.term}`} (term ${n.term()})`;
-  }).join('; ');
+  return view.nodes
+    .map((n) => {
+      const l = n.leader();
+      return `${n.name}: ${l === undefined ? 'none' : `${l.id.slice(0, 6)} t${l.term}`} (term ${n.term()})`;
+    })
+    .join('; ');
 }

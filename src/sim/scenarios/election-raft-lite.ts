@@ -47,7 +47,8 @@ export function oneLeaderPerTerm(): Checker<RaftLiteView> {
         if (state === undefined || state.role !== 'leader') continue;
         const known = leaderOfTerm.get(state.term);
         if (known === undefined) leaderOfTerm.set(state.term, state.selfId);
-        else if (known !== state.selfId) return [`two leaders in term ${state.term}: ${known} and ${state.selfId}`];
+        else if (known !== state.selfId)
+          return [`two leaders in term ${state.term}: ${known} and ${state.selfId}`];
       }
       return [];
     },
@@ -64,7 +65,8 @@ function termMonotonic(): Checker<RaftLiteView> {
         const state = stateOf(node);
         if (state === undefined) continue;
         const before = lastTerm.get(address) ?? 0;
-        if (state.term < before) return [`${address}: term went back from ${before} to ${state.term}`];
+        if (state.term < before)
+          return [`${address}: term went back from ${before} to ${state.term}`];
         lastTerm.set(address, state.term);
       }
       return [];
@@ -78,11 +80,20 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   private readonly minClusterSize: number;
   private readonly generations = new Map<Address, number>();
 
-  constructor(private readonly world: SimWorld, private readonly variant: RaftLiteVariant) {
+  constructor(
+    private readonly world: SimWorld,
+    private readonly variant: RaftLiteVariant,
+  ) {
     // Cold start: minClusterSize is the whole cluster, so no node elects before it knows everyone
     // (a node knowing 3 of 5 would otherwise form its own "majority" of 2: failure story 3).
-    this.minClusterSize = variant === 'cold-start' ? world.nodes.length : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
-    this.view = { nodes: new Map(), ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])) };
+    this.minClusterSize =
+      variant === 'cold-start'
+        ? world.nodes.length
+        : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
+    this.view = {
+      nodes: new Map(),
+      ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])),
+    };
     if (variant !== 'default') {
       // Boot into a minority | majority partition: each side's joins spread only within it.
       const { minority, majority } = minoritySide(world);
@@ -103,10 +114,17 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   private boot(node: SimNode): void {
     const generation = (this.generations.get(node.address) ?? 0) + 1;
     this.generations.set(node.address, generation);
-    const mode = { kind: 'raft-lite' as const, peers: this.peersOf(node), minClusterSize: this.minClusterSize };
-    const shoal = bootSimNode(this.world, node, mode, generation, { onTrace: (_protocol, line) => this.world.trace.add(`${node.name} ${line}`) });
+    const mode = {
+      kind: 'raft-lite' as const,
+      peers: this.peersOf(node),
+      minClusterSize: this.minClusterSize,
+    };
+    const shoal = bootSimNode(this.world, node, mode, generation, {
+      onTrace: (_protocol, line) => this.world.trace.add(`${node.name} ${line}`),
+    });
     // Cold start: the ring's joins spread the cluster through leader heartbeats and join requests.
-    if (this.variant !== 'default') for (const peer of this.peersOf(node)) shoal.raftLite?.join(peer);
+    if (this.variant !== 'default')
+      for (const peer of this.peersOf(node)) shoal.raftLite?.join(peer);
     this.view.nodes.set(node.address, shoal);
   }
 
@@ -127,21 +145,26 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     const leaders = nodes.filter((n) => stateOf(n)?.role === 'leader');
     if (leaders.length !== 1) return false;
     const leader = stateOf(leaders[0]) as RaftLiteState;
-    return nodes.every((n) => n?.leader()?.id === leader.selfId && stateOf(n)?.term === leader.term);
+    return nodes.every(
+      (n) => n?.leader()?.id === leader.selfId && stateOf(n)?.term === leader.term,
+    );
   }
 
   describeLivenessFailure(): string {
-    return [...this.view.nodes.entries()].map(([a, n]) => {
-      const s = stateOf(n);
-      return `${a}: ${s === undefined ? 'down' : `${s.role} t${s.term} leader=${s.leader?.id.slice(0, 6) ?? '-'}`}`;
-    }).join('; ');
+    return [...this.view.nodes.entries()]
+      .map(([a, n]) => {
+        const s = stateOf(n);
+        return `${a}: ${s === undefined ? 'down' : `${s.role} t${s.term} leader=${s.leader?.id.slice(0, 6) ?? '-'}`}`;
+      })
+      .join('; ');
   }
 }
 
 export function makeRaftLiteScenario(variant: RaftLiteVariant): Scenario<RaftLiteView> {
   return {
     name: variant === 'default' ? 'election-raft-lite' : `election-raft-lite-${variant}`,
-    description: 'raft-lite leader election under every fault: one leader per term, a leader again after the heal',
+    description:
+      'raft-lite leader election under every fault: one leader per term, a leader again after the heal',
     nodesMin: 1,
     setup: (world) => new RaftLiteRun(world, variant),
   };

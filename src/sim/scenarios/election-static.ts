@@ -24,10 +24,23 @@ import { STATIC_TERM_FILE } from '../../election/static/protocol.js';
 import { healthyIds } from '../../election/static/step.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
-import { describeNoAgreement, leaderTermMonotonic, noLeaderInMinority, sharedViewOneLeader, type ElectionNodeRecord, type ElectionView } from './election-checkers.js';
+import {
+  describeNoAgreement,
+  leaderTermMonotonic,
+  noLeaderInMinority,
+  sharedViewOneLeader,
+  type ElectionNodeRecord,
+  type ElectionView,
+} from './election-checkers.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 
-export type StaticVariant = 'default' | 'term-disagreement' | 'lone-minority' | 'lone-minority-unsafe' | 'cold-start' | 'cold-start-unsafe';
+export type StaticVariant =
+  | 'default'
+  | 'term-disagreement'
+  | 'lone-minority'
+  | 'lone-minority-unsafe'
+  | 'cold-start'
+  | 'cold-start-unsafe';
 
 /** When the story variants cut the network, and when cold start heals it. */
 export const STORY_PARTITION_AT_MS = 3_000;
@@ -57,12 +70,22 @@ class StaticRun implements ScenarioRun<ElectionView> {
   private readonly generations = new Map<Address, number>();
   private readonly requireQuorum: boolean;
 
-  constructor(private readonly world: SimWorld, private readonly variant: StaticVariant) {
+  constructor(
+    private readonly world: SimWorld,
+    private readonly variant: StaticVariant,
+  ) {
     this.requireQuorum = !variant.endsWith('-unsafe');
     // The production defaults (election/static/config.ts), as the wiring resolves them.
     const config = staticConfig({ requireQuorum: this.requireQuorum }, world.nodes.length);
     const records = world.nodes.map((n) => this.record(n));
-    this.view = { nodes: records, network: world.network, now: () => world.clock.now(), minorityBoundMs: minorityBoundMs(config), reach: 'inbound', boundFromResume: false };
+    this.view = {
+      nodes: records,
+      network: world.network,
+      now: () => world.clock.now(),
+      minorityBoundMs: minorityBoundMs(config),
+      reach: 'inbound',
+      boundFromResume: false,
+    };
     this.arrange();
   }
 
@@ -73,7 +96,10 @@ class StaticRun implements ScenarioRun<ElectionView> {
       return s === undefined ? [] : healthyIds(s);
     };
     return {
-      name: node.name, address: node.address, id: simNodeId(node), up: false,
+      name: node.name,
+      address: node.address,
+      id: simNodeId(node),
+      up: false,
       leader: () => this.nodes.get(node.address)?.leader(),
       term: () => state()?.term ?? 0,
       viewKey: () => healthy().join(','),
@@ -89,7 +115,9 @@ class StaticRun implements ScenarioRun<ElectionView> {
     }
     if (variant.startsWith('lone-minority')) {
       const [first, ...rest] = world.nodes.map((n) => n.address);
-      world.clock.at(STORY_PARTITION_AT_MS, () => world.network.partition([first as Address], rest));
+      world.clock.at(STORY_PARTITION_AT_MS, () =>
+        world.network.partition([first as Address], rest),
+      );
     }
     if (variant.startsWith('cold-start')) {
       const { minority, majority } = minoritySide(world);
@@ -105,9 +133,17 @@ class StaticRun implements ScenarioRun<ElectionView> {
     const record = this.view.nodes[this.world.nodes.indexOf(node)] as ElectionNodeRecord;
     const generation = (this.generations.get(node.address) ?? 0) + 1;
     this.generations.set(node.address, generation);
-    const mode = { kind: 'static' as const, peers: this.world.nodes.map((n) => n.address), requireQuorum: this.requireQuorum };
+    const mode = {
+      kind: 'static' as const,
+      peers: this.world.nodes.map((n) => n.address),
+      requireQuorum: this.requireQuorum,
+    };
     const shoal = bootSimNode(this.world, node, mode, generation);
-    shoal.on('leader', (e) => this.world.trace.add(`${node.name} leader ${e.leader === undefined ? 'none' : shortId(e.leader)} t${e.term}`));
+    shoal.on('leader', (e) =>
+      this.world.trace.add(
+        `${node.name} leader ${e.leader === undefined ? 'none' : shortId(e.leader)} t${e.term}`,
+      ),
+    );
     this.nodes.set(node.address, shoal);
     record.up = true;
   }
@@ -151,7 +187,8 @@ function writeTerm(node: SimNode, term: number): void {
 export function makeStaticScenario(variant: StaticVariant): Scenario<ElectionView> {
   return {
     name: variant === 'default' ? 'election-static' : `election-static-${variant}`,
-    description: 'static leader election (real driver) under every fault: one leader per shared majority view, none in a minority, a leader again after the heal',
+    description:
+      'static leader election (real driver) under every fault: one leader per shared majority view, none in a minority, a leader again after the heal',
     nodesMin: 3,
     setup: (world) => new StaticRun(world, variant),
   };

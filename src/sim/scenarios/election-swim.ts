@@ -25,13 +25,27 @@ import type { MembershipConfig } from '../../membership/config.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { NodeInternals } from '../../node/runtime.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
-import { describeNoAgreement, leaderTermMonotonic, noLeaderInMinority, sharedViewOneLeader, type ElectionNodeRecord, type ElectionView } from './election-checkers.js';
+import {
+  describeNoAgreement,
+  leaderTermMonotonic,
+  noLeaderInMinority,
+  sharedViewOneLeader,
+  type ElectionNodeRecord,
+  type ElectionView,
+} from './election-checkers.js';
 import { COLD_START_HEAL_AT_MS, minoritySide, STORY_PARTITION_AT_MS } from './election-static.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 import { crashDetectionBoundMs } from './swim-bounds.js';
 import { swimConfig, swimInternals } from './swim.js';
 
-export type SwimElectionVariant = 'default' | 'ap' | 'epoch-disagreement' | 'lone-minority' | 'lone-minority-unsafe' | 'cold-start' | 'cold-start-unsafe';
+export type SwimElectionVariant =
+  | 'default'
+  | 'ap'
+  | 'epoch-disagreement'
+  | 'lone-minority'
+  | 'lone-minority-unsafe'
+  | 'cold-start'
+  | 'cold-start-unsafe';
 
 /**
  * First boot, global ms: after the largest negative skew (500 ms) has passed, so no node's local
@@ -40,7 +54,10 @@ export type SwimElectionVariant = 'default' | 'ap' | 'epoch-disagreement' | 'lon
 const BOOT_AT_MS = 600;
 
 /** The swim mode of a variant for a cluster of `n`: quorum and the cold-start floor at n, unless the variant is the bug. */
-export function swimElectionMode(variant: SwimElectionVariant, n: number): { requireQuorum: boolean; minClusterSize: number } {
+export function swimElectionMode(
+  variant: SwimElectionVariant,
+  n: number,
+): { requireQuorum: boolean; minClusterSize: number } {
   const unsafe = variant.endsWith('-unsafe') || variant === 'ap';
   return { requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
 }
@@ -56,17 +73,35 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   private readonly internals: NodeInternals;
   private readonly generations = new Map<Address, number>();
 
-  constructor(private readonly world: SimWorld, private readonly variant: SwimElectionVariant) {
+  constructor(
+    private readonly world: SimWorld,
+    private readonly variant: SwimElectionVariant,
+  ) {
     const n = world.nodes.length;
     this.internals = swimInternals(n);
     this.membershipConfig = swimConfig(n);
     // The wiring derives the stabilization window the same way (election/swim/config.ts).
-    this.leaderConfig = swimLeaderConfig(swimElectionMode(variant, n), this.membershipConfig.probeIntervalMs);
+    this.leaderConfig = swimLeaderConfig(
+      swimElectionMode(variant, n),
+      this.membershipConfig.probeIntervalMs,
+    );
     // A drift of ±1000 ppm over the bound, plus the re-evaluation turn: 5% covers both.
-    const boundMs = Math.ceil((crashDetectionBoundMs(this.membershipConfig, n) + this.leaderConfig.stabilizationMs) * 1.05);
-    this.view = { nodes: world.nodes.map((node) => this.record(node)), network: world.network, now: () => world.clock.now(), minorityBoundMs: boundMs, reach: 'both', boundFromResume: true };
+    const boundMs = Math.ceil(
+      (crashDetectionBoundMs(this.membershipConfig, n) + this.leaderConfig.stabilizationMs) * 1.05,
+    );
+    this.view = {
+      nodes: world.nodes.map((node) => this.record(node)),
+      network: world.network,
+      now: () => world.clock.now(),
+      minorityBoundMs: boundMs,
+      reach: 'both',
+      boundFromResume: true,
+    };
     // `ap` is AP by design: a minority side may lead; the others keep the quorum property even when their config is the bug.
-    this.checkers = variant === 'ap' ? [sharedViewOneLeader(), leaderTermMonotonic()] : [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
+    this.checkers =
+      variant === 'ap'
+        ? [sharedViewOneLeader(), leaderTermMonotonic()]
+        : [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
     this.arrange();
   }
 
@@ -76,11 +111,16 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       const state = of()?.internals.membership?.state;
       if (state === undefined) return [];
       const out: string[] = [];
-      for (const m of state.members.values()) if (m.state === 'alive' || m.state === 'suspect') out.push(`${m.id}:${parseClaim(m.labels) ?? '-'}`);
+      for (const m of state.members.values())
+        if (m.state === 'alive' || m.state === 'suspect')
+          out.push(`${m.id}:${parseClaim(m.labels) ?? '-'}`);
       return out.sort();
     };
     return {
-      name: node.name, address: node.address, id: simNodeId(node), up: false,
+      name: node.name,
+      address: node.address,
+      id: simNodeId(node),
+      up: false,
       leader: () => of()?.leader(),
       term: () => of()?.internals.swimLeader?.state.reportedTerm ?? 0,
       viewKey: () => live().join(','),
@@ -92,7 +132,9 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     const { world, variant } = this;
     if (variant.startsWith('lone-minority')) {
       const [first, ...rest] = world.nodes.map((n) => n.address);
-      world.clock.at(STORY_PARTITION_AT_MS, () => world.network.partition([first as Address], rest));
+      world.clock.at(STORY_PARTITION_AT_MS, () =>
+        world.network.partition([first as Address], rest),
+      );
     }
     if (variant.startsWith('cold-start')) {
       const { minority, majority } = minoritySide(world);
@@ -100,12 +142,18 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       world.clock.at(COLD_START_HEAL_AT_MS, () => world.network.heal());
     }
     const spreadMs = variant === 'epoch-disagreement' ? 400 : 137;
-    world.nodes.forEach((node, i) => world.clock.at(BOOT_AT_MS + i * spreadMs, () => this.firstBoot(node)));
+    world.nodes.forEach((node, i) =>
+      world.clock.at(BOOT_AT_MS + i * spreadMs, () => this.firstBoot(node)),
+    );
     if (variant === 'epoch-disagreement') {
       // Early crash-restarts of every second node: more epoch changes seen by some than others.
       world.nodes.forEach((node, i) => {
         if (i % 2 === 0) return;
-        world.clock.at(BOOT_AT_MS + i * spreadMs + 600, () => { world.network.crash(node.address); node.storage.crash(); this.crashNode(node); });
+        world.clock.at(BOOT_AT_MS + i * spreadMs + 600, () => {
+          world.network.crash(node.address);
+          node.storage.crash();
+          this.crashNode(node);
+        });
         world.clock.at(BOOT_AT_MS + i * spreadMs + 900, () => this.restartNode(node));
       });
     }
@@ -116,9 +164,17 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     const generation = (this.generations.get(node.address) ?? 0) + 1;
     this.generations.set(node.address, generation);
     const seeds = this.world.nodes.filter((n) => n !== node).map((n) => n.address);
-    const mode = { kind: 'swim' as const, seeds, ...swimElectionMode(this.variant, this.world.nodes.length) };
+    const mode = {
+      kind: 'swim' as const,
+      seeds,
+      ...swimElectionMode(this.variant, this.world.nodes.length),
+    };
     const shoal = bootSimNode(this.world, node, mode, generation, this.internals);
-    shoal.on('leader', (e) => this.world.trace.add(`${node.name} leader ${e.leader === undefined ? 'none' : e.leader.slice(0, 6)} t${e.term}`));
+    shoal.on('leader', (e) =>
+      this.world.trace.add(
+        `${node.name} leader ${e.leader === undefined ? 'none' : e.leader.slice(0, 6)} t${e.term}`,
+      ),
+    );
     this.running.set(node.address, shoal);
     record.up = true;
   }
@@ -160,7 +216,8 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
 export function makeSwimElectionScenario(variant: SwimElectionVariant): Scenario<ElectionView> {
   return {
     name: variant === 'default' ? 'election-swim' : `election-swim-${variant}`,
-    description: 'swim sticky-HRW leader election (real membership and leader drivers) under every fault: one leader per shared view, none in a minority (requireQuorum), a leader again after the heal',
+    description:
+      'swim sticky-HRW leader election (real membership and leader drivers) under every fault: one leader per shared view, none in a minority (requireQuorum), a leader again after the heal',
     nodesMin: 3,
     setup: (world) => new SwimElectionRun(world, variant),
   };

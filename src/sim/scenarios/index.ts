@@ -4,32 +4,53 @@
  */
 import type { Scenario } from '../runner.js';
 import { networkEcho } from './network-echo.js';
-import { electionRaftLite, electionRaftLiteColdStart, electionRaftLiteColdStartUnsafe } from './election-raft-lite.js';
+import {
+  electionRaftLite,
+  electionRaftLiteColdStart,
+  electionRaftLiteColdStartUnsafe,
+} from './election-raft-lite.js';
 import { swim, swimLoss10 } from './swim.js';
-import { electionStatic, electionStaticColdStart, electionStaticColdStartUnsafe, electionStaticLoneMinority, electionStaticLoneMinorityUnsafe, electionStaticTermDisagreement } from './election-static.js';
-import { electionSwim, electionSwimAp, electionSwimColdStart, electionSwimColdStartUnsafe, electionSwimEpochDisagreement, electionSwimLoneMinority, electionSwimLoneMinorityUnsafe } from './election-swim.js';
+import {
+  electionStatic,
+  electionStaticColdStart,
+  electionStaticColdStartUnsafe,
+  electionStaticLoneMinority,
+  electionStaticLoneMinorityUnsafe,
+  electionStaticTermDisagreement,
+} from './election-static.js';
+import {
+  electionSwim,
+  electionSwimAp,
+  electionSwimColdStart,
+  electionSwimColdStartUnsafe,
+  electionSwimEpochDisagreement,
+  electionSwimLoneMinority,
+  electionSwimLoneMinorityUnsafe,
+} from './election-swim.js';
 
-export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string, Scenario<unknown>>([
-  [networkEcho.name, networkEcho],
-  [electionRaftLite.name, electionRaftLite as Scenario<unknown>],
-  [electionRaftLiteColdStart.name, electionRaftLiteColdStart as Scenario<unknown>],
-  [electionRaftLiteColdStartUnsafe.name, electionRaftLiteColdStartUnsafe as Scenario<unknown>],
-  [electionStatic.name, electionStatic as Scenario<unknown>],
-  [electionStaticTermDisagreement.name, electionStaticTermDisagreement as Scenario<unknown>],
-  [electionStaticLoneMinority.name, electionStaticLoneMinority as Scenario<unknown>],
-  [electionStaticLoneMinorityUnsafe.name, electionStaticLoneMinorityUnsafe as Scenario<unknown>],
-  [electionStaticColdStart.name, electionStaticColdStart as Scenario<unknown>],
-  [electionStaticColdStartUnsafe.name, electionStaticColdStartUnsafe as Scenario<unknown>],
-  [electionSwim.name, electionSwim as Scenario<unknown>],
-  [electionSwimAp.name, electionSwimAp as Scenario<unknown>],
-  [electionSwimEpochDisagreement.name, electionSwimEpochDisagreement as Scenario<unknown>],
-  [electionSwimLoneMinority.name, electionSwimLoneMinority as Scenario<unknown>],
-  [electionSwimLoneMinorityUnsafe.name, electionSwimLoneMinorityUnsafe as Scenario<unknown>],
-  [electionSwimColdStart.name, electionSwimColdStart as Scenario<unknown>],
-  [electionSwimColdStartUnsafe.name, electionSwimColdStartUnsafe as Scenario<unknown>],
-  [swim.name, swim],
-  [swimLoss10.name, swimLoss10],
-]);
+export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string, Scenario<unknown>>(
+  [
+    [networkEcho.name, networkEcho],
+    [electionRaftLite.name, electionRaftLite as Scenario<unknown>],
+    [electionRaftLiteColdStart.name, electionRaftLiteColdStart as Scenario<unknown>],
+    [electionRaftLiteColdStartUnsafe.name, electionRaftLiteColdStartUnsafe as Scenario<unknown>],
+    [electionStatic.name, electionStatic as Scenario<unknown>],
+    [electionStaticTermDisagreement.name, electionStaticTermDisagreement as Scenario<unknown>],
+    [electionStaticLoneMinority.name, electionStaticLoneMinority as Scenario<unknown>],
+    [electionStaticLoneMinorityUnsafe.name, electionStaticLoneMinorityUnsafe as Scenario<unknown>],
+    [electionStaticColdStart.name, electionStaticColdStart as Scenario<unknown>],
+    [electionStaticColdStartUnsafe.name, electionStaticColdStartUnsafe as Scenario<unknown>],
+    [electionSwim.name, electionSwim as Scenario<unknown>],
+    [electionSwimAp.name, electionSwimAp as Scenario<unknown>],
+    [electionSwimEpochDisagreement.name, electionSwimEpochDisagreement as Scenario<unknown>],
+    [electionSwimLoneMinority.name, electionSwimLoneMinority as Scenario<unknown>],
+    [electionSwimLoneMinorityUnsafe.name, electionSwimLoneMinorityUnsafe as Scenario<unknown>],
+    [electionSwimColdStart.name, electionSwimColdStart as Scenario<unknown>],
+    [electionSwimColdStartUnsafe.name, electionSwimColdStartUnsafe as Scenario<unknown>],
+    [swim.name, swim],
+    [swimLoss10.name, swimLoss10],
+  ],
+);
 
 /** The membership protocol, the heart of Shoal, is what a bare `npm run sim -- --seed N` exercises. */
 export const DEFAULT_SCENARIO = swim.name;

@@ -36,7 +36,8 @@ interface NodeState {
   readonly nextSeq: Map<string, number>;
 }
 
-const messageKey = (from: Address, to: Address, m: EchoMessage): string => `${from}>${to}/${m.kind}/${m.incarnation}/${m.seq}`;
+const messageKey = (from: Address, to: Address, m: EchoMessage): string =>
+  `${from}>${to}/${m.kind}/${m.incarnation}/${m.seq}`;
 
 class EchoRun implements ScenarioRun<EchoView> {
   readonly view: EchoView;
@@ -57,12 +58,14 @@ class EchoRun implements ScenarioRun<EchoView> {
       network: world.network,
       faults: world.faults,
       log: this.log,
-      wasFrameDropped: (from, to, incarnation, seq) => droppedFrames.has(`${from}>${to}/frame/${incarnation}/${seq}`),
+      wasFrameDropped: (from, to, incarnation, seq) =>
+        droppedFrames.has(`${from}>${to}/frame/${incarnation}/${seq}`),
       lastCrash: (address) => this.crashes.get(address),
     };
     world.network.observeDrops((from, to, channel, data) => {
       const message = decodeEcho(data);
-      if (channel === 'stream' && message !== undefined) droppedFrames.add(messageKey(from, to, message));
+      if (channel === 'stream' && message !== undefined)
+        droppedFrames.add(messageKey(from, to, message));
     });
     for (const node of world.nodes) this.boot(node);
   }
@@ -88,7 +91,9 @@ class EchoRun implements ScenarioRun<EchoView> {
   }
 
   describeLivenessFailure(): string {
-    const missing = [...this.outstanding.entries()].slice(0, 5).map(([key, sentMs]) => `${key} (sent t=${sentMs}ms)`);
+    const missing = [...this.outstanding.entries()]
+      .slice(0, 5)
+      .map(([key, sentMs]) => `${key} (sent t=${sentMs}ms)`);
     return `${this.outstanding.size} payloads sent after the heal never arrived, first: ${missing.join(', ')}`;
   }
 
@@ -101,17 +106,27 @@ class EchoRun implements ScenarioRun<EchoView> {
   /** Boot: persist a new incarnation (write, fsync, rename), attach, start sending. */
   private boot(node: SimNode): void {
     const stored = node.storage.read(INCARNATION_PATH);
-    const previous = stored === undefined ? 0 : new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getUint32(0);
+    const previous =
+      stored === undefined
+        ? 0
+        : new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getUint32(0);
     const bytes = new Uint8Array(4);
     new DataView(bytes.buffer).setUint32(0, previous + 1);
     node.storage.writeFile(`${INCARNATION_PATH}.tmp`, bytes);
     node.storage.fsync(`${INCARNATION_PATH}.tmp`);
     node.storage.rename(`${INCARNATION_PATH}.tmp`, INCARNATION_PATH);
     const old = this.states.get(node.address);
-    const state: NodeState = { up: true, generation: (old?.generation ?? 0) + 1, incarnation: previous + 1, nextSeq: new Map() };
+    const state: NodeState = {
+      up: true,
+      generation: (old?.generation ?? 0) + 1,
+      incarnation: previous + 1,
+      nextSeq: new Map(),
+    };
     this.states.set(node.address, state);
     const generation = state.generation;
-    this.world.network.attach(node.address, (from, channel, data) => this.receive(node, generation, from, channel, data));
+    this.world.network.attach(node.address, (from, channel, data) =>
+      this.receive(node, generation, from, channel, data),
+    );
     this.scheduleTick(node, state);
   }
 
@@ -122,33 +137,65 @@ class EchoRun implements ScenarioRun<EchoView> {
       const peer = node.rng.pick(peers);
       this.sendEcho(node, state, peer.address, 'packet', 'ping');
       // A burst of frames: back-to-back frames on one path are what jitter would reorder.
-      for (let burst = node.rng.range(1, FRAME_BURST_MAX); burst > 0; burst--) this.sendEcho(node, state, peer.address, 'stream', 'frame');
+      for (let burst = node.rng.range(1, FRAME_BURST_MAX); burst > 0; burst--)
+        this.sendEcho(node, state, peer.address, 'stream', 'frame');
       this.scheduleTick(node, state);
     });
   }
 
-  private sendEcho(node: SimNode, state: NodeState, to: Address, channel: Channel, kind: EchoKind): void {
+  private sendEcho(
+    node: SimNode,
+    state: NodeState,
+    to: Address,
+    channel: Channel,
+    kind: EchoKind,
+  ): void {
     const seqKey = `${to}/${kind}`;
     const seq = (state.nextSeq.get(seqKey) ?? 0) + 1;
     state.nextSeq.set(seqKey, seq);
-    const message: EchoMessage = { kind, incarnation: state.incarnation, seq, sendIndex: this.sendCount++ };
-    if (this.measuring && this.world.clock.now() < this.sendStopMs) this.outstanding.set(messageKey(node.address, to, message), this.world.clock.now());
-    this.world.network.send(node.address, to, channel, encodeEcho(message, node.rng.int(PADDING_BYTES_MAX + 1)));
+    const message: EchoMessage = {
+      kind,
+      incarnation: state.incarnation,
+      seq,
+      sendIndex: this.sendCount++,
+    };
+    if (this.measuring && this.world.clock.now() < this.sendStopMs)
+      this.outstanding.set(messageKey(node.address, to, message), this.world.clock.now());
+    this.world.network.send(
+      node.address,
+      to,
+      channel,
+      encodeEcho(message, node.rng.int(PADDING_BYTES_MAX + 1)),
+    );
   }
 
-  private receive(node: SimNode, generation: number, from: Address, channel: Channel, data: Uint8Array): void {
+  private receive(
+    node: SimNode,
+    generation: number,
+    from: Address,
+    channel: Channel,
+    data: Uint8Array,
+  ): void {
     const state = this.stateOf(node.address);
     const message = decodeEcho(data);
-    this.log.push({ from, to: node.address, channel, message, staleReceiver: !state.up || state.generation !== generation });
+    this.log.push({
+      from,
+      to: node.address,
+      channel,
+      message,
+      staleReceiver: !state.up || state.generation !== generation,
+    });
     if (message === undefined) return;
     this.outstanding.delete(messageKey(from, node.address, message));
-    if (message.kind === 'ping' && state.up && state.generation === generation) this.sendEcho(node, state, from, 'packet', 'pong');
+    if (message.kind === 'ping' && state.up && state.generation === generation)
+      this.sendEcho(node, state, from, 'packet', 'pong');
   }
 }
 
 export const networkEcho: Scenario<EchoView> = {
   name: 'network-echo',
-  description: 'nodes exchange numbered pings, pongs and stream frames through the fault model; checks the network itself',
+  description:
+    'nodes exchange numbered pings, pongs and stream frames through the fault model; checks the network itself',
   nodesMin: 2,
   setup: (world) => new EchoRun(world),
 };

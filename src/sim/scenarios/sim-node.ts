@@ -31,8 +31,28 @@ export function simNodeId(node: SimNode): NodeId {
  * numbers its lives: each boot draws from its own forked stream, as a restarted process would
  * seed itself anew.
  */
-export function bootSimNode(world: SimWorld, node: SimNode, mode: NodeOptions['mode'], generation: number, internals: NodeInternals = {}): ShoalNode {
-  const options = resolveNodeOptions({ name: node.name, dataDir: `/sim/${node.name}`, bind: node.address, mode, clusterId: SIM_CLUSTER_ID });
-  const io = { clock: node.clock, transport: new MemoryTransport(world.network, node.address), storage: node.storage, rng: node.rng.fork(`boot/${generation}`) };
-  return buildNode(options, { nodeId: simNodeId(node) }, io, { checkInvariants: true, ...internals });
+export function bootSimNode(
+  world: SimWorld,
+  node: SimNode,
+  mode: NodeOptions['mode'],
+  generation: number,
+  internals: NodeInternals = {},
+): ShoalNode {
+  const options = resolveNodeOptions({
+    name: node.name,
+    dataDir: `/sim/${node.name}`,
+    bind: node.address,
+    mode,
+    clusterId: SIM_CLUSTER_ID,
+  });
+  const io = {
+    clock: node.clock,
+    transport: new MemoryTransport(world.network, node.address),
+    storage: node.storage,
+    rng: node.rng.fork(`boot/${generation}`),
+  };
+  return buildNode(options, { nodeId: simNodeId(node) }, io, {
+    checkInvariants: true,
+    ...internals,
+  });
 }

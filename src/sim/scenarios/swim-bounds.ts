@@ -29,7 +29,10 @@ import { suspicionTimeoutMaxMs, suspicionTimeoutMinMs } from '../../membership/s
 
 /** The longest suspicion a cluster of `n` members runs (no confirmations). */
 export function suspicionMaxMsFor(config: MembershipConfig, n: number): number {
-  return suspicionTimeoutMaxMs(config.suspicionMaxTimeoutMult, suspicionTimeoutMinMs(config.suspicionMult, n, config.probeIntervalMs));
+  return suspicionTimeoutMaxMs(
+    config.suspicionMaxTimeoutMult,
+    suspicionTimeoutMinMs(config.suspicionMult, n, config.probeIntervalMs),
+  );
 }
 
 /** Time for one update to reach every member by gossip, with high probability (see the module comment). */
@@ -50,6 +53,9 @@ export function crashDetectionBoundMs(config: MembershipConfig, n: number): numb
 /** From a heal until every live member sees the same live set again. */
 export function healBoundMs(config: MembershipConfig, n: number): number {
   const reconnectMs = config.reconnectIntervalMs > 0 ? config.reconnectIntervalMs : 0;
-  const pushPullMs = config.pushPullIntervalMs > 0 ? pushPullIntervalScaledMs(config.pushPullIntervalMs, n) : 0;
-  return reconnectMs + pushPullMs + suspicionMaxMsFor(config, n) + 2 * disseminationBoundMs(config, n);
+  const pushPullMs =
+    config.pushPullIntervalMs > 0 ? pushPullIntervalScaledMs(config.pushPullIntervalMs, n) : 0;
+  return (
+    reconnectMs + pushPullMs + suspicionMaxMsFor(config, n) + 2 * disseminationBoundMs(config, n)
+  );
 }

@@ -60,20 +60,32 @@ export interface SwimView {
   healedAtMs: number | undefined;
 }
 
-const hasAny = (faults: ReadonlySet<FaultKind>, kinds: readonly FaultKind[]): boolean => kinds.some((k) => faults.has(k));
+const hasAny = (faults: ReadonlySet<FaultKind>, kinds: readonly FaultKind[]): boolean =>
+  kinds.some((k) => faults.has(k));
 
 const nameOf = (view: SwimView, id: NodeId): string => view.byId.get(id)?.name ?? id.slice(0, 8);
 
 function noSuspicionChecker(): Checker<SwimView> {
-  return logChecker('no-suspicion-on-perfect-network', (v: SwimView) => v.events, (o, view) =>
-    view.faults.size === 0 && !view.extraLoss && o.type === 'suspect' ? `${o.observer} suspected ${nameOf(view, o.subject)}@${o.incarnation} on a perfect network` : undefined);
+  return logChecker(
+    'no-suspicion-on-perfect-network',
+    (v: SwimView) => v.events,
+    (o, view) =>
+      view.faults.size === 0 && !view.extraLoss && o.type === 'suspect'
+        ? `${o.observer} suspected ${nameOf(view, o.subject)}@${o.incarnation} on a perfect network`
+        : undefined,
+  );
 }
 
 function noFalseDeathChecker(): Checker<SwimView> {
-  return logChecker('no-false-death', (v: SwimView) => v.events, (o, view) => {
-    if (o.type !== 'dead' || hasAny(view.faults, ['crash', 'pause', 'partition'])) return undefined;
-    return `${o.observer} declared ${nameOf(view, o.subject)}@${o.incarnation} dead, but nothing crashed, paused or partitioned it`;
-  });
+  return logChecker(
+    'no-false-death',
+    (v: SwimView) => v.events,
+    (o, view) => {
+      if (o.type !== 'dead' || hasAny(view.faults, ['crash', 'pause', 'partition']))
+        return undefined;
+      return `${o.observer} declared ${nameOf(view, o.subject)}@${o.incarnation} dead, but nothing crashed, paused or partitioned it`;
+    },
+  );
 }
 
 /** The first observer that still holds `down` live past the bound, as a message. */
@@ -94,7 +106,12 @@ function crashDetectionChecker(): Checker<SwimView> {
   return {
     name: 'crash-detected-within-bound',
     check(view) {
-      if (view.extraLoss || hasAny(view.faults, ['loss', 'pause', 'partition']) || view.healedAtMs !== undefined) return [];
+      if (
+        view.extraLoss ||
+        hasAny(view.faults, ['loss', 'pause', 'partition']) ||
+        view.healedAtMs !== undefined
+      )
+        return [];
       const boundMs = crashDetectionBoundMs(view.config, view.nodes.length);
       for (const down of view.nodes) {
         if (down.up) continue;
@@ -113,14 +130,16 @@ export function describeSplitView(view: SwimView): string | undefined {
     for (const subject of view.nodes) {
       const record = observer.state.members.get(subject.id);
       if (record === undefined) return `${observer.name} does not know ${subject.name}`;
-      if (record.state !== 'alive' && record.id !== observer.id) return `${observer.name} sees ${subject.name} ${record.state}@${record.incarnation}`;
+      if (record.state !== 'alive' && record.id !== observer.id)
+        return `${observer.name} sees ${subject.name} ${record.state}@${record.incarnation}`;
       const before = subject.incarnationBeforeCrash;
       if (before !== undefined && record.incarnation <= before) {
         return `${observer.name} sees restarted ${subject.name} at incarnation ${record.incarnation}, not above ${before} of its previous life`;
       }
     }
     const extra = observer.state.liveCount - view.nodes.length;
-    if (extra !== 0) return `${observer.name} counts ${observer.state.liveCount} live members for ${view.nodes.length} nodes`;
+    if (extra !== 0)
+      return `${observer.name} counts ${observer.state.liveCount} live members for ${view.nodes.length} nodes`;
   }
   return undefined;
 }
@@ -133,7 +152,11 @@ function healChecker(): Checker<SwimView> {
       const boundMs = healBoundMs(view.config, view.nodes.length);
       if (view.now() <= view.healedAtMs + boundMs) return [];
       const split = describeSplitView(view);
-      return split === undefined ? [] : [`no single view ${view.now() - view.healedAtMs} ms after the heal (bound ${boundMs} ms): ${split}`];
+      return split === undefined
+        ? []
+        : [
+            `no single view ${view.now() - view.healedAtMs} ms after the heal (bound ${boundMs} ms): ${split}`,
+          ];
     },
   };
 }

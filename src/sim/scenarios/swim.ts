@@ -17,18 +17,37 @@
  * exactly every node alive (restarted ones above their old incarnation).
  */
 import type { Address } from '../../base/address.js';
-import { membershipConfig, type MembershipConfig, type ProfileName } from '../../membership/config.js';
+import {
+  membershipConfig,
+  type MembershipConfig,
+  type ProfileName,
+} from '../../membership/config.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { NodeInternals } from '../../node/runtime.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 import { healBoundMs } from './swim-bounds.js';
-import { describeSplitView, swimCheckers, type MemberObservation, type SwimNodeRecord, type SwimView } from './swim-checkers.js';
+import {
+  describeSplitView,
+  swimCheckers,
+  type MemberObservation,
+  type SwimNodeRecord,
+  type SwimView,
+} from './swim-checkers.js';
 
 /** What the swim scenarios change in a profile: member and queue limits that fit `nodes`. */
-export function swimInternals(nodes: number, profile: ProfileName = 'SIM_MIN'): Pick<NodeInternals, 'membershipProfile' | 'membership'> {
+export function swimInternals(
+  nodes: number,
+  profile: ProfileName = 'SIM_MIN',
+): Pick<NodeInternals, 'membershipProfile' | 'membership'> {
   const base = membershipConfig(profile);
-  return { membershipProfile: profile, membership: { membersMax: Math.max(base.membersMax, nodes + 1), broadcastQueueMax: Math.max(base.broadcastQueueMax, 2 * nodes) } };
+  return {
+    membershipProfile: profile,
+    membership: {
+      membersMax: Math.max(base.membersMax, nodes + 1),
+      broadcastQueueMax: Math.max(base.broadcastQueueMax, 2 * nodes),
+    },
+  };
 }
 
 /** The membership config the swim scenarios' nodes run with (the wiring computes it from `swimInternals` the same way). */
@@ -52,21 +71,40 @@ export class SwimRun implements ScenarioRun<SwimView> {
   private readonly generations = new Map<SimNode, number>();
   private readonly internals: NodeInternals;
 
-  constructor(private readonly world: SimWorld, options: SwimOptions = {}) {
+  constructor(
+    private readonly world: SimWorld,
+    options: SwimOptions = {},
+  ) {
     const profile = options.profile ?? 'SIM_MIN';
     this.internals = swimInternals(world.nodes.length, profile);
     const config = swimConfig(world.nodes.length, profile);
     for (const node of world.nodes) {
-      this.records.push({ name: node.name, address: node.address, id: simNodeId(node), up: false, startedAtMs: 0, crashedAtMs: undefined, incarnationBeforeCrash: undefined, state: undefined });
+      this.records.push({
+        name: node.name,
+        address: node.address,
+        id: simNodeId(node),
+        up: false,
+        startedAtMs: 0,
+        crashedAtMs: undefined,
+        incarnationBeforeCrash: undefined,
+        state: undefined,
+      });
     }
     this.view = {
-      faults: world.faults, config, nodes: this.records, byId: new Map(this.records.map((r) => [r.id, r])),
-      events: this.events, now: () => world.clock.now(), healedAtMs: undefined,
+      faults: world.faults,
+      config,
+      nodes: this.records,
+      byId: new Map(this.records.map((r) => [r.id, r])),
+      events: this.events,
+      now: () => world.clock.now(),
+      healedAtMs: undefined,
       extraLoss: options.lossPpm !== undefined && options.lossPpm > 0,
     };
-    if (options.lossPpm !== undefined) world.network.setDefaultLink({ lossPpm: options.lossPpm, streamLossPpm: options.lossPpm });
+    if (options.lossPpm !== undefined)
+      world.network.setDefaultLink({ lossPpm: options.lossPpm, streamLossPpm: options.lossPpm });
     const first = world.nodes[0];
-    for (const node of world.nodes) this.boot(node, node === first || first === undefined ? [] : [first.address]);
+    for (const node of world.nodes)
+      this.boot(node, node === first || first === undefined ? [] : [first.address]);
   }
 
   readonly checkers = swimCheckers();
@@ -82,7 +120,10 @@ export class SwimRun implements ScenarioRun<SwimView> {
   }
 
   restartNode(node: SimNode): void {
-    this.boot(node, this.world.nodes.filter((n) => n !== node).map((n) => n.address));
+    this.boot(
+      node,
+      this.world.nodes.filter((n) => n !== node).map((n) => n.address),
+    );
   }
 
   startLiveness(): void {
@@ -109,7 +150,9 @@ export class SwimRun implements ScenarioRun<SwimView> {
    */
   private highestHeardIncarnation(record: SwimNodeRecord): number | undefined {
     let highest: number | undefined;
-    for (const o of this.events) if (o.subject === record.id && o.observer !== record.name) highest = Math.max(highest ?? 0, o.incarnation);
+    for (const o of this.events)
+      if (o.subject === record.id && o.observer !== record.name)
+        highest = Math.max(highest ?? 0, o.incarnation);
     return highest;
   }
 
@@ -122,20 +165,38 @@ export class SwimRun implements ScenarioRun<SwimView> {
     const generation = (this.generations.get(node) ?? 0) + 1;
     this.generations.set(node, generation);
     // The core retries seeds outside its live view (retrySeeds).
-    const shoal = bootSimNode(this.world, node, { kind: 'swim', seeds: [...seeds] }, generation, this.internals);
+    const shoal = bootSimNode(
+      this.world,
+      node,
+      { kind: 'swim', seeds: [...seeds] },
+      generation,
+      this.internals,
+    );
     shoal.on('member', (event) => {
       const subject = this.view.byId.get(event.member.id)?.name ?? event.member.id.slice(0, 8);
-      this.world.trace.add(`${record.name} sees ${subject} ${event.type}@${event.member.incarnation}`);
-      this.events.push({ observer: record.name, subject: event.member.id, type: event.type, incarnation: event.member.incarnation });
+      this.world.trace.add(
+        `${record.name} sees ${subject} ${event.type}@${event.member.incarnation}`,
+      );
+      this.events.push({
+        observer: record.name,
+        subject: event.member.id,
+        type: event.type,
+        incarnation: event.member.incarnation,
+      });
     });
     this.nodes.set(node, shoal);
-    Object.assign(record, { up: true, startedAtMs: this.world.clock.now(), state: shoal.internals.membership?.state });
+    Object.assign(record, {
+      up: true,
+      startedAtMs: this.world.clock.now(),
+      state: shoal.internals.membership?.state,
+    });
   }
 }
 
 export const swim: Scenario<SwimView> = {
   name: 'swim',
-  description: 'every node built by buildNode in swim mode (the production wiring); checks invariants, false suspicions and deaths, crash detection and heal bounds',
+  description:
+    'every node built by buildNode in swim mode (the production wiring); checks invariants, false suspicions and deaths, crash detection and heal bounds',
   nodesMin: 2,
   setup: (world) => new SwimRun(world),
 };
@@ -145,7 +206,8 @@ export const SWIM_LOSS10_PPM = 100_000;
 
 export const swimLoss10: Scenario<SwimView> = {
   name: 'swim-loss10',
-  description: 'swim with 10% packet and frame loss on every path (plus --faults); no healthy member may be declared dead',
+  description:
+    'swim with 10% packet and frame loss on every path (plus --faults); no healthy member may be declared dead',
   nodesMin: 2,
   setup: (world) => new SwimRun(world, { lossPpm: SWIM_LOSS10_PPM, profile: 'LAN' }),
 };
