@@ -5,6 +5,7 @@
  * read as 0 (that would silently reset a fencing term or an incarnation) and never rewritten.
  */
 import { ShoalError } from './errors.js';
+import type { Store } from './protocol.js';
 
 /** Longest text shown from a corrupt file in the error message. */
 const SHOWN_CHARS_MAX = 40;
@@ -34,4 +35,24 @@ export function parsePersistedCount(bytes: Uint8Array, file: string, what: strin
   const value = Number(digits);
   if (!Number.isSafeInteger(value)) throw corrupt(file, shown, what);
   return value;
+}
+
+/**
+ * The store of a protocol that keeps one counter in one file as decimal text and a newline
+ * (membership's incarnation, a leader's fencing term): read with parsePersistedCount (0 when
+ * the file is absent), written whole by the driver's durable write.
+ */
+export function counterFileStore<V extends number, R>(
+  file: string,
+  what: string,
+  brand: (value: number) => V,
+  valueOf: (record: R) => number,
+): Store<V, R> {
+  return {
+    load: (storage) => {
+      const bytes = storage.read(file);
+      return brand(bytes === undefined ? 0 : parsePersistedCount(bytes, file, what));
+    },
+    write: (record) => ({ path: file, data: new TextEncoder().encode(`${valueOf(record)}\n`) }),
+  };
 }

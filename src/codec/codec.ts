@@ -148,10 +148,13 @@ export function encodedBytesWith<M extends { readonly type: string }>(
   return sizeScratch.length;
 }
 
-/** The exact bytes `write` adds to a buffer (an update's share of a packet, say). */
-export function fieldBytes(write: (w: Writer, limits: FieldLimits) => void): number {
+/** The exact bytes `write(w, value)` adds to a buffer (an update's share of a packet, say); no closure per call. */
+export function fieldBytes<A>(
+  write: (w: Writer, value: A, limits: FieldLimits) => void,
+  value: A,
+): number {
   sizeScratch.reset();
-  write(sizeScratch, DEFAULT_CODEC_LIMITS);
+  write(sizeScratch, value, DEFAULT_CODEC_LIMITS);
   return sizeScratch.length;
 }
 

@@ -348,5 +348,5 @@ export function messageEncodedBytes(msg: Message, clusterId: string): number {
  * `messageEncodedBytes(same message with no updates) - 1 + varintBytes(n) + sum(updateEncodedBytes(ui))`.
  */
 export function updateEncodedBytes(update: Update): number {
-  return fieldBytes((w, limits) => writeUpdate(w, update, limits));
+  return fieldBytes(writeUpdate, update);
 }

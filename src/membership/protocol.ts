@@ -3,7 +3,7 @@
  * highest incarnation used, `membership/incarnation`, decimal with a newline: the format is on
  * disk, keep it). The wire, which needs node:zlib, is wire.ts.
  */
-import { parsePersistedCount } from '../base/persisted.js';
+import { counterFileStore } from '../base/persisted.js';
 import { kinds, type Core, type CoreInput, type Store } from '../base/protocol.js';
 import { updateEncodedBytes } from './codec.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
@@ -38,7 +38,7 @@ export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
   ]),
   init: (config, persisted, ctx) => createState(config.config, config.self, persisted, ctx.now),
   // Piggyback budgets count the exact encoded size of each update (the core alone would estimate).
-  step: (state, input, ctx) => step(state, input, { rng: ctx.rng, sizeOf: updateEncodedBytes }),
+  step: (state, input, ctx) => step(state, input, ctx, updateEncodedBytes),
   nextDeadline,
   describeInput,
   describeEffect,
@@ -48,13 +48,9 @@ export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
   checkTransition,
 };
 
-export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = {
-  load: (storage) => {
-    const bytes = storage.read(INCARNATION_FILE);
-    return bytes === undefined ? 0 : parsePersistedCount(bytes, INCARNATION_FILE, 'incarnation');
-  },
-  write: (record) => ({
-    path: INCARNATION_FILE,
-    data: new TextEncoder().encode(`${record.incarnation}\n`),
-  }),
-};
+export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = counterFileStore(
+  INCARNATION_FILE,
+  'incarnation',
+  (value) => value,
+  (record: MembershipRecord) => record.incarnation,
+);

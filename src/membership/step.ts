@@ -57,17 +57,23 @@ import {
   setIncarnation,
   type Turn,
 } from './state.js';
-import type { Input, State, StepContext, StepResult } from './types.js';
+import type { Input, SizeOf, State, StepContext, StepResult } from './types.js';
 import type { Labels } from './messages.js';
 
-export function step(state: State, input: Input, ctx: StepContext): StepResult {
+/** `sizeOf` defaults to `estimateUpdateBytes` (conservative); the driver passes the codec's exact count. */
+export function step(
+  state: State,
+  input: Input,
+  ctx: StepContext,
+  sizeOf: SizeOf = estimateUpdateBytes,
+): StepResult {
   const turn: Turn = {
     state,
     effects: [],
     persist: [],
     afterPersist: [],
     rng: ctx.rng,
-    sizeOf: ctx.sizeOf ?? estimateUpdateBytes,
+    sizeOf,
     now: input.now,
   };
   const epochBefore = state.epoch;

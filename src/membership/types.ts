@@ -239,9 +239,10 @@ export type Effect =
 
 export interface StepContext {
   rng: Rng;
-  /** Encoded size of one update in bytes; defaults to `estimateUpdateBytes` (conservative). */
-  sizeOf?: (update: Update) => number;
 }
+
+/** Encoded size of one update in bytes (the codec's exact count, or `estimateUpdateBytes`). */
+export type SizeOf = (update: Update) => number;
 
 export type StepResult = Ready<State, Effect, MembershipRecord>;
 

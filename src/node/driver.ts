@@ -28,6 +28,7 @@ import type {
   ProtocolTypes,
   Ready,
   SendEffect,
+  StepContext,
 } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
@@ -107,9 +108,12 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   private readonly jobs: WriteJob<T>[] = [];
   private writing = false;
   private waitingEffects = 0;
+  /** One context for every step (a step runs for every packet: no allocation per step). */
+  private readonly stepContext: StepContext;
 
   constructor(private readonly opts: DriverOptions<T>) {
     const { protocol, storage, clock, rng } = opts;
+    this.stepContext = { rng };
     const persisted = protocol.store === undefined ? undefined : protocol.store.load(storage);
     this.current = protocol.core.init(opts.config, persisted as T['persisted'], {
       now: clock.now(),
@@ -195,7 +199,7 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     const trace = this.opts.onTrace;
     trace?.(`in  ${core.describeInput(input)}`);
     const before = this.opts.checkInvariants === true ? core.snapshot(this.current) : undefined;
-    const ready = core.step(this.current, input, { rng: this.opts.rng });
+    const ready = core.step(this.current, input, this.stepContext);
     this.current = ready.state;
     this.counters.steps++;
     if (before !== undefined) this.check(before);

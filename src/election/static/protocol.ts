@@ -9,7 +9,7 @@ import {
   type Protocol,
   type Store,
 } from '../../base/protocol.js';
-import { parsePersistedCount } from '../../base/persisted.js';
+import { counterFileStore } from '../../base/persisted.js';
 import { term, type Term } from '../../base/units.js';
 import { electionWire } from '../wire.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
@@ -35,16 +35,12 @@ export const STATIC_CORE: Core<StaticTypes> = {
   checkTransition,
 };
 
-export const STATIC_STORE: Store<Term, StaticRecord> = {
-  load: (storage) => {
-    const bytes = storage.read(STATIC_TERM_FILE);
-    return term(bytes === undefined ? 0 : parsePersistedCount(bytes, STATIC_TERM_FILE, 'term'));
-  },
-  write: (record) => ({
-    path: STATIC_TERM_FILE,
-    data: new TextEncoder().encode(String(record.term)),
-  }),
-};
+export const STATIC_STORE: Store<Term, StaticRecord> = counterFileStore(
+  STATIC_TERM_FILE,
+  'term',
+  term,
+  (record: StaticRecord) => record.term,
+);
 
 export function staticProtocol(clusterId: string): Protocol<StaticTypes> {
   return {

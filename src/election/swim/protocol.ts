@@ -3,7 +3,7 @@
  * (the highest term seen, `election/swim-term`, decimal). No wire: claims travel as membership
  * labels, which the wiring (node/mode-swim.ts) sets from `publish-claim`.
  */
-import { parsePersistedCount } from '../../base/persisted.js';
+import { counterFileStore } from '../../base/persisted.js';
 import {
   kinds,
   type Core,
@@ -39,16 +39,12 @@ export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
   checkTransition,
 };
 
-export const SWIM_LEADER_STORE: Store<Term, SwimLeaderRecord> = {
-  load: (storage) => {
-    const bytes = storage.read(SWIM_TERM_FILE);
-    return term(bytes === undefined ? 0 : parsePersistedCount(bytes, SWIM_TERM_FILE, 'term'));
-  },
-  write: (record) => ({
-    path: SWIM_TERM_FILE,
-    data: new TextEncoder().encode(String(record.term)),
-  }),
-};
+export const SWIM_LEADER_STORE: Store<Term, SwimLeaderRecord> = counterFileStore(
+  SWIM_TERM_FILE,
+  'term',
+  term,
+  (record: SwimLeaderRecord) => record.term,
+);
 
 export const SWIM_LEADER_PROTOCOL: Protocol<SwimLeaderTypes> = {
   core: SWIM_LEADER_CORE,
