@@ -12,7 +12,7 @@ import type { RaftLiteTypes, Role } from '../election/raft-lite/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
-import type { ModeRuntime, WiringContext } from './runtime.js';
+import { driverOnlyRuntime, type ModeRuntime, type WiringContext } from './runtime.js';
 
 export type RaftLiteMode = Extract<ClusterMode, { kind: 'raft-lite' }>;
 
@@ -114,27 +114,18 @@ export function wireRaftLite(
       };
     },
   };
+  const { self, ...lifecycle } = driverOnlyRuntime(driver, {
+    id: ctx.id,
+    name: options.name,
+    address: transport.localAddress,
+    labels: options.labels,
+  });
   return {
     driver,
     handle,
-    members: () => [
-      {
-        id: ctx.id,
-        name: options.name,
-        address: transport.localAddress,
-        state: driver.isStopped ? 'left' : 'alive',
-        incarnation: 1,
-        labels: options.labels,
-      },
-    ],
+    members: () => [self()],
     leader: () => (driver.isStopped ? undefined : leaderOf(driver.state)),
-    epoch: () => 1,
-    leave: () => Promise.resolve(),
-    close: () => {
-      driver.stop();
-      return Promise.resolve();
-    },
-    halt: () => driver.stop(),
+    ...lifecycle,
     stats: () => ({
       protocol: { ...driver.state.counters },
       decodeErrors: { ...driver.decodeErrors },

@@ -9,7 +9,7 @@ import { staticProtocol } from '../election/static/protocol.js';
 import type { StaticTypes } from '../election/static/types.js';
 import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
-import type { Member, ModeRuntime, WiringContext } from './runtime.js';
+import { driverOnlyRuntime, type Member, type ModeRuntime, type WiringContext } from './runtime.js';
 
 export type StaticMode = Extract<ClusterMode, { kind: 'static' }>;
 
@@ -44,12 +44,10 @@ export function wireStatic(
   });
   driver.start();
   driver.input({ kind: 'tick', now: io.clock.now() });
-  const self = (): Member => ({
+  const { self, ...lifecycle } = driverOnlyRuntime(driver, {
     id: ctx.id,
     name: options.name,
     address: transport.localAddress,
-    state: driver.isStopped ? 'left' : 'alive',
-    incarnation: 1,
     labels: options.labels,
   });
   return {
@@ -71,13 +69,7 @@ export function wireStatic(
         ? undefined
         : { id: s.leader, term: s.term };
     },
-    epoch: () => 1,
-    leave: () => Promise.resolve(),
-    close: () => {
-      driver.stop();
-      return Promise.resolve();
-    },
-    halt: () => driver.stop(),
+    ...lifecycle,
     stats: () => ({
       protocol: {
         strangerMessages: driver.state.strangerMessages,

@@ -10,7 +10,8 @@ import type { Labels } from '../membership/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
-import type { DriverStats } from './driver.js';
+import type { ProtocolTypes } from '../base/protocol.js';
+import type { DriverStats, ProtocolDriver } from './driver.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
 
@@ -77,5 +78,26 @@ export interface ModeRuntime {
     protocol: Record<string, number>;
     decodeErrors: Record<string, number>;
     drivers: Record<string, DriverStats>;
+  };
+}
+
+/**
+ * What a mode run by one driver and no gossip membership (static, raft-lite) shares: itself as
+ * a member that is alive until the driver stops, a fixed epoch, nothing graceful to do on leave,
+ * and close/halt that stop the driver.
+ */
+export function driverOnlyRuntime<T extends ProtocolTypes>(
+  driver: ProtocolDriver<T>,
+  self: Omit<Member, 'state' | 'incarnation'>,
+): Pick<ModeRuntime, 'epoch' | 'leave' | 'close' | 'halt'> & { self(): Member } {
+  return {
+    self: () => ({ ...self, state: driver.isStopped ? 'left' : 'alive', incarnation: 1 }),
+    epoch: () => 1,
+    leave: () => Promise.resolve(),
+    close: () => {
+      driver.stop();
+      return Promise.resolve();
+    },
+    halt: () => driver.stop(),
   };
 }
