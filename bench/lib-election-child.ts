@@ -7,13 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MembershipConfig } from '../src/membership/config.js';
 import { createNode, type NodeInternals } from '../src/node/node.js';
+import { freeClusterAddresses } from '../src/transport/free-port.js';
 import type { NodeOptions } from '../src/node/options.js';
 import { epochNowMs, isMain } from './lib-report.js';
 
@@ -52,19 +52,6 @@ export interface ElectionChild {
 
 const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 5_000;
-
-/** A TCP port free right now on 127.0.0.1 (the node binds UDP and TCP on it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -134,8 +121,7 @@ export class ElectionCluster {
   ) {}
 
   async start(count: number): Promise<void> {
-    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-    const peers = ports.map((p) => `127.0.0.1:${p}`);
+    const peers = await freeClusterAddresses(count);
     const specs = peers.map((bind, i): ElectionChildSpec => {
       const dataDir = mkdtempSync(join(tmpdir(), `shoal-election-${this.mode}-`));
       this.dirs.push(dataDir);

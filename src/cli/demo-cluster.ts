@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShoalError } from '../base/errors.js';
-import { allocatePort } from './demo-ports.js';
+import { allocatePort } from '../transport/free-port.js';
 
 export const DEMO_NODES_MIN = 1;
 export const DEMO_NODES_MAX = 50;

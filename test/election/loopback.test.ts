@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
+import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
@@ -12,18 +13,8 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** Ports from a per-process band so parallel test files do not collide. */
-function ports(count: number, offset: number): string[] {
-  const base = 20_000 + ((process.pid * 7 + offset) % 20_000);
-  return Array.from({ length: count }, (_, i) => `127.0.0.1:${base + i}`);
-}
-
-async function cluster(
-  mode: 'raft-lite' | 'static',
-  count: number,
-  offset: number,
-): Promise<ShoalNode[]> {
-  const peers = ports(count, offset);
+async function cluster(mode: 'raft-lite' | 'static', count: number): Promise<ShoalNode[]> {
+  const peers = await freeClusterAddresses(count);
   for (let i = 0; i < count; i++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-election-'));
     dirs.push(dataDir);
@@ -51,12 +42,12 @@ function agreed(alive: ShoalNode[]): string | undefined {
 }
 
 describe.each([
-  ['raft-lite', 3, 0],
-  ['raft-lite', 5, 100],
-  ['static', 3, 200],
-] as const)('%s with %i nodes on loopback', (mode, count, offset) => {
+  ['raft-lite', 3],
+  ['raft-lite', 5],
+  ['static', 3],
+] as const)('%s with %i nodes on loopback', (mode, count) => {
   test('a leader is elected; closing it abruptly yields a new leader every survivor agrees on, with a higher term', async () => {
-    const all = await cluster(mode, count, offset);
+    const all = await cluster(mode, count);
     await waitFor(() => agreed(all) !== undefined, 10_000, 'first leader agreed');
     const leaderId = agreed(all) as string;
     const oldTerm = all[0]?.leader()?.term as number;

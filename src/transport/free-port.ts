@@ -1,8 +1,9 @@
 /**
- * Free loopback ports for `shoal demo`. The OS picks a port (listen on 0); for a cluster port we
- * also check that UDP can bind the same number, since a node's cluster address serves UDP and
- * TCP on one port. There is a window between this check and the agent's own bind; the demo is
- * a local tool, and a lost race shows up as an agent that fails to start, reported with its log.
+ * Free ports for `shoal demo`, the benches and the loopback tests. The OS picks a port (listen on
+ * 0); for a cluster port we also check that UDP can bind the same number, since a node's cluster
+ * address serves UDP and TCP on one port. There is a window between this check and the node's
+ * own bind (another process's outgoing connection can take the port); it is milliseconds, where
+ * a fixed port band collides with the ephemeral range for the whole run.
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -47,4 +48,12 @@ export async function allocatePort(
     return port;
   }
   throw new Error(`no free port on ${host} after ${PORT_ATTEMPTS_MAX} attempts`);
+}
+
+/** `count` distinct `host:port` cluster addresses, each free for TCP and UDP right now. */
+export async function freeClusterAddresses(count: number, host = '127.0.0.1'): Promise<string[]> {
+  const taken = new Set<number>();
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(`${host}:${await allocatePort(host, taken, true)}`);
+  return out;
 }
