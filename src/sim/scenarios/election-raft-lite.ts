@@ -33,8 +33,20 @@ function stateOf(node: ShoalNode | undefined): RaftLiteState | undefined {
   return node?.internals.raftLite?.state;
 }
 
-/** `cold-start-unsafe` is the bug itself (minClusterSize 2 of 5): its checker must fire. */
-export type RaftLiteVariant = 'default' | 'cold-start' | 'cold-start-unsafe';
+/**
+ * `cold-start-unsafe` is the bug itself (minClusterSize 2 of 5): its checker must fire. `join`
+ * (issue 11, bug 1): the first three nodes boot with each other's addresses and elect; the rest
+ * boot later knowing only the third (`JOIN_SEED`), 10 ms apart, while that seed is cut off
+ * from the first two for 1.5 s.
+ */
+export type RaftLiteVariant = 'default' | 'cold-start' | 'cold-start-unsafe' | 'join';
+
+/** `join`: when the late nodes boot, and how long their seed is cut off from the first nodes. */
+export const JOIN_AT_MS = 0;
+export const JOIN_SPACING_MS = 10;
+export const JOIN_SEED_CUT_MS = 1_500;
+/** `join`: the first nodes, booted with each other's addresses; the seed is the last of them. */
+const JOIN_FOUNDERS = 3;
 
 /** Election Safety: one leader per term over the whole run. */
 export function oneLeaderPerTerm(): Checker<RaftLiteView> {
@@ -89,11 +101,15 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     this.minClusterSize =
       variant === 'cold-start'
         ? world.nodes.length
-        : Math.min(variant === 'default' ? 3 : 2, world.nodes.length);
+        : Math.min(variant === 'default' || variant === 'join' ? 3 : 2, world.nodes.length);
     this.view = {
       nodes: new Map(),
       ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])),
     };
+    if (variant === 'join') {
+      this.setupJoin();
+      return;
+    }
     if (variant !== 'default') {
       // Boot into a minority | majority partition: each side's joins spread only within it.
       const { minority, majority } = minoritySide(world);
@@ -103,10 +119,32 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     for (const node of world.nodes) this.boot(node);
   }
 
-  /** Bootstrap peers: everyone, or (cold start) only self and the next node in the ring. */
+  private setupJoin(): void {
+    const { world } = this;
+    const founders = world.nodes.slice(0, JOIN_FOUNDERS);
+    for (const node of founders) this.boot(node);
+    const seed = founders[founders.length - 1] as SimNode;
+    const others = founders.slice(0, -1).map((n) => n.address);
+    world.clock.at(JOIN_AT_MS, () => {
+      world.network.partition([seed.address], others);
+      world.clock.at(JOIN_AT_MS + JOIN_SEED_CUT_MS, () => world.network.heal());
+    });
+    world.nodes.slice(JOIN_FOUNDERS).forEach((node, i) => {
+      world.clock.at(JOIN_AT_MS + JOIN_SPACING_MS * i, () => this.boot(node));
+    });
+  }
+
+  /**
+   * Bootstrap peers: everyone; (cold start) only self and the next node in the ring; (join) the
+   * founders for a founder, the seed alone for a late node.
+   */
   private peersOf(node: SimNode): Address[] {
     const all = this.world.nodes.map((n) => n.address);
     if (this.variant === 'default') return all;
+    if (this.variant === 'join') {
+      const i = all.indexOf(node.address);
+      return i < JOIN_FOUNDERS ? all.slice(0, JOIN_FOUNDERS) : [all[JOIN_FOUNDERS - 1] as Address];
+    }
     const i = all.indexOf(node.address);
     return [node.address, all[(i + 1) % all.length] as Address];
   }
@@ -122,18 +160,20 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     const shoal = bootSimNode(this.world, node, mode, generation, {
       onTrace: (_protocol, line) => this.world.trace.add(`${node.name} ${line}`),
     });
-    // Cold start: the ring's joins spread the cluster through leader heartbeats and join requests.
+    // Cold start and late joiners: joins spread the cluster (leader heartbeats, join requests).
     if (this.variant !== 'default')
       for (const peer of this.peersOf(node)) shoal.raftLite?.join(peer);
     this.view.nodes.set(node.address, shoal);
   }
 
   crashNode(node: SimNode): void {
+    if (!this.view.nodes.has(node.address)) return;
     this.view.nodes.get(node.address)?.halt();
     this.view.nodes.set(node.address, undefined);
   }
 
   restartNode(node: SimNode): void {
+    if (!this.view.nodes.has(node.address)) return;
     this.boot(node);
   }
 
@@ -141,10 +181,12 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
 
   livenessReached(): boolean {
     const nodes = [...this.view.nodes.values()];
-    if (nodes.some((n) => n === undefined)) return false;
+    if (nodes.length < this.world.nodes.length || nodes.some((n) => n === undefined)) return false;
     const leaders = nodes.filter((n) => stateOf(n)?.role === 'leader');
     if (leaders.length !== 1) return false;
     const leader = stateOf(leaders[0]) as RaftLiteState;
+    // Every node is in the leader's cluster: no joiner is stranded outside it (bug 2).
+    if (leader.peers.size !== this.world.nodes.length) return false;
     return nodes.every(
       (n) => n?.leader()?.id === leader.selfId && stateOf(n)?.term === leader.term,
     );
@@ -165,7 +207,7 @@ export function makeRaftLiteScenario(variant: RaftLiteVariant): Scenario<RaftLit
     name: variant === 'default' ? 'election-raft-lite' : `election-raft-lite-${variant}`,
     description:
       'raft-lite leader election under every fault: one leader per term, a leader again after the heal',
-    nodesMin: 1,
+    nodesMin: variant === 'join' ? JOIN_FOUNDERS + 1 : 1,
     setup: (world) => new RaftLiteRun(world, variant),
   };
 }
@@ -173,3 +215,4 @@ export function makeRaftLiteScenario(variant: RaftLiteVariant): Scenario<RaftLit
 export const electionRaftLite = makeRaftLiteScenario('default');
 export const electionRaftLiteColdStart = makeRaftLiteScenario('cold-start');
 export const electionRaftLiteColdStartUnsafe = makeRaftLiteScenario('cold-start-unsafe');
+export const electionRaftLiteJoin = makeRaftLiteScenario('join');

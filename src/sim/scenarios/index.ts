@@ -8,6 +8,7 @@ import {
   electionRaftLite,
   electionRaftLiteColdStart,
   electionRaftLiteColdStartUnsafe,
+  electionRaftLiteJoin,
 } from './election-raft-lite.js';
 import { swim, swimLoss10 } from './swim.js';
 import {
@@ -34,6 +35,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [electionRaftLite.name, electionRaftLite as Scenario<unknown>],
     [electionRaftLiteColdStart.name, electionRaftLiteColdStart as Scenario<unknown>],
     [electionRaftLiteColdStartUnsafe.name, electionRaftLiteColdStartUnsafe as Scenario<unknown>],
+    [electionRaftLiteJoin.name, electionRaftLiteJoin as Scenario<unknown>],
     [electionStatic.name, electionStatic as Scenario<unknown>],
     [electionStaticTermDisagreement.name, electionStaticTermDisagreement as Scenario<unknown>],
     [electionStaticLoneMinority.name, electionStaticLoneMinority as Scenario<unknown>],
