@@ -101,6 +101,8 @@ export function runSweep(argv: readonly string[], out: (text: string) => void): 
         `--scenarios: unknown scenario ${JSON.stringify(name)}; expected one of ${[...SCENARIOS.keys()].join(', ')}`,
       );
     for (const nodes of list(flags.nodes, ',').map((n) => positiveInt('--nodes', n))) {
+      // A size the scenario cannot run (the join scenario needs founders and a joiner) is skipped.
+      if (nodes < scenario.nodesMin) continue;
       for (const mix of list(flags.faults, ';')) {
         const faults = parseFaults(mix);
         const cell: Cell = {

@@ -27,6 +27,7 @@ import { ELECTION_TYPE_NUMBERS, type ElectionMessage } from './messages.js';
 
 const FLAG_PRE_VOTE = 0x01;
 const FLAG_GRANTED = 0x02;
+const FLAG_JOINING = 0x01;
 /** Smallest encoded address: a length byte and "h:0". */
 const ADDRESS_BYTES_MIN = 4;
 
@@ -47,19 +48,27 @@ function writePayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): voi
   writeAddress(w, msg.fromAddress);
   switch (msg.type) {
     case 'heartbeat':
-    case 'heartbeat-ack':
       return w.varint(msg.term);
+    case 'heartbeat-ack':
+      w.varint(msg.term);
+      w.varint(msg.configTerm);
+      return w.varint(msg.configVersion);
     case 'vote-request':
       w.varint(msg.term);
-      return w.u8(msg.preVote ? FLAG_PRE_VOTE : 0);
+      w.u8(msg.preVote ? FLAG_PRE_VOTE : 0);
+      w.varint(msg.configTerm);
+      return w.varint(msg.configVersion);
     case 'vote-response':
       w.varint(msg.term);
       return w.u8((msg.preVote ? FLAG_PRE_VOTE : 0) | (msg.granted ? FLAG_GRANTED : 0));
     case 'leader-heartbeat':
       w.varint(msg.term);
+      w.varint(msg.configTerm);
+      w.varint(msg.configVersion);
       return writePeers(w, msg.peers, limits);
     case 'join-cluster':
-      return;
+      w.varint(msg.configVersion);
+      return w.u8(msg.joining ? FLAG_JOINING : 0);
     case 'peer-broadcast':
       w.varint(msg.term);
       return w.string(msg.payload, limits.decodeStringBytesMax);
@@ -73,12 +82,28 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
   const fromAddress = readAddress(r, 'fromAddress');
   switch (type) {
     case 'heartbeat':
-    case 'heartbeat-ack':
       return { type, from, fromAddress, term: term(r.varint('term')) };
+    case 'heartbeat-ack':
+      return {
+        type,
+        from,
+        fromAddress,
+        term: term(r.varint('term')),
+        configTerm: term(r.varint('configTerm')),
+        configVersion: r.varint('configVersion'),
+      };
     case 'vote-request': {
       const t = term(r.varint('term'));
       const flags = readFlags(r, FLAG_PRE_VOTE, 'vote-request flags');
-      return { type, from, fromAddress, term: t, preVote: (flags & FLAG_PRE_VOTE) !== 0 };
+      return {
+        type,
+        from,
+        fromAddress,
+        term: t,
+        preVote: (flags & FLAG_PRE_VOTE) !== 0,
+        configTerm: term(r.varint('configTerm')),
+        configVersion: r.varint('configVersion'),
+      };
     }
     case 'vote-response': {
       const t = term(r.varint('term'));
@@ -93,9 +118,20 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
       };
     }
     case 'leader-heartbeat':
-      return { type, from, fromAddress, term: term(r.varint('term')), peers: readPeers(r) };
-    case 'join-cluster':
-      return { type, from, fromAddress };
+      return {
+        type,
+        from,
+        fromAddress,
+        term: term(r.varint('term')),
+        configTerm: term(r.varint('configTerm')),
+        configVersion: r.varint('configVersion'),
+        peers: readPeers(r),
+      };
+    case 'join-cluster': {
+      const configVersion = r.varint('configVersion');
+      const flags = readFlags(r, FLAG_JOINING, 'join-cluster flags');
+      return { type, from, fromAddress, configVersion, joining: (flags & FLAG_JOINING) !== 0 };
+    }
     case 'peer-broadcast':
       return {
         type,

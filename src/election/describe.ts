@@ -10,15 +10,15 @@ export function describeElectionMessage(m: ElectionMessage): string {
     case 'heartbeat':
       return `heartbeat from ${shortId(m.from)} t${m.term}`;
     case 'vote-request':
-      return `${m.preVote ? 'pre-vote' : 'vote'}-request from ${shortId(m.from)} t${m.term}`;
+      return `${m.preVote ? 'pre-vote' : 'vote'}-request from ${shortId(m.from)} t${m.term} config=${m.configTerm}.${m.configVersion}`;
     case 'vote-response':
       return `${m.preVote ? 'pre-vote' : 'vote'}-${m.granted ? 'granted' : 'refused'} from ${shortId(m.from)} t${m.term}`;
     case 'leader-heartbeat':
-      return `leader-heartbeat from ${shortId(m.from)} t${m.term} peers=${m.peers.length}`;
+      return `leader-heartbeat from ${shortId(m.from)} t${m.term} config=${m.configTerm}.${m.configVersion} peers=${m.peers.length}`;
     case 'heartbeat-ack':
-      return `heartbeat-ack from ${shortId(m.from)} t${m.term}`;
+      return `heartbeat-ack from ${shortId(m.from)} t${m.term} config=${m.configTerm}.${m.configVersion}`;
     case 'join-cluster':
-      return `join-cluster from ${shortId(m.from)} at ${m.fromAddress}`;
+      return `join-cluster from ${shortId(m.from)} at ${m.fromAddress} config=${m.configVersion}`;
     case 'peer-broadcast':
       return `broadcast from ${shortId(m.from)} (${m.payload.length} chars)`;
     default:

@@ -11,13 +11,24 @@ import type { NodeId } from '../identity/node-id.js';
 
 /**
  * Raft §5.2 RequestVote without log fields, §9.6 PreVote, and AppendEntries reduced to a
- * heartbeat that also spreads the known cluster.
+ * heartbeat that carries the cluster's configuration. raft-lite's configuration is the one
+ * replicated value: its id (`configTerm`, `configVersion`), compared term first, plays the part
+ * of Raft's (last log term, last log index) in the vote rule; version 0 is the unagreed
+ * bootstrap set (raft-lite/step.ts).
  */
 export type ElectionMessage =
   /** static mode: "I am alive, this is my id and my leadership token". */
   | { type: 'heartbeat'; from: NodeId; fromAddress: Address; term: Term }
   /** raft-lite RequestVote (Raft §5.2); `preVote` asks without bumping terms (Raft thesis §9.6). */
-  | { type: 'vote-request'; from: NodeId; fromAddress: Address; term: Term; preVote: boolean }
+  | {
+      type: 'vote-request';
+      from: NodeId;
+      fromAddress: Address;
+      term: Term;
+      preVote: boolean;
+      configTerm: Term;
+      configVersion: number;
+    }
   | {
       type: 'vote-response';
       from: NodeId;
@@ -26,12 +37,37 @@ export type ElectionMessage =
       preVote: boolean;
       granted: boolean;
     }
-  /** raft-lite leader heartbeat: asserts leadership for `term` and shares the cluster's addresses. */
-  | { type: 'leader-heartbeat'; from: NodeId; fromAddress: Address; term: Term; peers: Address[] }
-  /** Follower's answer; the leader's check-quorum counts these. */
-  | { type: 'heartbeat-ack'; from: NodeId; fromAddress: Address; term: Term }
-  /** raft-lite dynamic join: "add me to your known cluster". */
-  | { type: 'join-cluster'; from: NodeId; fromAddress: Address }
+  /** raft-lite leader heartbeat: asserts leadership for `term` and carries the configuration. */
+  | {
+      type: 'leader-heartbeat';
+      from: NodeId;
+      fromAddress: Address;
+      term: Term;
+      configTerm: Term;
+      configVersion: number;
+      peers: Address[];
+    }
+  /** Follower's answer, with the configuration it has made durable; check-quorum counts these. */
+  | {
+      type: 'heartbeat-ack';
+      from: NodeId;
+      fromAddress: Address;
+      term: Term;
+      configTerm: Term;
+      configVersion: number;
+    }
+  /**
+   * raft-lite join: "add me to the cluster". `configVersion` is the sender's (0 before any
+   * leader agreed a configuration), so a bootstrapping node learns that a cluster already exists;
+   * `joining` says the sender is not a member of any configuration yet (only a leader adds it).
+   */
+  | {
+      type: 'join-cluster';
+      from: NodeId;
+      fromAddress: Address;
+      configVersion: number;
+      joining: boolean;
+    }
   /** raft-lite `broadcast(message)`: an application payload to every peer. */
   | { type: 'peer-broadcast'; from: NodeId; fromAddress: Address; term: Term; payload: string };
 

@@ -62,7 +62,18 @@ export interface DriverOptions<T extends ProtocolTypes> {
   checkInvariants?: boolean;
   /** A durable write failed: the driver has stopped. */
   onFatal?: (error: ShoalError) => void;
+  /**
+   * Called at each effect boundary: after a send left (`sent`) and after a write became durable,
+   * before the effects that waited for it (`durable`). The simulator observes what left and
+   * crashes nodes here (`stop()` from inside is safe: nothing after the boundary happens).
+   */
+  onBoundary?: (boundary: Boundary<T>) => void;
 }
+
+/** An effect boundary (see `DriverOptions.onBoundary`). */
+export type Boundary<T extends ProtocolTypes> =
+  | { kind: 'sent'; to: Address; message: T['message'] }
+  | { kind: 'durable'; records: readonly T['record'][] };
 
 /** What the driver counts, for metrics and tests. */
 export interface DriverCounters {
@@ -237,6 +248,7 @@ export class ProtocolDriver<T extends ProtocolTypes> {
       effect.channel,
       wire.encode(effect.message, effect.channel),
     );
+    this.opts.onBoundary?.({ kind: 'sent', to: effect.to, message: effect.message });
   }
 
   private transmit(transport: Transport, to: Address, channel: Channel, data: Uint8Array): void {
@@ -364,6 +376,8 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   private complete(job: WriteJob<T>): void {
     const now = this.opts.clock.now();
     const input: CoreInput<T> = { kind: 'persisted', now, records: job.records };
+    this.opts.onBoundary?.({ kind: 'durable', records: job.records });
+    if (this.stopped) return;
     this.stepping = true;
     try {
       for (const effect of job.after) this.perform(effect, input, 'out');

@@ -12,7 +12,7 @@ import type { RaftLiteTypes, Role } from '../election/raft-lite/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
-import { driverOnlyRuntime, type ModeRuntime, type WiringContext } from './runtime.js';
+import { driverHooks, driverOnlyRuntime, type ModeRuntime, type WiringContext } from './runtime.js';
 
 export type RaftLiteMode = Extract<ClusterMode, { kind: 'raft-lite' }>;
 
@@ -31,6 +31,10 @@ export interface RaftLiteSnapshot {
   votedFor: NodeId | undefined;
   leader: NodeId | undefined;
   peers: Address[];
+  /** The configuration's id (`configTerm.configVersion`; version 0 = bootstrap, no leader yet). */
+  config: { term: number; version: number };
+  /** Waiting for a leader to add this node. */
+  joining: boolean;
   reachable: Address[];
   counters: Record<string, number>;
 }
@@ -39,7 +43,11 @@ export interface RaftLiteSnapshot {
 export interface RaftLiteHandle {
   /** Assign `onBecomeLeader`, `onBecomeFollower`, `onPeerJoined`, `onPeerLeft`, `onTermChanged`, `onMessage` here. */
   readonly callbacks: RaftLiteCallbacks;
-  /** Adds `address` (host:port) to the known cluster and asks it to add this node. */
+  /**
+   * Asks the node at `address` (host:port) to have this node added to its cluster; the leader
+   * adds joiners one at a time, once a majority knows the previous change. Before any leader
+   * exists (bootstrap), also adds `address` to the set this node elects with.
+   */
   join(address: string): void;
   /** Sends `payload` to every known peer (best effort, one packet each). */
   broadcast(payload: string): void;
@@ -90,9 +98,7 @@ export function wireRaftLite(
       }
     },
     onFatal: (error) => ctx.fail(error),
-    ...(ctx.internals.onTrace === undefined
-      ? {}
-      : { onTrace: (line: string) => ctx.internals.onTrace?.('raft-lite', line) }),
+    ...driverHooks<RaftLiteTypes>(ctx.internals, 'raft-lite'),
   });
   driver.start();
   const handle: RaftLiteHandle = {
@@ -109,6 +115,8 @@ export function wireRaftLite(
         votedFor: s.votedFor,
         leader: s.leader?.id,
         peers: [...s.peers].sort(),
+        config: { term: s.configTerm, version: s.configVersion },
+        joining: s.joining,
         reachable: reachable.sort(),
         counters: { ...s.counters },
       };

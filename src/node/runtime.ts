@@ -11,7 +11,7 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
-import type { DriverStats, ProtocolDriver } from './driver.js';
+import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
 
@@ -46,6 +46,8 @@ export interface NodeInternals {
   checkInvariants?: boolean;
   /** Every driver's trace lines, tagged with the protocol's name. */
   onTrace?: (protocol: string, line: string) => void;
+  /** Every driver's effect boundaries (driver.ts `Boundary`), tagged with the protocol's name. */
+  onBoundary?: (protocol: string, boundary: Boundary<ProtocolTypes>) => void;
 }
 
 export interface WiringContext {
@@ -99,5 +101,22 @@ export function driverOnlyRuntime<T extends ProtocolTypes>(
       return Promise.resolve();
     },
     halt: () => driver.stop(),
+  };
+}
+
+/** The trace and boundary hooks of `internals` for one protocol's driver (absent ones left out). */
+export function driverHooks<T extends ProtocolTypes>(
+  internals: NodeInternals,
+  protocol: string,
+): Pick<DriverOptions<T>, 'onTrace' | 'onBoundary'> {
+  const { onTrace, onBoundary } = internals;
+  return {
+    ...(onTrace === undefined ? {} : { onTrace: (line: string) => onTrace(protocol, line) }),
+    ...(onBoundary === undefined
+      ? {}
+      : {
+          onBoundary: (boundary: Boundary<T>) =>
+            onBoundary(protocol, boundary as Boundary<ProtocolTypes>),
+        }),
   };
 }

@@ -43,7 +43,7 @@ describe('static satisfies the protocol contract', () => {
       // Sometimes a new NodeId at a known address (a peer that got a new identity).
       const from = rng.chance(1, 8) ? id(20 + rng.int(3)) : id(peer);
       const message: ElectionMessage = rng.chance(1, 20)
-        ? { type: 'join-cluster', from, fromAddress: addr(peer) }
+        ? { type: 'join-cluster', from, fromAddress: addr(peer), configVersion: 0, joining: false }
         : { type: 'heartbeat', from, fromAddress: addr(peer), term: term(near(rng, state.term)) };
       return { kind: 'receive', now, message };
     },
@@ -62,11 +62,24 @@ describe('static satisfies the protocol contract', () => {
 
 function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessage {
   const base = { from: id(from), fromAddress: addr(from) };
+  const config = { configTerm: term(rng.int(2)), configVersion: rng.int(3) };
   switch (rng.int(8)) {
     case 0:
-      return { ...base, type: 'vote-request', term: term(near(rng, current) + 1), preVote: true };
+      return {
+        ...base,
+        type: 'vote-request',
+        term: term(near(rng, current) + 1),
+        preVote: true,
+        ...config,
+      };
     case 1:
-      return { ...base, type: 'vote-request', term: term(near(rng, current)), preVote: false };
+      return {
+        ...base,
+        type: 'vote-request',
+        term: term(near(rng, current)),
+        preVote: false,
+        ...config,
+      };
     case 2:
       return {
         ...base,
@@ -80,12 +93,18 @@ function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessa
         ...base,
         type: 'leader-heartbeat',
         term: term(near(rng, current)),
+        ...config,
         peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])],
       };
     case 4:
-      return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)) };
+      return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)), ...config };
     case 5:
-      return { ...base, type: 'join-cluster' };
+      return {
+        ...base,
+        type: 'join-cluster',
+        configVersion: rng.int(2),
+        joining: rng.chance(1, 2),
+      };
     case 6:
       return { ...base, type: 'peer-broadcast', term: term(near(rng, current)), payload: 'hello' };
     default:
@@ -120,7 +139,13 @@ describe('raft-lite satisfies the protocol contract', () => {
         kind: 'send',
         to: addr(2),
         channel: 'packet',
-        message: { type: 'join-cluster', from: id(1), fromAddress: addr(1) },
+        message: {
+          type: 'join-cluster',
+          from: id(1),
+          fromAddress: addr(1),
+          configVersion: 0,
+          joining: false,
+        },
       },
       { kind: 'leader', leader: id(1), term: term(2), self: true },
       { kind: 'term', oldTerm: term(1), newTerm: term(2) },

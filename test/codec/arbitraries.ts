@@ -168,6 +168,8 @@ export const arbMessageByType: {
     fromAddress: arbAddress,
     term: arbTerm,
     preVote: fc.boolean(),
+    configTerm: arbTerm,
+    configVersion: fc.nat(),
   }),
   'vote-response': fc.record({
     type: fc.constant('vote-response' as const),
@@ -182,6 +184,8 @@ export const arbMessageByType: {
     from: arbNodeId,
     fromAddress: arbAddress,
     term: arbTerm,
+    configTerm: arbTerm,
+    configVersion: fc.nat(),
     peers: fc.array(arbAddress, { maxLength: 7 }),
   }),
   'heartbeat-ack': fc.record({
@@ -189,11 +193,15 @@ export const arbMessageByType: {
     from: arbNodeId,
     fromAddress: arbAddress,
     term: arbTerm,
+    configTerm: arbTerm,
+    configVersion: fc.nat(),
   }),
   'join-cluster': fc.record({
     type: fc.constant('join-cluster' as const),
     from: arbNodeId,
     fromAddress: arbAddress,
+    configVersion: fc.nat(),
+    joining: fc.boolean(),
   }),
   'peer-broadcast': fc.record({
     type: fc.constant('peer-broadcast' as const),

@@ -6,7 +6,13 @@ import type { Ready } from '../../src/base/protocol.js';
 import { term } from '../../src/base/units.js';
 import { RAFT_LITE_DEFAULTS, raftLiteConfig } from '../../src/election/raft-lite/config.js';
 import { checkInvariants } from '../../src/election/raft-lite/invariants.js';
-import { initRaftLite, leaderOf, nextDeadline, step } from '../../src/election/raft-lite/step.js';
+import {
+  initRaftLite,
+  leaderOf,
+  nextDeadline,
+  recordOf,
+  step,
+} from '../../src/election/raft-lite/step.js';
 import type { Effect, RaftLiteRecord, State } from '../../src/election/raft-lite/types.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
@@ -90,7 +96,7 @@ describe('raft-lite step', () => {
     expect(s.role).toBe('candidate');
     expect(s.term).toBe(1);
     expect(s.votedFor).toBe(id('1'));
-    expect(out.persist).toEqual([{ term: 1, votedFor: id('1') }]);
+    expect(out.persist).toMatchObject([{ term: 1, votedFor: id('1') }]);
     expect(sends(out.effects)).toEqual([]);
     expect(sends(out.afterPersist)).toHaveLength(2);
   });
@@ -126,10 +132,12 @@ describe('raft-lite step', () => {
       fromAddress: addr(2),
       term: term(5),
       preVote: false,
+      configTerm: term(0),
+      configVersion: 0,
     });
     expect(s.term).toBe(5);
     expect(s.votedFor).toBe(id('2'));
-    expect(out.persist).toEqual([{ term: 5, votedFor: id('2') }]);
+    expect(out.persist).toMatchObject([{ term: 5, votedFor: id('2') }]);
     expect(out.effects.some((e) => e.kind === 'send')).toBe(false);
     expect(
       out.afterPersist.some(
@@ -142,6 +150,8 @@ describe('raft-lite step', () => {
       fromAddress: addr(3),
       term: term(5),
       preVote: false,
+      configTerm: term(0),
+      configVersion: 0,
     });
     expect(
       second.some(
@@ -158,6 +168,8 @@ describe('raft-lite step', () => {
       from: id('3'),
       fromAddress: addr(3),
       term: term(9),
+      configTerm: term(0),
+      configVersion: 0,
     });
     expect(s.role).toBe('follower');
     expect(s.term).toBe(9);
@@ -178,6 +190,8 @@ describe('raft-lite step', () => {
       from: id('2'),
       fromAddress: addr(2),
       term: term(3),
+      configTerm: term(3),
+      configVersion: 1,
       peers: [addr(1), addr(2), addr(3)],
     });
     const effects = recv(s, 20, {
@@ -186,6 +200,8 @@ describe('raft-lite step', () => {
       fromAddress: addr(3),
       term: term(4),
       preVote: false,
+      configTerm: term(0),
+      configVersion: 0,
     });
     expect(s.term).toBe(3);
     expect(
@@ -203,6 +219,8 @@ describe('raft-lite step', () => {
       fromAddress: addr(9),
       term: term(4),
       preVote: false,
+      configTerm: term(0),
+      configVersion: 0,
     });
     expect(effects).toEqual([]);
     expect(s.counters.strangerMessages).toBe(1);
@@ -220,7 +238,13 @@ describe('raft-lite step', () => {
 
   test('cold start: a new joiner is forwarded to every known peer and learns us; a forwarded request for a known peer is dropped', () => {
     const s = fresh(3);
-    const join = { type: 'join-cluster' as const, from: id('5'), fromAddress: addr(5) };
+    const join = {
+      type: 'join-cluster' as const,
+      from: id('5'),
+      fromAddress: addr(5),
+      configVersion: 0,
+      joining: false,
+    };
     const effects = sends(recv(s, 10, join));
     expect(s.peers.has(addr(5))).toBe(true);
     const to = (e: Effect): string =>
@@ -241,5 +265,87 @@ describe('raft-lite step', () => {
     const effects = sends(tickAt(s, nextDeadline(s)));
     expect(effects).toHaveLength(1);
     expect(effects[0]?.kind === 'send' && effects[0].message.type).toBe('join-cluster');
+  });
+
+  test('issue 11 bug 1: a node whose bootstrap list leaves itself out only asks to join, never stands', () => {
+    const s = initRaftLite(
+      { config: raftLiteConfig(), selfId: id('4'), selfAddress: addr(4), peers: [addr(3)] },
+      { term: term(0), votedFor: undefined },
+      0 as Millis,
+      rng,
+    );
+    expect(s.joining).toBe(true);
+    const effects = sends(tickAt(s, nextDeadline(s)));
+    expect(s.role).toBe('follower');
+    expect(effects.map((e) => e.kind === 'send' && e.message.type)).toEqual(['join-cluster']);
+    expect(s.counters.electionsDeferredJoining).toBe(1);
+  });
+
+  test('issue 11 bug 1: a vote is refused to a candidate whose configuration is older', () => {
+    const s = fresh();
+    recv(s, 10, {
+      type: 'leader-heartbeat',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: term(3),
+      configTerm: term(3),
+      configVersion: 2,
+      peers: [addr(1), addr(2), addr(3)],
+    });
+    expect(s.configVersion).toBe(2);
+    const effects = recv(s, 10_000, {
+      type: 'vote-request',
+      from: id('3'),
+      fromAddress: addr(3),
+      term: term(4),
+      preVote: false,
+      configTerm: term(3),
+      configVersion: 1,
+    });
+    expect(s.votedFor).toBeUndefined();
+    expect(s.counters.votesRefusedOlderConfig).toBe(1);
+    expect(
+      effects.some(
+        (e) => e.kind === 'send' && e.message.type === 'vote-response' && !e.message.granted,
+      ),
+    ).toBe(true);
+  });
+
+  test('issue 11 bug 1: a leader adds one joiner at a time, committed by majorities of the old and new members', () => {
+    const s = fresh();
+    const now = electSelf(s);
+    expect(s.configTerm).toBe(s.term);
+    step(s, { kind: 'persisted', now: now as Millis, records: [recordOf(s)] }, { rng });
+    const ack = (from: number, at: number): void =>
+      void recv(s, at, {
+        type: 'heartbeat-ack',
+        from: id(String(from)),
+        fromAddress: addr(from),
+        term: s.term,
+        configTerm: s.configTerm,
+        configVersion: s.configVersion,
+      });
+    ack(2, now + 1);
+    expect(s.configCommitted).toBe(true);
+    const joiner = (n: number) => ({
+      type: 'join-cluster' as const,
+      from: id(String(n)),
+      fromAddress: addr(n),
+      configVersion: 0,
+      joining: true,
+    });
+    recv(s, now + 2, joiner(4));
+    recv(s, now + 2, joiner(5));
+    expect([...s.peers].sort()).toEqual([addr(1), addr(2), addr(3), addr(4)].sort());
+    expect(s.joinQueue).toEqual([addr(5)]);
+    step(s, { kind: 'persisted', now: (now + 3) as Millis, records: [recordOf(s)] }, { rng });
+    ack(2, now + 4); // 2 of the old 3, but 2 of the new 4 is not a majority
+    expect(s.configCommitted).toBe(false);
+    ack(3, now + 5);
+    // Committed, so the next queued joiner goes in flight at once.
+    expect(s.previousPeers?.size).toBe(4);
+    expect(s.configCommitted).toBe(false);
+    expect(s.peers.has(addr(5))).toBe(true);
+    expect(s.configVersion).toBe(3);
   });
 });

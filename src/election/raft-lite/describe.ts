@@ -42,5 +42,9 @@ export function describeEffect(effect: Effect): string {
 }
 
 export function describeRecord(record: RaftLiteRecord): string {
-  return `term=${record.term} votedFor=${record.votedFor === undefined ? '-' : shortId(record.votedFor)}`;
+  const config =
+    record.config === undefined
+      ? ''
+      : ` config=${record.config.term}.${record.config.version}(${record.config.peers.length})`;
+  return `term=${record.term} votedFor=${record.votedFor === undefined ? '-' : shortId(record.votedFor)}${config}${record.joining === true ? ' joining' : ''}`;
 }

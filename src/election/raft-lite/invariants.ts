@@ -3,9 +3,8 @@
  * production. Cluster-wide safety (one leader per term) is the simulator's checker, which sees
  * every node; these are the per-node ones.
  */
-import type { Term } from '../../base/units.js';
-import type { NodeId } from '../../identity/node-id.js';
-import type { State } from './types.js';
+import { compareConfig } from './step.js';
+import type { RaftLiteSnapshot, State } from './types.js';
 
 /** Human-readable violations; empty when the state is sound. */
 export function checkInvariants(state: State): string[] {
@@ -28,15 +27,42 @@ export function checkInvariants(state: State): string[] {
       out.push(`${id} speaks for ${address} but was last heard elsewhere`);
   }
   if (state.heard.has(state.selfId)) out.push('self is tracked as a peer');
+  if (state.configVersion < 0 || !Number.isSafeInteger(state.configVersion))
+    out.push(`configuration version ${state.configVersion} is not a non-negative safe integer`);
+  if (state.configTerm > state.term)
+    out.push(`configuration of term ${state.configTerm} is ahead of the term ${state.term}`);
+  if (state.joining && state.role !== 'follower')
+    out.push(`a joining node must not be a ${state.role}`);
+  if (state.joining && state.configVersion > 0) out.push('a configured node is not joining');
+  if (state.role === 'leader' && (state.configTerm !== state.term || state.configVersion < 1))
+    out.push(
+      `a leader's configuration ${state.configTerm}.${state.configVersion} is not stamped with its term ${state.term}`,
+    );
+  if (state.previousPeers !== undefined) {
+    if (state.role !== 'leader') out.push('only a leader has a configuration change in flight');
+    const added = [...state.peers].filter((p) => !state.previousPeers?.has(p));
+    const removed = [...state.previousPeers].filter((p) => !state.peers.has(p));
+    if (added.length + removed.length !== 1)
+      out.push(`a change must add or remove one member, not ${added.length + removed.length}`);
+  }
   return out;
 }
 
-/** Compares successive states of one node: the term never decreases (Raft §5.1), and a vote cast in a term is never changed. */
-export function checkTransition(
-  before: { term: Term; votedFor: NodeId | undefined },
-  after: State,
-): string[] {
+/**
+ * Compares successive states of one node: the term never decreases (Raft §5.1), a vote cast in
+ * a term is never changed, and the configuration id never goes back.
+ */
+export function checkTransition(before: RaftLiteSnapshot, after: State): string[] {
   const out: string[] = [];
+  if (
+    compareConfig(
+      { term: after.configTerm, version: after.configVersion },
+      { term: before.configTerm, version: before.configVersion },
+    ) < 0
+  )
+    out.push(
+      `configuration went back from ${before.configTerm}.${before.configVersion} to ${after.configTerm}.${after.configVersion}`,
+    );
   if (after.term < before.term) out.push(`term went back from ${before.term} to ${after.term}`);
   if (
     after.term === before.term &&

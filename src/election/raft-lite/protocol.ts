@@ -1,8 +1,11 @@
 /**
  * raft-lite as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
- * messages) and its store, `election/raft-lite.json` = `{"term":N,"votedFor":"<NodeId>"|null}`
- * (the format is on disk: keep it). A file that is not exactly that is refused, never read as
- * term 0: forgetting a vote would let this node vote twice in one term (Raft §5.2).
+ * messages) and its store, `election/raft-lite.json` =
+ * `{"term":N,"votedFor":"<NodeId>"|null,"config":{"term":T,"version":V,"peers":["h:p",...]},"joining":false}`
+ * (the format is on disk: keep it; `config` and `joining` are optional, a file written before
+ * them reads as the bootstrap list). A file that is not that is refused, never read as term 0:
+ * forgetting a vote would let this node vote twice in one term (Raft §5.2), and forgetting an
+ * acked configuration could undo a committed one.
  */
 import { ShoalError } from '../../base/errors.js';
 import { persistedCount } from '../../base/persisted.js';
@@ -15,6 +18,7 @@ import {
 } from '../../base/protocol.js';
 import { term } from '../../base/units.js';
 import { isNodeId, type NodeId } from '../../identity/node-id.js';
+import { parseAddress, type Address } from '../../base/address.js';
 import { electionWire } from '../wire.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition } from './invariants.js';
@@ -48,7 +52,12 @@ export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
   describeEffect,
   describeRecord,
   checkInvariants,
-  snapshot: (state) => ({ term: state.term, votedFor: state.votedFor }),
+  snapshot: (state) => ({
+    term: state.term,
+    votedFor: state.votedFor,
+    configTerm: state.configTerm,
+    configVersion: state.configVersion,
+  }),
   checkTransition,
 };
 
@@ -69,13 +78,38 @@ export function parseRaftLiteFile(bytes: Uint8Array): RaftLiteRecord {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw corrupt('is not a JSON object');
-  const fields = doc as { term?: unknown; votedFor?: unknown };
+  const fields = doc as { term?: unknown; votedFor?: unknown; config?: unknown; joining?: unknown };
   const votedFor = fields.votedFor;
   if (votedFor !== null && !(typeof votedFor === 'string' && isNodeId(votedFor)))
     throw corrupt(`has votedFor ${JSON.stringify(votedFor)}, not a NodeId or null`);
+  if (fields.joining !== undefined && typeof fields.joining !== 'boolean')
+    throw corrupt(`has joining ${JSON.stringify(fields.joining)}, not true or false`);
   return {
     term: term(persistedCount(fields.term, RAFT_LITE_FILE, 'term')),
     votedFor: (votedFor ?? undefined) as NodeId | undefined,
+    config: fields.config === undefined ? undefined : parseConfig(fields.config),
+    joining: fields.joining === true,
+  };
+}
+
+function parseConfig(value: unknown): NonNullable<RaftLiteRecord['config']> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw corrupt('has a config that is not a JSON object');
+  const c = value as { term?: unknown; version?: unknown; peers?: unknown };
+  if (!Array.isArray(c.peers)) throw corrupt('has config.peers that is not a list');
+  const peers: Address[] = [];
+  for (const peer of c.peers as unknown[]) {
+    if (typeof peer !== 'string') throw corrupt(`has config peer ${JSON.stringify(peer)}`);
+    try {
+      peers.push(parseAddress(peer));
+    } catch {
+      throw corrupt(`has config peer ${JSON.stringify(peer)}, not host:port`);
+    }
+  }
+  return {
+    term: term(persistedCount(c.term, RAFT_LITE_FILE, 'config.term')),
+    version: persistedCount(c.version, RAFT_LITE_FILE, 'config.version'),
+    peers,
   };
 }
 
@@ -87,7 +121,12 @@ export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {
   write: (record) => ({
     path: RAFT_LITE_FILE,
     data: new TextEncoder().encode(
-      JSON.stringify({ term: record.term, votedFor: record.votedFor ?? null }),
+      JSON.stringify({
+        term: record.term,
+        votedFor: record.votedFor ?? null,
+        ...(record.config === undefined ? {} : { config: record.config }),
+        joining: record.joining === true,
+      }),
     ),
   }),
 };

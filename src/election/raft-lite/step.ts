@@ -12,11 +12,26 @@
  * - etcd check-quorum: a leader that hears acks from less than a majority within an election
  *   timeout steps down; a node that hears a live leader refuses (pre-)votes (leader lease).
  *
- * Ordering is in the type: a step that changed (term, votedFor) persists it once, and every
- * send and leader report of the step waits for that write (`afterPersist`), so a vote grant
- * never leaves before the vote is durable. Invariants (invariants.ts): one vote per term, term
- * never decreases, a leader has self in `peers`, at most one leader per term cluster-wide
- * (checked by the simulator).
+ * - Configuration (issue 11): the cluster is one replicated value, agreed through the leader as
+ *   Raft agrees its log, compressed to its last entry. Its id is (configTerm, configVersion):
+ *   the term of the leader that wrote it, then a version. Version 0 is the bootstrap set, the
+ *   `peers` a node booted with plus what join requests spread before any leader exists
+ *   (guarded by minClusterSize, failure story 3). A new leader first restamps its configuration
+ *   with its own term (Raft's no-op entry of a new term) and may change it only once a majority
+ *   has acked that; then it adds one joiner at a time (Raft §4.1 single-server changes), and a
+ *   change commits only when a majority of the old members AND of the new ones have made it
+ *   durable. A vote (or pre-vote) is refused to a candidate whose configuration id is older than
+ *   the voter's (the analog of §5.4.1's up-to-date log), so a node that missed a committed
+ *   change cannot win, and a follower takes the leader's configuration when it is newer than
+ *   its own. A node whose bootstrap list does not name itself, or that learns a configured
+ *   cluster exists, is a joiner: it never stands for election and repeats its join request every
+ *   election timeout until a leader's configuration includes it.
+ *
+ * Ordering is in the type: a step that changed the durable record (term, vote, configuration)
+ * persists it once, and every send and leader report of the step waits for that write
+ * (`afterPersist`), so a vote grant or a configuration ack never leaves before it is durable.
+ * Invariants (invariants.ts): one vote per term, term and configuration id never decrease, a
+ * leader has self in `peers`; one leader per term cluster-wide is the simulator's checker.
  */
 import type { Address } from '../../base/address.js';
 import { assertNever } from '../../base/assert.js';
@@ -53,11 +68,31 @@ export function initRaftLite(
 ): State {
   const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Counters;
   const { config } = init;
+  const saved =
+    durable.config !== undefined && durable.config.version > 0 ? durable.config : undefined;
+  // A node whose bootstrap list leaves itself out asks to be added; so does one that learned
+  // (and saved) that a configured cluster exists.
+  const joining =
+    saved === undefined && (durable.joining === true || !init.peers.includes(init.selfAddress));
+  const peers =
+    saved === undefined
+      ? new Set<Address>([init.selfAddress, ...init.peers, ...(durable.config?.peers ?? [])])
+      : new Set<Address>(saved.peers);
+  const configTerm = saved?.term ?? toTerm(0);
+  const configVersion = saved?.version ?? 0;
   return {
     config,
     selfId: init.selfId,
     selfAddress: init.selfAddress,
-    peers: new Set<Address>([init.selfAddress, ...init.peers]),
+    peers,
+    configTerm,
+    configVersion,
+    joining,
+    durableConfig: { term: configTerm, version: configVersion },
+    previousPeers: undefined,
+    configCommitted: false,
+    configAcks: new Set(),
+    joinQueue: [],
     idAt: new Map(),
     term: durable.term,
     votedFor: durable.votedFor,
@@ -105,12 +140,13 @@ export function step(
     out: { state, effects: [], persist: [], afterPersist: [] },
   };
   const before = leaderOf(state);
-  const durable = { term: state.term, votedFor: state.votedFor };
+  const durable = recordKey(state);
   switch (input.kind) {
     case 'tick':
       onTick(turn);
       break;
     case 'persisted':
+      onPersisted(turn, input.records);
       break;
     case 'receive':
       onReceive(turn, input.message, input.from);
@@ -130,9 +166,8 @@ export function step(
     default:
       assertNever(input, 'raft-lite input');
   }
-  // §5.1/§5.2: (term, votedFor) is durable before anything this step sends or reports.
-  if (state.term !== durable.term || state.votedFor !== durable.votedFor)
-    turn.out.persist.push({ term: state.term, votedFor: state.votedFor });
+  // §5.1/§5.2: the record is durable before anything this step sends or reports.
+  if (recordKey(state) !== durable) turn.out.persist.push(recordOf(state));
   const after = leaderOf(state);
   if (before?.id !== after?.id || before?.term !== after?.term) {
     turn.out.afterPersist.push({
@@ -145,6 +180,36 @@ export function step(
   return turn.out;
 }
 
+/** The durable record of `state`. */
+export function recordOf(state: State): RaftLiteRecord {
+  return {
+    term: state.term,
+    votedFor: state.votedFor,
+    config: { term: state.configTerm, version: state.configVersion, peers: [...state.peers] },
+    joining: state.joining,
+  };
+}
+
+/**
+ * What decides whether a step must write: term, vote, configuration id and joining. The bootstrap
+ * set growing by joins alone is not written (a restart rebuilds it from the bootstrap list).
+ */
+function recordKey(state: State): string {
+  return `${state.term}|${state.votedFor ?? ''}|${state.configTerm}.${state.configVersion}|${state.joining ? 1 : 0}`;
+}
+
+/** Orders two configuration ids: the writer's term first, then the version. */
+export function compareConfig(
+  a: { term: Term; version: number },
+  b: { term: Term; version: number },
+): number {
+  return a.term !== b.term ? a.term - b.term : a.version - b.version;
+}
+
+function configOf(state: State): { term: Term; version: number } {
+  return { term: state.configTerm, version: state.configVersion };
+}
+
 // ---- shared rules: quorum, terms, sends ----
 
 /**
@@ -152,16 +217,21 @@ export function step(
  * A NodeId counts only while it speaks for an address of the cluster, so one address gives at
  * most one vote, whoever claims it.
  */
-export function hasQuorum(state: State, supporters: ReadonlySet<NodeId>): boolean {
+export function hasQuorum(
+  state: State,
+  supporters: ReadonlySet<NodeId>,
+  members: ReadonlySet<Address> = state.peers,
+): boolean {
   let count = 0;
   for (const id of supporters) {
-    if (id === state.selfId) count++;
-    else {
+    if (id === state.selfId) {
+      if (members.has(state.selfAddress)) count++;
+    } else {
       const address = state.heard.get(id)?.address;
-      if (address !== undefined && state.idAt.get(address) === id) count++;
+      if (address !== undefined && members.has(address) && state.idAt.get(address) === id) count++;
     }
   }
-  return count >= majorityOf(state.peers.size);
+  return count >= majorityOf(members.size);
 }
 
 function send(turn: Turn, to: Address, message: ElectionMessage): void {
@@ -202,6 +272,12 @@ function becomeFollower(turn: Turn): void {
   state.heartbeatDeadlineMs = undefined;
   state.checkQuorumDeadlineMs = undefined;
   state.recentAcks = new Set();
+  // A change in flight stays in `peers` (as an uncommitted entry stays in a Raft log); the next
+  // leader's configuration decides whether it lives.
+  state.previousPeers = undefined;
+  state.configCommitted = false;
+  state.configAcks = new Set();
+  state.joinQueue = [];
   resetElectionTimer(turn);
 }
 
@@ -308,6 +384,8 @@ function sendHeartbeats(turn: Turn): void {
     from: state.selfId,
     fromAddress: state.selfAddress,
     term: state.term,
+    configTerm: state.configTerm,
+    configVersion: state.configVersion,
     peers: [...state.peers],
   });
 }
@@ -317,7 +395,14 @@ function startPreVote(turn: Turn): void {
   const { state } = turn;
   resetElectionTimer(turn);
   state.leader = undefined;
-  if (state.peers.size < state.config.minClusterSize) {
+  if (state.joining) {
+    // Not a member yet: ask again (the request, or the leader's answer, may have been lost).
+    state.counters.electionsDeferredJoining++;
+    state.role = 'follower';
+    broadcast(turn, joinRequest(state));
+    return;
+  }
+  if (state.configVersion === 0 && state.peers.size < state.config.minClusterSize) {
     // Too few known to elect safely (failure story 3): ask the known peers again to spread us.
     state.counters.electionsDeferredSmallCluster++;
     state.role = 'follower';
@@ -334,6 +419,8 @@ function startPreVote(turn: Turn): void {
     fromAddress: state.selfAddress,
     term: toTerm(state.term + 1),
     preVote: true,
+    configTerm: state.configTerm,
+    configVersion: state.configVersion,
   });
 }
 
@@ -355,6 +442,8 @@ function startElection(turn: Turn): void {
     fromAddress: state.selfAddress,
     term: state.term,
     preVote: false,
+    configTerm: state.configTerm,
+    configVersion: state.configVersion,
   });
 }
 
@@ -366,7 +455,62 @@ function becomeLeader(turn: Turn): void {
   state.votes = new Set();
   state.recentAcks = new Set();
   state.checkQuorumDeadlineMs = addMs(turn.now, state.config.electionTimeoutMinMs);
+  // Raft's no-op of a new term: the configuration is restamped with this term (the bootstrap
+  // set becomes version 1) and must be acked by a majority before it may change.
+  state.configTerm = state.term;
+  state.configVersion = Math.max(1, state.configVersion);
+  state.previousPeers = undefined;
+  state.configCommitted = false;
+  state.configAcks = new Set();
   sendHeartbeats(turn);
+}
+
+/** The leader's configuration is committed once a majority of it (and of the previous one) has it durable. */
+function checkConfigCommit(turn: Turn): void {
+  const { state } = turn;
+  if (state.role !== 'leader' || state.configCommitted) return;
+  const acks = new Set(state.configAcks);
+  if (compareConfig(state.durableConfig, configOf(state)) === 0) acks.add(state.selfId);
+  if (!hasQuorum(state, acks)) return;
+  if (state.previousPeers !== undefined && !hasQuorum(state, acks, state.previousPeers)) return;
+  state.configCommitted = true;
+  state.previousPeers = undefined;
+  proposeNextJoin(turn);
+}
+
+/** One change at a time: the next queued joiner, once the configuration is committed. */
+function proposeNextJoin(turn: Turn): void {
+  const { state } = turn;
+  while (state.role === 'leader' && state.configCommitted && state.joinQueue.length > 0) {
+    const joiner = state.joinQueue.shift() as Address;
+    if (state.peers.has(joiner)) continue;
+    if (state.peers.size >= state.config.peersMax) {
+      state.counters.peersRejected++;
+      turn.out.effects.push({
+        kind: 'rejected',
+        input: 'receive',
+        detail: `cluster is full (peersMax ${state.config.peersMax}); ${joiner} not added`,
+      });
+      continue;
+    }
+    state.counters.configChanges++;
+    state.previousPeers = new Set(state.peers);
+    state.peers = new Set([...state.peers, joiner]);
+    state.configVersion++;
+    state.configCommitted = false;
+    state.configAcks = new Set();
+    sendHeartbeats(turn);
+    return;
+  }
+}
+
+/** A write finished: what this node may now count for itself. */
+function onPersisted(turn: Turn, records: readonly RaftLiteRecord[]): void {
+  const { state } = turn;
+  const last = records[records.length - 1]?.config;
+  if (last === undefined) return;
+  state.durableConfig = { term: last.term, version: last.version };
+  checkConfigCommit(turn);
 }
 
 // ---- messages ----
@@ -377,8 +521,13 @@ function onReceive(turn: Turn, message: ElectionMessage, from: Address): void {
   const { state } = turn;
   if (message.type === 'join-cluster') return onJoinRequest(turn, message, from);
   if (message.type === 'heartbeat') return void state.counters.strangerMessages++;
-  if (!state.peers.has(message.fromAddress) && message.type !== 'leader-heartbeat') {
-    // A vote from outside the known cluster is not a vote of this cluster.
+  if (
+    !state.peers.has(message.fromAddress) &&
+    message.type !== 'leader-heartbeat' &&
+    !(message.type === 'vote-request' && compareConfig(configFrom(message), configOf(state)) > 0)
+  ) {
+    // A vote from outside the cluster is not a vote of this cluster, unless the candidate holds
+    // a newer configuration than ours (one that may well include us).
     state.counters.strangerMessages++;
     return;
   }
@@ -435,6 +584,8 @@ function applyTermRule(
       from: state.selfId,
       fromAddress: state.selfAddress,
       term: state.term,
+      configTerm: state.configTerm,
+      configVersion: state.configVersion,
     });
     return false;
   }
@@ -455,8 +606,23 @@ function reply(turn: Turn, to: Address, granted: boolean, preVote: boolean, repl
   else state.counters.votesRefused++;
 }
 
+function configFrom(m: { configTerm: Term; configVersion: number }): {
+  term: Term;
+  version: number;
+} {
+  return { term: m.configTerm, version: m.configVersion };
+}
+
+/** The vote rule's configuration half: never for a candidate whose configuration is older. */
+function olderConfig(turn: Turn, m: Msg<'vote-request'>): boolean {
+  if (compareConfig(configFrom(m), configOf(turn.state)) >= 0) return false;
+  turn.state.counters.votesRefusedOlderConfig++;
+  return true;
+}
+
 function onPreVoteRequest(turn: Turn, m: Msg<'vote-request'>): void {
   const { state } = turn;
+  if (olderConfig(turn, m)) return reply(turn, m.fromAddress, false, true, state.term);
   const decision = decidePreVote(
     { currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) },
     m.term,
@@ -467,6 +633,7 @@ function onPreVoteRequest(turn: Turn, m: Msg<'vote-request'>): void {
 
 function onVoteRequest(turn: Turn, m: Msg<'vote-request'>): void {
   const { state } = turn;
+  if (olderConfig(turn, m)) return reply(turn, m.fromAddress, false, false, state.term);
   const decision = decideVote(
     { currentTerm: state.term, votedFor: state.votedFor, inLeaderLease: inLeaderLease(turn) },
     m.from,
@@ -494,46 +661,120 @@ function onVoteResponse(turn: Turn, m: Msg<'vote-response'>): void {
 
 function onLeaderHeartbeat(turn: Turn, m: Msg<'leader-heartbeat'>): void {
   const { state } = turn;
+  if (state.role === 'leader') {
+    // Two leaders in one term: Election Safety is broken somewhere. Not a case to handle by
+    // stepping down (that would hide it): counted, refused, and the simulator's checker fails.
+    state.counters.dualLeaderHeartbeats++;
+    turn.out.effects.push({
+      kind: 'rejected',
+      input: 'receive',
+      detail: `leader heartbeat from ${m.from} in our own term ${state.term}`,
+    });
+    return;
+  }
   if (state.role !== 'follower') becomeFollower(turn);
-  for (const peer of m.peers) addPeer(turn, peer);
-  // The leader itself was just heard (a stranger leader joins the known cluster this way).
+  adoptConfig(turn, m);
+  // The leader itself was just heard.
+  if (state.joining) state.peers.add(m.fromAddress);
   notePeerHeard(turn, m.from, m.fromAddress);
   state.leader = { id: m.from, address: m.fromAddress };
   state.leaderContactMs = turn.now;
   resetElectionTimer(turn);
+  // Sent after the step's write: the configuration acked here is durable.
   send(turn, m.fromAddress, {
     type: 'heartbeat-ack',
     from: state.selfId,
     fromAddress: state.selfAddress,
     term: state.term,
+    configTerm: state.configTerm,
+    configVersion: state.configVersion,
   });
+}
+
+/**
+ * The current leader's configuration replaces ours when it is newer (as a follower's log takes
+ * the leader's) and names us; a configuration without us is not ours to take (we keep asking).
+ */
+function adoptConfig(turn: Turn, m: Msg<'leader-heartbeat'>): void {
+  const { state } = turn;
+  if (compareConfig(configFrom(m), configOf(state)) <= 0) return;
+  if (!m.peers.includes(state.selfAddress)) return;
+  if (m.peers.length > state.config.peersMax) {
+    state.counters.peersRejected++;
+    turn.out.effects.push({
+      kind: 'rejected',
+      input: 'receive',
+      detail: `leader's configuration of ${m.peers.length} exceeds peersMax ${state.config.peersMax}`,
+    });
+    return;
+  }
+  state.counters.configsAdopted++;
+  const peers = new Set(m.peers);
+  for (const [address, id] of state.idAt)
+    if (!peers.has(address)) {
+      state.idAt.delete(address);
+      forget(turn, id);
+    }
+  state.peers = peers;
+  state.configTerm = m.configTerm;
+  state.configVersion = m.configVersion;
+  state.joining = false;
 }
 
 function onHeartbeatAck(turn: Turn, m: Msg<'heartbeat-ack'>): void {
   const { state } = turn;
-  if (state.role === 'leader' && m.term === state.term) state.recentAcks.add(m.from);
+  if (state.role !== 'leader' || m.term !== state.term) return;
+  state.recentAcks.add(m.from);
+  if (compareConfig(configFrom(m), configOf(state)) !== 0) return;
+  state.configAcks.add(m.from);
+  checkConfigCommit(turn);
 }
 
 function onJoin(turn: Turn, address: Address): void {
   const { state } = turn;
   if (address === state.selfAddress) return;
-  if (!addPeer(turn, address)) return;
+  // Bootstrap and joining nodes remember whom to ask; a member's configuration changes only
+  // through the leader, so it only introduces itself.
+  if (state.configVersion === 0 && !addPeer(turn, address)) return;
   send(turn, address, joinRequest(state));
 }
 
 /**
- * A join request, direct or forwarded: how bootstrap lists that only overlap spread the whole
- * cluster before any leader exists. A request sent by the joiner itself is forwarded as is to
- * every other peer we know (a node still short of minClusterSize repeats its request every
- * election timeout, so a request lost to a partition is retried after the heal); a joiner new
- * to us also gets our own request, so it learns us. A forwarded request is acted on only when
- * it names a joiner new to us, so each forward wave ends after one hop per node.
+ * A join request, direct or forwarded.
+ * - Bootstrap (configuration version 0, not joining): how bootstrap lists that only overlap
+ *   spread the whole set before any leader exists. A request sent by the joiner itself is
+ *   forwarded as is to every other peer we know (a node still short of minClusterSize repeats
+ *   its request every election timeout); a joiner new to us also gets our own request, so it
+ *   learns us. A forwarded request is acted on only when it names a joiner new to us, so each
+ *   forward wave ends after one hop per node. A request from a configured node tells us a
+ *   cluster already exists: we stop bootstrapping and join it. A joiner's request is left for
+ *   the leader to come (the joiner repeats it).
+ * - Configured member: a stranger's request goes to the leader, which adds one joiner at a time
+ *   (`proposeNextJoin`); a direct one is answered with our request, so the joiner learns a
+ *   member it can ask.
+ * - Joining: a configured node that asks us is one more address to ask.
  */
 function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void {
   const { state } = turn;
-  const isNew = !state.peers.has(m.fromAddress);
-  if (m.fromAddress === state.selfAddress || !addPeer(turn, m.fromAddress)) return;
+  if (m.fromAddress === state.selfAddress) return;
   const direct = from === m.fromAddress;
+  if (state.joining) {
+    if (m.configVersion > 0 && direct) addPeer(turn, m.fromAddress);
+    return;
+  }
+  if (state.configVersion === 0 && m.configVersion > 0) {
+    // A configured cluster exists: bootstrapping on our own could split it.
+    state.joining = true;
+    if (state.role !== 'follower') becomeFollower(turn);
+    if (direct) addPeer(turn, m.fromAddress);
+    broadcast(turn, joinRequest(state));
+    return;
+  }
+  if (state.configVersion > 0) return onJoinRequestAsMember(turn, m, direct);
+  // A joiner waits for a leader: a bootstrap set grown by joiners would not be agreed.
+  if (m.joining) return;
+  const isNew = !state.peers.has(m.fromAddress);
+  if (!addPeer(turn, m.fromAddress)) return;
   // Only a request sent by the joiner itself is news of its liveness; a forwarded one is hearsay.
   if (direct) notePeerHeard(turn, m.from, m.fromAddress);
   if (isNew) send(turn, m.fromAddress, joinRequest(state));
@@ -542,6 +783,30 @@ function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void 
       if (peer !== m.fromAddress && peer !== from) send(turn, peer, m);
 }
 
+function onJoinRequestAsMember(turn: Turn, m: Msg<'join-cluster'>, direct: boolean): void {
+  const { state } = turn;
+  if (state.peers.has(m.fromAddress)) {
+    if (direct) notePeerHeard(turn, m.from, m.fromAddress);
+    return;
+  }
+  if (direct) send(turn, m.fromAddress, joinRequest(state));
+  if (state.role === 'leader') {
+    if (!state.joinQueue.includes(m.fromAddress) && state.joinQueue.length < state.config.peersMax)
+      state.joinQueue.push(m.fromAddress);
+    return proposeNextJoin(turn);
+  }
+  if (state.leader !== undefined && direct) {
+    state.counters.joinsForwarded++;
+    send(turn, state.leader.address, m);
+  }
+}
+
 function joinRequest(state: State): Msg<'join-cluster'> {
-  return { type: 'join-cluster', from: state.selfId, fromAddress: state.selfAddress };
+  return {
+    type: 'join-cluster',
+    from: state.selfId,
+    fromAddress: state.selfAddress,
+    configVersion: state.configVersion,
+    joining: state.joining,
+  };
 }

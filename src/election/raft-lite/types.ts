@@ -1,9 +1,10 @@
 /**
  * raft-lite's state, inputs, effects and durable record: Raft's leader election (§5.1 terms,
  * §5.2 election) with PreVote (thesis §9.6) and check-quorum (etcd), and no replicated log.
- * See step.ts. The known cluster is a set of addresses (bootstrap lists and joins name
- * addresses); votes, acks and liveness are kept by NodeId, and an address counts toward a
- * quorum through at most one NodeId: the last one heard directly from it.
+ * See step.ts. The cluster is a configuration of addresses (bootstrap lists and joins name
+ * addresses) agreed through the leader, one change at a time; votes, acks and liveness are kept
+ * by NodeId, and an address counts toward a quorum through at most one NodeId: the last one
+ * heard directly from it.
  */
 import type { Address } from '../../base/address.js';
 import type { PersistedInput, SendEffect, TickInput } from '../../base/protocol.js';
@@ -27,6 +28,12 @@ export const COUNTER_NAMES = [
   'strangerMessages',
   'peersRejected',
   'electionsDeferredSmallCluster',
+  'electionsDeferredJoining',
+  'votesRefusedOlderConfig',
+  'configChanges',
+  'configsAdopted',
+  'joinsForwarded',
+  'dualLeaderHeartbeats',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 
@@ -40,8 +47,27 @@ export interface State {
   config: RaftLiteConfig;
   selfId: NodeId;
   selfAddress: Address;
-  /** The known cluster, self included: every quorum is a majority of this set. */
+  /**
+   * The configuration's members, self included: every quorum is a majority of this set. At
+   * `configVersion` 0 (bootstrap, no leader yet) the set this node has discovered; for a
+   * joining node, the addresses it asks to be added.
+   */
   peers: Set<Address>;
+  /** The configuration's id: the term of the leader that wrote it, then its version (0 = bootstrap). */
+  configTerm: Term;
+  configVersion: number;
+  /** Not a member yet: asks to be added (join-cluster) and never stands for election. */
+  joining: boolean;
+  /** The configuration id last made durable (a node counts itself toward a commit only then). */
+  durableConfig: { term: Term; version: number };
+  /** Leader only: the configuration before the change in flight (undefined when none is). */
+  previousPeers: Set<Address> | undefined;
+  /** Leader only: whether the current configuration is committed in this leader's term. */
+  configCommitted: boolean;
+  /** Leader only: who has acked the current configuration id. */
+  configAcks: Set<NodeId>;
+  /** Leader only: addresses that asked to join, added one at a time. */
+  joinQueue: Address[];
   /** Which NodeId speaks for each address of `peers` (the last heard directly from it). */
   idAt: Map<Address, NodeId>;
   /** Raft §5.1: persisted before any message that depends on it is sent. */
@@ -72,10 +98,17 @@ export interface RaftLiteInit {
   peers: readonly Address[];
 }
 
-/** The durable part (Raft §5.1, §5.2: never forget them across a restart). */
+/**
+ * The durable part (Raft §5.1, §5.2: never forget them across a restart), with the
+ * configuration: a member acks a configuration only once it is durable, so a committed one
+ * survives any minority of crashes.
+ */
 export interface RaftLiteRecord {
   term: Term;
   votedFor: NodeId | undefined;
+  /** Absent in a file written before configurations existed (read as the bootstrap list). */
+  config?: { term: Term; version: number; peers: readonly Address[] } | undefined;
+  joining?: boolean | undefined;
 }
 
 export type Input =
@@ -96,6 +129,14 @@ export type Effect =
   | { kind: 'delivered'; from: NodeId; fromAddress: Address; payload: string }
   | { kind: 'rejected'; input: Input['kind']; detail: string };
 
+/** What the transition check compares between two states of one node. */
+export interface RaftLiteSnapshot {
+  term: Term;
+  votedFor: NodeId | undefined;
+  configTerm: Term;
+  configVersion: number;
+}
+
 export interface RaftLiteTypes {
   config: RaftLiteInit;
   persisted: RaftLiteRecord;
@@ -103,6 +144,6 @@ export interface RaftLiteTypes {
   input: Input;
   effect: Effect;
   record: RaftLiteRecord;
-  snapshot: { term: Term; votedFor: NodeId | undefined };
+  snapshot: RaftLiteSnapshot;
   message: ElectionMessage;
 }

@@ -14,7 +14,11 @@
  * cluster (step.ts `onJoinRequest`), and no node elects before it knows all of it.
  */
 import type { Address } from '../../base/address.js';
+import type { ProtocolTypes } from '../../base/protocol.js';
+import type { Rng } from '../../base/rng.js';
+import type { ElectionMessage } from '../../election/messages.js';
 import type { State as RaftLiteState } from '../../election/raft-lite/types.js';
+import type { Boundary } from '../../node/driver.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { Checker } from '../checkers.js';
@@ -67,28 +71,113 @@ export function oneLeaderPerTerm(): Checker<RaftLiteView> {
   };
 }
 
-/** Raft §5.1: a node's term never decreases, restarts included. */
-function termMonotonic(): Checker<RaftLiteView> {
-  const lastTerm = new Map<Address, number>();
+/**
+ * What left each node, observed at the driver's `sent` boundary (the network's view, not the
+ * core's): the highest term of any message, and the vote granted in each term.
+ */
+/** A sent message with its destination (a grant names its candidate by address). */
+type SentMessage = ElectionMessage & { to?: Address };
+
+export class SentLog {
+  readonly termSent = new Map<Address, number>();
+  /** By voter, then term: the address of the candidate the vote went to. */
+  readonly granted = new Map<Address, Map<number, Address>>();
+
+  record(address: Address, message: SentMessage): void {
+    if (!('term' in message)) return;
+    // A pre-vote names the term it proposes (or echoes it), not one the sender is in.
+    if ('preVote' in message && message.preVote) return;
+    if (message.term > (this.termSent.get(address) ?? 0)) this.termSent.set(address, message.term);
+    if (message.type !== 'vote-response' || !message.granted) return;
+    let votes = this.granted.get(address);
+    if (votes === undefined) this.granted.set(address, (votes = new Map()));
+    if (message.to !== undefined) votes.set(message.term, message.to);
+  }
+}
+
+/**
+ * Raft §5.1 across restarts: a node's term is never below a term it already sent in a message
+ * (a term only in memory may be lost by a crash; one that left must have been durable).
+ */
+function termNeverBelowSent(sent: SentLog): Checker<RaftLiteView> {
   return {
     name: 'term-monotonic',
     check(view) {
       for (const [address, node] of view.nodes) {
         const state = stateOf(node);
-        if (state === undefined) continue;
-        const before = lastTerm.get(address) ?? 0;
-        if (state.term < before)
-          return [`${address}: term went back from ${before} to ${state.term}`];
-        lastTerm.set(address, state.term);
+        const before = sent.termSent.get(address) ?? 0;
+        if (state !== undefined && state.term < before)
+          return [`${address}: term ${state.term} is below term ${before} it already sent`];
       }
       return [];
     },
   };
 }
 
+/**
+ * One vote per term per node across restarts (Raft §5.2): once a grant for term T left a node,
+ * while that node is in term T it remembers voting for that candidate.
+ */
+function oneVotePerTerm(sent: SentLog): Checker<RaftLiteView> {
+  return {
+    name: 'one-vote-per-term',
+    check(view) {
+      for (const [address, node] of view.nodes) {
+        const state = stateOf(node);
+        if (state === undefined) continue;
+        const votes = sent.granted.get(address);
+        const granted = votes?.get(state.term);
+        if (granted === undefined) continue;
+        const candidate = view.ids.get(granted);
+        if (state.votedFor !== candidate)
+          return [
+            `${address} granted its term-${state.term} vote to ${candidate} but now holds votedFor ${String(state.votedFor)} in that term`,
+          ];
+      }
+      return [];
+    },
+  };
+}
+
+/** Log Matching for the configuration: one member set per configuration id, cluster-wide. */
+function oneConfigPerId(): Checker<RaftLiteView> {
+  const members = new Map<string, string>();
+  return {
+    name: 'one-config-per-id',
+    check(view) {
+      for (const [address, node] of view.nodes) {
+        const state = stateOf(node);
+        if (state === undefined || state.configVersion === 0) continue;
+        const id = `${state.configTerm}.${state.configVersion}`;
+        const set = [...state.peers].sort().join(',');
+        const known = members.get(id);
+        if (known === undefined) members.set(id, set);
+        else if (known !== set)
+          return [`configuration ${id} is {${known}} elsewhere but {${set}} at ${address}`];
+      }
+      return [];
+    },
+  };
+}
+
+/** Probability that a node crashes at an effect boundary it just passed (with the crash fault). */
+const BOUNDARY_CRASH_PPM = 20_000;
+/** How long a node crashed at a boundary stays down, ms: short, so it restarts into the same term. */
+const BOUNDARY_OUTAGE_MS_MAX = 40;
+
 class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   readonly view: { nodes: Map<Address, ShoalNode | undefined>; ids: Map<Address, NodeId> };
-  readonly checkers = [oneLeaderPerTerm(), termMonotonic()];
+  private readonly sent = new SentLog();
+  readonly checkers = [
+    oneLeaderPerTerm(),
+    termNeverBelowSent(this.sent),
+    oneVotePerTerm(this.sent),
+    oneConfigPerId(),
+  ];
+  /** Nodes this run crashed at an effect boundary and will restart itself. */
+  private readonly boundaryDown = new Set<Address>();
+  private readonly boundaryRng: Rng;
+  private healed = false;
   private readonly minClusterSize: number;
   private readonly generations = new Map<Address, number>();
 
@@ -106,6 +195,7 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
       nodes: new Map(),
       ids: new Map(world.nodes.map((n) => [n.address, simNodeId(n)])),
     };
+    this.boundaryRng = world.rng.fork('boundary-crash');
     if (variant === 'join') {
       this.setupJoin();
       return;
@@ -159,6 +249,7 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     };
     const shoal = bootSimNode(this.world, node, mode, generation, {
       onTrace: (_protocol, line) => this.world.trace.add(`${node.name} ${line}`),
+      onBoundary: (_protocol, boundary) => this.onBoundary(node, boundary),
     });
     // Cold start and late joiners: joins spread the cluster (leader heartbeats, join requests).
     if (this.variant !== 'default')
@@ -166,7 +257,42 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     this.view.nodes.set(node.address, shoal);
   }
 
+  /**
+   * Crashes at effect boundaries (issue 11): right after a vote grant left, right after any
+   * other send, or right after a write became durable and before what waited on it went out.
+   * The node restarts a few ms later, into the same term, so a vote that was not durable shows.
+   */
+  private onBoundary(node: SimNode, boundary: Boundary<ProtocolTypes>): void {
+    if (boundary.kind === 'sent') {
+      const message = boundary.message as ElectionMessage;
+      this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage);
+    }
+    if (!this.world.faults.has('crash') || this.healed) return;
+    if (this.boundaryDown.size > 0) return;
+    const grant =
+      boundary.kind === 'sent' &&
+      (boundary.message as ElectionMessage).type === 'vote-response' &&
+      (boundary.message as Extract<ElectionMessage, { type: 'vote-response' }>).granted;
+    const ppm = grant ? BOUNDARY_CRASH_PPM * 10 : BOUNDARY_CRASH_PPM;
+    if (this.boundaryRng.int(1_000_000) >= ppm) return;
+    const what =
+      boundary.kind === 'durable' ? 'a durable write' : grant ? 'a vote grant' : 'a send';
+    this.world.trace.add(`fault crash ${node.name} right after ${what}`);
+    this.world.network.crash(node.address);
+    node.storage.crash();
+    this.crashNode(node);
+    this.boundaryDown.add(node.address);
+    const outageMs = 1 + this.boundaryRng.int(BOUNDARY_OUTAGE_MS_MAX);
+    this.world.clock.at(this.world.clock.now() + outageMs, () => {
+      if (!this.boundaryDown.delete(node.address)) return;
+      this.world.trace.add(`fault restart ${node.name}`);
+      this.boot(node);
+    });
+  }
+
   crashNode(node: SimNode): void {
+    // The nemesis takes over a node this run crashed: it restarts it, not us.
+    this.boundaryDown.delete(node.address);
     if (!this.view.nodes.has(node.address)) return;
     this.view.nodes.get(node.address)?.halt();
     this.view.nodes.set(node.address, undefined);
@@ -174,10 +300,13 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
 
   restartNode(node: SimNode): void {
     if (!this.view.nodes.has(node.address)) return;
+    this.boundaryDown.delete(node.address);
     this.boot(node);
   }
 
-  startLiveness(): void {}
+  startLiveness(): void {
+    this.healed = true;
+  }
 
   livenessReached(): boolean {
     const nodes = [...this.view.nodes.values()];
