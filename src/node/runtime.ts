@@ -12,6 +12,8 @@ import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
+
+export type { Boundary } from './driver.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
 

@@ -18,7 +18,7 @@ import type { ProtocolTypes } from '../../base/protocol.js';
 import type { Rng } from '../../base/rng.js';
 import type { ElectionMessage } from '../../election/messages.js';
 import type { State as RaftLiteState } from '../../election/raft-lite/types.js';
-import type { Boundary } from '../../node/driver.js';
+import type { Boundary } from '../../node/runtime.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { Checker } from '../checkers.js';
