@@ -51,6 +51,7 @@ export function startProbe(turn: Turn): void {
     indirectSent: false,
     expectedNacks: 0,
     nacksReceived: 0,
+    nacksPending: [],
     ackTimeoutAtMs: (now +
       scaleByAwareness(state.config.probeTimeoutMs, state.awareness)) as Millis,
     endAtMs: (now + periodMs) as Millis,
@@ -84,6 +85,7 @@ export function sendIndirectProbes(turn: Turn): void {
     (m) => m.id !== state.selfId && m.id !== probe.target && m.state === 'alive',
   );
   probe.expectedNacks = helpers.length;
+  probe.nacksPending = helpers.map((h) => h.id);
   for (const helper of helpers) {
     count(state, 'indirectProbesSent');
     send(turn, helper.address, 'packet', {
@@ -116,6 +118,7 @@ export function failProbe(turn: Turn): void {
   if (probe === undefined) return;
   state.probe = undefined;
   count(state, 'probesFailed');
+  count(state, 'nacksMissed', probe.expectedNacks - probe.nacksReceived);
   const delta = failedProbeAwarenessDelta(probe.expectedNacks, probe.nacksReceived);
   state.awareness = applyAwarenessDelta(
     state.awareness,
@@ -194,6 +197,19 @@ function departureNotice(turn: Turn, senderId: NodeId): Update[] {
   return [];
 }
 
+/**
+ * How long an intermediary waits for the target before it nacks (Lifeguard §IV-A). The requester
+ * asks at `probeTimeoutMs` and gives up at `probeIntervalMs` (both scaled by its awareness, which
+ * only widens the gap), so the nack must fit in what is left: half the gap leaves the other half
+ * for the ping-req and the nack on the wire (one-way delays up to a quarter of the gap: 125 ms on
+ * the LAN profile, 500 ms on WAN). Waiting a whole `probeTimeoutMs`, as memberlist does, makes
+ * every nack arrive after the probe ended, and each failed probe then raises the prober's
+ * awareness by `indirectChecks` instead of by the helpers that really went quiet.
+ */
+export function nackTimeoutMs(config: { probeIntervalMs: number; probeTimeoutMs: number }): Millis {
+  return Math.max(1, Math.floor((config.probeIntervalMs - config.probeTimeoutMs) / 2)) as Millis;
+}
+
 /** SWIM §3.1 intermediary: probe the target for the requester; bounded by pendingProbesMax. */
 export function onPingReq(turn: Turn, message: PingReq): void {
   const { state } = turn;
@@ -207,7 +223,7 @@ export function onPingReq(turn: Turn, message: PingReq): void {
     requesterSeq: message.seq,
     target: message.target,
     wantNack: message.nack,
-    deadlineMs: (turn.now + state.config.probeTimeoutMs) as Millis,
+    deadlineMs: (turn.now + nackTimeoutMs(state.config)) as Millis,
   });
   count(state, 'relayedProbes');
   send(turn, message.targetAddress, 'packet', {
@@ -243,14 +259,16 @@ export function onAck(turn: Turn, channel: Channel, message: Ack): void {
   });
 }
 
+/** A nack counts once, and only from a helper this probe asked: anything else is noise or a replay. */
 export function onNack(turn: Turn, message: Nack): void {
   const probe = turn.state.probe;
-  if (
-    probe === undefined ||
-    probe.seq !== message.seq ||
-    probe.nacksReceived >= probe.expectedNacks
-  )
+  if (probe === undefined || probe.seq !== message.seq) return;
+  const at = probe.nacksPending.indexOf(message.from);
+  if (at < 0) {
+    count(turn.state, 'nacksUnexpected');
     return;
+  }
+  probe.nacksPending.splice(at, 1);
   probe.nacksReceived++;
   count(turn.state, 'nacksReceived');
 }

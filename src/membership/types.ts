@@ -65,6 +65,8 @@ export interface ProbeInFlight {
   indirectSent: boolean;
   expectedNacks: number;
   nacksReceived: number;
+  /** Helpers asked by `ping-req` whose nack has not come yet; a nack from anyone else is ignored. */
+  nacksPending: NodeId[];
 }
 
 /** An indirect probe we relay for another member (we are the ping-req intermediary). */
@@ -117,6 +119,8 @@ export const COUNTER_NAMES = [
   'indirectProbesSent',
   'tcpFallbackAcks',
   'nacksReceived',
+  'nacksUnexpected',
+  'nacksMissed',
   'relayedProbes',
   'relayedProbesDropped',
   'refutes',

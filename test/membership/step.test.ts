@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import type { Message } from '../../src/membership/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
+import { nackTimeoutMs } from '../../src/membership/probe.js';
+import type { NodeId } from '../../src/identity/node-id.js';
 import { retransmitLimit } from '../../src/membership/scaling.js';
 import { nextDeadline } from '../../src/membership/step.js';
 import { piggyback } from '../../src/membership/state.js';
@@ -160,6 +162,7 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     const { state, context, at } = runToProbe([2, 3, 4]);
     const target = state.probe!.target;
     checkedStep(state, { kind: 'tick', now: ms(at + 40) }, context);
+    const helper = state.probe!.nacksPending[0]!;
     checkedStep(
       state,
       {
@@ -167,7 +170,7 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
         now: ms(at + 60),
         from: address(3),
         channel: 'packet',
-        message: { type: 'nack', seq: state.probe!.seq, from: nodeId(3) },
+        message: { type: 'nack', seq: state.probe!.seq, from: helper },
       },
       context,
     );
@@ -175,6 +178,48 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     expect(state.members.get(target)!.state).toBe('suspect');
     expect(state.awareness).toBe(1); // 2 expected nacks, 1 received
   });
+
+  it('a nack counts once, and only from a helper that was asked', () => {
+    const { state, context, at } = runToProbe([2, 3, 4]);
+    const after = checkedStep(state, { kind: 'tick', now: ms(at + 40) }, context);
+    const asked = sends(after)
+      .filter((s) => s.message.type === 'ping-req')
+      .map((s) => s.to);
+    const helperIds = [2, 3, 4].filter((i) => asked.includes(address(i))).map((i) => nodeId(i));
+    const stranger = [2, 3, 4, 5].map((i) => nodeId(i)).find((id) => !helperIds.includes(id))!;
+    const nack = (from: NodeId, t: number) =>
+      checkedStep(
+        state,
+        {
+          kind: 'receive',
+          now: ms(t),
+          from: address(9),
+          channel: 'packet',
+          message: { type: 'nack', seq: state.probe!.seq, from },
+        },
+        context,
+      );
+    nack(helperIds[0]!, at + 60);
+    nack(helperIds[0]!, at + 61); // a replay
+    nack(stranger, at + 62); // never asked
+    expect(state.probe!.nacksReceived).toBe(1);
+    expect(state.counters.nacksReceived).toBe(1);
+    expect(state.counters.nacksUnexpected).toBe(2);
+    checkedStep(state, { kind: 'tick', now: ms(at + 100) }, context);
+    expect(state.awareness).toBe(1); // 2 asked, 1 nacked
+  });
+
+  it.each(['LAN', 'WAN', 'LOCAL', 'SIM_MIN'] as const)(
+    '%s profile: a helper nacks early enough for the prober to hear it before its period ends',
+    (profile) => {
+      const c = membershipConfig(profile);
+      // ping-req leaves at probeTimeoutMs; the nack must be back before probeIntervalMs with a
+      // quarter of the gap left for each of the two one-way trips.
+      const gap = c.probeIntervalMs - c.probeTimeoutMs;
+      expect(c.probeTimeoutMs + nackTimeoutMs(c) + gap / 2).toBeLessThanOrEqual(c.probeIntervalMs);
+      expect(nackTimeoutMs(c)).toBeGreaterThan(0);
+    },
+  );
 
   it('an ack completes the probe and lowers awareness', () => {
     const { state, context, at } = runToProbe([2]);
@@ -335,7 +380,11 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
       context,
     );
     expect(state.counters.relayedProbesDropped).toBe(1);
-    const expired = checkedStep(state, { kind: 'tick', now: ms(41) }, context);
+    // SIM_MIN: probe interval 100 ms, timeout 40 ms, so the nack goes out 30 ms after the ping-req.
+    expect(nackTimeoutMs(config)).toBe(30);
+    const early = checkedStep(state, { kind: 'tick', now: ms(30) }, context);
+    expect(sends(early).find((s) => s.message.type === 'nack')).toBeUndefined();
+    const expired = checkedStep(state, { kind: 'tick', now: ms(31) }, context);
     expect(sends(expired).find((s) => s.message.type === 'nack')).toMatchObject({
       to: address(2),
       message: { seq: 1 },

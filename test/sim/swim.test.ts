@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFaults } from '../../src/sim/faults.js';
 import { runScenario, type RunResult } from '../../src/sim/runner.js';
 import { SCENARIOS } from '../../src/sim/scenarios/index.js';
-import { swim, swimConfig, swimLoss10 } from '../../src/sim/scenarios/swim.js';
+import { swim, swimConfig, swimLan, swimLoss10 } from '../../src/sim/scenarios/swim.js';
 import {
   crashDetectionBoundMs,
   disseminationBoundMs,
@@ -36,6 +36,13 @@ describe('swim scenario', () => {
   it('is registered for npm run sim', () => {
     expect(SCENARIOS.get('swim')).toBe(swim);
     expect(SCENARIOS.get('swim-loss10')).toBe(swimLoss10);
+  });
+
+  it('LAN timings with a node paused or crashed at a time: every asked helper nacks within the probe period (issue 11 bug 7)', () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const result = run(swimLan, seed, 3, seed % 2 === 0 ? 'pause' : 'crash,pause', 60_000);
+      expect(result.violation, result.violation?.message).toBeUndefined();
+    }
   });
 
   it.each([5, 20])(

@@ -10,7 +10,7 @@ import {
   electionRaftLiteColdStartUnsafe,
   electionRaftLiteJoin,
 } from './election-raft-lite.js';
-import { swim, swimLoss10 } from './swim.js';
+import { swim, swimLan, swimLoss10 } from './swim.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -51,6 +51,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [electionSwimColdStartUnsafe.name, electionSwimColdStartUnsafe as Scenario<unknown>],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
+    [swimLan.name, swimLan],
   ],
 );
 

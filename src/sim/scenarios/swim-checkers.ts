@@ -12,6 +12,12 @@
  * - `crash-detected-within-bound`: without loss, pauses or partitions, every live observer holds
  *   a crashed member dead (or has forgotten it) within `crashDetectionBoundMs` of the crash, or
  *   of the observer's own start when it booted later.
+ * - `awareness-only-from-silent-helpers`: with crashes and pauses as the only faults (no loss,
+ *   delay, partition or skew) and never more than one node down at once, every helper a prober
+ *   asks is alive and nacks in time, so no failed probe of a running node raises its Lifeguard
+ *   awareness for a missing nack (`nacksMissed` stays 0; refutations may still raise it). Issue
+ *   11 bug 7: nacks that always landed after the probe ended raised it by `indirectChecks` for
+ *   every failed probe of a silent member.
  * - `one-view-within-bound`: after the heal, every node is up and sees exactly the full node set
  *   alive within `healBoundMs`, restarted nodes at an incarnation above their last one before
  *   the crash (SWIM §4.2: a restart must out-vote its earlier life).
@@ -54,6 +60,8 @@ export interface SwimView {
   readonly byId: ReadonlyMap<NodeId, SwimNodeRecord>;
   readonly events: readonly MemberObservation[];
   now(): number;
+  /** The nemesis holds this node paused (it runs no events and receives nothing). */
+  isPaused(address: Address): boolean;
   /** The scenario adds loss beyond the fault mix's (swim-loss10). */
   readonly extraLoss: boolean;
   /** When the liveness phase began; undefined in the safety phase. */
@@ -123,6 +131,37 @@ function crashDetectionChecker(): Checker<SwimView> {
   };
 }
 
+function awarenessChecker(): Checker<SwimView> {
+  let downMax = 0;
+  const stalled = new Set<string>();
+  return {
+    name: 'awareness-only-from-silent-helpers',
+    check(view) {
+      const quiet = [...view.faults].every((k) => k === 'crash' || k === 'pause' || k === 'dup');
+      if (!quiet || view.extraLoss) return [];
+      let down = 0;
+      for (const node of view.nodes) {
+        if (node.up && !view.isPaused(node.address)) continue;
+        down++;
+        // A paused node really is slow: its own score may rise (Lifeguard's point), so it is
+        // judged no more; a crashed one starts again at 0.
+        if (node.up) stalled.add(node.name);
+      }
+      downMax = Math.max(downMax, down);
+      if (downMax > 1) return [];
+      for (const node of view.nodes) {
+        if (!node.up || node.state === undefined || stalled.has(node.name)) continue;
+        const missed = node.state.counters.nacksMissed;
+        if (missed === 0) continue;
+        return [
+          `${node.name} missed ${missed} nack(s) (awareness ${node.state.awareness}) with at most one node down and no network fault: a helper's nack came too late or was not counted`,
+        ];
+      }
+      return [];
+    },
+  };
+}
+
 /** What keeps the cluster from one view (first problem found), or undefined when converged. */
 export function describeSplitView(view: SwimView): string | undefined {
   for (const observer of view.nodes) {
@@ -163,5 +202,11 @@ function healChecker(): Checker<SwimView> {
 
 /** Fresh checkers for one run (they keep per-run state). */
 export function swimCheckers(): Checker<SwimView>[] {
-  return [noSuspicionChecker(), noFalseDeathChecker(), crashDetectionChecker(), healChecker()];
+  return [
+    noSuspicionChecker(),
+    noFalseDeathChecker(),
+    crashDetectionChecker(),
+    awarenessChecker(),
+    healChecker(),
+  ];
 }

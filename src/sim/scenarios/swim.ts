@@ -97,6 +97,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
       byId: new Map(this.records.map((r) => [r.id, r])),
       events: this.events,
       now: () => world.clock.now(),
+      isPaused: (address) => world.network.isPaused(address),
       healedAtMs: undefined,
       extraLoss: options.lossPpm !== undefined && options.lossPpm > 0,
     };
@@ -210,4 +211,13 @@ export const swimLoss10: Scenario<SwimView> = {
     'swim with 10% packet and frame loss on every path (plus --faults); no healthy member may be declared dead',
   nodesMin: 2,
   setup: (world) => new SwimRun(world, { lossPpm: SWIM_LOSS10_PPM, profile: 'LAN' }),
+};
+
+/** The LAN profile's timings (1 s probe interval, 500 ms probe timeout) on the simulated network. */
+export const swimLan: Scenario<SwimView> = {
+  name: 'swim-lan',
+  description:
+    'swim on the LAN profile timings (probe interval 1 s, timeout 500 ms): helpers must nack within the probe period',
+  nodesMin: 3,
+  setup: (world) => new SwimRun(world, { profile: 'LAN' }),
 };
