@@ -22,9 +22,11 @@ import {
   persistIncarnation,
   self,
   selfAliveUpdate,
+  send,
   setIncarnation,
   type Turn,
 } from './state.js';
+import { noticeOfDeparture, tombstoneOf } from './tombstones.js';
 import {
   expectedConfirmations,
   suspicionTimeoutMaxMs,
@@ -98,7 +100,9 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
   if (decision === 'refute') return refute(turn, update.incarnation);
   if (decision !== 'accept') return count(state, 'updatesIgnored');
   if (current === undefined) {
+    if (refuseResurrection(turn, update)) return;
     if (state.members.size >= state.config.membersMax) return count(state, 'membersRejected');
+    state.tombstones.delete(update.id);
     emitMember(turn, 'joined', addMember(turn, update));
   } else {
     const moved =
@@ -114,6 +118,24 @@ function applyAlive(turn: Turn, update: AliveUpdate): void {
   }
   count(state, 'updatesApplied');
   broadcast(turn, update);
+}
+
+/**
+ * An alive about a member we forgot, at an incarnation not above its tombstone's, is a stale view
+ * (tombstones.ts): refused and counted, and the subject is sent the departure it missed, so that
+ * if it is in fact running it refutes above the tombstone. True when refused.
+ */
+function refuseResurrection(turn: Turn, update: AliveUpdate): boolean {
+  const { state } = turn;
+  const tombstone = tombstoneOf(state, update.id, turn.now);
+  if (tombstone === undefined || update.incarnation > tombstone.incarnation) return false;
+  count(state, 'resurrectionsRefused');
+  send(turn, update.address, 'packet', {
+    type: 'gossip',
+    from: state.selfId,
+    updates: [noticeOfDeparture(update.id, tombstone, state.selfId)],
+  });
+  return true;
 }
 
 /** Starts (Lifeguard §IV-B: at the max timeout) or confirms a suspicion of `id`. */

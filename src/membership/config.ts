@@ -76,8 +76,11 @@ export interface ClusterWideConfig {
   awarenessMultiplierMax: number;
   /**
    * How long dead and left members are kept (and reported) before being forgotten (memberlist's
-   * GossipToTheDeadTime). Longer keeps stale entries around; shorter risks a late gossip
-   * resurrecting a forgotten member at an old incarnation.
+   * GossipToTheDeadTime). Longer keeps stale entries around (and reported, and pinged by
+   * reconnect). A forgotten member leaves a tombstone for `TOMBSTONE_RECLAIM_MULT` (10) times
+   * this, so a stale view (a node paused that long) cannot bring it back at its old incarnation
+   * (tombstones.ts); a pause longer than 11 times this is unsupported. 0 forgets at once and
+   * keeps no tombstone.
    * @defaultValue LAN 30000, WAN 60000, LOCAL 15000, SIM_MIN 2000
    */
   deadReclaimMs: number;

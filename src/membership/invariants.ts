@@ -1,25 +1,41 @@
 /**
  * Invariants of the membership state, checked after every step in tests and the simulator.
  * `checkInvariants` looks at one state (O(N)); `checkTransition` compares a state with a snapshot
- * taken before the step (epoch and incarnations never decrease). Both return the broken rules. The incrementally kept view digest
- * is recomputed from scratch here, so a missed update at any choke point fails the next check.
+ * taken before the step (epoch and incarnations never decrease; a forgotten member comes back
+ * only above its live tombstone, tombstones.ts). Both return the broken rules. The incrementally
+ * kept view digest is recomputed from scratch here, so a missed update at any choke point fails
+ * the next check.
  */
 import type { Epoch, Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
 import { computeViewDigest, digestHex } from './digest.js';
 import { isLive } from './state.js';
+import { tombstoneLifetimeMs, tombstonesMax, type Tombstone } from './tombstones.js';
 import type { State } from './types.js';
 
 export interface Snapshot {
   epoch: Epoch;
   incarnations: Map<NodeId, Incarnation>;
+  /** Tombstone objects are never mutated (bury replaces them), so a shallow copy is a snapshot. */
+  tombstones: ReadonlyMap<NodeId, Tombstone>;
 }
 
 export function snapshot(state: State): Snapshot {
   return {
     epoch: state.epoch,
     incarnations: new Map([...state.members.values()].map((m) => [m.id, m.incarnation])),
+    tombstones: new Map(state.tombstones),
   };
+}
+
+/** Tombstones (tombstones.ts): never of a member (so never of self), at most tombstonesMax. */
+function tombstoneRules(state: State, holds: (condition: boolean, rule: string) => void): void {
+  holds(
+    state.tombstones.size <= tombstonesMax(state.config),
+    `tombstones (${state.tombstones.size}) within tombstonesMax (${tombstonesMax(state.config)})`,
+  );
+  for (const id of state.tombstones.keys())
+    holds(!state.members.has(id), `${id}: a tombstoned id is not in the member table`);
 }
 
 /** The rules broken by `state`, each stated as the rule; empty when the state is sound. */
@@ -58,6 +74,7 @@ export function checkInvariants(state: State): string[] {
       `${id}: incarnation is a safe integer`,
     );
   }
+  tombstoneRules(state, holds);
   holds(live === state.liveCount, `liveCount ${state.liveCount} equals the live members ${live}`);
   const digest = computeViewDigest(
     [...state.members.values()].map((m) => ({
@@ -99,11 +116,19 @@ export function checkTransition(before: Snapshot, after: State): string[] {
     if (!condition) broken.push(rule);
   };
   holds(after.epoch >= before.epoch, `epoch never decreases (${before.epoch} -> ${after.epoch})`);
+  const lifetimeMs = tombstoneLifetimeMs(after.config);
   for (const member of after.members.values()) {
     const previous = before.incarnations.get(member.id);
     holds(
       previous === undefined || member.incarnation >= previous,
       `${member.id}: incarnation never decreases (${previous} -> ${member.incarnation})`,
+    );
+    const tombstone = previous === undefined ? before.tombstones.get(member.id) : undefined;
+    if (tombstone === undefined || after.lastStepMs - tombstone.forgottenAtMs >= lifetimeMs)
+      continue;
+    holds(
+      member.incarnation > tombstone.incarnation,
+      `${member.id}: a forgotten member comes back only above its tombstone (${tombstone.state}@${tombstone.incarnation}, back at ${member.incarnation})`,
     );
   }
   return broken;

@@ -23,6 +23,7 @@ import { textDigest, toggleMember } from './digest.js';
 import { MemberTable, type Member } from './member-table.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
+import { bury } from './tombstones.js';
 import {
   COUNTER_NAMES,
   type CounterName,
@@ -103,6 +104,7 @@ export function createState(
     members,
     suspects: new Set(),
     departed: new Set(),
+    tombstones: new Map(),
     liveCount: 0,
     epoch: toEpoch(0),
     awareness: 0,
@@ -237,11 +239,20 @@ export function addMember(
   return member;
 }
 
-/** Forgets a member (dead or left for deadReclaimMs). O(1): the table swap-removes it. */
-export function removeMember(state: State, id: NodeId): void {
+/**
+ * Forgets a departed member (dead or left for deadReclaimMs), leaving a tombstone of the
+ * incarnation it departed at (tombstones.ts). O(1): the table swap-removes it.
+ */
+export function removeMember(state: State, id: NodeId, now: Millis): void {
   const member = state.members.get(id);
   assert(member !== undefined, `removeMember: ${id} is not a member`);
   assert(id !== state.selfId, 'removeMember: never forget self');
+  const departure = member.state;
+  assert(
+    departure === 'dead' || departure === 'left',
+    `removeMember: ${id} is ${departure}, not departed`,
+  );
+  bury(state, id, { incarnation: member.incarnation, state: departure, forgottenAtMs: now });
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);
   trackDigest(state, member, member.state, undefined);

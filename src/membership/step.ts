@@ -57,6 +57,7 @@ import {
   setIncarnation,
   type Turn,
 } from './state.js';
+import { pruneTombstones } from './tombstones.js';
 import type { Input, SizeOf, State, StepContext, StepResult } from './types.js';
 import type { Labels } from './messages.js';
 
@@ -214,16 +215,17 @@ function gossip(turn: Turn): void {
   }
 }
 
-/** Forgets dead and left members after deadReclaimMs. */
+/** Forgets dead and left members after deadReclaimMs (leaving tombstones); drops expired tombstones. */
 function reap(turn: Turn): void {
   const { state, now } = turn;
   state.nextReapAtMs = (now + reapCheckMs(state.config)) as Millis;
+  pruneTombstones(state, now);
   const expired = [...state.departed].filter((id) => {
     const member = state.members.get(id);
     return member !== undefined && member.stateChangedAtMs + state.config.deadReclaimMs <= now;
   });
   for (const id of expired) {
-    removeMember(state, id);
+    removeMember(state, id, now);
     count(state, 'membersReaped');
   }
 }

@@ -19,6 +19,7 @@ import type { Channel } from '../base/channel.js';
 import type { MembershipConfig } from './config.js';
 import type { ViewDigest } from './digest.js';
 import type { MemberTable } from './member-table.js';
+import type { Tombstone } from './tombstones.js';
 
 /** `joining` is only ever our own state before the first successful push-pull; never on the wire. */
 export type MemberState = 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
@@ -144,6 +145,7 @@ export const COUNTER_NAMES = [
   'pushPullDigestsSent',
   'pushPullsInSync',
   'probesRefused',
+  'resurrectionsRefused',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -164,6 +166,11 @@ export interface State {
   suspects: Set<NodeId>;
   /** Ids of members in state `dead` or `left`: scanned for reaping and reconnects. */
   departed: Set<NodeId>;
+  /**
+   * Forgotten members: id -> the incarnation and departure they were forgotten at, in order of
+   * forgetting (oldest first), at most `tombstonesMax` (tombstones.ts). Never a member's id.
+   */
+  tombstones: Map<NodeId, Tombstone>;
   /** Members whose state is alive or suspect (self included when alive). */
   liveCount: number;
   /** Increases only when the live set changes. */
@@ -263,6 +270,10 @@ export interface MembershipTypes {
   input: Input;
   effect: Effect;
   record: MembershipRecord;
-  snapshot: { epoch: Epoch; incarnations: Map<NodeId, Incarnation> };
+  snapshot: {
+    epoch: Epoch;
+    incarnations: Map<NodeId, Incarnation>;
+    tombstones: ReadonlyMap<NodeId, Tombstone>;
+  };
   message: Message;
 }

@@ -11,6 +11,8 @@ import {
   pushPullIntervalScaledMs,
   retransmitLimit,
 } from '../../src/membership/scaling.js';
+import { PROFILES } from '../../src/membership/config.js';
+import { tombstoneLifetimeMs, tombstonesMax } from '../../src/membership/tombstones.js';
 import {
   expectedConfirmations,
   suspicionTimeoutMaxMs,
@@ -101,6 +103,18 @@ describe('joinSyncDelayMs (first push-pull after a join)', () => {
     [1000, 4, 10, 16000],
   ])('tick %i ms, retransmitMult %i, n %i -> %i ms', (tickMs, mult, n, delayMs) => {
     expect(joinSyncDelayMs(tickMs, mult, n)).toBe(delayMs);
+  });
+});
+
+describe('tombstones of forgotten members (tombstones.ts)', () => {
+  it.each([
+    ['LAN', 300_000, 65_536],
+    ['WAN', 600_000, 65_536],
+    ['LOCAL', 150_000, 65_536],
+    ['SIM_MIN', 20_000, 64],
+  ] as const)('%s: kept %i ms after the forgetting, at most %i', (profile, lifetimeMs, max) => {
+    expect(tombstoneLifetimeMs(PROFILES[profile])).toBe(lifetimeMs);
+    expect(tombstonesMax(PROFILES[profile])).toBe(max);
   });
 });
 
