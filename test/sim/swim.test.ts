@@ -7,6 +7,11 @@ import { parseFaults } from '../../src/sim/faults.js';
 import { runScenario, type RunResult } from '../../src/sim/runner.js';
 import { SCENARIOS } from '../../src/sim/scenarios/index.js';
 import { swim, swimConfig, swimLan, swimLoss10 } from '../../src/sim/scenarios/swim.js';
+import { swimCheckers, type SwimView } from '../../src/sim/scenarios/swim-checkers.js';
+import { staleViewSchedule, swimStaleView } from '../../src/sim/scenarios/swim-stale-view.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+import type { MemberEventType } from '../../src/membership/types.js';
+import { tombstoneLifetimeMs } from '../../src/membership/tombstones.js';
 import {
   crashDetectionBoundMs,
   disseminationBoundMs,
@@ -114,6 +119,109 @@ describe('swim scenario', () => {
     expect(first.trace.length).toBeGreaterThan(2_000);
     expect(second.trace.join('\n')).toBe(first.trace.join('\n'));
     expect(run(swim, 43, 8, 'all', 8_000).trace.join('\n')).not.toBe(first.trace.join('\n'));
+  });
+});
+
+describe('swim-stale-view (issue 11 bug 8)', () => {
+  it('is registered; P is paused from before V crashes until everyone forgot V, within the tombstone window', () => {
+    expect(SCENARIOS.get('swim-stale-view')).toBe(swimStaleView);
+    const config = swimConfig(3);
+    const at = staleViewSchedule(config, 3);
+    // forgetMs = detection 2900 + deadReclaimMs 2000 + one reaping period 500.
+    expect(at).toEqual({
+      pauseAtMs: 1000,
+      crashAtMs: 6400,
+      resumeAtMs: 11_800,
+      restartAtMs: 13_800,
+    });
+    expect(at.resumeAtMs - at.pauseAtMs).toBeGreaterThan(config.deadReclaimMs);
+    expect(at.resumeAtMs - at.pauseAtMs).toBeLessThan(
+      config.deadReclaimMs + tombstoneLifetimeMs(config),
+    );
+  });
+
+  it.each([
+    [3, 'none', 2],
+    [3, 'pause', 3],
+    [5, 'none', 4],
+  ] as const)(
+    '%i nodes, faults %s, seed %i: the stale view is refused, nobody resurrects the dead member, one view after the heal',
+    (nodes, faults, seed) => {
+      const result = run(swimStaleView, seed, nodes, faults, 20_000);
+      expect(result.violation, result.violation?.message).toBeUndefined();
+      const [refusals] = lines(result, /resurrections refused: /);
+      const refused = [...(refusals ?? '').matchAll(/=(\d+)/g)].map((m) => Number(m[1]));
+      expect(refused.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      expect(result.trace.at(-1)).toMatch(/liveness reached/);
+    },
+  );
+
+  describe('checker no-resurrection', () => {
+    const config = swimConfig(3);
+    const subject = 'v'.repeat(32) as NodeId;
+    const verdicts = (
+      entries: [life: number, atMs: number, type: MemberEventType, incarnation: number][],
+    ): string[] => {
+      const events = entries.map(([life, atMs, type, incarnation]) => ({
+        observer: 'n1',
+        life,
+        atMs,
+        subject,
+        type,
+        incarnation,
+      }));
+      const view = {
+        faults: new Set(['crash']),
+        config,
+        nodes: [],
+        byId: new Map(),
+        events,
+        extraLoss: false,
+        healedAtMs: undefined,
+        now: () => 0,
+        isPaused: () => false,
+      } as unknown as SwimView;
+      const checker = swimCheckers().find((c) => c.name === 'no-resurrection');
+      return checker?.check(view).map(String) ?? ['no checker'];
+    };
+    const windowMs = config.deadReclaimMs + tombstoneLifetimeMs(config);
+
+    it('flags a return at or below the departure incarnation within the window', () => {
+      expect(
+        verdicts([
+          [1, 0, 'joined', 1],
+          [1, 10, 'dead', 1],
+          [1, 5000, 'joined', 1],
+        ]),
+      ).toHaveLength(1);
+      expect(
+        verdicts([
+          [1, 10, 'left', 3],
+          [1, 10 + windowMs - 1, 'alive', 2],
+        ]),
+      ).toHaveLength(1);
+    });
+
+    it('allows a return above it, in another life of the observer, or after the window', () => {
+      expect(
+        verdicts([
+          [1, 10, 'dead', 1],
+          [1, 5000, 'joined', 2],
+        ]),
+      ).toEqual([]);
+      expect(
+        verdicts([
+          [1, 10, 'dead', 1],
+          [2, 5000, 'joined', 1],
+        ]),
+      ).toEqual([]);
+      expect(
+        verdicts([
+          [1, 10, 'dead', 1],
+          [1, 10 + windowMs, 'joined', 1],
+        ]),
+      ).toEqual([]);
+    });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   electionRaftLiteJoin,
 } from './election-raft-lite.js';
 import { swim, swimLan, swimLoss10 } from './swim.js';
+import { swimStaleView } from './swim-stale-view.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -52,6 +53,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],
+    [swimStaleView.name, swimStaleView],
   ],
 );
 

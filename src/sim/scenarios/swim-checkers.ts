@@ -18,6 +18,12 @@
  *   awareness for a missing nack (`nacksMissed` stays 0; refutations may still raise it). Issue
  *   11 bug 7: nacks that always landed after the probe ended raised it by `indirectChecks` for
  *   every failed probe of a silent member.
+ * - `no-resurrection`: no observer ever emits `joined` or `alive` for a subject at an
+ *   incarnation at or below one at which the same life of that observer earlier emitted `dead` or
+ *   `left` for it, within the tombstone window (`deadReclaimMs + tombstoneLifetimeMs` after that
+ *   event; longer is unsupported, membership/tombstones.ts). A known departed member only comes
+ *   back above its incarnation (SWIM §4.2), so such an event means the observer forgot the member
+ *   and a stale view brought it back without a refute (issue 11 bug 8).
  * - `one-view-within-bound`: after the heal, every node is up and sees exactly the full node set
  *   alive within `healBoundMs`, restarted nodes at an incarnation above their last one before
  *   the crash (SWIM §4.2: a restart must out-vote its earlier life).
@@ -25,6 +31,7 @@
 import type { Address } from '../../base/address.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { MembershipConfig } from '../../membership/config.js';
+import { tombstoneLifetimeMs } from '../../membership/tombstones.js';
 import type { MemberEventType, State } from '../../membership/types.js';
 import { logChecker, type Checker } from '../checkers.js';
 import type { FaultKind } from '../faults.js';
@@ -48,6 +55,10 @@ export interface SwimNodeRecord {
 /** A member event as one observer emitted it. */
 export interface MemberObservation {
   readonly observer: string;
+  /** Which life of the observer (1 for its first boot, +1 per restart): a restart forgets everything. */
+  readonly life: number;
+  /** Virtual time of the event. */
+  readonly atMs: number;
   readonly subject: NodeId;
   readonly type: MemberEventType;
   readonly incarnation: number;
@@ -162,6 +173,35 @@ function awarenessChecker(): Checker<SwimView> {
   };
 }
 
+/** Where one observer's life last saw a subject depart: the floor a return must beat. */
+interface Departure {
+  incarnation: number;
+  atMs: number;
+}
+
+function noResurrectionChecker(): Checker<SwimView> {
+  const departures = new Map<string, Departure>();
+  return logChecker(
+    'no-resurrection',
+    (v: SwimView) => v.events,
+    (o, view) => {
+      const key = `${o.observer}#${o.life}>${o.subject}`;
+      const floor = departures.get(key);
+      if (o.type === 'dead' || o.type === 'left') {
+        departures.set(key, {
+          incarnation: Math.max(o.incarnation, floor?.incarnation ?? 0),
+          atMs: o.atMs,
+        });
+        return undefined;
+      }
+      if ((o.type !== 'joined' && o.type !== 'alive') || floor === undefined) return undefined;
+      const windowMs = view.config.deadReclaimMs + tombstoneLifetimeMs(view.config);
+      if (o.incarnation > floor.incarnation || o.atMs - floor.atMs >= windowMs) return undefined;
+      return `${o.observer} sees ${nameOf(view, o.subject)} ${o.type}@${o.incarnation}, not above the incarnation ${floor.incarnation} it saw it depart at ${o.atMs - floor.atMs} ms earlier (t=${floor.atMs}ms): a forgotten member came back from a stale view without a refute`;
+    },
+  );
+}
+
 /** What keeps the cluster from one view (first problem found), or undefined when converged. */
 export function describeSplitView(view: SwimView): string | undefined {
   for (const observer of view.nodes) {
@@ -207,6 +247,7 @@ export function swimCheckers(): Checker<SwimView>[] {
     noFalseDeathChecker(),
     crashDetectionChecker(),
     awarenessChecker(),
+    noResurrectionChecker(),
     healChecker(),
   ];
 }

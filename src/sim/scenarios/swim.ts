@@ -24,6 +24,7 @@ import {
 } from '../../membership/config.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { NodeInternals } from '../../node/runtime.js';
+import type { FaultKind } from '../faults.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 import { healBoundMs } from './swim-bounds.js';
@@ -61,6 +62,11 @@ export interface SwimOptions {
   lossPpm?: number;
   /** Timings profile. @defaultValue SIM_MIN */
   profile?: ProfileName;
+  /**
+   * Faults the scenario injects itself on top of `--faults` (swim-stale-view pauses and crashes
+   * nodes on a schedule): the checkers judge the run as if the fault mix had them.
+   */
+  injects?: readonly FaultKind[];
 }
 
 export class SwimRun implements ScenarioRun<SwimView> {
@@ -91,7 +97,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
       });
     }
     this.view = {
-      faults: world.faults,
+      faults: new Set([...world.faults, ...(options.injects ?? [])]),
       config,
       nodes: this.records,
       byId: new Map(this.records.map((r) => [r.id, r])),
@@ -180,6 +186,8 @@ export class SwimRun implements ScenarioRun<SwimView> {
       );
       this.events.push({
         observer: record.name,
+        life: generation,
+        atMs: this.world.clock.now(),
         subject: event.member.id,
         type: event.type,
         incarnation: event.member.incarnation,
