@@ -163,6 +163,11 @@ export class MemberTable {
     return code === STATE_CODES.alive || code === STATE_CODES.suspect;
   }
 
+  /** Whether the member in `slot` is alive (live and not suspected). */
+  isAlive(slot: number): boolean {
+    return this.states[slot] === STATE_CODES.alive;
+  }
+
   /** The slot of `id`, or -1. */
   slotOf(id: NodeId): number {
     const entry = this.#index[this.#cellOf(id)] as number;

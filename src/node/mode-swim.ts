@@ -70,15 +70,17 @@ export function toMember(view: MemberView): Member {
 export function liveView(table: MemberTable): LiveView {
   const labelled: LiveMember[] = [];
   const liveIds: NodeId[] = [];
+  let aliveCount = 0;
   for (let slot = 0; slot < table.size; slot++) {
     if (!table.isLive(slot)) continue;
     const id = table.ids[slot] as NodeId;
     liveIds.push(id);
+    if (table.isAlive(slot)) aliveCount++;
     const labels = table.labels[slot] as Labels;
     if (labels[CLAIM_LABEL] === undefined && labels[SEEN_LABEL] === undefined) continue;
     labelled.push({ id, claimTerm: parseClaim(labels), seenTerm: parseClaim(labels, SEEN_LABEL) });
   }
-  return { size: liveIds.length, labelled, liveIds };
+  return { size: liveIds.length, aliveCount, labelled, liveIds };
 }
 
 /** Join and leave requests waiting for the membership core's answer, as promises. */
@@ -173,8 +175,8 @@ export function wireSwim(
         case 'emit':
           if (effect.event.type === 'epoch') peerCache.schedule(members);
           ctx.publishMember(effect.event);
-          // A suspect is still live and carries no labels: it cannot change the leader.
-          if (effect.event.type !== 'suspect') scheduleView();
+          // Every event, suspect included: a quorum counts only members not suspected.
+          scheduleView();
           return;
         case 'join-result':
           return requests.joined(

@@ -61,6 +61,8 @@ export class ShoalNode {
   private readonly hub = new EventHub();
   private closed = false;
   private runtime: ModeRuntime | undefined;
+  /** The last leader published by the mode (durable before it is published). */
+  private reported: LeaderInfo | undefined;
   /** @internal The mode's drivers (simulator checkers, tests). */
   internals: NodeInternalsView = {};
   /**
@@ -91,6 +93,7 @@ export class ShoalNode {
 
   /** @internal */
   publishLeader(leader: LeaderInfo | undefined, term: number): void {
+    this.reported = leader === undefined ? undefined : { id: leader.id, term: leader.term };
     this.hub.emit({ kind: 'leader', leader: leader?.id, term });
   }
 
@@ -144,7 +147,10 @@ export class ShoalNode {
   leader(): LeaderInfo | undefined {
     if (this.closed) return undefined;
     if (this.runtime === undefined) return { id: this.id, term: 1 };
-    return this.runtime.leader();
+    // The last leader the mode published, never the core's state: a core changes its leader and
+    // term before they are durable (the publication waits for the write), and a term answered
+    // here and lost in a crash would go back after the restart (found by election-swim).
+    return this.runtime.leader() === undefined ? undefined : this.reported;
   }
 
   on(type: 'member', listener: (event: MemberEvent) => void): this;

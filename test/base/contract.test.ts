@@ -164,7 +164,7 @@ describe('the swim leader satisfies the protocol contract', () => {
       config: { stabilizationMs: 100, requireQuorum: true, minClusterSize: 3 },
       selfId: id(1),
     }),
-    persisted: () => term(0),
+    persisted: () => ({ term: term(0), stableSize: 1 }),
     randomInput: (rng, state, now): SwimLeaderInput => {
       const live = [1, 2, 3, 4, 5]
         .filter((i) => i === 1 || rng.chance(3, 4))

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
-import type { Millis } from '../../src/base/time.js';
+import { ms, type Millis } from '../../src/base/time.js';
 import { term } from '../../src/base/units.js';
 import {
   computeLeader,
@@ -15,8 +15,11 @@ import {
   initSwimLeader,
   liveSetKey,
   liveViewOf,
+  step as swimStep,
 } from '../../src/election/swim/step.js';
 import type { LiveMember, SwimLeaderState } from '../../src/election/swim/types.js';
+import { swimLeaderConfig } from '../../src/election/swim/config.js';
+import { parseSwimLeaderFile, SWIM_LEADER_STORE } from '../../src/election/swim/protocol.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
@@ -114,7 +117,8 @@ describe('swim sticky HRW', () => {
     selfId: NodeId,
     persistedTerm: number,
     now: Millis,
-  ): SwimLeaderState => initSwimLeader({ config, selfId }, term(persistedTerm), now);
+  ): SwimLeaderState =>
+    initSwimLeader({ config, selfId }, { term: term(persistedTerm), stableSize: 1 }, now);
   const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean =>
     evaluateView(s, liveViewOf(live), now, liveSetKey(live));
   const ids = [id('1'), id('2'), id('3'), id('4')];
@@ -197,6 +201,63 @@ describe('swim sticky HRW', () => {
     expect(s.stableSize).toBe(4);
     expect(s.leader).toBeUndefined();
     expect(s.claim).toBeUndefined();
+  });
+
+  test('issue 11 bug 4: the largest stable view is persisted with the term, and a restart counts its quorum over it', () => {
+    const quorum = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 2 };
+    const s = initSwimLeader(
+      { config: quorum, selfId: ids[0]! },
+      { term: term(0), stableSize: 1 },
+      ms(0),
+    );
+    const all = ids.map((i) => ({ id: i, claimTerm: undefined }));
+    swimStep(s, { kind: 'view-changed', now: ms(0), viewKey: 'a', view: liveViewOf(all) });
+    const out = swimStep(s, { kind: 'tick', now: ms(100) });
+    expect(out.persist).toContainEqual({ term: s.highestTermSeen, stableSize: 4 });
+    // Restarted with that record into a view of two (a majority of minClusterSize 2, not of 4).
+    const restarted = initSwimLeader(
+      { config: quorum, selfId: ids[0]! },
+      out.persist.at(-1)!,
+      ms(0),
+    );
+    const two = all.slice(0, 2);
+    swimStep(restarted, { kind: 'view-changed', now: ms(0), viewKey: 'b', view: liveViewOf(two) });
+    swimStep(restarted, { kind: 'tick', now: ms(500) });
+    expect(restarted.leader).toBeUndefined();
+    expect(restarted.claim).toBeUndefined();
+    // The same restart without the record (the bug) leads the two alone.
+    const amnesiac = initSwimLeader(
+      {
+        config: quorum,
+        selfId: hrwWinner(two.map((m) => ({ id: m.id, score: hrwScore(m.id) })))!.id,
+      },
+      { term: s.highestTermSeen, stableSize: 1 },
+      ms(0),
+    );
+    swimStep(amnesiac, { kind: 'view-changed', now: ms(0), viewKey: 'b', view: liveViewOf(two) });
+    swimStep(amnesiac, { kind: 'tick', now: ms(500) });
+    expect(amnesiac.claim).toBeDefined();
+  });
+
+  test('issue 11 bug 4: requireQuorum with minClusterSize below 2 is refused, naming both fields', () => {
+    expect(() => swimLeaderConfig({ requireQuorum: true }, 1000)).toThrow(
+      /requireQuorum \(true\) needs minClusterSize \(1\) of at least 2/,
+    );
+    expect(swimLeaderConfig({ requireQuorum: true, minClusterSize: 2 }, 1000).minClusterSize).toBe(
+      2,
+    );
+    expect(swimLeaderConfig({}, 1000).requireQuorum).toBe(false);
+  });
+
+  test('the swim leader file: JSON with term and stable size; the decimal term of earlier versions still reads', () => {
+    const enc = (t: string) => new TextEncoder().encode(t);
+    expect(parseSwimLeaderFile(enc('7\n'))).toEqual({ term: 7, stableSize: 1 });
+    expect(parseSwimLeaderFile(enc('{"term":7,"stableSize":5}\n'))).toEqual({
+      term: 7,
+      stableSize: 5,
+    });
+    const written = SWIM_LEADER_STORE.write({ term: term(9), stableSize: 3 });
+    expect(parseSwimLeaderFile(written.data)).toEqual({ term: 9, stableSize: 3 });
   });
 
   test('requireQuorum: a minority view has no leader and drops its claim', () => {

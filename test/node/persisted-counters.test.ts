@@ -40,7 +40,19 @@ interface Case {
 
 const CASES: Case[] = [
   { file: INCARNATION_FILE, mode: { kind: 'swim', seeds: [] }, bad: NOT_A_COUNT },
-  { file: SWIM_TERM_FILE, mode: { kind: 'swim', seeds: [] }, bad: NOT_A_COUNT },
+  {
+    file: SWIM_TERM_FILE,
+    mode: { kind: 'swim', seeds: [] },
+    bad: [
+      ...NOT_A_COUNT,
+      '{',
+      '{}',
+      '{"term":3}',
+      '{"term":3,"stableSize":-2}',
+      '{"term":"3","stableSize":5}',
+      '[1,2]',
+    ],
+  },
   {
     file: STATIC_TERM_FILE,
     mode: { kind: 'static', peers: ['127.0.0.1:1', '127.0.0.1:2'] },
@@ -101,7 +113,8 @@ describe('a corrupt persisted counter', () => {
       bind: '127.0.0.1:0',
       mode: { kind: 'static', peers: ['127.0.0.1:1'] },
     });
-    expect(node.leader()?.term).toBeGreaterThan(41);
+    // leader() answers once the new term is durable (published), not before.
+    await vi.waitFor(() => expect(node.leader()?.term).toBeGreaterThan(41));
     await node.close();
   });
 

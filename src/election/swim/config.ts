@@ -10,7 +10,7 @@ export interface SwimLeaderConfig {
   stabilizationMs: number;
   /** Only a view with a majority of the cluster has a leader (`isEligible`). @defaultValue false */
   requireQuorum: boolean;
-  /** With requireQuorum, the least cluster size for the quorum; without, the cold-start gate (`isEligible`). @defaultValue 1 */
+  /** With requireQuorum, the least cluster size for the quorum (at least 2; set it to the cluster's size); without, the cold-start gate (`isEligible`). @defaultValue 1 */
   minClusterSize: number;
 }
 
@@ -48,5 +48,11 @@ export function swimLeaderConfig(
         `invalid swim leader config: ${name} (${String(value)}) must be a positive integer`,
       );
   }
+  if (config.requireQuorum && config.minClusterSize < 2)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid swim leader config: requireQuorum (true) needs minClusterSize (${config.minClusterSize}) of at least 2, ` +
+        'set it to the cluster size: with 1, a node that boots or restarts alone is its own majority and leads beside the real cluster',
+    );
   return config;
 }

@@ -30,5 +30,5 @@ export function describeEffect(effect: SwimLeaderEffect): string {
 }
 
 export function describeRecord(record: SwimLeaderRecord): string {
-  return `term=${record.term}`;
+  return `term=${record.term} stableSize=${record.stableSize}`;
 }

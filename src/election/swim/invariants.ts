@@ -18,6 +18,10 @@ export function checkInvariants(state: SwimLeaderState): string[] {
     out.push(
       `highest term seen ${state.highestTermSeen} is not being persisted (${state.persistedTerm})`,
     );
+  if (state.persistedStableSize !== state.stableSize)
+    out.push(
+      `stable size ${state.stableSize} is not being persisted (${state.persistedStableSize})`,
+    );
   if (state.leader !== undefined && state.leader.term !== state.reportedTerm)
     out.push(`leader term ${state.leader.term} is not the reported term ${state.reportedTerm}`);
   if (state.claim !== undefined && state.leader?.id !== state.selfId)

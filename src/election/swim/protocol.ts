@@ -3,7 +3,8 @@
  * (the highest term seen, `election/swim-term`, decimal). No wire: claims travel as membership
  * labels, which the wiring (node/mode-swim.ts) sets from `publish-claim`.
  */
-import { counterFileStore } from '../../base/persisted.js';
+import { ShoalError } from '../../base/errors.js';
+import { parsePersistedCount, persistedCount } from '../../base/persisted.js';
 import {
   kinds,
   type Core,
@@ -18,7 +19,7 @@ import { checkInvariants, checkTransition } from './invariants.js';
 import { CLAIM_LABEL, initSwimLeader, nextDeadline, SEEN_LABEL, step } from './step.js';
 import type { SwimLeaderRecord, SwimLeaderTypes } from './types.js';
 
-/** Where the highest term seen lives, relative to the data dir. The format (decimal text) is on disk: keep it. */
+/** Where the highest term seen and the stable size live, relative to the data dir (JSON; older versions wrote the decimal term alone, still read). */
 export const SWIM_TERM_FILE = 'election/swim-term';
 
 export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
@@ -39,12 +40,51 @@ export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
   checkTransition,
 };
 
-export const SWIM_LEADER_STORE: Store<Term, SwimLeaderRecord> = counterFileStore(
-  SWIM_TERM_FILE,
-  'term',
-  term,
-  (record: SwimLeaderRecord) => record.term,
-);
+function corrupt(why: string): ShoalError {
+  return new ShoalError(
+    'ERR_STORAGE_CORRUPT',
+    `${SWIM_TERM_FILE} ${why}; the file was left untouched: restore it from a backup, or write {"term":N,"stableSize":M} with N no lower than the last term this node used and M the cluster's size (when unsure, larger values are safe)`,
+  );
+}
+
+/**
+ * Parses the durable record: `{"term":N,"stableSize":M}`, or the decimal term alone that earlier
+ * versions wrote (read with stable size 1: the quorum then rests on minClusterSize until the
+ * node sees its cluster stable again, as before).
+ */
+export function parseSwimLeaderFile(bytes: Uint8Array): SwimLeaderRecord {
+  if (bytes[0] !== 0x7b /* { */)
+    return {
+      term: term(parsePersistedCount(bytes, SWIM_TERM_FILE, 'term')),
+      stableSize: 1,
+    };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw corrupt('is not valid JSON (truncated or damaged)');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw corrupt('is not a JSON object');
+  const fields = doc as { term?: unknown; stableSize?: unknown };
+  return {
+    term: term(persistedCount(fields.term, SWIM_TERM_FILE, 'term')),
+    stableSize: persistedCount(fields.stableSize, SWIM_TERM_FILE, 'stable cluster size'),
+  };
+}
+
+export const SWIM_LEADER_STORE: Store<SwimLeaderRecord, SwimLeaderRecord> = {
+  load: (storage) => {
+    const bytes = storage.read(SWIM_TERM_FILE);
+    return bytes === undefined ? { term: term(0), stableSize: 1 } : parseSwimLeaderFile(bytes);
+  },
+  write: (record) => ({
+    path: SWIM_TERM_FILE,
+    data: new TextEncoder().encode(
+      `${JSON.stringify({ term: record.term, stableSize: record.stableSize })}\n`,
+    ),
+  }),
+};
 
 export const SWIM_LEADER_PROTOCOL: Protocol<SwimLeaderTypes> = {
   core: SWIM_LEADER_CORE,

@@ -14,9 +14,10 @@
  * A claimant that sees a better claim drops its own. With `requireQuorum`, only a view holding
  * a majority of the cluster (`isEligible`) has a leader, and a minority claimant drops its claim.
  *
- * Durability: the highest term seen is persisted whenever it rises, and the claim labels and
- * the leader report that carry it wait for that write (`afterPersist`): a restarted node never
- * claims a term it used, and never reports a term below one it reported before the crash.
+ * Durability: the highest term seen and the largest stable view are persisted whenever either
+ * rises, and the claim labels and the leader report of that step wait for the write
+ * (`afterPersist`): a restarted node never claims a term it used, never reports a term below one
+ * it reported before the crash, and never counts a quorum over a smaller cluster than it saw.
  */
 import { assertNever } from '../../base/assert.js';
 import type { Ready, StepContext } from '../../base/protocol.js';
@@ -51,9 +52,11 @@ type Out = Ready<SwimLeaderState, SwimLeaderEffect, SwimLeaderRecord>;
 
 export function initSwimLeader(
   init: SwimLeaderInit,
-  persistedTerm: Term,
+  persisted: SwimLeaderRecord,
   now: Millis,
 ): SwimLeaderState {
+  const persistedTerm = persisted.term;
+  const stableSize = Math.max(1, persisted.stableSize);
   return {
     config: init.config,
     selfId: init.selfId,
@@ -61,7 +64,8 @@ export function initSwimLeader(
     liveKey: '',
     viewChangedAtMs: now,
     lastStepMs: now,
-    stableSize: 1,
+    stableSize,
+    persistedStableSize: stableSize,
     highestTermSeen: persistedTerm,
     persistedTerm,
     claim: undefined,
@@ -97,9 +101,10 @@ export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: Step
     default:
       assertNever(input, 'swim leader input');
   }
-  if (state.highestTermSeen > state.persistedTerm) {
+  if (state.highestTermSeen > state.persistedTerm || state.stableSize > state.persistedStableSize) {
     state.persistedTerm = state.highestTermSeen;
-    out.persist.push({ term: state.highestTermSeen });
+    state.persistedStableSize = state.stableSize;
+    out.persist.push({ term: state.highestTermSeen, stableSize: state.stableSize });
   }
   const published = state.published;
   if (
@@ -161,6 +166,7 @@ function withOwnClaim(
 export function liveViewOf(live: readonly LiveMember[]): LiveView {
   return {
     size: live.length,
+    aliveCount: live.filter((m) => m.suspect !== true).length,
     labelled: live.filter((m) => m.claimTerm !== undefined || m.seenTerm !== undefined),
     liveIds: live.map((m) => m.id),
   };
@@ -202,7 +208,7 @@ export function evaluateView(
     );
   const stable = now - state.viewChangedAtMs >= state.config.stabilizationMs;
   if (stable) state.stableSize = Math.max(state.stableSize, view.size);
-  const eligible = isEligible(state, view.size);
+  const eligible = isEligible(state, view.aliveCount);
   let best = bestClaim(withOwnClaim(state, view.labelled));
   if (best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId) {
     best = { id: state.selfId, claimTerm: claimAbove(state), score: hrwScore(state.selfId) };
@@ -229,16 +235,19 @@ export function evaluateView(
 }
 
 /**
- * Whether a view of `liveCount` members may have a leader. With requireQuorum: a majority of
- * the cluster size, the larger of `minClusterSize` and the largest stable view seen (so a side
- * never shrinks the quorum by stabilizing small, and two disjoint sides can never both qualify
- * once either node has seen the whole cluster or minClusterSize is the cluster's size).
- * Without: any view, once this node has seen a stable view of `minClusterSize` (cold-start
- * gate: a node booting alone does not elect itself, and a later failure keeps the leader).
+ * Whether a view may have a leader. With requireQuorum: `aliveCount` members alive and not
+ * suspected (self included) are a majority of the cluster size, the larger of `minClusterSize`
+ * and the largest stable view seen (so a side never shrinks the quorum by stabilizing small, and
+ * two disjoint sides can never both qualify once either node has seen the whole cluster or
+ * minClusterSize is the cluster's size). Suspects do not count: a node cut off from the others
+ * suspects them one probe at a time, and counting them as live kept an isolated leader leading
+ * until their suspicions ran out (issue 11 bug 5). Without requireQuorum: any view, once this
+ * node has seen a stable view of `minClusterSize` (cold-start gate: a node booting alone does
+ * not elect itself, and a later failure keeps the leader).
  */
-function isEligible(state: SwimLeaderState, liveCount: number): boolean {
+function isEligible(state: SwimLeaderState, aliveCount: number): boolean {
   const { requireQuorum, minClusterSize } = state.config;
-  if (requireQuorum) return liveCount >= majorityOf(Math.max(minClusterSize, state.stableSize));
+  if (requireQuorum) return aliveCount >= majorityOf(Math.max(minClusterSize, state.stableSize));
   return state.stableSize >= minClusterSize;
 }
 

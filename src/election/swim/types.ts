@@ -15,6 +15,8 @@ export interface LiveMember {
   claimTerm: number | undefined;
   /** The member's `SEEN_LABEL`, parsed. */
   seenTerm?: number | undefined;
+  /** Suspected (live, but not counted by a quorum). */
+  suspect?: boolean | undefined;
 }
 
 /**
@@ -24,7 +26,10 @@ export interface LiveMember {
  * thousands, and the core runs on every view change.
  */
 export interface LiveView {
+  /** Live members (alive or suspect), self included. */
   size: number;
+  /** Members alive and not suspected, self included: what a quorum counts (`isEligible`). */
+  aliveCount: number;
   labelled: readonly LiveMember[];
   liveIds: readonly NodeId[];
 }
@@ -38,8 +43,13 @@ export interface SwimLeaderState {
   viewChangedAtMs: Millis;
   /** The `now` of the last step. */
   lastStepMs: Millis;
-  /** The largest live set seen stable (a high-water mark; not persisted: a restart relies on minClusterSize). */
+  /**
+   * The largest live set seen stable: a high-water mark, persisted with the term (a node
+   * restarted into a minority must not shrink the quorum back to `minClusterSize`).
+   */
   stableSize: number;
+  /** The stable size written to disk (or being written). */
+  persistedStableSize: number;
   highestTermSeen: Term;
   /** The highest term written to disk (or being written): never claimed or reported above it. */
   persistedTerm: Term;
@@ -63,9 +73,13 @@ export interface SwimLeaderInit {
   selfId: NodeId;
 }
 
-/** The one durable fact: the highest term seen, so a restart never claims or reports below it. */
+/**
+ * The durable facts: the highest term seen, so a restart never claims or reports below it, and
+ * the largest stable live set seen, so a restart never counts its quorum over a smaller cluster.
+ */
 export interface SwimLeaderRecord {
   term: Term;
+  stableSize: number;
 }
 
 export type SwimLeaderInput =
@@ -81,7 +95,7 @@ export type SwimLeaderEffect =
 
 export interface SwimLeaderTypes {
   config: SwimLeaderInit;
-  persisted: Term;
+  persisted: SwimLeaderRecord;
   state: SwimLeaderState;
   input: SwimLeaderInput;
   effect: SwimLeaderEffect;

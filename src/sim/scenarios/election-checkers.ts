@@ -10,6 +10,9 @@
  *   nodes that reach it, `ElectionView.reach`, are fewer than a majority) for longer than the
  *   mode's detection bound has no leader (failure stories 2 and 3). Only for quorum configs.
  * - `leader-term-monotonic`: a node's fencing term never decreases, across restarts (persisted).
+ * - `leaders-overlap-within-bound`: two running nodes that each report themselves leader at the
+ *   same time (an old leader cut off and a successor) do so for at most the mode's documented
+ *   overlap bound; the longest overlap measured is kept (`longestMs`) for the reports.
  * Liveness (`describeNoAgreement`): every node up, one leader known by all with one term.
  */
 import type { Address } from '../../base/address.js';
@@ -24,13 +27,19 @@ export interface ElectionNodeRecord {
   readonly address: Address;
   readonly id: NodeId;
   up: boolean;
-  /** What `node.leader()` answers now. */
+  /** The leader the node's core has decided on now (published once its term is durable). */
   leader: () => { id: NodeId; term: number } | undefined;
-  /** The node's fencing term (persisted; reported with every leader event). */
+  /** The node's fencing term as it last published it (a leader event: durable before it goes out). */
   term: () => number;
   /** The leader rule's input as canonical text, and how many members it holds. */
   viewKey: () => string;
   viewSize: () => number;
+  /**
+   * Whether `no-leader-in-minority` judges this node now: always, except in a scenario whose
+   * config only promises it after a condition (swim's `restart-minority`: once the node has
+   * seen the whole cluster stable).
+   */
+  judged: () => boolean;
 }
 
 export interface ElectionView {
@@ -128,11 +137,13 @@ export function noLeaderInMinority(): Checker<ElectionView> {
       const now = view.now();
       samplePaths(view, now);
       for (const node of view.nodes) {
-        if (node.up && view.network.isPaused(node.address)) paused.add(node.address);
-        else if (paused.delete(node.address) && node.up) resumedAtMs.set(node.address, now);
+        // A node that was down (crashed, or not booted yet) counts as paused: a (re)started
+        // SWIM node learns its view from another's push-pull, as stale as that member's.
+        if (!node.up || view.network.isPaused(node.address)) paused.add(node.address);
+        else if (paused.delete(node.address)) resumedAtMs.set(node.address, now);
       }
       for (const node of view.nodes) {
-        const leader = running(view, node) ? node.leader() : undefined;
+        const leader = running(view, node) && node.judged() ? node.leader() : undefined;
         const justResumed =
           view.boundFromResume &&
           now - (resumedAtMs.get(node.address) ?? -Infinity) <= view.minorityBoundMs;
@@ -168,7 +179,8 @@ export function leaderTermMonotonic(): Checker<ElectionView> {
     check(view) {
       for (const node of view.nodes) {
         if (!node.up) continue;
-        const term = Math.max(node.term(), node.leader()?.term ?? 0);
+        // The published term only: the core's own leader runs ahead of the disk until its write.
+        const term = node.term();
         const before = highest.get(node.address) ?? 0;
         if (term < before) return [`${node.name}: term went back from ${before} to ${term}`];
         highest.set(node.address, term);
@@ -194,4 +206,42 @@ export function describeNoAgreement(view: ElectionView): string | undefined {
       return `${n.name}: ${l === undefined ? 'none' : `${l.id.slice(0, 6)} t${l.term}`} (term ${n.term()})`;
     })
     .join('; ');
+}
+
+/** The longest overlap of two self-reported leaders a `leadersOverlap` checker measured. */
+export interface OverlapMeasure {
+  longestMs: number;
+}
+
+/**
+ * At most `boundMs` during which two running nodes both report themselves leader. Overlap is
+ * measured from the first event at which a second leader appears to the first at which only
+ * one (or none) remains; a pair that outlives the bound fails the run.
+ */
+export function leadersOverlap(
+  boundMs: number,
+  measure: OverlapMeasure = { longestMs: 0 },
+): Checker<ElectionView> {
+  let sinceMs: number | undefined;
+  return {
+    name: 'leaders-overlap-within-bound',
+    check(view) {
+      const leaders = view.nodes.filter((n) => {
+        if (!running(view, n)) return false;
+        return n.leader()?.id === n.id;
+      });
+      const now = view.now();
+      if (leaders.length < 2) {
+        sinceMs = undefined;
+        return [];
+      }
+      sinceMs ??= now;
+      measure.longestMs = Math.max(measure.longestMs, now - sinceMs);
+      if (now - sinceMs <= boundMs) return [];
+      const who = leaders.map((n) => `${n.name} (t${n.leader()?.term ?? '?'})`).join(' and ');
+      return [
+        `${who} have both led since t=${sinceMs}ms: ${now - sinceMs} ms, above the overlap bound of ${boundMs} ms`,
+      ];
+    },
+  };
 }

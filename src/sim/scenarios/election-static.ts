@@ -63,6 +63,8 @@ export function minoritySide(world: SimWorld): { minority: Address[]; majority: 
 }
 
 class StaticRun implements ScenarioRun<ElectionView> {
+  /** The term of each node's last leader event. */
+  private readonly reportedTerms = new Map<Address, number>();
   readonly view: ElectionView;
   private readonly crashedBeforeBoot = new Set<Address>();
   readonly checkers = [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
@@ -100,10 +102,18 @@ class StaticRun implements ScenarioRun<ElectionView> {
       address: node.address,
       id: simNodeId(node),
       up: false,
-      leader: () => this.nodes.get(node.address)?.leader(),
-      term: () => state()?.term ?? 0,
+      // The core's decision (what the view check judges); node.leader() lags it by the write.
+      leader: () => {
+        const s = state();
+        return s === undefined || s.leader === undefined
+          ? undefined
+          : { id: s.leader, term: s.term };
+      },
+      // What the node published (durable first), not its core's state.
+      term: () => this.reportedTerms.get(node.address) ?? 0,
       viewKey: () => healthy().join(','),
       viewSize: () => healthy().length,
+      judged: () => true,
     };
   }
 
@@ -139,11 +149,12 @@ class StaticRun implements ScenarioRun<ElectionView> {
       requireQuorum: this.requireQuorum,
     };
     const shoal = bootSimNode(this.world, node, mode, generation);
-    shoal.on('leader', (e) =>
+    shoal.on('leader', (e) => {
+      this.reportedTerms.set(node.address, e.term);
       this.world.trace.add(
         `${node.name} leader ${e.leader === undefined ? 'none' : shortId(e.leader)} t${e.term}`,
-      ),
-    );
+      );
+    });
     this.nodes.set(node.address, shoal);
     record.up = true;
   }

@@ -21,12 +21,14 @@
 import type { Address } from '../../base/address.js';
 import { swimLeaderConfig, type SwimLeaderConfig } from '../../election/swim/config.js';
 import { parseClaim } from '../../election/swim/step.js';
+import { SWIM_LEADER_STORE } from '../../election/swim/protocol.js';
 import type { MembershipConfig } from '../../membership/config.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { NodeInternals } from '../../node/runtime.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import {
   describeNoAgreement,
+  leadersOverlap,
   leaderTermMonotonic,
   noLeaderInMinority,
   sharedViewOneLeader,
@@ -45,7 +47,9 @@ export type SwimElectionVariant =
   | 'lone-minority'
   | 'lone-minority-unsafe'
   | 'cold-start'
-  | 'cold-start-unsafe';
+  | 'cold-start-unsafe'
+  | 'restart-minority'
+  | 'restart-minority-unsafe';
 
 /**
  * First boot, global ms: after the largest negative skew (500 ms) has passed, so no node's local
@@ -58,9 +62,16 @@ export function swimElectionMode(
   variant: SwimElectionVariant,
   n: number,
 ): { requireQuorum: boolean; minClusterSize: number } {
+  // Bug 4's cluster: the least minClusterSize validation accepts, so the quorum rests on the
+  // stable size the nodes persisted.
+  if (variant.startsWith('restart-minority')) return { requireQuorum: true, minClusterSize: 2 };
   const unsafe = variant.endsWith('-unsafe') || variant === 'ap';
   return { requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
 }
+
+/** When `restart-minority` crashes a minority, and how long it stays down (global ms). */
+export const RESTART_MINORITY_AT_MS = 5_000;
+const RESTART_MINORITY_DOWN_MS = 300;
 
 class SwimElectionRun implements ScenarioRun<ElectionView> {
   readonly view: ElectionView;
@@ -72,6 +83,10 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   private readonly leaderConfig: SwimLeaderConfig;
   private readonly internals: NodeInternals;
   private readonly generations = new Map<Address, number>();
+  /** The term of each node's last leader event. */
+  private readonly reportedTerms = new Map<Address, number>();
+  /** Nodes that have seen the whole cluster stable, in any life (restart-minority). */
+  private readonly sawWhole = new Set<Address>();
 
   constructor(
     private readonly world: SimWorld,
@@ -101,19 +116,28 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     this.checkers =
       variant === 'ap'
         ? [sharedViewOneLeader(), leaderTermMonotonic()]
-        : [sharedViewOneLeader(), noLeaderInMinority(), leaderTermMonotonic()];
+        : [
+            sharedViewOneLeader(),
+            noLeaderInMinority(),
+            leaderTermMonotonic(),
+            leadersOverlap(boundMs),
+          ];
     this.arrange();
   }
 
   private record(node: SimNode): ElectionNodeRecord {
     const of = (): ShoalNode | undefined => this.running.get(node.address);
     const live = (): string[] => {
-      const state = of()?.internals.membership?.state;
+      const shoal = of();
+      const state = shoal?.internals.membership?.state;
       if (state === undefined) return [];
+      // The node's own claim as its leader core holds it: its label is published only once the
+      // claimed term is durable, and the core already leads by it (withOwnClaim in swim/step.ts).
+      const ownClaim = shoal?.internals.swimLeader?.state.claim;
       const out: string[] = [];
       for (const m of state.members.values())
         if (m.state === 'alive' || m.state === 'suspect')
-          out.push(`${m.id}:${parseClaim(m.labels) ?? '-'}`);
+          out.push(`${m.id}:${(m.id === state.selfId ? ownClaim : parseClaim(m.labels)) ?? '-'}`);
       return out.sort();
     };
     return {
@@ -121,10 +145,21 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       address: node.address,
       id: simNodeId(node),
       up: false,
-      leader: () => of()?.leader(),
-      term: () => of()?.internals.swimLeader?.state.reportedTerm ?? 0,
+      // The core's decision (what the view check judges); node.leader() lags it by the write.
+      leader: () => of()?.internals.swimLeader?.state.leader,
+      // What the node published (durable first), not its core's state, which runs ahead of the disk.
+      term: () => this.reportedTerms.get(node.address) ?? 0,
       viewKey: () => live().join(','),
       viewSize: () => live().length,
+      judged: () => {
+        // restart-minority runs with minClusterSize 2, which guards a cold start only weakly
+        // (documented): its promise is that a node which saw the whole cluster never leads a
+        // minority again, restarts included. Remembered here across lives.
+        if (!this.variant.startsWith('restart-minority')) return true;
+        const size = of()?.internals.swimLeader?.state.stableSize ?? 0;
+        if (size >= this.world.nodes.length) this.sawWhole.add(node.address);
+        return this.sawWhole.has(node.address);
+      },
     };
   }
 
@@ -141,6 +176,24 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       world.network.partition(minority, majority);
       world.clock.at(COLD_START_HEAL_AT_MS, () => world.network.heal());
     }
+    if (variant.startsWith('restart-minority')) {
+      // Issue 11 bug 4: a minority restarts into a partition after the cluster was seen whole.
+      // The -unsafe variant loses the persisted stable size in the crash (its data dir keeps
+      // only the term), which is what the nodes had before the fix.
+      const { minority, majority } = minoritySide(world);
+      world.clock.at(RESTART_MINORITY_AT_MS, () => {
+        world.network.partition(minority, majority);
+        for (const node of world.nodes.filter((n) => minority.includes(n.address))) {
+          world.network.crash(node.address);
+          node.storage.crash();
+          this.crashNode(node);
+          if (variant.endsWith('-unsafe')) forgetStableSize(node);
+          world.clock.at(RESTART_MINORITY_AT_MS + RESTART_MINORITY_DOWN_MS, () =>
+            this.restartNode(node),
+          );
+        }
+      });
+    }
     const spreadMs = variant === 'epoch-disagreement' ? 400 : 137;
     world.nodes.forEach((node, i) =>
       world.clock.at(BOOT_AT_MS + i * spreadMs, () => this.firstBoot(node)),
@@ -149,12 +202,18 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       // Early crash-restarts of every second node: more epoch changes seen by some than others.
       world.nodes.forEach((node, i) => {
         if (i % 2 === 0) return;
+        // Only a node that is up: the nemesis may hold it crashed already (and restarts it).
+        let crashed = false;
         world.clock.at(BOOT_AT_MS + i * spreadMs + 600, () => {
+          if (!this.running.has(node.address)) return;
+          crashed = true;
           world.network.crash(node.address);
           node.storage.crash();
           this.crashNode(node);
         });
-        world.clock.at(BOOT_AT_MS + i * spreadMs + 900, () => this.restartNode(node));
+        world.clock.at(BOOT_AT_MS + i * spreadMs + 900, () => {
+          if (crashed && !this.running.has(node.address)) this.restartNode(node);
+        });
       });
     }
   }
@@ -170,11 +229,12 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
       ...swimElectionMode(this.variant, this.world.nodes.length),
     };
     const shoal = bootSimNode(this.world, node, mode, generation, this.internals);
-    shoal.on('leader', (e) =>
+    shoal.on('leader', (e) => {
+      this.reportedTerms.set(node.address, e.term);
       this.world.trace.add(
         `${node.name} leader ${e.leader === undefined ? 'none' : e.leader.slice(0, 6)} t${e.term}`,
-      ),
-    );
+      );
+    });
     this.running.set(node.address, shoal);
     record.up = true;
   }
@@ -194,6 +254,8 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
 
   /** A restart before BOOT_AT_MS waits for it, unless the node crashes again meanwhile. */
   restartNode(node: SimNode): void {
+    // The epoch-disagreement script may have restarted a node the nemesis also crashed.
+    if (this.running.has(node.address)) return;
     const now = this.world.clock.now();
     if (now >= BOOT_AT_MS) return this.boot(node);
     const lives = this.crashes.get(node.address);
@@ -213,6 +275,14 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
   }
 }
 
+/** Rewrites a node's leader record with the stable size of a fresh node (the bug-4 amnesia). */
+function forgetStableSize(node: SimNode): void {
+  const record = SWIM_LEADER_STORE.load(node.storage);
+  const write = SWIM_LEADER_STORE.write({ term: record.term, stableSize: 1 });
+  node.storage.writeFile(write.path, write.data);
+  node.storage.fsync(write.path);
+}
+
 export function makeSwimElectionScenario(variant: SwimElectionVariant): Scenario<ElectionView> {
   return {
     name: variant === 'default' ? 'election-swim' : `election-swim-${variant}`,
@@ -230,3 +300,6 @@ export const electionSwimLoneMinority = makeSwimElectionScenario('lone-minority'
 export const electionSwimLoneMinorityUnsafe = makeSwimElectionScenario('lone-minority-unsafe');
 export const electionSwimColdStart = makeSwimElectionScenario('cold-start');
 export const electionSwimColdStartUnsafe = makeSwimElectionScenario('cold-start-unsafe');
+export const electionSwimRestartMinority = makeSwimElectionScenario('restart-minority');
+export const electionSwimRestartMinorityUnsafe =
+  makeSwimElectionScenario('restart-minority-unsafe');

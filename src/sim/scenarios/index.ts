@@ -28,6 +28,8 @@ import {
   electionSwimEpochDisagreement,
   electionSwimLoneMinority,
   electionSwimLoneMinorityUnsafe,
+  electionSwimRestartMinority,
+  electionSwimRestartMinorityUnsafe,
 } from './election-swim.js';
 
 export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string, Scenario<unknown>>(
@@ -50,6 +52,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [electionSwimLoneMinorityUnsafe.name, electionSwimLoneMinorityUnsafe as Scenario<unknown>],
     [electionSwimColdStart.name, electionSwimColdStart as Scenario<unknown>],
     [electionSwimColdStartUnsafe.name, electionSwimColdStartUnsafe as Scenario<unknown>],
+    [electionSwimRestartMinority.name, electionSwimRestartMinority as Scenario<unknown>],
+    [
+      electionSwimRestartMinorityUnsafe.name,
+      electionSwimRestartMinorityUnsafe as Scenario<unknown>,
+    ],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],
