@@ -1,0 +1,268 @@
+/**
+ * `npm run sim:mutants`: applies each deliberate bug below to a scratch copy of the sources, runs
+ * the simulator sweep that should catch it (and, where listed, step tests), and prints which
+ * mutants survived. A checker that never fails proves nothing: every mutant here must be killed,
+ * by the simulator where the bug is a distributed one (issue 11, "Mutation checks").
+ *
+ * Usage: npm run sim:mutants [-- --only NAME[,NAME]] [--seeds N]
+ * Exit code 1 when a mutant survives or no longer applies (its code moved: update the list).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+interface Sweep {
+  scenarios: string;
+  nodes: string;
+  faults: string;
+  seeds: number;
+  durationMs: number;
+}
+
+interface Mutant {
+  name: string;
+  file: string;
+  /** Exact text that must occur once in `file`. */
+  find: string;
+  replace: string;
+  /** The simulator sweep expected to fail with the mutant in. */
+  sweep?: Sweep;
+  /** Test files that should fail too (step-level checks). */
+  tests?: string[];
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'drop-vote-persist',
+    file: 'src/election/raft-lite/step.ts',
+    find: '    votedFor: state.votedFor,\n    config:',
+    replace:
+      '    votedFor: state.votedFor === state.selfId ? state.votedFor : undefined,\n    config:',
+    sweep: {
+      scenarios: 'election-raft-lite',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 20,
+      durationMs: 8000,
+    },
+    tests: ['test/election/raft-lite-step.test.ts'],
+  },
+  {
+    name: 'equal-incarnation-alive-overrides-suspect',
+    file: 'src/membership/merge.ts',
+    find: "  return update.incarnation > current.incarnation ? 'accept' : 'ignore';\n}",
+    replace:
+      "  return update.incarnation > current.incarnation ||\n    (update.incarnation === current.incarnation && current.state === 'suspect')\n    ? 'accept'\n    : 'ignore';\n}",
+    sweep: {
+      scenarios: 'swim',
+      nodes: '5,20',
+      faults: 'crash;dup,reorder,skew',
+      seeds: 10,
+      durationMs: 20000,
+    },
+  },
+  {
+    // A node counts itself toward a quorum even when it is not in the configuration (a joiner
+    // electing itself with votes of a configuration it does not belong to).
+    name: 'quorum-without-self',
+    file: 'src/election/raft-lite/step.ts',
+    find: '      if (members.has(state.selfAddress)) count++;',
+    replace: '      count++;',
+    sweep: {
+      scenarios: 'election-raft-lite-join',
+      nodes: '5',
+      faults: 'none;crash',
+      seeds: 20,
+      durationMs: 8000,
+    },
+  },
+  {
+    name: 'skip-refute-incarnation-bump',
+    file: 'src/membership/apply-update.ts',
+    find: 'toIncarnation(Math.max(me.incarnation, accusedIncarnation) + 1)',
+    replace: 'toIncarnation(Math.max(me.incarnation, accusedIncarnation))',
+    sweep: { scenarios: 'swim-loss10', nodes: '5', faults: 'none', seeds: 10, durationMs: 20000 },
+  },
+  {
+    name: 'leader-ignores-higher-term',
+    file: 'src/election/raft-lite/step.ts',
+    find: "  if (order === 'newer') {\n    if (m.type === 'peer-broadcast') return true;",
+    replace:
+      "  if (order === 'newer' && state.role === 'leader') return true;\n  if (order === 'newer') {\n    if (m.type === 'peer-broadcast') return true;",
+    sweep: {
+      scenarios: 'election-raft-lite',
+      nodes: '3,5',
+      faults: 'partition;all',
+      seeds: 20,
+      durationMs: 8000,
+    },
+  },
+  {
+    name: 'skip-dir-fsync',
+    file: 'src/node/fs-storage.ts',
+    find: '  await renameAsync(tmp, full);\n  await fsyncDirAsync(dir);',
+    replace: '  await renameAsync(tmp, full);',
+    tests: ['test/node/driver.test.ts', 'test/node/persisted-counters.test.ts'],
+  },
+  {
+    name: 'nack-after-full-probe-timeout',
+    file: 'src/membership/probe.ts',
+    find: 'deadlineMs: (turn.now + nackTimeoutMs(state.config)) as Millis,',
+    replace: 'deadlineMs: (turn.now + state.config.probeTimeoutMs) as Millis,',
+    sweep: {
+      scenarios: 'swim-lan',
+      nodes: '3',
+      faults: 'pause;crash,pause',
+      seeds: 20,
+      durationMs: 60000,
+    },
+  },
+  {
+    name: 'swim-stable-size-not-persisted',
+    file: 'src/election/swim/step.ts',
+    find: '  const stableSize = Math.max(1, persisted.stableSize);',
+    replace: '  const stableSize = 1;',
+    sweep: {
+      scenarios: 'election-swim-restart-minority',
+      nodes: '5',
+      faults: 'none',
+      seeds: 10,
+      durationMs: 20000,
+    },
+  },
+  {
+    name: 'swim-quorum-counts-suspects',
+    file: 'src/election/swim/step.ts',
+    find: '  const eligible = isEligible(state, view.aliveCount);',
+    replace: '  const eligible = isEligible(state, view.size);',
+    sweep: {
+      scenarios: 'election-swim-epoch-disagreement,election-swim',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 30,
+      durationMs: 15000,
+    },
+  },
+];
+
+interface Outcome {
+  name: string;
+  applied: boolean;
+  simKilled: boolean | undefined;
+  testKilled: boolean | undefined;
+  detail: string;
+}
+
+const root = resolve(import.meta.dirname, '..');
+
+function argValue(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+function scratchCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-mutant-'));
+  for (const entry of ['src', 'test', 'package.json', 'tsconfig.json', 'vitest.config.ts'])
+    cpSync(join(root, entry), join(dir, entry), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** Runs a command in `cwd`; true when it exited non-zero (the mutant was caught). */
+function fails(cwd: string, command: string, args: string[]): { failed: boolean; out: string } {
+  try {
+    const out = execFileSync(command, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    });
+    return { failed: false, out };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { failed: true, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+function firstFailure(out: string): string {
+  const line = out.split('\n').find((l) => l.startsWith('FAIL') || l.includes('×'));
+  return (line ?? '').trim().slice(0, 160);
+}
+
+function runMutant(mutant: Mutant, seedsOverride: number | undefined): Outcome {
+  const dir = scratchCopy();
+  try {
+    const path = join(dir, mutant.file);
+    const text = readFileSync(path, 'utf8');
+    const at = text.indexOf(mutant.find);
+    if (at < 0 || text.indexOf(mutant.find, at + 1) >= 0) {
+      return {
+        name: mutant.name,
+        applied: false,
+        simKilled: undefined,
+        testKilled: undefined,
+        detail: `does not apply: the text to mutate occurs ${at < 0 ? 'nowhere' : 'more than once'} in ${mutant.file}`,
+      };
+    }
+    writeFileSync(path, text.slice(0, at) + mutant.replace + text.slice(at + mutant.find.length));
+    let simKilled: boolean | undefined;
+    let testKilled: boolean | undefined;
+    const details: string[] = [];
+    if (mutant.sweep !== undefined) {
+      const s = mutant.sweep;
+      const run = fails(dir, 'npx', [
+        'tsx',
+        'src/cli/sim-sweep.ts',
+        '--seeds',
+        String(seedsOverride ?? s.seeds),
+        '--nodes',
+        s.nodes,
+        '--faults',
+        s.faults,
+        '--scenarios',
+        s.scenarios,
+        '--duration-ms',
+        String(s.durationMs),
+      ]);
+      simKilled = run.failed;
+      const summary = run.out.split('\n').find((l) => /failure\(s\) in/.test(l)) ?? '';
+      details.push(`sim: ${summary.trim()} ${firstFailure(run.out)}`.trim());
+    }
+    if (mutant.tests !== undefined) {
+      const run = fails(dir, 'npx', ['vitest', 'run', ...mutant.tests]);
+      testKilled = run.failed;
+      details.push(`tests: ${run.failed ? firstFailure(run.out) || 'failed' : 'all passed'}`);
+    }
+    return { name: mutant.name, applied: true, simKilled, testKilled, detail: details.join('; ') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const only = argValue('--only')?.split(',');
+const seedsText = argValue('--seeds');
+const seeds = seedsText === undefined ? undefined : Number(seedsText);
+const selected = MUTANTS.filter((m) => only === undefined || only.includes(m.name));
+const mark = (v: boolean | undefined): string =>
+  v === undefined ? '-' : v ? 'killed' : 'SURVIVED';
+const rows: Outcome[] = [];
+for (const mutant of selected) {
+  const started = Date.now();
+  const outcome = runMutant(mutant, seeds);
+  rows.push(outcome);
+  process.stderr.write(
+    `${mutant.name}: sim ${mark(outcome.simKilled)}, tests ${mark(outcome.testKilled)} (${Math.round((Date.now() - started) / 1000)} s)\n`,
+  );
+}
+console.log('| mutant | simulator | tests | detail |');
+console.log('| --- | --- | --- | --- |');
+for (const r of rows)
+  console.log(
+    `| ${r.name} | ${r.applied ? mark(r.simKilled) : 'NOT APPLIED'} | ${r.applied ? mark(r.testKilled) : '-'} | ${r.detail.replaceAll('|', '/')} |`,
+  );
+const survivors = rows.filter((r) => !r.applied || (r.simKilled !== true && r.testKilled !== true));
+console.log(
+  `\n${rows.length - survivors.length} of ${rows.length} mutants killed${survivors.length > 0 ? `; survived: ${survivors.map((r) => r.name).join(', ')}` : ''}`,
+);
+process.exitCode = survivors.length > 0 ? 1 : 0;
