@@ -5,7 +5,12 @@ import {
   electionRaftLite,
   electionRaftLiteColdStart,
   electionRaftLiteColdStartUnsafe,
+  electionRaftLiteJoin,
 } from '../../src/sim/scenarios/election-raft-lite.js';
+import {
+  electionSwimRestartMinority,
+  electionSwimRestartMinorityUnsafe,
+} from '../../src/sim/scenarios/election-swim.js';
 
 const env = { commit: 'test', nodeVersion: process.version };
 
@@ -19,6 +24,28 @@ describe('raft-lite simulation sweeps (loss, partitions, pauses, crashes, restar
         durationMs: 15_000,
       });
       expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('issue 11 bugs 1-3: joiners knowing only one founder, cut off for 1.5 s, crashes at effect boundaries: one leader per term, one vote per term, everyone in the cluster after the heal', () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const result = runScenario(electionRaftLiteJoin, {
+        seed,
+        nodes: 5,
+        faults: parseFaults(seed % 2 === 0 ? 'crash' : 'none'),
+        durationMs: 8_000,
+      });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('issue 11 bug 4: a swim minority restarted into a partition never leads; losing the persisted stable size is caught', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const options = { seed, nodes: 5, faults: parseFaults('none'), durationMs: 20_000 };
+      const safe = runScenario(electionSwimRestartMinority, options);
+      expect(safe.violation, formatFailure(safe, env)).toBeUndefined();
+      const unsafe = runScenario(electionSwimRestartMinorityUnsafe, options);
+      expect(unsafe.violation?.checker).toBe('no-leader-in-minority');
     }
   });
 
