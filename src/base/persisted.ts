@@ -56,3 +56,22 @@ export function counterFileStore<V extends number, R>(
     write: (record) => ({ path: file, data: new TextEncoder().encode(`${valueOf(record)}\n`) }),
   };
 }
+
+/**
+ * The JSON object a protocol's record file holds, or the error `corrupt(why)` builds when the
+ * bytes are not valid JSON (a torn or damaged file) or not an object.
+ */
+export function parseJsonRecord(
+  bytes: Uint8Array,
+  corrupt: (why: string) => Error,
+): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw corrupt('is not valid JSON (truncated or damaged)');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw corrupt('is not a JSON object');
+  return doc as Record<string, unknown>;
+}

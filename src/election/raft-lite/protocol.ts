@@ -8,7 +8,7 @@
  * acked configuration could undo a committed one.
  */
 import { ShoalError } from '../../base/errors.js';
-import { persistedCount } from '../../base/persisted.js';
+import { parseJsonRecord, persistedCount } from '../../base/persisted.js';
 import {
   kinds,
   type Core,
@@ -70,15 +70,7 @@ function corrupt(why: string): ShoalError {
 
 /** Parses the durable (term, votedFor); a fresh node starts at term 0 with no vote. */
 export function parseRaftLiteFile(bytes: Uint8Array): RaftLiteRecord {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw corrupt('is not valid JSON (truncated or damaged)');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw corrupt('is not a JSON object');
-  const fields = doc as { term?: unknown; votedFor?: unknown; config?: unknown; joining?: unknown };
+  const fields = parseJsonRecord(bytes, corrupt);
   const votedFor = fields.votedFor;
   if (votedFor !== null && !(typeof votedFor === 'string' && isNodeId(votedFor)))
     throw corrupt(`has votedFor ${JSON.stringify(votedFor)}, not a NodeId or null`);

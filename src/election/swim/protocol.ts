@@ -4,7 +4,7 @@
  * labels, which the wiring (node/mode-swim.ts) sets from `publish-claim`.
  */
 import { ShoalError } from '../../base/errors.js';
-import { parsePersistedCount, persistedCount } from '../../base/persisted.js';
+import { parseJsonRecord, parsePersistedCount, persistedCount } from '../../base/persisted.js';
 import {
   kinds,
   type Core,
@@ -58,15 +58,7 @@ export function parseSwimLeaderFile(bytes: Uint8Array): SwimLeaderRecord {
       term: term(parsePersistedCount(bytes, SWIM_TERM_FILE, 'term')),
       stableSize: 1,
     };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw corrupt('is not valid JSON (truncated or damaged)');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw corrupt('is not a JSON object');
-  const fields = doc as { term?: unknown; stableSize?: unknown };
+  const fields = parseJsonRecord(bytes, corrupt);
   return {
     term: term(persistedCount(fields.term, SWIM_TERM_FILE, 'term')),
     stableSize: persistedCount(fields.stableSize, SWIM_TERM_FILE, 'stable cluster size'),

@@ -12,7 +12,7 @@
  * - `leader-term-monotonic`: a node's fencing term never decreases, across restarts (persisted).
  * - `leaders-overlap-within-bound`: two running nodes that each report themselves leader at the
  *   same time (an old leader cut off and a successor) do so for at most the mode's documented
- *   overlap bound; the longest overlap measured is kept (`longestMs`) for the reports.
+ *   overlap bound.
  * Liveness (`describeNoAgreement`): every node up, one leader known by all with one term.
  */
 import type { Address } from '../../base/address.js';
@@ -208,20 +208,12 @@ export function describeNoAgreement(view: ElectionView): string | undefined {
     .join('; ');
 }
 
-/** The longest overlap of two self-reported leaders a `leadersOverlap` checker measured. */
-export interface OverlapMeasure {
-  longestMs: number;
-}
-
 /**
  * At most `boundMs` during which two running nodes both report themselves leader. Overlap is
  * measured from the first event at which a second leader appears to the first at which only
  * one (or none) remains; a pair that outlives the bound fails the run.
  */
-export function leadersOverlap(
-  boundMs: number,
-  measure: OverlapMeasure = { longestMs: 0 },
-): Checker<ElectionView> {
+export function leadersOverlap(boundMs: number): Checker<ElectionView> {
   let sinceMs: number | undefined;
   return {
     name: 'leaders-overlap-within-bound',
@@ -236,7 +228,6 @@ export function leadersOverlap(
         return [];
       }
       sinceMs ??= now;
-      measure.longestMs = Math.max(measure.longestMs, now - sinceMs);
       if (now - sinceMs <= boundMs) return [];
       const who = leaders.map((n) => `${n.name} (t${n.leader()?.term ?? '?'})`).join(' and ');
       return [
