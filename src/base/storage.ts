@@ -14,9 +14,11 @@
  * Durability contract (what `SimStorage` checks and a real implementation must honour):
  * - `writeFile` and `append` change what `read` returns at once, but survive a crash only after
  *   `fsync(path)`.
- * - `rename` and `remove` are atomic and their directory change is durable at once; `rename`
- *   carries the file's *durable* contents, so write, fsync, then rename (never rename unsynced
- *   data and expect it to survive).
+ * - Names are directory entries: creating a file, `rename` and `remove` are atomic and visible
+ *   at once, but survive a crash only after `fsyncDir` of the directory holding the name (POSIX;
+ *   ext4 often forgives a missing directory fsync, XFS and btrfs do not). `rename` moves the
+ *   file, so its contents are as durable as the file's last `fsync`: write, fsync, rename,
+ *   fsync the directory, never rename unsynced data and expect it to survive.
  * - Bad paths and missing files are rejected with ShoalError ERR_STORAGE_IO, never a crash.
  */
 
@@ -31,6 +33,11 @@ export interface Storage {
   fsync(path: string): void;
   /** A copy of the file's current contents, or undefined when it does not exist. */
   read(path: string): Uint8Array | undefined;
+  /**
+   * Makes the directory entries of `dir` durable (names created, renamed or removed in it; `''`
+   * is the root). Names in subdirectories are not covered.
+   */
+  fsyncDir(dir: string): void;
   /** Atomically moves `from` to `to`, replacing `to`. Throws ERR_STORAGE_IO when `from` is missing. */
   rename(from: string, to: string): void;
   /** Removes the file; removing a missing file does nothing. */
@@ -38,12 +45,42 @@ export interface Storage {
   /** The paths of existing files that start with `prefix`, sorted. */
   list(prefix: string): string[];
   /**
-   * Replaces `path` with `data` durably, without blocking: writes `<path>.tmp`, fsyncs it, renames
-   * it over `path`, and fsyncs the directory (and each parent of a directory it had to create,
-   * so a first write survives a power cut too). `done` is called once, never synchronously:
+   * Replaces `path` with `data` durably, without blocking, by the steps of
+   * `durableReplaceSteps(path)` (one sequence for every implementation, so the simulator's crash
+   * model judges the sequence production runs; a production disk also fsyncs each parent of a
+   * directory it had to create, so a first write survives a power cut too). `done` is called once, never synchronously:
    * with undefined when the new contents are durable, or with the ERR_STORAGE_IO error that
    * stopped it (then `path` holds its old contents). A caller that writes one path again waits
    * for the first `done` (the generic driver writes one record at a time).
    */
   writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void;
+}
+
+/** One step of a durable replace; `write` writes the call's data. */
+export type DurableStep =
+  | { readonly op: 'write'; readonly path: string }
+  | { readonly op: 'fsync'; readonly path: string }
+  | { readonly op: 'rename'; readonly from: string; readonly to: string }
+  | { readonly op: 'fsync-dir'; readonly dir: string };
+
+/** The directory holding `path`'s entry (`''` for the root). */
+export function parentDir(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
+}
+
+/**
+ * How `writeDurable` replaces a file: write a temporary file, fsync it, rename it over the
+ * target, fsync the directory so the rename itself is durable. Every step is needed: without
+ * the first fsync a crash can leave an empty target, without the last one the old contents
+ * (or no file) come back.
+ */
+export function durableReplaceSteps(path: string): readonly DurableStep[] {
+  const tmp = `${path}.tmp`;
+  return [
+    { op: 'write', path: tmp },
+    { op: 'fsync', path: tmp },
+    { op: 'rename', from: tmp, to: path },
+    { op: 'fsync-dir', dir: parentDir(path) },
+  ];
 }

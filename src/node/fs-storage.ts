@@ -21,7 +21,7 @@ import {
 import { mkdir, open, rename as renameAsync } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ShoalError } from '../base/errors.js';
-import type { Storage } from '../base/storage.js';
+import { durableReplaceSteps, type DurableStep, type Storage } from '../base/storage.js';
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -107,8 +107,12 @@ export class FsStorage implements Storage {
     this.io('rename', from, () => {
       mkdirSync(dirname(target), { recursive: true });
       renameSync(source, target);
-      fsyncDir(dirname(target));
     });
+  }
+
+  fsyncDir(dir: string): void {
+    const full = dir === '' ? this.root : this.resolve(dir);
+    this.io('fsync directory', dir, () => fsyncDir(full));
   }
 
   remove(path: string): void {
@@ -168,24 +172,46 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Write a temp file, fsync it, rename it into place, fsync the directories whose entries changed. */
+/** Runs `durableReplaceSteps` on real files; a write followed by its fsync shares one handle. */
 async function durableReplace(full: string, data: Uint8Array): Promise<void> {
+  // The steps name paths relative to the target's directory, which is where they all live.
   const dir = dirname(full);
+  const steps = durableReplaceSteps(full);
   const firstCreated = await mkdir(dir, { recursive: true });
-  const tmp = `${full}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as DurableStep;
+    if (step.op === 'write') {
+      const next = steps[i + 1];
+      const syncNow = next?.op === 'fsync' && next.path === step.path;
+      await writeFileAsync(step.path, data, syncNow);
+      if (syncNow) i++;
+    } else if (step.op === 'fsync') {
+      const handle = await open(step.path, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else if (step.op === 'rename') {
+      await renameAsync(step.from, step.to);
+    } else {
+      await fsyncDirAsync(step.dir);
+      if (firstCreated === undefined || step.dir !== dir) continue;
+      // New directories: each one's entry lives in its parent, up to the directory that existed.
+      for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
+        await fsyncDirAsync(dirname(created));
+    }
+  }
+}
+
+async function writeFileAsync(path: string, data: Uint8Array, sync: boolean): Promise<void> {
+  const handle = await open(path, 'w', 0o600);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }
-  await renameAsync(tmp, full);
-  await fsyncDirAsync(dir);
-  if (firstCreated === undefined) return;
-  // New directories: each one's entry lives in its parent, up to the directory that existed.
-  for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
-    await fsyncDirAsync(dirname(created));
 }
 
 async function fsyncDirAsync(dir: string): Promise<void> {

@@ -26,6 +26,10 @@ export interface LinkConfig {
   reorderDelayMs: number;
   /** Stream frame loss (a broken connection drops the frame), parts per million. @defaultValue 0 */
   streamLossPpm: number;
+  /** Probability that a payload is held up to `longDelayMs` more, parts per million. @defaultValue 0 */
+  longDelayPpm: number;
+  /** The longest extra hold-up of a long-delayed payload. @defaultValue 3000 */
+  longDelayMs: number;
 }
 
 export const LINK_DEFAULTS: Readonly<LinkConfig> = {
@@ -36,6 +40,8 @@ export const LINK_DEFAULTS: Readonly<LinkConfig> = {
   reorderPpm: 0,
   reorderDelayMs: 10,
   streamLossPpm: 0,
+  longDelayPpm: 0,
+  longDelayMs: 3_000,
 };
 
 /** Largest delay component accepted (one virtual hour): beyond it a path is a partition, say so. */
@@ -49,6 +55,8 @@ const LIMITS_BY_FIELD: Record<keyof LinkConfig, number> = {
   reorderPpm: PPM,
   reorderDelayMs: LINK_DELAY_MS_MAX,
   streamLossPpm: PPM,
+  longDelayPpm: PPM,
+  longDelayMs: LINK_DELAY_MS_MAX,
 };
 
 /** Merges `patch` over `base`, rejecting any field that is not an integer in its range. */

@@ -5,16 +5,23 @@
  *
  * Fault model (docs/design/simulator.md):
  * - Packets: per-path delay (latency + jitter + optional reorder hold-back), loss, duplication.
- * - Streams: ordered per (from, to) and never duplicated; `streamLossPpm` drops a frame (a broken
- *   connection). A frame dropped for any reason is counted on its path, which is how a checker
- *   tells an allowed gap from a bug.
+ * - Long delays: with `longDelayPpm`, a payload is held up to `longDelayMs` more (a packet stuck
+ *   in a queue, a stream stalled on retransmits: the frames behind it wait too).
+ * - Streams: ordered per (from, to) and never duplicated. A lost frame (`streamLossPpm`) breaks
+ *   its connection: every frame of that connection still in flight is dropped with it, and the
+ *   next frame opens a new connection, so a receiver never sees a hole inside one connection.
+ *   A frame dropped for any reason is counted on its path, which is how a checker tells an
+ *   allowed gap from a bug.
  * - Partitions (symmetric and one-way) are checked at send and again at delivery, so nothing
  *   already in flight crosses a partition created after it was sent.
  * - Pause: a paused node's timers are parked by the clock and payloads reaching it are QUEUED
  *   (its kernel buffers would still accept them) up to `pausedInboxMax`; past that they are
  *   dropped (`paused_overflow`). On resume the queue is delivered in arrival order.
- * - Crash: detaches the node, drops its queued and in-flight payloads (both directions, checked
- *   by a per-node life epoch) and kills its timers. Restart = attach again. A stream frame that
+ * - Crash: detaches the node, drops its queued payloads and its in-flight stream frames (both
+ *   directions, checked by a per-node life epoch: connections die with the process) and kills
+ *   its timers. Packets are not connections: a datagram already on the wire from a crashed node
+ *   still arrives, and one sent to the old process reaches the restarted one if it is attached
+ *   by then (stale messages across a restart). Restart = attach again. A stream frame that
  *   reaches no endpoint is refused back to its sender (a TCP RST: nothing listens on the port).
  */
 import type { Address } from '../base/address.js';
@@ -53,6 +60,8 @@ export interface NetworkStats {
   sent: Record<Channel, number>;
   delivered: Record<Channel, number>;
   duplicated: number;
+  /** Payloads held back by a long delay. */
+  longDelayed: number;
   dropped: Partial<Record<DropReason, number>>;
 }
 
@@ -73,6 +82,8 @@ interface InFlight {
   readonly data: Uint8Array;
   readonly fromEpoch: number;
   readonly toEpoch: number;
+  /** Streams: the connection of the path the frame was sent on. */
+  readonly connection: number;
 }
 
 const pathKey = (from: Address, to: Address): string => `${from}>${to}`;
@@ -90,6 +101,8 @@ export class SimNetwork implements Fabric {
   private readonly blocked = new Set<string>();
   private readonly paused = new Map<Address, InFlight[]>();
   private readonly streamTailMs = new Map<string, number>();
+  /** Per path: the current stream connection (bumped when a lost frame breaks one). */
+  private readonly connections = new Map<string, number>();
   private readonly pathDrops = new Map<string, number>();
   private faultsActive = true;
   private dropObserver: DropObserver | undefined;
@@ -97,6 +110,7 @@ export class SimNetwork implements Fabric {
     sent: { packet: 0, stream: 0 },
     delivered: { packet: 0, stream: 0 },
     duplicated: 0,
+    longDelayed: 0,
     dropped: {},
   };
 
@@ -136,6 +150,7 @@ export class SimNetwork implements Fabric {
       data: data.slice(),
       fromEpoch: this.epochOf(from),
       toEpoch: this.epochOf(to),
+      connection: this.connections.get(pathKey(from, to)) ?? 0,
     };
     this.trace?.add(`${shortName(from)} -> ${shortName(to)} ${channel} ${data.length}B`);
     const refused = this.refuseAtSend(message);
@@ -254,6 +269,7 @@ export class SimNetwork implements Fabric {
       sent: { ...this.counters.sent },
       delivered: { ...this.counters.delivered },
       duplicated: this.counters.duplicated,
+      longDelayed: this.counters.longDelayed,
       dropped: { ...this.counters.dropped },
     };
   }
@@ -279,17 +295,28 @@ export class SimNetwork implements Fabric {
     const jitterMs = link.jitterMs > 0 ? this.rng.int(link.jitterMs + 1) : 0;
     const holdMs =
       this.faultsActive && this.rng.chance(link.reorderPpm, PPM) ? link.reorderDelayMs : 0;
-    return link.latencyMs + jitterMs + holdMs;
+    return link.latencyMs + jitterMs + holdMs + this.longDelayMs(link);
+  }
+
+  /** A seconds-long hold-up with probability longDelayPpm (0 when faults are off). */
+  private longDelayMs(link: LinkConfig): number {
+    if (!this.faultsActive || link.longDelayPpm === 0) return 0;
+    if (!this.rng.chance(link.longDelayPpm, PPM)) return 0;
+    this.counters.longDelayed++;
+    return this.rng.int(link.longDelayMs + 1);
   }
 
   /** Streams: never before the previous frame of the pair (the heap's seq keeps equal times in order). */
   private sendFrame(message: InFlight, link: LinkConfig): void {
-    if (this.faultsActive && this.rng.chance(link.streamLossPpm, PPM))
-      return this.drop(message, 'stream_loss');
     const key = pathKey(message.from, message.to);
+    if (this.faultsActive && this.rng.chance(link.streamLossPpm, PPM)) {
+      // The connection breaks: what is still in flight on it dies too; the next frame reconnects.
+      this.connections.set(key, message.connection + 1);
+      return this.drop(message, 'stream_loss');
+    }
     const jitterMs = link.jitterMs > 0 ? this.rng.int(link.jitterMs + 1) : 0;
     const atMs = Math.max(
-      this.clock.now() + link.latencyMs + jitterMs,
+      this.clock.now() + link.latencyMs + jitterMs + this.longDelayMs(link),
       this.streamTailMs.get(key) ?? 0,
     );
     this.streamTailMs.set(key, atMs);
@@ -302,8 +329,16 @@ export class SimNetwork implements Fabric {
 
   private arrive(message: InFlight): void {
     const { from, to, channel, data } = message;
-    if (message.fromEpoch !== this.epochOf(from) || message.toEpoch !== this.epochOf(to))
+    if (
+      channel === 'stream' &&
+      (message.fromEpoch !== this.epochOf(from) || message.toEpoch !== this.epochOf(to))
+    )
       return this.drop(message, 'crash');
+    if (
+      channel === 'stream' &&
+      message.connection !== (this.connections.get(pathKey(from, to)) ?? 0)
+    )
+      return this.drop(message, 'stream_loss');
     if (this.isBlocked(from, to)) return this.drop(message, 'partition');
     const inbox = this.paused.get(to);
     if (inbox !== undefined) {

@@ -6,19 +6,30 @@
  * seeded random prefix of the unsynced tail (write-back may have flushed part of it): the torn
  * last write that log readers must detect (checksums) rather than trust.
  *
- * Namespace changes (`rename`, `remove`) are atomic and durable at once, and `rename` moves the
- * durable contents with the name, so renaming an unsynced file and crashing leaves an empty
- * target: the ext4 zero-length-file trap, caught here instead of in production.
+ * Files are inodes and names are directory entries, as on a real file system: `fsync(path)`
+ * makes an inode's contents durable, `fsyncDir(dir)` makes the names in `dir` durable
+ * (creations, renames, removals). A crash brings back the durable names, each pointing at its
+ * inode's durable contents, so a rename whose directory was never synced undoes itself (the old
+ * file comes back) and renaming an unsynced file leaves an empty target (the zero-length-file
+ * trap), both caught here instead of in production.
  *
- * `writeDurable` completes on the node's own clock after a seeded delay in
- * [durableWriteDelayMinMs, durableWriteDelayMaxMs]: the write, fsync and rename happen at
- * completion, atomically. A node that crashes first (its timers die with it) loses the write
- * whole, as a real crash before the rename would; a paused node finishes it after the resume.
+ * With `tornWrites`, what survives of unsynced data is seeded: an inode that grew by appends
+ * keeps a random prefix of its unsynced tail; one that was overwritten keeps, per 512-byte
+ * sector, the old or the new sector, at the old or the new length (write-back may have flushed
+ * any of them). Log readers must detect that (checksums) rather than trust it.
+ *
+ * `writeDurable` runs the shared `durableReplaceSteps` on the node's own clock after a seeded
+ * delay in [durableWriteDelayMinMs, durableWriteDelayMaxMs], atomically at completion. A node
+ * that crashes first (its timers die with it) loses the write whole; a paused node finishes it
+ * after the resume. Disk faults (`setFaults`) make a durable write slow (fsync latency) or fail:
+ * an EIO fsync drops the dirty pages (Linux marks them clean: reads still see the new bytes, the
+ * disk never gets them, and a later fsync without new writes reports success), and a full disk
+ * fails writes with ENOSPC. Either failure reaches the caller as ERR_STORAGE_IO.
  */
 import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
-import type { Storage } from '../base/storage.js';
+import { durableReplaceSteps, parentDir, type Storage } from '../base/storage.js';
 import { ms, type Clock } from '../base/time.js';
 
 /** Default capacity of one simulated disk (live bytes); writes past it fail with ERR_STORAGE_IO. */
@@ -59,19 +70,50 @@ function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
+/** Size of a disk sector: the unit a torn overwrite mixes old and new contents in. */
+export const SECTOR_BYTES = 512;
+
+/** Faults of one disk while they are active, parts per million of durable writes. */
+export interface DiskFaults {
+  /** A durable write's fsync fails with EIO and drops its dirty pages. */
+  eioPpm: number;
+  /** A durable write fails with ENOSPC before writing anything. */
+  fullPpm: number;
+  /** A durable write takes an extra [0, slowMs] ms (fsync latency under load). */
+  slowPpm: number;
+  slowMs: number;
+}
+
+export const NO_DISK_FAULTS: Readonly<DiskFaults> = {
+  eioPpm: 0,
+  fullPpm: 0,
+  slowPpm: 0,
+  slowMs: 0,
+};
+
+const PPM = 1_000_000;
+
+interface Inode {
+  live: Uint8Array;
+  durable: Uint8Array;
+  /** An fsync failed since the last write: the live bytes look clean but never reach the disk. */
+  pagesLost: boolean;
+}
+
 export class SimStorage implements Storage {
-  private readonly live = new Map<string, Uint8Array>();
-  private readonly durable = new Map<string, Uint8Array>();
-  private liveBytes = 0;
+  private readonly names = new Map<string, Inode>();
+  private readonly durableNames = new Map<string, Inode>();
   private readonly rng: Rng;
   private readonly tornWrites: boolean;
   private readonly diskBytesMax: number;
   private readonly clock: Clock | undefined;
   private readonly delayRng: Rng;
+  private readonly faultRng: Rng;
   private readonly delayMinMs: number;
   private readonly delayMaxMs: number;
-  /** Crashes so far and bytes they lost (for tests and run summaries). */
-  readonly counters = { crashes: 0, bytesLost: 0, fsyncs: 0 };
+  private faults: DiskFaults = { ...NO_DISK_FAULTS };
+  /** Crashes, bytes they lost, fsyncs, and injected disk faults (for tests and run summaries). */
+  readonly counters = { crashes: 0, bytesLost: 0, fsyncs: 0, eio: 0, full: 0, slow: 0 };
 
   constructor(options: SimStorageOptions) {
     this.rng = options.rng;
@@ -79,8 +121,14 @@ export class SimStorage implements Storage {
     this.diskBytesMax = options.diskBytesMax ?? DISK_BYTES_MAX;
     this.clock = options.clock;
     this.delayRng = options.rng.fork('durable-write-delay');
+    this.faultRng = options.rng.fork('disk-faults');
     this.delayMinMs = options.durableWriteDelayMinMs ?? 0;
     this.delayMaxMs = options.durableWriteDelayMaxMs ?? DURABLE_WRITE_DELAY_MAX_MS;
+  }
+
+  /** Replaces the disk's fault rates (NO_DISK_FAULTS turns them off). */
+  setFaults(faults: Readonly<DiskFaults>): void {
+    this.faults = { ...faults };
   }
 
   writeDurable(
@@ -93,13 +141,37 @@ export class SimStorage implements Storage {
       'SimStorage.writeDurable needs the node clock (SimStorageOptions.clock)',
     );
     const copy = data.slice();
-    const delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
+    let delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
+    const { eioPpm, fullPpm, slowPpm, slowMs } = this.faults;
+    if (slowPpm > 0 && this.faultRng.chance(slowPpm, PPM)) {
+      this.counters.slow++;
+      delayMs += this.faultRng.range(0, slowMs);
+    }
+    const full = fullPpm > 0 && this.faultRng.chance(fullPpm, PPM);
+    const eio = !full && eioPpm > 0 && this.faultRng.chance(eioPpm, PPM);
     this.clock.setTimer(ms(delayMs), () => {
       try {
-        const tmp = `${path}.tmp`;
-        this.writeFile(tmp, copy);
-        this.fsync(tmp);
-        this.rename(tmp, path);
+        if (full) {
+          this.counters.full++;
+          throw new ShoalError(
+            'ERR_STORAGE_IO',
+            `simulated ENOSPC writing ${JSON.stringify(path)}`,
+          );
+        }
+        for (const step of durableReplaceSteps(path)) {
+          if (step.op === 'write') this.writeFile(step.path, copy);
+          else if (step.op === 'fsync') {
+            if (eio) {
+              this.failFsync(step.path);
+              throw new ShoalError(
+                'ERR_STORAGE_IO',
+                `simulated EIO on fsync of ${JSON.stringify(step.path)}`,
+              );
+            }
+            this.fsync(step.path);
+          } else if (step.op === 'rename') this.rename(step.from, step.to);
+          else this.fsyncDir(step.dir);
+        }
       } catch (err) {
         return done(
           err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err)),
@@ -116,7 +188,7 @@ export class SimStorage implements Storage {
 
   append(path: string, data: Uint8Array): void {
     checkPath(path);
-    const old = this.live.get(path) ?? new Uint8Array(0);
+    const old = this.names.get(path)?.live ?? new Uint8Array(0);
     const next = new Uint8Array(old.length + data.length);
     next.set(old, 0);
     next.set(data, old.length);
@@ -126,80 +198,111 @@ export class SimStorage implements Storage {
   fsync(path: string): void {
     checkPath(path);
     this.counters.fsyncs++;
-    const data = this.live.get(path);
-    if (data === undefined) this.durable.delete(path);
-    else this.durable.set(path, data);
+    const inode = this.names.get(path);
+    // As on a real disk (and FsStorage): fsync of a missing file syncs its directory.
+    if (inode === undefined) return this.fsyncDir(parentDir(path));
+    if (!inode.pagesLost) inode.durable = inode.live;
+  }
+
+  fsyncDir(dir: string): void {
+    this.counters.fsyncs++;
+    const inDir = (name: string): boolean => parentDir(name) === dir;
+    for (const name of [...this.durableNames.keys()])
+      if (inDir(name) && !this.names.has(name)) this.durableNames.delete(name);
+    for (const [name, inode] of this.names) if (inDir(name)) this.durableNames.set(name, inode);
   }
 
   read(path: string): Uint8Array | undefined {
     checkPath(path);
-    return this.live.get(path)?.slice();
+    return this.names.get(path)?.live.slice();
   }
 
   rename(from: string, to: string): void {
     checkPath(from);
     checkPath(to);
-    const data = this.live.get(from);
-    if (data === undefined)
+    const inode = this.names.get(from);
+    if (inode === undefined)
       throw new ShoalError('ERR_STORAGE_IO', `cannot rename ${JSON.stringify(from)}: no such file`);
     if (from === to) return;
-    this.setLive(to, data);
-    this.live.delete(from);
-    const durableData = this.durable.get(from);
-    this.durable.delete(from);
-    if (durableData === undefined) this.durable.delete(to);
-    else this.durable.set(to, durableData);
+    this.names.set(to, inode);
+    this.names.delete(from);
   }
 
   remove(path: string): void {
     checkPath(path);
-    this.liveBytes -= this.live.get(path)?.length ?? 0;
-    this.live.delete(path);
-    this.durable.delete(path);
+    this.names.delete(path);
   }
 
   list(prefix: string): string[] {
-    return [...this.live.keys()].filter((p) => p.startsWith(prefix)).sort();
+    return [...this.names.keys()].filter((p) => p.startsWith(prefix)).sort();
   }
 
-  /** Power loss: every byte not fsynced is lost (a torn prefix of unsynced appends may survive). */
+  /** Power loss: the durable names come back with their inodes' durable contents (torn, with `tornWrites`). */
   crash(): void {
     this.counters.crashes++;
-    for (const [path, data] of [...this.live.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const kept = this.survivorOf(path, data);
-      this.counters.bytesLost += data.length - (kept?.length ?? 0);
+    const survivors = new Map<Inode, Uint8Array>();
+    const names = [...this.durableNames.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [, inode] of names)
+      if (!survivors.has(inode)) survivors.set(inode, this.survivorOf(inode));
+    for (const inode of new Set(this.names.values()))
+      this.counters.bytesLost += Math.max(
+        0,
+        inode.live.length - (survivors.get(inode)?.length ?? 0),
+      );
+    this.names.clear();
+    for (const [name, inode] of names) {
+      const kept = survivors.get(inode) as Uint8Array;
+      inode.live = kept;
+      inode.durable = kept;
+      inode.pagesLost = false;
+      this.names.set(name, inode);
     }
-    this.live.clear();
-    this.liveBytes = 0;
-    for (const [path, data] of this.durable) this.setLive(path, data);
   }
 
-  /** What of `path` survives a crash; with torn writes, also updates its durable copy. */
-  private survivorOf(path: string, data: Uint8Array): Uint8Array | undefined {
-    const synced = this.durable.get(path);
-    if (
-      !this.tornWrites ||
-      synced === undefined ||
-      data.length <= synced.length ||
-      !startsWith(data, synced)
-    )
-      return synced;
-    const keptBytes = synced.length + this.rng.int(data.length - synced.length + 1);
-    const torn = data.slice(0, keptBytes);
-    this.durable.set(path, torn);
-    return torn;
+  /** The bytes of `inode` that survive a crash. */
+  private survivorOf(inode: Inode): Uint8Array {
+    const { live, durable } = inode;
+    if (!this.tornWrites || inode.pagesLost || sameBytes(live, durable)) return durable;
+    if (live.length > durable.length && startsWith(live, durable))
+      return live.slice(0, durable.length + this.rng.int(live.length - durable.length + 1));
+    // An overwrite: each sector old or new, at the old or the new length.
+    const length = this.rng.chance(1, 2) ? live.length : durable.length;
+    const out = new Uint8Array(length);
+    for (let at = 0; at < length; at += SECTOR_BYTES) {
+      const source = this.rng.chance(1, 2) ? live : durable;
+      const end = Math.min(length, at + SECTOR_BYTES);
+      for (let i = at; i < end; i++) out[i] = source[i] ?? 0;
+    }
+    return out;
+  }
+
+  /** An fsync that failed: the dirty pages are marked clean without reaching the disk. */
+  private failFsync(path: string): void {
+    this.counters.eio++;
+    const inode = this.names.get(path);
+    if (inode !== undefined) inode.pagesLost = true;
   }
 
   private setLive(path: string, data: Uint8Array): void {
-    const oldBytes = this.live.get(path)?.length ?? 0;
-    const nextBytes = this.liveBytes - oldBytes + data.length;
-    if (nextBytes > this.diskBytesMax) {
+    const inode = this.names.get(path);
+    let used = 0;
+    for (const other of new Set(this.names.values()))
+      if (other !== inode) used += other.live.length;
+    if (used + data.length > this.diskBytesMax) {
       throw new ShoalError(
         'ERR_STORAGE_IO',
-        `simulated disk full: writing ${JSON.stringify(path)} would use ${nextBytes} bytes, more than diskBytesMax (${this.diskBytesMax})`,
+        `simulated disk full: writing ${JSON.stringify(path)} would use ${used + data.length} bytes, more than diskBytesMax (${this.diskBytesMax})`,
       );
     }
-    this.live.set(path, data);
-    this.liveBytes = nextBytes;
+    if (inode === undefined) {
+      this.names.set(path, { live: data, durable: new Uint8Array(0), pagesLost: false });
+      return;
+    }
+    inode.live = data;
+    inode.pagesLost = false;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && startsWith(a, b);
 }

@@ -204,7 +204,7 @@ describe('ProtocolDriver', () => {
   });
 
   it('a failed write stops the driver and reports it; the waiting send never leaves', () => {
-    const w = world({ diskBytesMax: 1 });
+    const w = world({ diskBytesMax: 0 });
     w.driver.input({ kind: 'bump', now: w.clock.now() });
     w.run(20);
     expect(w.fatal).toHaveLength(1);

@@ -177,7 +177,7 @@ describe('SimNetwork', () => {
     expect(bTimers).toEqual([100]);
   });
 
-  it('a crash drops what is in flight to and from the node, even after a quick restart', () => {
+  it('a crash drops stream frames in flight to and from the node, even after a quick restart; packets still arrive', () => {
     const { got, send, run, network, clock } = setup({ latencyMs: 10 });
     send(A, B, 'stream', 1);
     send(B, C, 'packet', 2);
@@ -189,14 +189,17 @@ describe('SimNetwork', () => {
     );
     send(A, B, 'stream', 4);
     run();
-    expect(got.map((r) => r.seq)).toEqual([3, 4]);
-    expect(network.stats().dropped.crash).toBe(2);
+    expect(got.map((r) => r.seq)).toEqual([2, 3, 4]);
+    expect(network.stats().dropped.crash).toBe(1);
     expect(network.dropsOnPath(A, B, 'stream')).toBe(1);
   });
 
   it('drops stream frames at the stream loss rate, and payloads to unattached or oversized', () => {
     const { got, send, run, network } = setup({ streamLossPpm: 100_000 });
-    for (let i = 0; i < 2000; i++) send(A, B, 'stream', i);
+    for (let i = 0; i < 2000; i++) {
+      send(A, B, 'stream', i);
+      run(); // one frame in flight at a time: a broken connection takes only its own frame
+    }
     network.send(A, simAddress('nobody'), 'packet', new Uint8Array(1));
     network.send(A, B, 'packet', new Uint8Array(1401));
     run();
@@ -208,6 +211,26 @@ describe('SimNetwork', () => {
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(network.stats().dropped.unattached).toBe(1);
     expect(network.stats().dropped.oversized).toBe(1);
+  });
+
+  it('a lost frame breaks its connection: what is still in flight on it dies, the next frame reconnects', () => {
+    const { got, send, run, network } = setup({ latencyMs: 5 });
+    send(A, B, 'stream', 1);
+    network.setLink(A, B, { streamLossPpm: 1_000_000 });
+    send(A, B, 'stream', 2); // lost: breaks the connection frame 1 is on
+    network.setLink(A, B, { streamLossPpm: 0 });
+    send(A, B, 'stream', 3);
+    run();
+    expect(got.map((r) => r.seq)).toEqual([3]);
+    expect(network.stats().dropped.stream_loss).toBe(2);
+  });
+
+  it('a long delay holds a payload seconds back', () => {
+    const { got, send, run, network } = setup({ longDelayPpm: 1_000_000, longDelayMs: 4_000 });
+    for (let i = 0; i < 20; i++) send(A, B, 'packet', i);
+    run();
+    expect(Math.max(...got.map((r) => r.atMs))).toBeGreaterThan(1_000);
+    expect(network.stats().longDelayed).toBe(20);
   });
 
   it('turning faults off stops loss; bad link config is rejected naming the field', () => {

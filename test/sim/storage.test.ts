@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { hasErrorCode } from '../../src/base/errors.js';
 import { Rng } from '../../src/base/rng.js';
-import { SimStorage } from '../../src/sim/storage.js';
+import { SimClock } from '../../src/sim/clock.js';
+import { NO_DISK_FAULTS, SECTOR_BYTES, SimStorage } from '../../src/sim/storage.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const text = (data: Uint8Array | undefined): number[] | undefined =>
@@ -21,6 +22,7 @@ describe('SimStorage', () => {
     const disk = new SimStorage({ rng: new Rng(1) });
     disk.writeFile('synced', bytes(1, 2));
     disk.fsync('synced');
+    disk.fsyncDir('');
     disk.append('synced', bytes(3)); // after the fsync: lost
     disk.writeFile('unsynced', bytes(9));
     expect(text(disk.read('synced'))).toEqual([1, 2, 3]);
@@ -38,11 +40,12 @@ describe('SimStorage', () => {
     disk.rename('good.tmp', 'good');
     disk.writeFile('bad.tmp', bytes(2));
     disk.rename('bad.tmp', 'bad');
+    disk.fsyncDir('');
     expect(text(disk.read('bad'))).toEqual([2]);
     disk.crash();
     expect(text(disk.read('good'))).toEqual([1]);
     expect(disk.read('good.tmp')).toBeUndefined();
-    expect(disk.read('bad')).toBeUndefined();
+    expect(text(disk.read('bad'))).toEqual([]); // the name survived, the data never did
     expect(codeOf(() => disk.rename('missing', 'x'))).toBe('ERR_STORAGE_IO');
   });
 
@@ -52,6 +55,7 @@ describe('SimStorage', () => {
       const disk = new SimStorage({ rng: new Rng(seed), tornWrites: true });
       disk.append('log', bytes(1, 2));
       disk.fsync('log');
+      disk.fsyncDir('');
       disk.append('log', bytes(3, 4, 5, 6));
       disk.crash();
       const after = text(disk.read('log')) ?? [];
@@ -60,6 +64,78 @@ describe('SimStorage', () => {
       lengths.add(after.length);
     }
     expect(lengths.size).toBeGreaterThan(2);
+  });
+
+  it('a name is durable only once its directory is synced: an unsynced rename undoes itself', () => {
+    const disk = new SimStorage({ rng: new Rng(1) });
+    disk.writeFile('d/f', bytes(1));
+    disk.fsync('d/f');
+    disk.crash();
+    expect(disk.read('d/f')).toBeUndefined(); // created, never named durably
+    disk.writeFile('d/f', bytes(1));
+    disk.fsync('d/f');
+    disk.fsyncDir('d');
+    disk.writeFile('d/f.tmp', bytes(2));
+    disk.fsync('d/f.tmp');
+    disk.rename('d/f.tmp', 'd/f');
+    disk.fsyncDir(''); // another directory: does not cover d/
+    expect(text(disk.read('d/f'))).toEqual([2]);
+    disk.crash();
+    expect(text(disk.read('d/f'))).toEqual([1]);
+    expect(disk.list('d/')).toEqual(['d/f']);
+    disk.remove('d/f');
+    disk.crash();
+    expect(text(disk.read('d/f'))).toEqual([1]); // an unsynced remove comes back too
+  });
+
+  it('torn overwrites mix old and new sectors at the old or the new length', () => {
+    const oldBytes = new Uint8Array(3 * SECTOR_BYTES).fill(1);
+    const newBytes = new Uint8Array(2 * SECTOR_BYTES).fill(2);
+    const outcomes = new Set<string>();
+    for (let seed = 0; seed < 60; seed++) {
+      const disk = new SimStorage({ rng: new Rng(seed), tornWrites: true });
+      disk.writeFile('f', oldBytes);
+      disk.fsync('f');
+      disk.fsyncDir('');
+      disk.writeFile('f', newBytes);
+      disk.crash();
+      const after = disk.read('f') ?? new Uint8Array(0);
+      expect([oldBytes.length, newBytes.length]).toContain(after.length);
+      const sectors: number[] = [];
+      for (let at = 0; at < after.length; at += SECTOR_BYTES) {
+        const sector = after.slice(at, at + SECTOR_BYTES);
+        const value = sector[0] as number;
+        expect(sector.every((b) => b === value)).toBe(true);
+        expect(value === 1 || (value === 2 && at < newBytes.length) || value === 0).toBe(true);
+        sectors.push(value);
+      }
+      outcomes.add(sectors.join(''));
+    }
+    expect(outcomes.size).toBeGreaterThan(4);
+  });
+
+  it('an EIO fsync drops the dirty pages: reads see them, a crash loses them, writeDurable reports it', () => {
+    const clock = new SimClock();
+    const disk = new SimStorage({ rng: new Rng(1), clock: clock.nodeClock('n1') });
+    const results: (string | undefined)[] = [];
+    disk.writeDurable('f', bytes(1), (e) => results.push(e?.code));
+    clock.runUntil(100, { eventsMax: 1000 });
+    disk.setFaults({ ...NO_DISK_FAULTS, eioPpm: 1_000_000 });
+    disk.writeDurable('f', bytes(2), (e) => results.push(e?.code));
+    clock.runUntil(200, { eventsMax: 1000 });
+    expect(results).toEqual([undefined, 'ERR_STORAGE_IO']);
+    expect(text(disk.read('f'))).toEqual([1]); // the rename never ran
+    expect(text(disk.read('f.tmp'))).toEqual([2]); // page cache still shows it
+    disk.fsync('f.tmp'); // reports success, writes nothing: the pages look clean
+    disk.fsyncDir('');
+    disk.crash();
+    expect(text(disk.read('f.tmp'))).toEqual([]);
+    expect(text(disk.read('f'))).toEqual([1]);
+    disk.setFaults({ ...NO_DISK_FAULTS, fullPpm: 1_000_000 });
+    disk.writeDurable('f', bytes(3), (e) => results.push(e?.message));
+    clock.runUntil(300, { eventsMax: 1000 });
+    expect(results[2]).toMatch(/ENOSPC/);
+    expect(disk.counters).toMatchObject({ eio: 1, full: 1 });
   });
 
   it('rejects bad paths and a full disk with ERR_STORAGE_IO, leaving state unchanged', () => {

@@ -3,8 +3,9 @@
  * against what the receivers actually saw (not what the network thinks it did).
  *
  * - Nothing arrives across an active partition, one-way ones included.
- * - Nothing arrives at a paused node or at a crashed node's old incarnation, and nothing that
- *   was in flight to or from a node when it crashed arrives at all.
+ * - Nothing arrives at a paused node or at a crashed node's old incarnation, and no stream frame
+ *   that was in flight to or from a node when it crashed arrives at all (its connection died;
+ *   packets in flight may still arrive, at the restarted process too).
  * - Payloads arrive intact.
  * - Stream frames of one (from, to) pair arrive in order, never twice, and every skipped frame
  *   was reported dropped by the network first (a gap only across a loss, partition or crash).
@@ -46,7 +47,7 @@ export interface CrashMark {
 }
 
 function crossedCrash(o: Observation, view: EchoView): string | undefined {
-  if (o.message === undefined) return undefined;
+  if (o.message === undefined || o.channel !== 'stream') return undefined;
   for (const end of [o.from, o.to]) {
     const crash = view.lastCrash(end);
     if (crash !== undefined && o.message.sendIndex < crash.sendIndex)

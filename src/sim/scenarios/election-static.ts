@@ -18,6 +18,7 @@
  * - `cold-start` (story 3): nodes boot, staggered, into a minority | majority partition healed
  *   at t=4 s; `-unsafe` (requireQuorum off) must be caught electing in the minority.
  */
+import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { staticConfig, type StaticConfig } from '../../election/static/config.js';
 import { STATIC_TERM_FILE } from '../../election/static/protocol.js';
@@ -193,6 +194,7 @@ const shortId = (id: string): string => id.slice(0, 6);
 function writeTerm(node: SimNode, term: number): void {
   node.storage.writeFile(STATIC_TERM_FILE, new TextEncoder().encode(String(term)));
   node.storage.fsync(STATIC_TERM_FILE);
+  node.storage.fsyncDir(parentDir(STATIC_TERM_FILE));
 }
 
 export function makeStaticScenario(variant: StaticVariant): Scenario<ElectionView> {

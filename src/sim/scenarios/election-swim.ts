@@ -18,6 +18,7 @@
  * minority | majority partition healed at t=4 s; `-unsafe`, minClusterSize 1 and no quorum,
  * must be caught electing in the minority).
  */
+import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { swimLeaderConfig, type SwimLeaderConfig } from '../../election/swim/config.js';
 import { parseClaim } from '../../election/swim/step.js';
@@ -281,6 +282,7 @@ function forgetStableSize(node: SimNode): void {
   const write = SWIM_LEADER_STORE.write({ term: record.term, stableSize: 1 });
   node.storage.writeFile(write.path, write.data);
   node.storage.fsync(write.path);
+  node.storage.fsyncDir(parentDir(write.path));
 }
 
 export function makeSwimElectionScenario(variant: SwimElectionVariant): Scenario<ElectionView> {

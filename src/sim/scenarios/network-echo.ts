@@ -10,6 +10,7 @@
  * Liveness: once faults are healed, every payload sent in the next `LIVENESS_SEND_WINDOW_MS`
  * (and every pong they cause) must arrive.
  */
+import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { assert } from '../../base/assert.js';
 import { ms } from '../../base/time.js';
@@ -115,6 +116,7 @@ class EchoRun implements ScenarioRun<EchoView> {
     node.storage.writeFile(`${INCARNATION_PATH}.tmp`, bytes);
     node.storage.fsync(`${INCARNATION_PATH}.tmp`);
     node.storage.rename(`${INCARNATION_PATH}.tmp`, INCARNATION_PATH);
+    node.storage.fsyncDir(parentDir(INCARNATION_PATH));
     const old = this.states.get(node.address);
     const state: NodeState = {
       up: true,
