@@ -1,15 +1,27 @@
 /**
  * Fault mixes and the nemesis (Jepsen's name for the fault injector). A run enables a set of
- * fault kinds; probabilistic ones (loss, dup, reorder) become link config, skew becomes per-node
- * clock error, and partition, pause and crash are injected by the `Nemesis` on its own Rng
- * stream at random virtual times during the safety phase. `healAll` ends them for the liveness
- * phase. At most a minority of nodes is paused or crashed at once, so a majority stays up.
+ * fault kinds; probabilistic ones (loss, dup, reorder, delay) become link config, skew becomes
+ * per-node clock error, disk becomes per-disk fault rates, and partition, pause, crash and
+ * power are injected by the `Nemesis` on its own Rng stream at random virtual times during the
+ * safety phase. `healAll` ends them for the liveness phase.
+ *
+ * - partition: two sides, one way, three sides at once, a bridge (two sides that both reach one
+ *   node), a ring (each node reaches only its neighbours), and targeted cuts when the scenario
+ *   names targets: isolate the current leader, cut off the node that voted last.
+ * - pause and crash: at most a minority of nodes at once, so a majority stays up; one crash in
+ *   three hits the leader when there is one.
+ * - power: the whole cluster loses power at once (every disk loses what it never synced) and
+ *   comes back over a few hundred ms.
+ * - disk: durable writes fail (EIO that drops dirty pages, ENOSPC) or are slow; a node whose
+ *   write fails halts, and the nemesis restarts it like a supervisor would.
+ * - delay: a payload held back seconds (a stuck queue, a stalled connection).
  */
 import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
 import type { SimClock, SkewOptions } from './clock.js';
 import type { LinkConfig } from './link-config.js';
+import { NO_DISK_FAULTS, type DiskFaults } from './storage.js';
 import type { SimNetwork } from './network.js';
 import { shortName, type Trace } from './trace.js';
 
@@ -21,8 +33,14 @@ export const FAULT_KINDS = [
   'pause',
   'crash',
   'skew',
+  'delay',
+  'disk',
+  'power',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Kinds besides `crash` that take nodes down: a power loss, a write failure that halts a node. */
+export const NODE_DOWN_FAULTS: readonly FaultKind[] = ['power', 'disk'];
 
 /** Parses `none`, `all` or a comma list of kinds; throws ERR_INVALID_ARGUMENT naming the bad kind. */
 export function parseFaults(text: string): ReadonlySet<FaultKind> {
@@ -60,7 +78,15 @@ export function linkConfigFor(faults: ReadonlySet<FaultKind>): Partial<LinkConfi
     lossPpm: faults.has('loss') ? 20_000 : 0,
     streamLossPpm: faults.has('loss') ? 2_000 : 0,
     duplicatePpm: faults.has('dup') ? 20_000 : 0,
+    longDelayPpm: faults.has('delay') ? 5_000 : 0,
+    longDelayMs: 3_000,
   };
+}
+
+/** A disk's fault rates under the mix: with `disk`, 3 durable writes in 100 fail, 1 in 20 is slow (<= 300 ms). */
+export function diskFaultsFor(faults: ReadonlySet<FaultKind>): DiskFaults {
+  if (!faults.has('disk')) return { ...NO_DISK_FAULTS };
+  return { eioPpm: 20_000, fullPpm: 10_000, slowPpm: 50_000, slowMs: 300 };
 }
 
 /** A node's clock error under the mix: up to ±500 ms offset and ±1000 ppm drift with `skew`. */
@@ -71,8 +97,21 @@ export function skewFor(faults: ReadonlySet<FaultKind>, rng: Rng): SkewOptions {
 
 /** What the nemesis asks the runner to do to a node beyond the network (storage, scenario state). */
 export interface NodeFaultHooks {
+  /** Power loss of one node: its disk loses what it never synced, the scenario drops the node. */
   crash(address: Address): void;
+  /** The node's process stopped by itself (a fatal error): the scenario drops it, the disk keeps its page cache. */
+  halt(address: Address): void;
   restart(address: Address): void;
+  /** Whom targeted faults aim at, when the scenario knows. */
+  targets?(): FaultTargets;
+}
+
+/** What a scenario tells the nemesis to aim at. */
+export interface FaultTargets {
+  /** The node that leads now. */
+  leader?: Address;
+  /** The node that granted a vote last. */
+  lastVoter?: Address;
 }
 
 export interface NemesisOptions {
@@ -91,7 +130,10 @@ export interface NemesisOptions {
   outageMaxMs?: number;
 }
 
-type Action = 'partition' | 'pause' | 'crash';
+type Action = 'partition' | 'pause' | 'crash' | 'power';
+
+/** The cluster comes back from a power loss over this long, node by node. */
+const POWER_RETURN_SPREAD_MS = 400;
 
 /** Upper bound of a short outage: about the longest one-way delay of `linkConfigFor`. */
 const SHORT_OUTAGE_MS_MAX = 30;
@@ -105,7 +147,7 @@ export class Nemesis {
 
   constructor(private readonly options: NemesisOptions) {
     // A partition needs two sides; with one node only pauses and crashes make sense.
-    this.actions = (['partition', 'pause', 'crash'] as const).filter(
+    this.actions = (['partition', 'pause', 'crash', 'power'] as const).filter(
       (a) => options.faults.has(a) && (a !== 'partition' || options.nodes.length >= 2),
     );
     this.faultyNodesMax = Math.max(1, Math.floor((options.nodes.length - 1) / 2));
@@ -140,8 +182,29 @@ export class Nemesis {
     });
   }
 
+  /**
+   * The node's process stopped by itself (a failed durable write): it is down like a crashed
+   * one, without the power loss, and a supervisor restarts it after an outage (at once, after a
+   * few ms, once the faults are healed).
+   */
+  halted(address: Address): void {
+    if (this.down.has(address)) return;
+    const { network, clock, hooks, trace } = this.options;
+    trace.add(`fault halt ${shortName(address)}`);
+    this.down.add(address);
+    network.crash(address);
+    hooks.halt(address);
+    const outageMs = this.stopped
+      ? this.options.rng.range(1, SHORT_OUTAGE_MS_MAX)
+      : this.outageMs();
+    clock.at(clock.now() + outageMs, () => {
+      if (this.down.delete(address)) this.restart(address, hooks);
+    });
+  }
+
   private act(action: Action): void {
     if (action === 'partition') return this.partitionOrHeal();
+    if (action === 'power') return this.powerLoss();
     const candidates = this.options.nodes.filter(
       (a) => !this.down.has(a) && !this.options.network.isPaused(a),
     );
@@ -150,7 +213,10 @@ export class Nemesis {
       candidates.length === 0
     )
       return;
-    const victim = this.options.rng.pick(candidates);
+    const { rng } = this.options;
+    const leader = this.options.hooks.targets?.().leader;
+    const aimed = action === 'crash' && leader !== undefined && candidates.includes(leader);
+    const victim = aimed && rng.chance(1, 3) ? leader : rng.pick(candidates);
     if (action === 'pause') this.pauseFor(victim);
     else this.crashFor(victim);
   }
@@ -159,9 +225,59 @@ export class Nemesis {
     const { network, rng, nodes } = this.options;
     if (network.hasPartitions()) return network.heal();
     const order = rng.shuffle(nodes);
-    if (rng.chance(1, 3)) return network.partitionOneWay(order[0] as Address, order[1] as Address);
+    const targets = this.options.hooks.targets?.() ?? {};
+    const target = rng.pick([targets.leader, targets.lastVoter]);
+    const shape = rng.int(6);
+    if (shape === 0 && target !== undefined && nodes.includes(target)) {
+      const rest = nodes.filter((a) => a !== target);
+      return network.partition(
+        [target],
+        rest,
+        target === targets.leader ? 'isolate leader' : 'cut last voter',
+      );
+    }
+    if (shape === 1) return network.partitionOneWay(order[0] as Address, order[1] as Address);
+    if (shape === 2 && order.length >= 3) {
+      const a = rng.range(1, order.length - 2);
+      const b = rng.range(a + 1, order.length - 1);
+      return network.partitionGroups(
+        [order.slice(0, a), order.slice(a, b), order.slice(b)],
+        'three sides',
+      );
+    }
+    if (shape === 3 && order.length >= 3) {
+      // A bridge: order[0] reaches both sides, which cannot reach each other.
+      const cut = rng.range(2, order.length - 1);
+      return network.partition(
+        order.slice(1, cut),
+        order.slice(cut),
+        `bridge ${shortName(order[0] as Address)}`,
+      );
+    }
+    if (shape === 4 && order.length >= 4) return network.ring(order);
     const cut = rng.range(1, order.length - 1);
     network.partition(order.slice(0, cut), order.slice(cut));
+  }
+
+  /** Every node loses power at once; they come back one by one. */
+  private powerLoss(): void {
+    const { network, clock, hooks, rng, nodes, trace } = this.options;
+    // A rare event: one chance in four when drawn, never while a node is already down.
+    if (!rng.chance(1, 4) || this.down.size > 0) return;
+    trace.add('fault power loss (whole cluster)');
+    for (const address of nodes) {
+      network.resume(address);
+      this.down.add(address);
+      network.crash(address);
+      hooks.crash(address);
+    }
+    const backAtMs = clock.now() + this.outageMs();
+    for (const address of nodes) {
+      clock.at(backAtMs + rng.int(POWER_RETURN_SPREAD_MS), () => {
+        if (this.stopped || !this.down.delete(address)) return;
+        this.restart(address, hooks);
+      });
+    }
   }
 
   /** One outage in four is short (1..30 ms): a fast restart while its old payloads are still in flight. */

@@ -184,16 +184,36 @@ export class SimNetwork implements Fabric {
     this.faultsActive = active;
   }
 
-  /** Blocks every path between the two groups, both ways. */
-  partition(groupA: readonly Address[], groupB: readonly Address[]): void {
-    for (const a of groupA)
-      for (const b of groupB) {
-        this.blocked.add(pathKey(a, b));
-        this.blocked.add(pathKey(b, a));
-      }
+  /** Blocks every path between the two groups, both ways (`label` names the shape in the trace). */
+  partition(groupA: readonly Address[], groupB: readonly Address[], label?: string): void {
+    this.partitionGroups([groupA, groupB], label);
+  }
+
+  /** Blocks every path between any two of the groups, both ways: several partitions at once. */
+  partitionGroups(groups: readonly (readonly Address[])[], label?: string): void {
+    for (let i = 0; i < groups.length; i++)
+      for (let j = i + 1; j < groups.length; j++)
+        for (const a of groups[i] as readonly Address[])
+          for (const b of groups[j] as readonly Address[]) this.blockBoth(a, b);
     this.trace?.add(
-      `fault partition ${groupA.map(shortName).join(' ')} | ${groupB.map(shortName).join(' ')}`,
+      `fault partition${label === undefined ? '' : ` (${label})`} ${groups.map((g) => g.map(shortName).join(' ')).join(' | ')}`,
     );
+  }
+
+  /** A ring: each node reaches only its two neighbours in `order` (non-transitive reachability). */
+  ring(order: readonly Address[]): void {
+    const n = order.length;
+    for (let i = 0; i < n; i++)
+      for (let j = i + 2; j < n; j++) {
+        if (i === 0 && j === n - 1) continue;
+        this.blockBoth(order[i] as Address, order[j] as Address);
+      }
+    this.trace?.add(`fault partition (ring) ${order.map(shortName).join(' - ')}`);
+  }
+
+  private blockBoth(a: Address, b: Address): void {
+    this.blocked.add(pathKey(a, b));
+    this.blocked.add(pathKey(b, a));
   }
 
   /** Blocks `from` -> `to` only: `to` can still reach `from`. */

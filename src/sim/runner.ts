@@ -16,9 +16,17 @@ import { ShoalError } from '../base/errors.js';
 import { Rng } from '../base/rng.js';
 import { firstViolation, type Checker, type Violation } from './checkers.js';
 import { SimClock, type NodeClock } from './clock.js';
-import { Nemesis, formatFaults, linkConfigFor, skewFor, type FaultKind } from './faults.js';
+import {
+  Nemesis,
+  diskFaultsFor,
+  formatFaults,
+  linkConfigFor,
+  skewFor,
+  type FaultKind,
+  type FaultTargets,
+} from './faults.js';
 import { SimNetwork, type NetworkStats } from './network.js';
-import { SimStorage } from './storage.js';
+import { NO_DISK_FAULTS, SimStorage } from './storage.js';
 import { Trace, simAddress } from './trace.js';
 
 /** Most simulated nodes in one run. */
@@ -47,6 +55,12 @@ export interface SimWorld {
   readonly faults: ReadonlySet<FaultKind>;
   /** The scenario's own stream (inputs, choices not tied to one node). */
   readonly rng: Rng;
+  /**
+   * A booted node stopped itself (a fatal error, such as a failed durable write): the nemesis
+   * takes it down and restarts it later, as a supervisor would. Scenarios call it from the
+   * node's `error` event (bootSimNode does).
+   */
+  halted(node: SimNode): void;
 }
 
 /** One run of a scenario: its view for the checkers and its reactions to node faults and phases. */
@@ -59,6 +73,8 @@ export interface ScenarioRun<View> {
   restartNode(node: SimNode): void;
   /** Faults are healed; from now on the liveness condition is measured. */
   startLiveness(): void;
+  /** Whom the nemesis's targeted faults aim at (the leader, the last voter), when known. */
+  faultTargets?(): FaultTargets;
   livenessReached(): boolean;
   /** Why the liveness condition does not hold (what is missing). */
   describeLivenessFailure(): string;
@@ -117,7 +133,7 @@ function checkOptions(scenario: Scenario<unknown>, options: RunOptions): void {
   }
 }
 
-function buildWorld(options: RunOptions): SimWorld {
+function buildWorld(options: RunOptions, onHalt: (node: SimNode) => void): SimWorld {
   const rng = new Rng(options.seed);
   const clock = new SimClock();
   const trace = new Trace(clock, options.traceLinesMax);
@@ -135,9 +151,10 @@ function buildWorld(options: RunOptions): SimWorld {
     const nodeClock = clock.nodeClock(address, skewFor(options.faults, nodeRng.fork('skew')));
     const storage = new SimStorage({
       rng: nodeRng.fork('storage'),
-      tornWrites: options.faults.has('crash'),
+      tornWrites: options.faults.has('crash') || options.faults.has('power'),
       clock: nodeClock,
     });
+    storage.setFaults(diskFaultsFor(options.faults));
     nodes.push({ name, address, clock: nodeClock, rng: nodeRng, storage });
   }
   return {
@@ -148,14 +165,16 @@ function buildWorld(options: RunOptions): SimWorld {
     nodes,
     faults: options.faults,
     rng: rng.fork('scenario'),
+    halted: onHalt,
   };
 }
 
 /** Runs one seed of `scenario`; never throws for a bug in the system under test (it becomes the violation). */
 export function runScenario<View>(scenario: Scenario<View>, options: RunOptions): RunResult {
   checkOptions(scenario, options);
-  const world = buildWorld(options);
-  const violation = runPhases(scenario, world, options);
+  let halted = (_node: SimNode): void => undefined;
+  const world = buildWorld(options, (node) => halted(node));
+  const violation = runPhases(scenario, world, options, (handler) => (halted = handler));
   return {
     scenario: scenario.name,
     options,
@@ -172,6 +191,7 @@ function runPhases<View>(
   scenario: Scenario<View>,
   world: SimWorld,
   options: RunOptions,
+  onHalt: (handler: (node: SimNode) => void) => void,
 ): Violation | undefined {
   const { clock } = world;
   const eventsMax = options.eventsMax ?? SIM_EVENTS_MAX;
@@ -197,9 +217,13 @@ function runPhases<View>(
           nodeOf(address).storage.crash();
           run.crashNode(nodeOf(address));
         },
+        halt: (address) => run.crashNode(nodeOf(address)),
         restart: (address) => run.restartNode(nodeOf(address)),
+        targets: () => run.faultTargets?.() ?? {},
       },
     });
+    // Out of the node's own call stack: the halting driver is still unwinding.
+    onHalt((node) => clock.at(clock.now(), () => nemesis.halted(node.address)));
     const check = (): boolean =>
       (violation = firstViolation(run.checkers, run.view, clock.now())) !== undefined;
     nemesis.start();
@@ -209,6 +233,7 @@ function runPhases<View>(
     if (safety.stop === 'events_max') return eventsExhausted(eventsMax, clock.now());
     world.trace.add('phase liveness');
     nemesis.healAll();
+    for (const node of world.nodes) node.storage.setFaults(NO_DISK_FAULTS);
     run.startLiveness();
     if (check()) return violation;
     return runLiveness(run, world, options, eventsMax - safety.events, () =>

@@ -15,6 +15,7 @@ import {
   initSwimLeader,
   liveSetKey,
   liveViewOf,
+  nextDeadline as swimNextDeadline,
   step as swimStep,
 } from '../../src/election/swim/step.js';
 import type { LiveMember, SwimLeaderState } from '../../src/election/swim/types.js';
@@ -237,6 +238,26 @@ describe('swim sticky HRW', () => {
     swimStep(amnesiac, { kind: 'view-changed', now: ms(0), viewKey: 'b', view: liveViewOf(two) });
     swimStep(amnesiac, { kind: 'tick', now: ms(500) });
     expect(amnesiac.claim).toBeDefined();
+  });
+
+  test('a node that joins under a leader still learns and persists its stable size (found by the disk nemesis)', () => {
+    const quorum = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 2 };
+    const s = initSwimLeader(
+      { config: quorum, selfId: ids[3]! },
+      { term: term(0), stableSize: 1 },
+      ms(0),
+    );
+    const leaderId = hrwWinner(ids.map((i) => ({ id: i, score: hrwScore(i) })))!.id;
+    const all = ids.map((i) => ({ id: i, claimTerm: i === leaderId ? term(1) : undefined }));
+    swimStep(s, { kind: 'view-changed', now: ms(0), viewKey: 'a', view: liveViewOf(all) });
+    expect(s.leader).toBeDefined(); // an existing leader's claim is followed at once
+    expect(s.stableSize).toBe(1);
+    // The view is still larger than the stable size: the window's end is a deadline.
+    expect(swimNextDeadline(s)).toBe(100);
+    const out = swimStep(s, { kind: 'tick', now: ms(100) });
+    expect(s.stableSize).toBe(4);
+    expect(out.persist.at(-1)).toEqual({ term: s.highestTermSeen, stableSize: 4 });
+    expect(swimNextDeadline(s)).toBeUndefined();
   });
 
   test('issue 11 bug 4: requireQuorum with minClusterSize below 2 is refused, naming both fields', () => {

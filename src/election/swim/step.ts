@@ -76,9 +76,15 @@ export function initSwimLeader(
   };
 }
 
-/** When the stabilization window of a leaderless view ends; nothing to wait for otherwise (view changes are inputs). */
+/**
+ * When the stabilization window of the current view ends, if that matters: the view has no
+ * leader yet, or it is larger than the stable size (a node that restarts or joins under an
+ * existing leader must still learn, and persist, how large its cluster is). Nothing to wait for
+ * otherwise (view changes are inputs).
+ */
 export function nextDeadline(state: SwimLeaderState): Millis | undefined {
-  if (state.leader !== undefined || state.view === undefined) return undefined;
+  if (state.view === undefined) return undefined;
+  if (state.leader !== undefined && state.view.size <= state.stableSize) return undefined;
   const due = addMs(state.viewChangedAtMs, state.config.stabilizationMs);
   return due > state.lastStepMs ? due : undefined;
 }

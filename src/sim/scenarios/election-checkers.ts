@@ -62,14 +62,45 @@ export interface ElectionView {
   readonly boundFromResume: boolean;
 }
 
+/** The up node that leads in the highest term by its own core: what targeted faults aim at. */
+export function currentLeader(view: ElectionView): Address | undefined {
+  let best: { address: Address; term: number } | undefined;
+  for (const node of view.nodes) {
+    const leader = node.up ? node.leader() : undefined;
+    if (leader === undefined || leader.id !== node.id) continue;
+    if (best === undefined || leader.term > best.term)
+      best = { address: node.address, term: leader.term };
+  }
+  return best?.address;
+}
+
 function running(view: ElectionView, node: ElectionNodeRecord): boolean {
   return node.up && !view.network.isPaused(node.address);
 }
 
-/** Whether `other` reaches `node` right now, as `view.reach` defines reaching. */
+/**
+ * Whether `other` reaches `node` right now, as `view.reach` defines reaching: `inbound`, a
+ * direct path from other to node; `both`, round trips directly or through one helper both can
+ * reach (SWIM's ping-req: in a ring or bridge partition a member is alive by relay).
+ */
 function reaches(view: ElectionView, other: ElectionNodeRecord, node: ElectionNodeRecord): boolean {
-  if (!running(view, other) || view.network.isBlocked(other.address, node.address)) return false;
-  return view.reach === 'inbound' || !view.network.isBlocked(node.address, other.address);
+  if (!running(view, other)) return false;
+  if (view.reach === 'inbound') return !view.network.isBlocked(other.address, node.address);
+  if (roundTrip(view, other, node)) return true;
+  return view.nodes.some(
+    (helper) =>
+      helper !== node &&
+      helper !== other &&
+      running(view, helper) &&
+      roundTrip(view, node, helper) &&
+      roundTrip(view, helper, other),
+  );
+}
+
+function roundTrip(view: ElectionView, a: ElectionNodeRecord, b: ElectionNodeRecord): boolean {
+  return (
+    !view.network.isBlocked(a.address, b.address) && !view.network.isBlocked(b.address, a.address)
+  );
 }
 
 /**

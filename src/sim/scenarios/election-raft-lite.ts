@@ -13,6 +13,7 @@
  * minority | majority partition healed at t=4 s (failure story 3); join requests spread the
  * cluster (step.ts `onJoinRequest`), and no node elects before it knows all of it.
  */
+import type { FaultTargets } from '../faults.js';
 import type { Address } from '../../base/address.js';
 import type { ProtocolTypes } from '../../base/protocol.js';
 import type { Rng } from '../../base/rng.js';
@@ -178,6 +179,8 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   private readonly boundaryDown = new Set<Address>();
   private readonly boundaryRng: Rng;
   private healed = false;
+  /** The node whose vote grant went out last (a target for the nemesis). */
+  private lastVoter: Address | undefined;
   private readonly minClusterSize: number;
   private readonly generations = new Map<Address, number>();
 
@@ -267,12 +270,13 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
       const message = boundary.message as ElectionMessage;
       this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage);
     }
-    if (!this.world.faults.has('crash') || this.healed) return;
-    if (this.boundaryDown.size > 0) return;
     const grant =
       boundary.kind === 'sent' &&
       (boundary.message as ElectionMessage).type === 'vote-response' &&
       (boundary.message as Extract<ElectionMessage, { type: 'vote-response' }>).granted;
+    if (grant) this.lastVoter = node.address;
+    if (!this.world.faults.has('crash') || this.healed) return;
+    if (this.boundaryDown.size > 0) return;
     const ppm = grant ? BOUNDARY_CRASH_PPM * 10 : BOUNDARY_CRASH_PPM;
     if (this.boundaryRng.int(1_000_000) >= ppm) return;
     const what =
@@ -302,6 +306,19 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     if (!this.view.nodes.has(node.address)) return;
     this.boundaryDown.delete(node.address);
     this.boot(node);
+  }
+
+  faultTargets(): FaultTargets {
+    let leader: { address: Address; term: number } | undefined;
+    for (const [address, node] of this.view.nodes) {
+      const state = stateOf(node);
+      if (state?.role === 'leader' && (leader === undefined || state.term > leader.term))
+        leader = { address, term: state.term };
+    }
+    return {
+      ...(leader === undefined ? {} : { leader: leader.address }),
+      ...(this.lastVoter === undefined ? {} : { lastVoter: this.lastVoter }),
+    };
   }
 
   startLiveness(): void {

@@ -18,6 +18,7 @@
  * - `cold-start` (story 3): nodes boot, staggered, into a minority | majority partition healed
  *   at t=4 s; `-unsafe` (requireQuorum off) must be caught electing in the minority.
  */
+import type { FaultTargets } from '../faults.js';
 import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { staticConfig, type StaticConfig } from '../../election/static/config.js';
@@ -32,6 +33,7 @@ import {
   sharedViewOneLeader,
   type ElectionNodeRecord,
   type ElectionView,
+  currentLeader,
 } from './election-checkers.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 
@@ -175,6 +177,11 @@ class StaticRun implements ScenarioRun<ElectionView> {
 
   restartNode(node: SimNode): void {
     this.boot(node);
+  }
+
+  faultTargets(): FaultTargets {
+    const leader = currentLeader(this.view);
+    return leader === undefined ? {} : { leader };
   }
 
   startLiveness(): void {}

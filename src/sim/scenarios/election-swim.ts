@@ -18,6 +18,7 @@
  * minority | majority partition healed at t=4 s; `-unsafe`, minClusterSize 1 and no quorum,
  * must be caught electing in the minority).
  */
+import type { FaultTargets } from '../faults.js';
 import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { swimLeaderConfig, type SwimLeaderConfig } from '../../election/swim/config.js';
@@ -35,6 +36,7 @@ import {
   sharedViewOneLeader,
   type ElectionNodeRecord,
   type ElectionView,
+  currentLeader,
 } from './election-checkers.js';
 import { COLD_START_HEAL_AT_MS, minoritySide, STORY_PARTITION_AT_MS } from './election-static.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
@@ -157,8 +159,15 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
         // (documented): its promise is that a node which saw the whole cluster never leads a
         // minority again, restarts included. Remembered here across lives.
         if (!this.variant.startsWith('restart-minority')) return true;
+        // Judged once the whole cluster's size is on its disk (a size the node held only in
+        // memory, its write failed, is not a promise it can keep across a restart).
         const size = of()?.internals.swimLeader?.state.stableSize ?? 0;
-        if (size >= this.world.nodes.length) this.sawWhole.add(node.address);
+        if (
+          size >= this.world.nodes.length &&
+          !this.sawWhole.has(node.address) &&
+          SWIM_LEADER_STORE.load(node.storage).stableSize >= this.world.nodes.length
+        )
+          this.sawWhole.add(node.address);
         return this.sawWhole.has(node.address);
       },
     };
@@ -263,6 +272,11 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     this.world.clock.at(BOOT_AT_MS, () => {
       if (this.crashes.get(node.address) === lives) this.boot(node);
     });
+  }
+
+  faultTargets(): FaultTargets {
+    const leader = currentLeader(this.view);
+    return leader === undefined ? {} : { leader };
   }
 
   startLiveness(): void {}

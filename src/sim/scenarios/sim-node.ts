@@ -27,7 +27,8 @@ export function simNodeId(node: SimNode): NodeId {
 }
 
 /**
- * Boots `node` in `mode` through `buildNode`, invariants checked after every step. `generation`
+ * Boots `node` in `mode` through `buildNode`, invariants checked after every step; a node that
+ * stops itself is reported to `world.halted`. `generation`
  * numbers its lives: each boot draws from its own forked stream, as a restarted process would
  * seed itself anew.
  */
@@ -51,8 +52,11 @@ export function bootSimNode(
     storage: node.storage,
     rng: node.rng.fork(`boot/${generation}`),
   };
-  return buildNode(options, { nodeId: simNodeId(node) }, io, {
+  const shoal = buildNode(options, { nodeId: simNodeId(node) }, io, {
     checkInvariants: true,
     ...internals,
   });
+  // A node that stops itself (a failed durable write) is restarted by the nemesis.
+  shoal.on('error', () => world.halted(node));
+  return shoal;
 }

@@ -34,7 +34,7 @@ import type { MembershipConfig } from '../../membership/config.js';
 import { tombstoneLifetimeMs } from '../../membership/tombstones.js';
 import type { MemberEventType, State } from '../../membership/types.js';
 import { logChecker, type Checker } from '../checkers.js';
-import type { FaultKind } from '../faults.js';
+import { NODE_DOWN_FAULTS, type FaultKind } from '../faults.js';
 import { crashDetectionBoundMs, healBoundMs } from './swim-bounds.js';
 
 /** One simulated member across its lives. */
@@ -100,7 +100,10 @@ function noFalseDeathChecker(): Checker<SwimView> {
     'no-false-death',
     (v: SwimView) => v.events,
     (o, view) => {
-      if (o.type !== 'dead' || hasAny(view.faults, ['crash', 'pause', 'partition']))
+      if (
+        o.type !== 'dead' ||
+        hasAny(view.faults, ['crash', 'pause', 'partition', ...NODE_DOWN_FAULTS])
+      )
         return undefined;
       return `${o.observer} declared ${nameOf(view, o.subject)}@${o.incarnation} dead, but nothing crashed, paused or partitioned it`;
     },
@@ -148,7 +151,9 @@ function awarenessChecker(): Checker<SwimView> {
   return {
     name: 'awareness-only-from-silent-helpers',
     check(view) {
-      const quiet = [...view.faults].every((k) => k === 'crash' || k === 'pause' || k === 'dup');
+      const quiet = [...view.faults].every(
+        (k) => k === 'crash' || k === 'pause' || k === 'dup' || NODE_DOWN_FAULTS.includes(k),
+      );
       if (!quiet || view.extraLoss) return [];
       let down = 0;
       for (const node of view.nodes) {
