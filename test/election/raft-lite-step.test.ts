@@ -348,4 +348,40 @@ describe('raft-lite step', () => {
     expect(s.peers.has(addr(5))).toBe(true);
     expect(s.configVersion).toBe(3);
   });
+  test('issue 11 bug 10: a pre-vote from a member removed while it was down reaches the leader as a join request', () => {
+    const s = fresh();
+    const now = electSelf(s);
+    step(s, { kind: 'persisted', now: now as Millis, records: [recordOf(s)] }, { rng });
+    recv(s, now + 1, {
+      type: 'heartbeat-ack',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: s.term,
+      configTerm: s.configTerm,
+      configVersion: s.configVersion,
+    });
+    expect(s.configCommitted).toBe(true);
+    const effects = sends(
+      recv(s, now + 2, {
+        type: 'vote-request',
+        from: id('7'),
+        fromAddress: addr(7),
+        term: term(1),
+        preVote: true,
+        configTerm: term(0),
+        configVersion: 0,
+      }),
+    );
+    expect(s.counters.strangerMessages).toBe(1);
+    expect(s.peers.has(addr(7))).toBe(true);
+    expect(s.configCommitted).toBe(false);
+    expect(
+      effects.some(
+        (e) => e.kind === 'send' && e.to === addr(7) && e.message.type === 'join-cluster',
+      ),
+    ).toBe(true);
+    expect(effects.some((e) => e.kind === 'send' && e.message.type === 'vote-response')).toBe(
+      false,
+    );
+  });
 });

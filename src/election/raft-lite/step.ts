@@ -529,6 +529,11 @@ function onReceive(turn: Turn, message: ElectionMessage, from: Address): void {
     // A vote from outside the cluster is not a vote of this cluster, unless the candidate holds
     // a newer configuration than ours (one that may well include us).
     state.counters.strangerMessages++;
+    // A candidate our configuration leaves out is a member the cluster removed (silent too long)
+    // that came back with its old configuration: its request is a join request, passed to the
+    // leader like a direct one, or it would ask forever with a configuration nobody shares.
+    if (message.type === 'vote-request' && state.configVersion > 0)
+      onJoinRequestAsMember(turn, joinRequestOf(message), true);
     return;
   }
   notePeerHeard(turn, message.from, message.fromAddress);
@@ -799,6 +804,16 @@ function onJoinRequestAsMember(turn: Turn, m: Msg<'join-cluster'>, direct: boole
     state.counters.joinsForwarded++;
     send(turn, state.leader.address, m);
   }
+}
+
+function joinRequestOf(m: Msg<'vote-request'>): Msg<'join-cluster'> {
+  return {
+    type: 'join-cluster',
+    from: m.from,
+    fromAddress: m.fromAddress,
+    configVersion: m.configVersion,
+    joining: true,
+  };
 }
 
 function joinRequest(state: State): Msg<'join-cluster'> {

@@ -12,8 +12,8 @@
  * - `crash-detected-within-bound`: without loss, pauses or partitions, every live observer holds
  *   a crashed member dead (or has forgotten it) within `crashDetectionBoundMs` of the crash, or
  *   of the observer's own start when it booted later.
- * - `awareness-only-from-silent-helpers`: with crashes and pauses as the only faults (no loss,
- *   delay, partition or skew) and never more than one node down at once, every helper a prober
+ * - `awareness-only-from-silent-helpers`: with crashes, power losses and pauses as the only
+ *   faults (no loss, delay, partition, skew or slow disk) and never more than one node down at once, every helper a prober
  *   asks is alive and nacks in time, so no failed probe of a running node raises its Lifeguard
  *   awareness for a missing nack (`nacksMissed` stays 0; refutations may still raise it). Issue
  *   11 bug 7: nacks that always landed after the probe ended raised it by `indirectChecks` for
@@ -24,6 +24,11 @@
  *   event; longer is unsupported, membership/tombstones.ts). A known departed member only comes
  *   back above its incarnation (SWIM §4.2), so such an event means the observer forgot the member
  *   and a stale view brought it back without a refute (issue 11 bug 8).
+ * - `suspicion-cleared-only-by-refutation`: an observer that holds a member suspect at
+ *   incarnation i sees it alive again only at an incarnation above i (SWIM §4.2: suspect
+ *   overrides alive at the same incarnation; only the member's own refute clears it). An
+ *   equal-incarnation `alive` from a stale push-pull or a late gossip must not cancel the
+ *   suspicion, or a dead member could be kept alive by members that had not yet heard it die.
  * - `one-view-within-bound`: after the heal, every node is up and sees exactly the full node set
  *   alive within `healBoundMs`, restarted nodes at an incarnation above their last one before
  *   the crash (SWIM §4.2: a restart must out-vote its earlier life).
@@ -151,8 +156,9 @@ function awarenessChecker(): Checker<SwimView> {
   return {
     name: 'awareness-only-from-silent-helpers',
     check(view) {
+      // Not with disk faults: a slow write stalls a node the way a pause does.
       const quiet = [...view.faults].every(
-        (k) => k === 'crash' || k === 'pause' || k === 'dup' || NODE_DOWN_FAULTS.includes(k),
+        (k) => k === 'crash' || k === 'pause' || k === 'dup' || k === 'power',
       );
       if (!quiet || view.extraLoss) return [];
       let down = 0;
@@ -246,6 +252,25 @@ function healChecker(): Checker<SwimView> {
 }
 
 /** Fresh checkers for one run (they keep per-run state). */
+function suspicionClearedByRefuteChecker(): Checker<SwimView> {
+  const suspected = new Map<string, number>();
+  return logChecker(
+    'suspicion-cleared-only-by-refutation',
+    (v: SwimView) => v.events,
+    (o, view) => {
+      const key = `${o.observer}#${o.life}>${o.subject}`;
+      if (o.type === 'suspect') {
+        suspected.set(key, o.incarnation);
+        return undefined;
+      }
+      const floor = suspected.get(key);
+      suspected.delete(key);
+      if (o.type !== 'alive' || floor === undefined || o.incarnation > floor) return undefined;
+      return `${o.observer} sees ${nameOf(view, o.subject)} alive@${o.incarnation} while it held it suspect@${floor}: only a refutation (a higher incarnation) clears a suspicion`;
+    },
+  );
+}
+
 export function swimCheckers(): Checker<SwimView>[] {
   return [
     noSuspicionChecker(),
@@ -253,6 +278,7 @@ export function swimCheckers(): Checker<SwimView>[] {
     crashDetectionChecker(),
     awarenessChecker(),
     noResurrectionChecker(),
+    suspicionClearedByRefuteChecker(),
     healChecker(),
   ];
 }
