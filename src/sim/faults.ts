@@ -188,12 +188,14 @@ export class Nemesis {
    * few ms, once the faults are healed).
    */
   halted(address: Address): void {
-    if (this.down.has(address)) return;
     const { network, clock, hooks, trace } = this.options;
     trace.add(`fault halt ${shortName(address)}`);
-    this.down.add(address);
     network.crash(address);
     hooks.halt(address);
+    // A node a scenario's own script booted while the nemesis held it down: the nemesis'
+    // pending restart brings it back.
+    if (this.down.has(address)) return;
+    this.down.add(address);
     const outageMs = this.stopped
       ? this.options.rng.range(1, SHORT_OUTAGE_MS_MAX)
       : this.outageMs();
