@@ -63,17 +63,19 @@ const MUTANTS: Mutant[] = [
     },
   },
   {
-    // A node counts itself toward a quorum even when it is not in the configuration (a joiner
-    // electing itself with votes of a configuration it does not belong to).
+    // The majority is taken of the cluster without self (the classic off-by-one of a peer list
+    // that leaves self out): 2 of 4 is then a quorum, and both halves of a 2|2 split elect.
+    // (Counting self when it is not a member would be equivalent here: a node outside its
+    // configuration is a joiner and never stands for election.)
     name: 'quorum-without-self',
     file: 'src/election/raft-lite/step.ts',
-    find: '      if (members.has(state.selfAddress)) count++;',
-    replace: '      count++;',
+    find: '  return count >= majorityOf(members.size);',
+    replace: '  return count >= majorityOf(members.size - 1);',
     sweep: {
-      scenarios: 'election-raft-lite-join',
-      nodes: '5',
-      faults: 'none;crash',
-      seeds: 20,
+      scenarios: 'election-raft-lite',
+      nodes: '4,6',
+      faults: 'partition',
+      seeds: 10,
       durationMs: 8000,
     },
   },

@@ -117,8 +117,11 @@ export interface Core<T extends ProtocolTypes> {
   /** Violated per-node invariants, as sentences; empty when the state is sound. */
   checkInvariants(state: T['state']): string[];
   snapshot(state: T['state']): T['snapshot'];
-  /** Violated rules between two successive states (a term or incarnation that went back, ...). */
-  checkTransition(before: T['snapshot'], after: T['state']): string[];
+  /**
+   * Violated rules between two successive states (a term or incarnation that went back, ...);
+   * `input` is what the step took, for rules about how a state must answer it.
+   */
+  checkTransition(before: T['snapshot'], after: T['state'], input: CoreInput<T>): string[];
 }
 
 /**

@@ -213,17 +213,17 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     const ready = core.step(this.current, input, this.stepContext);
     this.current = ready.state;
     this.counters.steps++;
-    if (before !== undefined) this.check(before);
+    if (before !== undefined) this.check(before, input);
     for (const effect of ready.effects) this.perform(effect, input, 'out');
     this.enqueue(ready, input);
     return ready.effects;
   }
 
-  private check(before: T['snapshot']): void {
+  private check(before: T['snapshot'], input: CoreInput<T>): void {
     const { core } = this.opts.protocol;
     const broken = [
       ...core.checkInvariants(this.current),
-      ...core.checkTransition(before, this.current),
+      ...core.checkTransition(before, this.current, input),
     ];
     if (broken.length > 0) throw new AssertionError(`${core.name} invariant: ${broken.join('; ')}`);
   }

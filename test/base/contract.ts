@@ -67,7 +67,10 @@ function runOnce<T extends ProtocolTypes>(f: ContractFixture<T>, seed: number): 
     const before = f.core.snapshot(state);
     const ready = f.core.step(state, input, { rng: rng.fork(`step/${i}`) });
     expect(ready.state).toBe(state);
-    const broken = [...f.core.checkInvariants(state), ...f.core.checkTransition(before, state)];
+    const broken = [
+      ...f.core.checkInvariants(state),
+      ...f.core.checkTransition(before, state, input),
+    ];
     expect(broken, `after step ${i} (${f.core.describeInput(input)}), seed ${seed}`).toEqual([]);
     const next = f.core.nextDeadline(state);
     if (next !== undefined)

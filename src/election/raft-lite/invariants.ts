@@ -4,7 +4,9 @@
  * every node; these are the per-node ones.
  */
 import { compareConfig } from './step.js';
-import type { RaftLiteSnapshot, State } from './types.js';
+import type { ElectionMessage } from '../messages.js';
+import type { Term } from '../../base/units.js';
+import type { Input, RaftLiteSnapshot, State } from './types.js';
 
 /** Human-readable violations; empty when the state is sound. */
 export function checkInvariants(state: State): string[] {
@@ -50,10 +52,16 @@ export function checkInvariants(state: State): string[] {
 
 /**
  * Compares successive states of one node: the term never decreases (Raft §5.1), a vote cast in
- * a term is never changed, and the configuration id never goes back.
+ * a term is never changed, the configuration id never goes back, and a newer term heard makes
+ * any role, a leader's included, a follower of it.
  */
-export function checkTransition(before: RaftLiteSnapshot, after: State): string[] {
+export function checkTransition(before: RaftLiteSnapshot, after: State, input?: Input): string[] {
   const out: string[] = [];
+  const newer = input?.kind === 'receive' ? adoptedTerm(input.message, after) : undefined;
+  if (newer !== undefined && newer > before.term && after.term < newer)
+    out.push(
+      `a ${before.role} of term ${before.term} heard ${input?.kind === 'receive' ? input.message.type : ''} of term ${newer} and is still at term ${after.term} (Raft §5.1)`,
+    );
   if (
     compareConfig(
       { term: after.configTerm, version: after.configVersion },
@@ -73,4 +81,17 @@ export function checkTransition(before: RaftLiteSnapshot, after: State): string[
       `vote in term ${after.term} changed from ${before.votedFor} to ${String(after.votedFor)}`,
     );
   return out;
+}
+
+/**
+ * The term a received message makes its receiver adopt when it is newer (Raft §5.1): a leader's
+ * heartbeat from anyone, and a member's ack or vote response (a granted pre-vote only echoes
+ * the proposed term). Vote requests are left out: refusing them in a leader's lease is the rule.
+ */
+function adoptedTerm(m: ElectionMessage, after: State): Term | undefined {
+  if (m.type === 'leader-heartbeat') return m.term;
+  if (!after.peers.has(m.fromAddress)) return undefined;
+  if (m.type === 'heartbeat-ack') return m.term;
+  if (m.type === 'vote-response' && !(m.preVote && m.granted)) return m.term;
+  return undefined;
 }

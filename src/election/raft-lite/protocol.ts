@@ -54,6 +54,7 @@ export const RAFT_LITE_CORE: Core<RaftLiteTypes> = {
   checkInvariants,
   snapshot: (state) => ({
     term: state.term,
+    role: state.role,
     votedFor: state.votedFor,
     configTerm: state.configTerm,
     configVersion: state.configVersion,

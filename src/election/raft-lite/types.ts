@@ -132,6 +132,7 @@ export type Effect =
 /** What the transition check compares between two states of one node. */
 export interface RaftLiteSnapshot {
   term: Term;
+  role: Role;
   votedFor: NodeId | undefined;
   configTerm: Term;
   configVersion: number;

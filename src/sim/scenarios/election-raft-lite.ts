@@ -24,6 +24,7 @@ import type { NodeId } from '../../identity/node-id.js';
 import type { ShoalNode } from '../../node/node.js';
 import type { Checker } from '../checkers.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
+import { majorityOf } from '../../election/quorum.js';
 import { COLD_START_HEAL_AT_MS, minoritySide } from './election-static.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 
@@ -140,6 +141,35 @@ function oneVotePerTerm(sent: SentLog): Checker<RaftLiteView> {
   };
 }
 
+/**
+ * A leader won its term (Raft §5.2): the grants for that term that left its configuration's
+ * members for its address, itself counted, are a majority of that configuration. Counted from
+ * what was sent, so a grant lost on the way still counts: only too few votes cast fails.
+ */
+function leaderWonMajority(sent: SentLog): Checker<RaftLiteView> {
+  const checked = new Set<string>();
+  return {
+    name: 'leader-won-a-majority',
+    check(view) {
+      for (const [address, node] of view.nodes) {
+        const state = stateOf(node);
+        if (state === undefined || state.role !== 'leader') continue;
+        const key = `${address}@${state.term}`;
+        if (checked.has(key)) continue;
+        checked.add(key);
+        const voters = [...state.peers].filter(
+          (peer) => peer === address || sent.granted.get(peer)?.get(state.term) === address,
+        );
+        if (voters.length < majorityOf(state.peers.size))
+          return [
+            `${address} leads term ${state.term} with the votes of ${voters.join(' ')} only, ${voters.length} of a configuration of ${state.peers.size}`,
+          ];
+      }
+      return [];
+    },
+  };
+}
+
 /** Log Matching for the configuration: one member set per configuration id, cluster-wide. */
 function oneConfigPerId(): Checker<RaftLiteView> {
   const members = new Map<string, string>();
@@ -173,6 +203,7 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     oneLeaderPerTerm(),
     termNeverBelowSent(this.sent),
     oneVotePerTerm(this.sent),
+    leaderWonMajority(this.sent),
     oneConfigPerId(),
   ];
   /** Nodes this run crashed at an effect boundary and will restart itself. */
