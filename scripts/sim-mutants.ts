@@ -153,6 +153,7 @@ const MUTANTS: Mutant[] = [
       seeds: 30,
       durationMs: 15000,
     },
+    tests: ['test/election/static-swim-step.test.ts'],
   },
 ];
 

@@ -281,6 +281,20 @@ describe('swim sticky HRW', () => {
     expect(parseSwimLeaderFile(written.data)).toEqual({ term: 9, stableSize: 3 });
   });
 
+  test('issue 11 bug 5: requireQuorum counts only members alive and not suspected, so a cut-off leader steps down once it suspects its majority', () => {
+    const s = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
+    const full = ids.map((i) => ({ id: i, claimTerm: i === id('1') ? 2 : undefined }));
+    evaluate(s, full, 0 as Millis);
+    evaluate(s, full, 200 as Millis);
+    s.claim = term(2);
+    expect(s.leader?.id).toBe(id('1'));
+    // Still live (suspect, not dead yet): three of four suspected leaves one alive, self.
+    const suspected = full.map((m) => (m.id === id('1') ? m : { ...m, suspect: true }));
+    evaluate(s, suspected, 300 as Millis);
+    expect(s.leader).toBeUndefined();
+    expect(s.claim).toBeUndefined();
+  });
+
   test('requireQuorum: a minority view has no leader and drops its claim', () => {
     const s = createSwimLeaderState(cfg, id('1'), 0, 0 as Millis);
     const full = ids.map((i) => ({ id: i, claimTerm: i === id('1') ? 2 : undefined }));

@@ -40,7 +40,7 @@ import {
 } from './election-checkers.js';
 import { COLD_START_HEAL_AT_MS, minoritySide, STORY_PARTITION_AT_MS } from './election-static.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
-import { crashDetectionBoundMs } from './swim-bounds.js';
+import { crashDetectionBoundMs, isolationBoundMs } from './swim-bounds.js';
 import { swimConfig, swimInternals } from './swim.js';
 
 export type SwimElectionVariant =
@@ -107,11 +107,13 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
     const boundMs = Math.ceil(
       (crashDetectionBoundMs(this.membershipConfig, n) + this.leaderConfig.stabilizationMs) * 1.05,
     );
+    // A leader cut off from its majority steps down once it holds enough peers suspect.
+    const minorityBoundMs = Math.ceil(isolationBoundMs(this.membershipConfig, n) * 1.05);
     this.view = {
       nodes: world.nodes.map((node) => this.record(node)),
       network: world.network,
       now: () => world.clock.now(),
-      minorityBoundMs: boundMs,
+      minorityBoundMs,
       reach: 'both',
       boundFromResume: true,
     };

@@ -50,6 +50,18 @@ export function crashDetectionBoundMs(config: MembershipConfig, n: number): numb
   return (walkPeriods + 1) * periodMaxMs + suspicionMaxMsFor(config, n);
 }
 
+/**
+ * Worst case from a node's isolation until it holds every peer at least suspect: its own walk
+ * probes each within `2 * (n - 1)` (scaled) periods and a failed probe ends one period later.
+ * A `requireQuorum` leader counts only alive members, so it steps down within this bound,
+ * before the suspicion timeout that `crashDetectionBoundMs` adds: the lease the majority's
+ * successor waits out (issue 11, bug 5).
+ */
+export function isolationBoundMs(config: MembershipConfig, n: number): number {
+  const periodMaxMs = config.probeIntervalMs * config.awarenessMultiplierMax;
+  return (2 * Math.max(1, n - 1) + 1) * periodMaxMs;
+}
+
 /** From a heal until every live member sees the same live set again. */
 export function healBoundMs(config: MembershipConfig, n: number): number {
   const reconnectMs = config.reconnectIntervalMs > 0 ? config.reconnectIntervalMs : 0;
