@@ -48,7 +48,10 @@ function writePayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): voi
   writeAddress(w, msg.fromAddress);
   switch (msg.type) {
     case 'heartbeat':
-      return w.varint(msg.term);
+      w.varint(msg.term);
+      w.varint(msg.sentAtMs);
+      // 0: nothing to echo yet; otherwise the echoed time plus one.
+      return w.varint(msg.echoMs === undefined ? 0 : msg.echoMs + 1);
     case 'heartbeat-ack':
       w.varint(msg.term);
       w.varint(msg.configTerm);
@@ -81,8 +84,19 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
   const from = r.nodeId('from');
   const fromAddress = readAddress(r, 'fromAddress');
   switch (type) {
-    case 'heartbeat':
-      return { type, from, fromAddress, term: term(r.varint('term')) };
+    case 'heartbeat': {
+      const t = term(r.varint('term'));
+      const sentAtMs = r.varint('sentAtMs');
+      const echo = r.varint('echoMs');
+      return {
+        type,
+        from,
+        fromAddress,
+        term: t,
+        sentAtMs,
+        echoMs: echo === 0 ? undefined : echo - 1,
+      };
+    }
     case 'heartbeat-ack':
       return {
         type,

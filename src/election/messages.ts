@@ -17,8 +17,19 @@ import type { NodeId } from '../identity/node-id.js';
  * bootstrap set (raft-lite/step.ts).
  */
 export type ElectionMessage =
-  /** static mode: "I am alive, this is my id and my leadership token". */
-  | { type: 'heartbeat'; from: NodeId; fromAddress: Address; term: Term }
+  /**
+   * static mode: "I am alive, this is my id and my leadership token". `sentAtMs` is the sender's
+   * monotonic clock; `echoMs` the latest `sentAtMs` it received from the recipient, so the
+   * recipient can tell from its own clock how fresh the heartbeat is, however late it arrived.
+   */
+  | {
+      type: 'heartbeat';
+      from: NodeId;
+      fromAddress: Address;
+      term: Term;
+      sentAtMs: number;
+      echoMs: number | undefined;
+    }
   /** raft-lite RequestVote (Raft §5.2); `preVote` asks without bumping terms (Raft thesis §9.6). */
   | {
       type: 'vote-request';

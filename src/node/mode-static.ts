@@ -73,7 +73,7 @@ export function wireStatic(
     stats: () => ({
       protocol: {
         strangerMessages: driver.state.strangerMessages,
-        heartbeatsIgnoredAfterStall: driver.state.heartbeatsIgnoredAfterStall,
+        staleHeartbeats: driver.state.staleHeartbeats,
       },
       decodeErrors: { ...driver.decodeErrors },
       drivers: { static: driver.stats() },

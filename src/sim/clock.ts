@@ -54,6 +54,7 @@ class ScheduledEvent implements SimEvent, TimerHandle {
     readonly callback: () => void,
     readonly owner: string | undefined,
     readonly ownerEpoch: number,
+    readonly localTargetMs: number | undefined,
   ) {}
 
   cancel(): void {
@@ -84,8 +85,11 @@ export class SimClock implements Clock {
     return this.at(this.nowMs + delayMs, callback);
   }
 
-  /** Schedules `callback` at global time `timeMs` (never earlier than now), owned by `owner`. */
-  at(timeMs: number, callback: () => void, owner?: string): TimerHandle {
+  /**
+   * Schedules `callback` at global time `timeMs` (never earlier than now), owned by `owner`;
+   * `localTargetMs` is the owner's local time it stands for (a node clock's timer).
+   */
+  at(timeMs: number, callback: () => void, owner?: string, localTargetMs?: number): TimerHandle {
     assertSafeInt(timeMs, 'SimClock.at timeMs');
     const event = new ScheduledEvent(
       this.cancelEvent,
@@ -94,9 +98,21 @@ export class SimClock implements Clock {
       callback,
       owner,
       owner === undefined ? 0 : this.epochOf(owner),
+      localTargetMs,
     );
     this.heap.push(event);
     return event;
+  }
+
+  /**
+   * Moves `owner`'s queued node-clock timers to `globalFor(localTargetMs)` (never before now):
+   * its clock stepped, so its timers are due at other global times. Order among them is kept.
+   */
+  retimeOwner(owner: string, globalFor: (localMs: number) => number): void {
+    this.heap.retime((event) => {
+      if (event.owner !== owner || event.localTargetMs === undefined || this.isDead(event)) return;
+      event.timeMs = Math.max(this.nowMs, globalFor(event.localTargetMs));
+    });
   }
 
   /** Events waiting in the queue (cancelled ones not yet compacted included) plus parked ones. */
@@ -244,6 +260,8 @@ const INVERT_STEPS_MAX = 64;
 
 /** A node's view of virtual time: offset by `skewMs`, running `driftPpm` fast (or slow). */
 export class NodeClock implements Clock {
+  private steppedMs = 0;
+
   constructor(
     private readonly sim: SimClock,
     readonly owner: string,
@@ -257,18 +275,36 @@ export class NodeClock implements Clock {
     return this.localAt(this.sim.now()) as Millis;
   }
 
-  /** Local time at global time `globalMs`: floor(g * (1 + drift)) + skew, clamped at 0; nondecreasing in g. */
+  /**
+   * Local time at global time `globalMs`: floor(g * (1 + drift)) + skew + the steps so far,
+   * clamped at 0; nondecreasing in g.
+   */
   localAt(globalMs: number): number {
     return Math.max(
       0,
-      globalMs + Math.floor((globalMs * this.skew.driftPpm) / 1_000_000) + this.skew.skewMs,
+      globalMs +
+        Math.floor((globalMs * this.skew.driftPpm) / 1_000_000) +
+        this.skew.skewMs +
+        this.steppedMs,
     );
   }
 
   /** Fires when this node's local clock reaches now() + delayMs. */
   setTimer(delayMs: Millis, callback: () => void): TimerHandle {
     const targetLocalMs = this.localAt(this.sim.now()) + delayMs;
-    return this.sim.at(this.globalFor(targetLocalMs), callback, this.owner);
+    return this.sim.at(this.globalFor(targetLocalMs), callback, this.owner, targetLocalMs);
+  }
+
+  /**
+   * The clock steps forward by `byMs` at once (a VM resumed after a host pause, a suspend the
+   * monotonic clock saw): every timer whose local deadline it passes fires now, the others
+   * come sooner. Never backward: production reads a monotonic clock (SystemClock), which
+   * cannot step back, and no core reads wall time.
+   */
+  step(byMs: number): void {
+    assertSafeInt(byMs, 'NodeClock.step byMs', 0);
+    this.steppedMs += byMs;
+    this.sim.retimeOwner(this.owner, (localMs) => this.globalFor(localMs));
   }
 
   /** The earliest global time, not before now, at which local time reaches `localMs`. */
@@ -277,7 +313,9 @@ export class NodeClock implements Clock {
     // Already reached (a 0 ms timer, or a local clock still clamped at 0 by a negative skew):
     // fire now. Inverting through the clamped flat region would walk back over it step by step.
     if (this.localAt(nowMs) >= localMs) return nowMs;
-    const estimate = Math.ceil((localMs - this.skew.skewMs) / (1 + this.skew.driftPpm / 1_000_000));
+    const estimate = Math.ceil(
+      (localMs - this.skew.skewMs - this.steppedMs) / (1 + this.skew.driftPpm / 1_000_000),
+    );
     let g = Math.max(nowMs, estimate);
     let steps = 0;
     while (this.localAt(g) < localMs) {

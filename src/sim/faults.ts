@@ -15,11 +15,14 @@
  * - disk: durable writes fail (EIO that drops dirty pages, ENOSPC) or are slow; a node whose
  *   write fails halts, and the nemesis restarts it like a supervisor would.
  * - delay: a payload held back seconds (a stuck queue, a stalled connection).
+ * - skew: each node's clock is offset and drifts, and the nemesis steps one node's clock forward
+ *   now and then (NodeClock.step: its due timers fire at once). Never backward: the production
+ *   clock is monotonic and the cores read no wall time.
  */
 import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
-import type { SimClock, SkewOptions } from './clock.js';
+import type { NodeClock, SimClock, SkewOptions } from './clock.js';
 import type { LinkConfig } from './link-config.js';
 import { NO_DISK_FAULTS, type DiskFaults } from './storage.js';
 import type { SimNetwork } from './network.js';
@@ -122,6 +125,8 @@ export interface NemesisOptions {
   faults: ReadonlySet<FaultKind>;
   nodes: readonly Address[];
   hooks: NodeFaultHooks;
+  /** Each node's clock, for clock steps (`skew`). */
+  nodeClocks?: ReadonlyMap<Address, NodeClock>;
   /** Virtual time between fault actions, uniform in [min, max]. */
   intervalMinMs?: number;
   intervalMaxMs?: number;
@@ -130,7 +135,11 @@ export interface NemesisOptions {
   outageMaxMs?: number;
 }
 
-type Action = 'partition' | 'pause' | 'crash' | 'power';
+type Action = 'partition' | 'pause' | 'crash' | 'power' | 'clock-step';
+
+/** A clock step: one in two small (up to a heartbeat or two), the others up to a few timeouts. */
+const CLOCK_STEP_SMALL_MS_MAX = 300;
+const CLOCK_STEP_LARGE_MS_MAX = 3_000;
 
 /** The cluster comes back from a power loss over this long, node by node. */
 const POWER_RETURN_SPREAD_MS = 400;
@@ -147,8 +156,12 @@ export class Nemesis {
 
   constructor(private readonly options: NemesisOptions) {
     // A partition needs two sides; with one node only pauses and crashes make sense.
-    this.actions = (['partition', 'pause', 'crash', 'power'] as const).filter(
-      (a) => options.faults.has(a) && (a !== 'partition' || options.nodes.length >= 2),
+    this.actions = (['partition', 'pause', 'crash', 'power', 'clock-step'] as const).filter(
+      (a) =>
+        (a === 'clock-step'
+          ? options.faults.has('skew') && options.nodeClocks !== undefined
+          : options.faults.has(a)) &&
+        (a !== 'partition' || options.nodes.length >= 2),
     );
     this.faultyNodesMax = Math.max(1, Math.floor((options.nodes.length - 1) / 2));
   }
@@ -207,6 +220,7 @@ export class Nemesis {
   private act(action: Action): void {
     if (action === 'partition') return this.partitionOrHeal();
     if (action === 'power') return this.powerLoss();
+    if (action === 'clock-step') return this.stepClock();
     const candidates = this.options.nodes.filter(
       (a) => !this.down.has(a) && !this.options.network.isPaused(a),
     );
@@ -221,6 +235,16 @@ export class Nemesis {
     const victim = aimed && rng.chance(1, 3) ? leader : rng.pick(candidates);
     if (action === 'pause') this.pauseFor(victim);
     else this.crashFor(victim);
+  }
+
+  private stepClock(): void {
+    const { rng, trace, nodeClocks, nodes } = this.options;
+    const victim = rng.pick(nodes);
+    const clock = nodeClocks?.get(victim);
+    if (clock === undefined) return;
+    const byMs = rng.range(1, rng.chance(1, 2) ? CLOCK_STEP_SMALL_MS_MAX : CLOCK_STEP_LARGE_MS_MAX);
+    trace.add(`fault clock-step ${shortName(victim)} +${byMs}ms`);
+    clock.step(byMs);
   }
 
   private partitionOrHeal(): void {

@@ -20,6 +20,8 @@ export interface SimEvent {
   cancelled: boolean;
   /** True while parked outside the heap because its owner is paused. */
   parked: boolean;
+  /** For a node clock's timer: the local time it waits for (a clock step re-times it). */
+  readonly localTargetMs?: number | undefined;
 }
 
 function before(a: SimEvent, b: SimEvent): boolean {
@@ -58,6 +60,12 @@ export class EventHeap {
     if (top === undefined || last === undefined || items.length === 0) return top;
     this.siftDown(0, last);
     return top;
+  }
+
+  /** Calls `visit` on every queued event (it may change `timeMs`), then restores the heap property in O(n). */
+  retime(visit: (event: SimEvent) => void): void {
+    for (const event of this.items) visit(event);
+    this.compact(() => true);
   }
 
   /** Drops every event for which `keep` is false and restores the heap property in O(n). */

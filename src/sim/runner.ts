@@ -212,6 +212,7 @@ function runPhases<View>(
       trace: world.trace,
       faults: world.faults,
       nodes: world.nodes.map((n) => n.address),
+      nodeClocks: new Map(world.nodes.map((n) => [n.address, n.clock])),
       hooks: {
         crash: (address) => {
           nodeOf(address).storage.crash();

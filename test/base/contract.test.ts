@@ -44,7 +44,15 @@ describe('static satisfies the protocol contract', () => {
       const from = rng.chance(1, 8) ? id(20 + rng.int(3)) : id(peer);
       const message: ElectionMessage = rng.chance(1, 20)
         ? { type: 'join-cluster', from, fromAddress: addr(peer), configVersion: 0, joining: false }
-        : { type: 'heartbeat', from, fromAddress: addr(peer), term: term(near(rng, state.term)) };
+        : {
+            type: 'heartbeat',
+            from,
+            fromAddress: addr(peer),
+            term: term(near(rng, state.term)),
+            sentAtMs: rng.int(10_000),
+            // Fresh, stale, from the future, or none: the echo decides what a heartbeat proves.
+            echoMs: rng.chance(1, 6) ? undefined : Math.max(0, now - rng.int(2_000) + 100),
+          };
       return { kind: 'receive', now, message };
     },
     sampleEffects: [
@@ -52,7 +60,14 @@ describe('static satisfies the protocol contract', () => {
         kind: 'send',
         to: addr(2),
         channel: 'packet',
-        message: { type: 'heartbeat', from: id(5), fromAddress: addr(1), term: term(1) },
+        message: {
+          type: 'heartbeat',
+          from: id(5),
+          fromAddress: addr(1),
+          term: term(1),
+          sentAtMs: 0,
+          echoMs: undefined,
+        },
       },
       { kind: 'leader', leader: id(5), term: term(1) },
       { kind: 'member', type: 'joined', address: addr(2), id: id(2) },
@@ -108,7 +123,7 @@ function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessa
     case 6:
       return { ...base, type: 'peer-broadcast', term: term(near(rng, current)), payload: 'hello' };
     default:
-      return { ...base, type: 'heartbeat', term: term(current) };
+      return { ...base, type: 'heartbeat', term: term(current), sentAtMs: 0, echoMs: undefined };
   }
 }
 

@@ -161,6 +161,8 @@ export const arbMessageByType: {
     from: arbNodeId,
     fromAddress: arbAddress,
     term: arbTerm,
+    sentAtMs: fc.nat(),
+    echoMs: fc.option(fc.nat(), { nil: undefined }),
   }),
   'vote-request': fc.record({
     type: fc.constant('vote-request' as const),

@@ -35,10 +35,13 @@ async function cluster(mode: 'raft-lite' | 'static', count: number): Promise<Sho
   return [...nodes];
 }
 
+/** The leader every node reports, with the same term (static's terms converge as heartbeats flow). */
 function agreed(alive: ShoalNode[]): string | undefined {
   const first = alive[0]?.leader();
   if (first === undefined) return undefined;
-  return alive.every((n) => n.leader()?.id === first.id) ? first.id : undefined;
+  return alive.every((n) => n.leader()?.id === first.id && n.leader()?.term === first.term)
+    ? first.id
+    : undefined;
 }
 
 describe.each([

@@ -2,12 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { ms, type Millis } from '../../src/base/time.js';
 import { term } from '../../src/base/units.js';
-import {
-  computeLeader,
-  initStatic,
-  stallQuarantineMs,
-  step,
-} from '../../src/election/static/step.js';
+import { computeLeader, initStatic, step } from '../../src/election/static/step.js';
 import type { StaticState } from '../../src/election/static/types.js';
 import { hrwScore, hrwWinner } from '../../src/election/swim/hrw.js';
 import {
@@ -35,11 +30,14 @@ const createStaticState = (
 ): StaticState => initStatic({ config, selfId, selfAddress, peers }, term(persistedTerm), now);
 
 describe('static step', () => {
-  const hb = (i: number, c: string, t = 0) => ({
+  /** A heartbeat from peer `i` with id `c`, echoing our heartbeat of `echoMs` (fresh by default). */
+  const hb = (i: number, c: string, t = 0, echoMs: number | undefined = 0) => ({
     type: 'heartbeat' as const,
     from: id(c),
     fromAddress: addr(i),
     term: term(t),
+    sentAtMs: 0,
+    echoMs,
   });
 
   test('leader = lowest healthy NodeId, self counted healthy', () => {
@@ -62,9 +60,10 @@ describe('static step', () => {
     expect(s.leader).toBe(id('3'));
     const before = s.term;
     // A running driver ticks every heartbeat interval; a longer gap would be a stall (next test).
-    for (let now = 200; now <= 800; now += 200) step(s, { kind: 'tick', now: now as Millis });
-    step(s, { kind: 'receive', now: 900 as Millis, message: hb(3, '4') });
-    const out = step(s, { kind: 'tick', now: 1000 as Millis });
+    for (let now = 200; now <= 1000; now += 200) step(s, { kind: 'tick', now: now as Millis });
+    // Peer 3 echoes our heartbeat of t=800; peer 2 echoed only t=0, which is 1200 ms old at t=1200.
+    step(s, { kind: 'receive', now: 1100 as Millis, message: hb(3, '4', 0, 800) });
+    const out = step(s, { kind: 'tick', now: 1200 as Millis });
     expect(s.leader).toBe(id('4'));
     expect(s.term).toBeGreaterThan(before);
     expect(out.persist).toEqual([{ term: s.term }]);
@@ -76,17 +75,44 @@ describe('static step', () => {
     const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
     step(s, { kind: 'receive', now: 0 as Millis, message: hb(2, '3') });
     expect(s.leader).toBe(id('3'));
-    // Paused from t=0 to t=2000: both heartbeats below queued up during the pause.
+    // Paused from t=0 to t=2000: both heartbeats below queued up during the pause, echoing
+    // only our heartbeat of t=0.
     step(s, { kind: 'receive', now: 2000 as Millis, message: hb(2, '3') });
     step(s, { kind: 'receive', now: 2000 as Millis, message: hb(3, '4') });
-    expect(s.heartbeatsIgnoredAfterStall).toBe(2);
+    expect(s.staleHeartbeats).toBe(2);
     expect(s.leader).toBeUndefined();
-    step(s, {
-      kind: 'receive',
-      now: (2000 + stallQuarantineMs(config)) as Millis,
-      message: hb(3, '4'),
-    });
+    // One that echoes the heartbeat we sent on waking up is fresh.
+    step(s, { kind: 'receive', now: 2050 as Millis, message: hb(3, '4', 0, 2000) });
     expect(s.leader).toBe(id('4'));
+  });
+
+  test('found by the long-delay nemesis: a heartbeat delivered late, after its sender crashed, does not make it healthy again (election-static seed 15, 5 nodes, all)', () => {
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 100 as Millis, message: hb(2, '3', 0, 0) });
+    expect(s.leader).toBe(id('3'));
+    for (let now = 200; now <= 1400; now += 200) step(s, { kind: 'tick', now: now as Millis });
+    expect(s.leader).toBeUndefined(); // alone of three: no quorum
+    // Sent at about t=150 (echoing our t=0), delivered at t=1400: it proves nothing recent.
+    step(s, { kind: 'receive', now: 1400 as Millis, message: hb(2, '3', 0, 0) });
+    expect(s.leader).toBeUndefined();
+    expect(s.staleHeartbeats).toBe(1);
+    // No echo (it never heard us) and an echo from our future prove nothing either.
+    step(s, { kind: 'receive', now: 1400 as Millis, message: hb(2, '3', 0, undefined) });
+    step(s, { kind: 'receive', now: 1400 as Millis, message: hb(2, '3', 0, 5000) });
+    expect(s.staleHeartbeats).toBe(3);
+    expect(s.leader).toBeUndefined();
+  });
+
+  test('each heartbeat echoes the latest sentAtMs heard from its recipient, never an older one', () => {
+    const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
+    step(s, { kind: 'receive', now: 10 as Millis, message: { ...hb(2, '3'), sentAtMs: 700 } });
+    step(s, { kind: 'receive', now: 20 as Millis, message: { ...hb(2, '3'), sentAtMs: 650 } });
+    const out = step(s, { kind: 'tick', now: 250 as Millis });
+    const sends = out.afterPersist.filter((e) => e.kind === 'send');
+    const echoOf = (to: Address) =>
+      sends.find((e) => e.kind === 'send' && e.to === to)?.message as { echoMs?: number };
+    expect(echoOf(addr(2)).echoMs).toBe(700);
+    expect(echoOf(addr(3)).echoMs).toBeUndefined();
   });
 
   test('heartbeats from addresses outside the peer list are refused and counted', () => {

@@ -131,4 +131,23 @@ describe('SimClock', () => {
     clock.runUntilIdle({ eventsMax: 10 });
     expect(laterAt).toBe(5010); // local time reaches 10 when global time is 5010
   });
+  it('a clock step forward fires the timers it passes at once, brings the others sooner, keeps their order, and never goes back', () => {
+    const clock = new SimClock();
+    const n1 = clock.nodeClock('n1');
+    const other = clock.nodeClock('n2');
+    const fired: string[] = [];
+    const at = (name: string) => () => fired.push(`${name}@${clock.now()}`);
+    n1.setTimer(ms(100), at('a'));
+    n1.setTimer(ms(200), at('b'));
+    n1.setTimer(ms(1000), at('c'));
+    other.setTimer(ms(200), at('other'));
+    const cancelled = n1.setTimer(ms(150), at('cancelled'));
+    clock.runUntil(50, { eventsMax: 10 });
+    cancelled.cancel();
+    n1.step(500);
+    expect(n1.now()).toBe(550);
+    clock.runUntilIdle({ eventsMax: 10 });
+    expect(fired).toEqual(['a@50', 'b@50', 'other@200', 'c@500']);
+    expect(() => n1.step(-1)).toThrow();
+  });
 });

@@ -6,11 +6,13 @@
  * most one can see a majority, so two nodes that each see a majority share a member, and
  * lowest-id over overlapping healthy sets can still differ only while heartbeats are in flight.
  *
- * Stalls (a paused process, a blocked event loop): the packets that queued up meanwhile are
- * delivered at once when the node runs again and look fresh, though their senders may have been
- * cut off since. A node that sees a gap of more than `stallGapMs` between two of its own steps
- * (it steps at least every heartbeat interval) ignores heartbeats for `stallQuarantineMs`
- * after it: a peer counts as healthy again only from a heartbeat sent after the stall.
+ * Freshness by echo: a heartbeat carries the sender's clock (`sentAtMs`) and the latest
+ * `sentAtMs` it received from the recipient (`echoMs`). A peer is healthy while one of our own
+ * heartbeats that it echoed was sent less than `healthWindowMs` (the failure threshold plus one
+ * heartbeat interval, the peer's own send period) ago, on our clock alone. So a heartbeat that
+ * arrives late (held in a queue, delivered after its sender crashed, queued while this node was
+ * paused) proves only what its echo proves: no clock is compared across nodes, and no delay,
+ * however long, makes a silent peer look alive.
  *
  * The term is a fencing token: heartbeats carry it, a node adopts any higher one it hears, and
  * bumps it past everything it has seen whenever its leader changes. It never decreases on a
@@ -30,14 +32,12 @@ import type { StaticEffect, StaticInit, StaticInput, StaticRecord, StaticState }
 
 type Out = Ready<StaticState, StaticEffect, StaticRecord>;
 
-/** A gap between two steps longer than this is a stall: a running node steps every heartbeat interval. */
-export function stallGapMs(config: StaticConfig): number {
-  return Math.floor((config.heartbeatIntervalMs * 3) / 2);
-}
-
-/** Heartbeats delivered this soon after a stall may have queued during it and are not trusted. */
-export function stallQuarantineMs(config: StaticConfig): number {
-  return Math.max(1, Math.floor(config.heartbeatIntervalMs / 2));
+/**
+ * How long after one of our heartbeats a peer that echoed it stays healthy: the failure
+ * threshold, plus the peer's send period (it echoes a heartbeat of ours in its next one).
+ */
+export function healthWindowMs(config: StaticConfig): number {
+  return config.failureThresholdMs + config.heartbeatIntervalMs;
 }
 
 export function initStatic(init: StaticInit, persistedTerm: Term, now: Millis): StaticState {
@@ -53,17 +53,16 @@ export function initStatic(init: StaticInit, persistedTerm: Term, now: Millis): 
     term: persistedTerm,
     leader: undefined,
     nextHeartbeatMs: now,
-    lastStepMs: now,
-    quarantineUntilMs: now,
+    echoTo: new Map(),
     strangerMessages: 0,
-    heartbeatsIgnoredAfterStall: 0,
+    staleHeartbeats: 0,
   };
 }
 
 export function nextDeadline(state: StaticState): Millis {
   let next: number = state.nextHeartbeatMs;
   for (const record of state.heard.values())
-    if (record.healthy) next = Math.min(next, record.lastHeardMs + state.config.failureThresholdMs);
+    if (record.healthy) next = Math.min(next, record.lastHeardMs + healthWindowMs(state.config));
   return next as Millis;
 }
 
@@ -85,9 +84,6 @@ export function computeLeader(state: StaticState): NodeId | undefined {
 export function step(state: StaticState, input: StaticInput, _ctx?: StepContext): Out {
   const out: Out = { state, effects: [], persist: [], afterPersist: [] };
   const termBefore = state.term;
-  if (input.now - state.lastStepMs > stallGapMs(state.config))
-    state.quarantineUntilMs = addMs(input.now, stallQuarantineMs(state.config));
-  state.lastStepMs = input.now;
   switch (input.kind) {
     case 'receive':
       onHeartbeat(state, input.now, input.message, out);
@@ -115,15 +111,18 @@ export function step(state: StaticState, input: StaticInput, _ctx?: StepContext)
 
 function sendHeartbeats(state: StaticState, now: Millis, out: Out): void {
   state.nextHeartbeatMs = addMs(now, state.config.heartbeatIntervalMs);
-  const message: ElectionMessage = {
-    type: 'heartbeat',
-    from: state.selfId,
-    fromAddress: state.selfAddress,
-    term: state.term,
-  };
-  for (const to of state.peers)
-    if (to !== state.selfAddress)
-      out.afterPersist.push({ kind: 'send', to, channel: 'packet', message });
+  for (const to of state.peers) {
+    if (to === state.selfAddress) continue;
+    const message: ElectionMessage = {
+      type: 'heartbeat',
+      from: state.selfId,
+      fromAddress: state.selfAddress,
+      term: state.term,
+      sentAtMs: now,
+      echoMs: state.echoTo.get(to),
+    };
+    out.afterPersist.push({ kind: 'send', to, channel: 'packet', message });
+  }
 }
 
 function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, out: Out): void {
@@ -138,40 +137,41 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
   }
   // Shared rule first: a higher fencing term is adopted whatever else the heartbeat says.
   if (message.term > state.term) state.term = message.term;
-  if (now < state.quarantineUntilMs) {
-    state.heartbeatsIgnoredAfterStall++;
+  // Echo what we heard, highest first: a late heartbeat does not move the echo back.
+  const echoed = state.echoTo.get(message.fromAddress);
+  if (echoed === undefined || message.sentAtMs > echoed)
+    state.echoTo.set(message.fromAddress, message.sentAtMs);
+  // Fresh only if it echoes one of our recent heartbeats (an echo from our future is forged
+  // or from an earlier life of ours: not proof either).
+  const echo = message.echoMs;
+  if (echo === undefined || echo > now || now - echo >= healthWindowMs(state.config)) {
+    state.staleHeartbeats++;
     return;
   }
-  const record = state.heard.get(message.from);
+  let record = state.heard.get(message.from);
   if (record === undefined) {
     claimAddress(state, message.fromAddress, message.from, out);
-    state.heard.set(message.from, {
+    record = {
       address: message.fromAddress,
-      lastHeardMs: now,
-      healthy: true,
-    });
-    out.effects.push({
-      kind: 'member',
-      type: 'joined',
-      address: message.fromAddress,
-      id: message.from,
-    });
-    return;
-  }
-  if (record.address !== message.fromAddress) {
+      lastHeardMs: echo as Millis,
+      healthy: false,
+      announced: false,
+    };
+    state.heard.set(message.from, record);
+  } else if (record.address !== message.fromAddress) {
     claimAddress(state, message.fromAddress, message.from, out);
     record.address = message.fromAddress;
   }
-  record.lastHeardMs = now;
-  if (!record.healthy) {
-    record.healthy = true;
-    out.effects.push({
-      kind: 'member',
-      type: 'alive',
-      address: message.fromAddress,
-      id: message.from,
-    });
-  }
+  if (echo > record.lastHeardMs) record.lastHeardMs = echo as Millis;
+  if (record.healthy) return;
+  record.healthy = true;
+  out.effects.push({
+    kind: 'member',
+    type: record.announced ? 'alive' : 'joined',
+    address: message.fromAddress,
+    id: message.from,
+  });
+  record.announced = true;
 }
 
 /** One NodeId per peer address: a node that now heartbeats from `address` replaces the one that did. */
@@ -185,7 +185,7 @@ function claimAddress(state: StaticState, address: Address, id: NodeId, out: Out
 
 function expire(state: StaticState, now: Millis, out: Out): void {
   for (const [id, record] of state.heard) {
-    if (record.healthy && now - record.lastHeardMs >= state.config.failureThresholdMs) {
+    if (record.healthy && now - record.lastHeardMs >= healthWindowMs(state.config)) {
       record.healthy = false;
       out.effects.push({ kind: 'member', type: 'dead', address: record.address, id });
     }

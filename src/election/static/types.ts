@@ -14,8 +14,11 @@ import type { StaticConfig } from './config.js';
 export interface PeerRecord {
   /** The configured peer address it heartbeats from. */
   address: Address;
+  /** The latest of our own heartbeats it echoed (our clock): when it last heard us, at the latest. */
   lastHeardMs: Millis;
   healthy: boolean;
+  /** Whether `joined` was reported (on the first heartbeat that proved it fresh). */
+  announced: boolean;
 }
 
 export interface StaticState {
@@ -30,11 +33,11 @@ export interface StaticState {
   term: Term;
   leader: NodeId | undefined;
   nextHeartbeatMs: Millis;
-  /** The `now` of the last step, to detect a stall; heartbeats before `quarantineUntilMs` may be stale. */
-  lastStepMs: Millis;
-  quarantineUntilMs: Millis;
+  /** By peer address: the latest `sentAtMs` heard from it, echoed in our next heartbeat to it. */
+  echoTo: Map<Address, number>;
   strangerMessages: number;
-  heartbeatsIgnoredAfterStall: number;
+  /** Heartbeats that echoed none of our recent heartbeats (late, queued, or from a peer that never heard us). */
+  staleHeartbeats: number;
 }
 
 /** What `init` needs besides the persisted term. */

@@ -50,9 +50,10 @@ export const STORY_PARTITION_AT_MS = 3_000;
 export const COLD_START_HEAL_AT_MS = 4_000;
 
 /**
- * The threshold with drift (±1000 ppm under `skew`), plus two heartbeat intervals: a stall
- * shorter than `stallGapMs` (1.5 intervals) goes unnoticed and its queued heartbeats look fresh,
- * and a heartbeat may still be in flight (latency, reorder) when its path is cut.
+ * The threshold with drift (±1000 ppm under `skew`), plus two heartbeat intervals: a peer stays
+ * healthy `failureThresholdMs + heartbeatIntervalMs` after the heartbeat of ours it last echoed
+ * (static/step.ts `healthWindowMs`), which left no later than the path was cut, and the node
+ * re-evaluates at its next step.
  */
 function minorityBoundMs(config: StaticConfig): number {
   return Math.ceil(config.failureThresholdMs * 1.002) + 2 * config.heartbeatIntervalMs;
