@@ -155,6 +155,39 @@ const MUTANTS: Mutant[] = [
     },
     tests: ['test/election/static-swim-step.test.ts'],
   },
+  {
+    // Echo the highest sentAtMs ever heard instead of the last: after a peer restarts (its
+    // monotonic clock starts again near 0) it gets echoes from its future and never counts us.
+    // Caught only because each simulated process life reads its clock from a new origin.
+    name: 'static-echo-highest',
+    file: 'src/election/static/step.ts',
+    find: '  state.echoTo.set(message.fromAddress, message.sentAtMs);',
+    replace:
+      '  const prev = state.echoTo.get(message.fromAddress);\n  if (prev === undefined || message.sentAtMs > prev) state.echoTo.set(message.fromAddress, message.sentAtMs);',
+    sweep: {
+      scenarios: 'election-static',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 10,
+      durationMs: 15000,
+    },
+  },
+  {
+    // A heartbeat counts whatever its echo: a late one (queued, or sent before its sender
+    // crashed) makes a silent peer healthy again.
+    name: 'static-ignore-echo',
+    file: 'src/election/static/step.ts',
+    find: '  if (echo === undefined || echo > now || now - echo >= healthWindowMs(state.config)) {',
+    replace: '  if (echo === undefined) {',
+    sweep: {
+      scenarios: 'election-static,election-static-lone-minority',
+      nodes: '3,5',
+      faults: 'partition,delay,crash;all',
+      seeds: 50,
+      durationMs: 15000,
+    },
+    tests: ['test/election/static-swim-step.test.ts'],
+  },
 ];
 
 interface Outcome {

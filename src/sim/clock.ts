@@ -289,6 +289,19 @@ export class NodeClock implements Clock {
     );
   }
 
+  /**
+   * The clock one process life reads: this node clock from a new origin, so it starts near 0
+   * at boot as `performance.now()` does (SystemClock). A restarted process never sees its
+   * previous life's times, and a peer must not assume they continue.
+   */
+  life(): Clock {
+    const originMs = this.now() as number;
+    return {
+      now: () => ((this.now() as number) - originMs) as Millis,
+      setTimer: (delayMs, callback) => this.setTimer(delayMs, callback),
+    };
+  }
+
   /** Fires when this node's local clock reaches now() + delayMs. */
   setTimer(delayMs: Millis, callback: () => void): TimerHandle {
     const targetLocalMs = this.localAt(this.sim.now()) + delayMs;

@@ -103,10 +103,10 @@ describe('static step', () => {
     expect(s.leader).toBeUndefined();
   });
 
-  test('each heartbeat echoes the latest sentAtMs heard from its recipient, never an older one', () => {
+  test('each heartbeat echoes the sentAtMs last heard from its recipient, even a lower one (a restarted peer counts from a new origin)', () => {
     const s = createStaticState(id('5'), addr(1), [addr(1), addr(2), addr(3)], 0, 0 as Millis);
-    step(s, { kind: 'receive', now: 10 as Millis, message: { ...hb(2, '3'), sentAtMs: 700 } });
-    step(s, { kind: 'receive', now: 20 as Millis, message: { ...hb(2, '3'), sentAtMs: 650 } });
+    step(s, { kind: 'receive', now: 10 as Millis, message: { ...hb(2, '3'), sentAtMs: 90_000 } });
+    step(s, { kind: 'receive', now: 20 as Millis, message: { ...hb(2, '3'), sentAtMs: 700 } });
     const out = step(s, { kind: 'tick', now: 250 as Millis });
     const sends = out.afterPersist.filter((e) => e.kind === 'send');
     const echoOf = (to: Address) =>

@@ -137,10 +137,9 @@ function onHeartbeat(state: StaticState, now: Millis, message: ElectionMessage, 
   }
   // Shared rule first: a higher fencing term is adopted whatever else the heartbeat says.
   if (message.term > state.term) state.term = message.term;
-  // Echo what we heard, highest first: a late heartbeat does not move the echo back.
-  const echoed = state.echoTo.get(message.fromAddress);
-  if (echoed === undefined || message.sentAtMs > echoed)
-    state.echoTo.set(message.fromAddress, message.sentAtMs);
+  // Echo the latest heard, not the highest: a restarted peer's clock starts again from a new
+  // origin (a reordered older one only makes our echo look older, never fresher).
+  state.echoTo.set(message.fromAddress, message.sentAtMs);
   // Fresh only if it echoes one of our recent heartbeats (an echo from our future is forged
   // or from an earlier life of ours: not proof either).
   const echo = message.echoMs;

@@ -33,7 +33,7 @@ export interface StaticState {
   term: Term;
   leader: NodeId | undefined;
   nextHeartbeatMs: Millis;
-  /** By peer address: the latest `sentAtMs` heard from it, echoed in our next heartbeat to it. */
+  /** By peer address: the `sentAtMs` of the last heartbeat heard from it, echoed in our next heartbeat to it. */
   echoTo: Map<Address, number>;
   strangerMessages: number;
   /** Heartbeats that echoed none of our recent heartbeats (late, queued, or from a peer that never heard us). */

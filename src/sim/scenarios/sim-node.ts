@@ -47,7 +47,8 @@ export function bootSimNode(
     clusterId: SIM_CLUSTER_ID,
   });
   const io = {
-    clock: node.clock,
+    // Each life reads its clock from its own origin, as a process reads performance.now().
+    clock: node.clock.life(),
     transport: new MemoryTransport(world.network, node.address),
     storage: node.storage,
     rng: node.rng.fork(`boot/${generation}`),
