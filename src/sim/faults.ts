@@ -15,6 +15,8 @@
  * - disk: durable writes fail (EIO that drops dirty pages, ENOSPC) or are slow; a node whose
  *   write fails halts, and the nemesis restarts it like a supervisor would.
  * - delay: a payload held back seconds (a stuck queue, a stalled connection).
+ * - amnesia (by name only, not in `all`): a crashed node loses its data dir and comes back as a
+ *   new identity with an empty disk, as a real node does (its key lives in the data dir).
  * - skew: each node's clock is offset and drifts, and the nemesis steps one node's clock forward
  *   now and then (NodeClock.step: its due timers fire at once). Never backward: the production
  *   clock is monotonic and the cores read no wall time.
@@ -39,8 +41,15 @@ export const FAULT_KINDS = [
   'delay',
   'disk',
   'power',
+  'amnesia',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * What `all` means: every kind but `amnesia`, which gives a node a new identity and so runs
+ * only where a scenario accepts one (ScenarioRun.forgetNode) and is asked for by name.
+ */
+export const ALL_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'amnesia');
 
 /** Kinds besides `crash` that take nodes down: a power loss, a write failure that halts a node. */
 export const NODE_DOWN_FAULTS: readonly FaultKind[] = ['power', 'disk'];
@@ -49,7 +58,7 @@ export const NODE_DOWN_FAULTS: readonly FaultKind[] = ['power', 'disk'];
 export function parseFaults(text: string): ReadonlySet<FaultKind> {
   const trimmed = text.trim();
   if (trimmed === 'none') return new Set();
-  if (trimmed === 'all') return new Set(FAULT_KINDS);
+  if (trimmed === 'all') return new Set(ALL_FAULT_KINDS);
   const out = new Set<FaultKind>();
   for (const part of trimmed.split(',')) {
     const kind = part.trim();
@@ -67,7 +76,8 @@ export function parseFaults(text: string): ReadonlySet<FaultKind> {
 /** The canonical text of a fault set (the order of FAULT_KINDS), for replay commands. */
 export function formatFaults(faults: ReadonlySet<FaultKind>): string {
   if (faults.size === 0) return 'none';
-  if (faults.size === FAULT_KINDS.length) return 'all';
+  if (faults.size === ALL_FAULT_KINDS.length && ALL_FAULT_KINDS.every((k) => faults.has(k)))
+    return 'all';
   return FAULT_KINDS.filter((k) => faults.has(k)).join(',');
 }
 
@@ -105,6 +115,11 @@ export interface NodeFaultHooks {
   /** The node's process stopped by itself (a fatal error): the scenario drops it, the disk keeps its page cache. */
   halt(address: Address): void;
   restart(address: Address): void;
+  /**
+   * Amnesia, when the scenario accepts it: the node (already crashed) lost its data dir, so its
+   * next boot is a new identity with an empty disk, as a real node whose key lives there.
+   */
+  forget?(address: Address): void;
   /** Whom targeted faults aim at, when the scenario knows. */
   targets?(): FaultTargets;
 }
@@ -135,7 +150,7 @@ export interface NemesisOptions {
   outageMaxMs?: number;
 }
 
-type Action = 'partition' | 'pause' | 'crash' | 'power' | 'clock-step';
+type Action = 'partition' | 'pause' | 'crash' | 'power' | 'clock-step' | 'amnesia';
 
 /** A clock step: one in two small (up to a heartbeat or two), the others up to a few timeouts. */
 const CLOCK_STEP_SMALL_MS_MAX = 300;
@@ -156,13 +171,13 @@ export class Nemesis {
 
   constructor(private readonly options: NemesisOptions) {
     // A partition needs two sides; with one node only pauses and crashes make sense.
-    this.actions = (['partition', 'pause', 'crash', 'power', 'clock-step'] as const).filter(
-      (a) =>
-        (a === 'clock-step'
-          ? options.faults.has('skew') && options.nodeClocks !== undefined
-          : options.faults.has(a)) &&
-        (a !== 'partition' || options.nodes.length >= 2),
-    );
+    this.actions = (
+      ['partition', 'pause', 'crash', 'power', 'clock-step', 'amnesia'] as const
+    ).filter((a) => {
+      if (a === 'clock-step') return options.faults.has('skew') && options.nodeClocks !== undefined;
+      if (a === 'amnesia') return options.faults.has(a) && options.hooks.forget !== undefined;
+      return options.faults.has(a) && (a !== 'partition' || options.nodes.length >= 2);
+    });
     this.faultyNodesMax = Math.max(1, Math.floor((options.nodes.length - 1) / 2));
   }
 
@@ -234,7 +249,7 @@ export class Nemesis {
     const aimed = action === 'crash' && leader !== undefined && candidates.includes(leader);
     const victim = aimed && rng.chance(1, 3) ? leader : rng.pick(candidates);
     if (action === 'pause') this.pauseFor(victim);
-    else this.crashFor(victim);
+    else this.crashFor(victim, action === 'amnesia');
   }
 
   private stepClock(): void {
@@ -321,11 +336,15 @@ export class Nemesis {
     });
   }
 
-  private crashFor(victim: Address): void {
-    const { network, clock, hooks } = this.options;
+  private crashFor(victim: Address, amnesia = false): void {
+    const { network, clock, hooks, trace } = this.options;
     this.down.add(victim);
     network.crash(victim);
     hooks.crash(victim);
+    if (amnesia) {
+      trace.add(`fault amnesia ${shortName(victim)} (data dir lost: a new identity)`);
+      hooks.forget?.(victim);
+    }
     clock.at(clock.now() + this.outageMs(), () => {
       if (this.stopped || !this.down.delete(victim)) return;
       this.restart(victim, hooks);

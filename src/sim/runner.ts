@@ -44,6 +44,8 @@ export interface SimNode {
   /** This node's own stream (`rng.fork('node/<name>')`). */
   readonly rng: Rng;
   readonly storage: SimStorage;
+  /** How many times it lost its data dir (amnesia): each loss is a new identity. */
+  identity: number;
 }
 
 export interface SimWorld {
@@ -71,6 +73,11 @@ export interface ScenarioRun<View> {
   crashNode(node: SimNode): void;
   /** Boot the node again from its disk and attach it to the network. */
   restartNode(node: SimNode): void;
+  /**
+   * Amnesia: `node` (down) lost its data dir; its next boot has a new identity (simNodeId) and
+   * an empty disk. Only scenarios whose checkers follow identities implement it.
+   */
+  forgetNode?(node: SimNode): void;
   /** Faults are healed; from now on the liveness condition is measured. */
   startLiveness(): void;
   /** Whom the nemesis's targeted faults aim at (the leader, the last voter), when known. */
@@ -155,7 +162,7 @@ function buildWorld(options: RunOptions, onHalt: (node: SimNode) => void): SimWo
       clock: nodeClock,
     });
     storage.setFaults(diskFaultsFor(options.faults));
-    nodes.push({ name, address, clock: nodeClock, rng: nodeRng, storage });
+    nodes.push({ name, address, clock: nodeClock, rng: nodeRng, storage, identity: 0 });
   }
   return {
     seed: options.seed,
@@ -220,6 +227,16 @@ function runPhases<View>(
         },
         halt: (address) => run.crashNode(nodeOf(address)),
         restart: (address) => run.restartNode(nodeOf(address)),
+        ...(run.forgetNode === undefined
+          ? {}
+          : {
+              forget: (address: Address) => {
+                const node = nodeOf(address);
+                node.storage.wipe();
+                node.identity++;
+                run.forgetNode?.(node);
+              },
+            }),
         targets: () => run.faultTargets?.() ?? {},
       },
     });

@@ -113,7 +113,15 @@ export class SimStorage implements Storage {
   private readonly delayMaxMs: number;
   private faults: DiskFaults = { ...NO_DISK_FAULTS };
   /** Crashes, bytes they lost, fsyncs, and injected disk faults (for tests and run summaries). */
-  readonly counters = { crashes: 0, bytesLost: 0, fsyncs: 0, eio: 0, full: 0, slow: 0 };
+  readonly counters = {
+    crashes: 0,
+    bytesLost: 0,
+    fsyncs: 0,
+    eio: 0,
+    full: 0,
+    slow: 0,
+    wipes: 0,
+  };
 
   constructor(options: SimStorageOptions) {
     this.rng = options.rng;
@@ -235,6 +243,13 @@ export class SimStorage implements Storage {
 
   list(prefix: string): string[] {
     return [...this.names.keys()].filter((p) => p.startsWith(prefix)).sort();
+  }
+
+  /** The whole disk is gone (amnesia: a wiped or replaced data dir): nothing survives. */
+  wipe(): void {
+    this.counters.wipes++;
+    this.names.clear();
+    this.durableNames.clear();
   }
 
   /** Power loss: the durable names come back with their inodes' durable contents (torn, with `tornWrites`). */

@@ -81,6 +81,7 @@ describe('one wiring for production and the simulator', () => {
       clock: clock.nodeClock(address),
       rng: new Rng(2),
       storage: new SimStorage({ rng: new Rng(3), clock }),
+      identity: 0,
     };
     const world = {
       seed: 1,

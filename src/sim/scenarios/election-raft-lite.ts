@@ -83,9 +83,16 @@ type SentMessage = ElectionMessage & { to?: Address };
 export class SentLog {
   readonly termSent = new Map<Address, number>();
   /** By voter, then term: the address of the candidate the vote went to. */
-  readonly granted = new Map<Address, Map<number, Address>>();
+  readonly granted = new Map<Address, Map<number, { address: Address; id: NodeId | undefined }>>();
 
-  record(address: Address, message: SentMessage): void {
+  /** Amnesia: the address is a new node now; what its old identity sent was another node's. */
+  forget(address: Address): void {
+    this.termSent.delete(address);
+    this.granted.delete(address);
+  }
+
+  /** `ids`: who is at each address now (amnesia gives an address a new identity). */
+  record(address: Address, message: SentMessage, ids: ReadonlyMap<Address, NodeId>): void {
     if (!('term' in message)) return;
     // A pre-vote names the term it proposes (or echoes it), not one the sender is in.
     if ('preVote' in message && message.preVote) return;
@@ -93,7 +100,8 @@ export class SentLog {
     if (message.type !== 'vote-response' || !message.granted) return;
     let votes = this.granted.get(address);
     if (votes === undefined) this.granted.set(address, (votes = new Map()));
-    if (message.to !== undefined) votes.set(message.term, message.to);
+    if (message.to !== undefined)
+      votes.set(message.term, { address: message.to, id: ids.get(message.to) });
   }
 }
 
@@ -130,7 +138,7 @@ function oneVotePerTerm(sent: SentLog): Checker<RaftLiteView> {
         const votes = sent.granted.get(address);
         const granted = votes?.get(state.term);
         if (granted === undefined) continue;
-        const candidate = view.ids.get(granted);
+        const candidate = granted.id;
         if (state.votedFor !== candidate)
           return [
             `${address} granted its term-${state.term} vote to ${candidate} but now holds votedFor ${String(state.votedFor)} in that term`,
@@ -157,9 +165,11 @@ function leaderWonMajority(sent: SentLog): Checker<RaftLiteView> {
         const key = `${address}@${state.term}`;
         if (checked.has(key)) continue;
         checked.add(key);
-        const voters = [...state.peers].filter(
-          (peer) => peer === address || sent.granted.get(peer)?.get(state.term) === address,
-        );
+        const voters = [...state.peers].filter((peer) => {
+          if (peer === address) return true;
+          const grant = sent.granted.get(peer)?.get(state.term);
+          return grant?.address === address && grant.id === state.selfId;
+        });
         if (voters.length < majorityOf(state.peers.size))
           return [
             `${address} leads term ${state.term} with the votes of ${voters.join(' ')} only, ${voters.length} of a configuration of ${state.peers.size}`,
@@ -299,7 +309,7 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   private onBoundary(node: SimNode, boundary: Boundary<ProtocolTypes>): void {
     if (boundary.kind === 'sent') {
       const message = boundary.message as ElectionMessage;
-      this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage);
+      this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage, this.view.ids);
     }
     const grant =
       boundary.kind === 'sent' &&
@@ -331,6 +341,11 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     if (!this.view.nodes.has(node.address)) return;
     this.view.nodes.get(node.address)?.halt();
     this.view.nodes.set(node.address, undefined);
+  }
+
+  forgetNode(node: SimNode): void {
+    this.view.ids.set(node.address, simNodeId(node));
+    this.sent.forget(node.address);
   }
 
   restartNode(node: SimNode): void {

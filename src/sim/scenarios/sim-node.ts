@@ -23,7 +23,7 @@ export function fakeNodeId(rng: Rng): NodeId {
 
 /** The NodeId a simulated node keeps across its lives (drawn from its own stream). */
 export function simNodeId(node: SimNode): NodeId {
-  return fakeNodeId(node.rng.fork('id'));
+  return fakeNodeId(node.rng.fork(node.identity === 0 ? 'id' : `id/${node.identity}`));
 }
 
 /**
