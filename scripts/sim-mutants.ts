@@ -188,6 +188,22 @@ const MUTANTS: Mutant[] = [
     },
     tests: ['test/election/static-swim-step.test.ts'],
   },
+  {
+    // A new identity at a member's address speaks for it: a node that lost its data dir casts
+    // its old identity's votes again (found by the amnesia nemesis). Pins are pinned, but
+    // neither the quorum count nor the address claim checks them.
+    name: 'amnesia-counts-new-identity',
+    file: 'src/election/raft-lite/step.ts',
+    find: '  return pinned === undefined || pinned === id;',
+    replace: '  return pinned === undefined || pinned === id || id !== state.selfId;',
+    sweep: {
+      scenarios: 'election-raft-lite',
+      nodes: '3,5',
+      faults: 'amnesia,crash,partition',
+      seeds: 30,
+      durationMs: 15000,
+    },
+  },
 ];
 
 interface Outcome {

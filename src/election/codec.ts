@@ -23,6 +23,7 @@ import {
   type DecodeResult,
 } from '../codec/codec.js';
 import { term } from '../base/units.js';
+import type { NodeId } from '../identity/node-id.js';
 import { ELECTION_TYPE_NUMBERS, type ElectionMessage } from './messages.js';
 
 const FLAG_PRE_VOTE = 0x01;
@@ -34,6 +35,28 @@ const ADDRESS_BYTES_MIN = 4;
 function writePeers(w: Writer, peers: readonly Address[], limits: FieldLimits): void {
   w.count(peers.length, limits.decodeListCountMax);
   for (const peer of peers) writeAddress(w, peer);
+}
+
+/** Smallest encoded pin: an address and a 16-byte NodeId. */
+const PIN_BYTES_MIN = ADDRESS_BYTES_MIN + 16;
+
+function writePins(
+  w: Writer,
+  pins: readonly (readonly [Address, NodeId])[],
+  limits: FieldLimits,
+): void {
+  w.count(pins.length, limits.decodeListCountMax);
+  for (const [address, id] of pins) {
+    writeAddress(w, address);
+    w.nodeId(id);
+  }
+}
+
+function readPins(r: Reader): (readonly [Address, NodeId])[] {
+  const count = r.count('pins count', PIN_BYTES_MIN);
+  const pins: (readonly [Address, NodeId])[] = [];
+  for (let i = 0; i < count; i++) pins.push([readAddress(r, 'pin address'), r.nodeId('pin id')]);
+  return pins;
 }
 
 function readPeers(r: Reader): Address[] {
@@ -68,7 +91,8 @@ function writePayload(w: Writer, msg: ElectionMessage, limits: FieldLimits): voi
       w.varint(msg.term);
       w.varint(msg.configTerm);
       w.varint(msg.configVersion);
-      return writePeers(w, msg.peers, limits);
+      writePeers(w, msg.peers, limits);
+      return writePins(w, msg.pins, limits);
     case 'join-cluster':
       w.varint(msg.configVersion);
       return w.u8(msg.joining ? FLAG_JOINING : 0);
@@ -140,6 +164,7 @@ function readPayload(r: Reader, type: ElectionMessage['type']): ElectionMessage 
         configTerm: term(r.varint('configTerm')),
         configVersion: r.varint('configVersion'),
         peers: readPeers(r),
+        pins: readPins(r),
       };
     case 'join-cluster': {
       const configVersion = r.varint('configVersion');

@@ -57,6 +57,8 @@ export type ElectionMessage =
       configTerm: Term;
       configVersion: number;
       peers: Address[];
+      /** The configuration's pinned NodeIds, by member address (raft-lite/types.ts `pins`). */
+      pins: (readonly [Address, NodeId])[];
     }
   /** Follower's answer, with the configuration it has made durable; check-quorum counts these. */
   | {

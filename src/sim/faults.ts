@@ -16,7 +16,8 @@
  *   write fails halts, and the nemesis restarts it like a supervisor would.
  * - delay: a payload held back seconds (a stuck queue, a stalled connection).
  * - amnesia (by name only, not in `all`): a crashed node loses its data dir and comes back as a
- *   new identity with an empty disk, as a real node does (its key lives in the data dir).
+ *   new identity with an empty disk, as a real node does (its key lives in the data dir); a
+ *   minority of the nodes at most, over the whole run.
  * - skew: each node's clock is offset and drifts, and the nemesis steps one node's clock forward
  *   now and then (NodeClock.step: its due timers fire at once). Never backward: the production
  *   clock is monotonic and the cores read no wall time.
@@ -120,6 +121,11 @@ export interface NodeFaultHooks {
    * next boot is a new identity with an empty disk, as a real node whose key lives there.
    */
   forget?(address: Address): void;
+  /**
+   * Whether the protocol claims to survive `address` losing its data dir now (raft-lite: once
+   * every member has pinned its identity). Amnesia outside that claim is not injected.
+   */
+  mayForget?(address: Address): boolean;
   /** Whom targeted faults aim at, when the scenario knows. */
   targets?(): FaultTargets;
 }
@@ -168,6 +174,8 @@ export class Nemesis {
   private readonly actions: Action[];
   /** Most nodes paused or crashed at once: a minority. */
   private readonly faultyNodesMax: number;
+  /** Nodes that lost their data dir at least once (amnesia). */
+  private readonly forgotten = new Set<Address>();
 
   constructor(private readonly options: NemesisOptions) {
     // A partition needs two sides; with one node only pauses and crashes make sense.
@@ -248,8 +256,15 @@ export class Nemesis {
     const leader = this.options.hooks.targets?.().leader;
     const aimed = action === 'crash' && leader !== undefined && candidates.includes(leader);
     const victim = aimed && rng.chance(1, 3) ? leader : rng.pick(candidates);
-    if (action === 'pause') this.pauseFor(victim);
-    else this.crashFor(victim, action === 'amnesia');
+    if (action === 'pause') return this.pauseFor(victim);
+    // A lost data dir is a member lost for good (its new identity is another node): over the
+    // whole run only a minority may lose theirs, or the cluster's durable state is gone.
+    const amnesia =
+      action === 'amnesia' &&
+      (this.forgotten.has(victim) || this.forgotten.size < this.faultyNodesMax) &&
+      this.options.hooks.mayForget?.(victim) !== false;
+    if (amnesia) this.forgotten.add(victim);
+    this.crashFor(victim, amnesia);
   }
 
   private stepClock(): void {

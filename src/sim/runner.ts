@@ -78,6 +78,8 @@ export interface ScenarioRun<View> {
    * an empty disk. Only scenarios whose checkers follow identities implement it.
    */
   forgetNode?(node: SimNode): void;
+  /** Whether the protocol claims to survive `node` losing its data dir now (default: yes). */
+  mayForgetNode?(node: SimNode): boolean;
   /** Faults are healed; from now on the liveness condition is measured. */
   startLiveness(): void;
   /** Whom the nemesis's targeted faults aim at (the leader, the last voter), when known. */
@@ -230,6 +232,7 @@ function runPhases<View>(
         ...(run.forgetNode === undefined
           ? {}
           : {
+              mayForget: (address: Address) => run.mayForgetNode?.(nodeOf(address)) ?? true,
               forget: (address: Address) => {
                 const node = nodeOf(address);
                 node.storage.wipe();

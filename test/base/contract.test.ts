@@ -110,6 +110,8 @@ function raftLiteMessage(rng: Rng, current: number, from: number): ElectionMessa
         term: term(near(rng, current)),
         ...config,
         peers: [addr(1), addr(2), addr(3), ...(rng.chance(1, 4) ? [addr(4)] : [])],
+        // Sometimes our own address pinned to another identity (our lost data dir's).
+        pins: rng.chance(1, 6) ? [[addr(1), id(20)] as const] : [],
       };
     case 4:
       return { ...base, type: 'heartbeat-ack', term: term(near(rng, current)), ...config };

@@ -189,6 +189,7 @@ export const arbMessageByType: {
     configTerm: arbTerm,
     configVersion: fc.nat(),
     peers: fc.array(arbAddress, { maxLength: 7 }),
+    pins: fc.array(fc.tuple(arbAddress, arbNodeId), { maxLength: 7 }),
   }),
   'heartbeat-ack': fc.record({
     type: fc.constant('heartbeat-ack' as const),

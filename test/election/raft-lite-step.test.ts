@@ -7,6 +7,7 @@ import { term } from '../../src/base/units.js';
 import { RAFT_LITE_DEFAULTS, raftLiteConfig } from '../../src/election/raft-lite/config.js';
 import { checkInvariants } from '../../src/election/raft-lite/invariants.js';
 import {
+  hasQuorum,
   initRaftLite,
   leaderOf,
   nextDeadline,
@@ -14,6 +15,7 @@ import {
   step,
 } from '../../src/election/raft-lite/step.js';
 import type { Effect, RaftLiteRecord, State } from '../../src/election/raft-lite/types.js';
+import { parseRaftLiteFile, RAFT_LITE_STORE } from '../../src/election/raft-lite/protocol.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
 const addr = (i: number): Address => `127.0.0.1:${7000 + i}` as Address;
@@ -193,6 +195,7 @@ describe('raft-lite step', () => {
       configTerm: term(3),
       configVersion: 1,
       peers: [addr(1), addr(2), addr(3)],
+      pins: [],
     });
     const effects = recv(s, 20, {
       type: 'vote-request',
@@ -291,6 +294,7 @@ describe('raft-lite step', () => {
       configTerm: term(3),
       configVersion: 2,
       peers: [addr(1), addr(2), addr(3)],
+      pins: [],
     });
     expect(s.configVersion).toBe(2);
     const effects = recv(s, 10_000, {
@@ -383,5 +387,83 @@ describe('raft-lite step', () => {
     expect(effects.some((e) => e.kind === 'send' && e.message.type === 'vote-response')).toBe(
       false,
     );
+  });
+  test('amnesia (issue 11): a leader pins the members it heard; a new identity at a pinned address gives no vote and is refused', () => {
+    const s = fresh();
+    const now = electSelf(s);
+    expect(s.role).toBe('leader');
+    // Restamped with the voter it heard (n2) and itself; n3 is unheard, so unpinned.
+    expect([...s.pins]).toEqual([
+      [addr(1), id('1')],
+      [addr(2), id('2')],
+    ]);
+    expect(recordOf(s).config?.pins).toEqual([...s.pins]);
+    // n2 lost its data dir and came back as id 9: its join request is refused, said so.
+    const effects = recv(s, now + 1, {
+      type: 'join-cluster',
+      from: id('9'),
+      fromAddress: addr(2),
+      configVersion: 0,
+      joining: true,
+    });
+    expect(s.counters.identitiesRefused).toBe(1);
+    expect(effects.some((e) => e.kind === 'rejected' && e.detail.includes('new identity'))).toBe(
+      true,
+    );
+    expect(s.idAt.get(addr(2))).toBe(id('2'));
+    expect(hasQuorum(s, new Set([id('1'), id('9')]))).toBe(false);
+    expect(hasQuorum(s, new Set([id('1'), id('2')]))).toBe(true);
+  });
+
+  test('amnesia: a node whose address the configuration pins to another identity does not take that place', () => {
+    const s = fresh();
+    const effects = recv(s, 10, {
+      type: 'leader-heartbeat',
+      from: id('2'),
+      fromAddress: addr(2),
+      term: term(4),
+      configTerm: term(4),
+      configVersion: 1,
+      peers: [addr(1), addr(2), addr(3)],
+      pins: [
+        [addr(1), id('7')],
+        [addr(2), id('2')],
+      ],
+    });
+    expect(s.configVersion).toBe(0);
+    expect(s.joining).toBe(true);
+    expect(s.counters.identitiesRefused).toBe(1);
+    expect(effects.some((e) => e.kind === 'rejected' && e.detail.includes('data dir'))).toBe(true);
+    // It never stands for election in the old identity's place.
+    const later = tickAt(s, nextDeadline(s));
+    expect(sends(later).every((e) => e.kind === 'send' && e.message.type === 'join-cluster')).toBe(
+      true,
+    );
+  });
+  test('the raft-lite file keeps the pins; a pin that is not [member address, NodeId] is refused, naming it', () => {
+    const s = fresh();
+    electSelf(s);
+    const written = RAFT_LITE_STORE.write(recordOf(s));
+    expect(parseRaftLiteFile(written.data).config?.pins).toEqual([...s.pins]);
+    const bad = (pins: unknown): Uint8Array =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          term: 1,
+          votedFor: null,
+          config: { term: 1, version: 1, peers: [addr(1), addr(2)], pins },
+        }),
+      );
+    expect(() => parseRaftLiteFile(bad([[addr(5), id('5')]]))).toThrow(/config pin/);
+    expect(() => parseRaftLiteFile(bad([[addr(1), 'x']]))).toThrow(/config pin/);
+    expect(() => parseRaftLiteFile(bad('no'))).toThrow(/config.pins/);
+    // A file written before pins reads as nothing pinned.
+    const old = new TextEncoder().encode(
+      JSON.stringify({
+        term: 1,
+        votedFor: null,
+        config: { term: 1, version: 1, peers: [addr(1)] },
+      }),
+    );
+    expect(parseRaftLiteFile(old).config?.pins).toEqual([]);
   });
 });

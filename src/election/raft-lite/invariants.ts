@@ -40,6 +40,13 @@ export function checkInvariants(state: State): string[] {
     out.push(
       `a leader's configuration ${state.configTerm}.${state.configVersion} is not stamped with its term ${state.term}`,
     );
+  for (const address of state.pins.keys())
+    if (!state.peers.has(address)) out.push(`${address} is pinned but not a member`);
+  if (state.role === 'leader' && state.pins.get(state.selfAddress) !== state.selfId)
+    out.push('a leader must pin itself at its address');
+  for (const [address, id] of state.idAt)
+    if (state.pins.has(address) && state.pins.get(address) !== id)
+      out.push(`${id} speaks for ${address}, pinned to ${state.pins.get(address)}`);
   if (state.previousPeers !== undefined) {
     if (state.role !== 'leader') out.push('only a leader has a configuration change in flight');
     const added = [...state.peers].filter((p) => !state.previousPeers?.has(p));

@@ -1,9 +1,9 @@
 /**
  * raft-lite as the generic driver runs it (src/base/protocol.ts): the core, its wire (election
  * messages) and its store, `election/raft-lite.json` =
- * `{"term":N,"votedFor":"<NodeId>"|null,"config":{"term":T,"version":V,"peers":["h:p",...]},"joining":false}`
+ * `{"term":N,"votedFor":"<NodeId>"|null,"config":{"term":T,"version":V,"peers":["h:p",...],"pins":[["h:p","<NodeId>"],...]},"joining":false}`
  * (the format is on disk: keep it; `config` and `joining` are optional, a file written before
- * them reads as the bootstrap list). A file that is not that is refused, never read as term 0:
+ * them reads as the bootstrap list; `pins` too, read as nothing pinned). A file that is not that is refused, never read as term 0:
  * forgetting a vote would let this node vote twice in one term (Raft §5.2), and forgetting an
  * acked configuration could undo a committed one.
  */
@@ -88,7 +88,7 @@ export function parseRaftLiteFile(bytes: Uint8Array): RaftLiteRecord {
 function parseConfig(value: unknown): NonNullable<RaftLiteRecord['config']> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw corrupt('has a config that is not a JSON object');
-  const c = value as { term?: unknown; version?: unknown; peers?: unknown };
+  const c = value as { term?: unknown; version?: unknown; peers?: unknown; pins?: unknown };
   if (!Array.isArray(c.peers)) throw corrupt('has config.peers that is not a list');
   const peers: Address[] = [];
   for (const peer of c.peers as unknown[]) {
@@ -103,7 +103,26 @@ function parseConfig(value: unknown): NonNullable<RaftLiteRecord['config']> {
     term: term(persistedCount(c.term, RAFT_LITE_FILE, 'config.term')),
     version: persistedCount(c.version, RAFT_LITE_FILE, 'config.version'),
     peers,
+    pins: c.pins === undefined ? [] : parsePins(c.pins, peers),
   };
+}
+
+/** `[["h:p","<NodeId>"],...]`, each address one of the configuration's peers. */
+function parsePins(value: unknown, peers: readonly Address[]): [Address, NodeId][] {
+  if (!Array.isArray(value)) throw corrupt('has config.pins that is not a list');
+  return (value as unknown[]).map((pin) => {
+    const [address, id] = Array.isArray(pin) ? (pin as unknown[]) : [];
+    if (
+      !Array.isArray(pin) ||
+      pin.length !== 2 ||
+      typeof address !== 'string' ||
+      !peers.includes(address as Address) ||
+      typeof id !== 'string' ||
+      !isNodeId(id)
+    )
+      throw corrupt(`has config pin ${JSON.stringify(pin)}, not [member address, NodeId]`);
+    return [address as Address, id];
+  });
 }
 
 export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {

@@ -85,6 +85,7 @@ export function initRaftLite(
     selfId: init.selfId,
     selfAddress: init.selfAddress,
     peers,
+    pins: new Map(saved?.pins ?? []),
     configTerm,
     configVersion,
     joining,
@@ -185,7 +186,12 @@ export function recordOf(state: State): RaftLiteRecord {
   return {
     term: state.term,
     votedFor: state.votedFor,
-    config: { term: state.configTerm, version: state.configVersion, peers: [...state.peers] },
+    config: {
+      term: state.configTerm,
+      version: state.configVersion,
+      peers: [...state.peers],
+      pins: [...state.pins],
+    },
     joining: state.joining,
   };
 }
@@ -214,8 +220,9 @@ function configOf(state: State): { term: Term; version: number } {
 
 /**
  * Whether `supporters` (self included when it supports) are a majority of the known cluster.
- * A NodeId counts only while it speaks for an address of the cluster, so one address gives at
- * most one vote, whoever claims it.
+ * A NodeId counts only while it speaks for an address of the cluster, and at a pinned address
+ * only if it is the pinned one, so one address gives at most one vote, whoever claims it, and a
+ * new identity at a member's address (a node that lost its data dir) gives none.
  */
 export function hasQuorum(
   state: State,
@@ -224,14 +231,28 @@ export function hasQuorum(
 ): boolean {
   let count = 0;
   for (const id of supporters) {
-    if (id === state.selfId) {
-      if (members.has(state.selfAddress)) count++;
-    } else {
-      const address = state.heard.get(id)?.address;
-      if (address !== undefined && members.has(address) && state.idAt.get(address) === id) count++;
-    }
+    const address = id === state.selfId ? state.selfAddress : state.heard.get(id)?.address;
+    if (address === undefined || !members.has(address) || !holdsPin(state, address, id)) continue;
+    if (id === state.selfId || state.idAt.get(address) === id) count++;
   }
   return count >= majorityOf(members.size);
+}
+
+/** Whether `id` may speak for `address`: the configuration pins nobody there, or pins `id`. */
+function holdsPin(state: State, address: Address, id: NodeId): boolean {
+  const pinned = state.pins.get(address);
+  return pinned === undefined || pinned === id;
+}
+
+/** A node at a member's address with another identity than the pinned one: refused and said so. */
+function refuseIdentity(turn: Turn, address: Address, id: NodeId, input: 'receive'): void {
+  const { state } = turn;
+  state.counters.identitiesRefused++;
+  turn.out.effects.push({
+    kind: 'rejected',
+    input,
+    detail: `${address} is a member as ${state.pins.get(address) ?? '?'}, not ${id}: a node that lost its data dir comes back as a new identity and is not admitted in its old place`,
+  });
 }
 
 function send(turn: Turn, to: Address, message: ElectionMessage): void {
@@ -294,7 +315,7 @@ function inLeaderLease(turn: Turn): boolean {
 /** `id` spoke to us directly from `address`: it now speaks for that address, and is alive. */
 function notePeerHeard(turn: Turn, id: NodeId, address: Address): void {
   const { state } = turn;
-  if (!state.peers.has(address) || id === state.selfId) return;
+  if (!state.peers.has(address) || id === state.selfId || !holdsPin(state, address, id)) return;
   const previous = state.idAt.get(address);
   if (previous !== undefined && previous !== id) forget(turn, previous);
   const known = state.heard.get(id);
@@ -387,6 +408,7 @@ function sendHeartbeats(turn: Turn): void {
     configTerm: state.configTerm,
     configVersion: state.configVersion,
     peers: [...state.peers],
+    pins: [...state.pins],
   });
 }
 
@@ -459,6 +481,7 @@ function becomeLeader(turn: Turn): void {
   // set becomes version 1) and must be acked by a majority before it may change.
   state.configTerm = state.term;
   state.configVersion = Math.max(1, state.configVersion);
+  pinKnownIds(state);
   state.previousPeers = undefined;
   state.configCommitted = false;
   state.configAcks = new Set();
@@ -478,9 +501,41 @@ function checkConfigCommit(turn: Turn): void {
   proposeNextJoin(turn);
 }
 
-/** One change at a time: the next queued joiner, once the configuration is committed. */
+/**
+ * Pins every member whose NodeId this leader knows (itself, and whoever speaks for an address
+ * it has heard directly) and that the configuration does not pin yet. Pins are only ever added
+ * to an address: a pin only narrows who counts there.
+ */
+function pinKnownIds(state: State): boolean {
+  let added = false;
+  for (const address of state.peers) {
+    if (state.pins.has(address)) continue;
+    const id = address === state.selfAddress ? state.selfId : state.idAt.get(address);
+    if (id === undefined) continue;
+    state.pins.set(address, id);
+    added = true;
+  }
+  return added;
+}
+
+/**
+ * One change at a time, once the configuration is committed: the next queued joiner, else the
+ * pins of members whose NodeIds this leader has learned since (same members, next version).
+ */
 function proposeNextJoin(turn: Turn): void {
   const { state } = turn;
+  if (
+    state.role === 'leader' &&
+    state.configCommitted &&
+    state.joinQueue.length === 0 &&
+    pinKnownIds(state)
+  ) {
+    state.configVersion++;
+    state.configCommitted = false;
+    state.configAcks = new Set();
+    sendHeartbeats(turn);
+    return;
+  }
   while (state.role === 'leader' && state.configCommitted && state.joinQueue.length > 0) {
     const joiner = state.joinQueue.shift() as Address;
     if (state.peers.has(joiner)) continue;
@@ -704,6 +759,22 @@ function adoptConfig(turn: Turn, m: Msg<'leader-heartbeat'>): void {
   const { state } = turn;
   if (compareConfig(configFrom(m), configOf(state)) <= 0) return;
   if (!m.peers.includes(state.selfAddress)) return;
+  const pins = new Map(m.pins);
+  const mine = pins.get(state.selfAddress);
+  if (mine !== undefined && mine !== state.selfId) {
+    // Our address is a member under another identity: our earlier life's, whose data dir is
+    // gone. Not ours to take: we never stand for election in its place.
+    if (state.configVersion === 0 && !state.joining) {
+      state.joining = true;
+      turn.out.effects.push({
+        kind: 'rejected',
+        input: 'receive',
+        detail: `this node's address ${state.selfAddress} is a member of the cluster as ${mine}, and this node is ${state.selfId}: its data dir was lost or replaced, so it is a new identity; it is not admitted in the old one's place (restore the data dir, or replace the member once member removal exists)`,
+      });
+    }
+    state.counters.identitiesRefused++;
+    return;
+  }
   if (m.peers.length > state.config.peersMax) {
     state.counters.peersRejected++;
     turn.out.effects.push({
@@ -720,7 +791,13 @@ function adoptConfig(turn: Turn, m: Msg<'leader-heartbeat'>): void {
       state.idAt.delete(address);
       forget(turn, id);
     }
+  for (const [address, id] of state.idAt)
+    if (pins.has(address) && pins.get(address) !== id) {
+      state.idAt.delete(address);
+      forget(turn, id);
+    }
   state.peers = peers;
+  state.pins = pins;
   state.configTerm = m.configTerm;
   state.configVersion = m.configVersion;
   state.joining = false;
@@ -730,9 +807,10 @@ function onHeartbeatAck(turn: Turn, m: Msg<'heartbeat-ack'>): void {
   const { state } = turn;
   if (state.role !== 'leader' || m.term !== state.term) return;
   state.recentAcks.add(m.from);
-  if (compareConfig(configFrom(m), configOf(state)) !== 0) return;
+  if (compareConfig(configFrom(m), configOf(state)) !== 0) return proposeNextJoin(turn);
   state.configAcks.add(m.from);
   checkConfigCommit(turn);
+  proposeNextJoin(turn);
 }
 
 function onJoin(turn: Turn, address: Address): void {
@@ -791,6 +869,8 @@ function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void 
 function onJoinRequestAsMember(turn: Turn, m: Msg<'join-cluster'>, direct: boolean): void {
   const { state } = turn;
   if (state.peers.has(m.fromAddress)) {
+    if (!holdsPin(state, m.fromAddress, m.from))
+      return refuseIdentity(turn, m.fromAddress, m.from, 'receive');
     if (direct) notePeerHeard(turn, m.from, m.fromAddress);
     return;
   }

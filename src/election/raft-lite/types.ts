@@ -34,6 +34,7 @@ export const COUNTER_NAMES = [
   'configsAdopted',
   'joinsForwarded',
   'dualLeaderHeartbeats',
+  'identitiesRefused',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 
@@ -56,6 +57,13 @@ export interface State {
   /** The configuration's id: the term of the leader that wrote it, then its version (0 = bootstrap). */
   configTerm: Term;
   configVersion: number;
+  /**
+   * The configuration's NodeId for each member address whose id its writer knew (a leader pins
+   * what it has heard; version 0 pins nothing). A quorum counts at a pinned address only that
+   * NodeId: a node that lost its data dir comes back with a new identity, and must not cast the
+   * old one's votes again (issue 11, amnesia).
+   */
+  pins: Map<Address, NodeId>;
   /** Not a member yet: asks to be added (join-cluster) and never stands for election. */
   joining: boolean;
   /** The configuration id last made durable (a node counts itself toward a commit only then). */
@@ -107,7 +115,15 @@ export interface RaftLiteRecord {
   term: Term;
   votedFor: NodeId | undefined;
   /** Absent in a file written before configurations existed (read as the bootstrap list). */
-  config?: { term: Term; version: number; peers: readonly Address[] } | undefined;
+  config?:
+    | {
+        term: Term;
+        version: number;
+        peers: readonly Address[];
+        /** Absent in a file written before pins existed (nothing pinned). */
+        pins?: readonly (readonly [Address, NodeId])[] | undefined;
+      }
+    | undefined;
   joining?: boolean | undefined;
 }
 

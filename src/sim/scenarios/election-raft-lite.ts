@@ -190,7 +190,10 @@ function oneConfigPerId(): Checker<RaftLiteView> {
         const state = stateOf(node);
         if (state === undefined || state.configVersion === 0) continue;
         const id = `${state.configTerm}.${state.configVersion}`;
-        const set = [...state.peers].sort().join(',');
+        const set = [...state.peers]
+          .sort()
+          .map((a) => `${a}${state.pins.has(a) ? `=${state.pins.get(a)?.slice(0, 6)}` : ''}`)
+          .join(',');
         const known = members.get(id);
         if (known === undefined) members.set(id, set);
         else if (known !== set)
@@ -341,6 +344,20 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
     if (!this.view.nodes.has(node.address)) return;
     this.view.nodes.get(node.address)?.halt();
     this.view.nodes.set(node.address, undefined);
+  }
+
+  /**
+   * raft-lite's claim under amnesia: a node that lost its data dir is refused at its address by
+   * every member that pinned its identity. So only once every node is up and pins it (a member
+   * that never heard the old identity cannot tell the new one from it).
+   */
+  mayForgetNode(node: SimNode): boolean {
+    const id = this.view.ids.get(node.address);
+    for (const shoal of this.view.nodes.values()) {
+      const state = stateOf(shoal);
+      if (state === undefined || state.pins.get(node.address) !== id) return false;
+    }
+    return true;
   }
 
   forgetNode(node: SimNode): void {
