@@ -2,8 +2,8 @@
  * `swim` mode: SWIM + Lifeguard membership (membership/) and the sticky-HRW leader
  * (election/swim), each a core on its own ProtocolDriver, plus the persisted peer cache.
  *
- * The leader reads the membership: every membership event that can change the live set or a
- * live member's labels (all but `suspect`) schedules one `view-changed` input on the next clock
+ * The leader reads the membership: every membership event (a `suspect` too: a quorum counts
+ * only members alive and not suspected) schedules one `view-changed` input on the next clock
  * turn, coalesced, built in one pass over the member table (`liveView`). The leader's
  * `publish-claim` becomes the node's labels (the user's plus the claim), set through the
  * membership core, so claims spread by SWIM gossip and push-pull.
