@@ -82,8 +82,13 @@ type SentMessage = ElectionMessage & { to?: Address };
 
 export class SentLog {
   readonly termSent = new Map<Address, number>();
-  /** By voter, then term: the address of the candidate the vote went to. */
+  /** By voter, then term: the candidate the vote went to (its address, and its NodeId when known). */
   readonly granted = new Map<Address, Map<number, { address: Address; id: NodeId | undefined }>>();
+  /**
+   * Who asked for votes, by `term@address`: a grant answers a request from that address in that
+   * term. Two NodeIds there (an identity lost to amnesia, then its successor) leave it unknown.
+   */
+  private readonly requests = new Map<string, NodeId | null>();
 
   /** Amnesia: the address is a new node now; what its old identity sent was another node's. */
   forget(address: Address): void {
@@ -91,17 +96,22 @@ export class SentLog {
     this.granted.delete(address);
   }
 
-  /** `ids`: who is at each address now (amnesia gives an address a new identity). */
-  record(address: Address, message: SentMessage, ids: ReadonlyMap<Address, NodeId>): void {
+  record(address: Address, message: SentMessage): void {
     if (!('term' in message)) return;
     // A pre-vote names the term it proposes (or echoes it), not one the sender is in.
     if ('preVote' in message && message.preVote) return;
     if (message.term > (this.termSent.get(address) ?? 0)) this.termSent.set(address, message.term);
-    if (message.type !== 'vote-response' || !message.granted) return;
+    if (message.type === 'vote-request') {
+      const key = `${message.term}@${address}`;
+      const known = this.requests.get(key);
+      this.requests.set(key, known === undefined || known === message.from ? message.from : null);
+      return;
+    }
+    if (message.type !== 'vote-response' || !message.granted || message.to === undefined) return;
     let votes = this.granted.get(address);
     if (votes === undefined) this.granted.set(address, (votes = new Map()));
-    if (message.to !== undefined)
-      votes.set(message.term, { address: message.to, id: ids.get(message.to) });
+    const id = this.requests.get(`${message.term}@${message.to}`) ?? undefined;
+    votes.set(message.term, { address: message.to, id });
   }
 }
 
@@ -139,7 +149,7 @@ function oneVotePerTerm(sent: SentLog): Checker<RaftLiteView> {
         const granted = votes?.get(state.term);
         if (granted === undefined) continue;
         const candidate = granted.id;
-        if (state.votedFor !== candidate)
+        if (candidate !== undefined && state.votedFor !== candidate)
           return [
             `${address} granted its term-${state.term} vote to ${candidate} but now holds votedFor ${String(state.votedFor)} in that term`,
           ];
@@ -168,7 +178,8 @@ function leaderWonMajority(sent: SentLog): Checker<RaftLiteView> {
         const voters = [...state.peers].filter((peer) => {
           if (peer === address) return true;
           const grant = sent.granted.get(peer)?.get(state.term);
-          return grant?.address === address && grant.id === state.selfId;
+          // An unknown requester (two identities asked from that address) is given the benefit.
+          return grant?.address === address && (grant.id ?? state.selfId) === state.selfId;
         });
         if (voters.length < majorityOf(state.peers.size))
           return [
@@ -312,7 +323,7 @@ class RaftLiteRun implements ScenarioRun<RaftLiteView> {
   private onBoundary(node: SimNode, boundary: Boundary<ProtocolTypes>): void {
     if (boundary.kind === 'sent') {
       const message = boundary.message as ElectionMessage;
-      this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage, this.view.ids);
+      this.sent.record(node.address, { ...message, to: boundary.to } as SentMessage);
     }
     const grant =
       boundary.kind === 'sent' &&
