@@ -39,6 +39,22 @@ describe('raft-lite simulation sweeps (loss, partitions, pauses, crashes, restar
     }
   });
 
+  test("issue 11 amnesia: a node that lost its data dir comes back as a new identity, is refused in its old place, and never casts the old one's votes again", () => {
+    let amnesiac = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const result = runScenario(electionRaftLite, {
+        seed,
+        nodes: seed % 2 === 0 ? 3 : 5,
+        faults: parseFaults('amnesia,crash,partition'),
+        durationMs: 15_000,
+      });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+      if (result.trace.some((line) => line.includes('fault amnesia'))) amnesiac++;
+    }
+    // The nemesis did strike (it waits until every node pins the victim).
+    expect(amnesiac).toBeGreaterThan(6);
+  });
+
   test('issue 11 bug 4: a swim minority restarted into a partition never leads; losing the persisted stable size is caught', () => {
     for (let seed = 1; seed <= 3; seed++) {
       const options = { seed, nodes: 5, faults: parseFaults('none'), durationMs: 20_000 };
