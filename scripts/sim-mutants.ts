@@ -156,6 +156,21 @@ const MUTANTS: Mutant[] = [
     tests: ['test/election/static-swim-step.test.ts'],
   },
   {
+    // Bug 5: a claimant cut off from its majority keeps its claim until its own view shrinks
+    // (suspicions, deaths) instead of losing its lease.
+    name: 'swim-lease-ignored',
+    file: 'src/election/swim/step.ts',
+    find: '  if (!requireQuorum) return true;\n  let count = 1;',
+    replace: '  if (requireQuorum || !requireQuorum) return true;\n  let count = 1;',
+    sweep: {
+      scenarios: 'election-swim-lone-minority,election-swim',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 10,
+      durationMs: 15000,
+    },
+  },
+  {
     // Echo the highest sentAtMs ever heard instead of the last: after a peer restarts (its
     // monotonic clock starts again near 0) it gets echoes from its future and never counts us.
     // Caught only because each simulated process life reads its clock from a new origin.

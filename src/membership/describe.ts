@@ -73,6 +73,8 @@ export function describeInput(input: Input): string {
       return `${at} send-failed ${input.channel} to ${input.to}`;
     case 'refused':
       return `${at} refused by ${input.from}: ${input.reason} (${input.detail})`;
+    case 'lease-round':
+      return `${at} lease-round`;
     default:
       return assertNever(input, 'input');
   }
@@ -96,6 +98,8 @@ export function describeEffect(effect: Effect): string {
         : `join failed: ${effect.reason} (${effect.detail})`;
     case 'left-done':
       return 'left-done';
+    case 'lease-ack':
+      return `lease-ack from ${short(effect.id)} (ping of ${effect.sentAtMs})`;
     case 'rejected':
       return `rejected ${effect.input}: ${effect.detail}`;
     default:

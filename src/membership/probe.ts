@@ -236,9 +236,42 @@ export function onPingReq(turn: Turn, message: PingReq): void {
   });
 }
 
-/** An ack either completes our probe (any channel, any path) or is one we relay back to a requester. */
+/**
+ * A lease round: one ping to every live member, outside the probe schedule and without
+ * piggybacked updates (gossip's own budget is untouched). Only the last round's pings are
+ * awaited: an ack slower than the round interval is late for the lease anyway.
+ */
+export function onLeaseRound(turn: Turn): void {
+  const { state } = turn;
+  state.leasePings.clear();
+  if (state.phase !== 'running') return;
+  const me = self(state);
+  for (const member of state.members.values()) {
+    if (member.slot === 0 || !isLive(member.state)) continue;
+    const seq = state.nextSeq++;
+    state.leasePings.set(seq, { id: member.id, sentAtMs: turn.now });
+    count(state, 'leasePingsSent');
+    send(turn, member.address, 'packet', {
+      type: 'ping',
+      seq,
+      from: state.selfId,
+      fromAddress: me.address,
+      target: member.id,
+      updates: [],
+    });
+  }
+}
+
+/** An ack completes our probe (any channel, any path), answers a lease ping, or is one we relay back to a requester. */
 export function onAck(turn: Turn, channel: Channel, message: Ack): void {
   const { state } = turn;
+  const lease = state.leasePings.get(message.seq);
+  if (lease !== undefined && lease.id === message.from) {
+    state.leasePings.delete(message.seq);
+    count(state, 'leaseAcks');
+    turn.effects.push({ kind: 'lease-ack', id: message.from, sentAtMs: lease.sentAtMs });
+    return;
+  }
   const probe = state.probe;
   if (probe !== undefined && probe.seq === message.seq && probe.target === message.from) {
     state.probe = undefined;

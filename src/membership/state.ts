@@ -111,6 +111,7 @@ export function createState(
     probeOrder: createProbeOrder(),
     probe: undefined,
     relays: new Map(),
+    leasePings: new Map(),
     queue: createQueue(),
     nextSeq: 1,
     nextProbeAtMs: now,

@@ -22,6 +22,7 @@ import {
   expireRelays,
   failProbe,
   onAck,
+  onLeaseRound,
   onNack,
   onPing,
   onPingReq,
@@ -117,6 +118,8 @@ function dispatch(turn: Turn, input: Input): void {
     // A foreign-version frame means something only while a join of ours waits for an answer.
     case 'refused':
       return state.join === undefined ? undefined : onRefused(turn, input.reason, input.detail);
+    case 'lease-round':
+      return onLeaseRound(turn);
     default:
       return assertNever(input, 'membership input');
   }

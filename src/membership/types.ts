@@ -146,6 +146,8 @@ export const COUNTER_NAMES = [
   'pushPullsInSync',
   'probesRefused',
   'resurrectionsRefused',
+  'leasePingsSent',
+  'leaseAcks',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -179,6 +181,8 @@ export interface State {
   probeOrder: ProbeOrder;
   probe: ProbeInFlight | undefined;
   relays: Map<number, RelayedProbe>;
+  /** The last lease round's pings (`lease-round`): seq -> the member pinged, and when. */
+  leasePings: Map<number, { id: NodeId; sentAtMs: Millis }>;
   queue: BroadcastQueue;
   nextSeq: number;
   nextProbeAtMs: Millis;
@@ -219,7 +223,12 @@ export type Input =
    * `from` answered in a way that refuses our join without a decodable `reject` (it speaks
    * another protocol version: the driver cannot decode its frames); handled like a `reject`.
    */
-  | { kind: 'refused'; now: Millis; from: Address; reason: JoinFailureReason; detail: string };
+  | { kind: 'refused'; now: Millis; from: Address; reason: JoinFailureReason; detail: string }
+  /**
+   * A leader's lease round (swim mode, election/swim): ping every live member once, outside
+   * the probe schedule; each direct ack becomes a `lease-ack`.
+   */
+  | { kind: 'lease-round'; now: Millis };
 
 export type MemberEventType = 'joined' | 'alive' | 'suspect' | 'dead' | 'left' | 'updated';
 
@@ -245,6 +254,11 @@ export type Effect =
   | { kind: 'join-result'; ok: true; contacted: number }
   | { kind: 'join-result'; ok: false; reason: JoinFailureReason; detail: string }
   | { kind: 'left-done' }
+  /**
+   * A member answered this node's last lease round directly: it and we reached each other
+   * after `sentAtMs` (the ping's send time, on our clock: a late ack proves no more than that).
+   */
+  | { kind: 'lease-ack'; id: NodeId; sentAtMs: Millis }
   /** A local request was refused (e.g. labels over labelsBytesMax); the driver surfaces it to the caller. */
   | { kind: 'rejected'; input: Input['kind']; detail: string };
 

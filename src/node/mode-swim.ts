@@ -186,6 +186,13 @@ export function wireSwim(
           );
         case 'left-done':
           return requests.left();
+        case 'lease-ack':
+          return void leader.input({
+            kind: 'lease-ack',
+            now: io.clock.now(),
+            id: effect.id,
+            sentAtMs: effect.sentAtMs,
+          });
         case 'rejected':
           return; // returned to the caller by the request that caused it
       }
@@ -213,6 +220,8 @@ export function wireSwim(
     checkInvariants: true,
     onOutput: (effect) => {
       if (effect.kind === 'leader') return ctx.publishLeader(effect.leader, effect.term);
+      if (effect.kind === 'lease-round')
+        return void membership.input({ kind: 'lease-round', now: io.clock.now() });
       claim = { claim: effect.claim, contested: effect.contested };
       setLabels(labels);
     },

@@ -7,6 +7,7 @@ import { describe } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Rng } from '../../src/base/rng.js';
 import { epoch, term } from '../../src/base/units.js';
+import { ms } from '../../src/base/time.js';
 import type { MemberRecord, Message, Update } from '../../src/membership/messages.js';
 import type { ElectionMessage } from '../../src/election/messages.js';
 import { raftLiteConfig } from '../../src/election/raft-lite/config.js';
@@ -178,7 +179,13 @@ describe('the swim leader satisfies the protocol contract', () => {
   protocolContract({
     core: SWIM_LEADER_CORE,
     config: () => ({
-      config: { stabilizationMs: 100, requireQuorum: true, minClusterSize: 3 },
+      config: {
+        stabilizationMs: 100,
+        requireQuorum: true,
+        minClusterSize: 3,
+        leaseMs: 100,
+        leaseIntervalMs: 25,
+      },
       selfId: id(1),
     }),
     persisted: () => ({ term: term(0), stableSize: 1 }),
@@ -195,11 +202,19 @@ describe('the swim leader satisfies the protocol contract', () => {
                 : undefined,
           seenTerm: rng.chance(1, 10) ? near(rng, state.highestTermSeen) : undefined,
         }));
+      if (rng.chance(1, 3))
+        return {
+          kind: 'lease-ack',
+          now,
+          id: id(2 + rng.int(4)),
+          sentAtMs: ms(Math.max(0, now - rng.int(150))),
+        };
       return { kind: 'view-changed', now, viewKey: liveSetKey(live), view: liveViewOf(live) };
     },
     sampleEffects: [
       { kind: 'publish-claim', claim: term(1), contested: undefined },
       { kind: 'leader', leader: { id: id(1), term: term(1) }, term: term(1) },
+      { kind: 'lease-round' },
     ],
   });
 });
@@ -314,6 +329,7 @@ describe('membership satisfies the protocol contract', () => {
       if (roll === 4)
         return { kind: 'refused', now, from: addr(2), reason: 'bad_version', detail: 'x' };
       if (roll === 5 && rng.chance(1, 10)) return { kind: 'leave', now };
+      if (roll === 6) return { kind: 'lease-round', now };
       const channel = rng.chance(1, 4) ? 'stream' : 'packet';
       return {
         kind: 'receive',
@@ -333,6 +349,7 @@ describe('membership satisfies the protocol contract', () => {
       { kind: 'emit', event: { type: 'epoch', epoch: epoch(2) } },
       { kind: 'join-result', ok: true, contacted: 1 },
       { kind: 'left-done' },
+      { kind: 'lease-ack', id: id(2), sentAtMs: ms(5) },
       { kind: 'rejected', input: 'leave', detail: 'already leaving' },
     ],
   });

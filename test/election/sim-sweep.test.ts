@@ -61,7 +61,10 @@ describe('raft-lite simulation sweeps (loss, partitions, pauses, crashes, restar
       const safe = runScenario(electionSwimRestartMinority, options);
       expect(safe.violation, formatFailure(safe, env)).toBeUndefined();
       const unsafe = runScenario(electionSwimRestartMinorityUnsafe, options);
-      expect(unsafe.violation?.checker).toBe('no-leader-in-minority');
+      // A leader in a minority: the claimant's own lease checker usually sees it first.
+      expect(['no-leader-in-minority', 'claimant-holds-a-lease']).toContain(
+        unsafe.violation?.checker,
+      );
     }
   });
 

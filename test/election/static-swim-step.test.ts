@@ -138,7 +138,13 @@ describe('static step', () => {
 });
 
 describe('swim sticky HRW', () => {
-  const cfg = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 1 };
+  const cfg = {
+    stabilizationMs: 100,
+    requireQuorum: true,
+    minClusterSize: 1,
+    leaseMs: 100,
+    leaseIntervalMs: 25,
+  };
   const createSwimLeaderState = (
     config: typeof cfg,
     selfId: NodeId,
@@ -146,8 +152,11 @@ describe('swim sticky HRW', () => {
     now: Millis,
   ): SwimLeaderState =>
     initSwimLeader({ config, selfId }, { term: term(persistedTerm), stableSize: 1 }, now);
-  const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean =>
-    evaluateView(s, liveViewOf(live), now, liveSetKey(live));
+  /** Evaluates `live` as the view, every other live member having just answered a lease ping. */
+  const evaluate = (s: SwimLeaderState, live: LiveMember[], now: Millis): boolean => {
+    for (const m of live) if (m.id !== s.selfId) s.leaseAcks.set(m.id, now);
+    return evaluateView(s, liveViewOf(live), now, liveSetKey(live));
+  };
   const ids = [id('1'), id('2'), id('3'), id('4')];
 
   test('hrwScore is a stable pure function', () => {
@@ -231,7 +240,13 @@ describe('swim sticky HRW', () => {
   });
 
   test('issue 11 bug 4: the largest stable view is persisted with the term, and a restart counts its quorum over it', () => {
-    const quorum = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 2 };
+    const quorum = {
+      stabilizationMs: 100,
+      requireQuorum: true,
+      minClusterSize: 2,
+      leaseMs: 10_000,
+      leaseIntervalMs: 25,
+    };
     const s = initSwimLeader(
       { config: quorum, selfId: ids[0]! },
       { term: term(0), stableSize: 1 },
@@ -248,6 +263,7 @@ describe('swim sticky HRW', () => {
       ms(0),
     );
     const two = all.slice(0, 2);
+    for (const m of two) restarted.leaseAcks.set(m.id, ms(0));
     swimStep(restarted, { kind: 'view-changed', now: ms(0), viewKey: 'b', view: liveViewOf(two) });
     swimStep(restarted, { kind: 'tick', now: ms(500) });
     expect(restarted.leader).toBeUndefined();
@@ -261,13 +277,20 @@ describe('swim sticky HRW', () => {
       { term: s.highestTermSeen, stableSize: 1 },
       ms(0),
     );
+    for (const m of two) amnesiac.leaseAcks.set(m.id, ms(0)); // both answer its lease pings
     swimStep(amnesiac, { kind: 'view-changed', now: ms(0), viewKey: 'b', view: liveViewOf(two) });
     swimStep(amnesiac, { kind: 'tick', now: ms(500) });
     expect(amnesiac.claim).toBeDefined();
   });
 
   test('a node that joins under a leader still learns and persists its stable size (found by the disk nemesis)', () => {
-    const quorum = { stabilizationMs: 100, requireQuorum: true, minClusterSize: 2 };
+    const quorum = {
+      stabilizationMs: 100,
+      requireQuorum: true,
+      minClusterSize: 2,
+      leaseMs: 10_000,
+      leaseIntervalMs: 25,
+    };
     const s = initSwimLeader(
       { config: quorum, selfId: ids[3]! },
       { term: term(0), stableSize: 1 },
@@ -318,6 +341,40 @@ describe('swim sticky HRW', () => {
     const suspected = full.map((m) => (m.id === id('1') ? m : { ...m, suspect: true }));
     evaluate(s, suspected, 300 as Millis);
     expect(s.leader).toBeUndefined();
+    expect(s.claim).toBeUndefined();
+  });
+
+  test('issue 11 bug 5, the lease: a claimant claims only once a majority answered its lease pings, and lets go when they stop, whatever its view says', () => {
+    const lease = { ...cfg, minClusterSize: 4 };
+    const winner = hrwWinner(ids.map((i) => ({ id: i, score: hrwScore(i) })))!.id;
+    const s = initSwimLeader(
+      { config: lease, selfId: winner },
+      { term: term(0), stableSize: 1 },
+      ms(0),
+    );
+    const all = ids.map((i) => ({ id: i, claimTerm: undefined }));
+    swimStep(s, { kind: 'view-changed', now: ms(0), viewKey: 'a', view: liveViewOf(all) });
+    // Stable and the HRW winner, but no lease yet: it pings everyone instead of claiming.
+    const due = swimStep(s, { kind: 'tick', now: ms(100) });
+    expect(s.claim).toBeUndefined();
+    expect(due.effects).toContainEqual({ kind: 'lease-round' });
+    expect(swimNextDeadline(s)).toBe(125);
+    const others = ids.filter((i) => i !== winner);
+    swimStep(s, { kind: 'lease-ack', now: ms(102), id: others[0]!, sentAtMs: ms(100) });
+    expect(s.claim).toBeUndefined(); // two of four is no majority
+    swimStep(s, { kind: 'lease-ack', now: ms(103), id: others[1]!, sentAtMs: ms(100) });
+    expect(s.claim).toBe(1);
+    expect(s.leader?.id).toBe(winner);
+    // Cut off: no more answers. Its view still shows everyone alive, yet leaseMs after the last
+    // answered ping was sent (at a lease round) it has let go.
+    for (let now = 125; now < 200; now += 25) swimStep(s, { kind: 'tick', now: ms(now) });
+    expect(s.leader?.id).toBe(winner);
+    swimStep(s, { kind: 'tick', now: ms(200) });
+    expect(s.claim).toBeUndefined();
+    expect(s.leader).toBeUndefined();
+    // An answer that arrives late proves only its ping's send time: no lease from it.
+    swimStep(s, { kind: 'lease-ack', now: ms(300), id: others[0]!, sentAtMs: ms(150) });
+    swimStep(s, { kind: 'lease-ack', now: ms(300), id: others[1]!, sentAtMs: ms(150) });
     expect(s.claim).toBeUndefined();
   });
 

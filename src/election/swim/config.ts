@@ -12,6 +12,13 @@ export interface SwimLeaderConfig {
   requireQuorum: boolean;
   /** With requireQuorum, the least cluster size for the quorum (at least 2; set it to the cluster's size); without, the cold-start gate (`isEligible`). @defaultValue 1 */
   minClusterSize: number;
+  /**
+   * Derived, not set (`leaseMsFor`): with requireQuorum, a claimant keeps its claim only while a
+   * majority answered one of its lease pings this recently, ms. = stabilizationMs.
+   */
+  leaseMs: number;
+  /** Derived, not set: how often a claimant (or a node about to claim) pings every member, ms. = probeIntervalMs / 4. */
+  leaseIntervalMs: number;
 }
 
 export interface SwimLeaderSettings {
@@ -35,10 +42,17 @@ export function swimLeaderConfig(
   settings: SwimLeaderSettings,
   probeIntervalMs: number,
 ): SwimLeaderConfig {
+  const stabilizationMs = settings.stabilizationMs ?? stabilizationMsFor(probeIntervalMs);
   const config: SwimLeaderConfig = {
-    stabilizationMs: settings.stabilizationMs ?? stabilizationMsFor(probeIntervalMs),
+    stabilizationMs,
     requireQuorum: settings.requireQuorum ?? SWIM_LEADER_DEFAULTS.requireQuorum,
     minClusterSize: settings.minClusterSize ?? SWIM_LEADER_DEFAULTS.minClusterSize,
+    // The lease must end before a successor can claim: the majority first lets its suspicion of
+    // this claimant run out (suspicion-min after its first failed probe), then waits out a
+    // stable window of stabilizationMs. A lease of stabilizationMs, checked every quarter
+    // probe interval, ends sooner (docs/design/election.md, "swim", bug 5).
+    leaseMs: stabilizationMs,
+    leaseIntervalMs: Math.max(1, Math.floor(probeIntervalMs / 4)),
   };
   for (const name of ['stabilizationMs', 'minClusterSize'] as const) {
     const value = config[name];

@@ -13,6 +13,8 @@ export function describeInput(input: SwimLeaderInput): string {
       return `@${input.now} persisted ${input.records.map(describeRecord).join(', ')}`;
     case 'view-changed':
       return `@${input.now} view ${input.viewKey}: ${input.view.size} live, ${input.view.labelled.length} labelled`;
+    case 'lease-ack':
+      return `@${input.now} lease-ack from ${shortId(input.id)}`;
     default:
       return assertNever(input, 'swim leader input');
   }
@@ -24,6 +26,8 @@ export function describeEffect(effect: SwimLeaderEffect): string {
       return `publish claim=${termText(effect.claim)} seen=${termText(effect.contested)}`;
     case 'leader':
       return `leader ${effect.leader === undefined ? 'none' : shortId(effect.leader.id)} t${effect.term}`;
+    case 'lease-round':
+      return 'lease-round';
     default:
       return assertNever(effect, 'swim leader effect');
   }

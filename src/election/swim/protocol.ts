@@ -24,8 +24,17 @@ export const SWIM_TERM_FILE = 'election/swim-term';
 
 export const SWIM_LEADER_CORE: Core<SwimLeaderTypes> = {
   name: 'swim-leader',
-  inputKinds: kinds<CoreInput<SwimLeaderTypes>['kind']>()(['tick', 'persisted', 'view-changed']),
-  effectKinds: kinds<SwimLeaderTypes['effect']['kind']>()(['publish-claim', 'leader']),
+  inputKinds: kinds<CoreInput<SwimLeaderTypes>['kind']>()([
+    'tick',
+    'persisted',
+    'view-changed',
+    'lease-ack',
+  ]),
+  effectKinds: kinds<SwimLeaderTypes['effect']['kind']>()([
+    'publish-claim',
+    'leader',
+    'lease-round',
+  ]),
   init: (config, persisted, ctx) => initSwimLeader(config, persisted, ctx.now),
   step,
   nextDeadline,

@@ -73,6 +73,8 @@ export function initSwimLeader(
     reportedTerm: persistedTerm,
     contestedTerm: undefined,
     published: undefined,
+    leaseAcks: new Map(),
+    nextLeaseRoundMs: undefined,
   };
 }
 
@@ -84,9 +86,12 @@ export function initSwimLeader(
  */
 export function nextDeadline(state: SwimLeaderState): Millis | undefined {
   if (state.view === undefined) return undefined;
-  if (state.leader !== undefined && state.view.size <= state.stableSize) return undefined;
+  const lease = state.nextLeaseRoundMs;
+  if (state.leader !== undefined && state.view.size <= state.stableSize) return lease;
   const due = addMs(state.viewChangedAtMs, state.config.stabilizationMs);
-  return due > state.lastStepMs ? due : undefined;
+  const window = due > state.lastStepMs ? due : undefined;
+  if (lease === undefined) return window;
+  return window === undefined ? lease : (Math.min(window, lease) as Millis);
 }
 
 export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: StepContext): Out {
@@ -104,8 +109,18 @@ export function step(state: SwimLeaderState, input: SwimLeaderInput, _ctx?: Step
       break;
     case 'persisted':
       break;
+    case 'lease-ack':
+      if (input.sentAtMs > (state.leaseAcks.get(input.id) ?? -Infinity))
+        state.leaseAcks.set(input.id, input.sentAtMs);
+      if (state.view !== undefined)
+        changed = evaluateView(state, state.view, input.now, state.liveKey);
+      break;
     default:
       assertNever(input, 'swim leader input');
+  }
+  if (state.nextLeaseRoundMs !== undefined && input.now >= state.nextLeaseRoundMs) {
+    state.nextLeaseRoundMs = addMs(input.now, state.config.leaseIntervalMs);
+    out.effects.push({ kind: 'lease-round' });
   }
   if (state.highestTermSeen > state.persistedTerm || state.stableSize > state.persistedStableSize) {
     state.persistedTerm = state.highestTermSeen;
@@ -216,11 +231,23 @@ export function evaluateView(
   if (stable) state.stableSize = Math.max(state.stableSize, view.size);
   const eligible = isEligible(state, view.aliveCount);
   let best = bestClaim(withOwnClaim(state, view.labelled));
-  if (best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId) {
+  const mayClaim =
+    best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId;
+  const leased = holdsLease(state, now);
+  if (mayClaim && leased)
     best = { id: state.selfId, claimTerm: claimAbove(state), score: hrwScore(state.selfId) };
-  }
-  if (state.claim !== undefined && (!eligible || (best !== undefined && best.id !== state.selfId)))
+  if (
+    state.claim !== undefined &&
+    (!eligible || !leased || (best !== undefined && best.id !== state.selfId))
+  ) {
     state.claim = undefined;
+    // Our own claim no longer leads here; another live claim may.
+    if (best?.id === state.selfId) best = bestClaim(withOwnClaim(state, view.labelled));
+  }
+  // Lease rounds run while this node claims or is about to (requireQuorum only).
+  const wantsLease = state.config.requireQuorum && (mayClaim || state.claim !== undefined);
+  if (!wantsLease) state.nextLeaseRoundMs = undefined;
+  else state.nextLeaseRoundMs ??= now;
   if (
     state.claim !== undefined &&
     state.claim < state.highestTermSeen &&
@@ -251,6 +278,23 @@ export function evaluateView(
  * node has seen a stable view of `minClusterSize` (cold-start gate: a node booting alone does
  * not elect itself, and a later failure keeps the leader).
  */
+/**
+ * Bug 5's lease (requireQuorum only): a majority of the cluster (self counted) answered one of
+ * our lease pings within `leaseMs`. A claimant cut off from its majority loses it within
+ * leaseMs + leaseIntervalMs, before the majority can elect a successor (its suspicion of us
+ * must run out first, then a stable window). Without requireQuorum there is no lease (AP).
+ */
+function holdsLease(state: SwimLeaderState, now: Millis): boolean {
+  const { requireQuorum, minClusterSize, leaseMs } = state.config;
+  if (!requireQuorum) return true;
+  let count = 1;
+  for (const [id, at] of state.leaseAcks) {
+    if (now - at < leaseMs) count++;
+    else state.leaseAcks.delete(id);
+  }
+  return count >= majorityOf(Math.max(minClusterSize, state.stableSize));
+}
+
 function isEligible(state: SwimLeaderState, aliveCount: number): boolean {
   const { requireQuorum, minClusterSize } = state.config;
   if (requireQuorum) return aliveCount >= majorityOf(Math.max(minClusterSize, state.stableSize));

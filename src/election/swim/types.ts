@@ -66,6 +66,14 @@ export interface SwimLeaderState {
   contestedTerm: Term | undefined;
   /** The claim and contested term last handed to `publish-claim`; undefined before the first. */
   published: { claim: Term | undefined; contested: Term | undefined } | undefined;
+  /**
+   * With requireQuorum: the send time (our clock) of the latest lease ping each member answered:
+   * when it last reached us and we it, at the earliest, however late the answer came. A claimant holds its claim, and a node may claim, only
+   * while a majority (self counted) answered within `leaseMs`.
+   */
+  leaseAcks: Map<NodeId, Millis>;
+  /** Lease rounds run (claiming, or about to claim): when the next one is due; undefined when not. */
+  nextLeaseRoundMs: Millis | undefined;
 }
 
 export interface SwimLeaderInit {
@@ -86,12 +94,16 @@ export type SwimLeaderInput =
   | TickInput
   | PersistedInput<SwimLeaderRecord>
   /** The SWIM live set (or a live member's labels) may have changed. */
-  | { kind: 'view-changed'; now: Millis; viewKey: string; view: LiveView };
+  | { kind: 'view-changed'; now: Millis; viewKey: string; view: LiveView }
+  /** A member answered this node's lease ping (membership `lease-ack`). */
+  | { kind: 'lease-ack'; now: Millis; id: NodeId; sentAtMs: Millis };
 
 export type SwimLeaderEffect =
   /** Set this node's claim labels (CLAIM_LABEL, SEEN_LABEL) to these; undefined removes one. */
   | { kind: 'publish-claim'; claim: Term | undefined; contested: Term | undefined }
-  | { kind: 'leader'; leader: { id: NodeId; term: Term } | undefined; term: Term };
+  | { kind: 'leader'; leader: { id: NodeId; term: Term } | undefined; term: Term }
+  /** Ping every live member once (membership `lease-round`); the answers come back as `lease-ack`. */
+  | { kind: 'lease-round' };
 
 export interface SwimLeaderTypes {
   config: SwimLeaderInit;

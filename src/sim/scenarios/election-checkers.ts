@@ -144,7 +144,9 @@ function disagreement(view: ElectionView): string | undefined {
  * pause runs its overdue timers in later events of the same instant, so a violation counts only
  * once it has outlived the instant it was first seen at.
  */
-export function noLeaderInMinority(): Checker<ElectionView> {
+export function noLeaderInMinority(
+  options: { name?: string; boundMs?: number; claimantsOnly?: boolean } = {},
+): Checker<ElectionView> {
   const open = new Set<string>();
   const closedAtMs = new Map<string, number>();
   const firstSeenMs = new Map<Address, number>();
@@ -162,10 +164,11 @@ export function noLeaderInMinority(): Checker<ElectionView> {
       }
   };
   return {
-    name: 'no-leader-in-minority',
+    name: options.name ?? 'no-leader-in-minority',
     check(view) {
       const majority = majorityOf(view.nodes.length);
       const now = view.now();
+      const boundMs = options.boundMs ?? view.minorityBoundMs;
       samplePaths(view, now);
       for (const node of view.nodes) {
         // A node that was down (crashed, or not booted yet) counts as paused: a (re)started
@@ -174,17 +177,18 @@ export function noLeaderInMinority(): Checker<ElectionView> {
         else if (paused.delete(node.address)) resumedAtMs.set(node.address, now);
       }
       for (const node of view.nodes) {
-        const leader = running(view, node) && node.judged() ? node.leader() : undefined;
+        const reported = running(view, node) && node.judged() ? node.leader() : undefined;
+        const leader =
+          options.claimantsOnly === true && reported?.id !== node.id ? undefined : reported;
         const justResumed =
-          view.boundFromResume &&
-          now - (resumedAtMs.get(node.address) ?? -Infinity) <= view.minorityBoundMs;
+          view.boundFromResume && now - (resumedAtMs.get(node.address) ?? -Infinity) <= boundMs;
         const recent = justResumed
           ? view.nodes
           : view.nodes.filter(
               (o) =>
                 o === node ||
                 open.has(pathKey(o, node)) ||
-                now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= view.minorityBoundMs,
+                now - (closedAtMs.get(pathKey(o, node)) ?? -Infinity) <= boundMs,
             );
         if (leader === undefined || recent.length >= majority) {
           firstSeenMs.delete(node.address);
@@ -194,7 +198,7 @@ export function noLeaderInMinority(): Checker<ElectionView> {
         firstSeenMs.set(node.address, since);
         if (now > since) {
           return [
-            `${node.name} has leader ${leader.id} t${leader.term} but only ${recent.map((o) => o.name).join(' ')} reached it in the last ${view.minorityBoundMs} ms (majority ${majority} of ${view.nodes.length})`,
+            `${node.name} has leader ${leader.id} t${leader.term} but only ${recent.map((o) => o.name).join(' ')} reached it in the last ${boundMs} ms (majority ${majority} of ${view.nodes.length})`,
           ];
         }
       }

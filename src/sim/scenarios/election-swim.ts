@@ -72,6 +72,9 @@ export function swimElectionMode(
   return { requireQuorum: !unsafe, minClusterSize: variant.endsWith('-unsafe') ? 1 : n };
 }
 
+/** Latency a lease ping and its ack may spend on the simulated links (jitter and reorder included). */
+const LEASE_LATENCY_SLACK_MS = 50;
+
 /** When `restart-minority` crashes a minority, and how long it stays down (global ms). */
 export const RESTART_MINORITY_AT_MS = 5_000;
 const RESTART_MINORITY_DOWN_MS = 300;
@@ -124,6 +127,15 @@ class SwimElectionRun implements ScenarioRun<ElectionView> {
         : [
             sharedViewOneLeader(),
             noLeaderInMinority(),
+            // Bug 5's lease: a claimant cut off from its majority lets go within the lease and
+            // one lease round (drift and a few ms of latency on top).
+            noLeaderInMinority({
+              name: 'claimant-holds-a-lease',
+              claimantsOnly: true,
+              boundMs:
+                Math.ceil((this.leaderConfig.leaseMs + this.leaderConfig.leaseIntervalMs) * 1.05) +
+                LEASE_LATENCY_SLACK_MS,
+            }),
             leaderTermMonotonic(),
             leadersOverlap(boundMs),
           ];
