@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function swimCluster(count: number): Promise<ShoalNode[]> {
+async function swimCluster(count: number, quorum = false): Promise<ShoalNode[]> {
   for (let i = 0; i < count; i++) {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-swim-election-'));
     dirs.push(dataDir);
@@ -32,7 +32,9 @@ async function swimCluster(count: number): Promise<ShoalNode[]> {
           name: `s${i}`,
           dataDir,
           bind: '127.0.0.1:0',
-          mode: { kind: 'swim', seeds },
+          mode: quorum
+            ? { kind: 'swim', seeds, requireQuorum: true, minClusterSize: count }
+            : { kind: 'swim', seeds },
           clusterId: 'swim-election',
           profile: 'local',
         },
@@ -89,5 +91,29 @@ describe.each([3, 5])('swim mode with %i nodes on loopback', (count) => {
     const after = agreed(survivors) as { id: string; term: number };
     expect(after.term).toBeGreaterThan(before.term);
     expect(survivors.map((n) => n.id)).toContain(after.id);
+  }, 120_000);
+});
+
+describe('swim mode with requireQuorum on loopback', () => {
+  test('the claimant holds a lease over real UDP (lease pings answered by every member), and a survivor left alone has no leader', async () => {
+    const all = await swimCluster(3, true);
+    await waitFor(
+      () =>
+        all.every((n) => n.members().filter((m) => m.state === 'alive').length === 3) &&
+        agreed(all) !== undefined,
+      45_000,
+      () => `3 members and one leader; reached: ${describeViews(all)}`,
+    );
+    const leader = all.find((n) => n.id === agreed(all)?.id) as ShoalNode;
+    const counters = leader.stats().protocol;
+    expect(counters.leasePingsSent).toBeGreaterThan(0);
+    expect(counters.leaseAcks).toBeGreaterThan(0);
+    const others = all.filter((n) => n !== leader);
+    for (const n of others) await n.close();
+    await waitFor(
+      () => leader.leader() === undefined,
+      30_000,
+      () => `the lone survivor lets go; reached: ${describeViews([leader])}`,
+    );
   }, 120_000);
 });
