@@ -158,6 +158,8 @@ describe('swim sticky HRW', () => {
     return evaluateView(s, liveViewOf(live), now, liveSetKey(live));
   };
   const ids = [id('1'), id('2'), id('3'), id('4')];
+  /** requireQuorum over at least 2, with a lease long enough that answers given once last. */
+  const quorum = { ...cfg, minClusterSize: 2, leaseMs: 10_000 };
 
   test('hrwScore is a stable pure function', () => {
     expect(hrwScore(id('a'))).toBe(hrwScore(id('a')));
@@ -240,13 +242,6 @@ describe('swim sticky HRW', () => {
   });
 
   test('issue 11 bug 4: the largest stable view is persisted with the term, and a restart counts its quorum over it', () => {
-    const quorum = {
-      stabilizationMs: 100,
-      requireQuorum: true,
-      minClusterSize: 2,
-      leaseMs: 10_000,
-      leaseIntervalMs: 25,
-    };
     const s = initSwimLeader(
       { config: quorum, selfId: ids[0]! },
       { term: term(0), stableSize: 1 },
@@ -284,13 +279,6 @@ describe('swim sticky HRW', () => {
   });
 
   test('a node that joins under a leader still learns and persists its stable size (found by the disk nemesis)', () => {
-    const quorum = {
-      stabilizationMs: 100,
-      requireQuorum: true,
-      minClusterSize: 2,
-      leaseMs: 10_000,
-      leaseIntervalMs: 25,
-    };
     const s = initSwimLeader(
       { config: quorum, selfId: ids[3]! },
       { term: term(0), stableSize: 1 },

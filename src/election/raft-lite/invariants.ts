@@ -64,10 +64,11 @@ export function checkInvariants(state: State): string[] {
  */
 export function checkTransition(before: RaftLiteSnapshot, after: State, input?: Input): string[] {
   const out: string[] = [];
-  const newer = input?.kind === 'receive' ? adoptedTerm(input.message, after) : undefined;
-  if (newer !== undefined && newer > before.term && after.term < newer)
+  const heard = input?.kind === 'receive' ? input.message : undefined;
+  const newer = heard === undefined ? undefined : adoptedTerm(heard, after);
+  if (heard !== undefined && newer !== undefined && newer > before.term && after.term < newer)
     out.push(
-      `a ${before.role} of term ${before.term} heard ${input?.kind === 'receive' ? input.message.type : ''} of term ${newer} and is still at term ${after.term} (Raft §5.1)`,
+      `a ${before.role} of term ${before.term} heard ${heard.type} of term ${newer} and is still at term ${after.term} (Raft §5.1)`,
     );
   if (
     compareConfig(

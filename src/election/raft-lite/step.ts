@@ -245,12 +245,12 @@ function holdsPin(state: State, address: Address, id: NodeId): boolean {
 }
 
 /** A node at a member's address with another identity than the pinned one: refused and said so. */
-function refuseIdentity(turn: Turn, address: Address, id: NodeId, input: 'receive'): void {
+function refuseIdentity(turn: Turn, address: Address, id: NodeId): void {
   const { state } = turn;
   state.counters.identitiesRefused++;
   turn.out.effects.push({
     kind: 'rejected',
-    input,
+    input: 'receive',
     detail: `${address} is a member as ${state.pins.get(address) ?? '?'}, not ${id}: a node that lost its data dir comes back as a new identity and is not admitted in its old place`,
   });
 }
@@ -869,8 +869,7 @@ function onJoinRequest(turn: Turn, m: Msg<'join-cluster'>, from: Address): void 
 function onJoinRequestAsMember(turn: Turn, m: Msg<'join-cluster'>, direct: boolean): void {
   const { state } = turn;
   if (state.peers.has(m.fromAddress)) {
-    if (!holdsPin(state, m.fromAddress, m.from))
-      return refuseIdentity(turn, m.fromAddress, m.from, 'receive');
+    if (!holdsPin(state, m.fromAddress, m.from)) return refuseIdentity(turn, m.fromAddress, m.from);
     if (direct) notePeerHeard(turn, m.from, m.fromAddress);
     return;
   }

@@ -13,8 +13,8 @@ export interface SwimLeaderConfig {
   /** With requireQuorum, the least cluster size for the quorum (at least 2; set it to the cluster's size); without, the cold-start gate (`isEligible`). @defaultValue 1 */
   minClusterSize: number;
   /**
-   * Derived, not set (`leaseMsFor`): with requireQuorum, a claimant keeps its claim only while a
-   * majority answered one of its lease pings this recently, ms. = stabilizationMs.
+   * Derived, not set (`swimLeaderConfig`): with requireQuorum, a claimant keeps its claim only
+   * while a majority answered one of its lease pings this recently, ms. = stabilizationMs.
    */
   leaseMs: number;
   /** Derived, not set: how often a claimant (or a node about to claim) pings every member, ms. = probeIntervalMs / 4. */

@@ -68,8 +68,9 @@ export interface SwimLeaderState {
   published: { claim: Term | undefined; contested: Term | undefined } | undefined;
   /**
    * With requireQuorum: the send time (our clock) of the latest lease ping each member answered:
-   * when it last reached us and we it, at the earliest, however late the answer came. A claimant holds its claim, and a node may claim, only
-   * while a majority (self counted) answered within `leaseMs`.
+   * when it last reached us and we it, at the earliest, however late the answer came. A
+   * claimant holds its claim, and a node may claim, only while a majority (self counted)
+   * answered within `leaseMs`.
    */
   leaseAcks: Map<NodeId, Millis>;
   /** Lease rounds run (claiming, or about to claim): when the next one is due; undefined when not. */

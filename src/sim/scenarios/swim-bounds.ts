@@ -45,17 +45,15 @@ export function disseminationBoundMs(config: MembershipConfig, n: number): numbe
 
 /** Worst case from a crash until one live observer holds the crashed member dead. */
 export function crashDetectionBoundMs(config: MembershipConfig, n: number): number {
-  const periodMaxMs = config.probeIntervalMs * config.awarenessMultiplierMax;
-  const walkPeriods = 2 * Math.max(1, n - 1);
-  return (walkPeriods + 1) * periodMaxMs + suspicionMaxMsFor(config, n);
+  return isolationBoundMs(config, n) + suspicionMaxMsFor(config, n);
 }
 
 /**
  * Worst case from a node's isolation until it holds every peer at least suspect: its own walk
  * probes each within `2 * (n - 1)` (scaled) periods and a failed probe ends one period later.
- * A `requireQuorum` leader counts only alive members, so it steps down within this bound,
- * before the suspicion timeout that `crashDetectionBoundMs` adds: the lease the majority's
- * successor waits out (issue 11, bug 5).
+ * A `requireQuorum` view counts only alive members, so a follower cut off from its majority
+ * drops its leader within this bound, without waiting out the suspicion timeout that
+ * `crashDetectionBoundMs` adds (issue 11, bug 5; a claimant lets go sooner, by its lease).
  */
 export function isolationBoundMs(config: MembershipConfig, n: number): number {
   const periodMaxMs = config.probeIntervalMs * config.awarenessMultiplierMax;
