@@ -60,6 +60,8 @@ export const ERROR_CODES = {
     'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
   ERR_ABORTED:
     'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
+  ERR_HISTORY_INVALID:
+    'A history file or recorded history for the linearizability checker is malformed; the message names the operation and the field.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
