@@ -38,9 +38,9 @@ export class Bitset {
     this.hashHi = (this.hashHi ^ mix32(2 * bit + 2 + 0x9e3779b9)) >>> 0;
   }
 
-  /** The hash as text, for a Map key. */
-  hashKey(): string {
-    return `${this.hashHi.toString(36)}.${this.hashLo.toString(36)}`;
+  /** The hash as one safe integer (53 of its 64 bits), for a Map key. */
+  hash(): number {
+    return (this.hashHi & 0x1fffff) * 0x100000000 + this.hashLo;
   }
 
   copyWords(): Uint32Array {

@@ -13,7 +13,7 @@
  * the list empties, and not when the search backtracks past its first placement.
  *
  * Memoization: a (set of placed operations, state set) pair seen before is not explored again
- * (Lowe §4); the set is a Bitset with a Zobrist hash, compared exactly.
+ * (Lowe §4); the set is a Bitset with a Zobrist hash, compared exactly on a hash match.
  *
  * An operation that never returned has its return at +infinity, so it may be placed anywhere
  * after its call, including after everything else (never applied, as far as anyone could tell).
@@ -117,13 +117,16 @@ export function initialStates<S, I, O>(model: Model<S, I, O>): StateSet<S> {
 }
 
 function dedupe<S, I, O>(model: Model<S, I, O>, candidates: readonly S[]): StateSet<S> {
+  if (candidates.length === 1) {
+    const only = candidates[0] as S;
+    return { states: [only], key: model.key(only) };
+  }
   const byKey = new Map<string, S>();
   for (const state of candidates) {
     const key = model.key(state);
     if (!byKey.has(key)) byKey.set(key, state);
   }
-  const keys = [...byKey.keys()];
-  if (keys.length > 1) keys.sort();
+  const keys = [...byKey.keys()].sort();
   return { states: keys.map((k) => byKey.get(k) as S), key: keys.join('\u0001') };
 }
 
@@ -133,8 +136,11 @@ export function stepStates<S, I, O>(
   set: StateSet<S>,
   op: Operation<I, O>,
 ): StateSet<S> | undefined {
-  const next: S[] = [];
-  for (const state of set.states) next.push(...model.step(state, op.input, op.output));
+  const states = set.states;
+  const next =
+    states.length === 1
+      ? model.step(states[0] as S, op.input, op.output)
+      : states.flatMap((state) => model.step(state, op.input, op.output));
   if (next.length > 0) return dedupe(model, next);
   assert(
     op.output !== undefined,
@@ -274,7 +280,7 @@ function checkPart<S, I, O>(
     return { ...base, verdict: 'unknown', steps: 0, linearization: [], reason: spend.exhausted };
   const list = buildEvents(ops);
   const placed = new Bitset(ops.length);
-  const memo = new Map<string, Uint32Array[]>();
+  const memo: Memo = new Map();
   const stack: Frame<S>[] = [];
   let longest: number[] = [];
   let state = initialStates(model);
@@ -320,27 +326,30 @@ function checkPart<S, I, O>(
   return { ...base, verdict: 'ok', steps: spend.steps - stepsBefore, linearization };
 }
 
+/** State-set key -> placed-set hash -> the placed sets seen with that state set and hash. */
+type Memo = Map<string, Map<number, Uint32Array[]>>;
+
 /**
  * Marks `k` placed and records (placed set, state set) in the memo; false (and `k` unmarked)
  * when that pair was explored before.
  */
-function remember(
-  memo: Map<string, Uint32Array[]>,
-  placed: Bitset,
-  k: number,
-  stateKey: string,
-  spend: Spend,
-): boolean {
+function remember(memo: Memo, placed: Bitset, k: number, stateKey: string, spend: Spend): boolean {
   placed.toggle(k);
-  const key = `${placed.hashKey()}|${stateKey}`;
-  const bucket = memo.get(key);
+  let byHash = memo.get(stateKey);
+  if (byHash === undefined) {
+    byHash = new Map();
+    memo.set(stateKey, byHash);
+    spend.cacheBytes += 2 * stateKey.length + CACHE_ENTRY_OVERHEAD_BYTES;
+  }
+  const hash = placed.hash();
+  const bucket = byHash.get(hash);
   if (bucket?.some((words) => placed.equalsWords(words)) === true) {
     placed.toggle(k);
     return false;
   }
   const words = placed.copyWords();
-  if (bucket === undefined) memo.set(key, [words]);
+  if (bucket === undefined) byHash.set(hash, [words]);
   else bucket.push(words);
-  spend.cacheBytes += words.byteLength + 2 * key.length + CACHE_ENTRY_OVERHEAD_BYTES;
+  spend.cacheBytes += words.byteLength + CACHE_ENTRY_OVERHEAD_BYTES;
   return true;
 }

@@ -209,7 +209,9 @@ function changeRevision(op: Operation<KvInput, KvOutput>): number | undefined {
     case 'delete':
       return out.deleted === 1 ? out.revision : undefined;
     case 'cas':
-      return out.succeeded === true ? out.revision : undefined;
+      // A txn that deletes an absent key changes nothing and reports the store's current
+      // revision, which belongs to another change: only a put branch surely made a change.
+      return out.succeeded === true && op.input.value !== null ? out.revision : undefined;
     default:
       return undefined;
   }
