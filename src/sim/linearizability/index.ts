@@ -5,30 +5,11 @@
  * clients use (recorder.ts) and the simulator checker (sim-checker.ts). See
  * docs/design/linearizability.md.
  */
-import { checkHistory, DEFAULT_CHECK_BUDGET, type CheckBudget, type CheckResult } from './check.js';
-import { explain } from './explain.js';
-import { recordsRevisions } from './history-file.js';
-import { kvModel, type KvInput, type KvOutput } from './kv-model.js';
-import type { Operation } from './model.js';
-
 export * from './check.js';
 export * from './explain.js';
 export * from './history-file.js';
+export * from './kv-check.js';
 export * from './kv-model.js';
 export * from './model.js';
-
-export interface KvCheck {
-  readonly result: CheckResult;
-  /** The report text (explain.ts). */
-  readonly text: string;
-}
-
-/** Checks a kv history, with revision checks when it records revisions, and explains the result. */
-export function checkKvHistory(
-  operations: readonly Operation<KvInput, KvOutput>[],
-  budget: CheckBudget = DEFAULT_CHECK_BUDGET,
-): KvCheck {
-  const model = kvModel({ revisions: recordsRevisions(operations) });
-  const result = checkHistory(model, operations, budget);
-  return { result, text: explain(model, operations, result) };
-}
+export * from './recorder.js';
+export * from './sim-checker.js';
