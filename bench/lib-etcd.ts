@@ -241,6 +241,11 @@ export class EtcdCluster {
     member.child = undefined;
   }
 
+  /** Stops (SIGSTOP) or resumes (SIGCONT) member `index`, as a long pause would; only our own PIDs. */
+  signal(index: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.member(index).child?.kill(signal);
+  }
+
   /** Starts member `index` again on its data dir and waits until it is healthy. */
   async restart(index: number): Promise<void> {
     const member = this.member(index);
@@ -255,6 +260,7 @@ export class EtcdCluster {
       this.members.map(async (member) => {
         const child = member.child;
         if (child === undefined) return;
+        child.kill('SIGCONT'); // a stopped member would not see the SIGTERM
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
         await exited(child);
