@@ -17,13 +17,12 @@
  * [--duration-ms 10000] [--clients 4] [--out FILE]`, then `npm run lincheck -- FILE`.
  */
 import { writeFileSync } from 'node:fs';
-import { noop } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { checkKvHistory } from '../src/sim/linearizability/kv-check.js';
 import { formatHistoryFile } from '../src/sim/linearizability/history-file.js';
 import type { KvInput, KvOutput } from '../src/sim/linearizability/kv-model.js';
 import { HistoryRecorder } from '../src/sim/linearizability/recorder.js';
-import { EtcdCluster, etcdVersion } from './lib-etcd.js';
+import { EtcdCluster, etcd3Client, etcdVersion } from './lib-etcd.js';
 import { checkFlags, flagNumber, isMain, parseFlags, sleep } from './lib-report.js';
 
 export type HistoryMode = 'linearizable' | 'stale-follower';
@@ -40,14 +39,6 @@ const CALL_TIMEOUT_MS = 1_000;
 /** stale-follower: how long the follower stays stopped, and runs, per cycle. */
 const FOLLOWER_STOP_MS = 300;
 const FOLLOWER_RUN_MS = 200;
-
-function client(hosts: readonly string[]): Etcd3 {
-  return new Etcd3({
-    hosts: [...hosts],
-    dialTimeout: 3_000,
-    faultHandling: { host: () => noop, global: noop },
-  });
-}
 
 const options = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
 
@@ -168,7 +159,7 @@ export async function recordEtcdHistory(opts: EtcdHistoryOptions): Promise<Histo
         opts.mode === 'linearizable' ? all : [cluster.endpoint(stale ? follower : leader)];
       workers.push({
         id,
-        etcd: client(hosts),
+        etcd: etcd3Client(hosts),
         reads: stale ? 'serializable' : opts.mode === 'linearizable' ? 'linearizable' : 'none',
         seen: new Map(),
       });

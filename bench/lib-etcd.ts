@@ -274,13 +274,18 @@ export class EtcdCluster {
   }
 }
 
-/** A client of some members with the etcd3 library, retries and circuit breakers off. */
-export function etcdClient(hosts: readonly string[]): KvClient {
-  const client = new Etcd3({
+/** An etcd3 library client of some members, retries and circuit breakers off: every error is seen. */
+export function etcd3Client(hosts: readonly string[]): Etcd3 {
+  return new Etcd3({
     hosts: [...hosts],
     dialTimeout: 3_000,
     faultHandling: { host: () => noop, global: noop },
   });
+}
+
+/** The KvClient over etcd3Client. */
+export function etcdClient(hosts: readonly string[]): KvClient {
+  const client = etcd3Client(hosts);
   const deadline = (timeoutMs: number | undefined): { deadline: number } | undefined =>
     timeoutMs === undefined ? undefined : { deadline: Date.now() + timeoutMs };
   return {

@@ -11,6 +11,7 @@ import { stepStates, initialStates } from '../../../src/sim/linearizability/chec
 import type { KvInput, KvOutput } from '../../../src/sim/linearizability/kv-model.js';
 import type { Model, Operation } from '../../../src/sim/linearizability/model.js';
 import type { KvOp } from './ops.js';
+import { ReferenceStore } from './reference-store.js';
 
 export interface OpSpec {
   clientId: number;
@@ -43,52 +44,6 @@ export function opSpec(keys: readonly string[]): fc.Arbitrary<OpSpec> {
     returnDelayMs: fc.integer({ min: 0, max: 25 }),
     fate: fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 1, 2),
   });
-}
-
-interface Cell {
-  value: string;
-  modRevision: number;
-}
-
-/** etcd's store, sequentially: one revision counter, bumped by every change. */
-class ReferenceStore {
-  private revision = 0;
-  private readonly cells = new Map<string, Cell>();
-
-  apply(input: KvInput): KvOutput {
-    const cell = this.cells.get(input.key);
-    switch (input.kind) {
-      case 'get':
-        return cell === undefined
-          ? { value: null }
-          : { value: cell.value, modRevision: cell.modRevision };
-      case 'put':
-        this.cells.set(input.key, { value: input.value, modRevision: ++this.revision });
-        return { revision: this.revision };
-      case 'delete':
-        if (cell === undefined) return { deleted: 0, revision: this.revision };
-        this.cells.delete(input.key);
-        return { deleted: 1, revision: ++this.revision };
-      case 'cas': {
-        const holds =
-          input.compare.target === 'value'
-            ? (cell?.value ?? null) === input.compare.value
-            : (cell?.modRevision ?? 0) === input.compare.modRevision;
-        if (!holds) return { succeeded: false };
-        if (input.value !== null) {
-          this.cells.set(input.key, { value: input.value, modRevision: ++this.revision });
-        } else if (cell !== undefined) {
-          this.cells.delete(input.key);
-          this.revision++;
-        }
-        return { succeeded: true, revision: this.revision };
-      }
-    }
-  }
-
-  peek(key: string): Cell | undefined {
-    return this.cells.get(key);
-  }
 }
 
 function inputOf(spec: OpSpec, store: ReferenceStore): KvInput {

@@ -2,7 +2,7 @@
  * Terse builders for hand-made key-value histories: `put(client, key, value, callMs, returnMs,
  * output)` and friends; a `returnMs` of undefined makes the operation unanswered (timed out).
  */
-import type { KvInput, KvOutput } from '../../../src/sim/linearizability/kv-model.js';
+import type { KvCompare, KvInput, KvOutput } from '../../../src/sim/linearizability/kv-model.js';
 import type { Operation } from '../../../src/sim/linearizability/model.js';
 
 export type KvOp = Operation<KvInput, KvOutput>;
@@ -53,6 +53,21 @@ export const del = (
   output: KvOutput = {},
 ): KvOp => op(c, { kind: 'delete', key }, callMs, returnMs, output);
 
+function cas(
+  c: number,
+  key: string,
+  compare: KvCompare,
+  value: string | null,
+  callMs: number,
+  returnMs: number | undefined,
+  succeeded: boolean,
+  revision: number | undefined,
+): KvOp {
+  const output = revision === undefined ? { succeeded } : { succeeded, revision };
+  return op(c, { kind: 'cas', key, compare, value }, callMs, returnMs, output);
+}
+
+/** A CAS on the value (`expected` null: absent) that puts `value` (null: deletes). */
 export const casValue = (
   c: number,
   key: string,
@@ -63,14 +78,9 @@ export const casValue = (
   succeeded: boolean,
   revision?: number,
 ): KvOp =>
-  op(
-    c,
-    { kind: 'cas', key, compare: { target: 'value', value: expected }, value },
-    callMs,
-    returnMs,
-    revision === undefined ? { succeeded } : { succeeded, revision },
-  );
+  cas(c, key, { target: 'value', value: expected }, value, callMs, returnMs, succeeded, revision);
 
+/** A CAS on the modRevision (0: absent) that puts `value` (null: deletes). */
 export const casRev = (
   c: number,
   key: string,
@@ -81,10 +91,4 @@ export const casRev = (
   succeeded: boolean,
   revision?: number,
 ): KvOp =>
-  op(
-    c,
-    { kind: 'cas', key, compare: { target: 'modRevision', modRevision }, value },
-    callMs,
-    returnMs,
-    revision === undefined ? { succeeded } : { succeeded, revision },
-  );
+  cas(c, key, { target: 'modRevision', modRevision }, value, callMs, returnMs, succeeded, revision);

@@ -23,9 +23,10 @@
 import type { Address } from '../../../src/base/address.js';
 import { ms } from '../../../src/base/time.js';
 import type { Checker } from '../../../src/sim/checkers.js';
-import type { KvInput, KvOutput } from '../../../src/sim/linearizability/kv-model.js';
+import type { KvInput } from '../../../src/sim/linearizability/kv-model.js';
 import { HistoryRecorder } from '../../../src/sim/linearizability/recorder.js';
 import { linearizabilityChecker } from '../../../src/sim/linearizability/sim-checker.js';
+import { ReferenceStore } from './reference-store.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../../../src/sim/runner.js';
 
 export type ReadPath = 'read-index' | 'local';
@@ -68,44 +69,6 @@ interface PendingRead {
   readonly acks: Set<Address>;
 }
 
-/** etcd's store rules, applied in log order on every node. */
-class Store {
-  revision = 0;
-  private readonly cells = new Map<string, { value: string; modRevision: number }>();
-
-  apply(input: KvInput): KvOutput {
-    const cell = this.cells.get(input.key);
-    switch (input.kind) {
-      case 'get':
-        return this.read(input.key);
-      case 'put':
-        this.cells.set(input.key, { value: input.value, modRevision: ++this.revision });
-        return { revision: this.revision };
-      case 'delete':
-        if (cell === undefined) return { deleted: 0 };
-        this.cells.delete(input.key);
-        return { deleted: 1, revision: ++this.revision };
-      case 'cas': {
-        const holds =
-          input.compare.target === 'value'
-            ? (cell?.value ?? null) === input.compare.value
-            : (cell?.modRevision ?? 0) === input.compare.modRevision;
-        if (!holds) return { succeeded: false };
-        if (input.value === null) this.cells.delete(input.key);
-        else this.cells.set(input.key, { value: input.value, modRevision: ++this.revision });
-        return { succeeded: true, revision: this.revision };
-      }
-    }
-  }
-
-  read(key: string): KvOutput {
-    const cell = this.cells.get(key);
-    return cell === undefined
-      ? { value: null }
-      : { value: cell.value, modRevision: cell.modRevision };
-  }
-}
-
 class ToyNode {
   term = 0;
   votedFor: Address | undefined;
@@ -113,7 +76,8 @@ class ToyNode {
   readonly log: Entry[] = [{ term: 0, handle: -1, input: undefined }];
   commitIndex = 0;
   applied = 0;
-  readonly store = new Store();
+  /** The state machine, applied in log order on every node. */
+  readonly store = new ReferenceStore();
   electionAtMs = 0;
   nextHeartbeatMs = 0;
   readonly votes = new Set<Address>();
