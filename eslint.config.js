@@ -15,6 +15,7 @@ const CORE_FILES = [
   'src/membership/**/*.ts',
   'src/election/**/*.ts',
   'src/raft/**/*.ts',
+  'src/kv/**/*.ts',
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];
 
