@@ -5,7 +5,6 @@
  * Error codes travel as their stable strings and are checked against the registry on decode.
  */
 import { assertNever } from '../base/assert.js';
-import { ERROR_CODES } from '../base/errors.js';
 import { DecodeFailure, readEnum, reverseTable, type Reader, type Writer } from '../codec/bytes.js';
 import {
   ERROR_MESSAGE_BYTES_MAX,
@@ -21,6 +20,7 @@ import {
   type Decoded,
 } from './codec-fields.js';
 import {
+  KV_ERROR_CODES,
   revision,
   type KeyValue,
   type KvErrorCode,
@@ -43,29 +43,7 @@ export const RESULT_NUMBERS = {
 } as const satisfies Record<KvResult['kind'], number>;
 const RESULT_NAMES = reverseTable<KvResult['kind']>(RESULT_NUMBERS);
 
-/** The codes a result may carry: the kv ones (types.ts KvErrorCode), checked on decode. */
-const KV_ERROR_CODES: ReadonlySet<string> = new Set<KvErrorCode>([
-  'ERR_INVALID_ARGUMENT',
-  'ERR_CAS_FAILED',
-  'ERR_TOO_LARGE',
-  'ERR_TOO_MANY_OPS',
-  'ERR_DUPLICATE_KEY',
-  'ERR_KEY_NOT_FOUND',
-  'ERR_COMPACTED',
-  'ERR_FUTURE_REVISION',
-  'ERR_LEASE_NOT_FOUND',
-  'ERR_LEASE_EXISTS',
-  'ERR_LEASE_TTL_TOO_LARGE',
-  'ERR_TOO_MANY_LEASES',
-  'ERR_SESSION_STALE',
-  'ERR_SESSION_EXPIRED',
-  'ERR_DECODE_TRUNCATED',
-  'ERR_DECODE_OVERSIZED',
-  'ERR_DECODE_MALFORMED',
-  'ERR_DECODE_UNSAFE_INTEGER',
-  'ERR_DECODE_BAD_VERSION',
-  'ERR_DECODE_UNKNOWN_TYPE',
-]);
+const KV_CODES: ReadonlySet<string> = new Set(KV_ERROR_CODES);
 
 export function encodeResult(result: KvResult): Uint8Array {
   const w = versionedWriter(64);
@@ -211,7 +189,7 @@ function readOtherResult(
       return { kind, revision: readRevision(r, `${kind} revision`) };
     case 'error': {
       const code = r.string('error code');
-      if (!(code in ERROR_CODES) || !KV_ERROR_CODES.has(code))
+      if (!KV_CODES.has(code))
         throw new DecodeFailure(
           'ERR_DECODE_MALFORMED',
           `unknown error code ${JSON.stringify(code)}`,

@@ -198,30 +198,33 @@ export interface TxnResult {
 
 export type OpResult = RangeResult | PutResult | DeleteRangeResult | TxnResult;
 
-/** The codes a command can fail with; each is in the registry (src/base/errors.ts). */
-export type KvErrorCode = Extract<
-  ErrorCode,
-  | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_CAS_FAILED'
-  | 'ERR_TOO_LARGE'
-  | 'ERR_TOO_MANY_OPS'
-  | 'ERR_DUPLICATE_KEY'
-  | 'ERR_KEY_NOT_FOUND'
-  | 'ERR_COMPACTED'
-  | 'ERR_FUTURE_REVISION'
-  | 'ERR_LEASE_NOT_FOUND'
-  | 'ERR_LEASE_EXISTS'
-  | 'ERR_LEASE_TTL_TOO_LARGE'
-  | 'ERR_TOO_MANY_LEASES'
-  | 'ERR_SESSION_STALE'
-  | 'ERR_SESSION_EXPIRED'
-  | 'ERR_DECODE_TRUNCATED'
-  | 'ERR_DECODE_OVERSIZED'
-  | 'ERR_DECODE_MALFORMED'
-  | 'ERR_DECODE_UNSAFE_INTEGER'
-  | 'ERR_DECODE_BAD_VERSION'
-  | 'ERR_DECODE_UNKNOWN_TYPE'
->;
+/** The codes a command or a watch can fail with; each is in the registry (src/base/errors.ts). */
+export const KV_ERROR_CODES = [
+  'ERR_INVALID_ARGUMENT',
+  'ERR_CAS_FAILED',
+  'ERR_TOO_LARGE',
+  'ERR_TOO_MANY_OPS',
+  'ERR_DUPLICATE_KEY',
+  'ERR_KEY_NOT_FOUND',
+  'ERR_COMPACTED',
+  'ERR_FUTURE_REVISION',
+  'ERR_LEASE_NOT_FOUND',
+  'ERR_LEASE_EXISTS',
+  'ERR_LEASE_TTL_TOO_LARGE',
+  'ERR_TOO_MANY_LEASES',
+  'ERR_TOO_MANY_WATCHERS',
+  'ERR_SESSION_STALE',
+  'ERR_SESSION_EXPIRED',
+  'ERR_SNAPSHOT_CORRUPT',
+  'ERR_DECODE_TRUNCATED',
+  'ERR_DECODE_OVERSIZED',
+  'ERR_DECODE_MALFORMED',
+  'ERR_DECODE_UNSAFE_INTEGER',
+  'ERR_DECODE_BAD_VERSION',
+  'ERR_DECODE_UNKNOWN_TYPE',
+] as const satisfies readonly ErrorCode[];
+
+export type KvErrorCode = (typeof KV_ERROR_CODES)[number];
 
 /** A refused command: nothing changed (deterministically, on every node). */
 export interface KvError {
