@@ -19,13 +19,11 @@
  * lease that has a checkpoint asks the node to clear it through the log (`clearCheckpoint`) before
  * acknowledging, as etcd does.
  */
-import btree from 'sorted-btree';
 import { assert } from '../base/assert.js';
+import { BTree, type Tree } from './btree.js';
 import type { Millis } from '../base/time.js';
 import type { LessorConfig } from './config.js';
 import { kvError, type KvError, type LeaseChange, type LeaseId } from './types.js';
-
-const BTree = btree.default;
 
 interface LeaseClock {
   readonly ttlMs: number;
@@ -39,7 +37,7 @@ interface LeaseClock {
 }
 
 /** Deadlines ordered by (time, lease id): one entry per lease per kind, removed exactly. */
-type Deadlines = InstanceType<typeof BTree<[number, number], true>>;
+type Deadlines = Tree<[number, number], true>;
 
 export interface LessorState {
   readonly config: LessorConfig;

@@ -19,13 +19,10 @@
  * read below compactRevision is refused, and snapshots filter by the logical rule
  * (`keptFrom`), so their bytes do not depend on how far physical compaction got.
  */
-import btree from 'sorted-btree';
 import { assert } from '../base/assert.js';
+import { BTree, type Tree } from './btree.js';
 import { keyBytes, type KeySpan } from './keys.js';
 import { revision, type KeyValue, type LeaseId, type Revision } from './types.js';
-
-const BTree = btree.default;
-type Tree<V> = InstanceType<typeof BTree<string, V>>;
 
 /** Above every binary string: each of their code units is at most 0xff. */
 export const KEY_TEXT_END = '\u0100';
@@ -48,7 +45,7 @@ export interface KeyHistory {
 }
 
 export interface Mvcc {
-  readonly index: Tree<KeyHistory>;
+  readonly index: Tree<string, KeyHistory>;
   /** Records with main >= compactRevision, in (main, sub) order (at most a prefix older, see compactSlice). */
   log: KvRecord[];
   /** The store's revision: 1 when empty, +1 per write transaction that changed something. */
