@@ -17,6 +17,7 @@ const CORE_FILES = [
   'src/raft/**/*.ts',
   // Not a protocol, but the checker must be as pure: a verdict may not depend on time or chance.
   'src/sim/linearizability/**/*.ts',
+  'src/kv/**/*.ts',
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];
 

@@ -62,6 +62,30 @@ export const ERROR_CODES = {
     'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
   ERR_HISTORY_INVALID:
     'A history file or recorded history for the linearizability checker is malformed; the message names the operation and the field.',
+  ERR_CAS_FAILED:
+    "A compare-and-swap did not hold: the key's current revision (or presence) is not the one the request expected; nothing was written.",
+  ERR_TOO_LARGE:
+    'A key, value or request is larger than its named limit (keyBytesMax, valueBytesMax, requestBytesMax); nothing was applied.',
+  ERR_TOO_MANY_OPS:
+    'A transaction has more compares or operations in one branch than txnOpsMax, or nests deeper than txnDepthMax.',
+  ERR_DUPLICATE_KEY:
+    'A transaction writes the same key twice in one branch (two puts, or a put inside a deleted range), which etcd refuses too.',
+  ERR_KEY_NOT_FOUND: 'A put with ignoreValue or ignoreLease names a key that does not exist.',
+  ERR_COMPACTED:
+    'The requested revision is below the compacted revision: that history is gone (the error carries the compacted revision).',
+  ERR_FUTURE_REVISION: "The requested revision is above the store's current revision.",
+  ERR_LEASE_NOT_FOUND: 'No lease with that id exists (never granted, revoked, or expired).',
+  ERR_LEASE_EXISTS: 'A lease with that id already exists; the grant was refused.',
+  ERR_LEASE_TTL_TOO_LARGE: 'A lease TTL is above leaseTtlMsMax.',
+  ERR_TOO_MANY_LEASES: 'The store already holds leasesMax leases; revoke some or raise the limit.',
+  ERR_TOO_MANY_WATCHERS:
+    'This node already serves watchersMax watchers; cancel some or raise the limit.',
+  ERR_SESSION_STALE:
+    "A command carries a sequence number older than its client session's last one: it is a late duplicate and was not applied.",
+  ERR_SESSION_EXPIRED:
+    'The client session is unknown (evicted, or never started with seq 1) or its result was too large to keep: whether the command applied cannot be told; start a new session.',
+  ERR_SNAPSHOT_CORRUPT:
+    'Key-value snapshot bytes fail their checksum or do not parse; nothing was restored.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
