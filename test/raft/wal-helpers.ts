@@ -136,7 +136,7 @@ function randomRecord(
       });
     return { kind: 'entries', entries };
   }
-  const installed = rng.chance(1, 3);
+  const installed = last === base || rng.chance(1, 3);
   const index = installed ? base + 1 + rng.int(last - base + 3) : base + 1 + rng.int(last - base);
   const snapTerm = installed ? t + rng.int(2) : (termOf(model, index) ?? t);
   return {
