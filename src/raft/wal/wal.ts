@@ -120,7 +120,6 @@ export class Wal implements RecordLog<RaftRecord> {
       backgroundErrors: 0,
       ...recovered,
     };
-    this.prepareNext();
   }
 
   counters(): Readonly<Record<string, number>> {
@@ -151,6 +150,9 @@ export class Wal implements RecordLog<RaftRecord> {
     const pending = this.queue.shift();
     if (pending === undefined) return;
     this.writing = true;
+    // The next segment is prepared from the first batch on (not at open: a node that only
+    // reads its log writes nothing).
+    this.prepareNext();
     const batch = this.encode(pending.records);
     const finish: StorageDone = (error) => {
       if (this.closed) return;
