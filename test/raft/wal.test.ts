@@ -162,6 +162,19 @@ describe('WAL format', () => {
     expect(BATCH_OVERHEAD_BYTES).toBe(bytes.length);
   });
 
+  it('sizing (docs/design/raft-log.md): a batch of B 256-byte entries takes 68 + 269 B bytes', () => {
+    const rows = [1, 16, 64, 256].map((count) => {
+      const batch = entries(1, count, 1).map((e) => ({ ...e, data: new Uint8Array(256) }));
+      return [count, encodeBatch(0, entriesRecords(batch)).length];
+    });
+    expect(rows).toEqual([
+      [1, 337],
+      [16, 4372],
+      [64, 17284],
+      [256, 68932],
+    ]);
+  });
+
   it('splits long runs of entries into records of at most ENTRIES_RECORD_BYTES_MAX', () => {
     const big = entries(1, 40, 1).map((e) => ({ ...e, data: new Uint8Array(100_000) }));
     const records = entriesRecords(big);
