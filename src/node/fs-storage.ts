@@ -173,24 +173,7 @@ export class FsStorage implements Storage {
     data: Uint8Array,
     done: (error: ShoalError | undefined) => void,
   ): void {
-    let full: string;
-    try {
-      full = this.resolve(path);
-    } catch (err) {
-      setImmediate(() => done(err as ShoalError));
-      return;
-    }
-    durableReplace(full, data).then(
-      () => this.complete(done),
-      (err: unknown) =>
-        done(
-          new ShoalError(
-            'ERR_STORAGE_IO',
-            `cannot durably write ${full}: ${(err as Error).message}`,
-            { cause: err },
-          ),
-        ),
-    );
+    this.run(done, 'durably write', [path], ([full]) => durableReplace(full as string, data));
   }
 
   writeAt(path: string, offset: number, data: Uint8Array): void {
@@ -211,13 +194,8 @@ export class FsStorage implements Storage {
   }
 
   writeAtDurable(path: string, offset: number, data: Uint8Array, done: StorageDone): void {
-    let full: string;
-    try {
-      full = this.resolve(path);
-    } catch (err) {
-      setImmediate(() => done(err as ShoalError));
-      return;
-    }
+    const full = this.resolveOr(path, done);
+    if (full === undefined) return;
     const cached = this.acquire(full);
     writeAtAndSync(cached.opened, offset, data)
       .finally(() => this.release(full, cached))
@@ -262,18 +240,27 @@ export class FsStorage implements Storage {
     paths: readonly string[],
     op: (fulls: string[]) => Promise<void>,
   ): void {
-    let fulls: string[];
-    try {
-      fulls = paths.map((path) => this.resolve(path));
-      for (const path of paths) this.closeFile(path);
-    } catch (err) {
-      setImmediate(() => done(err as ShoalError));
-      return;
+    const fulls: string[] = [];
+    for (const path of paths) {
+      const full = this.resolveOr(path, done);
+      if (full === undefined) return;
+      fulls.push(full);
     }
+    for (const path of paths) this.closeFile(path);
     op(fulls).then(
       () => this.complete(done),
       (err: unknown) => done(ioError(what, fulls.join(', '), err)),
     );
+  }
+
+  /** Resolves `path`, or reports its refusal to `done` (asynchronously, as promised) and returns undefined. */
+  private resolveOr(path: string, done: StorageDone): string | undefined {
+    try {
+      return this.resolve(path);
+    } catch (err) {
+      setImmediate(() => done(err as ShoalError));
+      return undefined;
+    }
   }
 
   /** Reports success, after `fsyncDelayMs` when a benchmark asked for a slower disk. */
