@@ -309,6 +309,30 @@ describe('WAL on a simulated disk', () => {
     expect(again.open().persisted.entries.map((e) => e.index)).toEqual([9, 10]);
   });
 
+  it('gives a batch larger than a segment a segment of its own size; two snapshots in one batch keep the second', () => {
+    const disk = new SimDisk(13);
+    const model = writeAll(disk, [
+      [hs(1), ents(1, 3, 1)],
+      [ents(4, 40, 1, 300)], // about 12 KiB, three times segmentBytes
+      [snap(10, 1, 'ten'), ents(41, 41, 1), snap(20, 1, 'twenty')],
+      [ents(42, 42, 1)],
+    ]);
+    const sizes = disk.storage
+      .list('raft/wal/')
+      .filter((p) => p.endsWith('.seg'))
+      .map((p) => disk.storage.read(p)?.length);
+    expect(sizes.some((size) => (size ?? 0) > 4096)).toBe(true);
+    disk.crash();
+    const { persisted, log } = disk.open();
+    expect(persisted).toEqual(persistedOf(model));
+    expect(new TextDecoder().decode(persisted.snapshot?.data)).toBe('twenty');
+    expect(disk.storage.list('raft/snap/')).toHaveLength(1);
+    log.close();
+    log.append([hs(9)], () => expect.unreachable('a closed log writes nothing'));
+    disk.settle();
+    expect(disk.open().persisted.hardState.term).toBe(1);
+  });
+
   it('refuses to take records that break the core contract (an entries gap)', () => {
     const disk = new SimDisk(6);
     const { log } = disk.open();
