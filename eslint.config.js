@@ -15,6 +15,10 @@ const CORE_FILES = [
   'src/membership/**/*.ts',
   'src/election/**/*.ts',
   'src/raft/**/*.ts',
+  'src/crdt/**/*.ts',
+  'src/placement/**/*.ts',
+  'src/chain/**/*.ts',
+  'src/tree/**/*.ts',
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];
 
