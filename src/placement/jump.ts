@@ -8,7 +8,7 @@
  */
 import { assert } from '../base/assert.js';
 import type { NodeId } from '../identity/node-id.js';
-import { add64, mul64, u64Hi, u64Lo, xxh64StringInto } from './xxh64.js';
+import { add64, mul64, U64, xxh64StringInto } from './xxh64.js';
 
 /** The LCG multiplier of Fig. 1: 2862933555777941757 as 32-bit halves. */
 const LCG_HI = 0x27bb2ee6;
@@ -24,9 +24,9 @@ export function jumpBucket(keyHi: number, keyLo: number, buckets: number): numbe
   while (j < buckets) {
     b = j;
     mul64(h, l, LCG_HI, LCG_LO);
-    add64(u64Hi, u64Lo, 0, 1);
-    h = u64Hi;
-    l = u64Lo;
+    add64(U64[0] as number, U64[1] as number, 0, 1);
+    h = U64[0] as number;
+    l = U64[1] as number;
     // (key >> 33) + 1: the top 31 bits.
     j = Math.floor((b + 1) * (2147483648 / ((h >>> 1) + 1)));
   }

@@ -51,18 +51,27 @@ export function buildRing(
       compareNodeId(members[i - 1] as NodeId, members[i] as NodeId) < 0,
       'ring members must be sorted and distinct',
     );
-  const all: { position: number; member: number; point: number }[] = [];
+  // Sort the positions natively, then find each one's member: a typed-array sort of 128,000
+  // points takes milliseconds where sorting objects with a comparator took most of a second.
+  const total = members.reduce((sum, id) => sum + pointsOf(id).length, 0);
+  const positions = new Float64Array(total);
+  const byPosition = new Map<number, number[]>();
+  let at = 0;
   members.forEach((id, member) => {
-    pointsOf(id).forEach((position, point) => all.push({ position, member, point }));
+    for (const position of pointsOf(id)) {
+      positions[at++] = position;
+      const list = byPosition.get(position);
+      if (list === undefined) byPosition.set(position, [member]);
+      else list.push(member);
+    }
   });
-  // Members are sorted by id, so ordering ties by member index orders them by id.
-  all.sort((a, b) => a.position - b.position || a.member - b.member || a.point - b.point);
-  const positions = new Float64Array(all.length);
-  const owners = new Int32Array(all.length);
-  all.forEach((p, i) => {
-    positions[i] = p.position;
-    owners[i] = p.member;
-  });
+  positions.sort();
+  // Members are sorted by id, so a shared position goes to its members in id order.
+  const owners = new Int32Array(total);
+  for (let i = 0; i < total;) {
+    const list = byPosition.get(positions[i] as number) as number[];
+    for (const member of list) owners[i++] = member;
+  }
   return { members, positions, owners };
 }
 
