@@ -11,6 +11,7 @@ import { ms } from '../../src/base/time.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { checkLocalOp } from '../../src/crdt/registry/local.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
+import { queuedDelta } from '../../src/crdt/registry/queue.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
 import {
   findByCapability,
@@ -30,6 +31,11 @@ import type {
 import { addressOf, nodeIdOf } from './registry-harness.js';
 
 const WALL = 1_700_000_000_000;
+
+function queued(s: RegistryState, owner: NodeId): Delta | undefined {
+  const q = s.queue.get(owner);
+  return q === undefined ? undefined : queuedDelta(q);
+}
 const SELF = nodeIdOf(0);
 const PEER = nodeIdOf(1);
 const rng = new Rng(5);
@@ -109,7 +115,7 @@ describe('registry core: local writes', () => {
     const own = s.partitions.get(SELF);
     expect(own?.seq).toBe(1);
     expect(own?.rows.get('service\u0000api')?.stamp.wallMs).toBe(WALL + 1010);
-    expect(s.queue.get(SELF)?.delta).toMatchObject({ fromSeq: 0, toSeq: 1 });
+    expect(queued(s, SELF)).toMatchObject({ fromSeq: 0, toSeq: 1 });
     expect(listServices(s)).toEqual([
       { name: 'api', node: SELF, address: 'h:api', tags: ['a', 'b'], weight: 1 },
     ]);
@@ -119,7 +125,7 @@ describe('registry core: local writes', () => {
       write: { op: 'withdraw', table: 'service', key: 'api' },
     });
     expect(listServices(s)).toEqual([]);
-    expect(s.queue.get(SELF)?.delta).toMatchObject({
+    expect(queued(s, SELF)).toMatchObject({
       fromSeq: 0,
       toSeq: 2,
       upserts: [],
@@ -240,7 +246,7 @@ describe('registry core: deltas (causal delta-merging condition, §6)', () => {
       deltas: [peerDelta(1, 2, 'b'), peerDelta(2, 3, 'c')],
     });
     expect([...(s.partitions.get(PEER)?.rows.keys() ?? [])].length).toBe(3);
-    expect(s.queue.get(PEER)?.delta, 'relayed deltas are joined into one interval').toMatchObject({
+    expect(queued(s, PEER), 'relayed deltas are joined into one interval').toMatchObject({
       fromSeq: 0,
       toSeq: 3,
     });
@@ -404,7 +410,7 @@ describe('registry core: departures, tombstones, restamps', () => {
       [...(p?.rows.values() ?? [])].map((r) => r.key),
       'our rows, not the old life',
     ).toEqual(['api']);
-    expect(s.queue.get(SELF)?.delta).toMatchObject({ fromSeq: 0, toSeq: 1 });
+    expect(queued(s, SELF)).toMatchObject({ fromSeq: 0, toSeq: 1 });
   });
 });
 

@@ -33,8 +33,7 @@ export function checkInvariants(state: RegistryState): string[] {
       broken.push(`partition of ${p.owner} is kept under its tombstone`);
   }
   for (const [owner, q] of state.queue)
-    if (q.delta.owner !== owner)
-      broken.push(`queued delta of ${q.delta.owner} filed under ${owner}`);
+    if (q.owner !== owner) broken.push(`queued delta of ${q.owner} filed under ${owner}`);
   return broken;
 }
 

@@ -12,13 +12,12 @@ import type { Ready } from '../../base/protocol.js';
 import { ms, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { compareHlc, hlcAcceptable, hlcClock, hlcNow, hlcReceive, type Hlc } from '../hlc.js';
-import { deltaBytes } from './codec.js';
+import { enqueue } from './queue.js';
 import { checkLocalOp, rowOf } from './local.js';
 import {
   applyDelta,
   compareVersion,
   diffRows,
-  joinDeltas,
   partitionDelta,
   tombstoneCovers,
 } from './partition.js';
@@ -67,27 +66,6 @@ export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
 
 function own(state: RegistryState): Partition {
   return state.partitions.get(state.selfId) as Partition;
-}
-
-/** Queues a delta for gossip, joined with the owner's queued one when they are consecutive. */
-function enqueue(state: RegistryState, delta: Delta): void {
-  const queued = state.queue.get(delta.owner);
-  const joined = queued === undefined ? undefined : joinDeltas(queued.delta, delta);
-  state.queue.delete(delta.owner);
-  const kept = joined ?? delta;
-  state.queue.set(delta.owner, {
-    delta: kept,
-    transmits: 0,
-    bytes: deltaBytes(kept, state.config),
-  });
-  if (state.queue.size <= state.config.deltaQueueMax) return;
-  // Evict the most-sent delta: push-pull repairs what gossip no longer carries.
-  let worst: NodeId | undefined;
-  let most = -1;
-  for (const [owner, q] of state.queue)
-    if (q.transmits > most) [worst, most] = [owner, q.transmits];
-  state.queue.delete(worst as NodeId);
-  state.counters.deltaQueueEvicted++;
 }
 
 export function onLocal(state: RegistryState, write: LocalOp, now: Millis, out: Out): void {
@@ -396,4 +374,4 @@ export function collectTombstones(state: RegistryState): void {
   }
 }
 
-export { enqueue, own, wallOf };
+export { own, wallOf };

@@ -109,37 +109,6 @@ export function applyDelta(
   return 'applied';
 }
 
-/** Joins two consecutive intervals of one owner and epoch ((a, b] then (b, c] = (a, c]), or undefined. */
-export function joinDeltas(first: Delta, next: Delta): Delta | undefined {
-  if (
-    compareHlc(first.epoch, next.epoch) !== 0 ||
-    next.fromSeq > first.toSeq ||
-    next.toSeq <= first.toSeq
-  )
-    return undefined;
-  const rows = new Map<
-    string,
-    Row | { table: Row['table']; key: string; seq: number; removed: true }
-  >();
-  for (const row of first.upserts) rows.set(rowId(row.table, row.key), row);
-  for (const x of first.removals) rows.set(rowId(x.table, x.key), { ...x, removed: true });
-  for (const row of next.upserts) rows.set(rowId(row.table, row.key), row);
-  for (const x of next.removals) rows.set(rowId(x.table, x.key), { ...x, removed: true });
-  const upserts: Row[] = [];
-  const removals: { table: Row['table']; key: string; seq: number }[] = [];
-  for (const value of rows.values())
-    if ('removed' in value) removals.push({ table: value.table, key: value.key, seq: value.seq });
-    else upserts.push(value);
-  return {
-    owner: first.owner,
-    epoch: first.epoch,
-    fromSeq: first.fromSeq,
-    toSeq: next.toSeq,
-    upserts,
-    removals,
-  };
-}
-
 /** The delta that rebuilds a whole partition from nothing: (0, seq]. */
 export function partitionDelta(p: Partition): Delta {
   return {
@@ -169,13 +138,26 @@ export function summaryOf(state: RegistryState): SummaryEntry[] {
 export function digestOf(state: RegistryState): string {
   let hi = 0;
   let lo = 0;
-  for (const e of summaryOf(state)) {
-    const out = xxh64StringInto(`${e.owner}/${e.epoch.wallMs}.${e.epoch.logical}/${e.seq}`);
-    hi = (hi ^ (out[0] as number)) >>> 0;
-    lo = (lo ^ (out[1] as number)) >>> 0;
+  for (const p of state.partitions.values()) {
+    if (p.seq === 0) continue;
+    let line = lineHashes.get(p);
+    if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
+      const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);
+      line = { epoch: p.epoch, seq: p.seq, hi: out[0] as number, lo: out[1] as number };
+      lineHashes.set(p, line);
+    }
+    hi = (hi ^ line.hi) >>> 0;
+    lo = (lo ^ line.lo) >>> 0;
   }
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
+
+/**
+ * Each partition's digest line, kept until its (epoch, seq) changes (epochs are replaced, never
+ * mutated), so a digest of N owners is N XORs rather than N hashes. A cache only: the digest is
+ * the same with or without it.
+ */
+const lineHashes = new WeakMap<Partition, { epoch: Hlc; seq: number; hi: number; lo: number }>();
 
 /** True when the tombstone covers (epoch, seq): that version of the owner is withdrawn. */
 export function tombstoneCovers(t: Tombstone, epoch: Hlc, seq: number): boolean {

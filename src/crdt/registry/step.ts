@@ -28,6 +28,7 @@ import {
   onView,
   runWithdrawals,
 } from './merge.js';
+import { queuedDelta } from './queue.js';
 import { compareVersion, digestOf, summaryOf, tombstoneCovers } from './partition.js';
 import type {
   Delta,
@@ -268,7 +269,7 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     }
     if (bytes + q.bytes > config.deltaBytesMax) continue;
     bytes += q.bytes;
-    deltas.push(q.delta);
+    deltas.push(queuedDelta(q));
     sent.push(owner);
   }
   if (deltas.length === 0) return;

@@ -173,13 +173,7 @@ export const REGISTRY_COUNTER_NAMES = [
 ] as const;
 export type RegistryCounter = (typeof REGISTRY_COUNTER_NAMES)[number];
 
-/** A delta waiting to be gossiped, with the sends it has had. */
-export interface QueuedDelta {
-  delta: Delta;
-  transmits: number;
-  /** Its encoded size (measured once when queued). */
-  bytes: number;
-}
+import type { QueuedDelta } from './queue.js';
 
 export interface RegistryState {
   config: RegistryConfig;
