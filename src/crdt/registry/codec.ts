@@ -34,7 +34,7 @@ import {
 } from '../../codec/codec.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { HLC_LOGICAL_MAX, type Hlc } from '../hlc.js';
-import type { RegistryConfig } from './config.js';
+import { registryConfig, type RegistryConfig } from './config.js';
 import type {
   Delta,
   Partition,
@@ -66,6 +66,17 @@ const TABLE_NAMES = reverseTable<TableName>(TABLE_NUMBERS);
 
 /** A process's load is sent in millionths, a varint. */
 export const LOAD_SCALE = 1_000_000;
+/** Largest service weight (a 32-bit share keeps weighted picks exact). */
+export const SERVICE_WEIGHT_MAX = 0xffff_ffff;
+/** Largest process load: its millionths stay exact through a float round trip (canonical). */
+export const PROCESS_LOAD_MAX = 1e9;
+
+function readBounded(r: Reader, what: string, max: number): number {
+  const value = r.varint(what);
+  if (value > max)
+    throw new DecodeFailure('ERR_DECODE_MALFORMED', `${what} ${value} exceeds ${max}`);
+  return value;
+}
 
 const FLAG_REPLY = 0x01;
 const FLAG_PARTIAL = 0x01;
@@ -154,7 +165,8 @@ function readRow(r: Reader, limits: RegistryWireLimits): Row {
   if (table === 'service') {
     const address = r.string('service address', limits.fieldBytesMax);
     const tags = readStrings(r, limits, 'service tags');
-    const value: ServiceValue = { address, tags, weight: r.varint('service weight') };
+    const weight = readBounded(r, 'service weight', SERVICE_WEIGHT_MAX);
+    const value: ServiceValue = { address, tags, weight };
     row = { table, key, seq, stamp, value };
   } else {
     const type = r.string('process type', limits.fieldBytesMax);
@@ -164,7 +176,7 @@ function readRow(r: Reader, limits: RegistryWireLimits): Row {
       type,
       capabilities,
       status,
-      load: r.varint('process load') / LOAD_SCALE,
+      load: readBounded(r, 'process load', PROCESS_LOAD_MAX * LOAD_SCALE) / LOAD_SCALE,
     };
     row = { table, key, seq, stamp, value };
   }
@@ -421,6 +433,9 @@ export function registryMessages(wire: RegistryWireLimits): CompiledTable<Regist
     read: (r, type) => readMessage(r, type, wire),
   });
 }
+
+/** The table with the default (LAN) limits: what the combined test table and the fuzzer use. */
+export const REGISTRY_MESSAGES = registryMessages(registryConfig());
 
 export function encodeRegistryMessage(
   table: CompiledTable<RegistryMessage>,

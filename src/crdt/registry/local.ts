@@ -6,14 +6,9 @@
  * kept to millionths.
  */
 import { utf8Bytes } from '../../base/utf8.js';
-import { LOAD_SCALE, rowBytes } from './codec.js';
+import { LOAD_SCALE, PROCESS_LOAD_MAX, rowBytes, SERVICE_WEIGHT_MAX } from './codec.js';
 import type { LocalOp, ProcessValue, RegistryState, Row, ServiceValue } from './types.js';
 import { rowId } from './types.js';
-
-/** Largest service weight (a 32-bit share keeps weighted picks exact). */
-export const SERVICE_WEIGHT_MAX = 0xffff_ffff;
-/** Largest process load (its millionths stay a safe integer). */
-export const PROCESS_LOAD_MAX = 1e9;
 
 const sortedSet = (items: readonly string[]): string[] => [...new Set(items)].sort();
 
