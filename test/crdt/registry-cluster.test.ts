@@ -46,6 +46,26 @@ describe('registry replication across a cluster', () => {
     }
   });
 
+  it('converges with deltas piggybacked on another carrier (gossipCarrier piggyback)', () => {
+    for (const seed of SEEDS) {
+      const cluster = new RegistryCluster({
+        nodes: 5,
+        seed,
+        lossPercent: 20,
+        config: { gossipCarrier: 'piggyback' },
+      });
+      for (let round = 0; round < 4; round++) {
+        writeSome(cluster, round);
+        cluster.run(150);
+      }
+      cluster.run(3_000);
+      expect(cluster.broken, `seed ${seed}`).toEqual([]);
+      expect(converged(cluster), `seed ${seed}`).toEqual([]);
+      const s = cluster.states[1] as RegistryState;
+      expect(s.counters.deltasApplied, 'deltas arrived by the carrier').toBeGreaterThan(0);
+    }
+  });
+
   it('withdraws a dead member after withdrawDelayMs, a left one at once, and keeps them withdrawn', () => {
     for (const seed of SEEDS) {
       const cluster = new RegistryCluster({ nodes: 5, seed, lossPercent: 10 });

@@ -167,6 +167,7 @@ describe('registry core: protocol contract', () => {
         before: undefined,
         after: undefined,
       },
+      { kind: 'piggyback', payload: new Uint8Array([0]), deltas: 0 },
     ],
     sampleInputs: [
       { kind: 'persisted', now: 0 as Millis, records: [] } as unknown as RegistryInput,

@@ -10,6 +10,7 @@ import { ms, type Millis } from '../../src/base/time.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { registryConfig, type RegistryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE, registryWire } from '../../src/crdt/registry/protocol.js';
+import { decodeDeltaPayload } from '../../src/crdt/registry/codec.js';
 import type {
   LocalOp,
   RegistryEffect,
@@ -54,6 +55,8 @@ export class RegistryCluster {
   readonly changes: RowChange[][] = [];
   private readonly rng: Rng;
   private readonly queue: Pending[] = [];
+  private readonly piggybacks: { atMs: number; to: number; from: Address; payload: Uint8Array }[] =
+    [];
   private readonly wire;
   /** Membership's truth: each node's state as every member sees it. */
   readonly memberState: ViewMember['state'][] = [];
@@ -119,6 +122,20 @@ export class RegistryCluster {
       this.changes[i]?.push(effect);
       return;
     }
+    if (effect.kind === 'piggyback') {
+      // The carrier (membership's gossip, when wired) takes the payload to a few live members.
+      const others = this.liveIndexes().filter((j) => j !== i);
+      for (const j of this.rng.shuffle(others).slice(0, this.config.gossipFanout)) {
+        if (this.rng.int(100) < (this.options.lossPercent ?? 0)) continue;
+        this.piggybacks.push({
+          atMs: this.now + 1 + this.rng.int(5),
+          to: j,
+          from: addressOf(i),
+          payload: effect.payload,
+        });
+      }
+      return;
+    }
     const to = Number.parseInt(effect.to.split('.')[3] as string, 10);
     if (effect.channel === 'packet' && this.rng.int(100) < (this.options.lossPercent ?? 0)) return;
     const data = this.wire.encode(effect.message, effect.channel);
@@ -145,6 +162,22 @@ export class RegistryCluster {
         const d = s === undefined ? undefined : REGISTRY_CORE.nextDeadline(s);
         if (d !== undefined && d < nextAt) [nextAt, who] = [d, i];
       });
+      this.piggybacks.sort((a, b) => a.atMs - b.atMs);
+      const carried = this.piggybacks[0];
+      if (carried !== undefined && carried.atMs <= nextAt && carried.atMs <= end) {
+        this.piggybacks.shift();
+        this.now = ms(Math.max(this.now, carried.atMs));
+        const decoded = decodeDeltaPayload(carried.payload, this.config);
+        if (!decoded.ok)
+          throw new Error(`payload decode failed: ${decoded.code} ${decoded.detail}`);
+        this.step(carried.to, {
+          kind: 'deltas',
+          now: this.now,
+          from: carried.from,
+          deltas: decoded.deltas,
+        });
+        continue;
+      }
       this.queue.sort((a, b) => a.atMs - b.atMs);
       const msg = this.queue[0];
       if (msg !== undefined && msg.atMs <= nextAt) {

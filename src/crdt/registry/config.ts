@@ -19,6 +19,15 @@ export interface RegistryConfig {
   /** Members each gossip round sends to. @defaultValue LAN 3, WAN 4, LOCAL 3, SIM_MIN 2 */
   gossipFanout: number;
   /**
+   * Who carries a gossip round's deltas. `own`: the registry sends `data-gossip` datagrams to
+   * `gossipFanout` random live members. `piggyback`: it emits one `piggyback` effect with the
+   * deltas as a standalone payload (`encodeDeltaPayload`, at most `deltaBytesMax` bytes) for the
+   * wiring to attach to membership's next packets; receivers step it as a `deltas` input. Either
+   * way each round counts `gossipFanout` sends against the retransmit limit.
+   * @defaultValue 'own'
+   */
+  gossipCarrier: 'own' | 'piggyback';
+  /**
    * Each delta is gossiped `retransmitMult * ceil(log10(N + 1))` times (`retransmitLimit`), as
    * membership's updates are (SWIM §4.1). @defaultValue LAN 4, WAN 4, LOCAL 2, SIM_MIN 2
    */
@@ -74,6 +83,7 @@ export interface RegistryConfig {
 export const PARTITION_OVERHEAD_BYTES = 1024;
 
 const COMMON = {
+  gossipCarrier: 'own' as const,
   clockDriftMaxMs: 10_000,
   rowsPerNodeMax: 1024,
   rowBytesMax: 1024,
@@ -132,7 +142,7 @@ function checkInt(
   min: number,
   max: number,
 ): void {
-  const value = config[name];
+  const value = config[name] as number;
   if (!Number.isSafeInteger(value) || value < min || value > max)
     throw new ShoalError(
       'ERR_INVALID_CONFIG',
@@ -147,6 +157,11 @@ export function registryConfig(
 ): RegistryConfig {
   const config: RegistryConfig = { ...REGISTRY_PROFILES[profile], ...settings };
   const day = 86_400_000;
+  if (config.gossipCarrier !== 'own' && config.gossipCarrier !== 'piggyback')
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `registry gossipCarrier (${JSON.stringify(config.gossipCarrier)}) must be 'own' or 'piggyback'`,
+    );
   checkInt(config, 'gossipIntervalMs', 0, day);
   checkInt(config, 'gossipFanout', 1, 64);
   checkInt(config, 'retransmitMult', 1, 64);

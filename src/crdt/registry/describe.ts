@@ -58,6 +58,8 @@ export function describeEffect(effect: RegistryEffect): string {
       return `send ${effect.channel} to ${effect.to}: ${describeMessage(effect.message)}`;
     case 'changed':
       return `changed ${effect.table} ${effect.key} on ${short(effect.node)}: ${effect.after === undefined ? 'gone' : effect.before === undefined ? 'new' : 'updated'}`;
+    case 'piggyback':
+      return `piggyback ${effect.deltas} deltas in ${effect.payload.length} bytes`;
     default:
       return assertNever(effect, 'registry effect');
   }

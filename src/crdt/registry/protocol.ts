@@ -22,7 +22,7 @@ export const REGISTRY_CORE: Core<RegistryTypes> = {
     'receive',
     'deltas',
   ]),
-  effectKinds: kinds<RegistryTypes['effect']['kind']>()(['send', 'changed']),
+  effectKinds: kinds<RegistryTypes['effect']['kind']>()(['send', 'changed', 'piggyback']),
   init: (config, _persisted, ctx) => initRegistry(config, ctx.now),
   step,
   nextDeadline,

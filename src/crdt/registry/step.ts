@@ -16,7 +16,7 @@ import { assertNever } from '../../base/assert.js';
 import type { CoreInput, Ready, StepContext } from '../../base/protocol.js';
 import { ms, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
-import { partitionBytes } from './codec.js';
+import { encodeDeltaPayload, partitionBytes } from './codec.js';
 import { PARTITION_OVERHEAD_BYTES, retransmitLimitFor } from './config.js';
 import {
   collectTombstones,
@@ -273,20 +273,28 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     sent.push(owner);
   }
   if (deltas.length === 0) return;
-  const targets = ctx.rng.shuffle([...state.live.values()]).slice(0, config.gossipFanout);
-  for (const to of targets)
-    out.effects.push({
-      kind: 'send',
-      to,
-      channel: 'packet',
-      message: { type: 'data-gossip', from: state.selfId, deltas },
-    });
-  state.counters.gossipSent += targets.length;
+  let sends = config.gossipFanout;
+  if (config.gossipCarrier === 'piggyback') {
+    const { bytes: payload, count } = encodeDeltaPayload(deltas, config.deltaBytesMax, config);
+    out.effects.push({ kind: 'piggyback', payload, deltas: count });
+    sent.length = count;
+  } else {
+    const targets = ctx.rng.shuffle([...state.live.values()]).slice(0, config.gossipFanout);
+    for (const to of targets)
+      out.effects.push({
+        kind: 'send',
+        to,
+        channel: 'packet',
+        message: { type: 'data-gossip', from: state.selfId, deltas },
+      });
+    sends = targets.length;
+  }
+  state.counters.gossipSent += sends;
   const limit = retransmitLimitFor(config.retransmitMult, state.live.size + 1);
   for (const owner of sent) {
     const q = state.queue.get(owner);
     if (q === undefined) continue;
-    q.transmits += targets.length;
+    q.transmits += sends;
     if (q.transmits >= limit) state.queue.delete(owner);
   }
 }

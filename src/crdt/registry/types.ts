@@ -148,8 +148,14 @@ export interface RowChange {
   readonly after: Row | undefined;
 }
 
-/** Why an input was refused (counted; the API layer checks local writes first with `checkLocalOp`). */
-export type RegistryEffect = SendEffect<RegistryMessage> | RowChange;
+/** A gossip round's deltas for another carrier (`gossipCarrier: 'piggyback'`): `encodeDeltaPayload` bytes. */
+export interface Piggyback {
+  readonly kind: 'piggyback';
+  readonly payload: Uint8Array;
+  readonly deltas: number;
+}
+
+export type RegistryEffect = SendEffect<RegistryMessage> | RowChange | Piggyback;
 
 export const REGISTRY_COUNTER_NAMES = [
   'localWrites',
