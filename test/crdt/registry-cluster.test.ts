@@ -29,15 +29,20 @@ function writeSome(cluster: RegistryCluster, round: number): void {
   }
 }
 
+/** Four rounds of writes 150 ms apart, then 3 s of quiet for anti-entropy to finish. */
+function writeRoundsAndSettle(cluster: RegistryCluster): void {
+  for (let round = 0; round < 4; round++) {
+    writeSome(cluster, round);
+    cluster.run(150);
+  }
+  cluster.run(3_000);
+}
+
 describe('registry replication across a cluster', () => {
   it('converges under 20% packet loss: every live replica lists the same rows', () => {
     for (const seed of SEEDS) {
       const cluster = new RegistryCluster({ nodes: 5, seed, lossPercent: 20 });
-      for (let round = 0; round < 4; round++) {
-        writeSome(cluster, round);
-        cluster.run(150);
-      }
-      cluster.run(3_000);
+      writeRoundsAndSettle(cluster);
       expect(cluster.broken, `seed ${seed}`).toEqual([]);
       expect(converged(cluster), `seed ${seed}`).toEqual([]);
       const s = cluster.states[0] as RegistryState;
@@ -54,11 +59,7 @@ describe('registry replication across a cluster', () => {
         lossPercent: 20,
         config: { gossipCarrier: 'piggyback' },
       });
-      for (let round = 0; round < 4; round++) {
-        writeSome(cluster, round);
-        cluster.run(150);
-      }
-      cluster.run(3_000);
+      writeRoundsAndSettle(cluster);
       expect(cluster.broken, `seed ${seed}`).toEqual([]);
       expect(converged(cluster), `seed ${seed}`).toEqual([]);
       const s = cluster.states[1] as RegistryState;
@@ -133,11 +134,7 @@ describe('the cluster checkers catch broken replication (mutants)', () => {
         lossPercent: 40,
         config: { pushPullIntervalMs: 0 },
       });
-      for (let round = 0; round < 4; round++) {
-        writeSome(cluster, round);
-        cluster.run(150);
-      }
-      cluster.run(3_000);
+      writeRoundsAndSettle(cluster);
       return converged(cluster).length > 0;
     });
     expect(failed.length).toBeGreaterThan(0);

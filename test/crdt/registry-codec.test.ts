@@ -181,30 +181,21 @@ describe('registry codec', () => {
       expect(result.ok, `rowBytesMax ${limit}`).toBe(ok);
       if (!result.ok) expect(result.error.code).toBe('ERR_DECODE_OVERSIZED');
     }
-    for (const [limit, ok] of [
-      [3, true],
-      [2, true],
-      [1, false],
-    ] as const) {
-      const result = decodeRegistryMessage(
-        registryMessages({ ...config, listItemsMax: limit }),
-        gossip(one),
-        CLUSTER,
-      );
-      expect(result.ok, `listItemsMax ${limit}`).toBe(ok);
-    }
-    for (const [limit, ok] of [
-      [3, true],
-      [2, true],
-      [1, false],
-    ] as const) {
-      const result = decodeRegistryMessage(
-        registryMessages({ ...config, rowsPerNodeMax: limit }),
-        gossip(delta),
-        CLUSTER,
-      );
-      expect(result.ok, `rowsPerNodeMax ${limit}`).toBe(ok);
-    }
+    // `one` has 2 tags, `delta` 2 upserted rows (and 1 removal): 2 is the limit in both.
+    const cases = [
+      ['listItemsMax', one],
+      ['rowsPerNodeMax', delta],
+    ] as const;
+    for (const [field, message] of cases)
+      for (const [limit, ok] of [
+        [3, true],
+        [2, true],
+        [1, false],
+      ] as const) {
+        const limits = registryMessages({ ...config, [field]: limit });
+        const result = decodeRegistryMessage(limits, gossip(message), CLUSTER);
+        expect(result.ok, `${field} ${limit}`).toBe(ok);
+      }
   });
 
   it('the standalone delta payload packs deltas within the carrier budget and round-trips', () => {
