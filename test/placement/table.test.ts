@@ -12,6 +12,7 @@ import type { NodeId } from '../../src/identity/node-id.js';
 import { placementConfig, type PlacementStrategy } from '../../src/placement/config.js';
 import { jumpBucket } from '../../src/placement/jump.js';
 import { PlacementTable } from '../../src/placement/table.js';
+import { xxh64StringInto } from '../../src/placement/xxh64.js';
 
 const id = (i: number): NodeId =>
   (i.toString(16).padStart(4, '0') + 'c0ffee'.repeat(5)).slice(0, 32) as NodeId;
@@ -133,6 +134,18 @@ describe('placement table', () => {
       expect(moved / keys.length).toBeGreaterThan(0.05);
       expect(moved / keys.length).toBeLessThan(0.15);
     }
+  });
+
+  it('the movement check catches a naive hash-mod-N placement (mutant)', () => {
+    const keys = Array.from({ length: 10_000 }, (_, k) => `obj/${k}`);
+    const modulo = (members: NodeId[], key: string): NodeId => {
+      const out = xxh64StringInto(key);
+      return members[(out[1] as number) % members.length] as NodeId;
+    };
+    const before = ids(10);
+    const after = before.filter((m) => m !== id(4));
+    const moved = keys.filter((k) => modulo(before, k) !== modulo(after, k)).length;
+    expect(moved / keys.length).toBeGreaterThan(0.15);
   });
 
   it('reports the owner changes of watched keys when the view changes, and only those', () => {
