@@ -106,6 +106,27 @@ describe('registry replication across a cluster', () => {
     expect(cluster.broken).toEqual([]);
   });
 
+  it('a member restarted with its clock 5 s behind its previous life restamps past it', () => {
+    const cluster = new RegistryCluster({ nodes: 4, seed: 13 });
+    writeSome(cluster, 0);
+    cluster.run(1_000);
+    cluster.boot(3, -5_000);
+    cluster.publishView(); // membership hands the restarted node its view
+    cluster.local(3, {
+      op: 'advertise-service',
+      name: 'after',
+      value: { address: 'y:2', tags: [], weight: 1 },
+    });
+    cluster.run(3_000);
+    expect((cluster.states[3] as RegistryState).counters.restamps).toBeGreaterThan(0);
+    expect(converged(cluster)).toEqual([]);
+    const names = listServices(cluster.states[1] as RegistryState)
+      .filter((x) => x.node === nodeIdOf(3))
+      .map((x) => x.name);
+    expect(names).toEqual(['after']);
+    expect(cluster.broken).toEqual([]);
+  });
+
   it('a member falsely declared dead and withdrawn restamps and gets its rows back', () => {
     const cluster = new RegistryCluster({ nodes: 4, seed: 11 });
     writeSome(cluster, 0);

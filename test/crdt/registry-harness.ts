@@ -71,12 +71,13 @@ export class RegistryCluster {
     this.publishView();
   }
 
-  boot(i: number): void {
+  /** Boots node i (again: a restart with an empty registry), its wall clock `extraSkewMs` off. */
+  boot(i: number, extraSkewMs = 0): void {
     this.states[i] = REGISTRY_CORE.init(
       {
         config: this.config,
         selfId: nodeIdOf(i),
-        wallOffsetMs: 1_700_000_000_000 + (this.options.skewMs?.(i) ?? 0),
+        wallOffsetMs: 1_700_000_000_000 + (this.options.skewMs?.(i) ?? 0) + extraSkewMs,
       },
       undefined,
       { now: this.now, rng: this.rng.fork(`init/${i}`) },

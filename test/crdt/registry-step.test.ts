@@ -344,6 +344,16 @@ describe('registry core: departures, tombstones, restamps', () => {
     expect(s.partitions.has(PEER), 'a new epoch (restart) passes').toBe(true);
   });
 
+  it('nothing is withdrawn before the first view arrives (a node just started)', () => {
+    const s = fresh({ withdrawDelayMs: 0 });
+    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
+    step(s, { kind: 'tick', now: at(5000) });
+    expect(s.partitions.get(PEER)?.rows.size).toBe(1);
+    expect(s.withdrawAtMs.size).toBe(0);
+    view(s, 5001, [[1, 'alive']]);
+    expect(listServices(s)).toHaveLength(1);
+  });
+
   it('a member that refutes in time keeps its partition', () => {
     const s = fresh({ withdrawDelayMs: 500 });
     view(s, 1000, [[1, 'alive']]);

@@ -52,6 +52,7 @@ export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
     partitions: new Map([[init.selfId, own]]),
     tombstones: new Map(),
     live: new Map(),
+    viewSeen: false,
     withdrawAtMs: new Map(),
     queue: new Map(),
     pulledAtMs: new Map(),
@@ -176,7 +177,8 @@ function observe(
 }
 
 function scheduleWithdrawal(state: RegistryState, owner: NodeId, now: Millis): void {
-  if (owner === state.selfId || state.live.has(owner) || state.withdrawAtMs.has(owner)) return;
+  if (!state.viewSeen || owner === state.selfId) return;
+  if (state.live.has(owner) || state.withdrawAtMs.has(owner)) return;
   state.withdrawAtMs.set(owner, ms(now + state.config.withdrawDelayMs));
 }
 
@@ -336,6 +338,7 @@ export function onView(
   out: Out,
 ): void {
   state.live.clear();
+  state.viewSeen = true;
   const left = new Set<NodeId>();
   for (const m of members) {
     if (m.id === state.selfId) continue;
@@ -364,6 +367,7 @@ export function runWithdrawals(state: RegistryState, now: Millis, out: Out): voi
 
 /** Drops tombstones every live member has seen (and of owners not live: a live one refutes). */
 export function collectTombstones(state: RegistryState): void {
+  if (!state.viewSeen) return;
   for (const [owner, t] of [...state.tombstones]) {
     if (state.live.has(owner)) continue;
     let all = true;

@@ -193,6 +193,8 @@ export interface RegistryState {
   tombstones: Map<NodeId, { tombstone: Tombstone; seenBy: Set<NodeId>; atMs: Millis }>;
   /** The live view: alive and suspect members (not self), by id. */
   live: Map<NodeId, Address>;
+  /** False until the first `view` input: nothing is withdrawn or collected on an unknown view. */
+  viewSeen: boolean;
   /** Departed owners whose partition we still hold, and when it is withdrawn. */
   withdrawAtMs: Map<NodeId, Millis>;
   /** Deltas to gossip, one per owner (consecutive intervals merged). */
