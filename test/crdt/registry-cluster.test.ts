@@ -7,6 +7,7 @@
  * catch.
  */
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/base/rng.js';
 import type { RegistryState } from '../../src/crdt/registry/types.js';
 import { listServices } from '../../src/crdt/registry/queries.js';
 import { converged, nodeIdOf, RegistryCluster, withdrawn } from './registry-harness.js';
@@ -143,6 +144,51 @@ describe('registry replication across a cluster', () => {
     expect(
       listServices(cluster.states[0] as RegistryState).some((x) => x.node === nodeIdOf(2)),
     ).toBe(true);
+  });
+  it('a churn sweep: 20 seeds of 3-8 nodes, random writes, deaths, leaves, restarts with skewed clocks, 0-29% loss', () => {
+    const failures: string[] = [];
+    for (let seed = 100; seed < 120; seed++) {
+      const rng = new Rng(seed);
+      const nodes = 3 + rng.int(6);
+      const cluster = new RegistryCluster({
+        nodes,
+        seed,
+        lossPercent: rng.int(30),
+        skewMs: (i) => ((i * 1237) % 4000) - 2000,
+      });
+      for (let round = 0; round < 30; round++) {
+        for (const i of cluster.liveIndexes()) {
+          if (rng.chance(1, 2))
+            cluster.local(i, {
+              op: 'advertise-service',
+              name: `s${rng.int(4)}`,
+              value: { address: `a:${rng.int(9)}`, tags: [], weight: rng.int(3) },
+            });
+          if (rng.chance(1, 3))
+            cluster.local(i, { op: 'withdraw', table: 'service', key: `s${rng.int(4)}` });
+          if (rng.chance(1, 3))
+            cluster.local(i, {
+              op: 'advertise-process',
+              pid: `p${rng.int(3)}`,
+              value: { type: 'w', capabilities: [], status: 'running', load: rng.int(9) / 10 },
+            });
+        }
+        const r = rng.int(20);
+        const victim = rng.int(nodes);
+        if (r === 0 && cluster.liveIndexes().length > 2 && cluster.states[victim] !== undefined)
+          cluster.kill(victim, rng.chance(1, 2) ? 'dead' : 'left');
+        else if (r === 1 && cluster.states[victim] === undefined) {
+          cluster.boot(victim, rng.int(3000) - 1500);
+          cluster.memberState[victim] = 'alive';
+          cluster.publishView();
+        }
+        cluster.run(50 + rng.int(300));
+      }
+      cluster.run(cluster.config.withdrawDelayMs + 5_000);
+      const broken = [...new Set(cluster.broken), ...converged(cluster), ...withdrawn(cluster)];
+      if (broken.length > 0) failures.push(`seed ${seed} (${nodes} nodes): ${broken.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
   });
 });
 
