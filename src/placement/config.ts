@@ -4,6 +4,7 @@
  * that share a view disagree on owners; the lead adds it to the config fingerprint when wiring.
  */
 import { ShoalError } from '../base/errors.js';
+import { RING_MEMBERS_MAX } from './ring.js';
 
 /** How a key's owners are chosen (docs/design/data-plane.md, "Placement"). */
 export type PlacementStrategy = 'ring' | 'rendezvous' | 'jump';
@@ -20,7 +21,7 @@ export interface PlacementConfig {
   vnodesPerMember: number;
   /**
    * Most members the table places over. A view with more is refused (ERR_INVALID_ARGUMENT): the
-   * ring holds members × vnodesPerMember points.
+   * ring holds members × vnodesPerMember points. At most RING_MEMBERS_MAX (16,384).
    * @defaultValue 10000
    */
   membersMax: number;
@@ -64,7 +65,7 @@ function checkInt(name: keyof PlacementConfig, value: number, min: number, max: 
 export function placementConfig(settings: Partial<PlacementConfig> = {}): PlacementConfig {
   const config = { ...PLACEMENT_DEFAULTS, ...settings };
   checkInt('vnodesPerMember', config.vnodesPerMember, 1, VNODES_PER_MEMBER_MAX);
-  checkInt('membersMax', config.membersMax, 1, 1_000_000);
+  checkInt('membersMax', config.membersMax, 1, RING_MEMBERS_MAX);
   checkInt('replicasMax', config.replicasMax, 1, 1024);
   checkInt('watchedKeysMax', config.watchedKeysMax, 0, 10_000_000);
   checkInt('keyBytesMax', config.keyBytesMax, 1, 1 << 20);

@@ -5,23 +5,31 @@
  * already chosen. A member leaving moves only the keys it owned (about 1/N of them), to the next
  * points' owners.
  *
- * Positions are the top 52 bits of the 64-bit hash (`position52`), exact in a float64, so the
- * ring is a sorted Float64Array searched by bisection. Equal positions (about n²/2^53 odds) are
- * ordered by member id, then point index, the same way on every member.
+ * A point is one float64: its position, the top RING_POSITION_BITS (38) of the hash
+ * (`ringPosition`), times 2^RING_MEMBER_BITS plus the member's index in the id-sorted view, an
+ * exact integer below 2^52. So the ring is one Float64Array sorted natively (a view change
+ * rebuilds 128,000 points in milliseconds) and searched by bisection, and points at an equal
+ * position (about n²/2^39 odds) are ordered by member id, the same way on every member.
  */
 import { assert } from '../base/assert.js';
 import { compareNodeId, type NodeId } from '../identity/node-id.js';
 import { xxh64StringInto } from './xxh64.js';
 
-/** The top 52 bits of a 64-bit hash given as halves: an exact integer below 2^52. */
-export function position52(hi: number, lo: number): number {
-  return hi * 0x100000 + (lo >>> 12);
+/** Bits of a ring position: 2^38 positions, so 1.3 million points rarely share one. */
+export const RING_POSITION_BITS = 38;
+/** Bits of a member index in a point: the ring places over at most 2^14 = 16,384 members. */
+export const RING_MEMBER_BITS = 14;
+export const RING_MEMBERS_MAX = 2 ** RING_MEMBER_BITS;
+
+/** The top 38 bits of a 64-bit hash given as halves: an integer below 2^38. */
+export function ringPosition(hi: number, lo: number): number {
+  return hi * 2 ** (RING_POSITION_BITS - 32) + (lo >>> (64 - RING_POSITION_BITS));
 }
 
 /** The ring position of a key (or any text). */
 export function keyPosition(key: string): number {
   const out = xxh64StringInto(key);
-  return position52(out[0] as number, out[1] as number);
+  return ringPosition(out[0] as number, out[1] as number);
 }
 
 /** The positions of one member's points (computed once per member and cached by the caller). */
@@ -29,62 +37,48 @@ export function memberPoints(id: NodeId, vnodes: number): Float64Array {
   const points = new Float64Array(vnodes);
   for (let i = 0; i < vnodes; i++) {
     const out = xxh64StringInto(id, 0, i);
-    points[i] = position52(out[0] as number, out[1] as number);
+    points[i] = ringPosition(out[0] as number, out[1] as number);
   }
   return points;
 }
 
-/** A built ring: `positions` ascending, `owners[i]` the index in `members` of point i's member. */
+/** A built ring: `points` ascending, each position × 2^14 + member index into `members`. */
 export interface Ring {
   readonly members: readonly NodeId[];
-  readonly positions: Float64Array;
-  readonly owners: Int32Array;
+  readonly points: Float64Array;
 }
 
-/** Builds the ring of `members` (sorted by id, distinct) from their cached points. */
+/** Builds the ring of `members` (sorted by id, distinct, at most RING_MEMBERS_MAX) from their cached points. */
 export function buildRing(
   members: readonly NodeId[],
   pointsOf: (id: NodeId) => Float64Array,
 ): Ring {
+  assert(members.length <= RING_MEMBERS_MAX, `a ring holds at most ${RING_MEMBERS_MAX} members`);
   for (let i = 1; i < members.length; i++)
     assert(
       compareNodeId(members[i - 1] as NodeId, members[i] as NodeId) < 0,
       'ring members must be sorted and distinct',
     );
-  // Sort the positions natively, then find each one's member: a typed-array sort of 128,000
-  // points takes milliseconds where sorting objects with a comparator took most of a second.
   const total = members.reduce((sum, id) => sum + pointsOf(id).length, 0);
-  const positions = new Float64Array(total);
-  const byPosition = new Map<number, number[]>();
+  const points = new Float64Array(total);
   let at = 0;
   members.forEach((id, member) => {
-    for (const position of pointsOf(id)) {
-      positions[at++] = position;
-      const list = byPosition.get(position);
-      if (list === undefined) byPosition.set(position, [member]);
-      else list.push(member);
-    }
+    for (const position of pointsOf(id)) points[at++] = position * RING_MEMBERS_MAX + member;
   });
-  positions.sort();
-  // Members are sorted by id, so a shared position goes to its members in id order.
-  const owners = new Int32Array(total);
-  for (let i = 0; i < total;) {
-    const list = byPosition.get(positions[i] as number) as number[];
-    for (const member of list) owners[i++] = member;
-  }
-  return { members, positions, owners };
+  points.sort();
+  return { members, points };
 }
 
-/** The index of the first point at or after `position`, wrapping to 0 past the last. */
-function successor(positions: Float64Array, position: number): number {
+/** The index of the first point at or after `packed`, wrapping to 0 past the last. */
+function successor(points: Float64Array, packed: number): number {
   let lo = 0;
-  let hi = positions.length;
+  let hi = points.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((positions[mid] as number) < position) lo = mid + 1;
+    if ((points[mid] as number) < packed) lo = mid + 1;
     else hi = mid;
   }
-  return lo === positions.length ? 0 : lo;
+  return lo === points.length ? 0 : lo;
 }
 
 /** The `replicas` distinct owners of `key`, primary first (fewer when the ring has fewer members). */
@@ -93,15 +87,15 @@ export function ringOwners(ring: Ring, key: string, replicas: number): NodeId[] 
   const out: NodeId[] = [];
   if (want === 0) return out;
   const chosen: number[] = [];
-  const points = ring.positions.length;
-  let at = successor(ring.positions, keyPosition(key));
-  for (let walked = 0; walked < points && chosen.length < want; walked++) {
-    const member = ring.owners[at] as number;
+  const count = ring.points.length;
+  let at = successor(ring.points, keyPosition(key) * RING_MEMBERS_MAX);
+  for (let walked = 0; walked < count && chosen.length < want; walked++) {
+    const member = (ring.points[at] as number) % RING_MEMBERS_MAX;
     if (!chosen.includes(member)) {
       chosen.push(member);
       out.push(ring.members[member] as NodeId);
     }
-    at = at + 1 === points ? 0 : at + 1;
+    at = at + 1 === count ? 0 : at + 1;
   }
   return out;
 }

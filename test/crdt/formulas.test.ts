@@ -1,10 +1,10 @@
 /**
  * The formulas docs/design/data-plane.md quotes, as table tests: the retransmit limit of a delta
- * (SWIM §4.1, `retransmitLimitFor`) and the ring position of a 64-bit hash (`position52`).
+ * (SWIM §4.1, `retransmitLimitFor`) and the ring position of a 64-bit hash (`ringPosition`).
  */
 import { describe, expect, it } from 'vitest';
 import { retransmitLimitFor } from '../../src/crdt/registry/config.js';
-import { position52 } from '../../src/placement/ring.js';
+import { ringPosition } from '../../src/placement/ring.js';
 
 describe('data-plane formulas', () => {
   it('retransmitLimitFor = max(1, retransmitMult * ceil(log10(n + 1)))', () => {
@@ -21,14 +21,14 @@ describe('data-plane formulas', () => {
       expect(retransmitLimitFor(mult, n), `${mult}, ${n}`).toBe(limit);
   });
 
-  it('position52 = the top 52 bits of (hi:lo), an exact integer', () => {
+  it('ringPosition = the top 38 bits of (hi:lo)', () => {
     const table: [number, number, number][] = [
       [0, 0, 0],
-      [0, 0xfff, 0],
-      [0, 0x1000, 1],
-      [1, 0, 0x100000],
-      [0xffffffff, 0xffffffff, 2 ** 52 - 1],
+      [0, 0x3ffffff, 0],
+      [0, 0x4000000, 1],
+      [1, 0, 64],
+      [0xffffffff, 0xffffffff, 2 ** 38 - 1],
     ];
-    for (const [hi, lo, position] of table) expect(position52(hi, lo)).toBe(position);
+    for (const [hi, lo, position] of table) expect(ringPosition(hi, lo)).toBe(position);
   });
 });
