@@ -213,6 +213,28 @@ describe('chain replication', () => {
     });
   });
 
+  it('pullEntriesMax at limit-1, limit, limit+1: a pull and an ingest take at most that many', () => {
+    const limits = chainLimits({ pullEntriesMax: 4 });
+    const chain = chainOf(A, 10, limits);
+    expect(chain.entriesAfter(0, 3).entries).toHaveLength(3);
+    expect(chain.entriesAfter(0, 4).entries).toHaveLength(4);
+    expect(chain.entriesAfter(0, 5).entries).toHaveLength(4);
+    const all = chainOf(A, 10).entriesAfter(0, 10).entries;
+    const replica = new ChainReplica(A.id, A.publicKey, crypto, limits);
+    expect(replica.ingest(all.slice(0, 3))).toEqual({ accepted: 3 });
+    expect(replica.ingest(all.slice(3, 7))).toEqual({ accepted: 4 });
+    expect(replica.ingest(all.slice(7, 10))).toEqual({ accepted: 3 });
+    const fresh = new ChainReplica(A.id, A.publicKey, crypto, limits);
+    expect(fresh.ingest(all.slice(0, 5))).toEqual({ accepted: 4 });
+    const encoded = (n: number) => encodeEntries(all.slice(0, n), chainLimits());
+    expect(decodeEntries(encoded(3), limits).ok).toBe(true);
+    expect(decodeEntries(encoded(4), limits).ok).toBe(true);
+    expect(decodeEntries(encoded(5), limits)).toMatchObject({
+      ok: false,
+      code: 'ERR_DECODE_OVERSIZED',
+    });
+  });
+
   it('entries round-trip on the wire; bad bytes are refused with a code', () => {
     const entries = chainOf(A, 3).entriesAfter(0).entries;
     const limits = chainLimits();

@@ -10,6 +10,7 @@ import { Rng } from '../../src/base/rng.js';
 import { ms } from '../../src/base/time.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { checkLocalOp } from '../../src/crdt/registry/local.js';
+import { deltaBytes, partitionBytes } from '../../src/crdt/registry/codec.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
 import { queuedDelta } from '../../src/crdt/registry/queue.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
@@ -24,6 +25,7 @@ import {
 import type {
   Delta,
   LocalOp,
+  Partition,
   RegistryInput,
   RegistryState,
   ViewMember,
@@ -502,5 +504,116 @@ describe('registry queries', () => {
     expect(leastLoadedNode(s, { type: 'worker' })).toBe(nodeIdOf(2));
     expect(leastLoadedNode(s, { capability: 'gpu' })).toBe(nodeIdOf(2));
     expect(leastLoadedNode(s, { type: 'nothing' })).toBeUndefined();
+  });
+});
+
+describe('registry core: queue and exchange limits at limit-1, limit, limit+1', () => {
+  const ownerDelta = (i: number): Delta => ({ ...peerDelta(0, 1, 'k'), owner: nodeIdOf(i) });
+
+  it('partitionsMax (self included): a new owner past it is refused and counted', () => {
+    const s = fresh({ partitionsMax: 3 });
+    view(s, 1000, [
+      [1, 'alive'],
+      [2, 'alive'],
+      [3, 'alive'],
+    ]);
+    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(1)] });
+    expect(s.partitions.size).toBe(2);
+    step(s, { kind: 'deltas', now: at(1002), from: addressOf(1), deltas: [ownerDelta(2)] });
+    expect(s.partitions.size).toBe(3);
+    step(s, { kind: 'deltas', now: at(1003), from: addressOf(1), deltas: [ownerDelta(3)] });
+    expect(s.partitions.size).toBe(3);
+    expect(s.counters.partitionsRefused).toBe(1);
+  });
+
+  it('deltaQueueMax: past it the most-sent queued delta is evicted and counted', () => {
+    const s = fresh({ deltaQueueMax: 2 });
+    view(s, 1000, [
+      [1, 'alive'],
+      [2, 'alive'],
+      [3, 'alive'],
+    ]);
+    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(1)] });
+    expect(s.queue.size).toBe(1);
+    step(s, { kind: 'deltas', now: at(1002), from: addressOf(1), deltas: [ownerDelta(2)] });
+    expect(s.queue.size).toBe(2);
+    expect(s.counters.deltaQueueEvicted).toBe(0);
+    step(s, { kind: 'deltas', now: at(1003), from: addressOf(1), deltas: [ownerDelta(3)] });
+    expect(s.queue.size).toBe(2);
+    expect(s.counters.deltaQueueEvicted).toBe(1);
+  });
+
+  it('deltaBytesMax: a gossip datagram carries deltas up to it, a larger delta goes by push-pull', () => {
+    const sent = (budget: number, owners: number): { deltas: number; queuedBytes: number } => {
+      const s = fresh({ deltaBytesMax: budget });
+      view(s, 1000, [
+        [1, 'alive'],
+        [2, 'alive'],
+        [3, 'alive'],
+      ]);
+      for (let i = 1; i <= owners; i++)
+        step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
+      const queuedBytes = s.queue.get(nodeIdOf(1))?.bytes ?? 0;
+      const ready = step(s, { kind: 'tick', now: at(5000) });
+      const gossip = ready.effects.find(
+        (e) => e.kind === 'send' && e.message.type === 'data-gossip',
+      );
+      const deltas =
+        gossip?.kind === 'send' && gossip.message.type === 'data-gossip'
+          ? gossip.message.deltas.length
+          : 0;
+      return { deltas, queuedBytes };
+    };
+    // Every owner's delta has the same size bound b (the queue's upper bound of its encoding).
+    const b = sent(1200, 1).queuedBytes;
+    expect(b).toBeGreaterThanOrEqual(deltaBytes(ownerDelta(1), registryConfig('simMin')));
+    expect(sent(2 * b + 1, 2).deltas).toBe(2);
+    expect(sent(2 * b, 2).deltas).toBe(2);
+    expect(sent(2 * b - 1, 2).deltas).toBe(1);
+    expect(sent(b, 1).deltas).toBe(1);
+    expect(sent(b - 1, 1).deltas, 'too large for a datagram: push-pull carries it').toBe(0);
+  });
+
+  it('pushPullBytesMax: partitions that do not fit one data-state wait for the next round, counted', () => {
+    const carried = (
+      extraBytes: number,
+    ): { partitions: number; truncated: number; size: number } => {
+      const s = fresh({
+        rowsPerNodeMax: 1,
+        rowBytesMax: 64,
+        fieldBytesMax: 32,
+        pushPullBytesMax: 1024 + extraBytes,
+      });
+      view(s, 1000, [
+        [1, 'alive'],
+        [2, 'alive'],
+        [3, 'alive'],
+      ]);
+      for (let i = 1; i <= 3; i++)
+        step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
+      const summary = {
+        type: 'data-summary' as const,
+        from: nodeIdOf(2),
+        partial: false,
+        entries: [],
+      };
+      const ready = step(s, {
+        kind: 'receive',
+        now: at(1002),
+        from: addressOf(2),
+        message: summary,
+      });
+      const sent = ready.effects.find((e) => e.kind === 'send' && e.message.type === 'data-state');
+      const partitions =
+        sent?.kind === 'send' && sent.message.type === 'data-state'
+          ? sent.message.partitions.length
+          : 0;
+      const size = partitionBytes(s.partitions.get(nodeIdOf(1)) as Partition, s.config);
+      return { partitions, truncated: s.counters.partitionsTruncated, size };
+    };
+    const size = carried(100).size;
+    expect(carried(2 * size + 1)).toMatchObject({ partitions: 2, truncated: 1 });
+    expect(carried(2 * size)).toMatchObject({ partitions: 2, truncated: 1 });
+    expect(carried(2 * size - 1)).toMatchObject({ partitions: 1, truncated: 2 });
   });
 });
