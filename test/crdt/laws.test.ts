@@ -219,6 +219,23 @@ describe('add-wins OR-set with causal context: lattice laws and semantics', () =
     );
   });
 
+  it('the dot index always matches the entries (the join visits elements through it)', () => {
+    fc.assert(
+      fc.property(fc.array(setOp, { maxLength: 25 }), (ops) => {
+        for (const r of replay(ops)) {
+          const derived = [...r.entries].flatMap(([e, dots]) =>
+            dots.map((d) => `${d.node[0]}${d.counter}=${e}`),
+          );
+          const indexed = [...r.index].flatMap(([node, counters]) =>
+            [...counters].map(([c, e]) => `${node[0]}${c}=${e}`),
+          );
+          expect(indexed.sort()).toEqual(derived.sort());
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('add wins over a concurrent remove (§7.2)', () => {
     const a = orSet();
     const b = orSet();
