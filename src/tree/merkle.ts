@@ -81,6 +81,9 @@ export interface BucketEntry {
 }
 
 export interface MerkleProof {
+  /** The tree's shape, so a proof verifies on its own; any other shape leads to another root. */
+  readonly fanout: number;
+  readonly depth: number;
   readonly key: string;
   readonly bucket: number;
   /** Every key of the bucket with its value hash, in key order. */
@@ -229,13 +232,25 @@ export class MerkleTree {
       levels.push((this.hashes[level] as Uint8Array[]).slice(first, first + fanout));
       index = Math.floor(index / fanout);
     }
-    return { key, bucket, entries: this.bucketEntries(bucket), levels };
+    return { fanout, depth, key, bucket, entries: this.bucketEntries(bucket), levels };
   }
 }
 
-/** The root a proof leads to, or undefined when the proof is malformed for `config`. */
-function rootOf(proof: MerkleProof, config: MerkleConfig, sha256: Sha256): Uint8Array | undefined {
-  const { fanout, depth } = config;
+/** True when a proof's shape is one a tree can have (bounds the work a hostile proof can ask for). */
+function validShape(fanout: number, depth: number): boolean {
+  if (!Number.isSafeInteger(fanout) || fanout < 2 || fanout > MERKLE_FANOUT_MAX) return false;
+  if ((fanout & (fanout - 1)) !== 0 || !Number.isSafeInteger(depth) || depth < 1) return false;
+  return fanout ** depth <= MERKLE_BUCKETS_MAX;
+}
+
+/**
+ * The root a proof leads to, or undefined when the proof is malformed. The shape comes from the
+ * proof: a different fanout or depth hashes different bytes (inner and bucket hashes are domain
+ * separated and of fixed width), so it cannot reach the same root without a SHA-256 collision.
+ */
+function rootOf(proof: MerkleProof, sha256: Sha256): Uint8Array | undefined {
+  const { fanout, depth } = proof;
+  if (!validShape(fanout, depth)) return undefined;
   const buckets = fanout ** depth;
   if (!Number.isSafeInteger(proof.bucket) || proof.bucket !== bucketOf(proof.key, buckets))
     return undefined;
@@ -252,7 +267,7 @@ function rootOf(proof: MerkleProof, config: MerkleConfig, sha256: Sha256): Uint8
   let hash = bucketHash(sha256, proof.entries);
   let index = proof.bucket;
   for (const siblings of proof.levels) {
-    if (siblings.length !== fanout) return undefined;
+    if (siblings.length !== fanout || siblings.some((h) => h.length !== 32)) return undefined;
     const mine = siblings[index % fanout] as Uint8Array;
     if (!equalBytes(mine, hash)) return undefined;
     hash = innerHash(sha256, siblings);
@@ -275,11 +290,10 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function verifyProof(
   root: Uint8Array,
   proof: MerkleProof,
-  config: MerkleConfig,
   sha256: Sha256,
   value?: Uint8Array,
 ): boolean {
-  const computed = rootOf(proof, config, sha256);
+  const computed = rootOf(proof, sha256);
   if (computed === undefined || !equalBytes(computed, root)) return false;
   const entry = proof.entries.find((e) => e.key === proof.key);
   if (entry === undefined) return false;
@@ -287,13 +301,8 @@ export function verifyProof(
 }
 
 /** True when `proof` shows that the tree with root `root` does not hold `proof.key`. */
-export function verifyAbsence(
-  root: Uint8Array,
-  proof: MerkleProof,
-  config: MerkleConfig,
-  sha256: Sha256,
-): boolean {
-  const computed = rootOf(proof, config, sha256);
+export function verifyAbsence(root: Uint8Array, proof: MerkleProof, sha256: Sha256): boolean {
+  const computed = rootOf(proof, sha256);
   return (
     computed !== undefined &&
     equalBytes(computed, root) &&
