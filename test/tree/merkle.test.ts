@@ -2,8 +2,9 @@
  * Merkle trees (docs/design/data-plane.md, "Merkle sync"): equal key sets give equal roots
  * whatever the insertion order; a diff descends only into differing children and finds exactly
  * the differing keys; proofs of inclusion and absence verify against the root, and every
- * tampered proof (value, key, bucket entries, sibling, position, level count, shape) fails, which a stub
- * verifier (the issue's "verify is a stub") would not notice; limits at limit-1, limit, limit+1.
+ * tampered proof (value, key, bucket entries, sibling, position, level count, shape) fails,
+ * which a stub verifier (the issue's "verify is a stub") would not notice; limits at limit-1,
+ * limit, limit+1.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
