@@ -617,3 +617,24 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
     expect(carried(2 * size - 1)).toMatchObject({ partitions: 1, truncated: 2 });
   });
 });
+
+describe('registry core: pulls on gaps are bounded', () => {
+  it('one pull per owner per interval, at most partitionsMax owners, marks expire', () => {
+    const s = fresh({ partitionsMax: 3 });
+    view(s, 1000, [[1, 'alive']]);
+    const gap = (i: number): Delta => ({ ...peerDelta(4, 5, 'k'), owner: nodeIdOf(i) });
+    const pulls = (now: number, owners: number[]): number =>
+      step(s, {
+        kind: 'deltas',
+        now: at(now),
+        from: addressOf(1),
+        deltas: owners.map(gap),
+      }).effects.filter((e) => e.kind === 'send' && e.message.type === 'data-summary').length;
+    expect(pulls(1001, [2, 2, 3])).toBe(2);
+    expect(pulls(1002, [4, 5, 6]), 'partitionsMax (3) marks at most').toBe(1);
+    expect(s.pulledAtMs.size).toBe(3);
+    step(s, { kind: 'tick', now: at(1002 + s.config.pushPullIntervalMs) });
+    expect(s.pulledAtMs.size, 'marks older than one interval are dropped').toBe(0);
+    expect(pulls(1002 + s.config.pushPullIntervalMs, [2])).toBe(1);
+  });
+});

@@ -18,6 +18,7 @@ export function checkInvariants(state: RegistryState): string[] {
   if (state.partitions.size > config.partitionsMax) broken.push('partitions exceed partitionsMax');
   if (state.tombstones.size > config.tombstonesMax) broken.push('tombstones exceed tombstonesMax');
   if (state.queue.size > config.deltaQueueMax) broken.push('delta queue exceeds deltaQueueMax');
+  if (state.pulledAtMs.size > config.partitionsMax) broken.push('pull marks exceed partitionsMax');
   if (state.tombstones.has(state.selfId)) broken.push('a tombstone of ourselves is kept');
   if (state.live.has(state.selfId)) broken.push('self is in the live view');
   for (const p of state.partitions.values()) {

@@ -185,6 +185,8 @@ function scheduleWithdrawal(state: RegistryState, owner: NodeId, now: Millis): v
 function pull(state: RegistryState, owner: NodeId, to: Address, now: Millis, out: Out): void {
   const last = state.pulledAtMs.get(owner);
   if (last !== undefined && now - last < state.config.pushPullIntervalMs) return;
+  // At most partitionsMax pulls per interval, whatever a peer sends: the next push-pull repairs.
+  if (last === undefined && state.pulledAtMs.size >= state.config.partitionsMax) return;
   state.pulledAtMs.set(owner, now);
   const p = state.partitions.get(owner);
   const entry = { owner, epoch: p?.epoch ?? { wallMs: 0, logical: 0 }, seq: p?.seq ?? 0 };

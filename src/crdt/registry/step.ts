@@ -235,6 +235,9 @@ function onTick(state: RegistryState, now: Millis, ctx: StepContext, out: Out): 
   runWithdrawals(state, now, out);
   collectTombstones(state);
   const config = state.config;
+  // A pull is rate-limited for one interval; older marks only grow the map.
+  for (const [owner, atMs] of state.pulledAtMs)
+    if (now - atMs >= config.pushPullIntervalMs) state.pulledAtMs.delete(owner);
   if (config.gossipIntervalMs > 0 && now >= state.nextGossipMs) {
     gossip(state, ctx, out);
     state.nextGossipMs = ms(now + config.gossipIntervalMs);
