@@ -15,6 +15,7 @@ import type {
   WireMemberState,
 } from '../../src/membership/messages.js';
 import type { WireMessage } from './wire.js';
+import { registryArbitraries } from '../crdt/arbitraries.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 
@@ -213,6 +214,7 @@ export const arbMessageByType: {
     term: arbTerm,
     payload: arbText(120),
   }),
+  ...registryArbitraries(arbNodeId, arbDigest),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

@@ -442,6 +442,10 @@ describe('wire numbers', () => {
       'heartbeat-ack': 12,
       'join-cluster': 13,
       'peer-broadcast': 14,
+      'data-gossip': 40,
+      'data-digest': 41,
+      'data-summary': 42,
+      'data-state': 43,
     });
     const used = Object.values(numbers.MESSAGE_TYPE_NUMBERS);
     expect(new Set(used).size).toBe(used.length);

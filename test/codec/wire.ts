@@ -18,6 +18,8 @@ import { ELECTION_MESSAGES } from '../../src/election/codec.js';
 import type { ElectionMessage } from '../../src/election/messages.js';
 import { MEMBERSHIP_MESSAGES } from '../../src/membership/codec.js';
 import type { Message } from '../../src/membership/messages.js';
+import { REGISTRY_MESSAGES } from '../../src/crdt/registry/codec.js';
+import type { RegistryMessage } from '../../src/crdt/registry/types.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
 export {
@@ -26,9 +28,12 @@ export {
   UPDATE_KIND_NUMBERS,
 } from '../../src/membership/messages.js';
 
-export type WireMessage = Message | ElectionMessage;
+export type WireMessage = Message | ElectionMessage | RegistryMessage;
 
-export const WIRE_MESSAGES = combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES);
+export const WIRE_MESSAGES = combineTables(
+  combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES),
+  REGISTRY_MESSAGES,
+);
 export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
 
 export function isElectionMessage(message: WireMessage): message is ElectionMessage {
