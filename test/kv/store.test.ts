@@ -417,11 +417,13 @@ describe('leases in the state machine (lessor.go Grant/Revoke/Attach)', () => {
     ]);
   });
 
-  it('revoke deletes every attached key at one revision; the lease is then gone', () => {
+  it('revoke deletes every attached key at one revision, in key order; the lease is then gone', () => {
     const s = new TestStore();
     s.grant(1);
-    s.put('x', '1', { lease: lid(1) });
+    // Attached out of key order: every replica (one restored from a snapshot too) must delete in
+    // the same order, so the order is the keys', not the attachments'.
     s.put('y', '1', { lease: lid(1) });
+    s.put('x', '1', { lease: lid(1) });
     s.put('z', '1');
     expect(lease(s.state, lid(1), true)!.keys.map(t)).toEqual(['x', 'y']);
     const out = s.run({ kind: 'lease-revoke', id: lid(1) });
