@@ -62,7 +62,9 @@ export function checkPut(w: WriteTxn, put: PutRequest): KvError | undefined {
 export function doPut(w: WriteTxn, put: PutRequest): PutResult {
   const mvcc = w.state.mvcc;
   const text = keyText(put.key);
-  const current = getAt(mvcc, text, txnReadRevision(w));
+  // Only ignoreValue / ignoreLease need the current value before the put (putRecord finds it too).
+  const keep = put.ignoreValue === true || put.ignoreLease === true;
+  const current = keep ? getAt(mvcc, text, txnReadRevision(w)) : undefined;
   const value = put.ignoreValue === true && current !== undefined ? current.value : put.value;
   const lease = put.ignoreLease === true ? current?.lease : put.lease;
   const { kv, prev } = putRecord(mvcc, text, value, lease, w.main, w.sub++);
