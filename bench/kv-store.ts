@@ -15,7 +15,13 @@ import { logIndex } from '../src/base/units.js';
 import { casPut, prefixRange } from '../src/kv/commands.js';
 import { encodeCommand } from '../src/kv/codec.js';
 import { SNAPSHOT_DEFAULTS, kvConfig } from '../src/kv/config.js';
-import { beginSnapshot, nextSnapshotChunk, restoreSnapshot } from '../src/kv/snapshot.js';
+import { beginSnapshot, nextSnapshotChunk } from '../src/kv/snapshot.js';
+import {
+  beginRestore,
+  finishRestore,
+  restoreChunk,
+  restoreSnapshot,
+} from '../src/kv/snapshot-restore.js';
 import { applyEntry, createKvStore, range, type KvState } from '../src/kv/store.js';
 import { revision, type KvCommand } from '../src/kv/types.js';
 import {
@@ -139,76 +145,98 @@ function applyRows(o: Options): string[][] {
   return rows;
 }
 
+/** Wall and CPU time of one call: on a shared machine wall time includes waiting for a core. */
+function timed<T>(fn: () => T): { value: T; wallMs: number; cpuMs: number } {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const value = fn();
+  const wallMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { value, wallMs, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/** The longest of a series of slices, by wall and by CPU time. */
+class Longest {
+  wallMs = 0;
+  cpuMs = 0;
+
+  of<T>(fn: () => T): T {
+    const t = timed(fn);
+    this.wallMs = Math.max(this.wallMs, t.wallMs);
+    this.cpuMs = Math.max(this.cpuMs, t.cpuMs);
+    return t.value;
+  }
+}
+
 interface SnapshotRun {
-  totalMs: number;
-  longestSliceMs: number;
+  total: { wallMs: number; cpuMs: number };
+  slice: Longest;
   chunks: number;
   bytes: number;
-  restoreMs: number;
+  restore: { wallMs: number; cpuMs: number };
+  /** Chunked restore: the longest restoreChunk, and finishRestore (the revision log's sort). */
+  restoreSlice: Longest;
+  finish: { wallMs: number; cpuMs: number };
 }
 
 /** A snapshot taken in chunks with one put applied between every two chunks, then restored. */
 function snapshotRun(state: KvState, o: Options): SnapshotRun {
   const value = new Uint8Array(o.valueBytes).fill(0x77);
-  let longest = 0;
-  let slices = 0;
-  const start = performance.now();
-  let t = performance.now();
-  const writer = beginSnapshot(state, { snapshotChunkBytes: o.chunkBytes });
-  longest = Math.max(longest, performance.now() - t);
+  const slice = new Longest();
   const chunks: Uint8Array[] = [];
-  for (;;) {
-    t = performance.now();
-    const chunk = nextSnapshotChunk(writer);
-    longest = Math.max(longest, performance.now() - t);
-    if (chunk === undefined) break;
-    chunks.push(chunk);
-    slices++;
-    // Applies go on between slices.
-    applyEntry(
-      state,
-      entry({ op: { kind: 'put', request: { key: keyOf(slices), value } } }),
-      logIndex(state.appliedIndex + 1),
-    );
-  }
-  const totalMs = performance.now() - start;
+  const total = timed(() => {
+    const writer = slice.of(() => beginSnapshot(state, { snapshotChunkBytes: o.chunkBytes }));
+    for (;;) {
+      const chunk = slice.of(() => nextSnapshotChunk(writer));
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      // Applies go on between slices.
+      const put = { key: keyOf(chunks.length), value };
+      applyEntry(
+        state,
+        entry({ op: { kind: 'put', request: put } }),
+        logIndex(state.appliedIndex + 1),
+      );
+    }
+  });
   const bytes = Buffer.concat(chunks);
-  t = performance.now();
-  const restored = restoreSnapshot(bytes, CONFIG);
-  const restoreMs = performance.now() - t;
-  if ('kind' in restored) throw new Error(restored.message);
+  const restore = timed(() => restoreSnapshot(bytes, CONFIG));
+  if ('kind' in restore.value) throw new Error(restore.value.message);
+  // The same bytes restored chunk by chunk, as a follower receives them.
+  const restorer = beginRestore(CONFIG);
+  const restoreSlice = new Longest();
+  for (const chunk of chunks) restoreSlice.of(() => restoreChunk(restorer, chunk));
+  const finish = timed(() => finishRestore(restorer));
+  if ('kind' in finish.value) throw new Error('chunked restore refused');
   return {
-    totalMs,
-    longestSliceMs: longest,
+    total,
+    slice,
     chunks: chunks.length,
     bytes: bytes.length,
-    restoreMs,
+    restore,
+    restoreSlice,
+    finish,
   };
 }
 
-function compactionRun(o: Options): { logicalMs: number; longestSliceMs: number; slices: number } {
+function compactionRun(o: Options): { logical: Longest; slice: Longest; slices: number } {
   const state = filled(o.keys, 16);
   const small = new Uint8Array(16);
-  for (let i = 0; i < o.keys; i++)
-    applyEntry(
-      state,
-      entry({ op: { kind: 'put', request: { key: keyOf(i), value: small } } }),
-      logIndex(state.appliedIndex + 1),
-    );
+  for (let i = 0; i < o.keys; i++) {
+    const put = entry({ op: { kind: 'put', request: { key: keyOf(i), value: small } } });
+    applyEntry(state, put, logIndex(state.appliedIndex + 1));
+  }
   const compact = entry({ op: { kind: 'compact', revision: state.mvcc.revision } });
-  let t = performance.now();
-  applyEntry(state, compact, logIndex(state.appliedIndex + 1));
-  const logicalMs = performance.now() - t;
-  let longest = 0;
+  const logical = new Longest();
+  logical.of(() => applyEntry(state, compact, logIndex(state.appliedIndex + 1)));
+  const slice = new Longest();
   let slices = 0;
   const noop = entry({ op: { kind: 'range', request: { key: keyOf(0) } } });
   while (state.mvcc.compactCursor !== undefined) {
-    t = performance.now();
-    applyEntry(state, noop, logIndex(state.appliedIndex + 1));
-    longest = Math.max(longest, performance.now() - t);
+    slice.of(() => applyEntry(state, noop, logIndex(state.appliedIndex + 1)));
     slices++;
   }
-  return { logicalMs, longestSliceMs: longest, slices };
+  return { logical, slice, slices };
 }
 
 export async function run(argv: readonly string[] = []): Promise<string> {
@@ -228,29 +256,73 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   out.push(
     `\n### Snapshot of ${o.keys.toLocaleString('en-US')} keys, ${o.valueBytes}-byte values, ${o.chunkBytes.toLocaleString('en-US')}-byte chunks, a put applied between chunks\n`,
   );
+  const ms = (values: number[], digits = 0): string => fmtRange(values, digits);
   out.push(
     table(
-      ['total ms', 'longest blocking slice ms', 'chunks', 'MB', 'restore ms'],
+      ['measure', 'wall ms', 'CPU ms'],
       [
         [
-          fmtRange(runs.map((r) => r.totalMs)),
-          fmtRange(
-            runs.map((r) => r.longestSliceMs),
+          'snapshot, total',
+          ms(runs.map((r) => r.total.wallMs)),
+          ms(runs.map((r) => r.total.cpuMs)),
+        ],
+        [
+          'snapshot, longest blocking slice',
+          ms(
+            runs.map((r) => r.slice.wallMs),
             1,
           ),
-          String(median(runs.map((r) => r.chunks))),
-          ((median(runs.map((r) => r.bytes)) ?? 0) / 1e6).toFixed(1),
-          fmtRange(runs.map((r) => r.restoreMs)),
+          ms(
+            runs.map((r) => r.slice.cpuMs),
+            1,
+          ),
+        ],
+        [
+          'restore, one call',
+          ms(runs.map((r) => r.restore.wallMs)),
+          ms(runs.map((r) => r.restore.cpuMs)),
+        ],
+        [
+          'restore by chunks, longest chunk',
+          ms(
+            runs.map((r) => r.restoreSlice.wallMs),
+            1,
+          ),
+          ms(
+            runs.map((r) => r.restoreSlice.cpuMs),
+            1,
+          ),
+        ],
+        [
+          'restore by chunks, finishRestore',
+          ms(
+            runs.map((r) => r.finish.wallMs),
+            1,
+          ),
+          ms(
+            runs.map((r) => r.finish.cpuMs),
+            1,
+          ),
         ],
       ],
     ),
+  );
+  out.push(
+    `\n${median(runs.map((r) => r.chunks))} chunks, ${((median(runs.map((r) => r.bytes)) ?? 0) / 1e6).toFixed(1)} MB.`,
   );
   const c = compactionRun(o);
   out.push(`\n### Compaction of ${o.keys.toLocaleString('en-US')} keys overwritten once\n`);
   out.push(
     table(
-      ['compact entry ms (logical)', 'longest apply with a physical slice ms', 'slices'],
-      [[c.logicalMs.toFixed(1), c.longestSliceMs.toFixed(1), String(c.slices)]],
+      ['measure', 'wall ms', 'CPU ms'],
+      [
+        ['compact entry (logical)', c.logical.wallMs.toFixed(1), c.logical.cpuMs.toFixed(1)],
+        [
+          `longest apply carrying a physical slice (${c.slices} slices)`,
+          c.slice.wallMs.toFixed(1),
+          c.slice.cpuMs.toFixed(1),
+        ],
+      ],
     ),
   );
   out.push(`\n${machineNote()}`);

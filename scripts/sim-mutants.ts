@@ -313,9 +313,9 @@ const MUTANTS: Mutant[] = [
   {
     // Restore skips the checksum: a flipped byte in a value restores as a different value.
     name: 'kv-snapshot-crc-unchecked',
-    file: 'src/kv/snapshot.ts',
-    find: '  if (stored !== computed)\n',
-    replace: '  if (stored !== computed && bytes.length < 0)\n',
+    file: 'src/kv/snapshot-restore.ts',
+    find: '  if (stored !== r.crc)',
+    replace: '  if (stored !== r.crc && r.crc < 0)',
     tests: ['test/kv/codec.test.ts'],
   },
 ];

@@ -10,7 +10,8 @@ import { logIndex } from '../../src/base/units.js';
 import { prefixRange } from '../../src/kv/commands.js';
 import { kvConfig, watchConfig, type WatchConfig } from '../../src/kv/config.js';
 import { keySpan, keyText, spanHas } from '../../src/kv/keys.js';
-import { restoreSnapshot, takeSnapshot } from '../../src/kv/snapshot.js';
+import { takeSnapshot } from '../../src/kv/snapshot.js';
+import { restoreSnapshot } from '../../src/kv/snapshot-restore.js';
 import { apply, createKvStore, type KvState } from '../../src/kv/store.js';
 import type { KvEvent } from '../../src/kv/types.js';
 import {
