@@ -88,9 +88,8 @@ export function deleteSpan(w: WriteTxn, request: DeleteRangeRequest): KeyValue[]
   });
   const removed: KeyValue[] = [];
   for (const history of histories) {
-    const prev = deleteRecord(mvcc, history, w.main, w.sub++);
+    const { prev, tombstone } = deleteRecord(mvcc, history, w.main, w.sub++);
     detach(w, prev.lease, history.text);
-    const tombstone = (history.records[history.records.length - 1] as { kv: KeyValue }).kv;
     w.events.push({ type: 'delete', kv: tombstone, revision: w.main });
     removed.push(prev);
   }
