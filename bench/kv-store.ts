@@ -8,7 +8,7 @@
  *   slice (beginSnapshot or one chunk); then restore time;
  * - compaction of N overwritten keys: the logical step and the longest physical slice.
  *
- * `npx tsx bench/kv-store.ts [--keys 100000] [--value-bytes 256] [--chunk-bytes 262144] [--runs 3]`
+ * `npx tsx bench/kv-store.ts [--keys 100000] [--value-bytes 256] [--chunk-bytes 262144] [--runs 1]`
  * prints a markdown table; `run()` returns it for bench/run.ts.
  */
 import { logIndex } from '../src/base/units.js';
@@ -246,7 +246,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     keys: Number(flags.get('keys') ?? 100_000),
     valueBytes: Number(flags.get('value-bytes') ?? 256),
     chunkBytes: Number(flags.get('chunk-bytes') ?? SNAPSHOT_DEFAULTS.snapshotChunkBytes),
-    runs: Number(flags.get('runs') ?? 3),
+    runs: Number(flags.get('runs') ?? 1),
   };
   const out: string[] = [];
   out.push(`### Apply throughput (thousand operations/s, median [min–max] of ${o.runs} runs)\n`);
