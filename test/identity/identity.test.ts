@@ -45,8 +45,11 @@ function expectCode(fn: () => unknown, code: string, path: string): void {
 const NOBODY_ID = 65534;
 
 /**
- * Runs `loadOrCreateIdentitySync(dir)` without privileges: in a child process as `nobody` when
- * this process is root, in-process otherwise. Returns the error's code and message, or `ok`.
+ * Runs `loadOrCreateIdentitySync(dir)` without privileges: in a child process that drops to
+ * `nobody` when this process is root, in-process otherwise. The child starts as root, loads the
+ * module (through tsx, from wherever the checkout lives: a home directory of mode 700 included),
+ * and only then gives up its groups and ids, so `nobody` never has to read the checkout or
+ * its node_modules. Returns the error's code and message, or `ok`.
  */
 function identityErrorUnprivileged(dir: string): { code: string; message: string } {
   const run = (): { code: string; message: string } => {
@@ -60,13 +63,18 @@ function identityErrorUnprivileged(dir: string): { code: string; message: string
   if (process.getuid?.() !== 0) return run();
   chmodSync(root, 0o755); // let `nobody` reach the dir under test
   const moduleUrl = new URL('../../src/identity/identity.ts', import.meta.url).href;
-  const script = `import(${JSON.stringify(moduleUrl)}).then((m) => { try { m.loadOrCreateIdentitySync(process.argv[1]); console.log(JSON.stringify({ code: 'ok', message: '' })); } catch (e) { console.log(JSON.stringify({ code: String(e.code), message: e.message })); } });`;
+  const script = [
+    `const m = await import(${JSON.stringify(moduleUrl)});`,
+    `process.setgroups([]); process.setgid(${NOBODY_ID}); process.setuid(${NOBODY_ID});`,
+    `if (process.getuid() !== ${NOBODY_ID}) throw new Error('still privileged');`,
+    `let out = { code: 'ok', message: '' };`,
+    `try { m.loadOrCreateIdentitySync(process.argv[1]); } catch (e) { out = { code: String(e.code), message: e.message }; }`,
+    `console.log(JSON.stringify(out));`,
+  ].join('\n');
   const child = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--input-type=module', '-e', script, dir],
     {
-      uid: NOBODY_ID,
-      gid: NOBODY_ID,
       encoding: 'utf8',
       timeout: 30_000,
       cwd: fileURLToPath(new URL('../../', import.meta.url)),
@@ -230,7 +238,7 @@ describe('I/O failures -> ERR_IDENTITY_IO', () => {
     );
   });
   // Permission checks mean nothing to root, so as root (CI, containers) they run in a child
-  // process as the unprivileged user `nobody`; otherwise in this process.
+  // process that drops to the unprivileged user `nobody`; otherwise in this process.
   it('an unreadable identity file', () => {
     loadOrCreateIdentitySync(root);
     const file = join(root, IDENTITY_FILE_NAME);
