@@ -15,7 +15,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ShoalError } from '../base/errors.js';
-import { nodeOptionsSchema, type NodeOptions } from '../node/options.js';
+import {
+  listenAddressSchema,
+  nodeOptionsSchema,
+  peerAddressSchema,
+  type NodeOptions,
+} from '../node/options.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
 export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite'] as const;
@@ -29,17 +34,17 @@ export const DEFAULT_HTTP_ADDRESS = '127.0.0.1:7947';
 export const AGENT_ADDRESS_LIST_MAX = 1024;
 
 const node = nodeOptionsSchema.shape;
-const addressList = z.array(node.bind.unwrap()).max(AGENT_ADDRESS_LIST_MAX);
+const addressList = z.array(peerAddressSchema).max(AGENT_ADDRESS_LIST_MAX);
 
 export const agentConfigSchema = z
   .object({
     name: node.name.optional(),
     /** Defaults to `./data/<name>`, so several local agents do not share an identity. */
     dataDir: node.dataDir.optional(),
-    bind: node.bind,
-    advertise: node.advertise,
+    bind: listenAddressSchema.default('127.0.0.1:7946'),
+    advertise: listenAddressSchema.optional(),
     /** The HTTP API's listen address. */
-    http: node.bind.unwrap().default(DEFAULT_HTTP_ADDRESS),
+    http: listenAddressSchema.default(DEFAULT_HTTP_ADDRESS),
     /** When set, POST endpoints require `Authorization: Bearer <httpToken>`. */
     httpToken: z
       .string()

@@ -15,6 +15,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
   appendFileSync,
 } from 'node:fs';
@@ -221,4 +222,44 @@ async function fsyncDirAsync(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Directories under the data dir probed by `checkWritableDataDir` (a node makes two or three). */
+export const DATA_DIR_PROBES_MAX = 64;
+
+/**
+ * Refuses, before any port is bound, a data dir this process cannot write: the root and every
+ * directory under it (where protocols keep their files) must take a new file. Otherwise the
+ * node would start and stop at its first durable write, from a timer, with a stack in the log.
+ * Throws ERR_STORAGE_IO naming the directory and what to do.
+ */
+export function checkWritableDataDir(root: string): void {
+  const dirs = [root];
+  try {
+    mkdirSync(root, { recursive: true });
+    const entries = readdirSync(root, { recursive: true, withFileTypes: true });
+    for (const entry of entries) {
+      if (dirs.length > DATA_DIR_PROBES_MAX) break;
+      if (entry.isDirectory()) dirs.push(join(entry.parentPath, entry.name));
+    }
+  } catch (err) {
+    throw notWritable(root, err);
+  }
+  for (const dir of dirs) {
+    const probe = join(dir, `.shoal-write-check-${process.pid}`);
+    try {
+      writeFileSync(probe, '', { mode: 0o600 });
+      unlinkSync(probe);
+    } catch (err) {
+      throw notWritable(dir, err);
+    }
+  }
+}
+
+function notWritable(dir: string, err: unknown): ShoalError {
+  return new ShoalError(
+    'ERR_STORAGE_IO',
+    `data dir ${dir} is not writable (${errnoOf(err) ?? (err as Error).message}): give this user write access to it, or choose another data dir`,
+    { cause: err },
+  );
 }
