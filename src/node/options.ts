@@ -132,6 +132,21 @@ export type NodeOptions = z.input<typeof nodeOptionsSchema>;
 export type ResolvedNodeOptions = z.output<typeof nodeOptionsSchema>;
 export type ClusterMode = ResolvedNodeOptions['mode'];
 
+/** Longest rendering of a refused value in an error message. */
+const SHOWN_VALUE_CHARS_MAX = 80;
+
+/** `value` as JSON for an error message, cut to SHOWN_VALUE_CHARS_MAX; never throws (cycles, depth). */
+export function showValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? '[...]' : typeof value === 'object' ? '{...}' : String(value);
+  }
+  return text.length > SHOWN_VALUE_CHARS_MAX ? `${text.slice(0, SHOWN_VALUE_CHARS_MAX)}…` : text;
+}
+
 /** Renders the first zod issue as `field (value): what is allowed`. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === 'unrecognized_keys') {
@@ -143,8 +158,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   let value: unknown = input;
   for (const key of issue.path)
     value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
-  return `${field} (${shown}): ${issue.message}`;
+  return `${field} (${showValue(value)}): ${issue.message}`;
 }
 
 export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
@@ -176,7 +190,7 @@ export function checkListenAddresses(options: ResolvedNodeOptions): void {
     if (problem !== undefined)
       throw new ShoalError(
         'ERR_INVALID_CONFIG',
-        `invalid node option ${field} (${JSON.stringify(value)}): ${problem}`,
+        `invalid node option ${field} (${showValue(value)}): ${problem}`,
       );
   }
 }
