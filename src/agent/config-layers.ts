@@ -95,7 +95,8 @@ function parseConfigYaml(text: string, path: string): unknown {
     if (first !== undefined) throw first;
     values = doc.toJS({ maxAliasCount: CONFIG_ALIAS_COUNT_MAX }) ?? {};
   } catch (err) {
-    if (err instanceof RangeError)
+    // The parser recurses per level; it reports the overflow as a RangeError or a parse error.
+    if (err instanceof RangeError || /Maximum call stack/.test((err as Error).message))
       throw refuse(`nests too deeply to parse (over ${HTTP_JSON_DEPTH_MAX} levels is refused)`);
     const line = (err as Error).message.split('\n')[0] ?? '';
     throw refuse(`is not valid YAML: ${line.replace(/:$/, '')}`);
