@@ -8,13 +8,13 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { resolveAgentConfig } from '../../src/agent/config-layers.js';
-import { main } from '../../src/cli/main.js';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { NetTransport } from '../../src/transport/net.js';
 import { NOBODY_ID, runUnprivileged } from '../helpers/unprivileged.js';
+import { shoal } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-cli-edges-'));
@@ -23,22 +23,6 @@ const agents: RunningAgent[] = [];
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop('test over')));
 });
-
-/** Runs the CLI in-process; captures stdout and stderr. */
-async function shoal(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'shoal', ...args], (text) => (out += text));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 function agentArgs(name: string, bind = '127.0.0.1:0'): string[] {
   return ['agent', '--name', name, '--bind', bind, '--http', '127.0.0.1:0', '--profile', 'local'];
