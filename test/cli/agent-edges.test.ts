@@ -3,26 +3,18 @@
  * is exit 2 with one line naming the field (a bind that is not an IP, a join name that does not
  * resolve, a config with an alias cycle); a corrupt incarnation file or a data dir this user
  * cannot write is exit 1 with one line, never a stack trace and never a process left running
- * with its ports bound. `shoal join A B C` answers how many of the three answered.
+ * with its ports bound.
  */
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
-import { resolveAgentConfig } from '../../src/agent/config-layers.js';
+import { describe, expect, it } from 'vitest';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { NetTransport } from '../../src/transport/net.js';
 import { NOBODY_ID, runUnprivileged } from '../helpers/unprivileged.js';
 import { shoal } from '../helpers/run-cli.js';
-import { waitFor } from '../helpers/wait.js';
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-cli-edges-'));
-const agents: RunningAgent[] = [];
-
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop('test over')));
-});
 
 function agentArgs(name: string, bind = '127.0.0.1:0'): string[] {
   return ['agent', '--name', name, '--bind', bind, '--http', '127.0.0.1:0', '--profile', 'local'];
@@ -100,42 +92,5 @@ describe('exit 1 with one line, the port released', () => {
     );
     expect(result.err.trim().split('\n')).toHaveLength(1);
     await (await NetTransport.bind(bind)).close();
-  });
-});
-
-describe('shoal join', () => {
-  it('answers how many of the given addresses answered', async () => {
-    const start = async (name: string, join: string[] = []): Promise<RunningAgent> => {
-      const config = resolveAgentConfig(
-        {
-          name,
-          bind: '127.0.0.1:0',
-          http: '127.0.0.1:0',
-          profile: 'local',
-          logLevel: 'silent',
-          dataDir: `${dataRoot}/${name}`,
-          join,
-        },
-        {},
-      );
-      const agent = await startAgent(config);
-      agents.push(agent);
-      return agent;
-    };
-    const a = await start('ja');
-    const b = await start('jb', [a.node.address]);
-    await waitFor(() => a.node.members().length === 2, 10_000, 'a and b form a cluster');
-    const c = await start('jc');
-    const [nobody] = (await freeClusterAddresses(1)) as [string];
-    const { code, out } = await shoal(
-      'join',
-      '--http',
-      c.server.address,
-      a.node.address,
-      b.node.address,
-      nobody,
-    );
-    expect(code).toBe(0);
-    expect(out).toBe('joined: 2 of 3 addresses answered\n');
   });
 });

@@ -135,6 +135,23 @@ describe('shoal join and leave', () => {
     );
   });
 
+  it('answers how many of the given addresses answered, not the member count', async () => {
+    const [a, b, c] = [await agent('count-a'), await agent('count-b'), await agent('count-c')];
+    expect((await shoal('join', a.node.address, '--http', b.server.address)).code).toBe(0);
+    await waitFor(() => a.node.members().length === 2, 10_000, 'a and b form a cluster');
+    const nobody = await freePort();
+    const { code, out } = await shoal(
+      'join',
+      '--http',
+      c.server.address,
+      a.node.address,
+      b.node.address,
+      nobody,
+    );
+    expect(code).toBe(0);
+    expect(out).toBe('joined: 2 of 3 addresses answered\n');
+  });
+
   it('refuses a malformed join address with exit 2 before calling the agent', async () => {
     const { code, err } = await shoal('join', 'nohost', '--http', '127.0.0.1:1');
     expect(code).toBe(2);
