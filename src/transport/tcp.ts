@@ -319,8 +319,9 @@ export class TcpEndpoint implements InboundOwner {
   }
 
   /**
-   * Writes the refusal and half-closes; keeps reading (and discarding) for a moment so that the
-   * close is a FIN after the refusal, not a reset that could discard it.
+   * Writes the refusal and half-closes, then waits a moment before destroying the socket, so the
+   * refusal is read before a reset could discard it. It reads nothing more: what the peer still
+   * sends waits in the kernel (TCP flow control stops it) instead of passing through our memory.
    */
   private sendRefusal(socket: Socket, reason: StreamRefusal): void {
     if (this.lingering.size >= REFUSALS_LINGERING_MAX || socket.destroyed) {
@@ -329,7 +330,7 @@ export class TcpEndpoint implements InboundOwner {
     }
     this.lingering.add(socket);
     socket.setTimeout(0);
-    socket.on('data', () => undefined);
+    socket.pause();
     socket.once('close', () => this.lingering.delete(socket));
     socket.end(encodeFrame(encodeRefusal(reason)));
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
