@@ -73,6 +73,20 @@ async function lookupWithin(host: string, family: 4 | 6): Promise<string> {
 }
 
 /**
+ * `addresses` as they are when every one is an IP literal and a port (nothing to resolve, so a
+ * caller can go on without waiting a turn), otherwise undefined.
+ */
+export function literalAddresses(addresses: readonly string[]): Address[] | undefined {
+  const out: Address[] = [];
+  for (const text of addresses) {
+    const hostPort = splitAddress(text);
+    if (hostPort === undefined || isIP(hostPort.host) === 0) return undefined;
+    out.push(formatAddress(hostPort.host, hostPort.port));
+  }
+  return out;
+}
+
+/**
  * Resolves every name among `addresses` to an IPv`family` address; IP literals are returned as
  * they are. Throws `code` naming the field (`field(index)`), the value and why, for an address
  * that is malformed or a name that does not resolve within RESOLVE_TIMEOUT_MS.

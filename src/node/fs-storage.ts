@@ -224,7 +224,7 @@ async function fsyncDirAsync(dir: string): Promise<void> {
   }
 }
 
-/** Directories under the data dir probed by `checkWritableDataDir` (a node makes two or three). */
+/** Directories probed by `checkWritableDataDir`, the data dir included (a node makes two or three under it). */
 export const DATA_DIR_PROBES_MAX = 64;
 
 /**
@@ -237,10 +237,11 @@ export function checkWritableDataDir(root: string): void {
   const dirs = [root];
   try {
     mkdirSync(root, { recursive: true });
-    const entries = readdirSync(root, { recursive: true, withFileTypes: true });
-    for (const entry of entries) {
-      if (dirs.length > DATA_DIR_PROBES_MAX) break;
-      if (entry.isDirectory()) dirs.push(join(entry.parentPath, entry.name));
+    // Breadth first, one directory at a time: a data dir pointed at a big tree reads 64 dirs, not the tree.
+    for (let i = 0; i < dirs.length && dirs.length <= DATA_DIR_PROBES_MAX; i++) {
+      for (const entry of readdirSync(dirs[i] as string, { withFileTypes: true }))
+        if (entry.isDirectory() && dirs.length <= DATA_DIR_PROBES_MAX)
+          dirs.push(join(dirs[i] as string, entry.name));
     }
   } catch (err) {
     throw notWritable(root, err);

@@ -17,7 +17,7 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
-import { familyOf, resolvePeerAddresses } from './addresses.js';
+import { familyOf, literalAddresses, resolvePeerAddresses } from './addresses.js';
 import {
   EventHub,
   type ErrorEvent,
@@ -210,16 +210,19 @@ export class ShoalNode {
         `join is not available in mode '${this.mode.kind}'`,
       );
     throwIfAborted(options.signal, 'join');
-    const parsed = await abortable(
-      resolvePeerAddresses(
-        addresses,
-        familyOf(this.address),
-        (index) => `addresses[${index}]`,
-        'ERR_INVALID_ARGUMENT',
-      ),
-      options.signal,
-      'join',
-    );
+    // IP literals need no lookup: the join starts in this turn, as it always did.
+    const parsed =
+      literalAddresses(addresses) ??
+      (await abortable(
+        resolvePeerAddresses(
+          addresses,
+          familyOf(this.address),
+          (index) => `addresses[${index}]`,
+          'ERR_INVALID_ARGUMENT',
+        ),
+        options.signal,
+        'join',
+      ));
     const outcome = await abortable(join(parsed), options.signal, 'join');
     if (!outcome.ok)
       throw new ShoalError(

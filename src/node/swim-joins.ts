@@ -99,8 +99,12 @@ export class SwimJoins {
       if (!outcome.ok && outcome.reason === 'shutting_down') break;
     }
     if (contacted > 0) return { ok: true, contacted };
-    const reason = last !== undefined && !last.ok ? last.reason : 'unreachable';
-    return { ok: false, reason, detail: failures.join('; ') };
+    if (last === undefined || last.ok)
+      return { ok: false, reason: 'unreachable', detail: 'no address' };
+    // One address: its own reason and detail; several: each one's, in order.
+    return failures.length === 1
+      ? last
+      : { ok: false, reason: last.reason, detail: failures.join('; ') };
   }
 
   /** A member event of the membership core: another member in view means joined. */
