@@ -11,7 +11,10 @@
 import type { DestinationStream, Logger } from 'pino';
 import type { ShoalError } from '../base/errors.js';
 import { createNode, type NodeInternals, type ShoalNode } from '../node/node.js';
-import type { AgentConfig } from './config.js';
+import { join } from 'node:path';
+import { IDENTITY_FILE_NAME } from '../identity/identity.js';
+import { resolveAgentAddresses, type AgentConfig } from './config.js';
+import { warnIfLoose } from './key-files.js';
 import { createAgentLogger, logNodeEvents } from './logger.js';
 import { startAgentServer, type AgentServer } from './server.js';
 
@@ -74,8 +77,11 @@ async function shutdown(
 }
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
-  const node = await createNode(config.node, {}, deps.nodeInternals);
+  const resolved = await resolveAgentAddresses(config);
+  const node = await createNode(resolved.node, {}, deps.nodeInternals);
   const log = createAgentLogger(config.logLevel, node, deps.logDestination);
+  warnIfLoose(join(config.node.dataDir, IDENTITY_FILE_NAME), 'identity file', log);
+  if (config.keyringFile !== undefined) warnIfLoose(config.keyringFile, 'keyring file', log);
   const stopLogging = logNodeEvents(node, log);
   let stopping: Promise<number> | undefined;
   let markStopped: (code: number) => void = () => undefined;
