@@ -40,6 +40,8 @@ export interface EtcdGrpcStats {
   unexpected: number;
   /** Watch and keep-alive streams open now. */
   streamsOpen: number;
+  /** Requests received on streams (watch creates, cancels, progress; keep-alives). */
+  streamRequests: number;
   /** Watches open now, over all streams. */
   watchesOpen: number;
   /** Watch responses sent, and of them progress notifications. */
@@ -54,6 +56,7 @@ function newStats(): EtcdGrpcStats {
     malformed: 0,
     unexpected: 0,
     streamsOpen: 0,
+    streamRequests: 0,
     watchesOpen: 0,
     watchResponses: 0,
     progressNotifications: 0,
@@ -179,6 +182,7 @@ export abstract class OrderedStream<Req> {
 
   private enqueue(request: unknown): void {
     if (this.closed) return;
+    this.ep.stats.streamRequests++;
     if (isMalformed(request)) {
       this.failWith(this.ep.malformed(this.method, request.malformed));
       return;

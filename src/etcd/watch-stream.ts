@@ -4,7 +4,7 @@
  * - create: a watch on a key, a range or a prefix from a start revision, with filters (NOPUT,
  *   NODELETE), prev_kv, progress_notify and fragment. Answered by a `created` response (header
  *   revision: where the watch stands) before any event of it. The id is the client's when it
- *   gives one (etcd 3.4), else the smallest free one from 0, per stream as etcd numbers them.
+ *   gives one (etcd 3.4), else the stream's counter (from 0, skipping ids in use), as etcd's.
  *   A refused create is answered `created` and `canceled` with watch_id -1 and a cancel_reason.
  *   A start revision below the compacted revision is not refused: the watch is created, then
  *   canceled by a response carrying compact_revision, exactly as etcd sends it (etcdctl and the

@@ -65,6 +65,8 @@ const LEASE_ID_ATTEMPTS = 8;
 
 export interface KvDoubleOptions {
   members?: number;
+  /** The members' NodeIds (random when absent). */
+  nodeIds?: NodeId[];
   kv?: Partial<KvConfig>;
   watch?: Partial<WatchConfig>;
 }
@@ -115,8 +117,9 @@ export class KvDouble {
   constructor(options: KvDoubleOptions = {}) {
     this.state = createKvStore(kvConfig(options.kv));
     this.registry = createWatchRegistry(watchConfig(options.watch));
-    this.members = Array.from({ length: options.members ?? 1 }, (_, i) => {
-      const id = randomBytes(16).toString('hex') as NodeId;
+    const count = options.members ?? options.nodeIds?.length ?? 1;
+    this.members = Array.from({ length: count }, (_, i) => {
+      const id = options.nodeIds?.[i] ?? (randomBytes(16).toString('hex') as NodeId);
       return {
         id,
         memberId: memberIdOf(id),
