@@ -16,6 +16,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ShoalError } from '../base/errors.js';
 import { nodeOptionsSchema, type NodeOptions } from '../node/options.js';
+import {
+  grpcConfigFields,
+  grpcEndpointOf,
+  type EtcdEndpointConfig,
+} from '../etcd/agent-endpoint.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
 export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite'] as const;
@@ -59,6 +64,8 @@ export const agentConfigSchema = z
     keyring: node.keyring,
     /** A file with one base64 key per line (the first is primary); read by config-layers.ts. */
     keyringFile: z.string().min(1).optional(),
+    /** The etcd gRPC endpoint and its TLS files (src/etcd/agent-endpoint.ts). */
+    ...grpcConfigFields,
   })
   .strict();
 
@@ -72,6 +79,8 @@ export interface AgentConfig {
   http: string;
   httpToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** The etcd v3-compatible gRPC endpoint (`--grpc`), or undefined when off. */
+  grpc: EtcdEndpointConfig | undefined;
 }
 
 /** Where each field's winning value came from, for error messages (`--http`, `SHOAL_HTTP`, a file). */
@@ -233,5 +242,8 @@ export function validateAgentConfig(
     http: config.http,
     httpToken: config.httpToken,
     logLevel: config.logLevel,
+    grpc: grpcEndpointOf(config, (field, value, allowed) =>
+      invalid(field, sources, value, allowed),
+    ),
   };
 }
