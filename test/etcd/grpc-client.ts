@@ -46,11 +46,16 @@ export interface CallResult {
 }
 
 /** One unary call; resolves with the error or the response (never rejects). */
-export function call(client: ServiceClient, method: string, request: object): Promise<CallResult> {
+export function call(
+  client: ServiceClient,
+  method: string,
+  request: object,
+  deadlineMs = CALL_DEADLINE_MS,
+): Promise<CallResult> {
   const fn = client[method] as Unary | undefined;
   if (typeof fn !== 'function') throw new Error(`no method ${method}`);
   return new Promise((resolve) =>
-    fn.call(client, request, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+    fn.call(client, request, { deadline: Date.now() + deadlineMs }, (error, response) =>
       resolve({ error, response: error === null ? response : undefined }),
     ),
   );

@@ -10,7 +10,10 @@ import { ETCD_GRPC_DEFAULTS, etcdGrpcConfig } from '../../src/etcd/config.js';
 import { startEtcdGrpcServer } from '../../src/etcd/server.js';
 import { startDoubleCluster, type DoubleCluster } from './double-cluster.js';
 import { KvDouble } from './kv-double.js';
-import { ok, openStream, serviceClient } from './grpc-client.js';
+import { call, ok, openStream, serviceClient } from './grpc-client.js';
+import { waitFor } from '../helpers/wait.js';
+import type { KvService } from '../../src/node/kv-service.js';
+import { status as Status } from '@grpc/grpc-js';
 
 let cluster: DoubleCluster | undefined;
 afterEach(async () => {
@@ -89,6 +92,39 @@ describe('closing', () => {
     expect((await watch.end())?.code).toBeDefined();
     expect((await keepAlive.end())?.code).toBeDefined();
     expect(cluster.servers[0]?.stats().streamsOpen).toBe(0);
+  });
+
+  it("a client's cancel or deadline aborts the KvService call; an answered call is not aborted", async () => {
+    const signals: AbortSignal[] = [];
+    cluster = await startDoubleCluster({
+      wrap: (inner) =>
+        new Proxy(inner, {
+          get: (target, name, receiver) => {
+            if (name === 'range')
+              return (_request: unknown, options: { signal: AbortSignal }) =>
+                new Promise((_, reject) => {
+                  signals.push(options.signal);
+                  options.signal.addEventListener('abort', () => reject(new Error('aborted')));
+                });
+            if (name === 'put')
+              return (
+                request: Parameters<KvService['put']>[0],
+                options: { signal: AbortSignal },
+              ) => {
+                signals.push(options.signal);
+                return inner.put(request, options);
+              };
+            return Reflect.get(target, name, receiver) as unknown;
+          },
+        }) as KvService,
+    });
+    const kv = serviceClient(cluster.endpoints[0] ?? '', 'KV');
+    await ok(kv, 'Put', { key: Buffer.from('k'), value: Buffer.from('v') });
+    const { error } = await call(kv, 'Range', { key: Buffer.from('k') }, 200);
+    expect(error?.code).toBe(Status.DEADLINE_EXCEEDED);
+    await waitFor(() => signals[1]?.aborted === true, 10_000, 'the range is aborted');
+    expect(signals[0]?.aborted).toBe(false);
+    kv.close();
   });
 
   it('counts calls by method', async () => {
