@@ -25,6 +25,11 @@ import {
 } from '../node/options.js';
 
 export { showValue } from '../node/options.js';
+import {
+  grpcConfigFields,
+  grpcEndpointOf,
+  type EtcdEndpointConfig,
+} from '../etcd/agent-endpoint.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
 export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite'] as const;
@@ -68,6 +73,8 @@ export const agentConfigSchema = z
     keyring: node.keyring,
     /** A file with one base64 key per line (the first is primary); read by config-layers.ts. */
     keyringFile: z.string().min(1).optional(),
+    /** The etcd gRPC endpoint and its TLS files (src/etcd/agent-endpoint.ts). */
+    ...grpcConfigFields,
   })
   .strict();
 
@@ -85,6 +92,8 @@ export interface AgentConfig {
   keyringFile?: string | undefined;
   /** Where each field came from, for errors found after validation (a join name that does not resolve). */
   sources?: FieldSources;
+  /** The etcd v3-compatible gRPC endpoint (`--grpc`), or undefined when off. */
+  grpc: EtcdEndpointConfig | undefined;
 }
 
 /** Where each field's winning value came from, for error messages (`--http`, `SHOAL_HTTP`, a file). */
@@ -247,6 +256,9 @@ export function validateAgentConfig(
     logLevel: config.logLevel,
     keyringFile: config.keyringFile,
     sources,
+    grpc: grpcEndpointOf(config, (field, value, allowed) =>
+      invalid(field, sources, value, allowed),
+    ),
   };
 }
 
