@@ -280,16 +280,17 @@ export function noteAck(turn: Turn, to: Address, index: LogIndex): void {
   const { state } = turn;
   const p = state.ackPending;
   if (p === undefined || p.term !== state.term || p.to !== to)
-    state.ackPending = { to, term: state.term, index, fresh: true };
+    state.ackPending = { to, term: state.term, index, floor: index, fresh: true };
   else {
     p.index = logIndex(Math.max(p.index, index));
+    p.floor = logIndex(Math.min(p.floor, index));
     p.fresh = true;
   }
 }
 
 /**
- * At the end of every step: acks what is owed and durable. An append just taken is answered as
- * soon as its entries are durable; progress on earlier ones is reported as it becomes durable.
+ * At the end of every step: acks what is owed and durable. An append is answered once all its
+ * entries are durable; with several in flight, each durable one is reported as it becomes so.
  */
 export function flushAck(turn: Turn): void {
   const { state } = turn;
@@ -300,7 +301,7 @@ export function flushAck(turn: Turn): void {
     return;
   }
   const ackable = Math.min(p.index, durableIndex(state.log));
-  if (ackable > state.ackedIndex || (p.fresh && ackable >= p.index)) {
+  if (ackable >= p.floor && (ackable > state.ackedIndex || p.fresh)) {
     send(turn, p.to, {
       type: 'raft-append-response',
       ...header(state),
@@ -310,6 +311,7 @@ export function flushAck(turn: Turn): void {
       hintTerm: toTerm(0),
     });
     state.ackedIndex = logIndex(Math.max(state.ackedIndex, ackable));
+    p.floor = logIndex(ackable + 1);
   }
   p.fresh = false;
   if (ackable >= p.index) state.ackPending = undefined;

@@ -194,8 +194,14 @@ export interface RaftState {
   /** Who speaks for each member address: the pinned NodeId, or the last heard at an unpinned one. */
   idAt: Map<Address, NodeId>;
   leaderState: LeaderState | undefined;
-  /** Follower: the highest index known to match the current leader's log, to ack once durable. */
-  ackPending: { to: Address; term: Term; index: LogIndex; fresh: boolean } | undefined;
+  /**
+   * Follower: the highest index known to match the current leader's log, to ack once durable;
+   * `floor`: the smallest index worth acking (the end of the oldest append not yet acked, so a
+   * new leader's first append is not answered with the prefix it already assumed); `fresh`: an
+   * append arrived this step and is answered even if it tells nothing new.
+   */
+  ackPending:
+    { to: Address; term: Term; index: LogIndex; floor: LogIndex; fresh: boolean } | undefined;
   /** Follower: the last index acked to the current leader in this term. */
   ackedIndex: LogIndex;
   /** The last index handed to the state machine (`apply`). */

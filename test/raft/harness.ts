@@ -75,6 +75,8 @@ export class Cluster {
   private readonly deferred: { n: number; input: RaftInput }[] = [];
   /** Whether the state machine answers take-snapshot by itself. */
   autoSnapshot = true;
+  /** `advance` leaves heartbeats and their answers out of the trace (they still travel). */
+  quietHeartbeats = false;
 
   constructor(settings: RaftSettings = {}) {
     this.settings = {
@@ -278,10 +280,12 @@ export class Cluster {
       moved++;
       const target = this.nodes.get(m.to);
       if (this.blocked(m.from, m.to) || target?.state === undefined) {
-        this.lines.push(readable(`n${m.from} -> n${m.to} dropped ${describeMessage(m.message)}`));
+        if (!(this.quietHeartbeats && /^raft-heartbeat/.test(m.message.type)))
+          this.lines.push(readable(`n${m.from} -> n${m.to} dropped ${describeMessage(m.message)}`));
         continue;
       }
-      this.lines.push(readable(`n${m.from} -> n${m.to} ${describeMessage(m.message)}`));
+      const quiet = this.quietHeartbeats && /^raft-heartbeat/.test(m.message.type);
+      if (!quiet) this.lines.push(readable(`n${m.from} -> n${m.to} ${describeMessage(m.message)}`));
       this.input(m.to, {
         kind: 'receive',
         now: ms(this.now),
@@ -313,9 +317,21 @@ export class Cluster {
     this.input(n, { kind: 'tick', now: ms(this.now) });
   }
 
-  /** Advances time by `deltaMs`, ticking every node at each deadline on the way (bounded). */
+  /**
+   * Advances time by `deltaMs`, ticking every node at each deadline on the way, with writes and
+   * messages settling after each tick (a fast network and disk; bounded).
+   */
   advance(deltaMs: number): void {
     const end = this.now + deltaMs;
+    this.quietHeartbeats = true;
+    try {
+      this.advanceTo(end);
+    } finally {
+      this.quietHeartbeats = false;
+    }
+  }
+
+  private advanceTo(end: number): void {
     for (let i = 0; i < 100_000; i++) {
       let next: { n: number; at: number } | undefined;
       for (const [n, node] of this.nodes) {
@@ -326,6 +342,7 @@ export class Cluster {
       if (next === undefined) break;
       this.now = Math.max(this.now, next.at);
       this.input(next.n, { kind: 'tick', now: ms(this.now) });
+      this.stabilize();
     }
     this.now = end;
   }

@@ -5,21 +5,24 @@
  * compare it with the golden file (UPDATE_GOLDEN=1 rewrites the files).
  *
  * Commands (N, M are node numbers):
- *   add-nodes COUNT [voters=1,2,3] [pre-vote=false] [check-quorum=false] [read-mode=lease]
- *   campaign N          N's election timer fires now
+ *   add-nodes COUNT [voters=1,2,3 | join] [pre-vote=false] [check-quorum=false] [read-mode=lease]
+ *   reset               a new cluster
+ *   campaign N          N's election timer fires now (no time passes)
  *   tick N              N's next deadline (heartbeat, check-quorum, election) fires
- *   advance MS          time passes, every node ticking at its deadlines
+ *   advance MS          time passes, every node ticking at its deadlines (heartbeats not shown)
  *   stabilize [N ...]   writes finish and messages are delivered until nothing moves
  *   deliver             the messages in flight now are delivered (one hop)
  *   persist N           N's oldest pending write finishes
  *   propose N TEXT [request=ID]     read N ID [serializable]     transfer N M
  *   add-member N M as=learner|voter     promote N M     remove N M
  *   partition 1 2 | 3   heal   crash N   restart N   set-log N term=T T1 T2 ...
- *   status   log N ...   applied N ...
+ *   status   log N ...   applied N ...   config N ...
+ * Settings for add-nodes also: snapshot-entries=N chunk-bytes=N
  */
 import { ms } from '../../src/base/time.js';
 import type { RaftSettings } from '../../src/raft/config.js';
-import { Cluster, nodeAddress, nodeId } from './harness.js';
+import { describeConfiguration } from '../../src/raft/configuration.js';
+import { Cluster, nodeAddress, nodeId, readable } from './harness.js';
 
 export interface Block {
   command: string;
@@ -85,6 +88,8 @@ function settingsOf(opts: ReadonlyMap<string, string>): RaftSettings {
   if (opts.get('read-mode') === 'lease') settings.readMode = 'lease';
   if (opts.has('snapshot-entries'))
     settings.snapshotEntries = num(opts.get('snapshot-entries'), 'snapshot-entries');
+  if (opts.has('chunk-bytes'))
+    settings.snapshotChunkBytes = num(opts.get('chunk-bytes'), 'chunk-bytes');
   return settings;
 }
 
@@ -92,12 +97,18 @@ function run(cluster: { c: Cluster | undefined }, command: string): string[] {
   const [verb, ...args] = command.trim().split(/\s+/);
   const opts = options(args);
   const at = (i: number): number => num(args[i], `${verb} argument ${i + 1}`);
+  if (verb === 'reset') {
+    cluster.c = undefined;
+    return ['ok'];
+  }
   if (verb === 'add-nodes') {
     cluster.c ??= new Cluster(settingsOf(opts));
-    const voters = opts
-      .get('voters')
-      ?.split(',')
-      .map((v) => num(v, 'voters'));
+    const voters = args.includes('join')
+      ? []
+      : opts
+          .get('voters')
+          ?.split(',')
+          .map((v) => num(v, 'voters'));
     cluster.c.addNodes(at(0), voters);
     const out = cluster.c.take();
     return out.length === 0 ? ['ok'] : out;
@@ -107,9 +118,9 @@ function run(cluster: { c: Cluster | undefined }, command: string): string[] {
   const now = ms(c.now);
   switch (verb) {
     case 'campaign': {
-      const s = c.state(at(0));
-      c.now = Math.max(c.now, s.electionDeadlineMs);
-      c.input(at(0), { kind: 'tick', now: ms(c.now) });
+      // The node's election timer fires now; no time passes for the others.
+      c.state(at(0)).electionDeadlineMs = now;
+      c.input(at(0), { kind: 'tick', now });
       break;
     }
     case 'tick':
@@ -197,6 +208,14 @@ function run(cluster: { c: Cluster | undefined }, command: string): string[] {
       return [...c.take(), ...c.status()];
     case 'log':
       return [...c.take(), ...args.map((a) => c.logOf(num(a, 'node')))];
+    case 'config':
+      return [
+        ...c.take(),
+        ...args.map((a) => {
+          const config = c.state(num(a, 'node')).membership.config;
+          return readable(`n${a}: ${describeConfiguration(config)}`);
+        }),
+      ];
     case 'applied':
       return [
         ...c.take(),
