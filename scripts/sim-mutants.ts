@@ -219,6 +219,33 @@ const MUTANTS: Mutant[] = [
       durationMs: 15000,
     },
   },
+  {
+    // The WAL reads a batch whose records stop short of its COMMIT (a torn batch) as valid:
+    // recovery then applies half a batch, a state that was never written whole.
+    name: 'wal-batch-without-commit',
+    file: 'src/raft/wal/format.ts',
+    find: "    if (typeof frame === 'string') return why(frame);",
+    replace:
+      "    if (typeof frame === 'string') return { kind: 'batch', seq, records, end: at + total };",
+    tests: ['test/raft/wal-crash.test.ts'],
+  },
+  {
+    // Rotation renames the preallocated segment without fsyncing the directory: a crash undoes
+    // the rename and the batches acknowledged in the new segment vanish with it.
+    name: 'wal-rotation-skips-dir-fsync',
+    file: 'src/sim/storage.ts',
+    find: '        this.fsyncDir(parentDir(to));\n',
+    replace: '',
+    tests: ['test/raft/wal-crash.test.ts'],
+  },
+  {
+    // Compaction removes one segment too many: the entry right after the snapshot is lost.
+    name: 'wal-compaction-off-by-one',
+    file: 'src/raft/wal/wal.ts',
+    find: 'if (segment.firstIndex <= base + 1) keepFrom = i;',
+    replace: 'if (segment.firstIndex <= base + 2) keepFrom = i;',
+    tests: ['test/raft/wal-crash.test.ts'],
+  },
 ];
 
 interface Outcome {

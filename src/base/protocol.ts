@@ -16,6 +16,7 @@
  * Pure interface: no I/O here. Cores import it; only the driver implements the other side.
  */
 import type { Address } from './address.js';
+import type { ShoalError } from './errors.js';
 import type { Channel } from './channel.js';
 import type { Rng } from './rng.js';
 import type { Storage } from './storage.js';
@@ -168,8 +169,11 @@ export interface Protocol<T extends ProtocolTypes> {
   readonly core: Core<T>;
   /** Absent for a protocol without messages of its own (the swim leader talks through membership labels). */
   readonly wire?: Wire<T['input'], T['message']>;
-  /** Absent for a protocol without durable state. */
-  readonly store?: Store<T['persisted'], T['record']>;
+  /**
+   * Absent for a protocol without durable state. A `Store` replaces whole files per record (a
+   * term, a vote); a `LogStore` appends batches to a log (Raft's WAL).
+   */
+  readonly store?: Store<T['persisted'], T['record']> | LogStore<T['persisted'], T['record']>;
 }
 
 /** How the driver reads a core's durable part at boot and writes each record. */
@@ -177,4 +181,49 @@ export interface Store<P, R> {
   /** Reads once at boot, synchronously; throws ERR_STORAGE_CORRUPT for a file Shoal did not write. */
   load(storage: Storage): P;
   write(record: R): DurableWrite;
+}
+
+/**
+ * A store that appends (a write-ahead log) instead of replacing files. The driver opens it once
+ * at boot and hands it each write job's records as ONE batch: the records of every step merged
+ * into the job (group commit), in order, made durable together with one sync.
+ */
+export interface LogStore<P, R> {
+  /** Tells a log store from a file `Store` (`isLogStore`). */
+  readonly kind: 'log';
+  /**
+   * Reads the log once at boot, synchronously, and repairs a torn tail (the last batch written
+   * before a crash, never acknowledged). Throws ERR_STORAGE_CORRUPT, with one line naming the
+   * file and offset, when anything but that tail is damaged: the node must not start on it.
+   */
+  open(storage: Storage): OpenedLog<P, R>;
+}
+
+/** What a log store read at boot, and the log to append to from then on. */
+export interface OpenedLog<P, R> {
+  persisted: P;
+  log: RecordLog<R>;
+  /** What recovery did, one line each (a torn tail dropped, leftovers removed), for the node's log. */
+  notes: readonly string[];
+}
+
+/** An open log: appends batches, one after another. */
+export interface RecordLog<R> {
+  /**
+   * Makes `records` durable after every earlier batch, with one sync (fdatasync) for the batch,
+   * and calls `done` once, never synchronously: undefined when all of them are durable, or the
+   * ERR_STORAGE_IO error that stopped the log (then nothing after the last good batch is known
+   * durable, and every later append fails too: fail-stop). A batch is all or nothing at
+   * recovery: a crash before `done` brings back the whole batch or none of it.
+   */
+  append(records: readonly R[], done: (error: ShoalError | undefined) => void): void;
+  /** Stops the log: later completions are ignored and cached descriptors released. Idempotent. */
+  close(): void;
+  /** The log's counters (batches, syncs, rotations, torn tails, ...), for metrics and tests. */
+  counters(): Readonly<Record<string, number>>;
+}
+
+/** True when `store` appends (a `LogStore`) rather than replacing files. */
+export function isLogStore<P, R>(store: Store<P, R> | LogStore<P, R>): store is LogStore<P, R> {
+  return 'kind' in store && store.kind === 'log';
 }

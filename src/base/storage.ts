@@ -20,6 +20,21 @@
  *   file, so its contents are as durable as the file's last `fsync`: write, fsync, rename,
  *   fsync the directory, never rename unsynced data and expect it to survive.
  * - Bad paths and missing files are rejected with ShoalError ERR_STORAGE_IO, never a crash.
+ *
+ * Log files. A write-ahead log (src/raft/wal/) appends many small batches to a few large files
+ * and cannot afford a whole-file replace per batch. Its operations are asynchronous like
+ * `writeDurable` (never on the event loop, `done` called once and never synchronously), but they
+ * take effect in the page cache when issued and are durable at `done`, so a crash in between
+ * leaves what any real disk may leave (a torn write, a rename without its directory fsync):
+ * - `createDurable` preallocates a file (zeros written out, file and directory fsynced);
+ * - `writeAtDurable` writes inside an existing file and fdatasyncs it: one sync per batch;
+ * - `renameDurable` and `removeDurable` change names and fsync the directory;
+ * - `writeAt` (synchronous, boot only) repairs a torn tail before the log is used;
+ * - `closeFile` lets the storage drop a cached descriptor when the log closes.
+ * Operations on different files may run concurrently and finish in any order; a caller orders
+ * what must be ordered by waiting for `done`. A sector (512 bytes) is the unit of tearing: a
+ * sector already durable is never damaged by a later write of its unchanged bytes (the disk's
+ * atomic-sector promise; docs/design/raft-log.md says what the WAL assumes and why).
  */
 
 import type { ShoalError } from './errors.js';
@@ -54,7 +69,46 @@ export interface Storage {
    * for the first `done` (the generic driver writes one record at a time).
    */
   writeDurable(path: string, data: Uint8Array, done: (error: ShoalError | undefined) => void): void;
+
+  // ---- log files (a write-ahead log's operations; see "Log files" above) ----
+
+  /**
+   * Boot-time repair: overwrites `data.length` bytes of the existing file `path` at byte
+   * `offset` (a write past the end grows the file). Synchronous and not durable until
+   * `fsync(path)`; for recovery (zeroing a torn tail), never on the hot path.
+   */
+  writeAt(path: string, offset: number, data: Uint8Array): void;
+  /**
+   * Creates `path` (replacing it) as `sizeBytes` zero bytes written out (preallocated: later
+   * writes inside it allocate nothing), fsyncs it, then fsyncs its directory, so the file and
+   * its name survive a crash. Not atomic: a crash before `done` leaves no file, or one of any
+   * length and contents; a caller creates under a temporary name and renames.
+   */
+  createDurable(path: string, sizeBytes: number, done: StorageDone): void;
+  /**
+   * Writes `data` at byte `offset` of the existing file `path` (inside its length: a log writes
+   * into preallocated space) and makes it durable with one fdatasync. The bytes are in the page
+   * cache at once and durable at `done`; a crash before that keeps any mix of old and new
+   * sectors (a torn write). An fsync that fails may have dropped the written pages: the caller
+   * must treat the file as unknown past its last good sync (a WAL stops).
+   */
+  writeAtDurable(path: string, offset: number, data: Uint8Array, done: StorageDone): void;
+  /** Renames `from` over `to` at once, then fsyncs the directory of `to` (and of `from` if it differs). */
+  renameDurable(from: string, to: string, done: StorageDone): void;
+  /** Removes the files (missing ones are skipped) at once, then fsyncs their directories. */
+  removeDurable(paths: readonly string[], done: StorageDone): void;
+  /**
+   * Releases whatever the storage keeps open for `path` (a cached file descriptor), after the
+   * operations in flight on it finish. A later operation on `path` opens it again.
+   */
+  closeFile(path: string): void;
 }
+
+/**
+ * Completion of an asynchronous storage operation: called once, never synchronously, with
+ * undefined on success or the ERR_STORAGE_IO error that stopped it.
+ */
+export type StorageDone = (error: ShoalError | undefined) => void;
 
 /** One step of a durable replace; `write` writes the call's data. */
 export type DurableStep =

@@ -9,7 +9,10 @@
  * - Network: payloads are decoded by the protocol's `Wire`; a refusal is counted by its
  *   ERR_DECODE_* code, traced, and may carry a reply or an input; nothing else reaches the core.
  * - Disk: a step's `persist` records are written with `Storage.writeDurable` (write, fsync,
- *   rename, fsync of the directory), one write at a time, in order, off the event loop. Its
+ *   rename, fsync of the directory), or, for a protocol with a `LogStore` (Raft's WAL), appended
+ *   as one batch per job with one sync, one job at a time, in order, off the event loop. Steps
+ *   that arrive while a job is in flight merge into the one job waiting behind it: that is group
+ *   commit (many proposals per fdatasync under load, one when idle, no timer). Its
  *   `afterPersist` effects wait until every write issued so far is durable; then the core gets a
  *   `persisted` input. A step with nothing to write whose `afterPersist` arrives while earlier
  *   writes are pending waits behind them, so persist-before-send holds across steps too. A write
@@ -21,14 +24,16 @@ import type { Address } from '../base/address.js';
 import { AssertionError } from '../base/assert.js';
 import type { Channel } from '../base/channel.js';
 import type { ShoalError } from '../base/errors.js';
-import type {
-  CoreInput,
-  DurableWrite,
-  Protocol,
-  ProtocolTypes,
-  Ready,
-  SendEffect,
-  StepContext,
+import {
+  isLogStore,
+  type CoreInput,
+  type DurableWrite,
+  type Protocol,
+  type ProtocolTypes,
+  type Ready,
+  type RecordLog,
+  type SendEffect,
+  type StepContext,
 } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
@@ -62,6 +67,8 @@ export interface DriverOptions<T extends ProtocolTypes> {
   checkInvariants?: boolean;
   /** A durable write failed: the driver has stopped. */
   onFatal?: (error: ShoalError) => void;
+  /** What a log store's recovery did at boot (a torn tail dropped, ...), one line each, for the node's log. */
+  onNotice?: (line: string) => void;
   /**
    * Called at each effect boundary: after a send left (`sent`) and after a write became durable,
    * before the effects that waited for it (`durable`). The simulator observes what left and
@@ -78,7 +85,10 @@ export type Boundary<T extends ProtocolTypes> =
 /** What the driver counts, for metrics and tests. */
 export interface DriverCounters {
   steps: number;
+  /** Durable writes finished: files replaced (a `Store`), or batches appended (a `LogStore`). */
   writes: number;
+  /** Records made durable (with a `LogStore`, `persistedRecords / writes` is the group-commit factor). */
+  persistedRecords: number;
   writeErrors: number;
   /** Sum and maximum of write latency (issue to durable), ms. */
   writeMsTotal: number;
@@ -89,8 +99,11 @@ export interface DriverCounters {
   inputsDeferred: number;
 }
 
-/** A driver's counters and its pending writes, for `node.stats()` and metrics. */
-export type DriverStats = DriverCounters & { writesPending: number };
+/** A driver's counters and its pending writes, for `node.stats()` and metrics; `log` holds a log store's own counters. */
+export type DriverStats = DriverCounters & {
+  writesPending: number;
+  log?: Readonly<Record<string, number>>;
+};
 
 interface WriteJob<T extends ProtocolTypes> {
   records: T['record'][];
@@ -104,6 +117,7 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   readonly counters: DriverCounters = {
     steps: 0,
     writes: 0,
+    persistedRecords: 0,
     writeErrors: 0,
     writeMsTotal: 0,
     writeMsMax: 0,
@@ -121,11 +135,23 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   private waitingEffects = 0;
   /** One context for every step (a step runs for every packet: no allocation per step). */
   private readonly stepContext: StepContext;
+  /** The open log, when the protocol's store is a `LogStore`. */
+  private readonly log: RecordLog<T['record']> | undefined;
 
   constructor(private readonly opts: DriverOptions<T>) {
     const { protocol, storage, clock, rng } = opts;
     this.stepContext = { rng };
-    const persisted = protocol.store === undefined ? undefined : protocol.store.load(storage);
+    let persisted: T['persisted'] | undefined;
+    const store = protocol.store;
+    if (store !== undefined && isLogStore(store)) {
+      const opened = store.open(storage);
+      persisted = opened.persisted;
+      this.log = opened.log;
+      for (const note of opened.notes) {
+        opts.onTrace?.(`recover ${note}`);
+        opts.onNotice?.(note);
+      }
+    } else if (store !== undefined) persisted = store.load(storage);
     this.current = protocol.core.init(opts.config, persisted as T['persisted'], {
       now: clock.now(),
       rng,
@@ -159,7 +185,9 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   }
 
   stats(): DriverStats {
-    return { ...this.counters, writesPending: this.jobs.length };
+    const stats: DriverStats = { ...this.counters, writesPending: this.jobs.length };
+    if (this.log !== undefined) stats.log = this.log.counters();
+    return stats;
   }
 
   /** Arms the timer for the core's first deadline (a core may need a tick before any input). */
@@ -196,8 +224,9 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     return effects;
   }
 
-  /** Stops timers and input handling; does not close the transport (its owner does). Idempotent. */
+  /** Stops timers, input handling and the log store; does not close the transport (its owner does). Idempotent. */
   stop(): void {
+    if (!this.stopped) this.log?.close();
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
@@ -294,7 +323,8 @@ export class ProtocolDriver<T extends ProtocolTypes> {
       throw new AssertionError(`${this.opts.protocol.core.name}: a persist needs a store`);
     for (const record of ready.persist)
       this.opts.onTrace?.(`persist ${this.opts.protocol.core.describeRecord(record)}`);
-    const writes = ready.persist.map((record) => store.write(record));
+    // A log store appends the job's records as one batch: there are no files to replace.
+    const writes = isLogStore(store) ? [] : ready.persist.map((record) => store.write(record));
     // At most one job waits behind the one in flight: a later step merges into it.
     if (last !== undefined && this.jobs.length >= 2)
       this.merge(last, ready.persist, writes, ready.afterPersist);
@@ -344,19 +374,23 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     if (job === undefined) return;
     this.writing = true;
     const startedAtMs = this.opts.clock.now();
-    this.writeAll(job.writes, 0, (error) => {
+    const finished = (error: ShoalError | undefined): void => {
       this.writing = false;
       if (this.stopped) return;
       if (error !== undefined) return this.fail(error);
       const tookMs = this.opts.clock.now() - startedAtMs;
-      this.counters.writes += job.writes.length;
+      this.counters.writes += this.log === undefined ? job.writes.length : 1;
+      this.counters.persistedRecords += job.records.length;
       this.counters.writeMsTotal += tookMs;
       this.counters.writeMsMax = Math.max(this.counters.writeMsMax, tookMs);
       this.jobs.shift();
       this.waitingEffects -= job.after.length;
       this.complete(job);
       this.pump();
-    });
+    };
+    // A merged job's records are fixed once it starts: later steps queue a new job behind it.
+    if (this.log === undefined) this.writeAll(job.writes, 0, finished);
+    else this.log.append(job.records, finished);
   }
 
   private writeAll(

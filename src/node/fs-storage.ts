@@ -5,6 +5,14 @@
  * never blocks the event loop. `rename` and `writeDurable` fsync the directory, so the rename
  * itself survives a power cut; `writeDurable` also fsyncs the parent of every directory it
  * creates, so a node's first write of a file is as durable as its later ones.
+ *
+ * The log-file operations (a WAL's hot path) are asynchronous too: `writeAtDurable` writes and
+ * fdatasyncs through a file descriptor cached per path (one open per segment, not per batch),
+ * released by `closeFile`, `renameDurable` and `removeDurable` once the operations in flight on
+ * it finish. `createDurable` preallocates by writing zeros (Node has no fallocate(2)), so a later
+ * write into the file allocates no blocks and its fdatasync has no size or extent metadata to
+ * commit. `fsyncDelayMs` (benchmarks only) holds back each asynchronous operation's completion,
+ * to show how a design behaves on a disk slower than this one.
  */
 import {
   closeSync,
@@ -16,19 +24,59 @@ import {
   renameSync,
   rmSync,
   writeFileSync,
+  writeSync,
   appendFileSync,
 } from 'node:fs';
-import { mkdir, open, rename as renameAsync } from 'node:fs/promises';
+import { mkdir, open, rename as renameAsync, rm, type FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ShoalError } from '../base/errors.js';
-import { durableReplaceSteps, type DurableStep, type Storage } from '../base/storage.js';
+import {
+  durableReplaceSteps,
+  type DurableStep,
+  type Storage,
+  type StorageDone,
+} from '../base/storage.js';
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+export interface FsStorageOptions {
+  /**
+   * Extra time before each asynchronous durable operation (a WAL batch's fdatasync, a file
+   * replace) reports completion, ms: benchmarks only, to model a slower disk (a cloud volume's
+   * fsync costs 1-10 ms; this machine's about 0.1 ms). 0 disables. @defaultValue 0
+   */
+  fsyncDelayMs?: number;
+}
+
+/** A file descriptor cached for one path, with the operations using it. */
+interface CachedHandle {
+  opened: Promise<FileHandle>;
+  inFlight: number;
+  closing: boolean;
+}
+
+/** Zeros written per call when preallocating a file. */
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+
 export class FsStorage implements Storage {
-  constructor(private readonly root: string) {}
+  private readonly fsyncDelayMs: number;
+  private readonly handles = new Map<string, CachedHandle>();
+
+  constructor(
+    private readonly root: string,
+    options: FsStorageOptions = {},
+  ) {
+    const delayMs = options.fsyncDelayMs ?? 0;
+    if (!Number.isSafeInteger(delayMs) || delayMs < 0)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `fsyncDelayMs (${delayMs}) must be a non-negative integer`,
+      );
+    this.fsyncDelayMs = delayMs;
+  }
 
   /** Resolves a storage path under the root; refuses absolute paths and `..` escapes. */
   private resolve(path: string): string {
@@ -133,7 +181,7 @@ export class FsStorage implements Storage {
       return;
     }
     durableReplace(full, data).then(
-      () => done(undefined),
+      () => this.complete(done),
       (err: unknown) =>
         done(
           new ShoalError(
@@ -143,6 +191,118 @@ export class FsStorage implements Storage {
           ),
         ),
     );
+  }
+
+  writeAt(path: string, offset: number, data: Uint8Array): void {
+    const full = this.resolve(path);
+    this.io('write into', path, () => {
+      const fd = openSync(full, 'r+');
+      try {
+        for (let done = 0; done < data.length;)
+          done += writeSync(fd, data, done, data.length - done, offset + done);
+      } finally {
+        closeSync(fd);
+      }
+    });
+  }
+
+  createDurable(path: string, sizeBytes: number, done: StorageDone): void {
+    this.run(done, 'create', [path], ([full]) => createZeroFilled(full as string, sizeBytes));
+  }
+
+  writeAtDurable(path: string, offset: number, data: Uint8Array, done: StorageDone): void {
+    let full: string;
+    try {
+      full = this.resolve(path);
+    } catch (err) {
+      setImmediate(() => done(err as ShoalError));
+      return;
+    }
+    const cached = this.acquire(full);
+    writeAtAndSync(cached.opened, offset, data)
+      .finally(() => this.release(full, cached))
+      .then(
+        () => this.complete(done),
+        (err: unknown) => done(ioError('write and sync', full, err)),
+      );
+  }
+
+  renameDurable(from: string, to: string, done: StorageDone): void {
+    this.run(done, 'rename', [from, to], async ([source, target]) => {
+      await renameAsync(source as string, target as string);
+      await fsyncDirAsync(dirname(target as string));
+      if (dirname(source as string) !== dirname(target as string))
+        await fsyncDirAsync(dirname(source as string));
+    });
+  }
+
+  removeDurable(paths: readonly string[], done: StorageDone): void {
+    this.run(done, 'remove', paths, async (fulls) => {
+      for (const full of fulls) await rm(full, { force: true });
+      for (const dir of new Set(fulls.map((full) => dirname(full)))) await fsyncDirAsync(dir);
+    });
+  }
+
+  closeFile(path: string): void {
+    const full = this.resolve(path);
+    const cached = this.handles.get(full);
+    if (cached === undefined) return;
+    this.handles.delete(full);
+    cached.closing = true;
+    if (cached.inFlight === 0) closeQuietly(cached);
+  }
+
+  /**
+   * Runs an asynchronous operation on `paths` (resolved, their cached descriptors released
+   * first: a rename, removal or re-creation leaves them pointing at another inode).
+   */
+  private run(
+    done: StorageDone,
+    what: string,
+    paths: readonly string[],
+    op: (fulls: string[]) => Promise<void>,
+  ): void {
+    let fulls: string[];
+    try {
+      fulls = paths.map((path) => this.resolve(path));
+      for (const path of paths) this.closeFile(path);
+    } catch (err) {
+      setImmediate(() => done(err as ShoalError));
+      return;
+    }
+    op(fulls).then(
+      () => this.complete(done),
+      (err: unknown) => done(ioError(what, fulls.join(', '), err)),
+    );
+  }
+
+  /** Reports success, after `fsyncDelayMs` when a benchmark asked for a slower disk. */
+  private complete(done: StorageDone): void {
+    if (this.fsyncDelayMs === 0) return done(undefined);
+    sleep(this.fsyncDelayMs).then(
+      () => done(undefined),
+      () => done(undefined),
+    );
+  }
+
+  private acquire(full: string): CachedHandle {
+    let cached = this.handles.get(full);
+    if (cached === undefined) {
+      cached = { opened: open(full, 'r+'), inFlight: 0, closing: false };
+      cached.opened.catch(() => undefined); // a failed open is reported by the operation
+      this.handles.set(full, cached);
+    }
+    cached.inFlight++;
+    return cached;
+  }
+
+  private release(full: string, cached: CachedHandle): void {
+    cached.inFlight--;
+    // A descriptor that failed to open is dropped, so the next operation tries again.
+    cached.opened.catch(() => {
+      if (this.handles.get(full) === cached) this.handles.delete(full);
+    });
+    if (cached.closing && cached.inFlight === 0) closeQuietly(cached);
   }
 
   list(prefix: string): string[] {
@@ -196,10 +356,7 @@ async function durableReplace(full: string, data: Uint8Array): Promise<void> {
       await renameAsync(step.from, step.to);
     } else {
       await fsyncDirAsync(step.dir);
-      if (firstCreated === undefined || step.dir !== dir) continue;
-      // New directories: each one's entry lives in its parent, up to the directory that existed.
-      for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
-        await fsyncDirAsync(dirname(created));
+      if (step.dir === dir) await fsyncCreatedParents(dir, firstCreated);
     }
   }
 }
@@ -221,4 +378,62 @@ async function fsyncDirAsync(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function ioError(what: string, path: string, err: unknown): ShoalError {
+  return new ShoalError('ERR_STORAGE_IO', `cannot ${what} ${path}: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+function closeQuietly(cached: CachedHandle): void {
+  cached.opened.then(
+    (handle) => handle.close().catch(() => undefined),
+    () => undefined,
+  );
+}
+
+/** Writes all of `data` at `offset` through the handle, then fdatasyncs it. */
+async function writeAtAndSync(
+  opened: Promise<FileHandle>,
+  offset: number,
+  data: Uint8Array,
+): Promise<void> {
+  const handle = await opened;
+  for (let done = 0; done < data.length;) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
+  await handle.datasync();
+}
+
+/** Creates `full` as `sizeBytes` zeros, fsyncs it and its directory (and any directory created for it). */
+async function createZeroFilled(full: string, sizeBytes: number): Promise<void> {
+  const dir = dirname(full);
+  const firstCreated = await mkdir(dir, { recursive: true });
+  const handle = await open(full, 'w', 0o600);
+  try {
+    const zeros = new Uint8Array(Math.min(sizeBytes, PREALLOCATE_CHUNK_BYTES));
+    for (let at = 0; at < sizeBytes;) {
+      const { bytesWritten } = await handle.write(
+        zeros,
+        0,
+        Math.min(zeros.length, sizeBytes - at),
+        at,
+      );
+      at += bytesWritten;
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsyncDirAsync(dir);
+  await fsyncCreatedParents(dir, firstCreated);
+}
+
+/** Each directory `mkdir` created holds its entry in its parent: fsync those, up to the one that existed. */
+async function fsyncCreatedParents(dir: string, firstCreated: string | undefined): Promise<void> {
+  if (firstCreated === undefined) return;
+  for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
+    await fsyncDirAsync(dirname(created));
 }

@@ -25,11 +25,17 @@
  * an EIO fsync drops the dirty pages (Linux marks them clean: reads still see the new bytes, the
  * disk never gets them, and a later fsync without new writes reports success), and a full disk
  * fails writes with ENOSPC. Either failure reaches the caller as ERR_STORAGE_IO.
+ *
+ * The log-file operations (`createDurable`, `writeAtDurable`, `renameDurable`, `removeDurable`)
+ * change the page cache when issued and sync at completion, after the same seeded delay and
+ * faults: a node that crashes in between keeps a torn write (with `tornWrites`: per sector old or
+ * new) or an undone name, which is what a WAL's recovery must survive. A write inside a file's
+ * length (preallocated space) never fails with ENOSPC; creating a file can.
  */
 import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
-import { durableReplaceSteps, parentDir, type Storage } from '../base/storage.js';
+import { durableReplaceSteps, parentDir, type Storage, type StorageDone } from '../base/storage.js';
 import { ms, type Clock } from '../base/time.js';
 
 /** Default capacity of one simulated disk (live bytes); writes past it fail with ERR_STORAGE_IO. */
@@ -93,6 +99,13 @@ export const NO_DISK_FAULTS: Readonly<DiskFaults> = {
 
 const PPM = 1_000_000;
 
+/** What the fault model drew for one log-file operation. */
+interface LogFault {
+  delayMs: number;
+  full: boolean;
+  eio: boolean;
+}
+
 interface Inode {
   live: Uint8Array;
   durable: Uint8Array;
@@ -121,6 +134,8 @@ export class SimStorage implements Storage {
     full: 0,
     slow: 0,
     wipes: 0,
+    /** Log-file operations issued (createDurable, writeAtDurable, renameDurable, removeDurable). */
+    logOps: 0,
   };
 
   constructor(options: SimStorageOptions) {
@@ -149,17 +164,10 @@ export class SimStorage implements Storage {
       'SimStorage.writeDurable needs the node clock (SimStorageOptions.clock)',
     );
     const copy = data.slice();
-    let delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
-    const { eioPpm, fullPpm, slowPpm, slowMs } = this.faults;
-    if (slowPpm > 0 && this.faultRng.chance(slowPpm, PPM)) {
-      this.counters.slow++;
-      delayMs += this.faultRng.range(0, slowMs);
-    }
-    const full = fullPpm > 0 && this.faultRng.chance(fullPpm, PPM);
-    const eio = !full && eioPpm > 0 && this.faultRng.chance(eioPpm, PPM);
-    this.clock.setTimer(ms(delayMs), () => {
+    const fault = this.drawFault(true);
+    this.clock.setTimer(ms(fault.delayMs), () => {
       try {
-        if (full) {
+        if (fault.full) {
           this.counters.full++;
           throw new ShoalError(
             'ERR_STORAGE_IO',
@@ -168,16 +176,8 @@ export class SimStorage implements Storage {
         }
         for (const step of durableReplaceSteps(path)) {
           if (step.op === 'write') this.writeFile(step.path, copy);
-          else if (step.op === 'fsync') {
-            if (eio) {
-              this.failFsync(step.path);
-              throw new ShoalError(
-                'ERR_STORAGE_IO',
-                `simulated EIO on fsync of ${JSON.stringify(step.path)}`,
-              );
-            }
-            this.fsync(step.path);
-          } else if (step.op === 'rename') this.rename(step.from, step.to);
+          else if (step.op === 'fsync') this.syncOrFail(step.path, fault.eio);
+          else if (step.op === 'rename') this.rename(step.from, step.to);
           else this.fsyncDir(step.dir);
         }
       } catch (err) {
@@ -192,6 +192,122 @@ export class SimStorage implements Storage {
   writeFile(path: string, data: Uint8Array): void {
     checkPath(path);
     this.setLive(path, data.slice());
+  }
+
+  writeAt(path: string, offset: number, data: Uint8Array): void {
+    checkPath(path);
+    const old = this.names.get(path)?.live;
+    if (old === undefined)
+      throw new ShoalError(
+        'ERR_STORAGE_IO',
+        `cannot write into ${JSON.stringify(path)}: no such file`,
+      );
+    assert(Number.isSafeInteger(offset) && offset >= 0, `writeAt offset ${offset}`);
+    const next = new Uint8Array(Math.max(old.length, offset + data.length));
+    next.set(old, 0);
+    next.set(data, offset);
+    this.setLive(path, next);
+  }
+
+  createDurable(path: string, sizeBytes: number, done: StorageDone): void {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, `createDurable size ${sizeBytes}`);
+    const fault = this.drawFault(true);
+    this.issue(done, fault, `create ${JSON.stringify(path)}`, () => {
+      this.writeFile(path, new Uint8Array(sizeBytes));
+      return () => {
+        this.syncOrFail(path, fault.eio);
+        this.fsyncDir(parentDir(path));
+      };
+    });
+  }
+
+  writeAtDurable(path: string, offset: number, data: Uint8Array, done: StorageDone): void {
+    const fault = this.drawFault(false);
+    this.issue(done, fault, `write ${JSON.stringify(path)}`, () => {
+      const length = this.names.get(path)?.live.length;
+      if (length !== undefined && offset + data.length > length)
+        throw new ShoalError(
+          'ERR_STORAGE_IO',
+          `write of ${data.length} bytes at ${offset} runs past the end of ${JSON.stringify(path)} (${length} bytes)`,
+        );
+      this.writeAt(path, offset, data);
+      return () => this.syncOrFail(path, fault.eio);
+    });
+  }
+
+  renameDurable(from: string, to: string, done: StorageDone): void {
+    this.issue(done, this.drawFault(false), `rename ${JSON.stringify(from)}`, () => {
+      this.rename(from, to);
+      return () => {
+        this.fsyncDir(parentDir(to));
+        if (parentDir(from) !== parentDir(to)) this.fsyncDir(parentDir(from));
+      };
+    });
+  }
+
+  removeDurable(paths: readonly string[], done: StorageDone): void {
+    this.issue(done, this.drawFault(false), `remove ${paths.length} files`, () => {
+      for (const path of paths) this.remove(path);
+      return () => {
+        for (const dir of new Set(paths.map(parentDir))) this.fsyncDir(dir);
+      };
+    });
+  }
+
+  /** Nothing is cached: every simulated operation works on the inode table directly. */
+  closeFile(path: string): void {
+    checkPath(path);
+  }
+
+  /**
+   * Runs a log-file operation: `start` changes the page cache now and returns the sync to run at
+   * completion, after the seeded delay on the node's clock (a crash in between loses the sync).
+   */
+  private issue(done: StorageDone, fault: LogFault, what: string, start: () => () => void): void {
+    assert(this.clock !== undefined, 'SimStorage log operations need the node clock');
+    this.counters.logOps++;
+    let sync: (() => void) | undefined;
+    let failure: ShoalError | undefined;
+    try {
+      if (fault.full) {
+        this.counters.full++;
+        throw new ShoalError('ERR_STORAGE_IO', `simulated ENOSPC: ${what}`);
+      }
+      sync = start();
+    } catch (err) {
+      failure = err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err));
+    }
+    this.clock.setTimer(ms(fault.delayMs), () => {
+      if (failure !== undefined) return done(failure);
+      try {
+        sync?.();
+      } catch (err) {
+        return done(
+          err instanceof ShoalError ? err : new ShoalError('ERR_STORAGE_IO', String(err)),
+        );
+      }
+      done(undefined);
+    });
+  }
+
+  /** The delay and faults of one operation; `allocates`: it may fail with ENOSPC. */
+  private drawFault(allocates: boolean): LogFault {
+    let delayMs = this.delayRng.range(this.delayMinMs, this.delayMaxMs);
+    const { eioPpm, fullPpm, slowPpm, slowMs } = this.faults;
+    if (slowPpm > 0 && this.faultRng.chance(slowPpm, PPM)) {
+      this.counters.slow++;
+      delayMs += this.faultRng.range(0, slowMs);
+    }
+    const full = allocates && fullPpm > 0 && this.faultRng.chance(fullPpm, PPM);
+    const eio = !full && eioPpm > 0 && this.faultRng.chance(eioPpm, PPM);
+    return { delayMs, full, eio };
+  }
+
+  /** fsync, or an EIO that drops the dirty pages of `path` (Linux marks them clean). */
+  private syncOrFail(path: string, eio: boolean): void {
+    if (!eio) return this.fsync(path);
+    this.failFsync(path);
+    throw new ShoalError('ERR_STORAGE_IO', `simulated EIO on fsync of ${JSON.stringify(path)}`);
   }
 
   append(path: string, data: Uint8Array): void {

@@ -7,13 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { hasErrorCode, type ShoalError } from '../../src/base/errors.js';
-import type { Core, Protocol, Ready, SendEffect } from '../../src/base/protocol.js';
+import type { Core, LogStore, Protocol, Ready, SendEffect } from '../../src/base/protocol.js';
 import { Rng } from '../../src/base/rng.js';
 import { ms, type Millis } from '../../src/base/time.js';
 import { ProtocolDriver } from '../../src/node/driver.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimNetwork } from '../../src/sim/network.js';
-import { SimStorage } from '../../src/sim/storage.js';
+import { NO_DISK_FAULTS, SimStorage } from '../../src/sim/storage.js';
 import { simAddress } from '../../src/sim/trace.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
@@ -268,5 +268,136 @@ describe('ProtocolDriver', () => {
     expect(() => w.driver.input({ kind: 'say', now: w.clock.now(), text: 'x' })).toThrow(
       /toy invariant: negative count/,
     );
+  });
+});
+
+/**
+ * A toy log store over SimStorage's log-file operations: each batch is appended at the end of
+ * one preallocated file with one `writeAtDurable`, one number per byte. Enough to check what the
+ * driver promises a log store (one batch per job, group commit, persist-before-send, fail-stop,
+ * close on stop); the real WAL is tested in test/raft/.
+ */
+function toyLog(storage: SimStorage) {
+  const batches: number[][] = [];
+  let offset = 0;
+  let closed = 0;
+  if (storage.read('log') === undefined) {
+    storage.writeFile('log', new Uint8Array(64));
+    storage.fsync('log');
+    storage.fsyncDir('');
+  }
+  const store: LogStore<number, number> = {
+    kind: 'log',
+    open: (s) => ({
+      persisted: (s.read('log') ?? new Uint8Array()).reduce((a, b) => Math.max(a, b), 0),
+      notes: ['toy log opened'],
+      log: {
+        append: (records, done) => {
+          batches.push([...records]);
+          const at = offset;
+          offset += records.length;
+          storage.writeAtDurable('log', at, new Uint8Array(records), done);
+        },
+        close: () => void closed++,
+        counters: () => ({ batches: batches.length }),
+      },
+    }),
+  };
+  return { store, batches, closed: () => closed };
+}
+
+describe('ProtocolDriver with a log store', () => {
+  function logWorld(options: { diskBytesMax?: number } = {}) {
+    const base = world(options);
+    const log = toyLog(base.storage);
+    const notices: string[] = [];
+    const fatal: ShoalError[] = [];
+    const network = base.network;
+    const driver = new ProtocolDriver<ToyTypes>({
+      protocol: {
+        core: toyCore,
+        wire: {
+          encode: (message) => new TextEncoder().encode(message),
+          decode: (data, _from, _channel, now) => ({
+            ok: true,
+            input: { kind: 'receive', now, text: new TextDecoder().decode(data) },
+          }),
+        },
+        store: log.store,
+      },
+      config: { peer: B },
+      clock: base.clock.nodeClock(simAddress('c')),
+      storage: base.storage,
+      rng: new Rng(3),
+      transport: new MemoryTransport(network, simAddress('c')),
+      onOutput: () => undefined,
+      checkInvariants: true,
+      onNotice: (line) => notices.push(line),
+      onFatal: (error) => fatal.push(error),
+    });
+    return { ...base, driver, log, notices, fatal };
+  }
+
+  it('appends each job as one batch: steps during a sync merge into the next batch (group commit)', () => {
+    const w = logWorld();
+    expect(w.notices).toEqual(['toy log opened']);
+    for (let i = 0; i < 5; i++) w.driver.input({ kind: 'bump', now: w.clock.now() });
+    expect(w.log.batches).toEqual([[1]]);
+    w.run(5);
+    expect(w.log.batches).toEqual([[1], [2, 3, 4, 5]]);
+    w.run(20);
+    expect(w.driver.counters).toMatchObject({ writes: 2, persistedRecords: 5 });
+    expect(w.driver.stats().log).toEqual({ batches: 2 });
+    expect(w.driver.state.persistedSeen).toEqual([1, 2, 3, 4, 5]);
+    expect(w.heardByB.map((h) => h.text)).toEqual([
+      'count 1',
+      'count 2',
+      'count 3',
+      'count 4',
+      'count 5',
+    ]);
+    expect([...(w.storage.read('log') ?? [])].slice(0, 6)).toEqual([1, 2, 3, 4, 5, 0]);
+  });
+
+  it('sends what waited on a batch only once it is durable; a crash before loses both', () => {
+    const w = logWorld();
+    w.driver.input({ kind: 'bump', now: w.clock.now() });
+    w.driver.input({ kind: 'say', now: w.clock.now(), text: 'after' });
+    w.run(4);
+    expect(w.heardByB).toEqual([]);
+    w.network.crash(simAddress('c'));
+    w.storage.crash();
+    w.run(50);
+    expect(w.heardByB).toEqual([]);
+    expect(w.storage.read('log')?.[0]).toBe(0);
+  });
+
+  it('a failed batch stops the driver, closes the log, and nothing that waited is sent', () => {
+    const w = logWorld();
+    w.storage.setFaults({ ...NO_DISK_FAULTS, eioPpm: 1_000_000 });
+    w.driver.input({ kind: 'bump', now: w.clock.now() });
+    w.run(20);
+    expect(w.fatal.map((e) => e.code)).toEqual(['ERR_STORAGE_IO']);
+    expect(w.driver.isStopped).toBe(true);
+    expect(w.log.closed()).toBe(1);
+    expect(w.heardByB).toEqual([]);
+    w.driver.stop();
+    expect(w.log.closed()).toBe(1);
+  });
+
+  it('boots from what the log store read back', () => {
+    const w = logWorld();
+    for (let i = 0; i < 3; i++) w.driver.input({ kind: 'bump', now: w.clock.now() });
+    w.run(30);
+    w.driver.stop();
+    const again = new ProtocolDriver<ToyTypes>({
+      protocol: { core: toyCore, store: toyLog(w.storage).store },
+      config: { peer: B },
+      clock: w.clock,
+      storage: w.storage,
+      rng: new Rng(1),
+      onOutput: () => undefined,
+    });
+    expect(again.state.count).toBe(3);
   });
 });

@@ -149,4 +149,117 @@ describe('SimStorage', () => {
     disk.writeFile('g', bytes(1, 2, 3));
     expect(disk.list('')).toEqual(['g']);
   });
+
+  describe('log-file operations', () => {
+    function disk(seed = 1, tornWrites = false) {
+      const clock = new SimClock();
+      const storage = new SimStorage({
+        rng: new Rng(seed),
+        clock: clock.nodeClock('n1'),
+        tornWrites,
+        durableWriteDelayMinMs: 2,
+        durableWriteDelayMaxMs: 2,
+      });
+      const results: (string | undefined)[] = [];
+      const done = (e: { code: string } | undefined): void => void results.push(e?.code);
+      const run = (toMs: number): void => void clock.runUntil(toMs, { eventsMax: 1000 });
+      // A crash kills the node's timers too: an operation in flight never completes.
+      const crash = (): void => {
+        clock.killOwner('n1');
+        storage.crash();
+      };
+      return { storage, results, done, run, crash };
+    }
+
+    it('createDurable preallocates zeros and makes file and name durable only at completion', () => {
+      const d = disk();
+      d.storage.createDurable('wal/a.seg', 1000, d.done);
+      expect(d.storage.read('wal/a.seg')?.length).toBe(1000);
+      d.crash(); // before completion: nothing survives
+      expect(d.storage.read('wal/a.seg')).toBeUndefined();
+      d.storage.createDurable('wal/a.seg', 1000, d.done);
+      d.run(10);
+      expect(d.results).toEqual([undefined]); // the first one died with the crash
+      d.crash();
+      expect(d.storage.read('wal/a.seg')).toEqual(new Uint8Array(1000));
+    });
+
+    it('writeAtDurable shows the bytes at once and keeps them across a crash only after done', () => {
+      const d = disk();
+      d.storage.createDurable('f', 8, d.done);
+      d.run(5);
+      d.storage.writeAtDurable('f', 2, bytes(7, 7), d.done);
+      expect(text(d.storage.read('f'))).toEqual([0, 0, 7, 7, 0, 0, 0, 0]);
+      d.run(10);
+      d.storage.writeAtDurable('f', 4, bytes(9), d.done);
+      d.crash();
+      expect(text(d.storage.read('f'))).toEqual([0, 0, 7, 7, 0, 0, 0, 0]);
+      expect(d.results).toEqual([undefined, undefined]);
+      d.storage.writeAtDurable('f', 7, bytes(1, 2), d.done);
+      d.run(100);
+      expect(d.results[2]).toBe('ERR_STORAGE_IO'); // past the end of the file
+    });
+
+    it('a write torn by a crash keeps, per sector, the old or the new bytes', () => {
+      const outcomes = new Set<string>();
+      for (let seed = 0; seed < 40; seed++) {
+        const d = disk(seed, true);
+        d.storage.createDurable('f', 4 * SECTOR_BYTES, d.done);
+        d.run(5);
+        d.storage.writeAtDurable('f', 0, new Uint8Array(4 * SECTOR_BYTES).fill(5), d.done);
+        d.crash();
+        const after = d.storage.read('f') ?? new Uint8Array();
+        expect(after.length).toBe(4 * SECTOR_BYTES);
+        const sectors: number[] = [];
+        for (let at = 0; at < after.length; at += SECTOR_BYTES) {
+          const sector = after.slice(at, at + SECTOR_BYTES);
+          expect(sector.every((b) => b === sector[0])).toBe(true);
+          sectors.push(sector[0] as number);
+        }
+        outcomes.add(sectors.join(''));
+      }
+      expect(outcomes.size).toBeGreaterThan(4);
+    });
+
+    it('renameDurable and removeDurable change names at once and keep them only after done', () => {
+      const d = disk();
+      d.storage.createDurable('w/next.tmp', 4, d.done);
+      d.run(5);
+      d.storage.renameDurable('w/next.tmp', 'w/1.seg', d.done);
+      expect(d.storage.list('w/')).toEqual(['w/1.seg']);
+      d.crash();
+      expect(d.storage.list('w/')).toEqual(['w/next.tmp']); // the rename undid itself
+      d.storage.renameDurable('w/next.tmp', 'w/1.seg', d.done);
+      d.run(20);
+      d.storage.removeDurable(['w/1.seg', 'w/missing'], d.done);
+      expect(d.storage.list('w/')).toEqual([]);
+      d.crash();
+      expect(d.storage.list('w/')).toEqual(['w/1.seg']);
+      d.storage.removeDurable(['w/1.seg'], d.done);
+      d.run(40);
+      d.crash();
+      expect(d.storage.list('w/')).toEqual([]);
+      expect(d.results).toEqual([undefined, undefined, undefined]);
+    });
+
+    it('faults: EIO drops the written pages, ENOSPC fails a creation but never a write inside a file', () => {
+      const d = disk();
+      d.storage.createDurable('f', 4, d.done);
+      d.run(5);
+      d.storage.setFaults({ ...NO_DISK_FAULTS, fullPpm: 1_000_000 });
+      d.storage.writeAtDurable('f', 0, bytes(1), d.done);
+      d.storage.createDurable('g', 4, d.done);
+      d.run(10);
+      expect(d.results).toEqual([undefined, undefined, 'ERR_STORAGE_IO']);
+      expect(d.storage.read('g')).toBeUndefined();
+      d.storage.setFaults({ ...NO_DISK_FAULTS, eioPpm: 1_000_000 });
+      d.storage.writeAtDurable('f', 1, bytes(2), d.done);
+      d.run(20);
+      expect(d.results[3]).toBe('ERR_STORAGE_IO');
+      expect(text(d.storage.read('f'))).toEqual([1, 2, 0, 0]); // the page cache shows it
+      d.crash();
+      expect(text(d.storage.read('f'))).toEqual([1, 0, 0, 0]); // the disk never got it
+      expect(d.storage.counters).toMatchObject({ eio: 1, full: 1, logOps: 4 });
+    });
+  });
 });
