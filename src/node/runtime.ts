@@ -11,6 +11,8 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
+import type { RaftApplication } from '../raft/application.js';
+import type { RaftProfile, RaftSettings } from '../raft/config.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 
 export type { Boundary } from './driver.js';
@@ -50,6 +52,13 @@ export interface NodeInternals {
   onTrace?: (protocol: string, line: string) => void;
   /** Every driver's effect boundaries (driver.ts `Boundary`), tagged with the protocol's name. */
   onBoundary?: (protocol: string, boundary: Boundary<ProtocolTypes>) => void;
+  /** `raft` mode: the state machine (required until the key-value store is wired in). */
+  raftApplication?: () => RaftApplication;
+  /** `raft` mode: a Raft profile beyond the user's three (the simulator's `SIM_MIN`), and overrides. */
+  raftProfile?: RaftProfile;
+  raftSettings?: RaftSettings;
+  /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
+  raftWalSegmentBytes?: number;
 }
 
 export interface WiringContext {

@@ -1,13 +1,15 @@
 /**
  * Raft as the generic driver runs it (src/base/protocol.ts): the core, its wire (Raft messages
  * in the envelope; appends and snapshot chunks as stream frames, votes and heartbeats as
- * packets: turn.ts `channelOf`) and its store. The store is whoever builds the node's choice:
- * `raftFileStore()` (one file, rewritten whole) until the write-ahead log lands.
+ * packets: turn.ts `channelOf`) and its store, whoever builds the node's choice: the write-ahead
+ * log (`walStore()`, src/raft/wal) in production, or `raftFileStore()` (one file, rewritten
+ * whole: simple, for tests).
  */
 import {
   kinds,
   type Core,
   type CoreInput,
+  type LogStore,
   type Protocol,
   type Store,
   type Wire,
@@ -77,7 +79,7 @@ export function raftWire(clusterId: string): Wire<RaftInput, RaftMessage> {
 
 export function raftProtocol(
   clusterId: string,
-  store: Store<RaftPersisted, RaftRecord> = raftFileStore(),
+  store: Store<RaftPersisted, RaftRecord> | LogStore<RaftPersisted, RaftRecord> = raftFileStore(),
 ): Protocol<RaftTypes> {
   return { core: RAFT_CORE, wire: raftWire(clusterId), store };
 }
