@@ -17,6 +17,7 @@ import type {
 import type { WireMessage } from './wire.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
+import { raftMessageArbitraries } from '../raft/arbitraries.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc
   .uint8Array({ minLength: 16, maxLength: 16 })
@@ -213,6 +214,8 @@ export const arbMessageByType: {
     term: arbTerm,
     payload: arbText(120),
   }),
+  // Raft (src/raft/codec.ts).
+  ...raftMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbTerm }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));
