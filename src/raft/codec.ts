@@ -26,6 +26,7 @@ import {
 import {
   compileTable,
   decodeWith,
+  encodedBytesWith,
   encodeWith,
   type DecodeExpect,
   type DecodeResult,
@@ -254,4 +255,13 @@ export function decodeRaftMessage(
   expect: DecodeExpect,
 ): DecodeResult<RaftMessage> {
   return decodeWith(RAFT_MESSAGES, bytes, expect);
+}
+
+/**
+ * The exact encoded size of `m` in bytes, envelope included: the figures of docs/design/raft.md
+ * ("Messages and sizes"). An append costs a fixed part plus, per entry, its data and 4 to 10
+ * bytes (term, kind, length).
+ */
+export function raftMessageBytes(m: RaftMessage, clusterId: string): number {
+  return encodedBytesWith(RAFT_MESSAGES, m, clusterId);
 }

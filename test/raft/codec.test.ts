@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { logIndex, term } from '../../src/base/units.js';
-import { decodeRaftMessage, encodeRaftMessage } from '../../src/raft/codec.js';
+import { decodeRaftMessage, encodeRaftMessage, raftMessageBytes } from '../../src/raft/codec.js';
 import { bootstrapConfiguration, encodeConfiguration } from '../../src/raft/configuration.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { RAFT_TYPE_NUMBERS, RAFT_TYPE_NUMBER_RANGE } from '../../src/raft/messages.js';
@@ -124,5 +124,45 @@ describe('raft codec', () => {
     const m: RaftMessage = { type: 'raft-timeout-now', ...header, fromAddress: 'nope' as Address };
     expect(() => encodeRaftMessage(m, 'c')).not.toThrow();
     expect(roundTrip(m).ok).toBe(false);
+  });
+
+  it.each([
+    // docs/design/raft.md "Messages and sizes": cluster id "default", a 14-byte address, term 12.
+    ['append, no entries', 0, 52],
+    ['append, one 256-byte entry', 1, 312],
+    ['append, eight 256-byte entries', 8, 2132],
+  ])('%s is %i entries and %i bytes', (_what, count, bytes) => {
+    const h = { from: nodeId(1), fromAddress: '10.0.0.12:7946' as Address, term: term(12) };
+    const entries = Array.from({ length: count }, () => ({
+      index: logIndex(100_001),
+      term: term(12),
+      kind: 'normal' as const,
+      data: new Uint8Array(256),
+    }));
+    const m: RaftMessage = {
+      type: 'raft-append',
+      ...h,
+      prevIndex: logIndex(100_000),
+      prevTerm: term(12),
+      commit: logIndex(99_999),
+      entries,
+    };
+    expect(raftMessageBytes(m, 'default')).toBe(bytes);
+    const ack: RaftMessage = {
+      type: 'raft-append-response',
+      ...h,
+      reject: false,
+      index: logIndex(100_001),
+      hintIndex: logIndex(0),
+      hintTerm: term(0),
+    };
+    expect(raftMessageBytes(ack, 'default')).toBe(50);
+    const heartbeat: RaftMessage = {
+      type: 'raft-heartbeat',
+      ...h,
+      commit: logIndex(100_001),
+      readSeq: 5000,
+    };
+    expect(raftMessageBytes(heartbeat, 'default')).toBe(49);
   });
 });

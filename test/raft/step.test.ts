@@ -119,6 +119,35 @@ describe('elections', () => {
     ).toBe(true);
   });
 
+  test("§5.2: a grant in a term already durable still waits for the vote's write", () => {
+    const c = elected();
+    const s2 = c.state(2);
+    const ask = (from: number, lastTerm: number): RaftMessage => ({
+      type: 'raft-vote-request',
+      from: nodeId(from),
+      fromAddress: nodeAddress(from),
+      term: term(5),
+      lastIndex: lastIndex(s2.log),
+      lastTerm: term(lastTerm),
+      preVote: false,
+      transfer: true,
+    });
+    // n1's request is refused (its log looks older) but teaches term 5, made durable.
+    c.input(2, { kind: 'receive', now: ms(c.now), from: nodeAddress(1), message: ask(1, 0) });
+    c.persistAll(2);
+    expect(s2.term).toBe(5);
+    expect(s2.durableTerm).toBe(5);
+    expect(s2.vote).toBeUndefined();
+    const out = step(
+      s2,
+      { kind: 'receive', now: ms(c.now), from: nodeAddress(3), message: ask(3, 1) },
+      { rng: new Rng(4) },
+    );
+    expect(s2.vote).toBe(nodeId(3));
+    expect(out.effects.filter((e) => e.kind === 'send')).toEqual([]);
+    expect(out.afterPersist.filter((e) => e.kind === 'send')).toHaveLength(1);
+  });
+
   test('§5.4.1: a vote is refused to a candidate whose log is less up to date', () => {
     const c = elected();
     c.propose(1, 'x');
