@@ -10,7 +10,8 @@
  * `raft-membership` also changes the configuration during the faults: adds spare nodes (as
  * learners or staged voters), promotes learners, removes members (the leader too) and transfers
  * leadership. `raft-lease` serves reads by lease (run it without clock steps: the lease assumes
- * clocks that never jump, docs/design/raft.md). `raft-stale-reads-unsafe` serves reads locally
+ * clocks that never jump, docs/design/raft.md). `raft-churn` crashes the leader every few hundred
+ * ms with one entry per append (thesis Fig. 3.8's ground). `raft-stale-reads-unsafe` serves reads locally
  * and checks them as linearizable: the reads-see-commits checker must fire.
  *
  * Safety after every event: raft-checkers.ts. Liveness after the heal: one leader whose
@@ -49,7 +50,7 @@ import {
 import { CheckerMachine, RaftObservations } from './raft-machine.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 
-export type RaftVariant = 'default' | 'membership' | 'lease' | 'stale-reads-unsafe';
+export type RaftVariant = 'default' | 'membership' | 'lease' | 'churn' | 'stale-reads-unsafe';
 
 /** The profile every simulated Raft node runs, and the WAL segment size (small: rotations happen). */
 export const RAFT_SIM_PROFILE: RaftProfile = 'SIM_MIN';
@@ -74,8 +75,20 @@ const MEMBERSHIP_GAP_MS_MAX = 1_200;
 /** How often a refused proposal is retried with the same seq. */
 const RETRIES_MAX = 3;
 
+/** Time between two leader crashes (`raft-churn`), ms, and how long a crashed leader stays down. */
+const CHURN_GAP_MS_MIN = 80;
+const CHURN_GAP_MS_MAX = 600;
+const CHURN_OUTAGE_MS_MAX = 400;
+/** `raft-churn`: a leader crashes right after an append it sent with this probability. */
+const CHURN_APPEND_CRASH_PPM = 30_000;
+
 export function raftSimSettings(variant: RaftVariant): RaftSettings {
-  return variant === 'lease' ? { readMode: 'lease' } : {};
+  if (variant === 'lease') return { readMode: 'lease' };
+  // Churn: one entry per append, one append in flight, so a new leader's log reaches its
+  // followers entry by entry and a crash often leaves an old term's entry on a bare majority
+  // (thesis Fig. 3.8, the case §5.4.2 is for).
+  if (variant === 'churn') return { appendEntriesMax: 1, maxInflightAppends: 1 };
+  return {};
 }
 
 class RaftRun implements ScenarioRun<RaftView> {
@@ -125,6 +138,33 @@ class RaftRun implements ScenarioRun<RaftView> {
     for (const node of world.nodes) this.boot(node);
     this.scheduleClient();
     if (variant === 'membership') this.scheduleMembership();
+    if (variant === 'churn') this.scheduleChurn();
+  }
+
+  /**
+   * `raft-churn` (6.824's Figure 8 test, in spirit): the current leader crashes every few
+   * hundred ms, at a random point of its replication, and comes back after up to 400 ms.
+   */
+  private scheduleChurn(): void {
+    const { clock } = this.world;
+    clock.at(clock.now() + this.rng.range(CHURN_GAP_MS_MIN, CHURN_GAP_MS_MAX), () => {
+      if (this.healed) return;
+      const leader = this.leaderState();
+      const node = this.world.nodes.find((n) => n.address === leader?.address);
+      if (node !== undefined && this.boundaryDown.size === 0) {
+        this.world.trace.add(`fault churn: crash leader ${node.name}`);
+        this.world.network.crash(node.address);
+        node.storage.crash();
+        this.crashNode(node);
+        this.boundaryDown.add(node.address);
+        clock.at(clock.now() + 1 + this.rng.int(CHURN_OUTAGE_MS_MAX), () => {
+          if (!this.boundaryDown.delete(node.address)) return;
+          this.world.trace.add(`fault restart ${node.name}`);
+          this.boot(node);
+        });
+      }
+      this.scheduleChurn();
+    });
   }
 
   private boot(node: SimNode): void {
@@ -277,12 +317,19 @@ class RaftRun implements ScenarioRun<RaftView> {
       grant = message.type === 'raft-vote-response' && message.granted && !message.preVote;
       if (grant) this.lastVoter = node.address;
     } else this.sent.durable(node.address, boundary.records as RaftRecord[]);
-    if (!this.world.faults.has('crash') || this.healed || this.boundaryDown.size > 0) return;
-    const ppm = grant
-      ? BOUNDARY_CRASH_GRANT_PPM
-      : boundary.kind === 'durable'
-        ? BOUNDARY_CRASH_DURABLE_PPM
-        : BOUNDARY_CRASH_SEND_PPM;
+    const churn = this.variant === 'churn';
+    if ((!churn && !this.world.faults.has('crash')) || this.healed || this.boundaryDown.size > 0)
+      return;
+    const append =
+      boundary.kind === 'sent' && (boundary.message as RaftMessage).type === 'raft-append';
+    const ppm =
+      churn && append
+        ? CHURN_APPEND_CRASH_PPM
+        : grant
+          ? BOUNDARY_CRASH_GRANT_PPM
+          : boundary.kind === 'durable'
+            ? BOUNDARY_CRASH_DURABLE_PPM
+            : BOUNDARY_CRASH_SEND_PPM;
     if (this.rng.int(1_000_000) >= ppm) return;
     const what =
       boundary.kind === 'durable' ? 'a durable write' : grant ? 'a vote grant' : 'a send';
@@ -362,4 +409,5 @@ export function makeRaftScenario(variant: RaftVariant): Scenario<RaftView> {
 export const raftScenario = makeRaftScenario('default');
 export const raftMembership = makeRaftScenario('membership');
 export const raftLease = makeRaftScenario('lease');
+export const raftChurn = makeRaftScenario('churn');
 export const raftStaleReadsUnsafe = makeRaftScenario('stale-reads-unsafe');
