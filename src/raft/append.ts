@@ -11,6 +11,7 @@ import type { Entry, EntryKind } from './log-types.js';
 import { appendEntries, lastIndex } from './log.js';
 import { noteEntries, truncateMembership } from './membership.js';
 import type { Turn } from './turn.js';
+import type { RequestOutcome, TrackedRequest } from './types.js';
 
 /** Appends `entries` (contiguous; the first at most one past the last index). */
 export function appendToLog(turn: Turn, entries: readonly Entry[]): void {
@@ -46,6 +47,15 @@ export function appendAsLeader(turn: Turn, kind: EntryKind, data: Uint8Array): E
   return entry;
 }
 
+/** The one outcome of a tracked request (a proposal or a configuration change). */
+export function settle(turn: Turn, request: TrackedRequest, outcome: RequestOutcome): void {
+  turn.out.effects.push({
+    kind: request.kind === 'propose' ? 'propose-result' : 'config-result',
+    requestId: request.requestId,
+    outcome,
+  });
+}
+
 /** Requests whose entries at `from` and after are gone: their outcome is `dropped`. */
 export function dropTracked(turn: Turn, from: LogIndex): void {
   const { state } = turn;
@@ -53,15 +63,11 @@ export function dropTracked(turn: Turn, from: LogIndex): void {
     if (index < from) continue;
     state.tracked.delete(index);
     state.counters.proposalsDropped++;
-    turn.out.effects.push({
-      kind: request.kind === 'propose' ? 'propose-result' : 'config-result',
-      requestId: request.requestId,
-      outcome: {
-        ok: false,
-        reason: 'dropped',
-        detail: `entry ${index} of term ${request.term} was replaced by another leader's`,
-        leader: state.leader,
-      },
+    settle(turn, request, {
+      ok: false,
+      reason: 'dropped',
+      detail: `entry ${index} of term ${request.term} was replaced by another leader's`,
+      leader: state.leader,
     });
   }
 }

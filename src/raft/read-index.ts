@@ -18,7 +18,8 @@
  * Serializable: served at once from whatever this node has applied (may be stale).
  */
 import { addMs, type Millis } from '../base/time.js';
-import { logIndex } from '../base/units.js';
+import type { Address } from '../base/address.js';
+import { logIndex, type LogIndex } from '../base/units.js';
 import { leaseMsFor, readTimeoutMsFor } from './config.js';
 import { quorumIndex, type Member } from './configuration.js';
 import type { RaftMessage } from './messages.js';
@@ -27,6 +28,17 @@ import { header, send, type Turn } from './turn.js';
 import type { PendingRead, RaftState, RequestFailure } from './types.js';
 
 type Msg<T extends RaftMessage['type']> = Extract<RaftMessage, { type: T }>;
+
+/** Answers a follower's forwarded read: its index, or a refusal (`ok` false, index 0). */
+function answer(turn: Turn, to: Address, requestId: number, index: LogIndex | undefined): void {
+  send(turn, to, {
+    type: 'raft-read-index-response',
+    ...header(turn.state),
+    requestId,
+    index: index ?? logIndex(0),
+    ok: index !== undefined,
+  });
+}
 
 function fail(turn: Turn, requestId: number, reason: RequestFailure): void {
   turn.state.counters.readsFailed++;
@@ -115,13 +127,7 @@ function answerRemoteReads(turn: Turn): void {
   leader.reads = leader.reads.filter((read) => {
     if (read.from === undefined || read.seq !== 0) return true;
     state.counters.readsServed++;
-    send(turn, read.from.address, {
-      type: 'raft-read-index-response',
-      ...header(state),
-      requestId: read.requestId,
-      index: read.index,
-      ok: true,
-    });
+    answer(turn, read.from.address, read.requestId, read.index);
     return false;
   });
 }
@@ -148,16 +154,8 @@ export function serveReads(turn: Turn): void {
 export function onReadIndexRequest(turn: Turn, m: Msg<'raft-read-index'>): void {
   const { state } = turn;
   const leader = state.leaderState;
-  if (leader === undefined || leader.reads.length >= state.config.pendingRequestsMax) {
-    send(turn, m.fromAddress, {
-      type: 'raft-read-index-response',
-      ...header(state),
-      requestId: m.requestId,
-      index: logIndex(0),
-      ok: false,
-    });
-    return;
-  }
+  if (leader === undefined || leader.reads.length >= state.config.pendingRequestsMax)
+    return answer(turn, m.fromAddress, m.requestId, undefined);
   startRead(turn, {
     requestId: m.requestId,
     from: { id: m.from, address: m.fromAddress },
@@ -196,12 +194,6 @@ export function failReadsOnStepDown(turn: Turn): void {
       fail(turn, read.requestId, 'not-leader');
       continue;
     }
-    send(turn, read.from.address, {
-      type: 'raft-read-index-response',
-      ...header(state),
-      requestId: read.requestId,
-      index: logIndex(0),
-      ok: false,
-    });
+    answer(turn, read.from.address, read.requestId, undefined);
   }
 }

@@ -19,6 +19,7 @@ import type { NodeId } from '../identity/node-id.js';
 import { snapshotResendMsFor } from './config.js';
 import { encodeConfiguration } from './configuration.js';
 import type { RaftRecord, SnapshotMeta } from './log-types.js';
+import { settle } from './append.js';
 import { compactTo, installDurable, matchTerm, resetTo, termAt } from './log.js';
 import { compactMembership, configAt, installMembership } from './membership.js';
 import type { RaftMessage } from './messages.js';
@@ -184,18 +185,13 @@ function install(turn: Turn, incoming: IncomingSnapshot, from: Address): void {
  */
 function unknownOutcomes(turn: Turn): void {
   const { state } = turn;
-  for (const [index, request] of state.tracked) {
-    turn.out.effects.push({
-      kind: request.kind === 'propose' ? 'propose-result' : 'config-result',
-      requestId: request.requestId,
-      outcome: {
-        ok: false,
-        reason: 'unknown',
-        detail: `entry ${index} was replaced by a leader's snapshot before it applied here; it may have been committed (retry: sessions apply it once)`,
-        leader: state.leader,
-      },
+  for (const [index, request] of state.tracked)
+    settle(turn, request, {
+      ok: false,
+      reason: 'unknown',
+      detail: `entry ${index} was replaced by a leader's snapshot before it applied here; it may have been committed (retry: sessions apply it once)`,
+      leader: state.leader,
     });
-  }
   state.tracked.clear();
 }
 

@@ -22,7 +22,7 @@ import { addMs, type Millis } from '../base/time.js';
 import { logIndex, term as toTerm } from '../base/units.js';
 import { randomElectionTimeoutMs } from '../election/term.js';
 import type { NodeId } from '../identity/node-id.js';
-import { appendAsLeader } from './append.js';
+import { appendAsLeader, settle } from './append.js';
 import { onChangeConfig, removedFromCommittedConfig } from './config-change.js';
 import {
   adoptTerm,
@@ -414,19 +414,18 @@ function applyCommitted(turn: Turn): void {
     const request = state.tracked.get(entry.index);
     if (request === undefined) continue;
     state.tracked.delete(entry.index);
-    turn.out.effects.push({
-      kind: request.kind === 'propose' ? 'propose-result' : 'config-result',
-      requestId: request.requestId,
-      outcome:
-        request.term === entry.term
-          ? { ok: true, index: entry.index, term: entry.term }
-          : {
-              ok: false,
-              reason: 'dropped',
-              detail: `entry ${entry.index} is another leader's`,
-              leader: state.leader,
-            },
-    });
+    settle(
+      turn,
+      request,
+      request.term === entry.term
+        ? { ok: true, index: entry.index, term: entry.term }
+        : {
+            ok: false,
+            reason: 'dropped',
+            detail: `entry ${entry.index} is another leader's`,
+            leader: state.leader,
+          },
+    );
   }
 }
 
