@@ -351,6 +351,23 @@ const MUTANTS: Mutant[] = [
     },
     tests: ['test/raft/step.test.ts'],
   },
+  {
+    // The lease outlives the followers' vote refusal (20 election timeouts): a leader cut off
+    // serves reads after the majority elected another and committed more.
+    name: 'raft-lease-too-long',
+    file: 'src/raft/config.ts',
+    find: '    (config.electionTimeoutMinMs * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    replace:
+      '    (config.electionTimeoutMinMs * 20 * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    sweep: {
+      scenarios: 'raft-lease',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 30,
+      durationMs: 8000,
+    },
+    tests: ['test/raft/scripts.test.ts'],
+  },
 ];
 
 interface Outcome {
