@@ -306,6 +306,26 @@ describe('replication and commitment', () => {
     expect(c.state(2).appliedIndex).toBe(3);
   });
 
+  test('§5.3: with entry 3 durable and entry 4 not, a follower that learns commit 4 applies up to 3 only', () => {
+    const c = elected();
+    for (const text of ['x', 'y']) {
+      c.propose(1, text);
+      c.persistAll(1);
+      c.deliverAll(new Set([2, 3]));
+    }
+    c.persistOne(2); // n2: entry 3 durable, entry 4 still being written
+    c.partition([[1, 3], [2]]);
+    c.persistAll(3);
+    c.deliverAll(); // n1 commits 4 with n3...
+    c.deliverAll(); // ...and its commit notices to n2 are lost
+    expect(c.state(1).commitIndex).toBe(4);
+    c.heal();
+    c.propose(1, 'z');
+    c.deliverAll(new Set([2])); // an append carrying commit 4 reaches n2
+    expect(c.state(2).commitIndex).toBe(4);
+    expect(c.state(2).appliedIndex).toBe(3);
+  });
+
   test('etcd ABA: an earlier write finishing after a later one rewrote its suffix does not make the rewritten entries stable', () => {
     const c = elected();
     const s = c.state(2);
