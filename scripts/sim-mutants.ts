@@ -259,7 +259,7 @@ const MUTANTS: Mutant[] = [
       seeds: 40,
       durationMs: 6000,
     },
-    tests: ['test/raft/step.test.ts'],
+    tests: ['test/raft/step.test.ts', 'test/raft/scripts.test.ts'],
   },
   {
     // Raft §5.2 broken: the vote is not in the durable hard state (a restart forgets it).

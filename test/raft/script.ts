@@ -17,7 +17,7 @@
  *   add-member N M as=learner|voter     promote N M     remove N M
  *   partition 1 2 | 3   heal   crash N   restart N   set-log N term=T T1 T2 ...
  *   status   log N ...   applied N ...   config N ...
- * Settings for add-nodes also: snapshot-entries=N chunk-bytes=N
+ * Settings for add-nodes also: snapshot-entries=N chunk-bytes=N append-entries-max=N
  */
 import { ms } from '../../src/base/time.js';
 import type { RaftSettings } from '../../src/raft/config.js';
@@ -88,6 +88,8 @@ function settingsOf(opts: ReadonlyMap<string, string>): RaftSettings {
   if (opts.get('read-mode') === 'lease') settings.readMode = 'lease';
   if (opts.has('snapshot-entries'))
     settings.snapshotEntries = num(opts.get('snapshot-entries'), 'snapshot-entries');
+  if (opts.has('append-entries-max'))
+    settings.appendEntriesMax = num(opts.get('append-entries-max'), 'append-entries-max');
   if (opts.has('chunk-bytes'))
     settings.snapshotChunkBytes = num(opts.get('chunk-bytes'), 'chunk-bytes');
   return settings;

@@ -1,7 +1,7 @@
 /**
  * Interaction scripts (golden traces) through the real core: every file in testdata/ is a
  * script (script.ts) whose commands must produce exactly the recorded output. They cover the
- * classic figures: thesis Fig. 3.7 (a)-(f), a partitioned leader, a removed leader, leadership
+ * classic figures: thesis Fig. 3.7 (a)-(f) and Fig. 3.8, a partitioned leader, a removed leader, leadership
  * transfer, a learner promoted, PreVote preventing disruption, check-quorum step-down, and more.
  * `UPDATE_GOLDEN=1 npx vitest run test/raft/scripts.test.ts` rewrites the files (review the diff).
  */
