@@ -74,7 +74,8 @@ function checkMembership(state: RaftState, out: string[]): void {
   const { config } = state.membership;
   if (config.members.length > state.config.membersMax)
     out.push(`${config.members.length} members exceed membersMax ${state.config.membersMax}`);
-  if (!sameConfiguration(config, configAt(state, lastIndex(state.log))))
+  const inLog = configAt(state, lastIndex(state.log));
+  if (config !== inLog && !sameConfiguration(config, inLog))
     out.push('the configuration in force is not the last one in the log');
   for (const [address, id] of state.idAt) {
     const member = memberAt(config, address);

@@ -42,11 +42,14 @@ export function raftStateOf(node: ShoalNode | undefined): RaftState | undefined 
   return node?.internals.raft?.state;
 }
 
-function* running(view: RaftView): Generator<[Address, RaftState]> {
+/** The running nodes with their Raft state. */
+function running(view: RaftView): readonly [Address, RaftState][] {
+  const list: [Address, RaftState][] = [];
   for (const [address, node] of view.nodes) {
     const state = raftStateOf(node);
-    if (state !== undefined) yield [address, state];
+    if (state !== undefined) list.push([address, state]);
   }
+  return list;
 }
 
 export function electionSafety(): Checker<RaftView> {
