@@ -30,7 +30,6 @@ export const COUNTER_NAMES = [
   'steppedDown',
   'checkQuorumStepDowns',
   'staleMessages',
-  'strangerMessages',
   'identitiesRefused',
   'appendsSent',
   'appendsRejected',
@@ -50,7 +49,6 @@ export const COUNTER_NAMES = [
   'configChangesRefused',
   'transfersStarted',
   'transfersAborted',
-  'requestsRefused',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 
