@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { parseFaults } from '../../src/sim/faults.js';
 import { formatFailure, runScenario } from '../../src/sim/runner.js';
 import {
+  raftChurn,
   raftLease,
   raftMembership,
   raftScenario,
@@ -57,6 +58,19 @@ describe('raft simulation (crashes at effect boundaries, partitions of every sha
         durationMs: 5_000,
       });
       expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('raft-churn: the leader crashes every few hundred ms, one entry per append', () => {
+    for (const nodes of [3, 5]) {
+      const result = runScenario(raftChurn, {
+        seed: nodes,
+        nodes,
+        faults: parseFaults('loss,dup,reorder'),
+        durationMs: 5_000,
+      });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+      expect(result.trace.some((l) => l.includes('fault churn'))).toBe(true);
     }
   });
 
