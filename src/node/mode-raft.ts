@@ -12,6 +12,7 @@ import type { NodeId } from '../identity/node-id.js';
 import type { RaftApplication } from '../raft/application.js';
 import { raftConfig, type RaftProfile } from '../raft/config.js';
 import { memberAt, replicaAddresses } from '../raft/configuration.js';
+import { durableIndex } from '../raft/log.js';
 import { raftProtocol } from '../raft/protocol.js';
 import { leaderOf } from '../raft/step.js';
 import type { ConfigChange, RaftEffect, RaftTypes, Role } from '../raft/types.js';
@@ -64,7 +65,7 @@ function status(driver: ProtocolDriver<RaftTypes>): RaftStatus {
         id,
         address,
         voter: member?.role === 'voter',
-        matchIndex: address === s.selfAddress ? s.log.stableIndex : (pr?.match ?? 0),
+        matchIndex: address === s.selfAddress ? durableIndex(s.log) : (pr?.match ?? 0),
       };
     }),
   };

@@ -32,10 +32,17 @@ type Msg<T extends RaftMessage['type']> = Extract<RaftMessage, { type: T }>;
 
 // ---- leader: sending ----
 
-/** `id`'s next entry is compacted: send it the newest durable snapshot instead. */
+/**
+ * `id`'s next entry is compacted: send it the newest durable snapshot instead. A leader whose log
+ * base is a snapshot it installed and has not yet made durable has none to send: the probe waits
+ * for the next heartbeat's answer.
+ */
 export function startSnapshot(turn: Turn, _id: NodeId, pr: Progress, address: Address): void {
   const snapshot = turn.state.snapshot;
-  assert(snapshot !== undefined, 'the log is compacted but no snapshot is durable');
+  if (snapshot === undefined || snapshot.meta.index < turn.state.log.snapshotIndex) {
+    pr.probeSent = true;
+    return;
+  }
   becomeSnapshot(pr, snapshot.meta.index);
   sendChunk(turn, pr, address);
 }
