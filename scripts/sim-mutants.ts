@@ -345,6 +345,128 @@ const MUTANTS: Mutant[] = [
     replace: '  if (stored !== r.crc && r.crc < 0)',
     tests: ['test/kv/codec.test.ts'],
   },
+  {
+    // Raft §5.4.2 broken: a leader commits an entry of an earlier term by counting its replicas.
+    name: 'raft-commit-old-term',
+    file: 'src/raft/replication.ts',
+    find: '  if (index <= state.commitIndex || termAt(state.log, index) !== state.term) return false;',
+    replace: '  if (index <= state.commitIndex) return false;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash,partition;all',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts', 'test/raft/scripts.test.ts'],
+  },
+  {
+    // Raft §5.2 broken: the vote is not in the durable hard state (a restart forgets it).
+    name: 'raft-vote-not-persisted',
+    file: 'src/raft/step.ts',
+    find: '  const hardState: HardState = { term: state.term, vote: state.vote, commit: state.commitIndex };',
+    replace:
+      '  const hardState: HardState = { term: state.term, vote: state.vote === state.selfId ? state.vote : undefined, commit: state.commitIndex };',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
+    // A vote grant leaves before the vote is durable (in `effects`, not `afterPersist`).
+    name: 'raft-grant-before-durable',
+    file: 'src/raft/election.ts',
+    find: '    granted && !m.preVote,',
+    replace: '    false,',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // Raft §5.4.1 broken: votes go to candidates whatever their log.
+    name: 'raft-skip-log-up-to-date',
+    file: 'src/raft/election.ts',
+    find: '  return m.lastTerm > mine || (m.lastTerm === mine && m.lastIndex >= lastIndex(turn.state.log));',
+    replace: '  return mine >= 0;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash,partition;partition',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // A follower acks an append before its entries are durable.
+    name: 'raft-ack-before-durable',
+    file: 'src/raft/replication.ts',
+    find: '  const ackable = Math.min(p.index, durableIndex(state.log));',
+    replace: '  const ackable = p.index;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // A node applies committed entries that are not durable locally.
+    name: 'raft-apply-non-durable',
+    file: 'src/raft/step.ts',
+    find: '  const upto = Math.min(state.commitIndex, durableIndex(state.log));',
+    replace: '  const upto = state.commitIndex;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // Thesis §6.4 broken: a leader serves a ReadIndex read without a confirming heartbeat round.
+    name: 'raft-read-without-round',
+    file: 'src/raft/read-index.ts',
+    find: '        read.seq = leader.readSeq + 1;\n        roundNeeded = true;',
+    replace: '        read.seq = 0;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 20,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // The lease outlives the followers' vote refusal (20 election timeouts): a leader cut off
+    // serves reads after the majority elected another and committed more.
+    name: 'raft-lease-too-long',
+    file: 'src/raft/config.ts',
+    find: '    (config.electionTimeoutMinMs * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    replace:
+      '    (config.electionTimeoutMinMs * 20 * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    sweep: {
+      scenarios: 'raft-lease',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 30,
+      durationMs: 8000,
+    },
+    tests: ['test/raft/scripts.test.ts'],
+  },
 ];
 
 interface Outcome {

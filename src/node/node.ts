@@ -28,6 +28,7 @@ import {
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
 import { productionIo, type NodeIo } from './io.js';
+import { wireRaft, type RaftHandle } from './mode-raft.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
@@ -45,6 +46,7 @@ import type { JoinStatus } from './swim-joins.js';
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
 export type { JoinStatus } from './swim-joins.js';
 export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
+export type { RaftHandle, RaftStatus } from './mode-raft.js';
 
 /** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
 export interface NodeIdentity {
@@ -57,6 +59,9 @@ export type NodeInternalsView = Partial<
 > & {
   static?: ReturnType<typeof wireStatic>['driver'];
   raftLite?: ReturnType<typeof wireRaftLite>['driver'];
+  /** `raft` mode: the core's driver and the requests handle (minimal wiring, mode-raft.ts). */
+  raft?: ReturnType<typeof wireRaft>['driver'];
+  raftHandle?: RaftHandle;
 };
 
 export class ShoalNode {
@@ -337,6 +342,11 @@ export function buildNode(
     case 'raft-lite': {
       const runtime = wireRaftLite(ctx, mode);
       node.attach(runtime, { raftLite: runtime.driver }, runtime.handle);
+      return node;
+    }
+    case 'raft': {
+      const runtime = wireRaft(ctx, mode);
+      node.attach(runtime, { raft: runtime.driver, raftHandle: runtime.handle });
       return node;
     }
     case 'swim': {

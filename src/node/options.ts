@@ -9,6 +9,7 @@ import { LIMITS } from '../base/limits.js';
 import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
 import { listenAddressProblem, peerAddressProblem } from './addresses.js';
+import { raftConfig, type RaftSettings } from '../raft/config.js';
 
 /** A string refined by `problem` (undefined: valid), whose message is the problem found. */
 function checkedString(problem: (text: string) => string | undefined): z.ZodString {
@@ -91,6 +92,20 @@ export const modeSchema = z.discriminatedUnion('kind', [
       electionTimeoutMaxMs: positiveMs.optional(),
       heartbeatIntervalMs: positiveMs.optional(),
       minClusterSize: z.number().int().min(1).max(64).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('raft'),
+      /** The initial voters' addresses, self included, the same list on every node; [] to join. */
+      peers: z.array(address).max(64).default([]),
+      /** Defaults and cross-field rules: raft/config.ts (`raftConfig`), per the node's profile. */
+      heartbeatIntervalMs: positiveMs.optional(),
+      electionTimeoutMinMs: positiveMs.optional(),
+      electionTimeoutMaxMs: positiveMs.optional(),
+      preVote: z.boolean().optional(),
+      checkQuorum: z.boolean().optional(),
+      readMode: z.enum(['read-index', 'lease']).optional(),
     })
     .strict(),
 ]);
@@ -203,4 +218,20 @@ export function checkListenAddresses(options: ResolvedNodeOptions): void {
 function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
   if (mode.kind === 'static') staticConfig(mode, new Set(mode.peers).size);
   if (mode.kind === 'raft-lite') raftLiteConfig(mode);
+  if (mode.kind === 'raft') raftConfig(raftSettingsOf(mode));
+}
+
+/** The Raft settings a `raft` mode sets (the rest come from the profile). */
+export function raftSettingsOf(mode: Extract<ClusterMode, { kind: 'raft' }>): RaftSettings {
+  const settings: RaftSettings = {};
+  if (mode.heartbeatIntervalMs !== undefined)
+    settings.heartbeatIntervalMs = mode.heartbeatIntervalMs;
+  if (mode.electionTimeoutMinMs !== undefined)
+    settings.electionTimeoutMinMs = mode.electionTimeoutMinMs;
+  if (mode.electionTimeoutMaxMs !== undefined)
+    settings.electionTimeoutMaxMs = mode.electionTimeoutMaxMs;
+  if (mode.preVote !== undefined) settings.preVote = mode.preVote;
+  if (mode.checkQuorum !== undefined) settings.checkQuorum = mode.checkQuorum;
+  if (mode.readMode !== undefined) settings.readMode = mode.readMode;
+  return settings;
 }

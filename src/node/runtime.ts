@@ -12,6 +12,8 @@ import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
 import type { NetTransportOptions } from '../transport/net.js';
+import type { RaftApplication } from '../raft/application.js';
+import type { RaftProfile, RaftSettings } from '../raft/config.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 
 export type { Boundary } from './driver.js';
@@ -54,6 +56,13 @@ export interface NodeInternals {
   onBoundary?: (protocol: string, boundary: Boundary<ProtocolTypes>) => void;
   /** Stream limits of the production transport (tests: small caps and deadlines). */
   transport?: NetTransportOptions;
+  /** `raft` mode: the state machine (required until the key-value store is wired in). */
+  raftApplication?: () => RaftApplication;
+  /** `raft` mode: a Raft profile beyond the user's three (the simulator's `SIM_MIN`), and overrides. */
+  raftProfile?: RaftProfile;
+  raftSettings?: RaftSettings;
+  /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
+  raftWalSegmentBytes?: number;
 }
 
 export interface WiringContext {
