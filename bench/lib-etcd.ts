@@ -5,6 +5,10 @@
  * left behind: start, wait until healthy, find the leader, kill -9 a member by PID, restart it on
  * its data dir, stop.
  *
+ * With a placement (`EtcdPlacement`) each member runs on its own host address behind a command
+ * prefix, such as `ip netns exec NS` for the Jepsen harness's network namespaces
+ * (test/jepsen/netns.ts); the prefix must exec the program in place, so the PID stays etcd's.
+ *
  * Every etcd process started here is tracked by PID: `stop()` ends them (SIGTERM, SIGKILL after
  * STOP_GRACE_MS), and if the bench dies first, an exit / SIGINT / SIGTERM hook kills whatever is
  * still tracked. Nothing else is ever signalled. Every wait is bounded.
@@ -65,8 +69,24 @@ function exited(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Where members run instead of 127.0.0.1 with OS-chosen ports: member i listens on `hosts[i]`
+ * at the fixed ports below (each host is a network of its own, so nothing else holds them), and
+ * is started as `command(i)` followed by etcd's argv.
+ */
+export interface EtcdPlacement {
+  readonly hosts: readonly string[];
+  readonly command: (index: number) => readonly string[];
+}
+
+/** etcd's own default ports, used on a placement's hosts. */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
 interface Member {
   readonly name: string;
+  readonly host: string;
+  readonly command: readonly string[];
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -86,7 +106,10 @@ export class EtcdCluster {
   private baseDir: string | undefined;
   private readonly token = `shoal-bench-${process.pid}-${Math.floor(performance.now())}`;
 
-  constructor(private readonly settings: ClusterSettings) {}
+  constructor(
+    private readonly settings: ClusterSettings,
+    private readonly placement?: EtcdPlacement,
+  ) {}
 
   /** Starts `settings.members` fresh members and waits until every one is healthy. */
   async start(): Promise<void> {
@@ -95,10 +118,18 @@ export class EtcdCluster {
     const taken = new Set<number>();
     for (let i = 0; i < this.settings.members; i++) {
       const name = `n${i + 1}`;
+      const placed = this.placement;
+      const host = placed?.hosts[i];
+      if (placed !== undefined && host === undefined)
+        throw new Error(`etcd: the placement has no host for member ${i}`);
       this.members.push({
         name,
-        clientPort: await allocatePort('127.0.0.1', taken, false),
-        peerPort: await allocatePort('127.0.0.1', taken, false),
+        host: host ?? '127.0.0.1',
+        command: placed?.command(i) ?? [],
+        clientPort:
+          host === undefined ? await allocatePort('127.0.0.1', taken, false) : ETCD_CLIENT_PORT,
+        peerPort:
+          host === undefined ? await allocatePort('127.0.0.1', taken, false) : ETCD_PEER_PORT,
         dataDir: join(this.baseDir, name),
         logFile: join(this.baseDir, `${name}.log`),
         child: undefined,
@@ -115,7 +146,13 @@ export class EtcdCluster {
   }
 
   endpoint(index: number): string {
-    return `http://127.0.0.1:${this.member(index).clientPort}`;
+    const member = this.member(index);
+    return `http://${member.host}:${member.clientPort}`;
+  }
+
+  /** The port member `index` listens on for its peers. */
+  peerPort(index: number): number {
+    return this.member(index).peerPort;
   }
 
   /** PIDs of the members running now. */
@@ -136,17 +173,19 @@ export class EtcdCluster {
   private spawnMember(member: Member, state: 'new' | 'existing'): void {
     mkdirSync(member.dataDir, { recursive: true });
     const initialCluster = this.members
-      .map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`)
+      .map((m) => `${m.name}=http://${m.host}:${m.peerPort}`)
       .join(',');
     const log = openSync(member.logFile, 'a');
+    const clientUrl = `http://${member.host}:${member.clientPort}`;
+    const peerUrl = `http://${member.host}:${member.peerPort}`;
+    const [command, ...prefix] = [...member.command, 'etcd'];
     const child = spawn(
-      'etcd',
+      command as string,
       [
+        ...prefix,
         ...['--name', member.name, '--data-dir', member.dataDir],
-        ...['--listen-client-urls', `http://127.0.0.1:${member.clientPort}`],
-        ...['--advertise-client-urls', `http://127.0.0.1:${member.clientPort}`],
-        ...['--listen-peer-urls', `http://127.0.0.1:${member.peerPort}`],
-        ...['--initial-advertise-peer-urls', `http://127.0.0.1:${member.peerPort}`],
+        ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
+        ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
         ...['--initial-cluster', initialCluster, '--initial-cluster-state', state],
         ...['--initial-cluster-token', this.token],
         ...['--heartbeat-interval', String(this.settings.heartbeatMs)],

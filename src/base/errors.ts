@@ -86,6 +86,10 @@ export const ERROR_CODES = {
     'The client session is unknown (evicted, or never started with seq 1) or its result was too large to keep: whether the command applied cannot be told; start a new session.',
   ERR_SNAPSHOT_CORRUPT:
     'Key-value snapshot bytes fail their checksum or do not parse; nothing was restored.',
+  ERR_JEPSEN_UNAVAILABLE:
+    'The Jepsen harness cannot run the asked system or network here (not root, no ip netns, etcd not installed, or Shoal without raft mode); nothing was started.',
+  ERR_JEPSEN_NEMESIS:
+    'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
