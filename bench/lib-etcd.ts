@@ -20,7 +20,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 import { allocatePort } from '../src/transport/free-port.js';
 import { makeTempDir, removeDir } from './lib-cluster.js';
 import type { ClusterSettings, KvClient, KvSystem } from './lib-load.js';
@@ -313,12 +313,20 @@ export class EtcdCluster {
   }
 }
 
-/** An etcd3 library client of some members, retries and circuit breakers off: every error is seen. */
-export function etcd3Client(hosts: readonly string[]): Etcd3 {
+/**
+ * An etcd3 library client of some members, retries and circuit breakers off: every error is seen.
+ * `grpcOptions` go to the gRPC channel (the Jepsen harness caps the reconnect backoff so a
+ * client of a restarted member comes back within a second).
+ */
+export function etcd3Client(
+  hosts: readonly string[],
+  grpcOptions?: IOptions['grpcOptions'],
+): Etcd3 {
   return new Etcd3({
     hosts: [...hosts],
     dialTimeout: 3_000,
     faultHandling: { host: () => noop, global: noop },
+    ...(grpcOptions === undefined ? {} : { grpcOptions }),
   });
 }
 
