@@ -53,6 +53,12 @@ export const VOID_MAC = '02:5a:00:00:00:00';
 const COMMAND_TIMEOUT_MS = 10_000;
 /** A probe's connect gives up after this long: a cut link answers nothing within it. */
 export const PROBE_TIMEOUT_MS = 1_000;
+/**
+ * A link that should be up is probed again with these longer bounds before it is called cut: on
+ * a loaded machine starting bash and connecting can take longer than PROBE_TIMEOUT_MS, while a
+ * link that should be cut is wrong the moment it connects, however fast.
+ */
+export const PROBE_RETRY_TIMEOUTS_MS = [2_000, 4_000, 8_000] as const;
 /** Members per network (interface names and addresses are sized for it). */
 export const MEMBERS_MAX = 9;
 /** Linux's limit on an interface name (IFNAMSIZ - 1). */
@@ -413,9 +419,7 @@ export class NetnsNetwork {
     const port = (server.address() as AddressInfo).port;
     try {
       for (let i = 0; i < this.memberNamespaces.length; i++) {
-        let result: ProbeResult = 'timeout';
-        for (let attempt = 0; attempt < 10 && result !== 'connected'; attempt++)
-          result = await this.probe(i, this.clientHost, port);
+        const result = await this.probeUp(i, this.clientHost, port);
         if (result !== 'connected')
           throw new Error(
             `netns: member ${i} cannot reach the harness at ${this.clientHost}:${port} (${result})`,
@@ -427,8 +431,13 @@ export class NetnsNetwork {
   }
 
   /** From inside member `from`'s namespace, a TCP connect to host:port: connected, refused or timeout. */
-  probe(from: number, host: string, port: number): Promise<ProbeResult> {
-    const seconds = (PROBE_TIMEOUT_MS / 1000).toFixed(3);
+  probe(
+    from: number,
+    host: string,
+    port: number,
+    timeoutMs = PROBE_TIMEOUT_MS,
+  ): Promise<ProbeResult> {
+    const seconds = (timeoutMs / 1000).toFixed(3);
     const script = `exec 3<>/dev/tcp/${host}/${port}`;
     return new Promise((resolve, reject) => {
       execFile(
@@ -449,6 +458,16 @@ export class NetnsNetwork {
         },
       );
     });
+  }
+
+  /** A probe of a link that should be up: a timeout is retried with PROBE_RETRY_TIMEOUTS_MS. */
+  private async probeUp(from: number, host: string, port: number): Promise<ProbeResult> {
+    let result = await this.probe(from, host, port);
+    for (const timeoutMs of PROBE_RETRY_TIMEOUTS_MS) {
+      if (result !== 'timeout') return result;
+      result = await this.probe(from, host, port, timeoutMs);
+    }
+    return result;
   }
 
   private static linkKey(a: number, b: number): string {
@@ -507,8 +526,9 @@ export class NetnsNetwork {
 
   /**
    * Checks that the network is what the nemesis believes: for every pair, a connect from one
-   * member to the other's `port` times out exactly when their link is cut (both directions).
-   * Throws ERR_JEPSEN_NEMESIS naming the first pair that disagrees.
+   * member to the other's `port` times out exactly when their link is cut (both directions; a
+   * link that should be up gets PROBE_RETRY_TIMEOUTS_MS before it counts as cut). Throws
+   * ERR_JEPSEN_NEMESIS naming every pair that disagrees.
    */
   async verify(port: number): Promise<void> {
     const n = this.memberNamespaces.length;
@@ -517,8 +537,9 @@ export class NetnsNetwork {
       for (let b = 0; b < n; b++) {
         if (a === b) continue;
         const cut = this.cuts.has(NetnsNetwork.linkKey(a, b));
+        const host = this.hosts[b] as string;
         checks.push(
-          this.probe(a, this.hosts[b] as string, port).then((result) =>
+          (cut ? this.probe(a, host, port) : this.probeUp(a, host, port)).then((result) =>
             cut === (result === 'timeout')
               ? undefined
               : `member ${a} -> ${this.hosts[b]}:${port} is ${result} but the link is ${cut ? 'cut' : 'healed'}`,
@@ -529,8 +550,21 @@ export class NetnsNetwork {
     if (wrong.length > 0)
       throw new ShoalError(
         'ERR_JEPSEN_NEMESIS',
-        `the network is not as the nemesis set it: ${wrong.join('; ')}`,
+        `the network is not as the nemesis set it: ${wrong.join('; ')}\n${await this.describe()}`,
       );
+  }
+
+  /** Each member's links and neighbour table, for an error message. */
+  async describe(): Promise<string> {
+    const lines: string[] = [];
+    for (const ns of this.memberNamespaces) {
+      const neigh = await ipAsync(['-n', ns, 'neigh', 'show']).catch((e: Error) => e.message);
+      const link = await ipAsync(['-n', ns, '-br', 'link', 'show']).catch((e: Error) => e.message);
+      lines.push(
+        `${ns}: ${link.trim().replace(/\s+/g, ' ')}; neighbours: ${neigh.trim().replace(/\n/g, '; ') || 'none'}`,
+      );
+    }
+    return lines.join('\n');
   }
 
   /** Deletes the namespaces (and the processes left in them), the root link and the ownership file. */
