@@ -23,6 +23,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { allocatePort } from '../src/transport/free-port.js';
 import { makeTempDir, removeDir } from './lib-cluster.js';
+import { killNow, stopGracefully, track } from './lib-tracked-process.js';
 import type { ClusterSettings, KvClient, KvSystem } from './lib-load.js';
 
 /** Bound on a cluster (or a restarted member) becoming healthy. */
@@ -33,25 +34,6 @@ export const STOP_GRACE_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 1_000;
 const POLL_MS = 50;
 
-const tracked = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-/** Kills every tracked etcd if the bench process exits or is interrupted before stop(). */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  const killAll = (): void => {
-    for (const child of tracked) child.kill('SIGKILL');
-    tracked.clear();
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-}
-
 /** `etcd --version`'s version, or undefined when etcd is not installed. */
 export function etcdVersion(): string | undefined {
   try {
@@ -60,11 +42,6 @@ export function etcdVersion(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,7 +90,6 @@ export class EtcdCluster {
 
   /** Starts `settings.members` fresh members and waits until every one is healthy. */
   async start(): Promise<void> {
-    installExitHooks();
     this.baseDir = makeTempDir('etcd');
     const taken = new Set<number>();
     for (let i = 0; i < this.settings.members; i++) {
@@ -196,8 +172,7 @@ export class EtcdCluster {
     );
     closeSync(log);
     if (child.pid === undefined) throw new Error(`etcd ${member.name}: could not spawn`);
-    tracked.add(child);
-    child.once('exit', () => tracked.delete(child));
+    track(child);
     member.child = child;
   }
 
@@ -275,8 +250,7 @@ export class EtcdCluster {
     const member = this.member(index);
     const child = member.child;
     if (child === undefined) return;
-    child.kill('SIGKILL');
-    await exited(child);
+    await killNow(child);
     member.child = undefined;
   }
 
@@ -299,11 +273,7 @@ export class EtcdCluster {
       this.members.map(async (member) => {
         const child = member.child;
         if (child === undefined) return;
-        child.kill('SIGCONT'); // a stopped member would not see the SIGTERM
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited(child);
-        clearTimeout(timer);
+        await stopGracefully(child, STOP_GRACE_MS);
         member.child = undefined;
       }),
     );

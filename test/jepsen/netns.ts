@@ -23,8 +23,9 @@
  * b's): frames between them go out and are dropped by every receiver, so a TCP connect hangs and
  * UDP datagrams vanish, with no error to either side, as on a real network that lost the link.
  * (A blackhole route would fail sends at once with EINVAL; this kernel has no netem or tc actions
- * to drop with; iptables is not installed.) `probe` checks every cut and every heal from inside a
- * namespace, so a cut that did not take effect stops the run instead of passing silently.
+ * to drop with; iptables is not installed.) `verify` probes every link from inside the
+ * namespaces (probe.ts) after every cut and heal, so a cut that did not take effect stops the run
+ * instead of passing silently.
  *
  * Cleanup is certain by construction: every name carries the prefix `shoal-jepsen-`, this
  * process's PID and a sequence number; an ownership file in STATE_DIR is written before
@@ -39,6 +40,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ShoalError } from '../../src/base/errors.js';
+import { ProbeHelper, type ProbeResult } from './probe.js';
 
 /** Every namespace this harness creates is named `${NETNS_PREFIX}<pid>-<seq>-<tag>`. */
 export const NETNS_PREFIX = 'shoal-jepsen-';
@@ -49,8 +51,8 @@ const SUBNET_PREFIX = '10.213';
 const SUBNET_COUNT = 254;
 /** The MAC a cut pins a peer's address to: locally administered, unicast, never assigned here. */
 export const VOID_MAC = '02:5a:00:00:00:00';
-/** Bound on one `ip` (or probe) command. */
-const COMMAND_TIMEOUT_MS = 10_000;
+/** Bound on one `ip` command (generous: process start-up alone took over 10 s at worst here). */
+const COMMAND_TIMEOUT_MS = 60_000;
 /** A probe's connect gives up after this long: a cut link answers nothing within it. */
 export const PROBE_TIMEOUT_MS = 1_000;
 /**
@@ -77,20 +79,21 @@ export interface Ownership {
 /** How a cut is made; `noop-unsafe` records the cut and changes nothing (the probe's mutant). */
 export type CutMethod = 'neighbor' | 'noop-unsafe';
 
-export type ProbeResult = 'connected' | 'refused' | 'timeout';
+let support: { reason: string | undefined } | undefined;
 
-/** Why namespaces cannot be used here, or undefined when they can. */
+/** Why namespaces cannot be used here, or undefined when they can (checked once per process). */
 export function netnsUnsupported(): string | undefined {
+  support ??= { reason: checkSupport() };
+  return support.reason;
+}
+
+function checkSupport(): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'network namespaces need root (run as root or skip)';
   try {
     execFileSync('ip', ['netns', 'list'], { timeout: COMMAND_TIMEOUT_MS, stdio: 'pipe' });
-    execFileSync('bash', ['-c', 'command -v timeout'], {
-      timeout: COMMAND_TIMEOUT_MS,
-      stdio: 'pipe',
-    });
   } catch (err) {
-    return `\`ip netns\`, bash or timeout is not usable: ${(err as Error).message}`;
+    return `\`ip netns\` is not usable: ${(err as Error).message}`;
   }
   return undefined;
 }
@@ -288,6 +291,8 @@ export class NetnsNetwork {
   /** The harness's (root namespace) address on the bridge. */
   readonly clientHost: string;
   private readonly cuts = new Set<string>();
+  /** One probe helper per member namespace, started after the namespaces are built. */
+  private helpers: ProbeHelper[] = [];
   private destroyed = false;
 
   private constructor(
@@ -340,6 +345,7 @@ export class NetnsNetwork {
     live.add(network);
     try {
       await network.build();
+      network.helpers = memberNamespaces.map((_, i) => new ProbeHelper(network.command(i)));
       await network.checkReachesHarness();
     } catch (err) {
       network.destroySync();
@@ -430,34 +436,16 @@ export class NetnsNetwork {
     }
   }
 
-  /** From inside member `from`'s namespace, a TCP connect to host:port: connected, refused or timeout. */
+  /** From inside member `from`'s namespace, a TCP connect to host:port (probe.ts). */
   probe(
     from: number,
     host: string,
     port: number,
     timeoutMs = PROBE_TIMEOUT_MS,
   ): Promise<ProbeResult> {
-    const seconds = (timeoutMs / 1000).toFixed(3);
-    const script = `exec 3<>/dev/tcp/${host}/${port}`;
-    return new Promise((resolve, reject) => {
-      execFile(
-        'ip',
-        ['netns', 'exec', this.namespace(from), 'timeout', seconds, 'bash', '-c', script],
-        { timeout: COMMAND_TIMEOUT_MS },
-        (err, _stdout, stderr) => {
-          if (err === null) return resolve('connected');
-          const code = (err as { code?: unknown }).code;
-          // timeout(1) ends bash with SIGTERM when the connect hangs, and exits 124.
-          if (code === 124) return resolve('timeout');
-          if (/refused/i.test(stderr)) return resolve('refused');
-          reject(
-            new Error(
-              `probe ${this.namespace(from)} -> ${host}:${port}: ${stderr.trim() || err.message}`,
-            ),
-          );
-        },
-      );
-    });
+    const helper = this.helpers[from];
+    if (helper === undefined) throw new Error(`netns: no probe helper for member ${from}`);
+    return helper.probe(host, port, timeoutMs);
   }
 
   /** A probe of a link that should be up: a timeout is retried with PROBE_RETRY_TIMEOUTS_MS. */
@@ -483,44 +471,33 @@ export class NetnsNetwork {
   async cut(a: number, b: number): Promise<void> {
     if (a === b) throw new Error(`netns: cannot cut member ${a} from itself`);
     this.cuts.add(NetnsNetwork.linkKey(a, b));
-    if (this.cutMethod === 'noop-unsafe') return;
-    for (const [from, to] of [
-      [a, b],
-      [b, a],
-    ] as const)
-      await ipAsync([
-        '-n',
-        this.namespace(from),
-        'neigh',
-        'replace',
-        this.hosts[to] as string,
-        'lladdr',
-        VOID_MAC,
-        'dev',
-        'eth0',
-        'nud',
-        'permanent',
-      ]);
+    await this.pinNeighbours(a, b, true);
   }
 
   /** Restores every cut link. */
   async healAll(): Promise<void> {
     for (const [a, b] of this.cutLinks()) {
       this.cuts.delete(NetnsNetwork.linkKey(a, b));
-      if (this.cutMethod === 'noop-unsafe') continue;
-      for (const [from, to] of [
-        [a, b],
-        [b, a],
-      ] as const)
-        await ipAsync([
-          '-n',
-          this.namespace(from),
-          'neigh',
-          'del',
-          this.hosts[to] as string,
-          'dev',
-          'eth0',
-        ]);
+      await this.pinNeighbours(a, b, false);
+    }
+  }
+
+  /** Pins (or unpins) a's entry for b to VOID_MAC, and b's for a. */
+  private async pinNeighbours(a: number, b: number, pin: boolean): Promise<void> {
+    if (this.cutMethod === 'noop-unsafe') return;
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const entry = [this.hosts[to] as string, ...(pin ? ['lladdr', VOID_MAC] : []), 'dev', 'eth0'];
+      await ipAsync([
+        '-n',
+        this.namespace(from),
+        'neigh',
+        pin ? 'replace' : 'del',
+        ...entry,
+        ...(pin ? ['nud', 'permanent'] : []),
+      ]);
     }
   }
 
@@ -540,7 +517,7 @@ export class NetnsNetwork {
         const host = this.hosts[b] as string;
         checks.push(
           (cut ? this.probe(a, host, port) : this.probeUp(a, host, port)).then((result) =>
-            cut === (result === 'timeout')
+            (cut ? result === 'timeout' : result === 'connected' || result === 'refused')
               ? undefined
               : `member ${a} -> ${this.hosts[b]}:${port} is ${result} but the link is ${cut ? 'cut' : 'healed'}`,
           ),
@@ -577,6 +554,7 @@ export class NetnsNetwork {
     if (this.destroyed) return;
     this.destroyed = true;
     live.delete(this);
+    for (const helper of this.helpers) helper.close();
     for (const ns of [...this.memberNamespaces, this.hub]) removeNamespaceSync(ns);
     tryIpSync(['link', 'del', 'dev', this.owner.rootLink]);
     rmSync(this.statePath, { force: true });

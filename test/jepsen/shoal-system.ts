@@ -17,6 +17,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, removeDir } from '../../bench/lib-cluster.js';
+import { killNow, stopGracefully, track } from '../../bench/lib-tracked-process.js';
 import { AGENT_MODE_KINDS } from '../../src/agent/config.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { majorityLeader, type JepsenSystem, type MemberNetwork } from './system.js';
@@ -47,23 +48,6 @@ export function shoalAgentGaps(mode: ShoalJepsenMode): string | undefined {
     gaps.push('no --grpc flag (the etcd v3 gRPC endpoint the clients use)');
   if (gaps.length === 0) return undefined;
   return `${mode} mode not available yet: ${gaps.join('; ')}. The lead wires mode raft and the gRPC endpoint (INTERFACE.md).`;
-}
-
-const tracked = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-/** SIGKILLs every tracked agent if the harness exits first. */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', () => {
-    for (const child of tracked) child.kill('SIGKILL');
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,9 +118,7 @@ class ShoalCluster {
     );
     closeSync(log);
     if (child.pid === undefined) throw new Error(`shoal ${member.name}: could not spawn`);
-    installExitHooks();
-    tracked.add(child);
-    child.once('exit', () => tracked.delete(child));
+    track(child);
     member.child = child;
   }
 
@@ -205,8 +187,7 @@ class ShoalCluster {
     const member = this.member(index);
     const child = member.child;
     if (child === undefined) return;
-    child.kill('SIGKILL');
-    await exited(child);
+    await killNow(child);
     member.child = undefined;
   }
 
@@ -223,11 +204,7 @@ class ShoalCluster {
       this.members.map(async (member) => {
         const child = member.child;
         if (child === undefined) return;
-        child.kill('SIGCONT'); // a stopped agent would not see the SIGTERM
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited(child);
-        clearTimeout(timer);
+        await stopGracefully(child, STOP_GRACE_MS);
         member.child = undefined;
       }),
     );
