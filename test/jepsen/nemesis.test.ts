@@ -206,7 +206,7 @@ describe('runNemesis', () => {
     expect(event?.members).toHaveLength(1);
   });
 
-  it('never starts a fault that would end after the run', async () => {
+  it('never starts a fault whose hold would end after the last end it is given', async () => {
     const { ctx, log } = fakeWorld({ leader: 0 });
     const events = await runNemesis(
       ctx,

@@ -40,8 +40,13 @@ export const NEMESIS_TIMING = {
   pauseMs: [500, 5_000],
   partitionMs: [2_000, 8_000],
 } as const;
-/** No fault starts within this long of the end of a run (a quarter of a shorter run). */
+/** No fault is planned to end within this long of the end of a run (a quarter of a shorter run). */
 export const RECOVERY_MS = 5_000;
+
+/** The recovery window of a run of `durationMs`: RECOVERY_MS, or a quarter of a short run. */
+export function recoveryMs(durationMs: number): number {
+  return Math.min(RECOVERY_MS, durationMs / 4);
+}
 
 /** Who a process fault hits: the leader when it starts, or members fixed by the plan. */
 export type Target = { readonly leader: true } | { readonly members: readonly number[] };
@@ -113,7 +118,7 @@ export function planNemesis(
 ): NemesisStep[] {
   const steps: NemesisStep[] = [];
   if (kind === 'none') return steps;
-  const lastEndMs = durationMs - Math.min(RECOVERY_MS, durationMs / 4);
+  const lastEndMs = durationMs - recoveryMs(durationMs);
   let t = 0;
   for (;;) {
     t += draw(rng, NEMESIS_TIMING.quietMs);
@@ -274,14 +279,15 @@ async function runStep(
 
 /**
  * Runs `steps` from `startMs` (the history clock's time of the run's start), never starting a
- * fault that would end after `untilMs`; returns the faults as they happened. Whatever the
- * outcome, everything is resumed, restarted and healed before it returns or throws.
+ * fault whose hold would end after `lastEndMs` (a slow restart can make the schedule slip);
+ * returns the faults as they happened. Whatever the outcome, everything is resumed, restarted
+ * and healed before it returns or throws.
  */
 export async function runNemesis(
   ctx: NemesisContext,
   steps: readonly NemesisStep[],
   startMs: number,
-  untilMs: number,
+  lastEndMs: number,
   onEvent: (event: NemesisEvent) => void = () => undefined,
 ): Promise<NemesisEvent[]> {
   const events: NemesisEvent[] = [];
@@ -291,7 +297,7 @@ export async function runNemesis(
     for (const step of steps) {
       const waitMs = startMs + step.atMs - ctx.nowMs();
       if (waitMs > 0) await ctx.sleep(waitMs);
-      if (ctx.nowMs() + step.holdMs > untilMs) break;
+      if (ctx.nowMs() + step.holdMs > lastEndMs) break;
       const event = await runStep(ctx, step, damage);
       events.push(event);
       onEvent(event);

@@ -19,6 +19,7 @@ import { checkKvHistory } from '../../src/sim/linearizability/kv-check.js';
 import { HistoryRecorder } from '../../src/sim/linearizability/recorder.js';
 import {
   planNemesis,
+  recoveryMs,
   runNemesis,
   type NemesisEvent,
   type NemesisKind,
@@ -85,7 +86,16 @@ interface Recorded {
   readonly plan: NemesisStep[];
 }
 
-/** Clients and nemesis together; a nemesis failure ends the clients at once and is rethrown. */
+/**
+ * Clients keep going at least this long after the nemesis has undone its last fault, even past
+ * the run's duration (a restart can end late), so every history ends with a healed cluster.
+ */
+export const POST_HEAL_MS = 3_000;
+
+/**
+ * Clients and nemesis together. The clients run until the duration has passed and the nemesis
+ * has been done for POST_HEAL_MS; a nemesis failure ends them at once and is rethrown.
+ */
 async function record(
   options: RunOptions,
   system: JepsenSystem,
@@ -100,7 +110,8 @@ async function record(
   );
   const recorder = new HistoryRecorder(nowMs);
   const startMs = nowMs();
-  const stop = { atMs: startMs + options.durationMs };
+  const endMs = startMs + options.durationMs;
+  const stop = { atMs: Infinity };
   const workload = runWorkload(
     {
       endpoints: system.endpoints(),
@@ -114,13 +125,19 @@ async function record(
   );
   const faults: NemesisEvent[] = [];
   const ctx = { system, network, members: options.members, rng: rng.fork('targets'), nowMs, sleep };
-  const nemesis = runNemesis(ctx, plan, startMs, stop.atMs, (event) => {
+  const lastEndMs = endMs - recoveryMs(options.durationMs);
+  const nemesis = runNemesis(ctx, plan, startMs, lastEndMs, (event) => {
     faults.push(event);
     options.log(`  fault ${describeFault(event, startMs)}`);
-  }).catch((err: unknown) => {
-    stop.atMs = nowMs();
-    throw err;
-  });
+  }).then(
+    () => {
+      stop.atMs = Math.max(endMs, nowMs() + POST_HEAL_MS);
+    },
+    (err: unknown) => {
+      stop.atMs = nowMs();
+      throw err;
+    },
+  );
   const [stats] = await Promise.all([workload, nemesis]);
   return { recorder, stats, faults, plan };
 }
