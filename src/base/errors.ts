@@ -94,6 +94,10 @@ export const ERROR_CODES = {
     'A replicated request did not complete in time; a write may or may not have applied (retry it with the same session to apply it at most once).',
   ERR_GRPC_LISTEN:
     'The etcd-compatible gRPC endpoint could not listen on its address (in use, not permitted, or not local), or its TLS files were refused.',
+  ERR_JEPSEN_UNAVAILABLE:
+    'The Jepsen harness cannot run the asked system or network here (not root, no ip netns, etcd not installed, or Shoal without raft mode); nothing was started.',
+  ERR_JEPSEN_NEMESIS:
+    'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
