@@ -136,7 +136,7 @@ export class RaftPeers {
         address: slot.address,
         state,
         incarnation: 1,
-        labels: isSelf ? self.labels : { 'raft.role': slot.role },
+        labels: isSelf ? self.labels : {},
       });
     }
     return out;
