@@ -122,7 +122,7 @@ export class Proposals {
     try {
       encoded = this.encode(op, options.session, lane);
     } catch (err) {
-      if (lane !== undefined) lane.busy = false;
+      if (lane !== undefined) this.release(lane);
       throw err;
     }
     this.counters.submitted++;
