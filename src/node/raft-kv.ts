@@ -161,6 +161,7 @@ export class RaftKv implements KvService {
       core: () => this.core(),
       rpc: opts.rpc,
       lessor: this.lessor,
+      barrier: () => this.reads.wait('keep-alive'),
       clearCheckpoint: async (id) => {
         await this.proposals.submit({
           kind: 'lease-checkpoint',

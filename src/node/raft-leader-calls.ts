@@ -62,6 +62,8 @@ export interface LeaderCallsOptions {
   core: () => CoreRequests;
   rpc: RaftRpc;
   lessor: LeaderLessor;
+  /** Resolves once this member applied everything committed before the call (a ReadIndex). */
+  barrier: () => Promise<void>;
   /** Clears a lease's checkpoint through the log (a keep-alive of a checkpointed lease waits for it). */
   clearCheckpoint: (lease: number) => Promise<void>;
   transferTimeoutMs: number;
@@ -127,7 +129,13 @@ export class LeaderCalls {
   }
 
   private async keepAlive(lease: number): Promise<RpcOutcome> {
-    const outcome = this.opts.lessor.keepAlive(leaseId(lease));
+    let outcome = this.opts.lessor.keepAlive(leaseId(lease));
+    if (outcome.kind === 'error' && outcome.code === 'ERR_LEASE_NOT_FOUND') {
+      // A new leader may not have applied a grant its predecessor committed: "not found" only
+      // once this leader applied everything committed before the keep-alive came (a ReadIndex).
+      await this.opts.barrier();
+      outcome = this.opts.lessor.keepAlive(leaseId(lease));
+    }
     if (outcome.kind === 'not-leader') return this.notLeader();
     if (outcome.kind === 'error')
       return { kind: 'error', code: outcome.code, message: outcome.message };

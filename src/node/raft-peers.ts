@@ -27,6 +27,7 @@ export interface PeerInfo {
   readonly id: NodeId;
   readonly name: string;
   readonly address: Address;
+  readonly labels: Record<string, string>;
   readonly httpUrls: readonly string[];
   readonly grpcUrls: readonly string[];
   readonly heardMs: Millis;
@@ -80,6 +81,7 @@ export class RaftPeers {
       id: hello.from,
       name: hello.name,
       address: hello.fromAddress,
+      labels: hello.labels,
       httpUrls: hello.httpUrls,
       grpcUrls: hello.grpcUrls,
       heardMs: this.opts.clock.now(),
@@ -97,6 +99,7 @@ export class RaftPeers {
       if (slot.address === self.address) continue;
       this.opts.rpc.hello(slot.address, {
         name: self.name,
+        labels: self.labels,
         httpUrls: this.urls.http,
         grpcUrls: this.urls.grpc,
       });
@@ -115,7 +118,18 @@ export class RaftPeers {
     const { self, helloIntervalMs } = this.opts;
     const now = this.opts.clock.now();
     const out: Member[] = [];
-    for (const slot of this.opts.slots()) {
+    const slots = this.opts.slots();
+    // A node not in the configuration yet (asking to join, or waiting to be added) is joining.
+    if (!slots.some((slot) => slot.address === self.address))
+      out.push({
+        id: self.id,
+        name: self.name,
+        address: self.address,
+        state: 'joining',
+        incarnation: 1,
+        labels: self.labels,
+      });
+    for (const slot of slots) {
       const isSelf = slot.address === self.address;
       const id = isSelf ? self.id : slot.id;
       if (id === undefined) continue;
@@ -136,7 +150,7 @@ export class RaftPeers {
         address: slot.address,
         state,
         incarnation: 1,
-        labels: isSelf ? self.labels : {},
+        labels: isSelf ? self.labels : (peer?.labels ?? {}),
       });
     }
     return out;

@@ -3,7 +3,7 @@
  * (docs/design/raft-kv.md, "How a request travels"), and their codec in the shared envelope
  * (docs/design/wire.md, types 50–52):
  *
- * - `raft-node-hello`: who this member is for clients (its name, HTTP and etcd gRPC URLs), sent
+ * - `raft-node-hello`: who this member is (its name, labels, HTTP and etcd gRPC URLs), sent
  *   to every member of the configuration every helloIntervalMs. It also tells the receiver the
  *   sender is alive (raft mode has no gossip membership).
  * - `raft-node-request` / `raft-node-response`: one request to the Raft leader and its answer.
@@ -27,6 +27,7 @@ import {
   readFlags,
   reverseTable,
   writeAddress,
+  type FieldLimits,
   type Reader,
   type Writer,
 } from '../codec/bytes.js';
@@ -38,6 +39,8 @@ import {
   type DecodeResult,
 } from '../codec/codec.js';
 import type { NodeId } from '../identity/node-id.js';
+import { readLabels, writeLabels } from '../membership/codec.js';
+import type { Labels } from '../membership/messages.js';
 import type { ConfigChange, RequestFailure } from '../raft/types.js';
 
 /** Most URLs of one kind in a hello. */
@@ -81,6 +84,7 @@ export type RaftNodeMessage =
   | (Header & {
       readonly type: 'raft-node-hello';
       readonly name: string;
+      readonly labels: Labels;
       readonly httpUrls: readonly string[];
       readonly grpcUrls: readonly string[];
     })
@@ -265,12 +269,13 @@ function readOutcome(r: Reader): RpcOutcome {
     : { kind: 'refused', reason: kind, message };
 }
 
-function writePayload(w: Writer, m: RaftNodeMessage): void {
+function writePayload(w: Writer, m: RaftNodeMessage, limits: FieldLimits): void {
   w.nodeId(m.from);
   writeAddress(w, m.fromAddress);
   switch (m.type) {
     case 'raft-node-hello':
       w.string(m.name, 255);
+      writeLabels(w, m.labels, limits);
       writeUrls(w, m.httpUrls);
       return writeUrls(w, m.grpcUrls);
     case 'raft-node-request':
@@ -290,8 +295,17 @@ function readPayload(r: Reader, type: RaftNodeMessage['type']): RaftNodeMessage 
   switch (type) {
     case 'raft-node-hello': {
       const name = r.string('name', 255);
+      const labels = readLabels(r);
       const httpUrls = readUrls(r, 'http urls');
-      return { type, from, fromAddress, name, httpUrls, grpcUrls: readUrls(r, 'grpc urls') };
+      return {
+        type,
+        from,
+        fromAddress,
+        name,
+        labels,
+        httpUrls,
+        grpcUrls: readUrls(r, 'grpc urls'),
+      };
     }
     case 'raft-node-request':
       return { type, from, fromAddress, requestId: r.varint('requestId'), args: readArgs(r) };
@@ -310,7 +324,7 @@ function readPayload(r: Reader, type: RaftNodeMessage['type']): RaftNodeMessage 
 
 export const RAFT_NODE_MESSAGES = compileTable<RaftNodeMessage>({
   numbers: RAFT_NODE_TYPE_NUMBERS,
-  write: writePayload,
+  write: (w, m, limits) => writePayload(w, m, limits),
   read: (r, type) => readPayload(r, type),
 });
 

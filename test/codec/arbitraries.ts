@@ -219,7 +219,7 @@ export const arbMessageByType: {
   ...registryArbitraries(arbNodeId, arbDigest),
   // Raft (src/raft/codec.ts).
   ...raftMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbTerm }),
-  ...raftNodeMessageArbitraries({ arbAddress, arbCounter, arbNodeId }),
+  ...raftNodeMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbLabels }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/base/errors.js';
 import type { NodeId } from '../../src/identity/node-id.js';
+import type { Labels } from '../../src/membership/messages.js';
 import {
   HELLO_URLS_MAX,
   type RaftNodeMessage,
@@ -17,6 +18,7 @@ import type { ConfigChange, RequestFailure } from '../../src/raft/types.js';
 
 export interface Primitives {
   arbAddress: fc.Arbitrary<Address>;
+  arbLabels: fc.Arbitrary<Labels>;
   arbCounter: fc.Arbitrary<number>;
   arbNodeId: fc.Arbitrary<NodeId>;
 }
@@ -39,7 +41,7 @@ const FAILURES: readonly RequestFailure[] = [
 ];
 
 export function raftNodeMessageArbitraries(p: Primitives): ByType {
-  const { arbAddress, arbCounter, arbNodeId } = p;
+  const { arbAddress, arbCounter, arbNodeId, arbLabels } = p;
   const header = { from: arbNodeId, fromAddress: arbAddress };
   const arbLease = arbCounter.filter((n) => n > 0);
   const arbUrls = fc.array(fc.string({ maxLength: 40 }), { maxLength: HELLO_URLS_MAX });
@@ -86,6 +88,7 @@ export function raftNodeMessageArbitraries(p: Primitives): ByType {
       type: fc.constant('raft-node-hello' as const),
       ...header,
       name: fc.string({ maxLength: 32 }),
+      labels: arbLabels,
       httpUrls: arbUrls,
       grpcUrls: arbUrls,
     }),

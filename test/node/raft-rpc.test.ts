@@ -141,6 +141,7 @@ describe('raft node messages: bad bytes are refused with stable codes', () => {
       encode((w) => {
         header(w, 50);
         w.string('n', 255);
+        w.varint(0);
         w.varint(count);
         for (let i = 0; i < count; i++) w.string('u', 512);
         w.varint(0);
@@ -175,6 +176,7 @@ describe('raft node messages: bad bytes are refused with stable codes', () => {
         from: ID_A,
         fromAddress: A,
         name: 'a',
+        labels: { zone: 'a' },
         httpUrls: [],
         grpcUrls: [],
       },
@@ -273,6 +275,7 @@ describe('what a leader serves', () => {
         ({ change: async () => ({ ok: true, index: 9, term: 3 }) }) as unknown as CoreRequests,
       rpc: undefined as unknown as RaftRpc,
       lessor: undefined as unknown as LeaderLessor,
+      barrier: async () => undefined,
       clearCheckpoint: async () => undefined,
       transferTimeoutMs: 1000,
       retryDelayMs: 10,
