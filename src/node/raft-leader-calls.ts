@@ -7,8 +7,9 @@
  *
  * What may be retried depends on the request: a keep-alive or a time-to-live asks nothing twice
  * (retried on any refusal); a configuration change or a transfer is retried only when it was
- * refused before reaching a leader (`not-leader`, `no-leader`), since a second `add` of the same
- * member is not the first one again. Proposals do not come here: raft-kv-proposals.ts retries
+ * refused with nothing done (`not-leader`, `no-leader`, `transferring`, `change-pending`: another
+ * change is still in progress), since a second `add` of the same member is not the first one
+ * again. Proposals do not come here: raft-kv-proposals.ts retries
  * them with their session.
  */
 import type { Address } from '../base/address.js';
@@ -21,11 +22,15 @@ import type { CoreRequests } from './raft-core-requests.js';
 import type { LeaderLessor } from './raft-kv-lessor.js';
 import type { RaftRpc, RpcArgs, RpcOutcome } from './raft-rpc.js';
 
-/** Refusals that mean the request reached no leader: always safe to send again. */
+/**
+ * Refusals that mean nothing was done: the request reached no leader, or the leader could not
+ * take it yet (another membership change is in progress): always safe to send again.
+ */
 const NOT_SERVED: ReadonlySet<RequestFailure> = new Set([
   'not-leader',
   'no-leader',
   'transferring',
+  'change-pending',
 ]);
 
 /** The error a caller sees for a refusal that ends its request. */

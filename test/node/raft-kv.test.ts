@@ -4,9 +4,13 @@
  * every member, linearizable reads see every acknowledged write, compare-and-swap, txns, watches,
  * leases that expire on the leader's clock, and errors with stable codes.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasErrorCode } from '../../src/base/errors.js';
-import type { ShoalNode } from '../../src/node/node.js';
+import { createNode, type ShoalNode } from '../../src/node/node.js';
+import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 import { startRaftCluster, type RaftCluster } from './raft-cluster.js';
 
@@ -152,6 +156,48 @@ describe('raft mode: the replicated store', () => {
     const err = await follower.kv.leases.keepAlive(123456).catch((e: unknown) => e);
     expect(hasErrorCode(err, 'ERR_LEASE_NOT_FOUND')).toBe(true);
   });
+
+  it('a learner added from a follower catches up, is promoted, then removed', async () => {
+    const [address] = await freeClusterAddresses(1);
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-learner-'));
+    const learner = await createNode({
+      name: 'r9',
+      dataDir: dir,
+      bind: address as string,
+      mode: { kind: 'raft', peers: [] },
+      clusterId: 'raft-test',
+      profile: 'local',
+    });
+    try {
+      // Not in any configuration yet: it lists itself as joining and has no leader.
+      expect(learner.members()).toMatchObject([{ id: learner.id, state: 'joining' }]);
+      await expect(learner.kv.put('x', 'y')).rejects.toMatchObject({ code: 'ERR_NO_LEADER' });
+      await follower.raft.addLearner(address as string);
+      await waitFor(
+        () => learner.raft.status().appliedIndex >= leader.raft.status().commitIndex,
+        15_000,
+        'the learner catches up',
+      );
+      expect(text((await learner.kv.get('config/a', { consistency: 'serializable' }))?.value)).toBe(
+        'v1',
+      );
+      const row = () => leader.raft.status().members.find((m) => m.address === address);
+      expect(row()?.voter).toBe(false);
+      await follower.raft.promote(learner.id);
+      await waitFor(() => row()?.voter === true, 15_000, 'the learner becomes a voter');
+      // A write through the new voter, read back on the leader.
+      const put = await learner.kv.put('via/new-voter', '1');
+      expect((await leader.kv.get('via/new-voter'))?.modRevision).toBe(put.revision);
+      await expect(follower.raft.addMember(address as string)).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_(INVALID_ARGUMENT|CHANGE_PENDING)$/),
+      });
+      await leader.raft.removeMember(learner.id);
+      await waitFor(() => row() === undefined, 15_000, 'the member is removed');
+    } finally {
+      await learner.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('leadership transfer from a follower moves the leader', async () => {
     const target = cluster.nodes.find((n) => n !== leader && n !== follower) as ShoalNode;
