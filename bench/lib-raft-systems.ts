@@ -12,7 +12,10 @@
  *   Shoal: `commitIndex` from /v1/raft and `shoal_durable_writes_total{protocol="raft"}` from
  *   /metrics, one durable write per WAL batch, one fdatasync each);
  * - `appliedIndex(i)`: how far member i has applied (etcd: `etcd_server_proposals_applied_total`;
- *   Shoal: /v1/raft `appliedIndex`), for catch-up.
+ *   Shoal: /v1/raft `appliedIndex`), for catch-up;
+ * - `snapshotsReceived(i)`: snapshots member i installed from a leader (etcd:
+ *   `etcd_network_snapshot_receive_success`, per sender, one leader here; Shoal: the Raft core's
+ *   `snapshotsInstalled` counter in /v1/stats).
  *
  * `fsyncDelayMs` (Shoal only) starts the agents with lib-slow-disk.ts preloaded, which holds back
  * every durable completion of the agent's FsStorage by that many ms, as FsStorage's own
@@ -42,6 +45,8 @@ export interface RaftSystem extends KvSystem {
   leader(): Promise<number | undefined>;
   disk(index: number): Promise<DiskCounters | undefined>;
   appliedIndex(index: number): Promise<number | undefined>;
+  /** Snapshots member `index` received from a leader and installed since it started. */
+  snapshotsReceived(index: number): Promise<number | undefined>;
 }
 
 async function getText(url: string): Promise<string | undefined> {
@@ -117,6 +122,12 @@ export function etcdRaftSystem(): RaftSystem {
       const text = await metrics(index);
       return text === undefined ? undefined : metric(text, 'etcd_server_proposals_applied_total');
     },
+    async snapshotsReceived(index) {
+      const text = await metrics(index);
+      return text === undefined
+        ? undefined
+        : (metric(text, 'etcd_network_snapshot_receive_success') ?? 0);
+    },
   };
 }
 
@@ -175,6 +186,14 @@ export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSy
     },
     async appliedIndex(index) {
       return (await raft(index))?.appliedIndex;
+    },
+    async snapshotsReceived(index) {
+      if (!running().running(index)) return undefined;
+      const text = await getText(`http://${running().http(index)}/v1/stats`);
+      if (text === undefined) return undefined;
+      return (JSON.parse(text) as { protocol?: Record<string, number> }).protocol?.[
+        'snapshotsInstalled'
+      ];
     },
   };
 }
