@@ -60,6 +60,8 @@ export const ERROR_CODES = {
     'The agent failed to handle a request because of a bug; the agent keeps running and logs the details.',
   ERR_ABORTED:
     'An operation was cancelled through its AbortSignal before it finished; the message names the operation.',
+  ERR_INCARNATION_EXHAUSTED:
+    'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,7 +15,8 @@ import type { Term } from '../base/units.js';
 import type { Labels } from '../membership/messages.js';
 import { swimLeaderConfig } from '../election/swim/config.js';
 import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js';
-import { CLAIM_LABEL, parseClaim, SEEN_LABEL } from '../election/swim/step.js';
+import { CLAIM_LABEL, claimLabelsValid, parseClaim, SEEN_LABEL } from '../election/swim/claim.js';
+import { memberCrypto, publicKeyHex } from '../identity/member-crypto.js';
 import type { LiveMember, LiveView, SwimLeaderTypes } from '../election/swim/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type ProfileName } from '../membership/config.js';
@@ -164,6 +165,14 @@ export function wireSwim(
     config: {
       config,
       self: { id: ctx.id, name: options.name, address: transport.localAddress, labels },
+      security: {
+        clusterId: options.clusterId,
+        crypto: memberCrypto(ctx.identity),
+        publicKey: publicKeyHex(ctx.identity),
+        certificate: undefined,
+        labelsValid: claimLabelsValid,
+        verifySignatures: internals.unsafeSkipVerification !== true,
+      },
     },
     clock: io.clock,
     storage: io.storage,
@@ -195,6 +204,12 @@ export function wireSwim(
           });
         case 'rejected':
           return; // returned to the caller by the request that caused it
+        case 'security':
+          return ctx.publishSecurity({
+            reason: effect.reason,
+            detail: effect.detail,
+            suppressed: effect.suppressed,
+          });
       }
     },
     onFatal: (error) => ctx.fail(error),
@@ -302,6 +317,7 @@ export function wireSwim(
         ...membership.state.counters,
         awareness: membership.state.awareness,
         epoch: membership.state.epoch,
+        swimTermExhausted: leader.state.termExhausted ? 1 : 0,
         peerCacheWriteErrors: peerCache.writeErrors,
       },
       decodeErrors: { ...membership.decodeErrors },

@@ -15,6 +15,7 @@ import { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { SigningIdentity } from '../identity/member-crypto.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
@@ -24,6 +25,7 @@ import {
   type LeaderEvent,
   type MemberEvent,
   type NodeEvent,
+  type SecurityEvent,
 } from './events.js';
 import { productionIo, type NodeIo } from './io.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
@@ -36,15 +38,23 @@ import {
   type NodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
+import type {
+  LeaderInfo,
+  Member,
+  ModeRuntime,
+  NodeInternals,
+  SecurityNotice,
+  WiringContext,
+} from './runtime.js';
 
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
 export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
 
-/** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
-export interface NodeIdentity {
-  readonly nodeId: NodeId;
-}
+/**
+ * What identifies a node to the wiring: its NodeId and the key it signs its records with (the
+ * persisted Ed25519 identity in production, a key derived from the seed in the simulator).
+ */
+export type NodeIdentity = SigningIdentity;
 
 /** The protocol drivers of a node, for the simulator's checkers and tests (`node.internals`). */
 export type NodeInternalsView = Partial<
@@ -95,6 +105,11 @@ export class ShoalNode {
   publishLeader(leader: LeaderInfo | undefined, term: number): void {
     this.reported = leader === undefined ? undefined : { id: leader.id, term: leader.term };
     this.hub.emit({ kind: 'leader', leader: leader?.id, term });
+  }
+
+  /** @internal */
+  publishSecurity(notice: SecurityNotice): void {
+    this.hub.emit({ kind: 'security', ...notice });
   }
 
   /** @internal */
@@ -156,6 +171,7 @@ export class ShoalNode {
   on(type: 'member', listener: (event: MemberEvent) => void): this;
   on(type: 'leader', listener: (event: LeaderEvent) => void): this;
   on(type: 'error', listener: (event: ErrorEvent) => void): this;
+  on(type: 'security', listener: (event: SecurityEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
@@ -282,10 +298,12 @@ export function buildNode(
   const ctx: WiringContext = {
     options,
     id: identity.nodeId,
+    identity,
     io,
     internals,
     publishMember: (event) => node.publishMember(event),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
+    publishSecurity: (notice) => node.publishSecurity(notice),
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;

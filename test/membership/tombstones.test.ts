@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { checkInvariants } from '../../src/membership/invariants.js';
-import type { MemberRecord, Update } from '../../src/membership/messages.js';
+import type { MemberRecord } from '../../src/membership/messages.js';
 import { reapCheckMs } from '../../src/membership/state.js';
 import {
   bury,
@@ -20,8 +20,12 @@ import {
 import type { Input, State, StepContext } from '../../src/membership/types.js';
 import {
   address,
+  alive,
   checkedStep,
+  dead,
   events,
+  left,
+  memberRecord,
   nodeId,
   receiveGossip,
   sends,
@@ -30,19 +34,7 @@ import {
 
 const config = membershipConfig('SIM_MIN');
 
-const record = (i: number, incarnation: number): MemberRecord => ({
-  id: nodeId(i),
-  name: `n${i}`,
-  address: address(i),
-  state: 'alive',
-  incarnation: asIncarnation(incarnation),
-  labels: {},
-});
-
-const alive = (i: number, incarnation: number): Update => {
-  const { id, name, address: at, labels } = record(i, incarnation);
-  return { kind: 'alive', id, incarnation: asIncarnation(incarnation), name, address: at, labels };
-};
+const record = (i: number, incarnation: number): MemberRecord => memberRecord(i, incarnation);
 
 /** A push-pull from `from` carrying `members` (its view), as n1 (`state`) receives it. */
 const pushPull = (
@@ -70,13 +62,7 @@ const pushPull = (
 /** n1 knows n2 and n3 (alive@1); n3 is declared dead at t=1 and forgotten by the returned time. */
 function forgetN3(): { state: State; context: StepContext; forgottenAtMs: Millis } {
   const { state, context } = startedWith(1, [2, 3], config);
-  checkedStep(
-    state,
-    receiveGossip(ms(1), 2, [
-      { kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) },
-    ]),
-    context,
-  );
+  checkedStep(state, receiveGossip(ms(1), 2, [dead(3, 1, 2)]), context);
   const forgottenAtMs = ms(1 + config.deadReclaimMs + reapCheckMs(config));
   checkedStep(state, { kind: 'tick', now: forgottenAtMs }, context);
   expect(state.members.has(nodeId(3))).toBe(false);
@@ -90,6 +76,7 @@ describe('tombstones (issue 11 bug 8)', () => {
       incarnation: asIncarnation(1),
       state: 'dead',
       forgottenAtMs,
+      notice: dead(3, 1, 2),
     });
     // n2 was paused longer than deadReclaimMs: its view still holds n3 alive@1.
     const effects = checkedStep(
@@ -107,7 +94,8 @@ describe('tombstones (issue 11 bug 8)', () => {
       message: {
         type: 'gossip',
         from: nodeId(1),
-        updates: [{ kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) }],
+        // The signed accusation that declared n3 dead, as n1 held it.
+        updates: [dead(3, 1, 2)],
       },
     });
   });
@@ -139,11 +127,7 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('a left member forgotten is refused at its left incarnation and told it left', () => {
     const { state, context } = startedWith(1, [2, 3], config);
-    checkedStep(
-      state,
-      receiveGossip(ms(1), 3, [{ kind: 'left', id: nodeId(3), incarnation: asIncarnation(1) }]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(1), 3, [left(3, 1)]), context);
     const at = 1 + config.deadReclaimMs + reapCheckMs(config);
     checkedStep(state, { kind: 'tick', now: ms(at) }, context);
     const effects = checkedStep(state, receiveGossip(ms(at + 1), 2, [alive(3, 1)]), context);
@@ -151,7 +135,7 @@ describe('tombstones (issue 11 bug 8)', () => {
     expect(sends(effects).map((s) => s.message)).toContainEqual({
       type: 'gossip',
       from: nodeId(1),
-      updates: [{ kind: 'left', id: nodeId(3), incarnation: asIncarnation(1) }],
+      updates: [left(3, 1)],
     });
   });
 
@@ -161,14 +145,14 @@ describe('tombstones (issue 11 bug 8)', () => {
     const early = forgetN3();
     checkedStep(
       early.state,
-      pushPull(early.state, early.forgottenAtMs + lifetimeMs - 1, 2, [record(3, 1)]),
+      pushPull(early.state, early.forgottenAtMs + lifetimeMs - 1, 2, [record(2, 1), record(3, 1)]),
       early.context,
     );
     expect(early.state.members.has(nodeId(3))).toBe(false);
     const late = forgetN3();
     checkedStep(
       late.state,
-      pushPull(late.state, late.forgottenAtMs + lifetimeMs, 2, [record(3, 1)]),
+      pushPull(late.state, late.forgottenAtMs + lifetimeMs, 2, [record(2, 1), record(3, 1)]),
       late.context,
     );
     expect(late.state.members.get(nodeId(3))?.incarnation).toBe(asIncarnation(1));
@@ -177,13 +161,7 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('expired tombstones are dropped at the next reaping, oldest first', () => {
     const { state, context, forgottenAtMs } = forgetN3();
-    checkedStep(
-      state,
-      receiveGossip(ms(forgottenAtMs + 1), 2, [
-        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(1) },
-      ]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(forgottenAtMs + 1), 2, [dead(2, 1, 1)]), context);
     expect([...state.tombstones.keys()]).toEqual([nodeId(3)]);
     // One reaping: n3's tombstone has run out, n2 (dead long enough) is forgotten in its turn.
     checkedStep(
@@ -204,6 +182,7 @@ describe('tombstones (issue 11 bug 8)', () => {
         incarnation: asIncarnation(1),
         state: 'dead',
         forgottenAtMs: ms(i),
+        notice: dead(i, 1, 1),
       });
     for (let i = 10; i < 10 + max - 1; i++) buryN(i);
     expect(state.tombstones.size).toBe(max - 1);
@@ -218,7 +197,12 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('the invariant catches a tombstone of a member', () => {
     const { state } = startedWith(1, [2], config);
-    bury(state, nodeId(2), { incarnation: asIncarnation(1), state: 'dead', forgottenAtMs: ms(0) });
+    bury(state, nodeId(2), {
+      incarnation: asIncarnation(1),
+      state: 'dead',
+      forgottenAtMs: ms(0),
+      notice: dead(2, 1, 1),
+    });
     expect(checkInvariants(state)).toContain(
       `${nodeId(2)}: a tombstoned id is not in the member table`,
     );
