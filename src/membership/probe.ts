@@ -329,7 +329,11 @@ export function onAck(turn: Turn, channel: Channel, message: Ack): void {
     return;
   }
   const relay = state.relays.get(message.seq);
-  if (relay === undefined || relay.target !== message.from) return;
+  if (relay === undefined || relay.target !== message.from) {
+    // Late (the probe ended), duplicated, or forged: a sequence number nobody here waits on.
+    count(state, 'acksUnexpected');
+    return;
+  }
   state.relays.delete(message.seq);
   send(turn, relay.requesterAddress, 'packet', {
     type: 'ack',

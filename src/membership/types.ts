@@ -177,6 +177,7 @@ export const COUNTER_NAMES = [
   'tcpFallbackAcks',
   'nacksReceived',
   'nacksUnexpected',
+  'acksUnexpected',
   'nacksMissed',
   'relayedProbes',
   'relayedProbesDropped',

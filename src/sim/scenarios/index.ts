@@ -12,6 +12,7 @@ import {
 } from './election-raft-lite.js';
 import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
+import { swimForgery, swimForgeryUnsafe } from './swim-forgery.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -61,6 +62,8 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],
     [swimStaleView.name, swimStaleView],
+    [swimForgery.name, swimForgery],
+    [swimForgeryUnsafe.name, swimForgeryUnsafe],
   ],
 );
 
