@@ -5,3 +5,11 @@ export type { NodeEvent, MemberEvent, LeaderEvent } from './node/events.js';
 export { ShoalError, ERROR_CODES, hasErrorCode, type ErrorCode } from './base/errors.js';
 export type { NodeId } from './identity/node-id.js';
 export { generateKey } from './transport/keyring.js';
+export type { SecurityEvent } from './node/events.js';
+export {
+  createClusterCa,
+  signNodeCertificate,
+  parseNodeCertificate,
+  type AdmissionOptions,
+  type NodeCertificate,
+} from './node/admission.js';

@@ -17,13 +17,15 @@ import { swimLeaderConfig } from '../election/swim/config.js';
 import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js';
 import { CLAIM_LABEL, claimLabelsValid, parseClaim, SEEN_LABEL } from '../election/swim/claim.js';
 import { memberCrypto, publicKeyHex } from '../identity/member-crypto.js';
+import { ShoalError } from '../base/errors.js';
+import { admissionCheck, admissionPolicy, type AdmissionPolicy } from './admission.js';
 import type { LiveMember, LiveView, SwimLeaderTypes } from '../election/swim/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type ProfileName } from '../membership/config.js';
 import type { MemberTable } from '../membership/member-table.js';
 import { MEMBERSHIP_CORE, MEMBERSHIP_STORE } from '../membership/protocol.js';
 import { memberView } from '../membership/state.js';
-import type { MembershipTypes, MemberView } from '../membership/types.js';
+import type { AdmissionCandidate, MembershipTypes, MemberView } from '../membership/types.js';
 import { membershipWire } from '../membership/wire.js';
 import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
@@ -84,6 +86,35 @@ export function liveView(table: MemberTable): LiveView {
   return { size: liveIds.length, aliveCount, labelled, liveIds };
 }
 
+/**
+ * The node's admission policy and check, or undefined without one. Throws ERR_INVALID_CONFIG
+ * when the policy would refuse this very node (it would refuse its own records, and others
+ * with the same policy would refuse it): a certificate for another key, none, or expired.
+ */
+function admissionOf(
+  ctx: WiringContext,
+):
+  | { policy: AdmissionPolicy; admit: (candidate: AdmissionCandidate) => string | undefined }
+  | undefined {
+  const { options, internals } = ctx;
+  if (options.admission === undefined) return undefined;
+  const policy = admissionPolicy(options.admission, options.clusterId);
+  const admit = admissionCheck(policy, options.clusterId, internals.wallClockMs ?? Date.now);
+  const publicKey = publicKeyHex(ctx.identity);
+  if (policy.certificateKey !== undefined && policy.certificateKey !== publicKey)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission.certificate: it certifies another key than this node's (${ctx.id}); sign one for this node's public key`,
+    );
+  const refusal = admit({ id: ctx.id, publicKey, certificate: policy.certificate });
+  if (refusal !== undefined)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission: this node's own policy refuses it (${refusal}); add its NodeId to admission.allow or give it a valid admission.certificate`,
+    );
+  return { policy, admit };
+}
+
 /** Join and leave requests waiting for the membership core's answer, as promises. */
 class Requests {
   private readonly joins: ((outcome: JoinOutcome) => void)[] = [];
@@ -139,6 +170,7 @@ export function wireSwim(
     ...base,
     packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0),
   };
+  const admission = admissionOf(ctx);
   const peerCache = new PeerCache(io.storage, io.clock, transport.localAddress);
   const requests = new Requests();
   const trace = (protocol: string) =>
@@ -169,7 +201,8 @@ export function wireSwim(
         clusterId: options.clusterId,
         crypto: memberCrypto(ctx.identity),
         publicKey: publicKeyHex(ctx.identity),
-        certificate: undefined,
+        certificate: admission?.policy.certificate,
+        admit: admission?.admit,
         labelsValid: claimLabelsValid,
         verifySignatures: internals.unsafeSkipVerification !== true,
       },
@@ -188,6 +221,9 @@ export function wireSwim(
           scheduleView();
           return;
         case 'join-result':
+          // A refused node is told why (docs/security.md): say it even when nobody awaits the join.
+          if (!effect.ok && effect.reason === 'not_admitted')
+            ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed: 0 });
           return requests.joined(
             effect.ok
               ? { ok: true, contacted: effect.contacted }

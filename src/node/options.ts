@@ -9,6 +9,7 @@ import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
+import { ADMISSION_ENTRIES_MAX, admissionPolicy, CA_KEYS_MAX } from './admission.js';
 
 const address = z.string().refine((s) => splitAddress(s) !== undefined, {
   message: 'must be host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535',
@@ -90,6 +91,20 @@ export const nodeOptionsSchema = z
       })
       .default({}),
     profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+    /**
+     * Who may be a member (swim mode), beyond the cluster id: NodeIds or public keys by name, a
+     * cluster CA's certificates, and revocations (node/admission.ts, docs/security.md). Absent:
+     * any node that reaches a port may join.
+     */
+    admission: z
+      .object({
+        allow: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        deny: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        ca: z.array(base64Key).min(1).max(CA_KEYS_MAX).optional(),
+        certificate: z.string().min(1).max(1024).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -120,7 +135,19 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid node option ${text}`);
   }
   checkModeConfig(parsed.data.mode);
+  checkAdmission(parsed.data);
   return parsed.data;
+}
+
+/** Admission entries and the certificate decode; admission needs gossip membership (swim). */
+function checkAdmission(options: ResolvedNodeOptions): void {
+  if (options.admission === undefined) return;
+  if (options.mode.kind !== 'swim')
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission: it applies to swim mode (gossip membership), not ${options.mode.kind}`,
+    );
+  admissionPolicy(options.admission, options.clusterId);
 }
 
 /**
