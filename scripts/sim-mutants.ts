@@ -238,8 +238,8 @@ const MUTANTS: Mutant[] = [
     // Issue 12: an accusation in a live member's name is believed without its signature.
     name: 'skip-accusation-signature',
     file: 'src/membership/security.ts',
-    find: '  if (accusationVerifies(security.crypto, security.clusterId, update, accuser.publicKey))',
-    replace: '  if (accuser !== undefined)',
+    find: '  if (accusationVerifies(security.crypto, security.clusterId, update, key)) return',
+    replace: '  if (key !== undefined) return',
     sweep: {
       scenarios: 'swim-forgery',
       nodes: '3,5',

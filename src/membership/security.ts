@@ -4,9 +4,9 @@
  * - A record (alive or left) counts only when signed by its member: the key hashes to the id and
  *   signs the record's canonical bytes (record.ts). Verified only when the record would change
  *   something (apply-update.ts decides first), so steady-state gossip verifies nothing.
- * - An accusation (suspect, dead) counts only when signed by a member that is live here, about
- *   the subject's incarnation as we hold its signed record: an accusation can start or confirm a
- *   suspicion, never move an incarnation.
+ * - An accusation (suspect, dead) counts only when signed by a member that is live here (about
+ *   us: any member whose key we hold), about the subject's incarnation as we hold its signed
+ *   record: an accusation can start or confirm a suspicion, never move an incarnation.
  * - Admission (optional) and reserved labels are checked on every record that verifies.
  * - Every refusal is counted under its reason and reported as a `security` effect at most once
  *   per reason per `securityLogIntervalMs` (with the number suppressed since).
@@ -18,6 +18,9 @@ import type { AccusationUpdate, RecordFields } from './messages.js';
 import { accusationVerifies, recordVerifies, signAccusation } from './record.js';
 import { count, isLive, type Turn } from './state.js';
 import type { CounterName, SecurityReason, State } from './types.js';
+import type { Millis } from '../base/time.js';
+import type { PublicKey } from '../identity/signed.js';
+import { tombstoneOf } from './tombstones.js';
 import type { Member } from './member-table.js';
 
 /** The counter each refusal reason moves. */
@@ -114,12 +117,22 @@ export function admitRecord(turn: Turn, record: RecordFields): boolean {
   return true;
 }
 
-/** The key of the accuser, when it may accuse here: self, or a live member other than the subject. */
-function accuserKey(state: State, update: AccusationUpdate): Member | undefined {
+/**
+ * The key of the accuser, when it may accuse here (undefined otherwise; never the subject itself):
+ * - about another member: self, or a member live here. Only a live member's word changes what we
+ *   believe about a third party (docs/security.md).
+ * - about us: any member whose key we hold, in any state, or forgotten (its tombstone keeps the
+ *   key). All it can cost is one refutation, and after a partition each side holds the other
+ *   dead, or has forgotten it: refusing those accusations would leave both sides believing the
+ *   other dead forever (found by election-swim-lone-minority).
+ */
+function accuserKey(state: State, update: AccusationUpdate, now: Millis): PublicKey | undefined {
   if (update.from === update.id) return undefined;
   const accuser = state.members.get(update.from);
+  if (update.id === state.selfId)
+    return accuser?.publicKey ?? tombstoneOf(state, update.from, now)?.publicKey;
   if (accuser === undefined) return undefined;
-  return update.from === state.selfId || isLive(accuser.state) ? accuser : undefined;
+  return update.from === state.selfId || isLive(accuser.state) ? accuser.publicKey : undefined;
 }
 
 /**
@@ -134,15 +147,18 @@ export function verifyAccusation(
   const { state } = turn;
   const { security } = state;
   const what = `${update.kind} of ${short(update.id)}@${update.incarnation} by ${short(update.from)}`;
-  const accuser = accuserKey(state, update);
-  if (accuser === undefined) {
-    refuse(turn, 'accusation_refused', `${what}: the accuser is not a live member here`);
+  const key = accuserKey(state, update, turn.now);
+  if (key === undefined) {
+    refuse(
+      turn,
+      'accusation_refused',
+      `${what}: the accuser is not ${update.id === state.selfId ? 'a member known' : 'a live member'} here`,
+    );
     return 'refused';
   }
   if (!security.verifySignatures) return 'ok';
   count(state, 'signaturesChecked');
-  if (accusationVerifies(security.crypto, security.clusterId, update, accuser.publicKey))
-    return 'ok';
+  if (accusationVerifies(security.crypto, security.clusterId, update, key)) return 'ok';
   refuse(turn, 'signature_invalid', `${what}: the signature does not verify`);
   return 'invalid';
 }

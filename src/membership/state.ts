@@ -332,6 +332,7 @@ export function removeMember(state: State, id: NodeId, now: Millis): void {
     state: departure,
     forgottenAtMs: now,
     notice,
+    publicKey: member.publicKey,
   });
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);

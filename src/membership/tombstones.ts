@@ -23,6 +23,7 @@
 import type { Millis } from '../base/time.js';
 import type { Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { PublicKey } from '../identity/signed.js';
 import type { MembershipConfig } from './config.js';
 import type { Update } from './messages.js';
 import type { State } from './types.js';
@@ -37,6 +38,12 @@ export interface Tombstone {
    * as we held it (the accusation that declared it dead, or its own left record).
    */
   notice: Update;
+  /**
+   * The forgotten member's key: its accusations of us still verify (after a partition longer
+   * than deadReclaimMs each side has forgotten the other, and must still refute the other's
+   * word that it is dead; security.ts `accuserKey`).
+   */
+  publicKey: PublicKey;
 }
 
 /** A tombstone outlives the member record by this many deadReclaimMs. */

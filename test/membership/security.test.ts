@@ -167,6 +167,31 @@ describe('accusations (issue 12)', () => {
     expect(state.counters.refutes).toBe(1);
   });
 
+  it('after a partition, an accusation of us by a member we hold dead, or forgot, is still refuted (election-swim-lone-minority)', () => {
+    const { state, context } = cluster();
+    // Each side declared the other dead: we hold n2 dead, n2 tells us we are dead.
+    checkedStep(state, receiveGossip(ms(1), 3, [dead(2, 1, 3)]), context);
+    expect(state.members.get(nodeId(2))?.state).toBe('dead');
+    checkedStep(state, receiveGossip(ms(2), 2, [dead(1, 1, 2)]), context);
+    expect(state.members.get(nodeId(1))?.incarnation).toBe(2);
+    // Longer than deadReclaimMs: n2 is forgotten (a tombstone keeps its key).
+    checkedStep(state, { kind: 'tick', now: ms(10 + 2 * state.config.deadReclaimMs) }, context);
+    expect(state.members.has(nodeId(2))).toBe(false);
+    checkedStep(
+      state,
+      receiveGossip(ms(20 + 2 * state.config.deadReclaimMs), 2, [dead(1, 2, 2)]),
+      context,
+    );
+    expect(state.members.get(nodeId(1))?.incarnation).toBe(3);
+    // But about a third party, only a live member's word counts.
+    checkedStep(
+      state,
+      receiveGossip(ms(30 + 2 * state.config.deadReclaimMs), 2, [dead(3, 1, 2)]),
+      context,
+    );
+    expect(state.members.get(nodeId(3))?.state).toBe('alive');
+  });
+
   it('a left is the member’s own word: no one else can make a member leave', () => {
     const { state, context } = cluster();
     checkedStep(state, receiveGossip(ms(1), 3, [left(2, 1, { signer: 3 })]), context);

@@ -8,6 +8,8 @@ import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
 import { membershipConfig } from '../../src/membership/config.js';
+import { publicKeyHex } from '../../src/identity/member-crypto.js';
+import { testIdentity } from '../helpers/member-keys.js';
 import { checkInvariants } from '../../src/membership/invariants.js';
 import type { MemberRecord } from '../../src/membership/messages.js';
 import { reapCheckMs } from '../../src/membership/state.js';
@@ -77,6 +79,7 @@ describe('tombstones (issue 11 bug 8)', () => {
       state: 'dead',
       forgottenAtMs,
       notice: dead(3, 1, 2),
+      publicKey: publicKeyHex(testIdentity(3)),
     });
     // n2 was paused longer than deadReclaimMs: its view still holds n3 alive@1.
     const effects = checkedStep(
@@ -183,6 +186,7 @@ describe('tombstones (issue 11 bug 8)', () => {
         state: 'dead',
         forgottenAtMs: ms(i),
         notice: dead(i, 1, 1),
+        publicKey: publicKeyHex(testIdentity(i)),
       });
     for (let i = 10; i < 10 + max - 1; i++) buryN(i);
     expect(state.tombstones.size).toBe(max - 1);
@@ -202,6 +206,7 @@ describe('tombstones (issue 11 bug 8)', () => {
       state: 'dead',
       forgottenAtMs: ms(0),
       notice: dead(2, 1, 1),
+      publicKey: publicKeyHex(testIdentity(2)),
     });
     expect(checkInvariants(state)).toContain(
       `${nodeId(2)}: a tombstoned id is not in the member table`,
