@@ -23,6 +23,7 @@ import type { Input as RaftLiteInput } from '../../src/election/raft-lite/types.
 import type { StaticInput } from '../../src/election/static/types.js';
 import type { SwimLeaderInput } from '../../src/election/swim/types.js';
 import { protocolContract } from './contract.js';
+import { memberRecord } from '../membership/helpers.js';
 import { testAccusation, testId, testRecord, testSecurity } from '../helpers/member-keys.js';
 
 const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
@@ -246,28 +247,12 @@ function update(rng: Rng, subject: number): Update {
 
 function record(rng: Rng, subject: number): MemberRecord {
   const state = rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const);
-  const incarnation = rng.int(4);
-  const { kind: _kind, ...fields } = testRecord(
-    state === 'left' ? 'left' : 'alive',
-    subject,
-    incarnation,
-    {
-      signer: signer(rng, subject),
-      address: addr(subject),
-    },
-  );
-  const accused = state === 'suspect' || state === 'dead';
-  const accusation = accused
-    ? testAccusation(state, subject, incarnation, 2, signer(rng, 2))
-    : undefined;
-  return {
-    ...fields,
-    state,
-    accusation:
-      accusation === undefined
-        ? undefined
-        : { from: accusation.from, signature: accusation.signature },
-  };
+  return memberRecord(subject, rng.int(4), state, {
+    signer: signer(rng, subject),
+    address: addr(subject),
+    accuser: 2,
+    accuserSigner: signer(rng, 2),
+  });
 }
 
 function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message {

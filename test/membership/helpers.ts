@@ -139,14 +139,15 @@ export function memberRecord(
   i: number,
   incarnation: number,
   state: WireMemberState = 'alive',
-  options: RecordOptions & { accuser?: number } = {},
+  options: RecordOptions & { accuser?: number; accuserSigner?: number } = {},
 ): MemberRecord {
   const record = testRecord(state === 'left' ? 'left' : 'alive', i, incarnation, options);
   const { kind: _kind, ...fields } = record;
-  const accused = state === 'suspect' || state === 'dead';
-  const accusation = accused
-    ? testAccusation(state, i, incarnation, options.accuser ?? 1)
-    : undefined;
+  const accuser = options.accuser ?? 1;
+  const accusation =
+    state === 'suspect' || state === 'dead'
+      ? testAccusation(state, i, incarnation, accuser, options.accuserSigner ?? accuser)
+      : undefined;
   return {
     ...fields,
     state,

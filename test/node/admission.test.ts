@@ -155,22 +155,27 @@ describe('admission policy', () => {
 });
 
 describe('admission in the membership core', () => {
-  const admitOnly = (...allowed: number[]) =>
-    testSecurity(1, {
-      admit: ({ id }) =>
-        allowed.some((i) => nodeId(i) === id) ? undefined : `node ${id} is not in admission.allow`,
-    });
-
-  it('a verified record of a member not admitted is refused and counted; an admitted one is taken', () => {
+  /** n1, started, admitting only members `allowed` (by name). */
+  const admittingOnly = (...allowed: number[]) => {
     const state = createState(
       membershipConfig('SIM_MIN'),
       { id: nodeId(1), name: 'n1', address: address(1), labels: {} },
       0,
       ms(0),
-      admitOnly(1, 2),
+      testSecurity(1, {
+        admit: ({ id }) =>
+          allowed.some((i) => nodeId(i) === id)
+            ? undefined
+            : `node ${id} is not in admission.allow`,
+      }),
     );
     const context = ctx(1);
     checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
+    return { state, context };
+  };
+
+  it('a verified record of a member not admitted is refused and counted; an admitted one is taken', () => {
+    const { state, context } = admittingOnly(1, 2);
     const effects = checkedStep(
       state,
       receiveGossip(ms(1), 2, [alive(2, 1), alive(3, 1)]),
@@ -186,15 +191,7 @@ describe('admission in the membership core', () => {
   });
 
   it('a join by a node not admitted is answered with not_admitted and a reason; the joiner reports it', () => {
-    const seed = createState(
-      membershipConfig('SIM_MIN'),
-      { id: nodeId(1), name: 'n1', address: address(1), labels: {} },
-      0,
-      ms(0),
-      admitOnly(1),
-    );
-    const seedCtx = ctx(1);
-    checkedStep(seed, { kind: 'start', now: ms(0), seeds: [] }, seedCtx);
+    const { state: seed, context: seedCtx } = admittingOnly(1);
     const joiner = startedWith(2, []);
     const join = sends(
       checkedStep(
@@ -233,15 +230,7 @@ describe('admission in the membership core', () => {
   });
 
   it('a push-pull view cannot smuggle in a member the policy refuses', () => {
-    const state = createState(
-      membershipConfig('SIM_MIN'),
-      { id: nodeId(1), name: 'n1', address: address(1), labels: {} },
-      0,
-      ms(0),
-      admitOnly(1, 2),
-    );
-    const context = ctx(1);
-    checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
+    const { state, context } = admittingOnly(1, 2);
     checkedStep(state, pushPullFrom(ms(1), 2, state.fingerprint, [memberRecord(5, 1)]), context);
     expect(state.members.has(nodeId(2))).toBe(true);
     expect(state.members.has(nodeId(5))).toBe(false);

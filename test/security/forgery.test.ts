@@ -7,15 +7,11 @@
  * of three alive members, one leader). With a keyring the attacker cannot even be heard: its
  * payloads fail authentication and are dropped and counted before any decoding.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/base/rng.js';
 import { identityFromSeed } from '../../src/identity/member-crypto.js';
-import type { MembershipConfig } from '../../src/membership/config.js';
 import { encodeMessage } from '../../src/membership/codec.js';
-import { createNode, type ShoalNode } from '../../src/node/node.js';
+import type { ShoalNode } from '../../src/node/node.js';
 import { generateKey } from '../../src/transport/keyring.js';
 import {
   FORGERY_COUNTERS,
@@ -25,54 +21,19 @@ import {
   type Target,
 } from '../../src/sim/scenarios/forgeries.js';
 import { waitFor } from '../helpers/wait.js';
+import { LoopbackCluster } from './loopback.js';
 import { SocketAttacker } from './sockets.js';
 
 const CLUSTER = 'hostile';
-/** Fast enough to converge in seconds; slow enough that a loaded machine does not suspect anyone. */
-const TIMING: Partial<MembershipConfig> = {
-  probeIntervalMs: 300,
-  probeTimeoutMs: 150,
-  gossipIntervalMs: 50,
-  pushPullIntervalMs: 2000,
-  joinTimeoutMs: 1000,
-  reconnectIntervalMs: 2000,
-};
+const loopback = new LoopbackCluster(CLUSTER);
 
-const dirs: string[] = [];
-const nodes: ShoalNode[] = [];
-let attacker: SocketAttacker | undefined;
-
-afterEach(async () => {
-  await attacker?.close();
-  attacker = undefined;
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-async function start(name: string, seeds: string[], keyring?: string[]): Promise<ShoalNode> {
-  const dataDir = mkdtempSync(join(tmpdir(), `shoal-hostile-${name}-`));
-  dirs.push(dataDir);
-  const node = await createNode(
-    {
-      name,
-      dataDir,
-      bind: '127.0.0.1:0',
-      mode: { kind: 'swim', seeds },
-      clusterId: CLUSTER,
-      profile: 'local',
-      ...(keyring === undefined ? {} : { keyring }),
-    },
-    {},
-    { membership: TIMING },
-  );
-  nodes.push(node);
-  return node;
-}
+afterEach(() => loopback.cleanup());
 
 async function cluster(keyring?: string[]): Promise<ShoalNode[]> {
-  const a = await start('a', [], keyring);
-  const rest = [await start('b', [a.address], keyring), await start('c', [a.address], keyring)];
-  const all = [a, ...rest];
+  const extra = keyring === undefined ? {} : { keyring };
+  const a = (await loopback.start('a', [], extra)).node;
+  const rest = await Promise.all(['b', 'c'].map((n) => loopback.start(n, [a.address], extra)));
+  const all = [a, ...rest.map((s) => s.node)];
   await waitFor(
     () => healthy(all) === undefined,
     20_000,
@@ -126,7 +87,8 @@ function authDropped(node: ShoalNode): number {
 }
 
 async function attackEveryKind(all: ShoalNode[], keyring: boolean): Promise<void> {
-  attacker = await SocketAttacker.open(keyring);
+  const attacker = await SocketAttacker.open(keyring);
+  loopback.attacker = attacker;
   const forger: Forger = {
     rng: new Rng(12),
     identity: identityFromSeed(new Uint8Array(32).fill(0xa7)),

@@ -4,74 +4,27 @@
  * refused node reports, and refuses a member made up by an attacker with a key of its own, while
  * the admitted members stay one healthy view.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { identityFromSeed } from '../../src/identity/member-crypto.js';
-import type { MembershipConfig } from '../../src/membership/config.js';
 import { encodeMessage } from '../../src/membership/codec.js';
 import { createClusterCa, signNodeCertificate } from '../../src/node/admission.js';
 import type { SecurityEvent } from '../../src/node/events.js';
-import { createNode, type ShoalNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { signRecord } from '../../src/membership/record.js';
 import { memberCrypto, publicKeyHex } from '../../src/identity/member-crypto.js';
 import { incarnation } from '../../src/base/units.js';
 import { waitFor } from '../helpers/wait.js';
+import { LoopbackCluster } from './loopback.js';
 import { SocketAttacker } from './sockets.js';
 
-const TIMING: Partial<MembershipConfig> = {
-  probeIntervalMs: 300,
-  probeTimeoutMs: 150,
-  gossipIntervalMs: 50,
-  pushPullIntervalMs: 2000,
-  joinTimeoutMs: 1000,
-  reconnectIntervalMs: 2000,
-  securityLogIntervalMs: 0,
-};
+const loopback = new LoopbackCluster('sec');
+const start = (name: string, dir: string, seeds: string[], extra: Partial<NodeOptions> = {}) =>
+  loopback.start(name, seeds, { ...extra, dataDir: dir });
+const dataDir = (name: string): string => loopback.dataDir(name);
 
-const dirs: string[] = [];
-const nodes: ShoalNode[] = [];
-let attacker: SocketAttacker | undefined;
-
-afterEach(async () => {
-  await attacker?.close();
-  attacker = undefined;
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function dataDir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `shoal-sec-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function start(
-  name: string,
-  dir: string,
-  seeds: string[],
-  extra: Partial<NodeOptions> = {},
-): Promise<{ node: ShoalNode; security: SecurityEvent[] }> {
-  const node = await createNode(
-    {
-      name,
-      dataDir: dir,
-      bind: '127.0.0.1:0',
-      mode: { kind: 'swim', seeds },
-      clusterId: 'sec',
-      profile: 'local',
-      ...extra,
-    },
-    {},
-    { membership: TIMING },
-  );
-  nodes.push(node);
-  const security: SecurityEvent[] = [];
-  node.on('security', (e) => security.push(e));
-  return { node, security };
-}
+afterEach(() => loopback.cleanup());
 
 /** The public key (base64) in a data dir's identity file (created by a first start). */
 function publicKeyOf(dir: string): string {
@@ -111,8 +64,7 @@ describe('admission over loopback (issue 12)', () => {
       const dir = dataDir(name);
       // A first start without admission creates the identity; the operator then certifies its key.
       const probe = await start(name, dir, [], {});
-      await probe.node.close();
-      nodes.splice(nodes.indexOf(probe.node), 1);
+      await loopback.stop(probe.node);
       const certificate = signNodeCertificate(ca.privateKey, {
         clusterId: 'sec',
         publicKey: publicKeyOf(dir),
@@ -139,7 +91,8 @@ describe('admission over loopback (issue 12)', () => {
     expect(a.node.stats().protocol['admissionRefused']).toBeGreaterThanOrEqual(1);
 
     // An attacker makes up a member with a key of its own and gossips its genuine record.
-    attacker = await SocketAttacker.open(false);
+    const attacker = await SocketAttacker.open(false);
+    loopback.attacker = attacker;
     const own = identityFromSeed(new Uint8Array(32).fill(0x3c));
     const record = signRecord(memberCrypto(own), 'sec', 'alive', {
       id: own.nodeId,
