@@ -79,7 +79,12 @@ export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
 
 /** The raw public key that belongs to a private seed (used to check a stored pair is consistent). */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  return rawPublicKey(createPublicKey(privateKeyFromSeed(seed)));
+  return publicKeyOf(privateKeyFromSeed(seed));
+}
+
+/** The raw public key of a node:crypto Ed25519 private key. */
+export function publicKeyOf(privateKey: KeyObject): Uint8Array {
+  return rawPublicKey(createPublicKey(privateKey));
 }
 
 /** hex(SHAKE-256(publicKey)[0..16]): the NodeId of a raw 32-byte Ed25519 public key. */

@@ -16,8 +16,8 @@ import { fromHex, toHex } from '../base/hex.js';
 import {
   nodeIdFromPublicKey,
   privateKeyFromSeed,
-  publicKeyFromSeed,
   publicKeyObject,
+  publicKeyOf,
   signWith,
   verify,
 } from './keys.js';
@@ -88,8 +88,8 @@ export function memberCrypto(identity: Pick<SigningIdentity, 'sign'>): MemberCry
  * simulated node's NodeId is the real hash of a real key and its signatures replay byte for byte.
  */
 export function identityFromSeed(seed: Uint8Array): SigningIdentity {
-  const publicKey = publicKeyFromSeed(seed);
   const privateKey = privateKeyFromSeed(seed);
+  const publicKey = publicKeyOf(privateKey);
   return {
     nodeId: nodeIdFromPublicKey(publicKey),
     publicKey,
