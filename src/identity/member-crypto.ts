@@ -12,7 +12,7 @@
  *   a hit is an exact match of all three, so it can never accept what `verify` would refuse.
  */
 import type { KeyObject } from 'node:crypto';
-import { fromHex, toHex } from '../base/hex.js';
+import { toHex } from '../base/hex.js';
 import {
   nodeIdFromPublicKey,
   privateKeyFromSeed,
@@ -49,7 +49,7 @@ export interface SigningIdentity {
 function keyObject(publicKey: PublicKey): KeyObject | undefined {
   let key = keyObjects.get(publicKey);
   if (key !== undefined) return key;
-  key = publicKeyObject(fromHex(publicKey));
+  key = publicKeyObject(Buffer.from(publicKey, 'hex'));
   if (key === undefined) return undefined;
   if (keyObjects.size >= KEY_OBJECTS_MAX) keyObjects.clear();
   keyObjects.set(publicKey, key);
@@ -59,11 +59,11 @@ function keyObject(publicKey: PublicKey): KeyObject | undefined {
 /** Verifies with the caches above; false for malformed keys or signatures, never a throw. */
 export function verifyHex(publicKey: PublicKey, data: Uint8Array, signature: Signature): boolean {
   if (!isPublicKey(publicKey) || !isSignature(signature)) return false;
-  const memo = `${publicKey}${signature}${toHex(data)}`;
+  const memo = `${publicKey}${signature}${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}`;
   if (verified.has(memo)) return true;
   const key = keyObject(publicKey);
   if (key === undefined) return false;
-  const ok = verify(fromHex(publicKey), data, fromHex(signature), key);
+  const ok = verify(Buffer.from(publicKey, 'hex'), data, Buffer.from(signature, 'hex'), key);
   if (!ok) return false;
   if (verified.size >= VERIFIED_MAX) verified.clear();
   verified.add(memo);
@@ -73,11 +73,11 @@ export function verifyHex(publicKey: PublicKey, data: Uint8Array, signature: Sig
 /** `MemberCrypto` for a node that signs as `identity`. */
 export function memberCrypto(identity: Pick<SigningIdentity, 'sign'>): MemberCrypto {
   return {
-    sign: (data) => toHex(identity.sign(data)) as Signature,
+    sign: (data) => Buffer.from(identity.sign(data)).toString('hex') as Signature,
     verify: verifyHex,
     nodeIdOf: (publicKey) =>
       isPublicKey(publicKey)
-        ? nodeIdFromPublicKey(fromHex(publicKey))
+        ? nodeIdFromPublicKey(Buffer.from(publicKey, 'hex'))
         : // No key hashes to this: a record carrying a malformed key never matches its id.
           ('' as NodeId),
   };
