@@ -7,13 +7,15 @@
  * - steady state: UDP and TCP payload bytes and packets per member per second over a window
  *   (the signature adds bytes only when a record changes: steady gossip carries none), CPU
  *   µs/s per member, and signatures checked per member per second (0 when nothing changes);
- * - crash detection: `--detect-runs` members (3) closed one after the other without leaving; ms
- *   until the first, median and last survivor holds each dead (the median over the runs);
+ * - crash detection: `--detect-runs` members (5) closed one after the other without leaving; ms
+ *   until the first, median and last survivor holds each dead (the median over the runs), and
+ *   from the first suspicion to the first dead (the protocol's part: when the first probe of the
+ *   crashed member comes is chance);
  * - join storm (`--join N`): N nodes through one seed within 1 s; ms until every view is complete,
  *   CPU seconds of the storm, and signatures each node checked and made (what one node per
  *   process pays; in one process, successful verifications are shared by a cache).
  *
- * `npx tsx bench/membership-signed.ts [--n 10,50] [--window-s 20] [--detect-runs 3] [--join 100] [--baseline-ref REF|none]`
+ * `npx tsx bench/membership-signed.ts [--n 10,50] [--window-s 20] [--detect-runs 5] [--join 100] [--baseline-ref REF|none]`
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -57,6 +59,8 @@ interface Measured {
   detectFirstMs: number | undefined;
   detectMedianMs: number | undefined;
   detectLastMs: number | undefined;
+  /** First dead minus first suspicion: the protocol's part, without the wait for the first probe. */
+  suspectToDeadMs: number | undefined;
   detectRuns: number;
 }
 
@@ -81,14 +85,19 @@ function cpuUs(): number {
  * Closes node `index` (without leaving) and returns, sorted, the ms until each running node held
  * it dead; throws when some did not within DETECT_TIMEOUT_MS.
  */
-async function detectCrash(cluster: Cluster, index: number): Promise<number[]> {
+async function detectCrash(
+  cluster: Cluster,
+  index: number,
+): Promise<{ dead: number[]; firstSuspectMs: number }> {
   const victim = cluster.nodes[index] as ShoalNode;
   const survivors = cluster.nodes.filter((node) => !node.isClosed && node !== victim);
   const deadAt = new Map<ShoalNode, number>();
+  let firstSuspectAt = Number.POSITIVE_INFINITY;
   cluster.onEvent = (e) => {
     const observer = cluster.nodes[e.observer] as ShoalNode;
-    if (e.type === 'dead' && e.targetId === victim.id && !deadAt.has(observer))
-      deadAt.set(observer, e.atMs);
+    if (e.targetId !== victim.id) return;
+    if (e.type === 'suspect') firstSuspectAt = Math.min(firstSuspectAt, e.atMs);
+    if (e.type === 'dead' && !deadAt.has(observer)) deadAt.set(observer, e.atMs);
   };
   const crashedAt = performance.now();
   await victim.close();
@@ -98,7 +107,10 @@ async function detectCrash(cluster: Cluster, index: number): Promise<number[]> {
     20,
   );
   if (!all) throw new Error(`${victim.name}'s crash not detected by every survivor in time`);
-  return [...deadAt.values()].map((t) => t - crashedAt).sort((a, b) => a - b);
+  return {
+    dead: [...deadAt.values()].map((t) => t - crashedAt).sort((a, b) => a - b),
+    firstSuspectMs: firstSuspectAt - crashedAt,
+  };
 }
 
 async function steadyAndDetect(n: number, windowS: number, detectRuns: number): Promise<Measured> {
@@ -118,11 +130,12 @@ async function steadyAndDetect(n: number, windowS: number, detectRuns: number): 
     const rate = trafficRate(before, sumTraffic(cluster.nodes), n, seconds);
     const cpuUsPerS = (cpuUs() - cpuBefore) / n / seconds;
     const checksPerS = (counter(cluster.nodes, 'signaturesChecked') - checksBefore) / n / seconds;
-    const detections: number[][] = [];
+    const runs: { dead: number[]; firstSuspectMs: number }[] = [];
     for (let run = 0; run < detectRuns; run++) {
-      detections.push(await detectCrash(cluster, cluster.nodes.length - 1 - run));
+      runs.push(await detectCrash(cluster, cluster.nodes.length - 1 - run));
       await sleep(2000);
     }
+    const detections = runs.map((r) => r.dead);
     const firsts = detections.map((t) => t[0] as number);
     const lasts = detections.map((t) => t[t.length - 1] as number);
     return {
@@ -135,6 +148,7 @@ async function steadyAndDetect(n: number, windowS: number, detectRuns: number): 
       detectFirstMs: median(firsts),
       detectMedianMs: median(detections.map((t) => median(t) as number)),
       detectLastMs: median(lasts),
+      suspectToDeadMs: median(runs.map((r) => (r.dead[0] as number) - r.firstSuspectMs)),
       detectRuns: detections.length,
     };
   } finally {
@@ -176,7 +190,7 @@ async function joinStorm(n: number): Promise<JoinMeasured> {
 async function child(flags: Map<string, string>): Promise<void> {
   const windowS = flagNumber(flags, 'window-s', 20);
   const steady: Measured[] = [];
-  const detectRuns = flagNumber(flags, 'detect-runs', 3);
+  const detectRuns = flagNumber(flags, 'detect-runs', 5);
   for (const n of flagNumbers(flags, 'n', [10, 50]))
     steady.push(await steadyAndDetect(n, windowS, detectRuns));
   const joinN = flagNumber(flags, 'join', 100);
@@ -242,6 +256,7 @@ export async function run(
       fmt(m.cpuUsPerS),
       fmt(m.checksPerS, 2),
       `${fmt(m.detectFirstMs)} / ${fmt(m.detectMedianMs)} / ${fmt(m.detectLastMs)}`,
+      fmt(m.suspectToDeadMs),
     ]),
   );
   const stormRows = results.flatMap(([label, r]) =>
@@ -272,6 +287,7 @@ export async function run(
         'CPU µs/s/member',
         'signatures checked/s/member',
         'crash detection first / median / last ms (median of runs)',
+        'first suspicion to first dead ms',
       ],
       steadyRows,
     ),
