@@ -245,20 +245,13 @@ function scheduleJoinSync(turn: Turn): void {
 }
 
 /**
- * A reject counts only while a join of ours waits on the address it came from (a stream's
- * `from`); anything else is counted and, during a join, reported: a forged reject must not end
- * a join it was not sent for.
+ * A reject ends a pending join with its reason. It is not authenticated (nothing in it is a
+ * member's record), so without a keyring a forged one can end a join attempt early; the node
+ * retries its seeds (`retrySeeds`), and a forged reject changes no member (docs/security.md).
+ * It is not matched against the addresses the join went to: a seed named by DNS answers from
+ * the address it advertises, and its reason must still reach the operator.
  */
-export function onReject(turn: Turn, from: Address, message: Reject): void {
-  const join = turn.state.join;
-  if (join !== undefined && !join.pending.has(from)) {
-    refuse(
-      turn,
-      'reject_unexpected',
-      `reject (${message.reason}) from ${from}, an address no join of ours waits on`,
-    );
-    return;
-  }
+export function onReject(turn: Turn, message: Reject): void {
   onRefused(turn, message.reason, message.detail);
 }
 

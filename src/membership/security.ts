@@ -34,7 +34,6 @@ export const SECURITY_COUNTERS: Readonly<Record<SecurityReason, CounterName>> = 
   incarnation_refused: 'incarnationsRefused',
   identity_conflict: 'identityConflicts',
   labels_refused: 'labelsRejected',
-  reject_unexpected: 'rejectsIgnored',
 };
 
 export const short = (id: string): string => id.slice(0, 8);

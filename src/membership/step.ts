@@ -257,7 +257,7 @@ function onReceive(turn: Turn, from: Address, channel: Channel, message: Message
     case 'push-pull-digest':
       return onPushPullDigest(turn, message);
     case 'reject':
-      return onReject(turn, from, message);
+      return onReject(turn, message);
     default:
       return assertNever(message, 'membership message');
   }

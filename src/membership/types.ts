@@ -65,9 +65,7 @@ export type SecurityReason =
   /** A record about this node, signed with its key, that this node did not sign: another process has its identity. */
   | 'identity_conflict'
   /** A record whose reserved labels (leader claims) are invalid. */
-  | 'labels_refused'
-  /** A reject from an address no join of ours is waiting on. */
-  | 'reject_unexpected';
+  | 'labels_refused';
 
 /** Who is asking to be a member: what admission decides on (docs/security.md, "Admission"). */
 export interface AdmissionCandidate {
@@ -214,7 +212,6 @@ export const COUNTER_NAMES = [
   'admissionRefused',
   'incarnationsRefused',
   'identityConflicts',
-  'rejectsIgnored',
   /** Signatures this node made (its own records and accusations), and checked (cache hits included). */
   'recordsSigned',
   'signaturesChecked',
