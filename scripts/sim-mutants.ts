@@ -259,6 +259,23 @@ const MUTANTS: Mutant[] = [
       '  if (update.incarnation > current.incarnation && !isSelf) setIncarnation(state, current, update.incarnation);\n  if (update.incarnation > current.incarnation && isSelf) {\n    refuse(',
     tests: ['test/membership/security.test.ts', 'test/membership/step.test.ts'],
   },
+  {
+    // Issue 12: accusations about ourselves only from members live here. After a partition each
+    // side holds the other dead, refuses its word that it is dead, and never refutes: no heal.
+    name: 'self-accusation-needs-live-accuser',
+    file: 'src/membership/security.ts',
+    find: '    return accuser?.publicKey ?? tombstoneOf(state, update.from, now)?.publicKey;',
+    replace:
+      '    return accuser !== undefined && isLive(accuser.state) ? accuser.publicKey : undefined;',
+    sweep: {
+      scenarios: 'election-swim-lone-minority',
+      nodes: '3',
+      faults: 'none',
+      seeds: 5,
+      durationMs: 15000,
+    },
+    tests: ['test/membership/security.test.ts'],
+  },
 ];
 
 interface Outcome {
