@@ -6,3 +6,11 @@ export type { JoinEvent, JoinStatus } from './node/swim-joins.js';
 export { ShoalError, ERROR_CODES, hasErrorCode, type ErrorCode } from './base/errors.js';
 export type { NodeId } from './identity/node-id.js';
 export { generateKey } from './transport/keyring.js';
+export type { SecurityEvent } from './node/events.js';
+export {
+  createClusterCa,
+  signNodeCertificate,
+  parseNodeCertificate,
+  type AdmissionOptions,
+  type NodeCertificate,
+} from './node/admission.js';

@@ -14,6 +14,7 @@ import { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { SigningIdentity } from '../identity/member-crypto.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
@@ -25,6 +26,7 @@ import {
   type LeaderEvent,
   type MemberEvent,
   type NodeEvent,
+  type SecurityEvent,
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
 import { productionIo, type NodeIo } from './io.js';
@@ -40,18 +42,26 @@ import {
   type NodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
 import type { JoinStatus } from './swim-joins.js';
+import type {
+  LeaderInfo,
+  Member,
+  ModeRuntime,
+  NodeInternals,
+  SecurityNotice,
+  WiringContext,
+} from './runtime.js';
 
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
 export type { JoinStatus } from './swim-joins.js';
 export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
 export type { RaftHandle, RaftStatus } from './mode-raft.js';
 
-/** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
-export interface NodeIdentity {
-  readonly nodeId: NodeId;
-}
+/**
+ * What identifies a node to the wiring: its NodeId and the key it signs its records with (the
+ * persisted Ed25519 identity in production, a key derived from the seed in the simulator).
+ */
+export type NodeIdentity = SigningIdentity;
 
 /** The protocol drivers of a node, for the simulator's checkers and tests (`node.internals`). */
 export type NodeInternalsView = Partial<
@@ -110,6 +120,11 @@ export class ShoalNode {
   /** @internal */
   publishJoin(event: JoinEvent): void {
     this.hub.emit(event);
+  }
+
+  /** @internal */
+  publishSecurity(notice: SecurityNotice): void {
+    this.hub.emit({ kind: 'security', ...notice });
   }
 
   /** @internal */
@@ -182,6 +197,7 @@ export class ShoalNode {
   on(type: 'error', listener: (event: ErrorEvent) => void): this;
   /** Every join attempt's outcome (swim): the first join, seed retries, `join()` requests. */
   on(type: 'join', listener: (event: JoinEvent) => void): this;
+  on(type: 'security', listener: (event: SecurityEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
@@ -323,11 +339,13 @@ export function buildNode(
   const ctx: WiringContext = {
     options,
     id: identity.nodeId,
+    identity,
     io,
     internals,
     publishMember: (event) => node.publishMember(event),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
     publishJoin: (event) => node.publishJoin(event),
+    publishSecurity: (notice) => node.publishSecurity(notice),
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;

@@ -10,6 +10,7 @@ import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
 import { listenAddressProblem, peerAddressProblem } from './addresses.js';
 import { raftConfig, type RaftSettings } from '../raft/config.js';
+import { ADMISSION_ENTRIES_MAX, admissionPolicy, CA_KEYS_MAX } from './admission.js';
 
 /** A string refined by `problem` (undefined: valid), whose message is the problem found. */
 function checkedString(problem: (text: string) => string | undefined): z.ZodString {
@@ -140,6 +141,20 @@ export const nodeOptionsSchema = z
       })
       .default({}),
     profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+    /**
+     * Who may be a member (swim mode), beyond the cluster id: NodeIds or public keys by name, a
+     * cluster CA's certificates, and revocations (node/admission.ts, docs/security.md). Absent:
+     * any node that reaches a port may join.
+     */
+    admission: z
+      .object({
+        allow: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        deny: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        ca: z.array(base64Key).min(1).max(CA_KEYS_MAX).optional(),
+        certificate: z.string().min(1).max(1024).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -190,7 +205,19 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid node option ${text}`);
   }
   checkModeConfig(parsed.data.mode);
+  checkAdmission(parsed.data);
   return parsed.data;
+}
+
+/** Admission entries and the certificate decode; admission needs gossip membership (swim). */
+function checkAdmission(options: ResolvedNodeOptions): void {
+  if (options.admission === undefined) return;
+  if (options.mode.kind !== 'swim')
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission: it applies to swim mode (gossip membership), not ${options.mode.kind}`,
+    );
+  admissionPolicy(options.admission, options.clusterId);
 }
 
 /**

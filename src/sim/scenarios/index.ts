@@ -19,6 +19,7 @@ import {
 } from './raft.js';
 import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
+import { swimForgery, swimForgeryUnsafe } from './swim-forgery.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -73,6 +74,8 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],
     [swimStaleView.name, swimStaleView],
+    [swimForgery.name, swimForgery],
+    [swimForgeryUnsafe.name, swimForgeryUnsafe],
   ],
 );
 
