@@ -276,7 +276,7 @@ describe('worker client satisfies the protocol contract', () => {
         pollWaitMs: 50,
       }),
       servers: SERVERS,
-      mode: 'poll',
+      mode: 'poll' as const,
       registered: false,
     }),
     persisted: () => undefined,
