@@ -86,6 +86,16 @@ export const ERROR_CODES = {
     'The client session is unknown (evicted, or never started with seq 1) or its result was too large to keep: whether the command applied cannot be told; start a new session.',
   ERR_SNAPSHOT_CORRUPT:
     'Key-value snapshot bytes fail their checksum or do not parse; nothing was restored.',
+  ERR_RESERVED_KEY:
+    'A write names a key under the reserved prefix \\0shoal/worker/ that only the worker tier writes; nothing was written.',
+  ERR_TOKEN_REFUSED:
+    'A worker registration was refused because of its token (malformed, another cluster, unknown signer, bad signature, not yet valid, expired, a contradicted label, revoked, used up); the message says which.',
+  ERR_WORKER_CA:
+    'A worker CA directory or worker identity directory cannot be read or written, or holds files that do not parse or do not match; they are never replaced silently.',
+  ERR_WORKER_UNAVAILABLE:
+    'A worker-tier call reached no server that could answer (unreachable, no leader, timed out); the message names the servers tried.',
+  ERR_WORKER_LIMIT:
+    'The worker tier already tracks workersMax workers, or a request names more replicas or labels than allowed; nothing was changed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

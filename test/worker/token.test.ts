@@ -165,6 +165,22 @@ describe('use counts live in the store (a txn compare, never a server memory)', 
     expect(outcomes[4]).toEqual({ ok: false, refusal: 'used-up', uses: 3 });
   });
 
+  it('the same worker registering again (a retry after a lost answer) takes no second use', () => {
+    const store = new TestStore();
+    const run = (i: number) =>
+      registrationOutcome(
+        store.do({
+          kind: 'txn',
+          request: registrationTxn({ ...claims, maxUses: 2 }, record(i), NOW),
+        }) as TxnResult,
+      );
+    expect(run(1)).toMatchObject({ ok: true, retried: false });
+    expect(run(1)).toMatchObject({ ok: true, retried: true });
+    expect(run(1)).toMatchObject({ ok: true, retried: true });
+    expect(run(2)).toMatchObject({ ok: true, retried: false });
+    expect(run(3)).toMatchObject({ ok: false, refusal: 'used-up', uses: 2 });
+  });
+
   it('a revoked token fails with revoked, even with uses left', () => {
     const store = new TestStore();
     store.do({ kind: 'txn', request: revokeTokenTxn(claims.tokenId, NOW) });

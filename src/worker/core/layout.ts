@@ -12,6 +12,7 @@
  *   server/<serverId>              a server's worker listener address and CA pin
  *   token/<tokenId>                one put per registration: the key's `version` IS the use count
  *   token-revoked/<tokenId>        present once a token is revoked
+ *   token-use/<tokenId>/<workerId> present once that worker used the token (retries take no use)
  *   worker/<workerId>              the worker record: status (registered, down, drained, revoked)
  *   assign/<nodeId>/a/<service>/<index>   an assignment (set / drain / delete tombstone)
  *   assign/<nodeId>/c/<commandId>          a command (drain, evict, restart)
@@ -54,6 +55,7 @@ export const keys = {
   server: (serverId: string) => workerKey('server', serverId),
   token: (tokenId: string) => workerKey('token', tokenId),
   tokenRevoked: (tokenId: string) => workerKey('token-revoked', tokenId),
+  tokenUse: (tokenId: string, workerId: string) => workerKey('token-use', tokenId, workerId),
   worker: (workerId: string) => workerKey('worker', workerId),
   assignment: (nodeId: string, service: string, index: number) =>
     workerKey('assign', nodeId, 'a', service, String(index)),

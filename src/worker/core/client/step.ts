@@ -140,6 +140,7 @@ function deliverSnapshot(state: ClientState, snapshot: AssignmentSnapshot, out: 
   }
   state.needSnapshot = false;
   state.lastRevision = Math.max(state.lastRevision, snapshot.revision);
+  state.counters.delivered++;
   out.effects.push({ kind: 'deliver-snapshot', snapshot });
 }
 
