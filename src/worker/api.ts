@@ -65,6 +65,7 @@ export interface WireSnapshot {
 export interface AssignmentMessage {
   snapshot?: WireSnapshot | null;
   batches: WireBatch[];
+  afterRevision?: number;
 }
 
 export interface WireContainer {
@@ -183,7 +184,7 @@ export function snapshotToWire(s: AssignmentSnapshot): WireSnapshot {
 export function messageFromWire(
   m: AssignmentMessage,
   counters: { bad: number },
-): { snapshot?: AssignmentSnapshot; batches: AssignmentBatch[] } {
+): { snapshot?: AssignmentSnapshot; batches: AssignmentBatch[]; afterRevision?: number } {
   const decode = (list: WireAssignment[]): AssignmentEvent[] =>
     list.flatMap((w) => {
       const e = fromWire(w);
@@ -191,7 +192,9 @@ export function messageFromWire(
       return e === undefined ? [] : [e];
     });
   const batches = m.batches.map((b) => ({ revision: b.revision, events: decode(b.events) }));
-  if (m.snapshot === undefined || m.snapshot === null) return { batches };
+  const after = m.snapshot === undefined || m.snapshot === null ? (m.afterRevision ?? 0) : 0;
+  const withAfter = after > 0 ? { afterRevision: after } : {};
+  if (m.snapshot === undefined || m.snapshot === null) return { batches, ...withAfter };
   const assignments = decode(m.snapshot.assignments).filter(
     (e): e is CurrentAssignment => e.type === 'set' || e.type === 'drain',
   );

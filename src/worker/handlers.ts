@@ -250,7 +250,7 @@ async function forwardHeartbeats(
 }
 
 function subscriber(nodeId: string, send: Subscriber['send'], end: Subscriber['end']): Subscriber {
-  return { nodeId, lastSent: 0, send, end };
+  return { nodeId, lastSent: 0, lastBatch: 0, send, end };
 }
 
 function watch(

@@ -9,9 +9,9 @@
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock } from '../base/time.js';
-import { ProtocolDriver, type OutputOf } from '../node/driver.js';
+import type { ProtocolDriver, OutputOf } from '../node/driver.js';
+import { livenessDriver } from './drivers.js';
 import type { WorkerServerConfig } from './core/config.js';
-import { LIVENESS_PROTOCOL } from './core/liveness/protocol.js';
 import type { HeartbeatOutcome, LivenessTypes, RecordChange } from './core/liveness/types.js';
 import type { StoreView } from './view.js';
 
@@ -46,16 +46,17 @@ export class Heartbeats {
       this.pending.delete(effect.requestId);
       resolve?.(effect.outcome);
     };
-    this.driver = new ProtocolDriver<LivenessTypes>({
-      protocol: LIVENESS_PROTOCOL,
-      config: { config: opts.config },
-      clock: opts.clock,
-      storage: opts.storage,
-      rng: opts.rng,
-      onOutput: output,
-      checkInvariants: opts.checkInvariants ?? false,
-      ...(opts.onTrace === undefined ? {} : { onTrace: opts.onTrace }),
-    });
+    this.driver = livenessDriver(
+      { config: opts.config },
+      {
+        clock: opts.clock,
+        rng: opts.rng,
+        storage: opts.storage,
+        checkInvariants: opts.checkInvariants ?? false,
+        ...(opts.onTrace === undefined ? {} : { onTrace: opts.onTrace }),
+      },
+      output,
+    );
     const toChange = (id: string, status: string | undefined, modRevision: number): RecordChange =>
       status === undefined
         ? { id, removed: true, modRevision }

@@ -34,7 +34,13 @@ export interface Subscriber {
   readonly nodeId: string;
   /** Highest revision sent (or skipped as known). */
   lastSent: number;
-  send(message: { snapshot?: AssignmentSnapshot; batches: AssignmentBatch[] }): void;
+  /** The revision of the last batch sent, or where the stream started (messages carry it as afterRevision). */
+  lastBatch: number;
+  send(message: {
+    snapshot?: AssignmentSnapshot;
+    batches: AssignmentBatch[];
+    afterRevision?: number;
+  }): void;
   end(reason: 'compacted' | 'unavailable'): void;
 }
 
@@ -75,16 +81,31 @@ export class AssignmentHub {
   subscribe(sub: Subscriber, fromRevision: number, snapshot: boolean): () => void {
     if (snapshot) {
       sub.lastSent = this.view.revision;
+      sub.lastBatch = this.view.revision;
       sub.send({ snapshot: this.snapshot(sub.nodeId), batches: [] });
     } else if (fromRevision === 0 || fromRevision > this.view.revision) {
       sub.lastSent = Math.max(this.view.revision, fromRevision - 1);
+      sub.lastBatch = fromRevision === 0 ? this.view.revision : fromRevision - 1;
     } else if (fromRevision >= this.cacheStart) {
-      sub.lastSent = fromRevision - 1;
+      sub.lastBatch = fromRevision - 1;
       const batches = this.cached(sub.nodeId, fromRevision);
       sub.lastSent = this.view.revision;
-      if (batches.length > 0) sub.send({ batches });
+      if (batches.length > 0) this.sendBatches(sub, batches);
     } else return this.fromHistory(sub, fromRevision);
     return this.attach(sub);
+  }
+
+  private sendBatches(sub: Subscriber, batches: AssignmentBatch[]): void {
+    const afterRevision = sub.lastBatch;
+    sub.lastBatch = (batches[batches.length - 1] as AssignmentBatch).revision;
+    sub.send({ batches, afterRevision });
+  }
+
+  /** A progress notification to every live stream (etcd's): the stream's position, no batches. */
+  progress(): void {
+    for (const set of this.byNode.values())
+      for (const sub of set)
+        if (sub.lastBatch > 0) sub.send({ batches: [], afterRevision: sub.lastBatch });
   }
 
   private attach(sub: Subscriber): () => void {
@@ -144,7 +165,7 @@ export class AssignmentHub {
           );
           if (batches.length === 0) continue;
           sub.lastSent = (batches[batches.length - 1] as AssignmentBatch).revision;
-          sub.send({ batches });
+          this.sendBatches(sub, batches);
         }
       } catch {
         if (open) sub.end('unavailable');
@@ -185,7 +206,7 @@ export class AssignmentHub {
         for (const sub of this.byNode.get(nodeId) ?? []) {
           if (batch.revision <= sub.lastSent) continue;
           sub.lastSent = batch.revision;
-          sub.send({ batches: [batch] });
+          this.sendBatches(sub, [batch]);
         }
       }
     }

@@ -37,6 +37,9 @@ import { StoreView } from './view.js';
 import { isName } from './core/layout.js';
 import { TrustProvider, serverChannelCredentials } from './tls.js';
 
+/** How often every assignment stream gets a progress notification (its position), ms. */
+export const PROGRESS_INTERVAL_MS = 30_000;
+
 export interface LeaderView {
   id: string;
   term: number;
@@ -110,6 +113,7 @@ export class WorkerServer {
   private unsubscribeLeader: (() => void) | undefined;
   private closed = false;
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
   address = '';
   readonly counters = {
     registrations: 0,
@@ -158,6 +162,8 @@ export class WorkerServer {
     this.view.listen({ changed: () => this.trust.setBundle(this.bundle()) });
     await this.listen();
     this.publish();
+    this.progressTimer = setInterval(() => this.hub.progress(), PROGRESS_INTERVAL_MS);
+    this.progressTimer.unref();
   }
 
   private onLeader(leader: LeaderView | undefined): void {
@@ -423,6 +429,7 @@ export class WorkerServer {
     if (this.closed) return;
     this.closed = true;
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
+    if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
     this.unsubscribeLeader?.();
     this.scheduler?.close();
     this.forwarder?.close();

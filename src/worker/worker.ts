@@ -14,7 +14,8 @@ import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock } from '../base/time.js';
-import { ProtocolDriver, type OutputOf } from '../node/driver.js';
+import type { ProtocolDriver, OutputOf } from '../node/driver.js';
+import { clientDriver } from './drivers.js';
 import {
   MESSAGE_BYTES_MAX,
   callFailureOf,
@@ -32,7 +33,6 @@ import {
   workerIdOf,
 } from './ca.js';
 import type { AssignmentBatch, AssignmentSnapshot, CurrentAssignment } from './core/assignments.js';
-import { CLIENT_PROTOCOL } from './core/client/protocol.js';
 import type {
   CallFailure,
   CallRequest,
@@ -127,9 +127,8 @@ export class Worker {
     this.identity = await this.loadIdentity();
     const { clock, config, servers, mode } = this.options;
     const registered = this.identity.certPem !== undefined;
-    this.driver = new ProtocolDriver<ClientTypes>({
-      protocol: CLIENT_PROTOCOL,
-      config: {
+    this.driver = clientDriver(
+      {
         config,
         servers,
         mode,
@@ -137,13 +136,14 @@ export class Worker {
         ...(registered ? { renewAtMs: this.renewAtMs(this.identity.certPem as string) } : {}),
         ...(this.options.mutations === undefined ? {} : { mutations: this.options.mutations }),
       },
-      clock,
-      storage: this.options.storage,
-      rng: this.options.rng.fork('worker-client'),
-      onOutput: (effect) => this.output(effect),
-      checkInvariants: true,
-      ...(this.options.onTrace === undefined ? {} : { onTrace: this.options.onTrace }),
-    });
+      {
+        clock,
+        storage: this.options.storage,
+        rng: this.options.rng.fork('worker-client'),
+        ...(this.options.onTrace === undefined ? {} : { onTrace: this.options.onTrace }),
+      },
+      (effect) => this.output(effect),
+    );
     this.driver.start();
   }
 

@@ -91,6 +91,20 @@ describe('liveness tracker', () => {
     expect(state.deadlines.size).toBe(200);
   });
 
+  it('sweeps deadlines in time order whatever their digit count (not as strings)', () => {
+    const { state, run } = tracker({}, 2);
+    run({ kind: 'lead', now: ms(0), term: 1 }); // both at 0 + 100,080 + 10,000 (6 digits)
+    runUntil(state, run, 40_000);
+    run({ kind: 'heartbeat', now: ms(40_000), id: wid(1), requestId: 1 }); // 60,000..80,000 (5 digits)
+    const first = state.workers.get(wid(1))?.deadlineMs as number;
+    expect(first).toBeLessThan(80_000);
+    expect(state.workers.get(wid(2))?.deadlineMs).toBe(110_080);
+    // As text "110080" sorts before "6xxxx": a string-ordered index would sweep worker 2 first.
+    expect(state.deadlines.minKey()).toEqual([first, wid(1)]);
+    const marked = marks(runUntil(state, run, 81_000));
+    expect(marked.map((e) => e.kind === 'mark' && e.id)).toEqual([wid(1)]);
+  });
+
   it('a heartbeat renews for a TTL in [base, 2·base) and the reply carries it', () => {
     const { state, run } = tracker({}, 1_000);
     run({ kind: 'lead', now: ms(0), term: 1 });

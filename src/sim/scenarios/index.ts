@@ -13,6 +13,13 @@ import {
 import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
 import {
+  workerTier,
+  workerTierDedupUnsafe,
+  workerTierFailoverUnsafe,
+  workerTierResumeUnsafe,
+  workerTierTokensUnsafe,
+} from './worker-tier.js';
+import {
   electionStatic,
   electionStaticColdStart,
   electionStaticColdStartUnsafe,
@@ -61,6 +68,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],
     [swimStaleView.name, swimStaleView],
+    [workerTier.name, workerTier as Scenario<unknown>],
+    [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
+    [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],
+    [workerTierResumeUnsafe.name, workerTierResumeUnsafe as Scenario<unknown>],
+    [workerTierTokensUnsafe.name, workerTierTokensUnsafe as Scenario<unknown>],
   ],
 );
 

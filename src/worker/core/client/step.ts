@@ -61,6 +61,7 @@ export function initClient(init: ClientInit, now: number): ClientState {
       failures: {},
       lateAnswers: 0,
       duplicateBatches: 0,
+      gaps: 0,
       serverSwitches: 0,
       delivered: 0,
     },
@@ -128,6 +129,18 @@ function onAssignments(
 ): void {
   if (!answers(state, 'stream', input.callId, !input.end)) return;
   state.failures = 0;
+  const skipsGapCheck = state.mutations.resumeFromNow === true;
+  if (
+    input.afterRevision !== undefined &&
+    input.afterRevision > state.lastRevision &&
+    !skipsGapCheck
+  ) {
+    // A batch of this stream never arrived (a lossy path): start again after what we have.
+    state.counters.gaps++;
+    if (state.stream !== undefined) out.effects.push({ kind: 'cancel', callId: state.stream.id });
+    state.stream = undefined;
+    return;
+  }
   if (input.snapshot !== undefined) deliverSnapshot(state, input.snapshot, out);
   for (const batch of input.batches) deliverBatch(state, batch, out);
 }

@@ -54,6 +54,8 @@ export interface ClientCounters {
   lateAnswers: number;
   /** Batches at or below lastRevision, dropped. */
   duplicateBatches: number;
+  /** Messages that showed a batch of their stream was lost: the stream was restarted. */
+  gaps: number;
   serverSwitches: number;
   delivered: number;
 }
@@ -124,6 +126,12 @@ export type ClientInput =
       callId: number;
       snapshot?: AssignmentSnapshot;
       batches: readonly AssignmentBatch[];
+      /**
+       * The revision of the last batch this stream sent before this message (or where it
+       * started). Above our lastRevision means a batch of this stream never reached us: the
+       * stream is restarted from lastRevision + 1. Absent: not checked.
+       */
+      afterRevision?: number;
       /** The call finished (a long-poll's answer). */
       end: boolean;
     }

@@ -36,10 +36,11 @@ type Out = Ready<LivenessState, LivenessEffect, never>;
 export function initLiveness(init: LivenessInit, now: number): LivenessState {
   return {
     config: init.config,
+    noFailoverTtl: init.noFailoverTtl === true,
     leading: false,
     term: 0,
     workers: new Map(),
-    deadlines: new BTree<[number, string], true>(),
+    deadlines: new BTree<[number, string], true>(undefined, compareDeadlines),
     live: 0,
     lastStepMs: now,
     nextSweepMs: now,
@@ -55,6 +56,15 @@ export function initLiveness(init: LivenessInit, now: number): LivenessState {
   };
 }
 
+/**
+ * Orders [deadlineMs, id] keys by time, then id. sorted-btree's default comparator compares
+ * arrays with `<`, that is as strings ("100058,a" < "65000,a"): never rely on it for tuples.
+ */
+export function compareDeadlines(a: [number, string], b: [number, string]): number {
+  if (a[0] !== b[0]) return a[0] - b[0];
+  return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
+}
+
 const isLive = (w: TrackedWorker): boolean => w.status === 'registered' || w.status === 'drained';
 
 export function step(state: LivenessState, input: LivenessInput, ctx: StepContext): Out {
@@ -64,14 +74,14 @@ export function step(state: LivenessState, input: LivenessInput, ctx: StepContex
     // Our own clock jumped (we were paused or stepped): heartbeats that arrived meanwhile were
     // never seen, so treat the cluster as a new leader would rather than expire everyone.
     state.counters.stalls++;
-    renewAllForFailover(state, now);
+    renewAllForFailover(state, now, ctx);
   }
   switch (input.kind) {
     case 'records':
       for (const change of input.changes) onRecord(state, change, now, ctx);
       break;
     case 'lead':
-      onLead(state, input.term, now);
+      onLead(state, input.term, now, ctx);
       break;
     case 'unlead':
       onUnlead(state);
@@ -114,16 +124,17 @@ function normalTtlMs(state: LivenessState, ctx: StepContext): number {
   return staggeredTtlMs(heartbeatTtlBaseMsFor(state.live, state.config), (b) => ctx.rng.int(b));
 }
 
-function renewAllForFailover(state: LivenessState, now: number): void {
+function renewAllForFailover(state: LivenessState, now: number, ctx: StepContext): void {
   const ttlMs = failoverHeartbeatTtlMsFor(state.live, state.config);
-  for (const w of state.workers.values()) if (isLive(w)) renew(state, w, now, ttlMs);
+  for (const w of state.workers.values())
+    if (isLive(w)) renew(state, w, now, state.noFailoverTtl ? normalTtlMs(state, ctx) : ttlMs);
 }
 
-function onLead(state: LivenessState, term: number, now: number): void {
+function onLead(state: LivenessState, term: number, now: number, ctx: StepContext): void {
   state.leading = true;
   state.term = Math.max(state.term, term);
   state.counters.leads++;
-  renewAllForFailover(state, now);
+  renewAllForFailover(state, now, ctx);
   state.nextSweepMs = now + state.config.sweepIntervalMs;
 }
 

@@ -47,6 +47,7 @@ export interface LivenessCounters {
 
 export interface LivenessState {
   readonly config: WorkerServerConfig;
+  readonly noFailoverTtl: boolean;
   leading: boolean;
   term: number;
   /** Every worker whose record is not revoked, by id. */
@@ -63,6 +64,11 @@ export interface LivenessState {
 
 export interface LivenessInit {
   config: WorkerServerConfig;
+  /**
+   * A deliberate bug for the simulator's `-unsafe` scenario: a new leader renews workers with an
+   * ordinary TTL instead of the failover TTL (Nomad's: parsed, never used). Must be caught.
+   */
+  noFailoverTtl?: boolean;
 }
 
 /** A worker record as the store has it now (or its removal). */
