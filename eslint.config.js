@@ -18,6 +18,10 @@ const CORE_FILES = [
   // Not a protocol, but the checker must be as pure: a verdict may not depend on time or chance.
   'src/sim/linearizability/**/*.ts',
   'src/kv/**/*.ts',
+  'src/crdt/**/*.ts',
+  'src/placement/**/*.ts',
+  'src/chain/**/*.ts',
+  'src/tree/**/*.ts',
   'src/worker/core/**/*.ts',
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];

@@ -40,10 +40,18 @@ const CALL_TIMEOUT_MS = 1_000;
 const FOLLOWER_STOP_MS = 300;
 const FOLLOWER_RUN_MS = 200;
 
-const options = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
-
-/** Runs one call through `etcd` and says what it answered, in the kv model's terms. */
-async function call(etcd: Etcd3, input: KvInput, serializable: boolean): Promise<KvOutput> {
+/**
+ * Runs one call through `etcd` and says what it answered, in the kv model's terms (also the
+ * Jepsen harness's client, test/jepsen/workload.ts). A CAS is one txn: compare the modRevision,
+ * or the value (absent: version 0), then put its value (or delete when it is null).
+ */
+export async function callEtcd(
+  etcd: Etcd3,
+  input: KvInput,
+  serializable: boolean,
+  timeoutMs = CALL_TIMEOUT_MS,
+): Promise<KvOutput> {
+  const options = (): { deadline: number } => ({ deadline: Date.now() + timeoutMs });
   switch (input.kind) {
     case 'get': {
       const response = await etcd
@@ -61,11 +69,15 @@ async function call(etcd: Etcd3, input: KvInput, serializable: boolean): Promise
       return { revision: Number(response.header.revision) };
     }
     case 'cas': {
-      if (input.compare.target !== 'modRevision' || input.value === null)
-        throw new Error('this recorder issues CAS on modRevision with a put only');
-      const response = await etcd
-        .if(input.key, 'Mod', '==', input.compare.modRevision)
-        .then(etcd.put(input.key).value(input.value))
+      const { compare, key, value } = input;
+      const txn =
+        compare.target === 'modRevision'
+          ? etcd.if(key, 'Mod', '==', compare.modRevision)
+          : compare.value === null
+            ? etcd.if(key, 'Version', '==', 0)
+            : etcd.if(key, 'Value', '==', compare.value);
+      const response = await txn
+        .then(value === null ? etcd.delete().key(key) : etcd.put(key).value(value))
         .options(options())
         .commit();
       return response.succeeded
@@ -111,7 +123,7 @@ async function runWorker(
     const input = nextInput(worker, seq, keys);
     const handle = recorder.invoke(worker.id, input);
     try {
-      const output = await call(worker.etcd, input, worker.reads === 'serializable');
+      const output = await callEtcd(worker.etcd, input, worker.reads === 'serializable');
       recorder.ok(handle, output);
       if (output.modRevision !== undefined) worker.seen.set(input.key, output.modRevision);
       if (output.revision !== undefined && input.kind !== 'get')

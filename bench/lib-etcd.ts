@@ -5,6 +5,10 @@
  * left behind: start, wait until healthy, find the leader, kill -9 a member by PID, restart it on
  * its data dir, stop.
  *
+ * With a placement (`EtcdPlacement`) each member runs on its own host address behind a command
+ * prefix, such as `ip netns exec NS` for the Jepsen harness's network namespaces
+ * (test/jepsen/netns.ts); the prefix must exec the program in place, so the PID stays etcd's.
+ *
  * Every etcd process started here is tracked by PID: `stop()` ends them (SIGTERM, SIGKILL after
  * STOP_GRACE_MS), and if the bench dies first, an exit / SIGINT / SIGTERM hook kills whatever is
  * still tracked. Nothing else is ever signalled. Every wait is bounded.
@@ -16,9 +20,10 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 import { allocatePort } from '../src/transport/free-port.js';
 import { makeTempDir, removeDir } from './lib-cluster.js';
+import { killNow, stopGracefully, track } from './lib-tracked-process.js';
 import type { ClusterSettings, KvClient, KvSystem } from './lib-load.js';
 
 /** Bound on a cluster (or a restarted member) becoming healthy. */
@@ -28,25 +33,6 @@ export const STOP_GRACE_MS = 5_000;
 /** Bound on one status or health request. */
 const REQUEST_TIMEOUT_MS = 1_000;
 const POLL_MS = 50;
-
-const tracked = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-/** Kills every tracked etcd if the bench process exits or is interrupted before stop(). */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  const killAll = (): void => {
-    for (const child of tracked) child.kill('SIGKILL');
-    tracked.clear();
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-}
 
 /** `etcd --version`'s version, or undefined when etcd is not installed. */
 export function etcdVersion(): string | undefined {
@@ -58,15 +44,26 @@ export function etcdVersion(): string | undefined {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Where members run instead of 127.0.0.1 with OS-chosen ports: member i listens on `hosts[i]`
+ * at the fixed ports below (each host is a network of its own, so nothing else holds them), and
+ * is started as `command(i)` followed by etcd's argv.
+ */
+export interface EtcdPlacement {
+  readonly hosts: readonly string[];
+  readonly command: (index: number) => readonly string[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** etcd's own default ports, used on a placement's hosts. */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
 
 interface Member {
   readonly name: string;
+  readonly host: string;
+  readonly command: readonly string[];
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -86,19 +83,29 @@ export class EtcdCluster {
   private baseDir: string | undefined;
   private readonly token = `shoal-bench-${process.pid}-${Math.floor(performance.now())}`;
 
-  constructor(private readonly settings: ClusterSettings) {}
+  constructor(
+    private readonly settings: ClusterSettings,
+    private readonly placement?: EtcdPlacement,
+  ) {}
 
   /** Starts `settings.members` fresh members and waits until every one is healthy. */
   async start(): Promise<void> {
-    installExitHooks();
     this.baseDir = makeTempDir('etcd');
     const taken = new Set<number>();
     for (let i = 0; i < this.settings.members; i++) {
       const name = `n${i + 1}`;
+      const placed = this.placement;
+      const host = placed?.hosts[i];
+      if (placed !== undefined && host === undefined)
+        throw new Error(`etcd: the placement has no host for member ${i}`);
       this.members.push({
         name,
-        clientPort: await allocatePort('127.0.0.1', taken, false),
-        peerPort: await allocatePort('127.0.0.1', taken, false),
+        host: host ?? '127.0.0.1',
+        command: placed?.command(i) ?? [],
+        clientPort:
+          host === undefined ? await allocatePort('127.0.0.1', taken, false) : ETCD_CLIENT_PORT,
+        peerPort:
+          host === undefined ? await allocatePort('127.0.0.1', taken, false) : ETCD_PEER_PORT,
         dataDir: join(this.baseDir, name),
         logFile: join(this.baseDir, `${name}.log`),
         child: undefined,
@@ -115,7 +122,13 @@ export class EtcdCluster {
   }
 
   endpoint(index: number): string {
-    return `http://127.0.0.1:${this.member(index).clientPort}`;
+    const member = this.member(index);
+    return `http://${member.host}:${member.clientPort}`;
+  }
+
+  /** The port member `index` listens on for its peers. */
+  peerPort(index: number): number {
+    return this.member(index).peerPort;
   }
 
   /** PIDs of the members running now. */
@@ -136,17 +149,19 @@ export class EtcdCluster {
   private spawnMember(member: Member, state: 'new' | 'existing'): void {
     mkdirSync(member.dataDir, { recursive: true });
     const initialCluster = this.members
-      .map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`)
+      .map((m) => `${m.name}=http://${m.host}:${m.peerPort}`)
       .join(',');
     const log = openSync(member.logFile, 'a');
+    const clientUrl = `http://${member.host}:${member.clientPort}`;
+    const peerUrl = `http://${member.host}:${member.peerPort}`;
+    const [command, ...prefix] = [...member.command, 'etcd'];
     const child = spawn(
-      'etcd',
+      command as string,
       [
+        ...prefix,
         ...['--name', member.name, '--data-dir', member.dataDir],
-        ...['--listen-client-urls', `http://127.0.0.1:${member.clientPort}`],
-        ...['--advertise-client-urls', `http://127.0.0.1:${member.clientPort}`],
-        ...['--listen-peer-urls', `http://127.0.0.1:${member.peerPort}`],
-        ...['--initial-advertise-peer-urls', `http://127.0.0.1:${member.peerPort}`],
+        ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
+        ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
         ...['--initial-cluster', initialCluster, '--initial-cluster-state', state],
         ...['--initial-cluster-token', this.token],
         ...['--heartbeat-interval', String(this.settings.heartbeatMs)],
@@ -157,8 +172,7 @@ export class EtcdCluster {
     );
     closeSync(log);
     if (child.pid === undefined) throw new Error(`etcd ${member.name}: could not spawn`);
-    tracked.add(child);
-    child.once('exit', () => tracked.delete(child));
+    track(child);
     member.child = child;
   }
 
@@ -236,8 +250,7 @@ export class EtcdCluster {
     const member = this.member(index);
     const child = member.child;
     if (child === undefined) return;
-    child.kill('SIGKILL');
-    await exited(child);
+    await killNow(child);
     member.child = undefined;
   }
 
@@ -260,11 +273,7 @@ export class EtcdCluster {
       this.members.map(async (member) => {
         const child = member.child;
         if (child === undefined) return;
-        child.kill('SIGCONT'); // a stopped member would not see the SIGTERM
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited(child);
-        clearTimeout(timer);
+        await stopGracefully(child, STOP_GRACE_MS);
         member.child = undefined;
       }),
     );
@@ -274,12 +283,20 @@ export class EtcdCluster {
   }
 }
 
-/** An etcd3 library client of some members, retries and circuit breakers off: every error is seen. */
-export function etcd3Client(hosts: readonly string[]): Etcd3 {
+/**
+ * An etcd3 library client of some members, retries and circuit breakers off: every error is seen.
+ * `grpcOptions` go to the gRPC channel (the Jepsen harness caps the reconnect backoff so a
+ * client of a restarted member comes back within a second).
+ */
+export function etcd3Client(
+  hosts: readonly string[],
+  grpcOptions?: IOptions['grpcOptions'],
+): Etcd3 {
   return new Etcd3({
     hosts: [...hosts],
     dialTimeout: 3_000,
     faultHandling: { host: () => noop, global: noop },
+    ...(grpcOptions === undefined ? {} : { grpcOptions }),
   });
 }
 

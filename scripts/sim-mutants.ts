@@ -246,6 +246,227 @@ const MUTANTS: Mutant[] = [
     replace: 'if (segment.firstIndex <= base + 2) keepFrom = i;',
     tests: ['test/raft/wal-crash.test.ts'],
   },
+  // ---- the key-value state machine (src/kv): caught by its table, property and invariant tests ----
+  {
+    // A put after a delete continues the old generation: version and createRevision survive.
+    name: 'kv-version-survives-delete',
+    file: 'src/kv/mvcc.ts',
+    find: '  const prev = last === undefined || last.deleted ? undefined : last.kv;',
+    replace: '  const prev = last === undefined ? undefined : last.kv;',
+    tests: ['test/kv/store.test.ts', 'test/kv/property.test.ts'],
+  },
+  {
+    // Revoke deletes in attachment order: a replica restored from a snapshot (keys re-attached in
+    // key order) gives the same keys other sub-revisions.
+    name: 'kv-revoke-unsorted',
+    file: 'src/kv/leases.ts',
+    find: '  for (const text of [...lease.keys].sort()) deleteSpan',
+    replace: '  for (const text of [...lease.keys]) deleteSpan',
+    tests: ['test/kv/store.test.ts'],
+  },
+  {
+    // Compaction drops the value a read at the compacted revision needs.
+    name: 'kv-compaction-drops-kept-record',
+    file: 'src/kv/mvcc.ts',
+    find: '  return record.deleted && record.main < compactRevision ? i + 1 : i;',
+    replace: '  return i + 1;',
+    tests: ['test/kv/store.test.ts', 'test/kv/property.test.ts'],
+  },
+  {
+    // A snapshot writes records applied after it began: not a point in time.
+    name: 'kv-snapshot-not-point-in-time',
+    file: 'src/kv/snapshot.ts',
+    find: '  const to = lastAtOrBelow(records, rev) + 1;',
+    replace: '  const to = records.length;',
+    tests: ['test/kv/property.test.ts'],
+  },
+  {
+    // A key moved to another lease stays listed under the old one (revoking it would delete it).
+    name: 'kv-put-keeps-old-lease',
+    file: 'src/kv/write.ts',
+    find: '    detach(w, prev?.lease, text);\n',
+    replace: '',
+    tests: ['test/kv/store.test.ts'],
+  },
+  {
+    // A retry of the session's last seq is applied again.
+    name: 'kv-session-reapplies-retry',
+    file: 'src/kv/sessions.ts',
+    find: "  if (session.seq > entry.seq) return { kind: 'new' };",
+    replace: "  if (session.seq >= entry.seq) return { kind: 'new' };",
+    tests: ['test/kv/store.test.ts'],
+  },
+  {
+    // A new leader starts leases from the checkpointed remaining TTL even without a checkpoint
+    // (0): every lease expires at the failover.
+    name: 'kv-promote-without-full-ttl',
+    file: 'src/kv/lessor.ts',
+    find: '    const ttl = lease.remainingTtlMs > 0 ? lease.remainingTtlMs : lease.ttlMs;',
+    replace: '    const ttl = lease.remainingTtlMs;',
+    tests: ['test/kv/lessor.test.ts'],
+  },
+  {
+    // A watcher whose queue is full drops the events instead of catching up from history.
+    name: 'kv-watch-drops-on-overflow',
+    file: 'src/kv/watch.ts',
+    find: '      watcher.synced = false;\n      watcher.nextMain = (list[0] as KvEvent).revision;',
+    replace: '      watcher.nextMain = (list[0] as KvEvent).revision;',
+    tests: ['test/kv/watch.test.ts'],
+  },
+  {
+    // limit cuts the scan before a non-default sort (etcd reads the whole range first).
+    name: 'kv-range-limit-before-sort',
+    file: 'src/kv/read.ts',
+    find: '  const keep = limit > 0 && defaultOrder && !filtered ? limit + 1 : Number.MAX_SAFE_INTEGER;',
+    replace: '  const keep = limit > 0 && !filtered ? limit + 1 : Number.MAX_SAFE_INTEGER;',
+    tests: ['test/kv/store.test.ts'],
+  },
+  {
+    // A txn that writes one key twice in a branch is applied (etcd refuses it).
+    name: 'kv-duplicate-keys-accepted',
+    file: 'src/kv/commands.ts',
+    find: ' ?? checkDuplicates(op.request);',
+    replace: ';',
+    tests: ['test/kv/store.test.ts', 'test/kv/property.test.ts'],
+  },
+  {
+    // The decoder follows nested txns without a depth bound (hostile bytes blow the stack).
+    name: 'kv-decode-unbounded-depth',
+    file: 'src/kv/codec.ts',
+    find: '  if (depthLeft <= 0)\n',
+    replace: '  if (depthLeft <= -Infinity)\n',
+    tests: ['test/kv/codec.test.ts'],
+  },
+  {
+    // Restore skips the checksum: a flipped byte in a value restores as a different value.
+    name: 'kv-snapshot-crc-unchecked',
+    file: 'src/kv/snapshot-restore.ts',
+    find: '  if (stored !== r.crc)',
+    replace: '  if (stored !== r.crc && r.crc < 0)',
+    tests: ['test/kv/codec.test.ts'],
+  },
+  {
+    // Raft §5.4.2 broken: a leader commits an entry of an earlier term by counting its replicas.
+    name: 'raft-commit-old-term',
+    file: 'src/raft/replication.ts',
+    find: '  if (index <= state.commitIndex || termAt(state.log, index) !== state.term) return false;',
+    replace: '  if (index <= state.commitIndex) return false;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash,partition;all',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts', 'test/raft/scripts.test.ts'],
+  },
+  {
+    // Raft §5.2 broken: the vote is not in the durable hard state (a restart forgets it).
+    name: 'raft-vote-not-persisted',
+    file: 'src/raft/step.ts',
+    find: '  const hardState: HardState = { term: state.term, vote: state.vote, commit: state.commitIndex };',
+    replace:
+      '  const hardState: HardState = { term: state.term, vote: state.vote === state.selfId ? state.vote : undefined, commit: state.commitIndex };',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
+    // A vote grant leaves before the vote is durable (in `effects`, not `afterPersist`).
+    name: 'raft-grant-before-durable',
+    file: 'src/raft/election.ts',
+    find: '    granted && !m.preVote,',
+    replace: '    false,',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // Raft §5.4.1 broken: votes go to candidates whatever their log.
+    name: 'raft-skip-log-up-to-date',
+    file: 'src/raft/election.ts',
+    find: '  return m.lastTerm > mine || (m.lastTerm === mine && m.lastIndex >= lastIndex(turn.state.log));',
+    replace: '  return mine >= 0;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash,partition;partition',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // A follower acks an append before its entries are durable.
+    name: 'raft-ack-before-durable',
+    file: 'src/raft/replication.ts',
+    find: '  const ackable = Math.min(p.index, durableIndex(state.log));',
+    replace: '  const ackable = p.index;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // A node applies committed entries that are not durable locally.
+    name: 'raft-apply-non-durable',
+    file: 'src/raft/step.ts',
+    find: '  const upto = Math.min(state.commitIndex, durableIndex(state.log));',
+    replace: '  const upto = state.commitIndex;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // Thesis §6.4 broken: a leader serves a ReadIndex read without a confirming heartbeat round.
+    name: 'raft-read-without-round',
+    file: 'src/raft/read-index.ts',
+    find: '        read.seq = leader.readSeq + 1;\n        roundNeeded = true;',
+    replace: '        read.seq = 0;',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 20,
+      durationMs: 6000,
+    },
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // The lease outlives the followers' vote refusal (20 election timeouts): a leader cut off
+    // serves reads after the majority elected another and committed more.
+    name: 'raft-lease-too-long',
+    file: 'src/raft/config.ts',
+    find: '    (config.electionTimeoutMinMs * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    replace:
+      '    (config.electionTimeoutMinMs * 20 * (1_000_000 - config.clockDriftMaxPpm)) / 1_000_000,',
+    sweep: {
+      scenarios: 'raft-lease',
+      nodes: '3,5',
+      faults: 'partition',
+      seeds: 30,
+      durationMs: 8000,
+    },
+    tests: ['test/raft/scripts.test.ts'],
+  },
 ];
 
 interface Outcome {

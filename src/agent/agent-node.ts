@@ -17,6 +17,7 @@ export type AgentNode = Pick<
   | 'on'
   | 'off'
   | 'join'
+  | 'joinStatus'
   | 'leave'
   | 'stats'
 >;

@@ -10,8 +10,13 @@
  */
 import type { DestinationStream, Logger } from 'pino';
 import type { ShoalError } from '../base/errors.js';
+import { startEtcdEndpoint } from '../etcd/agent-endpoint.js';
+import type { EtcdGrpcServer } from '../etcd/server.js';
 import { createNode, type NodeInternals, type ShoalNode } from '../node/node.js';
-import type { AgentConfig } from './config.js';
+import { join } from 'node:path';
+import { IDENTITY_FILE_NAME } from '../identity/identity.js';
+import { resolveAgentAddresses, type AgentConfig } from './config.js';
+import { warnIfLoose } from './key-files.js';
 import { createAgentLogger, logNodeEvents } from './logger.js';
 import { startAgentServer, type AgentServer } from './server.js';
 
@@ -29,6 +34,8 @@ export interface AgentDeps {
 export interface RunningAgent {
   node: ShoalNode;
   server: AgentServer;
+  /** The etcd v3-compatible gRPC endpoint, when `--grpc` is given. */
+  etcd: EtcdGrpcServer | undefined;
   log: Logger;
   /** Resolves to the exit code once the agent has stopped (by `stop` or `POST /v1/leave`). */
   stopped: Promise<number>;
@@ -52,6 +59,7 @@ async function shutdown(
   server: AgentServer,
   log: Logger,
   why: string,
+  etcd?: EtcdGrpcServer,
 ): Promise<number> {
   log.info({ why }, 'agent stopping: leaving the cluster');
   let code = node.failure === undefined ? 0 : 1;
@@ -67,6 +75,7 @@ async function shutdown(
     log.error({ err }, 'graceful leave failed; closing without it');
     code = 1;
   }
+  await etcd?.close();
   await node.close();
   await server.close();
   log.info({ exitCode: code }, 'agent stopped');
@@ -74,15 +83,19 @@ async function shutdown(
 }
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
-  const node = await createNode(config.node, {}, deps.nodeInternals);
+  const resolved = await resolveAgentAddresses(config);
+  const node = await createNode(resolved.node, {}, deps.nodeInternals);
   const log = createAgentLogger(config.logLevel, node, deps.logDestination);
+  warnIfLoose(join(config.node.dataDir, IDENTITY_FILE_NAME), 'identity file', log);
+  if (config.keyringFile !== undefined) warnIfLoose(config.keyringFile, 'keyring file', log);
   const stopLogging = logNodeEvents(node, log);
   let stopping: Promise<number> | undefined;
   let markStopped: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (markStopped = resolve));
   let server: AgentServer;
+  let etcd: EtcdGrpcServer | undefined;
   const stop = (why: string): Promise<number> => {
-    stopping ??= shutdown(node, server, log, why).then((code) => {
+    stopping ??= shutdown(node, server, log, why, etcd).then((code) => {
       stopLogging();
       markStopped(code);
       return code;
@@ -101,10 +114,19 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await node.close();
     throw err;
   }
+  try {
+    if (config.grpc !== undefined) etcd = await startEtcdEndpoint(node, config.grpc, log);
+  } catch (err) {
+    stopLogging();
+    await node.close();
+    await server.close();
+    throw err;
+  }
   log.info(
     {
       address: node.address,
       http: `http://${server.address}`,
+      ...(etcd === undefined ? {} : { grpc: etcd.url }),
       mode: node.mode.kind,
       clusterId: config.node.clusterId,
     },
@@ -117,7 +139,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
   if (node.failure !== undefined) onFailure(node.failure);
   else node.on('error', (e) => onFailure(e.error));
-  return { node, server, log, stopped, stop };
+  return { node, server, etcd, log, stopped, stop };
 }
 
 export interface RunAgentIo {

@@ -10,10 +10,13 @@
  * in the file or bad `k=v` labels are refused with ERR_INVALID_CONFIG.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { ShoalError } from '../base/errors.js';
+import { FORBIDDEN_KEYS, findForbiddenKey } from '../node/options.js';
+import { HTTP_JSON_DEPTH_MAX, nestsDeeperThan } from './json-body.js';
 import {
   AGENT_CONFIG_FIELDS,
+  showValue,
   validateAgentConfig,
   type AgentConfig,
   type FieldSources,
@@ -42,20 +45,73 @@ function flagNameOf(field: string): string {
 function badConfig(field: string, source: string, value: unknown, allowed: string): ShoalError {
   return new ShoalError(
     'ERR_INVALID_CONFIG',
-    `invalid config: ${field} (from ${source}) ${JSON.stringify(value)}: ${allowed}`,
+    `invalid config: ${field} (from ${source}) ${showValue(value)}: ${allowed}`,
   );
 }
 
-/** Parses `k=v` entries into a label map; a missing `=` or empty key is refused. */
+/** Parses `k=v` entries into a label map; a missing `=`, an empty key or `__proto__` is refused. */
 export function parseLabels(entries: readonly string[], source: string): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const entry of entries) {
     const at = entry.indexOf('=');
     if (at <= 0)
       throw badConfig('labels', source, entry, 'each label must be key=value with a non-empty key');
-    labels[entry.slice(0, at)] = entry.slice(at + 1);
+    const key = entry.slice(0, at);
+    if (FORBIDDEN_KEYS.includes(key))
+      throw badConfig('labels', source, entry, `the key "${key}" could set an object's prototype`);
+    labels[key] = entry.slice(at + 1);
   }
   return labels;
+}
+
+/**
+ * Aliases a config file may expand (yaml's `maxAliasCount`): enough for a shared label block,
+ * far too few for a "billion laughs" expansion. @defaultValue 32
+ */
+export const CONFIG_ALIAS_COUNT_MAX = 32;
+
+/** The path of a value that contains itself (a YAML alias inside its own anchor), or undefined. */
+function findCycle(value: unknown, path: string, ancestors: unknown[]): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (ancestors.includes(value)) return path;
+  if (ancestors.length > HTTP_JSON_DEPTH_MAX) return undefined;
+  ancestors.push(value);
+  for (const [key, child] of Object.entries(value)) {
+    const found = findCycle(child, path === '' ? key : `${path}.${key}`, ancestors);
+    if (found !== undefined) return found;
+  }
+  ancestors.pop();
+  return undefined;
+}
+
+/** The document of a config file; a cycle, a `__proto__` key or deep nesting is refused. */
+function parseConfigYaml(text: string, path: string): unknown {
+  const refuse = (why: string): ShoalError =>
+    new ShoalError('ERR_INVALID_CONFIG', `invalid config: config file ${path} ${why}`);
+  let values: unknown;
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true });
+    const first = doc.errors[0];
+    if (first !== undefined) throw first;
+    values = doc.toJS({ maxAliasCount: CONFIG_ALIAS_COUNT_MAX }) ?? {};
+  } catch (err) {
+    // The parser recurses per level; it reports the overflow as a RangeError or a parse error.
+    if (err instanceof RangeError || /Maximum call stack/.test((err as Error).message))
+      throw refuse(`nests too deeply to parse (over ${HTTP_JSON_DEPTH_MAX} levels is refused)`);
+    const line = (err as Error).message.split('\n')[0] ?? '';
+    throw refuse(`is not valid YAML: ${line.replace(/:$/, '')}`);
+  }
+  const cycle = findCycle(values, '', []);
+  if (cycle !== undefined)
+    throw refuse(
+      `has an alias cycle: ${cycle} refers back to a node that contains it; an alias may not contain itself`,
+    );
+  const forbidden = findForbiddenKey(values);
+  if (forbidden !== undefined)
+    throw refuse(`has the key ${forbidden}, refused: it could set an object's prototype`);
+  if (nestsDeeperThan(values, HTTP_JSON_DEPTH_MAX))
+    throw refuse(`nests deeper than ${HTTP_JSON_DEPTH_MAX} levels`);
+  return values;
 }
 
 /** Reads the YAML config file; a missing, unreadable or non-mapping file is a config error. */
@@ -69,15 +125,7 @@ export function fileLayer(path: string): ConfigLayer {
       `invalid config: config file ${path} cannot be read (${String((err as { code?: unknown }).code ?? err)})`,
     );
   }
-  let values: unknown;
-  try {
-    values = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ShoalError(
-      'ERR_INVALID_CONFIG',
-      `invalid config: config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`,
-    );
-  }
+  const values = parseConfigYaml(text, path);
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
     throw new ShoalError(
       'ERR_INVALID_CONFIG',

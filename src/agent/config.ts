@@ -15,7 +15,21 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ShoalError } from '../base/errors.js';
-import { nodeOptionsSchema, type NodeOptions } from '../node/options.js';
+import { familyOf, resolvePeerAddresses } from '../node/addresses.js';
+import {
+  listenAddressSchema,
+  nodeOptionsSchema,
+  peerAddressSchema,
+  showValue,
+  type NodeOptions,
+} from '../node/options.js';
+
+export { showValue } from '../node/options.js';
+import {
+  grpcConfigFields,
+  grpcEndpointOf,
+  type EtcdEndpointConfig,
+} from '../etcd/agent-endpoint.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
 export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite'] as const;
@@ -29,17 +43,17 @@ export const DEFAULT_HTTP_ADDRESS = '127.0.0.1:7947';
 export const AGENT_ADDRESS_LIST_MAX = 1024;
 
 const node = nodeOptionsSchema.shape;
-const addressList = z.array(node.bind.unwrap()).max(AGENT_ADDRESS_LIST_MAX);
+const addressList = z.array(peerAddressSchema).max(AGENT_ADDRESS_LIST_MAX);
 
 export const agentConfigSchema = z
   .object({
     name: node.name.optional(),
     /** Defaults to `./data/<name>`, so several local agents do not share an identity. */
     dataDir: node.dataDir.optional(),
-    bind: node.bind,
-    advertise: node.advertise,
+    bind: listenAddressSchema.default('127.0.0.1:7946'),
+    advertise: listenAddressSchema.optional(),
     /** The HTTP API's listen address. */
-    http: node.bind.unwrap().default(DEFAULT_HTTP_ADDRESS),
+    http: listenAddressSchema.default(DEFAULT_HTTP_ADDRESS),
     /** When set, POST endpoints require `Authorization: Bearer <httpToken>`. */
     httpToken: z
       .string()
@@ -59,6 +73,8 @@ export const agentConfigSchema = z
     keyring: node.keyring,
     /** A file with one base64 key per line (the first is primary); read by config-layers.ts. */
     keyringFile: z.string().min(1).optional(),
+    /** The etcd gRPC endpoint and its TLS files (src/etcd/agent-endpoint.ts). */
+    ...grpcConfigFields,
   })
   .strict();
 
@@ -72,6 +88,12 @@ export interface AgentConfig {
   http: string;
   httpToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** The keyring file the keys came from (its permissions are checked at start). */
+  keyringFile?: string | undefined;
+  /** Where each field came from, for errors found after validation (a join name that does not resolve). */
+  sources?: FieldSources;
+  /** The etcd v3-compatible gRPC endpoint (`--grpc`), or undefined when off. */
+  grpc: EtcdEndpointConfig | undefined;
 }
 
 /** Where each field's winning value came from, for error messages (`--http`, `SHOAL_HTTP`, a file). */
@@ -84,10 +106,9 @@ function invalid(
   allowed: string,
 ): ShoalError {
   const from = sources[field] === undefined ? '' : ` (from ${sources[field]})`;
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
   return new ShoalError(
     'ERR_INVALID_CONFIG',
-    `invalid config: ${field}${from} ${shown}: ${allowed}`,
+    `invalid config: ${field}${from} ${showValue(value)}: ${allowed}`,
   );
 }
 
@@ -233,5 +254,33 @@ export function validateAgentConfig(
     http: config.http,
     httpToken: config.httpToken,
     logLevel: config.logLevel,
+    keyringFile: config.keyringFile,
+    sources,
+    grpc: grpcEndpointOf(config, (field, value, allowed) =>
+      invalid(field, sources, value, allowed),
+    ),
+  };
+}
+
+/**
+ * The config with every peer name (`join`, `peers`) resolved to an address (node/addresses.ts),
+ * before the node is created; ERR_INVALID_CONFIG names the field, its source and the value of
+ * one that is malformed or does not resolve (the CLI exits 2).
+ */
+export async function resolveAgentAddresses(config: AgentConfig): Promise<AgentConfig> {
+  const mode = config.node.mode as { kind: string; seeds?: string[]; peers?: string[] };
+  const field = mode.kind === 'swim' ? 'join' : 'peers';
+  const list = mode.kind === 'swim' ? mode.seeds : mode.peers;
+  if (list === undefined || list.length === 0) return config;
+  const from = config.sources?.[field];
+  const resolved = await resolvePeerAddresses(
+    list,
+    familyOf(config.node.advertise ?? config.node.bind ?? ''),
+    () => `invalid config: ${field}${from === undefined ? '' : ` (from ${from})`}`,
+  );
+  const key = mode.kind === 'swim' ? 'seeds' : 'peers';
+  return {
+    ...config,
+    node: { ...config.node, mode: { ...mode, [key]: resolved } as NodeOptions['mode'] },
   };
 }

@@ -4,7 +4,7 @@
  * the last lines before an exit (leave, shutdown) must not be lost in a buffer.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LeaderEvent, MemberEvent } from '../node/events.js';
+import type { JoinEvent, LeaderEvent, MemberEvent } from '../node/events.js';
 import type { AgentNode } from './agent-node.js';
 import type { AgentConfig } from './config.js';
 
@@ -34,10 +34,63 @@ export function logNodeEvents(node: AgentNode, log: Logger): () => void {
       `leader ${e.leader ?? 'none'} (term ${e.term})`,
     );
   };
+  const onJoin = joinLogger(node, log);
   node.on('member', onMember);
   node.on('leader', onLeader);
+  node.on('join', onJoin);
   return () => {
     node.off('member', onMember as (e: never) => void);
     node.off('leader', onLeader as (e: never) => void);
+    node.off('join', onJoin as (e: never) => void);
+  };
+}
+
+/** A join failure (same reason and detail) is logged at most once per this interval (the rest are counted). */
+export const JOIN_FAILURE_LOG_INTERVAL_MS = 60_000;
+/** Distinct failures remembered by the rate limit; beyond, it starts over (a few more lines, never more memory). */
+export const JOIN_FAILURES_TRACKED_MAX = 64;
+
+/**
+ * Logs join outcomes: a success at info, a failure at warn with its reason and detail, at most
+ * once per distinct failure per `intervalMs` (seed retries fail every few seconds while a seed is down;
+ * the next line says how many were not logged). While the node is not joined the line says so:
+ * it reports no leader until a seed or member answers.
+ */
+export function joinLogger(
+  node: Pick<AgentNode, 'joinStatus'>,
+  log: Logger,
+  intervalMs = JOIN_FAILURE_LOG_INTERVAL_MS,
+  nowMs: () => number = Date.now,
+): (event: JoinEvent) => void {
+  const last = new Map<string, { atMs: number; suppressed: number }>();
+  return (e) => {
+    const fields = { event: 'join', by: e.by, addresses: e.addresses };
+    if (e.ok) {
+      log.info(
+        { ...fields, contacted: e.contacted },
+        `joined through ${e.contacted ?? 0} of ${e.addresses.length} addresses`,
+      );
+      return;
+    }
+    const reason = e.reason ?? 'unreachable';
+    // One line per distinct failure (reason and detail): a new reason or detail is news.
+    const key = `${reason} ${e.detail ?? ''}`;
+    const seen = last.get(key);
+    if (seen !== undefined && nowMs() - seen.atMs < intervalMs) {
+      seen.suppressed++;
+      return;
+    }
+    if (last.size >= JOIN_FAILURES_TRACKED_MAX && seen === undefined) last.clear();
+    last.set(key, { atMs: nowMs(), suppressed: 0 });
+    const status = node.joinStatus();
+    const more =
+      seen !== undefined && seen.suppressed > 0
+        ? ` (${seen.suppressed} more like it not logged)`
+        : '';
+    const tail = status.joined ? '' : '; not joined: no leader until a seed or member answers';
+    log.warn(
+      { ...fields, reason, detail: e.detail, joined: status.joined },
+      `join through ${e.addresses.join(', ')} failed (${reason}): ${e.detail ?? ''}${tail}${more}`,
+    );
   };
 }

@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DriverStats } from '../node/driver.js';
+import type { StreamGauges } from '../transport/types.js';
 import type { AgentNode } from './agent-node.js';
 import { MEMBER_STATES, membersByState } from './stats.js';
 import type { SseCounters } from './sse.js';
@@ -167,6 +168,15 @@ function registerNodeMetrics(registry: Registry, node: AgentNode): void {
     ['reason'],
     () => dropSamples(node),
   );
+  registerStreamMetrics(registry, node);
+  scraped(
+    registry,
+    'gauge',
+    'shoal_joined',
+    'Whether this node has joined a cluster (swim: 0 while its seeds have not answered; it then reports no leader).',
+    [],
+    () => [[{}, node.joinStatus().joined ? 1 : 0]],
+  );
   scraped(
     registry,
     'gauge',
@@ -216,6 +226,51 @@ function registerNodeMetrics(registry: Registry, node: AgentNode): void {
     'Longest durable write so far (issue to durable), by protocol.',
     ['protocol'],
     perDriver((d) => d.writeMsMax / 1000),
+  );
+}
+
+/**
+ * Inbound stream connections and the bytes they hold for unfinished frames, split by whether
+ * the connection has authenticated (src/transport/tcp.ts: the caps apply to these numbers).
+ */
+function registerStreamMetrics(registry: Registry, node: AgentNode): void {
+  const read =
+    (
+      pick: (s: StreamGauges) => [first: number, unauthenticated: number],
+      first = 'authenticated',
+    ) =>
+    (): Sample[] => {
+      const streams = node.stats().transport?.streams;
+      if (streams === undefined) return [];
+      const [value, unauthenticated] = pick(streams);
+      return [
+        [{ state: first }, value],
+        [{ state: 'unauthenticated' }, unauthenticated],
+      ];
+    };
+  scraped(
+    registry,
+    'gauge',
+    'shoal_stream_connections',
+    'Inbound stream connections, by whether they have authenticated (sent a frame this node accepted).',
+    ['state'],
+    read((s) => [s.inbound - s.unauthenticated, s.unauthenticated]),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_stream_buffered_bytes',
+    'Bytes inbound stream connections hold for unfinished frames, by whether they have authenticated.',
+    ['state'],
+    read((s) => [s.bufferedBytes - s.unauthenticatedBufferedBytes, s.unauthenticatedBufferedBytes]),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_stream_buffered_bytes_peak',
+    'Largest total held for unfinished frames since start: all connections, and the unauthenticated ones.',
+    ['state'],
+    read((s) => [s.bufferedBytesPeak, s.unauthenticatedBufferedBytesPeak], 'all'),
   );
 }
 

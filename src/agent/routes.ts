@@ -5,8 +5,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { splitAddress } from '../base/address.js';
+import { peerAddressSchema } from '../node/options.js';
 import type { AgentNode } from './agent-node.js';
+import { showValue } from './config.js';
 import { HttpError } from './http-errors.js';
 import type { SseHub } from './sse.js';
 import { agentStats } from './stats.js';
@@ -16,14 +17,7 @@ export const JOIN_ADDRESSES_MAX = 64;
 
 const joinBody = z
   .object({
-    addresses: z
-      .array(
-        z
-          .string()
-          .refine((s) => splitAddress(s) !== undefined, 'must be host:port (e.g. 127.0.0.1:7946)'),
-      )
-      .min(1)
-      .max(JOIN_ADDRESSES_MAX),
+    addresses: z.array(peerAddressSchema).min(1).max(JOIN_ADDRESSES_MAX),
   })
   .strict();
 const emptyBody = z.object({}).strict().optional();
@@ -46,7 +40,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new HttpError(
     400,
     'ERR_HTTP_BAD_REQUEST',
-    `${field} (${value === undefined ? 'missing' : JSON.stringify(value)}): ${issue?.message ?? 'invalid'}`,
+    `${field} (${showValue(value)}): ${issue?.message ?? 'invalid'}`,
   );
 }
 
@@ -63,7 +57,14 @@ function authorize(options: RouteOptions, request: FastifyRequest): void {
 }
 
 function registerReadRoutes(app: FastifyInstance, { node, sse }: RouteOptions): void {
-  app.get('/v1/health', async () => ({ status: 'ok' }));
+  // Not joined (swim-joins.ts) is a 503: readiness checks must not send work to a node that
+  // could not reach its cluster; the body says why.
+  app.get('/v1/health', async (_request, reply) => {
+    const status = node.joinStatus();
+    if (status.joined) return { status: 'ok' };
+    void reply.code(503).header('retry-after', '5');
+    return { status: 'not_joined', reason: status.reason, detail: status.detail };
+  });
   app.get('/v1/self', async () => {
     const self = node.members().find((m) => m.id === node.id);
     if (self === undefined)

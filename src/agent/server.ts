@@ -3,7 +3,7 @@
  * `buildAgentApp` makes the app without listening (tests use `inject`); `startAgentServer`
  * listens and is what the agent and `shoal demo` use. Every error is JSON
  * `{"error":{"code","message"}}`; a malformed request is a 400, never a crash; bodies are
- * bounded by `httpBodyBytesMax`.
+ * bounded by `httpBodyBytesMax` and parsed by json-body.ts (no prototype keys, bounded nesting).
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { bearerChecker } from './auth.js';
 import { DEFAULT_HTTP_ADDRESS } from './config.js';
 import { DASHBOARD_DIR, readDashboardFile } from './dashboard-files.js';
 import { toErrorAnswer } from './http-errors.js';
+import { parseJsonBody } from './json-body.js';
 import { createAgentMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
 import { SseHub, type SseOptions } from './sse.js';
@@ -60,6 +61,15 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
     logger: false,
     bodyLimit: options.httpBodyBytesMax ?? HTTP_BODY_BYTES_MAX,
     forceCloseConnections: true,
+  });
+  // Our parser: poisoning and deep nesting are 400s that say so (json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
   });
   const sse = new SseHub(node, options);
   const metrics = createAgentMetrics(node, () => sse.counters());

@@ -86,6 +86,18 @@ export const ERROR_CODES = {
     'The client session is unknown (evicted, or never started with seq 1) or its result was too large to keep: whether the command applied cannot be told; start a new session.',
   ERR_SNAPSHOT_CORRUPT:
     'Key-value snapshot bytes fail their checksum or do not parse; nothing was restored.',
+  ERR_NO_LEADER:
+    'No Raft leader is known right now (an election is under way, or this member is cut off from a majority); nothing was applied: retry later.',
+  ERR_NOT_LEADER:
+    'The request must run on the Raft leader and this member could not forward it there.',
+  ERR_TIMEOUT:
+    'A replicated request did not complete in time; a write may or may not have applied (retry it with the same session to apply it at most once).',
+  ERR_GRPC_LISTEN:
+    'The etcd-compatible gRPC endpoint could not listen on its address (in use, not permitted, or not local), or its TLS files were refused.',
+  ERR_JEPSEN_UNAVAILABLE:
+    'The Jepsen harness cannot run the asked system or network here (not root, no ip netns, etcd not installed, or Shoal without raft mode); nothing was started.',
+  ERR_JEPSEN_NEMESIS:
+    'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
   ERR_RESERVED_KEY:
     'A write names a key under the reserved prefix \\0shoal/worker/ that only the worker tier writes; nothing was written.',
   ERR_TOKEN_REFUSED:

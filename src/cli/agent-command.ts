@@ -55,6 +55,16 @@ export function registerAgentCommand(program: Command): void {
       '--keyring-file <file>',
       'file with one base64 key per line, the first primary (instead of --key)',
     )
+    .option(
+      '--grpc <host:port>',
+      'serve the etcd v3-compatible gRPC API here (mode raft; off unless given)',
+    )
+    .option(
+      '--grpc-tls-cert <file>',
+      'PEM certificate of the gRPC endpoint (with --grpc-tls-key, --grpc-tls-ca)',
+    )
+    .option('--grpc-tls-key <file>', 'PEM private key of --grpc-tls-cert')
+    .option('--grpc-tls-ca <file>', 'PEM CA whose client certificates the gRPC endpoint requires')
     .action(async (flags: Record<string, unknown>) => {
       const config = resolveAgentConfig(flags, process.env);
       const code = await runAgent(config);

@@ -6,7 +6,12 @@ import type { Command } from 'commander';
 import { splitAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import type { Member } from '../node/node.js';
-import { agentAddress, agentRequest, type ClientOptions } from './agent-client.js';
+import {
+  AGENT_REQUEST_TIMEOUT_MS,
+  agentAddress,
+  agentRequest,
+  type ClientOptions,
+} from './agent-client.js';
 
 interface MembersAnswer {
   members: Member[];
@@ -61,6 +66,14 @@ interface ClientFlags {
   http?: string;
   httpToken?: string;
   json?: boolean;
+}
+
+/** The longest joinTimeoutMs of the profiles (WAN): one address that never answers takes this long. */
+export const JOIN_ADDRESS_WAIT_MAX_MS = 30_000;
+
+/** How long `shoal join` waits for the agent: every address may take JOIN_ADDRESS_WAIT_MAX_MS. */
+export function joinRequestTimeoutMs(addresses: number): number {
+  return AGENT_REQUEST_TIMEOUT_MS + addresses * JOIN_ADDRESS_WAIT_MAX_MS;
 }
 
 function clientOptions(flags: ClientFlags): ClientOptions {
@@ -121,8 +134,9 @@ function registerWriteCommands(program: Command, write: (text: string) => void):
           'ERR_INVALID_ARGUMENT',
           `address ${JSON.stringify(bad)}: must be host:port (e.g. 127.0.0.1:7946), the cluster address of a member`,
         );
+      // The agent tries the addresses one after another, each for up to its joinTimeoutMs.
       const answer = await agentRequest<{ joined: number }>(
-        clientOptions(flags),
+        { ...clientOptions(flags), timeoutMs: joinRequestTimeoutMs(addresses.length) },
         'POST',
         '/v1/join',
         { addresses },

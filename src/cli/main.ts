@@ -10,19 +10,22 @@ import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+/**
+ * The package's version, read once when the CLI is loaded: a process that gives up its
+ * privileges after loading (tests run as `nobody` from a checkout it cannot read) still has it.
+ */
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string;
-  };
-  return pkg.version;
-}
+  }
+).version;
 
 export function buildProgram(
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Command {
   const program = new Command('shoal')
     .description('Cluster coordination for Node.js: SWIM membership, leader election and Raft.')
-    .version(packageVersion(), '-V, --version')
+    .version(PACKAGE_VERSION, '-V, --version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: (t) => process.stderr.write(t) });

@@ -15,10 +15,15 @@ const CHARS_PER_CALL = 8192;
 
 /** The binary string of `bytes` (one code unit per byte). */
 export function keyText(bytes: Uint8Array): string {
-  if (bytes.length <= CHARS_PER_CALL) return String.fromCharCode(...bytes);
+  // apply() takes the typed array itself as the argument list (no iterator, unlike spread).
+  if (bytes.length <= CHARS_PER_CALL)
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
   let text = '';
   for (let i = 0; i < bytes.length; i += CHARS_PER_CALL)
-    text += String.fromCharCode(...bytes.subarray(i, i + CHARS_PER_CALL));
+    text += String.fromCharCode.apply(
+      null,
+      bytes.subarray(i, i + CHARS_PER_CALL) as unknown as number[],
+    );
   return text;
 }
 

@@ -49,13 +49,18 @@ export interface LessorState {
   readonly checkpoints: Deadlines;
 }
 
+/** Numeric order of [time, id] (the tree's default comparator would compare arrays as text). */
+function byTimeThenId(a: [number, number], b: [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
 export function createLessor(config: LessorConfig): LessorState {
   return {
     config,
     primary: false,
     leases: new Map(),
-    expiries: new BTree<[number, number], true>(),
-    checkpoints: new BTree<[number, number], true>(),
+    expiries: new BTree<[number, number], true>(undefined, byTimeThenId),
+    checkpoints: new BTree<[number, number], true>(undefined, byTimeThenId),
   };
 }
 

@@ -148,13 +148,13 @@ export function putRecord(
   return { kv, prev };
 }
 
-/** Appends a tombstone of an existing key at (main, sub); returns the value it removed. */
+/** Appends a tombstone of an existing key at (main, sub); returns the value it removed and the tombstone's kv. */
 export function deleteRecord(
   mvcc: Mvcc,
   history: KeyHistory,
   main: Revision,
   sub: number,
-): KeyValue {
+): { prev: KeyValue; tombstone: KeyValue } {
   const last = history.records[history.records.length - 1];
   assert(
     last !== undefined && !last.deleted,
@@ -168,7 +168,7 @@ export function deleteRecord(
     version: 0,
   };
   append(mvcc, history, { text: history.text, main, sub, deleted: true, kv });
-  return last.kv;
+  return { prev: last.kv, tombstone: kv };
 }
 
 function append(mvcc: Mvcc, history: KeyHistory, record: KvRecord): void {

@@ -6,6 +6,7 @@
  */
 import { assertNever } from '../base/assert.js';
 import { DecodeFailure, readEnum, reverseTable, type Reader, type Writer } from '../codec/bytes.js';
+import { OP_NUMBERS } from './codec.js';
 import {
   ERROR_MESSAGE_BYTES_MAX,
   KEY_VALUE_BYTES_MIN,
@@ -29,18 +30,12 @@ import {
   type RangeResult,
 } from './types.js';
 
-// APPEND ONLY: these numbers are in session tables inside snapshots.
-export const RESULT_NUMBERS = {
-  put: 1,
-  'delete-range': 2,
-  txn: 3,
-  range: 4,
-  'lease-grant': 5,
-  'lease-revoke': 6,
-  'lease-checkpoint': 7,
-  compact: 8,
-  error: 9,
-} as const satisfies Record<KvResult['kind'], number>;
+// APPEND ONLY: these numbers are in session tables inside snapshots. A result has its op's
+// number; a refusal has its own.
+export const RESULT_NUMBERS = { ...OP_NUMBERS, error: 9 } as const satisfies Record<
+  KvResult['kind'],
+  number
+>;
 const RESULT_NAMES = reverseTable<KvResult['kind']>(RESULT_NUMBERS);
 
 const KV_CODES: ReadonlySet<string> = new Set(KV_ERROR_CODES);

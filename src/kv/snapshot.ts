@@ -1,6 +1,6 @@
 /**
  * Snapshots of the key-value state machine (docs/design/kv.md, "Snapshots"): the whole replicated
- * state as bytes, produced in bounded chunks while applies go on, and restored in one call.
+ * state as bytes, produced in bounded chunks while applies go on. snapshot-restore.ts reads them back.
  *
  * Point in time without a stop: `beginSnapshot` fixes revision R, the compacted revision C and the
  * applied index, and copies the lease and session tables (small: bounded by leasesMax and
@@ -21,36 +21,25 @@
  * version, lease), ended by an empty key; a CRC-32 of everything before it, 4 bytes big-endian.
  */
 import { assert } from '../base/assert.js';
-import { logIndex, type LogIndex } from '../base/units.js';
-import { DecodeFailure, Reader, Writer } from '../codec/bytes.js';
+import type { LogIndex } from '../base/units.js';
+import { Writer } from '../codec/bytes.js';
 import { crc32 } from './checksum.js';
-import {
-  KV_CODEC_VERSION,
-  readBlob,
-  readFlagBits,
-  readLeaseId,
-  readOptionalLease,
-  readRevision,
-  writeBlob,
-  writeFlags,
-} from './codec-fields.js';
-import { snapshotConfig, type KvConfig, type SnapshotConfig } from './config.js';
-import { keyText } from './keys.js';
+import { KV_CODEC_VERSION, writeBlob, writeFlags } from './codec-fields.js';
+import { snapshotConfig, type SnapshotConfig } from './config.js';
 import {
   KEY_TEXT_END,
   keptFrom,
   lastAtOrBelow,
-  newMvcc,
   type KeyHistory,
   type KvRecord,
   type Mvcc,
 } from './mvcc.js';
-import { newStats, type KvState, type LeaseEntry, type SessionEntry } from './state.js';
-import { kvError, revision, type KvError, type Revision } from './types.js';
+import type { KvState, SessionEntry } from './state.js';
+import type { Revision } from './types.js';
 
 /** "SKVS": Shoal key-value snapshot. */
-const SNAPSHOT_MAGIC = Uint8Array.of(0x53, 0x4b, 0x56, 0x53);
-const CRC_BYTES = 4;
+export const SNAPSHOT_MAGIC = Uint8Array.of(0x53, 0x4b, 0x56, 0x53);
+export const CRC_BYTES = 4;
 
 type Phase = 'header' | 'keys' | 'trailer' | 'done';
 
@@ -201,185 +190,4 @@ function writeKey(w: Writer, history: KeyHistory, rev: number, compactRevision: 
     w.varint(r.kv.version);
     w.varint(r.kv.lease ?? 0);
   }
-}
-
-// ---- restore ----
-
-/** A state from snapshot bytes, or ERR_SNAPSHOT_CORRUPT saying what is wrong (nothing is kept). */
-export function restoreSnapshot(bytes: Uint8Array, config: KvConfig): KvState | KvError {
-  if (bytes.length < SNAPSHOT_MAGIC.length + 1 + CRC_BYTES)
-    return corrupt(`${bytes.length} bytes is too short for a snapshot`);
-  const bodyBytes = bytes.length - CRC_BYTES;
-  const stored = new DataView(bytes.buffer, bytes.byteOffset + bodyBytes, CRC_BYTES).getUint32(0);
-  const computed = crc32(bytes.subarray(0, bodyBytes));
-  if (stored !== computed)
-    return corrupt(`checksum ${hex(computed)} does not match the stored ${hex(stored)}`);
-  try {
-    return readSnapshot(new Reader(bytes.subarray(0, bodyBytes), readerLimits(bytes)), config);
-  } catch (err) {
-    if (err instanceof DecodeFailure) return corrupt(`${err.code}: ${err.detail}`);
-    throw err;
-  }
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16).padStart(8, '0')}`;
-}
-
-function corrupt(detail: string): KvError {
-  return kvError('ERR_SNAPSHOT_CORRUPT', `key-value snapshot refused: ${detail}`);
-}
-
-function readerLimits(bytes: Uint8Array): {
-  decodeListCountMax: number;
-  decodeStringBytesMax: number;
-} {
-  return { decodeListCountMax: bytes.length, decodeStringBytesMax: bytes.length };
-}
-
-/** Throws DecodeFailure unless `ok` (a snapshot that parses but breaks a rule is corrupt too). */
-function check(ok: boolean, detail: string): void {
-  if (!ok) throw new DecodeFailure('ERR_DECODE_MALFORMED', detail);
-}
-
-function readSnapshot(r: Reader, config: KvConfig): KvState {
-  const magic = r.bytes(SNAPSHOT_MAGIC.length, 'magic');
-  check(
-    magic.every((b, i) => b === SNAPSHOT_MAGIC[i]),
-    'not a key-value snapshot (bad magic)',
-  );
-  const version = r.u8('version');
-  check(
-    version === KV_CODEC_VERSION,
-    `snapshot version ${version}; this node reads ${KV_CODEC_VERSION}`,
-  );
-  const appliedIndex = logIndex(r.varint('appliedIndex'));
-  const mvcc = newMvcc();
-  mvcc.revision = readRevision(r, 'revision');
-  mvcc.compactRevision = readRevision(r, 'compactRevision');
-  check(mvcc.revision >= 1, 'revision 0');
-  check(mvcc.compactRevision <= mvcc.revision, 'compactRevision above revision');
-  const state: KvState = {
-    config,
-    mvcc,
-    leases: readLeases(r, config),
-    sessions: { entries: new Map(), bytes: 0 },
-    appliedIndex,
-    stats: newStats(),
-  };
-  readSessions(r, state);
-  readKeys(r, state);
-  r.end();
-  return state;
-}
-
-function readLeases(r: Reader, config: KvConfig): Map<LeaseEntry['id'], LeaseEntry> {
-  const count = r.count('leases', 3);
-  check(count <= config.leasesMax, `${count} leases exceed leasesMax (${config.leasesMax})`);
-  const leases = new Map<LeaseEntry['id'], LeaseEntry>();
-  let last = 0;
-  for (let i = 0; i < count; i++) {
-    const id = readLeaseId(r, 'lease id');
-    check(id > last, `lease ${id} out of order`);
-    last = id;
-    const ttlMs = r.varint('lease ttlMs');
-    leases.set(id, {
-      id,
-      ttlMs,
-      remainingTtlMs: r.varint('lease remainingTtlMs'),
-      keys: new Set(),
-    });
-  }
-  return leases;
-}
-
-function readSessions(r: Reader, state: KvState): void {
-  const count = r.count('sessions', 3);
-  const { config, sessions } = state;
-  check(
-    count <= config.sessionsMax,
-    `${count} sessions exceed sessionsMax (${config.sessionsMax})`,
-  );
-  for (let i = 0; i < count; i++) {
-    const clientId = r.string('session clientId', config.clientIdBytesMax);
-    check(!sessions.entries.has(clientId), `session ${JSON.stringify(clientId)} twice`);
-    const seq = r.varint('session seq');
-    const [kept] = readFlagBits(r, 1, 'session kept');
-    const result = kept === true ? readBlob(r, 'session result') : undefined;
-    sessions.entries.set(clientId, { seq, result });
-    sessions.bytes += result?.length ?? 0;
-  }
-  check(sessions.bytes <= config.sessionsBytesMax, 'session results exceed sessionsBytesMax');
-}
-
-function readKeys(r: Reader, state: KvState): void {
-  const mvcc = state.mvcc;
-  let lastText: string | undefined;
-  for (;;) {
-    const key = readBlob(r, 'key');
-    if (key.length === 0) break;
-    const text = keyText(key);
-    check(lastText === undefined || text > lastText, 'keys out of order');
-    lastText = text;
-    const history: KeyHistory = { text, records: readRecords(r, key, text, mvcc.revision) };
-    mvcc.index.set(text, history);
-    const latest = history.records[history.records.length - 1] as KvRecord;
-    const lease = latest.kv.lease;
-    if (!latest.deleted && lease !== undefined) {
-      const entry = state.leases.get(lease);
-      check(entry !== undefined, `key attached to missing lease ${lease}`);
-      entry?.keys.add(text);
-    }
-  }
-  const log: KvRecord[] = [];
-  mvcc.index.forRange('', KEY_TEXT_END, false, (_text, history) => {
-    for (const record of history.records) if (record.main >= mvcc.compactRevision) log.push(record);
-  });
-  log.sort((a, b) => a.main - b.main || a.sub - b.sub);
-  mvcc.log = log;
-}
-
-function readRecords(r: Reader, key: Uint8Array, text: string, storeRevision: number): KvRecord[] {
-  const count = r.count('records', 3);
-  check(count > 0, 'a key without records');
-  const records: KvRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const main = readRevision(r, 'record main');
-    const sub = r.varint('record sub');
-    const prev = records[records.length - 1];
-    check(
-      main <= storeRevision && main >= 1,
-      `record revision ${main} outside 1..${storeRevision}`,
-    );
-    check(
-      prev === undefined || main > prev.main || (main === prev.main && sub > prev.sub),
-      'records out of order',
-    );
-    const [deleted] = readFlagBits(r, 1, 'record deleted');
-    if (deleted === true) {
-      const kv = {
-        key,
-        value: new Uint8Array(0),
-        createRevision: revision(0),
-        modRevision: main,
-        version: 0,
-      };
-      records.push({ text, main, sub, deleted: true, kv });
-      continue;
-    }
-    const value = readBlob(r, 'record value');
-    const createRevision = readRevision(r, 'record createRevision');
-    const version = r.varint('record version');
-    check(createRevision >= 1 && createRevision <= main && version >= 1, 'bad put record');
-    const lease = readOptionalLease(r, 'record lease');
-    const base = { key, value, createRevision, modRevision: main, version };
-    records.push({
-      text,
-      main,
-      sub,
-      deleted: false,
-      kv: lease === undefined ? base : { ...base, lease },
-    });
-  }
-  return records;
 }

@@ -62,7 +62,9 @@ export function checkPut(w: WriteTxn, put: PutRequest): KvError | undefined {
 export function doPut(w: WriteTxn, put: PutRequest): PutResult {
   const mvcc = w.state.mvcc;
   const text = keyText(put.key);
-  const current = getAt(mvcc, text, txnReadRevision(w));
+  // Only ignoreValue / ignoreLease need the current value before the put (putRecord finds it too).
+  const keep = put.ignoreValue === true || put.ignoreLease === true;
+  const current = keep ? getAt(mvcc, text, txnReadRevision(w)) : undefined;
   const value = put.ignoreValue === true && current !== undefined ? current.value : put.value;
   const lease = put.ignoreLease === true ? current?.lease : put.lease;
   const { kv, prev } = putRecord(mvcc, text, value, lease, w.main, w.sub++);
@@ -86,9 +88,8 @@ export function deleteSpan(w: WriteTxn, request: DeleteRangeRequest): KeyValue[]
   });
   const removed: KeyValue[] = [];
   for (const history of histories) {
-    const prev = deleteRecord(mvcc, history, w.main, w.sub++);
+    const { prev, tombstone } = deleteRecord(mvcc, history, w.main, w.sub++);
     detach(w, prev.lease, history.text);
-    const tombstone = (history.records[history.records.length - 1] as { kv: KeyValue }).kv;
     w.events.push({ type: 'delete', kv: tombstone, revision: w.main });
     removed.push(prev);
   }

@@ -38,7 +38,7 @@ import {
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import type { Clock, Millis, TimerHandle } from '../base/time.js';
-import type { Transport } from '../transport/types.js';
+import type { Delivery, Transport } from '../transport/types.js';
 
 /**
  * Most effects waiting behind unfinished writes. A disk that stalls this long behind the
@@ -285,14 +285,15 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     else transport.sendFrame(to, data);
   }
 
-  private onPayload(from: Address, channel: Channel, data: Uint8Array): void {
-    if (this.stopped) return;
+  /** Decodes and steps one payload; what it made of it tells a stream transport whether the connection authenticated. */
+  private onPayload(from: Address, channel: Channel, data: Uint8Array): Delivery {
+    if (this.stopped) return 'refused';
     const wire = this.opts.protocol.wire;
-    if (wire === undefined) return;
+    if (wire === undefined) return 'refused';
     const received = wire.decode(data, from, channel, this.opts.clock.now());
     if (received.ok) {
       this.input(received.input);
-      return;
+      return 'accepted';
     }
     this.decodeErrors[received.code] = (this.decodeErrors[received.code] ?? 0) + 1;
     this.opts.onTrace?.(`drop ${channel} from ${from}: ${received.code} ${received.detail}`);
@@ -305,6 +306,7 @@ export class ProtocolDriver<T extends ProtocolTypes> {
       );
     }
     if (received.input !== undefined) this.input(received.input);
+    return 'refused';
   }
 
   // ---- durable writes ----

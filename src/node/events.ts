@@ -8,6 +8,9 @@ import type { ShoalError } from '../base/errors.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { MemberEventType } from '../membership/types.js';
 import type { Member } from './runtime.js';
+import type { JoinEvent } from './swim-joins.js';
+
+export type { JoinEvent } from './swim-joins.js';
 
 export const EVENT_BUFFER_MAX = 4096;
 
@@ -29,7 +32,7 @@ export interface ErrorEvent {
   error: ShoalError;
 }
 
-export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent;
+export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent | JoinEvent;
 
 type Listener = (event: NodeEvent) => void;
 

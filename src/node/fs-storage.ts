@@ -23,6 +23,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
   appendFileSync,
@@ -423,4 +424,44 @@ async function fsyncCreatedParents(dir: string, firstCreated: string | undefined
   if (firstCreated === undefined) return;
   for (let created = dir; created !== dirname(firstCreated); created = dirname(created))
     await fsyncDirAsync(dirname(created));
+}
+/** Directories probed by `checkWritableDataDir`, the data dir included (a node makes two or three under it). */
+export const DATA_DIR_PROBES_MAX = 64;
+
+/**
+ * Refuses, before any port is bound, a data dir this process cannot write: the root and every
+ * directory under it (where protocols keep their files) must take a new file. Otherwise the
+ * node would start and stop at its first durable write, from a timer, with a stack in the log.
+ * Throws ERR_STORAGE_IO naming the directory and what to do.
+ */
+export function checkWritableDataDir(root: string): void {
+  const dirs = [root];
+  try {
+    mkdirSync(root, { recursive: true });
+    // Breadth first, one directory at a time: a data dir pointed at a big tree reads 64 dirs, not the tree.
+    for (let i = 0; i < dirs.length && dirs.length <= DATA_DIR_PROBES_MAX; i++) {
+      for (const entry of readdirSync(dirs[i] as string, { withFileTypes: true }))
+        if (entry.isDirectory() && dirs.length <= DATA_DIR_PROBES_MAX)
+          dirs.push(join(dirs[i] as string, entry.name));
+    }
+  } catch (err) {
+    throw notWritable(root, err);
+  }
+  for (const dir of dirs) {
+    const probe = join(dir, `.shoal-write-check-${process.pid}`);
+    try {
+      writeFileSync(probe, '', { mode: 0o600 });
+      unlinkSync(probe);
+    } catch (err) {
+      throw notWritable(dir, err);
+    }
+  }
+}
+
+function notWritable(dir: string, err: unknown): ShoalError {
+  return new ShoalError(
+    'ERR_STORAGE_IO',
+    `data dir ${dir} is not writable (${errnoOf(err) ?? (err as Error).message}): give this user write access to it, or choose another data dir`,
+    { cause: err },
+  );
 }

@@ -12,7 +12,7 @@ import type { Clock, Millis } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
 import { EncryptedTransport } from '../transport/encrypted.js';
 import { Keyring } from '../transport/keyring.js';
-import { NetTransport } from '../transport/net.js';
+import { NetTransport, type NetTransportOptions } from '../transport/net.js';
 import type { Transport } from '../transport/types.js';
 import { FsStorage } from './fs-storage.js';
 import { startLoopDelayMonitor } from './loop-delay.js';
@@ -37,11 +37,16 @@ export function seedFrom(id: NodeId, now: Millis): number {
   return (Number.parseInt(id.slice(0, 12), 16) + now) % Number.MAX_SAFE_INTEGER;
 }
 
-async function bindTransport(options: ResolvedNodeOptions): Promise<Transport> {
-  const net = await NetTransport.bind(
-    options.bind,
-    options.advertise === undefined ? {} : { advertiseAddress: parseAddress(options.advertise) },
-  );
+async function bindTransport(
+  options: ResolvedNodeOptions,
+  limits: NetTransportOptions,
+): Promise<Transport> {
+  const net = await NetTransport.bind(options.bind, {
+    ...limits,
+    ...(options.advertise === undefined
+      ? {}
+      : { advertiseAddress: parseAddress(options.advertise) }),
+  });
   if (options.keyring === undefined) return net;
   try {
     return new EncryptedTransport(net, Keyring.parse(options.keyring));
@@ -51,18 +56,22 @@ async function bindTransport(options: ResolvedNodeOptions): Promise<Transport> {
   }
 }
 
-/** The real I/O for `options`, keeping whatever `given` already supplies (a test's clock, say). */
+/**
+ * The real I/O for `options`, keeping whatever `given` already supplies (a test's clock, say);
+ * `limits` overrides the transport's stream limits (tests).
+ */
 export async function productionIo(
   options: ResolvedNodeOptions,
   id: NodeId,
   given: Partial<NodeIo> = {},
+  limits: NetTransportOptions = {},
 ): Promise<NodeIo> {
   const clock = given.clock ?? new SystemClock();
   return {
     clock,
     transport:
       given.transport ??
-      (options.mode.kind === 'single' ? undefined : await bindTransport(options)),
+      (options.mode.kind === 'single' ? undefined : await bindTransport(options, limits)),
     storage: given.storage ?? new FsStorage(options.dataDir),
     rng: given.rng ?? new Rng(seedFrom(id, clock.now())),
     loopDelay: given.loopDelay ?? startLoopDelayMonitor,

@@ -72,7 +72,12 @@ export interface KvWatch {
   readonly id: number;
   /** Ends after a `compacted` or `canceled` batch, on abort, or when the node closes. */
   readonly batches: AsyncIterable<WatchBatch>;
-  /** The revision this replica has applied, for progress notifications. */
+  /**
+   * For progress notifications: a header whose revision R promises that every event of this
+   * watch up to R has been handed out by `batches` (etcd's progress notify). That is the
+   * replica's applied revision when the watch is caught up, and the revision before its next
+   * undelivered event while it has events queued or history to replay.
+   */
   progress(): KvHeader;
   cancel(): void;
 }
@@ -100,6 +105,12 @@ export interface KvMember {
   /** Client endpoints (the agent's HTTP and, when served, gRPC addresses), when known. */
   clientUrls: string[];
   learner: boolean;
+  /**
+   * The member's etcd-compatible gRPC endpoints (`http://H:P`, or `https://H:P` with TLS), when
+   * it serves one (`--grpc`): etcd's MemberList reports these as clientURLs, since etcd clients
+   * that sync endpoints dial every URL listed there.
+   */
+  grpcUrls?: string[];
 }
 
 export interface KvStatus {
@@ -130,6 +141,11 @@ export interface KvService {
   ): Promise<TxnResult & { header: KvHeader }>;
   /** Drops history below `revision`; later reads there fail with ERR_COMPACTED. */
   compact(revision: number, options?: KvCallOptions): Promise<{ header: KvHeader }>;
+  /**
+   * Starts a watch at once. A refused watch (an empty key, a bad revision, too many watchers)
+   * throws a ShoalError; a start revision below the compacted revision does not throw: the
+   * watch's only batch is `compacted`, as etcd reports it.
+   */
   watch(options: WatchOptions): KvWatch;
   leaseGrant(
     ttlMs: number,
@@ -145,4 +161,20 @@ export interface KvService {
   leases(options?: KvCallOptions): Promise<{ ids: LeaseId[]; header: KvHeader }>;
   members(): Promise<{ members: KvMember[]; header: KvHeader }>;
   status(): Promise<KvStatus>;
+}
+
+/** What a node that serves the store exposes (a `raft` member): the etcd gRPC endpoint looks for it. */
+export interface ServesKv {
+  readonly kvService: KvService;
+}
+
+/** The node's KvService, or undefined when its mode keeps no replicated store. */
+export function kvServiceOf(node: object): KvService | undefined {
+  const service = (node as Partial<ServesKv>).kvService;
+  return typeof service === 'object' && service !== null ? service : undefined;
+}
+
+/** etcd's 64-bit member id of a node, decimal: the NodeId's first 8 bytes, big-endian. */
+export function memberIdOf(id: NodeId): string {
+  return BigInt(`0x${id.slice(0, 16)}`).toString();
 }

@@ -28,12 +28,11 @@ import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
 import { RESERVED_LABEL_PREFIX } from './options.js';
 import { PeerCache } from './peer-cache.js';
-import type { JoinOutcome, Member, ModeRuntime, WiringContext } from './runtime.js';
+import { RefusalTap } from './refusal-tap.js';
+import type { Member, ModeRuntime, WiringContext } from './runtime.js';
+import { SwimJoins } from './swim-joins.js';
 
 export type SwimMode = Extract<ClusterMode, { kind: 'swim' }>;
-
-/** Most local requests (join, leave) waiting for their result at once. */
-export const PENDING_REQUESTS_MAX = 64;
 
 export const PROFILE_NAMES: Record<'lan' | 'wan' | 'local', ProfileName> = {
   lan: 'LAN',
@@ -83,40 +82,17 @@ export function liveView(table: MemberTable): LiveView {
   return { size: liveIds.length, aliveCount, labelled, liveIds };
 }
 
-/** Join and leave requests waiting for the membership core's answer, as promises. */
-class Requests {
-  private readonly joins: ((outcome: JoinOutcome) => void)[] = [];
-  private readonly leaves: (() => void)[] = [];
+/** Leave requests waiting for the membership core's answer, as promises. */
+class Leaves {
+  private readonly waiting: (() => void)[] = [];
 
-  expectJoin(waits: boolean): Promise<JoinOutcome> {
-    if (!waits) return Promise.resolve({ ok: true, contacted: 0 });
-    if (this.joins.length >= PENDING_REQUESTS_MAX) {
-      return Promise.resolve({
-        ok: false,
-        reason: 'too_many_members',
-        detail: `more than ${PENDING_REQUESTS_MAX} joins pending`,
-      });
-    }
-    return new Promise((resolve) => this.joins.push(resolve));
+  expect(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  expectLeave(): Promise<void> {
-    return new Promise((resolve) => this.leaves.push(resolve));
-  }
-
-  joined(outcome: JoinOutcome): void {
-    this.joins.shift()?.(outcome);
-  }
-
+  /** The leave spread (or the node stopped): every waiter gets its answer now. */
   left(): void {
-    for (const resolve of this.leaves.splice(0)) resolve();
-  }
-
-  /** The node stopped: every waiter gets its answer now. */
-  end(): void {
-    this.left();
-    for (const resolve of this.joins.splice(0))
-      resolve({ ok: false, reason: 'shutting_down', detail: 'node stopped' });
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 
@@ -139,7 +115,19 @@ export function wireSwim(
     packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0),
   };
   const peerCache = new PeerCache(io.storage, io.clock, transport.localAddress);
-  const requests = new Requests();
+  const leaves = new Leaves();
+  const joins = new SwimJoins(
+    {
+      selfId: ctx.id,
+      coreBusy: () => membership.isStopped || membership.state.join !== undefined,
+      startAttempt: (addresses) =>
+        void membership.input({ kind: 'join', now: io.clock.now(), addresses }),
+      later: (fn) => void io.clock.setTimer(ms(0), fn),
+      publish: (event) => ctx.publishJoin(event),
+      onJoined: () => scheduleView(),
+    },
+    mode.seeds.map((s) => parseAddress(s)).filter((a) => a !== transport.localAddress),
+  );
   const trace = (protocol: string) =>
     internals.onTrace === undefined
       ? {}
@@ -168,24 +156,25 @@ export function wireSwim(
     clock: io.clock,
     storage: io.storage,
     rng: io.rng.fork('membership'),
-    transport,
+    transport: new RefusalTap(transport, (to, refusal) => joins.noteRefusal(to, refusal)),
     checkInvariants: internals.checkInvariants ?? false,
     onOutput: (effect) => {
       switch (effect.kind) {
         case 'emit':
           if (effect.event.type === 'epoch') peerCache.schedule(members);
+          joins.onMember(effect.event);
           ctx.publishMember(effect.event);
           // Every event, suspect included: a quorum counts only members not suspected.
           scheduleView();
           return;
         case 'join-result':
-          return requests.joined(
+          return joins.onResult(
             effect.ok
               ? { ok: true, contacted: effect.contacted }
               : { ok: false, reason: effect.reason, detail: effect.detail },
           );
         case 'left-done':
-          return requests.left();
+          return leaves.left();
         case 'lease-ack':
           return void leader.input({
             kind: 'lease-ack',
@@ -194,7 +183,9 @@ export function wireSwim(
             sentAtMs: effect.sentAtMs,
           });
         case 'rejected':
-          return; // returned to the caller by the request that caused it
+          // A refused join ends that request; others are returned to the caller by the input.
+          if (effect.input === 'join') joins.onRejected(effect.detail);
+          return;
       }
     },
     onFatal: (error) => ctx.fail(error),
@@ -228,9 +219,13 @@ export function wireSwim(
     onFatal: (error) => ctx.fail(error),
     ...trace('swim-leader'),
   });
-  /** On the next clock turn: membership events arrive mid-step, and the leader's labels go back into membership. */
+  /**
+   * On the next clock turn: membership events arrive mid-step, and the leader's labels go back
+   * into membership. Not before the node joined (swim-joins.ts): a leader core that never saw a
+   * view makes no claim and reports no leader.
+   */
   function scheduleView(): void {
-    if (viewTimer !== undefined || leader.isStopped) return;
+    if (viewTimer !== undefined || leader.isStopped || !joins.status().joined) return;
     viewTimer = io.clock.setTimer(ms(0), () => {
       viewTimer = undefined;
       leader.input({
@@ -259,12 +254,12 @@ export function wireSwim(
     viewTimer = undefined;
     leader.stop();
     membership.stop();
-    requests.end();
+    leaves.left();
+    joins.end();
   };
   membership.start();
   leader.start();
   // Seeds outside the live view are retried by the membership core itself (`retrySeeds`).
-  void requests.expectJoin(seeds.length > 0);
   membership.input({ kind: 'start', now: io.clock.now(), seeds });
   scheduleView();
   return {
@@ -273,18 +268,15 @@ export function wireSwim(
     members: () => members().map(toMember),
     leader: () => (leader.isStopped ? undefined : leader.state.leader),
     epoch: () => membership.state.epoch,
-    join: (addresses) => {
-      const joined = requests.expectJoin(true);
-      membership.input({ kind: 'join', now: io.clock.now(), addresses: [...addresses] });
-      return joined;
-    },
+    join: (addresses) => joins.request(addresses),
+    joinStatus: () => joins.status(),
     setLabels: (next) => {
       labels = next;
       return setLabels(next);
     },
     leave: () => {
       if (membership.isStopped || membership.state.phase === 'stopped') return Promise.resolve();
-      const done = requests.expectLeave();
+      const done = leaves.expect();
       membership.input({ kind: 'leave', now: io.clock.now() });
       return done;
     },

@@ -10,7 +10,6 @@
  * after either, the node's sockets and timers are released and nothing keeps the process alive.
  * A protocol that cannot go on (a durable write failed) closes the node and emits `error`.
  */
-import { parseAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
@@ -18,18 +17,23 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
+import { familyOf, literalAddresses, resolvePeerAddresses } from './addresses.js';
 import {
   EventHub,
   type ErrorEvent,
+  type JoinEvent,
   type LeaderEvent,
   type MemberEvent,
   type NodeEvent,
 } from './events.js';
+import { checkWritableDataDir } from './fs-storage.js';
 import { productionIo, type NodeIo } from './io.js';
+import { wireRaft, type RaftHandle } from './mode-raft.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
 import {
+  checkListenAddresses,
   RESERVED_LABEL_PREFIX,
   resolveNodeOptions,
   type ClusterMode,
@@ -37,9 +41,12 @@ import {
   type ResolvedNodeOptions,
 } from './options.js';
 import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
+import type { JoinStatus } from './swim-joins.js';
 
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
+export type { JoinStatus } from './swim-joins.js';
 export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
+export type { RaftHandle, RaftStatus } from './mode-raft.js';
 
 /** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
 export interface NodeIdentity {
@@ -52,6 +59,9 @@ export type NodeInternalsView = Partial<
 > & {
   static?: ReturnType<typeof wireStatic>['driver'];
   raftLite?: ReturnType<typeof wireRaftLite>['driver'];
+  /** `raft` mode: the core's driver and the requests handle (minimal wiring, mode-raft.ts). */
+  raft?: ReturnType<typeof wireRaft>['driver'];
+  raftHandle?: RaftHandle;
 };
 
 export class ShoalNode {
@@ -95,6 +105,11 @@ export class ShoalNode {
   publishLeader(leader: LeaderInfo | undefined, term: number): void {
     this.reported = leader === undefined ? undefined : { id: leader.id, term: leader.term };
     this.hub.emit({ kind: 'leader', leader: leader?.id, term });
+  }
+
+  /** @internal */
+  publishJoin(event: JoinEvent): void {
+    this.hub.emit(event);
   }
 
   /** @internal */
@@ -153,9 +168,20 @@ export class ShoalNode {
     return this.runtime.leader() === undefined ? undefined : this.reported;
   }
 
+  /**
+   * Whether this node has joined a cluster. `swim` mode started with seeds: not until another
+   * member entered its view (until then it reports no leader), with the last join failure's
+   * reason; every other node: joined.
+   */
+  joinStatus(): JoinStatus {
+    return this.runtime?.joinStatus?.() ?? { joined: true };
+  }
+
   on(type: 'member', listener: (event: MemberEvent) => void): this;
   on(type: 'leader', listener: (event: LeaderEvent) => void): this;
   on(type: 'error', listener: (event: ErrorEvent) => void): this;
+  /** Every join attempt's outcome (swim): the first join, seed retries, `join()` requests. */
+  on(type: 'join', listener: (event: JoinEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
@@ -172,14 +198,16 @@ export class ShoalNode {
   }
 
   /**
-   * Joins the cluster through `addresses`; resolves to how many answered. An abort of `signal`
-   * rejects with ERR_ABORTED at once; the attempt itself still ends on its own (joinTimeoutMs).
+   * Joins the cluster through `addresses`, tried one after another; resolves to how many of
+   * them answered. Names are resolved first: an address that is malformed or does not resolve is
+   * ERR_INVALID_ARGUMENT naming it (`addresses[1]`). When none answered: ERR_JOIN_FAILED with
+   * each address's reason. An abort of `signal` rejects with ERR_ABORTED at once; the attempt
+   * itself still ends on its own (joinTimeoutMs per address).
    */
   async join(
     addresses: readonly string[],
     options: { signal?: AbortSignal } = {},
   ): Promise<number> {
-    const parsed = addresses.map((a) => parseAddress(a));
     const join = this.runtime?.join;
     if (join === undefined)
       throw new ShoalError(
@@ -187,6 +215,19 @@ export class ShoalNode {
         `join is not available in mode '${this.mode.kind}'`,
       );
     throwIfAborted(options.signal, 'join');
+    // IP literals need no lookup: the join starts in this turn, as it always did.
+    const parsed =
+      literalAddresses(addresses) ??
+      (await abortable(
+        resolvePeerAddresses(
+          addresses,
+          familyOf(this.address),
+          (index) => `addresses[${index}]`,
+          'ERR_INVALID_ARGUMENT',
+        ),
+        options.signal,
+        'join',
+      ));
     const outcome = await abortable(join(parsed), options.signal, 'join');
     if (!outcome.ok)
       throw new ShoalError(
@@ -286,6 +327,7 @@ export function buildNode(
     internals,
     publishMember: (event) => node.publishMember(event),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
+    publishJoin: (event) => node.publishJoin(event),
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;
@@ -300,6 +342,11 @@ export function buildNode(
     case 'raft-lite': {
       const runtime = wireRaftLite(ctx, mode);
       node.attach(runtime, { raftLite: runtime.driver }, runtime.handle);
+      return node;
+    }
+    case 'raft': {
+      const runtime = wireRaft(ctx, mode);
+      node.attach(runtime, { raft: runtime.driver, raftHandle: runtime.handle });
       return node;
     }
     case 'swim': {
@@ -320,15 +367,36 @@ export async function createNode(
   io: Partial<NodeIo> = {},
   internals: NodeInternals = {},
 ): Promise<ShoalNode> {
-  const options = resolveNodeOptions(input);
+  const checked = resolveNodeOptions(input);
+  checkListenAddresses(checked);
+  const options = await resolveModeAddresses(checked);
   const identity = await loadOrCreateIdentity(options.dataDir);
-  const real = await productionIo(options, identity.nodeId, io);
+  if (io.storage === undefined) checkWritableDataDir(options.dataDir);
+  const real = await productionIo(options, identity.nodeId, io, internals.transport);
   try {
     return buildNode(options, identity, real, internals);
   } catch (err) {
     await real.transport?.close();
     throw err;
   }
+}
+
+/**
+ * The mode's peer addresses with every name resolved to an address of the bind address's
+ * family (addresses.ts); ERR_INVALID_CONFIG names the one that does not resolve.
+ */
+async function resolveModeAddresses(options: ResolvedNodeOptions): Promise<ResolvedNodeOptions> {
+  const mode = options.mode;
+  if (mode.kind !== 'swim' && mode.kind !== 'static' && mode.kind !== 'raft-lite') return options;
+  const family = familyOf(options.advertise ?? options.bind);
+  const list = mode.kind === 'swim' ? mode.seeds : mode.peers;
+  const field = mode.kind === 'swim' ? 'seeds' : 'peers';
+  const resolved = await resolvePeerAddresses(
+    list,
+    family,
+    (index) => `invalid node option mode.${field}[${index}]`,
+  );
+  return { ...options, mode: { ...mode, [field]: resolved } } as ResolvedNodeOptions;
 }
 
 function abortedError(signal: AbortSignal, operation: string): ShoalError {
@@ -346,6 +414,7 @@ function abortable<T>(
   operation: string,
 ): Promise<T> {
   if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(abortedError(signal, operation));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortedError(signal, operation));
     signal.addEventListener('abort', onAbort, { once: true });

@@ -4,15 +4,50 @@
  * value and what is allowed; the CLI maps that to exit status 2.
  */
 import { z } from 'zod';
-import { splitAddress } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
+import { listenAddressProblem, peerAddressProblem } from './addresses.js';
+import { raftConfig, type RaftSettings } from '../raft/config.js';
 
-const address = z.string().refine((s) => splitAddress(s) !== undefined, {
-  message: 'must be host:port (e.g. 127.0.0.1:7946 or [::1]:7946) with a port in 0..65535',
-});
+/** A string refined by `problem` (undefined: valid), whose message is the problem found. */
+function checkedString(problem: (text: string) => string | undefined): z.ZodString {
+  return z.string().superRefine((text, ctx) => {
+    const found = problem(text);
+    if (found !== undefined) ctx.addIssue({ code: 'custom', message: found });
+  }) as unknown as z.ZodString;
+}
+
+/** Where this node listens (`bind`, `advertise`, the agent's HTTP address): an IP literal and a port. */
+export const listenAddressSchema = checkedString(listenAddressProblem);
+/** A peer's cluster address (seeds, peers, join addresses): an IP literal or a DNS name, and a port. */
+export const peerAddressSchema = checkedString(peerAddressProblem);
+const address = peerAddressSchema;
+
+/** Keys that would set an object's prototype when assigned: refused in options, config and bodies. */
+export const FORBIDDEN_KEYS: readonly string[] = ['__proto__'];
+
+/** Deepest nesting `findForbiddenKey` walks; options and config files are far shallower. */
+const FORBIDDEN_KEY_DEPTH_MAX = 64;
+
+/**
+ * The path (`labels.__proto__`) of the first own key in FORBIDDEN_KEYS anywhere in `value`
+ * (plain objects and arrays, at most FORBIDDEN_KEY_DEPTH_MAX deep), or undefined. Checked before
+ * validation: a schema copies objects by assignment, so such a key would vanish (or set the
+ * copy's prototype) before any rule could see it.
+ */
+export function findForbiddenKey(value: unknown, path = '', depth = 0): string | undefined {
+  if (typeof value !== 'object' || value === null || depth > FORBIDDEN_KEY_DEPTH_MAX)
+    return undefined;
+  for (const key of Object.keys(value)) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (FORBIDDEN_KEYS.includes(key)) return at;
+    const found = findForbiddenKey((value as Record<string, unknown>)[key], at, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
 
 const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s), {
   message: 'must be a base64-encoded 32-byte key (44 characters, from `shoal keygen`)',
@@ -59,6 +94,20 @@ export const modeSchema = z.discriminatedUnion('kind', [
       minClusterSize: z.number().int().min(1).max(64).optional(),
     })
     .strict(),
+  z
+    .object({
+      kind: z.literal('raft'),
+      /** The initial voters' addresses, self included, the same list on every node; [] to join. */
+      peers: z.array(address).max(64).default([]),
+      /** Defaults and cross-field rules: raft/config.ts (`raftConfig`), per the node's profile. */
+      heartbeatIntervalMs: positiveMs.optional(),
+      electionTimeoutMinMs: positiveMs.optional(),
+      electionTimeoutMaxMs: positiveMs.optional(),
+      preVote: z.boolean().optional(),
+      checkQuorum: z.boolean().optional(),
+      readMode: z.enum(['read-index', 'lease']).optional(),
+    })
+    .strict(),
 ]);
 
 /** Label keys with this prefix carry Shoal's own gossip (swim leader claims); hidden from and refused to users. */
@@ -72,6 +121,7 @@ export const nodeOptionsSchema = z
       .max(128)
       .regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
     dataDir: z.string().min(1),
+    /** Where the node listens; an IP literal in production (`checkListenAddresses`), any host the simulator names. */
     bind: address.default('127.0.0.1:7946'),
     /** The address peers should use, when it differs from `bind` (NAT, 0.0.0.0 binds). */
     advertise: address.optional(),
@@ -97,6 +147,21 @@ export type NodeOptions = z.input<typeof nodeOptionsSchema>;
 export type ResolvedNodeOptions = z.output<typeof nodeOptionsSchema>;
 export type ClusterMode = ResolvedNodeOptions['mode'];
 
+/** Longest rendering of a refused value in an error message. */
+const SHOWN_VALUE_CHARS_MAX = 80;
+
+/** `value` as JSON for an error message, cut to SHOWN_VALUE_CHARS_MAX; never throws (cycles, depth). */
+export function showValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? '[...]' : typeof value === 'object' ? '{...}' : String(value);
+  }
+  return text.length > SHOWN_VALUE_CHARS_MAX ? `${text.slice(0, SHOWN_VALUE_CHARS_MAX)}…` : text;
+}
+
 /** Renders the first zod issue as `field (value): what is allowed`. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === 'unrecognized_keys') {
@@ -108,11 +173,16 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   let value: unknown = input;
   for (const key of issue.path)
     value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
-  return `${field} (${shown}): ${issue.message}`;
+  return `${field} (${showValue(value)}): ${issue.message}`;
 }
 
 export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
+  const forbidden = findForbiddenKey(input);
+  if (forbidden !== undefined)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option ${forbidden}: the key "__proto__" is refused (it could set an object's prototype)`,
+    );
   const parsed = nodeOptionsSchema.safeParse(input);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -124,6 +194,23 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
 }
 
 /**
+ * Production listens on real interfaces: `bind` and `advertise` must be IP literals (a name
+ * would be gossiped as the node's address and never equal the address peers see). The
+ * simulator names its hosts, so this is checked by createNode, not by the schema.
+ */
+export function checkListenAddresses(options: ResolvedNodeOptions): void {
+  for (const field of ['bind', 'advertise'] as const) {
+    const value = options[field];
+    const problem = value === undefined ? undefined : listenAddressProblem(value);
+    if (problem !== undefined)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `invalid node option ${field} (${showValue(value)}): ${problem}`,
+      );
+  }
+}
+
+/**
  * The mode's protocol config, resolved once here so that a bad combination (a heartbeat longer
  * than half the failure threshold, ...) is refused before anything is bound or written. Each
  * protocol's config function owns its defaults and rules; the wiring calls the same function.
@@ -131,4 +218,20 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
 function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
   if (mode.kind === 'static') staticConfig(mode, new Set(mode.peers).size);
   if (mode.kind === 'raft-lite') raftLiteConfig(mode);
+  if (mode.kind === 'raft') raftConfig(raftSettingsOf(mode));
+}
+
+/** The Raft settings a `raft` mode sets (the rest come from the profile). */
+export function raftSettingsOf(mode: Extract<ClusterMode, { kind: 'raft' }>): RaftSettings {
+  const settings: RaftSettings = {};
+  if (mode.heartbeatIntervalMs !== undefined)
+    settings.heartbeatIntervalMs = mode.heartbeatIntervalMs;
+  if (mode.electionTimeoutMinMs !== undefined)
+    settings.electionTimeoutMinMs = mode.electionTimeoutMinMs;
+  if (mode.electionTimeoutMaxMs !== undefined)
+    settings.electionTimeoutMaxMs = mode.electionTimeoutMaxMs;
+  if (mode.preVote !== undefined) settings.preVote = mode.preVote;
+  if (mode.checkQuorum !== undefined) settings.checkQuorum = mode.checkQuorum;
+  if (mode.readMode !== undefined) settings.readMode = mode.readMode;
+  return settings;
 }

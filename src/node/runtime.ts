@@ -11,11 +11,15 @@ import type { NodeId } from '../identity/node-id.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
+import type { NetTransportOptions } from '../transport/net.js';
+import type { RaftApplication } from '../raft/application.js';
+import type { RaftProfile, RaftSettings } from '../raft/config.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 
 export type { Boundary } from './driver.js';
 import type { NodeIo } from './io.js';
 import type { ResolvedNodeOptions } from './options.js';
+import type { JoinEvent, JoinStatus } from './swim-joins.js';
 
 export interface Member {
   id: NodeId;
@@ -50,6 +54,15 @@ export interface NodeInternals {
   onTrace?: (protocol: string, line: string) => void;
   /** Every driver's effect boundaries (driver.ts `Boundary`), tagged with the protocol's name. */
   onBoundary?: (protocol: string, boundary: Boundary<ProtocolTypes>) => void;
+  /** Stream limits of the production transport (tests: small caps and deadlines). */
+  transport?: NetTransportOptions;
+  /** `raft` mode: the state machine (required until the key-value store is wired in). */
+  raftApplication?: () => RaftApplication;
+  /** `raft` mode: a Raft profile beyond the user's three (the simulator's `SIM_MIN`), and overrides. */
+  raftProfile?: RaftProfile;
+  raftSettings?: RaftSettings;
+  /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
+  raftWalSegmentBytes?: number;
 }
 
 export interface WiringContext {
@@ -59,6 +72,8 @@ export interface WiringContext {
   readonly internals: NodeInternals;
   publishMember(event: MembershipEvent): void;
   publishLeader(leader: LeaderInfo | undefined, term: number): void;
+  /** A join attempt ended (swim). */
+  publishJoin(event: JoinEvent): void;
   /** A protocol cannot go on (a durable write failed): the node stops. */
   fail(error: ShoalError): void;
 }
@@ -70,6 +85,8 @@ export interface ModeRuntime {
   epoch(): number;
   /** Absent in modes without gossip membership. */
   join?(addresses: readonly Address[]): Promise<JoinOutcome>;
+  /** Whether the node has joined a cluster (swim-joins.ts); absent: always joined. */
+  joinStatus?(): JoinStatus;
   /** Replaces the user's labels; the refusal's reason when they are invalid. Absent without membership. */
   setLabels?(labels: Labels): string | undefined;
   /** The graceful part of `leave` (swim: until `left` has spread). */

@@ -48,7 +48,18 @@ export interface SnapshotMeta {
 export type RaftRecord =
   | { readonly kind: 'hard-state'; readonly hardState: HardState }
   | { readonly kind: 'entries'; readonly entries: readonly Entry[] }
-  | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly data: Uint8Array };
+  | {
+      readonly kind: 'snapshot';
+      readonly meta: SnapshotMeta;
+      readonly data: Uint8Array;
+      /**
+       * A leader's snapshot a follower installs (Raft §7, "discard the entire log"): the log after
+       * this record is the snapshot alone, so every entry written before it is gone, those after
+       * its index included. Absent (or false) for a compaction of this node's own log, which keeps
+       * the entries after the index. Added by the Raft core (issue 13).
+       */
+      readonly install?: boolean;
+    };
 
 /** What the log reads back at boot: the newest snapshot, then the entries after it. */
 export interface RaftPersisted {

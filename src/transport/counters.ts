@@ -20,7 +20,12 @@ export type DropReason =
   | 'inbound_limit'
   | 'bad_hello'
   | 'auth_failed'
-  | 'bad_encryption_version';
+  | 'bad_encryption_version'
+  | 'hello_timeout'
+  | 'auth_timeout'
+  | 'buffer_limit'
+  | 'inbound_evicted'
+  | 'refused_by_peer';
 
 /** Adds to a drop counter; takes only the `dropped` map so decorators can keep their own. */
 export function countDrop(
@@ -33,7 +38,9 @@ export function countDrop(
 
 /** A deep copy, so callers of `stats()` cannot mutate the live counters. */
 export function copyStats(stats: TransportStats): TransportStats {
-  return { ...stats, dropped: { ...stats.dropped } };
+  const copy = { ...stats, dropped: { ...stats.dropped } };
+  if (stats.streams !== undefined) copy.streams = { ...stats.streams };
+  return copy;
 }
 
 /**

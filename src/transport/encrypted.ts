@@ -101,10 +101,11 @@ export class EncryptedTransport implements Transport {
     this.inner.sendFrame(to, seal(this.keyring.primary(), 'stream', data));
   }
 
+  /** A payload that authenticates under no key never reaches `handler`: `unauthenticated`. */
   onReceive(handler: ReceiveHandler): void {
     this.inner.onReceive((from, channel, data) => {
       const plain = this.decrypt(channel, data);
-      if (plain !== undefined) handler(from, channel, plain);
+      return plain === undefined ? 'unauthenticated' : handler(from, channel, plain);
     });
   }
 

@@ -12,6 +12,7 @@ import { UdpEndpoint } from './udp.js';
 import {
   emptyStats,
   type Channel,
+  type Delivery,
   type ReceiveHandler,
   type RefusedHandler,
   type Transport,
@@ -77,7 +78,7 @@ export class NetTransport implements Transport {
     const ref: { transport?: NetTransport } = {};
     const deliver =
       (channel: Channel) =>
-      (from: Address, data: Uint8Array): void =>
+      (from: Address, data: Uint8Array): Delivery | void =>
         ref.transport?.handler?.(from, channel, data);
     const tcp = await TcpEndpoint.listen(host, port, options, stats, deliver('stream'));
     let udp: UdpEndpoint;
@@ -89,7 +90,7 @@ export class NetTransport implements Transport {
     }
     const localAddress = advertise ?? formatAddress(host, tcp.port);
     tcp.advertiseAddress = localAddress;
-    tcp.onRefused = (to) => ref.transport?.refusedHandler?.(to);
+    tcp.onRefused = (to, refusal) => ref.transport?.refusedHandler?.(to, refusal);
     ref.transport = new NetTransport(localAddress, udp, tcp, stats);
     return ref.transport;
   }
@@ -111,7 +112,7 @@ export class NetTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return copyStats(this.counters);
+    return copyStats({ ...this.counters, streams: this.tcp.gauges });
   }
 
   close(): Promise<void> {

@@ -6,6 +6,10 @@
  * is dropped and counted as `unreachable`. The connection is ordered and reliable while it lives;
  * frames already handed to a socket that then breaks are lost (the protocols above retry).
  *
+ * An acceptor that refuses the connection says why first (`tcp-refusal.ts`): the peer counts it
+ * (`refused_by_peer`), drops what it had queued (as `unreachable`) and tells its owner the
+ * reason; it does not re-dial until the next frame is sent.
+ *
  * A connection with nothing queued and nothing written for `outboundIdleTimeoutMs` is closed by
  * the dialer (the acceptor's idle timeout is only the backstop for dialers that vanish): most
  * streams carry one push-pull or one fallback probe, and a node that kept each one open would
@@ -15,9 +19,10 @@ import { connect, type Socket } from 'node:net';
 import type { Address, HostPort } from '../base/address.js';
 import { countDrop } from './counters.js';
 import { DropOldestQueue } from './bounded-queue.js';
-import { encodeFrameHeader } from '../codec/frame.js';
+import { FrameDecoder, encodeFrameHeader } from '../codec/frame.js';
 import { encodeHello } from './tcp-hello.js';
-import type { TransportStats } from './types.js';
+import { REFUSAL_BYTES, decodeRefusal } from './tcp-refusal.js';
+import type { StreamRefusal, TransportStats } from './types.js';
 
 export interface PeerOptions {
   sendQueueDepthMax: number;
@@ -53,6 +58,8 @@ export class OutboundPeer {
   private failedAttempts = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** What the acceptor said before closing the current connection, if anything. */
+  private refusal: StreamRefusal | undefined;
 
   constructor(
     private readonly target: HostPort,
@@ -61,8 +68,11 @@ export class OutboundPeer {
     private readonly stats: TransportStats,
     /** Called when the peer has no connection and nothing queued: the owner may forget it. */
     private readonly onIdle: () => void,
-    /** Called once per dial refused with ECONNREFUSED (nothing listens on the port). */
-    private readonly onRefused: () => void = () => undefined,
+    /**
+     * Called once per dial refused with ECONNREFUSED (nothing listens on the port: no reason), or
+     * per connection the acceptor refused with a reason.
+     */
+    private readonly onRefused: (refusal?: StreamRefusal) => void = () => undefined,
   ) {
     this.queue = new DropOldestQueue(options.sendQueueDepthMax);
   }
@@ -102,8 +112,15 @@ export class OutboundPeer {
       this.blocked = false;
       this.flush();
     });
-    // The acceptor never answers on this connection; discard anything it sends.
-    socket.on('data', () => undefined);
+    // The acceptor writes nothing on this connection but a refusal before it closes it.
+    const decoder = new FrameDecoder(REFUSAL_BYTES);
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      const next = decoder.next();
+      if (next !== undefined && 'frame' in next && this.socket === socket)
+        this.refusal ??= decodeRefusal(next.frame);
+      if (next !== undefined) socket.removeAllListeners('data').resume();
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED' && !this.connected && this.socket === socket && !this.closed)
         this.onRefused();
@@ -133,10 +150,20 @@ export class OutboundPeer {
   private onSocketClose(socket: Socket): void {
     if (this.socket !== socket) return;
     const wasConnected = this.connected;
+    const refusal = this.refusal;
     this.socket = undefined;
     this.connected = false;
     this.blocked = false;
+    this.refusal = undefined;
     if (this.closed) return;
+    if (refusal !== undefined) {
+      countDrop(this.stats, 'refused_by_peer');
+      const dropped = this.queue.clear();
+      if (dropped > 0) countDrop(this.stats, 'unreachable', dropped);
+      this.failedAttempts = 0;
+      this.onRefused(refusal);
+      return this.onIdle();
+    }
     if (!wasConnected) this.failedAttempts++;
     if (this.queue.length === 0) return this.onIdle();
     if (this.failedAttempts >= this.options.reconnectAttemptsMax) {

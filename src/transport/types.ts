@@ -15,15 +15,57 @@ import type { Channel } from '../base/channel.js';
 
 export type { Channel } from '../base/channel.js';
 
-/** Called for every payload received; `from` is the sender's listen address. Must not throw. */
-export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => void;
+/**
+ * What the receiver made of a payload (a stream transport authenticates a connection by it):
+ * - `accepted`: decoded (and, with a keyring, authenticated); the connection is a peer's.
+ * - `refused`: not decodable or not for us (counted by the receiver); the connection stays
+ *   unauthenticated and is closed when its `inboundAuthTimeoutMs` runs out.
+ * - `unauthenticated`: failed authentication (keyring): the connection is closed at once.
+ */
+export type Delivery = 'accepted' | 'refused' | 'unauthenticated';
+
+/**
+ * Called for every payload received; `from` is the sender's listen address. Returns what it made
+ * of the payload; nothing means `accepted` (a handler that does not judge). Must not throw.
+ */
+export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => Delivery | void;
+
+/**
+ * Why an acceptor closed our stream connection, as it told us before closing (tcp-refusal.ts):
+ * its inbound connection limit was full, it could not authenticate our frames, ... Readable with
+ * `describeStreamRefusal`.
+ */
+export type StreamRefusal =
+  | 'inbound_limit'
+  | 'auth_failed'
+  | 'bad_hello'
+  | 'hello_timeout'
+  | 'auth_timeout'
+  | 'buffer_limit'
+  | 'oversized';
 
 /**
  * Called when a stream connection to `to` was refused: the host answered but nothing listens on
- * the port (TCP RST, ECONNREFUSED), i.e. the process there is gone or moved. Not called for
- * timeouts or unreachable hosts, which say nothing certain. Must not throw.
+ * the port (TCP RST, ECONNREFUSED: `refusal` is undefined), i.e. the process there is gone or
+ * moved; or the process there accepted the connection and then refused it with a reason
+ * (`refusal`). Not called for timeouts or unreachable hosts, which say nothing certain. Must not
+ * throw.
  */
-export type RefusedHandler = (to: Address) => void;
+export type RefusedHandler = (to: Address, refusal?: StreamRefusal) => void;
+
+/**
+ * The inbound stream connections right now and the bytes they hold for unfinished frames, in
+ * total and for those not yet authenticated (a connection authenticates with its first
+ * `accepted` frame). Peaks are the largest totals ever kept (after the caps were applied).
+ */
+export interface StreamGauges {
+  inbound: number;
+  unauthenticated: number;
+  bufferedBytes: number;
+  unauthenticatedBufferedBytes: number;
+  bufferedBytesPeak: number;
+  unauthenticatedBufferedBytesPeak: number;
+}
 
 /** Counters every transport keeps; exported as metrics by the agent. */
 export interface TransportStats {
@@ -35,8 +77,10 @@ export interface TransportStats {
   framesReceived: number;
   frameBytesSent: number;
   frameBytesReceived: number;
-  /** Dropped payloads, by reason (e.g. `queue_overflow`, `oversized`, `auth_failed`, `bad_frame`). */
+  /** Dropped payloads and closed connections, by reason (e.g. `queue_overflow`, `oversized`, `auth_failed`, `hello_timeout`). */
   dropped: Record<string, number>;
+  /** Inbound stream connections and their buffered bytes (transports with real streams only). */
+  streams?: StreamGauges;
 }
 
 export interface Transport {

@@ -10,8 +10,8 @@ import { LIMITS } from '../base/limits.js';
 import { bindError, countDrop, destination } from './counters.js';
 import type { TransportStats } from './types.js';
 
-/** Receives one datagram; `from` is the sender's address. */
-export type PacketHandler = (from: Address, data: Uint8Array) => void;
+/** Receives one datagram; `from` is the sender's address (what it made of it does not matter here). */
+export type PacketHandler = (from: Address, data: Uint8Array) => unknown;
 
 /** True for IPv6 literals (the only hosts with a ':' once brackets are stripped). */
 export function isIpv6Host(host: string): boolean {

@@ -58,8 +58,7 @@ function fail<Res>(callback: grpc.sendUnaryData<Res>, reason: FailureReason, det
 
 /** The store could not take a write: no leader (or it timed out); the worker retries. */
 function storeFailure<Res>(callback: grpc.sendUnaryData<Res>, err: unknown): void {
-  const leaderless =
-    hasErrorCode(err, 'ERR_NO_LEADER' as never) || hasErrorCode(err, 'ERR_TIMEOUT' as never);
+  const leaderless = hasErrorCode(err, 'ERR_NO_LEADER') || hasErrorCode(err, 'ERR_TIMEOUT');
   fail(
     callback,
     'no-leader',

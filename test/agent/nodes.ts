@@ -57,6 +57,13 @@ export class ScriptedNode extends EventEmitter {
     return undefined;
   }
 
+  /** What `/v1/health` reports; a test may set it. */
+  status: ReturnType<AgentNode['joinStatus']> = { joined: true };
+
+  joinStatus(): ReturnType<AgentNode['joinStatus']> {
+    return this.status;
+  }
+
   async join(addresses: readonly string[]): Promise<number> {
     this.joined.push([...addresses]);
     return addresses.length;

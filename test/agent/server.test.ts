@@ -92,6 +92,10 @@ describe('agent HTTP API (inject)', () => {
       'shoal_durable_writes_total{protocol="membership"}',
       'shoal_durable_write_errors_total',
       'shoal_durable_write_seconds_max{protocol="swim-leader"}',
+      'shoal_joined 1',
+      'shoal_stream_connections{state="unauthenticated"}',
+      'shoal_stream_buffered_bytes{state="authenticated"}',
+      'shoal_stream_buffered_bytes_peak{state="all"}',
     ]) {
       expect(res.body).toContain(name);
     }

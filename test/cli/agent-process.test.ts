@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 import {
   agentStarted,
   exitWithin,
@@ -45,12 +45,18 @@ describe('shoal agent process', () => {
       observer.address,
     ]);
     const started = await agentStarted(agent);
-    expect(await (await fetch(`${started.http}/v1/health`)).json()).toEqual({ status: 'ok' });
     await waitFor(
       () => observer.members().some((m) => m.name === 'proc-1' && m.state === 'alive'),
       15_000,
       'the observer sees proc-1 alive',
     );
+    // Joined once the observer answered its join (until then /v1/health is 503 not_joined).
+    await waitForAsync(
+      async () => (await fetch(`${started.http}/v1/health`)).status === 200,
+      15_000,
+      'proc-1 reports itself joined',
+    );
+    expect(await (await fetch(`${started.http}/v1/health`)).json()).toEqual({ status: 'ok' });
 
     agent.process.kill('SIGTERM');
     const exit = await exitWithin(agent, 10_000);

@@ -7,10 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { resolveAgentConfig } from '../../src/agent/config-layers.js';
-import { main } from '../../src/cli/main.js';
+import { shoal } from '../helpers/run-cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'shoal-cli-test-'));
@@ -33,22 +33,6 @@ async function agent(name: string, flags: Record<string, unknown> = {}): Promise
   const running = await startAgent(config);
   agents.push(running);
   return running;
-}
-
-/** Runs the CLI in-process; captures stdout and stderr. */
-async function shoal(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    const code = await main(['node', 'shoal', ...args], (text) => (out += text));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
 }
 
 /** A loopback address nothing listens on: bound, then released. */
@@ -149,6 +133,23 @@ describe('shoal join and leave', () => {
       10_000,
       'join-b sees join-a alive',
     );
+  });
+
+  it('answers how many of the given addresses answered, not the member count', async () => {
+    const [a, b, c] = [await agent('count-a'), await agent('count-b'), await agent('count-c')];
+    expect((await shoal('join', a.node.address, '--http', b.server.address)).code).toBe(0);
+    await waitFor(() => a.node.members().length === 2, 10_000, 'a and b form a cluster');
+    const nobody = await freePort();
+    const { code, out } = await shoal(
+      'join',
+      '--http',
+      c.server.address,
+      a.node.address,
+      b.node.address,
+      nobody,
+    );
+    expect(code).toBe(0);
+    expect(out).toBe('joined: 2 of 3 addresses answered\n');
   });
 
   it('refuses a malformed join address with exit 2 before calling the agent', async () => {

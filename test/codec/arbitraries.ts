@@ -15,8 +15,10 @@ import type {
   WireMemberState,
 } from '../../src/membership/messages.js';
 import type { WireMessage } from './wire.js';
+import { registryArbitraries } from '../crdt/arbitraries.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
+import { raftMessageArbitraries } from '../raft/arbitraries.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc
   .uint8Array({ minLength: 16, maxLength: 16 })
@@ -213,6 +215,9 @@ export const arbMessageByType: {
     term: arbTerm,
     payload: arbText(120),
   }),
+  ...registryArbitraries(arbNodeId, arbDigest),
+  // Raft (src/raft/codec.ts).
+  ...raftMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbTerm }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

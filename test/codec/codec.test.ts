@@ -442,6 +442,21 @@ describe('wire numbers', () => {
       'heartbeat-ack': 12,
       'join-cluster': 13,
       'peer-broadcast': 14,
+      'data-gossip': 40,
+      'data-digest': 41,
+      'data-summary': 42,
+      'data-state': 43,
+      'raft-vote-request': 20,
+      'raft-vote-response': 21,
+      'raft-append': 22,
+      'raft-append-response': 23,
+      'raft-heartbeat': 24,
+      'raft-heartbeat-response': 25,
+      'raft-snapshot': 26,
+      'raft-snapshot-response': 27,
+      'raft-timeout-now': 28,
+      'raft-read-index': 29,
+      'raft-read-index-response': 30,
     });
     const used = Object.values(numbers.MESSAGE_TYPE_NUMBERS);
     expect(new Set(used).size).toBe(used.length);

@@ -1,6 +1,6 @@
 /**
  * Every message a Shoal node may put on the wire, as one codec, for the codec tests and the
- * fuzzer: membership's table and the election protocols' combined (`combineTables` also checks
+ * fuzzer: membership's table, the election protocols' and Raft's combined (`combineTables` also checks
  * that no two protocols share a type number). Production decodes each port with its protocol's
  * own table only.
  */
@@ -18,6 +18,10 @@ import { ELECTION_MESSAGES } from '../../src/election/codec.js';
 import type { ElectionMessage } from '../../src/election/messages.js';
 import { MEMBERSHIP_MESSAGES } from '../../src/membership/codec.js';
 import type { Message } from '../../src/membership/messages.js';
+import { REGISTRY_MESSAGES } from '../../src/crdt/registry/codec.js';
+import type { RegistryMessage } from '../../src/crdt/registry/types.js';
+import { RAFT_MESSAGES } from '../../src/raft/codec.js';
+import type { RaftMessage } from '../../src/raft/messages.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
 export {
@@ -26,9 +30,12 @@ export {
   UPDATE_KIND_NUMBERS,
 } from '../../src/membership/messages.js';
 
-export type WireMessage = Message | ElectionMessage;
+export type WireMessage = Message | ElectionMessage | RegistryMessage | RaftMessage;
 
-export const WIRE_MESSAGES = combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES);
+export const WIRE_MESSAGES = combineTables(
+  combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
+  RAFT_MESSAGES,
+);
 export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
 
 export function isElectionMessage(message: WireMessage): message is ElectionMessage {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   chmodSync,
@@ -12,7 +11,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   IDENTITY_FILE_NAME,
@@ -21,6 +19,7 @@ import {
 } from '../../src/identity/identity.js';
 import { nodeIdFromPublicKey, verify } from '../../src/identity/keys.js';
 import { isNodeId } from '../../src/identity/node-id.js';
+import { runUnprivileged } from '../helpers/unprivileged.js';
 
 let root: string;
 beforeEach(() => {
@@ -42,40 +41,18 @@ function expectCode(fn: () => unknown, code: string, path: string): void {
   expect((caught as Error).message).toContain(path);
 }
 
-const NOBODY_ID = 65534;
-
 /**
- * Runs `loadOrCreateIdentitySync(dir)` without privileges: in a child process as `nobody` when
- * this process is root, in-process otherwise. Returns the error's code and message, or `ok`.
+ * Runs `loadOrCreateIdentitySync(dir)` without privileges (test/helpers/unprivileged.ts: as
+ * root, a child that loads the module and then drops to `nobody`, so it never has to read the
+ * checkout). Returns the error's code and message, or `ok`.
  */
-function identityErrorUnprivileged(dir: string): { code: string; message: string } {
-  const run = (): { code: string; message: string } => {
-    try {
-      loadOrCreateIdentitySync(dir);
-      return { code: 'ok', message: '' };
-    } catch (err) {
-      return { code: String((err as { code?: unknown }).code), message: (err as Error).message };
-    }
-  };
-  if (process.getuid?.() !== 0) return run();
-  chmodSync(root, 0o755); // let `nobody` reach the dir under test
-  const moduleUrl = new URL('../../src/identity/identity.ts', import.meta.url).href;
-  const script = `import(${JSON.stringify(moduleUrl)}).then((m) => { try { m.loadOrCreateIdentitySync(process.argv[1]); console.log(JSON.stringify({ code: 'ok', message: '' })); } catch (e) { console.log(JSON.stringify({ code: String(e.code), message: e.message })); } });`;
-  const child = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', script, dir],
-    {
-      uid: NOBODY_ID,
-      gid: NOBODY_ID,
-      encoding: 'utf8',
-      timeout: 30_000,
-      cwd: fileURLToPath(new URL('../../', import.meta.url)),
-    },
-  );
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{'))
-    throw new Error(`child as nobody failed: status ${child.status}, stderr: ${child.stderr}`);
-  return JSON.parse(line) as { code: string; message: string };
+async function identityErrorUnprivileged(dir: string): Promise<{ code: string; message: string }> {
+  if (process.getuid?.() === 0) chmodSync(root, 0o755); // let `nobody` reach the dir under test
+  return (await runUnprivileged(
+    ['src/identity/identity.ts'],
+    `try { m0.loadOrCreateIdentitySync(${JSON.stringify(dir)}); return { code: 'ok', message: '' }; }
+     catch (e) { return { code: String(e.code), message: e.message }; }`,
+  )) as { code: string; message: string };
 }
 
 function identityDoc(dir: string): Record<string, unknown> {
@@ -230,21 +207,21 @@ describe('I/O failures -> ERR_IDENTITY_IO', () => {
     );
   });
   // Permission checks mean nothing to root, so as root (CI, containers) they run in a child
-  // process as the unprivileged user `nobody`; otherwise in this process.
-  it('an unreadable identity file', () => {
+  // process that drops to the unprivileged user `nobody`; otherwise in this process.
+  it('an unreadable identity file', async () => {
     loadOrCreateIdentitySync(root);
     const file = join(root, IDENTITY_FILE_NAME);
     chmodSync(file, 0o000);
-    expect(identityErrorUnprivileged(root)).toMatchObject({
+    expect(await identityErrorUnprivileged(root)).toMatchObject({
       code: 'ERR_IDENTITY_IO',
       message: expect.stringContaining(file),
     });
     chmodSync(file, 0o600);
   });
-  it('a read-only data dir on first start', () => {
+  it('a read-only data dir on first start', async () => {
     const dir = join(root, 'ro');
     mkdirSync(dir, { mode: 0o555 });
-    expect(identityErrorUnprivileged(dir)).toMatchObject({
+    expect(await identityErrorUnprivileged(dir)).toMatchObject({
       code: 'ERR_IDENTITY_IO',
       message: expect.stringContaining(dir),
     });

@@ -29,7 +29,7 @@ const value = fc.oneof(
   fc.uint8Array({ maxLength: 6 }),
 );
 const lease = fc.integer({ min: 1, max: 3 }).map(leaseId);
-const smallRevision = fc.integer({ min: 1, max: 40 }).map(revision);
+const smallRevision = fc.integer({ min: 1, max: 12 }).map(revision);
 
 /** A single key, a prefix, or a [key, end) range. */
 export const span = fc.oneof(
@@ -38,8 +38,12 @@ export const span = fc.oneof(
   fc.tuple(key, key).map(([k, e]) => ({ key: k, rangeEnd: e })),
 );
 
-function optional<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
-  return fc.option(arb, { nil: undefined, freq: 2 });
+/** Absent `absentWeight` times out of `absentWeight + 1`. */
+function optional<T>(arb: fc.Arbitrary<T>, absentWeight = 1): fc.Arbitrary<T | undefined> {
+  return fc.oneof(
+    { weight: absentWeight, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: arb },
+  );
 }
 
 function defined<T extends object>(o: T): T {
@@ -59,7 +63,7 @@ export const rangeRequest: fc.Arbitrary<RangeRequest> = fc
   .map(({ span: s, ...rest }) => defined({ ...s, ...rest }) as RangeRequest);
 
 const put = fc
-  .record({ key, value, lease: optional(lease), prevKv: fc.boolean() })
+  .record({ key, value, lease: optional(lease, 3), prevKv: fc.boolean() })
   .map((p) => ({ kind: 'put' as const, request: defined(p) as PutRequest }));
 const del = fc.record({ span, prevKv: fc.boolean() }).map(({ span: s, prevKv }) => ({
   kind: 'delete-range' as const,
@@ -96,7 +100,7 @@ const { txn } = fc.letrec<{ txn: TxnRequest; op: RequestOp }>((tie) => ({
 }));
 
 export const op: fc.Arbitrary<KvOp> = fc.oneof(
-  { weight: 6, arbitrary: put },
+  { weight: 10, arbitrary: put },
   { weight: 2, arbitrary: del },
   { weight: 2, arbitrary: rangeRequest.map((request) => ({ kind: 'range' as const, request })) },
   { weight: 3, arbitrary: txn.map((request) => ({ kind: 'txn' as const, request })) },
@@ -120,9 +124,9 @@ export const op: fc.Arbitrary<KvOp> = fc.oneof(
 
 const session = fc.record({
   clientId: fc.constantFrom('c1', 'c2', 'c3', 'cliënt'),
-  seq: fc.integer({ min: 1, max: 4 }),
+  seq: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 4 })),
 });
 
 export const command: fc.Arbitrary<KvCommand> = fc
-  .tuple(op, optional(session))
+  .tuple(op, optional(session, 4))
   .map(([o, s]) => (s === undefined ? { op: o } : { session: s, op: o }));

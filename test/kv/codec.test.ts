@@ -7,14 +7,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { logIndex } from '../../src/base/units.js';
 import { crc32 } from '../../src/kv/checksum.js';
-import { decodeCommand, encodeCommandUnchecked } from '../../src/kv/codec.js';
+import { OP_NUMBERS, decodeCommand, encodeCommandUnchecked } from '../../src/kv/codec.js';
 import { kvConfig } from '../../src/kv/config.js';
-import { decodeResult, encodeResult } from '../../src/kv/result-codec.js';
-import { restoreSnapshot, takeSnapshot } from '../../src/kv/snapshot.js';
+import { RESULT_NUMBERS, decodeResult, encodeResult } from '../../src/kv/result-codec.js';
+import { takeSnapshot } from '../../src/kv/snapshot.js';
+import { restoreSnapshot } from '../../src/kv/snapshot-restore.js';
 import { apply, createKvStore } from '../../src/kv/store.js';
 import { KV_ERROR_CODES, revision, type KvResult } from '../../src/kv/types.js';
 import { command } from './arbitraries.js';
-import { b } from './helpers.js';
+import { b, lid } from './helpers.js';
 
 const CONFIG = kvConfig();
 const CODES = new Set<string>(KV_ERROR_CODES);
@@ -114,6 +115,28 @@ describe('command codec', () => {
     const decoded = decodeCommand(bytes, CONFIG);
     expect(decoded).toMatchObject({ ok: false, code: 'ERR_DECODE_OVERSIZED' });
     expect((decoded as { detail: string }).detail).toContain('txnDepthMax');
+  });
+});
+
+describe('numbers on disk (APPEND ONLY)', () => {
+  it('pins the op and result type numbers and one golden entry', () => {
+    expect(OP_NUMBERS).toEqual({
+      put: 1,
+      'delete-range': 2,
+      txn: 3,
+      range: 4,
+      'lease-grant': 5,
+      'lease-revoke': 6,
+      'lease-checkpoint': 7,
+      compact: 8,
+    });
+    expect(RESULT_NUMBERS).toEqual({ ...OP_NUMBERS, error: 9 });
+    const golden = encodeCommandUnchecked({
+      session: { clientId: 'c', seq: 2 },
+      op: { kind: 'put', request: { key: b('k'), value: b('v'), lease: lid(5), prevKv: true } },
+    });
+    // version 1, flags (session), "c", seq 2, put, key "k", value "v", lease 5, flags (prevKv)
+    expect([...golden]).toEqual([1, 1, 1, 0x63, 2, 1, 1, 0x6b, 1, 0x76, 5, 1]);
   });
 });
 

@@ -9,12 +9,13 @@ import { logIndex } from '../../src/base/units.js';
 import { prefixRange } from '../../src/kv/commands.js';
 import { kvConfig } from '../../src/kv/config.js';
 import { checkKvInvariants } from '../../src/kv/invariants.js';
+import { beginSnapshot, nextSnapshotChunk, takeSnapshot } from '../../src/kv/snapshot.js';
 import {
-  beginSnapshot,
-  nextSnapshotChunk,
+  beginRestore,
+  finishRestore,
+  restoreChunk,
   restoreSnapshot,
-  takeSnapshot,
-} from '../../src/kv/snapshot.js';
+} from '../../src/kv/snapshot-restore.js';
 import { apply, createKvStore, range, type KvState } from '../../src/kv/store.js';
 import { revision, type KvCommand, type KvResult } from '../../src/kv/types.js';
 import { command } from './arbitraries.js';
@@ -90,6 +91,39 @@ describe('snapshots', () => {
         },
       ),
       { seed: 1302, numRuns: RUNS },
+    );
+  });
+
+  it('restores the same state from any split into chunks, and refuses any cut or trailing byte', () => {
+    fc.assert(
+      fc.property(
+        fc.array(command, { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.nat(),
+        (commands, cuts, trim) => {
+          const original = createKvStore(CONFIG);
+          applyAll(original, commands);
+          const bytes = takeSnapshot(original);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort(
+            (a, b) => a - b,
+          );
+          const r = beginRestore(CONFIG);
+          let from = 0;
+          for (const at of [...points, bytes.length]) {
+            restoreChunk(r, bytes.subarray(from, at));
+            from = at;
+          }
+          const restored = finishRestore(r) as KvState;
+          expect(takeSnapshot(restored)).toEqual(bytes);
+          const cut = trim % bytes.length;
+          expect(restoreSnapshot(bytes.subarray(0, cut), CONFIG)).toMatchObject({
+            code: 'ERR_SNAPSHOT_CORRUPT',
+          });
+          const longer = Uint8Array.from([...bytes, trim % 256]);
+          expect(restoreSnapshot(longer, CONFIG)).toMatchObject({ code: 'ERR_SNAPSHOT_CORRUPT' });
+        },
+      ),
+      { seed: 1305, numRuns: RUNS },
     );
   });
 

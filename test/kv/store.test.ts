@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { logIndex } from '../../src/base/units.js';
 import { casOutcome, casPut, prefixRange } from '../../src/kv/commands.js';
 import { encodeCommandUnchecked } from '../../src/kv/codec.js';
-import { prefixEnd } from '../../src/kv/keys.js';
+import { keyBytes, keyText, prefixEnd } from '../../src/kv/keys.js';
 import { applyEntry, applyNothing, get, lease, range } from '../../src/kv/store.js';
 import type { Compare, KvOp, RangeRequest } from '../../src/kv/types.js';
 import { TestStore, as, b, codeOf, lid, rev, t } from './helpers.js';
@@ -62,6 +62,15 @@ describe('revisions, versions and createRevision (etcd data model)', () => {
     expect(t(second.prevKv!.value)).toBe('v1');
     expect(second.prevKv).toMatchObject({ version: 1, modRevision: 2 });
     expect(as(s.put('k', 'v3'), 'put').prevKv).toBeUndefined();
+  });
+
+  it('a key longer than one conversion chunk (8 KiB) keeps every byte', () => {
+    const s = new TestStore();
+    const key = Uint8Array.from({ length: 20_000 }, (_, i) => (i * 7) % 256);
+    s.do({ kind: 'put', request: { key, value: b('v') } });
+    expect(keyText(key).length).toBe(20_000);
+    expect([...keyBytes(keyText(key))]).toEqual([...key]);
+    expect((get(s.state, key) as { key: Uint8Array }).key).toEqual(key);
   });
 
   it('keys and values are bytes, compared bytewise (0x00, 0x7f, 0x80, 0xff sort as bytes)', () => {
@@ -417,11 +426,13 @@ describe('leases in the state machine (lessor.go Grant/Revoke/Attach)', () => {
     ]);
   });
 
-  it('revoke deletes every attached key at one revision; the lease is then gone', () => {
+  it('revoke deletes every attached key at one revision, in key order; the lease is then gone', () => {
     const s = new TestStore();
     s.grant(1);
-    s.put('x', '1', { lease: lid(1) });
+    // Attached out of key order: every replica (one restored from a snapshot too) must delete in
+    // the same order, so the order is the keys', not the attachments'.
     s.put('y', '1', { lease: lid(1) });
+    s.put('x', '1', { lease: lid(1) });
     s.put('z', '1');
     expect(lease(s.state, lid(1), true)!.keys.map(t)).toEqual(['x', 'y']);
     const out = s.run({ kind: 'lease-revoke', id: lid(1) });

@@ -112,9 +112,9 @@ function world(options: { diskBytesMax?: number } = {}) {
   });
   const heardByB: { text: string; atMs: number }[] = [];
   const b = new MemoryTransport(network, B);
-  b.onReceive((_from, _channel, data) =>
-    heardByB.push({ text: new TextDecoder().decode(data), atMs: clock.now() }),
-  );
+  b.onReceive((_from, _channel, data) => {
+    heardByB.push({ text: new TextDecoder().decode(data), atMs: clock.now() });
+  });
   const outputs: string[] = [];
   const fatal: ShoalError[] = [];
   const protocol: Protocol<ToyTypes> = {

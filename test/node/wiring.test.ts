@@ -44,7 +44,7 @@ describe('one wiring for production and the simulator', () => {
     }
   });
 
-  it.each(['swim', 'election-static', 'election-swim', 'election-raft-lite'])(
+  it.each(['swim', 'election-static', 'election-swim', 'election-raft-lite', 'raft'])(
     'scenario %s builds every node (and every restart) through buildNode',
     (name) => {
       const scenario = SCENARIOS.get(name);

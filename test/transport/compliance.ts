@@ -33,9 +33,9 @@ export interface Received {
 /** Installs a handler on `transport` that records every delivery. */
 export function record(transport: Transport): Received[] {
   const log: Received[] = [];
-  transport.onReceive((from, channel, data) =>
-    log.push({ from, channel, data: Uint8Array.from(data) }),
-  );
+  transport.onReceive((from, channel, data) => {
+    log.push({ from, channel, data: Uint8Array.from(data) });
+  });
   return log;
 }
 

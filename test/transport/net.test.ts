@@ -5,7 +5,7 @@
  * condition.
  */
 import { createSocket } from 'node:dgram';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { hasErrorCode } from '../../src/base/errors.js';
@@ -13,6 +13,7 @@ import { LIMITS } from '../../src/base/limits.js';
 import { FrameDecoder, encodeFrameHeader } from '../../src/codec/frame.js';
 import { NetTransport, type NetTransportOptions } from '../../src/transport/net.js';
 import { encodeHello } from '../../src/transport/tcp-hello.js';
+import { destroyRawClients, frame, rawClient } from './raw-stream.js';
 import { record } from './compliance.js';
 import { TEST_NET_OPTIONS, freeAddress, waitUntil } from './harnesses.js';
 
@@ -30,26 +31,11 @@ async function bind(
 }
 
 afterEach(async () => {
+  destroyRawClients();
   for (const socket of sockets.splice(0)) socket.destroy();
   for (const server of servers.splice(0)) server.close();
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
-
-function frame(payload: Uint8Array): Buffer {
-  return Buffer.concat([encodeFrameHeader(payload.length), payload]);
-}
-
-/** A raw TCP client to `address`, resolved once connected; tracks whether the server closed it. */
-async function rawClient(address: Address): Promise<{ socket: Socket; closed: () => boolean }> {
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  const socket = connect({ host: '127.0.0.1', port });
-  sockets.push(socket);
-  let closed = false;
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  return { socket, closed: () => closed };
-}
 
 async function bindError(address: string): Promise<unknown> {
   return NetTransport.bind(address).then(
@@ -142,6 +128,7 @@ describe('stream hello and frame limits', () => {
     client.socket.write(wire);
     await waitUntil(() => client.closed(), 'server closes the connection');
     expect(b.stats().dropped['bad_hello']).toBe(1);
+    expect(client.refusal()).toBe('bad_hello');
     expect(log).toEqual([]);
   });
 
@@ -154,6 +141,7 @@ describe('stream hello and frame limits', () => {
     client.socket.write(encodeFrameHeader(LIMITS.frameBytesMax + 1, 0xffff_ffff));
     await waitUntil(() => client.closed(), 'server closes the connection');
     expect(b.stats().dropped['oversized']).toBe(1);
+    expect(client.refusal()).toBe('oversized');
     expect(log).toEqual([{ from: '127.0.0.1:9', channel: 'stream', data: Uint8Array.of(1, 2, 3) }]);
   });
 });
@@ -171,6 +159,7 @@ describe('inbound connection limit (inboundConnectionsMax = 2)', () => {
     const third = await rawClient(b.localAddress);
     await waitUntil(() => third.closed(), 'third connection refused');
     expect(b.stats().dropped['inbound_limit']).toBe(1);
+    expect(third.refusal()).toBe('inbound_limit');
     first.socket.destroy();
     await waitUntil(() => first.closed(), 'first connection closed');
     // The server learns of the close asynchronously; a dialer that is refused simply retries.

@@ -72,7 +72,7 @@ export class KvDouble implements KvService {
 
   private run(op: KvOp): KvResult {
     if (this.leaderless && op.kind !== 'range')
-      throw new ShoalError('ERR_NO_LEADER' as never, 'no leader (test double)');
+      throw new ShoalError('ERR_NO_LEADER', 'no leader (test double)');
     const out = apply(this.state, { op }, logIndex(++this.index));
     if (op.kind !== 'range') this.applied.push(op);
     if (out.result.kind === 'error') throw new ShoalError(out.result.code, out.result.message);

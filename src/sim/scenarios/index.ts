@@ -10,6 +10,13 @@ import {
   electionRaftLiteColdStartUnsafe,
   electionRaftLiteJoin,
 } from './election-raft-lite.js';
+import {
+  raftChurn,
+  raftLease,
+  raftMembership,
+  raftScenario,
+  raftStaleReadsUnsafe,
+} from './raft.js';
 import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
 import {
@@ -64,6 +71,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
       electionSwimRestartMinorityUnsafe.name,
       electionSwimRestartMinorityUnsafe as Scenario<unknown>,
     ],
+    [raftScenario.name, raftScenario as Scenario<unknown>],
+    [raftMembership.name, raftMembership as Scenario<unknown>],
+    [raftLease.name, raftLease as Scenario<unknown>],
+    [raftChurn.name, raftChurn as Scenario<unknown>],
+    [raftStaleReadsUnsafe.name, raftStaleReadsUnsafe as Scenario<unknown>],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
     [swimLan.name, swimLan],

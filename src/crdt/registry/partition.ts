@@ -1,0 +1,165 @@
+/**
+ * Joins of partitions, deltas and tombstones into a replica (docs/design/data-plane.md, "Registry
+ * replication"). Everything here compares (epoch, seq): an owner's partitions are a chain, so the
+ * join keeps the larger; a delta-interval (fromSeq, toSeq] applies only to a replica already at
+ * fromSeq of the same epoch, or to one behind a newer epoch when it starts at 0 (Almeida et al.
+ * 2018, §6, Algorithm 2: the causal delta-merging condition); anything else is stale (ignored) or
+ * a gap (the caller pulls the owner's partition).
+ */
+import { compareHlc, type Hlc } from '../hlc.js';
+import type { NodeId } from '../../identity/node-id.js';
+import { xxh64StringInto } from '../../placement/xxh64.js';
+import type {
+  Delta,
+  Partition,
+  RegistryState,
+  Row,
+  RowChange,
+  SummaryEntry,
+  Tombstone,
+} from './types.js';
+import { rowId } from './types.js';
+
+/** Order of (epoch, seq) pairs: positive when a is later. */
+export function compareVersion(aEpoch: Hlc, aSeq: number, bEpoch: Hlc, bSeq: number): number {
+  return compareHlc(aEpoch, bEpoch) || aSeq - bSeq;
+}
+
+/** The change events between two versions of one owner's rows. */
+export function diffRows(
+  owner: NodeId,
+  before: ReadonlyMap<string, Row>,
+  after: ReadonlyMap<string, Row>,
+  out: RowChange[],
+): void {
+  for (const [id, row] of after) {
+    const old = before.get(id);
+    if (old === undefined || old.seq !== row.seq || compareHlc(old.stamp, row.stamp) !== 0)
+      out.push({
+        kind: 'changed',
+        table: row.table,
+        key: row.key,
+        node: owner,
+        before: old,
+        after: row,
+      });
+  }
+  for (const [id, old] of before)
+    if (!after.has(id))
+      out.push({
+        kind: 'changed',
+        table: old.table,
+        key: old.key,
+        node: owner,
+        before: old,
+        after: undefined,
+      });
+}
+
+export type DeltaOutcome = 'applied' | 'stale' | 'gap';
+
+/** Applies a delta to a replica's partition of its owner (not self); `changes` gets the row events. */
+export function applyDelta(
+  partitions: Map<NodeId, Partition>,
+  delta: Delta,
+  changes: RowChange[],
+): DeltaOutcome {
+  const current = partitions.get(delta.owner);
+  const epochOrder = current === undefined ? 1 : compareHlc(delta.epoch, current.epoch);
+  if (epochOrder < 0) return 'stale';
+  if (epochOrder > 0) {
+    if (delta.fromSeq !== 0) return 'gap';
+    const rows = new Map<string, Row>(delta.upserts.map((row) => [rowId(row.table, row.key), row]));
+    diffRows(delta.owner, current?.rows ?? new Map(), rows, changes);
+    partitions.set(delta.owner, { owner: delta.owner, epoch: delta.epoch, seq: delta.toSeq, rows });
+    return 'applied';
+  }
+  const p = current as Partition;
+  if (delta.toSeq <= p.seq) return 'stale';
+  if (delta.fromSeq > p.seq) return 'gap';
+  for (const row of delta.upserts) {
+    if (row.seq <= p.seq) continue;
+    const id = rowId(row.table, row.key);
+    changes.push({
+      kind: 'changed',
+      table: row.table,
+      key: row.key,
+      node: p.owner,
+      before: p.rows.get(id),
+      after: row,
+    });
+    p.rows.set(id, row);
+  }
+  for (const removal of delta.removals) {
+    if (removal.seq <= p.seq) continue;
+    const id = rowId(removal.table, removal.key);
+    const before = p.rows.get(id);
+    if (before === undefined) continue;
+    p.rows.delete(id);
+    changes.push({
+      kind: 'changed',
+      table: removal.table,
+      key: removal.key,
+      node: p.owner,
+      before,
+      after: undefined,
+    });
+  }
+  p.seq = delta.toSeq;
+  return 'applied';
+}
+
+/** The delta that rebuilds a whole partition from nothing: (0, seq]. */
+export function partitionDelta(p: Partition): Delta {
+  return {
+    owner: p.owner,
+    epoch: p.epoch,
+    fromSeq: 0,
+    toSeq: p.seq,
+    upserts: [...p.rows.values()],
+    removals: [],
+  };
+}
+
+/** What a replica holds, one line per owner whose partition was written at least once. */
+export function summaryOf(state: RegistryState): SummaryEntry[] {
+  const entries: SummaryEntry[] = [];
+  for (const p of state.partitions.values())
+    if (p.seq > 0) entries.push({ owner: p.owner, epoch: p.epoch, seq: p.seq });
+  return entries;
+}
+
+/**
+ * The 64-bit digest of a replica: XOR over its summary lines of XXH64(owner, epoch, seq), so two
+ * replicas that hold the same version of every partition agree without listing them. Tombstones
+ * are left out: one replica collecting a tombstone before another must not keep their digests
+ * apart (and two replicas with equal digests hold no partition either has withdrawn).
+ */
+export function digestOf(state: RegistryState): string {
+  let hi = 0;
+  let lo = 0;
+  for (const p of state.partitions.values()) {
+    if (p.seq === 0) continue;
+    let line = lineHashes.get(p);
+    if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
+      const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);
+      line = { epoch: p.epoch, seq: p.seq, hi: out[0] as number, lo: out[1] as number };
+      lineHashes.set(p, line);
+    }
+    hi = (hi ^ line.hi) >>> 0;
+    lo = (lo ^ line.lo) >>> 0;
+  }
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+/**
+ * Each partition's digest line, kept until its (epoch, seq) changes (epochs are replaced, never
+ * mutated), so a digest of N owners is N XORs rather than N hashes. A cache only: the digest is
+ * the same with or without it.
+ */
+const lineHashes = new WeakMap<Partition, { epoch: Hlc; seq: number; hi: number; lo: number }>();
+
+/** True when the tombstone covers (epoch, seq): that version of the owner is withdrawn. */
+export function tombstoneCovers(t: Tombstone, epoch: Hlc, seq: number): boolean {
+  return compareVersion(t.epoch, t.seq, epoch, seq) >= 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * etcd's KV service (rpc.proto `service KV`) over the KvService: Range, Put, DeleteRange, Txn
+ * and Compact. Each converts the request (convert.ts runs etcd's request checks first), calls
+ * the store, and answers with the store's header (cluster id, member id, revision, raft term).
+ * A Range with `serializable` reads this member's replica; otherwise the read is linearizable
+ * (the KvService confirms leadership first), as in etcd. A Txn whose branches only read is a
+ * read too: linearizable, since etcd's TxnRequest has no serializable flag.
+ */
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  toDeleteRangeRequest,
+  toPutRequest,
+  toRangeRequest,
+  toTxnRequest,
+  wireDelete,
+  wireHeader,
+  wirePrevKv,
+  wireRange,
+  wireRevision,
+  wireTxn,
+} from './convert.js';
+import { unary, type Endpoint } from './endpoint.js';
+import type {
+  WireCompactionRequest,
+  WireDeleteRangeRequest,
+  WirePutRequest,
+  WireRangeRequest,
+  WireTxnRequest,
+} from './proto.js';
+
+export function kvHandlers(ep: Endpoint): UntypedServiceImplementation {
+  const kv = ep.kv;
+  return {
+    Range: unary<WireRangeRequest>(ep, 'KV/Range', async (w, signal) => {
+      const request = toRangeRequest(w);
+      const consistency = w.serializable ? 'serializable' : 'linearizable';
+      const result = await kv.range(request, { signal, consistency });
+      return { header: wireHeader(ep.seen(result.header)), ...wireRange(result) };
+    }),
+    Put: unary<WirePutRequest>(ep, 'KV/Put', async (w, signal) => {
+      const result = await kv.put(toPutRequest(w), { signal });
+      return { header: wireHeader(ep.seen(result.header)), ...wirePrevKv(result.prevKv) };
+    }),
+    DeleteRange: unary<WireDeleteRangeRequest>(ep, 'KV/DeleteRange', async (w, signal) => {
+      const result = await kv.deleteRange(toDeleteRangeRequest(w), { signal });
+      return { header: wireHeader(ep.seen(result.header)), ...wireDelete(result) };
+    }),
+    Txn: unary<WireTxnRequest>(ep, 'KV/Txn', async (w, signal) => {
+      const result = await kv.txn(toTxnRequest(w), { signal });
+      return { header: wireHeader(ep.seen(result.header)), ...wireTxn(result) };
+    }),
+    Compact: unary<WireCompactionRequest>(ep, 'KV/Compact', async (w, signal) => {
+      // `physical` asks etcd to wait for the on-disk compaction; Shoal's compaction is logical
+      // at once and physical in slices, so there is nothing more to wait for.
+      const result = await kv.compact(wireRevision(w.revision), { signal });
+      return { header: wireHeader(ep.seen(result.header)) };
+    }),
+  };
+}
