@@ -21,7 +21,12 @@ import { ShoalError } from '../base/errors.js';
 export const PRIVATE_FILE_MODE = 0o600;
 export const PUBLIC_FILE_MODE = 0o644;
 
-export function writeFileAtomic(path: string, text: string, mode: number): void {
+/**
+ * `fsync` false skips both syncs (the rename stays atomic, but a crash may lose the file): only
+ * for benchmarks that host thousands of workers in one process, where every sync would stall
+ * the one event loop they share.
+ */
+export function writeFileAtomic(path: string, text: string, mode: number, fsync = true): void {
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -29,11 +34,12 @@ export function writeFileAtomic(path: string, text: string, mode: number): void 
     const fd = openSync(temp, 'wx', mode);
     try {
       writeSync(fd, text);
-      fsyncSync(fd);
+      if (fsync) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(temp, path);
+    if (!fsync) return;
     const dirFd = openSync(dir, 'r');
     try {
       fsyncSync(dirFd);

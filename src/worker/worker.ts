@@ -64,6 +64,8 @@ export interface WorkerOptions {
   wallNowMs(): number;
   mutations?: ClientMutations;
   onTrace?(line: string): void;
+  /** Sync identity files to disk (default). Off only for benchmarks hosting many workers in one process. */
+  identityFsync?: boolean;
 }
 
 /** What the application sees: a full snapshot (first, and after a resync), then batches. */
@@ -152,7 +154,12 @@ export class Worker {
     let keyPem = readIfExists(join(dir, KEY_FILE));
     if (keyPem === undefined) {
       keyPem = await exportPrivateKeyPem((await generateKeyPair()).privateKey);
-      writeFileAtomic(join(dir, KEY_FILE), keyPem, PRIVATE_FILE_MODE);
+      writeFileAtomic(
+        join(dir, KEY_FILE),
+        keyPem,
+        PRIVATE_FILE_MODE,
+        this.options.identityFsync ?? true,
+      );
     }
     let workerId: string;
     try {
@@ -416,8 +423,18 @@ export class Worker {
 
   private saveCertificate(certPem: string, bundle: string[]): void {
     const dir = this.options.identityDir;
-    writeFileAtomic(join(dir, BUNDLE_FILE), joinPems(bundle), PUBLIC_FILE_MODE);
-    writeFileAtomic(join(dir, CERT_FILE), certPem, PUBLIC_FILE_MODE);
+    writeFileAtomic(
+      join(dir, BUNDLE_FILE),
+      joinPems(bundle),
+      PUBLIC_FILE_MODE,
+      this.options.identityFsync ?? true,
+    );
+    writeFileAtomic(
+      join(dir, CERT_FILE),
+      certPem,
+      PUBLIC_FILE_MODE,
+      this.options.identityFsync ?? true,
+    );
     this.identity = { ...this.identity, certPem, bundle };
     // Channels made with the old certificate or bundle are replaced at the next call.
     this.dropClients(() => true);

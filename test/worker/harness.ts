@@ -112,6 +112,7 @@ export class Tier {
       client?: WorkerClientSettings;
       mutations?: ClientMutations;
       identityDir?: string;
+      identityFsync?: boolean;
     } = {},
   ): Promise<Worker> {
     const i = this.workers.length;
@@ -128,6 +129,7 @@ export class Tier {
       storage: new FsStorage(join(this.dir, `w${i}`)),
       wallNowMs: () => Date.now(),
       ...(options.mutations === undefined ? {} : { mutations: options.mutations }),
+      ...(options.identityFsync === undefined ? {} : { identityFsync: options.identityFsync }),
     });
     await worker.start();
     this.workers.push(worker);
