@@ -105,3 +105,24 @@ describe('user writes cannot reach the reserved prefix', () => {
     );
   });
 });
+
+describe('guardUserKv', () => {
+  it('refuses user writes under the prefix with ERR_RESERVED_KEY and lets the rest through', async () => {
+    const { KvDouble } = await import('./kv-double.js');
+    const { guardUserKv } = await import('../../src/worker/guard.js');
+    const kv = new KvDouble();
+    const user = guardUserKv(kv);
+    await expect(user.put({ key: keys.worker(id), value: b('forged') })).rejects.toMatchObject({
+      code: 'ERR_RESERVED_KEY',
+    });
+    await expect(
+      user.deleteRange({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) }),
+    ).rejects.toMatchObject({ code: 'ERR_RESERVED_KEY' });
+    await expect(user.put({ key: b('config/a'), value: b('1') })).resolves.toMatchObject({
+      kind: 'put',
+    });
+    const read = await user.range({ key: WORKER_PREFIX, rangeEnd: prefixEnd(WORKER_PREFIX) });
+    expect(read.kvs).toEqual([]);
+    expect(kv.applied.map((op) => op.kind)).toEqual(['put']);
+  });
+});
