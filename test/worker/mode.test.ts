@@ -70,13 +70,19 @@ describe('worker mode', () => {
         placement: { servers: false },
       });
       const seen: string[] = [];
+      let sets = 0;
       const signal = AbortSignal.timeout(10_000);
+      // The scale may land before or after the stream opens: in the snapshot or in a batch.
       for await (const update of node.assignments({ signal })) {
         seen.push(update.kind);
-        if (update.kind === 'batch' && update.events.some((e) => e.type === 'set')) break;
+        sets +=
+          update.kind === 'snapshot'
+            ? update.assignments.length
+            : update.events.filter((e) => e.type === 'set').length;
+        if (sets > 0) break;
       }
       expect(seen[0]).toBe('snapshot');
-      expect(seen).toContain('batch');
+      expect(sets).toBeGreaterThan(0);
       expect([...t.servers[0]!.view.workers.values()][0]?.labels).toEqual({ zone: 'a' });
       expect(node.stats().protocol['workerRegistered']).toBe(1);
     } finally {
