@@ -178,7 +178,10 @@ export interface WorkerClientConfig {
   pollWaitMs: number;
   /** Renew the certificate when less than this fraction of its validity is left. @defaultValue 0.33 */
   renewFraction: number;
-  /** Most assignment events buffered for the application before the oldest revision's are dropped and a resync is asked. @defaultValue 10000 */
+  /**
+   * Most updates buffered for an application that does not read `assignments()`; past it the
+   * oldest is dropped and counted (`dropped`); the worker's `current` map stays complete. @defaultValue 10000
+   */
   deliveryQueueMax: number;
 }
 
