@@ -210,6 +210,8 @@ export const FAILURES = {
   refused: grpc.status.PERMISSION_DENIED,
   limit: grpc.status.RESOURCE_EXHAUSTED,
   'bad-request': grpc.status.INVALID_ARGUMENT,
+  /** Too many registrations in flight here: the worker backs off and tries the next server. */
+  busy: grpc.status.UNAVAILABLE,
 } as const;
 export type FailureReason = keyof typeof FAILURES;
 

@@ -45,6 +45,13 @@ export interface HandlerContext {
   config: WorkerServerConfig;
 }
 
+/**
+ * Registrations a server works on at once (a CSR check, a signature, a txn each); more are
+ * answered `busy` (UNAVAILABLE) and the worker retries after backoff, so a storm of 10,000
+ * does not pile up calls that time out at the worker while the server still signs them.
+ */
+export const REGISTRATIONS_IN_FLIGHT_MAX = 64;
+
 type Unary<Req, Res> = (
   call: grpc.ServerUnaryCall<Req, Res>,
   callback: grpc.sendUnaryData<Res>,
@@ -100,7 +107,7 @@ export function handlers(ctx: HandlerContext): grpc.UntypedServiceImplementation
       unknown,
       unknown
     >,
-    Register: ((call, callback) => void register(ctx, call, callback)) as Unary<
+    Register: ((call, callback) => admitRegistration(ctx, call, callback)) as Unary<
       RegisterRequest,
       unknown
     >,
@@ -125,6 +132,25 @@ export function handlers(ctx: HandlerContext): grpc.UntypedServiceImplementation
       unknown
     >,
   };
+}
+
+/** Runs a registration unless REGISTRATIONS_IN_FLIGHT_MAX are under way (then: busy, retry). */
+function admitRegistration(
+  ctx: HandlerContext,
+  call: grpc.ServerUnaryCall<RegisterRequest, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+): void {
+  const counters = ctx.server.counters;
+  if (counters.registering >= REGISTRATIONS_IN_FLIGHT_MAX) {
+    counters.refusedRegistrations['busy'] = (counters.refusedRegistrations['busy'] ?? 0) + 1;
+    return fail(
+      callback,
+      'busy',
+      `${REGISTRATIONS_IN_FLIGHT_MAX} registrations in flight here; retry`,
+    );
+  }
+  counters.registering++;
+  void register(ctx, call, callback).finally(() => counters.registering--);
 }
 
 interface RegisterRequest {

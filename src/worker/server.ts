@@ -117,6 +117,8 @@ export class WorkerServer {
   address = '';
   readonly counters = {
     registrations: 0,
+    /** Registrations being worked on now (handlers.ts admits at most REGISTRATIONS_IN_FLIGHT_MAX). */
+    registering: 0,
     refusedRegistrations: {} as Record<string, number>,
     heartbeats: 0,
     forwardedHeartbeats: 0,
