@@ -21,6 +21,13 @@ import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
 import { swimForgery, swimForgeryUnsafe } from './swim-forgery.js';
 import {
+  workerTier,
+  workerTierDedupUnsafe,
+  workerTierFailoverUnsafe,
+  workerTierResumeUnsafe,
+  workerTierTokensUnsafe,
+} from './worker-tier.js';
+import {
   electionStatic,
   electionStaticColdStart,
   electionStaticColdStartUnsafe,
@@ -76,6 +83,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimStaleView.name, swimStaleView],
     [swimForgery.name, swimForgery],
     [swimForgeryUnsafe.name, swimForgeryUnsafe],
+    [workerTier.name, workerTier as Scenario<unknown>],
+    [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
+    [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],
+    [workerTierResumeUnsafe.name, workerTierResumeUnsafe as Scenario<unknown>],
+    [workerTierTokensUnsafe.name, workerTierTokensUnsafe as Scenario<unknown>],
   ],
 );
 
