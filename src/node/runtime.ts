@@ -59,6 +59,11 @@ export interface NodeInternals {
   raftSettings?: RaftSettings;
   /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
   raftWalSegmentBytes?: number;
+  /**
+   * `raft` mode: where the core's records go: the write-ahead log (default), or one file
+   * rewritten whole (`raftFileStore`: simple; the simulator's `raft-file` scenario).
+   */
+  raftStore?: 'wal' | 'file';
 }
 
 export interface WiringContext {

@@ -10,6 +10,7 @@ import { raftConfig } from '../../src/raft/config.js';
 import { lastIndex } from '../../src/raft/log.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { initRaft, step } from '../../src/raft/step.js';
+import { isVoter } from '../../src/raft/turn.js';
 import type { RaftState } from '../../src/raft/types.js';
 import { Rng } from '../../src/base/rng.js';
 import { Cluster, nodeAddress, nodeId } from './harness.js';
@@ -218,6 +219,31 @@ describe('elections', () => {
     expect(s1.role).toBe('follower');
     expect(s1.term).toBe(7);
     expect(s1.vote).toBeUndefined();
+  });
+
+  test('thesis §4.2.2: a removed leader whose C_new is not committed still stands (it may be needed to commit it)', () => {
+    const c = elected();
+    c.input(1, { kind: 'change-config', now: ms(c.now), change: { op: 'remove', id: nodeId(1) } });
+    for (let i = 0; i < 50 && c.state(1).membership.config.outgoing === undefined; i++)
+      c.persistAll(1);
+    // C_old,new reaches n2 and n3; their acks commit it, and n1 appends C_new...
+    c.deliverAll();
+    c.persistAll(2);
+    c.persistAll(3);
+    c.deliverAll(new Set([1]));
+    const s1 = c.state(1);
+    expect(s1.membership.config.outgoing).toBeUndefined();
+    // ...which the partition keeps from n2 and n3: not committed.
+    c.partition([[1], [2, 3]]);
+    c.deliverAll();
+    expect(s1.membership.index).toBeGreaterThan(s1.commitIndex);
+    expect(isVoter(s1)).toBe(true);
+    c.crash(1);
+    c.restart(1);
+    const restarted = c.state(1);
+    restarted.electionDeadlineMs = ms(c.now);
+    c.input(1, { kind: 'tick', now: ms(c.now) });
+    expect(restarted.role).toBe('pre-candidate');
   });
 
   test('thesis §6.2 check-quorum: a leader that heard no majority for electionTimeoutMinMs steps down', () => {
