@@ -149,6 +149,34 @@ describe('elections', () => {
     expect(out.afterPersist.filter((e) => e.kind === 'send')).toHaveLength(1);
   });
 
+  test('§5.1: a step that takes a new term writes it before the entries of that term (every durable prefix is consistent)', () => {
+    const c = elected();
+    const s2 = c.state(2);
+    const append: RaftMessage = {
+      type: 'raft-append',
+      from: nodeId(3),
+      fromAddress: nodeAddress(3),
+      term: term(4),
+      prevIndex: logIndex(2),
+      prevTerm: term(1),
+      commit: logIndex(3),
+      entries: [{ index: logIndex(3), term: term(4), kind: 'noop', data: new Uint8Array(0) }],
+    };
+    const out = step(
+      s2,
+      { kind: 'receive', now: ms(c.now), from: nodeAddress(3), message: append },
+      { rng: new Rng(6) },
+    );
+    expect(out.persist.map((r) => r.kind)).toEqual(['hard-state', 'entries', 'hard-state']);
+    const [first, , last] = out.persist;
+    expect(first?.kind === 'hard-state' && [first.hardState.term, first.hardState.commit]).toEqual([
+      4, 2,
+    ]);
+    expect(last?.kind === 'hard-state' && [last.hardState.term, last.hardState.commit]).toEqual([
+      4, 3,
+    ]);
+  });
+
   test('§5.4.1: a vote is refused to a candidate whose log is less up to date', () => {
     const c = elected();
     c.propose(1, 'x');
