@@ -91,6 +91,18 @@ describe('raft simulation (crashes at effect boundaries, partitions of every sha
     }
   });
 
+  test('raft-file regressions: a merged write job whose older write of the state file came last (driver merge), seeds 208 and 215', () => {
+    for (const seed of [208, 215]) {
+      const result = runScenario(raftFile, {
+        seed,
+        nodes: 5,
+        faults: parseFaults('all'),
+        durationMs: 5_000,
+      });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
   test('raft-stale-reads-unsafe: local reads checked as linearizable are caught', () => {
     const result = runScenario(raftStaleReadsUnsafe, {
       seed: 1,
