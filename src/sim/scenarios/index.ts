@@ -12,6 +12,7 @@ import {
 } from './election-raft-lite.js';
 import {
   raftChurn,
+  raftFile,
   raftLease,
   raftMembership,
   raftScenario,
@@ -76,6 +77,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [raftMembership.name, raftMembership as Scenario<unknown>],
     [raftLease.name, raftLease as Scenario<unknown>],
     [raftChurn.name, raftChurn as Scenario<unknown>],
+    [raftFile.name, raftFile as Scenario<unknown>],
     [raftStaleReadsUnsafe.name, raftStaleReadsUnsafe as Scenario<unknown>],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
