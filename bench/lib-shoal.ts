@@ -14,6 +14,23 @@
  * Every process is tracked by PID (lib-tracked-process.ts): `stop()` ends them (SIGTERM, then
  * SIGKILL after STOP_GRACE_MS), `kill(i)` is kill -9 of member i only, and if the harness dies
  * first an exit hook kills what is still tracked. Every wait is bounded.
+ *
+ * The API (stable: the benches build on it; add to it, do not change it):
+ * - `shoalSystem(options?)`: a `KvSystem` (lib-load.ts), the same shape as lib-etcd.ts's
+ *   `etcdSystem()`: `start({members, heartbeatMs, electionMs})`, `stop()`, `pids()`,
+ *   `leaderViews()`, `kill(i)`, `restart(i)`, `client(memberIndexes)` (an etcd3 client on those
+ *   members' gRPC endpoints). `options` are the ShoalClusterOptions beyond ClusterSettings.
+ * - `new ShoalCluster(options)` (`ShoalClusterOptions` = ClusterSettings + mode, placement,
+ *   profile, clusterId, logLevel), then `start()` (fresh data dirs; resolves once every member
+ *   follows one leader a majority names). Addresses: `endpoint(i)` (etcd gRPC, `http://H:P`),
+ *   `http(i)` (the HTTP API, `H:P`), `clusterAddress(i)`. Processes: `size`, `pids()`, `pid(i)`,
+ *   `running(i)`, `logTail(i, lines?)`. Leadership: `leaderId(i)` (the NodeId member i follows),
+ *   `leaderViews()` (member indexes), `leader()` (the one a majority names). Faults: `kill(i)`
+ *   (kill -9), `signal(i, 'SIGSTOP' | 'SIGCONT')`, `spawn(i)` (start again on its data dir, no
+ *   wait), `restart(i)` (kill if running, start, wait until it serves), `waitServing(indexes)`.
+ *   `stop()` ends every member and removes the data; safe to repeat.
+ * - Constants: SHOAL_READY_TIMEOUT_MS, SHOAL_STOP_GRACE_MS, and the fixed ports of placed members
+ *   SHOAL_CLUSTER_PORT, SHOAL_HTTP_PORT, SHOAL_GRPC_PORT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
