@@ -10,18 +10,47 @@ import { incarnation } from '../src/base/units.js';
 import { pathToFileURL } from 'node:url';
 import type { Address } from '../src/base/address.js';
 import { decodeMessage, encodeMessage } from '../src/membership/codec.js';
-import type { MemberRecord, Message, Update } from '../src/membership/messages.js';
+import type { MemberRecord, Message, RecordUpdate, Update } from '../src/membership/messages.js';
+import { signAccusation, signRecord } from '../src/membership/record.js';
+import {
+  identityFromSeed,
+  memberCrypto,
+  publicKeyHex,
+  type SigningIdentity,
+} from '../src/identity/member-crypto.js';
 import type { NodeId } from '../src/identity/node-id.js';
 
 const CLUSTER_ID = 'prod-eu-1';
 const RUNS = 7;
 const RUN_TARGET_MS = 150;
 
+const identities = new Map<number, SigningIdentity>();
+
+/** Member `i`'s Ed25519 identity (deterministic): records in the bench carry real keys and signatures. */
+function identity(i: number): SigningIdentity {
+  let found = identities.get(i);
+  if (found === undefined) {
+    const seed = new Uint8Array(32).fill(7);
+    new DataView(seed.buffer).setUint32(0, i);
+    identities.set(i, (found = identityFromSeed(seed)));
+  }
+  return found;
+}
+
 function nodeId(i: number): NodeId {
-  return (i.toString(16).padStart(8, '0') + 'a3f19c0d7e2b44f1'.padEnd(24, '9')).slice(
-    0,
-    32,
-  ) as NodeId;
+  return identity(i).nodeId;
+}
+
+function aliveRecord(i: number, incarnationValue: number): Update {
+  return signRecord(memberCrypto(identity(i)), CLUSTER_ID, 'alive', {
+    id: nodeId(i),
+    incarnation: incarnation(incarnationValue),
+    name: `api-${i}`,
+    address: address(i),
+    labels: LABELS,
+    publicKey: publicKeyHex(identity(i)),
+    certificate: undefined,
+  });
 }
 
 function address(i: number): Address {
@@ -35,15 +64,13 @@ function pingWithUpdates(): Message {
   for (let i = 0; i < 6; i++) {
     updates.push(
       i % 3 === 2
-        ? { kind: 'suspect', id: nodeId(i + 10), incarnation: incarnation(17 + i), from: nodeId(1) }
-        : {
-            kind: 'alive',
+        ? signAccusation(memberCrypto(identity(1)), CLUSTER_ID, {
+            kind: 'suspect',
             id: nodeId(i + 10),
-            incarnation: incarnation(40 + i),
-            name: `api-${i + 10}`,
-            address: address(i + 10),
-            labels: LABELS,
-          },
+            incarnation: incarnation(17 + i),
+            from: nodeId(1),
+          })
+        : aliveRecord(i + 10, 40 + i),
     );
   }
   return {
@@ -59,13 +86,12 @@ function pingWithUpdates(): Message {
 function pushPull(memberCount: number): Message {
   const members: MemberRecord[] = [];
   for (let i = 0; i < memberCount; i++) {
+    const { kind: _kind, ...fields } = aliveRecord(i, 3 + (i % 7)) as RecordUpdate;
+    const suspect = i % 10 === 9;
     members.push({
-      id: nodeId(i),
-      name: `node-${i}`,
-      address: address(i),
-      state: i % 10 === 9 ? 'suspect' : 'alive',
-      incarnation: incarnation(3 + (i % 7)),
-      labels: LABELS,
+      ...fields,
+      state: suspect ? 'suspect' : 'alive',
+      accusation: suspect ? { from: nodeId(1), signature: fields.signature } : undefined,
     });
   }
   return {

@@ -1,15 +1,36 @@
 /**
- * A fresh Shoal `raft` cluster of real agent processes on loopback, the twin of lib-etcd.ts's
- * EtcdCluster, for the side-by-side benches (`shoalSystem()`, a KvSystem), the etcd
- * compatibility suite (test/etcd/systems.ts) and the durability test (test/jepsen/
- * durability.test.ts): each member is `shoal agent --mode raft --peers ... --grpc H:P` run from
- * source (`node --import tsx src/cli/shoal.ts`, in place, so the PID is the agent's), with its
- * own data dir, a cluster port, an HTTP port and an etcd gRPC port from the OS. Raft timings
- * (heartbeat, election timeout) go in through a config file's `modeOptions`, as a user sets them.
+ * A fresh Shoal `raft` cluster of real agent processes, the twin of lib-etcd.ts's EtcdCluster,
+ * for the side-by-side benches (`shoalSystem()`, a KvSystem), the etcd compatibility suite
+ * (test/etcd/systems.ts), the durability test (test/jepsen/durability.ts) and the Jepsen harness
+ * (test/jepsen/shoal-system.ts): each member is `shoal agent --mode raft --peers ... --grpc H:P`
+ * run from source (`node --import tsx src/cli/shoal.ts`, in place, so the PID is the agent's),
+ * with its own data dir. On loopback each member gets a cluster port, an HTTP port and an etcd
+ * gRPC port from the OS; with a placement (`ShoalPlacement`) each runs on its own host address
+ * at fixed ports behind a command prefix (`ip netns exec NS` for the Jepsen namespaces). Raft
+ * timings (heartbeat, election timeout) go in through a config file's `modeOptions`, as a user
+ * sets them. `mode: 'raft-lite'` runs the same agents in raft-lite mode (no store, no gRPC): the
+ * Jepsen harness's own tests use it.
  *
  * Every process is tracked by PID (lib-tracked-process.ts): `stop()` ends them (SIGTERM, then
  * SIGKILL after STOP_GRACE_MS), `kill(i)` is kill -9 of member i only, and if the harness dies
  * first an exit hook kills what is still tracked. Every wait is bounded.
+ *
+ * The API (stable: the benches build on it; add to it, do not change it):
+ * - `shoalSystem(options?)`: a `KvSystem` (lib-load.ts), the same shape as lib-etcd.ts's
+ *   `etcdSystem()`: `start({members, heartbeatMs, electionMs})`, `stop()`, `pids()`,
+ *   `leaderViews()`, `kill(i)`, `restart(i)`, `client(memberIndexes)` (an etcd3 client on those
+ *   members' gRPC endpoints). `options` are the ShoalClusterOptions beyond ClusterSettings.
+ * - `new ShoalCluster(options)` (`ShoalClusterOptions` = ClusterSettings + mode, placement,
+ *   profile, clusterId, logLevel), then `start()` (fresh data dirs; resolves once every member
+ *   follows one leader a majority names). Addresses: `endpoint(i)` (etcd gRPC, `http://H:P`),
+ *   `http(i)` (the HTTP API, `H:P`), `clusterAddress(i)`. Processes: `size`, `pids()`, `pid(i)`,
+ *   `running(i)`, `logTail(i, lines?)`. Leadership: `leaderId(i)` (the NodeId member i follows),
+ *   `leaderViews()` (member indexes), `leader()` (the one a majority names). Faults: `kill(i)`
+ *   (kill -9), `signal(i, 'SIGSTOP' | 'SIGCONT')`, `spawn(i)` (start again on its data dir, no
+ *   wait), `restart(i)` (kill if running, start, wait until it serves), `waitServing(indexes)`.
+ *   `stop()` ends every member and removes the data; safe to repeat.
+ * - Constants: SHOAL_READY_TIMEOUT_MS, SHOAL_STOP_GRACE_MS, and the fixed ports of placed members
+ *   SHOAL_CLUSTER_PORT, SHOAL_HTTP_PORT, SHOAL_GRPC_PORT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +41,17 @@ import { makeTempDir, removeDir } from './lib-cluster.js';
 import { etcdClient } from './lib-etcd.js';
 import type { ClusterSettings, KvSystem } from './lib-load.js';
 import { killNow, stopGracefully, track } from './lib-tracked-process.js';
+
+/** The ports of a placed member (each has its own host address, so they can be fixed). */
+export const SHOAL_CLUSTER_PORT = 7946;
+export const SHOAL_HTTP_PORT = 7947;
+export const SHOAL_GRPC_PORT = 2379;
+
+/** Where members run: member i on `hosts[i]`, started behind `command(i)` (which must exec in place). */
+export interface ShoalPlacement {
+  readonly hosts: readonly string[];
+  command(index: number): readonly string[];
+}
 
 /** Bound on a cluster (or a restarted member) serving: agents start from source, slowly on a loaded machine. */
 export const SHOAL_READY_TIMEOUT_MS = 60_000;
@@ -34,6 +66,8 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 
 interface Member {
   readonly name: string;
+  readonly host: string;
+  readonly command: readonly string[];
   readonly clusterPort: number;
   readonly httpPort: number;
   readonly grpcPort: number;
@@ -54,6 +88,10 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 export interface ShoalClusterOptions extends ClusterSettings {
+  /** `raft` (default), or `raft-lite` (no store, no gRPC endpoint). */
+  readonly mode?: 'raft' | 'raft-lite';
+  /** Members on their own host addresses behind a command prefix; loopback and free ports by default. */
+  readonly placement?: ShoalPlacement;
   /** `lan` (default), `wan` or `local`: timings not set in ClusterSettings come from it. */
   readonly profile?: 'lan' | 'wan' | 'local';
   readonly clusterId?: string;
@@ -71,13 +109,21 @@ export class ShoalCluster {
   async start(): Promise<void> {
     this.baseDir = makeTempDir('shoal');
     const taken = new Set<number>();
+    const placed = this.settings.placement;
     for (let i = 0; i < this.settings.members; i++) {
       const name = `n${i + 1}`;
+      const host = placed?.hosts[i];
+      if (placed !== undefined && host === undefined)
+        throw new Error(`shoal: the placement has no host for member ${i}`);
+      const port = async (udp: boolean, fixed: number): Promise<number> =>
+        host === undefined ? allocatePort('127.0.0.1', taken, udp) : fixed;
       this.members.push({
         name,
-        clusterPort: await allocatePort('127.0.0.1', taken, true),
-        httpPort: await allocatePort('127.0.0.1', taken, false),
-        grpcPort: await allocatePort('127.0.0.1', taken, false),
+        host: host ?? '127.0.0.1',
+        command: placed?.command(i) ?? [],
+        clusterPort: await port(true, SHOAL_CLUSTER_PORT),
+        httpPort: await port(false, SHOAL_HTTP_PORT),
+        grpcPort: await port(false, SHOAL_GRPC_PORT),
         dataDir: join(this.baseDir, name),
         logFile: join(this.baseDir, `${name}.log`),
         configFile: join(this.baseDir, `${name}.yaml`),
@@ -93,19 +139,22 @@ export class ShoalCluster {
     return this.members.length;
   }
 
-  /** Member `index`'s etcd gRPC endpoint, `http://127.0.0.1:P`. */
+  /** Member `index`'s etcd gRPC endpoint, `http://H:P`. */
   endpoint(index: number): string {
-    return `http://127.0.0.1:${this.member(index).grpcPort}`;
+    const member = this.member(index);
+    return `http://${member.host}:${member.grpcPort}`;
   }
 
-  /** Member `index`'s HTTP API, `127.0.0.1:P`. */
+  /** Member `index`'s HTTP API, `H:P`. */
   http(index: number): string {
-    return `127.0.0.1:${this.member(index).httpPort}`;
+    const member = this.member(index);
+    return `${member.host}:${member.httpPort}`;
   }
 
   /** Member `index`'s cluster (Raft) address. */
   clusterAddress(index: number): string {
-    return `127.0.0.1:${this.member(index).clusterPort}`;
+    const member = this.member(index);
+    return `${member.host}:${member.clusterPort}`;
   }
 
   pids(): number[] {
@@ -133,21 +182,21 @@ export class ShoalCluster {
       member.configFile,
       `modeOptions:\n  heartbeatIntervalMs: ${heartbeatMs}\n  electionTimeoutMinMs: ${electionMs}\n  electionTimeoutMaxMs: ${2 * electionMs}\n`,
     );
-    const peers = this.members.map((m) => `127.0.0.1:${m.clusterPort}`);
+    const peers = this.members.map((m) => `${m.host}:${m.clusterPort}`);
+    const mode = this.settings.mode ?? 'raft';
     const log = openSync(member.logFile, 'a');
+    const [command, ...prefix] = [...member.command, process.execPath];
     const child = spawn(
-      process.execPath,
+      command as string,
       [
+        ...prefix,
         ...['--import', 'tsx', join(REPO, 'src/cli/shoal.ts'), 'agent'],
-        ...['--config', member.configFile, '--name', member.name, '--mode', 'raft'],
-        ...['--data-dir', member.dataDir, '--bind', `127.0.0.1:${member.clusterPort}`],
-        ...['--http', `127.0.0.1:${member.httpPort}`, '--grpc', `127.0.0.1:${member.grpcPort}`],
-        ...[
-          '--cluster-id',
-          this.settings.clusterId ?? 'bench',
-          '--profile',
-          this.settings.profile ?? 'lan',
-        ],
+        ...['--config', member.configFile, '--name', member.name, '--mode', mode],
+        ...['--data-dir', member.dataDir, '--bind', `${member.host}:${member.clusterPort}`],
+        ...['--http', `${member.host}:${member.httpPort}`],
+        ...(mode === 'raft' ? ['--grpc', `${member.host}:${member.grpcPort}`] : []),
+        ...['--cluster-id', this.settings.clusterId ?? 'bench'],
+        ...['--profile', this.settings.profile ?? 'lan'],
         ...['--log-level', this.settings.logLevel ?? 'warn', '--peers', ...peers],
       ],
       { cwd: REPO, stdio: ['ignore', log, log], env: withoutShoalEnv() },

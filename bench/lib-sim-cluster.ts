@@ -14,6 +14,7 @@ import { SimClock } from '../src/sim/clock.js';
 import type { LinkConfig } from '../src/sim/link-config.js';
 import { SimNetwork } from '../src/sim/network.js';
 import { simMembershipDriver } from './lib-sim-membership.js';
+import { simIdentityFrom } from '../src/sim/scenarios/sim-node.js';
 
 export interface SimEvent {
   observer: number;
@@ -64,9 +65,10 @@ export class SimCluster {
 
   private addNode(i: number, config: MembershipConfig, rng: Rng): void {
     const address = parseAddress(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7946`);
-    const id = (i + 1).toString(16).padStart(32, '0') as NodeId;
+    const identity = simIdentityFrom(rng.fork(`id-${i}`));
+    const id = identity.nodeId;
     const driver = simMembershipDriver({
-      id,
+      identity,
       name: `n${i}`,
       address,
       clock: this.clock.nodeClock(address),

@@ -10,14 +10,15 @@ import type { MembershipConfig } from '../src/membership/config.js';
 import { MEMBERSHIP_CORE, MEMBERSHIP_STORE } from '../src/membership/protocol.js';
 import type { MembershipEvent, MembershipTypes } from '../src/membership/types.js';
 import { membershipWire } from '../src/membership/wire.js';
-import type { NodeId } from '../src/identity/node-id.js';
+import { memberCrypto, publicKeyHex, type SigningIdentity } from '../src/identity/member-crypto.js';
 import { ProtocolDriver } from '../src/node/driver.js';
 import type { SimNetwork } from '../src/sim/network.js';
 import { SimStorage } from '../src/sim/storage.js';
 import { MemoryTransport } from '../src/transport/memory.js';
 
 export interface SimMembershipNode {
-  id: NodeId;
+  /** Its key signs its records; its NodeId is the key's hash. */
+  identity: SigningIdentity;
   name: string;
   address: Address;
   clock: Clock;
@@ -35,14 +36,21 @@ export function simMembershipDriver(node: SimMembershipNode): ProtocolDriver<Mem
       core: MEMBERSHIP_CORE,
       wire: membershipWire({
         clusterId: node.clusterId,
-        selfId: node.id,
+        selfId: node.identity.nodeId,
         localAddress: node.address,
       }),
       store: MEMBERSHIP_STORE,
     },
     config: {
       config: node.config,
-      self: { id: node.id, name: node.name, address: node.address, labels: {} },
+      self: { id: node.identity.nodeId, name: node.name, address: node.address, labels: {} },
+      security: {
+        clusterId: node.clusterId,
+        crypto: memberCrypto(node.identity),
+        publicKey: publicKeyHex(node.identity),
+        certificate: undefined,
+        verifySignatures: true,
+      },
     },
     clock: node.clock,
     storage: new SimStorage({ rng: node.rng.fork('storage'), clock: node.clock }),

@@ -29,7 +29,9 @@ import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
 import { SimClock } from '../src/sim/clock.js';
 import { SimNetwork } from '../src/sim/network.js';
 import { simAddress } from '../src/sim/trace.js';
-import { SIM_CLUSTER_ID, fakeNodeId } from '../src/sim/scenarios/sim-node.js';
+import { SIM_CLUSTER_ID, simIdentityFrom } from '../src/sim/scenarios/sim-node.js';
+import { memberCrypto, publicKeyHex, type SigningIdentity } from '../src/identity/member-crypto.js';
+import { signRecord } from '../src/membership/record.js';
 import { swimConfig } from '../src/sim/scenarios/swim.js';
 import { simMembershipDriver } from './lib-sim-membership.js';
 
@@ -63,24 +65,29 @@ export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const network = new SimNetwork({ clock, rng: rng.fork('network') });
   const config = swimConfig(nodes, 'LAN');
   const pushPullPeriodMs = pushPullIntervalScaledMs(config.pushPullIntervalMs, nodes);
-  const ids = Array.from({ length: nodes }, (_, i) =>
-    fakeNodeId(rng.fork(`node/n${i + 1}`).fork('id')),
+  const identities = Array.from({ length: nodes }, (_, i) =>
+    simIdentityFrom(rng.fork(`node/n${i + 1}`).fork('id')),
   );
-  const records: MemberRecord[] = ids.map((id, i) => ({
-    id,
-    name: `n${i + 1}`,
-    address: simAddress(`n${i + 1}`),
-    state: 'alive',
-    incarnation: incarnation(1),
-    labels: {},
-  }));
+  // Each node's own signed record at incarnation 1 (what its start signs), as a push-pull carries it.
+  const records: MemberRecord[] = identities.map((identity, i) => {
+    const { kind: _kind, ...fields } = signRecord(memberCrypto(identity), SIM_CLUSTER_ID, 'alive', {
+      id: identity.nodeId,
+      incarnation: incarnation(1),
+      name: `n${i + 1}`,
+      address: simAddress(`n${i + 1}`),
+      labels: {},
+      publicKey: publicKeyHex(identity),
+      certificate: undefined,
+    });
+    return { ...fields, state: 'alive', accusation: undefined };
+  });
   let suspicions = 0;
   let deaths = 0;
   for (let i = 0; i < nodes; i++) {
     const record = records[i] as MemberRecord;
     const nodeRng = rng.fork(`node/${record.name}`);
     const driver = simMembershipDriver({
-      id: record.id,
+      identity: identities[i] as SigningIdentity,
       name: record.name,
       address: record.address,
       clock: clock.nodeClock(record.address),

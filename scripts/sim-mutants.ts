@@ -82,8 +82,8 @@ const MUTANTS: Mutant[] = [
   {
     name: 'skip-refute-incarnation-bump',
     file: 'src/membership/apply-update.ts',
-    find: 'toIncarnation(Math.max(me.incarnation, accusedIncarnation) + 1)',
-    replace: 'toIncarnation(Math.max(me.incarnation, accusedIncarnation))',
+    find: 'const next = Math.max(me.incarnation, above) + 1;',
+    replace: 'const next = Math.max(me.incarnation, above);',
     sweep: { scenarios: 'swim-loss10', nodes: '5', faults: 'none', seeds: 10, durationMs: 20000 },
   },
   {
@@ -354,7 +354,7 @@ const MUTANTS: Mutant[] = [
     sweep: {
       scenarios: 'raft',
       nodes: '3,5',
-      faults: 'crash,partition;all',
+      faults: 'crash,partition;loss,dup,reorder,partition,pause,crash,skew,delay,power',
       seeds: 40,
       durationMs: 6000,
     },
@@ -466,6 +466,61 @@ const MUTANTS: Mutant[] = [
       durationMs: 8000,
     },
     tests: ['test/raft/scripts.test.ts'],
+    // Issue 12: a record's signature is taken on trust (the check runs, its answer is ignored).
+    name: 'skip-record-signature',
+    file: 'src/membership/security.ts',
+    find: "  if (outcome === 'ok') return true;",
+    replace: "  if (outcome === 'ok' || outcome !== 'ok') return true;",
+    sweep: {
+      scenarios: 'swim-forgery',
+      nodes: '3,5',
+      faults: 'none;crash',
+      seeds: 5,
+      durationMs: 10000,
+    },
+    tests: ['test/membership/security.test.ts'],
+  },
+  {
+    // Issue 12: an accusation in a live member's name is believed without its signature.
+    name: 'skip-accusation-signature',
+    file: 'src/membership/security.ts',
+    find: '  if (accusationVerifies(security.crypto, security.clusterId, update, key)) return',
+    replace: '  if (key !== undefined) return',
+    sweep: {
+      scenarios: 'swim-forgery',
+      nodes: '3,5',
+      faults: 'none',
+      seeds: 5,
+      durationMs: 10000,
+    },
+    tests: ['test/membership/security.test.ts'],
+  },
+  {
+    // Issue 12: an accusation above the incarnation held for its subject moves it there (the
+    // path by which one forged packet pushed a member to 2^53).
+    name: 'accusation-moves-incarnation',
+    file: 'src/membership/apply-update.ts',
+    find: '  if (update.incarnation > current.incarnation) {\n    refuse(',
+    replace:
+      '  if (update.incarnation > current.incarnation && !isSelf) setIncarnation(state, current, update.incarnation);\n  if (update.incarnation > current.incarnation && isSelf) {\n    refuse(',
+    tests: ['test/membership/security.test.ts', 'test/membership/step.test.ts'],
+  },
+  {
+    // Issue 12: accusations about ourselves only from members live here. After a partition each
+    // side holds the other dead, refuses its word that it is dead, and never refutes: no heal.
+    name: 'self-accusation-needs-live-accuser',
+    file: 'src/membership/security.ts',
+    find: '    return accuser?.publicKey ?? tombstoneOf(state, update.from, now)?.publicKey;',
+    replace:
+      '    return accuser !== undefined && isLive(accuser.state) ? accuser.publicKey : undefined;',
+    sweep: {
+      scenarios: 'election-swim-lone-minority',
+      nodes: '3',
+      faults: 'none',
+      seeds: 5,
+      durationMs: 15000,
+    },
+    tests: ['test/membership/security.test.ts'],
   },
   {
     // Raft mode serves a "linearizable" read from the member's own state, without a ReadIndex:

@@ -19,3 +19,11 @@ export type {
 export type { NodeRaft } from './node/node-raft.js';
 export type { RaftStatus } from './node/mode-raft.js';
 export type { KvService, ReadConsistency } from './node/kv-service.js';
+export type { SecurityEvent } from './node/events.js';
+export {
+  createClusterCa,
+  signNodeCertificate,
+  parseNodeCertificate,
+  type AdmissionOptions,
+  type NodeCertificate,
+} from './node/admission.js';

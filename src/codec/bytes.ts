@@ -180,6 +180,34 @@ export class Writer {
     if (bad < 0) throw new AssertionError(`not a NodeId: ${JSON.stringify(id)}`);
     this.pos = pos;
   }
+
+  /** Exactly `bytes` raw bytes from their lowercase hex (public keys, signatures); asserts the form. */
+  hex(text: string, bytes: number): void {
+    this.ensure(bytes);
+    const buf = this.buf;
+    let pos = this.pos;
+    let bad = text.length !== bytes * 2 ? -1 : 0;
+    for (let i = 0; i < 2 * bytes; i += 2) {
+      const hi = HEX_VALUE[text.charCodeAt(i)] ?? -1;
+      const lo = HEX_VALUE[text.charCodeAt(i + 1)] ?? -1;
+      bad |= hi | lo;
+      buf[pos++] = (hi << 4) | lo;
+    }
+    if (bad < 0)
+      throw new AssertionError(`not ${bytes} bytes of lowercase hex: ${text.slice(0, 40)}`);
+    this.pos = pos;
+  }
+}
+
+/** ASCII hex digits of `bytes` (the uninterned path of `Reader.hex`). */
+function hexCodes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    out[2 * i] = HEX_CODES[b >> 4] as number;
+    out[2 * i + 1] = HEX_CODES[b & 15] as number;
+  }
+  return out;
 }
 
 /**
@@ -193,11 +221,11 @@ export class Writer {
 export const ASCII_INTERN_STRING_BYTES_MAX = 32;
 export const ASCII_INTERN_SLOTS = 65_536;
 export const NODE_ID_INTERN_SLOTS = 65_536;
+/** Slots for public keys (32 bytes) and signatures (64 bytes): one per member, one per record. */
+export const KEY_INTERN_SLOTS = 16_384;
+export const SIGNATURE_INTERN_SLOTS = 65_536;
 const asciiInterned: (string | undefined)[] = new Array<string | undefined>(
   ASCII_INTERN_SLOTS,
-).fill(undefined);
-const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(
-  NODE_ID_INTERN_SLOTS,
 ).fill(undefined);
 /**
  * The bytes of each interned string, next to it: a hit is verified against this compact table
@@ -205,10 +233,7 @@ const nodeIdInterned: (string | undefined)[] = new Array<string | undefined>(
  */
 const asciiBytes = new Uint8Array(ASCII_INTERN_SLOTS * ASCII_INTERN_STRING_BYTES_MAX);
 const asciiLengths = new Uint8Array(ASCII_INTERN_SLOTS);
-const nodeIdBytes = new Uint8Array(NODE_ID_INTERN_SLOTS * NODE_ID_BYTES);
 const HEX_CODES: number[] = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-/** Scratch for building a missed NodeId as one flat string (not a 16-piece concatenation). */
-const nodeIdScratch = new Uint8Array(NODE_ID_BYTES * 2);
 
 function sameBytes(
   table: Uint8Array,
@@ -247,25 +272,53 @@ function shortAscii(buf: Uint8Array, start: number, end: number): string | undef
   return text;
 }
 
-/** The interned lowercase-hex NodeId for the 16 bytes at buf[start..]. */
-function internNodeId(buf: Uint8Array, start: number): string {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < start + NODE_ID_BYTES; i++)
-    hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
-  const slot = (hash >>> 0) % NODE_ID_INTERN_SLOTS;
-  const at = slot * NODE_ID_BYTES;
-  const cached = nodeIdInterned[slot];
-  if (cached !== undefined && sameBytes(nodeIdBytes, at, buf, start, NODE_ID_BYTES)) return cached;
-  for (let i = 0; i < NODE_ID_BYTES; i++) {
-    const b = buf[start + i] as number;
-    nodeIdScratch[2 * i] = HEX_CODES[b >> 4] as number;
-    nodeIdScratch[2 * i + 1] = HEX_CODES[b & 15] as number;
+/**
+ * A direct-mapped intern table for fixed-size binary fields shown as lowercase hex (NodeIds,
+ * public keys, signatures): `slots` strings and their raw bytes side by side.
+ */
+class HexIntern {
+  private readonly strings: (string | undefined)[];
+  private readonly raw: Uint8Array;
+  /** Scratch for building a missed string as one flat string (not a piecewise concatenation). */
+  private readonly scratch: Uint8Array;
+
+  constructor(
+    private readonly width: number,
+    private readonly slots: number,
+  ) {
+    this.strings = new Array<string | undefined>(slots).fill(undefined);
+    this.raw = new Uint8Array(slots * width);
+    this.scratch = new Uint8Array(width * 2);
   }
-  const text = textDecoder.decode(nodeIdScratch);
-  nodeIdInterned[slot] = text;
-  nodeIdBytes.set(buf.subarray(start, start + NODE_ID_BYTES), at);
-  return text;
+
+  /** The interned lowercase hex of the `width` bytes at buf[start..]. */
+  intern(buf: Uint8Array, start: number): string {
+    const width = this.width;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < start + width; i++)
+      hash = Math.imul(hash ^ (buf[i] as number), 0x01000193);
+    const slot = (hash >>> 0) % this.slots;
+    const at = slot * width;
+    const cached = this.strings[slot];
+    if (cached !== undefined && sameBytes(this.raw, at, buf, start, width)) return cached;
+    for (let i = 0; i < width; i++) {
+      const b = buf[start + i] as number;
+      this.scratch[2 * i] = HEX_CODES[b >> 4] as number;
+      this.scratch[2 * i + 1] = HEX_CODES[b & 15] as number;
+    }
+    const text = textDecoder.decode(this.scratch);
+    this.strings[slot] = text;
+    this.raw.set(buf.subarray(start, start + width), at);
+    return text;
+  }
 }
+
+const nodeIdIntern = new HexIntern(NODE_ID_BYTES, NODE_ID_INTERN_SLOTS);
+/** One table per width that `Reader.hex` reads (public keys and signatures). */
+const hexInterns = new Map<number, HexIntern>([
+  [32, new HexIntern(32, KEY_INTERN_SLOTS)],
+  [64, new HexIntern(64, SIGNATURE_INTERN_SLOTS)],
+]);
 
 /**
  * The per-field limits both sides enforce (a subset of LIMITS; tests pass other values). The
@@ -377,9 +430,21 @@ export class Reader {
   /** A NodeId from its 16 raw bytes (any 16 bytes are a valid NodeId). */
   nodeId(what: string): NodeId {
     this.need(NODE_ID_BYTES, what);
-    const text = internNodeId(this.buf, this.pos);
+    const text = nodeIdIntern.intern(this.buf, this.pos);
     this.pos += NODE_ID_BYTES;
     return text as NodeId;
+  }
+
+  /** `bytes` raw bytes as lowercase hex (public keys, signatures); 32 and 64 bytes are interned. */
+  hex(bytes: number, what: string): string {
+    this.need(bytes, what);
+    const table = hexInterns.get(bytes);
+    const text =
+      table === undefined
+        ? textDecoder.decode(hexCodes(this.buf.subarray(this.pos, this.pos + bytes)))
+        : table.intern(this.buf, this.pos);
+    this.pos += bytes;
+    return text;
   }
 
   /**

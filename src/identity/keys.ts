@@ -79,7 +79,12 @@ export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
 
 /** The raw public key that belongs to a private seed (used to check a stored pair is consistent). */
 export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  return rawPublicKey(createPublicKey(privateKeyFromSeed(seed)));
+  return publicKeyOf(privateKeyFromSeed(seed));
+}
+
+/** The raw public key of a node:crypto Ed25519 private key. */
+export function publicKeyOf(privateKey: KeyObject): Uint8Array {
+  return rawPublicKey(createPublicKey(privateKey));
 }
 
 /** hex(SHAKE-256(publicKey)[0..16]): the NodeId of a raw 32-byte Ed25519 public key. */
@@ -92,6 +97,20 @@ export function nodeIdFromPublicKey(publicKey: Uint8Array): NodeId {
   return toHex(digest) as NodeId;
 }
 
+/** The node:crypto key object of a raw 32-byte Ed25519 public key, or undefined when it is not one. */
+export function publicKeyObject(publicKey: Uint8Array): KeyObject | undefined {
+  if (publicKey.length !== ED25519_KEY_BYTES) return undefined;
+  try {
+    return createPublicKey({
+      key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 /** An Ed25519 signature of `data` by the private key `privateKey`. */
 export function signWith(privateKey: KeyObject, data: Uint8Array): Uint8Array {
   return new Uint8Array(cryptoSign(null, data, privateKey));
@@ -100,17 +119,19 @@ export function signWith(privateKey: KeyObject, data: Uint8Array): Uint8Array {
 /**
  * True when `signature` is a valid Ed25519 signature of `data` by `publicKey` (raw 32 bytes).
  * Malformed keys or signatures give false, never an exception: they arrive from the network.
+ * `keyObject`, when given, is `publicKey` already wrapped by node:crypto (a caller's cache).
  */
-export function verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+export function verify(
+  publicKey: Uint8Array,
+  data: Uint8Array,
+  signature: Uint8Array,
+  keyObject?: KeyObject,
+): boolean {
   if (publicKey.length !== ED25519_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES)
     return false;
   try {
-    const key = createPublicKey({
-      key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
-      format: 'der',
-      type: 'spki',
-    });
-    return cryptoVerify(null, data, key, signature);
+    const key = keyObject ?? publicKeyObject(publicKey);
+    return key !== undefined && cryptoVerify(null, data, key, signature);
   } catch {
     return false;
   }

@@ -27,23 +27,24 @@ export function labelsBytes(labels: Labels): number {
 
 /**
  * A conservative upper bound of an update's encoded size: 16-byte ids, 9 bytes per varint,
- * 4-byte length prefixes for every string. The codec's exact size plugs in via `StepContext.sizeOf`.
+ * 4-byte length prefixes for every string, the 32-byte key and 64-byte signatures. The codec's
+ * exact size plugs in via `StepContext.sizeOf`.
  */
 export function estimateUpdateBytes(update: Update): number {
   const head = 2 + 16 + 9;
   switch (update.kind) {
-    case 'alive': {
+    case 'alive':
+    case 'left': {
       let size = head + 4 + utf8Bytes(update.name) + 4 + utf8Bytes(update.address) + 4;
       for (const key in update.labels)
         if (Object.hasOwn(update.labels, key))
           size += 8 + utf8Bytes(key) + utf8Bytes(update.labels[key] as string);
-      return size;
+      const certificate = update.certificate === undefined ? 0 : 9 + 9 + 64;
+      return size + 32 + 1 + certificate + 64;
     }
     case 'suspect':
     case 'dead':
-      return head + 16;
-    case 'left':
-      return head;
+      return head + 16 + 64;
   }
 }
 

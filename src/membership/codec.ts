@@ -31,13 +31,21 @@ import {
   type DecodeResult,
 } from '../codec/codec.js';
 import {
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+  type PublicKey,
+  type Signature,
+} from '../identity/signed.js';
+import {
   MEMBER_STATE_NUMBERS,
   MEMBERSHIP_TYPE_NUMBERS,
   REJECT_REASON_NUMBERS,
   UPDATE_KIND_NUMBERS,
+  type Certificate,
   type Labels,
   type MemberRecord,
   type Message,
+  type RecordFields,
   type Update,
   type WireMemberState,
 } from './messages.js';
@@ -49,10 +57,17 @@ const FLAG_NACK = 0x01;
 const FLAG_JOIN = 0x01;
 const FLAG_REPLY = 0x02;
 const FLAG_DIGEST_REPLY = 0x01;
+const FLAG_CERTIFICATE = 0x01;
 
-/** Smallest encodings, for Reader.count's "can this many fit" check (see wire.md). */
-export const UPDATE_BYTES_MIN = 18;
-export const MEMBER_RECORD_BYTES_MIN = 24;
+/**
+ * Smallest encodings, for Reader.count's "can this many fit" check (see wire.md): an accusation
+ * (kind, id, incarnation, accuser, signature) and a label-less member record with a one-byte
+ * name and a four-byte address (id, name, address, state, incarnation, labels, key, flags,
+ * signature).
+ */
+export const UPDATE_BYTES_MIN = 1 + 16 + 1 + 16 + SIGNATURE_BYTES;
+export const MEMBER_RECORD_BYTES_MIN =
+  16 + 2 + 5 + 1 + 1 + 1 + PUBLIC_KEY_BYTES + 1 + SIGNATURE_BYTES;
 const LABEL_ENTRY_BYTES_MIN = 2;
 
 /** A 64-bit digest (push-pull-digest): 16 lowercase hex characters on our side, 8 raw bytes on the wire. */
@@ -109,22 +124,48 @@ export function readLabels(r: Reader): Labels {
   return labels;
 }
 
+/** The tail every signed record shares (alive and left updates, push-pull records): key, certificate, signature. */
+function writeRecordTail(w: Writer, record: RecordFields): void {
+  w.hex(record.publicKey, PUBLIC_KEY_BYTES);
+  const certificate = record.certificate;
+  w.u8(certificate === undefined ? 0 : FLAG_CERTIFICATE);
+  if (certificate !== undefined) {
+    w.varint(certificate.notBeforeMs);
+    w.varint(certificate.notAfterMs);
+    w.hex(certificate.signature, SIGNATURE_BYTES);
+  }
+  w.hex(record.signature, SIGNATURE_BYTES);
+}
+
+function readRecordTail(r: Reader): Pick<RecordFields, 'publicKey' | 'certificate' | 'signature'> {
+  const publicKey = r.hex(PUBLIC_KEY_BYTES, 'public key') as PublicKey;
+  const flags = readFlags(r, FLAG_CERTIFICATE, 'record flags');
+  const certificate: Certificate | undefined =
+    (flags & FLAG_CERTIFICATE) === 0
+      ? undefined
+      : {
+          notBeforeMs: r.varint('certificate not-before'),
+          notAfterMs: r.varint('certificate not-after'),
+          signature: r.hex(SIGNATURE_BYTES, 'certificate signature') as Signature,
+        };
+  return { publicKey, certificate, signature: r.hex(SIGNATURE_BYTES, 'signature') as Signature };
+}
+
 export function writeUpdate(w: Writer, update: Update, limits: FieldLimits): void {
   w.u8(UPDATE_KIND_NUMBERS[update.kind]);
   w.nodeId(update.id);
   w.varint(update.incarnation);
   switch (update.kind) {
     case 'alive':
+    case 'left':
       w.string(update.name, limits.decodeStringBytesMax);
       writeAddress(w, update.address);
       writeLabels(w, update.labels, limits);
-      return;
+      return writeRecordTail(w, update);
     case 'suspect':
     case 'dead':
       w.nodeId(update.from);
-      return;
-    case 'left':
-      return;
+      return w.hex(update.signature, SIGNATURE_BYTES);
     default:
       assertNever(update, 'update kind');
   }
@@ -136,19 +177,23 @@ export function readUpdate(r: Reader): Update {
   const incarnation = toIncarnation(r.varint('update incarnation'));
   switch (kind) {
     case 'alive':
+    case 'left': {
+      const name = r.string('update name');
+      const address = readAddress(r, 'update address');
+      const labels = readLabels(r);
+      return { kind, id, incarnation, name, address, labels, ...readRecordTail(r) };
+    }
+    case 'suspect':
+    case 'dead': {
+      const from = r.nodeId('update from');
       return {
         kind,
         id,
         incarnation,
-        name: r.string('update name'),
-        address: readAddress(r, 'update address'),
-        labels: readLabels(r),
+        from,
+        signature: r.hex(SIGNATURE_BYTES, 'signature') as Signature,
       };
-    case 'suspect':
-    case 'dead':
-      return { kind, id, incarnation, from: r.nodeId('update from') };
-    case 'left':
-      return { kind, id, incarnation };
+    }
     default:
       return assertNever(kind, 'update kind');
   }
@@ -173,6 +218,15 @@ export function writeMember(w: Writer, member: MemberRecord, limits: FieldLimits
   w.u8(MEMBER_STATE_NUMBERS[member.state]);
   w.varint(member.incarnation);
   writeLabels(w, member.labels, limits);
+  writeRecordTail(w, member);
+  const accused = member.state === 'suspect' || member.state === 'dead';
+  assert(
+    accused === (member.accusation !== undefined),
+    `member record ${member.id} in state ${member.state} must carry an accusation exactly when suspect or dead`,
+  );
+  if (member.accusation === undefined) return;
+  w.nodeId(member.accusation.from);
+  w.hex(member.accusation.signature, SIGNATURE_BYTES);
 }
 
 export function readMember(r: Reader): MemberRecord {
@@ -181,7 +235,16 @@ export function readMember(r: Reader): MemberRecord {
   const address = readAddress(r, 'member address');
   const state: WireMemberState = readEnum(r, MEMBER_STATE_BY_NUMBER, 'member state');
   const incarnation = toIncarnation(r.varint('member incarnation'));
-  return { id, name, address, state, incarnation, labels: readLabels(r) };
+  const labels = readLabels(r);
+  const tail = readRecordTail(r);
+  const accusation =
+    state === 'suspect' || state === 'dead'
+      ? {
+          from: r.nodeId('accuser'),
+          signature: r.hex(SIGNATURE_BYTES, 'accusation signature') as Signature,
+        }
+      : undefined;
+  return { id, name, address, state, incarnation, labels, ...tail, accusation };
 }
 
 export function writeMembers(
@@ -218,9 +281,7 @@ function writePayload(w: Writer, msg: Message, limits: FieldLimits): void {
     case 'ping-req':
       w.varint(msg.seq);
       w.nodeId(msg.from);
-      writeAddress(w, msg.fromAddress);
       w.nodeId(msg.target);
-      writeAddress(w, msg.targetAddress);
       w.u8(msg.nack ? FLAG_NACK : 0);
       return writeUpdates(w, msg.updates, limits);
     case 'gossip':
@@ -265,11 +326,9 @@ function readPayload(r: Reader, type: Message['type']): Message {
     case 'ping-req': {
       const seq = r.varint('seq');
       const from = r.nodeId('from');
-      const fromAddress = readAddress(r, 'fromAddress');
       const target = r.nodeId('target');
-      const targetAddress = readAddress(r, 'targetAddress');
       const nack = (readFlags(r, FLAG_NACK, 'ping-req flags') & FLAG_NACK) !== 0;
-      return { type, seq, from, fromAddress, target, targetAddress, nack, updates: readUpdates(r) };
+      return { type, seq, from, target, nack, updates: readUpdates(r) };
     }
     case 'gossip':
       return { type, from: r.nodeId('from'), updates: readUpdates(r) };

@@ -161,9 +161,24 @@ export interface NodeLocalConfig {
    * @defaultValue 160 in every profile
    */
   packetEnvelopeBytes: number;
+  /**
+   * Security refusals (a forged record, an accusation from a stranger, ...; docs/security.md) are
+   * all counted, but reported as a `security` effect (a log line) at most once per reason per
+   * this interval, with the number suppressed since: a flood of forgeries costs one line per
+   * reason per interval. 0 reports every refusal.
+   * @defaultValue 10000 in every profile; SIM_MIN 1000
+   */
+  securityLogIntervalMs: number;
 }
 
 export type MembershipConfig = ClusterWideConfig & NodeLocalConfig;
+
+/**
+ * The most an alive update carries besides its labels: kind, id, incarnation (~30), a name of up
+ * to 128 bytes and an address of up to 255 (with their lengths), the public key (32), the flags,
+ * a certificate (8 + 8 + 64) and the signature (64), rounded up.
+ */
+export const ALIVE_UPDATE_OVERHEAD_BYTES = 600;
 
 /** Sends of the `left` update after which a graceful leave is considered propagated. */
 export const LEAVE_TRANSMITS_MIN = 3;
@@ -193,6 +208,7 @@ const LOCAL_DEFAULTS = {
   broadcastQueueMax: 4096,
   pendingProbesMax: 1024,
   packetEnvelopeBytes: 160,
+  securityLogIntervalMs: 10_000,
 };
 const SHARED_DEFAULTS = {
   tcpFallback: true,
@@ -283,6 +299,7 @@ export const PROFILES = {
     reconnectIntervalMs: 1000,
     loopDelayThresholdMs: 40,
     newsGossipDelayMs: 5,
+    securityLogIntervalMs: 1000,
   },
 } as const satisfies Record<string, MembershipConfig>;
 
@@ -384,6 +401,7 @@ export function validateConfig(config: MembershipConfig): void {
     'loopDelayThresholdMs',
     'packetEnvelopeBytes',
     'newsGossipDelayMs',
+    'securityLogIntervalMs',
   ] as const) {
     checkInt(config, key, 0);
   }
@@ -394,10 +412,14 @@ export function validateConfig(config: MembershipConfig): void {
     fail(`tcpFallback (${String(config.tcpFallback)}) must be true or false`);
   checkLess(config, 'probeTimeoutMs', 'probeIntervalMs');
   checkLess(config, 'packetEnvelopeBytes', 'packetBytesMax');
-  // An alive update carries the labels plus id, name and address; it must fit the piggyback budget.
-  if (config.labelsBytesMax + 300 > config.packetBytesMax - config.packetEnvelopeBytes) {
+  // An alive update carries the labels plus id, name, address, key, certificate and signature;
+  // it must fit the piggyback budget.
+  if (
+    config.labelsBytesMax + ALIVE_UPDATE_OVERHEAD_BYTES >
+    config.packetBytesMax - config.packetEnvelopeBytes
+  ) {
     fail(
-      `labelsBytesMax (${config.labelsBytesMax}) plus 300 bytes of update header must fit in packetBytesMax (${config.packetBytesMax}) minus packetEnvelopeBytes (${config.packetEnvelopeBytes})`,
+      `labelsBytesMax (${config.labelsBytesMax}) plus ${ALIVE_UPDATE_OVERHEAD_BYTES} bytes of signed update header must fit in packetBytesMax (${config.packetBytesMax}) minus packetEnvelopeBytes (${config.packetEnvelopeBytes})`,
     );
   }
   if (config.indirectChecks >= config.membersMax) {

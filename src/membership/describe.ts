@@ -102,6 +102,8 @@ export function describeEffect(effect: Effect): string {
       return `lease-ack from ${short(effect.id)} (ping of ${effect.sentAtMs})`;
     case 'rejected':
       return `rejected ${effect.input}: ${effect.detail}`;
+    case 'security':
+      return `security ${effect.reason}: ${effect.detail}${effect.suppressed > 0 ? ` (${effect.suppressed} more suppressed)` : ''}`;
     default:
       return assertNever(effect, 'effect');
   }

@@ -9,6 +9,7 @@
 import type { Epoch, Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
 import { computeViewDigest, digestHex } from './digest.js';
+import { INCARNATION_MAX } from './record.js';
 import { isLive } from './state.js';
 import { tombstoneLifetimeMs, tombstonesMax, type Tombstone } from './tombstones.js';
 import type { State } from './types.js';
@@ -48,7 +49,14 @@ export function checkInvariants(state: State): string[] {
   if (me === undefined || me.slot !== 0) return ['self is in the member table, at slot 0'];
   holds(me.state !== 'dead', 'self is never dead in its own view (it refutes instead)');
   holds(me.state !== 'suspect', 'self is never suspect in its own view');
+  holds(me.publicKey === state.security.publicKey, 'self holds its own public key');
+  holds(
+    state.selfSigned.incarnation === me.incarnation &&
+      state.selfSigned.left === (me.state === 'left'),
+    `self's held record is signed for its incarnation ${me.incarnation} and state ${me.state} (signed for ${state.selfSigned.incarnation}${state.selfSigned.left ? ' left' : ''})`,
+  );
   let live = 0;
+  let departedOrSuspect = 0;
   for (const member of state.members.values()) {
     const id = member.id;
     holds(
@@ -70,8 +78,16 @@ export function checkInvariants(state: State): string[] {
     );
     holds(id === state.selfId || member.state !== 'joining', `${id}: only self may be joining`);
     holds(
-      Number.isSafeInteger(member.incarnation) && member.incarnation >= 0,
-      `${id}: incarnation is a safe integer`,
+      Number.isSafeInteger(member.incarnation) &&
+        member.incarnation >= 0 &&
+        member.incarnation <= INCARNATION_MAX,
+      `${id}: incarnation is an integer in 0..INCARNATION_MAX`,
+    );
+    const accused = member.state === 'suspect' || member.state === 'dead';
+    if (accused) departedOrSuspect++;
+    holds(
+      accused === (member.accusation !== undefined),
+      `${id}: a signed accusation is held exactly when suspect or dead (state ${member.state})`,
     );
   }
   tombstoneRules(state, holds);
@@ -90,6 +106,10 @@ export function checkInvariants(state: State): string[] {
   holds(
     state.members.suspicions.size === state.suspects.size,
     `suspicions (${state.members.suspicions.size}) belong to suspects only`,
+  );
+  holds(
+    state.members.accusations.size === departedOrSuspect,
+    `accusations (${state.members.accusations.size}) belong to suspect and dead members only`,
   );
   holds(
     state.members.size <= state.config.membersMax,

@@ -23,8 +23,9 @@ import { assert } from '../base/assert.js';
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
 import type { Incarnation } from '../base/units.js';
-import type { Labels } from './messages.js';
+import type { Accusation, Certificate, Labels } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { PublicKey, Signature } from '../identity/signed.js';
 import type { MemberState, MemberView, Suspicion } from './types.js';
 
 /** State codes of the `states` column, in the order of the MemberState union. */
@@ -51,6 +52,10 @@ export interface MemberFields {
   incarnation: Incarnation;
   labels: Labels;
   stateChangedAtMs: Millis;
+  /** The member's key and its signature of the record held (alive, or left when state is left). */
+  publicKey: PublicKey;
+  signature: Signature;
+  certificate: Certificate | undefined;
 }
 
 /** A 32-bit hash of the whole string under `seed`: multiply-xor over the UTF-16 units, then murmur3's finalizer. */
@@ -116,6 +121,36 @@ export class Member implements MemberView {
   set stateChangedAtMs(value: Millis) {
     this.#table.stateChangedAtMs[this.slot] = value;
   }
+  get publicKey(): PublicKey {
+    return this.#table.publicKeys[this.slot] as PublicKey;
+  }
+  set publicKey(value: PublicKey) {
+    this.#table.publicKeys[this.slot] = value;
+  }
+  /** The member's own signature of the record held: its alive record, or its left one once left. */
+  get signature(): Signature {
+    return this.#table.signatures[this.slot] as Signature;
+  }
+  set signature(value: Signature) {
+    this.#table.signatures[this.slot] = value;
+  }
+  get certificate(): Certificate | undefined {
+    return this.#table.certificates[this.slot];
+  }
+  set certificate(value: Certificate | undefined) {
+    this.#table.certificates[this.slot] = value;
+  }
+  /**
+   * The accusation that holds the member suspect or dead at its incarnation (present exactly
+   * then, invariants.ts); assigning `undefined` clears it.
+   */
+  get accusation(): Accusation | undefined {
+    return this.#table.accusations.get(this.id);
+  }
+  set accusation(value: Accusation | undefined) {
+    if (value === undefined) this.#table.accusations.delete(this.id);
+    else this.#table.accusations.set(this.id, value);
+  }
   get suspicion(): Suspicion | undefined {
     return this.#table.suspicions.get(this.id);
   }
@@ -139,8 +174,14 @@ export class MemberTable {
   /** Float64: incarnations are safe integers, beyond what an Int32 holds. */
   incarnations = new Float64Array(0);
   stateChangedAtMs = new Float64Array(0);
+  /** Hex strings, interned by the decoder: a simulated cluster shares one copy per record. */
+  publicKeys: PublicKey[] = [];
+  signatures: Signature[] = [];
+  certificates: (Certificate | undefined)[] = [];
   /** Only suspects have one, so a side map keyed by id (it survives the slot moves of `remove`). */
   readonly suspicions = new Map<NodeId, Suspicion>();
+  /** Only suspect and dead members have one; a side map like `suspicions`. */
+  readonly accusations = new Map<NodeId, Accusation>();
   #size = 0;
   #capacity = 0;
   /** slot + 1 per cell, 0 when empty; length a power of two. */
@@ -240,6 +281,9 @@ export class MemberTable {
     this.states[slot] = STATE_CODES[fields.state];
     this.incarnations[slot] = fields.incarnation;
     this.stateChangedAtMs[slot] = fields.stateChangedAtMs;
+    this.publicKeys[slot] = fields.publicKey;
+    this.signatures[slot] = fields.signature;
+    this.certificates[slot] = fields.certificate;
     return new Member(this, slot);
   }
 
@@ -248,6 +292,7 @@ export class MemberTable {
     const slot = this.slotOf(id);
     assert(slot >= 0, `MemberTable.remove: ${id} is not a member`);
     this.suspicions.delete(id);
+    this.accusations.delete(id);
     this.#unlink(id);
     const last = --this.#size;
     if (slot !== last) {
@@ -259,6 +304,9 @@ export class MemberTable {
       this.states[slot] = this.states[last] as number;
       this.incarnations[slot] = this.incarnations[last] as number;
       this.stateChangedAtMs[slot] = this.stateChangedAtMs[last] as number;
+      this.publicKeys[slot] = this.publicKeys[last] as PublicKey;
+      this.signatures[slot] = this.signatures[last] as Signature;
+      this.certificates[slot] = this.certificates[last];
       this.#relink(moved, slot);
     }
     // Drop the references so a forgotten member's strings can be collected.
@@ -266,6 +314,9 @@ export class MemberTable {
     this.names[last] = NO_TEXT;
     this.addresses[last] = NO_TEXT as Address;
     this.labels[last] = NO_LABELS;
+    this.publicKeys[last] = NO_TEXT as PublicKey;
+    this.signatures[last] = NO_TEXT as Signature;
+    this.certificates[last] = undefined;
   }
 
   /**
@@ -312,6 +363,14 @@ export class MemberTable {
     this.names = copyColumn(this.names, this.#size, capacity, NO_TEXT);
     this.addresses = copyColumn(this.addresses, this.#size, capacity, NO_TEXT as Address);
     this.labels = copyColumn(this.labels, this.#size, capacity, NO_LABELS);
+    this.publicKeys = copyColumn(this.publicKeys, this.#size, capacity, NO_TEXT as PublicKey);
+    this.signatures = copyColumn(this.signatures, this.#size, capacity, NO_TEXT as Signature);
+    this.certificates = copyColumn<Certificate | undefined>(
+      this.certificates,
+      this.#size,
+      capacity,
+      undefined,
+    );
     this.states = copyTyped(new Uint8Array(capacity), this.states, this.#size);
     this.incarnations = copyTyped(new Float64Array(capacity), this.incarnations, this.#size);
     this.stateChangedAtMs = copyTyped(

@@ -4,19 +4,20 @@
  *
  * For a member M with our record at incarnation i:
  * - alive(j):   accepted iff M is unknown or j > i. Equal incarnation never clears suspect or dead.
- * - suspect(j): ignored if j < i or M is unknown; confirms a running suspicion; accepted over alive
- *               if j >= i; ignored for dead/left (dead is final for that incarnation).
- * - dead(j) / left(j): ignored if j < i, M unknown, or M already dead/left; else accepted.
- * - About ourselves: any suspect/dead/left with j >= our incarnation, and any alive with j > ours
- *   or with equal j but different content, makes us refute with an incarnation above j (§4.2).
+ * - left(j):    ignored if j < i, M unknown, or M already dead/left; else accepted (M signed j).
+ * - About ourselves: a left with j >= our incarnation, and any alive with j > ours or with equal
+ *   j but different content, makes us refute with an incarnation above j (§4.2).
+ *
+ * Accusations (suspect, dead) are decided in apply-update.ts: they must name exactly the
+ * incarnation held for their subject (docs/security.md), so they never move one.
  */
 import type { Incarnation } from '../base/units.js';
-import type { Update } from './messages.js';
+import type { RecordUpdate } from './messages.js';
 import type { Member } from './types.js';
 
-export type Decision = 'accept' | 'ignore' | 'refute' | 'confirm';
+export type Decision = 'accept' | 'ignore' | 'refute';
 
-type AliveUpdate = Extract<Update, { kind: 'alive' }>;
+type AliveUpdate = RecordUpdate;
 
 export function sameLabels(
   a: Readonly<Record<string, string>>,
@@ -49,18 +50,6 @@ export function decideAlive(
     return 'refute';
   }
   return update.incarnation > current.incarnation ? 'accept' : 'ignore';
-}
-
-export function decideSuspect(
-  current: Member | undefined,
-  incarnation: Incarnation,
-  isSelf: boolean,
-): Decision {
-  if (current === undefined || incarnation < current.incarnation) return 'ignore';
-  if (isSelf) return 'refute';
-  if (current.state === 'suspect') return 'confirm';
-  if (current.state !== 'alive') return 'ignore';
-  return 'accept';
 }
 
 /** For `dead` and `left` updates alike. */

@@ -9,6 +9,7 @@
 import type { Address } from '../base/address.js';
 import type { Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { PublicKey, Signature } from '../identity/signed.js';
 
 /** Member metadata: small string labels (a size limit applies, see membership config). */
 export type Labels = Readonly<Record<string, string>>;
@@ -16,33 +17,85 @@ export type Labels = Readonly<Record<string, string>>;
 /** Member state as gossiped. `joining` is local-only and never on the wire. */
 export type WireMemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
-/** A membership update, piggybacked on probes and gossip (SWIM §4.1 dissemination). */
-export type Update =
-  | {
-      kind: 'alive';
-      id: NodeId;
-      incarnation: Incarnation;
-      name: string;
-      address: Address;
-      labels: Labels;
-    }
-  | { kind: 'suspect'; id: NodeId; incarnation: Incarnation; from: NodeId }
-  | { kind: 'dead'; id: NodeId; incarnation: Incarnation; from: NodeId }
-  | { kind: 'left'; id: NodeId; incarnation: Incarnation };
+/**
+ * A node certificate (admission by a cluster CA, docs/security.md): the CA's Ed25519 signature
+ * over `certificateBytes(clusterId, publicKey, notBeforeMs, notAfterMs)` (record.ts). The public
+ * key is the record's own, so it is not repeated. Times are Unix milliseconds (wall clock).
+ */
+export interface Certificate {
+  notBeforeMs: number;
+  notAfterMs: number;
+  signature: Signature;
+}
 
-/** One member's full record, as exchanged in a push-pull (anti-entropy). */
-export interface MemberRecord {
+/**
+ * What a member says about itself, signed by itself (record.ts): its incarnation, name,
+ * address, labels and public key, in state `alive` or `left`. The id is the hash of the key, so
+ * the key cannot be swapped, and only the key's owner can sign a record for the id
+ * (docs/security.md, "Self-certifying records"). The certificate is the CA's, not the member's.
+ */
+export interface RecordFields {
   id: NodeId;
+  incarnation: Incarnation;
   name: string;
   address: Address;
-  state: WireMemberState;
-  incarnation: Incarnation;
   labels: Labels;
+  publicKey: PublicKey;
+  certificate: Certificate | undefined;
+  /** The member's signature over `recordBytes` of every field above but the certificate. */
+  signature: Signature;
+}
+
+/** A member's own record (alive or left), gossiped unchanged from its originator. */
+export interface RecordUpdate extends RecordFields {
+  kind: 'alive' | 'left';
+}
+
+/**
+ * An accusation (SWIM §4.2 suspect, or a suspicion that ran out: dead): by member `from`, about
+ * `id` at an incarnation `id` signed, signed by `from` over `accusationBytes` (record.ts).
+ */
+export interface AccusationUpdate {
+  kind: 'suspect' | 'dead';
+  id: NodeId;
+  incarnation: Incarnation;
+  from: NodeId;
+  signature: Signature;
+}
+
+/** A membership update, piggybacked on probes and gossip (SWIM §4.1 dissemination). */
+export type Update = RecordUpdate | AccusationUpdate;
+
+/** Narrows an update to an accusation (each kind union has two literals, so `kind` checks narrow one way only). */
+export function isAccusation(update: Update): update is AccusationUpdate {
+  return update.kind === 'suspect' || update.kind === 'dead';
+}
+
+/** An accusation as a push-pull record carries it: the subject and incarnation are the record's. */
+export interface Accusation {
+  from: NodeId;
+  signature: Signature;
+}
+
+/**
+ * One member's full record, as exchanged in a push-pull (anti-entropy): its own signed record
+ * (`left` when `state` is left, else `alive`) plus, when the sender holds it suspect or dead,
+ * the accusation that made it so.
+ */
+export interface MemberRecord extends RecordFields {
+  state: WireMemberState;
+  /** Present exactly when `state` is suspect or dead. */
+  accusation: Accusation | undefined;
 }
 
 /** Why a join or push-pull was refused, readable by an operator. */
 export type RejectReason =
-  'wrong_cluster' | 'bad_version' | 'config_mismatch' | 'too_many_members' | 'shutting_down';
+  | 'wrong_cluster'
+  | 'bad_version'
+  | 'config_mismatch'
+  | 'too_many_members'
+  | 'shutting_down'
+  | 'not_admitted';
 
 export type Message =
   /** SWIM §3.1 direct probe. `target` lets a node reused at another address refuse a stale probe. */
@@ -58,14 +111,16 @@ export type Message =
   | { type: 'ack'; seq: number; from: NodeId; updates: Update[] }
   /** Lifeguard §IV-A: an intermediary that got no ack says so, so the requester can tell its own slowness apart. */
   | { type: 'nack'; seq: number; from: NodeId }
-  /** SWIM §3.1 indirect probe request: ping `target` at `targetAddress` for me and relay the ack. */
+  /**
+   * SWIM §3.1 indirect probe request: ping `target` for me and relay the ack. Addresses are the
+   * helper's own records of both (docs/security.md, "Probing"): a ping-req cannot aim a probe
+   * or an answer anywhere else.
+   */
   | {
       type: 'ping-req';
       seq: number;
       from: NodeId;
-      fromAddress: Address;
       target: NodeId;
-      targetAddress: Address;
       nack: boolean;
       updates: Update[];
     }
@@ -137,4 +192,5 @@ export const REJECT_REASON_NUMBERS = {
   config_mismatch: 3,
   too_many_members: 4,
   shutting_down: 5,
+  not_admitted: 6,
 } as const satisfies Record<RejectReason, number>;

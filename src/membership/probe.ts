@@ -5,17 +5,26 @@
  * (TCP fallback); no ack by the end of the period means suspect. Acks lower the awareness score,
  * failed probes raise it by the missing nacks (Lifeguard §IV-A). Also the intermediary side:
  * relaying a `ping-req` and answering with `nack` when the target stays silent.
+ *
+ * Hostile input (docs/security.md, "Probing"): sequence numbers are random 32-bit values, so an
+ * ack or nack cannot be forged without seeing the probe; a `ping-req` is honoured only from a
+ * live member about a member, and both the probe and the answer go to the addresses of our own
+ * records of them (never to addresses the request names); a ping from anyone but a member at
+ * its own address is answered without piggybacked updates (no amplification).
  */
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
 import type { Message, Update } from './messages.js';
 import type { Channel } from '../base/channel.js';
 import type { NodeId } from '../identity/node-id.js';
-import { applySuspect } from './apply-update.js';
+import { suspectLocally } from './apply-update.js';
+import { refuse, short } from './security.js';
 import { applyAwarenessDelta, failedProbeAwarenessDelta, scaleByAwareness } from './awareness.js';
 import { nextProbeTarget } from './probe-order.js';
 import {
   count,
+  heldAccusation,
+  heldRecord,
   isLive,
   piggyback,
   randomMembers,
@@ -24,6 +33,23 @@ import {
   send,
   type Turn,
 } from './state.js';
+
+/** Draws before a sequence number is taken as is (a collision with one in flight is ~N/2^32). */
+const SEQ_DRAWS_MAX = 16;
+
+/**
+ * A random 32-bit sequence number not in flight (our probe, relays, lease pings): an off-path
+ * sender cannot guess the one an ack or nack must echo.
+ */
+function drawSeq(turn: Turn): number {
+  const { state } = turn;
+  let seq = turn.rng.next32();
+  for (let draw = 1; draw < SEQ_DRAWS_MAX; draw++) {
+    if (!state.relays.has(seq) && !state.leasePings.has(seq) && state.probe?.seq !== seq) break;
+    seq = turn.rng.next32();
+  }
+  return seq;
+}
 
 type Ping = Extract<Message, { type: 'ping' }>;
 type PingReq = Extract<Message, { type: 'ping-req' }>;
@@ -43,7 +69,7 @@ export function startProbe(turn: Turn): void {
   );
   if (target === undefined) return;
   const targetId = target.id;
-  const seq = state.nextSeq++;
+  const seq = drawSeq(turn);
   state.probe = {
     seq,
     target: targetId,
@@ -56,11 +82,10 @@ export function startProbe(turn: Turn): void {
       scaleByAwareness(state.config.probeTimeoutMs, state.awareness)) as Millis,
     endAtMs: (now + periodMs) as Millis,
   };
-  // Lifeguard §IV-C buddy system: tell a suspect first, so it can refute at once.
-  const buddy: Update[] =
-    target.state === 'suspect'
-      ? [{ kind: 'suspect', id: targetId, incarnation: target.incarnation, from: state.selfId }]
-      : [];
+  // Lifeguard §IV-C buddy system: tell a suspect first (the signed accusation we hold), so it
+  // can refute at once.
+  const accusation = target.state === 'suspect' ? heldAccusation(target) : undefined;
+  const buddy: Update[] = accusation === undefined ? [] : [accusation];
   count(state, 'probesSent');
   send(turn, target.address, 'packet', {
     type: 'ping',
@@ -92,9 +117,7 @@ export function sendIndirectProbes(turn: Turn): void {
       type: 'ping-req',
       seq: probe.seq,
       from: state.selfId,
-      fromAddress: me.address,
       target: probe.target,
-      targetAddress: probe.targetAddress,
       nack: true,
       updates: piggyback(turn),
     });
@@ -126,8 +149,7 @@ export function failProbe(turn: Turn): void {
     state.config.awarenessMultiplierMax,
   );
   const target = state.members.get(probe.target);
-  if (target !== undefined && isLive(target.state))
-    applySuspect(turn, target.id, target.incarnation, state.selfId);
+  if (target !== undefined) suspectLocally(turn, target);
 }
 
 /**
@@ -144,11 +166,14 @@ export function refuseProbe(turn: Turn): void {
   count(state, 'probesFailed');
   count(state, 'probesRefused');
   const target = state.members.get(probe.target);
-  if (target !== undefined && isLive(target.state))
-    applySuspect(turn, target.id, target.incarnation, state.selfId);
+  if (target !== undefined) suspectLocally(turn, target);
 }
 
-/** SWIM §3.1: answer a ping addressed to us on the channel it came in on. */
+/**
+ * SWIM §3.1: answer a ping addressed to us on the channel it came in on. Queued updates ride
+ * along only to a member pinging from its own address: a ping with a forged source must not
+ * turn into a larger answer to someone else.
+ */
 export function onPing(turn: Turn, from: Address, channel: Channel, message: Ping): void {
   const { state } = turn;
   if (message.target !== state.selfId) {
@@ -156,12 +181,13 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
     count(state, 'pingsWrongTarget');
     return;
   }
+  const sender = state.members.get(message.from);
   const leading = [...departureNotice(turn, message.from), ...buddyRefutation(turn, message)];
   send(turn, from, channel, {
     type: 'ack',
     seq: message.seq,
     from: state.selfId,
-    updates: piggyback(turn, leading),
+    updates: sender?.address === from ? piggyback(turn, leading) : leading,
   });
 }
 
@@ -173,27 +199,27 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
  * never come and declare us dead when its suspicion runs out. Found by the swim-loss10 sweep.
  */
 function buddyRefutation(turn: Turn, ping: Ping): Update[] {
-  const selfId = turn.state.selfId;
+  const { state } = turn;
+  if (state.phase !== 'running') return [];
   const accused = ping.updates.some(
-    (u) => u.id === selfId && (u.kind === 'suspect' || u.kind === 'dead'),
+    (u) => u.id === state.selfId && (u.kind === 'suspect' || u.kind === 'dead'),
   );
-  return accused ? [selfAliveUpdate(turn.state)] : [];
+  return accused ? [selfAliveUpdate(state)] : [];
 }
 
 /**
  * A ping from a member we hold as dead or left (a restart that lost its incarnation, or the other
  * side of a healed partition): tell it first, like the buddy system, so it refutes at once instead
- * of waiting for the next push-pull.
+ * of waiting for the next push-pull. What we send is the signed departure we hold.
  */
 function departureNotice(turn: Turn, senderId: NodeId): Update[] {
   const sender = turn.state.members.get(senderId);
   if (sender === undefined) return [];
-  if (sender.state === 'dead')
-    return [
-      { kind: 'dead', id: senderId, incarnation: sender.incarnation, from: turn.state.selfId },
-    ];
-  if (sender.state === 'left')
-    return [{ kind: 'left', id: senderId, incarnation: sender.incarnation }];
+  if (sender.state === 'dead') {
+    const accusation = heldAccusation(sender);
+    return accusation === undefined ? [] : [accusation];
+  }
+  if (sender.state === 'left') return [heldRecord(sender)];
   return [];
 }
 
@@ -210,23 +236,44 @@ export function nackTimeoutMs(config: { probeIntervalMs: number; probeTimeoutMs:
   return Math.max(1, Math.floor((config.probeIntervalMs - config.probeTimeoutMs) / 2)) as Millis;
 }
 
-/** SWIM §3.1 intermediary: probe the target for the requester; bounded by pendingProbesMax. */
+/**
+ * SWIM §3.1 intermediary: probe the target for the requester; bounded by pendingProbesMax. Only
+ * a live member may ask, only about another member, and the probe and the answer go to the
+ * addresses of our own records of them: a ping-req is no reflector (docs/security.md).
+ */
 export function onPingReq(turn: Turn, message: PingReq): void {
   const { state } = turn;
+  const requester = state.members.get(message.from);
+  const target = state.members.get(message.target);
+  if (
+    requester === undefined ||
+    !isLive(requester.state) ||
+    target === undefined ||
+    message.from === state.selfId ||
+    message.target === state.selfId ||
+    message.target === message.from
+  ) {
+    refuse(
+      turn,
+      'ping_req_refused',
+      `ping-req from ${short(message.from)} about ${short(message.target)}: ${requester === undefined || !isLive(requester.state) ? 'the requester is not a live member here' : 'the target is not another member here'}`,
+    );
+    return;
+  }
   if (state.relays.size >= state.config.pendingProbesMax) {
     count(state, 'relayedProbesDropped');
     return;
   }
-  const seq = state.nextSeq++;
+  const seq = drawSeq(turn);
   state.relays.set(seq, {
-    requesterAddress: message.fromAddress,
+    requesterAddress: requester.address,
     requesterSeq: message.seq,
     target: message.target,
     wantNack: message.nack,
     deadlineMs: (turn.now + nackTimeoutMs(state.config)) as Millis,
   });
   count(state, 'relayedProbes');
-  send(turn, message.targetAddress, 'packet', {
+  send(turn, target.address, 'packet', {
     type: 'ping',
     seq,
     from: state.selfId,
@@ -248,7 +295,7 @@ export function onLeaseRound(turn: Turn): void {
   const me = self(state);
   for (const member of state.members.values()) {
     if (member.slot === 0 || !isLive(member.state)) continue;
-    const seq = state.nextSeq++;
+    const seq = drawSeq(turn);
     state.leasePings.set(seq, { id: member.id, sentAtMs: turn.now });
     count(state, 'leasePingsSent');
     send(turn, member.address, 'packet', {
@@ -282,7 +329,11 @@ export function onAck(turn: Turn, channel: Channel, message: Ack): void {
     return;
   }
   const relay = state.relays.get(message.seq);
-  if (relay === undefined || relay.target !== message.from) return;
+  if (relay === undefined || relay.target !== message.from) {
+    // Late (the probe ended), duplicated, or forged: a sequence number nobody here waits on.
+    count(state, 'acksUnexpected');
+    return;
+  }
   state.relays.delete(message.seq);
   send(turn, relay.requesterAddress, 'packet', {
     type: 'ack',

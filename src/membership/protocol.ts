@@ -3,11 +3,13 @@
  * highest incarnation used, `membership/incarnation`, decimal with a newline: the format is on
  * disk, keep it). The wire, which needs node:zlib, is wire.ts.
  */
+import { ShoalError } from '../base/errors.js';
 import { counterFileStore } from '../base/persisted.js';
 import { kinds, type Core, type CoreInput, type Store } from '../base/protocol.js';
 import { updateEncodedBytes } from './codec.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition, snapshot } from './invariants.js';
+import { INCARNATION_MAX } from './record.js';
 import { createState } from './state.js';
 import { nextDeadline, step } from './step.js';
 import type { MembershipRecord, MembershipTypes } from './types.js';
@@ -37,8 +39,10 @@ export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
     'left-done',
     'lease-ack',
     'rejected',
+    'security',
   ]),
-  init: (config, persisted, ctx) => createState(config.config, config.self, persisted, ctx.now),
+  init: (config, persisted, ctx) =>
+    createState(config.config, config.self, persisted, ctx.now, config.security),
   // Piggyback budgets count the exact encoded size of each update (the core alone would estimate).
   step: (state, input, ctx) => step(state, input, ctx, updateEncodedBytes),
   nextDeadline,
@@ -50,9 +54,27 @@ export const MEMBERSHIP_CORE: Core<MembershipTypes> = {
   checkTransition,
 };
 
-export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = counterFileStore(
+const INCARNATION_STORE: Store<number, MembershipRecord> = counterFileStore(
   INCARNATION_FILE,
   'incarnation',
   (value) => value,
   (record: MembershipRecord) => record.incarnation,
 );
+
+/**
+ * The incarnation store. A node starts one above what it persisted, so a persisted incarnation
+ * at INCARNATION_MAX leaves it nothing to start at: refused at boot with ERR_INCARNATION_EXHAUSTED
+ * (the node cannot sign a record others would take over its previous life's), never a crash.
+ */
+export const MEMBERSHIP_STORE: Store<number, MembershipRecord> = {
+  load: (storage) => {
+    const persisted = INCARNATION_STORE.load(storage);
+    if (persisted >= INCARNATION_MAX)
+      throw new ShoalError(
+        'ERR_INCARNATION_EXHAUSTED',
+        `${INCARNATION_FILE} holds ${persisted}: this identity has used every incarnation up to INCARNATION_MAX (${INCARNATION_MAX}) and cannot start again; give the node a new identity (move identity.json and ${INCARNATION_FILE} out of the data dir)`,
+      );
+    return persisted;
+  },
+  write: INCARNATION_STORE.write,
+};

@@ -10,17 +10,32 @@
  * digest ("in sync", counted `pushPullsInSync` on both sides), a peer that does not answers with
  * its full view and `reply: true`, so both sides merge exactly as in a full push-pull. Join and
  * reconnect stay full (the views differ by construction there).
+ *
+ * Hostile input (docs/security.md): a push-pull counts only with its sender's own signed record
+ * in it, at the address it claims (and the sender admitted, for a join), and every answer goes
+ * to that address; a digest counts only from a live member at the address we hold for it. So
+ * no push-pull or digest makes us send to an address no member signed.
  */
 import type { Address } from '../base/address.js';
 import type { Millis } from '../base/time.js';
 import type { MemberRecord, Message } from './messages.js';
 import { mergeRemoteState } from './apply-update.js';
+import { admissionRefusal, refuse, short, verifyRecord } from './security.js';
 import { describeFingerprintMismatch } from './config.js';
 import { digestHex } from './digest.js';
 import { joinSyncDelayMs, pushPullIntervalScaledMs } from './scaling.js';
 import type { MemberTable } from './member-table.js';
 import { refuseProbe } from './probe.js';
-import { changeState, count, isLive, randomMembers, self, send, type Turn } from './state.js';
+import {
+  changeState,
+  count,
+  isLive,
+  randomMembers,
+  recordFieldsOf,
+  self,
+  send,
+  type Turn,
+} from './state.js';
 import type { JoinFailureReason } from './types.js';
 
 type PushPull = Extract<Message, { type: 'push-pull' }>;
@@ -35,14 +50,7 @@ export function localRecords(turn: Turn): MemberRecord[] {
     const member = members.at(slot);
     // `joining` is local-only: on the wire we are alive (that is what a join announces).
     const state = member.state === 'joining' ? 'alive' : member.state;
-    out[slot] = {
-      id: member.id,
-      name: member.name,
-      address: member.address,
-      state,
-      incarnation: member.incarnation,
-      labels: member.labels,
-    };
+    out[slot] = { ...recordFieldsOf(member), state, accusation: member.accusation };
   }
   return out;
 }
@@ -87,15 +95,24 @@ function sendDigest(turn: Turn, to: Address, reply: boolean): void {
  */
 export function onPushPullDigest(turn: Turn, message: PushPullDigest): void {
   const { state } = turn;
+  const sender = state.members.get(message.from);
+  if (sender === undefined || !isLive(sender.state) || sender.address !== message.fromAddress) {
+    refuse(
+      turn,
+      'push_pull_refused',
+      `push-pull digest from ${short(message.from)} at ${message.fromAddress}: not a live member at that address here`,
+    );
+    return;
+  }
   if (
     message.configDigest === state.fingerprintDigest &&
     message.viewDigest === viewDigestOf(turn)
   ) {
     count(state, 'pushPullsInSync');
-    if (message.reply) sendDigest(turn, message.fromAddress, false);
+    if (message.reply) sendDigest(turn, sender.address, false);
     return;
   }
-  sendPushPull(turn, message.fromAddress, false);
+  sendPushPull(turn, sender.address, false);
 }
 
 /** Sends a join push-pull to every address (ours excluded); the first reply completes the join. */
@@ -131,18 +148,53 @@ export function finishJoin(
   turn.effects.push(result);
 }
 
+/**
+ * The sender's own record in its push-pull, verified, at the address the push-pull claims: what
+ * makes an answer to `fromAddress` safe. Undefined (refused, counted) otherwise.
+ */
+function senderRecord(turn: Turn, message: PushPull): MemberRecord | undefined {
+  const record = message.members.find((m) => m.id === message.from);
+  const what = `push-pull from ${short(message.from)} at ${message.fromAddress}`;
+  if (record === undefined || record.address !== message.fromAddress) {
+    refuse(
+      turn,
+      'push_pull_refused',
+      `${what}: it carries no record of its sender at that address`,
+    );
+    return undefined;
+  }
+  const kind = record.state === 'left' ? 'left' : 'alive';
+  return verifyRecord(turn, kind, record, turn.state.members.get(record.id)) ? record : undefined;
+}
+
+function sendReject(turn: Turn, to: Address, reason: Reject['reason'], detail: string): void {
+  send(turn, to, 'stream', { type: 'reject', from: turn.state.selfId, reason, detail });
+}
+
 export function onPushPull(turn: Turn, message: PushPull): void {
   const { state } = turn;
   count(state, 'pushPullsReceived');
+  const sender = senderRecord(turn, message);
+  if (sender === undefined) return;
   if (message.configFingerprint !== state.fingerprint) {
     count(state, 'configMismatchRejected');
-    send(turn, message.fromAddress, 'stream', {
-      type: 'reject',
-      from: state.selfId,
-      reason: 'config_mismatch',
-      detail: describeFingerprintMismatch(state.fingerprint, message.configFingerprint),
-    });
-    return;
+    return sendReject(
+      turn,
+      message.fromAddress,
+      'config_mismatch',
+      describeFingerprintMismatch(state.fingerprint, message.configFingerprint),
+    );
+  }
+  const denied = admissionRefusal(state, sender);
+  if (denied !== undefined) {
+    refuse(turn, 'admission_refused', `push-pull from ${short(sender.id)}: ${denied}`);
+    if (!message.join) return;
+    return sendReject(
+      turn,
+      message.fromAddress,
+      'not_admitted',
+      `the node at ${self(state).address} does not admit ${sender.id}: ${denied}`,
+    );
   }
   if (
     message.join &&
@@ -150,13 +202,12 @@ export function onPushPull(turn: Turn, message: PushPull): void {
     state.members.size >= state.config.membersMax
   ) {
     count(state, 'membersRejected');
-    send(turn, message.fromAddress, 'stream', {
-      type: 'reject',
-      from: state.selfId,
-      reason: 'too_many_members',
-      detail: `this cluster is at membersMax (${state.config.membersMax}) members`,
-    });
-    return;
+    return sendReject(
+      turn,
+      message.fromAddress,
+      'too_many_members',
+      `this cluster is at membersMax (${state.config.membersMax}) members`,
+    );
   }
   mergeRemoteState(turn, message.members, message.from);
   if (message.reply) {
@@ -188,8 +239,18 @@ function scheduleJoinSync(turn: Turn): void {
   const tickMs = gossipIntervalMs > 0 ? gossipIntervalMs : probeIntervalMs;
   const atMs = turn.now + joinSyncDelayMs(tickMs, retransmitMult, state.members.size);
   if (atMs < state.nextPushPullAtMs) state.nextPushPullAtMs = atMs as Millis;
+  // Full, not digest-first: the member it reaches may not know us yet, and a digest counts only
+  // from a member (onPushPullDigest); a full push-pull carries our signed record.
+  state.joinSyncDue = true;
 }
 
+/**
+ * A reject ends a pending join with its reason. It is not authenticated (nothing in it is a
+ * member's record), so without a keyring a forged one can end a join attempt early; the node
+ * retries its seeds (`retrySeeds`), and a forged reject changes no member (docs/security.md).
+ * It is not matched against the addresses the join went to: a seed named by DNS answers from
+ * the address it advertises, and its reason must still reach the operator.
+ */
 export function onReject(turn: Turn, message: Reject): void {
   onRefused(turn, message.reason, message.detail);
 }
@@ -285,7 +346,10 @@ export function periodicPushPull(turn: Turn): void {
     1,
     (m) => m.id !== state.selfId && (m.state === 'alive' || m.state === 'suspect'),
   );
-  if (peer !== undefined) sendDigest(turn, peer.address, true);
+  if (peer === undefined) return;
+  if (state.joinSyncDue) sendPushPull(turn, peer.address, false);
+  else sendDigest(turn, peer.address, true);
+  state.joinSyncDue = false;
 }
 
 /** Tries one random dead member's address, so a healed partition merges without help. */

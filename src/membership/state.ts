@@ -14,7 +14,15 @@ import type { Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
-import type { Labels, Message, Update } from './messages.js';
+import type {
+  Accusation,
+  AccusationUpdate,
+  Labels,
+  Message,
+  RecordFields,
+  RecordUpdate,
+  Update,
+} from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Channel } from '../base/channel.js';
 import { createQueue, enqueue, takeUpdates } from './broadcast-queue.js';
@@ -24,6 +32,7 @@ import { MemberTable, type Member } from './member-table.js';
 import { insertProbeTarget, createProbeOrder } from './probe-order.js';
 import { retransmitLimit } from './scaling.js';
 import { bury } from './tombstones.js';
+import { INCARNATION_MAX, signRecord } from './record.js';
 import {
   COUNTER_NAMES,
   type CounterName,
@@ -33,6 +42,7 @@ import {
   type MemberEventType,
   type MemberState,
   type MemberView,
+  type MembershipSecurity,
   type State,
 } from './types.js';
 
@@ -70,28 +80,36 @@ export interface SelfIdentity {
  * A fresh state for this node, not yet started. `persistedIncarnation` is the highest incarnation
  * this identity ever persisted (0 if none): we start one above it, so that after a restart our
  * alive beats anything a previous life of ours said (and `start` persists it before any send).
+ * The caller refuses a persisted incarnation at INCARNATION_MAX (the store does, protocol.ts).
  */
 export function createState(
   config: MembershipConfig,
   self: SelfIdentity,
   persistedIncarnation: number,
   now: Millis,
+  security: MembershipSecurity,
 ): State {
   assert(
-    Number.isSafeInteger(persistedIncarnation) && persistedIncarnation >= 0,
-    `persistedIncarnation must be a safe non-negative integer, got ${persistedIncarnation}`,
+    Number.isSafeInteger(persistedIncarnation) &&
+      persistedIncarnation >= 0 &&
+      persistedIncarnation < INCARNATION_MAX,
+    `persistedIncarnation must be a safe integer in 0..${INCARNATION_MAX - 1}, got ${persistedIncarnation}`,
   );
   const counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Counters;
   const members = new MemberTable();
-  members.insert({
+  const start = toIncarnation(persistedIncarnation + 1);
+  const labels = ownLabels(self.labels);
+  const record = signRecord(security.crypto, security.clusterId, 'alive', {
     id: self.id,
+    incarnation: start,
     name: self.name,
     address: self.address,
-    state: 'joining',
-    incarnation: toIncarnation(persistedIncarnation + 1),
-    labels: ownLabels(self.labels),
-    stateChangedAtMs: now,
+    labels,
+    publicKey: security.publicKey,
+    certificate: security.certificate,
   });
+  counters.recordsSigned++;
+  members.insert({ ...record, state: 'joining', labels, stateChangedAtMs: now });
   const fingerprint = configFingerprint(clusterWideOf(config));
   // Self starts `joining` (not live): the digest starts empty and takes us in when we become alive.
   return {
@@ -113,12 +131,12 @@ export function createState(
     relays: new Map(),
     leasePings: new Map(),
     queue: createQueue(),
-    nextSeq: 1,
     nextProbeAtMs: now,
     nextGossipAtMs: now,
     lastGossipAtMs: Number.NEGATIVE_INFINITY,
     lastStepMs: now,
     nextPushPullAtMs: now,
+    joinSyncDue: false,
     nextReconnectAtMs: now,
     nextReapAtMs: now,
     seeds: [],
@@ -127,6 +145,60 @@ export function createState(
     join: undefined,
     leaveDeadlineMs: undefined,
     counters,
+    security,
+    lifeStartIncarnation: start,
+    selfSigned: { incarnation: start, left: false },
+    securityLog: new Map(),
+  };
+}
+
+/**
+ * Signs our own record as it now stands (a new incarnation or labels, or our leave) and keeps
+ * the signature: every alive or left we send about ourselves is this one, so it is signed once
+ * however often it is gossiped.
+ */
+export function signSelf(state: State, kind: 'alive' | 'left'): void {
+  const me = self(state);
+  const { security } = state;
+  me.signature = signRecord(
+    security.crypto,
+    security.clusterId,
+    kind,
+    recordFieldsOf(me),
+  ).signature;
+  state.selfSigned = { incarnation: me.incarnation, left: kind === 'left' };
+  count(state, 'recordsSigned');
+}
+
+/** The accusation update that holds `member` suspect or dead here (verified when it was stored). */
+export function heldAccusation(member: Member): AccusationUpdate | undefined {
+  const accusation = member.accusation;
+  if (accusation === undefined) return undefined;
+  return {
+    kind: member.state === 'dead' ? 'dead' : 'suspect',
+    id: member.id,
+    incarnation: member.incarnation,
+    from: accusation.from,
+    signature: accusation.signature,
+  };
+}
+
+/** A member's held record as an update: its alive record, or its left one once it left. */
+export function heldRecord(member: Member): RecordUpdate {
+  return { kind: member.state === 'left' ? 'left' : 'alive', ...recordFieldsOf(member) };
+}
+
+/** The signed record fields of a member as held (its alive record, or its left one once left). */
+export function recordFieldsOf(member: Member): RecordFields {
+  return {
+    id: member.id,
+    incarnation: member.incarnation,
+    name: member.name,
+    address: member.address,
+    labels: member.labels,
+    publicKey: member.publicKey,
+    certificate: member.certificate,
+    signature: member.signature,
   };
 }
 
@@ -218,12 +290,9 @@ function trackIndexes(state: State, id: NodeId, after: MemberState | undefined):
  * Adds a member we have never seen (or have forgotten) as alive, from its alive update, at a
  * random place in the probe order.
  */
-export function addMember(
-  turn: Turn,
-  alive: Omit<Extract<Update, { kind: 'alive' }>, 'kind'>,
-): Member {
+export function addMember(turn: Turn, alive: RecordFields): Member {
   const { state } = turn;
-  const { id, name, address, incarnation, labels } = alive;
+  const { id, name, address, incarnation, labels, publicKey, signature, certificate } = alive;
   const member = state.members.insert({
     id,
     name,
@@ -232,6 +301,9 @@ export function addMember(
     incarnation,
     labels: ownLabels(labels),
     stateChangedAtMs: turn.now,
+    publicKey,
+    signature,
+    certificate,
   });
   insertProbeTarget(state.probeOrder, member.slot, turn.rng);
   trackIndexes(state, id, 'alive');
@@ -253,7 +325,15 @@ export function removeMember(state: State, id: NodeId, now: Millis): void {
     departure === 'dead' || departure === 'left',
     `removeMember: ${id} is ${departure}, not departed`,
   );
-  bury(state, id, { incarnation: member.incarnation, state: departure, forgottenAtMs: now });
+  const notice = departure === 'dead' ? heldAccusation(member) : heldRecord(member);
+  assert(notice !== undefined, `removeMember: dead ${id} has no accusation`);
+  bury(state, id, {
+    incarnation: member.incarnation,
+    state: departure,
+    forgottenAtMs: now,
+    notice,
+    publicKey: member.publicKey,
+  });
   trackIndexes(state, id, undefined);
   trackLiveness(state, member.state, undefined);
   trackDigest(state, member, member.state, undefined);
@@ -261,13 +341,24 @@ export function removeMember(state: State, id: NodeId, now: Millis): void {
   state.members.remove(id);
 }
 
-/** Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state. */
+/**
+ * Moves a member to `next`, keeping indexes and epoch, and emits the event of the new state.
+ * `accusation` is what holds it suspect or dead: given exactly for those two states (a member
+ * is never suspect or dead without a signed accusation at its incarnation, invariants.ts).
+ */
 export function changeState(
   turn: Turn,
   member: Member,
   next: Exclude<MemberState, 'joining'>,
+  accusation?: Accusation,
 ): void {
   const before = member.state;
+  const accused = next === 'suspect' || next === 'dead';
+  assert(
+    accused === (accusation !== undefined),
+    `changeState ${member.id} -> ${next}: an accusation exactly when suspect or dead`,
+  );
+  member.accusation = accusation;
   if (before === next) return;
   member.state = next;
   member.stateChangedAtMs = turn.now;
@@ -319,18 +410,9 @@ export function broadcast(turn: Turn, update: Update): void {
   if (atMs < state.nextGossipAtMs) state.nextGossipAtMs = atMs as Millis;
 }
 
-/** The alive update that describes us now. */
+/** The signed alive update that describes us now (me.labels is frozen: the queued update may share it). */
 export function selfAliveUpdate(state: State): Update {
-  const me = self(state);
-  // me.labels is frozen (ownLabels): the queued update may share it.
-  return {
-    kind: 'alive',
-    id: me.id,
-    incarnation: me.incarnation,
-    name: me.name,
-    address: me.address,
-    labels: me.labels,
-  };
+  return { kind: 'alive', ...recordFieldsOf(self(state)) };
 }
 
 /**

@@ -14,7 +14,8 @@ import type { Message } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
-import { applyDeparture, applyUpdate } from './apply-update.js';
+import { applyUpdate, expireSuspicion } from './apply-update.js';
+import { INCARNATION_MAX } from './record.js';
 import { applyAwarenessDelta, loopDelayAwarenessDelta } from './awareness.js';
 import { estimateUpdateBytes, labelsBytes, transmitsOf } from './broadcast-queue.js';
 import { LEAVE_TRANSMITS_MIN } from './config.js';
@@ -46,6 +47,7 @@ import {
   changeState,
   count,
   emitMember,
+  heldRecord,
   ownLabels,
   persistIncarnation,
   piggyback,
@@ -56,6 +58,7 @@ import {
   selfAliveUpdate,
   send,
   setIncarnation,
+  signSelf,
   type Turn,
 } from './state.js';
 import { pruneTombstones } from './tombstones.js';
@@ -196,7 +199,7 @@ function expireSuspicions(turn: Turn): void {
     const member = state.members.get(id);
     if (member === undefined) continue;
     count(state, 'membersDeclaredDead');
-    applyDeparture(turn, id, member.incarnation, 'dead', state.selfId);
+    expireSuspicion(turn, member);
   }
 }
 
@@ -235,7 +238,9 @@ function reap(turn: Turn): void {
 
 function onReceive(turn: Turn, from: Address, channel: Channel, message: Message): void {
   // Piggybacked updates first, so a reply already carries what they changed (e.g. our refute).
-  if ('updates' in message) for (const update of message.updates) applyUpdate(turn, update);
+  // A forged one ends the list: a packet costs at most one failed signature check.
+  if ('updates' in message)
+    for (const update of message.updates) if (!applyUpdate(turn, update)) break;
   switch (message.type) {
     case 'ping':
       return onPing(turn, from, channel, message);
@@ -266,7 +271,8 @@ function onLeave(turn: Turn): void {
   state.join = undefined;
   const me = self(state);
   changeState(turn, me, 'left');
-  broadcast(turn, { kind: 'left', id: me.id, incarnation: me.incarnation });
+  signSelf(state, 'left');
+  broadcast(turn, heldRecord(me));
   state.leaveDeadlineMs = (now + state.config.leavePropagateMs) as Millis;
 }
 
@@ -304,8 +310,17 @@ function onUpdateLabels(turn: Turn, labels: Labels): void {
   const me = self(state);
   // Nothing new to say: gossiping an incarnation bump to every member would be pure cost.
   if (sameLabels(me.labels, labels)) return;
+  if (me.incarnation >= INCARNATION_MAX) {
+    count(state, 'incarnationsRefused');
+    return reject(
+      turn,
+      'update-labels',
+      `this node is at INCARNATION_MAX (${INCARNATION_MAX}) and cannot sign a new record; give it a new identity`,
+    );
+  }
   setIncarnation(state, me, toIncarnation(me.incarnation + 1));
   me.labels = ownLabels(labels);
+  signSelf(state, 'alive');
   persistIncarnation(turn, me.incarnation);
   broadcast(turn, selfAliveUpdate(state));
   emitMember(turn, 'updated', me);

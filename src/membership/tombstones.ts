@@ -9,7 +9,7 @@
  * lives, an alive or suspect about that id at an incarnation not above the tombstone's is refused
  * and counted (`resurrectionsRefused`); a strictly higher one (a restart, or the member's own
  * refute, SWIM §4.2) is accepted and removes the tombstone. A refused alive also sends its
- * subject, at the address it carries, the departure it missed (`noticeOfDeparture`): a member
+ * subject, at the address it carries, the signed departure it missed (`Tombstone.notice`): a member
  * that is in fact alive (it was only paused, or cut off) refutes it and comes back above the
  * tombstone, so the rule costs a real member one round trip, never its place in the cluster.
  *
@@ -23,6 +23,7 @@
 import type { Millis } from '../base/time.js';
 import type { Incarnation } from '../base/units.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { PublicKey } from '../identity/signed.js';
 import type { MembershipConfig } from './config.js';
 import type { Update } from './messages.js';
 import type { State } from './types.js';
@@ -32,6 +33,17 @@ export interface Tombstone {
   incarnation: Incarnation;
   state: 'dead' | 'left';
   forgottenAtMs: Millis;
+  /**
+   * What its subject must hear to refute (`refuseResurrection`): the signed departure it missed,
+   * as we held it (the accusation that declared it dead, or its own left record).
+   */
+  notice: Update;
+  /**
+   * The forgotten member's key: its accusations of us still verify (after a partition longer
+   * than deadReclaimMs each side has forgotten the other, and must still refute the other's
+   * word that it is dead; security.ts `accuserKey`).
+   */
+  publicKey: PublicKey;
 }
 
 /** A tombstone outlives the member record by this many deadReclaimMs. */
@@ -76,14 +88,4 @@ export function pruneTombstones(state: State, now: Millis): void {
     if (now - tombstone.forgottenAtMs < lifetimeMs) return;
     state.tombstones.delete(id);
   }
-}
-
-/**
- * What a tombstone says about `id`, as the update its subject must hear to refute: the `dead` or
- * `left` it missed, at the tombstone's incarnation.
- */
-export function noticeOfDeparture(id: NodeId, tombstone: Tombstone, from: NodeId): Update {
-  return tombstone.state === 'dead'
-    ? { kind: 'dead', id, incarnation: tombstone.incarnation, from }
-    : { kind: 'left', id, incarnation: tombstone.incarnation };
 }

@@ -13,8 +13,9 @@ import type { PersistedInput, Ready, SendEffect, TickInput } from '../base/proto
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
 import type { Epoch, Incarnation } from '../base/units.js';
-import type { Labels, Message, Update } from './messages.js';
+import type { Certificate, Labels, Message, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { MemberCrypto, PublicKey } from '../identity/signed.js';
 import type { Channel } from '../base/channel.js';
 import type { MembershipConfig } from './config.js';
 import type { ViewDigest } from './digest.js';
@@ -41,6 +42,59 @@ export interface MemberView {
  * between records and updates (`ownLabels`).
  */
 export type { Member } from './member-table.js';
+
+/**
+ * Why a record, an accusation or a request was refused as untrustworthy (docs/security.md):
+ * each has a counter (`SECURITY_COUNTERS` in security.ts) and a rate-limited `security` effect.
+ */
+export type SecurityReason =
+  /** A record's or an accusation's signature does not verify. */
+  | 'signature_invalid'
+  /** A record's public key does not hash to its id. */
+  | 'key_mismatch'
+  /** An accusation from a member that is not live here, about an incarnation its subject never signed, or by the subject itself. */
+  | 'accusation_refused'
+  /** A ping-req from a non-member, or about one. */
+  | 'ping_req_refused'
+  /** A push-pull without a valid record of its sender, or a digest from a non-member. */
+  | 'push_pull_refused'
+  /** A member the admission policy refuses (not allowed, revoked, no valid certificate). */
+  | 'admission_refused'
+  /** An incarnation above INCARNATION_MAX, or our own incarnation exhausted. */
+  | 'incarnation_refused'
+  /** A record about this node, signed with its key, that this node did not sign: another process has its identity. */
+  | 'identity_conflict'
+  /** A record whose reserved labels (leader claims) are invalid. */
+  | 'labels_refused';
+
+/** Who is asking to be a member: what admission decides on (docs/security.md, "Admission"). */
+export interface AdmissionCandidate {
+  id: NodeId;
+  publicKey: PublicKey;
+  certificate: Certificate | undefined;
+}
+
+/**
+ * The security capabilities and policy the core is given (docs/security.md): the crypto to sign
+ * as this node and verify others, this node's own key and certificate (carried in its records),
+ * and the optional admission and reserved-label checks.
+ */
+export interface MembershipSecurity {
+  /** Signed into every record and accusation: a record of another cluster never verifies here. */
+  clusterId: string;
+  crypto: MemberCrypto;
+  publicKey: PublicKey;
+  certificate: Certificate | undefined;
+  /** The reason a verified member is refused, or undefined to admit it; absent admits everyone. */
+  admit?: ((candidate: AdmissionCandidate) => string | undefined) | undefined;
+  /** The reason a record's labels are refused (swim: leader claims out of range); absent accepts all. */
+  labelsValid?: ((labels: Labels) => string | undefined) | undefined;
+  /**
+   * Check signatures. Only the simulator's `-unsafe` scenarios turn it off, to show that the
+   * forgery checkers catch what it lets through. @defaultValue true
+   */
+  verifySignatures: boolean;
+}
 
 /** Lifeguard §IV-B: a running suspicion and who has confirmed it. */
 export interface Suspicion {
@@ -121,6 +175,7 @@ export const COUNTER_NAMES = [
   'tcpFallbackAcks',
   'nacksReceived',
   'nacksUnexpected',
+  'acksUnexpected',
   'nacksMissed',
   'relayedProbes',
   'relayedProbesDropped',
@@ -148,6 +203,18 @@ export const COUNTER_NAMES = [
   'resurrectionsRefused',
   'leasePingsSent',
   'leaseAcks',
+  // Security (docs/security.md): one counter per refusal reason (`SECURITY_COUNTERS`).
+  'signaturesInvalid',
+  'keysMismatched',
+  'accusationsRefused',
+  'pingReqsRefused',
+  'pushPullsRefused',
+  'admissionRefused',
+  'incarnationsRefused',
+  'identityConflicts',
+  /** Signatures this node made (its own records and accusations), and checked (cache hits included). */
+  'recordsSigned',
+  'signaturesChecked',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -184,7 +251,6 @@ export interface State {
   /** The last lease round's pings (`lease-round`): seq -> the member pinged, and when. */
   leasePings: Map<number, { id: NodeId; sentAtMs: Millis }>;
   queue: BroadcastQueue;
-  nextSeq: number;
   nextProbeAtMs: Millis;
   nextGossipAtMs: Millis;
   /** When the last gossip round sent anything (-Infinity before the first): news waits newsGossipDelayMs after it. */
@@ -192,6 +258,8 @@ export interface State {
   /** The `now` of the last step: a deadline that fell due while nothing waited on it is due now, not in the past. */
   lastStepMs: Millis;
   nextPushPullAtMs: Millis;
+  /** The next periodic push-pull is a join's sync: full, not digest-first (push-pull.ts). */
+  joinSyncDue: boolean;
   nextReconnectAtMs: Millis;
   nextReapAtMs: Millis;
   /** Configured seeds (ours excluded), retried while any is outside the live view (`retrySeeds`). */
@@ -201,6 +269,16 @@ export interface State {
   join: JoinAttempt | undefined;
   leaveDeadlineMs: Millis | undefined;
   counters: Counters;
+  security: MembershipSecurity;
+  /**
+   * The incarnation this life started at: a record about us signed with our key at or above it,
+   * that we did not sign, comes from another process with our identity (`identity_conflict`).
+   */
+  lifeStartIncarnation: Incarnation;
+  /** The incarnation and state our held self record was signed for (invariants.ts checks it is current). */
+  selfSigned: { incarnation: Incarnation; left: boolean };
+  /** Rate limit of `security` effects: per reason, when the last one went out and how many were suppressed since. */
+  securityLog: Map<SecurityReason, { lastAtMs: number; suppressed: number }>;
 }
 
 /** The one durable fact: the highest incarnation this identity has used. */
@@ -241,7 +319,8 @@ export type JoinFailureReason =
   | 'wrong_cluster'
   | 'bad_version'
   | 'too_many_members'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'not_admitted';
 
 /**
  * Effects. Every send waits for the writes of its step and of every earlier step (`afterPersist`:
@@ -260,7 +339,12 @@ export type Effect =
    */
   | { kind: 'lease-ack'; id: NodeId; sentAtMs: Millis }
   /** A local request was refused (e.g. labels over labelsBytesMax); the driver surfaces it to the caller. */
-  | { kind: 'rejected'; input: Input['kind']; detail: string };
+  | { kind: 'rejected'; input: Input['kind']; detail: string }
+  /**
+   * Something untrustworthy was refused (and counted): at most one per reason per
+   * `securityLogIntervalMs`, with how many of that reason went unreported since the last one.
+   */
+  | { kind: 'security'; reason: SecurityReason; detail: string; suppressed: number };
 
 export interface StepContext {
   rng: Rng;
@@ -275,6 +359,7 @@ export type StepResult = Ready<State, Effect, MembershipRecord>;
 export interface MembershipInit {
   config: MembershipConfig;
   self: { id: NodeId; name: string; address: Address; labels: Labels };
+  security: MembershipSecurity;
 }
 
 export interface MembershipTypes {

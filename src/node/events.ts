@@ -32,7 +32,20 @@ export interface ErrorEvent {
   error: ShoalError;
 }
 
-export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent | JoinEvent;
+/**
+ * Something untrustworthy was refused: a forged record, an accusation from a stranger, a member
+ * the admission policy refuses, another process with this node's identity (docs/security.md).
+ * Every refusal is counted (`node.stats().protocol`); this event comes at most once per reason
+ * per `securityLogIntervalMs` (10 s), with how many went unreported since the last one.
+ */
+export interface SecurityEvent {
+  kind: 'security';
+  reason: string;
+  detail: string;
+  suppressed: number;
+}
+
+export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent | JoinEvent | SecurityEvent;
 
 type Listener = (event: NodeEvent) => void;
 

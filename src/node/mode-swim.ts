@@ -15,14 +15,17 @@ import type { Term } from '../base/units.js';
 import type { Labels } from '../membership/messages.js';
 import { swimLeaderConfig } from '../election/swim/config.js';
 import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js';
-import { CLAIM_LABEL, parseClaim, SEEN_LABEL } from '../election/swim/step.js';
+import { CLAIM_LABEL, claimLabelsValid, parseClaim, SEEN_LABEL } from '../election/swim/claim.js';
+import { memberCrypto, publicKeyHex } from '../identity/member-crypto.js';
+import { ShoalError } from '../base/errors.js';
+import { admissionCheck, admissionPolicy, type AdmissionPolicy } from './admission.js';
 import type { LiveMember, LiveView, SwimLeaderTypes } from '../election/swim/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type ProfileName } from '../membership/config.js';
 import type { MemberTable } from '../membership/member-table.js';
 import { MEMBERSHIP_CORE, MEMBERSHIP_STORE } from '../membership/protocol.js';
 import { memberView } from '../membership/state.js';
-import type { MembershipTypes, MemberView } from '../membership/types.js';
+import type { AdmissionCandidate, MembershipTypes, MemberView } from '../membership/types.js';
 import { membershipWire } from '../membership/wire.js';
 import { ProtocolDriver } from './driver.js';
 import type { ClusterMode } from './options.js';
@@ -82,6 +85,35 @@ export function liveView(table: MemberTable): LiveView {
   return { size: liveIds.length, aliveCount, labelled, liveIds };
 }
 
+/**
+ * The node's admission policy and check, or undefined without one. Throws ERR_INVALID_CONFIG
+ * when the policy would refuse this very node (it would refuse its own records, and others
+ * with the same policy would refuse it): a certificate for another key, none, or expired.
+ */
+function admissionOf(
+  ctx: WiringContext,
+):
+  | { policy: AdmissionPolicy; admit: (candidate: AdmissionCandidate) => string | undefined }
+  | undefined {
+  const { options, internals } = ctx;
+  if (options.admission === undefined) return undefined;
+  const policy = admissionPolicy(options.admission, options.clusterId);
+  const admit = admissionCheck(policy, options.clusterId, internals.wallClockMs ?? Date.now);
+  const publicKey = publicKeyHex(ctx.identity);
+  if (policy.certificateKey !== undefined && policy.certificateKey !== publicKey)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission.certificate: it certifies another key than this node's (${ctx.id}); sign one for this node's public key`,
+    );
+  const refusal = admit({ id: ctx.id, publicKey, certificate: policy.certificate });
+  if (refusal !== undefined)
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission: this node's own policy refuses it (${refusal}); add its NodeId to admission.allow or give it a valid admission.certificate`,
+    );
+  return { policy, admit };
+}
+
 /** Leave requests waiting for the membership core's answer, as promises. */
 class Leaves {
   private readonly waiting: (() => void)[] = [];
@@ -114,6 +146,7 @@ export function wireSwim(
     ...base,
     packetEnvelopeBytes: base.packetEnvelopeBytes + (transport.packetOverheadBytes ?? 0),
   };
+  const admission = admissionOf(ctx);
   const peerCache = new PeerCache(io.storage, io.clock, transport.localAddress);
   const leaves = new Leaves();
   const joins = new SwimJoins(
@@ -152,6 +185,15 @@ export function wireSwim(
     config: {
       config,
       self: { id: ctx.id, name: options.name, address: transport.localAddress, labels },
+      security: {
+        clusterId: options.clusterId,
+        crypto: memberCrypto(ctx.identity),
+        publicKey: publicKeyHex(ctx.identity),
+        certificate: admission?.policy.certificate,
+        admit: admission?.admit,
+        labelsValid: claimLabelsValid,
+        verifySignatures: internals.unsafeSkipVerification !== true,
+      },
     },
     clock: io.clock,
     storage: io.storage,
@@ -168,6 +210,9 @@ export function wireSwim(
           scheduleView();
           return;
         case 'join-result':
+          // A refused node is told why (docs/security.md): say it even when nobody awaits the join.
+          if (!effect.ok && effect.reason === 'not_admitted')
+            ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed: 0 });
           return joins.onResult(
             effect.ok
               ? { ok: true, contacted: effect.contacted }
@@ -186,6 +231,12 @@ export function wireSwim(
           // A refused join ends that request; others are returned to the caller by the input.
           if (effect.input === 'join') joins.onRejected(effect.detail);
           return;
+        case 'security':
+          return ctx.publishSecurity({
+            reason: effect.reason,
+            detail: effect.detail,
+            suppressed: effect.suppressed,
+          });
       }
     },
     onFatal: (error) => ctx.fail(error),
@@ -294,6 +345,7 @@ export function wireSwim(
         ...membership.state.counters,
         awareness: membership.state.awareness,
         epoch: membership.state.epoch,
+        swimTermExhausted: leader.state.termExhausted ? 1 : 0,
         peerCacheWriteErrors: peerCache.writeErrors,
       },
       decodeErrors: { ...membership.decodeErrors },

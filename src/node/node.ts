@@ -14,6 +14,7 @@ import { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { SigningIdentity } from '../identity/member-crypto.js';
 import type { MembershipEvent } from '../membership/types.js';
 import type { TransportStats } from '../transport/types.js';
 import type { DriverStats } from './driver.js';
@@ -25,6 +26,7 @@ import {
   type LeaderEvent,
   type MemberEvent,
   type NodeEvent,
+  type SecurityEvent,
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
 import { productionIo, type NodeIo } from './io.js';
@@ -36,6 +38,8 @@ import type { RaftKv } from './raft-kv.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
+import { wireWorker } from './mode-worker.js';
+import type { AssignmentUpdate, ContainerReport, Worker } from '../worker/worker.js';
 import {
   checkListenAddresses,
   RESERVED_LABEL_PREFIX,
@@ -44,18 +48,26 @@ import {
   type NodeOptions,
   type ResolvedNodeOptions,
 } from './options.js';
-import type { LeaderInfo, Member, ModeRuntime, NodeInternals, WiringContext } from './runtime.js';
 import type { JoinStatus } from './swim-joins.js';
+import type {
+  LeaderInfo,
+  Member,
+  ModeRuntime,
+  NodeInternals,
+  SecurityNotice,
+  WiringContext,
+} from './runtime.js';
 
 export type { LeaderInfo, Member, NodeInternals } from './runtime.js';
 export type { JoinStatus } from './swim-joins.js';
 export type { RaftLiteCallbacks, RaftLiteHandle, RaftLiteSnapshot } from './mode-raft-lite.js';
 export type { RaftHandle, RaftStatus } from './mode-raft.js';
 
-/** What identifies a node to the wiring: its NodeId (the persisted Ed25519 identity in production). */
-export interface NodeIdentity {
-  readonly nodeId: NodeId;
-}
+/**
+ * What identifies a node to the wiring: its NodeId and the key it signs its records with (the
+ * persisted Ed25519 identity in production, a key derived from the seed in the simulator).
+ */
+export type NodeIdentity = SigningIdentity;
 
 /** The protocol drivers of a node, for the simulator's checkers and tests (`node.internals`). */
 export type NodeInternalsView = Partial<
@@ -87,6 +99,28 @@ export class ShoalNode {
   /** The error that stopped the node, when a protocol could not go on (a durable write failed). */
   failure: ShoalError | undefined;
   private replicated: { service: RaftKv; kv: NodeKv; raft: NodeRaft } | undefined;
+  /** @internal `worker` mode only: the worker (assignments, status reports). */
+  worker: Worker | undefined;
+
+  /** `worker` mode: every assignment update (a snapshot first, then batches), in order, once. */
+  assignments(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<AssignmentUpdate> {
+    if (this.worker === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `assignments() is for mode 'worker', not '${this.mode.kind}'`,
+      );
+    return this.worker.assignments(options);
+  }
+
+  /** `worker` mode: the containers' status and usage, sent to the server the worker talks to. */
+  reportStatus(containers: readonly ContainerReport[]): void {
+    if (this.worker === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `reportStatus() is for mode 'worker', not '${this.mode.kind}'`,
+      );
+    this.worker.reportStatus(containers);
+  }
 
   /** @internal Use `createNode` (or, in the simulator, `buildNode`). */
   constructor(
@@ -173,6 +207,11 @@ export class ShoalNode {
   }
 
   /** @internal */
+  publishSecurity(notice: SecurityNotice): void {
+    this.hub.emit({ kind: 'security', ...notice });
+  }
+
+  /** @internal */
   publishMember(event: MembershipEvent): void {
     if (event.type === 'epoch') return;
     this.hub.emit({ kind: 'member', type: event.type, member: toMember(event.member) });
@@ -242,6 +281,7 @@ export class ShoalNode {
   on(type: 'error', listener: (event: ErrorEvent) => void): this;
   /** Every join attempt's outcome (swim): the first join, seed retries, `join()` requests. */
   on(type: 'join', listener: (event: JoinEvent) => void): this;
+  on(type: 'security', listener: (event: SecurityEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
@@ -383,12 +423,14 @@ export function buildNode(
   const ctx: WiringContext = {
     options,
     id: identity.nodeId,
+    identity,
     io,
     internals,
     publishMember: (event) => node.publishMember(event),
     publishMemberEvent: (type, member) => node.publishMemberEvent(type, member),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
     publishJoin: (event) => node.publishJoin(event),
+    publishSecurity: (notice) => node.publishSecurity(notice),
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;
@@ -411,6 +453,19 @@ export function buildNode(
       if (runtime.kv !== undefined) node.attachKv(runtime.kv, runtime.handle);
       return node;
     }
+    case 'worker': {
+      const runtime = wireWorker(ctx, mode);
+      node.attach(runtime, {});
+      node.worker = runtime.worker;
+      return node;
+    }
+    case 'worker-server':
+      // Its store is raft mode's KvService; createNode serves none yet (the worker tier runs
+      // over a KvService in src/worker/server.ts, tested over a double).
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        'mode worker-server needs raft mode to serve the replicated store, which createNode does not do yet',
+      );
     case 'swim': {
       const runtime = wireSwim(ctx, mode);
       node.attach(runtime, { membership: runtime.membership, swimLeader: runtime.swimLeader });

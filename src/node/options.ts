@@ -8,8 +8,10 @@ import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
+import { workerServerConfig, type WorkerServerSettings } from '../worker/core/config.js';
 import { listenAddressProblem, peerAddressProblem } from './addresses.js';
 import { raftConfig, type RaftSettings } from '../raft/config.js';
+import { ADMISSION_ENTRIES_MAX, admissionPolicy, CA_KEYS_MAX } from './admission.js';
 
 /** A string refined by `problem` (undefined: valid), whose message is the problem found. */
 function checkedString(problem: (text: string) => string | undefined): z.ZodString {
@@ -110,6 +112,39 @@ export const modeSchema = z.discriminatedUnion('kind', [
       readMode: z.enum(['read-index', 'lease']).optional(),
     })
     .strict(),
+  z
+    .object({
+      kind: z.literal('worker-server'),
+      /** The Raft voters' cluster addresses, self included (docs/design/worker-tier.md). */
+      peers: z
+        .array(address)
+        .min(3, 'a worker-server cluster has 3 to 7 Raft voters')
+        .max(7, 'a worker-server cluster has 3 to 7 Raft voters'),
+      /** The workers' gRPC listener. */
+      workerListen: address.default('127.0.0.1:3670'),
+      /** This server's worker CA (key 0600); default: <dataDir>/worker-ca. */
+      workerCaDir: z.string().min(1).optional(),
+      /** Defaults and cross-field rules: worker/core/config.ts (`workerServerConfig`). */
+      minHeartbeatTtlMs: positiveMs.optional(),
+      maxHeartbeatTtlMs: positiveMs.optional(),
+      heartbeatGraceMs: positiveMs.optional(),
+      maxHeartbeatsPerSecond: z.number().int().min(1).max(100_000).optional(),
+      failoverHeartbeatTtlMs: positiveMs.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('worker'),
+      /** Worker-servers' workerListen addresses, tried round-robin with backoff. */
+      servers: z.array(address).min(1).max(16),
+      /** A file holding the bootstrap token (one line); needed until the first registration. */
+      tokenFile: z.string().min(1).optional(),
+      /** Key, certificate and trust bundle; default: <dataDir>/worker-identity. */
+      identityDir: z.string().min(1).optional(),
+      /** Assignments by server stream (default) or long-poll. */
+      assignments: z.enum(['stream', 'poll']).default('stream'),
+    })
+    .strict(),
 ]);
 
 /** Label keys with this prefix carry Shoal's own gossip (swim leader claims); hidden from and refused to users. */
@@ -142,6 +177,20 @@ export const nodeOptionsSchema = z
       })
       .default({}),
     profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+    /**
+     * Who may be a member (swim mode), beyond the cluster id: NodeIds or public keys by name, a
+     * cluster CA's certificates, and revocations (node/admission.ts, docs/security.md). Absent:
+     * any node that reaches a port may join.
+     */
+    admission: z
+      .object({
+        allow: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        deny: z.array(z.string()).max(ADMISSION_ENTRIES_MAX).optional(),
+        ca: z.array(base64Key).min(1).max(CA_KEYS_MAX).optional(),
+        certificate: z.string().min(1).max(1024).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -192,7 +241,19 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
     throw new ShoalError('ERR_INVALID_CONFIG', `invalid node option ${text}`);
   }
   checkModeConfig(parsed.data.mode);
+  checkAdmission(parsed.data);
   return parsed.data;
+}
+
+/** Admission entries and the certificate decode; admission needs gossip membership (swim). */
+function checkAdmission(options: ResolvedNodeOptions): void {
+  if (options.admission === undefined) return;
+  if (options.mode.kind !== 'swim')
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option admission: it applies to swim mode (gossip membership), not ${options.mode.kind}`,
+    );
+  admissionPolicy(options.admission, options.clusterId);
 }
 
 /**
@@ -228,6 +289,25 @@ function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
         `invalid node option mode: give peers (${showValue(mode.peers)}: the initial voters, to start a new cluster) or join (${showValue(mode.join)}: members of an existing cluster), not both`,
       );
   }
+  if (mode.kind === 'worker-server') workerServerConfig(workerServerSettingsOf(mode));
+}
+
+/** The worker-tier settings a `worker-server` mode sets (the rest are defaults). */
+export function workerServerSettingsOf(
+  mode: Extract<ClusterMode, { kind: 'worker-server' }>,
+): WorkerServerSettings {
+  const settings: WorkerServerSettings = {};
+  for (const field of [
+    'minHeartbeatTtlMs',
+    'maxHeartbeatTtlMs',
+    'heartbeatGraceMs',
+    'maxHeartbeatsPerSecond',
+    'failoverHeartbeatTtlMs',
+  ] as const) {
+    const value = mode[field];
+    if (value !== undefined) settings[field] = value;
+  }
+  return settings;
 }
 
 /** The Raft settings a `raft` mode sets (the rest come from the profile). */

@@ -13,7 +13,14 @@ import { ShoalError } from '../base/errors.js';
 import type { KvEvent, KvError, Revision } from '../kv/types.js';
 import { addWatcher, cancelWatcher, takeEvents } from '../kv/watch.js';
 import type { KvHeader, KvWatch, WatchBatch, WatchOptions } from './kv-service.js';
-import type { KvMachine } from './raft-kv-machine.js';
+import type { KvState } from '../kv/store.js';
+import type { WatchRegistry } from '../kv/watch.js';
+
+/** Where watches read: a replica's store and its registry (KvMachine; the etcd tests' double). */
+export interface WatchSource {
+  readonly state: KvState;
+  readonly registry: WatchRegistry;
+}
 
 /** Events one batch takes from the registry. */
 export const WATCH_BATCH_EVENTS = 1000;
@@ -35,7 +42,7 @@ export class Watches {
   private closed = false;
 
   constructor(
-    private readonly machine: KvMachine,
+    private readonly machine: WatchSource,
     private readonly header: () => KvHeader,
   ) {}
 

@@ -15,13 +15,8 @@ import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { ms, type Clock, type TimerHandle } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
-import type {
-  Delivery,
-  ReceiveHandler,
-  RefusedHandler,
-  Transport,
-  TransportStats,
-} from '../transport/types.js';
+import { DelegatingTransport } from '../transport/delegating.js';
+import type { Delivery, ReceiveHandler, Transport } from '../transport/types.js';
 import {
   decodeRaftNodeMessage,
   encodeRaftNodeMessage,
@@ -39,49 +34,19 @@ export const RPC_PENDING_MAX = 10_000;
 export const RPC_SERVING_MAX = 10_000;
 
 /** A Transport that hands node messages to `take` and everything else to the one receive handler. */
-export class DemuxTransport implements Transport {
+export class DemuxTransport extends DelegatingTransport {
   private handler: ReceiveHandler | undefined;
 
-  constructor(
-    private readonly inner: Transport,
-    take: (from: Address, data: Uint8Array) => Delivery,
-  ) {
+  constructor(inner: Transport, take: (from: Address, data: Uint8Array) => Delivery) {
+    super(inner);
     inner.onReceive((from, channel, data) => {
       if (isRaftNodePayload(data)) return take(from, data);
       return this.handler?.(from, channel, data);
     });
   }
 
-  get localAddress(): Address {
-    return this.inner.localAddress;
-  }
-
-  get packetOverheadBytes(): number {
-    return this.inner.packetOverheadBytes ?? 0;
-  }
-
-  sendPacket(to: Address, data: Uint8Array): void {
-    this.inner.sendPacket(to, data);
-  }
-
-  sendFrame(to: Address, data: Uint8Array): void {
-    this.inner.sendFrame(to, data);
-  }
-
-  onReceive(handler: ReceiveHandler): void {
+  override onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
-  }
-
-  onStreamRefused(handler: RefusedHandler): void {
-    this.inner.onStreamRefused(handler);
-  }
-
-  stats(): TransportStats {
-    return this.inner.stats();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

@@ -8,6 +8,7 @@ import type { Address } from '../base/address.js';
 import type { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { SigningIdentity } from '../identity/member-crypto.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
 import type { JoinFailureReason, MemberEventType, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
@@ -63,11 +64,33 @@ export interface NodeInternals {
   raftSettings?: RaftSettings;
   /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
   raftWalSegmentBytes?: number;
+  /**
+   * `raft` mode: where the core's records go: the write-ahead log (default), or one file
+   * rewritten whole (`raftFileStore`: simple; the simulator's `raft-file` scenario).
+   */
+  raftStore?: 'wal' | 'file';
+  /**
+   * Take every membership signature on trust. Only the simulator's `-unsafe` forgery scenarios
+   * set it, to show that their checkers catch what verification stops. @defaultValue false
+   */
+  unsafeSkipVerification?: boolean;
+  /** The wall clock (Unix ms) admission checks certificates against. @defaultValue Date.now */
+  wallClockMs?: () => number;
+}
+
+/** Something untrustworthy was refused (docs/security.md); rate-limited per reason by the core. */
+export interface SecurityNotice {
+  reason: string;
+  detail: string;
+  /** Refusals of this reason since the last notice that were counted but not reported. */
+  suppressed: number;
 }
 
 export interface WiringContext {
   readonly options: ResolvedNodeOptions;
   readonly id: NodeId;
+  /** What the node signs its own records with (its Ed25519 identity). */
+  readonly identity: SigningIdentity;
   readonly io: NodeIo;
   readonly internals: NodeInternals;
   publishMember(event: MembershipEvent): void;
@@ -76,6 +99,7 @@ export interface WiringContext {
   publishLeader(leader: LeaderInfo | undefined, term: number): void;
   /** A join attempt ended (swim). */
   publishJoin(event: JoinEvent): void;
+  publishSecurity(notice: SecurityNotice): void;
   /** A protocol cannot go on (a durable write failed): the node stops. */
   fail(error: ShoalError): void;
 }

@@ -2,7 +2,6 @@
  * Every protocol core passes the contract suite (contract.ts): static, raft-lite, the swim
  * leader and membership, each fed seeded random inputs of every kind it takes.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Rng } from '../../src/base/rng.js';
@@ -24,8 +23,12 @@ import type { Input as RaftLiteInput } from '../../src/election/raft-lite/types.
 import type { StaticInput } from '../../src/election/static/types.js';
 import type { SwimLeaderInput } from '../../src/election/swim/types.js';
 import { protocolContract } from './contract.js';
+import { memberRecord } from '../membership/helpers.js';
+import { testAccusation, testId, testRecord, testSecurity } from '../helpers/member-keys.js';
 
 const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
+/** Membership's members have real keys (its records are signed): NodeIds are their hashes. */
+const mid = (i: number): NodeId => testId(i);
 const addr = (i: number): Address => `10.0.0.${i}:7946` as Address;
 const near = (rng: Rng, value: number): number => Math.max(0, value - 1 + rng.int(4));
 
@@ -219,46 +222,37 @@ describe('the swim leader satisfies the protocol contract', () => {
   });
 });
 
+/** Signed by the member (or accuser) it names, or, one time in eight, by member 9: forged. */
+function signer(rng: Rng, owner: number): number {
+  return rng.chance(1, 8) ? 9 : owner;
+}
+
 function update(rng: Rng, subject: number): Update {
   const incarnation = rng.int(4);
+  const options = { signer: signer(rng, subject), address: addr(subject) };
   switch (rng.int(4)) {
     case 0:
-      return {
-        kind: 'alive',
-        id: id(subject),
-        incarnation: asIncarnation(incarnation),
-        name: `n${subject}`,
-        address: addr(subject),
+      return testRecord('alive', subject, incarnation, {
+        ...options,
         labels: rng.chance(1, 4) ? { zone: 'a' } : {},
-      };
+      });
     case 1:
-      return {
-        kind: 'suspect',
-        id: id(subject),
-        incarnation: asIncarnation(incarnation),
-        from: id(2),
-      };
+      return testAccusation('suspect', subject, incarnation, 2, signer(rng, 2));
     case 2:
-      return {
-        kind: 'dead',
-        id: id(subject),
-        incarnation: asIncarnation(incarnation),
-        from: id(3),
-      };
+      return testAccusation('dead', subject, incarnation, 3, signer(rng, 3));
     default:
-      return { kind: 'left', id: id(subject), incarnation: asIncarnation(incarnation) };
+      return testRecord('left', subject, incarnation, options);
   }
 }
 
 function record(rng: Rng, subject: number): MemberRecord {
-  return {
-    id: id(subject),
-    name: `n${subject}`,
+  const state = rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const);
+  return memberRecord(subject, rng.int(4), state, {
+    signer: signer(rng, subject),
     address: addr(subject),
-    state: rng.pick(['alive', 'alive', 'suspect', 'dead', 'left'] as const),
-    incarnation: asIncarnation(rng.int(4)),
-    labels: {},
-  };
+    accuser: 2,
+    accuserSigner: signer(rng, 2),
+  });
 }
 
 function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message {
@@ -266,45 +260,53 @@ function membershipMessage(rng: Rng, fingerprint: string, seq: number): Message 
   const updates = Array.from({ length: rng.int(3) }, () => update(rng, 1 + rng.int(7)));
   switch (rng.int(8)) {
     case 0:
-      return { type: 'ping', seq, from: id(from), fromAddress: addr(from), target: id(1), updates };
+      return {
+        type: 'ping',
+        seq,
+        from: mid(from),
+        fromAddress: addr(from),
+        target: mid(1),
+        updates,
+      };
     case 1:
-      return { type: 'ack', seq, from: id(from), updates };
+      return { type: 'ack', seq, from: mid(from), updates };
     case 2:
-      return { type: 'nack', seq, from: id(from) };
+      return { type: 'nack', seq, from: mid(from) };
     case 3:
       return {
         type: 'ping-req',
         seq,
-        from: id(from),
-        fromAddress: addr(from),
-        target: id(2 + rng.int(5)),
-        targetAddress: addr(2 + rng.int(5)),
+        from: mid(from),
+        target: mid(1 + rng.int(7)),
         nack: rng.chance(1, 2),
         updates,
       };
     case 4:
       return {
         type: 'push-pull',
-        from: id(from),
+        from: mid(from),
         fromAddress: addr(from),
         join: rng.chance(1, 3),
         reply: rng.chance(1, 2),
         configFingerprint: rng.chance(9, 10) ? fingerprint : 'other',
-        members: Array.from({ length: 1 + rng.int(4) }, () => record(rng, 1 + rng.int(7))),
+        members: [
+          ...(rng.chance(7, 8) ? [record(rng, from)] : []),
+          ...Array.from({ length: rng.int(4) }, () => record(rng, 1 + rng.int(7))),
+        ],
       };
     case 5:
       return {
         type: 'push-pull-digest',
-        from: id(from),
+        from: mid(from),
         fromAddress: addr(from),
         reply: rng.chance(1, 2),
         configDigest: '00000000000000aa',
         viewDigest: '0123456789abcdef',
       };
     case 6:
-      return { type: 'reject', from: id(from), reason: 'config_mismatch', detail: 'x' };
+      return { type: 'reject', from: mid(from), reason: 'config_mismatch', detail: 'x' };
     default:
-      return { type: 'gossip', from: id(from), updates };
+      return { type: 'gossip', from: mid(from), updates };
   }
 }
 
@@ -313,7 +315,8 @@ describe('membership satisfies the protocol contract', () => {
     core: MEMBERSHIP_CORE,
     config: () => ({
       config: membershipConfig('SIM_MIN'),
-      self: { id: id(1), name: 'n1', address: addr(1), labels: {} },
+      self: { id: mid(1), name: 'n1', address: addr(1), labels: {} },
+      security: testSecurity(1),
     }),
     persisted: () => 0,
     steps: 600,
@@ -336,7 +339,12 @@ describe('membership satisfies the protocol contract', () => {
         now,
         from: addr(2 + rng.int(5)),
         channel,
-        message: membershipMessage(rng, state.fingerprint, rng.int(state.nextSeq + 2)),
+        // Now and then the seq of the probe in flight, so acks and nacks can land.
+        message: membershipMessage(
+          rng,
+          state.fingerprint,
+          state.probe !== undefined && rng.chance(1, 2) ? state.probe.seq : rng.int(1000),
+        ),
       };
     },
     sampleEffects: [
@@ -344,13 +352,14 @@ describe('membership satisfies the protocol contract', () => {
         kind: 'send',
         to: addr(2),
         channel: 'packet',
-        message: { type: 'nack', seq: 1, from: id(1) },
+        message: { type: 'nack', seq: 1, from: mid(1) },
       },
       { kind: 'emit', event: { type: 'epoch', epoch: epoch(2) } },
       { kind: 'join-result', ok: true, contacted: 1 },
       { kind: 'left-done' },
-      { kind: 'lease-ack', id: id(2), sentAtMs: ms(5) },
+      { kind: 'lease-ack', id: mid(2), sentAtMs: ms(5) },
       { kind: 'rejected', input: 'leave', detail: 'already leaving' },
+      { kind: 'security', reason: 'signature_invalid', detail: 'x', suppressed: 2 },
     ],
   });
 });

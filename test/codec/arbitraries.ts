@@ -8,12 +8,15 @@ import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
 import type {
+  Certificate,
   Labels,
   MemberRecord,
+  RecordFields,
   RejectReason,
   Update,
   WireMemberState,
 } from '../../src/membership/messages.js';
+import type { PublicKey, Signature } from '../../src/identity/signed.js';
 import type { WireMessage } from './wire.js';
 import { registryArbitraries } from '../crdt/arbitraries.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
@@ -50,28 +53,45 @@ export const arbLabels: fc.Arbitrary<Labels> = fc.dictionary(arbText(8), arbText
   noNullPrototype: true,
 });
 
+/** Any 32 bytes, as the hex a public key is held in (the codec parses, the core verifies). */
+export const arbPublicKey: fc.Arbitrary<PublicKey> = fc
+  .uint8Array({ minLength: 32, maxLength: 32 })
+  .map((b) => toHex(b) as PublicKey);
+
+/** Any 64 bytes, as a signature's hex. */
+export const arbSignature: fc.Arbitrary<Signature> = fc
+  .uint8Array({ minLength: 64, maxLength: 64 })
+  .map((b) => toHex(b) as Signature);
+
+export const arbCertificate: fc.Arbitrary<Certificate> = fc.record({
+  notBeforeMs: arbCounter,
+  notAfterMs: arbCounter,
+  signature: arbSignature,
+});
+
+/** The fields of a signed member record (record.ts), with a certificate one time in four. */
+export const arbRecordFields: fc.Arbitrary<RecordFields> = fc.record({
+  id: arbNodeId,
+  incarnation: arbIncarnation,
+  name: arbText(24),
+  address: arbAddress,
+  labels: arbLabels,
+  publicKey: arbPublicKey,
+  certificate: fc.option(arbCertificate, { freq: 3, nil: undefined }),
+  signature: arbSignature,
+});
+
 export const arbUpdate: fc.Arbitrary<Update> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom('alive' as const, 'left' as const), arbRecordFields)
+    .map(([kind, fields]): Update => ({ kind, ...fields })),
   fc.record({
-    kind: fc.constant('alive' as const),
-    id: arbNodeId,
-    incarnation: arbIncarnation,
-    name: arbText(24),
-    address: arbAddress,
-    labels: arbLabels,
-  }),
-  fc.record({
-    kind: fc.constant('suspect' as const),
+    kind: fc.constantFrom('suspect' as const, 'dead' as const),
     id: arbNodeId,
     incarnation: arbIncarnation,
     from: arbNodeId,
+    signature: arbSignature,
   }),
-  fc.record({
-    kind: fc.constant('dead' as const),
-    id: arbNodeId,
-    incarnation: arbIncarnation,
-    from: arbNodeId,
-  }),
-  fc.record({ kind: fc.constant('left' as const), id: arbNodeId, incarnation: arbIncarnation }),
 );
 
 export const arbUpdates: fc.Arbitrary<Update[]> = fc.array(arbUpdate, { maxLength: 8 });
@@ -83,14 +103,13 @@ export const arbMemberState: fc.Arbitrary<WireMemberState> = fc.constantFrom(
   'left',
 );
 
-export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc.record({
-  id: arbNodeId,
-  name: arbText(24),
-  address: arbAddress,
-  state: arbMemberState,
-  incarnation: arbIncarnation,
-  labels: arbLabels,
-});
+export const arbMemberRecord: fc.Arbitrary<MemberRecord> = fc
+  .tuple(arbRecordFields, arbMemberState, arbNodeId, arbSignature)
+  .map(([fields, state, from, signature]) => ({
+    ...fields,
+    state,
+    accusation: state === 'suspect' || state === 'dead' ? { from, signature } : undefined,
+  }));
 
 export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom(
   'wrong_cluster',
@@ -98,6 +117,7 @@ export const arbRejectReason: fc.Arbitrary<RejectReason> = fc.constantFrom(
   'config_mismatch',
   'too_many_members',
   'shutting_down',
+  'not_admitted',
 );
 
 /** A 64-bit digest as the codec holds it: 16 lowercase hex characters (any 8 bytes). */
@@ -128,9 +148,7 @@ export const arbMessageByType: {
     type: fc.constant('ping-req' as const),
     seq: arbCounter,
     from: arbNodeId,
-    fromAddress: arbAddress,
     target: arbNodeId,
-    targetAddress: arbAddress,
     nack: fc.boolean(),
     updates: arbUpdates,
   }),

@@ -14,7 +14,9 @@ import {
   MESSAGE_TYPE_NUMBERS,
   type WireMessage,
 } from './wire.js';
-import type { Message, Update } from '../../src/membership/messages.js';
+import type { MemberRecord, Message, Update } from '../../src/membership/messages.js';
+import type { PublicKey, Signature } from '../../src/identity/signed.js';
+import { PROTOCOL_VERSION } from '../../src/codec/wire-numbers.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import {
   arbClusterId,
@@ -28,6 +30,9 @@ const CLUSTER = 'c';
 const ID_A = 'a'.repeat(32) as NodeId;
 const ID_B = '0123456789abcdef0123456789abcdef' as NodeId;
 const ADDR = '10.0.0.1:7946' as Address;
+/** Any 32 and 64 bytes parse as a key and a signature: the codec checks no signature (the core does). */
+const KEY = 'ab'.repeat(32) as PublicKey;
+const SIG = 'cd'.repeat(64) as Signature;
 
 function expectError(result: DecodeResult<WireMessage>, code: string): void {
   expect(result.ok ? 'ok' : result.error.code).toBe(code);
@@ -45,13 +50,18 @@ function decode(
 
 /** Header for cluster 'c' and `type`, then `payload` bytes as given (for hand-made malformed input). */
 function craft(type: number, payload: readonly number[]): Uint8Array {
-  return Uint8Array.from([0x53, 0x48, 1, type, 1, 0x63, ...payload]);
+  return Uint8Array.from([0x53, 0x48, PROTOCOL_VERSION, type, 1, 0x63, ...payload]);
 }
 
 const ID_A_BYTES: number[] = new Array<number>(16).fill(0xaa);
 
 function alive(labels: Record<string, string>, name = 'n'): Update {
-  return { kind: 'alive', id: ID_A, incarnation: asIncarnation(1), name, address: ADDR, labels };
+  return record('alive', labels, name);
+}
+
+function record(kind: 'alive' | 'left', labels: Record<string, string> = {}, name = 'n'): Update {
+  const fields = { name, address: ADDR, labels, publicKey: KEY, certificate: undefined };
+  return { kind, id: ID_A, incarnation: asIncarnation(1), ...fields, signature: SIG };
 }
 
 describe('round trip', () => {
@@ -145,7 +155,9 @@ describe('every decode error code from a targeted input', () => {
   });
   it('ERR_DECODE_BAD_VERSION', () => {
     const bytes = nack.slice();
-    bytes[2] = 2;
+    bytes[2] = PROTOCOL_VERSION + 1;
+    expectError(decode(bytes), 'ERR_DECODE_BAD_VERSION');
+    bytes[2] = 1; // the unsigned membership of issue 11 and before
     expectError(decode(bytes), 'ERR_DECODE_BAD_VERSION');
   });
   it('ERR_DECODE_UNKNOWN_TYPE for 0 and for the first unused number', () => {
@@ -205,9 +217,7 @@ describe('every decode error code from a targeted input', () => {
       type: 'ping-req',
       seq: 1,
       from: ID_A,
-      fromAddress: ADDR,
       target: ID_B,
-      targetAddress: ADDR,
       nack: true,
       updates: [],
     };
@@ -216,15 +226,23 @@ describe('every decode error code from a targeted input', () => {
     expectError(decode(bytes), 'ERR_DECODE_MALFORMED');
   });
   it('ERR_DECODE_MALFORMED: unknown update kind, member state and reject reason', () => {
-    expectError(decode(craft(5, [...ID_A_BYTES, 1, 9, ...ID_A_BYTES, 1])), 'ERR_DECODE_MALFORMED');
+    const pad = new Array<number>(120).fill(0);
+    expectError(
+      decode(craft(5, [...ID_A_BYTES, 1, 9, ...ID_A_BYTES, 1, ...pad])),
+      'ERR_DECODE_MALFORMED',
+    );
     expectError(decode(craft(7, [...ID_A_BYTES, 0, 0])), 'ERR_DECODE_MALFORMED');
-    const member = {
+    const member: MemberRecord = {
       id: ID_A,
       name: 'n',
       address: ADDR,
-      state: 'alive' as const,
+      state: 'alive',
       incarnation: asIncarnation(1),
       labels: {},
+      publicKey: KEY,
+      certificate: undefined,
+      signature: SIG,
+      accusation: undefined,
     };
     const bytes = encodeMessage(
       {
@@ -238,7 +256,8 @@ describe('every decode error code from a targeted input', () => {
       },
       CLUSTER,
     );
-    bytes[bytes.length - 3] = 0; // state, then incarnation (1 byte) and labels count (1 byte)
+    // state, then incarnation (1 byte), labels count (1), key (32), flags (1), signature (64)
+    bytes[bytes.length - 100] = 0;
     expectError(decode(bytes), 'ERR_DECODE_MALFORMED');
   });
   it('ERR_DECODE_MALFORMED: label keys out of order or duplicated', () => {
@@ -279,11 +298,7 @@ describe('limits at limit - 1, limit, limit + 1', () => {
       [limit, 'ok'],
       [limit + 1, 'ERR_DECODE_OVERSIZED'],
     ] as const) {
-      const updates: Update[] = Array.from({ length: count }, () => ({
-        kind: 'left',
-        id: ID_A,
-        incarnation: asIncarnation(1),
-      }));
+      const updates: Update[] = Array.from({ length: count }, () => record('left'));
       expectError(
         decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER), {
           decodeListCountMax: limit,
@@ -299,13 +314,12 @@ describe('limits at limit - 1, limit, limit + 1', () => {
       [limit, 'ok'],
       [limit + 1, 'ERR_DECODE_OVERSIZED'],
     ] as const) {
-      const updates: Update[] = new Array<Update>(count).fill({
-        kind: 'left',
-        id: ID_A,
-        incarnation: asIncarnation(1),
-      });
+      const updates: Update[] = new Array<Update>(count).fill(record('left'));
+      // 65,536 signed updates are ~11 MB: only the list count is left at its default.
       expectError(
-        decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER, relaxed)),
+        decode(encodeMessage({ type: 'gossip', from: ID_A, updates }, CLUSTER, relaxed), {
+          decodeMessageBytesMax: 64 * 1024 * 1024,
+        }),
         code,
       );
     }
@@ -333,13 +347,17 @@ describe('limits at limit - 1, limit, limit + 1', () => {
       [limit, 'ok'],
       [limit + 1, 'ERR_DECODE_OVERSIZED'],
     ] as const) {
-      const members = Array.from({ length: count }, () => ({
+      const members = Array.from({ length: count }, (): MemberRecord => ({
         id: ID_B,
         name: 'm',
         address: ADDR,
-        state: 'dead' as const,
+        state: 'dead',
         incarnation: asIncarnation(2),
         labels: {},
+        publicKey: KEY,
+        certificate: undefined,
+        signature: SIG,
+        accusation: { from: ID_A, signature: SIG },
       }));
       const bytes = encodeMessage(
         {
@@ -473,8 +491,9 @@ describe('wire numbers', () => {
       config_mismatch: 3,
       too_many_members: 4,
       shutting_down: 5,
+      not_admitted: 6,
     });
-    expect([numbers.WIRE_MAGIC, numbers.PROTOCOL_VERSION]).toEqual([0x5348, 1]);
+    expect([numbers.WIRE_MAGIC, numbers.PROTOCOL_VERSION]).toEqual([0x5348, 2]);
   });
 });
 
@@ -494,7 +513,7 @@ describe('push-pull-digest (type 16)', () => {
     expect([...bytes]).toEqual([
       0x53,
       0x48,
-      1,
+      2,
       16,
       1,
       0x63,

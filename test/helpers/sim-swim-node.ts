@@ -4,7 +4,7 @@
  */
 import type { Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
-import type { NodeId } from '../../src/identity/node-id.js';
+import type { SigningIdentity } from '../../src/identity/member-crypto.js';
 import { buildNode, type ShoalNode } from '../../src/node/node.js';
 import { resolveNodeOptions } from '../../src/node/options.js';
 import type { SimClock } from '../../src/sim/clock.js';
@@ -17,7 +17,7 @@ export function simSwimNode(
   network: SimNetwork,
   address: Address,
   clusterId: string,
-  id: NodeId,
+  identity: SigningIdentity,
   seed = 4,
 ): ShoalNode {
   const nodeClock = clock.nodeClock(address);
@@ -35,5 +35,5 @@ export function simSwimNode(
     storage: new SimStorage({ rng: new Rng(seed + 1), clock: nodeClock }),
     rng: new Rng(seed),
   };
-  return buildNode(options, { nodeId: id }, io, { checkInvariants: true });
+  return buildNode(options, identity, io, { checkInvariants: true });
 }

@@ -32,6 +32,7 @@ function options(overrides: Partial<RunOptions>): RunOptions {
     outDir,
     checkTimeoutMs: 60_000,
     log: () => undefined,
+    lateFaults: 'run',
     ...overrides,
   };
 }

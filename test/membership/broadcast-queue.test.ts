@@ -1,5 +1,4 @@
 /** The broadcast queue (SWIM §4.1): ordering, invalidation, transmit limit and broadcastQueueMax. */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import type { Update } from '../../src/membership/messages.js';
 import {
@@ -9,22 +8,14 @@ import {
   labelsBytes,
   takeUpdates,
 } from '../../src/membership/broadcast-queue.js';
-import { nodeId } from './helpers.js';
+import { left as leftRecord, nodeId, suspect } from './helpers.js';
 
-const left = (i: number, incarnation = 1): Update => ({
-  kind: 'left',
-  id: nodeId(i),
-  incarnation: asIncarnation(incarnation),
-});
+const left = (i: number, incarnation = 1): Update => leftRecord(i, incarnation);
 
 describe('broadcast queue', () => {
   it('a newer update about a member replaces the queued older one', () => {
     const queue = createQueue();
-    enqueue(
-      queue,
-      { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(2) },
-      10,
-    );
+    enqueue(queue, suspect(1, 1, 2), 10);
     enqueue(queue, left(1, 2), 10);
     expect(queue.byMember.size).toBe(1);
     expect(takeUpdates(queue, 1000, 5, estimateUpdateBytes)).toEqual([left(1, 2)]);

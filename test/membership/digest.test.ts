@@ -24,13 +24,16 @@ import { checkInvariants } from '../../src/membership/invariants.js';
 import { isLive } from '../../src/membership/state.js';
 import type { State } from '../../src/membership/types.js';
 import {
-  address,
+  alive,
   checkedStep,
   ctx,
+  dead,
+  left,
   newState,
   nodeId,
   receiveGossip,
   startedWith,
+  suspect,
 } from './helpers.js';
 
 function recomputed(state: State): ViewDigest {
@@ -94,31 +97,14 @@ describe('digest hash', () => {
 const member = fc.integer({ min: 1, max: 6 });
 const incarnation = fc.integer({ min: 0, max: 6 });
 const update: fc.Arbitrary<Update> = fc.oneof(
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({
-    kind: 'alive',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-    name: `n${i}`,
-    address: address(i),
-    labels: {},
-  })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
-    kind: 'suspect',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-    from: nodeId(from),
-  })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
-    kind: 'dead',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-    from: nodeId(from),
-  })),
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({
-    kind: 'left',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-  })),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }) => alive(i, inc)),
+  fc
+    .record({ i: member, inc: incarnation, from: member })
+    .map(({ i, inc, from }) => suspect(i, inc, from)),
+  fc
+    .record({ i: member, inc: incarnation, from: member })
+    .map(({ i, inc, from }) => dead(i, inc, from)),
+  fc.record({ i: member, inc: incarnation }).map(({ i, inc }) => left(i, inc)),
 );
 
 describe('incremental view digest', () => {
@@ -185,18 +171,11 @@ describe('incremental view digest', () => {
         (entries) => {
           const forward = startedWith(1, []);
           const backward = startedWith(1, []);
-          const alive = (e: { i: number; inc: number }): Update => ({
-            kind: 'alive',
-            id: nodeId(e.i),
-            incarnation: asIncarnation(e.inc),
-            name: `n${e.i}`,
-            address: address(e.i),
-            labels: {},
-          });
+          const aliveOf = (e: { i: number; inc: number }): Update => alive(e.i, e.inc);
           for (const e of entries)
-            checkedStep(forward.state, receiveGossip(ms(1), 9, [alive(e)]), forward.context);
+            checkedStep(forward.state, receiveGossip(ms(1), 9, [aliveOf(e)]), forward.context);
           for (const e of [...entries].reverse())
-            checkedStep(backward.state, receiveGossip(ms(1), 9, [alive(e)]), backward.context);
+            checkedStep(backward.state, receiveGossip(ms(1), 9, [aliveOf(e)]), backward.context);
           const view = (s: State): string =>
             [...s.members.values()]
               .map((m) => `${m.id}@${m.incarnation}`)
@@ -225,9 +204,8 @@ describe('incremental view digest', () => {
     const withTwo = { ...s.viewDigest };
     checkedStep(
       s,
-      receiveGossip(ms(1), 3, [
-        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(3) },
-      ]),
+      // Our own signed accusation, as it comes back to us: a dead member leaves the digest.
+      receiveGossip(ms(1), 3, [dead(2, 1, 1)]),
       context,
     );
     const alone: ViewDigest = { hi: 0, lo: 0 };

@@ -2,20 +2,27 @@
  * Test helpers for the membership core: deterministic ids and addresses, a state factory, and
  * `checkedStep`, which runs `step` and checks every invariant and transition rule after it.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import type { Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
 import { ms, type Millis } from '../../src/base/time.js';
-import type { Update } from '../../src/membership/messages.js';
+import type { MemberRecord, Update, WireMemberState } from '../../src/membership/messages.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig, type MembershipConfig } from '../../src/membership/config.js';
 import { checkInvariants, checkTransition, snapshot } from '../../src/membership/invariants.js';
 import { createState } from '../../src/membership/state.js';
 import { step } from '../../src/membership/step.js';
+import {
+  testAccusation,
+  testId,
+  testRecord,
+  testSecurity,
+  type RecordOptions,
+} from '../helpers/member-keys.js';
 import type { Effect, Input, State, StepContext } from '../../src/membership/types.js';
 
+/** Member `i`'s NodeId: the hash of its deterministic test key (helpers/member-keys.ts). */
 export function nodeId(i: number): NodeId {
-  return i.toString(16).padStart(32, '0') as NodeId;
+  return testId(i);
 }
 
 export function address(i: number): Address {
@@ -32,6 +39,7 @@ export function newState(
     { id: nodeId(i), name: `n${i}`, address: address(i), labels: {} },
     persisted,
     ms(0),
+    testSecurity(i),
   );
 }
 
@@ -68,22 +76,7 @@ export function startedWith(
   const state = newState(i, config);
   const context = ctx(i);
   checkedStep(state, { kind: 'start', now: ms(0), seeds: [] }, context);
-  for (const j of others) {
-    checkedStep(
-      state,
-      receiveGossip(ms(0), j, [
-        {
-          kind: 'alive',
-          id: nodeId(j),
-          incarnation: asIncarnation(1),
-          name: `n${j}`,
-          address: address(j),
-          labels: {},
-        },
-      ]),
-      context,
-    );
-  }
+  for (const j of others) checkedStep(state, receiveGossip(ms(0), j, [alive(j, 1)]), context);
   return { state, context };
 }
 
@@ -111,4 +104,81 @@ export function events(effects: FlatEffect[]): string[] {
         ]
       : [],
   );
+}
+
+/** Member `i`'s signed alive record at `incarnation` (labels, name, address as options). */
+export function alive(
+  i: number,
+  incarnation: number,
+  labels: Record<string, string> = {},
+  options: RecordOptions = {},
+): Update {
+  return testRecord('alive', i, incarnation, { labels, ...options });
+}
+
+/** Member `i`'s signed left record. */
+export function left(i: number, incarnation: number, options: RecordOptions = {}): Update {
+  return testRecord('left', i, incarnation, options);
+}
+
+/** `from`'s signed suspicion of `i` at `incarnation`. */
+export function suspect(i: number, incarnation: number, from: number): Update {
+  return testAccusation('suspect', i, incarnation, from);
+}
+
+/** `from`'s signed declaration that `i` is dead at `incarnation`. */
+export function dead(i: number, incarnation: number, from: number): Update {
+  return testAccusation('dead', i, incarnation, from);
+}
+
+/**
+ * Member `i`'s record as a push-pull carries it: its own signed record (left when `state` is
+ * left) and, when suspect or dead, `accuser`'s signed accusation.
+ */
+export function memberRecord(
+  i: number,
+  incarnation: number,
+  state: WireMemberState = 'alive',
+  options: RecordOptions & { accuser?: number; accuserSigner?: number } = {},
+): MemberRecord {
+  const record = testRecord(state === 'left' ? 'left' : 'alive', i, incarnation, options);
+  const { kind: _kind, ...fields } = record;
+  const accuser = options.accuser ?? 1;
+  const accusation =
+    state === 'suspect' || state === 'dead'
+      ? testAccusation(state, i, incarnation, accuser, options.accuserSigner ?? accuser)
+      : undefined;
+  return {
+    ...fields,
+    state,
+    accusation:
+      accusation === undefined
+        ? undefined
+        : { from: accusation.from, signature: accusation.signature },
+  };
+}
+
+/** A push-pull from member `from` (its own alive record at incarnation 1 first, then `members`). */
+export function pushPullFrom(
+  now: Millis,
+  from: number,
+  fingerprint: string,
+  members: MemberRecord[],
+  flags: { join?: boolean; reply?: boolean; fromIncarnation?: number } = {},
+): Input {
+  return {
+    kind: 'receive',
+    now,
+    from: address(from),
+    channel: 'stream',
+    message: {
+      type: 'push-pull',
+      from: nodeId(from),
+      fromAddress: address(from),
+      join: flags.join ?? false,
+      reply: flags.reply ?? false,
+      configFingerprint: fingerprint,
+      members: [memberRecord(from, flags.fromIncarnation ?? 1), ...members],
+    },
+  };
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { ms } from '../../src/base/time.js';
 import type { NodeId } from '../../src/identity/node-id.js';
+import type { PublicKey, Signature } from '../../src/identity/signed.js';
 import { hashId, MemberTable, type MemberFields } from '../../src/membership/member-table.js';
 import type { MemberState, Suspicion } from '../../src/membership/types.js';
 import { nodeId } from './helpers.js';
@@ -22,6 +23,9 @@ function fields(id: NodeId, incarnation = 1, state: MemberState = 'alive'): Memb
     incarnation: asIncarnation(incarnation),
     labels: {},
     stateChangedAtMs: ms(incarnation),
+    publicKey: 'ab'.repeat(32) as PublicKey,
+    signature: 'cd'.repeat(64) as Signature,
+    certificate: undefined,
   };
 }
 

@@ -3,46 +3,35 @@
  * loop-delay inputs never break an invariant (checked after every step by `checkedStep`), never
  * decrease an incarnation or the epoch, and never leave us suspect or dead in our own view.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
-import type { Update } from '../../src/membership/messages.js';
+import { isAccusation, type Update } from '../../src/membership/messages.js';
 import { membershipConfig } from '../../src/membership/config.js';
-import type { Input } from '../../src/membership/types.js';
-import { address, checkedStep, ctx, newState, nodeId } from './helpers.js';
+import type { Input, State } from '../../src/membership/types.js';
+import type { NodeId } from '../../src/identity/node-id.js';
+import { address, alive, checkedStep, ctx, left, newState, nodeId } from './helpers.js';
+import { testAccusation, testRecord } from '../helpers/member-keys.js';
 
 const member = fc.integer({ min: 1, max: 6 });
 const incarnation = fc.integer({ min: 0, max: 6 });
 
+/** Signed by the member itself (or its accuser), or, one time in eight, by someone else: a forgery. */
+const signer = fc.option(member, { freq: 7, nil: undefined });
+
 const update: fc.Arbitrary<Update> = fc.oneof(
   fc
-    .record({ i: member, inc: incarnation, zone: fc.constantFrom('a', 'b') })
-    .map(({ i, inc, zone }): Update => ({
-      kind: 'alive',
-      id: nodeId(i),
-      incarnation: asIncarnation(inc),
-      name: `n${i}`,
-      address: address(i),
-      labels: { zone },
-    })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
-    kind: 'suspect',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-    from: nodeId(from),
-  })),
-  fc.record({ i: member, inc: incarnation, from: member }).map(({ i, inc, from }): Update => ({
-    kind: 'dead',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-    from: nodeId(from),
-  })),
-  fc.record({ i: member, inc: incarnation }).map(({ i, inc }): Update => ({
-    kind: 'left',
-    id: nodeId(i),
-    incarnation: asIncarnation(inc),
-  })),
+    .record({ i: member, inc: incarnation, zone: fc.constantFrom('a', 'b'), by: signer })
+    .map(({ i, inc, zone, by }) => alive(i, inc, { zone }, by === undefined ? {} : { signer: by })),
+  fc
+    .record({ i: member, inc: incarnation, from: member, by: signer })
+    .map(({ i, inc, from, by }) => testAccusation('suspect', i, inc, from, by ?? from)),
+  fc
+    .record({ i: member, inc: incarnation, from: member, by: signer })
+    .map(({ i, inc, from, by }) => testAccusation('dead', i, inc, from, by ?? from)),
+  fc
+    .record({ i: member, inc: incarnation, by: signer })
+    .map(({ i, inc, by }) => left(i, inc, by === undefined ? {} : { signer: by })),
 );
 
 type Action =
@@ -106,8 +95,33 @@ function toInput(a: Action, now: number): Input {
   }
 }
 
+/** Whether `u` is signed by whom it claims (the member for a record, the accuser for an accusation). */
+function authentic(u: Update): boolean {
+  if (isAccusation(u))
+    return (
+      testAccusation(u.kind, indexOf(u.id), u.incarnation, indexOf(u.from)).signature ===
+      u.signature
+    );
+  return (
+    testRecord(u.kind, indexOf(u.id), u.incarnation, { labels: u.labels }).signature === u.signature
+  );
+}
+
+function indexOf(id: NodeId): number {
+  for (let i = 1; i <= 6; i++) if (nodeId(i) === id) return i;
+  return -1;
+}
+
+/** What a node believes about one member: a forged update must never change it. */
+function belief(state: State, id: NodeId): string {
+  const m = state.members.get(id);
+  return m === undefined
+    ? 'absent'
+    : `${m.incarnation}/${m.state}/${m.name}/${m.address}/${JSON.stringify(m.labels)}`;
+}
+
 describe('membership properties', () => {
-  it('random inputs keep every invariant; we refute every accusation about ourselves while running', () => {
+  it('random inputs, one in eight forged, keep every invariant; forgeries change nothing; our incarnation moves only by what we signed', () => {
     fc.assert(
       fc.property(
         fc.array(action, { maxLength: 60 }),
@@ -122,18 +136,41 @@ describe('membership properties', () => {
           let now = 0;
           for (const a of actions) {
             if (a.kind === 'tick') now += a.advanceMs;
+            const before = state.members.get(nodeId(1))!.incarnation;
+            const wasRunning = state.phase === 'running';
+            const lone = a.kind === 'updates' && a.updates.length === 1 ? a.updates[0] : undefined;
+            const forged = lone !== undefined && !authentic(lone) ? lone : undefined;
+            const believed = forged === undefined ? '' : belief(state, forged.id);
+            const accuserLive =
+              lone !== undefined && (lone.kind === 'suspect' || lone.kind === 'dead')
+                ? lone.from === nodeId(1) ||
+                  ['alive', 'suspect'].includes(state.members.get(lone.from)?.state ?? '')
+                : false;
             checkedStep(state, toInput(a, now), context);
-            const me = state.members.get(nodeId(1))!;
-            if (state.phase === 'running' && a.kind === 'updates') {
-              for (const u of a.updates) {
-                if (
-                  u.id === nodeId(1) &&
-                  u.kind !== 'alive' &&
-                  u.incarnation < Number.MAX_SAFE_INTEGER - 1
-                )
-                  expect(me.incarnation).toBeGreaterThan(u.incarnation);
-              }
-            }
+            const after = state.members.get(nodeId(1))!.incarnation;
+            if (forged !== undefined && forged.id !== nodeId(1))
+              expect(belief(state, forged.id)).toBe(believed);
+            // Our incarnation moves only by our own signature: a labels change, or a refutation
+            // of something at or above it that verified.
+            const selfNews =
+              a.kind === 'updates'
+                ? a.updates.filter((u) => u.id === nodeId(1) && authentic(u))
+                : [];
+            const ceiling = Math.max(before, ...selfNews.map((u) => u.incarnation)) + 1;
+            expect(after).toBeLessThanOrEqual(a.kind === 'labels' ? before + 1 : ceiling);
+            if (forged !== undefined) expect(after).toBe(before);
+            // A lone authentic accusation of us at our incarnation, by a live member, is refuted.
+            if (
+              wasRunning &&
+              lone !== undefined &&
+              lone.id === nodeId(1) &&
+              (lone.kind === 'suspect' || lone.kind === 'dead') &&
+              lone.incarnation === before &&
+              lone.from !== nodeId(1) &&
+              accuserLive &&
+              authentic(lone)
+            )
+              expect(after).toBeGreaterThan(before);
           }
         },
       ),

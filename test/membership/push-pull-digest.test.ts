@@ -4,7 +4,6 @@
  * both directions, after which views and digests agree; config differences still end in a
  * readable `config_mismatch` reject; join and reconnect stay full.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
 import type { Message } from '../../src/membership/messages.js';
@@ -12,7 +11,18 @@ import { membershipConfig } from '../../src/membership/config.js';
 import { digestHex } from '../../src/membership/digest.js';
 import type { State, StepContext } from '../../src/membership/types.js';
 import type { FlatEffect as Effect } from './helpers.js';
-import { address, checkedStep, nodeId, receiveGossip, sends, startedWith } from './helpers.js';
+import {
+  address,
+  alive,
+  checkedStep,
+  ctx,
+  dead,
+  nodeId,
+  receiveGossip,
+  sends,
+  startedWith,
+  suspect,
+} from './helpers.js';
 
 interface Node {
   state: State;
@@ -73,6 +83,24 @@ function periodic(a: Node): { effects: Effect[]; now: Millis } {
   return { effects: checkedStep(a.state, { kind: 'tick', now }, a.context), now };
 }
 
+/**
+ * Node `i` knowing `others`, and its first periodic push-pull, with the first random stream (of
+ * 50) whose digest goes to member `to` (the peer is drawn at random).
+ */
+function periodicTo(i: number, others: number[], to: number): Node & ReturnType<typeof periodic> {
+  for (let seed = 1; seed < 50; seed++) {
+    const a: Node = { state: startedWith(i, others).state, context: ctx(seed), index: i };
+    const round = periodic(a);
+    if (
+      sends(round.effects).some(
+        (s) => s.message.type === 'push-pull-digest' && s.to === address(to),
+      )
+    )
+      return { ...a, ...round };
+  }
+  throw new Error(`no stream sends the digest to ${to}`);
+}
+
 describe('digest-first periodic push-pull', () => {
   it('sends a digest, not the view, to one live member', () => {
     const a = node(1, [2]);
@@ -101,22 +129,15 @@ describe('digest-first periodic push-pull', () => {
   it('suspect vs alive does not count as a difference (suspicion is local)', () => {
     const a = node(1, [2, 3]);
     const b = node(2, [1, 3]);
-    checkedStep(
-      b.state,
-      receiveGossip(ms(1), 1, [
-        { kind: 'suspect', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) },
-      ]),
-      b.context,
-    );
+    checkedStep(b.state, receiveGossip(ms(1), 1, [suspect(3, 1, 1)]), b.context);
     expect(b.state.members.get(nodeId(3))?.state).toBe('suspect');
     expect(digestOf(a.state)).toBe(digestOf(b.state));
   });
 
   it('different digests: full views both ways, after which views and digests agree', () => {
-    const a = node(1, [2, 3]);
+    const { effects, now, ...a } = periodicTo(1, [2, 3], 2);
     const b = node(2, [1, 4]);
     expect(digestOf(a.state)).not.toBe(digestOf(b.state));
-    const { effects, now } = periodic(a);
     const bFull = deliver(effects, a, b, now);
     const [full] = streamMessages(bFull);
     expect(full).toMatchObject({
@@ -143,20 +164,7 @@ describe('digest-first periodic push-pull', () => {
     const b = node(2, [1]);
     const { effects, now } = periodic(a);
     const answer = deliver(effects, a, b, now);
-    checkedStep(
-      a.state,
-      receiveGossip(now, 2, [
-        {
-          kind: 'alive',
-          id: nodeId(5),
-          incarnation: asIncarnation(1),
-          name: 'n5',
-          address: address(5),
-          labels: {},
-        },
-      ]),
-      a.context,
-    );
+    checkedStep(a.state, receiveGossip(now, 2, [alive(5, 1)]), a.context);
     const full = deliver(answer, b, a, now);
     expect(streamMessages(full)).toMatchObject([{ type: 'push-pull', reply: true }]);
     expect(a.state.counters.pushPullsInSync).toBe(0);
@@ -183,9 +191,10 @@ describe('digest-first periodic push-pull', () => {
   });
 
   it('a round over differing views ends after three legs (no livelock)', () => {
-    const a = node(1, [2, 3]);
+    const round = periodicTo(1, [2, 3], 2);
+    const a: Node = round;
     const b = node(2, [1]);
-    let { effects, now } = periodic(a);
+    let { effects, now } = round;
     let [from, to] = [a, b];
     let legs = 0;
     while (streamMessages(effects).length > 0 && legs < 10) {
@@ -206,13 +215,7 @@ describe('digest-first periodic push-pull', () => {
     );
     expect(streamMessages(effects)).toMatchObject([{ type: 'push-pull', join: true, reply: true }]);
     const a = node(1, [2, 3]);
-    checkedStep(
-      a.state,
-      receiveGossip(ms(1), 2, [
-        { kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) },
-      ]),
-      a.context,
-    );
+    checkedStep(a.state, receiveGossip(ms(1), 2, [dead(3, 1, 2)]), a.context);
     const now = a.state.nextReconnectAtMs;
     const reconnect = checkedStep(a.state, { kind: 'tick', now }, a.context);
     expect(streamMessages(reconnect).filter((m) => m.type === 'push-pull')).toMatchObject([

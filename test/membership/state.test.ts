@@ -3,25 +3,17 @@
  * every other member findable at its slot (checkedStep checks the invariant after every step),
  * and labels are owned, frozen and shared rather than copied per record.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms } from '../../src/base/time.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { EMPTY_LABELS, reapCheckMs } from '../../src/membership/state.js';
-import { address, checkedStep, nodeId, receiveGossip, startedWith } from './helpers.js';
+import { alive, checkedStep, dead, nodeId, receiveGossip, startedWith } from './helpers.js';
 
 describe('member table', () => {
   it('reaping dead members swap-removes them and keeps every slot findable (SWIM §4.2, memberlist reclaim)', () => {
     const config = membershipConfig('SIM_MIN');
     const { state, context } = startedWith(1, [2, 3, 4, 5, 6], config);
-    checkedStep(
-      state,
-      receiveGossip(ms(1), 4, [
-        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(4) },
-        { kind: 'dead', id: nodeId(5), incarnation: asIncarnation(1), from: nodeId(4) },
-      ]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(1), 4, [dead(2, 1, 4), dead(5, 1, 4)]), context);
     expect(state.departed.size).toBe(2);
     const after = ms(1 + config.deadReclaimMs + reapCheckMs(config));
     checkedStep(state, { kind: 'tick', now: after }, context);
@@ -35,20 +27,7 @@ describe('member table', () => {
   it('keeps a frozen copy of labels: the sender changing its object later changes nothing', () => {
     const { state, context } = startedWith(1, [2, 3]);
     const labels: Record<string, string> = { zone: 'a' };
-    checkedStep(
-      state,
-      receiveGossip(ms(1), 4, [
-        {
-          kind: 'alive',
-          id: nodeId(4),
-          incarnation: asIncarnation(1),
-          name: 'n4',
-          address: address(4),
-          labels,
-        },
-      ]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(1), 4, [alive(4, 1, labels)]), context);
     labels['zone'] = 'b';
     const kept = state.members.get(nodeId(4))?.labels;
     expect(kept).toEqual({ zone: 'a' });

@@ -13,38 +13,24 @@ import { retransmitLimit } from '../../src/membership/scaling.js';
 import { nextDeadline } from '../../src/membership/step.js';
 import { piggyback } from '../../src/membership/state.js';
 import { suspicionTimeoutMinMs } from '../../src/membership/suspicion.js';
+import { INCARNATION_MAX } from '../../src/membership/record.js';
 import {
   address,
+  alive,
   checkedStep,
   ctx,
+  dead,
   events,
+  left,
+  memberRecord,
   newState,
   nodeId,
+  pushPullFrom,
   receiveGossip,
   sends,
   startedWith,
+  suspect,
 } from './helpers.js';
-
-const alive = (i: number, incarnation: number, labels: Record<string, string> = {}) => ({
-  kind: 'alive' as const,
-  id: nodeId(i),
-  incarnation: asIncarnation(incarnation),
-  name: `n${i}`,
-  address: address(i),
-  labels,
-});
-const suspect = (i: number, incarnation: number, from: number) => ({
-  kind: 'suspect' as const,
-  id: nodeId(i),
-  incarnation: asIncarnation(incarnation),
-  from: nodeId(from),
-});
-const dead = (i: number, incarnation: number, from: number) => ({
-  kind: 'dead' as const,
-  id: nodeId(i),
-  incarnation: asIncarnation(incarnation),
-  from: nodeId(from),
-});
 
 describe('SWIM §4.2 precedence', () => {
   it('a suspect update about self with our incarnation makes us refute with incarnation+1, persisting first', () => {
@@ -60,13 +46,30 @@ describe('SWIM §4.2 precedence', () => {
     expect(state.counters.refutes).toBe(1);
   });
 
-  it('a dead update about self with a higher incarnation is refuted above the accuser', () => {
+  it('an accusation about self above our incarnation names one we never signed: refused, no refute', () => {
     const { state, context } = startedWith(1, [2]);
     checkedStep(state, receiveGossip(ms(1), 2, [dead(1, 9, 2)]), context);
     expect(state.members.get(nodeId(1))).toMatchObject({
       state: 'alive',
-      incarnation: asIncarnation(10),
+      incarnation: asIncarnation(1),
     });
+    expect(state.counters.refutes).toBe(0);
+    expect(state.counters.accusationsRefused).toBe(1);
+  });
+
+  it('a record of ours above our incarnation, signed with our key (an earlier life), is refuted above it', () => {
+    const { state, context } = startedWith(1, [2]);
+    checkedStep(
+      state,
+      receiveGossip(ms(1), 2, [alive(1, 9, {}, { address: address(7) })]),
+      context,
+    );
+    expect(state.members.get(nodeId(1))).toMatchObject({
+      state: 'alive',
+      incarnation: asIncarnation(10),
+      address: address(1),
+    });
+    expect(state.counters.refutes).toBe(1);
   });
 
   it('a suspect update about self with an older incarnation is ignored', () => {
@@ -103,22 +106,26 @@ describe('SWIM §4.2 precedence', () => {
 
   it('left is recorded as left, not dead', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    const effects = checkedStep(
-      state,
-      receiveGossip(ms(1), 2, [{ kind: 'left', id: nodeId(2), incarnation: asIncarnation(1) }]),
-      context,
-    );
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [left(2, 1)]), context);
     expect(state.members.get(nodeId(2))!.state).toBe('left');
     expect(events(effects)).toContain('left:n2');
     expect(events(effects)).not.toContain('dead:n2');
   });
 
-  it('updates with an unsafe incarnation are ignored and counted, never a crash', () => {
-    const { state, context } = startedWith(1, [2]);
-    checkedStep(state, receiveGossip(ms(1), 2, [suspect(1, Number.MAX_SAFE_INTEGER, 2)]), context);
-    expect(state.counters.updatesIgnored).toBe(1);
-    expect(state.counters.refutes).toBe(0);
-  });
+  it.each([
+    [INCARNATION_MAX - 1, true],
+    [INCARNATION_MAX, true],
+    [INCARNATION_MAX + 1, false],
+    [Number.MAX_SAFE_INTEGER, false],
+  ])(
+    'a record at incarnation %i (INCARNATION_MAX = 2^48 - 1) is accepted: %s; never a crash',
+    (incarnation, accepted) => {
+      const { state, context } = startedWith(1, [2]);
+      checkedStep(state, receiveGossip(ms(1), 2, [alive(2, incarnation)]), context);
+      expect(state.members.get(nodeId(2))!.incarnation).toBe(accepted ? incarnation : 1);
+      expect(state.counters.incarnationsRefused).toBe(accepted ? 0 : 1);
+    },
+  );
 });
 
 describe('epoch', () => {
@@ -359,9 +366,7 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
       type: 'ping-req',
       seq,
       from: nodeId(2),
-      fromAddress: address(2),
       target: nodeId(3),
-      targetAddress: address(3),
       nack: true,
       updates: [],
     });
@@ -599,33 +604,11 @@ describe('push-pull and join', () => {
   });
 
   it('a restarted node refutes the dead record of its previous life learned by push-pull', () => {
+    // Our earlier life signed incarnation 7 and lost its incarnation file: this life started at 1.
     const { state, context } = startedWith(1, [2]);
     const effects = checkedStep(
       state,
-      {
-        kind: 'receive',
-        now: ms(5),
-        from: address(2),
-        channel: 'stream',
-        message: {
-          type: 'push-pull',
-          from: nodeId(2),
-          fromAddress: address(2),
-          join: false,
-          reply: false,
-          configFingerprint: state.fingerprint,
-          members: [
-            {
-              id: nodeId(1),
-              name: 'n1',
-              address: address(1),
-              state: 'dead',
-              incarnation: asIncarnation(7),
-              labels: {},
-            },
-          ],
-        },
-      },
+      pushPullFrom(ms(5), 2, state.fingerprint, [memberRecord(1, 7, 'dead', { accuser: 2 })]),
       context,
     );
     expect(state.members.get(nodeId(1))).toMatchObject({
@@ -633,6 +616,8 @@ describe('push-pull and join', () => {
       incarnation: asIncarnation(8),
     });
     expect(effects[0]).toEqual({ kind: 'persist', incarnation: asIncarnation(8) });
+    // Indistinguishable from another process with our key: reported as such.
+    expect(state.counters.identityConflicts).toBe(1);
   });
 
   it('what a push-pull teaches is relayed for one gossip round, except news about the peer itself and our refutation', () => {
@@ -641,46 +626,13 @@ describe('push-pull and join', () => {
     const ours = state.members.get(nodeId(1))!.incarnation;
     const effects = checkedStep(
       state,
-      {
-        kind: 'receive',
-        now: ms(5),
-        from: address(2),
-        channel: 'stream',
-        message: {
-          type: 'push-pull',
-          from: nodeId(2),
-          fromAddress: address(2),
-          join: false,
-          reply: false,
-          configFingerprint: state.fingerprint,
-          members: [
-            {
-              id: nodeId(2),
-              name: 'n2',
-              address: address(2),
-              state: 'alive',
-              incarnation: asIncarnation(2),
-              labels: { role: 'db' },
-            },
-            {
-              id: nodeId(3),
-              name: 'n3',
-              address: address(3),
-              state: 'alive',
-              incarnation: asIncarnation(1),
-              labels: {},
-            },
-            {
-              id: nodeId(1),
-              name: 'n1',
-              address: address(1),
-              state: 'suspect',
-              incarnation: asIncarnation(ours),
-              labels: {},
-            },
-          ],
-        },
-      },
+      pushPullFrom(
+        ms(5),
+        2,
+        state.fingerprint,
+        [memberRecord(3, 1), memberRecord(1, ours, 'suspect', { accuser: 2 })],
+        { fromIncarnation: 2 },
+      ),
       context,
     );
     expect(events(effects)).toContain('joined:n3');
@@ -716,33 +668,12 @@ describe('push-pull and join', () => {
     const { state, context } = startedWith(1, [2, 3]);
     checkedStep(
       state,
-      {
-        kind: 'receive',
-        now: ms(5),
-        from: address(2),
-        channel: 'stream',
-        message: {
-          type: 'push-pull',
-          from: nodeId(2),
-          fromAddress: address(2),
-          join: false,
-          reply: false,
-          configFingerprint: state.fingerprint,
-          members: [
-            {
-              id: nodeId(3),
-              name: 'n3',
-              address: address(3),
-              state: 'dead',
-              incarnation: asIncarnation(1),
-              labels: {},
-            },
-          ],
-        },
-      },
+      pushPullFrom(ms(5), 2, state.fingerprint, [memberRecord(3, 1, 'dead', { accuser: 2 })]),
       context,
     );
     expect(state.members.get(nodeId(3))!.state).toBe('suspect');
+    // Believed on 2's signed word, but as our own suspicion (we accuse, and we sign it).
+    expect(state.members.get(nodeId(3))!.accusation?.from).toBe(nodeId(1));
   });
 
   it('membersMax: a new member beyond the limit is ignored and counted', () => {
@@ -761,7 +692,7 @@ describe('leave', () => {
     const { state, context } = startedWith(1, [2, 3]);
     const inc = state.members.get(nodeId(1))!.incarnation;
     checkedStep(state, { kind: 'leave', now: ms(1) }, context);
-    expect(state.queue.byMember.get(nodeId(1))?.update).toEqual({
+    expect(state.queue.byMember.get(nodeId(1))?.update).toMatchObject({
       kind: 'left',
       id: nodeId(1),
       incarnation: asIncarnation(inc),

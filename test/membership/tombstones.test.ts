@@ -8,8 +8,10 @@ import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { ms, type Millis } from '../../src/base/time.js';
 import { membershipConfig } from '../../src/membership/config.js';
+import { publicKeyHex } from '../../src/identity/member-crypto.js';
+import { testIdentity } from '../helpers/member-keys.js';
 import { checkInvariants } from '../../src/membership/invariants.js';
-import type { MemberRecord, Update } from '../../src/membership/messages.js';
+import type { MemberRecord } from '../../src/membership/messages.js';
 import { reapCheckMs } from '../../src/membership/state.js';
 import {
   bury,
@@ -20,9 +22,14 @@ import {
 import type { Input, State, StepContext } from '../../src/membership/types.js';
 import {
   address,
+  alive,
   checkedStep,
+  dead,
   events,
+  left,
+  memberRecord,
   nodeId,
+  pushPullFrom,
   receiveGossip,
   sends,
   startedWith,
@@ -30,53 +37,21 @@ import {
 
 const config = membershipConfig('SIM_MIN');
 
-const record = (i: number, incarnation: number): MemberRecord => ({
-  id: nodeId(i),
-  name: `n${i}`,
-  address: address(i),
-  state: 'alive',
-  incarnation: asIncarnation(incarnation),
-  labels: {},
-});
+const record = (i: number, incarnation: number): MemberRecord => memberRecord(i, incarnation);
 
-const alive = (i: number, incarnation: number): Update => {
-  const { id, name, address: at, labels } = record(i, incarnation);
-  return { kind: 'alive', id, incarnation: asIncarnation(incarnation), name, address: at, labels };
-};
-
-/** A push-pull from `from` carrying `members` (its view), as n1 (`state`) receives it. */
+/** A push-pull from `from` (its own record first) carrying `members`, as n1 (`state`) receives it. */
 const pushPull = (
   state: State,
   now: number,
   from: number,
   members: MemberRecord[],
   join = false,
-): Input => ({
-  kind: 'receive',
-  now: ms(now),
-  from: address(from),
-  channel: 'stream',
-  message: {
-    type: 'push-pull',
-    from: nodeId(from),
-    fromAddress: address(from),
-    join,
-    reply: false,
-    configFingerprint: state.fingerprint,
-    members,
-  },
-});
+): Input => pushPullFrom(ms(now), from, state.fingerprint, members, { join });
 
 /** n1 knows n2 and n3 (alive@1); n3 is declared dead at t=1 and forgotten by the returned time. */
 function forgetN3(): { state: State; context: StepContext; forgottenAtMs: Millis } {
   const { state, context } = startedWith(1, [2, 3], config);
-  checkedStep(
-    state,
-    receiveGossip(ms(1), 2, [
-      { kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(2) },
-    ]),
-    context,
-  );
+  checkedStep(state, receiveGossip(ms(1), 2, [dead(3, 1, 2)]), context);
   const forgottenAtMs = ms(1 + config.deadReclaimMs + reapCheckMs(config));
   checkedStep(state, { kind: 'tick', now: forgottenAtMs }, context);
   expect(state.members.has(nodeId(3))).toBe(false);
@@ -90,11 +65,13 @@ describe('tombstones (issue 11 bug 8)', () => {
       incarnation: asIncarnation(1),
       state: 'dead',
       forgottenAtMs,
+      notice: dead(3, 1, 2),
+      publicKey: publicKeyHex(testIdentity(3)),
     });
     // n2 was paused longer than deadReclaimMs: its view still holds n3 alive@1.
     const effects = checkedStep(
       state,
-      pushPull(state, forgottenAtMs + 10, 2, [record(2, 1), record(3, 1)]),
+      pushPull(state, forgottenAtMs + 10, 2, [record(3, 1)]),
       context,
     );
     expect(state.members.has(nodeId(3))).toBe(false);
@@ -107,7 +84,8 @@ describe('tombstones (issue 11 bug 8)', () => {
       message: {
         type: 'gossip',
         from: nodeId(1),
-        updates: [{ kind: 'dead', id: nodeId(3), incarnation: asIncarnation(1), from: nodeId(1) }],
+        // The signed accusation that declared n3 dead, as n1 held it.
+        updates: [dead(3, 1, 2)],
       },
     });
   });
@@ -115,11 +93,7 @@ describe('tombstones (issue 11 bug 8)', () => {
   it('gossip and a join view are refused the same way; the member refuting above the tombstone comes back', () => {
     const { state, context, forgottenAtMs } = forgetN3();
     checkedStep(state, receiveGossip(ms(forgottenAtMs + 1), 2, [alive(3, 1)]), context);
-    checkedStep(
-      state,
-      pushPull(state, forgottenAtMs + 2, 4, [record(4, 1), record(3, 1)], true),
-      context,
-    );
+    checkedStep(state, pushPull(state, forgottenAtMs + 2, 4, [record(3, 1)], true), context);
     expect(state.members.has(nodeId(3))).toBe(false);
     expect(state.members.get(nodeId(4))?.state).toBe('alive');
     expect(state.counters.resurrectionsRefused).toBe(2);
@@ -139,11 +113,7 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('a left member forgotten is refused at its left incarnation and told it left', () => {
     const { state, context } = startedWith(1, [2, 3], config);
-    checkedStep(
-      state,
-      receiveGossip(ms(1), 3, [{ kind: 'left', id: nodeId(3), incarnation: asIncarnation(1) }]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(1), 3, [left(3, 1)]), context);
     const at = 1 + config.deadReclaimMs + reapCheckMs(config);
     checkedStep(state, { kind: 'tick', now: ms(at) }, context);
     const effects = checkedStep(state, receiveGossip(ms(at + 1), 2, [alive(3, 1)]), context);
@@ -151,7 +121,7 @@ describe('tombstones (issue 11 bug 8)', () => {
     expect(sends(effects).map((s) => s.message)).toContainEqual({
       type: 'gossip',
       from: nodeId(1),
-      updates: [{ kind: 'left', id: nodeId(3), incarnation: asIncarnation(1) }],
+      updates: [left(3, 1)],
     });
   });
 
@@ -177,13 +147,7 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('expired tombstones are dropped at the next reaping, oldest first', () => {
     const { state, context, forgottenAtMs } = forgetN3();
-    checkedStep(
-      state,
-      receiveGossip(ms(forgottenAtMs + 1), 2, [
-        { kind: 'dead', id: nodeId(2), incarnation: asIncarnation(1), from: nodeId(1) },
-      ]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(forgottenAtMs + 1), 2, [dead(2, 1, 1)]), context);
     expect([...state.tombstones.keys()]).toEqual([nodeId(3)]);
     // One reaping: n3's tombstone has run out, n2 (dead long enough) is forgotten in its turn.
     checkedStep(
@@ -204,6 +168,8 @@ describe('tombstones (issue 11 bug 8)', () => {
         incarnation: asIncarnation(1),
         state: 'dead',
         forgottenAtMs: ms(i),
+        notice: dead(i, 1, 1),
+        publicKey: publicKeyHex(testIdentity(i)),
       });
     for (let i = 10; i < 10 + max - 1; i++) buryN(i);
     expect(state.tombstones.size).toBe(max - 1);
@@ -218,7 +184,13 @@ describe('tombstones (issue 11 bug 8)', () => {
 
   it('the invariant catches a tombstone of a member', () => {
     const { state } = startedWith(1, [2], config);
-    bury(state, nodeId(2), { incarnation: asIncarnation(1), state: 'dead', forgottenAtMs: ms(0) });
+    bury(state, nodeId(2), {
+      incarnation: asIncarnation(1),
+      state: 'dead',
+      forgottenAtMs: ms(0),
+      notice: dead(2, 1, 1),
+      publicKey: publicKeyHex(testIdentity(2)),
+    });
     expect(checkInvariants(state)).toContain(
       `${nodeId(2)}: a tombstoned id is not in the member table`,
     );

@@ -4,7 +4,6 @@
  * inflate to exactly their declared length, or declare more than decodeMessageBytesMax, are
  * dropped and counted without touching the state.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/base/address.js';
@@ -23,17 +22,19 @@ import type { NodeId } from '../../src/identity/node-id.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimNetwork } from '../../src/sim/network.js';
 import { simSwimNode } from '../helpers/sim-swim-node.js';
+import { testId, testIdentity } from '../helpers/member-keys.js';
+import { memberRecord } from './helpers.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
 const CLUSTER = 'zip';
 const dictionary = new TextEncoder().encode(DEFLATE_DICTIONARY_V1);
-const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
+const id = (i: number): NodeId => testId(i);
 
 function setup() {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: new Rng(5).fork('net') });
   const address = parseAddress('10.0.0.1:7946');
-  const node = simSwimNode(clock, network, address, CLUSTER, id(1), 6);
+  const node = simSwimNode(clock, network, address, CLUSTER, testIdentity(1), 6);
   const driver = node.internals.membership!;
   const state = driver.state;
   const spyAddress = parseAddress('10.0.0.2:7946');
@@ -73,14 +74,12 @@ function joinFrom(
 }
 
 function records(count: number, spyAddress: ReturnType<typeof parseAddress>): MemberRecord[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: id(i + 2),
-    name: `n${i + 2}`,
-    address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`),
-    state: 'alive' as const,
-    incarnation: asIncarnation(1),
-    labels: {},
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    memberRecord(i + 2, 1, 'alive', {
+      clusterId: CLUSTER,
+      address: i === 0 ? spyAddress : parseAddress(`10.0.1.${i}:7946`),
+    }),
+  );
 }
 
 describe('compressed push-pull in the driver', () => {

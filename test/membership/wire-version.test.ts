@@ -4,7 +4,6 @@
  * detail naming both versions, a foreign reject is never answered (no loop between versions), and
  * nothing of a foreign frame reaches the state.
  */
-import { incarnation as asIncarnation } from '../../src/base/units.js';
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
@@ -15,10 +14,12 @@ import type { NodeId } from '../../src/identity/node-id.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimNetwork } from '../../src/sim/network.js';
 import { simSwimNode } from '../helpers/sim-swim-node.js';
+import { testId, testIdentity } from '../helpers/member-keys.js';
+import { memberRecord } from './helpers.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 
 const CLUSTER = 'versions';
-const id = (i: number): NodeId => i.toString(16).padStart(32, '0') as NodeId;
+const id = (i: number): NodeId => testId(i);
 
 /** `message` encoded as a node of protocol version `version` would (same layout, other version byte). */
 function foreign(message: Message, version = PROTOCOL_VERSION + 1): Uint8Array {
@@ -31,7 +32,7 @@ function setup() {
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: new Rng(3).fork('net') });
   const address = parseAddress('10.0.0.1:7946');
-  const node = simSwimNode(clock, network, address, CLUSTER, id(1), 4);
+  const node = simSwimNode(clock, network, address, CLUSTER, testIdentity(1), 4);
   const driver = node.internals.membership!;
   const state = driver.state;
   const peerAddress = parseAddress('10.0.0.2:7946');
@@ -52,16 +53,7 @@ function joinFrom(peerAddress: ReturnType<typeof parseAddress>, fingerprint: str
     join: true,
     reply: true,
     configFingerprint: fingerprint,
-    members: [
-      {
-        id: id(2),
-        name: 'b',
-        address: peerAddress,
-        state: 'alive',
-        incarnation: asIncarnation(1),
-        labels: {},
-      },
-    ],
+    members: [memberRecord(2, 1, 'alive', { clusterId: CLUSTER, name: 'b', address: peerAddress })],
   };
 }
 

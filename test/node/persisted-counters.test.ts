@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { INCARNATION_FILE } from '../../src/membership/protocol.js';
+import { INCARNATION_MAX } from '../../src/membership/record.js';
+import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { RAFT_LITE_FILE } from '../../src/election/raft-lite/protocol.js';
 import { STATIC_TERM_FILE } from '../../src/election/static/protocol.js';
 import { SWIM_TERM_FILE } from '../../src/election/swim/protocol.js';
@@ -154,4 +156,42 @@ describe('a corrupt persisted counter', () => {
     expect(text.split('\n')).toHaveLength(2);
     expect(readFileSync(join(dataDir, INCARNATION_FILE), 'utf8')).toBe('x7');
   });
+});
+
+describe('an exhausted incarnation (issue 12)', () => {
+  it.each([
+    [INCARNATION_MAX - 1, 'starts at INCARNATION_MAX'],
+    [INCARNATION_MAX, 'ERR_INCARNATION_EXHAUSTED'],
+    [2 ** 53 - 2, 'ERR_INCARNATION_EXHAUSTED'],
+  ])(
+    '%i persisted: %s, in one line, the port released, the file untouched',
+    async (persisted, outcome) => {
+      const dataDir = dataDirWith(INCARNATION_FILE, `${persisted}\n`);
+      const [bind] = await freeClusterAddresses(1);
+      const options = {
+        name: 'c',
+        dataDir,
+        bind: bind as string,
+        mode: { kind: 'swim' as const, seeds: [] },
+      };
+      const failure = await createNode(options).then(
+        async (node) => {
+          expect(node.members()[0]?.incarnation).toBe(INCARNATION_MAX);
+          await node.close();
+          return undefined;
+        },
+        (err: unknown) => err as Error & { code?: string },
+      );
+      if (outcome === 'ERR_INCARNATION_EXHAUSTED') {
+        expect(failure?.code).toBe(outcome);
+        expect(failure?.message).toMatch(/new identity/);
+        expect(failure?.message).not.toContain('\n');
+      } else expect(failure).toBeUndefined();
+      // Nothing holds the port: a node binds it again.
+      const again = await createNode({ ...options, dataDir: dataDirWith(INCARNATION_FILE, '0') });
+      await again.close();
+      if (outcome !== 'ERR_INCARNATION_EXHAUSTED') return;
+      expect(readFileSync(join(dataDir, INCARNATION_FILE), 'utf8')).toBe(`${persisted}\n`);
+    },
+  );
 });

@@ -13,45 +13,30 @@ import type { Address } from '../../src/base/address.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { NetTransport } from '../../src/transport/net.js';
-import type {
-  ReceiveHandler,
-  RefusedHandler,
-  Transport,
-  TransportStats,
-} from '../../src/transport/types.js';
+import { DelegatingTransport } from '../../src/transport/delegating.js';
+import type { ReceiveHandler, Transport } from '../../src/transport/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { agreedLeader } from './raft-cluster.js';
 
 /** A transport that drops everything, both ways, while `cut`. */
-class GateTransport implements Transport {
+class GateTransport extends DelegatingTransport {
   cut = false;
   private handler: ReceiveHandler | undefined;
 
-  constructor(private readonly inner: Transport) {
+  constructor(inner: Transport) {
+    super(inner);
     inner.onReceive((from, channel, data) =>
       this.cut ? 'accepted' : this.handler?.(from, channel, data),
     );
   }
-  get localAddress(): Address {
-    return this.inner.localAddress;
-  }
-  sendPacket(to: Address, data: Uint8Array): void {
+  override sendPacket(to: Address, data: Uint8Array): void {
     if (!this.cut) this.inner.sendPacket(to, data);
   }
-  sendFrame(to: Address, data: Uint8Array): void {
+  override sendFrame(to: Address, data: Uint8Array): void {
     if (!this.cut) this.inner.sendFrame(to, data);
   }
-  onReceive(handler: ReceiveHandler): void {
+  override onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
-  }
-  onStreamRefused(handler: RefusedHandler): void {
-    this.inner.onStreamRefused(handler);
-  }
-  stats(): TransportStats {
-    return this.inner.stats();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import type { Channel } from '../../src/base/channel.js';
 import { Writer } from '../../src/codec/bytes.js';
+import { PROTOCOL_VERSION } from '../../src/codec/wire-numbers.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import {
   decodeRaftNodeMessage,
@@ -97,7 +98,7 @@ describe('raft node messages: bad bytes are refused with stable codes', () => {
     const w = new Writer(256);
     w.u8(0x53);
     w.u8(0x48);
-    w.u8(1);
+    w.u8(PROTOCOL_VERSION);
     write(w);
     return w.finish();
   };
@@ -217,7 +218,7 @@ describe('the node channel', () => {
         CLUSTER,
       ),
     );
-    a.transport.sendFrame(B, Uint8Array.of(0x53, 0x48, 1, 51, 9, 9));
+    a.transport.sendFrame(B, Uint8Array.of(0x53, 0x48, PROTOCOL_VERSION, 51, 9, 9));
     fabric.pump();
     expect(seen).toEqual(['stream']);
     expect(b.counters.decodeErrors).toEqual({ ERR_DECODE_TRUNCATED: 1 });

@@ -44,23 +44,27 @@ describe('one wiring for production and the simulator', () => {
     }
   });
 
-  it.each(['swim', 'election-static', 'election-swim', 'election-raft-lite', 'raft'])(
-    'scenario %s builds every node (and every restart) through buildNode',
-    (name) => {
-      const scenario = SCENARIOS.get(name);
-      if (scenario === undefined) throw new Error(`no scenario ${name}`);
-      const before = nodesBuilt();
-      const result = runScenario(scenario, {
-        seed: 3,
-        nodes: 3,
-        faults: parseFaults('crash'),
-        durationMs: 6_000,
-      });
-      expect(result.violation).toBeUndefined();
-      const restarts = result.trace.filter((line) => /fault restart/.test(line)).length;
-      expect(nodesBuilt() - before).toBeGreaterThanOrEqual(3 + restarts);
-    },
-  );
+  it.each([
+    'swim',
+    'swim-forgery',
+    'election-static',
+    'election-swim',
+    'election-raft-lite',
+    'raft',
+  ])('scenario %s builds every node (and every restart) through buildNode', (name) => {
+    const scenario = SCENARIOS.get(name);
+    if (scenario === undefined) throw new Error(`no scenario ${name}`);
+    const before = nodesBuilt();
+    const result = runScenario(scenario, {
+      seed: 3,
+      nodes: 3,
+      faults: parseFaults('crash'),
+      durationMs: 6_000,
+    });
+    expect(result.violation).toBeUndefined();
+    const restarts = result.trace.filter((line) => /fault restart/.test(line)).length;
+    expect(nodesBuilt() - before).toBeGreaterThanOrEqual(3 + restarts);
+  });
 
   it('no simulator file builds a protocol driver, a node or a mode by hand', () => {
     for (const file of sourcesUnder('src/sim')) {

@@ -14,6 +14,7 @@ import {
   receiveGossip,
   sends,
   startedWith,
+  suspect,
 } from '../membership/helpers.js';
 
 /** Gossip ticks until every queued update used up its retransmits (bounded). */
@@ -30,23 +31,12 @@ describe('found by swim-loss10: a stale suspicion outlived its refutation', () =
   // declared it dead when the suspicion ran out.
   it('an ack to a ping that accuses us at an older incarnation leads with our current alive', () => {
     const { state, context } = startedWith(1, [2, 3]);
-    checkedStep(
-      state,
-      receiveGossip(ms(10), 3, [
-        { kind: 'suspect', id: nodeId(1), incarnation: asIncarnation(1), from: nodeId(3) },
-      ]),
-      context,
-    );
+    checkedStep(state, receiveGossip(ms(10), 3, [suspect(1, 1, 3)]), context);
     expect(state.members.get(nodeId(1))?.incarnation).toBe(2);
     // The refuting alive has used up its retransmits (it reached others, not node 2).
     drainQueue(state, context);
     expect(state.queue.byMember.size).toBe(0);
-    const buddy: Update = {
-      kind: 'suspect',
-      id: nodeId(1),
-      incarnation: asIncarnation(1),
-      from: nodeId(2),
-    };
+    const buddy: Update = suspect(1, 1, 2);
     const effects = checkedStep(
       state,
       {

@@ -9,9 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress, type Address } from '../../src/base/address.js';
 import { Rng } from '../../src/base/rng.js';
-import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { joinSyncDelayMs } from '../../src/membership/scaling.js';
+import { testIdentity } from '../helpers/member-keys.js';
 import { buildNode, type ShoalNode } from '../../src/node/node.js';
 import { resolveNodeOptions } from '../../src/node/options.js';
 import { SimClock } from '../../src/sim/clock.js';
@@ -67,11 +67,7 @@ function joinStorm(
       storage: new SimStorage({ rng: rng.fork(`storage-${i}`), clock: nodeClock }),
       rng: rng.fork(`node-${i}`),
     };
-    const node = buildNode(
-      options,
-      { nodeId: (i + 1).toString(16).padStart(32, '0') as NodeId },
-      io,
-    );
+    const node = buildNode(options, testIdentity(i + 1), io);
     node.on('member', () => {
       if (completeAtMs[i] === undefined && node.internals.membership?.state.liveCount === n)
         completeAtMs[i] = clock.now();

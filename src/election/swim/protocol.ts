@@ -16,7 +16,8 @@ import { term, type Term } from '../../base/units.js';
 import type { Labels } from '../../membership/messages.js';
 import { describeEffect, describeInput, describeRecord } from './describe.js';
 import { checkInvariants, checkTransition } from './invariants.js';
-import { CLAIM_LABEL, initSwimLeader, nextDeadline, SEEN_LABEL, step } from './step.js';
+import { CLAIM_LABEL, encodeTerm, SEEN_LABEL } from './claim.js';
+import { initSwimLeader, nextDeadline, step } from './step.js';
 import type { SwimLeaderRecord, SwimLeaderTypes } from './types.js';
 
 /** Where the highest term seen and the stable size live, relative to the data dir (JSON; older versions wrote the decimal term alone, still read). */
@@ -101,7 +102,7 @@ export function claimLabels(
   const out: Record<string, string> = { ...userLabels };
   delete out[CLAIM_LABEL];
   delete out[SEEN_LABEL];
-  if (claim !== undefined) out[CLAIM_LABEL] = String(claim);
-  if (contested !== undefined) out[SEEN_LABEL] = String(contested);
+  if (claim !== undefined) out[CLAIM_LABEL] = encodeTerm(claim);
+  if (contested !== undefined) out[SEEN_LABEL] = encodeTerm(contested);
   return out;
 }

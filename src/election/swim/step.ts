@@ -25,6 +25,7 @@ import { addMs, type Millis } from '../../base/time.js';
 import { term as toTerm, type Term } from '../../base/units.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { majorityOf } from '../quorum.js';
+import { TERM_MAX } from './claim.js';
 import { compareHrw, hrwScore, hrwWinnerOf } from './hrw.js';
 import type {
   LiveMember,
@@ -35,18 +36,6 @@ import type {
   SwimLeaderRecord,
   SwimLeaderState,
 } from './types.js';
-
-/** The label a claimant sets on itself: its leadership term, in decimal. */
-export const CLAIM_LABEL = 'shoal.leader-term';
-
-/**
- * The label every member sets to the highest leader term it has seen. Without it a member that
- * claims after a partition may pick a term below one the others already reported; they ignore
- * such a claim (reported terms only increase) and the cluster stays leaderless. Reading the
- * others' seen terms, a claimant always claims above them, and re-claims higher if it learns
- * of a higher one while claiming.
- */
-export const SEEN_LABEL = 'shoal.leader-seen';
 
 type Out = Ready<SwimLeaderState, SwimLeaderEffect, SwimLeaderRecord>;
 
@@ -73,6 +62,7 @@ export function initSwimLeader(
     reportedTerm: persistedTerm,
     contestedTerm: undefined,
     published: undefined,
+    termExhausted: false,
     leaseAcks: new Map(),
     nextLeaseRoundMs: undefined,
   };
@@ -201,6 +191,7 @@ export function liveSetKey(live: readonly LiveMember[]): string {
     .join(',');
 }
 
+/** Claims the term above every term seen; the caller checked that it is at most TERM_MAX. */
 function claimAbove(state: SwimLeaderState): Term {
   state.claim = toTerm(state.highestTermSeen + 1);
   state.highestTermSeen = state.claim;
@@ -231,8 +222,14 @@ export function evaluateView(
   if (stable) state.stableSize = Math.max(state.stableSize, view.size);
   const eligible = isEligible(state, view.aliveCount);
   let best = bestClaim(withOwnClaim(state, view.labelled));
+  // A term at TERM_MAX cannot be outbid: no claim above it (claim.ts).
+  state.termExhausted = state.highestTermSeen >= TERM_MAX;
   const mayClaim =
-    best === undefined && eligible && stable && hrwWinnerOf(view.liveIds) === state.selfId;
+    best === undefined &&
+    eligible &&
+    stable &&
+    !state.termExhausted &&
+    hrwWinnerOf(view.liveIds) === state.selfId;
   const leased = holdsLease(state, now);
   if (mayClaim && leased)
     best = { id: state.selfId, claimTerm: claimAbove(state), score: hrwScore(state.selfId) };
@@ -251,6 +248,7 @@ export function evaluateView(
   if (
     state.claim !== undefined &&
     state.claim < state.highestTermSeen &&
+    !state.termExhausted &&
     best?.id === state.selfId
   ) {
     best = { ...best, claimTerm: claimAbove(state) };
@@ -308,14 +306,4 @@ function setLeader(state: SwimLeaderState, next: { id: NodeId; term: Term } | un
   state.leader = accepted;
   if (accepted !== undefined) state.reportedTerm = accepted.term;
   return true;
-}
-
-/** A claim or seen-term label, parsed: a decimal of at most 15 digits, or undefined. */
-export function parseClaim(
-  labels: Readonly<Record<string, string>>,
-  label: string = CLAIM_LABEL,
-): number | undefined {
-  const text = labels[label];
-  if (text === undefined || !/^[1-9]\d{0,14}$/.test(text)) return undefined;
-  return Number(text);
 }

@@ -11,9 +11,9 @@ import type { SwimLeaderConfig } from './config.js';
 
 export interface LiveMember {
   id: NodeId;
-  /** The member's claim label, parsed; undefined when it claims nothing. */
+  /** The member's claim label, decoded (claim.ts); undefined when it claims nothing. */
   claimTerm: number | undefined;
-  /** The member's `SEEN_LABEL`, parsed. */
+  /** The member's `SEEN_LABEL`, decoded. */
   seenTerm?: number | undefined;
   /** Suspected (live, but not counted by a quorum). */
   suspect?: boolean | undefined;
@@ -66,6 +66,11 @@ export interface SwimLeaderState {
   contestedTerm: Term | undefined;
   /** The claim and contested term last handed to `publish-claim`; undefined before the first. */
   published: { claim: Term | undefined; contested: Term | undefined } | undefined;
+  /**
+   * The highest term seen is TERM_MAX (claim.ts): no new claim can be made above it. Exposed by
+   * the wiring (`swimTermExhausted`); leaving it needs an operator (docs/security.md).
+   */
+  termExhausted: boolean;
   /**
    * With requireQuorum: the send time (our clock) of the latest lease ping each member answered:
    * when it last reached us and we it, at the earliest, however late the answer came. A

@@ -22,7 +22,7 @@ import type { FaultTargets } from '../faults.js';
 import { parentDir } from '../../base/storage.js';
 import type { Address } from '../../base/address.js';
 import { swimLeaderConfig, type SwimLeaderConfig } from '../../election/swim/config.js';
-import { parseClaim } from '../../election/swim/step.js';
+import { parseClaim } from '../../election/swim/claim.js';
 import { SWIM_LEADER_STORE } from '../../election/swim/protocol.js';
 import type { MembershipConfig } from '../../membership/config.js';
 import type { ShoalNode } from '../../node/node.js';

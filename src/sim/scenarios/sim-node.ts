@@ -4,6 +4,7 @@
  * SimStorage, a stream forked per boot). No scenario builds a protocol driver by hand.
  */
 import type { Rng } from '../../base/rng.js';
+import { identityFromSeed, type SigningIdentity } from '../../identity/member-crypto.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { buildNode, type ShoalNode } from '../../node/node.js';
 import { resolveNodeOptions, type NodeOptions } from '../../node/options.js';
@@ -14,16 +15,43 @@ import type { SimNode, SimWorld } from '../runner.js';
 /** The cluster id every simulated member shares. */
 export const SIM_CLUSTER_ID = 'sim';
 
-/** 32 lowercase hex characters from `rng`: a deterministic stand-in for a key-derived NodeId. */
-export function fakeNodeId(rng: Rng): NodeId {
-  let hex = '';
-  for (let i = 0; i < 4; i++) hex += rng.next32().toString(16).padStart(8, '0');
-  return hex as NodeId;
+/** The simulated wall clock's reading at virtual time 0 (Unix ms): 2026-01-01T00:00:00Z. */
+export const SIM_WALL_CLOCK_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/** A 32-byte Ed25519 seed drawn from `rng`. */
+export function seedBytes(rng: Rng): Uint8Array {
+  const seed = new Uint8Array(32);
+  const view = new DataView(seed.buffer);
+  for (let i = 0; i < 8; i++) view.setUint32(4 * i, rng.next32());
+  return seed;
 }
 
-/** The NodeId a simulated node keeps across its lives (drawn from its own stream). */
+/**
+ * A real Ed25519 identity whose key is derived from `rng`: a simulated node's NodeId is the hash
+ * of its key, as in production, and it signs its records with the same code (Ed25519 signatures
+ * are deterministic, so runs stay byte-for-byte reproducible).
+ */
+export function simIdentityFrom(rng: Rng): SigningIdentity {
+  return identityFromSeed(seedBytes(rng));
+}
+
+const identities = new WeakMap<SimNode, Map<number, SigningIdentity>>();
+
+/** The identity a simulated node keeps across its lives (a new one after amnesia), from its own stream. */
+export function simIdentity(node: SimNode): SigningIdentity {
+  let lives = identities.get(node);
+  if (lives === undefined) identities.set(node, (lives = new Map()));
+  let identity = lives.get(node.identity);
+  if (identity === undefined) {
+    identity = simIdentityFrom(node.rng.fork(node.identity === 0 ? 'id' : `id/${node.identity}`));
+    lives.set(node.identity, identity);
+  }
+  return identity;
+}
+
+/** The NodeId a simulated node keeps across its lives: the hash of its key (`simIdentity`). */
 export function simNodeId(node: SimNode): NodeId {
-  return fakeNodeId(node.rng.fork(node.identity === 0 ? 'id' : `id/${node.identity}`));
+  return simIdentity(node).nodeId;
 }
 
 /**
@@ -53,8 +81,10 @@ export function bootSimNode(
     storage: node.storage,
     rng: node.rng.fork(`boot/${generation}`),
   };
-  const shoal = buildNode(options, { nodeId: simNodeId(node) }, io, {
+  const shoal = buildNode(options, simIdentity(node), io, {
     checkInvariants: true,
+    // Admission checks certificates against a wall clock: the simulation's, from a fixed epoch.
+    wallClockMs: () => SIM_WALL_CLOCK_EPOCH_MS + world.clock.now(),
     ...internals,
   });
   // A node that stops itself (a failed durable write) is restarted by the nemesis.

@@ -25,6 +25,7 @@ import {
 import type { ShoalNode } from '../../node/node.js';
 import type { NodeInternals } from '../../node/runtime.js';
 import type { FaultKind } from '../faults.js';
+import type { Checker } from '../checkers.js';
 import type { Scenario, ScenarioRun, SimNode, SimWorld } from '../runner.js';
 import { bootSimNode, simNodeId } from './sim-node.js';
 import { healBoundMs } from './swim-bounds.js';
@@ -67,22 +68,24 @@ export interface SwimOptions {
    * nodes on a schedule): the checkers judge the run as if the fault mix had them.
    */
   injects?: readonly FaultKind[];
+  /** Knobs on top of the profile's (the forgery scenarios' `-unsafe` variant turns verification off). */
+  internals?: NodeInternals;
 }
 
 export class SwimRun implements ScenarioRun<SwimView> {
   readonly view: SwimView;
-  private readonly records: SwimNodeRecord[] = [];
+  protected readonly records: SwimNodeRecord[] = [];
   private readonly events: MemberObservation[] = [];
   private readonly nodes = new Map<SimNode, ShoalNode>();
   private readonly generations = new Map<SimNode, number>();
   private readonly internals: NodeInternals;
 
   constructor(
-    private readonly world: SimWorld,
+    protected readonly world: SimWorld,
     options: SwimOptions = {},
   ) {
     const profile = options.profile ?? 'SIM_MIN';
-    this.internals = swimInternals(world.nodes.length, profile);
+    this.internals = { ...swimInternals(world.nodes.length, profile), ...options.internals };
     const config = swimConfig(world.nodes.length, profile);
     for (const node of world.nodes) {
       this.records.push({
@@ -114,7 +117,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
       this.boot(node, node === first || first === undefined ? [] : [first.address]);
   }
 
-  readonly checkers = swimCheckers();
+  readonly checkers: readonly Checker<SwimView>[] = swimCheckers();
 
   crashNode(node: SimNode): void {
     const record = this.recordOf(node);
@@ -163,7 +166,10 @@ export class SwimRun implements ScenarioRun<SwimView> {
     return highest;
   }
 
-  private recordOf(node: SimNode): SwimNodeRecord {
+  /** A subclass's hook on every boot (before the scenario's own member listener). */
+  protected observe(_shoal: ShoalNode, _record: SwimNodeRecord, _life: number): void {}
+
+  protected recordOf(node: SimNode): SwimNodeRecord {
     return this.records[this.world.nodes.indexOf(node)] as SwimNodeRecord;
   }
 
@@ -179,6 +185,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
       generation,
       this.internals,
     );
+    this.observe(shoal, record, generation);
     shoal.on('member', (event) => {
       const subject = this.view.byId.get(event.member.id)?.name ?? event.member.id.slice(0, 8);
       this.world.trace.add(
