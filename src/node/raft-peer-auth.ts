@@ -93,7 +93,11 @@ export function authenticateRaftPeers(
   const notices = new SecurityNotices(ctx.io.clock, RAFT_SECURITY_LOG_INTERVAL_MS, (notice) =>
     ctx.publishSecurity(notice),
   );
-  transport.authenticatePeers(auth, (reason, detail) => notices.report(`peer_auth_${reason}`, detail));
-  demux.requireAuthenticatedSenders((detail) => notices.report('sender_mismatch', detail));
+  const countDrop = transport.authenticatePeers(auth, (reason, detail) =>
+    notices.report(`peer_auth_${reason}`, detail),
+  );
+  demux.requireAuthenticatedSenders(countDrop, (detail) =>
+    notices.report('sender_mismatch', detail),
+  );
   return auth;
 }

@@ -18,8 +18,8 @@ import type { NodeId } from '../identity/node-id.js';
 import { DelegatingTransport } from '../transport/delegating.js';
 import { DecodeFailure, Reader, readAddress } from '../codec/bytes.js';
 import { DEFAULT_CODEC_LIMITS } from '../codec/codec.js';
-import { countDrop } from '../transport/counters.js';
-import type { Delivery, ReceiveHandler, Transport, TransportStats } from '../transport/types.js';
+import type { DropReason } from '../transport/counters.js';
+import type { Delivery, ReceiveHandler, Transport } from '../transport/types.js';
 import {
   decodeRaftNodeMessage,
   encodeRaftNodeMessage,
@@ -49,8 +49,8 @@ export const RPC_SERVING_MAX = 10_000;
 export class DemuxTransport extends DelegatingTransport {
   private handler: ReceiveHandler | undefined;
   private strict = false;
-  /** This layer's drops, merged into `stats().dropped`. */
-  private readonly counters: Pick<TransportStats, 'dropped'> = { dropped: {} };
+  /** Counts a drop in the inner transport's `dropped` (set by `requireAuthenticatedSenders`). */
+  private countDrop: (reason: DropReason) => void = () => undefined;
 
   constructor(
     inner: Transport,
@@ -59,7 +59,7 @@ export class DemuxTransport extends DelegatingTransport {
     super(inner);
     inner.onReceive((from, channel, data, peer) => {
       if (this.strict && (channel === 'packet' || peer === undefined)) {
-        countDrop(this.counters, 'packet_unauthenticated');
+        this.countDrop('packet_unauthenticated');
         return 'refused';
       }
       if (isRaftNodePayload(data)) return take(from, data, peer);
@@ -77,8 +77,12 @@ export class DemuxTransport extends DelegatingTransport {
   private onSenderRefused: ((detail: string) => void) | undefined;
 
   /** From now on only frames from authenticated connections pass, each from its proved sender. */
-  requireAuthenticatedSenders(onSenderRefused?: (detail: string) => void): void {
+  requireAuthenticatedSenders(
+    countDrop: (reason: DropReason) => void,
+    onSenderRefused?: (detail: string) => void,
+  ): void {
     this.strict = true;
+    this.countDrop = countDrop;
     this.onSenderRefused = onSenderRefused;
   }
 
@@ -92,7 +96,7 @@ export class DemuxTransport extends DelegatingTransport {
   /** Counts (and reports) a message refused for its sender. */
   countSenderMismatch(detail: string): void {
     this.sendersRefused++;
-    countDrop(this.counters, 'sender_mismatch');
+    this.countDrop('sender_mismatch');
     this.onSenderRefused?.(detail);
   }
 
@@ -104,13 +108,6 @@ export class DemuxTransport extends DelegatingTransport {
 
   override onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
-  }
-
-  override stats(): TransportStats {
-    const stats = this.inner.stats();
-    for (const [reason, count] of Object.entries(this.counters.dropped))
-      stats.dropped[reason] = (stats.dropped[reason] ?? 0) + count;
-    return stats;
   }
 }
 

@@ -7,7 +7,7 @@
 import { formatAddress, parseAddress, splitAddress, type Address } from '../base/address.js';
 import { hasErrorCode } from '../base/errors.js';
 import type { NodeId } from '../identity/node-id.js';
-import { copyStats } from './counters.js';
+import { copyStats, countDrop, type DropReason } from './counters.js';
 import type { PeerAuthRefusal, PeerAuthenticator } from './peer-auth.js';
 import { TCP_DEFAULTS, TcpEndpoint, type TcpOptions } from './tcp.js';
 import { UdpEndpoint } from './udp.js';
@@ -112,11 +112,12 @@ export class NetTransport implements Transport {
   authenticatePeers(
     auth: PeerAuthenticator,
     onRefusedHello?: (reason: PeerAuthRefusal, detail: string) => void,
-  ): void {
+  ): (reason: DropReason) => void {
     const acceptor = [this.localAddress];
     if (this.boundAddress !== undefined && this.boundAddress !== this.localAddress)
       acceptor.push(this.boundAddress);
     this.tcp.authenticatePeers(auth, acceptor, onRefusedHello);
+    return (reason) => countDrop(this.counters, reason);
   }
 
   onReceive(handler: ReceiveHandler): void {

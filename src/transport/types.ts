@@ -13,6 +13,7 @@
 import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
 import type { NodeId } from '../identity/node-id.js';
+import type { DropReason } from './counters.js';
 import type { PeerAuthRefusal, PeerAuthenticator } from './peer-auth.js';
 
 export type { Channel } from '../base/channel.js';
@@ -121,13 +122,14 @@ export interface Transport {
    * From now on, every stream connection this transport dials opens with `auth`'s signed hello,
    * and every one it accepts must (peer-auth.ts): frames are then labelled with the sender's
    * NodeId (`peer`). Absent on transports without real connections (memory: the simulator).
-   * Call before the first send.
+   * Call before the first send. Returns the function that counts, in this transport's `dropped`,
+   * what a layer above refuses for its sender (`sender_mismatch`, `packet_unauthenticated`).
    */
   readonly authenticatePeers?:
     | ((
         auth: PeerAuthenticator,
         onRefusedHello?: (reason: PeerAuthRefusal, detail: string) => void,
-      ) => void)
+      ) => (reason: DropReason) => void)
     | undefined;
   /** Closes sockets and connections; pending frames are discarded. Idempotent. */
   close(): Promise<void>;

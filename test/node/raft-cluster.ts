@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
+import type { NodeInternals } from '../../src/node/runtime.js';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,7 +48,12 @@ export async function agreedLeader(
 
 export async function startRaftCluster(
   size: number,
-  options: { profile?: NodeOptions['profile']; clusterId?: string } = {},
+  options: {
+    profile?: NodeOptions['profile'];
+    clusterId?: string;
+    /** Passed to every node (the security tests' positive control turns verification off). */
+    internals?: NodeInternals;
+  } = {},
 ): Promise<RaftCluster> {
   const addresses = await freeClusterAddresses(size);
   const dirs = addresses.map((_, i) => mkdtempSync(join(tmpdir(), `shoal-raft-${i}-`)));
@@ -58,14 +64,18 @@ export async function startRaftCluster(
     bind: string,
     dataDir: string,
   ): Promise<ShoalNode> =>
-    createNode({
-      name: `r${i}`,
-      dataDir,
-      bind,
-      mode,
-      clusterId: options.clusterId ?? 'raft-test',
-      profile: options.profile ?? 'local',
-    });
+    createNode(
+      {
+        name: `r${i}`,
+        dataDir,
+        bind,
+        mode,
+        clusterId: options.clusterId ?? 'raft-test',
+        profile: options.profile ?? 'local',
+      },
+      {},
+      options.internals ?? {},
+    );
   const nodes: ShoalNode[] = [];
   try {
     for (let i = 0; i < size; i++)
