@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadOrCreateIdentity } from '../../src/identity/identity.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import type { NodeInternals } from '../../src/node/runtime.js';
@@ -53,11 +54,17 @@ export async function startRaftCluster(
     clusterId?: string;
     /** Passed to every node (the security tests' positive control turns verification off). */
     internals?: NodeInternals;
+    /** Admission `allow` of exactly the initial members' NodeIds (identities made first). */
+    allowMembersOnly?: boolean;
   } = {},
 ): Promise<RaftCluster> {
   const addresses = await freeClusterAddresses(size);
   const dirs = addresses.map((_, i) => mkdtempSync(join(tmpdir(), `shoal-raft-${i}-`)));
   const extraDirs: string[] = [];
+  const allow =
+    options.allowMembersOnly === true
+      ? (await Promise.all(dirs.map((dir) => loadOrCreateIdentity(dir)))).map((id) => id.nodeId)
+      : undefined;
   const make = (
     i: number,
     mode: NodeOptions['mode'],
@@ -72,6 +79,7 @@ export async function startRaftCluster(
         mode,
         clusterId: options.clusterId ?? 'raft-test',
         profile: options.profile ?? 'local',
+        ...(allow === undefined ? {} : { admission: { allow } }),
       },
       {},
       options.internals ?? {},

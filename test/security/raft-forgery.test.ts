@@ -8,6 +8,8 @@
  * with a hello signed by a key of its own, and as a UDP packet. Nothing changes (term, leader,
  * log, names) and a counter moves for each. The same attacks on a cluster with verification
  * off (`unsafeSkipVerification`) do change the term and the name: the positive control.
+ * Last, the documented limit and its remedy: a stranger speaking as itself (a key of its own,
+ * its own address) is heard as Raft requires without admission, and cannot connect with it.
  */
 import { createSocket } from 'node:dgram';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -267,4 +269,56 @@ describe('raft mode without a keyring: forged senders change nothing', () => {
       () => `the forgeries took: ${JSON.stringify(snapshot(nodes))}`,
     );
   }, 90_000);
+
+  it('a stranger with a key of its own: without admission it can lead a follower astray (Raft is not Byzantine-tolerant); with admission it cannot connect', async () => {
+    const strangerAppend = (to: ShoalNode): RaftMessage => {
+      const status = to.raft.status();
+      const last = status.members.find((m) => m.id === to.id)?.matchIndex ?? 0;
+      return {
+        type: 'raft-append',
+        from: attacker.id,
+        fromAddress: '127.0.0.1:9' as Address,
+        term: term(status.term + 1),
+        prevIndex: logIndex(last),
+        prevTerm: term(status.term),
+        commit: logIndex(0),
+        entries: [],
+      };
+    };
+    // Without admission: the documented limit (docs/security.md, "Raft mode").
+    cluster = await startRaftCluster(3);
+    let leader = await cluster.leader();
+    let follower = cluster.nodes.find((n) => n !== leader) as ShoalNode;
+    let termBefore = follower.raft.status().term;
+    await forge(
+      'own-key-hello',
+      cluster.addresses[cluster.nodes.indexOf(follower)] as string,
+      '127.0.0.1:9',
+      encodeRaftMessage(strangerAppend(follower), CLUSTER),
+    );
+    const open = follower;
+    await waitFor(() => open.raft.status().term > termBefore, 20_000, 'the stranger was heard');
+    await cluster.stop();
+    destroyRawClients();
+    // With admission (allow: the members), the stranger's connection is refused.
+    cluster = await startRaftCluster(3, { allowMembersOnly: true });
+    leader = await cluster.leader();
+    await leader.kv.put('admitted', 'only');
+    follower = cluster.nodes.find((n) => n !== leader) as ShoalNode;
+    termBefore = follower.raft.status().term;
+    const closed = follower;
+    await forge(
+      'own-key-hello',
+      cluster.addresses[cluster.nodes.indexOf(follower)] as string,
+      '127.0.0.1:9',
+      encodeRaftMessage(strangerAppend(follower), CLUSTER),
+    );
+    await waitFor(
+      () => (closed.stats().transport?.dropped['peer_auth_not_admitted'] ?? 0) >= 1,
+      20_000,
+      'the stranger refused',
+    );
+    expect(closed.raft.status().term).toBe(termBefore);
+    expect(closed.raft.status().leader).toBe(leader.id);
+  }, 120_000);
 });
