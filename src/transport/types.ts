@@ -37,7 +37,8 @@ export type ReceiveHandler = (
   data: Uint8Array,
   /**
    * The sender's NodeId, proved by the stream connection's authenticated hello (raft mode,
-   * peer-auth.ts); absent for packets and wherever peers do not authenticate.
+   * peer-auth.ts); absent for packets and wherever peers do not authenticate. A decorator must
+   * pass it on: raft mode refuses a frame without it.
    */
   peer?: NodeId,
 ) => Delivery | void;
