@@ -10,6 +10,7 @@
  */
 import { parseAddress, type Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
+import { reportDue, type ReportLog } from '../base/report-limit.js';
 import { ms, type TimerHandle } from '../base/time.js';
 import type { Term } from '../base/units.js';
 import type { Labels } from '../membership/messages.js';
@@ -171,6 +172,7 @@ export function wireSwim(
     contested: undefined,
   };
   let viewTimer: TimerHandle | undefined;
+  const securityReports = new Map<'not_admitted', ReportLog>();
 
   const membership = new ProtocolDriver<MembershipTypes>({
     protocol: {
@@ -210,9 +212,18 @@ export function wireSwim(
           scheduleView();
           return;
         case 'join-result':
-          // A refused node is told why (docs/security.md): say it even when nobody awaits the join.
-          if (!effect.ok && effect.reason === 'not_admitted')
-            ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed: 0 });
+          // A refused node is told why (docs/security.md): say it even when nobody awaits the
+          // join, rate-limited like the core's reports (seed retries come every second or so).
+          if (!effect.ok && effect.reason === 'not_admitted') {
+            const suppressed = reportDue(
+              securityReports,
+              'not_admitted',
+              io.clock.now(),
+              config.securityLogIntervalMs,
+            );
+            if (suppressed !== undefined)
+              ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed });
+          }
           return joins.onResult(
             effect.ok
               ? { ok: true, contacted: effect.contacted }
