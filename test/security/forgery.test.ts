@@ -17,6 +17,7 @@ import {
   FORGERY_COUNTERS,
   FORGERY_KINDS,
   forge,
+  targetOf,
   type Forger,
   type Target,
 } from '../../src/sim/scenarios/forgeries.js';
@@ -61,7 +62,7 @@ function healthy(all: readonly ShoalNode[]): string | undefined {
 function target(node: ShoalNode): Target {
   const state = node.internals.membership?.state;
   if (state === undefined) throw new Error(`${node.name} runs no membership`);
-  return { name: node.name, address: node.address as Target['address'], state };
+  return targetOf(node.name, node.address as Target['address'], state);
 }
 
 /** What every node believes about every member: a forgery must change none of it. */
