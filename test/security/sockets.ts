@@ -23,6 +23,8 @@ function hostPort(address: string): { host: string; port: number } {
 export class SocketAttacker {
   /** A key of the attacker's own: what it seals with when the cluster has a keyring. */
   private readonly ownKey = decodeKey(generateKey(), 'attacker key');
+  /** Datagrams the cluster sent to the attacker's UDP address (a reflector would send some). */
+  received = 0;
 
   private constructor(
     private readonly udp: UdpSocket,
@@ -38,7 +40,9 @@ export class SocketAttacker {
       udp.bind(0, '127.0.0.1', () => resolve());
     });
     const { port } = udp.address();
-    return new SocketAttacker(udp, `127.0.0.1:${port}` as Address, sealed);
+    const attacker = new SocketAttacker(udp, `127.0.0.1:${port}` as Address, sealed);
+    udp.on('message', () => attacker.received++);
+    return attacker;
   }
 
   private payload(channel: 'packet' | 'stream', data: Uint8Array): Uint8Array {

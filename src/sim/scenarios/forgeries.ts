@@ -11,6 +11,7 @@
  * | `dead-from-stranger` | `dead` of the victim at its incarnation, by the attacker's own id | accuser not a member (`accusationsRefused`) |
  * | `dead-in-members-name` | `dead` of the victim by another member, signed by the attacker | signature, or incarnation not held (`signaturesInvalid`, `accusationsRefused`) |
  * | `moved-address` | the victim's alive one incarnation up, at the attacker's address | signature (`signaturesInvalid`) |
+ * | `renamed` | the victim's alive one incarnation up, under another name | signature (`signaturesInvalid`) |
  * | `phantom` | an alive of a made-up id, carrying the attacker's key | key does not hash to the id (`keysMismatched`) |
  * | `phantoms-by-push-pull` | a join push-pull of 100 phantoms, from the attacker's id | no record of its sender (`pushPullsRefused`) |
  * | `forged-claim` | the victim's alive with leader claim 999999999999999, signed by the attacker | signature (`signaturesInvalid`) |
@@ -39,6 +40,7 @@ export const FORGERY_KINDS = [
   'dead-from-stranger',
   'dead-in-members-name',
   'moved-address',
+  'renamed',
   'phantom',
   'phantoms-by-push-pull',
   'forged-claim',
@@ -56,6 +58,7 @@ export const FORGERY_COUNTERS: Readonly<Record<ForgeryKind, readonly CounterName
   'dead-from-stranger': ['accusationsRefused'],
   'dead-in-members-name': ['signaturesInvalid', 'accusationsRefused'],
   'moved-address': ['signaturesInvalid'],
+  renamed: ['signaturesInvalid'],
   phantom: ['keysMismatched'],
   'phantoms-by-push-pull': ['pushPullsRefused'],
   'forged-claim': ['signaturesInvalid'],
@@ -139,6 +142,10 @@ export function forge(
       return gossip([
         record(forger, victim, 'alive', self.incarnation + 1, { address: forger.address }),
       ]);
+    case 'renamed':
+      return gossip([
+        record(forger, victim, 'alive', self.incarnation + 1, { name: `${self.name}-forged` }),
+      ]);
     case 'phantom':
       return gossip([phantom(forger, forger.rng.int(1_000_000))]);
     case 'phantoms-by-push-pull':
@@ -184,7 +191,7 @@ function record(
   victim: Target,
   kind: 'alive' | 'left',
   incarnation: number,
-  fields: Partial<Pick<RecordUpdate, 'address' | 'labels'>> = {},
+  fields: Partial<Pick<RecordUpdate, 'address' | 'labels' | 'name'>> = {},
 ): RecordUpdate {
   const { kind: _kind, ...rest } = victim.record;
   return signRecord(memberCrypto(forger.identity), forger.clusterId, kind, {
