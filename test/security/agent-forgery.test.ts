@@ -113,20 +113,27 @@ async function authDropped(agent: Agent): Promise<number> {
   return (await metrics(agent)).get('shoal_packets_dropped_total{reason="auth_failed"}') ?? 0;
 }
 
-async function oneLeader(agents: readonly Agent[]): Promise<void> {
-  await until(
+/** Waits for one leader everywhere; returns it and its term (`leader term`). */
+async function oneLeader(agents: readonly Agent[]): Promise<string> {
+  return until(
     async () => {
-      const leaders = new Set<string | null>();
-      for (const agent of agents)
-        leaders.add((await getJson<{ leader: string | null }>(agent, '/v1/leader')).leader);
-      return leaders.size === 1 && !leaders.has(null) ? true : undefined;
+      const leaders = new Set<string>();
+      for (const agent of agents) {
+        const { leader, term } = await getJson<{ leader: string | null; term: number }>(
+          agent,
+          '/v1/leader',
+        );
+        leaders.add(`${leader} term ${term}`);
+      }
+      const [only] = leaders;
+      return leaders.size === 1 && !only?.startsWith('null') ? only : undefined;
     },
     20_000,
     'one leader everywhere',
   );
 }
 
-async function cluster(keyring: string[]): Promise<Agent[]> {
+async function cluster(keyring: string[]): Promise<{ agents: Agent[]; leader: string }> {
   const args = ['--cluster-id', CLUSTER, ...keyring.flatMap((k) => ['--key', k])];
   const agents = await startAgents([
     { name: 'a', args },
@@ -134,8 +141,7 @@ async function cluster(keyring: string[]): Promise<Agent[]> {
     { name: 'c', args, join: ['a'] },
   ]);
   await converged(agents);
-  await oneLeader(agents);
-  return agents;
+  return { agents, leader: await oneLeader(agents) };
 }
 
 /** Sends one forgery of `kind` to `to` about `victim`; resolves once `to` counted it. */
@@ -208,7 +214,7 @@ describe.each([
   ['a keyring', true],
 ])('the issue 12 audit over three real agents, %s', (_what, sealed) => {
   it('each forgery changes nothing, is counted on /metrics and logged; the cluster stays one', async () => {
-    const agents = await cluster(sealed ? [generateKey()] : []);
+    const { agents, leader } = await cluster(sealed ? [generateKey()] : []);
     attacker = await SocketAttacker.open(sealed);
     const forger: Forger = {
       rng: new Rng(12),
@@ -236,7 +242,8 @@ describe.each([
       );
     }
     await converged(agents);
-    await oneLeader(agents);
+    // The same leader at the same term: no phantom claim, no forged one, was ever followed.
+    expect(await oneLeader(agents)).toBe(leader);
     peerCachesClean(agents);
     expect(attacker.received, 'datagrams reflected to the attacker').toBe(0);
     for (const agent of agents)
