@@ -100,6 +100,16 @@ export const ERROR_CODES = {
     'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
   ERR_INCARNATION_EXHAUSTED:
     'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
+  ERR_RESERVED_KEY:
+    'A write names a key under the reserved prefix \\0shoal/worker/ that only the worker tier writes; nothing was written.',
+  ERR_TOKEN_REFUSED:
+    'A worker registration was refused because of its token (malformed, another cluster, unknown signer, bad signature, not yet valid, expired, a contradicted label, revoked, used up); the message says which.',
+  ERR_WORKER_CA:
+    'A worker CA directory or worker identity directory cannot be read or written, or holds files that do not parse or do not match; they are never replaced silently.',
+  ERR_WORKER_UNAVAILABLE:
+    'A worker-tier call reached no server that could answer (unreachable, no leader, timed out); the message names the servers tried.',
+  ERR_WORKER_LIMIT:
+    'The worker tier already tracks workersMax workers, or a request names more replicas or labels than allowed; nothing was changed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

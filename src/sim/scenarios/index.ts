@@ -12,6 +12,7 @@ import {
 } from './election-raft-lite.js';
 import {
   raftChurn,
+  raftFile,
   raftLease,
   raftMembership,
   raftScenario,
@@ -20,6 +21,13 @@ import {
 import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
 import { swimForgery, swimForgeryUnsafe } from './swim-forgery.js';
+import {
+  workerTier,
+  workerTierDedupUnsafe,
+  workerTierFailoverUnsafe,
+  workerTierResumeUnsafe,
+  workerTierTokensUnsafe,
+} from './worker-tier.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -69,6 +77,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [raftMembership.name, raftMembership as Scenario<unknown>],
     [raftLease.name, raftLease as Scenario<unknown>],
     [raftChurn.name, raftChurn as Scenario<unknown>],
+    [raftFile.name, raftFile as Scenario<unknown>],
     [raftStaleReadsUnsafe.name, raftStaleReadsUnsafe as Scenario<unknown>],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
@@ -76,6 +85,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimStaleView.name, swimStaleView],
     [swimForgery.name, swimForgery],
     [swimForgeryUnsafe.name, swimForgeryUnsafe],
+    [workerTier.name, workerTier as Scenario<unknown>],
+    [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
+    [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],
+    [workerTierResumeUnsafe.name, workerTierResumeUnsafe as Scenario<unknown>],
+    [workerTierTokensUnsafe.name, workerTierTokensUnsafe as Scenario<unknown>],
   ],
 );
 
