@@ -23,10 +23,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
-import { Rng } from '../../src/base/rng.js';
 import { incarnation } from '../../src/base/units.js';
 import { MEMBERSHIP_COUNTER_METRICS } from '../../src/agent/protocol-metrics.js';
-import { identityFromSeed } from '../../src/identity/member-crypto.js';
 import type { PublicKey } from '../../src/identity/signed.js';
 import { encodeMessage } from '../../src/membership/codec.js';
 import { clusterWideOf, configFingerprint, membershipConfig } from '../../src/membership/config.js';
@@ -55,7 +53,7 @@ import {
   stopAgents,
   type Agent,
 } from './agents.js';
-import { SocketAttacker } from './sockets.js';
+import { SocketAttacker, attackerForger } from './sockets.js';
 
 const CLUSTER = 'audit';
 /** The profile the agents run (`--profile local`): the fingerprint every push-pull carries is public. */
@@ -216,13 +214,7 @@ describe.each([
   it('each forgery changes nothing, is counted on /metrics and logged; the cluster stays one', async () => {
     const { agents, leader } = await cluster(sealed ? [generateKey()] : []);
     attacker = await SocketAttacker.open(sealed);
-    const forger: Forger = {
-      rng: new Rng(12),
-      identity: identityFromSeed(new Uint8Array(32).fill(0xa7)),
-      address: attacker.address,
-      clusterId: CLUSTER,
-      seen: [],
-    };
+    const forger = attackerForger(attacker, CLUSTER);
     const kinds = FORGERY_KINDS.filter((k) => k !== 'replay');
     for (const [i, kind] of kinds.entries()) {
       const to = agents[i % 3] as Agent;
@@ -260,13 +252,7 @@ describe('floods and streams over real agents', () => {
     if (a === undefined || b === undefined) throw new Error('2 agents');
     await converged([a, b]);
     attacker = await SocketAttacker.open(false);
-    const forger: Forger = {
-      rng: new Rng(7),
-      identity: identityFromSeed(new Uint8Array(32).fill(0x5a)),
-      address: attacker.address,
-      clusterId: CLUSTER,
-      seen: [],
-    };
+    const forger = attackerForger(attacker, CLUSTER, 0x5a, 7);
     const forged = forge(forger, 'forged-left', await targetOf(a), await targetOf(b), []);
     const bytes = encodeMessage(forged?.message as never, CLUSTER);
     const invalid = MEMBERSHIP_COUNTER_METRICS.signaturesInvalid[0];

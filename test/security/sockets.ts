@@ -12,12 +12,34 @@ import { seal } from '../../src/transport/encrypted.js';
 import { decodeKey, generateKey } from '../../src/transport/keyring.js';
 import { encodeHello } from '../../src/transport/tcp-hello.js';
 import type { Address } from '../../src/base/address.js';
+import { Rng } from '../../src/base/rng.js';
+import { identityFromSeed } from '../../src/identity/member-crypto.js';
+import type { Forger } from '../../src/sim/scenarios/forgeries.js';
 
 function hostPort(address: string): { host: string; port: number } {
   const parsed = splitAddress(address);
   if (parsed === undefined || !parsed.host.startsWith('127.'))
     throw new Error(`the hostile suite only targets loopback, not ${address}`);
   return parsed;
+}
+
+/**
+ * The forger behind `attacker`'s sockets: a key of its own (from `keySeedByte`), the attacker's
+ * address, no genuine record seen. Seeded, so a failing run forges the same bytes again.
+ */
+export function attackerForger(
+  attacker: SocketAttacker,
+  clusterId: string,
+  keySeedByte = 0xa7,
+  rngSeed = 12,
+): Forger {
+  return {
+    rng: new Rng(rngSeed),
+    identity: identityFromSeed(new Uint8Array(32).fill(keySeedByte)),
+    address: attacker.address,
+    clusterId,
+    seen: [],
+  };
 }
 
 export class SocketAttacker {
