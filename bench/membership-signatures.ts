@@ -202,12 +202,17 @@ export interface CpuRow {
   usPerOp: number[];
 }
 
+/**
+ * Runs are interleaved (run 1 of every operation, then run 2, ...): on a shared machine the load
+ * changes within seconds, and timing each operation's runs back to back compared moments, not
+ * operations (a first version put a new record's check at three times a forged one's).
+ */
 export function measureCpu(runs: number, records: number): CpuRow[] {
   for (const op of OPS) op.timeUs(Math.min(200, records)); // warm up
-  return OPS.map((op) => ({
-    name: op.name,
-    usPerOp: Array.from({ length: runs }, () => op.timeUs(records) / records),
-  }));
+  const rows = OPS.map((op) => ({ name: op.name, usPerOp: [] as number[] }));
+  for (let run = 0; run < runs; run++)
+    OPS.forEach((op, i) => rows[i]?.usPerOp.push(op.timeUs(records) / records));
+  return rows;
 }
 
 /** The codec functions both trees export under the same names (their Update types differ). */
