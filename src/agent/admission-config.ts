@@ -15,7 +15,6 @@
  * protected). Whether the policy admits the node itself needs its key: `checkOwnAdmission`
  * runs before createNode, so that error names the field too.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ShoalError } from '../base/errors.js';
 import { loadOrCreateIdentity } from '../identity/identity.js';
@@ -31,7 +30,7 @@ import {
   parseNodeCertificate,
   type AdmissionOptions,
 } from '../node/admission.js';
-import { readKeyLines } from './key-files.js';
+import { readKeyLines, readTrimmed } from './key-files.js';
 
 const entries = z
   .array(
@@ -91,13 +90,9 @@ function caKeysOf(files: readonly string[], invalid: InvalidField): string[] {
 function certificateOf(file: string, clusterId: string, invalid: InvalidField): string {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    text = readTrimmed(file);
   } catch (err) {
-    throw invalid(
-      'admissionCert',
-      file,
-      `cannot be read (${String((err as { code?: unknown }).code ?? err)})`,
-    );
+    throw invalid('admissionCert', file, (err as Error).message);
   }
   let clusterOf: string;
   try {

@@ -32,19 +32,25 @@ export function warnIfLoose(path: string, what: string, log: Logger): boolean {
 }
 
 /**
- * The keys in a key file: one per line, trimmed, blank lines and `#` comments skipped. Throws
- * the read error's code (`ENOENT`, `EACCES`, ...) as a string for the caller to name its field.
+ * The text of `path`, trimmed. Throws an Error saying `cannot be read (CODE)` (`ENOENT`,
+ * `EACCES`, ...) for the caller to name its field with.
  */
-export function readKeyLines(path: string): string[] {
-  let text: string;
+export function readTrimmed(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8').trim();
   } catch (err) {
     throw new Error(`cannot be read (${String((err as { code?: unknown }).code ?? err)})`, {
       cause: err,
     });
   }
-  return text
+}
+
+/**
+ * The keys in a key file: one per line, trimmed, blank lines and `#` comments skipped. Throws
+ * as `readTrimmed` does when the file cannot be read.
+ */
+export function readKeyLines(path: string): string[] {
+  return readTrimmed(path)
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));

@@ -38,7 +38,7 @@ import {
   type NodeCertificate,
 } from '../node/admission.js';
 import { DEFAULT_CLUSTER_ID, nodeOptionsSchema } from '../node/options.js';
-import { looseMode, readKeyLines } from '../agent/key-files.js';
+import { looseMode, readKeyLines, readTrimmed } from '../agent/key-files.js';
 
 export const CA_DIR_DEFAULT = './shoal-ca';
 export const CA_KEY_FILE = 'ca.key';
@@ -305,13 +305,9 @@ export function registerCaCommands(program: Command, write: (text: string) => vo
     .action((file: string, flags: { ca?: string; json?: boolean }) => {
       let text: string;
       try {
-        text = readFileSync(file, 'utf8').trim();
+        text = readTrimmed(file);
       } catch (err) {
-        throw badArgument(
-          '<file>',
-          file,
-          `cannot be read (${(err as { code?: string }).code ?? String(err)})`,
-        );
+        throw badArgument('<file>', file, (err as Error).message);
       }
       const certificate = parseNodeCertificate(text);
       const about = describeCertificate(certificate, Date.now());
