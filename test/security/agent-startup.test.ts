@@ -83,7 +83,7 @@ describe('startup failures in the log and in /v1/health (issue 12)', () => {
     for (const agent of [b, twin])
       await waitFor(
         () => securityLines(agent, 'identity_conflict').length > 0,
-        30_000,
+        60_000,
         `the process on ${agent.address} logs identity_conflict`,
       );
     expect(securityLines(b, 'identity_conflict')[0]?.['msg']).toMatch(
@@ -95,7 +95,7 @@ describe('startup failures in the log and in /v1/health (issue 12)', () => {
       10_000,
       'the twin counts it on /metrics',
     );
-  }, 90_000);
+  }, 150_000);
 
   it('a bad membership/incarnation file (empty, garbage, negative, beyond 2^53, a directory): exit 1 with one line, no stack trace', async () => {
     const cases: Array<[what: string, text: string | undefined]> = [
