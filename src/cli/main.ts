@@ -10,6 +10,7 @@ import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerKvCommands } from './kv-commands.js';
 
 /**
  * The package's version, read once when the CLI is loaded: a process that gives up its
@@ -34,6 +35,7 @@ export function buildProgram(
   registerClientCommands(program, write);
   registerIdentityCommands(program, write);
   registerCaCommands(program, write);
+  registerKvCommands(program, write);
   registerDemoCommand(program, write);
   return program;
 }
