@@ -7,9 +7,12 @@
  * and a later crash took the term away (`term-never-below-sent` in the Raft sweep).
  */
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/base/rng.js';
+import { durableReplaceSteps } from '../../src/base/storage.js';
 import { logIndex, term } from '../../src/base/units.js';
+import { RAFT_STATE_FILE, raftFileStore } from '../../src/raft/file-store.js';
 import type { RaftRecord } from '../../src/raft/log-types.js';
-import { NO_DISK_FAULTS } from '../../src/sim/storage.js';
+import { NO_DISK_FAULTS, SimStorage } from '../../src/sim/storage.js';
 import {
   SimDisk,
   VOTES,
@@ -25,6 +28,11 @@ const EIO_ALWAYS = { ...NO_DISK_FAULTS, eioPpm: 1_000_000 };
 const hs = (t: number, commit = 0): RaftRecord => ({
   kind: 'hard-state',
   hardState: { term: term(t), vote: VOTES[0], commit: logIndex(commit) },
+});
+const snap = (index: number, t: number, data: string): RaftRecord => ({
+  kind: 'snapshot',
+  meta: { index: logIndex(index), term: term(t), config: new TextEncoder().encode('voters') },
+  data: new TextEncoder().encode(data),
 });
 const ents = (from: number, to: number, t: number, padBytes = 0): RaftRecord => ({
   kind: 'entries',
@@ -112,5 +120,66 @@ describe('WAL after a failed fsync and a restart without power loss', () => {
     expect(booted.hardState.term).toBe(3);
     disk.crash();
     expect(disk.open().persisted).toEqual(booted);
+  });
+});
+
+describe('the snapshot files and the whole-file store after a restart without power loss', () => {
+  it('a batch naming a new snapshot file, killed before its sync: the boot keeps the file it names', () => {
+    const disk = new SimDisk(25, { tornWrites: false });
+    const { log } = disk.open();
+    expect(appendNow(disk, log, [hs(1), ents(1, 10, 1), snap(5, 1, 'five')])).toBeUndefined();
+    log.append([ents(11, 12, 1), snap(11, 1, 'eleven')], () => undefined);
+    // Until the new snapshot file is in place (durably replaced) and its batch issued.
+    const newSnapshot = (): boolean =>
+      disk.storage.list('raft/snap/').filter((p) => p.endsWith('.snap')).length === 2;
+    for (let i = 0; i < 100 && !newSnapshot(); i++) disk.run(disk.clock.now() + 1);
+    expect(newSnapshot()).toBe(true);
+    disk.halt();
+    const booted = disk.open().persisted; // removes the older snapshot file, durably
+    expect(booted.snapshot?.meta.index).toBe(11);
+    disk.crash();
+    expect(disk.open().persisted).toEqual(booted);
+  });
+
+  it('whole-file store: a replace killed between its rename and its directory fsync is made durable at load', () => {
+    const storage = new SimStorage({ rng: new Rng(26) });
+    const store = raftFileStore();
+    store.load(storage);
+    const replace = (data: Uint8Array, syncDir: boolean): void => {
+      for (const step of durableReplaceSteps(RAFT_STATE_FILE)) {
+        if (step.op === 'write') storage.writeFile(step.path, data);
+        else if (step.op === 'fsync') storage.fsync(step.path);
+        else if (step.op === 'rename') storage.rename(step.from, step.to);
+        else if (syncDir) storage.fsyncDir(step.dir);
+      }
+    };
+    replace(store.write(hs(1)).data, true);
+    replace(store.write(hs(2)).data, false); // kill -9 before the directory fsync
+    const booted = raftFileStore().load(storage);
+    expect(booted.hardState.term).toBe(2);
+    storage.crash();
+    expect(raftFileStore().load(storage)).toEqual(booted);
+  });
+
+  it('whole-file store: an fsync that failed with EIO leaves the older file in force', () => {
+    const disk = new SimDisk(27, { tornWrites: true });
+    const store = raftFileStore();
+    store.load(disk.storage);
+    const write = (record: RaftRecord): string | undefined => {
+      let code: string | undefined = 'pending';
+      const { path, data } = store.write(record);
+      disk.storage.writeDurable(path, data, (error) => (code = error?.code));
+      disk.settle();
+      return code;
+    };
+    expect(write(hs(1))).toBeUndefined();
+    disk.storage.setFaults(EIO_ALWAYS);
+    expect(write(hs(2))).toBe('ERR_STORAGE_IO');
+    disk.halt();
+    disk.storage.setFaults(NO_DISK_FAULTS);
+    const booted = raftFileStore().load(disk.storage);
+    expect(booted.hardState.term).toBe(1);
+    disk.crash();
+    expect(raftFileStore().load(disk.storage)).toEqual(booted);
   });
 });
