@@ -5,19 +5,21 @@
  */
 import type { ShoalNode } from '../node/node.js';
 
-export type AgentNode = Pick<
-  ShoalNode,
-  | 'id'
-  | 'name'
-  | 'address'
-  | 'mode'
-  | 'epoch'
-  | 'members'
-  | 'leader'
-  | 'on'
-  | 'off'
-  | 'join'
-  | 'joinStatus'
-  | 'leave'
-  | 'stats'
->;
+/** `kvService` and `raft`: a raft member's replicated store (absent on other nodes and fakes). */
+export type AgentNode = Partial<Pick<ShoalNode, 'kvService'>> &
+  Pick<
+    ShoalNode,
+    | 'id'
+    | 'name'
+    | 'address'
+    | 'mode'
+    | 'epoch'
+    | 'members'
+    | 'leader'
+    | 'on'
+    | 'off'
+    | 'join'
+    | 'joinStatus'
+    | 'leave'
+    | 'stats'
+  >;

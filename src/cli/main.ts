@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerKvCommands } from './kv-commands.js';
 
 /**
  * The package's version, read once when the CLI is loaded: a process that gives up its
@@ -32,6 +33,7 @@ export function buildProgram(
   registerAgentCommand(program);
   registerClientCommands(program, write);
   registerIdentityCommands(program, write);
+  registerKvCommands(program, write);
   registerDemoCommand(program, write);
   return program;
 }
