@@ -5,6 +5,8 @@
  * (`tcp-hello.ts`) so `from` is the peer's listen address. A reply goes back on this node's own
  * outgoing connection to `from`, never on the inbound one; the only thing an acceptor ever
  * writes on an inbound connection is a refusal just before it closes it (`tcp-refusal.ts`).
+ * In raft mode (`authenticatePeers`) the hello is the dialer's signed one (`peer-auth.ts`) and
+ * every frame is delivered with the NodeId it proved.
  *
  * Limits (STYLE.md section 7): frame size (refused from the header, before buffering), hello
  * size, concurrent inbound connections, outgoing peers, per-peer send queue, reconnect attempts,
