@@ -51,6 +51,9 @@ export function findForbiddenKey(value: unknown, path = '', depth = 0): string |
   return undefined;
 }
 
+/** The cluster id of a node (and a certificate) that names none. */
+export const DEFAULT_CLUSTER_ID = 'default';
+
 const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s), {
   message: 'must be a base64-encoded 32-byte key (44 characters, from `shoal keygen`)',
 });
@@ -168,7 +171,7 @@ export const nodeOptionsSchema = z
       .min(1)
       .max(LIMITS.clusterIdBytesMax)
       .regex(/^[\w.-]+$/, 'must be letters, digits, . _ -')
-      .default('default'),
+      .default(DEFAULT_CLUSTER_ID),
     keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
     labels: z
       .record(z.string(), z.string())
@@ -245,13 +248,16 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
   return parsed.data;
 }
 
-/** Admission entries and the certificate decode; admission needs gossip membership (swim). */
+/**
+ * Admission entries and the certificate decode; admission needs gossip membership (swim) or
+ * raft's authenticated connections (raft).
+ */
 function checkAdmission(options: ResolvedNodeOptions): void {
   if (options.admission === undefined) return;
-  if (options.mode.kind !== 'swim')
+  if (options.mode.kind !== 'swim' && options.mode.kind !== 'raft')
     throw new ShoalError(
       'ERR_INVALID_CONFIG',
-      `invalid node option admission: it applies to swim mode (gossip membership), not ${options.mode.kind}`,
+      `invalid node option admission: it applies to swim and raft modes, not ${options.mode.kind}`,
     );
   admissionPolicy(options.admission, options.clusterId);
 }
