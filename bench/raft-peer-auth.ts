@@ -113,16 +113,17 @@ export async function putThroughput(
   }
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2));
+export async function run(argv: readonly string[] = []): Promise<string> {
+  const flags = parseFlags(argv);
   checkFlags(flags, ['hellos', 'clients', 'duration-ms', 'rounds']);
   const hellos = flagNumber(flags, 'hellos', 2000);
   const clients = flagNumber(flags, 'clients', 16);
   const durationMs = flagNumber(flags, 'duration-ms', 4000);
   const rounds = flagNumber(flags, 'rounds', 2);
   const cost = handshakeCost(hellos);
-  console.log(`## Authenticated hello, ${hellos} hellos (${machineNote()})\n`);
-  console.log(
+  const out: string[] = [];
+  out.push(`## Authenticated hello, ${hellos} hellos (${machineNote()})\n`);
+  out.push(
     table(
       ['sign (dialer), µs', 'verify (acceptor), µs', 'per connection, µs'],
       [[fmt(cost.signUs, 1), fmt(cost.verifyUs, 1), fmt(cost.signUs + cost.verifyUs, 1)]],
@@ -132,8 +133,8 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++)
     for (const mode of ['off', 'on'] as const)
       runs[mode].push(await putThroughput(mode === 'on', clients, durationMs));
-  console.log(`\n## Raft puts/s, 3 nodes in one process, ${clients} clients, ${durationMs} ms\n`);
-  console.log(
+  out.push(`\n## Raft puts/s, 3 nodes in one process, ${clients} clients, ${durationMs} ms\n`);
+  out.push(
     table(
       ['peer authentication', 'runs, puts/s', 'median'],
       (['off', 'on'] as const).map((mode) => [
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
       ]),
     ),
   );
+  return out.join('\n');
 }
 
-if (isMain(import.meta.url)) await main();
+if (isMain(import.meta.url)) process.stdout.write(`${await run(process.argv.slice(2))}\n`);
