@@ -31,6 +31,8 @@ export interface ServerStats {
   /** Heap used after a forced GC, bytes. */
   heapUsedBytes: number;
   rssBytes: number;
+  /** CPU (user + system) of the server process since it started, ms. */
+  cpuMs: number;
   storeWrites: number;
   stats: Record<string, number>;
 }
@@ -46,11 +48,13 @@ export interface WorkerServerChild {
 export async function spawnWorkerServer(
   settings: WorkerServerSettings,
   maxUses: number,
+  cpuProfDir?: string,
 ): Promise<WorkerServerChild> {
   const child = spawn(
     process.execPath,
     [
       '--expose-gc',
+      ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       '--import',
       'tsx',
       fileURLToPath(import.meta.url),
@@ -135,6 +139,7 @@ if (isMain(import.meta.url)) {
     const stats: ServerStats = {
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       storeWrites: kv.applied.length,
       stats: server.stats(),
     };

@@ -42,7 +42,9 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const windowMs = Number(flags.get('window-s') ?? 60) * 1000;
   const settings = { maxHeartbeatsPerSecond: rate };
   const config = workerServerConfig(settings);
-  const server = await spawnWorkerServer(settings, n);
+  const stormOnly = flags.get('storm-only') === 'true';
+  const cpuProf = flags.get('cpu-prof');
+  const server = await spawnWorkerServer(settings, n, cpuProf);
   const dir = mkdtempSync(join(tmpdir(), 'shoal-workers-'));
   const clock = new SystemClock();
   const rng = new Rng(2);
@@ -80,6 +82,12 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       'registration storm',
       `${registered()} of ${n} certified in ${fmt(stormS, 1)} s (${fmt(registered() / stormS)}/s)`,
     ]);
+    const serverStorm = await server.stats();
+    rows.push([
+      'server during the storm',
+      `CPU ${fmt(serverStorm.cpuMs / 1000, 1)} s (${fmt(serverStorm.cpuMs / Math.max(1, serverStorm.stats['registrations'] ?? 0), 2)} ms per registration), store txns ${serverStorm.storeWrites}, refused busy ${serverStorm.stats['refused_busy'] ?? 0}`,
+    ]);
+    if (stormOnly) return table(['measure', `${n} workers, storm only`], rows);
     const base = heartbeatTtlBaseMsFor(n, config);
     const warmupMs = 2 * base + config.heartbeatGraceMs;
     rows.push([
