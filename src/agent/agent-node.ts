@@ -20,4 +20,5 @@ export type AgentNode = Pick<
   | 'joinStatus'
   | 'leave'
   | 'stats'
+  | 'workers'
 >;

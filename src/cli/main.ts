@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerWorkerCommands } from './worker-commands.js';
 
 /**
  * The package's version, read once when the CLI is loaded: a process that gives up its
@@ -33,6 +34,7 @@ export function buildProgram(
   registerClientCommands(program, write);
   registerIdentityCommands(program, write);
   registerDemoCommand(program, write);
+  registerWorkerCommands(program, write);
   return program;
 }
 

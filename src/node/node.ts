@@ -36,6 +36,7 @@ import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
 import { wireWorker } from './mode-worker.js';
 import type { AssignmentUpdate, ContainerReport, Worker } from '../worker/worker.js';
+import type { WorkerServer } from '../worker/server.js';
 import {
   checkListenAddresses,
   RESERVED_LABEL_PREFIX,
@@ -96,6 +97,11 @@ export class ShoalNode {
   failure: ShoalError | undefined;
   /** @internal `worker` mode only: the worker (assignments, status reports). */
   worker: Worker | undefined;
+  /**
+   * `worker-server` mode only: the worker tier (tokens, workers, scale; docs/design/worker-tier.md);
+   * undefined in other modes.
+   */
+  workers: WorkerServer | undefined;
 
   /** `worker` mode: every assignment update (a snapshot first, then batches), in order, once. */
   assignments(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<AssignmentUpdate> {

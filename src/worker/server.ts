@@ -286,6 +286,11 @@ export class WorkerServer {
 
   // ---- the library surface: node.workers ----
 
+  /** Whether this server leads the tier (keeps the workers' deadlines). */
+  get leading(): boolean {
+    return this.heartbeats.leading;
+  }
+
   /** Issues a bootstrap token signed by this server, pinning every known server CA. */
   createToken(options: CreateTokenOptions = {}): IssuedToken {
     const pins = [
