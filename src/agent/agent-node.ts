@@ -5,20 +5,24 @@
  */
 import type { ShoalNode } from '../node/node.js';
 
-export type AgentNode = Pick<
-  ShoalNode,
-  | 'id'
-  | 'name'
-  | 'address'
-  | 'mode'
-  | 'epoch'
-  | 'members'
-  | 'leader'
-  | 'on'
-  | 'off'
-  | 'join'
-  | 'joinStatus'
-  | 'leave'
-  | 'stats'
-  | 'workers'
->;
+/**
+ * `kvService` and `raft`: a raft member's replicated store; `workers`: a worker-server's tier
+ * (absent on other nodes and fakes).
+ */
+export type AgentNode = Partial<Pick<ShoalNode, 'kvService' | 'workers'>> &
+  Pick<
+    ShoalNode,
+    | 'id'
+    | 'name'
+    | 'address'
+    | 'mode'
+    | 'epoch'
+    | 'members'
+    | 'leader'
+    | 'on'
+    | 'off'
+    | 'join'
+    | 'joinStatus'
+    | 'leave'
+    | 'stats'
+  >;

@@ -24,7 +24,7 @@ const joinBody = z
 const emptyBody = z.object({}).strict().optional();
 
 /** Parses a body with `schema`; a mismatch is a 400 naming the field, the value and the rule. */
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body === null ? undefined : body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -62,9 +62,20 @@ function registerReadRoutes(app: FastifyInstance, { node, sse }: RouteOptions): 
   // could not reach its cluster; the body says why.
   app.get('/v1/health', async (_request, reply) => {
     const status = node.joinStatus();
-    if (status.joined) return { status: 'ok' };
-    void reply.code(503).header('retry-after', '5');
-    return { status: 'not_joined', reason: status.reason, detail: status.detail };
+    if (!status.joined) {
+      void reply.code(503).header('retry-after', '5');
+      return { status: 'not_joined', reason: status.reason, detail: status.detail };
+    }
+    // A raft member with no leader can serve nothing replicated: not ready (etcd's /health too).
+    if (node.mode.kind === 'raft' && node.leader() === undefined) {
+      void reply.code(503).header('retry-after', '1');
+      return {
+        status: 'no_leader',
+        detail:
+          'no Raft leader is known right now (an election is under way, or this member is cut off)',
+      };
+    }
+    return { status: 'ok' };
   });
   app.get('/v1/self', async () => {
     const self = node.members().find((m) => m.id === node.id);

@@ -10,6 +10,7 @@ import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerWorkerCommands } from './worker-commands.js';
+import { registerKvCommands } from './kv-commands.js';
 
 /**
  * The package's version, read once when the CLI is loaded: a process that gives up its
@@ -33,6 +34,7 @@ export function buildProgram(
   registerAgentCommand(program);
   registerClientCommands(program, write);
   registerIdentityCommands(program, write);
+  registerKvCommands(program, write);
   registerDemoCommand(program, write);
   registerWorkerCommands(program, write);
   return program;
