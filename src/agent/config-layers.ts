@@ -27,7 +27,7 @@ export interface ConfigLayer {
   sources: FieldSources;
 }
 
-const LIST_FIELDS = new Set(['join', 'peers', 'keyring']);
+const LIST_FIELDS = new Set(['join', 'peers', 'keyring', 'servers']);
 /** Flags whose name differs from the field they set (repeatable flags are singular). */
 const FLAG_FIELDS: Record<string, string> = { label: 'labels', key: 'keyring' };
 const FIELD_FLAGS: Record<string, string> = { labels: '--label', keyring: '--key' };
