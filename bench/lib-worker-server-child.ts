@@ -22,6 +22,7 @@ import {
 import { FsStorage } from '../src/node/fs-storage.js';
 import { workerServerConfig, type WorkerServerSettings } from '../src/worker/core/config.js';
 import { WorkerServer } from '../src/worker/server.js';
+import type { KvOp } from '../src/kv/types.js';
 import { KvDouble } from '../test/worker/kv-double.js';
 import { isMain } from './lib-report.js';
 
@@ -34,6 +35,8 @@ export interface ServerStats {
   /** CPU (user + system) of the server process since it started, ms. */
   cpuMs: number;
   storeWrites: number;
+  /** Store writes by the first key's kind under the reserved prefix (worker, token, status, ...). */
+  writesByKind: Record<string, number>;
   stats: Record<string, number>;
 }
 
@@ -100,6 +103,29 @@ export async function spawnWorkerServer(
   };
 }
 
+function firstKey(op: KvOp): Uint8Array | undefined {
+  if (op.kind === 'put') return op.request.key;
+  if (op.kind !== 'txn') return undefined;
+  for (const branch of [op.request.success, op.request.failure])
+    for (const inner of branch) {
+      const key = firstKey(inner as KvOp);
+      if (key !== undefined) return key;
+    }
+  return undefined;
+}
+
+function writeKinds(ops: readonly KvOp[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const op of ops) {
+    const key = firstKey(op);
+    const text = key === undefined ? '' : new TextDecoder().decode(key);
+    const kind =
+      /^\0shoal\/worker\/([^/]+)/.exec(text)?.[1] ?? (op.kind === 'txn' ? 'txn' : op.kind);
+    counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
 if (isMain(import.meta.url)) {
   const { settings, maxUses } = JSON.parse(process.argv[2] ?? '{}') as {
     settings: WorkerServerSettings;
@@ -141,6 +167,7 @@ if (isMain(import.meta.url)) {
       rssBytes: memory.rss,
       cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       storeWrites: kv.applied.length,
+      writesByKind: writeKinds(kv.applied),
       stats: server.stats(),
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);
