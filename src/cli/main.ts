@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
+import { registerCaCommands } from './ca-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerWorkerCommands } from './worker-commands.js';
@@ -34,6 +35,7 @@ export function buildProgram(
   registerAgentCommand(program);
   registerClientCommands(program, write);
   registerIdentityCommands(program, write);
+  registerCaCommands(program, write);
   registerKvCommands(program, write);
   registerDemoCommand(program, write);
   registerWorkerCommands(program, write);
