@@ -140,6 +140,17 @@ describe('worker-server mode', () => {
         20_000,
         () => `one replica per worker: ${JSON.stringify(leaderTier.list())}`,
       );
+      // Heartbeats are never Raft writes: once the writes of registration and scale are done,
+      // five heartbeats pass with the commit index unmoved (were each one an entry, never).
+      const beats = () => tiers.reduce((n, t) => n + t.counters.heartbeats, 0);
+      let quiet = false;
+      for (let round = 0; round < 10 && !quiet; round++) {
+        const commit = leader.raft.status().commitIndex;
+        const h = beats();
+        await waitFor(() => beats() >= h + 5, 20_000, 'five more heartbeats');
+        quiet = leader.raft.status().commitIndex === commit;
+      }
+      expect(quiet).toBe(true);
       // The leader closes: a new one takes the deadlines with the failover TTL; nobody is down.
       await leader.close();
       const rest = nodes.filter((n) => n !== leader);
