@@ -284,6 +284,7 @@ describe('incarnation ceiling (INCARNATION_MAX = 2^48 - 1)', () => {
     const storage = {
       read: (path: string) =>
         path === INCARNATION_FILE ? new TextEncoder().encode(`${persisted}\n`) : undefined,
+      fsyncDir: () => undefined,
     } as unknown as Storage;
     let code = 'ok';
     try {
