@@ -100,6 +100,8 @@ export const ERROR_CODES = {
     'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
   ERR_INCARNATION_EXHAUSTED:
     'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
+  ERR_MODE_UNSUPPORTED:
+    "The operation needs a part of Shoal this node's mode does not run (node.services in static mode); the message names the modes that have it.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
