@@ -5,19 +5,23 @@
  * dispatcher under both drivers: a payload whose envelope type byte is a data-plane number goes
  * to the `side` transport's handler, everything else to `main`'s, untouched (membership's
  * compressed wrapper, type 15, and any unknown type included, so its decode errors are counted
- * where they were). Sends, stream refusals and stats pass through to the one real transport;
- * closing either view closes nothing (the node closes the real transport).
+ * where they were). Sends and stream refusals pass through to the one real transport; each view
+ * counts its own traffic (`stats`: the data plane's bytes); closing either view closes nothing
+ * (the node closes the real transport).
  *
  * The type byte sits after the magic and the version (docs/design/wire.md, "Envelope"); with a
  * keyring the real transport is the decrypting decorator, so the byte is read in the clear.
  */
 import type { Address } from '../base/address.js';
-import type {
-  ReceiveHandler,
-  RefusedHandler,
-  StreamRefusal,
-  Transport,
-  TransportStats,
+import type { Channel } from '../base/channel.js';
+import {
+  emptyStats,
+  type Delivery,
+  type ReceiveHandler,
+  type RefusedHandler,
+  type StreamRefusal,
+  type Transport,
+  type TransportStats,
 } from '../transport/types.js';
 
 /** Offset of the message type in the envelope: magic (2 bytes), protocol version (1). */
@@ -31,12 +35,26 @@ export function isDataPlanePayload(data: Uint8Array): boolean {
   return type !== undefined && type >= DATA_PLANE_TYPES.first && type <= DATA_PLANE_TYPES.last;
 }
 
-/** A view of the real transport with its own receive and refusal handlers. */
+/** A view of the real transport with its own receive and refusal handlers, and its own traffic counts. */
 class PortView implements Transport {
   handler: ReceiveHandler | undefined;
   refused: RefusedHandler | undefined;
+  private readonly counts: TransportStats = emptyStats();
 
   constructor(private readonly inner: Transport) {}
+
+  /** Hands a received payload to this view's protocol, counted. */
+  receive(from: Address, channel: Channel, data: Uint8Array): Delivery | void {
+    if (channel === 'packet') {
+      this.counts.packetsReceived++;
+      this.counts.packetBytesReceived += data.length;
+    } else {
+      this.counts.framesReceived++;
+      this.counts.frameBytesReceived += data.length;
+    }
+    if (this.handler === undefined) return 'refused';
+    return this.handler(from, channel, data);
+  }
 
   get localAddress(): Address {
     return this.inner.localAddress;
@@ -47,10 +65,14 @@ class PortView implements Transport {
   }
 
   sendPacket(to: Address, data: Uint8Array): void {
+    this.counts.packetsSent++;
+    this.counts.packetBytesSent += data.length;
     this.inner.sendPacket(to, data);
   }
 
   sendFrame(to: Address, data: Uint8Array): void {
+    this.counts.framesSent++;
+    this.counts.frameBytesSent += data.length;
     this.inner.sendFrame(to, data);
   }
 
@@ -62,8 +84,12 @@ class PortView implements Transport {
     this.refused = handler;
   }
 
+  /**
+   * This view's own traffic: payloads and bytes its protocol sent and received (before any
+   * encryption overhead); drops and stream gauges belong to the real transport's stats.
+   */
   stats(): TransportStats {
-    return this.inner.stats();
+    return { ...this.counts, dropped: {} };
   }
 
   /** The real transport belongs to the node, which closes it once every driver stopped. */
@@ -80,10 +106,9 @@ class PortView implements Transport {
 export function splitPort(transport: Transport): { main: Transport; side: Transport } {
   const main = new PortView(transport);
   const side = new PortView(transport);
-  transport.onReceive((from, channel, data) => {
-    const view = isDataPlanePayload(data) ? side : main;
-    return view.handler === undefined ? 'refused' : view.handler(from, channel, data);
-  });
+  transport.onReceive((from, channel, data) =>
+    (isDataPlanePayload(data) ? side : main).receive(from, channel, data),
+  );
   transport.onStreamRefused((to: Address, refusal?: StreamRefusal) => {
     main.refused?.(to, refusal);
     side.refused?.(to, refusal);
