@@ -358,6 +358,12 @@ describe('registry core: departures, tombstones, restamps', () => {
       expect.objectContaining({ kind: 'changed', key: 'a', node: PEER, after: undefined }),
     );
     expect(s.tombstones.has(PEER)).toBe(true);
+    step(s, { kind: 'deltas', now: at(1650), from: addressOf(3), deltas: [peerDelta(0, 1, 'a')] });
+    expect(s.counters.departedRefused, 'a departed member is not taken from laggards').toBe(1);
+    view(s, 1690, [
+      [1, 'alive'],
+      [9, 'alive'],
+    ]); // it restarted
     step(s, { kind: 'deltas', now: at(1700), from: addressOf(3), deltas: [peerDelta(0, 1, 'a')] });
     expect(s.partitions.has(PEER), 'the tombstone blocks the old version').toBe(false);
     step(s, {

@@ -229,6 +229,19 @@ function observe(
   hlcReceive(state.clock, top, wall);
 }
 
+/**
+ * True (counted) when our view holds `owner` dead or left: its data is not taken at all (it would
+ * only wait for its withdrawal, and is never shown), so a replica holds no rows of a member it
+ * saw depart past `withdrawDelayMs`, whatever laggards keep sending. A member that refutes or
+ * restarts is alive again and its rows come back with the next push-pull.
+ */
+function departed(state: RegistryState, owner: NodeId): boolean {
+  const m = state.members.get(owner);
+  if (m === undefined || (m.state !== 'dead' && m.state !== 'left')) return false;
+  state.counters.departedRefused++;
+  return true;
+}
+
 function scheduleWithdrawal(state: RegistryState, owner: NodeId, now: Millis): void {
   if (!state.viewSeen || owner === state.selfId) return;
   if (state.live.has(owner) || state.withdrawAtMs.has(owner)) return;
@@ -266,6 +279,7 @@ export function onDeltas(
         pull(state, delta.owner, from, now, out);
       continue;
     }
+    if (departed(state, delta.owner)) continue;
     if (!acceptable(state, delta.epoch, delta.upserts, now)) {
       state.counters.deltasRefused++;
       continue;
@@ -317,6 +331,7 @@ export function mergePartition(state: RegistryState, p: Partition, now: Millis, 
       restamp(state, p.epoch, now);
     return;
   }
+  if (departed(state, p.owner)) return;
   if (!acceptable(state, p.epoch, p.rows.values(), now)) {
     state.counters.partitionsRefused++;
     return;

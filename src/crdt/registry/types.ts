@@ -207,6 +207,7 @@ export const REGISTRY_COUNTER_NAMES = [
   'signaturesInvalid',
   'unverifiable',
   'tombstonesIgnored',
+  'departedRefused',
 ] as const;
 export type RegistryCounter = (typeof REGISTRY_COUNTER_NAMES)[number];
 
