@@ -107,6 +107,23 @@ describe('registry replication across a cluster', () => {
     expect(cluster.broken).toEqual([]);
   });
 
+  it('a restarted member that advertises nothing: its previous life is replaced by an empty partition', () => {
+    for (const skew of [0, -5_000]) {
+      const cluster = new RegistryCluster({ nodes: 4, seed: 21 });
+      writeSome(cluster, 0);
+      cluster.run(1_000);
+      cluster.boot(3, skew); // restarted before anyone declared it dead; advertises nothing yet
+      cluster.publishView();
+      cluster.run(3_000);
+      expect(converged(cluster), `skew ${skew}`).toEqual([]);
+      const rowsOf3 = listServices(cluster.states[0] as RegistryState).filter(
+        (x) => x.node === nodeIdOf(3),
+      );
+      expect(rowsOf3, `skew ${skew}: the old life's services are gone`).toEqual([]);
+      expect(cluster.broken).toEqual([]);
+    }
+  });
+
   it('a member restarted with its clock 5 s behind its previous life restamps past it', () => {
     const cluster = new RegistryCluster({ nodes: 4, seed: 13 });
     writeSome(cluster, 0);

@@ -738,11 +738,13 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
       ]);
       for (let i = 1; i <= 3; i++)
         step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
+      // The peer holds our own (empty) partition already: only the three others are sent.
+      const own = s.partitions.get(SELF) as Partition;
       const summary = {
         type: 'data-summary' as const,
         from: nodeIdOf(2),
         partial: false,
-        entries: [],
+        entries: [{ owner: SELF, epoch: own.epoch, seq: own.seq }],
       };
       const ready = step(s, {
         kind: 'receive',

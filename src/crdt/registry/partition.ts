@@ -107,11 +107,15 @@ export function partitionDelta(p: Partition): UnsignedDelta {
   };
 }
 
-/** What a replica holds, one line per owner whose partition was written at least once. */
+/**
+ * What a replica holds, one line per owner. Our own partition counts from boot, written or not:
+ * an empty partition of a new life (a newer epoch) is what replaces a previous life's rows on
+ * every replica, so a restarted node that advertises nothing again advertises nothing.
+ */
 export function summaryOf(state: RegistryState): SummaryEntry[] {
   const entries: SummaryEntry[] = [];
   for (const p of state.partitions.values())
-    if (p.seq > 0) entries.push({ owner: p.owner, epoch: p.epoch, seq: p.seq });
+    entries.push({ owner: p.owner, epoch: p.epoch, seq: p.seq });
   return entries;
 }
 
@@ -125,7 +129,6 @@ export function digestOf(state: RegistryState): string {
   let hi = 0;
   let lo = 0;
   for (const p of state.partitions.values()) {
-    if (p.seq === 0) continue;
     let line = lineHashes.get(p);
     if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
       const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);

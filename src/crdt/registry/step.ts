@@ -154,10 +154,10 @@ function onDigest(
     });
 }
 
-/** The version of an owner's partition we hold (written at least once), if any. */
+/** The version of an owner's partition we hold, if any. */
 function partitionVersion(state: RegistryState, owner: NodeId): SummaryEntry | undefined {
   const p = state.partitions.get(owner);
-  return p === undefined || p.seq === 0 ? undefined : { owner, epoch: p.epoch, seq: p.seq };
+  return p === undefined ? undefined : { owner, epoch: p.epoch, seq: p.seq };
 }
 
 /** True when version a is later than b (or b is absent). */
@@ -224,7 +224,7 @@ function stateFor(
       budget -= 40;
     }
   for (const p of state.partitions.values()) {
-    if (p.seq === 0 || state.tombstones.has(p.owner) || !pick(p.owner)) continue;
+    if (state.tombstones.has(p.owner) || !pick(p.owner)) continue;
     if (p.owner === state.selfId) signOwn(state);
     const bytes = partitionBytes(p, state.config);
     if (bytes > budget) {
