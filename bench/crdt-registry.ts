@@ -28,7 +28,7 @@ import {
   RegistryCluster,
   securityOf,
   signVersion,
-} from '../test/crdt/registry-harness.js';
+} from '../src/sim/registry-cluster.js';
 import { fmt, isMain, machineNote, table } from './lib-report.js';
 import { benchIds, opsPerSec } from './placement-lookup.js';
 

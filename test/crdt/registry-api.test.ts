@@ -10,7 +10,7 @@ import { ms } from '../../src/base/time.js';
 import { ProcessesApi, ServicesApi, type RegistryPort } from '../../src/crdt/registry/api.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
-import { nodeIdOf, securityOf } from './registry-harness.js';
+import { nodeIdOf, securityOf } from '../../src/sim/registry-cluster.js';
 
 const SELF = nodeIdOf(0);
 

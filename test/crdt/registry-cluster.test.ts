@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/base/rng.js';
 import type { RegistryState } from '../../src/crdt/registry/types.js';
 import { listServices } from '../../src/crdt/registry/queries.js';
-import { converged, nodeIdOf, RegistryCluster, withdrawn } from './registry-harness.js';
+import { converged, nodeIdOf, RegistryCluster, withdrawn } from '../../src/sim/registry-cluster.js';
 
 const SEEDS = [1, 2, 3, 4, 5, 6];
 

@@ -20,7 +20,7 @@ import {
 } from '../../src/crdt/registry/codec.js';
 import type { Delta, Partition, RegistryMessage, Row } from '../../src/crdt/registry/types.js';
 import { rowId } from '../../src/crdt/registry/types.js';
-import { nodeIdOf } from './registry-harness.js';
+import { nodeIdOf } from '../../src/sim/registry-cluster.js';
 import type { Signature } from '../../src/identity/signed.js';
 
 const SIGNATURE = 'ab'.repeat(64) as Signature;

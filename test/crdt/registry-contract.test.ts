@@ -23,7 +23,7 @@ import {
   securityOf,
   signedDeltas,
   signVersion,
-} from './registry-harness.js';
+} from '../../src/sim/registry-cluster.js';
 
 const WALL = 1_700_000_000_000;
 const STATES = ['alive', 'suspect', 'dead', 'left'] as const;

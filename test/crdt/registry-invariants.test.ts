@@ -9,7 +9,7 @@ import { ms } from '../../src/base/time.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
 import type { RegistryState } from '../../src/crdt/registry/types.js';
-import { nodeIdOf, securityOf } from './registry-harness.js';
+import { nodeIdOf, securityOf } from '../../src/sim/registry-cluster.js';
 
 const rng = new Rng(3);
 

@@ -30,7 +30,13 @@ import type {
   RegistryState,
   ViewMember,
 } from '../../src/crdt/registry/types.js';
-import { addressOf, nodeIdOf, publicKeyOf, securityOf, signedDeltas } from './registry-harness.js';
+import {
+  addressOf,
+  nodeIdOf,
+  publicKeyOf,
+  securityOf,
+  signedDeltas,
+} from '../../src/sim/registry-cluster.js';
 import type { Signature } from '../../src/identity/signed.js';
 
 /** A delta as a test writes it: `step` signs it as its owner would, unless it carries a signature. */

@@ -1,16 +1,17 @@
 /**
  * A small deterministic cluster of registry cores for tests: a seeded, lossy, in-memory bus (each
  * message is encoded and decoded, so the codec runs too), views handed to every core as
- * membership would, and the cluster checkers with their mutants. Not the simulator (the lead
- * wires the registry into src/sim with membership); this drives the pure cores alone.
+ * membership would, and the cluster checkers with their mutants. It drives the pure cores alone
+ * (unit tests, bench/crdt-registry.ts); the `registry*` scenarios (scenarios/registry.ts) run the
+ * data plane as production wires it, beside membership in buildNode.
  */
-import type { Address } from '../../src/base/address.js';
-import { Rng } from '../../src/base/rng.js';
-import { ms, type Millis } from '../../src/base/time.js';
-import type { NodeId } from '../../src/identity/node-id.js';
-import { registryConfig, type RegistryConfig } from '../../src/crdt/registry/config.js';
-import { REGISTRY_CORE, registryWire } from '../../src/crdt/registry/protocol.js';
-import { decodeDeltaPayload } from '../../src/crdt/registry/codec.js';
+import type { Address } from '../base/address.js';
+import { Rng } from '../base/rng.js';
+import { ms, type Millis } from '../base/time.js';
+import type { NodeId } from '../identity/node-id.js';
+import { registryConfig, type RegistryConfig } from '../crdt/registry/config.js';
+import { REGISTRY_CORE, registryWire } from '../crdt/registry/protocol.js';
+import { decodeDeltaPayload } from '../crdt/registry/codec.js';
 import type {
   LocalOp,
   RegistryEffect,
@@ -18,23 +19,15 @@ import type {
   RegistryState,
   RowChange,
   ViewMember,
-} from '../../src/crdt/registry/types.js';
-import { listProcesses, listServices } from '../../src/crdt/registry/queries.js';
-import type { CoreInput } from '../../src/base/protocol.js';
-import type { Delta, Partition, RegistryTypes } from '../../src/crdt/registry/types.js';
-import { deltaOutcome, partitionAfter } from '../../src/crdt/registry/partition.js';
-import {
-  rowsDigest,
-  versionBytes,
-  type RegistrySecurity,
-} from '../../src/crdt/registry/signing.js';
-import { registrySecurity, sha256 } from '../../src/node/data-crypto.js';
-import {
-  identityFromSeed,
-  publicKeyHex,
-  type SigningIdentity,
-} from '../../src/identity/member-crypto.js';
-import type { PublicKey, Signature } from '../../src/identity/signed.js';
+} from '../crdt/registry/types.js';
+import { listProcesses, listServices } from '../crdt/registry/queries.js';
+import type { CoreInput } from '../base/protocol.js';
+import type { Delta, Partition, RegistryTypes } from '../crdt/registry/types.js';
+import { deltaOutcome, partitionAfter } from '../crdt/registry/partition.js';
+import { rowsDigest, versionBytes, type RegistrySecurity } from '../crdt/registry/signing.js';
+import { registrySecurity, sha256 } from '../node/data-crypto.js';
+import { identityFromSeed, publicKeyHex, type SigningIdentity } from '../identity/member-crypto.js';
+import type { PublicKey, Signature } from '../identity/signed.js';
 
 export const nodeIdOf = (i: number): NodeId =>
   (i.toString(16).padStart(2, '0') + 'ab'.repeat(15)) as NodeId;
