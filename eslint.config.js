@@ -22,6 +22,7 @@ const CORE_FILES = [
   'src/placement/**/*.ts',
   'src/chain/**/*.ts',
   'src/tree/**/*.ts',
+  'src/worker/core/**/*.ts',
 ];
 const CORE_EXCEPTIONS = ['src/base/system-clock.ts', 'src/membership/wire.ts'];
 

@@ -354,7 +354,7 @@ const MUTANTS: Mutant[] = [
     sweep: {
       scenarios: 'raft',
       nodes: '3,5',
-      faults: 'crash,partition;all',
+      faults: 'crash,partition;loss,dup,reorder,partition,pause,crash,skew,delay,power',
       seeds: 40,
       durationMs: 6000,
     },

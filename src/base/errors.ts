@@ -102,6 +102,16 @@ export const ERROR_CODES = {
     'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
   ERR_MODE_UNSUPPORTED:
     "The operation needs a part of Shoal this node's mode does not run (node.services in static mode); the message names the modes that have it.",
+  ERR_RESERVED_KEY:
+    'A write names a key under the reserved prefix \\0shoal/worker/ that only the worker tier writes; nothing was written.',
+  ERR_TOKEN_REFUSED:
+    'A worker registration was refused because of its token (malformed, another cluster, unknown signer, bad signature, not yet valid, expired, a contradicted label, revoked, used up); the message says which.',
+  ERR_WORKER_CA:
+    'A worker CA directory or worker identity directory cannot be read or written, or holds files that do not parse or do not match; they are never replaced silently.',
+  ERR_WORKER_UNAVAILABLE:
+    'A worker-tier call reached no server that could answer (unreachable, no leader, timed out); the message names the servers tried.',
+  ERR_WORKER_LIMIT:
+    'The worker tier already tracks workersMax workers, or a request names more replicas or labels than allowed; nothing was changed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

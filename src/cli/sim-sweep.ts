@@ -83,8 +83,18 @@ function parse(argv: readonly string[]): SweepFlags | undefined {
   return program.opts<SweepFlags>();
 }
 
-/** Runs the sweep on `argv`; returns the exit code. */
-export function runSweep(argv: readonly string[], out: (text: string) => void): number {
+/**
+ * Yields to the event loop between runs: what a run left for later (a halted node's `close`, a
+ * promise chain) completes and is collected. A synchronous loop kept every halted node's world
+ * alive until the sweep ended (a 10,000-run Raft sweep ran out of heap at 4 GB).
+ */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs the sweep on `argv`; resolves to the exit code. */
+export async function runSweep(
+  argv: readonly string[],
+  out: (text: string) => void,
+): Promise<number> {
   const flags = parse(argv);
   if (flags === undefined) return 2;
   const seeds = positiveInt('--seeds', flags.seeds);
@@ -123,6 +133,7 @@ export function runSweep(argv: readonly string[], out: (text: string) => void): 
           const options: RunOptions = { seed, nodes, faults, durationMs, traceLinesMax: 20_000 };
           const started = performance.now();
           const result = runScenario(scenario, options);
+          await nextTurn();
           cell.wallMs += performance.now() - started;
           cell.runs++;
           cell.events += result.events;
@@ -144,4 +155,4 @@ export function runSweep(argv: readonly string[], out: (text: string) => void): 
 
 const isMain =
   process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isMain) process.exitCode = runSweep(process.argv, (text) => process.stdout.write(text));
+if (isMain) process.exitCode = await runSweep(process.argv, (text) => process.stdout.write(text));

@@ -338,7 +338,7 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     this.pump();
   }
 
-  /** Adds a step to a pending job. A newer write of a path replaces an older one not yet started. */
+  /** Adds a step to a pending job. A newer write of a path replaces the older ones not yet started. */
   private merge(
     job: WriteJob<T>,
     records: readonly T['record'][],
@@ -347,9 +347,17 @@ export class ProtocolDriver<T extends ProtocolTypes> {
   ): void {
     job.records.push(...records);
     for (const write of writes) {
-      const same = job.writes.findIndex((w) => w.path === write.path);
-      if (same >= 0) job.writes[same] = write;
-      else job.writes.push(write);
+      // The newest write of a path replaces every older one of it, at the last one's place: a
+      // store may write one path for each record of a step (a whole-file store), and an older
+      // write left behind the newest would undo it (found by the Raft sweep's raft-file runs).
+      const last = job.writes.findLastIndex((w) => w.path === write.path);
+      if (last < 0) {
+        job.writes.push(write);
+        continue;
+      }
+      job.writes[last] = write;
+      for (let i = last - 1; i >= 0; i--)
+        if (job.writes[i]?.path === write.path) job.writes.splice(i, 1);
     }
     job.after.push(...after);
     this.waitingEffects += after.length;

@@ -71,7 +71,10 @@ export async function productionIo(
     clock,
     transport:
       given.transport ??
-      (options.mode.kind === 'single' ? undefined : await bindTransport(options, limits)),
+      // A worker talks gRPC to its servers only: no cluster transport.
+      (options.mode.kind === 'single' || options.mode.kind === 'worker'
+        ? undefined
+        : await bindTransport(options, limits)),
     storage: given.storage ?? new FsStorage(options.dataDir),
     rng: given.rng ?? new Rng(seedFrom(id, clock.now())),
     loopDelay: given.loopDelay ?? startLoopDelayMonitor,

@@ -13,6 +13,7 @@ import type { RaftApplication } from '../raft/application.js';
 import { raftConfig, type RaftProfile } from '../raft/config.js';
 import { memberAt, replicaAddresses } from '../raft/configuration.js';
 import { durableIndex } from '../raft/log.js';
+import { raftFileStore } from '../raft/file-store.js';
 import { raftProtocol } from '../raft/protocol.js';
 import { leaderOf } from '../raft/step.js';
 import type { ConfigChange, RaftEffect, RaftTypes, Role } from '../raft/types.js';
@@ -91,7 +92,9 @@ export function wireRaft(
   const driver: ProtocolDriver<RaftTypes> = new ProtocolDriver<RaftTypes>({
     protocol: raftProtocol(
       options.clusterId,
-      walStore(segmentBytes === undefined ? {} : { segmentBytes }),
+      internals.raftStore === 'file'
+        ? raftFileStore()
+        : walStore(segmentBytes === undefined ? {} : { segmentBytes }),
     ),
     config: {
       config,

@@ -42,6 +42,8 @@ import { wireRaft, type RaftHandle } from './mode-raft.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
+import { wireWorker } from './mode-worker.js';
+import type { AssignmentUpdate, ContainerReport, Worker } from '../worker/worker.js';
 import {
   checkListenAddresses,
   RESERVED_LABEL_PREFIX,
@@ -104,6 +106,28 @@ export class ShoalNode {
   failure: ShoalError | undefined;
   /** The data plane (`swim`, `single`): registry, placement, watchers (data-plane.ts). */
   private dataPlane: DataPlane | undefined;
+  /** @internal `worker` mode only: the worker (assignments, status reports). */
+  worker: Worker | undefined;
+
+  /** `worker` mode: every assignment update (a snapshot first, then batches), in order, once. */
+  assignments(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<AssignmentUpdate> {
+    if (this.worker === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `assignments() is for mode 'worker', not '${this.mode.kind}'`,
+      );
+    return this.worker.assignments(options);
+  }
+
+  /** `worker` mode: the containers' status and usage, sent to the server the worker talks to. */
+  reportStatus(containers: readonly ContainerReport[]): void {
+    if (this.worker === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `reportStatus() is for mode 'worker', not '${this.mode.kind}'`,
+      );
+    this.worker.reportStatus(containers);
+  }
 
   /** @internal Use `createNode` (or, in the simulator, `buildNode`). */
   constructor(
@@ -422,6 +446,19 @@ export function buildNode(
       node.attach(runtime, { raft: runtime.driver, raftHandle: runtime.handle });
       return node;
     }
+    case 'worker': {
+      const runtime = wireWorker(ctx, mode);
+      node.attach(runtime, {});
+      node.worker = runtime.worker;
+      return node;
+    }
+    case 'worker-server':
+      // Its store is raft mode's KvService; createNode serves none yet (the worker tier runs
+      // over a KvService in src/worker/server.ts, tested over a double).
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        'mode worker-server needs raft mode to serve the replicated store, which createNode does not do yet',
+      );
     case 'swim': {
       if (!withData) {
         const runtime = wireSwim(ctx, mode);

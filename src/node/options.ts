@@ -8,6 +8,7 @@ import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { raftLiteConfig } from '../election/raft-lite/config.js';
 import { staticConfig } from '../election/static/config.js';
+import { workerServerConfig, type WorkerServerSettings } from '../worker/core/config.js';
 import { listenAddressProblem, peerAddressProblem } from './addresses.js';
 import { raftConfig, type RaftSettings } from '../raft/config.js';
 import { ADMISSION_ENTRIES_MAX, admissionPolicy, CA_KEYS_MAX } from './admission.js';
@@ -107,6 +108,39 @@ export const modeSchema = z.discriminatedUnion('kind', [
       preVote: z.boolean().optional(),
       checkQuorum: z.boolean().optional(),
       readMode: z.enum(['read-index', 'lease']).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('worker-server'),
+      /** The Raft voters' cluster addresses, self included (docs/design/worker-tier.md). */
+      peers: z
+        .array(address)
+        .min(3, 'a worker-server cluster has 3 to 7 Raft voters')
+        .max(7, 'a worker-server cluster has 3 to 7 Raft voters'),
+      /** The workers' gRPC listener. */
+      workerListen: address.default('127.0.0.1:3670'),
+      /** This server's worker CA (key 0600); default: <dataDir>/worker-ca. */
+      workerCaDir: z.string().min(1).optional(),
+      /** Defaults and cross-field rules: worker/core/config.ts (`workerServerConfig`). */
+      minHeartbeatTtlMs: positiveMs.optional(),
+      maxHeartbeatTtlMs: positiveMs.optional(),
+      heartbeatGraceMs: positiveMs.optional(),
+      maxHeartbeatsPerSecond: z.number().int().min(1).max(100_000).optional(),
+      failoverHeartbeatTtlMs: positiveMs.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('worker'),
+      /** Worker-servers' workerListen addresses, tried round-robin with backoff. */
+      servers: z.array(address).min(1).max(16),
+      /** A file holding the bootstrap token (one line); needed until the first registration. */
+      tokenFile: z.string().min(1).optional(),
+      /** Key, certificate and trust bundle; default: <dataDir>/worker-identity. */
+      identityDir: z.string().min(1).optional(),
+      /** Assignments by server stream (default) or long-poll. */
+      assignments: z.enum(['stream', 'poll']).default('stream'),
     })
     .strict(),
 ]);
@@ -246,6 +280,25 @@ function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
   if (mode.kind === 'static') staticConfig(mode, new Set(mode.peers).size);
   if (mode.kind === 'raft-lite') raftLiteConfig(mode);
   if (mode.kind === 'raft') raftConfig(raftSettingsOf(mode));
+  if (mode.kind === 'worker-server') workerServerConfig(workerServerSettingsOf(mode));
+}
+
+/** The worker-tier settings a `worker-server` mode sets (the rest are defaults). */
+export function workerServerSettingsOf(
+  mode: Extract<ClusterMode, { kind: 'worker-server' }>,
+): WorkerServerSettings {
+  const settings: WorkerServerSettings = {};
+  for (const field of [
+    'minHeartbeatTtlMs',
+    'maxHeartbeatTtlMs',
+    'heartbeatGraceMs',
+    'maxHeartbeatsPerSecond',
+    'failoverHeartbeatTtlMs',
+  ] as const) {
+    const value = mode[field];
+    if (value !== undefined) settings[field] = value;
+  }
+  return settings;
 }
 
 /** The Raft settings a `raft` mode sets (the rest come from the profile). */

@@ -66,6 +66,11 @@ export interface NodeInternals {
   /** `raft` mode: the WAL's segment size (tests and the simulator use small ones to rotate). */
   raftWalSegmentBytes?: number;
   /**
+   * `raft` mode: where the core's records go: the write-ahead log (default), or one file
+   * rewritten whole (`raftFileStore`: simple; the simulator's `raft-file` scenario).
+   */
+  raftStore?: 'wal' | 'file';
+  /**
    * Take every membership signature on trust. Only the simulator's `-unsafe` forgery scenarios
    * set it, to show that their checkers catch what verification stops. @defaultValue false
    */

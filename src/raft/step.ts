@@ -429,16 +429,26 @@ function applyCommitted(turn: Turn): void {
   }
 }
 
+/**
+ * Writes the hard state when it changed. A new term or vote goes FIRST among the step's records
+ * (with the commit index as it was), so every durable prefix of them is a state this core could
+ * have been in: never entries or a snapshot of a term above the durable term (a store that makes
+ * the records durable one by one, the whole-file store, can stop between any two). The commit
+ * goes last, after the entries it covers.
+ */
 function writeHardState(turn: Turn): void {
-  const { state } = turn;
+  const { state, out } = turn;
   const issued = state.issuedHardState;
-  if (
-    issued.term === state.term &&
-    issued.vote === state.vote &&
-    issued.commit === state.commitIndex
-  )
-    return;
+  const termOrVote = issued.term !== state.term || issued.vote !== state.vote;
+  const commitMoved = issued.commit !== state.commitIndex;
+  if (!termOrVote && !commitMoved) return;
+  if (termOrVote && out.persist.length > 0) {
+    const first: HardState = { term: state.term, vote: state.vote, commit: issued.commit };
+    state.issuedHardState = first;
+    out.persist.unshift({ kind: 'hard-state', hardState: first });
+    if (!commitMoved) return;
+  }
   const hardState: HardState = { term: state.term, vote: state.vote, commit: state.commitIndex };
   state.issuedHardState = hardState;
-  turn.out.persist.push({ kind: 'hard-state', hardState });
+  out.persist.push({ kind: 'hard-state', hardState });
 }

@@ -20,6 +20,7 @@ import type { RaftRecord } from './log-types.js';
 import type { RaftMessage } from './messages.js';
 import { newProgress } from './progress.js';
 import { lastIndex } from './log.js';
+import { configAt } from './membership.js';
 import type { LeaderHint, RaftEffect, RaftState } from './types.js';
 
 export type Out = Ready<RaftState, RaftEffect, RaftRecord>;
@@ -66,13 +67,20 @@ export function selfHint(state: RaftState): LeaderHint {
 
 /**
  * Whether this node may stand for election: its slot votes in the configuration (C_new or, while
- * joint, C_old) and is not pinned to another identity (a node that lost its data dir).
+ * joint, C_old) and is not pinned to another identity (a node that lost its data dir). Thesis
+ * §4.2.2: a node its latest configuration leaves out still stands while that configuration is not
+ * committed, if the committed one counts it as a voter: it may be the one whose log can commit
+ * it (a removed leader that crashed before its C_new committed; without this no one could win).
  */
 export function isVoter(state: RaftState): boolean {
   const { config } = state.membership;
   const mine = memberAt(config, state.selfAddress);
   if (mine?.id !== undefined && mine.id !== state.selfId) return false;
-  return isVoterAt(config, state.selfAddress);
+  if (isVoterAt(config, state.selfAddress)) return true;
+  return (
+    state.membership.index > state.commitIndex &&
+    isVoterAt(configAt(state, state.commitIndex), state.selfAddress)
+  );
 }
 
 /**

@@ -10,6 +10,7 @@ import { raftConfig } from '../../src/raft/config.js';
 import { lastIndex } from '../../src/raft/log.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { initRaft, step } from '../../src/raft/step.js';
+import { isVoter } from '../../src/raft/turn.js';
 import type { RaftState } from '../../src/raft/types.js';
 import { Rng } from '../../src/base/rng.js';
 import { Cluster, nodeAddress, nodeId } from './harness.js';
@@ -148,6 +149,34 @@ describe('elections', () => {
     expect(out.afterPersist.filter((e) => e.kind === 'send')).toHaveLength(1);
   });
 
+  test('§5.1: a step that takes a new term writes it before the entries of that term (every durable prefix is consistent)', () => {
+    const c = elected();
+    const s2 = c.state(2);
+    const append: RaftMessage = {
+      type: 'raft-append',
+      from: nodeId(3),
+      fromAddress: nodeAddress(3),
+      term: term(4),
+      prevIndex: logIndex(2),
+      prevTerm: term(1),
+      commit: logIndex(3),
+      entries: [{ index: logIndex(3), term: term(4), kind: 'noop', data: new Uint8Array(0) }],
+    };
+    const out = step(
+      s2,
+      { kind: 'receive', now: ms(c.now), from: nodeAddress(3), message: append },
+      { rng: new Rng(6) },
+    );
+    expect(out.persist.map((r) => r.kind)).toEqual(['hard-state', 'entries', 'hard-state']);
+    const [first, , last] = out.persist;
+    expect(first?.kind === 'hard-state' && [first.hardState.term, first.hardState.commit]).toEqual([
+      4, 2,
+    ]);
+    expect(last?.kind === 'hard-state' && [last.hardState.term, last.hardState.commit]).toEqual([
+      4, 3,
+    ]);
+  });
+
   test('§5.4.1: a vote is refused to a candidate whose log is less up to date', () => {
     const c = elected();
     c.propose(1, 'x');
@@ -218,6 +247,31 @@ describe('elections', () => {
     expect(s1.role).toBe('follower');
     expect(s1.term).toBe(7);
     expect(s1.vote).toBeUndefined();
+  });
+
+  test('thesis §4.2.2: a removed leader whose C_new is not committed still stands (it may be needed to commit it)', () => {
+    const c = elected();
+    c.input(1, { kind: 'change-config', now: ms(c.now), change: { op: 'remove', id: nodeId(1) } });
+    for (let i = 0; i < 50 && c.state(1).membership.config.outgoing === undefined; i++)
+      c.persistAll(1);
+    // C_old,new reaches n2 and n3; their acks commit it, and n1 appends C_new...
+    c.deliverAll();
+    c.persistAll(2);
+    c.persistAll(3);
+    c.deliverAll(new Set([1]));
+    const s1 = c.state(1);
+    expect(s1.membership.config.outgoing).toBeUndefined();
+    // ...which the partition keeps from n2 and n3: not committed.
+    c.partition([[1], [2, 3]]);
+    c.deliverAll();
+    expect(s1.membership.index).toBeGreaterThan(s1.commitIndex);
+    expect(isVoter(s1)).toBe(true);
+    c.crash(1);
+    c.restart(1);
+    const restarted = c.state(1);
+    restarted.electionDeadlineMs = ms(c.now);
+    c.input(1, { kind: 'tick', now: ms(c.now) });
+    expect(restarted.role).toBe('pre-candidate');
   });
 
   test('thesis §6.2 check-quorum: a leader that heard no majority for electionTimeoutMinMs steps down', () => {

@@ -12,6 +12,7 @@ import {
 } from './election-raft-lite.js';
 import {
   raftChurn,
+  raftFile,
   raftLease,
   raftMembership,
   raftScenario,
@@ -28,6 +29,13 @@ import {
   registryLoss,
   registryLossNoAntiEntropyUnsafe,
 } from './registry.js';
+import {
+  workerTier,
+  workerTierDedupUnsafe,
+  workerTierFailoverUnsafe,
+  workerTierResumeUnsafe,
+  workerTierTokensUnsafe,
+} from './worker-tier.js';
 import {
   electionStatic,
   electionStaticColdStart,
@@ -77,6 +85,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [raftMembership.name, raftMembership as Scenario<unknown>],
     [raftLease.name, raftLease as Scenario<unknown>],
     [raftChurn.name, raftChurn as Scenario<unknown>],
+    [raftFile.name, raftFile as Scenario<unknown>],
     [raftStaleReadsUnsafe.name, raftStaleReadsUnsafe as Scenario<unknown>],
     [swim.name, swim],
     [swimLoss10.name, swimLoss10],
@@ -90,6 +99,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [registryForgery.name, registryForgery],
     [registryForgeryUnsafe.name, registryForgeryUnsafe],
     [registryLateWithdrawalUnsafe.name, registryLateWithdrawalUnsafe],
+    [workerTier.name, workerTier as Scenario<unknown>],
+    [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
+    [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],
+    [workerTierResumeUnsafe.name, workerTierResumeUnsafe as Scenario<unknown>],
+    [workerTierTokensUnsafe.name, workerTierTokensUnsafe as Scenario<unknown>],
   ],
 );
 

@@ -1,0 +1,325 @@
+/**
+ * The worker CA (docs/design/worker-tier.md, "Certificates"), built on @peculiar/x509 over
+ * node:crypto's WebCrypto: no hand-written ASN.1. Every server has its own CA (an Ed25519 key
+ * and a self-signed certificate, CN `shoal-worker-ca-<serverId>`, 10 years, path length 0) in
+ * `workerCaDir`: the key is written 0600 and atomically, created once, and never replaced
+ * silently (a key that does not match its certificate is ERR_WORKER_CA). CA certificates are
+ * public and published in the store; the trust bundle is all of them, so a worker certified by
+ * one server is accepted by every other, and no private key ever leaves its server.
+ *
+ * Leaves: workers send a CSR (PKCS#10, Ed25519, proof of possession checked); the CA ignores the
+ * CSR's subject and issues CN `worker-<id>` where id = NodeId of the CSR's public key
+ * (hex SHAKE-256(raw key)[0..16], as node identities), with clientAuth and serverAuth, valid
+ * `leafValidityMs` (30 days by default) from 5 minutes ago (clock skew). Servers get CN
+ * `server-<nodeId>` for their listener. Peers check the CN's prefix, so a worker can never pose
+ * as a server.
+ */
+import * as x509 from '@peculiar/x509';
+import { X509Certificate, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { join } from 'node:path';
+import { ShoalError } from '../base/errors.js';
+import { nodeIdFromPublicKey } from '../identity/keys.js';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists, writeFileAtomic } from './files.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+type ProviderCrypto = Parameters<typeof x509.cryptoProvider.set>[0];
+
+x509.cryptoProvider.set(webcrypto as unknown as ProviderCrypto);
+
+const ED25519 = { name: 'Ed25519' } as const;
+const CA_VALIDITY_MS = 10 * 365 * 24 * 3_600_000;
+const SERVER_VALIDITY_MS = 365 * 24 * 3_600_000;
+/** Leaves are valid from this long before their issue, for clocks a little behind. */
+export const LEAF_BACKDATE_MS = 5 * 60_000;
+export const CA_KEY_FILE = 'ca-key.pem';
+export const CA_CERT_FILE = 'ca-cert.pem';
+/** Ed25519 SPKI DER is a 12-byte prefix and the 32-byte raw key. */
+const SPKI_PREFIX_BYTES = 12;
+
+export interface KeyPairPem {
+  privateKeyPem: string;
+  publicKeyRaw: Uint8Array;
+}
+
+function pem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+function derOf(pemText: string): ArrayBuffer {
+  const b64 = pemText.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const bytes = Buffer.from(b64, 'base64');
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+}
+
+export async function generateKeyPair(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  return pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', key));
+}
+
+export async function importKeyPairPem(privateKeyPem: string): Promise<CryptoKeyPair> {
+  const privateKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    derOf(privateKeyPem),
+    ED25519,
+    true,
+    ['sign'],
+  );
+  const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
+  delete jwk.d;
+  jwk.key_ops = ['verify'];
+  const publicKey = await webcrypto.subtle.importKey('jwk', jwk, ED25519, true, ['verify']);
+  return { privateKey, publicKey };
+}
+
+async function rawPublicKey(key: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await webcrypto.subtle.exportKey('raw', key));
+}
+
+/** SHA-256 of a certificate's SubjectPublicKeyInfo, hex: what a token pins. */
+export function spkiPin(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+/** A random positive serial, 16 bytes, hex. */
+function serial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x01;
+  return bytes.toString('hex');
+}
+
+/** The CN of a PEM certificate, or undefined. */
+export function commonName(certPem: string): string | undefined {
+  try {
+    return new X509Certificate(certPem).subject.match(/(?:^|\n)CN=([^\n]*)/)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+export interface WorkerCa {
+  readonly serverId: string;
+  readonly certPem: string;
+  readonly pin: string;
+  /** Signs a worker's CSR: the leaf, the worker id and the certificate's serial and expiry. */
+  signWorker(csrPem: string, nowMs: number, validityMs: number): Promise<SignedLeaf>;
+  /** A certificate and key for this server's listener (CN server-<id>, SAN `hosts`). */
+  serverIdentity(
+    hosts: readonly string[],
+    nowMs: number,
+  ): Promise<{ certPem: string; keyPem: string }>;
+}
+
+export interface SignedLeaf {
+  certPem: string;
+  workerId: string;
+  serialHex: string;
+  notAfterMs: number;
+}
+
+/** Loads this server's CA from `dir`, creating it on first use; ERR_WORKER_CA when it is damaged. */
+export async function loadOrCreateCa(
+  dir: string,
+  serverId: string,
+  nowMs: number,
+): Promise<WorkerCa> {
+  const keyPath = join(dir, CA_KEY_FILE);
+  const certPath = join(dir, CA_CERT_FILE);
+  let keyPem = readIfExists(keyPath);
+  let certPem = readIfExists(certPath);
+  if (keyPem === undefined && certPem !== undefined)
+    throw new ShoalError(
+      'ERR_WORKER_CA',
+      `${certPath} exists without ${keyPath}: restore the key or remove both to start a new CA (workers must then register again)`,
+    );
+  if (keyPem === undefined) {
+    const keys = await generateKeyPair();
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: `CN=shoal-worker-ca-${serverId}`,
+      notBefore: new Date(nowMs - LEAF_BACKDATE_MS),
+      notAfter: new Date(nowMs + CA_VALIDITY_MS),
+      signingAlgorithm: ED25519,
+      keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+          true,
+        ),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    keyPem = await exportPrivateKeyPem(keys.privateKey);
+    certPem = cert.toString('pem');
+    writeFileAtomic(keyPath, keyPem, PRIVATE_FILE_MODE);
+    writeFileAtomic(certPath, certPem, PUBLIC_FILE_MODE);
+  }
+  return openCa(serverId, keyPem, certPem ?? '', certPath);
+}
+
+async function openCa(
+  serverId: string,
+  keyPem: string,
+  certPem: string,
+  certPath: string,
+): Promise<WorkerCa> {
+  let keys: CryptoKeyPair;
+  let cert: x509.X509Certificate;
+  try {
+    keys = await importKeyPairPem(keyPem);
+    cert = new x509.X509Certificate(certPem);
+  } catch (err) {
+    throw new ShoalError(
+      'ERR_WORKER_CA',
+      `the worker CA in ${certPath}'s directory does not parse: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const certKey = new Uint8Array(cert.publicKey.rawData).slice(SPKI_PREFIX_BYTES);
+  if (Buffer.compare(Buffer.from(certKey), Buffer.from(await rawPublicKey(keys.publicKey))) !== 0)
+    throw new ShoalError(
+      'ERR_WORKER_CA',
+      `the CA key does not match ${certPath}: restore the matching pair`,
+    );
+  const pin = spkiPin(certPem);
+  const issue = async (
+    subject: string,
+    publicKey: CryptoKey | x509.PublicKey,
+    nowMs: number,
+    validityMs: number,
+    extra: x509.Extension[],
+  ) =>
+    x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject,
+      issuer: cert.subject,
+      notBefore: new Date(nowMs - LEAF_BACKDATE_MS),
+      notAfter: new Date(nowMs + validityMs),
+      signingAlgorithm: ED25519,
+      publicKey,
+      signingKey: keys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([
+          x509.ExtendedKeyUsage.clientAuth,
+          x509.ExtendedKeyUsage.serverAuth,
+        ]),
+        ...extra,
+      ],
+    });
+  return {
+    serverId,
+    certPem,
+    pin,
+    signWorker: async (csrPem, nowMs, validityMs) => {
+      const csr = parseCsr(csrPem);
+      if (!(await csr.verify()))
+        throw new ShoalError(
+          'ERR_INVALID_ARGUMENT',
+          'the CSR signature does not verify (no proof of possession)',
+        );
+      const raw = new Uint8Array(csr.publicKey.rawData);
+      if (raw.length !== SPKI_PREFIX_BYTES + 32 || csr.publicKey.algorithm.name !== 'Ed25519')
+        throw new ShoalError('ERR_INVALID_ARGUMENT', 'the CSR key must be Ed25519');
+      const workerId = nodeIdFromPublicKey(raw.slice(SPKI_PREFIX_BYTES));
+      const leaf = await issue(`CN=worker-${workerId}`, csr.publicKey, nowMs, validityMs, []);
+      return {
+        certPem: leaf.toString('pem'),
+        workerId,
+        serialHex: leaf.serialNumber.toLowerCase(),
+        notAfterMs: nowMs + validityMs,
+      };
+    },
+    serverIdentity: async (hosts, nowMs) => {
+      const serverKeys = await generateKeyPair();
+      const san = new x509.SubjectAlternativeNameExtension(
+        hosts.map((h) =>
+          /^[\d.]+$|:/.test(h)
+            ? { type: 'ip' as const, value: h }
+            : { type: 'dns' as const, value: h },
+        ),
+      );
+      const leaf = await issue(
+        `CN=server-${serverId}`,
+        serverKeys.publicKey,
+        nowMs,
+        SERVER_VALIDITY_MS,
+        [san],
+      );
+      return {
+        certPem: leaf.toString('pem'),
+        keyPem: await exportPrivateKeyPem(serverKeys.privateKey),
+      };
+    },
+  };
+}
+
+function parseCsr(csrPem: string): x509.Pkcs10CertificateRequest {
+  try {
+    return new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new ShoalError(
+      'ERR_INVALID_ARGUMENT',
+      `the CSR does not parse: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** A CSR for `keys` (the worker's), PEM. The subject is informative: the CA sets its own. */
+export async function createCsr(keys: CryptoKeyPair, name: string): Promise<string> {
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${name.replace(/[,=+<>#;"\\]/g, '_')}`,
+    keys,
+    signingAlgorithm: ED25519,
+  });
+  return csr.toString('pem');
+}
+
+/** The worker id (NodeId) a key pair certifies as. */
+export async function workerIdOf(keys: CryptoKeyPair): Promise<string> {
+  return nodeIdFromPublicKey(await rawPublicKey(keys.publicKey));
+}
+
+/** Facts of a PEM certificate: CN, serial (lowercase hex), validity, and whether `caPem` signed it. */
+export function certFacts(certPem: string): {
+  cn: string | undefined;
+  serialHex: string;
+  notBeforeMs: number;
+  notAfterMs: number;
+} {
+  const cert = new X509Certificate(certPem);
+  return {
+    cn: cert.subject.match(/(?:^|\n)CN=([^\n]*)/)?.[1],
+    serialHex: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    notBeforeMs: Date.parse(cert.validFrom),
+    notAfterMs: Date.parse(cert.validTo),
+  };
+}
+
+/** True when one of `caPems` signed `certPem` (its signature verifies with that CA's key). */
+export function signedByOneOf(certPem: string, caPems: readonly string[]): boolean {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    return false;
+  }
+  return caPems.some((ca) => {
+    try {
+      const caCert = new X509Certificate(ca);
+      return cert.checkIssued(caCert) && cert.verify(caCert.publicKey);
+    } catch {
+      return false;
+    }
+  });
+}
