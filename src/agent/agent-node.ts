@@ -20,4 +20,7 @@ export type AgentNode = Pick<
   | 'joinStatus'
   | 'leave'
   | 'stats'
+  | 'services'
+  | 'processes'
+  | 'placement'
 >;

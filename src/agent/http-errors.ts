@@ -32,6 +32,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_HTTP_BODY_TOO_LARGE: 413,
   ERR_JOIN_FAILED: 502,
   ERR_TRANSPORT_CLOSED: 503,
+  ERR_MODE_UNSUPPORTED: 501,
 };
 
 /** Maps anything thrown while handling a request to a status and a body; unknown errors are 500s. */

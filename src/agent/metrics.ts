@@ -11,6 +11,7 @@ import type { StreamGauges } from '../transport/types.js';
 import type { AgentNode } from './agent-node.js';
 import { MEMBER_STATES, membersByState } from './stats.js';
 import type { SseCounters } from './sse.js';
+import { registerDataPlaneMetrics } from './data-metrics.js';
 
 type Sample = [labels: Record<string, string>, value: number];
 
@@ -278,6 +279,7 @@ function registerStreamMetrics(registry: Registry, node: AgentNode): void {
 export function createAgentMetrics(node: AgentNode, sse: () => SseCounters): AgentMetrics {
   const registry = new Registry();
   registerNodeMetrics(registry, node);
+  registerDataPlaneMetrics(registry, node, scraped);
   scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [
     [{}, sse().clients],
   ]);

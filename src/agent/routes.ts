@@ -23,7 +23,7 @@ const joinBody = z
 const emptyBody = z.object({}).strict().optional();
 
 /** Parses a body with `schema`; a mismatch is a 400 naming the field, the value and the rule. */
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body === null ? undefined : body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

@@ -18,6 +18,7 @@ import { toErrorAnswer } from './http-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { createAgentMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
+import { registerDataRoutes } from './data-routes.js';
 import { SseHub, type SseOptions } from './sse.js';
 
 /** @defaultValue 64 KiB: the largest valid body (64 addresses) is under 4 KiB. */
@@ -96,6 +97,7 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
     checkToken: bearerChecker(options.httpToken),
     onLeft: options.onLeft ?? (() => undefined),
   });
+  registerDataRoutes(app, node, bearerChecker(options.httpToken));
   app.get('/metrics', async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();

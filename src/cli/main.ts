@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerDataCommands } from './data-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 
 /**
@@ -31,6 +32,7 @@ export function buildProgram(
     .configureOutput({ writeOut: write, writeErr: (t) => process.stderr.write(t) });
   registerAgentCommand(program);
   registerClientCommands(program, write);
+  registerDataCommands(program, write);
   registerIdentityCommands(program, write);
   registerDemoCommand(program, write);
   return program;
