@@ -45,7 +45,7 @@ export function formatServices(
     member(i.node)?.name ?? shortId(i.node),
     i.address,
     String(i.weight),
-    i.tags.join(','),
+    i.tags.length === 0 ? '-' : i.tags.join(','),
   ]);
   return formatTable([['SERVICE', 'NODE', 'ADDRESS', 'WEIGHT', 'TAGS'], ...rows]);
 }
