@@ -1,7 +1,7 @@
 /**
  * `GET /metrics` for the data plane (issue 16): the registry core's counters, what the replica
- * holds, and the data plane's own traffic on the shared port (port-split.ts counts each view
- * apart, so membership's `shoal_gossip_bytes_total` never includes it). Read from
+ * holds, and the data plane's own traffic on the shared port (port-split.ts counts the data
+ * plane's view apart; `shoal_gossip_bytes_total` and the other port totals include it). Read from
  * `node.stats().dataPlane` at scrape time; a node without a data plane exports no samples.
  */
 import type { Registry } from 'prom-client';
