@@ -390,6 +390,33 @@ describe('registry core: departures, tombstones, restamps', () => {
     expect(listServices(s)).toHaveLength(1);
   });
 
+  it('a node that had no live peer pushes-pulls at the next tick once it has one, not an interval later', () => {
+    const s = fresh({ pushPullIntervalMs: 10_000 });
+    const digests = (now: number) =>
+      step(s, { kind: 'tick', now: at(now) }).effects.filter(
+        (e) => e.kind === 'send' && e.message.type === 'data-digest',
+      );
+    expect(digests(1500)).toEqual([]);
+    view(s, 1600, [[1, 'alive']]);
+    expect(digests(1601)).toEqual([expect.objectContaining({ to: addressOf(1) })]);
+    // With a live peer already, a view change leaves the interval alone.
+    view(s, 1700, [
+      [1, 'alive'],
+      [2, 'alive'],
+    ]);
+    expect(digests(1701)).toEqual([]);
+    // Cut off from every peer, then one is back: at once again.
+    view(s, 2000, [
+      [1, 'dead'],
+      [2, 'dead'],
+    ]);
+    view(s, 2100, [
+      [1, 'alive'],
+      [2, 'dead'],
+    ]);
+    expect(digests(2101)).toHaveLength(1);
+  });
+
   it('a member that refutes in time keeps its partition', () => {
     const s = fresh({ withdrawDelayMs: 500 });
     view(s, 1000, [[1, 'alive']]);

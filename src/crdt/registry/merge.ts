@@ -432,6 +432,9 @@ export function onView(
   now: Millis,
   out: Out,
 ): void {
+  // A node that had no live peer (just started, or cut off from all) syncs at the next tick
+  // instead of up to pushPullIntervalMs later: it lists the cluster's rows right after joining.
+  const alone = state.live.size === 0;
   if (full) {
     state.live.clear();
     state.members.clear();
@@ -461,6 +464,7 @@ export function onView(
   }
   runWithdrawals(state, now, out);
   collectTombstones(state);
+  if (alone && state.live.size > 0 && now < state.nextPushPullMs) state.nextPushPullMs = now;
 }
 
 export function runWithdrawals(state: RegistryState, now: Millis, out: Out): void {
