@@ -537,6 +537,36 @@ const MUTANTS: Mutant[] = [
       durationMs: 8000,
     },
   },
+  {
+    // Raft mode serves a "linearizable" read from the member's own state, without a ReadIndex:
+    // a member cut off from the leader answers its stale value.
+    name: 'raftkv-linearizable-read-local',
+    file: 'src/node/raft-kv.ts',
+    find: "    if (consistency !== 'serializable') await this.reads.wait(what, signal);",
+    replace:
+      "    if (consistency === undefined && what === '') await this.reads.wait(what, signal);",
+    tests: ['test/node/raft-kv-partition.test.ts'],
+  },
+  {
+    // A retried write takes a new session (a fresh seq of its lane): a retry of a write that did
+    // apply applies again (Raft thesis §6.3's duplicate).
+    name: 'raftkv-retry-new-session',
+    file: 'src/node/raft-kv-proposals.ts',
+    find: '    void this.opts.route.send(w.data, remainingMs).then((outcome) => this.onAttempt(w, outcome));',
+    replace:
+      '    const data = w.attempts > 1 && w.lane !== undefined ? this.encode(w.op, undefined, w.lane).data : w.data;\n    void this.opts.route.send(data, remainingMs).then((outcome) => this.onAttempt(w, outcome));',
+    tests: ['test/node/raft-kv-proposals.test.ts'],
+  },
+  {
+    // A put is acknowledged as soon as it is sent to the leader, before it commits: a kill -9 of
+    // every member loses acknowledged writes, and reads miss them.
+    name: 'raftkv-ack-before-commit',
+    file: 'src/node/raft-kv-proposals.ts',
+    find: '    void this.opts.route.send(w.data, remainingMs).then((outcome) => this.onAttempt(w, outcome));',
+    replace:
+      "    void this.opts.route.send(w.data, remainingMs).then((outcome) => this.onAttempt(w, outcome));\n    if (w.op.kind === 'put') {\n      this.finish(w);\n      if (w.lane !== undefined) this.release(w.lane);\n      w.resolve({ result: { kind: 'put', revision: 1 as never }, events: [], leaseChanges: [], duplicate: false });\n    }",
+    tests: ['test/jepsen/durability.test.ts'],
+  },
 ];
 
 interface Outcome {
@@ -556,7 +586,8 @@ function argValue(flag: string): string | undefined {
 
 function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-mutant-'));
-  for (const entry of ['src', 'test', 'package.json', 'tsconfig.json', 'vitest.config.ts'])
+  // bench/: the real-process tests start their clusters with its helpers (bench/lib-shoal.ts).
+  for (const entry of ['src', 'test', 'bench', 'package.json', 'tsconfig.json', 'vitest.config.ts'])
     cpSync(join(root, entry), join(dir, entry), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;

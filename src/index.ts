@@ -6,6 +6,19 @@ export type { JoinEvent, JoinStatus } from './node/swim-joins.js';
 export { ShoalError, ERROR_CODES, hasErrorCode, type ErrorCode } from './base/errors.js';
 export type { NodeId } from './identity/node-id.js';
 export { generateKey } from './transport/keyring.js';
+export type {
+  NodeKv,
+  KeyValueView,
+  KeySpec,
+  TxnSpec,
+  TxnOp,
+  TxnCompare,
+  TxnOpResult,
+  WatchEventView,
+} from './node/node-kv.js';
+export type { NodeRaft } from './node/node-raft.js';
+export type { RaftStatus } from './node/mode-raft.js';
+export type { KvService, ReadConsistency } from './node/kv-service.js';
 export type { SecurityEvent } from './node/events.js';
 export {
   createClusterCa,

@@ -5,22 +5,24 @@
  */
 import type { ShoalNode } from '../node/node.js';
 
-export type AgentNode = Pick<
-  ShoalNode,
-  | 'id'
-  | 'name'
-  | 'address'
-  | 'mode'
-  | 'epoch'
-  | 'members'
-  | 'leader'
-  | 'on'
-  | 'off'
-  | 'join'
-  | 'joinStatus'
-  | 'leave'
-  | 'stats'
-  | 'services'
-  | 'processes'
-  | 'placement'
->;
+/** `kvService` and `raft`: a raft member's replicated store (absent on other nodes and fakes). */
+export type AgentNode = Partial<Pick<ShoalNode, 'kvService'>> &
+  Pick<
+    ShoalNode,
+    | 'id'
+    | 'name'
+    | 'address'
+    | 'mode'
+    | 'epoch'
+    | 'members'
+    | 'leader'
+    | 'on'
+    | 'off'
+    | 'join'
+    | 'joinStatus'
+    | 'leave'
+    | 'stats'
+    | 'services'
+    | 'processes'
+    | 'placement'
+  >;

@@ -122,6 +122,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await server.close();
     throw err;
   }
+  // raft mode: other members and etcd clients (MemberList) learn where this member serves.
+  node.advertiseClientUrls({
+    http: [`http://${server.address}`],
+    grpc: etcd === undefined ? [] : [etcd.url],
+  });
   log.info(
     {
       address: node.address,

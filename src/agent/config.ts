@@ -32,10 +32,10 @@ import {
 } from '../etcd/agent-endpoint.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
-export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite'] as const;
+export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite', 'raft'] as const;
 /** Modes that take a full `peers` list, and modes that take `join` seeds. */
-const PEER_MODES: readonly string[] = ['static', 'raft-lite'];
-const SEED_MODES: readonly string[] = ['swim', 'raft-lite'];
+const PEER_MODES: readonly string[] = ['static', 'raft-lite', 'raft'];
+const SEED_MODES: readonly string[] = ['swim', 'raft-lite', 'raft'];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const DEFAULT_HTTP_ADDRESS = '127.0.0.1:7947';
@@ -135,6 +135,11 @@ function describeIssue(
   return invalid(field, { [field]: sources[top] }, value, issue.message);
 }
 
+/** `a, b or c`. */
+function oneOf(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
 /** Cross-field rules: each list goes with the modes that use it. */
 function checkModeFields(config: z.output<typeof agentConfigSchema>, sources: FieldSources): void {
   if (config.peers.length > 0 && !PEER_MODES.includes(config.mode)) {
@@ -142,7 +147,7 @@ function checkModeFields(config: z.output<typeof agentConfigSchema>, sources: Fi
       'peers',
       sources,
       config.peers,
-      `only used by mode ${PEER_MODES.join(' or ')}, but mode is ${config.mode}`,
+      `only used by mode ${oneOf(PEER_MODES)}, but mode is ${config.mode}`,
     );
   }
   if (config.join.length > 0 && !SEED_MODES.includes(config.mode)) {
@@ -150,7 +155,7 @@ function checkModeFields(config: z.output<typeof agentConfigSchema>, sources: Fi
       'join',
       sources,
       config.join,
-      `only used by mode ${SEED_MODES.join(' or ')}, but mode is ${config.mode}; static modes list every member in peers`,
+      `only used by mode ${oneOf(SEED_MODES)}, but mode is ${config.mode}; static modes list every member in peers`,
     );
   }
 }
@@ -165,6 +170,11 @@ function modeOf(config: z.output<typeof agentConfigSchema>): NodeOptions['mode']
   if (config.mode === 'swim') mode['seeds'] = config.join;
   if (config.mode === 'static') mode['peers'] = config.peers;
   if (config.mode === 'raft-lite') mode['peers'] = [...new Set([...config.peers, ...config.join])];
+  // raft: peers start a new cluster (the initial voters); join asks an existing member to add us.
+  if (config.mode === 'raft') {
+    mode['peers'] = config.peers;
+    mode['join'] = config.join;
+  }
   return mode as NodeOptions['mode'];
 }
 
@@ -268,19 +278,36 @@ export function validateAgentConfig(
  * one that is malformed or does not resolve (the CLI exits 2).
  */
 export async function resolveAgentAddresses(config: AgentConfig): Promise<AgentConfig> {
-  const mode = config.node.mode as { kind: string; seeds?: string[]; peers?: string[] };
-  const field = mode.kind === 'swim' ? 'join' : 'peers';
-  const list = mode.kind === 'swim' ? mode.seeds : mode.peers;
-  if (list === undefined || list.length === 0) return config;
-  const from = config.sources?.[field];
-  const resolved = await resolvePeerAddresses(
-    list,
-    familyOf(config.node.advertise ?? config.node.bind ?? ''),
-    () => `invalid config: ${field}${from === undefined ? '' : ` (from ${from})`}`,
-  );
-  const key = mode.kind === 'swim' ? 'seeds' : 'peers';
+  const mode = config.node.mode as {
+    kind: string;
+    seeds?: string[];
+    peers?: string[];
+    join?: string[];
+  };
+  // [agent field, mode field] pairs whose names are resolved.
+  const lists: [string, 'seeds' | 'peers' | 'join'][] =
+    mode.kind === 'swim'
+      ? [['join', 'seeds']]
+      : mode.kind === 'raft'
+        ? [
+            ['peers', 'peers'],
+            ['join', 'join'],
+          ]
+        : [['peers', 'peers']];
+  let resolvedMode = { ...mode };
+  for (const [field, key] of lists) {
+    const list = mode[key];
+    if (list === undefined || list.length === 0) continue;
+    const from = config.sources?.[field];
+    const resolved = await resolvePeerAddresses(
+      list,
+      familyOf(config.node.advertise ?? config.node.bind ?? ''),
+      () => `invalid config: ${field}${from === undefined ? '' : ` (from ${from})`}`,
+    );
+    resolvedMode = { ...resolvedMode, [key]: resolved };
+  }
   return {
     ...config,
-    node: { ...config.node, mode: { ...mode, [key]: resolved } as NodeOptions['mode'] },
+    node: { ...config.node, mode: resolvedMode as NodeOptions['mode'] },
   };
 }

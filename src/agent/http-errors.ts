@@ -33,7 +33,42 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_JOIN_FAILED: 502,
   ERR_TRANSPORT_CLOSED: 503,
   ERR_MODE_UNSUPPORTED: 501,
+  // The replicated store (mode raft; docs/http-api.md, "Replicated store").
+  ERR_CAS_FAILED: 409,
+  ERR_TOO_LARGE: 413,
+  ERR_TOO_MANY_OPS: 400,
+  ERR_DUPLICATE_KEY: 400,
+  ERR_KEY_NOT_FOUND: 404,
+  ERR_COMPACTED: 410,
+  ERR_FUTURE_REVISION: 400,
+  ERR_LEASE_NOT_FOUND: 404,
+  ERR_LEASE_EXISTS: 409,
+  ERR_LEASE_TTL_TOO_LARGE: 400,
+  ERR_TOO_MANY_LEASES: 503,
+  ERR_TOO_MANY_WATCHERS: 503,
+  ERR_SESSION_STALE: 409,
+  ERR_SESSION_EXPIRED: 409,
+  ERR_CHANGE_PENDING: 409,
+  ERR_NO_LEADER: 503,
+  ERR_NOT_LEADER: 503,
+  ERR_QUEUE_FULL: 503,
+  ERR_TIMEOUT: 504,
+  ERR_ABORTED: 503,
 };
+
+/** Seconds a client should wait before retrying, for the answers that say "not now" (503s). */
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
+  ERR_NO_LEADER: 1,
+  ERR_NOT_LEADER: 1,
+  ERR_QUEUE_FULL: 1,
+  ERR_TOO_MANY_WATCHERS: 5,
+  ERR_TOO_MANY_LEASES: 5,
+};
+
+/** The Retry-After of an error answer with `code`, when it has one. */
+export function retryAfterSeconds(code: ErrorCode): number | undefined {
+  return RETRY_AFTER_SECONDS[code];
+}
 
 /** Maps anything thrown while handling a request to a status and a body; unknown errors are 500s. */
 export function toErrorAnswer(err: unknown): { statusCode: number; body: ErrorBody } {

@@ -61,9 +61,20 @@ function registerReadRoutes(app: FastifyInstance, { node, sse }: RouteOptions): 
   // could not reach its cluster; the body says why.
   app.get('/v1/health', async (_request, reply) => {
     const status = node.joinStatus();
-    if (status.joined) return { status: 'ok' };
-    void reply.code(503).header('retry-after', '5');
-    return { status: 'not_joined', reason: status.reason, detail: status.detail };
+    if (!status.joined) {
+      void reply.code(503).header('retry-after', '5');
+      return { status: 'not_joined', reason: status.reason, detail: status.detail };
+    }
+    // A raft member with no leader can serve nothing replicated: not ready (etcd's /health too).
+    if (node.mode.kind === 'raft' && node.leader() === undefined) {
+      void reply.code(503).header('retry-after', '1');
+      return {
+        status: 'no_leader',
+        detail:
+          'no Raft leader is known right now (an election is under way, or this member is cut off)',
+      };
+    }
+    return { status: 'ok' };
   });
   app.get('/v1/self', async () => {
     const self = node.members().find((m) => m.id === node.id);

@@ -14,7 +14,9 @@ import type { AgentNode } from './agent-node.js';
 import { bearerChecker } from './auth.js';
 import { DEFAULT_HTTP_ADDRESS } from './config.js';
 import { DASHBOARD_DIR, readDashboardFile } from './dashboard-files.js';
-import { toErrorAnswer } from './http-errors.js';
+import { retryAfterSeconds, toErrorAnswer } from './http-errors.js';
+import { registerKvRoutes } from './kv-routes.js';
+import { watchStreams } from './kv-watch-route.js';
 import { parseJsonBody } from './json-body.js';
 import { createAgentMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
@@ -76,6 +78,8 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
   const metrics = createAgentMetrics(node, () => sse.counters());
   app.setErrorHandler((err, request, reply) => {
     const { statusCode, body } = toErrorAnswer(err);
+    const retryAfter = retryAfterSeconds(body.error.code);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     if (statusCode >= 500)
       options.logger?.error(
         { err, method: request.method, url: request.url },
@@ -91,13 +95,15 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
       },
     });
   });
-  registerRoutes(app, {
+  const routeOptions = {
     node,
     sse,
     checkToken: bearerChecker(options.httpToken),
     onLeft: options.onLeft ?? (() => undefined),
-  });
-  registerDataRoutes(app, node, bearerChecker(options.httpToken));
+  };
+  registerRoutes(app, routeOptions);
+  registerKvRoutes(app, routeOptions, watchStreams());
+  registerDataRoutes(app, node, routeOptions.checkToken);
   app.get('/metrics', async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();

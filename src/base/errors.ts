@@ -98,6 +98,8 @@ export const ERROR_CODES = {
     'The Jepsen harness cannot run the asked system or network here (not root, no ip netns, etcd not installed, or Shoal without raft mode); nothing was started.',
   ERR_JEPSEN_NEMESIS:
     'A Jepsen fault did not take effect or could not be undone (a cut link still connects, a healed one does not, a member did not come back); the run stops with no verdict.',
+  ERR_CHANGE_PENDING:
+    'A Raft membership change is already in progress (one at a time, and the leader must first commit an entry of its term); retry once it completes.',
   ERR_INCARNATION_EXHAUSTED:
     'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
   ERR_MODE_UNSUPPORTED:

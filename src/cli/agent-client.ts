@@ -91,3 +91,47 @@ export async function agentRequest<T>(
     );
   }
 }
+
+export interface AgentCall {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** A JSON body (sent as application/json), or raw bytes (application/octet-stream). */
+  json?: unknown;
+  bytes?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+/**
+ * One request whose answer the caller reads itself (raw bytes, a stream, a 404 it expects):
+ * the Response when the status is 2xx or in `accept`, else the agent's error as a ShoalError.
+ * A refused or timed-out connection is ERR_AGENT_UNREACHABLE.
+ */
+export async function agentFetch(
+  options: ClientOptions,
+  call: AgentCall,
+  accept: readonly number[] = [],
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (call.json !== undefined) headers['content-type'] = 'application/json';
+  if (call.bytes !== undefined) headers['content-type'] = 'application/octet-stream';
+  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+  const body =
+    call.json !== undefined
+      ? JSON.stringify(call.json)
+      : call.bytes !== undefined
+        ? call.bytes
+        : undefined;
+  let response: Response;
+  try {
+    response = await fetch(`http://${options.http}${call.path}`, {
+      method: call.method,
+      headers,
+      signal: call.signal ?? AbortSignal.timeout(options.timeoutMs ?? AGENT_REQUEST_TIMEOUT_MS),
+      ...(body === undefined ? {} : { body }),
+    });
+  } catch (err) {
+    throw unreachable(options.http, err);
+  }
+  if (response.ok || accept.includes(response.status)) return response;
+  throw await errorOf(response);
+}

@@ -34,10 +34,13 @@ export function registerAgentCommand(program: Command): void {
       'require this bearer token for POST endpoints (at least 16 characters)',
     )
     .option('--mode <kind>', `cluster mode: ${AGENT_MODE_KINDS.join(', ')} (default swim)`)
-    .option('--join <host:port...>', 'seed addresses to join (swim)')
+    .option(
+      '--join <host:port...>',
+      'seed addresses to join (swim), or members of an existing cluster to ask to add this node (raft)',
+    )
     .option(
       '--peers <host:port...>',
-      "every member's cluster address, self included (static, raft-lite)",
+      "every member's cluster address, self included (static, raft-lite; raft: the initial voters)",
     )
     .option('--data-dir <dir>', 'identity and peer cache directory (default ./data/<name>)')
     .option(

@@ -1,6 +1,7 @@
 /**
- * The processes of `shoal demo`: N `shoal agent` children on 127.0.0.1, swim mode, the first as
- * seed, profile `local`, cluster id `demo`, one data dir each. Children run on the same runtime as
+ * The processes of `shoal demo`: N `shoal agent` children on 127.0.0.1, profile `local`, cluster
+ * id `demo`, one data dir each; in swim mode the first is the seed the others join, in raft mode
+ * (`shoal demo --mode raft`) every agent gets every member as `--peers` (the initial voters). Children run on the same runtime as
  * this process (`process.execPath` + `process.execArgv` + the sibling `shoal` entry script), so
  * the demo works from source under tsx and from dist alike.
  *
@@ -31,6 +32,9 @@ const HEALTH_REQUEST_TIMEOUT_MS = 1_000;
 const LOG_TAIL_CHARS = 2_000;
 
 export type DemoNodeState = 'running' | 'paused' | 'killed';
+
+/** The cluster mode the demo runs. */
+export type DemoMode = 'swim' | 'raft';
 
 /** What `GET /demo/nodes` answers for one node. */
 export interface DemoNodeInfo {
@@ -88,6 +92,7 @@ export class DemoCluster {
     nodes: DemoNode[],
     private readonly launcher: AgentLauncher,
     readonly host: string,
+    readonly mode: DemoMode,
   ) {
     this.nodes = nodes;
   }
@@ -98,6 +103,7 @@ export class DemoCluster {
     dir: string;
     host?: string;
     launcher?: AgentLauncher;
+    mode?: DemoMode;
   }): Promise<DemoCluster> {
     const count = options.nodes;
     if (!Number.isSafeInteger(count) || count < DEMO_NODES_MIN || count > DEMO_NODES_MAX) {
@@ -125,11 +131,24 @@ export class DemoCluster {
         resumeTimer: undefined,
       });
     }
-    return new DemoCluster(nodes, options.launcher ?? defaultLauncher(), host);
+    return new DemoCluster(
+      nodes,
+      options.launcher ?? defaultLauncher(),
+      host,
+      options.mode ?? 'swim',
+    );
   }
 
-  /** Starts the seed, waits for it, then the rest; resolves when every agent answers /v1/health. */
+  /**
+   * Starts the seed, waits for it, then the rest (raft: all at once, since a leader needs a
+   * majority); resolves when every agent answers /v1/health (raft: once it follows a leader).
+   */
   async start(): Promise<void> {
+    if (this.mode === 'raft') {
+      for (const node of this.nodes) this.spawnNode(node);
+      await Promise.all(this.nodes.map((node) => this.waitReady(node)));
+      return;
+    }
     const [seed, ...rest] = this.nodes;
     if (seed === undefined) return;
     this.spawnNode(seed);
@@ -247,7 +266,7 @@ export class DemoCluster {
       '--http',
       node.http,
       '--mode',
-      'swim',
+      this.mode,
       '--data-dir',
       node.dataDir,
       '--cluster-id',
@@ -257,7 +276,8 @@ export class DemoCluster {
       '--label',
       `zone=${DEMO_ZONES[index % DEMO_ZONES.length]}`,
     ];
-    if (seed !== undefined && seed !== node) args.push('--join', seed.bind);
+    if (this.mode === 'raft') args.push('--peers', ...this.nodes.map((n) => n.bind));
+    else if (seed !== undefined && seed !== node) args.push('--join', seed.bind);
     return args;
   }
 

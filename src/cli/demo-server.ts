@@ -7,6 +7,7 @@
  *   POST /demo/nodes/:name/kill         SIGKILL                              {"node":{...}}
  *   POST /demo/nodes/:name/pause?ms=N   SIGSTOP, SIGCONT after N ms (default 5000, 500..30000)
  *   POST /demo/nodes/:name/restart      start a killed node again on the same data dir and ports
+ *   GET  /demo/raft                     raft mode: each node's Raft status as it reports it, and the writer
  *
  * Errors answer `{"error":{"code","message"}}`: unknown node 404 ERR_NOT_FOUND, wrong state or
  * bad pause 409/400 ERR_INVALID_ARGUMENT, no agent answering 503 ERR_AGENT_UNREACHABLE.
@@ -17,6 +18,46 @@ import { readDashboardFile } from '../agent/dashboard-files.js';
 import { HttpError, toErrorAnswer } from '../agent/http-errors.js';
 import { PAUSE_MS_DEFAULT, PAUSE_MS_MAX, PAUSE_MS_MIN, type DemoCluster } from './demo-cluster.js';
 import type { DemoProxy } from './demo-proxy.js';
+import type { DemoWriter } from './demo-writer.js';
+
+/** Bound on asking one agent for its Raft status, ms. */
+const RAFT_STATUS_TIMEOUT_MS = 1_000;
+
+interface RaftView {
+  role: string;
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+}
+
+/** Each node's own Raft status (null when it is not running or does not answer in time). */
+async function raftStatuses(cluster: DemoCluster): Promise<object[]> {
+  return Promise.all(
+    cluster.list().map(async (node) => {
+      let raft: RaftView | null = null;
+      if (node.state === 'running') {
+        try {
+          const res = await fetch(`http://${node.http}/v1/raft`, {
+            signal: AbortSignal.timeout(RAFT_STATUS_TIMEOUT_MS),
+          });
+          const body = (await res.json()) as Partial<RaftView>;
+          if (res.ok)
+            raft = {
+              role: String(body.role),
+              term: Number(body.term),
+              leader: typeof body.leader === 'string' ? body.leader : null,
+              commitIndex: Number(body.commitIndex),
+              appliedIndex: Number(body.appliedIndex),
+            };
+        } catch {
+          raft = null;
+        }
+      }
+      return { name: node.name, state: node.state, raft };
+    }),
+  );
+}
 
 /** Paths relayed to an agent: `/v1/` plus a short lowercase path (no query, no dots). */
 const RELAY_PATH_RE = /^\/v1\/[a-z0-9][a-z0-9/_-]{0,63}$/;
@@ -101,8 +142,18 @@ function parsePauseMs(raw: string | undefined): number | string {
   return ms;
 }
 
-function registerControls(app: FastifyInstance, cluster: DemoCluster, proxy: DemoProxy): void {
-  app.get('/demo/nodes', () => ({ nodes: cluster.list() }));
+function registerControls(
+  app: FastifyInstance,
+  cluster: DemoCluster,
+  proxy: DemoProxy,
+  writer: DemoWriter | undefined,
+): void {
+  app.get('/demo/nodes', () => ({ nodes: cluster.list(), mode: cluster.mode }));
+  app.get('/demo/raft', async (_req, reply) => {
+    if (cluster.mode !== 'raft')
+      return sendError(reply, 404, 'ERR_NOT_FOUND', `the demo runs mode ${cluster.mode}, not raft`);
+    return { nodes: await raftStatuses(cluster), writer: writer?.stats ?? null };
+  });
   app.post<{ Params: { name: string; action: string }; Querystring: { ms?: string } }>(
     '/demo/nodes/:name/:action',
     async (req, reply) => {
@@ -138,11 +189,15 @@ function registerControls(app: FastifyInstance, cluster: DemoCluster, proxy: Dem
 }
 
 /** Builds the demo's server (not listening yet). */
-export function buildDemoServer(cluster: DemoCluster, proxy: DemoProxy): FastifyInstance {
+export function buildDemoServer(
+  cluster: DemoCluster,
+  proxy: DemoProxy,
+  writer?: DemoWriter,
+): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1024, forceCloseConnections: true });
   registerStatic(app);
   registerRelay(app, proxy);
-  registerControls(app, cluster, proxy);
+  registerControls(app, cluster, proxy, writer);
   app.setErrorHandler((err, _req, reply) => {
     const answer = toErrorAnswer(err);
     return reply.code(answer.statusCode).type('application/json').send(answer.body);

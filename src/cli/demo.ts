@@ -17,12 +17,16 @@ import { ShoalError } from '../base/errors.js';
 import { DEMO_NODES_MAX, DEMO_NODES_MIN, DemoCluster, type AgentLauncher } from './demo-cluster.js';
 import { DemoProxy } from './demo-proxy.js';
 import { buildDemoServer } from './demo-server.js';
+import { DemoWriter } from './demo-writer.js';
+import type { DemoMode } from './demo-cluster.js';
 import { StatusReporter, type StatusOutput } from './demo-status.js';
 
 export const DEMO_HTTP_DEFAULT = '127.0.0.1:7070';
 
 export interface DemoOptions {
   nodes: number;
+  /** `swim` (default) or `raft`: a Raft cluster with a small writer. */
+  mode?: DemoMode;
   http: string;
   dataDir?: string;
   launcher?: AgentLauncher;
@@ -87,13 +91,16 @@ async function listen(app: FastifyInstance, at: HostPort, isDefault: boolean): P
 export async function runDemo(options: DemoOptions, write: (text: string) => void): Promise<void> {
   const hostPort = parseHttp(options.http);
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'shoal-demo-'));
+  const mode = options.mode ?? 'swim';
   const cluster = await DemoCluster.create({
     nodes: options.nodes,
     dir,
+    mode,
     ...(options.launcher ? { launcher: options.launcher } : {}),
   });
   const proxy = new DemoProxy(cluster);
-  const app = buildDemoServer(cluster, proxy);
+  const writer = mode === 'raft' ? new DemoWriter(cluster) : undefined;
+  const app = buildDemoServer(cluster, proxy, writer);
   const status = new StatusReporter(proxy, () => cluster.list(), options.status ?? process.stdout);
   const signal = stopSignal();
   const lastResort = (): void => cluster.killAllNow();
@@ -101,7 +108,7 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
   let keepDir = options.dataDir !== undefined;
   try {
     write(
-      `Shoal demo: starting ${options.nodes} agents (swim, profile local, cluster id demo), data in ${dir}\n`,
+      `Shoal demo: starting ${options.nodes} agents (${mode}, profile local, cluster id demo), data in ${dir}\n`,
     );
     // A signal during start stops the demo at once; the start's own outcome is then ignored.
     const starting = cluster.start().then(
@@ -114,6 +121,10 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
     const url = await listen(app, hostPort, options.http === DEMO_HTTP_DEFAULT);
     for (const n of cluster.list())
       write(`  ${n.name}  pid ${n.pid ?? '-'}  cluster ${n.bind}  http ${n.http}\n`);
+    if (writer !== undefined) {
+      writer.start();
+      write('writer: demo/counter = 1, 2, 3, … every 250 ms through a running agent\n');
+    }
     write(`dashboard: ${url}\nCtrl-C stops every agent.\n`);
     status.start();
     await signal.stopped;
@@ -122,6 +133,7 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
     keepDir = true;
     throw err;
   } finally {
+    writer?.stop();
     status.stop();
     write('stopping the demo agents…\n');
     await app.close();
@@ -137,14 +149,28 @@ export function registerDemoCommand(program: Command, write: (text: string) => v
   program
     .command('demo')
     .description('start a local cluster of agents on 127.0.0.1 and the dashboard; Ctrl-C stops all')
-    .option('--nodes <n>', `how many agents (${DEMO_NODES_MIN}..${DEMO_NODES_MAX})`, '5')
+    .option(
+      '--nodes <n>',
+      `how many agents (${DEMO_NODES_MIN}..${DEMO_NODES_MAX}; default 5, raft 3)`,
+    )
+    .option(
+      '--mode <kind>',
+      'swim (membership and a leader) or raft (a replicated store and a writer)',
+      'swim',
+    )
     .option('--http <host:port>', 'where the dashboard listens', DEMO_HTTP_DEFAULT)
     .option('--data-dir <dir>', "keep the agents' data here (default: a temp dir removed on exit)")
-    .action(async (opts: { nodes: string; http: string; dataDir?: string }) => {
-      const nodes = parseNodes(opts.nodes);
+    .action(async (opts: { nodes?: string; mode: string; http: string; dataDir?: string }) => {
+      if (opts.mode !== 'swim' && opts.mode !== 'raft')
+        throw new ShoalError(
+          'ERR_INVALID_ARGUMENT',
+          `--mode ${JSON.stringify(opts.mode)} is not allowed: expected swim or raft`,
+        );
+      const nodes = parseNodes(opts.nodes ?? (opts.mode === 'raft' ? '3' : '5'));
       await runDemo(
         {
           nodes,
+          mode: opts.mode,
           http: opts.http,
           ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
         },

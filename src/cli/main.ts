@@ -10,6 +10,7 @@ import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerKvCommands } from './kv-commands.js';
 
 /**
  * The package's version, read once when the CLI is loaded: a process that gives up its
@@ -34,6 +35,7 @@ export function buildProgram(
   registerClientCommands(program, write);
   registerDataCommands(program, write);
   registerIdentityCommands(program, write);
+  registerKvCommands(program, write);
   registerDemoCommand(program, write);
   return program;
 }

@@ -1,16 +1,22 @@
 /**
- * `raft` mode, minimal wiring (issue 13's core; the lead wires the key-value store, the HTTP API
- * and the CLI on top): one ProtocolDriver runs the Raft core (src/raft) over the node's
- * transport and the write-ahead log (src/raft/wal), and hands committed entries, snapshots and
- * request outcomes to the state machine given in `internals.raftApplication`. `handle` takes
- * proposals, reads, transfers and configuration changes for the core.
+ * `raft` mode (issue 13; docs/design/raft-kv.md): one ProtocolDriver runs the Raft core
+ * (src/raft) over the node's transport and the write-ahead log (src/raft/wal), and hands
+ * committed entries, snapshots and request outcomes to the state machine: by default the
+ * replicated key-value store (raft-kv.ts, served as `node.kv`, the HTTP API and the etcd
+ * endpoint), or the one given in `internals.raftApplication` (the simulator's checker machine).
+ *
+ * With the key-value store, the transport is shared with the node channel (raft-rpc.ts): node
+ * messages (forwarded requests, hellos) are taken out before the Raft driver sees a payload.
+ * `handle` takes proposals, reads, transfers and configuration changes for the core.
  */
 import { parseAddress } from '../base/address.js';
 import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
+import type { Millis } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
+import { kvConfig, lessorConfig, watchConfig } from '../kv/config.js';
 import type { RaftApplication } from '../raft/application.js';
-import { raftConfig, type RaftProfile } from '../raft/config.js';
+import { raftConfig, type RaftConfig, type RaftProfile } from '../raft/config.js';
 import { memberAt, replicaAddresses } from '../raft/configuration.js';
 import { durableIndex } from '../raft/log.js';
 import { raftFileStore } from '../raft/file-store.js';
@@ -18,8 +24,13 @@ import { raftProtocol } from '../raft/protocol.js';
 import { leaderOf } from '../raft/step.js';
 import type { ConfigChange, RaftEffect, RaftTypes, Role } from '../raft/types.js';
 import { walStore } from '../raft/wal/wal.js';
+import type { Transport } from '../transport/types.js';
 import { ProtocolDriver, type OutputOf } from './driver.js';
 import { raftSettingsOf, type ClusterMode } from './options.js';
+import { RaftJoin } from './raft-join.js';
+import { RaftKv } from './raft-kv.js';
+import { RaftPeers } from './raft-peers.js';
+import { RaftRpc } from './raft-rpc.js';
 import {
   driverHooks,
   driverOnlyRuntime,
@@ -49,6 +60,19 @@ export interface RaftHandle {
   status(): RaftStatus;
 }
 
+/**
+ * How long a replicated request may take before ERR_TIMEOUT, ms: etcd's server request timeout
+ * (5 s plus two election timeouts), from the cluster's election timeout.
+ */
+export function requestTimeoutMsFor(config: RaftConfig): number {
+  return 5_000 + 2 * config.electionTimeoutMinMs;
+}
+
+/** How often members say hello (names, client URLs, liveness), ms: ten heartbeats. */
+export function helloIntervalMsFor(config: RaftConfig): number {
+  return 10 * config.heartbeatIntervalMs;
+}
+
 function status(driver: ProtocolDriver<RaftTypes>): RaftStatus {
   const s = driver.state;
   const { config } = s.membership;
@@ -72,71 +96,8 @@ function status(driver: ProtocolDriver<RaftTypes>): RaftStatus {
   };
 }
 
-export function wireRaft(
-  ctx: WiringContext,
-  mode: RaftMode,
-): ModeRuntime & { driver: ProtocolDriver<RaftTypes>; handle: RaftHandle } {
-  const { io, options, internals } = ctx;
-  assert(io.transport !== undefined, 'raft mode needs a transport');
-  const transport = io.transport;
-  const makeApplication = internals.raftApplication;
-  if (makeApplication === undefined)
-    throw new ShoalError(
-      'ERR_INVALID_CONFIG',
-      'mode raft needs a state machine: the key-value store is not wired into createNode yet',
-    );
-  const app: RaftApplication = makeApplication();
-  const profile = internals.raftProfile ?? (options.profile.toUpperCase() as RaftProfile);
-  const config = raftConfig({ ...raftSettingsOf(mode), ...internals.raftSettings }, profile);
-  const segmentBytes = internals.raftWalSegmentBytes;
-  const driver: ProtocolDriver<RaftTypes> = new ProtocolDriver<RaftTypes>({
-    protocol: raftProtocol(
-      options.clusterId,
-      internals.raftStore === 'file'
-        ? raftFileStore()
-        : walStore(segmentBytes === undefined ? {} : { segmentBytes }),
-    ),
-    config: {
-      config,
-      selfId: ctx.id,
-      selfAddress: transport.localAddress,
-      peers: mode.peers.map((p) => parseAddress(p)),
-    },
-    clock: io.clock,
-    storage: io.storage,
-    rng: io.rng.fork('raft'),
-    transport,
-    checkInvariants: true,
-    onOutput: (effect) => output(effect),
-    onFatal: (error) => ctx.fail(error),
-    ...driverHooks<RaftTypes>(internals, 'raft'),
-  });
-  const output = (effect: OutputOf<RaftTypes>): void => {
-    switch (effect.kind) {
-      case 'apply':
-        return app.apply(effect.entries);
-      case 'restore-snapshot':
-        return app.restore(effect.meta, effect.data);
-      case 'take-snapshot': {
-        // Stepped right after the current step (the driver queues re-entrant inputs).
-        const data = app.snapshot(effect.index);
-        driver.input({ kind: 'snapshot-taken', now: io.clock.now(), index: effect.index, data });
-        return;
-      }
-      case 'leader':
-        return ctx.publishLeader(
-          effect.leader === undefined ? undefined : { id: effect.leader.id, term: effect.term },
-          effect.term,
-        );
-      case 'rejected':
-        return;
-      default:
-        return app.outcome?.(effect as Extract<RaftEffect, { kind: typeof effect.kind }>);
-    }
-  };
-  driver.start();
-  const now = () => io.clock.now();
-  const handle: RaftHandle = {
+function handleOf(driver: ProtocolDriver<RaftTypes>, now: () => Millis): RaftHandle {
+  return {
     propose: (data, requestId) =>
       void driver.input({
         kind: 'propose',
@@ -161,21 +122,196 @@ export function wireRaft(
       }),
     status: () => status(driver),
   };
+}
+
+/** The key-value store and its node channel over `transport`, for a member with `config`. */
+function buildKv(
+  ctx: WiringContext,
+  transport: Transport,
+  config: RaftConfig,
+): { kv: RaftKv; rpc: RaftRpc } {
+  const { io, options } = ctx;
+  // The channel's handlers reach the store, which needs the channel: bound once both exist.
+  const built: { kv?: RaftKv } = {};
+  const kvOf = (): RaftKv => {
+    assert(built.kv !== undefined, 'the raft kv is built');
+    return built.kv;
+  };
+  const rpc = new RaftRpc(transport, {
+    clusterId: options.clusterId,
+    selfId: ctx.id,
+    clock: io.clock,
+    handlers: {
+      onHello: (hello) => kvOf().peers.onHello(hello),
+      onRequest: (args, from, member) => kvOf().leaderCalls.serve(args, from, member),
+      isMember: (address) => kvOf().isMember(address),
+    },
+  });
+  const kv = new RaftKv({
+    selfId: ctx.id,
+    name: options.name,
+    clusterId: options.clusterId,
+    clock: io.clock,
+    rng: io.rng.fork('raft-kv'),
+    raft: config,
+    kv: kvConfig(),
+    watch: watchConfig(),
+    lessor: lessorConfig(),
+    rpc,
+    requestTimeoutMs: requestTimeoutMsFor(config),
+    retryDelayMs: config.heartbeatIntervalMs,
+    peers: (owner) =>
+      new RaftPeers({
+        rpc,
+        clock: io.clock,
+        self: {
+          id: ctx.id,
+          name: options.name,
+          address: transport.localAddress,
+          labels: options.labels,
+        },
+        helloIntervalMs: helloIntervalMsFor(config),
+        slots: () => owner.slots(),
+        onMemberEvent: (type, member) => ctx.publishMemberEvent(type, member),
+      }),
+  });
+  built.kv = kv;
+  return { kv, rpc };
+}
+
+export function wireRaft(
+  ctx: WiringContext,
+  mode: RaftMode,
+): ModeRuntime & {
+  driver: ProtocolDriver<RaftTypes>;
+  handle: RaftHandle;
+  kv: RaftKv | undefined;
+} {
+  const { io, options, internals } = ctx;
+  assert(io.transport !== undefined, 'raft mode needs a transport');
+  const selfAddress = io.transport.localAddress;
+  if (mode.peers.length > 0 && !mode.peers.includes(selfAddress))
+    throw new ShoalError(
+      'ERR_INVALID_CONFIG',
+      `invalid node option mode.peers (${mode.peers.join(', ')}): the initial voters must include this node's own cluster address ${selfAddress} (its bind or advertise address)`,
+    );
+  const profile = internals.raftProfile ?? (options.profile.toUpperCase() as RaftProfile);
+  const config = raftConfig({ ...raftSettingsOf(mode), ...internals.raftSettings }, profile);
+  const built =
+    internals.raftApplication === undefined ? buildKv(ctx, io.transport, config) : undefined;
+  const kv = built?.kv;
+  const app: RaftApplication =
+    kv?.machine ?? (internals.raftApplication as () => RaftApplication)();
+  const segmentBytes = internals.raftWalSegmentBytes;
+  const driver: ProtocolDriver<RaftTypes> = new ProtocolDriver<RaftTypes>({
+    protocol: raftProtocol(
+      options.clusterId,
+      internals.raftStore === 'file'
+        ? raftFileStore()
+        : walStore(segmentBytes === undefined ? {} : { segmentBytes }),
+    ),
+    config: {
+      config,
+      selfId: ctx.id,
+      selfAddress: io.transport.localAddress,
+      peers: mode.peers.map((p) => parseAddress(p)),
+    },
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('raft'),
+    transport: built?.rpc.transport ?? io.transport,
+    checkInvariants: true,
+    onOutput: (effect) => output(effect),
+    onFatal: (error) => ctx.fail(error),
+    ...driverHooks<RaftTypes>(internals, 'raft'),
+  });
+  const now = () => io.clock.now();
+  const handle = handleOf(driver, now);
+  const output = (effect: OutputOf<RaftTypes>): void => {
+    try {
+      perform(effect);
+    } catch (err) {
+      // A snapshot that cannot be restored: this member cannot go on (fail-stop).
+      if (!(err instanceof ShoalError)) throw err;
+      driver.stop();
+      ctx.fail(err);
+    }
+  };
+  const perform = (effect: OutputOf<RaftTypes>): void => {
+    switch (effect.kind) {
+      case 'apply':
+        return app.apply(effect.entries);
+      case 'restore-snapshot':
+        return app.restore(effect.meta, effect.data);
+      case 'take-snapshot': {
+        const taken = (data: Uint8Array): void =>
+          void driver.input({ kind: 'snapshot-taken', now: now(), index: effect.index, data });
+        // The store writes its snapshot a chunk per clock turn while applies go on; another
+        // state machine answers at once (stepped right after this step: inputs are queued).
+        if (kv !== undefined) return kv.machine.takeSnapshot(effect.index, taken);
+        return taken(app.snapshot(effect.index));
+      }
+      case 'leader':
+        ctx.publishLeader(
+          effect.leader === undefined ? undefined : { id: effect.leader.id, term: effect.term },
+          effect.term,
+        );
+        return kv?.onLeader(effect);
+      case 'rejected':
+        return;
+      default:
+        return app.outcome?.(effect as Extract<RaftEffect, { kind: typeof effect.kind }>);
+    }
+  };
+  kv?.attach(() => driver.state, {
+    propose: (data, requestId) => handle.propose(data, requestId),
+    read: (requestId) => handle.read(requestId),
+    changeConfig: (change, requestId) => handle.changeConfig(change, requestId),
+    transferLeadership: (to) => handle.transferLeadership(to),
+  });
+  driver.start();
+  const address = io.transport.localAddress;
+  const join =
+    built === undefined
+      ? undefined
+      : new RaftJoin({
+          rpc: built.rpc,
+          clock: io.clock,
+          self: { id: ctx.id, address },
+          addresses: (mode.join ?? []).map((a) => parseAddress(a)),
+          isMember: () => (kv as RaftKv).isMember(address),
+        });
+  kv?.peers.start();
+  join?.start();
   const { self, ...lifecycle } = driverOnlyRuntime(driver, {
     id: ctx.id,
     name: options.name,
-    address: transport.localAddress,
+    address,
     labels: options.labels,
   });
+  const stopAll = (): void => {
+    join?.stop();
+    kv?.close();
+  };
   return {
     driver,
     handle,
-    members: (): Member[] => [self()],
+    kv,
+    members: (): Member[] => (kv === undefined ? [self()] : kv.peers.members()),
     leader: () => (driver.isStopped ? undefined : leaderOf(driver.state)),
+    ...(join === undefined ? {} : { joinStatus: () => join.joinStatus() }),
     ...lifecycle,
+    close: async () => {
+      stopAll();
+      await lifecycle.close();
+    },
+    halt: () => {
+      stopAll();
+      lifecycle.halt();
+    },
     stats: () => ({
       protocol: { ...driver.state.counters },
-      decodeErrors: { ...driver.decodeErrors },
+      decodeErrors: { ...driver.decodeErrors, ...built?.rpc.counters.decodeErrors },
       drivers: { raft: driver.stats() },
     }),
   };

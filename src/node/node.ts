@@ -38,7 +38,11 @@ import {
 import type { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { splitPort } from './port-split.js';
 import { productionIo, type NodeIo } from './io.js';
+import type { KvService } from './kv-service.js';
 import { wireRaft, type RaftHandle } from './mode-raft.js';
+import { NodeKv } from './node-kv.js';
+import { NodeRaft } from './node-raft.js';
+import type { RaftKv } from './raft-kv.js';
 import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
@@ -106,6 +110,7 @@ export class ShoalNode {
   failure: ShoalError | undefined;
   /** The data plane (`swim`, `single`): registry, placement, watchers (data-plane.ts). */
   private dataPlane: DataPlane | undefined;
+  private replicated: { service: RaftKv; kv: NodeKv; raft: NodeRaft } | undefined;
   /** @internal `worker` mode only: the worker (assignments, status reports). */
   worker: Worker | undefined;
 
@@ -179,10 +184,65 @@ export class ShoalNode {
     return this.data('placement').placement;
   }
 
+  /** @internal `raft` mode: the replicated store (mode-raft.ts). */
+  attachKv(service: RaftKv, handle: RaftHandle): void {
+    const timeoutMs = service.requestTimeoutMs;
+    this.replicated = {
+      service,
+      kv: new NodeKv(service),
+      raft: new NodeRaft(
+        service,
+        () => handle.status(),
+        timeoutMs,
+        () => this.io.clock.now(),
+      ),
+    };
+  }
+
+  private replicatedStore(what: string): { service: RaftKv; kv: NodeKv; raft: NodeRaft } {
+    if (this.replicated === undefined)
+      throw new ShoalError(
+        'ERR_INVALID_ARGUMENT',
+        `node.${what} is only available in mode raft (this node runs mode ${this.mode.kind})`,
+      );
+    return this.replicated;
+  }
+
+  /**
+   * `raft` mode: the replicated key-value store (INTERFACE.md, "Replicated store"). Other modes
+   * keep none: ERR_INVALID_ARGUMENT.
+   */
+  get kv(): NodeKv {
+    return this.replicatedStore('kv').kv;
+  }
+
+  /** `raft` mode: Raft status, membership changes and leadership transfer. */
+  get raft(): NodeRaft {
+    return this.replicatedStore('raft').raft;
+  }
+
+  /** The KvService the HTTP API and the etcd endpoint sit on (kv-service.ts `kvServiceOf`); undefined outside raft mode. */
+  get kvService(): KvService | undefined {
+    return this.replicated?.service;
+  }
+
+  /**
+   * @internal The client URLs other members and etcd clients should use for this member (its
+   * HTTP API, its etcd gRPC endpoint); `raft` mode sends them to the others. No-op elsewhere.
+   */
+  advertiseClientUrls(urls: { http?: readonly string[]; grpc?: readonly string[] }): void {
+    this.replicated?.service.peers.setUrls(urls);
+  }
+
   /** @internal */
   publishLeader(leader: LeaderInfo | undefined, term: number): void {
     this.reported = leader === undefined ? undefined : { id: leader.id, term: leader.term };
     this.hub.emit({ kind: 'leader', leader: leader?.id, term });
+  }
+
+  /** @internal */
+  publishMemberEvent(type: MemberEvent['type'], member: Member): void {
+    this.hub.emit({ kind: 'member', type, member });
   }
 
   /** @internal */
@@ -420,6 +480,7 @@ export function buildNode(
     io,
     internals,
     publishMember: (event) => node.publishMember(event),
+    publishMemberEvent: (type, member) => node.publishMemberEvent(type, member),
     publishLeader: (leader, term) => node.publishLeader(leader, term),
     publishJoin: (event) => node.publishJoin(event),
     publishSecurity: (notice) => node.publishSecurity(notice),
@@ -444,6 +505,7 @@ export function buildNode(
     case 'raft': {
       const runtime = wireRaft(ctx, mode);
       node.attach(runtime, { raft: runtime.driver, raftHandle: runtime.handle });
+      if (runtime.kv !== undefined) node.attachKv(runtime.kv, runtime.handle);
       return node;
     }
     case 'worker': {
@@ -522,8 +584,15 @@ export async function createNode(
  */
 async function resolveModeAddresses(options: ResolvedNodeOptions): Promise<ResolvedNodeOptions> {
   const mode = options.mode;
-  if (mode.kind !== 'swim' && mode.kind !== 'static' && mode.kind !== 'raft-lite') return options;
   const family = familyOf(options.advertise ?? options.bind);
+  if (mode.kind === 'raft') {
+    const resolve = (list: readonly string[], field: string) =>
+      resolvePeerAddresses(list, family, (index) => `invalid node option mode.${field}[${index}]`);
+    const peers = await resolve(mode.peers, 'peers');
+    const join = await resolve(mode.join, 'join');
+    return { ...options, mode: { ...mode, peers, join } };
+  }
+  if (mode.kind !== 'swim' && mode.kind !== 'static' && mode.kind !== 'raft-lite') return options;
   const list = mode.kind === 'swim' ? mode.seeds : mode.peers;
   const field = mode.kind === 'swim' ? 'seeds' : 'peers';
   const resolved = await resolvePeerAddresses(

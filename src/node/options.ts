@@ -101,6 +101,8 @@ export const modeSchema = z.discriminatedUnion('kind', [
       kind: z.literal('raft'),
       /** The initial voters' addresses, self included, the same list on every node; [] to join. */
       peers: z.array(address).max(64).default([]),
+      /** Members of an existing cluster to ask to add this node (with peers []); docs/design/raft-kv.md. */
+      join: z.array(address).max(64).default([]),
       /** Defaults and cross-field rules: raft/config.ts (`raftConfig`), per the node's profile. */
       heartbeatIntervalMs: positiveMs.optional(),
       electionTimeoutMinMs: positiveMs.optional(),
@@ -279,7 +281,14 @@ export function checkListenAddresses(options: ResolvedNodeOptions): void {
 function checkModeConfig(mode: ResolvedNodeOptions['mode']): void {
   if (mode.kind === 'static') staticConfig(mode, new Set(mode.peers).size);
   if (mode.kind === 'raft-lite') raftLiteConfig(mode);
-  if (mode.kind === 'raft') raftConfig(raftSettingsOf(mode));
+  if (mode.kind === 'raft') {
+    raftConfig(raftSettingsOf(mode));
+    if (mode.peers.length > 0 && mode.join.length > 0)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `invalid node option mode: give peers (${showValue(mode.peers)}: the initial voters, to start a new cluster) or join (${showValue(mode.join)}: members of an existing cluster), not both`,
+      );
+  }
   if (mode.kind === 'worker-server') workerServerConfig(workerServerSettingsOf(mode));
 }
 

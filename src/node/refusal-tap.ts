@@ -6,52 +6,21 @@
  * "every join address failed to connect".
  */
 import type { Address } from '../base/address.js';
-import type {
-  ReceiveHandler,
-  RefusedHandler,
-  StreamRefusal,
-  Transport,
-  TransportStats,
-} from '../transport/types.js';
+import { DelegatingTransport } from '../transport/delegating.js';
+import type { RefusedHandler, StreamRefusal, Transport } from '../transport/types.js';
 
-export class RefusalTap implements Transport {
+export class RefusalTap extends DelegatingTransport {
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly observe: (to: Address, refusal: StreamRefusal | undefined) => void,
-  ) {}
-
-  get localAddress(): Address {
-    return this.inner.localAddress;
+  ) {
+    super(inner);
   }
 
-  get packetOverheadBytes(): number {
-    return this.inner.packetOverheadBytes ?? 0;
-  }
-
-  sendPacket(to: Address, data: Uint8Array): void {
-    this.inner.sendPacket(to, data);
-  }
-
-  sendFrame(to: Address, data: Uint8Array): void {
-    this.inner.sendFrame(to, data);
-  }
-
-  onReceive(handler: ReceiveHandler): void {
-    this.inner.onReceive(handler);
-  }
-
-  onStreamRefused(handler: RefusedHandler): void {
+  override onStreamRefused(handler: RefusedHandler): void {
     this.inner.onStreamRefused((to, refusal) => {
       this.observe(to, refusal);
       handler(to, refusal);
     });
-  }
-
-  stats(): TransportStats {
-    return this.inner.stats();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -10,7 +10,7 @@ import type { Labels } from '../membership/messages.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { SigningIdentity } from '../identity/member-crypto.js';
 import type { MembershipConfig, ProfileName } from '../membership/config.js';
-import type { JoinFailureReason, MembershipEvent } from '../membership/types.js';
+import type { JoinFailureReason, MemberEventType, MembershipEvent } from '../membership/types.js';
 import type { ProtocolTypes } from '../base/protocol.js';
 import type { NetTransportOptions } from '../transport/net.js';
 import type { RaftApplication } from '../raft/application.js';
@@ -103,6 +103,8 @@ export interface WiringContext {
   readonly io: NodeIo;
   readonly internals: NodeInternals;
   publishMember(event: MembershipEvent): void;
+  /** A member event of a mode without gossip membership (raft's member table, raft-peers.ts). */
+  publishMemberEvent(type: MemberEventType, member: Member): void;
   publishLeader(leader: LeaderInfo | undefined, term: number): void;
   /** A join attempt ended (swim). */
   publishJoin(event: JoinEvent): void;

@@ -156,13 +156,13 @@ describe('agent config validation', () => {
       'peers outside static modes',
       { peers: ['127.0.0.1:1'] },
       {},
-      /peers \(from --peers\) \["127.0.0.1:1"\]: only used by mode static or raft-lite, but mode is swim/,
+      /peers \(from --peers\) \["127.0.0.1:1"\]: only used by mode static, raft-lite or raft, but mode is swim/,
     ],
     [
       'join in single mode',
       { mode: 'single', join: ['127.0.0.1:1'] },
       {},
-      /join \(from --join\) \["127.0.0.1:1"\]: only used by mode swim or raft-lite/,
+      /join \(from --join\) \["127.0.0.1:1"\]: only used by mode swim, raft-lite or raft/,
     ],
     [
       'bad join address',

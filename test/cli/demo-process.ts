@@ -37,8 +37,16 @@ export class DemoProcess {
     child.process.stdout?.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
   }
 
-  static async start(nodes: number): Promise<DemoProcess> {
-    const child = spawnShoal(['demo', '--nodes', String(nodes), '--http', '127.0.0.1:0']);
+  static async start(nodes: number, mode: 'swim' | 'raft' = 'swim'): Promise<DemoProcess> {
+    const child = spawnShoal([
+      'demo',
+      '--nodes',
+      String(nodes),
+      '--mode',
+      mode,
+      '--http',
+      '127.0.0.1:0',
+    ]);
     let stdout = '';
     child.process.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     try {

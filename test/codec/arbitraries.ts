@@ -22,6 +22,7 @@ import { registryArbitraries } from '../crdt/arbitraries.js';
 import { incarnation, term, type Incarnation, type Term } from '../../src/base/units.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import { raftMessageArbitraries } from '../raft/arbitraries.js';
+import { raftNodeMessageArbitraries } from '../node/raft-rpc-arbitraries.js';
 
 export const arbNodeId: fc.Arbitrary<NodeId> = fc
   .uint8Array({ minLength: 16, maxLength: 16 })
@@ -236,6 +237,7 @@ export const arbMessageByType: {
   ...registryArbitraries(arbNodeId, arbDigest),
   // Raft (src/raft/codec.ts).
   ...raftMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbTerm }),
+  ...raftNodeMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbLabels }),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

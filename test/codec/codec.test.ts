@@ -475,6 +475,9 @@ describe('wire numbers', () => {
       'raft-timeout-now': 28,
       'raft-read-index': 29,
       'raft-read-index-response': 30,
+      'raft-node-hello': 50,
+      'raft-node-request': 51,
+      'raft-node-response': 52,
     });
     const used = Object.values(numbers.MESSAGE_TYPE_NUMBERS);
     expect(new Set(used).size).toBe(used.length);

@@ -22,6 +22,7 @@ import { REGISTRY_MESSAGES } from '../../src/crdt/registry/codec.js';
 import type { RegistryMessage } from '../../src/crdt/registry/types.js';
 import { RAFT_MESSAGES } from '../../src/raft/codec.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
+import { RAFT_NODE_MESSAGES, type RaftNodeMessage } from '../../src/node/raft-rpc-codec.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
 export {
@@ -30,11 +31,15 @@ export {
   UPDATE_KIND_NUMBERS,
 } from '../../src/membership/messages.js';
 
-export type WireMessage = Message | ElectionMessage | RegistryMessage | RaftMessage;
+export type WireMessage =
+  Message | ElectionMessage | RegistryMessage | RaftMessage | RaftNodeMessage;
 
 export const WIRE_MESSAGES = combineTables(
-  combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
-  RAFT_MESSAGES,
+  combineTables(
+    combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
+    RAFT_MESSAGES,
+  ),
+  RAFT_NODE_MESSAGES,
 );
 export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
 

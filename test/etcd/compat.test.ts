@@ -13,7 +13,7 @@ import { ShoalError } from '../../src/base/errors.js';
 import type { KvService, KvWatch, WatchBatch } from '../../src/node/kv-service.js';
 import { CHECKS, COMPAT_CHECKS, type CompatCheck } from './compat-checks.js';
 import { killEtcdctls } from './etcdctl.js';
-import { etcdSystems, startShoal, type RunningSystem } from './systems.js';
+import { etcdSystems, startShoalDouble, type RunningSystem } from './systems.js';
 
 let runs = 0;
 const prefix = (): string => `compat-${process.pid}-${++runs}/`;
@@ -148,7 +148,7 @@ const MUTANTS: Mutant[] = [
 describe('the compatibility suite catches broken servers', () => {
   for (const mutant of MUTANTS)
     it(`${mutant.name}: "${mutant.check.name}" fails`, async () => {
-      const running = await startShoal({ wrap: mutant.wrap });
+      const running = await startShoalDouble({ wrap: mutant.wrap });
       try {
         await expect(
           mutant.check.run({ endpoints: running.endpoints, prefix: prefix() }),

@@ -6,6 +6,8 @@
  * as a replica applies a committed entry. The watch registry, the leader-side lessor (real time:
  * expired leases are revoked through the "log") and the watch progress rule are the real ones.
  *
+ * Watches are the raft member's own (src/node/raft-kv-watches.ts) over the double's registry.
+ *
  * It presents `members` virtual members sharing that one store: `service(i)` is member i's view
  * (its member id in every header), so three gRPC servers over one double look like a 3-member
  * cluster to etcdctl. Member 0 is the leader; the term is 1. Reads are served at once
@@ -34,32 +36,22 @@ import type { KvState } from '../../src/kv/store.js';
 import {
   leaseId,
   type KvError,
-  type KvEvent,
   type KvOp,
   type KvResult,
   type LeaseId,
   type Revision,
 } from '../../src/kv/types.js';
-import {
-  addWatcher,
-  cancelWatcher,
-  createWatchRegistry,
-  onApplied,
-  takeEvents,
-  type WatchRegistry,
-} from '../../src/kv/watch.js';
+import { createWatchRegistry, onApplied, type WatchRegistry } from '../../src/kv/watch.js';
+import { Watches } from '../../src/node/raft-kv-watches.js';
 import {
   memberIdOf,
   type KvHeader,
   type KvMember,
   type KvService,
   type KvWatch,
-  type WatchBatch,
   type WatchOptions,
 } from '../../src/node/kv-service.js';
 
-/** Events one batch takes from the registry. */
-const WATCH_BATCH_EVENTS = 1000;
 /** Attempts at a random lease id before giving up (a collision in 2^52 is rare). */
 const LEASE_ID_ATTEMPTS = 8;
 
@@ -79,19 +71,6 @@ interface DoubleMember {
   grpcUrls: string[];
 }
 
-/** A watch's sleep: `wake` ends it (an apply with news, a cancel, close). */
-interface Waiter {
-  ended: boolean;
-  wake: (() => void) | undefined;
-}
-
-/** The fields of the registry's watcher the progress rule reads (src/kv/watch.ts). */
-interface WatcherView {
-  readonly synced: boolean;
-  readonly queue: readonly KvEvent[];
-  readonly nextMain: number;
-}
-
 function shoalError(error: KvError): ShoalError {
   return new ShoalError(error.code, error.message);
 }
@@ -106,7 +85,8 @@ export class KvDouble {
   readonly members: DoubleMember[];
   readonly clusterId = BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
   private readonly lessor = createLessor(lessorConfig());
-  private readonly wakers = new Map<number, () => void>();
+  /** One per member view (each answers with its own member id); they share the registry. */
+  private readonly watchViews: Watches[] = [];
   private index = 0;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (the lessor's deadline it was armed for). */
@@ -153,7 +133,8 @@ export class KvDouble {
     if (!(bytes instanceof Uint8Array)) throw shoalError(bytes);
     const out = applyEntry(this.state, bytes, logIndex(++this.index));
     onLeaseChanges(this.lessor, out.leaseChanges, this.now());
-    for (const id of onApplied(this.registry, out.events)) this.wakers.get(id)?.();
+    const woken = onApplied(this.registry, out.events);
+    if (woken.size > 0) for (const view of this.watchViews) view.wake(woken);
     this.arm();
     if (out.result.kind === 'error') throw shoalError(out.result);
     return out.result;
@@ -219,79 +200,11 @@ export class KvDouble {
     return remainingMs(this.lessor, id, this.now());
   }
 
-  /** The revision watch `id` has handed out every event up to (KvWatch.progress's rule). */
-  progressRevision(id: number): Revision {
-    const current = this.state.mvcc.revision;
-    const watcher = this.registry.watchers.get(id) as WatcherView | undefined;
-    if (watcher === undefined) return current;
-    if (!watcher.synced) return (watcher.nextMain - 1) as Revision;
-    const first = watcher.queue[0];
-    return first === undefined ? current : ((first.revision - 1) as Revision);
-  }
-
-  watch(memberId: string, options: WatchOptions): KvWatch {
-    if (this.closed) throw new ShoalError('ERR_TRANSPORT_CLOSED', 'the kv double is closed');
-    const added = addWatcher(this.registry, this.state, {
-      key: options.key,
-      ...(options.rangeEnd === undefined ? {} : { rangeEnd: options.rangeEnd }),
-      ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
-      noPut: options.noPut === true,
-      noDelete: options.noDelete === true,
-      prevKv: options.prevKv === true,
-    });
-    if ('kind' in added) {
-      if (added.code !== 'ERR_COMPACTED' || added.compactRevision === undefined)
-        throw shoalError(added);
-      return compactedWatch(this.header(memberId), added.compactRevision);
-    }
-    return this.liveWatch(memberId, added.id, options.signal);
-  }
-
-  private liveWatch(memberId: string, id: number, signal: AbortSignal | undefined): KvWatch {
-    const waiter: Waiter = { ended: false, wake: undefined };
-    const stop = (): void => {
-      waiter.ended = true;
-      cancelWatcher(this.registry, id);
-      waiter.wake?.();
-    };
-    this.wakers.set(id, () => waiter.wake?.());
-    signal?.addEventListener('abort', stop, { once: true });
-    return {
-      id,
-      batches: this.batches(memberId, id, waiter, stop),
-      progress: () => ({ ...this.header(memberId), revision: this.progressRevision(id) }),
-      cancel: stop,
-    };
-  }
-
-  /** Watch `id`'s batches: what the registry has, then a sleep until the next apply wakes it. */
-  private async *batches(
-    memberId: string,
-    id: number,
-    waiter: Waiter,
-    stop: () => void,
-  ): AsyncGenerator<WatchBatch> {
-    try {
-      while (!waiter.ended && !this.closed) {
-        const taken = takeEvents(this.registry, this.state, id, WATCH_BATCH_EVENTS);
-        if (taken === undefined) return;
-        const header = this.header(memberId);
-        if (taken.compactRevision !== undefined) {
-          yield { kind: 'compacted', compactRevision: taken.compactRevision, header };
-          return;
-        }
-        if (taken.events.length > 0) {
-          // Take again after the consumer is back: what applied meanwhile is queued.
-          yield { kind: 'events', events: taken.events, header };
-          continue;
-        }
-        if (!taken.pending) await new Promise<void>((resolve) => (waiter.wake = resolve));
-        waiter.wake = undefined;
-      }
-    } finally {
-      stop();
-      this.wakers.delete(id);
-    }
+  /** Member `memberId`'s watches over the shared registry (the real ones, src/node/raft-kv-watches.ts). */
+  watches(memberId: string): Watches {
+    const view = new Watches(this, () => this.header(memberId));
+    this.watchViews.push(view);
+    return view;
   }
 
   setGrpcUrls(i: number, urls: string[]): void {
@@ -302,7 +215,7 @@ export class KvDouble {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const wake of [...this.wakers.values()]) wake();
+    for (const view of this.watchViews) view.close();
   }
 
   leaseInfo(id: LeaseId, withKeys: boolean) {
@@ -314,19 +227,16 @@ export class KvDouble {
   }
 }
 
-function compactedWatch(header: KvHeader, compactRevision: Revision): KvWatch {
-  async function* batches(): AsyncGenerator<WatchBatch> {
-    yield { kind: 'compacted', compactRevision, header };
-  }
-  return { id: 0, batches: batches(), progress: () => header, cancel: () => undefined };
-}
-
 /** One member's KvService over the shared double. */
 class MemberView implements KvService {
+  private readonly watches: Watches;
+
   constructor(
     private readonly d: KvDouble,
     private readonly member: DoubleMember,
-  ) {}
+  ) {
+    this.watches = d.watches(member.memberId);
+  }
 
   private header(): KvHeader {
     return this.d.header(this.member.memberId);
@@ -368,7 +278,7 @@ class MemberView implements KvService {
   }
 
   watch(options: WatchOptions): KvWatch {
-    return this.d.watch(this.member.memberId, options);
+    return this.watches.watch(options);
   }
 
   async leaseGrant(ttlMs: number, options?: { signal?: AbortSignal; id?: LeaseId }) {

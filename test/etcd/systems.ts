@@ -1,14 +1,16 @@
 /**
  * The systems the etcd compatibility suite runs against, so one test file proves that Shoal's
  * endpoint behaves as etcd does rather than describing Shoal:
- * - `shoal`: a 3-member cluster serving the etcd API. Until `mode: raft` lands it is the
- *   in-process KvDouble (one store, three endpoints); then `startShoal` becomes three
- *   `shoal agent --mode raft --grpc` processes and nothing else in the suite changes.
+ * - `shoal`: a 3-member Shoal cluster: three `shoal agent --mode raft --grpc` processes
+ *   (bench/lib-shoal.ts) at etcd's default timings (100 ms heartbeat, 1,000 ms election timeout).
+ *   The suite's mutants run against the in-process KvDouble instead (`startShoalDouble`): a
+ *   deliberately broken KvService can only be put in front of a member in-process.
  * - `etcd`: a fresh 3-member etcd 3.4 on loopback (bench/lib-etcd.ts), skipped with a message
  *   when etcd-server or etcd-client is not installed (CI installs both).
  * `SHOAL_ETCD_SYSTEMS=shoal` (or `etcd`) runs one of them only.
  */
 import { EtcdCluster, etcdVersion } from '../../bench/lib-etcd.js';
+import { ShoalCluster } from '../../bench/lib-shoal.js';
 import { startDoubleCluster, type DoubleClusterOptions } from './double-cluster.js';
 import { etcdctlVersion } from './etcdctl.js';
 
@@ -27,8 +29,25 @@ export interface EtcdSystem {
   start(): Promise<RunningSystem>;
 }
 
-/** The Shoal system; `options` lets the suite's mutants put a broken KvService in front. */
-export async function startShoal(options: DoubleClusterOptions = {}): Promise<RunningSystem> {
+/** The Shoal system: a real 3-member raft cluster of agent processes. */
+export async function startShoal(): Promise<RunningSystem> {
+  const cluster = new ShoalCluster({ members: MEMBERS, heartbeatMs: 100, electionMs: 1000 });
+  try {
+    await cluster.start();
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return {
+    endpoints: Array.from({ length: MEMBERS }, (_, i) =>
+      cluster.endpoint(i).replace('http://', ''),
+    ),
+    stop: () => cluster.stop(),
+  };
+}
+
+/** The suite's mutants' target: the in-process double with a broken KvService in front. */
+export async function startShoalDouble(options: DoubleClusterOptions = {}): Promise<RunningSystem> {
   return startDoubleCluster({ members: MEMBERS, ...options });
 }
 

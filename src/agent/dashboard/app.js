@@ -36,6 +36,9 @@
     sseOpen: false,
     pollOk: false,
     pending: new Set(),
+    /** raft mode: one row per node ({name, role, term, commit, applied, match}) and the demo writer. */
+    raft: null,
+    writer: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -142,6 +145,118 @@
     } else if (state.demo === null) {
       state.demo = [];
     }
+  }
+
+  // ---- raft ----------------------------------------------------------------------------------
+
+  /** Each node's own Raft status from the demo, else this agent's view from /v1/raft. */
+  async function pollRaft() {
+    const raftMode = state.self && state.self.mode === 'raft';
+    if (!raftMode) {
+      state.raft = null;
+      return;
+    }
+    if (state.demo) {
+      const res = await request('/demo/raft');
+      if (!res.ok || !res.body || !Array.isArray(res.body.nodes)) return;
+      state.raft = res.body.nodes.slice(0, MEMBERS_SHOWN_MAX).map((n) => {
+        const r = n && n.raft && typeof n.raft === 'object' ? n.raft : null;
+        return {
+          name: str(n && n.name, '?'),
+          role: r ? str(r.role, '?') : str(n && n.state, 'down'),
+          up: Boolean(r),
+          term: r ? num(r.term) : null,
+          commit: r ? num(r.commitIndex) : null,
+          applied: r ? num(r.appliedIndex) : null,
+          match: null,
+          leader: r && typeof r.leader === 'string' ? r.leader : null,
+        };
+      });
+      const w = res.body.writer;
+      state.writer =
+        w && typeof w === 'object'
+          ? {
+              acknowledged: num(w.acknowledged),
+              failed: num(w.failed),
+              lastValue: num(w.lastValue),
+              lastRevision: num(w.lastRevision),
+              lastError: typeof w.lastError === 'string' ? w.lastError : null,
+            }
+          : null;
+      return;
+    }
+    const res = await request('/v1/raft');
+    if (!res.ok || !res.body || !Array.isArray(res.body.members)) return;
+    const b = res.body;
+    const self = state.self ? state.self.name : null;
+    state.raft = b.members.slice(0, MEMBERS_SHOWN_MAX).map((m) => {
+      const name = str(m.name, str(m.address, '?'));
+      const isSelf = name === self;
+      return {
+        name,
+        role:
+          m.id && m.id === b.leader
+            ? 'leader'
+            : m.voter
+              ? isSelf
+                ? str(b.role, 'voter')
+                : 'voter'
+              : 'learner',
+        up: true,
+        term: isSelf ? num(b.term) : null,
+        commit: isSelf ? num(b.commitIndex) : null,
+        applied: isSelf ? num(b.appliedIndex) : null,
+        match: num(m.matchIndex),
+        leader: typeof b.leader === 'string' ? b.leader : null,
+      };
+    });
+  }
+
+  function renderRaft() {
+    const panel = $('raft-panel');
+    panel.hidden = state.raft === null;
+    if (state.raft === null) return;
+    const cell = (v) => {
+      const td = document.createElement('td');
+      td.textContent = v === null || v === undefined ? '—' : String(v);
+      return td;
+    };
+    $('raft-rows').replaceChildren(
+      ...[...state.raft]
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((r) => {
+          const tr = document.createElement('tr');
+          tr.dataset.name = r.name;
+          tr.dataset.role = r.up ? r.role : 'down';
+          tr.append(
+            cell(r.name),
+            cell(r.role),
+            cell(r.term),
+            cell(r.commit),
+            cell(r.applied),
+            cell(r.match),
+          );
+          return tr;
+        }),
+    );
+    const leaderRow = state.raft.find((r) => r.up && r.role === 'leader');
+    const terms = state.raft.map((r) => r.term).filter((t) => t !== null);
+    $('raft-meta').textContent = [
+      leaderRow ? `leader ${leaderRow.name}` : 'no leader',
+      terms.length > 0 ? `term ${Math.max(...terms)}` : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    const kill = $('kill-leader');
+    kill.hidden = !state.demo;
+    kill.disabled = !leaderRow || state.pending.has(`${leaderRow.name}/kill`);
+    kill.dataset.name = leaderRow ? leaderRow.name : '';
+    const w = state.writer;
+    $('raft-writer').hidden = !w;
+    if (w)
+      $('raft-writer').textContent =
+        `writer: ${w.acknowledged} writes acknowledged (demo/counter = ${w.lastValue}, revision ${w.lastRevision === null ? '—' : w.lastRevision}), ${w.failed} failed` +
+        (w.lastError ? ` · last failure: ${w.lastError}` : '');
   }
 
   // ---- traffic statistics --------------------------------------------------------------------
@@ -284,6 +399,11 @@
     render();
   }
 
+  $('kill-leader').addEventListener('click', () => {
+    const name = $('kill-leader').dataset.name;
+    if (name) void demoAction(name, 'kill');
+  });
+
   document.addEventListener('click', (e) => {
     const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
     const card = button ? button.closest('[data-name]') : null;
@@ -309,6 +429,10 @@
       .filter(Boolean)
       .join(' · ');
     $('footer-mode').textContent = state.self && state.self.mode ? `mode ${state.self.mode}` : '';
+    $('footer-what').textContent =
+      state.self && state.self.mode === 'raft'
+        ? 'Shoal · Raft with a replicated key-value store'
+        : 'Shoal · SWIM membership with Lifeguard';
     $('traffic-meta').textContent = state.self ? `seen by ${state.self.name}` : '';
   }
 
@@ -409,6 +533,9 @@
     });
     $('members-empty').hidden = cards.length > 0;
     $('demo-hint').hidden = !state.demo;
+    const raftMode = Boolean(state.self && state.self.mode === 'raft');
+    $('demo-hint-swim').hidden = raftMode;
+    $('demo-hint-raft').hidden = !raftMode;
   }
 
   function renderEvents() {
@@ -560,6 +687,7 @@
     renderSummary();
     renderConnection();
     renderMembers();
+    renderRaft();
     renderEvents();
   }
 
@@ -576,6 +704,7 @@
       pollDemo(),
       selfEvery ? pollSelf() : null,
     ]);
+    await pollRaft();
     render();
     renderCharts();
     setTimeout(poll, POLL_MS);

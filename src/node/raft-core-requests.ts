@@ -1,0 +1,157 @@
+/**
+ * Requests to this member's own Raft core as promises: a proposal, a ReadIndex, a
+ * configuration change and a leadership transfer, each answered by the core's outcome effect
+ * for its request id (docs/design/raft.md, "Interface with the state machine and the node").
+ *
+ * The core answers every proposal and configuration change exactly once and every read once;
+ * a transfer has no request id: it ends when a `leader` report names the target (success), a
+ * `transfer-failed` names it, or after `timeoutMs`. Nothing here retries: callers decide.
+ */
+import { ms, type Clock } from '../base/time.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { RaftOutcome } from '../raft/application.js';
+import type {
+  ConfigChange,
+  LeaderHint,
+  RaftEffect,
+  RequestFailure,
+  RequestOutcome,
+} from '../raft/types.js';
+
+/** What a request to the core needs: the driver's inputs. */
+export interface CoreInputs {
+  propose(data: Uint8Array, requestId: number): void;
+  read(requestId: number): void;
+  changeConfig(change: ConfigChange, requestId: number): void;
+  transferLeadership(to: NodeId): void;
+}
+
+export type ReadOutcome =
+  | { readonly ok: true; readonly index: number }
+  | {
+      readonly ok: false;
+      readonly reason: RequestFailure;
+      readonly leader: LeaderHint | undefined;
+    };
+
+export type TransferOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: RequestFailure; readonly detail: string };
+
+interface Transfer {
+  readonly to: NodeId;
+  readonly resolve: (outcome: TransferOutcome) => void;
+}
+
+export class CoreRequests {
+  private nextId = 1;
+  private readonly proposals = new Map<number, (outcome: RequestOutcome) => void>();
+  private readonly reads = new Map<number, (outcome: ReadOutcome) => void>();
+  private readonly transfers = new Set<Transfer>();
+
+  constructor(
+    private readonly inputs: CoreInputs,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Requests waiting for the core's answer. */
+  get pending(): number {
+    return this.proposals.size + this.reads.size + this.transfers.size;
+  }
+
+  propose(data: Uint8Array): Promise<RequestOutcome> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.proposals.set(id, resolve);
+      this.inputs.propose(data, id);
+    });
+  }
+
+  change(change: ConfigChange): Promise<RequestOutcome> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.proposals.set(id, resolve);
+      this.inputs.changeConfig(change, id);
+    });
+  }
+
+  read(): Promise<ReadOutcome> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.reads.set(id, resolve);
+      this.inputs.read(id);
+    });
+  }
+
+  transfer(to: NodeId, timeoutMs: number): Promise<TransferOutcome> {
+    return new Promise((resolve) => {
+      const transfer: Transfer = {
+        to,
+        resolve: (outcome) => {
+          if (!this.transfers.delete(transfer)) return;
+          timer.cancel();
+          resolve(outcome);
+        },
+      };
+      const timer = this.clock.setTimer(ms(timeoutMs), () =>
+        transfer.resolve({
+          ok: false,
+          reason: 'timeout',
+          detail: `leadership did not move to ${to} within ${timeoutMs} ms`,
+        }),
+      );
+      this.transfers.add(transfer);
+      this.inputs.transferLeadership(to);
+    });
+  }
+
+  /** The core's answer to one of these requests. */
+  onOutcome(outcome: RaftOutcome): void {
+    switch (outcome.kind) {
+      case 'propose-result':
+      case 'config-result': {
+        const resolve = this.proposals.get(outcome.requestId);
+        this.proposals.delete(outcome.requestId);
+        return resolve?.(outcome.outcome);
+      }
+      case 'read-ready': {
+        const resolve = this.reads.get(outcome.requestId);
+        this.reads.delete(outcome.requestId);
+        return resolve?.({ ok: true, index: outcome.index });
+      }
+      case 'read-failed': {
+        const resolve = this.reads.get(outcome.requestId);
+        this.reads.delete(outcome.requestId);
+        return resolve?.({ ok: false, reason: outcome.reason, leader: outcome.leader });
+      }
+      case 'transfer-failed':
+        for (const t of [...this.transfers])
+          if (t.to === outcome.to)
+            t.resolve({ ok: false, reason: outcome.reason, detail: outcome.detail });
+        return;
+    }
+  }
+
+  /** A leader report: a transfer to the new leader succeeded. */
+  onLeader(effect: Extract<RaftEffect, { kind: 'leader' }>): void {
+    if (effect.leader === undefined) return;
+    for (const t of [...this.transfers]) if (t.to === effect.leader.id) t.resolve({ ok: true });
+  }
+
+  /** Ends every waiting request (the node stopped): they resolve as lost (`unknown`). */
+  close(): void {
+    const lost: RequestOutcome = {
+      ok: false,
+      reason: 'unknown',
+      detail: 'the node stopped before the request was answered',
+      leader: undefined,
+    };
+    for (const resolve of this.proposals.values()) resolve(lost);
+    for (const resolve of this.reads.values())
+      resolve({ ok: false, reason: 'unknown', leader: undefined });
+    for (const t of [...this.transfers])
+      t.resolve({ ok: false, reason: 'unknown', detail: 'the node stopped' });
+    this.proposals.clear();
+    this.reads.clear();
+  }
+}

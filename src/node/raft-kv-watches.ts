@@ -1,0 +1,149 @@
+/**
+ * Watches on a `raft` member's replica (docs/design/kv.md, "Watches"; kv-service.ts `KvWatch`):
+ * each watch is a watcher in the replica's registry and an async iterator of batches. A batch is
+ * what the registry hands out at once (at most WATCH_BATCH_EVENTS events); the iterator then
+ * sleeps until an apply wakes it. A slow consumer never holds up applies: its watcher falls
+ * behind and catches up from history (or ends `compacted` if compaction overtook it).
+ *
+ * Watches are node-local (not replicated): they see this member's applies, so a watch on a
+ * follower may trail the leader by the replication delay, never by more than what is applied
+ * here. A restore from a snapshot replays each watcher from where it stood.
+ */
+import { ShoalError } from '../base/errors.js';
+import type { KvEvent, KvError, Revision } from '../kv/types.js';
+import { addWatcher, cancelWatcher, takeEvents } from '../kv/watch.js';
+import type { KvHeader, KvWatch, WatchBatch, WatchOptions } from './kv-service.js';
+import type { KvState } from '../kv/store.js';
+import type { WatchRegistry } from '../kv/watch.js';
+
+/** Where watches read: a replica's store and its registry (KvMachine; the etcd tests' double). */
+export interface WatchSource {
+  readonly state: KvState;
+  readonly registry: WatchRegistry;
+}
+
+/** Events one batch takes from the registry. */
+export const WATCH_BATCH_EVENTS = 1000;
+
+/** The fields of the registry's watcher the progress rule reads (src/kv/watch.ts). */
+interface WatcherView {
+  readonly synced: boolean;
+  readonly queue: readonly KvEvent[];
+  readonly nextMain: number;
+}
+
+interface Sleeper {
+  ended: boolean;
+  wake: (() => void) | undefined;
+}
+
+export class Watches {
+  private readonly wakers = new Map<number, () => void>();
+  private closed = false;
+
+  constructor(
+    private readonly machine: WatchSource,
+    private readonly header: () => KvHeader,
+  ) {}
+
+  get count(): number {
+    return this.wakers.size;
+  }
+
+  /** Watchers with something to take (an apply, a restore). */
+  wake(ids: Iterable<number>): void {
+    for (const id of ids) this.wakers.get(id)?.();
+  }
+
+  watch(options: WatchOptions): KvWatch {
+    if (this.closed) throw new ShoalError('ERR_TRANSPORT_CLOSED', 'the node is closed');
+    const added = addWatcher(this.machine.registry, this.machine.state, {
+      key: options.key,
+      ...(options.rangeEnd === undefined ? {} : { rangeEnd: options.rangeEnd }),
+      ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
+      noPut: options.noPut === true,
+      noDelete: options.noDelete === true,
+      prevKv: options.prevKv === true,
+    });
+    if ('kind' in added) return this.refused(added);
+    return this.live(added.id, options.signal);
+  }
+
+  private refused(error: KvError): KvWatch {
+    if (error.code !== 'ERR_COMPACTED' || error.compactRevision === undefined)
+      throw new ShoalError(error.code, error.message);
+    const batch: WatchBatch = {
+      kind: 'compacted',
+      compactRevision: error.compactRevision,
+      header: this.header(),
+    };
+    async function* batches(): AsyncGenerator<WatchBatch> {
+      yield batch;
+    }
+    return { id: 0, batches: batches(), progress: () => batch.header, cancel: () => undefined };
+  }
+
+  private live(id: number, signal: AbortSignal | undefined): KvWatch {
+    const sleeper: Sleeper = { ended: false, wake: undefined };
+    const stop = (): void => {
+      if (sleeper.ended) return;
+      sleeper.ended = true;
+      cancelWatcher(this.machine.registry, id);
+      sleeper.wake?.();
+    };
+    this.wakers.set(id, () => sleeper.wake?.());
+    signal?.addEventListener('abort', stop, { once: true });
+    return {
+      id,
+      batches: this.batches(id, sleeper, stop),
+      progress: () => ({ ...this.header(), revision: this.progressRevision(id) }),
+      cancel: stop,
+    };
+  }
+
+  /** The revision this watch has handed out every event up to (KvWatch.progress's rule). */
+  private progressRevision(id: number): Revision {
+    const current = this.machine.state.mvcc.revision;
+    const watcher = this.machine.registry.watchers.get(id) as WatcherView | undefined;
+    if (watcher === undefined) return current;
+    if (!watcher.synced) return (watcher.nextMain - 1) as Revision;
+    const first = watcher.queue[0];
+    return first === undefined ? current : ((first.revision - 1) as Revision);
+  }
+
+  private async *batches(
+    id: number,
+    sleeper: Sleeper,
+    stop: () => void,
+  ): AsyncGenerator<WatchBatch> {
+    try {
+      while (!sleeper.ended && !this.closed) {
+        const machine = this.machine;
+        const taken = takeEvents(machine.registry, machine.state, id, WATCH_BATCH_EVENTS);
+        if (taken === undefined) return;
+        const header = this.header();
+        if (taken.compactRevision !== undefined) {
+          yield { kind: 'compacted', compactRevision: taken.compactRevision, header };
+          return;
+        }
+        if (taken.events.length > 0) {
+          yield { kind: 'events', events: taken.events, header };
+          continue;
+        }
+        if (!taken.pending) await new Promise<void>((resolve) => (sleeper.wake = resolve));
+        sleeper.wake = undefined;
+      }
+      if (this.closed && !sleeper.ended)
+        yield { kind: 'canceled', reason: 'the node closed', header: this.header() };
+    } finally {
+      stop();
+      this.wakers.delete(id);
+    }
+  }
+
+  /** Ends every watch (each yields a last `canceled` batch when it is read). */
+  close(): void {
+    this.closed = true;
+    for (const wake of [...this.wakers.values()]) wake();
+  }
+}
