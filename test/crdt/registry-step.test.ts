@@ -417,6 +417,26 @@ describe('registry core: departures, tombstones, restamps', () => {
     expect(digests(2101)).toHaveLength(1);
   });
 
+  it('a partition never written is announced at the first live peer as version 1 with no rows', () => {
+    const s = fresh();
+    let now = 1500;
+    const gossip = () =>
+      step(s, { kind: 'tick', now: at((now += 1000)) }).effects.flatMap((e) =>
+        e.kind === 'send' && e.message.type === 'data-gossip' ? e.message.deltas : [],
+      );
+    expect(gossip()).toEqual([]);
+    view(s, 2600, [[1, 'alive']]);
+    expect(s.partitions.get(SELF)?.seq).toBe(1);
+    expect(gossip()).toEqual([
+      expect.objectContaining({ owner: SELF, fromSeq: 0, toSeq: 1, upserts: [], removals: [] }),
+    ]);
+    // A written partition is not bumped: its writes are already queued.
+    const w = fresh();
+    step(w, { kind: 'local', now: at(1100), write: service('a') });
+    view(w, 1600, [[1, 'alive']]);
+    expect(w.partitions.get(SELF)?.seq).toBe(1);
+  });
+
   it('a member that refutes in time keeps its partition', () => {
     const s = fresh({ withdrawDelayMs: 500 });
     view(s, 1000, [[1, 'alive']]);
@@ -708,6 +728,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
       [2, 'alive'],
       [3, 'alive'],
     ]);
+    s.queue.delete(SELF); // our own announcement (first live peer): not what this test counts
     step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(1)] });
     expect(s.queue.size).toBe(1);
     step(s, { kind: 'deltas', now: at(1002), from: addressOf(1), deltas: [ownerDelta(2)] });
@@ -726,6 +747,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
         [2, 'alive'],
         [3, 'alive'],
       ]);
+      s.queue.delete(SELF); // our own announcement (first live peer): not what this test counts
       for (let i = 1; i <= owners; i++)
         step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
       const queuedBytes = s.queue.get(nodeIdOf(1))?.bytes ?? 0;

@@ -432,8 +432,6 @@ export function onView(
   now: Millis,
   out: Out,
 ): void {
-  // A node that had no live peer (just started, or cut off from all) syncs at the next tick
-  // instead of up to pushPullIntervalMs later: it lists the cluster's rows right after joining.
   const alone = state.live.size === 0;
   if (full) {
     state.live.clear();
@@ -464,7 +462,31 @@ export function onView(
   }
   runWithdrawals(state, now, out);
   collectTombstones(state);
-  if (alone && state.live.size > 0 && now < state.nextPushPullMs) state.nextPushPullMs = now;
+  if (alone && state.live.size > 0) announceSelf(state, now);
+}
+
+/**
+ * Our first live peer (we just started, or were cut off from every peer): sync at the next tick
+ * instead of up to pushPullIntervalMs later, so we list the cluster's rows right after joining;
+ * and a partition never written takes version 1 with no rows and is gossiped (the wire carries
+ * no empty delta), so a new life that advertises nothing replaces a previous life's rows by
+ * gossip, not only by push-pull.
+ */
+function announceSelf(state: RegistryState, now: Millis): void {
+  if (now < state.nextPushPullMs) state.nextPushPullMs = now;
+  const p = own(state);
+  if (p.seq !== 0) return;
+  p.seq = 1;
+  p.signature = undefined;
+  enqueue(state, {
+    owner: state.selfId,
+    epoch: p.epoch,
+    fromSeq: 0,
+    toSeq: 1,
+    upserts: [],
+    removals: [],
+    signature: undefined,
+  });
 }
 
 export function runWithdrawals(state: RegistryState, now: Millis, out: Out): void {
