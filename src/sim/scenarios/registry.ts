@@ -162,8 +162,11 @@ class RegistryRun extends SwimRun {
     if (node !== undefined) origins.set(shoal, node.clock.now());
   }
 
+  /** Running nodes: not paused, and not stopped by a failed durable write (awaiting restart). */
   private up(): [SimNode, ShoalNode][] {
-    return [...this.nodes].filter(([node]) => !this.world.network.isPaused(node.address));
+    return [...this.nodes].filter(
+      ([node, shoal]) => !shoal.isClosed && !this.world.network.isPaused(node.address),
+    );
   }
 
   /** Every running, unpaused node's registry, read with its own membership's word. */
