@@ -199,7 +199,7 @@ async function child(flags: Map<string, string>): Promise<void> {
 }
 
 /** A copy of `ref`'s tree (git archive), sharing this tree's node_modules; reused if present. */
-function baselineTree(root: string, ref: string): string {
+export function baselineTree(root: string, ref: string): string {
   const dir = join(tmpdir(), `shoal-baseline-${ref}`);
   if (!existsSync(join(dir, 'package.json'))) {
     rmSync(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import type { EtcdGrpcServer } from '../etcd/server.js';
 import { createNode, type NodeInternals, type ShoalNode } from '../node/node.js';
 import { join } from 'node:path';
 import { IDENTITY_FILE_NAME } from '../identity/identity.js';
-import { resolveAgentAddresses, type AgentConfig } from './config.js';
+import { checkAgentAdmission, resolveAgentAddresses, type AgentConfig } from './config.js';
 import { warnIfLoose } from './key-files.js';
 import { createAgentLogger, logNodeEvents } from './logger.js';
 import { startAgentServer, type AgentServer } from './server.js';
@@ -84,6 +84,7 @@ async function shutdown(
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
   const resolved = await resolveAgentAddresses(config);
+  await checkAgentAdmission(resolved);
   const node = await createNode(resolved.node, {}, deps.nodeInternals);
   const log = createAgentLogger(config.logLevel, node, deps.logDestination);
   warnIfLoose(join(config.node.dataDir, IDENTITY_FILE_NAME), 'identity file', log);

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ShoalError } from '../base/errors.js';
 import { FORBIDDEN_KEYS, findForbiddenKey } from '../node/options.js';
+import { ADMISSION_LIST_FIELDS } from './admission-config.js';
 import { HTTP_JSON_DEPTH_MAX, nestsDeeperThan } from './json-body.js';
 import {
   AGENT_CONFIG_FIELDS,
@@ -27,7 +28,7 @@ export interface ConfigLayer {
   sources: FieldSources;
 }
 
-const LIST_FIELDS = new Set(['join', 'peers', 'keyring']);
+const LIST_FIELDS = new Set<string>(['join', 'peers', 'keyring', ...ADMISSION_LIST_FIELDS]);
 /** Flags whose name differs from the field they set (repeatable flags are singular). */
 const FLAG_FIELDS: Record<string, string> = { label: 'labels', key: 'keyring' };
 const FIELD_FLAGS: Record<string, string> = { labels: '--label', keyring: '--key' };

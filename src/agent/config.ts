@@ -10,13 +10,13 @@
  * Node-level rules (address, name, key syntax) are reused from `nodeOptionsSchema` so one rule
  * is written once. Mode kinds beyond `single`/`swim` are passed through: createNode decides.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ShoalError } from '../base/errors.js';
 import { familyOf, resolvePeerAddresses } from '../node/addresses.js';
 import {
+  DEFAULT_CLUSTER_ID,
   listenAddressSchema,
   nodeOptionsSchema,
   peerAddressSchema,
@@ -25,6 +25,8 @@ import {
 } from '../node/options.js';
 
 export { showValue } from '../node/options.js';
+import { admissionConfigFields, admissionOf, checkOwnAdmission } from './admission-config.js';
+import { readKeyLines } from './key-files.js';
 import {
   grpcConfigFields,
   grpcEndpointOf,
@@ -75,6 +77,8 @@ export const agentConfigSchema = z
     keyringFile: z.string().min(1).optional(),
     /** The etcd gRPC endpoint and its TLS files (src/etcd/agent-endpoint.ts). */
     ...grpcConfigFields,
+    /** Who may be a member (swim): allow and deny lists, CA key files, this node's certificate. */
+    ...admissionConfigFields,
   })
   .strict();
 
@@ -90,6 +94,8 @@ export interface AgentConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** The keyring file the keys came from (its permissions are checked at start). */
   keyringFile?: string | undefined;
+  /** The file this node's admission certificate came from (named when it does not admit this node). */
+  admissionCertFile?: string | undefined;
   /** Where each field came from, for errors found after validation (a join name that does not resolve). */
   sources?: FieldSources;
   /** The etcd v3-compatible gRPC endpoint (`--grpc`), or undefined when off. */
@@ -195,21 +201,12 @@ function keyringOf(
       `give either keyring (--key) or keyringFile (--keyring-file), not both`,
     );
   }
-  let text: string;
+  let keys: string[];
   try {
-    text = readFileSync(config.keyringFile, 'utf8');
+    keys = readKeyLines(config.keyringFile);
   } catch (err) {
-    throw invalid(
-      'keyringFile',
-      sources,
-      config.keyringFile,
-      `cannot be read (${String((err as { code?: unknown }).code ?? err)})`,
-    );
+    throw invalid('keyringFile', sources, config.keyringFile, (err as Error).message);
   }
-  const keys = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
   const parsed = node.keyring.safeParse(keys);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -247,6 +244,9 @@ export function validateAgentConfig(
   const config = parsed.data;
   checkModeFields(config, sources);
   const keyring = keyringOf(config, sources);
+  const admission = admissionOf(config, (field, value, allowed) =>
+    invalid(field, sources, value, allowed),
+  );
   const name = config.name ?? defaultNodeName();
   const nodeOptions: NodeOptions = {
     name,
@@ -258,6 +258,7 @@ export function validateAgentConfig(
     profile: config.profile,
     ...(config.advertise === undefined ? {} : { advertise: config.advertise }),
     ...(keyring === undefined ? {} : { keyring }),
+    ...(admission === undefined ? {} : { admission }),
   };
   return {
     node: nodeOptions,
@@ -265,6 +266,7 @@ export function validateAgentConfig(
     httpToken: config.httpToken,
     logLevel: config.logLevel,
     keyringFile: config.keyringFile,
+    admissionCertFile: config.admissionCert,
     sources,
     grpc: grpcEndpointOf(config, (field, value, allowed) =>
       invalid(field, sources, value, allowed),
@@ -310,4 +312,21 @@ export async function resolveAgentAddresses(config: AgentConfig): Promise<AgentC
     ...config,
     node: { ...config.node, mode: resolvedMode as NodeOptions['mode'] },
   };
+}
+
+/**
+ * Refuses, before the node starts, an admission policy that would refuse this node itself,
+ * naming the agent field and its source (the CLI exits 2); loads or creates the identity.
+ */
+export async function checkAgentAdmission(config: AgentConfig): Promise<void> {
+  const { node } = config;
+  await checkOwnAdmission(
+    {
+      dataDir: node.dataDir,
+      clusterId: node.clusterId ?? DEFAULT_CLUSTER_ID,
+      admission: node.admission,
+    },
+    config.admissionCertFile,
+    (field, value, allowed) => invalid(field, config.sources ?? {}, value, allowed),
+  );
 }

@@ -2,9 +2,10 @@
  * Secret files the agent reads (the node's identity with its private key, a gossip keyring
  * file) must be readable by their owner only. One that group or others may read or write is
  * used anyway (refusing would turn a permissions slip into an outage) but logged as a warning
- * naming the file, its mode and the chmod that fixes it.
+ * naming the file, its mode and the chmod that fixes it. Key files (a keyring, cluster CA public
+ * keys) hold one base64 key per line; `readKeyLines` reads them.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 
 /** The permission bits of `path` when group or others have any, or undefined (owner-only, or unreadable). */
@@ -28,4 +29,29 @@ export function warnIfLoose(path: string, what: string, log: Logger): boolean {
     `${what} ${path} holds a secret key but has mode ${octal} (group or others may read it): run chmod 600 ${path}`,
   );
   return true;
+}
+
+/**
+ * The text of `path`, trimmed. Throws an Error saying `cannot be read (CODE)` (`ENOENT`,
+ * `EACCES`, ...) for the caller to name its field with.
+ */
+export function readTrimmed(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`cannot be read (${String((err as { code?: unknown }).code ?? err)})`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The keys in a key file: one per line, trimmed, blank lines and `#` comments skipped. Throws
+ * as `readTrimmed` does when the file cannot be read.
+ */
+export function readKeyLines(path: string): string[] {
+  return readTrimmed(path)
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }

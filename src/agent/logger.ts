@@ -4,7 +4,8 @@
  * the last lines before an exit (leave, shutdown) must not be lost in a buffer.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { JoinEvent, LeaderEvent, MemberEvent } from '../node/events.js';
+import { reportDue, type ReportLog } from '../base/report-limit.js';
+import type { JoinEvent, LeaderEvent, MemberEvent, SecurityEvent } from '../node/events.js';
 import type { AgentNode } from './agent-node.js';
 import type { AgentConfig } from './config.js';
 
@@ -19,7 +20,10 @@ export function createAgentLogger(
   );
 }
 
-/** Logs member and leader events at info; returns a function that stops logging them. */
+/**
+ * Logs member and leader events at info, join outcomes (failures at warn, rate-limited) and
+ * security events at warn; returns a function that stops logging them.
+ */
 export function logNodeEvents(node: AgentNode, log: Logger): () => void {
   const onMember = (e: MemberEvent): void => {
     const { id, name, address, state, incarnation } = e.member;
@@ -35,13 +39,16 @@ export function logNodeEvents(node: AgentNode, log: Logger): () => void {
     );
   };
   const onJoin = joinLogger(node, log);
+  const onSecurity = securityLogger(log);
   node.on('member', onMember);
   node.on('leader', onLeader);
   node.on('join', onJoin);
+  node.on('security', onSecurity);
   return () => {
     node.off('member', onMember as (e: never) => void);
     node.off('leader', onLeader as (e: never) => void);
     node.off('join', onJoin as (e: never) => void);
+    node.off('security', onSecurity as (e: never) => void);
   };
 }
 
@@ -62,7 +69,7 @@ export function joinLogger(
   intervalMs = JOIN_FAILURE_LOG_INTERVAL_MS,
   nowMs: () => number = Date.now,
 ): (event: JoinEvent) => void {
-  const last = new Map<string, { atMs: number; suppressed: number }>();
+  const reports = new Map<string, ReportLog>();
   return (e) => {
     const fields = { event: 'join', by: e.by, addresses: e.addresses };
     if (e.ok) {
@@ -75,22 +82,33 @@ export function joinLogger(
     const reason = e.reason ?? 'unreachable';
     // One line per distinct failure (reason and detail): a new reason or detail is news.
     const key = `${reason} ${e.detail ?? ''}`;
-    const seen = last.get(key);
-    if (seen !== undefined && nowMs() - seen.atMs < intervalMs) {
-      seen.suppressed++;
-      return;
-    }
-    if (last.size >= JOIN_FAILURES_TRACKED_MAX && seen === undefined) last.clear();
-    last.set(key, { atMs: nowMs(), suppressed: 0 });
+    if (reports.size >= JOIN_FAILURES_TRACKED_MAX && !reports.has(key)) reports.clear();
+    const suppressed = reportDue(reports, key, nowMs(), intervalMs);
+    if (suppressed === undefined) return;
     const status = node.joinStatus();
-    const more =
-      seen !== undefined && seen.suppressed > 0
-        ? ` (${seen.suppressed} more like it not logged)`
-        : '';
     const tail = status.joined ? '' : '; not joined: no leader until a seed or member answers';
     log.warn(
       { ...fields, reason, detail: e.detail, joined: status.joined },
-      `join through ${e.addresses.join(', ')} failed (${reason}): ${e.detail ?? ''}${tail}${more}`,
+      `join through ${e.addresses.join(', ')} failed (${reason}): ${e.detail ?? ''}${tail}${notLogged(suppressed)}`,
+    );
+  };
+}
+
+function notLogged(suppressed: number): string {
+  return suppressed > 0 ? ` (${suppressed} more like it not logged)` : '';
+}
+
+/**
+ * Logs a `security` event at warn: a refused forgery, a member the admission policy refuses,
+ * another process with this node's identity, this node refused at join (docs/security.md). The
+ * node already rate-limits them per reason (`securityLogIntervalMs`), so every event is a line;
+ * `suppressed` says how many of that reason were counted but not reported since the last.
+ */
+export function securityLogger(log: Logger): (event: SecurityEvent) => void {
+  return (e) => {
+    log.warn(
+      { event: 'security', reason: e.reason, detail: e.detail, suppressed: e.suppressed },
+      `security: refused (${e.reason}): ${e.detail}${notLogged(e.suppressed)}`,
     );
   };
 }

@@ -10,56 +10,15 @@ import type { DriverStats } from '../node/driver.js';
 import type { StreamGauges } from '../transport/types.js';
 import type { AgentNode } from './agent-node.js';
 import { MEMBER_STATES, membersByState } from './stats.js';
+import {
+  MEMBERSHIP_COUNTER_METRICS,
+  MODE_COUNTER_METRICS,
+  MODE_GAUGE_METRICS,
+} from './protocol-metrics.js';
 import type { SseCounters } from './sse.js';
 import { registerDataPlaneMetrics } from './data-metrics.js';
 
 type Sample = [labels: Record<string, string>, value: number];
-
-/** Protocol counters (membership `state.counters`) exported one metric each. */
-const PROTOCOL_COUNTERS: ReadonlyArray<[metric: string, counter: string, help: string]> = [
-  ['shoal_probes_sent_total', 'probesSent', 'Direct probes (pings) sent (SWIM §3.1).'],
-  ['shoal_probes_failed_total', 'probesFailed', 'Probe rounds that ended without any ack.'],
-  [
-    'shoal_probes_refused_total',
-    'probesRefused',
-    'Probes failed early because the target refused the stream fallback connection (nothing listening).',
-  ],
-  [
-    'shoal_indirect_probes_sent_total',
-    'indirectProbesSent',
-    'Indirect probe requests sent (SWIM §3.1, ping-req).',
-  ],
-  [
-    'shoal_suspicions_total',
-    'suspicionsStarted',
-    'Members this node started suspecting (SWIM §4.2).',
-  ],
-  [
-    'shoal_refutations_total',
-    'refutes',
-    'Times this node refuted a suspicion of itself with a higher incarnation.',
-  ],
-  [
-    'shoal_dead_declarations_total',
-    'membersDeclaredDead',
-    'Members this node declared dead after a suspicion timed out.',
-  ],
-  [
-    'shoal_push_pulls_sent_total',
-    'pushPullsSent',
-    'Full state syncs (push-pull) this node started.',
-  ],
-  [
-    'shoal_push_pull_digests_sent_total',
-    'pushPullDigestsSent',
-    'Periodic anti-entropy rounds this node started with a view digest.',
-  ],
-  [
-    'shoal_push_pulls_in_sync_total',
-    'pushPullsInSync',
-    'Digest rounds that found both views equal (no full state sent).',
-  ],
-];
 
 const DIRECTIONS: ReadonlyArray<[direction: string, key: 'Received' | 'Sent']> = [
   ['in', 'Received'],
@@ -100,16 +59,43 @@ function transportSamples(
   return DIRECTIONS.map(([direction, key]) => [{ direction }, transport[`${what}${key}`]]);
 }
 
+/**
+ * The transport's reasons that are stream connections closed by a limit before authentication
+ * (docs/design/edges.md), exported as `shoal_stream_connections_closed_total`, not as drops.
+ * `oversized` and `auth_failed` stay drops: packets and frames share them.
+ */
+export const STREAM_CLOSE_REASONS: ReadonlySet<string> = new Set([
+  'hello_timeout',
+  'auth_timeout',
+  'buffer_limit',
+  'inbound_evicted',
+  'inbound_limit',
+  'bad_hello',
+]);
+/** Our own stream connections a peer closed with a refusal frame: `shoal_stream_refusals_received_total`. */
+const REFUSED_BY_PEER = 'refused_by_peer';
+
 /** Drops by reason: the transport's reasons plus decode errors (`ERR_DECODE_TRUNCATED` -> `decode_truncated`). */
 function dropSamples(node: AgentNode): Sample[] {
   const stats = node.stats();
-  const samples: Sample[] = Object.entries(stats.transport?.dropped ?? {}).map(([reason, n]) => [
-    { reason },
-    n,
-  ]);
+  const samples: Sample[] = Object.entries(stats.transport?.dropped ?? {})
+    .filter(([reason]) => !STREAM_CLOSE_REASONS.has(reason) && reason !== REFUSED_BY_PEER)
+    .map(([reason, n]) => [{ reason }, n]);
   for (const [code, n] of Object.entries(stats.decodeErrors))
     samples.push([{ reason: code.replace(/^ERR_/, '').toLowerCase() }, n]);
   return samples;
+}
+
+/** The protocol counters and gauges a mode reports (protocol-metrics.ts); 0 in a mode without one. */
+function registerProtocolMetrics(registry: Registry, node: AgentNode): void {
+  const read = (counter: string) => (): Sample[] => [[{}, node.stats().protocol[counter] ?? 0]];
+  for (const [counter, [metric, help]] of Object.entries({
+    ...MEMBERSHIP_COUNTER_METRICS,
+    ...MODE_COUNTER_METRICS,
+  }))
+    scraped(registry, 'counter', metric, help, [], read(counter));
+  for (const [gauge, [metric, help]] of Object.entries(MODE_GAUGE_METRICS))
+    scraped(registry, 'gauge', metric, help, [], read(gauge));
 }
 
 function registerNodeMetrics(registry: Registry, node: AgentNode): void {
@@ -124,11 +110,7 @@ function registerNodeMetrics(registry: Registry, node: AgentNode): void {
       return MEMBER_STATES.map((state) => [{ state }, counts[state]]);
     },
   );
-  for (const [metric, counter, help] of PROTOCOL_COUNTERS) {
-    scraped(registry, 'counter', metric, help, [], () => [
-      [{}, node.stats().protocol[counter] ?? 0],
-    ]);
-  }
+  registerProtocolMetrics(registry, node);
   scraped(
     registry,
     'counter',
@@ -165,7 +147,7 @@ function registerNodeMetrics(registry: Registry, node: AgentNode): void {
     registry,
     'counter',
     'shoal_packets_dropped_total',
-    'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...).',
+    'Payloads dropped, by reason (decode errors, auth failures, queue overflow, ...); stream connections closed by a limit are shoal_stream_connections_closed_total.',
     ['reason'],
     () => dropSamples(node),
   );
@@ -264,6 +246,26 @@ function registerStreamMetrics(registry: Registry, node: AgentNode): void {
     'Bytes inbound stream connections hold for unfinished frames, by whether they have authenticated.',
     ['state'],
     read((s) => [s.bufferedBytes - s.unauthenticatedBufferedBytes, s.unauthenticatedBufferedBytes]),
+  );
+  const dropped = (read: (d: Readonly<Record<string, number>>) => Sample[]) => (): Sample[] => {
+    const transport = node.stats().transport;
+    return transport === undefined ? [] : read(transport.dropped);
+  };
+  scraped(
+    registry,
+    'counter',
+    'shoal_stream_connections_closed_total',
+    'Inbound stream connections closed by a limit, by reason: hello_timeout (no hello within helloTimeoutMs), auth_timeout (no accepted frame within inboundAuthTimeoutMs), buffer_limit (would pass a buffered-bytes cap), inbound_evicted (idlest unauthenticated one, at inboundConnectionsMax), inbound_limit (refused: every connection authenticated), bad_hello.',
+    ['reason'],
+    dropped((d) => [...STREAM_CLOSE_REASONS].map((reason) => [{ reason }, d[reason] ?? 0])),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_stream_refusals_received_total',
+    'Our stream connections a peer closed with a refusal frame saying why (its inbound limit is full, it cannot authenticate our frames, ...); the join log names the reason.',
+    [],
+    dropped((d) => [[{}, d[REFUSED_BY_PEER] ?? 0]]),
   );
   scraped(
     registry,

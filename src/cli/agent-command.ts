@@ -68,6 +68,22 @@ export function registerAgentCommand(program: Command): void {
     )
     .option('--grpc-tls-key <file>', 'PEM private key of --grpc-tls-cert')
     .option('--grpc-tls-ca <file>', 'PEM CA whose client certificates the gRPC endpoint requires')
+    .option(
+      '--admission-allow <id-or-key...>',
+      'admit these NodeIds or base64 public keys (swim; repeatable; others need a certificate or are refused)',
+    )
+    .option(
+      '--admission-deny <id-or-key...>',
+      'refuse these NodeIds or public keys whatever else admits them (revocation; repeatable)',
+    )
+    .option(
+      '--admission-ca <file...>',
+      'admit members with a certificate of this cluster CA (the ca.pub of `shoal ca create`; repeatable)',
+    )
+    .option(
+      '--admission-cert <file>',
+      "this node's certificate (from `shoal ca sign`); needs --admission-ca",
+    )
     .action(async (flags: Record<string, unknown>) => {
       const config = resolveAgentConfig(flags, process.env);
       const code = await runAgent(config);

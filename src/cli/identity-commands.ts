@@ -6,14 +6,16 @@ import { generateKey } from '../transport/keyring.js';
 export function registerIdentityCommands(program: Command, write: (text: string) => void): void {
   program
     .command('identity')
-    .description("print this data dir's NodeId (creates the identity if missing)")
+    .description(
+      "print this data dir's NodeId (creates the identity if missing); --json adds the public key (for shoal ca sign --node-key)",
+    )
     .option('--data-dir <dir>', 'the node data directory', './data')
     .option('--json', 'print JSON')
     .action(async (opts: { dataDir: string; json?: boolean }) => {
       const identity = await loadOrCreateIdentity(opts.dataDir);
       write(
         opts.json
-          ? `${JSON.stringify({ id: identity.nodeId, dataDir: opts.dataDir })}\n`
+          ? `${JSON.stringify({ id: identity.nodeId, dataDir: opts.dataDir, publicKey: Buffer.from(identity.publicKey).toString('base64') })}\n`
           : `${identity.nodeId}\n`,
       );
     });

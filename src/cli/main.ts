@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
+import { registerCaCommands } from './ca-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
@@ -35,6 +36,7 @@ export function buildProgram(
   registerClientCommands(program, write);
   registerDataCommands(program, write);
   registerIdentityCommands(program, write);
+  registerCaCommands(program, write);
   registerKvCommands(program, write);
   registerDemoCommand(program, write);
   return program;

@@ -19,6 +19,7 @@ import { accusationVerifies, recordVerifies, signAccusation } from './record.js'
 import { count, isLive, type Turn } from './state.js';
 import type { CounterName, SecurityReason, State } from './types.js';
 import type { Millis } from '../base/time.js';
+import { reportDue } from '../base/report-limit.js';
 import type { PublicKey } from '../identity/signed.js';
 import { tombstoneOf } from './tombstones.js';
 import type { Member } from './member-table.js';
@@ -45,13 +46,13 @@ export const short = (id: string): string => id.slice(0, 8);
 export function refuse(turn: Turn, reason: SecurityReason, detail: string): void {
   const { state } = turn;
   count(state, SECURITY_COUNTERS[reason]);
-  const log = state.securityLog.get(reason);
-  if (log !== undefined && turn.now - log.lastAtMs < state.config.securityLogIntervalMs) {
-    log.suppressed++;
-    return;
-  }
-  turn.effects.push({ kind: 'security', reason, detail, suppressed: log?.suppressed ?? 0 });
-  state.securityLog.set(reason, { lastAtMs: turn.now, suppressed: 0 });
+  const suppressed = reportDue(
+    state.securityLog,
+    reason,
+    turn.now,
+    state.config.securityLogIntervalMs,
+  );
+  if (suppressed !== undefined) turn.effects.push({ kind: 'security', reason, detail, suppressed });
 }
 
 /**

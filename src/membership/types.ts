@@ -12,6 +12,7 @@ import type { Address } from '../base/address.js';
 import type { PersistedInput, Ready, SendEffect, TickInput } from '../base/protocol.js';
 import type { Rng } from '../base/rng.js';
 import type { Millis } from '../base/time.js';
+import type { ReportLog } from '../base/report-limit.js';
 import type { Epoch, Incarnation } from '../base/units.js';
 import type { Certificate, Labels, Message, Update } from './messages.js';
 import type { NodeId } from '../identity/node-id.js';
@@ -278,7 +279,7 @@ export interface State {
   /** The incarnation and state our held self record was signed for (invariants.ts checks it is current). */
   selfSigned: { incarnation: Incarnation; left: boolean };
   /** Rate limit of `security` effects: per reason, when the last one went out and how many were suppressed since. */
-  securityLog: Map<SecurityReason, { lastAtMs: number; suppressed: number }>;
+  securityLog: Map<SecurityReason, ReportLog>;
 }
 
 /** The one durable fact: the highest incarnation this identity has used. */

@@ -70,8 +70,8 @@ function invalid(message: string): ShoalError {
   return new ShoalError('ERR_INVALID_CONFIG', `invalid node option admission: ${message}`);
 }
 
-/** Strict base64 of exactly 32 bytes, as hex, or undefined. */
-function keyFromBase64(text: string): PublicKey | undefined {
+/** Strict base64 of exactly 32 bytes (an Ed25519 public key), as hex, or undefined. */
+export function keyFromBase64(text: string): PublicKey | undefined {
   if (!/^[A-Za-z0-9+/]{43}=$/.test(text)) return undefined;
   const raw = new Uint8Array(Buffer.from(text, 'base64'));
   return raw.length === PUBLIC_KEY_BYTES ? (toHex(raw) as PublicKey) : undefined;
@@ -244,5 +244,36 @@ export function admissionCheck(
     const problem = certificateProblem(policy, clusterId, publicKey, certificate, wallClockMs());
     if (problem === undefined) return undefined;
     return `node ${id} is not in admission.allow and ${problem}`;
+  };
+}
+
+/** Why a node's own policy would refuse it, and the option to fix (`allow`, `deny`, `certificate`). */
+export interface OwnAdmissionRefusal {
+  field: 'allow' | 'deny' | 'certificate';
+  reason: string;
+}
+
+/**
+ * Why `policy` refuses the node it runs on (its records would be refused here, and by every
+ * member with the same policy), or undefined when it admits it: a certificate for another key,
+ * an expired or foreign one, none where one is needed, or its own id denied.
+ */
+export function ownAdmissionRefusal(
+  policy: AdmissionPolicy,
+  admit: (candidate: AdmissionCandidate) => string | undefined,
+  self: { id: NodeId; publicKey: PublicKey },
+): OwnAdmissionRefusal | undefined {
+  if (policy.certificateKey !== undefined && policy.certificateKey !== self.publicKey)
+    return {
+      field: 'certificate',
+      reason: `it certifies another key than this node's (${self.id})`,
+    };
+  const refusal = admit({ ...self, certificate: policy.certificate });
+  if (refusal === undefined) return undefined;
+  if (policy.deny.has(self.id))
+    return { field: 'deny', reason: `this node's own policy revokes it (${refusal})` };
+  return {
+    field: policy.caKeys.length > 0 ? 'certificate' : 'allow',
+    reason: `this node's own policy refuses it (${refusal})`,
   };
 }

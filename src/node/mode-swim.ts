@@ -10,6 +10,7 @@
  */
 import { parseAddress, type Address } from '../base/address.js';
 import { assert } from '../base/assert.js';
+import { reportDue, type ReportLog } from '../base/report-limit.js';
 import { ms, type TimerHandle } from '../base/time.js';
 import type { Term } from '../base/units.js';
 import type { Labels } from '../membership/messages.js';
@@ -18,7 +19,12 @@ import { claimLabels, SWIM_LEADER_PROTOCOL } from '../election/swim/protocol.js'
 import { CLAIM_LABEL, claimLabelsValid, parseClaim, SEEN_LABEL } from '../election/swim/claim.js';
 import { memberCrypto, publicKeyHex } from '../identity/member-crypto.js';
 import { ShoalError } from '../base/errors.js';
-import { admissionCheck, admissionPolicy, type AdmissionPolicy } from './admission.js';
+import {
+  admissionCheck,
+  admissionPolicy,
+  ownAdmissionRefusal,
+  type AdmissionPolicy,
+} from './admission.js';
 import type { LiveMember, LiveView, SwimLeaderTypes } from '../election/swim/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { membershipConfig, type ProfileName } from '../membership/config.js';
@@ -99,17 +105,14 @@ function admissionOf(
   if (options.admission === undefined) return undefined;
   const policy = admissionPolicy(options.admission, options.clusterId);
   const admit = admissionCheck(policy, options.clusterId, internals.wallClockMs ?? Date.now);
-  const publicKey = publicKeyHex(ctx.identity);
-  if (policy.certificateKey !== undefined && policy.certificateKey !== publicKey)
-    throw new ShoalError(
-      'ERR_INVALID_CONFIG',
-      `invalid node option admission.certificate: it certifies another key than this node's (${ctx.id}); sign one for this node's public key`,
-    );
-  const refusal = admit({ id: ctx.id, publicKey, certificate: policy.certificate });
+  const refusal = ownAdmissionRefusal(policy, admit, {
+    id: ctx.id,
+    publicKey: publicKeyHex(ctx.identity),
+  });
   if (refusal !== undefined)
     throw new ShoalError(
       'ERR_INVALID_CONFIG',
-      `invalid node option admission: this node's own policy refuses it (${refusal}); add its NodeId to admission.allow or give it a valid admission.certificate`,
+      `invalid node option admission.${refusal.field}: ${refusal.reason}; add this node's NodeId to admission.allow or give it a valid admission.certificate for its public key`,
     );
   return { policy, admit };
 }
@@ -171,6 +174,7 @@ export function wireSwim(
     contested: undefined,
   };
   let viewTimer: TimerHandle | undefined;
+  const securityReports = new Map<'not_admitted', ReportLog>();
 
   const membership = new ProtocolDriver<MembershipTypes>({
     protocol: {
@@ -210,9 +214,18 @@ export function wireSwim(
           scheduleView();
           return;
         case 'join-result':
-          // A refused node is told why (docs/security.md): say it even when nobody awaits the join.
-          if (!effect.ok && effect.reason === 'not_admitted')
-            ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed: 0 });
+          // A refused node is told why (docs/security.md): say it even when nobody awaits the
+          // join, rate-limited like the core's reports (seed retries come every second or so).
+          if (!effect.ok && effect.reason === 'not_admitted') {
+            const suppressed = reportDue(
+              securityReports,
+              'not_admitted',
+              io.clock.now(),
+              config.securityLogIntervalMs,
+            );
+            if (suppressed !== undefined)
+              ctx.publishSecurity({ reason: 'not_admitted', detail: effect.detail, suppressed });
+          }
           return joins.onResult(
             effect.ok
               ? { ok: true, contacted: effect.contacted }

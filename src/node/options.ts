@@ -51,6 +51,9 @@ export function findForbiddenKey(value: unknown, path = '', depth = 0): string |
   return undefined;
 }
 
+/** The cluster id of a node (and a certificate) that names none. */
+export const DEFAULT_CLUSTER_ID = 'default';
+
 const base64Key = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s), {
   message: 'must be a base64-encoded 32-byte key (44 characters, from `shoal keygen`)',
 });
@@ -168,7 +171,7 @@ export const nodeOptionsSchema = z
       .min(1)
       .max(LIMITS.clusterIdBytesMax)
       .regex(/^[\w.-]+$/, 'must be letters, digits, . _ -')
-      .default('default'),
+      .default(DEFAULT_CLUSTER_ID),
     keyring: z.array(base64Key).min(1).max(LIMITS.keyringKeysMax).optional(),
     labels: z
       .record(z.string(), z.string())

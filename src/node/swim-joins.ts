@@ -117,9 +117,9 @@ export class SwimJoins {
 
   /** The core's `join-result`, for the attempt in flight. */
   onResult(outcome: JoinOutcome): void {
-    const enriched = this.enrich(outcome);
-    this.refusals.clear();
     const owner = this.owner;
+    const enriched = this.enrich(outcome, owner?.addresses);
+    this.refusals.clear();
     this.owner = undefined;
     const by = owner === undefined ? this.background : 'request';
     if (owner === undefined) this.background = 'retry';
@@ -186,13 +186,21 @@ export class SwimJoins {
     if (this.ended || this.owner !== undefined || this.queue.length === 0) return;
     if (this.io.coreBusy()) return;
     this.owner = this.queue.shift() as Pending;
+    // Refusals from before (a late one of an earlier attempt) say nothing about this attempt.
+    this.refusals.clear();
     this.io.startAttempt(this.owner.addresses);
   }
 
-  /** A failure's detail, with what the peers that refused our connection said. */
-  private enrich(outcome: JoinOutcome): JoinOutcome {
+  /**
+   * A failure's detail, with what the peers that refused our connection said: for a request,
+   * only its own addresses (a refusal of another peer, a member probed over the stream fallback,
+   * says nothing about it); for a seed retry, any (the core also retries cached peers).
+   */
+  private enrich(outcome: JoinOutcome, tried: readonly Address[] | undefined): JoinOutcome {
     if (outcome.ok) return outcome;
-    const said = [...this.refusals].map(([to, why]) => `${to} refused our connection: ${why}`);
+    const said = [...this.refusals]
+      .filter(([to]) => tried === undefined || tried.includes(to))
+      .map(([to, why]) => `${to} refused our connection: ${why}`);
     if (said.length > 0) return { ...outcome, detail: `${outcome.detail} (${said.join('; ')})` };
     if (outcome.reason !== 'unreachable' || !outcome.detail.startsWith('no push-pull reply'))
       return outcome;

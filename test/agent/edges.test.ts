@@ -15,10 +15,10 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { resolveAgentAddresses } from '../../src/agent/config.js';
 import { resolveAgentConfig } from '../../src/agent/config-layers.js';
 import { warnIfLoose } from '../../src/agent/key-files.js';
-import { joinLogger } from '../../src/agent/logger.js';
+import { joinLogger, logNodeEvents } from '../../src/agent/logger.js';
 import { buildAgentApp } from '../../src/agent/server.js';
 import { IDENTITY_FILE_NAME, loadOrCreateIdentitySync } from '../../src/identity/identity.js';
-import type { JoinEvent } from '../../src/node/events.js';
+import type { JoinEvent, SecurityEvent } from '../../src/node/events.js';
 import { ScriptedNode } from './nodes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-agent-edges-'));
@@ -173,6 +173,33 @@ describe('join failures in the log', () => {
     expect(lines.every((l) => l['level'] === 40)).toBe(true);
     onJoin({ kind: 'join', by: 'request', addresses: ['a:1', 'b:2'], ok: true, contacted: 2 });
     expect(lines[3]).toMatchObject({ level: 30, msg: 'joined through 2 of 2 addresses' });
+  });
+});
+
+describe('security events in the log', () => {
+  it('each is one warn line with its reason, detail and how many went unreported', () => {
+    const { log, lines } = capture();
+    const node = new ScriptedNode();
+    const stop = logNodeEvents(node.asAgentNode(), log);
+    const event = (reason: string, suppressed: number): SecurityEvent => ({
+      kind: 'security',
+      reason,
+      detail: `alive record of 0123abcd@7: the signature does not verify`,
+      suppressed,
+    });
+    node.emit('security', event('signature_invalid', 0));
+    node.emit('security', event('signature_invalid', 41));
+    stop();
+    node.emit('security', event('signature_invalid', 0));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      event: 'security',
+      reason: 'signature_invalid',
+      suppressed: 0,
+      msg: 'security: refused (signature_invalid): alive record of 0123abcd@7: the signature does not verify',
+    });
+    expect(lines[1]?.['msg']).toMatch(/does not verify \(41 more like it not logged\)$/);
   });
 });
 

@@ -4,8 +4,13 @@
  * dashboard files.
  */
 import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { STREAM_CLOSE_REASONS } from '../../src/agent/metrics.js';
+import { MEMBERSHIP_COUNTER_METRICS } from '../../src/agent/protocol-metrics.js';
 import { buildAgentApp } from '../../src/agent/server.js';
+import { COUNTER_NAMES } from '../../src/membership/types.js';
+import { emptyStats } from '../../src/transport/types.js';
 import type { ShoalNode } from '../../src/node/node.js';
 import { ScriptedNode, closeAll, startNode } from './nodes.js';
 
@@ -99,6 +104,24 @@ describe('agent HTTP API (inject)', () => {
     ]) {
       expect(res.body).toContain(name);
     }
+  });
+
+  it('exports every membership counter, with its help text, one metric each', async () => {
+    const body = (await app.inject('/metrics')).body;
+    for (const counter of COUNTER_NAMES) {
+      const [metric, help] = MEMBERSHIP_COUNTER_METRICS[counter];
+      expect(body, counter).toContain(`# HELP ${metric} ${help}\n# TYPE ${metric} counter\n`);
+      const value = Number(new RegExp(`^${metric} (\\d+)$`, 'm').exec(body)?.[1]);
+      expect(value, metric).toBe(node.stats().protocol[counter]);
+    }
+    const names = Object.values(MEMBERSHIP_COUNTER_METRICS).map(([metric]) => metric);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.every((n) => /^shoal_[a-z_]+_total$/.test(n))).toBe(true);
+    expect(body).toContain('# TYPE shoal_swim_term_exhausted gauge\nshoal_swim_term_exhausted 0\n');
+    // docs/http-api.md lists every metric the agent exports.
+    const docs = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+    const exported = [...body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+    expect(exported.filter((metric) => !docs.includes(`\`${metric}`))).toEqual([]);
   });
 
   it('requires the bearer token on POST endpoints (401), not on GET', async () => {
@@ -208,6 +231,26 @@ describe('agent HTTP API with a scripted node', () => {
     const body = (await app.inject('/metrics')).body;
     expect(body).toContain('shoal_packets_dropped_total{reason="decode_truncated"} 2');
     expect(body).toContain('shoal_probes_sent_total 7');
+  });
+
+  it('exports stream connections closed by a limit by reason, and refusals received, not as drops', async () => {
+    const scripted = new ScriptedNode();
+    const stats = scripted.stats();
+    const dropped = { hello_timeout: 3, buffer_limit: 2, queue_overflow: 1, refused_by_peer: 4 };
+    scripted.stats = () => ({ ...stats, transport: { ...emptyStats(), dropped } });
+    app = buildAgentApp(scripted.asAgentNode());
+    const body = (await app.inject('/metrics')).body;
+    expect(body).toContain('shoal_stream_connections_closed_total{reason="hello_timeout"} 3');
+    expect(body).toContain('shoal_stream_connections_closed_total{reason="buffer_limit"} 2');
+    for (const reason of STREAM_CLOSE_REASONS)
+      expect(body).toMatch(
+        new RegExp(`shoal_stream_connections_closed_total\\{reason="${reason}"\\} \\d`),
+      );
+    expect(body).toContain('shoal_stream_refusals_received_total 4');
+    expect(body).toContain('shoal_packets_dropped_total{reason="queue_overflow"} 1');
+    expect(body).not.toMatch(
+      /shoal_packets_dropped_total\{reason="(hello_timeout|buffer_limit|refused_by_peer)"/,
+    );
   });
 
   it('answers / with a 404 JSON message when the dashboard is not installed', async () => {

@@ -14,6 +14,12 @@ import { membershipConfig } from '../../src/membership/config.js';
 import type { Message, Update } from '../../src/membership/messages.js';
 import { INCARNATION_FILE, MEMBERSHIP_STORE } from '../../src/membership/protocol.js';
 import { INCARNATION_MAX } from '../../src/membership/record.js';
+import {
+  CLAIM_LABEL,
+  SEEN_LABEL,
+  TERM_MAX,
+  claimLabelsValid,
+} from '../../src/election/swim/claim.js';
 import type { Input, State, StepContext } from '../../src/membership/types.js';
 import { testAccusation, testRecord } from '../helpers/member-keys.js';
 import {
@@ -212,6 +218,35 @@ describe('accusations (issue 12)', () => {
     );
     expect(state.members.get(nodeId(1))).toMatchObject({ state: 'alive', incarnation: 1 });
     expect(state.counters.refutes).toBe(0);
+  });
+});
+
+describe('leader claims in records (issue 12: the phantom leader)', () => {
+  /** Member 4, unknown to n1, self-certified, claiming issue 12's term 999999999999999. */
+  const phantom = (): Update =>
+    alive(4, 1, { [CLAIM_LABEL]: '999999999999999', [SEEN_LABEL]: '999999999999999' });
+
+  it('a claim above TERM_MAX refuses the whole record, counted and reported; one within is taken', () => {
+    const { state, context } = cluster();
+    state.security.labelsValid = claimLabelsValid;
+    const effects = checkedStep(state, receiveGossip(ms(1), 2, [phantom()]), context);
+    expect(state.members.has(nodeId(4))).toBe(false);
+    expect(state.counters.labelsRejected).toBe(1);
+    expect(security(effects)).toEqual([{ reason: 'labels_refused', suppressed: 0 }]);
+    checkedStep(
+      state,
+      receiveGossip(ms(2), 2, [alive(5, 1, { [CLAIM_LABEL]: String(TERM_MAX) })]),
+      context,
+    );
+    expect(state.members.get(nodeId(5))?.labels[CLAIM_LABEL]).toBe(String(TERM_MAX));
+  });
+
+  it('without the claim check the phantom leader is believed (the check is what refuses it)', () => {
+    const { state, context } = cluster();
+    state.security.labelsValid = undefined;
+    checkedStep(state, receiveGossip(ms(1), 2, [phantom()]), context);
+    expect(state.members.get(nodeId(4))?.labels[CLAIM_LABEL]).toBe('999999999999999');
+    expect(state.counters.labelsRejected).toBe(0);
   });
 });
 

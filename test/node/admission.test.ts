@@ -4,7 +4,12 @@
  * with a message naming the field; and, on the membership core, a refused member's records and
  * join refused with a reason the joiner reports.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadOrCreateIdentitySync } from '../../src/identity/identity.js';
+import { createNode } from '../../src/node/node.js';
 import { ms } from '../../src/base/time.js';
 import { publicKeyHex } from '../../src/identity/member-crypto.js';
 import type { Certificate } from '../../src/membership/messages.js';
@@ -13,6 +18,7 @@ import {
   admissionEntryId,
   admissionPolicy,
   createClusterCa,
+  ownAdmissionRefusal,
   parseNodeCertificate,
   signNodeCertificate,
 } from '../../src/node/admission.js';
@@ -133,6 +139,67 @@ describe('admission policy', () => {
       () => NOW,
     );
     expect(both(candidate(2, wire(certificateFor(other, 2))))).toBeUndefined();
+  });
+
+  it('a policy that refuses the node it runs on names the option to fix', () => {
+    const ca = createClusterCa();
+    const self = { id: nodeId(2), publicKey: publicKeyHex(testIdentity(2)) };
+    const own = (options: Parameters<typeof admissionPolicy>[0], at = NOW) => {
+      const policy = admissionPolicy(options, TEST_CLUSTER_ID);
+      return ownAdmissionRefusal(
+        policy,
+        admissionCheck(policy, TEST_CLUSTER_ID, () => at),
+        self,
+      );
+    };
+    expect(own({})).toBeUndefined();
+    expect(own({ allow: [nodeId(2)] })).toBeUndefined();
+    expect(own({ ca: [ca.publicKey], certificate: certificateFor(ca, 2) })).toBeUndefined();
+    expect(own({ allow: [nodeId(3)] })).toMatchObject({ field: 'allow' });
+    expect(own({ ca: [ca.publicKey] })).toMatchObject({
+      field: 'certificate',
+      reason: expect.stringMatching(/carries no certificate/),
+    });
+    expect(own({ ca: [ca.publicKey], certificate: certificateFor(ca, 3) })).toMatchObject({
+      field: 'certificate',
+      reason: expect.stringMatching(/certifies another key/),
+    });
+    expect(
+      own({ ca: [ca.publicKey], certificate: certificateFor(ca, 2) }, NOW + 2 * DAY),
+    ).toMatchObject({
+      field: 'certificate',
+      reason: expect.stringMatching(/expired/),
+    });
+    expect(own({ allow: [nodeId(2)], deny: [nodeId(2)] })).toMatchObject({ field: 'deny' });
+  });
+
+  it('createNode refuses a policy that refuses the node itself, naming the option, before binding', async () => {
+    const ca = createClusterCa();
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-own-admission-'));
+    const identity = loadOrCreateIdentitySync(dir);
+    const start = (admission: Parameters<typeof admissionPolicy>[0]) =>
+      createNode({
+        name: 'self',
+        dataDir: dir,
+        bind: '127.0.0.1:0',
+        mode: { kind: 'swim', seeds: [] },
+        clusterId: TEST_CLUSTER_ID,
+        admission,
+      });
+    await expect(start({ ca: [ca.publicKey], certificate: certificateFor(ca, 3) })).rejects.toThrow(
+      `invalid node option admission.certificate: it certifies another key than this node's (${identity.nodeId})`,
+    );
+    await expect(start({ allow: [nodeId(3)] })).rejects.toThrow(
+      /admission\.allow: this node's own policy refuses it \(node \w+ is not in admission.allow\)/,
+    );
+    const own = signNodeCertificate(ca.privateKey, {
+      clusterId: TEST_CLUSTER_ID,
+      publicKey: Buffer.from(identity.publicKey).toString('base64'),
+      notBeforeMs: Date.now() - DAY,
+      notAfterMs: Date.now() + DAY,
+    });
+    const node = await start({ ca: [ca.publicKey], certificate: own });
+    await node.close();
   });
 
   it('options: a bad entry, a bad certificate, or admission outside swim mode is ERR_INVALID_CONFIG naming the field', () => {

@@ -19,12 +19,9 @@ import {
 const env = { commit: 'test', nodeVersion: process.version };
 
 describe('raft simulation (crashes at effect boundaries, partitions of every shape, pauses, disk faults, power loss, clock steps)', () => {
-  test('raft: 12 runs on 3 and 5 nodes under every fault but disk (the WAL, docs/design/raft.md) and under crash,partition', () => {
+  test('raft: 12 runs on 3 and 5 nodes under every fault (disk faults over the WAL too) and under crash,partition', () => {
     for (let seed = 1; seed <= 6; seed++) {
-      for (const faults of [
-        'loss,dup,reorder,partition,pause,crash,skew,delay,power',
-        'crash,partition',
-      ]) {
+      for (const faults of ['all', 'crash,partition']) {
         const result = runScenario(raftScenario, {
           seed,
           nodes: seed % 2 === 0 ? 3 : 5,
@@ -43,7 +40,7 @@ describe('raft simulation (crashes at effect boundaries, partitions of every sha
         seed,
         nodes: 5,
         faults: parseFaults(
-          seed % 2 === 0 ? 'partition,pause,crash,power,skew' : 'crash,partition',
+          seed % 2 === 0 ? 'partition,pause,crash,power,skew,disk' : 'crash,partition',
         ),
         durationMs: 6_000,
       });
@@ -97,6 +94,26 @@ describe('raft simulation (crashes at effect boundaries, partitions of every sha
         seed,
         nodes: 5,
         faults: parseFaults('all'),
+        durationMs: 5_000,
+      });
+      expect(result.violation, formatFailure(result, env)).toBeUndefined();
+    }
+  });
+
+  test('WAL regressions: a restart after a failed fsync (EIO) believed a batch only the page cache held, seeds 163, 292 and 304', () => {
+    // Found by the sweep under partition,crash,disk,power on 3 nodes: after the restart the node
+    // sent in a term a later crash took away (292: term-never-below-sent), removed the snapshot
+    // file the durable log still named (163), or wrote after a batch the disk never got (304:
+    // a damaged batch followed by a valid one). Recovery now rewrites and fsyncs the last batch.
+    for (const [seed, scenario] of [
+      [163, raftMembership],
+      [292, raftMembership],
+      [304, raftScenario],
+    ] as const) {
+      const result = runScenario(scenario, {
+        seed,
+        nodes: 3,
+        faults: parseFaults('partition,crash,disk,power'),
         durationMs: 5_000,
       });
       expect(result.violation, formatFailure(result, env)).toBeUndefined();

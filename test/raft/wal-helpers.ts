@@ -184,6 +184,14 @@ export class SimDisk {
     this.clock.killOwner(this.owner);
     this.storage.crash();
   }
+
+  /**
+   * The process stops without a power loss (fail-stop after a failed write, or kill -9): its
+   * timers die, the page cache stays, so a restart reads bytes the disk may not hold.
+   */
+  halt(): void {
+    this.clock.killOwner(this.owner);
+  }
 }
 
 /** Appends and waits (on the simulated clock) for the batch; returns its error code, if any. */

@@ -8,8 +8,6 @@
  * payloads fail authentication and are dropped and counted before any decoding.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/base/rng.js';
-import { identityFromSeed } from '../../src/identity/member-crypto.js';
 import { encodeMessage } from '../../src/membership/codec.js';
 import type { ShoalNode } from '../../src/node/node.js';
 import { generateKey } from '../../src/transport/keyring.js';
@@ -17,12 +15,12 @@ import {
   FORGERY_COUNTERS,
   FORGERY_KINDS,
   forge,
-  type Forger,
+  targetOf,
   type Target,
 } from '../../src/sim/scenarios/forgeries.js';
 import { waitFor } from '../helpers/wait.js';
 import { LoopbackCluster } from './loopback.js';
-import { SocketAttacker } from './sockets.js';
+import { SocketAttacker, attackerForger } from './sockets.js';
 
 const CLUSTER = 'hostile';
 const loopback = new LoopbackCluster(CLUSTER);
@@ -61,7 +59,7 @@ function healthy(all: readonly ShoalNode[]): string | undefined {
 function target(node: ShoalNode): Target {
   const state = node.internals.membership?.state;
   if (state === undefined) throw new Error(`${node.name} runs no membership`);
-  return { name: node.name, address: node.address as Target['address'], state };
+  return targetOf(node.name, node.address as Target['address'], state);
 }
 
 /** What every node believes about every member: a forgery must change none of it. */
@@ -89,13 +87,7 @@ function authDropped(node: ShoalNode): number {
 async function attackEveryKind(all: ShoalNode[], keyring: boolean): Promise<void> {
   const attacker = await SocketAttacker.open(keyring);
   loopback.attacker = attacker;
-  const forger: Forger = {
-    rng: new Rng(12),
-    identity: identityFromSeed(new Uint8Array(32).fill(0xa7)),
-    address: attacker.address,
-    clusterId: CLUSTER,
-    seen: [],
-  };
+  const forger = attackerForger(attacker, CLUSTER);
   for (const [i, kind] of FORGERY_KINDS.entries()) {
     if (kind === 'replay') continue;
     const to = all[i % 3] as ShoalNode;

@@ -90,6 +90,25 @@ describe('admission over loopback (issue 12)', () => {
     expect(a.node.members().some((m) => m.id === stranger.node.id)).toBe(false);
     expect(a.node.stats().protocol['admissionRefused']).toBeGreaterThanOrEqual(1);
 
+    // Started with the CA member as its seed, the stranger retries every few hundred ms and is
+    // refused each time: it reports not_admitted once per securityLogIntervalMs, not per retry.
+    const failures: string[] = [];
+    const retrying = await loopback.start(
+      'retrying',
+      [a.node.address],
+      {},
+      { securityLogIntervalMs: 60_000, joinTimeoutMs: 300, reconnectIntervalMs: 300 },
+    );
+    retrying.node.on('join', (e) => failures.push(e.reason ?? 'ok'));
+    await waitFor(
+      () => failures.length >= 4,
+      15_000,
+      () => `join failures: ${failures.join()}`,
+    );
+    expect(failures.every((reason) => reason === 'not_admitted')).toBe(true);
+    expect(retrying.security.map((e) => e.reason)).toEqual(['not_admitted']);
+    expect(retrying.node.joinStatus()).toMatchObject({ joined: false, reason: 'not_admitted' });
+
     // An attacker makes up a member with a key of its own and gossips its genuine record.
     const attacker = await SocketAttacker.open(false);
     loopback.attacker = attacker;

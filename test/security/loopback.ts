@@ -42,11 +42,12 @@ export class LoopbackCluster {
     return dir;
   }
 
-  /** A swim node named `name` on a fresh port, in `dir` (a new temp dir by default). */
+  /** A swim node named `name` on a fresh port, in `dir` (a new temp dir by default); `timing` overrides HOSTILE_TIMING. */
   async start(
     name: string,
     seeds: string[],
     extra: Partial<NodeOptions> & { dataDir?: string } = {},
+    timing: Partial<MembershipConfig> = {},
   ): Promise<Started> {
     const node = await createNode(
       {
@@ -59,7 +60,7 @@ export class LoopbackCluster {
         ...extra,
       },
       {},
-      { membership: HOSTILE_TIMING },
+      { membership: { ...HOSTILE_TIMING, ...timing } },
     );
     this.nodes.push(node);
     const security: SecurityEvent[] = [];

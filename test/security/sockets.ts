@@ -12,6 +12,9 @@ import { seal } from '../../src/transport/encrypted.js';
 import { decodeKey, generateKey } from '../../src/transport/keyring.js';
 import { encodeHello } from '../../src/transport/tcp-hello.js';
 import type { Address } from '../../src/base/address.js';
+import { Rng } from '../../src/base/rng.js';
+import { identityFromSeed } from '../../src/identity/member-crypto.js';
+import type { Forger } from '../../src/sim/scenarios/forgeries.js';
 
 function hostPort(address: string): { host: string; port: number } {
   const parsed = splitAddress(address);
@@ -20,9 +23,30 @@ function hostPort(address: string): { host: string; port: number } {
   return parsed;
 }
 
+/**
+ * The forger behind `attacker`'s sockets: a key of its own (from `keySeedByte`), the attacker's
+ * address, no genuine record seen. Seeded, so a failing run forges the same bytes again.
+ */
+export function attackerForger(
+  attacker: SocketAttacker,
+  clusterId: string,
+  keySeedByte = 0xa7,
+  rngSeed = 12,
+): Forger {
+  return {
+    rng: new Rng(rngSeed),
+    identity: identityFromSeed(new Uint8Array(32).fill(keySeedByte)),
+    address: attacker.address,
+    clusterId,
+    seen: [],
+  };
+}
+
 export class SocketAttacker {
   /** A key of the attacker's own: what it seals with when the cluster has a keyring. */
   private readonly ownKey = decodeKey(generateKey(), 'attacker key');
+  /** Datagrams the cluster sent to the attacker's UDP address (a reflector would send some). */
+  received = 0;
 
   private constructor(
     private readonly udp: UdpSocket,
@@ -38,7 +62,9 @@ export class SocketAttacker {
       udp.bind(0, '127.0.0.1', () => resolve());
     });
     const { port } = udp.address();
-    return new SocketAttacker(udp, `127.0.0.1:${port}` as Address, sealed);
+    const attacker = new SocketAttacker(udp, `127.0.0.1:${port}` as Address, sealed);
+    udp.on('message', () => attacker.received++);
+    return attacker;
   }
 
   private payload(channel: 'packet' | 'stream', data: Uint8Array): Uint8Array {

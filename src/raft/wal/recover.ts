@@ -18,6 +18,10 @@
  *   gap do not need them (the first one starts at or below the snapshot's index + 1).
  * - The snapshot file named by the last snapshot record must exist and match it; any other
  *   snapshot file (an older one, or a newer one whose record never became durable) is removed.
+ * - Only what is durable is believed: a restart without a power loss (after a failed fsync, or
+ *   kill -9) may read the last batch from the page cache alone, so it is written again and
+ *   fsynced before the log is handed to the core, and an empty newest segment (perhaps one whose
+ *   name was never synced) is removed (`settleTail`).
  */
 import { ShoalError } from '../../base/errors.js';
 import type { Storage } from '../../base/storage.js';
@@ -57,6 +61,8 @@ export interface RecoveryCounters {
   tornBytes: number;
   leftoverSegmentsRemoved: number;
   strayFilesRemoved: number;
+  /** Newest segments removed at boot because they held no batch (see `settleTail`). */
+  emptySegmentsRemoved: number;
 }
 
 export interface Recovered {
@@ -193,7 +199,13 @@ export function recover(storage: Storage): Recovered {
     nextBatchSeq: 0,
     snapshotFile: undefined,
     notes: [],
-    counters: { tornTails: 0, tornBytes: 0, leftoverSegmentsRemoved: 0, strayFilesRemoved: 0 },
+    counters: {
+      tornTails: 0,
+      tornBytes: 0,
+      leftoverSegmentsRemoved: 0,
+      strayFilesRemoved: 0,
+      emptySegmentsRemoved: 0,
+    },
   };
   const all = listSegments(storage, out);
   let first = all.length - 1;
@@ -203,6 +215,7 @@ export function recover(storage: Storage): Recovered {
   const anchored = leftovers.length === 0 && (live[0]?.seq ?? 0) === 0;
   const image = new LogImage(true, anchored);
   let lastSeq: number | undefined;
+  let lastBatch: LastBatch | undefined;
   for (const [i, segment] of live.entries()) {
     const bytes = storage.read(segment.path);
     if (bytes === undefined) throw corrupt(segment.path, undefined, 'vanished while being read');
@@ -226,6 +239,9 @@ export function recover(storage: Storage): Recovered {
       }
       lastSeq = batch.seq;
     }
+    const last = scan.batches[scan.batches.length - 1];
+    if (last !== undefined)
+      lastBatch = { path: segment.path, bytes, offset: last.offset, end: scan.end };
     if (scan.tornEnd > scan.end) repairTail(storage, segment.path, scan, out);
     out.segments.push({ ...segment, sizeBytes: bytes.length, used: scan.end });
   }
@@ -238,12 +254,46 @@ export function recover(storage: Storage): Recovered {
       undefined,
       `the segments before this one are gone, but the snapshot covers entries only up to ${image.baseIndex}`,
     );
+  settleTail(storage, lastBatch, out);
   removeLeftovers(storage, leftovers, out);
   out.nextBatchSeq = lastSeq === undefined ? 0 : lastSeq + 1;
   out.snapshotFile = loadSnapshot(storage, image.snapshot, out);
   out.persisted = { ...out.persisted, hardState: image.hardState, entries: image.releaseEntries() };
   out.image = image;
   return out;
+}
+
+/** Where the last valid batch of the log lies (the segment's bytes as read). */
+interface LastBatch {
+  path: string;
+  bytes: Uint8Array;
+  offset: number;
+  end: number;
+}
+
+/**
+ * Rule 9 of raft-log.md: before the log is believed, what a process restart (no power loss) may
+ * have read from the page cache alone is made durable or dropped. Only the last batch can be in
+ * that state: each batch is written after the one before it was synced, and a write that fails
+ * stops the WAL. Its sync may have failed with EIO (Linux then marks the pages clean: reads see
+ * them, the disk never gets them, and a later fsync without new writes succeeds), or the process
+ * was killed before the sync ran. So its bytes are written again (dirtying the pages) and
+ * fsynced. A newest segment that holds no batch may be one whose creation or rename was never
+ * synced into its directory (the failure that stopped the WAL): it is removed, durably, so no
+ * acknowledged batch ever goes into a file whose name only the page cache knows; the next
+ * rotation creates a segment again.
+ */
+function settleTail(storage: Storage, last: LastBatch | undefined, out: Recovered): void {
+  const newest = out.segments[out.segments.length - 1];
+  if (newest !== undefined && newest.used === 0) {
+    storage.remove(newest.path);
+    storage.fsyncDir(WAL_DIR);
+    out.segments.pop();
+    out.counters.emptySegmentsRemoved++;
+  }
+  if (last === undefined) return;
+  storage.writeAt(last.path, last.offset, last.bytes.subarray(last.offset, last.end));
+  storage.fsync(last.path);
 }
 
 function repairTail(storage: Storage, path: string, scan: Scan, out: Recovered): void {

@@ -68,6 +68,8 @@ export interface WalCounters {
   tornBytes: number;
   leftoverSegmentsRemoved: number;
   strayFilesRemoved: number;
+  /** Empty newest segments removed at boot (recover.ts, `settleTail`). */
+  emptySegmentsRemoved: number;
 }
 
 interface Pending {
@@ -104,7 +106,11 @@ export class Wal implements RecordLog<RaftRecord> {
     private snapshotFile: string | undefined,
     recovered: Pick<
       WalCounters,
-      'tornTails' | 'tornBytes' | 'leftoverSegmentsRemoved' | 'strayFilesRemoved'
+      | 'tornTails'
+      | 'tornBytes'
+      | 'leftoverSegmentsRemoved'
+      | 'strayFilesRemoved'
+      | 'emptySegmentsRemoved'
     >,
   ) {
     this.counts = {

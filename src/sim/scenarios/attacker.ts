@@ -10,13 +10,18 @@ import type { Rng } from '../../base/rng.js';
 import type { SigningIdentity } from '../../identity/member-crypto.js';
 import { encodeMessage } from '../../membership/codec.js';
 import type { RecordUpdate } from '../../membership/messages.js';
-import { heldRecord } from '../../membership/state.js';
 import type { SimWorld } from '../runner.js';
 import { simAddress } from '../trace.js';
 import { FORGERY_KINDS, forge, type ForgeryKind, type Target } from './forgeries.js';
 import { SIM_CLUSTER_ID, simIdentityFrom } from './sim-node.js';
 
-export { FORGERY_COUNTERS, FORGERY_KINDS, type ForgeryKind, type Target } from './forgeries.js';
+export {
+  FORGERY_COUNTERS,
+  FORGERY_KINDS,
+  targetOf,
+  type ForgeryKind,
+  type Target,
+} from './forgeries.js';
 
 /** The attacker's address on the simulated network. */
 export const ATTACKER_ADDRESS: Address = simAddress('attacker');
@@ -78,7 +83,7 @@ export class Attacker {
     };
     const forged = forge(forger, kind, to, victim, targets);
     if (this.seen.length >= SEEN_MAX) this.seen.shift();
-    this.seen.push(heldRecord(victim.state.members.at(0)));
+    if (victim.signed !== undefined) this.seen.push(victim.signed);
     if (forged === undefined) return;
     this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1);
     this.world.trace.add(`attacker ${kind} to ${to.name} about ${victim.name}`);

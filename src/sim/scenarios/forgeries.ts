@@ -11,12 +11,18 @@
  * | `dead-from-stranger` | `dead` of the victim at its incarnation, by the attacker's own id | accuser not a member (`accusationsRefused`) |
  * | `dead-in-members-name` | `dead` of the victim by another member, signed by the attacker | signature, or incarnation not held (`signaturesInvalid`, `accusationsRefused`) |
  * | `moved-address` | the victim's alive one incarnation up, at the attacker's address | signature (`signaturesInvalid`) |
+ * | `renamed` | the victim's alive one incarnation up, under another name | signature (`signaturesInvalid`) |
  * | `phantom` | an alive of a made-up id, carrying the attacker's key | key does not hash to the id (`keysMismatched`) |
- * | `phantoms-by-push-pull` | a push-pull of 20 phantoms, from the attacker's id | no record of its sender (`pushPullsRefused`) |
+ * | `phantoms-by-push-pull` | a join push-pull of 100 phantoms, from the attacker's id | no record of its sender (`pushPullsRefused`) |
  * | `forged-claim` | the victim's alive with leader claim 999999999999999, signed by the attacker | signature (`signaturesInvalid`) |
+ * | `phantom-leader` | a member of the attacker's own key (self-certified) claiming leader term 999999999999999 | the claim is above TERM_MAX: the record is refused whole (`labelsRejected`) |
  * | `ping-req-reflector` | a ping-req from the attacker's id about the victim | requester not a member (`pingReqsRefused`) |
  * | `forged-ack` | an ack from the victim with a guessed sequence number | unknown sequence (`acksUnexpected`) |
  * | `replay` | a genuine record the attacker saw earlier, unchanged | nothing to stop: it is true, and stale by now |
+ *
+ * A target is what the wire shows of a member (`Target`): the simulator builds it from the
+ * member's state (`targetOf`), the hostile suite over real processes from its public parts
+ * (HTTP API and public key).
  */
 import type { Address } from '../../base/address.js';
 import type { Rng } from '../../base/rng.js';
@@ -34,9 +40,11 @@ export const FORGERY_KINDS = [
   'dead-from-stranger',
   'dead-in-members-name',
   'moved-address',
+  'renamed',
   'phantom',
   'phantoms-by-push-pull',
   'forged-claim',
+  'phantom-leader',
   'ping-req-reflector',
   'forged-ack',
   'replay',
@@ -50,20 +58,40 @@ export const FORGERY_COUNTERS: Readonly<Record<ForgeryKind, readonly CounterName
   'dead-from-stranger': ['accusationsRefused'],
   'dead-in-members-name': ['signaturesInvalid', 'accusationsRefused'],
   'moved-address': ['signaturesInvalid'],
+  renamed: ['signaturesInvalid'],
   phantom: ['keysMismatched'],
   'phantoms-by-push-pull': ['pushPullsRefused'],
   'forged-claim': ['signaturesInvalid'],
+  'phantom-leader': ['labelsRejected'],
   'ping-req-reflector': ['pingReqsRefused'],
   'forged-ack': ['acksUnexpected'],
   replay: [],
 };
 
+/** Phantoms in a `phantoms-by-push-pull` view (issue 12 added 100 that spread and stayed). */
+export const PHANTOMS_PER_PUSH_PULL = 100;
+/** The leader term a phantom claims: issue 12's, above TERM_MAX (2^48 - 1). */
+export const PHANTOM_CLAIM = '999999999999999';
+
+/** A member's record as anyone on the wire sees it, without its signature. */
+export type PublicRecord = Omit<RecordUpdate, 'signature'>;
+
 /** What the forger sees of a running member. */
 export interface Target {
   name: string;
   address: Address;
-  /** The member's own state: its id, incarnation and genuine record (public knowledge). */
-  state: State;
+  /** Its current record (public knowledge: gossiped to every member). */
+  record: PublicRecord;
+  /** The same record signed, when the forger saw it whole (kept for `replay`). */
+  signed?: RecordUpdate | undefined;
+  /** Its cluster-wide configuration fingerprint (every push-pull carries it). */
+  fingerprint: string;
+}
+
+/** A running member's target, from its state. */
+export function targetOf(name: string, address: Address, state: State): Target {
+  const signed = heldRecord(state.members.at(0));
+  return { name, address, record: signed, signed, fingerprint: state.fingerprint };
 }
 
 /** Everything one forgery needs: who forges (and with what key), to whom, about whom. */
@@ -98,7 +126,7 @@ export function forge(
     channel: 'packet',
     message: { type: 'gossip', from: me, updates },
   });
-  const self = victim.state.members.at(0);
+  const self = victim.record;
   switch (kind) {
     case 'forged-left':
       return gossip([record(forger, victim, 'left', INCARNATION_MAX - 2)]);
@@ -108,11 +136,15 @@ export function forge(
       return gossip([accusation(forger, victim, me)]);
     case 'dead-in-members-name': {
       const accuser = forger.rng.pick(members.filter((t) => t !== victim));
-      return gossip([accusation(forger, victim, accuser.state.selfId)]);
+      return gossip([accusation(forger, victim, accuser.record.id)]);
     }
     case 'moved-address':
       return gossip([
         record(forger, victim, 'alive', self.incarnation + 1, { address: forger.address }),
+      ]);
+    case 'renamed':
+      return gossip([
+        record(forger, victim, 'alive', self.incarnation + 1, { name: `${self.name}-forged` }),
       ]);
     case 'phantom':
       return gossip([phantom(forger, forger.rng.int(1_000_000))]);
@@ -121,7 +153,19 @@ export function forge(
     case 'forged-claim':
       return gossip([
         record(forger, victim, 'alive', self.incarnation + 1, {
-          labels: { 'shoal.leader-term': '999999999999999' },
+          labels: { 'shoal.leader-term': PHANTOM_CLAIM },
+        }),
+      ]);
+    case 'phantom-leader':
+      return gossip([
+        signRecord(memberCrypto(forger.identity), forger.clusterId, 'alive', {
+          id: me,
+          incarnation: toIncarnation(1),
+          name: 'phantom-leader',
+          address: forger.address,
+          labels: { 'shoal.leader-term': PHANTOM_CLAIM },
+          publicKey: publicKeyHex(forger.identity),
+          certificate: undefined,
         }),
       ]);
     case 'ping-req-reflector':
@@ -147,10 +191,9 @@ function record(
   victim: Target,
   kind: 'alive' | 'left',
   incarnation: number,
-  fields: Partial<Pick<RecordUpdate, 'address' | 'labels'>> = {},
+  fields: Partial<Pick<RecordUpdate, 'address' | 'labels' | 'name'>> = {},
 ): RecordUpdate {
-  const genuine = heldRecord(victim.state.members.at(0));
-  const { signature: _signature, kind: _kind, ...rest } = genuine;
+  const { kind: _kind, ...rest } = victim.record;
   return signRecord(memberCrypto(forger.identity), forger.clusterId, kind, {
     ...rest,
     ...fields,
@@ -162,8 +205,8 @@ function record(
 function accusation(forger: Forger, victim: Target, from: NodeId): Update {
   return signAccusation(memberCrypto(forger.identity), forger.clusterId, {
     kind: 'dead',
-    id: victim.state.selfId,
-    incarnation: victim.state.members.at(0).incarnation,
+    id: victim.record.id,
+    incarnation: victim.record.incarnation,
     from,
   });
 }
@@ -182,9 +225,9 @@ function phantom(forger: Forger, n: number): RecordUpdate {
   });
 }
 
-/** A join push-pull of 20 phantoms, from the forger's own id (without a record of it). */
+/** A join push-pull of PHANTOMS_PER_PUSH_PULL phantoms, from the forger's own id (without a record of it). */
 function phantomPushPull(forger: Forger, to: Target): Message {
-  const members: MemberRecord[] = Array.from({ length: 20 }, (_, i) => {
+  const members: MemberRecord[] = Array.from({ length: PHANTOMS_PER_PUSH_PULL }, (_, i) => {
     const { kind: _kind, ...fields } = phantom(forger, 2_000_000 + i);
     return { ...fields, state: 'alive', accusation: undefined };
   });
@@ -194,7 +237,7 @@ function phantomPushPull(forger: Forger, to: Target): Message {
     fromAddress: forger.address,
     join: true,
     reply: true,
-    configFingerprint: to.state.fingerprint,
+    configFingerprint: to.fingerprint,
     members,
   };
 }

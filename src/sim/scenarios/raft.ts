@@ -12,9 +12,9 @@
  * leadership. `raft-lease` serves reads by lease (run it without clock steps: the lease assumes
  * clocks that never jump, docs/design/raft.md). `raft-churn` crashes the leader every few hundred
  * ms with one entry per append (thesis Fig. 3.8's ground). `raft-file` keeps the records in one file
- * rewritten whole instead of the WAL (for disk-fault runs: the WAL does not yet survive an fsync
- * that failed with EIO followed by a restart, docs/design/raft.md). `raft-stale-reads-unsafe` serves reads locally
- * and checks them as linearizable: the reads-see-commits checker must fire.
+ * rewritten whole instead of the WAL (the other `Store` the core runs on, under the same faults).
+ * `raft-stale-reads-unsafe` serves reads locally and checks them as linearizable: the
+ * reads-see-commits checker must fire.
  *
  * Safety after every event: raft-checkers.ts. Liveness after the heal: one leader whose
  * configuration is not joint, followed in its term by every member, with an entry of its term

@@ -18,7 +18,7 @@
 import type { CounterName } from '../../membership/types.js';
 import type { Checker } from '../checkers.js';
 import type { Scenario, SimNode, SimWorld } from '../runner.js';
-import { Attacker, FORGERY_COUNTERS, FORGERY_KINDS, type Target } from './attacker.js';
+import { Attacker, FORGERY_COUNTERS, FORGERY_KINDS, targetOf, type Target } from './attacker.js';
 import { swimCheckers, type SwimNodeRecord, type SwimView } from './swim-checkers.js';
 import { SwimRun } from './swim.js';
 
@@ -93,7 +93,7 @@ class SwimForgeryRun extends SwimRun {
   private targets(): Target[] {
     return this.records.flatMap((r) =>
       r.up && r.state !== undefined && r.state.phase === 'running'
-        ? [{ name: r.name, address: r.address, state: r.state }]
+        ? [targetOf(r.name, r.address, r.state)]
         : [],
     );
   }
