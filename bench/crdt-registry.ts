@@ -22,7 +22,13 @@ import { REGISTRY_CORE } from '../src/crdt/registry/protocol.js';
 import type { Delta, RegistryState, Row } from '../src/crdt/registry/types.js';
 import { rowId } from '../src/crdt/registry/types.js';
 import type { NodeId } from '../src/identity/node-id.js';
-import { converged, RegistryCluster } from '../test/crdt/registry-harness.js';
+import type { Signature } from '../src/identity/signed.js';
+import {
+  converged,
+  RegistryCluster,
+  securityOf,
+  signVersion,
+} from '../src/sim/registry-cluster.js';
 import { fmt, isMain, machineNote, table } from './lib-report.js';
 import { benchIds, opsPerSec } from './placement-lookup.js';
 
@@ -30,11 +36,12 @@ const WALL = 1_700_000_000_000;
 const config = registryConfig('lan');
 const rng = new Rng(1);
 
-function fresh(self: NodeId): RegistryState {
-  return REGISTRY_CORE.init({ config, selfId: self, wallOffsetMs: WALL }, undefined, {
-    now: ms(1000),
-    rng,
-  });
+function fresh(self: NodeId, verifySignatures = true): RegistryState {
+  return REGISTRY_CORE.init(
+    { config, selfId: self, wallOffsetMs: WALL, security: securityOf(self, verifySignatures) },
+    undefined,
+    { now: ms(1000), rng },
+  );
 }
 
 const serviceRow = (seq: number): Row => ({
@@ -60,7 +67,24 @@ function oneRowDelta(owner: NodeId, seq: number, row: Row): Delta {
     toSeq: seq,
     upserts: [row],
     removals: [],
+    signature: 'ab'.repeat(64) as Signature,
   };
+}
+
+/**
+ * One-row deltas from `peer`, each signed by `peer` as the version a replica holds after the ones
+ * before it (made before timing: what is measured is the receiver's side, verification included).
+ */
+function signedStream(peer: NodeId, count: number): Delta[] {
+  const rows = new Map<string, Row>();
+  const out: Delta[] = [];
+  for (let seq = 1; seq <= count; seq++) {
+    const d = oneRowDelta(peer, seq, processRow(seq));
+    for (const row of d.upserts) rows.set(rowId(row.table, row.key), row);
+    const signature = signVersion({ owner: peer, epoch: d.epoch, seq, rows });
+    out.push({ ...d, signature });
+  }
+  return out;
 }
 
 function throughput(): string[][] {
@@ -82,29 +106,43 @@ function throughput(): string[][] {
       { rng },
     ),
   );
-  const reader = fresh(self);
-  REGISTRY_CORE.step(
-    reader,
-    {
-      kind: 'view',
-      now: ms(1000),
-      members: [{ id: peer, address: '10.0.0.2:7946' as never, state: 'alive' }],
-    },
-    { rng },
-  );
-  let seq = 0;
-  const merges = opsPerSec(() => {
-    seq++;
-    return REGISTRY_CORE.step(
+  const stream = signedStream(peer, 3000);
+  const mergeRate = (verifySignatures: boolean): number => {
+    const reader = fresh(self, verifySignatures);
+    REGISTRY_CORE.step(
       reader,
       {
-        kind: 'deltas',
-        now: ms(2000),
-        from: '10.0.0.2:7946' as never,
-        deltas: [oneRowDelta(peer, seq, processRow(seq))],
+        kind: 'view',
+        now: ms(1000),
+        members: [
+          {
+            id: peer,
+            address: '10.0.0.2:7946' as never,
+            state: 'alive',
+            publicKey: securityOf(peer).publicKey,
+          },
+        ],
       },
       { rng },
     );
+    let seq = 0;
+    return opsPerSec(() => {
+      const d = stream[seq++ % stream.length] as Delta;
+      if (seq % stream.length === 0) reader.partitions.delete(peer);
+      return REGISTRY_CORE.step(
+        reader,
+        { kind: 'deltas', now: ms(2000), from: '10.0.0.2:7946' as never, deltas: [d] },
+        { rng },
+      );
+    });
+  };
+  const merges = mergeRate(true);
+  const mergesUnchecked = mergeRate(false);
+  let signSeq = 0;
+  const ownSigns = opsPerSec(() => {
+    writer.partitions.get(self)!.signature = undefined;
+    writer.partitions.get(self)!.seq = 1_000_000 + signSeq++;
+    return signVersion(writer.partitions.get(self)!);
   });
   const a = lwwMap<number>();
   const b = lwwMap<number>();
@@ -117,7 +155,15 @@ function throughput(): string[][] {
   const orMerge = opsPerSec(() => orSetMerge(copyOrSet(s), other));
   return [
     ['local write (advertise a process), core step', fmt(writes / 1e3, 0)],
-    ['delta merge (one-row delta from a peer), core step', fmt(merges / 1e3, 0)],
+    [
+      'delta merge (one-row delta from a peer, signature verified), core step',
+      fmt(merges / 1e3, 1),
+    ],
+    ['delta merge, signatures not checked (the -unsafe setting)', fmt(mergesUnchecked / 1e3, 0)],
+    [
+      'signing our version (rows digest + Ed25519), once per send after writes',
+      fmt(ownSigns / 1e3, 1),
+    ],
     ['LWW map join of 1,000 entries (already merged)', fmt((lww * 1000) / 1e3, 0) + ' entries'],
     ['OR-set add (delta mutator)', fmt(orAdds / 1e3, 0)],
     ['OR-set join of two 1,000-element replicas', fmt(orMerge / 1e3, 2)],
@@ -172,7 +218,13 @@ function stateAtScale(): string[][] {
         const r = processRow(i);
         rowsOf.set(rowId(r.table, r.key), r);
       }
-      const p = { owner, epoch: { wallMs: WALL, logical: 0 }, seq: 10, rows: rowsOf };
+      const p = {
+        owner,
+        epoch: { wallMs: WALL, logical: 0 },
+        seq: 10,
+        rows: rowsOf,
+        signature: 'ab'.repeat(64) as Signature,
+      };
       s.partitions.set(owner, p);
       bytes += partitionBytes(p, config);
     }

@@ -568,6 +568,21 @@ const MUTANTS: Mutant[] = [
     tests: ['test/membership/security.test.ts'],
   },
   {
+    // Issue 16: the resolver lists rows of every partition it holds, a dead node's too, until
+    // its withdrawal: an instance on a crashed node is resolved for withdrawDelayMs.
+    name: 'registry-lists-departed',
+    file: 'src/crdt/registry/queries.ts',
+    find: '    if (!isLive(state, p.owner)) continue;\n',
+    replace: '',
+    sweep: {
+      scenarios: 'registry',
+      nodes: '5',
+      faults: 'crash',
+      seeds: 5,
+      durationMs: 8000,
+    },
+  },
+  {
     // Raft mode serves a "linearizable" read from the member's own state, without a ReadIndex:
     // a member cut off from the leader answers its stale value.
     name: 'raftkv-linearizable-read-local',

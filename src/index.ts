@@ -27,3 +27,14 @@ export {
   type AdmissionOptions,
   type NodeCertificate,
 } from './node/admission.js';
+export type {
+  NodeServices,
+  NodeProcesses,
+  NodePlacement,
+  ServiceEvent,
+  ServiceInstance,
+  ProcessRow,
+  OwnersChanged,
+  OwnersOptions,
+} from './node/data-plane-api.js';
+export type { PlacementStrategy } from './placement/config.js';

@@ -25,4 +25,7 @@ export type AgentNode = Partial<Pick<ShoalNode, 'kvService' | 'workers'>> &
     | 'joinStatus'
     | 'leave'
     | 'stats'
+    | 'services'
+    | 'processes'
+    | 'placement'
   >;

@@ -32,6 +32,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_HTTP_BODY_TOO_LARGE: 413,
   ERR_JOIN_FAILED: 502,
   ERR_TRANSPORT_CLOSED: 503,
+  ERR_MODE_UNSUPPORTED: 501,
   // The replicated store (mode raft; docs/http-api.md, "Replicated store").
   ERR_CAS_FAILED: 409,
   ERR_TOO_LARGE: 413,

@@ -17,6 +17,7 @@ import {
 } from './protocol-metrics.js';
 import type { SseCounters } from './sse.js';
 import { registerWorkerMetrics } from '../worker/metrics.js';
+import { registerDataPlaneMetrics } from './data-metrics.js';
 
 type Sample = [labels: Record<string, string>, value: number];
 
@@ -282,6 +283,7 @@ export function createAgentMetrics(node: AgentNode, sse: () => SseCounters): Age
   const registry = new Registry();
   registerNodeMetrics(registry, node);
   registerWorkerMetrics(registry, () => node.workers);
+  registerDataPlaneMetrics(registry, node, scraped);
   scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [
     [{}, sse().clients],
   ]);

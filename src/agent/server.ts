@@ -20,6 +20,7 @@ import { watchStreams } from './kv-watch-route.js';
 import { parseJsonBody } from './json-body.js';
 import { createAgentMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
+import { registerDataRoutes } from './data-routes.js';
 import { SseHub, type SseOptions } from './sse.js';
 
 /** @defaultValue 64 KiB: the largest valid body (64 addresses) is under 4 KiB. */
@@ -102,6 +103,7 @@ export function buildAgentApp(node: AgentNode, options: AgentServerOptions = {})
   };
   registerRoutes(app, routeOptions);
   registerKvRoutes(app, routeOptions, watchStreams());
+  registerDataRoutes(app, node, routeOptions.checkToken);
   app.get('/metrics', async (_request, reply) => {
     void reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -102,6 +102,8 @@ export const ERROR_CODES = {
     'A Raft membership change is already in progress (one at a time, and the leader must first commit an entry of its term); retry once it completes.',
   ERR_INCARNATION_EXHAUSTED:
     'This node has used every membership incarnation its identity may sign (INCARNATION_MAX); it needs a new identity.',
+  ERR_MODE_UNSUPPORTED:
+    "The operation needs a part of Shoal this node's mode does not run (node.services in static mode); the message names the modes that have it.",
   ERR_RESERVED_KEY:
     'A write names a key under the reserved prefix \\0shoal/worker/ that only the worker tier writes; nothing was written.',
   ERR_TOKEN_REFUSED:

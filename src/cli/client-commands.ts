@@ -62,7 +62,7 @@ export function formatLeader(answer: LeaderAnswer, members: readonly Member[]): 
   return `${name === undefined ? answer.leader : `${name} (${answer.leader})`}  term ${answer.term}  mode ${answer.mode}\n`;
 }
 
-interface ClientFlags {
+export interface ClientFlags {
   http?: string;
   httpToken?: string;
   json?: boolean;
@@ -76,7 +76,7 @@ export function joinRequestTimeoutMs(addresses: number): number {
   return AGENT_REQUEST_TIMEOUT_MS + addresses * JOIN_ADDRESS_WAIT_MAX_MS;
 }
 
-function clientOptions(flags: ClientFlags): ClientOptions {
+export function clientOptions(flags: ClientFlags): ClientOptions {
   const env = process.env;
   return {
     http: agentAddress(flags.http, env),
@@ -84,7 +84,7 @@ function clientOptions(flags: ClientFlags): ClientOptions {
   };
 }
 
-function withClientFlags(command: Command, json: boolean): Command {
+export function withClientFlags(command: Command, json: boolean): Command {
   command.option('--http <host:port>', 'the agent HTTP API address (env SHOAL_HTTP)', undefined);
   if (json) command.option('--json', 'print the API answer as JSON');
   return command;

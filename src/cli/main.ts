@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo.js';
 import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerDataCommands } from './data-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerWorkerCommands } from './worker-commands.js';
 import { registerKvCommands } from './kv-commands.js';
@@ -34,6 +35,7 @@ export function buildProgram(
     .configureOutput({ writeOut: write, writeErr: (t) => process.stderr.write(t) });
   registerAgentCommand(program);
   registerClientCommands(program, write);
+  registerDataCommands(program, write);
   registerIdentityCommands(program, write);
   registerCaCommands(program, write);
   registerKvCommands(program, write);

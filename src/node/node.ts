@@ -29,6 +29,14 @@ import {
   type SecurityEvent,
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
+import {
+  membershipViewOf,
+  wireDataPlane,
+  type DataPlane,
+  type DataPlaneStats,
+} from './data-plane.js';
+import type { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
+import { splitPort } from './port-split.js';
 import { productionIo, type NodeIo } from './io.js';
 import type { KvService } from './kv-service.js';
 import { wireRaft, type RaftHandle } from './mode-raft.js';
@@ -80,6 +88,8 @@ export type NodeInternalsView = Partial<
   /** `raft` mode: the core's driver and the requests handle (minimal wiring, mode-raft.ts). */
   raft?: ReturnType<typeof wireRaft>['driver'];
   raftHandle?: RaftHandle;
+  /** The data plane's registry core (`swim`, `single`). */
+  registry?: DataPlane['driver'];
 };
 
 export class ShoalNode {
@@ -100,6 +110,8 @@ export class ShoalNode {
   raftLite: RaftLiteHandle | undefined;
   /** The error that stopped the node, when a protocol could not go on (a durable write failed). */
   failure: ShoalError | undefined;
+  /** The data plane (`swim`, `single`): registry, placement, watchers (data-plane.ts). */
+  private dataPlane: DataPlane | undefined;
   private replicated: { service: RaftKv; kv: NodeKv; raft: NodeRaft } | undefined;
   /** @internal `worker` mode only: the worker (assignments, status reports). */
   worker: Worker | undefined;
@@ -147,6 +159,38 @@ export class ShoalNode {
     this.runtime = runtime;
     this.internals = internals;
     this.raftLite = raftLite;
+  }
+
+  /** @internal Attaches the data plane (buildNode, in the modes that run one). */
+  attachDataPlane(dataPlane: DataPlane): void {
+    this.dataPlane = dataPlane;
+    this.internals = { ...this.internals, registry: dataPlane.driver };
+  }
+
+  private data(what: string): DataPlane {
+    if (this.dataPlane !== undefined) return this.dataPlane;
+    throw new ShoalError(
+      'ERR_MODE_UNSUPPORTED',
+      `node.${what} needs the data plane, which runs in modes swim and single (gossip membership, or this node alone); this node runs mode ${this.mode.kind}`,
+    );
+  }
+
+  /**
+   * The service registry (INTERFACE.md, "Data plane"): advertise, withdraw, list, resolve with
+   * a preferred node, watch. Modes `swim` and `single`; elsewhere ERR_MODE_UNSUPPORTED.
+   */
+  get services(): NodeServices {
+    return this.data('services').services;
+  }
+
+  /** The process table: advertise, withdraw, findByType, findByCapability, leastLoadedNode. */
+  get processes(): NodeProcesses {
+    return this.data('processes').processes;
+  }
+
+  /** Where keys land on the live members (ring, rendezvous, jump), and owner-change watches. */
+  get placement(): NodePlacement {
+    return this.data('placement').placement;
   }
 
   /** @internal `raft` mode: the replicated store (mode-raft.ts). */
@@ -377,6 +421,7 @@ export class ShoalNode {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.dataPlane?.halt();
     await this.runtime?.close();
     await this.io.transport?.close();
     this.hub.end();
@@ -389,6 +434,7 @@ export class ShoalNode {
   halt(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dataPlane?.halt();
     this.runtime?.halt();
     this.hub.end();
   }
@@ -399,13 +445,20 @@ export class ShoalNode {
     decodeErrors: Record<string, number>;
     drivers: Record<string, DriverStats>;
     transport: TransportStats | undefined;
+    /** The data plane's counters, gauges and traffic, in the modes that run one. */
+    dataPlane?: DataPlaneStats;
   } {
     const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
+    const data = this.dataPlane?.stats();
+    const decodeErrors = { ...runtime.decodeErrors };
+    for (const [code, n] of Object.entries(data?.decodeErrors ?? {}))
+      decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
     return {
       protocol: { epoch: this.epoch, ...runtime.protocol },
-      decodeErrors: runtime.decodeErrors,
-      drivers: runtime.drivers,
+      decodeErrors,
+      drivers: data === undefined ? runtime.drivers : { ...runtime.drivers, registry: data.driver },
       transport: this.io.transport?.stats(),
+      ...(data === undefined ? {} : { dataPlane: data }),
     };
   }
 }
@@ -443,8 +496,10 @@ export function buildNode(
     fail: (error) => node.fail(error),
   };
   const mode = options.mode;
+  const withData = internals.dataPlane !== false;
   switch (mode.kind) {
     case 'single':
+      if (withData) node.attachDataPlane(wireDataPlane(ctx, undefined, undefined));
       return node;
     case 'static': {
       const runtime = wireStatic(ctx, mode);
@@ -477,8 +532,33 @@ export function buildNode(
       return node;
     }
     case 'swim': {
-      const runtime = wireSwim(ctx, mode);
+      if (!withData) {
+        const runtime = wireSwim(ctx, mode);
+        node.attach(runtime, { membership: runtime.membership, swimLeader: runtime.swimLeader });
+        return node;
+      }
+      // One port for both: the data plane's messages (types 40-49) are split off (port-split.ts).
+      const port = splitPort(io.transport as NonNullable<NodeIo['transport']>);
+      // Member events reach the data plane once it exists (it starts from the whole table).
+      const forward: { to?: DataPlane } = {};
+      const runtime = wireSwim(
+        {
+          ...ctx,
+          io: { ...io, transport: port.main },
+          publishMember: (event) => {
+            node.publishMember(event);
+            if (event.type !== 'epoch') forward.to?.memberChanged(event.member.id);
+          },
+        },
+        mode,
+      );
       node.attach(runtime, { membership: runtime.membership, swimLeader: runtime.swimLeader });
+      forward.to = wireDataPlane(
+        ctx,
+        port.side,
+        membershipViewOf(() => runtime.membership.state.members),
+      );
+      node.attachDataPlane(forward.to);
       return node;
     }
   }

@@ -15,6 +15,7 @@ import type { ProtocolTypes } from '../base/protocol.js';
 import type { NetTransportOptions } from '../transport/net.js';
 import type { RaftApplication } from '../raft/application.js';
 import type { RaftProfile, RaftSettings } from '../raft/config.js';
+import type { RegistryConfig, REGISTRY_PROFILES } from '../crdt/registry/config.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 
 export type { Boundary } from './driver.js';
@@ -76,8 +77,16 @@ export interface NodeInternals {
    * forgery tests' positive control. @defaultValue false
    */
   unsafeSkipVerification?: boolean;
-  /** The wall clock (Unix ms) admission checks certificates against. @defaultValue Date.now */
+  /**
+   * The wall clock (Unix ms) admission checks certificates against, and the data plane's hybrid
+   * logical clock reads (once, at boot: its offset from the monotonic clock). @defaultValue Date.now
+   */
   wallClockMs?: () => number;
+  /** Run the data plane (`swim`, `single`): node.services, node.processes, node.placement. @defaultValue true */
+  dataPlane?: boolean;
+  /** The data plane's profile beyond the user's three (the simulator's `simMin`), and overrides. */
+  registryProfile?: keyof typeof REGISTRY_PROFILES;
+  registry?: Partial<RegistryConfig>;
 }
 
 /** Something untrustworthy was refused (docs/security.md); rate-limited per reason by the core. */

@@ -17,6 +17,12 @@ import type {
 } from '../../src/crdt/registry/types.js';
 import { rowId } from '../../src/crdt/registry/types.js';
 import { LOAD_SCALE } from '../../src/crdt/registry/codec.js';
+import type { Signature } from '../../src/identity/signed.js';
+
+/** 64 random bytes as the lowercase hex a signature is held in. */
+export const arbSignature: fc.Arbitrary<Signature> = fc
+  .uint8Array({ minLength: 64, maxLength: 64 })
+  .map((bytes) => Buffer.from(bytes).toString('hex') as Signature);
 
 export function registryArbitraries(
   arbNodeId: fc.Arbitrary<NodeId>,
@@ -55,8 +61,8 @@ export function registryArbitraries(
       .map(([, x]) => x);
 
   const delta: fc.Arbitrary<Delta> = fc
-    .tuple(arbNodeId, hlc, fc.nat(1000), fc.integer({ min: 1, max: 50 }))
-    .chain(([owner, epoch, fromSeq, span]) => {
+    .tuple(arbNodeId, hlc, fc.nat(1000), fc.integer({ min: 1, max: 50 }), arbSignature)
+    .chain(([owner, epoch, fromSeq, span, signature]) => {
       const seq = fc.integer({ min: fromSeq + 1, max: fromSeq + span });
       const removal: fc.Arbitrary<Removal> = fc.record({
         table: fc.constantFrom('service' as const, 'process' as const),
@@ -75,17 +81,19 @@ export function registryArbitraries(
             toSeq: fromSeq + span,
             upserts,
             removals: byId(removals).filter((x) => !taken.has(rowId(x.table, x.key))),
+            signature,
           };
         });
     });
   const partition: fc.Arbitrary<Partition> = fc
-    .tuple(arbNodeId, hlc, fc.nat(1000))
-    .chain(([owner, epoch, seq]) =>
+    .tuple(arbNodeId, hlc, fc.nat(1000), arbSignature)
+    .chain(([owner, epoch, seq, signature]) =>
       fc.array(row(fc.nat(seq)), { maxLength: 3 }).map((rows) => ({
         owner,
         epoch,
         seq,
         rows: new Map(byId(rows).map((r) => [rowId(r.table, r.key), r])),
+        signature,
       })),
     );
   const entry: fc.Arbitrary<SummaryEntry> = fc.record({

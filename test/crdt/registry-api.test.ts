@@ -10,14 +10,14 @@ import { ms } from '../../src/base/time.js';
 import { ProcessesApi, ServicesApi, type RegistryPort } from '../../src/crdt/registry/api.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
-import { nodeIdOf } from './registry-harness.js';
+import { nodeIdOf, securityOf } from '../../src/sim/registry-cluster.js';
 
 const SELF = nodeIdOf(0);
 
 function port(): RegistryPort {
   const rng = new Rng(1);
   const state = REGISTRY_CORE.init(
-    { config: registryConfig('simMin'), selfId: SELF, wallOffsetMs: 1e12 },
+    { config: registryConfig('simMin'), selfId: SELF, wallOffsetMs: 1e12, security: securityOf(0) },
     undefined,
     { now: ms(1000), rng },
   );

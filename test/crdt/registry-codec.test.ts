@@ -20,7 +20,10 @@ import {
 } from '../../src/crdt/registry/codec.js';
 import type { Delta, Partition, RegistryMessage, Row } from '../../src/crdt/registry/types.js';
 import { rowId } from '../../src/crdt/registry/types.js';
-import { nodeIdOf } from './registry-harness.js';
+import { nodeIdOf } from '../../src/sim/registry-cluster.js';
+import type { Signature } from '../../src/identity/signed.js';
+
+const SIGNATURE = 'ab'.repeat(64) as Signature;
 
 const config = registryConfig('lan');
 const table = registryMessages(config);
@@ -47,12 +50,14 @@ const delta: Delta = {
   toSeq: 6,
   upserts: [process('p1', 6), service('api', 5)],
   removals: [{ table: 'service', key: 'old', seq: 6 }],
+  signature: SIGNATURE,
 };
 const partition: Partition = {
   owner: nodeIdOf(2),
   epoch: { wallMs: 1_700_000_000_000, logical: 0 },
   seq: 9,
   rows: new Map([service('api', 3), process('p', 9)].map((r) => [rowId(r.table, r.key), r])),
+  signature: 'cd'.repeat(64) as Signature,
 };
 const MESSAGES: RegistryMessage[] = [
   { type: 'data-gossip', from: nodeIdOf(0), deltas: [delta] },
@@ -228,7 +233,8 @@ describe('registry codec', () => {
       { type: 'data-gossip', from: nodeIdOf(0), deltas: [one] },
       CLUSTER,
     ).length;
-    expect(deltaBytes(one, config)).toBe(62);
-    expect(bytes).toBe(86);
+    // 64 of them are the owner's signature of the version (signing.ts).
+    expect(deltaBytes(one, config)).toBe(126);
+    expect(bytes).toBe(150);
   });
 });

@@ -10,17 +10,25 @@ import { registryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
 import type {
   Delta,
+  Partition,
   RegistryInput,
   RegistryState,
   RegistryTypes,
 } from '../../src/crdt/registry/types.js';
 import { protocolContract } from '../base/contract.js';
-import { addressOf, nodeIdOf } from './registry-harness.js';
+import {
+  addressOf,
+  nodeIdOf,
+  publicKeyOf,
+  securityOf,
+  signedDeltas,
+  signVersion,
+} from '../../src/sim/registry-cluster.js';
 
 const WALL = 1_700_000_000_000;
 const STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 
-function randomDelta(rng: Rng, now: Millis): Delta {
+function randomDelta(rng: Rng, now: Millis): Omit<Delta, 'signature'> {
   const owner = nodeIdOf(1 + rng.int(3));
   const fromSeq = rng.int(4);
   const toSeq = fromSeq + 1 + rng.int(2);
@@ -45,10 +53,21 @@ function randomDelta(rng: Rng, now: Millis): Delta {
   };
 }
 
+function partitionOf(rng: Rng, now: Millis): Partition {
+  const d = randomDelta(rng, now);
+  const unsigned = {
+    owner: d.owner,
+    epoch: d.epoch,
+    seq: d.toSeq,
+    rows: new Map(d.upserts.map((r) => [`${r.table}\u0000${r.key}`, r])),
+  };
+  return { ...unsigned, signature: signVersion(unsigned) };
+}
+
 function randomInput(rng: Rng, state: RegistryState, now: Millis): RegistryInput {
   const from = addressOf(1 + rng.int(3));
   const peer = nodeIdOf(1 + rng.int(3));
-  switch (rng.int(7)) {
+  switch (rng.int(8)) {
     case 0:
       return {
         kind: 'local',
@@ -83,10 +102,42 @@ function randomInput(rng: Rng, state: RegistryState, now: Millis): RegistryInput
           id: nodeIdOf(i),
           address: addressOf(i),
           state: rng.pick(STATES),
+          publicKey: publicKeyOf(i),
         })),
       };
+    case 7: {
+      const i = 1 + rng.int(3);
+      return rng.chance(1, 4)
+        ? { kind: 'members', now, members: [], removed: [nodeIdOf(i)] }
+        : {
+            kind: 'members',
+            now,
+            members: [
+              {
+                id: nodeIdOf(i),
+                address: addressOf(i),
+                state: rng.pick(STATES),
+                publicKey: publicKeyOf(i),
+              },
+            ],
+            removed: [],
+          };
+    }
     case 3:
-      return { kind: 'deltas', now, from, deltas: [randomDelta(rng, now)] };
+      // Signed by the owner as the version this replica would hold (or, one time in four, forged).
+      return {
+        kind: 'deltas',
+        now,
+        from,
+        deltas: signedDeltas(state, [
+          rng.chance(1, 4)
+            ? {
+                ...randomDelta(rng, now),
+                signature: signVersion({ ...partitionOf(rng, now), owner: nodeIdOf(5) }),
+              }
+            : randomDelta(rng, now),
+        ]),
+      };
     case 4:
       return {
         kind: 'receive',
@@ -113,13 +164,7 @@ function randomInput(rng: Rng, state: RegistryState, now: Millis): RegistryInput
       };
     }
     default: {
-      const d = randomDelta(rng, now);
-      const partition = {
-        owner: d.owner,
-        epoch: d.epoch,
-        seq: d.toSeq,
-        rows: new Map(d.upserts.map((r) => [`${r.table}\u0000${r.key}`, r])),
-      };
+      const partition = partitionOf(rng, now);
       const tombstones = rng.chance(1, 3)
         ? [
             {
@@ -149,7 +194,12 @@ function randomInput(rng: Rng, state: RegistryState, now: Millis): RegistryInput
 describe('registry core: protocol contract', () => {
   protocolContract<RegistryTypes>({
     core: REGISTRY_CORE,
-    config: () => ({ config: registryConfig('simMin'), selfId: nodeIdOf(0), wallOffsetMs: WALL }),
+    config: () => ({
+      config: registryConfig('simMin'),
+      selfId: nodeIdOf(0),
+      wallOffsetMs: WALL,
+      security: securityOf(0),
+    }),
     persisted: () => undefined,
     randomInput,
     sampleEffects: [

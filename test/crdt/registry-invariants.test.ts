@@ -9,7 +9,7 @@ import { ms } from '../../src/base/time.js';
 import { registryConfig } from '../../src/crdt/registry/config.js';
 import { REGISTRY_CORE } from '../../src/crdt/registry/protocol.js';
 import type { RegistryState } from '../../src/crdt/registry/types.js';
-import { nodeIdOf } from './registry-harness.js';
+import { nodeIdOf, securityOf } from '../../src/sim/registry-cluster.js';
 
 const rng = new Rng(3);
 
@@ -19,6 +19,7 @@ function withRows(): RegistryState {
       config: registryConfig('simMin', { rowsPerNodeMax: 2 }),
       selfId: nodeIdOf(0),
       wallOffsetMs: 1e12,
+      security: securityOf(0),
     },
     undefined,
     { now: ms(1000), rng },
@@ -58,7 +59,13 @@ const breakages: [string, (s: RegistryState) => void, RegExp][] = [
     'a partition under its tombstone',
     (s) => {
       const owner = nodeIdOf(5);
-      s.partitions.set(owner, { owner, epoch: { wallMs: 1, logical: 0 }, seq: 1, rows: new Map() });
+      s.partitions.set(owner, {
+        owner,
+        epoch: { wallMs: 1, logical: 0 },
+        seq: 1,
+        rows: new Map(),
+        signature: 'ab'.repeat(64) as never,
+      });
       s.tombstones.set(owner, {
         tombstone: { owner, epoch: { wallMs: 1, logical: 0 }, seq: 2 },
         seenBy: new Set(),
@@ -66,6 +73,20 @@ const breakages: [string, (s: RegistryState) => void, RegExp][] = [
       });
     },
     /kept under its tombstone/,
+  ],
+  [
+    'an unsigned partition of another owner',
+    (s) => {
+      const owner = nodeIdOf(6);
+      s.partitions.set(owner, {
+        owner,
+        epoch: { wallMs: 1, logical: 0 },
+        seq: 1,
+        rows: new Map(),
+        signature: undefined,
+      });
+    },
+    /unsigned/,
   ],
   [
     'self in the live view',

@@ -30,11 +30,29 @@ import type {
   RegistryState,
   ViewMember,
 } from '../../src/crdt/registry/types.js';
-import { addressOf, nodeIdOf } from './registry-harness.js';
+import {
+  addressOf,
+  nodeIdOf,
+  publicKeyOf,
+  securityOf,
+  signedDeltas,
+} from '../../src/sim/registry-cluster.js';
+import type { Signature } from '../../src/identity/signed.js';
+
+/** A delta as a test writes it: `step` signs it as its owner would, unless it carries a signature. */
+type Draft = Omit<Delta, 'signature'> & { signature?: Signature | undefined };
+type TestInput =
+  | Exclude<RegistryInput, { kind: 'deltas' }>
+  | {
+      kind: 'deltas';
+      now: ReturnType<typeof ms>;
+      from: ReturnType<typeof addressOf>;
+      deltas: Draft[];
+    };
 
 const WALL = 1_700_000_000_000;
 
-function queued(s: RegistryState, owner: NodeId): Delta | undefined {
+function queued(s: RegistryState, owner: NodeId): Draft | undefined {
   const q = s.queue.get(owner);
   return q === undefined ? undefined : queuedDelta(q);
 }
@@ -44,13 +62,19 @@ const rng = new Rng(5);
 
 function fresh(settings = {}): RegistryState {
   const config = registryConfig('simMin', settings);
-  return REGISTRY_CORE.init({ config, selfId: SELF, wallOffsetMs: WALL }, undefined, {
-    now: ms(1000),
-    rng,
-  });
+  return REGISTRY_CORE.init(
+    { config, selfId: SELF, wallOffsetMs: WALL, security: securityOf(0) },
+    undefined,
+    {
+      now: ms(1000),
+      rng,
+    },
+  );
 }
 
-function step(state: RegistryState, input: RegistryInput) {
+function step(state: RegistryState, test: TestInput) {
+  const input: RegistryInput =
+    test.kind === 'deltas' ? { ...test, deltas: signedDeltas(state, test.deltas) } : test;
   const ready = REGISTRY_CORE.step(state, input, { rng });
   expect(REGISTRY_CORE.checkInvariants(state)).toEqual([]);
   return ready;
@@ -78,11 +102,16 @@ function view(state: RegistryState, now: number, members: [number, ViewMember['s
   step(state, {
     kind: 'view',
     now: at(now),
-    members: members.map(([i, s]) => ({ id: nodeIdOf(i), address: addressOf(i), state: s })),
+    members: members.map(([i, s]) => ({
+      id: nodeIdOf(i),
+      address: addressOf(i),
+      state: s,
+      publicKey: publicKeyOf(i),
+    })),
   });
 }
 
-function peerDelta(fromSeq: number, toSeq: number, key: string, epochWall = WALL + 500): Delta {
+function peerDelta(fromSeq: number, toSeq: number, key: string, epochWall = WALL + 500): Draft {
   return {
     owner: PEER,
     epoch: { wallMs: epochWall, logical: 0 },
@@ -282,7 +311,7 @@ describe('registry core: deltas (causal delta-merging condition, §6)', () => {
       ...peerDelta(seq - 1, seq, `k${seq}`, WALL + now + lead - 5),
     });
     // epoch 5 ms before the row stamp; the row stamp carries the lead.
-    const lead = (ms_: number, seq: number): Delta => {
+    const lead = (ms_: number, seq: number): Draft => {
       const base = d(0, seq);
       return {
         ...base,
@@ -310,7 +339,7 @@ describe('registry core: departures, tombstones, restamps', () => {
       [2, 'alive'],
       [9, 'alive'],
     ]);
-    const two: Delta = { ...peerDelta(0, 1, 'b'), owner: nodeIdOf(2) };
+    const two: Draft = { ...peerDelta(0, 1, 'b'), owner: nodeIdOf(2) };
     step(s, {
       kind: 'deltas',
       now: at(1001),
@@ -335,6 +364,12 @@ describe('registry core: departures, tombstones, restamps', () => {
       expect.objectContaining({ kind: 'changed', key: 'a', node: PEER, after: undefined }),
     );
     expect(s.tombstones.has(PEER)).toBe(true);
+    step(s, { kind: 'deltas', now: at(1650), from: addressOf(3), deltas: [peerDelta(0, 1, 'a')] });
+    expect(s.counters.departedRefused, 'a departed member is not taken from laggards').toBe(1);
+    view(s, 1690, [
+      [1, 'alive'],
+      [9, 'alive'],
+    ]); // it restarted
     step(s, { kind: 'deltas', now: at(1700), from: addressOf(3), deltas: [peerDelta(0, 1, 'a')] });
     expect(s.partitions.has(PEER), 'the tombstone blocks the old version').toBe(false);
     step(s, {
@@ -348,12 +383,58 @@ describe('registry core: departures, tombstones, restamps', () => {
 
   it('nothing is withdrawn before the first view arrives (a node just started)', () => {
     const s = fresh({ withdrawDelayMs: 0 });
-    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
     step(s, { kind: 'tick', now: at(5000) });
-    expect(s.partitions.get(PEER)?.rows.size).toBe(1);
     expect(s.withdrawAtMs.size).toBe(0);
     view(s, 5001, [[1, 'alive']]);
+    step(s, { kind: 'deltas', now: at(5002), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
     expect(listServices(s)).toHaveLength(1);
+  });
+
+  it('a node that had no live peer pushes-pulls at the next tick once it has one, not an interval later', () => {
+    const s = fresh({ pushPullIntervalMs: 10_000 });
+    const digests = (now: number) =>
+      step(s, { kind: 'tick', now: at(now) }).effects.filter(
+        (e) => e.kind === 'send' && e.message.type === 'data-digest',
+      );
+    expect(digests(1500)).toEqual([]);
+    view(s, 1600, [[1, 'alive']]);
+    expect(digests(1601)).toEqual([expect.objectContaining({ to: addressOf(1) })]);
+    // With a live peer already, a view change leaves the interval alone.
+    view(s, 1700, [
+      [1, 'alive'],
+      [2, 'alive'],
+    ]);
+    expect(digests(1701)).toEqual([]);
+    // Cut off from every peer, then one is back: at once again.
+    view(s, 2000, [
+      [1, 'dead'],
+      [2, 'dead'],
+    ]);
+    view(s, 2100, [
+      [1, 'alive'],
+      [2, 'dead'],
+    ]);
+    expect(digests(2101)).toHaveLength(1);
+  });
+
+  it('a partition never written is announced at the first live peer as version 1 with no rows', () => {
+    const s = fresh();
+    let now = 1500;
+    const gossip = () =>
+      step(s, { kind: 'tick', now: at((now += 1000)) }).effects.flatMap((e) =>
+        e.kind === 'send' && e.message.type === 'data-gossip' ? e.message.deltas : [],
+      );
+    expect(gossip()).toEqual([]);
+    view(s, 2600, [[1, 'alive']]);
+    expect(s.partitions.get(SELF)?.seq).toBe(1);
+    expect(gossip()).toEqual([
+      expect.objectContaining({ owner: SELF, fromSeq: 0, toSeq: 1, upserts: [], removals: [] }),
+    ]);
+    // A written partition is not bumped: its writes are already queued.
+    const w = fresh();
+    step(w, { kind: 'local', now: at(1100), write: service('a') });
+    view(w, 1600, [[1, 'alive']]);
+    expect(w.partitions.get(SELF)?.seq).toBe(1);
   });
 
   it('a member that refutes in time keeps its partition', () => {
@@ -408,12 +489,51 @@ describe('registry core: departures, tombstones, restamps', () => {
     expect(s.tombstones.has(nodeIdOf(1))).toBe(false);
   });
 
-  it('restamps when a peer holds a newer version of our own partition (a previous life)', () => {
+  it('restamps when a peer holds a newer version of our own partition signed by our key (a previous life)', () => {
     const s = fresh();
     step(s, { kind: 'local', now: at(1001), write: service('api') });
     const before = s.partitions.get(SELF)?.epoch;
-    const previous: Delta = { ...peerDelta(0, 9, 'old', WALL + 5000), owner: SELF };
-    step(s, { kind: 'deltas', now: at(1002), from: addressOf(1), deltas: [previous] });
+    const previous: Draft = { ...peerDelta(0, 9, 'old', WALL + 5000), owner: SELF };
+    // A delta is only a claim: the node asks the sender for the whole partition.
+    const pulled = step(s, {
+      kind: 'deltas',
+      now: at(1002),
+      from: addressOf(1),
+      deltas: [previous],
+    });
+    expect(s.counters.restamps).toBe(0);
+    expect(pulled.effects).toContainEqual(
+      expect.objectContaining({
+        kind: 'send',
+        message: expect.objectContaining({ type: 'data-summary', partial: true }),
+      }),
+    );
+    const [signed] = signedDeltas(s, [{ ...previous, fromSeq: 0 }]) as [Delta];
+    const oldLife: Partition = {
+      owner: SELF,
+      epoch: signed.epoch,
+      seq: signed.toSeq,
+      rows: new Map(signed.upserts.map((r) => [`${r.table}\u0000${r.key}`, r])),
+      signature: signed.signature,
+    };
+    const state = (partition: Partition) =>
+      step(s, {
+        kind: 'receive',
+        now: at(1003),
+        from: addressOf(1),
+        message: {
+          type: 'data-state',
+          from: PEER,
+          reply: true,
+          partitions: [partition],
+          tombstones: [],
+          want: [],
+        },
+      });
+    state({ ...oldLife, signature: signedDeltas(s, [{ ...previous, owner: PEER }])[0]?.signature });
+    expect(s.counters.restamps, 'a version of ours signed by another key is refused').toBe(0);
+    expect(s.counters.signaturesInvalid).toBe(1);
+    state(oldLife);
     const p = s.partitions.get(SELF);
     expect(s.counters.restamps).toBe(1);
     expect(p?.epoch.wallMs).toBe(WALL + 5000);
@@ -426,6 +546,81 @@ describe('registry core: departures, tombstones, restamps', () => {
   });
 });
 
+describe('registry core: rows only from their owner (signing.ts)', () => {
+  it('a delta or partition not signed by its owner is refused and counted; the owner-signed one applies', () => {
+    const s = fresh();
+    view(s, 1000, [
+      [1, 'alive'],
+      [2, 'alive'],
+    ]);
+    const forged = { ...peerDelta(0, 1, 'evil'), signature: undefined };
+    const [byOther] = signedDeltas(s, [{ ...forged, owner: nodeIdOf(2) }]) as [Delta];
+    step(s, {
+      kind: 'deltas',
+      now: at(1001),
+      from: addressOf(2),
+      deltas: [{ ...forged, signature: byOther.signature }],
+    });
+    expect(s.partitions.has(PEER)).toBe(false);
+    expect(s.counters.signaturesInvalid).toBe(1);
+    // The owner's signature of another version (a replay with other rows) does not verify either.
+    const [genuine] = signedDeltas(s, [peerDelta(0, 1, 'a')]) as [Delta];
+    step(s, {
+      kind: 'deltas',
+      now: at(1002),
+      from: addressOf(2),
+      deltas: [{ ...forged, signature: genuine.signature }],
+    });
+    expect(s.counters.signaturesInvalid).toBe(2);
+    expect(listServices(s)).toEqual([]);
+    step(s, { kind: 'deltas', now: at(1003), from: addressOf(1), deltas: [genuine] });
+    expect(listServices(s).map((x) => x.name)).toEqual(['a']);
+    expect(s.counters.signaturesChecked).toBe(3);
+  });
+
+  it('an owner the view holds no key of cannot be checked: refused, counted unverifiable', () => {
+    const s = fresh();
+    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
+    expect(s.partitions.has(PEER)).toBe(false);
+    expect(s.counters.unverifiable).toBe(1);
+    view(s, 1002, [[1, 'alive']]);
+    step(s, { kind: 'deltas', now: at(1003), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
+    expect(listServices(s)).toHaveLength(1);
+  });
+
+  it('our own version is signed once per send, not per write', () => {
+    const s = fresh();
+    view(s, 1000, [[1, 'alive']]);
+    for (let i = 0; i < 5; i++)
+      step(s, { kind: 'local', now: at(1001 + i), write: service(`s${i}`) });
+    expect(s.counters.signaturesMade).toBe(0);
+    step(s, { kind: 'tick', now: at(5000) });
+    expect(s.counters.signaturesMade).toBe(1);
+  });
+
+  it('a tombstone of an owner live in our view is ignored: only our own view withdraws a live member', () => {
+    const s = fresh();
+    view(s, 1000, [[1, 'alive']]);
+    step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [peerDelta(0, 1, 'a')] });
+    const tombstone = { owner: PEER, epoch: { wallMs: WALL + 600, logical: 0 }, seq: 5 };
+    step(s, {
+      kind: 'receive',
+      now: at(1002),
+      from: addressOf(2),
+      message: {
+        type: 'data-state',
+        from: nodeIdOf(2),
+        reply: false,
+        partitions: [],
+        tombstones: [tombstone],
+        want: [],
+      },
+    });
+    expect(listServices(s)).toHaveLength(1);
+    expect(s.counters.tombstonesIgnored).toBe(1);
+  });
+});
+
 describe('registry queries', () => {
   const peers = (s: RegistryState): void => {
     view(s, 1000, [
@@ -433,7 +628,7 @@ describe('registry queries', () => {
       [2, 'alive'],
       [3, 'dead'],
     ]);
-    const deltas = [1, 2, 3].map((i): Delta => ({
+    const deltas = [1, 2, 3].map((i): Draft => ({
       owner: nodeIdOf(i),
       epoch: { wallMs: WALL, logical: 0 },
       fromSeq: 0,
@@ -508,7 +703,7 @@ describe('registry queries', () => {
 });
 
 describe('registry core: queue and exchange limits at limit-1, limit, limit+1', () => {
-  const ownerDelta = (i: number): Delta => ({ ...peerDelta(0, 1, 'k'), owner: nodeIdOf(i) });
+  const ownerDelta = (i: number): Draft => ({ ...peerDelta(0, 1, 'k'), owner: nodeIdOf(i) });
 
   it('partitionsMax (self included): a new owner past it is refused and counted', () => {
     const s = fresh({ partitionsMax: 3 });
@@ -533,6 +728,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
       [2, 'alive'],
       [3, 'alive'],
     ]);
+    s.queue.delete(SELF); // our own announcement (first live peer): not what this test counts
     step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(1)] });
     expect(s.queue.size).toBe(1);
     step(s, { kind: 'deltas', now: at(1002), from: addressOf(1), deltas: [ownerDelta(2)] });
@@ -551,6 +747,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
         [2, 'alive'],
         [3, 'alive'],
       ]);
+      s.queue.delete(SELF); // our own announcement (first live peer): not what this test counts
       for (let i = 1; i <= owners; i++)
         step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
       const queuedBytes = s.queue.get(nodeIdOf(1))?.bytes ?? 0;
@@ -566,7 +763,12 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
     };
     // Every owner's delta has the same size bound b (the queue's upper bound of its encoding).
     const b = sent(1200, 1).queuedBytes;
-    expect(b).toBeGreaterThanOrEqual(deltaBytes(ownerDelta(1), registryConfig('simMin')));
+    expect(b).toBeGreaterThanOrEqual(
+      deltaBytes(
+        { ...ownerDelta(1), signature: 'ab'.repeat(64) as Signature },
+        registryConfig('simMin'),
+      ),
+    );
     expect(sent(2 * b + 1, 2).deltas).toBe(2);
     expect(sent(2 * b, 2).deltas).toBe(2);
     expect(sent(2 * b - 1, 2).deltas).toBe(1);
@@ -591,11 +793,13 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
       ]);
       for (let i = 1; i <= 3; i++)
         step(s, { kind: 'deltas', now: at(1001), from: addressOf(1), deltas: [ownerDelta(i)] });
+      // The peer holds our own (empty) partition already: only the three others are sent.
+      const own = s.partitions.get(SELF) as Partition;
       const summary = {
         type: 'data-summary' as const,
         from: nodeIdOf(2),
         partial: false,
-        entries: [],
+        entries: [{ owner: SELF, epoch: own.epoch, seq: own.seq }],
       };
       const ready = step(s, {
         kind: 'receive',
@@ -622,7 +826,7 @@ describe('registry core: pulls on gaps are bounded', () => {
   it('one pull per owner per interval, at most partitionsMax owners, marks expire', () => {
     const s = fresh({ partitionsMax: 3 });
     view(s, 1000, [[1, 'alive']]);
-    const gap = (i: number): Delta => ({ ...peerDelta(4, 5, 'k'), owner: nodeIdOf(i) });
+    const gap = (i: number): Draft => ({ ...peerDelta(4, 5, 'k'), owner: nodeIdOf(i) });
     const pulls = (now: number, owners: number[]): number =>
       step(s, {
         kind: 'deltas',

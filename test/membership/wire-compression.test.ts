@@ -25,6 +25,7 @@ import { simSwimNode } from '../helpers/sim-swim-node.js';
 import { testId, testIdentity } from '../helpers/member-keys.js';
 import { memberRecord } from './helpers.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
+import { isDataPlanePayload } from '../../src/node/port-split.js';
 
 const CLUSTER = 'zip';
 const dictionary = new TextEncoder().encode(DEFLATE_DICTIONARY_V1);
@@ -41,7 +42,8 @@ function setup() {
   const spy = new MemoryTransport(network, spyAddress);
   const frames: Uint8Array[] = [];
   spy.onReceive((_from, channel, data) => {
-    if (channel === 'stream') frames.push(data);
+    // Membership's frames only: the node's data plane shares the port (a newcomer's first sync).
+    if (channel === 'stream' && !isDataPlanePayload(data)) frames.push(data);
   });
   const run = (): void => void clock.runUntil(clock.now() + 100, { eventsMax: 10_000 });
   return {

@@ -47,6 +47,7 @@ describe('one wiring for production and the simulator', () => {
   it.each([
     'swim',
     'swim-forgery',
+    'registry',
     'election-static',
     'election-swim',
     'election-raft-lite',

@@ -33,6 +33,8 @@ import {
   type DecodeResult,
 } from '../../codec/codec.js';
 import type { NodeId } from '../../identity/node-id.js';
+import { SIGNATURE_BYTES, type Signature } from '../../identity/signed.js';
+import { assert } from '../../base/assert.js';
 import { HLC_LOGICAL_MAX, type Hlc } from '../hlc.js';
 import { registryConfig, type RegistryConfig } from './config.js';
 import type {
@@ -85,8 +87,8 @@ const ID_BYTES = 16;
 /** Smallest row: table, empty key, seq, stamp (2), and an empty process (4 fields) or service. */
 const ROW_BYTES_MIN = 7;
 const REMOVAL_BYTES_MIN = 3;
-const DELTA_BYTES_MIN = ID_BYTES + 6;
-const PARTITION_BYTES_MIN = ID_BYTES + 5;
+const DELTA_BYTES_MIN = ID_BYTES + SIGNATURE_BYTES + 6;
+const PARTITION_BYTES_MIN = ID_BYTES + SIGNATURE_BYTES + 5;
 const TOMBSTONE_BYTES_MIN = ID_BYTES + 3;
 const SUMMARY_BYTES_MIN = ID_BYTES + 3;
 
@@ -228,6 +230,7 @@ export function writeDelta(w: Writer, delta: Delta, limits: RegistryWireLimits):
   writeHlc(w, delta.epoch);
   w.varint(delta.fromSeq);
   w.varint(delta.toSeq);
+  w.hex(delta.signature, SIGNATURE_BYTES);
   w.count(delta.upserts.length, limits.rowsPerNodeMax);
   for (const row of [...delta.upserts].sort(byRowId)) writeRow(w, row, limits);
   w.count(delta.removals.length, limits.rowsPerNodeMax);
@@ -245,6 +248,7 @@ function readDelta(r: Reader, limits: RegistryWireLimits): Delta {
   const toSeq = r.varint('delta toSeq');
   if (toSeq <= fromSeq)
     throw new DecodeFailure('ERR_DECODE_MALFORMED', `delta (${fromSeq}, ${toSeq}] is empty`);
+  const signature = r.hex(SIGNATURE_BYTES, 'delta signature') as Signature;
   const upserts = readRows(r, limits, 'delta upserts');
   const count = r.count('delta removals count', REMOVAL_BYTES_MIN);
   if (count > limits.rowsPerNodeMax)
@@ -275,13 +279,15 @@ function readDelta(r: Reader, limits: RegistryWireLimits): Delta {
   }
   if (removals.some((x) => ids.has(rowId(x.table, x.key))))
     throw new DecodeFailure('ERR_DECODE_MALFORMED', 'delta both writes and removes one row');
-  return { owner, epoch, fromSeq, toSeq, upserts, removals };
+  return { owner, epoch, fromSeq, toSeq, upserts, removals, signature };
 }
 
 export function writePartition(w: Writer, p: Partition, limits: RegistryWireLimits): void {
+  assert(p.signature !== undefined, `partition of ${p.owner} sent unsigned`);
   w.nodeId(p.owner);
   writeHlc(w, p.epoch);
   w.varint(p.seq);
+  w.hex(p.signature, SIGNATURE_BYTES);
   w.count(p.rows.size, limits.rowsPerNodeMax);
   for (const row of [...p.rows.values()].sort(byRowId)) writeRow(w, row, limits);
 }
@@ -290,10 +296,17 @@ function readPartition(r: Reader, limits: RegistryWireLimits): Partition {
   const owner = r.nodeId('partition owner');
   const epoch = readHlc(r, 'partition epoch');
   const seq = r.varint('partition seq');
+  const signature = r.hex(SIGNATURE_BYTES, 'partition signature') as Signature;
   const rows = readRows(r, limits, 'partition rows');
   if (rows.some((row) => row.seq > seq))
     throw new DecodeFailure('ERR_DECODE_MALFORMED', `partition row written after its seq ${seq}`);
-  return { owner, epoch, seq, rows: new Map(rows.map((row) => [rowId(row.table, row.key), row])) };
+  return {
+    owner,
+    epoch,
+    seq,
+    signature,
+    rows: new Map(rows.map((row) => [rowId(row.table, row.key), row])),
+  };
 }
 
 function writeDigest(w: Writer, digest: string): void {

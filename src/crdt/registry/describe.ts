@@ -43,6 +43,8 @@ export function describeInput(input: CoreInput<RegistryTypes>): string {
     }
     case 'view':
       return `view of ${input.members.length} members`;
+    case 'members':
+      return `view changes: ${input.members.map((m) => `${short(m.id)} ${m.state}`).join(', ') || 'none'}${input.removed.length > 0 ? `; removed ${input.removed.map(short).join(', ')}` : ''}`;
     case 'receive':
       return `receive from ${input.from}: ${describeMessage(input.message)}`;
     case 'deltas':

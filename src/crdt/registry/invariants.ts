@@ -29,6 +29,9 @@ export function checkInvariants(state: RegistryState): string[] {
       if (id !== rowId(row.table, row.key))
         broken.push(`row ${row.key} of ${p.owner} is filed under another id`);
     }
+    // Only our own partition waits unsigned (until it is next sent): every other came signed.
+    if (p.owner !== state.selfId && p.signature === undefined)
+      broken.push(`partition of ${p.owner} is held unsigned`);
     const t = state.tombstones.get(p.owner);
     if (t !== undefined && tombstoneCovers(t.tombstone, p.epoch, p.seq))
       broken.push(`partition of ${p.owner} is kept under its tombstone`);

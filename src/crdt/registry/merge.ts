@@ -15,12 +15,15 @@ import { compareHlc, hlcAcceptable, hlcClock, hlcNow, hlcReceive, type Hlc } fro
 import { enqueue } from './queue.js';
 import { checkLocalOp, rowOf } from './local.js';
 import {
-  applyDelta,
   compareVersion,
+  deltaOutcome,
   diffRows,
+  partitionAfter,
   partitionDelta,
   tombstoneCovers,
 } from './partition.js';
+import { rowsDigest, versionBytes } from './signing.js';
+import type { Signature } from '../../identity/signed.js';
 import {
   REGISTRY_COUNTER_NAMES,
   rowId,
@@ -43,7 +46,13 @@ const wallOf = (state: RegistryState, now: Millis): number => now + state.wallOf
 export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
   const clock = hlcClock(init.config.clockDriftMaxMs);
   const epoch = hlcNow(clock, now + init.wallOffsetMs);
-  const own: Partition = { owner: init.selfId, epoch, seq: 0, rows: new Map() };
+  const own: Partition = {
+    owner: init.selfId,
+    epoch,
+    seq: 0,
+    rows: new Map(),
+    signature: undefined,
+  };
   return {
     config: init.config,
     selfId: init.selfId,
@@ -52,6 +61,8 @@ export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
     partitions: new Map([[init.selfId, own]]),
     tombstones: new Map(),
     live: new Map(),
+    members: new Map(),
+    security: init.security,
     viewSeen: false,
     withdrawAtMs: new Map(),
     queue: new Map(),
@@ -86,6 +97,7 @@ export function onLocal(state: RegistryState, write: LocalOp, now: Millis, out: 
     if (before === undefined) return; // withdrawing what is not advertised writes nothing
     p.rows.delete(id);
     p.seq = seq;
+    p.signature = undefined;
     changes.push({
       kind: 'changed',
       table: write.table,
@@ -101,6 +113,7 @@ export function onLocal(state: RegistryState, write: LocalOp, now: Millis, out: 
       toSeq: seq,
       upserts: [],
       removals: [{ table: write.table, key: write.key, seq }],
+      signature: undefined,
     });
   } else {
     const id = rowId(row.table, row.key);
@@ -114,6 +127,7 @@ export function onLocal(state: RegistryState, write: LocalOp, now: Millis, out: 
     });
     p.rows.set(id, row);
     p.seq = seq;
+    p.signature = undefined;
     enqueue(state, {
       owner: state.selfId,
       epoch: p.epoch,
@@ -121,6 +135,7 @@ export function onLocal(state: RegistryState, write: LocalOp, now: Millis, out: 
       toSeq: seq,
       upserts: [row],
       removals: [],
+      signature: undefined,
     });
   }
   state.counters.localWrites++;
@@ -137,6 +152,7 @@ function restamp(state: RegistryState, seen: Hlc, now: Millis): void {
   const p = own(state);
   p.epoch = hlcNow(state.clock, wall);
   p.seq = 1;
+  p.signature = undefined;
   for (const [id, row] of p.rows) p.rows.set(id, { ...row, seq: 1 });
   state.queue.delete(state.selfId);
   enqueue(state, partitionDelta(p));
@@ -148,6 +164,43 @@ function outdatesUs(state: RegistryState, epoch: Hlc, seq: number, departed: boo
   const p = own(state);
   const order = compareVersion(epoch, seq, p.epoch, p.seq);
   return order > 0 || (departed && order === 0);
+}
+
+/**
+ * Our own partition's signature of its current version, made now if the version is new: a
+ * burst of writes between two sends costs one signature (signing.ts).
+ */
+export function signOwn(state: RegistryState): Signature {
+  const p = own(state);
+  if (p.signature !== undefined) return p.signature;
+  const { crypto, clusterId } = state.security;
+  const digest = rowsDigest(p.rows.values(), state.config, crypto.sha256);
+  p.signature = crypto.sign(versionBytes(clusterId, p.owner, p.epoch, p.seq, digest));
+  state.counters.signaturesMade++;
+  return p.signature;
+}
+
+/**
+ * True when `p` is a version its owner signed, checked against the key the owner signed its
+ * membership record with (our own key for our own partition). An owner whose key the view does
+ * not hold cannot be checked: refused, counted `unverifiable` (a later push-pull repairs it once
+ * membership knows the member); a signature that does not verify is counted `signaturesInvalid`.
+ */
+function verified(state: RegistryState, p: Partition): boolean {
+  const { crypto, clusterId, verifySignatures } = state.security;
+  if (!verifySignatures) return true;
+  const key =
+    p.owner === state.selfId ? state.security.publicKey : state.members.get(p.owner)?.publicKey;
+  if (key === undefined || p.signature === undefined) {
+    state.counters.unverifiable++;
+    return false;
+  }
+  state.counters.signaturesChecked++;
+  const digest = rowsDigest(p.rows.values(), state.config, crypto.sha256);
+  if (crypto.verify(key, versionBytes(clusterId, p.owner, p.epoch, p.seq, digest), p.signature))
+    return true;
+  state.counters.signaturesInvalid++;
+  return false;
 }
 
 /** Drift check on every timestamp a delta or partition carries (Kulkarni et al. 2014). */
@@ -174,6 +227,19 @@ function observe(
   let top = epoch;
   for (const row of rows) if (compareHlc(row.stamp, top) > 0) top = row.stamp;
   hlcReceive(state.clock, top, wall);
+}
+
+/**
+ * True (counted) when our view holds `owner` dead or left: its data is not taken at all (it would
+ * only wait for its withdrawal, and is never shown), so a replica holds no rows of a member it
+ * saw depart past `withdrawDelayMs`, whatever laggards keep sending. A member that refutes or
+ * restarts is alive again and its rows come back with the next push-pull.
+ */
+function departed(state: RegistryState, owner: NodeId): boolean {
+  const m = state.members.get(owner);
+  if (m === undefined || (m.state !== 'dead' && m.state !== 'left')) return false;
+  state.counters.departedRefused++;
+  return true;
 }
 
 function scheduleWithdrawal(state: RegistryState, owner: NodeId, now: Millis): void {
@@ -208,9 +274,12 @@ export function onDeltas(
 ): void {
   for (const delta of deltas) {
     if (delta.owner === state.selfId) {
-      if (outdatesUs(state, delta.epoch, delta.toSeq, false)) restamp(state, delta.epoch, now);
+      // Evidence of a newer version of ours is only believed signed: pull the whole partition.
+      if (outdatesUs(state, delta.epoch, delta.toSeq, false))
+        pull(state, delta.owner, from, now, out);
       continue;
     }
+    if (departed(state, delta.owner)) continue;
     if (!acceptable(state, delta.epoch, delta.upserts, now)) {
       state.counters.deltasRefused++;
       continue;
@@ -220,19 +289,27 @@ export function onDeltas(
       state.counters.deltasStale++;
       continue;
     }
-    if (!state.partitions.has(delta.owner) && state.partitions.size >= state.config.partitionsMax) {
+    const current = state.partitions.get(delta.owner);
+    if (current === undefined && state.partitions.size >= state.config.partitionsMax) {
       state.counters.partitionsRefused++;
       continue;
     }
-    const changes: RowChange[] = [];
-    const outcome = applyDelta(state.partitions, delta, changes);
+    const outcome = deltaOutcome(current, delta);
     if (outcome === 'stale') state.counters.deltasStale++;
     else if (outcome === 'gap') {
       state.counters.deltasGap++;
       pull(state, delta.owner, from, now, out);
     } else {
+      const next = partitionAfter(current, delta);
+      if (!verified(state, next)) {
+        state.counters.deltasRefused++;
+        continue;
+      }
       state.counters.deltasApplied++;
       observe(state, delta.epoch, delta.upserts, now);
+      const changes: RowChange[] = [];
+      diffRows(delta.owner, current?.rows ?? new Map(), next.rows, changes);
+      state.partitions.set(delta.owner, next);
       if (t !== undefined) state.tombstones.delete(delta.owner);
       scheduleWithdrawal(state, delta.owner, now);
       enqueue(state, delta);
@@ -241,21 +318,20 @@ export function onDeltas(
   }
 }
 
-/** A peer holds this version of our own partition: restamp when it outdates ours. */
-export function mergeOwnVersion(
-  state: RegistryState,
-  seen: { epoch: Hlc; seq: number },
-  now: Millis,
-): void {
-  if (outdatesUs(state, seen.epoch, seen.seq, false)) restamp(state, seen.epoch, now);
+/** True when a peer's version of our own partition is newer than ours (we then ask for it). */
+export function newerOwnVersion(state: RegistryState, seen: { epoch: Hlc; seq: number }): boolean {
+  return outdatesUs(state, seen.epoch, seen.seq, false);
 }
 
 /** Joins a whole partition (push-pull): the larger (epoch, seq) wins. */
 export function mergePartition(state: RegistryState, p: Partition, now: Millis, out: Out): void {
   if (p.owner === state.selfId) {
-    if (outdatesUs(state, p.epoch, p.seq, false)) restamp(state, p.epoch, now);
+    // A previous life of ours (the same key signed it): take an epoch past it.
+    if (outdatesUs(state, p.epoch, p.seq, false) && verified(state, p))
+      restamp(state, p.epoch, now);
     return;
   }
+  if (departed(state, p.owner)) return;
   if (!acceptable(state, p.epoch, p.rows.values(), now)) {
     state.counters.partitionsRefused++;
     return;
@@ -266,6 +342,10 @@ export function mergePartition(state: RegistryState, p: Partition, now: Millis, 
   if (current !== undefined && compareVersion(p.epoch, p.seq, current.epoch, current.seq) <= 0)
     return;
   if (current === undefined && state.partitions.size >= state.config.partitionsMax) {
+    state.counters.partitionsRefused++;
+    return;
+  }
+  if (!verified(state, p)) {
     state.counters.partitionsRefused++;
     return;
   }
@@ -318,6 +398,12 @@ export function mergeTombstone(
     if (outdatesUs(state, t.epoch, t.seq, true)) restamp(state, t.epoch, now);
     return;
   }
+  // Tombstones are not signed: an owner live in our view withdraws only by our own view, so a
+  // member cannot take another's rows away (only the owner itself restamps on one).
+  if (state.live.has(t.owner)) {
+    state.counters.tombstonesIgnored++;
+    return;
+  }
   const kept = state.tombstones.get(t.owner);
   if (
     kept !== undefined &&
@@ -333,29 +419,74 @@ export function mergeTombstone(
   state.tombstones.get(t.owner)?.seenBy.add(from);
 }
 
+/**
+ * A view input: the whole view (`full`: members absent from it count as dead) or changes to it
+ * (`removed`: members membership no longer holds). Schedules the withdrawal of every departed
+ * owner we hold rows of; a member that left withdrew on purpose and is withdrawn at once.
+ */
 export function onView(
   state: RegistryState,
   members: readonly ViewMember[],
+  removed: readonly NodeId[],
+  full: boolean,
   now: Millis,
   out: Out,
 ): void {
-  state.live.clear();
+  const alone = state.live.size === 0;
+  if (full) {
+    state.live.clear();
+    state.members.clear();
+  }
   state.viewSeen = true;
-  const left = new Set<NodeId>();
+  const touched: NodeId[] = [];
+  for (const id of removed) {
+    if (id === state.selfId) continue;
+    state.members.delete(id);
+    state.live.delete(id);
+    touched.push(id);
+  }
   for (const m of members) {
     if (m.id === state.selfId) continue;
-    if (m.state === 'alive' || m.state === 'suspect') state.live.set(m.id, m.address);
-    else if (m.state === 'left') left.add(m.id);
+    state.members.set(m.id, m);
+    touched.push(m.id);
+    if (m.state === 'alive' || m.state === 'suspect') {
+      state.live.set(m.id, m.address);
+      state.withdrawAtMs.delete(m.id);
+    } else state.live.delete(m.id);
   }
-  for (const owner of [...state.withdrawAtMs.keys()])
-    if (state.live.has(owner)) state.withdrawAtMs.delete(owner);
-  for (const owner of state.partitions.keys()) {
+  const owners = full ? [...state.partitions.keys()] : touched;
+  for (const owner of owners) {
+    if (!state.partitions.has(owner)) continue;
     scheduleWithdrawal(state, owner, now);
-    // A member that left withdrew on purpose: no reason to wait for a refutation.
-    if (left.has(owner)) state.withdrawAtMs.set(owner, now);
+    if (state.members.get(owner)?.state === 'left') state.withdrawAtMs.set(owner, now);
   }
   runWithdrawals(state, now, out);
   collectTombstones(state);
+  if (alone && state.live.size > 0) announceSelf(state, now);
+}
+
+/**
+ * Our first live peer (we just started, or were cut off from every peer): sync at the next tick
+ * instead of up to pushPullIntervalMs later, so we list the cluster's rows right after joining;
+ * and a partition never written takes version 1 with no rows and is gossiped (the wire carries
+ * no empty delta), so a new life that advertises nothing replaces a previous life's rows by
+ * gossip, not only by push-pull.
+ */
+function announceSelf(state: RegistryState, now: Millis): void {
+  if (now < state.nextPushPullMs) state.nextPushPullMs = now;
+  const p = own(state);
+  if (p.seq !== 0) return;
+  p.seq = 1;
+  p.signature = undefined;
+  enqueue(state, {
+    owner: state.selfId,
+    epoch: p.epoch,
+    fromSeq: 0,
+    toSeq: 1,
+    upserts: [],
+    removals: [],
+    signature: undefined,
+  });
 }
 
 export function runWithdrawals(state: RegistryState, now: Millis, out: Out): void {

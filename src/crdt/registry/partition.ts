@@ -17,6 +17,7 @@ import type {
   RowChange,
   SummaryEntry,
   Tombstone,
+  UnsignedDelta,
 } from './types.js';
 import { rowId } from './types.js';
 
@@ -56,61 +57,45 @@ export function diffRows(
       });
 }
 
-export type DeltaOutcome = 'applied' | 'stale' | 'gap';
+export type DeltaOutcome = 'apply' | 'stale' | 'gap';
 
-/** Applies a delta to a replica's partition of its owner (not self); `changes` gets the row events. */
-export function applyDelta(
-  partitions: Map<NodeId, Partition>,
-  delta: Delta,
-  changes: RowChange[],
-): DeltaOutcome {
-  const current = partitions.get(delta.owner);
+/**
+ * Whether a delta applies to a replica's partition of its owner (`current`, undefined when none is
+ * held): at fromSeq of the same epoch, or from 0 of a newer epoch (§6, Algorithm 2); older
+ * versions are stale; anything else leaves a gap the caller pulls.
+ */
+export function deltaOutcome(current: Partition | undefined, delta: Delta): DeltaOutcome {
   const epochOrder = current === undefined ? 1 : compareHlc(delta.epoch, current.epoch);
   if (epochOrder < 0) return 'stale';
-  if (epochOrder > 0) {
-    if (delta.fromSeq !== 0) return 'gap';
-    const rows = new Map<string, Row>(delta.upserts.map((row) => [rowId(row.table, row.key), row]));
-    diffRows(delta.owner, current?.rows ?? new Map(), rows, changes);
-    partitions.set(delta.owner, { owner: delta.owner, epoch: delta.epoch, seq: delta.toSeq, rows });
-    return 'applied';
-  }
-  const p = current as Partition;
-  if (delta.toSeq <= p.seq) return 'stale';
-  if (delta.fromSeq > p.seq) return 'gap';
-  for (const row of delta.upserts) {
-    if (row.seq <= p.seq) continue;
-    const id = rowId(row.table, row.key);
-    changes.push({
-      kind: 'changed',
-      table: row.table,
-      key: row.key,
-      node: p.owner,
-      before: p.rows.get(id),
-      after: row,
-    });
-    p.rows.set(id, row);
-  }
-  for (const removal of delta.removals) {
-    if (removal.seq <= p.seq) continue;
-    const id = rowId(removal.table, removal.key);
-    const before = p.rows.get(id);
-    if (before === undefined) continue;
-    p.rows.delete(id);
-    changes.push({
-      kind: 'changed',
-      table: removal.table,
-      key: removal.key,
-      node: p.owner,
-      before,
-      after: undefined,
-    });
-  }
-  p.seq = delta.toSeq;
-  return 'applied';
+  if (epochOrder > 0) return delta.fromSeq === 0 ? 'apply' : 'gap';
+  const held = (current as Partition).seq;
+  if (delta.toSeq <= held) return 'stale';
+  return delta.fromSeq > held ? 'gap' : 'apply';
+}
+
+/**
+ * The partition a replica holds once it applied a delta that `deltaOutcome` says applies: a new
+ * object (the caller verifies its signature before it replaces `current`). A newer epoch starts
+ * from no rows; within one epoch, writes at or below the held seq are already in.
+ */
+export function partitionAfter(current: Partition | undefined, delta: Delta): Partition {
+  const sameEpoch = current !== undefined && compareHlc(delta.epoch, current.epoch) === 0;
+  const rows = new Map<string, Row>(sameEpoch ? current.rows : []);
+  const held = sameEpoch ? current.seq : 0;
+  for (const row of delta.upserts) if (row.seq > held) rows.set(rowId(row.table, row.key), row);
+  for (const removal of delta.removals)
+    if (removal.seq > held) rows.delete(rowId(removal.table, removal.key));
+  return {
+    owner: delta.owner,
+    epoch: delta.epoch,
+    seq: delta.toSeq,
+    rows,
+    signature: delta.signature,
+  };
 }
 
 /** The delta that rebuilds a whole partition from nothing: (0, seq]. */
-export function partitionDelta(p: Partition): Delta {
+export function partitionDelta(p: Partition): UnsignedDelta {
   return {
     owner: p.owner,
     epoch: p.epoch,
@@ -118,14 +103,19 @@ export function partitionDelta(p: Partition): Delta {
     toSeq: p.seq,
     upserts: [...p.rows.values()],
     removals: [],
+    signature: p.signature,
   };
 }
 
-/** What a replica holds, one line per owner whose partition was written at least once. */
+/**
+ * What a replica holds, one line per owner. Our own partition counts from boot, written or not:
+ * an empty partition of a new life (a newer epoch) is what replaces a previous life's rows on
+ * every replica, so a restarted node that advertises nothing again advertises nothing.
+ */
 export function summaryOf(state: RegistryState): SummaryEntry[] {
   const entries: SummaryEntry[] = [];
   for (const p of state.partitions.values())
-    if (p.seq > 0) entries.push({ owner: p.owner, epoch: p.epoch, seq: p.seq });
+    entries.push({ owner: p.owner, epoch: p.epoch, seq: p.seq });
   return entries;
 }
 
@@ -139,7 +129,6 @@ export function digestOf(state: RegistryState): string {
   let hi = 0;
   let lo = 0;
   for (const p of state.partitions.values()) {
-    if (p.seq === 0) continue;
     let line = lineHashes.get(p);
     if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
       const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);

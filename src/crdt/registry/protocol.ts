@@ -19,6 +19,7 @@ export const REGISTRY_CORE: Core<RegistryTypes> = {
     'persisted',
     'local',
     'view',
+    'members',
     'receive',
     'deltas',
   ]),

@@ -10,11 +10,12 @@ import type { NodeId } from '../../identity/node-id.js';
 import { varintBytes } from '../../codec/bytes.js';
 import { utf8Bytes } from '../../base/utf8.js';
 import { rowBytes } from './codec.js';
-import type { Delta, RegistryState, Removal, Row } from './types.js';
+import type { Signature } from '../../identity/signed.js';
+import type { RegistryState, Removal, Row, UnsignedDelta } from './types.js';
 import { rowId } from './types.js';
 
-/** Owner, epoch and two seqs and two counts at their largest encodings. */
-const DELTA_HEADER_BYTES_MAX = 16 + 8 + 3 + 8 + 8 + 3 + 3;
+/** Owner, epoch, two seqs, the signature and two counts at their largest encodings. */
+const DELTA_HEADER_BYTES_MAX = 16 + 8 + 3 + 8 + 8 + 64 + 3 + 3;
 
 export interface QueuedDelta {
   readonly owner: NodeId;
@@ -26,6 +27,11 @@ export interface QueuedDelta {
   /** An upper bound of the encoded delta's bytes. */
   bytes: number;
   transmits: number;
+  /**
+   * The owner's signature of (epoch, toSeq): a relayed delta's, kept from the latest interval
+   * joined in; undefined for our own writes until a gossip round signs the version.
+   */
+  signature: Signature | undefined;
 }
 
 function writeBytes(state: RegistryState, write: Row | Removal): number {
@@ -42,7 +48,7 @@ function put(state: RegistryState, q: QueuedDelta, write: Row | Removal): void {
 }
 
 /** Queues a delta, joined with the owner's queued one when it continues it. */
-export function enqueue(state: RegistryState, delta: Delta): void {
+export function enqueue(state: RegistryState, delta: UnsignedDelta): void {
   let q = state.queue.get(delta.owner);
   const continues =
     q !== undefined &&
@@ -58,9 +64,13 @@ export function enqueue(state: RegistryState, delta: Delta): void {
       writes: new Map(),
       bytes: DELTA_HEADER_BYTES_MAX,
       transmits: 0,
+      signature: delta.signature,
     };
     state.queue.delete(delta.owner);
-  } else q.toSeq = delta.toSeq;
+  } else {
+    q.toSeq = delta.toSeq;
+    q.signature = delta.signature;
+  }
   for (const row of delta.upserts) put(state, q, row);
   for (const removal of delta.removals) put(state, q, removal);
   q.transmits = 0;
@@ -75,12 +85,20 @@ export function enqueue(state: RegistryState, delta: Delta): void {
 }
 
 /** The delta a queue entry stands for (built when a gossip round sends it). */
-export function queuedDelta(q: QueuedDelta): Delta {
+export function queuedDelta(q: QueuedDelta): UnsignedDelta {
   const upserts: Row[] = [];
   const removals: Removal[] = [];
   for (const write of q.writes.values()) {
     if ('value' in write) upserts.push(write);
     else removals.push({ table: write.table, key: write.key, seq: write.seq });
   }
-  return { owner: q.owner, epoch: q.epoch, fromSeq: q.fromSeq, toSeq: q.toSeq, upserts, removals };
+  return {
+    owner: q.owner,
+    epoch: q.epoch,
+    fromSeq: q.fromSeq,
+    toSeq: q.toSeq,
+    upserts,
+    removals,
+    signature: q.signature,
+  };
 }

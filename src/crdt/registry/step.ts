@@ -21,14 +21,17 @@ import { PARTITION_OVERHEAD_BYTES, retransmitLimitFor } from './config.js';
 import {
   collectTombstones,
   mergePartition,
-  mergeOwnVersion,
   mergeTombstone,
+  newerOwnVersion,
   onDeltas,
   onLocal,
   onView,
+  own,
   runWithdrawals,
+  signOwn,
 } from './merge.js';
-import { queuedDelta } from './queue.js';
+import { assert } from '../../base/assert.js';
+import { queuedDelta, type QueuedDelta } from './queue.js';
 import { compareVersion, digestOf, summaryOf, tombstoneCovers } from './partition.js';
 import type {
   Delta,
@@ -54,7 +57,10 @@ export function step(state: RegistryState, input: CoreInput<RegistryTypes>, ctx:
       onLocal(state, input.write, now, out);
       break;
     case 'view':
-      onView(state, input.members, now, out);
+      onView(state, input.members, [], true, now, out);
+      break;
+    case 'members':
+      onView(state, input.members, input.removed, false, now, out);
       break;
     case 'deltas':
       onDeltas(state, input.deltas, input.from, now, out);
@@ -88,7 +94,7 @@ function onMessage(
     case 'data-digest':
       return onDigest(state, msg.from, msg.reply, msg.digest, from, out);
     case 'data-summary':
-      return onSummary(state, msg.from, msg.partial, msg.entries, from, out, now);
+      return onSummary(state, msg.from, msg.partial, msg.entries, from, out);
     case 'data-state':
       for (const p of msg.partitions) mergePartition(state, p, now, out);
       for (const t of msg.tombstones) mergeTombstone(state, t, msg.from, now, out);
@@ -148,10 +154,10 @@ function onDigest(
     });
 }
 
-/** The version of an owner's partition we hold (written at least once), if any. */
+/** The version of an owner's partition we hold, if any. */
 function partitionVersion(state: RegistryState, owner: NodeId): SummaryEntry | undefined {
   const p = state.partitions.get(owner);
-  return p === undefined || p.seq === 0 ? undefined : { owner, epoch: p.epoch, seq: p.seq };
+  return p === undefined ? undefined : { owner, epoch: p.epoch, seq: p.seq };
 }
 
 /** True when version a is later than b (or b is absent). */
@@ -171,18 +177,17 @@ function onSummary(
   entries: readonly SummaryEntry[],
   from: Address,
   out: Out,
-  now: Millis,
 ): void {
   const theirs = new Map(entries.map((e) => [e.owner, e]));
   const own = theirs.get(state.selfId);
-  if (own !== undefined) mergeOwnVersion(state, own, now);
-  const want: NodeId[] = [];
+  // A newer version of our own partition (a previous life's) counts only signed: ask for it.
+  const want: NodeId[] = own !== undefined && newerOwnVersion(state, own) ? [state.selfId] : [];
   const covering = new Set<NodeId>();
   for (const e of entries) {
     if (e.owner === state.selfId) continue;
     const t = state.tombstones.get(e.owner);
     if (t !== undefined && tombstoneCovers(t.tombstone, e.epoch, e.seq)) covering.add(e.owner);
-    else if (ahead(e, partitionVersion(state, e.owner))) want.push(e.owner);
+    else if (!partial && ahead(e, partitionVersion(state, e.owner))) want.push(e.owner);
   }
   if (!partial)
     for (const [owner, t] of state.tombstones) if (!covering.has(owner)) t.seenBy.add(peer);
@@ -201,7 +206,7 @@ function onSummary(
     reply: false,
     partitions,
     tombstones,
-    want: partial ? [] : want,
+    want,
   });
 }
 
@@ -219,7 +224,8 @@ function stateFor(
       budget -= 40;
     }
   for (const p of state.partitions.values()) {
-    if (p.seq === 0 || state.tombstones.has(p.owner) || !pick(p.owner)) continue;
+    if (state.tombstones.has(p.owner) || !pick(p.owner)) continue;
+    if (p.owner === state.selfId) signOwn(state);
     const bytes = partitionBytes(p, state.config);
     if (bytes > budget) {
       state.counters.partitionsTruncated++;
@@ -257,6 +263,18 @@ function onTick(state: RegistryState, now: Millis, ctx: StepContext, out: Out): 
   }
 }
 
+/** A queued delta with the owner's signature of the version it ends at (ours signed now if new). */
+function signedDelta(state: RegistryState, q: QueuedDelta): Delta {
+  if (q.owner === state.selfId) {
+    assert(q.toSeq === own(state).seq, 'our queued delta ends at our current version');
+    q.signature = signOwn(state);
+  }
+  const delta = queuedDelta(q);
+  const signature = delta.signature;
+  assert(signature !== undefined, `queued delta of ${q.owner} is unsigned`);
+  return { ...delta, signature };
+}
+
 /** One gossip round: the least-sent deltas that fit one datagram, to `gossipFanout` random live members. */
 function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
   if (state.queue.size === 0 || state.live.size === 0) return;
@@ -272,7 +290,7 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     }
     if (bytes + q.bytes > config.deltaBytesMax) continue;
     bytes += q.bytes;
-    deltas.push(queuedDelta(q));
+    deltas.push(signedDelta(state, q));
     sent.push(owner);
   }
   if (deltas.length === 0) return;

@@ -16,8 +16,10 @@ import type { Address } from '../../base/address.js';
 import type { SendEffect, TickInput } from '../../base/protocol.js';
 import type { Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
+import type { PublicKey, Signature } from '../../identity/signed.js';
 import type { Hlc, HlcClock } from '../hlc.js';
 import type { RegistryConfig } from './config.js';
+import type { RegistrySecurity } from './signing.js';
 
 /** The two tables. APPEND ONLY on the wire (`TABLE_NUMBERS` in codec.ts). */
 export type TableName = 'service' | 'process';
@@ -60,12 +62,16 @@ export function rowId(table: TableName, key: string): string {
   return `${table}\u0000${key}`;
 }
 
-/** One owner's rows at (epoch, seq). */
+/**
+ * One owner's rows at (epoch, seq), with the owner's signature of that version (signing.ts).
+ * Only our own partition is ever unsigned: it is signed when first sent after a write.
+ */
 export interface Partition {
   readonly owner: NodeId;
   epoch: Hlc;
   seq: number;
   rows: Map<string, Row>;
+  signature: Signature | undefined;
 }
 
 /** A row removed at `seq` (in a delta only: a partition simply lacks it). */
@@ -83,7 +89,14 @@ export interface Delta {
   readonly toSeq: number;
   readonly upserts: readonly Row[];
   readonly removals: readonly Removal[];
+  /** The owner's signature of the version (epoch, toSeq) a replica holds once it applied the delta. */
+  readonly signature: Signature;
 }
+
+/** A delta as the owner queues it before its version is signed (its own writes, a restamp). */
+export type UnsignedDelta = Omit<Delta, 'signature'> & {
+  readonly signature: Signature | undefined;
+};
 
 /** A departed owner's partition, withdrawn: blocks its partitions up to (epoch, seq). */
 export interface Tombstone {
@@ -117,11 +130,16 @@ export type RegistryMessage =
       want: NodeId[];
     };
 
-/** A member as membership reports it (the view input). */
+/** A member as membership reports it (the view inputs). */
 export interface ViewMember {
   readonly id: NodeId;
   readonly address: Address;
   readonly state: 'joining' | 'alive' | 'suspect' | 'dead' | 'left';
+  /**
+   * The key the member signed its membership record with: its partitions must verify against
+   * it. Absent when membership no longer holds the member (reaped): then it counts as dead.
+   */
+  readonly publicKey?: PublicKey | undefined;
 }
 
 /** A local write: advertise (upsert) or withdraw one of our rows. */
@@ -133,7 +151,15 @@ export type LocalOp =
 export type RegistryInput =
   | TickInput
   | { kind: 'local'; now: Millis; write: LocalOp }
+  /** The whole view: every member membership holds (an owner absent from it counts as dead). */
   | { kind: 'view'; now: Millis; members: readonly ViewMember[] }
+  /** Changes to the view: these members' new states, `removed` no longer held, the rest as before. */
+  | {
+      kind: 'members';
+      now: Millis;
+      members: readonly ViewMember[];
+      removed: readonly NodeId[];
+    }
   | { kind: 'receive'; now: Millis; from: Address; message: RegistryMessage }
   /** Deltas that arrived by another carrier (piggybacked on membership gossip): `decodeDeltaPayload`. */
   | { kind: 'deltas'; now: Millis; from: Address; deltas: Delta[] };
@@ -176,6 +202,12 @@ export const REGISTRY_COUNTER_NAMES = [
   'gossipSent',
   'deltaQueueEvicted',
   'strangerMessages',
+  'signaturesMade',
+  'signaturesChecked',
+  'signaturesInvalid',
+  'unverifiable',
+  'tombstonesIgnored',
+  'departedRefused',
 ] as const;
 export type RegistryCounter = (typeof REGISTRY_COUNTER_NAMES)[number];
 
@@ -193,6 +225,9 @@ export interface RegistryState {
   tombstones: Map<NodeId, { tombstone: Tombstone; seenBy: Set<NodeId>; atMs: Millis }>;
   /** The live view: alive and suspect members (not self), by id. */
   live: Map<NodeId, Address>;
+  /** Every member of the view (any state, self excluded), by id: states and keys. */
+  members: Map<NodeId, ViewMember>;
+  security: RegistrySecurity;
   /** False until the first `view` input: nothing is withdrawn or collected on an unknown view. */
   viewSeen: boolean;
   /** Departed owners whose partition we still hold, and when it is withdrawn. */
@@ -213,6 +248,8 @@ export interface RegistryInit {
   selfId: NodeId;
   /** wall-clock ms minus monotonic ms at boot (Date.now() - clock.now()); the simulator skews it per node. */
   wallOffsetMs: number;
+  /** Signs our partitions and verifies everyone else's (signing.ts). */
+  security: RegistrySecurity;
 }
 
 export interface RegistryTypes {

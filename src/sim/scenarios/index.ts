@@ -22,6 +22,14 @@ import { swim, swimLan, swimLoss10 } from './swim.js';
 import { swimStaleView } from './swim-stale-view.js';
 import { swimForgery, swimForgeryUnsafe } from './swim-forgery.js';
 import {
+  registry,
+  registryForgery,
+  registryForgeryUnsafe,
+  registryLateWithdrawalUnsafe,
+  registryLoss,
+  registryLossNoAntiEntropyUnsafe,
+} from './registry.js';
+import {
   workerTier,
   workerTierDedupUnsafe,
   workerTierFailoverUnsafe,
@@ -85,6 +93,12 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [swimStaleView.name, swimStaleView],
     [swimForgery.name, swimForgery],
     [swimForgeryUnsafe.name, swimForgeryUnsafe],
+    [registry.name, registry],
+    [registryLoss.name, registryLoss],
+    [registryLossNoAntiEntropyUnsafe.name, registryLossNoAntiEntropyUnsafe],
+    [registryForgery.name, registryForgery],
+    [registryForgeryUnsafe.name, registryForgeryUnsafe],
+    [registryLateWithdrawalUnsafe.name, registryLateWithdrawalUnsafe],
     [workerTier.name, workerTier as Scenario<unknown>],
     [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
     [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],

@@ -84,7 +84,7 @@ export function bootSimNode(
   const shoal = buildNode(options, simIdentity(node), io, {
     checkInvariants: true,
     // Admission checks certificates against a wall clock: the simulation's, from a fixed epoch.
-    wallClockMs: () => SIM_WALL_CLOCK_EPOCH_MS + world.clock.now(),
+    wallClockMs: () => SIM_WALL_CLOCK_EPOCH_MS + node.clock.now(),
     ...internals,
   });
   // A node that stops itself (a failed durable write) is restarted by the nemesis.

@@ -76,7 +76,7 @@ export class SwimRun implements ScenarioRun<SwimView> {
   readonly view: SwimView;
   protected readonly records: SwimNodeRecord[] = [];
   private readonly events: MemberObservation[] = [];
-  private readonly nodes = new Map<SimNode, ShoalNode>();
+  protected readonly nodes = new Map<SimNode, ShoalNode>();
   private readonly generations = new Map<SimNode, number>();
   private readonly internals: NodeInternals;
 

@@ -1,16 +1,17 @@
 /**
  * A small deterministic cluster of registry cores for tests: a seeded, lossy, in-memory bus (each
  * message is encoded and decoded, so the codec runs too), views handed to every core as
- * membership would, and the cluster checkers with their mutants. Not the simulator (the lead
- * wires the registry into src/sim with membership); this drives the pure cores alone.
+ * membership would, and the cluster checkers with their mutants. It drives the pure cores alone
+ * (unit tests, bench/crdt-registry.ts); the `registry*` scenarios (scenarios/registry.ts) run the
+ * data plane as production wires it, beside membership in buildNode.
  */
-import type { Address } from '../../src/base/address.js';
-import { Rng } from '../../src/base/rng.js';
-import { ms, type Millis } from '../../src/base/time.js';
-import type { NodeId } from '../../src/identity/node-id.js';
-import { registryConfig, type RegistryConfig } from '../../src/crdt/registry/config.js';
-import { REGISTRY_CORE, registryWire } from '../../src/crdt/registry/protocol.js';
-import { decodeDeltaPayload } from '../../src/crdt/registry/codec.js';
+import type { Address } from '../base/address.js';
+import { Rng } from '../base/rng.js';
+import { ms, type Millis } from '../base/time.js';
+import type { NodeId } from '../identity/node-id.js';
+import { registryConfig, type RegistryConfig } from '../crdt/registry/config.js';
+import { REGISTRY_CORE, registryWire } from '../crdt/registry/protocol.js';
+import { decodeDeltaPayload } from '../crdt/registry/codec.js';
 import type {
   LocalOp,
   RegistryEffect,
@@ -18,14 +19,71 @@ import type {
   RegistryState,
   RowChange,
   ViewMember,
-} from '../../src/crdt/registry/types.js';
-import { listProcesses, listServices } from '../../src/crdt/registry/queries.js';
-import type { CoreInput } from '../../src/base/protocol.js';
-import type { RegistryTypes } from '../../src/crdt/registry/types.js';
+} from '../crdt/registry/types.js';
+import { listProcesses, listServices } from '../crdt/registry/queries.js';
+import type { CoreInput } from '../base/protocol.js';
+import type { Delta, Partition, RegistryTypes } from '../crdt/registry/types.js';
+import { deltaOutcome, partitionAfter } from '../crdt/registry/partition.js';
+import { rowsDigest, versionBytes, type RegistrySecurity } from '../crdt/registry/signing.js';
+import { registrySecurity, sha256 } from '../node/data-crypto.js';
+import { identityFromSeed, publicKeyHex, type SigningIdentity } from '../identity/member-crypto.js';
+import type { PublicKey, Signature } from '../identity/signed.js';
 
 export const nodeIdOf = (i: number): NodeId =>
   (i.toString(16).padStart(2, '0') + 'ab'.repeat(15)) as NodeId;
 export const addressOf = (i: number): Address => `10.0.0.${i}:7946` as Address;
+/** The harness's cluster id (signed into every partition version). */
+export const CLUSTER_ID = 'test';
+
+const identities = new Map<NodeId, SigningIdentity>();
+
+/**
+ * The Ed25519 identity the harness gives owner `id`: a real key from a seed derived from the id
+ * (the registry checks rows against the key the view gives; membership binds id and key).
+ */
+export function identityOf(id: NodeId): SigningIdentity {
+  let identity = identities.get(id);
+  if (identity === undefined) {
+    identity = identityFromSeed(sha256(new TextEncoder().encode(id)));
+    identities.set(id, identity);
+  }
+  return identity;
+}
+
+/** Node i's public key (of `nodeIdOf(i)`). */
+export const publicKeyOf = (i: number): PublicKey => publicKeyHex(identityOf(nodeIdOf(i)));
+
+export function securityOf(i: number | NodeId, verifySignatures = true): RegistrySecurity {
+  const id = typeof i === 'number' ? nodeIdOf(i) : i;
+  return registrySecurity(identityOf(id), CLUSTER_ID, verifySignatures);
+}
+
+/** The owner's signature of a version of its partition (what the owner's core would make). */
+export function signVersion(p: Pick<Partition, 'owner' | 'epoch' | 'seq' | 'rows'>): Signature {
+  const security = securityOf(p.owner);
+  const digest = rowsDigest(p.rows.values(), registryConfig(), security.crypto.sha256);
+  return security.crypto.sign(versionBytes(CLUSTER_ID, p.owner, p.epoch, p.seq, digest));
+}
+
+/**
+ * `deltas` signed by their owners as a replica holding `state`'s partitions would need them:
+ * each delta's signature is of the version the replica holds after applying it (and the ones
+ * before it in the list). A delta that would not apply gets the signature of what it carries;
+ * one that already carries a signature keeps it (a forgery).
+ */
+export function signedDeltas(
+  state: RegistryState,
+  deltas: readonly (Omit<Delta, 'signature'> & { signature?: Signature | undefined })[],
+): Delta[] {
+  const held = new Map<NodeId, Partition | undefined>();
+  return deltas.map((d) => {
+    const before = held.has(d.owner) ? held.get(d.owner) : state.partitions.get(d.owner);
+    const draft = { ...d, signature: '' as Signature };
+    const next = partitionAfter(before, draft);
+    if (deltaOutcome(before, draft) === 'apply') held.set(d.owner, next);
+    return { ...d, signature: d.signature ?? signVersion(next) };
+  });
+}
 
 interface Pending {
   atMs: number;
@@ -47,6 +105,8 @@ export interface ClusterOptions {
   afterStep?: (state: RegistryState) => void;
   /** Filters messages (a mutant that drops some). */
   deliver?: (input: RegistryInput) => RegistryInput | undefined;
+  /** Check partition signatures (off: the forgery mutant). @defaultValue true */
+  verifySignatures?: boolean;
 }
 
 export class RegistryCluster {
@@ -66,7 +126,7 @@ export class RegistryCluster {
   constructor(private readonly options: ClusterOptions) {
     this.config = registryConfig('simMin', options.config ?? {});
     this.rng = new Rng(options.seed);
-    this.wire = registryWire('test', this.config);
+    this.wire = registryWire(CLUSTER_ID, this.config);
     for (let i = 0; i < options.nodes; i++) this.boot(i);
     this.publishView();
   }
@@ -78,6 +138,7 @@ export class RegistryCluster {
         config: this.config,
         selfId: nodeIdOf(i),
         wallOffsetMs: 1_700_000_000_000 + (this.options.skewMs?.(i) ?? 0) + extraSkewMs,
+        security: securityOf(i, this.options.verifySignatures ?? true),
       },
       undefined,
       { now: this.now, rng: this.rng.fork(`init/${i}`) },
@@ -92,6 +153,7 @@ export class RegistryCluster {
       id: nodeIdOf(i),
       address: addressOf(i),
       state,
+      publicKey: publicKeyOf(i),
     }));
     for (let i = 0; i < this.states.length; i++)
       if (only === undefined || only.includes(i))

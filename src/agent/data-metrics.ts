@@ -1,0 +1,79 @@
+/**
+ * `GET /metrics` for the data plane (issue 16): the registry core's counters, what the replica
+ * holds, and the data plane's own traffic on the shared port (port-split.ts counts the data
+ * plane's view apart; `shoal_gossip_bytes_total` and the other port totals include it). Read from
+ * `node.stats().dataPlane` at scrape time; a node without a data plane exports no samples.
+ */
+import type { Registry } from 'prom-client';
+import { REGISTRY_COUNTER_NAMES } from '../crdt/registry/types.js';
+import type { AgentNode } from './agent-node.js';
+
+type Sample = [labels: Record<string, string>, value: number];
+type Scraped = (
+  registry: Registry,
+  kind: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+) => void;
+
+const COUNTERS: ReadonlySet<string> = new Set(REGISTRY_COUNTER_NAMES);
+
+/** The gauges data-plane.ts adds beside the core's counters. */
+const HELD = ['partitions', 'rows', 'ownRows', 'tombstones', 'queuedDeltas'] as const;
+
+export function registerDataPlaneMetrics(
+  registry: Registry,
+  node: AgentNode,
+  scraped: Scraped,
+): void {
+  const data = () => node.stats().dataPlane;
+  scraped(
+    registry,
+    'counter',
+    'shoal_registry_events_total',
+    'Data-plane registry events, by event: local writes and refusals, deltas applied/stale/gap/refused, partitions merged/refused, withdrawals, restamps, digests equal/differ, signatures made/checked/invalid, data of departed owners refused, ... (docs/design/data-plane.md).',
+    ['event'],
+    () =>
+      Object.entries(data()?.counters ?? {})
+        .filter(([name]) => COUNTERS.has(name))
+        .map(([event, n]) => [{ event }, n]),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_registry_held',
+    'What this replica holds now: partitions (owners), rows (all owners), ownRows, tombstones, queuedDeltas.',
+    ['what'],
+    () => {
+      const counters = data()?.counters;
+      return counters === undefined ? [] : HELD.map((what) => [{ what }, counters[what] ?? 0]);
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_registry_bytes_total',
+    'Data-plane payload bytes on the shared port, by channel (packet: gossip, stream: push-pull) and direction.',
+    ['channel', 'direction'],
+    () => {
+      const t = data()?.transport;
+      if (t === undefined) return [];
+      return [
+        [{ channel: 'packet', direction: 'in' }, t.packetBytesReceived],
+        [{ channel: 'packet', direction: 'out' }, t.packetBytesSent],
+        [{ channel: 'stream', direction: 'in' }, t.frameBytesReceived],
+        [{ channel: 'stream', direction: 'out' }, t.frameBytesSent],
+      ];
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_registry_decode_errors_total',
+    'Data-plane messages refused by the decoder, by code.',
+    ['code'],
+    () => Object.entries(data()?.decodeErrors ?? {}).map(([code, n]) => [{ code }, n]),
+  );
+}

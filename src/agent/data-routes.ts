@@ -1,0 +1,133 @@
+/**
+ * The data plane's routes of the agent's HTTP API (INTERFACE.md, "Agent HTTP API"; issue 16;
+ * docs/http-api.md): the service registry, the process table and placement of this agent's
+ * node. Reads answer from the node's replica (no request leaves the node); `PUT` and `DELETE`
+ * advertise and withdraw this node's own instances, behind the bearer token like every write.
+ * Arguments are checked by the node's API (ERR_INVALID_ARGUMENT, 400, naming the field); a
+ * node whose mode runs no data plane answers 501 ERR_MODE_UNSUPPORTED.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { isNodeId, type NodeId } from '../identity/node-id.js';
+import type { PlacementStrategy } from '../placement/config.js';
+import type { AgentNode } from './agent-node.js';
+import { HttpError } from './http-errors.js';
+import { parseBody } from './routes.js';
+
+/** The body of `PUT /v1/services/<name>`: this node's instance. */
+const advertiseBody = z
+  .object({
+    address: z.string(),
+    tags: z.array(z.string()).optional(),
+    weight: z.number().optional(),
+  })
+  .strict();
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** A query parameter given at most once; a repeated one is a 400 naming it. */
+function single(query: Query, name: string): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value))
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `query parameter ${name} given more than once`,
+    );
+  return value;
+}
+
+/** `replicas=N`: a decimal integer (the node checks its range), 1 when absent. */
+function replicasOf(query: Query): number | undefined {
+  const text = single(query, 'replicas');
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,6}$/.test(text))
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `replicas (${JSON.stringify(text)}): must be a positive integer`,
+    );
+  return Number(text);
+}
+
+/** `prefer=ID`: a member's NodeId (32 hex digits), or `self` for this agent's node. */
+function preferOf(node: AgentNode, query: Query): NodeId | undefined {
+  const text = single(query, 'prefer');
+  if (text === undefined || text === '') return undefined;
+  if (text === 'self') return node.id;
+  if (!isNodeId(text))
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `prefer (${JSON.stringify(text)}): must be a member's NodeId (32 hex digits) or "self"`,
+    );
+  return text;
+}
+
+function authorize(checkToken: (header: string | undefined) => void, request: FastifyRequest) {
+  checkToken(request.headers.authorization);
+}
+
+type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
+
+export function registerDataRoutes(
+  app: FastifyInstance,
+  node: AgentNode,
+  checkToken: (header: string | undefined) => void,
+): void {
+  app.get<{ Querystring: Query }>('/v1/services', async (request) => ({
+    instances: node.services.list(single(request.query, 'name')),
+  }));
+  app.get('/v1/services/:name/resolve', async (request: NameRequest) => {
+    const { name } = request.params;
+    const prefer = preferOf(node, request.query);
+    const instance = node.services.resolve(name, prefer === undefined ? {} : { prefer });
+    if (instance === undefined)
+      throw new HttpError(
+        404,
+        'ERR_NOT_FOUND',
+        `no live instance of service ${JSON.stringify(name)} (GET /v1/services lists what is advertised)`,
+      );
+    return instance;
+  });
+  app.put('/v1/services/:name', async (request: NameRequest) => {
+    authorize(checkToken, request);
+    const body = parseBody(advertiseBody, request.body);
+    const { name } = request.params;
+    node.services.advertise({
+      name,
+      address: body.address,
+      ...(body.tags === undefined ? {} : { tags: body.tags }),
+      ...(body.weight === undefined ? {} : { weight: body.weight }),
+    });
+    const own = node.services.list(name).find((i) => i.node === node.id);
+    return { advertised: own ?? null };
+  });
+  app.delete('/v1/services/:name', async (request: NameRequest) => {
+    authorize(checkToken, request);
+    const { name } = request.params;
+    const had = node.services.list(name).some((i) => i.node === node.id);
+    node.services.withdraw(name);
+    return { withdrawn: had };
+  });
+  app.get<{ Querystring: Query }>('/v1/processes', async (request) => {
+    const type = single(request.query, 'type');
+    const capability = single(request.query, 'capability');
+    return {
+      processes: node.processes.list({
+        ...(type === undefined ? {} : { type }),
+        ...(capability === undefined ? {} : { capability }),
+      }),
+    };
+  });
+  app.get(
+    '/v1/placement/:key',
+    async (request: FastifyRequest<{ Params: { key: string }; Querystring: Query }>) => {
+      const { key } = request.params;
+      const replicas = replicasOf(request.query) ?? 1;
+      const strategy = (single(request.query, 'strategy') ?? 'ring') as PlacementStrategy;
+      const owners = node.placement.owners(key, { replicas, strategy });
+      return { key, replicas, strategy, owners };
+    },
+  );
+}

@@ -1,0 +1,229 @@
+/**
+ * The data plane of a node (docs/design/data-plane.md, "Wiring"): the registry core
+ * (crdt/registry) on its own ProtocolDriver, sharing the node's cluster port with membership
+ * (port-split.ts), its view fed from membership, the placement table over the same live set,
+ * and the watchers. `swim` mode wires it over membership; `single` runs it alone (this node's
+ * rows only, no transport). Other modes have no data plane (node.ts refuses the API there).
+ *
+ * The view: the whole of membership's table at start, then, on the next clock turn after any
+ * member event, the members that changed (a coalesced `members` input: O(changes), not O(N),
+ * per turn) with the keys their signed records carry, so partitions verify against them. A
+ * member membership no longer holds (reaped) is sent as removed. The placement table follows
+ * the live set (self, alive, suspect) whenever it changes.
+ */
+import { ShoalError } from '../base/errors.js';
+import { ms, type TimerHandle } from '../base/time.js';
+import { ProcessesApi, ServicesApi, type RegistryPort } from '../crdt/registry/api.js';
+import { registryConfig, type REGISTRY_PROFILES } from '../crdt/registry/config.js';
+import { REGISTRY_CORE, registryProtocol } from '../crdt/registry/protocol.js';
+import { listServices } from '../crdt/registry/queries.js';
+import type { RegistryTypes, ViewMember } from '../crdt/registry/types.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { Member, MemberTable } from '../membership/member-table.js';
+import { placementConfig } from '../placement/config.js';
+import { PlacementTable } from '../placement/table.js';
+import type { Transport, TransportStats } from '../transport/types.js';
+import { registrySecurity } from './data-crypto.js';
+import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
+import { Watchers } from './data-plane-watch.js';
+import { ProtocolDriver, type DriverStats } from './driver.js';
+import { driverHooks, type WiringContext } from './runtime.js';
+
+/** Membership as the data plane reads it. */
+export interface MembershipView {
+  /** Every member membership holds, self excluded. */
+  all(): ViewMember[];
+  /** Member `id` as membership holds it now; undefined once it no longer holds it. */
+  get(id: NodeId): ViewMember | undefined;
+  /** How many members membership holds, self excluded. */
+  count(): number;
+}
+
+export interface DataPlaneStats {
+  /** The registry core's counters, and gauges of what it holds. */
+  counters: Record<string, number>;
+  decodeErrors: Record<string, number>;
+  driver: DriverStats;
+  /** The data plane's own traffic on the shared port (absent without a transport). */
+  transport: TransportStats | undefined;
+}
+
+export interface DataPlane {
+  readonly services: NodeServices;
+  readonly processes: NodeProcesses;
+  readonly placement: NodePlacement;
+  readonly driver: ProtocolDriver<RegistryTypes>;
+  /** Membership reported an event about `id`: its entry is sent to the core on the next turn. */
+  memberChanged(id: NodeId): void;
+  /** Stops the driver, ends every watcher; idempotent. */
+  halt(): void;
+  stats(): DataPlaneStats;
+}
+
+/** The registry profile of a node: the user's, or the simulator's (`internals.registryProfile`). */
+function profileOf(ctx: WiringContext): keyof typeof REGISTRY_PROFILES {
+  return ctx.internals.registryProfile ?? ctx.options.profile;
+}
+
+/** Rows, partitions, tombstones and queued deltas the replica holds now. */
+function gauges(driver: ProtocolDriver<RegistryTypes>): Record<string, number> {
+  const s = driver.state;
+  let rows = 0;
+  for (const p of s.partitions.values()) rows += p.rows.size;
+  const own = s.partitions.get(s.selfId);
+  return {
+    partitions: s.partitions.size,
+    rows,
+    ownRows: own?.rows.size ?? 0,
+    tombstones: s.tombstones.size,
+    queuedDeltas: s.queue.size,
+  };
+}
+
+export function wireDataPlane(
+  ctx: WiringContext,
+  transport: Transport | undefined,
+  membership: MembershipView | undefined,
+): DataPlane {
+  const { io, options, internals } = ctx;
+  const config = registryConfig(profileOf(ctx), internals.registry);
+  const wallClockMs = internals.wallClockMs ?? Date.now;
+  const security = registrySecurity(
+    ctx.identity,
+    options.clusterId,
+    internals.unsafeSkipVerification !== true,
+  );
+  const dirty = new Set<string>();
+  const pending = new Set<NodeId>();
+  let viewMoved = false;
+  let timer: TimerHandle | undefined;
+  let halted = false;
+
+  const driver = new ProtocolDriver<RegistryTypes>({
+    protocol:
+      transport === undefined
+        ? { core: REGISTRY_CORE }
+        : registryProtocol(options.clusterId, config),
+    config: { config, selfId: ctx.id, wallOffsetMs: wallClockMs() - io.clock.now(), security },
+    clock: io.clock,
+    storage: io.storage,
+    rng: io.rng.fork('registry'),
+    ...(transport === undefined ? {} : { transport }),
+    checkInvariants: internals.checkInvariants ?? false,
+    onOutput: (effect) => {
+      if (effect.kind !== 'changed' || effect.table !== 'service') return;
+      dirty.add(effect.key);
+      schedule();
+    },
+    onFatal: (error) => ctx.fail(error),
+    ...driverHooks<RegistryTypes>(internals, 'registry'),
+  });
+  const table = new PlacementTable(placementConfig());
+  const placeOverLive = (): void => {
+    watchers.ownersChanged(table.setMembers([ctx.id, ...driver.state.live.keys()]));
+  };
+  const watchers = new Watchers((name) => listServices(driver.state, name), table);
+  const checkOpen = (): void => {
+    if (halted)
+      throw new ShoalError(
+        'ERR_TRANSPORT_CLOSED',
+        'the node is closed: it advertises nothing more',
+      );
+  };
+  const registryPort: RegistryPort = {
+    get state() {
+      return driver.state;
+    },
+    write: (write) => void driver.input({ kind: 'local', now: io.clock.now(), write }),
+  };
+
+  /** One flush per clock turn: membership and the core's own changes arrive mid-step. */
+  function schedule(): void {
+    if (timer !== undefined || halted) return;
+    timer = io.clock.setTimer(ms(0), flush);
+  }
+
+  function flush(): void {
+    timer = undefined;
+    if (halted) return;
+    if (pending.size > 0 && membership !== undefined) sendChanges(membership);
+    if (viewMoved) {
+      viewMoved = false;
+      placeOverLive();
+      watchers.refresh([...watchers.watchedNames()]);
+    } else watchers.refresh(dirty);
+    dirty.clear();
+  }
+
+  function sendChanges(view: MembershipView): void {
+    const state = driver.state;
+    const members: ViewMember[] = [];
+    const removed: NodeId[] = [];
+    const before = new Map([...pending].map((id) => [id, state.live.has(id)]));
+    for (const id of pending) {
+      const member = view.get(id);
+      if (member === undefined) removed.push(id);
+      else members.push(member);
+    }
+    pending.clear();
+    // Reaped members produce no event: a replica holding more members than membership does
+    // learns which ones went by comparing (cheap to detect, O(N) only when it happens).
+    if (state.members.size - removed.length > view.count())
+      for (const id of state.members.keys()) if (view.get(id) === undefined) removed.push(id);
+    driver.input({ kind: 'members', now: io.clock.now(), members, removed: [...new Set(removed)] });
+    for (const [id, wasLive] of before) if (driver.state.live.has(id) !== wasLive) viewMoved = true;
+    for (const id of removed) if (!before.has(id)) viewMoved = true;
+  }
+
+  driver.start();
+  driver.input({ kind: 'view', now: io.clock.now(), members: membership?.all() ?? [] });
+  placeOverLive();
+  return {
+    services: new NodeServices(new ServicesApi(registryPort), watchers, checkOpen),
+    processes: new NodeProcesses(new ProcessesApi(registryPort), checkOpen),
+    placement: new NodePlacement(table, watchers),
+    driver,
+    memberChanged(id) {
+      if (halted || id === ctx.id) return;
+      pending.add(id);
+      schedule();
+    },
+    halt() {
+      if (halted) return;
+      halted = true;
+      timer?.cancel();
+      timer = undefined;
+      driver.stop();
+      watchers.end();
+    },
+    stats: () => ({
+      counters: { ...driver.state.counters, ...gauges(driver) },
+      decodeErrors: { ...driver.decodeErrors },
+      driver: driver.stats(),
+      transport: transport?.stats(),
+    }),
+  };
+}
+
+/** Membership's table as the data plane reads it (swim mode): states, addresses and keys. */
+export function membershipViewOf(table: () => MemberTable): MembershipView {
+  const entry = (m: Member): ViewMember => ({
+    id: m.id,
+    address: m.address,
+    state: m.state,
+    publicKey: m.publicKey,
+  });
+  return {
+    all: () => {
+      const t = table();
+      const out: ViewMember[] = [];
+      for (let slot = 1; slot < t.size; slot++) out.push(entry(t.at(slot)));
+      return out;
+    },
+    get: (id) => {
+      const m = table().get(id);
+      return m === undefined || m.slot === 0 ? undefined : entry(m);
+    },
+    count: () => table().size - 1,
+  };
+}
