@@ -23,6 +23,7 @@ import {
   privateKeyFromSeed,
   signWith,
 } from '../../src/identity/keys.js';
+import { loadOrCreateIdentity } from '../../src/identity/identity.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import type { ShoalNode } from '../../src/node/node.js';
 import { encodeRaftNodeMessage } from '../../src/node/raft-rpc-codec.js';
@@ -54,6 +55,7 @@ async function forge(
   to: string,
   claimed: string,
   payload: Uint8Array,
+  identity: { publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array } = attacker,
 ): Promise<void> {
   if (route === 'packet') {
     const udp = createSocket('udp4');
@@ -69,7 +71,7 @@ async function forge(
     route === 'plain-hello'
       ? helloFrame(claimed)
       : frame(
-          new PeerAuthenticator({ clusterId: CLUSTER, identity: attacker }).hello(
+          new PeerAuthenticator({ clusterId: CLUSTER, identity }).hello(
             claimed as Address,
             to as Address,
           ),
@@ -248,6 +250,52 @@ describe('raft mode without a keyring: forged senders change nothing', () => {
     await waitFor(() => dropped(nodes, 'raft_not_member') >= 2, 20_000, 'both members dropped it');
     expect(nodes.reduce((s, n) => s + (n.stats().protocol['identitiesRefused'] ?? 0), 0)).toBe(0);
     expect(snapshot(nodes)).toEqual(before);
+  }, 90_000);
+
+  it('a removed member is a stranger: its vote request with term 10^6, signed with its own key, is dropped (thesis §4.2.3)', async () => {
+    cluster = await startRaftCluster(3);
+    const leader = await cluster.leader();
+    const nodes = cluster.nodes;
+    const removed = nodes.find((n) => n !== leader) as ShoalNode;
+    const removedAddress = cluster.addresses[nodes.indexOf(removed)] as Address;
+    const removedKey = await loadOrCreateIdentity(cluster.dirs[nodes.indexOf(removed)] as string);
+    expect(removedKey.nodeId).toBe(removed.id);
+    const rest = nodes.filter((n) => n !== removed);
+    await leader.raft.removeMember(removed.id);
+    await waitFor(
+      () => rest.every((n) => n.raft.status().members.every((m) => m.address !== removedAddress)),
+      20_000,
+      'the removal reached the other members',
+    );
+    const before = snapshot(rest);
+    const droppedBefore = dropped(rest, 'raft_not_member');
+    const vote: RaftMessage = {
+      type: 'raft-vote-request',
+      from: removed.id,
+      fromAddress: removedAddress,
+      term: HUGE_TERM,
+      lastIndex: logIndex(1_000_000),
+      lastTerm: HUGE_TERM,
+      preVote: false,
+      transfer: true,
+    };
+    for (const n of rest)
+      await forge(
+        'own-key-hello',
+        cluster.addresses[nodes.indexOf(n)] as string,
+        removedAddress,
+        encodeRaftMessage(vote, CLUSTER),
+        removedKey,
+      );
+    await waitFor(
+      () => dropped(rest, 'raft_not_member') >= droppedBefore + 2,
+      20_000,
+      'both remaining members dropped it',
+    );
+    expect(snapshot(rest)).toEqual(before);
+    for (const n of rest) expect(n.raft.status().term).toBeLessThan(HUGE_TERM);
+    // The remaining two still commit.
+    await leader.kv.put('after-removal', 'ok');
   }, 90_000);
 
   it('positive control: with verification off the same forgeries depose the leader and rename a member', async () => {
