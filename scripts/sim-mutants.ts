@@ -261,9 +261,27 @@ const MUTANTS: Mutant[] = [
     // process killed between the rename and the directory fsync): a power loss undoes it.
     name: 'raft-file-store-trusts-unsynced-name',
     file: 'src/raft/file-store.ts',
-    find: '      if (bytes !== undefined) storage.fsyncDir(parentDir(RAFT_STATE_FILE));\n',
-    replace: '      if (bytes === undefined) storage.fsyncDir(parentDir(RAFT_STATE_FILE));\n',
+    find: '      const bytes = readDurable(storage, RAFT_STATE_FILE);\n',
+    replace: '      const bytes = storage.read(RAFT_STATE_FILE);\n',
     tests: ['test/raft/wal-eio.test.ts'],
+  },
+  {
+    // The shared load-time rule itself (base/storage.ts readDurable) fsyncs the wrong case:
+    // every store that loads a replaced file believes a name a power loss undoes.
+    name: 'stores-trust-unsynced-name',
+    file: 'src/base/storage.ts',
+    find: '  if (bytes !== undefined) storage.fsyncDir(parentDir(path));\n',
+    replace: '  if (bytes === undefined) storage.fsyncDir(parentDir(path));\n',
+    tests: ['test/election/store-durable.test.ts', 'test/raft/wal-eio.test.ts'],
+  },
+  {
+    // The raft-lite store reads its term and vote without the rule: a vote a boot read can be
+    // undone by a power loss, and the node may vote again in that term.
+    name: 'raft-lite-store-trusts-unsynced-name',
+    file: 'src/election/raft-lite/protocol.ts',
+    find: '    const bytes = readDurable(storage, RAFT_LITE_FILE);\n',
+    replace: '    const bytes = storage.read(RAFT_LITE_FILE);\n',
+    tests: ['test/election/store-durable.test.ts'],
   },
   {
     // Compaction removes one segment too many: the entry right after the snapshot is lost.

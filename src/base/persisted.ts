@@ -6,6 +6,7 @@
  */
 import { ShoalError } from './errors.js';
 import type { Store } from './protocol.js';
+import { readDurable } from './storage.js';
 
 /** Longest text shown from a corrupt file in the error message. */
 const SHOWN_CHARS_MAX = 40;
@@ -50,7 +51,7 @@ export function counterFileStore<V extends number, R>(
 ): Store<V, R> {
   return {
     load: (storage) => {
-      const bytes = storage.read(file);
+      const bytes = readDurable(storage, file);
       return brand(bytes === undefined ? 0 : parsePersistedCount(bytes, file, what));
     },
     write: (record) => ({ path: file, data: new TextEncoder().encode(`${valueOf(record)}\n`) }),

@@ -138,3 +138,17 @@ export function durableReplaceSteps(path: string): readonly DurableStep[] {
     { op: 'fsync-dir', dir: parentDir(path) },
   ];
 }
+
+/**
+ * Reads a file that `writeDurable` replaces, believing only what is durable: a process killed
+ * between a replace's rename and its directory fsync reads the new file back, which a power loss
+ * would still undo (the node would then act on a term, vote or incarnation that goes back). Its
+ * bytes were fsynced before the rename, so an fsync of the directory at load makes the name, and
+ * so the file, durable before anything is decided on it (raft-log.md, rule 9). Every store that
+ * loads a replaced file reads it through here.
+ */
+export function readDurable(storage: Storage, path: string): Uint8Array | undefined {
+  const bytes = storage.read(path);
+  if (bytes !== undefined) storage.fsyncDir(parentDir(path));
+  return bytes;
+}

@@ -3,9 +3,10 @@
  * on every restart, so a node keeps its NodeId across restarts and address changes.
  *
  * Invariants: the file is written atomically (temp file, fsync, hard link into place, fsync of the
- * directory), so a crash leaves either no identity or a whole one; an existing file is never
- * replaced, not even when it is corrupt (ERR_IDENTITY_CORRUPT / _FOREIGN / _IO name the path and
- * what to do). Not a protocol core: it touches the disk.
+ * directory), so a crash leaves either no identity or a whole one; a file read back is believed
+ * only after an fsync of the directory (a kill before the writer's own left its name undurable);
+ * an existing file is never replaced, not even when it is corrupt (ERR_IDENTITY_CORRUPT /
+ * _FOREIGN / _IO name the path and what to do). Not a protocol core: it touches the disk.
  */
 import {
   closeSync,
@@ -219,7 +220,7 @@ export function loadOrCreateIdentitySync(dataDir: string): Identity {
     throw ioError('create data dir', dataDir, err);
   }
   const existing = readIfExists(path);
-  if (existing !== undefined) return parseIdentityFile(existing, path);
+  if (existing !== undefined) return parseIdentityFile(believed(dataDir, existing), path);
   const doc = newIdentityFile();
   const text = `${JSON.stringify(doc, null, 2)}\n`;
   let created: boolean;
@@ -228,8 +229,26 @@ export function loadOrCreateIdentitySync(dataDir: string): Identity {
   } catch (err) {
     throw ioError('write', path, err);
   }
-  // Lost a creation race with another process on the same data dir: use the file it wrote.
-  return parseIdentityFile(created ? text : (readIfExists(path) ?? ''), path);
+  // Lost a creation race with another process on the same data dir: use the file it wrote
+  // (once its name is durable: that process may not have reached its directory fsync yet).
+  return parseIdentityFile(created ? text : believed(dataDir, readIfExists(path) ?? ''), path);
+}
+
+/**
+ * An identity file read back is believed only once its name is durable: a process killed
+ * between the link into place and the directory fsync leaves a file a power loss would still
+ * undo, and a node that ran under that NodeId would come back under a new one while the
+ * cluster holds records of the old. The bytes were fsynced before the link, so an fsync of the
+ * directory makes the whole file durable (the rule of base/storage.ts `readDurable`, which the
+ * stores on the Storage seam use; identity is read before any Storage exists).
+ */
+function believed(dataDir: string, text: string): string {
+  try {
+    fsyncPath(dataDir, 'r');
+  } catch (err) {
+    throw ioError('fsync', dataDir, err);
+  }
+  return text;
 }
 
 /**

@@ -172,7 +172,8 @@ export function refuseProbe(turn: Turn): void {
 /**
  * SWIM §3.1: answer a ping addressed to us on the channel it came in on. Queued updates ride
  * along only to a member pinging from its own address: a ping with a forged source must not
- * turn into a larger answer to someone else.
+ * turn into a larger answer to someone else. What we hold of the sender leads when it is news to
+ * it (at most one signed update: a departure, or its record at another address).
  */
 export function onPing(turn: Turn, from: Address, channel: Channel, message: Ping): void {
   const { state } = turn;
@@ -182,7 +183,11 @@ export function onPing(turn: Turn, from: Address, channel: Channel, message: Pin
     return;
   }
   const sender = state.members.get(message.from);
-  const leading = [...departureNotice(turn, message.from), ...buddyRefutation(turn, message)];
+  const leading = [
+    ...departureNotice(turn, message.from),
+    ...buddyRefutation(turn, message),
+    ...elsewhereNotice(turn, message.from, from),
+  ];
   send(turn, from, channel, {
     type: 'ack',
     seq: message.seq,
@@ -221,6 +226,24 @@ function departureNotice(turn: Turn, senderId: NodeId): Update[] {
   }
   if (sender.state === 'left') return [heldRecord(sender)];
   return [];
+}
+
+/**
+ * A ping from a live member's id at another address than the one its record here names: tell the
+ * sender what we hold (one signed record, as a departure notice is one). A process running with a
+ * copy of that identity hears of the other only this way: we gossip, probe and push-pull only to
+ * the address we hold, its periodic digests are refused (not at that address) and its acks carry
+ * no piggyback, so without this it could stay unaware for good while the other one refutes
+ * (found by agent-startup.test.ts under load: the twin whose join sync came before the seed
+ * settled on the other's record never reported `identity_conflict`). A member that really moved
+ * already holds a higher incarnation and ignores the record. Our own id is the same case seen
+ * from the other side and is left to `applyAlive`.
+ */
+function elsewhereNotice(turn: Turn, senderId: NodeId, from: Address): Update[] {
+  const sender = turn.state.members.get(senderId);
+  if (sender === undefined || senderId === turn.state.selfId) return [];
+  if (!isLive(sender.state) || sender.address === from) return [];
+  return [heldRecord(sender)];
 }
 
 /**

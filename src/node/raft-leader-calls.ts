@@ -10,7 +10,9 @@
  * refused with nothing done (`not-leader`, `no-leader`, `transferring`, `change-pending`: another
  * change is still in progress), since a second `add` of the same member is not the first one
  * again. Proposals do not come here: raft-kv-proposals.ts retries
- * them with their session.
+ * them with their session. A transfer to the member that leads is done already: answered `ok`
+ * (it was ERR_INVALID_ARGUMENT, and `shoal raft transfer` exited 2 when an election had moved
+ * leadership to the target before the request came: test/cli/raft-agents.test.ts under load).
  */
 import type { Address } from '../base/address.js';
 import { ShoalError, type ErrorCode } from '../base/errors.js';
@@ -115,6 +117,10 @@ export class LeaderCalls {
       case 'change':
         return toRpcOutcome(await this.opts.core().change(args.change));
       case 'transfer': {
+        // Already here: nothing to move. A caller that picked the target from a view taken
+        // before an election (a loaded machine re-elects) asked for exactly this.
+        if (args.to === this.opts.state().selfId)
+          return { kind: 'ok', value: 0, term: this.opts.state().term };
         const done = await this.opts.core().transfer(args.to, this.opts.transferTimeoutMs);
         return done.ok
           ? { kind: 'ok', value: 0, term: this.opts.state().term }

@@ -14,7 +14,7 @@
  */
 import { ShoalError } from '../base/errors.js';
 import type { Store } from '../base/protocol.js';
-import { parentDir } from '../base/storage.js';
+import { readDurable } from '../base/storage.js';
 import { logIndex, term } from '../base/units.js';
 import { DecodeFailure, Reader, readEnum, reverseTable, Writer } from '../codec/bytes.js';
 import type { NodeId } from '../identity/node-id.js';
@@ -182,11 +182,8 @@ export function raftFileStore(): Store<RaftPersisted, RaftRecord> {
   let held: Held = { ...EMPTY_PERSISTED, entries: [] };
   return {
     load(storage) {
-      const bytes = storage.read(RAFT_STATE_FILE);
-      // Believe only what is durable: a process killed between a replace's rename and its
-      // directory fsync reads the new file back, which a power loss would still undo. Its bytes
-      // were fsynced before the rename; the name is made durable here (raft-log.md, rule 9).
-      if (bytes !== undefined) storage.fsyncDir(parentDir(RAFT_STATE_FILE));
+      // Believe only what is durable: the name is made durable here (raft-log.md, rule 9).
+      const bytes = readDurable(storage, RAFT_STATE_FILE);
       const loaded = bytes === undefined ? EMPTY_PERSISTED : decodeRaftState(bytes);
       held = {
         hardState: loaded.hardState,

@@ -251,6 +251,9 @@ describe('shoal kv and shoal raft against raft agents', () => {
   }, 90_000);
 
   it('a transfer from the CLI, then kill -9 of the leader: a new leader serves the data', async () => {
+    // Fresh: under load an election may have moved leadership since beforeAll.
+    leader = (await cluster.leader()) as number;
+    follower = (leader + 1) % 3;
     const target = [0, 1, 2].find((i) => i !== leader && i !== follower) as number;
     const targetId = (await json(target, 'GET', '/v1/self')).body['id'] as string;
     expect((await shoal('raft', 'transfer', targetId, '--http', cluster.http(follower))).code).toBe(
@@ -298,6 +301,10 @@ describe('shoal kv and shoal raft against raft agents', () => {
   }, 120_000);
 
   it('a fourth agent joins with --join, catches up, and is removed with `shoal raft remove`', async () => {
+    // Its own data: it must not depend on an earlier test's put having happened.
+    expect(
+      (await shoal('kv', 'put', 'joined/data', 'here', '--http', cluster.http(follower))).code,
+    ).toBe(0);
     const [address] = await freeClusterAddresses(1);
     const dir = mkdtempSync(join(tmpdir(), 'shoal-join-'));
     const httpPort = (await freeClusterAddresses(1))[0] as string;
@@ -345,15 +352,15 @@ describe('shoal kv and shoal raft against raft agents', () => {
       );
       const value = await until(
         async () => {
-          const r = await fetch(`http://${httpPort}/v1/kv/durable?consistency=serializable`).catch(
-            () => undefined,
-          );
+          const r = await fetch(
+            `http://${httpPort}/v1/kv/joined/data?consistency=serializable`,
+          ).catch(() => undefined);
           return r?.status === 200 ? ((await r.json()) as { value: string }).value : undefined;
         },
         30_000,
         'the new member has the data',
       );
-      expect(value).toBe('yes');
+      expect(value).toBe('here');
       expect((await shoal('raft', 'remove', joined, '--http', cluster.http(follower))).code).toBe(
         0,
       );

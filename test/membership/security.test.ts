@@ -284,6 +284,7 @@ describe('incarnation ceiling (INCARNATION_MAX = 2^48 - 1)', () => {
     const storage = {
       read: (path: string) =>
         path === INCARNATION_FILE ? new TextEncoder().encode(`${persisted}\n`) : undefined,
+      fsyncDir: () => undefined,
     } as unknown as Storage;
     let code = 'ok';
     try {
@@ -328,7 +329,7 @@ describe('probing and anti-entropy are no reflector (issue 12)', () => {
     ).toEqual([address(2)]);
   });
 
-  it('a ping from anyone but a member at its own address is answered without piggybacked updates', () => {
+  it('a ping from anyone but a member at its own address is answered without piggybacked updates (at most our record of the id it claims)', () => {
     const { state, context } = cluster();
     checkedStep(state, receiveGossip(ms(1), 2, [alive(4, 1)]), context);
     const ping = (from: number): Message => ({
@@ -339,8 +340,14 @@ describe('probing and anti-entropy are no reflector (issue 12)', () => {
       target: nodeId(1),
       updates: [],
     });
+    const stranger = sends(checkedStep(state, receive(2, 9, ping(9)), context));
+    expect(stranger).toMatchObject([{ to: address(9), message: { type: 'ack', updates: [] } }]);
+    // A member's id from another address: only our record of that member (one update, signed
+    // by it, naming its own address), never the queue.
     const spoofed = sends(checkedStep(state, receive(2, 9, ping(2)), context));
-    expect(spoofed).toMatchObject([{ to: address(9), message: { type: 'ack', updates: [] } }]);
+    expect(spoofed).toMatchObject([
+      { to: address(9), message: { type: 'ack', updates: [alive(2, 1)] } },
+    ]);
     const genuine = sends(checkedStep(state, receive(3, 2, ping(2)), context));
     expect(genuine[0]?.message.type === 'ack' && genuine[0].message.updates.length).toBeGreaterThan(
       0,
@@ -420,6 +427,42 @@ describe('two processes with one identity (issue 12)', () => {
     expect(security(bEffects).map((e) => e.reason)).toEqual(['identity_conflict']);
     expect(b.state.counters.identityConflicts).toBe(1);
     expect(b.state.members.get(nodeId(1))?.incarnation).toBe(3);
+  });
+
+  it('the twin the seed does not hold hears of the other in the ack to its own ping', () => {
+    // n1's key twice: at 10.0.0.1 (refuted to incarnation 2: the seed n2 holds it) and, a copied
+    // data dir, at 10.0.0.7 (incarnation 1). The seed gossips, probes and push-pulls only to
+    // 10.0.0.1, and refuses the twin's digests (not n1's address here): the twin's own pings
+    // are all it hears from the seed.
+    const seed = startedWith(2, [3]);
+    checkedStep(seed.state, receiveGossip(ms(1), 1, [alive(1, 2)]), seed.context);
+    seed.state.queue.byMember.clear();
+    const twin = startedWith(1, [2]); // its own address plays no part in what it decides here
+    const ack = sends(
+      checkedStep(
+        seed.state,
+        receive(2, 7, {
+          type: 'ping',
+          seq: 5,
+          from: nodeId(1),
+          fromAddress: address(7),
+          target: nodeId(2),
+          updates: [],
+        }),
+        seed.context,
+      ),
+    );
+    expect(ack).toMatchObject([
+      { to: address(7), message: { type: 'ack', updates: [alive(1, 2)] } },
+    ]);
+    const message = ack[0]!.message;
+    const effects = checkedStep(
+      twin.state,
+      { kind: 'receive', now: ms(3), from: address(2), channel: 'packet', message },
+      twin.context,
+    );
+    expect(security(effects).map((e) => e.reason)).toEqual(['identity_conflict']);
+    expect(twin.state.members.get(nodeId(1))?.incarnation).toBe(3);
   });
 
   it('our own record coming back is no conflict', () => {

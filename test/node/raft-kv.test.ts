@@ -210,4 +210,13 @@ describe('raft mode: the replicated store', () => {
     leader = target;
     expect(text((await follower.kv.get('config/a'))?.value)).toBe('v1');
   }, 20_000);
+
+  it('a transfer to the member that already leads succeeds with nothing moved', async () => {
+    const current = cluster.nodes.find((n) => n.raft.status().role === 'leader') as ShoalNode;
+    const other = cluster.nodes.find((n) => n !== current) as ShoalNode;
+    // Was ERR_INVALID_ARGUMENT ("already the leader"): `shoal raft transfer` exited 2.
+    await current.raft.transferLeadership(current.id);
+    await other.raft.transferLeadership(current.id);
+    expect(current.raft.status().role).toBe('leader');
+  }, 20_000);
 });

@@ -9,6 +9,7 @@
  */
 import { ShoalError } from '../../base/errors.js';
 import { parseJsonRecord, persistedCount } from '../../base/persisted.js';
+import { readDurable } from '../../base/storage.js';
 import {
   kinds,
   type Core,
@@ -127,7 +128,8 @@ function parsePins(value: unknown, peers: readonly Address[]): [Address, NodeId]
 
 export const RAFT_LITE_STORE: Store<RaftLiteRecord, RaftLiteRecord> = {
   load: (storage) => {
-    const bytes = storage.read(RAFT_LITE_FILE);
+    // A name only the page cache holds is made durable before it is believed.
+    const bytes = readDurable(storage, RAFT_LITE_FILE);
     return bytes === undefined ? { term: term(0), votedFor: undefined } : parseRaftLiteFile(bytes);
   },
   write: (record) => ({

@@ -5,6 +5,7 @@
  */
 import { ShoalError } from '../../base/errors.js';
 import { parseJsonRecord, parsePersistedCount, persistedCount } from '../../base/persisted.js';
+import { readDurable } from '../../base/storage.js';
 import {
   kinds,
   type Core,
@@ -77,7 +78,8 @@ export function parseSwimLeaderFile(bytes: Uint8Array): SwimLeaderRecord {
 
 export const SWIM_LEADER_STORE: Store<SwimLeaderRecord, SwimLeaderRecord> = {
   load: (storage) => {
-    const bytes = storage.read(SWIM_TERM_FILE);
+    // A name only the page cache holds is made durable before it is believed.
+    const bytes = readDurable(storage, SWIM_TERM_FILE);
     return bytes === undefined ? { term: term(0), stableSize: 1 } : parseSwimLeaderFile(bytes);
   },
   write: (record) => ({
