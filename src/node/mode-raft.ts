@@ -202,7 +202,11 @@ export function wireRaft(
     internals.raftApplication === undefined ? buildKv(ctx, io.transport, config) : undefined;
   // Before anything is sent: connections prove their dialer, messages their sender.
   const peerAuth =
-    built === undefined ? undefined : authenticateRaftPeers(ctx, io.transport, built.rpc.transport);
+    built === undefined
+      ? undefined
+      : authenticateRaftPeers(ctx, io.transport, built.rpc.transport, (from, peer) =>
+          built.kv.hearsRaftFrom(from, peer),
+        );
   const kv = built?.kv;
   const app: RaftApplication =
     kv?.machine ?? (internals.raftApplication as () => RaftApplication)();
@@ -322,6 +326,7 @@ export function wireRaft(
               peerHellosAccepted: peerAuth.accepted,
               peerHellosRefused: Object.values(peerAuth.refusals).reduce((a, b) => a + b, 0),
               sendersRefused: built?.rpc.transport.sendersRefused ?? 0,
+              strangersRefused: built?.rpc.transport.strangersRefused ?? 0,
             }),
       },
       decodeErrors: { ...driver.decodeErrors, ...built?.rpc.counters.decodeErrors },

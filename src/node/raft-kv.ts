@@ -221,6 +221,19 @@ export class RaftKv implements KvService {
     );
   }
 
+  /**
+   * Whether a Raft message from `id` at `address` may reach the core (docs/security.md, "Raft
+   * mode"): from a member of the configuration in force (the latest in the log, joint and
+   * learners included; `isMember`), or from anyone while this node knows no configuration yet
+   * (a fresh joiner before its first append or snapshot: the bootstrap window).
+   */
+  hearsRaftFrom(address: Address, id: NodeId): boolean {
+    if (this.stateOf === undefined) return false;
+    const { members, outgoing } = this.state().membership.config;
+    if (members.length === 0 && (outgoing ?? []).length === 0) return true;
+    return this.isMember(address, id);
+  }
+
   // ---- Raft-facing ----
 
   /** A `leader` report of the core: the lessor follows leadership; waiting requests move. */

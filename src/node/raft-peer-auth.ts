@@ -2,17 +2,20 @@
  * Raft mode's sender authentication on real sockets (docs/security.md, "Raft mode"): every
  * stream connection opens with the dialer's signed hello (src/transport/peer-auth.ts), every
  * Raft and node message must name the connection's proved NodeId and address as its sender
- * (raft-rpc.ts `DemuxTransport`), and no message travels as an unauthenticated packet. With
- * admission configured, a dialer the policy refuses cannot open a connection at all, so its
- * join, its votes and its appends never reach the Raft core.
+ * (raft-rpc.ts `DemuxTransport`), a Raft message must come from a NodeId in the member's
+ * configuration (`hears`: from anyone only before it knows one), and no message travels as an
+ * unauthenticated packet. With admission configured, a dialer the policy refuses cannot open a
+ * connection at all, so its join, its votes and its appends never reach the Raft core.
  *
  * Refusals move transport drop counters (`peer_auth_<reason>`, `sender_mismatch`,
- * `packet_unauthenticated`: `shoal_packets_dropped_total{reason}`) and are reported as
- * `security` events at most once per reason per `RAFT_SECURITY_LOG_INTERVAL_MS`, with the number
- * suppressed since, like membership's.
+ * `raft_not_member`, `packet_unauthenticated`: `shoal_packets_dropped_total{reason}`) and are
+ * reported as `security` events at most once per reason per `RAFT_SECURITY_LOG_INTERVAL_MS`,
+ * with the number suppressed since, like membership's.
  */
+import type { Address } from '../base/address.js';
 import { toHex } from '../base/hex.js';
 import type { Clock } from '../base/time.js';
+import type { NodeId } from '../identity/node-id.js';
 import type { PublicKey, Signature } from '../identity/signed.js';
 import { PeerAuthenticator, type HelloCertificate } from '../transport/peer-auth.js';
 import type { Transport } from '../transport/types.js';
@@ -55,6 +58,7 @@ export function authenticateRaftPeers(
   ctx: WiringContext,
   transport: Transport,
   demux: DemuxTransport,
+  hears: (from: Address, peer: NodeId) => boolean,
 ): PeerAuthenticator | undefined {
   if (transport.authenticatePeers === undefined || ctx.internals.unsafeSkipVerification === true)
     return undefined;
@@ -96,8 +100,10 @@ export function authenticateRaftPeers(
   const countDrop = transport.authenticatePeers(auth, (reason, detail) =>
     notices.report(`peer_auth_${reason}`, detail),
   );
-  demux.requireAuthenticatedSenders(countDrop, (detail) =>
-    notices.report('sender_mismatch', detail),
+  demux.requireAuthenticatedSenders(
+    countDrop,
+    (detail) => notices.report('sender_mismatch', detail),
+    { hears, onStrangerRefused: (detail) => notices.report('raft_not_member', detail) },
   );
   return auth;
 }

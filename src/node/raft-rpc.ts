@@ -45,6 +45,8 @@ export const RPC_SERVING_MAX = 10_000;
  * frame instead), and a Raft message whose sender (NodeId and listen address, read from its
  * header) is not the connection's proved NodeId and address is refused (`sender_mismatch`) and
  * its connection closed. Node messages are checked the same way by `RaftRpc` after decoding.
+ * A Raft message from a proved sender outside the member's configuration is refused too
+ * (`raft_not_member`; etcd's transport likewise takes Raft messages only from known members).
  */
 export class DemuxTransport extends DelegatingTransport {
   private handler: ReceiveHandler | undefined;
@@ -69,6 +71,14 @@ export class DemuxTransport extends DelegatingTransport {
         );
         return 'unauthenticated';
       }
+      if (this.strict && this.hears !== undefined && !this.hears(from, peer as NodeId)) {
+        this.strangersRefused++;
+        this.countDrop('raft_not_member');
+        this.onStrangerRefused?.(
+          `a Raft message from ${peer as NodeId} (${from}), not in this member's configuration`,
+        );
+        return 'refused';
+      }
       return this.handler?.(from, channel, data, peer);
     });
   }
@@ -76,14 +86,30 @@ export class DemuxTransport extends DelegatingTransport {
   /** Told of each sender refused (for the rate-limited security log). */
   private onSenderRefused: ((detail: string) => void) | undefined;
 
-  /** From now on only frames from authenticated connections pass, each from its proved sender. */
+  /** Whether a Raft message from a proved sender may reach the core (`requireAuthenticatedSenders`). */
+  private hears: ((from: Address, peer: NodeId) => boolean) | undefined;
+  /** Told of each stranger's Raft message refused (for the rate-limited security log). */
+  private onStrangerRefused: ((detail: string) => void) | undefined;
+
+  /**
+   * From now on only frames from authenticated connections pass, each from its proved sender;
+   * with `members.hears`, a Raft message (not a node message: a stranger may still ask to join)
+   * passes only when its proved sender is one the member hears (its configuration's members,
+   * or anyone before it knows one): the others are refused and counted (`raft_not_member`).
+   */
   requireAuthenticatedSenders(
     countDrop: (reason: DropReason) => void,
     onSenderRefused?: (detail: string) => void,
+    members?: {
+      hears: (from: Address, peer: NodeId) => boolean;
+      onStrangerRefused?: (detail: string) => void;
+    },
   ): void {
     this.strict = true;
     this.countDrop = countDrop;
     this.onSenderRefused = onSenderRefused;
+    this.hears = members?.hears;
+    this.onStrangerRefused = members?.onStrangerRefused;
   }
 
   get authenticatesSenders(): boolean {
@@ -92,6 +118,8 @@ export class DemuxTransport extends DelegatingTransport {
 
   /** Messages refused for their sender (Raft and node messages). */
   sendersRefused = 0;
+  /** Raft messages refused because their proved sender is not in the configuration. */
+  strangersRefused = 0;
 
   /** Counts (and reports) a message refused for its sender. */
   countSenderMismatch(detail: string): void {

@@ -32,7 +32,9 @@ export type DropReason =
   | `peer_auth_${PeerAuthRefusal}`
   /** Raft mode: a message whose sender is not the connection's proved NodeId, or a packet. */
   | 'sender_mismatch'
-  | 'packet_unauthenticated';
+  | 'packet_unauthenticated'
+  /** Raft mode: a Raft message from a proved NodeId that is not in this member's configuration. */
+  | 'raft_not_member';
 
 /** Adds to a drop counter; takes only the `dropped` map so decorators can keep their own. */
 export function countDrop(

@@ -74,7 +74,7 @@ const hello = (from: NodeId, fromAddress: Address): Uint8Array =>
     CLUSTER,
   );
 
-function setup(strict: boolean) {
+function setup(strict: boolean, hears?: (from: Address, peer: NodeId) => boolean) {
   const inner = new Scripted();
   const hellos: string[] = [];
   const rpc = new RaftRpc(inner, {
@@ -95,6 +95,9 @@ function setup(strict: boolean) {
     rpc.transport.requireAuthenticatedSenders(
       (reason) => drops.push(reason),
       (detail) => reports.push(detail),
+      hears === undefined
+        ? undefined
+        : { hears, onStrangerRefused: (detail) => reports.push(`stranger: ${detail}`) },
     );
   return { inner, rpc, hellos, raft, drops, reports };
 }
@@ -148,6 +151,30 @@ describe('raft mode: every message comes from the member its sender names', () =
     expect(drops).toEqual([]);
     rpc.transport.sendPacket(PEER, heartbeat(SELF_ID, SELF));
     expect(inner.sent).toEqual([{ channel: 'packet', to: PEER }]);
+  });
+
+  it('a Raft message from a proved NodeId outside the configuration is refused (raft_not_member); its node channel join still passes', () => {
+    const members = new Set<NodeId>([PEER_ID]);
+    const { inner, rpc, raft, hellos, drops, reports } = setup(true, (_from, peer) =>
+      members.has(peer),
+    );
+    expect(inner.deliver('stream', heartbeat(OTHER_ID, PEER), OTHER_ID)).toBe('refused');
+    expect(inner.deliver('stream', heartbeat(PEER_ID, PEER), PEER_ID)).toBeUndefined();
+    expect(raft).toEqual([`stream from ${PEER}`]);
+    expect(drops).toEqual(['raft_not_member']);
+    expect(reports).toEqual([
+      `stranger: a Raft message from ${OTHER_ID} (${PEER}), not in this member's configuration`,
+    ]);
+    expect(rpc.transport.strangersRefused).toBe(1);
+    expect(rpc.transport.sendersRefused).toBe(0);
+    // Node messages are not Raft messages: a stranger may still say hello and ask to join.
+    expect(inner.deliver('stream', hello(OTHER_ID, PEER), OTHER_ID)).toBe('accepted');
+    expect(hellos).toEqual([`${OTHER_ID}@${PEER}`]);
+    // Once it is a member (the configuration entry reached this member), it is heard.
+    members.add(OTHER_ID);
+    expect(inner.deliver('stream', heartbeat(OTHER_ID, PEER), OTHER_ID)).toBeUndefined();
+    expect(raft).toHaveLength(2);
+    expect(drops).toEqual(['raft_not_member']);
   });
 
   it('sentBy reads the sender from the envelope without decoding the body', () => {

@@ -8,8 +8,10 @@
  * with a hello signed by a key of its own, and as a UDP packet. Nothing changes (term, leader,
  * log, names) and a counter moves for each. The same attacks on a cluster with verification
  * off (`unsafeSkipVerification`) do change the term and the name: the positive control.
- * Last, the documented limit and its remedy: a stranger speaking as itself (a key of its own,
- * its own address) is heard as Raft requires without admission, and cannot connect with it.
+ * Last, a stranger speaking as itself (a key of its own, its own address): without admission it
+ * connects, but a member takes Raft messages only from its configuration's members, so its
+ * overwriting AppendEntries and its vote request are dropped (`raft_not_member`) and nothing
+ * changes; with admission it cannot connect at all.
  */
 import { createSocket } from 'node:dgram';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +23,7 @@ import {
   privateKeyFromSeed,
   signWith,
 } from '../../src/identity/keys.js';
+import { loadOrCreateIdentity } from '../../src/identity/identity.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import type { ShoalNode } from '../../src/node/node.js';
 import { encodeRaftNodeMessage } from '../../src/node/raft-rpc-codec.js';
@@ -52,6 +55,7 @@ async function forge(
   to: string,
   claimed: string,
   payload: Uint8Array,
+  identity: { publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array } = attacker,
 ): Promise<void> {
   if (route === 'packet') {
     const udp = createSocket('udp4');
@@ -67,7 +71,7 @@ async function forge(
     route === 'plain-hello'
       ? helloFrame(claimed)
       : frame(
-          new PeerAuthenticator({ clusterId: CLUSTER, identity: attacker }).hello(
+          new PeerAuthenticator({ clusterId: CLUSTER, identity }).hello(
             claimed as Address,
             to as Address,
           ),
@@ -202,7 +206,7 @@ describe('raft mode without a keyring: forged senders change nothing', () => {
     expect(nodes.every((n) => n.failure === undefined)).toBe(true);
   }, 90_000);
 
-  it('a sender with a key of its own claiming a pinned member address is refused by the Raft core', async () => {
+  it('a sender with a key of its own claiming a pinned member address is dropped as no member (raft_not_member)', async () => {
     cluster = await startRaftCluster(3);
     const leader = await cluster.leader();
     await leader.kv.put('pins', 'committed');
@@ -242,12 +246,56 @@ describe('raft mode without a keyring: forged senders change nothing', () => {
           f1Address,
           encodeRaftMessage(vote, CLUSTER),
         );
-    await waitFor(
-      () => nodes.reduce((s, n) => s + (n.stats().protocol['identitiesRefused'] ?? 0), 0) >= 2,
-      20_000,
-      'the core refused both',
-    );
+    // Its NodeId is no member's: the transport drops it before the core's slot rule would.
+    await waitFor(() => dropped(nodes, 'raft_not_member') >= 2, 20_000, 'both members dropped it');
+    expect(nodes.reduce((s, n) => s + (n.stats().protocol['identitiesRefused'] ?? 0), 0)).toBe(0);
     expect(snapshot(nodes)).toEqual(before);
+  }, 90_000);
+
+  it('a removed member is a stranger: its vote request with term 10^6, signed with its own key, is dropped (thesis §4.2.3)', async () => {
+    cluster = await startRaftCluster(3);
+    const leader = await cluster.leader();
+    const nodes = cluster.nodes;
+    const removed = nodes.find((n) => n !== leader) as ShoalNode;
+    const removedAddress = cluster.addresses[nodes.indexOf(removed)] as Address;
+    const removedKey = await loadOrCreateIdentity(cluster.dirs[nodes.indexOf(removed)] as string);
+    expect(removedKey.nodeId).toBe(removed.id);
+    const rest = nodes.filter((n) => n !== removed);
+    await leader.raft.removeMember(removed.id);
+    await waitFor(
+      () => rest.every((n) => n.raft.status().members.every((m) => m.address !== removedAddress)),
+      20_000,
+      'the removal reached the other members',
+    );
+    const before = snapshot(rest);
+    const droppedBefore = dropped(rest, 'raft_not_member');
+    const vote: RaftMessage = {
+      type: 'raft-vote-request',
+      from: removed.id,
+      fromAddress: removedAddress,
+      term: HUGE_TERM,
+      lastIndex: logIndex(1_000_000),
+      lastTerm: HUGE_TERM,
+      preVote: false,
+      transfer: true,
+    };
+    for (const n of rest)
+      await forge(
+        'own-key-hello',
+        cluster.addresses[nodes.indexOf(n)] as string,
+        removedAddress,
+        encodeRaftMessage(vote, CLUSTER),
+        removedKey,
+      );
+    await waitFor(
+      () => dropped(rest, 'raft_not_member') >= droppedBefore + 2,
+      20_000,
+      'both remaining members dropped it',
+    );
+    expect(snapshot(rest)).toEqual(before);
+    for (const n of rest) expect(n.raft.status().term).toBeLessThan(HUGE_TERM);
+    // The remaining two still commit.
+    await leader.kv.put('after-removal', 'ok');
   }, 90_000);
 
   it('positive control: with verification off the same forgeries depose the leader and rename a member', async () => {
@@ -270,46 +318,95 @@ describe('raft mode without a keyring: forged senders change nothing', () => {
     );
   }, 90_000);
 
-  it('a stranger with a key of its own: without admission it can lead a follower astray (Raft is not Byzantine-tolerant); with admission it cannot connect', async () => {
+  it('a stranger with a key of its own, speaking as itself: its overwriting AppendEntries and its vote request are dropped (raft_not_member); with admission it cannot connect', async () => {
+    // An append in a newer term whose first entry conflicts with the follower's committed
+    // index 1: heard, it would adopt the stranger as leader and truncate its whole log.
     const strangerAppend = (to: ShoalNode): RaftMessage => {
-      const status = to.raft.status();
-      const last = status.members.find((m) => m.id === to.id)?.matchIndex ?? 0;
+      const next = term(to.raft.status().term + 1);
       return {
         type: 'raft-append',
         from: attacker.id,
         fromAddress: '127.0.0.1:9' as Address,
-        term: term(status.term + 1),
-        prevIndex: logIndex(last),
-        prevTerm: term(status.term),
-        commit: logIndex(0),
-        entries: [],
+        term: next,
+        prevIndex: logIndex(0),
+        prevTerm: term(0),
+        commit: logIndex(1),
+        entries: [{ index: logIndex(1), term: next, kind: 'normal', data: Uint8Array.of(6, 6) }],
       };
     };
-    // Without admission: the documented limit (docs/security.md, "Raft mode").
+    const strangerVote: RaftMessage = {
+      type: 'raft-vote-request',
+      from: attacker.id,
+      fromAddress: '127.0.0.1:9' as Address,
+      term: HUGE_TERM,
+      lastIndex: logIndex(1_000_000),
+      lastTerm: HUGE_TERM,
+      preVote: false,
+      transfer: true,
+    };
+    const strangersRefused = (n: ShoalNode): number =>
+      n.stats().transport?.dropped['raft_not_member'] ?? 0;
+    // Without admission: connected, but not a member, so no Raft message of its reaches the core.
     cluster = await startRaftCluster(3);
     let leader = await cluster.leader();
-    let follower = cluster.nodes.find((n) => n !== leader) as ShoalNode;
-    let termBefore = follower.raft.status().term;
+    await leader.kv.put('before', 'v0');
+    let nodes = cluster.nodes;
+    await waitFor(
+      () => nodes.every((n) => n.raft.status().appliedIndex >= leader.raft.status().commitIndex),
+      20_000,
+      'every member applied the put',
+    );
+    let follower = nodes.find((n) => n !== leader) as ShoalNode;
+    const followerAddress = cluster.addresses[nodes.indexOf(follower)] as string;
+    const logOf = (n: ShoalNode): string =>
+      JSON.stringify(
+        n.internals.raft?.state.log.entries.map((e) => [e.index, e.term, e.kind]) ?? [],
+      );
+    const before = snapshot(nodes);
+    const logBefore = logOf(follower);
+    const open = follower;
     await forge(
       'own-key-hello',
-      cluster.addresses[cluster.nodes.indexOf(follower)] as string,
+      followerAddress,
       '127.0.0.1:9',
       encodeRaftMessage(strangerAppend(follower), CLUSTER),
     );
-    const open = follower;
-    await waitFor(() => open.raft.status().term > termBefore, 20_000, 'the stranger was heard');
+    await forge(
+      'own-key-hello',
+      followerAddress,
+      '127.0.0.1:9',
+      encodeRaftMessage(strangerVote, CLUSTER),
+    );
+    await waitFor(() => strangersRefused(open) >= 2, 20_000, 'the stranger dropped');
+    expect(snapshot(nodes)).toEqual(before);
+    expect(open.raft.status().leader).toBe(leader.id);
+    expect(logOf(open).startsWith(logBefore.slice(0, -1))).toBe(true);
+    expect(open.stats().protocol['strangersRefused']).toBeGreaterThanOrEqual(2);
+    expect(open.stats().protocol['peerHellosAccepted']).toBeGreaterThan(0);
+    // The follower still follows: a later write reaches it, the first one is still there.
+    const after = await leader.kv.put('after', 'v1');
+    const target = leader.raft.status().commitIndex;
+    await waitFor(
+      () => open.raft.status().appliedIndex >= target,
+      20_000,
+      'the follower applied the later write',
+    );
+    expect(new TextDecoder().decode((await open.kv.get('before'))?.value)).toBe('v0');
+    expect((await open.kv.get('after'))?.modRevision).toBe(after.revision);
+    expect(snapshot(nodes)).toEqual(before);
     await cluster.stop();
     destroyRawClients();
     // With admission (allow: the members), the stranger's connection is refused.
     cluster = await startRaftCluster(3, { allowMembersOnly: true });
     leader = await cluster.leader();
     await leader.kv.put('admitted', 'only');
-    follower = cluster.nodes.find((n) => n !== leader) as ShoalNode;
-    termBefore = follower.raft.status().term;
+    nodes = cluster.nodes;
+    follower = nodes.find((n) => n !== leader) as ShoalNode;
+    const termBefore = follower.raft.status().term;
     const closed = follower;
     await forge(
       'own-key-hello',
-      cluster.addresses[cluster.nodes.indexOf(follower)] as string,
+      cluster.addresses[nodes.indexOf(follower)] as string,
       '127.0.0.1:9',
       encodeRaftMessage(strangerAppend(follower), CLUSTER),
     );
