@@ -66,6 +66,8 @@ export interface LoadOptions {
   readonly op: (i: number) => Promise<unknown>;
   /** Server PIDs for CPU per operation. */
   readonly serverPids: readonly number[];
+  /** Stop issuing counted operations once this returns true (checked before each one). */
+  readonly stopWhen?: () => boolean;
 }
 
 export interface LoadResult {
@@ -88,11 +90,12 @@ async function loop(
   untilMs: number,
   op: (i: number) => Promise<unknown>,
   onDone: (latencyMs: number, error: unknown) => void,
+  stopWhen: () => boolean = () => false,
 ): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
-      if (next >= total || performance.now() >= untilMs) return;
+      if (next >= total || performance.now() >= untilMs || stopWhen()) return;
       const i = next++;
       const startMs = performance.now();
       let error: unknown;
@@ -131,6 +134,7 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
       errors++;
       firstError ??= error instanceof Error ? error.message : String(error);
     },
+    options.stopWhen,
   );
   const wallMs = performance.now() - startMs;
   const cpu = process.cpuUsage(client);

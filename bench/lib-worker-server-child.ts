@@ -22,6 +22,7 @@ import {
 import { FsStorage } from '../src/node/fs-storage.js';
 import { workerServerConfig, type WorkerServerSettings } from '../src/worker/core/config.js';
 import { WorkerServer } from '../src/worker/server.js';
+import type { KvOp } from '../src/kv/types.js';
 import { KvDouble } from '../test/worker/kv-double.js';
 import { isMain } from './lib-report.js';
 
@@ -31,7 +32,11 @@ export interface ServerStats {
   /** Heap used after a forced GC, bytes. */
   heapUsedBytes: number;
   rssBytes: number;
+  /** CPU (user + system) of the server process since it started, ms. */
+  cpuMs: number;
   storeWrites: number;
+  /** Store writes by the first key's kind under the reserved prefix (worker, token, status, ...). */
+  writesByKind: Record<string, number>;
   stats: Record<string, number>;
 }
 
@@ -46,11 +51,13 @@ export interface WorkerServerChild {
 export async function spawnWorkerServer(
   settings: WorkerServerSettings,
   maxUses: number,
+  cpuProfDir?: string,
 ): Promise<WorkerServerChild> {
   const child = spawn(
     process.execPath,
     [
       '--expose-gc',
+      ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       '--import',
       'tsx',
       fileURLToPath(import.meta.url),
@@ -96,6 +103,29 @@ export async function spawnWorkerServer(
   };
 }
 
+function firstKey(op: KvOp): Uint8Array | undefined {
+  if (op.kind === 'put') return op.request.key;
+  if (op.kind !== 'txn') return undefined;
+  for (const branch of [op.request.success, op.request.failure])
+    for (const inner of branch) {
+      const key = firstKey(inner as KvOp);
+      if (key !== undefined) return key;
+    }
+  return undefined;
+}
+
+function writeKinds(ops: readonly KvOp[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const op of ops) {
+    const key = firstKey(op);
+    const text = key === undefined ? '' : new TextDecoder().decode(key);
+    const kind =
+      /^\0shoal\/worker\/([^/]+)/.exec(text)?.[1] ?? (op.kind === 'txn' ? 'txn' : op.kind);
+    counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
 if (isMain(import.meta.url)) {
   const { settings, maxUses } = JSON.parse(process.argv[2] ?? '{}') as {
     settings: WorkerServerSettings;
@@ -135,7 +165,9 @@ if (isMain(import.meta.url)) {
     const stats: ServerStats = {
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       storeWrites: kv.applied.length,
+      writesByKind: writeKinds(kv.applied),
       stats: server.stats(),
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);

@@ -206,7 +206,7 @@ async function measureLoads(
 }
 
 /** Kills the leader once and times the new leader and the first acknowledged write. */
-async function failoverTrial(
+export async function failoverTrial(
   system: KvSystem,
   settings: ClusterSettings,
   value: Uint8Array,

@@ -1,18 +1,27 @@
 /**
  * `npm run bench`: runs every benchmark in bench/ in sequence and prints their markdown tables.
  * Each bench module exports `run(): Promise<string>` (its report) and also runs alone with tsx.
- * Pass names to run a subset: `npm run bench -- codec transport`.
+ * Pass names to run a subset: `npm run bench -- codec transport`; `npm run bench -- --list` prints
+ * the names only. The Raft side-by-side benches (etcd-vs-shoal, raft-failover, raft-catchup,
+ * raft-slow-disk) run at full size by default (tens of minutes): run them alone with their flags
+ * to shorten them.
  */
 import { readdirSync } from 'node:fs';
 
 const SKIP = new Set(['run.ts', 'fuzz-codec.ts']);
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const list = args.includes('--list');
+  const wanted = args.filter((a) => a !== '--list');
   const files = readdirSync(new URL('.', import.meta.url))
     .filter((f) => f.endsWith('.ts') && !SKIP.has(f) && !f.startsWith('lib-'))
     .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
     .sort();
+  if (list) {
+    process.stdout.write(`${files.map((f) => f.replace(/\.ts$/, '')).join('\n')}\n`);
+    return;
+  }
   for (const file of files) {
     const mod = (await import(new URL(file, import.meta.url).href)) as {
       run?: () => Promise<string>;

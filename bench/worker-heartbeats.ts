@@ -16,7 +16,7 @@
  * 3 windows; about 12 minutes). `--rate` sets maxHeartbeatsPerSecond.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/base/rng.js';
 import { SystemClock } from '../src/base/system-clock.js';
@@ -25,14 +25,121 @@ import {
   heartbeatTtlBaseMsFor,
   workerClientConfig,
   workerServerConfig,
+  type WorkerServerSettings,
 } from '../src/worker/core/config.js';
 import { Worker } from '../src/worker/worker.js';
 import { processCpuMs } from './lib-procfs.js';
 import { fmt, isMain, parseFlags, table } from './lib-report.js';
+import {
+  spawnWorkerRaftCluster,
+  type RaftServerChild,
+  type RaftServerStats,
+} from './lib-worker-raft-child.js';
 import { spawnWorkerServer } from './lib-worker-server-child.js';
 
 const STARTS_IN_FLIGHT = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What a run needs from the servers, one process over the double or three over Raft. */
+interface Servers {
+  addresses: string[];
+  token: string;
+  /** The process whose CPU and heap are measured: the only one, or the Raft leader. */
+  pid(): number;
+  /** Heartbeats taken, store writes (double) or Raft commit index (raft), down workers, heap, CPU. */
+  sample(): Promise<{
+    heartbeats: number;
+    writes: number;
+    down: number;
+    registrations: number;
+    busy: number;
+    cpuMs: number;
+    heapUsedBytes: number;
+    rssBytes: number;
+    /** What the writes were (the double: by key kind). */
+    detail?: string;
+  }>;
+  stop(): Promise<void>;
+  readonly label: string;
+  readonly writesLabel: string;
+}
+
+async function doubleServers(settings: WorkerServerSettings, n: number, cpuProf?: string) {
+  const server = await spawnWorkerServer(settings, n, cpuProf);
+  const servers: Servers = {
+    addresses: [server.address],
+    token: server.token,
+    pid: () => server.pid,
+    sample: async () => {
+      const s = await server.stats();
+      return {
+        heartbeats: s.stats['heartbeats'] ?? 0,
+        writes: s.storeWrites,
+        down: s.stats['workers_down'] ?? 0,
+        registrations: s.stats['registrations'] ?? 0,
+        busy: s.stats['refused_busy'] ?? 0,
+        cpuMs: s.cpuMs,
+        heapUsedBytes: s.heapUsedBytes,
+        rssBytes: s.rssBytes,
+        detail: JSON.stringify(s.writesByKind),
+      };
+    },
+    stop: () => server.stop(),
+    label: 'one server over the KvService double',
+    writesLabel: 'store writes',
+  };
+  return servers;
+}
+
+async function raftServers(settings: WorkerServerSettings, n: number): Promise<Servers> {
+  const children = await spawnWorkerRaftCluster(settings);
+  let leader: RaftServerChild | undefined;
+  const findLeader = async (): Promise<RaftServerChild> => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      for (const c of children) if ((await c.stats()).leading) return c;
+      await sleep(200);
+    }
+    throw new Error('no worker-server leads after 60 s');
+  };
+  leader = await findLeader();
+  // Every server's CA is published before the token pins them.
+  const t0 = Date.now();
+  while ((await leader.stats()).servers < children.length && Date.now() - t0 < 60_000)
+    await sleep(200);
+  const answer = JSON.parse(await leader.request(`token ${n}`)) as {
+    token?: string;
+    error?: string;
+  };
+  const token = answer.token;
+  if (token === undefined) throw new Error(`no token from the leader: ${answer.error}`);
+  return {
+    addresses: children.map((c) => c.address),
+    token,
+    pid: () => (leader as RaftServerChild).pid,
+    sample: async () => {
+      const all = await Promise.all(children.map((c) => c.stats()));
+      const lead = all.find((s) => s.leading) ?? all[0];
+      leader = children[all.indexOf(lead as RaftServerStats)] ?? leader;
+      const sum = (key: string) => all.reduce((a, s) => a + (s.stats[key] ?? 0), 0);
+      return {
+        heartbeats: sum('heartbeats'),
+        writes: lead?.commitIndex ?? 0,
+        down: lead?.stats['workers_down'] ?? 0,
+        registrations: sum('registrations'),
+        busy: sum('refused_busy'),
+        cpuMs: lead?.cpuMs ?? 0,
+        heapUsedBytes: lead?.heapUsedBytes ?? 0,
+        rssBytes: lead?.rssBytes ?? 0,
+      };
+    },
+    stop: async () => {
+      await Promise.all(children.map((c) => c.stop()));
+    },
+    label: 'three worker-server processes over Raft (workers spread over all three)',
+    writesLabel: 'Raft entries committed',
+  };
+}
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
@@ -42,20 +149,25 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const windowMs = Number(flags.get('window-s') ?? 60) * 1000;
   const settings = { maxHeartbeatsPerSecond: rate };
   const config = workerServerConfig(settings);
-  const server = await spawnWorkerServer(settings, n);
+  const stormOnly = flags.get('storm-only') === 'true';
+  const servers =
+    flags.get('raft') === 'true'
+      ? await raftServers(settings, n)
+      : await doubleServers(settings, n, flags.get('cpu-prof'));
   const dir = mkdtempSync(join(tmpdir(), 'shoal-workers-'));
   const clock = new SystemClock();
   const rng = new Rng(2);
   const workers: Worker[] = [];
   const rows: string[][] = [];
   try {
+    const before = await servers.sample();
     // Registration storm: every worker starts at once (STARTS_IN_FLIGHT key generations at a time).
     const storm0 = Date.now();
     for (let i = 0; i < n; i += STARTS_IN_FLIGHT) {
       const batch = Array.from({ length: Math.min(STARTS_IN_FLIGHT, n - i) }, (_, j) => {
         const w = new Worker({
-          servers: [server.address],
-          token: server.token,
+          servers: servers.addresses,
+          token: servers.token,
           identityDir: join(dir, `w${i + j}`),
           name: `w${i + j}`,
           labels: {},
@@ -74,12 +186,26 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       await Promise.all(batch);
     }
     const registered = () => workers.filter((w) => w.clientState.phase === 'registered').length;
-    while (registered() < n && Date.now() - storm0 < 600_000) await sleep(200);
+    while (registered() < n && Date.now() - storm0 < 900_000) await sleep(200);
     const stormS = (Date.now() - storm0) / 1000;
     rows.push([
       'registration storm',
-      `${registered()} of ${n} certified in ${fmt(stormS, 1)} s (${fmt(registered() / stormS)}/s)`,
+      `${registered()} of ${n} certified in ${fmt(stormS, 1)} s (${fmt(registered() / stormS)}/s); load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
     ]);
+    const storm = await servers.sample();
+    const regs = storm.registrations - before.registrations;
+    rows.push([
+      'server during the storm',
+      `CPU ${fmt((storm.cpuMs - before.cpuMs) / 1000, 1)} s (${fmt((storm.cpuMs - before.cpuMs) / Math.max(1, regs), 2)} ms per registration), ${servers.writesLabel} ${storm.writes - before.writes} ${storm.detail ?? ''}, refused busy ${storm.busy}`,
+    ]);
+    const failures: Record<string, number> = {};
+    for (const w of workers)
+      for (const [reason, count] of Object.entries(w.clientState.counters.failures))
+        failures[reason] = (failures[reason] ?? 0) + count;
+    rows.push(['worker call failures during the storm, by reason', JSON.stringify(failures)]);
+    if (stormOnly) return table(['measure', `${n} workers, storm only, ${servers.label}`], rows);
     const base = heartbeatTtlBaseMsFor(n, config);
     const warmupMs = 2 * base + config.heartbeatGraceMs;
     rows.push([
@@ -88,34 +214,30 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     ]);
     await sleep(warmupMs);
     for (let i = 0; i < windows; i++) {
-      const before = await server.stats();
-      const cpu0 = processCpuMs(server.pid) ?? 0;
+      const a = await servers.sample();
+      const cpu0 = processCpuMs(servers.pid()) ?? 0;
       const t0 = Date.now();
       await sleep(windowMs);
-      const after = await server.stats();
-      const cpuMs = (processCpuMs(server.pid) ?? 0) - cpu0;
+      const b = await servers.sample();
+      const cpuMs = (processCpuMs(servers.pid()) ?? 0) - cpu0;
       const seconds = (Date.now() - t0) / 1000;
-      const beats = (after.stats['heartbeats'] ?? 0) - (before.stats['heartbeats'] ?? 0);
-      const writes = after.storeWrites - before.storeWrites;
+      const beats = b.heartbeats - a.heartbeats;
       rows.push([
         `window ${i + 1} (${windowMs / 1000} s)`,
-        `${fmt(beats / seconds, 1)} heartbeats/s, server CPU ${fmt((cpuMs / (seconds * 1000)) * 100, 2)} % of a core (${fmt((cpuMs * 1000) / Math.max(1, beats))} µs per heartbeat), store writes ${writes}, down ${after.stats['workers_down'] ?? 0}`,
+        `${fmt(beats / seconds, 1)} heartbeats/s, leader CPU ${fmt((cpuMs / (seconds * 1000)) * 100, 2)} % of a core (${fmt((cpuMs * 1000) / Math.max(1, beats))} µs per heartbeat), ${servers.writesLabel} ${b.writes - a.writes} (${fmt((b.writes - a.writes) / Math.max(1, beats), 3)} per heartbeat), down ${b.down}`,
       ]);
     }
-    const final = await server.stats();
+    const final = await servers.sample();
     rows.push([
-      'server memory after GC',
+      'leader memory after GC',
       `heap ${fmt(final.heapUsedBytes / n)} B per worker (${fmt(final.heapUsedBytes / 1e6, 1)} MB), RSS ${fmt(final.rssBytes / 1e6, 1)} MB (sockets and TLS sessions included)`,
     ]);
   } finally {
     await Promise.all(workers.map((w) => w.close()));
-    await server.stop();
+    await servers.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return table(
-    ['measure', `${n} workers, one server over the KvService double, gRPC + mTLS on loopback`],
-    rows,
-  );
+  return table(['measure', `${n} workers, ${servers.label}, gRPC + mTLS on loopback`], rows);
 }
 
 if (isMain(import.meta.url)) process.stdout.write(`${await run(process.argv.slice(2))}\n`);

@@ -5,8 +5,11 @@
  */
 import type { ShoalNode } from '../node/node.js';
 
-/** `kvService` and `raft`: a raft member's replicated store (absent on other nodes and fakes). */
-export type AgentNode = Partial<Pick<ShoalNode, 'kvService'>> &
+/**
+ * `kvService` and `raft`: a raft member's replicated store; `workers`: a worker-server's tier
+ * (absent on other nodes and fakes).
+ */
+export type AgentNode = Partial<Pick<ShoalNode, 'kvService' | 'workers'>> &
   Pick<
     ShoalNode,
     | 'id'

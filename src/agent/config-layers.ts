@@ -28,7 +28,13 @@ export interface ConfigLayer {
   sources: FieldSources;
 }
 
-const LIST_FIELDS = new Set<string>(['join', 'peers', 'keyring', ...ADMISSION_LIST_FIELDS]);
+const LIST_FIELDS = new Set<string>([
+  'join',
+  'peers',
+  'keyring',
+  'servers',
+  ...ADMISSION_LIST_FIELDS,
+]);
 /** Flags whose name differs from the field they set (repeatable flags are singular). */
 const FLAG_FIELDS: Record<string, string> = { label: 'labels', key: 'keyring' };
 const FIELD_FLAGS: Record<string, string> = { labels: '--label', keyring: '--key' };

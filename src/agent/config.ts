@@ -34,9 +34,17 @@ import {
 } from '../etcd/agent-endpoint.js';
 
 /** Mode kinds the agent accepts (INTERFACE.md, "Modes"); createNode validates each kind's fields. */
-export const AGENT_MODE_KINDS = ['single', 'static', 'swim', 'raft-lite', 'raft'] as const;
+export const AGENT_MODE_KINDS = [
+  'single',
+  'static',
+  'swim',
+  'raft-lite',
+  'raft',
+  'worker-server',
+  'worker',
+] as const;
 /** Modes that take a full `peers` list, and modes that take `join` seeds. */
-const PEER_MODES: readonly string[] = ['static', 'raft-lite', 'raft'];
+const PEER_MODES: readonly string[] = ['static', 'raft-lite', 'raft', 'worker-server'];
 const SEED_MODES: readonly string[] = ['swim', 'raft-lite', 'raft'];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -79,6 +87,13 @@ export const agentConfigSchema = z
     ...grpcConfigFields,
     /** Who may be a member (swim): allow and deny lists, CA key files, this node's certificate. */
     ...admissionConfigFields,
+    /** worker-server: the workers' gRPC listener, and this server's worker CA directory. */
+    workerListen: listenAddressSchema.optional(),
+    workerCaDir: z.string().min(1).optional(),
+    /** worker: the worker-servers' workerListen addresses, the token file, the identity dir. */
+    servers: addressList.optional(),
+    tokenFile: z.string().min(1).optional(),
+    identityDir: z.string().min(1).optional(),
   })
   .strict();
 
@@ -156,6 +171,23 @@ function checkModeFields(config: z.output<typeof agentConfigSchema>, sources: Fi
       `only used by mode ${oneOf(PEER_MODES)}, but mode is ${config.mode}`,
     );
   }
+  const only = (
+    field: 'workerListen' | 'workerCaDir' | 'servers' | 'tokenFile' | 'identityDir',
+    kind: string,
+  ) => {
+    if (config[field] !== undefined && config.mode !== kind)
+      throw invalid(
+        field,
+        sources,
+        config[field],
+        `only used by mode ${kind}, but mode is ${config.mode}`,
+      );
+  };
+  only('workerListen', 'worker-server');
+  only('workerCaDir', 'worker-server');
+  only('servers', 'worker');
+  only('tokenFile', 'worker');
+  only('identityDir', 'worker');
   if (config.join.length > 0 && !SEED_MODES.includes(config.mode)) {
     throw invalid(
       'join',
@@ -180,6 +212,17 @@ function modeOf(config: z.output<typeof agentConfigSchema>): NodeOptions['mode']
   if (config.mode === 'raft') {
     mode['peers'] = config.peers;
     mode['join'] = config.join;
+  }
+  // The worker tier (docs/design/worker-tier.md): servers are Raft voters plus a gRPC listener.
+  if (config.mode === 'worker-server') {
+    mode['peers'] = config.peers;
+    if (config.workerListen !== undefined) mode['workerListen'] = config.workerListen;
+    if (config.workerCaDir !== undefined) mode['workerCaDir'] = config.workerCaDir;
+  }
+  if (config.mode === 'worker') {
+    mode['servers'] = config.servers ?? [];
+    if (config.tokenFile !== undefined) mode['tokenFile'] = config.tokenFile;
+    if (config.identityDir !== undefined) mode['identityDir'] = config.identityDir;
   }
   return mode as NodeOptions['mode'];
 }

@@ -53,6 +53,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_QUEUE_FULL: 503,
   ERR_TIMEOUT: 504,
   ERR_ABORTED: 503,
+  // The worker tier's reserved prefix (worker-server mode; docs/design/worker-tier.md).
+  ERR_RESERVED_KEY: 403,
 };
 
 /** Seconds a client should wait before retrying, for the answers that say "not now" (503s). */

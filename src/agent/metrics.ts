@@ -16,6 +16,7 @@ import {
   MODE_GAUGE_METRICS,
 } from './protocol-metrics.js';
 import type { SseCounters } from './sse.js';
+import { registerWorkerMetrics } from '../worker/metrics.js';
 
 type Sample = [labels: Record<string, string>, value: number];
 
@@ -280,6 +281,7 @@ function registerStreamMetrics(registry: Registry, node: AgentNode): void {
 export function createAgentMetrics(node: AgentNode, sse: () => SseCounters): AgentMetrics {
   const registry = new Registry();
   registerNodeMetrics(registry, node);
+  registerWorkerMetrics(registry, () => node.workers);
   scraped(registry, 'gauge', 'shoal_sse_clients', 'Connected /v1/events clients.', [], () => [
     [{}, sse().clients],
   ]);

@@ -10,6 +10,7 @@ import type { AgentNode } from './agent-node.js';
 import { showValue } from './config.js';
 import { HttpError } from './http-errors.js';
 import type { SseHub } from './sse.js';
+import { registerWorkerRoutes } from '../worker/http.js';
 import { agentStats } from './stats.js';
 
 /** At most this many addresses in one `POST /v1/join`. */
@@ -122,4 +123,10 @@ function registerWriteRoutes(app: FastifyInstance, options: RouteOptions): void 
 export function registerRoutes(app: FastifyInstance, options: RouteOptions): void {
   registerReadRoutes(app, options);
   registerWriteRoutes(app, options);
+  registerWorkerRoutes(app, {
+    workers: () => options.node.workers,
+    mode: () => options.node.mode.kind,
+    authorize: (request) => authorize(options, request),
+    parseBody,
+  });
 }

@@ -84,6 +84,17 @@ export function registerAgentCommand(program: Command): void {
       '--admission-cert <file>',
       "this node's certificate (from `shoal ca sign`); needs --admission-ca",
     )
+    .option('--worker-listen <host:port>', "worker-server: the workers' gRPC listener")
+    .option(
+      '--worker-ca-dir <dir>',
+      "worker-server: this server's worker CA (default <data-dir>/worker-ca)",
+    )
+    .option('--servers <host:port...>', "worker: the worker-servers' --worker-listen addresses")
+    .option('--token-file <file>', 'worker: the bootstrap token (from `shoal token create`)')
+    .option(
+      '--identity-dir <dir>',
+      "worker: the worker's key and certificate (default <data-dir>/worker-identity)",
+    )
     .action(async (flags: Record<string, unknown>) => {
       const config = resolveAgentConfig(flags, process.env);
       const code = await runAgent(config);

@@ -10,6 +10,7 @@ import { ExitCode, registerAgentCommand } from './agent-command.js';
 import { registerCaCommands } from './ca-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerWorkerCommands } from './worker-commands.js';
 import { registerKvCommands } from './kv-commands.js';
 
 /**
@@ -37,6 +38,7 @@ export function buildProgram(
   registerCaCommands(program, write);
   registerKvCommands(program, write);
   registerDemoCommand(program, write);
+  registerWorkerCommands(program, write);
   return program;
 }
 

@@ -29,6 +29,7 @@ import { ProtocolDriver, type OutputOf } from './driver.js';
 import { raftSettingsOf, type ClusterMode } from './options.js';
 import { RaftJoin } from './raft-join.js';
 import { RaftKv } from './raft-kv.js';
+import { authenticateRaftPeers } from './raft-peer-auth.js';
 import { RaftPeers } from './raft-peers.js';
 import { RaftRpc } from './raft-rpc.js';
 import {
@@ -144,7 +145,7 @@ function buildKv(
     handlers: {
       onHello: (hello) => kvOf().peers.onHello(hello),
       onRequest: (args, from, member) => kvOf().leaderCalls.serve(args, from, member),
-      isMember: (address) => kvOf().isMember(address),
+      isMember: (address, id) => kvOf().isMember(address, id),
     },
   });
   const kv = new RaftKv({
@@ -199,6 +200,9 @@ export function wireRaft(
   const config = raftConfig({ ...raftSettingsOf(mode), ...internals.raftSettings }, profile);
   const built =
     internals.raftApplication === undefined ? buildKv(ctx, io.transport, config) : undefined;
+  // Before anything is sent: connections prove their dialer, messages their sender.
+  const peerAuth =
+    built === undefined ? undefined : authenticateRaftPeers(ctx, io.transport, built.rpc.transport);
   const kv = built?.kv;
   const app: RaftApplication =
     kv?.machine ?? (internals.raftApplication as () => RaftApplication)();
@@ -310,7 +314,16 @@ export function wireRaft(
       lifecycle.halt();
     },
     stats: () => ({
-      protocol: { ...driver.state.counters },
+      protocol: {
+        ...driver.state.counters,
+        ...(peerAuth === undefined
+          ? {}
+          : {
+              peerHellosAccepted: peerAuth.accepted,
+              peerHellosRefused: Object.values(peerAuth.refusals).reduce((a, b) => a + b, 0),
+              sendersRefused: built?.rpc.transport.sendersRefused ?? 0,
+            }),
+      },
       decodeErrors: { ...driver.decodeErrors, ...built?.rpc.counters.decodeErrors },
       drivers: { raft: driver.stats() },
     }),

@@ -96,7 +96,7 @@ export function liveView(table: MemberTable): LiveView {
  * when the policy would refuse this very node (it would refuse its own records, and others
  * with the same policy would refuse it): a certificate for another key, none, or expired.
  */
-function admissionOf(
+export function admissionOf(
   ctx: WiringContext,
 ):
   | { policy: AdmissionPolicy; admit: (candidate: AdmissionCandidate) => string | undefined }

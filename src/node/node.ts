@@ -39,7 +39,9 @@ import { wireRaftLite, type RaftLiteHandle } from './mode-raft-lite.js';
 import { wireStatic } from './mode-static.js';
 import { toMember, wireSwim } from './mode-swim.js';
 import { wireWorker } from './mode-worker.js';
+import { wireWorkerServer } from './mode-worker-server.js';
 import type { AssignmentUpdate, ContainerReport, Worker } from '../worker/worker.js';
+import type { WorkerServer } from '../worker/server.js';
 import {
   checkListenAddresses,
   RESERVED_LABEL_PREFIX,
@@ -101,6 +103,13 @@ export class ShoalNode {
   private replicated: { service: RaftKv; kv: NodeKv; raft: NodeRaft } | undefined;
   /** @internal `worker` mode only: the worker (assignments, status reports). */
   worker: Worker | undefined;
+  /**
+   * `worker-server` mode only: the worker tier (tokens, workers, scale; docs/design/worker-tier.md);
+   * undefined in other modes.
+   */
+  workers: WorkerServer | undefined;
+  /** @internal `worker-server` mode: settles when the workers' listener serves. */
+  workersReady: Promise<void> | undefined;
 
   /** `worker` mode: every assignment update (a snapshot first, then batches), in order, once. */
   assignments(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<AssignmentUpdate> {
@@ -459,13 +468,14 @@ export function buildNode(
       node.worker = runtime.worker;
       return node;
     }
-    case 'worker-server':
-      // Its store is raft mode's KvService; createNode serves none yet (the worker tier runs
-      // over a KvService in src/worker/server.ts, tested over a double).
-      throw new ShoalError(
-        'ERR_INVALID_CONFIG',
-        'mode worker-server needs raft mode to serve the replicated store, which createNode does not do yet',
-      );
+    case 'worker-server': {
+      const runtime = wireWorkerServer(ctx, mode);
+      node.attach(runtime, { raft: runtime.driver, raftHandle: runtime.handle });
+      node.attachKv(runtime.userKv, runtime.handle);
+      node.workers = runtime.workers;
+      node.workersReady = runtime.ready;
+      return node;
+    }
     case 'swim': {
       const runtime = wireSwim(ctx, mode);
       node.attach(runtime, { membership: runtime.membership, swimLeader: runtime.swimLeader });
@@ -490,12 +500,19 @@ export async function createNode(
   const identity = await loadOrCreateIdentity(options.dataDir);
   if (io.storage === undefined) checkWritableDataDir(options.dataDir);
   const real = await productionIo(options, identity.nodeId, io, internals.transport);
+  let node: ShoalNode;
   try {
-    return buildNode(options, identity, real, internals);
+    node = buildNode(options, identity, real, internals);
   } catch (err) {
     await real.transport?.close();
     throw err;
   }
+  if (node.workersReady !== undefined)
+    await node.workersReady.catch(async (err: unknown) => {
+      await node.close();
+      throw err;
+    });
+  return node;
 }
 
 /**
@@ -512,7 +529,13 @@ async function resolveModeAddresses(options: ResolvedNodeOptions): Promise<Resol
     const join = await resolve(mode.join, 'join');
     return { ...options, mode: { ...mode, peers, join } };
   }
-  if (mode.kind !== 'swim' && mode.kind !== 'static' && mode.kind !== 'raft-lite') return options;
+  if (
+    mode.kind !== 'swim' &&
+    mode.kind !== 'static' &&
+    mode.kind !== 'raft-lite' &&
+    mode.kind !== 'worker-server'
+  )
+    return options;
   const list = mode.kind === 'swim' ? mode.seeds : mode.peers;
   const field = mode.kind === 'swim' ? 'seeds' : 'peers';
   const resolved = await resolvePeerAddresses(

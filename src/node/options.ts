@@ -248,13 +248,16 @@ export function resolveNodeOptions(input: unknown): ResolvedNodeOptions {
   return parsed.data;
 }
 
-/** Admission entries and the certificate decode; admission needs gossip membership (swim). */
+/**
+ * Admission entries and the certificate decode; admission needs gossip membership (swim) or
+ * raft's authenticated connections (raft).
+ */
 function checkAdmission(options: ResolvedNodeOptions): void {
   if (options.admission === undefined) return;
-  if (options.mode.kind !== 'swim')
+  if (options.mode.kind !== 'swim' && options.mode.kind !== 'raft')
     throw new ShoalError(
       'ERR_INVALID_CONFIG',
-      `invalid node option admission: it applies to swim mode (gossip membership), not ${options.mode.kind}`,
+      `invalid node option admission: it applies to swim and raft modes, not ${options.mode.kind}`,
     );
   admissionPolicy(options.admission, options.clusterId);
 }

@@ -213,8 +213,12 @@ export class RaftKv implements KvService {
     return [...seen.values()];
   }
 
-  isMember(address: Address): boolean {
-    return this.slots().some((slot) => slot.address === address);
+  /** Whether `address` is a slot of the configuration in force, and `id` (when given) speaks for it. */
+  isMember(address: Address, id?: NodeId): boolean {
+    return this.slots().some(
+      (slot) =>
+        slot.address === address && (id === undefined || slot.id === undefined || slot.id === id),
+    );
   }
 
   // ---- Raft-facing ----

@@ -16,6 +16,9 @@ import { ShoalError } from '../base/errors.js';
 import { ms, type Clock, type TimerHandle } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
 import { DelegatingTransport } from '../transport/delegating.js';
+import { DecodeFailure, Reader, readAddress } from '../codec/bytes.js';
+import { DEFAULT_CODEC_LIMITS } from '../codec/codec.js';
+import type { DropReason } from '../transport/counters.js';
 import type { Delivery, ReceiveHandler, Transport } from '../transport/types.js';
 import {
   decodeRaftNodeMessage,
@@ -33,20 +36,96 @@ export const RPC_PENDING_MAX = 10_000;
 /** @defaultValue 10,000 requests from other members served at once. */
 export const RPC_SERVING_MAX = 10_000;
 
-/** A Transport that hands node messages to `take` and everything else to the one receive handler. */
+/**
+ * A Transport that hands node messages to `take` and everything else to the one receive handler.
+ *
+ * Over a transport whose connections authenticate (`requireAuthenticatedSenders`, raft mode on
+ * real sockets; docs/security.md, "Raft mode"), it also enforces who may speak: a packet is
+ * refused (`packet_unauthenticated`: it carries no proof, so every Raft message is sent as a
+ * frame instead), and a Raft message whose sender (NodeId and listen address, read from its
+ * header) is not the connection's proved NodeId and address is refused (`sender_mismatch`) and
+ * its connection closed. Node messages are checked the same way by `RaftRpc` after decoding.
+ */
 export class DemuxTransport extends DelegatingTransport {
   private handler: ReceiveHandler | undefined;
+  private strict = false;
+  /** Counts a drop in the inner transport's `dropped` (set by `requireAuthenticatedSenders`). */
+  private countDrop: (reason: DropReason) => void = () => undefined;
 
-  constructor(inner: Transport, take: (from: Address, data: Uint8Array) => Delivery) {
+  constructor(
+    inner: Transport,
+    take: (from: Address, data: Uint8Array, peer: NodeId | undefined) => Delivery,
+  ) {
     super(inner);
-    inner.onReceive((from, channel, data) => {
-      if (isRaftNodePayload(data)) return take(from, data);
-      return this.handler?.(from, channel, data);
+    inner.onReceive((from, channel, data, peer) => {
+      if (this.strict && (channel === 'packet' || peer === undefined)) {
+        this.countDrop('packet_unauthenticated');
+        return 'refused';
+      }
+      if (isRaftNodePayload(data)) return take(from, data, peer);
+      if (this.strict && !sentBy(data, peer as NodeId, from)) {
+        this.countSenderMismatch(
+          `a Raft message on the connection of ${peer as NodeId} (${from}) names another sender`,
+        );
+        return 'unauthenticated';
+      }
+      return this.handler?.(from, channel, data, peer);
     });
+  }
+
+  /** Told of each sender refused (for the rate-limited security log). */
+  private onSenderRefused: ((detail: string) => void) | undefined;
+
+  /** From now on only frames from authenticated connections pass, each from its proved sender. */
+  requireAuthenticatedSenders(
+    countDrop: (reason: DropReason) => void,
+    onSenderRefused?: (detail: string) => void,
+  ): void {
+    this.strict = true;
+    this.countDrop = countDrop;
+    this.onSenderRefused = onSenderRefused;
+  }
+
+  get authenticatesSenders(): boolean {
+    return this.strict;
+  }
+
+  /** Messages refused for their sender (Raft and node messages). */
+  sendersRefused = 0;
+
+  /** Counts (and reports) a message refused for its sender. */
+  countSenderMismatch(detail: string): void {
+    this.sendersRefused++;
+    this.countDrop('sender_mismatch');
+    this.onSenderRefused?.(detail);
+  }
+
+  /** Where senders authenticate, packets carry no proof: they go as frames. */
+  override sendPacket(to: Address, data: Uint8Array): void {
+    if (this.strict) this.inner.sendFrame(to, data);
+    else this.inner.sendPacket(to, data);
   }
 
   override onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
+  }
+}
+
+/**
+ * Whether a Raft message names `peer` at `from` as its sender: the envelope (magic, version,
+ * type, cluster id), then the header every Raft and node message starts with (NodeId, listen
+ * address; src/raft/codec.ts). A header that does not parse is no proof of anything: false.
+ */
+export function sentBy(data: Uint8Array, peer: NodeId, from: Address): boolean {
+  try {
+    const r = new Reader(data, DEFAULT_CODEC_LIMITS, 4);
+    const clusterIdBytes = r.varint('cluster id length');
+    if (clusterIdBytes > DEFAULT_CODEC_LIMITS.clusterIdBytesMax) return false;
+    r.bytes(clusterIdBytes, 'cluster id');
+    return r.nodeId('from') === peer && readAddress(r, 'fromAddress') === from;
+  } catch (err) {
+    if (err instanceof DecodeFailure) return false;
+    throw err;
   }
 }
 
@@ -60,8 +139,11 @@ export interface RpcHandlers {
     from: { id: NodeId; address: Address },
     member: boolean,
   ): Promise<RpcOutcome>;
-  /** Whether `address` is a member of the configuration in force. */
-  isMember(address: Address): boolean;
+  /**
+   * Whether `id` at `address` is a member of the configuration in force: a slot at `address`
+   * whose NodeId is `id` (or not known yet: the slot's first speaker, as the Raft core's rule).
+   */
+  isMember(address: Address, id: NodeId): boolean;
 }
 
 export interface RpcCounters {
@@ -71,6 +153,8 @@ export interface RpcCounters {
   callsTimedOut: number;
   strangers: number;
   refusedBusy: number;
+  /** Node messages whose sender is not the connection's proved NodeId and address (raft mode). */
+  sendersRefused: number;
   decodeErrors: Record<string, number>;
 }
 
@@ -88,6 +172,7 @@ export class RaftRpc {
     callsTimedOut: 0,
     strangers: 0,
     refusedBusy: 0,
+    sendersRefused: 0,
     decodeErrors: {},
   };
   private readonly pending = new Map<number, Pending>();
@@ -106,7 +191,9 @@ export class RaftRpc {
       servingMax?: number;
     },
   ) {
-    this.transport = new DemuxTransport(inner, (from, data) => this.receive(from, data));
+    this.transport = new DemuxTransport(inner, (from, data, peer) =>
+      this.receive(from, data, peer),
+    );
   }
 
   private get self(): { from: NodeId; fromAddress: Address } {
@@ -152,7 +239,8 @@ export class RaftRpc {
     });
   }
 
-  private receive(from: Address, data: Uint8Array): Delivery {
+  /** `peer`: the NodeId the connection proved (raft mode on real sockets), which must be the sender's. */
+  private receive(from: Address, data: Uint8Array, peer: NodeId | undefined): Delivery {
     const decoded = decodeRaftNodeMessage(data, { clusterId: this.opts.clusterId });
     if (!decoded.ok) {
       const code = decoded.error.code;
@@ -160,10 +248,17 @@ export class RaftRpc {
       return 'refused';
     }
     const m = decoded.message;
+    if (peer !== undefined && (m.from !== peer || m.fromAddress !== from)) {
+      this.counters.sendersRefused++;
+      this.transport.countSenderMismatch(
+        `a node message on the connection of ${peer} (${from}) claims ${m.from} at ${m.fromAddress}`,
+      );
+      return 'unauthenticated';
+    }
     if (m.from === this.opts.selfId) return 'refused';
     switch (m.type) {
       case 'raft-node-hello':
-        if (!this.opts.handlers.isMember(m.fromAddress)) {
+        if (!this.opts.handlers.isMember(m.fromAddress, m.from)) {
           this.counters.strangers++;
           return 'accepted';
         }
@@ -205,7 +300,7 @@ export class RaftRpc {
         message: `the leader serves ${this.serving} forwarded requests (RPC_SERVING_MAX)`,
       });
     }
-    const member = this.opts.handlers.isMember(m.fromAddress);
+    const member = this.opts.handlers.isMember(m.fromAddress, m.from);
     if (!member) this.counters.strangers++;
     this.serving++;
     this.counters.requestsServed++;

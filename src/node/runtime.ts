@@ -71,7 +71,9 @@ export interface NodeInternals {
   raftStore?: 'wal' | 'file';
   /**
    * Take every membership signature on trust. Only the simulator's `-unsafe` forgery scenarios
-   * set it, to show that their checkers catch what verification stops. @defaultValue false
+   * set it, to show that their checkers catch what verification stops. In `raft` mode it turns
+   * off the authenticated stream hello and the sender checks (raft-peer-auth.ts), for the
+   * forgery tests' positive control. @defaultValue false
    */
   unsafeSkipVerification?: boolean;
   /** The wall clock (Unix ms) admission checks certificates against. @defaultValue Date.now */

@@ -5,6 +5,7 @@
  */
 import { formatAddress, splitAddress, type HostPort } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
+import type { PeerAuthRefusal } from './peer-auth.js';
 import type { TransportStats } from './types.js';
 
 /** Drop reasons used by Shoal's transports (keys of `TransportStats.dropped`). */
@@ -25,7 +26,13 @@ export type DropReason =
   | 'auth_timeout'
   | 'buffer_limit'
   | 'inbound_evicted'
-  | 'refused_by_peer';
+  | 'refused_by_peer'
+  /** An authenticated hello refused (raft mode, peer-auth.ts), by why (`peer_auth` itself is never counted). */
+  | 'peer_auth'
+  | `peer_auth_${PeerAuthRefusal}`
+  /** Raft mode: a message whose sender is not the connection's proved NodeId, or a packet. */
+  | 'sender_mismatch'
+  | 'packet_unauthenticated';
 
 /** Adds to a drop counter; takes only the `dropped` map so decorators can keep their own. */
 export function countDrop(

@@ -34,6 +34,11 @@ export class DelegatingTransport implements Transport {
     this.inner.onStreamRefused(handler);
   }
 
+  /** The inner transport's, where it has one. */
+  get authenticatePeers(): Transport['authenticatePeers'] {
+    return this.inner.authenticatePeers?.bind(this.inner);
+  }
+
   stats(): TransportStats {
     return this.inner.stats();
   }

@@ -103,10 +103,15 @@ export class EncryptedTransport implements Transport {
 
   /** A payload that authenticates under no key never reaches `handler`: `unauthenticated`. */
   onReceive(handler: ReceiveHandler): void {
-    this.inner.onReceive((from, channel, data) => {
+    this.inner.onReceive((from, channel, data, peer) => {
       const plain = this.decrypt(channel, data);
-      return plain === undefined ? 'unauthenticated' : handler(from, channel, plain);
+      return plain === undefined ? 'unauthenticated' : handler(from, channel, plain, peer);
     });
+  }
+
+  /** Raft mode under a keyring: the inner transport's connections authenticate too. */
+  get authenticatePeers(): Transport['authenticatePeers'] {
+    return this.inner.authenticatePeers?.bind(this.inner);
   }
 
   /** A refusal carries no payload to authenticate: passed through. */

@@ -6,7 +6,9 @@
  */
 import { formatAddress, parseAddress, splitAddress, type Address } from '../base/address.js';
 import { hasErrorCode } from '../base/errors.js';
-import { copyStats } from './counters.js';
+import type { NodeId } from '../identity/node-id.js';
+import { copyStats, countDrop, type DropReason } from './counters.js';
+import type { PeerAuthRefusal, PeerAuthenticator } from './peer-auth.js';
 import { TCP_DEFAULTS, TcpEndpoint, type TcpOptions } from './tcp.js';
 import { UdpEndpoint } from './udp.js';
 import {
@@ -36,6 +38,8 @@ export class NetTransport implements Transport {
   private handler: ReceiveHandler | undefined;
   private refusedHandler: RefusedHandler | undefined;
   private closing: Promise<void> | undefined;
+  /** The bound address with its actual port (a dialer may name it instead of the advertised one). */
+  private boundAddress: Address | undefined;
 
   private constructor(
     readonly localAddress: Address,
@@ -78,8 +82,8 @@ export class NetTransport implements Transport {
     const ref: { transport?: NetTransport } = {};
     const deliver =
       (channel: Channel) =>
-      (from: Address, data: Uint8Array): Delivery | void =>
-        ref.transport?.handler?.(from, channel, data);
+      (from: Address, data: Uint8Array, peer?: NodeId): Delivery | void =>
+        ref.transport?.handler?.(from, channel, data, peer);
     const tcp = await TcpEndpoint.listen(host, port, options, stats, deliver('stream'));
     let udp: UdpEndpoint;
     try {
@@ -92,6 +96,7 @@ export class NetTransport implements Transport {
     tcp.advertiseAddress = localAddress;
     tcp.onRefused = (to, refusal) => ref.transport?.refusedHandler?.(to, refusal);
     ref.transport = new NetTransport(localAddress, udp, tcp, stats);
+    ref.transport.boundAddress = formatAddress(host, tcp.port);
     return ref.transport;
   }
 
@@ -101,6 +106,18 @@ export class NetTransport implements Transport {
 
   sendFrame(to: Address, data: Uint8Array): void {
     this.tcp.send(to, data);
+  }
+
+  /** Stream connections authenticate with `auth`'s signed hello (raft mode; peer-auth.ts). */
+  authenticatePeers(
+    auth: PeerAuthenticator,
+    onRefusedHello?: (reason: PeerAuthRefusal, detail: string) => void,
+  ): (reason: DropReason) => void {
+    const acceptor = [this.localAddress];
+    if (this.boundAddress !== undefined && this.boundAddress !== this.localAddress)
+      acceptor.push(this.boundAddress);
+    this.tcp.authenticatePeers(auth, acceptor, onRefusedHello);
+    return (reason) => countDrop(this.counters, reason);
   }
 
   onReceive(handler: ReceiveHandler): void {

@@ -6,10 +6,15 @@
  * `helloTimeoutMs` and an accepted frame within `inboundAuthTimeoutMs` after it. The endpoint
  * (tcp.ts) keeps the totals and the caps; a connection only reports what it holds after each
  * chunk, and asks to be refused when something is wrong.
+ *
+ * Where dialers must authenticate (raft mode, peer-auth.ts) the hello is the signed one: the
+ * connection then knows its dialer's NodeId (`peer`) and labels every frame with it.
  */
 import type { Socket } from 'node:net';
 import type { Address } from '../base/address.js';
 import { FrameDecoder } from '../codec/frame.js';
+import type { NodeId } from '../identity/node-id.js';
+import { PEER_HELLO_BYTES_MAX } from './peer-auth.js';
 import { HELLO_BYTES_MAX, decodeHello } from './tcp-hello.js';
 import type { Delivery, StreamRefusal } from './types.js';
 
@@ -22,7 +27,15 @@ export interface InboundLimits {
 
 /** What a connection needs from its endpoint. */
 export interface InboundOwner {
-  deliver(from: Address, frame: Uint8Array): Delivery;
+  /** `peer`: the NodeId the connection's authenticated hello proved (raft mode), if any. */
+  deliver(from: Address, frame: Uint8Array, peer?: NodeId): Delivery;
+  /**
+   * Set where dialers must authenticate (peer-auth.ts): verifies the first frame and returns the
+   * dialer's listen address and NodeId, or undefined (counted and logged by the owner; the
+   * connection is then refused with `peer_auth`).
+   */
+  readonly acceptHello?:
+    ((frame: Uint8Array) => { from: Address; peer: NodeId } | undefined) | undefined;
   /** The connection's first accepted frame: it leaves the unauthenticated totals. */
   authenticated(connection: InboundConnection): void;
   /** The connection now holds `heldBytes`; the refusal when that breaks a cap (nothing is then counted). */
@@ -36,12 +49,14 @@ export interface InboundOwner {
 export class InboundConnection {
   /** The dialer's listen address, once its hello arrived. */
   from: Address | undefined;
+  /** The dialer's NodeId, proved by its authenticated hello (only where `acceptHello` is set). */
+  peer: NodeId | undefined;
   authenticated = false;
   /** Bytes held for an unfinished frame, as counted in the endpoint's totals. */
   heldBytes = 0;
   /** `owner.tick()` at the last chunk received (or at accept). */
   lastActivity: number;
-  private readonly decoder = new FrameDecoder(HELLO_BYTES_MAX);
+  private readonly decoder: FrameDecoder;
   private deadline: NodeJS.Timeout | undefined;
   private detached = false;
 
@@ -51,6 +66,9 @@ export class InboundConnection {
     private readonly owner: InboundOwner,
   ) {
     this.lastActivity = owner.tick();
+    this.decoder = new FrameDecoder(
+      owner.acceptHello === undefined ? HELLO_BYTES_MAX : PEER_HELLO_BYTES_MAX,
+    );
     this.arm(limits.helloTimeoutMs, 'hello_timeout');
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
@@ -83,7 +101,7 @@ export class InboundConnection {
         if (!this.onHello(next.frame)) return;
         continue;
       }
-      const verdict = this.owner.deliver(this.from, next.frame);
+      const verdict = this.owner.deliver(this.from, next.frame, this.peer);
       if (this.detached) return;
       if (verdict === 'unauthenticated') return this.owner.refuse(this, 'auth_failed');
       if (verdict === 'accepted' && !this.authenticated) this.authenticate();
@@ -94,7 +112,15 @@ export class InboundConnection {
 
   /** False when the hello is malformed (the connection has then been refused). */
   private onHello(frame: Uint8Array): boolean {
-    this.from = decodeHello(frame);
+    if (this.owner.acceptHello !== undefined) {
+      const proved = this.owner.acceptHello(frame);
+      if (proved === undefined) {
+        this.owner.refuse(this, 'peer_auth');
+        return false;
+      }
+      this.peer = proved.peer;
+      this.from = proved.from;
+    } else this.from = decodeHello(frame);
     if (this.from === undefined) {
       this.owner.refuse(this, 'bad_hello');
       return false;

@@ -73,6 +73,8 @@ export class OutboundPeer {
      * per connection the acceptor refused with a reason.
      */
     private readonly onRefused: (refusal?: StreamRefusal) => void = () => undefined,
+    /** The first frame of each connection. @defaultValue the plain hello of `localAddress` */
+    private readonly hello: () => Uint8Array = () => encodeHello(localAddress),
   ) {
     this.queue = new DropOldestQueue(options.sendQueueDepthMax);
   }
@@ -105,7 +107,7 @@ export class OutboundPeer {
       socket.setKeepAlive(true, 30_000);
       this.connected = true;
       this.failedAttempts = 0;
-      this.writeFrame(encodeHello(this.localAddress));
+      this.writeFrame(this.hello());
       this.flush();
     });
     socket.on('drain', () => {

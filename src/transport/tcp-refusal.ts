@@ -24,6 +24,7 @@ const REFUSAL_CODES: Record<StreamRefusal, number> = {
   auth_timeout: 5,
   buffer_limit: 6,
   oversized: 7,
+  peer_auth: 8,
 };
 const REFUSAL_BY_CODE = new Map(
   Object.entries(REFUSAL_CODES).map(([reason, code]) => [code, reason as StreamRefusal]),
@@ -38,6 +39,8 @@ const DESCRIPTIONS: Record<StreamRefusal, string> = {
   auth_timeout: 'no frame of ours was accepted within its inboundAuthTimeoutMs',
   buffer_limit: 'its buffer for unfinished frames was full',
   oversized: 'a frame of ours was over its size limit',
+  peer_auth:
+    'it refused our authenticated hello (clocks more than its skew window apart, a key it does not admit, or not a raft member here; its log says which)',
 };
 
 export function encodeRefusal(reason: StreamRefusal): Uint8Array {

@@ -5,6 +5,8 @@
  * (`tcp-hello.ts`) so `from` is the peer's listen address. A reply goes back on this node's own
  * outgoing connection to `from`, never on the inbound one; the only thing an acceptor ever
  * writes on an inbound connection is a refusal just before it closes it (`tcp-refusal.ts`).
+ * In raft mode (`authenticatePeers`) the hello is the dialer's signed one (`peer-auth.ts`) and
+ * every frame is delivered with the NodeId it proved.
  *
  * Limits (STYLE.md section 7): frame size (refused from the header, before buffering), hello
  * size, concurrent inbound connections, outgoing peers, per-peer send queue, reconnect attempts,
@@ -23,6 +25,8 @@ import { assert } from '../base/assert.js';
 import { ShoalError } from '../base/errors.js';
 import { LIMITS } from '../base/limits.js';
 import { encodeFrame } from '../codec/frame.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { PeerAuthRefusal, PeerAuthenticator } from './peer-auth.js';
 import { bindError, countDrop, destination, type DropReason } from './counters.js';
 import { InboundConnection, type InboundLimits, type InboundOwner } from './tcp-inbound.js';
 import { OutboundPeer, type PeerOptions } from './tcp-peer.js';
@@ -30,7 +34,7 @@ import { encodeRefusal } from './tcp-refusal.js';
 import type { Delivery, StreamGauges, StreamRefusal, TransportStats } from './types.js';
 
 /** Receives one frame; returns what the receiver made of it (nothing: accepted). */
-export type FrameHandler = (from: Address, data: Uint8Array) => Delivery | void;
+export type FrameHandler = (from: Address, data: Uint8Array, peer?: NodeId) => Delivery | void;
 
 export interface TcpOptions extends PeerOptions {
   /**
@@ -133,6 +137,9 @@ export class TcpEndpoint implements InboundOwner {
   advertiseAddress: Address | undefined;
   /** Told when a dial to a peer is refused (ECONNREFUSED, or the acceptor's refusal). */
   onRefused: ((to: Address, refusal?: StreamRefusal) => void) | undefined;
+  /** Set by `authenticatePeers`: dialers must open with a signed hello (peer-auth.ts). */
+  acceptHello: ((frame: Uint8Array) => { from: Address; peer: NodeId } | undefined) | undefined;
+  private peerAuth: PeerAuthenticator | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -194,11 +201,46 @@ export class TcpEndpoint implements InboundOwner {
           if (this.peers.get(to) === created) this.peers.delete(to);
         },
         (refusal) => this.onRefused?.(to, refusal),
+        this.helloFor(to),
       );
       peer = created;
       this.peers.set(to, peer);
     }
     peer.send(data);
+  }
+
+  /**
+   * Dialers must authenticate from now on (raft mode): this endpoint's own dials open with
+   * `auth`'s signed hello, and an accepted connection whose first frame is not a hello `auth`
+   * verifies for one of `acceptor` (this node's addresses) is refused (`peer_auth`), counted as
+   * `peer_auth_<reason>` and told to `onRefusedHello`. Connections already open are closed.
+   */
+  authenticatePeers(
+    auth: PeerAuthenticator,
+    acceptor: readonly Address[],
+    onRefusedHello: (reason: PeerAuthRefusal, detail: string) => void = () => undefined,
+  ): void {
+    this.peerAuth = auth;
+    this.acceptHello = (frame) => {
+      const verdict = auth.verify(frame, acceptor);
+      if (verdict.ok) return { from: verdict.hello.address, peer: verdict.hello.id };
+      countDrop(this.stats, `peer_auth_${verdict.reason}`);
+      onRefusedHello(verdict.reason, verdict.detail);
+      return undefined;
+    };
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+    for (const connection of [...this.inbound]) {
+      this.forget(connection);
+      connection.socket.destroy();
+    }
+  }
+
+  /** The first frame of a connection to `to`: signed where peers authenticate. */
+  private helloFor(to: Address): (() => Uint8Array) | undefined {
+    const auth = this.peerAuth;
+    const self = this.advertiseAddress as Address;
+    return auth === undefined ? undefined : () => auth.hello(self, to);
   }
 
   /** Stops listening and destroys every connection; queued frames are discarded. Idempotent. */
@@ -218,11 +260,11 @@ export class TcpEndpoint implements InboundOwner {
 
   // ---- InboundOwner: what an inbound connection asks of its endpoint ----
 
-  deliver(from: Address, frame: Uint8Array): Delivery {
+  deliver(from: Address, frame: Uint8Array, peer?: NodeId): Delivery {
     if (this.closed) return 'refused';
     this.stats.framesReceived++;
     this.stats.frameBytesReceived += frame.length;
-    return this.onFrame(from, frame) ?? 'accepted';
+    return this.onFrame(from, frame, peer) ?? 'accepted';
   }
 
   authenticated(connection: InboundConnection): void {
@@ -299,7 +341,7 @@ export class TcpEndpoint implements InboundOwner {
   /** Forgets a connection and counts `drop` (an auth failure was counted by the layer that judged it). */
   private refuseAs(connection: InboundConnection, reason: StreamRefusal, drop: DropReason): void {
     if (!this.forget(connection)) return;
-    if (reason !== 'auth_failed') countDrop(this.stats, drop);
+    if (reason !== 'auth_failed' && reason !== 'peer_auth') countDrop(this.stats, drop);
     this.sendRefusal(connection.socket, reason);
   }
 

@@ -12,6 +12,9 @@
  */
 import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
+import type { NodeId } from '../identity/node-id.js';
+import type { DropReason } from './counters.js';
+import type { PeerAuthRefusal, PeerAuthenticator } from './peer-auth.js';
 
 export type { Channel } from '../base/channel.js';
 
@@ -28,7 +31,17 @@ export type Delivery = 'accepted' | 'refused' | 'unauthenticated';
  * Called for every payload received; `from` is the sender's listen address. Returns what it made
  * of the payload; nothing means `accepted` (a handler that does not judge). Must not throw.
  */
-export type ReceiveHandler = (from: Address, channel: Channel, data: Uint8Array) => Delivery | void;
+export type ReceiveHandler = (
+  from: Address,
+  channel: Channel,
+  data: Uint8Array,
+  /**
+   * The sender's NodeId, proved by the stream connection's authenticated hello (raft mode,
+   * peer-auth.ts); absent for packets and wherever peers do not authenticate. A decorator must
+   * pass it on: raft mode refuses a frame without it.
+   */
+  peer?: NodeId,
+) => Delivery | void;
 
 /**
  * Why an acceptor closed our stream connection, as it told us before closing (tcp-refusal.ts):
@@ -42,7 +55,8 @@ export type StreamRefusal =
   | 'hello_timeout'
   | 'auth_timeout'
   | 'buffer_limit'
-  | 'oversized';
+  | 'oversized'
+  | 'peer_auth';
 
 /**
  * Called when a stream connection to `to` was refused: the host answered but nothing listens on
@@ -105,6 +119,19 @@ export interface Transport {
    */
   onStreamRefused(handler: RefusedHandler): void;
   stats(): TransportStats;
+  /**
+   * From now on, every stream connection this transport dials opens with `auth`'s signed hello,
+   * and every one it accepts must (peer-auth.ts): frames are then labelled with the sender's
+   * NodeId (`peer`). Absent on transports without real connections (memory: the simulator).
+   * Call before the first send. Returns the function that counts, in this transport's `dropped`,
+   * what a layer above refuses for its sender (`sender_mismatch`, `packet_unauthenticated`).
+   */
+  readonly authenticatePeers?:
+    | ((
+        auth: PeerAuthenticator,
+        onRefusedHello?: (reason: PeerAuthRefusal, detail: string) => void,
+      ) => (reason: DropReason) => void)
+    | undefined;
   /** Closes sockets and connections; pending frames are discarded. Idempotent. */
   close(): Promise<void>;
 }

@@ -21,8 +21,13 @@ function refusal(op: KvOp): ShoalError | undefined {
       );
 }
 
-export function guardUserKv(kv: KvService): KvService {
-  return Object.assign(Object.create(kv) as KvService, {
+/**
+ * `kv` with put, deleteRange and txn checked first. Every other member is the service's own,
+ * called on the service itself (a Proxy, not a prototype copy: a method that updates its
+ * object's fields must update the one service, never a shadow of it).
+ */
+export function guardUserKv<T extends KvService>(kv: T): T {
+  const guarded: Partial<KvService> = {
     put: (...args: Parameters<KvService['put']>) => {
       const refused = refusal({ kind: 'put', request: args[0] });
       return refused === undefined ? kv.put(...args) : Promise.reject(refused);
@@ -34,6 +39,15 @@ export function guardUserKv(kv: KvService): KvService {
     txn: (...args: Parameters<KvService['txn']>) => {
       const refused = refusal({ kind: 'txn', request: args[0] });
       return refused === undefined ? kv.txn(...args) : Promise.reject(refused);
+    },
+  };
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === 'put' || prop === 'deleteRange' || prop === 'txn') return guarded[prop];
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
 }

@@ -46,11 +46,18 @@ export interface HandlerContext {
 }
 
 /**
- * Registrations a server works on at once (a CSR check, a signature, a txn each); more are
- * answered `busy` (UNAVAILABLE) and the worker retries after backoff, so a storm of 10,000
- * does not pile up calls that time out at the worker while the server still signs them.
+ * Registrations a server works on at once (a token check and a leaf signature, both
+ * synchronous, then a txn each: the txns of one batch are in flight together, so the store
+ * commits them as a group).
  */
 export const REGISTRATIONS_IN_FLIGHT_MAX = 64;
+/**
+ * Registrations waiting for a place, first come first served; beyond this many the call is
+ * answered `busy` (UNAVAILABLE) and the worker retries after backoff. A waiting call whose
+ * caller gave up (cancelled, or past its deadline) is dropped unsigned when its turn comes, so
+ * a storm never spends the server on answers nobody reads.
+ */
+export const REGISTRATIONS_QUEUED_MAX = 4_096;
 
 type Unary<Req, Res> = (
   call: grpc.ServerUnaryCall<Req, Res>,
@@ -134,23 +141,54 @@ export function handlers(ctx: HandlerContext): grpc.UntypedServiceImplementation
   };
 }
 
-/** Runs a registration unless REGISTRATIONS_IN_FLIGHT_MAX are under way (then: busy, retry). */
+interface QueuedRegistration {
+  call: grpc.ServerUnaryCall<RegisterRequest, unknown>;
+  callback: grpc.sendUnaryData<unknown>;
+}
+
+const queues = new WeakMap<HandlerContext, QueuedRegistration[]>();
+
+/** Queues a registration (busy beyond REGISTRATIONS_QUEUED_MAX) and starts what fits. */
 function admitRegistration(
   ctx: HandlerContext,
   call: grpc.ServerUnaryCall<RegisterRequest, unknown>,
   callback: grpc.sendUnaryData<unknown>,
 ): void {
   const counters = ctx.server.counters;
-  if (counters.registering >= REGISTRATIONS_IN_FLIGHT_MAX) {
+  let queue = queues.get(ctx);
+  if (queue === undefined) queues.set(ctx, (queue = []));
+  if (queue.length >= REGISTRATIONS_QUEUED_MAX) {
     counters.refusedRegistrations['busy'] = (counters.refusedRegistrations['busy'] ?? 0) + 1;
-    return fail(
-      callback,
-      'busy',
-      `${REGISTRATIONS_IN_FLIGHT_MAX} registrations in flight here; retry`,
-    );
+    return fail(callback, 'busy', `${REGISTRATIONS_QUEUED_MAX} registrations wait here; retry`);
   }
-  counters.registering++;
-  void register(ctx, call, callback).finally(() => counters.registering--);
+  queue.push({ call, callback });
+  counters.registrationsQueued = queue.length;
+  pumpRegistrations(ctx, queue);
+}
+
+function gaveUp(call: grpc.ServerUnaryCall<RegisterRequest, unknown>, nowMs: number): boolean {
+  if (call.cancelled) return true;
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(deadlineMs) && deadlineMs <= nowMs;
+}
+
+function pumpRegistrations(ctx: HandlerContext, queue: QueuedRegistration[]): void {
+  const counters = ctx.server.counters;
+  while (counters.registering < REGISTRATIONS_IN_FLIGHT_MAX && queue.length > 0) {
+    const next = queue.shift() as QueuedRegistration;
+    // Deadlines are the caller's wall clock, as grpc-js sets them.
+    if (gaveUp(next.call, Date.now())) {
+      counters.registrationsAbandoned++;
+      continue;
+    }
+    counters.registering++;
+    void register(ctx, next.call, next.callback).finally(() => {
+      counters.registering--;
+      pumpRegistrations(ctx, queue);
+    });
+  }
+  counters.registrationsQueued = queue.length;
 }
 
 interface RegisterRequest {
@@ -196,7 +234,7 @@ async function register(
   if (!check.ok) return refuse(check.refusal, check.detail);
   let leaf;
   try {
-    leaf = await ctx.ca.signWorker(req.csrPem, now, config.leafValidityMs);
+    leaf = ctx.ca.signWorker(req.csrPem, now, config.leafValidityMs);
   } catch (err) {
     return refuse('bad-request', (err as Error).message);
   }
@@ -413,7 +451,7 @@ async function renew(
   const now = ctx.host.wallNowMs();
   let leaf;
   try {
-    leaf = await ctx.ca.signWorker(call.request.csrPem, now, ctx.config.leafValidityMs);
+    leaf = ctx.ca.signWorker(call.request.csrPem, now, ctx.config.leafValidityMs);
   } catch (err) {
     return fail(callback, 'bad-request', (err as Error).message);
   }

@@ -119,6 +119,10 @@ export class WorkerServer {
     registrations: 0,
     /** Registrations being worked on now (handlers.ts admits at most REGISTRATIONS_IN_FLIGHT_MAX). */
     registering: 0,
+    /** Registrations waiting for a place (handlers.ts, at most REGISTRATIONS_QUEUED_MAX). */
+    registrationsQueued: 0,
+    /** Queued registrations dropped unsigned because their caller gave up. */
+    registrationsAbandoned: 0,
     refusedRegistrations: {} as Record<string, number>,
     heartbeats: 0,
     forwardedHeartbeats: 0,
@@ -282,6 +286,11 @@ export class WorkerServer {
 
   // ---- the library surface: node.workers ----
 
+  /** Whether this server leads the tier (keeps the workers' deadlines). */
+  get leading(): boolean {
+    return this.heartbeats.leading;
+  }
+
   /** Issues a bootstrap token signed by this server, pinning every known server CA. */
   createToken(options: CreateTokenOptions = {}): IssuedToken {
     const pins = [
@@ -416,6 +425,8 @@ export class WorkerServer {
       heartbeats: this.counters.heartbeats,
       forwardedHeartbeats: this.forwarder.forwarded,
       registrations: this.counters.registrations,
+      registrations_queued: this.counters.registrationsQueued,
+      registrations_abandoned: this.counters.registrationsAbandoned,
       ...Object.fromEntries(
         Object.entries(this.counters.refusedRegistrations).map(([k, v]) => [`refused_${k}`, v]),
       ),

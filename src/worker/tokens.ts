@@ -3,10 +3,10 @@
  * is signed by the issuing server's node identity (Ed25519, src/identity), and any server checks
  * it against the current servers' public keys. Token ids are 16 random bytes.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { ShoalError } from '../base/errors.js';
 import { fromHex, toHex } from '../base/hex.js';
-import { nodeIdFromPublicKey, verify } from '../identity/keys.js';
+import { nodeIdFromPublicKey, publicKeyObject, verify } from '../identity/keys.js';
 import { isName } from './core/layout.js';
 import {
   CLUSTER_ID_BYTES_MAX,
@@ -103,14 +103,34 @@ export function issueToken(
   };
 }
 
+/**
+ * Signer keys seen lately, parsed: tokens are signed by a handful of servers, and building a
+ * KeyObject is most of a verification's cost (a storm checks one token thousands of times).
+ * Cleared whole when full, so a stream of forged signer keys costs memory for at most this many.
+ */
+const SIGNER_KEYS_CACHED_MAX = 64;
+const signerKeys = new Map<string, { key: KeyObject | undefined; nodeId: string }>();
+
+function signerKey(publicKeyHex: string): { key: KeyObject | undefined; nodeId: string } {
+  let known = signerKeys.get(publicKeyHex);
+  if (known === undefined) {
+    if (signerKeys.size >= SIGNER_KEYS_CACHED_MAX) signerKeys.clear();
+    const raw = fromHex(publicKeyHex);
+    known = { key: publicKeyObject(raw), nodeId: nodeIdFromPublicKey(raw) };
+    signerKeys.set(publicKeyHex, known);
+  }
+  return known;
+}
+
 /** Ed25519 verification with a hex public key (never throws: bad keys verify false). */
 export function verifyHex(publicKeyHex: string, data: Uint8Array, signature: Uint8Array): boolean {
   if (!/^[0-9a-f]{64}$/.test(publicKeyHex)) return false;
-  return verify(fromHex(publicKeyHex), data, signature);
+  const { key } = signerKey(publicKeyHex);
+  return key !== undefined && verify(fromHex(publicKeyHex), data, signature, key);
 }
 
 /** The NodeId of a hex public key, or undefined when it is not one. */
 export function nodeIdOfKeyHex(publicKeyHex: string): string | undefined {
   if (!/^[0-9a-f]{64}$/.test(publicKeyHex)) return undefined;
-  return nodeIdFromPublicKey(fromHex(publicKeyHex));
+  return signerKey(publicKeyHex).nodeId;
 }

@@ -156,7 +156,19 @@ describe('agent config validation', () => {
       'peers outside static modes',
       { peers: ['127.0.0.1:1'] },
       {},
-      /peers \(from --peers\) \["127.0.0.1:1"\]: only used by mode static, raft-lite or raft, but mode is swim/,
+      /peers \(from --peers\) \["127.0.0.1:1"\]: only used by mode static, raft-lite, raft or worker-server, but mode is swim/,
+    ],
+    [
+      'worker fields outside their modes',
+      { servers: ['127.0.0.1:1'] },
+      {},
+      /servers \(from --servers\) \["127.0.0.1:1"\]: only used by mode worker, but mode is swim/,
+    ],
+    [
+      'a worker listener outside worker-server',
+      { mode: 'raft', peers: ['127.0.0.1:1'], workerListen: '127.0.0.1:2' },
+      {},
+      /workerListen \(from --worker-listen\) "127.0.0.1:2": only used by mode worker-server, but mode is raft/,
     ],
     [
       'join in single mode',

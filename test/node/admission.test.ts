@@ -202,7 +202,7 @@ describe('admission policy', () => {
     await node.close();
   });
 
-  it('options: a bad entry, a bad certificate, or admission outside swim mode is ERR_INVALID_CONFIG naming the field', () => {
+  it('options: a bad entry, a bad certificate, or admission outside swim and raft modes is ERR_INVALID_CONFIG naming the field', () => {
     const options =
       (admission: unknown, mode: unknown = { kind: 'swim', seeds: [] }) =>
       () =>
@@ -211,7 +211,7 @@ describe('admission policy', () => {
     expect(options({ certificate: 'AAAA' })).toThrow(/certificate/);
     expect(options({ ca: ['short'] })).toThrow(/admission\.ca/);
     expect(options({ allow: [] }, { kind: 'static', peers: ['127.0.0.1:1'] })).toThrow(
-      /applies to swim mode/,
+      /applies to swim and raft modes/,
     );
     const ca = createClusterCa();
     expect(options({ certificate: certificateFor(ca, 2, NOW, NOW + 1, 'elsewhere') })).toThrow(

@@ -7,8 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadOrCreateIdentity } from '../../src/identity/identity.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
+import type { NodeInternals } from '../../src/node/runtime.js';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,25 +49,41 @@ export async function agreedLeader(
 
 export async function startRaftCluster(
   size: number,
-  options: { profile?: NodeOptions['profile']; clusterId?: string } = {},
+  options: {
+    profile?: NodeOptions['profile'];
+    clusterId?: string;
+    /** Passed to every node (the security tests' positive control turns verification off). */
+    internals?: NodeInternals;
+    /** Admission `allow` of exactly the initial members' NodeIds (identities made first). */
+    allowMembersOnly?: boolean;
+  } = {},
 ): Promise<RaftCluster> {
   const addresses = await freeClusterAddresses(size);
   const dirs = addresses.map((_, i) => mkdtempSync(join(tmpdir(), `shoal-raft-${i}-`)));
   const extraDirs: string[] = [];
+  const allow =
+    options.allowMembersOnly === true
+      ? (await Promise.all(dirs.map((dir) => loadOrCreateIdentity(dir)))).map((id) => id.nodeId)
+      : undefined;
   const make = (
     i: number,
     mode: NodeOptions['mode'],
     bind: string,
     dataDir: string,
   ): Promise<ShoalNode> =>
-    createNode({
-      name: `r${i}`,
-      dataDir,
-      bind,
-      mode,
-      clusterId: options.clusterId ?? 'raft-test',
-      profile: options.profile ?? 'local',
-    });
+    createNode(
+      {
+        name: `r${i}`,
+        dataDir,
+        bind,
+        mode,
+        clusterId: options.clusterId ?? 'raft-test',
+        profile: options.profile ?? 'local',
+        ...(allow === undefined ? {} : { admission: { allow } }),
+      },
+      {},
+      options.internals ?? {},
+    );
   const nodes: ShoalNode[] = [];
   try {
     for (let i = 0; i < size; i++)

@@ -25,8 +25,8 @@ class GateTransport extends DelegatingTransport {
 
   constructor(inner: Transport) {
     super(inner);
-    inner.onReceive((from, channel, data) =>
-      this.cut ? 'accepted' : this.handler?.(from, channel, data),
+    inner.onReceive((from, channel, data, peer) =>
+      this.cut ? 'accepted' : this.handler?.(from, channel, data, peer),
     );
   }
   override sendPacket(to: Address, data: Uint8Array): void {

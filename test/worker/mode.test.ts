@@ -1,10 +1,19 @@
-/** The `worker` and `worker-server` modes of createNode (INTERFACE.md, "Modes"). */
+/**
+ * The `worker` and `worker-server` modes of createNode (INTERFACE.md, "Modes"): options, and a
+ * whole tier in process over the real wiring: three worker-server nodes (Raft over loopback,
+ * the store a real raft KvService, the workers' listener over gRPC and mTLS) and two worker
+ * nodes that register with a token from `node.workers`, get a scaled service's replicas, and
+ * stay registered when the Raft leader closes.
+ */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNode } from '../../src/node/node.js';
+import { createNode, type ShoalNode } from '../../src/node/node.js';
 import { resolveNodeOptions } from '../../src/node/options.js';
+import { freeClusterAddresses } from '../../src/transport/free-port.js';
+import type { WorkerServer } from '../../src/worker/server.js';
+import { agreedLeader } from '../node/raft-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { Tier } from './harness.js';
 
@@ -30,22 +39,6 @@ describe('mode options', () => {
     [{ kind: 'worker', servers: [] }, 'mode.servers'],
   ])('%j is refused naming the field', (mode, message) => {
     expect(() => resolveNodeOptions({ name: 'a', dataDir: '/tmp/x', mode })).toThrow(message);
-  });
-
-  it('worker-server waits for raft mode: createNode refuses it clearly', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shoal-ws-'));
-    try {
-      await expect(
-        createNode({
-          name: 's',
-          dataDir: dir,
-          bind: '127.0.0.1:0',
-          mode: { kind: 'worker-server', peers },
-        }),
-      ).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 
@@ -87,6 +80,93 @@ describe('worker mode', () => {
       expect(node.stats().protocol['workerRegistered']).toBe(1);
     } finally {
       await node.close();
+    }
+  });
+});
+
+describe('worker-server mode', () => {
+  it('serves the tier on the raft store: tokens, registration, scale, the reserved prefix, a leader change', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'shoal-ws-'));
+    const addresses = await freeClusterAddresses(3);
+    const nodes: ShoalNode[] = [];
+    const workers: ShoalNode[] = [];
+    try {
+      for (let i = 0; i < 3; i++)
+        nodes.push(
+          await createNode({
+            name: `s${i}`,
+            dataDir: join(base, `s${i}`),
+            bind: addresses[i] as string,
+            mode: {
+              kind: 'worker-server',
+              peers: addresses,
+              workerListen: '127.0.0.1:0',
+              minHeartbeatTtlMs: 1_000,
+              heartbeatGraceMs: 5_000,
+              failoverHeartbeatTtlMs: 10_000,
+            },
+          }),
+        );
+      const leader = await agreedLeader(nodes);
+      const tiers = nodes.map((n) => n.workers as WorkerServer);
+      await waitFor(
+        () => tiers.every((t) => t.view.servers.size === 3),
+        20_000,
+        'every server published its CA and address',
+      );
+      const tokenFile = join(base, 'token');
+      writeFileSync(tokenFile, `${tiers[1]!.createToken({ maxUses: 2 }).token}\n`);
+      for (let i = 0; i < 2; i++)
+        workers.push(
+          await createNode({
+            name: `w${i}`,
+            dataDir: join(base, `w${i}`),
+            mode: { kind: 'worker', servers: tiers.map((t) => t.address), tokenFile },
+          }),
+        );
+      await waitFor(
+        () => tiers.every((t) => t.view.workers.size === 2),
+        20_000,
+        'both workers registered, on every server',
+      );
+      // Users cannot write the tier's keys through the node's store.
+      await expect(leader.kv.put('\0shoal/worker/worker/x', 'forged')).rejects.toMatchObject({
+        code: 'ERR_RESERVED_KEY',
+      });
+      const leaderTier = leader.workers as WorkerServer;
+      await leaderTier.scale('web', 2, { placement: { servers: false } });
+      await waitFor(
+        () => leaderTier.list().every((w) => w.assignments === 1),
+        20_000,
+        () => `one replica per worker: ${JSON.stringify(leaderTier.list())}`,
+      );
+      // Heartbeats are never Raft writes: once the writes of registration and scale are done,
+      // five heartbeats pass with the commit index unmoved (were each one an entry, never).
+      const beats = () => tiers.reduce((n, t) => n + t.counters.heartbeats, 0);
+      let quiet = false;
+      for (let round = 0; round < 10 && !quiet; round++) {
+        const commit = leader.raft.status().commitIndex;
+        const h = beats();
+        await waitFor(() => beats() >= h + 5, 20_000, 'five more heartbeats');
+        quiet = leader.raft.status().commitIndex === commit;
+      }
+      expect(quiet).toBe(true);
+      // The leader closes: a new one takes the deadlines with the failover TTL; nobody is down.
+      await leader.close();
+      const rest = nodes.filter((n) => n !== leader);
+      const next = await agreedLeader(rest);
+      expect(next.id).not.toBe(leader.id);
+      const nextTier = next.workers as WorkerServer;
+      await waitFor(() => nextTier.leading, 20_000, 'the new leader leads the tier');
+      await waitFor(
+        () => nextTier.list().every((w) => w.ttlMs !== undefined && w.status === 'registered'),
+        20_000,
+        () => `both workers tracked by the new leader: ${JSON.stringify(nextTier.list())}`,
+      );
+      expect(nextTier.stats()['workers_down']).toBe(0);
+    } finally {
+      await Promise.all([...workers, ...nodes].map((n) => n.close()));
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });

@@ -1,0 +1,124 @@
+/**
+ * The worker CA's registration path (src/worker/ca.ts, worker-tier.md "Certificates"): leaves
+ * signed from the template with node:crypto carry exactly the fields the design names (RFC 5280
+ * §4.1 structure, read back by node:crypto's own X.509 parser and by @peculiar/x509), and a CSR
+ * without proof of possession, with a key other than Ed25519, or that does not parse, is refused
+ * with ERR_INVALID_ARGUMENT and signs nothing.
+ */
+import * as x509 from '@peculiar/x509';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasErrorCode } from '../../src/base/errors.js';
+import {
+  LEAF_BACKDATE_MS,
+  certFacts,
+  createCsr,
+  generateKeyPair,
+  loadOrCreateCa,
+  signedByOneOf,
+  workerIdOf,
+  type WorkerCa,
+} from '../../src/worker/ca.js';
+
+const NOW_MS = Date.UTC(2026, 0, 1);
+const DAY_MS = 86_400_000;
+
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    expect(hasErrorCode(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('worker CA leaves (template + node:crypto Ed25519)', () => {
+  let dir: string;
+  let ca: WorkerCa;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shoal-ca-test-'));
+    ca = await loadOrCreateCa(dir, 'srv1', NOW_MS);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('issues CN worker-<NodeId of the CSR key>, the CA as issuer, the validity window and clientAuth + serverAuth', async () => {
+    const keys = await generateKeyPair();
+    const leaf = ca.signWorker(await createCsr(keys, 'ignored-subject'), NOW_MS, 30 * DAY_MS);
+    const id = await workerIdOf(keys);
+    expect(leaf.workerId).toBe(id);
+    const facts = certFacts(leaf.certPem);
+    expect(facts.cn).toBe(`worker-${id}`);
+    expect(facts.serialHex).toBe(leaf.serialHex.replace(/^0+/, ''));
+    expect(facts.notBeforeMs).toBe(NOW_MS - LEAF_BACKDATE_MS);
+    expect(facts.notAfterMs).toBe(NOW_MS + 30 * DAY_MS);
+    expect(leaf.notAfterMs).toBe(NOW_MS + 30 * DAY_MS);
+    expect(signedByOneOf(leaf.certPem, [ca.certPem])).toBe(true);
+    const parsed = new x509.X509Certificate(leaf.certPem);
+    expect(parsed.issuer).toBe('CN=shoal-worker-ca-srv1');
+    const spki = new Uint8Array(parsed.publicKey.rawData);
+    const expected = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+    expect(Buffer.from(spki).equals(Buffer.from(expected))).toBe(true);
+    const eku = parsed.getExtension(x509.ExtendedKeyUsageExtension);
+    expect(eku?.usages).toEqual([
+      x509.ExtendedKeyUsage.clientAuth,
+      x509.ExtendedKeyUsage.serverAuth,
+    ]);
+    expect(parsed.getExtension(x509.BasicConstraintsExtension)?.ca).toBe(false);
+    expect(new X509Certificate(leaf.certPem).ca).toBe(false);
+  });
+
+  it('gives every leaf its own serial, and a leaf is not signed by another CA', async () => {
+    const other = await loadOrCreateCa(join(dir, 'other'), 'srv2', NOW_MS);
+    const csr = await createCsr(await generateKeyPair(), 'w');
+    const a = ca.signWorker(csr, NOW_MS, DAY_MS);
+    const b = ca.signWorker(csr, NOW_MS, DAY_MS);
+    expect(a.serialHex).not.toBe(b.serialHex);
+    expect(signedByOneOf(a.certPem, [other.certPem])).toBe(false);
+  });
+
+  it('refuses a CSR whose signature does not verify (no proof of possession)', async () => {
+    const csr = new x509.Pkcs10CertificateRequest(await createCsr(await generateKeyPair(), 'w'));
+    const der = new Uint8Array(csr.rawData);
+    der[der.length - 1] = (der[der.length - 1] as number) ^ 0x01; // the signature's last byte
+    const forged = new x509.Pkcs10CertificateRequest(der).toString('pem');
+    expect(refusal(() => ca.signWorker(forged, NOW_MS, DAY_MS))).toMatch(/proof of possession/);
+  });
+
+  it("refuses a CSR whose key is replaced by another's (signed by the first key)", async () => {
+    const csr = await createCsr(await generateKeyPair(), 'w');
+    const victim = new x509.Pkcs10CertificateRequest(await createCsr(await generateKeyPair(), 'w'));
+    const mine = new x509.Pkcs10CertificateRequest(csr);
+    const a = Buffer.from(new Uint8Array(mine.rawData));
+    const theirs = Buffer.from(new Uint8Array(victim.publicKey.rawData)).subarray(12);
+    const at = a.indexOf(Buffer.from(new Uint8Array(mine.publicKey.rawData)).subarray(12));
+    theirs.copy(a, at);
+    const swapped = new x509.Pkcs10CertificateRequest(a).toString('pem');
+    expect(refusal(() => ca.signWorker(swapped, NOW_MS, DAY_MS))).toMatch(/proof of possession/);
+  });
+
+  it('refuses a CSR for a P-256 key, and one that does not parse', async () => {
+    const ec = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=w',
+      keys: ec,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    });
+    expect(refusal(() => ca.signWorker(csr.toString('pem'), NOW_MS, DAY_MS))).toMatch(/Ed25519/);
+    expect(
+      refusal(() =>
+        ca.signWorker(
+          '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n',
+          NOW_MS,
+          DAY_MS,
+        ),
+      ),
+    ).toMatch(/does not parse/);
+  });
+});
