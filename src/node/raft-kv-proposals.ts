@@ -8,9 +8,10 @@
  * A lost attempt (the leader changed, the forward was refused, the entry was overwritten) is
  * retried with the same session until the request's deadline, so a command applies at most once
  * however often it is sent. Sessions come from a pool of lanes: each lane is a session
- * (`<member>.<boot>.<n>`) with one command outstanding at a time, as the thesis's sessions
- * require; a lane the store evicted (ERR_SESSION_EXPIRED on a command that cannot have applied)
- * is replaced by a new one and the command sent again.
+ * (`<member>.<life>.<n>`, the life id random per process life: a new life never reuses an old
+ * life's session) with one command outstanding at a time, as the thesis's sessions require; a
+ * lane the store evicted (ERR_SESSION_EXPIRED on a command that cannot have applied) is replaced
+ * by a new one and the command sent again.
  *
  * Outcomes: the applied result; ERR_NO_LEADER when no leader was known and nothing was sent;
  * ERR_TIMEOUT when the deadline passed after something was sent (it may or may not have

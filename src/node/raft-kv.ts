@@ -12,7 +12,7 @@
  * - Watches read the replica's registry (raft-kv-watches.ts).
  * Every answer carries etcd's header: cluster id, this member's id, the revision, the term.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import type { Clock } from '../base/time.js';
@@ -117,9 +117,17 @@ export class RaftKv implements KvService {
   private requests: CoreRequests | undefined;
   private lastLeaderKey: string | undefined;
   private dbSize = { appliedIndex: -1, bytes: 0, atMs: -Infinity };
+  /** This process life's random stream (lease ids): `opts.rng` forked by the life id. */
+  private readonly rng: Rng;
 
   constructor(private readonly opts: RaftKvOptions) {
     const { clock, raft } = opts;
+    // This process life's id: 64 bits from the OS, never from `opts.rng`, whose seed (NodeId +
+    // monotonic ms at boot) repeats when a restart boots in the same millisecond. A new life
+    // then names new lane sessions: it never writes seq 1 on a session an old life took past 1
+    // (docs/design/raft-kv.md, "Sessions and lanes"), nor redraws the old life's lease ids.
+    const lifeId = randomBytes(8).toString('hex');
+    this.rng = opts.rng.fork(`life:${lifeId}`);
     this.memberId = memberIdOf(opts.selfId);
     this.clusterIdText = etcdClusterIdOf(opts.clusterId);
     this.machine = new KvMachine(opts.kv, opts.watch, clock, {
@@ -137,7 +145,7 @@ export class RaftKv implements KvService {
       },
       clock,
       config: opts.kv,
-      clientIdPrefix: `${opts.selfId.slice(0, 16)}.${opts.rng.int(0x7fffffff).toString(36)}`,
+      clientIdPrefix: `${opts.selfId.slice(0, 16)}.${lifeId}`,
       timeoutMs: opts.requestTimeoutMs,
       retryDelayMs,
       pendingMax: raft.pendingRequestsMax,
@@ -361,7 +369,7 @@ export class RaftKv implements KvService {
 
   async leaseGrant(ttlMs: number, options?: KvCallOptions & { id?: LeaseId }) {
     for (let attempt = 1; ; attempt++) {
-      const id = options?.id ?? randomLeaseId((bound) => this.opts.rng.int(bound));
+      const id = options?.id ?? randomLeaseId((bound) => this.rng.int(bound));
       const output = await this.write({ kind: 'lease-grant', id, ttlMs }, options);
       const result = output.result;
       const retry = options?.id === undefined && attempt < LEASE_ID_ATTEMPTS;

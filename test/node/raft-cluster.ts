@@ -2,12 +2,14 @@
  * In-process `raft` clusters over real loopback sockets and data dirs, for the raft-mode tests:
  * `startRaftCluster(n)` creates n nodes with createNode (peers: every member, ports from the
  * OS), waits until one leader is followed by all, and `stop()` closes them and removes the
- * data. `restart(i)` closes node i and creates it again on the same data dir and address.
+ * data. `restart(i)` closes node i and creates it again on the same data dir and address (a new
+ * life of the same member).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../../src/identity/identity.js';
+import type { NodeIo } from '../../src/node/io.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import type { NodeInternals } from '../../src/node/runtime.js';
@@ -20,7 +22,11 @@ export interface RaftCluster {
   readonly dirs: string[];
   /** The node every running node follows, once they agree (bounded wait). */
   leader(timeoutMs?: number): Promise<ShoalNode>;
-  restart(i: number): Promise<ShoalNode>;
+  /**
+   * Ends node i's life and starts a new one on its data dir and address. `kill`: as kill -9 (the
+   * node halts: nothing more is written or sent; the OS closes its sockets), not a clean close.
+   */
+  restart(i: number, how?: 'close' | 'kill'): Promise<ShoalNode>;
   /** Starts a node that joins through `through` (an extra data dir and a free port). */
   join(name: string, through: string[]): Promise<ShoalNode>;
   stop(): Promise<void>;
@@ -56,6 +62,8 @@ export async function startRaftCluster(
     internals?: NodeInternals;
     /** Admission `allow` of exactly the initial members' NodeIds (identities made first). */
     allowMembersOnly?: boolean;
+    /** Node i's I/O, asked again for each of its lives (a test pins its random seed, say). */
+    io?: (i: number) => Partial<NodeIo>;
   } = {},
 ): Promise<RaftCluster> {
   const addresses = await freeClusterAddresses(size);
@@ -81,7 +89,7 @@ export async function startRaftCluster(
         profile: options.profile ?? 'local',
         ...(allow === undefined ? {} : { admission: { allow } }),
       },
-      {},
+      options.io?.(i) ?? {},
       options.internals ?? {},
     );
   const nodes: ShoalNode[] = [];
@@ -104,8 +112,13 @@ export async function startRaftCluster(
     addresses,
     dirs,
     leader: (timeoutMs) => agreedLeader(cluster.nodes, timeoutMs),
-    async restart(i) {
-      await cluster.nodes[i]?.close();
+    async restart(i, how = 'close') {
+      const old = cluster.nodes[i];
+      if (how === 'close') await old?.close();
+      else {
+        old?.halt();
+        await (old as unknown as { io: NodeIo } | undefined)?.io.transport?.close();
+      }
       const node = await make(
         i,
         { kind: 'raft', peers: addresses },
