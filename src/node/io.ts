@@ -4,11 +4,12 @@
  * ones (`productionIo`), the simulator its twins (a NodeClock, a MemoryTransport on the
  * SimNetwork, a SimStorage, a forked Rng). One wiring, I/O swapped underneath (TigerBeetle).
  */
+import { randomBytes } from 'node:crypto';
 import { parseAddress } from '../base/address.js';
 import { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
 import { SystemClock } from '../base/system-clock.js';
-import type { Clock, Millis } from '../base/time.js';
+import type { Clock } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
 import { EncryptedTransport } from '../transport/encrypted.js';
 import { Keyring } from '../transport/keyring.js';
@@ -32,9 +33,14 @@ export interface NodeIo {
   loopDelay?: LoopDelaySource;
 }
 
-/** A per-process seed: the NodeId's first 48 bits mixed with the start time, so restarts differ. */
-export function seedFrom(id: NodeId, now: Millis): number {
-  return (Number.parseInt(id.slice(0, 12), 16) + now) % Number.MAX_SAFE_INTEGER;
+/**
+ * A per-process seed: the NodeId's first 48 bits plus 48 bits of OS entropy, so two lives of one
+ * node never draw the same stream. (The start time alone repeated: the clock is monotonic from
+ * process start, so a restart that booted in the same millisecond redrew its last life's
+ * election timeouts, probe order and ids.)
+ */
+export function seedFrom(id: NodeId, entropy48: number): number {
+  return (Number.parseInt(id.slice(0, 12), 16) + entropy48) % Number.MAX_SAFE_INTEGER;
 }
 
 async function bindTransport(
@@ -76,7 +82,7 @@ export async function productionIo(
         ? undefined
         : await bindTransport(options, limits)),
     storage: given.storage ?? new FsStorage(options.dataDir),
-    rng: given.rng ?? new Rng(seedFrom(id, clock.now())),
+    rng: given.rng ?? new Rng(seedFrom(id, randomBytes(6).readUIntBE(0, 6))),
     loopDelay: given.loopDelay ?? startLoopDelayMonitor,
   };
 }
