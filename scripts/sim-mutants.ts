@@ -84,7 +84,10 @@ const MUTANTS: Mutant[] = [
     file: 'src/membership/apply-update.ts',
     find: 'const next = Math.max(me.incarnation, above) + 1;',
     replace: 'const next = Math.max(me.incarnation, above);',
+    // Since records are signed (issue 12) this 10-seed sweep no longer shows a cluster-level
+    // failure (not investigated further); the step test of the refutation rule kills it.
     sweep: { scenarios: 'swim-loss10', nodes: '5', faults: 'none', seeds: 10, durationMs: 20000 },
+    tests: ['test/membership/step.test.ts'],
   },
   {
     name: 'leader-ignores-higher-term',
