@@ -10,6 +10,15 @@
  * (`refused_by_peer`), drops what it had queued (as `unreachable`) and tells its owner the
  * reason; it does not re-dial until the next frame is sent.
  *
+ * Frames are coalesced: `send` only queues, and the frames queued in one event-loop turn leave in
+ * one socket write at the end of it (`setImmediate`), each with its header, in order. A Raft
+ * leader at c=64 sends one AppendEntries per follower per proposal batch plus heartbeats and
+ * acks: one write (and one syscall, one TCP segment) per frame was the biggest single cost on its
+ * profile (docs/notes/issue-13.md). A batch stops growing once it would fill the socket's buffer
+ * up to its high-water mark (at least one frame goes), so frames the socket cannot take yet stay
+ * in the bounded queue, where the oldest is dropped and counted, as before; a turn that fills the
+ * queue on a connection that is not backed up flushes early rather than drop.
+ *
  * A connection with nothing queued and nothing written for `outboundIdleTimeoutMs` is closed by
  * the dialer (the acceptor's idle timeout is only the backstop for dialers that vanish): most
  * streams carry one push-pull or one fallback probe, and a node that kept each one open would
@@ -19,7 +28,7 @@ import { connect, type Socket } from 'node:net';
 import type { Address, HostPort } from '../base/address.js';
 import { countDrop } from './counters.js';
 import { DropOldestQueue } from './bounded-queue.js';
-import { FrameDecoder, encodeFrameHeader } from '../codec/frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, encodeFrameHeader } from '../codec/frame.js';
 import { encodeHello } from './tcp-hello.js';
 import { REFUSAL_BYTES, decodeRefusal } from './tcp-refusal.js';
 import type { StreamRefusal, TransportStats } from './types.js';
@@ -55,6 +64,8 @@ export class OutboundPeer {
   private connected = false;
   /** Waiting for 'drain' after a write returned false: TCP backpressure. */
   private blocked = false;
+  /** A flush is due at the end of this event-loop turn (`setImmediate`). */
+  private flushPending: NodeJS.Immediate | undefined;
   private failedAttempts = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -80,8 +91,11 @@ export class OutboundPeer {
   }
 
   send(data: Uint8Array): void {
+    // A turn that fills the queue while the socket could take more flushes early: frames are
+    // dropped only while the connection is missing or backed up, never for waiting for the turn.
+    if (this.connected && !this.blocked && this.queue.length === this.queue.capacity) this.flush();
     if (this.queue.push(data) !== undefined) countDrop(this.stats, 'queue_overflow');
-    if (this.connected) this.flush();
+    if (this.connected) this.scheduleFlush();
     else if (this.socket === undefined && this.retryTimer === undefined) this.dial();
   }
 
@@ -90,6 +104,8 @@ export class OutboundPeer {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    if (this.flushPending !== undefined) clearImmediate(this.flushPending);
+    this.flushPending = undefined;
     this.queue.clear();
     this.socket?.destroy();
     this.socket = undefined;
@@ -107,8 +123,7 @@ export class OutboundPeer {
       socket.setKeepAlive(true, 30_000);
       this.connected = true;
       this.failedAttempts = 0;
-      this.writeFrame(this.hello());
-      this.flush();
+      this.flush(this.hello());
     });
     socket.on('drain', () => {
       this.blocked = false;
@@ -187,22 +202,49 @@ export class OutboundPeer {
     this.retryTimer.unref();
   }
 
-  private flush(): void {
-    while (this.connected && !this.blocked && this.queue.length > 0) {
-      const frame = this.queue.shift() as Uint8Array;
-      this.stats.framesSent++;
-      this.stats.frameBytesSent += frame.length;
-      this.blocked = !this.writeFrame(frame);
-    }
+  /** Queues a flush at the end of this event-loop turn, so that the turn's frames share a write. */
+  private scheduleFlush(): void {
+    if (this.flushPending !== undefined) return;
+    this.flushPending = setImmediate(() => {
+      this.flushPending = undefined;
+      this.flush();
+    });
   }
 
-  /** Writes header and payload as one segment where possible; false when the socket is backed up. */
-  private writeFrame(payload: Uint8Array): boolean {
-    const socket = this.socket as Socket;
-    socket.cork();
-    socket.write(encodeFrameHeader(payload.length));
-    const ok = socket.write(payload);
-    socket.uncork();
-    return ok;
+  /**
+   * Writes queued frames (after `first`, the hello, when given) in batches of one buffer each,
+   * until the queue is empty or the socket is backed up. A batch takes frames while they fit in
+   * the room left below the socket's high-water mark, and always at least one.
+   */
+  private flush(first?: Uint8Array): void {
+    const frames: Uint8Array[] = first === undefined ? [] : [first];
+    while (this.connected && !this.blocked && (this.queue.length > 0 || frames.length > 0)) {
+      const socket = this.socket as Socket;
+      const roomBytes = socket.writableHighWaterMark - socket.writableLength;
+      let batchBytes = frames.reduce((sum, f) => sum + FRAME_HEADER_BYTES + f.length, 0);
+      while (this.queue.length > 0) {
+        const frameBytes = FRAME_HEADER_BYTES + (this.queue.peek() as Uint8Array).length;
+        if (frames.length > 0 && batchBytes + frameBytes > roomBytes) break;
+        const frame = this.queue.shift() as Uint8Array;
+        this.stats.framesSent++;
+        this.stats.frameBytesSent += frame.length;
+        frames.push(frame);
+        batchBytes += frameBytes;
+      }
+      this.blocked = !socket.write(concatFrames(frames, batchBytes));
+      frames.length = 0;
+    }
   }
+}
+
+/** The frames, each behind its 4-byte header, in one buffer of `totalBytes`. */
+function concatFrames(frames: readonly Uint8Array[], totalBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(totalBytes);
+  let at = 0;
+  for (const frame of frames) {
+    out.set(encodeFrameHeader(frame.length), at);
+    out.set(frame, at + FRAME_HEADER_BYTES);
+    at += FRAME_HEADER_BYTES + frame.length;
+  }
+  return out;
 }
