@@ -183,6 +183,7 @@ export abstract class OrderedStream<Req> {
       this.ending = true;
       if (this.queued === 0) this.finish();
     });
+    call.on('drain', () => this.wakeWriters());
     call.on('cancelled', () => this.close());
     call.on('error', () => this.close());
   }
@@ -235,18 +236,20 @@ export abstract class OrderedStream<Req> {
     return this.call.write(response);
   }
 
-  /** Resolves when the client has read what was sent (or the stream closed). */
+  /**
+   * Resolves when the client has read what was sent (or the stream closed). The stream's one
+   * `drain` listener (set in the constructor) wakes every waiter: a listener per waiter passed
+   * Node's 10-listener warning with a few dozen watches on one stream.
+   */
   protected writable(): Promise<void> {
     if (this.closed || !this.call.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.call.off('drain', done);
-        this.writableWaiters.delete(done);
-        resolve();
-      };
-      this.writableWaiters.add(done);
-      this.call.once('drain', done);
-    });
+    return new Promise((resolve) => this.writableWaiters.add(resolve));
+  }
+
+  private wakeWriters(): void {
+    const waiters = [...this.writableWaiters];
+    this.writableWaiters.clear();
+    for (const waiter of waiters) waiter();
   }
 
   /** Ends the stream with an error status. */
@@ -271,7 +274,7 @@ export abstract class OrderedStream<Req> {
     if (this.closed) return;
     this.closed = true;
     this.ep.stats.streamsOpen--;
-    for (const waiter of [...this.writableWaiters]) waiter();
+    this.wakeWriters();
     this.onClose();
   }
 }
