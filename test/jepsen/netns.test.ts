@@ -267,12 +267,13 @@ function ownershipFiles(owner: Ownership): string[] {
 async function readyLine(child: ChildProcess): Promise<Ownership> {
   if (child.stdout === null) throw new Error('no stdout');
   const lines = createInterface({ input: child.stdout });
+  const bound = AbortSignal.timeout(30_000);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('net-child not ready in 30 s')), 30_000);
+    bound.addEventListener('abort', () => reject(new Error('net-child not ready in 30 s')), {
+      once: true,
+    });
     lines.on('line', (line) => {
-      if (!line.startsWith('ready ')) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line.slice('ready '.length)) as Ownership);
+      if (line.startsWith('ready ')) resolve(JSON.parse(line.slice('ready '.length)) as Ownership);
     });
     child.once('exit', (code) => reject(new Error(`net-child exited ${code}`)));
   });

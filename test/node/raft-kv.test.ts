@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasErrorCode } from '../../src/base/errors.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
 import { freeClusterAddresses } from '../../src/transport/free-port.js';
-import { waitFor } from '../helpers/wait.js';
+import { until, waitFor } from '../helpers/wait.js';
 import { startRaftCluster, type RaftCluster } from './raft-cluster.js';
 
 const text = (bytes: Uint8Array | undefined): string | undefined =>
@@ -113,11 +113,15 @@ describe('raft mode: the replicated store', () => {
     await follower.kv.put('l/kept', 'x', { lease: lease.id });
     const short = await follower.kv.leases.grant(2_000);
     await leader.kv.put('l/gone', 'y', { lease: short.id });
-    const deadline = Date.now() + 3_500;
-    while (Date.now() < deadline) {
-      await follower.kv.leases.keepAlive(lease.id);
-      await new Promise((resolve) => setTimeout(resolve, 400));
-    }
+    // Keep one lease alive on every poll until the other one's key is gone.
+    await until(
+      async () => {
+        await follower.kv.leases.keepAlive(lease.id);
+        return (await follower.kv.get('l/gone')) === undefined ? true : undefined;
+      },
+      15_000,
+      'the lease not kept alive expires and takes its key',
+    );
     expect(await follower.kv.get('l/gone')).toBeUndefined();
     expect(text((await follower.kv.get('l/kept'))?.value)).toBe('x');
     await expect(follower.kv.leases.keepAlive(short.id)).rejects.toMatchObject({
