@@ -23,7 +23,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { allocatePort } from '../src/transport/free-port.js';
 import { makeTempDir, removeDir } from './lib-cluster.js';
-import { killNow, stopGracefully, track } from './lib-tracked-process.js';
+import { killNow, stopMembers, track } from './lib-tracked-process.js';
 import type { ClusterSettings, KvClient, KvSystem } from './lib-load.js';
 
 /** Bound on a cluster (or a restarted member) becoming healthy. */
@@ -269,14 +269,7 @@ export class EtcdCluster {
 
   /** SIGTERM every member (SIGKILL after STOP_GRACE_MS), then removes the data. Safe to repeat. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.members.map(async (member) => {
-        const child = member.child;
-        if (child === undefined) return;
-        await stopGracefully(child, STOP_GRACE_MS);
-        member.child = undefined;
-      }),
-    );
+    await stopMembers(this.members, STOP_GRACE_MS);
     if (this.baseDir !== undefined) removeDir(this.baseDir);
     this.baseDir = undefined;
     this.members = [];

@@ -40,7 +40,7 @@ import { allocatePort } from '../src/transport/free-port.js';
 import { makeTempDir, removeDir } from './lib-cluster.js';
 import { etcdClient } from './lib-etcd.js';
 import type { ClusterSettings, KvSystem } from './lib-load.js';
-import { killNow, stopGracefully, track } from './lib-tracked-process.js';
+import { killNow, stopMembers, track } from './lib-tracked-process.js';
 
 /** The ports of a placed member (each has its own host address, so they can be fixed). */
 export const SHOAL_CLUSTER_PORT = 7946;
@@ -304,14 +304,7 @@ export class ShoalCluster {
 
   /** SIGTERM every member (SIGKILL after SHOAL_STOP_GRACE_MS), then removes the data. Safe to repeat. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.members.map(async (member) => {
-        const child = member.child;
-        if (child === undefined) return;
-        await stopGracefully(child, SHOAL_STOP_GRACE_MS);
-        member.child = undefined;
-      }),
-    );
+    await stopMembers(this.members, SHOAL_STOP_GRACE_MS);
     if (this.baseDir !== undefined) removeDir(this.baseDir);
     this.baseDir = undefined;
     this.members = [];

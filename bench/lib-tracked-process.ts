@@ -52,3 +52,18 @@ export async function stopGracefully(child: ChildProcess, graceMs: number): Prom
   await exited(child);
   clearTimeout(timer);
 }
+
+/** Stops every member's process gracefully (at once) and forgets it; members without one are skipped. */
+export async function stopMembers(
+  members: ReadonlyArray<{ child?: ChildProcess | undefined }>,
+  graceMs: number,
+): Promise<void> {
+  await Promise.all(
+    members.map(async (member) => {
+      const child = member.child;
+      if (child === undefined) return;
+      await stopGracefully(child, graceMs);
+      member.child = undefined;
+    }),
+  );
+}

@@ -7,24 +7,12 @@
  * Without Chromium the test is skipped locally with a message, and FAILS under CI=true:
  * `.ci/run` installs it.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DemoProcess, pidAlive } from '../cli/demo-process.js';
+import { CHROMIUM_PATH, HAVE_CHROMIUM, IN_CI, openDashboard } from './chromium.js';
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PROTOCOL_TIMEOUT_MS = 45_000;
 const SCREENSHOT_PATH = 'test-results/dashboard.png';
 
@@ -93,18 +81,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in headless Chromium', () =
         `Chromium is required in CI and missing at ${CHROMIUM_PATH}; .ci/run installs it with apt-get`,
       );
     const d = (demo = await DemoProcess.start(5));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    const page = await browser.newPage({
-      viewport: { width: 1440, height: 960 },
-      colorScheme: 'dark',
-    });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(d.url);
+    const opened = await openDashboard(d.url, 960);
+    browser = opened.browser;
+    const { page, pageErrors } = opened;
 
     await page.waitForFunction(aliveCount, 5, { timeout: PROTOCOL_TIMEOUT_MS });
     expect(await page.locator('.member').count()).toBe(5);

@@ -5,21 +5,12 @@
  * shows a new leader in a higher term while the writer's acknowledged count climbs again.
  * Screenshot: test-results/raft-dashboard.png. Skipped without Chromium (fails under CI=true).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DemoProcess, pidAlive } from '../cli/demo-process.js';
+import { CHROMIUM_PATH, HAVE_CHROMIUM, IN_CI, openDashboard } from './chromium.js';
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PROTOCOL_TIMEOUT_MS = 60_000;
 
 /**
@@ -82,18 +73,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('raft dashboard in headless Chromium',
     if (!HAVE_CHROMIUM)
       throw new Error(`Chromium is required in CI and missing at ${CHROMIUM_PATH}`);
     const d = (demo = await DemoProcess.start(3, 'raft'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    const page = await browser.newPage({
-      viewport: { width: 1440, height: 1100 },
-      colorScheme: 'dark',
-    });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(d.url);
+    const opened = await openDashboard(d.url, 1100);
+    browser = opened.browser;
+    const { page, pageErrors } = opened;
 
     const first = String(
       await (
