@@ -571,6 +571,24 @@ const MUTANTS: Mutant[] = [
     tests: ['test/membership/security.test.ts'],
   },
   {
+    // An ack to a live member's id pinging from another address than its record's carries no
+    // record: the twin of a copied identity that the seed does not hold never hears of the other.
+    name: 'ack-omits-elsewhere-record',
+    file: 'src/membership/probe.ts',
+    find: '    ...elsewhereNotice(turn, message.from, from),\n',
+    replace: '',
+    tests: ['test/membership/security.test.ts'],
+  },
+  {
+    // Raft mode hears Raft messages from any authenticated NodeId, members or not: a stranger
+    // with its own key can lead a follower astray (docs/security.md, "Raft mode").
+    name: 'raft-hears-strangers',
+    file: 'src/node/raft-kv.ts',
+    find: '    return this.isMember(address, id);',
+    replace: '    return address.length > 0 || id.length >= 0;',
+    tests: ['test/security/raft-forgery.test.ts'],
+  },
+  {
     // Issue 16: the resolver lists rows of every partition it holds, a dead node's too, until
     // its withdrawal: an instance on a crashed node is resolved for withdrawDelayMs.
     name: 'registry-lists-departed',
