@@ -1,33 +1,33 @@
 /**
- * The worker tier at scale (issue 15), FIRST MEASURE: one worker-server process backed by the
- * KvService test double (no Raft yet: raft mode does not serve KvService), and N workers, each
- * with its own Ed25519 key and certificate and its own gRPC channel over mTLS, in this process.
- * What it measures is the gRPC, TLS and heartbeat path of a server, not Raft:
+ * The worker tier at scale (issue 15). The servers: one worker-server process over the KvService
+ * test double (default), or with `--raft` three worker-server processes over real Raft on
+ * loopback (bench/lib-worker-raft-child.ts). The load: N workers, each with its own Ed25519 key,
+ * CSR, certificate and gRPC channel over mTLS, spread over `--procs` load-generator processes
+ * (default 8; bench/lib-worker-load-child.ts), each on its own event loop, so one starved loop
+ * no longer sets the pace. Measured:
  *
  * - registration storm: N workers register at once with one token (N uses) and a CSR each;
- *   time until all hold a certificate, registrations/s;
- * - steady state: heartbeats/s at the server over 1-minute windows, after a warm-up of
+ *   time from spawning the load processes until all hold a certificate, registrations/s;
+ * - steady state: heartbeats/s at the servers over 1-minute windows, after a warm-up of
  *   2·base + grace (every worker on its own staggered phase), at the defaults of the issue;
- * - the server's CPU (% of one core) over the same windows, from procfs;
- * - the server's heap per worker after a forced GC (sockets' native memory is in RSS, reported
- *   apart), and store writes per heartbeat (the goal is 0).
+ * - the server's (leader's) CPU (% of one core) over the same windows, from procfs, and the
+ *   load generator's CPU beside it;
+ * - the leader's heap per worker after a forced GC (sockets' native memory is in RSS, reported
+ *   apart), and store writes (Raft entries) per heartbeat (the goal is 0);
+ * - `--state-heap N`: the tier's own state per worker apart from sockets, in this process
+ *   (bench/lib-worker-state-heap.ts);
+ * - `--etcd`: the same N clients' leases kept alive at the same rate against etcd on loopback
+ *   (bench/lib-worker-etcd-leases.ts): etcd's CPU per keep-alive beside Shoal's per heartbeat.
  *
- * `npx tsx bench/worker-heartbeats.ts --workers 10000 --windows 3` (defaults: 10,000 workers,
- * 3 windows; about 12 minutes). `--rate` sets maxHeartbeatsPerSecond.
+ * `npx tsx bench/worker-heartbeats.ts --workers 10000 --raft --procs 8 --windows 2`. `--rate`
+ * sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Rng } from '../src/base/rng.js';
-import { SystemClock } from '../src/base/system-clock.js';
-import { FsStorage } from '../src/node/fs-storage.js';
+import { loadavg } from 'node:os';
 import {
   heartbeatTtlBaseMsFor,
-  workerClientConfig,
   workerServerConfig,
   type WorkerServerSettings,
 } from '../src/worker/core/config.js';
-import { Worker } from '../src/worker/worker.js';
 import { processCpuMs } from './lib-procfs.js';
 import { fmt, isMain, parseFlags, table } from './lib-report.js';
 import {
@@ -36,8 +36,8 @@ import {
   type RaftServerStats,
 } from './lib-worker-raft-child.js';
 import { spawnWorkerServer } from './lib-worker-server-child.js';
+import { spawnWorkerLoad, type LoadStats, type WorkerLoadChild } from './lib-worker-load-child.js';
 
-const STARTS_IN_FLIGHT = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What a run needs from the servers, one process over the double or three over Raft. */
@@ -154,39 +154,36 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     flags.get('raft') === 'true'
       ? await raftServers(settings, n)
       : await doubleServers(settings, n, flags.get('cpu-prof'));
-  const dir = mkdtempSync(join(tmpdir(), 'shoal-workers-'));
-  const clock = new SystemClock();
-  const rng = new Rng(2);
-  const workers: Worker[] = [];
+  const procs = Math.max(1, Math.min(n, Number(flags.get('procs') ?? 8)));
+  const stormTimeoutMs = Number(flags.get('storm-timeout-s') ?? 900) * 1000;
+  const loads: WorkerLoadChild[] = [];
   const rows: string[][] = [];
+  const loadStats = async (): Promise<LoadStats[]> => Promise.all(loads.map((l) => l.stats()));
   try {
     const before = await servers.sample();
-    // Registration storm: every worker starts at once (STARTS_IN_FLIGHT key generations at a time).
+    // Registration storm: every load process starts its slice at once, on its own event loop.
     const storm0 = Date.now();
-    for (let i = 0; i < n; i += STARTS_IN_FLIGHT) {
-      const batch = Array.from({ length: Math.min(STARTS_IN_FLIGHT, n - i) }, (_, j) => {
-        const w = new Worker({
+    const slice = Math.ceil(n / procs);
+    const started = await Promise.allSettled(
+      Array.from({ length: procs }, (_, p) =>
+        spawnWorkerLoad({
           servers: servers.addresses,
           token: servers.token,
-          identityDir: join(dir, `w${i + j}`),
-          name: `w${i + j}`,
-          labels: {},
-          config: workerClientConfig({ callTimeoutMs: 60_000 }),
-          mode: 'stream',
-          clock,
-          rng: rng.fork(`w${i + j}`),
-          storage: new FsStorage(join(dir, `w${i + j}`)),
-          wallNowMs: () => Date.now(),
-          // Thousands of workers share this process's one event loop: no fsync per identity file.
-          identityFsync: false,
-        });
-        workers.push(w);
-        return w.start();
-      });
-      await Promise.all(batch);
+          first: p * slice,
+          count: Math.max(0, Math.min(slice, n - p * slice)),
+          callTimeoutMs: 60_000,
+          seed: 2 + p,
+        }),
+      ),
+    );
+    for (const s of started) if (s.status === 'fulfilled') loads.push(s.value);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    let last = await loadStats();
+    const registered = (): number => last.reduce((a, s) => a + s.registered, 0);
+    while (registered() < n && Date.now() - storm0 < stormTimeoutMs) {
+      await sleep(1_000);
+      last = await loadStats();
     }
-    const registered = () => workers.filter((w) => w.clientState.phase === 'registered').length;
-    while (registered() < n && Date.now() - storm0 < 900_000) await sleep(200);
     const stormS = (Date.now() - storm0) / 1000;
     rows.push([
       'registration storm',
@@ -201,10 +198,14 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `CPU ${fmt((storm.cpuMs - before.cpuMs) / 1000, 1)} s (${fmt((storm.cpuMs - before.cpuMs) / Math.max(1, regs), 2)} ms per registration), ${servers.writesLabel} ${storm.writes - before.writes} ${storm.detail ?? ''}, refused busy ${storm.busy}`,
     ]);
     const failures: Record<string, number> = {};
-    for (const w of workers)
-      for (const [reason, count] of Object.entries(w.clientState.counters.failures))
+    for (const l of last)
+      for (const [reason, count] of Object.entries(l.failures))
         failures[reason] = (failures[reason] ?? 0) + count;
     rows.push(['worker call failures during the storm, by reason', JSON.stringify(failures)]);
+    rows.push([
+      'load generator during the storm',
+      `${loads.length} processes, CPU ${fmt(last.reduce((a, l) => a + l.cpuMs, 0) / 1000, 1)} s in all, RSS ${fmt(last.reduce((a, l) => a + l.rssBytes, 0) / 1e6)} MB in all`,
+    ]);
     if (stormOnly) return table(['measure', `${n} workers, storm only, ${servers.label}`], rows);
     const base = heartbeatTtlBaseMsFor(n, config);
     const warmupMs = 2 * base + config.heartbeatGraceMs;
@@ -215,16 +216,23 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     await sleep(warmupMs);
     for (let i = 0; i < windows; i++) {
       const a = await servers.sample();
+      const load0 = await loadStats();
       const cpu0 = processCpuMs(servers.pid()) ?? 0;
       const t0 = Date.now();
       await sleep(windowMs);
       const b = await servers.sample();
       const cpuMs = (processCpuMs(servers.pid()) ?? 0) - cpu0;
+      const load1 = await loadStats();
+      const loadCpuMs =
+        load1.reduce((x, l) => x + l.cpuMs, 0) - load0.reduce((x, l) => x + l.cpuMs, 0);
+      const live = load1.reduce((x, l) => x + l.registered, 0);
       const seconds = (Date.now() - t0) / 1000;
       const beats = b.heartbeats - a.heartbeats;
       rows.push([
         `window ${i + 1} (${windowMs / 1000} s)`,
-        `${fmt(beats / seconds, 1)} heartbeats/s, leader CPU ${fmt((cpuMs / (seconds * 1000)) * 100, 2)} % of a core (${fmt((cpuMs * 1000) / Math.max(1, beats))} µs per heartbeat), ${servers.writesLabel} ${b.writes - a.writes} (${fmt((b.writes - a.writes) / Math.max(1, beats), 3)} per heartbeat), down ${b.down}`,
+        `${fmt(beats / seconds, 1)} heartbeats/s, leader CPU ${fmt((cpuMs / (seconds * 1000)) * 100, 2)} % of a core (${fmt((cpuMs * 1000) / Math.max(1, beats))} µs per heartbeat), ${servers.writesLabel} ${b.writes - a.writes} (${fmt((b.writes - a.writes) / Math.max(1, beats), 3)} per heartbeat), down ${b.down}, workers registered ${live}; load generator CPU ${fmt((loadCpuMs / (seconds * 1000)) * 100, 1)} % of a core; load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
       ]);
     }
     const final = await servers.sample();
@@ -233,9 +241,8 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `heap ${fmt(final.heapUsedBytes / n)} B per worker (${fmt(final.heapUsedBytes / 1e6, 1)} MB), RSS ${fmt(final.rssBytes / 1e6, 1)} MB (sockets and TLS sessions included)`,
     ]);
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    await Promise.all(loads.map((l) => l.stop()));
     await servers.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
   return table(['measure', `${n} workers, ${servers.label}, gRPC + mTLS on loopback`], rows);
 }
