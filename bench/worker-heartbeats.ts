@@ -36,6 +36,7 @@ import {
   type RaftServerStats,
 } from './lib-worker-raft-child.js';
 import { spawnWorkerServer } from './lib-worker-server-child.js';
+import { measureStateHeap } from './lib-worker-state-heap.js';
 import { spawnWorkerLoad, type LoadStats, type WorkerLoadChild } from './lib-worker-load-child.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -150,6 +151,18 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const settings = { maxHeartbeatsPerSecond: rate };
   const config = workerServerConfig(settings);
   const stormOnly = flags.get('storm-only') === 'true';
+  const stateRows: string[][] = [];
+  if (flags.get('state-heap') === 'true' || flags.get('state-only') === 'true') {
+    const h = await measureStateHeap(n);
+    stateRows.push([
+      `tier state per worker, ${h.workers} synthetic workers in-process (heap after GC)`,
+      `view ${fmt(h.viewBytesPerWorker)} B + liveness tracker ${fmt(h.trackerBytesPerWorker)} B = ${fmt(h.viewBytesPerWorker + h.trackerBytesPerWorker)} B (the tier's own); the replicated store's 3 keys ${fmt(h.storeBytesPerWorker)} B (Raft's state machine, on every server); ${h.viewWorkers} in the view, ${h.trackedWorkers} tracked, ${h.heartbeats} heartbeats; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    ]);
+    if (flags.get('state-only') === 'true')
+      return table(['measure', `${n} workers, tier state in-process`], stateRows);
+  }
   const servers =
     flags.get('raft') === 'true'
       ? await raftServers(settings, n)
@@ -157,7 +170,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const procs = Math.max(1, Math.min(n, Number(flags.get('procs') ?? 8)));
   const stormTimeoutMs = Number(flags.get('storm-timeout-s') ?? 900) * 1000;
   const loads: WorkerLoadChild[] = [];
-  const rows: string[][] = [];
+  const rows: string[][] = [...stateRows];
   const loadStats = async (): Promise<LoadStats[]> => Promise.all(loads.map((l) => l.stats()));
   try {
     const before = await servers.sample();

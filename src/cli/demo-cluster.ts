@@ -1,8 +1,11 @@
 /**
  * The processes of `shoal demo`: N `shoal agent` children on 127.0.0.1, profile `local`, cluster
  * id `demo`, one data dir each; in swim mode the first is the seed the others join, in raft mode
- * (`shoal demo --mode raft`) every agent gets every member as `--peers` (the initial voters). Children run on the same runtime as
- * this process (`process.execPath` + `process.execArgv` + the sibling `shoal` entry script), so
+ * (`shoal demo --mode raft`) every agent gets every member as `--peers` (the initial voters); in
+ * worker-tier mode (`shoal demo --mode worker-tier`, issue 15) three `worker-server` agents form
+ * the Raft cluster, the demo asks the leader for a bootstrap token (as many uses as workers),
+ * writes it to `worker.token` in the demo's dir, starts N `worker` agents with it, and scales a
+ * demo service `web` to one replica per worker. Children run on the same runtime as this process (`process.execPath` + `process.execArgv` + the sibling `shoal` entry script), so
  * the demo works from source under tsx and from dist alike.
  *
  * Invariants: only PIDs this class spawned are ever signalled; a node's ports and data dir are
@@ -10,7 +13,7 @@
  * and refutes with a higher incarnation); every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShoalError } from '../base/errors.js';
 import { allocatePort } from '../transport/free-port.js';
@@ -34,7 +37,27 @@ const LOG_TAIL_CHARS = 2_000;
 export type DemoNodeState = 'running' | 'paused' | 'killed';
 
 /** The cluster mode the demo runs. */
-export type DemoMode = 'swim' | 'raft';
+export type DemoMode = 'swim' | 'raft' | 'worker-tier';
+
+/** worker-tier: the Raft servers of the tier (`--nodes` counts the workers). */
+export const DEMO_TIER_SERVERS = 3;
+/**
+ * worker-tier: the tier's timings, short so a killed worker is down and its replica moved within
+ * seconds (TTL base 2 s, TTLs in [2, 4) s, grace 3 s), and a 15 s TTL after a leader change.
+ */
+export const DEMO_TIER_OPTIONS = [
+  'modeOptions:',
+  '  minHeartbeatTtlMs: 2000',
+  '  heartbeatGraceMs: 3000',
+  '  failoverHeartbeatTtlMs: 15000',
+].join('\n');
+/** worker-tier: the demo service, one replica per worker, never on a server. */
+export const DEMO_TIER_SERVICE = 'web';
+/** Bound on one token or scale request to a server agent. */
+const TIER_REQUEST_TIMEOUT_MS = 5_000;
+
+/** What a demo process is: a cluster member (swim, raft), or a tier's server or worker. */
+export type DemoRole = 'member' | 'server' | 'worker';
 
 /** What `GET /demo/nodes` answers for one node. */
 export interface DemoNodeInfo {
@@ -44,6 +67,8 @@ export interface DemoNodeInfo {
   bind: string;
   dataDir: string;
   state: DemoNodeState;
+  /** What the process is (absent: a member, as in swim and raft mode). */
+  role?: DemoRole;
 }
 
 /** How to run `shoal agent`: a program and the arguments that come before `agent ...`. */
@@ -54,6 +79,9 @@ export interface AgentLauncher {
 
 interface DemoNode {
   name: string;
+  role: DemoRole;
+  /** worker-tier servers: the workers' gRPC listener. */
+  workerListen: string | undefined;
   bind: string;
   http: string;
   dataDir: string;
@@ -84,6 +112,30 @@ function notFound(name: string): ShoalError {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** POSTs JSON to a tier server agent; throws ERR_AGENT_UNREACHABLE on anything but 2xx. */
+async function tierPost<T>(node: DemoNode, path: string, body: object): Promise<T> {
+  let answer: Response;
+  try {
+    answer = await fetch(`http://${node.http}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(TIER_REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new ShoalError(
+      'ERR_AGENT_UNREACHABLE',
+      `POST ${path} to ${node.name}: ${(err as Error).message}`,
+    );
+  }
+  if (!answer.ok)
+    throw new ShoalError(
+      'ERR_AGENT_UNREACHABLE',
+      `POST ${path} to ${node.name} answered ${answer.status}: ${(await answer.text()).slice(0, 200)}`,
+    );
+  return (await answer.json()) as T;
+}
+
 export class DemoCluster {
   private readonly nodes: DemoNode[];
   private stopping = false;
@@ -93,6 +145,7 @@ export class DemoCluster {
     private readonly launcher: AgentLauncher,
     readonly host: string,
     readonly mode: DemoMode,
+    private readonly dir: string,
   ) {
     this.nodes = nodes;
   }
@@ -112,16 +165,33 @@ export class DemoCluster {
       );
     }
     const host = options.host ?? '127.0.0.1';
+    const mode = options.mode ?? 'swim';
     const taken = new Set<number>();
     const nodes: DemoNode[] = [];
-    for (let i = 1; i <= count; i++) {
-      const name = `node-${i}`;
+    const roles: [string, DemoRole][] =
+      mode === 'worker-tier'
+        ? [
+            ...Array.from({ length: DEMO_TIER_SERVERS }, (_, i): [string, DemoRole] => [
+              `server-${i + 1}`,
+              'server',
+            ]),
+            ...Array.from({ length: count }, (_, i): [string, DemoRole] => [
+              `worker-${i + 1}`,
+              'worker',
+            ]),
+          ]
+        : Array.from({ length: count }, (_, i): [string, DemoRole] => [`node-${i + 1}`, 'member']);
+    for (const [name, role] of roles) {
       const dataDir = join(options.dir, name);
       mkdirSync(dataDir, { recursive: true });
       const bind = `${host}:${await allocatePort(host, taken, true)}`;
       const http = `${host}:${await allocatePort(host, taken, false)}`;
+      const workerListen =
+        role === 'server' ? `${host}:${await allocatePort(host, taken, false)}` : undefined;
       nodes.push({
         name,
+        role,
+        workerListen,
         bind,
         http,
         dataDir,
@@ -131,12 +201,9 @@ export class DemoCluster {
         resumeTimer: undefined,
       });
     }
-    return new DemoCluster(
-      nodes,
-      options.launcher ?? defaultLauncher(),
-      host,
-      options.mode ?? 'swim',
-    );
+    if (mode === 'worker-tier')
+      writeFileSync(join(options.dir, 'tier.yaml'), `${DEMO_TIER_OPTIONS}\n`);
+    return new DemoCluster(nodes, options.launcher ?? defaultLauncher(), host, mode, options.dir);
   }
 
   /**
@@ -144,6 +211,7 @@ export class DemoCluster {
    * majority); resolves when every agent answers /v1/health (raft: once it follows a leader).
    */
   async start(): Promise<void> {
+    if (this.mode === 'worker-tier') return this.startTier();
     if (this.mode === 'raft') {
       for (const node of this.nodes) this.spawnNode(node);
       await Promise.all(this.nodes.map((node) => this.waitReady(node)));
@@ -165,6 +233,7 @@ export class DemoCluster {
       bind: n.bind,
       dataDir: n.dataDir,
       state: n.state,
+      role: n.role,
     }));
   }
 
@@ -254,7 +323,60 @@ export class DemoCluster {
     return node;
   }
 
+  /**
+   * worker-tier: the servers all at once, then a token from the leader, then the workers, then
+   * the demo service; resolves once every agent answers /v1/health and the service is written.
+   */
+  private async startTier(): Promise<void> {
+    const servers = this.nodes.filter((n) => n.role === 'server');
+    const workers = this.nodes.filter((n) => n.role === 'worker');
+    for (const node of servers) this.spawnNode(node);
+    await Promise.all(servers.map((node) => this.waitReady(node)));
+    const leader = await this.tierLeader(servers);
+    const issued = await tierPost<{ token?: unknown }>(leader, '/v1/tokens', {
+      maxUses: workers.length,
+      ttlMs: 24 * 3_600_000,
+    });
+    if (typeof issued.token !== 'string')
+      throw new ShoalError('ERR_AGENT_UNREACHABLE', `no token from ${leader.name}`);
+    writeFileSync(this.tokenFile(), `${issued.token}\n`, { mode: 0o600 });
+    for (const node of workers) this.spawnNode(node);
+    await Promise.all(workers.map((node) => this.waitReady(node)));
+    await tierPost(leader, `/v1/scale/${DEMO_TIER_SERVICE}`, {
+      replicas: workers.length,
+      spec: { image: 'demo/web', port: 8080 },
+      placement: { servers: false },
+    });
+  }
+
+  /** The server whose /v1/workers says it leads the tier (bounded by AGENT_READY_TIMEOUT_MS). */
+  private async tierLeader(servers: readonly DemoNode[]): Promise<DemoNode> {
+    const deadline = Date.now() + AGENT_READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      for (const node of servers) {
+        try {
+          const res = await fetch(`http://${node.http}/v1/workers`, {
+            signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS),
+          });
+          if (res.ok && ((await res.json()) as { leading?: unknown }).leading === true) return node;
+        } catch {
+          // Not serving yet: ask the next one, then again until the deadline.
+        }
+      }
+      await sleep(HEALTH_POLL_MS);
+    }
+    throw new ShoalError(
+      'ERR_AGENT_UNREACHABLE',
+      `no worker-server led the tier within ${AGENT_READY_TIMEOUT_MS} ms; logs in ${this.dir}`,
+    );
+  }
+
+  private tokenFile(): string {
+    return join(this.dir, 'worker.token');
+  }
+
   private agentArgs(node: DemoNode): string[] {
+    if (node.role === 'server' || node.role === 'worker') return this.tierArgs(node);
     const seed = this.nodes[0];
     const index = this.nodes.indexOf(node);
     const args = [
@@ -279,6 +401,48 @@ export class DemoCluster {
     if (this.mode === 'raft') args.push('--peers', ...this.nodes.map((n) => n.bind));
     else if (seed !== undefined && seed !== node) args.push('--join', seed.bind);
     return args;
+  }
+
+  private tierArgs(node: DemoNode): string[] {
+    const index = this.nodes.filter((n) => n.role === node.role).indexOf(node);
+    const common = [
+      'agent',
+      '--name',
+      node.name,
+      '--http',
+      node.http,
+      '--data-dir',
+      node.dataDir,
+      '--cluster-id',
+      'demo',
+      '--profile',
+      'local',
+      '--label',
+      `zone=${DEMO_ZONES[index % DEMO_ZONES.length]}`,
+    ];
+    if (node.role === 'worker')
+      return [
+        ...common,
+        '--mode',
+        'worker',
+        '--servers',
+        ...this.nodes.flatMap((n) => (n.workerListen === undefined ? [] : [n.workerListen])),
+        '--token-file',
+        this.tokenFile(),
+      ];
+    return [
+      ...common,
+      '--config',
+      join(this.dir, 'tier.yaml'),
+      '--mode',
+      'worker-server',
+      '--bind',
+      node.bind,
+      '--peers',
+      ...this.nodes.filter((n) => n.role === 'server').map((n) => n.bind),
+      '--worker-listen',
+      node.workerListen as string,
+    ];
   }
 
   private spawnNode(node: DemoNode): void {

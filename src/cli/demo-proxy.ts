@@ -109,8 +109,9 @@ export class DemoProxy {
     for (const relay of this.relays) relay.controller.abort();
   }
 
+  /** Running agents that serve the cluster's read endpoints (a tier's workers do not). */
   private targets(): DemoNodeInfo[] {
-    const running = this.cluster.running();
+    const running = this.cluster.running().filter((n) => n.role !== 'worker');
     return [
       ...running.filter((n) => n.name === this.preferred),
       ...running.filter((n) => n.name !== this.preferred),

@@ -24,8 +24,12 @@ import { StatusReporter, type StatusOutput } from './demo-status.js';
 export const DEMO_HTTP_DEFAULT = '127.0.0.1:7070';
 
 export interface DemoOptions {
+  /** Agents (swim, raft), or workers beside the three servers (worker-tier). */
   nodes: number;
-  /** `swim` (default) or `raft`: a Raft cluster with a small writer. */
+  /**
+   * `swim` (default), `raft` (a Raft cluster with a small writer) or `worker-tier` (three
+   * worker-servers, `nodes` workers with a token made for them, a service scaled over them).
+   */
   mode?: DemoMode;
   http: string;
   dataDir?: string;
@@ -107,8 +111,12 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
   process.on('exit', lastResort);
   let keepDir = options.dataDir !== undefined;
   try {
+    const what =
+      mode === 'worker-tier'
+        ? `3 worker-servers and ${options.nodes} workers`
+        : `${options.nodes} agents`;
     write(
-      `Shoal demo: starting ${options.nodes} agents (${mode}, profile local, cluster id demo), data in ${dir}\n`,
+      `Shoal demo: starting ${what} (${mode}, profile local, cluster id demo), data in ${dir}\n`,
     );
     // A signal during start stops the demo at once; the start's own outcome is then ignored.
     const starting = cluster.start().then(
@@ -125,6 +133,10 @@ export async function runDemo(options: DemoOptions, write: (text: string) => voi
       writer.start();
       write('writer: demo/counter = 1, 2, 3, … every 250 ms through a running agent\n');
     }
+    if (mode === 'worker-tier')
+      write(
+        `workers: token in ${join(dir, 'worker.token')}; service web scaled to ${options.nodes} replicas; kill a worker and its replica moves, kill the leader and no worker goes down\n`,
+      );
     write(`dashboard: ${url}\nCtrl-C stops every agent.\n`);
     status.start();
     await signal.stopped;
@@ -151,22 +163,23 @@ export function registerDemoCommand(program: Command, write: (text: string) => v
     .description('start a local cluster of agents on 127.0.0.1 and the dashboard; Ctrl-C stops all')
     .option(
       '--nodes <n>',
-      `how many agents (${DEMO_NODES_MIN}..${DEMO_NODES_MAX}; default 5, raft 3)`,
+      `how many agents, or workers in worker-tier (${DEMO_NODES_MIN}..${DEMO_NODES_MAX}; default 5, raft 3, worker-tier 20)`,
     )
     .option(
       '--mode <kind>',
-      'swim (membership and a leader) or raft (a replicated store and a writer)',
+      'swim (membership and a leader), raft (a replicated store and a writer) or worker-tier (3 worker-servers and their workers)',
       'swim',
     )
     .option('--http <host:port>', 'where the dashboard listens', DEMO_HTTP_DEFAULT)
     .option('--data-dir <dir>', "keep the agents' data here (default: a temp dir removed on exit)")
     .action(async (opts: { nodes?: string; mode: string; http: string; dataDir?: string }) => {
-      if (opts.mode !== 'swim' && opts.mode !== 'raft')
+      if (opts.mode !== 'swim' && opts.mode !== 'raft' && opts.mode !== 'worker-tier')
         throw new ShoalError(
           'ERR_INVALID_ARGUMENT',
-          `--mode ${JSON.stringify(opts.mode)} is not allowed: expected swim or raft`,
+          `--mode ${JSON.stringify(opts.mode)} is not allowed: expected swim, raft or worker-tier`,
         );
-      const nodes = parseNodes(opts.nodes ?? (opts.mode === 'raft' ? '3' : '5'));
+      const defaultNodes = { swim: '5', raft: '3', 'worker-tier': '20' }[opts.mode];
+      const nodes = parseNodes(opts.nodes ?? defaultNodes);
       await runDemo(
         {
           nodes,

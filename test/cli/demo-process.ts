@@ -3,7 +3,7 @@
  * the dashboard URL it prints, and remembers every agent PID it reports, so a failing test can
  * still SIGKILL exactly the processes it caused and no others. Every wait is bounded.
  */
-import type { DemoNodeInfo } from '../../src/cli/demo-cluster.js';
+import type { DemoMode, DemoNodeInfo } from '../../src/cli/demo-cluster.js';
 import { until } from '../helpers/wait.js';
 import { exitWithin, killChildren, spawnShoal, type Child } from '../helpers/shoal-process.js';
 
@@ -37,7 +37,11 @@ export class DemoProcess {
     child.process.stdout?.on('data', (chunk: Buffer) => (this.out += chunk.toString()));
   }
 
-  static async start(nodes: number, mode: 'swim' | 'raft' = 'swim'): Promise<DemoProcess> {
+  static async start(
+    nodes: number,
+    mode: DemoMode = 'swim',
+    startTimeoutMs = DEMO_START_TIMEOUT_MS,
+  ): Promise<DemoProcess> {
     const child = spawnShoal([
       'demo',
       '--nodes',
@@ -58,7 +62,7 @@ export class DemoProcess {
             );
           return /dashboard: (http:\/\/\S+)/.exec(stdout)?.[1];
         },
-        DEMO_START_TIMEOUT_MS,
+        startTimeoutMs,
         'the demo to print its dashboard URL',
       );
       const demo = new DemoProcess(child, url);

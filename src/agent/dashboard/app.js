@@ -39,6 +39,10 @@
     /** raft mode: one row per node ({name, role, term, commit, applied, match}) and the demo writer. */
     raft: null,
     writer: null,
+    /** worker-server mode: the tier's workers ({id, name, status, ttlMs, expiresInMs, assignments}). */
+    workers: null,
+    workersLeading: false,
+    workersTtlBaseMs: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -141,10 +145,101 @@
           pid: num(n.pid),
           http: str(n.http, ''),
           state: str(n.state, 'unknown'),
+          role: str(n.role, 'member'),
         }));
     } else if (state.demo === null) {
       state.demo = [];
     }
+  }
+
+  // ---- workers (worker-server mode) ----------------------------------------------------------
+
+  /** The tier's workers from /v1/workers, on a worker-server only. */
+  async function pollWorkers() {
+    if (!(state.self && state.self.mode === 'worker-server')) {
+      state.workers = null;
+      return;
+    }
+    const res = await request('/v1/workers');
+    if (!res.ok || !res.body || !Array.isArray(res.body.workers)) return;
+    state.workersLeading = res.body.leading === true;
+    state.workersTtlBaseMs = num(res.body.ttlBaseMs);
+    state.workers = res.body.workers
+      .slice(0, MEMBERS_SHOWN_MAX)
+      .filter((w) => w && typeof w.id === 'string')
+      .map((w) => ({
+        id: w.id,
+        name: str(w.name, w.id.slice(0, 8)),
+        status: str(w.status, 'unknown'),
+        ttlMs: num(w.ttlMs),
+        expiresInMs: num(w.expiresInMs),
+        assignments: num(w.assignments),
+      }));
+  }
+
+  const seconds = (ms) => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
+
+  /** One row per worker (and per demo worker process not registered yet), with its controls. */
+  function renderWorkers() {
+    const panel = $('workers-panel');
+    panel.hidden = state.workers === null;
+    if (state.workers === null) return;
+    const rows = state.workers.map((w) => ({ name: w.name, worker: w }));
+    const names = new Set(rows.map((r) => r.name));
+    for (const n of state.demo || [])
+      if (n.role === 'worker' && !names.has(n.name)) rows.push({ name: n.name, worker: null });
+    rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const cell = (text, cls) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (cls) td.className = cls;
+      return td;
+    };
+    $('workers-rows').replaceChildren(
+      ...rows.map(({ name, worker: w }) => {
+        const tr = document.createElement('tr');
+        tr.dataset.name = name;
+        tr.dataset.status = w ? w.status : 'unregistered';
+        const process = document.createElement('td');
+        const node = (state.demo || []).find((n) => n.name === name);
+        if (node) {
+          process.append(node.pid === null ? node.state : `${node.state} · pid ${node.pid}`);
+          for (const action of ['kill', 'restart']) {
+            const button = document.createElement('button');
+            button.type = 'button';
+            button.className = `btn btn-${action}`;
+            button.dataset.action = action;
+            button.textContent = action === 'kill' ? 'Kill' : 'Restart';
+            button.disabled =
+              state.pending.has(`${name}/${action}`) ||
+              (action === 'kill' ? node.state === 'killed' : node.state !== 'killed');
+            process.append(button);
+          }
+        } else process.textContent = '—';
+        tr.append(
+          cell(name, 'worker-name'),
+          cell(w ? w.status : 'not registered', 'worker-status'),
+          cell(w ? seconds(w.ttlMs) : '—', 'worker-ttl'),
+          cell(w ? seconds(w.expiresInMs) : '—', 'worker-expires'),
+          cell(w && w.assignments !== null ? String(w.assignments) : '—', 'worker-assignments'),
+          process,
+        );
+        return tr;
+      }),
+    );
+    const counts = {};
+    for (const w of state.workers) counts[w.status] = (counts[w.status] || 0) + 1;
+    $('workers-meta').textContent = [
+      Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ') || 'none',
+      state.workersTtlBaseMs === null ? '' : `TTL base ${seconds(state.workersTtlBaseMs)}`,
+      state.workersLeading ? 'seen by the leader' : 'seen by a follower (TTLs on the leader only)',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    $('workers-empty').hidden = rows.length > 0;
+    $('workers-hint').hidden = !state.demo;
   }
 
   // ---- raft ----------------------------------------------------------------------------------
@@ -452,6 +547,8 @@
     const cards = [...state.members.values()].map((m) => ({ key: m.id, member: m, name: m.name }));
     const names = new Set(cards.map((c) => c.name));
     for (const n of state.demo || []) {
+      // A worker tier's workers are not cluster members: the workers panel lists them.
+      if (n.role === 'worker') continue;
       if (!names.has(n.name)) cards.push({ key: `demo:${n.name}`, member: null, name: n.name });
     }
     return cards.sort((a, b) =>
@@ -688,6 +785,7 @@
     renderConnection();
     renderMembers();
     renderRaft();
+    renderWorkers();
     renderEvents();
   }
 
@@ -704,7 +802,7 @@
       pollDemo(),
       selfEvery ? pollSelf() : null,
     ]);
-    await pollRaft();
+    await Promise.all([pollRaft(), pollWorkers()]);
     render();
     renderCharts();
     setTimeout(poll, POLL_MS);
