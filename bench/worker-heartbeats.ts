@@ -37,6 +37,7 @@ import {
 } from './lib-worker-raft-child.js';
 import { spawnWorkerServer } from './lib-worker-server-child.js';
 import { measureStateHeap } from './lib-worker-state-heap.js';
+import { etcdLeaseRows, etcdLeases } from './lib-worker-etcd-leases.js';
 import { spawnWorkerLoad, type LoadStats, type WorkerLoadChild } from './lib-worker-load-child.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -171,6 +172,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const stormTimeoutMs = Number(flags.get('storm-timeout-s') ?? 900) * 1000;
   const loads: WorkerLoadChild[] = [];
   const rows: string[][] = [...stateRows];
+  let shoalRate: number | undefined;
   const loadStats = async (): Promise<LoadStats[]> => Promise.all(loads.map((l) => l.stats()));
   try {
     const before = await servers.sample();
@@ -227,6 +229,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `${base / 1000} s (TTLs in [${base / 1000}, ${(2 * base) / 1000}) s); warm-up ${warmupMs / 1000} s`,
     ]);
     await sleep(warmupMs);
+    const rates: number[] = [];
     for (let i = 0; i < windows; i++) {
       const a = await servers.sample();
       const load0 = await loadStats();
@@ -241,6 +244,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       const live = load1.reduce((x, l) => x + l.registered, 0);
       const seconds = (Date.now() - t0) / 1000;
       const beats = b.heartbeats - a.heartbeats;
+      rates.push(beats / seconds);
       rows.push([
         `window ${i + 1} (${windowMs / 1000} s)`,
         `${fmt(beats / seconds, 1)} heartbeats/s, leader CPU ${fmt((cpuMs / (seconds * 1000)) * 100, 2)} % of a core (${fmt((cpuMs * 1000) / Math.max(1, beats))} µs per heartbeat), ${servers.writesLabel} ${b.writes - a.writes} (${fmt((b.writes - a.writes) / Math.max(1, beats), 3)} per heartbeat), down ${b.down}, workers registered ${live}; load generator CPU ${fmt((loadCpuMs / (seconds * 1000)) * 100, 1)} % of a core; load average ${loadavg()
@@ -253,9 +257,17 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       'leader memory after GC',
       `heap ${fmt(final.heapUsedBytes / n)} B per worker (${fmt(final.heapUsedBytes / 1e6, 1)} MB), RSS ${fmt(final.rssBytes / 1e6, 1)} MB (sockets and TLS sessions included)`,
     ]);
+    shoalRate = rates.length > 0 ? rates.reduce((x, r) => x + r, 0) / rates.length : undefined;
   } finally {
     await Promise.all(loads.map((l) => l.stop()));
     await servers.stop();
+  }
+  if (flags.get('etcd') === 'true') {
+    // The same N, at the rate the tier's heartbeats ran (or the TTL formula's mean when no window
+    // ran), after the tier's processes are gone.
+    const base = heartbeatTtlBaseMsFor(n, config);
+    const rate = shoalRate ?? n / ((1.5 * base) / 1000);
+    rows.push(...etcdLeaseRows(await etcdLeases(n, rate, windows, windowMs), n));
   }
   return table(['measure', `${n} workers, ${servers.label}, gRPC + mTLS on loopback`], rows);
 }

@@ -43,13 +43,13 @@ export type DemoMode = 'swim' | 'raft' | 'worker-tier';
 export const DEMO_TIER_SERVERS = 3;
 /**
  * worker-tier: the tier's timings, short so a killed worker is down and its replica moved within
- * seconds (TTL base 2 s, TTLs in [2, 4) s, grace 3 s), and a 15 s TTL after a leader change.
+ * seconds (TTL base 2 s, TTLs in [2, 4) s, grace 5 s), and a 20 s TTL after a leader change (at least 10 × the minimum, a config rule).
  */
 export const DEMO_TIER_OPTIONS = [
   'modeOptions:',
   '  minHeartbeatTtlMs: 2000',
-  '  heartbeatGraceMs: 3000',
-  '  failoverHeartbeatTtlMs: 15000',
+  '  heartbeatGraceMs: 5000',
+  '  failoverHeartbeatTtlMs: 20000',
 ].join('\n');
 /** worker-tier: the demo service, one replica per worker, never on a server. */
 export const DEMO_TIER_SERVICE = 'web';

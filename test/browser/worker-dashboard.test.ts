@@ -120,9 +120,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('worker tier dashboard in headless Chr
     );
     expect(killed.body.node.state).toBe('killed');
     await page.waitForFunction(leaderServesWithTtl, undefined, { timeout: PROTOCOL_TIMEOUT_MS });
-    // Longer than the demo's failover TTL (15 s) plus grace (3 s): worker-2 would be down by then.
-    const until = Date.now() + 20_000;
-    await waitFor(() => Date.now() >= until, 30_000, 'twenty seconds under the new leader');
+    // Longer than the demo's failover TTL (20 s) plus grace (5 s): worker-2 would be down by then.
+    const until = Date.now() + 30_000;
+    await waitFor(() => Date.now() >= until, 40_000, '30 seconds under the new leader');
     expect(
       await page.locator('#workers-rows tr[data-name="worker-2"]').getAttribute('data-status'),
     ).toBe('registered');
