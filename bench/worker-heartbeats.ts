@@ -17,7 +17,8 @@
  * - `--state-heap N`: the tier's own state per worker apart from sockets, in this process
  *   (bench/lib-worker-state-heap.ts);
  * - `--etcd`: the same N clients' leases kept alive at the same rate against etcd on loopback
- *   (bench/lib-worker-etcd-leases.ts): etcd's CPU per keep-alive beside Shoal's per heartbeat.
+ *   (bench/lib-worker-etcd-leases.ts): etcd's CPU per keep-alive beside Shoal's per heartbeat;
+ *   `--etcd-only` runs that alone, at the TTL formula's mean rate for N.
  *
  * `npx tsx bench/worker-heartbeats.ts --workers 10000 --raft --procs 8 --windows 2`. `--rate`
  * sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm.
@@ -164,6 +165,18 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     if (flags.get('state-only') === 'true')
       return table(['measure', `${n} workers, tier state in-process`], stateRows);
   }
+  if (flags.get('etcd-only') === 'true') {
+    const base = heartbeatTtlBaseMsFor(n, config);
+    const rate = n / ((1.5 * base) / 1000);
+    return table(
+      ['measure', `${n} etcd leases kept alive at the tier's mean heartbeat rate for N`],
+      [
+        ...stateRows,
+        ['etcd keep-alive rate', `${fmt(rate, 1)}/s (the TTL formula's mean for N: N / 1.5·base)`],
+        ...etcdLeaseRows(await etcdLeases(n, rate, windows, windowMs), n),
+      ],
+    );
+  }
   const servers =
     flags.get('raft') === 'true'
       ? await raftServers(settings, n)
@@ -257,16 +270,24 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       'leader memory after GC',
       `heap ${fmt(final.heapUsedBytes / n)} B per worker (${fmt(final.heapUsedBytes / 1e6, 1)} MB), RSS ${fmt(final.rssBytes / 1e6, 1)} MB (sockets and TLS sessions included)`,
     ]);
-    shoalRate = rates.length > 0 ? rates.reduce((x, r) => x + r, 0) / rates.length : undefined;
+    const upAtEnd = (await loadStats()).reduce((x, l) => x + l.registered, 0);
+    shoalRate =
+      rates.length > 0 && upAtEnd === n
+        ? rates.reduce((x, r) => x + r, 0) / rates.length
+        : undefined;
   } finally {
     await Promise.all(loads.map((l) => l.stop()));
     await servers.stop();
   }
   if (flags.get('etcd') === 'true') {
-    // The same N, at the rate the tier's heartbeats ran (or the TTL formula's mean when no window
-    // ran), after the tier's processes are gone.
+    // The same N at the rate the tier's heartbeats ran when all N were up, else at the TTL
+    // formula's mean rate for N (N / 1.5·base), after the tier's processes are gone.
     const base = heartbeatTtlBaseMsFor(n, config);
     const rate = shoalRate ?? n / ((1.5 * base) / 1000);
+    rows.push([
+      'etcd keep-alive rate',
+      `${fmt(rate, 1)}/s (${shoalRate === undefined ? "the TTL formula's mean for N" : "the tier's measured rate"})`,
+    ]);
     rows.push(...etcdLeaseRows(await etcdLeases(n, rate, windows, windowMs), n));
   }
   return table(['measure', `${n} workers, ${servers.label}, gRPC + mTLS on loopback`], rows);
