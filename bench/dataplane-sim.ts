@@ -135,9 +135,24 @@ export function run(argv: readonly string[] = []): Promise<string> {
   const joins = flagNumber(flags, 'joins', 3);
   const registry = new Map<number, RegistryResult>();
   const membership = new Map<number, MembershipResult>();
-  for (const n of sizes) registry.set(n, measureRegistry(n, writes));
-  for (const n of membershipSizes) membership.set(n, measureMembership(n, joins));
   const all = [...new Set([...sizes, ...membershipSizes])].sort((a, b) => a - b);
+  // Smallest N first, each result on stderr as it comes: a large N may take long on a busy machine.
+  for (const n of all) {
+    if (sizes.includes(n)) {
+      const r = measureRegistry(n, writes);
+      registry.set(n, r);
+      process.stderr.write(
+        `registry N=${n}: ${fmtRange(r.writeMs)} ms (median member ${fmtRange(r.medianNodeMs)}), setup ${fmt(r.setupS, 1)} s, trials ${fmt(r.wallS, 1)} s, RSS ${fmt(r.rssMb)} MB\n`,
+      );
+    }
+    if (membershipSizes.includes(n)) {
+      const m = measureMembership(n, joins);
+      membership.set(n, m);
+      process.stderr.write(
+        `membership N=${n}: ${fmtRange(m.joinMs)} ms, setup ${fmt(m.setupS, 1)} s, trials ${fmt(m.wallS, 1)} s\n`,
+      );
+    }
+  }
   return Promise.resolve(
     [
       '### Data plane vs membership dissemination in the simulator (virtual ms, LAN profiles, 1 ms links)',
