@@ -9,8 +9,8 @@
  * partition at version 1 (signed by its owner; one copy per owner shared by the replicas, which
  * never change a held partition in place, while the owner keeps its own); its queue is empty
  * and its next push-pull falls at a random point of `pushPullIntervalMs`, so the digests agree
- * and nothing is in flight. Membership: as bench/sim-scale.ts starts it (one push-pull of every
- * member's signed record, queues emptied, push-pulls spread over the scaled period).
+ * and nothing is in flight. Membership: one push-pull of every member's signed record merged by
+ * each core, queues emptied, push-pulls spread over the scaled period.
  */
 import type { Address } from '../src/base/address.js';
 import { Rng } from '../src/base/rng.js';
@@ -143,8 +143,15 @@ function signedRecord(identity: SigningIdentity, i: number): MemberRecord {
   return { ...fields, state: 'alive', accusation: undefined };
 }
 
-/** N membership cores, converged as bench/sim-scale.ts starts them; `join` adds newcomers. */
-export function simMembershipCluster(n: number, seed = 1): SimMembershipCluster {
+/**
+ * N membership cores, converged (bench/sim-scale.ts measures them so); `join` adds newcomers.
+ * `onEvent` sees every event from the start (the converging push-pull's `joined` ones too).
+ */
+export function simMembershipCluster(
+  n: number,
+  seed = 1,
+  onEvent?: (i: number, event: MembershipEvent) => void,
+): SimMembershipCluster {
   const rng = new Rng(seed);
   const clock = new SimClock();
   const network = new SimNetwork({ clock, rng: rng.fork('network') });
@@ -159,7 +166,7 @@ export function simMembershipCluster(n: number, seed = 1): SimMembershipCluster 
     network,
     rng,
     records,
-    onEvent: undefined,
+    onEvent,
     drivers: [],
     join(k: number): NodeId {
       const i = n + k;
