@@ -34,6 +34,7 @@
  * `npx tsx bench/dataplane-convergence.ts [--n 10,50,100] [--k 10] [--p 100] [--window-s 10]
  *   [--writes 5] [--joins 3] [--rate 10]`
  */
+import { setMaxListeners } from 'node:events';
 import type { ShoalNode } from '../src/node/node.js';
 import { partitionBytes } from '../src/crdt/registry/codec.js';
 import { Cluster, waitConverged, waitUntil } from './lib-cluster.js';
@@ -218,6 +219,7 @@ async function measure(n: number, params: Params): Promise<Result> {
       const writer = nodes[(w * 7) % n] as ShoalNode;
       const name = `one-${w}`;
       const stop = new AbortController();
+      setMaxListeners(n + 1, stop.signal); // one watcher per member on one signal
       const arrived = nodes.map(async (node) => {
         for await (const e of node.services.watch(name, { signal: stop.signal }))
           if (e.type === 'added') return performance.now();
