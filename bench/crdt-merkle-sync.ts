@@ -31,8 +31,8 @@ const HASH_BYTES = 32;
 const sha256 = (data: Uint8Array): Uint8Array =>
   new Uint8Array(createHash('sha256').update(data).digest());
 const encoder = new TextEncoder();
-const value = (i: number, salt = ''): Uint8Array => encoder.encode(`value-${i}${salt}`);
-const keyOf = (i: number): string => `key-${i}`;
+export const value = (i: number, salt = ''): Uint8Array => encoder.encode(`value-${i}${salt}`);
+export const keyOf = (i: number): string => `key-${i}`;
 
 const varintBytes = (n: number): number => {
   let bytes = 1;
@@ -52,7 +52,7 @@ interface SyncCost {
 }
 
 /** `tree` as a peer answers it, counting requests and replies per round trip (one per level). */
-function countingRemote(tree: MerkleTree): {
+export function countingRemote(tree: MerkleTree): {
   remote: Pick<MerkleTree, 'nodeHash' | 'bucketEntries'>;
   cost: () => Omit<SyncCost, 'found'>;
 } {
@@ -91,7 +91,7 @@ function countingRemote(tree: MerkleTree): {
   };
 }
 
-function build(keys: number, depth: number): MerkleTree {
+export function build(keys: number, depth: number): MerkleTree {
   const tree = new MerkleTree(merkleConfig({ depth }), sha256);
   for (let i = 0; i < keys; i++) tree.set(keyOf(i), value(i));
   tree.root();
