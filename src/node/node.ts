@@ -557,6 +557,7 @@ export function buildNode(
         ctx,
         port.side,
         membershipViewOf(() => runtime.membership.state.members),
+        port,
       );
       node.attachDataPlane(forward.to);
       return node;
