@@ -11,7 +11,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isNodeId, type NodeId } from '../identity/node-id.js';
 import type { ProcessRow } from '../crdt/registry/queries.js';
-import type { PlacementStrategy } from '../placement/config.js';
+import { placementConfig, type PlacementStrategy } from '../placement/config.js';
+import { keyPosition, memberPoints, RING_POSITION_BITS } from '../placement/ring.js';
 import type { AgentNode } from './agent-node.js';
 import { HttpError } from './http-errors.js';
 import { parseBody } from './routes.js';
@@ -84,6 +85,28 @@ function preferOf(node: AgentNode, query: Query): NodeId | undefined {
       `prefer (${JSON.stringify(text)}): must be a member's NodeId (32 hex digits) or "self"`,
     );
   return text;
+}
+
+/**
+ * Where the key and its owners sit on the ring, as fractions of a turn clockwise from 0 (the
+ * dashboard draws them): the key's position, and for `ring` each owner's first point at or after
+ * it (the point that made it an owner). Other strategies have no ring: the key's position only.
+ */
+function ringPlaces(
+  key: string,
+  strategy: PlacementStrategy,
+  owners: readonly NodeId[],
+): { position: number; points?: number[] } {
+  const turn = 2 ** RING_POSITION_BITS;
+  const at = keyPosition(key);
+  if (strategy !== 'ring') return { position: at / turn };
+  const vnodes = placementConfig().vnodesPerMember;
+  const points = owners.map((id) => {
+    let best = Infinity;
+    for (const p of memberPoints(id, vnodes)) best = Math.min(best, (p - at + turn) % turn);
+    return ((at + best) % turn) / turn;
+  });
+  return { position: at / turn, points };
 }
 
 /** True when `p` passes the `type` / `capability` filter. */
@@ -185,7 +208,7 @@ export function registerDataRoutes(
       const replicas = replicasOf(request.query) ?? 1;
       const strategy = (single(request.query, 'strategy') ?? 'ring') as PlacementStrategy;
       const owners = node.placement.owners(key, { replicas, strategy });
-      return { key, replicas, strategy, owners };
+      return { key, replicas, strategy, owners, ...ringPlaces(key, strategy, owners) };
     },
   );
 }

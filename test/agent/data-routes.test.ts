@@ -13,6 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentApp } from '../../src/agent/server.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
+import { placementConfig } from '../../src/placement/config.js';
+import { keyPosition, memberPoints, RING_POSITION_BITS } from '../../src/placement/ring.js';
 import { closeAll, startNode } from './nodes.js';
 
 const TOKEN = 'sixteen-chars-token-0123';
@@ -191,9 +193,25 @@ describe('data plane routes (inject)', () => {
   });
 
   it('places a key on the live members; bad replicas or strategy are 400s', async () => {
-    expect(
-      (await app.inject('/v1/placement/user:42?replicas=3&strategy=rendezvous')).json(),
-    ).toEqual({ key: 'user:42', replicas: 3, strategy: 'rendezvous', owners: [node.id] });
+    const rendezvous = (
+      await app.inject('/v1/placement/user:42?replicas=3&strategy=rendezvous')
+    ).json();
+    expect(rendezvous).toEqual({
+      key: 'user:42',
+      replicas: 3,
+      strategy: 'rendezvous',
+      owners: [node.id],
+      position: keyPosition('user:42') / 2 ** RING_POSITION_BITS,
+    });
+    // On the ring: the key's position and, per owner, its first point clockwise from the key.
+    const ring = (await app.inject('/v1/placement/user:42?replicas=3')).json();
+    const turn = 2 ** RING_POSITION_BITS;
+    const at = keyPosition('user:42');
+    const ahead = [...memberPoints(node.id, placementConfig().vnodesPerMember)].map(
+      (p) => (p - at + turn) % turn,
+    );
+    expect(ring.position).toBe(at / turn);
+    expect(ring.points).toEqual([((at + Math.min(...ahead)) % turn) / turn]);
     expect((await app.inject('/v1/placement/a%2Fb')).json()).toMatchObject({
       key: 'a/b',
       owners: [node.id],
