@@ -7,7 +7,15 @@
  * end-to-end path (buildNode, both carriers, faults) is `registry-piggyback` in
  * test/sim/registry.test.ts.
  */
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createNode } from '../../src/node/node.js';
+import { encodeDeltaPayload } from '../../src/crdt/registry/codec.js';
+import { registryConfig } from '../../src/crdt/registry/config.js';
+import { waitFor } from '../helpers/wait.js';
 import { parseAddress, type Address } from '../../src/base/address.js';
 import { ms, type Clock, type Millis, type TimerHandle } from '../../src/base/time.js';
 import { Rng } from '../../src/base/rng.js';
@@ -160,5 +168,47 @@ describe('DeltaCarrier', () => {
     two.carrier.offer(payload, 3);
     two.clock.advance(1000);
     expect(two.alone.length).toBe(2);
+  });
+});
+
+describe('carried frames on a real port', () => {
+  it('bad frames are dropped and counted by code; nothing changes', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shoal-carried-'));
+    const node = await createNode({
+      name: 'carried',
+      dataDir,
+      bind: '127.0.0.1:0',
+      mode: { kind: 'swim', seeds: [] },
+      clusterId: 'c1',
+      profile: 'local',
+    });
+    const socket = createSocket('udp4');
+    try {
+      node.services.advertise({ name: 'api', address: '10.0.0.1:80' });
+      const before = node.services.list();
+      const [host, port] = [node.address.split(':')[0], Number(node.address.split(':')[1])];
+      const send = (frame: Uint8Array) =>
+        new Promise<void>((resolve, reject) =>
+          socket.send(frame, port, host, (err) => (err ? reject(err) : resolve())),
+        );
+      // Another cluster's frame; a frame whose deltas do not decode; an empty delta list.
+      await send(encodeCarried('other', new Uint8Array(0), new Uint8Array([1, 2, 3])));
+      await send(encodeCarried('c1', new Uint8Array(0), new Uint8Array([5, 0xff, 0xff])));
+      const empty = encodeDeltaPayload([], 1200, registryConfig('local')).bytes;
+      await send(encodeCarried('c1', new Uint8Array(0), empty));
+      const errors = () => node.stats().dataPlane?.decodeErrors ?? {};
+      await waitFor(
+        () => Object.values(errors()).reduce((a, b) => a + b, 0) >= 2,
+        10_000,
+        () => `two decode errors counted (have ${JSON.stringify(errors())})`,
+      );
+      expect(errors()['ERR_DECODE_WRONG_CLUSTER']).toBe(1);
+      expect(node.services.list()).toEqual(before);
+      expect(node.stats().dataPlane?.counters['deltasApplied'] ?? 0).toBe(0);
+    } finally {
+      socket.close();
+      await node.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
