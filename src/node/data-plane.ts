@@ -94,7 +94,11 @@ export function wireDataPlane(
   ctx: WiringContext,
   transport: Transport | undefined,
   membership: MembershipView | undefined,
-  port?: { setCarrier(carrier: PortCarrier): void },
+  port?: {
+    setCarrier(carrier: PortCarrier): void;
+    /** Membership's packet budget (its `packetBytesMax`); the carrier stays within it. */
+    packetBytesMax?: number;
+  },
 ): DataPlane {
   const { io, options, internals } = ctx;
   const config = registryConfig(profileOf(ctx), internals.registry);
@@ -115,7 +119,9 @@ export function wireDataPlane(
       ? undefined
       : new DeltaCarrier({
           clusterId: options.clusterId,
-          packetBytesMax: LIMITS.packetBytesMax - (transport.packetOverheadBytes ?? 0),
+          packetBytesMax:
+            Math.min(port?.packetBytesMax ?? LIMITS.packetBytesMax, LIMITS.packetBytesMax) -
+            (transport.packetOverheadBytes ?? 0),
           waitMs: ms(config.gossipIntervalMs),
           clock: io.clock,
           rng: io.rng.fork('registry-carrier'),
