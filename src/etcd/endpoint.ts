@@ -18,6 +18,7 @@ import {
 } from '@grpc/grpc-js';
 import type { KvHeader, KvService } from '../node/kv-service.js';
 import type { EtcdGrpcConfig } from './config.js';
+import { HeaderBytes } from './encode.js';
 import { isMalformed } from './proto.js';
 import { shoalStatus, toEtcdStatus, type EtcdStatus } from './status.js';
 
@@ -73,6 +74,8 @@ export class Endpoint {
   readonly stats: EtcdGrpcStats = newStats();
   /** The newest header this endpoint handed out, for answers that carry no result of their own. */
   private lastHeader: KvHeader | undefined;
+  /** Encoded headers (encode.ts): the last one, reused while the revision and term stand. */
+  readonly headerBytes = new HeaderBytes();
 
   constructor(
     readonly kv: KvService,
@@ -222,7 +225,7 @@ export abstract class OrderedStream<Req> {
    * Sends one response. Past streamResponsesQueuedMax responses waiting for the client the
    * stream fails; returns false when the caller should `writable()` before sending more.
    */
-  protected send(response: object): boolean {
+  protected send(response: object | Uint8Array): boolean {
     if (this.closed) return false;
     if (this.call.writableLength >= this.ep.config.streamResponsesQueuedMax) {
       this.fail(

@@ -5,6 +5,7 @@
  * A Range with `serializable` reads this member's replica; otherwise the read is linearizable
  * (the KvService confirms leadership first), as in etcd. A Txn whose branches only read is a
  * read too: linearizable, since etcd's TxnRequest has no serializable flag.
+ * Range and Put answers are encoded here (encode.ts), the others by gRPC from objects.
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
@@ -14,11 +15,10 @@ import {
   toTxnRequest,
   wireDelete,
   wireHeader,
-  wirePrevKv,
-  wireRange,
   wireRevision,
   wireTxn,
 } from './convert.js';
+import { encodePut, encodeRange } from './encode.js';
 import { unary, type Endpoint } from './endpoint.js';
 import type {
   WireCompactionRequest,
@@ -35,11 +35,12 @@ export function kvHandlers(ep: Endpoint): UntypedServiceImplementation {
       const request = toRangeRequest(w);
       const consistency = w.serializable ? 'serializable' : 'linearizable';
       const result = await kv.range(request, { signal, consistency });
-      return { header: wireHeader(ep.seen(result.header)), ...wireRange(result) };
+      const header = ep.headerBytes.of(ep.seen(result.header));
+      return encodeRange(header, result.kvs, result.more, result.count);
     }),
     Put: unary<WirePutRequest>(ep, 'KV/Put', async (w, signal) => {
       const result = await kv.put(toPutRequest(w), { signal });
-      return { header: wireHeader(ep.seen(result.header)), ...wirePrevKv(result.prevKv) };
+      return encodePut(ep.headerBytes.of(ep.seen(result.header)), result.prevKv);
     }),
     DeleteRange: unary<WireDeleteRangeRequest>(ep, 'KV/DeleteRange', async (w, signal) => {
       const result = await kv.deleteRange(toDeleteRangeRequest(w), { signal });
