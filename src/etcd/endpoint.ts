@@ -128,11 +128,33 @@ export class Endpoint {
   }
 }
 
-/** A unary handler: `handle` gets the parsed request and a signal that fires on cancel. */
+/**
+ * A unary call's cancellation. Its AbortSignal is made only when a handler asks for it (a
+ * serializable read never waits, so it never does): an AbortController per call cost about 1 %
+ * of the leader's CPU under reads.
+ */
+export class CallCancel {
+  private controller: AbortController | undefined;
+  private cancelled = false;
+
+  /** Fires when the client cancels (or its deadline passes) before the answer. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort();
+  }
+}
+
+/** A unary handler: `handle` gets the parsed request and the call's cancellation. */
 export function unary<Req>(
   ep: Endpoint,
   method: string,
-  handle: (request: Req, signal: AbortSignal) => Promise<object>,
+  handle: (request: Req, cancel: CallCancel) => Promise<object>,
 ): handleUnaryCall<object, object> {
   return (call, callback: sendUnaryData<object>) => {
     ep.countCall(method);
@@ -141,14 +163,14 @@ export function unary<Req>(
       callback(ep.malformed(method, request.malformed));
       return;
     }
-    const controller = new AbortController();
+    const cancel = new CallCancel();
     // grpc-js reports every call's stream closing as 'cancelled', answered or not: only a
     // cancel before the answer aborts (an abort costs a DOMException, tens of µs).
     let answered = false;
     call.once('cancelled', () => {
-      if (!answered) controller.abort();
+      if (!answered) cancel.cancel();
     });
-    handle(request as Req, controller.signal).then(
+    handle(request as Req, cancel).then(
       (response) => {
         answered = true;
         callback(null, response);
