@@ -153,6 +153,15 @@ async function trace(system: RaftSystem, watchers: number, count: number): Promi
       (sum, t) => sum + t.count.reduce((a, c, m) => a + Math.max(0, (expected[m] ?? 0) - c), 0),
       0,
     );
+    const answeredFirst = traces.filter((t) => t.answerMs <= (t.first[leader] ?? Infinity));
+    rows.push([
+      system.name,
+      "puts answered before the leader's first delivery",
+      `${answeredFirst.length} of ${traces.length}`,
+      '',
+      '',
+      '',
+    ]);
     rows.push([system.name, 'deliveries missing', String(missing), '', '', '']);
     return rows;
   } finally {
