@@ -134,7 +134,9 @@ interface RaftAnswer {
 }
 
 /** Shoal's `raft` mode as a RaftSystem; `fsyncDelayMs` > 0 models a slower disk. */
-export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSystem {
+export function shoalRaftSystem(
+  options: { fsyncDelayMs?: number; nodeArgs?: readonly string[] } = {},
+): RaftSystem {
   let cluster: ShoalCluster | undefined;
   const delayMs = options.fsyncDelayMs ?? 0;
   const name = delayMs === 0 ? 'shoal raft' : `shoal raft, fsync +${delayMs} ms`;
@@ -151,7 +153,11 @@ export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSy
       return running().size;
     },
     async start(settings: ClusterSettings) {
-      cluster = new ShoalCluster({ ...settings, fsyncDelayMs: delayMs });
+      cluster = new ShoalCluster({
+        ...settings,
+        fsyncDelayMs: delayMs,
+        ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+      });
       try {
         await cluster.start();
       } catch (err) {

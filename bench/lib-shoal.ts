@@ -92,6 +92,8 @@ export interface ShoalClusterOptions extends ClusterSettings {
   readonly mode?: 'raft' | 'raft-lite';
   /** The agents' `--fsync-delay-ms` (benchmark-only slower disk); 0 (default) leaves it out. */
   readonly fsyncDelayMs?: number;
+  /** Node flags for each agent process (`--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
   /** Members on their own host addresses behind a command prefix; loopback and free ports by default. */
   readonly placement?: ShoalPlacement;
   /** `lan` (default), `wan` or `local`: timings not set in ClusterSettings come from it. */
@@ -192,6 +194,7 @@ export class ShoalCluster {
       command as string,
       [
         ...prefix,
+        ...(this.settings.nodeArgs ?? []),
         ...['--import', 'tsx', join(REPO, 'src/cli/shoal.ts'), 'agent'],
         ...['--config', member.configFile, '--name', member.name, '--mode', mode],
         ...['--data-dir', member.dataDir, '--bind', `${member.host}:${member.clusterPort}`],
