@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { medianRow, perFsync, type Row } from '../../bench/etcd-vs-shoal.js';
 import { metric } from '../../bench/lib-raft-systems.js';
+import { summarize } from '../../bench/raft-profile.js';
 
 const METRICS = [
   '# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.',
@@ -76,5 +77,40 @@ describe('medianRow', () => {
 
   it('is undefined with no runs', () => {
     expect(medianRow([])).toBeUndefined();
+  });
+});
+
+describe('summarize (bench/raft-profile.ts)', () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+  // root -> handle (src/node/a.ts) -> encode (src/raft/b.ts); idle under root.
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
+      { id: 2, callFrame: frame('handle', 'file:///repo/src/node/a.ts'), children: [3] },
+      { id: 3, callFrame: frame('encode', 'file:///repo/src/raft/b.ts') },
+      { id: 4, callFrame: frame('(idle)', '') },
+    ],
+    // Sampled at 100, 200, ..., 600 µs: encode, handle, idle, encode (in the window), then two out.
+    samples: [3, 2, 4, 3, 3, 2],
+    timeDeltas: [100, 100, 100, 100, 100, 100],
+    startTime: 0,
+    endTime: 600,
+  };
+
+  it('counts only the window, idle apart; self by function and file, total through callers', () => {
+    const s = summarize(profile, 100, 400);
+    expect([s.total, s.idle]).toEqual([4, 1]);
+    expect(s.self.map((e) => [e.name, e.samples])).toEqual([
+      ['encode src/raft/b.ts', 2],
+      ['handle src/node/a.ts', 1],
+    ]);
+    expect(s.files.map((e) => [e.name, e.samples])).toEqual([
+      ['src/raft/b.ts', 2],
+      ['src/node/a.ts', 1],
+    ]);
+    expect(s.inclusive.map((e) => [e.name, e.samples, e.share])).toEqual([
+      ['handle src/node/a.ts', 3, 1],
+      ['encode src/raft/b.ts', 2, 2 / 3],
+    ]);
   });
 });
