@@ -90,6 +90,24 @@ export function receiveGossip(now: Millis, from: number, updates: Update[]): Inp
   };
 }
 
+/** A `ping-req` (with nack) from member `from` asking us to probe member `target`. */
+export function receivePingReq(now: Millis, from: number, target: number, seq: number): Input {
+  return {
+    kind: 'receive',
+    now,
+    from: address(from),
+    channel: 'packet',
+    message: {
+      type: 'ping-req',
+      seq,
+      from: nodeId(from),
+      target: nodeId(target),
+      nack: true,
+      updates: [],
+    },
+  };
+}
+
 export function sends(effects: FlatEffect[]): Extract<Effect, { kind: 'send' }>[] {
   return effects.filter((e): e is Extract<Effect, { kind: 'send' }> => e.kind === 'send');
 }

@@ -12,12 +12,12 @@ import { ms } from '../../src/base/time.js';
 import { membershipConfig } from '../../src/membership/config.js';
 import { nextDeadline } from '../../src/membership/step.js';
 import {
-  address,
   alive,
   checkedStep,
   events,
   nodeId,
   receiveGossip,
+  receivePingReq,
   sends,
   startedWith,
   suspect,
@@ -127,24 +127,7 @@ describe('a clock step of an observer does not run out a suspicion (Lifeguard §
 describe('a stalled helper still nacks only after its nack timer (Lifeguard §IV-A)', () => {
   it('a relay waiting on the target moves with the late part', () => {
     const { state, context } = startedWith(1, [2, 3, 4]);
-    checkedStep(
-      state,
-      {
-        kind: 'receive',
-        now: ms(1),
-        from: address(2),
-        channel: 'packet',
-        message: {
-          type: 'ping-req',
-          seq: 7,
-          from: nodeId(2),
-          target: nodeId(3),
-          nack: true,
-          updates: [],
-        },
-      },
-      context,
-    );
+    checkedStep(state, receivePingReq(ms(1), 2, 3, 7), context);
     const [relay] = state.relays.values();
     const before = relay!.deadlineMs;
     const late = (nextDeadline(state) as number) + 1_000;
