@@ -252,7 +252,7 @@ function resolveKey<S>(
   part: Part,
   budget: CheckBudget,
   options: ResolveOptions,
-): { resolution: KeyResolution; decided: PartResult | undefined } {
+): { resolution: KeyResolution; decided: { part: PartResult; form: Form } | undefined } {
   let forms = initialForms(operations, part);
   const attempts: ResolveAttempt[] = [];
   const undecided = (): { resolution: KeyResolution; decided: undefined } => ({
@@ -282,7 +282,7 @@ function resolveKey<S>(
           decidedBy: form.form,
           attempts,
         };
-        return { resolution, decided: partResult };
+        return { resolution, decided: { part: partResult, form } };
       }
       if (partResult.verdict === 'unknown') continue;
       // A verdict that does not decide will not change with more steps.
@@ -343,15 +343,20 @@ export function resolveKvHistory(
   const byLabel = new Map(partitionByKey(operations).map((p) => [p.label, p]));
   const keys: KeyResolution[] = [];
   let steps = first.steps;
+  // The explanation shows each decided key as the form that decided it saw it (a truncation's
+  // opened operations without their answers); forms change only their own key's operations.
+  const shown = [...operations];
   const parts = first.parts.map((p) => {
     const part = byLabel.get(p.label);
     if (p.verdict !== 'unknown' || part === undefined) return p;
     const { resolution, decided } = resolveKey(model, operations, part, budget, options);
     keys.push(resolution);
     steps += resolution.attempts.reduce((n, a) => n + a.steps, 0);
-    return decided ?? p;
+    if (decided === undefined) return p;
+    for (const i of part.indexes) shown[i] = decided.form.operations[i] as KvOperation;
+    return decided.part;
   });
   const result: CheckResult = { ...first, parts, steps, verdict: combinedVerdict(first, parts) };
-  const text = [explain(model, operations, result), ...describeResolution(keys)].join('\n');
+  const text = [explain(model, shown, result), ...describeResolution(keys)].join('\n');
   return { result, text, firstVerdict: first.verdict, keys };
 }
