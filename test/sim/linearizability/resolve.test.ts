@@ -208,6 +208,8 @@ describe('a mutated (illegal) history', () => {
     // Its narrowed form was illegal too, which proved nothing by itself.
     expect(k4?.attempts[0]).toMatchObject({ form: 'narrowed', verdict: 'illegal' });
     expect(resolved.text).toMatch(/^ILLEGAL: [\s\S]*k4: NOT linearizable/);
+    // The explanation names the changed read as the operation that cannot be placed.
+    expect(resolved.text).toMatch(/Then nothing fits\. #1408 .*get\(k4\) → "never-written"/);
   });
 });
 
