@@ -17,15 +17,12 @@
  *   `etcd_network_snapshot_receive_success`, per sender, one leader here; Shoal: the Raft core's
  *   `snapshotsInstalled` counter in /v1/stats).
  *
- * `fsyncDelayMs` (Shoal only) starts the agents with lib-slow-disk.ts preloaded, which holds back
- * every durable completion of the agent's FsStorage by that many ms, as FsStorage's own
- * `fsyncDelayMs` does (the agent has no setting for it: see docs/benchmarks.md).
+ * `fsyncDelayMs` (Shoal only) starts the agents with `--fsync-delay-ms`, the agent's
+ * benchmark-only setting that holds back every durable completion of its FsStorage that long.
  */
-import { fileURLToPath } from 'node:url';
 import { EtcdCluster, etcdClient, etcdVersion } from './lib-etcd.js';
 import type { ClusterSettings, KvClient, KvSystem } from './lib-load.js';
 import { ShoalCluster } from './lib-shoal.js';
-import { FSYNC_DELAY_ENV } from './lib-slow-disk.js';
 
 /** Bound on one metrics or status request. */
 const REQUEST_TIMEOUT_MS = 2_000;
@@ -137,7 +134,9 @@ interface RaftAnswer {
 }
 
 /** Shoal's `raft` mode as a RaftSystem; `fsyncDelayMs` > 0 models a slower disk. */
-export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSystem {
+export function shoalRaftSystem(
+  options: { fsyncDelayMs?: number; nodeArgs?: readonly string[] } = {},
+): RaftSystem {
   let cluster: ShoalCluster | undefined;
   const delayMs = options.fsyncDelayMs ?? 0;
   const name = delayMs === 0 ? 'shoal raft' : `shoal raft, fsync +${delayMs} ms`;
@@ -154,9 +153,13 @@ export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSy
       return running().size;
     },
     async start(settings: ClusterSettings) {
-      cluster = new ShoalCluster(settings);
+      cluster = new ShoalCluster({
+        ...settings,
+        fsyncDelayMs: delayMs,
+        ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+      });
       try {
-        await withSlowDisk(delayMs, () => requireStarted(cluster, name).start());
+        await cluster.start();
       } catch (err) {
         await cluster.stop();
         cluster = undefined;
@@ -172,7 +175,7 @@ export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSy
     leaderViews: () => running().leaderViews(),
     leader: () => running().leader(),
     kill: (index) => running().kill(index),
-    restart: (index) => withSlowDisk(delayMs, () => running().restart(index)),
+    restart: (index) => running().restart(index),
     client: async (members): Promise<KvClient> =>
       etcdClient(members.map((i) => running().endpoint(i))),
     async disk(index) {
@@ -196,36 +199,6 @@ export function shoalRaftSystem(options: { fsyncDelayMs?: number } = {}): RaftSy
       ];
     },
   };
-}
-
-const SLOW_DISK_PRELOAD = fileURLToPath(new URL('./lib-slow-disk.ts', import.meta.url));
-
-/**
- * Runs `spawn` (which starts agent processes; they inherit this process's environment) with
- * lib-slow-disk.ts preloaded through NODE_OPTIONS when `delayMs` > 0; the environment is put
- * back once `spawn` settled (children copy it when they are spawned; nothing else is spawned
- * by the bench meanwhile).
- */
-async function withSlowDisk<T>(delayMs: number, spawn: () => Promise<T>): Promise<T> {
-  if (delayMs === 0) return spawn();
-  const saved = { options: process.env['NODE_OPTIONS'], delay: process.env[FSYNC_DELAY_ENV] };
-  process.env['NODE_OPTIONS'] =
-    `${saved.options ?? ''} --import tsx --import ${SLOW_DISK_PRELOAD}`.trim();
-  process.env[FSYNC_DELAY_ENV] = String(delayMs);
-  const restore = (): void => {
-    for (const [key, value] of [
-      ['NODE_OPTIONS', saved.options],
-      [FSYNC_DELAY_ENV, saved.delay],
-    ] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  };
-  try {
-    return await spawn();
-  } finally {
-    restore();
-  }
 }
 
 /** The systems by name, for the benches' `--systems etcd,shoal` flag. */

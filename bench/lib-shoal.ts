@@ -90,6 +90,10 @@ async function getJson(url: string): Promise<unknown> {
 export interface ShoalClusterOptions extends ClusterSettings {
   /** `raft` (default), or `raft-lite` (no store, no gRPC endpoint). */
   readonly mode?: 'raft' | 'raft-lite';
+  /** The agents' `--fsync-delay-ms` (benchmark-only slower disk); 0 (default) leaves it out. */
+  readonly fsyncDelayMs?: number;
+  /** Node flags for each agent process (`--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
   /** Members on their own host addresses behind a command prefix; loopback and free ports by default. */
   readonly placement?: ShoalPlacement;
   /** `lan` (default), `wan` or `local`: timings not set in ClusterSettings come from it. */
@@ -190,6 +194,7 @@ export class ShoalCluster {
       command as string,
       [
         ...prefix,
+        ...(this.settings.nodeArgs ?? []),
         ...['--import', 'tsx', join(REPO, 'src/cli/shoal.ts'), 'agent'],
         ...['--config', member.configFile, '--name', member.name, '--mode', mode],
         ...['--data-dir', member.dataDir, '--bind', `${member.host}:${member.clusterPort}`],
@@ -198,6 +203,9 @@ export class ShoalCluster {
         ...['--cluster-id', this.settings.clusterId ?? 'bench'],
         ...['--profile', this.settings.profile ?? 'lan'],
         ...['--log-level', this.settings.logLevel ?? 'warn', '--peers', ...peers],
+        ...((this.settings.fsyncDelayMs ?? 0) > 0
+          ? ['--fsync-delay-ms', String(this.settings.fsyncDelayMs)]
+          : []),
       ],
       { cwd: REPO, stdio: ['ignore', log, log], env: withoutShoalEnv() },
     );

@@ -469,6 +469,37 @@ const MUTANTS: Mutant[] = [
     tests: ['test/raft/step.test.ts'],
   },
   {
+    // A commit that moved alone is written lazily, so a restart may come back below the commit
+    // it had; a boot that then drops the log's tail past its durable commit (as if uncommitted)
+    // loses entries it applied. commit-durable catches the applied state lost.
+    name: 'raft-boot-drops-tail-past-durable-commit',
+    file: 'src/raft/step.ts',
+    find: '    ...persisted.entries,\n  ]);',
+    replace:
+      '    ...persisted.entries.filter((e) => e.index <= persisted.hardState.commit),\n  ]);',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
+    // A restart forgets its durable commit (starts from the snapshot): commit-durable's floor.
+    name: 'raft-boot-ignores-durable-commit',
+    file: 'src/raft/step.ts',
+    find: '    commitIndex: logIndex(Math.max(hardState.commit, log.snapshotIndex)),',
+    replace: '    commitIndex: log.snapshotIndex,',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
     // A node applies committed entries that are not durable locally.
     name: 'raft-apply-non-durable',
     file: 'src/raft/step.ts',
