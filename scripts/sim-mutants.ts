@@ -664,6 +664,24 @@ const MUTANTS: Mutant[] = [
       "    void this.opts.route.send(w.data, remainingMs).then((outcome) => this.onAttempt(w, outcome));\n    if (w.op.kind === 'put') {\n      this.finish(w);\n      if (w.lane !== undefined) this.release(w.lane);\n      w.resolve({ result: { kind: 'put', revision: 1 as never }, events: [], leaseChanges: [], duplicate: false });\n    }",
     tests: ['test/jepsen/durability.test.ts'],
   },
+  {
+    // A wake-up after the core's own deadline (a clock step, a stall) counts as time the peers
+    // had to answer: a prober whose clock stepped past its whole probe period sends its
+    // ping-reqs and fails the probe in the same instant (swim seed 29, 8 nodes, dup,reorder,skew:
+    // `no-false-death`), and a stepped observer runs out its suspicions at once.
+    name: 'clock-step-counts-as-silence',
+    file: 'src/membership/step.ts',
+    find: "  if (input.kind !== 'start') discountLateWakeup(turn);\n",
+    replace: '',
+    sweep: {
+      scenarios: 'swim',
+      nodes: '8',
+      faults: 'dup,reorder,skew',
+      seeds: 30,
+      durationMs: 20000,
+    },
+    tests: ['test/membership/late-wakeup.test.ts'],
+  },
 ];
 
 interface Outcome {
