@@ -126,6 +126,11 @@ export class EtcdCluster {
     return `http://${member.host}:${member.clientPort}`;
   }
 
+  /** Member `index`'s log (zap JSON lines on stderr, appended across restarts). */
+  logFile(index: number): string {
+    return this.member(index).logFile;
+  }
+
   /** The port member `index` listens on for its peers. */
   peerPort(index: number): number {
     return this.member(index).peerPort;
