@@ -86,6 +86,8 @@ export class EtcdCluster {
   constructor(
     private readonly settings: ClusterSettings,
     private readonly placement?: EtcdPlacement,
+    /** More etcd flags for every member (the failover bench's `--pre-vote` control). */
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   /** Starts `settings.members` fresh members and waits until every one is healthy. */
@@ -172,6 +174,7 @@ export class EtcdCluster {
         ...['--heartbeat-interval', String(this.settings.heartbeatMs)],
         ...['--election-timeout', String(this.settings.electionMs)],
         ...['--logger', 'zap', '--log-outputs', 'stderr'],
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', log, log] },
     );

@@ -156,10 +156,14 @@ function requireStarted<T>(value: T | undefined, name: string): T {
   return value;
 }
 
-/** etcd 3.4 as a RaftSystem. */
-export function etcdRaftSystem(): RaftSystem {
+/**
+ * etcd 3.4 as a RaftSystem; `preVote` runs it with `--pre-vote` (3.4's default is off; Shoal
+ * always runs PreVote), a control for the failover bench.
+ */
+export function etcdRaftSystem(options: { preVote?: boolean } = {}): RaftSystem {
   let cluster: EtcdCluster | undefined;
-  const name = `etcd ${etcdVersion() ?? '(not installed)'}`;
+  const preVote = options.preVote === true;
+  const name = `etcd ${etcdVersion() ?? '(not installed)'}${preVote ? ' --pre-vote' : ''}`;
   const running = (): EtcdCluster => requireStarted(cluster, name);
   const metrics = async (index: number): Promise<string | undefined> =>
     getText(`${running().endpoint(index)}/metrics`);
@@ -170,7 +174,7 @@ export function etcdRaftSystem(): RaftSystem {
       return running().size;
     },
     async start(settings: ClusterSettings) {
-      cluster = new EtcdCluster(settings);
+      cluster = new EtcdCluster(settings, undefined, preVote ? ['--pre-vote'] : []);
       try {
         await cluster.start();
       } catch (err) {
@@ -399,8 +403,9 @@ async function withSlowDisk<T>(delayMs: number, spawn: () => Promise<T>): Promis
 export function raftSystems(names: readonly string[]): RaftSystem[] {
   return names.map((n) => {
     if (n === 'etcd') return etcdRaftSystem();
+    if (n === 'etcd-prevote') return etcdRaftSystem({ preVote: true });
     if (n === 'shoal') return shoalRaftSystem();
-    throw new Error(`unknown system ${JSON.stringify(n)}; known: etcd, shoal`);
+    throw new Error(`unknown system ${JSON.stringify(n)}; known: etcd, etcd-prevote, shoal`);
   });
 }
 
