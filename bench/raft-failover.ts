@@ -9,10 +9,16 @@
  * then the killed member is restarted on its data dir and given 2 s before the next kill. Both
  * systems randomize the election timeout in [1x, 2x) of the setting.
  *
- * One table: median, p90 and max of both times per system and setting, failed trials, the load
- * average, and Shoal ÷ etcd. Run alone:
+ * Each trial is also broken into phases (lib-failover-timeline.ts: PreVote, election, leader
+ * elected, no-op committed, first proposal at the new leader, majority, write acknowledged), and a
+ * second table gives their medians. `etcd-prevote` runs etcd with `--pre-vote` (3.4's default is
+ * off; Shoal always runs PreVote), as a control for the round PreVote adds.
  *
- *   npx tsx bench/raft-failover.ts [--trials 50] [--settings 100/1000,50/250] [--systems etcd,shoal]
+ * One table: median, p90 and max of both times per system and setting, failed trials, the load
+ * average, and each system ÷ the first. Run alone:
+ *
+ *   npx tsx bench/raft-failover.ts [--trials 50] [--settings 100/1000,50/250]
+ *     [--systems etcd,shoal,etcd-prevote] [--verbose]
  */
 import { loadavg } from 'node:os';
 import { etcdVersion } from './lib-etcd.js';

@@ -8,15 +8,8 @@
  * meanwhile into the next one (group commit).
  *
  * A batch:
- * 1. If it holds a snapshot installed from a leader (one that resets the log), its bytes are
- *    written first, as their own file by durable replace (`writeDurable`: temp file, fsync,
- *    rename, directory fsync). A snapshot this member took of its own state (the log holds its
- *    last entry) does not hold the batch up: its file is written in the background and its
- *    marker goes into a batch of its own once the file is durable (`deferSnapshot`); meanwhile
- *    the log still holds every entry it covers, so a crash before the marker recovers from the
- *    older snapshot and replays them. The batch reports the record durable at once: the core
- *    only compacts its memory on it. Writing a 30 MB snapshot file took the batch, and every
- *    put behind it, about 1-2 s on this machine (docs/benchmarks.md, "Catch-up").
+ * 1. If it holds snapshot records, the newest one's bytes are written first, as their own file
+ *    by durable replace (`writeDurable`: temp file, fsync, rename, directory fsync).
  * 2. If it does not fit in the current segment, the WAL rotates: the next segment, preallocated
  *    ahead of need under a temporary name, is renamed to its segment name and its directory
  *    fsynced (`renameDurable`) before anything is written into it. A new segment's first batch
@@ -68,8 +61,6 @@ export interface WalCounters {
   /** Rotations that had to create their segment because none was prepared. */
   rotationsUnprepared: number;
   snapshotsWritten: number;
-  /** Snapshots of the member's own state whose file or record is not durable yet (a gauge). */
-  snapshotsInFlight: number;
   segmentsRemoved: number;
   /** Background preparations and removals that failed (the WAL carries on without them). */
   backgroundErrors: number;
@@ -84,18 +75,12 @@ export interface WalCounters {
 interface Pending {
   records: readonly RaftRecord[];
   done: (error: ShoalError | undefined) => void;
-  /** A deferred snapshot's marker, whose file is durable: written as a batch of its own. */
-  marker?: { record: WalRecord & { kind: 'snapshot' }; path: string };
 }
 
 /** A batch turned into WAL records, with what a new segment for it would start with. */
 interface Prepared {
   records: WalRecord[];
-  /** The snapshot file this batch names; `file` is undefined when it is already durable. */
-  snapshot: { path: string; file: Uint8Array | undefined } | undefined;
-  /** A snapshot of this member's own state, written in the background (`deferSnapshot`). */
-  deferred:
-    { record: WalRecord & { kind: 'snapshot' }; path: string; file: Uint8Array } | undefined;
+  snapshot: { path: string; file: Uint8Array } | undefined;
   entries: number;
   /** The log before the batch: a segment opened for it restates this and is named after it. */
   head: WalRecord[];
@@ -137,7 +122,6 @@ export class Wal implements RecordLog<RaftRecord> {
       rotations: 0,
       rotationsUnprepared: 0,
       snapshotsWritten: 0,
-      snapshotsInFlight: 0,
       segmentsRemoved: 0,
       backgroundErrors: 0,
       ...recovered,
@@ -175,17 +159,7 @@ export class Wal implements RecordLog<RaftRecord> {
     // The next segment is prepared from the first batch on (not at open: a node that only
     // reads its log writes nothing).
     this.prepareNext();
-    const batch =
-      pending.marker === undefined
-        ? this.encode(pending.records)
-        : this.encodeMarker(pending.marker);
-    if (batch === undefined) {
-      // The deferred snapshot was overtaken by a newer one: its file is not needed.
-      this.writing = false;
-      pending.done(undefined);
-      return this.next();
-    }
-    if (batch.deferred !== undefined) this.deferSnapshot(batch.deferred);
+    const batch = this.encode(pending.records);
     const finish: StorageDone = (error) => {
       if (this.closed) return;
       this.writing = false;
@@ -197,7 +171,7 @@ export class Wal implements RecordLog<RaftRecord> {
       this.next();
     };
     const write = (): void => this.writeBatch(batch, finish);
-    if (batch.snapshot?.file === undefined) return write();
+    if (batch.snapshot === undefined) return write();
     const { path, file } = batch.snapshot;
     this.storage.writeDurable(path, file, (error) => {
       if (this.closed) return;
@@ -227,7 +201,6 @@ export class Wal implements RecordLog<RaftRecord> {
     const out: Prepared = {
       records: [],
       snapshot: undefined,
-      deferred: undefined,
       entries: 0,
       head: this.headRecords(),
       firstIndex: logIndex(this.image.lastIndex + 1),
@@ -240,62 +213,13 @@ export class Wal implements RecordLog<RaftRecord> {
             ? entriesRecords(record.entries)
             : [this.snapshotRecord(record, seq, out)];
       for (const walRecord of converted) {
-        if (walRecord.kind === 'snapshot' && out.deferred?.record === walRecord) continue;
         const why = this.image.apply(walRecord);
         if (why !== undefined) throw new AssertionError(`Raft log contract broken: ${why}`);
         out.records.push(walRecord);
       }
       if (record.kind === 'entries') out.entries += record.entries.length;
     }
-    // An installed snapshot in the same batch supersedes this member's own (and takes its name).
-    if (out.snapshot !== undefined) out.deferred = undefined;
-    // The batch's sequence number names the deferred file: it must be used by a batch.
-    if (out.records.length === 0)
-      out.records.push({ kind: 'hard-state', hardState: this.image.hardState });
     return out;
-  }
-
-  /** A deferred snapshot's marker as a batch of its own, or undefined when a newer one is in force. */
-  private encodeMarker(marker: NonNullable<Pending['marker']>): Prepared | undefined {
-    if (marker.record.marker.meta.index <= this.image.baseIndex) {
-      this.storage.removeDurable([marker.path], (error) => {
-        if (error !== undefined && !this.closed) this.counts.backgroundErrors++;
-      });
-      return undefined;
-    }
-    const why = this.image.apply(marker.record);
-    if (why !== undefined) throw new AssertionError(`Raft log contract broken: ${why}`);
-    return {
-      records: [marker.record],
-      snapshot: { path: marker.path, file: undefined },
-      deferred: undefined,
-      entries: 0,
-      head: this.headRecords(),
-      firstIndex: logIndex(this.image.lastIndex + 1),
-    };
-  }
-
-  /**
-   * Writes a snapshot file of this member's own state in the background; once it is durable its
-   * marker is queued as a batch of its own (then older files and segments are compacted). A
-   * failed write leaves the older snapshot in force (counted in backgroundErrors).
-   */
-  private deferSnapshot(deferred: NonNullable<Prepared['deferred']>): void {
-    this.counts.snapshotsInFlight++;
-    this.storage.writeDurable(deferred.path, deferred.file, (error) => {
-      if (this.closed) return;
-      if (error !== undefined) {
-        this.counts.snapshotsInFlight--;
-        return void this.counts.backgroundErrors++;
-      }
-      this.counts.snapshotsWritten++;
-      this.queue.push({
-        records: [],
-        done: () => void this.counts.snapshotsInFlight--,
-        marker: { record: deferred.record, path: deferred.path },
-      });
-      this.next();
-    });
   }
 
   private snapshotRecord(
@@ -305,9 +229,10 @@ export class Wal implements RecordLog<RaftRecord> {
   ): WalRecord {
     const file = encodeSnapshotFile(record.meta, record.data);
     const path = snapshotPath(seq);
+    out.snapshot = { path, file };
     // Raft §7: an entry at the snapshot's index with its term keeps the entries after it.
     const reset = this.image.termAt(record.meta.index) !== record.meta.term;
-    const walRecord = {
+    return {
       kind: 'snapshot',
       marker: {
         meta: record.meta,
@@ -316,11 +241,7 @@ export class Wal implements RecordLog<RaftRecord> {
         fileBytes: file.length,
         fileCrc: snapshotFileCrc(file),
       },
-    } as const;
-    // Only a snapshot past the one in force can wait: one at the same index replaces it in place.
-    if (reset || record.meta.index <= this.image.baseIndex) out.snapshot = { path, file };
-    else out.deferred = { record: walRecord, path, file };
-    return walRecord;
+    };
   }
 
   /** Writes the batch into the current segment, rotating first when it does not fit. */
