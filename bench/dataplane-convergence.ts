@@ -4,31 +4,47 @@
  * beside membership on its one port. Measured per N:
  *
  * - start: ms from membership converged until every member holds every member's (empty)
- *   partition (a new node's first delta reaches nobody: push-pull spreads it);
- * - idle: the data plane's payload bytes sent per member per second once converged (digest-only
- *   push-pull), beside membership's own (the port's total minus the data plane's view);
- * - burst: every member advertises K services at once (N × K advertisements); ms until the
- *   first, the median and the last member list all of them, and the bytes each member sent;
- * - one write: a member advertises one new service; ms until every member lists it (median of
- *   `--writes` trials, one at a time);
- * - churn: every member rewrites one of its services once a second (a weight change) for
- *   `--window-s`: bytes per member per second, and whether every member still converges;
- * - newcomer: ms from `createNode` of a new member (joining the seed) until it lists every row;
+ *   partition;
+ * - burst: every member advertises K services and P processes at once (N × (K + P) rows); ms
+ *   until the first, the median and the last member list all of them, and the bytes each sent;
+ * - steady state (idle, every row in place): the data plane's payload bytes sent per member per
+ *   second (digest-only push-pull), beside membership's own (the port's total minus the data
+ *   plane's view), and beside full-state gossip: what the same push-pull schedule would send if
+ *   it shipped the state instead of a digest (each member starts one exchange per
+ *   `pushPullIntervalMs` and answers one on average, the whole state each way; the state's size
+ *   is its encoding by the wire codec, summed over the partitions a member holds in this run);
+ * - one write: a member advertises one new service; ms until every member resolves it (each
+ *   member's `services.watch(name)` stamps its arrival; `services.resolve(name)` then returns it
+ *   everywhere), median of `--writes` trials one at a time;
+ * - membership dissemination, same N, same run: a new member joins (createNode with the seed);
+ *   ms until every member sees it alive, from createNode and (stricter: without the join's own
+ *   setup and push-pull) from the first member that saw it, median of `--joins` trials one at a
+ *   time; the goal is one write within 2× of it;
+ * - churn: `--rate` writes a second over the whole cluster (a weight change, members taking
+ *   turns) for `--window-s`: bytes per member per second and per update, against the writer's
+ *   whole partition and the whole state (what a full-state protocol would ship per update), and
+ *   whether every member still converges;
+ * - newcomer: ms from `createNode` of the first joiner until it lists every row;
  * - lookups: `node.placement.owners(key, { replicas: 3 })` per second on one member (ring).
  *
  * Payload bytes, as memberlist's harness counts them (no IP/UDP/TCP headers). Compared with
  * memberlist's gossip bytes from /work/shared/peers/RESULTS.md (its membership only: memberlist
  * has no data plane); Consul's catalog and Akka Distributed Data are not installed here.
  *
- * `npx tsx bench/dataplane-convergence.ts [--n 10,30] [--k 10] [--window-s 10] [--writes 5]`
+ * `npx tsx bench/dataplane-convergence.ts [--n 10,50,100] [--k 10] [--p 100] [--window-s 10]
+ *   [--writes 5] [--joins 3] [--rate 10]`
  */
+import { setMaxListeners } from 'node:events';
 import type { ShoalNode } from '../src/node/node.js';
+import { partitionBytes } from '../src/crdt/registry/codec.js';
 import { Cluster, waitConverged, waitUntil } from './lib-cluster.js';
 import {
   checkFlags,
   flagNumber,
   flagNumbers,
   fmt,
+  fmtRange,
+  fmtRatio,
   isMain,
   machineNote,
   median,
@@ -87,36 +103,66 @@ async function listedAt(
   return ok ? (at as number[]).sort((a, b) => a - b) : undefined;
 }
 
+/** Encoded bytes of the state `node` holds (every partition) and of `owner`'s partition in it. */
+function stateBytes(node: ShoalNode, owner: ShoalNode): { state: number; own: number } {
+  const state = node.internals.registry?.state;
+  if (state === undefined) return { state: 0, own: 0 };
+  let total = 0;
+  let own = 0;
+  for (const p of state.partitions.values()) {
+    const bytes = partitionBytes(p, state.config);
+    total += bytes;
+    if (p.owner === owner.id) own = bytes;
+  }
+  return { state: total, own };
+}
+
 interface Result {
   n: number;
-  emptyPartitionsMs: number | undefined;
   k: number;
-  idleData: number;
-  idleMembership: number;
+  p: number;
+  emptyPartitionsMs: number | undefined;
   burstFirstMs: number | undefined;
   burstMedianMs: number | undefined;
   burstAllMs: number | undefined;
   burstBytesPerMember: number;
-  oneWriteMs: number | undefined;
+  idleData: number;
+  idleMembership: number;
+  stateBytes: number;
+  partitionBytes: number;
+  fullStatePerSec: number;
+  oneWriteMs: number[];
+  joinMs: number[];
+  spreadMs: number[];
+  churnWrites: number;
   churnData: number;
   churnMembership: number;
+  churnBytesPerUpdate: number;
   churnConverged: boolean;
   newcomerMs: number | undefined;
   lookupsPerSec: number;
   signaturesInvalid: number;
 }
 
-async function measure(n: number, k: number, windowS: number, writes: number): Promise<Result> {
+interface Params {
+  k: number;
+  p: number;
+  windowS: number;
+  writes: number;
+  joins: number;
+  rate: number;
+}
+
+async function measure(n: number, params: Params): Promise<Result> {
+  const { k, p, windowS, writes, joins, rate } = params;
   const cluster = new Cluster({ loggedTypes: [] });
   try {
     const seed = await cluster.add({ name: 'dp-0', seeds: [] });
     for (let i = 1; i < n; i++) await cluster.add({ name: `dp-${i}`, seeds: [seed.address] });
-    const nodes = cluster.nodes;
+    const nodes = [...cluster.nodes];
     if (!(await waitConverged(nodes, n, CONVERGE_TIMEOUT_MS)))
       throw new Error(`membership of ${n} did not converge`);
-    // Every member holds every member's partition (empty ones too: they carry each life's
-    // epoch) before the idle window: a node boots before it knows anyone, so its first delta
-    // reaches nobody and push-pull spreads it, one random peer per pushPullIntervalMs.
+    // Every member holds every member's partition (empty ones too: they carry each life's epoch).
     const joinedAt = performance.now();
     const partitionsHeld = await waitUntil(
       () => nodes.every((node) => node.stats().dataPlane?.counters['partitions'] === n),
@@ -126,13 +172,7 @@ async function measure(n: number, k: number, windowS: number, writes: number): P
     const emptyPartitionsMs = partitionsHeld ? performance.now() - joinedAt : undefined;
     await sleep(SETTLE_MS);
 
-    // Idle: digests only.
-    const idle0 = bytesSent(nodes);
-    await sleep(windowS * 1000);
-    const idle1 = bytesSent(nodes);
-    const perMemberSec = (a: number, b: number, s: number) => (b - a) / n / s;
-
-    // Burst: N × K advertisements at once.
+    // Burst: N × (K + P) rows at once.
     const burst0 = bytesSent(nodes);
     const start = performance.now();
     nodes.forEach((node, i) => {
@@ -143,78 +183,152 @@ async function measure(n: number, k: number, windowS: number, writes: number): P
           tags: ['v1'],
           weight: 1,
         });
+      for (let j = 0; j < p; j++)
+        node.processes.advertise({
+          pid: `${i}-${j}`,
+          type: `worker-${j % 10}`,
+          capabilities: ['gpu', `pool-${j % 4}`],
+          status: 'running',
+          load: (j % 7) / 10,
+        });
     });
     const burst = await listedAt(nodes, 'svc-', n * k);
+    const rowsHeld = await waitUntil(
+      () => nodes.every((node) => node.processes.findByType('worker-0').length === (n * p) / 10),
+      CONVERGE_TIMEOUT_MS,
+      20,
+    );
+    if (!rowsHeld) throw new Error(`the ${n * p} process rows did not reach every member`);
     const burst1 = bytesSent(nodes);
 
-    // One write at a time.
+    // Steady state: every row everywhere, digests agree.
+    await sleep(SETTLE_MS);
+    const idle0 = bytesSent(nodes);
+    await sleep(windowS * 1000);
+    const idle1 = bytesSent(nodes);
+    const perMemberSec = (a: number, b: number, s: number, members = n) => (b - a) / members / s;
+    const sizes = stateBytes(nodes[n - 1] as ShoalNode, seed);
+    const pushPullS = (seed.internals.registry?.state.config.pushPullIntervalMs ?? 5000) / 1000;
+
+    // One write at a time: advertise until every member resolves it. Each member's
+    // `services.watch` stamps when the instance reaches it (events, as the join's below: no
+    // polling loop taking the nodes' CPU); `resolve` then confirms it everywhere.
     const oneWrite: number[] = [];
     for (let w = 0; w < writes; w++) {
       await sleep(500);
       const writer = nodes[(w * 7) % n] as ShoalNode;
+      const name = `one-${w}`;
+      const stop = new AbortController();
+      setMaxListeners(n + 1, stop.signal); // one watcher per member on one signal
+      const arrived = nodes.map(async (node) => {
+        for await (const e of node.services.watch(name, { signal: stop.signal }))
+          if (e.type === 'added') return performance.now();
+        return undefined;
+      });
       const t0 = performance.now();
-      writer.services.advertise({ name: `one-${w}`, address: `10.9.9.${w}:80` });
-      const at = await listedAt(nodes, `one-${w}`, 1);
-      if (at !== undefined) oneWrite.push((at[at.length - 1] as number) - t0);
+      writer.services.advertise({ name, address: `10.9.9.${w}:80` });
+      const timer = setTimeout(() => stop.abort(), CONVERGE_TIMEOUT_MS);
+      const at = await Promise.all(arrived);
+      clearTimeout(timer);
+      stop.abort();
+      const resolved = nodes.every((node) => node.services.resolve(name) !== undefined);
+      if (resolved && at.every((t) => t !== undefined))
+        oneWrite.push(Math.max(...(at as number[])) - t0);
     }
 
-    // Churn: every member rewrites one service a second.
+    // Churn: `rate` writes a second over the cluster, members taking turns.
     await sleep(SETTLE_MS);
     const churn0 = bytesSent(nodes);
     const churnStart = performance.now();
     let turn = 0;
     while (performance.now() - churnStart < windowS * 1000) {
-      const slotStart = performance.now();
-      nodes.forEach((node, i) =>
-        node.services.advertise({
+      const due = Math.floor(((performance.now() - churnStart) / 1000) * rate) + 1;
+      for (; turn < due; turn++) {
+        const i = turn % n;
+        (nodes[i] as ShoalNode).services.advertise({
           name: `svc-${turn % k}`,
           address: `10.0.${i}.${turn % k}:8080`,
           tags: ['v1'],
-          weight: 1 + (turn % 5),
-        }),
-      );
-      turn++;
-      await sleep(Math.max(0, 1000 - (performance.now() - slotStart)));
+          weight: 2 + turn,
+        });
+      }
+      await sleep(Math.max(1, 1000 / rate / 2));
     }
     const churnS = (performance.now() - churnStart) / 1000;
     const churn1 = bytesSent(nodes);
-    const lastWeight = 1 + ((turn - 1) % 5);
+    const lastTurn = turn - 1;
     const churnConverged = await waitUntil(
       () =>
-        nodes.every(
-          (node) =>
-            node.services.list(`svc-${(turn - 1) % k}`).filter((s) => s.weight === lastWeight)
-              .length === n,
+        nodes.every((node) =>
+          node.services
+            .list(`svc-${lastTurn % k}`)
+            .some(
+              (s) => s.node === (nodes[lastTurn % n] as ShoalNode).id && s.weight === 2 + lastTurn,
+            ),
         ),
       CONVERGE_TIMEOUT_MS,
       20,
     );
 
-    // A newcomer: ms from createNode (joining the seed) until it lists every row.
-    const joinStart = performance.now();
-    const newcomer = await cluster.add({ name: 'dp-new', seeds: [seed.address] });
-    const newcomerAt = await listedAt([newcomer], 'svc-', n * k);
-    const newcomerMs = newcomerAt === undefined ? undefined : (newcomerAt[0] as number) - joinStart;
+    // Membership dissemination, same N: a member joins; ms until every member sees it alive.
+    const joinMs: number[] = [];
+    const spreadMs: number[] = [];
+    let newcomerMs: number | undefined;
+    for (let j = 0; j < joins; j++) {
+      await sleep(1000);
+      const name = `dp-new-${j}`;
+      const before = [...cluster.nodes];
+      const seen = new Set<number>();
+      let lastAt = 0;
+      let firstAt = Number.POSITIVE_INFINITY;
+      cluster.onEvent = (e) => {
+        if (e.targetName !== name || (e.type !== 'joined' && e.type !== 'alive')) return;
+        if (e.observer >= before.length || seen.has(e.observer)) return;
+        seen.add(e.observer);
+        lastAt = e.atMs;
+        firstAt = Math.min(firstAt, e.atMs);
+      };
+      const t0 = performance.now();
+      const joiner = await cluster.add({ name, seeds: [seed.address] });
+      const ok = await waitUntil(() => seen.size === before.length, CONVERGE_TIMEOUT_MS, 5);
+      cluster.onEvent = undefined;
+      if (ok) {
+        joinMs.push(lastAt - t0);
+        spreadMs.push(lastAt - firstAt);
+      }
+      if (j === 0) {
+        const at = await listedAt([joiner], 'svc-', n * k);
+        newcomerMs = at === undefined ? undefined : (at[0] as number) - t0;
+      }
+    }
 
     let key = 0;
     const lookupsPerSec = opsPerSec(() => seed.placement.owners(`user:${key++}`, { replicas: 3 }));
     return {
       n,
-      emptyPartitionsMs,
       k,
-      idleData: perMemberSec(idle0.data, idle1.data, windowS),
-      idleMembership: perMemberSec(idle0.membership, idle1.membership, windowS),
+      p,
+      emptyPartitionsMs,
       burstFirstMs: burst === undefined ? undefined : (burst[0] as number) - start,
       burstMedianMs: burst === undefined ? undefined : (median(burst) as number) - start,
       burstAllMs: burst === undefined ? undefined : (burst[burst.length - 1] as number) - start,
       burstBytesPerMember: (burst1.data - burst0.data) / n,
-      oneWriteMs: median(oneWrite),
+      idleData: perMemberSec(idle0.data, idle1.data, windowS),
+      idleMembership: perMemberSec(idle0.membership, idle1.membership, windowS),
+      stateBytes: sizes.state,
+      partitionBytes: sizes.own,
+      fullStatePerSec: (2 * sizes.state) / pushPullS,
+      oneWriteMs: oneWrite,
+      joinMs,
+      spreadMs,
+      churnWrites: turn,
       churnData: perMemberSec(churn0.data, churn1.data, churnS),
       churnMembership: perMemberSec(churn0.membership, churn1.membership, churnS),
+      churnBytesPerUpdate: (churn1.data - churn0.data) / turn,
       churnConverged,
       newcomerMs,
       lookupsPerSec,
-      signaturesInvalid: counterSum(nodes, 'signaturesInvalid'),
+      signaturesInvalid: counterSum(cluster.nodes, 'signaturesInvalid'),
     };
   } finally {
     await cluster.close();
@@ -223,50 +337,82 @@ async function measure(n: number, k: number, windowS: number, writes: number): P
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['n', 'k', 'window-s', 'writes']);
-  const sizes = flagNumbers(flags, 'n', [10, 30]);
-  const k = flagNumber(flags, 'k', 10);
-  const windowS = flagNumber(flags, 'window-s', 10);
-  const writes = flagNumber(flags, 'writes', 5);
+  checkFlags(flags, ['n', 'k', 'p', 'window-s', 'writes', 'joins', 'rate']);
+  const sizes = flagNumbers(flags, 'n', [10, 50, 100]);
+  const params: Params = {
+    k: flagNumber(flags, 'k', 10),
+    p: flagNumber(flags, 'p', 100),
+    windowS: flagNumber(flags, 'window-s', 10),
+    writes: flagNumber(flags, 'writes', 5),
+    joins: flagNumber(flags, 'joins', 3),
+    rate: flagNumber(flags, 'rate', 10),
+  };
   const results: Result[] = [];
-  for (const n of sizes) results.push(await measure(n, k, windowS, writes));
-  const memberlist = (n: number) => MEMBERLIST_LAN.totalBytesPerSec[n];
+  for (const n of sizes) results.push(await measure(n, params));
+  const cols = results.map((r) => `N = ${r.n}`);
+  const row = (what: string, f: (r: Result) => string): string[] => [what, ...results.map(f)];
+  const oneWrite = (r: Result) => median(r.oneWriteMs);
+  const join = (r: Result) => median(r.joinMs);
   return [
-    `### Data plane convergence and traffic (real sockets, LAN profiles, K = ${k} services per member)`,
+    `### Data plane convergence and traffic (real sockets, LAN profiles, K = ${params.k} services and P = ${params.p} processes per member)`,
     '',
     table(
+      ['', ...cols],
       [
-        'N',
-        'every member holds every partition, ms after membership converged',
-        'advertisements',
-        'burst: first / median / all list all, ms',
-        'burst B sent per member',
-        'one write reaches all, ms (median)',
-        'idle data plane B/s per member',
-        'idle membership B/s per member',
-        'memberlist total B/s per node (RESULTS.md)',
-        'churn (1 write/s per member) data plane B/s per member',
-        'churn membership B/s',
-        'converged after churn',
-        'a new member lists every row, ms from createNode',
-        'placement owners/s (ring, 3 replicas)',
+        row('rows (N × (K + P))', (r) => String(r.n * (r.k + r.p))),
+        row('every member holds every (empty) partition, ms after membership converged', (r) =>
+          fmt(r.emptyPartitionsMs),
+        ),
+        row(
+          'burst (all rows at once): first / median / last member lists every service, ms',
+          (r) => `${fmt(r.burstFirstMs)} / ${fmt(r.burstMedianMs)} / ${fmt(r.burstAllMs)}`,
+        ),
+        row('burst: data-plane bytes sent per member', (r) => fmt(r.burstBytesPerMember)),
+        row('one write: ms until every member resolves it, median [min–max]', (r) =>
+          fmtRange(r.oneWriteMs),
+        ),
+        row('membership: a join, ms from createNode until every member sees it alive', (r) =>
+          fmtRange(r.joinMs),
+        ),
+        row('membership: the same join, ms from the first member that saw it to the last', (r) =>
+          fmtRange(r.spreadMs),
+        ),
+        row('one write ÷ membership dissemination from createNode (goal ≤ 2×)', (r) =>
+          fmtRatio(oneWrite(r), join(r)),
+        ),
+        row('one write ÷ membership spread from the first member (stricter)', (r) =>
+          fmtRatio(oneWrite(r), median(r.spreadMs)),
+        ),
+        row('steady state: data plane B/s per member (digests agree)', (r) => fmt(r.idleData, 1)),
+        row('steady state: membership B/s per member (same run)', (r) => fmt(r.idleMembership, 1)),
+        row('memberlist total B/s per node (RESULTS.md)', (r) =>
+          fmt(MEMBERLIST_LAN.totalBytesPerSec[r.n]),
+        ),
+        row(
+          "state a member holds, encoded bytes (writer's partition)",
+          (r) => `${fmt(r.stateBytes)} (${fmt(r.partitionBytes)})`,
+        ),
+        row('full-state gossip on the same schedule, B/s per member', (r) =>
+          fmt(r.fullStatePerSec),
+        ),
+        row(
+          'steady state: digests ÷ full state',
+          (r) => `${(r.idleData / r.fullStatePerSec).toFixed(5)}×`,
+        ),
+        row(`churn (${params.rate} writes/s over the cluster): writes`, (r) =>
+          String(r.churnWrites),
+        ),
+        row('churn: data plane B/s per member', (r) => fmt(r.churnData)),
+        row('churn: membership B/s per member', (r) => fmt(r.churnMembership)),
+        row('churn: data-plane bytes per update, whole cluster', (r) => fmt(r.churnBytesPerUpdate)),
+        row(
+          "churn: bytes per update ÷ (writer's whole partition × (N − 1), a state-based sync sending it once to each member)",
+          (r) => fmtRatio(r.churnBytesPerUpdate, r.partitionBytes * (r.n - 1)),
+        ),
+        row('converged after churn', (r) => (r.churnConverged ? 'yes' : 'NO')),
+        row('first joiner lists every row, ms from createNode', (r) => fmt(r.newcomerMs)),
+        row('placement owners/s (ring, 3 replicas)', (r) => fmt(r.lookupsPerSec)),
       ],
-      results.map((r) => [
-        String(r.n),
-        fmt(r.emptyPartitionsMs),
-        String(r.n * r.k),
-        `${fmt(r.burstFirstMs)} / ${fmt(r.burstMedianMs)} / ${fmt(r.burstAllMs)}`,
-        fmt(r.burstBytesPerMember),
-        fmt(r.oneWriteMs),
-        fmt(r.idleData, 1),
-        fmt(r.idleMembership, 1),
-        fmt(memberlist(r.n)),
-        fmt(r.churnData),
-        fmt(r.churnMembership),
-        r.churnConverged ? 'yes' : 'NO',
-        fmt(r.newcomerMs),
-        fmt(r.lookupsPerSec),
-      ]),
     ),
     '',
     `Forged or invalid signatures counted: ${results.map((r) => r.signaturesInvalid).join(', ')} (expected 0). ${machineNote()}`,

@@ -4,7 +4,10 @@
  * Pass names to run a subset: `npm run bench -- codec transport`; `npm run bench -- --list` prints
  * the names only. The Raft side-by-side benches (etcd-vs-shoal, raft-failover, raft-catchup,
  * raft-slow-disk) run at full size by default (tens of minutes): run them alone with their flags
- * to shorten them.
+ * to shorten them. So do the data plane's issue-16 benches: dataplane-convergence (N = 10, 50,
+ * 100 real nodes, about 10 minutes), dataplane-sim (1,000 simulated members), placement-compare
+ * (1,000,000 keys) and crdt-merkle-sync (two trees of 1,000,000 keys per depth, minutes):
+ * `npm run bench -- dataplane placement crdt` runs them.
  */
 import { readdirSync } from 'node:fs';
 

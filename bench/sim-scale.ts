@@ -4,11 +4,12 @@
  * (lib-sim-membership.ts) over MemoryTransport on one SimNetwork with LAN timings, no faults,
  * and reports wall time per protocol minute.
  *
- * Members start converged, as a cluster that has been running a while: each state is started
- * alone, then merges one push-pull carrying every member's record (the core's own join path,
- * `mergeRemoteState`), its broadcast queue is emptied (everyone already knows everything), and
- * its next push-pull is put at a random point of the scaled push-pull period (a running
- * cluster's push-pulls are spread out; a fresh start would have all N at once).
+ * Members start converged, as a cluster that has been running a while (`simMembershipCluster`,
+ * lib-sim-dataplane.ts): each state is started alone, then merges one push-pull carrying every
+ * member's record (the core's own join path, `mergeRemoteState`), its broadcast queue is emptied
+ * (everyone already knows everything), and its next push-pull is put at a random point of the
+ * scaled push-pull period (a running cluster's push-pulls are spread out; a fresh start would
+ * have all N at once).
  * Memory is O(N^2): every node holds every member (about 61 bytes per record in the member
  * table, see docs/design/simulator.md "Scale").
  *
@@ -17,23 +18,10 @@
  *
  *   npx tsx bench/sim-scale.ts --nodes 1000 --minutes 10      (or `run()` from bench/run.ts)
  */
-import { incarnation } from '../src/base/units.js';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { Address } from '../src/base/address.js';
-import { Rng } from '../src/base/rng.js';
-import { ms } from '../src/base/time.js';
-import type { MemberRecord } from '../src/membership/messages.js';
-import { pushPullIntervalScaledMs } from '../src/membership/scaling.js';
-import { SimClock } from '../src/sim/clock.js';
-import { SimNetwork } from '../src/sim/network.js';
-import { simAddress } from '../src/sim/trace.js';
-import { SIM_CLUSTER_ID, simIdentityFrom } from '../src/sim/scenarios/sim-node.js';
-import { memberCrypto, publicKeyHex, type SigningIdentity } from '../src/identity/member-crypto.js';
-import { signRecord } from '../src/membership/record.js';
-import { swimConfig } from '../src/sim/scenarios/swim.js';
-import { simMembershipDriver } from './lib-sim-membership.js';
+import { simMembershipCluster } from './lib-sim-dataplane.js';
 
 /**
  * Node flags for the measured process: a heap large enough for 10,000 x 10,000 records, and a
@@ -60,67 +48,12 @@ interface ScaleResult {
 
 export function measure(nodes: number, minutes: number, seed = 1): ScaleResult {
   const started = performance.now();
-  const rng = new Rng(seed);
-  const clock = new SimClock();
-  const network = new SimNetwork({ clock, rng: rng.fork('network') });
-  const config = swimConfig(nodes, 'LAN');
-  const pushPullPeriodMs = pushPullIntervalScaledMs(config.pushPullIntervalMs, nodes);
-  const identities = Array.from({ length: nodes }, (_, i) =>
-    simIdentityFrom(rng.fork(`node/n${i + 1}`).fork('id')),
-  );
-  // Each node's own signed record at incarnation 1 (what its start signs), as a push-pull carries it.
-  const records: MemberRecord[] = identities.map((identity, i) => {
-    const { kind: _kind, ...fields } = signRecord(memberCrypto(identity), SIM_CLUSTER_ID, 'alive', {
-      id: identity.nodeId,
-      incarnation: incarnation(1),
-      name: `n${i + 1}`,
-      address: simAddress(`n${i + 1}`),
-      labels: {},
-      publicKey: publicKeyHex(identity),
-      certificate: undefined,
-    });
-    return { ...fields, state: 'alive', accusation: undefined };
-  });
   let suspicions = 0;
   let deaths = 0;
-  for (let i = 0; i < nodes; i++) {
-    const record = records[i] as MemberRecord;
-    const nodeRng = rng.fork(`node/${record.name}`);
-    const driver = simMembershipDriver({
-      identity: identities[i] as SigningIdentity,
-      name: record.name,
-      address: record.address,
-      clock: clock.nodeClock(record.address),
-      network,
-      config,
-      rng: nodeRng,
-      clusterId: SIM_CLUSTER_ID,
-      onEvent: (event) => {
-        if (event.type === 'suspect') suspicions++;
-        else if (event.type === 'dead') deaths++;
-      },
-    });
-    // Converged: start alone, merge one push-pull of every record (the core's own join path).
-    driver.input({ kind: 'start', now: ms(0), seeds: [] });
-    driver.input({
-      kind: 'receive',
-      now: ms(0),
-      from: 'boot:1' as Address,
-      channel: 'stream',
-      message: {
-        type: 'push-pull',
-        from: record.id,
-        fromAddress: record.address,
-        join: false,
-        reply: false,
-        configFingerprint: driver.state.fingerprint,
-        members: records,
-      },
-    });
-    driver.state.queue.byMember.clear();
-    driver.state.nextPushPullAtMs = ms(1 + nodeRng.fork('push-pull-phase').int(pushPullPeriodMs));
-    driver.start();
-  }
+  const { clock } = simMembershipCluster(nodes, seed, (_, event) => {
+    if (event.type === 'suspect') suspicions++;
+    else if (event.type === 'dead') deaths++;
+  });
   const setupMs = performance.now() - started;
   const outcome = clock.runUntil(minutes * 60_000, { eventsMax: Number.MAX_SAFE_INTEGER });
   const runMs = performance.now() - started - setupMs;
