@@ -13,6 +13,13 @@
  * lane the store evicted (ERR_SESSION_EXPIRED on a command that cannot have applied) is replaced
  * by a new one and the command sent again.
  *
+ * A write that comes while no leader is known (an election is running) waits for one up to
+ * `leaderWaitMs` (the longest election timeout) and is sent as soon as one is known, as etcd holds
+ * a proposal during an election; it fails ERR_NO_LEADER only if none came by then. Failing it at
+ * once made etcd's clients, which treat UNAVAILABLE as a broken connection, close and re-dial
+ * their channel in the middle of a failover: the first write after a new leader waited for the
+ * re-dial, hundreds of ms on a loaded machine (docs/benchmarks.md, "Failover").
+ *
  * Outcomes: the applied result; ERR_NO_LEADER when no leader was known and nothing was sent;
  * ERR_TIMEOUT when the deadline passed after something was sent (it may or may not have
  * applied); ERR_ABORTED when the caller's signal fired first (the same doubt); ERR_TOO_LARGE and
@@ -57,6 +64,8 @@ interface Waiter {
   readonly reject: (err: ShoalError) => void;
   readonly deadlineMs: number;
   retry: TimerHandle | undefined;
+  /** Set while no leader was known at submit: ends the wait with ERR_NO_LEADER. */
+  leaderWait: TimerHandle | undefined;
   attempts: number;
   lastLeader: string | undefined;
   /** A snapshot replaced the store: an attempt may have applied without this member seeing it. */
@@ -105,6 +114,8 @@ export class Proposals {
       /** Prefix of this member life's lane client ids. */
       clientIdPrefix: string;
       timeoutMs: number;
+      /** How long a write that came with no leader known waits for one, ms. */
+      leaderWaitMs: number;
       retryDelayMs: number;
       /** Most writes waiting on this member (further ones fail ERR_QUEUE_FULL). */
       pendingMax: number;
@@ -119,8 +130,6 @@ export class Proposals {
   submit(op: KvOp, options: ProposalOptions = {}): Promise<ApplyOutput> {
     if (this.closed) throw new ShoalError('ERR_TRANSPORT_CLOSED', 'the node is closed');
     if (options.signal?.aborted === true) throw new ShoalError('ERR_ABORTED', `${op.kind} aborted`);
-    if (this.opts.route.leaderKey() === undefined)
-      throw new ShoalError('ERR_NO_LEADER', 'no Raft leader is known right now; retry later');
     if (this.waiters.size >= this.opts.pendingMax)
       throw new ShoalError(
         'ERR_QUEUE_FULL',
@@ -147,6 +156,10 @@ export class Proposals {
         reject,
         deadlineMs: this.opts.clock.now() + timeoutMs,
         retry: undefined,
+        leaderWait:
+          this.opts.route.leaderKey() === undefined && this.opts.leaderWaitMs < timeoutMs
+            ? this.opts.clock.setTimer(ms(this.opts.leaderWaitMs), () => this.noLeader(waiter))
+            : undefined,
         attempts: 0,
         lastLeader: undefined,
         ambiguous: false,
@@ -312,6 +325,20 @@ export class Proposals {
     );
   }
 
+  /** No leader came within leaderWaitMs of a write that found none: nothing was sent. */
+  private noLeader(w: Waiter): void {
+    w.leaderWait = undefined;
+    if (w.done || w.attempts > 0) return;
+    this.counters.timedOut++;
+    this.fail(
+      w,
+      new ShoalError(
+        'ERR_NO_LEADER',
+        `${w.op.kind}: no Raft leader is known (none came within ${this.opts.leaderWaitMs} ms); nothing was applied, retry later`,
+      ),
+    );
+  }
+
   private fail(w: Waiter, err: ShoalError): void {
     if (w.done) return;
     this.finish(w);
@@ -324,6 +351,7 @@ export class Proposals {
     w.done = true;
     this.waiters.delete(w.key);
     w.retry?.cancel();
+    w.leaderWait?.cancel();
     if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
     if (this.waiters.size === 0) {
       this.deadlineTimer?.cancel();
