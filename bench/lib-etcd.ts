@@ -86,6 +86,8 @@ export class EtcdCluster {
   constructor(
     private readonly settings: ClusterSettings,
     private readonly placement?: EtcdPlacement,
+    /** More etcd flags for every member (the failover bench's `--pre-vote` control). */
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   /** Starts `settings.members` fresh members and waits until every one is healthy. */
@@ -124,6 +126,11 @@ export class EtcdCluster {
   endpoint(index: number): string {
     const member = this.member(index);
     return `http://${member.host}:${member.clientPort}`;
+  }
+
+  /** Member `index`'s log (zap JSON lines on stderr, appended across restarts). */
+  logFile(index: number): string {
+    return this.member(index).logFile;
   }
 
   /** The port member `index` listens on for its peers. */
@@ -167,6 +174,7 @@ export class EtcdCluster {
         ...['--heartbeat-interval', String(this.settings.heartbeatMs)],
         ...['--election-timeout', String(this.settings.electionMs)],
         ...['--logger', 'zap', '--log-outputs', 'stderr'],
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', log, log] },
     );

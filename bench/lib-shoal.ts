@@ -90,6 +90,10 @@ async function getJson(url: string): Promise<unknown> {
 export interface ShoalClusterOptions extends ClusterSettings {
   /** `raft` (default), or `raft-lite` (no store, no gRPC endpoint). */
   readonly mode?: 'raft' | 'raft-lite';
+  /** The agents' `--fsync-delay-ms` (benchmark-only slower disk); 0 (default) leaves it out. */
+  readonly fsyncDelayMs?: number;
+  /** Node flags for each agent process (`--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
   /** Members on their own host addresses behind a command prefix; loopback and free ports by default. */
   readonly placement?: ShoalPlacement;
   /** `lan` (default), `wan` or `local`: timings not set in ClusterSettings come from it. */
@@ -97,6 +101,12 @@ export interface ShoalClusterOptions extends ClusterSettings {
   readonly clusterId?: string;
   /** Agent log level (default `warn`). */
   readonly logLevel?: string;
+  /**
+   * `source` (default): `node --import tsx src/cli/shoal.ts`; `dist`: `node dist/cli/shoal.js`,
+   * the compiled agent (the caller builds it first: lib-raft-systems.ts `agentBuild()`), which
+   * starts in a fraction of the time on a loaded machine.
+   */
+  readonly agentFrom?: 'source' | 'dist';
 }
 
 export class ShoalCluster {
@@ -190,7 +200,11 @@ export class ShoalCluster {
       command as string,
       [
         ...prefix,
-        ...['--import', 'tsx', join(REPO, 'src/cli/shoal.ts'), 'agent'],
+        ...(this.settings.nodeArgs ?? []),
+        ...(this.settings.agentFrom === 'dist'
+          ? [join(REPO, 'dist/cli/shoal.js')]
+          : ['--import', 'tsx', join(REPO, 'src/cli/shoal.ts')]),
+        'agent',
         ...['--config', member.configFile, '--name', member.name, '--mode', mode],
         ...['--data-dir', member.dataDir, '--bind', `${member.host}:${member.clusterPort}`],
         ...['--http', `${member.host}:${member.httpPort}`],
@@ -198,6 +212,9 @@ export class ShoalCluster {
         ...['--cluster-id', this.settings.clusterId ?? 'bench'],
         ...['--profile', this.settings.profile ?? 'lan'],
         ...['--log-level', this.settings.logLevel ?? 'warn', '--peers', ...peers],
+        ...((this.settings.fsyncDelayMs ?? 0) > 0
+          ? ['--fsync-delay-ms', String(this.settings.fsyncDelayMs)]
+          : []),
       ],
       { cwd: REPO, stdio: ['ignore', log, log], env: withoutShoalEnv() },
     );

@@ -21,7 +21,7 @@ import { loadavg } from 'node:os';
 import type { Etcd3 } from 'etcd3';
 import { etcd3Client, etcdVersion } from './lib-etcd.js';
 import { runClosedLoop, type LoadResult } from './lib-load.js';
-import { raftSystems, type RaftSystem } from './lib-raft-systems.js';
+import { raftSystems, withAgentNote, type RaftSystem } from './lib-raft-systems.js';
 import {
   checkFlags,
   flagNumber,
@@ -49,6 +49,9 @@ export interface CatchupResult {
   readonly entries: number;
   readonly writeOpsPerSec: number;
   readonly writeErrors: number;
+  /** p99 and longest put while the entries were written (the longest stall: snapshots). */
+  readonly writeP99Ms: number | undefined;
+  readonly writeMaxMs: number | undefined;
   /** ms from the restart until the follower applied the leader's commit index at restart. */
   readonly caughtUpMs: number | undefined;
   /** ms from the restart until the restarted member served (its `restart` resolved). */
@@ -121,6 +124,8 @@ export async function measureCatchup(system: RaftSystem, entries: number): Promi
       entries,
       writeOpsPerSec: write.opsPerSec,
       writeErrors: write.errors,
+      writeP99Ms: write.latency.p99Ms(),
+      writeMaxMs: write.latency.maxMs(),
       caughtUpMs,
       servingMs,
       target,
@@ -140,6 +145,7 @@ export function renderCatchup(results: readonly CatchupResult[]): string {
     r.system,
     String(r.entries),
     `${fmt(r.writeOpsPerSec)} (${r.writeErrors} errors)`,
+    `${fmt(r.writeP99Ms, 1)} / ${fmt(r.writeMaxMs, 1)}`,
     fmt(r.caughtUpMs),
     fmt(r.servingMs),
     fmt(r.target),
@@ -156,6 +162,7 @@ export function renderCatchup(results: readonly CatchupResult[]): string {
         'system',
         'entries behind',
         'write ops/s while down',
+        'write p99 / max ms',
         'caught up ms',
         'serving ms',
         'leader index at restart',
@@ -182,9 +189,9 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   if (etcdVersion() === undefined) return 'etcd is not installed (Debian: etcd-server): skipped.';
   const entries = flagNumber(flags, 'entries', DEFAULT_ENTRIES);
   const results: CatchupResult[] = [];
-  for (const system of raftSystems(flags.get('systems')?.split(',') ?? ['etcd', 'shoal']))
-    results.push(await measureCatchup(system, entries));
-  return renderCatchup(results);
+  const systems = raftSystems(flags.get('systems')?.split(',') ?? ['etcd', 'shoal']);
+  for (const system of systems) results.push(await measureCatchup(system, entries));
+  return withAgentNote(renderCatchup(results), systems);
 }
 
 if (isMain(import.meta.url)) {

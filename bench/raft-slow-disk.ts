@@ -1,7 +1,7 @@
 /**
  * The put benchmark on a slower disk (issue 13): Shoal's `raft` mode with every durable write of
  * its agents held back `fsyncDelayMs` = 1 and 10 ms (FsStorage's benchmark knob, applied to the
- * agents by lib-slow-disk.ts), beside Shoal and etcd 3.4 on this machine's disk (fdatasync about
+ * agents by their benchmark-only `--fsync-delay-ms`), beside Shoal and etcd 3.4 on this machine's disk (fdatasync about
  * 0.1 ms), to show group commit: entries per fsync on the leader should grow with the delay so
  * throughput falls far less than 1 / delay. Same cluster, client and closed loop as
  * etcd-vs-shoal.ts's put rows (256 B values, distinct keys, client pinned to the leader).
@@ -94,7 +94,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     table(HEADERS, rows),
     '',
     `${options.operations} counted puts per row (${options.warmupOperations} warm-up), 256 B values, one etcd3 client pinned to the leader of a fresh 3-member loopback cluster per system. ` +
-      `"fsync +N ms": every durable write of each Shoal agent (WAL batch write + fdatasync, file create/rename/remove) completes N ms later (lib-slow-disk.ts). ` +
+      `"fsync +N ms": every durable write of each Shoal agent (WAL batch write + fdatasync, file create/rename/remove) completes N ms later (the agents' --fsync-delay-ms N). ` +
       `Ratios are to the first system. Entries/fsync on the leader. Load: 1-min load average when the row started.`,
     machineNote(),
   ].join('\n');

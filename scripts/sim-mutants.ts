@@ -469,6 +469,37 @@ const MUTANTS: Mutant[] = [
     tests: ['test/raft/step.test.ts'],
   },
   {
+    // A commit that moved alone is written lazily, so a restart may come back below the commit
+    // it had; a boot that then drops the log's tail past its durable commit (as if uncommitted)
+    // loses entries it applied. commit-durable catches the applied state lost.
+    name: 'raft-boot-drops-tail-past-durable-commit',
+    file: 'src/raft/step.ts',
+    find: '    ...persisted.entries,\n  ]);',
+    replace:
+      '    ...persisted.entries.filter((e) => e.index <= persisted.hardState.commit),\n  ]);',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
+    // A restart forgets its durable commit (starts from the snapshot): commit-durable's floor.
+    name: 'raft-boot-ignores-durable-commit',
+    file: 'src/raft/step.ts',
+    find: '    commitIndex: logIndex(Math.max(hardState.commit, log.snapshotIndex)),',
+    replace: '    commitIndex: log.snapshotIndex,',
+    sweep: {
+      scenarios: 'raft',
+      nodes: '3,5',
+      faults: 'crash',
+      seeds: 40,
+      durationMs: 6000,
+    },
+  },
+  {
     // A node applies committed entries that are not durable locally.
     name: 'raft-apply-non-durable',
     file: 'src/raft/step.ts',
@@ -632,6 +663,24 @@ const MUTANTS: Mutant[] = [
     replace:
       "    void this.opts.route.send(w.data, remainingMs).then((outcome) => this.onAttempt(w, outcome));\n    if (w.op.kind === 'put') {\n      this.finish(w);\n      if (w.lane !== undefined) this.release(w.lane);\n      w.resolve({ result: { kind: 'put', revision: 1 as never }, events: [], leaseChanges: [], duplicate: false });\n    }",
     tests: ['test/jepsen/durability.test.ts'],
+  },
+  {
+    // A wake-up after the core's own deadline (a clock step, a stall) counts as time the peers
+    // had to answer: a prober whose clock stepped past its whole probe period sends its
+    // ping-reqs and fails the probe in the same instant (swim seed 29, 8 nodes, dup,reorder,skew:
+    // `no-false-death`), and a stepped observer runs out its suspicions at once.
+    name: 'clock-step-counts-as-silence',
+    file: 'src/membership/step.ts',
+    find: "  if (input.kind !== 'start') discountLateWakeup(turn);\n",
+    replace: '',
+    sweep: {
+      scenarios: 'swim',
+      nodes: '8',
+      faults: 'dup,reorder,skew',
+      seeds: 30,
+      durationMs: 20000,
+    },
+    tests: ['test/membership/late-wakeup.test.ts'],
   },
 ];
 

@@ -94,6 +94,8 @@ export const agentConfigSchema = z
     servers: addressList.optional(),
     tokenFile: z.string().min(1).optional(),
     identityDir: z.string().min(1).optional(),
+    /** BENCHMARKS ONLY (`--fsync-delay-ms`): each durable write reports success this much later. */
+    fsyncDelayMs: z.coerce.number().int().min(0).max(10_000).default(0),
   })
   .strict();
 
@@ -299,6 +301,7 @@ export function validateAgentConfig(
     clusterId: config.clusterId,
     labels: config.labels,
     profile: config.profile,
+    ...(config.fsyncDelayMs === 0 ? {} : { fsyncDelayMs: config.fsyncDelayMs }),
     ...(config.advertise === undefined ? {} : { advertise: config.advertise }),
     ...(keyring === undefined ? {} : { keyring }),
     ...(admission === undefined ? {} : { admission }),

@@ -76,4 +76,36 @@ export function registerDataPlaneMetrics(
     ['code'],
     () => Object.entries(data()?.decodeErrors ?? {}).map(([code, n]) => [{ code }, n]),
   );
+  scraped(
+    registry,
+    'counter',
+    'shoal_registry_carrier_total',
+    "The piggyback carrier (gossipCarrier 'piggyback'), by event: carried (a round's copy rode in a membership packet), alone (sent alone after the wait), no_room (a membership packet too full to carry it), received (carried frames received).",
+    ['event'],
+    () => {
+      const c = data()?.carrier;
+      if (c === undefined) return [];
+      return [
+        [{ event: 'carried' }, c.carried],
+        [{ event: 'alone' }, c.alone],
+        [{ event: 'no_room' }, c.noRoom],
+        [{ event: 'received' }, c.received],
+      ];
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_registry_carried_bytes_total',
+    "Data-plane bytes the piggyback carrier added to membership's packets (out) and took off received frames (in); frames sent alone count in shoal_registry_bytes_total.",
+    ['direction'],
+    () => {
+      const c = data()?.carrier;
+      if (c === undefined) return [];
+      return [
+        [{ direction: 'out' }, c.carriedBytes],
+        [{ direction: 'in' }, c.receivedBytes],
+      ];
+    },
+  );
 }

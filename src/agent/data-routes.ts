@@ -2,14 +2,17 @@
  * The data plane's routes of the agent's HTTP API (INTERFACE.md, "Agent HTTP API"; issue 16;
  * docs/http-api.md): the service registry, the process table and placement of this agent's
  * node. Reads answer from the node's replica (no request leaves the node); `PUT` and `DELETE`
- * advertise and withdraw this node's own instances, behind the bearer token like every write.
+ * advertise and withdraw this node's own service instances and process rows, behind the bearer
+ * token like every write; `GET /v1/processes/least-loaded` answers `leastLoadedNode`.
  * Arguments are checked by the node's API (ERR_INVALID_ARGUMENT, 400, naming the field); a
  * node whose mode runs no data plane answers 501 ERR_MODE_UNSUPPORTED.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isNodeId, type NodeId } from '../identity/node-id.js';
-import type { PlacementStrategy } from '../placement/config.js';
+import type { ProcessRow } from '../crdt/registry/queries.js';
+import { placementConfig, type PlacementStrategy } from '../placement/config.js';
+import { keyPosition, memberPoints, RING_POSITION_BITS } from '../placement/ring.js';
 import type { AgentNode } from './agent-node.js';
 import { HttpError } from './http-errors.js';
 import { parseBody } from './routes.js';
@@ -23,7 +26,27 @@ const advertiseBody = z
   })
   .strict();
 
+/** The body of `PUT /v1/processes/<pid>`: this node's process row. */
+const processBody = z
+  .object({
+    type: z.string(),
+    capabilities: z.array(z.string()).optional(),
+    status: z.string().optional(),
+    load: z.number().optional(),
+  })
+  .strict();
+
 type Query = Record<string, string | string[] | undefined>;
+
+/** `?type=&capability=` of the process routes, each at most once. */
+function processFilter(query: Query): { type?: string; capability?: string } {
+  const type = single(query, 'type');
+  const capability = single(query, 'capability');
+  return {
+    ...(type === undefined ? {} : { type }),
+    ...(capability === undefined ? {} : { capability }),
+  };
+}
 
 /** A query parameter given at most once; a repeated one is a 400 naming it. */
 function single(query: Query, name: string): string | undefined {
@@ -64,11 +87,42 @@ function preferOf(node: AgentNode, query: Query): NodeId | undefined {
   return text;
 }
 
+/**
+ * Where the key and its owners sit on the ring, as fractions of a turn clockwise from 0 (the
+ * dashboard draws them): the key's position, and for `ring` each owner's first point at or after
+ * it (the point that made it an owner). Other strategies have no ring: the key's position only.
+ */
+function ringPlaces(
+  key: string,
+  strategy: PlacementStrategy,
+  owners: readonly NodeId[],
+): { position: number; points?: number[] } {
+  const turn = 2 ** RING_POSITION_BITS;
+  const at = keyPosition(key);
+  if (strategy !== 'ring') return { position: at / turn };
+  const vnodes = placementConfig().vnodesPerMember;
+  const points = owners.map((id) => {
+    let best = Infinity;
+    for (const p of memberPoints(id, vnodes)) best = Math.min(best, (p - at + turn) % turn);
+    return ((at + best) % turn) / turn;
+  });
+  return { position: at / turn, points };
+}
+
+/** True when `p` passes the `type` / `capability` filter. */
+function matches(p: ProcessRow, filter: { type?: string; capability?: string }): boolean {
+  return (
+    (filter.type === undefined || p.type === filter.type) &&
+    (filter.capability === undefined || p.capabilities.includes(filter.capability))
+  );
+}
+
 function authorize(checkToken: (header: string | undefined) => void, request: FastifyRequest) {
   checkToken(request.headers.authorization);
 }
 
 type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
+type PidRequest = FastifyRequest<{ Params: { pid: string }; Querystring: Query }>;
 
 export function registerDataRoutes(
   app: FastifyInstance,
@@ -110,15 +164,42 @@ export function registerDataRoutes(
     node.services.withdraw(name);
     return { withdrawn: had };
   });
-  app.get<{ Querystring: Query }>('/v1/processes', async (request) => {
-    const type = single(request.query, 'type');
-    const capability = single(request.query, 'capability');
-    return {
-      processes: node.processes.list({
-        ...(type === undefined ? {} : { type }),
-        ...(capability === undefined ? {} : { capability }),
-      }),
-    };
+  app.get<{ Querystring: Query }>('/v1/processes', async (request) => ({
+    processes: node.processes.list(processFilter(request.query)),
+  }));
+  app.get<{ Querystring: Query }>('/v1/processes/least-loaded', async (request) => {
+    const filter = processFilter(request.query);
+    const id = node.processes.leastLoadedNode(filter);
+    if (id === undefined)
+      throw new HttpError(
+        404,
+        'ERR_NOT_FOUND',
+        `no live node runs a matching process with status "running" (${JSON.stringify(filter)})`,
+      );
+    const processes = node.processes.list().filter((p) => p.node === id);
+    const load = processes.reduce((sum, p) => sum + p.load, 0);
+    return { node: id, load, processes: processes.filter((p) => matches(p, filter)) };
+  });
+  app.put('/v1/processes/:pid', async (request: PidRequest) => {
+    authorize(checkToken, request);
+    const body = parseBody(processBody, request.body);
+    const { pid } = request.params;
+    node.processes.advertise({
+      pid,
+      type: body.type,
+      ...(body.capabilities === undefined ? {} : { capabilities: body.capabilities }),
+      ...(body.status === undefined ? {} : { status: body.status }),
+      ...(body.load === undefined ? {} : { load: body.load }),
+    });
+    const own = node.processes.list().find((p) => p.node === node.id && p.pid === pid);
+    return { advertised: own ?? null };
+  });
+  app.delete('/v1/processes/:pid', async (request: PidRequest) => {
+    authorize(checkToken, request);
+    const { pid } = request.params;
+    const had = node.processes.list().some((p) => p.node === node.id && p.pid === pid);
+    node.processes.withdraw(pid);
+    return { withdrawn: had };
   });
   app.get(
     '/v1/placement/:key',
@@ -127,7 +208,7 @@ export function registerDataRoutes(
       const replicas = replicasOf(request.query) ?? 1;
       const strategy = (single(request.query, 'strategy') ?? 'ring') as PlacementStrategy;
       const owners = node.placement.owners(key, { replicas, strategy });
-      return { key, replicas, strategy, owners };
+      return { key, replicas, strategy, owners, ...ringPlaces(key, strategy, owners) };
     },
   );
 }

@@ -177,6 +177,10 @@ export const MEMBERSHIP_COUNTER_METRICS: Readonly<Record<CounterName, MetricOf>>
     'shoal_signatures_checked_total',
     'Signatures of others checked (records and accusations that would change something; cache hits included).',
   ],
+  lateWakeups: [
+    'shoal_late_wakeups_total',
+    'Times the membership core ran at least a probe timeout after its own deadline (a stalled process or a clock step); that time did not count toward any probe or suspicion timeout.',
+  ],
 };
 
 /** Counters other parts of a mode add to `stats().protocol`. */

@@ -44,6 +44,10 @@ export function registerAgentCommand(program: Command): void {
     )
     .option('--data-dir <dir>', 'identity and peer cache directory (default ./data/<name>)')
     .option(
+      '--fsync-delay-ms <ms>',
+      'BENCHMARKS ONLY: each durable write reports success this many ms late (a slower disk; default 0)',
+    )
+    .option(
       '--cluster-id <id>',
       'cluster id; nodes of another cluster are refused (default "default")',
     )

@@ -1,13 +1,15 @@
 /**
- * `shoal services`, `shoal resolve`, `shoal place` (issue 16; docs/cli.md): clients of a running
+ * `shoal services`, `shoal resolve`, `shoal place`, `shoal processes` (issue 16; docs/cli.md): clients of a running
  * agent's data-plane routes (src/agent/data-routes.ts). Nodes are shown by member name, looked
  * up in `/v1/members`; `--json` prints the API's answer unchanged, for scripts. `resolve` prints
  * the address alone, so `curl http://$(shoal resolve api)/` works; no live instance exits 1.
+ * `processes --least-loaded` prints the chosen node's name and address (none: exit 1).
  */
 import type { Command } from 'commander';
 import { ShoalError } from '../base/errors.js';
 import type { Member } from '../node/node.js';
 import type { ServiceInstance } from '../node/data-plane-api.js';
+import type { ProcessRow } from '../crdt/registry/queries.js';
 import { agentRequest, type ClientOptions } from './agent-client.js';
 import {
   clientOptions,
@@ -18,6 +20,16 @@ import {
 
 interface InstancesAnswer {
   instances: ServiceInstance[];
+}
+
+interface ProcessesAnswer {
+  processes: ProcessRow[];
+}
+
+interface LeastLoadedAnswer {
+  node: string;
+  load: number;
+  processes: ProcessRow[];
 }
 
 interface PlacementAnswer {
@@ -48,6 +60,21 @@ export function formatServices(
     i.tags.length === 0 ? '-' : i.tags.join(','),
   ]);
   return formatTable([['SERVICE', 'NODE', 'ADDRESS', 'WEIGHT', 'TAGS'], ...rows]);
+}
+
+export function formatProcesses(
+  processes: readonly ProcessRow[],
+  member: (id: string) => Member | undefined,
+): string {
+  const rows = processes.map((p) => [
+    p.pid,
+    member(p.node)?.name ?? shortId(p.node),
+    p.type,
+    p.status,
+    String(p.load),
+    p.capabilities.length === 0 ? '-' : p.capabilities.join(','),
+  ]);
+  return formatTable([['PID', 'NODE', 'TYPE', 'STATUS', 'LOAD', 'CAPABILITIES'], ...rows]);
 }
 
 export function formatPlacement(
@@ -107,6 +134,46 @@ export function registerDataCommands(program: Command, write: (text: string) => 
       );
       write(flags.json ? `${JSON.stringify(answer)}\n` : `${answer.address}\n`);
     });
+  withClientFlags(
+    program
+      .command('processes')
+      .description(
+        'print the process table (live nodes), or with --least-loaded the node to send work to',
+      ),
+    true,
+  )
+    .option('--type <type>', 'only processes of this type')
+    .option('--capability <cap>', 'only processes with this capability')
+    .option(
+      '--least-loaded',
+      'print the live node running a matching "running" process whose loads sum lowest',
+    )
+    .action(
+      async (
+        flags: ClientFlags & { type?: string; capability?: string; leastLoaded?: boolean },
+      ) => {
+        const options = clientOptions(flags);
+        const params = new URLSearchParams();
+        if (flags.type !== undefined) params.set('type', flags.type);
+        if (flags.capability !== undefined) params.set('capability', flags.capability);
+        const query = params.size === 0 ? '' : `?${params.toString()}`;
+        if (flags.leastLoaded === true) {
+          const answer = await agentRequest<LeastLoadedAnswer>(
+            options,
+            'GET',
+            `/v1/processes/least-loaded${query}`,
+          );
+          if (flags.json) return write(`${JSON.stringify(answer)}\n`);
+          const m = (await namesOf(options))(answer.node);
+          return write(
+            `${m?.name ?? shortId(answer.node)} ${m?.address ?? '?'} load ${answer.load}\n`,
+          );
+        }
+        const answer = await agentRequest<ProcessesAnswer>(options, 'GET', `/v1/processes${query}`);
+        if (flags.json) return write(`${JSON.stringify(answer)}\n`);
+        write(formatProcesses(answer.processes, await namesOf(options)));
+      },
+    );
   withClientFlags(
     program.command('place').description("print a key's owners on the live members, primary first"),
     true,

@@ -1,8 +1,11 @@
 /**
- * `npm run lincheck -- FILE [--steps-max N] [--timeout-ms N] [--json]`: checks a JSON history
- * file (src/sim/linearizability/history-file.ts) for linearizability against the kv model and
- * prints the verdict with its explanation. Exit codes: 0 linearizable, 1 not linearizable, 2 a
- * bad flag or a bad file (the message names the field), 3 unknown (a budget ran out first).
+ * `npm run lincheck -- FILE [--steps-max N] [--timeout-ms N] [--json] [--resolve
+ * [--resolve-steps-max N]]`: checks a JSON history file (src/sim/linearizability/history-file.ts)
+ * for linearizability against the kv model and prints the verdict with its explanation. With
+ * `--resolve`, the keys the check leaves unknown are re-checked on their own, narrowed and
+ * truncated, with budgets growing up to `--resolve-steps-max` (resolve.ts). Exit codes: 0
+ * linearizable, 1 not linearizable, 2 a bad flag or a bad file (the message names the field), 3
+ * unknown (a budget ran out first; with `--resolve`, the keys still undecided are listed).
  * Returns the code instead of exiting so tests can run it in-process.
  */
 import { Command, CommanderError } from 'commander';
@@ -10,9 +13,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { hasErrorCode } from '../base/errors.js';
 import {
   DEFAULT_CHECK_BUDGET,
+  DEFAULT_RESOLVE_OPTIONS,
   HISTORY_FILE_BYTES_MAX,
   checkKvHistory,
   parseHistoryFile,
+  resolveKvHistory,
   type CheckBudget,
   type KvHistory,
 } from '../sim/linearizability/index.js';
@@ -28,6 +33,8 @@ interface RawFlags {
   stepsMax: string;
   timeoutMs?: string;
   json?: boolean;
+  resolve?: boolean;
+  resolveStepsMax: string;
 }
 
 const EXIT = { ok: 0, illegal: 1, usage: 2, unknown: 3 } as const;
@@ -50,6 +57,15 @@ function buildProgram(io: LincheckCliIo): Command {
     )
     .option('--timeout-ms <n>', 'wall-clock bound on the search (unknown when reached)')
     .option('--json', 'print the result as JSON instead of text')
+    .option(
+      '--resolve',
+      're-check the keys left unknown on their own: narrowed (open writes moved later), truncated, with growing budgets',
+    )
+    .option(
+      '--resolve-steps-max <n>',
+      'largest step budget of one re-check of one key (with --resolve)',
+      String(DEFAULT_RESOLVE_OPTIONS.stepsMax),
+    )
     .exitOverride()
     .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) });
 }
@@ -78,7 +94,8 @@ export function runLincheckCli(argv: readonly string[], io: LincheckCliIo): numb
   const stepsMax = intFlag('--steps-max', raw.stepsMax);
   const timeoutMs =
     raw.timeoutMs === undefined ? undefined : intFlag('--timeout-ms', raw.timeoutMs);
-  for (const flag of [stepsMax, timeoutMs])
+  const resolveStepsMax = intFlag('--resolve-steps-max', raw.resolveStepsMax);
+  for (const flag of [stepsMax, timeoutMs, resolveStepsMax])
     if (typeof flag === 'string') {
       io.err(`lincheck: ${flag}\n`);
       return EXIT.usage;
@@ -98,9 +115,16 @@ export function runLincheckCli(argv: readonly string[], io: LincheckCliIo): numb
       ? {}
       : { deadline: { nowMs: io.nowMs, atMs: io.nowMs() + (timeoutMs as number) } }),
   };
-  const { result, text } = checkKvHistory(history.operations, budget);
+  const checked =
+    raw.resolve === true
+      ? resolveKvHistory(history.operations, budget, { stepsMax: resolveStepsMax as number })
+      : checkKvHistory(history.operations, budget);
+  const { result, text } = checked;
+  const resolution = 'keys' in checked ? { resolved: checked.keys } : {};
   if (raw.json === true)
-    io.out(`${JSON.stringify({ file, source: history.source, ...result }, null, 2)}\n`);
+    io.out(
+      `${JSON.stringify({ file, source: history.source, ...result, ...resolution }, null, 2)}\n`,
+    );
   else io.out(`${history.source === undefined ? '' : `source: ${history.source}\n`}${text}\n`);
   return EXIT[result.verdict];
 }

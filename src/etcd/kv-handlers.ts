@@ -5,6 +5,7 @@
  * A Range with `serializable` reads this member's replica; otherwise the read is linearizable
  * (the KvService confirms leadership first), as in etcd. A Txn whose branches only read is a
  * read too: linearizable, since etcd's TxnRequest has no serializable flag.
+ * Range and Put answers are encoded here (encode.ts), the others by gRPC from objects.
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
@@ -14,11 +15,10 @@ import {
   toTxnRequest,
   wireDelete,
   wireHeader,
-  wirePrevKv,
-  wireRange,
   wireRevision,
   wireTxn,
 } from './convert.js';
+import { encodePut, encodeRange } from './encode.js';
 import { unary, type Endpoint } from './endpoint.js';
 import type {
   WireCompactionRequest,
@@ -31,28 +31,34 @@ import type {
 export function kvHandlers(ep: Endpoint): UntypedServiceImplementation {
   const kv = ep.kv;
   return {
-    Range: unary<WireRangeRequest>(ep, 'KV/Range', async (w, signal) => {
+    Range: unary<WireRangeRequest>(ep, 'KV/Range', async (w, call) => {
       const request = toRangeRequest(w);
-      const consistency = w.serializable ? 'serializable' : 'linearizable';
-      const result = await kv.range(request, { signal, consistency });
-      return { header: wireHeader(ep.seen(result.header)), ...wireRange(result) };
+      // A serializable read never waits: it needs no signal (CallCancel makes none then).
+      const result = await kv.range(
+        request,
+        w.serializable
+          ? { consistency: 'serializable' }
+          : { signal: call.signal, consistency: 'linearizable' },
+      );
+      const header = ep.headerBytes.of(ep.seen(result.header));
+      return encodeRange(header, result.kvs, result.more, result.count);
     }),
-    Put: unary<WirePutRequest>(ep, 'KV/Put', async (w, signal) => {
-      const result = await kv.put(toPutRequest(w), { signal });
-      return { header: wireHeader(ep.seen(result.header)), ...wirePrevKv(result.prevKv) };
+    Put: unary<WirePutRequest>(ep, 'KV/Put', async (w, call) => {
+      const result = await kv.put(toPutRequest(w), { signal: call.signal });
+      return encodePut(ep.headerBytes.of(ep.seen(result.header)), result.prevKv);
     }),
-    DeleteRange: unary<WireDeleteRangeRequest>(ep, 'KV/DeleteRange', async (w, signal) => {
-      const result = await kv.deleteRange(toDeleteRangeRequest(w), { signal });
+    DeleteRange: unary<WireDeleteRangeRequest>(ep, 'KV/DeleteRange', async (w, call) => {
+      const result = await kv.deleteRange(toDeleteRangeRequest(w), { signal: call.signal });
       return { header: wireHeader(ep.seen(result.header)), ...wireDelete(result) };
     }),
-    Txn: unary<WireTxnRequest>(ep, 'KV/Txn', async (w, signal) => {
-      const result = await kv.txn(toTxnRequest(w), { signal });
+    Txn: unary<WireTxnRequest>(ep, 'KV/Txn', async (w, call) => {
+      const result = await kv.txn(toTxnRequest(w), { signal: call.signal });
       return { header: wireHeader(ep.seen(result.header)), ...wireTxn(result) };
     }),
-    Compact: unary<WireCompactionRequest>(ep, 'KV/Compact', async (w, signal) => {
+    Compact: unary<WireCompactionRequest>(ep, 'KV/Compact', async (w, call) => {
       // `physical` asks etcd to wait for the on-disk compaction; Shoal's compaction is logical
       // at once and physical in slices, so there is nothing more to wait for.
-      const result = await kv.compact(wireRevision(w.revision), { signal });
+      const result = await kv.compact(wireRevision(w.revision), { signal: call.signal });
       return { header: wireHeader(ep.seen(result.header)) };
     }),
   };

@@ -54,8 +54,11 @@ function grantId(text: string): { id?: ReturnType<typeof leaseId> } {
 export function leaseHandlers(ep: Endpoint): UntypedServiceImplementation {
   const kv = ep.kv;
   return {
-    LeaseGrant: unary<WireLeaseGrantRequest>(ep, 'Lease/LeaseGrant', async (w, signal) => {
-      const grant = await kv.leaseGrant(grantTtlMs(w.TTL), { signal, ...grantId(w.ID) });
+    LeaseGrant: unary<WireLeaseGrantRequest>(ep, 'Lease/LeaseGrant', async (w, call) => {
+      const grant = await kv.leaseGrant(grantTtlMs(w.TTL), {
+        signal: call.signal,
+        ...grantId(w.ID),
+      });
       return {
         header: wireHeader(ep.seen(grant.header)),
         ID: grant.id,
@@ -63,20 +66,20 @@ export function leaseHandlers(ep: Endpoint): UntypedServiceImplementation {
         error: '',
       };
     }),
-    LeaseRevoke: unary<WireLeaseIdRequest>(ep, 'Lease/LeaseRevoke', async (w, signal) => {
+    LeaseRevoke: unary<WireLeaseIdRequest>(ep, 'Lease/LeaseRevoke', async (w, call) => {
       const id = wireLeaseId(w.ID);
       if (id === undefined) throw etcdError('leaseNotFound');
-      const result = await kv.leaseRevoke(leaseId(id), { signal });
+      const result = await kv.leaseRevoke(leaseId(id), { signal: call.signal });
       return { header: wireHeader(ep.seen(result.header)) };
     }),
     LeaseTimeToLive: unary<WireLeaseTimeToLiveRequest>(
       ep,
       'Lease/LeaseTimeToLive',
-      async (w, signal) => {
+      async (w, call) => {
         const id = wireLeaseId(w.ID);
         if (id === undefined)
           return { header: wireHeader(await ep.header()), ID: w.ID, TTL: -1, grantedTTL: 0 };
-        const ttl = await kv.leaseTimeToLive(leaseId(id), { signal, keys: w.keys });
+        const ttl = await kv.leaseTimeToLive(leaseId(id), { signal: call.signal, keys: w.keys });
         return {
           header: wireHeader(ep.seen(ttl.header)),
           ID: w.ID,
@@ -86,8 +89,8 @@ export function leaseHandlers(ep: Endpoint): UntypedServiceImplementation {
         };
       },
     ),
-    LeaseLeases: unary<object>(ep, 'Lease/LeaseLeases', async (_w, signal) => {
-      const { ids, header } = await kv.leases({ signal });
+    LeaseLeases: unary<object>(ep, 'Lease/LeaseLeases', async (_w, call) => {
+      const { ids, header } = await kv.leases({ signal: call.signal });
       return { header: wireHeader(ep.seen(header)), leases: ids.map((ID) => ({ ID })) };
     }),
     LeaseKeepAlive: (call: ServerDuplexStream<object, object>) => new KeepAliveStream(ep, call),

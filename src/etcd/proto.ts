@@ -10,6 +10,9 @@
  * A message that does not parse is not an exception inside gRPC (which would answer INTERNAL
  * with no detail): `requestDeserialize` is wrapped to return a `Malformed` marker, which the
  * handlers answer with INVALID_ARGUMENT naming the message type, and count.
+ *
+ * A response may also be bytes already encoded (encode.ts, for the hot responses): the wrapped
+ * `responseSerialize` sends a Uint8Array as it is.
  */
 import { fileURLToPath } from 'node:url';
 import { loadSync, type MethodDefinition, type PackageDefinition } from '@grpc/proto-loader';
@@ -55,6 +58,7 @@ export function serviceMethods(
     definition as Record<string, MethodDefinition<object, object>>,
   )) {
     const parse = method.requestDeserialize;
+    const serialize = method.responseSerialize;
     const type = (method.requestType.type as { name?: string }).name ?? name;
     methods[name] = {
       ...method,
@@ -68,6 +72,10 @@ export function serviceMethods(
           return malformed;
         }
       },
+      responseSerialize: (value: object): Buffer =>
+        value instanceof Uint8Array
+          ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+          : serialize(value),
     };
   }
   return methods;

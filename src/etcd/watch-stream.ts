@@ -27,7 +27,8 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { KvEvent, KeyValue } from '../kv/types.js';
 import type { KvHeader, KvWatch, WatchBatch } from '../node/kv-service.js';
 import { WATCH_EVENT_OVERHEAD_BYTES } from './config.js';
-import { int64, wireHeader, wireKv, wireRevision } from './convert.js';
+import { int64, wireHeader, wireRevision } from './convert.js';
+import { encodeEvent, encodeWatchEvents } from './encode.js';
 import { OrderedStream, type Endpoint } from './endpoint.js';
 import type { WireWatchCreateRequest, WireWatchRequest } from './proto.js';
 import { toEtcdStatus } from './status.js';
@@ -73,14 +74,6 @@ export function splitEvents(events: readonly KvEvent[], bytesMax: number): KvEve
   }
   if (part.length > 0) parts.push(part);
   return parts;
-}
-
-function wireEvent(event: KvEvent): object {
-  return {
-    type: event.type === 'put' ? 'PUT' : 'DELETE',
-    kv: wireKv(event.kv),
-    prev_kv: event.prevKv === undefined ? null : wireKv(event.prevKv),
-  };
 }
 
 export class WatchStream extends OrderedStream<WireWatchRequest> {
@@ -221,14 +214,14 @@ export class WatchStream extends OrderedStream<WireWatchRequest> {
     switch (batch.kind) {
       case 'events': {
         if (batch.events.length === 0) return true;
+        // Encoded here, not by gRPC: the header once per revision, each event once for every
+        // watch that delivers it (encode.ts).
+        const headerBytes = this.ep.headerBytes.of(header);
         const parts = splitEvents(batch.events, this.ep.config.watchResponseBytesMax);
         for (const [i, part] of parts.entries()) {
           const more = entry.fragment && i < parts.length - 1;
-          this.respond(header, {
-            watch_id: entry.id,
-            events: part.map(wireEvent),
-            ...(more ? { fragment: true } : {}),
-          });
+          this.ep.stats.watchResponses++;
+          this.send(encodeWatchEvents(headerBytes, entry.id, part.map(encodeEvent), more));
         }
         entry.quiet = false;
         return true;

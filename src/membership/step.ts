@@ -62,6 +62,7 @@ import {
   type Turn,
 } from './state.js';
 import { pruneTombstones } from './tombstones.js';
+import { postponeWaits } from './late-wakeup.js';
 import type { Input, SizeOf, State, StepContext, StepResult } from './types.js';
 import type { Labels } from './messages.js';
 
@@ -82,12 +83,28 @@ export function step(
     now: input.now,
   };
   const epochBefore = state.epoch;
+  if (input.kind !== 'start') discountLateWakeup(turn);
   state.lastStepMs = input.now;
   dispatch(turn, input);
   if (state.phase === 'leaving') maybeFinishLeave(turn);
   if (state.epoch !== epochBefore)
     turn.effects.push({ kind: 'emit', event: { type: 'epoch', epoch: state.epoch } });
   return { state, effects: turn.effects, persist: turn.persist, afterPersist: turn.afterPersist };
+}
+
+/**
+ * An input later than the deadline the driver was asked to wake us at: the node did not run for
+ * the late part (a stall, or a clock step), so no wait on a peer may count it (late-wakeup.ts).
+ * Runs before `lastStepMs` moves, so `nextDeadline` is the one the driver armed its timer for.
+ */
+function discountLateWakeup(turn: Turn): void {
+  const { state, now } = turn;
+  const due = nextDeadline(state);
+  if (due === undefined || now <= due) return;
+  const lateMs = now - due;
+  postponeWaits(state, lateMs);
+  // Late enough that, without the postponement, this wake-up alone could have failed a probe.
+  if (lateMs >= state.config.probeTimeoutMs) count(state, 'lateWakeups');
 }
 
 function dispatch(turn: Turn, input: Input): void {

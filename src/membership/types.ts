@@ -216,6 +216,8 @@ export const COUNTER_NAMES = [
   /** Signatures this node made (its own records and accusations), and checked (cache hits included). */
   'recordsSigned',
   'signaturesChecked',
+  /** Inputs at least a probe timeout after the core's own next deadline (a stall or a clock step: late-wakeup.ts). */
+  'lateWakeups',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;

@@ -10,23 +10,31 @@
  * per turn) with the keys their signed records carry, so partitions verify against them. A
  * member membership no longer holds (reaped) is sent as removed. The placement table follows
  * the live set (self, alive, suspect) whenever it changes.
+ *
+ * With `gossipCarrier: 'piggyback'` the core's gossip rounds ride in membership's packets
+ * (data-plane-carrier.ts); every node unwraps carried frames whatever its own carrier.
  */
+import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { ms, type TimerHandle } from '../base/time.js';
 import { ProcessesApi, ServicesApi, type RegistryPort } from '../crdt/registry/api.js';
 import { registryConfig, type REGISTRY_PROFILES } from '../crdt/registry/config.js';
 import { REGISTRY_CORE, registryProtocol } from '../crdt/registry/protocol.js';
+import { decodeDeltaPayload } from '../crdt/registry/codec.js';
 import { listServices } from '../crdt/registry/queries.js';
 import type { RegistryTypes, ViewMember } from '../crdt/registry/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Member, MemberTable } from '../membership/member-table.js';
 import { placementConfig } from '../placement/config.js';
 import { PlacementTable } from '../placement/table.js';
+import { LIMITS } from '../base/limits.js';
 import type { Transport, TransportStats } from '../transport/types.js';
+import { decodeCarried, DeltaCarrier, type CarrierStats } from './data-plane-carrier.js';
 import { registrySecurity } from './data-crypto.js';
 import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { Watchers } from './data-plane-watch.js';
 import { ProtocolDriver, type DriverStats } from './driver.js';
+import type { PortCarrier } from './port-split.js';
 import { driverHooks, type WiringContext } from './runtime.js';
 
 /** Membership as the data plane reads it. */
@@ -46,6 +54,8 @@ export interface DataPlaneStats {
   driver: DriverStats;
   /** The data plane's own traffic on the shared port (absent without a transport). */
   transport: TransportStats | undefined;
+  /** The piggyback carrier's counts (absent without a transport). */
+  carrier: CarrierStats | undefined;
 }
 
 export interface DataPlane {
@@ -84,6 +94,11 @@ export function wireDataPlane(
   ctx: WiringContext,
   transport: Transport | undefined,
   membership: MembershipView | undefined,
+  port?: {
+    setCarrier(carrier: PortCarrier): void;
+    /** Membership's packet budget (its `packetBytesMax`); the carrier stays within it. */
+    packetBytesMax?: number;
+  },
 ): DataPlane {
   const { io, options, internals } = ctx;
   const config = registryConfig(profileOf(ctx), internals.registry);
@@ -98,6 +113,21 @@ export function wireDataPlane(
   let viewMoved = false;
   let timer: TimerHandle | undefined;
   let halted = false;
+  const carrierErrors: Record<string, number> = {};
+  const carrier =
+    transport === undefined
+      ? undefined
+      : new DeltaCarrier({
+          clusterId: options.clusterId,
+          packetBytesMax:
+            Math.min(port?.packetBytesMax ?? LIMITS.packetBytesMax, LIMITS.packetBytesMax) -
+            (transport.packetOverheadBytes ?? 0),
+          waitMs: ms(config.gossipIntervalMs),
+          clock: io.clock,
+          rng: io.rng.fork('registry-carrier'),
+          live: () => driver.state.live.values(),
+          sendAlone: (to, frame) => transport.sendPacket(to, frame),
+        });
 
   const driver = new ProtocolDriver<RegistryTypes>({
     protocol:
@@ -111,6 +141,10 @@ export function wireDataPlane(
     ...(transport === undefined ? {} : { transport }),
     checkInvariants: internals.checkInvariants ?? false,
     onOutput: (effect) => {
+      if (effect.kind === 'piggyback') {
+        carrier?.offer(effect.payload, config.gossipFanout);
+        return;
+      }
       if (effect.kind !== 'changed' || effect.table !== 'service') return;
       dirty.add(effect.key);
       schedule();
@@ -175,6 +209,34 @@ export function wireDataPlane(
     for (const id of removed) if (!before.has(id)) viewMoved = true;
   }
 
+  /** A carried frame: its deltas to the core (bad bytes counted, dropped), its packet back. */
+  function unwrap(from: Address, frame: Uint8Array): Uint8Array {
+    const carried = decodeCarried(frame, options.clusterId);
+    const fail = (code: string): Uint8Array => {
+      carrierErrors[code] = (carrierErrors[code] ?? 0) + 1;
+      return new Uint8Array(0);
+    };
+    if (!carried.ok) return fail(carried.code);
+    const decoded = decodeDeltaPayload(carried.payload, config);
+    if (!decoded.ok) {
+      fail(decoded.code);
+      return carried.packet; // membership's part is membership's to judge
+    }
+    if (carrier !== undefined) {
+      carrier.counts.received++;
+      carrier.counts.receivedBytes += carried.payload.length;
+    }
+    if (!halted)
+      driver.input({ kind: 'deltas', now: io.clock.now(), from, deltas: decoded.deltas });
+    return carried.packet;
+  }
+
+  if (carrier !== undefined && port !== undefined)
+    port.setCarrier({
+      wrap: (to, packet) =>
+        config.gossipCarrier === 'piggyback' && !halted ? carrier.wrap(to, packet) : packet,
+      unwrap,
+    });
   driver.start();
   driver.input({ kind: 'view', now: io.clock.now(), members: membership?.all() ?? [] });
   placeOverLive();
@@ -193,16 +255,28 @@ export function wireDataPlane(
       halted = true;
       timer?.cancel();
       timer = undefined;
+      carrier?.clear();
       driver.stop();
       watchers.end();
     },
     stats: () => ({
       counters: { ...driver.state.counters, ...gauges(driver) },
-      decodeErrors: { ...driver.decodeErrors },
+      decodeErrors: mergeCounts(driver.decodeErrors, carrierErrors),
       driver: driver.stats(),
       transport: transport?.stats(),
+      carrier: carrier === undefined ? undefined : { ...carrier.counts },
     }),
   };
+}
+
+/** Sums two count records key by key. */
+function mergeCounts(
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /** Membership's table as the data plane reads it (swim mode): states, addresses and keys. */

@@ -81,7 +81,8 @@ export async function productionIo(
       (options.mode.kind === 'single' || options.mode.kind === 'worker'
         ? undefined
         : await bindTransport(options, limits)),
-    storage: given.storage ?? new FsStorage(options.dataDir),
+    storage:
+      given.storage ?? new FsStorage(options.dataDir, { fsyncDelayMs: options.fsyncDelayMs }),
     rng: given.rng ?? new Rng(seedFrom(id, randomBytes(6).readUIntBE(0, 6))),
     loopDelay: given.loopDelay ?? startLoopDelayMonitor,
   };

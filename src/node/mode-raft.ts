@@ -22,7 +22,7 @@ import { durableIndex } from '../raft/log.js';
 import { raftFileStore } from '../raft/file-store.js';
 import { raftProtocol } from '../raft/protocol.js';
 import { leaderOf } from '../raft/step.js';
-import type { ConfigChange, RaftEffect, RaftTypes, Role } from '../raft/types.js';
+import type { ConfigChange, Proposal, RaftEffect, RaftTypes, Role } from '../raft/types.js';
 import { walStore } from '../raft/wal/wal.js';
 import type { Transport } from '../transport/types.js';
 import { ProtocolDriver, type OutputOf } from './driver.js';
@@ -55,6 +55,8 @@ export interface RaftStatus {
 /** Requests to the local Raft core; outcomes reach the state machine's `outcome`. */
 export interface RaftHandle {
   propose(data: Uint8Array, requestId?: number): void;
+  /** Several proposals as one input: one entries record and one append per follower. */
+  proposeBatch(proposals: readonly Proposal[]): void;
   read(requestId: number, serializable?: boolean): void;
   transferLeadership(to: NodeId): void;
   changeConfig(change: ConfigChange, requestId?: number): void;
@@ -106,6 +108,8 @@ function handleOf(driver: ProtocolDriver<RaftTypes>, now: () => Millis): RaftHan
         data,
         ...(requestId === undefined ? {} : { requestId }),
       }),
+    proposeBatch: (proposals) =>
+      void driver.input({ kind: 'propose-batch', now: now(), proposals }),
     read: (requestId, serializable) =>
       void driver.input({
         kind: 'read-index',
@@ -273,6 +277,7 @@ export function wireRaft(
   };
   kv?.attach(() => driver.state, {
     propose: (data, requestId) => handle.propose(data, requestId),
+    proposeBatch: (proposals) => handle.proposeBatch(proposals),
     read: (requestId) => handle.read(requestId),
     changeConfig: (change, requestId) => handle.changeConfig(change, requestId),
     transferLeadership: (to) => handle.transferLeadership(to),

@@ -557,6 +557,7 @@ export function buildNode(
         ctx,
         port.side,
         membershipViewOf(() => runtime.membership.state.members),
+        { ...port, packetBytesMax: runtime.membership.state.config.packetBytesMax },
       );
       node.attachDataPlane(forward.to);
       return node;

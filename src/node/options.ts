@@ -161,6 +161,12 @@ export const nodeOptionsSchema = z
       .max(128)
       .regex(/^[\w.@-]+$/, 'must be 1-128 letters, digits, or . _ - @'),
     dataDir: z.string().min(1),
+    /**
+     * BENCHMARKS ONLY: every durable write of the node's disk (a WAL batch's fdatasync, a file
+     * replaced, created or removed) reports success this many ms late, to measure a slower disk
+     * (FsStorage `fsyncDelayMs`). 0, the default, in every real deployment.
+     */
+    fsyncDelayMs: z.number().int().min(0).max(10_000).default(0),
     /** Where the node listens; an IP literal in production (`checkListenAddresses`), any host the simulator names. */
     bind: address.default('127.0.0.1:7946'),
     /** The address peers should use, when it differs from `bind` (NAT, 0.0.0.0 binds). */

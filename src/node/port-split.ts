@@ -11,6 +11,11 @@
  *
  * The type byte sits after the magic and the version (docs/design/wire.md, "Envelope"); with a
  * keyring the real transport is the decrypting decorator, so the byte is read in the clear.
+ *
+ * A `PortCarrier` (data-plane-carrier.ts), once set, sees every packet membership sends (it may
+ * return it with data-plane deltas attached: a `data-carried` frame, type 44) and every carried
+ * frame received (its membership part, if any, then goes to `main` as an ordinary packet). The
+ * views count their own protocol's bytes: membership's packet in `main`, the frame's rest in `side`.
  */
 import type { Address } from '../base/address.js';
 import type { Channel } from '../base/channel.js';
@@ -35,13 +40,33 @@ export function isDataPlanePayload(data: Uint8Array): boolean {
   return type !== undefined && type >= DATA_PLANE_TYPES.first && type <= DATA_PLANE_TYPES.last;
 }
 
+/** Attaches data-plane payloads to membership's packets and takes them off received frames. */
+export interface PortCarrier {
+  /** What to send for membership's `packet` to `to`: the packet itself, or a carried frame. */
+  wrap(to: Address, packet: Uint8Array): Uint8Array;
+  /** Handles a received carried frame; returns its membership packet (empty: none). */
+  unwrap(from: Address, frame: Uint8Array): Uint8Array;
+}
+
+/** The envelope type byte of a carried frame (data-plane-carrier.ts). */
+const CARRIED_TYPE = 44;
+
 /** A view of the real transport with its own receive and refusal handlers, and its own traffic counts. */
 class PortView implements Transport {
   handler: ReceiveHandler | undefined;
   refused: RefusedHandler | undefined;
   private readonly counts: TransportStats = emptyStats();
 
+  /** Set on `main` once the data plane exists: wraps membership's outgoing packets. */
+  carrier: PortCarrier | undefined;
+
   constructor(private readonly inner: Transport) {}
+
+  /** Counts received bytes of this view's protocol that arrived inside another view's payload. */
+  countReceived(bytes: number): void {
+    this.counts.packetsReceived++;
+    this.counts.packetBytesReceived += bytes;
+  }
 
   /** Hands a received payload to this view's protocol, counted. */
   receive(from: Address, channel: Channel, data: Uint8Array): Delivery | void {
@@ -67,7 +92,7 @@ class PortView implements Transport {
   sendPacket(to: Address, data: Uint8Array): void {
     this.counts.packetsSent++;
     this.counts.packetBytesSent += data.length;
-    this.inner.sendPacket(to, data);
+    this.inner.sendPacket(to, this.carrier === undefined ? data : this.carrier.wrap(to, data));
   }
 
   sendFrame(to: Address, data: Uint8Array): void {
@@ -103,15 +128,35 @@ class PortView implements Transport {
  * plane's. A payload for a view without a handler yet is refused (nothing could decode it). A
  * refused stream connection is told to both (either may have queued frames to that peer).
  */
-export function splitPort(transport: Transport): { main: Transport; side: Transport } {
+export function splitPort(transport: Transport): {
+  main: Transport;
+  side: Transport;
+  setCarrier(carrier: PortCarrier): void;
+} {
   const main = new PortView(transport);
   const side = new PortView(transport);
-  transport.onReceive((from, channel, data) =>
-    (isDataPlanePayload(data) ? side : main).receive(from, channel, data),
-  );
+  transport.onReceive((from, channel, data) => {
+    const carrier = main.carrier;
+    if (
+      carrier !== undefined &&
+      channel === 'packet' &&
+      data[ENVELOPE_TYPE_OFFSET] === CARRIED_TYPE
+    ) {
+      const packet = carrier.unwrap(from, data);
+      side.countReceived(data.length - packet.length);
+      return packet.length === 0 ? undefined : main.receive(from, channel, packet);
+    }
+    return (isDataPlanePayload(data) ? side : main).receive(from, channel, data);
+  });
   transport.onStreamRefused((to: Address, refusal?: StreamRefusal) => {
     main.refused?.(to, refusal);
     side.refused?.(to, refusal);
   });
-  return { main, side };
+  return {
+    main,
+    side,
+    setCarrier: (carrier) => {
+      main.carrier = carrier;
+    },
+  };
 }

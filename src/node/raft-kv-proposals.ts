@@ -13,6 +13,13 @@
  * lane the store evicted (ERR_SESSION_EXPIRED on a command that cannot have applied) is replaced
  * by a new one and the command sent again.
  *
+ * A write that comes while no leader is known (an election is running) waits for one up to
+ * `leaderWaitMs` (the longest election timeout) and is sent as soon as one is known, as etcd holds
+ * a proposal during an election; it fails ERR_NO_LEADER only if none came by then. Failing it at
+ * once made etcd's clients, which treat UNAVAILABLE as a broken connection, close and re-dial
+ * their channel in the middle of a failover: the first write after a new leader waited for the
+ * re-dial, hundreds of ms on a loaded machine (docs/benchmarks.md, "Failover").
+ *
  * Outcomes: the applied result; ERR_NO_LEADER when no leader was known and nothing was sent;
  * ERR_TIMEOUT when the deadline passed after something was sent (it may or may not have
  * applied); ERR_ABORTED when the caller's signal fired first (the same doubt); ERR_TOO_LARGE and
@@ -56,14 +63,17 @@ interface Waiter {
   readonly resolve: (output: ApplyOutput) => void;
   readonly reject: (err: ShoalError) => void;
   readonly deadlineMs: number;
-  readonly deadline: TimerHandle;
   retry: TimerHandle | undefined;
+  /** Set while no leader was known at submit: ends the wait with ERR_NO_LEADER. */
+  leaderWait: TimerHandle | undefined;
   attempts: number;
   lastLeader: string | undefined;
   /** A snapshot replaced the store: an attempt may have applied without this member seeing it. */
   ambiguous: boolean;
   done: boolean;
-  readonly cleanup: () => void;
+  /** The caller's signal and the listener on it, when it gave one. */
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 export interface ProposalCounters {
@@ -80,6 +90,13 @@ export class Proposals {
   private readonly free: Lane[] = [];
   private lanes = 0;
   private closed = false;
+  /**
+   * ONE timer for every waiter's deadline, armed for the earliest (a timer and a closure per
+   * write cost about a tenth of a leader's CPU under load): `sweep` expires what is due and
+   * arms it again for the next.
+   */
+  private deadlineTimer: TimerHandle | undefined;
+  private deadlineTimerAtMs = Infinity;
   readonly counters: ProposalCounters = {
     submitted: 0,
     attempts: 0,
@@ -97,6 +114,8 @@ export class Proposals {
       /** Prefix of this member life's lane client ids. */
       clientIdPrefix: string;
       timeoutMs: number;
+      /** How long a write that came with no leader known waits for one, ms. */
+      leaderWaitMs: number;
       retryDelayMs: number;
       /** Most writes waiting on this member (further ones fail ERR_QUEUE_FULL). */
       pendingMax: number;
@@ -111,8 +130,6 @@ export class Proposals {
   submit(op: KvOp, options: ProposalOptions = {}): Promise<ApplyOutput> {
     if (this.closed) throw new ShoalError('ERR_TRANSPORT_CLOSED', 'the node is closed');
     if (options.signal?.aborted === true) throw new ShoalError('ERR_ABORTED', `${op.kind} aborted`);
-    if (this.opts.route.leaderKey() === undefined)
-      throw new ShoalError('ERR_NO_LEADER', 'no Raft leader is known right now; retry later');
     if (this.waiters.size >= this.opts.pendingMax)
       throw new ShoalError(
         'ERR_QUEUE_FULL',
@@ -127,32 +144,63 @@ export class Proposals {
       throw err;
     }
     this.counters.submitted++;
+    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
+    const signal = options.signal;
     return new Promise<ApplyOutput>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-      const onAbort = (): void =>
-        this.fail(
-          waiter,
-          new ShoalError('ERR_ABORTED', `${op.kind} aborted; it may or may not have applied`),
-        );
       const waiter: Waiter = {
-        ...encoded,
+        key: encoded.key,
+        data: encoded.data,
         op,
         lane,
         resolve,
         reject,
         deadlineMs: this.opts.clock.now() + timeoutMs,
-        deadline: this.opts.clock.setTimer(ms(timeoutMs), () => this.expire(waiter)),
         retry: undefined,
+        leaderWait:
+          this.opts.route.leaderKey() === undefined && this.opts.leaderWaitMs < timeoutMs
+            ? this.opts.clock.setTimer(ms(this.opts.leaderWaitMs), () => this.noLeader(waiter))
+            : undefined,
         attempts: 0,
         lastLeader: undefined,
         ambiguous: false,
         done: false,
-        cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+        signal,
+        onAbort: undefined,
       };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal !== undefined) {
+        waiter.onAbort = () =>
+          this.fail(
+            waiter,
+            new ShoalError('ERR_ABORTED', `${op.kind} aborted; it may or may not have applied`),
+          );
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
       this.waiters.set(waiter.key, waiter);
+      this.armDeadline(waiter.deadlineMs);
       this.attempt(waiter);
     });
+  }
+
+  /** Arms the deadline timer for `atMs` when that is earlier than the one it is armed for. */
+  private armDeadline(atMs: number): void {
+    if (atMs >= this.deadlineTimerAtMs) return;
+    this.deadlineTimer?.cancel();
+    this.deadlineTimerAtMs = atMs;
+    const delayMs = Math.max(0, atMs - this.opts.clock.now());
+    this.deadlineTimer = this.opts.clock.setTimer(ms(delayMs), () => this.sweep());
+  }
+
+  /** Expires every waiter whose deadline passed; arms the timer for the earliest of the rest. */
+  private sweep(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAtMs = Infinity;
+    const now = this.opts.clock.now();
+    let next = Infinity;
+    for (const w of [...this.waiters.values()]) {
+      if (w.deadlineMs <= now) this.expire(w);
+      else if (!w.done) next = Math.min(next, w.deadlineMs);
+    }
+    if (next < Infinity) this.armDeadline(next);
   }
 
   private acquire(): Lane {
@@ -277,6 +325,20 @@ export class Proposals {
     );
   }
 
+  /** No leader came within leaderWaitMs of a write that found none: nothing was sent. */
+  private noLeader(w: Waiter): void {
+    w.leaderWait = undefined;
+    if (w.done || w.attempts > 0) return;
+    this.counters.timedOut++;
+    this.fail(
+      w,
+      new ShoalError(
+        'ERR_NO_LEADER',
+        `${w.op.kind}: no Raft leader is known (none came within ${this.opts.leaderWaitMs} ms); nothing was applied, retry later`,
+      ),
+    );
+  }
+
   private fail(w: Waiter, err: ShoalError): void {
     if (w.done) return;
     this.finish(w);
@@ -288,9 +350,14 @@ export class Proposals {
   private finish(w: Waiter): void {
     w.done = true;
     this.waiters.delete(w.key);
-    w.deadline.cancel();
     w.retry?.cancel();
-    w.cleanup();
+    w.leaderWait?.cancel();
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
+    if (this.waiters.size === 0) {
+      this.deadlineTimer?.cancel();
+      this.deadlineTimer = undefined;
+      this.deadlineTimerAtMs = Infinity;
+    }
   }
 
   private release(lane: Lane): void {

@@ -5,7 +5,11 @@
  * them: one ReadIndex is in flight at a time, and every read that arrives meanwhile waits for
  * the next one, which starts when the current one ends. So a read never rides on a ReadIndex
  * asked before it arrived (that could miss a write acknowledged in between), and a burst of
- * reads costs one heartbeat round.
+ * reads costs one heartbeat round. A ReadIndex does not start on the read that finds none in
+ * flight but at the end of that event-loop turn (`setImmediate`), so every read that arrived in
+ * the same turn (a socket read carries many HTTP/2 requests, each handled in the turn) rides on
+ * the same round: started on the first, the round would carry one read and the turn's others
+ * would wait a whole round more.
  *
  * A ReadIndex the core could not confirm (leadership moved, a forwarded read timed out) is
  * asked again until the caller's deadline (reads change nothing, so retrying is always safe);
@@ -34,6 +38,8 @@ export class Reads {
   private current: ReadWaiter[] | undefined;
   private next: ReadWaiter[] = [];
   private retry: TimerHandle | undefined;
+  /** A ReadIndex is to start at the end of this turn. */
+  private startScheduled = false;
   private closed = false;
   readonly counters: ReadCounters = { reads: 0, readIndexes: 0, retries: 0, timedOut: 0 };
 
@@ -83,7 +89,13 @@ export class Reads {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.next.push(waiter);
-      if (this.current === undefined && this.retry === undefined) this.start();
+      if (this.current === undefined && this.retry === undefined && !this.startScheduled) {
+        this.startScheduled = true;
+        setImmediate(() => {
+          this.startScheduled = false;
+          if (this.current === undefined && this.retry === undefined) this.start();
+        });
+      }
     });
   }
 

@@ -5,6 +5,13 @@
  * sleeps until an apply wakes it. A slow consumer never holds up applies: its watcher falls
  * behind and catches up from history (or ends `compacted` if compaction overtook it).
  *
+ * An apply does not wake its watchers in its own turn: their ids are gathered and woken at the
+ * end of the event-loop turn (`setImmediate`), so the answer to the write that applied (and to
+ * every other write of the same turn) is encoded and handed to its socket before any watch
+ * response is built. Delivering first put the writer's answer behind every watch response of the
+ * member (encoded, written, and read by a client that shares its event loop with the watchers):
+ * the watch fan-out bench's writer waited that long per put.
+ *
  * Watches are node-local (not replicated): they see this member's applies, so a watch on a
  * follower may trail the leader by the replication delay, never by more than what is applied
  * here. A restore from a snapshot replays each watcher from where it stood.
@@ -39,6 +46,9 @@ interface Sleeper {
 
 export class Watches {
   private readonly wakers = new Map<number, () => void>();
+  /** Watchers an apply woke, waiting for the end of the turn. */
+  private readonly woken = new Set<number>();
+  private wakeScheduled = false;
   private closed = false;
 
   constructor(
@@ -50,8 +60,18 @@ export class Watches {
     return this.wakers.size;
   }
 
-  /** Watchers with something to take (an apply, a restore). */
+  /** Watchers with something to take (an apply, a restore): woken at the end of the turn. */
   wake(ids: Iterable<number>): void {
+    for (const id of ids) this.woken.add(id);
+    if (this.wakeScheduled || this.woken.size === 0) return;
+    this.wakeScheduled = true;
+    setImmediate(() => this.wakeNow());
+  }
+
+  private wakeNow(): void {
+    this.wakeScheduled = false;
+    const ids = [...this.woken];
+    this.woken.clear();
     for (const id of ids) this.wakers.get(id)?.();
   }
 

@@ -148,6 +148,7 @@ export class RaftKv implements KvService {
       clientIdPrefix: `${opts.selfId.slice(0, 16)}.${lifeId}`,
       timeoutMs: opts.requestTimeoutMs,
       retryDelayMs,
+      leaderWaitMs: raft.electionTimeoutMaxMs,
       pendingMax: raft.pendingRequestsMax,
     });
     this.reads = new Reads({

@@ -64,6 +64,8 @@ export function describeInput(input: RaftInput): string {
       return `receive ${describeMessage(input.message)}`;
     case 'propose':
       return `propose ${input.data.length} bytes${input.requestId === undefined ? '' : ` request=${input.requestId}`}`;
+    case 'propose-batch':
+      return `propose-batch ${input.proposals.length} proposals, ${input.proposals.reduce((n, p) => n + p.data.length, 0)} bytes`;
     case 'read-index':
       return `read-index request=${input.requestId}${input.serializable === true ? ' serializable' : ''}`;
     case 'transfer-leader':

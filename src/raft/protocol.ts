@@ -30,6 +30,7 @@ export const RAFT_CORE: Core<RaftTypes> = {
     'persisted',
     'receive',
     'propose',
+    'propose-batch',
     'read-index',
     'transfer-leader',
     'change-config',

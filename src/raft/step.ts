@@ -9,9 +9,10 @@
  *    Machine Safety; after a restore when the node booted from a snapshot), and the requests
  *    and reads they complete are answered;
  * 3. a follower acks what is owed and durable;
- * 4. the hard state (term, vote, commit) is written when it changed: every send that depends on
- *    it (a vote grant, any message carrying a term not yet durable) waits for it
- *    (`afterPersist`), and so does the report of a new leader or role.
+ * 4. the hard state (term, vote, commit) is written when its term or vote changed: every send
+ *    that depends on it (a vote grant, any message carrying a term not yet durable) waits for
+ *    it (`afterPersist`), and so does the report of a new leader or role. A commit that moved
+ *    alone rides along with the next step that writes (no sync of its own: `writeHardState`).
  *
  * Invariants: invariants.ts (per node) and the simulator's cluster checkers (raft-checkers.ts).
  */
@@ -22,7 +23,7 @@ import { addMs, type Millis } from '../base/time.js';
 import { logIndex, term as toTerm } from '../base/units.js';
 import { randomElectionTimeoutMs } from '../election/term.js';
 import type { NodeId } from '../identity/node-id.js';
-import { appendAsLeader, settle } from './append.js';
+import { appendToLog, settle } from './append.js';
 import { onChangeConfig, removedFromCommittedConfig } from './config-change.js';
 import {
   adoptTerm,
@@ -34,7 +35,7 @@ import {
   onVoteRequest,
   onVoteResponse,
 } from './election.js';
-import type { HardState, RaftPersisted, RaftRecord } from './log-types.js';
+import type { Entry, HardState, RaftPersisted, RaftRecord } from './log-types.js';
 import { durableIndex, entriesDurable, lastIndex, loadedLog } from './log.js';
 import { initMembership } from './membership.js';
 import type { RaftMessage } from './messages.js';
@@ -68,6 +69,7 @@ import { admitSender, header, send, type Turn } from './turn.js';
 import {
   COUNTER_NAMES,
   type Counters,
+  type Proposal,
   type RaftEffect,
   type RaftInit,
   type RaftInput,
@@ -205,7 +207,9 @@ function dispatch(turn: Turn, input: RaftInput): void {
     case 'receive':
       return onReceive(turn, input.message);
     case 'propose':
-      return onPropose(turn, input.data, input.requestId);
+      return onPropose(turn, [input]);
+    case 'propose-batch':
+      return onPropose(turn, input.proposals);
     case 'read-index':
       return onReadIndex(turn, input.requestId, input.serializable === true);
     case 'transfer-leader':
@@ -250,48 +254,80 @@ function onPersisted(turn: Turn, records: readonly RaftRecord[]): void {
   if (state.role === 'leader' && maybeCommit(turn)) broadcastAppend(turn);
 }
 
-function onPropose(turn: Turn, data: Uint8Array, requestId: number | undefined): void {
+/**
+ * A leader's proposals (one, or one turn's batch): each is refused with its reason or appended;
+ * the accepted ones go to the log as ONE `entries` record and to each follower as one append
+ * (as far as flow control and appendBytesMax allow), so a batch costs one write and one message
+ * per follower instead of one per proposal.
+ */
+function onPropose(turn: Turn, proposals: readonly Proposal[]): void {
   const { state } = turn;
   const leader = state.leaderState;
-  const refuse = (
-    reason: 'not-leader' | 'no-leader' | 'transferring' | 'too-large' | 'queue-full',
-    detail: string,
-  ): void => {
-    state.counters.proposalsRefused++;
+  const accepted: Entry[] = [];
+  for (const { data, requestId } of proposals) {
+    const refusal = proposalRefusal(state, data, requestId, accepted.length);
+    if (refusal !== undefined) {
+      state.counters.proposalsRefused++;
+      if (requestId !== undefined)
+        turn.out.effects.push({
+          kind: 'propose-result',
+          requestId,
+          outcome: { ok: false, ...refusal, leader: state.leader },
+        });
+      continue;
+    }
+    const entry: Entry = {
+      index: logIndex(lastIndex(state.log) + 1 + accepted.length),
+      term: state.term,
+      kind: 'normal',
+      data,
+    };
+    accepted.push(entry);
     if (requestId !== undefined)
-      turn.out.effects.push({
-        kind: 'propose-result',
-        requestId,
-        outcome: { ok: false, reason, detail, leader: state.leader },
-      });
-  };
-  if (leader === undefined)
-    return refuse(
-      state.leader === undefined ? 'no-leader' : 'not-leader',
-      'only the leader takes proposals',
-    );
-  if (leader.transfer !== undefined)
-    return refuse('transferring', `leadership is moving to ${leader.transfer.to}`);
-  if (data.length > state.config.appendBytesMax)
-    return refuse(
-      'too-large',
-      `${data.length} bytes exceed appendBytesMax (${state.config.appendBytesMax})`,
-    );
-  if (lastIndex(state.log) - state.commitIndex >= state.config.uncommittedEntriesMax)
-    return refuse(
-      'queue-full',
-      `uncommittedEntriesMax (${state.config.uncommittedEntriesMax}) entries are not committed yet`,
-    );
-  if (requestId !== undefined && state.tracked.size >= state.config.pendingRequestsMax)
-    return refuse(
-      'queue-full',
-      `pendingRequestsMax (${state.config.pendingRequestsMax}) requests are waiting`,
-    );
-  const entry = appendAsLeader(turn, 'normal', data);
-  if (requestId !== undefined)
-    state.tracked.set(entry.index, { requestId, kind: 'propose', term: state.term });
-  state.counters.proposalsAccepted++;
+      state.tracked.set(entry.index, { requestId, kind: 'propose', term: state.term });
+    state.counters.proposalsAccepted++;
+  }
+  if (leader === undefined || accepted.length === 0) return;
+  appendToLog(turn, accepted);
   for (const [id, pr] of leader.progress) sendAppends(turn, id, pr, false);
+}
+
+/** Why a proposal is refused, `pending` proposals of its batch accepted before it; undefined to accept. */
+function proposalRefusal(
+  state: RaftState,
+  data: Uint8Array,
+  requestId: number | undefined,
+  pending: number,
+):
+  | {
+      reason: 'not-leader' | 'no-leader' | 'transferring' | 'too-large' | 'queue-full';
+      detail: string;
+    }
+  | undefined {
+  const leader = state.leaderState;
+  if (leader === undefined)
+    return {
+      reason: state.leader === undefined ? 'no-leader' : 'not-leader',
+      detail: 'only the leader takes proposals',
+    };
+  if (leader.transfer !== undefined)
+    return { reason: 'transferring', detail: `leadership is moving to ${leader.transfer.to}` };
+  if (data.length > state.config.appendBytesMax)
+    return {
+      reason: 'too-large',
+      detail: `${data.length} bytes exceed appendBytesMax (${state.config.appendBytesMax})`,
+    };
+  if (lastIndex(state.log) + pending - state.commitIndex >= state.config.uncommittedEntriesMax)
+    return {
+      reason: 'queue-full',
+      detail: `uncommittedEntriesMax (${state.config.uncommittedEntriesMax}) entries are not committed yet`,
+    };
+  if (requestId !== undefined && state.tracked.size >= state.config.pendingRequestsMax)
+    return {
+      reason: 'queue-full',
+      detail: `pendingRequestsMax (${state.config.pendingRequestsMax}) requests are waiting`,
+    };
+  return undefined;
 }
 
 // ---- messages ----
@@ -435,13 +471,19 @@ function applyCommitted(turn: Turn): void {
  * have been in: never entries or a snapshot of a term above the durable term (a store that makes
  * the records durable one by one, the whole-file store, can stop between any two). The commit
  * goes last, after the entries it covers.
+ *
+ * A commit that moved alone costs no write of its own (etcd's `MustSync` is false for it): it
+ * rides along with the next step that writes anything (entries, a snapshot, a term or vote), in
+ * that step's one synced batch. Nothing is sent or reported on the strength of a durable commit:
+ * a restart may come back with an older commit and learns the rest from a leader (the entries
+ * themselves are durable before they are acked, so a quorum still holds everything committed).
  */
 function writeHardState(turn: Turn): void {
   const { state, out } = turn;
   const issued = state.issuedHardState;
   const termOrVote = issued.term !== state.term || issued.vote !== state.vote;
   const commitMoved = issued.commit !== state.commitIndex;
-  if (!termOrVote && !commitMoved) return;
+  if (!termOrVote && (!commitMoved || out.persist.length === 0)) return;
   if (termOrVote && out.persist.length > 0) {
     const first: HardState = { term: state.term, vote: state.vote, commit: issued.commit };
     state.issuedHardState = first;

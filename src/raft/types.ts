@@ -174,7 +174,10 @@ export interface RaftState {
   term: Term;
   vote: NodeId | undefined;
   commitIndex: LogIndex;
-  /** The hard state last handed to the driver: a step writes one when the state differs. */
+  /**
+   * The hard state last handed to the driver: a step writes one when its term or vote differs,
+   * or when its commit differs and the step writes anything else (step.ts `writeHardState`).
+   */
   issuedHardState: HardState;
   /** The term of the newest hard state known durable: a message carrying a newer term waits. */
   durableTerm: Term;
@@ -238,12 +241,23 @@ export interface RaftInit {
   peers: readonly Address[];
 }
 
+/** A command for the state machine, with the request id its outcome is reported under. */
+export interface Proposal {
+  readonly data: Uint8Array;
+  readonly requestId?: number | undefined;
+}
+
 export type RaftInput =
   | TickInput
   | PersistedInput<RaftRecord>
   | { kind: 'receive'; now: Millis; from: Address; message: RaftMessage }
   /** A command for the state machine (thesis §6.3: the data carries the client id and sequence). */
   | { kind: 'propose'; now: Millis; data: Uint8Array; requestId?: number }
+  /**
+   * One turn's proposals as one input: one append to the log, one `entries` record and one
+   * append per follower for all of them; each is refused or accepted as `propose` would.
+   */
+  | { kind: 'propose-batch'; now: Millis; proposals: readonly Proposal[] }
   /** A linearizable read (thesis §6.4), or a local one with `serializable`. */
   | { kind: 'read-index'; now: Millis; requestId: number; serializable?: boolean }
   | { kind: 'transfer-leader'; now: Millis; to: NodeId }

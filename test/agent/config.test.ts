@@ -66,6 +66,16 @@ describe('agent config precedence', () => {
     expect(config.node.mode).toEqual({ kind: 'swim', seeds: ['127.0.0.1:3001', '127.0.0.1:3002'] });
   });
 
+  it('takes the benchmark-only --fsync-delay-ms (flag or env) into the node options; refuses a bad one', () => {
+    expect(resolveAgentConfig({ name: 'n' }, {}).node.fsyncDelayMs).toBeUndefined();
+    expect(resolveAgentConfig({ name: 'n', fsyncDelayMs: '10' }, {}).node.fsyncDelayMs).toBe(10);
+    expect(resolveAgentConfig({ name: 'n' }, { SHOAL_FSYNC_DELAY_MS: '3' }).node.fsyncDelayMs).toBe(
+      3,
+    );
+    for (const bad of ['-1', '1.5', 'slow', '10001'])
+      expect(() => resolveAgentConfig({ name: 'n', fsyncDelayMs: bad }, {})).toThrow(/fsync/i);
+  });
+
   it('maps modes: --join to swim seeds, --peers to static peers, single alone', () => {
     expect(
       resolveAgentConfig({ name: 'n', mode: 'static', peers: ['127.0.0.1:1', '127.0.0.1:2'] }, {})

@@ -2,7 +2,8 @@
  * The data plane's HTTP routes (issue 16; docs/http-api.md) through fastify's `inject`, over a
  * real swim node and a real static one: advertise and withdraw this node's instances (bearer
  * token), list, resolve (preferred node, `self`, 404 when none), processes filtered by type and
- * capability, placement owners, bad arguments as 400s that name the field and change nothing,
+ * capability, process rows advertised and withdrawn (bearer token) and the least-loaded node,
+ * placement owners, bad arguments as 400s that name the field and change nothing,
  * ERR_MODE_UNSUPPORTED as 501 in a mode without the data plane, and the registry's metrics.
  */
 import { mkdtempSync } from 'node:fs';
@@ -12,6 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentApp } from '../../src/agent/server.js';
 import { createNode, type ShoalNode } from '../../src/node/node.js';
+import { placementConfig } from '../../src/placement/config.js';
+import { keyPosition, memberPoints, RING_POSITION_BITS } from '../../src/placement/ring.js';
 import { closeAll, startNode } from './nodes.js';
 
 const TOKEN = 'sixteen-chars-token-0123';
@@ -124,10 +127,91 @@ describe('data plane routes (inject)', () => {
     });
   });
 
+  it('advertises and withdraws this node’s process rows (bearer token), and answers least-loaded', async () => {
+    const putProcess = (pid: string, payload: unknown, headers: Record<string, string> = auth) =>
+      app.inject({
+        method: 'PUT',
+        url: `/v1/processes/${pid}`,
+        payload: payload as object,
+        headers,
+      });
+    const res = await putProcess('p7', {
+      type: 'encoder',
+      capabilities: ['h264', 'av1', 'h264'],
+      status: 'running',
+      load: 0.5,
+    });
+    expect(res.statusCode).toBe(200);
+    const row = {
+      pid: 'p7',
+      node: node.id,
+      type: 'encoder',
+      capabilities: ['av1', 'h264'],
+      status: 'running',
+      load: 0.5,
+    };
+    expect(res.json()).toEqual({ advertised: row });
+    expect(node.processes.findByType('encoder')).toEqual([row]);
+    const least = await app.inject('/v1/processes/least-loaded?capability=av1');
+    expect(least.statusCode).toBe(200);
+    expect(least.json()).toMatchObject({ node: node.id, processes: [row] });
+    // The node's load is every process it advertises, matching or not.
+    expect(least.json().load).toBeCloseTo(
+      node.processes.list().reduce((sum, p) => sum + p.load, 0),
+    );
+    // A process that is not running is never chosen.
+    await putProcess('p7', { type: 'encoder', capabilities: ['av1'], status: 'draining' });
+    const none = await app.inject('/v1/processes/least-loaded?capability=av1');
+    expect(none.statusCode).toBe(404);
+    expect(none.json().error.code).toBe('ERR_NOT_FOUND');
+    // Writes need the token; bad bodies are 400s naming the field; nothing changes.
+    const before = node.processes.list();
+    expect((await putProcess('p8', { type: 'x' }, {})).statusCode).toBe(401);
+    const unauthorized = await app.inject({ method: 'DELETE', url: '/v1/processes/p7' });
+    expect(unauthorized.statusCode).toBe(401);
+    for (const [payload, message] of [
+      [{ capabilities: [] }, /type \(missing\)/],
+      [{ type: 'x', load: 'high' }, /load \("high"\)/],
+      [{ type: 'x', load: -1 }, /load/],
+      [{ type: 'x', pid: 'p9' }, /unknown field "pid"/],
+      [{ type: 'x', capabilities: Array.from({ length: 33 }, (_, i) => `c${i}`) }, /capabilities/],
+    ] as const) {
+      const bad = await putProcess('p9', payload);
+      expect(bad.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(bad.json().error.message).toMatch(message);
+    }
+    expect(node.processes.list()).toEqual(before);
+    const withdrawn = await app.inject({
+      method: 'DELETE',
+      url: '/v1/processes/p7',
+      headers: auth,
+    });
+    expect(withdrawn.json()).toEqual({ withdrawn: true });
+    const again = await app.inject({ method: 'DELETE', url: '/v1/processes/p7', headers: auth });
+    expect(again.json()).toEqual({ withdrawn: false });
+    expect(node.processes.findByType('encoder')).toEqual([]);
+  });
+
   it('places a key on the live members; bad replicas or strategy are 400s', async () => {
-    expect(
-      (await app.inject('/v1/placement/user:42?replicas=3&strategy=rendezvous')).json(),
-    ).toEqual({ key: 'user:42', replicas: 3, strategy: 'rendezvous', owners: [node.id] });
+    const rendezvous = (
+      await app.inject('/v1/placement/user:42?replicas=3&strategy=rendezvous')
+    ).json();
+    expect(rendezvous).toEqual({
+      key: 'user:42',
+      replicas: 3,
+      strategy: 'rendezvous',
+      owners: [node.id],
+      position: keyPosition('user:42') / 2 ** RING_POSITION_BITS,
+    });
+    // On the ring: the key's position and, per owner, its first point clockwise from the key.
+    const ring = (await app.inject('/v1/placement/user:42?replicas=3')).json();
+    const turn = 2 ** RING_POSITION_BITS;
+    const at = keyPosition('user:42');
+    const ahead = [...memberPoints(node.id, placementConfig().vnodesPerMember)].map(
+      (p) => (p - at + turn) % turn,
+    );
+    expect(ring.position).toBe(at / turn);
+    expect(ring.points).toEqual([((at + Math.min(...ahead)) % turn) / turn]);
     expect((await app.inject('/v1/placement/a%2Fb')).json()).toMatchObject({
       key: 'a/b',
       owners: [node.id],
@@ -150,6 +234,8 @@ describe('data plane routes (inject)', () => {
     expect(text).toContain('shoal_registry_events_total{event="signaturesInvalid"} 0');
     expect(text).toMatch(/shoal_registry_held\{what="ownRows"\} [1-9]/);
     expect(text).toContain('shoal_registry_bytes_total{channel="packet",direction="out"}');
+    expect(text).toContain('shoal_registry_carrier_total{event="carried"} 0');
+    expect(text).toContain('shoal_registry_carried_bytes_total{direction="out"} 0');
   });
 });
 
@@ -163,7 +249,12 @@ describe('data plane routes in a mode without the data plane', () => {
     });
     const app = buildAgentApp(fixed);
     try {
-      for (const url of ['/v1/services', '/v1/processes', '/v1/placement/k']) {
+      for (const url of [
+        '/v1/services',
+        '/v1/processes',
+        '/v1/processes/least-loaded',
+        '/v1/placement/k',
+      ]) {
         const res = await app.inject(url);
         expect(res.statusCode, url).toBe(501);
         expect(res.json().error).toMatchObject({

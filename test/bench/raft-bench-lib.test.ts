@@ -1,20 +1,14 @@
 /**
  * The pieces of the Raft benches that decide what a number means (bench/lib-raft-systems.ts,
- * bench/etcd-vs-shoal.ts) and the slower disk they give Shoal's agents (bench/lib-slow-disk.ts):
- * the Prometheus sample reader (a prefix of another metric's name, labels, absent samples),
- * entries per fsync between two samples, the median row over runs, and the FsStorage wrapper
- * (success reported exactly `delayMs` later on the injected timers, errors at once, undone by
- * its restore function).
+ * bench/etcd-vs-shoal.ts): the Prometheus sample reader (a prefix of another metric's name,
+ * labels, absent samples), entries per fsync between two samples, the median row over runs.
+ * (The slower disk is the agent's own `--fsync-delay-ms` now: test/agent/config.test.ts and
+ * FsStorage's tests.)
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ShoalError } from '../../src/base/errors.js';
-import { FsStorage } from '../../src/node/fs-storage.js';
+import { describe, expect, it } from 'vitest';
 import { medianRow, perFsync, type Row } from '../../bench/etcd-vs-shoal.js';
 import { metric } from '../../bench/lib-raft-systems.js';
-import { slowDownFsStorage } from '../../bench/lib-slow-disk.js';
+import { summarize } from '../../bench/raft-profile.js';
 
 const METRICS = [
   '# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.',
@@ -86,67 +80,37 @@ describe('medianRow', () => {
   });
 });
 
-describe('slowDownFsStorage', () => {
-  const dirs: string[] = [];
-  let restore: (() => void) | undefined;
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-    vi.useRealTimers();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-
-  const storage = (): { fs: FsStorage; dir: string } => {
-    const dir = mkdtempSync(join(tmpdir(), 'shoal-slow-disk-'));
-    dirs.push(dir);
-    return { fs: new FsStorage(dir), dir };
+describe('summarize (bench/raft-profile.ts)', () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+  // root -> handle (src/node/a.ts) -> encode (src/raft/b.ts); idle under root.
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
+      { id: 2, callFrame: frame('handle', 'file:///repo/src/node/a.ts'), children: [3] },
+      { id: 3, callFrame: frame('encode', 'file:///repo/src/raft/b.ts') },
+      { id: 4, callFrame: frame('(idle)', '') },
+    ],
+    // Sampled at 100, 200, ..., 600 µs: encode, handle, idle, encode (in the window), then two out.
+    samples: [3, 2, 4, 3, 3, 2],
+    timeDeltas: [100, 100, 100, 100, 100, 100],
+    startTime: 0,
+    endTime: 600,
   };
 
-  /** Event-loop turns (setImmediate is not faked) until `until` holds, at most 10 s of real I/O. */
-  const settle = async (until: () => boolean): Promise<void> => {
-    const deadlineMs = performance.now() + 10_000;
-    while (!until() && performance.now() < deadlineMs)
-      await new Promise<void>((resolve) => setImmediate(resolve));
-  };
-
-  it('reports a durable write exactly delayMs after it finished', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    restore = slowDownFsStorage(10);
-    const { fs, dir } = storage();
-    const outcomes: (ShoalError | undefined)[] = [];
-    fs.createDurable('seg', 4096, (error) => outcomes.push(error));
-    await settle(() => existsSync(join(dir, 'seg')) && vi.getTimerCount() > 0);
-    expect(vi.getTimerCount()).toBe(1);
-    expect(outcomes).toEqual([]);
-    vi.advanceTimersByTime(9);
-    expect(outcomes).toEqual([]);
-    vi.advanceTimersByTime(1);
-    expect(outcomes).toEqual([undefined]);
-  });
-
-  it('reports an error at once, without the delay', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    restore = slowDownFsStorage(10);
-    const { fs } = storage();
-    const outcomes: (ShoalError | undefined)[] = [];
-    fs.writeAtDurable('../outside', 0, new Uint8Array(4), (error) => outcomes.push(error));
-    await settle(() => outcomes.length > 0);
-    expect(outcomes[0]?.code).toBe('ERR_STORAGE_IO');
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
-  it('is undone by its restore function', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
-    slowDownFsStorage(10)();
-    const { fs } = storage();
-    const outcomes: (ShoalError | undefined)[] = [];
-    fs.createDurable('seg', 4096, (error) => outcomes.push(error));
-    await settle(() => outcomes.length > 0);
-    expect(outcomes).toEqual([undefined]);
-  });
-
-  it('refuses a delay that is not a positive integer', () => {
-    expect(() => slowDownFsStorage(0)).toThrow(/positive integer/);
-    expect(() => slowDownFsStorage(1.5)).toThrow(/positive integer/);
+  it('counts only the window, idle apart; self by function and file, total through callers', () => {
+    const s = summarize(profile, 100, 400);
+    expect([s.total, s.idle]).toEqual([4, 1]);
+    expect(s.self.map((e) => [e.name, e.samples])).toEqual([
+      ['encode src/raft/b.ts', 2],
+      ['handle src/node/a.ts', 1],
+    ]);
+    expect(s.files.map((e) => [e.name, e.samples])).toEqual([
+      ['src/raft/b.ts', 2],
+      ['src/node/a.ts', 1],
+    ]);
+    expect(s.inclusive.map((e) => [e.name, e.samples, e.share])).toEqual([
+      ['handle src/node/a.ts', 3, 1],
+      ['encode src/raft/b.ts', 2, 2 / 3],
+    ]);
   });
 });

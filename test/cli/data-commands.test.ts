@@ -1,11 +1,11 @@
 /**
- * `shoal services`, `shoal resolve`, `shoal place` (issue 16; docs/cli.md): the table formats
+ * `shoal services`, `shoal resolve`, `shoal place`, `shoal processes` (issue 16; docs/cli.md): the table formats
  * (nodes by member name, an unknown id by its first 8 digits, empty tags as `-`), and bad
  * arguments refused before any request (exit 2, naming the flag). The commands against running
  * agents are exercised in test/node/data-plane-agents.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { formatPlacement, formatServices } from '../../src/cli/data-commands.js';
+import { formatPlacement, formatProcesses, formatServices } from '../../src/cli/data-commands.js';
 import type { NodeId } from '../../src/identity/node-id.js';
 import type { Member } from '../../src/node/node.js';
 import { shoal } from '../helpers/run-cli.js';
@@ -38,6 +38,29 @@ describe('data-plane client commands', () => {
       'SERVICE  NODE      ADDRESS      WEIGHT  TAGS\n' +
         'api      api-1     10.0.0.1:80  2       v1,v2\n' +
         'api      bbbbbbbb  10.0.0.2:80  0       -\n',
+    );
+  });
+
+  it('print the process table with member names', () => {
+    expect(
+      formatProcesses(
+        [
+          {
+            pid: 'p1',
+            node: A,
+            type: 'worker',
+            capabilities: ['gpu', 'x86'],
+            status: 'running',
+            load: 0.25,
+          },
+          { pid: 'p2', node: B, type: 'indexer', capabilities: [], status: 'draining', load: 0 },
+        ],
+        member,
+      ),
+    ).toBe(
+      'PID  NODE      TYPE     STATUS    LOAD  CAPABILITIES\n' +
+        'p1   api-1     worker   running   0.25  gpu,x86\n' +
+        'p2   bbbbbbbb  indexer  draining  0     -\n',
     );
   });
 

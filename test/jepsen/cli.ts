@@ -39,6 +39,8 @@ export interface JepsenPlan {
   readonly keys: number;
   readonly opTimeoutMs: number;
   readonly checkTimeoutMs: number;
+  /** Re-check keys the check leaves unknown (`--no-resolve` turns it off). */
+  readonly resolve: boolean;
   readonly outDir: string;
 }
 
@@ -82,6 +84,8 @@ interface RawFlags {
   keys: string;
   opTimeoutMs: string;
   checkTimeoutS: string;
+  /** commander sets it false for `--no-resolve`. */
+  resolve?: boolean;
   out?: string;
 }
 
@@ -100,7 +104,12 @@ function buildProgram(io: JepsenIo): Command {
     .option('--clients <n>', 'client processes', String(WORKLOAD_DEFAULTS.clients))
     .option('--keys <n>', 'keys', String(WORKLOAD_DEFAULTS.keys))
     .option('--op-timeout-ms <n>', 'deadline of one call', String(WORKLOAD_DEFAULTS.opTimeoutMs))
-    .option('--check-timeout-s <s>', 'wall-clock bound on one check (unknown past it)', '300')
+    .option(
+      '--check-timeout-s <s>',
+      'wall-clock bound on one check, re-checks included (unknown past it)',
+      '300',
+    )
+    .option('--no-resolve', 'do not re-check the keys a check leaves unknown (narrowed, truncated)')
     .option('--out <dir>', 'where histories, nemesis logs and the summary go')
     .exitOverride()
     .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) });
@@ -126,6 +135,7 @@ export function parsePlan(flags: RawFlags, nowIso: string): JepsenPlan {
     keys: int('--keys', flags.keys, 1, 1_000),
     opTimeoutMs: int('--op-timeout-ms', flags.opTimeoutMs, 100, 60_000),
     checkTimeoutMs: int('--check-timeout-s', flags.checkTimeoutS, 1, 86_400) * 1000,
+    resolve: flags.resolve !== false,
     outDir: flags.out ?? `/tmp/shoal-jepsen-${nowIso.replace(/[:.]/g, '-')}`,
   };
 }
@@ -193,6 +203,7 @@ async function runPlan(plan: JepsenPlan, io: JepsenIo): Promise<RunRecord[]> {
         control: run.control,
         outDir: plan.outDir,
         checkTimeoutMs: plan.checkTimeoutMs,
+        resolve: plan.resolve,
         log: (line) => io.out(`${line}\n`),
       });
       io.out(`${describeResult(result)}\n`);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstViolation, main, parsePlan, planRuns } from './cli.js';
 import { netnsUnsupported } from './netns.js';
-import { JEPSEN_EXIT, exitStatus, summaryTable, type RunRecord } from './report.js';
+import { JEPSEN_EXIT, describeResult, exitStatus, summaryTable, type RunRecord } from './report.js';
 import type { RunResult } from './run.js';
 import { shoalAgentGaps } from './shoal-system.js';
 import { emptyStats } from './workload.js';
@@ -43,6 +43,7 @@ function result(overrides: Partial<RunResult>): RunResult {
     historyFile: '/tmp/x.history.json',
     nemesisFile: '/tmp/x.nemesis.json',
     explanation: '',
+    resolvedKeys: [],
     ...overrides,
   };
 }
@@ -63,6 +64,8 @@ describe('parsePlan and planRuns', () => {
       'mixed',
     ]);
     expect(plan.outDir).toBe('/tmp/shoal-jepsen-2026-01-01T00-00-00-000Z');
+    expect(plan.resolve).toBe(true);
+    expect(parsePlan({ ...FLAGS, resolve: false }, 'now').resolve).toBe(false);
     const runs = planRuns(plan);
     expect(runs).toHaveLength(13);
     expect(runs.slice(0, 2)).toEqual([
@@ -163,6 +166,15 @@ describe('summaryTable and exitStatus', () => {
     expect(exitStatus([record(result({ verdict: 'unknown' })), error])).toBe(JEPSEN_EXIT.runError);
     expect(exitStatus([record(result({ verdict: 'illegal' })), error])).toBe(
       JEPSEN_EXIT.unexpected,
+    );
+  });
+});
+
+describe('describeResult', () => {
+  it('says which keys only the re-checks decided', () => {
+    expect(describeResult(result({}))).not.toMatch(/first check unknown/);
+    expect(describeResult(result({ resolvedKeys: ['k4', 'k5'] }))).toMatch(
+      /first check unknown on k4, k5: decided by re-checks/,
     );
   });
 });

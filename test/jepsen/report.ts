@@ -45,7 +45,10 @@ export function describeResult(result: RunResult): string {
     `  ${result.verdict}${result.control ? ' (control: illegal expected)' : ''}${flag}: ` +
     `${result.operationsChecked} operations checked (${s.ok} answered, ${s.indeterminate} open, ` +
     `${s.failed} refused unsent), ${faults} fault${faults === 1 ? '' : 's'}, ` +
-    `${result.okAfterHeal} answered after the last heal, checked in ${result.checkMs.toFixed(0)} ms; ` +
+    `${result.okAfterHeal} answered after the last heal, checked in ${result.checkMs.toFixed(0)} ms` +
+    (result.resolvedKeys.length === 0
+      ? '; '
+      : ` (first check unknown on ${result.resolvedKeys.join(', ')}: decided by re-checks); `) +
     result.historyFile
   );
 }

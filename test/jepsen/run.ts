@@ -15,6 +15,7 @@ import { ShoalError } from '../../src/base/errors.js';
 import { Rng } from '../../src/base/rng.js';
 import { DEFAULT_CHECK_BUDGET, type Verdict } from '../../src/sim/linearizability/check.js';
 import { formatHistoryFile } from '../../src/sim/linearizability/history-file.js';
+import { resolveKvHistory } from '../../src/sim/linearizability/resolve.js';
 import { checkKvHistory } from '../../src/sim/linearizability/kv-check.js';
 import { HistoryRecorder } from '../../src/sim/linearizability/recorder.js';
 import {
@@ -40,8 +41,13 @@ export interface RunOptions {
   /** A positive control: serializable reads, expected to be flagged. */
   readonly control: boolean;
   readonly outDir: string;
-  /** Wall-clock bound on the check; past it the verdict is `unknown`. */
+  /** Wall-clock bound on the check, resolution included; past it the verdict is `unknown`. */
   readonly checkTimeoutMs: number;
+  /**
+   * Re-check the keys the check leaves unknown (narrowed, truncated, alone: resolve.ts) before
+   * calling the run `unknown`. @defaultValue true
+   */
+  readonly resolve?: boolean;
   readonly log: (line: string) => void;
   /** Tests only: a network whose cuts do nothing. */
   readonly cutMethod?: CutMethod;
@@ -75,6 +81,8 @@ export interface RunResult {
   readonly nemesisFile: string;
   /** The checker's explanation (its first lines) when the verdict is not `ok`. */
   readonly explanation: string;
+  /** Keys the first check left unknown and the resolution decided (empty without one). */
+  readonly resolvedKeys: readonly string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -183,10 +191,15 @@ function check(options: RunOptions, systemName: string, recorded: Recorded): Run
   const { recorder, stats, faults, plan } = recorded;
   const operations = recorder.operations();
   const started = nowMs();
-  const { result, text } = checkKvHistory(operations, {
+  const budget = {
     ...DEFAULT_CHECK_BUDGET,
     deadline: { nowMs, atMs: started + options.checkTimeoutMs },
-  });
+  };
+  const checked =
+    options.resolve === false
+      ? { ...checkKvHistory(operations, budget), keys: [] }
+      : resolveKvHistory(operations, budget);
+  const { result, text } = checked;
   const checkMs = nowMs() - started;
   mkdirSync(options.outDir, { recursive: true });
   const stem = join(
@@ -218,5 +231,6 @@ function check(options: RunOptions, systemName: string, recorded: Recorded): Run
     nemesisFile: `${stem}.nemesis.json`,
     explanation:
       result.verdict === 'ok' ? '' : text.split('\n').slice(0, EXPLANATION_LINES_MAX).join('\n'),
+    resolvedKeys: checked.keys.filter((k) => k.verdict !== 'unknown').map((k) => k.key),
   };
 }

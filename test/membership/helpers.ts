@@ -10,7 +10,7 @@ import type { NodeId } from '../../src/identity/node-id.js';
 import { membershipConfig, type MembershipConfig } from '../../src/membership/config.js';
 import { checkInvariants, checkTransition, snapshot } from '../../src/membership/invariants.js';
 import { createState } from '../../src/membership/state.js';
-import { step } from '../../src/membership/step.js';
+import { nextDeadline, step } from '../../src/membership/step.js';
 import {
   testAccusation,
   testId,
@@ -87,6 +87,24 @@ export function receiveGossip(now: Millis, from: number, updates: Update[]): Inp
     from: address(from),
     channel: 'packet',
     message: { type: 'gossip', from: nodeId(from), updates },
+  };
+}
+
+/** A `ping-req` (with nack) from member `from` asking us to probe member `target`. */
+export function receivePingReq(now: Millis, from: number, target: number, seq: number): Input {
+  return {
+    kind: 'receive',
+    now,
+    from: address(from),
+    channel: 'packet',
+    message: {
+      type: 'ping-req',
+      seq,
+      from: nodeId(from),
+      target: nodeId(target),
+      nack: true,
+      updates: [],
+    },
   };
 }
 
@@ -181,4 +199,18 @@ export function pushPullFrom(
       members: [memberRecord(from, flags.fromIncarnation ?? 1), ...members],
     },
   };
+}
+
+/** Most ticks `tickThrough` runs: a bound, far above what the tests below need. */
+const TICKS_MAX = 10_000;
+
+/** Ticks at every deadline up to `untilMs`, as the driver does (each timer fires on time). */
+export function tickThrough(state: State, context: StepContext, untilMs: number): FlatEffect[] {
+  const out: FlatEffect[] = [];
+  for (let i = 0; i < TICKS_MAX; i++) {
+    const due = nextDeadline(state);
+    if (due === undefined || due > untilMs) return out;
+    out.push(...checkedStep(state, { kind: 'tick', now: due }, context));
+  }
+  throw new Error(`tickThrough: more than ${TICKS_MAX} ticks before ${untilMs} ms`);
 }

@@ -30,6 +30,7 @@ import {
   sends,
   startedWith,
   suspect,
+  tickThrough,
 } from './helpers.js';
 
 describe('SWIM §4.2 precedence', () => {
@@ -307,7 +308,11 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
   });
 
   it('retries a seed outside the live view with doubling backoff, and stops once it is live', () => {
-    const state = newState(1);
+    // Slow probes: the seed, once a member, must stay alive here without answering any probe.
+    const state = newState(
+      1,
+      membershipConfig('SIM_MIN', { probeIntervalMs: 60_000, probeTimeoutMs: 30_000 }),
+    );
     const context = ctx(1);
     const joinsTo = (effects: ReturnType<typeof checkedStep>) =>
       sends(effects)
@@ -329,7 +334,7 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     // waits the longest backoff before looking again.
     checkedStep(state, receiveGossip(ms(retryTimes[2]! + 1), 9, [alive(9, 1)]), context);
     const due = state.nextSeedRetryAtMs;
-    expect(joinsTo(checkedStep(state, { kind: 'tick', now: due }, context))).toEqual([]);
+    expect(joinsTo(tickThrough(state, context, due))).toEqual([]);
     expect(state.nextSeedRetryAtMs).toBe(
       due + Math.max(joinTimeoutMs, state.config.reconnectIntervalMs),
     );
@@ -387,9 +392,9 @@ describe('probing (SWIM §3.1, Lifeguard §IV-A)', () => {
     expect(state.counters.relayedProbesDropped).toBe(1);
     // SIM_MIN: probe interval 100 ms, timeout 40 ms, so the nack goes out 30 ms after the ping-req.
     expect(nackTimeoutMs(config)).toBe(30);
-    const early = checkedStep(state, { kind: 'tick', now: ms(30) }, context);
+    const early = tickThrough(state, context, 30);
     expect(sends(early).find((s) => s.message.type === 'nack')).toBeUndefined();
-    const expired = checkedStep(state, { kind: 'tick', now: ms(31) }, context);
+    const expired = tickThrough(state, context, 31);
     expect(sends(expired).find((s) => s.message.type === 'nack')).toMatchObject({
       to: address(2),
       message: { seq: 1 },
@@ -403,12 +408,13 @@ describe('suspicion (Lifeguard §IV-B)', () => {
     checkedStep(state, receiveGossip(ms(10), 3, [suspect(2, 1, 3)]), context);
     const min = suspicionTimeoutMinMs(3, 4, 100);
     expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + 3 * min);
+    tickThrough(state, context, 20);
     checkedStep(state, receiveGossip(ms(20), 3, [suspect(2, 1, 3)]), context); // same accuser: not independent
     expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + 3 * min);
     checkedStep(state, receiveGossip(ms(20), 4, [suspect(2, 1, 4)]), context);
     expect(state.members.get(nodeId(2))!.suspicion!.deadlineMs).toBe(10 + min);
     expect(nextDeadline(state)).toBeLessThanOrEqual(10 + min);
-    checkedStep(state, { kind: 'tick', now: ms(10 + min) }, context);
+    tickThrough(state, context, 10 + min);
     expect(state.members.get(nodeId(2))!.state).toBe('dead');
   });
 });

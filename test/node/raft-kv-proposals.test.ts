@@ -35,6 +35,8 @@ const EXPIRED: ApplyOutput = {
 };
 
 /** A route whose attempts the test answers by hand. */
+const LEADER_WAIT_MS = 300;
+
 function harness(options: { pendingMax?: number; timeoutMs?: number } = {}) {
   const clock = new SimClock();
   let leader: string | undefined = 'n1@1';
@@ -49,6 +51,7 @@ function harness(options: { pendingMax?: number; timeoutMs?: number } = {}) {
     clientIdPrefix: 'm.b',
     timeoutMs: options.timeoutMs ?? 5_000,
     retryDelayMs: 100,
+    leaderWaitMs: LEADER_WAIT_MS,
     pendingMax: options.pendingMax ?? 100,
   });
   const keyOf = (data: Uint8Array): string => {
@@ -106,12 +109,15 @@ describe('writes of a raft member', () => {
     expect(h.proposals.counters.retries).toBe(h.sent.length - 1);
   });
 
-  it('ERR_NO_LEADER when no leader is known, or none was reached by the deadline', async () => {
+  it('ERR_NO_LEADER when no leader comes within leaderWaitMs, or none was reached by the deadline', async () => {
     const h = harness({ timeoutMs: 1_000 });
     h.setLeader(undefined);
-    expect(() => h.proposals.submit(PUT)).toThrow(
-      expect.objectContaining({ code: 'ERR_NO_LEADER' }),
-    );
+    const none = h.proposals.submit(PUT);
+    h.run(LEADER_WAIT_MS - 1);
+    expect(h.proposals.pending).toBe(1);
+    h.run(1);
+    await expect(none).rejects.toMatchObject({ code: 'ERR_NO_LEADER' });
+    expect(h.sent).toHaveLength(0);
     h.setLeader('n1@1');
     const write = h.proposals.submit(PUT);
     h.setLeader(undefined);
@@ -120,6 +126,20 @@ describe('writes of a raft member', () => {
     h.run(1_000);
     // Something was sent: it may have applied, so the answer is a timeout, not "no leader".
     await expect(write).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+  });
+
+  it('a write that comes during an election waits for the new leader and is sent to it (as etcd holds it; failing at once made etcd clients re-dial)', async () => {
+    const h = harness();
+    h.setLeader(undefined);
+    const write = h.proposals.submit(PUT);
+    h.run(LEADER_WAIT_MS / 2);
+    expect(h.sent).toHaveLength(0);
+    h.setLeader('n2@2');
+    h.proposals.onLeaderChange();
+    expect(h.sent).toHaveLength(1);
+    h.run(LEADER_WAIT_MS); // past leaderWaitMs: it was sent, so it waits for its result
+    h.proposals.onResult(h.keyOf(h.sent[0]?.data as Uint8Array), PUT_OUTPUT);
+    expect(await write).toBe(PUT_OUTPUT);
   });
 
   it('a write whose leader never answers ends ERR_TIMEOUT at its deadline, not before', async () => {

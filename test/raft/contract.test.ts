@@ -142,6 +142,15 @@ function randomInput(rng: Rng, state: RaftState, now: Millis): RaftInput {
     };
   if (roll === 4)
     return { kind: 'snapshot-taken', now, index: state.appliedIndex, data: new Uint8Array([3]) };
+  if (roll === 5)
+    return {
+      kind: 'propose-batch',
+      now,
+      proposals: Array.from({ length: 1 + rng.int(4) }, () => ({
+        data: new Uint8Array([2]),
+        requestId: rng.int(50),
+      })),
+    };
   // Mostly members; sometimes a stranger (7) or an impostor at a member's address (9).
   const from = rng.pick([2, 3, 2, 3, 7, 9]);
   return {

@@ -169,8 +169,10 @@ describe('elections', () => {
     );
     expect(out.persist.map((r) => r.kind)).toEqual(['hard-state', 'entries', 'hard-state']);
     const [first, , last] = out.persist;
+    // The first carries the commit last written (1: commit 2 moved alone, so it was not
+    // written on its own, step.ts `writeHardState`); the last carries the new commit.
     expect(first?.kind === 'hard-state' && [first.hardState.term, first.hardState.commit]).toEqual([
-      4, 2,
+      4, 1,
     ]);
     expect(last?.kind === 'hard-state' && [last.hardState.term, last.hardState.commit]).toEqual([
       4, 3,
@@ -409,6 +411,86 @@ describe('replication and commitment', () => {
     expect(s.log.stableIndex).toBe(2);
     c.persistAll(2);
     expect(s.log.stableIndex).toBe(3);
+  });
+});
+
+describe('durable writes', () => {
+  const propose = (s: RaftState, now: number) =>
+    step(s, { kind: 'propose', now: ms(now), data: new Uint8Array([1]) }, { rng: new Rng(7) });
+
+  test('etcd MustSync: a commit that moves alone costs no write; it rides with the next write', () => {
+    const c = elected();
+    const s1 = c.state(1);
+    // Its first write carries the commit the election's entries reached (not written alone).
+    const proposed = propose(s1, c.now);
+    expect(proposed.persist.map((r) => r.kind)).toEqual(['entries', 'hard-state']);
+    step(s1, { kind: 'persisted', now: ms(c.now), records: proposed.persist }, { rng: new Rng(8) });
+    const index = lastIndex(s1.log);
+    const ack: RaftMessage = {
+      type: 'raft-append-response',
+      from: nodeId(2),
+      fromAddress: nodeAddress(2),
+      term: s1.term,
+      reject: false,
+      index,
+      hintIndex: logIndex(0),
+      hintTerm: term(0),
+    };
+    const acked = step(
+      s1,
+      { kind: 'receive', now: ms(c.now), from: nodeAddress(2), message: ack },
+      { rng: new Rng(9) },
+    );
+    expect(s1.commitIndex).toBe(index);
+    expect(acked.effects.some((e) => e.kind === 'apply')).toBe(true);
+    expect(acked.persist).toEqual([]);
+    const next = propose(s1, c.now);
+    expect(next.persist.map((r) => r.kind)).toEqual(['entries', 'hard-state']);
+    const last = next.persist[1];
+    expect(last?.kind === 'hard-state' && last.hardState.commit).toBe(index);
+  });
+});
+
+describe('batched proposals', () => {
+  test('one turn of proposals is one entries record and one append per follower; each is refused or accepted alone', () => {
+    const c = elected();
+    const s1 = c.state(1);
+    const before = lastIndex(s1.log);
+    const out = step(
+      s1,
+      {
+        kind: 'propose-batch',
+        now: ms(c.now),
+        proposals: [
+          { data: new Uint8Array([1]), requestId: 1 },
+          { data: new Uint8Array(s1.config.appendBytesMax + 1), requestId: 2 },
+          { data: new Uint8Array([3]), requestId: 3 },
+        ],
+      },
+      { rng: new Rng(10) },
+    );
+    expect(lastIndex(s1.log)).toBe(before + 2);
+    const entries = out.persist.filter((r) => r.kind === 'entries');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.kind === 'entries' && entries[0].entries.map((e) => e.index)).toEqual([
+      before + 1,
+      before + 2,
+    ]);
+    const appends = out.effects.filter(
+      (e) => e.kind === 'send' && e.message.type === 'raft-append',
+    );
+    expect(appends).toHaveLength(2);
+    for (const a of appends)
+      expect(
+        a.kind === 'send' && a.message.type === 'raft-append' && a.message.entries.length,
+      ).toBe(2);
+    const refused = out.effects.filter((e) => e.kind === 'propose-result');
+    expect(refused).toHaveLength(1);
+    expect(
+      refused[0]?.kind === 'propose-result' &&
+        !refused[0].outcome.ok && [refused[0].requestId, refused[0].outcome.reason],
+    ).toEqual([2, 'too-large']);
+    expect([...s1.tracked.values()].map((t) => t.requestId)).toEqual([1, 3]);
   });
 });
 

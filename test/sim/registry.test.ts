@@ -24,6 +24,7 @@ const NAMES = [
   'registry-forgery',
   'registry-forgery-unsafe',
   'registry-late-withdrawal-unsafe',
+  'registry-piggyback',
 ];
 
 function run(name: string, seed: number, nodes: number, faults: string): RunResult {
@@ -102,6 +103,34 @@ describe('registry scenarios (issue 16)', () => {
         'departed-withdrawn',
     );
     expect(caught.length).toBeGreaterThan(0);
+  });
+
+  it("gossipCarrier 'piggyback': deltas ride in membership's packets, every checker holds, replicas converge", () => {
+    const carrier = (result: RunResult): number[] | undefined => {
+      for (const line of result.trace) {
+        const m =
+          /registry carrier: (\d+) copies in membership packets, (\d+) alone, (\d+) frames/.exec(
+            line,
+          );
+        if (m !== null) return [Number(m[1]), Number(m[2]), Number(m[3])];
+      }
+      return undefined;
+    };
+    for (const [seed, faults] of [
+      [1, 'crash'],
+      [2, 'partition'],
+      [3, 'all'],
+    ] as const) {
+      const result = run('registry-piggyback', seed, 5, faults);
+      expect(result.violation, result.violation?.message).toBeUndefined();
+      const [carried, , received] = carrier(result) ?? [];
+      expect(carried, `seed ${seed}: copies carried`).toBeGreaterThan(0);
+      expect(received, `seed ${seed}: frames received`).toBeGreaterThan(0);
+    }
+    // The own carrier never rides in membership's packets.
+    const own = carrier(run('registry', 1, 5, 'crash'));
+    expect(own?.[0]).toBe(0);
+    expect(own?.[1]).toBe(0);
   });
 
   it('the same seed gives the same trace byte for byte', () => {

@@ -5,7 +5,8 @@
  * polling of /v1/members, /v1/leader, /v1/self and /v1/stats every POLL_MS to reconcile (events
  * can be missed across reconnects) and to derive traffic rates from counter deltas. When
  * /demo/nodes answers (the page is served by `shoal demo`) each member card gets kill, pause and
- * restart buttons for its process.
+ * restart buttons for its process. The services panel polls /v1/services (hidden when the
+ * agent's mode has no data plane) and, for the key typed in it, /v1/placement/<key>?replicas=3.
  *
  * Safety: everything that came over the network is put into the page with textContent or as a
  * data-* attribute value, never parsed as HTML. Every list is bounded (EVENTS_MAX, SAMPLES_MAX,
@@ -19,6 +20,9 @@
   const EVENTS_MAX = 200;
   const SAMPLES_MAX = 120;
   const MEMBERS_SHOWN_MAX = 512;
+  const SERVICES_SHOWN_MAX = 512;
+  const RING_REPLICAS = 3;
+  const RING_KEY_DELAY_MS = 150;
   const STATES = ['alive', 'suspect', 'dead', 'left', 'joining'];
 
   const state = {
@@ -43,6 +47,11 @@
     workers: null,
     workersLeading: false,
     workersTtlBaseMs: null,
+    /** Live service instances ({name, node, address, weight, tags}); null: no data plane here. */
+    services: null,
+    /** The key typed in the services panel, and its placement answer (or an error text). */
+    ringKey: '',
+    placement: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -353,6 +362,168 @@
         `writer: ${w.acknowledged} writes acknowledged (demo/counter = ${w.lastValue}, revision ${w.lastRevision === null ? '—' : w.lastRevision}), ${w.failed} failed` +
         (w.lastError ? ` · last failure: ${w.lastError}` : '');
   }
+
+  // ---- services and placement ------------------------------------------------------------------
+
+  async function pollServices() {
+    const res = await request('/v1/services');
+    if (!res.ok || !res.body || !Array.isArray(res.body.instances)) {
+      // 501: this mode runs no data plane; anything else: keep what was shown until it answers.
+      if (res.status === 501 || res.status === 404) state.services = null;
+      return;
+    }
+    state.services = res.body.instances.slice(0, SERVICES_SHOWN_MAX).flatMap((i) =>
+      i && typeof i === 'object' && typeof i.name === 'string' && typeof i.node === 'string'
+        ? [
+            {
+              name: i.name,
+              node: i.node,
+              address: str(i.address, '?'),
+              weight: num(i.weight),
+              tags: Array.isArray(i.tags) ? i.tags.slice(0, 32).map(String) : [],
+            },
+          ]
+        : [],
+    );
+  }
+
+  async function pollPlacement() {
+    const key = state.ringKey;
+    if (key === '' || state.services === null) {
+      state.placement = null;
+      return;
+    }
+    const res = await request(
+      `/v1/placement/${encodeURIComponent(key)}?replicas=${RING_REPLICAS}&strategy=ring`,
+    );
+    if (key !== state.ringKey) return; // typed on meanwhile: the newer request answers
+    const b = res.body;
+    if (!res.ok || !b || !Array.isArray(b.owners)) {
+      const message = b && b.error && typeof b.error.message === 'string' ? b.error.message : '';
+      state.placement = { key, error: message || `the agent answered ${res.status}` };
+      return;
+    }
+    state.placement = {
+      key,
+      owners: b.owners.filter((o) => typeof o === 'string').slice(0, RING_REPLICAS),
+      position: num(b.position),
+      points: Array.isArray(b.points) ? b.points.map(num) : [],
+    };
+  }
+
+  function renderServices() {
+    const panel = $('services-panel');
+    panel.hidden = state.services === null;
+    if (state.services === null) return;
+    const byNode = new Map();
+    for (const i of state.services) {
+      const name = nameOf(i.node);
+      if (!byNode.has(name)) byNode.set(name, []);
+      byNode.get(name).push(i);
+    }
+    const cell = (text, cls) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (cls) td.className = cls;
+      return td;
+    };
+    const rows = [];
+    for (const name of [...byNode.keys()].sort()) {
+      const instances = byNode.get(name).sort((a, b) => (a.name < b.name ? -1 : 1));
+      instances.forEach((i, index) => {
+        const tr = document.createElement('tr');
+        tr.dataset.node = name;
+        tr.dataset.service = i.name;
+        tr.append(
+          cell(index === 0 ? name : '', 'node-cell'),
+          cell(i.name),
+          cell(i.address, 'mono'),
+          cell(i.weight === null ? '—' : String(i.weight)),
+          cell(i.tags.length === 0 ? '—' : i.tags.join(', ')),
+        );
+        rows.push(tr);
+      });
+    }
+    $('services-rows').replaceChildren(...rows);
+    $('services-empty').hidden = rows.length > 0;
+    $('services-meta').textContent = `${state.services.length} instances on ${byNode.size} nodes`;
+    renderRing();
+  }
+
+  /** A point on the ring drawing at `fraction` of a turn clockwise from the top. */
+  function onRing(fraction, radius) {
+    const angle = 2 * Math.PI * fraction;
+    return { x: 100 + radius * Math.sin(angle), y: 100 - radius * Math.cos(angle) };
+  }
+
+  function svg(tag, attrs) {
+    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    return el;
+  }
+
+  function renderRing() {
+    const p = state.placement;
+    const marks = [];
+    const owners = [];
+    let note = 'Type a key: its owners on the live members (consistent-hash ring, 3 replicas).';
+    if (p && p.error) note = `${p.key}: ${p.error}`;
+    else if (p) {
+      if (p.position !== null) {
+        const k = onRing(p.position, 80);
+        const keyMark = svg('circle', { cx: k.x, cy: k.y, r: 6, class: 'ring-key-mark' });
+        keyMark.dataset.position = String(p.position);
+        marks.push(keyMark);
+      }
+      p.owners.forEach((id, rank) => {
+        const at = p.points[rank];
+        if (typeof at === 'number') {
+          const o = onRing(at, 80);
+          marks.push(
+            svg('circle', {
+              cx: o.x,
+              cy: o.y,
+              r: 5,
+              class: rank === 0 ? 'ring-owner-mark primary' : 'ring-owner-mark',
+            }),
+          );
+          // Owners' points sit close together (128 per member): labels step inwards by rank.
+          const t = onRing(at, 64 - 14 * rank);
+          const label = svg('text', {
+            x: t.x,
+            y: t.y + 3,
+            'text-anchor': 'middle',
+            class: 'ring-mark-text',
+          });
+          label.textContent = String(rank + 1);
+          marks.push(label);
+        }
+        const li = document.createElement('li');
+        li.dataset.rank = String(rank);
+        li.dataset.node = nameOf(id);
+        const m = state.members.get(id);
+        li.textContent = `${rank === 0 ? 'primary' : `replica ${rank}`}: ${nameOf(id)}${m ? ` (${m.address})` : ''}`;
+        owners.push(li);
+      });
+      note =
+        p.owners.length === 0
+          ? `${p.key}: no live member`
+          : `${p.key} lands at ${((p.position ?? 0) * 360).toFixed(1)}° of the ring; each owner is the next member point clockwise.`;
+    }
+    $('ring-marks').replaceChildren(...marks);
+    $('ring-owners').replaceChildren(...owners);
+    $('ring-note').textContent = note;
+  }
+
+  let ringTimer = null;
+  $('ring-key').addEventListener('input', (e) => {
+    state.ringKey = String(e.target.value).slice(0, 200);
+    clearTimeout(ringTimer);
+    ringTimer = setTimeout(async () => {
+      await pollPlacement();
+      renderRing();
+    }, RING_KEY_DELAY_MS);
+  });
 
   // ---- traffic statistics --------------------------------------------------------------------
 
@@ -803,7 +974,10 @@
       selfEvery ? pollSelf() : null,
     ]);
     await Promise.all([pollRaft(), pollWorkers()]);
+    await pollServices();
+    await pollPlacement();
     render();
+    renderServices();
     renderCharts();
     setTimeout(poll, POLL_MS);
   }

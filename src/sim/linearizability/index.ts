@@ -13,3 +13,4 @@ export * from './kv-model.js';
 export * from './model.js';
 export * from './recorder.js';
 export * from './sim-checker.js';
+export * from './resolve.js';

@@ -28,6 +28,7 @@ import {
   registryLateWithdrawalUnsafe,
   registryLoss,
   registryLossNoAntiEntropyUnsafe,
+  registryPiggyback,
 } from './registry.js';
 import {
   workerTier,
@@ -99,6 +100,7 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [registryForgery.name, registryForgery],
     [registryForgeryUnsafe.name, registryForgeryUnsafe],
     [registryLateWithdrawalUnsafe.name, registryLateWithdrawalUnsafe],
+    [registryPiggyback.name, registryPiggyback],
     [workerTier.name, workerTier as Scenario<unknown>],
     [workerTierFailoverUnsafe.name, workerTierFailoverUnsafe as Scenario<unknown>],
     [workerTierDedupUnsafe.name, workerTierDedupUnsafe as Scenario<unknown>],

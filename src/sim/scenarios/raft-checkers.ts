@@ -12,8 +12,13 @@
  * - committed-once: no index is ever seen committed with two different terms.
  * - state-machine-safety: no two nodes apply different entries at one index, and each node life
  *   applies indexes in order, once each (raft-machine.ts, at the moment of the apply).
- * - commit-durable: a node's commit index never falls below a commit index it wrote durably
- *   (across restarts; within a life the core's transition check forbids any decrease).
+ * - commit-durable: what a commit index promises now that a commit that moved alone is not
+ *   written on its own (it rides along with the next write, as etcd's): within a life it never
+ *   goes back; after a restart it starts at or above the highest commit the node wrote durably
+ *   (it may be below the one it had); and what the node applied in any life is never lost from
+ *   its durable state: the highest index it ever applied is covered by its snapshot or held in
+ *   its log with the term it was applied with (so replaying the log gives the same state;
+ *   state-machine-safety compares what is applied).
  * - one-vote-per-term: once a grant for term T left a node, while it is in term T it remembers
  *   that vote (§5.2, across restarts).
  * - term-never-below-sent: a node's term never drops below a term it already sent (§5.1).
@@ -174,14 +179,33 @@ export class RaftSentLog {
 }
 
 export function commitDurable(sent: RaftSentLog): Checker<RaftView> {
+  const lastCommit = new WeakMap<RaftState, number>();
+  /** address -> the highest index it applied in any life, with the term applied there. */
+  const topApplied = new Map<Address, { index: number; term: number }>();
   return {
     name: 'commit-durable',
     check(view) {
       for (const [address, state] of running(view)) {
+        const before = lastCommit.get(state);
+        if (before !== undefined && state.commitIndex < before)
+          return [`${address} moved its commit back from ${before} to ${state.commitIndex}`];
+        lastCommit.set(state, state.commitIndex);
         const floor = sent.durableCommit.get(address) ?? 0;
         if (state.commitIndex < floor)
           return [
             `${address} has commit ${state.commitIndex}, below the commit ${floor} it wrote durably`,
+          ];
+        const applied = view.observations.appliedBy.get(address) ?? 0;
+        const top = topApplied.get(address);
+        if (applied > (top?.index ?? 0)) {
+          const term = termAt(state.log, applied);
+          if (term !== undefined) topApplied.set(address, { index: applied, term });
+        }
+        if (top === undefined || top.index <= state.log.snapshotIndex) continue;
+        const held = termAt(state.log, top.index);
+        if (held !== top.term)
+          return [
+            `${address} applied ${top.index}@${top.term} and now holds ${held === undefined ? 'no entry' : `${top.index}@${held}`} there (snapshot ${state.log.snapshotIndex}): applied state lost`,
           ];
       }
       return [];

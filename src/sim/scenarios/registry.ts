@@ -137,10 +137,23 @@ class RegistryRun extends SwimRun {
   override livenessReached(): boolean {
     if (!super.livenessReached() || this.registryLiveness() !== undefined) return false;
     const state = this.replicas()[0]?.state;
-    if (state !== undefined && !this.reported)
+    if (state !== undefined && !this.reported) {
       this.world.trace.add(
         `registry converged: ${listServices(state).length} services, ${listProcesses(state).length} processes listed on every node`,
       );
+      let carried = 0;
+      let alone = 0;
+      let received = 0;
+      for (const [, shoal] of this.up()) {
+        const c = shoal.stats().dataPlane?.carrier;
+        carried += c?.carried ?? 0;
+        alone += c?.alone ?? 0;
+        received += c?.received ?? 0;
+      }
+      this.world.trace.add(
+        `registry carrier: ${carried} copies in membership packets, ${alone} alone, ${received} frames received (current lives)`,
+      );
+    }
     this.reported = true;
     return true;
   }
@@ -327,4 +340,10 @@ export const registryLateWithdrawalUnsafe = scenario(
   'registry-late-withdrawal-unsafe',
   'registry whose nodes wait a day to withdraw a dead node: the departed-withdrawn checker (documented delay) must fire',
   { registry: { withdrawDelayMs: 86_400_000 } },
+);
+
+export const registryPiggyback = scenario(
+  'registry-piggyback',
+  "registry with gossipCarrier 'piggyback': deltas ride in membership's packets (data-plane-carrier.ts), the rest alone; same checkers",
+  { registry: { gossipCarrier: 'piggyback' } },
 );

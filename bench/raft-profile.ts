@@ -1,0 +1,195 @@
+/**
+ * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
+ * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
+ * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
+ * profile on exit), and prints the leader's CPU µs per put (procfs, this process excluded) and
+ * the functions with the most self time in its profile, grouped by function and file.
+ *
+ *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
+ *
+ * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
+ */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/base/rng.js';
+import { etcd3Client } from './lib-etcd.js';
+import { runClosedLoop } from './lib-load.js';
+import { CpuSample } from './lib-procfs.js';
+import { shoalRaftSystem } from './lib-raft-systems.js';
+import { checkFlags, flagNumber, isMain, parseFlags, table } from './lib-report.js';
+import { LOAD_SETTINGS, waitLeader } from './etcd-vs-shoal.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+interface Share {
+  name: string;
+  samples: number;
+  share: number;
+}
+
+/** A frame's function and file (`src/...`, `node_modules/...`, `node:...`). */
+function frameKey(frame: ProfileNode['callFrame']): { fn: string; file: string } {
+  const fn = frame.functionName === '' ? '(anonymous)' : frame.functionName;
+  const file = frame.url.replace(/^.*\/(src|bench|node_modules)\//, '$1/');
+  return { fn, file: file === '' ? '(native)' : file };
+}
+
+function ranked(counts: Map<string, number>, total: number): Share[] {
+  return [...counts]
+    .map(([name, samples]) => ({ name, samples, share: total === 0 ? 0 : samples / total }))
+    .sort((a, b) => b.samples - a.samples);
+}
+
+/**
+ * The samples taken between `fromUs` and `toUs` (the profile's monotonic clock, the same as
+ * process.hrtime's on Linux): self time per function and per file, and total (inclusive) time
+ * per function of Shoal's own sources.
+ */
+export function summarize(
+  profile: CpuProfile,
+  fromUs: number,
+  toUs: number,
+): { total: number; idle: number; self: Share[]; files: Share[]; inclusive: Share[] } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<string, number>();
+  const files = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  let atUs = profile.startTime;
+  for (const [i, id] of profile.samples.entries()) {
+    atUs += profile.timeDeltas[i] ?? 0;
+    if (atUs < fromUs || atUs > toUs) continue;
+    const node = byId.get(id);
+    if (node === undefined) continue;
+    total++;
+    const { fn, file } = frameKey(node.callFrame);
+    if (fn === '(idle)') {
+      idle++;
+      continue;
+    }
+    self.set(`${fn} ${file}`, (self.get(`${fn} ${file}`) ?? 0) + 1);
+    files.set(file, (files.get(file) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (frame === undefined) break;
+      const k = frameKey(frame);
+      if (!k.file.startsWith('src/')) continue;
+      const key = `${k.fn} ${k.file}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + 1);
+    }
+  }
+  const busy = total - idle;
+  return {
+    total,
+    idle,
+    self: ranked(self, busy),
+    files: ranked(files, busy),
+    inclusive: ranked(inclusive, busy),
+  };
+}
+
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+export async function run(argv: readonly string[] = []): Promise<string> {
+  const flags = parseFlags(argv);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir']);
+  const concurrency = flagNumber(flags, 'c', 64);
+  const operations = flagNumber(flags, 'ops', 5000);
+  const top = flagNumber(flags, 'top', 30);
+  const warmup = Math.min(1000, operations);
+  const dir = flags.get('dir') ?? mkdtempSync(join(tmpdir(), 'shoal-raft-profile-'));
+  const system = shoalRaftSystem({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  let leaderPid: number | undefined;
+  let cpuUsPerPut: number | undefined;
+  let opsPerSec: number | undefined;
+  const windowUs = { from: 0, to: 0 };
+  const load1 = loadavg()[0] ?? 0;
+  await system.start(LOAD_SETTINGS);
+  try {
+    const leader = await waitLeader(system);
+    leaderPid = system.pids()[leader];
+    const client = etcd3Client([system.endpoint(leader)]);
+    const rng = new Rng(14);
+    const value = Buffer.from(Uint8Array.from({ length: 256 }, () => rng.int(256)));
+    try {
+      await runClosedLoop({
+        concurrency,
+        operations: warmup,
+        warmupOperations: 0,
+        op: (i) =>
+          client
+            .put(`bench/profile-warmup/${String(i).padStart(8, '0')}`)
+            .value(value)
+            .exec(),
+        serverPids: system.pids(),
+      });
+      const sample = new CpuSample(leaderPid === undefined ? [] : [leaderPid]);
+      windowUs.from = nowUs();
+      const load = await runClosedLoop({
+        concurrency,
+        operations,
+        warmupOperations: 0,
+        op: (i) =>
+          client
+            .put(`bench/profile/${String(i).padStart(8, '0')}`)
+            .value(value)
+            .exec(),
+        serverPids: system.pids(),
+      });
+      windowUs.to = nowUs();
+      const leaderMs = sample.usedMs();
+      opsPerSec = load.opsPerSec;
+      cpuUsPerPut = leaderMs === undefined ? undefined : (leaderMs * 1000) / operations;
+    } finally {
+      client.close();
+    }
+  } finally {
+    await system.stop();
+  }
+  const file = readdirSync(dir).find(
+    (f) => leaderPid !== undefined && f.includes(`.${leaderPid}.`),
+  );
+  if (file === undefined) return `no profile of the leader (pid ${leaderPid}) in ${dir}`;
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const summary = summarize(profile, windowUs.from, windowUs.to);
+  const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
+  const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
+  return [
+    `put c=${concurrency}, ${operations} puts after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
+      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `leader profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
+    '',
+    'Self time by file:',
+    table(['self', 'file'], rows(summary.files)),
+    '',
+    'Self time by function:',
+    table(['self', 'function file'], rows(summary.self)),
+    '',
+    "Total time of Shoal's own functions (callees included):",
+    table(['total', 'function file'], rows(summary.inclusive)),
+  ].join('\n');
+}
+
+if (isMain(import.meta.url)) {
+  process.stdout.write(`${await run(process.argv.slice(2))}\n`);
+}
