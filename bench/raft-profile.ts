@@ -2,10 +2,16 @@
  * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
  * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
  * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
- * profile on exit), and prints the leader's CPU µs per put (procfs, this process excluded) and
- * the functions with the most self time in its profile, grouped by function and file.
+ * profile on exit), and prints the profiled member's CPU µs per ${opName} (procfs, this process
+ * excluded) and the functions with the most self time in its profile, grouped by function and
+ * file. `--member follower` profiles a follower instead of the leader (at c=1 the followers
+ * together spend about as much CPU per put as the leader). `--op txn` runs etcd-vs-shoal.ts's
+ * compare-and-swap txns on 16 keys instead of puts (a CAS that lost the race counts as done).
+ * `--node-args` passes extra flags to the agents' node (comma-separated), e.g.
+ * `--node-args --max-semi-space-size=32`.
  *
  *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
+ *     [--member leader|follower] [--op put|txn] [--node-args FLAGS]
  *
  * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
  */
@@ -41,10 +47,15 @@ interface Share {
   share: number;
 }
 
-/** A frame's function and file (`src/...`, `node_modules/...`, `node:...`). */
+/** A frame's function and file (`src/...` for src/ and dist/, `node_modules/...`, `node:...`). */
 function frameKey(frame: ProfileNode['callFrame']): { fn: string; file: string } {
   const fn = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-  const file = frame.url.replace(/^.*\/(src|bench|node_modules)\//, '$1/');
+  // Agents run from dist/ (lib-raft-systems.ts): a compiled file is named by its source.
+  const at = frame.url.lastIndexOf('/node_modules/');
+  const file =
+    at >= 0
+      ? frame.url.slice(at + 1)
+      : frame.url.replace(/^.*?\/(?:dist|src)\//, 'src/').replace(/^.*?\/bench\//, 'bench/');
   return { fn, file: file === '' ? '(native)' : file };
 }
 
@@ -108,18 +119,29 @@ export function summarize(
   };
 }
 
+/** Keys of the `--op txn` compare-and-swap (etcd-vs-shoal.ts uses 16 too). */
+const CAS_KEYS = 16;
+
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['c', 'ops', 'top', 'dir']);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'member', 'op', 'node-args']);
+  const opName = flags.get('op') ?? 'put';
+  if (opName !== 'put' && opName !== 'txn') throw new Error(`--op ${opName}: expected put or txn`);
+  const extraNodeArgs = (flags.get('node-args') ?? '').split(',').filter((a) => a !== '');
+  const member = flags.get('member') ?? 'leader';
+  if (member !== 'leader' && member !== 'follower')
+    throw new Error(`--member ${member}: expected leader or follower`);
   const concurrency = flagNumber(flags, 'c', 64);
   const operations = flagNumber(flags, 'ops', 5000);
   const top = flagNumber(flags, 'top', 30);
   const warmup = Math.min(1000, operations);
   const dir = flags.get('dir') ?? mkdtempSync(join(tmpdir(), 'shoal-raft-profile-'));
-  const system = shoalRaftSystem({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  let leaderPid: number | undefined;
+  const system = shoalRaftSystem({
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...extraNodeArgs],
+  });
+  let profiledPid: number | undefined;
   let cpuUsPerPut: number | undefined;
   let opsPerSec: number | undefined;
   const windowUs = { from: 0, to: 0 };
@@ -127,7 +149,8 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   await system.start(LOAD_SETTINGS);
   try {
     const leader = await waitLeader(system);
-    leaderPid = system.pids()[leader];
+    const pids = system.pids();
+    profiledPid = member === 'leader' ? pids[leader] : pids.find((_, i) => i !== leader);
     const client = etcd3Client([system.endpoint(leader)]);
     const rng = new Rng(14);
     const value = Buffer.from(Uint8Array.from({ length: 256 }, () => rng.int(256)));
@@ -143,23 +166,36 @@ export async function run(argv: readonly string[] = []): Promise<string> {
             .exec(),
         serverPids: system.pids(),
       });
-      const sample = new CpuSample(leaderPid === undefined ? [] : [leaderPid]);
+      const sample = new CpuSample(profiledPid === undefined ? [] : [profiledPid]);
       windowUs.from = nowUs();
+      const last = Array.from({ length: CAS_KEYS }, () => '0');
+      for (let k = 0; k < CAS_KEYS; k++)
+        await client.put(`bench/profile-cas/${k}`).value('0').exec();
+      const put = (i: number) =>
+        client
+          .put(`bench/profile/${String(i).padStart(8, '0')}`)
+          .value(value)
+          .exec();
+      const cas = async (i: number) => {
+        const k = i % CAS_KEYS;
+        const next = String(i + 1);
+        const result = await client
+          .if(`bench/profile-cas/${k}`, 'Value', '==', last[k] as string)
+          .then(client.put(`bench/profile-cas/${k}`).value(next))
+          .commit();
+        if (result.succeeded) last[k] = next;
+      };
       const load = await runClosedLoop({
         concurrency,
         operations,
         warmupOperations: 0,
-        op: (i) =>
-          client
-            .put(`bench/profile/${String(i).padStart(8, '0')}`)
-            .value(value)
-            .exec(),
+        op: opName === 'put' ? put : cas,
         serverPids: system.pids(),
       });
       windowUs.to = nowUs();
-      const leaderMs = sample.usedMs();
+      const usedMs = sample.usedMs();
       opsPerSec = load.opsPerSec;
-      cpuUsPerPut = leaderMs === undefined ? undefined : (leaderMs * 1000) / operations;
+      cpuUsPerPut = usedMs === undefined ? undefined : (usedMs * 1000) / operations;
     } finally {
       client.close();
     }
@@ -167,17 +203,17 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     await system.stop();
   }
   const file = readdirSync(dir).find(
-    (f) => leaderPid !== undefined && f.includes(`.${leaderPid}.`),
+    (f) => profiledPid !== undefined && f.includes(`.${profiledPid}.`),
   );
-  if (file === undefined) return `no profile of the leader (pid ${leaderPid}) in ${dir}`;
+  if (file === undefined) return `no profile of the ${member} (pid ${profiledPid}) in ${dir}`;
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const summary = summarize(profile, windowUs.from, windowUs.to);
   const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
   const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
   return [
-    `put c=${concurrency}, ${operations} puts after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
-      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
-    `leader profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
+    `${opName} c=${concurrency}, ${operations} ${opName}s after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
+      `${member} CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `${member} profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
     '',
     'Self time by file:',
     table(['self', 'file'], rows(summary.files)),
