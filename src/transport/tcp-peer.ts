@@ -10,13 +10,11 @@
  * (`refused_by_peer`), drops what it had queued (as `unreachable`) and tells its owner the
  * reason; it does not re-dial until the next frame is sent.
  *
- * Frames are coalesced: `send` only queues, and the frames queued in one run of JavaScript (one
- * driver step and what it sends) leave in one socket write once it ends (a microtask), each with
- * its header, in order. A Raft leader at c=64 sends one AppendEntries per follower per proposal
- * batch plus heartbeats and acks: one write (and one syscall, one TCP segment) per frame was the
- * biggest single cost on its profile (docs/notes/issue-13.md). The flush waited for the end of
- * the event-loop turn (`setImmediate`) before: a leader's append then left only after the turn's
- * other callbacks, and a follower's ack likewise, on the path of every write's latency. A batch stops growing once it would fill the socket's buffer
+ * Frames are coalesced: `send` only queues, and the frames queued in one event-loop turn leave in
+ * one socket write at the end of it (`setImmediate`), each with its header, in order. A Raft
+ * leader at c=64 sends one AppendEntries per follower per proposal batch plus heartbeats and
+ * acks: one write (and one syscall, one TCP segment) per frame was the biggest single cost on its
+ * profile (docs/notes/issue-13.md). A batch stops growing once it would fill the socket's buffer
  * up to its high-water mark (at least one frame goes), so frames the socket cannot take yet stay
  * in the bounded queue, where the oldest is dropped and counted, as before; a turn that fills the
  * queue on a connection that is not backed up flushes early rather than drop.
@@ -66,8 +64,8 @@ export class OutboundPeer {
   private connected = false;
   /** Waiting for 'drain' after a write returned false: TCP backpressure. */
   private blocked = false;
-  /** A flush is due once the JavaScript that queued a frame returns (a microtask). */
-  private flushPending = false;
+  /** A flush is due at the end of this event-loop turn (`setImmediate`). */
+  private flushPending: NodeJS.Immediate | undefined;
   private failedAttempts = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -106,6 +104,8 @@ export class OutboundPeer {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    if (this.flushPending !== undefined) clearImmediate(this.flushPending);
+    this.flushPending = undefined;
     this.queue.clear();
     this.socket?.destroy();
     this.socket = undefined;
@@ -202,13 +202,12 @@ export class OutboundPeer {
     this.retryTimer.unref();
   }
 
-  /** Queues a flush for when the running JavaScript returns, so that its frames share a write. */
+  /** Queues a flush at the end of this event-loop turn, so that the turn's frames share a write. */
   private scheduleFlush(): void {
-    if (this.flushPending) return;
-    this.flushPending = true;
-    queueMicrotask(() => {
-      this.flushPending = false;
-      if (!this.closed) this.flush();
+    if (this.flushPending !== undefined) return;
+    this.flushPending = setImmediate(() => {
+      this.flushPending = undefined;
+      this.flush();
     });
   }
 
