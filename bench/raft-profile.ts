@@ -7,8 +7,8 @@
  * file. `--member follower` profiles a follower instead of the leader (at c=1 the followers
  * together spend about as much CPU per put as the leader). `--op txn` runs etcd-vs-shoal.ts's
  * compare-and-swap txns on 16 keys instead of puts (a CAS that lost the race counts as done).
- * `--node-args` passes extra flags to the agents' node (comma-separated), e.g.
- * `--node-args --max-semi-space-size=32`.
+ * `--node-args` passes extra flags to the agents' node (comma-separated, without their leading
+ * dashes), e.g. `--node-args max-semi-space-size=32`.
  *
  *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
  *     [--member leader|follower] [--op put|txn] [--node-args FLAGS]
@@ -129,7 +129,11 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   checkFlags(flags, ['c', 'ops', 'top', 'dir', 'member', 'op', 'node-args']);
   const opName = flags.get('op') ?? 'put';
   if (opName !== 'put' && opName !== 'txn') throw new Error(`--op ${opName}: expected put or txn`);
-  const extraNodeArgs = (flags.get('node-args') ?? '').split(',').filter((a) => a !== '');
+  // Without their leading dashes (a value starting with -- would read as a flag).
+  const extraNodeArgs = (flags.get('node-args') ?? '')
+    .split(',')
+    .filter((a) => a !== '')
+    .map((a) => (a.startsWith('-') ? a : `--${a}`));
   const member = flags.get('member') ?? 'leader';
   if (member !== 'leader' && member !== 'follower')
     throw new Error(`--member ${member}: expected leader or follower`);
