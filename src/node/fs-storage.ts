@@ -6,20 +6,15 @@
  * itself survives a power cut; `writeDurable` also fsyncs the parent of every directory it
  * creates, so a node's first write of a file is as durable as its later ones.
  *
- * The log-file operations (a WAL's hot path) are asynchronous too: `writeAtDurable` writes
- * through a file descriptor cached per path (one open per segment, not per batch), released by
- * `closeFile`, `renameDurable` and `removeDurable` once the operations in flight on it finish.
- * The descriptor is opened with O_DSYNC, so each positional write returns only once its data
- * (and the metadata needed to read it back) is on the disk: fdatasync's promise, in ONE call to
- * the thread pool instead of a write and then an fdatasync (a batch's durable write was two
- * thread-pool round trips and two promise resolutions on every member; docs/benchmarks.md). `createDurable` preallocates by writing zeros (Node has no fallocate(2)), so a later
+ * The log-file operations (a WAL's hot path) are asynchronous too: `writeAtDurable` writes and
+ * fdatasyncs through a file descriptor cached per path (one open per segment, not per batch),
+ * released by `closeFile`, `renameDurable` and `removeDurable` once the operations in flight on
+ * it finish. `createDurable` preallocates by writing zeros (Node has no fallocate(2)), so a later
  * write into the file allocates no blocks and its fdatasync has no size or extent metadata to
  * commit. `fsyncDelayMs` (benchmarks only) holds back each asynchronous operation's completion,
  * to show how a design behaves on a disk slower than this one.
  */
 import {
-  constants as fsConstants,
-  write as fsWrite,
   closeSync,
   fsyncSync,
   mkdirSync,
@@ -60,8 +55,6 @@ export interface FsStorageOptions {
 /** A file descriptor cached for one path, with the operations using it. */
 interface CachedHandle {
   opened: Promise<FileHandle>;
-  /** The descriptor once `opened` resolved (writes after the first need no promise). */
-  fd: number | undefined;
   inFlight: number;
   closing: boolean;
 }
@@ -205,23 +198,12 @@ export class FsStorage implements Storage {
     const full = this.resolveOr(path, done);
     if (full === undefined) return;
     const cached = this.acquire(full);
-    const finish = (err: unknown): void => {
-      this.release(full, cached);
-      if (err === undefined || err === null) this.complete(done);
-      else done(ioError('write and sync', full, err));
-    };
-    // O_DSYNC: each write is durable when it returns (a short write goes on from where it stopped).
-    const writeFrom = (fd: number, from: number): void =>
-      fsWrite(fd, data, from, data.length - from, offset + from, (err, written) => {
-        if (err !== null) return finish(err);
-        if (from + written < data.length) return writeFrom(fd, from + written);
-        finish(undefined);
-      });
-    if (cached.fd !== undefined) return writeFrom(cached.fd, 0);
-    cached.opened.then((handle) => {
-      cached.fd = handle.fd;
-      writeFrom(handle.fd, 0);
-    }, finish);
+    writeAtAndSync(cached.opened, offset, data)
+      .finally(() => this.release(full, cached))
+      .then(
+        () => this.complete(done),
+        (err: unknown) => done(ioError('write and sync', full, err)),
+      );
   }
 
   renameDurable(from: string, to: string, done: StorageDone): void {
@@ -294,13 +276,8 @@ export class FsStorage implements Storage {
   private acquire(full: string): CachedHandle {
     let cached = this.handles.get(full);
     if (cached === undefined) {
-      const flags = fsConstants.O_RDWR | fsConstants.O_DSYNC;
-      cached = { opened: open(full, flags), fd: undefined, inFlight: 0, closing: false };
-      // A failed open is reported by the operation, and the descriptor is dropped, so the next
-      // operation tries again.
-      cached.opened.catch(() => {
-        if (this.handles.get(full) === cached) this.handles.delete(full);
-      });
+      cached = { opened: open(full, 'r+'), inFlight: 0, closing: false };
+      cached.opened.catch(() => undefined); // a failed open is reported by the operation
       this.handles.set(full, cached);
     }
     cached.inFlight++;
@@ -309,6 +286,10 @@ export class FsStorage implements Storage {
 
   private release(full: string, cached: CachedHandle): void {
     cached.inFlight--;
+    // A descriptor that failed to open is dropped, so the next operation tries again.
+    cached.opened.catch(() => {
+      if (this.handles.get(full) === cached) this.handles.delete(full);
+    });
     if (cached.closing && cached.inFlight === 0) closeQuietly(cached);
   }
 
@@ -398,6 +379,20 @@ function closeQuietly(cached: CachedHandle): void {
     (handle) => handle.close().catch(() => undefined),
     () => undefined,
   );
+}
+
+/** Writes all of `data` at `offset` through the handle, then fdatasyncs it. */
+async function writeAtAndSync(
+  opened: Promise<FileHandle>,
+  offset: number,
+  data: Uint8Array,
+): Promise<void> {
+  const handle = await opened;
+  for (let done = 0; done < data.length;) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
+  await handle.datasync();
 }
 
 /** Creates `full` as `sizeBytes` zeros, fsyncs it and its directory (and any directory created for it). */
