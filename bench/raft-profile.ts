@@ -1,11 +1,14 @@
 /**
- * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
- * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
- * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
- * profile on exit), and prints the leader's CPU µs per put (procfs, this process excluded) and
- * the functions with the most self time in its profile, grouped by function and file.
+ * Where the Raft leader's CPU goes under puts or gets: starts a fresh 3-member Shoal `raft`
+ * cluster (as etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one row (the
+ * same etcd3 client, closed loop and 256 B values): puts, or with `--workload ser-get|lin-get`
+ * serializable or linearizable gets of the keys the warm-up put; stops the agents (SIGTERM: each
+ * writes its profile on exit), and prints the leader's CPU µs per operation (procfs, this process
+ * excluded) and the functions with the most self time in its profile, grouped by function and
+ * file.
  *
- *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
+ *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--workload put|ser-get|lin-get]
+ *     [--top 30] [--dir DIR]
  *
  * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
  */
@@ -112,7 +115,10 @@ const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['c', 'ops', 'top', 'dir']);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'workload']);
+  const workload = flags.get('workload') ?? 'put';
+  if (!['put', 'ser-get', 'lin-get'].includes(workload))
+    throw new Error(`--workload ${workload}: put, ser-get or lin-get`);
   const concurrency = flagNumber(flags, 'c', 64);
   const operations = flagNumber(flags, 'ops', 5000);
   const top = flagNumber(flags, 'top', 30);
@@ -149,11 +155,16 @@ export async function run(argv: readonly string[] = []): Promise<string> {
         concurrency,
         operations,
         warmupOperations: 0,
-        op: (i) =>
-          client
-            .put(`bench/profile/${String(i).padStart(8, '0')}`)
-            .value(value)
-            .exec(),
+        op: (i) => {
+          if (workload === 'put')
+            return client
+              .put(`bench/profile/${String(i).padStart(8, '0')}`)
+              .value(value)
+              .exec();
+          const key = `bench/profile-warmup/${String(rng.int(warmup)).padStart(8, '0')}`;
+          const get = client.get(key);
+          return get.serializable(workload === 'ser-get').exec();
+        },
         serverPids: system.pids(),
       });
       windowUs.to = nowUs();
@@ -175,8 +186,8 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
   const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
   return [
-    `put c=${concurrency}, ${operations} puts after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
-      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `${workload} c=${concurrency}, ${operations} operations after a warm-up of ${warmup} puts: ${opsPerSec?.toFixed(0) ?? '?'} ops/s, ` +
+      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per operation (procfs, profiler on), load ${load1.toFixed(1)}`,
     `leader profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
     '',
     'Self time by file:',
