@@ -123,7 +123,9 @@ class MessageReader {
         );
       if (buf.length < PREFIX_BYTES + length) break;
       const message = buf.subarray(PREFIX_BYTES, PREFIX_BYTES + length);
-      out.push(buf[0] === 0 ? message : this.decompress(message));
+      // A copy: its own buffer (as grpc-js gives), so what a handler keeps of it (a key, a
+      // value) holds no more than the message, not the whole chunk read from the connection.
+      out.push(buf[0] === 0 ? Buffer.from(message) : this.decompress(message));
       buf = buf.subarray(PREFIX_BYTES + length);
     }
     if (buf.length > 0) this.held = buf;
