@@ -481,12 +481,18 @@ function onStream(
 /** Pings a connection every keepaliveMs; one unanswered for keepaliveTimeoutMs ends it. */
 function keepAlive(session: http2.ServerHttp2Session, options: H2ServerOptions): void {
   const timer = setInterval(() => {
+    if (session.closed || session.destroyed) return;
     const timeout = setTimeout(() => session.destroy(), options.keepaliveTimeoutMs);
     timeout.unref();
-    const sent = session.ping((err) => {
-      clearTimeout(timeout);
-      if (err !== null) session.destroy();
-    });
+    let sent = false;
+    try {
+      sent = session.ping((err) => {
+        clearTimeout(timeout);
+        if (err !== null) session.destroy();
+      });
+    } catch {
+      // The session is closing: its 'close' clears this interval.
+    }
     if (!sent) clearTimeout(timeout);
   }, options.keepaliveMs);
   timer.unref();
