@@ -2,8 +2,9 @@
  * The lean gRPC server (src/etcd/h2-server.ts) at the wire: what grpc-js's server does for the
  * same bytes, checked against both stacks (`stack: 'http2'` and `'grpc-js'`) where they must
  * agree: an unknown method, a request over receiveMessageBytesMax, a gzip-compressed request,
- * several responses of one stream written in one turn, a stream the server fails after writing,
- * and a request that is not gRPC (415). The rest of test/etcd runs on the default (http2) stack.
+ * an unknown compression, and several responses of one stream written in one turn; then the
+ * lean server's own answers to a request that is not gRPC (415), a malformed grpc-timeout and
+ * a unary call with two messages. The rest of test/etcd runs on the default (http2) stack.
  */
 import http2 from 'node:http2';
 import { gzipSync } from 'node:zlib';
