@@ -1,17 +1,21 @@
 /**
- * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
- * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
- * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
- * profile on exit), and prints the profiled member's CPU µs per ${opName} (procfs, this process
+ * Where the Raft leader's CPU goes under puts or gets: starts a fresh 3-member Shoal `raft`
+ * cluster (as etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one row (the
+ * same etcd3 client, closed loop and 256 B values): puts, or with `--workload ser-get|lin-get`
+ * serializable or linearizable gets of the keys the warm-up put, or with `--workload watch` the
+ * watch fan-out of etcd-vs-shoal.ts (`--watchers` watches of one key spread over the members,
+ * one etcd3 client each, and puts to that key at c = 1; µs are then per put); stops the agents (SIGTERM: each
+ * writes its profile on exit), and prints the leader's CPU µs per operation (procfs, this process
  * excluded) and the functions with the most self time in its profile, grouped by function and
- * file. `--member follower` profiles a follower instead of the leader (at c=1 the followers
- * together spend about as much CPU per put as the leader). `--op txn` runs etcd-vs-shoal.ts's
- * compare-and-swap txns on 16 keys instead of puts (a CAS that lost the race counts as done).
- * `--node-args` passes extra flags to the agents' node (comma-separated, without their leading
- * dashes), e.g. `--node-args max-semi-space-size=32`.
+ * file. `--workload txn` runs etcd-vs-shoal.ts's compare-and-swap txns on 16 keys (a CAS that
+ * lost the race counts as done). `--member follower` profiles a follower instead of the leader
+ * (at c = 1 the followers together spend about as much CPU per put as the leader). `--node-args`
+ * passes extra flags to the agents' node (comma-separated, without their leading dashes), e.g.
+ * `--node-args max-semi-space-size=32`.
  *
- *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
- *     [--member leader|follower] [--op put|txn] [--node-args FLAGS]
+ *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000]
+ *     [--workload put|ser-get|lin-get|watch|txn] [--watchers 100] [--top 30] [--dir DIR]
+ *     [--member leader|follower] [--node-args FLAGS]
  *
  * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
  */
@@ -19,6 +23,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/base/rng.js';
+import type { Etcd3 } from 'etcd3';
 import { etcd3Client } from './lib-etcd.js';
 import { runClosedLoop } from './lib-load.js';
 import { CpuSample } from './lib-procfs.js';
@@ -119,24 +124,28 @@ export function summarize(
   };
 }
 
-/** Keys of the `--op txn` compare-and-swap (etcd-vs-shoal.ts uses 16 too). */
+/** The key the watch workload's watchers watch and its writer puts to. */
+const WATCH_KEY = 'bench/profile-watch/k';
+/** Keys of the `txn` workload's compare-and-swap (etcd-vs-shoal.ts uses 16 too). */
 const CAS_KEYS = 16;
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'member', 'op', 'node-args']);
-  const opName = flags.get('op') ?? 'put';
-  if (opName !== 'put' && opName !== 'txn') throw new Error(`--op ${opName}: expected put or txn`);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'workload', 'watchers', 'member', 'node-args']);
+  const workload = flags.get('workload') ?? 'put';
+  if (!['put', 'ser-get', 'lin-get', 'watch', 'txn'].includes(workload))
+    throw new Error(`--workload ${workload}: put, ser-get, lin-get, watch or txn`);
+  const member = flags.get('member') ?? 'leader';
+  if (member !== 'leader' && member !== 'follower')
+    throw new Error(`--member ${member}: expected leader or follower`);
   // Without their leading dashes (a value starting with -- would read as a flag).
   const extraNodeArgs = (flags.get('node-args') ?? '')
     .split(',')
     .filter((a) => a !== '')
     .map((a) => (a.startsWith('-') ? a : `--${a}`));
-  const member = flags.get('member') ?? 'leader';
-  if (member !== 'leader' && member !== 'follower')
-    throw new Error(`--member ${member}: expected leader or follower`);
+  const watcherCount = workload === 'watch' ? flagNumber(flags, 'watchers', 100) : 0;
   const concurrency = flagNumber(flags, 'c', 64);
   const operations = flagNumber(flags, 'ops', 5000);
   const top = flagNumber(flags, 'top', 30);
@@ -145,7 +154,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const system = shoalRaftSystem({
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...extraNodeArgs],
   });
-  let profiledPid: number | undefined;
+  let leaderPid: number | undefined;
   let cpuUsPerPut: number | undefined;
   let opsPerSec: number | undefined;
   const windowUs = { from: 0, to: 0 };
@@ -154,8 +163,19 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   try {
     const leader = await waitLeader(system);
     const pids = system.pids();
-    profiledPid = member === 'leader' ? pids[leader] : pids.find((_, i) => i !== leader);
+    leaderPid = member === 'leader' ? pids[leader] : pids.find((_, i) => i !== leader);
     const client = etcd3Client([system.endpoint(leader)]);
+    const watchClients = Array.from({ length: watcherCount === 0 ? 0 : system.size }, (_, i) =>
+      etcd3Client([system.endpoint(i)]),
+    );
+    let delivered = 0;
+    for (let w = 0; w < watcherCount; w++) {
+      const watcher = await (watchClients[w % watchClients.length] as Etcd3)
+        .watch()
+        .key(WATCH_KEY)
+        .create();
+      watcher.on('put', () => delivered++);
+    }
     const rng = new Rng(14);
     const value = Buffer.from(Uint8Array.from({ length: 256 }, () => rng.int(256)));
     try {
@@ -170,16 +190,10 @@ export async function run(argv: readonly string[] = []): Promise<string> {
             .exec(),
         serverPids: system.pids(),
       });
-      const sample = new CpuSample(profiledPid === undefined ? [] : [profiledPid]);
-      windowUs.from = nowUs();
       const last = Array.from({ length: CAS_KEYS }, () => '0');
-      for (let k = 0; k < CAS_KEYS; k++)
-        await client.put(`bench/profile-cas/${k}`).value('0').exec();
-      const put = (i: number) =>
-        client
-          .put(`bench/profile/${String(i).padStart(8, '0')}`)
-          .value(value)
-          .exec();
+      if (workload === 'txn')
+        for (let k = 0; k < CAS_KEYS; k++)
+          await client.put(`bench/profile-cas/${k}`).value('0').exec();
       const cas = async (i: number) => {
         const k = i % CAS_KEYS;
         const next = String(i + 1);
@@ -189,34 +203,51 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           .commit();
         if (result.succeeded) last[k] = next;
       };
+      const sample = new CpuSample(leaderPid === undefined ? [] : [leaderPid]);
+      windowUs.from = nowUs();
       const load = await runClosedLoop({
         concurrency,
         operations,
         warmupOperations: 0,
-        op: opName === 'put' ? put : cas,
+        op: (i) => {
+          if (workload === 'watch') return client.put(WATCH_KEY).value(value).exec();
+          if (workload === 'txn') return cas(i);
+          if (workload === 'put')
+            return client
+              .put(`bench/profile/${String(i).padStart(8, '0')}`)
+              .value(value)
+              .exec();
+          const key = `bench/profile-warmup/${String(rng.int(warmup)).padStart(8, '0')}`;
+          const get = client.get(key);
+          return get.serializable(workload === 'ser-get').exec();
+        },
         serverPids: system.pids(),
       });
+      const drainUntil = Date.now() + 10_000;
+      while (delivered < operations * watcherCount && Date.now() < drainUntil)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       windowUs.to = nowUs();
-      const usedMs = sample.usedMs();
+      const leaderMs = sample.usedMs();
       opsPerSec = load.opsPerSec;
-      cpuUsPerPut = usedMs === undefined ? undefined : (usedMs * 1000) / operations;
+      cpuUsPerPut = leaderMs === undefined ? undefined : (leaderMs * 1000) / operations;
     } finally {
       client.close();
+      for (const c of watchClients) c.close();
     }
   } finally {
     await system.stop();
   }
   const file = readdirSync(dir).find(
-    (f) => profiledPid !== undefined && f.includes(`.${profiledPid}.`),
+    (f) => leaderPid !== undefined && f.includes(`.${leaderPid}.`),
   );
-  if (file === undefined) return `no profile of the ${member} (pid ${profiledPid}) in ${dir}`;
+  if (file === undefined) return `no profile of the ${member} (pid ${leaderPid}) in ${dir}`;
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const summary = summarize(profile, windowUs.from, windowUs.to);
   const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
   const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
   return [
-    `${opName} c=${concurrency}, ${operations} ${opName}s after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
-      `${member} CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `${workload} c=${concurrency}, ${operations} operations after a warm-up of ${warmup} puts: ${opsPerSec?.toFixed(0) ?? '?'} ops/s, ` +
+      `${member} CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per operation (procfs, profiler on), load ${load1.toFixed(1)}`,
     `${member} profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
     '',
     'Self time by file:',
