@@ -123,6 +123,8 @@ export class WorkerServer {
     registrationsQueued: 0,
     /** Queued registrations dropped unsigned because their caller gave up. */
     registrationsAbandoned: 0,
+    /** Groups of signed registrations proposed together (handlers.ts, group commit). */
+    registrationGroups: 0,
     refusedRegistrations: {} as Record<string, number>,
     heartbeats: 0,
     forwardedHeartbeats: 0,
@@ -427,6 +429,7 @@ export class WorkerServer {
       registrations: this.counters.registrations,
       registrations_queued: this.counters.registrationsQueued,
       registrations_abandoned: this.counters.registrationsAbandoned,
+      registration_groups: this.counters.registrationGroups,
       ...Object.fromEntries(
         Object.entries(this.counters.refusedRegistrations).map(([k, v]) => [`refused_${k}`, v]),
       ),

@@ -66,6 +66,14 @@ export interface WorkerOptions {
   onTrace?(line: string): void;
   /** Sync identity files to disk (default). Off only for benchmarks hosting many workers in one process. */
   identityFsync?: boolean;
+  /**
+   * Channels that carry no client certificate (the unverified bundle fetch and the pinned
+   * registration), shared by the workers of one process that pass the same map: one TLS
+   * handshake per server and kind instead of two per worker. A worker never closes them; the
+   * owner of the map does. The mTLS channel, which carries the worker's own certificate, is
+   * never shared.
+   */
+  sharedChannels?: Map<string, grpc.Client>;
 }
 
 /** What the application sees: a full snapshot (first, and after a resync), then batches. */
@@ -195,7 +203,10 @@ export class Worker {
 
   private client(server: string, verified: boolean, rootPems?: readonly string[]): Api {
     const key = `${server}|${verified ? 'mtls' : rootPems === undefined ? 'open' : 'pinned'}`;
-    let client = this.clients.get(key);
+    const shared = verified ? undefined : this.options.sharedChannels;
+    // A shared pinned channel trusts exactly these roots: they are part of its key.
+    const sharedKey = `${key}|${(rootPems ?? []).join('')}`;
+    let client = (shared?.get(sharedKey) as Api | undefined) ?? this.clients.get(key);
     if (client !== undefined) return client;
     const Api = workerApi();
     const credentials = verified
@@ -213,7 +224,8 @@ export class Worker {
       // Servers are checked by CN (tls.ts), not hostname; an IP as TLS server name is also deprecated.
       'grpc.ssl_target_name_override': 'shoal-worker-server',
     }) as unknown as Api;
-    this.clients.set(key, client);
+    if (shared !== undefined) shared.set(sharedKey, client);
+    else this.clients.set(key, client);
     return client;
   }
 
