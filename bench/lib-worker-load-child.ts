@@ -35,6 +35,7 @@ import { workerClientConfig } from '../src/worker/core/config.js';
 import { PRIVATE_FILE_MODE, writeFileAtomic } from '../src/worker/files.js';
 import { KEY_FILE, Worker } from '../src/worker/worker.js';
 import { isMain } from './lib-report.js';
+import { cpuProfArgs } from './lib-worker-raft-child.js';
 
 /** Key generations in flight at once in one load process, before the storm. */
 const KEYGENS_IN_FLIGHT = 50;
@@ -87,7 +88,7 @@ export interface WorkerLoadChild {
 export async function spawnWorkerLoad(args: LoadSliceArgs): Promise<WorkerLoadChild> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(args)],
+    [...cpuProfArgs(), '--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(args)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const pid = child.pid;

@@ -20,6 +20,12 @@ import { isMain } from './lib-report.js';
 
 const ANSWER_TIMEOUT_MS = 120_000;
 
+/** `SHOAL_BENCH_CPU_PROF=DIR`: the bench's children write V8 CPU profiles there (node refuses --cpu-prof in NODE_OPTIONS). */
+export function cpuProfArgs(): string[] {
+  const dir = process.env['SHOAL_BENCH_CPU_PROF'];
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
+}
+
 export interface RaftServerStats {
   heapUsedBytes: number;
   rssBytes: number;
@@ -49,7 +55,14 @@ export interface RaftServerChild {
 function spawnOne(args: object): Promise<RaftServerChild> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(args)],
+    [
+      ...cpuProfArgs(),
+      '--expose-gc',
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      JSON.stringify(args),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const pid = child.pid;
