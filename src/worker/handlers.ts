@@ -57,16 +57,6 @@ export const REGISTRATIONS_IN_FLIGHT_MAX = 64;
  * a storm never spends the server on answers nobody reads.
  */
 export const REGISTRATIONS_QUEUED_MAX = 4_096;
-/**
- * Group commit (worker-tier.md, "The registration storm"): signed registrations wait until
- * this many are ready, or REGISTRATION_LINGER_MS after the first, and then propose their txns
- * in one turn of the event loop, which the Raft layer steps as ONE input: one append, one
- * fsync, one message per follower for the whole group.
- */
-export const REGISTRATION_GROUP_MIN = 16;
-/** The longest a signed registration waits for its group, ms (the price a lone one pays). */
-export const REGISTRATION_LINGER_MS = 50;
-
 type Unary<Req, Res> = (
   call: grpc.ServerUnaryCall<Req, Res>,
   callback: grpc.sendUnaryData<Res>,
@@ -214,11 +204,17 @@ function pumpRegistrations(ctx: HandlerContext, pipeline: Pipeline): void {
     group.push(signed);
   }
   counters.registrationsQueued = queue.length;
-  // A full group goes now; so does any group when nothing else can join it (every place taken).
-  if (group.length >= REGISTRATION_GROUP_MIN || counters.registering >= REGISTRATIONS_IN_FLIGHT_MAX)
+  // Group commit (worker-tier.md, "The registration storm"): the group's txns are proposed in
+  // one turn of the event loop, which the Raft layer steps as ONE input (one append, one fsync,
+  // one message per follower). A full group goes now; so does any group nothing else can join
+  // (every place taken); a smaller one waits at most registrationLingerMs.
+  if (
+    group.length >= ctx.config.registrationGroupMin ||
+    counters.registering >= REGISTRATIONS_IN_FLIGHT_MAX
+  )
     return proposeGroup(ctx, pipeline);
   if (group.length > 0 && pipeline.timer === undefined) {
-    pipeline.timer = setTimeout(() => proposeGroup(ctx, pipeline), REGISTRATION_LINGER_MS);
+    pipeline.timer = setTimeout(() => proposeGroup(ctx, pipeline), ctx.config.registrationLingerMs);
     pipeline.timer.unref?.();
   }
 }
