@@ -178,11 +178,16 @@ async function failoverRows(
   n: number,
   watchMs: number,
 ): Promise<string[][]> {
-  const before = await Promise.all(children.map((c) => c.peek()));
+  // A starved cluster may be between leaders: wait (bounded) for one to kill.
+  let before = await Promise.all(children.map((c) => c.peek()));
+  for (let i = 0; i < 60 && !before.some((s) => s.leading); i++) {
+    await sleep(FAILOVER_POLL_MS * 2);
+    before = await Promise.all(children.map((c) => c.peek()));
+  }
   const subscribersBefore = before.reduce((a, s) => a + (s.stats['subscribers'] ?? 0), 0);
   const downBefore = before.find((s) => s.leading)?.stats['workers_down'] ?? 0;
   const victim = children[before.findIndex((s) => s.leading)];
-  if (victim === undefined) return [['leader failover', 'no leader to kill']];
+  if (victim === undefined) return [['leader failover', 'no leader to kill within 30 s']];
   const survivors = children.filter((c) => c !== victim);
   const t0 = Date.now();
   await victim.kill();
@@ -298,6 +303,11 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     while (registered() < n && Date.now() - storm0 < stormTimeoutMs) {
       await sleep(1_000);
       last = await loadStats();
+      // Progress on stderr every 10 s, so a long storm is seen while it runs.
+      if (Math.floor((Date.now() - storm0) / 1000) % 10 === 0)
+        process.stderr.write(
+          `storm ${fmt((Date.now() - storm0) / 1000)} s: ${registered()} certified, windows ${last.map((l) => l.window).join('/')}; load average ${loadAverage()}\n`,
+        );
     }
     const stormS = (Date.now() - storm0) / 1000;
     rows.push([
@@ -335,6 +345,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `${base / 1000} s (TTLs in [${base / 1000}, ${(2 * base) / 1000}) s); warm-up ${warmupMs / 1000} s`,
     ]);
     // The storm's last registrations need their first TTL to pass before the tier is steady.
+    process.stderr.write(`warm-up ${warmupMs / 1000} s\n`);
     await sleep(warmupMs);
     const rates: number[] = [];
     for (let i = 0; i < windows; i++) {
@@ -371,6 +382,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           flags.get('failover-watch-s') ??
             (failoverHeartbeatTtlMsFor(n, config) + config.heartbeatGraceMs) / 1000 + 10,
         ) * 1000;
+      process.stderr.write(`failover: killing the leader, watching ${watchMs / 1000} s\n`);
       rows.push(...(await servers.failover(n, watchMs)));
     }
     shoalRate =

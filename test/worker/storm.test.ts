@@ -9,6 +9,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TxnRequest } from '../../src/kv/types.js';
+import { workerServerConfig } from '../../src/worker/core/config.js';
+import { progressIntervalMsFor } from '../../src/worker/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { FAST_SERVER, Tier } from './harness.js';
 
@@ -107,5 +109,15 @@ describe('registration storm', () => {
     expect(new Set(t.workers.map((w) => w.id)).size).toBe(3);
     expect(t.servers[0]!.view.workers.size).toBe(3);
     for (const c of shared.values()) c.close();
+  });
+
+  it('sends progress notifications no more often than the heartbeat budget allows', () => {
+    const config = workerServerConfig();
+    // Few workers: every 30 s; 10,000 at 50 heartbeats/s: every TTL base (200 s), 50 messages/s.
+    expect(progressIntervalMsFor(10, config)).toBe(30_000);
+    expect(progressIntervalMsFor(10_000, config)).toBe(200_000);
+    expect(10_000 / (progressIntervalMsFor(10_000, config) / 1000)).toBeLessThanOrEqual(
+      config.maxHeartbeatsPerSecond,
+    );
   });
 });
