@@ -65,6 +65,8 @@ export interface LoadStats {
   started: number;
   registered: number;
   failures: Record<string, number>;
+  /** Failures of registering workers only (what the window reacts to), by kind. */
+  registerFailures: Record<string, number>;
   /** The registration window now, its smallest so far, and how often it was halved. */
   window: number;
   windowMin: number;
@@ -151,6 +153,8 @@ if (isMain(import.meta.url)) {
   let certified = 0;
   /** Failures counted so far by the workers in flight (a worker's counter only grows). */
   const failuresSeen = new Map<Worker, number>();
+  const registerFailures: Record<string, number> = {};
+  const kindsSeen = new Map<Worker, Record<string, number>>();
   /** A worker's client state, undefined until start() has read its identity and built its driver. */
   const stateOf = (w: Worker): Worker['clientState'] | undefined => {
     try {
@@ -171,6 +175,7 @@ if (isMain(import.meta.url)) {
       started: workers.length,
       registered: workers.filter((w) => stateOf(w)?.phase === 'registered').length,
       failures,
+      registerFailures,
       window: Math.floor(window),
       windowMin: Math.floor(windowMin),
       halvings,
@@ -216,11 +221,20 @@ if (isMain(import.meta.url)) {
       const phase = stateOf(w)?.phase;
       if (phase === undefined) continue;
       const f = failuresOf(w);
-      if (f > (failuresSeen.get(w) ?? 0)) failed = true;
+      if (f > (failuresSeen.get(w) ?? 0)) {
+        failed = true;
+        const seen = kindsSeen.get(w) ?? {};
+        for (const [kind, count] of Object.entries(stateOf(w)?.counters.failures ?? {})) {
+          registerFailures[kind] = (registerFailures[kind] ?? 0) + count - (seen[kind] ?? 0);
+          seen[kind] = count;
+        }
+        kindsSeen.set(w, seen);
+      }
       failuresSeen.set(w, f);
       if (phase !== 'registered') continue;
       inFlight.delete(w);
       failuresSeen.delete(w);
+      kindsSeen.delete(w);
       certified++;
       window = Math.min(args.windowMax, window + 1 / Math.max(1, window));
     }

@@ -65,6 +65,8 @@ interface Servers {
     walEntries?: number;
     /** What the writes were (the double: by key kind). */
     detail?: string;
+    /** Registrations refused, by reason, summed over the servers. */
+    refused?: Record<string, number>;
   }>;
   /** Raft only: SIGKILLs the leader and follows the survivors (failoverRows). */
   failover?(n: number, watchMs: number): Promise<string[][]>;
@@ -142,6 +144,11 @@ async function raftServers(settings: WorkerServerSettings, n: number): Promise<S
         rssBytes: lead?.rssBytes ?? 0,
         walSyncs: lead?.walSyncs ?? 0,
         walEntries: lead?.walEntries ?? 0,
+        refused: Object.fromEntries(
+          [...new Set(all.flatMap((s) => Object.keys(s.stats)))]
+            .filter((k) => k.startsWith('refused_'))
+            .map((k) => [k.slice('refused_'.length), sum(k)]),
+        ),
       };
     },
     failover: async (n, watchMs) => {
@@ -331,7 +338,14 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     for (const l of last)
       for (const [reason, count] of Object.entries(l.failures))
         failures[reason] = (failures[reason] ?? 0) + count;
-    rows.push(['worker call failures during the storm, by reason', JSON.stringify(failures)]);
+    const registerFailures: Record<string, number> = {};
+    for (const l of last)
+      for (const [reason, count] of Object.entries(l.registerFailures))
+        registerFailures[reason] = (registerFailures[reason] ?? 0) + count;
+    rows.push([
+      'worker call failures during the storm, by reason',
+      `all calls ${JSON.stringify(failures)}; registrations ${JSON.stringify(registerFailures)}; the servers refused ${JSON.stringify(storm.refused ?? {})}`,
+    ]);
     rows.push([
       'load generator during the storm',
       `${loads.length} processes, CPU ${fmt((last.reduce((a, l) => a + l.cpuMs, 0) - prepared.reduce((a, l) => a + l.cpuMs, 0)) / 1000, 1)} s in all, RSS ${fmt(last.reduce((a, l) => a + l.rssBytes, 0) / 1e6)} MB in all; window (registrations in flight per process) start ${windowStart}, max ${windowMax}, now ${last.map((l) => l.window).join('/')}, smallest ${Math.min(...last.map((l) => l.windowMin))}, ${last.reduce((a, l) => a + l.halvings, 0)} halvings`,

@@ -318,6 +318,14 @@ async function commitRegistration(ctx: HandlerContext, signed: SignedRegistratio
   try {
     result = await ctx.host.kv.txn(signed.txn);
   } catch (err) {
+    // Counted by cause: an election under way (or a proposal timed out) versus anything else.
+    const refused = ctx.server.counters.refusedRegistrations;
+    const reason = hasErrorCode(err, 'ERR_NO_LEADER')
+      ? 'store-no-leader'
+      : hasErrorCode(err, 'ERR_TIMEOUT')
+        ? 'store-timeout'
+        : 'store';
+    refused[reason] = (refused[reason] ?? 0) + 1;
     return storeFailure(callback, err);
   }
   const outcome = registrationOutcome(result);
