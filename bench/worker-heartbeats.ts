@@ -20,8 +20,18 @@
  *   (bench/lib-worker-etcd-leases.ts): etcd's CPU per keep-alive beside Shoal's per heartbeat;
  *   `--etcd-only` runs that alone, at the TTL formula's mean rate for N.
  *
- * `npx tsx bench/worker-heartbeats.ts --workers 10000 --raft --procs 8 --windows 2`. `--rate`
- * sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm.
+ * - `--raft`: the leader's WAL fdatasyncs in the storm (registrations per fsync: group commit),
+ *   and after the windows a leader failover: SIGKILL of the Raft leader, time to a new tier
+ *   leader and until the watches and long-polls are back, false downs until the failover TTL
+ *   plus grace has passed (`--failover-watch-s`, `--no-failover`).
+ *
+ * The storm is paced (bench/lib-worker-load-child.ts): keys are made before it starts, and each
+ * load process keeps at most a window of registrations in flight (`--window` 8 to start,
+ * `--window-max` 64), halved on failures; `--call-timeout-s` (20) is the workers' call deadline.
+ *
+ * `npx tsx bench/worker-heartbeats.ts --workers 3000 --raft --procs 4 --windows 2 --etcd`.
+ * `--rate` sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm, `--warmup-s`
+ * overrides the warm-up (2·base + grace).
  */
 import { loadavg } from 'node:os';
 import {
