@@ -6,8 +6,8 @@
  * with ERR_INVALID_ARGUMENT and signs nothing.
  */
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, webcrypto } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, randomBytes, sign, webcrypto } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,9 +17,13 @@ import {
   certFacts,
   createCsr,
   generateKeyPair,
+  importKeyPairPem,
+  leafEncoders,
+  leafSplicer,
   loadOrCreateCa,
   signedByOneOf,
   workerIdOf,
+  type LeafFields,
   type WorkerCa,
 } from '../../src/worker/ca.js';
 
@@ -120,5 +124,49 @@ describe('worker CA leaves (template + node:crypto Ed25519)', () => {
         ),
       ),
     ).toMatch(/does not parse/);
+  });
+
+  it('splices leaves byte for byte as the full encoding gives them, and falls back past 2049', async () => {
+    const keyPem = readFileSync(join(dir, 'ca-key.pem'), 'utf8');
+    const { encode, splice } = await leafEncoders(
+      await importKeyPairPem(keyPem),
+      new x509.X509Certificate(ca.certPem),
+    );
+    const caKey = createPrivateKey(keyPem);
+    const fields = (notAfterMs: number): LeafFields => {
+      const serial = randomBytes(16);
+      serial[0] = 0x01 | ((serial[0] as number) & 0x7f);
+      return {
+        serial,
+        notBeforeMs: NOW_MS - LEAF_BACKDATE_MS + 999, // milliseconds are dropped by both
+        notAfterMs,
+        workerId: randomBytes(16).toString('hex'),
+        rawKey: randomBytes(32),
+        sign: (tbs) => sign(null, tbs, caKey),
+      };
+    };
+    for (let i = 0; i < 20; i++) {
+      const leaf = fields(NOW_MS + (i + 1) * 7 * DAY_MS + i * 1_001);
+      const spliced = splice(leaf);
+      expect(spliced?.toString('hex')).toBe(encode(leaf).toString('hex'));
+      const cert = new X509Certificate(spliced as Buffer);
+      expect(cert.verify(new X509Certificate(ca.certPem).publicKey)).toBe(true);
+    }
+    expect(splice(fields(Date.UTC(2050, 0, 1)))).toBeUndefined();
+    expect(splice({ ...fields(NOW_MS), workerId: 'short' })).toBeUndefined();
+    const late = await loadOrCreateCa(join(dir, 'late'), 'srv3', NOW_MS);
+    const leaf = late.signWorker(
+      await createCsr(await generateKeyPair(), 'w'),
+      NOW_MS,
+      Date.UTC(2051, 0, 1) - NOW_MS,
+    );
+    expect(certFacts(leaf.certPem).notAfterMs).toBe(Date.UTC(2051, 0, 1));
+    expect(signedByOneOf(leaf.certPem, [late.certPem])).toBe(true);
+  });
+
+  it('refuses to build a template whose encoding hides a field (a broken encoder is caught)', () => {
+    const broken = (leaf: LeafFields): Buffer =>
+      Buffer.concat([Buffer.from([0x30, 0x03, 0x30, 0x01, 0x00]), leaf.serial]); // no key, no dates
+    expect(() => leafSplicer(broken)).toThrow(/not found exactly once/);
   });
 });
