@@ -190,3 +190,27 @@ describe('use counts live in the store (a txn compare, never a server memory)', 
     expect(outcome).toEqual({ ok: false, refusal: 'revoked', uses: 0 });
   });
 });
+
+describe('signature checks remembered for a storm (tokens.ts verifyHex)', () => {
+  it('a signature that verified is remembered for exactly its key, signature and bytes', () => {
+    const key = toHex(server.publicKey);
+    const data = new TextEncoder().encode('a token body presented by ten thousand workers');
+    const signature = server.sign(data);
+    const otherData = Uint8Array.from(data);
+    otherData[3] = (otherData[3] as number) ^ 0x01;
+    const otherSignature = Uint8Array.from(signature);
+    otherSignature[63] = (otherSignature[63] as number) ^ 0x01;
+    for (let round = 0; round < 2; round++) {
+      expect(verifyHex(key, data, signature)).toBe(true);
+      expect(verifyHex(key, otherData, signature)).toBe(false);
+      expect(verifyHex(key, data, otherSignature)).toBe(false);
+      expect(verifyHex(toHex(signer().publicKey), data, signature)).toBe(false);
+    }
+    for (let i = 0; i < 100; i++) {
+      const more = new TextEncoder().encode(`token ${i}`);
+      expect(verifyHex(key, more, server.sign(more))).toBe(true);
+    }
+    expect(verifyHex(key, data, signature)).toBe(true);
+    expect(verifyHex(key, otherData, signature)).toBe(false);
+  });
+});
