@@ -68,6 +68,8 @@ interface Servers {
     registrations: number;
     busy: number;
     cpuMs: number;
+    /** Every server process's CPU together (raft: the three), ms. */
+    cpuMsAll?: number;
     heapUsedBytes: number;
     rssBytes: number;
     /** The measured process's WAL fdatasyncs and the entries they held (raft only). */
@@ -150,6 +152,7 @@ async function raftServers(settings: WorkerServerSettings, n: number): Promise<S
         registrations: sum('registrations'),
         busy: sum('refused_busy'),
         cpuMs: lead?.cpuMs ?? 0,
+        cpuMsAll: all.reduce((a, s) => a + s.cpuMs, 0),
         heapUsedBytes: lead?.heapUsedBytes ?? 0,
         rssBytes: lead?.rssBytes ?? 0,
         walSyncs: lead?.walSyncs ?? 0,
@@ -337,7 +340,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     const entries = (storm.walEntries ?? 0) - (before.walEntries ?? 0);
     rows.push([
       'server during the storm',
-      `CPU ${fmt((storm.cpuMs - before.cpuMs) / 1000, 1)} s (${fmt((storm.cpuMs - before.cpuMs) / Math.max(1, regs), 2)} ms per registration), ${servers.writesLabel} ${storm.writes - before.writes} ${storm.detail ?? ''}, refused busy ${storm.busy}`,
+      `CPU ${fmt((storm.cpuMs - before.cpuMs) / 1000, 1)} s (${fmt((storm.cpuMs - before.cpuMs) / Math.max(1, regs), 2)} ms per registration)${storm.cpuMsAll === undefined ? '' : `, all servers ${fmt(((storm.cpuMsAll ?? 0) - (before.cpuMsAll ?? 0)) / Math.max(1, regs), 2)} ms per registration`}, ${servers.writesLabel} ${storm.writes - before.writes} ${storm.detail ?? ''}, refused busy ${storm.busy}`,
     ]);
     if (storm.walSyncs !== undefined)
       rows.push([
