@@ -27,6 +27,7 @@ import {
   type MemberEvent,
   type NodeEvent,
   type SecurityEvent,
+  type ChainForkEvent,
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
 import {
@@ -36,6 +37,7 @@ import {
   type DataPlaneStats,
 } from './data-plane.js';
 import type { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
+import type { NodeChain } from './data-chain.js';
 import { splitPort } from './port-split.js';
 import { productionIo, type NodeIo } from './io.js';
 import type { KvService } from './kv-service.js';
@@ -164,6 +166,7 @@ export class ShoalNode {
   /** @internal Attaches the data plane (buildNode, in the modes that run one). */
   attachDataPlane(dataPlane: DataPlane): void {
     this.dataPlane = dataPlane;
+    dataPlane.onChainFork((fork) => this.hub.emit({ kind: 'chain-fork', ...fork }));
     this.internals = { ...this.internals, registry: dataPlane.driver };
   }
 
@@ -191,6 +194,14 @@ export class ShoalNode {
   /** Where keys land on the live members (ring, rendezvous, jump), and owner-change watches. */
   get placement(): NodePlacement {
     return this.data('placement').placement;
+  }
+
+  /**
+   * This node's append-only chain of signed entries and its copies of every member's, replicated
+   * by incremental pull; `compare` finds forks by common ancestor. Modes `swim` and `single`.
+   */
+  get chain(): NodeChain {
+    return this.data('chain').chain;
   }
 
   /** @internal `raft` mode: the replicated store (mode-raft.ts). */
@@ -335,6 +346,8 @@ export class ShoalNode {
   /** Every join attempt's outcome (swim): the first join, seed retries, `join()` requests. */
   on(type: 'join', listener: (event: JoinEvent) => void): this;
   on(type: 'security', listener: (event: SecurityEvent) => void): this;
+  /** A fork of a member's chain found with a peer (data plane): reported, never merged. */
+  on(type: 'chain-fork', listener: (event: ChainForkEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
