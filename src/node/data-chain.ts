@@ -278,6 +278,14 @@ export class ChainService {
     return entries.map((e) => this.info(e));
   }
 
+  /**
+   * @internal The requests waiting for an answer: what an on-path attacker sees (the simulator's
+   * chain-forgery scenarios answer them with forged entries).
+   */
+  pendingRequests(): Array<{ id: number; peer: NodeId; address: Address }> {
+    return [...this.pending].map(([id, p]) => ({ id, peer: p.peer, address: p.address }));
+  }
+
   forksFound(): ChainFork[] {
     return [...this.forks.values()];
   }

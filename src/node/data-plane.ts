@@ -75,6 +75,7 @@ export interface DataPlane {
   readonly processes: NodeProcesses;
   readonly placement: NodePlacement;
   readonly chain: NodeChain;
+  readonly chainService: ChainService;
   readonly driver: ProtocolDriver<RegistryTypes>;
   /** Where forks found by chain replication are reported (the node's `chain-fork` event). */
   onChainFork(listener: (fork: ChainFork) => void): void;
@@ -280,6 +281,7 @@ export function wireDataPlane(
     processes: new NodeProcesses(new ProcessesApi(registryPort), checkOpen),
     placement: new NodePlacement(table, watchers),
     chain: new NodeChain(chains, ctx.id),
+    chainService: chains,
     driver,
     onChainFork(listener) {
       forkListener = listener;

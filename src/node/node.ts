@@ -92,6 +92,8 @@ export type NodeInternalsView = Partial<
   raftHandle?: RaftHandle;
   /** The data plane's registry core (`swim`, `single`). */
   registry?: DataPlane['driver'];
+  /** The data plane's chains (`swim`, `single`): the simulator's checkers and attacker. */
+  chain?: DataPlane['chainService'];
 };
 
 export class ShoalNode {
@@ -167,7 +169,11 @@ export class ShoalNode {
   attachDataPlane(dataPlane: DataPlane): void {
     this.dataPlane = dataPlane;
     dataPlane.onChainFork((fork) => this.hub.emit({ kind: 'chain-fork', ...fork }));
-    this.internals = { ...this.internals, registry: dataPlane.driver };
+    this.internals = {
+      ...this.internals,
+      registry: dataPlane.driver,
+      chain: dataPlane.chainService,
+    };
   }
 
   private data(what: string): DataPlane {
