@@ -119,7 +119,11 @@ export function wireDataPlane(
   },
 ): DataPlane {
   const { io, options, internals } = ctx;
-  const config = registryConfig(profileOf(ctx), internals.registry);
+  // The user's carrier (NodeOptions.gossipCarrier), unless a test or the simulator sets one.
+  const config = registryConfig(profileOf(ctx), {
+    ...(options.gossipCarrier === undefined ? {} : { gossipCarrier: options.gossipCarrier }),
+    ...internals.registry,
+  });
   const wallClockMs = internals.wallClockMs ?? Date.now;
   const security = registrySecurity(
     ctx.identity,
