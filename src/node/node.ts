@@ -470,8 +470,9 @@ export class ShoalNode {
     const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
     const data = this.dataPlane?.stats();
     const decodeErrors = { ...runtime.decodeErrors };
-    for (const [code, n] of Object.entries(data?.decodeErrors ?? {}))
-      decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
+    for (const counts of [data?.decodeErrors, data?.chain.decodeErrors])
+      for (const [code, n] of Object.entries(counts ?? {}))
+        decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
     return {
       protocol: { epoch: this.epoch, ...runtime.protocol },
       decodeErrors,
