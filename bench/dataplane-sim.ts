@@ -17,6 +17,7 @@
  *   node --max-old-space-size=19000 --import tsx bench/dataplane-sim.ts [--n 1000,2000]
  *     [--membership-n 1000,2000,10000] [--writes 5] [--joins 3]
  */
+import os from 'node:os';
 import { ServicesApi } from '../src/crdt/registry/api.js';
 import {
   checkFlags,
@@ -39,16 +40,40 @@ const GAP_MS = 2_000;
 interface RegistryResult {
   n: number;
   setupS: number;
+  /** Heap plus array buffers after a full GC right after setup (0 without --expose-gc). */
+  heapMb: number;
+  /** CPU seconds (user + system) of the setup and of the trials. */
+  setupCpuS: number;
+  cpuS: number;
   writeMs: number[];
   medianNodeMs: number[];
   wallS: number;
   rssMb: number;
 }
 
+function cpuS(since?: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
+/** Heap plus array buffers after a full GC, MB (0 when the process runs without --expose-gc). */
+function liveMb(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return 0;
+  gc();
+  const m = process.memoryUsage();
+  return (m.heapUsed + m.arrayBuffers) / 2 ** 20;
+}
+
 function measureRegistry(n: number, writes: number): RegistryResult {
+  const heap0 = liveMb();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const cluster = simRegistryCluster(n);
   const setupS = (performance.now() - t0) / 1000;
+  const setupCpuS = cpuS(cpu0);
+  const heapMb = liveMb() - heap0;
+  const cpu1 = process.cpuUsage();
   const { clock, drivers } = cluster;
   clock.runUntil(clock.now() + GAP_MS, { eventsMax: Number.MAX_SAFE_INTEGER });
   const writeMs: number[] = [];
@@ -86,6 +111,9 @@ function measureRegistry(n: number, writes: number): RegistryResult {
   return {
     n,
     setupS,
+    heapMb,
+    setupCpuS,
+    cpuS: cpuS(cpu1),
     writeMs,
     medianNodeMs,
     wallS: (performance.now() - run0) / 1000,
@@ -142,7 +170,10 @@ export function run(argv: readonly string[] = []): Promise<string> {
       const r = measureRegistry(n, writes);
       registry.set(n, r);
       process.stderr.write(
-        `registry N=${n}: ${fmtRange(r.writeMs)} ms (median member ${fmtRange(r.medianNodeMs)}), setup ${fmt(r.setupS, 1)} s, trials ${fmt(r.wallS, 1)} s, RSS ${fmt(r.rssMb)} MB\n`,
+        `registry N=${n}: ${fmtRange(r.writeMs)} ms (median member ${fmtRange(r.medianNodeMs)}), setup ${fmt(r.setupS, 1)} s (CPU ${fmt(r.setupCpuS, 1)} s), trials ${fmt(r.wallS, 1)} s (CPU ${fmt(r.cpuS, 1)} s), heap ${fmt(r.heapMb)} MB (${fmt((r.heapMb * 2 ** 20) / r.n)} B per node), RSS ${fmt(r.rssMb)} MB, load ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}\n`,
       );
     }
     if (membershipSizes.includes(n)) {
