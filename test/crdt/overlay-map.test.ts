@@ -1,7 +1,8 @@
 /**
  * OverlayMap (src/crdt/overlay-map.ts) behaves as a Map in everything, iteration order included:
  * random operation sequences over a random shared base, run on an OverlayMap and on a plain Map
- * that starts as a copy of the base, agree after every operation; the base is never written; and
+ * that starts as a copy of the base, agree after every operation (and `forEachOwn` folds to what
+ * the whole map does); the base is never written; and
  * the comparison catches a broken overlay (one that appends a replaced base key instead of
  * keeping its position), so the property can fail.
  */
@@ -37,7 +38,7 @@ function disagreement(
 ): string | undefined {
   const shared = new Map(start);
   const frozen = JSON.stringify([...shared]);
-  const overlay = make(shared);
+  const overlay = make(shared) as OverlayMap<number, number>;
   const plain = new Map(shared);
   for (const [i, o] of ops.entries()) {
     let a: unknown;
@@ -62,6 +63,18 @@ function disagreement(
       get: [] as (number | undefined)[],
     };
     overlay.forEach((v, k) => seen.each.push([k, v]));
+    // forEachOwn folds to the same as the whole map: the base, less `before`, plus `now`.
+    let sum = 0;
+    let count = overlay.base.size;
+    for (const v of overlay.base.values()) sum += v;
+    (overlay as OverlayMap<number, number>).forEachOwn((_, now, before) => {
+      if (before !== undefined) [sum, count] = [sum - before, count - 1];
+      if (now !== undefined) [sum, count] = [sum + now, count + 1];
+    });
+    let plainSum = 0;
+    for (const v of plain.values()) plainSum += v;
+    if (sum !== plainSum || count !== plain.size)
+      return `after op ${i}: forEachOwn folds to ${sum}/${count}, the map to ${plainSum}/${plain.size}`;
     const want = {
       result: b,
       size: plain.size,
