@@ -1,11 +1,16 @@
 /**
- * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
- * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
- * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
- * profile on exit), and prints the leader's CPU µs per put (procfs, this process excluded) and
- * the functions with the most self time in its profile, grouped by function and file.
+ * Where the Raft leader's CPU goes under puts or gets: starts a fresh 3-member Shoal `raft`
+ * cluster (as etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one row (the
+ * same etcd3 client, closed loop and 256 B values): puts, or with `--workload ser-get|lin-get`
+ * serializable or linearizable gets of the keys the warm-up put, or with `--workload watch` the
+ * watch fan-out of etcd-vs-shoal.ts (`--watchers` watches of one key spread over the members,
+ * one etcd3 client each, and puts to that key at c = 1; µs are then per put); stops the agents (SIGTERM: each
+ * writes its profile on exit), and prints the leader's CPU µs per operation (procfs, this process
+ * excluded) and the functions with the most self time in its profile, grouped by function and
+ * file.
  *
- *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
+ *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--workload put|ser-get|lin-get|watch]
+ *     [--watchers 100] [--top 30] [--dir DIR]
  *
  * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
  */
@@ -13,6 +18,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/base/rng.js';
+import type { Etcd3 } from 'etcd3';
 import { etcd3Client } from './lib-etcd.js';
 import { runClosedLoop } from './lib-load.js';
 import { CpuSample } from './lib-procfs.js';
@@ -108,11 +114,18 @@ export function summarize(
   };
 }
 
+/** The key the watch workload's watchers watch and its writer puts to. */
+const WATCH_KEY = 'bench/profile-watch/k';
+
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['c', 'ops', 'top', 'dir']);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'workload', 'watchers']);
+  const workload = flags.get('workload') ?? 'put';
+  if (!['put', 'ser-get', 'lin-get', 'watch'].includes(workload))
+    throw new Error(`--workload ${workload}: put, ser-get, lin-get or watch`);
+  const watcherCount = workload === 'watch' ? flagNumber(flags, 'watchers', 100) : 0;
   const concurrency = flagNumber(flags, 'c', 64);
   const operations = flagNumber(flags, 'ops', 5000);
   const top = flagNumber(flags, 'top', 30);
@@ -129,6 +142,17 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     const leader = await waitLeader(system);
     leaderPid = system.pids()[leader];
     const client = etcd3Client([system.endpoint(leader)]);
+    const watchClients = Array.from({ length: watcherCount === 0 ? 0 : system.size }, (_, i) =>
+      etcd3Client([system.endpoint(i)]),
+    );
+    let delivered = 0;
+    for (let w = 0; w < watcherCount; w++) {
+      const watcher = await (watchClients[w % watchClients.length] as Etcd3)
+        .watch()
+        .key(WATCH_KEY)
+        .create();
+      watcher.on('put', () => delivered++);
+    }
     const rng = new Rng(14);
     const value = Buffer.from(Uint8Array.from({ length: 256 }, () => rng.int(256)));
     try {
@@ -149,19 +173,29 @@ export async function run(argv: readonly string[] = []): Promise<string> {
         concurrency,
         operations,
         warmupOperations: 0,
-        op: (i) =>
-          client
-            .put(`bench/profile/${String(i).padStart(8, '0')}`)
-            .value(value)
-            .exec(),
+        op: (i) => {
+          if (workload === 'watch') return client.put(WATCH_KEY).value(value).exec();
+          if (workload === 'put')
+            return client
+              .put(`bench/profile/${String(i).padStart(8, '0')}`)
+              .value(value)
+              .exec();
+          const key = `bench/profile-warmup/${String(rng.int(warmup)).padStart(8, '0')}`;
+          const get = client.get(key);
+          return get.serializable(workload === 'ser-get').exec();
+        },
         serverPids: system.pids(),
       });
+      const drainUntil = Date.now() + 10_000;
+      while (delivered < operations * watcherCount && Date.now() < drainUntil)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       windowUs.to = nowUs();
       const leaderMs = sample.usedMs();
       opsPerSec = load.opsPerSec;
       cpuUsPerPut = leaderMs === undefined ? undefined : (leaderMs * 1000) / operations;
     } finally {
       client.close();
+      for (const c of watchClients) c.close();
     }
   } finally {
     await system.stop();
@@ -175,8 +209,8 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
   const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
   return [
-    `put c=${concurrency}, ${operations} puts after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
-      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `${workload} c=${concurrency}, ${operations} operations after a warm-up of ${warmup} puts: ${opsPerSec?.toFixed(0) ?? '?'} ops/s, ` +
+      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per operation (procfs, profiler on), load ${load1.toFixed(1)}`,
     `leader profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
     '',
     'Self time by file:',
