@@ -1,7 +1,7 @@
 /**
  * The etcd gRPC endpoint over the KvService test double (test/etcd/kv-double.ts), alone in a
  * child process so a bench can read its CPU from procfs without the load generator's. Run as a
- * script it is the child: it prints one JSON line `{"address": "127.0.0.1:port"}` once serving,
+ * script (argument: the gRPC stack, `http2` or `grpc-js`) it is the child: it prints one JSON line `{"address": "127.0.0.1:port"}` once serving,
  * and exits when its stdin closes. Imported, `spawnEndpointChild` is the parent's handle; the
  * parent keeps the PID and kills only that process.
  */
@@ -21,10 +21,15 @@ export interface EndpointChild {
   stop(): Promise<void>;
 }
 
-export async function spawnEndpointChild(): Promise<EndpointChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+/** `stack`: the endpoint's gRPC server (server.ts), http2 (default) or grpc-js. */
+export async function spawnEndpointChild(
+  stack: 'http2' | 'grpc-js' = 'http2',
+): Promise<EndpointChild> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), stack],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn the endpoint child');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -53,7 +58,8 @@ export async function spawnEndpointChild(): Promise<EndpointChild> {
 
 if (isMain(import.meta.url)) {
   const double = new KvDouble();
-  const server = await startEtcdGrpcServer(double.service(0), { address: '127.0.0.1:0' });
+  const stack = process.argv[2] === 'grpc-js' ? 'grpc-js' : 'http2';
+  const server = await startEtcdGrpcServer(double.service(0), { address: '127.0.0.1:0', stack });
   process.stdout.write(`${JSON.stringify({ address: server.address })}\n`);
   process.stdin.resume();
   process.stdin.once('end', () => {

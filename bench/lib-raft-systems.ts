@@ -287,12 +287,19 @@ export function agentBuild(): AgentBuild {
 
 /** Shoal's `raft` mode as a RaftSystem; `fsyncDelayMs` > 0 models a slower disk. */
 export function shoalRaftSystem(
-  options: { fsyncDelayMs?: number; nodeArgs?: readonly string[] } = {},
+  options: {
+    fsyncDelayMs?: number;
+    nodeArgs?: readonly string[];
+    /** `--grpc-stack grpc-js`: the etcd endpoint on @grpc/grpc-js instead of Shoal's server. */
+    grpcJs?: boolean;
+  } = {},
 ): RaftSystem {
   let cluster: ShoalCluster | undefined;
   const delayMs = options.fsyncDelayMs ?? 0;
   const agentFrom = (): 'source' | 'dist' => agentBuild().from;
-  const name = delayMs === 0 ? 'shoal raft' : `shoal raft, fsync +${delayMs} ms`;
+  const name =
+    (delayMs === 0 ? 'shoal raft' : `shoal raft, fsync +${delayMs} ms`) +
+    (options.grpcJs === true ? ', grpc-js' : '');
   const running = (): ShoalCluster => requireStarted(cluster, name);
   const raft = async (index: number): Promise<RaftAnswer | undefined> => {
     if (!running().running(index)) return undefined;
@@ -311,6 +318,7 @@ export function shoalRaftSystem(
         fsyncDelayMs: delayMs,
         agentFrom: agentFrom(),
         ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+        ...(options.grpcJs === true ? { agentArgs: ['--grpc-stack', 'grpc-js'] } : {}),
       });
       try {
         await cluster.start();
@@ -379,7 +387,10 @@ export function raftSystems(names: readonly string[]): RaftSystem[] {
     if (n === 'etcd') return etcdRaftSystem();
     if (n === 'etcd-prevote') return etcdRaftSystem({ preVote: true });
     if (n === 'shoal') return shoalRaftSystem();
-    throw new Error(`unknown system ${JSON.stringify(n)}; known: etcd, etcd-prevote, shoal`);
+    if (n === 'shoal-grpcjs') return shoalRaftSystem({ grpcJs: true });
+    throw new Error(
+      `unknown system ${JSON.stringify(n)}; known: etcd, etcd-prevote, shoal, shoal-grpcjs`,
+    );
   });
 }
 

@@ -94,6 +94,8 @@ export interface ShoalClusterOptions extends ClusterSettings {
   readonly fsyncDelayMs?: number;
   /** Node flags for each agent process (`--cpu-prof`, which NODE_OPTIONS refuses). */
   readonly nodeArgs?: readonly string[];
+  /** Extra `shoal agent` flags for each member (`--grpc-stack grpc-js`). */
+  readonly agentArgs?: readonly string[];
   /** Members on their own host addresses behind a command prefix; loopback and free ports by default. */
   readonly placement?: ShoalPlacement;
   /** `lan` (default), `wan` or `local`: timings not set in ClusterSettings come from it. */
@@ -212,6 +214,7 @@ export class ShoalCluster {
         ...['--cluster-id', this.settings.clusterId ?? 'bench'],
         ...['--profile', this.settings.profile ?? 'lan'],
         ...['--log-level', this.settings.logLevel ?? 'warn', '--peers', ...peers],
+        ...(this.settings.agentArgs ?? []),
         ...((this.settings.fsyncDelayMs ?? 0) > 0
           ? ['--fsync-delay-ms', String(this.settings.fsyncDelayMs)]
           : []),

@@ -3,7 +3,7 @@
  * gRPC listener) alone in a child process, so a bench reads the leader's CPU from procfs and its
  * heap without the load generator's. Run as a script it is the child: it prints
  * `{"address","id"}` once serving, answers each stdin line with one JSON line (`stats`: heap
- * after GC, the tier's counters, Raft's commit index, whether it leads; `token N`: a token for N
+ * after GC (`peek`: without the GC), the tier's counters, Raft's commit index, whether it leads; `token N`: a token for N
  * uses), and exits when stdin closes. Imported, `spawnWorkerRaftCluster` starts three and is the
  * parent's handle; the parent kills only those PIDs.
  */
@@ -20,6 +20,12 @@ import { isMain } from './lib-report.js';
 
 const ANSWER_TIMEOUT_MS = 120_000;
 
+/** `SHOAL_BENCH_CPU_PROF=DIR`: the bench's children write V8 CPU profiles there (node refuses --cpu-prof in NODE_OPTIONS). */
+export function cpuProfArgs(): string[] {
+  const dir = process.env['SHOAL_BENCH_CPU_PROF'];
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
+}
+
 export interface RaftServerStats {
   heapUsedBytes: number;
   rssBytes: number;
@@ -28,6 +34,9 @@ export interface RaftServerStats {
   leading: boolean;
   /** Servers whose CA and address this one has seen in the store. */
   servers: number;
+  /** This server's WAL: batches fdatasynced and the Raft entries they held. */
+  walSyncs: number;
+  walEntries: number;
   stats: Record<string, number>;
 }
 
@@ -36,13 +45,24 @@ export interface RaftServerChild {
   readonly address: string;
   request(line: string): Promise<string>;
   stats(): Promise<RaftServerStats>;
+  /** The same without a forced GC first. */
+  peek(): Promise<RaftServerStats>;
   stop(): Promise<void>;
+  /** SIGKILLs this server (a crash: no goodbye to its peers or workers). */
+  kill(): Promise<void>;
 }
 
 function spawnOne(args: object): Promise<RaftServerChild> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(args)],
+    [
+      ...cpuProfArgs(),
+      '--expose-gc',
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      JSON.stringify(args),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const pid = child.pid;
@@ -74,6 +94,11 @@ function spawnOne(args: object): Promise<RaftServerChild> {
       address: ready.address,
       request,
       stats: async () => JSON.parse(await request('stats')) as RaftServerStats,
+      peek: async () => JSON.parse(await request('peek')) as RaftServerStats,
+      async kill() {
+        child.kill('SIGKILL');
+        await exited;
+      },
       async stop() {
         child.stdin?.end();
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -123,9 +148,16 @@ if (isMain(import.meta.url)) {
       }
       return;
     }
-    gc?.();
+    // `peek`: the same without the forced GC (cheap enough to poll during a failover).
+    if (command === 'stats') gc?.();
     const memory = process.memoryUsage();
     const cpu = process.cpuUsage();
+    let walSyncs = 0;
+    let walEntries = 0;
+    for (const d of Object.values(node.stats().drivers)) {
+      walSyncs += d.log?.['syncs'] ?? 0;
+      walEntries += d.log?.['entries'] ?? 0;
+    }
     const stats: RaftServerStats = {
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
@@ -133,6 +165,8 @@ if (isMain(import.meta.url)) {
       commitIndex: node.raft.status().commitIndex,
       leading: tier.leading,
       servers: tier.view.servers.size,
+      walSyncs,
+      walEntries,
       stats: tier.stats(),
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);

@@ -1,11 +1,21 @@
 /**
- * Where the Raft leader's CPU goes under puts: starts a fresh 3-member Shoal `raft` cluster (as
- * etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one put row (the same
- * etcd3 client, closed loop and 256 B values), stops the agents (SIGTERM: each writes its
- * profile on exit), and prints the leader's CPU µs per put (procfs, this process excluded) and
- * the functions with the most self time in its profile, grouped by function and file.
+ * Where the Raft leader's CPU goes under puts or gets: starts a fresh 3-member Shoal `raft`
+ * cluster (as etcd-vs-shoal.ts does) with every agent under `node --cpu-prof`, runs one row (the
+ * same etcd3 client, closed loop and 256 B values): puts, or with `--workload ser-get|lin-get`
+ * serializable or linearizable gets of the keys the warm-up put, or with `--workload watch` the
+ * watch fan-out of etcd-vs-shoal.ts (`--watchers` watches of one key spread over the members,
+ * one etcd3 client each, and puts to that key at c = 1; µs are then per put); stops the agents (SIGTERM: each
+ * writes its profile on exit), and prints the leader's CPU µs per operation (procfs, this process
+ * excluded) and the functions with the most self time in its profile, grouped by function and
+ * file. `--workload txn` runs etcd-vs-shoal.ts's compare-and-swap txns on 16 keys (a CAS that
+ * lost the race counts as done). `--member follower` profiles a follower instead of the leader
+ * (at c = 1 the followers together spend about as much CPU per put as the leader). `--node-args`
+ * passes extra flags to the agents' node (comma-separated, without their leading dashes), e.g.
+ * `--node-args max-semi-space-size=32`.
  *
- *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000] [--top 30] [--dir DIR]
+ *   npx tsx bench/raft-profile.ts [--c 64] [--ops 5000]
+ *     [--workload put|ser-get|lin-get|watch|txn] [--watchers 100] [--top 30] [--dir DIR]
+ *     [--member leader|follower] [--node-args FLAGS]
  *
  * The profiles stay in DIR (a temp dir by default) for Chrome DevTools or speedscope.
  */
@@ -13,6 +23,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/base/rng.js';
+import type { Etcd3 } from 'etcd3';
 import { etcd3Client } from './lib-etcd.js';
 import { runClosedLoop } from './lib-load.js';
 import { CpuSample } from './lib-procfs.js';
@@ -41,10 +52,15 @@ interface Share {
   share: number;
 }
 
-/** A frame's function and file (`src/...`, `node_modules/...`, `node:...`). */
+/** A frame's function and file (`src/...` for src/ and dist/, `node_modules/...`, `node:...`). */
 function frameKey(frame: ProfileNode['callFrame']): { fn: string; file: string } {
   const fn = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-  const file = frame.url.replace(/^.*\/(src|bench|node_modules)\//, '$1/');
+  // Agents run from dist/ (lib-raft-systems.ts): a compiled file is named by its source.
+  const at = frame.url.lastIndexOf('/node_modules/');
+  const file =
+    at >= 0
+      ? frame.url.slice(at + 1)
+      : frame.url.replace(/^.*?\/(?:dist|src)\//, 'src/').replace(/^.*?\/bench\//, 'bench/');
   return { fn, file: file === '' ? '(native)' : file };
 }
 
@@ -108,17 +124,36 @@ export function summarize(
   };
 }
 
+/** The key the watch workload's watchers watch and its writer puts to. */
+const WATCH_KEY = 'bench/profile-watch/k';
+/** Keys of the `txn` workload's compare-and-swap (etcd-vs-shoal.ts uses 16 too). */
+const CAS_KEYS = 16;
+
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['c', 'ops', 'top', 'dir']);
+  checkFlags(flags, ['c', 'ops', 'top', 'dir', 'workload', 'watchers', 'member', 'node-args']);
+  const workload = flags.get('workload') ?? 'put';
+  if (!['put', 'ser-get', 'lin-get', 'watch', 'txn'].includes(workload))
+    throw new Error(`--workload ${workload}: put, ser-get, lin-get, watch or txn`);
+  const member = flags.get('member') ?? 'leader';
+  if (member !== 'leader' && member !== 'follower')
+    throw new Error(`--member ${member}: expected leader or follower`);
+  // Without their leading dashes (a value starting with -- would read as a flag).
+  const extraNodeArgs = (flags.get('node-args') ?? '')
+    .split(',')
+    .filter((a) => a !== '')
+    .map((a) => (a.startsWith('-') ? a : `--${a}`));
+  const watcherCount = workload === 'watch' ? flagNumber(flags, 'watchers', 100) : 0;
   const concurrency = flagNumber(flags, 'c', 64);
   const operations = flagNumber(flags, 'ops', 5000);
   const top = flagNumber(flags, 'top', 30);
   const warmup = Math.min(1000, operations);
   const dir = flags.get('dir') ?? mkdtempSync(join(tmpdir(), 'shoal-raft-profile-'));
-  const system = shoalRaftSystem({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const system = shoalRaftSystem({
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...extraNodeArgs],
+  });
   let leaderPid: number | undefined;
   let cpuUsPerPut: number | undefined;
   let opsPerSec: number | undefined;
@@ -127,8 +162,20 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   await system.start(LOAD_SETTINGS);
   try {
     const leader = await waitLeader(system);
-    leaderPid = system.pids()[leader];
+    const pids = system.pids();
+    leaderPid = member === 'leader' ? pids[leader] : pids.find((_, i) => i !== leader);
     const client = etcd3Client([system.endpoint(leader)]);
+    const watchClients = Array.from({ length: watcherCount === 0 ? 0 : system.size }, (_, i) =>
+      etcd3Client([system.endpoint(i)]),
+    );
+    let delivered = 0;
+    for (let w = 0; w < watcherCount; w++) {
+      const watcher = await (watchClients[w % watchClients.length] as Etcd3)
+        .watch()
+        .key(WATCH_KEY)
+        .create();
+      watcher.on('put', () => delivered++);
+    }
     const rng = new Rng(14);
     const value = Buffer.from(Uint8Array.from({ length: 256 }, () => rng.int(256)));
     try {
@@ -143,25 +190,49 @@ export async function run(argv: readonly string[] = []): Promise<string> {
             .exec(),
         serverPids: system.pids(),
       });
+      const last = Array.from({ length: CAS_KEYS }, () => '0');
+      if (workload === 'txn')
+        for (let k = 0; k < CAS_KEYS; k++)
+          await client.put(`bench/profile-cas/${k}`).value('0').exec();
+      const cas = async (i: number) => {
+        const k = i % CAS_KEYS;
+        const next = String(i + 1);
+        const result = await client
+          .if(`bench/profile-cas/${k}`, 'Value', '==', last[k] as string)
+          .then(client.put(`bench/profile-cas/${k}`).value(next))
+          .commit();
+        if (result.succeeded) last[k] = next;
+      };
       const sample = new CpuSample(leaderPid === undefined ? [] : [leaderPid]);
       windowUs.from = nowUs();
       const load = await runClosedLoop({
         concurrency,
         operations,
         warmupOperations: 0,
-        op: (i) =>
-          client
-            .put(`bench/profile/${String(i).padStart(8, '0')}`)
-            .value(value)
-            .exec(),
+        op: (i) => {
+          if (workload === 'watch') return client.put(WATCH_KEY).value(value).exec();
+          if (workload === 'txn') return cas(i);
+          if (workload === 'put')
+            return client
+              .put(`bench/profile/${String(i).padStart(8, '0')}`)
+              .value(value)
+              .exec();
+          const key = `bench/profile-warmup/${String(rng.int(warmup)).padStart(8, '0')}`;
+          const get = client.get(key);
+          return get.serializable(workload === 'ser-get').exec();
+        },
         serverPids: system.pids(),
       });
+      const drainUntil = Date.now() + 10_000;
+      while (delivered < operations * watcherCount && Date.now() < drainUntil)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       windowUs.to = nowUs();
       const leaderMs = sample.usedMs();
       opsPerSec = load.opsPerSec;
       cpuUsPerPut = leaderMs === undefined ? undefined : (leaderMs * 1000) / operations;
     } finally {
       client.close();
+      for (const c of watchClients) c.close();
     }
   } finally {
     await system.stop();
@@ -169,15 +240,15 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const file = readdirSync(dir).find(
     (f) => leaderPid !== undefined && f.includes(`.${leaderPid}.`),
   );
-  if (file === undefined) return `no profile of the leader (pid ${leaderPid}) in ${dir}`;
+  if (file === undefined) return `no profile of the ${member} (pid ${leaderPid}) in ${dir}`;
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const summary = summarize(profile, windowUs.from, windowUs.to);
   const pct = (share: number): string => `${(share * 100).toFixed(1)} %`;
   const rows = (shares: Share[]) => shares.slice(0, top).map((e) => [pct(e.share), e.name]);
   return [
-    `put c=${concurrency}, ${operations} puts after a warm-up of ${warmup}: ${opsPerSec?.toFixed(0) ?? '?'} puts/s, ` +
-      `leader CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per put (procfs, profiler on), load ${load1.toFixed(1)}`,
-    `leader profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
+    `${workload} c=${concurrency}, ${operations} operations after a warm-up of ${warmup} puts: ${opsPerSec?.toFixed(0) ?? '?'} ops/s, ` +
+      `${member} CPU ${cpuUsPerPut?.toFixed(0) ?? '?'} µs per operation (procfs, profiler on), load ${load1.toFixed(1)}`,
+    `${member} profile: ${join(dir, file)}; ${summary.total} samples in the load window, ${pct(summary.idle / Math.max(1, summary.total))} idle; shares below are of the busy samples`,
     '',
     'Self time by file:',
     table(['self', 'file'], rows(summary.files)),

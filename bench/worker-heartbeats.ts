@@ -20,11 +20,22 @@
  *   (bench/lib-worker-etcd-leases.ts): etcd's CPU per keep-alive beside Shoal's per heartbeat;
  *   `--etcd-only` runs that alone, at the TTL formula's mean rate for N.
  *
- * `npx tsx bench/worker-heartbeats.ts --workers 10000 --raft --procs 8 --windows 2`. `--rate`
- * sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm.
+ * - `--raft`: the leader's WAL fdatasyncs in the storm (registrations per fsync: group commit),
+ *   and after the windows a leader failover: SIGKILL of the Raft leader, time to a new tier
+ *   leader and until the watches and long-polls are back, false downs until the failover TTL
+ *   plus grace has passed (`--failover-watch-s`, `--no-failover`).
+ *
+ * The storm is paced (bench/lib-worker-load-child.ts): keys are made before it starts, and each
+ * load process keeps at most a window of registrations in flight (`--window` 8 to start,
+ * `--window-max` 64), halved on failures; `--call-timeout-s` (20) is the workers' call deadline.
+ *
+ * `npx tsx bench/worker-heartbeats.ts --workers 3000 --raft --procs 4 --windows 2 --etcd`.
+ * `--rate` sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm, `--warmup-s`
+ * overrides the warm-up (2·base + grace).
  */
 import { loadavg } from 'node:os';
 import {
+  failoverHeartbeatTtlMsFor,
   heartbeatTtlBaseMsFor,
   workerServerConfig,
   type WorkerServerSettings,
@@ -59,9 +70,16 @@ interface Servers {
     cpuMs: number;
     heapUsedBytes: number;
     rssBytes: number;
+    /** The measured process's WAL fdatasyncs and the entries they held (raft only). */
+    walSyncs?: number;
+    walEntries?: number;
     /** What the writes were (the double: by key kind). */
     detail?: string;
+    /** Registrations refused, by reason, summed over the servers. */
+    refused?: Record<string, number>;
   }>;
+  /** Raft only: SIGKILLs the leader and follows the survivors (failoverRows). */
+  failover?(n: number, watchMs: number): Promise<string[][]>;
   stop(): Promise<void>;
   readonly label: string;
   readonly writesLabel: string;
@@ -134,7 +152,18 @@ async function raftServers(settings: WorkerServerSettings, n: number): Promise<S
         cpuMs: lead?.cpuMs ?? 0,
         heapUsedBytes: lead?.heapUsedBytes ?? 0,
         rssBytes: lead?.rssBytes ?? 0,
+        walSyncs: lead?.walSyncs ?? 0,
+        walEntries: lead?.walEntries ?? 0,
+        refused: Object.fromEntries(
+          [...new Set(all.flatMap((s) => Object.keys(s.stats)))]
+            .filter((k) => k.startsWith('refused_'))
+            .map((k) => [k.slice('refused_'.length), sum(k)]),
+        ),
       };
+    },
+    failover: async (n, watchMs) => {
+      const rows = await failoverRows(children, n, watchMs);
+      return rows;
     },
     stop: async () => {
       await Promise.all(children.map((c) => c.stop()));
@@ -142,6 +171,73 @@ async function raftServers(settings: WorkerServerSettings, n: number): Promise<S
     label: 'three worker-server processes over Raft (workers spread over all three)',
     writesLabel: 'Raft entries committed',
   };
+}
+
+/** Raft's LAN election timeout bounds (src/raft/config.ts, the `local` profile's), ms. */
+const ELECTION_TIMEOUT_MAX_MS = 2_000;
+/** How often the survivors are polled during a failover, ms. */
+const FAILOVER_POLL_MS = 250;
+
+const loadAverage = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/**
+ * Leader failover at N live workers: SIGKILLs the Raft leader, then polls the two survivors
+ * (without forced GCs) for a new leader, for the workers' assignment watches and long-polls
+ * (the hubs' subscribers) back to their count before the kill, and for workers marked down
+ * (false downs: every worker is alive) until `watchMs` after the kill, which should cover the
+ * new leader's failover TTL plus grace (a worker it never hears from is down only after that).
+ */
+async function failoverRows(
+  children: RaftServerChild[],
+  n: number,
+  watchMs: number,
+): Promise<string[][]> {
+  // A starved cluster may be between leaders: wait (bounded) for one to kill.
+  let before = await Promise.all(children.map((c) => c.peek()));
+  for (let i = 0; i < 60 && !before.some((s) => s.leading); i++) {
+    await sleep(FAILOVER_POLL_MS * 2);
+    before = await Promise.all(children.map((c) => c.peek()));
+  }
+  const subscribersBefore = before.reduce((a, s) => a + (s.stats['subscribers'] ?? 0), 0);
+  const downBefore = before.find((s) => s.leading)?.stats['workers_down'] ?? 0;
+  const victim = children[before.findIndex((s) => s.leading)];
+  if (victim === undefined) return [['leader failover', 'no leader to kill within 30 s']];
+  const survivors = children.filter((c) => c !== victim);
+  const t0 = Date.now();
+  await victim.kill();
+  let leaderMs: number | undefined;
+  let watchesMs: number | undefined;
+  let downMax = 0;
+  let subscribersMin = Infinity;
+  let last: RaftServerStats[] = [];
+  while (Date.now() - t0 < watchMs) {
+    await sleep(FAILOVER_POLL_MS);
+    last = await Promise.all(survivors.map((c) => c.peek()));
+    const at = Date.now() - t0;
+    const lead = last.find((s) => s.leading);
+    if (lead !== undefined) {
+      leaderMs ??= at;
+      downMax = Math.max(downMax, (lead.stats['workers_down'] ?? 0) - downBefore);
+    }
+    const subscribers = last.reduce((a, s) => a + (s.stats['subscribers'] ?? 0), 0);
+    subscribersMin = Math.min(subscribersMin, subscribers);
+    if (watchesMs === undefined && subscribers >= subscribersBefore) watchesMs = at;
+  }
+  const lead = last.find((s) => s.leading);
+  const fmtMs = (ms: number | undefined): string => (ms === undefined ? 'never' : `${fmt(ms)} ms`);
+  return [
+    [
+      'leader failover (SIGKILL of the Raft leader)',
+      `new tier leader after ${fmtMs(leaderMs)}; watches and long-polls back to ${subscribersBefore} (before the kill; fewest after ${subscribersMin === Infinity ? '?' : subscribersMin}) after ${fmtMs(watchesMs)} (two election timeouts: ${2 * ELECTION_TIMEOUT_MAX_MS} ms); load average ${loadAverage()}`,
+    ],
+    [
+      `false downs over ${fmt(watchMs / 1000)} s after the kill`,
+      `${downMax} at most (${(lead?.stats['workers_down'] ?? 0) - downBefore} at the end), ${lead?.stats['workers_registered'] ?? '?'} registered at the new leader of ${n}, its stalls ${lead?.stats['stalls'] ?? '?'}`,
+    ],
+  ];
 }
 
 export async function run(argv: readonly string[] = []): Promise<string> {
@@ -183,15 +279,17 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       : await doubleServers(settings, n, flags.get('cpu-prof'));
   const procs = Math.max(1, Math.min(n, Number(flags.get('procs') ?? 8)));
   const stormTimeoutMs = Number(flags.get('storm-timeout-s') ?? 900) * 1000;
+  const callTimeoutMs = Number(flags.get('call-timeout-s') ?? 20) * 1000;
+  const windowStart = Number(flags.get('window') ?? 8);
+  const windowMax = Number(flags.get('window-max') ?? 64);
   const loads: WorkerLoadChild[] = [];
   const rows: string[][] = [...stateRows];
   let shoalRate: number | undefined;
   const loadStats = async (): Promise<LoadStats[]> => Promise.all(loads.map((l) => l.stats()));
   try {
-    const before = await servers.sample();
-    // Registration storm: every load process starts its slice at once, on its own event loop.
-    const storm0 = Date.now();
+    // Before the storm: every load process generates its workers' keys, then all start at once.
     const slice = Math.ceil(n / procs);
+    const prep0 = Date.now();
     const started = await Promise.allSettled(
       Array.from({ length: procs }, (_, p) =>
         spawnWorkerLoad({
@@ -199,48 +297,79 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           token: servers.token,
           first: p * slice,
           count: Math.max(0, Math.min(slice, n - p * slice)),
-          callTimeoutMs: 60_000,
+          callTimeoutMs,
           seed: 2 + p,
+          windowStart,
+          windowMax,
         }),
       ),
     );
     for (const s of started) if (s.status === 'fulfilled') loads.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
+    const prepared = await loadStats();
+    rows.push([
+      'load generator before the storm (keys)',
+      `${n} Ed25519 keys in ${fmt((Date.now() - prep0) / 1000, 1)} s over ${loads.length} processes, CPU ${fmt(prepared.reduce((a, l) => a + l.cpuMs, 0) / 1000, 1)} s; load average ${loadAverage()}`,
+    ]);
+    const before = await servers.sample();
+    // Registration storm: every load process starts its slice, paced by its window.
+    const storm0 = Date.now();
+    for (const l of loads) l.go();
     let last = await loadStats();
     const registered = (): number => last.reduce((a, s) => a + s.registered, 0);
     while (registered() < n && Date.now() - storm0 < stormTimeoutMs) {
       await sleep(1_000);
       last = await loadStats();
+      // Progress on stderr every 10 s, so a long storm is seen while it runs.
+      if (Math.floor((Date.now() - storm0) / 1000) % 10 === 0)
+        process.stderr.write(
+          `storm ${fmt((Date.now() - storm0) / 1000)} s: ${registered()} certified, windows ${last.map((l) => l.window).join('/')}; load average ${loadAverage()}\n`,
+        );
     }
     const stormS = (Date.now() - storm0) / 1000;
     rows.push([
       'registration storm',
-      `${registered()} of ${n} certified in ${fmt(stormS, 1)} s (${fmt(registered() / stormS)}/s); load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
+      `${registered()} of ${n} certified in ${fmt(stormS, 1)} s (${fmt(registered() / stormS)}/s; per load process done after ${last.map((l) => (l.doneMs === undefined ? '-' : fmt(l.doneMs / 1000, 1))).join(', ')} s); load average ${loadAverage()}`,
     ]);
     const storm = await servers.sample();
     const regs = storm.registrations - before.registrations;
+    const syncs = (storm.walSyncs ?? 0) - (before.walSyncs ?? 0);
+    const entries = (storm.walEntries ?? 0) - (before.walEntries ?? 0);
     rows.push([
       'server during the storm',
       `CPU ${fmt((storm.cpuMs - before.cpuMs) / 1000, 1)} s (${fmt((storm.cpuMs - before.cpuMs) / Math.max(1, regs), 2)} ms per registration), ${servers.writesLabel} ${storm.writes - before.writes} ${storm.detail ?? ''}, refused busy ${storm.busy}`,
     ]);
+    if (storm.walSyncs !== undefined)
+      rows.push([
+        "group commit during the storm (the leader's WAL)",
+        `${regs} registrations, ${entries} entries in ${syncs} fdatasyncs: ${fmt(regs / Math.max(1, syncs), 1)} registrations and ${fmt(entries / Math.max(1, syncs), 1)} entries per fsync`,
+      ]);
     const failures: Record<string, number> = {};
     for (const l of last)
       for (const [reason, count] of Object.entries(l.failures))
         failures[reason] = (failures[reason] ?? 0) + count;
-    rows.push(['worker call failures during the storm, by reason', JSON.stringify(failures)]);
+    const registerFailures: Record<string, number> = {};
+    for (const l of last)
+      for (const [reason, count] of Object.entries(l.registerFailures))
+        registerFailures[reason] = (registerFailures[reason] ?? 0) + count;
+    rows.push([
+      'worker call failures during the storm, by reason',
+      `all calls ${JSON.stringify(failures)}; registrations ${JSON.stringify(registerFailures)}; the servers refused ${JSON.stringify(storm.refused ?? {})}`,
+    ]);
     rows.push([
       'load generator during the storm',
-      `${loads.length} processes, CPU ${fmt(last.reduce((a, l) => a + l.cpuMs, 0) / 1000, 1)} s in all, RSS ${fmt(last.reduce((a, l) => a + l.rssBytes, 0) / 1e6)} MB in all`,
+      `${loads.length} processes, CPU ${fmt((last.reduce((a, l) => a + l.cpuMs, 0) - prepared.reduce((a, l) => a + l.cpuMs, 0)) / 1000, 1)} s in all, RSS ${fmt(last.reduce((a, l) => a + l.rssBytes, 0) / 1e6)} MB in all; window (registrations in flight per process) start ${windowStart}, max ${windowMax}, now ${last.map((l) => l.window).join('/')}, smallest ${Math.min(...last.map((l) => l.windowMin))}, ${last.reduce((a, l) => a + l.halvings, 0)} halvings`,
     ]);
     if (stormOnly) return table(['measure', `${n} workers, storm only, ${servers.label}`], rows);
     const base = heartbeatTtlBaseMsFor(n, config);
-    const warmupMs = 2 * base + config.heartbeatGraceMs;
+    const warmupMs =
+      Number(flags.get('warmup-s') ?? (2 * base + config.heartbeatGraceMs) / 1000) * 1000;
     rows.push([
       'TTL base at N',
       `${base / 1000} s (TTLs in [${base / 1000}, ${(2 * base) / 1000}) s); warm-up ${warmupMs / 1000} s`,
     ]);
+    // The storm's last registrations need their first TTL to pass before the tier is steady.
+    process.stderr.write(`warm-up ${warmupMs / 1000} s\n`);
     await sleep(warmupMs);
     const rates: number[] = [];
     for (let i = 0; i < windows; i++) {
@@ -271,6 +400,15 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `heap ${fmt(final.heapUsedBytes / n)} B per worker (${fmt(final.heapUsedBytes / 1e6, 1)} MB), RSS ${fmt(final.rssBytes / 1e6, 1)} MB (sockets and TLS sessions included)`,
     ]);
     const upAtEnd = (await loadStats()).reduce((x, l) => x + l.registered, 0);
+    if (servers.failover !== undefined && flags.get('no-failover') !== 'true') {
+      const watchMs =
+        Number(
+          flags.get('failover-watch-s') ??
+            (failoverHeartbeatTtlMsFor(n, config) + config.heartbeatGraceMs) / 1000 + 10,
+        ) * 1000;
+      process.stderr.write(`failover: killing the leader, watching ${watchMs / 1000} s\n`);
+      rows.push(...(await servers.failover(n, watchMs)));
+    }
     shoalRate =
       rates.length > 0 && upAtEnd === n
         ? rates.reduce((x, r) => x + r, 0) / rates.length

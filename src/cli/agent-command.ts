@@ -73,6 +73,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--grpc-tls-key <file>', 'PEM private key of --grpc-tls-cert')
     .option('--grpc-tls-ca <file>', 'PEM CA whose client certificates the gRPC endpoint requires')
     .option(
+      '--grpc-stack <stack>',
+      "the gRPC server under --grpc: http2 (Shoal's, default) or grpc-js (@grpc/grpc-js)",
+    )
+    .option(
       '--admission-allow <id-or-key...>',
       'admit these NodeIds or base64 public keys (swim; repeatable; others need a certificate or are refused)',
     )

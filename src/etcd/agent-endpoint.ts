@@ -35,12 +35,19 @@ export const grpcConfigFields = {
   grpcTlsKey: file.optional(),
   /** PEM CA that signs the client certificates the endpoint accepts. */
   grpcTlsCa: file.optional(),
+  /**
+   * The gRPC server under the endpoint: `http2` (Shoal's lean server on node:http2, the
+   * default) or `grpc-js` (@grpc/grpc-js's, the fallback). Same answers, same TLS.
+   */
+  grpcStack: z.enum(['http2', 'grpc-js']).optional(),
 };
 
 export interface EtcdEndpointConfig {
   /** `host:port` to listen on. */
   readonly address: string;
   readonly tls: GrpcTls | undefined;
+  /** Absent: the default (`http2`). */
+  readonly stack?: 'http2' | 'grpc-js';
 }
 
 /** Builds a config error for (field, value, what is allowed). */
@@ -54,7 +61,11 @@ const TLS_FIELDS: Record<keyof GrpcTlsFiles, 'grpcTlsCert' | 'grpcTlsKey' | 'grp
 
 /** Validates the grpc fields (reading and checking the TLS files); undefined when off. */
 export function grpcEndpointOf(
-  config: { mode: string; grpc?: string | undefined } & Partial<Record<string, unknown>>,
+  config: {
+    mode: string;
+    grpc?: string | undefined;
+    grpcStack?: 'http2' | 'grpc-js' | undefined;
+  } & Partial<Record<string, unknown>>,
   fault: GrpcConfigFault,
 ): EtcdEndpointConfig | undefined {
   const files: { -readonly [K in keyof GrpcTlsFiles]?: string } = {};
@@ -67,15 +78,18 @@ export function grpcEndpointOf(
     const first = given[0];
     if (first !== undefined)
       throw fault(TLS_FIELDS[first], files[first], 'only used with grpc (--grpc H:P)');
+    if (config.grpcStack !== undefined)
+      throw fault('grpcStack', config.grpcStack, 'only used with grpc (--grpc H:P)');
     return undefined;
   }
+  const stack = config.grpcStack === undefined ? {} : { stack: config.grpcStack };
   if (!GRPC_MODES.includes(config.mode))
     throw fault(
       'grpc',
       config.grpc,
       `the etcd endpoint is only served by mode ${GRPC_MODES.join(', ')}, but mode is ${config.mode}`,
     );
-  if (given.length === 0) return { address: config.grpc, tls: undefined };
+  if (given.length === 0) return { address: config.grpc, tls: undefined, ...stack };
   const missing = (Object.keys(TLS_FIELDS) as (keyof GrpcTlsFiles)[]).find((n) => !files[n]);
   if (missing !== undefined)
     throw fault(
@@ -86,7 +100,7 @@ export function grpcEndpointOf(
   const tls = loadGrpcTls(files as GrpcTlsFiles, (name, path, problem) =>
     fault(TLS_FIELDS[name], path, problem),
   );
-  return { address: config.grpc, tls };
+  return { address: config.grpc, tls, ...stack };
 }
 
 /** Starts the endpoint over the node's KvService; the node must keep a replicated store. */
@@ -105,5 +119,6 @@ export async function startEtcdEndpoint(
     address: config.address,
     log,
     ...(config.tls === undefined ? {} : { tls: config.tls }),
+    ...(config.stack === undefined ? {} : { stack: config.stack }),
   });
 }

@@ -18,6 +18,7 @@ import { leaseId } from '../kv/types.js';
 import { int64, wireHeader, wireLeaseId } from './convert.js';
 import { OrderedStream, unary, type Endpoint } from './endpoint.js';
 import type {
+  Int64,
   WireLeaseGrantRequest,
   WireLeaseIdRequest,
   WireLeaseTimeToLiveRequest,
@@ -32,14 +33,14 @@ export function ttlSeconds(ms: number): number {
   return Math.ceil(ms / 1000);
 }
 
-function grantTtlMs(text: string): number {
+function grantTtlMs(text: Int64): number {
   const seconds = int64(text);
   if (seconds > ETCD_LEASE_TTL_SECONDS_MAX) throw etcdError('leaseTtlTooLarge');
   // A TTL <= 0 is raised to the store's minimum, as etcd raises it to its minimum TTL.
   return Math.max(0, seconds) * 1000;
 }
 
-function grantId(text: string): { id?: ReturnType<typeof leaseId> } {
+function grantId(text: Int64): { id?: ReturnType<typeof leaseId> } {
   const n = int64(text);
   if (n === 0) return {};
   const id = wireLeaseId(text);

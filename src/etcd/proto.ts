@@ -16,6 +16,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { loadSync, type MethodDefinition, type PackageDefinition } from '@grpc/proto-loader';
+import { decodePutRequest, decodeRangeRequest } from './decode.js';
 
 /** The protos ship next to this file (copied to dist/ by scripts/copy-assets.js). */
 const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
@@ -47,6 +48,12 @@ export function etcdPackage(): PackageDefinition {
   return loaded;
 }
 
+/** Hand decoders of the hottest requests (decode.ts); the generic path takes what they leave. */
+const FAST_DECODERS: Record<string, (bytes: Buffer) => object | undefined> = {
+  'KV/Range': decodeRangeRequest,
+  'KV/Put': decodePutRequest,
+};
+
 /** One service's methods, each with a deserializer that returns `Malformed` instead of throwing. */
 export function serviceMethods(
   service: ServiceName,
@@ -57,7 +64,10 @@ export function serviceMethods(
   for (const [name, method] of Object.entries(
     definition as Record<string, MethodDefinition<object, object>>,
   )) {
-    const parse = method.requestDeserialize;
+    const generic = method.requestDeserialize;
+    const fast = FAST_DECODERS[`${service}/${name}`];
+    const parse =
+      fast === undefined ? generic : (bytes: Buffer): object => fast(bytes) ?? generic(bytes);
     const serialize = method.responseSerialize;
     const type = (method.requestType.type as { name?: string }).name ?? name;
     methods[name] = {
@@ -83,7 +93,8 @@ export function serviceMethods(
 
 // ---- wire shapes (the fields the handlers use; proto-loader fills every scalar) ----
 
-export type Int64 = string;
+/** An int64 as proto-loader gives it (a decimal string), or as decode.ts does (a safe number). */
+export type Int64 = string | number;
 export type Bytes = Buffer;
 
 export interface WireHeader {

@@ -13,9 +13,12 @@
  *   ignored, as etcd ignores it.
  * - progress: an empty response with watch_id -1 whose header revision every watch on the stream
  *   has delivered all events up to (the lowest of their progress revisions).
- * Each watch's events are pumped from its KvWatch one batch at a time; a pump waits for the
- * client to read before taking the next batch, so a slow client holds back only its own watches
- * (the store keeps their events, and a watch that falls far behind catches up from history).
+ * Each watch's events are taken from its KvWatch one batch at a time (`poll`: woken by the
+ * store, no promise per batch; a KvWatch without it is pumped through `batches`); a watch waits
+ * for the client to read before taking the next batch, so a slow client holds back only its own
+ * watches (the store keeps their events, and a watch that falls far behind catches up from
+ * history). The watches of a stream woken by one apply are drained in the same turn, so their
+ * responses leave as one write (h2-server.ts).
  * A batch is split at event boundaries to stay under watchResponseBytesMax (flagged `fragment`
  * when the watch asked for it). A watch created with progress_notify that sent nothing during a
  * watchProgressIntervalMs gets an empty response with its own id and the revision it has
@@ -49,6 +52,8 @@ interface StreamWatch {
   idle: boolean;
   /** Sent nothing since the last progress tick (etcd's progress map). */
   quiet: boolean;
+  /** Called by the store when the watch may have a batch (poll form). */
+  readonly wake: () => void;
 }
 
 function eventBytes(event: KvEvent): number {
@@ -159,11 +164,13 @@ export class WatchStream extends OrderedStream<WireWatchRequest> {
       ended: false,
       idle: false,
       quiet: true,
+      wake: () => this.drain(entry),
     };
     this.watches.set(id, entry);
     this.ep.stats.watchesOpen++;
     this.respond(this.ep.seen(watch.progress()), { watch_id: id, created: true });
-    void this.pump(entry);
+    if (watch.poll === undefined) void this.pump(entry);
+    else this.drain(entry);
   }
 
   private remove(entry: StreamWatch): void {
@@ -180,6 +187,47 @@ export class WatchStream extends OrderedStream<WireWatchRequest> {
     const header = entry.watch.progress();
     this.remove(entry);
     this.respond(header, { watch_id: id, canceled: true });
+  }
+
+  /**
+   * Sends what the watch has now (poll form), until it must wait for the store (its `wake`
+   * brings it back) or for the client to read (the stream's drain does).
+   */
+  private drain(entry: StreamWatch): void {
+    const poll = entry.watch.poll;
+    if (poll === undefined) return;
+    for (;;) {
+      if (entry.ended || this.closed) return;
+      let next: WatchBatch | 'wait' | 'ended';
+      try {
+        next = poll(entry.wake);
+      } catch (err) {
+        void this.failWatch(entry, err);
+        return;
+      }
+      entry.idle = next === 'wait';
+      if (next === 'wait') return;
+      if (next === 'ended' || !this.deliver(entry, next)) {
+        this.remove(entry);
+        return;
+      }
+      if (this.call.writableNeedDrain) {
+        void this.writable().then(() => this.drain(entry));
+        return;
+      }
+    }
+  }
+
+  /** Ends a watch whose store failed it: canceled with the reason. */
+  private async failWatch(entry: StreamWatch, err: unknown): Promise<void> {
+    const header = await this.ep.header();
+    if (!entry.ended && !this.closed)
+      this.respond(header, {
+        watch_id: entry.id,
+        canceled: true,
+        cancel_reason: toEtcdStatus(err).status.details,
+      });
+    this.remove(entry);
   }
 
   /** Sends one watch's batches until it ends; waits for the client between batches. */

@@ -5,7 +5,11 @@
  * protocol has a driver of its own, so timer arming, durable writes, decode counting, tracing and
  * invariant checks are written once and behave the same for every protocol.
  *
- * - Time: one timer, armed for `nextDeadline(state)` after every step; it feeds a `tick`.
+ * - Time: one timer, for `nextDeadline(state)` after every step; it feeds a `tick`. A deadline that
+ *   moved later keeps the timer armed for the earlier one (a follower's election deadline moves
+ *   on every append: cancelling and setting a timer per message was a visible cost of its
+ *   profile); when it fires before the deadline it is set again for the rest, with no input, so
+ *   the core sees the same ticks as with a timer re-armed on every step.
  * - Network: payloads are decoded by the protocol's `Wire`; a refusal is counted by its
  *   ERR_DECODE_* code, traced, and may carry a reply or an input; nothing else reaches the core.
  * - Disk: a step's `persist` records are written with `Storage.writeDurable` (write, fsync,
@@ -440,20 +444,35 @@ export class ProtocolDriver<T extends ProtocolTypes> {
 
   // ---- time ----
 
-  /** Keeps exactly one timer, at the core's next deadline. */
+  /**
+   * Keeps one timer, at or before the core's next deadline: a timer armed for an earlier time
+   * stays (see `fire`); one armed for a later time is replaced.
+   */
   private arm(): void {
     if (this.stopped) return;
     const deadline = this.opts.protocol.core.nextDeadline(this.current);
-    if (deadline === this.timerAtMs && this.timer !== undefined) return;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAtMs = deadline;
     if (deadline === undefined) return;
-    const delayMs = Math.max(0, deadline - this.opts.clock.now()) as Millis;
-    this.timer = this.opts.clock.setTimer(delayMs, () => {
-      this.timer = undefined;
-      this.timerAtMs = undefined;
-      this.input({ kind: 'tick', now: this.opts.clock.now() });
-    });
+    if (this.timer !== undefined && this.timerAtMs !== undefined && this.timerAtMs <= deadline)
+      return;
+    this.timer?.cancel();
+    this.setTimerAt(deadline);
+  }
+
+  private setTimerAt(atMs: Millis): void {
+    this.timerAtMs = atMs;
+    const delayMs = Math.max(0, atMs - this.opts.clock.now()) as Millis;
+    this.timer = this.opts.clock.setTimer(delayMs, () => this.fire());
+  }
+
+  /** The timer fired: a tick when the core's deadline is due, else the timer again for it. */
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAtMs = undefined;
+    if (this.stopped) return;
+    const deadline = this.opts.protocol.core.nextDeadline(this.current);
+    if (deadline === undefined) return;
+    const now = this.opts.clock.now();
+    if (now < deadline) return this.setTimerAt(deadline);
+    this.input({ kind: 'tick', now });
   }
 }

@@ -80,6 +80,13 @@ export interface KvWatch {
    */
   progress(): KvHeader;
   cancel(): void;
+  /**
+   * The same batches without a promise per batch, for a consumer that serves many watches (the
+   * etcd watch stream): the next batch now, `'wait'` when there is none yet (then `wake` is
+   * called once, from a later turn, when there may be), or `'ended'`. A watch is consumed by
+   * `batches` or by `poll`, never by both. Optional: a consumer falls back to `batches`.
+   */
+  poll?(wake: () => void): WatchBatch | 'wait' | 'ended';
 }
 
 export interface LeaseGrant {

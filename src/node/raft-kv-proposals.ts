@@ -93,7 +93,8 @@ export class Proposals {
   /**
    * ONE timer for every waiter's deadline, armed for the earliest (a timer and a closure per
    * write cost about a tenth of a leader's CPU under load): `sweep` expires what is due and
-   * arms it again for the next.
+   * arms it again for the next. It stays armed when the last waiter finishes (at c = 1 that
+   * was a setTimeout and a clearTimeout per write): a sweep that finds nothing due arms nothing.
    */
   private deadlineTimer: TimerHandle | undefined;
   private deadlineTimerAtMs = Infinity;
@@ -353,11 +354,6 @@ export class Proposals {
     w.retry?.cancel();
     w.leaderWait?.cancel();
     if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
-    if (this.waiters.size === 0) {
-      this.deadlineTimer?.cancel();
-      this.deadlineTimer = undefined;
-      this.deadlineTimerAtMs = Infinity;
-    }
   }
 
   private release(lane: Lane): void {
@@ -368,6 +364,9 @@ export class Proposals {
   /** Fails every waiting write (the node stopped). */
   close(): void {
     this.closed = true;
+    this.deadlineTimer?.cancel();
+    this.deadlineTimer = undefined;
+    this.deadlineTimerAtMs = Infinity;
     for (const w of [...this.waiters.values()])
       this.fail(
         w,

@@ -1,8 +1,9 @@
 /**
  * Watches on a `raft` member's replica (docs/design/kv.md, "Watches"; kv-service.ts `KvWatch`):
- * each watch is a watcher in the replica's registry and an async iterator of batches. A batch is
- * what the registry hands out at once (at most WATCH_BATCH_EVENTS events); the iterator then
- * sleeps until an apply wakes it. A slow consumer never holds up applies: its watcher falls
+ * each watch is a watcher in the replica's registry and an async iterator of batches (or their
+ * poll form, `KvWatch.poll`: the same steps, a callback instead of a promise). A batch is what
+ * the registry hands out at once (at most WATCH_BATCH_EVENTS events); the iterator then sleeps
+ * until an apply wakes it. A slow consumer never holds up applies: its watcher falls
  * behind and catches up from history (or ends `compacted` if compaction overtook it).
  *
  * An apply does not wake its watchers in its own turn: their ids are gathered and woken at the
@@ -100,7 +101,14 @@ export class Watches {
     async function* batches(): AsyncGenerator<WatchBatch> {
       yield batch;
     }
-    return { id: 0, batches: batches(), progress: () => batch.header, cancel: () => undefined };
+    let polled = false;
+    return {
+      id: 0,
+      batches: batches(),
+      progress: () => batch.header,
+      cancel: () => undefined,
+      poll: () => (polled ? 'ended' : ((polled = true), batch)),
+    };
   }
 
   private live(id: number, signal: AbortSignal | undefined): KvWatch {
@@ -109,6 +117,7 @@ export class Watches {
       if (sleeper.ended) return;
       sleeper.ended = true;
       cancelWatcher(this.machine.registry, id);
+      this.wakers.delete(id);
       sleeper.wake?.();
     };
     this.wakers.set(id, () => sleeper.wake?.());
@@ -118,6 +127,15 @@ export class Watches {
       batches: this.batches(id, sleeper, stop),
       progress: () => ({ ...this.header(), revision: this.progressRevision(id) }),
       cancel: stop,
+      poll: (wake) => {
+        const next = this.next(id, sleeper, stop);
+        if (next === 'wait')
+          sleeper.wake = () => {
+            sleeper.wake = undefined;
+            wake();
+          };
+        return next;
+      },
     };
   }
 
@@ -131,37 +149,56 @@ export class Watches {
     return first === undefined ? current : ((first.revision - 1) as Revision);
   }
 
+  /**
+   * One step of watch `id`: its next batch, 'wait' (nothing now; an apply will wake it), or
+   * 'ended'. A batch that ends the watch (compacted, or canceled because the node closed) stops
+   * it, so the step after it is 'ended'.
+   */
+  private next(id: number, sleeper: Sleeper, stop: () => void): WatchBatch | 'wait' | 'ended' {
+    for (;;) {
+      if (sleeper.ended) return 'ended';
+      if (this.closed) {
+        stop();
+        return { kind: 'canceled', reason: 'the node closed', header: this.header() };
+      }
+      const machine = this.machine;
+      const taken = takeEvents(machine.registry, machine.state, id, WATCH_BATCH_EVENTS);
+      if (taken === undefined) {
+        stop();
+        return 'ended';
+      }
+      const header = this.header();
+      if (taken.compactRevision !== undefined) {
+        stop();
+        return { kind: 'compacted', compactRevision: taken.compactRevision, header };
+      }
+      if (taken.events.length > 0) return { kind: 'events', events: taken.events, header };
+      if (!taken.pending) return 'wait';
+    }
+  }
+
   private async *batches(
     id: number,
     sleeper: Sleeper,
     stop: () => void,
   ): AsyncGenerator<WatchBatch> {
     try {
-      while (!sleeper.ended && !this.closed) {
-        const machine = this.machine;
-        const taken = takeEvents(machine.registry, machine.state, id, WATCH_BATCH_EVENTS);
-        if (taken === undefined) return;
-        const header = this.header();
-        if (taken.compactRevision !== undefined) {
-          yield { kind: 'compacted', compactRevision: taken.compactRevision, header };
-          return;
-        }
-        if (taken.events.length > 0) {
-          yield { kind: 'events', events: taken.events, header };
+      for (;;) {
+        const next = this.next(id, sleeper, stop);
+        if (next === 'ended') return;
+        if (next !== 'wait') {
+          yield next;
           continue;
         }
-        if (!taken.pending) await new Promise<void>((resolve) => (sleeper.wake = resolve));
+        await new Promise<void>((resolve) => (sleeper.wake = resolve));
         sleeper.wake = undefined;
       }
-      if (this.closed && !sleeper.ended)
-        yield { kind: 'canceled', reason: 'the node closed', header: this.header() };
     } finally {
       stop();
       this.wakers.delete(id);
     }
   }
 
-  /** Ends every watch (each yields a last `canceled` batch when it is read). */
   close(): void {
     this.closed = true;
     for (const wake of [...this.wakers.values()]) wake();

@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { hasErrorCode } from '../base/errors.js';
-import type { TxnResult } from '../kv/types.js';
+import type { TxnRequest, TxnResult } from '../kv/types.js';
 import {
   batchToWire,
   failure,
@@ -46,9 +46,8 @@ export interface HandlerContext {
 }
 
 /**
- * Registrations a server works on at once (a token check and a leaf signature, both
- * synchronous, then a txn each: the txns of one batch are in flight together, so the store
- * commits them as a group).
+ * Registrations a server works on at once: signed and waiting for their group, or their txn in
+ * flight.
  */
 export const REGISTRATIONS_IN_FLIGHT_MAX = 64;
 /**
@@ -58,7 +57,6 @@ export const REGISTRATIONS_IN_FLIGHT_MAX = 64;
  * a storm never spends the server on answers nobody reads.
  */
 export const REGISTRATIONS_QUEUED_MAX = 4_096;
-
 type Unary<Req, Res> = (
   call: grpc.ServerUnaryCall<Req, Res>,
   callback: grpc.sendUnaryData<Res>,
@@ -146,7 +144,22 @@ interface QueuedRegistration {
   callback: grpc.sendUnaryData<unknown>;
 }
 
-const queues = new WeakMap<HandlerContext, QueuedRegistration[]>();
+/** A registration checked and signed, its txn not yet proposed. */
+interface SignedRegistration {
+  txn: TxnRequest;
+  maxUses: number;
+  answer: { workerId: string; certPem: string };
+  callback: grpc.sendUnaryData<unknown>;
+}
+
+/** One server's registration pipeline: the queue, the group being gathered, its linger timer. */
+interface Pipeline {
+  queue: QueuedRegistration[];
+  group: SignedRegistration[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const pipelines = new WeakMap<HandlerContext, Pipeline>();
 
 /** Queues a registration (busy beyond REGISTRATIONS_QUEUED_MAX) and starts what fits. */
 function admitRegistration(
@@ -155,15 +168,16 @@ function admitRegistration(
   callback: grpc.sendUnaryData<unknown>,
 ): void {
   const counters = ctx.server.counters;
-  let queue = queues.get(ctx);
-  if (queue === undefined) queues.set(ctx, (queue = []));
-  if (queue.length >= REGISTRATIONS_QUEUED_MAX) {
+  let pipeline = pipelines.get(ctx);
+  if (pipeline === undefined)
+    pipelines.set(ctx, (pipeline = { queue: [], group: [], timer: undefined }));
+  if (pipeline.queue.length >= REGISTRATIONS_QUEUED_MAX) {
     counters.refusedRegistrations['busy'] = (counters.refusedRegistrations['busy'] ?? 0) + 1;
     return fail(callback, 'busy', `${REGISTRATIONS_QUEUED_MAX} registrations wait here; retry`);
   }
-  queue.push({ call, callback });
-  counters.registrationsQueued = queue.length;
-  pumpRegistrations(ctx, queue);
+  pipeline.queue.push({ call, callback });
+  counters.registrationsQueued = pipeline.queue.length;
+  pumpRegistrations(ctx, pipeline);
 }
 
 function gaveUp(call: grpc.ServerUnaryCall<RegisterRequest, unknown>, nowMs: number): boolean {
@@ -173,8 +187,10 @@ function gaveUp(call: grpc.ServerUnaryCall<RegisterRequest, unknown>, nowMs: num
   return Number.isFinite(deadlineMs) && deadlineMs <= nowMs;
 }
 
-function pumpRegistrations(ctx: HandlerContext, queue: QueuedRegistration[]): void {
+/** Signs what fits into the group, then proposes the group when it is full enough. */
+function pumpRegistrations(ctx: HandlerContext, pipeline: Pipeline): void {
   const counters = ctx.server.counters;
+  const { queue, group } = pipeline;
   while (counters.registering < REGISTRATIONS_IN_FLIGHT_MAX && queue.length > 0) {
     const next = queue.shift() as QueuedRegistration;
     // Deadlines are the caller's wall clock, as grpc-js sets them.
@@ -182,13 +198,39 @@ function pumpRegistrations(ctx: HandlerContext, queue: QueuedRegistration[]): vo
       counters.registrationsAbandoned++;
       continue;
     }
+    const signed = signRegistration(ctx, next.call, next.callback);
+    if (signed === undefined) continue;
     counters.registering++;
-    void register(ctx, next.call, next.callback).finally(() => {
-      counters.registering--;
-      pumpRegistrations(ctx, queue);
-    });
+    group.push(signed);
   }
   counters.registrationsQueued = queue.length;
+  // Group commit (worker-tier.md, "The registration storm"): the group's txns are proposed in
+  // one turn of the event loop, which the Raft layer steps as ONE input (one append, one fsync,
+  // one message per follower). A full group goes now; so does any group nothing else can join
+  // (every place taken); a smaller one waits at most registrationLingerMs.
+  if (
+    group.length >= ctx.config.registrationGroupMin ||
+    counters.registering >= REGISTRATIONS_IN_FLIGHT_MAX
+  )
+    return proposeGroup(ctx, pipeline);
+  if (group.length > 0 && pipeline.timer === undefined) {
+    pipeline.timer = setTimeout(() => proposeGroup(ctx, pipeline), ctx.config.registrationLingerMs);
+    pipeline.timer.unref?.();
+  }
+}
+
+/** Proposes every signed registration of the group in this one turn (one Raft input). */
+function proposeGroup(ctx: HandlerContext, pipeline: Pipeline): void {
+  if (pipeline.timer !== undefined) clearTimeout(pipeline.timer);
+  pipeline.timer = undefined;
+  const group = pipeline.group.splice(0);
+  if (group.length === 0) return;
+  ctx.server.counters.registrationGroups++;
+  for (const signed of group)
+    void commitRegistration(ctx, signed).finally(() => {
+      ctx.server.counters.registering--;
+      pumpRegistrations(ctx, pipeline);
+    });
 }
 
 interface RegisterRequest {
@@ -198,18 +240,18 @@ interface RegisterRequest {
   labels: Record<string, string>;
 }
 
-async function register(
+/** Checks a registration's request and token and signs its leaf (all synchronous); undefined when refused (answered). */
+function signRegistration(
   ctx: HandlerContext,
   call: grpc.ServerUnaryCall<RegisterRequest, unknown>,
   callback: grpc.sendUnaryData<unknown>,
-): Promise<void> {
-  const { host, view, config, server } = ctx;
+): SignedRegistration | undefined {
+  const { host, view, config } = ctx;
   const req = call.request;
   const now = host.wallNowMs();
-  const refuse = (reason: string, detail: string): void => {
-    server.counters.refusedRegistrations[reason] =
-      (server.counters.refusedRegistrations[reason] ?? 0) + 1;
-    fail(callback, 'refused', `${reason}: ${detail}`);
+  const refuse = (reason: string, detail: string): undefined => {
+    refuseRegistration(ctx, callback, reason, detail);
+    return undefined;
   };
   const labels = Object.entries(req.labels ?? {});
   if (
@@ -250,22 +292,54 @@ async function register(
     registeredAtMs: now,
     changedAtMs: now,
   };
+  return {
+    txn: registrationTxn(check.claims, record, now),
+    maxUses: check.claims.maxUses,
+    answer: { workerId: leaf.workerId, certPem: leaf.certPem },
+    callback,
+  };
+}
+
+function refuseRegistration(
+  ctx: HandlerContext,
+  callback: grpc.sendUnaryData<unknown>,
+  reason: string,
+  detail: string,
+): void {
+  const refused = ctx.server.counters.refusedRegistrations;
+  refused[reason] = (refused[reason] ?? 0) + 1;
+  fail(callback, 'refused', `${reason}: ${detail}`);
+}
+
+/** Runs a signed registration's txn and answers the worker. */
+async function commitRegistration(ctx: HandlerContext, signed: SignedRegistration): Promise<void> {
+  const { callback } = signed;
   let result: TxnResult;
   try {
-    result = await host.kv.txn(registrationTxn(check.claims, record, now));
+    result = await ctx.host.kv.txn(signed.txn);
   } catch (err) {
+    // Counted by cause: an election under way (or a proposal timed out) versus anything else.
+    const refused = ctx.server.counters.refusedRegistrations;
+    const reason = hasErrorCode(err, 'ERR_NO_LEADER')
+      ? 'store-no-leader'
+      : hasErrorCode(err, 'ERR_TIMEOUT')
+        ? 'store-timeout'
+        : 'store';
+    refused[reason] = (refused[reason] ?? 0) + 1;
     return storeFailure(callback, err);
   }
   const outcome = registrationOutcome(result);
   if (!outcome.ok)
-    return refuse(
+    return refuseRegistration(
+      ctx,
+      callback,
       outcome.refusal,
       outcome.refusal === 'used-up'
-        ? `all ${check.claims.maxUses} uses are taken`
+        ? `all ${signed.maxUses} uses are taken`
         : 'the token was revoked',
     );
-  server.counters.registrations++;
-  callback(null, { workerId: leaf.workerId, certPem: leaf.certPem, caPems: server.bundle() });
+  ctx.server.counters.registrations++;
+  callback(null, { ...signed.answer, caPems: ctx.server.bundle() });
 }
 
 async function heartbeat(
@@ -425,8 +499,10 @@ function reportStatus(
   ctx.server.reports.set(caller.id, { atMs: now, containers: call.request.containers });
   callback(null, {});
   // Only a change of states is a store write; resource usage stays in this server's memory.
+  // An empty report where nothing is stored is no change either (the scheduler reads a missing
+  // status as no containers): a worker's first report after registering writes nothing.
   const stored = ctx.view.statuses.get(caller.id);
-  if (stored !== undefined && statesKey(stored.containers) === statesKey(containers)) return;
+  if (statesKey(stored?.containers ?? []) === statesKey(containers)) return;
   ctx.server.counters.statusWrites++;
   void ctx.host.kv
     .put({

@@ -18,7 +18,7 @@ import type { Clock } from '../base/time.js';
 import type { KvService } from '../node/kv-service.js';
 import { MESSAGE_BYTES_MAX, workerApi } from './api.js';
 import { loadOrCreateCa, type WorkerCa } from './ca.js';
-import type { WorkerServerConfig } from './core/config.js';
+import { heartbeatTtlBaseMsFor, type WorkerServerConfig } from './core/config.js';
 import { keys } from './core/layout.js';
 import { records, specBytes, SPEC_BYTES_MAX, type ServiceRecord } from './core/records.js';
 import { serviceState, type ServiceState } from './core/scale.js';
@@ -37,8 +37,18 @@ import { StoreView } from './view.js';
 import { isName } from './core/layout.js';
 import { TrustProvider, serverChannelCredentials } from './tls.js';
 
-/** How often every assignment stream gets a progress notification (its position), ms. */
+/**
+ * How often every assignment stream gets a progress notification (its position) at least, ms.
+ * With many workers the period is the heartbeat TTL base instead (`progressIntervalMsFor`), so
+ * the progress messages of all streams stay within the heartbeat rate budget (at 10,000
+ * workers, 30 s would be 333 messages/s, ten times the heartbeats).
+ */
 export const PROGRESS_INTERVAL_MS = 30_000;
+
+/** The progress period for `workers` tracked workers: the longer of PROGRESS_INTERVAL_MS and the TTL base, ms. */
+export function progressIntervalMsFor(workers: number, config: WorkerServerConfig): number {
+  return Math.max(PROGRESS_INTERVAL_MS, heartbeatTtlBaseMsFor(workers, config));
+}
 
 export interface LeaderView {
   id: string;
@@ -113,7 +123,7 @@ export class WorkerServer {
   private unsubscribeLeader: (() => void) | undefined;
   private closed = false;
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
-  private progressTimer: ReturnType<typeof setInterval> | undefined;
+  private progressTimer: ReturnType<typeof setTimeout> | undefined;
   address = '';
   readonly counters = {
     registrations: 0,
@@ -123,6 +133,8 @@ export class WorkerServer {
     registrationsQueued: 0,
     /** Queued registrations dropped unsigned because their caller gave up. */
     registrationsAbandoned: 0,
+    /** Groups of signed registrations proposed together (handlers.ts, group commit). */
+    registrationGroups: 0,
     refusedRegistrations: {} as Record<string, number>,
     heartbeats: 0,
     forwardedHeartbeats: 0,
@@ -168,7 +180,18 @@ export class WorkerServer {
     this.view.listen({ changed: () => this.trust.setBundle(this.bundle()) });
     await this.listen();
     this.publish();
-    this.progressTimer = setInterval(() => this.hub.progress(), PROGRESS_INTERVAL_MS);
+    this.progressLater();
+  }
+
+  private progressLater(): void {
+    if (this.closed) return;
+    this.progressTimer = setTimeout(
+      () => {
+        this.hub.progress();
+        this.progressLater();
+      },
+      progressIntervalMsFor(this.view.workers.size, this.options.config),
+    );
     this.progressTimer.unref();
   }
 
@@ -427,6 +450,7 @@ export class WorkerServer {
       registrations: this.counters.registrations,
       registrations_queued: this.counters.registrationsQueued,
       registrations_abandoned: this.counters.registrationsAbandoned,
+      registration_groups: this.counters.registrationGroups,
       ...Object.fromEntries(
         Object.entries(this.counters.refusedRegistrations).map(([k, v]) => [`refused_${k}`, v]),
       ),
@@ -442,7 +466,7 @@ export class WorkerServer {
     if (this.closed) return;
     this.closed = true;
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer);
-    if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
+    if (this.progressTimer !== undefined) clearTimeout(this.progressTimer);
     this.unsubscribeLeader?.();
     this.scheduler?.close();
     this.forwarder?.close();

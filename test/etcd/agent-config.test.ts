@@ -69,6 +69,18 @@ describe('agent config: grpc', () => {
     );
   });
 
+  it('grpcStack picks the gRPC server: http2 or grpc-js, only with grpc', () => {
+    expect(
+      grpcEndpointOf({ mode: 'raft', grpc: '127.0.0.1:0', grpcStack: 'grpc-js' }, fault),
+    ).toEqual({ address: '127.0.0.1:0', tls: undefined, stack: 'grpc-js' });
+    expect(refusal(() => resolveAgentConfig({ grpcStack: 'grpc-js' }, {}))).toBe(
+      'invalid config: grpcStack (from --grpc-stack) "grpc-js": only used with grpc (--grpc H:P)',
+    );
+    expect(refusal(() => resolveAgentConfig({}, { SHOAL_GRPC_STACK: 'grpc' }))).toContain(
+      'grpcStack (from SHOAL_GRPC_STACK)',
+    );
+  });
+
   it('a CLI refusal exits 2 with one line', async () => {
     const written: string[] = [];
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {

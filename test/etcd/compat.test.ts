@@ -54,12 +54,22 @@ function mapBatches(watch: KvWatch, map: (batch: WatchBatch) => WatchBatch): KvW
   async function* batches(): AsyncGenerator<WatchBatch> {
     for await (const batch of watch.batches) yield map(batch);
   }
+  const poll = watch.poll;
   return {
     ...watch,
     id: watch.id,
     batches: batches(),
     progress: () => watch.progress(),
     cancel: () => watch.cancel(),
+    // The poll form too (the watch stream takes batches through it when it is there).
+    ...(poll === undefined
+      ? {}
+      : {
+          poll: (wake: () => void) => {
+            const next = poll(wake);
+            return typeof next === 'string' ? next : map(next);
+          },
+        }),
   };
 }
 

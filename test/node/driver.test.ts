@@ -1,8 +1,9 @@
 /**
  * The generic driver (src/node/driver.ts) over a toy protocol, on the simulator's clock, network
  * and disk: persist-before-send within and across steps, one write at a time with later writes
- * merged, fail-stop on a failed write, decode refusals counted and answered, one timer at the
- * core's deadline, re-entrant inputs stepped after the current one.
+ * merged, fail-stop on a failed write, decode refusals counted and answered, one timer at or
+ * before the core's deadline (a tick only once it is due), re-entrant inputs stepped after the
+ * current one.
  */
 import { describe, expect, it } from 'vitest';
 import type { Address } from '../../src/base/address.js';
@@ -232,6 +233,21 @@ describe('ProtocolDriver', () => {
     w.run(11);
     expect(w.outputs).toEqual([]);
     w.run(12);
+    expect(w.outputs).toEqual(['woke']);
+    expect(w.clock.pendingEvents()).toBe(0);
+  });
+
+  it('keeps the timer armed when the deadline moves later: the early firing re-arms it and steps nothing', () => {
+    const w = world();
+    w.driver.input({ kind: 'wake', now: w.clock.now(), atMs: ms(12) });
+    w.driver.input({ kind: 'wake', now: w.clock.now(), atMs: ms(30) });
+    expect(w.clock.pendingEvents()).toBe(1);
+    const steps = w.driver.counters.steps;
+    w.run(29);
+    expect(w.outputs).toEqual([]);
+    expect(w.driver.counters.steps).toBe(steps);
+    expect(w.clock.pendingEvents()).toBe(1);
+    w.run(30);
     expect(w.outputs).toEqual(['woke']);
     expect(w.clock.pendingEvents()).toBe(0);
   });

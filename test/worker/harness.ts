@@ -3,6 +3,7 @@
  * replicated store), with a leader the test moves, and Workers talking to them over real gRPC
  * with mTLS on loopback. Directories are temporary and removed by `close`.
  */
+import type * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,7 @@ export class Tier {
       mutations?: ClientMutations;
       identityDir?: string;
       identityFsync?: boolean;
+      sharedChannels?: Map<string, grpc.Client>;
     } = {},
   ): Promise<Worker> {
     const i = this.workers.length;
@@ -130,6 +132,7 @@ export class Tier {
       wallNowMs: () => Date.now(),
       ...(options.mutations === undefined ? {} : { mutations: options.mutations }),
       ...(options.identityFsync === undefined ? {} : { identityFsync: options.identityFsync }),
+      ...(options.sharedChannels === undefined ? {} : { sharedChannels: options.sharedChannels }),
     });
     await worker.start();
     this.workers.push(worker);

@@ -50,6 +50,13 @@ export interface WorkerServerConfig {
   tokenSkewMs: number;
   /** Longest token lifetime `tokens.create` accepts, ms (30 days). @defaultValue 2592000000 */
   tokenTtlMsMax: number;
+  /**
+   * Group commit of registrations: signed registrations propose their txns together (one Raft
+   * input, one fsync) once this many are ready... @defaultValue 16
+   */
+  registrationGroupMin: number;
+  /** ...or this long after the first of them was signed, ms (what a lone registration waits). @defaultValue 50 */
+  registrationLingerMs: number;
 }
 
 export type WorkerServerSettings = { [K in keyof WorkerServerConfig]?: WorkerServerConfig[K] };
@@ -68,6 +75,8 @@ export const WORKER_SERVER_DEFAULTS: Readonly<WorkerServerConfig> = {
   leafValidityMs: 30 * 24 * 3_600_000,
   tokenSkewMs: 60_000,
   tokenTtlMsMax: 30 * 24 * 3_600_000,
+  registrationGroupMin: 16,
+  registrationLingerMs: 50,
 };
 
 /** The TTL base for `workers` tracked workers (Nomad's RateScaledInterval, clamped), ms. */
