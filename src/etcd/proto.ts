@@ -21,6 +21,7 @@ import {
   decodePutRequest,
   decodeRangeRequest,
   decodeTxnRequest,
+  decodeWatchRequest,
 } from './decode.js';
 
 /** The protos ship next to this file (copied to dist/ by scripts/copy-assets.js). */
@@ -59,6 +60,7 @@ const FAST_DECODERS: Record<string, (bytes: Buffer) => object | undefined> = {
   'KV/Put': decodePutRequest,
   'KV/DeleteRange': decodeDeleteRangeRequest,
   'KV/Txn': decodeTxnRequest,
+  'Watch/Watch': decodeWatchRequest,
 };
 
 /** One service's methods, each with a deserializer that returns `Malformed` instead of throwing. */
