@@ -12,6 +12,7 @@ import type { Ready } from '../../base/protocol.js';
 import { ms, type Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import { compareHlc, hlcAcceptable, hlcClock, hlcNow, hlcReceive, type Hlc } from '../hlc.js';
+import { OverlayMap } from '../overlay-map.js';
 import { enqueue } from './queue.js';
 import { checkLocalOp, rowOf } from './local.js';
 import {
@@ -58,10 +59,10 @@ export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
     selfId: init.selfId,
     wallOffsetMs: init.wallOffsetMs,
     clock,
-    partitions: new Map([[init.selfId, own]]),
+    partitions: new OverlayMap<NodeId, Partition>().set(init.selfId, own),
     tombstones: new Map(),
-    live: new Map(),
-    members: new Map(),
+    live: new OverlayMap(),
+    members: new OverlayMap(),
     security: init.security,
     viewSeen: false,
     withdrawAtMs: new Map(),
@@ -419,6 +420,35 @@ export function mergeTombstone(
   state.tombstones.get(t.owner)?.seenBy.add(from);
 }
 
+const isLive = (m: ViewMember): boolean => m.state === 'alive' || m.state === 'suspect';
+
+interface ViewBase {
+  readonly members: ReadonlyMap<NodeId, ViewMember>;
+  readonly live: ReadonlyMap<NodeId, Address>;
+}
+
+/**
+ * The tables of a whole view, self included, built once per input array: a cache only (what it
+ * holds is a function of the array, which a `view` input hands over and never changes), so a
+ * simulated cluster whose members were all given one array holds one copy of the view, not N.
+ */
+const viewBases = new WeakMap<readonly ViewMember[], ViewBase>();
+
+function viewBase(members: readonly ViewMember[]): ViewBase {
+  let base = viewBases.get(members);
+  if (base !== undefined) return base;
+  const byId = new Map<NodeId, ViewMember>();
+  const live = new Map<NodeId, Address>();
+  for (const m of members) {
+    byId.set(m.id, m);
+    if (isLive(m)) live.set(m.id, m.address);
+    else live.delete(m.id);
+  }
+  base = { members: byId, live };
+  viewBases.set(members, base);
+  return base;
+}
+
 /**
  * A view input: the whole view (`full`: members absent from it count as dead) or changes to it
  * (`removed`: members membership no longer holds). Schedules the withdrawal of every departed
@@ -433,26 +463,35 @@ export function onView(
   out: Out,
 ): void {
   const alone = state.live.size === 0;
-  if (full) {
-    state.live.clear();
-    state.members.clear();
-  }
   state.viewSeen = true;
   const touched: NodeId[] = [];
-  for (const id of removed) {
-    if (id === state.selfId) continue;
-    state.members.delete(id);
-    state.live.delete(id);
-    touched.push(id);
-  }
-  for (const m of members) {
-    if (m.id === state.selfId) continue;
-    state.members.set(m.id, m);
-    touched.push(m.id);
-    if (m.state === 'alive' || m.state === 'suspect') {
-      state.live.set(m.id, m.address);
-      state.withdrawAtMs.delete(m.id);
-    } else state.live.delete(m.id);
+  if (full) {
+    // The whole view: the tables read through to one base per input (shared by every replica
+    // given the same array), with ourselves deleted; the same entries in the same order as
+    // setting them one by one.
+    const base = viewBase(members);
+    state.members.reset(base.members);
+    state.live.reset(base.live);
+    state.members.delete(state.selfId);
+    state.live.delete(state.selfId);
+    for (const owner of [...state.withdrawAtMs.keys()])
+      if (state.live.has(owner)) state.withdrawAtMs.delete(owner);
+  } else {
+    for (const id of removed) {
+      if (id === state.selfId) continue;
+      state.members.delete(id);
+      state.live.delete(id);
+      touched.push(id);
+    }
+    for (const m of members) {
+      if (m.id === state.selfId) continue;
+      state.members.set(m.id, m);
+      touched.push(m.id);
+      if (isLive(m)) {
+        state.live.set(m.id, m.address);
+        state.withdrawAtMs.delete(m.id);
+      } else state.live.delete(m.id);
+    }
   }
   const owners = full ? [...state.partitions.keys()] : touched;
   for (const owner of owners) {

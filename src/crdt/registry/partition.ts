@@ -126,19 +126,41 @@ export function summaryOf(state: RegistryState): SummaryEntry[] {
  * apart (and two replicas with equal digests hold no partition either has withdrawn).
  */
 export function digestOf(state: RegistryState): string {
-  let hi = 0;
-  let lo = 0;
-  for (const p of state.partitions.values()) {
-    let line = lineHashes.get(p);
-    if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
-      const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);
-      line = { epoch: p.epoch, seq: p.seq, hi: out[0] as number, lo: out[1] as number };
-      lineHashes.set(p, line);
-    }
+  // XOR is its own inverse: the shared base's lines (folded once per base), less the lines of
+  // the base partitions this replica replaced or dropped, plus its own: O(own entries), not O(N).
+  const partitions = state.partitions;
+  const folded = baseFold(partitions.base);
+  let hi = folded.hi;
+  let lo = folded.lo;
+  const toggle = (p: Partition | undefined): void => {
+    if (p === undefined) return;
+    const line = lineOf(p);
     hi = (hi ^ line.hi) >>> 0;
     lo = (lo ^ line.lo) >>> 0;
-  }
+  };
+  partitions.forEachOwn((_, now, before) => {
+    toggle(before);
+    toggle(now);
+  });
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+interface Line {
+  epoch: Hlc;
+  seq: number;
+  hi: number;
+  lo: number;
+}
+
+/** XXH64 of one summary line (owner, epoch, seq), cached per partition while its version holds. */
+function lineOf(p: Partition): Line {
+  let line = lineHashes.get(p);
+  if (line === undefined || line.seq !== p.seq || line.epoch !== p.epoch) {
+    const out = xxh64StringInto(`${p.owner}/${p.epoch.wallMs}.${p.epoch.logical}/${p.seq}`);
+    line = { epoch: p.epoch, seq: p.seq, hi: out[0] as number, lo: out[1] as number };
+    lineHashes.set(p, line);
+  }
+  return line;
 }
 
 /**
@@ -146,7 +168,29 @@ export function digestOf(state: RegistryState): string {
  * mutated), so a digest of N owners is N XORs rather than N hashes. A cache only: the digest is
  * the same with or without it.
  */
-const lineHashes = new WeakMap<Partition, { epoch: Hlc; seq: number; hi: number; lo: number }>();
+const lineHashes = new WeakMap<Partition, Line>();
+
+/**
+ * The XOR of a shared base's lines, folded once per base: a base is never written and its
+ * partitions never change in place (only a replica's own partition does, and that one is always
+ * in the replica's overlay), so the fold stays true. A cache only, like `lineHashes`.
+ */
+const baseFolds = new WeakMap<ReadonlyMap<NodeId, Partition>, { hi: number; lo: number }>();
+
+function baseFold(base: ReadonlyMap<NodeId, Partition>): { hi: number; lo: number } {
+  let folded = baseFolds.get(base);
+  if (folded !== undefined) return folded;
+  let hi = 0;
+  let lo = 0;
+  for (const p of base.values()) {
+    const line = lineOf(p);
+    hi = (hi ^ line.hi) >>> 0;
+    lo = (lo ^ line.lo) >>> 0;
+  }
+  folded = { hi, lo };
+  if (base.size > 0) baseFolds.set(base, folded);
+  return folded;
+}
 
 /** True when the tombstone covers (epoch, seq): that version of the owner is withdrawn. */
 export function tombstoneCovers(t: Tombstone, epoch: Hlc, seq: number): boolean {

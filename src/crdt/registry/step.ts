@@ -249,9 +249,9 @@ function onTick(state: RegistryState, now: Millis, ctx: StepContext, out: Out): 
     state.nextGossipMs = ms(now + config.gossipIntervalMs);
   }
   if (config.pushPullIntervalMs > 0 && now >= state.nextPushPullMs) {
-    const peers = [...state.live];
+    const peers = liveAddresses(state);
     if (peers.length > 0) {
-      const [, address] = ctx.rng.pick(peers);
+      const address = ctx.rng.pick(peers);
       send(out, address, {
         type: 'data-digest',
         from: state.selfId,
@@ -261,6 +261,13 @@ function onTick(state: RegistryState, now: Millis, ctx: StepContext, out: Out): 
     }
     state.nextPushPullMs = ms(now + config.pushPullIntervalMs);
   }
+}
+
+/** The live members' addresses in the view's order (forEach: no generator over a shared view). */
+function liveAddresses(state: RegistryState): Address[] {
+  const out: Address[] = [];
+  state.live.forEach((address) => out.push(address));
+  return out;
 }
 
 /** A queued delta with the owner's signature of the version it ends at (ours signed now if new). */
@@ -300,7 +307,7 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     out.effects.push({ kind: 'piggyback', payload, deltas: count });
     sent.length = count;
   } else {
-    const targets = ctx.rng.shuffle([...state.live.values()]).slice(0, config.gossipFanout);
+    const targets = ctx.rng.shuffle(liveAddresses(state)).slice(0, config.gossipFanout);
     for (const to of targets)
       out.effects.push({
         kind: 'send',

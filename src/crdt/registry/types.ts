@@ -18,6 +18,7 @@ import type { Millis } from '../../base/time.js';
 import type { NodeId } from '../../identity/node-id.js';
 import type { PublicKey, Signature } from '../../identity/signed.js';
 import type { Hlc, HlcClock } from '../hlc.js';
+import type { OverlayMap } from '../overlay-map.js';
 import type { RegistryConfig } from './config.js';
 import type { RegistrySecurity } from './signing.js';
 
@@ -151,7 +152,10 @@ export type LocalOp =
 export type RegistryInput =
   | TickInput
   | { kind: 'local'; now: Millis; write: LocalOp }
-  /** The whole view: every member membership holds (an owner absent from it counts as dead). */
+  /**
+   * The whole view: every member membership holds (an owner absent from it counts as dead). The
+   * array is handed over: never changed afterwards (cores given the same one share its tables).
+   */
   | { kind: 'view'; now: Millis; members: readonly ViewMember[] }
   /** Changes to the view: these members' new states, `removed` no longer held, the rest as before. */
   | {
@@ -219,14 +223,21 @@ export interface RegistryState {
   /** wall-clock ms = now + wallOffsetMs (measured once at boot: a monotonic wall clock). */
   wallOffsetMs: number;
   clock: HlcClock;
-  /** Our own partition (always present) and every other owner's we hold. */
-  partitions: Map<NodeId, Partition>;
+  /**
+   * Our own partition (always present) and every other owner's we hold. An OverlayMap: replicas
+   * may share a base of partitions they hold alike (partitions are never changed in place, except
+   * our own, which is always in our overlay); docs/design/data-plane.md, "Compact replica state".
+   */
+  partitions: OverlayMap<NodeId, Partition>;
   /** Withdrawn owners, with the members known to have seen each tombstone. */
   tombstones: Map<NodeId, { tombstone: Tombstone; seenBy: Set<NodeId>; atMs: Millis }>;
-  /** The live view: alive and suspect members (not self), by id. */
-  live: Map<NodeId, Address>;
-  /** Every member of the view (any state, self excluded), by id: states and keys. */
-  members: Map<NodeId, ViewMember>;
+  /**
+   * The live view: alive and suspect members (not self), by id. Over a base shared by every
+   * replica given the same `view` input (self deleted in each replica's overlay).
+   */
+  live: OverlayMap<NodeId, Address>;
+  /** Every member of the view (any state, self excluded), by id: states and keys. Shared as `live`. */
+  members: OverlayMap<NodeId, ViewMember>;
   security: RegistrySecurity;
   /** False until the first `view` input: nothing is withdrawn or collected on an unknown view. */
   viewSeen: boolean;
