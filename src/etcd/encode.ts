@@ -1,5 +1,5 @@
 /**
- * Protobuf encoding of the endpoint's hot responses (watch events, Range, Put), written with
+ * Protobuf encoding of the endpoint's hot responses (watch events, Range, Put, Txn), written with
  * protobufjs's Writer straight from the store's values. The generic path (proto-loader's
  * serializer) turns every response object into a message with `fromObject` first, parsing the
  * 64-bit ids from decimal strings on every call; here:
@@ -14,7 +14,7 @@
  * test/etcd/encode.test.ts checks every encoder against proto-loader's own encoding.
  */
 import protobuf from 'protobufjs/minimal.js';
-import type { KeyValue, KvEvent } from '../kv/types.js';
+import type { KeyValue, KvEvent, OpResult, TxnResult } from '../kv/types.js';
 import type { KvHeader } from '../node/kv-service.js';
 
 const { Writer } = protobuf;
@@ -140,12 +140,7 @@ export function encodeRange(
 ): Uint8Array {
   const w = Writer.create();
   w.uint32(tag(1, 2)).bytes(header);
-  for (const kv of kvs) {
-    w.uint32(tag(2, 2)).fork();
-    writeKv(w, kv).ldelim();
-  }
-  if (more) w.uint32(tag(3, 0)).bool(true);
-  if (count !== 0) w.uint32(tag(4, 0)).int64(count);
+  writeRangeFields(w, kvs, more, count);
   return w.finish();
 }
 
@@ -157,5 +152,68 @@ export function encodePut(header: Uint8Array, prevKv: KeyValue | undefined): Uin
     w.uint32(tag(2, 2)).fork();
     writeKv(w, prevKv).ldelim();
   }
+  return w.finish();
+}
+
+/** The RangeResponse fields after the header. */
+function writeRangeFields(w: Writer, kvs: readonly KeyValue[], more: boolean, count: number): void {
+  for (const kv of kvs) {
+    w.uint32(tag(2, 2)).fork();
+    writeKv(w, kv).ldelim();
+  }
+  if (more) w.uint32(tag(3, 0)).bool(true);
+  if (count !== 0) w.uint32(tag(4, 0)).int64(count);
+}
+
+/**
+ * One ResponseOp of a txn: its oneof member (field 1-4 by kind), whose header carries the
+ * revision only, as etcd's nested responses do (convert.ts `nestedHeader`); the header is
+ * written even when empty, as proto-loader writes the `{ revision }` object it is given.
+ */
+function writeResponseOp(w: Writer, r: OpResult): void {
+  const field = r.kind === 'range' ? 1 : r.kind === 'put' ? 2 : r.kind === 'delete-range' ? 3 : 4;
+  w.uint32(tag(field, 2)).fork();
+  w.uint32(tag(1, 2)).fork();
+  if (r.revision !== 0) w.uint32(tag(3, 0)).int64(r.revision);
+  w.ldelim();
+  switch (r.kind) {
+    case 'range':
+      writeRangeFields(w, r.kvs, r.more, r.count);
+      break;
+    case 'put':
+      if (r.prevKv !== undefined) {
+        w.uint32(tag(2, 2)).fork();
+        writeKv(w, r.prevKv).ldelim();
+      }
+      break;
+    case 'delete-range':
+      if (r.deleted !== 0) w.uint32(tag(2, 0)).int64(r.deleted);
+      for (const kv of r.prevKvs ?? []) {
+        w.uint32(tag(3, 2)).fork();
+        writeKv(w, kv).ldelim();
+      }
+      break;
+    case 'txn':
+      writeTxnFields(w, r);
+      break;
+  }
+  w.ldelim();
+}
+
+/** The TxnResponse fields after the header. */
+function writeTxnFields(w: Writer, r: TxnResult): void {
+  if (r.succeeded) w.uint32(tag(2, 0)).bool(true);
+  for (const op of r.results) {
+    w.uint32(tag(3, 2)).fork();
+    writeResponseOp(w, op);
+    w.ldelim();
+  }
+}
+
+/** A TxnResponse. */
+export function encodeTxn(header: Uint8Array, r: TxnResult): Uint8Array {
+  const w = Writer.create();
+  w.uint32(tag(1, 2)).bytes(header);
+  writeTxnFields(w, r);
   return w.finish();
 }

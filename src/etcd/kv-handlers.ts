@@ -5,7 +5,7 @@
  * A Range with `serializable` reads this member's replica; otherwise the read is linearizable
  * (the KvService confirms leadership first), as in etcd. A Txn whose branches only read is a
  * read too: linearizable, since etcd's TxnRequest has no serializable flag.
- * Range and Put answers are encoded here (encode.ts), the others by gRPC from objects.
+ * Range, Put and Txn answers are encoded here (encode.ts), the others by gRPC from objects.
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
@@ -16,9 +16,8 @@ import {
   wireDelete,
   wireHeader,
   wireRevision,
-  wireTxn,
 } from './convert.js';
-import { encodePut, encodeRange } from './encode.js';
+import { encodePut, encodeRange, encodeTxn } from './encode.js';
 import { unary, type Endpoint } from './endpoint.js';
 import type {
   WireCompactionRequest,
@@ -53,7 +52,7 @@ export function kvHandlers(ep: Endpoint): UntypedServiceImplementation {
     }),
     Txn: unary<WireTxnRequest>(ep, 'KV/Txn', async (w, call) => {
       const result = await kv.txn(toTxnRequest(w), { signal: call.signal });
-      return { header: wireHeader(ep.seen(result.header)), ...wireTxn(result) };
+      return encodeTxn(ep.headerBytes.of(ep.seen(result.header)), result);
     }),
     Compact: unary<WireCompactionRequest>(ep, 'KV/Compact', async (w, call) => {
       // `physical` asks etcd to wait for the on-disk compaction; Shoal's compaction is logical

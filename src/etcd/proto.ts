@@ -16,7 +16,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { loadSync, type MethodDefinition, type PackageDefinition } from '@grpc/proto-loader';
-import { decodePutRequest, decodeRangeRequest } from './decode.js';
+import {
+  decodeDeleteRangeRequest,
+  decodePutRequest,
+  decodeRangeRequest,
+  decodeTxnRequest,
+  decodeWatchRequest,
+} from './decode.js';
 
 /** The protos ship next to this file (copied to dist/ by scripts/copy-assets.js). */
 const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
@@ -52,6 +58,9 @@ export function etcdPackage(): PackageDefinition {
 const FAST_DECODERS: Record<string, (bytes: Buffer) => object | undefined> = {
   'KV/Range': decodeRangeRequest,
   'KV/Put': decodePutRequest,
+  'KV/DeleteRange': decodeDeleteRangeRequest,
+  'KV/Txn': decodeTxnRequest,
+  'Watch/Watch': decodeWatchRequest,
 };
 
 /** One service's methods, each with a deserializer that returns `Malformed` instead of throwing. */

@@ -7,17 +7,25 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { wireHeader, wireKv } from '../../src/etcd/convert.js';
+import { wireHeader, wireKv, wireTxn } from '../../src/etcd/convert.js';
 import {
   encodeEvent,
   encodeHeader,
   encodePut,
   encodeRange,
+  encodeTxn,
   encodeWatchEvents,
   HeaderBytes,
 } from '../../src/etcd/encode.js';
 import { serviceMethods } from '../../src/etcd/proto.js';
-import type { KeyValue, KvEvent, LeaseId, Revision } from '../../src/kv/types.js';
+import type {
+  KeyValue,
+  KvEvent,
+  LeaseId,
+  OpResult,
+  Revision,
+  TxnResult,
+} from '../../src/kv/types.js';
 import type { KvHeader } from '../../src/node/kv-service.js';
 
 const kvMethods = serviceMethods('KV');
@@ -30,7 +38,7 @@ function method(methods: ReturnType<typeof serviceMethods>, name: string) {
 }
 
 /** Decodes `bytes` and the generic encoding of `object`: the two must be equal. */
-function same(name: 'Range' | 'Put' | 'Watch', bytes: Uint8Array, object: object): void {
+function same(name: 'Range' | 'Put' | 'Txn' | 'Watch', bytes: Uint8Array, object: object): void {
   const m = name === 'Watch' ? method(watchMethods, 'Watch') : method(kvMethods, name);
   const ours = m.responseDeserialize(Buffer.from(bytes));
   const generic = m.responseDeserialize(m.responseSerialize(object));
@@ -70,6 +78,44 @@ const event: fc.Arbitrary<KvEvent> = fc.record(
   { requiredKeys: ['type', 'kv', 'revision'] },
 );
 
+/** 0 (a default the encoder skips), 1, and any safe integer. */
+const edgy = fc.oneof(fc.constantFrom(0, 1), safe);
+const revisionArb = edgy.map((r) => r as Revision);
+
+/** Results of every op kind (nested txns two deep), zero revisions and counts among them. */
+const { txnResult } = fc.letrec<{ txnResult: TxnResult; opResult: OpResult }>((tie) => ({
+  opResult: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({
+      kind: fc.constant('range' as const),
+      kvs: fc.array(keyValue, { maxLength: 3 }),
+      revision: revisionArb,
+      more: fc.boolean(),
+      count: edgy,
+    }),
+    fc.record(
+      { kind: fc.constant('put' as const), revision: revisionArb, prevKv: keyValue },
+      { requiredKeys: ['kind', 'revision'] },
+    ),
+    fc.record(
+      {
+        kind: fc.constant('delete-range' as const),
+        deleted: edgy,
+        revision: revisionArb,
+        prevKvs: fc.array(keyValue, { maxLength: 3 }),
+      },
+      { requiredKeys: ['kind', 'deleted', 'revision'] },
+    ),
+    tie('txnResult'),
+  ),
+  txnResult: fc.record({
+    kind: fc.constant('txn' as const),
+    succeeded: fc.boolean(),
+    results: fc.array(tie('opResult'), { maxLength: 3 }),
+    revision: revisionArb,
+  }),
+}));
+
 function wireEvent(e: KvEvent): object {
   return {
     type: e.type === 'put' ? 'PUT' : 'DELETE',
@@ -105,6 +151,15 @@ describe('etcd response encoders', () => {
           prev_kv: prevKv === undefined ? null : wireKv(prevKv),
         }),
       ),
+    );
+  });
+
+  it('encode a TxnResponse as proto-loader does, every op kind, nested txns too', () => {
+    fc.assert(
+      fc.property(header, txnResult, (h, r) =>
+        same('Txn', encodeTxn(encodeHeader(h), r), { header: wireHeader(h), ...wireTxn(r) }),
+      ),
+      { numRuns: 300 },
     );
   });
 
