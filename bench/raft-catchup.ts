@@ -11,8 +11,8 @@
  * - the leader's put p50/p99/max during the catch-up, beside the same load for the same time
  *   just before the restart (the follower down);
  * - whether a snapshot was sent: both systems compact their log long before 100,000 entries
- *   behind (Shoal every 10,000 entries; etcd 3.4 at --snapshot-count 100,000, keeping 5,000),
- *   so the follower must install one (etcd: `etcd_network_snapshot_receive_success` on the
+ *   behind (Shoal every snapshotEntries, 100,000 by default; etcd 3.4 at --snapshot-count
+ *   100,000, keeping 5,000), so the follower must install one (etcd: `etcd_network_snapshot_receive_success` on the
  *   follower; Shoal: `snapshotsInstalled` in its /v1/stats).
  *
  *   npx tsx bench/raft-catchup.ts [--entries 100000] [--systems etcd,shoal]

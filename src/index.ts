@@ -38,3 +38,11 @@ export type {
   OwnersOptions,
 } from './node/data-plane-api.js';
 export type { PlacementStrategy } from './placement/config.js';
+export type {
+  ChainComparison,
+  ChainEntryInfo,
+  ChainFork,
+  ChainHead,
+  NodeChain,
+} from './node/data-chain.js';
+export type { ChainForkEvent } from './node/events.js';

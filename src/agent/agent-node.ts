@@ -28,4 +28,5 @@ export type AgentNode = Partial<Pick<ShoalNode, 'kvService' | 'workers'>> &
     | 'services'
     | 'processes'
     | 'placement'
+    | 'chain'
   >;

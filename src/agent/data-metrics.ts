@@ -108,4 +108,116 @@ export function registerDataPlaneMetrics(
       ];
     },
   );
+  registerChainMetrics(registry, data, scraped);
+}
+
+/** The chain counters exported as `shoal_chain_events_total{event}` (data-chain.ts). */
+const CHAIN_EVENTS = [
+  'appended',
+  'pullsSent',
+  'pullsAnswered',
+  'deltasSent',
+  'deltasReceived',
+  'entriesSent',
+  'entriesReceived',
+  'ownEntriesRecovered',
+  'diverged',
+  'pruned',
+  'forks',
+  'comparisons',
+  'timeouts',
+  'pullsWithProgress',
+  'diskRepairs',
+  'loadedFromDisk',
+] as const;
+
+function registerChainMetrics(
+  registry: Registry,
+  data: () => ReturnType<AgentNode['stats']>['dataPlane'],
+  scraped: Scraped,
+): void {
+  const chain = () => data()?.chain;
+  scraped(
+    registry,
+    'counter',
+    'shoal_chain_events_total',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot.',
+    ['event'],
+    () => {
+      const c = chain()?.counters;
+      return c === undefined ? [] : CHAIN_EVENTS.map((event) => [{ event }, c[event] ?? 0]);
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_chain_refused_total',
+    'Chain entries and answers refused, by reason: bad-signature, bad-prev-hash, not-next, wrong-owner, oversized, malformed, unknown-owner (no membership key), unexpected-answer.',
+    ['reason'],
+    () => Object.entries(chain()?.refused ?? {}).map(([reason, n]) => [{ reason }, n]),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_chain_held',
+    "Chains held now: ownHead (seq of this node's chain), chainsHeld (other members' chains), replicaEntries (their entries, summed), forksKnown.",
+    ['what'],
+    () => {
+      const c = chain()?.counters;
+      if (c === undefined) return [];
+      return (['ownHead', 'chainsHeld', 'replicaEntries', 'forksKnown'] as const).map((what) => [
+        { what },
+        c[what] ?? 0,
+      ]);
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_chain_bytes_total',
+    'Chain replication bytes on the shared port (stream frames), by direction; payload bytes of entries in shoal_chain_entry_bytes_total.',
+    ['direction'],
+    () => {
+      const t = chain()?.transport;
+      if (t === undefined) return [];
+      return [
+        [{ direction: 'in' }, t.frameBytesReceived],
+        [{ direction: 'out' }, t.frameBytesSent],
+      ];
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_chain_entry_bytes_total',
+    'Payload bytes of chain entries sent to and taken from peers, by direction.',
+    ['direction'],
+    () => {
+      const c = chain()?.counters;
+      if (c === undefined) return [];
+      return [
+        [{ direction: 'in' }, c['entryBytesReceived'] ?? 0],
+        [{ direction: 'out' }, c['entryBytesSent'] ?? 0],
+      ];
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_chain_decode_errors_total',
+    'Chain messages refused by the decoder, by code.',
+    ['code'],
+    () => Object.entries(chain()?.decodeErrors ?? {}).map(([code, n]) => [{ code }, n]),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_chain_last_progress_ms',
+    "Convergence: the node's clock (ms since it started) at the last pull that brought entries; it stops moving once every chain held matches its peers'.",
+    [],
+    () => {
+      const c = chain()?.counters;
+      return c === undefined ? [] : [[{}, c['lastProgressMs'] ?? 0]];
+    },
+  );
 }

@@ -6,6 +6,13 @@
  * token like every write; `GET /v1/processes/least-loaded` answers `leastLoadedNode`.
  * Arguments are checked by the node's API (ERR_INVALID_ARGUMENT, 400, naming the field); a
  * node whose mode runs no data plane answers 501 ERR_MODE_UNSUPPORTED.
+ *
+ * Chains: `GET /v1/chains` (the heads held and the forks found), `GET /v1/chains/<id>?after=&limit=`
+ * (entries of one chain, `self` for this node's), `GET /v1/chains/<id>/compare?peer=` (the
+ * chain of `<id>` here against `peer`'s copy, by common ancestor; `peer` defaults to the owner
+ * itself, and is required for `self`), and `POST /v1/chain` (the body's bytes, any content type,
+ * appended to this node's chain; bearer token). Payloads answer as UTF-8 text, or base64 with
+ * `"encoding":"base64"` when they are not UTF-8.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -13,6 +20,7 @@ import { isNodeId, type NodeId } from '../identity/node-id.js';
 import type { ProcessRow } from '../crdt/registry/queries.js';
 import { placementConfig, type PlacementStrategy } from '../placement/config.js';
 import { keyPosition, memberPoints, RING_POSITION_BITS } from '../placement/ring.js';
+import type { ChainEntryInfo } from '../node/data-chain.js';
 import type { AgentNode } from './agent-node.js';
 import { HttpError } from './http-errors.js';
 import { parseBody } from './routes.js';
@@ -117,6 +125,55 @@ function matches(p: ProcessRow, filter: { type?: string; capability?: string }):
   );
 }
 
+/** `?after=N` / `?limit=N`: a decimal integer, or undefined when absent. */
+function intOf(query: Query, name: string, min: number): number | undefined {
+  const text = single(query, name);
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(text) || Number(text) < min)
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `${name} (${JSON.stringify(text)}): must be an integer of at least ${min}`,
+    );
+  return Number(text);
+}
+
+/** A chain owner in a path: a NodeId (32 hex digits) or `self`. */
+function ownerOf(node: AgentNode, text: string, what: string): NodeId {
+  if (text === 'self') return node.id;
+  if (!isNodeId(text))
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      `${what} (${JSON.stringify(text)}): must be a NodeId (32 hex digits) or "self"`,
+    );
+  return text;
+}
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One chain entry as JSON: the payload as text, or base64 with `"encoding":"base64"`. */
+export function chainEntryJson(e: ChainEntryInfo): object {
+  let text: string | undefined;
+  try {
+    text = fatalUtf8.decode(e.payload);
+  } catch {
+    text = undefined;
+  }
+  return {
+    seq: e.seq,
+    hash: e.hash,
+    prevHash: e.prevHash,
+    ...(text === undefined
+      ? { payload: Buffer.from(e.payload).toString('base64'), encoding: 'base64' }
+      : { payload: text }),
+    signature: e.signature,
+  };
+}
+
+/** The largest `POST /v1/chain` body: the chain's payloadBytesMax (64 KiB); larger is a 413. */
+export const CHAIN_BODY_BYTES_MAX = 65_536;
+
 function authorize(checkToken: (header: string | undefined) => void, request: FastifyRequest) {
   checkToken(request.headers.authorization);
 }
@@ -201,6 +258,7 @@ export function registerDataRoutes(
     node.processes.withdraw(pid);
     return { withdrawn: had };
   });
+  registerChainRoutes(app, node, checkToken);
   app.get(
     '/v1/placement/:key',
     async (request: FastifyRequest<{ Params: { key: string }; Querystring: Query }>) => {
@@ -211,4 +269,59 @@ export function registerDataRoutes(
       return { key, replicas, strategy, owners, ...ringPlaces(key, strategy, owners) };
     },
   );
+}
+
+type OwnerRequest = FastifyRequest<{ Params: { owner: string }; Querystring: Query }>;
+
+function registerChainRoutes(
+  app: FastifyInstance,
+  node: AgentNode,
+  checkToken: (header: string | undefined) => void,
+): void {
+  app.get('/v1/chains', async () => ({
+    self: node.id,
+    chains: node.chain.heads(),
+    forks: node.chain.forks(),
+  }));
+  app.get('/v1/chains/:owner', async (request: OwnerRequest) => {
+    const owner = ownerOf(node, request.params.owner, 'chain owner');
+    const after = intOf(request.query, 'after', 0) ?? 0;
+    const limit = intOf(request.query, 'limit', 1);
+    const entries = node.chain.entries(owner, { after, ...(limit === undefined ? {} : { limit }) });
+    if (entries === undefined)
+      throw new HttpError(
+        404,
+        'ERR_NOT_FOUND',
+        `this node holds no chain of ${owner} (GET /v1/chains lists the chains held)`,
+      );
+    return { owner, head: node.chain.head(owner), entries: entries.map(chainEntryJson) };
+  });
+  app.get('/v1/chains/:owner/compare', async (request: OwnerRequest) => {
+    const owner = ownerOf(node, request.params.owner, 'chain owner');
+    const peerText = single(request.query, 'peer');
+    // Without ?peer the copy here is compared with the owner's own chain.
+    if (peerText === undefined && owner === node.id)
+      throw new HttpError(
+        400,
+        'ERR_HTTP_BAD_REQUEST',
+        "comparing this node's own chain needs ?peer=<NodeId> (the member whose copy to compare with)",
+      );
+    const peer = peerText === undefined ? owner : ownerOf(node, peerText, 'peer');
+    return node.chain.compare(peer, { owner });
+  });
+  // The append route reads any body as bytes: its own scope, with one catch-all parser.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: CHAIN_BODY_BYTES_MAX },
+      (_r, body, done) => done(null, body),
+    );
+    scope.post('/v1/chain', { bodyLimit: CHAIN_BODY_BYTES_MAX }, async (request) => {
+      authorize(checkToken, request);
+      const body = request.body;
+      const payload = body instanceof Buffer ? new Uint8Array(body) : new Uint8Array(0);
+      return { appended: chainEntryJson(node.chain.append(payload)), owner: node.id };
+    });
+  });
 }

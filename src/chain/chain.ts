@@ -217,6 +217,11 @@ export class ChainReplica implements ChainView {
     return { accepted };
   }
 
+  /** Keeps an entry that passed `check` (a chain read back from disk). */
+  restore(entry: ChainEntry): void {
+    this.keep(entry);
+  }
+
   /** Appends an entry already checked or made here. */
   protected keep(entry: ChainEntry): void {
     this.entries.push(entry);

@@ -52,6 +52,10 @@ export function registerAgentCommand(program: Command): void {
       'cluster id; nodes of another cluster are refused (default "default")',
     )
     .option('--profile <profile>', 'timing profile: lan, wan, local (default lan)')
+    .option(
+      '--gossip-carrier <carrier>',
+      "how the data plane's gossip travels (swim): own packets, or piggyback in membership's (default own)",
+    )
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info)`)
     .option('--label <key=value...>', 'a label for this node (repeatable)')
     .option(

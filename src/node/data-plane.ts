@@ -11,6 +11,9 @@
  * member membership no longer holds (reaped) is sent as removed. The placement table follows
  * the live set (self, alive, suspect) whenever it changes.
  *
+ * Chains (data-chain.ts) ride the same port (type 45, their own view) and the same view of
+ * membership: `node.chain`.
+ *
  * With `gossipCarrier: 'piggyback'` the core's gossip rounds ride in membership's packets
  * (data-plane-carrier.ts); every node unwraps carried frames whatever its own carrier.
  */
@@ -30,7 +33,14 @@ import { PlacementTable } from '../placement/table.js';
 import { LIMITS } from '../base/limits.js';
 import type { Transport, TransportStats } from '../transport/types.js';
 import { decodeCarried, DeltaCarrier, type CarrierStats } from './data-plane-carrier.js';
-import { registrySecurity } from './data-crypto.js';
+import { CHAIN_CRYPTO, registrySecurity } from './data-crypto.js';
+import {
+  chainSettings,
+  ChainService,
+  NodeChain,
+  type ChainFork,
+  type ChainStats,
+} from './data-chain.js';
 import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { Watchers } from './data-plane-watch.js';
 import { ProtocolDriver, type DriverStats } from './driver.js';
@@ -56,13 +66,19 @@ export interface DataPlaneStats {
   transport: TransportStats | undefined;
   /** The piggyback carrier's counts (absent without a transport). */
   carrier: CarrierStats | undefined;
+  /** Chain replication's counts (data-chain.ts). */
+  chain: ChainStats;
 }
 
 export interface DataPlane {
   readonly services: NodeServices;
   readonly processes: NodeProcesses;
   readonly placement: NodePlacement;
+  readonly chain: NodeChain;
+  readonly chainService: ChainService;
   readonly driver: ProtocolDriver<RegistryTypes>;
+  /** Where forks found by chain replication are reported (the node's `chain-fork` event). */
+  onChainFork(listener: (fork: ChainFork) => void): void;
   /** Membership reported an event about `id`: its entry is sent to the core on the next turn. */
   memberChanged(id: NodeId): void;
   /** Stops the driver, ends every watcher; idempotent. */
@@ -98,10 +114,16 @@ export function wireDataPlane(
     setCarrier(carrier: PortCarrier): void;
     /** Membership's packet budget (its `packetBytesMax`); the carrier stays within it. */
     packetBytesMax?: number;
+    /** Chain replication's view of the port (type 45). */
+    chain?: Transport;
   },
 ): DataPlane {
   const { io, options, internals } = ctx;
-  const config = registryConfig(profileOf(ctx), internals.registry);
+  // The user's carrier (NodeOptions.gossipCarrier), unless a test or the simulator sets one.
+  const config = registryConfig(profileOf(ctx), {
+    ...(options.gossipCarrier === undefined ? {} : { gossipCarrier: options.gossipCarrier }),
+    ...internals.registry,
+  });
   const wallClockMs = internals.wallClockMs ?? Date.now;
   const security = registrySecurity(
     ctx.identity,
@@ -237,6 +259,24 @@ export function wireDataPlane(
         config.gossipCarrier === 'piggyback' && !halted ? carrier.wrap(to, packet) : packet,
       unwrap,
     });
+  let forkListener: ((fork: ChainFork) => void) | undefined;
+  const chains = new ChainService({
+    id: ctx.id,
+    publicKey: ctx.identity.publicKey,
+    sign: (data) => ctx.identity.sign(data),
+    clusterId: options.clusterId,
+    crypto:
+      internals.unsafeSkipVerification === true
+        ? { sha256: CHAIN_CRYPTO.sha256, verify: () => true }
+        : CHAIN_CRYPTO,
+    clock: io.clock,
+    rng: io.rng.fork('chain'),
+    storage: io.storage,
+    transport: port?.chain,
+    membership,
+    settings: chainSettings(internals.chain),
+    onFork: (fork) => forkListener?.(fork),
+  });
   driver.start();
   driver.input({ kind: 'view', now: io.clock.now(), members: membership?.all() ?? [] });
   placeOverLive();
@@ -244,7 +284,12 @@ export function wireDataPlane(
     services: new NodeServices(new ServicesApi(registryPort), watchers, checkOpen),
     processes: new NodeProcesses(new ProcessesApi(registryPort), checkOpen),
     placement: new NodePlacement(table, watchers),
+    chain: new NodeChain(chains, ctx.id),
+    chainService: chains,
     driver,
+    onChainFork(listener) {
+      forkListener = listener;
+    },
     memberChanged(id) {
       if (halted || id === ctx.id) return;
       pending.add(id);
@@ -256,6 +301,7 @@ export function wireDataPlane(
       timer?.cancel();
       timer = undefined;
       carrier?.clear();
+      chains.halt();
       driver.stop();
       watchers.end();
     },
@@ -265,6 +311,7 @@ export function wireDataPlane(
       driver: driver.stats(),
       transport: transport?.stats(),
       carrier: carrier === undefined ? undefined : { ...carrier.counts },
+      chain: chains.stats(),
     }),
   };
 }

@@ -45,7 +45,18 @@ export interface SecurityEvent {
   suppressed: number;
 }
 
-export type NodeEvent = MemberEvent | LeaderEvent | ErrorEvent | JoinEvent | SecurityEvent;
+/** A fork of `owner`'s chain: here and at `peer` it agrees up to `forkSeq` only (data-chain.ts). */
+export interface ChainForkEvent {
+  kind: 'chain-fork';
+  owner: NodeId;
+  peer: NodeId;
+  forkSeq: number | undefined;
+  localHead: number;
+  remoteHead: number;
+}
+
+export type NodeEvent =
+  MemberEvent | LeaderEvent | ErrorEvent | JoinEvent | SecurityEvent | ChainForkEvent;
 
 type Listener = (event: NodeEvent) => void;
 

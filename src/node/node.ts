@@ -27,6 +27,7 @@ import {
   type MemberEvent,
   type NodeEvent,
   type SecurityEvent,
+  type ChainForkEvent,
 } from './events.js';
 import { checkWritableDataDir } from './fs-storage.js';
 import {
@@ -36,6 +37,7 @@ import {
   type DataPlaneStats,
 } from './data-plane.js';
 import type { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
+import type { NodeChain } from './data-chain.js';
 import { splitPort } from './port-split.js';
 import { productionIo, type NodeIo } from './io.js';
 import type { KvService } from './kv-service.js';
@@ -90,6 +92,8 @@ export type NodeInternalsView = Partial<
   raftHandle?: RaftHandle;
   /** The data plane's registry core (`swim`, `single`). */
   registry?: DataPlane['driver'];
+  /** The data plane's chains (`swim`, `single`): the simulator's checkers and attacker. */
+  chain?: DataPlane['chainService'];
 };
 
 export class ShoalNode {
@@ -164,7 +168,12 @@ export class ShoalNode {
   /** @internal Attaches the data plane (buildNode, in the modes that run one). */
   attachDataPlane(dataPlane: DataPlane): void {
     this.dataPlane = dataPlane;
-    this.internals = { ...this.internals, registry: dataPlane.driver };
+    dataPlane.onChainFork((fork) => this.hub.emit({ kind: 'chain-fork', ...fork }));
+    this.internals = {
+      ...this.internals,
+      registry: dataPlane.driver,
+      chain: dataPlane.chainService,
+    };
   }
 
   private data(what: string): DataPlane {
@@ -191,6 +200,14 @@ export class ShoalNode {
   /** Where keys land on the live members (ring, rendezvous, jump), and owner-change watches. */
   get placement(): NodePlacement {
     return this.data('placement').placement;
+  }
+
+  /**
+   * This node's append-only chain of signed entries and its copies of every member's, replicated
+   * by incremental pull; `compare` finds forks by common ancestor. Modes `swim` and `single`.
+   */
+  get chain(): NodeChain {
+    return this.data('chain').chain;
   }
 
   /** @internal `raft` mode: the replicated store (mode-raft.ts). */
@@ -335,6 +352,8 @@ export class ShoalNode {
   /** Every join attempt's outcome (swim): the first join, seed retries, `join()` requests. */
   on(type: 'join', listener: (event: JoinEvent) => void): this;
   on(type: 'security', listener: (event: SecurityEvent) => void): this;
+  /** A fork of a member's chain found with a peer (data plane): reported, never merged. */
+  on(type: 'chain-fork', listener: (event: ChainForkEvent) => void): this;
   on(type: NodeEvent['kind'], listener: (event: never) => void): this {
     this.hub.on(type, listener as (event: NodeEvent) => void);
     return this;
@@ -451,8 +470,9 @@ export class ShoalNode {
     const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
     const data = this.dataPlane?.stats();
     const decodeErrors = { ...runtime.decodeErrors };
-    for (const [code, n] of Object.entries(data?.decodeErrors ?? {}))
-      decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
+    for (const counts of [data?.decodeErrors, data?.chain.decodeErrors])
+      for (const [code, n] of Object.entries(counts ?? {}))
+        decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
     return {
       protocol: { epoch: this.epoch, ...runtime.protocol },
       decodeErrors,

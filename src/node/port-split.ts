@@ -12,6 +12,8 @@
  * The type byte sits after the magic and the version (docs/design/wire.md, "Envelope"); with a
  * keyring the real transport is the decrypting decorator, so the byte is read in the clear.
  *
+ * Chain replication (type 45, node/data-chain.ts) gets a third view, `chain`, with its own counts.
+ *
  * A `PortCarrier` (data-plane-carrier.ts), once set, sees every packet membership sends (it may
  * return it with data-plane deltas attached: a `data-carried` frame, type 44) and every carried
  * frame received (its membership part, if any, then goes to `main` as an ordinary packet). The
@@ -50,6 +52,8 @@ export interface PortCarrier {
 
 /** The envelope type byte of a carried frame (data-plane-carrier.ts). */
 const CARRIED_TYPE = 44;
+/** The envelope type byte of chain replication (chain/messages.ts): its own view, `chain`. */
+const CHAIN_TYPE = 45;
 
 /** A view of the real transport with its own receive and refusal handlers, and its own traffic counts. */
 class PortView implements Transport {
@@ -131,10 +135,13 @@ class PortView implements Transport {
 export function splitPort(transport: Transport): {
   main: Transport;
   side: Transport;
+  /** Chain replication's messages (type 45), split off the data plane's range. */
+  chain: Transport;
   setCarrier(carrier: PortCarrier): void;
 } {
   const main = new PortView(transport);
   const side = new PortView(transport);
+  const chain = new PortView(transport);
   transport.onReceive((from, channel, data) => {
     const carrier = main.carrier;
     if (
@@ -146,15 +153,18 @@ export function splitPort(transport: Transport): {
       side.countReceived(data.length - packet.length);
       return packet.length === 0 ? undefined : main.receive(from, channel, packet);
     }
+    if (data[ENVELOPE_TYPE_OFFSET] === CHAIN_TYPE) return chain.receive(from, channel, data);
     return (isDataPlanePayload(data) ? side : main).receive(from, channel, data);
   });
   transport.onStreamRefused((to: Address, refusal?: StreamRefusal) => {
     main.refused?.(to, refusal);
     side.refused?.(to, refusal);
+    chain.refused?.(to, refusal);
   });
   return {
     main,
     side,
+    chain,
     setCarrier: (carrier) => {
       main.carrier = carrier;
     },

@@ -34,6 +34,11 @@ import {
 import type { RaftApplication, RaftOutcome } from '../raft/application.js';
 import type { Entry, SnapshotMeta } from '../raft/log-types.js';
 
+/** Bytes of a snapshot's chunks copied into the whole per clock turn (about 1 ms of memcpy). */
+export const SNAPSHOT_JOIN_SLICE_BYTES = 4 * 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
 /** The key a waiting caller is found by: the command's session. */
 export function sessionKey(session: Session): string {
   return `${session.clientId}\u0000${session.seq}`;
@@ -137,8 +142,9 @@ export class KvMachine implements RaftApplication {
 
   /**
    * The state right after `index` (the last entry applied), written one chunk per clock turn
-   * while applies go on; `done` gets the bytes, or is never called when a restore replaced the
-   * store first (the Raft core asks again later).
+   * while applies go on, then joined into one buffer SNAPSHOT_JOIN_SLICE_BYTES per turn (a join
+   * of 29 MB in one step took 19-146 ms on the loaded test machine); `done` gets the bytes, or is
+   * never called when a restore replaced the store first (the Raft core asks again later).
    */
   takeSnapshot(index: LogIndex, done: (data: Uint8Array) => void): void {
     assert(
@@ -148,17 +154,32 @@ export class KvMachine implements RaftApplication {
     const writer = beginSnapshot(this.state);
     this.writers.add(writer);
     const chunks: Uint8Array[] = [];
+    let out: Uint8Array | undefined;
+    let joined = 0;
+    let at = 0;
     const next = (): void => {
       if (!this.writers.has(writer)) return;
-      const chunk = nextSnapshotChunk(writer);
-      if (chunk !== undefined) {
-        chunks.push(chunk);
+      if (out === undefined) {
+        const chunk = nextSnapshotChunk(writer);
+        if (chunk !== undefined) chunks.push(chunk);
+        else out = new Uint8Array(writer.bytes);
+        this.clock.setTimer(ms(0), next);
+        return;
+      }
+      for (let copied = 0; joined < chunks.length && copied < SNAPSHOT_JOIN_SLICE_BYTES; joined++) {
+        const chunk = chunks[joined] as Uint8Array;
+        out.set(chunk, at);
+        at += chunk.length;
+        copied += chunk.length;
+        chunks[joined] = EMPTY; // released as soon as copied
+      }
+      if (joined < chunks.length) {
         this.clock.setTimer(ms(0), next);
         return;
       }
       this.writers.delete(writer);
       this.counters.snapshotsTaken++;
-      done(concat(chunks, writer.bytes));
+      done(out);
     };
     next();
   }

@@ -16,6 +16,7 @@ import type { NetTransportOptions } from '../transport/net.js';
 import type { RaftApplication } from '../raft/application.js';
 import type { RaftProfile, RaftSettings } from '../raft/config.js';
 import type { RegistryConfig, REGISTRY_PROFILES } from '../crdt/registry/config.js';
+import type { ChainSettings } from './data-chain.js';
 import type { Boundary, DriverOptions, DriverStats, ProtocolDriver } from './driver.js';
 
 export type { Boundary } from './driver.js';
@@ -87,6 +88,8 @@ export interface NodeInternals {
   /** The data plane's profile beyond the user's three (the simulator's `simMin`), and overrides. */
   registryProfile?: keyof typeof REGISTRY_PROFILES;
   registry?: Partial<RegistryConfig>;
+  /** Chain replication's timing and limits (data-chain.ts `ChainSettings`; the simulator's shorter pulls). */
+  chain?: Partial<ChainSettings>;
 }
 
 /** Something untrustworthy was refused (docs/security.md); rate-limited per reason by the core. */

@@ -76,8 +76,10 @@ export interface RaftConfig {
   appendBytesMax: number;
   /**
    * Log compaction (Raft §7): once this many entries are applied past the last snapshot, the
-   * state machine is asked for a new one. Fewer: smaller logs and restarts, more snapshot work.
-   * @defaultValue 10000; SIM_MIN 48
+   * state machine is asked for a new one. Fewer: smaller logs and restarts, more snapshot work
+   * (each snapshot writes the whole state). The default is etcd's `--snapshot-count`; it holds up
+   * to that many entries in memory (about 55 MB at 280-byte commands): docs/design/raft.md,
+   * "Snapshots and compaction". @defaultValue 100000; SIM_MIN 48
    */
   snapshotEntries: number;
   /**
@@ -118,7 +120,7 @@ const COMMON = {
   clockDriftMaxPpm: 10_000,
   appendEntriesMax: 1024,
   appendBytesMax: MIB,
-  snapshotEntries: 10_000,
+  snapshotEntries: 100_000,
   snapshotChunkBytes: 512 * 1024,
   snapshotBytesMax: 256 * MIB,
   uncommittedEntriesMax: 10_000,

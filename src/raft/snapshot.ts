@@ -128,7 +128,7 @@ export function onSnapshotChunk(turn: Turn, m: Msg<'raft-snapshot'>): void {
   const incoming = receiving(turn, m);
   if (incoming === undefined) return respond(turn, m, 0, false);
   if (m.offset === incoming.received && incoming.received + m.data.length <= incoming.totalBytes) {
-    incoming.chunks.push(m.data);
+    incoming.data.set(m.data, incoming.received);
     incoming.received += m.data.length;
   }
   if (incoming.received < incoming.totalBytes) return respond(turn, m, incoming.received, false);
@@ -153,27 +153,18 @@ function receiving(turn: Turn, m: Msg<'raft-snapshot'>): IncomingSnapshot | unde
     term: m.term,
     meta: m.meta,
     totalBytes: m.totalBytes,
-    chunks: [],
+    // Filled chunk by chunk as they arrive (a copy of one chunk per step, never a join of all).
+    data: new Uint8Array(m.totalBytes),
     received: 0,
   };
   return state.incoming;
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const data = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    data.set(chunk, at);
-    at += chunk.length;
-  }
-  return data;
 }
 
 /** Raft §7: discard the log, keep the snapshot; the state machine is restored once it is durable. */
 function install(turn: Turn, incoming: IncomingSnapshot, from: Address): void {
   const { state } = turn;
   const { meta } = incoming;
-  const data = concat(incoming.chunks, incoming.totalBytes);
+  const { data } = incoming;
   state.incoming = undefined;
   state.snapshotRequested = undefined;
   unknownOutcomes(turn);

@@ -155,7 +155,8 @@ export interface IncomingSnapshot {
   readonly term: Term;
   readonly meta: SnapshotMeta;
   readonly totalBytes: number;
-  readonly chunks: Uint8Array[];
+  /** totalBytes long; the first `received` bytes are in. */
+  readonly data: Uint8Array;
   received: number;
 }
 

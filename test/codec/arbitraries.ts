@@ -4,6 +4,7 @@
  * Values respect the codec's limits and the encoder's preconditions (well-formed strings,
  * parseable addresses, safe integers), so every generated message encodes.
  */
+import { chainArbitraries } from '../chain/arbitraries.js';
 import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
@@ -238,6 +239,8 @@ export const arbMessageByType: {
   // Raft (src/raft/codec.ts).
   ...raftMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbTerm }),
   ...raftNodeMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbLabels }),
+  // Chains (src/chain/messages.ts).
+  ...chainArbitraries(arbNodeId),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

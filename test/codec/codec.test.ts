@@ -464,6 +464,7 @@ describe('wire numbers', () => {
       'data-digest': 41,
       'data-summary': 42,
       'data-state': 43,
+      'data-chain': 45,
       'raft-vote-request': 20,
       'raft-vote-response': 21,
       'raft-append': 22,

@@ -23,6 +23,8 @@ import type { RegistryMessage } from '../../src/crdt/registry/types.js';
 import { RAFT_MESSAGES } from '../../src/raft/codec.js';
 import type { RaftMessage } from '../../src/raft/messages.js';
 import { RAFT_NODE_MESSAGES, type RaftNodeMessage } from '../../src/node/raft-rpc-codec.js';
+import { chainMessages, type ChainMessage } from '../../src/chain/messages.js';
+import { chainLimits } from '../../src/chain/chain.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
 export {
@@ -32,14 +34,17 @@ export {
 } from '../../src/membership/messages.js';
 
 export type WireMessage =
-  Message | ElectionMessage | RegistryMessage | RaftMessage | RaftNodeMessage;
+  Message | ElectionMessage | RegistryMessage | RaftMessage | RaftNodeMessage | ChainMessage;
 
 export const WIRE_MESSAGES = combineTables(
   combineTables(
-    combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
-    RAFT_MESSAGES,
+    combineTables(
+      combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
+      RAFT_MESSAGES,
+    ),
+    RAFT_NODE_MESSAGES,
   ),
-  RAFT_NODE_MESSAGES,
+  chainMessages(chainLimits(), 1024),
 );
 export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
 

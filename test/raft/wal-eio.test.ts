@@ -129,11 +129,16 @@ describe('the snapshot files and the whole-file store after a restart without po
     const { log } = disk.open();
     expect(appendNow(disk, log, [hs(1), ents(1, 10, 1), snap(5, 1, 'five')])).toBeUndefined();
     log.append([ents(11, 12, 1), snap(11, 1, 'eleven')], () => undefined);
-    // Until the new snapshot file is in place (durably replaced) and its batch issued.
+    // Until the new snapshot file is in place (renamed over its name) and its batch issued (the
+    // next log operation, issued once the rename is durable).
     const newSnapshot = (): boolean =>
       disk.storage.list('raft/snap/').filter((p) => p.endsWith('.snap')).length === 2;
     for (let i = 0; i < 100 && !newSnapshot(); i++) disk.run(disk.clock.now() + 1);
     expect(newSnapshot()).toBe(true);
+    const opsAtRename = disk.storage.counters.logOps;
+    for (let i = 0; i < 100 && disk.storage.counters.logOps === opsAtRename; i++)
+      disk.run(disk.clock.now() + 1);
+    expect(disk.storage.counters.logOps).toBeGreaterThan(opsAtRename);
     disk.halt();
     const booted = disk.open().persisted; // removes the older snapshot file, durably
     expect(booted.snapshot?.meta.index).toBe(11);

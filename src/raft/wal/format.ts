@@ -443,17 +443,51 @@ export function snapshotPath(fileSeq: number): string {
 /** Bytes of a snapshot file's fixed fields: u8 version, u64 index, u64 term, u32 config length, u64 data length. */
 const SNAPSHOT_FIXED_BYTES = 29;
 
-/** A snapshot file: version, index, term, config, data, then a CRC-32C of all of it. */
+/**
+ * A snapshot file's bytes before its data: version, index, term, config, data length. The file is
+ * this head, the data, then the CRC-32C of both (`snapshotFileTail`); snapshot-file.ts writes it
+ * in slices without ever joining the three.
+ */
+export function snapshotFileHead(meta: SnapshotMeta, dataBytes: number): Uint8Array {
+  const head = new Uint8Array(SNAPSHOT_FIXED_BYTES + meta.config.length);
+  head[0] = WAL_FORMAT_VERSION;
+  putU64(head, 1, meta.index);
+  putU64(head, 9, meta.term);
+  putU32(head, 17, meta.config.length);
+  head.set(meta.config, 21);
+  putU64(head, 21 + meta.config.length, dataBytes);
+  return head;
+}
+
+/** A snapshot file's last 4 bytes: the CRC-32C of everything before them. */
+export function snapshotFileTail(crc: number): Uint8Array {
+  const tail = new Uint8Array(SNAPSHOT_CRC_BYTES);
+  putU32(tail, 0, crc);
+  return tail;
+}
+
+/** Bytes of a snapshot file's trailing CRC-32C. */
+export const SNAPSHOT_CRC_BYTES = 4;
+
+/** A snapshot file's length and CRC-32C, computed without building it (in one step). */
+export function snapshotFileSummary(
+  meta: SnapshotMeta,
+  data: Uint8Array,
+): { bytes: number; crc: number } {
+  const head = snapshotFileHead(meta, data.length);
+  return {
+    bytes: head.length + data.length + SNAPSHOT_CRC_BYTES,
+    crc: crc32c(data, 0, data.length, crc32c(head)),
+  };
+}
+
+/** A snapshot file whole (tests; snapshot-file.ts writes one without building it). */
 export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(SNAPSHOT_FIXED_BYTES + meta.config.length + data.length + 4);
-  buf[0] = WAL_FORMAT_VERSION;
-  putU64(buf, 1, meta.index);
-  putU64(buf, 9, meta.term);
-  putU32(buf, 17, meta.config.length);
-  buf.set(meta.config, 21);
-  putU64(buf, 21 + meta.config.length, data.length);
-  buf.set(data, SNAPSHOT_FIXED_BYTES + meta.config.length);
-  putU32(buf, buf.length - 4, crc32c(buf, 0, buf.length - 4));
+  const head = snapshotFileHead(meta, data.length);
+  const buf = new Uint8Array(head.length + data.length + SNAPSHOT_CRC_BYTES);
+  buf.set(head, 0);
+  buf.set(data, head.length);
+  putU32(buf, buf.length - SNAPSHOT_CRC_BYTES, crc32c(buf, 0, buf.length - SNAPSHOT_CRC_BYTES));
   return buf;
 }
 

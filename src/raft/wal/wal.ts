@@ -9,7 +9,8 @@
  *
  * A batch:
  * 1. If it holds snapshot records, the newest one's bytes are written first, as their own file
- *    by durable replace (`writeDurable`: temp file, fsync, rename, directory fsync).
+ *    (snapshot-file.ts: under a temporary name, in slices with the CRC-32C computed one slice per
+ *    turn, fsynced, renamed, directory fsynced); the batch is encoded once the file is durable.
  * 2. If it does not fit in the current segment, the WAL rotates: the next segment, preallocated
  *    ahead of need under a temporary name, is renamed to its segment name and its directory
  *    fsynced (`renameDurable`) before anything is written into it. A new segment's first batch
@@ -25,7 +26,7 @@
  * written since the last good one is known durable.
  */
 import { AssertionError } from '../../base/assert.js';
-import type { ShoalError } from '../../base/errors.js';
+import { ShoalError } from '../../base/errors.js';
 import type { LogStore, OpenedLog, RecordLog } from '../../base/protocol.js';
 import type { Storage, StorageDone } from '../../base/storage.js';
 import { logIndex, type LogIndex } from '../../base/units.js';
@@ -34,17 +35,17 @@ import {
   BATCH_OVERHEAD_BYTES,
   PREPARED_SEGMENT_PATH,
   encodeBatch,
-  encodeSnapshotFile,
   entriesRecords,
   recordsBytes,
   segmentPath,
-  snapshotFileCrc,
+  snapshotFileSummary,
   snapshotPath,
   type WalRecord,
 } from './format.js';
 import type { LogImage } from './image.js';
 import { recover, type SegmentState } from './recover.js';
 import { validateWalOptions, type WalOptions } from './options.js';
+import { writeSnapshotFile, type SnapshotFileWritten } from './snapshot-file.js';
 
 /** Most appends queued behind the one being written (the driver queues at most one). */
 export const WAL_APPENDS_QUEUED_MAX = 1_024;
@@ -80,7 +81,8 @@ interface Pending {
 /** A batch turned into WAL records, with what a new segment for it would start with. */
 interface Prepared {
   records: WalRecord[];
-  snapshot: { path: string; file: Uint8Array } | undefined;
+  /** The snapshot file the batch names (written before it). */
+  snapshot: { path: string } | undefined;
   entries: number;
   /** The log before the batch: a segment opened for it restates this and is named after it. */
   head: WalRecord[];
@@ -159,8 +161,24 @@ export class Wal implements RecordLog<RaftRecord> {
     // The next segment is prepared from the first batch on (not at open: a node that only
     // reads its log writes nothing).
     this.prepareNext();
-    const batch = this.encode(pending.records);
-    const finish: StorageDone = (error) => {
+    const snapshot = newestSnapshot(pending.records);
+    if (snapshot === undefined) return this.write(pending, undefined);
+    const path = snapshotPath(this.nextBatchSeq);
+    const stopped = (): boolean => this.closed;
+    writeSnapshotFile(this.storage, path, snapshot.meta, snapshot.data, stopped, (file) => {
+      if (file instanceof ShoalError) {
+        this.writing = false;
+        return this.fail(file, pending);
+      }
+      this.counts.snapshotsWritten++;
+      this.write(pending, { path, record: snapshot, ...file });
+    });
+  }
+
+  /** Encodes and writes the batch (its snapshot file, if any, is durable already). */
+  private write(pending: Pending, file: WrittenSnapshot | undefined): void {
+    const batch = this.encode(pending.records, file);
+    this.writeBatch(batch, (error) => {
       if (this.closed) return;
       this.writing = false;
       if (error !== undefined) return this.fail(error, pending);
@@ -169,15 +187,6 @@ export class Wal implements RecordLog<RaftRecord> {
       if (batch.snapshot !== undefined) this.compact(batch.snapshot.path);
       pending.done(undefined);
       this.next();
-    };
-    const write = (): void => this.writeBatch(batch, finish);
-    if (batch.snapshot === undefined) return write();
-    const { path, file } = batch.snapshot;
-    this.storage.writeDurable(path, file, (error) => {
-      if (this.closed) return;
-      if (error !== undefined) return finish(error);
-      this.counts.snapshotsWritten++;
-      write();
     });
   }
 
@@ -196,7 +205,7 @@ export class Wal implements RecordLog<RaftRecord> {
    * Turns the core's records into WAL records and applies them to the image, checking the
    * contract of log-types.ts (an AssertionError names the broken rule: a core bug).
    */
-  private encode(records: readonly RaftRecord[]): Prepared {
+  private encode(records: readonly RaftRecord[], file: WrittenSnapshot | undefined): Prepared {
     const seq = this.nextBatchSeq;
     const out: Prepared = {
       records: [],
@@ -211,7 +220,7 @@ export class Wal implements RecordLog<RaftRecord> {
           ? [record]
           : record.kind === 'entries'
             ? entriesRecords(record.entries)
-            : [this.snapshotRecord(record, seq, out)];
+            : [this.snapshotRecord(record, seq, out, file)];
       for (const walRecord of converted) {
         const why = this.image.apply(walRecord);
         if (why !== undefined) throw new AssertionError(`Raft log contract broken: ${why}`);
@@ -223,13 +232,17 @@ export class Wal implements RecordLog<RaftRecord> {
   }
 
   private snapshotRecord(
-    record: Extract<RaftRecord, { kind: 'snapshot' }>,
+    record: SnapshotRecord,
     seq: number,
     out: Prepared,
+    file: WrittenSnapshot | undefined,
   ): WalRecord {
-    const file = encodeSnapshotFile(record.meta, record.data);
     const path = snapshotPath(seq);
-    out.snapshot = { path, file };
+    out.snapshot = { path };
+    // The newest snapshot record names the file just written; an older one in the same batch
+    // (two steps' records merged) is superseded before the batch is durable, and its marker
+    // describes a file never written, as it always did: computed here, in one step (rare).
+    const written = file?.record === record ? file : snapshotFileSummary(record.meta, record.data);
     // Raft §7: an entry at the snapshot's index with its term keeps the entries after it.
     const reset = this.image.termAt(record.meta.index) !== record.meta.term;
     return {
@@ -238,8 +251,8 @@ export class Wal implements RecordLog<RaftRecord> {
         meta: record.meta,
         fileSeq: seq,
         reset,
-        fileBytes: file.length,
-        fileCrc: snapshotFileCrc(file),
+        fileBytes: written.bytes,
+        fileCrc: written.crc,
       },
     };
   }
@@ -365,6 +378,23 @@ export class Wal implements RecordLog<RaftRecord> {
     pending.done(error);
     for (const waiting of this.queue.splice(0)) waiting.done(error);
   }
+}
+
+type SnapshotRecord = Extract<RaftRecord, { kind: 'snapshot' }>;
+
+/** A snapshot file written for a batch: its path, the record it holds, its length and CRC. */
+interface WrittenSnapshot extends SnapshotFileWritten {
+  path: string;
+  record: SnapshotRecord;
+}
+
+/** The last snapshot record of a batch (the one whose file the batch writes), if any. */
+function newestSnapshot(records: readonly RaftRecord[]): SnapshotRecord | undefined {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const record = records[i] as RaftRecord;
+    if (record.kind === 'snapshot') return record;
+  }
+  return undefined;
 }
 
 /**

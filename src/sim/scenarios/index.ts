@@ -30,6 +30,7 @@ import {
   registryLossNoAntiEntropyUnsafe,
   registryPiggyback,
 } from './registry.js';
+import { chain, chainForgery, chainForgeryUnsafe } from './chain.js';
 import {
   workerTier,
   workerTierDedupUnsafe,
@@ -71,6 +72,9 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [electionStaticColdStart.name, electionStaticColdStart as Scenario<unknown>],
     [electionStaticColdStartUnsafe.name, electionStaticColdStartUnsafe as Scenario<unknown>],
     [electionSwim.name, electionSwim as Scenario<unknown>],
+    [chain.name, chain as Scenario<unknown>],
+    [chainForgery.name, chainForgery as Scenario<unknown>],
+    [chainForgeryUnsafe.name, chainForgeryUnsafe as Scenario<unknown>],
     [electionSwimAp.name, electionSwimAp as Scenario<unknown>],
     [electionSwimEpochDisagreement.name, electionSwimEpochDisagreement as Scenario<unknown>],
     [electionSwimLoneMinority.name, electionSwimLoneMinority as Scenario<unknown>],
