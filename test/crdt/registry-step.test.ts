@@ -589,7 +589,7 @@ describe('registry core: rows only from their owner (signing.ts)', () => {
   });
 
   it('our own version is signed once per send, not per write', () => {
-    const s = fresh();
+    const s = fresh({ eagerPushesMax: 0 });
     view(s, 1000, [[1, 'alive']]);
     for (let i = 0; i < 5; i++)
       step(s, { kind: 'local', now: at(1001 + i), write: service(`s${i}`) });
@@ -722,7 +722,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
   });
 
   it('deltaQueueMax: past it the most-sent queued delta is evicted and counted', () => {
-    const s = fresh({ deltaQueueMax: 2 });
+    const s = fresh({ deltaQueueMax: 2, eagerPushesMax: 0 });
     view(s, 1000, [
       [1, 'alive'],
       [2, 'alive'],
@@ -741,7 +741,7 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
 
   it('deltaBytesMax: a gossip datagram carries deltas up to it, a larger delta goes by push-pull', () => {
     const sent = (budget: number, owners: number): { deltas: number; queuedBytes: number } => {
-      const s = fresh({ deltaBytesMax: budget });
+      const s = fresh({ deltaBytesMax: budget, eagerPushesMax: 0 });
       view(s, 1000, [
         [1, 'alive'],
         [2, 'alive'],
@@ -819,6 +819,82 @@ describe('registry core: queue and exchange limits at limit-1, limit, limit+1', 
     expect(carried(2 * size + 1)).toMatchObject({ partitions: 2, truncated: 1 });
     expect(carried(2 * size)).toMatchObject({ partitions: 2, truncated: 1 });
     expect(carried(2 * size - 1)).toMatchObject({ partitions: 1, truncated: 2 });
+  });
+});
+
+describe('registry core: eager push (a new delta goes out at once, bounded)', () => {
+  const gossips = (ready: ReturnType<typeof step>) =>
+    ready.effects.filter((e) => e.kind === 'send' && e.message.type === 'data-gossip');
+  const three = (s: RegistryState) => {
+    view(s, 1000, [
+      [1, 'alive'],
+      [2, 'alive'],
+      [3, 'alive'],
+    ]);
+    s.queue.delete(SELF); // our own announcement (first live peer): not what these tests count
+  };
+
+  it('a local write is pushed in the same step to gossipFanout members, counted as transmits', () => {
+    const s = fresh({ retransmitMult: 4 }); // limit 4 * ceil(log10(5)) = 4: the round finishes it
+    three(s);
+    const ready = step(s, { kind: 'local', now: at(1001), write: service('a') });
+    expect(gossips(ready)).toHaveLength(s.config.gossipFanout);
+    expect(s.queue.get(SELF)?.transmits).toBe(s.config.gossipFanout);
+    expect(s.queue.get(SELF)?.fresh).toBe(false);
+    expect(s.counters.gossipSent).toBe(s.config.gossipFanout);
+  });
+
+  it('a received delta that is new is forwarded once at once; the same delta again is not', () => {
+    const s = fresh();
+    three(s);
+    const first = step(s, {
+      kind: 'deltas',
+      now: at(1001),
+      from: addressOf(1),
+      deltas: [peerDelta(0, 1, 'a')],
+    });
+    expect(gossips(first)).toHaveLength(s.config.gossipFanout);
+    const again = step(s, {
+      kind: 'deltas',
+      now: at(1002),
+      from: addressOf(2),
+      deltas: [peerDelta(0, 1, 'a')],
+    });
+    expect(s.counters.deltasStale).toBe(1);
+    expect(gossips(again)).toHaveLength(0);
+    // A newer delta of the same owner is new again: forwarded once more.
+    const next = step(s, {
+      kind: 'deltas',
+      now: at(1003),
+      from: addressOf(2),
+      deltas: [peerDelta(1, 2, 'b')],
+    });
+    expect(gossips(next)).toHaveLength(s.config.gossipFanout);
+  });
+
+  it('eagerPushesMax bounds the pushes between two rounds (limit-1, limit, limit+1); a round refills it', () => {
+    const s = fresh({ eagerPushesMax: 2 });
+    three(s);
+    const pushed = [1, 2, 3].map(
+      (i) => gossips(step(s, { kind: 'local', now: at(1000 + i), write: service(`s${i}`) })).length,
+    );
+    expect(pushed).toEqual([s.config.gossipFanout, s.config.gossipFanout, 0]);
+    expect(s.queue.get(SELF)?.fresh, 'the third write waits for the round').toBe(true);
+    const round = step(s, { kind: 'tick', now: at(s.nextGossipMs) });
+    expect(gossips(round)).toHaveLength(s.config.gossipFanout);
+    expect(s.eagerPushesLeft).toBe(2);
+    const after = step(s, { kind: 'local', now: at(s.lastNowMs + 1), write: service('s4') });
+    expect(gossips(after)).toHaveLength(s.config.gossipFanout);
+  });
+
+  it('eagerPushesMax 0 or the piggyback carrier: a write waits for the next round', () => {
+    for (const settings of [{ eagerPushesMax: 0 }, { gossipCarrier: 'piggyback' as const }]) {
+      const s = fresh(settings);
+      three(s);
+      const ready = step(s, { kind: 'local', now: at(1001), write: service('a') });
+      expect(ready.effects.filter((e) => e.kind === 'send' || e.kind === 'piggyback')).toEqual([]);
+      expect(s.queue.get(SELF)?.fresh).toBe(true);
+    }
   });
 });
 

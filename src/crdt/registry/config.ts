@@ -19,6 +19,18 @@ export interface RegistryConfig {
   /** Members each gossip round sends to. @defaultValue LAN 3, WAN 4, LOCAL 3, SIM_MIN 2 */
   gossipFanout: number;
   /**
+   * Eager pushes a member may send between two gossip rounds. A local write, or a delta received
+   * that taught us something, is pushed at once (not at the next round) to `gossipFanout` random
+   * live members, with whatever else is queued and not yet sent (one datagram, `deltaBytesMax`),
+   * infection style: every member forwards a delta eagerly at most once, and the sends count
+   * against `retransmitLimit`, so the rounds only finish the retransmissions. The bound keeps a
+   * burst from flooding: past it, new deltas wait for the next round (which refills it), so a
+   * member sends at most `(1 + eagerPushesMax) × gossipFanout` gossip datagrams per
+   * `gossipIntervalMs`. 0 turns eager pushes off. Only with `gossipCarrier: 'own'`.
+   * @defaultValue 4 (every profile)
+   */
+  eagerPushesMax: number;
+  /**
    * Who carries a gossip round's deltas. `own`: the registry sends `data-gossip` datagrams to
    * `gossipFanout` random live members. `piggyback`: it emits one `piggyback` effect with the
    * deltas as a standalone payload (`encodeDeltaPayload`, at most `deltaBytesMax` bytes) for the
@@ -87,6 +99,7 @@ export const PARTITION_OVERHEAD_BYTES = 1024;
 
 const COMMON = {
   gossipCarrier: 'own' as const,
+  eagerPushesMax: 4,
   clockDriftMaxMs: 10_000,
   rowsPerNodeMax: 1024,
   rowBytesMax: 1024,
@@ -167,6 +180,7 @@ export function registryConfig(
     );
   checkInt(config, 'gossipIntervalMs', 0, day);
   checkInt(config, 'gossipFanout', 1, 64);
+  checkInt(config, 'eagerPushesMax', 0, 1024);
   checkInt(config, 'retransmitMult', 1, 64);
   checkInt(config, 'pushPullIntervalMs', 0, day);
   checkInt(config, 'withdrawDelayMs', 0, day);

@@ -69,6 +69,7 @@ export function initRegistry(init: RegistryInit, now: Millis): RegistryState {
     queue: new Map(),
     pulledAtMs: new Map(),
     nextGossipMs: ms(now + init.config.gossipIntervalMs),
+    eagerPushesLeft: init.config.eagerPushesMax,
     nextPushPullMs: ms(now + init.config.pushPullIntervalMs),
     lastNowMs: now,
     counters: Object.fromEntries(

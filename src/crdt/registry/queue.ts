@@ -28,6 +28,11 @@ export interface QueuedDelta {
   bytes: number;
   transmits: number;
   /**
+   * True while the entry holds content no gossip has sent yet: the next eager push carries it
+   * (step.ts, `eagerPushesMax`); any send clears it, so each delta goes out eagerly at most once.
+   */
+  fresh: boolean;
+  /**
    * The owner's signature of (epoch, toSeq): a relayed delta's, kept from the latest interval
    * joined in; undefined for our own writes until a gossip round signs the version.
    */
@@ -64,6 +69,7 @@ export function enqueue(state: RegistryState, delta: UnsignedDelta): void {
       writes: new Map(),
       bytes: DELTA_HEADER_BYTES_MAX,
       transmits: 0,
+      fresh: true,
       signature: delta.signature,
     };
     state.queue.delete(delta.owner);
@@ -74,6 +80,7 @@ export function enqueue(state: RegistryState, delta: UnsignedDelta): void {
   for (const row of delta.upserts) put(state, q, row);
   for (const removal of delta.removals) put(state, q, removal);
   q.transmits = 0;
+  q.fresh = true;
   state.queue.set(delta.owner, q);
   if (state.queue.size <= state.config.deltaQueueMax) return;
   let worst: NodeId | undefined;

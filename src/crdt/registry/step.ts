@@ -6,6 +6,10 @@
  * - Every `gossipIntervalMs` queued deltas go to `gossipFanout` random live members, each delta
  *   `retransmitLimit` times (SWIM §4.1), in one datagram of at most `deltaBytesMax`; a larger
  *   delta spreads by push-pull only.
+ * - Eager push: a local write or a received delta that taught us something goes out at once, in
+ *   the same step, to `gossipFanout` random live members (infection style: each delta at most
+ *   once per member, its sends counted against the retransmit limit), at most `eagerPushesMax`
+ *   times between two rounds.
  * - Every `pushPullIntervalMs`, digest-first push-pull with one random live member: equal
  *   digests end it (2 small frames); otherwise summaries, then the partitions and tombstones
  *   each side lacks (a data-state each way, within `pushPullBytesMax`).
@@ -55,6 +59,7 @@ export function step(state: RegistryState, input: CoreInput<RegistryTypes>, ctx:
   switch (input.kind) {
     case 'local':
       onLocal(state, input.write, now, out);
+      eagerPush(state, ctx, out);
       break;
     case 'view':
       onView(state, input.members, [], true, now, out);
@@ -64,9 +69,11 @@ export function step(state: RegistryState, input: CoreInput<RegistryTypes>, ctx:
       break;
     case 'deltas':
       onDeltas(state, input.deltas, input.from, now, out);
+      eagerPush(state, ctx, out);
       break;
     case 'receive':
       onMessage(state, input.message, input.from, now, out);
+      if (input.message.type === 'data-gossip') eagerPush(state, ctx, out);
       break;
     case 'tick':
       onTick(state, now, ctx, out);
@@ -245,7 +252,8 @@ function onTick(state: RegistryState, now: Millis, ctx: StepContext, out: Out): 
   for (const [owner, atMs] of state.pulledAtMs)
     if (now - atMs >= config.pushPullIntervalMs) state.pulledAtMs.delete(owner);
   if (config.gossipIntervalMs > 0 && now >= state.nextGossipMs) {
-    gossip(state, ctx, out);
+    gossip(state, ctx, out, false);
+    state.eagerPushesLeft = config.eagerPushesMax;
     state.nextGossipMs = ms(now + config.gossipIntervalMs);
   }
   if (config.pushPullIntervalMs > 0 && now >= state.nextPushPullMs) {
@@ -282,11 +290,31 @@ function signedDelta(state: RegistryState, q: QueuedDelta): Delta {
   return { ...delta, signature };
 }
 
-/** One gossip round: the least-sent deltas that fit one datagram, to `gossipFanout` random live members. */
-function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
-  if (state.queue.size === 0 || state.live.size === 0) return;
+/**
+ * An eager push: the queued deltas no gossip has sent yet go out now, as a round would send them,
+ * while the interval's budget lasts (`eagerPushesMax`; the next round refills it). Own carrier
+ * only: a piggyback round waits for membership's packets anyway.
+ */
+function eagerPush(state: RegistryState, ctx: StepContext, out: Out): void {
   const config = state.config;
-  const queued = [...state.queue.entries()].sort(([, a], [, b]) => a.transmits - b.transmits);
+  if (config.gossipIntervalMs === 0 || config.gossipCarrier !== 'own') return;
+  if (state.eagerPushesLeft <= 0 || state.live.size === 0) return;
+  let fresh = false;
+  for (const q of state.queue.values()) if (q.fresh) fresh = true;
+  if (!fresh) return;
+  if (gossip(state, ctx, out, true)) state.eagerPushesLeft--;
+}
+
+/**
+ * One gossip round: the least-sent deltas (only the fresh ones when `freshOnly`: an eager push)
+ * that fit one datagram, to `gossipFanout` random live members. True when it sent something.
+ */
+function gossip(state: RegistryState, ctx: StepContext, out: Out, freshOnly: boolean): boolean {
+  if (state.queue.size === 0 || state.live.size === 0) return false;
+  const config = state.config;
+  const queued = [...state.queue.entries()]
+    .filter(([, q]) => !freshOnly || q.fresh)
+    .sort(([, a], [, b]) => a.transmits - b.transmits);
   const deltas: Delta[] = [];
   const sent: NodeId[] = [];
   let bytes = 0;
@@ -300,7 +328,7 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     deltas.push(signedDelta(state, q));
     sent.push(owner);
   }
-  if (deltas.length === 0) return;
+  if (deltas.length === 0) return false;
   let sends = config.gossipFanout;
   if (config.gossipCarrier === 'piggyback') {
     const { bytes: payload, count } = encodeDeltaPayload(deltas, config.deltaBytesMax, config);
@@ -323,8 +351,10 @@ function gossip(state: RegistryState, ctx: StepContext, out: Out): void {
     const q = state.queue.get(owner);
     if (q === undefined) continue;
     q.transmits += sends;
+    q.fresh = false;
     if (q.transmits >= limit) state.queue.delete(owner);
   }
+  return true;
 }
 
 export function nextDeadline(state: RegistryState): Millis | undefined {

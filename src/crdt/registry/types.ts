@@ -248,6 +248,8 @@ export interface RegistryState {
   /** Owners we asked a whole partition of, and when (one pull per owner per pull interval). */
   pulledAtMs: Map<NodeId, Millis>;
   nextGossipMs: Millis;
+  /** Eager pushes left until the next gossip round refills them to `eagerPushesMax`. */
+  eagerPushesLeft: number;
   nextPushPullMs: Millis;
   lastNowMs: Millis;
   counters: Record<RegistryCounter, number>;
