@@ -46,11 +46,11 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  KeyObject,
   randomBytes,
   sign as signBytes,
   verify as verifyBytes,
   webcrypto,
-  type KeyObject,
 } from 'node:crypto';
 import { join } from 'node:path';
 import { ShoalError } from '../base/errors.js';
@@ -564,8 +564,76 @@ export function verifiedCsrKey(csrPem: string): Uint8Array {
   return rawKey;
 }
 
-/** A CSR for `keys` (the worker's), PEM. The subject is informative: the CA sets its own. */
+/** DER definite length octets (X.690 §8.1.3). */
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** One DER TLV: `tag`, the length of the parts, the parts. */
+function der(tag: number, ...parts: Buffer[]): Buffer {
+  const content = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
+}
+
+const DER_SEQUENCE = 0x30;
+const DER_SET = 0x31;
+const DER_UTF8_STRING = 0x0c;
+const DER_PRINTABLE_STRING = 0x13;
+/** PrintableString's alphabet (X.680 §41.4): a name of only these is encoded as one, as X.509 libraries do. */
+const PRINTABLE_RE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+const DER_BIT_STRING = 0x03;
+/** INTEGER 0: the CSR's version (RFC 2986 §4.1, v1). */
+const CSR_VERSION_V1 = Buffer.from('020100', 'hex');
+/** attributes [0] IMPLICIT SET OF, empty. */
+const CSR_NO_ATTRIBUTES = Buffer.from('a000', 'hex');
+/** AlgorithmIdentifier { id-Ed25519 } with no parameters (RFC 8410 §3). */
+const ED25519_ALGORITHM_DER = Buffer.from('300506032b6570', 'hex');
+/** OBJECT IDENTIFIER 2.5.4.3 (commonName). */
+const COMMON_NAME_OID_DER = Buffer.from('0603550403', 'hex');
+
+/** node:crypto's handles of a worker's keys (made once per CryptoKey), and its raw public key. */
+const csrKeys = new WeakMap<CryptoKey, { privateKey: KeyObject; spki: Buffer }>();
+
+/**
+ * A CSR for `keys` (the worker's), PEM: PKCS#10 (RFC 2986) with subject CN=`name`, the Ed25519
+ * key and no attributes, written as DER here and signed by node:crypto (synchronous), the same
+ * bytes @peculiar/x509's generator gives (test/worker/ca.test.ts) at a fraction of its CPU. The
+ * subject is informative: the CA sets its own.
+ */
 export async function createCsr(keys: CryptoKeyPair, name: string): Promise<string> {
+  let handles = csrKeys.get(keys.privateKey);
+  if (handles === undefined) {
+    const jwk = KeyObject.from(keys.publicKey).export({ format: 'jwk' });
+    handles = {
+      privateKey: KeyObject.from(keys.privateKey),
+      spki: ed25519Spki(Buffer.from(jwk.x ?? '', 'base64url')),
+    };
+    csrKeys.set(keys.privateKey, handles);
+  }
+  const cn = name.replace(/[,=+<>#;"\\]/g, '_');
+  const value = der(
+    PRINTABLE_RE.test(cn) ? DER_PRINTABLE_STRING : DER_UTF8_STRING,
+    Buffer.from(cn, 'utf8'),
+  );
+  const subject = der(DER_SEQUENCE, der(DER_SET, der(DER_SEQUENCE, COMMON_NAME_OID_DER, value)));
+  const info = der(DER_SEQUENCE, CSR_VERSION_V1, subject, handles.spki, CSR_NO_ATTRIBUTES);
+  const signature = signBytes(null, info, handles.privateKey);
+  return pem(
+    'CERTIFICATE REQUEST',
+    der(
+      DER_SEQUENCE,
+      info,
+      ED25519_ALGORITHM_DER,
+      der(DER_BIT_STRING, Buffer.from([0]), signature),
+    ),
+  );
+}
+
+/** The same CSR through @peculiar/x509's generator (WebCrypto): the reference createCsr matches. */
+export async function createCsrWithLibrary(keys: CryptoKeyPair, name: string): Promise<string> {
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${name.replace(/[,=+<>#;"\\]/g, '_')}`,
     keys,

@@ -16,12 +16,14 @@ import {
   LEAF_BACKDATE_MS,
   certFacts,
   createCsr,
+  createCsrWithLibrary,
   generateKeyPair,
   importKeyPairPem,
   leafEncoders,
   leafSplicer,
   loadOrCreateCa,
   signedByOneOf,
+  verifiedCsrKey,
   workerIdOf,
   type LeafFields,
   type WorkerCa,
@@ -82,6 +84,20 @@ describe('worker CA leaves (template + node:crypto Ed25519)', () => {
     const b = ca.signWorker(csr, NOW_MS, DAY_MS);
     expect(a.serialHex).not.toBe(b.serialHex);
     expect(signedByOneOf(a.certPem, [other.certPem])).toBe(false);
+  });
+
+  it("writes the CSR's DER as @peculiar/x509's generator does, byte for byte, and the CA accepts it", async () => {
+    const der = (pem: string) =>
+      Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+    const keys = await generateKeyPair();
+    const raw = new Uint8Array(await webcrypto.subtle.exportKey('raw', keys.publicKey));
+    // Printable and UTF-8 names, escaped characters, a name long enough for a two-byte length.
+    for (const name of ['w1', 'wörker-ß', 'a b(c)?', 'bad,name=+"x<y>', 'é'.repeat(70), '']) {
+      const ours = await createCsr(keys, name);
+      expect(der(ours).equals(der(await createCsrWithLibrary(keys, name)))).toBe(true);
+      expect(Buffer.from(verifiedCsrKey(ours)).equals(Buffer.from(raw))).toBe(true);
+      expect(await new x509.Pkcs10CertificateRequest(ours).verify()).toBe(true);
+    }
   });
 
   it('refuses a CSR whose signature does not verify (no proof of possession)', async () => {
