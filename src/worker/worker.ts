@@ -9,6 +9,7 @@
  * signed token carries, and registers over TLS verified against those alone.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { connectivityState } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import type { webcrypto } from 'node:crypto';
 import { ShoalError } from '../base/errors.js';
@@ -75,6 +76,12 @@ export interface WorkerOptions {
    * never shared.
    */
   sharedChannels?: Map<string, grpc.Client>;
+  /**
+   * Keep a warm standby mTLS channel (handshake done) to the next server of the list, the one
+   * the client core moves to when its server fails, so a move costs a stream and no handshake
+   * (docs/design/worker-tier.md, "Failover"). One more TLS connection per worker. Default true.
+   */
+  standbyChannel?: boolean;
 }
 
 /** What the application sees: a full snapshot (first, and after a resync), then batches. */
@@ -134,6 +141,13 @@ export class Worker {
   private driver!: ProtocolDriver<ClientTypes>;
   private identity!: Identity;
   private readonly clients = new Map<string, Api>();
+  /** The server the worker's calls go to, and the heartbeats started there. */
+  private at: string | undefined;
+  private heartbeatsHere = 0;
+  /** The server whose mTLS channel is kept warm as the next to move to (standbyChannel). */
+  private standby: string | undefined;
+  /** Standby channels made; moves to another server, and those onto a channel already READY. */
+  readonly standbyCounters = { warmed: 0, moves: 0, movesWarm: 0 };
   private readonly streams = new Map<number, Stream | grpc.ClientUnaryCall>();
   private readonly updates: AssignmentUpdate[] = [];
   private readonly waiters = new Set<() => void>();
@@ -254,6 +268,41 @@ export class Worker {
     return client;
   }
 
+  /**
+   * Keeps the mTLS channel to the server after `current` in the list connected, so the move
+   * the client core makes when `current` fails needs no handshake. The standby is made at the
+   * second heartbeat at a server (one TTL after the first), not at once: right after a
+   * registration or a move, when the servers are busiest (a storm, a failover's arrivals), its
+   * handshake would compete with theirs, and the TTLs' stagger spreads them. Every later
+   * heartbeat asks it to connect again, which also resets gRPC's idle timer (30 min; a
+   * heartbeat comes at most every 2 · 600 s). mTLS channels to any other server are closed.
+   */
+  private keepStandby(current: string, heartbeat: boolean): void {
+    if (current !== this.at) {
+      if (current === this.standby) {
+        this.standbyCounters.moves++;
+        const channel = this.clients.get(`${current}|mtls`)?.getChannel();
+        if (channel?.getConnectivityState(false) === connectivityState.READY)
+          this.standbyCounters.movesWarm++;
+      } else if (this.at !== undefined) this.standbyCounters.moves++;
+      this.at = current;
+      this.heartbeatsHere = 0;
+      this.standby = undefined;
+      this.dropClients((key) => key.endsWith('|mtls') && key !== `${current}|mtls`);
+    }
+    if (heartbeat) this.heartbeatsHere++;
+    const servers = this.options.servers;
+    const i = servers.indexOf(current);
+    if (this.options.standbyChannel === false || this.heartbeatsHere < 2 || i < 0) return;
+    const next = servers[(i + 1) % servers.length];
+    if (next === undefined || next === current) return;
+    if (next !== this.standby) {
+      this.standby = next;
+      this.standbyCounters.warmed++;
+    }
+    this.client(next, true).getChannel().getConnectivityState(true);
+  }
+
   private dropClients(filter: (key: string) => boolean): void {
     for (const [key, client] of this.clients) {
       if (!filter(key)) continue;
@@ -299,6 +348,8 @@ export class Worker {
   }
 
   private call(callId: number, server: string, request: CallRequest): void {
+    if (request.kind === 'heartbeat' || request.kind === 'assignments')
+      this.keepStandby(server, request.kind === 'heartbeat');
     switch (request.kind) {
       case 'register':
         return void this.register(callId, server);
