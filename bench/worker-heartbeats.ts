@@ -32,7 +32,7 @@
  *
  * `npx tsx bench/worker-heartbeats.ts --workers 3000 --raft --procs 4 --windows 2 --etcd`.
  * `--rate` sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm, `--warmup-s`
- * overrides the warm-up (2·base + grace).
+ * overrides the warm-up (2·base + grace), `--linger-ms` and `--group-min` the servers' group commit.
  */
 import { loadavg } from 'node:os';
 import {
@@ -256,7 +256,11 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const windows = Number(flags.get('windows') ?? 3);
   const rate = Number(flags.get('rate') ?? 50);
   const windowMs = Number(flags.get('window-s') ?? 60) * 1000;
-  const settings = { maxHeartbeatsPerSecond: rate };
+  const settings: WorkerServerSettings = {
+    maxHeartbeatsPerSecond: rate,
+    ...(flags.has('linger-ms') ? { registrationLingerMs: Number(flags.get('linger-ms')) } : {}),
+    ...(flags.has('group-min') ? { registrationGroupMin: Number(flags.get('group-min')) } : {}),
+  };
   const config = workerServerConfig(settings);
   const stormOnly = flags.get('storm-only') === 'true';
   const stateRows: string[][] = [];
@@ -418,11 +422,12 @@ export async function run(argv: readonly string[] = []): Promise<string> {
             (failoverHeartbeatTtlMsFor(n, config) + config.heartbeatGraceMs) / 1000 + 10,
         ) * 1000;
       process.stderr.write(`failover: killing the leader, watching ${watchMs / 1000} s\n`);
+      const preKill = await loadStats();
       rows.push(...(await servers.failover(n, watchMs)));
       const moved = await loadStats();
       rows.push([
         'workers moved by the failover',
-        `${moved.reduce((x, l) => x + l.standbyMoves, 0)} moved to their next server, ${moved.reduce((x, l) => x + l.standbyMovesWarm, 0)} of them onto a warm standby channel (handshake done before the kill)`,
+        `${moved.reduce((x, l) => x + l.standbyMoves, 0)} moved to their next server, ${moved.reduce((x, l) => x + l.standbyMovesWarm, 0)} of them onto a warm standby channel (handshake done before the kill); load generator CPU ${fmt((moved.reduce((x, l) => x + l.cpuMs, 0) - preKill.reduce((x, l) => x + l.cpuMs, 0)) / 1000, 1)} s over the watch`,
       ]);
     }
     shoalRate =

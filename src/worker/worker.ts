@@ -11,7 +11,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { connectivityState } from '@grpc/grpc-js';
 import { join } from 'node:path';
-import type { webcrypto } from 'node:crypto';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
@@ -30,10 +29,11 @@ import {
   createCsr,
   exportPrivateKeyPem,
   generateKeyPair,
-  importKeyPairPem,
+  csrKeysFromPem,
   spkiPin,
-  workerIdOf,
+  type CsrKeys,
 } from './ca.js';
+import { nodeIdFromPublicKey } from '../identity/keys.js';
 import type { AssignmentBatch, AssignmentSnapshot, CurrentAssignment } from './core/assignments.js';
 import type {
   CallFailure,
@@ -96,8 +96,8 @@ export interface ContainerReport extends ContainerStatus {
 
 interface Identity {
   keyPem: string;
-  /** The key imported once (each import parses the PEM: ~0.5 ms a registration saved). */
-  keys: webcrypto.CryptoKeyPair;
+  /** The key read once, as node:crypto handles (for the CSRs). */
+  keys: CsrKeys;
   certPem: string | undefined;
   bundle: string[];
   workerId: string;
@@ -141,6 +141,8 @@ export class Worker {
   private driver!: ProtocolDriver<ClientTypes>;
   private identity!: Identity;
   private readonly clients = new Map<string, Api>();
+  /** The mTLS credentials of the current certificate (reset when it changes). */
+  private mtls: grpc.ChannelCredentials | undefined;
   /** The server the worker's calls go to, and the heartbeats started there. */
   private at: string | undefined;
   private heartbeatsHere = 0;
@@ -206,10 +208,10 @@ export class Worker {
       );
     }
     let workerId: string;
-    let keys: webcrypto.CryptoKeyPair;
+    let keys: CsrKeys;
     try {
-      keys = await importKeyPairPem(keyPem);
-      workerId = await workerIdOf(keys);
+      keys = csrKeysFromPem(keyPem);
+      workerId = nodeIdFromPublicKey(keys.rawPublicKey);
     } catch (err) {
       throw new ShoalError(
         'ERR_WORKER_CA',
@@ -248,11 +250,13 @@ export class Worker {
     let client = (shared?.get(sharedKey) as Api | undefined) ?? this.clients.get(key);
     if (client !== undefined) return client;
     const Api = workerApi();
+    // One TLS context per identity, shared by the channel and its standby (building one parses
+    // the key, the certificate and the bundle: the largest item of a registration's client CPU).
     const credentials = verified
-      ? serverChannelCredentials(this.identity.bundle, {
+      ? (this.mtls ??= serverChannelCredentials(this.identity.bundle, {
           certPem: this.identity.certPem as string,
           keyPem: this.identity.keyPem,
-        })
+        }))
       : rootPems === undefined
         ? unverifiedCredentials()
         : serverChannelCredentials(rootPems, undefined);
@@ -514,6 +518,7 @@ export class Worker {
       this.options.identityFsync ?? true,
     );
     this.identity = { ...this.identity, certPem, bundle };
+    this.mtls = undefined;
     // Channels made with the old certificate or bundle are replaced at the next call.
     this.dropClients(() => true);
   }
