@@ -32,7 +32,7 @@
  *
  * `npx tsx bench/worker-heartbeats.ts --workers 3000 --raft --procs 4 --windows 2 --etcd`.
  * `--rate` sets maxHeartbeatsPerSecond, `--storm-only` stops after the storm, `--warmup-s`
- * overrides the warm-up (2·base + grace), `--linger-ms` and `--group-min` the servers' group commit.
+ * overrides the warm-up (2·base + grace).
  */
 import { loadavg } from 'node:os';
 import {
@@ -256,11 +256,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const windows = Number(flags.get('windows') ?? 3);
   const rate = Number(flags.get('rate') ?? 50);
   const windowMs = Number(flags.get('window-s') ?? 60) * 1000;
-  const settings: WorkerServerSettings = {
-    maxHeartbeatsPerSecond: rate,
-    ...(flags.has('linger-ms') ? { registrationLingerMs: Number(flags.get('linger-ms')) } : {}),
-    ...(flags.has('group-min') ? { registrationGroupMin: Number(flags.get('group-min')) } : {}),
-  };
+  const settings: WorkerServerSettings = { maxHeartbeatsPerSecond: rate };
   const config = workerServerConfig(settings);
   const stormOnly = flags.get('storm-only') === 'true';
   const stateRows: string[][] = [];
