@@ -129,6 +129,10 @@ const CHAIN_EVENTS = [
   'pullsWithProgress',
   'diskRepairs',
   'loadedFromDisk',
+  'pullsSame',
+  'pullsDescended',
+  'ownersNamed',
+  'digestsAnswered',
 ] as const;
 
 function registerChainMetrics(
@@ -141,7 +145,7 @@ function registerChainMetrics(
     registry,
     'counter',
     'shoal_chain_events_total',
-    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot.',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered.',
     ['event'],
     () => {
       const c = chain()?.counters;

@@ -5,9 +5,15 @@
  * port (envelope type 45, chain/messages.ts) in every mode that runs the data plane.
  *
  * Replication: every `pullIntervalMs` (jittered) the node asks one live member, picked at random,
- * for what follows each chain it holds (and each live member's, from seq 0), naming its head seq
- * and hash there. The peer answers with the entries after that seq when its own copy agrees at
- * it, `diverged` when it does not, `pruned` when it no longer keeps them. Every entry taken is
+ * whether their heads agree: a `digest` (how many non-empty chains it holds of itself and of the
+ * members its view lists, and the XOR of their head hashes; 32 bytes, whatever the cluster's
+ * size). The peer answers `same` in a few bytes when its own digest matches (steady state: O(1)
+ * bytes per pull, flat in N); otherwise it answers the same digest by bucket of owners (owner id
+ * prefix, about `OWNERS_PER_BUCKET` owners a bucket), and the node names its owners in the buckets
+ * that differ in a `pull`, with its head seq and hash for each: a changed chain arrives in that
+ * same pull, two round trips after it opened. The peer answers with the entries after that seq
+ * when its own copy agrees at it, `diverged` when it does not, `pruned` when it no longer keeps
+ * them. Every entry taken is
  * checked before it is kept: its owner's key (from the owner's signed membership record; a
  * NodeId is the hash of that key), its link to the entry before, its seq, its size; a refused
  * entry stops the batch and is counted by reason. A `diverged` answer starts a comparison by
@@ -35,6 +41,7 @@ import {
   compareChains,
   entryHash,
   GENESIS_HASH,
+  HASH_BYTES,
   LocalChain,
   type ChainCrypto,
   type ChainEntry,
@@ -44,6 +51,8 @@ import {
   type RefusalReason,
 } from '../chain/chain.js';
 import {
+  BUCKET_BITS_MAX,
+  BUCKET_DIGEST_BYTES,
   chainMessages,
   type ChainBody,
   type ChainMessage,
@@ -153,9 +162,36 @@ export interface ChainStats {
   transport: TransportStats | undefined;
 }
 
-type Answer = Extract<ChainBody, { kind: 'pulled' | 'hashes' }>;
+type Answer = Extract<ChainBody, { kind: 'pulled' | 'hashes' | 'summary' }>;
+
+/** Owners a summary bucket holds, about: the answerer picks its bucket bits from its count. */
+export const OWNERS_PER_BUCKET = 8;
+
+/** The heads of a node's digest set, in brief (see the module comment). */
+interface HeadsDigest {
+  /** Non-empty chains counted. */
+  count: number;
+  /** XOR of their head hashes. */
+  root: Uint8Array;
+  /** XOR of the head hashes by bucket, BUCKET_DIGEST_BYTES each (2^bits of them). */
+  buckets: Uint8Array;
+}
+
+/** The bucket of `owner` among 2^bits: the first bits of its id (a hash of its key, so uniform). */
+export function bucketOf(owner: NodeId, bits: number): number {
+  return bits === 0 ? 0 : Number.parseInt(owner.slice(0, 8), 16) >>> (32 - bits);
+}
+
+/** The bucket bits an answerer uses for `owners` owners: about OWNERS_PER_BUCKET a bucket. */
+export function bucketBitsFor(owners: number): number {
+  let bits = 0;
+  while (OWNERS_PER_BUCKET << bits < owners && bits < BUCKET_BITS_MAX) bits++;
+  return bits;
+}
 
 interface Pending {
+  /** The request's kind (what an on-path attacker reads off the wire). */
+  kind: ChainBody['kind'];
   peer: NodeId;
   address: Address;
   timer: TimerHandle;
@@ -205,7 +241,15 @@ export class ChainService {
     appended: 0,
     loadedFromDisk: 0,
     diskRepairs: 0,
+    /** Pull rounds opened (a digest sent). */
     pullsSent: 0,
+    /** Pull rounds the peer answered `same` (nothing more sent). */
+    pullsSame: 0,
+    /** Pull rounds whose digests differed: the buckets came back, owners were named. */
+    pullsDescended: 0,
+    /** Owners named in the pulls after a descent (about OWNERS_PER_BUCKET per differing bucket). */
+    ownersNamed: 0,
+    digestsAnswered: 0,
     pullsAnswered: 0,
     deltasSent: 0,
     deltasReceived: 0,
@@ -282,8 +326,18 @@ export class ChainService {
    * @internal The requests waiting for an answer: what an on-path attacker sees (the simulator's
    * chain-forgery scenarios answer them with forged entries).
    */
-  pendingRequests(): Array<{ id: number; peer: NodeId; address: Address }> {
-    return [...this.pending].map(([id, p]) => ({ id, peer: p.peer, address: p.address }));
+  pendingRequests(): Array<{
+    id: number;
+    kind: ChainBody['kind'];
+    peer: NodeId;
+    address: Address;
+  }> {
+    return [...this.pending].map(([id, p]) => ({
+      id,
+      kind: p.kind,
+      peer: p.peer,
+      address: p.address,
+    }));
   }
 
   forksFound(): ChainFork[] {
@@ -385,28 +439,80 @@ export class ChainService {
     return `${owner}/${peer}`;
   }
 
+  /** Self and every member the view lists (any state, until membership reaps it). */
+  private digestOwners(): NodeId[] {
+    const owners = [this.o.id];
+    for (const m of this.o.membership?.all() ?? []) owners.push(m.id);
+    return owners;
+  }
+
+  /** The digest of `owners`' heads: count and XOR of the non-empty ones, and by bucket. */
+  private headsDigest(owners: readonly NodeId[], bits: number): HeadsDigest {
+    const root = new Uint8Array(HASH_BYTES);
+    const buckets = new Uint8Array(BUCKET_DIGEST_BYTES << bits);
+    let count = 0;
+    for (const owner of owners) {
+      const chain = this.chainOf(owner);
+      if (chain === undefined || chain.headSeq === 0) continue;
+      count++;
+      const hash = chain.headHash();
+      for (let i = 0; i < HASH_BYTES; i++) root[i] = (root[i] as number) ^ (hash[i] as number);
+      const at = bucketOf(owner, bits) * BUCKET_DIGEST_BYTES;
+      for (let i = 0; i < BUCKET_DIGEST_BYTES; i++)
+        buckets[at + i] = (buckets[at + i] as number) ^ (hash[i] as number);
+    }
+    return { count, root, buckets };
+  }
+
   private pullRound(): void {
     const peers = this.live();
     if (peers.length === 0 || this.halted) return;
     const peer = this.o.rng.pick(peers);
-    const owners = new Set<NodeId>([this.o.id, ...this.replicas.keys()]);
-    for (const m of peers) owners.add(m.id);
-    const all = [...owners];
+    const mine = this.headsDigest(this.digestOwners(), 0);
+    this.counters.pullsSent++;
+    this.request(
+      peer.id,
+      peer.address,
+      { kind: 'digest', id: 0, count: mine.count, root: mine.root },
+      (answer) => {
+        if (answer instanceof ShoalError) return;
+        if (answer.kind !== 'summary') return this.count('unexpected-answer');
+        if (answer.same) {
+          this.counters.pullsSame++;
+          return;
+        }
+        this.counters.pullsDescended++;
+        this.pullBuckets(peer, answer.bucketBits, answer.buckets);
+      },
+    );
+  }
+
+  /** Names our owners in the buckets whose digest differs from the peer's, with our heads. */
+  private pullBuckets(peer: ViewMember, bits: number, theirs: Uint8Array): void {
+    const owners = this.digestOwners();
+    const ours = this.headsDigest(owners, bits).buckets;
+    const differs = (bucket: number): boolean => {
+      for (let i = bucket * BUCKET_DIGEST_BYTES; i < (bucket + 1) * BUCKET_DIGEST_BYTES; i++)
+        if (ours[i] !== theirs[i]) return true;
+      return false;
+    };
+    const all = owners.filter(
+      (owner) => differs(bucketOf(owner, bits)) && !this.forks.has(this.forkKey(owner, peer.id)),
+    );
     const max = this.o.settings.ownersPerPullMax;
     const start = all.length > max ? this.rotation % all.length : 0;
-    this.rotation += max;
+    if (all.length > max) this.rotation += max;
     const wants: PullWant[] = [];
     for (let i = 0; i < Math.min(max, all.length); i++) {
       const owner = all[(start + i) % all.length] as NodeId;
-      if (this.forks.has(this.forkKey(owner, peer.id))) continue;
       const chain = this.chainOf(owner);
-      const afterSeq = chain?.headSeq ?? 0;
-      wants.push({ owner, afterSeq, hash: chain?.headHash() ?? GENESIS_HASH });
+      wants.push({ owner, afterSeq: chain?.headSeq ?? 0, hash: chain?.headHash() ?? GENESIS_HASH });
     }
     if (wants.length === 0) return;
-    this.counters.pullsSent++;
+    this.counters.ownersNamed += wants.length;
     this.request(peer.id, peer.address, { kind: 'pull', id: 0, wants }, (answer) => {
-      if (answer instanceof ShoalError || answer.kind !== 'pulled') return;
+      if (answer instanceof ShoalError) return;
+      if (answer.kind !== 'pulled') return this.count('unexpected-answer');
       this.takePulled(peer.id, peer.address, answer.chains);
     });
   }
@@ -442,7 +548,7 @@ export class ChainService {
         ),
       );
     });
-    this.pending.set(id, { peer, address, timer, done });
+    this.pending.set(id, { kind: body.kind, peer, address, timer, done });
     this.send(address, { ...body, id } as ChainBody);
   }
 
@@ -467,8 +573,12 @@ export class ChainService {
       case 'ask':
         this.answerAsk(from, body.id, body.owner, body.seqs);
         return;
+      case 'digest':
+        this.answerDigest(from, body.id, body.count, body.root);
+        return;
       case 'pulled':
-      case 'hashes': {
+      case 'hashes':
+      case 'summary': {
         const p = this.pending.get(body.id);
         // An answer nobody waits for (late, or from another address) is dropped, counted.
         if (p === undefined || p.address !== from) {
@@ -485,6 +595,25 @@ export class ChainService {
 
   private count(reason: string): void {
     this.extraRefused[reason] = (this.extraRefused[reason] ?? 0) + 1;
+  }
+
+  /** `same` when our heads' digest matches the asker's, else ours by bucket. */
+  private answerDigest(from: Address, id: number, count: number, root: Uint8Array): void {
+    this.counters.digestsAnswered++;
+    const owners = this.digestOwners();
+    const bits = bucketBitsFor(owners.length);
+    const mine = this.headsDigest(owners, bits);
+    if (mine.count === count && sameHash(mine.root, root)) {
+      this.send(from, {
+        kind: 'summary',
+        id,
+        same: true,
+        bucketBits: 0,
+        buckets: new Uint8Array(0),
+      });
+      return;
+    }
+    this.send(from, { kind: 'summary', id, same: false, bucketBits: bits, buckets: mine.buckets });
   }
 
   private answerPull(from: Address, id: number, wants: readonly PullWant[]): void {

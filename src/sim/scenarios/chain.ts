@@ -17,6 +17,7 @@
  *   that continue the chain it holds: `forged-entry` (a payload signed with the attacker's key),
  *   `altered-entry` (the owner's real next entry with another payload), `reordered-entry` (the
  *   owner's real entry two ahead, given the next seq). Every one must be refused and counted.
+ *   It answers the `pull`s (the requests that expect entries), not the digests that open them.
  * - `chain-forgery-unsafe`: the same with signatures unchecked; the checker must fire (a
  *   reordered entry is still refused by its link, a forged or altered one is not).
  */
@@ -118,7 +119,9 @@ class ChainAttacker {
   private attackOnce(): void {
     const up = this.targets();
     const waiting = up.flatMap(([node, shoal]) =>
-      (shoal.internals.chain?.pendingRequests() ?? []).map((p) => ({ node, shoal, p })),
+      (shoal.internals.chain?.pendingRequests() ?? [])
+        .filter((p) => p.kind === 'pull')
+        .map((p) => ({ node, shoal, p })),
     );
     if (waiting.length === 0) return;
     const { node, shoal, p } = this.rng.pick(waiting);
