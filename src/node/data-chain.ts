@@ -340,6 +340,11 @@ export class ChainService {
     }));
   }
 
+  /** The settings this service runs with (NodeOptions.chain over the defaults). */
+  settings(): Readonly<ChainSettings> {
+    return this.o.settings;
+  }
+
   forksFound(): ChainFork[] {
     return [...this.forks.values()];
   }
