@@ -77,6 +77,13 @@ export interface ChainMessage {
 
 /** Most seqs one `ask` names and one `hashes` answers (a locator of a 2^60-entry chain fits). */
 export const ASK_SEQS_MAX = 64;
+/**
+ * Largest payload a `pulled` answer may carry (the largest `payloadBytesMax` a node may set).
+ * Decoding takes up to this, not the node's own `payloadBytesMax`: an entry larger than the
+ * node's own limit is refused by `ingest` (`oversized`, counted) for its chain alone, so members
+ * with different limits still replicate every other chain in the same answer.
+ */
+export const PAYLOAD_BYTES_WIRE_MAX = 1_048_576;
 /** Most bucket bits a summary uses (4,096 buckets, 32 KiB). */
 export const BUCKET_BITS_MAX = 12;
 /** Bytes of one bucket's digest in a summary (the first bytes of its XOR). */
@@ -158,10 +165,10 @@ function readEntries(r: Reader, owner: NodeId, limits: ChainLimits): ChainEntry[
     const seq = r.varint('entry seq');
     const prevHash = r.bytes(HASH_BYTES, 'entry prevHash').slice();
     const length = r.varint('payload length');
-    if (length > limits.payloadBytesMax)
+    if (length > PAYLOAD_BYTES_WIRE_MAX)
       throw new DecodeFailure(
         'ERR_DECODE_OVERSIZED',
-        `payload of ${length} bytes exceeds payloadBytesMax ${limits.payloadBytesMax}`,
+        `payload of ${length} bytes exceeds ${PAYLOAD_BYTES_WIRE_MAX}`,
       );
     const payload = r.bytes(length, 'payload').slice();
     const signature = r.bytes(SIGNATURE_BYTES, 'signature').slice();
