@@ -133,6 +133,7 @@ const CHAIN_EVENTS = [
   'pullsDescended',
   'ownersNamed',
   'digestsAnswered',
+  'anchored',
 ] as const;
 
 function registerChainMetrics(
@@ -145,7 +146,7 @@ function registerChainMetrics(
     registry,
     'counter',
     'shoal_chain_events_total',
-    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered.',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered, copies anchored at the oldest entry a peer keeps (the owner pruned the ones before).',
     ['event'],
     () => {
       const c = chain()?.counters;

@@ -260,6 +260,8 @@ export class ChainService {
     ownEntriesRecovered: 0,
     diverged: 0,
     pruned: 0,
+    /** Copies started at a peer's oldest kept entry (the owner pruned the ones before). */
+    anchored: 0,
     forks: 0,
     comparisons: 0,
     timeouts: 0,
@@ -649,7 +651,9 @@ export class ChainService {
         continue;
       }
       if (chain.headSeq === want.afterSeq || budget <= 0) continue;
-      const { entries, truncated } = chain.entriesAfter(want.afterSeq);
+      // An asker holding nothing of a pruned chain takes it from the oldest entry kept.
+      const after = want.afterSeq === 0 ? chain.firstKeptSeq() - 1 : want.afterSeq;
+      const { entries, truncated } = chain.entriesAfter(after);
       if (truncated) {
         chains.push({ owner: want.owner, status: 'pruned' });
         continue;
@@ -734,12 +738,24 @@ export class ChainService {
         continue;
       }
       const before = chain.headSeq;
-      const { accepted } = chain.ingest(item.entries);
+      let anchored = 0;
+      const first = item.entries[0];
+      if (chain !== this.own && before === 0 && first !== undefined && first.seq > 1) {
+        // The entries before it are pruned at the peer: start the copy there (chain.ts `anchor`).
+        if (chain.anchor(first) !== undefined) continue;
+        anchored = 1;
+        this.counters.anchored++;
+      }
+      const { accepted: linked } = chain.ingest(item.entries.slice(anchored));
+      const accepted = linked + anchored;
       if (accepted === 0) continue;
       progress = true;
       this.counters.deltasReceived++;
       this.counters.entriesReceived += accepted;
-      const taken = chain.entriesAfter(before, accepted).entries;
+      const taken = chain.entriesAfter(
+        Math.max(before, chain.firstKeptSeq() - 1),
+        accepted,
+      ).entries;
       for (const e of taken) this.counters.entryBytesReceived += e.payload.length;
       if (chain === this.own) {
         for (const e of taken) this.file.append(e);

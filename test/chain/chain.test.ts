@@ -242,6 +242,27 @@ describe('chain replication', () => {
     expect(replica.ingest(big.entriesAfter(0).entries).refused).toBe('oversized');
   });
 
+  it('anchor: an empty replica starts at a signed entry past 1; a forged one leaves it empty', () => {
+    const owner = chainOf(A, 12);
+    const tail = owner.entriesAfter(9).entries;
+    const tenth = tail[0] as ChainEntry;
+    const forged = { ...tenth, payload: bytes('not the owner') };
+    const replica = new ChainReplica(A.id, A.publicKey, crypto);
+    expect(replica.anchor(forged)).toBe('bad-signature');
+    expect(replica.headSeq).toBe(0);
+    expect(replica.refused['bad-signature']).toBe(1);
+    expect(replica.anchor({ ...tenth, owner: B.id })).toBe('wrong-owner');
+    expect(replica.anchor(tenth)).toBeUndefined();
+    expect(replica.headSeq).toBe(10);
+    expect(replica.hashAt(9)).toEqual(tenth.prevHash);
+    expect(replica.hashAt(8)).toBeUndefined();
+    expect(replica.ingest(tail.slice(1)).accepted).toBe(2);
+    expect(replica.headHash()).toEqual(owner.headHash());
+    expect(compareChains(replica, owner).status).toBe('in-sync');
+    // Only an empty replica anchors.
+    expect(replica.anchor(tenth)).toBe('not-next');
+  });
+
   it('an answer with an entry over the taker own payloadBytesMax decodes; only that chain is refused', () => {
     // Members set payloadBytesMax apart (NodeOptions.chain): one larger entry must not make the
     // whole answer undecodable, which would stall every other chain it carries.
