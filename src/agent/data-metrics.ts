@@ -134,6 +134,9 @@ const CHAIN_EVENTS = [
   'ownersNamed',
   'digestsAnswered',
   'anchored',
+  'notifiesSent',
+  'notifiesReceived',
+  'notifiesPulled',
 ] as const;
 
 function registerChainMetrics(
@@ -146,7 +149,7 @@ function registerChainMetrics(
     registry,
     'counter',
     'shoal_chain_events_total',
-    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered, copies anchored at the oldest entry a peer keeps (the owner pruned the ones before).',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered, copies anchored at the oldest entry a peer keeps (the owner pruned the ones before), notifications sent/received (heads changed: pull from me) and those that opened a pull.',
     ['event'],
     () => {
       const c = chain()?.counters;

@@ -20,6 +20,8 @@
  *   b (a byte, at most `BUCKET_BITS_MAX`) and 2^b bucket digests of `BUCKET_DIGEST_BYTES` each
  *   (the first bytes of the XOR of the head hashes of the owners whose id starts with bucket i's
  *   b bits); the asker then names its owners in the buckets that differ in a `pull`.
+ * - `notify` (7): the body of a `digest`, sent unasked (id 0) to a few members when the sender's
+ *   heads changed: "pull from me" (a receiver whose digest differs opens a pull with it).
  *
  * Entries carry no per-entry owner: the list item names it. Bad bytes are a refusal with an
  * ERR_DECODE_* code (counted by the caller), never a throw; entries still pass
@@ -34,7 +36,15 @@ import { HASH_BYTES, SIGNATURE_BYTES, type ChainEntry, type ChainLimits } from '
 export const CHAIN_MESSAGE_TYPE = 45;
 
 /** APPEND ONLY: kind bytes and statuses are on the wire. */
-const KIND_NUMBERS = { pull: 1, pulled: 2, ask: 3, hashes: 4, digest: 5, summary: 6 } as const;
+const KIND_NUMBERS = {
+  pull: 1,
+  pulled: 2,
+  ask: 3,
+  hashes: 4,
+  digest: 5,
+  summary: 6,
+  notify: 7,
+} as const;
 const STATUS_NUMBERS = { entries: 0, diverged: 1, pruned: 2, shorter: 3 } as const;
 
 export interface PullWant {
@@ -64,6 +74,8 @@ export type ChainBody =
     }
   /** The asker's heads in brief: how many non-empty chains, and the XOR of their head hashes. */
   | { kind: 'digest'; id: number; count: number; root: Uint8Array }
+  /** The sender's heads changed (its digest): a receiver whose own differs pulls from it. */
+  | { kind: 'notify'; id: number; count: number; root: Uint8Array }
   /**
    * `same`, or the answerer's heads by bucket: `buckets` holds 2^`bucketBits` digests of
    * BUCKET_DIGEST_BYTES each, back to back (empty when same).
@@ -141,6 +153,7 @@ function writeBody(w: Writer, body: ChainBody, limits: ChainLimits, ownersMax: n
       }
       return;
     case 'digest':
+    case 'notify':
       w.varint(body.count);
       w.bytes(body.root);
       return;
@@ -235,9 +248,11 @@ function readBody(r: Reader, limits: ChainLimits, ownersMax: number): ChainBody 
         hashes.push({ seq: r.varint('hash seq'), hash: r.bytes(HASH_BYTES, 'hash').slice() });
       return { kind: 'hashes', id, owner, held: heldByte === 1, headSeq, hashes };
     }
-    case KIND_NUMBERS.digest: {
+    case KIND_NUMBERS.digest:
+    case KIND_NUMBERS.notify: {
       const count = r.varint('digest count');
-      return { kind: 'digest', id, count, root: r.bytes(HASH_BYTES, 'digest root').slice() };
+      const root = r.bytes(HASH_BYTES, 'digest root').slice();
+      return { kind: kindByte === KIND_NUMBERS.digest ? 'digest' : 'notify', id, count, root };
     }
     case KIND_NUMBERS.summary: {
       const sameByte = r.u8('summary same');

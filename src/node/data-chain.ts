@@ -83,6 +83,14 @@ export interface ChainSettings extends ChainLimits {
   compareRoundsMax: number;
   /** Forks remembered (owner and peer); the oldest is dropped past it. @defaultValue 1024 */
   forksKeptMax: number;
+  /**
+   * Members told at once when this node's heads change (an append, or entries taken), each of
+   * which pulls from it at once when its own heads differ: an append reaches every member in a
+   * few round trips instead of a few pull intervals. 0 turns it off. @defaultValue 3
+   */
+  notifyFanout: number;
+  /** Least time between two notifications of one node (changes in between go together). @defaultValue 20 */
+  notifyGapMs: number;
 }
 
 export const CHAIN_NETWORK_DEFAULTS = {
@@ -93,6 +101,8 @@ export const CHAIN_NETWORK_DEFAULTS = {
   requestsInFlightMax: 64,
   compareRoundsMax: 64,
   forksKeptMax: 1024,
+  notifyFanout: 3,
+  notifyGapMs: 20,
 } as const;
 
 export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSettings {
@@ -106,6 +116,13 @@ export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSett
     compareRoundsMax: rest.compareRoundsMax,
     forksKeptMax: rest.forksKeptMax,
   };
+  const notify = { notifyFanout: rest.notifyFanout, notifyGapMs: rest.notifyGapMs };
+  for (const [name, value] of Object.entries(notify))
+    if (!Number.isSafeInteger(value) || value < 0 || value > 3_600_000)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `chain ${name} (${value}) must be a non-negative integer`,
+      );
   for (const [name, value] of Object.entries({ ...network, ...more }))
     if (!Number.isSafeInteger(value) || value < 1)
       throw new ShoalError(
@@ -118,7 +135,7 @@ export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSett
     ...(rest.hashesKeptMax === undefined ? {} : { hashesKeptMax: rest.hashesKeptMax }),
     ...(rest.pullEntriesMax === undefined ? {} : { pullEntriesMax: rest.pullEntriesMax }),
   });
-  return { ...limits, ...network, ...more };
+  return { ...limits, ...network, ...more, ...notify };
 }
 
 /** One entry as the API returns it. */
@@ -233,6 +250,8 @@ export class ChainService {
   private nextId = 1;
   private rotation = 0;
   private timer: TimerHandle | undefined;
+  private notifyTimer: TimerHandle | undefined;
+  private lastNotifyMs = Number.NEGATIVE_INFINITY;
   private halted = false;
   /** Reasons an entry or a message was refused that the replicas do not count themselves. */
   private readonly extraRefused: Record<string, number> = {};
@@ -241,8 +260,13 @@ export class ChainService {
     appended: 0,
     loadedFromDisk: 0,
     diskRepairs: 0,
-    /** Pull rounds opened (a digest sent). */
+    /** Pull rounds opened (a digest sent), on the timer or on a notification. */
     pullsSent: 0,
+    /** Notifications sent (one per member told) and received. */
+    notifiesSent: 0,
+    notifiesReceived: 0,
+    /** Notifications that opened a pull (the receiver's heads differed). */
+    notifiesPulled: 0,
     /** Pull rounds the peer answered `same` (nothing more sent). */
     pullsSame: 0,
     /** Pull rounds whose digests differed: the buckets came back, owners were named. */
@@ -293,6 +317,7 @@ export class ChainService {
     const entry = this.own.append(payload);
     this.file.append(entry);
     this.counters.appended++;
+    this.changed();
     return this.info(entry);
   }
 
@@ -375,6 +400,8 @@ export class ChainService {
     this.halted = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.notifyTimer?.cancel();
+    this.notifyTimer = undefined;
     for (const [id, p] of this.pending) {
       p.timer.cancel();
       this.pending.delete(id);
@@ -474,7 +501,11 @@ export class ChainService {
   private pullRound(): void {
     const peers = this.live();
     if (peers.length === 0 || this.halted) return;
-    const peer = this.o.rng.pick(peers);
+    this.pullFrom(this.o.rng.pick(peers));
+  }
+
+  /** One pull round with `peer`: our digest, then (when it differs) the owners of its buckets. */
+  private pullFrom(peer: ViewMember): void {
     const mine = this.headsDigest(this.digestOwners(), 0);
     this.counters.pullsSent++;
     this.request(
@@ -492,6 +523,37 @@ export class ChainService {
         this.pullBuckets(peer, answer.bucketBits, answer.buckets);
       },
     );
+  }
+
+  /** Our heads changed: tell `notifyFanout` random live members, at most once per notifyGapMs. */
+  private changed(): void {
+    if (this.o.settings.notifyFanout === 0 || this.notifyTimer !== undefined || this.halted) return;
+    if (this.o.transport === undefined || this.o.membership === undefined) return;
+    const waitMs = this.lastNotifyMs + this.o.settings.notifyGapMs - this.o.clock.now();
+    this.notifyTimer = this.o.clock.setTimer(ms(Math.max(0, waitMs)), () => {
+      this.notifyTimer = undefined;
+      if (this.halted) return;
+      this.lastNotifyMs = this.o.clock.now();
+      const peers = this.o.rng.shuffle(this.live()).slice(0, this.o.settings.notifyFanout);
+      if (peers.length === 0) return;
+      const mine = this.headsDigest(this.digestOwners(), 0);
+      for (const peer of peers) {
+        this.counters.notifiesSent++;
+        this.send(peer.address, { kind: 'notify', id: 0, count: mine.count, root: mine.root });
+      }
+    });
+  }
+
+  /** A member's heads changed: pull from it now when ours differ and no request to it waits. */
+  private takeNotify(from: Address, count: number, root: Uint8Array): void {
+    this.counters.notifiesReceived++;
+    const peer = this.live().find((m) => m.address === from);
+    if (peer === undefined) return this.count('unexpected-notify');
+    const mine = this.headsDigest(this.digestOwners(), 0);
+    if (mine.count === count && sameHash(mine.root, root)) return;
+    for (const p of this.pending.values()) if (p.address === from) return;
+    this.counters.notifiesPulled++;
+    this.pullFrom(peer);
   }
 
   /** Names our owners in the buckets whose digest differs from the peer's, with our heads. */
@@ -582,6 +644,9 @@ export class ChainService {
         return;
       case 'digest':
         this.answerDigest(from, body.id, body.count, body.root);
+        return;
+      case 'notify':
+        this.takeNotify(from, body.count, body.root);
         return;
       case 'pulled':
       case 'hashes':
@@ -765,6 +830,7 @@ export class ChainService {
     if (progress) {
       this.counters.pullsWithProgress++;
       this.lastProgressMs = this.o.clock.now();
+      this.changed();
     }
   }
 

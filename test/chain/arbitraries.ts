@@ -63,6 +63,7 @@ export function chainArbitraries(arbNodeId: fc.Arbitrary<NodeId>): {
       hashes: fc.array(fc.record({ seq, hash }), { maxLength: 8 }),
     }),
     fc.record({ kind: fc.constant('digest' as const), id, count: seq, root: hash }),
+    fc.record({ kind: fc.constant('notify' as const), id, count: seq, root: hash }),
     fc.record({
       kind: fc.constant('summary' as const),
       id,

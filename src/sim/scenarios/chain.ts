@@ -125,14 +125,20 @@ class ChainAttacker {
     );
     if (waiting.length === 0) return;
     const { node, shoal, p } = this.rng.pick(waiting);
+    const kind = this.rng.pick(CHAIN_FORGERY_KINDS);
     const owners = up.map(([, s]) => s);
-    const ownerNode = this.rng.pick(owners);
+    // An owner whose chain is ahead of the victim's copy by what the kind needs (the real next
+    // entry, or the one after it), when there is one; any owner otherwise (a forged entry).
+    const ahead = (o: ShoalNode): number =>
+      (o.internals.chain?.own.headSeq ?? 0) - (shoal.internals.chain?.chainOf(o.id)?.headSeq ?? 0);
+    const need = kind === 'reordered-entry' ? 2 : kind === 'altered-entry' ? 1 : 0;
+    const fit = owners.filter((o) => ahead(o) >= need);
+    const ownerNode = this.rng.pick(fit.length > 0 ? fit : owners);
     const owner = ownerNode.id;
     const held = shoal.internals.chain?.chainOf(owner);
     const headSeq = held?.headSeq ?? 0;
     const prevHash = held?.headHash() ?? new Uint8Array(32);
     const real = ownerNode.internals.chain?.own.entriesAfter(headSeq, 2).entries ?? [];
-    const kind = this.rng.pick(CHAIN_FORGERY_KINDS);
     let entry: ChainEntry;
     const seq = headSeq + 1;
     if (kind === 'altered-entry' && real[0] !== undefined)
