@@ -300,7 +300,7 @@ export class ChainService {
     const loaded = loadChain(o.storage, this.own);
     this.counters.loadedFromDisk = loaded.entries;
     if (loaded.damaged !== undefined) this.counters.diskRepairs++;
-    this.file = new ChainFile(o.storage);
+    this.file = new ChainFile(o.storage, o.settings.hashesKeptMax, loaded.entries);
     this.table = chainMessages(o.settings, o.settings.ownersPerPullMax);
     o.transport?.onReceive((from, channel, data) => {
       void channel;
@@ -424,6 +424,7 @@ export class ChainService {
         chainsHeld: this.replicas.size,
         replicaEntries: held,
         forksKnown: this.forks.size,
+        fileCompactions: this.file.compactions,
         lastProgressMs: this.lastProgressMs,
       },
       refused,
