@@ -286,6 +286,8 @@ export class ChainService {
     pruned: 0,
     /** Copies started at a peer's oldest kept entry (the owner pruned the ones before). */
     anchored: 0,
+    /** Copies dropped because they fell behind every entry a peer keeps (taken again, anchored). */
+    copiesDropped: 0,
     forks: 0,
     comparisons: 0,
     timeouts: 0,
@@ -783,6 +785,14 @@ export class ChainService {
       if (this.forks.has(this.forkKey(item.owner, peer))) continue;
       if (item.status === 'pruned') {
         this.counters.pruned++;
+        // Our copy fell behind what the peer keeps: drop it (soft state), so that the next pull
+        // takes the chain again from the oldest entry kept, anchored there. Forks in the gap go
+        // unseen by this copy. Only while membership holds the owner's key, to take it again.
+        const held = this.replicas.get(item.owner);
+        if (held !== undefined && this.o.membership?.get(item.owner)?.publicKey !== undefined) {
+          this.replicas.delete(item.owner);
+          this.counters.copiesDropped++;
+        }
         continue;
       }
       if (item.status === 'shorter') {

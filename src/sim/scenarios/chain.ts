@@ -43,6 +43,8 @@ export const APPEND_PERIOD_MS = 40;
 export const SCAN_MS = 25;
 /** The nodes' pull interval in the simulator (production: 1000 ms). */
 export const SIM_PULL_INTERVAL_MS = 100;
+/** `chain-pruned`: entries and hashes kept per chain (chain.log compacts at twice it). */
+export const SMALL_KEPT = 12;
 /** Mean time between two forgeries, virtual ms. */
 export const FORGERY_PERIOD_MS = 50;
 /** Forgeries sent before the liveness phase requires a node to have counted one. */
@@ -53,6 +55,8 @@ type ForgeryKind = (typeof CHAIN_FORGERY_KINDS)[number];
 
 export interface ChainScenarioOptions {
   attack?: boolean;
+  /** Chain limits small enough that chains are pruned and chain.log compacted within a run. */
+  small?: boolean;
   /** Check entry signatures. @defaultValue true */
   verify?: boolean;
 }
@@ -189,7 +193,13 @@ class ChainRun extends SwimRun {
 
   constructor(world: SimWorld, options: ChainScenarioOptions) {
     const internals: NodeInternals = {
-      chain: { pullIntervalMs: SIM_PULL_INTERVAL_MS, requestTimeoutMs: 1000 },
+      chain: {
+        pullIntervalMs: SIM_PULL_INTERVAL_MS,
+        requestTimeoutMs: 1000,
+        ...(options.small === true
+          ? { entriesKeptMax: SMALL_KEPT, hashesKeptMax: SMALL_KEPT }
+          : {}),
+      },
       ...(options.verify === false ? { unsafeSkipVerification: true } : {}),
     };
     super(world, { internals });
@@ -238,14 +248,20 @@ class ChainRun extends SwimRun {
       let entries = 0;
       let deltas = 0;
       let bytes = 0;
+      let anchored = 0;
+      let dropped = 0;
+      let compactions = 0;
       for (const [, shoal] of this.up()) {
         const c = shoal.stats().dataPlane?.chain;
         entries += c?.counters['entriesReceived'] ?? 0;
         deltas += c?.counters['deltasReceived'] ?? 0;
         bytes += c?.transport?.frameBytesSent ?? 0;
+        anchored += c?.counters['anchored'] ?? 0;
+        dropped += c?.counters['copiesDropped'] ?? 0;
+        compactions += c?.counters['fileCompactions'] ?? 0;
       }
       this.world.trace.add(
-        `chains converged: ${this.up().length} nodes hold every chain; ${entries} entries in ${deltas} deltas received, ${bytes} bytes sent (current lives)`,
+        `chains converged: ${this.up().length} nodes hold every chain; ${entries} entries in ${deltas} deltas received, ${bytes} bytes sent; ${anchored} copies anchored, ${dropped} dropped, ${compactions} chain.log compactions (current lives)`,
       );
     }
     this.reported = true;
@@ -332,6 +348,12 @@ export const chainForgery = scenario(
   'chain-forgery',
   'chain with an on-path attacker answering pulls with forged, altered and reordered entries: every one refused and counted',
   { attack: true },
+);
+
+export const chainPruned = scenario(
+  'chain-pruned',
+  `chain with ${SMALL_KEPT} entries and hashes kept per chain: copies are pruned, members behind them take chains again from the oldest entry kept (anchored), chain.log is compacted and read back anchored after crashes; every chain held is still its owner's`,
+  { small: true },
 );
 
 export const chainForgeryUnsafe = scenario(
