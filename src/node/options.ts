@@ -202,8 +202,8 @@ export const nodeOptionsSchema = z
     /**
      * Chain replication (swim and single modes; docs/design/data-plane.md, "Chains on the
      * network"): how often a node pulls from one random member (`pullIntervalMs`, default 1000:
-     * at steady state a pull costs about 60 bytes whatever the cluster's size, and an entry
-     * reaches every member in a few intervals), the largest entry (`payloadBytesMax`, default
+     * at steady state a pull costs about 80 bytes whatever the cluster's size, and an entry
+     * reaches every member within about one interval), the largest entry (`payloadBytesMax`, default
      * 65,536) and the entries kept in memory per chain (`entriesKeptMax`, default 4,096: a member
      * further behind a chain than that cannot take it).
      */
