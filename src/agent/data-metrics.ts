@@ -129,6 +129,15 @@ const CHAIN_EVENTS = [
   'pullsWithProgress',
   'diskRepairs',
   'loadedFromDisk',
+  'pullsSame',
+  'pullsDescended',
+  'ownersNamed',
+  'digestsAnswered',
+  'anchored',
+  'notifiesSent',
+  'notifiesReceived',
+  'notifiesPulled',
+  'copiesDropped',
 ] as const;
 
 function registerChainMetrics(
@@ -141,7 +150,7 @@ function registerChainMetrics(
     registry,
     'counter',
     'shoal_chain_events_total',
-    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot.',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered, copies anchored at the oldest entry a peer keeps (the owner pruned the ones before), notifications sent/received (heads changed: pull from me) and those that opened a pull, copies dropped for falling behind every entry a peer keeps (taken again, anchored).',
     ['event'],
     () => {
       const c = chain()?.counters;

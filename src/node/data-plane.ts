@@ -39,8 +39,11 @@ import {
   ChainService,
   NodeChain,
   type ChainFork,
+  type ChainSettings,
   type ChainStats,
 } from './data-chain.js';
+import { CHAIN_DEFAULTS } from '../chain/chain.js';
+import type { ResolvedNodeOptions } from './options.js';
 import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { Watchers } from './data-plane-watch.js';
 import { ProtocolDriver, type DriverStats } from './driver.js';
@@ -68,6 +71,24 @@ export interface DataPlaneStats {
   carrier: CarrierStats | undefined;
   /** Chain replication's counts (data-chain.ts). */
   chain: ChainStats;
+}
+
+/**
+ * The chain settings of `NodeOptions.chain` (validated there), then the tests' and simulator's
+ * `internals.chain`; a larger `entriesKeptMax` raises `hashesKeptMax` (which must cover it) too.
+ */
+function chainOptions(
+  user: ResolvedNodeOptions['chain'],
+  internal: Partial<ChainSettings> | undefined,
+): Partial<ChainSettings> {
+  const out: Partial<ChainSettings> = {};
+  if (user?.pullIntervalMs !== undefined) out.pullIntervalMs = user.pullIntervalMs;
+  if (user?.payloadBytesMax !== undefined) out.payloadBytesMax = user.payloadBytesMax;
+  if (user?.entriesKeptMax !== undefined) {
+    out.entriesKeptMax = user.entriesKeptMax;
+    out.hashesKeptMax = Math.max(CHAIN_DEFAULTS.hashesKeptMax, user.entriesKeptMax);
+  }
+  return { ...out, ...internal };
 }
 
 export interface DataPlane {
@@ -122,6 +143,7 @@ export function wireDataPlane(
   // The user's carrier (NodeOptions.gossipCarrier), unless a test or the simulator sets one.
   const config = registryConfig(profileOf(ctx), {
     ...(options.gossipCarrier === undefined ? {} : { gossipCarrier: options.gossipCarrier }),
+    ...(options.eagerPushesMax === undefined ? {} : { eagerPushesMax: options.eagerPushesMax }),
     ...internals.registry,
   });
   const wallClockMs = internals.wallClockMs ?? Date.now;
@@ -274,7 +296,7 @@ export function wireDataPlane(
     storage: io.storage,
     transport: port?.chain,
     membership,
-    settings: chainSettings(internals.chain),
+    settings: chainSettings(chainOptions(options.chain, internals.chain)),
     onFork: (fork) => forkListener?.(fork),
   });
   driver.start();
