@@ -8,7 +8,9 @@
  * machine: the server's own work is a few µs per call, which load on a shared machine hides in
  * the whole-cluster bench).
  *
- *   npx tsx bench/etcd-h2-call.ts [--calls 40000] [--c 64] [--root DIR]
+ *   npx tsx bench/etcd-h2-call.ts [--calls 40000] [--c 64] [--root DIR] [--prof DIR]
+ *
+ * `--prof DIR` runs the server under `node --cpu-prof` (its profile lands in DIR on exit).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -51,6 +53,8 @@ async function serve(root: string): Promise<void> {
     keepaliveMs: 7_200_000,
     keepaliveTimeoutMs: 20_000,
   });
+  // Exits on SIGTERM through process.exit, so that --cpu-prof writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   process.send?.({ port: server.port });
 }
 
@@ -94,11 +98,16 @@ async function measure(port: number, child: ChildProcess, calls: number, c: numb
 
 export async function run(argv: readonly string[] = []): Promise<string> {
   const flags = parseFlags(argv);
-  checkFlags(flags, ['calls', 'c', 'root']);
+  checkFlags(flags, ['calls', 'c', 'root', 'prof']);
+  const prof = flags.get('prof');
   const root = resolve(flags.get('root') ?? fileURLToPath(new URL('../', import.meta.url)));
   const load = loadavg()[0] ?? 0;
   const child = fork(fileURLToPath(import.meta.url), ['--serve', root], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]),
+    ],
     stdio: 'inherit',
   });
   try {
@@ -113,7 +122,9 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     );
     return `${root}: ${fmt(r.callsPerSec)} calls/s, server ${fmt(r.serverUs, 1)} µs/call, client ${fmt(r.clientUs, 1)} µs/call (load ${load.toFixed(1)})`;
   } finally {
+    const exited = new Promise((done) => child.once('exit', done));
     child.kill('SIGTERM');
+    await exited;
   }
 }
 
