@@ -90,6 +90,13 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
 /** Bytes before a message: compressed flag and big-endian length. */
 const PREFIX_BYTES = 5;
 
+const ignore = (): void => undefined;
+
+/** A 'wantTrailers' listener: the emitter (`this`) is the stream. */
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
 function errorStatus(err: unknown): { code: number; details: string } {
   const e = (err ?? {}) as StatusLike;
   const code = typeof e.code === 'number' ? e.code : Status.UNKNOWN;
@@ -172,7 +179,7 @@ abstract class Call {
     protected readonly reader: MessageReader,
     timeout: string | undefined,
   ) {
-    stream.on('error', () => undefined);
+    stream.on('error', ignore);
     stream.on('close', () => this.closed());
     if (timeout !== undefined) this.startDeadline(timeout);
   }
@@ -236,7 +243,9 @@ abstract class Call {
       return;
     }
     this.sendHeaders();
-    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+    // An OK status (nearly every call) takes a listener shared by all calls: no closure each.
+    if (code === 0) stream.once('wantTrailers', sendOkTrailers);
+    else stream.once('wantTrailers', () => stream.sendTrailers(trailers));
     if (last === undefined) stream.end();
     else stream.end(last);
   }
