@@ -32,16 +32,15 @@
 import type { Address } from '../base/address.js';
 import { ShoalError } from '../base/errors.js';
 import { fromHex, toHex } from '../base/hex.js';
-import { ms, type Clock, type TimerHandle } from '../base/time.js';
+import type { Clock } from '../base/time.js';
 import type { Rng } from '../base/rng.js';
 import { utf8Bytes } from '../base/utf8.js';
-import { decodeWith, encodeWith, type CompiledTable } from '../codec/codec.js';
 import { hlcClock, hlcNow, hlcReceive, type Hlc, type HlcClock } from '../crdt/hlc.js';
 import type { ViewMember } from '../crdt/registry/types.js';
 import { nodeIdFromPublicKey } from '../identity/keys.js';
 import type { NodeId } from '../identity/node-id.js';
 import type { Transport, TransportStats } from '../transport/types.js';
-import type { Sha256 } from '../tree/merkle.js';
+import { equalBytes, type Sha256 } from '../tree/merkle.js';
 import {
   BUCKETS_PER_REQUEST_MAX,
   DESCEND_NODES_MAX,
@@ -62,6 +61,7 @@ import {
   type TreeLimits,
 } from '../tree/shared.js';
 import { sha256 } from './data-crypto.js';
+import { AnswerWaits, FramePort, jitteredRounds } from './data-requests.js';
 import type { MembershipView } from './data-plane.js';
 
 /** Tree sync's timing and limits (docs/design/data-plane.md, limits table). */
@@ -166,12 +166,6 @@ export interface TreeStats {
 
 type Answer = Extract<TreeBody, { kind: 'hashes' | 'entries' }>;
 
-interface Pending {
-  address: Address;
-  timer: TimerHandle;
-  done: (answer: Answer | ShoalError) => void;
-}
-
 export interface TreeServiceOptions {
   id: NodeId;
   publicKey: Uint8Array;
@@ -189,27 +183,19 @@ export interface TreeServiceOptions {
   settings: TreeSettings;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** The node's shared trees and their anti-entropy. */
 export class TreeService {
   private readonly trees = new Map<string, SharedKeySet>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly waits: AnswerWaits<Answer>;
   /** Trees in a sync session now (one session per tree at a time). */
   private readonly syncing = new Set<string>();
   private readonly writerKeys = new Map<NodeId, Uint8Array>();
-  private readonly table: CompiledTable<TreeMessage>;
+  private readonly port: FramePort<TreeMessage>;
   private readonly hlc: HlcClock;
-  private nextId = 1;
   private rotation = 0;
-  private timer: TimerHandle | undefined;
+  private rounds: { stop(): void } | undefined;
   private halted = false;
   readonly refused: Record<string, number> = {};
-  readonly decodeErrors: Record<string, number> = {};
   readonly counters = {
     localWrites: 0,
     syncs: 0,
@@ -231,21 +217,22 @@ export class TreeService {
     treesLearned: 0,
     tombstonesCollected: 0,
     expiredTombstonesSkipped: 0,
-    timeouts: 0,
     /** Sessions that took at least one entry; `lastProgressMs` is the clock at the latest. */
     syncsWithProgress: 0,
   };
   lastProgressMs = 0;
 
   constructor(private readonly o: TreeServiceOptions) {
-    this.table = treeMessages(o.settings);
+    this.port = new FramePort(treeMessages(o.settings), o.clusterId, o.transport);
+    this.waits = new AnswerWaits<Answer>(o.clock, o.settings, 'tree');
     this.hlc = hlcClock(o.settings.clockDriftMaxMs);
     this.writerKeys.set(o.id, o.publicKey);
     o.transport?.onReceive((from, channel, data) => {
       void channel;
       this.receive(from, data);
     });
-    if (o.transport !== undefined && o.membership !== undefined) this.schedule();
+    if (o.transport !== undefined && o.membership !== undefined)
+      this.rounds = jitteredRounds(o.clock, o.rng, o.settings.syncIntervalMs, () => this.round());
   }
 
   private physicalMs(): number {
@@ -359,19 +346,14 @@ export class TreeService {
 
   /** @internal Requests waiting for an answer: what the simulator's on-path attacker sees. */
   pendingRequests(): Array<{ id: number; address: Address }> {
-    return [...this.pending].map(([id, p]) => ({ id, address: p.address }));
+    return this.waits.list();
   }
 
   halt(): void {
     if (this.halted) return;
     this.halted = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    for (const [id, p] of this.pending) {
-      p.timer.cancel();
-      this.pending.delete(id);
-      p.done(new ShoalError('ERR_TRANSPORT_CLOSED', 'the node closed'));
-    }
+    this.rounds?.stop();
+    this.waits.failAll(new ShoalError('ERR_TRANSPORT_CLOSED', 'the node closed'));
   }
 
   stats(): TreeStats {
@@ -386,6 +368,7 @@ export class TreeService {
     return {
       counters: {
         ...this.counters,
+        timeouts: this.waits.timeouts,
         trees: this.trees.size,
         entries,
         keys,
@@ -393,7 +376,7 @@ export class TreeService {
         lastProgressMs: this.lastProgressMs,
       },
       refused: { ...this.refused },
-      decodeErrors: { ...this.decodeErrors },
+      decodeErrors: { ...this.port.decodeErrors },
       transport: this.o.transport?.stats(),
     };
   }
@@ -439,17 +422,6 @@ export class TreeService {
     return key;
   }
 
-  private schedule(): void {
-    if (this.halted) return;
-    const base = this.o.settings.syncIntervalMs;
-    const jitter = this.o.rng.int(Math.max(1, Math.floor(base / 4)));
-    this.timer = this.o.clock.setTimer(ms(base - Math.floor(base / 8) + jitter), () => {
-      this.timer = undefined;
-      this.round();
-      this.schedule();
-    });
-  }
-
   private round(): void {
     if (this.halted) return;
     const keepBefore = this.physicalMs() - this.o.settings.tombstoneKeepMs;
@@ -464,7 +436,7 @@ export class TreeService {
     for (let i = 0; i < count; i++) {
       const name = names[(this.rotation + i) % names.length] as string;
       if (this.syncing.has(name)) continue;
-      if (this.pending.size >= this.o.settings.requestsInFlightMax) break;
+      if (this.waits.size >= this.o.settings.requestsInFlightMax) break;
       const peer = this.o.rng.pick(peers);
       this.startSync(name, peer.address, 1);
     }
@@ -508,7 +480,7 @@ export class TreeService {
             return finish(false);
           }
           if (answer.status !== 'ok') return finish(false);
-          if (level === 0 && answer.hashes.length === 0 && sameBytes(answer.root, tree.root())) {
+          if (level === 0 && answer.hashes.length === 0 && equalBytes(answer.root, tree.root())) {
             this.counters.syncsEqual++;
             return finish(false);
           }
@@ -522,7 +494,7 @@ export class TreeService {
             for (let c = 0; c < fanout; c++) {
               const child = parent * fanout + c;
               const theirs = answer.hashes[i * fanout + c] as Uint8Array;
-              if (!sameBytes(tree.nodeHash(level + 1, child), theirs)) found.push(child);
+              if (!equalBytes(tree.nodeHash(level + 1, child), theirs)) found.push(child);
             }
           });
           if (rest.length > 0) descend(level, rest, found, next);
@@ -670,60 +642,26 @@ export class TreeService {
     body: TreeBody,
     done: (answer: Answer | ShoalError) => void,
   ): void {
-    const transport = this.o.transport;
-    if (transport === undefined || this.halted) {
+    if (this.o.transport === undefined || this.halted) {
       done(new ShoalError('ERR_TRANSPORT_CLOSED', 'this node has no cluster transport'));
       return;
     }
-    if (this.pending.size >= this.o.settings.requestsInFlightMax) {
-      done(
-        new ShoalError(
-          'ERR_QUEUE_FULL',
-          `${this.pending.size} tree requests are waiting for answers (requestsInFlightMax)`,
-        ),
-      );
-      return;
-    }
-    const id = this.nextId++;
-    const timer = this.o.clock.setTimer(ms(this.o.settings.requestTimeoutMs), () => {
-      if (!this.pending.delete(id)) return;
-      this.counters.timeouts++;
-      done(
-        new ShoalError(
-          'ERR_TIMEOUT',
-          `${address} did not answer a tree request in ${this.o.settings.requestTimeoutMs} ms`,
-        ),
-      );
-    });
-    this.pending.set(id, { address, timer, done });
+    const id = this.waits.open(address, done);
+    if (id === undefined) return;
     this.counters.roundTrips++;
     this.send(address, { ...body, id } as TreeBody);
   }
 
   private send(address: Address, body: TreeBody): void {
-    const bytes = encodeWith(this.table, { type: 'data-tree', body }, this.o.clusterId);
-    this.o.transport?.sendFrame(address, bytes);
+    this.port.send(address, { type: 'data-tree', body });
   }
 
   private receive(from: Address, data: Uint8Array): void {
     if (this.halted) return;
-    const decoded = decodeWith(this.table, data, { clusterId: this.o.clusterId });
-    if (!decoded.ok) {
-      const code = decoded.error.code;
-      this.decodeErrors[code] = (this.decodeErrors[code] ?? 0) + 1;
-      return;
-    }
-    const body = decoded.message.body;
+    const body = this.port.decode(data)?.body;
+    if (body === undefined) return;
     if (body.kind === 'hashes' || body.kind === 'entries') {
-      const p = this.pending.get(body.id);
-      // An answer nobody waits for (late, or from another address) is dropped, counted.
-      if (p === undefined || p.address !== from) {
-        this.refuse('unexpected-answer');
-        return;
-      }
-      this.pending.delete(body.id);
-      p.timer.cancel();
-      p.done(body);
+      if (!this.waits.settle(body.id, from, body)) this.refuse('unexpected-answer');
       return;
     }
     if (!this.isLiveAddress(from)) {
@@ -816,7 +754,7 @@ export class TreeService {
         root,
         hashes,
       });
-    if (body.level === 0 && sameBytes(root, body.root)) return answer([]);
+    if (body.level === 0 && equalBytes(root, body.root)) return answer([]);
     const width = tree.fanout ** body.level;
     if (body.level >= tree.depth || body.nodes.some((n) => n >= width)) {
       this.refuse('bad-request');
@@ -857,7 +795,7 @@ export class TreeService {
         if (tree.bucketOf(p.key) === digest.bucket) theirs.set(p.key, p.leafHash);
       for (const mine of tree.bucketEntries(digest.bucket)) {
         const other = theirs.get(mine.key);
-        if (other !== undefined && sameBytes(other, mine.valueHash)) continue;
+        if (other !== undefined && equalBytes(other, mine.valueHash)) continue;
         const held = tree.get(mine.key);
         if (held === undefined) continue;
         const size = entryWireBytes(held.entry);
@@ -966,7 +904,7 @@ export function verifyTreeProof(root: Uint8Array, proof: TreeProof): boolean {
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes as JSON: UTF-8 text, or base64 with `encoding: "base64"` when they are not UTF-8. */
-function bytesJson(bytes: Uint8Array): { value: string; encoding?: 'base64' } {
+export function bytesJson(bytes: Uint8Array): { value: string; encoding?: 'base64' } {
   try {
     return { value: fatalUtf8.decode(bytes) };
   } catch {

@@ -306,7 +306,8 @@ function rootOf(proof: MerkleProof, sha256: Sha256): Uint8Array | undefined {
   return hash;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+/** True when `a` and `b` hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -22,7 +22,7 @@
 import { compileTable, type CompiledTable } from '../codec/codec.js';
 import { DecodeFailure, type Reader, type Writer } from '../codec/bytes.js';
 import { HLC_LOGICAL_MAX } from '../crdt/hlc.js';
-import type { TreeEntry, TreeLimits } from './shared.js';
+import { writeEntryFields, type TreeEntry, type TreeLimits } from './shared.js';
 
 /** APPEND ONLY: the envelope type of every tree message. */
 export const TREE_MESSAGE_TYPE = 46;
@@ -85,13 +85,7 @@ export function entryWireBytes(entry: TreeEntry): number {
 function writeEntries(w: Writer, entries: readonly TreeEntry[], limits: TreeLimits): void {
   w.varint(entries.length);
   for (const e of entries) {
-    w.string(e.key, limits.keyBytesMax);
-    w.u8(e.deleted ? 1 : 0);
-    w.varint(e.hlc.wallMs);
-    w.varint(e.hlc.logical);
-    w.nodeId(e.writer);
-    w.varint(e.value.length);
-    w.bytes(e.value);
+    writeEntryFields(w, e, limits.keyBytesMax);
     w.bytes(e.signature);
   }
 }

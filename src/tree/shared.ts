@@ -110,19 +110,28 @@ export function treeNameProblem(name: unknown, limits: TreeLimits): string | und
   return undefined;
 }
 
+/** An entry's fields as the leaf bytes and the wire both write them, name and signature aside. */
+export function writeEntryFields(
+  w: Writer,
+  entry: Omit<TreeEntry, 'signature'>,
+  keyBytesMax: number,
+): void {
+  w.string(entry.key, keyBytesMax);
+  w.u8(entry.deleted ? 1 : 0);
+  w.varint(entry.hlc.wallMs);
+  w.varint(entry.hlc.logical);
+  w.nodeId(entry.writer);
+  w.varint(entry.value.length);
+  w.bytes(entry.value);
+}
+
 const leafWriter = new Writer(1024);
 
 /** The leaf bytes of `entry` in tree `name` (FROZEN, module comment). */
 export function leafBytes(name: string, entry: Omit<TreeEntry, 'signature'>): Uint8Array {
   leafWriter.reset();
   leafWriter.string(name, Number.MAX_SAFE_INTEGER);
-  leafWriter.string(entry.key, Number.MAX_SAFE_INTEGER);
-  leafWriter.u8(entry.deleted ? 1 : 0);
-  leafWriter.varint(entry.hlc.wallMs);
-  leafWriter.varint(entry.hlc.logical);
-  leafWriter.nodeId(entry.writer);
-  leafWriter.varint(entry.value.length);
-  leafWriter.bytes(entry.value);
+  writeEntryFields(leafWriter, entry, Number.MAX_SAFE_INTEGER);
   return leafWriter.finish();
 }
 
