@@ -154,8 +154,12 @@ export interface Wire<I, M> {
   /** Never throws: bad bytes become a `Refusal`, counted by its code. */
   decode(data: Uint8Array, from: Address, channel: Channel, now: Millis): Received<I>;
   encode(message: M, channel: Channel): Uint8Array;
-  /** The input, if any, for a refused stream connection to `to` (TCP RST: nothing listens there). */
-  refused?(to: Address, now: Millis): I | undefined;
+  /**
+   * The input, if any, for a refused stream connection to `to`: TCP RST, nothing listens there
+   * (`listening` false), or the process there accepted and then refused it with a reason
+   * (`listening` true: it is alive).
+   */
+  refused?(to: Address, now: Millis, listening: boolean): I | undefined;
 }
 
 /** One durable file replacement: written to a temp file, fsynced, renamed over `path`. */

@@ -167,8 +167,8 @@ export class ProtocolDriver<T extends ProtocolTypes> {
     opts.transport.onReceive((from, channel, data) => this.onPayload(from, channel, data));
     const refused = wire.refused;
     if (refused !== undefined) {
-      opts.transport.onStreamRefused((to) => {
-        const input = refused.call(wire, to, clock.now());
+      opts.transport.onStreamRefused((to, refusal) => {
+        const input = refused.call(wire, to, clock.now(), refusal !== undefined);
         if (input !== undefined) this.input(input);
       });
     }

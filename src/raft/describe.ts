@@ -77,6 +77,8 @@ export function describeInput(input: RaftInput): string {
     }
     case 'snapshot-taken':
       return `snapshot-taken at ${input.index} (${input.data.length} bytes)`;
+    case 'peer-refused':
+      return `peer-refused ${input.address} at ${input.now}`;
     default:
       return assertNever(input, 'raft input');
   }

@@ -50,6 +50,41 @@ export function inLease(turn: Turn): boolean {
   );
 }
 
+/**
+ * How soon after the leader's port refused a connection a follower stands, as fractions of
+ * `electionTimeoutMinMs`: late enough that the other followers, whose connections to the dead
+ * process closed at the same moment, have dropped their lease too (or a pre-vote is refused), and
+ * spread enough that two of them rarely stand together (a split vote costs a full timeout).
+ */
+const REFUSED_STAND_FROM = 0.1;
+const REFUSED_STAND_TO = 0.2;
+
+/**
+ * A stream connection to `address` was refused: nothing listens on that port (the transport
+ * redials a connection its peer closed at once to find out: src/transport/tcp-peer.ts). When it is
+ * our leader's address the leader's process is gone (killed, crashed or stopped; a machine that
+ * vanished or a partition never says so: the election timeout covers those), so waiting out the
+ * timeout buys nothing: the follower drops its lease on that leader (so it grants the other
+ * followers' pre-votes, thesis §9.6) and stands after a short random delay instead.
+ *
+ * Liveness only: Raft's safety never rests on timing. The one rule that does is the leader lease
+ * (`readMode: 'lease'`: a leader serves reads while no follower can have voted since its last
+ * heartbeat round): with it a follower keeps waiting out the full timeout.
+ */
+export function onPeerRefused(turn: Turn, address: Address): void {
+  const { state } = turn;
+  if (state.role !== 'follower' || state.leader?.address !== address) return;
+  if (state.config.readMode === 'lease') return;
+  state.counters.leaderRefusals++;
+  state.leaderContactMs = undefined;
+  const minMs = state.config.electionTimeoutMinMs;
+  const standAt = addMs(
+    turn.now,
+    turn.rng.range(minMs * REFUSED_STAND_FROM, minMs * REFUSED_STAND_TO),
+  );
+  if (standAt < state.electionDeadlineMs) state.electionDeadlineMs = standAt;
+}
+
 export function becomeFollower(turn: Turn): void {
   const { state } = turn;
   if (state.role === 'leader') {

@@ -35,6 +35,7 @@ export const RAFT_CORE: Core<RaftTypes> = {
     'transfer-leader',
     'change-config',
     'snapshot-taken',
+    'peer-refused',
   ]),
   effectKinds: kinds<RaftTypes['effect']['kind']>()([
     'send',
@@ -66,7 +67,10 @@ export const RAFT_CORE: Core<RaftTypes> = {
   checkTransition,
 };
 
-/** Raft messages in the envelope; a refusal (bad bytes, another cluster or protocol) never reaches the core. */
+/**
+ * Raft messages in the envelope; a refusal (bad bytes, another cluster or protocol) never reaches
+ * the core. A refused stream connection does, as `peer-refused` (election.ts `onPeerRefused`).
+ */
 export function raftWire(clusterId: string): Wire<RaftInput, RaftMessage> {
   return {
     decode(data, from, _channel, now) {
@@ -75,6 +79,9 @@ export function raftWire(clusterId: string): Wire<RaftInput, RaftMessage> {
       return { ok: true, input: { kind: 'receive', now, from, message: decoded.message } };
     },
     encode: (message) => encodeRaftMessage(message, clusterId),
+    // Only "nothing listens there" says the process is gone; a reasoned refusal is a live one.
+    refused: (to, now, listening) =>
+      listening ? undefined : { kind: 'peer-refused', now, address: to },
   };
 }
 

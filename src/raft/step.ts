@@ -31,6 +31,7 @@ import {
   checkQuorum,
   inLease,
   onElectionTimeout,
+  onPeerRefused,
   onTimeoutNow,
   onVoteRequest,
   onVoteResponse,
@@ -218,6 +219,8 @@ function dispatch(turn: Turn, input: RaftInput): void {
       return onChangeConfig(turn, input.change, input.requestId);
     case 'snapshot-taken':
       return onSnapshotTaken(turn, input.index, input.data);
+    case 'peer-refused':
+      return onPeerRefused(turn, input.address);
     default:
       return assertNever(input, 'raft input');
   }

@@ -49,6 +49,7 @@ export const COUNTER_NAMES = [
   'configChangesRefused',
   'transfersStarted',
   'transfersAborted',
+  'leaderRefusals',
 ] as const;
 export type Counters = Record<(typeof COUNTER_NAMES)[number], number>;
 
@@ -264,7 +265,12 @@ export type RaftInput =
   | { kind: 'transfer-leader'; now: Millis; to: NodeId }
   | { kind: 'change-config'; now: Millis; change: ConfigChange; requestId?: number }
   /** The state machine finished the snapshot `take-snapshot` asked for: its state at `index`. */
-  | { kind: 'snapshot-taken'; now: Millis; index: LogIndex; data: Uint8Array };
+  | { kind: 'snapshot-taken'; now: Millis; index: LogIndex; data: Uint8Array }
+  /**
+   * A stream connection to `address` was refused (TCP RST: nothing listens on that port). From
+   * the driver's `refused` (src/base/protocol.ts); election.ts `onPeerRefused`.
+   */
+  | { kind: 'peer-refused'; now: Millis; address: Address };
 
 export type RaftEffect =
   | SendEffect<RaftMessage>

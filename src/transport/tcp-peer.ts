@@ -23,6 +23,14 @@
  * the dialer (the acceptor's idle timeout is only the backstop for dialers that vanish): most
  * streams carry one push-pull or one fallback probe, and a node that kept each one open would
  * hold descriptors for every peer it talked to lately. The next frame dials afresh.
+ *
+ * A connection the peer closed (its end, not our idle timeout) is re-dialled at once, queue or
+ * not, to learn whether anything still listens there: a process that died (kill -9, a crash, an
+ * exit) has its sockets closed by its kernel, and the dial is then refused (ECONNREFUSED), which
+ * the owner is told. Raft followers stand for election on that instead of waiting out the election
+ * timeout (src/raft/election.ts `onPeerRefused`). At most one such probe per
+ * `PROBE_INTERVAL_MIN_MS`, so a live peer that keeps closing our connections is not dialled in a
+ * loop; a probe that connects is an ordinary connection, closed when idle.
  */
 import { connect, type Socket } from 'node:net';
 import type { Address, HostPort } from '../base/address.js';
@@ -32,6 +40,9 @@ import { FRAME_HEADER_BYTES, FrameDecoder, encodeFrameHeader } from '../codec/fr
 import { encodeHello } from './tcp-hello.js';
 import { REFUSAL_BYTES, decodeRefusal } from './tcp-refusal.js';
 import type { StreamRefusal, TransportStats } from './types.js';
+
+/** The least time between two probes of one peer (re-dials of a connection it closed). */
+export const PROBE_INTERVAL_MIN_MS = 1_000;
 
 export interface PeerOptions {
   sendQueueDepthMax: number;
@@ -71,6 +82,8 @@ export class OutboundPeer {
   private closed = false;
   /** What the acceptor said before closing the current connection, if anything. */
   private refusal: StreamRefusal | undefined;
+  /** When the last probe was dialled (`performance.now()`), if ever. */
+  private probedAtMs: number | undefined;
 
   constructor(
     private readonly target: HostPort,
@@ -182,6 +195,7 @@ export class OutboundPeer {
       return this.onIdle();
     }
     if (!wasConnected) this.failedAttempts++;
+    if (wasConnected && this.mayProbe()) return this.dial();
     if (this.queue.length === 0) return this.onIdle();
     if (this.failedAttempts >= this.options.reconnectAttemptsMax) {
       countDrop(this.stats, 'unreachable', this.queue.clear());
@@ -189,6 +203,16 @@ export class OutboundPeer {
       return this.onIdle();
     }
     this.scheduleRedial();
+  }
+
+  /** Whether a connection the peer closed may be re-dialled at once (see the module comment). */
+  private mayProbe(): boolean {
+    // Transports are drivers, not protocol cores: real clocks are allowed here.
+    const nowMs = performance.now();
+    if (this.probedAtMs !== undefined && nowMs - this.probedAtMs < PROBE_INTERVAL_MIN_MS)
+      return false;
+    this.probedAtMs = nowMs;
+    return true;
   }
 
   private scheduleRedial(): void {

@@ -142,6 +142,7 @@ function randomInput(rng: Rng, state: RaftState, now: Millis): RaftInput {
     };
   if (roll === 4)
     return { kind: 'snapshot-taken', now, index: state.appliedIndex, data: new Uint8Array([3]) };
+  if (roll === 6) return { kind: 'peer-refused', now, address: nodeAddress(rng.pick([2, 3, 7])) };
   if (roll === 5)
     return {
       kind: 'propose-batch',

@@ -231,6 +231,47 @@ describe('elections', () => {
     expect([...out.effects, ...out.afterPersist]).toEqual([]);
   });
 
+  test("a refused connection to the leader's port: the follower drops its lease and stands within 0.1-0.2 election timeouts", () => {
+    const c = elected();
+    const s2 = c.state(2);
+    const before = s2.electionDeadlineMs;
+    const minMs = s2.config.electionTimeoutMinMs;
+    c.input(2, { kind: 'peer-refused', now: ms(c.now), address: nodeAddress(1) });
+    expect(s2.leaderContactMs).toBeUndefined();
+    expect(s2.counters.leaderRefusals).toBe(1);
+    expect(s2.electionDeadlineMs).toBeLessThan(before);
+    expect(s2.electionDeadlineMs - c.now).toBeGreaterThanOrEqual(minMs * 0.1);
+    expect(s2.electionDeadlineMs - c.now).toBeLessThan(minMs * 0.2);
+    // n3 saw the same: n1 is gone. n2 stands first; n3 grants its pre-vote and its vote
+    // (thesis §9.6 without the lease), and n2 leads long before a timeout would have fired.
+    c.input(3, { kind: 'peer-refused', now: ms(c.now), address: nodeAddress(1) });
+    c.state(3).electionDeadlineMs = ms(c.now + minMs);
+    c.partition([[1], [2, 3]]);
+    c.advance(Math.ceil(minMs * 0.2) + 1);
+    c.stabilize();
+    expect(c.state(2).role).toBe('leader');
+    expect(c.state(2).term).toBe(2);
+  });
+
+  test('a refused connection changes nothing when it is not the leader, on a leader, or under lease reads', () => {
+    const c = elected();
+    const s2 = c.state(2);
+    const deadline = s2.electionDeadlineMs;
+    const contact = s2.leaderContactMs;
+    c.input(2, { kind: 'peer-refused', now: ms(c.now), address: nodeAddress(3) });
+    expect([s2.electionDeadlineMs, s2.leaderContactMs]).toEqual([deadline, contact]);
+    const s1 = c.state(1);
+    c.input(1, { kind: 'peer-refused', now: ms(c.now), address: nodeAddress(2) });
+    expect(s1.role).toBe('leader');
+    const leased = elected({ readMode: 'lease' });
+    const l2 = leased.state(2);
+    const leasedDeadline = l2.electionDeadlineMs;
+    leased.input(2, { kind: 'peer-refused', now: ms(leased.now), address: nodeAddress(1) });
+    expect(l2.electionDeadlineMs).toBe(leasedDeadline);
+    expect(l2.leaderContactMs).toBeDefined();
+    expect(l2.counters.leaderRefusals).toBe(0);
+  });
+
   test('§5.1: a newer term in any message makes the leader a follower of it', () => {
     const c = elected();
     const s1 = c.state(1);

@@ -230,3 +230,41 @@ describe('outbound idle timeout (outboundIdleTimeoutMs)', () => {
     expect(a.stats().dropped).toEqual({});
   });
 });
+
+describe('a connection the peer closed is probed (tcp-peer.ts)', () => {
+  it('tells the dialer at once when nothing listens any more, with nothing queued', async () => {
+    const a = await bind();
+    const refused: (Address | string)[] = [];
+    a.onStreamRefused((to, refusal) => refused.push(refusal ?? to));
+    const peer = await frameListener();
+    a.sendFrame(peer.address, Uint8Array.of(1));
+    await waitUntil(() => peer.accepted[0]?.frames.length === 2, 'the frame delivered');
+    // The peer's process goes away: its listener and its end of our connection close together.
+    const server = servers.pop() as Server;
+    server.close();
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await waitUntil(() => refused.length > 0, 'the probe refused');
+    expect(refused).toEqual([peer.address]);
+    expect(a.stats().framesSent).toBe(1);
+  });
+
+  it('a live peer that closed our connection is re-dialled once, and nothing is reported', async () => {
+    const a = await bind();
+    const refused: Address[] = [];
+    a.onStreamRefused((to) => refused.push(to));
+    const peer = await frameListener();
+    const hello = Uint8Array.from(encodeHello(a.localAddress));
+    a.sendFrame(peer.address, Uint8Array.of(1));
+    await waitUntil(() => peer.accepted[0]?.frames.length === 2, 'the frame delivered');
+    sockets[0]?.destroy();
+    await waitUntil(() => peer.accepted[1]?.frames.length === 1, 'the probe connected');
+    expect(peer.accepted[1]?.frames).toEqual([hello]);
+    // A second close within PROBE_INTERVAL_MIN_MS is not probed: no dial loop against a peer
+    // that keeps closing.
+    sockets[1]?.destroy();
+    await waitUntil(() => peer.accepted[1]?.closed === true, 'the second close seen');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(peer.accepted).toHaveLength(2);
+    expect(refused).toEqual([]);
+  });
+});
