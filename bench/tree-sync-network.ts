@@ -102,18 +102,18 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       profile: 'lan' as const,
       mode: { kind: 'swim' as const, seeds },
     });
+    // A forced depth is also the most either side may grow to (else a write grows the tree).
+    const shape = depth === undefined ? {} : { depthMin: Math.min(2, depth), depthMax: depth };
     const a = await createNode(
       options('tree-a', dirs[0] as string, []),
       {},
-      {
-        trees: { syncIntervalMs: intervalMs },
-      },
+      { trees: { syncIntervalMs: intervalMs, ...shape } },
     );
     nodes.push(a);
     const b = await createNode(
       options('tree-b', dirs[1] as string, [a.members()[0]?.address ?? '']),
       {},
-      { trees: { syncIntervalMs: 1_000_000_000 } },
+      { trees: { syncIntervalMs: 1_000_000_000, ...shape } },
     );
     nodes.push(b);
     if (!(await waitUntil(() => aliveCount(a) === 2 && aliveCount(b) === 2, 30_000)))
