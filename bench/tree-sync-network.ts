@@ -6,7 +6,8 @@
  * rounds (B's interval is longer than the run), reconciles. Per d: round trips A started
  * (descend levels, bucket requests), entries A took, tree bytes on the wire both ways (A's port
  * view: frames sent and received), and ms from B's writes until both roots are equal (this
- * includes waiting for A's next round, at most `--interval-ms` × 9/8).
+ * includes waiting for A's next round, at most `--interval-ms` × 9/8), with the CPU time this
+ * process spent over the same span (both nodes: B's signing, A's verifying, both sides' hashing).
  *
  * The base set is merged into both replicas directly (SharedKeySet.merge, with a zero signature):
  * those entries are the same on both sides and never travel, so nobody checks their signature;
@@ -44,6 +45,8 @@ interface Row {
   bytesOut: number;
   bytesIn: number;
   ms: number;
+  /** CPU time of this process (both nodes) over the same span: what load distorts least. */
+  cpuMs: number;
 }
 
 function counters(node: ShoalNode): Record<string, number> {
@@ -130,11 +133,13 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       const c0 = counters(a);
       const bytes0 = treeBytes(a);
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       for (let j = 0; j < d; j++)
         tb.set(`key-${Math.floor((j * keys) / d)}`, `changed-${round}-${j}`);
       if (!(await waitUntil(same, WAIT_MS, 5)))
         throw new Error(`d = ${d}: the roots still differ after ${WAIT_MS} ms`);
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
       const c1 = counters(a);
       const bytes1 = treeBytes(a);
       const delta = (name: string) => (c1[name] ?? 0) - (c0[name] ?? 0);
@@ -148,6 +153,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
         bytesOut: bytes1.out - bytes0.out,
         bytesIn: bytes1.in - bytes0.in,
         ms,
+        cpuMs: (cpu.user + cpu.system) / 1000,
       });
     }
     return [
@@ -165,6 +171,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           'bytes B→A',
           'bytes per differing key',
           'ms until equal roots',
+          'CPU ms (both nodes, B signing included)',
         ],
         rows.map((r) => [
           String(r.d),
@@ -177,6 +184,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           String(r.bytesIn),
           fmt((r.bytesOut + r.bytesIn) / r.d),
           fmt(r.ms),
+          fmt(r.cpuMs),
         ]),
       ),
       '',
