@@ -190,6 +190,7 @@ export class TreeService {
   /** Trees in a sync session now (one session per tree at a time). */
   private readonly syncing = new Set<string>();
   private readonly writerKeys = new Map<NodeId, Uint8Array>();
+  private liveAddresses = new Set<Address>();
   private readonly port: FramePort<TreeMessage>;
   private readonly hlc: HlcClock;
   private rotation = 0;
@@ -401,8 +402,11 @@ export class TreeService {
     return view.all().filter((m) => m.state === 'alive' || m.state === 'suspect');
   }
 
+  /** Whether a live member has `address`: the set of the last round, rebuilt once on a miss. */
   private isLiveAddress(address: Address): boolean {
-    return this.live().some((m) => m.address === address);
+    if (this.liveAddresses.has(address)) return true;
+    this.liveAddresses = new Set(this.live().map((m) => m.address));
+    return this.liveAddresses.has(address);
   }
 
   /** The key `writer` signs with: its own, or one seen in membership's records. */
@@ -427,6 +431,7 @@ export class TreeService {
     const keepBefore = this.physicalMs() - this.o.settings.tombstoneKeepMs;
     for (const t of this.trees.values()) this.counters.tombstonesCollected += t.collect(keepBefore);
     const peers = this.live();
+    this.liveAddresses = new Set(peers.map((m) => m.address));
     for (const m of peers)
       if (!this.writerKeys.has(m.id) && m.publicKey !== undefined)
         this.rememberWriter(m.id, m.publicKey);
