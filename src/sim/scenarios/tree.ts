@@ -33,8 +33,8 @@ import { signedEntryBytes, treeLimits, type TreeEntry } from '../../tree/shared.
 import type { Checker } from '../checkers.js';
 import type { Scenario, SimNode, SimWorld } from '../runner.js';
 import { SIM_CLUSTER_ID, SIM_WALL_CLOCK_EPOCH_MS, simIdentityFrom } from './sim-node.js';
+import { DataWorkloadRun } from './data-workload.js';
 import { swimCheckers, type SwimView } from './swim-checkers.js';
-import { SwimRun } from './swim.js';
 
 /** The one tree the workload writes. */
 export const TREE_NAME = 'sim';
@@ -167,13 +167,10 @@ function forgeryRefusals(shoal: ShoalNode): number {
   return (refused['bad-signature'] ?? 0) + (refused['unknown-writer'] ?? 0);
 }
 
-class TreeRun extends SwimRun {
-  private writing = true;
-  private readonly workload: Rng;
+class TreeRun extends DataWorkloadRun {
   private readonly writes = new TreeWrites();
   private readonly attacker: TreeAttacker | undefined;
   private refusalsOfPastLives = 0;
-  private converged = false;
 
   override readonly checkers: readonly Checker<SwimView>[];
 
@@ -185,8 +182,8 @@ class TreeRun extends SwimRun {
       },
       ...(options.verify === false ? { unsafeSkipVerification: true } : {}),
     };
-    super(world, { internals });
-    this.workload = world.rng.fork('tree-workload');
+    // Membership's heal bound, then sync rounds enough to spread the tree (log N, doubled).
+    super(world, { internals }, 'tree-workload', WRITE_PERIOD_MS, 40 * SIM_SYNC_INTERVAL_MS);
     let scannedAtMs = Number.NEGATIVE_INFINITY;
     const scan: Checker<SwimView> = {
       name: 'tree-entries-from-their-writer',
@@ -203,11 +200,10 @@ class TreeRun extends SwimRun {
       ? new TreeAttacker(
           world,
           () => this.running(),
-          () => this.writing,
+          () => this.active,
         )
       : undefined;
     this.attacker?.start();
-    this.nextWrite();
   }
 
   override crashNode(node: SimNode): void {
@@ -216,55 +212,20 @@ class TreeRun extends SwimRun {
     super.crashNode(node);
   }
 
-  override startLiveness(): void {
-    this.writing = false;
-    super.startLiveness();
-  }
-
-  override livenessReached(): boolean {
-    if (!super.livenessReached() || this.treesLiveness() !== undefined) return false;
-    if (!this.converged) {
-      const up = this.running();
-      const taken = up.reduce(
-        (sum, [, s]) => sum + (s.stats().dataPlane?.tree.counters['entriesTaken'] ?? 0),
-        0,
-      );
-      const root = up[0]?.[1].trees.get(TREE_NAME)?.info().root ?? '';
-      this.world.trace.add(
-        `trees converged: ${up.length} nodes hold ${TREE_NAME} at root ${root.slice(0, 12)}; ${taken} entries taken (current lives)`,
-      );
-    }
-    this.converged = true;
-    return true;
-  }
-
-  override describeLivenessFailure(): string {
-    return super.livenessReached()
-      ? (this.treesLiveness() ?? 'reached')
-      : super.describeLivenessFailure();
-  }
-
-  /** Membership's heal bound, then sync rounds enough to spread the tree (log N, doubled). */
-  override livenessDeadlineMs(): number {
-    return super.livenessDeadlineMs() + 40 * SIM_SYNC_INTERVAL_MS;
-  }
-
-  private running(): [SimNode, ShoalNode][] {
-    return [...this.nodes].filter(
-      ([node, shoal]) => !shoal.isClosed && !this.world.network.isPaused(node.address),
+  protected reached(): void {
+    const up = this.running();
+    const taken = up.reduce(
+      (sum, [, s]) => sum + (s.stats().dataPlane?.tree.counters['entriesTaken'] ?? 0),
+      0,
+    );
+    const root = up[0]?.[1].trees.get(TREE_NAME)?.info().root ?? '';
+    this.world.trace.add(
+      `trees converged: ${up.length} nodes hold ${TREE_NAME} at root ${root.slice(0, 12)}; ${taken} entries taken (current lives)`,
     );
   }
 
-  private nextWrite(): void {
-    const delayMs = 1 + this.workload.int(2 * WRITE_PERIOD_MS);
-    this.world.clock.at(this.world.clock.now() + delayMs, () => {
-      if (!this.writing) return;
-      this.writeOnce();
-      this.nextWrite();
-    });
-  }
-
-  private writeOnce(): void {
+  /** A write through `node.trees` on a running node: a set, or one time in five a delete. */
+  protected step(): void {
     const up = this.running();
     if (up.length === 0) return;
     const [node, shoal] = this.workload.pick(up);
@@ -281,13 +242,11 @@ class TreeRun extends SwimRun {
     this.writes.record(tree.entry(key) as TreeEntryInfo);
   }
 
-  private treesLiveness(): string | undefined {
+  protected dataLiveness(): string | undefined {
     const up = this.running();
     const roots = new Map<string, string>();
-    for (const [node, shoal] of up) {
-      const root = shoal.trees.get(TREE_NAME)?.info().root ?? 'no tree';
-      roots.set(node.name, root);
-    }
+    for (const [node, shoal] of up)
+      roots.set(node.name, shoal.trees.get(TREE_NAME)?.info().root ?? 'no tree');
     const distinct = new Set(roots.values());
     if (distinct.size > 1)
       return `the running nodes hold tree ${TREE_NAME} at ${distinct.size} roots: ${[...roots].map(([n, r]) => `${n} ${r.slice(0, 8)}`).join(', ')}`;
