@@ -262,9 +262,17 @@ function builtAtMs(): number | undefined {
 export function agentBuild(): AgentBuild {
   if (agentBuilt !== undefined) return agentBuilt;
   const forced = process.env[AGENT_FROM_ENV];
+  const builtMs = builtAtMs();
+  if (forced === 'dist' && (builtMs === undefined || builtMs < newestMtimeMs(join(REPO, 'src')))) {
+    // Forcing dist/ is for comparing an older build on purpose; say so, loudly, in the table.
+    process.stderr.write(`bench: ${AGENT_FROM_ENV}=dist but dist/ is older than src/\n`);
+    return (agentBuilt = {
+      from: 'dist',
+      note: `agents from dist (${AGENT_FROM_ENV}), OLDER than src/: not this checkout's code`,
+    });
+  }
   if (forced === 'source' || forced === 'dist')
     return (agentBuilt = { from: forced, note: `agents from ${forced} (${AGENT_FROM_ENV})` });
-  const builtMs = builtAtMs();
   if (builtMs !== undefined && builtMs >= newestMtimeMs(join(REPO, 'src')))
     return (agentBuilt = { from: 'dist', note: 'agents from dist/ (built, up to date)' });
   process.stderr.write('bench: dist/ is older than src/: npm run build\n');
