@@ -12,7 +12,7 @@
  * the live set (self, alive, suspect) whenever it changes.
  *
  * Chains (data-chain.ts) ride the same port (type 45, their own view) and the same view of
- * membership: `node.chain`.
+ * membership: `node.chain`. So do shared Merkle trees (data-tree.ts, type 46): `node.trees`.
  *
  * With `gossipCarrier: 'piggyback'` the core's gossip rounds ride in membership's packets
  * (data-plane-carrier.ts); every node unwraps carried frames whatever its own carrier.
@@ -44,6 +44,7 @@ import {
 } from './data-chain.js';
 import { CHAIN_DEFAULTS } from '../chain/chain.js';
 import type { ResolvedNodeOptions } from './options.js';
+import { NodeTrees, TreeService, treeSettings, type TreeStats } from './data-tree.js';
 import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { Watchers } from './data-plane-watch.js';
 import { ProtocolDriver, type DriverStats } from './driver.js';
@@ -71,6 +72,8 @@ export interface DataPlaneStats {
   carrier: CarrierStats | undefined;
   /** Chain replication's counts (data-chain.ts). */
   chain: ChainStats;
+  /** Tree sync's counts (data-tree.ts). */
+  tree: TreeStats;
 }
 
 /**
@@ -97,6 +100,8 @@ export interface DataPlane {
   readonly placement: NodePlacement;
   readonly chain: NodeChain;
   readonly chainService: ChainService;
+  readonly trees: NodeTrees;
+  readonly treeService: TreeService;
   readonly driver: ProtocolDriver<RegistryTypes>;
   /** Where forks found by chain replication are reported (the node's `chain-fork` event). */
   onChainFork(listener: (fork: ChainFork) => void): void;
@@ -137,6 +142,8 @@ export function wireDataPlane(
     packetBytesMax?: number;
     /** Chain replication's view of the port (type 45). */
     chain?: Transport;
+    /** Tree sync's view of the port (type 46). */
+    tree?: Transport;
   },
 ): DataPlane {
   const { io, options, internals } = ctx;
@@ -299,6 +306,20 @@ export function wireDataPlane(
     settings: chainSettings(chainOptions(options.chain, internals.chain)),
     onFork: (fork) => forkListener?.(fork),
   });
+  const trees = new TreeService({
+    id: ctx.id,
+    publicKey: ctx.identity.publicKey,
+    sign: (data) => ctx.identity.sign(data),
+    verify: internals.unsafeSkipVerification === true ? () => true : CHAIN_CRYPTO.verify,
+    sha256: CHAIN_CRYPTO.sha256,
+    clusterId: options.clusterId,
+    clock: io.clock,
+    rng: io.rng.fork('trees'),
+    wallOffsetMs: wallClockMs() - io.clock.now(),
+    transport: port?.tree,
+    membership,
+    settings: treeSettings(internals.trees),
+  });
   driver.start();
   driver.input({ kind: 'view', now: io.clock.now(), members: membership?.all() ?? [] });
   placeOverLive();
@@ -308,6 +329,8 @@ export function wireDataPlane(
     placement: new NodePlacement(table, watchers),
     chain: new NodeChain(chains, ctx.id),
     chainService: chains,
+    trees: new NodeTrees(trees),
+    treeService: trees,
     driver,
     onChainFork(listener) {
       forkListener = listener;
@@ -324,6 +347,7 @@ export function wireDataPlane(
       timer = undefined;
       carrier?.clear();
       chains.halt();
+      trees.halt();
       driver.stop();
       watchers.end();
     },
@@ -334,6 +358,7 @@ export function wireDataPlane(
       transport: transport?.stats(),
       carrier: carrier === undefined ? undefined : { ...carrier.counts },
       chain: chains.stats(),
+      tree: trees.stats(),
     }),
   };
 }

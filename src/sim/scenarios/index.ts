@@ -31,6 +31,7 @@ import {
   registryPiggyback,
 } from './registry.js';
 import { chain, chainForgery, chainForgeryUnsafe, chainPruned } from './chain.js';
+import { tree, treeForgery, treeForgeryUnsafe, treeNoSyncUnsafe } from './tree.js';
 import {
   workerTier,
   workerTierDedupUnsafe,
@@ -76,6 +77,10 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [chainForgery.name, chainForgery as Scenario<unknown>],
     [chainForgeryUnsafe.name, chainForgeryUnsafe as Scenario<unknown>],
     [chainPruned.name, chainPruned as Scenario<unknown>],
+    [tree.name, tree as Scenario<unknown>],
+    [treeForgery.name, treeForgery as Scenario<unknown>],
+    [treeForgeryUnsafe.name, treeForgeryUnsafe as Scenario<unknown>],
+    [treeNoSyncUnsafe.name, treeNoSyncUnsafe as Scenario<unknown>],
     [electionSwimAp.name, electionSwimAp as Scenario<unknown>],
     [electionSwimEpochDisagreement.name, electionSwimEpochDisagreement as Scenario<unknown>],
     [electionSwimLoneMinority.name, electionSwimLoneMinority as Scenario<unknown>],
