@@ -1,8 +1,10 @@
 /**
  * Merkle anti-entropy over a network (issue 16, "Benchmarks"): bytes and round trips to find the
  * d keys that differ between two replicas of 1,000,000 keys, for d = 1, 100, 10,000, with the
- * tree's default shape (fanout 16, depth 3: 4,096 buckets of ~244 keys) and a deeper one (depth
- * 5: 2²⁰ buckets of ~1 key), beside sending every key's hash (the exchange with no tree).
+ * tree's default shape (fanout 16, depth 3: 4,096 buckets of ~244 keys), the depth a shared tree
+ * takes by its size (merkle.ts `depthForKeys`: 4 at 1,000,000 keys, 65,536 buckets of ~15) and a
+ * deeper one (depth 5: 2²⁰ buckets of ~1 key), beside sending every key's hash (the exchange with
+ * no tree). The same exchange between two real nodes: bench/tree-sync-network.ts.
  *
  * The descent is `diffTrees` itself (src/tree/merkle.ts), run against a remote that counts what a
  * peer would be asked and would send, batched one request per level as a peer would serve it:
@@ -12,10 +14,17 @@
  * 32-byte value hash). Values of the differing keys then travel whatever the method, so they are
  * not counted. The d differences are changed values at keys spread evenly over the key space.
  *
- * `npx tsx bench/crdt-merkle-sync.ts [--keys 1000000] [--d 1,100,10000] [--depths 3,5]`
+ * `npx tsx bench/crdt-merkle-sync.ts [--keys 1000000] [--d 1,100,10000] [--depths 3,4,5]`
  */
 import { createHash } from 'node:crypto';
-import { diffTrees, merkleConfig, MerkleTree, type BucketEntry } from '../src/tree/merkle.js';
+import {
+  depthForKeys,
+  diffTrees,
+  merkleConfig,
+  MerkleTree,
+  type BucketEntry,
+} from '../src/tree/merkle.js';
+import { TREE_LIMITS_DEFAULTS } from '../src/tree/shared.js';
 import {
   checkFlags,
   flagNumbers,
@@ -110,7 +119,9 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   checkFlags(flags, ['keys', 'd', 'depths']);
   const keys = flagNumber(flags, 'keys', 1_000_000);
   const ds = flagNumbers(flags, 'd', [1, 100, 10_000]);
-  const depths = flagNumbers(flags, 'depths', [3, 5]);
+  const depths = flagNumbers(flags, 'depths', [3, 4, 5]);
+  const { fanout, depthMin, depthMax } = TREE_LIMITS_DEFAULTS;
+  const ruleDepth = depthForKeys(keys, fanout, depthMin, depthMax);
   const rows: Row[] = [];
   const builds: string[][] = [];
   let allKeyBytes = 0;
@@ -120,7 +131,13 @@ export async function run(argv: readonly string[] = []): Promise<string> {
     const local = build(keys, depth);
     const buildMs = performance.now() - start;
     const remote = build(keys, depth);
-    builds.push([String(depth), String(16 ** depth), fmt(keys / 16 ** depth, 1), fmt(buildMs)]);
+    builds.push([
+      String(depth),
+      String(16 ** depth),
+      fmt(keys / 16 ** depth, 1),
+      depth === ruleDepth ? 'yes' : '',
+      fmt(buildMs),
+    ]);
     for (const d of ds) {
       const changed = Array.from({ length: d }, (_, j) => Math.floor((j * keys) / d));
       for (const i of changed) remote.set(keyOf(i), value(i, '*'));
@@ -143,7 +160,13 @@ export async function run(argv: readonly string[] = []): Promise<string> {
       `### Merkle reconciliation of ${keys} keys (SHA-256, fanout 16)`,
       '',
       table(
-        ['depth', 'buckets', 'keys a bucket', 'build one tree (set every key, then root), ms'],
+        [
+          'depth',
+          'buckets',
+          'keys a bucket',
+          'the size rule picks it',
+          'build one tree (set every key, then root), ms',
+        ],
         builds,
       ),
       '',

@@ -45,4 +45,7 @@ export type {
   ChainHead,
   NodeChain,
 } from './node/data-chain.js';
+export { verifyTreeProof } from './node/data-tree.js';
+export type { NodeTrees, SharedTree, TreeEntryInfo, TreeInfo } from './node/data-tree.js';
+export type { TreeProof } from './tree/proof.js';
 export type { ChainForkEvent } from './node/events.js';

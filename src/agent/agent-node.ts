@@ -29,4 +29,5 @@ export type AgentNode = Partial<Pick<ShoalNode, 'kvService' | 'workers'>> &
     | 'processes'
     | 'placement'
     | 'chain'
+    | 'trees'
   >;

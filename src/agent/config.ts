@@ -97,6 +97,12 @@ export const agentConfigSchema = z
     identityDir: z.string().min(1).optional(),
     /** BENCHMARKS ONLY (`--fsync-delay-ms`): each durable write reports success this much later. */
     fsyncDelayMs: z.coerce.number().int().min(0).max(10_000).default(0),
+    /** The registry's eager pushes (NodeOptions.eagerPushesMax); 0 turns them off. */
+    eagerPushesMax: z.coerce.number().int().min(0).max(1024).optional(),
+    /** Chain replication (NodeOptions.chain): pull interval, largest entry, entries kept. */
+    chainPullIntervalMs: z.coerce.number().int().min(10).max(3_600_000).optional(),
+    chainPayloadBytesMax: z.coerce.number().int().min(1).max(1_048_576).optional(),
+    chainEntriesKeptMax: z.coerce.number().int().min(1).max(1_048_576).optional(),
   })
   .strict();
 
@@ -307,6 +313,8 @@ export function validateAgentConfig(
     ...(config.advertise === undefined ? {} : { advertise: config.advertise }),
     ...(keyring === undefined ? {} : { keyring }),
     ...(admission === undefined ? {} : { admission }),
+    ...(config.eagerPushesMax === undefined ? {} : { eagerPushesMax: config.eagerPushesMax }),
+    ...chainOptionsOf(config),
   };
   return {
     node: nodeOptions,
@@ -377,4 +385,20 @@ export async function checkAgentAdmission(config: AgentConfig): Promise<void> {
     config.admissionCertFile,
     (field, value, allowed) => invalid(field, config.sources ?? {}, value, allowed),
   );
+}
+
+/** The agent's flat chain fields as `NodeOptions.chain` (absent when none is set). */
+function chainOptionsOf(config: z.output<typeof agentConfigSchema>): Pick<NodeOptions, 'chain'> {
+  const chain = {
+    ...(config.chainPullIntervalMs === undefined
+      ? {}
+      : { pullIntervalMs: config.chainPullIntervalMs }),
+    ...(config.chainPayloadBytesMax === undefined
+      ? {}
+      : { payloadBytesMax: config.chainPayloadBytesMax }),
+    ...(config.chainEntriesKeptMax === undefined
+      ? {}
+      : { entriesKeptMax: config.chainEntriesKeptMax }),
+  };
+  return Object.keys(chain).length === 0 ? {} : { chain };
 }

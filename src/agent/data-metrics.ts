@@ -109,6 +109,7 @@ export function registerDataPlaneMetrics(
     },
   );
   registerChainMetrics(registry, data, scraped);
+  registerTreeMetrics(registry, data, scraped);
 }
 
 /** The chain counters exported as `shoal_chain_events_total{event}` (data-chain.ts). */
@@ -129,6 +130,15 @@ const CHAIN_EVENTS = [
   'pullsWithProgress',
   'diskRepairs',
   'loadedFromDisk',
+  'pullsSame',
+  'pullsDescended',
+  'ownersNamed',
+  'digestsAnswered',
+  'anchored',
+  'notifiesSent',
+  'notifiesReceived',
+  'notifiesPulled',
+  'copiesDropped',
 ] as const;
 
 function registerChainMetrics(
@@ -141,7 +151,7 @@ function registerChainMetrics(
     registry,
     'counter',
     'shoal_chain_events_total',
-    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot.',
+    'Chain replication events, by event: appended, pulls sent/answered, deltas (answers with entries) sent/received, entries sent/received, own entries recovered from peers, diverged answers, pruned answers, forks found, comparisons, timeouts, pulls that brought entries, chain files repaired at boot, own entries read back from disk at boot, pulls answered same (digests agreed), pulls that descended to buckets, owners named after a descent, digests answered, copies anchored at the oldest entry a peer keeps (the owner pruned the ones before), notifications sent/received (heads changed: pull from me) and those that opened a pull, copies dropped for falling behind every entry a peer keeps (taken again, anchored).',
     ['event'],
     () => {
       const c = chain()?.counters;
@@ -219,5 +229,94 @@ function registerChainMetrics(
       const c = chain()?.counters;
       return c === undefined ? [] : [[{}, c['lastProgressMs'] ?? 0]];
     },
+  );
+}
+
+/** Tree sync counters exported as `shoal_tree_events_total{event}` (data-tree.ts). */
+const TREE_EVENTS = [
+  'localWrites',
+  'syncs',
+  'syncsEqual',
+  'syncsDiffered',
+  'syncsWithProgress',
+  'levelsDescended',
+  'hashesReceived',
+  'bucketRequests',
+  'bucketsCompared',
+  'entriesTaken',
+  'entriesStale',
+  'entriesSent',
+  'pushesSent',
+  'requestsAnswered',
+  'roundTrips',
+  'reshapes',
+  'treesLearned',
+  'tombstonesCollected',
+  'expiredTombstonesSkipped',
+  'timeouts',
+] as const;
+
+/** What the trees hold now, exported as `shoal_tree_held{what}`. */
+const TREE_HELD = ['trees', 'keys', 'entries', 'tombstones'] as const;
+
+function registerTreeMetrics(
+  registry: Registry,
+  data: () => ReturnType<AgentNode['stats']>['dataPlane'],
+  scraped: Scraped,
+): void {
+  const tree = () => data()?.tree;
+  const pick = (names: readonly string[], label: string) => (): Sample[] => {
+    const c = tree()?.counters;
+    return c === undefined ? [] : names.map((name) => [{ [label]: name }, c[name] ?? 0]);
+  };
+  const byKey = (what: 'refused' | 'decodeErrors', label: string) => (): Sample[] =>
+    Object.entries(tree()?.[what] ?? {}).map(([key, n]) => [{ [label]: key }, n]);
+  scraped(
+    registry,
+    'counter',
+    'shoal_tree_events_total',
+    'Shared tree sync events, by event: local writes; sync sessions started, equal at the root, differing, that took entries; levels descended (one round trip each), hashes received, bucket requests and buckets compared; entries taken, stale, sent; pushes sent; requests answered; round trips; reshapes (a tree grown a level); trees learned from peers; tombstones collected and expired ones skipped; timeouts.',
+    ['event'],
+    pick(TREE_EVENTS, 'event'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_tree_refused_total',
+    'Shared tree entries and messages refused, by reason: bad-signature, unknown-writer, future-hlc, tree-full, not-a-member, unasked-key, unexpected-answer, bad-request, bad-name, too-many-trees.',
+    ['reason'],
+    byKey('refused', 'reason'),
+  );
+  scraped(
+    registry,
+    'gauge',
+    'shoal_tree_held',
+    'What the shared trees hold now: trees, keys (with a value), entries (tombstones included), tombstones.',
+    ['what'],
+    pick(TREE_HELD, 'what'),
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_tree_bytes_total',
+    'Shared tree sync bytes on the shared port (stream frames), by direction.',
+    ['direction'],
+    () => {
+      const t = tree()?.transport;
+      return t === undefined
+        ? []
+        : [
+            [{ direction: 'in' }, t.frameBytesReceived],
+            [{ direction: 'out' }, t.frameBytesSent],
+          ];
+    },
+  );
+  scraped(
+    registry,
+    'counter',
+    'shoal_tree_decode_errors_total',
+    'Shared tree messages refused by the decoder, by code.',
+    ['code'],
+    byKey('decodeErrors', 'code'),
   );
 }

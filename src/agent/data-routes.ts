@@ -13,6 +13,12 @@
  * itself, and is required for `self`), and `POST /v1/chain` (the body's bytes, any content type,
  * appended to this node's chain; bearer token). Payloads answer as UTF-8 text, or base64 with
  * `"encoding":"base64"` when they are not UTF-8.
+ *
+ * Shared trees: `GET /v1/trees` (every tree held: root, size, shape), `GET /v1/trees/<name>`,
+ * `PUT /v1/trees/<name>/<key>` (the body's bytes, any content type, become the key's value;
+ * bearer token), `DELETE /v1/trees/<name>/<key>` (bearer token) and
+ * `GET /v1/trees/<name>/proof/<key>` (the proof of the key's entry or absence, JSON, which a
+ * client checks against a root alone: `shoal tree proof --verify`).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -21,6 +27,7 @@ import type { ProcessRow } from '../crdt/registry/queries.js';
 import { placementConfig, type PlacementStrategy } from '../placement/config.js';
 import { keyPosition, memberPoints, RING_POSITION_BITS } from '../placement/ring.js';
 import type { ChainEntryInfo } from '../node/data-chain.js';
+import { bytesJson, treeProofJson, type TreeEntryInfo } from '../node/data-tree.js';
 import type { AgentNode } from './agent-node.js';
 import { HttpError } from './http-errors.js';
 import { parseBody } from './routes.js';
@@ -259,6 +266,7 @@ export function registerDataRoutes(
     return { withdrawn: had };
   });
   registerChainRoutes(app, node, checkToken);
+  registerTreeRoutes(app, node, checkToken);
   app.get(
     '/v1/placement/:key',
     async (request: FastifyRequest<{ Params: { key: string }; Querystring: Query }>) => {
@@ -323,5 +331,88 @@ function registerChainRoutes(
       const payload = body instanceof Buffer ? new Uint8Array(body) : new Uint8Array(0);
       return { appended: chainEntryJson(node.chain.append(payload)), owner: node.id };
     });
+  });
+}
+
+/** The largest `PUT /v1/trees/<name>/<key>` body: a tree's valueBytesMax (64 KiB); larger is a 413. */
+export const TREE_VALUE_BYTES_MAX = 65_536;
+
+/** One tree entry as JSON: the value as text, or base64 with `"encoding":"base64"`. */
+export function treeEntryJson(e: TreeEntryInfo): object {
+  return {
+    key: e.key,
+    ...bytesJson(e.value),
+    deleted: e.deleted,
+    hlc: e.hlc,
+    writer: e.writer,
+    leafHash: e.leafHash,
+  };
+}
+
+type TreeKeyRequest = FastifyRequest<{ Params: { name: string; '*': string } }>;
+
+function heldTree(node: AgentNode, name: string) {
+  const tree = node.trees.get(name);
+  if (tree === undefined)
+    throw new HttpError(
+      404,
+      'ERR_NOT_FOUND',
+      `this node holds no tree ${JSON.stringify(name)} (GET /v1/trees lists the trees held)`,
+    );
+  return tree;
+}
+
+function treeKeyOf(request: TreeKeyRequest): string {
+  const key = request.params['*'];
+  if (key === '')
+    throw new HttpError(
+      400,
+      'ERR_HTTP_BAD_REQUEST',
+      'the path names no key: /v1/trees/<name>/<key>',
+    );
+  return key;
+}
+
+function registerTreeRoutes(
+  app: FastifyInstance,
+  node: AgentNode,
+  checkToken: (header: string | undefined) => void,
+): void {
+  app.get('/v1/trees', async () => ({ trees: node.trees.list() }));
+  app.get('/v1/trees/:name', async (request: FastifyRequest<{ Params: { name: string } }>) =>
+    heldTree(node, request.params.name).info(),
+  );
+  app.get('/v1/trees/:name/proof/*', async (request: TreeKeyRequest) => {
+    const tree = heldTree(node, request.params.name);
+    return treeProofJson(tree.proof(treeKeyOf(request)));
+  });
+  app.delete('/v1/trees/:name/*', async (request: TreeKeyRequest) => {
+    authorize(checkToken, request);
+    const tree = heldTree(node, request.params.name);
+    const key = treeKeyOf(request);
+    const deleted = tree.delete(key);
+    return { deleted, root: tree.info().root };
+  });
+  // The write route reads any body as bytes: its own scope, with one catch-all parser.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: TREE_VALUE_BYTES_MAX },
+      (_r, body, done) => done(null, body),
+    );
+    scope.put(
+      '/v1/trees/:name/*',
+      { bodyLimit: TREE_VALUE_BYTES_MAX },
+      async (request: TreeKeyRequest) => {
+        authorize(checkToken, request);
+        const key = treeKeyOf(request);
+        const tree = node.trees.open(request.params.name);
+        const body = request.body;
+        const value = body instanceof Buffer ? new Uint8Array(body) : new Uint8Array(0);
+        const entry = tree.set(key, value);
+        return { entry: treeEntryJson(entry), root: tree.info().root };
+      },
+    );
   });
 }

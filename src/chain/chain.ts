@@ -217,6 +217,30 @@ export class ChainReplica implements ChainView {
     return { accepted };
   }
 
+  /**
+   * Starts an empty replica at `entry` (seq > 1) when the entries before it are no longer kept
+   * anywhere it asked (a member joining after the owner pruned them): the entry must be the
+   * owner's, within limits and signed by its key; its `prevHash` becomes the known hash at
+   * seq - 1 (the owner signed it), so later entries link and compare from there. Forks below
+   * seq - 1 cannot be found by this replica. Undefined when anchored, else why not (counted when
+   * the entry fails its checks).
+   */
+  anchor(entry: ChainEntry): RefusalReason | undefined {
+    if (this.headSeq !== 0 || entry.seq < 2) return 'not-next';
+    const base = this.hashBase;
+    this.hashBase = entry.seq - 2;
+    this.hashes = [entry.prevHash];
+    const reason = this.check(entry);
+    if (reason !== undefined) {
+      this.hashBase = base;
+      this.hashes = [];
+      this.refused[reason]++;
+      return reason;
+    }
+    this.keep(entry);
+    return undefined;
+  }
+
   /** Keeps an entry that passed `check` (a chain read back from disk). */
   restore(entry: ChainEntry): void {
     this.keep(entry);

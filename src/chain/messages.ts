@@ -14,6 +14,14 @@
  *   `chainLocator`).
  * - `hashes` (4): request id, owner, whether the chain is held (byte), its head seq, then pairs
  *   of seq and hash.
+ * - `digest` (5): request id, how many non-empty chains the asker counts (varint), then the XOR of
+ *   their head hashes (32 bytes): a pull opens with it ("do our heads agree?").
+ * - `summary` (6): request id, then a byte: 1 "same" (nothing follows), or 0 then the bucket bits
+ *   b (a byte, at most `BUCKET_BITS_MAX`) and 2^b bucket digests of `BUCKET_DIGEST_BYTES` each
+ *   (the first bytes of the XOR of the head hashes of the owners whose id starts with bucket i's
+ *   b bits); the asker then names its owners in the buckets that differ in a `pull`.
+ * - `notify` (7): the body of a `digest`, sent unasked (id 0) to a few members when the sender's
+ *   heads changed: "pull from me" (a receiver whose digest differs opens a pull with it).
  *
  * Entries carry no per-entry owner: the list item names it. Bad bytes are a refusal with an
  * ERR_DECODE_* code (counted by the caller), never a throw; entries still pass
@@ -28,7 +36,15 @@ import { HASH_BYTES, SIGNATURE_BYTES, type ChainEntry, type ChainLimits } from '
 export const CHAIN_MESSAGE_TYPE = 45;
 
 /** APPEND ONLY: kind bytes and statuses are on the wire. */
-const KIND_NUMBERS = { pull: 1, pulled: 2, ask: 3, hashes: 4 } as const;
+const KIND_NUMBERS = {
+  pull: 1,
+  pulled: 2,
+  ask: 3,
+  hashes: 4,
+  digest: 5,
+  summary: 6,
+  notify: 7,
+} as const;
 const STATUS_NUMBERS = { entries: 0, diverged: 1, pruned: 2, shorter: 3 } as const;
 
 export interface PullWant {
@@ -55,7 +71,16 @@ export type ChainBody =
       held: boolean;
       headSeq: number;
       hashes: Array<{ seq: number; hash: Uint8Array }>;
-    };
+    }
+  /** The asker's heads in brief: how many non-empty chains, and the XOR of their head hashes. */
+  | { kind: 'digest'; id: number; count: number; root: Uint8Array }
+  /** The sender's heads changed (its digest): a receiver whose own differs pulls from it. */
+  | { kind: 'notify'; id: number; count: number; root: Uint8Array }
+  /**
+   * `same`, or the answerer's heads by bucket: `buckets` holds 2^`bucketBits` digests of
+   * BUCKET_DIGEST_BYTES each, back to back (empty when same).
+   */
+  | { kind: 'summary'; id: number; same: boolean; bucketBits: number; buckets: Uint8Array };
 
 export interface ChainMessage {
   readonly type: 'data-chain';
@@ -64,6 +89,17 @@ export interface ChainMessage {
 
 /** Most seqs one `ask` names and one `hashes` answers (a locator of a 2^60-entry chain fits). */
 export const ASK_SEQS_MAX = 64;
+/**
+ * Largest payload a `pulled` answer may carry (the largest `payloadBytesMax` a node may set).
+ * Decoding takes up to this, not the node's own `payloadBytesMax`: an entry larger than the
+ * node's own limit is refused by `ingest` (`oversized`, counted) for its chain alone, so members
+ * with different limits still replicate every other chain in the same answer.
+ */
+export const PAYLOAD_BYTES_WIRE_MAX = 1_048_576;
+/** Most bucket bits a summary uses (4,096 buckets, 32 KiB). */
+export const BUCKET_BITS_MAX = 12;
+/** Bytes of one bucket's digest in a summary (the first bytes of its XOR). */
+export const BUCKET_DIGEST_BYTES = 8;
 
 const WANT_BYTES_MIN = 16 + 1 + HASH_BYTES;
 const PULLED_BYTES_MIN = 16 + 1;
@@ -116,6 +152,17 @@ function writeBody(w: Writer, body: ChainBody, limits: ChainLimits, ownersMax: n
         w.bytes(hash);
       }
       return;
+    case 'digest':
+    case 'notify':
+      w.varint(body.count);
+      w.bytes(body.root);
+      return;
+    case 'summary':
+      w.u8(body.same ? 1 : 0);
+      if (body.same) return;
+      w.u8(body.bucketBits);
+      w.bytes(body.buckets);
+      return;
   }
 }
 
@@ -131,10 +178,10 @@ function readEntries(r: Reader, owner: NodeId, limits: ChainLimits): ChainEntry[
     const seq = r.varint('entry seq');
     const prevHash = r.bytes(HASH_BYTES, 'entry prevHash').slice();
     const length = r.varint('payload length');
-    if (length > limits.payloadBytesMax)
+    if (length > PAYLOAD_BYTES_WIRE_MAX)
       throw new DecodeFailure(
         'ERR_DECODE_OVERSIZED',
-        `payload of ${length} bytes exceeds payloadBytesMax ${limits.payloadBytesMax}`,
+        `payload of ${length} bytes exceeds ${PAYLOAD_BYTES_WIRE_MAX}`,
       );
     const payload = r.bytes(length, 'payload').slice();
     const signature = r.bytes(SIGNATURE_BYTES, 'signature').slice();
@@ -200,6 +247,22 @@ function readBody(r: Reader, limits: ChainLimits, ownersMax: number): ChainBody 
       for (let i = 0; i < count; i++)
         hashes.push({ seq: r.varint('hash seq'), hash: r.bytes(HASH_BYTES, 'hash').slice() });
       return { kind: 'hashes', id, owner, held: heldByte === 1, headSeq, hashes };
+    }
+    case KIND_NUMBERS.digest:
+    case KIND_NUMBERS.notify: {
+      const count = r.varint('digest count');
+      const root = r.bytes(HASH_BYTES, 'digest root').slice();
+      return { kind: kindByte === KIND_NUMBERS.digest ? 'digest' : 'notify', id, count, root };
+    }
+    case KIND_NUMBERS.summary: {
+      const sameByte = r.u8('summary same');
+      if (sameByte > 1) throw new DecodeFailure('ERR_DECODE_MALFORMED', `same byte ${sameByte}`);
+      if (sameByte === 1)
+        return { kind: 'summary', id, same: true, bucketBits: 0, buckets: new Uint8Array(0) };
+      const bucketBits = r.u8('summary bucket bits');
+      if (bucketBits > BUCKET_BITS_MAX) throw tooMany('bucket bits', bucketBits, BUCKET_BITS_MAX);
+      const buckets = r.bytes(BUCKET_DIGEST_BYTES << bucketBits, 'summary buckets').slice();
+      return { kind: 'summary', id, same: false, bucketBits, buckets };
     }
     default:
       throw new DecodeFailure('ERR_DECODE_MALFORMED', `chain kind ${kindByte}`);

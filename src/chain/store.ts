@@ -11,6 +11,14 @@
  * the node takes back from its peers (its own chain as they hold it, longer than its disk's) are
  * appended the same way.
  *
+ * Compaction: once the file holds twice `keep` records (the chain's `hashesKeptMax`, what the
+ * node keeps of its chain in memory at most), it is rewritten to its last `keep` records (written
+ * to `chain.log.tmp`, fsynced, renamed over, directory fsynced: a crash leaves the old file or the
+ * new one). A file whose first record is past seq 1 is read back anchored at it
+ * (`ChainReplica.anchor`: its signature under the node's key, its link as the known hash below),
+ * so boot time and disk stay bounded by `keep` whatever the chain's length; entries older than
+ * `keep` were already out of memory, served to nobody, and their hashes forgotten.
+ *
  * Pure: the Storage seam only (src/base/storage.ts), so the simulator's crash model judges it.
  */
 import type { Storage } from '../base/storage.js';
@@ -73,12 +81,16 @@ export function loadChain(storage: Storage, chain: LocalChain): LoadResult {
       damaged = `record at byte ${good}: ${err.detail}`;
       break;
     }
-    const refused = chain.check(entry);
+    // A compacted file starts past seq 1: anchored at its first record (signed by this node).
+    const refused =
+      entries === 0 && entry.seq > 1 && chain.headSeq === 0
+        ? chain.anchor(entry)
+        : chain.check(entry);
     if (refused !== undefined) {
       damaged = `entry ${entry.seq} at byte ${good}: ${refused}`;
       break;
     }
-    chain.restore(entry);
+    if (!(entries === 0 && entry.seq > 1)) chain.restore(entry);
     entries++;
     good = bytes.length - r.remaining;
   }
@@ -92,11 +104,20 @@ export function loadChain(storage: Storage, chain: LocalChain): LoadResult {
   return { entries };
 }
 
-/** The chain file of one node: appends an entry and makes it durable before returning. */
+/**
+ * The chain file of one node: appends an entry and makes it durable before returning; compacts
+ * to the last `keep` records once it holds twice that (`records`: how many it holds now).
+ */
 export class ChainFile {
   private exists: boolean;
+  /** Times the file was rewritten to its last `keep` records. */
+  compactions = 0;
 
-  constructor(private readonly storage: Storage) {
+  constructor(
+    private readonly storage: Storage,
+    private readonly keep: number,
+    private records: number,
+  ) {
     this.exists = storage.read(CHAIN_FILE) !== undefined;
   }
 
@@ -105,5 +126,32 @@ export class ChainFile {
     this.storage.fsync(CHAIN_FILE);
     if (!this.exists) this.storage.fsyncDir('');
     this.exists = true;
+    this.records++;
+    if (this.records >= 2 * this.keep) this.compact();
+  }
+
+  /** Rewrites the file to its last `keep` records, atomically (tmp, fsync, rename, fsync dir). */
+  private compact(): void {
+    const bytes = this.storage.read(CHAIN_FILE);
+    if (bytes === undefined) return;
+    const starts: number[] = [];
+    const r = new Reader(bytes, DEFAULT_CODEC_LIMITS);
+    try {
+      while (r.remaining > 0) {
+        starts.push(bytes.length - r.remaining);
+        r.bytes(r.varint('record length'), 'record');
+      }
+    } catch (err) {
+      // Only this process writes the file, whole records: left as it is (boot cuts bad tails).
+      if (err instanceof DecodeFailure) return;
+      throw err;
+    }
+    const from = starts[Math.max(0, starts.length - this.keep)] ?? 0;
+    this.storage.writeFile(CHAIN_FILE_TMP, bytes.subarray(from));
+    this.storage.fsync(CHAIN_FILE_TMP);
+    this.storage.rename(CHAIN_FILE_TMP, CHAIN_FILE);
+    this.storage.fsyncDir('');
+    this.records = Math.min(starts.length, this.keep);
+    this.compactions++;
   }
 }

@@ -56,6 +56,19 @@ export function registerAgentCommand(program: Command): void {
       '--gossip-carrier <carrier>',
       "how the data plane's gossip travels (swim): own packets, or piggyback in membership's (default own)",
     )
+    .option(
+      '--eager-pushes-max <n>',
+      'deltas the data plane pushes at once before its next gossip round (swim; 0 off; default 4)',
+    )
+    .option(
+      '--chain-pull-interval-ms <ms>',
+      'how often chain replication pulls from one random member (default 1000)',
+    )
+    .option('--chain-payload-bytes-max <n>', 'largest chain entry, bytes (default 65536)')
+    .option(
+      '--chain-entries-kept-max <n>',
+      'chain entries kept in memory per chain; a member further behind cannot take it (default 4096)',
+    )
     .option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')} (default info)`)
     .option('--label <key=value...>', 'a label for this node (repeatable)')
     .option(

@@ -18,6 +18,7 @@ import type { ProcessRow } from '../crdt/registry/queries.js';
 import { readFileSync } from 'node:fs';
 import { agentFetch, agentRequest, type ClientOptions } from './agent-client.js';
 import { ExitCode } from './agent-command.js';
+import { registerTreeCommands } from './tree-commands.js';
 import {
   clientOptions,
   formatTable,
@@ -109,6 +110,7 @@ function parseReplicas(text: string): number {
 
 export function registerDataCommands(program: Command, write: (text: string) => void): void {
   registerChainCommands(program, write);
+  registerTreeCommands(program, write);
   withClientFlags(
     program
       .command('services')

@@ -49,14 +49,58 @@ function uint64(decimal: string): LongBits {
   return bits;
 }
 
-/** etcdserverpb.ResponseHeader. */
+/** Bytes of `value` (a non-negative safe integer) as a protobuf varint. */
+function varintBytes(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/** Writes `value` (a non-negative safe integer) as a varint at `at`; returns the next offset. */
+function putVarint(out: Uint8Array, at: number, value: number): number {
+  let v = value;
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** The header's cluster and member id fields, encoded once per pair (one pair per member). */
+let idsOf: { clusterId: string; memberId: string; bytes: Uint8Array } | undefined;
+
+function idFields(h: KvHeader): Uint8Array {
+  if (idsOf?.clusterId !== h.clusterId || idsOf.memberId !== h.memberId) {
+    const w = Writer.create();
+    if (h.clusterId !== '0') w.uint32(tag(1, 0)).uint64(uint64(h.clusterId));
+    if (h.memberId !== '0') w.uint32(tag(2, 0)).uint64(uint64(h.memberId));
+    idsOf = { clusterId: h.clusterId, memberId: h.memberId, bytes: w.finish() };
+  }
+  return idsOf.bytes;
+}
+
+/**
+ * etcdserverpb.ResponseHeader: the ids' bytes as encoded before, then revision and raft term
+ * written by hand (every put has its own revision, so its header is always new: protobufjs's
+ * Writer, an object and a list of operations per call, cost more than the bytes).
+ */
 export function encodeHeader(h: KvHeader): Uint8Array {
-  const w = Writer.create();
-  if (h.clusterId !== '0') w.uint32(tag(1, 0)).uint64(uint64(h.clusterId));
-  if (h.memberId !== '0') w.uint32(tag(2, 0)).uint64(uint64(h.memberId));
-  if (h.revision !== 0) w.uint32(tag(3, 0)).int64(h.revision);
-  if (h.raftTerm !== 0) w.uint32(tag(4, 0)).uint64(h.raftTerm);
-  return w.finish();
+  const ids = idFields(h);
+  const revisionBytes = h.revision === 0 ? 0 : 1 + varintBytes(h.revision);
+  const termBytes = h.raftTerm === 0 ? 0 : 1 + varintBytes(h.raftTerm);
+  const out = new Uint8Array(ids.length + revisionBytes + termBytes);
+  out.set(ids, 0);
+  let at = ids.length;
+  if (h.revision !== 0) {
+    out[at++] = tag(3, 0);
+    at = putVarint(out, at, h.revision);
+  }
+  if (h.raftTerm !== 0) {
+    out[at++] = tag(4, 0);
+    putVarint(out, at, h.raftTerm);
+  }
+  return out;
 }
 
 /** Encodes headers, keeping the last one: consecutive responses mostly share theirs. */
@@ -146,6 +190,13 @@ export function encodeRange(
 
 /** A PutResponse. */
 export function encodePut(header: Uint8Array, prevKv: KeyValue | undefined): Uint8Array {
+  if (prevKv === undefined) {
+    // The usual answer, by hand: the header field's tag, length and bytes.
+    const out = new Uint8Array(1 + varintBytes(header.length) + header.length);
+    out[0] = tag(1, 2);
+    out.set(header, putVarint(out, 1, header.length));
+    return out;
+  }
   const w = Writer.create();
   w.uint32(tag(1, 2)).bytes(header);
   if (prevKv !== undefined) {

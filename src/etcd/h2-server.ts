@@ -17,7 +17,8 @@
  *   trailers-only response when nothing was sent), UNIMPLEMENTED for an unknown path with
  *   grpc-js's text, 415 for a request that is not gRPC;
  * - TLS with a required, CA-verified client certificate (as grpc-js's createSsl(ca, ..., true));
- * - server keep-alive pings (etcd's 2 h interval, 20 s timeout) and a graceful close.
+ * - server keep-alive pings (etcd's 2 h interval, 20 s timeout) and a graceful close;
+ * - the headers etcd sends and no others (RESPONSE_HEADERS).
  * Responses of a stream written in one turn go out as ONE http2 write (the watch fan-out sends a
  * response per watch per put: one write per stream instead of one per watch).
  */
@@ -64,13 +65,19 @@ interface StatusLike {
   message?: string;
 }
 
-const RESPONSE_HEADERS = {
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity,deflate,gzip',
-  'grpc-encoding': 'identity',
-};
-const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': 'OK' };
+/**
+ * What etcd's server (grpc-go) sends, and no more: a header the client's gRPC library does not
+ * need is one more it builds metadata of on every call (grpc-js: a Metadata entry each, and
+ * `grpc-encoding` and `grpc-accept-encoding` each re-set up its compression filter), and one more
+ * this server builds into every HEADERS frame. Without `grpc-encoding` a response is identity
+ * (PROTOCOL-HTTP2.md); compressed requests are still read. No `date` header either (RESPONSE).
+ */
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+/** Node adds a `date` header to every response unless told not to; gRPC has no use for it. */
+const RESPONSE = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
+const RESPONSE_END = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
+/** An OK status: grpc-message is optional (etcd sends it empty). */
+const OK_TRAILERS = { 'grpc-status': '0' };
 const TIMEOUT_RE = /^(\d{1,8})\s*([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Record<string, number> = {
   H: 3_600_000,
@@ -82,6 +89,13 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
 };
 /** Bytes before a message: compressed flag and big-endian length. */
 const PREFIX_BYTES = 5;
+
+const ignore = (): void => undefined;
+
+/** A 'wantTrailers' listener: the emitter (`this`) is the stream. */
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 
 function errorStatus(err: unknown): { code: number; details: string } {
   const e = (err ?? {}) as StatusLike;
@@ -165,7 +179,7 @@ abstract class Call {
     protected readonly reader: MessageReader,
     timeout: string | undefined,
   ) {
-    stream.on('error', () => undefined);
+    stream.on('error', ignore);
     stream.on('close', () => this.closed());
     if (timeout !== undefined) this.startDeadline(timeout);
   }
@@ -208,7 +222,7 @@ abstract class Call {
     if (this.headersSent) return true;
     if (this.stream.destroyed || this.stream.closed) return false;
     this.headersSent = true;
-    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.respond(RESPONSE_HEADERS, RESPONSE);
     return true;
   }
 
@@ -225,11 +239,13 @@ abstract class Call {
         : { 'grpc-status': String(code), 'grpc-message': encodeURI(details) };
     if (!this.headersSent && last === undefined) {
       this.headersSent = true;
-      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, RESPONSE_END);
       return;
     }
     this.sendHeaders();
-    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+    // An OK status (nearly every call) takes a listener shared by all calls: no closure each.
+    if (code === 0) stream.once('wantTrailers', sendOkTrailers);
+    else stream.once('wantTrailers', () => stream.sendTrailers(trailers));
     if (last === undefined) stream.end();
     else stream.end(last);
   }
@@ -462,7 +478,7 @@ function onStream(
         'grpc-status': String(Status.UNIMPLEMENTED),
         'grpc-message': encodeURI(`The server does not implement the method ${path}`),
       },
-      { endStream: true },
+      RESPONSE_END,
     );
     return;
   }

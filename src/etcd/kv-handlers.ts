@@ -32,7 +32,7 @@ export function kvHandlers(ep: Endpoint): UntypedServiceImplementation {
   return {
     Range: unary<WireRangeRequest>(ep, 'KV/Range', async (w, call) => {
       const request = toRangeRequest(w);
-      // A serializable read never waits: it needs no signal (CallCancel makes none then).
+      // A serializable read never waits: it needs no signal.
       const result = await kv.range(
         request,
         w.serializable

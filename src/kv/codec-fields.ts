@@ -105,13 +105,19 @@ export function writeFlags(w: Writer, flags: readonly (boolean | undefined)[]): 
 
 /** The bits of a flags byte as booleans (only the `count` low bits may be set). */
 export function readFlagBits(r: Reader, count: number, what: string): boolean[] {
+  const byte = readFlagByte(r, count, what);
+  return Array.from({ length: count }, (_, i) => (byte & (1 << i)) !== 0);
+}
+
+/** A flags byte of `count` bits as it is (no array), its unused bits checked zero. */
+export function readFlagByte(r: Reader, count: number, what: string): number {
   const byte = r.u8(what);
   if (byte >> count !== 0)
     throw new DecodeFailure(
       'ERR_DECODE_MALFORMED',
       `${what}: reserved bits set in 0x${byte.toString(16)}`,
     );
-  return Array.from({ length: count }, (_, i) => (byte & (1 << i)) !== 0);
+  return byte;
 }
 
 /** `{ [name]: true }` when `on`, else `{}` (optional booleans stay absent when false). */

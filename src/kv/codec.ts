@@ -10,18 +10,26 @@
  * command in canonical form (absent optional fields rather than zeros).
  */
 import { assertNever } from '../base/assert.js';
-import { DecodeFailure, readEnum, reverseTable, type Reader, type Writer } from '../codec/bytes.js';
 import {
+  DecodeFailure,
+  Writer,
+  readEnum,
+  reverseTable,
+  type FieldLimits,
+  type Reader,
+} from '../codec/bytes.js';
+import {
+  KV_CODEC_VERSION,
   decodeAll,
   flag,
   readBlob,
   readFlagBits,
+  readFlagByte,
   readLeaseId,
   readOptionalBlob,
   readOptionalLease,
   readOptionalRevision,
   readRevision,
-  versionedWriter,
   writeBlob,
   writeFlags,
   type Decoded,
@@ -36,6 +44,7 @@ import {
   type KvCommand,
   type KvError,
   type KvOp,
+  type PutRequest,
   type RangeRequest,
   type RequestOp,
   type SortOrder,
@@ -90,9 +99,18 @@ export function encodeCommand(command: KvCommand, config: KvConfig): Uint8Array 
   return bytes;
 }
 
+/**
+ * The writer every command is encoded in (its buffer grows to the largest command and stays;
+ * `finish` copies the bytes out). A fresh 64-byte writer per command grew three times for a put
+ * of a 256-byte value, four allocations and copies before the last.
+ */
+const scratch = new Writer(1024);
+
 /** Encodes without validating (tests and the fuzzer use it to build bad commands). */
 export function encodeCommandUnchecked(command: KvCommand): Uint8Array {
-  const w = versionedWriter(64);
+  const w = scratch;
+  w.reset();
+  w.u8(KV_CODEC_VERSION);
   const session = command.session;
   writeFlags(w, [session !== undefined]);
   if (session !== undefined) {
@@ -103,12 +121,24 @@ export function encodeCommandUnchecked(command: KvCommand): Uint8Array {
   return w.finish();
 }
 
+let limitsConfig: KvConfig | undefined;
+let limits: FieldLimits = { decodeListCountMax: 0, decodeStringBytesMax: 0 };
+
+/** The decode limits of `config`, made once per config (a node has one). */
+function limitsOf(config: KvConfig): FieldLimits {
+  if (config !== limitsConfig) {
+    limitsConfig = config;
+    limits = {
+      decodeListCountMax: config.requestBytesMax,
+      decodeStringBytesMax: config.clientIdBytesMax,
+    };
+  }
+  return limits;
+}
+
 /** Decodes a command; bad bytes are a refusal with an ERR_DECODE_* code. */
 export function decodeCommand(bytes: Uint8Array, config: KvConfig): Decoded<KvCommand> {
-  const limits = {
-    decodeListCountMax: config.requestBytesMax,
-    decodeStringBytesMax: config.clientIdBytesMax,
-  };
+  const limits = limitsOf(config);
   return decodeAll(bytes, limits, config.requestBytesMax, 'kv command', (r) => {
     const [hasSession] = readFlagBits(r, 1, 'command flags');
     const session = hasSession
@@ -212,18 +242,14 @@ function readRequestBody(r: Reader, kind: RequestOp['kind'], depthLeft: number):
       const key = readBlob(r, 'put key');
       const value = readBlob(r, 'put value');
       const lease = readOptionalLease(r, 'put lease');
-      const [prevKv, ignoreValue, ignoreLease] = readFlagBits(r, 3, 'put flags');
-      return {
-        kind,
-        request: {
-          key,
-          value,
-          ...(lease === undefined ? {} : { lease }),
-          ...flag('prevKv', prevKv),
-          ...flag('ignoreValue', ignoreValue),
-          ...flag('ignoreLease', ignoreLease),
-        },
-      };
+      const bits = readFlagByte(r, 3, 'put flags');
+      // Built in place, not of spreads: every replica decodes every put it applies.
+      const request: { -readonly [K in keyof PutRequest]: PutRequest[K] } = { key, value };
+      if (lease !== undefined) request.lease = lease;
+      if ((bits & 1) !== 0) request.prevKv = true;
+      if ((bits & 2) !== 0) request.ignoreValue = true;
+      if ((bits & 4) !== 0) request.ignoreLease = true;
+      return { kind, request };
     }
     case 'delete-range': {
       const key = readBlob(r, 'delete key');

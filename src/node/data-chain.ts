@@ -5,9 +5,15 @@
  * port (envelope type 45, chain/messages.ts) in every mode that runs the data plane.
  *
  * Replication: every `pullIntervalMs` (jittered) the node asks one live member, picked at random,
- * for what follows each chain it holds (and each live member's, from seq 0), naming its head seq
- * and hash there. The peer answers with the entries after that seq when its own copy agrees at
- * it, `diverged` when it does not, `pruned` when it no longer keeps them. Every entry taken is
+ * whether their heads agree: a `digest` (how many non-empty chains it holds of itself and of the
+ * members its view lists, and the XOR of their head hashes; 32 bytes, whatever the cluster's
+ * size). The peer answers `same` in a few bytes when its own digest matches (steady state: O(1)
+ * bytes per pull, flat in N); otherwise it answers the same digest by bucket of owners (owner id
+ * prefix, about `OWNERS_PER_BUCKET` owners a bucket), and the node names its owners in the buckets
+ * that differ in a `pull`, with its head seq and hash for each: a changed chain arrives in that
+ * same pull, two round trips after it opened. The peer answers with the entries after that seq
+ * when its own copy agrees at it, `diverged` when it does not, `pruned` when it no longer keeps
+ * them. Every entry taken is
  * checked before it is kept: its owner's key (from the owner's signed membership record; a
  * NodeId is the hash of that key), its link to the entry before, its seq, its size; a refused
  * entry stops the batch and is counted by reason. A `diverged` answer starts a comparison by
@@ -35,6 +41,7 @@ import {
   compareChains,
   entryHash,
   GENESIS_HASH,
+  HASH_BYTES,
   LocalChain,
   type ChainCrypto,
   type ChainEntry,
@@ -44,6 +51,8 @@ import {
   type RefusalReason,
 } from '../chain/chain.js';
 import {
+  BUCKET_BITS_MAX,
+  BUCKET_DIGEST_BYTES,
   chainMessages,
   type ChainBody,
   type ChainMessage,
@@ -74,6 +83,14 @@ export interface ChainSettings extends ChainLimits {
   compareRoundsMax: number;
   /** Forks remembered (owner and peer); the oldest is dropped past it. @defaultValue 1024 */
   forksKeptMax: number;
+  /**
+   * Members told at once when this node's heads change (an append, or entries taken), each of
+   * which pulls from it at once when its own heads differ: an append reaches every member in a
+   * few round trips instead of a few pull intervals. 0 turns it off. @defaultValue 3
+   */
+  notifyFanout: number;
+  /** Least time between two notifications of one node (changes in between go together). @defaultValue 20 */
+  notifyGapMs: number;
 }
 
 export const CHAIN_NETWORK_DEFAULTS = {
@@ -84,6 +101,8 @@ export const CHAIN_NETWORK_DEFAULTS = {
   requestsInFlightMax: 64,
   compareRoundsMax: 64,
   forksKeptMax: 1024,
+  notifyFanout: 3,
+  notifyGapMs: 20,
 } as const;
 
 export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSettings {
@@ -97,6 +116,13 @@ export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSett
     compareRoundsMax: rest.compareRoundsMax,
     forksKeptMax: rest.forksKeptMax,
   };
+  const notify = { notifyFanout: rest.notifyFanout, notifyGapMs: rest.notifyGapMs };
+  for (const [name, value] of Object.entries(notify))
+    if (!Number.isSafeInteger(value) || value < 0 || value > 3_600_000)
+      throw new ShoalError(
+        'ERR_INVALID_CONFIG',
+        `chain ${name} (${value}) must be a non-negative integer`,
+      );
   for (const [name, value] of Object.entries({ ...network, ...more }))
     if (!Number.isSafeInteger(value) || value < 1)
       throw new ShoalError(
@@ -109,7 +135,7 @@ export function chainSettings(overrides: Partial<ChainSettings> = {}): ChainSett
     ...(rest.hashesKeptMax === undefined ? {} : { hashesKeptMax: rest.hashesKeptMax }),
     ...(rest.pullEntriesMax === undefined ? {} : { pullEntriesMax: rest.pullEntriesMax }),
   });
-  return { ...limits, ...network, ...more };
+  return { ...limits, ...network, ...more, ...notify };
 }
 
 /** One entry as the API returns it. */
@@ -153,9 +179,36 @@ export interface ChainStats {
   transport: TransportStats | undefined;
 }
 
-type Answer = Extract<ChainBody, { kind: 'pulled' | 'hashes' }>;
+type Answer = Extract<ChainBody, { kind: 'pulled' | 'hashes' | 'summary' }>;
+
+/** Owners a summary bucket holds, about: the answerer picks its bucket bits from its count. */
+export const OWNERS_PER_BUCKET = 8;
+
+/** The heads of a node's digest set, in brief (see the module comment). */
+interface HeadsDigest {
+  /** Non-empty chains counted. */
+  count: number;
+  /** XOR of their head hashes. */
+  root: Uint8Array;
+  /** XOR of the head hashes by bucket, BUCKET_DIGEST_BYTES each (2^bits of them). */
+  buckets: Uint8Array;
+}
+
+/** The bucket of `owner` among 2^bits: the first bits of its id (a hash of its key, so uniform). */
+export function bucketOf(owner: NodeId, bits: number): number {
+  return bits === 0 ? 0 : Number.parseInt(owner.slice(0, 8), 16) >>> (32 - bits);
+}
+
+/** The bucket bits an answerer uses for `owners` owners: about OWNERS_PER_BUCKET a bucket. */
+export function bucketBitsFor(owners: number): number {
+  let bits = 0;
+  while (OWNERS_PER_BUCKET << bits < owners && bits < BUCKET_BITS_MAX) bits++;
+  return bits;
+}
 
 interface Pending {
+  /** The request's kind (what an on-path attacker reads off the wire). */
+  kind: ChainBody['kind'];
   peer: NodeId;
   address: Address;
   timer: TimerHandle;
@@ -197,6 +250,8 @@ export class ChainService {
   private nextId = 1;
   private rotation = 0;
   private timer: TimerHandle | undefined;
+  private notifyTimer: TimerHandle | undefined;
+  private lastNotifyMs = Number.NEGATIVE_INFINITY;
   private halted = false;
   /** Reasons an entry or a message was refused that the replicas do not count themselves. */
   private readonly extraRefused: Record<string, number> = {};
@@ -205,7 +260,20 @@ export class ChainService {
     appended: 0,
     loadedFromDisk: 0,
     diskRepairs: 0,
+    /** Pull rounds opened (a digest sent), on the timer or on a notification. */
     pullsSent: 0,
+    /** Notifications sent (one per member told) and received. */
+    notifiesSent: 0,
+    notifiesReceived: 0,
+    /** Notifications that opened a pull (the receiver's heads differed). */
+    notifiesPulled: 0,
+    /** Pull rounds the peer answered `same` (nothing more sent). */
+    pullsSame: 0,
+    /** Pull rounds whose digests differed: the buckets came back, owners were named. */
+    pullsDescended: 0,
+    /** Owners named in the pulls after a descent (about OWNERS_PER_BUCKET per differing bucket). */
+    ownersNamed: 0,
+    digestsAnswered: 0,
     pullsAnswered: 0,
     deltasSent: 0,
     deltasReceived: 0,
@@ -216,6 +284,10 @@ export class ChainService {
     ownEntriesRecovered: 0,
     diverged: 0,
     pruned: 0,
+    /** Copies started at a peer's oldest kept entry (the owner pruned the ones before). */
+    anchored: 0,
+    /** Copies dropped because they fell behind every entry a peer keeps (taken again, anchored). */
+    copiesDropped: 0,
     forks: 0,
     comparisons: 0,
     timeouts: 0,
@@ -230,7 +302,7 @@ export class ChainService {
     const loaded = loadChain(o.storage, this.own);
     this.counters.loadedFromDisk = loaded.entries;
     if (loaded.damaged !== undefined) this.counters.diskRepairs++;
-    this.file = new ChainFile(o.storage);
+    this.file = new ChainFile(o.storage, o.settings.hashesKeptMax, loaded.entries);
     this.table = chainMessages(o.settings, o.settings.ownersPerPullMax);
     o.transport?.onReceive((from, channel, data) => {
       void channel;
@@ -247,6 +319,7 @@ export class ChainService {
     const entry = this.own.append(payload);
     this.file.append(entry);
     this.counters.appended++;
+    this.changed();
     return this.info(entry);
   }
 
@@ -282,8 +355,23 @@ export class ChainService {
    * @internal The requests waiting for an answer: what an on-path attacker sees (the simulator's
    * chain-forgery scenarios answer them with forged entries).
    */
-  pendingRequests(): Array<{ id: number; peer: NodeId; address: Address }> {
-    return [...this.pending].map(([id, p]) => ({ id, peer: p.peer, address: p.address }));
+  pendingRequests(): Array<{
+    id: number;
+    kind: ChainBody['kind'];
+    peer: NodeId;
+    address: Address;
+  }> {
+    return [...this.pending].map(([id, p]) => ({
+      id,
+      kind: p.kind,
+      peer: p.peer,
+      address: p.address,
+    }));
+  }
+
+  /** The settings this service runs with (NodeOptions.chain over the defaults). */
+  settings(): Readonly<ChainSettings> {
+    return this.o.settings;
   }
 
   forksFound(): ChainFork[] {
@@ -314,6 +402,8 @@ export class ChainService {
     this.halted = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.notifyTimer?.cancel();
+    this.notifyTimer = undefined;
     for (const [id, p] of this.pending) {
       p.timer.cancel();
       this.pending.delete(id);
@@ -336,6 +426,7 @@ export class ChainService {
         chainsHeld: this.replicas.size,
         replicaEntries: held,
         forksKnown: this.forks.size,
+        fileCompactions: this.file.compactions,
         lastProgressMs: this.lastProgressMs,
       },
       refused,
@@ -385,28 +476,115 @@ export class ChainService {
     return `${owner}/${peer}`;
   }
 
+  /** Self and every member the view lists (any state, until membership reaps it). */
+  private digestOwners(): NodeId[] {
+    const owners = [this.o.id];
+    for (const m of this.o.membership?.all() ?? []) owners.push(m.id);
+    return owners;
+  }
+
+  /** The digest of `owners`' heads: count and XOR of the non-empty ones, and by bucket. */
+  private headsDigest(owners: readonly NodeId[], bits: number): HeadsDigest {
+    const root = new Uint8Array(HASH_BYTES);
+    const buckets = new Uint8Array(BUCKET_DIGEST_BYTES << bits);
+    let count = 0;
+    for (const owner of owners) {
+      const chain = this.chainOf(owner);
+      if (chain === undefined || chain.headSeq === 0) continue;
+      count++;
+      const hash = chain.headHash();
+      for (let i = 0; i < HASH_BYTES; i++) root[i] = (root[i] as number) ^ (hash[i] as number);
+      const at = bucketOf(owner, bits) * BUCKET_DIGEST_BYTES;
+      for (let i = 0; i < BUCKET_DIGEST_BYTES; i++)
+        buckets[at + i] = (buckets[at + i] as number) ^ (hash[i] as number);
+    }
+    return { count, root, buckets };
+  }
+
   private pullRound(): void {
     const peers = this.live();
     if (peers.length === 0 || this.halted) return;
-    const peer = this.o.rng.pick(peers);
-    const owners = new Set<NodeId>([this.o.id, ...this.replicas.keys()]);
-    for (const m of peers) owners.add(m.id);
-    const all = [...owners];
+    this.pullFrom(this.o.rng.pick(peers));
+  }
+
+  /** One pull round with `peer`: our digest, then (when it differs) the owners of its buckets. */
+  private pullFrom(peer: ViewMember): void {
+    const mine = this.headsDigest(this.digestOwners(), 0);
+    this.counters.pullsSent++;
+    this.request(
+      peer.id,
+      peer.address,
+      { kind: 'digest', id: 0, count: mine.count, root: mine.root },
+      (answer) => {
+        if (answer instanceof ShoalError) return;
+        if (answer.kind !== 'summary') return this.count('unexpected-answer');
+        if (answer.same) {
+          this.counters.pullsSame++;
+          return;
+        }
+        this.counters.pullsDescended++;
+        this.pullBuckets(peer, answer.bucketBits, answer.buckets);
+      },
+    );
+  }
+
+  /** Our heads changed: tell `notifyFanout` random live members, at most once per notifyGapMs. */
+  private changed(): void {
+    if (this.o.settings.notifyFanout === 0 || this.notifyTimer !== undefined || this.halted) return;
+    if (this.o.transport === undefined || this.o.membership === undefined) return;
+    const waitMs = this.lastNotifyMs + this.o.settings.notifyGapMs - this.o.clock.now();
+    this.notifyTimer = this.o.clock.setTimer(ms(Math.max(0, waitMs)), () => {
+      this.notifyTimer = undefined;
+      if (this.halted) return;
+      this.lastNotifyMs = this.o.clock.now();
+      const peers = this.o.rng.shuffle(this.live()).slice(0, this.o.settings.notifyFanout);
+      if (peers.length === 0) return;
+      const mine = this.headsDigest(this.digestOwners(), 0);
+      for (const peer of peers) {
+        this.counters.notifiesSent++;
+        this.send(peer.address, { kind: 'notify', id: 0, count: mine.count, root: mine.root });
+      }
+    });
+  }
+
+  /** A member's heads changed: pull from it now when ours differ and no request to it waits. */
+  private takeNotify(from: Address, count: number, root: Uint8Array): void {
+    this.counters.notifiesReceived++;
+    const peer = this.live().find((m) => m.address === from);
+    if (peer === undefined) return this.count('unexpected-notify');
+    const mine = this.headsDigest(this.digestOwners(), 0);
+    if (mine.count === count && sameHash(mine.root, root)) return;
+    for (const p of this.pending.values()) if (p.address === from) return;
+    this.counters.notifiesPulled++;
+    this.pullFrom(peer);
+  }
+
+  /** Names our owners in the buckets whose digest differs from the peer's, with our heads. */
+  private pullBuckets(peer: ViewMember, bits: number, theirs: Uint8Array): void {
+    const owners = this.digestOwners();
+    const ours = this.headsDigest(owners, bits).buckets;
+    const differs = (bucket: number): boolean => {
+      for (let i = bucket * BUCKET_DIGEST_BYTES; i < (bucket + 1) * BUCKET_DIGEST_BYTES; i++)
+        if (ours[i] !== theirs[i]) return true;
+      return false;
+    };
+    const all = owners.filter(
+      (owner) => differs(bucketOf(owner, bits)) && !this.forks.has(this.forkKey(owner, peer.id)),
+    );
     const max = this.o.settings.ownersPerPullMax;
     const start = all.length > max ? this.rotation % all.length : 0;
-    this.rotation += max;
+    if (all.length > max) this.rotation += max;
     const wants: PullWant[] = [];
     for (let i = 0; i < Math.min(max, all.length); i++) {
       const owner = all[(start + i) % all.length] as NodeId;
-      if (this.forks.has(this.forkKey(owner, peer.id))) continue;
       const chain = this.chainOf(owner);
-      const afterSeq = chain?.headSeq ?? 0;
-      wants.push({ owner, afterSeq, hash: chain?.headHash() ?? GENESIS_HASH });
+      wants.push({ owner, afterSeq: chain?.headSeq ?? 0, hash: chain?.headHash() ?? GENESIS_HASH });
     }
     if (wants.length === 0) return;
-    this.counters.pullsSent++;
+    this.counters.ownersNamed += wants.length;
     this.request(peer.id, peer.address, { kind: 'pull', id: 0, wants }, (answer) => {
-      if (answer instanceof ShoalError || answer.kind !== 'pulled') return;
+      if (answer instanceof ShoalError) return;
+      if (answer.kind !== 'pulled') return this.count('unexpected-answer');
       this.takePulled(peer.id, peer.address, answer.chains);
     });
   }
@@ -442,7 +620,7 @@ export class ChainService {
         ),
       );
     });
-    this.pending.set(id, { peer, address, timer, done });
+    this.pending.set(id, { kind: body.kind, peer, address, timer, done });
     this.send(address, { ...body, id } as ChainBody);
   }
 
@@ -467,8 +645,15 @@ export class ChainService {
       case 'ask':
         this.answerAsk(from, body.id, body.owner, body.seqs);
         return;
+      case 'digest':
+        this.answerDigest(from, body.id, body.count, body.root);
+        return;
+      case 'notify':
+        this.takeNotify(from, body.count, body.root);
+        return;
       case 'pulled':
-      case 'hashes': {
+      case 'hashes':
+      case 'summary': {
         const p = this.pending.get(body.id);
         // An answer nobody waits for (late, or from another address) is dropped, counted.
         if (p === undefined || p.address !== from) {
@@ -485,6 +670,25 @@ export class ChainService {
 
   private count(reason: string): void {
     this.extraRefused[reason] = (this.extraRefused[reason] ?? 0) + 1;
+  }
+
+  /** `same` when our heads' digest matches the asker's, else ours by bucket. */
+  private answerDigest(from: Address, id: number, count: number, root: Uint8Array): void {
+    this.counters.digestsAnswered++;
+    const owners = this.digestOwners();
+    const bits = bucketBitsFor(owners.length);
+    const mine = this.headsDigest(owners, bits);
+    if (mine.count === count && sameHash(mine.root, root)) {
+      this.send(from, {
+        kind: 'summary',
+        id,
+        same: true,
+        bucketBits: 0,
+        buckets: new Uint8Array(0),
+      });
+      return;
+    }
+    this.send(from, { kind: 'summary', id, same: false, bucketBits: bits, buckets: mine.buckets });
   }
 
   private answerPull(from: Address, id: number, wants: readonly PullWant[]): void {
@@ -515,7 +719,9 @@ export class ChainService {
         continue;
       }
       if (chain.headSeq === want.afterSeq || budget <= 0) continue;
-      const { entries, truncated } = chain.entriesAfter(want.afterSeq);
+      // An asker holding nothing of a pruned chain takes it from the oldest entry kept.
+      const after = want.afterSeq === 0 ? chain.firstKeptSeq() - 1 : want.afterSeq;
+      const { entries, truncated } = chain.entriesAfter(after);
       if (truncated) {
         chains.push({ owner: want.owner, status: 'pruned' });
         continue;
@@ -579,6 +785,14 @@ export class ChainService {
       if (this.forks.has(this.forkKey(item.owner, peer))) continue;
       if (item.status === 'pruned') {
         this.counters.pruned++;
+        // Our copy fell behind what the peer keeps: drop it (soft state), so that the next pull
+        // takes the chain again from the oldest entry kept, anchored there. Forks in the gap go
+        // unseen by this copy. Only while membership holds the owner's key, to take it again.
+        const held = this.replicas.get(item.owner);
+        if (held !== undefined && this.o.membership?.get(item.owner)?.publicKey !== undefined) {
+          this.replicas.delete(item.owner);
+          this.counters.copiesDropped++;
+        }
         continue;
       }
       if (item.status === 'shorter') {
@@ -600,12 +814,24 @@ export class ChainService {
         continue;
       }
       const before = chain.headSeq;
-      const { accepted } = chain.ingest(item.entries);
+      let anchored = 0;
+      const first = item.entries[0];
+      if (chain !== this.own && before === 0 && first !== undefined && first.seq > 1) {
+        // The entries before it are pruned at the peer: start the copy there (chain.ts `anchor`).
+        if (chain.anchor(first) !== undefined) continue;
+        anchored = 1;
+        this.counters.anchored++;
+      }
+      const { accepted: linked } = chain.ingest(item.entries.slice(anchored));
+      const accepted = linked + anchored;
       if (accepted === 0) continue;
       progress = true;
       this.counters.deltasReceived++;
       this.counters.entriesReceived += accepted;
-      const taken = chain.entriesAfter(before, accepted).entries;
+      const taken = chain.entriesAfter(
+        Math.max(before, chain.firstKeptSeq() - 1),
+        accepted,
+      ).entries;
       for (const e of taken) this.counters.entryBytesReceived += e.payload.length;
       if (chain === this.own) {
         for (const e of taken) this.file.append(e);
@@ -615,6 +841,7 @@ export class ChainService {
     if (progress) {
       this.counters.pullsWithProgress++;
       this.lastProgressMs = this.o.clock.now();
+      this.changed();
     }
   }
 

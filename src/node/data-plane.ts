@@ -12,7 +12,7 @@
  * the live set (self, alive, suspect) whenever it changes.
  *
  * Chains (data-chain.ts) ride the same port (type 45, their own view) and the same view of
- * membership: `node.chain`.
+ * membership: `node.chain`. So do shared Merkle trees (data-tree.ts, type 46): `node.trees`.
  *
  * With `gossipCarrier: 'piggyback'` the core's gossip rounds ride in membership's packets
  * (data-plane-carrier.ts); every node unwraps carried frames whatever its own carrier.
@@ -39,8 +39,12 @@ import {
   ChainService,
   NodeChain,
   type ChainFork,
+  type ChainSettings,
   type ChainStats,
 } from './data-chain.js';
+import { CHAIN_DEFAULTS } from '../chain/chain.js';
+import type { ResolvedNodeOptions } from './options.js';
+import { NodeTrees, TreeService, treeSettings, type TreeStats } from './data-tree.js';
 import { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import { Watchers } from './data-plane-watch.js';
 import { ProtocolDriver, type DriverStats } from './driver.js';
@@ -68,6 +72,26 @@ export interface DataPlaneStats {
   carrier: CarrierStats | undefined;
   /** Chain replication's counts (data-chain.ts). */
   chain: ChainStats;
+  /** Tree sync's counts (data-tree.ts). */
+  tree: TreeStats;
+}
+
+/**
+ * The chain settings of `NodeOptions.chain` (validated there), then the tests' and simulator's
+ * `internals.chain`; a larger `entriesKeptMax` raises `hashesKeptMax` (which must cover it) too.
+ */
+function chainOptions(
+  user: ResolvedNodeOptions['chain'],
+  internal: Partial<ChainSettings> | undefined,
+): Partial<ChainSettings> {
+  const out: Partial<ChainSettings> = {};
+  if (user?.pullIntervalMs !== undefined) out.pullIntervalMs = user.pullIntervalMs;
+  if (user?.payloadBytesMax !== undefined) out.payloadBytesMax = user.payloadBytesMax;
+  if (user?.entriesKeptMax !== undefined) {
+    out.entriesKeptMax = user.entriesKeptMax;
+    out.hashesKeptMax = Math.max(CHAIN_DEFAULTS.hashesKeptMax, user.entriesKeptMax);
+  }
+  return { ...out, ...internal };
 }
 
 export interface DataPlane {
@@ -76,6 +100,8 @@ export interface DataPlane {
   readonly placement: NodePlacement;
   readonly chain: NodeChain;
   readonly chainService: ChainService;
+  readonly trees: NodeTrees;
+  readonly treeService: TreeService;
   readonly driver: ProtocolDriver<RegistryTypes>;
   /** Where forks found by chain replication are reported (the node's `chain-fork` event). */
   onChainFork(listener: (fork: ChainFork) => void): void;
@@ -116,12 +142,15 @@ export function wireDataPlane(
     packetBytesMax?: number;
     /** Chain replication's view of the port (type 45). */
     chain?: Transport;
+    /** Tree sync's view of the port (type 46). */
+    tree?: Transport;
   },
 ): DataPlane {
   const { io, options, internals } = ctx;
   // The user's carrier (NodeOptions.gossipCarrier), unless a test or the simulator sets one.
   const config = registryConfig(profileOf(ctx), {
     ...(options.gossipCarrier === undefined ? {} : { gossipCarrier: options.gossipCarrier }),
+    ...(options.eagerPushesMax === undefined ? {} : { eagerPushesMax: options.eagerPushesMax }),
     ...internals.registry,
   });
   const wallClockMs = internals.wallClockMs ?? Date.now;
@@ -274,8 +303,22 @@ export function wireDataPlane(
     storage: io.storage,
     transport: port?.chain,
     membership,
-    settings: chainSettings(internals.chain),
+    settings: chainSettings(chainOptions(options.chain, internals.chain)),
     onFork: (fork) => forkListener?.(fork),
+  });
+  const trees = new TreeService({
+    id: ctx.id,
+    publicKey: ctx.identity.publicKey,
+    sign: (data) => ctx.identity.sign(data),
+    verify: internals.unsafeSkipVerification === true ? () => true : CHAIN_CRYPTO.verify,
+    sha256: CHAIN_CRYPTO.sha256,
+    clusterId: options.clusterId,
+    clock: io.clock,
+    rng: io.rng.fork('trees'),
+    wallOffsetMs: wallClockMs() - io.clock.now(),
+    transport: port?.tree,
+    membership,
+    settings: treeSettings(internals.trees),
   });
   driver.start();
   driver.input({ kind: 'view', now: io.clock.now(), members: membership?.all() ?? [] });
@@ -286,6 +329,8 @@ export function wireDataPlane(
     placement: new NodePlacement(table, watchers),
     chain: new NodeChain(chains, ctx.id),
     chainService: chains,
+    trees: new NodeTrees(trees),
+    treeService: trees,
     driver,
     onChainFork(listener) {
       forkListener = listener;
@@ -302,6 +347,7 @@ export function wireDataPlane(
       timer = undefined;
       carrier?.clear();
       chains.halt();
+      trees.halt();
       driver.stop();
       watchers.end();
     },
@@ -312,6 +358,7 @@ export function wireDataPlane(
       transport: transport?.stats(),
       carrier: carrier === undefined ? undefined : { ...carrier.counts },
       chain: chains.stats(),
+      tree: trees.stats(),
     }),
   };
 }

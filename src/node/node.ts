@@ -38,6 +38,7 @@ import {
 } from './data-plane.js';
 import type { NodePlacement, NodeProcesses, NodeServices } from './data-plane-api.js';
 import type { NodeChain } from './data-chain.js';
+import type { NodeTrees } from './data-tree.js';
 import { splitPort } from './port-split.js';
 import { productionIo, type NodeIo } from './io.js';
 import type { KvService } from './kv-service.js';
@@ -94,6 +95,8 @@ export type NodeInternalsView = Partial<
   registry?: DataPlane['driver'];
   /** The data plane's chains (`swim`, `single`): the simulator's checkers and attacker. */
   chain?: DataPlane['chainService'];
+  /** The data plane's shared trees (`swim`, `single`): the simulator's checkers and attacker. */
+  trees?: DataPlane['treeService'];
 };
 
 export class ShoalNode {
@@ -173,6 +176,7 @@ export class ShoalNode {
       ...this.internals,
       registry: dataPlane.driver,
       chain: dataPlane.chainService,
+      trees: dataPlane.treeService,
     };
   }
 
@@ -208,6 +212,15 @@ export class ShoalNode {
    */
   get chain(): NodeChain {
     return this.data('chain').chain;
+  }
+
+  /**
+   * Shared trees: named key sets every member holds, last writer wins, replicated by Merkle
+   * anti-entropy; `proof(key)` answers proofs a client checks against a root. Modes `swim` and
+   * `single`.
+   */
+  get trees(): NodeTrees {
+    return this.data('trees').trees;
   }
 
   /** @internal `raft` mode: the replicated store (mode-raft.ts). */
@@ -470,7 +483,7 @@ export class ShoalNode {
     const runtime = this.runtime?.stats() ?? { protocol: {}, decodeErrors: {}, drivers: {} };
     const data = this.dataPlane?.stats();
     const decodeErrors = { ...runtime.decodeErrors };
-    for (const counts of [data?.decodeErrors, data?.chain.decodeErrors])
+    for (const counts of [data?.decodeErrors, data?.chain.decodeErrors, data?.tree.decodeErrors])
       for (const [code, n] of Object.entries(counts ?? {}))
         decodeErrors[code] = (decodeErrors[code] ?? 0) + n;
     return {

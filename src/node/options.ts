@@ -193,6 +193,29 @@ export const nodeOptionsSchema = z
      */
     gossipCarrier: z.enum(['own', 'piggyback']).default('own'),
     /**
+     * Deltas the data plane's registry pushes at once, each to `gossipFanout` members, before its
+     * next gossip round (swim mode, docs/design/data-plane.md, "Eager push"): a write reaches most
+     * members within milliseconds instead of a round. 0 turns eager pushes off.
+     * @defaultValue 4
+     */
+    eagerPushesMax: z.number().int().min(0).max(1024).optional(),
+    /**
+     * Chain replication (swim and single modes; docs/design/data-plane.md, "Chains on the
+     * network"): how often a node pulls from one random member (`pullIntervalMs`, default 1000:
+     * at steady state a pull costs about 80 bytes whatever the cluster's size, and an entry
+     * reaches every member within about one interval), the largest entry (`payloadBytesMax`, default
+     * 65,536) and the entries kept in memory per chain (`entriesKeptMax`, default 4,096: a member
+     * further behind a chain than that cannot take it).
+     */
+    chain: z
+      .object({
+        pullIntervalMs: z.number().int().min(10).max(3_600_000).optional(),
+        payloadBytesMax: z.number().int().min(1).max(1_048_576).optional(),
+        entriesKeptMax: z.number().int().min(1).max(1_048_576).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
      * Who may be a member (swim mode), beyond the cluster id: NodeIds or public keys by name, a
      * cluster CA's certificates, and revocations (node/admission.ts, docs/security.md). Absent:
      * any node that reaches a port may join.

@@ -12,7 +12,8 @@
  * The type byte sits after the magic and the version (docs/design/wire.md, "Envelope"); with a
  * keyring the real transport is the decrypting decorator, so the byte is read in the clear.
  *
- * Chain replication (type 45, node/data-chain.ts) gets a third view, `chain`, with its own counts.
+ * Chain replication (type 45, node/data-chain.ts) gets a third view, `chain`, with its own counts,
+ * and tree sync (type 46, node/data-tree.ts) a fourth, `tree`.
  *
  * A `PortCarrier` (data-plane-carrier.ts), once set, sees every packet membership sends (it may
  * return it with data-plane deltas attached: a `data-carried` frame, type 44) and every carried
@@ -54,6 +55,8 @@ export interface PortCarrier {
 const CARRIED_TYPE = 44;
 /** The envelope type byte of chain replication (chain/messages.ts): its own view, `chain`. */
 const CHAIN_TYPE = 45;
+/** The envelope type byte of Merkle tree sync (tree/messages.ts): its own view, `tree`. */
+const TREE_TYPE = 46;
 
 /** A view of the real transport with its own receive and refusal handlers, and its own traffic counts. */
 class PortView implements Transport {
@@ -137,11 +140,14 @@ export function splitPort(transport: Transport): {
   side: Transport;
   /** Chain replication's messages (type 45), split off the data plane's range. */
   chain: Transport;
+  /** Tree sync's messages (type 46), split off the data plane's range. */
+  tree: Transport;
   setCarrier(carrier: PortCarrier): void;
 } {
   const main = new PortView(transport);
   const side = new PortView(transport);
   const chain = new PortView(transport);
+  const tree = new PortView(transport);
   transport.onReceive((from, channel, data) => {
     const carrier = main.carrier;
     if (
@@ -154,17 +160,20 @@ export function splitPort(transport: Transport): {
       return packet.length === 0 ? undefined : main.receive(from, channel, packet);
     }
     if (data[ENVELOPE_TYPE_OFFSET] === CHAIN_TYPE) return chain.receive(from, channel, data);
+    if (data[ENVELOPE_TYPE_OFFSET] === TREE_TYPE) return tree.receive(from, channel, data);
     return (isDataPlanePayload(data) ? side : main).receive(from, channel, data);
   });
   transport.onStreamRefused((to: Address, refusal?: StreamRefusal) => {
     main.refused?.(to, refusal);
     side.refused?.(to, refusal);
     chain.refused?.(to, refusal);
+    tree.refused?.(to, refusal);
   });
   return {
     main,
     side,
     chain,
+    tree,
     setCarrier: (carrier) => {
       main.carrier = carrier;
     },

@@ -30,6 +30,7 @@ import { ms, type Clock, type TimerHandle } from '../base/time.js';
 import { encodeCommand } from '../kv/codec.js';
 import type { KvConfig } from '../kv/config.js';
 import type { ApplyOutput, KvOp, Session } from '../kv/types.js';
+import type { CancelSignal } from './kv-service.js';
 import { sessionExpired, sessionKey } from './raft-kv-machine.js';
 import type { RpcOutcome } from './raft-rpc.js';
 
@@ -44,7 +45,7 @@ export interface ProposalRoute {
 export interface ProposalOptions {
   /** The caller's own session (retries of one logical command reuse it); a lane's otherwise. */
   session?: Session | undefined;
-  signal?: AbortSignal | undefined;
+  signal?: CancelSignal | undefined;
   /** Overrides the default deadline, ms. */
   timeoutMs?: number | undefined;
 }
@@ -72,7 +73,7 @@ interface Waiter {
   ambiguous: boolean;
   done: boolean;
   /** The caller's signal and the listener on it, when it gave one. */
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CancelSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 

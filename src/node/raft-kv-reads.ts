@@ -17,6 +17,7 @@
  */
 import { ShoalError } from '../base/errors.js';
 import { ms, type Clock, type TimerHandle } from '../base/time.js';
+import type { CancelSignal } from './kv-service.js';
 import type { ReadOutcome } from './raft-core-requests.js';
 
 interface ReadWaiter {
@@ -56,7 +57,7 @@ export class Reads {
   ) {}
 
   /** Resolves once a linearizable read may be served from this member's replica. */
-  wait(what: string, signal?: AbortSignal, timeoutMs = this.opts.timeoutMs): Promise<void> {
+  wait(what: string, signal?: CancelSignal, timeoutMs = this.opts.timeoutMs): Promise<void> {
     if (this.closed) throw new ShoalError('ERR_TRANSPORT_CLOSED', 'the node is closed');
     if (signal?.aborted === true) throw new ShoalError('ERR_ABORTED', `${what} aborted`);
     if (!this.opts.hasLeader())

@@ -35,6 +35,7 @@ import { doTxn } from '../kv/write.js';
 import type { RaftConfig } from '../raft/config.js';
 import type { RaftEffect, RaftState } from '../raft/types.js';
 import type {
+  CancelSignal,
   KvCallOptions,
   KvHeader,
   KvMember,
@@ -305,7 +306,7 @@ export class RaftKv implements KvService {
   private async readBarrier(
     what: string,
     consistency: ReadConsistency | undefined,
-    signal?: AbortSignal,
+    signal?: CancelSignal,
   ) {
     if (signal?.aborted === true) throw new ShoalError('ERR_ABORTED', `${what} aborted`);
     if (consistency !== 'serializable') await this.reads.wait(what, signal);

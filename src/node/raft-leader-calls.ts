@@ -20,6 +20,7 @@ import { ms, type Clock } from '../base/time.js';
 import type { NodeId } from '../identity/node-id.js';
 import { leaseId } from '../kv/types.js';
 import type { RaftState, RequestFailure, RequestOutcome } from '../raft/types.js';
+import type { CancelSignal } from './kv-service.js';
 import type { CoreRequests } from './raft-core-requests.js';
 import type { LeaderLessor } from './raft-kv-lessor.js';
 import type { RaftRpc, RpcArgs, RpcOutcome } from './raft-rpc.js';
@@ -162,7 +163,7 @@ export class LeaderCalls {
     args: RpcArgs,
     what: string,
     deadlineMs: number,
-    signal?: AbortSignal,
+    signal?: CancelSignal,
   ): Promise<Extract<RpcOutcome, { kind: 'ok' }>> {
     const retryAny = args.op === 'keep-alive' || args.op === 'time-to-live';
     for (let attempt = 0; ; attempt++) {

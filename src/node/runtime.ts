@@ -4,6 +4,7 @@
  * runtime: it creates the mode's ProtocolDrivers over the node's I/O and maps their outputs to
  * the node's events. The node itself knows no protocol.
  */
+import type { TreeSettings } from './data-tree.js';
 import type { Address } from '../base/address.js';
 import type { ShoalError } from '../base/errors.js';
 import type { Labels } from '../membership/messages.js';
@@ -90,6 +91,8 @@ export interface NodeInternals {
   registry?: Partial<RegistryConfig>;
   /** Chain replication's timing and limits (data-chain.ts `ChainSettings`; the simulator's shorter pulls). */
   chain?: Partial<ChainSettings>;
+  /** Tree sync's timing and limits (data-tree.ts `TreeSettings`; the simulator's shorter rounds). */
+  trees?: Partial<TreeSettings>;
 }
 
 /** Something untrustworthy was refused (docs/security.md); rate-limited per reason by the core. */

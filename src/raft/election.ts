@@ -51,13 +51,16 @@ export function inLease(turn: Turn): boolean {
 }
 
 /**
- * How soon after the leader's port refused a connection a follower stands, as fractions of
- * `electionTimeoutMinMs`: late enough that the other followers, whose connections to the dead
- * process closed at the same moment, have dropped their lease too (or a pre-vote is refused), and
- * spread enough that two of them rarely stand together (a split vote costs a full timeout).
+ * When the followers that saw the leader's port refuse stand, as fractions of
+ * `electionTimeoutMinMs`: each in its own slot, by a rank that rotates with the term (its place
+ * among the voters left, sorted by address), so that two rarely stand together: a split vote costs
+ * a full timeout. Slot 0 opens at `FIRST`, late enough that the others, whose connections to the
+ * dead process closed at the same moment, have dropped their lease too (or the pre-vote is
+ * refused); a slot is `SLOT` wide, a stand falls in its first `JITTER`.
  */
-const REFUSED_STAND_FROM = 0.1;
-const REFUSED_STAND_TO = 0.2;
+const REFUSED_STAND_FIRST = 0.1;
+const REFUSED_STAND_SLOT = 0.2;
+const REFUSED_STAND_JITTER = 0.05;
 
 /**
  * A stream connection to `address` was refused: nothing listens on that port (the transport
@@ -65,7 +68,7 @@ const REFUSED_STAND_TO = 0.2;
  * our leader's address the leader's process is gone (killed, crashed or stopped; a machine that
  * vanished or a partition never says so: the election timeout covers those), so waiting out the
  * timeout buys nothing: the follower drops its lease on that leader (so it grants the other
- * followers' pre-votes, thesis §9.6) and stands after a short random delay instead.
+ * followers' pre-votes, thesis §9.6) and stands in its slot instead.
  *
  * Liveness only: Raft's safety never rests on timing. The one rule that does is the leader lease
  * (`readMode: 'lease'`: a leader serves reads while no follower can have voted since its last
@@ -77,10 +80,13 @@ export function onPeerRefused(turn: Turn, address: Address): void {
   if (state.config.readMode === 'lease') return;
   state.counters.leaderRefusals++;
   state.leaderContactMs = undefined;
+  const left = [...otherVoters(turn), state.selfAddress].filter((a) => a !== address).sort();
+  const rank = (Math.max(0, left.indexOf(state.selfAddress)) + state.term) % left.length;
   const minMs = state.config.electionTimeoutMinMs;
   const standAt = addMs(
     turn.now,
-    turn.rng.range(minMs * REFUSED_STAND_FROM, minMs * REFUSED_STAND_TO),
+    Math.round(minMs * (REFUSED_STAND_FIRST + rank * REFUSED_STAND_SLOT)) +
+      turn.rng.range(0, Math.max(1, Math.floor(minMs * REFUSED_STAND_JITTER))),
   );
   if (standAt < state.electionDeadlineMs) state.electionDeadlineMs = standAt;
 }

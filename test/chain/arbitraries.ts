@@ -1,7 +1,8 @@
 /**
  * Arbitraries of chain replication messages (src/chain/messages.ts, envelope type 45), for the
- * combined wire table's round-trip and fuzz tests (test/codec): every kind and every status,
- * entries named by their list item's owner as the codec writes them.
+ * combined wire table's round-trip and fuzz tests (test/codec): every kind (the digest-first
+ * `digest` and `summary` too) and every status, entries named by their list item's owner as the
+ * codec writes them.
  */
 import fc from 'fast-check';
 import type { NodeId } from '../../src/identity/node-id.js';
@@ -61,6 +62,24 @@ export function chainArbitraries(arbNodeId: fc.Arbitrary<NodeId>): {
       headSeq: seq,
       hashes: fc.array(fc.record({ seq, hash }), { maxLength: 8 }),
     }),
+    fc.record({ kind: fc.constant('digest' as const), id, count: seq, root: hash }),
+    fc.record({ kind: fc.constant('notify' as const), id, count: seq, root: hash }),
+    fc.record({
+      kind: fc.constant('summary' as const),
+      id,
+      same: fc.constant(true),
+      bucketBits: fc.constant(0),
+      buckets: fc.constant(new Uint8Array(0)),
+    }),
+    fc.integer({ min: 0, max: 4 }).chain((bucketBits) =>
+      fc.record({
+        kind: fc.constant('summary' as const),
+        id,
+        same: fc.constant(false),
+        bucketBits: fc.constant(bucketBits),
+        buckets: fc.uint8Array({ minLength: 8 << bucketBits, maxLength: 8 << bucketBits }),
+      }),
+    ),
   );
   return { 'data-chain': body.map((b) => ({ type: 'data-chain' as const, body: b })) };
 }

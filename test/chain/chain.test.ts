@@ -22,6 +22,8 @@ import {
   type ChainView,
 } from '../../src/chain/chain.js';
 import { decodeEntries, encodeEntries } from '../../src/chain/codec.js';
+import { chainMessages } from '../../src/chain/messages.js';
+import { decodeWith, encodeWith } from '../../src/codec/codec.js';
 import {
   generateRawKeyPair,
   nodeIdFromPublicKey,
@@ -238,6 +240,63 @@ describe('chain replication', () => {
     big.append(new Uint8Array(9));
     const replica = new ChainReplica(A.id, A.publicKey, crypto, limits);
     expect(replica.ingest(big.entriesAfter(0).entries).refused).toBe('oversized');
+  });
+
+  it('anchor: an empty replica starts at a signed entry past 1; a forged one leaves it empty', () => {
+    const owner = chainOf(A, 12);
+    const tail = owner.entriesAfter(9).entries;
+    const tenth = tail[0] as ChainEntry;
+    const forged = { ...tenth, payload: bytes('not the owner') };
+    const replica = new ChainReplica(A.id, A.publicKey, crypto);
+    expect(replica.anchor(forged)).toBe('bad-signature');
+    expect(replica.headSeq).toBe(0);
+    expect(replica.refused['bad-signature']).toBe(1);
+    expect(replica.anchor({ ...tenth, owner: B.id })).toBe('wrong-owner');
+    expect(replica.anchor(tenth)).toBeUndefined();
+    expect(replica.headSeq).toBe(10);
+    expect(replica.hashAt(9)).toEqual(tenth.prevHash);
+    expect(replica.hashAt(8)).toBeUndefined();
+    expect(replica.ingest(tail.slice(1)).accepted).toBe(2);
+    expect(replica.headHash()).toEqual(owner.headHash());
+    expect(compareChains(replica, owner).status).toBe('in-sync');
+    // Only an empty replica anchors.
+    expect(replica.anchor(tenth)).toBe('not-next');
+  });
+
+  it('an answer with an entry over the taker own payloadBytesMax decodes; only that chain is refused', () => {
+    // Members set payloadBytesMax apart (NodeOptions.chain): one larger entry must not make the
+    // whole answer undecodable, which would stall every other chain it carries.
+    const small = chainLimits({ payloadBytesMax: 8 });
+    const big = chainOf(A, 0);
+    big.append(new Uint8Array(20));
+    const fits = chainOf(B, 0);
+    fits.append(new Uint8Array(4));
+    const sender = chainMessages(chainLimits(), 16);
+    const bytes = encodeWith(
+      sender,
+      {
+        type: 'data-chain',
+        body: {
+          kind: 'pulled',
+          id: 1,
+          chains: [
+            { owner: A.id, status: 'entries', entries: big.entriesAfter(0).entries },
+            { owner: B.id, status: 'entries', entries: fits.entriesAfter(0).entries },
+          ],
+        },
+      },
+      'c',
+    );
+    const decoded = decodeWith(chainMessages(small, 16), bytes, { clusterId: 'c' });
+    if (!decoded.ok || decoded.message.body.kind !== 'pulled') throw new Error('did not decode');
+    const [first, second] = decoded.message.body.chains;
+    if (first?.status !== 'entries' || second?.status !== 'entries') throw new Error('statuses');
+    expect(new ChainReplica(A.id, A.publicKey, crypto, small).ingest(first.entries).refused).toBe(
+      'oversized',
+    );
+    expect(new ChainReplica(B.id, B.publicKey, crypto, small).ingest(second.entries).accepted).toBe(
+      1,
+    );
   });
 
   it('entriesKeptMax and hashesKeptMax: old entries are pruned, pulls behind them are truncated', () => {

@@ -5,6 +5,7 @@
  * parseable addresses, safe integers), so every generated message encodes.
  */
 import { chainArbitraries } from '../chain/arbitraries.js';
+import { treeArbitraries } from '../tree/arbitraries.js';
 import fc from 'fast-check';
 import type { Address } from '../../src/base/address.js';
 import { toHex } from '../../src/base/hex.js';
@@ -241,6 +242,7 @@ export const arbMessageByType: {
   ...raftNodeMessageArbitraries({ arbAddress, arbCounter, arbNodeId, arbLabels }),
   // Chains (src/chain/messages.ts).
   ...chainArbitraries(arbNodeId),
+  ...treeArbitraries(arbNodeId),
 };
 
 export const arbMessage: fc.Arbitrary<WireMessage> = fc.oneof(...Object.values(arbMessageByType));

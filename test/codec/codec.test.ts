@@ -465,6 +465,7 @@ describe('wire numbers', () => {
       'data-summary': 42,
       'data-state': 43,
       'data-chain': 45,
+      'data-tree': 46,
       'raft-vote-request': 20,
       'raft-vote-response': 21,
       'raft-append': 22,

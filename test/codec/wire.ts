@@ -25,6 +25,8 @@ import type { RaftMessage } from '../../src/raft/messages.js';
 import { RAFT_NODE_MESSAGES, type RaftNodeMessage } from '../../src/node/raft-rpc-codec.js';
 import { chainMessages, type ChainMessage } from '../../src/chain/messages.js';
 import { chainLimits } from '../../src/chain/chain.js';
+import { treeMessages, type TreeMessage } from '../../src/tree/messages.js';
+import { treeLimits } from '../../src/tree/shared.js';
 
 export { updateEncodedBytes } from '../../src/membership/codec.js';
 export {
@@ -34,17 +36,26 @@ export {
 } from '../../src/membership/messages.js';
 
 export type WireMessage =
-  Message | ElectionMessage | RegistryMessage | RaftMessage | RaftNodeMessage | ChainMessage;
+  | Message
+  | ElectionMessage
+  | RegistryMessage
+  | RaftMessage
+  | RaftNodeMessage
+  | ChainMessage
+  | TreeMessage;
 
 export const WIRE_MESSAGES = combineTables(
   combineTables(
     combineTables(
-      combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
-      RAFT_MESSAGES,
+      combineTables(
+        combineTables(combineTables(MEMBERSHIP_MESSAGES, ELECTION_MESSAGES), REGISTRY_MESSAGES),
+        RAFT_MESSAGES,
+      ),
+      RAFT_NODE_MESSAGES,
     ),
-    RAFT_NODE_MESSAGES,
+    chainMessages(chainLimits(), 1024),
   ),
-  chainMessages(chainLimits(), 1024),
+  treeMessages(treeLimits()),
 );
 export const MESSAGE_TYPE_NUMBERS = WIRE_MESSAGES.numbers;
 

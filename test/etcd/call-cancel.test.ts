@@ -1,6 +1,8 @@
 /**
- * A unary call's cancellation (src/etcd/endpoint.ts CallCancel): its AbortSignal is made only
- * when asked for, and aborted whether the cancel came before or after it was asked for.
+ * A unary call's cancellation (src/etcd/endpoint.ts CallCancel): the CancelSignal the store
+ * waits on, behaving as an AbortSignal does for what the store uses of one: `aborted`, a
+ * listener run once on the cancel, a removed listener not run, a listener added after the cancel
+ * never run (the store checks `aborted` first).
  */
 import { describe, expect, it } from 'vitest';
 import { CallCancel } from '../../src/etcd/endpoint.js';
@@ -23,5 +25,29 @@ describe('CallCancel', () => {
   it('is one signal however often asked for', () => {
     const cancel = new CallCancel();
     expect(cancel.signal).toBe(cancel.signal);
+  });
+
+  it('runs each listener once on the cancel, not the removed ones', () => {
+    const cancel = new CallCancel();
+    const ran: string[] = [];
+    const a = (): void => void ran.push('a');
+    const b = (): void => void ran.push('b');
+    cancel.signal.addEventListener('abort', a, { once: true });
+    cancel.signal.addEventListener('abort', b, { once: true });
+    cancel.signal.removeEventListener('abort', a);
+    cancel.cancel();
+    cancel.cancel();
+    expect(ran).toEqual(['b']);
+  });
+
+  it('never runs a listener added after the cancel, as an AbortSignal does', () => {
+    const cancel = new CallCancel();
+    const controller = new AbortController();
+    cancel.cancel();
+    controller.abort();
+    const ran: string[] = [];
+    cancel.signal.addEventListener('abort', () => ran.push('cancel'));
+    controller.signal.addEventListener('abort', () => ran.push('controller'));
+    expect(ran).toEqual([]);
   });
 });

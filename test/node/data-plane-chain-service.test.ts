@@ -3,7 +3,8 @@
  * and counted"): bytes that do not decode are counted by ERR_DECODE_* code; an answer nobody
  * asked for (wrong request id, or from another address than the one asked) is counted and
  * dropped; nothing is stored from either. A pull is answered from what is held: entries after the asker's seq
- * when it agrees there, `diverged` when its hash differs, `shorter` when the asker is ahead.
+ * when it agrees there, `diverged` when its hash differs, `shorter` when the asker is ahead; a
+ * digest with `same` when the count and XOR of the heads match, else with the heads by bucket.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,5 +98,36 @@ describe('the chain service refuses bad input and counts it', () => {
     expect(answers[1]).toMatchObject({ id: 6, chains: [{ status: 'diverged' }] });
     expect(answers[2]).toMatchObject({ id: 7, chains: [{ status: 'shorter', headSeq: 2 }] });
     expect(sent.every((s) => s.to === PEER)).toBe(true);
+  });
+
+  it('answers a digest with same when its heads agree, else with its buckets', () => {
+    const { chains, sent, deliver, id } = service();
+    chains.append(new Uint8Array([1]));
+    const head = chains.own.headHash();
+    deliver({ kind: 'digest', id: 8, count: 1, root: head });
+    deliver({ kind: 'digest', id: 9, count: 0, root: GENESIS_HASH });
+    // Same root, another count: not the same set of chains.
+    deliver({ kind: 'digest', id: 10, count: 2, root: head });
+    const answers = sent.map((s) => s.body);
+    expect(answers[0]).toEqual({
+      kind: 'summary',
+      id: 8,
+      same: true,
+      bucketBits: 0,
+      buckets: new Uint8Array(0),
+    });
+    // No view: its only owner is itself, one bucket holding its head hash's first 8 bytes.
+    expect(answers[1]).toEqual({
+      kind: 'summary',
+      id: 9,
+      same: false,
+      bucketBits: 0,
+      buckets: new Uint8Array(head.subarray(0, 8)),
+    });
+    expect(answers[2]).toMatchObject({ id: 10, same: false });
+    expect(chains.stats().counters.digestsAnswered).toBe(3);
+    expect(chains.heads()).toEqual([
+      { owner: id, seq: 1, hash: Buffer.from(head).toString('hex') },
+    ]);
   });
 });

@@ -88,6 +88,15 @@ describe('chains over loopback', () => {
     ]);
     expect(b.chain.head(a.id)?.hash).toBe(a.chain.head()?.hash);
     expect(await a.chain.compare(b.id)).toMatchObject({ status: 'in-sync', seq: 5 });
+    // Over real sockets too, a's notifications come from the address its members know it by:
+    // they are taken (and open pulls), never dropped as from an unknown address.
+    await waitFor(
+      () => [b, c].some((n) => (n.stats().dataPlane?.chain.counters['notifiesPulled'] ?? 0) > 0),
+      15_000,
+      'a notification opened a pull',
+    );
+    for (const n of all)
+      expect(n.stats().dataPlane?.chain.refused['unexpected-notify'] ?? 0).toBe(0);
     a.chain.append('a-6');
     const ahead = await a.chain.compare(c.id);
     // c may have pulled a-6 already; otherwise it is behind at the common seq 5.

@@ -6,7 +6,8 @@
  * hash is the one its owner appended at that seq), and after the heal every running node holds
  * every running member's chain at its head (anti-entropy by pull, Demers et al. 1987). An
  * on-path attacker's forged, altered and reordered entries are refused and counted; with
- * signatures unchecked the owner checker must fire, or it proves nothing.
+ * signatures unchecked the owner checker must fire, or it proves nothing. `chain-pruned` keeps 12
+ * entries per chain, so copies fall behind what peers keep and chain.log compacts within a run.
  */
 import { describe, expect, it } from 'vitest';
 import { parseFaults } from '../../src/sim/faults.js';
@@ -37,7 +38,7 @@ function convergedEntries(result: RunResult): number | undefined {
 
 describe('chain scenarios (issue 16)', () => {
   it('are registered for npm run sim and the sweep', () => {
-    for (const name of ['chain', 'chain-forgery', 'chain-forgery-unsafe'])
+    for (const name of ['chain', 'chain-forgery', 'chain-forgery-unsafe', 'chain-pruned'])
       expect(SCENARIOS.get(name)?.name).toBe(name);
   });
 
@@ -71,6 +72,26 @@ describe('chain scenarios (issue 16)', () => {
       const result = run('chain-forgery-unsafe', seed, 5, 'none');
       expect(result.violation?.checker, `seed ${seed}`).toBe('chain-entries-from-their-owner');
     }
+  });
+
+  it('chain-pruned: copies pruned, dropped and anchored again, chain.log compacted, all converge', () => {
+    const seen = { anchored: 0, dropped: 0, compactions: 0 };
+    for (const seed of [12, 13]) {
+      const result = run('chain-pruned', seed, 5, 'all');
+      expect(result.violation, result.violation?.message).toBeUndefined();
+      for (const line of result.trace) {
+        const m = /(\d+) copies anchored, (\d+) dropped, (\d+) chain.log compactions/.exec(line);
+        if (m === null) continue;
+        seen.anchored += Number(m[1]);
+        seen.dropped += Number(m[2]);
+        seen.compactions += Number(m[3]);
+      }
+    }
+    // Each path ran (without dropping a copy behind the peer's oldest entry, seed 12 fails its
+    // liveness: a member stays at 34 of an owner's 53).
+    expect(seen.anchored).toBeGreaterThan(0);
+    expect(seen.dropped).toBeGreaterThan(0);
+    expect(seen.compactions).toBeGreaterThan(0);
   });
 
   it('the same seed gives the same trace byte for byte', () => {

@@ -17,6 +17,7 @@
  *   that continue the chain it holds: `forged-entry` (a payload signed with the attacker's key),
  *   `altered-entry` (the owner's real next entry with another payload), `reordered-entry` (the
  *   owner's real entry two ahead, given the next seq). Every one must be refused and counted.
+ *   It answers the `pull`s (the requests that expect entries), not the digests that open them.
  * - `chain-forgery-unsafe`: the same with signatures unchecked; the checker must fire (a
  *   reordered entry is still refused by its link, a forged or altered one is not).
  */
@@ -42,6 +43,8 @@ export const APPEND_PERIOD_MS = 40;
 export const SCAN_MS = 25;
 /** The nodes' pull interval in the simulator (production: 1000 ms). */
 export const SIM_PULL_INTERVAL_MS = 100;
+/** `chain-pruned`: entries and hashes kept per chain (chain.log compacts at twice it). */
+export const SMALL_KEPT = 12;
 /** Mean time between two forgeries, virtual ms. */
 export const FORGERY_PERIOD_MS = 50;
 /** Forgeries sent before the liveness phase requires a node to have counted one. */
@@ -52,6 +55,8 @@ type ForgeryKind = (typeof CHAIN_FORGERY_KINDS)[number];
 
 export interface ChainScenarioOptions {
   attack?: boolean;
+  /** Chain limits small enough that chains are pruned and chain.log compacted within a run. */
+  small?: boolean;
   /** Check entry signatures. @defaultValue true */
   verify?: boolean;
 }
@@ -118,18 +123,26 @@ class ChainAttacker {
   private attackOnce(): void {
     const up = this.targets();
     const waiting = up.flatMap(([node, shoal]) =>
-      (shoal.internals.chain?.pendingRequests() ?? []).map((p) => ({ node, shoal, p })),
+      (shoal.internals.chain?.pendingRequests() ?? [])
+        .filter((p) => p.kind === 'pull')
+        .map((p) => ({ node, shoal, p })),
     );
     if (waiting.length === 0) return;
     const { node, shoal, p } = this.rng.pick(waiting);
+    const kind = this.rng.pick(CHAIN_FORGERY_KINDS);
     const owners = up.map(([, s]) => s);
-    const ownerNode = this.rng.pick(owners);
+    // An owner whose chain is ahead of the victim's copy by what the kind needs (the real next
+    // entry, or the one after it), when there is one; any owner otherwise (a forged entry).
+    const ahead = (o: ShoalNode): number =>
+      (o.internals.chain?.own.headSeq ?? 0) - (shoal.internals.chain?.chainOf(o.id)?.headSeq ?? 0);
+    const need = kind === 'reordered-entry' ? 2 : kind === 'altered-entry' ? 1 : 0;
+    const fit = owners.filter((o) => ahead(o) >= need);
+    const ownerNode = this.rng.pick(fit.length > 0 ? fit : owners);
     const owner = ownerNode.id;
     const held = shoal.internals.chain?.chainOf(owner);
     const headSeq = held?.headSeq ?? 0;
     const prevHash = held?.headHash() ?? new Uint8Array(32);
     const real = ownerNode.internals.chain?.own.entriesAfter(headSeq, 2).entries ?? [];
-    const kind = this.rng.pick(CHAIN_FORGERY_KINDS);
     let entry: ChainEntry;
     const seq = headSeq + 1;
     if (kind === 'altered-entry' && real[0] !== undefined)
@@ -180,7 +193,13 @@ class ChainRun extends SwimRun {
 
   constructor(world: SimWorld, options: ChainScenarioOptions) {
     const internals: NodeInternals = {
-      chain: { pullIntervalMs: SIM_PULL_INTERVAL_MS, requestTimeoutMs: 1000 },
+      chain: {
+        pullIntervalMs: SIM_PULL_INTERVAL_MS,
+        requestTimeoutMs: 1000,
+        ...(options.small === true
+          ? { entriesKeptMax: SMALL_KEPT, hashesKeptMax: SMALL_KEPT }
+          : {}),
+      },
       ...(options.verify === false ? { unsafeSkipVerification: true } : {}),
     };
     super(world, { internals });
@@ -229,14 +248,20 @@ class ChainRun extends SwimRun {
       let entries = 0;
       let deltas = 0;
       let bytes = 0;
+      let anchored = 0;
+      let dropped = 0;
+      let compactions = 0;
       for (const [, shoal] of this.up()) {
         const c = shoal.stats().dataPlane?.chain;
         entries += c?.counters['entriesReceived'] ?? 0;
         deltas += c?.counters['deltasReceived'] ?? 0;
         bytes += c?.transport?.frameBytesSent ?? 0;
+        anchored += c?.counters['anchored'] ?? 0;
+        dropped += c?.counters['copiesDropped'] ?? 0;
+        compactions += c?.counters['fileCompactions'] ?? 0;
       }
       this.world.trace.add(
-        `chains converged: ${this.up().length} nodes hold every chain; ${entries} entries in ${deltas} deltas received, ${bytes} bytes sent (current lives)`,
+        `chains converged: ${this.up().length} nodes hold every chain; ${entries} entries in ${deltas} deltas received, ${bytes} bytes sent; ${anchored} copies anchored, ${dropped} dropped, ${compactions} chain.log compactions (current lives)`,
       );
     }
     this.reported = true;
@@ -323,6 +348,12 @@ export const chainForgery = scenario(
   'chain-forgery',
   'chain with an on-path attacker answering pulls with forged, altered and reordered entries: every one refused and counted',
   { attack: true },
+);
+
+export const chainPruned = scenario(
+  'chain-pruned',
+  `chain with ${SMALL_KEPT} entries and hashes kept per chain: copies are pruned, members behind them take chains again from the oldest entry kept (anchored), chain.log is compacted and read back anchored after crashes; every chain held is still its owner's`,
+  { small: true },
 );
 
 export const chainForgeryUnsafe = scenario(

@@ -30,7 +30,8 @@ import {
   registryLossNoAntiEntropyUnsafe,
   registryPiggyback,
 } from './registry.js';
-import { chain, chainForgery, chainForgeryUnsafe } from './chain.js';
+import { chain, chainForgery, chainForgeryUnsafe, chainPruned } from './chain.js';
+import { tree, treeForgery, treeForgeryUnsafe, treeNoSyncUnsafe } from './tree.js';
 import {
   workerTier,
   workerTierDedupUnsafe,
@@ -75,6 +76,11 @@ export const SCENARIOS: ReadonlyMap<string, Scenario<unknown>> = new Map<string,
     [chain.name, chain as Scenario<unknown>],
     [chainForgery.name, chainForgery as Scenario<unknown>],
     [chainForgeryUnsafe.name, chainForgeryUnsafe as Scenario<unknown>],
+    [chainPruned.name, chainPruned as Scenario<unknown>],
+    [tree.name, tree as Scenario<unknown>],
+    [treeForgery.name, treeForgery as Scenario<unknown>],
+    [treeForgeryUnsafe.name, treeForgeryUnsafe as Scenario<unknown>],
+    [treeNoSyncUnsafe.name, treeNoSyncUnsafe as Scenario<unknown>],
     [electionSwimAp.name, electionSwimAp as Scenario<unknown>],
     [electionSwimEpochDisagreement.name, electionSwimEpochDisagreement as Scenario<unknown>],
     [electionSwimLoneMinority.name, electionSwimLoneMinority as Scenario<unknown>],
