@@ -59,6 +59,8 @@ export interface LoadSliceArgs {
   /** First and largest registration window of this process (registrations in flight). */
   windowStart: number;
   windowMax: number;
+  /** Workers keep a warm standby channel to their next server (WorkerOptions.standbyChannel). */
+  standby: boolean;
 }
 
 export interface LoadStats {
@@ -76,6 +78,9 @@ export interface LoadStats {
   /** This process's own CPU (user + system) since it started, ms. */
   cpuMs: number;
   rssBytes: number;
+  /** Moves to another server after a failure, and how many found the standby channel ready. */
+  standbyMoves: number;
+  standbyMovesWarm: number;
 }
 
 export interface WorkerLoadChild {
@@ -182,6 +187,8 @@ if (isMain(import.meta.url)) {
       doneMs,
       cpuMs: (cpu.user + cpu.system) / 1000,
       rssBytes: process.memoryUsage().rss,
+      standbyMoves: workers.reduce((x, w) => x + w.standbyCounters.moves, 0),
+      standbyMovesWarm: workers.reduce((x, w) => x + w.standbyCounters.movesWarm, 0),
     };
     process.stdout.write(`${JSON.stringify(stats)}\n`);
   };
@@ -205,6 +212,7 @@ if (isMain(import.meta.url)) {
       // Many workers share this process's event loop: no fsync per identity file.
       identityFsync: false,
       sharedChannels,
+      standbyChannel: args.standby,
     });
     workers.push(w);
     inFlight.add(w);

@@ -23,7 +23,8 @@
  * - `--raft`: the leader's WAL fdatasyncs in the storm (registrations per fsync: group commit),
  *   and after the windows a leader failover: SIGKILL of the Raft leader, time to a new tier
  *   leader and until the watches and long-polls are back, false downs until the failover TTL
- *   plus grace has passed (`--failover-watch-s`, `--no-failover`).
+ *   plus grace has passed (`--failover-watch-s`, `--no-failover`). The workers keep a warm
+ *   standby channel to their next server (`--no-standby`: not, as before, for a before/after).
  *
  * The storm is paced (bench/lib-worker-load-child.ts): keys are made before it starts, and each
  * load process keeps at most a window of registrations in flight (`--window` 8 to start,
@@ -215,6 +216,8 @@ async function failoverRows(
   let watchesMs: number | undefined;
   let downMax = 0;
   let subscribersMin = Infinity;
+  /** [ms after the kill, subscribers on the survivors] at every change (stderr). */
+  const timeline: [number, number][] = [];
   let last: RaftServerStats[] = [];
   while (Date.now() - t0 < watchMs) {
     await sleep(FAILOVER_POLL_MS);
@@ -227,8 +230,12 @@ async function failoverRows(
     }
     const subscribers = last.reduce((a, s) => a + (s.stats['subscribers'] ?? 0), 0);
     subscribersMin = Math.min(subscribersMin, subscribers);
+    if (subscribers !== timeline.at(-1)?.[1]) timeline.push([at, subscribers]);
     if (watchesMs === undefined && subscribers >= subscribersBefore) watchesMs = at;
   }
+  process.stderr.write(
+    `failover subscribers: ${timeline.map(([at, k]) => `${fmt(at)} ms ${k}`).join(', ')}\n`,
+  );
   const lead = last.find((s) => s.leading);
   const fmtMs = (ms: number | undefined): string => (ms === undefined ? 'never' : `${fmt(ms)} ms`);
   return [
@@ -249,7 +256,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
   const windows = Number(flags.get('windows') ?? 3);
   const rate = Number(flags.get('rate') ?? 50);
   const windowMs = Number(flags.get('window-s') ?? 60) * 1000;
-  const settings = { maxHeartbeatsPerSecond: rate };
+  const settings: WorkerServerSettings = { maxHeartbeatsPerSecond: rate };
   const config = workerServerConfig(settings);
   const stormOnly = flags.get('storm-only') === 'true';
   const stateRows: string[][] = [];
@@ -304,6 +311,7 @@ export async function run(argv: readonly string[] = []): Promise<string> {
           seed: 2 + p,
           windowStart,
           windowMax,
+          standby: flags.get('no-standby') !== 'true',
         }),
       ),
     );
@@ -410,7 +418,13 @@ export async function run(argv: readonly string[] = []): Promise<string> {
             (failoverHeartbeatTtlMsFor(n, config) + config.heartbeatGraceMs) / 1000 + 10,
         ) * 1000;
       process.stderr.write(`failover: killing the leader, watching ${watchMs / 1000} s\n`);
+      const preKill = await loadStats();
       rows.push(...(await servers.failover(n, watchMs)));
+      const moved = await loadStats();
+      rows.push([
+        'workers moved by the failover',
+        `${moved.reduce((x, l) => x + l.standbyMoves, 0)} moved to their next server, ${moved.reduce((x, l) => x + l.standbyMovesWarm, 0)} of them onto a warm standby channel (handshake done before the kill); load generator CPU ${fmt((moved.reduce((x, l) => x + l.cpuMs, 0) - preKill.reduce((x, l) => x + l.cpuMs, 0)) / 1000, 1)} s over the watch`,
+      ]);
     }
     shoalRate =
       rates.length > 0 && upAtEnd === n

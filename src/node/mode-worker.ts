@@ -87,6 +87,8 @@ export function wireWorker(ctx: WiringContext, mode: WorkerMode): ModeRuntime & 
         workerServerSwitches: state?.counters.serverSwitches ?? 0,
         workerDuplicateBatches: state?.counters.duplicateBatches ?? 0,
         workerGaps: state?.counters.gaps ?? 0,
+        workerStandbyMoves: worker.standbyCounters.moves,
+        workerStandbyMovesWarm: worker.standbyCounters.movesWarm,
       };
       return { protocol, decodeErrors: {}, drivers: {} };
     },

@@ -46,11 +46,11 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  KeyObject,
   randomBytes,
   sign as signBytes,
   verify as verifyBytes,
   webcrypto,
-  type KeyObject,
 } from 'node:crypto';
 import { join } from 'node:path';
 import { ShoalError } from '../base/errors.js';
@@ -520,30 +520,91 @@ export function leafSplicer(
   };
 }
 
+/** One DER TLV: its tag, where its contents start and end (the next TLV starts at `end`). */
+interface Tlv {
+  tag: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * The TLV at `at`, within `limit`: single-byte tags and definite lengths of up to 3 bytes in
+ * minimal form (DER), nothing past `limit`; undefined otherwise.
+ */
+function readTlv(b: Buffer, at: number, limit: number): Tlv | undefined {
+  if (at + 2 > limit) return undefined;
+  const tag = b[at] as number;
+  if ((tag & 0x1f) === 0x1f) return undefined;
+  let length = b[at + 1] as number;
+  let p = at + 2;
+  if (length & 0x80) {
+    const n = length & 0x7f;
+    if (n === 0 || n > 3 || p + n > limit || b[p] === 0) return undefined;
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + (b[p++] as number);
+    if (length < 0x80) return undefined;
+  }
+  if (p + length > limit) return undefined;
+  return { tag, start: p, end: p + length };
+}
+
+/**
+ * A PKCS#10 CertificationRequest (RFC 2986 §4) cut into its parts by hand: the request info's
+ * bytes as received (what the signature covers), the SPKI's and the signature algorithm's whole
+ * TLVs, and the signature BIT STRING's contents. Structure only (version 0, a Name, an SPKI,
+ * optional [0] attributes, nothing after); undefined for anything else. ~2 µs where
+ * @peculiar/asn1-csr's schema parse took ~100 (the largest part of the server's CSR check).
+ */
+function csrParts(
+  der: Buffer,
+): { info: Buffer; spki: Buffer; algorithm: Buffer; signature: Buffer } | undefined {
+  const outer = readTlv(der, 0, der.length);
+  if (outer?.tag !== DER_SEQUENCE || outer.end !== der.length) return undefined;
+  const info = readTlv(der, outer.start, outer.end);
+  if (info?.tag !== DER_SEQUENCE) return undefined;
+  const algorithm = readTlv(der, info.end, outer.end);
+  if (algorithm?.tag !== DER_SEQUENCE) return undefined;
+  const signature = readTlv(der, algorithm.end, outer.end);
+  if (signature?.tag !== DER_BIT_STRING || signature.end !== outer.end) return undefined;
+  const version = readTlv(der, info.start, info.end);
+  if (version?.tag !== 0x02 || version.end - version.start !== 1 || der[version.start] !== 0)
+    return undefined;
+  const subject = readTlv(der, version.end, info.end);
+  if (subject?.tag !== DER_SEQUENCE) return undefined;
+  const spki = readTlv(der, subject.end, info.end);
+  if (spki?.tag !== DER_SEQUENCE) return undefined;
+  let end = spki.end;
+  if (end < info.end) {
+    const attributes = readTlv(der, end, info.end);
+    if (attributes?.tag !== 0xa0) return undefined;
+    end = attributes.end;
+  }
+  if (end !== info.end || signature.end - signature.start < 1 || der[signature.start] !== 0)
+    return undefined;
+  const whole = (t: Tlv, at: number): Buffer => der.subarray(at, t.end);
+  return {
+    info: whole(info, outer.start),
+    spki: whole(spki, subject.end),
+    algorithm: whole(algorithm, info.end),
+    signature: der.subarray(signature.start + 1, signature.end),
+  };
+}
+
 /**
  * The raw Ed25519 key of a CSR whose signature verifies over its request info's bytes as
  * received (proof of possession). ERR_INVALID_ARGUMENT otherwise.
  */
 export function verifiedCsrKey(csrPem: string): Uint8Array {
-  let csr: CertificationRequest;
-  try {
-    csr = AsnConvert.parse(derOf(csrPem), CertificationRequest);
-  } catch (err) {
-    throw new ShoalError(
-      'ERR_INVALID_ARGUMENT',
-      `the CSR does not parse: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  const spki = csr.certificationRequestInfo.subjectPKInfo;
-  const rawKey = new Uint8Array(spki.subjectPublicKey);
+  const parts = csrParts(Buffer.from(derOf(csrPem)));
+  if (parts === undefined)
+    throw new ShoalError('ERR_INVALID_ARGUMENT', 'the CSR does not parse as PKCS#10 DER');
   if (
-    spki.algorithm.algorithm !== ED25519_OID ||
-    csr.signatureAlgorithm.algorithm !== ED25519_OID ||
-    rawKey.length !== ED25519_KEY_BYTES
+    parts.spki.length !== SPKI_PREFIX_BYTES + ED25519_KEY_BYTES ||
+    !parts.spki.subarray(0, SPKI_PREFIX_BYTES).equals(ED25519_SPKI_PREFIX) ||
+    !parts.algorithm.equals(ED25519_ALGORITHM_DER)
   )
     throw new ShoalError('ERR_INVALID_ARGUMENT', 'the CSR key must be Ed25519');
-  const info = csr.certificationRequestInfoRaw;
+  const rawKey = new Uint8Array(parts.spki.subarray(SPKI_PREFIX_BYTES));
   let ok: boolean;
   try {
     // The key as a JWK (RFC 8037): node:crypto imports it in ~5 µs, the same key's SPKI DER in ~75.
@@ -551,8 +612,7 @@ export function verifiedCsrKey(csrPem: string): Uint8Array {
       key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(rawKey).toString('base64url') },
       format: 'jwk',
     });
-    ok =
-      info !== undefined && verifyBytes(null, Buffer.from(info), key, Buffer.from(csr.signature));
+    ok = verifyBytes(null, parts.info, key, parts.signature);
   } catch {
     ok = false;
   }
@@ -564,8 +624,130 @@ export function verifiedCsrKey(csrPem: string): Uint8Array {
   return rawKey;
 }
 
-/** A CSR for `keys` (the worker's), PEM. The subject is informative: the CA sets its own. */
-export async function createCsr(keys: CryptoKeyPair, name: string): Promise<string> {
+/**
+ * The previous round's check (@peculiar/asn1-csr's parse), kept as the reference the hand
+ * parser is tested against: the raw key, or undefined where it refuses.
+ */
+export function verifiedCsrKeyWithLibrary(csrPem: string): Uint8Array | undefined {
+  try {
+    const csr = AsnConvert.parse(derOf(csrPem), CertificationRequest);
+    const spki = csr.certificationRequestInfo.subjectPKInfo;
+    const rawKey = new Uint8Array(spki.subjectPublicKey);
+    const info = csr.certificationRequestInfoRaw;
+    if (
+      spki.algorithm.algorithm !== ED25519_OID ||
+      csr.signatureAlgorithm.algorithm !== ED25519_OID ||
+      rawKey.length !== ED25519_KEY_BYTES ||
+      info === undefined
+    )
+      return undefined;
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(rawKey).toString('base64url') },
+      format: 'jwk',
+    });
+    return verifyBytes(null, Buffer.from(info), key, Buffer.from(csr.signature))
+      ? rawKey
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** DER definite length octets (X.690 §8.1.3). */
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** One DER TLV: `tag`, the length of the parts, the parts. */
+function der(tag: number, ...parts: Buffer[]): Buffer {
+  const content = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([tag]), derLength(content.length), content]);
+}
+
+const DER_SEQUENCE = 0x30;
+const DER_SET = 0x31;
+const DER_UTF8_STRING = 0x0c;
+const DER_PRINTABLE_STRING = 0x13;
+/** PrintableString's alphabet (X.680 §41.4): a name of only these is encoded as one, as X.509 libraries do. */
+const PRINTABLE_RE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+const DER_BIT_STRING = 0x03;
+/** INTEGER 0: the CSR's version (RFC 2986 §4.1, v1). */
+const CSR_VERSION_V1 = Buffer.from('020100', 'hex');
+/** attributes [0] IMPLICIT SET OF, empty. */
+const CSR_NO_ATTRIBUTES = Buffer.from('a000', 'hex');
+/** AlgorithmIdentifier { id-Ed25519 } with no parameters (RFC 8410 §3). */
+const ED25519_ALGORITHM_DER = Buffer.from('300506032b6570', 'hex');
+/** OBJECT IDENTIFIER 2.5.4.3 (commonName). */
+const COMMON_NAME_OID_DER = Buffer.from('0603550403', 'hex');
+
+/** A worker's key as node:crypto handles: what createCsr needs, read synchronously. */
+export interface CsrKeys {
+  privateKey: KeyObject;
+  /** The raw 32-byte Ed25519 public key. */
+  rawPublicKey: Uint8Array;
+}
+
+/**
+ * A PKCS#8 PEM Ed25519 private key as CsrKeys (node:crypto, synchronous: ~0.1 ms where the
+ * WebCrypto import, its JWK export and re-import took ~1 ms). Throws for another key type.
+ */
+export function csrKeysFromPem(privateKeyPem: string): CsrKeys {
+  const privateKey = createPrivateKey(privateKeyPem);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new Error(`not an Ed25519 key (${privateKey.asymmetricKeyType ?? 'unknown'})`);
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  return { privateKey, rawPublicKey: new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url')) };
+}
+
+/** CsrKeys of WebCrypto keys, made once per CryptoKey. */
+const csrKeys = new WeakMap<CryptoKey, CsrKeys>();
+
+/**
+ * A CSR for `keys` (the worker's), PEM: PKCS#10 (RFC 2986) with subject CN=`name`, the Ed25519
+ * key and no attributes, written as DER here and signed by node:crypto (synchronous), the same
+ * bytes @peculiar/x509's generator gives (test/worker/ca.test.ts) at a fraction of its CPU. The
+ * subject is informative: the CA sets its own.
+ */
+export async function createCsr(keys: CryptoKeyPair | CsrKeys, name: string): Promise<string> {
+  let handles = 'rawPublicKey' in keys ? keys : csrKeys.get(keys.privateKey);
+  if (handles === undefined) {
+    const jwk = KeyObject.from((keys as CryptoKeyPair).publicKey).export({ format: 'jwk' });
+    handles = {
+      privateKey: KeyObject.from((keys as CryptoKeyPair).privateKey),
+      rawPublicKey: new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url')),
+    };
+    csrKeys.set((keys as CryptoKeyPair).privateKey, handles);
+  }
+  const cn = name.replace(/[,=+<>#;"\\]/g, '_');
+  const value = der(
+    PRINTABLE_RE.test(cn) ? DER_PRINTABLE_STRING : DER_UTF8_STRING,
+    Buffer.from(cn, 'utf8'),
+  );
+  const subject = der(DER_SEQUENCE, der(DER_SET, der(DER_SEQUENCE, COMMON_NAME_OID_DER, value)));
+  const info = der(
+    DER_SEQUENCE,
+    CSR_VERSION_V1,
+    subject,
+    ed25519Spki(handles.rawPublicKey),
+    CSR_NO_ATTRIBUTES,
+  );
+  const signature = signBytes(null, info, handles.privateKey);
+  return pem(
+    'CERTIFICATE REQUEST',
+    der(
+      DER_SEQUENCE,
+      info,
+      ED25519_ALGORITHM_DER,
+      der(DER_BIT_STRING, Buffer.from([0]), signature),
+    ),
+  );
+}
+
+/** The same CSR through @peculiar/x509's generator (WebCrypto): the reference createCsr matches. */
+export async function createCsrWithLibrary(keys: CryptoKeyPair, name: string): Promise<string> {
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${name.replace(/[,=+<>#;"\\]/g, '_')}`,
     keys,

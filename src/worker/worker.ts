@@ -9,8 +9,8 @@
  * signed token carries, and registers over TLS verified against those alone.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { connectivityState } from '@grpc/grpc-js';
 import { join } from 'node:path';
-import type { webcrypto } from 'node:crypto';
 import { ShoalError } from '../base/errors.js';
 import type { Rng } from '../base/rng.js';
 import type { Storage } from '../base/storage.js';
@@ -29,10 +29,11 @@ import {
   createCsr,
   exportPrivateKeyPem,
   generateKeyPair,
-  importKeyPairPem,
+  csrKeysFromPem,
   spkiPin,
-  workerIdOf,
+  type CsrKeys,
 } from './ca.js';
+import { nodeIdFromPublicKey } from '../identity/keys.js';
 import type { AssignmentBatch, AssignmentSnapshot, CurrentAssignment } from './core/assignments.js';
 import type {
   CallFailure,
@@ -75,6 +76,12 @@ export interface WorkerOptions {
    * never shared.
    */
   sharedChannels?: Map<string, grpc.Client>;
+  /**
+   * Keep a warm standby mTLS channel (handshake done) to the next server of the list, the one
+   * the client core moves to when its server fails, so a move costs a stream and no handshake
+   * (docs/design/worker-tier.md, "Failover"). One more TLS connection per worker. Default true.
+   */
+  standbyChannel?: boolean;
 }
 
 /** What the application sees: a full snapshot (first, and after a resync), then batches. */
@@ -89,8 +96,8 @@ export interface ContainerReport extends ContainerStatus {
 
 interface Identity {
   keyPem: string;
-  /** The key imported once (each import parses the PEM: ~0.5 ms a registration saved). */
-  keys: webcrypto.CryptoKeyPair;
+  /** The key read once, as node:crypto handles (for the CSRs). */
+  keys: CsrKeys;
   certPem: string | undefined;
   bundle: string[];
   workerId: string;
@@ -134,6 +141,15 @@ export class Worker {
   private driver!: ProtocolDriver<ClientTypes>;
   private identity!: Identity;
   private readonly clients = new Map<string, Api>();
+  /** The mTLS credentials of the current certificate (reset when it changes). */
+  private mtls: grpc.ChannelCredentials | undefined;
+  /** The server the worker's calls go to, and the heartbeats started there. */
+  private at: string | undefined;
+  private heartbeatsHere = 0;
+  /** The server whose mTLS channel is kept warm as the next to move to (standbyChannel). */
+  private standby: string | undefined;
+  /** Standby channels made; moves to another server, and those onto a channel already READY. */
+  readonly standbyCounters = { warmed: 0, moves: 0, movesWarm: 0 };
   private readonly streams = new Map<number, Stream | grpc.ClientUnaryCall>();
   private readonly updates: AssignmentUpdate[] = [];
   private readonly waiters = new Set<() => void>();
@@ -192,10 +208,10 @@ export class Worker {
       );
     }
     let workerId: string;
-    let keys: webcrypto.CryptoKeyPair;
+    let keys: CsrKeys;
     try {
-      keys = await importKeyPairPem(keyPem);
-      workerId = await workerIdOf(keys);
+      keys = csrKeysFromPem(keyPem);
+      workerId = nodeIdFromPublicKey(keys.rawPublicKey);
     } catch (err) {
       throw new ShoalError(
         'ERR_WORKER_CA',
@@ -234,11 +250,13 @@ export class Worker {
     let client = (shared?.get(sharedKey) as Api | undefined) ?? this.clients.get(key);
     if (client !== undefined) return client;
     const Api = workerApi();
+    // One TLS context per identity, shared by the channel and its standby (building one parses
+    // the key, the certificate and the bundle: the largest item of a registration's client CPU).
     const credentials = verified
-      ? serverChannelCredentials(this.identity.bundle, {
+      ? (this.mtls ??= serverChannelCredentials(this.identity.bundle, {
           certPem: this.identity.certPem as string,
           keyPem: this.identity.keyPem,
-        })
+        }))
       : rootPems === undefined
         ? unverifiedCredentials()
         : serverChannelCredentials(rootPems, undefined);
@@ -252,6 +270,41 @@ export class Worker {
     if (shared !== undefined) shared.set(sharedKey, client);
     else this.clients.set(key, client);
     return client;
+  }
+
+  /**
+   * Keeps the mTLS channel to the server after `current` in the list connected, so the move
+   * the client core makes when `current` fails needs no handshake. The standby is made at the
+   * second heartbeat at a server (one TTL after the first), not at once: right after a
+   * registration or a move, when the servers are busiest (a storm, a failover's arrivals), its
+   * handshake would compete with theirs, and the TTLs' stagger spreads them. Every later
+   * heartbeat asks it to connect again, which also resets gRPC's idle timer (30 min; a
+   * heartbeat comes at most every 2 · 600 s). mTLS channels to any other server are closed.
+   */
+  private keepStandby(current: string, heartbeat: boolean): void {
+    if (current !== this.at) {
+      if (current === this.standby) {
+        this.standbyCounters.moves++;
+        const channel = this.clients.get(`${current}|mtls`)?.getChannel();
+        if (channel?.getConnectivityState(false) === connectivityState.READY)
+          this.standbyCounters.movesWarm++;
+      } else if (this.at !== undefined) this.standbyCounters.moves++;
+      this.at = current;
+      this.heartbeatsHere = 0;
+      this.standby = undefined;
+      this.dropClients((key) => key.endsWith('|mtls') && key !== `${current}|mtls`);
+    }
+    if (heartbeat) this.heartbeatsHere++;
+    const servers = this.options.servers;
+    const i = servers.indexOf(current);
+    if (this.options.standbyChannel === false || this.heartbeatsHere < 2 || i < 0) return;
+    const next = servers[(i + 1) % servers.length];
+    if (next === undefined || next === current) return;
+    if (next !== this.standby) {
+      this.standby = next;
+      this.standbyCounters.warmed++;
+    }
+    this.client(next, true).getChannel().getConnectivityState(true);
   }
 
   private dropClients(filter: (key: string) => boolean): void {
@@ -299,6 +352,8 @@ export class Worker {
   }
 
   private call(callId: number, server: string, request: CallRequest): void {
+    if (request.kind === 'heartbeat' || request.kind === 'assignments')
+      this.keepStandby(server, request.kind === 'heartbeat');
     switch (request.kind) {
       case 'register':
         return void this.register(callId, server);
@@ -463,6 +518,7 @@ export class Worker {
       this.options.identityFsync ?? true,
     );
     this.identity = { ...this.identity, certPem, bundle };
+    this.mtls = undefined;
     // Channels made with the old certificate or bundle are replaced at the next call.
     this.dropClients(() => true);
   }

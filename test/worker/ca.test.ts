@@ -16,12 +16,15 @@ import {
   LEAF_BACKDATE_MS,
   certFacts,
   createCsr,
+  createCsrWithLibrary,
   generateKeyPair,
   importKeyPairPem,
   leafEncoders,
   leafSplicer,
   loadOrCreateCa,
   signedByOneOf,
+  verifiedCsrKey,
+  verifiedCsrKeyWithLibrary,
   workerIdOf,
   type LeafFields,
   type WorkerCa,
@@ -82,6 +85,72 @@ describe('worker CA leaves (template + node:crypto Ed25519)', () => {
     const b = ca.signWorker(csr, NOW_MS, DAY_MS);
     expect(a.serialHex).not.toBe(b.serialHex);
     expect(signedByOneOf(a.certPem, [other.certPem])).toBe(false);
+  });
+
+  it("writes the CSR's DER as @peculiar/x509's generator does, byte for byte, and the CA accepts it", async () => {
+    const der = (pem: string) =>
+      Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+    const keys = await generateKeyPair();
+    const raw = new Uint8Array(await webcrypto.subtle.exportKey('raw', keys.publicKey));
+    // Printable and UTF-8 names, escaped characters, a name long enough for a two-byte length.
+    for (const name of ['w1', 'wörker-ß', 'a b(c)?', 'bad,name=+"x<y>', 'é'.repeat(70), '']) {
+      const ours = await createCsr(keys, name);
+      expect(der(ours).equals(der(await createCsrWithLibrary(keys, name)))).toBe(true);
+      expect(Buffer.from(verifiedCsrKey(ours)).equals(Buffer.from(raw))).toBe(true);
+      expect(await new x509.Pkcs10CertificateRequest(ours).verify()).toBe(true);
+    }
+  });
+
+  it('checks CSRs by hand as the library parse did: same key accepted, every mutant refused with a stable code', async () => {
+    const keys = await generateKeyPair();
+    const plain = await createCsr(keys, 'w1');
+    // With attributes (an extension request), as other tools write them.
+    const withAttributes = (
+      await x509.Pkcs10CertificateRequestGenerator.create({
+        name: 'CN=other-tool',
+        keys,
+        signingAlgorithm: { name: 'Ed25519' },
+        extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature)],
+      })
+    ).toString('pem');
+    const pemOf = (b: Uint8Array) =>
+      `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from(b).toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const derOfPem = (pem: string) =>
+      Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+    const ours = (pem: string): Uint8Array | string => {
+      try {
+        return verifiedCsrKey(pem);
+      } catch (err) {
+        expect(hasErrorCode(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
+        return 'refused';
+      }
+    };
+    for (const pem of [plain, withAttributes])
+      expect(ours(pem)).toEqual(verifiedCsrKeyWithLibrary(pem));
+    const good = derOfPem(plain);
+    let seed = 7;
+    const next = (bound: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % bound;
+    for (let i = 0; i < 400; i++) {
+      const b = Buffer.from(good);
+      const kind = i % 4;
+      let mutant: Buffer;
+      if (kind === 0) {
+        const at = next(b.length);
+        b[at] = (b[at] as number) ^ (1 << next(8));
+        mutant = b;
+      } else if (kind === 1) mutant = b.subarray(0, next(b.length));
+      else if (kind === 2) mutant = Buffer.concat([b, Buffer.from([next(256)])]);
+      else {
+        const at = next(b.length);
+        mutant = Buffer.concat([b.subarray(0, at), Buffer.from([next(256)]), b.subarray(at)]);
+      }
+      const pem = pemOf(mutant);
+      const reference = verifiedCsrKeyWithLibrary(pem);
+      const result = ours(pem);
+      // Never more lenient than the library; as strict or stricter (DER only).
+      if (result !== 'refused') expect(result).toEqual(reference);
+      if (reference === undefined) expect(result).toBe('refused');
+    }
   });
 
   it('refuses a CSR whose signature does not verify (no proof of possession)', async () => {

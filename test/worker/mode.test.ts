@@ -115,26 +115,32 @@ describe('worker-server mode', () => {
         'every server published its CA and address',
       );
       const tokenFile = join(base, 'token');
-      writeFileSync(tokenFile, `${tiers[1]!.createToken({ maxUses: 2 }).token}\n`);
-      for (let i = 0; i < 2; i++)
+      writeFileSync(tokenFile, `${tiers[1]!.createToken({ maxUses: 3 }).token}\n`);
+      // Worker i starts at server i: one talks to the Raft leader, two to followers.
+      const addressList = tiers.map((t) => t.address);
+      for (let i = 0; i < 3; i++)
         workers.push(
           await createNode({
             name: `w${i}`,
             dataDir: join(base, `w${i}`),
-            mode: { kind: 'worker', servers: tiers.map((t) => t.address), tokenFile },
+            mode: {
+              kind: 'worker',
+              servers: [...addressList.slice(i), ...addressList.slice(0, i)],
+              tokenFile,
+            },
           }),
         );
       await waitFor(
-        () => tiers.every((t) => t.view.workers.size === 2),
+        () => tiers.every((t) => t.view.workers.size === 3),
         20_000,
-        'both workers registered, on every server',
+        'the workers registered, on every server',
       );
       // Users cannot write the tier's keys through the node's store.
       await expect(leader.kv.put('\0shoal/worker/worker/x', 'forged')).rejects.toMatchObject({
         code: 'ERR_RESERVED_KEY',
       });
       const leaderTier = leader.workers as WorkerServer;
-      await leaderTier.scale('web', 2, { placement: { servers: false } });
+      await leaderTier.scale('web', 3, { spec: { v: 1 }, placement: { servers: false } });
       await waitFor(
         () => leaderTier.list().every((w) => w.assignments === 1),
         20_000,
@@ -152,6 +158,16 @@ describe('worker-server mode', () => {
       }
       expect(quiet).toBe(true);
       // The leader closes: a new one takes the deadlines with the failover TTL; nobody is down.
+      // The workers on followers keep their streams (served from applied state) and get what
+      // the new leader commits on them; the leader's worker moves to its warm standby channel.
+      const leaderAddress = (leader.workers as WorkerServer).address;
+      const onFollowers = workers.filter(
+        (w, i) => [...addressList.slice(i), ...addressList.slice(0, i)][0] !== leaderAddress,
+      );
+      expect(onFollowers).toHaveLength(2);
+      const streamsBefore = onFollowers.map(
+        (w) => w.worker!.clientState.counters.calls.assignments,
+      );
       await leader.close();
       const rest = nodes.filter((n) => n !== leader);
       const next = await agreedLeader(rest);
@@ -164,6 +180,22 @@ describe('worker-server mode', () => {
         () => `both workers tracked by the new leader: ${JSON.stringify(nextTier.list())}`,
       );
       expect(nextTier.stats()['workers_down']).toBe(0);
+      await nextTier.scale('web', 3, { spec: { v: 2 }, placement: { servers: false } });
+      await waitFor(
+        () =>
+          workers.every((w) =>
+            [...w.worker!.current.values()].some(
+              (a) => a.type === 'set' && (a.spec as { v: number }).v === 2,
+            ),
+          ),
+        20_000,
+        "every worker got the new leader's spec",
+      );
+      expect(onFollowers.map((w) => w.worker!.clientState.counters.calls.assignments)).toEqual(
+        streamsBefore,
+      );
+      expect(onFollowers.map((w) => w.worker!.clientState.counters.serverSwitches)).toEqual([0, 0]);
+      for (const w of workers) expect(w.stats().protocol['workerDuplicateBatches']).toBe(0);
     } finally {
       await Promise.all([...workers, ...nodes].map((n) => n.close()));
       rmSync(base, { recursive: true, force: true });

@@ -6,7 +6,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workerApi } from '../../src/worker/api.js';
+import { prefixes } from '../../src/worker/core/layout.js';
 import { unverifiedCredentials } from '../../src/worker/tls.js';
+import type { Worker } from '../../src/worker/worker.js';
 import { waitFor } from '../helpers/wait.js';
 import { Tier } from './harness.js';
 
@@ -145,6 +147,81 @@ describe('worker tier over gRPC and mTLS', () => {
     );
     for (const w of t.servers[0]!.view.workers.values()) expect(w.status).toBe('registered');
     for (const w of t.workers) expect(w.clientState.counters.duplicateBatches).toBe(0);
+  });
+
+  it("a worker whose server dies moves onto its warm standby channel and resumes from its last revision; a follower's stream is untouched", async () => {
+    const t = (tier = new Tier());
+    for (let i = 0; i < 3; i++) await t.addServer();
+    t.setLeader(0);
+    await waitFor(() => t.servers[0]!.view.servers.size === 3, 5_000, 'servers published');
+    const { token } = t.servers[0]!.createToken({ maxUses: 2 });
+    const addresses = t.servers.map((s) => s.address);
+    // The mover starts at server 0 (which dies), the stayer at server 1 (a follower).
+    const mover = await t.addWorker(token, { servers: addresses });
+    const stayer = await t.addWorker(token, { servers: [...addresses.slice(1), addresses[0]!] });
+    await waitFor(registered(t, 2), 10_000, () => `two workers registered: ${phases(t)()}`);
+    // Every update each worker hands the application, in order.
+    const seen = new Map<Worker, { kind: string; revision: number }[]>();
+    const abort = new AbortController();
+    const readers = [mover, stayer].map(async (w) => {
+      const list: { kind: string; revision: number }[] = [];
+      seen.set(w, list);
+      for await (const u of w.assignments({ signal: abort.signal }))
+        list.push({ kind: u.kind, revision: u.revision });
+    });
+    const runs = (v: number) => () =>
+      [mover, stayer].every(
+        (w) =>
+          w.current.size === 1 &&
+          [...w.current.values()].every(
+            (a) => a.type === 'set' && (a.spec as { v: number }).v === v,
+          ),
+      );
+    await t.servers[0]!.scale('db', 2, { spec: { v: 1 }, placement: { servers: false } });
+    await waitFor(runs(1), 10_000, 'every worker runs spec v1');
+    await waitFor(
+      () => mover.standbyCounters.warmed === 1 && stayer.standbyCounters.warmed === 1,
+      10_000,
+      'standby channels made',
+    );
+    const stayerStreams = stayer.clientState.counters.calls.assignments;
+    // Server 0 crashes; server 1 leads and commits while the mover is on its way.
+    t.servers[0]!.halt();
+    t.setLeader(1);
+    for (let v = 2; v <= 4; v++) {
+      await t.servers[1]!.scale('db', 2, { spec: { v }, placement: { servers: false } });
+      await waitFor(runs(v), 10_000, () => `every worker runs spec v${v}: ${phases(t)()}`);
+    }
+    expect(mover.clientState.counters.serverSwitches).toBe(1);
+    expect(mover.standbyCounters.moves).toBe(1);
+    expect(mover.standbyCounters.movesWarm).toBe(1);
+    expect(stayer.clientState.counters.serverSwitches).toBe(0);
+    expect(stayer.clientState.counters.calls.assignments).toBe(stayerStreams);
+    abort.abort();
+    await Promise.all(readers);
+    // No revision missed or repeated: after its snapshot each worker got exactly the store's
+    // revisions that touched its assignments, in order.
+    for (const w of [mover, stayer]) {
+      const list = seen.get(w)!;
+      expect(list[0]?.kind).toBe('snapshot');
+      const from = list[0]!.revision;
+      const range = prefixes.assignmentsOf(w.id);
+      const watch = t.kv.watch({
+        key: range.key,
+        rangeEnd: range.rangeEnd,
+        fromRevision: from + 1,
+      });
+      const store: number[] = [];
+      for await (const batch of watch.batches) {
+        if (batch.kind !== 'events') break;
+        for (const e of batch.events) if (store.at(-1) !== e.revision) store.push(e.revision);
+        if (store.at(-1)! >= w.lastRevision) break;
+      }
+      watch.cancel();
+      expect(list.slice(1).map((u) => u.revision)).toEqual(store);
+      expect(store.length).toBeGreaterThanOrEqual(3);
+      expect(w.clientState.counters.duplicateBatches).toBe(0);
+    }
   });
 
   it('refuses every call but TrustBundle and Register without a worker certificate', async () => {
