@@ -682,6 +682,31 @@ const MUTANTS: Mutant[] = [
     },
     tests: ['test/membership/late-wakeup.test.ts'],
   },
+  {
+    // The dead leader's refused port, broken: the follower stands early but keeps its lease on
+    // that leader, so it refuses the other followers' pre-votes and the fast election stalls.
+    name: 'raft-refused-keeps-lease',
+    file: 'src/raft/election.ts',
+    find: '  state.leaderContactMs = undefined;\n',
+    replace: '',
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // Every follower that saw the refusal in the same slot: they stand together (split votes).
+    name: 'raft-refused-same-slot',
+    file: 'src/raft/election.ts',
+    find: '  const rank = (Math.max(0, left.indexOf(state.selfAddress)) + state.term) % left.length;',
+    replace: '  const rank = left.length > 0 ? 0 : 1;',
+    tests: ['test/raft/step.test.ts'],
+  },
+  {
+    // A refusal shortens the wait under lease reads, where the lease counts on the full timeout.
+    name: 'raft-refused-under-lease',
+    file: 'src/raft/election.ts',
+    find: "  if (state.config.readMode === 'lease') return;\n",
+    replace: '',
+    tests: ['test/raft/step.test.ts'],
+  },
 ];
 
 interface Outcome {
