@@ -60,12 +60,12 @@ import {
   type PulledChain,
 } from '../chain/messages.js';
 import { ChainFile, loadChain } from '../chain/store.js';
-import { decodeWith, encodeWith, type CompiledTable } from '../codec/codec.js';
 import type { ViewMember } from '../crdt/registry/types.js';
 import type { NodeId } from '../identity/node-id.js';
 import { nodeIdFromPublicKey } from '../identity/keys.js';
 import type { Transport, TransportStats } from '../transport/types.js';
 import type { MembershipView } from './data-plane.js';
+import { AnswerWaits, FramePort, jitteredRounds } from './data-requests.js';
 
 /** Chain replication's timing and limits (docs/design/data-plane.md, "Chains on the network"). */
 export interface ChainSettings extends ChainLimits {
@@ -206,13 +206,11 @@ export function bucketBitsFor(owners: number): number {
   return bits;
 }
 
-interface Pending {
+/** What the node keeps about a request beside its address. */
+interface Asked {
   /** The request's kind (what an on-path attacker reads off the wire). */
   kind: ChainBody['kind'];
   peer: NodeId;
-  address: Address;
-  timer: TimerHandle;
-  done: (answer: Answer | ShoalError) => void;
 }
 
 const REFUSAL_REASONS: readonly RefusalReason[] = [
@@ -244,18 +242,16 @@ export class ChainService {
   readonly own: LocalChain;
   private readonly replicas = new Map<NodeId, ChainReplica>();
   private readonly forks = new Map<string, ChainFork>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly waits: AnswerWaits<Answer, Asked>;
   private readonly file: ChainFile;
-  private readonly table: CompiledTable<ChainMessage>;
-  private nextId = 1;
+  private readonly port: FramePort<ChainMessage>;
   private rotation = 0;
-  private timer: TimerHandle | undefined;
+  private rounds: { stop(): void } | undefined;
   private notifyTimer: TimerHandle | undefined;
   private lastNotifyMs = Number.NEGATIVE_INFINITY;
   private halted = false;
   /** Reasons an entry or a message was refused that the replicas do not count themselves. */
   private readonly extraRefused: Record<string, number> = {};
-  readonly decodeErrors: Record<string, number> = {};
   readonly counters = {
     appended: 0,
     loadedFromDisk: 0,
@@ -290,7 +286,6 @@ export class ChainService {
     copiesDropped: 0,
     forks: 0,
     comparisons: 0,
-    timeouts: 0,
     /** Pulls that brought at least one entry; `lastProgressMs` is the clock at the latest. */
     pullsWithProgress: 0,
   };
@@ -303,12 +298,20 @@ export class ChainService {
     this.counters.loadedFromDisk = loaded.entries;
     if (loaded.damaged !== undefined) this.counters.diskRepairs++;
     this.file = new ChainFile(o.storage, o.settings.hashesKeptMax, loaded.entries);
-    this.table = chainMessages(o.settings, o.settings.ownersPerPullMax);
+    this.port = new FramePort(
+      chainMessages(o.settings, o.settings.ownersPerPullMax),
+      o.clusterId,
+      o.transport,
+    );
+    this.waits = new AnswerWaits(o.clock, o.settings, 'chain');
     o.transport?.onReceive((from, channel, data) => {
       void channel;
       this.receive(from, data);
     });
-    if (o.transport !== undefined && o.membership !== undefined) this.schedule();
+    if (o.transport !== undefined && o.membership !== undefined)
+      this.rounds = jitteredRounds(o.clock, o.rng, o.settings.pullIntervalMs, () =>
+        this.pullRound(),
+      );
   }
 
   // ---- the API (NodeChain) ----
@@ -361,11 +364,11 @@ export class ChainService {
     peer: NodeId;
     address: Address;
   }> {
-    return [...this.pending].map(([id, p]) => ({
+    return this.waits.list().map(({ id, address, info }) => ({
       id,
-      kind: p.kind,
-      peer: p.peer,
-      address: p.address,
+      kind: info.kind,
+      peer: info.peer,
+      address,
     }));
   }
 
@@ -400,15 +403,11 @@ export class ChainService {
   halt(): void {
     if (this.halted) return;
     this.halted = true;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.rounds?.stop();
+    this.rounds = undefined;
     this.notifyTimer?.cancel();
     this.notifyTimer = undefined;
-    for (const [id, p] of this.pending) {
-      p.timer.cancel();
-      this.pending.delete(id);
-      p.done(new ShoalError('ERR_TRANSPORT_CLOSED', 'the node closed'));
-    }
+    this.waits.failAll(new ShoalError('ERR_TRANSPORT_CLOSED', 'the node closed'));
   }
 
   stats(): ChainStats {
@@ -422,6 +421,7 @@ export class ChainService {
     return {
       counters: {
         ...this.counters,
+        timeouts: this.waits.timeouts,
         ownHead: this.own.headSeq,
         chainsHeld: this.replicas.size,
         replicaEntries: held,
@@ -430,7 +430,7 @@ export class ChainService {
         lastProgressMs: this.lastProgressMs,
       },
       refused,
-      decodeErrors: { ...this.decodeErrors },
+      decodeErrors: { ...this.port.decodeErrors },
       transport: this.o.transport?.stats(),
     };
   }
@@ -459,17 +459,6 @@ export class ChainService {
     return m === undefined || (m.state !== 'alive' && m.state !== 'suspect')
       ? undefined
       : m.address;
-  }
-
-  private schedule(): void {
-    if (this.halted) return;
-    const base = this.o.settings.pullIntervalMs;
-    const jitter = this.o.rng.int(Math.max(1, Math.floor(base / 4)));
-    this.timer = this.o.clock.setTimer(ms(base - Math.floor(base / 8) + jitter), () => {
-      this.timer = undefined;
-      this.pullRound();
-      this.schedule();
-    });
   }
 
   private forkKey(owner: NodeId, peer: NodeId): string {
@@ -554,7 +543,7 @@ export class ChainService {
     if (peer === undefined) return this.count('unexpected-notify');
     const mine = this.headsDigest(this.digestOwners(), 0);
     if (mine.count === count && sameHash(mine.root, root)) return;
-    for (const p of this.pending.values()) if (p.address === from) return;
+    if (this.waits.waitsOn(from)) return;
     this.counters.notifiesPulled++;
     this.pullFrom(peer);
   }
@@ -600,44 +589,20 @@ export class ChainService {
       done(new ShoalError('ERR_TRANSPORT_CLOSED', 'this node has no cluster transport'));
       return;
     }
-    if (this.pending.size >= this.o.settings.requestsInFlightMax) {
-      done(
-        new ShoalError(
-          'ERR_QUEUE_FULL',
-          `${this.pending.size} chain requests are waiting for answers (requestsInFlightMax)`,
-        ),
-      );
-      return;
-    }
-    const id = this.nextId++;
-    const timer = this.o.clock.setTimer(ms(this.o.settings.requestTimeoutMs), () => {
-      if (!this.pending.delete(id)) return;
-      this.counters.timeouts++;
-      done(
-        new ShoalError(
-          'ERR_TIMEOUT',
-          `${peer} did not answer a chain request in ${this.o.settings.requestTimeoutMs} ms`,
-        ),
-      );
-    });
-    this.pending.set(id, { kind: body.kind, peer, address, timer, done });
+    const id = this.waits.open(address, done, { kind: body.kind, peer });
+    if (id === undefined) return;
     this.send(address, { ...body, id } as ChainBody);
   }
 
   private send(address: Address, body: ChainBody): void {
-    const bytes = encodeWith(this.table, { type: 'data-chain', body }, this.o.clusterId);
-    this.o.transport?.sendFrame(address, bytes);
+    this.port.send(address, { type: 'data-chain', body });
   }
 
   private receive(from: Address, data: Uint8Array): void {
     if (this.halted) return;
-    const decoded = decodeWith(this.table, data, { clusterId: this.o.clusterId });
-    if (!decoded.ok) {
-      const code = decoded.error.code;
-      this.decodeErrors[code] = (this.decodeErrors[code] ?? 0) + 1;
-      return;
-    }
-    const body = decoded.message.body;
+    const message = this.port.decode(data);
+    if (message === undefined) return;
+    const { body } = message;
     switch (body.kind) {
       case 'pull':
         this.answerPull(from, body.id, body.wants);
@@ -654,15 +619,8 @@ export class ChainService {
       case 'pulled':
       case 'hashes':
       case 'summary': {
-        const p = this.pending.get(body.id);
         // An answer nobody waits for (late, or from another address) is dropped, counted.
-        if (p === undefined || p.address !== from) {
-          this.count('unexpected-answer');
-          return;
-        }
-        this.pending.delete(body.id);
-        p.timer.cancel();
-        p.done(body);
+        if (!this.waits.settle(body.id, from, body)) this.count('unexpected-answer');
         return;
       }
     }

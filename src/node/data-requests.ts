@@ -1,6 +1,6 @@
 /**
  * Small pieces a node-side data-plane service needs around its requests on the cluster port
- * (tree sync, data-tree.ts; chain replication could use them too): `AnswerWaits`, the requests
+ * (tree sync, data-tree.ts; chain replication, data-chain.ts): `AnswerWaits`, the requests
  * that wait for an answer (an id each, a timeout, an answer taken only once and only from the
  * address asked, a bound on how many wait at once), and `jitteredRounds`, a round every
  * interval, spread by the node's random stream so that members do not fall into step, and
@@ -13,14 +13,16 @@ import { ms, type Clock, type TimerHandle } from '../base/time.js';
 import { decodeWith, encodeWith, type CompiledTable } from '../codec/codec.js';
 import type { Transport } from '../transport/types.js';
 
-interface Wait<A> {
+interface Wait<A, I> {
   readonly address: Address;
+  readonly info: I;
   readonly timer: TimerHandle;
   readonly done: (answer: A | ShoalError) => void;
 }
 
-export class AnswerWaits<A> {
-  private readonly waits = new Map<number, Wait<A>>();
+/** `I`: what the owner keeps about each request beside its address (listed by `list`). */
+export class AnswerWaits<A, I = undefined> {
+  private readonly waits = new Map<number, Wait<A, I>>();
   private lastId = 0;
   /** Waits that ended without an answer. */
   timeouts = 0;
@@ -40,7 +42,7 @@ export class AnswerWaits<A> {
    * A new wait for an answer from `address`: its id, or undefined (and `done` called with
    * ERR_QUEUE_FULL) when requestsInFlightMax already wait.
    */
-  open(address: Address, done: (answer: A | ShoalError) => void): number | undefined {
+  open(address: Address, done: (answer: A | ShoalError) => void, info: I): number | undefined {
     const { requestTimeoutMs, requestsInFlightMax } = this.limits;
     if (this.waits.size >= requestsInFlightMax) {
       done(
@@ -62,7 +64,8 @@ export class AnswerWaits<A> {
         ),
       );
     };
-    this.waits.set(id, { address, done, timer: this.clock.setTimer(ms(requestTimeoutMs), expire) });
+    const timer = this.clock.setTimer(ms(requestTimeoutMs), expire);
+    this.waits.set(id, { address, info, done, timer });
     return id;
   }
 
@@ -76,9 +79,15 @@ export class AnswerWaits<A> {
     return true;
   }
 
+  /** Whether a wait for an answer from `address` is open. */
+  waitsOn(address: Address): boolean {
+    for (const wait of this.waits.values()) if (wait.address === address) return true;
+    return false;
+  }
+
   /** The waits now, by id and address (the simulator's on-path attacker reads them). */
-  list(): Array<{ id: number; address: Address }> {
-    return Array.from(this.waits, ([id, wait]) => ({ id, address: wait.address }));
+  list(): Array<{ id: number; address: Address; info: I }> {
+    return Array.from(this.waits, ([id, wait]) => ({ id, address: wait.address, info: wait.info }));
   }
 
   /** Ends every wait with `error` (the node closed). */

@@ -347,7 +347,7 @@ export class TreeService {
 
   /** @internal Requests waiting for an answer: what the simulator's on-path attacker sees. */
   pendingRequests(): Array<{ id: number; address: Address }> {
-    return this.waits.list();
+    return this.waits.list().map(({ id, address }) => ({ id, address }));
   }
 
   halt(): void {
@@ -651,7 +651,7 @@ export class TreeService {
       done(new ShoalError('ERR_TRANSPORT_CLOSED', 'this node has no cluster transport'));
       return;
     }
-    const id = this.waits.open(address, done);
+    const id = this.waits.open(address, done, undefined);
     if (id === undefined) return;
     this.counters.roundTrips++;
     this.send(address, { ...body, id } as TreeBody);
